@@ -1,0 +1,73 @@
+// Every limit and timeout of the protocol, named once with its unit. Times are in ticks: the shell
+// decides how long a tick is (see `tickMs` in src/node/config.ts), the simulator counts them.
+// `checkConfig` states the relations between limits that safety or liveness rely on.
+
+import { assert } from './assert.js';
+
+export interface ProtocolConfig {
+  /** How often a replica heartbeats the coordinator. */
+  readonly heartbeatIntervalTicks: number;
+  /** A replica silent this long is suspected dead by the coordinator. */
+  readonly failureTimeoutTicks: number;
+  /** Lease granted to the primary per heartbeat, counted from when the heartbeat left. */
+  readonly leaseTicks: number;
+  /** Extra wait before a new primary is appointed, covering clock drift between processes. */
+  readonly leaseDriftMarginTicks: number;
+  /** How long the coordinator waits after the first heartbeat before forming the first view. */
+  readonly viewFormationTicks: number;
+  /** How often the primary sends an empty Prepare (commit index, log check) to each follower. */
+  readonly followerHeartbeatTicks: number;
+  /** A follower that has not acknowledged for this long gets the unacknowledged suffix again. */
+  readonly retransmitTicks: number;
+  /** A backup with unacknowledged entries older than this is reported to the coordinator. */
+  readonly backupAckTimeoutTicks: number;
+  /** A follower waits this long before repeating a SyncRequest. */
+  readonly syncRetryTicks: number;
+  /** Entries in one Prepare. */
+  readonly prepareEntriesMax: number;
+  /** Bytes of update and result in one Prepare, roughly; keeps frames under the frame limit. */
+  readonly prepareBytesMax: number;
+  /** Entries sent to one follower and not yet acknowledged. */
+  readonly inFlightEntriesMax: number;
+  /** Client requests waiting at the primary (for commit, fsync or a lease). */
+  readonly pendingRequestsMax: number;
+}
+
+export const defaultProtocolConfig: ProtocolConfig = {
+  heartbeatIntervalTicks: 5,
+  failureTimeoutTicks: 60,
+  leaseTicks: 40,
+  leaseDriftMarginTicks: 10,
+  viewFormationTicks: 30,
+  followerHeartbeatTicks: 5,
+  retransmitTicks: 30,
+  backupAckTimeoutTicks: 100,
+  syncRetryTicks: 20,
+  prepareEntriesMax: 512,
+  prepareBytesMax: 4 * 1024 * 1024,
+  inFlightEntriesMax: 8192,
+  pendingRequestsMax: 16384,
+};
+
+/** Small limits so that batching, backpressure and retransmission paths run in tests. */
+export const tinyProtocolConfig: ProtocolConfig = {
+  ...defaultProtocolConfig,
+  prepareEntriesMax: 3,
+  prepareBytesMax: 4096,
+  inFlightEntriesMax: 8,
+  pendingRequestsMax: 64,
+};
+
+export function checkConfig(config: ProtocolConfig): void {
+  for (const [name, value] of Object.entries(config)) {
+    assert(Number.isInteger(value) && value > 0, `${name} must be a positive integer, got ${value}`);
+  }
+  // The lease must be renewable before it runs out, or a healthy primary would flap.
+  assert(config.leaseTicks > 2 * config.heartbeatIntervalTicks, 'leaseTicks must exceed two heartbeats');
+  // A primary is declared dead only after it has missed several heartbeats.
+  assert(
+    config.failureTimeoutTicks > 2 * config.heartbeatIntervalTicks,
+    'failureTimeoutTicks must exceed two heartbeats',
+  );
+  assert(config.inFlightEntriesMax >= config.prepareEntriesMax, 'inFlightEntriesMax must hold one Prepare');
+}

@@ -1,0 +1,35 @@
+// Stable error codes: clients and scripts match on these strings, so they never change meaning.
+// docs/ERRORS.md describes each one; src/errors.ts has the classes users catch.
+
+export const ErrorCode = {
+  /** This replica is not the primary (or its lease ran out); ask the coordinator and retry. */
+  notPrimary: 'NOT_PRIMARY',
+  /** The request number is below the session's last one: an old retry, never re-executed. */
+  requestTooOld: 'REQUEST_TOO_OLD',
+  /** The primary has too many requests waiting; retry later. */
+  overloaded: 'OVERLOADED',
+  /** The deadline passed and the write may or may not have happened. */
+  outcomeUnknown: 'OUTCOME_UNKNOWN',
+  /** No primary could be reached before the deadline (nothing was written). */
+  unavailable: 'UNAVAILABLE',
+  /** The operation is not one the service knows. */
+  unknownOperation: 'UNKNOWN_OPERATION',
+  /** The operation is malformed (wrong types, missing fields). */
+  badRequest: 'BAD_REQUEST',
+  keyTooLarge: 'KEY_TOO_LARGE',
+  valueTooLarge: 'VALUE_TOO_LARGE',
+  /** incr on a value that is not a decimal integer. */
+  notAnInteger: 'NOT_AN_INTEGER',
+  /** A frame longer than the limit, or one that does not decode. */
+  badFrame: 'BAD_FRAME',
+  /** The peer speaks another protocol version or belongs to another cluster. */
+  handshakeRefused: 'HANDSHAKE_REFUSED',
+  /** The connection closed before the answer came. */
+  connectionClosed: 'CONNECTION_CLOSED',
+  /** The write-ahead log is damaged in a way recovery must not repair silently. */
+  logCorrupted: 'LOG_CORRUPTED',
+  /** A configuration value or command-line flag is invalid. */
+  badConfig: 'BAD_CONFIG',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

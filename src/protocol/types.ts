@@ -1,0 +1,78 @@
+// The nouns of the protocol: identifiers, log positions, views and log entries.
+// Branded types keep an index from being passed where a count or a view number is meant.
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type ReplicaId = Brand<string, 'ReplicaId'>;
+export type ClientId = Brand<string, 'ClientId'>;
+export type ViewNumber = Brand<number, 'ViewNumber'>;
+/** 1-based position of an entry in the log; 0 means "before the first entry". */
+export type LogIndex = Brand<number, 'LogIndex'>;
+/** A connection of a client to a replica, named by the shell. */
+export type ConnectionId = Brand<number, 'ConnectionId'>;
+/** "host:port" */
+export type Address = string;
+
+export const replicaId = (value: string): ReplicaId => value as ReplicaId;
+export const clientId = (value: string): ClientId => value as ClientId;
+export const viewNumber = (value: number): ViewNumber => value as ViewNumber;
+export const logIndex = (value: number): LogIndex => value as LogIndex;
+export const connectionId = (value: number): ConnectionId => value as ConnectionId;
+
+export type Durability = 'sync' | 'async';
+
+/**
+ * Where an entry stands: the view that created it and its index. Two logs that hold an entry with
+ * the same position hold the same entries up to it (only one primary appends in a view).
+ */
+export interface LogPosition {
+  readonly view: ViewNumber;
+  readonly index: LogIndex;
+}
+
+export const positionZero: LogPosition = { view: viewNumber(0), index: logIndex(0) };
+
+export function comparePositions(a: LogPosition, b: LogPosition): number {
+  return a.view !== b.view ? a.view - b.view : a.index - b.index;
+}
+
+export interface View {
+  readonly number: ViewNumber;
+  readonly primary: ReplicaId;
+  readonly backups: readonly ReplicaId[];
+  readonly learners: readonly ReplicaId[];
+}
+
+export type Role = 'primary' | 'backup' | 'learner' | 'none';
+
+export function roleIn(view: View | null, id: ReplicaId): Role {
+  if (view === null) return 'none';
+  if (view.primary === id) return 'primary';
+  if (view.backups.includes(id)) return 'backup';
+  if (view.learners.includes(id)) return 'learner';
+  return 'none';
+}
+
+export function membersOf(view: View): ReplicaId[] {
+  return [view.primary, ...view.backups, ...view.learners];
+}
+
+/** One log record. `update` is what backups apply; `result` is what the client is answered. */
+export interface Entry {
+  readonly view: ViewNumber;
+  readonly index: LogIndex;
+  readonly clientId: ClientId;
+  readonly requestNumber: number;
+  readonly durability: Durability;
+  readonly update: Uint8Array;
+  readonly result: Uint8Array;
+}
+
+export const positionOf = (entry: Entry): LogPosition => ({ view: entry.view, index: entry.index });
+
+/** A run of consecutive entries created in one view; a log's epochs summarise it for divergence checks. */
+export interface Epoch {
+  readonly view: ViewNumber;
+  readonly startIndex: LogIndex;
+}
