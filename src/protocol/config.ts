@@ -40,7 +40,7 @@ export const defaultProtocolConfig: ProtocolConfig = {
   leaseDriftMarginTicks: 10,
   viewFormationTicks: 30,
   followerHeartbeatTicks: 5,
-  retransmitTicks: 30,
+  retransmitTicks: 20,
   backupAckTimeoutTicks: 100,
   syncRetryTicks: 20,
   prepareEntriesMax: 512,

@@ -1,0 +1,788 @@
+// One replica's protocol logic, pure: messages, client requests, ticks and "durable up to X" go in;
+// storage operations, messages and replies come out through `takeEffects()`. No I/O, clocks or
+// randomness here, so the simulator runs exactly this code.
+//
+// Roles follow the view the coordinator hands out (views only ever come from the coordinator, so
+// a restarted replica can never be talked back into an older view):
+//
+//   none ──view──▶ learner ──view──▶ backup ──view──▶ primary
+//     ▲               │  ▲              │                 │
+//     └───────────────┴──┴──────────────┴─────────────────┘  (any newer view may move any role)
+//
+// Invariants checked after every input (see `checkInvariants`):
+// - applied ≤ last index; durable ≤ last index; a primary has applied its whole log;
+// - the primary's commit index never passes its own durable index or a quorum member's ack.
+
+import { assert } from './assert.js';
+import type { ProtocolConfig } from './config.js';
+import { emptyReplicaEffects, type ReplicaEffects } from './effects.js';
+import { ErrorCode } from './error-codes.js';
+import type {
+  ClientReply,
+  ClientRequest,
+  CoordinatorToReplica,
+  PeerMessage,
+  Prepare,
+  PrepareOk,
+  SyncRequest,
+} from './messages.js';
+import { ReplicaLog } from './replica-log.js';
+import { SessionTable } from './sessions.js';
+import { ServiceError, type StateMachine, type StateMachineFactory } from './state-machine.js';
+import {
+  type Address,
+  type ConnectionId,
+  type Durability,
+  type Entry,
+  type LogIndex,
+  type LogPosition,
+  logIndex,
+  type ReplicaId,
+  type Role,
+  roleIn,
+  type View,
+  viewNumber,
+} from './types.js';
+
+export interface ReplicaOptions {
+  readonly id: ReplicaId;
+  /** Where clients and peers reach this replica; reported to the coordinator. */
+  readonly address: Address;
+  readonly config: ProtocolConfig;
+  readonly createStateMachine: StateMachineFactory;
+  /** The entries recovered from disk at start; all of them are durable. */
+  readonly recovered: readonly Entry[];
+}
+
+/** What the primary knows of one backup or learner. */
+interface Follower {
+  /** Highest index the follower acknowledged as durable and matching in this view. */
+  matchIndex: LogIndex;
+  /** Next index to send. */
+  nextIndex: LogIndex;
+  /** The follower answered in this view, so `nextIndex` is grounded in its real log. */
+  confirmed: boolean;
+  /** A learner that holds every committed entry: the primary waits for it from then on. */
+  synced: boolean;
+  lastAckTick: number;
+  lastProgressTick: number;
+  lastHeartbeatTick: number;
+}
+
+interface Waiter {
+  readonly connection: ConnectionId;
+  readonly requestId: number;
+  readonly index: LogIndex;
+  readonly result: Uint8Array;
+  readonly durability: Durability;
+  readonly read: boolean;
+}
+
+export class Replica {
+  readonly id: ReplicaId;
+  private readonly address: Address;
+  private readonly config: ProtocolConfig;
+  private readonly createStateMachine: StateMachineFactory;
+
+  private readonly log: ReplicaLog;
+  private stateMachine: StateMachine;
+  private sessions = new SessionTable();
+  private appliedIndex = logIndex(0);
+  private durableIndex: LogIndex;
+  /** The highest index known committed cluster-wide (from this primary, or told by one). */
+  private commitIndex = logIndex(0);
+
+  private view: View | null = null;
+  private role: Role = 'none';
+  private addresses: Readonly<Record<string, Address>> = {};
+  private now = 0;
+
+  // Follower state.
+  /** Our log matches the current primary's up to here. */
+  private verifiedIndex = logIndex(0);
+  private lastAckSent = logIndex(0);
+  private lastSyncRequestTick = Number.NEGATIVE_INFINITY;
+
+  // Primary state.
+  private readonly followers = new Map<ReplicaId, Follower>();
+  private readonly commitWaiters: Waiter[] = [];
+  private readonly durableWaiters: Waiter[] = [];
+  private leaseExpiryTick = 0;
+
+  // Coordinator link.
+  private heartbeatSequence = 0;
+  private readonly heartbeatSentTicks = new Map<number, number>();
+  private lastHeartbeatTick = Number.NEGATIVE_INFINITY;
+
+  private effects: ReplicaEffects = emptyReplicaEffects();
+  private pendingAppends: Entry[] = [];
+
+  constructor(options: ReplicaOptions) {
+    this.id = options.id;
+    this.address = options.address;
+    this.config = options.config;
+    this.createStateMachine = options.createStateMachine;
+    this.stateMachine = options.createStateMachine();
+    this.log = new ReplicaLog(options.recovered);
+    this.durableIndex = this.log.lastIndex;
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------------
+
+  tick(): void {
+    this.now += 1;
+    if (this.now - this.lastHeartbeatTick >= this.config.heartbeatIntervalTicks) this.sendHeartbeat();
+    if (this.role === 'primary') this.tickPrimary();
+    this.checkInvariants();
+  }
+
+  receiveFromCoordinator(message: CoordinatorToReplica): void {
+    this.addresses = message.addresses;
+    if (message.view !== null) this.adoptView(message.view);
+    if (message.type === 'heartbeat_reply' && message.leaseTicks > 0) {
+      const sentTick = this.heartbeatSentTicks.get(message.sequence);
+      const view = this.view;
+      if (
+        sentTick !== undefined &&
+        view !== null &&
+        message.view?.number === view.number &&
+        view.primary === this.id
+      ) {
+        // Counted from when the heartbeat left, so the coordinator's own count always ends later.
+        this.leaseExpiryTick = Math.max(this.leaseExpiryTick, sentTick + message.leaseTicks);
+      }
+    }
+    this.checkInvariants();
+  }
+
+  receiveFromPeer(from: ReplicaId, message: PeerMessage): void {
+    switch (message.type) {
+      case 'prepare':
+        this.onPrepare(from, message);
+        break;
+      case 'prepare_ok':
+        this.onPrepareOk(from, message);
+        break;
+      case 'sync':
+        this.onSyncRequest(from, message);
+        break;
+    }
+    this.checkInvariants();
+  }
+
+  receiveRequest(connection: ConnectionId, request: ClientRequest): void {
+    this.onRequest(connection, request);
+    this.checkInvariants();
+  }
+
+  /** The shell's storage has fsynced everything up to `position`. */
+  durable(position: LogPosition): void {
+    // A position that is no longer in the log was truncated away after this sync began.
+    if (!this.log.holds(position)) return;
+    if (position.index <= this.durableIndex) return;
+    this.durableIndex = position.index;
+    if (this.role === 'primary') {
+      this.releaseDurableWaiters();
+      this.advanceCommit();
+    } else {
+      this.acknowledge(false);
+    }
+    this.checkInvariants();
+  }
+
+  /** Drains what the shell must do now. */
+  takeEffects(): ReplicaEffects {
+    if (this.role === 'primary') this.sendToFollowers();
+    this.flushAppends();
+    const effects = this.effects;
+    this.effects = emptyReplicaEffects();
+    return effects;
+  }
+
+  // ---- views and roles -------------------------------------------------------------------------
+
+  private adoptView(view: View): void {
+    if (this.view !== null && view.number <= this.view.number) return;
+    const previousRole = this.role;
+    const wasPrimaryOfSameCluster = previousRole === 'primary';
+    this.view = view;
+    this.role = roleIn(view, this.id);
+    if (this.role === 'primary') {
+      if (wasPrimaryOfSameCluster) this.keepPrimary(view);
+      else this.becomePrimary(view);
+    } else {
+      if (previousRole === 'primary') this.stepDown();
+      this.becomeFollower();
+    }
+  }
+
+  private becomePrimary(view: View): void {
+    // Entries beyond the old commit index become committed in this view once every backup has
+    // them, so the primary's state includes its whole log.
+    this.applyUpTo(this.log.lastIndex);
+    this.followers.clear();
+    for (const id of [...view.backups, ...view.learners]) this.followers.set(id, this.newFollower());
+    this.leaseExpiryTick = 0;
+    this.sendHeartbeat();
+    this.sendFollowerHeartbeats(true);
+  }
+
+  /** A new view with this replica still primary: keep what it knows of continuing followers. */
+  private keepPrimary(view: View): void {
+    const members = new Set([...view.backups, ...view.learners]);
+    for (const id of this.followers.keys()) if (!members.has(id)) this.followers.delete(id);
+    for (const id of members) {
+      const follower = this.followers.get(id);
+      if (follower === undefined) {
+        this.followers.set(id, this.newFollower());
+        continue;
+      }
+      if (view.backups.includes(id)) follower.synced = false;
+      // Prepares in flight carry the old view number and will be refused: send them again.
+      follower.nextIndex = logIndex(follower.matchIndex + 1);
+    }
+    this.sendHeartbeat();
+    this.advanceCommit();
+  }
+
+  private stepDown(): void {
+    for (const waiter of [...this.commitWaiters, ...this.durableWaiters]) {
+      this.replyFailure(waiter.connection, waiter.requestId, ErrorCode.notPrimary, 'primary changed');
+    }
+    this.commitWaiters.length = 0;
+    this.durableWaiters.length = 0;
+    this.followers.clear();
+    this.leaseExpiryTick = 0;
+  }
+
+  private becomeFollower(): void {
+    this.verifiedIndex = logIndex(0);
+    this.lastAckSent = logIndex(0);
+    this.lastSyncRequestTick = Number.NEGATIVE_INFINITY;
+    // Tell the primary where our log stands, so it resends from the point where we diverge.
+    if (this.role !== 'none') this.requestSync();
+  }
+
+  private newFollower(): Follower {
+    return {
+      matchIndex: logIndex(0),
+      nextIndex: logIndex(this.log.lastIndex + 1),
+      confirmed: false,
+      synced: false,
+      lastAckTick: this.now,
+      lastProgressTick: this.now,
+      lastHeartbeatTick: Number.NEGATIVE_INFINITY,
+    };
+  }
+
+  // ---- client requests (primary) ---------------------------------------------------------------
+
+  private onRequest(connection: ConnectionId, request: ClientRequest): void {
+    const view = this.view;
+    if (this.role !== 'primary' || view === null) {
+      const primary = view !== null && view.primary !== this.id ? view.primary : null;
+      this.effects.replies.push({
+        connection,
+        reply: {
+          type: 'reply',
+          id: request.id,
+          ok: false,
+          code: ErrorCode.notPrimary,
+          message: `replica ${this.id} is not the primary`,
+          primary,
+        },
+      });
+      return;
+    }
+    if (!this.leaseValid()) {
+      this.replyFailure(connection, request.id, ErrorCode.notPrimary, `replica ${this.id} holds no lease`);
+      return;
+    }
+    if (this.commitWaiters.length + this.durableWaiters.length >= this.config.pendingRequestsMax) {
+      this.replyFailure(
+        connection,
+        request.id,
+        ErrorCode.overloaded,
+        'too many requests waiting; retry later',
+      );
+      return;
+    }
+    if (request.readOnly) this.onRead(connection, request);
+    else this.onWrite(connection, request);
+  }
+
+  private onRead(connection: ConnectionId, request: ClientRequest): void {
+    let result: Uint8Array;
+    try {
+      result = this.stateMachine.query(request.operation);
+    } catch (error) {
+      this.replyServiceError(connection, request.id, error);
+      return;
+    }
+    // The state read includes every entry in the log, so the answer waits until they all commit.
+    const waiter = this.waiter(connection, request, this.log.lastIndex, result, 'sync', true);
+    if (this.commitIndex >= waiter.index) this.replySuccess(waiter);
+    else insertByIndex(this.commitWaiters, waiter);
+  }
+
+  private onWrite(connection: ConnectionId, request: ClientRequest): void {
+    if (request.requestNumber < 1) {
+      this.replyFailure(connection, request.id, ErrorCode.badRequest, 'a write needs a request number ≥ 1');
+      return;
+    }
+    const session = this.sessions.get(request.clientId);
+    if (session !== undefined && request.requestNumber < session.requestNumber) {
+      this.replyFailure(
+        connection,
+        request.id,
+        ErrorCode.requestTooOld,
+        `request ${request.requestNumber} of ${request.clientId} is older than its last (${session.requestNumber})`,
+      );
+      return;
+    }
+    if (session !== undefined && request.requestNumber === session.requestNumber) {
+      // A retry of a request already executed: answer its remembered result, never run it again.
+      this.enqueueWrite(
+        this.waiter(connection, request, session.index, session.result, request.durability, false),
+      );
+      return;
+    }
+    let execution: { result: Uint8Array; update: Uint8Array };
+    try {
+      execution = this.stateMachine.execute(request.operation);
+    } catch (error) {
+      this.replyServiceError(connection, request.id, error);
+      return;
+    }
+    const view = this.view;
+    assert(view !== null, 'a primary has a view');
+    const entry: Entry = {
+      view: view.number,
+      index: logIndex(this.log.lastIndex + 1),
+      clientId: request.clientId,
+      requestNumber: request.requestNumber,
+      durability: request.durability,
+      update: execution.update,
+      result: execution.result,
+    };
+    this.appendEntry(entry);
+    this.applyEntry(entry);
+    this.enqueueWrite(this.waiter(connection, request, entry.index, entry.result, request.durability, false));
+  }
+
+  private waiter(
+    connection: ConnectionId,
+    request: ClientRequest,
+    index: LogIndex,
+    result: Uint8Array,
+    durability: Durability,
+    read: boolean,
+  ): Waiter {
+    return { connection, requestId: request.id, index, result, durability, read };
+  }
+
+  private enqueueWrite(waiter: Waiter): void {
+    if (waiter.durability === 'async') {
+      if (this.durableIndex >= waiter.index) this.replySuccess(waiter);
+      else insertByIndex(this.durableWaiters, waiter);
+    } else if (this.commitIndex >= waiter.index) {
+      this.replySuccess(waiter);
+    } else {
+      insertByIndex(this.commitWaiters, waiter);
+    }
+  }
+
+  // ---- replication (primary) -------------------------------------------------------------------
+
+  private tickPrimary(): void {
+    if (!this.leaseValid()) this.failWaitingReads();
+    this.sendFollowerHeartbeats(false);
+    for (const follower of this.followers.values()) {
+      const unacknowledged = follower.nextIndex - 1 > follower.matchIndex;
+      if (unacknowledged && this.now - follower.lastProgressTick >= this.config.retransmitTicks) {
+        // Go back to what it surely has; duplicates are skipped on its side.
+        follower.nextIndex = logIndex(follower.matchIndex + 1);
+        follower.lastProgressTick = this.now;
+      }
+    }
+  }
+
+  private sendFollowerHeartbeats(force: boolean): void {
+    const view = this.view;
+    assert(view !== null, 'a primary has a view');
+    for (const [id, follower] of this.followers) {
+      if (!force && this.now - follower.lastHeartbeatTick < this.config.followerHeartbeatTicks) continue;
+      follower.lastHeartbeatTick = this.now;
+      // An unconfirmed follower is probed at our last entry: a mismatch makes it send its log's shape.
+      const previousIndex = follower.confirmed ? follower.matchIndex : this.log.lastIndex;
+      this.sendPrepare(id, view.number, previousIndex, []);
+    }
+  }
+
+  private sendToFollowers(): void {
+    const view = this.view;
+    assert(view !== null, 'a primary has a view');
+    for (const [id, follower] of this.followers) {
+      while (follower.nextIndex <= this.log.lastIndex) {
+        const inFlight = follower.nextIndex - 1 - follower.matchIndex;
+        if (inFlight >= this.config.inFlightEntriesMax) break;
+        const room = Math.min(this.config.prepareEntriesMax, this.config.inFlightEntriesMax - inFlight);
+        const entries = this.batchFrom(follower.nextIndex, room);
+        this.sendPrepare(id, view.number, follower.nextIndex - 1, entries);
+        follower.nextIndex = logIndex(follower.nextIndex + entries.length);
+        follower.lastHeartbeatTick = this.now;
+      }
+    }
+  }
+
+  private batchFrom(fromIndex: LogIndex, countMax: number): Entry[] {
+    const entries: Entry[] = [];
+    let bytes = 0;
+    for (let index = fromIndex; index <= this.log.lastIndex && entries.length < countMax; index++) {
+      const entry = this.log.entryAt(logIndex(index));
+      bytes += entry.update.length + entry.result.length;
+      if (entries.length > 0 && bytes > this.config.prepareBytesMax) break;
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  private sendPrepare(to: ReplicaId, view: View['number'], previousIndex: number, entries: Entry[]): void {
+    const prepare: Prepare = {
+      type: 'prepare',
+      view,
+      previous: this.log.positionAt(logIndex(previousIndex)),
+      entries,
+      commitIndex: this.commitIndex,
+    };
+    this.effects.peerMessages.push({ to, message: prepare });
+  }
+
+  private onPrepareOk(from: ReplicaId, message: PrepareOk): void {
+    const follower = this.followers.get(from);
+    if (this.role !== 'primary' || this.view?.number !== message.view || follower === undefined) return;
+    if (message.index > this.log.lastIndex) return; // cannot hold what was never sent: ignore
+    follower.confirmed = true;
+    follower.lastAckTick = this.now;
+    if (message.index > follower.matchIndex) {
+      follower.matchIndex = message.index;
+      follower.lastProgressTick = this.now;
+    }
+    if (follower.nextIndex <= follower.matchIndex) follower.nextIndex = logIndex(follower.matchIndex + 1);
+    const isLearner = this.view.learners.includes(from);
+    if (isLearner && !follower.synced && follower.matchIndex >= this.commitIndex) {
+      // From here on this learner holds every committed entry, because commit waits for it too.
+      follower.synced = true;
+    }
+    this.advanceCommit();
+  }
+
+  private onSyncRequest(from: ReplicaId, message: SyncRequest): void {
+    const follower = this.followers.get(from);
+    if (this.role !== 'primary' || this.view?.number !== message.view || follower === undefined) return;
+    const match = this.log.matchPoint(message.epochs, message.lastIndex);
+    follower.confirmed = true;
+    follower.nextIndex = logIndex(match + 1);
+    follower.lastProgressTick = this.now;
+    if (match === this.log.lastIndex) this.sendPrepare(from, this.view.number, match, []);
+  }
+
+  private quorum(): ReplicaId[] {
+    const view = this.view;
+    assert(view !== null, 'a primary has a view');
+    const synced = view.learners.filter((id) => this.followers.get(id)?.synced === true);
+    return [...view.backups, ...synced];
+  }
+
+  private advanceCommit(): void {
+    let candidate: number = this.durableIndex;
+    for (const id of this.quorum()) {
+      candidate = Math.min(candidate, this.followers.get(id)?.matchIndex ?? 0);
+    }
+    if (candidate <= this.commitIndex) return;
+    this.commitIndex = logIndex(candidate);
+    while (this.commitWaiters.length > 0) {
+      const waiter = this.commitWaiters[0];
+      if (waiter === undefined || waiter.index > this.commitIndex) break;
+      this.commitWaiters.shift();
+      if (waiter.read && !this.leaseValid()) {
+        this.replyFailure(
+          waiter.connection,
+          waiter.requestId,
+          ErrorCode.notPrimary,
+          'lease expired during read',
+        );
+      } else {
+        this.replySuccess(waiter);
+      }
+    }
+  }
+
+  private releaseDurableWaiters(): void {
+    while (this.durableWaiters.length > 0) {
+      const waiter = this.durableWaiters[0];
+      if (waiter === undefined || waiter.index > this.durableIndex) break;
+      this.durableWaiters.shift();
+      this.replySuccess(waiter);
+    }
+  }
+
+  private failWaitingReads(): void {
+    for (let position = this.commitWaiters.length - 1; position >= 0; position--) {
+      const waiter = this.commitWaiters[position];
+      if (waiter?.read !== true) continue;
+      this.commitWaiters.splice(position, 1);
+      this.replyFailure(
+        waiter.connection,
+        waiter.requestId,
+        ErrorCode.notPrimary,
+        'lease expired during read',
+      );
+    }
+  }
+
+  private leaseValid(): boolean {
+    return this.now < this.leaseExpiryTick;
+  }
+
+  private laggingBackups(): ReplicaId[] {
+    if (this.role !== 'primary' || this.view === null) return [];
+    return this.view.backups.filter((id) => {
+      const follower = this.followers.get(id);
+      if (follower === undefined) return false;
+      const silent = this.now - follower.lastAckTick >= this.config.backupAckTimeoutTicks;
+      return (
+        silent ||
+        (follower.matchIndex < this.log.lastIndex &&
+          this.now - follower.lastProgressTick >= this.config.backupAckTimeoutTicks)
+      );
+    });
+  }
+
+  // ---- following (backup, learner) -------------------------------------------------------------
+
+  private onPrepare(from: ReplicaId, message: Prepare): void {
+    const view = this.view;
+    if (view !== null && message.view > view.number) {
+      // The primary knows a newer view than we do: ask the coordinator for it now.
+      if (this.lastHeartbeatTick < this.now) this.sendHeartbeat();
+      return;
+    }
+    if (view === null || message.view !== view.number || from !== view.primary || this.role === 'primary')
+      return;
+    if (!this.log.holds(message.previous)) {
+      this.requestSync();
+      return;
+    }
+    let appended = false;
+    let index: number = message.previous.index;
+    for (const entry of message.entries) {
+      index += 1;
+      if (entry.index !== index || entry.view > message.view) return; // malformed: drop the rest
+      if (index <= this.log.lastIndex) {
+        if (this.log.viewAt(entry.index) === entry.view) continue;
+        // The first entry that differs: everything from here on diverged from the primary.
+        this.truncateAfter(logIndex(index - 1));
+      }
+      this.appendEntry(entry);
+      appended = true;
+    }
+    this.verifiedIndex = logIndex(Math.max(this.verifiedIndex, index));
+    if (message.commitIndex > this.commitIndex) this.commitIndex = message.commitIndex;
+    this.applyUpTo(logIndex(Math.min(this.commitIndex, this.verifiedIndex, this.log.lastIndex)));
+    this.acknowledge(!appended && message.entries.length === 0);
+  }
+
+  /** Tells the primary how far our log matches its own and is on disk. */
+  private acknowledge(always: boolean): void {
+    const view = this.view;
+    if (view === null || this.role === 'primary' || this.role === 'none') return;
+    const index = logIndex(Math.min(this.durableIndex, this.verifiedIndex));
+    if (!always && index <= this.lastAckSent) return;
+    this.lastAckSent = index;
+    this.effects.peerMessages.push({
+      to: view.primary,
+      message: { type: 'prepare_ok', view: view.number, index },
+    });
+  }
+
+  private requestSync(): void {
+    const view = this.view;
+    if (view === null || this.now - this.lastSyncRequestTick < this.config.syncRetryTicks) return;
+    this.lastSyncRequestTick = this.now;
+    this.effects.peerMessages.push({
+      to: view.primary,
+      message: {
+        type: 'sync',
+        view: view.number,
+        epochs: [...this.log.epochs()],
+        lastIndex: this.log.lastIndex,
+      },
+    });
+  }
+
+  // ---- log and state ---------------------------------------------------------------------------
+
+  private appendEntry(entry: Entry): void {
+    this.log.append(entry);
+    this.pendingAppends.push(entry);
+  }
+
+  private flushAppends(): void {
+    if (this.pendingAppends.length === 0) return;
+    this.effects.storage.push({ kind: 'append', entries: this.pendingAppends });
+    this.pendingAppends = [];
+  }
+
+  private truncateAfter(index: LogIndex): void {
+    this.flushAppends();
+    this.log.truncateAfter(index);
+    this.effects.storage.push({ kind: 'truncate', afterIndex: index });
+    this.durableIndex = logIndex(Math.min(this.durableIndex, index));
+    this.verifiedIndex = logIndex(Math.min(this.verifiedIndex, index));
+    this.lastAckSent = logIndex(Math.min(this.lastAckSent, index));
+    if (this.appliedIndex > index) {
+      // The state includes entries that are gone: rebuild it from the log that remains.
+      this.stateMachine = this.createStateMachine();
+      this.sessions = new SessionTable();
+      this.appliedIndex = logIndex(0);
+    }
+  }
+
+  private applyUpTo(index: LogIndex): void {
+    while (this.appliedIndex < index) this.applyEntry(this.log.entryAt(logIndex(this.appliedIndex + 1)));
+  }
+
+  private applyEntry(entry: Entry): void {
+    assert(entry.index === this.appliedIndex + 1, 'entries are applied in order');
+    if (entry.update.length > 0) this.stateMachine.apply(entry.update);
+    this.sessions.record(entry);
+    this.appliedIndex = entry.index;
+  }
+
+  // ---- coordinator link ------------------------------------------------------------------------
+
+  private sendHeartbeat(): void {
+    this.lastHeartbeatTick = this.now;
+    this.heartbeatSequence += 1;
+    this.heartbeatSentTicks.set(this.heartbeatSequence, this.now);
+    this.heartbeatSentTicks.delete(this.heartbeatSequence - 64);
+    const isPrimary = this.role === 'primary' && this.view !== null;
+    this.effects.heartbeats.push({
+      type: 'heartbeat',
+      replicaId: this.id,
+      address: this.address,
+      sequence: this.heartbeatSequence,
+      viewNumber: this.view?.number ?? viewNumber(0),
+      durable: this.log.positionAt(this.durableIndex),
+      commitIndex: this.commitIndex,
+      appliedIndex: this.appliedIndex,
+      syncedLearners: isPrimary
+        ? (this.view?.learners.filter((id) => this.followers.get(id)?.synced === true) ?? [])
+        : [],
+      laggingBackups: this.laggingBackups(),
+    });
+  }
+
+  // ---- replies ---------------------------------------------------------------------------------
+
+  private replySuccess(waiter: Waiter): void {
+    const view = this.view;
+    assert(view !== null, 'replies come from a replica in a view');
+    const holders =
+      waiter.durability === 'async' && !waiter.read
+        ? [this.id]
+        : [
+            this.id,
+            ...this.quorum().filter((id) => (this.followers.get(id)?.matchIndex ?? 0) >= waiter.index),
+          ];
+    const reply: ClientReply = {
+      type: 'reply',
+      id: waiter.requestId,
+      ok: true,
+      result: waiter.result,
+      view: view.number,
+      index: waiter.index,
+      durability: waiter.read ? 'sync' : waiter.durability,
+      replicas: holders,
+    };
+    this.effects.replies.push({ connection: waiter.connection, reply });
+  }
+
+  private replyFailure(connection: ConnectionId, requestId: number, code: string, message: string): void {
+    const primary = this.view !== null && this.view.primary !== this.id ? this.view.primary : null;
+    this.effects.replies.push({
+      connection,
+      reply: { type: 'reply', id: requestId, ok: false, code, message, primary },
+    });
+  }
+
+  private replyServiceError(connection: ConnectionId, requestId: number, error: unknown): void {
+    if (!(error instanceof ServiceError)) throw error;
+    this.replyFailure(connection, requestId, error.code, error.message);
+  }
+
+  // ---- inspection ------------------------------------------------------------------------------
+
+  status(): ReplicaSnapshot {
+    return {
+      id: this.id,
+      role: this.role,
+      view: this.view,
+      lastIndex: this.log.lastIndex,
+      durableIndex: this.durableIndex,
+      commitIndex: this.commitIndex,
+      appliedIndex: this.appliedIndex,
+      leaseValid: this.role === 'primary' && this.leaseValid(),
+      sessions: this.sessions.size,
+    };
+  }
+
+  /** Where a peer listens, as the coordinator last said. */
+  addressOf(id: ReplicaId): Address | undefined {
+    return this.addresses[id];
+  }
+
+  /** For tests and the simulator: the entries this replica holds. */
+  entries(): Entry[] {
+    return this.log.slice(logIndex(1), this.log.lastIndex);
+  }
+
+  /** For tests and the simulator: the state machine, to compare replicas. */
+  currentStateMachine(): StateMachine {
+    return this.stateMachine;
+  }
+
+  /** For tests and the simulator: bring the applied state up to the committed prefix. */
+  applyCommitted(): void {
+    const limit: number =
+      this.role === 'primary' ? this.log.lastIndex : Math.min(this.commitIndex, this.verifiedIndex);
+    this.applyUpTo(logIndex(Math.min(limit, this.log.lastIndex)));
+  }
+
+  private checkInvariants(): void {
+    assert(this.appliedIndex <= this.log.lastIndex, 'applied beyond the log');
+    assert(this.durableIndex <= this.log.lastIndex, 'durable beyond the log');
+    if (this.role === 'primary') {
+      assert(this.appliedIndex === this.log.lastIndex, 'a primary has applied its whole log');
+    }
+  }
+}
+
+export interface ReplicaSnapshot {
+  readonly id: ReplicaId;
+  readonly role: Role;
+  readonly view: View | null;
+  readonly lastIndex: LogIndex;
+  readonly durableIndex: LogIndex;
+  readonly commitIndex: LogIndex;
+  readonly appliedIndex: LogIndex;
+  readonly leaseValid: boolean;
+  readonly sessions: number;
+}
+
+function insertByIndex(queue: Waiter[], waiter: Waiter): void {
+  let position = queue.length;
+  while (position > 0 && (queue[position - 1]?.index ?? 0) > waiter.index) position--;
+  queue.splice(position, 0, waiter);
+}

@@ -1,0 +1,314 @@
+// A whole cluster in one process, driven tick by tick from one seed: the real protocol core of
+// the coordinator and every replica, a simulated network (delay, reordering, loss, duplication,
+// partitions) and simulated disks (fsync latency; a crash loses what was not fsynced). Clients
+// are plain endpoints that submit requests and collect replies.
+
+import type { ProtocolConfig } from '../protocol/config.js';
+import { Coordinator } from '../protocol/coordinator.js';
+import type { StorageOperation } from '../protocol/effects.js';
+import type {
+  ClientReply,
+  ClientRequest,
+  CoordinatorToReplica,
+  Heartbeat,
+  PeerMessage,
+} from '../protocol/messages.js';
+import { Replica } from '../protocol/replica.js';
+import type { StateMachineFactory } from '../protocol/state-machine.js';
+import {
+  type ConnectionId,
+  type Entry,
+  logIndex,
+  positionZero,
+  type ReplicaId,
+  replicaId,
+  type View,
+} from '../protocol/types.js';
+import { Random } from './random.js';
+
+export interface NetworkFaults {
+  /** Probability that a message is dropped. */
+  readonly lossProbability: number;
+  /** Probability that a message is delivered twice. */
+  readonly duplicateProbability: number;
+  readonly delayTicksMin: number;
+  readonly delayTicksMax: number;
+}
+
+export interface DiskFaults {
+  readonly fsyncTicksMin: number;
+  readonly fsyncTicksMax: number;
+}
+
+export interface SimClusterOptions {
+  readonly seed: number;
+  readonly replicaCount: number;
+  readonly config: ProtocolConfig;
+  readonly createStateMachine: StateMachineFactory;
+  readonly network?: NetworkFaults;
+  readonly disk?: DiskFaults;
+}
+
+export const calmNetwork: NetworkFaults = {
+  lossProbability: 0,
+  duplicateProbability: 0,
+  delayTicksMin: 1,
+  delayTicksMax: 1,
+};
+export const calmDisk: DiskFaults = { fsyncTicksMin: 1, fsyncTicksMax: 1 };
+
+type Endpoint = ReplicaId | 'coordinator' | `client:${number}`;
+
+type Envelope =
+  | { readonly kind: 'peer'; readonly from: ReplicaId; readonly message: PeerMessage }
+  | { readonly kind: 'heartbeat'; readonly message: Heartbeat }
+  | { readonly kind: 'coordinator'; readonly message: CoordinatorToReplica }
+  | { readonly kind: 'request'; readonly connection: ConnectionId; readonly message: ClientRequest }
+  | { readonly kind: 'reply'; readonly message: ClientReply };
+
+interface InFlight {
+  readonly deliverAt: number;
+  readonly sequence: number;
+  readonly from: Endpoint;
+  readonly to: Endpoint;
+  readonly envelope: Envelope;
+}
+
+/** A disk that makes writes durable only when a simulated fsync completes. */
+class SimDisk {
+  durable: Entry[] = [];
+  private queued: StorageOperation[] = [];
+  private syncing: { operations: StorageOperation[]; doneAt: number } | null = null;
+
+  submit(operations: readonly StorageOperation[]): void {
+    this.queued.push(...operations);
+  }
+
+  /** Advances the disk; returns true when an fsync completed this tick. */
+  step(now: number, random: Random, faults: DiskFaults): boolean {
+    let completed = false;
+    if (this.syncing !== null && this.syncing.doneAt <= now) {
+      for (const operation of this.syncing.operations) {
+        if (operation.kind === 'append') this.durable.push(...operation.entries);
+        else this.durable.length = operation.afterIndex;
+      }
+      this.syncing = null;
+      completed = true;
+    }
+    if (this.syncing === null && this.queued.length > 0) {
+      this.syncing = {
+        operations: this.queued,
+        doneAt: now + random.integer(faults.fsyncTicksMin, faults.fsyncTicksMax),
+      };
+      this.queued = [];
+    }
+    return completed;
+  }
+
+  /** A crash loses every write not yet fsynced. */
+  crash(): void {
+    this.queued = [];
+    this.syncing = null;
+  }
+}
+
+interface SimNode {
+  replica: Replica | null;
+  readonly disk: SimDisk;
+}
+
+export class SimCluster {
+  readonly random: Random;
+  now = 0;
+  readonly coordinator: Coordinator;
+  readonly nodes = new Map<ReplicaId, SimNode>();
+  readonly replies = new Map<number, ClientReply[]>();
+  private readonly inFlight: InFlight[] = [];
+  private sequence = 0;
+  private readonly blocked = new Set<string>();
+  private readonly options: SimClusterOptions;
+  private readonly network: NetworkFaults;
+  private readonly disk: DiskFaults;
+
+  constructor(options: SimClusterOptions) {
+    this.options = options;
+    this.random = new Random(options.seed);
+    this.network = options.network ?? calmNetwork;
+    this.disk = options.disk ?? calmDisk;
+    this.coordinator = new Coordinator({ config: options.config, storedView: null });
+    for (let number = 1; number <= options.replicaCount; number++) {
+      const id = replicaId(`r${number}`);
+      const node: SimNode = { replica: null, disk: new SimDisk() };
+      this.nodes.set(id, node);
+      this.start(id);
+    }
+  }
+
+  // ---- faults ----------------------------------------------------------------------------------
+
+  crash(id: ReplicaId): void {
+    const node = this.node(id);
+    node.replica = null;
+    node.disk.crash();
+  }
+
+  start(id: ReplicaId): void {
+    const node = this.node(id);
+    node.replica = new Replica({
+      id,
+      address: `sim:${id}`,
+      config: this.options.config,
+      createStateMachine: this.options.createStateMachine,
+      recovered: [...node.disk.durable],
+    });
+  }
+
+  /** Blocks messages from `from` to `to` (one way). */
+  block(from: Endpoint, to: Endpoint): void {
+    this.blocked.add(`${from}>${to}`);
+  }
+
+  /** Cuts `id` off from every other endpoint, both ways. */
+  isolate(id: Endpoint): void {
+    for (const other of this.endpoints()) {
+      if (other === id) continue;
+      this.block(id, other);
+      this.block(other, id);
+    }
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  // ---- clients ---------------------------------------------------------------------------------
+
+  /** Sends a client request from client connection `connection` to replica `to`. */
+  submit(connection: number, to: ReplicaId, request: ClientRequest): void {
+    this.send(`client:${connection}`, to, {
+      kind: 'request',
+      connection: connection as ConnectionId,
+      message: request,
+    });
+  }
+
+  takeReplies(connection: number): ClientReply[] {
+    const replies = this.replies.get(connection) ?? [];
+    this.replies.delete(connection);
+    return replies;
+  }
+
+  view(): View | null {
+    return this.coordinator.currentView();
+  }
+
+  replica(id: ReplicaId): Replica | null {
+    return this.node(id).replica;
+  }
+
+  // ---- running ---------------------------------------------------------------------------------
+
+  step(): void {
+    this.now += 1;
+    this.coordinator.tick();
+    this.flushCoordinator();
+    for (const [id, node] of this.nodes) {
+      if (node.replica === null) continue;
+      node.replica.tick();
+      if (node.disk.step(this.now, this.random, this.disk)) {
+        const last = node.disk.durable.at(-1);
+        node.replica.durable(
+          last === undefined ? positionZero : { view: last.view, index: logIndex(last.index) },
+        );
+      }
+      this.flushReplica(id, node.replica, node.disk);
+    }
+    this.deliverDue();
+  }
+
+  run(ticks: number): void {
+    for (let tick = 0; tick < ticks; tick++) this.step();
+  }
+
+  /** Steps until `condition` holds; returns false if it did not within `ticksMax`. */
+  runUntil(condition: () => boolean, ticksMax: number): boolean {
+    for (let tick = 0; tick < ticksMax; tick++) {
+      if (condition()) return true;
+      this.step();
+    }
+    return condition();
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  private node(id: ReplicaId): SimNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no replica ${id}`);
+    return node;
+  }
+
+  private endpoints(): Endpoint[] {
+    return ['coordinator', ...this.nodes.keys()];
+  }
+
+  private send(from: Endpoint, to: Endpoint, envelope: Envelope): void {
+    if (this.blocked.has(`${from}>${to}`)) return;
+    if (this.random.chance(this.network.lossProbability)) return;
+    const copies = this.random.chance(this.network.duplicateProbability) ? 2 : 1;
+    for (let copy = 0; copy < copies; copy++) {
+      const delay = this.random.integer(this.network.delayTicksMin, this.network.delayTicksMax);
+      this.inFlight.push({ deliverAt: this.now + delay, sequence: this.sequence++, from, to, envelope });
+    }
+  }
+
+  private deliverDue(): void {
+    const due = this.inFlight.filter((item) => item.deliverAt <= this.now);
+    if (due.length === 0) return;
+    due.sort((a, b) => a.deliverAt - b.deliverAt || a.sequence - b.sequence);
+    const remaining = this.inFlight.filter((item) => item.deliverAt > this.now);
+    this.inFlight.length = 0;
+    this.inFlight.push(...remaining);
+    for (const item of due) this.deliver(item);
+  }
+
+  private deliver(item: InFlight): void {
+    const { envelope } = item;
+    if (envelope.kind === 'heartbeat') {
+      this.coordinator.receiveHeartbeat(envelope.message);
+      this.flushCoordinator();
+      return;
+    }
+    if (envelope.kind === 'reply') {
+      const connection = Number(String(item.to).slice('client:'.length));
+      const list = this.replies.get(connection) ?? [];
+      list.push(envelope.message);
+      this.replies.set(connection, list);
+      return;
+    }
+    const id = item.to as ReplicaId;
+    const node = this.nodes.get(id);
+    const replica = node?.replica;
+    if (node === undefined || replica === null || replica === undefined) return;
+    if (envelope.kind === 'peer') replica.receiveFromPeer(envelope.from, envelope.message);
+    else if (envelope.kind === 'coordinator') replica.receiveFromCoordinator(envelope.message);
+    else replica.receiveRequest(envelope.connection, envelope.message);
+    this.flushReplica(id, replica, node.disk);
+  }
+
+  private flushReplica(id: ReplicaId, replica: Replica, disk: SimDisk): void {
+    const effects = replica.takeEffects();
+    disk.submit(effects.storage);
+    for (const { to, message } of effects.peerMessages)
+      this.send(id, to, { kind: 'peer', from: id, message });
+    for (const message of effects.heartbeats) this.send(id, 'coordinator', { kind: 'heartbeat', message });
+    for (const { connection, reply } of effects.replies) {
+      this.send(id, `client:${connection}`, { kind: 'reply', message: reply });
+    }
+  }
+
+  private flushCoordinator(): void {
+    const effects = this.coordinator.takeEffects();
+    for (const { to, message } of effects.messages)
+      this.send('coordinator', to, { kind: 'coordinator', message });
+  }
+}

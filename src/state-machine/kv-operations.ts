@@ -1,0 +1,257 @@
+// The operations of the built-in key/value service, their results, and their MessagePack encoding.
+// An operation travels as a tuple `[name, ...fields]`, a result as `[name, ...fields]` too, so a
+// result can be checked against the operation it answers. Decoding treats its input as untrusted:
+// anything malformed is refused with a ServiceError naming what was wrong, never asserted.
+// Decoded byte strings are private copies (plain Uint8Array), safe to keep after the input is reused.
+
+import { Packr } from 'msgpackr';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { ServiceError } from '../protocol/state-machine.js';
+
+export type KvOperation =
+  | { readonly kind: 'get'; readonly key: Uint8Array }
+  | { readonly kind: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly kind: 'delete'; readonly key: Uint8Array }
+  | { readonly kind: 'append'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | {
+      readonly kind: 'cas';
+      readonly key: Uint8Array;
+      /** null: the key must be absent. */
+      readonly expected: Uint8Array | null;
+      /** null: delete the key. */
+      readonly next: Uint8Array | null;
+    }
+  | { readonly kind: 'incr'; readonly key: Uint8Array; readonly delta: number };
+
+export type KvOperationKind = KvOperation['kind'];
+
+export type KvOperationOf<K extends KvOperationKind> = Extract<KvOperation, { readonly kind: K }>;
+
+export type KvResult =
+  | { readonly kind: 'get'; readonly value: Uint8Array | null }
+  /** `existed`: the key had a value before the write. */
+  | { readonly kind: 'put'; readonly existed: boolean }
+  | { readonly kind: 'delete'; readonly existed: boolean }
+  /** `value`: the value after the append. */
+  | { readonly kind: 'append'; readonly value: Uint8Array }
+  /** `current`: the value after the operation (`next` if it swapped, the unchanged value if not). */
+  | { readonly kind: 'cas'; readonly swapped: boolean; readonly current: Uint8Array | null }
+  /** `value`: the number after the increment (always a safe integer). */
+  | { readonly kind: 'incr'; readonly value: number };
+
+export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
+
+/** Typed constructors; `delete` is a keyword, hence an object rather than free functions. */
+export const kvOperation = {
+  get: (key: Uint8Array): KvOperationOf<'get'> => ({ kind: 'get', key }),
+  put: (key: Uint8Array, value: Uint8Array): KvOperationOf<'put'> => ({ kind: 'put', key, value }),
+  delete: (key: Uint8Array): KvOperationOf<'delete'> => ({ kind: 'delete', key }),
+  append: (key: Uint8Array, value: Uint8Array): KvOperationOf<'append'> => ({ kind: 'append', key, value }),
+  cas: (key: Uint8Array, expected: Uint8Array | null, next: Uint8Array | null): KvOperationOf<'cas'> => ({
+    kind: 'cas',
+    key,
+    expected,
+    next,
+  }),
+  incr: (key: Uint8Array, delta = 1): KvOperationOf<'incr'> => ({ kind: 'incr', key, delta }),
+} as const;
+
+export function isReadOnly(operation: KvOperation): boolean {
+  return operation.kind === 'get';
+}
+
+// Field names, for arity checks and error messages.
+const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
+  get: ['key'],
+  put: ['key', 'value'],
+  delete: ['key'],
+  append: ['key', 'value'],
+  cas: ['key', 'expected', 'next'],
+  incr: ['key', 'delta'],
+};
+const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
+  get: ['value'],
+  put: ['existed'],
+  delete: ['existed'],
+  append: ['value'],
+  cas: ['swapped', 'current'],
+  incr: ['value'],
+};
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Packr({ useRecords: false, copyBuffers: true });
+
+/** Packs a value; the result is copied out of the packer's reused buffer. */
+export function packMessage(value: unknown): Uint8Array {
+  return new Uint8Array(packr.pack(value));
+}
+
+/** Unpacks untrusted bytes, refusing with `code` if they are not exactly one MessagePack value. */
+export function unpackMessage(bytes: Uint8Array, what: string, code: string): unknown {
+  try {
+    return unpackr.unpack(bytes);
+  } catch (error) {
+    throw new ServiceError(code, `${what} is not valid MessagePack: ${(error as Error).message}`);
+  }
+}
+
+export function encodeOperation(operation: KvOperation): Uint8Array {
+  switch (operation.kind) {
+    case 'get':
+    case 'delete':
+      return packMessage([operation.kind, operation.key]);
+    case 'put':
+    case 'append':
+      return packMessage([operation.kind, operation.key, operation.value]);
+    case 'cas':
+      return packMessage([operation.kind, operation.key, operation.expected, operation.next]);
+    case 'incr':
+      return packMessage([operation.kind, operation.key, operation.delta]);
+  }
+}
+
+export function decodeOperation(bytes: Uint8Array): KvOperation {
+  const code = ErrorCode.badRequest;
+  const [kind, fields] = readTuple(bytes, 'operation', operationFields, code, ErrorCode.unknownOperation);
+  const field = new FieldReader(kind, fields, operationFields[kind], code);
+  const key = field.bytes(0);
+  switch (kind) {
+    case 'get':
+    case 'delete':
+      return { kind, key };
+    case 'put':
+    case 'append':
+      return { kind, key, value: field.bytes(1) };
+    case 'cas':
+      return { kind, key, expected: field.bytesOrNull(1), next: field.bytesOrNull(2) };
+    case 'incr':
+      return { kind, key, delta: field.safeInteger(1) };
+  }
+}
+
+export function encodeResult(result: KvResult): Uint8Array {
+  switch (result.kind) {
+    case 'get':
+    case 'append':
+    case 'incr':
+      return packMessage([result.kind, result.value]);
+    case 'put':
+    case 'delete':
+      return packMessage([result.kind, result.existed]);
+    case 'cas':
+      return packMessage([result.kind, result.swapped, result.current]);
+  }
+}
+
+/** Decodes the answer to an operation of kind `expected`; a malformed answer is a BAD_FRAME. */
+export function decodeResult<K extends KvOperationKind>(expected: K, bytes: Uint8Array): KvResultOf<K> {
+  const code = ErrorCode.badFrame;
+  const [kind, fields] = readTuple(bytes, 'result', resultFields, code, code);
+  if (kind !== expected) throw new ServiceError(code, `expected a ${expected} result, got a ${kind} result`);
+  const field = new FieldReader(kind, fields, resultFields[kind], code);
+  const result = decodeResultFields(kind, field);
+  return result as KvResultOf<K>; // kind === expected, checked above
+}
+
+function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult {
+  switch (kind) {
+    case 'get':
+      return { kind, value: field.bytesOrNull(0) };
+    case 'append':
+      return { kind, value: field.bytes(0) };
+    case 'incr':
+      return { kind, value: field.safeInteger(0) };
+    case 'put':
+    case 'delete':
+      return { kind, existed: field.boolean(0) };
+    case 'cas':
+      return { kind, swapped: field.boolean(0), current: field.bytesOrNull(1) };
+  }
+}
+
+/** Unpacks `[name, ...fields]` and checks the name is known and the field count matches. */
+function readTuple(
+  bytes: Uint8Array,
+  what: string,
+  fieldsByKind: Readonly<Record<KvOperationKind, readonly string[]>>,
+  code: string,
+  unknownCode: string,
+): [KvOperationKind, unknown[]] {
+  const tuple = unpackMessage(bytes, what, code);
+  if (!Array.isArray(tuple) || tuple.length === 0) {
+    throw new ServiceError(code, `${what} must be an array [name, ...fields], got ${describe(tuple)}`);
+  }
+  const [name, ...fields] = tuple as unknown[];
+  if (typeof name !== 'string') {
+    throw new ServiceError(code, `${what} name must be a string, got ${describe(name)}`);
+  }
+  if (!Object.hasOwn(fieldsByKind, name)) {
+    throw new ServiceError(unknownCode, `unknown ${what} ${JSON.stringify(name.slice(0, 64))}`);
+  }
+  const kind = name as KvOperationKind;
+  const names = fieldsByKind[kind];
+  if (fields.length !== names.length) {
+    throw new ServiceError(
+      code,
+      `${kind} ${what} takes ${names.length} fields (${names.join(', ')}), got ${fields.length}`,
+    );
+  }
+  return [kind, fields];
+}
+
+const safeIntegerMin = BigInt(Number.MIN_SAFE_INTEGER);
+const safeIntegerMax = BigInt(Number.MAX_SAFE_INTEGER);
+
+class FieldReader {
+  constructor(
+    private readonly kind: KvOperationKind,
+    private readonly fields: readonly unknown[],
+    private readonly names: readonly string[],
+    private readonly code: string,
+  ) {}
+
+  bytes(index: number): Uint8Array {
+    const value = this.fields[index];
+    if (!(value instanceof Uint8Array)) this.refuse(index, 'bytes', value);
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength); // a plain view of the private copy
+  }
+
+  bytesOrNull(index: number): Uint8Array | null {
+    return this.fields[index] === null ? null : this.bytes(index);
+  }
+
+  boolean(index: number): boolean {
+    const value = this.fields[index];
+    if (typeof value !== 'boolean') this.refuse(index, 'a boolean', value);
+    return value;
+  }
+
+  safeInteger(index: number): number {
+    const value = this.fields[index];
+    // MessagePack int64 decodes as bigint; accept it when it fits.
+    const fits = typeof value === 'bigint' && value >= safeIntegerMin && value <= safeIntegerMax;
+    const number = fits ? Number(value) : value;
+    if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
+      this.refuse(index, 'a safe integer', value);
+    }
+    return number;
+  }
+
+  private refuse(index: number, wanted: string, got: unknown): never {
+    throw new ServiceError(
+      this.code,
+      `${this.kind}: ${this.names[index]} must be ${wanted}, got ${describe(got)}`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 32))}`;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    return String(value);
+  }
+  return typeof value;
+}

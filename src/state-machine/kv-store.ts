@@ -1,0 +1,210 @@
+// The built-in key/value service. `execute` computes a write's result and its update without
+// changing state; the update is the side effect (`['set', key, value]` or `['delete', key]`),
+// never the operation, so backups `apply` it without re-executing. A write that changes nothing
+// yields an empty update, which `apply` skips. Keys are held as latin1 strings (one char per
+// byte), so sorting them sorts by bytes and snapshots come out in a deterministic order.
+
+import { createHash } from 'node:crypto';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { type Execution, ServiceError, type StateMachine } from '../protocol/state-machine.js';
+import { checkKvLimits, type KvLimits, kvLimitsDefault } from './kv-limits.js';
+import {
+  decodeOperation,
+  encodeResult,
+  type KvOperation,
+  type KvResult,
+  packMessage,
+  unpackMessage,
+} from './kv-operations.js';
+
+const snapshotFormatVersion = 1;
+const noUpdate = new Uint8Array(0);
+const incrTextPattern = /^-?[0-9]+$/;
+const utf8 = new TextEncoder();
+
+type KvWrite = Exclude<KvOperation, { readonly kind: 'get' }>;
+
+export class KeyValueStore implements StateMachine {
+  readonly #entries = new Map<string, Uint8Array>();
+
+  constructor(readonly limits: KvLimits = kvLimitsDefault) {
+    checkKvLimits(limits);
+  }
+
+  get entryCount(): number {
+    return this.#entries.size;
+  }
+
+  execute(operation: Uint8Array): Execution {
+    const decoded = decodeOperation(operation);
+    if (decoded.kind === 'get') {
+      throw new ServiceError(ErrorCode.badRequest, 'get is a read: send it as a query');
+    }
+    this.#checkOperands(decoded);
+    const key = keyString(decoded.key);
+    const before = this.#entries.get(key);
+    const [result, after] = this.#write(decoded, before);
+    return { result: encodeResult(result), update: updateFor(decoded.key, before, after) };
+  }
+
+  query(operation: Uint8Array): Uint8Array {
+    const decoded = decodeOperation(operation);
+    if (decoded.kind !== 'get') {
+      throw new ServiceError(ErrorCode.badRequest, `${decoded.kind} is a write, not a query`);
+    }
+    this.#checkOperands(decoded);
+    return encodeResult({ kind: 'get', value: this.#entries.get(keyString(decoded.key)) ?? null });
+  }
+
+  apply(update: Uint8Array): void {
+    if (update.byteLength === 0) return;
+    const effect = unpackMessage(update, 'kv update', ErrorCode.badFrame);
+    const fields: unknown[] = Array.isArray(effect) ? effect : [];
+    const [tag, key, value] = fields;
+    if (tag === 'set' && fields.length === 3 && key instanceof Uint8Array && value instanceof Uint8Array) {
+      this.#entries.set(keyString(key), plain(value));
+    } else if (tag === 'delete' && fields.length === 2 && key instanceof Uint8Array) {
+      this.#entries.delete(keyString(key));
+    } else {
+      throw new Error('kv update is neither [set, key, value] nor [delete, key]');
+    }
+  }
+
+  /** `[version, [key, value, key, value, ...]]`, keys in ascending byte order. */
+  snapshot(): Uint8Array {
+    const flat: Uint8Array[] = [];
+    for (const key of [...this.#entries.keys()].sort())
+      flat.push(keyBytes(key), this.#entries.get(key) as Uint8Array);
+    return packMessage([snapshotFormatVersion, flat]);
+  }
+
+  /** Replaces the whole state; a malformed snapshot throws and leaves the state untouched. */
+  restore(snapshot: Uint8Array): void {
+    const decoded = unpackMessage(snapshot, 'kv snapshot', ErrorCode.badFrame);
+    const [version, flat]: unknown[] = Array.isArray(decoded) && decoded.length === 2 ? decoded : [];
+    if (version !== snapshotFormatVersion || !Array.isArray(flat)) {
+      throw new Error(`kv snapshot is not [${snapshotFormatVersion}, entries]`);
+    }
+    const entries = new Map<string, Uint8Array>();
+    let previous: string | undefined;
+    for (let index = 0; index < flat.length; index += 2) {
+      const [key, value]: unknown[] = [flat[index], flat[index + 1]];
+      if (!(key instanceof Uint8Array && value instanceof Uint8Array)) {
+        throw new Error(`kv snapshot entry ${index / 2} is not a pair of byte strings`);
+      }
+      const text = keyString(key);
+      if (previous !== undefined && text <= previous) {
+        throw new Error('kv snapshot keys are not strictly ascending');
+      }
+      entries.set(text, plain(value));
+      previous = text;
+    }
+    this.#entries.clear();
+    for (const [key, value] of entries) this.#entries.set(key, value);
+  }
+
+  /** sha256 (hex) of the snapshot: equal on two replicas exactly when their states are equal. */
+  stateHash(): string {
+    return createHash('sha256').update(this.snapshot()).digest('hex');
+  }
+
+  /** The result of a write and the value it leaves (undefined: the key is absent). */
+  #write(operation: KvWrite, before: Uint8Array | undefined): [KvResult, Uint8Array | undefined] {
+    switch (operation.kind) {
+      case 'put':
+        return [{ kind: 'put', existed: before !== undefined }, operation.value];
+      case 'delete':
+        return [{ kind: 'delete', existed: before !== undefined }, undefined];
+      case 'append': {
+        const size = (before?.byteLength ?? 0) + operation.value.byteLength;
+        this.#checkValueSize(size, `append would grow the value to ${size} bytes`);
+        const after = new Uint8Array(size);
+        after.set(before ?? noUpdate);
+        after.set(operation.value, before?.byteLength ?? 0);
+        return [{ kind: 'append', value: after }, after];
+      }
+      case 'cas': {
+        const matches =
+          operation.expected === null ? before === undefined : sameBytes(before, operation.expected);
+        const after = matches ? (operation.next ?? undefined) : before;
+        return [{ kind: 'cas', swapped: matches, current: after ?? null }, after];
+      }
+      case 'incr': {
+        const value = parseInteger(before) + operation.delta;
+        if (!Number.isSafeInteger(value)) {
+          throw new ServiceError(
+            ErrorCode.badRequest,
+            `incr by ${operation.delta} would leave the safe integer range (±${Number.MAX_SAFE_INTEGER})`,
+          );
+        }
+        return [{ kind: 'incr', value }, utf8.encode(String(value))];
+      }
+    }
+  }
+
+  /** Refuses empty or oversized keys and oversized value operands, whatever the state. */
+  #checkOperands(operation: KvOperation): void {
+    const size = operation.key.byteLength;
+    if (size === 0) throw new ServiceError(ErrorCode.badRequest, `${operation.kind}: the key is empty`);
+    if (size > this.limits.keySizeMaxBytes) {
+      throw new ServiceError(
+        ErrorCode.keyTooLarge,
+        `${operation.kind}: key of ${size} bytes exceeds keySizeMaxBytes = ${this.limits.keySizeMaxBytes}`,
+      );
+    }
+    const values = operation.kind === 'cas' ? [operation.expected, operation.next] : [];
+    if (operation.kind === 'put' || operation.kind === 'append') values.push(operation.value);
+    for (const value of values) {
+      if (value !== null) {
+        this.#checkValueSize(value.byteLength, `${operation.kind}: value of ${value.byteLength} bytes`);
+      }
+    }
+  }
+
+  #checkValueSize(size: number, what: string): void {
+    if (size > this.limits.valueSizeMaxBytes) {
+      throw new ServiceError(
+        ErrorCode.valueTooLarge,
+        `${what} exceeds valueSizeMaxBytes = ${this.limits.valueSizeMaxBytes}`,
+      );
+    }
+  }
+}
+
+function updateFor(
+  key: Uint8Array,
+  before: Uint8Array | undefined,
+  after: Uint8Array | undefined,
+): Uint8Array {
+  if (after === undefined) return before === undefined ? noUpdate : packMessage(['delete', key]);
+  return sameBytes(before, after) ? noUpdate : packMessage(['set', key, after]);
+}
+
+/** A missing key counts as 0; anything but a decimal safe integer is NOT_AN_INTEGER. */
+function parseInteger(value: Uint8Array | undefined): number {
+  if (value === undefined) return 0;
+  const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+  const number = incrTextPattern.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(number)) {
+    const shown = JSON.stringify(text.slice(0, 32)) + (text.length > 32 ? '…' : '');
+    throw new ServiceError(ErrorCode.notAnInteger, `incr: the value ${shown} is not a decimal safe integer`);
+  }
+  return number;
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && Buffer.compare(a, b) === 0;
+}
+
+/** Decoded bytes are already private copies; only the Buffer prototype is dropped. */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function keyString(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+function keyBytes(key: string): Uint8Array {
+  return plain(Buffer.from(key, 'latin1'));
+}

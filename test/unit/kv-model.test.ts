@@ -1,0 +1,157 @@
+// Model-based property test: random operation sequences against the store and against a plain Map
+// give the same results and refusals, and a backup fed only the updates ends with the same hash.
+// Tiny limits make the key, value and append refusals common.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ErrorCode } from '../../src/protocol/error-codes.js';
+import { ServiceError } from '../../src/protocol/state-machine.js';
+import {
+  decodeResult,
+  encodeOperation,
+  isReadOnly,
+  KeyValueStore,
+  type KvOperation,
+  type KvResult,
+  kvLimitsTiny,
+  kvOperation as op,
+} from '../../src/state-machine/index.js';
+
+type Outcome = { result: KvResult } | { refused: string };
+
+const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => new Uint8Array([...a, ...b]);
+const safeMin = BigInt(Number.MIN_SAFE_INTEGER);
+const safeMax = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The store's meaning, written as plainly as possible, with BigInt arithmetic for incr. */
+function modelStep(model: Map<string, Uint8Array>, operation: KvOperation): Outcome {
+  const { keySizeMaxBytes, valueSizeMaxBytes } = kvLimitsTiny;
+  if (operation.key.length === 0) return { refused: ErrorCode.badRequest };
+  if (operation.key.length > keySizeMaxBytes) return { refused: ErrorCode.keyTooLarge };
+  const operands =
+    operation.kind === 'put' || operation.kind === 'append'
+      ? [operation.value]
+      : operation.kind === 'cas'
+        ? [operation.expected, operation.next]
+        : [];
+  if (operands.some((value) => value !== null && value.length > valueSizeMaxBytes)) {
+    return { refused: ErrorCode.valueTooLarge };
+  }
+  const key = latin1(operation.key);
+  const current = model.get(key) ?? null;
+  switch (operation.kind) {
+    case 'get':
+      return { result: { kind: 'get', value: current } };
+    case 'put':
+      model.set(key, operation.value);
+      return { result: { kind: 'put', existed: current !== null } };
+    case 'delete':
+      model.delete(key);
+      return { result: { kind: 'delete', existed: current !== null } };
+    case 'append': {
+      const value = concat(current ?? new Uint8Array(0), operation.value);
+      if (value.length > valueSizeMaxBytes) return { refused: ErrorCode.valueTooLarge };
+      model.set(key, value);
+      return { result: { kind: 'append', value } };
+    }
+    case 'cas': {
+      const expected = operation.expected === null ? null : latin1(operation.expected);
+      if ((current === null ? null : latin1(current)) !== expected) {
+        return { result: { kind: 'cas', swapped: false, current } };
+      }
+      if (operation.next === null) model.delete(key);
+      else model.set(key, operation.next);
+      return { result: { kind: 'cas', swapped: true, current: operation.next } };
+    }
+    case 'incr': {
+      const text = current === null ? '0' : latin1(current);
+      if (!/^-?[0-9]+$/.test(text) || BigInt(text) < safeMin || BigInt(text) > safeMax) {
+        return { refused: ErrorCode.notAnInteger };
+      }
+      const value = BigInt(text) + BigInt(operation.delta);
+      if (value < safeMin || value > safeMax) return { refused: ErrorCode.badRequest };
+      model.set(key, new TextEncoder().encode(value.toString()));
+      return { result: { kind: 'incr', value: Number(value) } };
+    }
+  }
+}
+
+const keyArbitrary = fc
+  .oneof(
+    {
+      weight: 8,
+      arbitrary: fc.constantFrom('a', 'b', 'c', '\u00ff', 'counter').map((key) => Buffer.from(key, 'latin1')),
+    },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: kvLimitsTiny.keySizeMaxBytes + 2 }) },
+  )
+  .map((key) => new Uint8Array(key));
+const numberText = fc
+  .oneof(
+    fc.integer({ min: -1000, max: 1000 }),
+    fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
+  )
+  .map(String);
+const valueArbitrary = fc.oneof(
+  fc.uint8Array({ maxLength: 6 }),
+  fc
+    .constantFrom('x', 'yy', '-0', '007', '9007199254740992', '1.5')
+    .map((text) => new TextEncoder().encode(text)),
+  numberText.map((text) => new TextEncoder().encode(text)),
+  fc.uint8Array({
+    minLength: kvLimitsTiny.valueSizeMaxBytes - 2,
+    maxLength: kvLimitsTiny.valueSizeMaxBytes + 1,
+  }),
+);
+const deltaArbitrary = fc.oneof(
+  fc.integer({ min: -5, max: 5 }),
+  fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
+);
+const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
+  keyArbitrary.map((key) => op.get(key)),
+  fc.tuple(keyArbitrary, valueArbitrary).map(([key, value]) => op.put(key, value)),
+  keyArbitrary.map((key) => op.delete(key)),
+  fc.tuple(keyArbitrary, valueArbitrary).map(([key, value]) => op.append(key, value)),
+  fc
+    .tuple(keyArbitrary, fc.option(valueArbitrary), fc.option(valueArbitrary))
+    .map(([key, expected, next]) => op.cas(key, expected, next)),
+  fc.tuple(keyArbitrary, deltaArbitrary).map(([key, delta]) => op.incr(key, delta)),
+);
+
+function storeStep(primary: KeyValueStore, backup: KeyValueStore, operation: KvOperation): Outcome {
+  try {
+    const encoded = encodeOperation(operation);
+    if (isReadOnly(operation)) return { result: decodeResult(operation.kind, primary.query(encoded)) };
+    const { result, update } = primary.execute(encoded);
+    primary.apply(update);
+    backup.apply(update);
+    return { result: decodeResult(operation.kind, result) };
+  } catch (error) {
+    if (error instanceof ServiceError) return { refused: error.code };
+    throw error;
+  }
+}
+
+test('random operation sequences match a Map model, and a backup fed only updates matches the primary', () => {
+  fc.assert(
+    fc.property(fc.array(operationArbitrary, { maxLength: 60 }), (operations) => {
+      const model = new Map<string, Uint8Array>();
+      const primary = new KeyValueStore(kvLimitsTiny);
+      const backup = new KeyValueStore(kvLimitsTiny);
+      for (const operation of operations) {
+        assert.deepEqual(storeStep(primary, backup, operation), modelStep(model, operation));
+      }
+      assert.equal(primary.entryCount, model.size);
+      for (const [key, value] of model) {
+        const read = primary.query(encodeOperation(op.get(new Uint8Array(Buffer.from(key, 'latin1')))));
+        assert.deepEqual(decodeResult('get', read).value, value);
+      }
+      assert.equal(backup.stateHash(), primary.stateHash());
+      const restored = new KeyValueStore(kvLimitsTiny);
+      restored.restore(primary.snapshot());
+      assert.equal(restored.stateHash(), primary.stateHash());
+    }),
+    { numRuns: 300 },
+  );
+});

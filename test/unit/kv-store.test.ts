@@ -1,0 +1,248 @@
+// The key/value store through the StateMachine interface: each operation's meaning via
+// execute + apply, backups that only apply updates, snapshots, and limits.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCode } from '../../src/protocol/error-codes.js';
+import { ServiceError } from '../../src/protocol/state-machine.js';
+import {
+  decodeResult,
+  encodeOperation,
+  KeyValueStore,
+  type KvOperation,
+  type KvResultOf,
+  keySizeMaxBytes,
+  kvLimitsTiny,
+  kvOperation as op,
+  valueSizeMaxBytes,
+} from '../../src/state-machine/index.js';
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (value: Uint8Array | null): string | null =>
+  value === null ? null : new TextDecoder().decode(value);
+
+/** Executes a write on the primary, applies its update, and returns the typed result and the update. */
+function write<O extends KvOperation>(
+  store: KeyValueStore,
+  operation: O,
+): KvResultOf<O['kind']> & { updateSize: number } {
+  const { result, update } = store.execute(encodeOperation(operation));
+  store.apply(update);
+  const decoded = decodeResult<O['kind']>(operation.kind, result);
+  return { ...decoded, updateSize: update.byteLength };
+}
+
+function get(store: KeyValueStore, key: string): string | null {
+  return text(decodeResult('get', store.query(encodeOperation(op.get(bytes(key))))).value);
+}
+
+function refusedWith(code: string, pattern: RegExp): (error: unknown) => boolean {
+  return (error) => error instanceof ServiceError && error.code === code && pattern.test(error.message);
+}
+
+test('put then get returns the value; a missing key reads as null', () => {
+  const store = new KeyValueStore();
+  assert.equal(get(store, 'a'), null);
+  assert.equal(write(store, op.put(bytes('a'), bytes('1'))).existed, false);
+  assert.equal(get(store, 'a'), '1');
+  assert.equal(write(store, op.put(bytes('a'), bytes('2'))).existed, true);
+  assert.equal(get(store, 'a'), '2');
+});
+
+test('execute does not change state; only apply does', () => {
+  const store = new KeyValueStore();
+  store.execute(encodeOperation(op.put(bytes('a'), bytes('1'))));
+  assert.equal(get(store, 'a'), null);
+});
+
+test('delete removes the key; deleting a missing key is an empty update', () => {
+  const store = new KeyValueStore();
+  write(store, op.put(bytes('a'), bytes('1')));
+  const deleted = write(store, op.delete(bytes('a')));
+  assert.equal(deleted.existed, true);
+  assert.ok(deleted.updateSize > 0);
+  assert.equal(get(store, 'a'), null);
+  const again = write(store, op.delete(bytes('a')));
+  assert.equal(again.existed, false);
+  assert.equal(again.updateSize, 0);
+});
+
+test('a put of the same value changes nothing and is an empty update', () => {
+  const store = new KeyValueStore();
+  write(store, op.put(bytes('a'), bytes('1')));
+  assert.equal(write(store, op.put(bytes('a'), bytes('1'))).updateSize, 0);
+});
+
+test('append returns the new value and creates a missing key', () => {
+  const store = new KeyValueStore();
+  assert.equal(text(write(store, op.append(bytes('log'), bytes('a'))).value), 'a');
+  assert.equal(text(write(store, op.append(bytes('log'), bytes('bc'))).value), 'abc');
+  assert.equal(get(store, 'log'), 'abc');
+  assert.equal(write(store, op.append(bytes('log'), new Uint8Array(0))).updateSize, 0);
+  write(store, op.append(bytes('empty'), new Uint8Array(0)));
+  assert.equal(get(store, 'empty'), '');
+});
+
+test('cas with expected null swaps only when the key is absent', () => {
+  const store = new KeyValueStore();
+  const first = write(store, op.cas(bytes('lock'), null, bytes('me')));
+  assert.deepEqual([first.swapped, text(first.current)], [true, 'me']);
+  const second = write(store, op.cas(bytes('lock'), null, bytes('you')));
+  assert.deepEqual([second.swapped, text(second.current), second.updateSize], [false, 'me', 0]);
+});
+
+test('cas on a present key swaps on a match, and reports the current value on a mismatch', () => {
+  const store = new KeyValueStore();
+  write(store, op.put(bytes('k'), bytes('1')));
+  const mismatch = write(store, op.cas(bytes('k'), bytes('0'), bytes('2')));
+  assert.deepEqual([mismatch.swapped, text(mismatch.current), mismatch.updateSize], [false, '1', 0]);
+  const match = write(store, op.cas(bytes('k'), bytes('1'), bytes('2')));
+  assert.deepEqual([match.swapped, text(match.current)], [true, '2']);
+  const missing = write(store, op.cas(bytes('absent'), bytes('1'), bytes('2')));
+  assert.deepEqual([missing.swapped, missing.current], [false, null]);
+  const removed = write(store, op.cas(bytes('k'), bytes('2'), null));
+  assert.deepEqual([removed.swapped, removed.current], [true, null]);
+  assert.equal(get(store, 'k'), null);
+});
+
+test('incr counts a missing key as 0, takes negative deltas, and writes decimal text', () => {
+  const store = new KeyValueStore();
+  assert.equal(write(store, op.incr(bytes('n'))).value, 1);
+  assert.equal(write(store, op.incr(bytes('n'), 41)).value, 42);
+  assert.equal(write(store, op.incr(bytes('n'), -50)).value, -8);
+  assert.equal(get(store, 'n'), '-8');
+  write(store, op.put(bytes('m'), bytes('-0007')));
+  assert.equal(write(store, op.incr(bytes('m'), 0)).value, -7);
+  assert.equal(get(store, 'm'), '-7');
+});
+
+test('incr on a value that is not a decimal integer is NOT_AN_INTEGER', () => {
+  const store = new KeyValueStore();
+  for (const value of ['abc', '1.5', ' 1', '', '1e3', '+1', '99999999999999999']) {
+    write(store, op.put(bytes('n'), bytes(value)));
+    assert.throws(
+      () => store.execute(encodeOperation(op.incr(bytes('n')))),
+      refusedWith(ErrorCode.notAnInteger, /not a decimal/),
+      value,
+    );
+  }
+});
+
+test('incr past the safe integer range is refused, naming the range', () => {
+  const store = new KeyValueStore();
+  write(store, op.put(bytes('n'), bytes(String(Number.MAX_SAFE_INTEGER))));
+  assert.throws(
+    () => store.execute(encodeOperation(op.incr(bytes('n')))),
+    refusedWith(ErrorCode.badRequest, /safe integer range/),
+  );
+  assert.equal(write(store, op.incr(bytes('n'), -1)).value, Number.MAX_SAFE_INTEGER - 1);
+});
+
+test('a read sent as a write, or a write sent as a read, is BAD_REQUEST', () => {
+  const store = new KeyValueStore();
+  assert.throws(
+    () => store.execute(encodeOperation(op.get(bytes('k')))),
+    refusedWith(ErrorCode.badRequest, /query/),
+  );
+  assert.throws(
+    () => store.query(encodeOperation(op.put(bytes('k'), bytes('v')))),
+    refusedWith(ErrorCode.badRequest, /write/),
+  );
+});
+
+test('an empty key is BAD_REQUEST', () => {
+  const store = new KeyValueStore();
+  assert.throws(
+    () => store.execute(encodeOperation(op.put(new Uint8Array(0), bytes('v')))),
+    refusedWith(ErrorCode.badRequest, /key is empty/),
+  );
+  assert.throws(
+    () => store.query(encodeOperation(op.get(new Uint8Array(0)))),
+    refusedWith(ErrorCode.badRequest, /key is empty/),
+  );
+});
+
+test('keys and values past the default limits are refused with the limit and the size', () => {
+  const store = new KeyValueStore();
+  const longKey = new Uint8Array(keySizeMaxBytes + 1).fill(97);
+  const longValue = new Uint8Array(valueSizeMaxBytes + 1);
+  const keyTooLarge = refusedWith(
+    ErrorCode.keyTooLarge,
+    new RegExp(`${keySizeMaxBytes + 1} bytes exceeds keySizeMaxBytes = ${keySizeMaxBytes}`),
+  );
+  const valueTooLarge = refusedWith(
+    ErrorCode.valueTooLarge,
+    new RegExp(`${valueSizeMaxBytes + 1} bytes exceeds valueSizeMaxBytes = ${valueSizeMaxBytes}`),
+  );
+  assert.throws(() => store.query(encodeOperation(op.get(longKey))), keyTooLarge);
+  assert.throws(() => store.execute(encodeOperation(op.incr(longKey))), keyTooLarge);
+  assert.throws(() => store.execute(encodeOperation(op.put(bytes('k'), longValue))), valueTooLarge);
+  assert.throws(() => store.execute(encodeOperation(op.cas(bytes('k'), null, longValue))), valueTooLarge);
+  write(store, op.put(new Uint8Array(keySizeMaxBytes).fill(97), new Uint8Array(valueSizeMaxBytes)));
+  assert.equal(store.entryCount, 1);
+});
+
+test('an append that would grow a value past the limit is VALUE_TOO_LARGE and changes nothing', () => {
+  const store = new KeyValueStore(kvLimitsTiny);
+  write(store, op.put(bytes('k'), new Uint8Array(kvLimitsTiny.valueSizeMaxBytes - 1)));
+  const before = store.stateHash();
+  assert.throws(
+    () => store.execute(encodeOperation(op.append(bytes('k'), bytes('ab')))),
+    refusedWith(
+      ErrorCode.valueTooLarge,
+      new RegExp(`grow the value to ${kvLimitsTiny.valueSizeMaxBytes + 1} bytes`),
+    ),
+  );
+  assert.equal(store.stateHash(), before);
+  assert.equal(
+    write(store, op.append(bytes('k'), bytes('a'))).value.byteLength,
+    kvLimitsTiny.valueSizeMaxBytes,
+  );
+});
+
+test('a backup that applies only the updates reaches the primary state hash', () => {
+  const primary = new KeyValueStore();
+  const backup = new KeyValueStore();
+  const operations: KvOperation[] = [
+    op.put(bytes('a'), bytes('1')),
+    op.incr(bytes('a'), 9),
+    op.append(bytes('b'), bytes('x')),
+    op.cas(bytes('b'), bytes('x'), bytes('y')),
+    op.cas(bytes('b'), bytes('x'), bytes('z')),
+    op.delete(bytes('missing')),
+    op.put(bytes('c'), new Uint8Array([0, 255, 128])),
+    op.delete(bytes('a')),
+  ];
+  for (const operation of operations) {
+    const { update } = primary.execute(encodeOperation(operation));
+    primary.apply(update);
+    backup.apply(update);
+  }
+  assert.equal(backup.stateHash(), primary.stateHash());
+  assert.notEqual(primary.stateHash(), new KeyValueStore().stateHash());
+});
+
+test('snapshot then restore reproduces the state, independent of insertion order', () => {
+  const first = new KeyValueStore();
+  const second = new KeyValueStore();
+  for (const key of ['b', 'a', '\u00ff', 'ab']) write(first, op.put(bytes(key), bytes(key.toUpperCase())));
+  for (const key of ['ab', '\u00ff', 'a', 'b']) write(second, op.put(bytes(key), bytes(key.toUpperCase())));
+  assert.deepEqual(first.snapshot(), second.snapshot());
+  const restored = new KeyValueStore();
+  write(restored, op.put(bytes('stale'), bytes('gone')));
+  restored.restore(first.snapshot());
+  assert.equal(restored.stateHash(), first.stateHash());
+  assert.equal(get(restored, 'ab'), 'AB');
+  assert.equal(get(restored, 'stale'), null);
+});
+
+test('a malformed snapshot or update is rejected and leaves the state untouched', () => {
+  const store = new KeyValueStore();
+  write(store, op.put(bytes('a'), bytes('1')));
+  const before = store.stateHash();
+  const snapshot = store.snapshot();
+  assert.throws(() => store.restore(snapshot.subarray(0, snapshot.length - 1)));
+  assert.throws(() => store.restore(encodeOperation(op.get(bytes('k')))), /kv snapshot/);
+  assert.throws(() => store.apply(encodeOperation(op.put(bytes('a'), bytes('2')))), /kv update/);
+  assert.equal(store.stateHash(), before);
+});

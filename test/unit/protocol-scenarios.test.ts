@@ -1,0 +1,232 @@
+// Scenario tests of the pure protocol core, run in the deterministic simulated cluster.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultProtocolConfig, tinyProtocolConfig } from '../../src/protocol/config.js';
+import type { ClientReply, ClientRequest } from '../../src/protocol/messages.js';
+import { clientId, type Durability, type ReplicaId } from '../../src/protocol/types.js';
+import { SimCluster } from '../../src/sim/cluster.js';
+import {
+  decodeResult,
+  encodeOperation,
+  type KvOperation,
+  kvOperation,
+} from '../../src/state-machine/index.js';
+import { KeyValueStore } from '../../src/state-machine/kv-store.js';
+
+const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+const decodeText = (value: Uint8Array | null): string | null =>
+  value === null ? null : new TextDecoder().decode(value);
+
+function newCluster(seed = 1, config = defaultProtocolConfig): SimCluster {
+  return new SimCluster({ seed, replicaCount: 3, config, createStateMachine: () => new KeyValueStore() });
+}
+
+function awaitView(
+  cluster: SimCluster,
+  condition: (view: NonNullable<ReturnType<SimCluster['view']>>) => boolean,
+) {
+  const ok = cluster.runUntil(() => {
+    const view = cluster.view();
+    return view !== null && condition(view) && cluster.replica(view.primary)?.status().leaseValid === true;
+  }, 5_000);
+  assert.ok(ok, `view condition not reached; view is ${JSON.stringify(cluster.view())}`);
+  const view = cluster.view();
+  assert.ok(view !== null);
+  return view;
+}
+
+let requestIds = 0;
+
+/** Sends one request to the current primary and steps until its reply arrives. */
+function call(
+  cluster: SimCluster,
+  operation: KvOperation,
+  options: { client?: string; requestNumber?: number; durability?: Durability; to?: ReplicaId } = {},
+): ClientReply {
+  const view = cluster.view();
+  assert.ok(view !== null, 'no view yet');
+  const readOnly = operation.kind === 'get';
+  const request: ClientRequest = {
+    type: 'request',
+    id: ++requestIds,
+    clientId: clientId(options.client ?? 'client-1'),
+    requestNumber: readOnly ? 0 : (options.requestNumber ?? requestIds),
+    readOnly,
+    durability: options.durability ?? 'sync',
+    operation: encodeOperation(operation),
+  };
+  const connection = 7;
+  cluster.submit(connection, options.to ?? view.primary, request);
+  let reply: ClientReply | undefined;
+  cluster.runUntil(() => {
+    reply ??= cluster.takeReplies(connection).find((candidate) => candidate.id === request.id);
+    return reply !== undefined;
+  }, 2_000);
+  assert.ok(reply !== undefined, 'no reply');
+  return reply;
+}
+
+function get(cluster: SimCluster, key: string): string | null {
+  const reply = call(cluster, kvOperation.get(text(key)));
+  assert.ok(reply.ok, `get failed: ${JSON.stringify(reply)}`);
+  return decodeText(decodeResult('get', reply.result).value);
+}
+
+test('the first view has one primary, two backups, and a lease', () => {
+  const cluster = newCluster();
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  assert.equal(view.number, 1);
+  assert.deepEqual([view.primary, ...view.backups].sort(), ['r1', 'r2', 'r3']);
+});
+
+test('a sync write is answered once every backup has it on disk, and reads return it', () => {
+  const cluster = newCluster();
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const reply = call(cluster, kvOperation.put(text('k'), text('v1')));
+  assert.ok(reply.ok);
+  assert.equal(reply.durability, 'sync');
+  assert.deepEqual([...reply.replicas].sort(), ['r1', 'r2', 'r3']);
+  for (const id of view.backups) {
+    const entries = cluster.replica(id)?.entries() ?? [];
+    assert.equal(entries.at(-1)?.index, reply.index, `backup ${id} holds the entry`);
+  }
+  assert.equal(get(cluster, 'k'), 'v1');
+});
+
+test('an async write is answered after the primary alone has it on disk', () => {
+  const cluster = newCluster();
+  awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const reply = call(cluster, kvOperation.put(text('k'), text('fast')), { durability: 'async' });
+  assert.ok(reply.ok);
+  assert.equal(reply.durability, 'async');
+  assert.equal(reply.replicas.length, 1);
+  assert.equal(get(cluster, 'k'), 'fast');
+});
+
+test('a retried request is answered from the session table, never executed twice', () => {
+  const cluster = newCluster();
+  awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const first = call(cluster, kvOperation.append(text('list'), text('a;')), { requestNumber: 1 });
+  const retry = call(cluster, kvOperation.append(text('list'), text('a;')), { requestNumber: 1 });
+  assert.ok(first.ok && retry.ok);
+  assert.equal(retry.index, first.index);
+  assert.equal(get(cluster, 'list'), 'a;');
+  assert.ok(call(cluster, kvOperation.append(text('list'), text('b;')), { requestNumber: 2 }).ok);
+  const old = call(cluster, kvOperation.append(text('list'), text('a;')), { requestNumber: 1 });
+  assert.equal(old.ok, false);
+  assert.equal(old.ok === false && old.code, 'REQUEST_TOO_OLD');
+  assert.equal(get(cluster, 'list'), 'a;b;');
+});
+
+test('when the primary crashes, a backup takes over after the lease and keeps every acknowledged write', () => {
+  const cluster = newCluster(3);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  for (let number = 1; number <= 5; number++) {
+    const reply = call(cluster, kvOperation.append(text('list'), text(`${number};`)), {
+      requestNumber: number,
+    });
+    assert.ok(reply.ok);
+  }
+  const crashedAt = cluster.now;
+  cluster.crash(view.primary);
+  const next = awaitView(cluster, (candidate) => candidate.primary !== view.primary);
+  assert.ok(view.backups.includes(next.primary), 'the new primary was a backup');
+  assert.ok(cluster.now - crashedAt >= defaultProtocolConfig.leaseTicks, 'not before the old lease ran out');
+  // The client retries its last request at the new primary: answered, not executed again.
+  const retry = call(cluster, kvOperation.append(text('list'), text('5;')), { requestNumber: 5 });
+  assert.ok(retry.ok);
+  assert.equal(get(cluster, 'list'), '1;2;3;4;5;');
+});
+
+test('a crashed backup is removed by a new view and writes go on', () => {
+  const cluster = newCluster(4);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const victim = view.backups[0] as ReplicaId;
+  cluster.crash(victim);
+  const next = awaitView(cluster, (candidate) => !candidate.backups.includes(victim));
+  assert.equal(next.primary, view.primary);
+  const reply = call(cluster, kvOperation.put(text('k'), text('after')));
+  assert.ok(reply.ok);
+  assert.equal(get(cluster, 'k'), 'after');
+});
+
+test('a restarted replica rejoins as a learner, catches up and becomes a backup again', () => {
+  const cluster = newCluster(5, tinyProtocolConfig);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const victim = view.backups[0] as ReplicaId;
+  cluster.crash(victim);
+  awaitView(
+    cluster,
+    (candidate) => !candidate.backups.includes(victim) && !candidate.learners.includes(victim),
+  );
+  for (let number = 1; number <= 20; number++) {
+    assert.ok(call(cluster, kvOperation.incr(text('n')), { requestNumber: number }).ok);
+  }
+  cluster.start(victim);
+  awaitView(cluster, (candidate) => candidate.backups.includes(victim));
+  const primaryEntries = cluster.replica(view.primary)?.entries() ?? [];
+  cluster.runUntil(() => cluster.replica(victim)?.entries().length === primaryEntries.length, 1_000);
+  assert.deepEqual(
+    cluster
+      .replica(victim)
+      ?.entries()
+      .map((entry) => [entry.view, entry.index]),
+    primaryEntries.map((entry) => [entry.view, entry.index]),
+  );
+});
+
+test('a replica whose log diverged truncates exactly the diverged suffix', () => {
+  const cluster = newCluster(6);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const old = view.primary;
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('committed'))).ok);
+  const committedLength = cluster.replica(old)?.entries().length ?? 0;
+  // Cut the primary off, let it append an entry nobody else gets, then crash it.
+  cluster.isolate(old);
+  cluster.submit(9, old, {
+    type: 'request',
+    id: 1_000,
+    clientId: clientId('lonely'),
+    requestNumber: 1,
+    readOnly: false,
+    durability: 'async',
+    operation: encodeOperation(kvOperation.put(text('k'), text('lost'))),
+  });
+  cluster.heal();
+  cluster.isolate(old);
+  cluster.run(5);
+  assert.equal(cluster.replica(old)?.entries().length, committedLength + 1, 'the old primary appended alone');
+  cluster.crash(old);
+  cluster.heal();
+  const next = awaitView(cluster, (candidate) => candidate.primary !== old);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('new-1'))).ok);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('new-2'))).ok);
+  cluster.start(old);
+  awaitView(cluster, (candidate) => candidate.backups.includes(old));
+  const expected = cluster.replica(next.primary)?.entries() ?? [];
+  cluster.runUntil(() => cluster.replica(old)?.entries().length === expected.length, 1_000);
+  const rejoined = cluster.replica(old)?.entries() ?? [];
+  assert.deepEqual(
+    rejoined.map((entry) => [entry.view, entry.index]),
+    expected.map((entry) => [entry.view, entry.index]),
+  );
+  assert.equal(get(cluster, 'k'), 'new-2');
+});
+
+test('a primary cut off from the coordinator stops answering reads before a new primary is appointed', () => {
+  const cluster = newCluster(7);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('v1'))).ok);
+  cluster.isolate(view.primary);
+  const next = awaitView(cluster, (candidate) => candidate.primary !== view.primary);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('v2'))).ok);
+  // The deposed primary still believes in its old view, but its lease ran out: no stale read.
+  cluster.heal();
+  cluster.block(view.primary, 'coordinator');
+  cluster.block('coordinator', view.primary);
+  const stale = call(cluster, kvOperation.get(text('k')), { to: view.primary });
+  assert.equal(stale.ok, false);
+  assert.equal(next.primary !== view.primary, true);
+  assert.equal(get(cluster, 'k'), 'v2');
+});
