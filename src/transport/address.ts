@@ -1,0 +1,23 @@
+// "host:port" addresses as they appear in configuration and in the protocol. IPv6 hosts are
+// bracketed ("[::1]:7000") because the colon would otherwise be ambiguous.
+
+import { isIPv6 } from 'node:net';
+import { ConfigError } from '../errors.js';
+
+const PORT_MAX = 65535;
+const HOSTNAME = /^[A-Za-z0-9._-]+$/;
+
+export function parseAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  const host = match?.[1] ?? match?.[2];
+  const hostValid = match?.[1] !== undefined ? isIPv6(match[1]) : host !== undefined && HOSTNAME.test(host);
+  if (host === undefined || !hostValid || !(port <= PORT_MAX)) {
+    throw new ConfigError(`bad address ${JSON.stringify(text)}: expected host:port or [ipv6]:port`);
+  }
+  return { host, port };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,194 @@
+// A message connection over one TCP socket: frames out, decoded payloads in.
+//
+// Sending: everything sent during one event-loop turn is framed into one buffer and written once
+// on setImmediate, so a replica that answers many requests in a turn pays one system call. A peer
+// that leaves more than `sendBufferMaxBytes` unread is treated as gone: the connection closes with
+// an error and the protocol retransmits after reconnecting.
+//
+// Receiving: payloads wait in an inbox and are handed, still `unknown`, to `onMessage` in order.
+// While the owner has paused the connection or has no handler yet (between handshake and owner),
+// they stay queued and the socket stops reading. Validation is the owner's: on bad input it calls
+// `fail`, which counts and closes.
+
+import type { Socket } from 'node:net';
+import { BadFrameError, ConnectionClosedError, ErrorCode, UnderstudyError } from '../errors.js';
+import { decodeMessage, encodeMessage } from './codec.js';
+import { transportCounters } from './counters.js';
+import { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader } from './framing.js';
+
+/** Unread output (ours and the socket's) beyond which the peer is treated as gone. */
+export const SEND_BUFFER_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
+
+export interface ConnectionOptions {
+  readonly frameSizeMaxBytes?: number;
+  readonly sendBufferMaxBytes?: number;
+}
+
+export type MessageHandler = (message: unknown) => void;
+export type CloseHandler = (error?: Error) => void;
+
+export class MessageConnection {
+  /** Called once when the socket has closed; `error` is absent for an orderly close. */
+  onClose: CloseHandler = () => {};
+
+  private readonly reader: FrameReader;
+  private readonly frameSizeMaxBytes: number;
+  private readonly sendBufferMaxBytes: number;
+  private handler: MessageHandler | null = null;
+  private inbox: Buffer[] = [];
+  private inboxHead = 0;
+  private paused = false;
+  private outbox: Uint8Array[] = [];
+  private outboxBytes = 0;
+  private flushScheduled = false;
+  private closing = false;
+  private closeError: Error | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    options: ConnectionOptions = {},
+  ) {
+    this.frameSizeMaxBytes = options.frameSizeMaxBytes ?? FRAME_SIZE_MAX_BYTES_DEFAULT;
+    this.sendBufferMaxBytes = options.sendBufferMaxBytes ?? SEND_BUFFER_MAX_BYTES_DEFAULT;
+    this.reader = new FrameReader(this.frameSizeMaxBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (error) => {
+      this.closeError ??= new ConnectionClosedError(`connection failed: ${error.message}`);
+    });
+    socket.on('close', () => {
+      this.closing = true;
+      this.onClose(this.closeError);
+    });
+  }
+
+  /** Receives decoded payloads; messages that arrived before a handler was set are delivered next. */
+  get onMessage(): MessageHandler | null {
+    return this.handler;
+  }
+
+  set onMessage(handler: MessageHandler | null) {
+    this.handler = handler;
+    // Deliver outside the setter so the owner finishes its own setup first.
+    if (handler !== null) queueMicrotask(() => this.deliver());
+  }
+
+  get isClosed(): boolean {
+    return this.closing;
+  }
+
+  send(message: object): void {
+    this.sendEncoded(encodeMessage(message));
+  }
+
+  /** Sends a payload encoded once for many connections; it must not change until the next turn. */
+  sendEncoded(payload: Uint8Array): void {
+    if (this.closing) return; // The protocol resends after reconnecting; nothing to report here.
+    this.outbox.push(payload);
+    this.outboxBytes += FRAME_HEADER_BYTES + payload.length;
+    if (this.outboxBytes + this.socket.writableLength > this.sendBufferMaxBytes) {
+      this.overflow();
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Stops handing over messages (and reading from the socket) until `resume`. */
+  pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.deliver();
+  }
+
+  /** Closes after the peer sent bad input: counted, and the socket is dropped without flushing. */
+  fail(code: string, message: string): void {
+    if (this.closing) return;
+    if (code === ErrorCode.badFrame) transportCounters.badFrames += 1;
+    transportCounters.connectionsClosedForErrors += 1;
+    this.destroy(
+      code === ErrorCode.badFrame ? new BadFrameError(message) : new UnderstudyError(code, message),
+    );
+  }
+
+  /** Orderly close: what was sent so far is flushed, then the socket is ended. */
+  close(): void {
+    if (this.closing) return;
+    this.flush();
+    this.closing = true;
+    this.socket.end();
+  }
+
+  /** Immediate close; `error` is what `onClose` receives. */
+  destroy(error?: Error): void {
+    if (error !== undefined) this.closeError ??= error;
+    this.closing = true;
+    this.outbox = [];
+    this.socket.destroy();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closing || this.outbox.length === 0) return;
+    const output = Buffer.allocUnsafe(this.outboxBytes);
+    let offset = 0;
+    for (const payload of this.outbox) {
+      output.writeUInt32BE(payload.length, offset);
+      output.set(payload, offset + FRAME_HEADER_BYTES);
+      offset += FRAME_HEADER_BYTES + payload.length;
+    }
+    this.outbox = [];
+    this.outboxBytes = 0;
+    this.socket.write(output);
+    if (this.socket.writableLength > this.sendBufferMaxBytes) this.overflow();
+  }
+
+  private overflow(): void {
+    transportCounters.sendBufferOverflows += 1;
+    transportCounters.connectionsClosedForErrors += 1;
+    this.destroy(
+      new ConnectionClosedError(`peer left more than ${this.sendBufferMaxBytes} bytes unread; closing`),
+    );
+  }
+
+  private receive(chunk: Buffer): void {
+    let payloads: Buffer[];
+    try {
+      payloads = this.reader.push(chunk);
+    } catch (error) {
+      this.fail(ErrorCode.badFrame, error instanceof Error ? error.message : String(error));
+      return;
+    }
+    for (const payload of payloads) this.inbox.push(payload);
+    this.deliver();
+  }
+
+  private deliver(): void {
+    while (this.inboxHead < this.inbox.length && this.handler !== null && !this.paused && !this.closing) {
+      const payload = this.inbox[this.inboxHead] as Buffer;
+      this.inboxHead += 1;
+      let message: unknown;
+      try {
+        message = decodeMessage(payload);
+      } catch (error) {
+        this.fail(ErrorCode.badFrame, error instanceof Error ? error.message : String(error));
+        return;
+      }
+      this.handler(message);
+    }
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox = [];
+      this.inboxHead = 0;
+    }
+    // Read more only once everything received so far has been handed over.
+    if (this.closing) return;
+    if (this.inbox.length === 0 && !this.paused) this.socket.resume();
+    else this.socket.pause();
+  }
+}

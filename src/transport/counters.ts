@@ -1,0 +1,20 @@
+// Process-wide transport counters: bad input is dropped, never asserted, so it is counted here
+// for the admin endpoint and for tests to observe.
+
+export interface TransportCounters {
+  /** Frames that were too large, did not decode, or failed validation. */
+  badFrames: number;
+  /** Connections we closed because the peer misbehaved or stopped reading. */
+  connectionsClosedForErrors: number;
+  /** Connections closed because the peer left more than the send buffer limit unread. */
+  sendBufferOverflows: number;
+  /** Hellos answered with HANDSHAKE_REFUSED (wrong cluster or protocol version). */
+  handshakesRefused: number;
+}
+
+export const transportCounters: TransportCounters = {
+  badFrames: 0,
+  connectionsClosedForErrors: 0,
+  sendBufferOverflows: 0,
+  handshakesRefused: 0,
+};

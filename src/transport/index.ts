@@ -1,0 +1,30 @@
+// The transport's public surface: framing, codec, validation and TCP connections with a handshake.
+
+export { formatAddress, parseAddress } from './address.js';
+export { decodeMessage, encodeMessage } from './codec.js';
+export {
+  type CloseHandler,
+  type ConnectionOptions,
+  MessageConnection,
+  type MessageHandler,
+  SEND_BUFFER_MAX_BYTES_DEFAULT,
+} from './connection.js';
+export { type TransportCounters, transportCounters } from './counters.js';
+export { type DialOptions, dial } from './dial.js';
+export { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader, frame } from './framing.js';
+export { HANDSHAKE_TIMEOUT_MS, PROTOCOL_VERSION } from './handshake.js';
+export { type Listener, type ListenOptions, listen } from './server.js';
+export {
+  ADDRESS_BYTES_MAX,
+  ID_BYTES_MAX,
+  parseClientReply,
+  parseClientRequest,
+  parseCoordinatorToReplica,
+  parseHeartbeat,
+  parseHello,
+  parsePeerMessage,
+  parseStatusReply,
+  parseStatusRequest,
+  parseWelcome,
+  TEXT_BYTES_MAX,
+} from './validate.js';

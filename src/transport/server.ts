@@ -1,0 +1,85 @@
+// The listening side: accepts sockets, runs the handshake, and hands accepted connections to the
+// owner. A peer that sends nothing, garbage or a refused Hello never reaches `onConnection`.
+
+import { createServer, type Socket } from 'node:net';
+import { ErrorCode, UnderstudyError } from '../errors.js';
+import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
+import { formatAddress } from './address.js';
+import { MessageConnection } from './connection.js';
+import { transportCounters } from './counters.js';
+import { HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
+import { parseHello } from './validate.js';
+
+export interface ListenOptions {
+  readonly host: string;
+  /** 0 picks a free port; `address` tells which. */
+  readonly port: number;
+  readonly clusterId: string;
+  readonly frameSizeMaxBytes: number;
+  readonly sendBufferMaxBytes?: number;
+  readonly handshakeTimeoutMs?: number;
+  onConnection(peer: PeerKind, connection: MessageConnection): void;
+}
+
+export interface Listener {
+  /** host:port actually bound. */
+  readonly address: string;
+  /** Stops listening and destroys every open connection, handed over or not. */
+  close(): Promise<void>;
+}
+
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  const timeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    const connectionOptions = {
+      frameSizeMaxBytes: options.frameSizeMaxBytes,
+      ...(options.sendBufferMaxBytes === undefined ? {} : { sendBufferMaxBytes: options.sendBufferMaxBytes }),
+    };
+    const connection = new MessageConnection(socket, connectionOptions);
+    receiveFirst(connection, parseHello, timeoutMs).then(
+      (hello) => accept(connection, hello),
+      (error: unknown) => {
+        const code = error instanceof UnderstudyError ? error.code : ErrorCode.badFrame;
+        connection.fail(code, error instanceof Error ? error.message : String(error));
+      },
+    );
+  });
+
+  function accept(connection: MessageConnection, hello: Hello): void {
+    const reason = refusalReason(hello, options.clusterId);
+    if (reason !== null) {
+      transportCounters.handshakesRefused += 1;
+      connection.send({
+        type: 'welcome',
+        ok: false,
+        code: ErrorCode.handshakeRefused,
+        message: reason,
+      } satisfies Welcome);
+      connection.close();
+      return;
+    }
+    connection.send({ type: 'welcome', ok: true, code: '', message: '' } satisfies Welcome);
+    options.onConnection(hello.peer, connection);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound !== null ? bound.port : options.port;
+  return {
+    address: formatAddress(options.host, port),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}

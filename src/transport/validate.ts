@@ -1,0 +1,300 @@
+// Validators for everything that arrives from the network: `unknown` in, a typed message out, or a
+// BadFrameError naming the field that was wrong. Input is validated, never asserted (a peer's bug
+// must not crash us). Each validator builds a fresh object of the known fields only, so extra
+// fields a peer sends never reach the core.
+
+import { BadFrameError } from '../errors.js';
+import type {
+  ClientReply,
+  ClientRequest,
+  CoordinatorToReplica,
+  Heartbeat,
+  Hello,
+  PeerKind,
+  PeerMessage,
+  ReplicaStatus,
+  StatusReply,
+  StatusRequest,
+  Welcome,
+} from '../protocol/messages.js';
+import {
+  type ClientId,
+  clientId,
+  type Entry,
+  type Epoch,
+  type LogIndex,
+  type LogPosition,
+  logIndex,
+  type ReplicaId,
+  replicaId,
+  type View,
+  type ViewNumber,
+  viewNumber,
+} from '../protocol/types.js';
+
+/** Replica ids, client ids, cluster ids and error codes. */
+export const ID_BYTES_MAX = 256;
+/** "host:port": a DNS name is at most 253 bytes, plus brackets, colon and port. */
+export const ADDRESS_BYTES_MAX = 270;
+/** Human-readable messages in Welcome and failed client replies. */
+export const TEXT_BYTES_MAX = 4096;
+
+type Check<T> = (value: unknown, path: string) => T;
+type Fields = <T>(name: string, check: Check<T>) => T;
+
+function reject(path: string, expected: string, value: unknown): never {
+  const found = value === undefined ? 'nothing' : Array.isArray(value) ? 'an array' : typeof value;
+  throw new BadFrameError(`${path}: expected ${expected}, got ${found}`);
+}
+
+/** Opens an object for field-by-field checks; each field's path names it in errors. */
+function fields(value: unknown, path: string): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    reject(path, 'an object', value);
+  }
+  const object = value as Record<string, unknown>;
+  return (name, check) => check(Object.hasOwn(object, name) ? object[name] : undefined, `${path}.${name}`);
+}
+
+const integer: Check<number> = (value, path) =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? value
+    : reject(path, 'a non-negative integer', value);
+const boolean: Check<boolean> = (value, path) =>
+  typeof value === 'boolean' ? value : reject(path, 'a boolean', value);
+const binary: Check<Uint8Array> = (value, path) =>
+  value instanceof Uint8Array ? value : reject(path, 'binary', value);
+
+function text(bytesMax: number): Check<string> {
+  return (value, path) => {
+    if (typeof value !== 'string') reject(path, 'a string', value);
+    // UTF-8 needs at least one byte per UTF-16 unit, so an over-long string fails before it is measured.
+    if (value.length > bytesMax || Buffer.byteLength(value) > bytesMax) {
+      throw new BadFrameError(`${path}: longer than ${bytesMax} bytes`);
+    }
+    return value;
+  };
+}
+
+function oneOf<const T extends string>(...options: readonly T[]): Check<T> {
+  return (value, path) =>
+    options.includes(value as T) ? (value as T) : reject(path, `one of ${options.join(', ')}`, value);
+}
+
+function listOf<T>(item: Check<T>): Check<T[]> {
+  return (value, path) => {
+    if (!Array.isArray(value)) reject(path, 'an array', value);
+    return value.map((element, index) => item(element, `${path}[${index}]`));
+  };
+}
+
+function nullable<T>(check: Check<T>): Check<T | null> {
+  return (value, path) => (value === null ? null : check(value, path));
+}
+
+function dictionary<T>(key: Check<string>, item: Check<T>): Check<Record<string, T>> {
+  return (value, path) => {
+    fields(value, path);
+    const entries = Object.entries(value as Record<string, unknown>);
+    return Object.fromEntries(
+      entries.map(([name, element]) => [key(name, `${path} key`), item(element, `${path}.${name}`)]),
+    );
+  };
+}
+
+// ---- the protocol's nouns ----------------------------------------------------------------------
+
+const idText = text(ID_BYTES_MAX);
+const address = text(ADDRESS_BYTES_MAX);
+const view: Check<ViewNumber> = (value, path) => viewNumber(integer(value, path));
+const index: Check<LogIndex> = (value, path) => logIndex(integer(value, path));
+const replica: Check<ReplicaId> = (value, path) => replicaId(idText(value, path));
+const client: Check<ClientId> = (value, path) => clientId(idText(value, path));
+const durability = oneOf('sync', 'async');
+const addresses = dictionary(idText, address);
+
+const position: Check<LogPosition> = (value, path) => {
+  const field = fields(value, path);
+  return { view: field('view', view), index: field('index', index) };
+};
+
+const entry: Check<Entry> = (value, path) => {
+  const field = fields(value, path);
+  return {
+    view: field('view', view),
+    index: field('index', index),
+    clientId: field('clientId', client),
+    requestNumber: field('requestNumber', integer),
+    durability: field('durability', durability),
+    update: field('update', binary),
+    result: field('result', binary),
+  };
+};
+
+const epoch: Check<Epoch> = (value, path) => {
+  const field = fields(value, path);
+  return { view: field('view', view), startIndex: field('startIndex', index) };
+};
+
+const viewValue: Check<View> = (value, path) => {
+  const field = fields(value, path);
+  return {
+    number: field('number', view),
+    primary: field('primary', replica),
+    backups: field('backups', listOf(replica)),
+    learners: field('learners', listOf(replica)),
+  };
+};
+
+const peerKind: Check<PeerKind> = (value, path) => {
+  const field = fields(value, path);
+  const kind = field('kind', oneOf('client', 'replica', 'coordinator'));
+  return kind === 'replica' ? { kind, id: field('id', replica) } : { kind };
+};
+
+const replicaStatus: Check<ReplicaStatus> = (value, path) => {
+  const field = fields(value, path);
+  return {
+    id: field('id', replica),
+    address: field('address', address),
+    role: field('role', oneOf('primary', 'backup', 'learner', 'none')),
+    alive: field('alive', boolean),
+    durableIndex: field('durableIndex', index),
+    appliedIndex: field('appliedIndex', index),
+    commitIndex: field('commitIndex', index),
+  };
+};
+
+// ---- messages ----------------------------------------------------------------------------------
+
+/** Opens a message and checks its type tag against the family's. */
+function message<const T extends string>(value: unknown, family: string, ...types: T[]): [Fields, T] {
+  const field = fields(value, family);
+  return [field, field('type', oneOf(...types))];
+}
+
+export function parsePeerMessage(value: unknown): PeerMessage {
+  const [field, type] = message(value, 'peer message', 'prepare', 'prepare_ok', 'sync');
+  switch (type) {
+    case 'prepare':
+      return {
+        type,
+        view: field('view', view),
+        previous: field('previous', position),
+        entries: field('entries', listOf(entry)),
+        commitIndex: field('commitIndex', index),
+      };
+    case 'prepare_ok':
+      return { type, view: field('view', view), index: field('index', index) };
+    case 'sync':
+      return {
+        type,
+        view: field('view', view),
+        epochs: field('epochs', listOf(epoch)),
+        lastIndex: field('lastIndex', index),
+      };
+  }
+}
+
+export function parseCoordinatorToReplica(value: unknown): CoordinatorToReplica {
+  const [field, type] = message(value, 'coordinator message', 'heartbeat_reply', 'view_change');
+  if (type === 'view_change') {
+    return { type, view: field('view', viewValue), addresses: field('addresses', addresses) };
+  }
+  return {
+    type,
+    sequence: field('sequence', integer),
+    view: field('view', nullable(viewValue)),
+    addresses: field('addresses', addresses),
+    leaseTicks: field('leaseTicks', integer),
+  };
+}
+
+export function parseHeartbeat(value: unknown): Heartbeat {
+  const [field, type] = message(value, 'heartbeat', 'heartbeat');
+  return {
+    type,
+    replicaId: field('replicaId', replica),
+    address: field('address', address),
+    sequence: field('sequence', integer),
+    viewNumber: field('viewNumber', view),
+    durable: field('durable', position),
+    commitIndex: field('commitIndex', index),
+    appliedIndex: field('appliedIndex', index),
+    syncedLearners: field('syncedLearners', listOf(replica)),
+    laggingBackups: field('laggingBackups', listOf(replica)),
+  };
+}
+
+export function parseClientRequest(value: unknown): ClientRequest {
+  const [field, type] = message(value, 'client request', 'request');
+  return {
+    type,
+    id: field('id', integer),
+    clientId: field('clientId', client),
+    requestNumber: field('requestNumber', integer),
+    readOnly: field('readOnly', boolean),
+    durability: field('durability', durability),
+    operation: field('operation', binary),
+  };
+}
+
+export function parseClientReply(value: unknown): ClientReply {
+  const [field, type] = message(value, 'client reply', 'reply');
+  const id = field('id', integer);
+  if (field('ok', boolean)) {
+    return {
+      type,
+      id,
+      ok: true,
+      result: field('result', binary),
+      view: field('view', view),
+      index: field('index', index),
+      durability: field('durability', durability),
+      replicas: field('replicas', listOf(replica)),
+    };
+  }
+  return {
+    type,
+    id,
+    ok: false,
+    code: field('code', idText),
+    message: field('message', text(TEXT_BYTES_MAX)),
+    primary: field('primary', nullable(replica)),
+  };
+}
+
+export function parseStatusRequest(value: unknown): StatusRequest {
+  const [field, type] = message(value, 'status request', 'status_request');
+  return { type, id: field('id', integer) };
+}
+
+export function parseStatusReply(value: unknown): StatusReply {
+  const [field, type] = message(value, 'status reply', 'status_reply');
+  return {
+    type,
+    id: field('id', integer),
+    view: field('view', nullable(viewValue)),
+    replicas: field('replicas', listOf(replicaStatus)),
+  };
+}
+
+export function parseHello(value: unknown): Hello {
+  const [field, type] = message(value, 'hello', 'hello');
+  return {
+    type,
+    clusterId: field('clusterId', idText),
+    protocolVersion: field('protocolVersion', integer),
+    peer: field('peer', peerKind),
+  };
+}
+
+export function parseWelcome(value: unknown): Welcome {
+  const [field, type] = message(value, 'welcome', 'welcome');
+  return {
+    type,
+    ok: field('ok', boolean),
+    code: field('code', idText),
+    message: field('message', text(TEXT_BYTES_MAX)),
+  };
+}
