@@ -1,0 +1,123 @@
+// The embedded coordinator process: the pure `Coordinator` wired to TCP, a timer, and a view file.
+// A view is stored durably before any replica hears of it.
+
+import { BadFrameError } from '../errors.js';
+import { Coordinator } from '../protocol/coordinator.js';
+import type { ReplicaId } from '../protocol/types.js';
+import {
+  type Listener,
+  listen,
+  type MessageConnection,
+  parseAddress,
+  parseHeartbeat,
+  parseStatusRequest,
+} from '../transport/index.js';
+import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { ViewStore } from './view-store.js';
+
+export interface CoordinatorServerOptions {
+  readonly listen: string;
+  readonly directory: string;
+  readonly clusterId?: string;
+  readonly config?: NodeConfig;
+}
+
+export class CoordinatorServer {
+  private readonly logger = createLogger('coordinator');
+  private readonly replicas = new Map<ReplicaId, MessageConnection>();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  private constructor(
+    private readonly core: Coordinator,
+    private readonly store: ViewStore,
+    private readonly listener: Listener,
+    config: NodeConfig,
+  ) {
+    this.timer = setInterval(() => {
+      this.core.tick();
+      this.flush();
+    }, config.tickMs);
+  }
+
+  static async start(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
+    const config = options.config ?? defaultNodeConfig;
+    checkNodeConfig(config);
+    const { host, port } = parseAddress(options.listen);
+    const store = new ViewStore(options.directory);
+    const core = new Coordinator({ config: config.protocol, storedView: store.load() });
+    let server: CoordinatorServer | null = null;
+    const listener = await listen({
+      host,
+      port,
+      clusterId: options.clusterId ?? clusterIdDefault,
+      frameSizeMaxBytes: config.frameSizeMaxBytes,
+      onConnection: (peer, connection) => {
+        if (server === null) connection.close();
+        else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
+        else if (peer.kind === 'client') server.acceptClient(connection);
+        else connection.close();
+      },
+    });
+    server = new CoordinatorServer(core, store, listener, config);
+    server.logger.log('info', 'started', { address: listener.address, view: core.currentView() });
+    return server;
+  }
+
+  get address(): string {
+    return this.listener.address;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.listener.close();
+  }
+
+  private acceptReplica(id: ReplicaId, connection: MessageConnection): void {
+    this.replicas.get(id)?.close();
+    this.replicas.set(id, connection);
+    connection.onClose = () => {
+      if (this.replicas.get(id) === connection) this.replicas.delete(id);
+    };
+    connection.onMessage = (raw) => {
+      try {
+        const heartbeat = parseHeartbeat(raw);
+        if (heartbeat.replicaId !== id)
+          throw new BadFrameError(`heartbeat names ${heartbeat.replicaId}, not ${id}`);
+        this.core.receiveHeartbeat(heartbeat);
+      } catch (error) {
+        this.refuse(connection, error);
+        return;
+      }
+      this.flush();
+    };
+  }
+
+  private acceptClient(connection: MessageConnection): void {
+    connection.onMessage = (raw) => {
+      try {
+        connection.send(this.core.status(parseStatusRequest(raw).id));
+      } catch (error) {
+        this.refuse(connection, error);
+      }
+    };
+  }
+
+  private refuse(connection: MessageConnection, error: unknown): void {
+    if (!(error instanceof BadFrameError)) throw error;
+    this.logger.log('warn', 'closing a connection that sent a bad frame', { reason: error.message });
+    connection.fail(error.code, error.message);
+  }
+
+  private flush(): void {
+    const effects = this.core.takeEffects();
+    if (effects.saveView !== null) {
+      this.store.save(effects.saveView);
+      this.logger.log('info', 'new view', { view: effects.saveView });
+    }
+    for (const { to, message } of effects.messages) this.replicas.get(to)?.send(message);
+  }
+}

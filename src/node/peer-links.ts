@@ -1,0 +1,81 @@
+// Outbound connections from one replica to its peers, dialled on first use. Messages to a peer
+// whose connection is still being made wait in a bounded queue; when it is full, or the dial
+// fails, they are dropped: the protocol retransmits, so loss only costs time.
+
+import type { PeerMessage } from '../protocol/messages.js';
+import type { Address, ReplicaId } from '../protocol/types.js';
+import { dial, type MessageConnection, PROTOCOL_VERSION } from '../transport/index.js';
+import type { NodeConfig } from './config.js';
+
+interface Link {
+  readonly address: Address;
+  connection: MessageConnection | null;
+  queue: PeerMessage[];
+}
+
+export class PeerLinks {
+  private readonly links = new Map<ReplicaId, Link>();
+  /** After a failed dial, when we may dial that peer again. */
+  private readonly retryAt = new Map<ReplicaId, number>();
+  private closed = false;
+
+  constructor(
+    private readonly selfId: ReplicaId,
+    private readonly clusterId: string,
+    private readonly config: NodeConfig,
+  ) {}
+
+  send(to: ReplicaId, address: Address | undefined, message: PeerMessage): void {
+    if (address === undefined || this.closed) return;
+    let link = this.links.get(to);
+    if (link !== undefined && link.address !== address) {
+      link.connection?.close();
+      link = undefined;
+    }
+    if (link === undefined) {
+      if (Date.now() < (this.retryAt.get(to) ?? 0)) return;
+      link = { address, connection: null, queue: [] };
+      this.links.set(to, link);
+      this.connect(to, link);
+    }
+    if (link.connection !== null && !link.connection.isClosed) {
+      link.connection.send(message);
+      return;
+    }
+    if (link.queue.length < this.config.peerQueueMessagesMax) link.queue.push(message);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const link of this.links.values()) link.connection?.close();
+    this.links.clear();
+  }
+
+  private connect(to: ReplicaId, link: Link): void {
+    const hello = {
+      type: 'hello',
+      clusterId: this.clusterId,
+      protocolVersion: PROTOCOL_VERSION,
+      peer: { kind: 'replica', id: this.selfId },
+    } as const;
+    dial(link.address, hello, { frameSizeMaxBytes: this.config.frameSizeMaxBytes, timeoutMs: 2_000 }).then(
+      (connection) => {
+        if (this.closed || this.links.get(to) !== link) {
+          connection.close();
+          return;
+        }
+        link.connection = connection;
+        connection.onMessage = () => {}; // peers answer on their own outbound link
+        connection.onClose = () => {
+          if (this.links.get(to) === link) this.links.delete(to);
+        };
+        for (const message of link.queue) connection.send(message);
+        link.queue = [];
+      },
+      () => {
+        this.retryAt.set(to, Date.now() + this.config.reconnectDelayMs);
+        if (this.links.get(to) === link) this.links.delete(to);
+      },
+    );
+  }
+}

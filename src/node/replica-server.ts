@@ -1,0 +1,218 @@
+// A replica process: the pure `Replica` core wired to a write-ahead log, TCP, and a timer.
+// Every input (a message, a tick, an fsync) goes into the core; its effects are run once per
+// event-loop turn, so all requests that arrived in one turn go out as one Prepare per follower.
+// Storage operations are queued before messages are sent; acks that promise durability are only
+// produced by the core after the log reported the fsync.
+
+import * as path from 'node:path';
+import { BadFrameError } from '../errors.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { Replica } from '../protocol/replica.js';
+import type { StateMachineFactory } from '../protocol/state-machine.js';
+import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
+import { KeyValueStore } from '../state-machine/kv-store.js';
+import { WriteAheadLog } from '../storage/write-ahead-log.js';
+import {
+  dial,
+  type Listener,
+  listen,
+  type MessageConnection,
+  PROTOCOL_VERSION,
+  parseAddress,
+  parseClientRequest,
+  parseCoordinatorToReplica,
+  parsePeerMessage,
+} from '../transport/index.js';
+import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { PeerLinks } from './peer-links.js';
+
+export interface ReplicaServerOptions {
+  readonly id: string;
+  /** host:port to listen on; port 0 picks a free one. */
+  readonly listen: string;
+  readonly coordinator: string;
+  readonly directory: string;
+  readonly clusterId?: string;
+  readonly config?: NodeConfig;
+  readonly createStateMachine?: StateMachineFactory;
+}
+
+export class ReplicaServer {
+  private readonly logger;
+  private readonly clients = new Map<ConnectionId, MessageConnection>();
+  private nextConnection = 1;
+  private coordinatorConnection: MessageConnection | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private flushScheduled = false;
+  private closed = false;
+
+  private constructor(
+    private readonly core: Replica,
+    private readonly log: WriteAheadLog,
+    private readonly listener: Listener,
+    private readonly peers: PeerLinks,
+    private readonly options: ReplicaServerOptions & { clusterId: string; config: NodeConfig },
+  ) {
+    this.logger = createLogger(`replica ${options.id}`);
+    this.log.onDurable = (position) => {
+      this.core.durable(position);
+      this.scheduleFlush();
+    };
+    this.timer = setInterval(() => {
+      this.core.tick();
+      this.flush();
+    }, options.config.tickMs);
+    this.connectCoordinator();
+  }
+
+  static async start(options: ReplicaServerOptions): Promise<ReplicaServer> {
+    const config = options.config ?? defaultNodeConfig;
+    checkNodeConfig(config);
+    const clusterId = options.clusterId ?? clusterIdDefault;
+    parseAddress(options.coordinator);
+    const { host, port } = parseAddress(options.listen);
+    const id = replicaId(options.id);
+    const { log, recovered } = WriteAheadLog.open(path.join(options.directory, 'log'));
+    let server: ReplicaServer | null = null;
+    const listener = await listen({
+      host,
+      port,
+      clusterId,
+      frameSizeMaxBytes: config.frameSizeMaxBytes,
+      onConnection: (peer, connection) => {
+        if (server === null) connection.close();
+        else if (peer.kind === 'client') server.acceptClient(connection);
+        else if (peer.kind === 'replica') server.acceptPeer(peer.id, connection);
+        else connection.fail(ErrorCode.badFrame, 'a coordinator does not dial replicas');
+      },
+    });
+    const core = new Replica({
+      id,
+      address: listener.address,
+      config: config.protocol,
+      createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),
+      recovered: recovered.entries,
+    });
+    const peers = new PeerLinks(id, clusterId, config);
+    server = new ReplicaServer(core, log, listener, peers, { ...options, clusterId, config });
+    server.logger.log('info', 'started', {
+      address: listener.address,
+      recoveredEntries: recovered.entries.length,
+      tornBytesDropped: recovered.tornBytesDropped,
+    });
+    return server;
+  }
+
+  get address(): string {
+    return this.listener.address;
+  }
+
+  /** The core's view of itself, for tests and status pages. */
+  status() {
+    return this.core.status();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.coordinatorConnection?.close();
+    this.peers.close();
+    await this.listener.close();
+    await this.log.close();
+  }
+
+  // ---- connections -----------------------------------------------------------------------------
+
+  private acceptClient(connection: MessageConnection): void {
+    const id = connectionId(this.nextConnection++);
+    this.clients.set(id, connection);
+    connection.onClose = () => this.clients.delete(id);
+    connection.onMessage = (raw) => {
+      try {
+        this.core.receiveRequest(id, parseClientRequest(raw));
+      } catch (error) {
+        this.refuse(connection, error);
+        return;
+      }
+      this.scheduleFlush();
+    };
+  }
+
+  private acceptPeer(from: ReplicaId, connection: MessageConnection): void {
+    connection.onMessage = (raw) => {
+      try {
+        this.core.receiveFromPeer(from, parsePeerMessage(raw));
+      } catch (error) {
+        this.refuse(connection, error);
+        return;
+      }
+      this.scheduleFlush();
+    };
+  }
+
+  /** Bad input closes that one connection and is counted; anything else is our bug. */
+  private refuse(connection: MessageConnection, error: unknown): void {
+    if (!(error instanceof BadFrameError)) throw error;
+    this.logger.log('warn', 'closing a connection that sent a bad frame', { reason: error.message });
+    connection.fail(error.code, error.message);
+  }
+
+  private connectCoordinator(): void {
+    if (this.closed) return;
+    const hello = {
+      type: 'hello',
+      clusterId: this.options.clusterId,
+      protocolVersion: PROTOCOL_VERSION,
+      peer: { kind: 'replica', id: this.core.id },
+    } as const;
+    const retry = () => setTimeout(() => this.connectCoordinator(), this.options.config.reconnectDelayMs);
+    dial(this.options.coordinator, hello, { timeoutMs: 2_000 }).then(
+      (connection) => {
+        if (this.closed) {
+          connection.close();
+          return;
+        }
+        this.coordinatorConnection = connection;
+        connection.onMessage = (raw) => {
+          try {
+            this.core.receiveFromCoordinator(parseCoordinatorToReplica(raw));
+          } catch (error) {
+            this.refuse(connection, error);
+            return;
+          }
+          this.scheduleFlush();
+        };
+        connection.onClose = () => {
+          this.coordinatorConnection = null;
+          retry();
+        };
+      },
+      () => retry(),
+    );
+  }
+
+  // ---- effects ---------------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    const effects = this.core.takeEffects();
+    for (const operation of effects.storage) {
+      if (operation.kind === 'append') this.log.append(operation.entries);
+      else this.log.truncateAfter(operation.afterIndex);
+    }
+    for (const { to, message } of effects.peerMessages) this.peers.send(to, this.core.addressOf(to), message);
+    for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);
+    for (const { connection, reply } of effects.replies) this.clients.get(connection)?.send(reply);
+  }
+}
