@@ -11,6 +11,7 @@ import {
   parseAddress,
   parseHeartbeat,
   parseStatusRequest,
+  transportCounters,
 } from '../transport/index.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -45,6 +46,7 @@ export class CoordinatorServer {
     const config = options.config ?? defaultNodeConfig;
     checkNodeConfig(config);
     const { host, port } = parseAddress(options.listen);
+    const logger = createLogger('coordinator');
     const store = new ViewStore(options.directory);
     const core = new Coordinator({ config: config.protocol, storedView: store.load() });
     let server: CoordinatorServer | null = null;
@@ -53,6 +55,12 @@ export class CoordinatorServer {
       port,
       clusterId: options.clusterId ?? clusterIdDefault,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
+      onRejected: (reason) =>
+        logger.log('warn', 'closed a connection that sent a bad frame or handshake', {
+          reason,
+          badFrames: transportCounters.badFrames,
+          handshakesRefused: transportCounters.handshakesRefused,
+        }),
       onConnection: (peer, connection) => {
         if (server === null) connection.close();
         else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
@@ -108,7 +116,10 @@ export class CoordinatorServer {
 
   private refuse(connection: MessageConnection, error: unknown): void {
     if (!(error instanceof BadFrameError)) throw error;
-    this.logger.log('warn', 'closing a connection that sent a bad frame', { reason: error.message });
+    this.logger.log('warn', 'closed a connection that sent a bad frame', {
+      reason: error.message,
+      badFrames: transportCounters.badFrames,
+    });
     connection.fail(error.code, error.message);
   }
 

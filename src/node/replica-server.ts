@@ -22,6 +22,7 @@ import {
   parseClientRequest,
   parseCoordinatorToReplica,
   parsePeerMessage,
+  transportCounters,
 } from '../transport/index.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -73,6 +74,7 @@ export class ReplicaServer {
     parseAddress(options.coordinator);
     const { host, port } = parseAddress(options.listen);
     const id = replicaId(options.id);
+    const logger = createLogger(`replica ${options.id}`);
     const { log, recovered } = WriteAheadLog.open(path.join(options.directory, 'log'));
     let server: ReplicaServer | null = null;
     const listener = await listen({
@@ -80,6 +82,12 @@ export class ReplicaServer {
       port,
       clusterId,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
+      onRejected: (reason) =>
+        logger.log('warn', 'closed a connection that sent a bad frame or handshake', {
+          reason,
+          badFrames: transportCounters.badFrames,
+          handshakesRefused: transportCounters.handshakesRefused,
+        }),
       onConnection: (peer, connection) => {
         if (server === null) connection.close();
         else if (peer.kind === 'client') server.acceptClient(connection);
@@ -155,7 +163,10 @@ export class ReplicaServer {
   /** Bad input closes that one connection and is counted; anything else is our bug. */
   private refuse(connection: MessageConnection, error: unknown): void {
     if (!(error instanceof BadFrameError)) throw error;
-    this.logger.log('warn', 'closing a connection that sent a bad frame', { reason: error.message });
+    this.logger.log('warn', 'closed a connection that sent a bad frame', {
+      reason: error.message,
+      badFrames: transportCounters.badFrames,
+    });
     connection.fail(error.code, error.message);
   }
 

@@ -19,6 +19,8 @@ export interface ListenOptions {
   readonly sendBufferMaxBytes?: number;
   readonly handshakeTimeoutMs?: number;
   onConnection(peer: PeerKind, connection: MessageConnection): void;
+  /** Told of every connection closed before or during the handshake (bad frame, refusal, timeout). */
+  onRejected?(reason: string): void;
 }
 
 export interface Listener {
@@ -43,7 +45,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       (hello) => accept(connection, hello),
       (error: unknown) => {
         const code = error instanceof UnderstudyError ? error.code : ErrorCode.badFrame;
-        connection.fail(code, error instanceof Error ? error.message : String(error));
+        const reason = error instanceof Error ? error.message : String(error);
+        connection.fail(code, reason);
+        options.onRejected?.(`${code}: ${reason}`);
       },
     );
   });
@@ -52,6 +56,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     const reason = refusalReason(hello, options.clusterId);
     if (reason !== null) {
       transportCounters.handshakesRefused += 1;
+      options.onRejected?.(`${ErrorCode.handshakeRefused}: ${reason}`);
       connection.send({
         type: 'welcome',
         ok: false,

@@ -1,0 +1,47 @@
+// The `understudy` command. Exit status: 0 success, 1 the operation failed (`error: CODE: message`
+// on stderr), 2 bad usage. Commander reports usage errors itself; exitOverride turns its exits into
+// exceptions here, so that every usage error, whatever commander calls it, exits 2.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, UnderstudyError } from '../errors.js';
+import { addClientCommands } from './kv-commands.js';
+import { exitCode } from './options.js';
+import { addServerCommands } from './server-commands.js';
+
+const packageJson: unknown = JSON.parse(
+  readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+);
+const version =
+  typeof packageJson === 'object' && packageJson !== null && 'version' in packageJson
+    ? String(packageJson.version)
+    : 'unknown';
+
+const program = new Command('understudy')
+  .description('Primary-backup replication: run a replicated key/value cluster and talk to it')
+  .version(version)
+  .exitOverride()
+  .showHelpAfterError('(add --help for usage)')
+  .showSuggestionAfterError(true);
+addClientCommands(program);
+addServerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = report(error);
+}
+
+/** Prints what went wrong, unless commander already did, and answers the exit status. */
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; everything else commander throws is a usage error.
+    return error.exitCode === exitCode.success ? exitCode.success : exitCode.usage;
+  }
+  if (error instanceof UnderstudyError) {
+    process.stderr.write(`error: ${error.code}: ${error.message}\n`);
+    return error instanceof ConfigError ? exitCode.usage : exitCode.failed;
+  }
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return exitCode.failed;
+}

@@ -1,0 +1,85 @@
+// Flag parsing shared by the commands: every value is checked when commander reads it, so a bad
+// flag is a usage error (exit 2) before anything connects or starts.
+
+import { type Command, InvalidArgumentError } from 'commander';
+import { CLUSTER_ID_DEFAULT } from '../client/index.js';
+import { ConfigError } from '../errors.js';
+import { parseAddress } from '../transport/index.js';
+
+export const COORDINATOR_ADDRESS_DEFAULT = '127.0.0.1:7000';
+export const CLI_TIMEOUT_MS_DEFAULT = 10_000;
+export const CLI_TIMEOUT_MS_MAX = 24 * 60 * 60 * 1000;
+export const PORT_MAX = 65535;
+
+/** Exit codes of the understudy command. */
+export const exitCode = { success: 0, failed: 1, usage: 2 } as const;
+
+/** An integer parser for commander that refuses anything outside [min, max]. */
+export function integerIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}.`);
+    }
+    return value;
+  };
+}
+
+/** A "host:port" parser for commander; `portMin` 0 allows "pick a free port". */
+export function address(portMin: number): (text: string) => string {
+  return (text) => {
+    try {
+      const { port } = parseAddress(text);
+      if (port < portMin) throw new ConfigError(`port ${port} is below ${portMin}`);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new InvalidArgumentError(`${error.message}.`);
+      throw error;
+    }
+    return text;
+  };
+}
+
+export function nonEmpty(what: string): (text: string) => string {
+  return (text) => {
+    if (text.trim() === '') throw new InvalidArgumentError(`${what} must not be empty.`);
+    return text;
+  };
+}
+
+export interface ClientFlags {
+  readonly coordinator: string;
+  readonly clusterId: string;
+  readonly timeout: number;
+  readonly json?: boolean;
+}
+
+export interface WriteFlags extends ClientFlags {
+  readonly async?: boolean;
+}
+
+export function addClusterIdOption(command: Command): Command {
+  return command.option(
+    '--cluster-id <id>',
+    'cluster id, must match the servers',
+    nonEmpty('--cluster-id'),
+    CLUSTER_ID_DEFAULT,
+  );
+}
+
+/** The flags of every command that talks to a cluster as a client. */
+export function addClientOptions(command: Command, { write = false } = {}): Command {
+  command.option('--coordinator <host:port>', 'coordinator address', address(1), COORDINATOR_ADDRESS_DEFAULT);
+  addClusterIdOption(command);
+  command
+    .option(
+      '--timeout <ms>',
+      'deadline of each call in milliseconds, retries included',
+      integerIn(1, CLI_TIMEOUT_MS_MAX),
+      CLI_TIMEOUT_MS_DEFAULT,
+    )
+    .option('--json', 'print one JSON object on stdout');
+  if (write) {
+    command.option('--async', "acknowledge once on the primary's disk (may be lost on failover)");
+  }
+  return command;
+}

@@ -1,0 +1,238 @@
+// The server commands: `coordinator` and `replica` run one process in the foreground; `start` runs
+// a whole local cluster as separate child processes of this same CLI, so that `kill -9` of one
+// replica is a real crash and the rest keep serving.
+//
+// The server classes are imported lazily: the one-shot client commands never load them.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { CLUSTER_ID_DEFAULT } from '../client/index.js';
+import { formatAddress } from '../transport/index.js';
+import { addClusterIdOption, address, exitCode, integerIn, nonEmpty, PORT_MAX } from './options.js';
+
+export const CLUSTER_REPLICAS_DEFAULT = 3;
+export const CLUSTER_REPLICAS_MAX = 9;
+export const CLUSTER_PORT_DEFAULT = 7000;
+export const CLUSTER_HOST_DEFAULT = '127.0.0.1';
+export const CLUSTER_DIRECTORY_DEFAULT = './data';
+/** How long `start` waits for children to stop after SIGTERM before it sends SIGKILL. */
+export const CHILD_STOP_GRACE_MS = 5000;
+
+/** What every server prints once it listens; `start` waits for it from each child. */
+const READY_MARKER = ' listening on ';
+const cliScript = fileURLToPath(new URL('./main.js', import.meta.url));
+
+interface Closable {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+interface CoordinatorFlags {
+  readonly listen: string;
+  readonly dir: string;
+  readonly clusterId: string;
+}
+
+interface ReplicaFlags extends CoordinatorFlags {
+  readonly id: string;
+  readonly coordinator: string;
+}
+
+interface StartFlags {
+  readonly replicas: number;
+  readonly dir: string;
+  readonly port: number;
+  readonly host: string;
+  readonly clusterId: string;
+}
+
+export function addServerCommands(program: Command): void {
+  addClusterIdOption(
+    program
+      .command('coordinator')
+      .description('run the coordinator in the foreground')
+      .requiredOption('--listen <host:port>', 'address to listen on', address(0))
+      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir')),
+  ).action(async (flags: CoordinatorFlags) => {
+    const { CoordinatorServer } = await import('../node/coordinator-server.js');
+    const directory = resolve(flags.dir);
+    await mkdir(directory, { recursive: true });
+    const server = await CoordinatorServer.start({
+      listen: flags.listen,
+      directory,
+      clusterId: flags.clusterId,
+    });
+    await serveUntilSignal(server, `understudy coordinator${READY_MARKER}${server.address}`);
+  });
+
+  addClusterIdOption(
+    program
+      .command('replica')
+      .description('run one replica in the foreground')
+      .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
+      .requiredOption('--listen <host:port>', 'address to listen on', address(0))
+      .requiredOption('--coordinator <host:port>', 'coordinator address', address(1))
+      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir')),
+  ).action(async (flags: ReplicaFlags) => {
+    const { ReplicaServer } = await import('../node/replica-server.js');
+    const directory = resolve(flags.dir);
+    await mkdir(directory, { recursive: true });
+    const server = await ReplicaServer.start({ ...flags, directory });
+    await serveUntilSignal(server, `understudy replica ${flags.id}${READY_MARKER}${server.address}`);
+  });
+
+  addClusterIdOption(
+    program
+      .command('start')
+      .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it')
+      .option(
+        '--replicas <n>',
+        'number of replicas',
+        integerIn(1, CLUSTER_REPLICAS_MAX),
+        CLUSTER_REPLICAS_DEFAULT,
+      )
+      .option('--dir <path>', 'data directory (coordinator/, r1/, r2/ ... inside)', CLUSTER_DIRECTORY_DEFAULT)
+      .option(
+        '--port <port>',
+        'coordinator port; replicas take the next ones',
+        integerIn(1, PORT_MAX),
+        CLUSTER_PORT_DEFAULT,
+      )
+      .option('--host <host>', 'host to listen on', CLUSTER_HOST_DEFAULT),
+  ).action((flags: StartFlags, command: Command) => {
+    const usage = (message: string): never =>
+      command.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
+    if (flags.port + flags.replicas > PORT_MAX) {
+      usage(`--port ${flags.port} leaves no room for ${flags.replicas} replica ports (max ${PORT_MAX})`);
+    }
+    try {
+      address(1)(formatAddress(flags.host, flags.port));
+    } catch (error) {
+      usage(`--host: ${(error as Error).message}`);
+    }
+    if (flags.dir.trim() === '') usage('--dir must not be empty');
+    return startCluster(flags);
+  });
+}
+
+/** Prints the ready line, then closes the server on the first SIGINT/SIGTERM and exits. */
+async function serveUntilSignal(server: Closable, readyLine: string): Promise<void> {
+  process.stdout.write(`${readyLine}\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
+    process.once('SIGINT', resolveSignal);
+    process.once('SIGTERM', resolveSignal);
+  });
+  // Repeated signals (a terminal's Ctrl-C reaches `start` and its children alike) must not cut
+  // the close short; `start` escalates to SIGKILL if it takes too long.
+  const ignore = () => {};
+  process.on('SIGINT', ignore).on('SIGTERM', ignore);
+  try {
+    await server.close();
+  } catch (error) {
+    process.stderr.write(`error: closing after ${signal}: ${(error as Error).message}\n`);
+    process.exit(exitCode.failed);
+  }
+  process.exit(exitCode.success); // the server is closed; nothing it left behind may hold the exit
+}
+
+interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly ready: Promise<boolean>;
+  readonly exited: Promise<void>;
+  running: boolean;
+}
+
+async function startCluster(flags: StartFlags): Promise<void> {
+  const directory = resolve(flags.dir);
+  const coordinator = formatAddress(flags.host, flags.port);
+  const clusterId = ['--cluster-id', flags.clusterId];
+  const children: Child[] = [];
+  let stopping = false;
+
+  const launch = (name: string, args: string[]): Child => {
+    const child = spawn(process.execPath, [cliScript, ...args, ...clusterId], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let markReady: (ready: boolean) => void = () => {};
+    const ready = new Promise<boolean>((resolveReady) => {
+      markReady = resolveReady;
+    });
+    createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> }).on('line', (line) => {
+      process.stdout.write(`${line}\n`);
+      if (line.includes(READY_MARKER)) markReady(true);
+    });
+    const entry: Child = {
+      name,
+      process: child,
+      ready,
+      running: true,
+      exited: new Promise((resolveExit) => {
+        child.on('exit', (code, signal) => {
+          entry.running = false;
+          markReady(false);
+          if (!stopping) {
+            const how = signal === null ? `with code ${code}` : `on ${signal}`;
+            const left = children.filter((other) => other.running).length;
+            const next = left === 0 ? 'no process is left' : `the other ${left} keep running`;
+            process.stderr.write(`understudy: ${name} exited ${how}; ${next}\n`);
+            if (left === 0) process.exit(exitCode.failed);
+          }
+          resolveExit();
+        });
+      }),
+    };
+    children.push(entry);
+    return entry;
+  };
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const child of children) if (child.running) child.process.kill('SIGTERM');
+    const escalation = setTimeout(() => {
+      for (const child of children) if (child.running) child.process.kill('SIGKILL');
+    }, CHILD_STOP_GRACE_MS);
+    await Promise.all(children.map((child) => child.exited));
+    clearTimeout(escalation);
+    process.stdout.write('understudy: cluster stopped\n');
+    process.exit(exitCode.success);
+  };
+  process.on('SIGINT', stop).on('SIGTERM', stop);
+
+  const coordinatorChild = launch('coordinator', [
+    'coordinator',
+    '--listen',
+    coordinator,
+    '--dir',
+    join(directory, 'coordinator'),
+  ]);
+  if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
+  const replicas = Array.from({ length: flags.replicas }, (_, k) => {
+    const id = `r${k + 1}`;
+    return launch(id, [
+      'replica',
+      '--id',
+      id,
+      '--listen',
+      formatAddress(flags.host, flags.port + k + 1),
+      '--coordinator',
+      coordinator,
+      '--dir',
+      join(directory, id),
+    ]);
+  });
+  await Promise.all(replicas.map((replica) => replica.ready));
+  if (stopping) return;
+  const extra = [
+    flags.port === CLUSTER_PORT_DEFAULT && flags.host === CLUSTER_HOST_DEFAULT
+      ? ''
+      : ` --coordinator ${coordinator}`,
+    flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`,
+  ].join('');
+  process.stdout.write(`try: understudy put hello world${extra}   (Ctrl-C stops the cluster)\n`);
+}

@@ -1,0 +1,113 @@
+// The key/value client: the built-in store's operations over a ReplicatedClient. Keys and values are
+// bytes; strings are taken as UTF-8. Every write answers its result together with where it stands:
+// the view, the log index, the durability reached and the replicas holding it.
+
+import { BadFrameError } from '../errors.js';
+import type { StatusReply } from '../protocol/messages.js';
+import { ServiceError } from '../protocol/state-machine.js';
+import {
+  decodeResult,
+  encodeOperation,
+  type KvOperation,
+  type KvOperationKind,
+  type KvResultOf,
+  kvOperation,
+} from '../state-machine/index.js';
+import {
+  type ClientOptions,
+  ReplicatedClient,
+  type WriteOptions,
+  type WriteReply,
+} from './replicated-client.js';
+
+export type Bytes = string | Uint8Array;
+
+/** Where a write stands: every write's answer carries these besides its own result. */
+export type WriteMetadata = Omit<WriteReply, 'result'>;
+
+/** The fields of a result of kind K, without the tag, plus the write's metadata. */
+export type WriteResult<K extends KvOperationKind> = Omit<KvResultOf<K>, 'kind'> & WriteMetadata;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const toBytes = (value: Bytes): Uint8Array => (typeof value === 'string' ? encoder.encode(value) : value);
+const toBytesOrNull = (value: Bytes | null): Uint8Array | null => (value === null ? null : toBytes(value));
+
+export class Client {
+  private constructor(readonly replicated: ReplicatedClient) {}
+
+  static async connect(options: ClientOptions): Promise<Client> {
+    return new Client(await ReplicatedClient.connect(options));
+  }
+
+  /** The value of `key`, or null if it is absent. */
+  async get(key: Bytes): Promise<Uint8Array | null> {
+    const reply = await this.replicated.read(encodeOperation(kvOperation.get(toBytes(key))));
+    return decode('get', reply.result).value;
+  }
+
+  /** The value of `key` decoded as UTF-8, or null if it is absent. */
+  async getText(key: Bytes): Promise<string | null> {
+    const value = await this.get(key);
+    return value === null ? null : decoder.decode(value);
+  }
+
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult<'put'>> {
+    return this.write(kvOperation.put(toBytes(key), toBytes(value)), options);
+  }
+
+  delete(key: Bytes, options?: WriteOptions): Promise<WriteResult<'delete'>> {
+    return this.write(kvOperation.delete(toBytes(key)), options);
+  }
+
+  /** Appends to the value (an absent key counts as empty); `value` in the answer is the new value. */
+  append(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult<'append'>> {
+    return this.write(kvOperation.append(toBytes(key), toBytes(value)), options);
+  }
+
+  /**
+   * Sets `key` to `next` if its value is `expected`. null as `expected` means "absent", null as
+   * `next` deletes. `current` in the answer is the value afterwards.
+   */
+  cas(
+    key: Bytes,
+    expected: Bytes | null,
+    next: Bytes | null,
+    options?: WriteOptions,
+  ): Promise<WriteResult<'cas'>> {
+    return this.write(kvOperation.cas(toBytes(key), toBytesOrNull(expected), toBytesOrNull(next)), options);
+  }
+
+  /** Adds `delta` to a decimal integer value (absent counts as 0); answers the new number. */
+  incr(key: Bytes, delta = 1, options?: WriteOptions): Promise<WriteResult<'incr'>> {
+    return this.write(kvOperation.incr(toBytes(key), delta), options);
+  }
+
+  status(): Promise<StatusReply> {
+    return this.replicated.status();
+  }
+
+  close(): Promise<void> {
+    return this.replicated.close();
+  }
+
+  private async write<K extends KvOperationKind>(
+    operation: Extract<KvOperation, { readonly kind: K }>,
+    options: WriteOptions = {},
+  ): Promise<WriteResult<K>> {
+    const { result, ...metadata } = await this.replicated.write(encodeOperation(operation), options);
+    const { kind: _kind, ...fields } = decode(operation.kind as K, result);
+    return { ...fields, ...metadata };
+  }
+}
+
+/** Decodes a result; a malformed one is the server's fault, reported as BAD_FRAME. */
+function decode<K extends KvOperationKind>(kind: K, bytes: Uint8Array): KvResultOf<K> {
+  try {
+    return decodeResult(kind, bytes);
+  } catch (error) {
+    if (error instanceof ServiceError) throw new BadFrameError(`malformed ${kind} result: ${error.message}`);
+    throw error;
+  }
+}

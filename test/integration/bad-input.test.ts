@@ -1,0 +1,101 @@
+// Bad input against real processes: garbage on the client port, a damaged log on disk.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { LocalCluster, startProcess, stop, waitFor } from './harness.js';
+
+function sendRaw(address: string, bytes: Buffer): Promise<void> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host: host ?? '127.0.0.1', port: Number(port) });
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+  });
+}
+
+describe('bad input', { concurrency: false }, () => {
+  let cluster: LocalCluster;
+
+  before(async () => {
+    cluster = await LocalCluster.start(2);
+  });
+
+  after(async () => {
+    await cluster.close();
+  });
+
+  test('malformed frames on the client port close that connection, are counted, and the server stays up', async () => {
+    const client = await cluster.client();
+    await client.put('k', 'before');
+    const status = await client.status();
+    const primary = status.replicas.find((replica) => replica.id === status.view?.primary);
+    assert.ok(primary !== undefined);
+    const hugeLength = Buffer.alloc(8);
+    hugeLength.writeUInt32BE(0xffff_fff0, 0);
+    // Each of these connections is closed by the server: the promise resolves on close.
+    await sendRaw(primary.address, hugeLength);
+    await sendRaw(primary.address, Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]));
+    const running = cluster.replicas.get(primary.id);
+    assert.ok(running !== undefined);
+    await waitFor('the bad frames to be logged', () =>
+      (running.stderr().match(/bad frame/g)?.length ?? 0) >= 2 ? true : undefined,
+    );
+    assert.equal(running.child.exitCode, null, 'the replica is still running');
+    await client.put('k', 'after');
+    assert.equal(await client.getText('k'), 'after');
+  });
+
+  test('corruption in the middle of a log stops the replica with a clear message; nothing is truncated', async () => {
+    const client = await cluster.client();
+    for (let number = 0; number < 20; number++) await client.put(`c${number}`, 'x'.repeat(100));
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 1);
+    const victim = view.backups[0] ?? '';
+    await cluster.kill(victim);
+    const logDirectory = path.join(cluster.replicaDirectory(victim), 'log');
+    const segment = path.join(logDirectory, readdirSync(logDirectory).sort()[0] ?? '');
+    const bytes = readFileSync(segment);
+    const middle = Math.floor(bytes.length / 2);
+    bytes.writeUInt8((bytes.readUInt8(middle) ^ 0xff) & 0xff, middle);
+    writeFileSync(segment, bytes);
+    const sizeBefore = bytes.length;
+    await assert.rejects(
+      startProcess([
+        'replica',
+        '--id',
+        victim,
+        '--listen',
+        '127.0.0.1:0',
+        '--coordinator',
+        cluster.coordinatorAddress,
+        '--dir',
+        cluster.replicaDirectory(victim),
+      ]),
+      /LOG_CORRUPTED/,
+    );
+    assert.equal(readFileSync(segment).length, sizeBefore, 'the damaged log was left as it was');
+    // The cluster goes on without it.
+    await client.put('still', 'serving');
+    assert.equal(await client.getText('still'), 'serving');
+  });
+
+  test('a torn last record is dropped at start and the replica rejoins', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.primary !== '');
+    const id = view.primary;
+    const client = await cluster.client();
+    await client.put('torn', 'ok');
+    await cluster.kill(id);
+    const logDirectory = path.join(cluster.replicaDirectory(id), 'log');
+    const segment = path.join(logDirectory, readdirSync(logDirectory).sort().at(-1) ?? '');
+    writeFileSync(segment, Buffer.concat([readFileSync(segment), Buffer.from([0, 0, 0, 60, 1, 2, 3])]));
+    const restarted = await cluster.startReplica(id);
+    await waitFor('the torn tail report', () =>
+      /tornBytesDropped":[1-9]/.test(restarted.stderr()) ? true : undefined,
+    );
+    await stop(restarted);
+    cluster.replicas.delete(id);
+  });
+});

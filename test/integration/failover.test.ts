@@ -1,0 +1,116 @@
+// Real processes on 127.0.0.1: crashes with kill -9, restarts from disk, failover under load.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { LocalCluster, waitFor } from './harness.js';
+
+describe('a cluster of real processes', { concurrency: false }, () => {
+  let cluster: LocalCluster;
+
+  before(async () => {
+    cluster = await LocalCluster.start(3);
+  });
+
+  after(async () => {
+    await cluster.close();
+  });
+
+  test('key/value operations read back what was written', async () => {
+    const client = await cluster.client();
+    const put = await client.put('greeting', 'hello');
+    assert.equal(put.durability, 'sync');
+    assert.equal(put.replicas.length, 3);
+    assert.equal(await client.getText('greeting'), 'hello');
+    const appended = await client.append('greeting', ', world');
+    assert.equal(new TextDecoder().decode(appended.value), 'hello, world');
+    assert.equal((await client.incr('counter', 5)).value, 5);
+    assert.equal((await client.incr('counter', -2)).value, 3);
+    assert.equal((await client.cas('greeting', 'nope', 'x')).swapped, false);
+    assert.equal((await client.cas('greeting', 'hello, world', 'swapped')).swapped, true);
+    assert.equal(await client.getText('greeting'), 'swapped');
+    await client.delete('greeting');
+    assert.equal(await client.getText('greeting'), null);
+    const asyncPut = await client.put('fast', 'yes', { durability: 'async' });
+    assert.equal(asyncPut.durability, 'async');
+    assert.equal(await client.getText('fast'), 'yes');
+  });
+
+  test('kill -9 of the primary under a running client: a backup takes over and nothing acknowledged is lost', async () => {
+    const client = await cluster.client();
+    const before = await cluster.waitForView((view) => view.backups.length === 2);
+    const acknowledged: string[] = [];
+    let running = true;
+    const writer = (async () => {
+      for (let number = 0; running && number < 5_000; number++) {
+        const token = `t${number};`;
+        await client.append('log', token);
+        acknowledged.push(token);
+      }
+    })();
+    await waitFor('some writes', () => (acknowledged.length >= 50 ? true : undefined));
+    await cluster.kill(before.primary);
+    const after = await cluster.waitForView((view) => view.primary !== before.primary);
+    assert.ok(before.backups.includes(after.primary), 'the new primary was a backup');
+    const countAtFailover = acknowledged.length;
+    await waitFor('writes after failover', () =>
+      acknowledged.length >= countAtFailover + 50 ? true : undefined,
+    );
+    running = false;
+    await writer;
+    const final = (await client.getText('log')) ?? '';
+    const tokens = final
+      .split(';')
+      .filter((token) => token !== '')
+      .map((token) => `${token};`);
+    for (const token of acknowledged) assert.ok(tokens.includes(token), `acknowledged ${token} is readable`);
+    assert.equal(new Set(tokens).size, tokens.length, 'no append was applied twice');
+    // Bring the old primary back: it rejoins as a learner and becomes a backup again.
+    await cluster.startReplica(before.primary);
+    await cluster.waitForView((view) => view.backups.includes(before.primary));
+  });
+
+  test('kill -9 of a backup: it is removed and writes go on; restarted, it becomes a backup again', async () => {
+    const client = await cluster.client();
+    const before = await cluster.waitForView((view) => view.backups.length === 2);
+    const victim = before.backups[0] ?? '';
+    await cluster.kill(victim);
+    await client.put('during', 'outage');
+    const removed = await cluster.waitForView((view) => !view.backups.includes(victim));
+    assert.equal(removed.primary, before.primary);
+    for (let number = 0; number < 20; number++) await client.incr('while-down');
+    await cluster.startReplica(victim);
+    await cluster.waitForView((view) => view.backups.includes(victim));
+    const status = await client.status();
+    const primary = status.replicas.find((replica) => replica.id === before.primary);
+    const rejoined = status.replicas.find((replica) => replica.id === victim);
+    assert.ok(primary !== undefined && rejoined !== undefined);
+    await waitFor('the rejoined backup to hold the whole log', async () => {
+      const latest = await client.status();
+      const a = latest.replicas.find((replica) => replica.id === before.primary)?.durableIndex;
+      const b = latest.replicas.find((replica) => replica.id === victim)?.durableIndex;
+      return a !== undefined && a === b ? true : undefined;
+    });
+    assert.equal((await client.incr('while-down', 0)).value, 20);
+  });
+
+  test('every process killed and restarted from disk: no acknowledged write is lost', async () => {
+    const client = await cluster.client();
+    const written = new Map<string, string>();
+    for (let number = 0; number < 100; number++) {
+      await client.put(`durable-${number}`, `value-${number}`);
+      written.set(`durable-${number}`, `value-${number}`);
+    }
+    await client.close();
+    const ids = [...cluster.replicas.keys()];
+    for (const id of ids) await cluster.kill(id);
+    if (cluster.coordinator !== null) {
+      const { stop } = await import('./harness.js');
+      await stop(cluster.coordinator);
+    }
+    await cluster.startCoordinator();
+    for (const id of ids) await cluster.startReplica(id);
+    await cluster.waitForView((view) => view.backups.length === ids.length - 1, 60_000);
+    const reader = await cluster.client();
+    for (const [key, value] of written) assert.equal(await reader.getText(key), value, key);
+  });
+});

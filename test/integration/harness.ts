@@ -1,0 +1,180 @@
+// Real processes for integration tests: a coordinator and replicas started from the built CLI,
+// each on 127.0.0.1 with a port the OS picks, stopped by process id when the test ends.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '../../src/client/index.js';
+
+const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
+const readyTimeoutMs = 15_000;
+
+export interface RunningProcess {
+  readonly child: ChildProcess;
+  readonly address: string;
+  /** Everything the process wrote on stderr so far. */
+  stderr(): string;
+}
+
+export function startProcess(args: string[]): Promise<RunningProcess> {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not become ready:\n${stderr}`));
+    }, readyTimeoutMs);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening on (\S+)/.exec(stdout);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, address: match[1], stderr: () => stderr });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code} before it was ready:\n${stderr}`));
+    });
+  });
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+export function stop(running: RunningProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  const { child } = running;
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
+}
+
+export class LocalCluster {
+  readonly directory = mkdtempSync(path.join(tmpdir(), 'understudy-it-'));
+  coordinator: RunningProcess | null = null;
+  coordinatorAddress = '';
+  readonly replicas = new Map<string, RunningProcess>();
+  private readonly clients: Client[] = [];
+
+  static async start(replicaCount = 3): Promise<LocalCluster> {
+    const cluster = new LocalCluster();
+    await cluster.startCoordinator();
+    for (let number = 1; number <= replicaCount; number++) await cluster.startReplica(`r${number}`);
+    await cluster.waitForView((view) => view.backups.length === replicaCount - 1);
+    return cluster;
+  }
+
+  async startCoordinator(): Promise<void> {
+    const listen = this.coordinatorAddress === '' ? '127.0.0.1:0' : this.coordinatorAddress;
+    this.coordinator = await startProcess([
+      'coordinator',
+      '--listen',
+      listen,
+      '--dir',
+      path.join(this.directory, 'coordinator'),
+    ]);
+    this.coordinatorAddress = this.coordinator.address;
+  }
+
+  async startReplica(id: string): Promise<RunningProcess> {
+    const running = await startProcess([
+      'replica',
+      '--id',
+      id,
+      '--listen',
+      '127.0.0.1:0',
+      '--coordinator',
+      this.coordinatorAddress,
+      '--dir',
+      path.join(this.directory, id),
+    ]);
+    this.replicas.set(id, running);
+    return running;
+  }
+
+  replicaDirectory(id: string): string {
+    return path.join(this.directory, id);
+  }
+
+  async kill(id: string): Promise<void> {
+    const running = this.replicas.get(id);
+    if (running !== undefined) await stop(running);
+    this.replicas.delete(id);
+  }
+
+  async client(): Promise<Client> {
+    const client = await Client.connect({ coordinator: this.coordinatorAddress, deadlineMs: 20_000 });
+    this.clients.push(client);
+    return client;
+  }
+
+  async status() {
+    const client = await this.client();
+    return client.status();
+  }
+
+  async waitForView(
+    condition: (view: {
+      number: number;
+      primary: string;
+      backups: readonly string[];
+      learners: readonly string[];
+    }) => boolean,
+    timeoutMs = 30_000,
+  ) {
+    const client = await this.client();
+    return waitFor(
+      'a view',
+      async () => {
+        const status = await client.status();
+        return status.view !== null && condition(status.view) ? status.view : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients) await client.close();
+    for (const running of this.replicas.values()) await stop(running);
+    if (this.coordinator !== null) await stop(this.coordinator);
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+}

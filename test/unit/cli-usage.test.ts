@@ -1,0 +1,91 @@
+// The understudy command's contract with scripts, without a cluster: bad usage exits 2 with a
+// message naming what was wrong, --help exits 0 on every command, and an unreachable cluster is a
+// failed operation (exit 1) reported as UNAVAILABLE within the timeout.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert(typeof address === 'object' && address !== null);
+  await new Promise((resolve) => server.close(resolve));
+  return address.port;
+}
+
+const usageErrors: [string[], RegExp][] = [
+  [['frobnicate'], /unknown command 'frobnicate'/],
+  [['put', '--bogus', 'k', 'v'], /unknown option '--bogus'/],
+  [['put', 'k'], /missing required argument 'value'/],
+  [['put', 'k', 'v', 'extra'], /too many arguments/],
+  [['start', '--replicas', 'abc'], /--replicas.*'abc' is invalid/],
+  [['start', '--replicas', '10'], /from 1 to 9/],
+  [['start', '--port', '65534', '--replicas', '3'], /no room for 3 replica ports/],
+  [['get', 'k', '--coordinator', 'nonsense'], /--coordinator.*bad address "nonsense"/],
+  [['get', 'k', '--timeout', 'soon'], /--timeout.*'soon' is invalid/],
+  [['incr', 'k', '1.5'], /'1.5' is invalid for argument 'delta'/],
+  [['cas', 'k', 'only-expected'], /cas takes KEY EXPECTED NEW/],
+  [['replica', '--id', 'r1'], /required option '--listen/],
+  [[], /Usage: understudy/],
+];
+
+for (const [args, message] of usageErrors) {
+  test(`bad usage exits 2: understudy ${args.join(' ')}`, async () => {
+    const result = await run(...args);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, message);
+  });
+}
+
+const commandArguments: Record<string, RegExp> = {
+  put: /<key> <value>/,
+  get: /<key>/,
+  del: /<key>/,
+  append: /<key> <value>/,
+  cas: /<key> \[expected\] \[new\][\s\S]*--expect-absent[\s\S]*--delete/,
+  incr: /<key> \[delta\]/,
+  status: /--coordinator/,
+  coordinator: /--listen[\s\S]*--dir/,
+  replica: /--id[\s\S]*--listen[\s\S]*--coordinator[\s\S]*--dir/,
+  start: /--replicas[\s\S]*--dir[\s\S]*--port[\s\S]*--host/,
+};
+
+for (const [command, mentions] of Object.entries(commandArguments)) {
+  test(`understudy ${command} --help exits 0 and shows its arguments`, async () => {
+    const result = await run(command, '--help');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`Usage: understudy ${command}`));
+    assert.match(result.stdout, mentions);
+  });
+}
+
+test('get with nobody listening fails (exit 1) as UNAVAILABLE within the timeout', async () => {
+  const port = await freePort();
+  const started = performance.now();
+  const result = await run('get', 'k', '--coordinator', `127.0.0.1:${port}`, '--timeout', '500');
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^error: UNAVAILABLE: .*500 ms/);
+  assert.equal(result.stdout, '');
+  assert(performance.now() - started < 10_000, 'the command gave up and exited promptly');
+});
