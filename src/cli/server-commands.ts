@@ -40,6 +40,7 @@ interface CoordinatorFlags {
 interface ReplicaFlags extends CoordinatorFlags {
   readonly id: string;
   readonly coordinator: string;
+  readonly advertise?: string;
 }
 
 interface StartFlags {
@@ -76,7 +77,12 @@ export function addServerCommands(program: Command): void {
       .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
       .requiredOption('--listen <host:port>', 'address to listen on', address(0))
       .requiredOption('--coordinator <host:port>', 'coordinator address', address(1))
-      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir')),
+      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
+      .option(
+        '--advertise <host:port>',
+        'address peers and clients should dial, when it differs from --listen (a proxy, NAT)',
+        address(1),
+      ),
   ).action(async (flags: ReplicaFlags) => {
     const { ReplicaServer } = await import('../node/replica-server.js');
     const directory = resolve(flags.dir);

@@ -33,6 +33,8 @@ export interface ReplicaServerOptions {
   /** host:port to listen on; port 0 picks a free one. */
   readonly listen: string;
   readonly coordinator: string;
+  /** The address reported to the coordinator, when peers must dial something else than `listen`. */
+  readonly advertise?: string;
   readonly directory: string;
   readonly clusterId?: string;
   readonly config?: NodeConfig;
@@ -72,6 +74,7 @@ export class ReplicaServer {
     checkNodeConfig(config);
     const clusterId = options.clusterId ?? clusterIdDefault;
     parseAddress(options.coordinator);
+    if (options.advertise !== undefined) parseAddress(options.advertise);
     const { host, port } = parseAddress(options.listen);
     const id = replicaId(options.id);
     const logger = createLogger(`replica ${options.id}`);
@@ -97,7 +100,7 @@ export class ReplicaServer {
     });
     const core = new Replica({
       id,
-      address: listener.address,
+      address: options.advertise ?? listener.address,
       config: config.protocol,
       createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),
       recovered: recovered.entries,
