@@ -52,6 +52,15 @@ export interface ReplicaOptions {
   readonly createStateMachine: StateMachineFactory;
   /** The entries recovered from disk at start; all of them are durable. */
   readonly recovered: readonly Entry[];
+  /** Deliberate bugs, for proving that the simulator's checks catch them. Never set in production. */
+  readonly testOnlyFaults?: TestOnlyFaults;
+}
+
+export interface TestOnlyFaults {
+  /** A new primary starts with an empty session table, so retried requests run again. */
+  readonly forgetSessionsOnPromotion?: boolean;
+  /** The primary commits without waiting for the last backup of its view. */
+  readonly commitWithoutLastBackup?: boolean;
 }
 
 /** What the primary knows of one backup or learner. */
@@ -83,6 +92,7 @@ export class Replica {
   private readonly address: Address;
   private readonly config: ProtocolConfig;
   private readonly createStateMachine: StateMachineFactory;
+  private readonly testOnlyFaults: TestOnlyFaults;
 
   private readonly log: ReplicaLog;
   private stateMachine: StateMachine;
@@ -122,6 +132,7 @@ export class Replica {
     this.address = options.address;
     this.config = options.config;
     this.createStateMachine = options.createStateMachine;
+    this.testOnlyFaults = options.testOnlyFaults ?? {};
     this.stateMachine = options.createStateMachine();
     this.log = new ReplicaLog(options.recovered);
     this.durableIndex = this.log.lastIndex;
@@ -220,6 +231,7 @@ export class Replica {
     // Entries beyond the old commit index become committed in this view once every backup has
     // them, so the primary's state includes its whole log.
     this.applyUpTo(this.log.lastIndex);
+    if (this.testOnlyFaults.forgetSessionsOnPromotion === true) this.sessions = new SessionTable();
     this.followers.clear();
     for (const id of [...view.backups, ...view.learners]) this.followers.set(id, this.newFollower());
     this.leaseExpiryTick = 0;
@@ -491,7 +503,9 @@ export class Replica {
     const view = this.view;
     assert(view !== null, 'a primary has a view');
     const synced = view.learners.filter((id) => this.followers.get(id)?.synced === true);
-    return [...view.backups, ...synced];
+    const backups =
+      this.testOnlyFaults.commitWithoutLastBackup === true ? view.backups.slice(0, -1) : view.backups;
+    return [...backups, ...synced];
   }
 
   private advanceCommit(): void {

@@ -1,7 +1,9 @@
 // A whole cluster in one process, driven tick by tick from one seed: the real protocol core of
 // the coordinator and every replica, a simulated network (delay, reordering, loss, duplication,
-// partitions) and simulated disks (fsync latency; a crash loses what was not fsynced). Clients
-// are plain endpoints that submit requests and collect replies.
+// partitions, clogged links), simulated disks (fsync latency that can turn slow; a crash loses
+// what was not fsynced and may tear the batch being written) and clocks that drift. Clients are
+// plain endpoints that submit requests and collect replies. Every delivery feeds a trace hash,
+// so two runs of one seed can be compared exactly.
 
 import type { ProtocolConfig } from '../protocol/config.js';
 import { Coordinator } from '../protocol/coordinator.js';
@@ -13,7 +15,7 @@ import type {
   Heartbeat,
   PeerMessage,
 } from '../protocol/messages.js';
-import { Replica } from '../protocol/replica.js';
+import { Replica, type TestOnlyFaults } from '../protocol/replica.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
 import {
   type ConnectionId,
@@ -38,6 +40,8 @@ export interface NetworkFaults {
 export interface DiskFaults {
   readonly fsyncTicksMin: number;
   readonly fsyncTicksMax: number;
+  /** Probability that a crash during an fsync leaves a prefix of that batch on disk (a torn write). */
+  readonly tornWriteProbability: number;
 }
 
 export interface SimClusterOptions {
@@ -47,6 +51,7 @@ export interface SimClusterOptions {
   readonly createStateMachine: StateMachineFactory;
   readonly network?: NetworkFaults;
   readonly disk?: DiskFaults;
+  readonly testOnlyFaults?: TestOnlyFaults;
 }
 
 export const calmNetwork: NetworkFaults = {
@@ -55,9 +60,9 @@ export const calmNetwork: NetworkFaults = {
   delayTicksMin: 1,
   delayTicksMax: 1,
 };
-export const calmDisk: DiskFaults = { fsyncTicksMin: 1, fsyncTicksMax: 1 };
+export const calmDisk: DiskFaults = { fsyncTicksMin: 1, fsyncTicksMax: 1, tornWriteProbability: 0 };
 
-type Endpoint = ReplicaId | 'coordinator' | `client:${number}`;
+export type Endpoint = ReplicaId | 'coordinator' | `client:${number}`;
 
 type Envelope =
   | { readonly kind: 'peer'; readonly from: ReplicaId; readonly message: PeerMessage }
@@ -105,8 +110,21 @@ class SimDisk {
     return completed;
   }
 
-  /** A crash loses every write not yet fsynced. */
-  crash(): void {
+  /**
+   * A crash loses every write not yet fsynced. The batch being written may be torn: records go to
+   * disk in order, so what survives is a prefix of it, and recovery drops the torn last record.
+   */
+  crash(random: Random, faults: DiskFaults): void {
+    const syncing = this.syncing;
+    if (syncing !== null && random.chance(faults.tornWriteProbability)) {
+      const appends = syncing.operations.flatMap((operation) =>
+        operation.kind === 'append' ? [operation] : [],
+      );
+      if (appends.length === syncing.operations.length) {
+        const entries = appends.flatMap((operation) => operation.entries);
+        this.durable.push(...entries.slice(0, random.integer(0, entries.length)));
+      }
+    }
     this.queued = [];
     this.syncing = null;
   }
@@ -115,6 +133,32 @@ class SimDisk {
 interface SimNode {
   replica: Replica | null;
   readonly disk: SimDisk;
+  /** Ticks per simulated tick: a drifting clock runs a little fast or slow. */
+  clockRate: number;
+  clockCarry: number;
+}
+
+const traceTailLength = 40;
+
+function describe(envelope: Envelope): string {
+  switch (envelope.kind) {
+    case 'peer': {
+      const message = envelope.message;
+      if (message.type === 'prepare') {
+        return `prepare v${message.view} after ${message.previous.index} +${message.entries.length} commit ${message.commitIndex}`;
+      }
+      if (message.type === 'prepare_ok') return `prepare_ok v${message.view} ${message.index}`;
+      return `sync v${message.view} last ${message.lastIndex}`;
+    }
+    case 'heartbeat':
+      return `heartbeat v${envelope.message.viewNumber} durable ${envelope.message.durable.index}`;
+    case 'coordinator':
+      return `${envelope.message.type} v${envelope.message.view?.number ?? 0}`;
+    case 'request':
+      return `request ${envelope.message.clientId}#${envelope.message.requestNumber}`;
+    case 'reply':
+      return envelope.message.ok ? `reply ok ${envelope.message.index}` : `reply ${envelope.message.code}`;
+  }
 }
 
 export class SimCluster {
@@ -126,9 +170,14 @@ export class SimCluster {
   private readonly inFlight: InFlight[] = [];
   private sequence = 0;
   private readonly blocked = new Set<string>();
+  /** Links that deliver late until a tick: "from>to" → [until tick, extra delay]. */
+  private readonly clogged = new Map<string, { until: number; delayTicks: number }>();
   private readonly options: SimClusterOptions;
-  private readonly network: NetworkFaults;
-  private readonly disk: DiskFaults;
+  network: NetworkFaults;
+  disk: DiskFaults;
+  private traceHash = 0x811c9dc5;
+  private readonly traceTail: string[] = [];
+  traceEvents = 0;
 
   constructor(options: SimClusterOptions) {
     this.options = options;
@@ -138,7 +187,7 @@ export class SimCluster {
     this.coordinator = new Coordinator({ config: options.config, storedView: null });
     for (let number = 1; number <= options.replicaCount; number++) {
       const id = replicaId(`r${number}`);
-      const node: SimNode = { replica: null, disk: new SimDisk() };
+      const node: SimNode = { replica: null, disk: new SimDisk(), clockRate: 1, clockCarry: 0 };
       this.nodes.set(id, node);
       this.start(id);
     }
@@ -149,7 +198,8 @@ export class SimCluster {
   crash(id: ReplicaId): void {
     const node = this.node(id);
     node.replica = null;
-    node.disk.crash();
+    node.disk.crash(this.random, this.disk);
+    this.trace(`crash ${id}`);
   }
 
   start(id: ReplicaId): void {
@@ -160,7 +210,23 @@ export class SimCluster {
       config: this.options.config,
       createStateMachine: this.options.createStateMachine,
       recovered: [...node.disk.durable],
+      ...(this.options.testOnlyFaults === undefined ? {} : { testOnlyFaults: this.options.testOnlyFaults }),
     });
+    this.trace(`start ${id} with ${node.disk.durable.length} entries`);
+  }
+
+  isUp(id: ReplicaId): boolean {
+    return this.node(id).replica !== null;
+  }
+
+  /** Makes `id`'s clock run at `rate` ticks per simulated tick (1 is exact). */
+  setClockRate(id: ReplicaId, rate: number): void {
+    this.node(id).clockRate = rate;
+  }
+
+  /** Delays every message from `from` to `to` by `delayTicks` more, until tick `until`. */
+  clog(from: Endpoint, to: Endpoint, delayTicks: number, until: number): void {
+    this.clogged.set(`${from}>${to}`, { until, delayTicks });
   }
 
   /** Blocks messages from `from` to `to` (one way). */
@@ -179,6 +245,8 @@ export class SimCluster {
 
   heal(): void {
     this.blocked.clear();
+    this.clogged.clear();
+    this.trace('heal');
   }
 
   // ---- clients ---------------------------------------------------------------------------------
@@ -214,7 +282,11 @@ export class SimCluster {
     this.flushCoordinator();
     for (const [id, node] of this.nodes) {
       if (node.replica === null) continue;
-      node.replica.tick();
+      node.clockCarry += node.clockRate;
+      while (node.clockCarry >= 1) {
+        node.clockCarry -= 1;
+        node.replica.tick();
+      }
       if (node.disk.step(this.now, this.random, this.disk)) {
         const last = node.disk.durable.at(-1);
         node.replica.durable(
@@ -239,6 +311,31 @@ export class SimCluster {
     return condition();
   }
 
+  // ---- trace -----------------------------------------------------------------------------------
+
+  /** A hash of every event so far: equal for two runs of one seed, or the run is not deterministic. */
+  traceDigest(): string {
+    return (this.traceHash >>> 0).toString(16).padStart(8, '0');
+  }
+
+  /** The last events, readable, for a failure report. */
+  recentTrace(): readonly string[] {
+    return this.traceTail;
+  }
+
+  private trace(event: string): void {
+    const line = `${this.now} ${event}`;
+    let hash = this.traceHash;
+    for (let position = 0; position < line.length; position++) {
+      hash ^= line.charCodeAt(position);
+      hash = Math.imul(hash, 0x01000193);
+    }
+    this.traceHash = hash;
+    this.traceEvents += 1;
+    this.traceTail.push(line);
+    if (this.traceTail.length > traceTailLength) this.traceTail.shift();
+  }
+
   // ---- plumbing --------------------------------------------------------------------------------
 
   private node(id: ReplicaId): SimNode {
@@ -255,8 +352,10 @@ export class SimCluster {
     if (this.blocked.has(`${from}>${to}`)) return;
     if (this.random.chance(this.network.lossProbability)) return;
     const copies = this.random.chance(this.network.duplicateProbability) ? 2 : 1;
+    const clog = this.clogged.get(`${from}>${to}`);
+    const extra = clog !== undefined && clog.until > this.now ? clog.delayTicks : 0;
     for (let copy = 0; copy < copies; copy++) {
-      const delay = this.random.integer(this.network.delayTicksMin, this.network.delayTicksMax);
+      const delay = extra + this.random.integer(this.network.delayTicksMin, this.network.delayTicksMax);
       this.inFlight.push({ deliverAt: this.now + delay, sequence: this.sequence++, from, to, envelope });
     }
   }
@@ -273,6 +372,7 @@ export class SimCluster {
 
   private deliver(item: InFlight): void {
     const { envelope } = item;
+    this.trace(`${item.from}>${item.to} ${describe(envelope)}`);
     if (envelope.kind === 'heartbeat') {
       this.coordinator.receiveHeartbeat(envelope.message);
       this.flushCoordinator();

@@ -1,0 +1,233 @@
+// Client histories in Jepsen's shape: one event per invocation and one per completion, written as
+// JSON lines so histories from the simulator and from real processes are checked by the same code.
+// A completion is "ok" (happened, with this result), "fail" (definitely did not happen; for cas:
+// definitely did not swap) or "info" (unknown: may take effect at any time after its invoke, or
+// never). A process has at most one operation pending; after an "info" it may invoke again.
+// pairOperations joins each invoke with its completion into an Operation with a [call, ret]
+// interval; ret is Infinity when the outcome is unknown.
+
+import { assert } from '../protocol/assert.js';
+
+export const operationFunctions = ['read', 'write', 'append', 'cas', 'incr'] as const;
+export type OperationFunction = (typeof operationFunctions)[number];
+export const eventTypes = ['invoke', 'ok', 'fail', 'info'] as const;
+export type EventType = (typeof eventTypes)[number];
+export type OperationStatus = Exclude<EventType, 'invoke'>;
+
+/** cas: swap to `replacement` if the value equals `expected` (null: the key must be absent). */
+export type CasValue = readonly [expected: string | null, replacement: string];
+/**
+ * read: invoke null, ok the value read (null if absent). write: the string written. append: invoke the
+ * string appended, ok the whole new value. cas: CasValue. incr: invoke the delta, ok the new number.
+ * A null ok value for append or incr means the result was not reported.
+ */
+export type EventValue = string | number | null | CasValue;
+
+export interface HistoryEvent {
+  readonly process: number;
+  readonly type: EventType;
+  readonly f: OperationFunction;
+  readonly key: string;
+  readonly value: EventValue;
+  /** Monotonic, in nanoseconds. */
+  readonly time: number;
+}
+
+export interface Operation {
+  readonly process: number;
+  readonly f: OperationFunction;
+  readonly key: string;
+  readonly input: EventValue;
+  /** The ok value; null when the operation failed or its outcome is unknown. */
+  readonly output: EventValue;
+  readonly call: number;
+  /** Infinity when the outcome is unknown ("info" or never completed). */
+  readonly ret: number;
+  readonly status: OperationStatus;
+}
+
+/** A malformed history: bad JSON, a bad field, or a completion without its invoke. */
+export class HistoryError extends Error {
+  override readonly name = 'HistoryError';
+  constructor(
+    /** 1-based line (or event position) of the offending event. */
+    readonly line: number,
+    message: string,
+  ) {
+    super(`line ${line}: ${message}`);
+  }
+}
+
+export type OperationHandle = number & { readonly brand: 'OperationHandle' };
+
+/** Records a history as it happens; the caller supplies times from its own monotonic clock. */
+export class HistoryRecorder {
+  readonly #events: HistoryEvent[] = [];
+  readonly #pending: (HistoryEvent | undefined)[] = [];
+  readonly #busyProcesses = new Set<number>();
+
+  invoke(
+    process: number,
+    f: OperationFunction,
+    key: string,
+    value: EventValue,
+    time: number,
+  ): OperationHandle {
+    assert(!this.#busyProcesses.has(process), `process ${process} invoked while its operation is pending`);
+    const event: HistoryEvent = { process, type: 'invoke', f, key, value, time };
+    const problem = describeInvalidEvent(event);
+    assert(problem === undefined, `invalid invoke: ${problem}`);
+    this.#busyProcesses.add(process);
+    this.#events.push(event);
+    this.#pending.push(event);
+    return (this.#pending.length - 1) as OperationHandle;
+  }
+
+  ok(handle: OperationHandle, value: EventValue, time: number): void {
+    this.#complete(handle, 'ok', value, time);
+  }
+
+  fail(handle: OperationHandle, time: number): void {
+    this.#complete(handle, 'fail', undefined, time);
+  }
+
+  info(handle: OperationHandle, time: number): void {
+    this.#complete(handle, 'info', undefined, time);
+  }
+
+  events(): readonly HistoryEvent[] {
+    return [...this.#events];
+  }
+
+  #complete(
+    handle: OperationHandle,
+    type: OperationStatus,
+    value: EventValue | undefined,
+    time: number,
+  ): void {
+    const invoke = this.#pending[handle];
+    assert(invoke !== undefined, `operation ${handle} is unknown or already completed`);
+    // Jepsen's convention: fail and info completions repeat the invoke value.
+    const event: HistoryEvent = { ...invoke, type, value: value === undefined ? invoke.value : value, time };
+    const problem = describeInvalidEvent(event);
+    assert(problem === undefined, `invalid ${type}: ${problem}`);
+    this.#pending[handle] = undefined;
+    this.#busyProcesses.delete(invoke.process);
+    this.#events.push(event);
+  }
+}
+
+export function toJsonLines(events: readonly HistoryEvent[]): string {
+  return events
+    .map(
+      ({ process, type, f, key, value, time }) =>
+        `${JSON.stringify({ process, type, f, key, value, time })}\n`,
+    )
+    .join('');
+}
+
+/** Parses and validates a JSON-lines history; blank lines are skipped. Throws HistoryError. */
+export function parseJsonLines(text: string): HistoryEvent[] {
+  const events: HistoryEvent[] = [];
+  text.split('\n').forEach((rawLine, index) => {
+    const line = rawLine.trim();
+    if (line === '') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch (error) {
+      throw new HistoryError(index + 1, `not JSON (${(error as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new HistoryError(index + 1, 'expected a JSON object');
+    }
+    const event = parsed as Record<string, unknown>;
+    const problem = describeInvalidEvent(event);
+    if (problem !== undefined) throw new HistoryError(index + 1, problem);
+    const { process, type, f, key, value, time } = event as unknown as HistoryEvent;
+    events.push({ process, type, f, key, value, time });
+  });
+  return events;
+}
+
+/** Joins invokes with completions, in invoke order. Throws HistoryError naming the event position. */
+export function pairOperations(events: readonly HistoryEvent[]): Operation[] {
+  const operations: Operation[] = [];
+  const pending = new Map<
+    number,
+    { readonly invoke: HistoryEvent; readonly slot: number; readonly line: number }
+  >();
+  events.forEach((event, index) => {
+    const line = index + 1;
+    const open = pending.get(event.process);
+    if (event.type === 'invoke') {
+      if (open !== undefined) {
+        throw new HistoryError(
+          line,
+          `process ${event.process} invoked while its event ${open.line} is pending`,
+        );
+      }
+      pending.set(event.process, { invoke: event, slot: operations.length, line });
+      operations.push(toOperation(event, event, 'info'));
+      return;
+    }
+    if (open === undefined)
+      throw new HistoryError(line, `process ${event.process} completed with nothing pending`);
+    const { invoke, slot } = open;
+    if (invoke.f !== event.f || invoke.key !== event.key) {
+      throw new HistoryError(line, `completion ${event.f} ${event.key} does not match event ${open.line}`);
+    }
+    if (event.time < invoke.time) throw new HistoryError(line, 'completes before its invoke');
+    operations[slot] = toOperation(invoke, event, event.type);
+    pending.delete(event.process);
+  });
+  return operations;
+}
+
+function toOperation(invoke: HistoryEvent, completion: HistoryEvent, status: OperationStatus): Operation {
+  const known = completion.type !== 'invoke' && status !== 'info';
+  return {
+    process: invoke.process,
+    f: invoke.f,
+    key: invoke.key,
+    input: invoke.value,
+    output: status === 'ok' ? completion.value : null,
+    call: invoke.time,
+    ret: known ? completion.time : Number.POSITIVE_INFINITY,
+    status,
+  };
+}
+
+/** Why a decoded event is malformed, or undefined if it is well-formed. */
+function describeInvalidEvent(event: Readonly<Record<string, unknown>> | HistoryEvent): string | undefined {
+  const { process, type, f, key, value, time } = event as Record<string, unknown>;
+  if (typeof process !== 'number' || !Number.isSafeInteger(process)) return '"process" must be an integer';
+  if (!eventTypes.includes(type as EventType)) return `"type" must be one of ${eventTypes.join(', ')}`;
+  if (!operationFunctions.includes(f as OperationFunction)) {
+    return `"f" must be one of ${operationFunctions.join(', ')}`;
+  }
+  if (typeof key !== 'string') return '"key" must be a string';
+  if (typeof time !== 'number' || !Number.isFinite(time)) return '"time" must be a finite number';
+  if (value === undefined) return '"value" is missing';
+  // fail and info completions may carry the invoke value or null.
+  const nullAllowed = type === 'fail' || type === 'info' || (type === 'ok' && f !== 'write' && f !== 'cas');
+  if (value === null && (nullAllowed || (f === 'read' && type === 'invoke'))) return undefined;
+  const valid =
+    f === 'read'
+      ? type === 'ok' && typeof value === 'string'
+      : f === 'write' || f === 'append'
+        ? typeof value === 'string'
+        : f === 'cas'
+          ? isCasValue(value)
+          : typeof value === 'number' && Number.isSafeInteger(value);
+  return valid ? undefined : `"value" ${JSON.stringify(value)} is not valid for ${f} ${type}`;
+}
+
+export function isCasValue(value: unknown): value is CasValue {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    (value[0] === null || typeof value[0] === 'string') &&
+    typeof value[1] === 'string'
+  );
+}

@@ -1,0 +1,97 @@
+// Invariants checked on the final state rather than by search: each acknowledged append survives
+// (no lost writes) and no append took effect twice (at most once, e.g. after a retried timeout).
+// Appends carry unique tokens ending in a terminator ("p3-17;"), so a final value splits back
+// into the tokens that built it.
+
+import type { Operation, OperationFunction, OperationStatus } from './history.js';
+
+export interface InvariantViolation {
+  readonly invariant: 'no-lost-writes' | 'at-most-once';
+  readonly key: string;
+  readonly token: string;
+  readonly message: string;
+}
+
+/** Final reads per key; a key appended to but missing here counts as absent. */
+export type FinalReads = ReadonlyMap<string, string | null>;
+
+export const appendTokenTerminatorDefault = ';';
+
+/** Every acknowledged append's token must appear in the final value of its key. */
+export function checkNoLostWrites(
+  operations: readonly Operation[],
+  finalReads: FinalReads,
+): InvariantViolation[] {
+  const violations: InvariantViolation[] = [];
+  for (const { f, key, input, status, process } of operations) {
+    if (f !== 'append' || status !== 'ok' || typeof input !== 'string') continue;
+    const final = finalReads.get(key) ?? null;
+    if (final?.includes(input) === true) continue;
+    violations.push({
+      invariant: 'no-lost-writes',
+      key,
+      token: input,
+      message: `key ${JSON.stringify(key)}: append ${JSON.stringify(input)} by p${process} was acknowledged but is missing from the final value`,
+    });
+  }
+  return violations;
+}
+
+/** No token may appear twice in a final value. */
+export function checkAtMostOnce(
+  finalReads: FinalReads,
+  tokenTerminator: string = appendTokenTerminatorDefault,
+): InvariantViolation[] {
+  const violations: InvariantViolation[] = [];
+  for (const [key, final] of finalReads) {
+    if (final === null) continue;
+    const counts = new Map<string, number>();
+    for (const token of splitTokens(final, tokenTerminator)) counts.set(token, (counts.get(token) ?? 0) + 1);
+    for (const [token, count] of counts) {
+      if (count < 2) continue;
+      violations.push({
+        invariant: 'at-most-once',
+        key,
+        token,
+        message: `key ${JSON.stringify(key)}: token ${JSON.stringify(token)} appears ${count} times in the final value`,
+      });
+    }
+  }
+  return violations;
+}
+
+/** Splits "a;b;c" into "a;", "b;", "c" (an unterminated tail counts as a token). */
+function splitTokens(value: string, terminator: string): string[] {
+  const tokens: string[] = [];
+  let start = 0;
+  for (let end = value.indexOf(terminator); end !== -1; end = value.indexOf(terminator, start)) {
+    tokens.push(value.slice(start, end + terminator.length));
+    start = end + terminator.length;
+  }
+  if (start < value.length) tokens.push(value.slice(start));
+  return tokens;
+}
+
+export type StatusCounts = Record<OperationStatus, number>;
+
+export interface HistorySummary extends StatusCounts {
+  readonly operations: number;
+  readonly byFunction: Record<OperationFunction, StatusCounts>;
+}
+
+export function summarize(operations: readonly Operation[]): HistorySummary {
+  const empty = (): StatusCounts => ({ ok: 0, fail: 0, info: 0 });
+  const total = empty();
+  const byFunction: Record<OperationFunction, StatusCounts> = {
+    read: empty(),
+    write: empty(),
+    append: empty(),
+    cas: empty(),
+    incr: empty(),
+  };
+  for (const { f, status } of operations) {
+    total[status]++;
+    byFunction[f][status]++;
+  }
+  return { operations: operations.length, ...total, byFunction };
+}

@@ -1,0 +1,505 @@
+// Linearizability checker for per-key registers (read, write, append, cas, incr). Written here
+// rather than borrowed because the checker is part of the product's proof of correctness.
+//
+// The register model is per key, so the history is partitioned by key and each part is checked
+// alone (linearizability is compositional). Per key: the Wing & Gong search with Lowe's
+// memoization, as in Porcupine. Calls and returns sit in a time-ordered doubly linked list; the
+// search walks it, placing a call whose transition is legal from the current value (and lifting
+// its call and return out of the list), and backtracks when it meets the return of an operation
+// not yet placed. A cache of (set of placed operations, value) prunes configurations already
+// explored; the set is a bitset with an incremental Zobrist hash.
+//
+// Outcomes: "fail" operations are dropped, except cas, whose fail means "did not swap": an
+// observation that the value differed from `expected`. "info" operations have ret = Infinity:
+// each may be placed anywhere after its call, or never, so the search ends once every operation
+// with a finite ret is placed. Unknown operations make the search explode, so four rules, each
+// sound, keep them in check: (1) they are tried after known ones and the cache lets a
+// configuration that placed fewer of them subsume one that placed more; (2) one is never placed
+// just before a write, which would undo it; (3) alike ones are placed in order of call; (4) ones
+// no later operation could observe are dropped up front. Equal times count as concurrent. A
+// search that runs out of steps answers "unknown", never "linearizable".
+
+import { assert } from '../protocol/assert.js';
+import { isCasValue, type Operation } from './history.js';
+
+export type CheckResult = 'linearizable' | 'not-linearizable' | 'unknown';
+
+export interface KeyCheck {
+  readonly result: CheckResult;
+  /** Operations that took part in the search (failed ones and unneeded unknown ones are dropped). */
+  readonly operations: number;
+  readonly steps: number;
+  /** For not-linearizable: the longest legal order found and the operations that could not follow. */
+  readonly explanation?: string;
+}
+
+export interface LinearizabilityReport {
+  readonly result: CheckResult;
+  readonly perKey: Map<string, KeyCheck>;
+}
+
+export interface LinearizabilityOptions {
+  /** Search steps allowed per key before answering "unknown". */
+  readonly budgetSteps?: number;
+}
+
+export const searchStepsPerKeyMaxDefault = 1_000_000;
+
+/** Shown in an explanation: the last operations of the longest legal order, and the blocked ones. */
+const explanationPrefixOperationsMax = 4;
+const explanationBlockedOperationsMax = 6;
+
+type RegisterValue = string | null;
+/** The register after the operation, or undefined if it cannot take effect with the result it gave. */
+type Transition = (value: RegisterValue) => RegisterValue | undefined;
+
+export function checkLinearizable(
+  operations: readonly Operation[],
+  options: LinearizabilityOptions = {},
+): LinearizabilityReport {
+  const budgetSteps = options.budgetSteps ?? searchStepsPerKeyMaxDefault;
+  const byKey = new Map<string, Operation[]>();
+  for (const operation of operations) {
+    if (operation.status === 'fail' && operation.f !== 'cas') continue; // never happened
+    if (operation.status === 'info' && operation.f === 'read') continue; // no effect, no observation
+    const group = byKey.get(operation.key);
+    if (group === undefined) byKey.set(operation.key, [operation]);
+    else group.push(operation);
+  }
+  const perKey = new Map<string, KeyCheck>();
+  for (const [key, group] of byKey) perKey.set(key, checkKey(key, planUnknowns(group), budgetSteps));
+  const results = [...perKey.values()].map((check) => check.result);
+  const result = results.includes('not-linearizable')
+    ? 'not-linearizable'
+    : results.includes('unknown')
+      ? 'unknown'
+      : 'linearizable';
+  return { result, perKey };
+}
+
+/**
+ * Doubly linked lists over entries (entry i < n is the call of operation i, n + i its return),
+ * each after a head sentinel. Lifting and restoring in last-in-first-out order is O(1).
+ */
+class EntryLists {
+  readonly next: Int32Array;
+  readonly #previous: Int32Array;
+
+  constructor(size: number) {
+    this.next = new Int32Array(size).fill(-1);
+    this.#previous = new Int32Array(size).fill(-1);
+  }
+
+  /** Links `entries` after `head`, in the order given. */
+  link(head: number, entries: readonly number[]): void {
+    let last = head;
+    for (const entry of entries) {
+      this.#insertAfter(last, entry);
+      last = entry;
+    }
+  }
+
+  after(entry: number): number {
+    return this.next[entry] ?? -1;
+  }
+
+  lift(entry: number): void {
+    const after = this.after(entry);
+    const before = this.#previous[entry] ?? -1;
+    this.next[before] = after;
+    if (after !== -1) this.#previous[after] = before;
+  }
+
+  /** Undoes the latest `lift` (or `insertInOrder`) of `entry` still in effect. */
+  restore(entry: number): void {
+    const after = this.after(entry);
+    this.next[this.#previous[entry] ?? -1] = entry;
+    if (after !== -1) this.#previous[after] = entry;
+  }
+
+  /** Inserts `entry` after `from` and the entries following it that come before it in `order`. */
+  insertInOrder(entry: number, from: number, order: (a: number, b: number) => number): void {
+    let at = from;
+    while (this.after(at) !== -1 && order(this.after(at), entry) < 0) at = this.after(at);
+    this.#insertAfter(at, entry);
+  }
+
+  #insertAfter(at: number, entry: number): void {
+    this.next[entry] = this.after(at);
+    this.#previous[entry] = at;
+    this.restore(entry);
+  }
+}
+
+/** Where the scan for the next candidate is: known calls, unknown ones for any value, or for this value. */
+type Phase = 'known' | 'unknownAnyValue' | 'unknownThisValue';
+
+function checkKey(key: string, plan: SearchPlan, budgetSteps: number): KeyCheck {
+  const { operations, unobserved, unobservedValue } = plan;
+  const operationCount = operations.length;
+  const transitions = operations.map((operation) =>
+    compileTransition(operation, unobserved.has(operation) ? unobservedValue : undefined),
+  );
+  const isInfo = operations.map((operation) => !Number.isFinite(operation.ret));
+  const callOf = (index: number): number => operationAt(operations, index).call;
+  const timeOf = (entry: number): number =>
+    entry < operationCount ? callOf(entry) : operationAt(operations, entry - operationCount).ret;
+  // Calls before returns at equal time, so operations touching at an instant overlap.
+  const inTimeOrder = (a: number, b: number): number =>
+    timeOf(a) - timeOf(b) || Number(a >= operationCount) - Number(b >= operationCount) || a - b;
+
+  // Known operations' calls and returns in one list. Unknown ones' calls in others: one for those
+  // legal from any value, one per expected value for cas. Alike unknown operations (same f and
+  // input) are interchangeable, so only the first unplaced one of a kind is listed; placing it
+  // lists the next (its successor).
+  const knownHead = 2 * operationCount;
+  const anyValueHead = knownHead + 1;
+  const casHeads = new Map<RegisterValue, number>();
+  const headOf = new Int32Array(operationCount).fill(anyValueHead);
+  const successor = new Int32Array(operationCount).fill(-1);
+  const lastOfKind = new Map<string, number>();
+  const listed = new Map<number, number[]>();
+  const known = [...operations.keys()].filter((index) => !isInfo[index]);
+  for (const index of [...operations.keys()].filter((index) => isInfo[index]).sort(inTimeOrder)) {
+    const operation = operationAt(operations, index);
+    const { f, input } = operation;
+    const expected = isCasValue(input) ? input[0] : undefined;
+    if (f === 'cas' && expected !== undefined) {
+      headOf[index] = casHeads.get(expected) ?? anyValueHead + 1 + casHeads.size;
+      casHeads.set(expected, headOf[index] ?? anyValueHead);
+    }
+    const kind = unobserved.has(operation)
+      ? `${f} ${JSON.stringify(expected)} unobserved`
+      : `${f} ${JSON.stringify(input)}`;
+    const last = lastOfKind.get(kind);
+    lastOfKind.set(kind, index);
+    const head = headOf[index] ?? anyValueHead;
+    if (last !== undefined) successor[last] = index;
+    else listed.set(head, [...(listed.get(head) ?? []), index]);
+  }
+  const lists = new EntryLists(anyValueHead + 1 + casHeads.size);
+  lists.link(knownHead, [...known, ...known.map((index) => operationCount + index)].sort(inTimeOrder));
+  for (const [head, entries] of listed) lists.link(head, entries);
+
+  const cache = new ConfigurationCache(isInfo);
+  const stack: { readonly call: number; readonly value: RegisterValue; readonly deadline: number }[] = [];
+  let value: RegisterValue = null;
+  let remaining = known.length;
+  // The longest legal order found, for the explanation: it shares its first `deepestShared`
+  // operations with the stack, so extending it copies each placement at most once.
+  const deepest: number[] = [];
+  let deepestValue: RegisterValue = null;
+  let deepestShared = 0;
+  let entry = lists.after(knownHead);
+  let phase: Phase = 'known';
+  let deadline = Number.NaN; // while scanning unknown calls: the time of the first outstanding return
+  let steps = 0;
+  while (remaining > 0) {
+    if (steps >= budgetSteps) return { result: 'unknown', operations: operationCount, steps };
+    steps++;
+    if (phase === 'known') {
+      assert(entry !== -1, 'an outstanding return is in the list');
+      if (entry >= operationCount) {
+        // Known calls are exhausted; unknown ones may still be placed up to this return.
+        [phase, deadline, entry] = ['unknownAnyValue', timeOf(entry), lists.after(anyValueHead)];
+        continue;
+      }
+    } else if (entry === -1 || callOf(entry) > deadline) {
+      if (phase === 'unknownAnyValue') {
+        const head = casHeads.get(value);
+        [phase, entry] = ['unknownThisValue', head === undefined ? -1 : lists.after(head)];
+        continue;
+      }
+      // No candidate is left: nothing placed so far leads on, so undo the last placement.
+      const top = stack.pop();
+      if (top === undefined) {
+        const valueText =
+          deepestValue === unobservedValue ? '(never observed)' : JSON.stringify(deepestValue);
+        const explanation = explain(key, operations, deepest, valueText);
+        return { result: 'not-linearizable', operations: operationCount, steps, explanation };
+      }
+      ({ value, deadline } = top);
+      deepestShared = Math.min(deepestShared, stack.length);
+      cache.toggle(top.call);
+      if (isInfo[top.call]) {
+        if ((successor[top.call] ?? -1) !== -1) lists.lift(successor[top.call] ?? -1);
+        phase = headOf[top.call] === anyValueHead ? 'unknownAnyValue' : 'unknownThisValue';
+      } else {
+        remaining++;
+        lists.restore(operationCount + top.call);
+        phase = 'known';
+      }
+      lists.restore(top.call);
+      entry = lists.after(top.call);
+      continue;
+    }
+    // An unknown operation placed just before a write is undone by it, so searching only orders
+    // without that pair loses nothing; the cache tells such configurations apart.
+    const afterInfo = isInfo[stack[stack.length - 1]?.call ?? -1] === true;
+    const skip = afterInfo && operationAt(operations, entry).f === 'write';
+    const nextValue: RegisterValue | undefined = skip ? undefined : transitions[entry]?.(value);
+    if (nextValue !== undefined) {
+      cache.toggle(entry);
+      if (cache.remember(nextValue, isInfo[entry] === true)) {
+        stack.push({ call: entry, value, deadline });
+        value = nextValue;
+        lists.lift(entry);
+        if (isInfo[entry]) {
+          const following = successor[entry] ?? -1;
+          if (following !== -1) lists.insertInOrder(following, headOf[entry] ?? anyValueHead, inTimeOrder);
+        } else {
+          remaining--;
+          lists.lift(operationCount + entry);
+        }
+        if (stack.length > deepest.length) {
+          deepest.length = deepestShared;
+          for (const placed of stack.slice(deepestShared)) deepest.push(placed.call);
+          [deepestShared, deepestValue] = [stack.length, value];
+        }
+        [phase, deadline, entry] = ['known', Number.NaN, lists.after(knownHead)];
+        continue;
+      }
+      cache.toggle(entry);
+    }
+    entry = lists.after(entry);
+  }
+  return { result: 'linearizable', operations: operationCount, steps };
+}
+
+/**
+ * Configurations seen: the set of placed operations as a bitset, and the value. The hash covers
+ * known operations only, so a configuration that placed a subset of the same unknown operations
+ * is found, and subsumes: every option it left open is still open. To keep memory near the
+ * number of operations in flight, a stored set keeps only its words between the settled ones
+ * (every known operation placed, no unknown one) and the empty ones.
+ */
+class ConfigurationCache {
+  readonly #isInfo: readonly boolean[];
+  readonly #placed: Uint32Array;
+  readonly #infoMask: Uint32Array;
+  readonly #settled: Uint32Array;
+  #knownHash = 0;
+  readonly #seen = new Map<number, StoredConfiguration[]>();
+  readonly #valueIds = new Map<RegisterValue, number>();
+
+  constructor(isInfo: readonly boolean[]) {
+    this.#isInfo = isInfo;
+    this.#placed = new Uint32Array(Math.ceil(isInfo.length / 32));
+    this.#infoMask = new Uint32Array(this.#placed.length);
+    this.#settled = new Uint32Array(this.#placed.length);
+    isInfo.forEach((info, index) => {
+      const mask = info ? this.#infoMask : this.#settled;
+      mask[index >>> 5] = (mask[index >>> 5] ?? 0) | (1 << (index & 31));
+    });
+  }
+
+  /** Marks an operation placed, or no longer placed. */
+  toggle(index: number): void {
+    this.#placed[index >>> 5] = (this.#placed[index >>> 5] ?? 0) ^ (1 << (index & 31));
+    if (!this.#isInfo[index]) this.#knownHash = (this.#knownHash ^ zobrist(index)) >>> 0;
+  }
+
+  /** Adds the current configuration; false if one seen before subsumes it. */
+  remember(value: RegisterValue, afterInfo: boolean): boolean {
+    const valueId = this.#valueIds.get(value) ?? this.#valueIds.size;
+    this.#valueIds.set(value, valueId);
+    let first = 0;
+    while (first < this.#placed.length && this.#placed[first] === this.#settled[first]) first++;
+    let end = this.#placed.length;
+    while (end > first && this.#placed[end - 1] === 0) end--;
+    const current = { first, words: this.#placed.subarray(first, end), valueId, afterInfo };
+    const hash = (this.#knownHash ^ Math.imul(valueId + 1, 0x9e3779b1)) >>> 0;
+    const bucket = this.#seen.get(hash) ?? [];
+    if (bucket.some((seen) => this.#subsumes(seen, current))) return false;
+    bucket.push({ ...current, words: current.words.slice() });
+    if (bucket.length === 1) this.#seen.set(hash, bucket);
+    return true;
+  }
+
+  /** The same value and known operations placed, a subset of the unknown ones, and no stricter rule. */
+  #subsumes(seen: StoredConfiguration, current: StoredConfiguration): boolean {
+    if (seen.valueId !== current.valueId || (seen.afterInfo && !current.afterInfo)) return false;
+    const end = Math.max(seen.first + seen.words.length, current.first + current.words.length);
+    for (let word = Math.min(seen.first, current.first); word < end; word++) {
+      const had = this.#wordOf(seen, word);
+      const has = this.#wordOf(current, word);
+      if ((had & ~has) !== 0 || (has & ~had & ~(this.#infoMask[word] ?? 0)) !== 0) return false;
+    }
+    return true;
+  }
+
+  #wordOf(configuration: StoredConfiguration, word: number): number {
+    if (word < configuration.first) return this.#settled[word] ?? 0;
+    return configuration.words[word - configuration.first] ?? 0;
+  }
+}
+
+interface StoredConfiguration {
+  /** Words before this one are settled; words after `words` are empty. */
+  readonly first: number;
+  readonly words: Uint32Array;
+  readonly valueId: number;
+  /** Placed an unknown operation last, so may not place a write next (rule 2). */
+  readonly afterInfo: boolean;
+}
+
+/** How the search treats unknown operations, decided from the whole history of a key. */
+interface SearchPlan {
+  readonly operations: readonly Operation[];
+  /** Unknown writes and cas whose result no operation can tell apart from other such results. */
+  readonly unobserved: ReadonlySet<Operation>;
+  /** The one value those produce instead: no operation accepts it but a cas failure. */
+  readonly unobservedValue: string;
+}
+
+/**
+ * Simplifies unknown operations before the search. The value an unknown write, cas or append
+ * leaves matters only to an operation that accepts it as the value before it, so:
+ * - an unknown append whose token no observed value contains, or an unknown write or cas whose
+ *   result no operation accepts, can only be followed by a write that undoes it: it is dropped;
+ * - but cas failures accept any value other than `expected`, so where there are some, such a
+ *   write or cas is kept and produces one stand-in value instead, making alike ones
+ *   interchangeable (rule 3).
+ * Nothing is simplified where an unknown increment or append could turn one value into another.
+ */
+function planUnknowns(operations: readonly Operation[]): SearchPlan {
+  const accepted = new Set<RegisterValue>();
+  const acceptedNumbers = new Set<number>();
+  const observed: string[] = [];
+  let casFails = false;
+  let increments = false;
+  let unknownTransforms = false;
+  for (const { f, input, output, status } of operations) {
+    const known = status === 'ok' && output !== null;
+    if (f === 'read') {
+      accepted.add(output as RegisterValue);
+      if (typeof output === 'string') observed.push(output);
+    } else if (f === 'cas' && isCasValue(input)) {
+      accepted.add(input[0]);
+      if (input[0] !== null) observed.push(input[0]);
+      casFails ||= status === 'fail';
+    } else if (f === 'append' && known && typeof input === 'string' && typeof output === 'string') {
+      if (output.endsWith(input)) accepted.add(output.slice(0, output.length - input.length));
+      observed.push(output);
+    } else if (f === 'incr' && known && typeof input === 'number' && typeof output === 'number') {
+      acceptedNumbers.add(output - input);
+    } else if (f !== 'write') unknownTransforms = true;
+    increments ||= f === 'incr';
+  }
+  // Only the observed values that are not a prefix of another: one per branch of the history.
+  observed.sort();
+  const longest = observed.filter((text, index) => !observed[index + 1]?.startsWith(text)).join('\u0000');
+  const isAccepted = (value: string): boolean =>
+    accepted.has(value) || (/^-?\d+$/.test(value) && acceptedNumbers.has(Number(value)));
+  let unobservedValue = '\u0000unobserved';
+  while (accepted.has(unobservedValue)) unobservedValue += '\u0000';
+  const unobserved = new Set<Operation>();
+  const kept = operations.filter((operation) => {
+    const { f, input, status } = operation;
+    if (status !== 'info') return true;
+    if (f === 'append') {
+      return typeof input !== 'string' || input === '' || casFails || increments || longest.includes(input);
+    }
+    const result = f === 'write' ? input : isCasValue(input) ? input[1] : null;
+    if (typeof result !== 'string' || unknownTransforms || isAccepted(result)) return true;
+    if (casFails) unobserved.add(operation);
+    return casFails;
+  });
+  return { operations: kept, unobserved, unobservedValue };
+}
+
+/** `result`, if given, replaces what a write or cas leaves. */
+function compileTransition(operation: Operation, result?: string): Transition {
+  const { f, input, output, status } = operation;
+  const fail = (): never => {
+    throw new TypeError(
+      `malformed ${status} ${f} on ${JSON.stringify(operation.key)}: ${JSON.stringify(operation)}`,
+    );
+  };
+  const reported = status === 'ok' ? output : null;
+  switch (f) {
+    case 'read': {
+      if (typeof output !== 'string' && output !== null) return fail();
+      return (value) => (value === output ? value : undefined);
+    }
+    case 'write': {
+      if (typeof input !== 'string') return fail();
+      const written = result ?? input;
+      return () => written;
+    }
+    case 'append': {
+      if (typeof input !== 'string' || (typeof reported !== 'string' && reported !== null)) return fail();
+      // Answers the reported string itself, never a new one: long values are then shared, and
+      // hashed once for the cache.
+      return (value) => {
+        const before = value ?? '';
+        if (reported === null) return before + input;
+        const matches = reported.length === before.length + input.length && reported.endsWith(input);
+        return matches && reported.startsWith(before) ? reported : undefined;
+      };
+    }
+    case 'cas': {
+      if (!isCasValue(input)) return fail();
+      const [expected] = input;
+      const replacement = result ?? input[1];
+      // An unknown cas that did not swap changed nothing: the same as never linearizing it.
+      if (status === 'fail') return (value) => (value !== expected ? value : undefined);
+      return (value) => (value === expected ? replacement : undefined);
+    }
+    case 'incr': {
+      if (typeof input !== 'number' || (typeof reported !== 'number' && reported !== null)) return fail();
+      return (value) => {
+        if (value !== null && !/^-?\d+$/.test(value)) return undefined;
+        const incremented = Number(value ?? 0) + input;
+        return reported === null || reported === incremented ? String(incremented) : undefined;
+      };
+    }
+  }
+}
+
+function explain(
+  key: string,
+  operations: readonly Operation[],
+  prefix: readonly number[],
+  valueText: string,
+): string {
+  const placed = new Set(prefix);
+  const unplaced = operations.filter((_, index) => !placed.has(index));
+  // Whatever is placed next must start no later than the earliest return still outstanding.
+  const deadline = unplaced.reduce((earliest, operation) => Math.min(earliest, operation.ret), Infinity);
+  const blocked = unplaced.filter((operation) => operation.call <= deadline).sort((a, b) => a.call - b.call);
+  const shownPrefix = prefix
+    .slice(-explanationPrefixOperationsMax)
+    .map((index) => operationAt(operations, index));
+  const elided = prefix.length > shownPrefix.length ? '…, ' : '';
+  return (
+    `key ${JSON.stringify(key)}: not linearizable. The longest legal order places ${prefix.length} of ` +
+    `${operations.length} operations (${elided}${shownPrefix.map(describeOperation).join('; ')}), leaving ` +
+    `the value ${valueText}; none of these can come next: ` +
+    `${blocked.slice(0, explanationBlockedOperationsMax).map(describeOperation).join('; ')}` +
+    (blocked.length > explanationBlockedOperationsMax ? '; …' : '')
+  );
+}
+
+export function describeOperation(operation: Operation): string {
+  const { process, f, input, output, status, call, ret } = operation;
+  const argument = f === 'read' ? '' : `(${JSON.stringify(input)})`;
+  const result =
+    status === 'info' ? ' → ?' : f === 'cas' ? (status === 'ok' ? ' → swapped' : ' → not swapped') : '';
+  const observed = status === 'ok' && f !== 'write' && f !== 'cas' ? ` → ${JSON.stringify(output)}` : '';
+  return `p${process} ${f}${argument}${result}${observed} [${call}, ${Number.isFinite(ret) ? `${ret}]` : '∞)'}`;
+}
+
+function operationAt(operations: readonly Operation[], index: number): Operation {
+  const operation = operations[index];
+  assert(operation !== undefined, `operation ${index} exists`);
+  return operation;
+}
+
+/** A well-mixed 32-bit hash of an operation index (murmur3's finalizer). */
+function zobrist(index: number): number {
+  let hash = Math.imul(index + 1, 0x9e3779b1);
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
+}

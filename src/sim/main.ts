@@ -1,0 +1,146 @@
+// `npm run sim -- --seeds N` runs N seeds and summarises; `npm run sim -- --seed S` replays one
+// seed twice, proving the run is deterministic (same trace digest), and prints its trace tail.
+
+import { parseArgs } from 'node:util';
+import type { TestOnlyFaults } from '../protocol/replica.js';
+import { runSeed, type SeedResult } from './run-seed.js';
+
+const lineLengthMax = 400;
+const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME]
+  --seeds N    run seeds S..S+N-1 (default 100)
+  --start S    first seed (default 1)
+  --seed S     replay one seed twice and show its trace
+  --ticks T    ticks of faults per seed (default 2000)
+  --fault NAME a test-only bug to switch on (forgetSessionsOnPromotion, commitWithoutLastBackup),
+               to see the checks catch it`;
+
+function fail(message: string): never {
+  process.stderr.write(`sim: ${message}\n${usage}\n`);
+  process.exit(2);
+}
+
+function positiveInteger(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0)
+    fail(`--${name} must be a non-negative integer, got ${text}`);
+  return value;
+}
+
+function short(line: string): string {
+  return line.length <= lineLengthMax ? line : `${line.slice(0, lineLengthMax)}… (${line.length} chars)`;
+}
+
+function printFailure(result: SeedResult): void {
+  process.stdout.write(`\nseed ${result.seed} FAILED (${result.plan})\n`);
+  for (const violation of result.violations.slice(0, 5))
+    process.stdout.write(`  violation: ${short(violation)}\n`);
+  process.stdout.write('  last events:\n');
+  for (const line of result.trace.slice(-20)) process.stdout.write(`    ${line}\n`);
+  process.stdout.write(`  replay: npm run sim -- --seed ${result.seed}\n`);
+}
+
+function main(): void {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      options: {
+        seeds: { type: 'string' },
+        start: { type: 'string' },
+        seed: { type: 'string' },
+        ticks: { type: 'string' },
+        fault: { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const text = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const faultName = text('fault');
+  const knownFaults = ['forgetSessionsOnPromotion', 'commitWithoutLastBackup'];
+  if (faultName !== undefined && !knownFaults.includes(faultName)) fail(`unknown --fault ${faultName}`);
+  const testOnlyFaults: TestOnlyFaults | undefined =
+    faultName === undefined ? undefined : { [faultName]: true };
+  const options = {
+    faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
+    ...(testOnlyFaults === undefined ? {} : { testOnlyFaults }),
+  };
+
+  const replay = text('seed');
+  if (replay !== undefined) {
+    const seed = positiveInteger('seed', replay, 1);
+    const first = runSeed(seed, options);
+    const second = runSeed(seed, options);
+    process.stdout.write(`seed ${seed}: ${first.plan}\n`);
+    process.stdout.write(`trace digest ${first.traceDigest}, replayed ${second.traceDigest}: `);
+    process.stdout.write(
+      first.traceDigest === second.traceDigest ? 'identical\n' : 'DIFFERENT (nondeterminism!)\n',
+    );
+    process.stdout.write(
+      `${first.operations} operations, ${first.failovers} failovers, faults ${[...first.faults].map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'}\n`,
+    );
+    if (first.violations.length > 0) printFailure(first);
+    else
+      process.stdout.write(
+        'last events:\n' +
+          first.trace
+            .slice(-10)
+            .map((line) => `  ${line}\n`)
+            .join(''),
+      );
+    process.exitCode = first.violations.length > 0 || first.traceDigest !== second.traceDigest ? 1 : 0;
+    return;
+  }
+
+  const count = positiveInteger('seeds', text('seeds'), 100);
+  const start = positiveInteger('start', text('start'), 1);
+  const began = performance.now();
+  const faults = new Map<string, number>();
+  let operations = 0;
+  let failovers = 0;
+  let asyncAcknowledged = 0;
+  let asyncLost = 0;
+  let unknownKeys = 0;
+  const failed: SeedResult[] = [];
+  for (let seed = start; seed < start + count; seed++) {
+    const result = runSeed(seed, options);
+    for (const [kind, number] of result.faults) faults.set(kind, (faults.get(kind) ?? 0) + number);
+    operations += result.operations;
+    failovers += result.failovers;
+    asyncAcknowledged += result.asyncAcknowledged;
+    asyncLost += result.asyncLost;
+    unknownKeys += result.unknownKeys;
+    if (result.violations.length > 0) {
+      failed.push(result);
+      printFailure(result);
+    }
+  }
+  const seconds = ((performance.now() - began) / 1000).toFixed(1);
+  let totalFaults = 0;
+  for (const number of faults.values()) totalFaults += number;
+  const breakdown = [...faults].map(([kind, number]) => `${kind} ${number}`).join(', ');
+  process.stdout.write(
+    [
+      `sim: ${count} seeds (${start}..${start + count - 1}) in ${seconds} s${faultName === undefined ? '' : `, test-only fault ${faultName} ON`}`,
+      `faults injected: ${totalFaults} (${breakdown})`,
+      `operations checked: ${operations}`,
+      `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged`,
+      `keys the checker could not decide: ${unknownKeys}`,
+      `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
+      '',
+    ].join('\n'),
+  );
+  process.exitCode = failed.length > 0 ? 1 : 0;
+}
+
+main();

@@ -1,0 +1,176 @@
+// One simulation run, fully determined by its seed: plan the faults, run a workload through them,
+// heal, demand liveness (every new operation completes, every replica converges to the same
+// state), then check the history: linearizable per key, no acknowledged write lost, no append
+// applied twice, and asynchronous writes lost only where a failover happened.
+
+import { pairOperations } from '../check/history.js';
+import { checkAtMostOnce, checkNoLostWrites, type FinalReads } from '../check/invariants.js';
+import { checkLinearizable } from '../check/linearizability.js';
+import type { TestOnlyFaults } from '../protocol/replica.js';
+import type { ReplicaId } from '../protocol/types.js';
+import { KeyValueStore } from '../state-machine/kv-store.js';
+import { SimCluster } from './cluster.js';
+import { describePlan, type FaultKind, Nemesis, planFaults } from './faults.js';
+import { Random } from './random.js';
+import { SimWorkload, workloadDefaults } from './workload.js';
+
+export interface SeedOptions {
+  readonly faultTicks?: number;
+  readonly testOnlyFaults?: TestOnlyFaults;
+  /** Search steps per key for the linearizability checker. */
+  readonly checkBudgetSteps?: number;
+}
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly plan: string;
+  readonly traceDigest: string;
+  readonly ticks: number;
+  readonly faults: ReadonlyMap<FaultKind, number>;
+  readonly operations: number;
+  readonly failovers: number;
+  readonly asyncAcknowledged: number;
+  readonly asyncLost: number;
+  /** Keys whose history the checker could not decide within its budget. */
+  readonly unknownKeys: number;
+  readonly violations: readonly string[];
+  readonly trace: readonly string[];
+}
+
+const faultTicksDefault = 2_000;
+const firstViewTicksMax = 3_000;
+const livenessOperationsPerClient = 3;
+const livenessTicksMax = 8_000;
+const convergenceTicksMax = 8_000;
+const finalReadAttemptsMax = 5;
+
+export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
+  const plan = planFaults(new Random(seed ^ 0x5eed5eed));
+  const cluster = new SimCluster({
+    seed,
+    replicaCount: plan.replicaCount,
+    config: plan.config,
+    createStateMachine: () => new KeyValueStore(),
+    ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
+  });
+  const violations: string[] = [];
+  const formed = cluster.runUntil(
+    () => (cluster.view()?.backups.length ?? 0) === plan.replicaCount - 1,
+    firstViewTicksMax,
+  );
+  if (!formed) violations.push('the first view never formed');
+
+  const workload = new SimWorkload(cluster, cluster.random, workloadDefaults);
+  const nemesis = new Nemesis(cluster, cluster.random, plan);
+  const primaries: ReplicaId[] = [];
+  const notePrimary = () => {
+    const primary = cluster.view()?.primary;
+    if (primary !== undefined && primaries.at(-1) !== primary) primaries.push(primary);
+  };
+  const faultTicks = options.faultTicks ?? faultTicksDefault;
+  for (let tick = 0; tick < faultTicks; tick++) {
+    nemesis.step();
+    workload.step();
+    cluster.step();
+    notePrimary();
+  }
+
+  nemesis.healAll();
+  workload.startLivenessPhase(livenessOperationsPerClient);
+  const live = cluster.runUntil(() => {
+    workload.step();
+    notePrimary();
+    return workload.livenessDone;
+  }, livenessTicksMax);
+  if (!live) violations.push('liveness: operations started after the heal did not complete');
+  violations.push(...workload.livenessFailures.map((failure) => `liveness: ${failure}`));
+  workload.stopGenerating();
+
+  const finalReads = readEverything(cluster, workload, violations);
+  checkConvergence(cluster, violations);
+
+  const operations = pairOperations(workload.recorder.events());
+  const linearizability = checkLinearizable(operations, { budgetSteps: options.checkBudgetSteps ?? 200_000 });
+  let unknownKeys = 0;
+  for (const [key, check] of linearizability.perKey) {
+    if (check.result === 'not-linearizable')
+      violations.push(`key ${key} is not linearizable: ${check.explanation ?? ''}`);
+    if (check.result === 'unknown') unknownKeys += 1;
+  }
+  for (const violation of [...checkNoLostWrites(operations, finalReads), ...checkAtMostOnce(finalReads)]) {
+    violations.push(violation.message);
+  }
+  let asyncAcknowledged = 0;
+  let asyncLost = 0;
+  for (const [key, tokens] of workload.asyncAppendsAcknowledged) {
+    const final = finalReads.get(key) ?? '';
+    for (const token of tokens) {
+      asyncAcknowledged += 1;
+      if (!final.includes(token)) asyncLost += 1;
+    }
+  }
+  const failovers = Math.max(0, primaries.length - 1);
+  if (asyncLost > 0 && failovers === 0) violations.push(`${asyncLost} async writes lost without a failover`);
+
+  return {
+    seed,
+    plan: describePlan(plan),
+    traceDigest: cluster.traceDigest(),
+    ticks: cluster.now,
+    faults: nemesis.injected,
+    operations: workload.operationsInvoked,
+    failovers,
+    asyncAcknowledged,
+    asyncLost,
+    unknownKeys,
+    violations,
+    trace: cluster.recentTrace(),
+  };
+}
+
+/** Reads every key through the primary, as ordinary operations of the history. */
+function readEverything(cluster: SimCluster, workload: SimWorkload, violations: string[]): FinalReads {
+  const finalReads = new Map<string, string | null>();
+  for (const key of workload.keys) {
+    for (let attempt = 0; attempt < finalReadAttemptsMax && !finalReads.has(key); attempt++) {
+      cluster.runUntil(() => {
+        workload.step();
+        return workload.idle;
+      }, livenessTicksMax);
+      workload.beginRead(key);
+      cluster.runUntil(() => {
+        workload.step();
+        return workload.idle;
+      }, livenessTicksMax);
+      const value = workload.lastReadOf(key);
+      if (value !== undefined) finalReads.set(key, value);
+    }
+    if (!finalReads.has(key)) violations.push(`liveness: the final read of ${key} never succeeded`);
+  }
+  return finalReads;
+}
+
+/** Every replica ends in the view with the whole log applied, and all states are equal. */
+function checkConvergence(cluster: SimCluster, violations: string[]): void {
+  const ids = [...cluster.nodes.keys()];
+  const converged = cluster.runUntil(() => {
+    const view = cluster.view();
+    if (view === null || view.backups.length !== ids.length - 1) return false;
+    const statuses = ids.map((id) => cluster.replica(id)?.status());
+    const last = statuses[0]?.lastIndex;
+    return statuses.every(
+      (status) => status !== undefined && status.lastIndex === last && status.commitIndex === last,
+    );
+  }, convergenceTicksMax);
+  if (!converged) {
+    violations.push(`liveness: replicas did not converge (view ${JSON.stringify(cluster.view())})`);
+    return;
+  }
+  const hashes = ids.map((id) => {
+    const replica = cluster.replica(id);
+    replica?.applyCommitted();
+    const state = replica?.currentStateMachine();
+    return state instanceof KeyValueStore ? state.stateHash() : 'missing';
+  });
+  if (new Set(hashes).size !== 1) violations.push(`replicas diverged: state hashes ${hashes.join(', ')}`);
+}

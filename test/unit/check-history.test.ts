@@ -1,0 +1,95 @@
+// The history format: recording, JSON-lines round trip, validation, and pairing into operations.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  HistoryError,
+  HistoryRecorder,
+  pairOperations,
+  parseJsonLines,
+  toJsonLines,
+} from '../../src/check/index.js';
+import { AssertionError } from '../../src/protocol/assert.js';
+
+function recordSample(): HistoryRecorder {
+  const recorder = new HistoryRecorder();
+  const write = recorder.invoke(1, 'write', 'x', 'a', 10);
+  const cas = recorder.invoke(2, 'cas', 'x', [null, 'b'], 11);
+  recorder.ok(write, 'a', 20);
+  recorder.fail(cas, 21);
+  const incr = recorder.invoke(1, 'incr', 'n', 5, 30);
+  recorder.info(incr, 40);
+  const read = recorder.invoke(3, 'read', 'x', null, 41);
+  recorder.ok(read, 'a', 42);
+  recorder.invoke(1, 'append', 'x', 'p1-1;', 50);
+  return recorder;
+}
+
+test('a recorded history survives a JSON-lines round trip', () => {
+  const events = recordSample().events();
+  const text = toJsonLines(events);
+  assert.equal(text.split('\n').length, events.length + 1);
+  assert.deepEqual(parseJsonLines(text), events);
+  assert.equal(
+    text.split('\n')[0],
+    '{"process":1,"type":"invoke","f":"write","key":"x","value":"a","time":10}',
+  );
+});
+
+test('pairing gives each operation its interval, with an infinite return when the outcome is unknown', () => {
+  const operations = pairOperations(recordSample().events());
+  assert.deepEqual(
+    operations.map(({ f, status, call, ret, output }) => ({ f, status, call, ret, output })),
+    [
+      { f: 'write', status: 'ok', call: 10, ret: 20, output: 'a' },
+      { f: 'cas', status: 'fail', call: 11, ret: 21, output: null },
+      { f: 'incr', status: 'info', call: 30, ret: Number.POSITIVE_INFINITY, output: null },
+      { f: 'read', status: 'ok', call: 41, ret: 42, output: 'a' },
+      { f: 'append', status: 'info', call: 50, ret: Number.POSITIVE_INFINITY, output: null },
+    ],
+  );
+});
+
+test('parse errors name the line', () => {
+  const good = '{"process":1,"type":"invoke","f":"read","key":"x","value":null,"time":1}';
+  assert.throws(() => parseJsonLines(`${good}\n{not json`), {
+    name: 'HistoryError',
+    message: /^line 2: not JSON/,
+  });
+  assert.throws(() => parseJsonLines(`${good}\n\n[1]`), /^HistoryError: line 3: expected a JSON object/);
+  const badType = good.replace('"invoke"', '"done"');
+  assert.throws(() => parseJsonLines(`${good}\n${badType}`), /line 2: "type" must be one of/);
+  const badValue = good.replace('"f":"read"', '"f":"cas"');
+  assert.throws(() => parseJsonLines(badValue), /line 1: "value" null is not valid for cas invoke/);
+  const badTime = good.replace('"time":1', '"time":"soon"');
+  assert.throws(
+    () => parseJsonLines(badTime),
+    (error: unknown) => error instanceof HistoryError && error.line === 1,
+  );
+});
+
+test('pairing rejects a completion with nothing pending and a second invoke while one is pending', () => {
+  const invoke = { process: 1, type: 'invoke', f: 'write', key: 'x', value: 'a', time: 1 } as const;
+  assert.throws(
+    () => pairOperations([{ ...invoke, type: 'ok' }]),
+    /line 1: process 1 completed with nothing pending/,
+  );
+  assert.throws(
+    () => pairOperations([invoke, { ...invoke, time: 2 }]),
+    /line 2: process 1 invoked while its event 1/,
+  );
+  assert.throws(
+    () => pairOperations([invoke, { ...invoke, type: 'ok', key: 'y' }]),
+    /does not match event 1/,
+  );
+});
+
+test('a process may invoke again after a timeout, but the recorder asserts against overlapping invokes', () => {
+  const recorder = new HistoryRecorder();
+  const first = recorder.invoke(1, 'write', 'x', 'a', 1);
+  assert.throws(() => recorder.invoke(1, 'write', 'x', 'b', 2), AssertionError);
+  recorder.info(first, 3);
+  recorder.invoke(1, 'write', 'x', 'b', 4);
+  assert.throws(() => recorder.ok(first, 'a', 5), AssertionError);
+  assert.equal(pairOperations(recorder.events()).length, 2);
+});

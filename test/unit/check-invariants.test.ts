@@ -1,0 +1,65 @@
+// Final-state invariants: acknowledged appends survive, and no append takes effect twice.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  checkAtMostOnce,
+  checkNoLostWrites,
+  HistoryRecorder,
+  pairOperations,
+  summarize,
+} from '../../src/check/index.js';
+
+function appendHistory() {
+  const recorder = new HistoryRecorder();
+  const first = recorder.invoke(1, 'append', 'x', 'p1-1;', 0);
+  recorder.ok(first, 'p1-1;', 1);
+  const second = recorder.invoke(2, 'append', 'x', 'p2-1;', 2);
+  recorder.info(second, 9);
+  const third = recorder.invoke(1, 'append', 'y', 'p1-2;', 3);
+  recorder.ok(third, 'p1-2;', 4);
+  const failed = recorder.invoke(3, 'append', 'y', 'p3-1;', 5);
+  recorder.fail(failed, 6);
+  return pairOperations(recorder.events());
+}
+
+test('a final state holding every acknowledged append breaks neither invariant', () => {
+  const finalReads = new Map([
+    ['x', 'p1-1;p2-1;'],
+    ['y', 'p1-2;'],
+  ]);
+  assert.deepEqual(checkNoLostWrites(appendHistory(), finalReads), []);
+  assert.deepEqual(checkAtMostOnce(finalReads), []);
+});
+
+test('a timed-out append whose token appears twice in the final state is caught by checkAtMostOnce', () => {
+  const violations = checkAtMostOnce(new Map([['x', 'p1-1;p2-1;p2-1;']]));
+  assert.deepEqual(
+    violations.map(({ invariant, key, token }) => ({ invariant, key, token })),
+    [{ invariant: 'at-most-once', key: 'x', token: 'p2-1;' }],
+  );
+  assert.match(violations[0]?.message ?? '', /appears 2 times/);
+});
+
+test('an acknowledged append missing from the final value is caught by checkNoLostWrites', () => {
+  const finalReads = new Map<string, string | null>([
+    ['x', 'p2-1;'],
+    ['y', null],
+  ]);
+  const violations = checkNoLostWrites(appendHistory(), finalReads);
+  assert.deepEqual(
+    violations.map(({ key, token }) => ({ key, token })),
+    [
+      { key: 'x', token: 'p1-1;' },
+      { key: 'y', token: 'p1-2;' },
+    ],
+  );
+});
+
+test('summarize counts outcomes overall and per function', () => {
+  const summary = summarize(appendHistory());
+  assert.equal(summary.operations, 4);
+  assert.deepEqual([summary.ok, summary.fail, summary.info], [2, 1, 1]);
+  assert.deepEqual(summary.byFunction.append, { ok: 2, fail: 1, info: 1 });
+  assert.deepEqual(summary.byFunction.read, { ok: 0, fail: 0, info: 0 });
+});

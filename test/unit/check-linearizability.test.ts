@@ -1,0 +1,197 @@
+// Scenarios for the per-key linearizability checker: small hand-made histories, each legal or
+// illegal for one reason.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { EventValue, Operation, OperationFunction, OperationStatus } from '../../src/check/index.js';
+import { checkLinearizable } from '../../src/check/index.js';
+
+const unknown = Number.POSITIVE_INFINITY;
+
+function operation(
+  process: number,
+  f: OperationFunction,
+  input: EventValue,
+  output: EventValue,
+  [call, ret]: readonly [number, number],
+  status: OperationStatus = 'ok',
+  key = 'x',
+): Operation {
+  return { process, f, key, input, output, call, ret, status };
+}
+const read = (process: number, output: string | null, interval: readonly [number, number], key = 'x') =>
+  operation(process, 'read', null, output, interval, 'ok', key);
+const write = (
+  process: number,
+  value: string,
+  interval: readonly [number, number],
+  status: OperationStatus = 'ok',
+) => operation(process, 'write', value, status === 'ok' ? value : null, interval, status);
+
+test('a sequential legal history is linearizable', () => {
+  const history = [
+    read(1, null, [0, 1]),
+    write(1, 'a', [2, 3]),
+    operation(2, 'append', 'b', 'ab', [4, 5]),
+    operation(1, 'cas', ['ab', 'c'], ['ab', 'c'], [6, 7]),
+    operation(2, 'cas', ['ab', 'd'], null, [8, 9], 'fail'),
+    read(2, 'c', [10, 11]),
+  ];
+  const report = checkLinearizable(history);
+  assert.equal(report.result, 'linearizable');
+  assert.equal(report.perKey.get('x')?.operations, 6);
+});
+
+test('concurrent writes with a read returning either value are linearizable', () => {
+  for (const seen of ['a', 'b']) {
+    const history = [
+      write(1, 'a', [0, 10]),
+      write(2, 'b', [1, 11]),
+      read(3, seen, [2, 12]),
+      read(3, seen, [13, 14]),
+    ];
+    assert.equal(checkLinearizable(history).result, 'linearizable', `read ${seen}`);
+  }
+});
+
+test('a stale read after a completed write is not linearizable, and the explanation names the key', () => {
+  const history = [write(1, 'a', [0, 1]), write(1, 'b', [2, 3]), read(2, 'a', [4, 5])];
+  const report = checkLinearizable(history);
+  assert.equal(report.result, 'not-linearizable');
+  const explanation = report.perKey.get('x')?.explanation ?? '';
+  assert.match(explanation, /key "x"/);
+  assert.match(explanation, /p2 read → "a" \[4, 5\]/);
+});
+
+test('a read of a value never written is not linearizable', () => {
+  const history = [write(1, 'a', [0, 1]), read(2, 'z', [0, 5])];
+  assert.equal(checkLinearizable(history).result, 'not-linearizable');
+});
+
+test('a timed-out write whose value is read later is linearizable', () => {
+  const history = [write(1, 'a', [0, unknown], 'info'), read(2, null, [1, 2]), read(2, 'a', [3, 4])];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('a timed-out write never read is linearizable', () => {
+  const history = [write(1, 'a', [0, unknown], 'info'), read(2, null, [1, 2]), read(2, null, [30, 40])];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('a timed-out write cannot take effect before its invoke', () => {
+  const history = [read(2, 'a', [0, 1]), write(1, 'a', [2, unknown], 'info')];
+  assert.equal(checkLinearizable(history).result, 'not-linearizable');
+});
+
+test('a failed write never happened, so reading its value is not linearizable', () => {
+  const history = [write(1, 'a', [0, 1], 'fail'), read(2, null, [2, 3])];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+  assert.equal(checkLinearizable([...history, read(2, 'a', [4, 5])]).result, 'not-linearizable');
+});
+
+test('a cas that failed while the value equalled expected throughout is not linearizable', () => {
+  const history = [write(1, 'a', [0, 1]), operation(2, 'cas', ['a', 'b'], null, [2, 3], 'fail')];
+  assert.equal(checkLinearizable(history).result, 'not-linearizable');
+});
+
+test('a cas that failed while a concurrent write changed the value is linearizable', () => {
+  const history = [
+    write(1, 'a', [0, 1]),
+    operation(2, 'cas', ['a', 'b'], null, [2, 5], 'fail'),
+    write(1, 'c', [3, 4]),
+    read(1, 'c', [6, 7]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('a legal incr sequence is linearizable, counting a missing key as 0', () => {
+  const history = [
+    operation(1, 'incr', 2, 2, [0, 1]),
+    operation(2, 'incr', 3, 5, [2, 3]),
+    read(1, '5', [4, 5]),
+    operation(2, 'incr', -6, -1, [6, 7]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('an incr sequence that loses an increment is not linearizable', () => {
+  const history = [operation(1, 'incr', 1, 1, [0, 1]), operation(2, 'incr', 1, 1, [2, 3])];
+  assert.equal(checkLinearizable(history).result, 'not-linearizable');
+});
+
+test('a history too big for a tiny budget answers unknown, never linearizable', () => {
+  const writes = Array.from({ length: 10 }, (_, index) => write(index, `v${index}`, [0, 100]));
+  const legal = [...writes, read(99, 'v7', [101, 102])];
+  const illegal = [...writes, read(99, 'never', [101, 102])];
+  for (const history of [legal, illegal]) {
+    const report = checkLinearizable(history, { budgetSteps: 5 });
+    assert.equal(report.result, 'unknown');
+    assert.equal(report.perKey.get('x')?.steps, 5);
+  }
+  assert.equal(checkLinearizable(legal).result, 'linearizable');
+  assert.equal(checkLinearizable(illegal).result, 'not-linearizable');
+});
+
+test('keys are checked apart: two legal keys are linearizable, one illegal key makes the whole history not', () => {
+  const legal = [
+    operation(1, 'write', 'a', 'a', [0, 1], 'ok', 'x'),
+    operation(2, 'write', 'b', 'b', [0, 1], 'ok', 'y'),
+    read(1, 'a', [2, 3], 'x'),
+    read(2, 'b', [2, 3], 'y'),
+  ];
+  const report = checkLinearizable(legal);
+  assert.equal(report.result, 'linearizable');
+  assert.deepEqual([...report.perKey.keys()], ['x', 'y']);
+  const mixed = checkLinearizable([...legal, read(3, 'a', [4, 5], 'y')]);
+  assert.equal(mixed.result, 'not-linearizable');
+  assert.equal(mixed.perKey.get('x')?.result, 'linearizable');
+  assert.match(mixed.perKey.get('y')?.explanation ?? '', /key "y"/);
+});
+
+test('a long concurrent history is decided quickly thanks to the cache', () => {
+  // 4 processes, each doing 100 overlapping write/read pairs: exponential without memoization.
+  const history: Operation[] = [];
+  for (let round = 0; round < 100; round++) {
+    for (let process = 0; process < 4; process++) {
+      const start = round * 10 + process;
+      history.push(write(process, `p${process}`, [start, start + 6]));
+    }
+    history.push(read(9, 'p3', [round * 10 + 7, round * 10 + 8]));
+  }
+  const report = checkLinearizable(history);
+  assert.equal(report.result, 'linearizable');
+  assert.ok((report.perKey.get('x')?.steps ?? 0) < 100_000);
+});
+
+test('alike timed-out appends are placed in order of call (regression: fast-check counterexample)', () => {
+  const history = [
+    operation(0, 'cas', ['b', 'a'], ['b', 'a'], [0, 0]),
+    operation(0, 'append', 'b', null, [1, unknown], 'info'),
+    operation(1, 'append', 'b', null, [0, unknown], 'info'),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('a timed-out append observed only by an increment is still placed', () => {
+  const history = [write(1, '1', [0, 1]), operation(2, 'append', '2', null, [2, unknown], 'info')];
+  assert.equal(checkLinearizable([...history, operation(1, 'incr', 1, 13, [3, 4])]).result, 'linearizable');
+  assert.equal(checkLinearizable([...history, operation(1, 'incr', 1, 2, [3, 4])]).result, 'linearizable');
+  assert.equal(
+    checkLinearizable([...history, operation(1, 'incr', 1, 14, [3, 4])]).result,
+    'not-linearizable',
+  );
+});
+
+test('many timed-out writes seen by nothing but cas failures stay cheap to refute', () => {
+  const history: Operation[] = [];
+  for (let round = 0; round < 40; round++) {
+    const start = round * 10;
+    history.push(write(1, `v${round}`, [start, start + 1]));
+    history.push(write(100 + round, `lost${round}`, [start + 2, unknown], 'info'));
+    history.push(operation(2, 'cas', ['absent', 'q'], null, [start + 3, start + 4], 'fail'));
+    history.push(read(3, `v${round}`, [start + 5, start + 6]));
+  }
+  assert.equal(checkLinearizable(history, { budgetSteps: 10_000 }).result, 'linearizable');
+  const refuted = checkLinearizable([...history, read(3, 'never', [400, 401])], { budgetSteps: 10_000 });
+  assert.equal(refuted.result, 'not-linearizable');
+});

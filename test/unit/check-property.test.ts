@@ -1,0 +1,196 @@
+// Properties of the checker: any history produced by running operations one at a time against a
+// model (non-overlapping intervals, some timed out) is linearizable, and corrupting one read to a
+// value never written makes it not linearizable.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { Operation } from '../../src/check/index.js';
+import {
+  checkLinearizable,
+  HistoryRecorder,
+  pairOperations,
+  parseJsonLines,
+  toJsonLines,
+} from '../../src/check/index.js';
+
+const keyArbitrary = fc.constantFrom('x', 'y');
+const commandArbitrary = fc.record({
+  process: fc.integer({ min: 0, max: 3 }),
+  timedOut: fc.boolean(),
+  appliedDespiteTimeout: fc.boolean(),
+  action: fc.oneof(
+    fc.record({ f: fc.constant('read' as const), key: keyArbitrary }),
+    fc.record({ f: fc.constant('write' as const), key: keyArbitrary, value: fc.constantFrom('a', 'b', '7') }),
+    fc.record({ f: fc.constant('append' as const), key: keyArbitrary, value: fc.constantFrom('a', 'b') }),
+    fc.record({
+      f: fc.constant('cas' as const),
+      key: keyArbitrary,
+      expected: fc.constantFrom(null, 'a', 'b', '7'),
+      replacement: fc.constantFrom('a', 'b'),
+    }),
+    fc.record({ f: fc.constant('incr' as const), key: keyArbitrary, delta: fc.integer({ min: -3, max: 3 }) }),
+  ),
+});
+type Command = typeof commandArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+/** Runs the commands one after another against a map of registers, recording the history. */
+function runSequentially(commands: readonly Command[]): Operation[] {
+  const registers = new Map<string, string | null>();
+  const recorder = new HistoryRecorder();
+  let time = 0;
+  for (const { process, timedOut, appliedDespiteTimeout, action } of commands) {
+    const current = registers.get(action.key) ?? null;
+    const input =
+      action.f === 'read'
+        ? null
+        : action.f === 'cas'
+          ? ([action.expected, action.replacement] as const)
+          : action.f === 'incr'
+            ? action.delta
+            : action.value;
+    const handle = recorder.invoke(process, action.f, action.key, input, time++);
+    // Reads always answer: an unanswered read tells the checker nothing.
+    const answered = action.f === 'read' || !timedOut;
+    const apply = (next: string | null) => {
+      if (answered || appliedDespiteTimeout) registers.set(action.key, next);
+    };
+    if (action.f === 'read') recorder.ok(handle, current, time++);
+    else if (action.f === 'write' || action.f === 'append') {
+      const next = action.f === 'write' ? action.value : (current ?? '') + action.value;
+      apply(next);
+      if (answered) recorder.ok(handle, next, time++);
+    } else if (action.f === 'cas') {
+      if (current === action.expected) apply(action.replacement);
+      if (answered) {
+        if (current === action.expected) recorder.ok(handle, input, time++);
+        else recorder.fail(handle, time++);
+      }
+    } else if (current !== null && !/^-?\d+$/.test(current)) {
+      if (answered) recorder.fail(handle, time++); // the store refuses to increment a non-number
+    } else {
+      const next = Number(current ?? 0) + action.delta;
+      apply(String(next));
+      if (answered) recorder.ok(handle, next, time++);
+    }
+    if (!answered) recorder.info(handle, time++);
+  }
+  const final = recorder.invoke(9, 'read', 'x', null, time++);
+  recorder.ok(final, registers.get('x') ?? null, time++);
+  return pairOperations(parseJsonLines(toJsonLines(recorder.events())));
+}
+
+const historyArbitrary = fc.array(commandArbitrary, { maxLength: 40 }).map(runSequentially);
+
+test('histories run one operation at a time against the model are always linearizable', () => {
+  fc.assert(
+    fc.property(historyArbitrary, (operations) => {
+      assert.equal(checkLinearizable(operations).result, 'linearizable');
+    }),
+  );
+});
+
+test('the same histories with one read corrupted to a value never written are never linearizable', () => {
+  fc.assert(
+    fc.property(historyArbitrary, fc.nat(), (operations, choice) => {
+      const reads = operations.flatMap((operation, index) =>
+        operation.f === 'read' && operation.status === 'ok' ? [index] : [],
+      );
+      const corrupted = reads[choice % reads.length] ?? -1;
+      const history = operations.map((operation, index) =>
+        index === corrupted ? { ...operation, output: 'never-written' } : operation,
+      );
+      assert.equal(checkLinearizable(history).result, 'not-linearizable');
+    }),
+  );
+});
+
+/** Whether some order of the operations is legal: every permutation tried, written independently. */
+function linearizableByBruteForce(all: readonly Operation[]): boolean {
+  const operations = all.filter(
+    ({ f, status }) => !(status === 'fail' && f !== 'cas') && !(status === 'info' && f === 'read'),
+  );
+  const apply = (
+    { f, input, output, status }: Operation,
+    value: string | null,
+  ): string | null | undefined => {
+    const reported = status === 'ok' ? output : null;
+    if (f === 'read') return output === value ? value : undefined;
+    if (f === 'write') return input as string;
+    if (f === 'append') {
+      const next = (value ?? '') + (input as string);
+      return reported === null || reported === next ? next : undefined;
+    }
+    if (f === 'cas') {
+      const [expected, replacement] = input as readonly [string | null, string];
+      if (status === 'fail') return value === expected ? undefined : value;
+      return value === expected ? replacement : undefined;
+    }
+    if (value !== null && !/^-?\d+$/.test(value)) return undefined;
+    const next = Number(value ?? 0) + (input as number);
+    return reported === null || reported === next ? String(next) : undefined;
+  };
+  const placed = operations.map(() => false);
+  const finiteCount = operations.filter(({ ret }) => Number.isFinite(ret)).length;
+  const search = (value: string | null, finitePlaced: number): boolean => {
+    if (finitePlaced === finiteCount) return true;
+    return operations.some((operation, index) => {
+      if (placed[index]) return false;
+      if (operations.some((before, other) => !placed[other] && before.ret < operation.call)) return false;
+      const next = apply(operation, value);
+      if (next === undefined) return false;
+      placed[index] = true;
+      const found = search(next, finitePlaced + Number(Number.isFinite(operation.ret)));
+      placed[index] = false;
+      return found;
+    });
+  };
+  return search(null, 0);
+}
+
+const concurrentOperationArbitrary = fc
+  .record({
+    process: fc.nat(5),
+    call: fc.nat(10),
+    duration: fc.nat(4),
+    status: fc.constantFrom('ok', 'ok', 'ok', 'fail', 'info'),
+    body: fc.oneof(
+      fc.record({
+        f: fc.constant('read'),
+        input: fc.constant(null),
+        output: fc.constantFrom(null, 'a', 'b', 'ab', '1'),
+      }),
+      fc.record({
+        f: fc.constant('write'),
+        input: fc.constantFrom('a', 'b', 'c', 'd', '1'),
+        output: fc.constant(null),
+      }),
+      fc.record({
+        f: fc.constant('append'),
+        input: fc.constantFrom('a', 'b'),
+        output: fc.constantFrom('a', 'b', 'ab', 'ba'),
+      }),
+      fc.record({
+        f: fc.constant('cas'),
+        input: fc.tuple(fc.constantFrom(null, 'a', 'b'), fc.constantFrom('a', 'b', 'c')),
+        output: fc.constant(null),
+      }),
+      fc.record({ f: fc.constant('incr'), input: fc.constantFrom(1, 2), output: fc.constantFrom(1, 2, 3) }),
+    ),
+  })
+  .map(({ process, call, duration, status, body }): Operation => {
+    const output =
+      status === 'ok' ? (body.f === 'write' || body.f === 'cas' ? body.input : body.output) : null;
+    const ret = status === 'info' ? Number.POSITIVE_INFINITY : call + duration;
+    return { process, key: 'x', f: body.f, input: body.input, output, call, ret, status } as Operation;
+  });
+
+test('on small concurrent histories the search agrees with trying every order', () => {
+  fc.assert(
+    fc.property(fc.array(concurrentOperationArbitrary, { maxLength: 8 }), (operations) => {
+      const expected = linearizableByBruteForce(operations) ? 'linearizable' : 'not-linearizable';
+      assert.equal(checkLinearizable(operations).result, operations.length === 0 ? 'linearizable' : expected);
+    }),
+    { numRuns: 3000 },
+  );
+});
