@@ -16,8 +16,10 @@
 // sound, keep them in check: (1) they are tried after known ones and the cache lets a
 // configuration that placed fewer of them subsume one that placed more; (2) one is never placed
 // just before a write, which would undo it; (3) alike ones are placed in order of call; (4) ones
-// no later operation could observe are dropped up front. Equal times count as concurrent. A
-// search that runs out of steps answers "unknown", never "linearizable".
+// no later operation could observe are dropped up front, or, where only cas failures could,
+// made to leave one stand-in value. Each was checked against a brute-force search (see
+// test/unit/check-property.test.ts). Equal times count as concurrent. A search that runs out of
+// steps answers "unknown", never "linearizable".
 
 import { assert } from '../protocol/assert.js';
 import { isCasValue, type Operation } from './history.js';
@@ -48,6 +50,7 @@ export const searchStepsPerKeyMaxDefault = 1_000_000;
 /** Shown in an explanation: the last operations of the longest legal order, and the blocked ones. */
 const explanationPrefixOperationsMax = 4;
 const explanationBlockedOperationsMax = 6;
+const explanationValueCharsMax = 60;
 
 type RegisterValue = string | null;
 /** The register after the operation, or undefined if it cannot take effect with the result it gave. */
@@ -82,11 +85,11 @@ export function checkLinearizable(
  * each after a head sentinel. Lifting and restoring in last-in-first-out order is O(1).
  */
 class EntryLists {
-  readonly next: Int32Array;
+  readonly #next: Int32Array;
   readonly #previous: Int32Array;
 
   constructor(size: number) {
-    this.next = new Int32Array(size).fill(-1);
+    this.#next = new Int32Array(size).fill(-1);
     this.#previous = new Int32Array(size).fill(-1);
   }
 
@@ -100,20 +103,20 @@ class EntryLists {
   }
 
   after(entry: number): number {
-    return this.next[entry] ?? -1;
+    return this.#next[entry] ?? -1;
   }
 
   lift(entry: number): void {
     const after = this.after(entry);
     const before = this.#previous[entry] ?? -1;
-    this.next[before] = after;
+    this.#next[before] = after;
     if (after !== -1) this.#previous[after] = before;
   }
 
-  /** Undoes the latest `lift` (or `insertInOrder`) of `entry` still in effect. */
+  /** Puts a lifted entry back; entries must be restored in the reverse order of lifting. */
   restore(entry: number): void {
     const after = this.after(entry);
-    this.next[this.#previous[entry] ?? -1] = entry;
+    this.#next[this.#previous[entry] ?? -1] = entry;
     if (after !== -1) this.#previous[after] = entry;
   }
 
@@ -125,7 +128,7 @@ class EntryLists {
   }
 
   #insertAfter(at: number, entry: number): void {
-    this.next[entry] = this.after(at);
+    this.#next[entry] = this.after(at);
     this.#previous[entry] = at;
     this.restore(entry);
   }
@@ -213,8 +216,7 @@ function checkKey(key: string, plan: SearchPlan, budgetSteps: number): KeyCheck 
       // No candidate is left: nothing placed so far leads on, so undo the last placement.
       const top = stack.pop();
       if (top === undefined) {
-        const valueText =
-          deepestValue === unobservedValue ? '(never observed)' : JSON.stringify(deepestValue);
+        const valueText = deepestValue === unobservedValue ? '(never observed)' : quote(deepestValue);
         const explanation = explain(key, operations, deepest, valueText);
         return { result: 'not-linearizable', operations: operationCount, steps, explanation };
       }
@@ -467,7 +469,9 @@ function explain(
   const unplaced = operations.filter((_, index) => !placed.has(index));
   // Whatever is placed next must start no later than the earliest return still outstanding.
   const deadline = unplaced.reduce((earliest, operation) => Math.min(earliest, operation.ret), Infinity);
-  const blocked = unplaced.filter((operation) => operation.call <= deadline).sort((a, b) => a.call - b.call);
+  const blocked = unplaced
+    .filter((operation) => operation.call <= deadline)
+    .sort((a, b) => Number(a.status === 'info') - Number(b.status === 'info') || a.call - b.call);
   const shownPrefix = prefix
     .slice(-explanationPrefixOperationsMax)
     .map((index) => operationAt(operations, index));
@@ -475,7 +479,7 @@ function explain(
   return (
     `key ${JSON.stringify(key)}: not linearizable. The longest legal order places ${prefix.length} of ` +
     `${operations.length} operations (${elided}${shownPrefix.map(describeOperation).join('; ')}), leaving ` +
-    `the value ${valueText}; none of these can come next: ` +
+    `the value ${valueText}; from there no legal order goes on with any of: ` +
     `${blocked.slice(0, explanationBlockedOperationsMax).map(describeOperation).join('; ')}` +
     (blocked.length > explanationBlockedOperationsMax ? '; …' : '')
   );
@@ -483,11 +487,18 @@ function explain(
 
 export function describeOperation(operation: Operation): string {
   const { process, f, input, output, status, call, ret } = operation;
-  const argument = f === 'read' ? '' : `(${JSON.stringify(input)})`;
+  const argument = f === 'read' ? '' : `(${quote(input)})`;
   const result =
     status === 'info' ? ' → ?' : f === 'cas' ? (status === 'ok' ? ' → swapped' : ' → not swapped') : '';
-  const observed = status === 'ok' && f !== 'write' && f !== 'cas' ? ` → ${JSON.stringify(output)}` : '';
+  const observed = status === 'ok' && f !== 'write' && f !== 'cas' ? ` → ${quote(output)}` : '';
   return `p${process} ${f}${argument}${result}${observed} [${call}, ${Number.isFinite(ret) ? `${ret}]` : '∞)'}`;
+}
+
+/** JSON, with long values (appends grow) cut in the middle. */
+function quote(value: unknown): string {
+  const text = JSON.stringify(value);
+  const half = explanationValueCharsMax / 2;
+  return text.length <= explanationValueCharsMax ? text : `${text.slice(0, half)}…${text.slice(-half)}`;
 }
 
 function operationAt(operations: readonly Operation[], index: number): Operation {

@@ -15,7 +15,7 @@ import {
 } from '../transport/index.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { ViewStore } from './view-store.js';
+import { StateStore } from './state-store.js';
 
 export interface CoordinatorServerOptions {
   readonly listen: string;
@@ -32,7 +32,7 @@ export class CoordinatorServer {
 
   private constructor(
     private readonly core: Coordinator,
-    private readonly store: ViewStore,
+    private readonly store: StateStore,
     private readonly listener: Listener,
     config: NodeConfig,
   ) {
@@ -47,8 +47,8 @@ export class CoordinatorServer {
     checkNodeConfig(config);
     const { host, port } = parseAddress(options.listen);
     const logger = createLogger('coordinator');
-    const store = new ViewStore(options.directory);
-    const core = new Coordinator({ config: config.protocol, storedView: store.load() });
+    const store = new StateStore(options.directory);
+    const core = new Coordinator({ config: config.protocol, stored: store.load() });
     let server: CoordinatorServer | null = null;
     const listener = await listen({
       host,
@@ -125,9 +125,10 @@ export class CoordinatorServer {
 
   private flush(): void {
     const effects = this.core.takeEffects();
-    if (effects.saveView !== null) {
-      this.store.save(effects.saveView);
-      this.logger.log('info', 'new view', { view: effects.saveView });
+    if (effects.save !== null) {
+      this.store.save(effects.save);
+      if (effects.save.primaryIncarnation === null)
+        this.logger.log('info', 'new view', { view: effects.save.view });
     }
     for (const { to, message } of effects.messages) this.replicas.get(to)?.send(message);
   }

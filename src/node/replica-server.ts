@@ -4,6 +4,7 @@
 // Storage operations are queued before messages are sent; acks that promise durability are only
 // produced by the core after the log reported the fsync.
 
+import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 import { BadFrameError } from '../errors.js';
 import { ErrorCode } from '../protocol/error-codes.js';
@@ -100,6 +101,7 @@ export class ReplicaServer {
     });
     const core = new Replica({
       id,
+      incarnation: randomInt(2 ** 47),
       address: options.advertise ?? listener.address,
       config: config.protocol,
       createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),

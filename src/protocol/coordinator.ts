@@ -8,9 +8,13 @@
 //   synced (it holds every committed entry, and commit already waits for it) becomes a backup;
 // - a dead primary is replaced by the alive backup with the longest durable log, and only after
 //   the last lease granted to it (plus a drift margin) has run out. Learners are never promoted.
+// - the incarnation of the primary that first acknowledges a view is stored with it, and only that
+//   incarnation gets a lease. A primary that restarted may have lost entries it had already sent
+//   to backups, so reusing the view number would give two different entries one position: it gets
+//   a new view instead (led by itself or by a backup, whichever has the longest log).
 
 import type { ProtocolConfig } from './config.js';
-import type { CoordinatorEffects } from './effects.js';
+import type { CoordinatorEffects, CoordinatorState } from './effects.js';
 import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply } from './messages.js';
 import {
   type Address,
@@ -38,19 +42,23 @@ interface ReplicaRecord {
 export class Coordinator {
   private readonly config: ProtocolConfig;
   private view: View | null;
+  private primaryIncarnation: number | null;
+  /** The primary of the current view came back as a new process. */
+  private primaryRestarted = false;
   private readonly replicas = new Map<ReplicaId, ReplicaRecord>();
   private now = 0;
   /** When the last lease granted to the current primary runs out, in our ticks, margin included. */
   private leaseExpiryTick: number;
   private firstHeartbeatTick: number | null = null;
-  private effects: { saveView: View | null; messages: CoordinatorEffects['messages'] } = {
-    saveView: null,
+  private effects: { save: CoordinatorState | null; messages: CoordinatorEffects['messages'] } = {
+    save: null,
     messages: [],
   };
 
-  constructor(options: { config: ProtocolConfig; storedView: View | null }) {
+  constructor(options: { config: ProtocolConfig; stored: CoordinatorState }) {
     this.config = options.config;
-    this.view = options.storedView;
+    this.view = options.stored.view;
+    this.primaryIncarnation = options.stored.primaryIncarnation;
     // After a restart we cannot know what lease the primary holds: assume a full one was just granted.
     this.leaseExpiryTick = this.config.leaseTicks + this.config.leaseDriftMarginTicks;
   }
@@ -71,10 +79,16 @@ export class Coordinator {
       syncedLearners: heartbeat.syncedLearners,
       laggingBackups: heartbeat.laggingBackups,
     });
+    this.notePrimaryIncarnation(heartbeat);
     this.reconcile();
     const view = this.view;
     let leaseTicks = 0;
-    if (view !== null && view.primary === heartbeat.replicaId && heartbeat.viewNumber === view.number) {
+    if (
+      view !== null &&
+      view.primary === heartbeat.replicaId &&
+      heartbeat.viewNumber === view.number &&
+      heartbeat.incarnation === this.primaryIncarnation
+    ) {
       leaseTicks = this.config.leaseTicks;
       this.leaseExpiryTick = Math.max(
         this.leaseExpiryTick,
@@ -93,7 +107,7 @@ export class Coordinator {
 
   takeEffects(): CoordinatorEffects {
     const effects = this.effects;
-    this.effects = { saveView: null, messages: [] };
+    this.effects = { save: null, messages: [] };
     return effects;
   }
 
@@ -118,12 +132,25 @@ export class Coordinator {
 
   // ---- decisions -------------------------------------------------------------------------------
 
+  private notePrimaryIncarnation(heartbeat: Heartbeat): void {
+    const view = this.view;
+    if (view === null || view.primary !== heartbeat.replicaId) return;
+    if (this.primaryIncarnation === null) {
+      if (heartbeat.viewNumber !== view.number) return;
+      // The first acknowledgement of this view: only this process may lead it.
+      this.primaryIncarnation = heartbeat.incarnation;
+      this.effects.save = { view, primaryIncarnation: this.primaryIncarnation };
+    } else if (heartbeat.incarnation !== this.primaryIncarnation) {
+      this.primaryRestarted = true;
+    }
+  }
+
   private reconcile(): void {
     const view = this.view;
     // After a restart, give every replica a failure timeout to report before judging anyone dead.
     if (view !== null && this.now <= this.config.failureTimeoutTicks) return;
     if (view === null) this.formFirstView();
-    else if (!this.alive(view.primary)) this.replacePrimary(view);
+    else if (!this.alive(view.primary) || this.primaryRestarted) this.replacePrimary(view);
     else this.adjustMembership(view);
   }
 
@@ -144,7 +171,10 @@ export class Coordinator {
 
   private replacePrimary(view: View): void {
     if (this.now < this.leaseExpiryTick) return; // the old primary may still serve reads
-    const candidate = this.longestLog(view.backups.filter((id) => this.alive(id)));
+    // A restarted primary holds every committed entry (commit needs its own fsync), so it may lead
+    // again — in a new view.
+    const restarted = this.primaryRestarted && this.alive(view.primary) ? [view.primary] : [];
+    const candidate = this.longestLog([...view.backups.filter((id) => this.alive(id)), ...restarted]);
     if (candidate === undefined) return; // no backup holds every committed entry: wait for one
     const alive = this.aliveIds();
     this.installView({
@@ -182,7 +212,9 @@ export class Coordinator {
 
   private installView(view: View): void {
     this.view = view;
-    this.effects.saveView = view;
+    this.primaryIncarnation = null;
+    this.primaryRestarted = false;
+    this.effects.save = { view, primaryIncarnation: null };
     const addresses = this.addresses();
     for (const id of this.replicas.keys()) {
       this.effects.messages.push({ to: id, message: { type: 'view_change', view, addresses } });

@@ -17,9 +17,16 @@ export interface ReplicaEffects {
   readonly replies: { readonly connection: ConnectionId; readonly reply: ClientReply }[];
 }
 
+/** What the coordinator keeps on disk. */
+export interface CoordinatorState {
+  readonly view: View | null;
+  /** The incarnation of the primary that acknowledged `view`; null until it has. */
+  readonly primaryIncarnation: number | null;
+}
+
 export interface CoordinatorEffects {
-  /** A view to store durably before any message of this batch leaves. */
-  readonly saveView: View | null;
+  /** State to store durably before any message of this batch leaves. */
+  readonly save: CoordinatorState | null;
   readonly messages: { readonly to: ReplicaId; readonly message: CoordinatorToReplica }[];
 }
 

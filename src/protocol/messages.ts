@@ -54,6 +54,11 @@ export type PeerMessage = Prepare | PrepareOk | SyncRequest;
 export interface Heartbeat {
   readonly type: 'heartbeat';
   readonly replicaId: ReplicaId;
+  /**
+   * Differs each time the replica process starts. A primary that restarted may have lost entries
+   * it had already sent, so it must never append again in the view it led before.
+   */
+  readonly incarnation: number;
   readonly address: Address;
   /** Echoed in the reply, so a lease is measured from when this heartbeat left. */
   readonly sequence: number;

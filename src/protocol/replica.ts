@@ -50,6 +50,8 @@ export interface ReplicaOptions {
   readonly address: Address;
   readonly config: ProtocolConfig;
   readonly createStateMachine: StateMachineFactory;
+  /** Differs at every start of the replica process (see Heartbeat.incarnation). */
+  readonly incarnation: number;
   /** The entries recovered from disk at start; all of them are durable. */
   readonly recovered: readonly Entry[];
   /** Deliberate bugs, for proving that the simulator's checks catch them. Never set in production. */
@@ -93,6 +95,7 @@ export class Replica {
   private readonly config: ProtocolConfig;
   private readonly createStateMachine: StateMachineFactory;
   private readonly testOnlyFaults: TestOnlyFaults;
+  private readonly incarnation: number;
 
   private readonly log: ReplicaLog;
   private stateMachine: StateMachine;
@@ -118,6 +121,12 @@ export class Replica {
   private readonly commitWaiters: Waiter[] = [];
   private readonly durableWaiters: Waiter[] = [];
   private leaseExpiryTick = 0;
+  /**
+   * The log's end when this replica became primary. Entries up to here may have committed in an
+   * earlier view (this process may not know: commit indexes are not stored), so a learner counts
+   * as synced only once it holds them all.
+   */
+  private viewStartIndex = logIndex(0);
 
   // Coordinator link.
   private heartbeatSequence = 0;
@@ -133,6 +142,7 @@ export class Replica {
     this.config = options.config;
     this.createStateMachine = options.createStateMachine;
     this.testOnlyFaults = options.testOnlyFaults ?? {};
+    this.incarnation = options.incarnation;
     this.stateMachine = options.createStateMachine();
     this.log = new ReplicaLog(options.recovered);
     this.durableIndex = this.log.lastIndex;
@@ -231,6 +241,7 @@ export class Replica {
     // Entries beyond the old commit index become committed in this view once every backup has
     // them, so the primary's state includes its whole log.
     this.applyUpTo(this.log.lastIndex);
+    this.viewStartIndex = this.log.lastIndex;
     if (this.testOnlyFaults.forgetSessionsOnPromotion === true) this.sessions = new SessionTable();
     this.followers.clear();
     for (const id of [...view.backups, ...view.learners]) this.followers.set(id, this.newFollower());
@@ -482,7 +493,8 @@ export class Replica {
     }
     if (follower.nextIndex <= follower.matchIndex) follower.nextIndex = logIndex(follower.matchIndex + 1);
     const isLearner = this.view.learners.includes(from);
-    if (isLearner && !follower.synced && follower.matchIndex >= this.commitIndex) {
+    const holdsEveryCommitted = follower.matchIndex >= Math.max(this.commitIndex, this.viewStartIndex);
+    if (isLearner && !follower.synced && holdsEveryCommitted) {
       // From here on this learner holds every committed entry, because commit waits for it too.
       follower.synced = true;
     }
@@ -685,6 +697,7 @@ export class Replica {
     this.effects.heartbeats.push({
       type: 'heartbeat',
       replicaId: this.id,
+      incarnation: this.incarnation,
       address: this.address,
       sequence: this.heartbeatSequence,
       viewNumber: this.view?.number ?? viewNumber(0),

@@ -133,6 +133,8 @@ class SimDisk {
 interface SimNode {
   replica: Replica | null;
   readonly disk: SimDisk;
+  /** This node's disk behaves so, instead of the cluster-wide setting. */
+  diskFaults: DiskFaults | null;
   /** Ticks per simulated tick: a drifting clock runs a little fast or slow. */
   clockRate: number;
   clockCarry: number;
@@ -178,16 +180,26 @@ export class SimCluster {
   private traceHash = 0x811c9dc5;
   private readonly traceTail: string[] = [];
   traceEvents = 0;
+  private starts = 0;
 
   constructor(options: SimClusterOptions) {
     this.options = options;
     this.random = new Random(options.seed);
     this.network = options.network ?? calmNetwork;
     this.disk = options.disk ?? calmDisk;
-    this.coordinator = new Coordinator({ config: options.config, storedView: null });
+    this.coordinator = new Coordinator({
+      config: options.config,
+      stored: { view: null, primaryIncarnation: null },
+    });
     for (let number = 1; number <= options.replicaCount; number++) {
       const id = replicaId(`r${number}`);
-      const node: SimNode = { replica: null, disk: new SimDisk(), clockRate: 1, clockCarry: 0 };
+      const node: SimNode = {
+        replica: null,
+        disk: new SimDisk(),
+        diskFaults: null,
+        clockRate: 1,
+        clockCarry: 0,
+      };
       this.nodes.set(id, node);
       this.start(id);
     }
@@ -198,14 +210,16 @@ export class SimCluster {
   crash(id: ReplicaId): void {
     const node = this.node(id);
     node.replica = null;
-    node.disk.crash(this.random, this.disk);
+    node.disk.crash(this.random, node.diskFaults ?? this.disk);
     this.trace(`crash ${id}`);
   }
 
   start(id: ReplicaId): void {
     const node = this.node(id);
+    this.starts += 1;
     node.replica = new Replica({
       id,
+      incarnation: this.starts,
       address: `sim:${id}`,
       config: this.options.config,
       createStateMachine: this.options.createStateMachine,
@@ -217,6 +231,11 @@ export class SimCluster {
 
   isUp(id: ReplicaId): boolean {
     return this.node(id).replica !== null;
+  }
+
+  /** Gives `id` a disk of its own behaviour (null: the cluster-wide one). */
+  setDiskFaults(id: ReplicaId, faults: DiskFaults | null): void {
+    this.node(id).diskFaults = faults;
   }
 
   /** Makes `id`'s clock run at `rate` ticks per simulated tick (1 is exact). */
@@ -287,7 +306,7 @@ export class SimCluster {
         node.clockCarry -= 1;
         node.replica.tick();
       }
-      if (node.disk.step(this.now, this.random, this.disk)) {
+      if (node.disk.step(this.now, this.random, node.diskFaults ?? this.disk)) {
         const last = node.disk.durable.at(-1);
         node.replica.durable(
           last === undefined ? positionZero : { view: last.view, index: logIndex(last.index) },

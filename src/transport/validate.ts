@@ -215,6 +215,7 @@ export function parseHeartbeat(value: unknown): Heartbeat {
   return {
     type,
     replicaId: field('replicaId', replica),
+    incarnation: field('incarnation', integer),
     address: field('address', address),
     sequence: field('sequence', integer),
     viewNumber: field('viewNumber', view),

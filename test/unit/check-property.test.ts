@@ -1,6 +1,7 @@
 // Properties of the checker: any history produced by running operations one at a time against a
 // model (non-overlapping intervals, some timed out) is linearizable, and corrupting one read to a
-// value never written makes it not linearizable.
+// value never written makes it not linearizable. And on small concurrent histories the search,
+// with all its pruning rules, agrees with a brute-force search over every order.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -230,3 +230,82 @@ test('a primary cut off from the coordinator stops answering reads before a new 
   assert.equal(next.primary !== view.primary, true);
   assert.equal(get(cluster, 'k'), 'v2');
 });
+
+test('a primary restarted within the failure timeout leads only in a new view, and logs stay equal', () => {
+  const cluster = newCluster(11);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const old = view.primary;
+  assert.ok(call(cluster, kvOperation.incr(text('n')), { requestNumber: 1 }).ok);
+  // The primary's disk is slow: the backups have the next entries on disk, the primary does not.
+  cluster.setDiskFaults(old, { fsyncTicksMin: 50, fsyncTicksMax: 50, tornWriteProbability: 0 });
+  for (let number = 2; number <= 4; number++) {
+    cluster.submit(3, old, {
+      type: 'request',
+      id: 500 + number,
+      clientId: clientId('burst'),
+      requestNumber: number,
+      readOnly: false,
+      durability: 'sync',
+      operation: encodeOperation(kvOperation.incr(text('n'))),
+    });
+  }
+  cluster.run(10);
+  const backupEntries = cluster.replica(view.backups[0] as ReplicaId)?.entries().length ?? 0;
+  assert.ok(
+    backupEntries > (cluster.replica(old)?.status().durableIndex ?? 0),
+    'backups are ahead of the primary disk',
+  );
+  cluster.crash(old);
+  cluster.setDiskFaults(old, null);
+  cluster.start(old); // back before anyone noticed it was gone
+  const next = awaitView(cluster, (candidate) => candidate.number > view.number);
+  for (let number = 5; number <= 8; number++) {
+    assert.ok(call(cluster, kvOperation.incr(text('n')), { requestNumber: number }).ok);
+  }
+  awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const ids = [next.primary, ...view.backups, old];
+  cluster.runUntil(
+    () => new Set(ids.map((id) => cluster.replica(id)?.status().commitIndex)).size === 1,
+    2_000,
+  );
+  const logs = ids.map((id) =>
+    JSON.stringify(
+      cluster
+        .replica(id)
+        ?.entries()
+        .map((entry) => [entry.view, entry.index, entry.clientId, entry.requestNumber]),
+    ),
+  );
+  assert.equal(new Set(logs).size, 1, 'every replica holds the same log');
+  const counter = Number(get(cluster, 'n'));
+  assert.ok(counter >= 5 && counter <= 8, `counter ${counter}`);
+});
+
+test('after the primary restarts, a far-behind learner becomes a backup only once it caught up', () => {
+  const cluster = new SimCluster({
+    seed: 12,
+    replicaCount: 2,
+    config: tinyProtocolConfig,
+    createStateMachine: () => new KeyValueStore(),
+  });
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 1);
+  const [primary, backup] = [view.primary, view.backups[0] as ReplicaId];
+  cluster.crash(backup);
+  awaitView(cluster, (candidate) => candidate.backups.length === 0 && candidate.learners.length === 0);
+  const writes = 200;
+  for (let number = 1; number <= writes; number++) {
+    assert.ok(call(cluster, kvOperation.incr(text('n')), { requestNumber: number }).ok);
+  }
+  // The primary restarts: it no longer knows its commit index. The backup comes back far behind.
+  cluster.crash(primary);
+  cluster.start(primary);
+  cluster.start(backup);
+  awaitView(cluster, (candidate) => candidate.backups.includes(backup));
+  assert.ok(
+    (cluster.replica(backup)?.status().durableIndex ?? 0) >= writes,
+    'promoted only after holding every entry the primary had when its view began',
+  );
+  cluster.crash(primary);
+  awaitView(cluster, (candidate) => candidate.primary === backup);
+  assert.equal(get(cluster, 'n'), String(writes));
+});

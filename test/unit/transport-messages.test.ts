@@ -56,6 +56,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
     {
       type: 'heartbeat',
       replicaId: 'a',
+      incarnation: 123456789,
       address: '127.0.0.1:7001',
       sequence: 12,
       viewNumber: 3,

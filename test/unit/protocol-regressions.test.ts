@@ -1,0 +1,104 @@
+// Regression tests for bugs the simulator found, each pinned at the level of the core where the
+// rule lives, so they fail without the fix whatever the schedule. See docs/TESTING.md.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultProtocolConfig } from '../../src/protocol/config.js';
+import { Coordinator } from '../../src/protocol/coordinator.js';
+import type { Heartbeat } from '../../src/protocol/messages.js';
+import { Replica } from '../../src/protocol/replica.js';
+import {
+  clientId,
+  type Entry,
+  logIndex,
+  positionZero,
+  type ReplicaId,
+  replicaId,
+  type View,
+  viewNumber,
+} from '../../src/protocol/types.js';
+import { KeyValueStore } from '../../src/state-machine/kv-store.js';
+
+const config = defaultProtocolConfig;
+const [r1, r2] = [replicaId('r1'), replicaId('r2')];
+
+function heartbeat(id: ReplicaId, incarnation: number, view: number, sequence = 1): Heartbeat {
+  return {
+    type: 'heartbeat',
+    replicaId: id,
+    incarnation,
+    address: `sim:${id}`,
+    sequence,
+    viewNumber: viewNumber(view),
+    durable: positionZero,
+    commitIndex: logIndex(0),
+    appliedIndex: logIndex(0),
+    syncedLearners: [],
+    laggingBackups: [],
+  };
+}
+
+function leaseIn(coordinator: Coordinator, to: ReplicaId): number {
+  const replies = coordinator.takeEffects().messages.filter((message) => message.to === to);
+  const reply = replies.at(-1)?.message;
+  return reply?.type === 'heartbeat_reply' ? reply.leaseTicks : -1;
+}
+
+test('sim seed 981: a restarted primary gets no lease in the view it led, and a new view replaces it', () => {
+  const view: View = { number: viewNumber(4), primary: r1, backups: [r2], learners: [] };
+  const coordinator = new Coordinator({ config, stored: { view, primaryIncarnation: null } });
+  for (let tick = 0; tick <= config.failureTimeoutTicks; tick++) {
+    coordinator.tick();
+    coordinator.receiveHeartbeat(heartbeat(r2, 1, 4));
+    coordinator.receiveHeartbeat(heartbeat(r1, 100, 4));
+  }
+  assert.equal(
+    leaseIn(coordinator, r1),
+    config.leaseTicks,
+    'the incarnation that acknowledged the view leads it',
+  );
+  // r1 crashes and comes back at once, with a new incarnation, before any failure timeout.
+  coordinator.receiveHeartbeat(heartbeat(r1, 101, 4, 2));
+  assert.equal(leaseIn(coordinator, r1), 0, 'no lease for another incarnation in the same view');
+  for (let tick = 0; tick < config.leaseTicks + config.leaseDriftMarginTicks + 2; tick++) {
+    coordinator.tick();
+    coordinator.receiveHeartbeat(heartbeat(r2, 1, 4));
+    coordinator.receiveHeartbeat(heartbeat(r1, 101, coordinator.currentView()?.number ?? 0));
+  }
+  assert.ok((coordinator.currentView()?.number ?? 0) > 4, 'a new view was installed');
+});
+
+test('sim seed 251: a restarted primary does not count a learner as synced before it holds the old log', () => {
+  const recovered: Entry[] = Array.from({ length: 50 }, (_, position) => ({
+    view: viewNumber(2),
+    index: logIndex(position + 1),
+    clientId: clientId('c'),
+    requestNumber: position + 1,
+    durability: 'sync' as const,
+    update: new Uint8Array(),
+    result: new Uint8Array(),
+  }));
+  // A fresh process: it does not know which of these 50 entries had committed.
+  const primary = new Replica({
+    id: r1,
+    incarnation: 7,
+    address: 'sim:r1',
+    config,
+    createStateMachine: () => new KeyValueStore(),
+    recovered,
+  });
+  const view: View = { number: viewNumber(5), primary: r1, backups: [], learners: [r2] };
+  primary.receiveFromCoordinator({ type: 'view_change', view, addresses: {} });
+  primary.takeEffects();
+  // The learner has synced its first few entries.
+  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(3) });
+  for (let tick = 0; tick < config.heartbeatIntervalTicks; tick++) primary.tick();
+  const reported = primary.takeEffects().heartbeats.flatMap((sent) => sent.syncedLearners);
+  assert.deepEqual(reported, [], 'a learner with 3 of 50 entries is not synced');
+  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(50) });
+  for (let tick = 0; tick < config.heartbeatIntervalTicks; tick++) primary.tick();
+  assert.deepEqual(
+    primary.takeEffects().heartbeats.flatMap((sent) => sent.syncedLearners),
+    [r2],
+  );
+});
