@@ -87,8 +87,9 @@ export class CoordinatorServer {
   private acceptReplica(id: ReplicaId, connection: MessageConnection): void {
     this.replicas.get(id)?.close();
     this.replicas.set(id, connection);
-    connection.onClose = () => {
+    connection.onClose = (error) => {
       if (this.replicas.get(id) === connection) this.replicas.delete(id);
+      this.noteClosed(error);
     };
     connection.onMessage = (raw) => {
       try {
@@ -105,6 +106,7 @@ export class CoordinatorServer {
   }
 
   private acceptClient(connection: MessageConnection): void {
+    connection.onClose = (error) => this.noteClosed(error);
     connection.onMessage = (raw) => {
       try {
         connection.send(this.core.status(parseStatusRequest(raw).id));
@@ -114,13 +116,18 @@ export class CoordinatorServer {
     };
   }
 
+  /** Bad input closes that one connection (counted and logged when it closes); anything else is our bug. */
   private refuse(connection: MessageConnection, error: unknown): void {
     if (!(error instanceof BadFrameError)) throw error;
+    connection.fail(error.code, error.message);
+  }
+
+  private noteClosed(error: Error | undefined): void {
+    if (!(error instanceof BadFrameError)) return;
     this.logger.log('warn', 'closed a connection that sent a bad frame', {
       reason: error.message,
       badFrames: transportCounters.badFrames,
     });
-    connection.fail(error.code, error.message);
   }
 
   private flush(): void {

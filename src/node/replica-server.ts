@@ -141,7 +141,10 @@ export class ReplicaServer {
   private acceptClient(connection: MessageConnection): void {
     const id = connectionId(this.nextConnection++);
     this.clients.set(id, connection);
-    connection.onClose = () => this.clients.delete(id);
+    connection.onClose = (error) => {
+      this.clients.delete(id);
+      this.noteClosed(error);
+    };
     connection.onMessage = (raw) => {
       try {
         this.core.receiveRequest(id, parseClientRequest(raw));
@@ -154,6 +157,7 @@ export class ReplicaServer {
   }
 
   private acceptPeer(from: ReplicaId, connection: MessageConnection): void {
+    connection.onClose = (error) => this.noteClosed(error);
     connection.onMessage = (raw) => {
       try {
         this.core.receiveFromPeer(from, parsePeerMessage(raw));
@@ -165,14 +169,18 @@ export class ReplicaServer {
     };
   }
 
-  /** Bad input closes that one connection and is counted; anything else is our bug. */
+  /** Bad input closes that one connection (counted and logged when it closes); anything else is our bug. */
   private refuse(connection: MessageConnection, error: unknown): void {
     if (!(error instanceof BadFrameError)) throw error;
+    connection.fail(error.code, error.message);
+  }
+
+  private noteClosed(error: Error | undefined): void {
+    if (!(error instanceof BadFrameError)) return;
     this.logger.log('warn', 'closed a connection that sent a bad frame', {
       reason: error.message,
       badFrames: transportCounters.badFrames,
     });
-    connection.fail(error.code, error.message);
   }
 
   private connectCoordinator(): void {
@@ -200,8 +208,9 @@ export class ReplicaServer {
           }
           this.scheduleFlush();
         };
-        connection.onClose = () => {
+        connection.onClose = (error) => {
           this.coordinatorConnection = null;
+          this.noteClosed(error);
           retry();
         };
       },

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { encodeMessage, frame } from '../../src/transport/index.js';
 import { LocalCluster, startProcess, stop, waitFor } from './harness.js';
 
 function sendRaw(address: string, bytes: Buffer): Promise<void> {
@@ -39,11 +40,21 @@ describe('bad input', { concurrency: false }, () => {
     // Each of these connections is closed by the server: the promise resolves on close.
     await sendRaw(primary.address, hugeLength);
     await sendRaw(primary.address, Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]));
+    // After a good handshake: a request of the wrong shape, then a frame claiming 4 GiB.
+    const hello = frame(
+      encodeMessage({ type: 'hello', clusterId: 'understudy', protocolVersion: 1, peer: { kind: 'client' } }),
+    );
+    await sendRaw(
+      primary.address,
+      Buffer.concat([hello, frame(encodeMessage({ type: 'request', id: 'x' }))]),
+    );
+    await sendRaw(primary.address, Buffer.concat([hello, hugeLength]));
     const running = cluster.replicas.get(primary.id);
     assert.ok(running !== undefined);
     await waitFor('the bad frames to be logged', () =>
-      (running.stderr().match(/bad frame/g)?.length ?? 0) >= 2 ? true : undefined,
+      (running.stderr().match(/bad frame/g)?.length ?? 0) >= 4 ? true : undefined,
     );
+    assert.match(running.stderr(), /"badFrames":4/);
     assert.equal(running.child.exitCode, null, 'the replica is still running');
     await client.put('k', 'after');
     assert.equal(await client.getText('k'), 'after');
