@@ -7,7 +7,7 @@
 
 import type { ProtocolConfig } from '../protocol/config.js';
 import { Coordinator } from '../protocol/coordinator.js';
-import type { StorageOperation } from '../protocol/effects.js';
+import type { CoordinatorState, StorageOperation } from '../protocol/effects.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -166,7 +166,10 @@ function describe(envelope: Envelope): string {
 export class SimCluster {
   readonly random: Random;
   now = 0;
-  readonly coordinator: Coordinator;
+  /** Null while the coordinator process is down. */
+  coordinator: Coordinator | null;
+  /** What the coordinator has stored on disk; a restart begins from it. */
+  private coordinatorStored: CoordinatorState = { view: null, primaryIncarnation: null };
   readonly nodes = new Map<ReplicaId, SimNode>();
   readonly replies = new Map<number, ClientReply[]>();
   private readonly inFlight: InFlight[] = [];
@@ -187,10 +190,7 @@ export class SimCluster {
     this.random = new Random(options.seed);
     this.network = options.network ?? calmNetwork;
     this.disk = options.disk ?? calmDisk;
-    this.coordinator = new Coordinator({
-      config: options.config,
-      stored: { view: null, primaryIncarnation: null },
-    });
+    this.coordinator = new Coordinator({ config: options.config, stored: this.coordinatorStored });
     for (let number = 1; number <= options.replicaCount; number++) {
       const id = replicaId(`r${number}`);
       const node: SimNode = {
@@ -227,6 +227,18 @@ export class SimCluster {
       ...(this.options.testOnlyFaults === undefined ? {} : { testOnlyFaults: this.options.testOnlyFaults }),
     });
     this.trace(`start ${id} with ${node.disk.durable.length} entries`);
+  }
+
+  /** The coordinator process dies: in-memory knowledge (liveness, leases) is gone, its disk stays. */
+  crashCoordinator(): void {
+    this.coordinator = null;
+    this.trace('crash coordinator');
+  }
+
+  startCoordinator(): void {
+    if (this.coordinator !== null) return;
+    this.coordinator = new Coordinator({ config: this.options.config, stored: this.coordinatorStored });
+    this.trace(`start coordinator in view ${this.coordinatorStored.view?.number ?? 0}`);
   }
 
   isUp(id: ReplicaId): boolean {
@@ -286,7 +298,8 @@ export class SimCluster {
   }
 
   view(): View | null {
-    return this.coordinator.currentView();
+    // While the coordinator is down, clients use the last view they heard of.
+    return this.coordinator?.currentView() ?? this.coordinatorStored.view;
   }
 
   replica(id: ReplicaId): Replica | null {
@@ -297,8 +310,10 @@ export class SimCluster {
 
   step(): void {
     this.now += 1;
-    this.coordinator.tick();
-    this.flushCoordinator();
+    if (this.coordinator !== null) {
+      this.coordinator.tick();
+      this.flushCoordinator();
+    }
     for (const [id, node] of this.nodes) {
       if (node.replica === null) continue;
       node.clockCarry += node.clockRate;
@@ -393,6 +408,7 @@ export class SimCluster {
     const { envelope } = item;
     this.trace(`${item.from}>${item.to} ${describe(envelope)}`);
     if (envelope.kind === 'heartbeat') {
+      if (this.coordinator === null) return;
       this.coordinator.receiveHeartbeat(envelope.message);
       this.flushCoordinator();
       return;
@@ -426,7 +442,9 @@ export class SimCluster {
   }
 
   private flushCoordinator(): void {
+    if (this.coordinator === null) return;
     const effects = this.coordinator.takeEffects();
+    if (effects.save !== null) this.coordinatorStored = effects.save;
     for (const { to, message } of effects.messages)
       this.send('coordinator', to, { kind: 'coordinator', message });
   }

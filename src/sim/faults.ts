@@ -15,7 +15,14 @@ import {
 } from './cluster.js';
 import type { Random } from './random.js';
 
-export type FaultKind = 'crash' | 'partition' | 'one-way' | 'coordinator-split' | 'clog' | 'slow-disk';
+export type FaultKind =
+  | 'crash'
+  | 'coordinator-crash'
+  | 'partition'
+  | 'one-way'
+  | 'coordinator-split'
+  | 'clog'
+  | 'slow-disk';
 
 export interface FaultPlan {
   readonly replicaCount: number;
@@ -34,6 +41,7 @@ const allKinds: readonly FaultKind[] = [
   'partition',
   'one-way',
   'coordinator-split',
+  'coordinator-crash',
   'clog',
   'slow-disk',
 ];
@@ -155,6 +163,9 @@ export class Nemesis {
         cluster.clog(target, other, this.random.integer(10, 100), until);
         break;
       }
+      case 'coordinator-crash':
+        cluster.crashCoordinator();
+        break;
       case 'slow-disk':
         cluster.disk = { ...this.plan.disk, fsyncTicksMin: 20, fsyncTicksMax: 60 };
         break;
@@ -166,6 +177,7 @@ export class Nemesis {
     this.cluster.heal();
     this.cluster.disk = this.plan.disk;
     for (const id of this.crashed) this.cluster.start(id);
+    this.cluster.startCoordinator();
     this.crashed.clear();
   }
 }
