@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
+import { addChaosCommand } from './chaos-command.js';
 import { addClientCommands } from './kv-commands.js';
 import { exitCode } from './options.js';
 import { addServerCommands } from './server-commands.js';
@@ -25,6 +26,7 @@ const program = new Command('understudy')
   .showSuggestionAfterError(true);
 addClientCommands(program);
 addServerCommands(program);
+addChaosCommand(program);
 
 try {
   await program.parseAsync(process.argv);

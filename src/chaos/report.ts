@@ -1,0 +1,146 @@
+// The outcome of a chaos run and how it is printed. `passed` holds only when every check held:
+// linearizable on every key (unknown is not a pass), no acknowledged sync append lost, no append
+// applied twice, async appends lost only if a failover happened, and nothing else went wrong.
+
+import type { FaultRecord, NemesisKind } from './nemesis.js';
+import type { WriteAcknowledgement } from './workload.js';
+
+export interface ChaosReport {
+  readonly seed: number;
+  readonly durationSeconds: number;
+  readonly clients: number;
+  readonly nemeses: readonly NemesisKind[];
+  readonly replicas: number;
+  readonly keys: number;
+  readonly faults: Readonly<Record<NemesisKind, number>>;
+  readonly faultsSkipped: number;
+  readonly operations: { readonly ok: number; readonly fail: number; readonly info: number };
+  /** Why workload operations did not complete ok ("cas not swapped", "write OUTCOME_UNKNOWN"). */
+  readonly unsuccessfulByCause: ReadonlyMap<string, number>;
+  /** Messages of acknowledged sync appends missing from the final values. */
+  readonly lostWrites: readonly string[];
+  /** Messages of tokens found more than once in a final value. */
+  readonly duplicates: readonly string[];
+  readonly asyncAppendsAcknowledged: number;
+  readonly asyncAppendsLost: number;
+  readonly asyncWritesAcknowledged: number;
+  readonly failoverHappened: boolean;
+  readonly linearizability: {
+    readonly keys: number;
+    readonly linearizable: number;
+    readonly unknown: readonly string[];
+    /** Key → why no legal order exists. */
+    readonly violations: ReadonlyMap<string, string>;
+  };
+  /** Failover times in milliseconds, one per fault that cut the primary off. */
+  readonly failoverMs: readonly number[];
+  /** Faults on the primary after which no write in a view with another primary was seen. */
+  readonly failoversNotObserved: number;
+  /** Anything else that went wrong: a final read that never succeeded, a view that never healed. */
+  readonly problems: readonly string[];
+  /** The run's data and logs; kept when a check failed. */
+  readonly directory: string;
+  readonly directoryKept: boolean;
+  readonly historyFile: string | null;
+  readonly passed: boolean;
+}
+
+/** Why the run failed; empty when it passed. */
+export function failures(report: Omit<ChaosReport, 'passed'>): string[] {
+  const reasons: string[] = [];
+  const { linearizability } = report;
+  if (linearizability.violations.size > 0) {
+    reasons.push(`not linearizable on ${[...linearizability.violations.keys()].join(', ')}`);
+  }
+  if (linearizability.unknown.length > 0) {
+    reasons.push(`linearizability unknown on ${linearizability.unknown.join(', ')} (search budget ran out)`);
+  }
+  if (report.lostWrites.length > 0) reasons.push(`${report.lostWrites.length} acknowledged writes lost`);
+  if (report.duplicates.length > 0) reasons.push(`${report.duplicates.length} duplicate appends`);
+  if (report.asyncAppendsLost > 0 && !report.failoverHappened) {
+    reasons.push(`${report.asyncAppendsLost} async writes lost without a failover`);
+  }
+  reasons.push(...report.problems);
+  return reasons;
+}
+
+/**
+ * For each fault that cut the primary off: the time from the fault to the first write answered in
+ * a later view whose primary is another replica (a view whose primary was never observed counts),
+ * looking no further than the next such fault.
+ */
+export function failoverTimes(
+  faults: readonly FaultRecord[],
+  acknowledgements: readonly WriteAcknowledgement[],
+  primaries: ReadonlyMap<number, string>,
+): { readonly times: number[]; readonly notObserved: number } {
+  const onPrimary = faults.filter((fault) => fault.formerPrimary !== null);
+  const sorted = [...acknowledgements].sort((a, b) => a.timeNs - b.timeNs);
+  const times: number[] = [];
+  let notObserved = 0;
+  onPrimary.forEach((fault, index) => {
+    const horizonNs = onPrimary[index + 1]?.startNs ?? Number.POSITIVE_INFINITY;
+    const first = sorted.find(
+      ({ timeNs, view }) =>
+        timeNs >= fault.startNs &&
+        timeNs < horizonNs &&
+        view > fault.viewNumber &&
+        primaries.get(view) !== fault.formerPrimary,
+    );
+    if (first === undefined) notObserved += 1;
+    else times.push((first.timeNs - fault.startNs) / 1e6);
+  });
+  return { times, notObserved };
+}
+
+/** Nearest-rank percentile of ascending `sorted`. */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+export function formatReport(report: ChaosReport): string {
+  const lines: string[] = [];
+  const nemeses = report.nemeses.length === 0 ? 'none' : report.nemeses.join(',');
+  lines.push(
+    `chaos: seed ${report.seed}, ${report.durationSeconds} s, ${report.clients} clients, nemesis ${nemeses}, ${report.replicas} replicas`,
+  );
+  const faultCounts = report.nemeses.map((kind) => `${report.faults[kind]} ${kind}`).join(', ');
+  const skipped = report.faultsSkipped > 0 ? ` (${report.faultsSkipped} skipped: view not whole)` : '';
+  lines.push(`faults: ${faultCounts === '' ? 'none' : faultCounts}${skipped}`);
+  const { ok, fail, info } = report.operations;
+  lines.push(
+    `operations: ${ok} ok, ${fail} failed, ${info} unknown (${report.asyncWritesAcknowledged} of them acknowledged async writes)`,
+  );
+  if (report.unsuccessfulByCause.size > 0) {
+    const causes = [...report.unsuccessfulByCause].sort(([, a], [, b]) => b - a);
+    lines.push(`  not ok: ${causes.map(([cause, count]) => `${count} ${cause}`).join(', ')}`);
+  }
+  lines.push(`acknowledged writes lost: ${report.lostWrites.length}`);
+  for (const message of report.lostWrites.slice(0, 5)) lines.push(`  ${message}`);
+  lines.push(`duplicate appends: ${report.duplicates.length}`);
+  for (const message of report.duplicates.slice(0, 5)) lines.push(`  ${message}`);
+  lines.push(
+    `async writes lost in failovers: ${report.asyncAppendsLost} (of ${report.asyncAppendsAcknowledged} acknowledged async appends)`,
+  );
+  const { linearizability } = report;
+  lines.push(
+    `linearizable: ${linearizability.linearizable} of ${linearizability.keys} keys (unknown: ${linearizability.unknown.length})`,
+  );
+  for (const [key, explanation] of linearizability.violations) lines.push(`  ${key}: ${explanation}`);
+  const sorted = [...report.failoverMs].sort((a, b) => a - b);
+  const notObserved = report.failoversNotObserved > 0 ? ` (${report.failoversNotObserved} not observed)` : '';
+  lines.push(
+    sorted.length === 0
+      ? `failover: none measured${notObserved}`
+      : `failover: ${sorted.length} failover${sorted.length === 1 ? '' : 's'}, p50 ${Math.round(percentile(sorted, 0.5))} ms, p99 ${Math.round(
+          percentile(sorted, 0.99),
+        )} ms, max ${Math.round(percentile(sorted, 1))} ms${notObserved}`,
+  );
+  for (const problem of report.problems) lines.push(`problem: ${problem}`);
+  if (report.historyFile !== null) lines.push(`history: ${report.historyFile}`);
+  if (report.directoryKept) lines.push(`data and logs kept in ${report.directory}`);
+  const reasons = failures(report);
+  lines.push(reasons.length === 0 ? 'result: PASS' : `result: FAIL (${reasons.join('; ')})`);
+  return `${lines.join('\n')}\n`;
+}

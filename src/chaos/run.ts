@@ -1,0 +1,264 @@
+// A chaos run from start to report: start the cluster behind proxies, run the workload while the
+// nemesis injects faults, heal everything, wait for a whole view, stop the clients, read every key,
+// and check the history (linearizability per key, no lost acknowledged appends, at most once, async
+// appends lost only in failovers), with failover times from the faults and the answered writes.
+// Invariant: whatever happens, every process is stopped by its id, every proxy and client closed and
+// every timer cleared before runChaos settles; the directory goes unless a check failed.
+
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  checkAtMostOnce,
+  checkLinearizable,
+  checkNoLostWrites,
+  type HistoryEvent,
+  HistoryRecorder,
+  pairOperations,
+  summarize,
+  toJsonLines,
+} from '../check/index.js';
+import { Client } from '../client/index.js';
+import { Random } from '../sim/random.js';
+import { ChaosCluster } from './cluster-processes.js';
+import { Nemesis, type NemesisKind, nemesisKinds, sleepUnlessAborted, ViewMonitor } from './nemesis.js';
+import { type ChaosReport, failoverTimes, failures } from './report.js';
+import { CLIENT_DEADLINE_MS, Workload } from './workload.js';
+
+/** How long the cluster may take to form its first view with every replica. */
+export const CLUSTER_READY_TIMEOUT_MS = 30_000;
+/** How long, after healing, the view may take to hold every replica as primary or backup again. */
+export const HEAL_TIMEOUT_MS = 60_000;
+/** How long the final reads may take, retries included. */
+export const FINAL_READS_TIMEOUT_MS = 60_000;
+export const FINAL_READ_RETRY_MS = 200;
+/** The history is written this many events at a time, never as one string. */
+const HISTORY_WRITE_EVENTS_PER_CHUNK = 10_000;
+
+export interface ChaosOptions {
+  readonly durationSeconds: number;
+  readonly clients: number;
+  readonly nemeses: readonly NemesisKind[];
+  readonly replicas: number;
+  /** Register keys; as many append keys again. */
+  readonly keys: number;
+  readonly seed: number;
+  /** Where to write the history as JSON lines, final reads included. */
+  readonly historyFile?: string;
+  /** Parent of the run's directory; the system's temporary directory by default. */
+  readonly directory?: string;
+  /** Progress lines (faults, heals); the report is returned, not logged. */
+  readonly log?: (line: string) => void;
+  /** Ends the run early (the report then says so and fails). */
+  readonly signal?: AbortSignal;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => {});
+  const startNs = process.hrtime.bigint();
+  const clock = (): number => Number(process.hrtime.bigint() - startNs);
+  const parent = resolve(options.directory ?? tmpdir());
+  mkdirSync(parent, { recursive: true });
+  const directory = mkdtempSync(join(parent, 'understudy-chaos-'));
+  const random = new Random(options.seed);
+  const recorder = new HistoryRecorder();
+  const problems: string[] = [];
+  const nemesisStop = new AbortController();
+  let cluster: ChaosCluster | null = null;
+  let monitor: ViewMonitor | null = null;
+  let workload: Workload | null = null;
+  let nemesis: Nemesis | null = null;
+  let finalReads = new Map<string, string | null>();
+  const interrupted = (): boolean => options.signal?.aborted === true;
+
+  try {
+    cluster = await ChaosCluster.start({
+      directory,
+      replicaCount: options.replicas,
+      seed: random.nextUint32(),
+    });
+    monitor = await ViewMonitor.start(cluster.coordinatorAddress);
+    if (!(await monitor.waitWhole(cluster.replicaIds, CLUSTER_READY_TIMEOUT_MS))) {
+      throw new Error(
+        `no view with every replica within ${CLUSTER_READY_TIMEOUT_MS} ms; logs in ${directory}`,
+      );
+    }
+    log(`chaos: cluster up in ${directory}`);
+    workload = await Workload.start({
+      coordinator: cluster.coordinatorAddress,
+      clients: options.clients,
+      keys: options.keys,
+      seed: random.nextUint32(),
+      recorder,
+      clock,
+    });
+    nemesis = new Nemesis({ cluster, monitor, kinds: options.nemeses, random, clock, log });
+    const nemesisDone = nemesis.run(nemesisStop.signal);
+    await sleepUnlessAborted(options.durationSeconds * 1000, options.signal);
+    nemesisStop.abort();
+    await nemesisDone;
+
+    if (!interrupted()) {
+      log(`chaos: +${(clock() / 1e9).toFixed(1)} s healing and waiting for every replica to rejoin`);
+      await healEverything(cluster, problems);
+      if (!(await monitor.waitWhole(cluster.replicaIds, HEAL_TIMEOUT_MS, options.signal)) && !interrupted()) {
+        problems.push(
+          `after healing, the view did not hold every replica within ${HEAL_TIMEOUT_MS / 1000} s`,
+        );
+      }
+    }
+    await workload.stop();
+    if (!interrupted()) {
+      const finalReader = {
+        coordinator: cluster.coordinatorAddress,
+        process: options.clients,
+        recorder,
+        clock,
+      };
+      finalReads = await readFinalValues(finalReader, workload.keys, problems, options.signal);
+    }
+    if (interrupted()) problems.push('the run was interrupted');
+  } finally {
+    nemesisStop.abort();
+    await workload?.stop();
+    await monitor?.stop();
+    await cluster?.close();
+  }
+
+  // ---- checks ------------------------------------------------------------------------------------
+  const events = recorder.events();
+  let historyFile: string | null = null;
+  if (options.historyFile !== undefined) {
+    historyFile = resolve(options.historyFile);
+    writeHistory(historyFile, events);
+  }
+  const operations = pairOperations(events);
+  const summary = summarize(operations);
+  const linearizability = checkLinearizable(operations);
+  // Only keys whose final read succeeded can be checked for lost writes (a missing one is a problem).
+  const appendKeys = new Set(workload?.appendKeys ?? []);
+  const appendFinals = new Map([...finalReads].filter(([key]) => appendKeys.has(key)));
+  const lostWrites = checkNoLostWrites(
+    operations.filter((operation) => appendFinals.has(operation.key)),
+    appendFinals,
+  ).map((violation) => violation.message);
+  const duplicates = checkAtMostOnce(appendFinals).map((violation) => violation.message);
+  const asyncAppends = workload?.asyncAppendsAcknowledged ?? [];
+  const asyncAppendsLost = asyncAppends.filter(
+    ({ key, token }) => appendFinals.has(key) && !(appendFinals.get(key) ?? '').includes(token),
+  ).length;
+  const faults = nemesis?.faults ?? [];
+  const primaries = monitor?.primaries ?? new Map<number, string>();
+  const failovers = failoverTimes(faults, workload?.writeAcknowledgements ?? [], primaries);
+  const faultCounts = Object.fromEntries(nemesisKinds.map((kind) => [kind, 0])) as Record<
+    NemesisKind,
+    number
+  >;
+  for (const fault of faults) faultCounts[fault.kind] += 1;
+  problems.push(...(nemesis?.problems ?? []));
+
+  const violations = new Map<string, string>();
+  const unknown: string[] = [];
+  let linearizable = 0;
+  for (const [key, check] of linearizability.perKey) {
+    if (check.result === 'linearizable') linearizable += 1;
+    else if (check.result === 'unknown') unknown.push(key);
+    else violations.set(key, check.explanation ?? 'no legal order');
+  }
+  const draft: Omit<ChaosReport, 'passed'> = {
+    seed: options.seed,
+    durationSeconds: options.durationSeconds,
+    clients: options.clients,
+    nemeses: options.nemeses,
+    replicas: options.replicas,
+    keys: options.keys,
+    faults: faultCounts,
+    faultsSkipped: nemesis?.skipped ?? 0,
+    operations: { ok: summary.ok, fail: summary.fail, info: summary.info },
+    unsuccessfulByCause: workload?.unsuccessfulByCause ?? new Map(),
+    lostWrites,
+    duplicates,
+    asyncAppendsAcknowledged: asyncAppends.length,
+    asyncAppendsLost,
+    asyncWritesAcknowledged: workload?.asyncWritesAcknowledged ?? 0,
+    failoverHappened: failovers.times.length > 0 || (monitor?.primaryChanged ?? false),
+    linearizability: { keys: linearizability.perKey.size, linearizable, unknown, violations },
+    failoverMs: failovers.times,
+    failoversNotObserved: failovers.notObserved,
+    problems,
+    directory,
+    directoryKept: false,
+    historyFile,
+  };
+  const passed = failures(draft).length === 0;
+  if (passed) rmSync(directory, { recursive: true, force: true });
+  return { ...draft, directoryKept: !passed, passed };
+}
+
+function writeHistory(path: string, events: readonly HistoryEvent[]): void {
+  const file = openSync(path, 'w');
+  try {
+    for (let start = 0; start < events.length; start += HISTORY_WRITE_EVENTS_PER_CHUNK) {
+      writeSync(file, toJsonLines(events.slice(start, start + HISTORY_WRITE_EVENTS_PER_CHUNK)));
+    }
+  } finally {
+    closeSync(file);
+  }
+}
+
+/** Restarts dead replicas, resumes paused ones and clears every proxy fault. */
+async function healEverything(cluster: ChaosCluster, problems: string[]): Promise<void> {
+  cluster.healNetwork();
+  for (const id of cluster.replicaIds) {
+    const replica = cluster.replica(id);
+    if (replica.state === 'paused') replica.resume();
+    if (replica.state === 'stopped') {
+      await cluster.startReplica(id).catch((error: unknown) => {
+        problems.push(`restarting ${id}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    }
+  }
+}
+
+interface FinalReader {
+  readonly coordinator: string;
+  /** The history's process number for the final reads: one after the workload's. */
+  readonly process: number;
+  readonly recorder: HistoryRecorder;
+  readonly clock: () => number;
+}
+
+/** Reads every key as one more process of the history, retrying each until it succeeds. */
+async function readFinalValues(
+  { coordinator, process, recorder, clock }: FinalReader,
+  keys: readonly string[],
+  problems: string[],
+  signal?: AbortSignal,
+): Promise<Map<string, string | null>> {
+  const finals = new Map<string, string | null>();
+  const endMs = performance.now() + FINAL_READS_TIMEOUT_MS;
+  const client = await Client.connect({ coordinator, deadlineMs: CLIENT_DEADLINE_MS });
+  try {
+    for (const key of keys) {
+      while (!finals.has(key)) {
+        if (signal?.aborted === true) return finals;
+        if (performance.now() >= endMs) {
+          problems.push(`the final read of ${key} did not succeed within ${FINAL_READS_TIMEOUT_MS / 1000} s`);
+          return finals;
+        }
+        const handle = recorder.invoke(process, 'read', key, null, clock());
+        try {
+          const value = await client.getText(key);
+          recorder.ok(handle, value, clock());
+          finals.set(key, value);
+        } catch {
+          recorder.fail(handle, clock());
+          await sleepUnlessAborted(FINAL_READ_RETRY_MS, signal);
+        }
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return finals;
+}

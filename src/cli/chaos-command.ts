@@ -1,0 +1,132 @@
+// `understudy chaos`: a fault-injection run against real processes (a coordinator and replicas behind
+// fault-injecting proxies), with a workload, a seeded nemesis and the history checks; prints the
+// report and exits 0 only if every check held. Bad flags are usage errors (exit 2). The chaos code
+// is imported lazily, so the other commands never load it.
+
+import { randomInt } from 'node:crypto';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { NemesisKind } from '../chaos/nemesis.js';
+import { exitCode, integerIn, nonEmpty } from './options.js';
+import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
+
+export const CHAOS_DURATION_SECONDS_DEFAULT = 60;
+export const CHAOS_DURATION_SECONDS_MAX = 24 * 60 * 60;
+export const CHAOS_CLIENTS_DEFAULT = 5;
+export const CHAOS_CLIENTS_MAX = 64;
+export const CHAOS_REPLICAS_DEFAULT = 3;
+/** One replica down at a time must leave another to serve. */
+export const CHAOS_REPLICAS_MIN = 2;
+export const CHAOS_KEYS_DEFAULT = 4;
+export const CHAOS_KEYS_MAX = 64;
+export const CHAOS_SEED_MAX = 0xffff_ffff;
+/** Kept here rather than imported, so parsing the flags does not load the chaos code. */
+const nemesisNames: readonly NemesisKind[] = ['kill', 'pause', 'partition', 'loss'];
+
+interface ChaosFlags {
+  readonly duration: number;
+  readonly clients: number;
+  readonly nemesis: readonly NemesisKind[];
+  readonly history?: string;
+  readonly replicas: number;
+  readonly keys: number;
+  readonly seed?: number;
+  readonly dir?: string;
+}
+
+/** "kill,pause" → the kinds; "none" → no faults (a control run). */
+function nemesisList(text: string): NemesisKind[] {
+  if (text.trim() === 'none') return [];
+  const names = text.split(',').map((name) => name.trim());
+  const kinds: NemesisKind[] = [];
+  for (const name of names) {
+    const kind = nemesisNames.find((known) => known === name);
+    if (kind === undefined) {
+      throw new InvalidArgumentError(
+        `expected a comma-separated subset of ${nemesisNames.join(',')} or none.`,
+      );
+    }
+    if (!kinds.includes(kind)) kinds.push(kind);
+  }
+  return kinds;
+}
+
+export function addChaosCommand(program: Command): void {
+  program
+    .command('chaos')
+    .description(
+      'start a cluster behind fault-injecting proxies, run clients while faults are injected, then check the history',
+    )
+    .option(
+      '--duration <seconds>',
+      'how long the workload and the faults run',
+      integerIn(1, CHAOS_DURATION_SECONDS_MAX),
+      CHAOS_DURATION_SECONDS_DEFAULT,
+    )
+    .option(
+      '--clients <n>',
+      'concurrent client processes',
+      integerIn(1, CHAOS_CLIENTS_MAX),
+      CHAOS_CLIENTS_DEFAULT,
+    )
+    .addOption(
+      new Option('--nemesis <list>', `faults to inject: a subset of ${nemesisNames.join(',')}, or none`)
+        .argParser(nemesisList)
+        .default([...nemesisNames], nemesisNames.join(',')),
+    )
+    .option(
+      '--history <file>',
+      'write the history as JSON lines (final reads included)',
+      nonEmpty('--history'),
+    )
+    .option(
+      '--replicas <n>',
+      'number of replicas',
+      integerIn(CHAOS_REPLICAS_MIN, CLUSTER_REPLICAS_MAX),
+      CHAOS_REPLICAS_DEFAULT,
+    )
+    .option(
+      '--keys <n>',
+      'register keys (and as many append keys)',
+      integerIn(1, CHAOS_KEYS_MAX),
+      CHAOS_KEYS_DEFAULT,
+    )
+    .option(
+      '--seed <n>',
+      'seed of the fault schedule and the workload (random by default)',
+      integerIn(0, CHAOS_SEED_MAX),
+    )
+    .option(
+      '--dir <path>',
+      'parent of the run directory (the system temporary directory by default)',
+      nonEmpty('--dir'),
+    )
+    .action(async (flags: ChaosFlags) => {
+      const { runChaos } = await import('../chaos/run.js');
+      const { formatReport } = await import('../chaos/report.js');
+      const seed = flags.seed ?? randomInt(CHAOS_SEED_MAX);
+      const nemeses = flags.nemesis.length === 0 ? 'none' : flags.nemesis.join(',');
+      const print = (line: string) => process.stdout.write(`${line}\n`);
+      print(`chaos: starting with seed ${seed} (--seed ${seed} replays the schedule), nemesis ${nemeses}`);
+      const interrupted = new AbortController();
+      const interrupt = () => interrupted.abort();
+      process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
+      try {
+        const report = await runChaos({
+          durationSeconds: flags.duration,
+          clients: flags.clients,
+          nemeses: flags.nemesis,
+          replicas: flags.replicas,
+          keys: flags.keys,
+          seed,
+          ...(flags.history === undefined ? {} : { historyFile: flags.history }),
+          ...(flags.dir === undefined ? {} : { directory: flags.dir }),
+          log: print,
+          signal: interrupted.signal,
+        });
+        process.stdout.write(formatReport(report));
+        process.exitCode = report.passed ? exitCode.success : exitCode.failed;
+      } finally {
+        process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
+      }
+    });
+}

@@ -1,0 +1,181 @@
+// The chaos tooling: the fault-injecting proxy between a real listener and dialler, and short chaos
+// runs against real processes that must find nothing lost and every key linearizable.
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { FaultProxy } from '../../src/chaos/proxy.js';
+import { formatReport } from '../../src/chaos/report.js';
+import { runChaos } from '../../src/chaos/run.js';
+import type { Hello } from '../../src/protocol/messages.js';
+import { Random } from '../../src/sim/random.js';
+import {
+  dial,
+  encodeMessage,
+  FRAME_SIZE_MAX_BYTES_DEFAULT,
+  frame,
+  type Listener,
+  listen,
+  type MessageConnection,
+  PROTOCOL_VERSION,
+} from '../../src/transport/index.js';
+import { waitFor } from './harness.js';
+
+const clusterId = 'chaos-test';
+const clientHello: Hello = {
+  type: 'hello',
+  clusterId,
+  protocolVersion: PROTOCOL_VERSION,
+  peer: { kind: 'client' },
+};
+/** Long enough for a frame to cross loopback and the proxy several times over. */
+const quietMs = 300;
+
+interface Echo {
+  readonly type: 'echo';
+  readonly sequence: number;
+}
+
+describe('the fault-injecting proxy', { concurrency: false }, () => {
+  let listener: Listener;
+  let proxy: FaultProxy;
+  /** What the server received, per accepted connection, in order. */
+  let received: number[];
+  let serverConnections: MessageConnection[];
+  const clients: MessageConnection[] = [];
+
+  before(async () => {
+    listener = await listen({
+      host: '127.0.0.1',
+      port: 0,
+      clusterId,
+      frameSizeMaxBytes: FRAME_SIZE_MAX_BYTES_DEFAULT,
+      onConnection: (_peer, connection) => {
+        serverConnections.push(connection);
+        connection.onMessage = (message) => {
+          const { sequence } = message as Echo;
+          received.push(sequence);
+          connection.send({ type: 'echo', sequence } satisfies Echo);
+        };
+      },
+    });
+    proxy = await FaultProxy.start({ name: 'r1', random: new Random(7), target: listener.address });
+  });
+
+  after(async () => {
+    for (const client of clients) client.destroy();
+    await proxy.close();
+    await listener.close();
+  });
+
+  const reset = () => {
+    proxy.heal();
+    received = [];
+    serverConnections = [];
+  };
+
+  const dialThroughProxy = async (): Promise<MessageConnection> => {
+    const connection = await dial(proxy.address, clientHello);
+    clients.push(connection);
+    return connection;
+  };
+
+  test('forwards whole frames both ways between a dialler and a listener', async () => {
+    reset();
+    const connection = await dialThroughProxy();
+    const echoes: number[] = [];
+    connection.onMessage = (message) => echoes.push((message as Echo).sequence);
+    for (let sequence = 1; sequence <= 20; sequence++) connection.send({ type: 'echo', sequence });
+    await waitFor('every echo', () => (echoes.length === 20 ? true : undefined), 5000);
+    assert.deepEqual(
+      received,
+      [...Array(20).keys()].map((index) => index + 1),
+    );
+    assert.deepEqual(echoes, received);
+  });
+
+  test('a blocked source is cut off, and its new connections close right after the Hello', async () => {
+    reset();
+    const open = await dialThroughProxy();
+    const closed = new Promise<void>((resolve) => {
+      open.onClose = () => resolve();
+    });
+    const refusedBefore = proxy.counters.connectionsRefused;
+    proxy.block(['client']);
+    await closed;
+    await assert.rejects(dial(proxy.address, clientHello), /closed/);
+    assert.equal(proxy.counters.connectionsRefused, refusedBefore + 1);
+    proxy.block(['r2']); // another source: clients pass again
+    const again = await dialThroughProxy();
+    assert.equal(again.isClosed, false);
+  });
+
+  test('with loss 1.0 only the Hello (and the Welcome) get through', async () => {
+    reset();
+    proxy.setLoss(1);
+    const connection = await dialThroughProxy(); // the handshake completed through the proxy
+    const droppedBefore = proxy.counters.framesDropped;
+    for (let sequence = 1; sequence <= 10; sequence++) connection.send({ type: 'echo', sequence });
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    assert.equal(serverConnections.length, 1, 'the Hello reached the server');
+    assert.deepEqual(received, []);
+    assert.equal(proxy.counters.framesDropped, droppedBefore + 10);
+  });
+
+  test('delay holds frames but keeps their order per connection', async () => {
+    reset();
+    proxy.setDelay(0, 40);
+    const connection = await dialThroughProxy();
+    const startMs = performance.now();
+    for (let sequence = 1; sequence <= 50; sequence++) connection.send({ type: 'echo', sequence });
+    await waitFor('every frame', () => (received.length === 50 ? true : undefined), 5000);
+    assert.deepEqual(
+      received,
+      [...Array(50).keys()].map((index) => index + 1),
+    );
+    assert.ok(performance.now() - startMs >= 20, 'frames were held');
+  });
+
+  test('a frame over the size limit closes the connection', async () => {
+    reset();
+    const badFramesBefore = proxy.counters.badFrames;
+    const socket = connect(Number(proxy.address.split(':')[1]), '127.0.0.1');
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(FRAME_SIZE_MAX_BYTES_DEFAULT + 1, 0);
+    socket.write(Buffer.concat([frame(encodeMessage(clientHello)), header]));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    assert.equal(proxy.counters.badFrames, badFramesBefore + 1);
+  });
+});
+
+describe('short chaos runs against real processes', { concurrency: false }, () => {
+  // Seeds whose first fault cuts the primary off: a kill of the primary, an isolated primary.
+  const runs = [
+    ['kill', 20_240_601],
+    ['partition', 20_240_603],
+  ] as const;
+  for (const [nemesis, seed] of runs) {
+    test(`${nemesis}: nothing acknowledged is lost and every key is linearizable`, async (t) => {
+      const report = await runChaos({
+        durationSeconds: 8,
+        clients: 3,
+        nemeses: [nemesis],
+        replicas: 3,
+        keys: 2,
+        seed,
+      });
+      const printed = formatReport(report);
+      for (const line of printed.trimEnd().split('\n')) t.diagnostic(line);
+      assert.ok(report.faults[nemesis] >= 1, `a ${nemesis} fault was injected:\n${printed}`);
+      assert.equal(report.lostWrites.length, 0, printed);
+      assert.equal(report.duplicates.length, 0, printed);
+      assert.equal(report.linearizability.linearizable, report.linearizability.keys, printed);
+      assert.ok(report.linearizability.keys >= 2 * 2, printed);
+      assert.equal(report.linearizability.unknown.length, 0, printed);
+      assert.deepEqual(report.problems, [], printed);
+      assert.ok(report.operations.ok > 0, printed);
+      assert.ok(report.failoverMs.length >= 1, `the primary failed over:\n${printed}`);
+      assert.ok(report.passed, printed);
+    });
+  }
+});
