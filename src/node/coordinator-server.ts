@@ -11,8 +11,8 @@ import {
   parseAddress,
   parseHeartbeat,
   parseStatusRequest,
-  transportCounters,
 } from '../transport/index.js';
+import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { StateStore } from './state-store.js';
@@ -55,12 +55,7 @@ export class CoordinatorServer {
       port,
       clusterId: options.clusterId ?? clusterIdDefault,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
-      onRejected: (reason) =>
-        logger.log('warn', 'closed a connection that sent a bad frame or handshake', {
-          reason,
-          badFrames: transportCounters.badFrames,
-          handshakesRefused: transportCounters.handshakesRefused,
-        }),
+      onRejected: (reason) => logRejectedHandshake(logger, reason),
       onConnection: (peer, connection) => {
         if (server === null) connection.close();
         else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
@@ -89,7 +84,7 @@ export class CoordinatorServer {
     this.replicas.set(id, connection);
     connection.onClose = (error) => {
       if (this.replicas.get(id) === connection) this.replicas.delete(id);
-      this.noteClosed(error);
+      logIfClosedForBadInput(this.logger, error);
     };
     connection.onMessage = (raw) => {
       try {
@@ -98,7 +93,7 @@ export class CoordinatorServer {
           throw new BadFrameError(`heartbeat names ${heartbeat.replicaId}, not ${id}`);
         this.core.receiveHeartbeat(heartbeat);
       } catch (error) {
-        this.refuse(connection, error);
+        refuseBadInput(connection, error);
         return;
       }
       this.flush();
@@ -106,28 +101,14 @@ export class CoordinatorServer {
   }
 
   private acceptClient(connection: MessageConnection): void {
-    connection.onClose = (error) => this.noteClosed(error);
+    connection.onClose = (error) => logIfClosedForBadInput(this.logger, error);
     connection.onMessage = (raw) => {
       try {
         connection.send(this.core.status(parseStatusRequest(raw).id));
       } catch (error) {
-        this.refuse(connection, error);
+        refuseBadInput(connection, error);
       }
     };
-  }
-
-  /** Bad input closes that one connection (counted and logged when it closes); anything else is our bug. */
-  private refuse(connection: MessageConnection, error: unknown): void {
-    if (!(error instanceof BadFrameError)) throw error;
-    connection.fail(error.code, error.message);
-  }
-
-  private noteClosed(error: Error | undefined): void {
-    if (!(error instanceof BadFrameError)) return;
-    this.logger.log('warn', 'closed a connection that sent a bad frame', {
-      reason: error.message,
-      badFrames: transportCounters.badFrames,
-    });
   }
 
   private flush(): void {

@@ -6,7 +6,6 @@
 
 import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
-import { BadFrameError } from '../errors.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { Replica } from '../protocol/replica.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
@@ -23,8 +22,8 @@ import {
   parseClientRequest,
   parseCoordinatorToReplica,
   parsePeerMessage,
-  transportCounters,
 } from '../transport/index.js';
+import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PeerLinks } from './peer-links.js';
@@ -86,12 +85,7 @@ export class ReplicaServer {
       port,
       clusterId,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
-      onRejected: (reason) =>
-        logger.log('warn', 'closed a connection that sent a bad frame or handshake', {
-          reason,
-          badFrames: transportCounters.badFrames,
-          handshakesRefused: transportCounters.handshakesRefused,
-        }),
+      onRejected: (reason) => logRejectedHandshake(logger, reason),
       onConnection: (peer, connection) => {
         if (server === null) connection.close();
         else if (peer.kind === 'client') server.acceptClient(connection);
@@ -143,13 +137,13 @@ export class ReplicaServer {
     this.clients.set(id, connection);
     connection.onClose = (error) => {
       this.clients.delete(id);
-      this.noteClosed(error);
+      logIfClosedForBadInput(this.logger, error);
     };
     connection.onMessage = (raw) => {
       try {
         this.core.receiveRequest(id, parseClientRequest(raw));
       } catch (error) {
-        this.refuse(connection, error);
+        refuseBadInput(connection, error);
         return;
       }
       this.scheduleFlush();
@@ -157,30 +151,16 @@ export class ReplicaServer {
   }
 
   private acceptPeer(from: ReplicaId, connection: MessageConnection): void {
-    connection.onClose = (error) => this.noteClosed(error);
+    connection.onClose = (error) => logIfClosedForBadInput(this.logger, error);
     connection.onMessage = (raw) => {
       try {
         this.core.receiveFromPeer(from, parsePeerMessage(raw));
       } catch (error) {
-        this.refuse(connection, error);
+        refuseBadInput(connection, error);
         return;
       }
       this.scheduleFlush();
     };
-  }
-
-  /** Bad input closes that one connection (counted and logged when it closes); anything else is our bug. */
-  private refuse(connection: MessageConnection, error: unknown): void {
-    if (!(error instanceof BadFrameError)) throw error;
-    connection.fail(error.code, error.message);
-  }
-
-  private noteClosed(error: Error | undefined): void {
-    if (!(error instanceof BadFrameError)) return;
-    this.logger.log('warn', 'closed a connection that sent a bad frame', {
-      reason: error.message,
-      badFrames: transportCounters.badFrames,
-    });
   }
 
   private connectCoordinator(): void {
@@ -203,14 +183,14 @@ export class ReplicaServer {
           try {
             this.core.receiveFromCoordinator(parseCoordinatorToReplica(raw));
           } catch (error) {
-            this.refuse(connection, error);
+            refuseBadInput(connection, error);
             return;
           }
           this.scheduleFlush();
         };
         connection.onClose = (error) => {
           this.coordinatorConnection = null;
-          this.noteClosed(error);
+          logIfClosedForBadInput(this.logger, error);
           retry();
         };
       },
