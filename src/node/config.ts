@@ -15,6 +15,12 @@ export interface NodeConfig {
   readonly reconnectDelayMs: number;
   /** Messages kept for a peer while its connection is being made; beyond that they are dropped. */
   readonly peerQueueMessagesMax: number;
+  /**
+   * Client connections stop being read when this share of `pendingRequestsMax` is waiting, and
+   * start again below the resume share: TCP then pushes back on clients instead of OVERLOADED.
+   */
+  readonly clientReadsPauseShare: number;
+  readonly clientReadsResumeShare: number;
   readonly protocol: ProtocolConfig;
 }
 
@@ -23,6 +29,8 @@ export const defaultNodeConfig: NodeConfig = {
   frameSizeMaxBytes: FRAME_SIZE_MAX_BYTES_DEFAULT,
   reconnectDelayMs: 100,
   peerQueueMessagesMax: 10_000,
+  clientReadsPauseShare: 0.75,
+  clientReadsResumeShare: 0.25,
   protocol: defaultProtocolConfig,
 };
 
@@ -37,4 +45,7 @@ export function checkNodeConfig(config: NodeConfig): void {
     throw new ConfigError('frameSizeMaxBytes must be at least twice prepareBytesMax');
   }
   if (!(config.tickMs >= 1)) throw new ConfigError('tickMs must be at least 1');
+  if (!(config.clientReadsResumeShare < config.clientReadsPauseShare && config.clientReadsPauseShare <= 1)) {
+    throw new ConfigError('clientReadsResumeShare must be below clientReadsPauseShare, which is at most 1');
+  }
 }

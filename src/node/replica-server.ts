@@ -48,6 +48,8 @@ export class ReplicaServer {
   private coordinatorConnection: MessageConnection | null = null;
   private readonly timer: NodeJS.Timeout;
   private flushScheduled = false;
+  /** Client connections are paused because too many requests wait (backpressure). */
+  private clientReadsPaused = false;
   private closed = false;
 
   private constructor(
@@ -135,6 +137,7 @@ export class ReplicaServer {
   private acceptClient(connection: MessageConnection): void {
     const id = connectionId(this.nextConnection++);
     this.clients.set(id, connection);
+    if (this.clientReadsPaused) connection.pause();
     connection.onClose = (error) => {
       this.clients.delete(id);
       logIfClosedForBadInput(this.logger, error);
@@ -146,6 +149,7 @@ export class ReplicaServer {
         refuseBadInput(connection, error);
         return;
       }
+      this.pauseClientReadsIfBusy();
       this.scheduleFlush();
     };
   }
@@ -198,6 +202,28 @@ export class ReplicaServer {
     );
   }
 
+  // ---- backpressure ----------------------------------------------------------------------------
+
+  private pauseClientReadsIfBusy(): void {
+    const { config } = this.options;
+    const limit = config.protocol.pendingRequestsMax * config.clientReadsPauseShare;
+    if (this.clientReadsPaused || this.core.waitingRequests < limit) return;
+    this.clientReadsPaused = true;
+    for (const connection of this.clients.values()) connection.pause();
+  }
+
+  private resumeClientReadsIfCalm(): void {
+    const { config } = this.options;
+    const limit = config.protocol.pendingRequestsMax * config.clientReadsResumeShare;
+    if (!this.clientReadsPaused || this.core.waitingRequests > limit) return;
+    this.clientReadsPaused = false;
+    for (const connection of this.clients.values()) {
+      // Resuming delivers what waited, which may fill the queue again.
+      if (this.clientReadsPaused) break;
+      connection.resume();
+    }
+  }
+
   // ---- effects ---------------------------------------------------------------------------------
 
   private scheduleFlush(): void {
@@ -219,5 +245,6 @@ export class ReplicaServer {
     for (const { to, message } of effects.peerMessages) this.peers.send(to, this.core.addressOf(to), message);
     for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);
     for (const { connection, reply } of effects.replies) this.clients.get(connection)?.send(reply);
+    this.resumeClientReadsIfCalm();
   }
 }

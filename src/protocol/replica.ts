@@ -751,6 +751,11 @@ export class Replica {
 
   // ---- inspection ------------------------------------------------------------------------------
 
+  /** Client requests waiting at this primary for a commit or an fsync. */
+  get waitingRequests(): number {
+    return this.commitWaiters.length + this.durableWaiters.length;
+  }
+
   status(): ReplicaSnapshot {
     return {
       id: this.id,

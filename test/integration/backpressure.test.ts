@@ -1,0 +1,71 @@
+// Backpressure: a client that pipelines far more requests than the primary lets wait is slowed
+// down by TCP (its connection is no longer read), not answered OVERLOADED, and nothing is lost.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { Client } from '../../src/client/index.js';
+import { defaultNodeConfig } from '../../src/node/config.js';
+import { CoordinatorServer } from '../../src/node/coordinator-server.js';
+import { ReplicaServer } from '../../src/node/replica-server.js';
+import { tinyProtocolConfig } from '../../src/protocol/config.js';
+import type { ClientReply } from '../../src/protocol/messages.js';
+import { encodeOperation, kvOperation } from '../../src/state-machine/index.js';
+import { dial, PROTOCOL_VERSION, parseClientReply } from '../../src/transport/index.js';
+import { waitFor } from './harness.js';
+
+test('a client pipelining 20x more writes than may wait is paused, never refused', async () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-backpressure-'));
+  const config = { ...defaultNodeConfig, protocol: tinyProtocolConfig };
+  const coordinator = await CoordinatorServer.start({
+    listen: '127.0.0.1:0',
+    directory: path.join(directory, 'c'),
+    config,
+  });
+  const replica = await ReplicaServer.start({
+    id: 'r1',
+    listen: '127.0.0.1:0',
+    coordinator: coordinator.address,
+    directory: path.join(directory, 'r1'),
+    config,
+  });
+  const client = await Client.connect({ coordinator: coordinator.address });
+  try {
+    await client.put('warm', 'up');
+    const status = await client.status();
+    const primary = status.replicas.find((candidate) => candidate.id === status.view?.primary);
+    assert.ok(primary !== undefined);
+    const connection = await dial(primary.address, {
+      type: 'hello',
+      clusterId: 'understudy',
+      protocolVersion: PROTOCOL_VERSION,
+      peer: { kind: 'client' },
+    });
+    const replies: ClientReply[] = [];
+    connection.onMessage = (raw) => replies.push(parseClientReply(raw));
+    const count = tinyProtocolConfig.pendingRequestsMax * 20;
+    for (let id = 1; id <= count; id++) {
+      connection.send({
+        type: 'request',
+        id,
+        clientId: `burst-${id}`,
+        requestNumber: 1,
+        readOnly: false,
+        durability: 'sync',
+        operation: encodeOperation(kvOperation.incr(new TextEncoder().encode('n'))),
+      });
+    }
+    await waitFor('every reply', () => (replies.length === count ? true : undefined), 60_000);
+    const refused = replies.filter((reply) => !reply.ok);
+    assert.deepEqual(refused, [], 'no request was refused');
+    assert.equal((await client.incr('n', 0)).value, count);
+    connection.close();
+  } finally {
+    await client.close();
+    await replica.close();
+    await coordinator.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
