@@ -225,11 +225,10 @@ export class Replica {
   private adoptView(view: View): void {
     if (this.view !== null && view.number <= this.view.number) return;
     const previousRole = this.role;
-    const wasPrimaryOfSameCluster = previousRole === 'primary';
     this.view = view;
     this.role = roleIn(view, this.id);
     if (this.role === 'primary') {
-      if (wasPrimaryOfSameCluster) this.keepPrimary(view);
+      if (previousRole === 'primary') this.keepPrimary(view);
       else this.becomePrimary(view);
     } else {
       if (previousRole === 'primary') this.stepDown();
