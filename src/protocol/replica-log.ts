@@ -94,7 +94,7 @@ export class ReplicaLog {
   }
 }
 
-export function viewInEpochs(epochs: readonly Epoch[], index: LogIndex): ViewNumber {
+function viewInEpochs(epochs: readonly Epoch[], index: LogIndex): ViewNumber {
   let found = viewNumber(0);
   for (const epoch of epochs) {
     if (epoch.startIndex > index) break;

@@ -526,10 +526,7 @@ export class Replica {
     }
     if (candidate <= this.commitIndex) return;
     this.commitIndex = logIndex(candidate);
-    while (this.commitWaiters.length > 0) {
-      const waiter = this.commitWaiters[0];
-      if (waiter === undefined || waiter.index > this.commitIndex) break;
-      this.commitWaiters.shift();
+    for (const waiter of takeUpTo(this.commitWaiters, this.commitIndex)) {
       if (waiter.read && !this.leaseValid()) {
         this.replyFailure(
           waiter.connection,
@@ -544,12 +541,7 @@ export class Replica {
   }
 
   private releaseDurableWaiters(): void {
-    while (this.durableWaiters.length > 0) {
-      const waiter = this.durableWaiters[0];
-      if (waiter === undefined || waiter.index > this.durableIndex) break;
-      this.durableWaiters.shift();
-      this.replySuccess(waiter);
-    }
+    for (const waiter of takeUpTo(this.durableWaiters, this.durableIndex)) this.replySuccess(waiter);
   }
 
   private failWaitingReads(): void {
@@ -810,6 +802,13 @@ export interface ReplicaSnapshot {
   readonly appliedIndex: LogIndex;
   readonly leaseValid: boolean;
   readonly sessions: number;
+}
+
+/** Removes and returns, in one splice, the waiters at the front of `queue` with index ≤ `index`. */
+function takeUpTo(queue: Waiter[], index: LogIndex): Waiter[] {
+  let count = 0;
+  while (count < queue.length && (queue[count]?.index ?? Number.POSITIVE_INFINITY) <= index) count++;
+  return queue.splice(0, count);
 }
 
 function insertByIndex(queue: Waiter[], waiter: Waiter): void {

@@ -69,8 +69,6 @@ export interface Entry {
   readonly result: Uint8Array;
 }
 
-export const positionOf = (entry: Entry): LogPosition => ({ view: entry.view, index: entry.index });
-
 /** A run of consecutive entries created in one view; a log's epochs summarise it for divergence checks. */
 export interface Epoch {
   readonly view: ViewNumber;

@@ -182,7 +182,6 @@ export class SimCluster {
   disk: DiskFaults;
   private traceHash = 0x811c9dc5;
   private readonly traceTail: string[] = [];
-  traceEvents = 0;
   private starts = 0;
 
   constructor(options: SimClusterOptions) {
@@ -239,10 +238,6 @@ export class SimCluster {
     if (this.coordinator !== null) return;
     this.coordinator = new Coordinator({ config: this.options.config, stored: this.coordinatorStored });
     this.trace(`start coordinator in view ${this.coordinatorStored.view?.number ?? 0}`);
-  }
-
-  isUp(id: ReplicaId): boolean {
-    return this.node(id).replica !== null;
   }
 
   /** Gives `id` a disk of its own behaviour (null: the cluster-wide one). */
@@ -365,7 +360,6 @@ export class SimCluster {
       hash = Math.imul(hash, 0x01000193);
     }
     this.traceHash = hash;
-    this.traceEvents += 1;
     this.traceTail.push(line);
     if (this.traceTail.length > traceTailLength) this.traceTail.shift();
   }

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LocalCluster, waitFor } from './harness.js';
+import { LocalCluster, stop, waitFor } from './harness.js';
 
 describe('a cluster of real processes', { concurrency: false }, () => {
   let cluster: LocalCluster;
@@ -103,10 +103,7 @@ describe('a cluster of real processes', { concurrency: false }, () => {
     await client.close();
     const ids = [...cluster.replicas.keys()];
     for (const id of ids) await cluster.kill(id);
-    if (cluster.coordinator !== null) {
-      const { stop } = await import('./harness.js');
-      await stop(cluster.coordinator);
-    }
+    if (cluster.coordinator !== null) await stop(cluster.coordinator);
     await cluster.startCoordinator();
     for (const id of ids) await cluster.startReplica(id);
     await cluster.waitForView((view) => view.backups.length === ids.length - 1, 60_000);

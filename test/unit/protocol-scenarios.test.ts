@@ -219,7 +219,7 @@ test('a primary cut off from the coordinator stops answering reads before a new 
   const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
   assert.ok(call(cluster, kvOperation.put(text('k'), text('v1'))).ok);
   cluster.isolate(view.primary);
-  const next = awaitView(cluster, (candidate) => candidate.primary !== view.primary);
+  awaitView(cluster, (candidate) => candidate.primary !== view.primary);
   assert.ok(call(cluster, kvOperation.put(text('k'), text('v2'))).ok);
   // The deposed primary still believes in its old view, but its lease ran out: no stale read.
   cluster.heal();
@@ -227,7 +227,6 @@ test('a primary cut off from the coordinator stops answering reads before a new 
   cluster.block('coordinator', view.primary);
   const stale = call(cluster, kvOperation.get(text('k')), { to: view.primary });
   assert.equal(stale.ok, false);
-  assert.equal(next.primary !== view.primary, true);
   assert.equal(get(cluster, 'k'), 'v2');
 });
 
