@@ -46,6 +46,16 @@ export function nonEmpty(what: string): (text: string) => string {
   };
 }
 
+/** A comma-separated list of distinct, non-empty ids. */
+export function idList(what: string): (text: string) => string[] {
+  return (text) => {
+    const ids = text.split(',').map((id) => id.trim());
+    if (ids.some((id) => id === '')) throw new InvalidArgumentError(`${what} needs ids separated by commas.`);
+    if (new Set(ids).size !== ids.length) throw new InvalidArgumentError(`${what} names an id twice.`);
+    return ids;
+  };
+}
+
 export interface ClientFlags {
   readonly coordinator: string;
   readonly clusterId: string;

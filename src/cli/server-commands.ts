@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { formatAddress } from '../transport/index.js';
-import { addClusterIdOption, address, exitCode, integerIn, nonEmpty, PORT_MAX } from './options.js';
+import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
 
 export const CLUSTER_REPLICAS_DEFAULT = 3;
 export const CLUSTER_REPLICAS_MAX = 9;
@@ -31,13 +31,17 @@ interface Closable {
   close(): Promise<void>;
 }
 
-interface CoordinatorFlags {
+interface ServerFlags {
   readonly listen: string;
   readonly dir: string;
   readonly clusterId: string;
 }
 
-interface ReplicaFlags extends CoordinatorFlags {
+interface CoordinatorFlags extends ServerFlags {
+  readonly recoverFromReplicas?: string[];
+}
+
+interface ReplicaFlags extends ServerFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
@@ -57,7 +61,13 @@ export function addServerCommands(program: Command): void {
       .command('coordinator')
       .description('run the coordinator in the foreground')
       .requiredOption('--listen <host:port>', 'address to listen on', address(0))
-      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir')),
+      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
+      .option(
+        '--recover-from-replicas <ids>',
+        'if the state directory is empty or older than the cluster, rebuild the view from the ' +
+          'replicas, once every one of these (every replica of the cluster, comma-separated) has reported',
+        idList('--recover-from-replicas'),
+      ),
   ).action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
     const directory = resolve(flags.dir);
@@ -66,6 +76,7 @@ export function addServerCommands(program: Command): void {
       listen: flags.listen,
       directory,
       clusterId: flags.clusterId,
+      recoverFromReplicas: flags.recoverFromReplicas ?? [],
     });
     await serveUntilSignal(server, `understudy coordinator${READY_MARKER}${server.address}`);
   });

@@ -1,9 +1,10 @@
 // The embedded coordinator process: the pure `Coordinator` wired to TCP, a timer, and a view file.
-// A view is stored durably before any replica hears of it.
+// A view is stored durably before any replica hears of it. The core's clock is the monotonic
+// clock, so leases are judged by the time that passed, also after this process stalled.
 
 import { BadFrameError } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
-import type { ReplicaId } from '../protocol/types.js';
+import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type Listener,
   listen,
@@ -22,6 +23,11 @@ export interface CoordinatorServerOptions {
   readonly directory: string;
   readonly clusterId?: string;
   readonly config?: NodeConfig;
+  /**
+   * The operator's consent to rebuild the view from the replicas if the state directory lost it:
+   * every replica of the cluster (each must report first).
+   */
+  readonly recoverFromReplicas?: readonly string[];
 }
 
 export class CoordinatorServer {
@@ -29,6 +35,7 @@ export class CoordinatorServer {
   private readonly replicas = new Map<ReplicaId, MessageConnection>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private problemLogged: string | null = null;
 
   private constructor(
     private readonly core: Coordinator,
@@ -48,7 +55,13 @@ export class CoordinatorServer {
     const { host, port } = parseAddress(options.listen);
     const logger = createLogger('coordinator');
     const store = new StateStore(options.directory);
-    const core = new Coordinator({ config: config.protocol, stored: store.load() });
+    const startedAtMs = performance.now();
+    const core = new Coordinator({
+      config: config.protocol,
+      stored: store.load(),
+      clock: () => (performance.now() - startedAtMs) / config.tickMs,
+      recoverFromReplicas: (options.recoverFromReplicas ?? []).map(replicaId),
+    });
     let server: CoordinatorServer | null = null;
     const listener = await listen({
       host,
@@ -64,7 +77,11 @@ export class CoordinatorServer {
       },
     });
     server = new CoordinatorServer(core, store, listener, config);
-    server.logger.log('info', 'started', { address: listener.address, view: core.currentView() });
+    server.logger.log('info', 'started', {
+      address: listener.address,
+      view: core.currentView(),
+      recoverFromReplicas: options.recoverFromReplicas ?? [],
+    });
     return server;
   }
 
@@ -115,8 +132,14 @@ export class CoordinatorServer {
     const effects = this.core.takeEffects();
     if (effects.save !== null) {
       this.store.save(effects.save);
-      if (effects.save.primaryIncarnation === null)
-        this.logger.log('info', 'new view', { view: effects.save.view });
+      if (!effects.save.acknowledged)
+        this.logger.log('info', 'new view', { view: effects.save.current?.view });
+    }
+    const problem = this.core.problem;
+    if (problem !== this.problemLogged) {
+      if (problem !== null) this.logger.log('error', 'not acting', { problem });
+      else if (this.problemLogged !== null) this.logger.log('info', 'acting again', {});
+      this.problemLogged = problem;
     }
     for (const { to, message } of effects.messages) this.replicas.get(to)?.send(message);
   }

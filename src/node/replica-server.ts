@@ -2,7 +2,9 @@
 // Every input (a message, a tick, an fsync) goes into the core; its effects are run once per
 // event-loop turn, so all requests that arrived in one turn go out as one Prepare per follower.
 // Storage operations are queued before messages are sent; acks that promise durability are only
-// produced by the core after the log reported the fsync.
+// produced by the core after the log reported the fsync. The core's clock is the monotonic clock
+// (`performance.now()`, in ticks), read at every input: after a stall, the first input it handles
+// already sees the time that passed, whatever order Node runs the timer and the I/O callbacks in.
 
 import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
@@ -11,6 +13,7 @@ import { Replica } from '../protocol/replica.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
 import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
+import { directoryIdentity } from '../storage/directory-identity.js';
 import { WriteAheadLog } from '../storage/write-ahead-log.js';
 import {
   dial,
@@ -46,6 +49,7 @@ export class ReplicaServer {
   private readonly clients = new Map<ConnectionId, MessageConnection>();
   private nextConnection = 1;
   private coordinatorConnection: MessageConnection | null = null;
+  private coordinatorConnectedAtMs = 0;
   private readonly timer: NodeJS.Timeout;
   private flushScheduled = false;
   /** Client connections are paused because too many requests wait (backpressure). */
@@ -66,6 +70,7 @@ export class ReplicaServer {
     };
     this.timer = setInterval(() => {
       this.core.tick();
+      this.redialCoordinatorIfSilent();
       this.flush();
     }, options.config.tickMs);
     this.connectCoordinator();
@@ -80,6 +85,8 @@ export class ReplicaServer {
     const { host, port } = parseAddress(options.listen);
     const id = replicaId(options.id);
     const logger = createLogger(`replica ${options.id}`);
+    // The identity comes first: a directory that lost it also lost (or never had) its log.
+    const directory = directoryIdentity(options.directory);
     const { log, recovered } = WriteAheadLog.open(path.join(options.directory, 'log'));
     let server: ReplicaServer | null = null;
     const listener = await listen({
@@ -95,9 +102,12 @@ export class ReplicaServer {
         else connection.fail(ErrorCode.badFrame, 'a coordinator does not dial replicas');
       },
     });
+    const startedAtMs = performance.now();
     const core = new Replica({
       id,
       incarnation: randomInt(2 ** 47),
+      directory,
+      clock: () => (performance.now() - startedAtMs) / config.tickMs,
       address: options.advertise ?? listener.address,
       config: config.protocol,
       createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),
@@ -107,6 +117,7 @@ export class ReplicaServer {
     server = new ReplicaServer(core, log, listener, peers, { ...options, clusterId, config });
     server.logger.log('info', 'started', {
       address: listener.address,
+      directory,
       recoveredEntries: recovered.entries.length,
       tornBytesDropped: recovered.tornBytesDropped,
     });
@@ -183,6 +194,7 @@ export class ReplicaServer {
           return;
         }
         this.coordinatorConnection = connection;
+        this.coordinatorConnectedAtMs = performance.now();
         connection.onMessage = (raw) => {
           try {
             this.core.receiveFromCoordinator(parseCoordinatorToReplica(raw));
@@ -200,6 +212,23 @@ export class ReplicaServer {
       },
       () => retry(),
     );
+  }
+
+  /**
+   * A connection on which nothing arrives may be half open (a peer that vanished, a one-way cut):
+   * dial again, so that the coordinator we talk to is one that can still answer.
+   */
+  private redialCoordinatorIfSilent(): void {
+    const { config } = this.options;
+    const connection = this.coordinatorConnection;
+    if (connection === null || connection.isClosed) return;
+    // Silent since this connection opened, not merely since we last heard anything.
+    const connectedTicks = (performance.now() - this.coordinatorConnectedAtMs) / config.tickMs;
+    const silentTicks = Math.min(this.core.status().coordinatorSilentTicks, connectedTicks);
+    if (silentTicks > 2 * config.protocol.failureTimeoutTicks) {
+      // Destroyed, not ended: an end waits for a peer that may never answer; onClose dials again.
+      connection.destroy();
+    }
   }
 
   // ---- backpressure ----------------------------------------------------------------------------

@@ -31,6 +31,17 @@ export interface ProtocolConfig {
   readonly inFlightEntriesMax: number;
   /** Client requests waiting at the primary (for commit, fsync or a lease). */
   readonly pendingRequestsMax: number;
+  /**
+   * A replica whose oldest write has waited this long for its fsync stops counting as alive, so a
+   * primary whose disk hangs is replaced although its timers still heartbeat.
+   */
+  readonly storageStallTicksMax: number;
+  /**
+   * A jump of the clock this large between two inputs means this process stalled (SIGSTOP, a long
+   * pause, a VM freeze): liveness timers are shifted by the stall, so peers are not judged dead for
+   * silence this process caused. Leases are never shifted: they are judged by the clock alone.
+   */
+  readonly stallTicksMin: number;
 }
 
 export const defaultProtocolConfig: ProtocolConfig = {
@@ -47,6 +58,8 @@ export const defaultProtocolConfig: ProtocolConfig = {
   prepareBytesMax: 4 * 1024 * 1024,
   inFlightEntriesMax: 8192,
   pendingRequestsMax: 16384,
+  storageStallTicksMax: 60,
+  stallTicksMin: 15,
 };
 
 /** Small limits so that batching, backpressure and retransmission paths run in tests. */
@@ -70,4 +83,6 @@ export function checkConfig(config: ProtocolConfig): void {
     'failureTimeoutTicks must exceed two heartbeats',
   );
   assert(config.inFlightEntriesMax >= config.prepareEntriesMax, 'inFlightEntriesMax must hold one Prepare');
+  // A clock jump shorter than a few heartbeats is scheduling noise, not a stall.
+  assert(config.stallTicksMin > config.heartbeatIntervalTicks, 'stallTicksMin must exceed a heartbeat');
 }

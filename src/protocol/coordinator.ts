@@ -1,20 +1,31 @@
 // The coordinator's logic, pure: the configuration authority that decides views. Heartbeats and
-// ticks go in; views to store and messages to send come out through `takeEffects()`.
+// ticks go in; views to store and messages to send come out through `takeEffects()`. Time comes
+// from the clock it is given, read at every input, so a coordinator that stalled judges leases by
+// the time that really passed.
 //
 // Rules it keeps (DESIGN §4):
-// - every change makes a new view with the next number, stored before anyone hears of it;
-// - a backup that is silent past the failure timeout, or that its primary reports as lagging,
-//   is removed by a new view; a new replica joins as a learner; a learner the primary reports as
-//   synced (it holds every committed entry, and commit already waits for it) becomes a backup;
-// - a dead primary is replaced by the alive backup with the longest durable log, and only after
-//   the last lease granted to it (plus a drift margin) has run out. Learners are never promoted.
-// - the incarnation of the primary that first acknowledges a view is stored with it, and only that
-//   incarnation gets a lease. A primary that restarted may have lost entries it had already sent
-//   to backups, so reusing the view number would give two different entries one position: it gets
-//   a new view instead (led by itself or by a backup, whichever has the longest log).
+// - every change makes a new view, stored before anyone hears of it, numbered above every view
+//   it ever stored and every view any replica reports: views only go up, also after it lost its disk;
+// - a coordinator whose state is behind what replicas report (it lost or was given old state)
+//   forms no view and grants no lease; only with `recoverFromReplicas` (the operator naming every
+//   replica of the cluster) does it rebuild, and then only once it heard every one of them;
+// - a replica counts as alive while it heartbeats, hears the coordinator, and its disk completes
+//   fsyncs (liveness means progress, not heartbeats);
+// - each view records the identity (incarnation, data directory) of its members. A member whose
+//   identity changed may have lost what it acknowledged: it is a learner again in a new view, and
+//   one whose directory changed is never a candidate for primary;
+// - a learner the primary reports as synced becomes a backup, a backup it reports as lagging a
+//   learner: only for reports of the current view from the primary's recorded incarnation, about
+//   learners whose identity is the one recorded in this view;
+// - a dead or restarted primary is replaced, once the last lease granted to it (plus a drift
+//   margin) has run out, by the candidate with the longest durable log: the backups of the current
+//   view and the primary and backups of the last view a primary acknowledged (views after that one
+//   committed nothing a client saw, so they must not narrow the choice). Learners never lead.
+// - only the primary of the current view, with the identity recorded for it, gets a lease, and the
+//   first heartbeat in which it reports the view acknowledges it.
 
 import type { ProtocolConfig } from './config.js';
-import type { CoordinatorEffects, CoordinatorState } from './effects.js';
+import type { CoordinatorEffects, CoordinatorState, ViewRecord } from './effects.js';
 import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply } from './messages.js';
 import {
   type Address,
@@ -24,71 +35,94 @@ import {
   membersOf,
   positionZero,
   type ReplicaId,
+  type ReplicaIdentity,
   roleIn,
+  sameIdentity,
   type View,
+  type ViewNumber,
   viewNumber,
 } from './types.js';
 
+export interface CoordinatorOptions {
+  readonly config: ProtocolConfig;
+  readonly stored: CoordinatorState;
+  /** Monotonic time in ticks. */
+  readonly clock: () => number;
+  /**
+   * The operator's consent to rebuild the view from what replicas report when this coordinator's
+   * state is behind theirs (an empty or restored state directory): every replica of the cluster,
+   * each of which must report before the view is rebuilt. Empty: no consent.
+   */
+  readonly recoverFromReplicas?: readonly ReplicaId[];
+}
+
+/** What a primary said of its followers, and as which view and process it said it. */
+interface FollowerReport {
+  readonly view: ViewNumber;
+  readonly incarnation: number;
+  readonly syncedLearners: readonly ReplicaId[];
+  readonly laggingBackups: readonly ReplicaId[];
+}
+
 interface ReplicaRecord {
   address: Address;
+  identity: ReplicaIdentity;
+  /** Identities this replica had before: a late heartbeat of a process that is gone is ignored. */
+  retired: string[];
+  sequence: number;
   lastHeartbeatTick: number;
+  view: View | null;
   durable: LogPosition;
   commitIndex: LogIndex;
   appliedIndex: LogIndex;
-  syncedLearners: readonly ReplicaId[];
-  laggingBackups: readonly ReplicaId[];
+  coordinatorSilentTicks: number;
+  storageStalledTicks: number;
+  report: FollowerReport | null;
 }
 
 export class Coordinator {
   private readonly config: ProtocolConfig;
-  private view: View | null;
-  private primaryIncarnation: number | null;
-  /** The primary of the current view came back as a new process. */
-  private primaryRestarted = false;
+  private readonly clock: () => number;
+  private readonly recoverFromReplicas: readonly ReplicaId[];
+  private state: CoordinatorState;
   private readonly replicas = new Map<ReplicaId, ReplicaRecord>();
-  private now = 0;
+  private now: number;
+  /** No replica is judged dead before this tick: after a start or a stall, each gets a failure timeout to report. */
+  private judgeFromTick: number;
   /** When the last lease granted to the current primary runs out, in our ticks, margin included. */
   private leaseExpiryTick: number;
   private firstHeartbeatTick: number | null = null;
+  /** Why this coordinator forms no view and grants no lease, or null. */
+  private currentProblem: string | null = null;
   private effects: { save: CoordinatorState | null; messages: CoordinatorEffects['messages'] } = {
     save: null,
     messages: [],
   };
 
-  constructor(options: { config: ProtocolConfig; stored: CoordinatorState }) {
+  constructor(options: CoordinatorOptions) {
     this.config = options.config;
-    this.view = options.stored.view;
-    this.primaryIncarnation = options.stored.primaryIncarnation;
-    // After a restart we cannot know what lease the primary holds: assume a full one was just granted.
-    this.leaseExpiryTick = this.config.leaseTicks + this.config.leaseDriftMarginTicks;
+    this.clock = options.clock;
+    this.recoverFromReplicas = options.recoverFromReplicas ?? [];
+    this.state = options.stored;
+    this.now = options.clock();
+    this.judgeFromTick = this.now + this.config.failureTimeoutTicks;
+    // After a restart we cannot know what lease a primary holds: assume a full one was just granted.
+    this.leaseExpiryTick = this.now + this.config.leaseTicks + this.config.leaseDriftMarginTicks;
   }
 
   tick(): void {
-    this.now += 1;
+    this.catchUp();
     this.reconcile();
   }
 
   receiveHeartbeat(heartbeat: Heartbeat): void {
-    this.firstHeartbeatTick ??= this.now;
-    this.replicas.set(heartbeat.replicaId, {
-      address: heartbeat.address,
-      lastHeartbeatTick: this.now,
-      durable: heartbeat.durable,
-      commitIndex: heartbeat.commitIndex,
-      appliedIndex: heartbeat.appliedIndex,
-      syncedLearners: heartbeat.syncedLearners,
-      laggingBackups: heartbeat.laggingBackups,
-    });
-    this.notePrimaryIncarnation(heartbeat);
+    this.catchUp();
+    if (!this.record(heartbeat)) return;
+    this.noteAcknowledgement(heartbeat);
     this.reconcile();
-    const view = this.view;
+    const current = this.state.current;
     let leaseTicks = 0;
-    if (
-      view !== null &&
-      view.primary === heartbeat.replicaId &&
-      heartbeat.viewNumber === view.number &&
-      heartbeat.incarnation === this.primaryIncarnation
-    ) {
+    if (current !== null && this.leaseAllowed(heartbeat, current)) {
       leaseTicks = this.config.leaseTicks;
       this.leaseExpiryTick = Math.max(
         this.leaseExpiryTick,
@@ -97,8 +131,9 @@ export class Coordinator {
     }
     const reply: HeartbeatReply = {
       type: 'heartbeat_reply',
+      incarnation: heartbeat.incarnation,
       sequence: heartbeat.sequence,
-      view,
+      view: current?.view ?? null,
       addresses: this.addresses(),
       leaseTicks,
     };
@@ -112,124 +147,138 @@ export class Coordinator {
   }
 
   currentView(): View | null {
-    return this.view;
+    return this.state.current?.view ?? null;
+  }
+
+  /** Why this coordinator forms no view and grants no lease, or null when it works normally. */
+  get problem(): string | null {
+    return this.currentProblem;
+  }
+
+  /** Its state is behind what the replicas report, and it has no consent to rebuild: an operator must act. */
+  get needsOperator(): boolean {
+    return this.currentProblem !== null && this.recoverFromReplicas.length === 0;
   }
 
   status(requestId: number): StatusReply {
+    const view = this.currentView();
     const replicas: ReplicaStatus[] = [...this.replicas.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([id, record]) => ({
         id,
         address: record.address,
-        role: roleIn(this.view, id),
+        role: roleIn(view, id),
         alive: this.alive(id),
         durableIndex: record.durable.index,
         appliedIndex: record.appliedIndex,
         commitIndex: record.commitIndex,
+        problem: this.healthProblem(record),
       }));
-    return { type: 'status_reply', id: requestId, view: this.view, replicas };
+    return { type: 'status_reply', id: requestId, view, replicas, problem: this.currentProblem };
   }
 
-  // ---- decisions -------------------------------------------------------------------------------
+  // ---- time ------------------------------------------------------------------------------------
 
-  private notePrimaryIncarnation(heartbeat: Heartbeat): void {
-    const view = this.view;
-    if (view === null || view.primary !== heartbeat.replicaId) return;
-    if (this.primaryIncarnation === null) {
-      if (heartbeat.viewNumber !== view.number) return;
-      // The first acknowledgement of this view: only this process may lead it.
-      this.primaryIncarnation = heartbeat.incarnation;
-      this.effects.save = { view, primaryIncarnation: this.primaryIncarnation };
-    } else if (heartbeat.incarnation !== this.primaryIncarnation) {
-      this.primaryRestarted = true;
-    }
-  }
-
-  private reconcile(): void {
-    const view = this.view;
-    // After a restart, give every replica a failure timeout to report before judging anyone dead.
-    if (view !== null && this.now <= this.config.failureTimeoutTicks) return;
-    if (view === null) this.formFirstView();
-    else if (!this.alive(view.primary) || this.primaryRestarted) this.replacePrimary(view);
-    else this.adjustMembership(view);
-  }
-
-  private formFirstView(): void {
-    if (this.firstHeartbeatTick === null) return;
-    if (this.now - this.firstHeartbeatTick < this.config.viewFormationTicks) return;
-    const alive = this.aliveIds();
-    const primary = this.longestLog(alive);
-    if (primary === undefined) return;
-    const primaryPosition = this.durableOf(primary);
-    // Only replicas whose log is exactly the primary's start as backups; the rest catch up first.
-    const equal = alive.filter(
-      (id) => id !== primary && comparePositions(this.durableOf(id), primaryPosition) === 0,
-    );
-    const others = alive.filter((id) => id !== primary && !equal.includes(id));
-    this.installView({ number: viewNumber(1), primary, backups: equal, learners: others });
-  }
-
-  private replacePrimary(view: View): void {
-    if (this.now < this.leaseExpiryTick) return; // the old primary may still serve reads
-    // A restarted primary holds every committed entry (commit needs its own fsync), so it may lead
-    // again — in a new view.
-    const restarted = this.primaryRestarted && this.alive(view.primary) ? [view.primary] : [];
-    const candidate = this.longestLog([...view.backups.filter((id) => this.alive(id)), ...restarted]);
-    if (candidate === undefined) return; // no backup holds every committed entry: wait for one
-    const alive = this.aliveIds();
-    this.installView({
-      number: viewNumber(view.number + 1),
-      primary: candidate,
-      backups: view.backups.filter((id) => id !== candidate && this.alive(id)),
-      learners: alive.filter((id) => id !== candidate && !view.backups.includes(id)),
-    });
-  }
-
-  private adjustMembership(view: View): void {
-    const primaryRecord = this.replicas.get(view.primary);
-    const lagging = new Set(primaryRecord?.laggingBackups ?? []);
-    const synced = new Set(primaryRecord?.syncedLearners ?? []);
-    const backups = view.backups.filter((id) => this.alive(id) && !lagging.has(id));
-    const learners: ReplicaId[] = [];
-    for (const id of view.learners) {
-      if (!this.alive(id)) continue;
-      if (synced.has(id)) backups.push(id);
-      else learners.push(id);
-    }
-    const members = new Set(membersOf(view));
-    for (const id of this.aliveIds()) {
-      if (!members.has(id) || (lagging.has(id) && view.backups.includes(id))) learners.push(id);
-    }
-    const changed = !sameMembers(backups, view.backups) || !sameMembers(learners, view.learners);
-    if (!changed) return;
-    // A reported state is acted on once; the primary reports afresh in its next heartbeat.
-    if (primaryRecord !== undefined) {
-      primaryRecord.laggingBackups = [];
-      primaryRecord.syncedLearners = [];
-    }
-    this.installView({ number: viewNumber(view.number + 1), primary: view.primary, backups, learners });
-  }
-
-  private installView(view: View): void {
-    this.view = view;
-    this.primaryIncarnation = null;
-    this.primaryRestarted = false;
-    this.effects.save = { view, primaryIncarnation: null };
-    const addresses = this.addresses();
-    for (const id of this.replicas.keys()) {
-      this.effects.messages.push({ to: id, message: { type: 'view_change', view, addresses } });
+  private catchUp(): void {
+    const now = this.clock();
+    if (now <= this.now) return;
+    const jump = now - this.now;
+    this.now = now;
+    if (jump >= this.config.stallTicksMin) {
+      // We stalled: heartbeats piled up unread. Judge nobody dead until they had time to arrive.
+      this.judgeFromTick = Math.max(this.judgeFromTick, now + this.config.failureTimeoutTicks);
+      for (const record of this.replicas.values()) record.lastHeartbeatTick += jump;
     }
   }
 
   // ---- knowledge -------------------------------------------------------------------------------
 
+  /**
+   * Stores what a heartbeat says; false if it is older than one already heard from that process, or
+   * comes from a process of that replica that has since been replaced.
+   */
+  private record(heartbeat: Heartbeat): boolean {
+    const identity: ReplicaIdentity = { incarnation: heartbeat.incarnation, directory: heartbeat.directory };
+    const known = this.replicas.get(heartbeat.replicaId);
+    let retired: string[] = [];
+    if (known !== undefined) {
+      if (sameIdentity(known.identity, identity)) {
+        if (heartbeat.sequence <= known.sequence) return false;
+        retired = known.retired;
+      } else {
+        if (known.retired.includes(identityKey(identity))) return false;
+        retired = [...known.retired, identityKey(known.identity)].slice(-retiredIdentitiesMax);
+      }
+    }
+    this.firstHeartbeatTick ??= this.now;
+    const view = heartbeat.view;
+    this.replicas.set(heartbeat.replicaId, {
+      address: heartbeat.address,
+      identity,
+      retired,
+      sequence: heartbeat.sequence,
+      lastHeartbeatTick: this.now,
+      view,
+      durable: heartbeat.durable,
+      commitIndex: heartbeat.commitIndex,
+      appliedIndex: heartbeat.appliedIndex,
+      coordinatorSilentTicks: heartbeat.coordinatorSilentTicks,
+      storageStalledTicks: heartbeat.storageStalledTicks,
+      report:
+        view !== null && view.primary === heartbeat.replicaId
+          ? {
+              view: view.number,
+              incarnation: heartbeat.incarnation,
+              syncedLearners: heartbeat.syncedLearners,
+              laggingBackups: heartbeat.laggingBackups,
+            }
+          : null,
+    });
+    return true;
+  }
+
+  private healthProblem(record: ReplicaRecord): string | null {
+    const silentTicks = this.now - record.lastHeartbeatTick;
+    if (silentTicks > this.config.failureTimeoutTicks)
+      return `no heartbeat for ${Math.round(silentTicks)} ticks`;
+    if (record.coordinatorSilentTicks >= this.config.failureTimeoutTicks) {
+      return `has heard nothing from the coordinator for ${record.coordinatorSilentTicks} ticks`;
+    }
+    if (record.storageStalledTicks >= this.config.storageStallTicksMax) {
+      return `its disk has not completed an fsync for ${record.storageStalledTicks} ticks`;
+    }
+    return null;
+  }
+
   private alive(id: ReplicaId): boolean {
     const record = this.replicas.get(id);
-    return record !== undefined && this.now - record.lastHeartbeatTick <= this.config.failureTimeoutTicks;
+    return record !== undefined && this.healthProblem(record) === null;
   }
 
   private aliveIds(): ReplicaId[] {
     return [...this.replicas.keys()].filter((id) => this.alive(id)).sort();
+  }
+
+  /** The process and directory `id` runs as now differ from those `record` holds for it. */
+  private identityChanged(id: ReplicaId, recorded: ViewRecord): boolean {
+    const now = this.replicas.get(id)?.identity;
+    const then = recorded.identities[id];
+    return now !== undefined && (then === undefined || !sameIdentity(now, then));
+  }
+
+  private directoryChanged(id: ReplicaId, recorded: ViewRecord): boolean {
+    const now = this.replicas.get(id)?.identity;
+    const then = recorded.identities[id];
+    return now !== undefined && (then === undefined || now.directory !== then.directory);
+  }
+
+  /** The highest view number any replica reports, in its view or in the view of its last entry. */
+  private highestViewReported(): number {
+    let highest = 0;
+    for (const record of this.replicas.values()) {
+      highest = Math.max(highest, record.view?.number ?? 0, record.durable.view);
+    }
+    return highest;
   }
 
   private durableOf(id: ReplicaId): LogPosition {
@@ -237,7 +286,7 @@ export class Coordinator {
   }
 
   /** The replica with the longest durable log; ties go to the smallest id, so choices are stable. */
-  private longestLog(ids: readonly ReplicaId[]): ReplicaId | undefined {
+  private longestLog(ids: Iterable<ReplicaId>): ReplicaId | undefined {
     let best: ReplicaId | undefined;
     for (const id of [...ids].sort()) {
       if (best === undefined || comparePositions(this.durableOf(id), this.durableOf(best)) > 0) best = id;
@@ -250,7 +299,213 @@ export class Coordinator {
     for (const [id, record] of this.replicas) addresses[id] = record.address;
     return addresses;
   }
+
+  // ---- leases and acknowledgements -------------------------------------------------------------
+
+  private leaseAllowed(heartbeat: Heartbeat, current: ViewRecord): boolean {
+    const view = current.view;
+    return (
+      this.currentProblem === null &&
+      this.state.acknowledged &&
+      view.primary === heartbeat.replicaId &&
+      heartbeat.view?.number === view.number &&
+      !this.identityChanged(view.primary, current) &&
+      this.alive(view.primary)
+    );
+  }
+
+  private noteAcknowledgement(heartbeat: Heartbeat): void {
+    const current = this.state.current;
+    if (current === null || this.state.acknowledged || this.currentProblem !== null) return;
+    const view = current.view;
+    if (view.primary !== heartbeat.replicaId || heartbeat.view?.number !== view.number) return;
+    if (this.identityChanged(view.primary, current)) return;
+    // The first acknowledgement of this view by the process it was given to: it may now lead.
+    this.save({ current, acknowledged: true, lastAcknowledged: current });
+  }
+
+  // ---- decisions -------------------------------------------------------------------------------
+
+  private reconcile(): void {
+    if (this.detectLostState()) return;
+    const current = this.state.current;
+    if (current === null) {
+      this.formView();
+      return;
+    }
+    // After a start or a stall, give every replica a failure timeout to report before judging anyone.
+    if (this.now < this.judgeFromTick) return;
+    const primary = current.view.primary;
+    if (!this.alive(primary) || this.identityChanged(primary, current)) this.replacePrimary(current);
+    else this.adjustMembership(current);
+  }
+
+  /**
+   * True while this coordinator's state is behind what the replicas report: it must not reissue
+   * their view numbers, so it acts only to rebuild, and only with the operator's consent.
+   */
+  private detectLostState(): boolean {
+    const highest = this.highestViewReported();
+    const known = this.state.current?.view.number ?? 0;
+    if (highest <= known) {
+      this.currentProblem = null;
+      return false;
+    }
+    const state = known === 0 ? 'has no state' : `stored only view ${known}`;
+    if (this.recoverFromReplicas.length === 0) {
+      this.currentProblem =
+        `replicas report view ${highest} but this coordinator ${state}: it lost its state or was given an old one. ` +
+        'It forms no view and grants no lease. Restart it with --recover-from-replicas naming every ' +
+        'replica of the cluster to rebuild the view from them.';
+      return true;
+    }
+    this.rebuildFromReplicas(highest, state);
+    return true;
+  }
+
+  /**
+   * With every replica of the cluster heard from, the longest durable log among them holds every
+   * committed entry: each committed entry is on every member of the view that committed it, and a
+   * log that ends later in (view, index) order holds everything committed before its last view. The
+   * coordinator cannot know the members on its own (a replica cut off since it lost its state was
+   * never heard), so the operator names them; a replica a report names but the operator did not
+   * means the list is incomplete, and nothing is rebuilt.
+   */
+  private rebuildFromReplicas(highest: number, state: string): void {
+    const expected = new Set(this.recoverFromReplicas);
+    const unlisted = new Set<ReplicaId>();
+    for (const [id, record] of this.replicas) {
+      for (const named of [id, ...(record.view === null ? [] : membersOf(record.view))]) {
+        if (!expected.has(named)) unlisted.add(named);
+      }
+    }
+    const silent = [...expected].filter((id) => !this.alive(id)).sort();
+    const prefix = `rebuilding from the replicas (this coordinator ${state}; they report view ${highest}): `;
+    if (unlisted.size > 0) {
+      this.currentProblem = `${prefix}${[...unlisted].sort().join(', ')} not named in --recover-from-replicas; name every replica of the cluster`;
+      return;
+    }
+    this.currentProblem =
+      prefix +
+      (silent.length > 0
+        ? `waiting to hear from ${silent.join(', ')}`
+        : 'waiting for the last lease to run out');
+    if (silent.length > 0 || this.now < this.leaseExpiryTick) return;
+    if (this.formView()) this.currentProblem = null;
+  }
+
+  /** The first view, or one rebuilt from the replicas: only replicas whose log is exactly the primary's are backups. */
+  private formView(): boolean {
+    if (this.firstHeartbeatTick === null) return false;
+    if (this.now - this.firstHeartbeatTick < this.config.viewFormationTicks) return false;
+    const alive = this.aliveIds();
+    const primary = this.longestLog(alive);
+    if (primary === undefined) return false;
+    const primaryPosition = this.durableOf(primary);
+    const equal = alive.filter(
+      (id) => id !== primary && comparePositions(this.durableOf(id), primaryPosition) === 0,
+    );
+    const others = alive.filter((id) => id !== primary && !equal.includes(id));
+    this.installView({ primary, backups: equal, learners: others });
+    return true;
+  }
+
+  private replacePrimary(current: ViewRecord): void {
+    if (this.now < this.leaseExpiryTick) return; // the old primary may still serve reads
+    const view = current.view;
+    // Each candidate holds every committed entry: a backup of this view, or a primary or backup of the
+    // last acknowledged one (a restarted primary too: commit needed its own fsync), whose directory
+    // is the one it had then.
+    const candidates = new Set<ReplicaId>();
+    const consider = (ids: readonly ReplicaId[], recorded: ViewRecord) => {
+      for (const id of ids) {
+        if (this.alive(id) && !this.directoryChanged(id, recorded)) candidates.add(id);
+      }
+    };
+    consider([view.primary, ...view.backups], current);
+    const acknowledged = this.state.lastAcknowledged;
+    if (acknowledged !== null)
+      consider([acknowledged.view.primary, ...acknowledged.view.backups], acknowledged);
+    const primary = this.longestLog(candidates);
+    if (primary === undefined) return; // nobody alive holds every committed entry: wait for one
+    // Candidates whose process also stayed the same remain backups; a restarted one proves itself as a learner.
+    const unchanged = (id: ReplicaId) =>
+      !this.identityChanged(id, current) ||
+      (acknowledged !== null && !this.identityChanged(id, acknowledged));
+    const backups = [...candidates].filter((id) => id !== primary && unchanged(id)).sort();
+    const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
+    this.installView({ primary, backups, learners });
+  }
+
+  private adjustMembership(current: ViewRecord): void {
+    const view = current.view;
+    const report = this.currentReport(current);
+    const lagging = new Set(report?.laggingBackups ?? []);
+    const synced = new Set(report?.syncedLearners ?? []);
+    const changed = (id: ReplicaId) => this.identityChanged(id, current);
+    const backups = view.backups.filter((id) => this.alive(id) && !lagging.has(id) && !changed(id));
+    const learners: ReplicaId[] = [];
+    for (const id of view.learners) {
+      if (!this.alive(id)) continue;
+      if (synced.has(id) && !changed(id)) backups.push(id);
+      else learners.push(id);
+    }
+    for (const id of this.aliveIds()) {
+      if (id !== view.primary && !backups.includes(id) && !learners.includes(id)) learners.push(id);
+    }
+    // A member whose process or directory changed needs a new view even if its role stays: the
+    // primary forgets what it knew of a learner at every view, so old acknowledgements cannot count.
+    const identitiesChanged = membersOf(view).some((id) => this.alive(id) && changed(id));
+    if (sameMembers(backups, view.backups) && sameMembers(learners, view.learners) && !identitiesChanged)
+      return;
+    this.installView({ primary: view.primary, backups, learners });
+  }
+
+  /** The primary's report, if it was made in the current view by the process that acknowledged it. */
+  private currentReport(current: ViewRecord): FollowerReport | null {
+    const report = this.replicas.get(current.view.primary)?.report ?? null;
+    const incarnation = current.identities[current.view.primary]?.incarnation;
+    if (report === null || report.view !== current.view.number || report.incarnation !== incarnation)
+      return null;
+    return report;
+  }
+
+  private installView(members: Omit<View, 'number'>): void {
+    const known = this.state.current?.view.number ?? 0;
+    const view: View = {
+      number: viewNumber(Math.max(known, this.highestViewReported()) + 1),
+      primary: members.primary,
+      backups: [...members.backups].sort(),
+      learners: [...members.learners].sort(),
+    };
+    const identities: Record<string, ReplicaIdentity> = {};
+    for (const id of membersOf(view)) {
+      const identity = this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
+      if (identity !== undefined) identities[id] = identity;
+    }
+    this.save({
+      current: { view, identities },
+      acknowledged: false,
+      lastAcknowledged: this.state.lastAcknowledged,
+    });
+    // Reports are about the view they were made in; the primary reports afresh in the new one.
+    for (const record of this.replicas.values()) record.report = null;
+    const addresses = this.addresses();
+    for (const id of this.replicas.keys()) {
+      this.effects.messages.push({ to: id, message: { type: 'view_change', view, addresses } });
+    }
+  }
+
+  private save(state: CoordinatorState): void {
+    this.state = state;
+    this.effects.save = state;
+  }
 }
+
+/** Enough to recognise the processes of a replica that restarts many times in a row. */
+const retiredIdentitiesMax = 16;
+
+const identityKey = (identity: ReplicaIdentity): string => `${identity.incarnation}/${identity.directory}`;
 
 function sameMembers(a: readonly ReplicaId[], b: readonly ReplicaId[]): boolean {
   return a.length === b.length && a.every((id) => b.includes(id));

@@ -4,7 +4,7 @@
 // `durable()`, so a shell can send every message as soon as it has one.
 
 import type { ClientReply, CoordinatorToReplica, Heartbeat, PeerMessage } from './messages.js';
-import type { ConnectionId, Entry, LogIndex, ReplicaId, View } from './types.js';
+import type { ConnectionId, Entry, LogIndex, ReplicaId, ReplicaIdentity, View } from './types.js';
 
 export type StorageOperation =
   | { readonly kind: 'append'; readonly entries: readonly Entry[] }
@@ -17,12 +17,30 @@ export interface ReplicaEffects {
   readonly replies: { readonly connection: ConnectionId; readonly reply: ClientReply }[];
 }
 
+/** A view with the identity each of its members had when the coordinator installed it. */
+export interface ViewRecord {
+  readonly view: View;
+  readonly identities: Readonly<Record<string, ReplicaIdentity>>;
+}
+
 /** What the coordinator keeps on disk. */
 export interface CoordinatorState {
-  readonly view: View | null;
-  /** The incarnation of the primary that acknowledged `view`; null until it has. */
-  readonly primaryIncarnation: number | null;
+  /** The current view; null before the first one forms. */
+  readonly current: ViewRecord | null;
+  /** The primary of the current view acknowledged it: only then may it hold a lease and create entries. */
+  readonly acknowledged: boolean;
+  /**
+   * The last view whose primary acknowledged it. Views after it created no entry and answered no
+   * client, so every member of it still holds every committed entry and stays a candidate.
+   */
+  readonly lastAcknowledged: ViewRecord | null;
 }
+
+export const emptyCoordinatorState: CoordinatorState = {
+  current: null,
+  acknowledged: false,
+  lastAcknowledged: null,
+};
 
 export interface CoordinatorEffects {
   /** State to store durably before any message of this batch leaves. */

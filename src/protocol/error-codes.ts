@@ -18,6 +18,8 @@ export const ErrorCode = {
   badRequest: 'BAD_REQUEST',
   keyTooLarge: 'KEY_TOO_LARGE',
   valueTooLarge: 'VALUE_TOO_LARGE',
+  /** The write would make a log entry too large to ever replicate (its update and result exceed the Prepare limit). */
+  entryTooLarge: 'ENTRY_TOO_LARGE',
   /** incr on a value that is not a decimal integer. */
   notAnInteger: 'NOT_AN_INTEGER',
   /** A frame longer than the limit, or one that does not decode. */

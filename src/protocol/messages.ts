@@ -59,21 +59,30 @@ export interface Heartbeat {
    * it had already sent, so it must never append again in the view it led before.
    */
   readonly incarnation: number;
+  /** The identity of the replica's data directory: a wiped or replaced directory has a new one. */
+  readonly directory: string;
   readonly address: Address;
-  /** Echoed in the reply, so a lease is measured from when this heartbeat left. */
+  /** Grows by one per heartbeat of this incarnation; echoed in the reply, so a lease is measured from when this heartbeat left. */
   readonly sequence: number;
-  readonly viewNumber: ViewNumber;
+  /** The view this replica is in, whole: a coordinator that lost its state learns from these what it must never reissue. */
+  readonly view: View | null;
   readonly durable: LogPosition;
   readonly commitIndex: LogIndex;
   readonly appliedIndex: LogIndex;
-  /** Primary only: learners that hold every committed entry and are now waited for. */
+  /** Ticks since this replica last heard the coordinator: one that hears nothing follows no view and holds no lease. */
+  readonly coordinatorSilentTicks: number;
+  /** Ticks the oldest write handed to storage has waited for its fsync; 0 when none waits. */
+  readonly storageStalledTicks: number;
+  /** Primary only: learners that hold every committed entry and are now waited for, found in `view`. */
   readonly syncedLearners: readonly ReplicaId[];
-  /** Primary only: backups that stopped acknowledging. */
+  /** Primary only: backups that stopped acknowledging in `view`. */
   readonly laggingBackups: readonly ReplicaId[];
 }
 
 export interface HeartbeatReply {
   readonly type: 'heartbeat_reply';
+  /** The process the heartbeat came from: a lease is for that process only. */
+  readonly incarnation: number;
   readonly sequence: number;
   readonly view: View | null;
   readonly addresses: Readonly<Record<string, Address>>;
@@ -105,6 +114,8 @@ export interface ReplicaStatus {
   readonly durableIndex: LogIndex;
   readonly appliedIndex: LogIndex;
   readonly commitIndex: LogIndex;
+  /** Why the coordinator does not count this replica as alive (silent, deaf, disk stalled), or null. */
+  readonly problem: string | null;
 }
 
 export interface StatusReply {
@@ -112,6 +123,8 @@ export interface StatusReply {
   readonly id: number;
   readonly view: View | null;
   readonly replicas: readonly ReplicaStatus[];
+  /** Why the coordinator forms no view and grants no lease (it lost its state), or null. */
+  readonly problem: string | null;
 }
 
 // ---- client ↔ replica --------------------------------------------------------------------------

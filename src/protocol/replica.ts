@@ -1,6 +1,8 @@
 // One replica's protocol logic, pure: messages, client requests, ticks and "durable up to X" go in;
-// storage operations, messages and replies come out through `takeEffects()`. No I/O, clocks or
-// randomness here, so the simulator runs exactly this code.
+// storage operations, messages and replies come out through `takeEffects()`. No I/O or randomness
+// here, so the simulator runs exactly this code. Time comes from the clock the shell passes in and
+// is read at every input before the input is handled: a process that stalled (SIGSTOP, a long GC, a
+// VM pause) must not judge its lease by the timer callbacks it happened to get.
 //
 // Roles follow the view the coordinator hands out (views only ever come from the coordinator, so
 // a restarted replica can never be talked back into an older view):
@@ -11,7 +13,13 @@
 //
 // Invariants checked after every input (see `checkInvariants`):
 // - applied ≤ last index; durable ≤ last index; a primary has applied its whole log;
-// - the primary's commit index never passes its own durable index or a quorum member's ack.
+// - the primary's commit index never passes its own durable index or a quorum member's ack;
+// - a follower's commit index never passes what it verified against the primary; nothing at or
+//   below the commit index is ever truncated.
+//
+// Answers that observe the state — reads, and refusals by the service (a refusal saw the state
+// too) — leave only once everything they could have observed has committed, and only under a
+// valid lease. Async writes are acknowledged at the primary's own fsync, also only under a lease.
 
 import { assert } from './assert.js';
 import type { ProtocolConfig } from './config.js';
@@ -41,7 +49,6 @@ import {
   type Role,
   roleIn,
   type View,
-  viewNumber,
 } from './types.js';
 
 export interface ReplicaOptions {
@@ -52,6 +59,10 @@ export interface ReplicaOptions {
   readonly createStateMachine: StateMachineFactory;
   /** Differs at every start of the replica process (see Heartbeat.incarnation). */
   readonly incarnation: number;
+  /** The identity of this replica's data directory (see ReplicaIdentity). */
+  readonly directory: string;
+  /** Monotonic time in ticks; read at every input. */
+  readonly clock: () => number;
   /** The entries recovered from disk at start; all of them are durable. */
   readonly recovered: readonly Entry[];
   /** Deliberate bugs, for proving that the simulator's checks catch them. Never set in production. */
@@ -80,13 +91,19 @@ interface Follower {
   lastHeartbeatTick: number;
 }
 
+type Answer =
+  | { readonly ok: true; readonly result: Uint8Array }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** A client request answered once `index` commits (or, for async writes, is durable here). */
 interface Waiter {
   readonly connection: ConnectionId;
   readonly requestId: number;
   readonly index: LogIndex;
-  readonly result: Uint8Array;
+  readonly answer: Answer;
   readonly durability: Durability;
-  readonly read: boolean;
+  /** A write, or an answer that observed the state (a read, a refusal): those need a valid lease. */
+  readonly kind: 'write' | 'observation';
 }
 
 export class Replica {
@@ -96,6 +113,8 @@ export class Replica {
   private readonly createStateMachine: StateMachineFactory;
   private readonly testOnlyFaults: TestOnlyFaults;
   private readonly incarnation: number;
+  private readonly directory: string;
+  private readonly clock: () => number;
 
   private readonly log: ReplicaLog;
   private stateMachine: StateMachine;
@@ -108,7 +127,9 @@ export class Replica {
   private view: View | null = null;
   private role: Role = 'none';
   private addresses: Readonly<Record<string, Address>> = {};
-  private now = 0;
+  private now: number;
+  /** Appends handed to storage and not yet reported durable: the last index of each, and when. */
+  private readonly unsyncedAppends: { readonly index: LogIndex; readonly tick: number }[] = [];
 
   // Follower state.
   /** Our log matches the current primary's up to here. */
@@ -122,6 +143,12 @@ export class Replica {
   private readonly durableWaiters: Waiter[] = [];
   private leaseExpiryTick = 0;
   /**
+   * The coordinator recorded this view as acknowledged (it granted a lease in it). Only then does
+   * anything commit in it: the coordinator may pass over a view it never saw acknowledged when it
+   * chooses the next primary, so nothing a client was told may depend on such a view.
+   */
+  private viewAcknowledged = false;
+  /**
    * The log's end when this replica became primary. Entries up to here may have committed in an
    * earlier view (this process may not know: commit indexes are not stored), so a learner counts
    * as synced only once it holds them all.
@@ -132,6 +159,7 @@ export class Replica {
   private heartbeatSequence = 0;
   private readonly heartbeatSentTicks = new Map<number, number>();
   private lastHeartbeatTick = Number.NEGATIVE_INFINITY;
+  private lastHeardFromCoordinatorTick: number;
 
   private effects: ReplicaEffects = emptyReplicaEffects();
   private pendingAppends: Entry[] = [];
@@ -143,6 +171,10 @@ export class Replica {
     this.createStateMachine = options.createStateMachine;
     this.testOnlyFaults = options.testOnlyFaults ?? {};
     this.incarnation = options.incarnation;
+    this.directory = options.directory;
+    this.clock = options.clock;
+    this.now = options.clock();
+    this.lastHeardFromCoordinatorTick = this.now;
     this.stateMachine = options.createStateMachine();
     this.log = new ReplicaLog(options.recovered);
     this.durableIndex = this.log.lastIndex;
@@ -150,17 +182,24 @@ export class Replica {
 
   // ---- inputs ----------------------------------------------------------------------------------
 
+  /** A timer fired: time has passed; heartbeat, retransmit and expire what is due. */
   tick(): void {
-    this.now += 1;
+    this.catchUp();
     if (this.now - this.lastHeartbeatTick >= this.config.heartbeatIntervalTicks) this.sendHeartbeat();
     if (this.role === 'primary') this.tickPrimary();
     this.checkInvariants();
   }
 
   receiveFromCoordinator(message: CoordinatorToReplica): void {
+    this.catchUp();
+    this.lastHeardFromCoordinatorTick = this.now;
     this.addresses = message.addresses;
     if (message.view !== null) this.adoptView(message.view);
-    if (message.type === 'heartbeat_reply' && message.leaseTicks > 0) {
+    if (
+      message.type === 'heartbeat_reply' &&
+      message.leaseTicks > 0 &&
+      message.incarnation === this.incarnation
+    ) {
       const sentTick = this.heartbeatSentTicks.get(message.sequence);
       const view = this.view;
       if (
@@ -171,12 +210,17 @@ export class Replica {
       ) {
         // Counted from when the heartbeat left, so the coordinator's own count always ends later.
         this.leaseExpiryTick = Math.max(this.leaseExpiryTick, sentTick + message.leaseTicks);
+        if (!this.viewAcknowledged) {
+          this.viewAcknowledged = true;
+          this.advanceCommit();
+        }
       }
     }
     this.checkInvariants();
   }
 
   receiveFromPeer(from: ReplicaId, message: PeerMessage): void {
+    this.catchUp();
     switch (message.type) {
       case 'prepare':
         this.onPrepare(from, message);
@@ -192,16 +236,21 @@ export class Replica {
   }
 
   receiveRequest(connection: ConnectionId, request: ClientRequest): void {
+    this.catchUp();
     this.onRequest(connection, request);
     this.checkInvariants();
   }
 
   /** The shell's storage has fsynced everything up to `position`. */
   durable(position: LogPosition): void {
+    this.catchUp();
     // A position that is no longer in the log was truncated away after this sync began.
     if (!this.log.holds(position)) return;
     if (position.index <= this.durableIndex) return;
     this.durableIndex = position.index;
+    while ((this.unsyncedAppends[0]?.index ?? Number.POSITIVE_INFINITY) <= this.durableIndex) {
+      this.unsyncedAppends.shift();
+    }
     if (this.role === 'primary') {
       this.releaseDurableWaiters();
       this.advanceCommit();
@@ -220,12 +269,31 @@ export class Replica {
     return effects;
   }
 
+  // ---- time ------------------------------------------------------------------------------------
+
+  private catchUp(): void {
+    const now = this.clock();
+    if (now <= this.now) return;
+    const jump = now - this.now;
+    this.now = now;
+    if (jump >= this.config.stallTicksMin) {
+      // We stalled: the followers' silence was ours. Liveness timers move on; leases never do.
+      for (const follower of this.followers.values()) {
+        follower.lastAckTick += jump;
+        follower.lastProgressTick += jump;
+      }
+    }
+  }
+
   // ---- views and roles -------------------------------------------------------------------------
 
   private adoptView(view: View): void {
     if (this.view !== null && view.number <= this.view.number) return;
+    // A view older than our own entries comes from a coordinator that lost its state: never follow it.
+    if (view.number < this.log.lastPosition.view) return;
     const previousRole = this.role;
     this.view = view;
+    this.viewAcknowledged = false;
     this.role = roleIn(view, this.id);
     if (this.role === 'primary') {
       if (previousRole === 'primary') this.keepPrimary(view);
@@ -249,22 +317,25 @@ export class Replica {
     this.sendFollowerHeartbeats(true);
   }
 
-  /** A new view with this replica still primary: keep what it knows of continuing followers. */
+  /**
+   * A new view with this replica still primary: keep what it knows of continuing backups. Learners
+   * start over: a learner must prove in each view that it holds everything, because the coordinator
+   * acts only on reports of the current view, and a learner may have restarted or been wiped since.
+   */
   private keepPrimary(view: View): void {
     const members = new Set([...view.backups, ...view.learners]);
     for (const id of this.followers.keys()) if (!members.has(id)) this.followers.delete(id);
     for (const id of members) {
       const follower = this.followers.get(id);
-      if (follower === undefined) {
+      if (follower === undefined || view.learners.includes(id)) {
         this.followers.set(id, this.newFollower());
         continue;
       }
-      if (view.backups.includes(id)) follower.synced = false;
+      follower.synced = false;
       // Prepares in flight carry the old view number and will be refused: send them again.
       follower.nextIndex = logIndex(follower.matchIndex + 1);
     }
     this.sendHeartbeat();
-    this.advanceCommit();
   }
 
   private stepDown(): void {
@@ -334,17 +405,14 @@ export class Replica {
   }
 
   private onRead(connection: ConnectionId, request: ClientRequest): void {
-    let result: Uint8Array;
+    let answer: Answer;
     try {
-      result = this.stateMachine.query(request.operation);
+      answer = { ok: true, result: this.stateMachine.query(request.operation) };
     } catch (error) {
-      this.replyServiceError(connection, request.id, error);
-      return;
+      answer = refusal(error);
     }
     // The state read includes every entry in the log, so the answer waits until they all commit.
-    const waiter = this.waiter(connection, request, this.log.lastIndex, result, 'sync', true);
-    if (this.commitIndex >= waiter.index) this.replySuccess(waiter);
-    else insertByIndex(this.commitWaiters, waiter);
+    this.enqueue(this.waiter(connection, request, this.log.lastIndex, answer, 'sync', 'observation'));
   }
 
   private onWrite(connection: ConnectionId, request: ClientRequest): void {
@@ -354,26 +422,35 @@ export class Replica {
     }
     const session = this.sessions.get(request.clientId);
     if (session !== undefined && request.requestNumber < session.requestNumber) {
-      this.replyFailure(
-        connection,
-        request.id,
-        ErrorCode.requestTooOld,
-        `request ${request.requestNumber} of ${request.clientId} is older than its last (${session.requestNumber})`,
-      );
+      // The session may come from an entry that has not committed: a refusal observes the state.
+      this.refuse(connection, request, {
+        ok: false,
+        code: ErrorCode.requestTooOld,
+        message: `request ${request.requestNumber} of ${request.clientId} is older than its last (${session.requestNumber})`,
+      });
       return;
     }
     if (session !== undefined && request.requestNumber === session.requestNumber) {
       // A retry of a request already executed: answer its remembered result, never run it again.
-      this.enqueueWrite(
-        this.waiter(connection, request, session.index, session.result, request.durability, false),
-      );
+      const answer: Answer = { ok: true, result: session.result };
+      this.enqueue(this.waiter(connection, request, session.index, answer, request.durability, 'write'));
       return;
     }
     let execution: { result: Uint8Array; update: Uint8Array };
     try {
       execution = this.stateMachine.execute(request.operation);
     } catch (error) {
-      this.replyServiceError(connection, request.id, error);
+      this.refuse(connection, request, refusal(error));
+      return;
+    }
+    const entryBytes = execution.update.length + execution.result.length;
+    if (entryBytes > this.config.prepareBytesMax) {
+      // It could never be sent to a backup, so it would block the log forever: refuse it now.
+      this.refuse(connection, request, {
+        ok: false,
+        code: ErrorCode.entryTooLarge,
+        message: `the write's update and result take ${entryBytes} bytes; a log entry holds at most ${this.config.prepareBytesMax}`,
+      });
       return;
     }
     const view = this.view;
@@ -389,35 +466,61 @@ export class Replica {
     };
     this.appendEntry(entry);
     this.applyEntry(entry);
-    this.enqueueWrite(this.waiter(connection, request, entry.index, entry.result, request.durability, false));
+    const answer: Answer = { ok: true, result: entry.result };
+    this.enqueue(this.waiter(connection, request, entry.index, answer, request.durability, 'write'));
+  }
+
+  /** A refusal saw the state, uncommitted entries included: it is answered like a read. */
+  private refuse(connection: ConnectionId, request: ClientRequest, answer: Answer): void {
+    this.enqueue(this.waiter(connection, request, this.log.lastIndex, answer, 'sync', 'observation'));
   }
 
   private waiter(
     connection: ConnectionId,
     request: ClientRequest,
     index: LogIndex,
-    result: Uint8Array,
+    answer: Answer,
     durability: Durability,
-    read: boolean,
+    kind: Waiter['kind'],
   ): Waiter {
-    return { connection, requestId: request.id, index, result, durability, read };
+    return { connection, requestId: request.id, index, answer, durability, kind };
   }
 
-  private enqueueWrite(waiter: Waiter): void {
+  private enqueue(waiter: Waiter): void {
     if (waiter.durability === 'async') {
-      if (this.durableIndex >= waiter.index) this.replySuccess(waiter);
+      if (this.durableIndex >= waiter.index) this.answer(waiter);
       else insertByIndex(this.durableWaiters, waiter);
     } else if (this.commitIndex >= waiter.index) {
-      this.replySuccess(waiter);
+      this.answer(waiter);
     } else {
       insertByIndex(this.commitWaiters, waiter);
     }
   }
 
+  /**
+   * Answers a waiter whose entry committed (or is durable here, for async writes). Everything but a
+   * sync write needs a valid lease at this moment: a deposed primary's state may be older than a
+   * write the new primary acknowledged, and its async acknowledgement would be a promise it cannot keep.
+   */
+  private answer(waiter: Waiter): void {
+    const needsLease = waiter.kind === 'observation' || waiter.durability === 'async';
+    if (needsLease && !this.leaseValid()) {
+      this.replyFailure(
+        waiter.connection,
+        waiter.requestId,
+        ErrorCode.notPrimary,
+        'the lease ran out; retry',
+      );
+      return;
+    }
+    if (waiter.answer.ok) this.replySuccess(waiter, waiter.answer.result);
+    else this.replyFailure(waiter.connection, waiter.requestId, waiter.answer.code, waiter.answer.message);
+  }
+
   // ---- replication (primary) -------------------------------------------------------------------
 
   private tickPrimary(): void {
-    if (!this.leaseValid()) this.failWaitingReads();
+    if (!this.leaseValid()) this.failWaitingObservations();
     this.sendFollowerHeartbeats(false);
     for (const follower of this.followers.values()) {
       const unacknowledged = follower.nextIndex - 1 > follower.matchIndex;
@@ -504,6 +607,13 @@ export class Replica {
     const follower = this.followers.get(from);
     if (this.role !== 'primary' || this.view?.number !== message.view || follower === undefined) return;
     const match = this.log.matchPoint(message.epochs, message.lastIndex);
+    if (match < follower.matchIndex) {
+      // Its log is shorter than what it acknowledged: it was wiped or replaced. Its old acks no
+      // longer count. A synced learner stays waited for: the coordinator may already be acting on
+      // the report that it was synced, so commit must not go on without it (the new view the
+      // coordinator installs when it sees the new directory starts it over as a learner).
+      follower.matchIndex = match;
+    }
     follower.confirmed = true;
     follower.nextIndex = logIndex(match + 1);
     follower.lastProgressTick = this.now;
@@ -519,41 +629,37 @@ export class Replica {
     return [...backups, ...synced];
   }
 
+  /**
+   * Commit = durable here and acknowledged by every member of the quorum, in an acknowledged view.
+   * Called on every fsync, ack and first lease of a view: so a primary alone in its view (the lone
+   * survivor of a total crash) commits what it inherited as soon as its view is acknowledged.
+   */
   private advanceCommit(): void {
+    if (!this.viewAcknowledged) return;
     let candidate: number = this.durableIndex;
     for (const id of this.quorum()) {
       candidate = Math.min(candidate, this.followers.get(id)?.matchIndex ?? 0);
     }
     if (candidate <= this.commitIndex) return;
     this.commitIndex = logIndex(candidate);
-    for (const waiter of takeUpTo(this.commitWaiters, this.commitIndex)) {
-      if (waiter.read && !this.leaseValid()) {
-        this.replyFailure(
-          waiter.connection,
-          waiter.requestId,
-          ErrorCode.notPrimary,
-          'lease expired during read',
-        );
-      } else {
-        this.replySuccess(waiter);
-      }
-    }
+    for (const waiter of takeUpTo(this.commitWaiters, this.commitIndex)) this.answer(waiter);
   }
 
   private releaseDurableWaiters(): void {
-    for (const waiter of takeUpTo(this.durableWaiters, this.durableIndex)) this.replySuccess(waiter);
+    for (const waiter of takeUpTo(this.durableWaiters, this.durableIndex)) this.answer(waiter);
   }
 
-  private failWaitingReads(): void {
+  /** Without a lease nothing that observes the state may be answered: tell those clients to retry. */
+  private failWaitingObservations(): void {
     for (let position = this.commitWaiters.length - 1; position >= 0; position--) {
       const waiter = this.commitWaiters[position];
-      if (waiter?.read !== true) continue;
+      if (waiter?.kind !== 'observation') continue;
       this.commitWaiters.splice(position, 1);
       this.replyFailure(
         waiter.connection,
         waiter.requestId,
         ErrorCode.notPrimary,
-        'lease expired during read',
+        'the lease ran out; retry',
       );
     }
   }
@@ -605,8 +711,10 @@ export class Replica {
       appended = true;
     }
     this.verifiedIndex = logIndex(Math.max(this.verifiedIndex, index));
-    if (message.commitIndex > this.commitIndex) this.commitIndex = message.commitIndex;
-    this.applyUpTo(logIndex(Math.min(this.commitIndex, this.verifiedIndex, this.log.lastIndex)));
+    // The primary's commit index speaks of its log; ours matches it only as far as we verified.
+    const committed = Math.min(message.commitIndex, this.verifiedIndex);
+    if (committed > this.commitIndex) this.commitIndex = logIndex(committed);
+    this.applyUpTo(logIndex(Math.min(this.commitIndex, this.log.lastIndex)));
     this.acknowledge(!appended && message.entries.length === 0);
   }
 
@@ -648,11 +756,18 @@ export class Replica {
   private flushAppends(): void {
     if (this.pendingAppends.length === 0) return;
     this.effects.storage.push({ kind: 'append', entries: this.pendingAppends });
+    this.unsyncedAppends.push({ index: this.log.lastIndex, tick: this.now });
     this.pendingAppends = [];
   }
 
   private truncateAfter(index: LogIndex): void {
+    assert(
+      index >= this.commitIndex,
+      `truncation after ${index} would remove committed entries (commit ${this.commitIndex})`,
+    );
     this.flushAppends();
+    // Writes of the removed entries will never be reported durable: stop waiting for them.
+    while ((this.unsyncedAppends.at(-1)?.index ?? 0) > index) this.unsyncedAppends.pop();
     this.log.truncateAfter(index);
     this.effects.storage.push({ kind: 'truncate', afterIndex: index });
     this.durableIndex = logIndex(Math.min(this.durableIndex, index));
@@ -689,12 +804,15 @@ export class Replica {
       type: 'heartbeat',
       replicaId: this.id,
       incarnation: this.incarnation,
+      directory: this.directory,
       address: this.address,
       sequence: this.heartbeatSequence,
-      viewNumber: this.view?.number ?? viewNumber(0),
+      view: this.view,
       durable: this.log.positionAt(this.durableIndex),
       commitIndex: this.commitIndex,
       appliedIndex: this.appliedIndex,
+      coordinatorSilentTicks: Math.floor(this.now - this.lastHeardFromCoordinatorTick),
+      storageStalledTicks: this.storageStalledTicks,
       syncedLearners: isPrimary
         ? (this.view?.learners.filter((id) => this.followers.get(id)?.synced === true) ?? [])
         : [],
@@ -702,13 +820,20 @@ export class Replica {
     });
   }
 
+  /** How long the oldest write handed to storage has waited for its fsync. */
+  private get storageStalledTicks(): number {
+    const oldest = this.unsyncedAppends[0];
+    return oldest === undefined ? 0 : Math.floor(this.now - oldest.tick);
+  }
+
   // ---- replies ---------------------------------------------------------------------------------
 
-  private replySuccess(waiter: Waiter): void {
+  private replySuccess(waiter: Waiter, result: Uint8Array): void {
     const view = this.view;
     assert(view !== null, 'replies come from a replica in a view');
+    const read = waiter.kind === 'observation';
     const holders =
-      waiter.durability === 'async' && !waiter.read
+      waiter.durability === 'async' && !read
         ? [this.id]
         : [
             this.id,
@@ -718,10 +843,10 @@ export class Replica {
       type: 'reply',
       id: waiter.requestId,
       ok: true,
-      result: waiter.result,
+      result,
       view: view.number,
       index: waiter.index,
-      durability: waiter.read ? 'sync' : waiter.durability,
+      durability: read ? 'sync' : waiter.durability,
       replicas: holders,
     };
     this.effects.replies.push({ connection: waiter.connection, reply });
@@ -733,11 +858,6 @@ export class Replica {
       connection,
       reply: { type: 'reply', id: requestId, ok: false, code, message, primary },
     });
-  }
-
-  private replyServiceError(connection: ConnectionId, requestId: number, error: unknown): void {
-    if (!(error instanceof ServiceError)) throw error;
-    this.replyFailure(connection, requestId, error.code, error.message);
   }
 
   // ---- inspection ------------------------------------------------------------------------------
@@ -758,6 +878,8 @@ export class Replica {
       appliedIndex: this.appliedIndex,
       leaseValid: this.role === 'primary' && this.leaseValid(),
       sessions: this.sessions.size,
+      coordinatorSilentTicks: Math.floor(this.now - this.lastHeardFromCoordinatorTick),
+      storageStalledTicks: this.storageStalledTicks,
     };
   }
 
@@ -786,6 +908,7 @@ export class Replica {
   private checkInvariants(): void {
     assert(this.appliedIndex <= this.log.lastIndex, 'applied beyond the log');
     assert(this.durableIndex <= this.log.lastIndex, 'durable beyond the log');
+    assert(this.commitIndex <= this.log.lastIndex, 'committed beyond the log');
     if (this.role === 'primary') {
       assert(this.appliedIndex === this.log.lastIndex, 'a primary has applied its whole log');
     }
@@ -802,6 +925,8 @@ export interface ReplicaSnapshot {
   readonly appliedIndex: LogIndex;
   readonly leaseValid: boolean;
   readonly sessions: number;
+  readonly coordinatorSilentTicks: number;
+  readonly storageStalledTicks: number;
 }
 
 /** Removes and returns, in one splice, the waiters at the front of `queue` with index ≤ `index`. */
@@ -815,4 +940,10 @@ function insertByIndex(queue: Waiter[], waiter: Waiter): void {
   let position = queue.length;
   while (position > 0 && (queue[position - 1]?.index ?? 0) > waiter.index) position--;
   queue.splice(position, 0, waiter);
+}
+
+/** The answer for a refusal by the service; anything else it throws is a bug and propagates. */
+function refusal(error: unknown): Answer {
+  if (!(error instanceof ServiceError)) throw error;
+  return { ok: false, code: error.code, message: error.message };
 }

@@ -23,6 +23,21 @@ export const connectionId = (value: number): ConnectionId => value as Connection
 export type Durability = 'sync' | 'async';
 
 /**
+ * Who a replica is beyond its id: the process (a new incarnation at every start) and the data
+ * directory (a new identity whenever the directory is created, so a wiped or replaced one differs).
+ * A member whose identity changed may have lost what it acknowledged, so it counts again only once
+ * it has proved that it holds everything.
+ */
+export interface ReplicaIdentity {
+  readonly incarnation: number;
+  readonly directory: string;
+}
+
+export function sameIdentity(a: ReplicaIdentity, b: ReplicaIdentity): boolean {
+  return a.incarnation === b.incarnation && a.directory === b.directory;
+}
+
+/**
  * Where an entry stands: the view that created it and its index. Two logs that hold an entry with
  * the same position hold the same entries up to it (only one primary appends in a view).
  */

@@ -1,13 +1,22 @@
 // A whole cluster in one process, driven tick by tick from one seed: the real protocol core of
 // the coordinator and every replica, a simulated network (delay, reordering, loss, duplication,
-// partitions, clogged links), simulated disks (fsync latency that can turn slow; a crash loses
-// what was not fsynced and may tear the batch being written) and clocks that drift. Clients are
-// plain endpoints that submit requests and collect replies. Every delivery feeds a trace hash,
-// so two runs of one seed can be compared exactly.
+// partitions one way or both, clogged links), simulated disks (fsync latency that can turn slow, a
+// disk that hangs, an fsync that fails and takes the process down, a crash that loses what was not
+// fsynced and may tear the batch being written, a wiped directory) and clocks that drift or stop.
+// Clients are plain endpoints that submit requests and collect replies. Every delivery feeds a trace
+// hash, so two runs of one seed can be compared exactly.
+//
+// Time: each process reads its own monotonic clock, which keeps running while the process is
+// paused (as a real one does under SIGSTOP or a VM freeze). A paused process gets no ticks and no
+// input; what arrives for it waits, and on resume it is handed over first, before any timer fires —
+// the order in which a real process that wakes up may see things.
+//
+// Links to the coordinator live as long as the coordinator process: what an old coordinator sent,
+// or what was sent to it, is never delivered to the next one (its connections died with it).
 
 import type { ProtocolConfig } from '../protocol/config.js';
 import { Coordinator } from '../protocol/coordinator.js';
-import type { CoordinatorState, StorageOperation } from '../protocol/effects.js';
+import { type CoordinatorState, emptyCoordinatorState, type StorageOperation } from '../protocol/effects.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -20,6 +29,7 @@ import type { StateMachineFactory } from '../protocol/state-machine.js';
 import {
   type ConnectionId,
   type Entry,
+  type LogPosition,
   logIndex,
   positionZero,
   type ReplicaId,
@@ -40,7 +50,7 @@ export interface NetworkFaults {
 export interface DiskFaults {
   readonly fsyncTicksMin: number;
   readonly fsyncTicksMax: number;
-  /** Probability that a crash during an fsync leaves a prefix of that batch on disk (a torn write). */
+  /** Probability that a crash during an fsync leaves part of that batch on disk (a torn write). */
   readonly tornWriteProbability: number;
 }
 
@@ -77,28 +87,44 @@ interface InFlight {
   readonly from: Endpoint;
   readonly to: Endpoint;
   readonly envelope: Envelope;
+  /** For links to or from the coordinator: the coordinator process it belongs to. */
+  readonly coordinatorEpoch: number;
 }
+
+/** What a disk step did. */
+type DiskStep = 'idle' | 'synced' | 'failed';
 
 /** A disk that makes writes durable only when a simulated fsync completes. */
 class SimDisk {
   durable: Entry[] = [];
+  /** Fsyncs neither complete nor start while the disk hangs. */
+  hung = false;
+  /** The next fsync fails: the process stops, as the real log does (it never retries an fsync). */
+  failNextSync = false;
   private queued: StorageOperation[] = [];
   private syncing: { operations: StorageOperation[]; doneAt: number } | null = null;
+
+  /** The identity of the directory this disk holds; a wiped one gets a new disk. */
+  constructor(readonly identity: string) {}
 
   submit(operations: readonly StorageOperation[]): void {
     this.queued.push(...operations);
   }
 
-  /** Advances the disk; returns true when an fsync completed this tick. */
-  step(now: number, random: Random, faults: DiskFaults): boolean {
-    let completed = false;
+  step(now: number, random: Random, faults: DiskFaults): DiskStep {
+    if (this.hung) return 'idle';
+    let result: DiskStep = 'idle';
     if (this.syncing !== null && this.syncing.doneAt <= now) {
+      if (this.failNextSync) {
+        this.failNextSync = false;
+        return 'failed';
+      }
       for (const operation of this.syncing.operations) {
         if (operation.kind === 'append') this.durable.push(...operation.entries);
         else this.durable.length = operation.afterIndex;
       }
       this.syncing = null;
-      completed = true;
+      result = 'synced';
     }
     if (this.syncing === null && this.queued.length > 0) {
       this.syncing = {
@@ -107,7 +133,12 @@ class SimDisk {
       };
       this.queued = [];
     }
-    return completed;
+    return result;
+  }
+
+  get durablePosition(): LogPosition {
+    const last = this.durable.at(-1);
+    return last === undefined ? positionZero : { view: last.view, index: logIndex(last.index) };
   }
 
   /**
@@ -127,17 +158,25 @@ class SimDisk {
     }
     this.queued = [];
     this.syncing = null;
+    this.hung = false;
+    this.failNextSync = false;
   }
 }
 
+/** An input that reached a paused process, handed over when it resumes. */
+type HeldInput = { readonly kind: 'deliver'; readonly item: InFlight } | { readonly kind: 'durable' };
+
 interface SimNode {
   replica: Replica | null;
-  readonly disk: SimDisk;
+  disk: SimDisk;
   /** This node's disk behaves so, instead of the cluster-wide setting. */
   diskFaults: DiskFaults | null;
-  /** Ticks per simulated tick: a drifting clock runs a little fast or slow. */
+  /** Ticks of this node's clock per simulated tick: a drifting clock runs a little fast or slow. */
   clockRate: number;
-  clockCarry: number;
+  /** This machine's monotonic clock, in ticks: it runs on through pauses and restarts. */
+  clockTime: number;
+  paused: boolean;
+  held: HeldInput[];
 }
 
 const traceTailLength = 40;
@@ -153,7 +192,7 @@ function describe(envelope: Envelope): string {
       return `sync v${message.view} last ${message.lastIndex}`;
     }
     case 'heartbeat':
-      return `heartbeat v${envelope.message.viewNumber} durable ${envelope.message.durable.index}`;
+      return `heartbeat v${envelope.message.view?.number ?? 0} durable ${envelope.message.durable.index}`;
     case 'coordinator':
       return `${envelope.message.type} v${envelope.message.view?.number ?? 0}`;
     case 'request':
@@ -167,14 +206,22 @@ export class SimCluster {
   readonly random: Random;
   now = 0;
   /** Null while the coordinator process is down. */
-  coordinator: Coordinator | null;
+  coordinator: Coordinator | null = null;
   /** What the coordinator has stored on disk; a restart begins from it. */
-  private coordinatorStored: CoordinatorState = { view: null, primaryIncarnation: null };
+  private coordinatorStored: CoordinatorState = emptyCoordinatorState;
+  /** The coordinator machine's monotonic clock. */
+  private coordinatorClock = 0;
+  private coordinatorEpoch = 0;
+  private coordinatorPaused = false;
+  private coordinatorHeld: InFlight[] = [];
   readonly nodes = new Map<ReplicaId, SimNode>();
   readonly replies = new Map<number, ClientReply[]>();
+  /** Run at the start of every step: outside actors (an operator) that watch the cluster. */
+  readonly watchers: (() => void)[] = [];
   private readonly inFlight: InFlight[] = [];
   private sequence = 0;
-  private readonly blocked = new Set<string>();
+  /** Blocked links "from>to", counted: overlapping faults heal one by one. */
+  private readonly blocked = new Map<string, number>();
   /** Links that deliver late until a tick: "from>to" → [until tick, extra delay]. */
   private readonly clogged = new Map<string, { until: number; delayTicks: number }>();
   private readonly options: SimClusterOptions;
@@ -183,42 +230,50 @@ export class SimCluster {
   private traceHash = 0x811c9dc5;
   private readonly traceTail: string[] = [];
   private starts = 0;
+  private directories = 0;
 
   constructor(options: SimClusterOptions) {
     this.options = options;
     this.random = new Random(options.seed);
     this.network = options.network ?? calmNetwork;
     this.disk = options.disk ?? calmDisk;
-    this.coordinator = new Coordinator({ config: options.config, stored: this.coordinatorStored });
+    this.startCoordinator();
     for (let number = 1; number <= options.replicaCount; number++) {
       const id = replicaId(`r${number}`);
       const node: SimNode = {
         replica: null,
-        disk: new SimDisk(),
+        disk: this.newDisk(),
         diskFaults: null,
         clockRate: 1,
-        clockCarry: 0,
+        clockTime: 0,
+        paused: false,
+        held: [],
       };
       this.nodes.set(id, node);
       this.start(id);
     }
   }
 
-  // ---- faults ----------------------------------------------------------------------------------
+  // ---- faults: processes -----------------------------------------------------------------------
 
   crash(id: ReplicaId): void {
     const node = this.node(id);
     node.replica = null;
+    node.paused = false;
+    node.held = [];
     node.disk.crash(this.random, node.diskFaults ?? this.disk);
     this.trace(`crash ${id}`);
   }
 
   start(id: ReplicaId): void {
     const node = this.node(id);
+    if (node.replica !== null) return;
     this.starts += 1;
     node.replica = new Replica({
       id,
       incarnation: this.starts,
+      directory: node.disk.identity,
+      clock: () => Math.floor(node.clockTime),
       address: `sim:${id}`,
       config: this.options.config,
       createStateMachine: this.options.createStateMachine,
@@ -228,21 +283,112 @@ export class SimCluster {
     this.trace(`start ${id} with ${node.disk.durable.length} entries`);
   }
 
+  /** The replica's data directory is emptied (or replaced by an empty one): it crashes if running. */
+  wipe(id: ReplicaId): void {
+    const node = this.node(id);
+    if (node.replica !== null) this.crash(id);
+    node.disk = this.newDisk();
+    this.trace(`wipe ${id}`);
+  }
+
+  isRunning(id: ReplicaId): boolean {
+    return this.node(id).replica !== null;
+  }
+
+  /** SIGSTOP: the process gets no ticks and no input until `resume`; its clock runs on. */
+  pause(id: ReplicaId): void {
+    const node = this.node(id);
+    if (node.replica === null) return;
+    node.paused = true;
+    this.trace(`pause ${id}`);
+  }
+
+  /** SIGCONT: what arrived meanwhile is handed over first, then its timers fire again. */
+  resume(id: ReplicaId): void {
+    const node = this.node(id);
+    if (!node.paused) return;
+    node.paused = false;
+    this.trace(`resume ${id} with ${node.held.length} inputs waiting`);
+    const held = node.held;
+    node.held = [];
+    for (const input of held) {
+      if (node.replica === null) break;
+      if (input.kind === 'durable') this.reportDurable(id, node);
+      else this.deliver(input.item);
+    }
+  }
+
+  isPaused(id: ReplicaId): boolean {
+    return this.node(id).paused;
+  }
+
   /** The coordinator process dies: in-memory knowledge (liveness, leases) is gone, its disk stays. */
   crashCoordinator(): void {
     this.coordinator = null;
+    this.coordinatorPaused = false;
+    this.coordinatorHeld = [];
     this.trace('crash coordinator');
   }
 
-  startCoordinator(): void {
+  /**
+   * Starts the coordinator process if it is down: from its stored state, or, after `wipeState`,
+   * from an empty directory. `recoverFromReplicas` is the operator's consent to rebuild the view.
+   */
+  startCoordinator(options: { wipeState?: boolean; recoverFromReplicas?: readonly ReplicaId[] } = {}): void {
     if (this.coordinator !== null) return;
-    this.coordinator = new Coordinator({ config: this.options.config, stored: this.coordinatorStored });
-    this.trace(`start coordinator in view ${this.coordinatorStored.view?.number ?? 0}`);
+    if (options.wipeState === true) this.coordinatorStored = emptyCoordinatorState;
+    this.coordinatorEpoch += 1;
+    this.coordinator = new Coordinator({
+      config: this.options.config,
+      stored: this.coordinatorStored,
+      clock: () => this.coordinatorClock,
+      recoverFromReplicas: options.recoverFromReplicas ?? [],
+    });
+    const how = options.wipeState === true ? ' with an empty state directory' : '';
+    const consent =
+      options.recoverFromReplicas === undefined
+        ? ''
+        : `, recovering from ${options.recoverFromReplicas.join(',')}`;
+    this.trace(
+      `start coordinator${how}${consent} in view ${this.coordinatorStored.current?.view.number ?? 0}`,
+    );
   }
+
+  pauseCoordinator(): void {
+    if (this.coordinator === null) return;
+    this.coordinatorPaused = true;
+    this.trace('pause coordinator');
+  }
+
+  resumeCoordinator(): void {
+    if (!this.coordinatorPaused) return;
+    this.coordinatorPaused = false;
+    this.trace(`resume coordinator with ${this.coordinatorHeld.length} inputs waiting`);
+    const held = this.coordinatorHeld;
+    this.coordinatorHeld = [];
+    for (const item of held) this.deliver(item);
+  }
+
+  get coordinatorRunning(): boolean {
+    return this.coordinator !== null;
+  }
+
+  // ---- faults: disks and clocks ----------------------------------------------------------------
 
   /** Gives `id` a disk of its own behaviour (null: the cluster-wide one). */
   setDiskFaults(id: ReplicaId, faults: DiskFaults | null): void {
     this.node(id).diskFaults = faults;
+  }
+
+  /** While hung, `id`'s disk completes no fsync; its process keeps running. */
+  setDiskHung(id: ReplicaId, hung: boolean): void {
+    this.node(id).disk.hung = hung;
+    this.trace(`${hung ? 'hang' : 'unhang'} disk of ${id}`);
+  }
+
+  /** While set, the next fsync of `id` fails, and the process stops (it never retries an fsync). */
+  setFsyncFails(id: ReplicaId, fails: boolean): void {
+    this.node(id).disk.failNextSync = fails;
   }
 
   /** Makes `id`'s clock run at `rate` ticks per simulated tick (1 is exact). */
@@ -250,25 +396,42 @@ export class SimCluster {
     this.node(id).clockRate = rate;
   }
 
+  // ---- faults: network -------------------------------------------------------------------------
+
   /** Delays every message from `from` to `to` by `delayTicks` more, until tick `until`. */
   clog(from: Endpoint, to: Endpoint, delayTicks: number, until: number): void {
     this.clogged.set(`${from}>${to}`, { until, delayTicks });
   }
 
-  /** Blocks messages from `from` to `to` (one way). */
+  /** Blocks messages from `from` to `to` (one way) until as many `unblock` calls. */
   block(from: Endpoint, to: Endpoint): void {
-    this.blocked.add(`${from}>${to}`);
+    const link = `${from}>${to}`;
+    this.blocked.set(link, (this.blocked.get(link) ?? 0) + 1);
+  }
+
+  unblock(from: Endpoint, to: Endpoint): void {
+    const link = `${from}>${to}`;
+    const count = (this.blocked.get(link) ?? 0) - 1;
+    if (count > 0) this.blocked.set(link, count);
+    else this.blocked.delete(link);
+  }
+
+  /** The links that cut `id` off from every other endpoint, both ways. */
+  isolationLinks(id: Endpoint): [Endpoint, Endpoint][] {
+    const links: [Endpoint, Endpoint][] = [];
+    for (const other of this.endpoints()) {
+      if (other === id) continue;
+      links.push([id, other], [other, id]);
+    }
+    return links;
   }
 
   /** Cuts `id` off from every other endpoint, both ways. */
   isolate(id: Endpoint): void {
-    for (const other of this.endpoints()) {
-      if (other === id) continue;
-      this.block(id, other);
-      this.block(other, id);
-    }
+    for (const [from, to] of this.isolationLinks(id)) this.block(from, to);
   }
 
+  /** Ends every network fault. */
   heal(): void {
     this.blocked.clear();
     this.clogged.clear();
@@ -294,7 +457,7 @@ export class SimCluster {
 
   view(): View | null {
     // While the coordinator is down, clients use the last view they heard of.
-    return this.coordinator?.currentView() ?? this.coordinatorStored.view;
+    return this.coordinator?.currentView() ?? this.coordinatorStored.current?.view ?? null;
   }
 
   replica(id: ReplicaId): Replica | null {
@@ -304,24 +467,29 @@ export class SimCluster {
   // ---- running ---------------------------------------------------------------------------------
 
   step(): void {
+    for (const watcher of this.watchers) watcher();
     this.now += 1;
-    if (this.coordinator !== null) {
+    this.coordinatorClock += 1;
+    for (const node of this.nodes.values()) node.clockTime += node.clockRate;
+    if (this.coordinator !== null && !this.coordinatorPaused) {
       this.coordinator.tick();
       this.flushCoordinator();
     }
     for (const [id, node] of this.nodes) {
       if (node.replica === null) continue;
-      node.clockCarry += node.clockRate;
-      while (node.clockCarry >= 1) {
-        node.clockCarry -= 1;
-        node.replica.tick();
+      // The disk works on while the process is stopped; it hears of completions when it resumes.
+      const disk = node.disk.step(this.now, this.random, node.diskFaults ?? this.disk);
+      if (disk === 'failed') {
+        this.trace(`fsync failed on ${id}`);
+        this.crash(id);
+        continue;
       }
-      if (node.disk.step(this.now, this.random, node.diskFaults ?? this.disk)) {
-        const last = node.disk.durable.at(-1);
-        node.replica.durable(
-          last === undefined ? positionZero : { view: last.view, index: logIndex(last.index) },
-        );
+      if (node.paused) {
+        if (disk === 'synced') node.held.push({ kind: 'durable' });
+        continue;
       }
+      if (disk === 'synced') this.reportDurable(id, node);
+      node.replica.tick();
       this.flushReplica(id, node.replica, node.disk);
     }
     this.deliverDue();
@@ -372,8 +540,20 @@ export class SimCluster {
     return node;
   }
 
+  private newDisk(): SimDisk {
+    this.directories += 1;
+    return new SimDisk(`directory-${this.directories}`);
+  }
+
   private endpoints(): Endpoint[] {
     return ['coordinator', ...this.nodes.keys()];
+  }
+
+  private reportDurable(id: ReplicaId, node: SimNode): void {
+    const replica = node.replica;
+    if (replica === null) return;
+    replica.durable(node.disk.durablePosition);
+    this.flushReplica(id, replica, node.disk);
   }
 
   private send(from: Endpoint, to: Endpoint, envelope: Envelope): void {
@@ -384,7 +564,14 @@ export class SimCluster {
     const extra = clog !== undefined && clog.until > this.now ? clog.delayTicks : 0;
     for (let copy = 0; copy < copies; copy++) {
       const delay = extra + this.random.integer(this.network.delayTicksMin, this.network.delayTicksMax);
-      this.inFlight.push({ deliverAt: this.now + delay, sequence: this.sequence++, from, to, envelope });
+      this.inFlight.push({
+        deliverAt: this.now + delay,
+        sequence: this.sequence++,
+        from,
+        to,
+        envelope,
+        coordinatorEpoch: this.coordinatorEpoch,
+      });
     }
   }
 
@@ -400,14 +587,22 @@ export class SimCluster {
 
   private deliver(item: InFlight): void {
     const { envelope } = item;
-    this.trace(`${item.from}>${item.to} ${describe(envelope)}`);
+    if (envelope.kind === 'heartbeat' || envelope.kind === 'coordinator') {
+      // The connection to a coordinator process dies with it.
+      if (this.coordinator === null || item.coordinatorEpoch !== this.coordinatorEpoch) return;
+    }
     if (envelope.kind === 'heartbeat') {
-      if (this.coordinator === null) return;
-      this.coordinator.receiveHeartbeat(envelope.message);
+      if (this.coordinatorPaused) {
+        this.coordinatorHeld.push(item);
+        return;
+      }
+      this.trace(`${item.from}>${item.to} ${describe(envelope)}`);
+      this.coordinator?.receiveHeartbeat(envelope.message);
       this.flushCoordinator();
       return;
     }
     if (envelope.kind === 'reply') {
+      this.trace(`${item.from}>${item.to} ${describe(envelope)}`);
       const connection = Number(String(item.to).slice('client:'.length));
       const list = this.replies.get(connection) ?? [];
       list.push(envelope.message);
@@ -418,6 +613,11 @@ export class SimCluster {
     const node = this.nodes.get(id);
     const replica = node?.replica;
     if (node === undefined || replica === null || replica === undefined) return;
+    if (node.paused) {
+      node.held.push({ kind: 'deliver', item });
+      return;
+    }
+    this.trace(`${item.from}>${item.to} ${describe(envelope)}`);
     if (envelope.kind === 'peer') replica.receiveFromPeer(envelope.from, envelope.message);
     else if (envelope.kind === 'coordinator') replica.receiveFromCoordinator(envelope.message);
     else replica.receiveRequest(envelope.connection, envelope.message);
@@ -429,7 +629,9 @@ export class SimCluster {
     disk.submit(effects.storage);
     for (const { to, message } of effects.peerMessages)
       this.send(id, to, { kind: 'peer', from: id, message });
-    for (const message of effects.heartbeats) this.send(id, 'coordinator', { kind: 'heartbeat', message });
+    for (const message of effects.heartbeats) {
+      if (this.coordinator !== null) this.send(id, 'coordinator', { kind: 'heartbeat', message });
+    }
     for (const { connection, reply } of effects.replies) {
       this.send(id, `client:${connection}`, { kind: 'reply', message: reply });
     }

@@ -1,7 +1,14 @@
-// Swarm testing: the seed picks which faults a run has and how often, so that across many seeds
-// every combination gets exercised, including rare ones made common. The nemesis then injects one
-// disruption at a time (a crash, a partition, a clogged link, a slow disk) on a schedule, over a
-// background of message loss, duplication and delay, and heals everything at the end.
+// Swarm testing: the seed picks which faults a run has, how many may overlap and how often and how
+// long they last, so that across many seeds every combination gets exercised, rare ones included.
+// The nemesis then injects disruptions on a schedule — several at once when the plan allows —
+// over a background of message loss, duplication and delay, heals each when its time is up, and
+// heals everything at the end.
+//
+// Each fault keeps the promise's own fault model: replicas crash, stall, lose their network or
+// their disk's liveness, and at most one data directory is lost at a time (a wipe waits until the
+// view holds every replica again, so some replica always holds every committed entry). An operator
+// follows the documentation: a coordinator that lost its state is restarted with the consent to
+// rebuild from the replicas only once every replica is running.
 
 import { defaultProtocolConfig, type ProtocolConfig, tinyProtocolConfig } from '../protocol/config.js';
 import type { ReplicaId } from '../protocol/types.js';
@@ -15,14 +22,23 @@ import {
 } from './cluster.js';
 import type { Random } from './random.js';
 
-export type FaultKind =
-  | 'crash'
-  | 'coordinator-crash'
-  | 'partition'
-  | 'one-way'
-  | 'coordinator-split'
-  | 'clog'
-  | 'slow-disk';
+export const faultKinds = [
+  'crash',
+  'pause',
+  'wipe',
+  'partition',
+  'one-way',
+  'coordinator-link',
+  'coordinator-split',
+  'coordinator-crash',
+  'coordinator-pause',
+  'coordinator-amnesia',
+  'clog',
+  'slow-disk',
+  'disk-hang',
+  'fsync-fail',
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
 
 export interface FaultPlan {
   readonly replicaCount: number;
@@ -30,25 +46,17 @@ export interface FaultPlan {
   readonly network: NetworkFaults;
   readonly disk: DiskFaults;
   readonly kinds: readonly FaultKind[];
+  /** How many disruptions may be active at once. */
+  readonly concurrentFaultsMax: number;
   /** Per replica, how fast its clock runs (1 exact; drift stays well inside the lease margin). */
   readonly clockRates: readonly number[];
   readonly faultIntervalTicks: number;
   readonly faultDurationTicksMax: number;
 }
 
-const allKinds: readonly FaultKind[] = [
-  'crash',
-  'partition',
-  'one-way',
-  'coordinator-split',
-  'coordinator-crash',
-  'clog',
-  'slow-disk',
-];
-
 export function planFaults(random: Random): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
-  const kinds = allKinds.filter(() => random.chance(0.6));
+  const kinds = faultKinds.filter(() => random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
   const drifting = random.chance(0.5);
@@ -67,8 +75,9 @@ export function planFaults(random: Random): FaultPlan {
       tornWriteProbability: random.chance(0.5) ? 0.5 : 0,
     },
     kinds,
+    concurrentFaultsMax: random.pick([1, 2, 2, 3]),
     clockRates: Array.from({ length: replicaCount }, () => (drifting ? 0.95 + random.next() * 0.1 : 1)),
-    faultIntervalTicks: random.integer(100, 500),
+    faultIntervalTicks: random.integer(50, 400),
     faultDurationTicksMax: random.pick([100, 300, 800]),
   };
 }
@@ -78,18 +87,27 @@ export function describePlan(plan: FaultPlan): string {
   return [
     `${plan.replicaCount} replicas`,
     plan.config === tinyProtocolConfig ? 'tiny limits' : 'default limits',
-    `faults [${plan.kinds.join(', ') || 'none'}]`,
+    `faults [${plan.kinds.join(', ') || 'none'}], up to ${plan.concurrentFaultsMax} at once`,
     `loss ${network.lossProbability}, duplicates ${network.duplicateProbability}, delay ≤ ${network.delayTicksMax}`,
     `fsync ≤ ${plan.disk.fsyncTicksMax} ticks${plan.disk.tornWriteProbability > 0 ? ', torn writes' : ''}`,
     plan.clockRates.some((rate) => rate !== 1) ? 'drifting clocks' : 'exact clocks',
   ].join('; ');
 }
 
+/** One disruption in progress: what it touches (so faults never stack on one target) and how to undo it. */
+interface ActiveFault {
+  readonly kind: FaultKind;
+  readonly target: Endpoint;
+  readonly healAt: number;
+  heal(): void;
+}
+
 export class Nemesis {
   readonly injected = new Map<FaultKind, number>();
   private nextFaultAt: number;
-  private healAt: number | null = null;
-  private readonly crashed = new Set<ReplicaId>();
+  private active: ActiveFault[] = [];
+  /** A wiped replica not yet back in the view as primary or backup: no other wipe until it is. */
+  private wipedAwaitingRejoin: ReplicaId | null = null;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -99,6 +117,8 @@ export class Nemesis {
     this.nextFaultAt = cluster.now + plan.faultIntervalTicks;
     cluster.network = plan.network;
     cluster.disk = plan.disk;
+    // The operator keeps watching after the faults are healed.
+    cluster.watchers.push(() => this.followOperator());
     [...cluster.nodes.keys()].forEach((id, position) => {
       cluster.setClockRate(id, plan.clockRates[position] ?? 1);
     });
@@ -106,19 +126,44 @@ export class Nemesis {
 
   step(): void {
     const now = this.cluster.now;
-    if (this.healAt !== null && now >= this.healAt) this.healDisruption();
-    if (this.healAt === null && now >= this.nextFaultAt && this.plan.kinds.length > 0) {
-      this.inject(this.random.pick(this.plan.kinds));
-      this.healAt = now + this.random.integer(20, this.plan.faultDurationTicksMax);
-      this.nextFaultAt = this.healAt + this.plan.faultIntervalTicks;
+    for (const fault of this.active.filter((candidate) => candidate.healAt <= now)) this.healOne(fault);
+    if (now < this.nextFaultAt || this.plan.kinds.length === 0) return;
+    if (this.active.length < this.plan.concurrentFaultsMax) {
+      const fault = this.inject(this.random.pick(this.plan.kinds));
+      if (fault !== null) {
+        this.active.push(fault);
+        this.injected.set(fault.kind, (this.injected.get(fault.kind) ?? 0) + 1);
+      }
     }
+    this.nextFaultAt = now + this.random.integer(1, this.plan.faultIntervalTicks);
   }
 
-  /** Ends every fault: restarts crashed replicas, reconnects the network, calms disks. */
+  /** Ends every fault: restarts and resumes processes, reconnects the network, calms disks. */
   healAll(): void {
-    this.healDisruption();
+    for (const fault of [...this.active]) this.healOne(fault);
+    this.cluster.heal();
     this.cluster.network = calmNetwork;
     this.cluster.disk = calmDisk;
+    for (const id of this.cluster.nodes.keys()) this.cluster.start(id);
+    this.cluster.startCoordinator();
+  }
+
+  /**
+   * The operator, as the documentation asks: a coordinator that says it lost its state is restarted
+   * with the consent to rebuild from the replicas, naming every replica of the cluster, once the
+   * amnesia fault is over. Consent is given for that start only.
+   */
+  followOperator(): void {
+    const cluster = this.cluster;
+    const view = cluster.view();
+    if (this.wipedAwaitingRejoin !== null && view !== null) {
+      const id = this.wipedAwaitingRejoin;
+      if (view.primary === id || view.backups.includes(id)) this.wipedAwaitingRejoin = null;
+    }
+    if (cluster.coordinator?.needsOperator !== true) return;
+    if (this.active.some((fault) => fault.kind === 'coordinator-amnesia')) return;
+    cluster.crashCoordinator();
+    cluster.startCoordinator({ recoverFromReplicas: [...cluster.nodes.keys()] });
   }
 
   get faultsInjected(): number {
@@ -127,57 +172,124 @@ export class Nemesis {
     return total;
   }
 
-  private inject(kind: FaultKind): void {
-    this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
+  private healOne(fault: ActiveFault): void {
+    this.active = this.active.filter((candidate) => candidate !== fault);
+    fault.heal();
+  }
+
+  private busy(target: Endpoint): boolean {
+    return this.active.some((fault) => fault.target === target);
+  }
+
+  /** Starts one fault, or returns null when it would not fit beside the ones already active. */
+  private inject(kind: FaultKind): ActiveFault | null {
     const cluster = this.cluster;
     const ids = [...cluster.nodes.keys()];
     const primary = cluster.view()?.primary;
-    const target = primary !== undefined && this.random.chance(0.6) ? primary : this.random.pick(ids);
+    const free = ids.filter((id) => !this.busy(id) && cluster.isRunning(id));
+    if (free.length === 0 && !kind.startsWith('coordinator')) return null;
+    const target: ReplicaId =
+      primary !== undefined && free.includes(primary) && this.random.chance(0.6)
+        ? primary
+        : (this.random.pick(free.length > 0 ? free : ids) as ReplicaId);
+    const healAt = cluster.now + this.random.integer(20, this.plan.faultDurationTicksMax);
+    const fault = (faultTarget: Endpoint, heal: () => void): ActiveFault => ({
+      kind,
+      target: faultTarget,
+      healAt,
+      heal,
+    });
+    const cut = (links: [Endpoint, Endpoint][]): (() => void) => {
+      for (const [from, to] of links) cluster.block(from, to);
+      return () => {
+        for (const [from, to] of links) cluster.unblock(from, to);
+      };
+    };
     switch (kind) {
-      case 'crash':
+      case 'crash': {
         cluster.crash(target);
-        this.crashed.add(target);
-        break;
+        return fault(target, () => cluster.start(target));
+      }
+      case 'pause': {
+        cluster.pause(target);
+        return fault(target, () => cluster.resume(target));
+      }
+      case 'wipe': {
+        // Losing a disk is survivable only while every other replica holds everything.
+        const view = cluster.view();
+        const whole =
+          view !== null &&
+          this.wipedAwaitingRejoin === null &&
+          this.active.length === 0 &&
+          ids.every((id) => view.primary === id || view.backups.includes(id));
+        if (!whole) return null;
+        cluster.wipe(target);
+        this.wipedAwaitingRejoin = target;
+        // Often back within the failure timeout, before the coordinator noticed it was gone.
+        const restartAt = cluster.now + this.random.integer(0, 2 * this.plan.config.failureTimeoutTicks);
+        return { kind, target, healAt: restartAt, heal: () => cluster.start(target) };
+      }
       case 'partition':
-        cluster.isolate(target);
-        break;
+        return fault(target, cut(cluster.isolationLinks(target)));
       case 'one-way': {
         const other = this.random.pick(ids.filter((id) => id !== target));
-        cluster.block(target, other);
-        break;
+        return fault(target, cut([[target, other]]));
+      }
+      case 'coordinator-link': {
+        const toReplica = this.random.chance(0.5);
+        return fault(target, cut([toReplica ? ['coordinator', target] : [target, 'coordinator']]));
       }
       case 'coordinator-split': {
-        const cut: Endpoint[] = this.random.chance(0.3) ? ids : [target];
-        for (const id of cut) {
-          cluster.block('coordinator', id);
-          cluster.block(id, 'coordinator');
-        }
-        break;
+        const cutOff: ReplicaId[] = this.random.chance(0.3) ? ids : [target];
+        return fault(
+          'coordinator',
+          cut(
+            cutOff.flatMap((id): [Endpoint, Endpoint][] => [
+              ['coordinator', id],
+              [id, 'coordinator'],
+            ]),
+          ),
+        );
       }
       case 'clog': {
         const other: Endpoint = this.random.pick([
           ...ids.filter((id) => id !== target),
           'coordinator' as const,
         ]);
-        const until = cluster.now + this.plan.faultDurationTicksMax;
-        cluster.clog(target, other, this.random.integer(10, 100), until);
-        break;
+        cluster.clog(target, other, this.random.integer(10, 100), healAt);
+        return fault(target, () => {});
+      }
+      case 'slow-disk': {
+        cluster.setDiskFaults(target, { ...this.plan.disk, fsyncTicksMin: 20, fsyncTicksMax: 60 });
+        return fault(target, () => cluster.setDiskFaults(target, null));
+      }
+      case 'disk-hang': {
+        cluster.setDiskHung(target, true);
+        return fault(target, () => {
+          if (cluster.isRunning(target)) cluster.setDiskHung(target, false);
+        });
+      }
+      case 'fsync-fail': {
+        cluster.setFsyncFails(target, true);
+        return fault(target, () => {
+          cluster.setFsyncFails(target, false);
+          cluster.start(target);
+        });
       }
       case 'coordinator-crash':
+      case 'coordinator-pause':
+      case 'coordinator-amnesia': {
+        if (this.busy('coordinator') || !cluster.coordinatorRunning) return null;
+        if (kind === 'coordinator-pause') {
+          cluster.pauseCoordinator();
+          return fault('coordinator', () => cluster.resumeCoordinator());
+        }
         cluster.crashCoordinator();
-        break;
-      case 'slow-disk':
-        cluster.disk = { ...this.plan.disk, fsyncTicksMin: 20, fsyncTicksMax: 60 };
-        break;
+        if (kind === 'coordinator-crash') return fault('coordinator', () => cluster.startCoordinator());
+        // It comes back at once with an empty state directory; the operator acts once the fault is over.
+        cluster.startCoordinator({ wipeState: true });
+        return fault('coordinator', () => {});
+      }
     }
-  }
-
-  private healDisruption(): void {
-    this.healAt = null;
-    this.cluster.heal();
-    this.cluster.disk = this.plan.disk;
-    for (const id of this.crashed) this.cluster.start(id);
-    this.cluster.startCoordinator();
-    this.crashed.clear();
   }
 }

@@ -54,15 +54,86 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
   });
   const violations: string[] = [];
+  const workload = new SimWorkload(cluster, cluster.random, workloadDefaults);
+  // Made once the first view formed: its network and disks are the plan's from then on.
+  let nemesis: Nemesis | null = null;
+  const startNemesis = (): Nemesis => {
+    nemesis = new Nemesis(cluster, cluster.random, plan);
+    return nemesis;
+  };
+  const primaries: ReplicaId[] = [];
+  let asyncAcknowledged = 0;
+  let asyncLost = 0;
+  let unknownKeys = 0;
+  try {
+    const finalReads = runPhases(
+      cluster,
+      plan.replicaCount,
+      workload,
+      startNemesis,
+      primaries,
+      options,
+      violations,
+    );
+    const operations = pairOperations(workload.recorder.events());
+    const linearizability = checkLinearizable(operations, {
+      budgetSteps: options.checkBudgetSteps ?? 200_000,
+    });
+    for (const [key, check] of linearizability.perKey) {
+      if (check.result === 'not-linearizable')
+        violations.push(`key ${key} is not linearizable: ${check.explanation ?? ''}`);
+      if (check.result === 'unknown') unknownKeys += 1;
+    }
+    for (const violation of [...checkNoLostWrites(operations, finalReads), ...checkAtMostOnce(finalReads)]) {
+      violations.push(violation.message);
+    }
+    for (const [key, tokens] of workload.asyncAppendsAcknowledged) {
+      const final = finalReads.get(key) ?? '';
+      for (const token of tokens) {
+        asyncAcknowledged += 1;
+        if (!final.includes(token)) asyncLost += 1;
+      }
+    }
+  } catch (error) {
+    // An assertion in the core is a bug the seed found: report it like any other violation.
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    violations.push(`the run stopped on an error: ${message.split('\n').slice(0, 4).join(' | ')}`);
+  }
+  const failovers = Math.max(0, primaries.length - 1);
+  if (asyncLost > 0 && failovers === 0) violations.push(`${asyncLost} async writes lost without a failover`);
+
+  return {
+    seed,
+    plan: describePlan(plan),
+    traceDigest: cluster.traceDigest(),
+    ticks: cluster.now,
+    faults: (nemesis as Nemesis | null)?.injected ?? new Map(),
+    operations: workload.operationsInvoked,
+    failovers,
+    asyncAcknowledged,
+    asyncLost,
+    unknownKeys,
+    violations,
+    trace: cluster.recentTrace(),
+  };
+}
+
+/** Forms the first view, runs the workload through the faults, heals, and reads every key. */
+function runPhases(
+  cluster: SimCluster,
+  replicaCount: number,
+  workload: SimWorkload,
+  startNemesis: () => Nemesis,
+  primaries: ReplicaId[],
+  options: SeedOptions,
+  violations: string[],
+): FinalReads {
   const formed = cluster.runUntil(
-    () => (cluster.view()?.backups.length ?? 0) === plan.replicaCount - 1,
+    () => (cluster.view()?.backups.length ?? 0) === replicaCount - 1,
     firstViewTicksMax,
   );
   if (!formed) violations.push('the first view never formed');
-
-  const workload = new SimWorkload(cluster, cluster.random, workloadDefaults);
-  const nemesis = new Nemesis(cluster, cluster.random, plan);
-  const primaries: ReplicaId[] = [];
+  const nemesis = startNemesis();
   const notePrimary = () => {
     const primary = cluster.view()?.primary;
     if (primary !== undefined && primaries.at(-1) !== primary) primaries.push(primary);
@@ -88,44 +159,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
 
   const finalReads = readEverything(cluster, workload, violations);
   checkConvergence(cluster, violations);
-
-  const operations = pairOperations(workload.recorder.events());
-  const linearizability = checkLinearizable(operations, { budgetSteps: options.checkBudgetSteps ?? 200_000 });
-  let unknownKeys = 0;
-  for (const [key, check] of linearizability.perKey) {
-    if (check.result === 'not-linearizable')
-      violations.push(`key ${key} is not linearizable: ${check.explanation ?? ''}`);
-    if (check.result === 'unknown') unknownKeys += 1;
-  }
-  for (const violation of [...checkNoLostWrites(operations, finalReads), ...checkAtMostOnce(finalReads)]) {
-    violations.push(violation.message);
-  }
-  let asyncAcknowledged = 0;
-  let asyncLost = 0;
-  for (const [key, tokens] of workload.asyncAppendsAcknowledged) {
-    const final = finalReads.get(key) ?? '';
-    for (const token of tokens) {
-      asyncAcknowledged += 1;
-      if (!final.includes(token)) asyncLost += 1;
-    }
-  }
-  const failovers = Math.max(0, primaries.length - 1);
-  if (asyncLost > 0 && failovers === 0) violations.push(`${asyncLost} async writes lost without a failover`);
-
-  return {
-    seed,
-    plan: describePlan(plan),
-    traceDigest: cluster.traceDigest(),
-    ticks: cluster.now,
-    faults: nemesis.injected,
-    operations: workload.operationsInvoked,
-    failovers,
-    asyncAcknowledged,
-    asyncLost,
-    unknownKeys,
-    violations,
-    trace: cluster.recentTrace(),
-  };
+  return finalReads;
 }
 
 /** Reads every key through the primary, as ordinary operations of the history. */

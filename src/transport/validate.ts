@@ -162,6 +162,7 @@ const replicaStatus: Check<ReplicaStatus> = (value, path) => {
     durableIndex: field('durableIndex', index),
     appliedIndex: field('appliedIndex', index),
     commitIndex: field('commitIndex', index),
+    problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
   };
 };
 
@@ -203,6 +204,7 @@ export function parseCoordinatorToReplica(value: unknown): CoordinatorToReplica 
   }
   return {
     type,
+    incarnation: field('incarnation', integer),
     sequence: field('sequence', integer),
     view: field('view', nullable(viewValue)),
     addresses: field('addresses', addresses),
@@ -216,12 +218,15 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     type,
     replicaId: field('replicaId', replica),
     incarnation: field('incarnation', integer),
+    directory: field('directory', idText),
     address: field('address', address),
     sequence: field('sequence', integer),
-    viewNumber: field('viewNumber', view),
+    view: field('view', nullable(viewValue)),
     durable: field('durable', position),
     commitIndex: field('commitIndex', index),
     appliedIndex: field('appliedIndex', index),
+    coordinatorSilentTicks: field('coordinatorSilentTicks', integer),
+    storageStalledTicks: field('storageStalledTicks', integer),
     syncedLearners: field('syncedLearners', listOf(replica)),
     laggingBackups: field('laggingBackups', listOf(replica)),
   };
@@ -277,6 +282,7 @@ export function parseStatusReply(value: unknown): StatusReply {
     id: field('id', integer),
     view: field('view', nullable(viewValue)),
     replicas: field('replicas', listOf(replicaStatus)),
+    problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
   };
 }
 

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { encodeMessage, frame } from '../../src/transport/index.js';
+import { encodeMessage, frame, PROTOCOL_VERSION } from '../../src/transport/index.js';
 import { LocalCluster, startProcess, stop, waitFor } from './harness.js';
 
 function sendRaw(address: string, bytes: Buffer): Promise<void> {
@@ -42,7 +42,12 @@ describe('bad input', { concurrency: false }, () => {
     await sendRaw(primary.address, Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]));
     // After a good handshake: a request of the wrong shape, then a frame claiming 4 GiB.
     const hello = frame(
-      encodeMessage({ type: 'hello', clusterId: 'understudy', protocolVersion: 1, peer: { kind: 'client' } }),
+      encodeMessage({
+        type: 'hello',
+        clusterId: 'understudy',
+        protocolVersion: PROTOCOL_VERSION,
+        peer: { kind: 'client' },
+      }),
     );
     await sendRaw(
       primary.address,

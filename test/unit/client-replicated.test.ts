@@ -80,9 +80,16 @@ async function fakeCoordinator(primary: { id: string; address: string }) {
           durableIndex: logIndex(0),
           appliedIndex: logIndex(0),
           commitIndex: logIndex(0),
+          problem: null,
         };
         const view = { number: viewNumber(1), primary: replicaId(primary.id), backups: [], learners: [] };
-        connection.send({ type: 'status_reply', id, view, replicas: [replica] } satisfies StatusReply);
+        connection.send({
+          type: 'status_reply',
+          id,
+          view,
+          replicas: [replica],
+          problem: null,
+        } satisfies StatusReply);
       };
     },
   });

@@ -22,17 +22,26 @@ import { KeyValueStore } from '../../src/state-machine/kv-store.js';
 const config = defaultProtocolConfig;
 const [r1, r2] = [replicaId('r1'), replicaId('r2')];
 
-function heartbeat(id: ReplicaId, incarnation: number, view: number, sequence = 1): Heartbeat {
+/** A clock the test moves by hand. */
+function manualClock() {
+  const clock = { now: 0, read: () => clock.now };
+  return clock;
+}
+
+function heartbeat(id: ReplicaId, incarnation: number, view: View | null, sequence: number): Heartbeat {
   return {
     type: 'heartbeat',
     replicaId: id,
     incarnation,
+    directory: `directory-${id}`,
     address: `sim:${id}`,
     sequence,
-    viewNumber: viewNumber(view),
+    view,
     durable: positionZero,
     commitIndex: logIndex(0),
     appliedIndex: logIndex(0),
+    coordinatorSilentTicks: 0,
+    storageStalledTicks: 0,
     syncedLearners: [],
     laggingBackups: [],
   };
@@ -46,11 +55,23 @@ function leaseIn(coordinator: Coordinator, to: ReplicaId): number {
 
 test('sim seed 981: a restarted primary gets no lease in the view it led, and a new view replaces it', () => {
   const view: View = { number: viewNumber(4), primary: r1, backups: [r2], learners: [] };
-  const coordinator = new Coordinator({ config, stored: { view, primaryIncarnation: null } });
+  const identities = {
+    [r1]: { incarnation: 100, directory: 'directory-r1' },
+    [r2]: { incarnation: 1, directory: 'directory-r2' },
+  };
+  const clock = manualClock();
+  const coordinator = new Coordinator({
+    config,
+    clock: clock.read,
+    stored: { current: { view, identities }, acknowledged: false, lastAcknowledged: null },
+  });
+  let sequence = 0;
   for (let tick = 0; tick <= config.failureTimeoutTicks; tick++) {
+    clock.now += 1;
     coordinator.tick();
-    coordinator.receiveHeartbeat(heartbeat(r2, 1, 4));
-    coordinator.receiveHeartbeat(heartbeat(r1, 100, 4));
+    sequence += 1;
+    coordinator.receiveHeartbeat(heartbeat(r2, 1, view, sequence));
+    coordinator.receiveHeartbeat(heartbeat(r1, 100, view, sequence));
   }
   assert.equal(
     leaseIn(coordinator, r1),
@@ -58,12 +79,14 @@ test('sim seed 981: a restarted primary gets no lease in the view it led, and a 
     'the incarnation that acknowledged the view leads it',
   );
   // r1 crashes and comes back at once, with a new incarnation, before any failure timeout.
-  coordinator.receiveHeartbeat(heartbeat(r1, 101, 4, 2));
+  coordinator.receiveHeartbeat(heartbeat(r1, 101, view, 1));
   assert.equal(leaseIn(coordinator, r1), 0, 'no lease for another incarnation in the same view');
   for (let tick = 0; tick < config.leaseTicks + config.leaseDriftMarginTicks + 2; tick++) {
+    clock.now += 1;
     coordinator.tick();
-    coordinator.receiveHeartbeat(heartbeat(r2, 1, 4));
-    coordinator.receiveHeartbeat(heartbeat(r1, 101, coordinator.currentView()?.number ?? 0));
+    sequence += 1;
+    coordinator.receiveHeartbeat(heartbeat(r2, 1, coordinator.currentView(), sequence));
+    coordinator.receiveHeartbeat(heartbeat(r1, 101, coordinator.currentView(), sequence));
   }
   assert.ok((coordinator.currentView()?.number ?? 0) > 4, 'a new view was installed');
 });
@@ -79,9 +102,12 @@ test('sim seed 251: a restarted primary does not count a learner as synced befor
     result: new Uint8Array(),
   }));
   // A fresh process: it does not know which of these 50 entries had committed.
+  const clock = manualClock();
   const primary = new Replica({
     id: r1,
     incarnation: 7,
+    directory: 'directory-r1',
+    clock: clock.read,
     address: 'sim:r1',
     config,
     createStateMachine: () => new KeyValueStore(),
@@ -92,11 +118,13 @@ test('sim seed 251: a restarted primary does not count a learner as synced befor
   primary.takeEffects();
   // The learner has synced its first few entries.
   primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(3) });
-  for (let tick = 0; tick < config.heartbeatIntervalTicks; tick++) primary.tick();
+  clock.now += config.heartbeatIntervalTicks;
+  primary.tick();
   const reported = primary.takeEffects().heartbeats.flatMap((sent) => sent.syncedLearners);
   assert.deepEqual(reported, [], 'a learner with 3 of 50 entries is not synced');
   primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(50) });
-  for (let tick = 0; tick < config.heartbeatIntervalTicks; tick++) primary.tick();
+  clock.now += config.heartbeatIntervalTicks;
+  primary.tick();
   assert.deepEqual(
     primary.takeEffects().heartbeats.flatMap((sent) => sent.syncedLearners),
     [r2],

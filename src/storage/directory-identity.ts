@@ -1,0 +1,44 @@
+// The identity of a data directory: a random id written once, when the directory is first used,
+// and made durable (temporary file, fsync, rename, directory fsync) before the replica reports it.
+// A wiped or replaced directory has no identity file, so it gets a new id, and the coordinator
+// learns that whatever this replica acknowledged before may be gone.
+
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError } from '../errors.js';
+
+const fileName = 'identity';
+const identityPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Reads the directory's identity, creating it first if the directory has none. */
+export function directoryIdentity(directory: string): string {
+  fs.mkdirSync(directory, { recursive: true });
+  const file = path.join(directory, fileName);
+  if (fs.existsSync(file)) {
+    const identity = fs.readFileSync(file, 'utf8').trim();
+    if (!identityPattern.test(identity)) {
+      throw new ConfigError(`${file} does not hold a directory identity; move the data directory aside`);
+    }
+    return identity;
+  }
+  const identity = randomUUID();
+  const temporary = `${file}.tmp`;
+  const fd = fs.openSync(temporary, 'w');
+  try {
+    const bytes = Buffer.from(`${identity}\n`);
+    let written = 0;
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temporary, file);
+  const directoryFd = fs.openSync(directory, 'r');
+  try {
+    fs.fsyncSync(directoryFd);
+  } finally {
+    fs.closeSync(directoryFd);
+  }
+  return identity;
+}
