@@ -123,6 +123,7 @@ function pushOffset(segment: Segment, offset: number): void {
 
 export class WriteAheadLog {
   onDurable: (position: LogPosition) => void = () => {};
+  /** syncs: fdatasyncs of entries; syncMarkers: markers written (idle, at open, at close), each fsynced. */
   readonly stats = { syncs: 0, batches: 0, syncMarkers: 0 };
 
   // Queued state (what the log will hold once the queue is written): checks appends, answers positions.
