@@ -1,7 +1,11 @@
 // The coordinator's durable memory: the current view with its members' identities, whether its
-// primary acknowledged it, and the last acknowledged view, in one small file replaced atomically
-// (write a temporary file, fsync it, rename over the old one, fsync the directory). A missing file
-// loads as the empty state; the coordinator then refuses to act if replicas report views.
+// primary acknowledged it, and the last acknowledged view, in one small file replaced atomically:
+// write every byte of a temporary file, fsync it, rename it over the old one, fsync the directory. A
+// write that fails or makes no progress (a full disk) throws before the rename, so the previous
+// good file stays; the file is never replaced by a short one. A missing file loads as the empty
+// state; the coordinator then refuses to act if replicas report views.
+//
+// load() treats the file as untrusted input: anything but a well-formed state is a ConfigError.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,10 +17,19 @@ const fileName = 'coordinator-state.json';
 /** Version 2: views with their members' identities, and the last acknowledged view. */
 const formatVersion = 2;
 
+/** The one file-system call tests replace (to write short, or fail part way); node:fs otherwise. */
+export interface StateFileWriter {
+  /** Writes up to `length` bytes of `buffer` from `offset`; returns how many it wrote. */
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+}
+
 export class StateStore {
   private readonly file: string;
 
-  constructor(private readonly directory: string) {
+  constructor(
+    private readonly directory: string,
+    private readonly writer: StateFileWriter = fs,
+  ) {
     fs.mkdirSync(directory, { recursive: true });
     this.file = path.join(directory, fileName);
   }
@@ -43,19 +56,40 @@ export class StateStore {
 
   save(state: CoordinatorState): void {
     const temporary = `${this.file}.tmp`;
+    const bytes = Buffer.from(JSON.stringify({ format: formatVersion, ...state }), 'utf8');
     const fd = fs.openSync(temporary, 'w');
     try {
-      fs.writeSync(fd, JSON.stringify({ format: formatVersion, ...state }));
+      this.writeAll(fd, bytes, temporary);
       fs.fsyncSync(fd);
-    } finally {
+    } catch (error) {
       fs.closeSync(fd);
+      try {
+        fs.rmSync(temporary, { force: true });
+      } catch {
+        // Best effort: what matters is the previous file, which is untouched.
+      }
+      throw error;
     }
+    fs.closeSync(fd);
     fs.renameSync(temporary, this.file);
     const directoryFd = fs.openSync(this.directory, 'r');
     try {
       fs.fsyncSync(directoryFd);
     } finally {
       fs.closeSync(directoryFd);
+    }
+  }
+
+  /** writeSync may write fewer bytes than asked (a nearly full disk): write until all are written. */
+  private writeAll(fd: number, bytes: Buffer, file: string): void {
+    for (let written = 0; written < bytes.length; ) {
+      const count = this.writer.writeSync(fd, bytes, written, bytes.length - written);
+      if (!Number.isSafeInteger(count) || count <= 0 || count > bytes.length - written) {
+        throw new Error(
+          `writing ${file} made no progress at byte ${written} of ${bytes.length} (wrote ${count})`,
+        );
+      }
+      written += count;
     }
   }
 }

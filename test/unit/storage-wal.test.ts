@@ -1,17 +1,23 @@
-// The write-ahead log on a real file system: group commit, segments, truncation, and recovery that
-// drops a torn tail but refuses (without touching a byte) a log corrupted in the middle.
+// The write-ahead log on a real file system: group commit, segments, truncation, sync markers, and
+// recovery that drops a torn write but refuses (without touching a byte) a log whose synced part is
+// damaged. A "crash" is a copy of the directory taken while the log is still open: the files as the
+// page cache held them, with no close() and no further marker.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { LogCorruptedError } from '../../src/errors.js';
+import { ConfigError, LogCorruptedError } from '../../src/errors.js';
 import { clientId, type Entry, type LogPosition, logIndex, viewNumber } from '../../src/protocol/types.js';
-import { decodeRecord, encodeRecord } from '../../src/storage/record.js';
+import { decodeRecord, encodeEntryRecord } from '../../src/storage/record.js';
+import { segmentHeaderBytes } from '../../src/storage/segment.js';
 import { type LogOptions, WriteAheadLog } from '../../src/storage/write-ahead-log.js';
 
 const tinySegmentBytes = 300;
+const oneSegmentBytes = 64 * 1024;
+/** Long enough that no idle sync marker is written during a test (the timer is unref'd and cleared). */
+const idleNeverMs = 60_000;
 
 function entry(index: number, view = 1, updateBytes = index % 50): Entry {
   return {
@@ -28,13 +34,22 @@ function entry(index: number, view = 1, updateBytes = index % 50): Entry {
 const range = (from: number, to: number, view = 1): Entry[] =>
   Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, view));
 
+/** Runs `body` with a log directory (not yet created) inside a temporary root, removed afterwards. */
 async function withDirectory(body: (directory: string) => Promise<void> | void): Promise<void> {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'understudy-wal-'));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'understudy-wal-'));
   try {
-    await body(directory);
+    await body(path.join(root, 'log'));
   } finally {
-    fs.rmSync(directory, { recursive: true, force: true });
+    fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+let crashes = 0;
+/** The log directory as a crash would leave it now (a process crash; for a power cut, see the damage). */
+function crashCopy(directory: string): string {
+  const copy = path.join(path.dirname(directory), `crash-${++crashes}`);
+  fs.cpSync(directory, copy, { recursive: true });
+  return copy;
 }
 
 const openLog = (directory: string, options: Partial<LogOptions> = {}) =>
@@ -46,8 +61,105 @@ async function writeLog(directory: string, entries: Entry[], options: Partial<Lo
   await log.close();
 }
 
+/** Appends `entries` and resolves once the batch that ends with them is fsynced. */
+function appendDurably(log: WriteAheadLog, entries: Entry[]): Promise<void> {
+  const last = entries.at(-1);
+  const durable = new Promise<void>((resolve) => {
+    log.onDurable = (position) => {
+      if (position.index === last?.index && position.view === last.view) resolve();
+    };
+  });
+  log.append(entries);
+  return durable;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 const segmentFiles = (directory: string): string[] => fs.readdirSync(directory).sort();
 const lastSegment = (directory: string): string => path.join(directory, segmentFiles(directory).at(-1) ?? '');
+
+interface RecordOnDisk {
+  readonly offset: number;
+  readonly bytes: number;
+  readonly kind: 'entry' | 'syncMarker';
+  /** The entry's index; null for a sync marker. */
+  readonly index: number | null;
+  readonly syncedThrough: number;
+}
+
+/** The intact records of a segment file, in order, up to the first that does not decode. */
+function recordsIn(file: string): RecordOnDisk[] {
+  const data = fs.readFileSync(file);
+  const salt = data.readUInt32LE(12); // the salt field of the segment header (segment.ts)
+  const records: RecordOnDisk[] = [];
+  for (let offset = segmentHeaderBytes; ; ) {
+    const decoded = decodeRecord(data, offset, salt);
+    if (decoded.kind !== 'entry' && decoded.kind !== 'syncMarker') return records;
+    const index = decoded.kind === 'entry' ? decoded.entry.index : null;
+    const { syncedThrough, nextOffset } = decoded;
+    records.push({ offset, bytes: nextOffset - offset, kind: decoded.kind, index, syncedThrough });
+    offset = nextOffset;
+  }
+}
+
+function recordOf(file: string, index: number): RecordOnDisk {
+  const record = recordsIn(file).find((candidate) => candidate.index === index);
+  assert.ok(record !== undefined, `entry ${index} is in ${file}`);
+  return record;
+}
+
+type Damage = 'zeroed' | 'one byte flipped' | 'length field claims 4 GiB';
+const damages: readonly Damage[] = ['zeroed', 'one byte flipped', 'length field claims 4 GiB'];
+
+function damage(file: string, record: RecordOnDisk, how: Damage): void {
+  const data = fs.readFileSync(file);
+  if (how === 'zeroed') data.fill(0, record.offset, record.offset + record.bytes);
+  else if (how === 'length field claims 4 GiB') data.writeUInt32LE(0xffff_ffff, record.offset);
+  else {
+    const inPayload = record.offset + record.bytes - 3;
+    data.writeUInt8((data[inPayload] ?? 0) ^ 0x10, inPayload);
+  }
+  fs.writeFileSync(file, data);
+}
+
+const filesOf = (directory: string): Map<string, Buffer> =>
+  new Map(segmentFiles(directory).map((name) => [name, fs.readFileSync(path.join(directory, name))]));
+
+function assertCorruptionLeavesFilesAlone(directory: string, file: string, expected?: RegExp): void {
+  const before = filesOf(directory);
+  assert.throws(
+    () => openLog(directory),
+    (error: unknown) => {
+      assert.ok(error instanceof LogCorruptedError, `expected LogCorruptedError, got ${String(error)}`);
+      assert.ok(error.message.includes(path.basename(file)), error.message);
+      assert.match(error.message, /byte offset \d+.*; last good index \d+$/);
+      if (expected !== undefined) assert.match(error.message, expected);
+      return true;
+    },
+  );
+  assert.deepStrictEqual(filesOf(directory), before, 'a corrupted log is never truncated');
+}
+
+/**
+ * Batch 1 (entries 1..10) written and fsynced, then batch 2 (11..15), its records claiming batch 1:
+ * returns a crash copy, the files as a power cut before batch 2's fsync could leave them had every
+ * page landed (the tests then damage what might not have). No sync marker: the log never went idle.
+ */
+async function crashAfterTwoBatches(directory: string): Promise<string> {
+  const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes, syncMarkerIdleMs: idleNeverMs });
+  await appendDurably(log, range(1, 10));
+  await appendDurably(log, range(11, 15));
+  assert.equal(log.stats.syncMarkers, 0);
+  const copy = crashCopy(directory);
+  await log.close();
+  return copy;
+}
 
 test('entries across many segments come back after reopening, bytes included', async () => {
   await withDirectory(async (directory) => {
@@ -75,15 +187,11 @@ test('onDurable fires in order, after the data is on disk, and covers everything
     const { log } = openLog(directory);
     const durable: LogPosition[] = [];
     log.onDurable = (position) => {
-      const onDisk = segmentFiles(directory).flatMap((file) => {
-        const data = fs.readFileSync(path.join(directory, file));
-        const indexes: number[] = [];
-        for (let decoded = decodeRecord(data, 0); decoded.kind === 'record'; ) {
-          indexes.push(decoded.entry.index);
-          decoded = decodeRecord(data, decoded.nextOffset);
-        }
-        return indexes;
-      });
+      const onDisk = segmentFiles(directory).flatMap((file) =>
+        recordsIn(path.join(directory, file)).flatMap((record) =>
+          record.index === null ? [] : [record.index],
+        ),
+      );
       // The next batch may already be landing, so the files hold at least this much.
       assert.ok((onDisk.at(-1) ?? 0) >= position.index, 'everything reported durable is in the files');
       durable.push(position);
@@ -118,7 +226,7 @@ test('appends issued in one tick share fsyncs (group commit)', async () => {
 
 test('truncateAfter then appends in a new view: the log is the prefix plus the new entries', async () => {
   await withDirectory(async (directory) => {
-    const { log } = openLog(directory, { segmentSizeBytes: 64 * 1024 });
+    const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes });
     log.append(range(1, 20));
     await new Promise((resolve) => setImmediate(resolve));
     log.truncateAfter(logIndex(12));
@@ -159,26 +267,186 @@ test('truncation across segment boundaries deletes later segments', async () => 
   });
 });
 
+test('records written after a truncation in the same batch claim only what survived it', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes, syncMarkerIdleMs: idleNeverMs });
+    log.append(range(1, 20));
+    // Queued while 1..20 are written, so one batch: cut back to 12, then 13..15 of a new view. Written
+    // after 20 was fsynced, they must claim 12, not 20.
+    log.truncateAfter(logIndex(12));
+    await appendDurably(log, range(13, 15, 2));
+    const copy = crashCopy(directory);
+    await log.close();
+    const file = lastSegment(copy);
+    assert.deepStrictEqual(
+      recordsIn(file)
+        .filter((record) => record.index !== null && record.index >= 13)
+        .map((record) => record.syncedThrough),
+      [12, 12, 12],
+    );
+    // So damage to 13 in that never-synced write, with 14 and 15 intact, is a torn write.
+    damage(file, recordOf(file, 13), 'zeroed');
+    assert.deepStrictEqual(openLog(copy).recovered.entries, range(1, 12));
+  });
+});
+
+test('on disk: damage in the middle of a never-synced batch with later records intact is a torn write, and the synced batch comes back whole', async () => {
+  for (const how of damages) {
+    await withDirectory(async (directory) => {
+      const copy = await crashAfterTwoBatches(directory);
+      const file = lastSegment(copy);
+      const damaged = recordOf(file, 13);
+      const sizeBefore = fs.statSync(file).size;
+      damage(file, damaged, how);
+
+      const { log, recovered } = openLog(copy);
+      assert.deepStrictEqual(recovered.entries, range(1, 12), how);
+      assert.equal(recovered.tornBytesDropped, sizeBefore - damaged.offset, how);
+      // The cut is where entry 13 started; after it, the marker that open() writes to cover 1..12.
+      assert.deepStrictEqual(
+        recordsIn(file).map((record) => record.index ?? `marker ${record.syncedThrough}`),
+        [...range(1, 12).map((e) => e.index), 'marker 12'],
+      );
+      log.append(range(13, 14, 2));
+      await log.close();
+      assert.deepStrictEqual(openLog(copy).recovered.entries, [...range(1, 12), ...range(13, 14, 2)]);
+    });
+  }
+});
+
+test('on disk: the last record of a synced batch damaged while the next batch (claiming it) is intact is corruption', async () => {
+  for (const how of damages) {
+    await withDirectory(async (directory) => {
+      const copy = await crashAfterTwoBatches(directory);
+      const file = lastSegment(copy);
+      const damaged = recordOf(file, 10);
+      const claiming = recordOf(file, 11);
+      assert.equal(claiming.syncedThrough, 10);
+      damage(file, damaged, how);
+      assertCorruptionLeavesFilesAlone(
+        copy,
+        file,
+        new RegExp(
+          `at byte offset ${damaged.offset} where index 10 would be, but the intact record at byte offset ` +
+            `${claiming.offset} says every index through 10 was fsynced`,
+        ),
+      );
+    });
+  }
+});
+
+test('a closed log whose last entry is then damaged is corrupted: refused, the place named, the files untouched', async () => {
+  for (const how of damages) {
+    await withDirectory(async (directory) => {
+      await writeLog(directory, range(1, 10), { segmentSizeBytes: oneSegmentBytes });
+      const file = lastSegment(directory);
+      const records = recordsIn(file);
+      const marker = records.at(-1);
+      assert.ok(
+        marker?.kind === 'syncMarker' && marker.syncedThrough === 10,
+        'close() leaves a covering marker',
+      );
+      const last = recordOf(file, 10);
+      damage(file, last, how);
+      assertCorruptionLeavesFilesAlone(
+        directory,
+        file,
+        new RegExp(
+          `at byte offset ${last.offset} where index 10 would be, but the intact record at byte offset ` +
+            `${marker.offset} says every index through 10 was fsynced.*; last good index 9`,
+        ),
+      );
+    });
+  }
+});
+
+test('after the log is idle for syncMarkerIdleMs, damage to the last entry is corruption even if the process then crashes', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes, syncMarkerIdleMs: 1 });
+    await appendDurably(log, range(1, 5));
+    await until(() => log.stats.syncMarkers === 1, 'the idle sync marker');
+    const copy = crashCopy(directory);
+    await log.close();
+    assert.equal(log.stats.syncMarkers, 1, 'close() found everything covered already');
+
+    const file = lastSegment(copy);
+    const marker = recordsIn(file).at(-1);
+    assert.ok(marker?.kind === 'syncMarker' && marker.syncedThrough === 5);
+    damage(file, recordOf(file, 5), 'zeroed');
+    assertCorruptionLeavesFilesAlone(
+      copy,
+      file,
+      new RegExp(`record at byte offset ${marker.offset} says every index through 5`),
+    );
+  });
+});
+
+test('before the idle sync marker, the same damage to the last entry is a torn write (nothing claimed it)', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes, syncMarkerIdleMs: idleNeverMs });
+    await appendDurably(log, range(1, 5));
+    const copy = crashCopy(directory);
+    await log.close();
+    const file = lastSegment(copy);
+    damage(file, recordOf(file, 5), 'zeroed');
+    assert.deepStrictEqual(openLog(copy).recovered.entries, range(1, 4));
+  });
+});
+
+test('under continuous load each batch carries the claim for the one before: no sync marker until idle or close', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes, syncMarkerIdleMs: idleNeverMs });
+    for (let batch = 0; batch < 5; batch++) await appendDurably(log, range(batch * 4 + 1, batch * 4 + 4));
+    assert.equal(log.stats.syncMarkers, 0);
+    assert.deepStrictEqual(
+      recordsIn(lastSegment(directory)).map((record) => record.syncedThrough),
+      [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 16, 16, 16, 16],
+    );
+    await log.close();
+    assert.equal(log.stats.syncMarkers, 1);
+    const reopened = openLog(directory);
+    assert.equal(reopened.log.stats.syncMarkers, 0, 'a covered log needs no marker at open');
+    await reopened.log.close();
+    assert.equal(reopened.log.stats.syncMarkers, 0, 'nor at close, if nothing was appended');
+  });
+});
+
+test('open() covers a recovered tail that no record claims, so later damage to it is corruption', async () => {
+  await withDirectory(async (directory) => {
+    const copy = await crashAfterTwoBatches(directory);
+    const first = openLog(copy);
+    assert.equal(first.log.stats.syncMarkers, 1);
+    await first.log.close();
+    const file = lastSegment(copy);
+    damage(file, recordOf(file, 15), 'zeroed');
+    assertCorruptionLeavesFilesAlone(copy, file, /where index 15 would be/);
+  });
+});
+
 test('a torn last record is dropped, earlier entries are intact, and appends continue', async () => {
   await withDirectory(async (directory) => {
-    await writeLog(directory, range(1, 10));
-    const file = lastSegment(directory);
-    const lastRecordBytes = encodeRecord(entry(10)).length;
+    const { log } = openLog(directory, { syncMarkerIdleMs: idleNeverMs });
+    await appendDurably(log, range(1, 9));
+    await appendDurably(log, [entry(10)]);
+    const copy = crashCopy(directory);
+    await log.close();
+    const file = lastSegment(copy);
+    const lastRecordBytes = recordOf(file, 10).bytes;
     fs.truncateSync(file, fs.statSync(file).size - Math.ceil(lastRecordBytes / 2));
 
-    const { log, recovered } = openLog(directory);
-    assert.equal(recovered.tornBytesDropped, lastRecordBytes - Math.ceil(lastRecordBytes / 2));
-    assert.deepStrictEqual(recovered.entries, range(1, 9));
-    log.append(range(10, 11, 2));
-    await log.close();
-    assert.deepStrictEqual(openLog(directory).recovered.entries, [...range(1, 9), ...range(10, 11, 2)]);
+    const reopened = openLog(copy);
+    assert.equal(reopened.recovered.tornBytesDropped, lastRecordBytes - Math.ceil(lastRecordBytes / 2));
+    assert.deepStrictEqual(reopened.recovered.entries, range(1, 9));
+    reopened.log.append(range(10, 11, 2));
+    await reopened.log.close();
+    assert.deepStrictEqual(openLog(copy).recovered.entries, [...range(1, 9), ...range(10, 11, 2)]);
   });
 });
 
 test('half a record of garbage or zeros after the last record is a torn tail', async () => {
   await withDirectory(async (directory) => {
     await writeLog(directory, range(1, 10));
-    const half = encodeRecord(entry(11)).subarray(0, 20);
+    const half = encodeEntryRecord(entry(11), 10, 0).subarray(0, 20);
     fs.appendFileSync(lastSegment(directory), half);
     const first = openLog(directory);
     assert.equal(first.recovered.tornBytesDropped, half.length);
@@ -194,58 +462,27 @@ test('half a record of garbage or zeros after the last record is a torn tail', a
   });
 });
 
-/** Writes records 1..10 into one segment; returns its path and the byte offset of record `index`. */
-async function oneSegmentLog(directory: string, index: number): Promise<{ file: string; offset: number }> {
-  const entries = range(1, 10);
-  await writeLog(directory, entries, { segmentSizeBytes: 64 * 1024 });
-  const offset = entries.slice(0, index - 1).reduce((sum, e) => sum + encodeRecord(e).length, 0);
-  return { file: lastSegment(directory), offset };
-}
-
-function assertCorruptionLeavesFileAlone(directory: string, file: string): void {
-  const before = fs.readFileSync(file);
-  assert.throws(
-    () => openLog(directory),
-    (error: unknown) =>
-      error instanceof LogCorruptedError &&
-      error.message.includes(path.basename(file)) &&
-      /byte offset \d+; last good index \d+/.test(error.message),
-  );
-  assert.deepStrictEqual(fs.readFileSync(file), before, 'a corrupted log is never truncated');
-}
-
-test('a flipped byte in the payload of a middle record is corruption, and nothing is truncated', async () => {
-  await withDirectory(async (directory) => {
-    const { file, offset } = await oneSegmentLog(directory, 5);
-    const data = fs.readFileSync(file);
-    const inUpdate = offset + encodeRecord(entry(5)).length - 12;
-    data.writeUInt8((data[inUpdate] ?? 0) ^ 0x10, inUpdate);
-    fs.writeFileSync(file, data);
-    assertCorruptionLeavesFileAlone(directory, file);
-  });
-});
-
-test('a damaged length field of a middle record is corruption, also one claiming 4 GiB', async () => {
-  for (const length of [0, 61, 0xffff_ffff]) {
+test('a damaged middle record is corruption, also a length field claiming 4 GiB, and nothing is truncated', async () => {
+  for (const how of damages) {
     await withDirectory(async (directory) => {
-      const { file, offset } = await oneSegmentLog(directory, 5);
-      const data = fs.readFileSync(file);
-      data.writeUInt32LE(length, offset);
-      fs.writeFileSync(file, data);
-      assertCorruptionLeavesFileAlone(directory, file);
+      await writeLog(directory, range(1, 10), { segmentSizeBytes: oneSegmentBytes });
+      const file = lastSegment(directory);
+      damage(file, recordOf(file, 5), how);
+      assertCorruptionLeavesFilesAlone(directory, file, /where index 5 would be/);
     });
   }
 });
 
-test('a last record claiming 4 GiB is a torn tail, dropped without allocating it', async () => {
+test('a last record claiming 4 GiB in a never-synced write is a torn tail, dropped without allocating it', async () => {
   await withDirectory(async (directory) => {
-    const { file, offset } = await oneSegmentLog(directory, 10);
-    const data = fs.readFileSync(file);
-    data.writeUInt32LE(0xffff_ffff, offset);
-    fs.writeFileSync(file, data);
-    const { recovered } = openLog(directory);
-    assert.deepStrictEqual(recovered.entries, range(1, 9));
-    assert.equal(fs.statSync(file).size, offset);
+    const copy = await crashAfterTwoBatches(directory);
+    const file = lastSegment(copy);
+    const last = recordOf(file, 15);
+    damage(file, last, 'length field claims 4 GiB');
+    const { log, recovered } = openLog(copy);
+    assert.deepStrictEqual(recovered.entries, range(1, 14));
+    assert.equal(recordsIn(file).at(-1)?.offset, last.offset, 'cut at the record, then a marker');
+    await log.close();
   });
 });
 
@@ -254,7 +491,7 @@ test('a bad record in a segment that is not the last is corruption', async () =>
     await writeLog(directory, range(1, 30));
     const first = path.join(directory, segmentFiles(directory)[0] ?? '');
     fs.truncateSync(first, fs.statSync(first).size - 3);
-    assertCorruptionLeavesFileAlone(directory, first);
+    assertCorruptionLeavesFilesAlone(directory, first, /not the last/);
   });
 });
 
@@ -263,7 +500,38 @@ test('a missing segment (a gap in indexes) is corruption', async () => {
     await writeLog(directory, range(1, 30));
     const files = segmentFiles(directory);
     fs.rmSync(path.join(directory, files[1] ?? ''));
-    assertCorruptionLeavesFileAlone(directory, path.join(directory, files[2] ?? ''));
+    assertCorruptionLeavesFilesAlone(directory, path.join(directory, files[2] ?? ''));
+  });
+});
+
+test('a last segment whose creation never completed (empty or zero header) is removed, and appends recreate it', async () => {
+  for (const content of [Buffer.alloc(0), Buffer.alloc(segmentHeaderBytes)]) {
+    await withDirectory(async (directory) => {
+      await writeLog(directory, range(1, 10), { segmentSizeBytes: oneSegmentBytes });
+      const unfinished = path.join(directory, '00000000000000000011.log');
+      fs.writeFileSync(unfinished, content);
+      const { log, recovered } = openLog(directory);
+      assert.deepStrictEqual(recovered, { entries: range(1, 10), tornBytesDropped: content.length });
+      assert.equal(fs.existsSync(unfinished), false);
+      log.append([entry(11)]);
+      await log.close();
+      assert.deepStrictEqual(openLog(directory).recovered.entries, range(1, 11));
+    });
+  }
+});
+
+test('a log of another format is refused with a clear error and left alone', async () => {
+  await withDirectory(async (directory) => {
+    fs.mkdirSync(directory);
+    const file = path.join(directory, '00000000000000000001.log');
+    // The first format had no segment header: a file that starts with a record's length field.
+    const headerless = encodeEntryRecord(entry(1), 0, 0);
+    fs.writeFileSync(file, headerless);
+    assert.throws(
+      () => openLog(directory),
+      /is not a log of format 2: it does not start with the segment magic/,
+    );
+    assert.deepStrictEqual(fs.readFileSync(file), headerless);
   });
 });
 
@@ -277,6 +545,14 @@ test('an empty or missing directory opens to an empty log that starts at index 1
     log.append([entry(1)]);
     await log.close();
     assert.deepStrictEqual(openLog(nested).recovered.entries, [entry(1)]);
+  });
+});
+
+test('syncMarkerIdleMs must be a non-negative integer a timer can wait', async () => {
+  await withDirectory((directory) => {
+    for (const syncMarkerIdleMs of [-1, 1.5, Number.NaN, 2 ** 31]) {
+      assert.throws(() => openLog(directory, { syncMarkerIdleMs }), ConfigError);
+    }
   });
 });
 

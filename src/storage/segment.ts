@@ -1,0 +1,292 @@
+// One segment file of the write-ahead log, as bytes: its header, how a batch of entries is encoded
+// into it, and recovery of what a crash left in it. Pure (bytes in, bytes or entries out), so a
+// simulated disk can build realistic images and run the real recovery code over them.
+//
+//   offset  size  segment header
+//        0     8  magic "USTDYLOG"
+//        8     4  format version (u32; this build writes and reads only logFormatVersion)
+//       12     4  salt: a random u32 that starts every record CRC in this segment (see record.ts)
+//       16     8  startIndex (f64): the index of the segment's first entry, also in the file name
+//       24     4  crc32 of bytes 0..24
+//       28        records (record.ts): entries and sync markers, in the order they were written
+//
+// Torn or corrupted. Every record carries syncedThrough, the highest index known fsynced when its
+// write was issued; a sync marker is a record with only that claim. A write that was never fsynced
+// may reach the disk in any order (pages land independently at a power cut), so a bad record
+// followed by intact ones can be a torn write. But if an intact record anywhere in the segment claims
+// that the index at the damage point was synced, the damaged bytes were fsynced: that is corruption.
+// So, at the first bad record of the last segment (the index it would hold is last good index + 1):
+//
+//     any intact record in the segment (before or after the damage) claims syncedThrough >= that index?
+//        yes -> LogCorruptedError naming the file, the offset, the index and the claiming record;
+//               nothing is touched
+//        no  -> a torn write: keep the bytes before the damage, drop the rest
+//
+// A bad record in a segment that is not the last is always corruption: a segment is fsynced before
+// any byte goes to the next one. The header is fsynced before any record is written, so a damaged
+// header is a torn segment creation (drop the whole file) only in the last segment and only if
+// nothing but zeros follows it. A header with another magic or version is refused, never misread.
+//
+// What this cannot see: damage that also wiped every record claiming the damaged index (say, the last
+// entry and the sync marker after it both zeroed) looks exactly like a torn write.
+
+import { crc32 } from 'node:zlib';
+import { LogCorruptedError } from '../errors.js';
+import { assert } from '../protocol/assert.js';
+import type { Entry, LogPosition } from '../protocol/types.js';
+import { decodeRecord, entryRecordBytes, writeEntryRecord } from './record.js';
+
+export const logFormatVersion = 2;
+const segmentMagic = Buffer.from('USTDYLOG', 'latin1');
+export const segmentHeaderBytes = 28;
+const headerCrcOffset = 24;
+
+export interface SegmentHeader {
+  readonly startIndex: number;
+  /** A random 32-bit unsigned integer, fresh for each segment file. */
+  readonly salt: number;
+}
+
+export interface SegmentRecoveryOptions {
+  /** The file, for error messages. */
+  readonly path: string;
+  /** Only the last segment can hold a torn write. */
+  readonly isLast: boolean;
+  /** The index of the segment's first entry (from its file name). */
+  readonly startIndex: number;
+  /** The last entry before this segment: its first entry must follow it. */
+  readonly previous: LogPosition;
+}
+
+export interface SegmentRecovery {
+  /**
+   * False only for a last segment whose creation never completed: its header never reached the disk
+   * and nothing follows it. The file holds nothing; remove it.
+   */
+  readonly created: boolean;
+  readonly salt: number;
+  readonly entries: Entry[];
+  /** entryOffsets[i] is the byte offset of entries[i]. */
+  readonly entryOffsets: Uint32Array;
+  /** Keep this many bytes; a torn write lies after them. */
+  readonly validBytes: number;
+  readonly tornBytes: number;
+  /**
+   * Every index up to this one is known fsynced from the kept records' claims, or is in an earlier
+   * segment (at least startIndex - 1). A recovered tail above it is covered by no claim yet.
+   */
+  readonly coveredThrough: number;
+  /** The last entry kept, or `previous` if none. */
+  readonly last: LogPosition;
+}
+
+export function encodeSegmentHeader(header: SegmentHeader): Buffer {
+  assert(Number.isSafeInteger(header.startIndex) && header.startIndex >= 1, 'startIndex is a positive index');
+  assert(
+    Number.isInteger(header.salt) && header.salt >= 0 && header.salt <= 0xffff_ffff,
+    'salt is a 32-bit unsigned integer',
+  );
+  const buffer = Buffer.alloc(segmentHeaderBytes);
+  segmentMagic.copy(buffer, 0);
+  buffer.writeUInt32LE(logFormatVersion, 8);
+  buffer.writeUInt32LE(header.salt, 12);
+  buffer.writeDoubleLE(header.startIndex, 16);
+  buffer.writeUInt32LE(crc32(buffer.subarray(0, headerCrcOffset)), headerCrcOffset);
+  return buffer;
+}
+
+/**
+ * The records of `entries` as one write, each claiming `syncedThrough` (the highest index fsynced
+ * before this write was issued; below the first entry's index), for a segment with this `salt`.
+ */
+export function encodeBatch(entries: readonly Entry[], syncedThrough: number, salt: number): Buffer {
+  let totalBytes = 0;
+  for (const entry of entries) totalBytes += entryRecordBytes(entry);
+  const buffer = Buffer.allocUnsafe(totalBytes);
+  let offset = 0;
+  for (const entry of entries) offset = writeEntryRecord(buffer, offset, entry, syncedThrough, salt);
+  return buffer;
+}
+
+const isAllZero = (data: Uint8Array, from: number, to: number): boolean => {
+  for (let offset = from; offset < to; offset++) if (data[offset] !== 0) return false;
+  return true;
+};
+
+/** The first offset at or after `from` where a record decodes intact, or -1. */
+function findRecordFrom(data: Buffer, from: number, salt: number): number {
+  for (let offset = from; offset < data.length; offset++) {
+    const kind = decodeRecord(data, offset, salt).kind;
+    if (kind === 'entry' || kind === 'syncMarker') return offset;
+  }
+  return -1;
+}
+
+function growOffsets(offsets: Uint32Array, count: number): Uint32Array {
+  if (count < offsets.length) return offsets;
+  const grown = new Uint32Array(offsets.length * 2);
+  grown.set(offsets);
+  return grown;
+}
+
+/**
+ * Recovers one segment's bytes: its entries, or where a torn write starts. Throws LogCorruptedError
+ * for damage to synced data (see the file header), a broken sequence, or a segment of another format.
+ */
+export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions): SegmentRecovery {
+  const { path, isLast, startIndex, previous } = options;
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let last = previous;
+  const corrupted = (offset: number, reason: string, detail = ''): LogCorruptedError =>
+    new LogCorruptedError(
+      `write-ahead log segment ${path}: ${reason} at byte offset ${offset}${detail}; last good index ${last.index}`,
+    );
+  if (!Number.isSafeInteger(startIndex) || startIndex < 1) {
+    throw corrupted(0, 'segment name is not a valid index');
+  }
+  if (startIndex !== previous.index + 1) {
+    throw corrupted(
+      0,
+      `segment starts at index ${startIndex} but the previous one ends at ${previous.index}`,
+    );
+  }
+
+  const header = readHeader(bytes, startIndex);
+  if (header.kind === 'misplaced') throw corrupted(0, header.reason);
+  if (header.kind === 'foreign') {
+    throw new LogCorruptedError(
+      `write-ahead log segment ${path} is not a log of format ${logFormatVersion}: ${header.reason}. ` +
+        'This build cannot read it; move the data directory aside and let the replica catch up',
+    );
+  }
+  if (header.kind === 'damaged') {
+    if (!isLast) throw corrupted(0, `${header.reason} in a segment that is not the last`);
+    if (!isAllZero(bytes, segmentHeaderBytes, bytes.length)) {
+      // Records are written only after the header was fsynced, so the header was synced.
+      throw corrupted(0, `${header.reason}, but records follow it (the header is fsynced before them)`);
+    }
+    return {
+      created: false,
+      salt: 0,
+      entries: [],
+      entryOffsets: new Uint32Array(0),
+      validBytes: 0,
+      tornBytes: bytes.length,
+      coveredThrough: previous.index,
+      last,
+    };
+  }
+
+  const salt = header.salt;
+  const entries: Entry[] = [];
+  let entryOffsets: Uint32Array = new Uint32Array(1024);
+  let coveredThrough = startIndex - 1;
+  let offset = segmentHeaderBytes;
+  for (;;) {
+    const decoded = decodeRecord(bytes, offset, salt);
+    if (decoded.kind === 'entry') {
+      const { entry, syncedThrough } = decoded;
+      if (entry.index !== last.index + 1 || entry.view < last.view) {
+        throw corrupted(
+          offset,
+          `entry (view ${entry.view}, index ${entry.index}) does not follow its predecessor`,
+        );
+      }
+      if (syncedThrough >= entry.index) {
+        throw corrupted(offset, `entry ${entry.index} claims index ${syncedThrough} was synced before it`);
+      }
+      entryOffsets = growOffsets(entryOffsets, entries.length);
+      entryOffsets[entries.length] = offset;
+      entries.push(entry);
+      last = { view: entry.view, index: entry.index };
+      coveredThrough = Math.max(coveredThrough, syncedThrough);
+      offset = decoded.nextOffset;
+      continue;
+    }
+    if (decoded.kind === 'syncMarker') {
+      if (decoded.syncedThrough > last.index) {
+        throw corrupted(
+          offset,
+          `sync marker claims index ${decoded.syncedThrough}, past the entries before it`,
+        );
+      }
+      coveredThrough = Math.max(coveredThrough, decoded.syncedThrough);
+      offset = decoded.nextOffset;
+      continue;
+    }
+    if (decoded.kind === 'end' && offset === bytes.length) break;
+
+    const reason = decoded.kind === 'bad' ? decoded.reason : 'zero length field before the end of the data';
+    if (!isLast) throw corrupted(offset, `${reason} in a segment that is not the last`);
+    const damagedIndex = last.index + 1;
+    // Claims before the damage are at most last.index, below damagedIndex: only later records count.
+    let claim: { syncedThrough: number; offset: number } | null = null;
+    for (let found = findRecordFrom(bytes, offset + 1, salt); found !== -1; ) {
+      const intact = decodeRecord(bytes, found, salt);
+      assert(intact.kind === 'entry' || intact.kind === 'syncMarker', 'found an intact record');
+      if (claim === null || intact.syncedThrough > claim.syncedThrough) {
+        claim = { syncedThrough: intact.syncedThrough, offset: found };
+      }
+      found = findRecordFrom(bytes, intact.nextOffset, salt);
+    }
+    if (claim !== null && damagedIndex <= claim.syncedThrough) {
+      throw corrupted(
+        offset,
+        reason,
+        ` where index ${damagedIndex} would be, but the intact record at byte offset ${claim.offset} says ` +
+          `every index through ${claim.syncedThrough} was fsynced (damage to synced data, not a torn write)`,
+      );
+    }
+    // A torn write: nothing at or after the damage was ever reported durable. Keep what is before it.
+    break;
+  }
+  return {
+    created: true,
+    salt,
+    entries,
+    entryOffsets: entryOffsets.slice(0, entries.length),
+    validBytes: offset,
+    tornBytes: bytes.length - offset,
+    coveredThrough,
+    last,
+  };
+}
+
+type HeaderReading =
+  | { readonly kind: 'good'; readonly salt: number }
+  /** Damage a torn creation could leave: all zeros, a short prefix, or a bad CRC. */
+  | { readonly kind: 'damaged'; readonly reason: string }
+  /** A header of this format with a good CRC that does not belong here: never a torn write. */
+  | { readonly kind: 'misplaced'; readonly reason: string }
+  /** Not a segment of this format: another magic, or another version. */
+  | { readonly kind: 'foreign'; readonly reason: string };
+
+function readHeader(bytes: Buffer, startIndex: number): HeaderReading {
+  const present = Math.min(bytes.length, segmentHeaderBytes);
+  if (isAllZero(bytes, 0, present)) {
+    return { kind: 'damaged', reason: `segment header never written (${present} zero bytes)` };
+  }
+  const magicPresent = Math.min(present, segmentMagic.length);
+  if (!bytes.subarray(0, magicPresent).equals(segmentMagic.subarray(0, magicPresent))) {
+    return { kind: 'foreign', reason: 'it does not start with the segment magic (a log of an older build?)' };
+  }
+  if (present < segmentHeaderBytes) {
+    return {
+      kind: 'damaged',
+      reason: `segment header cut short (${present} of ${segmentHeaderBytes} bytes)`,
+    };
+  }
+  // The version before the CRC: another format may lay out (and checksum) its header differently.
+  const version = bytes.readUInt32LE(8);
+  if (version !== logFormatVersion) {
+    return { kind: 'foreign', reason: `its header says format version ${version}` };
+  }
+  if (crc32(bytes.subarray(0, headerCrcOffset)) !== bytes.readUInt32LE(headerCrcOffset)) {
+    return { kind: 'damaged', reason: 'segment header CRC mismatch' };
+  }
+  const headerStartIndex = bytes.readDoubleLE(16);
+  if (headerStartIndex !== startIndex) {
+    return { kind: 'misplaced', reason: `segment header says it starts at index ${headerStartIndex}` };
+  }
+  return { kind: 'good', salt: bytes.readUInt32LE(12) };
+}
