@@ -9,26 +9,34 @@
 // not yet placed. A cache of (set of placed operations, value) prunes configurations already
 // explored; the set is a bitset with an incremental Zobrist hash.
 //
-// Outcomes: "fail" operations are dropped, except cas, whose fail means "did not swap": an
-// observation that the value differed from `expected`. "info" operations have ret = Infinity:
-// each may be placed anywhere after its call, or never, so the search ends once every operation
-// with a finite ret is placed. Unknown operations make the search explode, so four rules, each
-// sound, keep them in check: (1) they are tried after known ones and the cache lets a
-// configuration that placed fewer of them subsume one that placed more; (2) one is never placed
-// just before a write, which would undo it; (3) alike ones are placed in order of call; (4) ones
-// no later operation could observe are dropped up front, or, where only cas failures could,
-// made to leave one stand-in value. Each was checked against a brute-force search (see
-// test/unit/check-property.test.ts). Equal times count as concurrent. A search that runs out of
-// steps answers "unknown", never "linearizable".
+// Outcomes: a "fail" is an observation wherever the model knows why it failed. A cas fail without
+// an error code means "did not swap": the value differed from `expected`. A refusal the service
+// gives because of the value is legal only where the value allows it, and leaves it unchanged:
+// incr refused NOT_AN_INTEGER (the value is present and not a decimal safe integer), append
+// refused VALUE_TOO_LARGE (the value would outgrow `valueSizeMaxBytes`, when that is given). Any
+// other fail is left out of the search and reported in `unmodeledFailures`, never dropped
+// silently. "info" operations have ret = Infinity: each may be placed anywhere after its call, or
+// never, so the search ends once every operation with a finite ret is placed. Unknown operations
+// make the search explode, so four rules, each sound, keep them in check: (1) they are tried
+// after known ones and the cache lets a configuration that placed fewer of them subsume one that
+// placed more; (2) one is never placed just before a write, which would undo it; (3) alike ones
+// are placed in order of call; (4) ones no later operation could observe are dropped up front,
+// or, where only cas failures could, made to leave one stand-in value. Refusals and cas failures
+// observe a predicate of the value (not equal to `expected`, not an integer, too long), so rule 4
+// counts the values they accept as observed, and the stand-in is accepted by cas failures only.
+// Each rule was checked against a brute-force search (see test/unit/check-property.test.ts).
+// Equal times count as concurrent. A search that runs out of steps answers "unknown", never
+// "linearizable".
 
 import { assert } from '../protocol/assert.js';
-import { isCasValue, type Operation } from './history.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { isCasValue, type Operation, type OperationFunction } from './history.js';
 
 export type CheckResult = 'linearizable' | 'not-linearizable' | 'unknown';
 
 export interface KeyCheck {
   readonly result: CheckResult;
-  /** Operations that took part in the search (failed ones and unneeded unknown ones are dropped). */
+  /** Operations that took part in the search (unmodeled failures and unneeded unknown ones are dropped). */
   readonly operations: number;
   readonly steps: number;
   /** For not-linearizable: the longest legal order found and the operations that could not follow. */
@@ -38,12 +46,40 @@ export interface KeyCheck {
 export interface LinearizabilityReport {
   readonly result: CheckResult;
   readonly perKey: Map<string, KeyCheck>;
+  /**
+   * Failed operations the model cannot check, grouped by function and error code: left out of the
+   * search as if they never happened, which nothing confirmed. Empty when every fail was checked;
+   * a runner should treat anything here as a finding (a workload recording an unexpected refusal
+   * as a fail, or a refusal the checker was not told how to judge).
+   */
+  readonly unmodeledFailures: readonly UnmodeledFailure[];
+}
+
+export interface UnmodeledFailure {
+  readonly f: OperationFunction;
+  /** The error code, or null for a fail that names none (only a cas fail may: "did not swap"). */
+  readonly error: string | null;
+  readonly count: number;
+  /** The first such operation in the history. */
+  readonly example: Operation;
 }
 
 export interface LinearizabilityOptions {
   /** Search steps allowed per key before answering "unknown". */
   readonly budgetSteps?: number;
+  /**
+   * The service's value limit (`KvLimits.valueSizeMaxBytes`). With it, an append refused
+   * VALUE_TOO_LARGE is checked (legal only where the value would outgrow it), and no append takes
+   * effect where it would; without it, such refusals are unmodeled.
+   */
+  readonly valueSizeMaxBytes?: number;
 }
+
+/** The refusals the model judges: each is legal only from the values that provoke it. */
+export const modeledRefusals: Readonly<Partial<Record<OperationFunction, string>>> = {
+  incr: ErrorCode.notAnInteger,
+  append: ErrorCode.valueTooLarge,
+};
 
 export const searchStepsPerKeyMaxDefault = 1_000_000;
 
@@ -61,23 +97,57 @@ export function checkLinearizable(
   options: LinearizabilityOptions = {},
 ): LinearizabilityReport {
   const budgetSteps = options.budgetSteps ?? searchStepsPerKeyMaxDefault;
+  const limits: ModelLimits = { valueSizeMaxBytes: options.valueSizeMaxBytes ?? null };
+  if (limits.valueSizeMaxBytes !== null) {
+    assert(
+      Number.isSafeInteger(limits.valueSizeMaxBytes) && limits.valueSizeMaxBytes >= 0,
+      'valueSizeMaxBytes is a byte count',
+    );
+  }
   const byKey = new Map<string, Operation[]>();
+  const unmodeled = new Map<string, { readonly example: Operation; count: number }>();
   for (const operation of operations) {
-    if (operation.status === 'fail' && operation.f !== 'cas') continue; // never happened
     if (operation.status === 'info' && operation.f === 'read') continue; // no effect, no observation
+    if (operation.status === 'fail' && !isModeledFailure(operation, limits)) {
+      const group = `${operation.f} ${operation.error}`;
+      const seen = unmodeled.get(group);
+      if (seen === undefined) unmodeled.set(group, { example: operation, count: 1 });
+      else seen.count += 1;
+      continue;
+    }
     const group = byKey.get(operation.key);
     if (group === undefined) byKey.set(operation.key, [operation]);
     else group.push(operation);
   }
   const perKey = new Map<string, KeyCheck>();
-  for (const [key, group] of byKey) perKey.set(key, checkKey(key, planUnknowns(group), budgetSteps));
+  for (const [key, group] of byKey) {
+    perKey.set(key, checkKey(key, planUnknowns(group, limits), limits, budgetSteps));
+  }
   const results = [...perKey.values()].map((check) => check.result);
   const result = results.includes('not-linearizable')
     ? 'not-linearizable'
     : results.includes('unknown')
       ? 'unknown'
       : 'linearizable';
-  return { result, perKey };
+  const unmodeledFailures = [...unmodeled.values()].map(({ example, count }) => ({
+    f: example.f,
+    error: example.error ?? null,
+    count,
+    example,
+  }));
+  return { result, perKey, unmodeledFailures };
+}
+
+/** What the model knows of the service's limits; null where the caller did not say. */
+interface ModelLimits {
+  readonly valueSizeMaxBytes: number | null;
+}
+
+/** A cas that did not swap, or a refusal the model can judge from the value. */
+function isModeledFailure({ f, error }: Operation, limits: ModelLimits): boolean {
+  if (error === undefined) return f === 'cas';
+  if (error !== modeledRefusals[f]) return false;
+  return f !== 'append' || limits.valueSizeMaxBytes !== null;
 }
 
 /**
@@ -137,11 +207,11 @@ class EntryLists {
 /** Where the scan for the next candidate is: known calls, unknown ones for any value, or for this value. */
 type Phase = 'known' | 'unknownAnyValue' | 'unknownThisValue';
 
-function checkKey(key: string, plan: SearchPlan, budgetSteps: number): KeyCheck {
+function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetSteps: number): KeyCheck {
   const { operations, unobserved, unobservedValue } = plan;
   const operationCount = operations.length;
   const transitions = operations.map((operation) =>
-    compileTransition(operation, unobserved.has(operation) ? unobservedValue : undefined),
+    compileTransition(operation, limits, unobservedValue, unobserved.has(operation)),
   );
   const isInfo = operations.map((operation) => !Number.isFinite(operation.ret));
   const callOf = (index: number): number => operationAt(operations, index).call;
@@ -362,18 +432,33 @@ interface SearchPlan {
  * - but cas failures accept any value other than `expected`, so where there are some, such a
  *   write or cas is kept and produces one stand-in value instead, making alike ones
  *   interchangeable (rule 3).
+ * Refusals accept whole classes of values too (every non-integer, every value too long to append
+ * to), so the values they accept count as accepted, and an unknown append is kept wherever one
+ * could see it (an append can make a value a non-integer, or long). The stand-in stands for values
+ * no refusal accepts, so no refusal accepts it either (see compileTransition).
  * Nothing is simplified where an unknown increment or append could turn one value into another.
  */
-function planUnknowns(operations: readonly Operation[]): SearchPlan {
+function planUnknowns(operations: readonly Operation[], limits: ModelLimits): SearchPlan {
   const accepted = new Set<RegisterValue>();
   const acceptedNumbers = new Set<number>();
   const observed: string[] = [];
   let casFails = false;
+  let refusals = false;
+  let nonIntegersAccepted = false;
+  /** A value longer than this many bytes is accepted by some VALUE_TOO_LARGE refusal. */
+  let tooLargeAboveBytes = Number.POSITIVE_INFINITY;
   let increments = false;
   let unknownTransforms = false;
   for (const { f, input, output, status } of operations) {
     const known = status === 'ok' && output !== null;
-    if (f === 'read') {
+    if (status === 'fail' && f !== 'cas') {
+      // A refusal the model judges (the others never reach the search): it observes, never writes.
+      refusals = true;
+      if (f === 'incr') nonIntegersAccepted = true;
+      else if (f === 'append' && typeof input === 'string' && limits.valueSizeMaxBytes !== null) {
+        tooLargeAboveBytes = Math.min(tooLargeAboveBytes, limits.valueSizeMaxBytes - utf8ByteLength(input));
+      }
+    } else if (f === 'read') {
       accepted.add(output as RegisterValue);
       if (typeof output === 'string') observed.push(output);
     } else if (f === 'cas' && isCasValue(input)) {
@@ -386,13 +471,17 @@ function planUnknowns(operations: readonly Operation[]): SearchPlan {
     } else if (f === 'incr' && known && typeof input === 'number' && typeof output === 'number') {
       acceptedNumbers.add(output - input);
     } else if (f !== 'write') unknownTransforms = true;
-    increments ||= f === 'incr';
+    increments ||= f === 'incr' && status !== 'fail';
   }
   // Only the observed values that are not a prefix of another: one per branch of the history.
   observed.sort();
   const longest = observed.filter((text, index) => !observed[index + 1]?.startsWith(text)).join('\u0000');
-  const isAccepted = (value: string): boolean =>
-    accepted.has(value) || (/^-?\d+$/.test(value) && acceptedNumbers.has(Number(value)));
+  const isAccepted = (value: string): boolean => {
+    if (accepted.has(value)) return true;
+    const number = integerOf(value);
+    if (number === undefined ? nonIntegersAccepted : acceptedNumbers.has(number)) return true;
+    return utf8ByteLength(value) > tooLargeAboveBytes;
+  };
   let unobservedValue = '\u0000unobserved';
   while (accepted.has(unobservedValue)) unobservedValue += '\u0000';
   const unobserved = new Set<Operation>();
@@ -400,7 +489,14 @@ function planUnknowns(operations: readonly Operation[]): SearchPlan {
     const { f, input, status } = operation;
     if (status !== 'info') return true;
     if (f === 'append') {
-      return typeof input !== 'string' || input === '' || casFails || increments || longest.includes(input);
+      return (
+        typeof input !== 'string' ||
+        input === '' ||
+        casFails ||
+        refusals ||
+        increments ||
+        longest.includes(input)
+      );
     }
     const result = f === 'write' ? input : isCasValue(input) ? input[1] : null;
     if (typeof result !== 'string' || unknownTransforms || isAccepted(result)) return true;
@@ -410,15 +506,24 @@ function planUnknowns(operations: readonly Operation[]): SearchPlan {
   return { operations: kept, unobserved, unobservedValue };
 }
 
-/** `result`, if given, replaces what a write or cas leaves. */
-function compileTransition(operation: Operation, result?: string): Transition {
-  const { f, input, output, status } = operation;
+/**
+ * The operation's transition. An unobserved write or cas leaves `unobservedValue` instead of its
+ * result; that value stands for results no refusal accepts, so refusals are illegal from it.
+ */
+function compileTransition(
+  operation: Operation,
+  limits: ModelLimits,
+  unobservedValue: string,
+  unobserved: boolean,
+): Transition {
+  const { f, input, output, status, error } = operation;
   const fail = (): never => {
     throw new TypeError(
       `malformed ${status} ${f} on ${JSON.stringify(operation.key)}: ${JSON.stringify(operation)}`,
     );
   };
   const reported = status === 'ok' ? output : null;
+  const { valueSizeMaxBytes } = limits;
   switch (f) {
     case 'read': {
       if (typeof output !== 'string' && output !== null) return fail();
@@ -426,16 +531,33 @@ function compileTransition(operation: Operation, result?: string): Transition {
     }
     case 'write': {
       if (typeof input !== 'string') return fail();
-      const written = result ?? input;
+      const written = unobserved ? unobservedValue : input;
       return () => written;
     }
     case 'append': {
       if (typeof input !== 'string' || (typeof reported !== 'string' && reported !== null)) return fail();
+      const inputBytes = utf8ByteLength(input);
+      if (status === 'fail') {
+        assert(error === ErrorCode.valueTooLarge && valueSizeMaxBytes !== null, 'a modeled refusal');
+        // Refused because the value would outgrow the limit: it was that long, and stays.
+        return (value) =>
+          value !== unobservedValue && !fitsAfterAppend(value ?? '', inputBytes, valueSizeMaxBytes)
+            ? value
+            : undefined;
+      }
+      // The service never grows a value past its limit, whatever it answers.
+      if (reported !== null && valueSizeMaxBytes !== null && utf8ByteLength(reported) > valueSizeMaxBytes) {
+        return () => undefined;
+      }
       // Answers the reported string itself, never a new one: long values are then shared, and
       // hashed once for the cache.
       return (value) => {
         const before = value ?? '';
-        if (reported === null) return before + input;
+        if (reported === null) {
+          // Unknown outcome: where the value would outgrow the limit, the service refuses it.
+          const fits = valueSizeMaxBytes === null || fitsAfterAppend(before, inputBytes, valueSizeMaxBytes);
+          return fits ? before + input : undefined;
+        }
         const matches = reported.length === before.length + input.length && reported.endsWith(input);
         return matches && reported.startsWith(before) ? reported : undefined;
       };
@@ -443,20 +565,48 @@ function compileTransition(operation: Operation, result?: string): Transition {
     case 'cas': {
       if (!isCasValue(input)) return fail();
       const [expected] = input;
-      const replacement = result ?? input[1];
+      const replacement = unobserved ? unobservedValue : input[1];
       // An unknown cas that did not swap changed nothing: the same as never linearizing it.
       if (status === 'fail') return (value) => (value !== expected ? value : undefined);
       return (value) => (value === expected ? replacement : undefined);
     }
     case 'incr': {
       if (typeof input !== 'number' || (typeof reported !== 'number' && reported !== null)) return fail();
+      if (status === 'fail') {
+        assert(error === ErrorCode.notAnInteger, 'a modeled refusal');
+        // Refused because the value is not a number; a missing key counts as 0, so it is present.
+        return (value) =>
+          value !== null && value !== unobservedValue && integerOf(value) === undefined ? value : undefined;
+      }
       return (value) => {
-        if (value !== null && !/^-?\d+$/.test(value)) return undefined;
-        const incremented = Number(value ?? 0) + input;
+        const before = value === null ? 0 : integerOf(value);
+        if (before === undefined) return undefined;
+        const incremented = before + input;
+        // Out of the safe range the service refuses (BAD_REQUEST) instead.
+        if (!Number.isSafeInteger(incremented)) return undefined;
         return reported === null || reported === incremented ? String(incremented) : undefined;
       };
     }
   }
+}
+
+/** The number a value holds for incr, as the key/value store reads it, or undefined if it holds none. */
+function integerOf(value: string): number | undefined {
+  if (!/^-?[0-9]+$/.test(value)) return undefined;
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : undefined;
+}
+
+/** Whether `value` grown by `inputBytes` stays within `limitBytes`, measured as UTF-8 bytes. */
+function fitsAfterAppend(value: string, inputBytes: number, limitBytes: number): boolean {
+  // A UTF-16 code unit takes 1 to 3 bytes in UTF-8: most values are decided without encoding.
+  if (value.length * 3 + inputBytes <= limitBytes) return true;
+  if (value.length + inputBytes > limitBytes) return false;
+  return utf8ByteLength(value) + inputBytes <= limitBytes;
+}
+
+function utf8ByteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
 function explain(
@@ -486,10 +636,20 @@ function explain(
 }
 
 export function describeOperation(operation: Operation): string {
-  const { process, f, input, output, status, call, ret } = operation;
+  const { process, f, input, output, status, call, ret, error } = operation;
   const argument = f === 'read' ? '' : `(${quote(input)})`;
   const result =
-    status === 'info' ? ' → ?' : f === 'cas' ? (status === 'ok' ? ' → swapped' : ' → not swapped') : '';
+    status === 'info'
+      ? ' → ?'
+      : status === 'fail' && error !== undefined
+        ? ` → refused ${error}`
+        : f === 'cas'
+          ? status === 'ok'
+            ? ' → swapped'
+            : ' → not swapped'
+          : status === 'fail'
+            ? ' → failed'
+            : '';
   const observed = status === 'ok' && f !== 'write' && f !== 'cas' ? ` → ${quote(output)}` : '';
   return `p${process} ${f}${argument}${result}${observed} [${call}, ${Number.isFinite(ret) ? `${ret}]` : '∞)'}`;
 }
