@@ -22,8 +22,9 @@
 // placed more; (2) one is never placed just before a write, which would undo it; (3) alike ones
 // are placed in order of call; (4) ones no later operation could observe are dropped up front,
 // or, where only cas failures could, made to leave one stand-in value. Refusals and cas failures
-// observe a predicate of the value (not equal to `expected`, not an integer, too long), so rule 4
-// counts the values they accept as observed, and the stand-in is accepted by cas failures only.
+// observe a predicate of the value (not equal to `expected`, not an integer, too long), never the
+// value itself: rule 4 counts the values they accept as observed, and words that only cas failures
+// and incr refusals accept leave a second stand-in, a word, since no operation tells them apart.
 // Each rule was checked against a brute-force search (see test/unit/check-property.test.ts).
 // Equal times count as concurrent. A search that runs out of steps answers "unknown", never
 // "linearizable".
@@ -208,11 +209,9 @@ class EntryLists {
 type Phase = 'known' | 'unknownAnyValue' | 'unknownThisValue';
 
 function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetSteps: number): KeyCheck {
-  const { operations, unobserved, unobservedValue } = plan;
+  const { operations, standIns, unobservedValue, unobservedWordValue } = plan;
   const operationCount = operations.length;
-  const transitions = operations.map((operation) =>
-    compileTransition(operation, limits, unobservedValue, unobserved.has(operation)),
-  );
+  const transitions = operations.map((operation) => compileTransition(operation, limits, plan));
   const isInfo = operations.map((operation) => !Number.isFinite(operation.ret));
   const callOf = (index: number): number => operationAt(operations, index).call;
   const timeOf = (entry: number): number =>
@@ -241,9 +240,11 @@ function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetStep
       headOf[index] = casHeads.get(expected) ?? anyValueHead + 1 + casHeads.size;
       casHeads.set(expected, headOf[index] ?? anyValueHead);
     }
-    const kind = unobserved.has(operation)
-      ? `${f} ${JSON.stringify(expected)} unobserved`
-      : `${f} ${JSON.stringify(input)}`;
+    const standIn = standIns.get(operation);
+    const kind =
+      standIn === undefined
+        ? `${f} ${JSON.stringify(input)}`
+        : `${f} ${JSON.stringify(expected)} → ${JSON.stringify(standIn)}`;
     const last = lastOfKind.get(kind);
     lastOfKind.set(kind, index);
     const head = headOf[index] ?? anyValueHead;
@@ -286,7 +287,12 @@ function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetStep
       // No candidate is left: nothing placed so far leads on, so undo the last placement.
       const top = stack.pop();
       if (top === undefined) {
-        const valueText = deepestValue === unobservedValue ? '(never observed)' : quote(deepestValue);
+        const valueText =
+          deepestValue === unobservedValue
+            ? '(never observed)'
+            : deepestValue === unobservedWordValue
+              ? '(a word never observed)'
+              : quote(deepestValue);
         const explanation = explain(key, operations, deepest, valueText);
         return { result: 'not-linearizable', operations: operationCount, steps, explanation };
       }
@@ -418,10 +424,12 @@ interface StoredConfiguration {
 /** How the search treats unknown operations, decided from the whole history of a key. */
 interface SearchPlan {
   readonly operations: readonly Operation[];
-  /** Unknown writes and cas whose result no operation can tell apart from other such results. */
-  readonly unobserved: ReadonlySet<Operation>;
-  /** The one value those produce instead: no operation accepts it but a cas failure. */
+  /** Unknown writes and cas whose result no operation can tell apart from others: what they leave instead. */
+  readonly standIns: ReadonlyMap<Operation, string>;
+  /** Left instead of results that nothing accepts but cas failures. */
   readonly unobservedValue: string;
+  /** Left instead of words that nothing accepts but cas failures and incr refusals. */
+  readonly unobservedWordValue: string;
 }
 
 /**
@@ -432,11 +440,15 @@ interface SearchPlan {
  * - but cas failures accept any value other than `expected`, so where there are some, such a
  *   write or cas is kept and produces one stand-in value instead, making alike ones
  *   interchangeable (rule 3).
- * Refusals accept whole classes of values too (every non-integer, every value too long to append
- * to), so the values they accept count as accepted, and an unknown append is kept wherever one
- * could see it (an append can make a value a non-integer, or long). The stand-in stands for values
- * no refusal accepts, so no refusal accepts it either (see compileTransition).
- * Nothing is simplified where an unknown increment or append could turn one value into another.
+ * Refusals accept whole classes of values too: an incr refusal every non-integer, an append
+ * refusal every value too long to grow. A value one of those accepts counts as accepted, except
+ * that words seen by nothing but incr refusals and cas failures are alike to every operation: they
+ * leave a second stand-in, a word. An unknown append is kept wherever a refusal could see it (it
+ * can make a value a non-integer, or long). No append refusal accepts a stand-in, and no incr
+ * refusal the first one (they stand for results those refusals do not accept; see
+ * compileTransition).
+ * Where an unknown append could turn one value into another, nothing is simplified; where an
+ * unknown increment could, numbers are not.
  */
 function planUnknowns(operations: readonly Operation[], limits: ModelLimits): SearchPlan {
   const accepted = new Set<RegisterValue>();
@@ -448,7 +460,8 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
   /** A value longer than this many bytes is accepted by some VALUE_TOO_LARGE refusal. */
   let tooLargeAboveBytes = Number.POSITIVE_INFINITY;
   let increments = false;
-  let unknownTransforms = false;
+  let unknownIncrements = false;
+  let unknownAppends = false;
   for (const { f, input, output, status } of operations) {
     const known = status === 'ok' && output !== null;
     if (status === 'fail' && f !== 'cas') {
@@ -470,21 +483,21 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
       observed.push(output);
     } else if (f === 'incr' && known && typeof input === 'number' && typeof output === 'number') {
       acceptedNumbers.add(output - input);
-    } else if (f !== 'write') unknownTransforms = true;
+    } else if (f === 'incr') unknownIncrements = true;
+    else if (f !== 'write') unknownAppends = true;
     increments ||= f === 'incr' && status !== 'fail';
   }
   // Only the observed values that are not a prefix of another: one per branch of the history.
   observed.sort();
   const longest = observed.filter((text, index) => !observed[index + 1]?.startsWith(text)).join('\u0000');
-  const isAccepted = (value: string): boolean => {
-    if (accepted.has(value)) return true;
-    const number = integerOf(value);
-    if (number === undefined ? nonIntegersAccepted : acceptedNumbers.has(number)) return true;
-    return utf8ByteLength(value) > tooLargeAboveBytes;
+  const standInFor = (base: string): string => {
+    let value = base;
+    while (accepted.has(value)) value += '\u0000';
+    return value;
   };
-  let unobservedValue = '\u0000unobserved';
-  while (accepted.has(unobservedValue)) unobservedValue += '\u0000';
-  const unobserved = new Set<Operation>();
+  const unobservedValue = standInFor('\u0000unobserved');
+  const unobservedWordValue = standInFor('\u0000unobserved word');
+  const standIns = new Map<Operation, string>();
   const kept = operations.filter((operation) => {
     const { f, input, status } = operation;
     if (status !== 'info') return true;
@@ -499,23 +512,28 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
       );
     }
     const result = f === 'write' ? input : isCasValue(input) ? input[1] : null;
-    if (typeof result !== 'string' || unknownTransforms || isAccepted(result)) return true;
-    if (casFails) unobserved.add(operation);
+    if (typeof result !== 'string' || unknownAppends || accepted.has(result)) return true;
+    const number = integerOf(result);
+    if (number !== undefined && (unknownIncrements || acceptedNumbers.has(number))) return true;
+    if (utf8ByteLength(result) > tooLargeAboveBytes) return true;
+    if (number === undefined && nonIntegersAccepted) {
+      standIns.set(operation, unobservedWordValue);
+      return true;
+    }
+    if (casFails) standIns.set(operation, unobservedValue);
     return casFails;
   });
-  return { operations: kept, unobserved, unobservedValue };
+  return { operations: kept, standIns, unobservedValue, unobservedWordValue };
 }
 
 /**
- * The operation's transition. An unobserved write or cas leaves `unobservedValue` instead of its
- * result; that value stands for results no refusal accepts, so refusals are illegal from it.
+ * The operation's transition. A write or cas with a stand-in leaves it instead of its result. The
+ * stand-ins stand for results no append refusal accepts, and `unobservedValue` for results no
+ * incr refusal accepts either, so those refusals are illegal from them.
  */
-function compileTransition(
-  operation: Operation,
-  limits: ModelLimits,
-  unobservedValue: string,
-  unobserved: boolean,
-): Transition {
+function compileTransition(operation: Operation, limits: ModelLimits, plan: SearchPlan): Transition {
+  const { unobservedValue, unobservedWordValue } = plan;
+  const standIn = plan.standIns.get(operation);
   const { f, input, output, status, error } = operation;
   const fail = (): never => {
     throw new TypeError(
@@ -531,7 +549,7 @@ function compileTransition(
     }
     case 'write': {
       if (typeof input !== 'string') return fail();
-      const written = unobserved ? unobservedValue : input;
+      const written = standIn ?? input;
       return () => written;
     }
     case 'append': {
@@ -541,7 +559,9 @@ function compileTransition(
         assert(error === ErrorCode.valueTooLarge && valueSizeMaxBytes !== null, 'a modeled refusal');
         // Refused because the value would outgrow the limit: it was that long, and stays.
         return (value) =>
-          value !== unobservedValue && !fitsAfterAppend(value ?? '', inputBytes, valueSizeMaxBytes)
+          value !== unobservedValue &&
+          value !== unobservedWordValue &&
+          !fitsAfterAppend(value ?? '', inputBytes, valueSizeMaxBytes)
             ? value
             : undefined;
       }
@@ -565,7 +585,7 @@ function compileTransition(
     case 'cas': {
       if (!isCasValue(input)) return fail();
       const [expected] = input;
-      const replacement = unobserved ? unobservedValue : input[1];
+      const replacement = standIn ?? input[1];
       // An unknown cas that did not swap changed nothing: the same as never linearizing it.
       if (status === 'fail') return (value) => (value !== expected ? value : undefined);
       return (value) => (value === expected ? replacement : undefined);

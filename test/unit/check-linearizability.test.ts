@@ -361,3 +361,39 @@ test('an unknown append seen only by a refusal is still placed', () => {
   ];
   assert.equal(checkLinearizable(tooLong, { valueSizeMaxBytes: 3 }).result, 'linearizable');
 });
+
+test('an unknown write seen only through an unknown increment is still placed', () => {
+  const history = [
+    write(1, '1', [0, 1]),
+    write(2, '5', [2, unknown], 'info'),
+    operation(3, 'incr', 1, null, [3, unknown], 'info'),
+    read(1, '6', [10, 11]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('an unknown write seen only through an unknown append is still placed', () => {
+  const history = [
+    write(2, 'a', [0, unknown], 'info'),
+    operation(3, 'append', 'b', null, [1, unknown], 'info'),
+    read(1, 'ab', [10, 11]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('many unknown words seen by nothing but incr refusals stay cheap to decide', () => {
+  // Each round: a number, then a word nobody reads, refused by an incr, and an unknown increment.
+  const history: Operation[] = [];
+  for (let round = 0; round < 40; round++) {
+    const start = round * 10;
+    history.push(write(1, `${round}000`, [start, start + 1]));
+    history.push(write(100 + round, `word${round}`, [start + 2, unknown], 'info'));
+    history.push(refused(2, 'incr', 1, [start + 3, start + 4]));
+    history.push(operation(200 + round, 'incr', 1, null, [start + 5, unknown], 'info'));
+  }
+  assert.equal(checkLinearizable(history, { budgetSteps: 20_000 }).result, 'linearizable');
+  // After a last refusal the value is some word, but a read shows the last number again.
+  const refuted = [...history, refused(2, 'incr', 1, [400, 401]), read(3, '39000', [402, 403])];
+  const report = checkLinearizable(refuted, { budgetSteps: 20_000 });
+  assert.equal(report.result, 'not-linearizable');
+});
