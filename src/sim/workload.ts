@@ -269,7 +269,9 @@ export class SimWorkload {
         );
         this.invoke(process, operation, 'cas', key, value, durability, expected);
       } else {
-        this.invoke(process, kvOperation.incr(bytes(key), 1), 'incr', key, null, durability);
+        // Always sync: an incr here is mostly there to be refused, and an async one's refusal (or
+        // acknowledgement) says nothing the checker can use, while it costs the search dearly.
+        this.invoke(process, kvOperation.incr(bytes(key), 1), 'incr', key, null, 'sync');
       }
     } else if (key.startsWith('list')) {
       const token = `${word};`;
