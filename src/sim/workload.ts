@@ -10,6 +10,9 @@
 // unique per process, sometimes decimal numbers and sometimes words, so an incr on a register is
 // refused NOT_AN_INTEGER or not depending on the state: a refusal is an observation of the value,
 // and goes into the history as a fail with its code for the checker to hold against the model.
+// Some operations are probes (`probeProbability`): an incr on a register another process is
+// writing right now, answered at once, so refusals often meet writes that have not committed (and
+// after a failover, may never commit): a rare path made common.
 // Asynchronous writes are recorded as "info" (they may be lost in a failover by design); their
 // append tokens are kept apart so the run can count how many a failover lost.
 //
@@ -58,12 +61,18 @@ export interface WorkloadOptions {
   readonly pipelineDepth?: number;
   /** Share of register writes (and cas replacements) that write a word instead of a number. */
   readonly registerWordProbability?: number;
+  /**
+   * Chance that a new operation probes a register another process is writing: an incr sent while
+   * that write may not have committed, whose refusal (or result) tells what the primary holds.
+   */
+  readonly probeProbability?: number;
 }
 
 /** One operation at a time per connection; deeper pipelines make refusals of uncommitted state likelier. */
 const pipelineDepthDefault = 1;
 /** Half words, half numbers: the likeliest mix for a refusal to see a word written over a number. */
 const registerWordProbabilityDefault = 0.5;
+const probeProbabilityDefault = 0.3;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -75,6 +84,7 @@ export const workloadDefaults: WorkloadOptions = {
   deadlineTicks: 1_500,
   pipelineDepth: pipelineDepthDefault,
   registerWordProbability: registerWordProbabilityDefault,
+  probeProbability: probeProbabilityDefault,
 };
 
 const nanosecondsPerTick = 1_000_000;
@@ -146,6 +156,7 @@ export class SimWorkload {
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
   private readonly registerWordProbability: number;
+  private readonly probeProbability: number;
   private nextRequestId = 1;
   private invoked = 0;
   private generating = true;
@@ -159,6 +170,7 @@ export class SimWorkload {
   ) {
     this.pipelineDepth = options.pipelineDepth ?? pipelineDepthDefault;
     this.registerWordProbability = options.registerWordProbability ?? registerWordProbabilityDefault;
+    this.probeProbability = options.probeProbability ?? probeProbabilityDefault;
     if (!Number.isSafeInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
       throw new RangeError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}`);
     }
@@ -244,6 +256,12 @@ export class SimWorkload {
   // ---- operations ------------------------------------------------------------------------------
 
   private begin(process: SimProcess): void {
+    const probed = this.random.chance(this.probeProbability) ? this.registerBeingWritten() : undefined;
+    if (probed !== undefined) {
+      if (this.livenessPhase) this.livenessOperationsLeft -= 1;
+      this.invoke(process, kvOperation.incr(bytes(probed), 1), 'incr', probed, null, 'sync');
+      return;
+    }
     const key = this.random.pick(this.keys);
     const sequence = process.operationsDone;
     const word = `p${process.process}-${sequence}`;
@@ -279,6 +297,22 @@ export class SimWorkload {
     } else {
       this.invoke(process, kvOperation.incr(bytes(key), 1), 'incr', key, null, durability);
     }
+  }
+
+  /**
+   * A register with a write or cas in flight, the one invoked last: a refusal is answered at once,
+   * so an incr on it right away is the likeliest to meet that write before it commits.
+   */
+  private registerBeingWritten(): string | undefined {
+    let latest: Pending | undefined;
+    for (const connection of this.connections) {
+      for (const { pending } of connection.processes) {
+        if (pending === null || !pending.key.startsWith('register')) continue;
+        if (pending.f !== 'write' && pending.f !== 'cas') continue;
+        if (latest === undefined || pending.startedAt > latest.startedAt) latest = pending;
+      }
+    }
+    return latest?.key;
   }
 
   private invoke(

@@ -265,3 +265,28 @@ test('a run depends on its seed only', () => {
   assert.deepEqual(first, second);
   assert.notDeepEqual(run(new OneServer(), { clients: 3, pipelineDepth: 3 }, 43).events, first);
 });
+
+/** incr invocations on a register while another process's write or cas to it is in flight. */
+function probesOf(events: readonly HistoryEvent[]): { probes: number; increments: number } {
+  const writing = new Map<number, string>();
+  let probes = 0;
+  let increments = 0;
+  for (const event of events) {
+    if (event.type !== 'invoke') {
+      writing.delete(event.process);
+      continue;
+    }
+    if (event.f === 'write' || event.f === 'cas') writing.set(event.process, event.key);
+    if (event.f !== 'incr' || !event.key.startsWith('register')) continue;
+    increments += 1;
+    if ([...writing.values()].includes(event.key)) probes += 1;
+  }
+  return { probes, increments };
+}
+
+test('probes: an incr goes to a register while another process is writing it', () => {
+  const always = probesOf(run(new OneServer(), { clients: 2, pipelineDepth: 3, probeProbability: 1 }).events);
+  const never = probesOf(run(new OneServer(), { clients: 2, pipelineDepth: 3, probeProbability: 0 }).events);
+  assert.ok(always.probes > 3 * never.probes, `${always.probes} probes, against ${never.probes} by chance`);
+  assert.ok(always.probes >= always.increments / 2);
+});
