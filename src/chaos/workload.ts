@@ -3,20 +3,27 @@
 //
 // Keys come in two groups so the checks can read them: registers r0..rK-1 take read, write, cas and
 // incr; append keys take append and read only, so a final read of an append key lists every token
-// that reached it. Register values are unique decimal numbers, so incr applies to any of them:
-// process p's n-th value is (p + 1)·10⁹ + n·10³, and increments climb inside that block.
+// that reached it. Register values are unique per process: mostly decimal numbers (process p's n-th
+// is (p + 1)·10⁹ + n·10³, and increments climb inside that block), and sometimes words ("p3-w17"),
+// so an incr is refused NOT_AN_INTEGER or not depending on the value: the refusal is an observation
+// the checker holds against the model.
 // An append value grows without end, and every log entry and history event that carries it grows
 // too; so each of the K append slots moves to a fresh key ("a0.0", "a0.1", ...) once a process sees
 // its value pass APPEND_VALUE_BYTES_MAX. Every key ever used is read at the end.
 //
-// Outcomes: ok with the value; fail when the operation definitely did not happen (the service
-// refused it, or a cas did not swap); info for anything uncertain (OutcomeUnknownError, a refused
-// old retry, a dropped connection). Async writes are acknowledged before they are replicated and
-// may be lost in a failover by design, so they go into the history as info and are counted apart.
+// Outcomes: ok with the value; fail when the operation definitely did not happen and the history
+// says why: a cas that did not swap (no code), or a refusal the service gives because of the value
+// (incr NOT_AN_INTEGER, append VALUE_TOO_LARGE), recorded with its code. Anything else is info
+// (unknown): OutcomeUnknownError, a refused old retry, a dropped connection, and refusals the model
+// does not judge (they say nothing the checker can hold against the value; all are counted in
+// `unsuccessfulByCause`). A failed read is info too: it observed nothing. Async writes are
+// acknowledged before they are replicated and may be lost in a failover by design, so they go into
+// the history as info and are counted apart.
 
 import type { EventValue, HistoryRecorder, OperationFunction, OperationHandle } from '../check/index.js';
 import { Client, type WriteMetadata } from '../client/index.js';
 import { ErrorCode, RequestRefusedError, UnderstudyError } from '../errors.js';
+import type { Durability } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
 
 /** Deadline of one client call, retries included. */
@@ -28,6 +35,8 @@ export const PROCESS_VALUE_STRIDE = 1_000_000_000;
 export const SEQUENCE_VALUE_STRIDE = 1000;
 /** Once an append key's value is this long, its slot moves on to a fresh key. */
 export const APPEND_VALUE_BYTES_MAX = 2048;
+/** Share of register writes and cas replacements that write a word, which incr refuses. */
+export const REGISTER_WORD_PROBABILITY = 0.2;
 /** Cumulative shares of the operation mix: read 30%, write 20%, append 20%, cas 15%, incr 15%. */
 const operationMix: readonly (readonly [OperationFunction, number])[] = [
   ['read', 0.3],
@@ -146,7 +155,10 @@ export class Workload {
     };
     const durability =
       (f === 'write' || f === 'append') && random.chance(ASYNC_WRITE_PROBABILITY) ? 'async' : 'sync';
-    const value = String((process + 1) * PROCESS_VALUE_STRIDE + sequence * SEQUENCE_VALUE_STRIDE);
+    const value =
+      (f === 'write' || f === 'cas') && random.chance(REGISTER_WORD_PROBABILITY)
+        ? `p${process}-w${sequence}`
+        : String((process + 1) * PROCESS_VALUE_STRIDE + sequence * SEQUENCE_VALUE_STRIDE);
     const token = `p${process}-${sequence};`;
     const expected = lastRead.get(key) ?? null;
     const input: EventValue =
@@ -211,7 +223,8 @@ export class Workload {
       }
     } catch (error) {
       this.countCause(`${f} ${describeError(error)}`);
-      if (f === 'read' || isDefiniteFailure(error)) recorder.fail(handle, clock());
+      const refusal = observingRefusal(f, durability, error);
+      if (refusal !== undefined) recorder.fail(handle, clock(), refusal);
       else recorder.info(handle, clock());
     }
   }
@@ -241,7 +254,17 @@ interface ProcessState {
   readonly generations: number[];
 }
 
-/** Refused by the service, and not as an old retry (whose first attempt may have run). */
-function isDefiniteFailure(error: unknown): boolean {
-  return error instanceof RequestRefusedError && error.code !== ErrorCode.requestTooOld;
+/** Refusals that observe the value, by the function they refuse: the checker judges these. */
+const observingRefusals: Readonly<Partial<Record<OperationFunction, string>>> = {
+  incr: ErrorCode.notAnInteger,
+  append: ErrorCode.valueTooLarge,
+};
+
+/**
+ * The code to record a fail with, or undefined to record info. Only a sync operation's refusal is
+ * held against the value: an async one is answered before it replicates, like its acknowledgement.
+ */
+function observingRefusal(f: OperationFunction, durability: Durability, error: unknown): string | undefined {
+  if (!(error instanceof RequestRefusedError) || durability !== 'sync') return undefined;
+  return observingRefusals[f] === error.code ? error.code : undefined;
 }

@@ -5,6 +5,11 @@
 // never). A process has at most one operation pending; after an "info" it may invoke again.
 // pairOperations joins each invoke with its completion into an Operation with a [call, ret]
 // interval; ret is Infinity when the outcome is unknown.
+//
+// A "fail" may name the error code that refused it (`error`, e.g. NOT_AN_INTEGER): a refusal the
+// service gives because of the value is an observation the checker holds against the model. A fail
+// without a code is a cas that did not swap, or (in older histories) a refusal of unknown cause.
+// The field is written only when present, so histories without it read and write as before.
 
 import { assert } from '../protocol/assert.js';
 
@@ -31,6 +36,8 @@ export interface HistoryEvent {
   readonly value: EventValue;
   /** Monotonic, in nanoseconds. */
   readonly time: number;
+  /** fail only: the error code of the refusal, if the operation was refused. */
+  readonly error?: string;
 }
 
 export interface Operation {
@@ -44,6 +51,8 @@ export interface Operation {
   /** Infinity when the outcome is unknown ("info" or never completed). */
   readonly ret: number;
   readonly status: OperationStatus;
+  /** fail only: the error code that refused it (absent for a cas that did not swap). */
+  readonly error?: string;
 }
 
 /** A malformed history: bad JSON, a bad field, or a completion without its invoke. */
@@ -57,6 +66,10 @@ export class HistoryError extends Error {
     super(`line ${line}: ${message}`);
   }
 }
+
+/** An error code in a history: a short line of printable ASCII, such as NOT_AN_INTEGER. */
+export const errorCodeLengthMax = 64;
+const errorCodePattern = /^[\x21-\x7e][\x20-\x7e]*$/;
 
 export type OperationHandle = number & { readonly brand: 'OperationHandle' };
 
@@ -87,8 +100,9 @@ export class HistoryRecorder {
     this.#complete(handle, 'ok', value, time);
   }
 
-  fail(handle: OperationHandle, time: number): void {
-    this.#complete(handle, 'fail', undefined, time);
+  /** `error`: the code the service refused it with; omit it for a cas that did not swap. */
+  fail(handle: OperationHandle, time: number, error?: string): void {
+    this.#complete(handle, 'fail', undefined, time, error);
   }
 
   info(handle: OperationHandle, time: number): void {
@@ -104,11 +118,18 @@ export class HistoryRecorder {
     type: OperationStatus,
     value: EventValue | undefined,
     time: number,
+    error?: string,
   ): void {
     const invoke = this.#pending[handle];
     assert(invoke !== undefined, `operation ${handle} is unknown or already completed`);
     // Jepsen's convention: fail and info completions repeat the invoke value.
-    const event: HistoryEvent = { ...invoke, type, value: value === undefined ? invoke.value : value, time };
+    const event: HistoryEvent = {
+      ...invoke,
+      type,
+      value: value === undefined ? invoke.value : value,
+      time,
+      ...(error === undefined ? {} : { error }),
+    };
     const problem = describeInvalidEvent(event);
     assert(problem === undefined, `invalid ${type}: ${problem}`);
     this.#pending[handle] = undefined;
@@ -120,8 +141,8 @@ export class HistoryRecorder {
 export function toJsonLines(events: readonly HistoryEvent[]): string {
   return events
     .map(
-      ({ process, type, f, key, value, time }) =>
-        `${JSON.stringify({ process, type, f, key, value, time })}\n`,
+      ({ process, type, f, key, value, time, error }) =>
+        `${JSON.stringify({ process, type, f, key, value, time, ...(error === undefined ? {} : { error }) })}\n`,
     )
     .join('');
 }
@@ -144,8 +165,8 @@ export function parseJsonLines(text: string): HistoryEvent[] {
     const event = parsed as Record<string, unknown>;
     const problem = describeInvalidEvent(event);
     if (problem !== undefined) throw new HistoryError(index + 1, problem);
-    const { process, type, f, key, value, time } = event as unknown as HistoryEvent;
-    events.push({ process, type, f, key, value, time });
+    const { process, type, f, key, value, time, error } = event as unknown as HistoryEvent;
+    events.push({ process, type, f, key, value, time, ...(error === undefined ? {} : { error }) });
   });
   return events;
 }
@@ -195,12 +216,13 @@ function toOperation(invoke: HistoryEvent, completion: HistoryEvent, status: Ope
     call: invoke.time,
     ret: known ? completion.time : Number.POSITIVE_INFINITY,
     status,
+    ...(status === 'fail' && completion.error !== undefined ? { error: completion.error } : {}),
   };
 }
 
 /** Why a decoded event is malformed, or undefined if it is well-formed. */
 function describeInvalidEvent(event: Readonly<Record<string, unknown>> | HistoryEvent): string | undefined {
-  const { process, type, f, key, value, time } = event as Record<string, unknown>;
+  const { process, type, f, key, value, time, error } = event as Record<string, unknown>;
   if (typeof process !== 'number' || !Number.isSafeInteger(process)) return '"process" must be an integer';
   if (!eventTypes.includes(type as EventType)) return `"type" must be one of ${eventTypes.join(', ')}`;
   if (!operationFunctions.includes(f as OperationFunction)) {
@@ -209,6 +231,12 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
   if (typeof key !== 'string') return '"key" must be a string';
   if (typeof time !== 'number' || !Number.isFinite(time)) return '"time" must be a finite number';
   if (value === undefined) return '"value" is missing';
+  if (error !== undefined) {
+    if (type !== 'fail') return '"error" belongs on fail events only';
+    if (typeof error !== 'string' || error.length > errorCodeLengthMax || !errorCodePattern.test(error)) {
+      return `"error" must be printable ASCII of 1 to ${errorCodeLengthMax} characters`;
+    }
+  }
   // fail and info completions may carry the invoke value or null.
   const nullAllowed = type === 'fail' || type === 'info' || (type === 'ok' && f !== 'write' && f !== 'cas');
   if (value === null && (nullAllowed || (f === 'read' && type === 'invoke'))) return undefined;

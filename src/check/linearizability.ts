@@ -9,26 +9,35 @@
 // not yet placed. A cache of (set of placed operations, value) prunes configurations already
 // explored; the set is a bitset with an incremental Zobrist hash.
 //
-// Outcomes: "fail" operations are dropped, except cas, whose fail means "did not swap": an
-// observation that the value differed from `expected`. "info" operations have ret = Infinity:
-// each may be placed anywhere after its call, or never, so the search ends once every operation
-// with a finite ret is placed. Unknown operations make the search explode, so four rules, each
-// sound, keep them in check: (1) they are tried after known ones and the cache lets a
-// configuration that placed fewer of them subsume one that placed more; (2) one is never placed
-// just before a write, which would undo it; (3) alike ones are placed in order of call; (4) ones
-// no later operation could observe are dropped up front, or, where only cas failures could,
-// made to leave one stand-in value. Each was checked against a brute-force search (see
-// test/unit/check-property.test.ts). Equal times count as concurrent. A search that runs out of
-// steps answers "unknown", never "linearizable".
+// Outcomes: a "fail" is an observation wherever the model knows why it failed. A cas fail without
+// an error code means "did not swap": the value differed from `expected`. A refusal the service
+// gives because of the value is legal only where the value allows it, and leaves it unchanged:
+// incr refused NOT_AN_INTEGER (the value is present and not a decimal safe integer), append
+// refused VALUE_TOO_LARGE (the value would outgrow `valueSizeMaxBytes`, when that is given). Any
+// other fail is left out of the search and reported in `unmodeledFailures`, never dropped
+// silently. "info" operations have ret = Infinity: each may be placed anywhere after its call, or
+// never, so the search ends once every operation with a finite ret is placed. Unknown operations
+// make the search explode, so four rules, each sound, keep them in check: (1) they are tried
+// after known ones and the cache lets a configuration that placed fewer of them subsume one that
+// placed more; (2) one is never placed just before a write, which would undo it; (3) alike ones
+// are placed in order of call; (4) ones no later operation could observe are dropped up front,
+// or, where only cas failures could, made to leave one stand-in value. Refusals and cas failures
+// observe a predicate of the value (not equal to `expected`, not an integer, too long), never the
+// value itself: rule 4 counts the values they accept as observed, and words that only cas failures
+// and incr refusals accept leave a second stand-in, a word, since no operation tells them apart.
+// Each rule was checked against a brute-force search (see test/unit/check-property.test.ts).
+// Equal times count as concurrent. A search that runs out of steps answers "unknown", never
+// "linearizable".
 
 import { assert } from '../protocol/assert.js';
-import { isCasValue, type Operation } from './history.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { isCasValue, type Operation, type OperationFunction } from './history.js';
 
 export type CheckResult = 'linearizable' | 'not-linearizable' | 'unknown';
 
 export interface KeyCheck {
   readonly result: CheckResult;
-  /** Operations that took part in the search (failed ones and unneeded unknown ones are dropped). */
+  /** Operations that took part in the search (unmodeled failures and unneeded unknown ones are dropped). */
   readonly operations: number;
   readonly steps: number;
   /** For not-linearizable: the longest legal order found and the operations that could not follow. */
@@ -38,12 +47,40 @@ export interface KeyCheck {
 export interface LinearizabilityReport {
   readonly result: CheckResult;
   readonly perKey: Map<string, KeyCheck>;
+  /**
+   * Failed operations the model cannot check, grouped by function and error code: left out of the
+   * search as if they never happened, which nothing confirmed. Empty when every fail was checked;
+   * a runner should treat anything here as a finding (a workload recording an unexpected refusal
+   * as a fail, or a refusal the checker was not told how to judge).
+   */
+  readonly unmodeledFailures: readonly UnmodeledFailure[];
+}
+
+export interface UnmodeledFailure {
+  readonly f: OperationFunction;
+  /** The error code, or null for a fail that names none (only a cas fail may: "did not swap"). */
+  readonly error: string | null;
+  readonly count: number;
+  /** The first such operation in the history. */
+  readonly example: Operation;
 }
 
 export interface LinearizabilityOptions {
   /** Search steps allowed per key before answering "unknown". */
   readonly budgetSteps?: number;
+  /**
+   * The service's value limit (`KvLimits.valueSizeMaxBytes`). With it, an append refused
+   * VALUE_TOO_LARGE is checked (legal only where the value would outgrow it), and no append takes
+   * effect where it would; without it, such refusals are unmodeled.
+   */
+  readonly valueSizeMaxBytes?: number;
 }
+
+/** The refusals the model judges: each is legal only from the values that provoke it. */
+export const modeledRefusals: Readonly<Partial<Record<OperationFunction, string>>> = {
+  incr: ErrorCode.notAnInteger,
+  append: ErrorCode.valueTooLarge,
+};
 
 export const searchStepsPerKeyMaxDefault = 1_000_000;
 
@@ -61,23 +98,57 @@ export function checkLinearizable(
   options: LinearizabilityOptions = {},
 ): LinearizabilityReport {
   const budgetSteps = options.budgetSteps ?? searchStepsPerKeyMaxDefault;
+  const limits: ModelLimits = { valueSizeMaxBytes: options.valueSizeMaxBytes ?? null };
+  if (limits.valueSizeMaxBytes !== null) {
+    assert(
+      Number.isSafeInteger(limits.valueSizeMaxBytes) && limits.valueSizeMaxBytes >= 0,
+      'valueSizeMaxBytes is a byte count',
+    );
+  }
   const byKey = new Map<string, Operation[]>();
+  const unmodeled = new Map<string, { readonly example: Operation; count: number }>();
   for (const operation of operations) {
-    if (operation.status === 'fail' && operation.f !== 'cas') continue; // never happened
     if (operation.status === 'info' && operation.f === 'read') continue; // no effect, no observation
+    if (operation.status === 'fail' && !isModeledFailure(operation, limits)) {
+      const group = `${operation.f} ${operation.error}`;
+      const seen = unmodeled.get(group);
+      if (seen === undefined) unmodeled.set(group, { example: operation, count: 1 });
+      else seen.count += 1;
+      continue;
+    }
     const group = byKey.get(operation.key);
     if (group === undefined) byKey.set(operation.key, [operation]);
     else group.push(operation);
   }
   const perKey = new Map<string, KeyCheck>();
-  for (const [key, group] of byKey) perKey.set(key, checkKey(key, planUnknowns(group), budgetSteps));
+  for (const [key, group] of byKey) {
+    perKey.set(key, checkKey(key, planUnknowns(group, limits), limits, budgetSteps));
+  }
   const results = [...perKey.values()].map((check) => check.result);
   const result = results.includes('not-linearizable')
     ? 'not-linearizable'
     : results.includes('unknown')
       ? 'unknown'
       : 'linearizable';
-  return { result, perKey };
+  const unmodeledFailures = [...unmodeled.values()].map(({ example, count }) => ({
+    f: example.f,
+    error: example.error ?? null,
+    count,
+    example,
+  }));
+  return { result, perKey, unmodeledFailures };
+}
+
+/** What the model knows of the service's limits; null where the caller did not say. */
+interface ModelLimits {
+  readonly valueSizeMaxBytes: number | null;
+}
+
+/** A cas that did not swap, or a refusal the model can judge from the value. */
+function isModeledFailure({ f, error }: Operation, limits: ModelLimits): boolean {
+  if (error === undefined) return f === 'cas';
+  if (error !== modeledRefusals[f]) return false;
+  return f !== 'append' || limits.valueSizeMaxBytes !== null;
 }
 
 /**
@@ -137,12 +208,10 @@ class EntryLists {
 /** Where the scan for the next candidate is: known calls, unknown ones for any value, or for this value. */
 type Phase = 'known' | 'unknownAnyValue' | 'unknownThisValue';
 
-function checkKey(key: string, plan: SearchPlan, budgetSteps: number): KeyCheck {
-  const { operations, unobserved, unobservedValue } = plan;
+function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetSteps: number): KeyCheck {
+  const { operations, standIns, unobservedValue, unobservedWordValue } = plan;
   const operationCount = operations.length;
-  const transitions = operations.map((operation) =>
-    compileTransition(operation, unobserved.has(operation) ? unobservedValue : undefined),
-  );
+  const transitions = operations.map((operation) => compileTransition(operation, limits, plan));
   const isInfo = operations.map((operation) => !Number.isFinite(operation.ret));
   const callOf = (index: number): number => operationAt(operations, index).call;
   const timeOf = (entry: number): number =>
@@ -171,9 +240,11 @@ function checkKey(key: string, plan: SearchPlan, budgetSteps: number): KeyCheck 
       headOf[index] = casHeads.get(expected) ?? anyValueHead + 1 + casHeads.size;
       casHeads.set(expected, headOf[index] ?? anyValueHead);
     }
-    const kind = unobserved.has(operation)
-      ? `${f} ${JSON.stringify(expected)} unobserved`
-      : `${f} ${JSON.stringify(input)}`;
+    const standIn = standIns.get(operation);
+    const kind =
+      standIn === undefined
+        ? `${f} ${JSON.stringify(input)}`
+        : `${f} ${JSON.stringify(expected)} → ${JSON.stringify(standIn)}`;
     const last = lastOfKind.get(kind);
     lastOfKind.set(kind, index);
     const head = headOf[index] ?? anyValueHead;
@@ -216,7 +287,12 @@ function checkKey(key: string, plan: SearchPlan, budgetSteps: number): KeyCheck 
       // No candidate is left: nothing placed so far leads on, so undo the last placement.
       const top = stack.pop();
       if (top === undefined) {
-        const valueText = deepestValue === unobservedValue ? '(never observed)' : quote(deepestValue);
+        const valueText =
+          deepestValue === unobservedValue
+            ? '(never observed)'
+            : deepestValue === unobservedWordValue
+              ? '(a word never observed)'
+              : quote(deepestValue);
         const explanation = explain(key, operations, deepest, valueText);
         return { result: 'not-linearizable', operations: operationCount, steps, explanation };
       }
@@ -348,10 +424,12 @@ interface StoredConfiguration {
 /** How the search treats unknown operations, decided from the whole history of a key. */
 interface SearchPlan {
   readonly operations: readonly Operation[];
-  /** Unknown writes and cas whose result no operation can tell apart from other such results. */
-  readonly unobserved: ReadonlySet<Operation>;
-  /** The one value those produce instead: no operation accepts it but a cas failure. */
+  /** Unknown writes and cas whose result no operation can tell apart from others: what they leave instead. */
+  readonly standIns: ReadonlyMap<Operation, string>;
+  /** Left instead of results that nothing accepts but cas failures. */
   readonly unobservedValue: string;
+  /** Left instead of words that nothing accepts but cas failures and incr refusals. */
+  readonly unobservedWordValue: string;
 }
 
 /**
@@ -362,18 +440,38 @@ interface SearchPlan {
  * - but cas failures accept any value other than `expected`, so where there are some, such a
  *   write or cas is kept and produces one stand-in value instead, making alike ones
  *   interchangeable (rule 3).
- * Nothing is simplified where an unknown increment or append could turn one value into another.
+ * Refusals accept whole classes of values too: an incr refusal every non-integer, an append
+ * refusal every value too long to grow. A value one of those accepts counts as accepted, except
+ * that words seen by nothing but incr refusals and cas failures are alike to every operation: they
+ * leave a second stand-in, a word. An unknown append is kept wherever a refusal could see it (it
+ * can make a value a non-integer, or long). No append refusal accepts a stand-in, and no incr
+ * refusal the first one (they stand for results those refusals do not accept; see
+ * compileTransition).
+ * Where an unknown append could turn one value into another, nothing is simplified; where an
+ * unknown increment could, numbers are not.
  */
-function planUnknowns(operations: readonly Operation[]): SearchPlan {
+function planUnknowns(operations: readonly Operation[], limits: ModelLimits): SearchPlan {
   const accepted = new Set<RegisterValue>();
   const acceptedNumbers = new Set<number>();
   const observed: string[] = [];
   let casFails = false;
+  let refusals = false;
+  let nonIntegersAccepted = false;
+  /** A value longer than this many bytes is accepted by some VALUE_TOO_LARGE refusal. */
+  let tooLargeAboveBytes = Number.POSITIVE_INFINITY;
   let increments = false;
-  let unknownTransforms = false;
+  let unknownIncrements = false;
+  let unknownAppends = false;
   for (const { f, input, output, status } of operations) {
     const known = status === 'ok' && output !== null;
-    if (f === 'read') {
+    if (status === 'fail' && f !== 'cas') {
+      // A refusal the model judges (the others never reach the search): it observes, never writes.
+      refusals = true;
+      if (f === 'incr') nonIntegersAccepted = true;
+      else if (f === 'append' && typeof input === 'string' && limits.valueSizeMaxBytes !== null) {
+        tooLargeAboveBytes = Math.min(tooLargeAboveBytes, limits.valueSizeMaxBytes - utf8ByteLength(input));
+      }
+    } else if (f === 'read') {
       accepted.add(output as RegisterValue);
       if (typeof output === 'string') observed.push(output);
     } else if (f === 'cas' && isCasValue(input)) {
@@ -385,40 +483,65 @@ function planUnknowns(operations: readonly Operation[]): SearchPlan {
       observed.push(output);
     } else if (f === 'incr' && known && typeof input === 'number' && typeof output === 'number') {
       acceptedNumbers.add(output - input);
-    } else if (f !== 'write') unknownTransforms = true;
-    increments ||= f === 'incr';
+    } else if (f === 'incr') unknownIncrements = true;
+    else if (f !== 'write') unknownAppends = true;
+    increments ||= f === 'incr' && status !== 'fail';
   }
   // Only the observed values that are not a prefix of another: one per branch of the history.
   observed.sort();
   const longest = observed.filter((text, index) => !observed[index + 1]?.startsWith(text)).join('\u0000');
-  const isAccepted = (value: string): boolean =>
-    accepted.has(value) || (/^-?\d+$/.test(value) && acceptedNumbers.has(Number(value)));
-  let unobservedValue = '\u0000unobserved';
-  while (accepted.has(unobservedValue)) unobservedValue += '\u0000';
-  const unobserved = new Set<Operation>();
+  const standInFor = (base: string): string => {
+    let value = base;
+    while (accepted.has(value)) value += '\u0000';
+    return value;
+  };
+  const unobservedValue = standInFor('\u0000unobserved');
+  const unobservedWordValue = standInFor('\u0000unobserved word');
+  const standIns = new Map<Operation, string>();
   const kept = operations.filter((operation) => {
     const { f, input, status } = operation;
     if (status !== 'info') return true;
     if (f === 'append') {
-      return typeof input !== 'string' || input === '' || casFails || increments || longest.includes(input);
+      return (
+        typeof input !== 'string' ||
+        input === '' ||
+        casFails ||
+        refusals ||
+        increments ||
+        longest.includes(input)
+      );
     }
     const result = f === 'write' ? input : isCasValue(input) ? input[1] : null;
-    if (typeof result !== 'string' || unknownTransforms || isAccepted(result)) return true;
-    if (casFails) unobserved.add(operation);
+    if (typeof result !== 'string' || unknownAppends || accepted.has(result)) return true;
+    const number = integerOf(result);
+    if (number !== undefined && (unknownIncrements || acceptedNumbers.has(number))) return true;
+    if (utf8ByteLength(result) > tooLargeAboveBytes) return true;
+    if (number === undefined && nonIntegersAccepted) {
+      standIns.set(operation, unobservedWordValue);
+      return true;
+    }
+    if (casFails) standIns.set(operation, unobservedValue);
     return casFails;
   });
-  return { operations: kept, unobserved, unobservedValue };
+  return { operations: kept, standIns, unobservedValue, unobservedWordValue };
 }
 
-/** `result`, if given, replaces what a write or cas leaves. */
-function compileTransition(operation: Operation, result?: string): Transition {
-  const { f, input, output, status } = operation;
+/**
+ * The operation's transition. A write or cas with a stand-in leaves it instead of its result. The
+ * stand-ins stand for results no append refusal accepts, and `unobservedValue` for results no
+ * incr refusal accepts either, so those refusals are illegal from them.
+ */
+function compileTransition(operation: Operation, limits: ModelLimits, plan: SearchPlan): Transition {
+  const { unobservedValue, unobservedWordValue } = plan;
+  const standIn = plan.standIns.get(operation);
+  const { f, input, output, status, error } = operation;
   const fail = (): never => {
     throw new TypeError(
       `malformed ${status} ${f} on ${JSON.stringify(operation.key)}: ${JSON.stringify(operation)}`,
     );
   };
   const reported = status === 'ok' ? output : null;
+  const { valueSizeMaxBytes } = limits;
   switch (f) {
     case 'read': {
       if (typeof output !== 'string' && output !== null) return fail();
@@ -426,16 +549,35 @@ function compileTransition(operation: Operation, result?: string): Transition {
     }
     case 'write': {
       if (typeof input !== 'string') return fail();
-      const written = result ?? input;
+      const written = standIn ?? input;
       return () => written;
     }
     case 'append': {
       if (typeof input !== 'string' || (typeof reported !== 'string' && reported !== null)) return fail();
+      const inputBytes = utf8ByteLength(input);
+      if (status === 'fail') {
+        assert(error === ErrorCode.valueTooLarge && valueSizeMaxBytes !== null, 'a modeled refusal');
+        // Refused because the value would outgrow the limit: it was that long, and stays.
+        return (value) =>
+          value !== unobservedValue &&
+          value !== unobservedWordValue &&
+          !fitsAfterAppend(value ?? '', inputBytes, valueSizeMaxBytes)
+            ? value
+            : undefined;
+      }
+      // The service never grows a value past its limit, whatever it answers.
+      if (reported !== null && valueSizeMaxBytes !== null && utf8ByteLength(reported) > valueSizeMaxBytes) {
+        return () => undefined;
+      }
       // Answers the reported string itself, never a new one: long values are then shared, and
       // hashed once for the cache.
       return (value) => {
         const before = value ?? '';
-        if (reported === null) return before + input;
+        if (reported === null) {
+          // Unknown outcome: where the value would outgrow the limit, the service refuses it.
+          const fits = valueSizeMaxBytes === null || fitsAfterAppend(before, inputBytes, valueSizeMaxBytes);
+          return fits ? before + input : undefined;
+        }
         const matches = reported.length === before.length + input.length && reported.endsWith(input);
         return matches && reported.startsWith(before) ? reported : undefined;
       };
@@ -443,20 +585,48 @@ function compileTransition(operation: Operation, result?: string): Transition {
     case 'cas': {
       if (!isCasValue(input)) return fail();
       const [expected] = input;
-      const replacement = result ?? input[1];
+      const replacement = standIn ?? input[1];
       // An unknown cas that did not swap changed nothing: the same as never linearizing it.
       if (status === 'fail') return (value) => (value !== expected ? value : undefined);
       return (value) => (value === expected ? replacement : undefined);
     }
     case 'incr': {
       if (typeof input !== 'number' || (typeof reported !== 'number' && reported !== null)) return fail();
+      if (status === 'fail') {
+        assert(error === ErrorCode.notAnInteger, 'a modeled refusal');
+        // Refused because the value is not a number; a missing key counts as 0, so it is present.
+        return (value) =>
+          value !== null && value !== unobservedValue && integerOf(value) === undefined ? value : undefined;
+      }
       return (value) => {
-        if (value !== null && !/^-?\d+$/.test(value)) return undefined;
-        const incremented = Number(value ?? 0) + input;
+        const before = value === null ? 0 : integerOf(value);
+        if (before === undefined) return undefined;
+        const incremented = before + input;
+        // Out of the safe range the service refuses (BAD_REQUEST) instead.
+        if (!Number.isSafeInteger(incremented)) return undefined;
         return reported === null || reported === incremented ? String(incremented) : undefined;
       };
     }
   }
+}
+
+/** The number a value holds for incr, as the key/value store reads it, or undefined if it holds none. */
+function integerOf(value: string): number | undefined {
+  if (!/^-?[0-9]+$/.test(value)) return undefined;
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : undefined;
+}
+
+/** Whether `value` grown by `inputBytes` stays within `limitBytes`, measured as UTF-8 bytes. */
+function fitsAfterAppend(value: string, inputBytes: number, limitBytes: number): boolean {
+  // A UTF-16 code unit takes 1 to 3 bytes in UTF-8: most values are decided without encoding.
+  if (value.length * 3 + inputBytes <= limitBytes) return true;
+  if (value.length + inputBytes > limitBytes) return false;
+  return utf8ByteLength(value) + inputBytes <= limitBytes;
+}
+
+function utf8ByteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
 function explain(
@@ -486,10 +656,20 @@ function explain(
 }
 
 export function describeOperation(operation: Operation): string {
-  const { process, f, input, output, status, call, ret } = operation;
+  const { process, f, input, output, status, call, ret, error } = operation;
   const argument = f === 'read' ? '' : `(${quote(input)})`;
   const result =
-    status === 'info' ? ' → ?' : f === 'cas' ? (status === 'ok' ? ' → swapped' : ' → not swapped') : '';
+    status === 'info'
+      ? ' → ?'
+      : status === 'fail' && error !== undefined
+        ? ` → refused ${error}`
+        : f === 'cas'
+          ? status === 'ok'
+            ? ' → swapped'
+            : ' → not swapped'
+          : status === 'fail'
+            ? ' → failed'
+            : '';
   const observed = status === 'ok' && f !== 'write' && f !== 'cas' ? ` → ${quote(output)}` : '';
   return `p${process} ${f}${argument}${result}${observed} [${call}, ${Number.isFinite(ret) ? `${ret}]` : '∞)'}`;
 }

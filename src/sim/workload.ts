@@ -1,11 +1,32 @@
-// Simulated clients: each runs one key/value operation at a time against the cluster, retrying the
-// same request number on timeouts and NOT_PRIMARY like the real client, and records every
-// operation in a Jepsen-style history for the checkers.
+// Simulated clients: each client connection runs up to `pipelineDepth` key/value operations at a
+// time, each in its own session slot (client id `sim-client-<connection>/<slot>`, as the real
+// client pipelines writes on one connection), retrying the same request number on timeouts and
+// NOT_PRIMARY like the real client, and records every operation in a Jepsen-style history for the
+// checkers. A slot is one history process (process = connection · depth + slot), so each process
+// has at most one operation pending, as Jepsen's model wants; replies are matched by request id.
 //
-// Keys come in three kinds so each final value can be checked: registers (read, write, cas),
-// append lists (read, append of unique tokens) and counters (read, incr). Asynchronous writes are
-// recorded as "info" (they may be lost in a failover by design); their append tokens are kept
-// apart so the run can count how many a failover lost.
+// Keys come in three kinds so each final value can be checked: registers (read, write, cas, incr),
+// append lists (read, append of unique tokens) and counters (read, incr). Register values are
+// unique per process, sometimes decimal numbers and sometimes words, so an incr on a register is
+// refused NOT_AN_INTEGER or not depending on the state: a refusal is an observation of the value,
+// and goes into the history as a fail with its code for the checker to hold against the model.
+// Some operations are probes (`probeProbability`): an incr on a register another process is
+// writing right now, answered at once, so refusals often meet writes that have not committed (and
+// after a failover, may never commit): a rare path made common.
+// Asynchronous writes are recorded as "info" (they may be lost in a failover by design); their
+// append tokens are kept apart so the run can count how many a failover lost.
+//
+// Replies and how they are recorded:
+//   ok                                   → ok (sync) / info (async: may still be lost)
+//   NOT_PRIMARY, OVERLOADED              → retry the same request number; nothing happened
+//   REQUEST_TOO_OLD, deadline passed     → info: the first attempt may have run
+//   NOT_AN_INTEGER (incr), VALUE_TOO_LARGE (append), cas not swapped
+//                                        → fail with the code (sync); info if async, whose answers
+//                                          may reflect writes a failover loses, as async oks do
+//   any other code                       → info, counted in `unexpectedReplies`: the workload never
+//                                          sends what the service should refuse, so such a code
+//                                          is a finding for the run to report; "info" claims
+//                                          nothing, so it cannot hide or invent a violation.
 
 import {
   type EventValue,
@@ -26,6 +47,7 @@ import type { SimCluster } from './cluster.js';
 import type { Random } from './random.js';
 
 export interface WorkloadOptions {
+  /** Client connections. */
   readonly clients: number;
   readonly registers: number;
   readonly appendLists: number;
@@ -35,7 +57,22 @@ export interface WorkloadOptions {
   readonly attemptTimeoutTicks: number;
   /** Give up (outcome unknown) after this long. */
   readonly deadlineTicks: number;
+  /** Operations each client connection keeps in flight at once, each in its own session slot. */
+  readonly pipelineDepth?: number;
+  /** Share of register writes (and cas replacements) that write a word instead of a number. */
+  readonly registerWordProbability?: number;
+  /**
+   * Chance that a new operation probes a register another process is writing: an incr sent while
+   * that write may not have committed, whose refusal (or result) tells what the primary holds.
+   */
+  readonly probeProbability?: number;
 }
+
+/** One operation at a time per connection; deeper pipelines make refusals of uncommitted state likelier. */
+const pipelineDepthDefault = 1;
+/** Half words, half numbers: the likeliest mix for a refusal to see a word written over a number. */
+const registerWordProbabilityDefault = 0.5;
+const probeProbabilityDefault = 0.3;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -45,10 +82,26 @@ export const workloadDefaults: WorkloadOptions = {
   asyncProbability: 0.1,
   attemptTimeoutTicks: 80,
   deadlineTicks: 1_500,
+  pipelineDepth: pipelineDepthDefault,
+  registerWordProbability: registerWordProbabilityDefault,
+  probeProbability: probeProbabilityDefault,
 };
 
 const nanosecondsPerTick = 1_000_000;
 const retryBackoffTicks = 5;
+/** Numbers written to registers: process p's n-th is (p + 1)·10⁹ + n·10³, so increments stay unique. */
+const processNumberStride = 1_000_000_000;
+const sequenceNumberStride = 1_000;
+/** The operation mix on registers, cumulative: write 40%, cas 35%, incr 25%. */
+const registerWriteShare = 0.4;
+const registerCasShare = 0.75;
+const readProbability = 0.3;
+
+/** Refusals that tell the client something about the value: recorded as fail with their code. */
+const observingRefusals: Readonly<Partial<Record<KvOperation['kind'], string>>> = {
+  incr: ErrorCode.notAnInteger,
+  append: ErrorCode.valueTooLarge,
+};
 
 interface Pending {
   readonly handle: OperationHandle;
@@ -65,13 +118,23 @@ interface Pending {
   liveness: boolean;
 }
 
-interface SimClient {
+/** One client connection: what its processes share. */
+interface SimConnection {
   readonly index: number;
+  readonly processes: readonly SimProcess[];
+  /** The value this connection last saw per key: what its next cas expects. */
+  readonly lastRead: Map<string, string | null>;
+}
+
+/** One session slot of a connection: a single-threaded process of the history. */
+interface SimProcess {
+  readonly connection: SimConnection;
+  /** The history's process number: connection · depth + slot. */
+  readonly process: number;
   readonly id: string;
   requestNumber: number;
   operationsDone: number;
   pending: Pending | null;
-  readonly lastRead: Map<string, string | null>;
 }
 
 const encoder = new TextEncoder();
@@ -85,8 +148,15 @@ export class SimWorkload {
   readonly asyncAppendsAcknowledged = new Map<string, Set<string>>();
   /** Operations invoked after the heal that did not complete with a definite answer. */
   readonly livenessFailures: string[] = [];
+  /** Error replies the workload does not expect, by "f CODE": recorded as info, to be reported. */
+  readonly unexpectedReplies = new Map<string, number>();
+  /** Refusals recorded, by "f CODE" (async ones included, though recorded as info). */
+  readonly refusals = new Map<string, number>();
   readonly keys: readonly string[];
-  private readonly clients: SimClient[] = [];
+  private readonly connections: SimConnection[] = [];
+  private readonly pipelineDepth: number;
+  private readonly registerWordProbability: number;
+  private readonly probeProbability: number;
   private nextRequestId = 1;
   private invoked = 0;
   private generating = true;
@@ -98,31 +168,42 @@ export class SimWorkload {
     private readonly random: Random,
     private readonly options: WorkloadOptions,
   ) {
+    this.pipelineDepth = options.pipelineDepth ?? pipelineDepthDefault;
+    this.registerWordProbability = options.registerWordProbability ?? registerWordProbabilityDefault;
+    this.probeProbability = options.probeProbability ?? probeProbabilityDefault;
+    if (!Number.isSafeInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
+      throw new RangeError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}`);
+    }
     const keys: string[] = [];
     for (let number = 0; number < options.registers; number++) keys.push(`register${number}`);
     for (let number = 0; number < options.appendLists; number++) keys.push(`list${number}`);
     for (let number = 0; number < options.counters; number++) keys.push(`counter${number}`);
     this.keys = keys;
     for (let index = 0; index < options.clients; index++) {
-      this.clients.push({
-        index,
-        id: `sim-client-${index}`,
-        requestNumber: 0,
-        operationsDone: 0,
-        pending: null,
-        lastRead: new Map(),
-      });
+      const processes: SimProcess[] = [];
+      const connection: SimConnection = { index, processes, lastRead: new Map() };
+      for (let slot = 0; slot < this.pipelineDepth; slot++) {
+        processes.push({
+          connection,
+          process: index * this.pipelineDepth + slot,
+          id: `sim-client-${index}/${slot}`,
+          requestNumber: 0,
+          operationsDone: 0,
+          pending: null,
+        });
+      }
+      this.connections.push(connection);
     }
   }
 
   /** From now on, every new operation must complete: faults have been healed. */
   startLivenessPhase(operationsPerClient: number): void {
     this.livenessPhase = true;
-    this.livenessOperationsLeft = operationsPerClient * this.clients.length;
+    this.livenessOperationsLeft = operationsPerClient * this.connections.length * this.pipelineDepth;
   }
 
   get livenessDone(): boolean {
-    return this.livenessOperationsLeft <= 0 && this.clients.every((client) => client.pending === null);
+    return this.livenessOperationsLeft <= 0 && this.idle;
   }
 
   stopGenerating(): void {
@@ -130,7 +211,9 @@ export class SimWorkload {
   }
 
   get idle(): boolean {
-    return this.clients.every((client) => client.pending === null);
+    return this.connections.every((connection) =>
+      connection.processes.every((process) => process.pending === null),
+    );
   }
 
   get operationsInvoked(): number {
@@ -138,17 +221,20 @@ export class SimWorkload {
   }
 
   step(): void {
-    for (const client of this.clients) {
-      for (const reply of this.cluster.takeReplies(client.index)) this.onReply(client, reply);
-      const pending = client.pending;
-      if (pending === null) {
-        if (this.generating && (!this.livenessPhase || this.livenessOperationsLeft > 0)) this.begin(client);
-        continue;
-      }
-      if (this.cluster.now - pending.startedAt >= this.options.deadlineTicks) {
-        this.finish(client, 'info', null);
-      } else if (this.cluster.now >= pending.nextAttemptAt) {
-        this.send(client, pending);
+    for (const connection of this.connections) {
+      for (const reply of this.cluster.takeReplies(connection.index)) this.onReply(connection, reply);
+      for (const process of connection.processes) {
+        const pending = process.pending;
+        if (pending === null) {
+          if (this.generating && (!this.livenessPhase || this.livenessOperationsLeft > 0))
+            this.begin(process);
+          continue;
+        }
+        if (this.cluster.now - pending.startedAt >= this.options.deadlineTicks) {
+          this.finish(process, 'info', null);
+        } else if (this.cluster.now >= pending.nextAttemptAt) {
+          this.send(process, pending);
+        }
       }
     }
   }
@@ -156,48 +242,81 @@ export class SimWorkload {
   /** Reads one key through the normal path, as one more operation of client 0 (used for final reads);
    * `lastReadOf` then tells its value, or undefined if it did not succeed. */
   beginRead(key: string): void {
-    const client = this.clients[0];
-    if (client === undefined || client.pending !== null) return;
-    client.lastRead.delete(key);
-    this.invoke(client, kvOperation.get(bytes(key)), 'read', key, null, 'sync');
+    const connection = this.connections[0];
+    const process = connection?.processes[0];
+    if (connection === undefined || process === undefined || process.pending !== null) return;
+    connection.lastRead.delete(key);
+    this.invoke(process, kvOperation.get(bytes(key)), 'read', key, null, 'sync');
   }
 
   lastReadOf(key: string): string | null | undefined {
-    return this.clients[0]?.lastRead.get(key);
+    return this.connections[0]?.lastRead.get(key);
   }
 
   // ---- operations ------------------------------------------------------------------------------
 
-  private begin(client: SimClient): void {
+  private begin(process: SimProcess): void {
+    const probed = this.random.chance(this.probeProbability) ? this.registerBeingWritten() : undefined;
+    if (probed !== undefined) {
+      if (this.livenessPhase) this.livenessOperationsLeft -= 1;
+      this.invoke(process, kvOperation.incr(bytes(probed), 1), 'incr', probed, null, 'sync');
+      return;
+    }
     const key = this.random.pick(this.keys);
-    const unique = `c${client.index}-${client.operationsDone}`;
+    const sequence = process.operationsDone;
+    const word = `p${process.process}-${sequence}`;
     const durability: Durability = this.random.chance(this.options.asyncProbability) ? 'async' : 'sync';
-    const reading = this.random.chance(0.3);
+    const reading = this.random.chance(readProbability);
     if (this.livenessPhase) this.livenessOperationsLeft -= 1;
     if (reading) {
-      this.invoke(client, kvOperation.get(bytes(key)), 'read', key, null, 'sync');
+      this.invoke(process, kvOperation.get(bytes(key)), 'read', key, null, 'sync');
     } else if (key.startsWith('register')) {
-      if (this.random.chance(0.5)) {
-        this.invoke(client, kvOperation.put(bytes(key), bytes(unique)), 'write', key, unique, durability);
-      } else {
-        const expected = client.lastRead.get(key) ?? null;
+      const roll = this.random.next();
+      // Unique per process either way: a word, or a number whose increments stay in its block.
+      const value = this.random.chance(this.registerWordProbability)
+        ? word
+        : String((process.process + 1) * processNumberStride + sequence * sequenceNumberStride);
+      if (roll < registerWriteShare) {
+        this.invoke(process, kvOperation.put(bytes(key), bytes(value)), 'write', key, value, durability);
+      } else if (roll < registerCasShare) {
+        const expected = process.connection.lastRead.get(key) ?? null;
         const operation = kvOperation.cas(
           bytes(key),
           expected === null ? null : bytes(expected),
-          bytes(unique),
+          bytes(value),
         );
-        this.invoke(client, operation, 'cas', key, unique, durability, expected);
+        this.invoke(process, operation, 'cas', key, value, durability, expected);
+      } else {
+        // Always sync: an incr here is mostly there to be refused, and an async one's refusal (or
+        // acknowledgement) says nothing the checker can use, while it costs the search dearly.
+        this.invoke(process, kvOperation.incr(bytes(key), 1), 'incr', key, null, 'sync');
       }
     } else if (key.startsWith('list')) {
-      const token = `${unique};`;
-      this.invoke(client, kvOperation.append(bytes(key), bytes(token)), 'append', key, token, durability);
+      const token = `${word};`;
+      this.invoke(process, kvOperation.append(bytes(key), bytes(token)), 'append', key, token, durability);
     } else {
-      this.invoke(client, kvOperation.incr(bytes(key), 1), 'incr', key, null, durability);
+      this.invoke(process, kvOperation.incr(bytes(key), 1), 'incr', key, null, durability);
     }
   }
 
+  /**
+   * A register with a write or cas in flight, the one invoked last: a refusal is answered at once,
+   * so an incr on it right away is the likeliest to meet that write before it commits.
+   */
+  private registerBeingWritten(): string | undefined {
+    let latest: Pending | undefined;
+    for (const connection of this.connections) {
+      for (const { pending } of connection.processes) {
+        if (pending === null || !pending.key.startsWith('register')) continue;
+        if (pending.f !== 'write' && pending.f !== 'cas') continue;
+        if (latest === undefined || pending.startedAt > latest.startedAt) latest = pending;
+      }
+    }
+    return latest?.key;
+  }
+
   private invoke(
-    client: SimClient,
+    process: SimProcess,
     operation: KvOperation,
     f: OperationFunction,
     key: string,
@@ -206,11 +325,11 @@ export class SimWorkload {
     expected: string | null = null,
   ): void {
     const value = f === 'cas' ? ([expected, written ?? ''] as const) : f === 'incr' ? 1 : written;
-    const handle = this.recorder.invoke(client.index, f, key, value, this.time());
+    const handle = this.recorder.invoke(process.process, f, key, value, this.time());
     this.invoked += 1;
     const readOnly = operation.kind === 'get';
-    if (!readOnly) client.requestNumber += 1;
-    client.pending = {
+    if (!readOnly) process.requestNumber += 1;
+    process.pending = {
       handle,
       operation,
       f,
@@ -218,25 +337,25 @@ export class SimWorkload {
       written,
       invokeValue: value,
       durability,
-      requestNumber: readOnly ? 0 : client.requestNumber,
+      requestNumber: readOnly ? 0 : process.requestNumber,
       startedAt: this.cluster.now,
       attemptIds: new Set(),
       nextAttemptAt: this.cluster.now,
       liveness: this.livenessPhase,
     };
-    this.send(client, client.pending);
+    this.send(process, process.pending);
   }
 
-  private send(client: SimClient, pending: Pending): void {
+  private send(process: SimProcess, pending: Pending): void {
     pending.nextAttemptAt = this.cluster.now + this.options.attemptTimeoutTicks;
     const primary = this.cluster.view()?.primary;
     if (primary === undefined) return;
     const id = this.nextRequestId++;
     pending.attemptIds.add(id);
-    this.cluster.submit(client.index, primary, {
+    this.cluster.submit(process.connection.index, primary, {
       type: 'request',
       id,
-      clientId: clientId(client.id),
+      clientId: clientId(process.id),
       requestNumber: pending.requestNumber,
       readOnly: pending.operation.kind === 'get',
       durability: pending.durability,
@@ -244,17 +363,14 @@ export class SimWorkload {
     });
   }
 
-  private onReply(client: SimClient, reply: ClientReply): void {
-    const pending = client.pending;
-    if (pending === null || !pending.attemptIds.has(reply.id)) return;
+  private onReply(connection: SimConnection, reply: ClientReply): void {
+    const process = connection.processes.find(
+      (candidate) => candidate.pending?.attemptIds.has(reply.id) === true,
+    );
+    const pending = process?.pending;
+    if (process === undefined || pending === null || pending === undefined) return;
     if (!reply.ok) {
-      if (reply.code === ErrorCode.notPrimary || reply.code === ErrorCode.overloaded) {
-        pending.nextAttemptAt = Math.min(pending.nextAttemptAt, this.cluster.now + retryBackoffTicks);
-      } else if (reply.code === ErrorCode.requestTooOld) {
-        this.finish(client, 'info', null);
-      } else {
-        this.finish(client, 'fail', null);
-      }
+      this.onRefusal(process, pending, reply.code);
       return;
     }
     const { operation } = pending;
@@ -265,56 +381,83 @@ export class SimWorkload {
         this.asyncAppendsAcknowledged.set(pending.key, tokens);
       }
       // Acknowledged, but a failover may still lose it: unknown as far as linearizability goes.
-      this.finish(client, 'info', null, true);
+      this.finish(process, 'info', null, true);
       return;
     }
     switch (operation.kind) {
       case 'get': {
         const value = text(decodeResult('get', reply.result).value);
-        client.lastRead.set(pending.key, value);
-        this.finish(client, 'ok', value);
+        connection.lastRead.set(pending.key, value);
+        this.finish(process, 'ok', value);
         return;
       }
       case 'put':
-        this.finish(client, 'ok', pending.written);
+        this.finish(process, 'ok', pending.written);
         return;
       case 'append':
-        this.finish(client, 'ok', text(decodeResult('append', reply.result).value));
+        this.finish(process, 'ok', text(decodeResult('append', reply.result).value));
         return;
       case 'cas': {
         const result = decodeResult('cas', reply.result);
-        if (result.swapped) client.lastRead.set(pending.key, pending.written);
-        this.finish(client, result.swapped ? 'ok' : 'fail', pending.invokeValue);
+        connection.lastRead.set(pending.key, text(result.current));
+        this.finish(process, result.swapped ? 'ok' : 'fail', pending.invokeValue);
         return;
       }
-      case 'incr':
-        this.finish(client, 'ok', decodeResult('incr', reply.result).value);
+      case 'incr': {
+        const { value } = decodeResult('incr', reply.result);
+        connection.lastRead.set(pending.key, String(value));
+        this.finish(process, 'ok', value);
         return;
+      }
       case 'delete':
-        this.finish(client, 'ok', null);
+        this.finish(process, 'ok', null);
     }
   }
 
+  private onRefusal(process: SimProcess, pending: Pending, code: string): void {
+    if (code === ErrorCode.notPrimary || code === ErrorCode.overloaded) {
+      // Nothing happened: retry the same request number soon.
+      pending.nextAttemptAt = Math.min(pending.nextAttemptAt, this.cluster.now + retryBackoffTicks);
+      return;
+    }
+    if (code === ErrorCode.requestTooOld) {
+      this.finish(process, 'info', null);
+      return;
+    }
+    const cause = `${pending.f} ${code}`;
+    if (observingRefusals[pending.operation.kind] === code) {
+      this.refusals.set(cause, (this.refusals.get(cause) ?? 0) + 1);
+      if (pending.durability === 'sync') this.finish(process, 'fail', null, false, code);
+      else this.finish(process, 'info', null, true);
+      return;
+    }
+    this.unexpectedReplies.set(cause, (this.unexpectedReplies.get(cause) ?? 0) + 1);
+    this.finish(process, 'info', null, true);
+  }
+
   private finish(
-    client: SimClient,
+    process: SimProcess,
     status: 'ok' | 'fail' | 'info',
     value: EventValue,
-    acknowledged = false,
+    answered = false,
+    error?: string,
   ): void {
-    const pending = client.pending;
+    const pending = process.pending;
     if (pending === null) return;
-    if (pending.liveness && status === 'info' && !acknowledged) {
-      this.livenessFailures.push(`${pending.f} ${pending.key} by client ${client.index} did not complete`);
+    if (pending.liveness && status === 'info' && !answered) {
+      this.livenessFailures.push(
+        `${pending.f} ${pending.key} by process ${process.process} did not complete`,
+      );
     }
     if (status === 'ok') {
       this.recorder.ok(pending.handle, value, this.time());
     } else if (status === 'fail') {
-      this.recorder.fail(pending.handle, this.time());
+      this.recorder.fail(pending.handle, this.time(), error);
     } else {
       this.recorder.info(pending.handle, this.time());
     }
-    client.pending = null;
-    client.operationsDone += 1;
+    process.pending = null;
+    process.operationsDone += 1;
   }
 
   private time(): number {

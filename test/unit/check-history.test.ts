@@ -93,3 +93,39 @@ test('a process may invoke again after a timeout, but the recorder asserts again
   assert.throws(() => recorder.ok(first, 'a', 5), AssertionError);
   assert.equal(pairOperations(recorder.events()).length, 2);
 });
+
+test('a fail may name the error code that refused it; histories without codes read as before', () => {
+  const recorder = new HistoryRecorder();
+  const incr = recorder.invoke(1, 'incr', 'x', 1, 10);
+  recorder.fail(incr, 11, 'NOT_AN_INTEGER');
+  const cas = recorder.invoke(1, 'cas', 'x', ['a', 'b'], 12);
+  recorder.fail(cas, 13);
+  const text = toJsonLines(recorder.events());
+  assert.equal(
+    text.split('\n')[1],
+    '{"process":1,"type":"fail","f":"incr","key":"x","value":1,"time":11,"error":"NOT_AN_INTEGER"}',
+  );
+  assert.doesNotMatch(text.split('\n')[3] ?? '', /error/);
+  const events = parseJsonLines(text);
+  assert.deepEqual(events, recorder.events());
+  const [refused, notSwapped] = pairOperations(events);
+  assert.equal(refused?.error, 'NOT_AN_INTEGER');
+  assert.equal(notSwapped !== undefined && 'error' in notSwapped, false);
+});
+
+test('an error code is validated: fail events only, a short line of printable ASCII', () => {
+  const invoke = '{"process":1,"type":"invoke","f":"incr","key":"x","value":1,"time":1}';
+  const fail = (error: unknown) =>
+    `${invoke}\n${JSON.stringify({ process: 1, type: 'fail', f: 'incr', key: 'x', value: 1, time: 2, error })}`;
+  assert.equal(parseJsonLines(fail('VALUE_TOO_LARGE'))[1]?.error, 'VALUE_TOO_LARGE');
+  for (const bad of [null, 7, '', ' LEADING', 'TAB\t', 'X'.repeat(65), 'ÉCHEC']) {
+    assert.throws(() => parseJsonLines(fail(bad)), /line 2: "error" must be printable ASCII/, String(bad));
+  }
+  const okWithError = invoke.replace('"invoke"', '"ok"').replace('}', ',"error":"NOT_AN_INTEGER"}');
+  assert.throws(
+    () => parseJsonLines(`${invoke}\n${okWithError}`),
+    /line 2: "error" belongs on fail events only/,
+  );
+  const recorder = new HistoryRecorder();
+  assert.throws(() => recorder.fail(recorder.invoke(1, 'incr', 'x', 1, 1), 2, ''), AssertionError);
+});

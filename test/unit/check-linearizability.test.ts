@@ -195,3 +195,205 @@ test('many timed-out writes seen by nothing but cas failures stay cheap to refut
   const refuted = checkLinearizable([...history, read(3, 'never', [400, 401])], { budgetSteps: 10_000 });
   assert.equal(refuted.result, 'not-linearizable');
 });
+
+// ---- refusals: a fail with the code that refused it is an observation of the value ------------
+
+const refused = (
+  process: number,
+  f: 'incr' | 'append',
+  input: string | number,
+  interval: readonly [number, number],
+  error = f === 'incr' ? 'NOT_AN_INTEGER' : 'VALUE_TOO_LARGE',
+): Operation => ({ ...operation(process, f, input, null, interval, 'fail'), error });
+
+test('an incr refused NOT_AN_INTEGER that saw a write no linearization keeps is not linearizable', () => {
+  // The write of "abc" was never confirmed, and later reads show the old number with no write
+  // since: a primary answered the refusal from a state that never committed.
+  const history = [
+    write(1, '1', [0, 1]),
+    write(2, 'abc', [2, unknown], 'info'),
+    refused(3, 'incr', 1, [3, 4]),
+    read(3, '1', [5, 6]),
+    read(1, '1', [7, 8]),
+  ];
+  const report = checkLinearizable(history);
+  assert.equal(report.result, 'not-linearizable');
+  assert.match(report.perKey.get('x')?.explanation ?? '', /p3 incr\(1\) → refused NOT_AN_INTEGER \[3, 4\]/);
+  assert.deepEqual(report.unmodeledFailures, []);
+});
+
+test('an incr refused NOT_AN_INTEGER is linearizable where the value was not a number', () => {
+  const unconfirmedWordKept = [
+    write(1, '1', [0, 1]),
+    write(2, 'abc', [2, unknown], 'info'),
+    refused(3, 'incr', 1, [3, 4]),
+    read(3, 'abc', [5, 6]),
+  ];
+  assert.equal(checkLinearizable(unconfirmedWordKept).result, 'linearizable');
+  // Concurrent with the writes that turn the value into a word and back into a number.
+  const concurrent = [
+    write(1, '1', [0, 1]),
+    write(2, 'abc', [2, 5]),
+    refused(3, 'incr', 1, [3, 8]),
+    write(2, '2', [6, 7]),
+    read(1, '2', [9, 10]),
+  ];
+  assert.equal(checkLinearizable(concurrent).result, 'linearizable');
+  // A number the store cannot hold exactly is not an integer to it either.
+  const unsafe = [write(1, '9007199254740993', [0, 1]), refused(2, 'incr', 1, [2, 3])];
+  assert.equal(checkLinearizable(unsafe).result, 'linearizable');
+});
+
+test('an incr refused NOT_AN_INTEGER on a missing key is not linearizable: missing counts as 0', () => {
+  assert.equal(checkLinearizable([refused(1, 'incr', 1, [0, 1])]).result, 'not-linearizable');
+  const afterNumber = [write(1, '-0', [0, 1]), refused(2, 'incr', 1, [2, 3])];
+  assert.equal(checkLinearizable(afterNumber).result, 'not-linearizable');
+});
+
+test('an incr that succeeded from a value that is not a decimal safe integer is not linearizable', () => {
+  for (const value of ['abc', '', ' 1', '1 ', '+1', '1.0', '0x1', '9007199254740993']) {
+    const history = [write(1, value, [0, 1]), operation(2, 'incr', 1, null, [2, unknown], 'info')];
+    const observed = [...history, read(1, String(Number(value) + 1), [3, 4])];
+    assert.equal(checkLinearizable(observed).result, 'not-linearizable', JSON.stringify(value));
+  }
+  const leadingZeros = [write(1, '007', [0, 1]), operation(2, 'incr', 1, 8, [2, 3])];
+  assert.equal(checkLinearizable(leadingZeros).result, 'linearizable');
+});
+
+test('an incr whose result would leave the safe integer range never takes effect', () => {
+  const history = [
+    write(1, '9007199254740991', [0, 1]),
+    operation(2, 'incr', 1, null, [2, unknown], 'info'),
+    read(1, '9007199254740992', [3, 4]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'not-linearizable');
+});
+
+test('an append refused VALUE_TOO_LARGE is legal only where the value would outgrow the limit', () => {
+  const options = { valueSizeMaxBytes: 4 };
+  const long = [write(1, 'abc', [0, 1]), refused(2, 'append', 'de', [2, 3]), read(1, 'abc', [4, 5])];
+  assert.equal(checkLinearizable(long, options).result, 'linearizable');
+  const short = [write(1, 'ab', [0, 1]), refused(2, 'append', 'cd', [2, 3])];
+  assert.equal(checkLinearizable(short, options).result, 'not-linearizable');
+  // The limit counts UTF-8 bytes: "é" takes two.
+  const wide = [write(1, 'éé', [0, 1]), refused(2, 'append', 'a', [2, 3])];
+  assert.equal(checkLinearizable(wide, options).result, 'linearizable');
+  assert.equal(checkLinearizable(wide, { valueSizeMaxBytes: 5 }).result, 'not-linearizable');
+});
+
+test('an append never takes effect where it would outgrow the limit', () => {
+  const options = { valueSizeMaxBytes: 4 };
+  const unknownAppend = [
+    write(1, 'abc', [0, 1]),
+    operation(2, 'append', 'de', null, [2, unknown], 'info'),
+    read(1, 'abcde', [3, 4]),
+  ];
+  assert.equal(checkLinearizable(unknownAppend).result, 'linearizable');
+  assert.equal(checkLinearizable(unknownAppend, options).result, 'not-linearizable');
+  const okAppend = [write(1, 'abc', [0, 1]), operation(2, 'append', 'de', 'abcde', [2, 3])];
+  assert.equal(checkLinearizable(okAppend).result, 'linearizable');
+  assert.equal(checkLinearizable(okAppend, options).result, 'not-linearizable');
+});
+
+test('failures the model cannot judge are reported with their codes, not silently dropped', () => {
+  const history = [
+    write(1, 'a', [0, 1]),
+    refused(2, 'append', 'b', [2, 3]), // no limit given: cannot be checked
+    refused(2, 'append', 'c', [4, 5]),
+    refused(3, 'incr', 1, [2, 3], 'BAD_REQUEST'),
+    operation(4, 'write', 'z', null, [2, 3], 'fail'), // a fail that names no code
+    { ...operation(5, 'cas', ['q', 'r'], null, [2, 3], 'fail'), error: 'OVERLOADED' },
+    operation(6, 'cas', ['q', 'r'], null, [2, 3], 'fail'), // not swapped: modeled
+    refused(7, 'incr', 1, [2, 3]), // NOT_AN_INTEGER from "a": modeled and legal
+  ];
+  const report = checkLinearizable(history);
+  assert.equal(report.result, 'linearizable');
+  assert.deepEqual(
+    report.unmodeledFailures.map(({ f, error, count, example }) => [f, error, count, example.process]),
+    [
+      ['append', 'VALUE_TOO_LARGE', 2, 2],
+      ['incr', 'BAD_REQUEST', 1, 3],
+      ['write', null, 1, 4],
+      ['cas', 'OVERLOADED', 1, 5],
+    ],
+  );
+  assert.equal(report.perKey.get('x')?.operations, 3);
+  const limited = checkLinearizable(history, { valueSizeMaxBytes: 1 });
+  assert.deepEqual(
+    limited.unmodeledFailures.map(({ f, error }) => `${f} ${error}`),
+    ['incr BAD_REQUEST', 'write null', 'cas OVERLOADED'],
+  );
+  assert.equal(limited.result, 'linearizable');
+});
+
+test('a write nothing reads stands in for a value no refusal accepts (rule 4 with refusals)', () => {
+  // A cas failure makes the unknown write of "2" leave a stand-in value; "2" is a number and
+  // short, so neither refusal below may accept what it leaves.
+  const base = [write(2, '2', [0, unknown], 'info'), operation(3, 'cas', ['q', 'r'], null, [1, 2], 'fail')];
+  assert.equal(checkLinearizable([...base, refused(1, 'incr', 1, [3, 4])]).result, 'not-linearizable');
+  assert.equal(
+    checkLinearizable([...base, refused(1, 'append', 'a', [3, 4])], { valueSizeMaxBytes: 3 }).result,
+    'not-linearizable',
+  );
+  // A word, or a value too long to grow, is seen by the refusal: the write is placed as itself.
+  const word = [write(2, 'w', [0, unknown], 'info'), operation(3, 'cas', ['q', 'r'], null, [1, 2], 'fail')];
+  assert.equal(checkLinearizable([...word, refused(1, 'incr', 1, [3, 4])]).result, 'linearizable');
+  const long = [write(2, 'long', [0, unknown], 'info'), refused(1, 'append', 'a', [3, 4])];
+  assert.equal(checkLinearizable(long, { valueSizeMaxBytes: 3 }).result, 'linearizable');
+  assert.equal(
+    checkLinearizable([...word, refused(1, 'append', 'a', [3, 4])], { valueSizeMaxBytes: 3 }).result,
+    'not-linearizable',
+  );
+});
+
+test('an unknown append seen only by a refusal is still placed', () => {
+  // "1" + "x" is no number: only the append can explain the refusal, and no value shows its token.
+  const history = [
+    write(1, '1', [0, 1]),
+    operation(2, 'append', 'x', null, [2, unknown], 'info'),
+    refused(3, 'incr', 1, [3, 4]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+  const tooLong = [
+    write(1, 'ab', [0, 1]),
+    operation(2, 'append', 'c', null, [2, unknown], 'info'),
+    refused(3, 'append', 'd', [3, 4]),
+  ];
+  assert.equal(checkLinearizable(tooLong, { valueSizeMaxBytes: 3 }).result, 'linearizable');
+});
+
+test('an unknown write seen only through an unknown increment is still placed', () => {
+  const history = [
+    write(1, '1', [0, 1]),
+    write(2, '5', [2, unknown], 'info'),
+    operation(3, 'incr', 1, null, [3, unknown], 'info'),
+    read(1, '6', [10, 11]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('an unknown write seen only through an unknown append is still placed', () => {
+  const history = [
+    write(2, 'a', [0, unknown], 'info'),
+    operation(3, 'append', 'b', null, [1, unknown], 'info'),
+    read(1, 'ab', [10, 11]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+});
+
+test('many unknown words seen by nothing but incr refusals stay cheap to decide', () => {
+  // Each round: a number, then a word nobody reads, refused by an incr, and an unknown increment.
+  const history: Operation[] = [];
+  for (let round = 0; round < 40; round++) {
+    const start = round * 10;
+    history.push(write(1, `${round}000`, [start, start + 1]));
+    history.push(write(100 + round, `word${round}`, [start + 2, unknown], 'info'));
+    history.push(refused(2, 'incr', 1, [start + 3, start + 4]));
+    history.push(operation(200 + round, 'incr', 1, null, [start + 5, unknown], 'info'));
+  }
+  assert.equal(checkLinearizable(history, { budgetSteps: 20_000 }).result, 'linearizable');
+  // After a last refusal the value is some word, but a read shows the last number again.
+  const refuted = [...history, refused(2, 'incr', 1, [400, 401]), read(3, '39000', [402, 403])];
+  const report = checkLinearizable(refuted, { budgetSteps: 20_000 });
+  assert.equal(report.result, 'not-linearizable');
+});

@@ -1,7 +1,8 @@
 // Properties of the checker: any history produced by running operations one at a time against a
-// model (non-overlapping intervals, some timed out) is linearizable, and corrupting one read to a
-// value never written makes it not linearizable. And on small concurrent histories the search,
-// with all its pruning rules, agrees with a brute-force search over every order.
+// model (non-overlapping intervals, some timed out, refusals recorded with their codes) is
+// linearizable, and corrupting one read to a value never written makes it not linearizable. And on
+// small concurrent histories the search, with all its pruning rules, agrees with a brute-force
+// search over every order, refusals and failures the model does not know included.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -22,8 +23,16 @@ const commandArbitrary = fc.record({
   appliedDespiteTimeout: fc.boolean(),
   action: fc.oneof(
     fc.record({ f: fc.constant('read' as const), key: keyArbitrary }),
-    fc.record({ f: fc.constant('write' as const), key: keyArbitrary, value: fc.constantFrom('a', 'b', '7') }),
-    fc.record({ f: fc.constant('append' as const), key: keyArbitrary, value: fc.constantFrom('a', 'b') }),
+    fc.record({
+      f: fc.constant('write' as const),
+      key: keyArbitrary,
+      value: fc.constantFrom('a', 'b', '7', '-0', '9007199254740993'),
+    }),
+    fc.record({
+      f: fc.constant('append' as const),
+      key: keyArbitrary,
+      value: fc.constantFrom('a', 'b', 'é'),
+    }),
     fc.record({
       f: fc.constant('cas' as const),
       key: keyArbitrary,
@@ -34,6 +43,17 @@ const commandArbitrary = fc.record({
   ),
 });
 type Command = typeof commandArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+/** Small, so appends are refused VALUE_TOO_LARGE; 'é' takes two bytes. */
+const valueSizeMaxBytes = 3;
+const checkOptions = { valueSizeMaxBytes };
+
+/** The number the key/value store increments, or undefined when it refuses NOT_AN_INTEGER. */
+function storeInteger(value: string | null): number | undefined {
+  if (value === null) return 0;
+  const number = /^-?[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(number) ? number : undefined;
+}
 
 /** Runs the commands one after another against a map of registers, recording the history. */
 function runSequentially(commands: readonly Command[]): Operation[] {
@@ -57,7 +77,9 @@ function runSequentially(commands: readonly Command[]): Operation[] {
       if (answered || appliedDespiteTimeout) registers.set(action.key, next);
     };
     if (action.f === 'read') recorder.ok(handle, current, time++);
-    else if (action.f === 'write' || action.f === 'append') {
+    else if (action.f === 'append' && Buffer.byteLength((current ?? '') + action.value) > valueSizeMaxBytes) {
+      if (answered) recorder.fail(handle, time++, 'VALUE_TOO_LARGE');
+    } else if (action.f === 'write' || action.f === 'append') {
       const next = action.f === 'write' ? action.value : (current ?? '') + action.value;
       apply(next);
       if (answered) recorder.ok(handle, next, time++);
@@ -67,10 +89,10 @@ function runSequentially(commands: readonly Command[]): Operation[] {
         if (current === action.expected) recorder.ok(handle, input, time++);
         else recorder.fail(handle, time++);
       }
-    } else if (current !== null && !/^-?\d+$/.test(current)) {
-      if (answered) recorder.fail(handle, time++); // the store refuses to increment a non-number
+    } else if (storeInteger(current) === undefined) {
+      if (answered) recorder.fail(handle, time++, 'NOT_AN_INTEGER'); // the store refuses a non-number
     } else {
-      const next = Number(current ?? 0) + action.delta;
+      const next = (storeInteger(current) ?? 0) + action.delta;
       apply(String(next));
       if (answered) recorder.ok(handle, next, time++);
     }
@@ -86,7 +108,9 @@ const historyArbitrary = fc.array(commandArbitrary, { maxLength: 40 }).map(runSe
 test('histories run one operation at a time against the model are always linearizable', () => {
   fc.assert(
     fc.property(historyArbitrary, (operations) => {
-      assert.equal(checkLinearizable(operations).result, 'linearizable');
+      const report = checkLinearizable(operations, checkOptions);
+      assert.equal(report.result, 'linearizable');
+      assert.deepEqual(report.unmodeledFailures, []);
     }),
   );
 });
@@ -101,16 +125,52 @@ test('the same histories with one read corrupted to a value never written are ne
       const history = operations.map((operation, index) =>
         index === corrupted ? { ...operation, output: 'never-written' } : operation,
       );
-      assert.equal(checkLinearizable(history).result, 'not-linearizable');
+      assert.equal(checkLinearizable(history, checkOptions).result, 'not-linearizable');
     }),
   );
 });
 
-/** Whether some order of the operations is legal: every permutation tried, written independently. */
-function linearizableByBruteForce(all: readonly Operation[]): boolean {
-  const operations = all.filter(
-    ({ f, status }) => !(status === 'fail' && f !== 'cas') && !(status === 'info' && f === 'read'),
+test('the same histories with a refusal added where the value was always a number are never linearizable', () => {
+  fc.assert(
+    fc.property(historyArbitrary, keyArbitrary, fc.nat(), (operations, key, choice) => {
+      // On a key only read and incremented, the value is absent or a number all along.
+      fc.pre(
+        operations.every((operation) => operation.key !== key || ['read', 'incr'].includes(operation.f)),
+      );
+      const time = (choice % (2 * operations.length)) + 0.5;
+      const refusal: Operation = {
+        process: 99,
+        f: 'incr',
+        key,
+        input: 1,
+        output: null,
+        call: time,
+        ret: time,
+        status: 'fail',
+        error: 'NOT_AN_INTEGER',
+      };
+      const report = checkLinearizable([...operations, refusal], checkOptions);
+      assert.equal(report.result, 'not-linearizable');
+      assert.match(report.perKey.get(key)?.explanation ?? '', /refused NOT_AN_INTEGER/);
+    }),
   );
+});
+
+/** Whether a fail is one the model judges: cas not swapped, or a refusal the value explains. */
+function isModeled({ f, status, error }: Operation, limitBytes: number | undefined): boolean {
+  if (status !== 'fail') return true;
+  if (f === 'cas') return error === undefined;
+  if (f === 'incr') return error === 'NOT_AN_INTEGER';
+  return f === 'append' && error === 'VALUE_TOO_LARGE' && limitBytes !== undefined;
+}
+
+/** Whether some order of the operations is legal: every permutation tried, written independently. */
+function linearizableByBruteForce(all: readonly Operation[], limitBytes: number | undefined): boolean {
+  const operations = all.filter(
+    (operation) =>
+      isModeled(operation, limitBytes) && !(operation.status === 'info' && operation.f === 'read'),
+  );
+  const fits = (text: string) => limitBytes === undefined || Buffer.byteLength(text) <= limitBytes;
   const apply = (
     { f, input, output, status }: Operation,
     value: string | null,
@@ -120,6 +180,8 @@ function linearizableByBruteForce(all: readonly Operation[]): boolean {
     if (f === 'write') return input as string;
     if (f === 'append') {
       const next = (value ?? '') + (input as string);
+      if (status === 'fail') return fits(next) ? undefined : value;
+      if (!fits(next)) return undefined;
       return reported === null || reported === next ? next : undefined;
     }
     if (f === 'cas') {
@@ -127,8 +189,11 @@ function linearizableByBruteForce(all: readonly Operation[]): boolean {
       if (status === 'fail') return value === expected ? undefined : value;
       return value === expected ? replacement : undefined;
     }
-    if (value !== null && !/^-?\d+$/.test(value)) return undefined;
-    const next = Number(value ?? 0) + (input as number);
+    const before = storeInteger(value);
+    if (status === 'fail') return before === undefined ? value : undefined;
+    if (before === undefined) return undefined;
+    const next = before + (input as number);
+    if (!Number.isSafeInteger(next)) return undefined;
     return reported === null || reported === next ? String(next) : undefined;
   };
   const placed = operations.map(() => false);
@@ -149,12 +214,22 @@ function linearizableByBruteForce(all: readonly Operation[]): boolean {
   return search(null, 0);
 }
 
+/** The error a fail carries: mostly the one the model knows for its function, sometimes none or another. */
+const modeledCodes: Readonly<Record<string, string | undefined>> = {
+  incr: 'NOT_AN_INTEGER',
+  append: 'VALUE_TOO_LARGE',
+  cas: undefined,
+  read: 'BAD_REQUEST',
+  write: 'BAD_REQUEST',
+};
+
 const concurrentOperationArbitrary = fc
   .record({
     process: fc.nat(5),
     call: fc.nat(10),
     duration: fc.nat(4),
     status: fc.constantFrom('ok', 'ok', 'ok', 'fail', 'info'),
+    failure: fc.constantFrom('modeled', 'modeled', 'modeled', 'none', 'other'),
     body: fc.oneof(
       fc.record({
         f: fc.constant('read'),
@@ -163,13 +238,13 @@ const concurrentOperationArbitrary = fc
       }),
       fc.record({
         f: fc.constant('write'),
-        input: fc.constantFrom('a', 'b', 'c', 'd', '1'),
+        input: fc.constantFrom('a', 'b', 'c', 'd', '1', '2', '9007199254740993'),
         output: fc.constant(null),
       }),
       fc.record({
         f: fc.constant('append'),
-        input: fc.constantFrom('a', 'b'),
-        output: fc.constantFrom('a', 'b', 'ab', 'ba'),
+        input: fc.constantFrom('a', 'b', 'é'),
+        output: fc.constantFrom('a', 'b', 'ab', 'ba', 'é', 'aé'),
       }),
       fc.record({
         f: fc.constant('cas'),
@@ -179,19 +254,35 @@ const concurrentOperationArbitrary = fc
       fc.record({ f: fc.constant('incr'), input: fc.constantFrom(1, 2), output: fc.constantFrom(1, 2, 3) }),
     ),
   })
-  .map(({ process, call, duration, status, body }): Operation => {
+  .map(({ process, call, duration, status, failure, body }): Operation => {
     const output =
       status === 'ok' ? (body.f === 'write' || body.f === 'cas' ? body.input : body.output) : null;
     const ret = status === 'info' ? Number.POSITIVE_INFINITY : call + duration;
-    return { process, key: 'x', f: body.f, input: body.input, output, call, ret, status } as Operation;
+    const error =
+      failure === 'modeled' ? modeledCodes[body.f] : failure === 'other' ? 'OVERLOADED' : undefined;
+    const operation = { process, key: 'x', f: body.f, input: body.input, output, call, ret, status };
+    return (status === 'fail' && error !== undefined ? { ...operation, error } : operation) as Operation;
   });
 
 test('on small concurrent histories the search agrees with trying every order', () => {
   fc.assert(
-    fc.property(fc.array(concurrentOperationArbitrary, { maxLength: 8 }), (operations) => {
-      const expected = linearizableByBruteForce(operations) ? 'linearizable' : 'not-linearizable';
-      assert.equal(checkLinearizable(operations).result, operations.length === 0 ? 'linearizable' : expected);
-    }),
-    { numRuns: 3000 },
+    fc.property(
+      fc.array(concurrentOperationArbitrary, { maxLength: 8 }),
+      fc.constantFrom(undefined, 2, 3),
+      (operations, limitBytes) => {
+        const expected = linearizableByBruteForce(operations, limitBytes)
+          ? 'linearizable'
+          : 'not-linearizable';
+        const report = checkLinearizable(
+          operations,
+          limitBytes === undefined ? {} : { valueSizeMaxBytes: limitBytes },
+        );
+        assert.equal(report.result, expected);
+        const modeled = operations.filter((operation) => isModeled(operation, limitBytes));
+        const unmodeled = report.unmodeledFailures.reduce((total, { count }) => total + count, 0);
+        assert.equal(unmodeled, operations.length - modeled.length);
+      },
+    ),
+    { numRuns: 10_000 },
   );
 });

@@ -1,0 +1,292 @@
+// The simulator's workload against a stand-in for the cluster: one correct key/value server that
+// answers each request a few ticks later, out of order. It proves the workload's bookkeeping:
+// pipelined operations each in their own process and session, replies matched by request id,
+// refusals recorded with their codes, unexpected codes kept out of the fail outcomes, and a run
+// that depends on its seed only.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type HistoryEvent, pairOperations } from '../../src/check/history.js';
+import { checkLinearizable } from '../../src/check/linearizability.js';
+import type { ClientReply, ClientRequest } from '../../src/protocol/messages.js';
+import { ServiceError } from '../../src/protocol/state-machine.js';
+import { logIndex, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
+import type { SimCluster } from '../../src/sim/cluster.js';
+import { Random } from '../../src/sim/random.js';
+import { SimWorkload, type WorkloadOptions, workloadDefaults } from '../../src/sim/workload.js';
+import type { KvLimits } from '../../src/state-machine/kv-limits.js';
+import { KeyValueStore } from '../../src/state-machine/kv-store.js';
+
+/** Small enough that appends are refused VALUE_TOO_LARGE after a few tokens. */
+const smallLimits: KvLimits = { keySizeMaxBytes: 64, valueSizeMaxBytes: 64 };
+
+interface Submitted {
+  readonly connection: number;
+  readonly request: ClientRequest;
+  readonly at: number;
+}
+
+/**
+ * What the workload uses of SimCluster: a clock, a view, submit and takeReplies. Requests run on
+ * one KeyValueStore when they arrive, in order; each reply comes back 1 to 4 ticks later, so
+ * replies to one connection overtake each other. `answer` may replace a reply with a refusal.
+ */
+class OneServer {
+  now = 0;
+  readonly store: KeyValueStore;
+  readonly submitted: Submitted[] = [];
+  private readonly outbox: {
+    readonly due: number;
+    readonly connection: number;
+    readonly reply: ClientReply;
+  }[] = [];
+  private index = 0;
+  private readonly viewNow: View = {
+    number: viewNumber(1),
+    primary: replicaId('r1'),
+    backups: [],
+    learners: [],
+  };
+
+  constructor(
+    readonly answer: (request: ClientRequest) => string | undefined = () => undefined,
+    limits: KvLimits = smallLimits,
+  ) {
+    this.store = new KeyValueStore(limits);
+  }
+
+  view(): View {
+    return this.viewNow;
+  }
+
+  submit(connection: number, _to: string, request: ClientRequest): void {
+    this.submitted.push({ connection, request, at: this.now });
+    const due = this.now + 1 + (request.id % 4);
+    const code = this.answer(request);
+    if (code !== undefined) {
+      this.outbox.push({ due, connection, reply: this.refusal(request, code) });
+      return;
+    }
+    try {
+      let result: Uint8Array;
+      if (request.readOnly) result = this.store.query(request.operation);
+      else {
+        const execution = this.store.execute(request.operation);
+        this.store.apply(execution.update);
+        result = execution.result;
+      }
+      this.index += 1;
+      this.outbox.push({
+        due,
+        connection,
+        reply: {
+          type: 'reply',
+          id: request.id,
+          ok: true,
+          result,
+          view: viewNumber(1),
+          index: logIndex(this.index),
+          durability: request.durability,
+          replicas: [],
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof ServiceError)) throw error;
+      this.outbox.push({ due, connection, reply: this.refusal(request, error.code) });
+    }
+  }
+
+  takeReplies(connection: number): ClientReply[] {
+    const due = this.outbox.filter((item) => item.connection === connection && item.due <= this.now);
+    for (const item of due) this.outbox.splice(this.outbox.indexOf(item), 1);
+    return due.map((item) => item.reply);
+  }
+
+  private refusal(request: ClientRequest, code: string): ClientReply {
+    return { type: 'reply', id: request.id, ok: false, code, message: code, primary: null };
+  }
+}
+
+function run(
+  server: OneServer,
+  options: Partial<WorkloadOptions>,
+  seed = 1,
+  ticks = 400,
+): { workload: SimWorkload; events: readonly HistoryEvent[] } {
+  const workload = new SimWorkload(server as unknown as SimCluster, new Random(seed), {
+    ...workloadDefaults,
+    ...options,
+  });
+  for (let tick = 0; tick < ticks; tick++) {
+    server.now += 1;
+    workload.step();
+  }
+  workload.stopGenerating();
+  for (let tick = 0; tick < 100 && !workload.idle; tick++) {
+    server.now += 1;
+    workload.step();
+  }
+  assert.ok(workload.idle, 'every operation completed');
+  return { workload, events: workload.recorder.events() };
+}
+
+/** Process numbers whose operations overlap in time with another of the same connection. */
+function overlappingSlots(events: readonly HistoryEvent[], depth: number): Set<number> {
+  const pending = new Map<number, number>();
+  const overlapping = new Set<number>();
+  for (const event of events) {
+    const connection = Math.floor(event.process / depth);
+    if (event.type !== 'invoke') {
+      pending.set(connection, (pending.get(connection) ?? 1) - 1);
+      continue;
+    }
+    const inFlight = pending.get(connection) ?? 0;
+    if (inFlight > 0) overlapping.add(event.process);
+    pending.set(connection, inFlight + 1);
+  }
+  return overlapping;
+}
+
+test('a pipelined connection runs one process per session slot, and its history checks out', () => {
+  const server = new OneServer();
+  const { workload, events } = run(server, { clients: 2, pipelineDepth: 3 });
+  const processes = new Set(events.map((event) => event.process));
+  assert.deepEqual([...processes].sort(), [0, 1, 2, 3, 4, 5]);
+  // Slots of one connection overlap: several operations in flight at once.
+  assert.ok(overlappingSlots(events, 3).size >= 4, 'operations of one connection overlap');
+  // Every slot is its own session, on its connection's number; writes count up per slot.
+  const requestNumbers = new Map<string, number[]>();
+  for (const { connection, request } of server.submitted) {
+    const [, clientConnection] = /^sim-client-(\d+)\/[0-2]$/.exec(request.clientId) ?? [];
+    assert.equal(Number(clientConnection), connection, request.clientId);
+    if (request.readOnly) continue;
+    requestNumbers.set(request.clientId, [
+      ...(requestNumbers.get(request.clientId) ?? []),
+      request.requestNumber,
+    ]);
+  }
+  assert.equal(requestNumbers.size, 6);
+  for (const numbers of requestNumbers.values()) {
+    assert.deepEqual(
+      numbers,
+      numbers.map((_, index) => index + 1),
+    );
+  }
+  const operations = pairOperations(events);
+  const report = checkLinearizable(operations, { valueSizeMaxBytes: smallLimits.valueSizeMaxBytes });
+  assert.equal(report.result, 'linearizable');
+  assert.deepEqual(report.unmodeledFailures, []);
+  assert.equal(workload.operationsInvoked, operations.length);
+  assert.deepEqual(workload.unexpectedReplies, new Map());
+});
+
+test('registers hold numbers and words, so incr on a register is refused NOT_AN_INTEGER and recorded so', () => {
+  const { workload, events } = run(new OneServer(), { clients: 3, pipelineDepth: 2 });
+  const registerWrites = events.filter(
+    (event) => event.type === 'ok' && event.f === 'write' && event.key.startsWith('register'),
+  );
+  const numeric = registerWrites.filter((event) => /^[0-9]+$/.test(String(event.value)));
+  assert.ok(numeric.length > 0 && numeric.length < registerWrites.length, 'numbers and words written');
+  const refusals = events.filter((event) => event.type === 'fail' && event.error !== undefined);
+  assert.ok(refusals.some((event) => event.f === 'incr' && event.key.startsWith('register')));
+  assert.ok(refusals.some((event) => event.f === 'append' && event.error === 'VALUE_TOO_LARGE'));
+  for (const event of refusals) {
+    assert.equal(event.error, event.f === 'incr' ? 'NOT_AN_INTEGER' : 'VALUE_TOO_LARGE');
+  }
+  assert.ok(
+    events.some((event) => event.type === 'ok' && event.f === 'incr' && event.key.startsWith('register')),
+  );
+  // Counters stay numeric: never refused.
+  assert.ok(!refusals.some((event) => event.key.startsWith('counter')));
+  const sync = refusals.length;
+  assert.ok(
+    (workload.refusals.get('incr NOT_AN_INTEGER') ?? 0) +
+      (workload.refusals.get('append VALUE_TOO_LARGE') ?? 0) >=
+      sync,
+  );
+  // A cas that did not swap is the only fail without a code.
+  for (const event of events.filter((event) => event.type === 'fail' && event.error === undefined)) {
+    assert.equal(event.f, 'cas');
+  }
+});
+
+test('a refusal of an asynchronous write is info: answered before it replicates, like its acknowledgement', () => {
+  const { workload, events } = run(new OneServer(), { clients: 2, asyncProbability: 1 });
+  assert.ok((workload.refusals.get('append VALUE_TOO_LARGE') ?? 0) > 0);
+  assert.ok(!events.some((event) => event.type === 'fail' && event.f === 'append'));
+  // incr on a register is always sync: what it is there for is its refusal.
+  assert.ok(events.some((event) => event.type === 'fail' && event.error === 'NOT_AN_INTEGER'));
+});
+
+test('a code the workload does not expect is recorded as info and counted, never as a fail', () => {
+  const server = new OneServer((request) => (request.readOnly ? undefined : 'BAD_REQUEST'));
+  const { workload, events } = run(server, { clients: 2, pipelineDepth: 2 }, 3, 100);
+  assert.ok(!events.some((event) => event.type === 'fail'));
+  const counted = [...workload.unexpectedReplies.values()].reduce((total, count) => total + count, 0);
+  const writes = events.filter((event) => event.type === 'info');
+  assert.equal(counted, writes.length);
+  assert.ok(counted > 0);
+  assert.ok(
+    [...workload.unexpectedReplies.keys()].every((cause) =>
+      /^(write|cas|incr|append) BAD_REQUEST$/.test(cause),
+    ),
+  );
+});
+
+test('NOT_PRIMARY is retried with the same request number, REQUEST_TOO_OLD is info', () => {
+  const refusedOnce = new Set<string>();
+  const server = new OneServer((request) => {
+    if (request.readOnly) return undefined;
+    const name = `${request.clientId}#${request.requestNumber}`;
+    if (request.requestNumber % 5 === 0) return 'REQUEST_TOO_OLD';
+    if (refusedOnce.has(name)) return undefined;
+    refusedOnce.add(name);
+    return 'NOT_PRIMARY';
+  });
+  const { workload, events } = run(server, { clients: 1, pipelineDepth: 2 }, 5, 200);
+  const writes = server.submitted.filter(({ request }) => !request.readOnly);
+  const attempts = new Map<string, number>();
+  for (const { request } of writes) {
+    const name = `${request.clientId}#${request.requestNumber}`;
+    attempts.set(name, (attempts.get(name) ?? 0) + 1);
+  }
+  assert.ok(attempts.size > 10);
+  for (const [name, count] of attempts) {
+    // Refused NOT_PRIMARY and sent again; REQUEST_TOO_OLD ends the operation.
+    assert.equal(count, name.endsWith('0') || name.endsWith('5') ? 1 : 2, name);
+  }
+  assert.ok(events.some((event) => event.type === 'info'));
+  assert.deepEqual(workload.unexpectedReplies, new Map());
+});
+
+test('a run depends on its seed only', () => {
+  const first = run(new OneServer(), { clients: 3, pipelineDepth: 3 }, 42).events;
+  const second = run(new OneServer(), { clients: 3, pipelineDepth: 3 }, 42).events;
+  assert.deepEqual(first, second);
+  assert.notDeepEqual(run(new OneServer(), { clients: 3, pipelineDepth: 3 }, 43).events, first);
+});
+
+/** incr invocations on a register while another process's write or cas to it is in flight. */
+function probesOf(events: readonly HistoryEvent[]): { probes: number; increments: number } {
+  const writing = new Map<number, string>();
+  let probes = 0;
+  let increments = 0;
+  for (const event of events) {
+    if (event.type !== 'invoke') {
+      writing.delete(event.process);
+      continue;
+    }
+    if (event.f === 'write' || event.f === 'cas') writing.set(event.process, event.key);
+    if (event.f !== 'incr' || !event.key.startsWith('register')) continue;
+    increments += 1;
+    if ([...writing.values()].includes(event.key)) probes += 1;
+  }
+  return { probes, increments };
+}
+
+test('probes: an incr goes to a register while another process is writing it', () => {
+  const always = probesOf(run(new OneServer(), { clients: 2, pipelineDepth: 3, probeProbability: 1 }).events);
+  const never = probesOf(run(new OneServer(), { clients: 2, pipelineDepth: 3, probeProbability: 0 }).events);
+  assert.ok(always.probes > 3 * never.probes, `${always.probes} probes, against ${never.probes} by chance`);
+  assert.ok(always.probes >= always.increments / 2);
+});
