@@ -12,6 +12,7 @@ import {
   checkAtMostOnce,
   checkLinearizable,
   checkNoLostWrites,
+  describeOperation,
   type HistoryEvent,
   HistoryRecorder,
   pairOperations,
@@ -20,6 +21,7 @@ import {
 } from '../check/index.js';
 import { Client } from '../client/index.js';
 import { Random } from '../sim/random.js';
+import { kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { ChaosCluster } from './cluster-processes.js';
 import { Nemesis, type NemesisKind, nemesisKinds, sleepUnlessAborted, ViewMonitor } from './nemesis.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
@@ -134,7 +136,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
   const operations = pairOperations(events);
   const summary = summarize(operations);
-  const linearizability = checkLinearizable(operations);
+  const linearizability = checkLinearizable(operations, {
+    valueSizeMaxBytes: kvLimitsDefault.valueSizeMaxBytes, // the replicas run the default KeyValueStore
+  });
+  for (const { f, error, count, example } of linearizability.unmodeledFailures) {
+    problems.push(
+      `${count} ${f} failed with ${error ?? 'no code'} (unchecked; first: ${describeOperation(example)})`,
+    );
+  }
   // Only keys whose final read succeeded can be checked for lost writes (a missing one is a problem).
   const appendKeys = new Set(workload?.appendKeys ?? []);
   const appendFinals = new Map([...finalReads].filter(([key]) => appendKeys.has(key)));

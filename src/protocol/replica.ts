@@ -41,10 +41,13 @@ import {
   type Address,
   type ConnectionId,
   type Durability,
+  decodeRefusal,
   type Entry,
+  encodeRefusal,
   type LogIndex,
   type LogPosition,
   logIndex,
+  type Refusal,
   type ReplicaId,
   type Role,
   roleIn,
@@ -409,7 +412,8 @@ export class Replica {
     try {
       answer = { ok: true, result: this.stateMachine.query(request.operation) };
     } catch (error) {
-      answer = refusal(error);
+      // A refused read observed the state as much as an answered one.
+      answer = { ok: false, ...refusal(error) };
     }
     // The state read includes every entry in the log, so the answer waits until they all commit.
     this.enqueue(this.waiter(connection, request, this.log.lastIndex, answer, 'sync', 'observation'));
@@ -422,57 +426,63 @@ export class Replica {
     }
     const session = this.sessions.get(request.clientId);
     if (session !== undefined && request.requestNumber < session.requestNumber) {
-      // The session may come from an entry that has not committed: a refusal observes the state.
-      this.refuse(connection, request, {
+      // The session may come from an entry that has not committed: this refusal observes the state.
+      const answer: Answer = {
         ok: false,
         code: ErrorCode.requestTooOld,
         message: `request ${request.requestNumber} of ${request.clientId} is older than its last (${session.requestNumber})`,
-      });
+      };
+      this.enqueue(this.waiter(connection, request, this.log.lastIndex, answer, 'sync', 'observation'));
       return;
     }
     if (session !== undefined && request.requestNumber === session.requestNumber) {
-      // A retry of a request already executed: answer its remembered result, never run it again.
-      const answer: Answer = { ok: true, result: session.result };
+      // A retry of a request already executed or refused: answer what it got, never run it again.
+      const answer: Answer = session.refused
+        ? { ok: false, ...decodeRefusal(session.result) }
+        : { ok: true, result: session.result };
       this.enqueue(this.waiter(connection, request, session.index, answer, request.durability, 'write'));
-      return;
-    }
-    let execution: { result: Uint8Array; update: Uint8Array };
-    try {
-      execution = this.stateMachine.execute(request.operation);
-    } catch (error) {
-      this.refuse(connection, request, refusal(error));
-      return;
-    }
-    const entryBytes = execution.update.length + execution.result.length;
-    if (entryBytes > this.config.prepareBytesMax) {
-      // It could never be sent to a backup, so it would block the log forever: refuse it now.
-      this.refuse(connection, request, {
-        ok: false,
-        code: ErrorCode.entryTooLarge,
-        message: `the write's update and result take ${entryBytes} bytes; a log entry holds at most ${this.config.prepareBytesMax}`,
-      });
       return;
     }
     const view = this.view;
     assert(view !== null, 'a primary has a view');
+    const outcome = this.execute(request.operation);
     const entry: Entry = {
       view: view.number,
       index: logIndex(this.log.lastIndex + 1),
       clientId: request.clientId,
       requestNumber: request.requestNumber,
       durability: request.durability,
-      update: execution.update,
-      result: execution.result,
+      ...outcome,
     };
     this.appendEntry(entry);
     this.applyEntry(entry);
-    const answer: Answer = { ok: true, result: entry.result };
+    const answer: Answer = entry.refused
+      ? { ok: false, ...decodeRefusal(entry.result) }
+      : { ok: true, result: entry.result };
     this.enqueue(this.waiter(connection, request, entry.index, answer, request.durability, 'write'));
   }
 
-  /** A refusal saw the state, uncommitted entries included: it is answered like a read. */
-  private refuse(connection: ConnectionId, request: ClientRequest, answer: Answer): void {
-    this.enqueue(this.waiter(connection, request, this.log.lastIndex, answer, 'sync', 'observation'));
+  /**
+   * Runs a write on the state machine. A refusal — the service's, or an entry too large to ever
+   * replicate — is logged like a write, with no update: the session then answers every retry with the
+   * same refusal, and it is ordered and committed like any write, so it observed a committed state.
+   */
+  private execute(operation: Uint8Array): Pick<Entry, 'refused' | 'update' | 'result'> {
+    const refused = (why: Refusal) => ({ refused: true, update: noUpdate, result: encodeRefusal(why) });
+    let execution: { result: Uint8Array; update: Uint8Array };
+    try {
+      execution = this.stateMachine.execute(operation);
+    } catch (error) {
+      return refused(refusal(error));
+    }
+    const entryBytes = execution.update.length + execution.result.length;
+    if (entryBytes > this.config.prepareBytesMax) {
+      return refused({
+        code: ErrorCode.entryTooLarge,
+        message: `the write's update and result take ${entryBytes} bytes; a log entry holds at most ${this.config.prepareBytesMax}`,
+      });
+    }
+    return { refused: false, ...execution };
   }
 
   private waiter(
@@ -942,8 +952,10 @@ function insertByIndex(queue: Waiter[], waiter: Waiter): void {
   queue.splice(position, 0, waiter);
 }
 
-/** The answer for a refusal by the service; anything else it throws is a bug and propagates. */
-function refusal(error: unknown): Answer {
+const noUpdate = new Uint8Array(0);
+
+/** A refusal by the service; anything else it throws is a bug and propagates. */
+function refusal(error: unknown): Refusal {
   if (!(error instanceof ServiceError)) throw error;
-  return { ok: false, code: error.code, message: error.message };
+  return { code: error.code, message: error.message };
 }

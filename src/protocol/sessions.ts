@@ -6,6 +6,8 @@ import type { ClientId, Entry, LogIndex } from './types.js';
 
 export interface Session {
   readonly requestNumber: number;
+  /** The request was refused; `result` holds the refusal. */
+  readonly refused: boolean;
   readonly result: Uint8Array;
   /** Where the entry that executed the request sits in the log. */
   readonly index: LogIndex;
@@ -21,6 +23,7 @@ export class SessionTable {
   record(entry: Entry): void {
     this.sessions.set(entry.clientId, {
       requestNumber: entry.requestNumber,
+      refused: entry.refused,
       result: entry.result,
       index: entry.index,
     });

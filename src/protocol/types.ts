@@ -73,15 +73,42 @@ export function membersOf(view: View): ReplicaId[] {
   return [view.primary, ...view.backups, ...view.learners];
 }
 
-/** One log record. `update` is what backups apply; `result` is what the client is answered. */
+/**
+ * One log record. `update` is what backups apply; `result` is what the client is answered. A
+ * refused write is logged too, with no update and the refusal (see `encodeRefusal`) as its result,
+ * so that every retry of it is answered with the same refusal and it never runs later.
+ */
 export interface Entry {
   readonly view: ViewNumber;
   readonly index: LogIndex;
   readonly clientId: ClientId;
   readonly requestNumber: number;
   readonly durability: Durability;
+  readonly refused: boolean;
   readonly update: Uint8Array;
   readonly result: Uint8Array;
+}
+
+/** A refusal by the service: a stable code and a message for people. */
+export interface Refusal {
+  readonly code: string;
+  readonly message: string;
+}
+
+const refusalEncoder = new TextEncoder();
+const refusalDecoder = new TextDecoder();
+
+/** The result bytes of a refused entry: the code, a newline, the message (UTF-8). */
+export function encodeRefusal(refusal: Refusal): Uint8Array {
+  return refusalEncoder.encode(`${refusal.code}\n${refusal.message}`);
+}
+
+export function decodeRefusal(result: Uint8Array): Refusal {
+  const text = refusalDecoder.decode(result);
+  const newline = text.indexOf('\n');
+  return newline === -1
+    ? { code: text, message: '' }
+    : { code: text.slice(0, newline), message: text.slice(newline + 1) };
 }
 
 /** A run of consecutive entries created in one view; a log's epochs summarise it for divergence checks. */

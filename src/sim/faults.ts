@@ -52,6 +52,8 @@ export interface FaultPlan {
   readonly clockRates: readonly number[];
   readonly faultIntervalTicks: number;
   readonly faultDurationTicksMax: number;
+  /** Operations each client connection keeps in flight at once (pipelining on one connection). */
+  readonly pipelineDepth: number;
 }
 
 export function planFaults(random: Random): FaultPlan {
@@ -79,6 +81,7 @@ export function planFaults(random: Random): FaultPlan {
     clockRates: Array.from({ length: replicaCount }, () => (drifting ? 0.95 + random.next() * 0.1 : 1)),
     faultIntervalTicks: random.integer(50, 400),
     faultDurationTicksMax: random.pick([100, 300, 800]),
+    pipelineDepth: random.pick([1, 1, 2, 3]),
   };
 }
 
@@ -91,6 +94,7 @@ export function describePlan(plan: FaultPlan): string {
     `loss ${network.lossProbability}, duplicates ${network.duplicateProbability}, delay ≤ ${network.delayTicksMax}`,
     `fsync ≤ ${plan.disk.fsyncTicksMax} ticks${plan.disk.tornWriteProbability > 0 ? ', torn writes' : ''}`,
     plan.clockRates.some((rate) => rate !== 1) ? 'drifting clocks' : 'exact clocks',
+    `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
   ].join('; ');
 }
 

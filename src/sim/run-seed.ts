@@ -5,9 +5,10 @@
 
 import { pairOperations } from '../check/history.js';
 import { checkAtMostOnce, checkNoLostWrites, type FinalReads } from '../check/invariants.js';
-import { checkLinearizable } from '../check/linearizability.js';
+import { checkLinearizable, describeOperation } from '../check/linearizability.js';
 import type { TestOnlyFaults } from '../protocol/replica.js';
 import type { ReplicaId } from '../protocol/types.js';
+import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { SimCluster } from './cluster.js';
 import { describePlan, type FaultKind, Nemesis, planFaults } from './faults.js';
@@ -44,17 +45,26 @@ const livenessTicksMax = 8_000;
 const convergenceTicksMax = 8_000;
 const finalReadAttemptsMax = 5;
 
+/**
+ * Values stay small enough that an append's entry (its value twice, as update and result) fits even
+ * the tiny Prepare limit, so the refusal a long list meets is VALUE_TOO_LARGE, which the checker models.
+ */
+const simKvLimits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 1024 };
+
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const plan = planFaults(new Random(seed ^ 0x5eed5eed));
   const cluster = new SimCluster({
     seed,
     replicaCount: plan.replicaCount,
     config: plan.config,
-    createStateMachine: () => new KeyValueStore(),
+    createStateMachine: () => new KeyValueStore(simKvLimits),
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
   });
   const violations: string[] = [];
-  const workload = new SimWorkload(cluster, cluster.random, workloadDefaults);
+  const workload = new SimWorkload(cluster, cluster.random, {
+    ...workloadDefaults,
+    pipelineDepth: plan.pipelineDepth,
+  });
   // Made once the first view formed: its network and disks are the plan's from then on.
   let nemesis: Nemesis | null = null;
   const startNemesis = (): Nemesis => {
@@ -78,7 +88,16 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     const operations = pairOperations(workload.recorder.events());
     const linearizability = checkLinearizable(operations, {
       budgetSteps: options.checkBudgetSteps ?? 200_000,
+      valueSizeMaxBytes: simKvLimits.valueSizeMaxBytes,
     });
+    // Every refusal is an observation the checker must judge; one it cannot is a gap, reported as such.
+    for (const { f, error, count, example } of linearizability.unmodeledFailures) {
+      violations.push(
+        `${count} ${f} failed with ${error ?? 'no code'}, which the checker cannot judge (first: ${describeOperation(example)})`,
+      );
+    }
+    for (const [cause, count] of workload.unexpectedReplies)
+      violations.push(`${count} unexpected replies: ${cause}`);
     for (const [key, check] of linearizability.perKey) {
       if (check.result === 'not-linearizable')
         violations.push(`key ${key} is not linearizable: ${check.explanation ?? ''}`);

@@ -12,7 +12,7 @@
 //       17     8  view            (f64, a safe non-negative integer)
 //       25     8  index           (f64, a safe non-negative integer)
 //       33     8  requestNumber   (f64, a safe non-negative integer)
-//       41     1  durability      (0 = sync, 1 = async)
+//       41     1  flags           (bit 0: async, else sync; bit 1: refused; other bits 0)
 //       42     2  clientIdLength, then the client id in UTF-8
 //              4  updateLength, then the update bytes
 //              4  resultLength, then the result bytes
@@ -32,7 +32,7 @@
 
 import { crc32 } from 'node:zlib';
 import { assert } from '../protocol/assert.js';
-import { clientId, type Durability, type Entry, logIndex, viewNumber } from '../protocol/types.js';
+import { clientId, type Entry, logIndex, viewNumber } from '../protocol/types.js';
 
 /** bodyLength and crc32. */
 export const recordPrefixBytes = 8;
@@ -50,8 +50,9 @@ const clientIdMaxBytes = 0xffff;
 const recordKindEntry = 1;
 const recordKindSyncMarker = 2;
 
-const durabilityCodes: Record<Durability, number> = { sync: 0, async: 1 };
-const durabilities: readonly Durability[] = ['sync', 'async'];
+const flagAsync = 1;
+const flagRefused = 2;
+const flagsKnown = flagAsync | flagRefused;
 
 export type DecodedRecord =
   | {
@@ -105,7 +106,10 @@ export function writeEntryRecord(
   target.writeDoubleLE(entry.view, body + 9);
   target.writeDoubleLE(entry.index, body + 17);
   target.writeDoubleLE(entry.requestNumber, body + 25);
-  target.writeUInt8(durabilityCodes[entry.durability], body + 33);
+  target.writeUInt8(
+    (entry.durability === 'async' ? flagAsync : 0) | (entry.refused ? flagRefused : 0),
+    body + 33,
+  );
   const clientIdStart = body + entryFixedFieldsBytes;
   const clientIdBytes = target.write(entry.clientId, clientIdStart, 'utf8');
   target.writeUInt16LE(clientIdBytes, body + 34);
@@ -181,8 +185,8 @@ export function decodeRecord(buffer: Buffer, offset: number, salt: number): Deco
   const view = buffer.readDoubleLE(body + 9);
   const index = buffer.readDoubleLE(body + 17);
   const requestNumber = buffer.readDoubleLE(body + 25);
-  const durability = durabilities[buffer.readUInt8(body + 33)];
-  if (!isCount(view) || !isCount(index) || !isCount(requestNumber) || durability === undefined) {
+  const flags = buffer.readUInt8(body + 33);
+  if (!isCount(view) || !isCount(index) || !isCount(requestNumber) || (flags & ~flagsKnown) !== 0) {
     return { kind: 'bad', reason: 'malformed fixed fields' };
   }
   const clientIdStart = body + entryFixedFieldsBytes;
@@ -205,7 +209,8 @@ export function decodeRecord(buffer: Buffer, offset: number, salt: number): Deco
     index: logIndex(index),
     clientId: clientId(buffer.toString('utf8', clientIdStart, clientIdEnd)),
     requestNumber,
-    durability,
+    durability: (flags & flagAsync) !== 0 ? 'async' : 'sync',
+    refused: (flags & flagRefused) !== 0,
     update: new Uint8Array(buffer.buffer, buffer.byteOffset + updateStart, updateEnd - updateStart),
     result: new Uint8Array(buffer.buffer, buffer.byteOffset + resultStart, bodyEnd - resultStart),
   };

@@ -126,6 +126,7 @@ const entry: Check<Entry> = (value, path) => {
     clientId: field('clientId', client),
     requestNumber: field('requestNumber', integer),
     durability: field('durability', durability),
+    refused: field('refused', boolean),
     update: field('update', binary),
     result: field('result', binary),
   };

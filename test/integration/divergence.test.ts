@@ -48,6 +48,7 @@ describe('divergence', { concurrency: false }, () => {
         clientId: clientId('ghost'),
         requestNumber: offset,
         durability: 'async' as const,
+        refused: false,
         update: execution.update,
         result: encodeResult({ kind: 'put', existed: true }),
       };

@@ -98,6 +98,7 @@ test('sim seed 251: a restarted primary does not count a learner as synced befor
     clientId: clientId('c'),
     requestNumber: position + 1,
     durability: 'sync' as const,
+    refused: false,
     update: new Uint8Array(),
     result: new Uint8Array(),
   }));

@@ -26,6 +26,7 @@ const claimedEntryArbitrary: fc.Arbitrary<{ entry: Entry; syncedThrough: number 
     clientId: fc.string({ unit: 'binary', maxLength: 40 }).map(clientId),
     requestNumber: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
     durability: fc.constantFrom('sync' as const, 'async' as const),
+    refused: fc.boolean(),
     update: fc.uint8Array({ maxLength: 300 }),
     result: fc.uint8Array({ maxLength: 300 }),
   })
@@ -37,6 +38,7 @@ const sample: Entry = {
   clientId: clientId('client-é'),
   requestNumber: 7,
   durability: 'sync',
+  refused: false,
   update: new Uint8Array([1, 2, 3]),
   result: new Uint8Array([4, 5]),
 };

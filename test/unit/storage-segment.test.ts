@@ -33,6 +33,7 @@ function entry(index: number, view = 1): Entry {
     clientId: clientId(`client-${index % 3}`),
     requestNumber: index * 2,
     durability: index % 2 === 0 ? 'sync' : 'async',
+    refused: index % 5 === 0,
     update: Uint8Array.from({ length: 20 + (index % 30) }, (_, i) => (index * 7 + i) & 0xff),
     result: Uint8Array.from({ length: index % 7 }, (_, i) => (view + i) & 0xff),
   };

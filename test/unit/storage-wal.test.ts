@@ -26,6 +26,7 @@ function entry(index: number, view = 1, updateBytes = index % 50): Entry {
     clientId: clientId(`client-${index % 3}`),
     requestNumber: index * 2,
     durability: index % 2 === 0 ? 'sync' : 'async',
+    refused: index % 5 === 0,
     update: Uint8Array.from({ length: updateBytes }, (_, i) => (index + i) & 0xff),
     result: Uint8Array.from({ length: index % 7 }, (_, i) => (view + i) & 0xff),
   };

@@ -31,6 +31,7 @@ const entry = {
   clientId: clientId('client-1'),
   requestNumber: 4,
   durability: 'sync',
+  refused: false,
   update: bytes(1, 2, 3),
   result: bytes(),
 };
