@@ -1,8 +1,9 @@
 // A whole cluster in one process, driven tick by tick from one seed: the real protocol core of
 // the coordinator and every replica, a simulated network (delay, reordering, loss, duplication,
-// partitions one way or both, clogged links), simulated disks (fsync latency that can turn slow, a
-// disk that hangs, an fsync that fails and takes the process down, a crash that loses what was not
-// fsynced and may tear the batch being written, a wiped directory) and clocks that drift or stop.
+// partitions one way or both, clogged links), simulated disks that hold the real log's bytes and run
+// its real recovery (see disk.ts: fsync latency that can turn slow, a disk that hangs, an fsync that
+// fails and takes the process down, a crash that tears the write being synced into any subset of its
+// pages, a wiped directory) and clocks that drift or stop.
 // Clients are plain endpoints that submit requests and collect replies. Every delivery feeds a trace
 // hash, so two runs of one seed can be compared exactly.
 //
@@ -16,7 +17,7 @@
 
 import type { ProtocolConfig } from '../protocol/config.js';
 import { Coordinator } from '../protocol/coordinator.js';
-import { type CoordinatorState, emptyCoordinatorState, type StorageOperation } from '../protocol/effects.js';
+import { type CoordinatorState, emptyCoordinatorState } from '../protocol/effects.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -26,17 +27,11 @@ import type {
 } from '../protocol/messages.js';
 import { Replica, type TestOnlyFaults } from '../protocol/replica.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
-import {
-  type ConnectionId,
-  type Entry,
-  type LogPosition,
-  logIndex,
-  positionZero,
-  type ReplicaId,
-  replicaId,
-  type View,
-} from '../protocol/types.js';
+import { type ConnectionId, type ReplicaId, replicaId, type View } from '../protocol/types.js';
+import { type DiskFaults, SimDisk } from './disk.js';
 import { Random } from './random.js';
+
+export type { DiskFaults } from './disk.js';
 
 export interface NetworkFaults {
   /** Probability that a message is dropped. */
@@ -45,13 +40,6 @@ export interface NetworkFaults {
   readonly duplicateProbability: number;
   readonly delayTicksMin: number;
   readonly delayTicksMax: number;
-}
-
-export interface DiskFaults {
-  readonly fsyncTicksMin: number;
-  readonly fsyncTicksMax: number;
-  /** Probability that a crash during an fsync leaves part of that batch on disk (a torn write). */
-  readonly tornWriteProbability: number;
 }
 
 export interface SimClusterOptions {
@@ -89,78 +77,6 @@ interface InFlight {
   readonly envelope: Envelope;
   /** For links to or from the coordinator: the coordinator process it belongs to. */
   readonly coordinatorEpoch: number;
-}
-
-/** What a disk step did. */
-type DiskStep = 'idle' | 'synced' | 'failed';
-
-/** A disk that makes writes durable only when a simulated fsync completes. */
-class SimDisk {
-  durable: Entry[] = [];
-  /** Fsyncs neither complete nor start while the disk hangs. */
-  hung = false;
-  /** The next fsync fails: the process stops, as the real log does (it never retries an fsync). */
-  failNextSync = false;
-  private queued: StorageOperation[] = [];
-  private syncing: { operations: StorageOperation[]; doneAt: number } | null = null;
-
-  /** The identity of the directory this disk holds; a wiped one gets a new disk. */
-  constructor(readonly identity: string) {}
-
-  submit(operations: readonly StorageOperation[]): void {
-    this.queued.push(...operations);
-  }
-
-  step(now: number, random: Random, faults: DiskFaults): DiskStep {
-    if (this.hung) return 'idle';
-    let result: DiskStep = 'idle';
-    if (this.syncing !== null && this.syncing.doneAt <= now) {
-      if (this.failNextSync) {
-        this.failNextSync = false;
-        return 'failed';
-      }
-      for (const operation of this.syncing.operations) {
-        if (operation.kind === 'append') this.durable.push(...operation.entries);
-        else this.durable.length = operation.afterIndex;
-      }
-      this.syncing = null;
-      result = 'synced';
-    }
-    if (this.syncing === null && this.queued.length > 0) {
-      this.syncing = {
-        operations: this.queued,
-        doneAt: now + random.integer(faults.fsyncTicksMin, faults.fsyncTicksMax),
-      };
-      this.queued = [];
-    }
-    return result;
-  }
-
-  get durablePosition(): LogPosition {
-    const last = this.durable.at(-1);
-    return last === undefined ? positionZero : { view: last.view, index: logIndex(last.index) };
-  }
-
-  /**
-   * A crash loses every write not yet fsynced. The batch being written may be torn: records go to
-   * disk in order, so what survives is a prefix of it, and recovery drops the torn last record.
-   */
-  crash(random: Random, faults: DiskFaults): void {
-    const syncing = this.syncing;
-    if (syncing !== null && random.chance(faults.tornWriteProbability)) {
-      const appends = syncing.operations.flatMap((operation) =>
-        operation.kind === 'append' ? [operation] : [],
-      );
-      if (appends.length === syncing.operations.length) {
-        const entries = appends.flatMap((operation) => operation.entries);
-        this.durable.push(...entries.slice(0, random.integer(0, entries.length)));
-      }
-    }
-    this.queued = [];
-    this.syncing = null;
-    this.hung = false;
-    this.failNextSync = false;
-  }
 }
 
 /** An input that reached a paused process, handed over when it resumes. */
@@ -542,7 +458,7 @@ export class SimCluster {
 
   private newDisk(): SimDisk {
     this.directories += 1;
-    return new SimDisk(`directory-${this.directories}`);
+    return new SimDisk(`directory-${this.directories}`, this.random);
   }
 
   private endpoints(): Endpoint[] {
