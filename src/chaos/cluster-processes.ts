@@ -158,7 +158,15 @@ export class ChaosCluster {
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
     const coordinator = new ServerProcess(
       COORDINATOR_NAME,
-      ['coordinator', '--listen', `${CHAOS_HOST}:0`, '--dir', join(directory, COORDINATOR_NAME)],
+      // A new cluster in a new folder (the flag is ignored once the coordinator has stored state).
+      [
+        'coordinator',
+        '--listen',
+        `${CHAOS_HOST}:0`,
+        '--dir',
+        join(directory, COORDINATOR_NAME),
+        '--new-cluster',
+      ],
       logPath(COORDINATOR_NAME),
     );
     const cluster = new ChaosCluster(directory, coordinator, replicas, proxies);

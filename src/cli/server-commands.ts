@@ -5,6 +5,7 @@
 // The server classes are imported lazily: the one-shot client commands never load them.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,6 +40,7 @@ interface ServerFlags {
 
 interface CoordinatorFlags extends ServerFlags {
   readonly recoverFromReplicas?: string[];
+  readonly newCluster?: boolean;
 }
 
 interface ReplicaFlags extends ServerFlags {
@@ -63,6 +65,11 @@ export function addServerCommands(program: Command): void {
       .requiredOption('--listen <host:port>', 'address to listen on', address(0))
       .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
       .option(
+        '--new-cluster',
+        'an empty --dir means a new cluster: form the first view (without it, an empty --dir means the ' +
+          'state was lost and the coordinator waits for --recover-from-replicas)',
+      )
+      .option(
         '--recover-from-replicas <ids>',
         'if the state directory is empty or older than the cluster, rebuild the view from the ' +
           'replicas, once every one of these (every replica of the cluster, comma-separated) has reported',
@@ -77,6 +84,7 @@ export function addServerCommands(program: Command): void {
       directory,
       clusterId: flags.clusterId,
       recoverFromReplicas: flags.recoverFromReplicas ?? [],
+      newCluster: flags.newCluster === true,
     });
     await serveUntilSignal(server, `understudy coordinator${READY_MARKER}${server.address}`);
   });
@@ -134,6 +142,14 @@ export function addServerCommands(program: Command): void {
     if (flags.dir.trim() === '') usage('--dir must not be empty');
     return startCluster(flags);
   });
+}
+
+/** Whether some replica folder under `directory` was ever used (it has a data-directory identity). */
+function hasReplicaData(directory: string): boolean {
+  if (!existsSync(directory)) return false;
+  return readdirSync(directory, { withFileTypes: true }).some(
+    (entry) => entry.isDirectory() && existsSync(join(directory, entry.name, 'identity')),
+  );
 }
 
 /** Prints the ready line, then closes the server on the first SIGINT/SIGTERM and exits. */
@@ -227,6 +243,9 @@ async function startCluster(flags: StartFlags): Promise<void> {
     coordinator,
     '--dir',
     join(directory, 'coordinator'),
+    // A data folder with no replica data yet is a new cluster; otherwise the coordinator's own state
+    // must be there, or it refuses to act rather than start over and reuse view numbers.
+    ...(hasReplicaData(directory) ? [] : ['--new-cluster']),
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
   const replicas = Array.from({ length: flags.replicas }, (_, k) => {

@@ -4,6 +4,7 @@
 
 import { BadFrameError } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
+import { emptyCoordinatorState } from '../protocol/effects.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type Listener,
@@ -28,6 +29,11 @@ export interface CoordinatorServerOptions {
    * every replica of the cluster (each must report first).
    */
   readonly recoverFromReplicas?: readonly string[];
+  /**
+   * The directory may be empty because this is a new cluster: store an empty state and form the
+   * first view. Without it an empty directory means lost state, and the coordinator refuses to act.
+   */
+  readonly newCluster?: boolean;
 }
 
 export class CoordinatorServer {
@@ -55,10 +61,16 @@ export class CoordinatorServer {
     const { host, port } = parseAddress(options.listen);
     const logger = createLogger('coordinator');
     const store = new StateStore(options.directory);
+    let stored = store.load();
+    if (stored === null && options.newCluster === true) {
+      // Stored at once, so that a restart before the first view is not mistaken for lost state.
+      stored = emptyCoordinatorState;
+      store.save(stored);
+    }
     const startedAtMs = performance.now();
     const core = new Coordinator({
       config: config.protocol,
-      stored: store.load(),
+      stored,
       clock: () => (performance.now() - startedAtMs) / config.tickMs,
       recoverFromReplicas: (options.recoverFromReplicas ?? []).map(replicaId),
     });

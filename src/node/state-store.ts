@@ -2,15 +2,15 @@
 // primary acknowledged it, and the last acknowledged view, in one small file replaced atomically:
 // write every byte of a temporary file, fsync it, rename it over the old one, fsync the directory. A
 // write that fails or makes no progress (a full disk) throws before the rename, so the previous
-// good file stays; the file is never replaced by a short one. A missing file loads as the empty
-// state; the coordinator then refuses to act if replicas report views.
+// good file stays; the file is never replaced by a short one. A missing file loads as null: the
+// directory lost its state, or the cluster is new — only the operator can say which.
 //
 // load() treats the file as untrusted input: anything but a well-formed state is a ConfigError.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { type CoordinatorState, emptyCoordinatorState, type ViewRecord } from '../protocol/effects.js';
+import type { CoordinatorState, ViewRecord } from '../protocol/effects.js';
 import { type ReplicaIdentity, replicaId, viewNumber } from '../protocol/types.js';
 
 const fileName = 'coordinator-state.json';
@@ -34,9 +34,9 @@ export class StateStore {
     this.file = path.join(directory, fileName);
   }
 
-  /** The stored state, or the empty one when there is no file (a new coordinator, or one that lost its disk). */
-  load(): CoordinatorState {
-    if (!fs.existsSync(this.file)) return emptyCoordinatorState;
+  /** The stored state, or null when there is no file (a new cluster, or a directory that lost its state). */
+  load(): CoordinatorState | null {
+    if (!fs.existsSync(this.file)) return null;
     try {
       const stored: unknown = JSON.parse(fs.readFileSync(this.file, 'utf8'));
       if (!isObject(stored) || stored.format !== formatVersion) {

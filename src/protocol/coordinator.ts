@@ -6,9 +6,11 @@
 // Rules it keeps (DESIGN §4):
 // - every change makes a new view, stored before anyone hears of it, numbered above every view
 //   it ever stored and every view any replica reports: views only go up, also after it lost its disk;
-// - a coordinator whose state is behind what replicas report (it lost or was given old state)
-//   forms no view and grants no lease; only with `recoverFromReplicas` (the operator naming every
-//   replica of the cluster) does it rebuild, and then only once it heard every one of them;
+// - a coordinator with no state (its directory lost it; a new cluster is the operator's explicit
+//   word, not an assumption) or whose state is behind what replicas report forms no view and grants
+//   no lease; only with `recoverFromReplicas` (the operator naming every replica of the cluster)
+//   does it rebuild, and then only once it heard every one of them. An empty coordinator cannot
+//   tell a new cluster from a lost one: the replica holding the data may be the one it cannot hear;
 // - a replica counts as alive while it heartbeats, hears the coordinator, and its disk completes
 //   fsyncs (liveness means progress, not heartbeats);
 // - each view records the identity (incarnation, data directory) of its members. A member whose
@@ -25,7 +27,12 @@
 //   first heartbeat in which it reports the view acknowledges it.
 
 import type { ProtocolConfig } from './config.js';
-import type { CoordinatorEffects, CoordinatorState, ViewRecord } from './effects.js';
+import {
+  type CoordinatorEffects,
+  type CoordinatorState,
+  emptyCoordinatorState,
+  type ViewRecord,
+} from './effects.js';
 import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply } from './messages.js';
 import {
   type Address,
@@ -45,7 +52,8 @@ import {
 
 export interface CoordinatorOptions {
   readonly config: ProtocolConfig;
-  readonly stored: CoordinatorState;
+  /** What its directory holds; null when it holds nothing and the operator did not say the cluster is new. */
+  readonly stored: CoordinatorState | null;
   /** Monotonic time in ticks. */
   readonly clock: () => number;
   /**
@@ -85,6 +93,8 @@ export class Coordinator {
   private readonly clock: () => number;
   private readonly recoverFromReplicas: readonly ReplicaId[];
   private state: CoordinatorState;
+  /** It has no state of its own: it must be rebuilt from the replicas before it may act. */
+  private stateLost: boolean;
   private readonly replicas = new Map<ReplicaId, ReplicaRecord>();
   private now: number;
   /** No replica is judged dead before this tick: after a start or a stall, each gets a failure timeout to report. */
@@ -103,7 +113,8 @@ export class Coordinator {
     this.config = options.config;
     this.clock = options.clock;
     this.recoverFromReplicas = options.recoverFromReplicas ?? [];
-    this.state = options.stored;
+    this.state = options.stored ?? emptyCoordinatorState;
+    this.stateLost = options.stored === null;
     this.now = options.clock();
     this.judgeFromTick = this.now + this.config.failureTimeoutTicks;
     // After a restart we cannot know what lease a primary holds: assume a full one was just granted.
@@ -347,16 +358,18 @@ export class Coordinator {
   private detectLostState(): boolean {
     const highest = this.highestViewReported();
     const known = this.state.current?.view.number ?? 0;
-    if (highest <= known) {
+    if (!this.stateLost && highest <= known) {
       this.currentProblem = null;
       return false;
     }
-    const state = known === 0 ? 'has no state' : `stored only view ${known}`;
+    const state = this.stateLost ? 'has no state' : `stored only view ${known}`;
     if (this.recoverFromReplicas.length === 0) {
       this.currentProblem =
-        `replicas report view ${highest} but this coordinator ${state}: it lost its state or was given an old one. ` +
-        'It forms no view and grants no lease. Restart it with --recover-from-replicas naming every ' +
-        'replica of the cluster to rebuild the view from them.';
+        (this.stateLost
+          ? 'this coordinator has no state (an empty or lost state directory). '
+          : `replicas report view ${highest} but this coordinator stored only view ${known}: it was given old state. `) +
+        'It forms no view and grants no lease. For a new cluster, start it with --new-cluster; to ' +
+        'rebuild the view from the replicas, restart it with --recover-from-replicas naming every replica.';
       return true;
     }
     this.rebuildFromReplicas(highest, state);
@@ -391,7 +404,10 @@ export class Coordinator {
         ? `waiting to hear from ${silent.join(', ')}`
         : 'waiting for the last lease to run out');
     if (silent.length > 0 || this.now < this.leaseExpiryTick) return;
-    if (this.formView()) this.currentProblem = null;
+    if (this.formView()) {
+      this.stateLost = false;
+      this.currentProblem = null;
+    }
   }
 
   /** The first view, or one rebuilt from the replicas: only replicas whose log is exactly the primary's are backups. */

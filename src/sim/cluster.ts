@@ -123,8 +123,8 @@ export class SimCluster {
   now = 0;
   /** Null while the coordinator process is down. */
   coordinator: Coordinator | null = null;
-  /** What the coordinator has stored on disk; a restart begins from it. */
-  private coordinatorStored: CoordinatorState = emptyCoordinatorState;
+  /** What the coordinator has stored on disk; a restart begins from it. Null: its directory lost it. */
+  private coordinatorStored: CoordinatorState | null = emptyCoordinatorState;
   /** The coordinator machine's monotonic clock. */
   private coordinatorClock = 0;
   private coordinatorEpoch = 0;
@@ -252,7 +252,7 @@ export class SimCluster {
    */
   startCoordinator(options: { wipeState?: boolean; recoverFromReplicas?: readonly ReplicaId[] } = {}): void {
     if (this.coordinator !== null) return;
-    if (options.wipeState === true) this.coordinatorStored = emptyCoordinatorState;
+    if (options.wipeState === true) this.coordinatorStored = null;
     this.coordinatorEpoch += 1;
     this.coordinator = new Coordinator({
       config: this.options.config,
@@ -266,7 +266,7 @@ export class SimCluster {
         ? ''
         : `, recovering from ${options.recoverFromReplicas.join(',')}`;
     this.trace(
-      `start coordinator${how}${consent} in view ${this.coordinatorStored.current?.view.number ?? 0}`,
+      `start coordinator${how}${consent} in view ${this.coordinatorStored?.current?.view.number ?? 0}`,
     );
   }
 
@@ -373,7 +373,7 @@ export class SimCluster {
 
   view(): View | null {
     // While the coordinator is down, clients use the last view they heard of.
-    return this.coordinator?.currentView() ?? this.coordinatorStored.current?.view ?? null;
+    return this.coordinator?.currentView() ?? this.coordinatorStored?.current?.view ?? null;
   }
 
   replica(id: ReplicaId): Replica | null {

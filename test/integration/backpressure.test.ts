@@ -23,6 +23,7 @@ test('a client pipelining 20x more writes than may wait is paused, never refused
     listen: '127.0.0.1:0',
     directory: path.join(directory, 'c'),
     config,
+    newCluster: true,
   });
   const replica = await ReplicaServer.start({
     id: 'r1',

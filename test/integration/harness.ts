@@ -110,6 +110,8 @@ export class LocalCluster {
       listen,
       '--dir',
       path.join(this.directory, 'coordinator'),
+      // Each test makes its own folder: a new cluster (ignored once the coordinator has state).
+      '--new-cluster',
     ]);
     this.coordinatorAddress = this.coordinator.address;
   }

@@ -101,10 +101,10 @@ test('a write that makes no progress is an error, not an endless loop, and the p
   });
 });
 
-test('a missing file loads as no view, and a saved empty state round-trips', () => {
+test('a missing file loads as no state, and a saved empty state round-trips', () => {
   withDirectory((directory) => {
     const store = new StateStore(path.join(directory, 'not-yet'));
-    assert.deepStrictEqual(store.load(), emptyCoordinatorState);
+    assert.equal(store.load(), null);
     store.save(emptyCoordinatorState);
     assert.deepStrictEqual(store.load(), emptyCoordinatorState);
   });
