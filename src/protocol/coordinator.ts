@@ -17,8 +17,8 @@
 //   identity changed may have lost what it acknowledged: it is a learner again in a new view, and
 //   one whose directory changed is never a candidate for primary;
 // - a learner the primary reports as synced becomes a backup, a backup it reports as lagging a
-//   learner: only for reports of the current view from the primary's recorded incarnation, about
-//   learners whose identity is the one recorded in this view;
+//   learner: only for reports made in the current view (by the process recorded as its primary:
+//   any other is replaced first), about learners whose identity is the one recorded in this view;
 // - a dead or restarted primary is replaced, once the last lease granted to it (plus a drift
 //   margin) has run out, by the candidate with the longest durable log: the backups of the current
 //   view and the primary and backups of the last view a primary acknowledged (views after that one
@@ -64,10 +64,9 @@ export interface CoordinatorOptions {
   readonly recoverFromReplicas?: readonly ReplicaId[];
 }
 
-/** What a primary said of its followers, and as which view and process it said it. */
+/** What a primary said of its followers, and in which view it said it. */
 interface FollowerReport {
   readonly view: ViewNumber;
-  readonly incarnation: number;
   readonly syncedLearners: readonly ReplicaId[];
   readonly laggingBackups: readonly ReplicaId[];
 }
@@ -239,7 +238,6 @@ export class Coordinator {
         view !== null && view.primary === heartbeat.replicaId
           ? {
               view: view.number,
-              incarnation: heartbeat.incarnation,
               syncedLearners: heartbeat.syncedLearners,
               laggingBackups: heartbeat.laggingBackups,
             }
@@ -477,13 +475,13 @@ export class Coordinator {
     this.installView({ primary: view.primary, backups, learners });
   }
 
-  /** The primary's report, if it was made in the current view by the process that acknowledged it. */
+  /**
+   * The primary's report, if it was made in the current view. It comes from the process last heard
+   * as the primary; if that is not the one recorded for the view, reconcile replaces the primary instead.
+   */
   private currentReport(current: ViewRecord): FollowerReport | null {
     const report = this.replicas.get(current.view.primary)?.report ?? null;
-    const incarnation = current.identities[current.view.primary]?.incarnation;
-    if (report === null || report.view !== current.view.number || report.incarnation !== incarnation)
-      return null;
-    return report;
+    return report?.view === current.view.number ? report : null;
   }
 
   private installView(members: Omit<View, 'number'>): void {
