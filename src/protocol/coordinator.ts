@@ -34,6 +34,7 @@ import {
   type ViewRecord,
 } from './effects.js';
 import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply } from './messages.js';
+import type { TestOnlyFaults } from './test-only-faults.js';
 import {
   type Address,
   comparePositions,
@@ -62,6 +63,7 @@ export interface CoordinatorOptions {
    * each of which must report before the view is rebuilt. Empty: no consent.
    */
   readonly recoverFromReplicas?: readonly ReplicaId[];
+  readonly testOnlyFaults?: TestOnlyFaults;
 }
 
 /** What a primary said of its followers, and in which view it said it. */
@@ -91,6 +93,7 @@ export class Coordinator {
   private readonly config: ProtocolConfig;
   private readonly clock: () => number;
   private readonly recoverFromReplicas: readonly ReplicaId[];
+  private readonly testOnlyFaults: TestOnlyFaults;
   private state: CoordinatorState;
   /** It has no state of its own: it must be rebuilt from the replicas before it may act. */
   private stateLost: boolean;
@@ -112,6 +115,7 @@ export class Coordinator {
     this.config = options.config;
     this.clock = options.clock;
     this.recoverFromReplicas = options.recoverFromReplicas ?? [];
+    this.testOnlyFaults = options.testOnlyFaults ?? {};
     this.state = options.stored ?? emptyCoordinatorState;
     this.stateLost = options.stored === null;
     this.now = options.clock();
@@ -270,12 +274,14 @@ export class Coordinator {
 
   /** The process and directory `id` runs as now differ from those `record` holds for it. */
   private identityChanged(id: ReplicaId, recorded: ViewRecord): boolean {
+    if (this.testOnlyFaults.ignoreIdentityChanges === true) return false;
     const now = this.replicas.get(id)?.identity;
     const then = recorded.identities[id];
     return now !== undefined && (then === undefined || !sameIdentity(now, then));
   }
 
   private directoryChanged(id: ReplicaId, recorded: ViewRecord): boolean {
+    if (this.testOnlyFaults.ignoreIdentityChanges === true) return false;
     const now = this.replicas.get(id)?.identity;
     const then = recorded.identities[id];
     return now !== undefined && (then === undefined || now.directory !== then.directory);
@@ -437,7 +443,8 @@ export class Coordinator {
       }
     };
     consider([view.primary, ...view.backups], current);
-    const acknowledged = this.state.lastAcknowledged;
+    const acknowledged =
+      this.testOnlyFaults.candidatesFromCurrentViewOnly === true ? null : this.state.lastAcknowledged;
     if (acknowledged !== null)
       consider([acknowledged.view.primary, ...acknowledged.view.backups], acknowledged);
     const primary = this.longestLog(candidates);
@@ -481,6 +488,7 @@ export class Coordinator {
    */
   private currentReport(current: ViewRecord): FollowerReport | null {
     const report = this.replicas.get(current.view.primary)?.report ?? null;
+    if (this.testOnlyFaults.actOnReportsOfAnyView === true) return report;
     return report?.view === current.view.number ? report : null;
   }
 

@@ -37,6 +37,7 @@ import type {
 import { ReplicaLog } from './replica-log.js';
 import { SessionTable } from './sessions.js';
 import { ServiceError, type StateMachine, type StateMachineFactory } from './state-machine.js';
+import type { TestOnlyFaults } from './test-only-faults.js';
 import {
   type Address,
   type ConnectionId,
@@ -70,13 +71,6 @@ export interface ReplicaOptions {
   readonly recovered: readonly Entry[];
   /** Deliberate bugs, for proving that the simulator's checks catch them. Never set in production. */
   readonly testOnlyFaults?: TestOnlyFaults;
-}
-
-export interface TestOnlyFaults {
-  /** A new primary starts with an empty session table, so retried requests run again. */
-  readonly forgetSessionsOnPromotion?: boolean;
-  /** The primary commits without waiting for the last backup of its view. */
-  readonly commitWithoutLastBackup?: boolean;
 }
 
 /** What the primary knows of one backup or learner. */
@@ -187,7 +181,8 @@ export class Replica {
 
   /** A timer fired: time has passed; heartbeat, retransmit and expire what is due. */
   tick(): void {
-    this.catchUp();
+    if (this.testOnlyFaults.countTicksNotTime === true) this.now += 1;
+    else this.catchUp();
     if (this.now - this.lastHeartbeatTick >= this.config.heartbeatIntervalTicks) this.sendHeartbeat();
     if (this.role === 'primary') this.tickPrimary();
     this.checkInvariants();
@@ -275,6 +270,7 @@ export class Replica {
   // ---- time ------------------------------------------------------------------------------------
 
   private catchUp(): void {
+    if (this.testOnlyFaults.countTicksNotTime === true) return;
     const now = this.clock();
     if (now <= this.now) return;
     const jump = now - this.now;
@@ -497,6 +493,10 @@ export class Replica {
   }
 
   private enqueue(waiter: Waiter): void {
+    if (this.testOnlyFaults.answerRefusalsAtOnce === true && !waiter.answer.ok) {
+      this.replyFailure(waiter.connection, waiter.requestId, waiter.answer.code, waiter.answer.message);
+      return;
+    }
     if (waiter.durability === 'async') {
       if (this.durableIndex >= waiter.index) this.answer(waiter);
       else insertByIndex(this.durableWaiters, waiter);

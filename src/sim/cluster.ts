@@ -25,8 +25,9 @@ import type {
   Heartbeat,
   PeerMessage,
 } from '../protocol/messages.js';
-import { Replica, type TestOnlyFaults } from '../protocol/replica.js';
+import { Replica } from '../protocol/replica.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
+import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import { type ConnectionId, type ReplicaId, replicaId, type View } from '../protocol/types.js';
 import { type DiskFaults, SimDisk } from './disk.js';
 import { Random } from './random.js';
@@ -259,6 +260,7 @@ export class SimCluster {
       stored: this.coordinatorStored,
       clock: () => this.coordinatorClock,
       recoverFromReplicas: options.recoverFromReplicas ?? [],
+      ...(this.options.testOnlyFaults === undefined ? {} : { testOnlyFaults: this.options.testOnlyFaults }),
     });
     const how = options.wipeState === true ? ' with an empty state directory' : '';
     const consent =
@@ -369,6 +371,11 @@ export class SimCluster {
     const replies = this.replies.get(connection) ?? [];
     this.replies.delete(connection);
     return replies;
+  }
+
+  /** The last view whose primary acknowledged it, as the coordinator stored it (what an operator could read). */
+  lastAcknowledgedView(): View | null {
+    return this.coordinatorStored?.lastAcknowledged?.view ?? null;
   }
 
   view(): View | null {

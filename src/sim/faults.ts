@@ -25,6 +25,8 @@ import type { Random } from './random.js';
 export const faultKinds = [
   'crash',
   'pause',
+  'pause-partition',
+  'total-crash',
   'wipe',
   'partition',
   'one-way',
@@ -54,6 +56,8 @@ export interface FaultPlan {
   readonly faultDurationTicksMax: number;
   /** Operations each client connection keeps in flight at once (pipelining on one connection). */
   readonly pipelineDepth: number;
+  /** How long a client may stay idle between operations (keeping the primary it knew). */
+  readonly clientIdleTicksMax: number;
 }
 
 export function planFaults(random: Random): FaultPlan {
@@ -82,6 +86,7 @@ export function planFaults(random: Random): FaultPlan {
     faultIntervalTicks: random.integer(50, 400),
     faultDurationTicksMax: random.pick([100, 300, 800]),
     pipelineDepth: random.pick([1, 1, 2, 3]),
+    clientIdleTicksMax: random.pick([0, 0, 50, 300]),
   };
 }
 
@@ -95,6 +100,7 @@ export function describePlan(plan: FaultPlan): string {
     `fsync ≤ ${plan.disk.fsyncTicksMax} ticks${plan.disk.tornWriteProbability > 0 ? ', torn writes' : ''}`,
     plan.clockRates.some((rate) => rate !== 1) ? 'drifting clocks' : 'exact clocks',
     `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
+    plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
   ].join('; ');
 }
 
@@ -102,16 +108,25 @@ export function describePlan(plan: FaultPlan): string {
 interface ActiveFault {
   readonly kind: FaultKind;
   readonly target: Endpoint;
-  readonly healAt: number;
+  healAt: number;
   heal(): void;
+  /** For faults that unfold in stages: called every step while the fault is active. */
+  step?(): void;
+  /** While active, no other fault starts. */
+  readonly exclusive?: boolean;
 }
+
+/** After a total crash and one member's return, how long the cluster may take to serve again. */
+const partialReturnTicksMax = 1_500;
 
 export class Nemesis {
   readonly injected = new Map<FaultKind, number>();
+  /** Liveness the faults demand and the cluster did not deliver (a total crash's partial return). */
+  readonly violations: string[] = [];
   private nextFaultAt: number;
   private active: ActiveFault[] = [];
   /** A wiped replica not yet back in the view as primary or backup: no other wipe until it is. */
-  private wipedAwaitingRejoin: ReplicaId | null = null;
+  private wipedAwaitingRejoin: { readonly id: ReplicaId; readonly viewNumber: number } | null = null;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -131,6 +146,8 @@ export class Nemesis {
   step(): void {
     const now = this.cluster.now;
     for (const fault of this.active.filter((candidate) => candidate.healAt <= now)) this.healOne(fault);
+    for (const fault of this.active) fault.step?.();
+    if (this.active.some((fault) => fault.exclusive === true)) return;
     if (now < this.nextFaultAt || this.plan.kinds.length === 0) return;
     if (this.active.length < this.plan.concurrentFaultsMax) {
       const fault = this.inject(this.random.pick(this.plan.kinds));
@@ -161,8 +178,11 @@ export class Nemesis {
     const cluster = this.cluster;
     const view = cluster.view();
     if (this.wipedAwaitingRejoin !== null && view !== null) {
-      const id = this.wipedAwaitingRejoin;
-      if (view.primary === id || view.backups.includes(id)) this.wipedAwaitingRejoin = null;
+      // Back only in a view formed after the wipe: the view it was wiped in still names it.
+      const { id, viewNumber } = this.wipedAwaitingRejoin;
+      if (view.number > viewNumber && (view.primary === id || view.backups.includes(id))) {
+        this.wipedAwaitingRejoin = null;
+      }
     }
     if (cluster.coordinator?.needsOperator !== true) return;
     if (this.active.some((fault) => fault.kind === 'coordinator-amnesia')) return;
@@ -174,6 +194,64 @@ export class Nemesis {
     let total = 0;
     for (const count of this.injected.values()) total += count;
     return total;
+  }
+
+  /**
+   * Every replica dies, one after another, so the coordinator notices them one at a time (and may
+   * form views whose primaries are already dead); then one member of the last view a primary
+   * acknowledged returns alone, from its disk. It holds every committed entry, so it must lead.
+   */
+  private totalCrash(ids: readonly ReplicaId[]): ActiveFault | null {
+    const cluster = this.cluster;
+    if (this.active.length > 0 || !cluster.coordinatorRunning || cluster.coordinator?.problem !== null)
+      return null;
+    // A member whose directory was just replaced must not be the one to return (it holds nothing).
+    if (this.wipedAwaitingRejoin !== null) return null;
+    if (!ids.every((id) => cluster.isRunning(id))) return null;
+    const crashAt = new Map<ReplicaId, number>();
+    let at = cluster.now;
+    for (const id of this.random.chance(0.5) ? [...ids].reverse() : ids) {
+      crashAt.set(id, at);
+      at += this.random.integer(0, this.plan.config.failureTimeoutTicks);
+    }
+    const returnAt = at + this.random.integer(1, 3) * this.plan.config.failureTimeoutTicks;
+    let returned: ReplicaId | null = null;
+    const fault: ActiveFault = {
+      kind: 'total-crash',
+      target: 'coordinator',
+      exclusive: true,
+      healAt: Number.POSITIVE_INFINITY,
+      heal: () => {
+        for (const id of ids) cluster.start(id);
+      },
+      step: () => {
+        for (const [id, when] of crashAt) {
+          if (cluster.now >= when && cluster.isRunning(id)) cluster.crash(id);
+          if (cluster.now >= when) crashAt.delete(id);
+        }
+        if (returned === null && crashAt.size === 0 && cluster.now >= returnAt) {
+          const acknowledged = cluster.lastAcknowledgedView();
+          if (acknowledged === null) {
+            fault.healAt = cluster.now;
+            return;
+          }
+          returned = this.random.pick([acknowledged.primary, ...acknowledged.backups]);
+          cluster.start(returned);
+          fault.healAt = cluster.now + partialReturnTicksMax;
+          return;
+        }
+        if (returned === null) return;
+        const status = cluster.replica(returned)?.status();
+        if (status?.role === 'primary' && status.leaseValid) {
+          fault.healAt = cluster.now; // it leads again: bring the others back
+        } else if (cluster.now + 1 >= fault.healAt) {
+          this.violations.push(
+            `liveness: after a total crash, ${returned} (a member of the last acknowledged view) returned alone and did not lead within ${partialReturnTicksMax} ticks`,
+          );
+        }
+      },
+    };
+    return fault;
   }
 
   private healOne(fault: ActiveFault): void {
@@ -218,6 +296,34 @@ export class Nemesis {
         cluster.pause(target);
         return fault(target, () => cluster.resume(target));
       }
+      case 'pause-partition': {
+        // It resumes still cut off from the coordinator: whatever waited for it (a client's read) is
+        // handled before it can hear that it was replaced.
+        const links: [Endpoint, Endpoint][] = this.random.chance(0.5)
+          ? [['coordinator', target]]
+          : [
+              ['coordinator', target],
+              [target, 'coordinator'],
+            ];
+        const reconnect = cut(links);
+        cluster.pause(target);
+        const resumeAt = healAt;
+        const active: ActiveFault = {
+          kind,
+          target,
+          healAt: resumeAt + this.random.integer(10, 200),
+          heal: () => {
+            cluster.resume(target);
+            reconnect();
+          },
+          step: () => {
+            if (cluster.now >= resumeAt) cluster.resume(target);
+          },
+        };
+        return active;
+      }
+      case 'total-crash':
+        return this.totalCrash(ids);
       case 'wipe': {
         // Losing a disk is survivable only while every other replica holds everything.
         const view = cluster.view();
@@ -228,7 +334,7 @@ export class Nemesis {
           ids.every((id) => view.primary === id || view.backups.includes(id));
         if (!whole) return null;
         cluster.wipe(target);
-        this.wipedAwaitingRejoin = target;
+        this.wipedAwaitingRejoin = { id: target, viewNumber: view.number };
         // Often back within the failure timeout, before the coordinator noticed it was gone.
         const restartAt = cluster.now + this.random.integer(0, 2 * this.plan.config.failureTimeoutTicks);
         return { kind, target, healAt: restartAt, heal: () => cluster.start(target) };

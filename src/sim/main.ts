@@ -2,7 +2,7 @@
 // seed twice, proving the run is deterministic (same trace digest), and prints its trace tail.
 
 import { parseArgs } from 'node:util';
-import type { TestOnlyFaults } from '../protocol/replica.js';
+import { type TestOnlyFaults, testOnlyFaultNames } from '../protocol/test-only-faults.js';
 import { runSeed, type SeedResult } from './run-seed.js';
 
 const lineLengthMax = 400;
@@ -11,8 +11,8 @@ const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks
   --start S    first seed (default 1)
   --seed S     replay one seed twice and show its trace
   --ticks T    ticks of faults per seed (default 2000)
-  --fault NAME a test-only bug to switch on (forgetSessionsOnPromotion, commitWithoutLastBackup),
-               to see the checks catch it`;
+  --fault NAME a test-only bug to switch on, to see the checks catch it:
+               ${testOnlyFaultNames.join(', ')}`;
 
 function fail(message: string): never {
   process.stderr.write(`sim: ${message}\n${usage}\n`);
@@ -67,7 +67,7 @@ function main(): void {
     return typeof value === 'string' ? value : undefined;
   };
   const faultName = text('fault');
-  const knownFaults = ['forgetSessionsOnPromotion', 'commitWithoutLastBackup'];
+  const knownFaults: readonly string[] = testOnlyFaultNames;
   if (faultName !== undefined && !knownFaults.includes(faultName)) fail(`unknown --fault ${faultName}`);
   const testOnlyFaults: TestOnlyFaults | undefined =
     faultName === undefined ? undefined : { [faultName]: true };

@@ -6,7 +6,7 @@
 import { pairOperations } from '../check/history.js';
 import { checkAtMostOnce, checkNoLostWrites, type FinalReads } from '../check/invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
-import type { TestOnlyFaults } from '../protocol/replica.js';
+import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import type { ReplicaId } from '../protocol/types.js';
 import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
@@ -64,6 +64,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const workload = new SimWorkload(cluster, cluster.random, {
     ...workloadDefaults,
     pipelineDepth: plan.pipelineDepth,
+    idleTicksMax: plan.clientIdleTicksMax,
   });
   // Made once the first view formed: its network and disks are the plan's from then on.
   let nemesis: Nemesis | null = null;
@@ -172,6 +173,7 @@ function runPhases(
     notePrimary();
     return workload.livenessDone;
   }, livenessTicksMax);
+  violations.push(...nemesis.violations);
   if (!live) violations.push('liveness: operations started after the heal did not complete');
   violations.push(...workload.livenessFailures.map((failure) => `liveness: ${failure}`));
   workload.stopGenerating();

@@ -36,7 +36,7 @@ import {
 } from '../check/history.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { ClientReply } from '../protocol/messages.js';
-import { clientId, type Durability } from '../protocol/types.js';
+import { clientId, type Durability, type ReplicaId } from '../protocol/types.js';
 import {
   decodeResult,
   encodeOperation,
@@ -66,6 +66,11 @@ export interface WorkloadOptions {
    * that write may not have committed, whose refusal (or result) tells what the primary holds.
    */
   readonly probeProbability?: number;
+  /**
+   * A process waits up to this long before its next operation (0: never idle). An idle connection
+   * keeps the primary it knew, so its next call may reach one that was deposed meanwhile.
+   */
+  readonly idleTicksMax?: number;
 }
 
 /** One operation at a time per connection; deeper pipelines make refusals of uncommitted state likelier. */
@@ -124,6 +129,12 @@ interface SimConnection {
   readonly processes: readonly SimProcess[];
   /** The value this connection last saw per key: what its next cas expects. */
   readonly lastRead: Map<string, string | null>;
+  /**
+   * The primary this connection sends to. Like the real client it asks the coordinator again only
+   * for a retry (after NOT_PRIMARY or a timeout), so a new call may reach a primary that was deposed
+   * meanwhile — the way a stale read would reach a primary that stalled past its lease.
+   */
+  knownPrimary: ReplicaId | null;
 }
 
 /** One session slot of a connection: a single-threaded process of the history. */
@@ -135,6 +146,8 @@ interface SimProcess {
   requestNumber: number;
   operationsDone: number;
   pending: Pending | null;
+  /** No new operation before this tick (think time). */
+  idleUntil: number;
 }
 
 const encoder = new TextEncoder();
@@ -181,7 +194,7 @@ export class SimWorkload {
     this.keys = keys;
     for (let index = 0; index < options.clients; index++) {
       const processes: SimProcess[] = [];
-      const connection: SimConnection = { index, processes, lastRead: new Map() };
+      const connection: SimConnection = { index, processes, lastRead: new Map(), knownPrimary: null };
       for (let slot = 0; slot < this.pipelineDepth; slot++) {
         processes.push({
           connection,
@@ -190,6 +203,7 @@ export class SimWorkload {
           requestNumber: 0,
           operationsDone: 0,
           pending: null,
+          idleUntil: 0,
         });
       }
       this.connections.push(connection);
@@ -226,7 +240,8 @@ export class SimWorkload {
       for (const process of connection.processes) {
         const pending = process.pending;
         if (pending === null) {
-          if (this.generating && (!this.livenessPhase || this.livenessOperationsLeft > 0))
+          const thinking = !this.livenessPhase && this.cluster.now < process.idleUntil;
+          if (this.generating && !thinking && (!this.livenessPhase || this.livenessOperationsLeft > 0))
             this.begin(process);
           continue;
         }
@@ -348,8 +363,12 @@ export class SimWorkload {
 
   private send(process: SimProcess, pending: Pending): void {
     pending.nextAttemptAt = this.cluster.now + this.options.attemptTimeoutTicks;
-    const primary = this.cluster.view()?.primary;
-    if (primary === undefined) return;
+    const connection = process.connection;
+    if (connection.knownPrimary === null || pending.attemptIds.size > 0) {
+      connection.knownPrimary = this.cluster.view()?.primary ?? null;
+    }
+    const primary = connection.knownPrimary;
+    if (primary === null) return;
     const id = this.nextRequestId++;
     pending.attemptIds.add(id);
     this.cluster.submit(process.connection.index, primary, {
@@ -458,6 +477,8 @@ export class SimWorkload {
     }
     process.pending = null;
     process.operationsDone += 1;
+    const idleTicksMax = this.options.idleTicksMax ?? 0;
+    if (idleTicksMax > 0) process.idleUntil = this.cluster.now + this.random.integer(0, idleTicksMax);
   }
 
   private time(): number {

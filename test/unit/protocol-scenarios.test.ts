@@ -308,3 +308,121 @@ test('after the primary restarts, a far-behind learner becomes a backup only onc
   awaitView(cluster, (candidate) => candidate.primary === backup);
   assert.equal(get(cluster, 'n'), String(writes));
 });
+
+// ---- issue 6: the holes, as whole-cluster scenarios --------------------------------------------
+
+test('hole 3: a primary that stalled past its lease, cut off from the coordinator, serves no stale read on resume', () => {
+  const cluster = newCluster(21);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  const old = view.primary;
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('v1'))).ok);
+  cluster.block('coordinator', old);
+  cluster.pause(old);
+  awaitView(cluster, (candidate) => candidate.primary !== old);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('v2'))).ok);
+  // A client that still knows the old primary reads through it; the read waits in its socket.
+  const request: ClientRequest = {
+    type: 'request',
+    id: 9_000,
+    clientId: clientId('late-reader'),
+    requestNumber: 0,
+    readOnly: true,
+    durability: 'sync',
+    operation: encodeOperation(kvOperation.get(text('k'))),
+  };
+  cluster.submit(9, old, request);
+  cluster.run(5);
+  cluster.resume(old);
+  let reply: ClientReply | undefined;
+  cluster.runUntil(() => {
+    reply ??= cluster.takeReplies(9).find((candidate) => candidate.id === request.id);
+    return reply !== undefined;
+  }, 500);
+  assert.ok(reply !== undefined);
+  if (reply.ok) assert.equal(decodeText(decodeResult('get', reply.result).value), 'v2', 'no stale read');
+  else assert.equal(reply.code, 'NOT_PRIMARY');
+});
+
+test('hole 2: a backup wiped and restarted at once never leads with its empty log; acknowledged writes survive', () => {
+  const cluster = newCluster(22);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('kept'))).ok);
+  const [wiped, other] = view.backups as [ReplicaId, ReplicaId];
+  cluster.block(view.primary, wiped); // it cannot catch up before the others die
+  cluster.wipe(wiped);
+  cluster.start(wiped); // back within the failure timeout, with an empty directory
+  cluster.run(20);
+  cluster.crash(view.primary);
+  cluster.crash(other);
+  cluster.run(defaultProtocolConfig.failureTimeoutTicks * 5);
+  assert.notEqual(cluster.view()?.primary, wiped, 'an empty log never leads');
+  cluster.heal();
+  cluster.start(other);
+  awaitView(cluster, (candidate) => candidate.primary === other);
+  assert.equal(get(cluster, 'k'), 'kept');
+});
+
+test('hole 6: a primary whose disk hangs is replaced, and writes go on', () => {
+  const cluster = newCluster(23);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('before'))).ok);
+  cluster.setDiskHung(view.primary, true);
+  // Its timers still heartbeat; what gives it away is a write that never becomes durable.
+  cluster.submit(8, view.primary, {
+    type: 'request',
+    id: 8_000,
+    clientId: clientId('stuck-writer'),
+    requestNumber: 1,
+    readOnly: false,
+    durability: 'sync',
+    operation: encodeOperation(kvOperation.put(text('k'), text('stuck'))),
+  });
+  awaitView(cluster, (candidate) => candidate.primary !== view.primary);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('after'))).ok);
+  assert.equal(get(cluster, 'k'), 'after');
+});
+
+test('hole 7: a primary that hears nothing from the coordinator is replaced, and writes go on', () => {
+  const cluster = newCluster(24);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  cluster.block('coordinator', view.primary);
+  awaitView(cluster, (candidate) => candidate.primary !== view.primary);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('after'))).ok);
+  assert.equal(get(cluster, 'k'), 'after');
+});
+
+test('holes 10 and 11: after a total crash, a member of the last acknowledged view returns alone, leads and serves', () => {
+  const cluster = newCluster(25);
+  const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  for (let number = 1; number <= 3; number++) {
+    assert.ok(call(cluster, kvOperation.incr(text('n')), { requestNumber: number }).ok);
+  }
+  // They all die within a failure timeout, so the coordinator notices them one by one and forms
+  // views whose primaries are already dead (never acknowledged).
+  for (const id of [view.primary, ...view.backups]) {
+    cluster.crash(id);
+    cluster.run((defaultProtocolConfig.failureTimeoutTicks * 2) / 3);
+  }
+  cluster.run(defaultProtocolConfig.failureTimeoutTicks * 3);
+  const returning = view.primary; // the first to die: passed over by the views formed since
+  cluster.start(returning);
+  awaitView(cluster, (candidate) => candidate.primary === returning);
+  assert.equal(get(cluster, 'n'), '3', 'it answers reads of what it inherited at once');
+});
+
+test('hole 5: a coordinator that lost its state stops the cluster until the operator names every replica', () => {
+  const cluster = newCluster(26);
+  awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  assert.ok(call(cluster, kvOperation.put(text('k'), text('v'))).ok);
+  const before = cluster.view()?.number ?? 0;
+  cluster.crashCoordinator();
+  cluster.startCoordinator({ wipeState: true });
+  cluster.run(defaultProtocolConfig.failureTimeoutTicks * 5);
+  assert.equal(cluster.coordinator?.currentView(), null, 'it forms no view of its own');
+  assert.match(cluster.coordinator?.problem ?? '', /no state/);
+  cluster.crashCoordinator();
+  cluster.startCoordinator({ recoverFromReplicas: [...cluster.nodes.keys()] });
+  const rebuilt = awaitView(cluster, (candidate) => candidate.backups.length === 2);
+  assert.ok(rebuilt.number > before, 'views only go up');
+  assert.equal(get(cluster, 'k'), 'v');
+});

@@ -1,0 +1,30 @@
+// Deliberate bugs, for proving that the simulator's checks catch them: each switch turns off one
+// rule of the protocol (most of them a fix of issue 6, so the proof is that the simulator would have
+// found the hole). Never set outside tests and `npm run sim -- --fault NAME`.
+
+export interface TestOnlyFaults {
+  /** A new primary starts with an empty session table, so retried requests run again. */
+  readonly forgetSessionsOnPromotion?: boolean;
+  /** The primary commits without waiting for the last backup of its view. */
+  readonly commitWithoutLastBackup?: boolean;
+  /** Hole 1: the coordinator acts on a primary's report of synced learners made in any view. */
+  readonly actOnReportsOfAnyView?: boolean;
+  /** Hole 2: the coordinator ignores that a member's process or data directory changed. */
+  readonly ignoreIdentityChanges?: boolean;
+  /** Hole 3: a replica's time is the number of timer callbacks it got, not its clock. */
+  readonly countTicksNotTime?: boolean;
+  /** Hole 4: refusals are answered at once, from a state that may include uncommitted entries. */
+  readonly answerRefusalsAtOnce?: boolean;
+  /** Hole 10: only backups of the current view may lead next, even if no primary acknowledged it. */
+  readonly candidatesFromCurrentViewOnly?: boolean;
+}
+
+export const testOnlyFaultNames = [
+  'forgetSessionsOnPromotion',
+  'commitWithoutLastBackup',
+  'actOnReportsOfAnyView',
+  'ignoreIdentityChanges',
+  'countTicksNotTime',
+  'answerRefusalsAtOnce',
+  'candidatesFromCurrentViewOnly',
+] as const satisfies readonly (keyof TestOnlyFaults)[];
