@@ -366,7 +366,9 @@ export class Nemesis {
           ...ids.filter((id) => id !== target),
           'coordinator' as const,
         ]);
-        cluster.clog(target, other, this.random.integer(10, 100), healAt);
+        // Either direction: a replica that hears its new views late is as likely as one heard late.
+        const [from, to] = this.random.chance(0.5) ? [target, other] : [other, target];
+        cluster.clog(from, to, this.random.integer(10, 100), healAt);
         return fault(target, () => {});
       }
       case 'slow-disk': {
