@@ -168,26 +168,38 @@ export function addClientCommands(program: Command): void {
   ).action((flags: ClientFlags) =>
     withClient(flags, async (client) => {
       const status = await client.status();
-      if (flags.json) printJson({ view: status.view, replicas: status.replicas });
+      if (flags.json) printJson({ view: status.view, replicas: status.replicas, problem: status.problem });
       else printLine(formatStatus(status));
     }),
   );
 }
 
-function formatStatus({ view, replicas }: StatusReply): string {
+/**
+ * The view, then one row per replica. BEHIND is how many entries a member's disk is behind the
+ * primary's: every backup acknowledges every entry before it commits, so a slow but live backup
+ * sets the commit pace, and this is where it shows. Problems (why a replica does not count as alive,
+ * why the coordinator does not act) follow the table.
+ */
+function formatStatus({ view, replicas, problem }: StatusReply): string {
   const list = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.join(','));
   const heading =
     view === null
       ? 'no view yet'
       : `view ${view.number}  primary ${view.primary}  backups ${list(view.backups)}  learners ${list(view.learners)}`;
+  const primaryDurable = replicas.find((replica) => replica.id === view?.primary)?.durableIndex;
+  const behind = (replica: StatusReply['replicas'][number]): string =>
+    primaryDurable === undefined || replica.role === 'none'
+      ? '-'
+      : String(Math.max(0, primaryDurable - replica.durableIndex));
   const rows = [
-    ['ID', 'ADDRESS', 'ROLE', 'ALIVE', 'DURABLE', 'APPLIED', 'COMMIT'],
+    ['ID', 'ADDRESS', 'ROLE', 'ALIVE', 'DURABLE', 'BEHIND', 'APPLIED', 'COMMIT'],
     ...replicas.map((replica) => [
       replica.id,
       replica.address,
       replica.role,
       replica.alive ? 'yes' : 'no',
       String(replica.durableIndex),
+      behind(replica),
       String(replica.appliedIndex),
       String(replica.commitIndex),
     ]),
@@ -199,5 +211,9 @@ function formatStatus({ view, replicas }: StatusReply): string {
       .join('  ')
       .trimEnd(),
   );
-  return [heading, ...table].join('\n');
+  const problems = [
+    ...(problem === null ? [] : [`coordinator: ${problem}`]),
+    ...replicas.flatMap((replica) => (replica.problem === null ? [] : [`${replica.id}: ${replica.problem}`])),
+  ];
+  return [heading, ...table, ...problems].join('\n');
 }

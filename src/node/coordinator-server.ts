@@ -73,6 +73,7 @@ export class CoordinatorServer {
       stored,
       clock: () => (performance.now() - startedAtMs) / config.tickMs,
       recoverFromReplicas: (options.recoverFromReplicas ?? []).map(replicaId),
+      describeTicks: (ticks) => `${ticks * config.tickMs} ms`,
     });
     let server: CoordinatorServer | null = null;
     const listener = await listen({

@@ -64,6 +64,8 @@ export interface CoordinatorOptions {
    */
   readonly recoverFromReplicas?: readonly ReplicaId[];
   readonly testOnlyFaults?: TestOnlyFaults;
+  /** How status messages show a number of ticks (the shell knows how long a tick is). */
+  readonly describeTicks?: (ticks: number) => string;
 }
 
 /** What a primary said of its followers, and in which view it said it. */
@@ -94,6 +96,7 @@ export class Coordinator {
   private readonly clock: () => number;
   private readonly recoverFromReplicas: readonly ReplicaId[];
   private readonly testOnlyFaults: TestOnlyFaults;
+  private readonly describeTicks: (ticks: number) => string;
   private state: CoordinatorState;
   /** It has no state of its own: it must be rebuilt from the replicas before it may act. */
   private stateLost: boolean;
@@ -116,6 +119,7 @@ export class Coordinator {
     this.clock = options.clock;
     this.recoverFromReplicas = options.recoverFromReplicas ?? [];
     this.testOnlyFaults = options.testOnlyFaults ?? {};
+    this.describeTicks = options.describeTicks ?? ((ticks) => `${ticks} ticks`);
     this.state = options.stored ?? emptyCoordinatorState;
     this.stateLost = options.stored === null;
     this.now = options.clock();
@@ -252,13 +256,14 @@ export class Coordinator {
 
   private healthProblem(record: ReplicaRecord): string | null {
     const silentTicks = this.now - record.lastHeartbeatTick;
-    if (silentTicks > this.config.failureTimeoutTicks)
-      return `no heartbeat for ${Math.round(silentTicks)} ticks`;
+    if (silentTicks > this.config.failureTimeoutTicks) {
+      return `no heartbeat for ${this.describeTicks(Math.round(silentTicks))}`;
+    }
     if (record.coordinatorSilentTicks >= this.config.failureTimeoutTicks) {
-      return `has heard nothing from the coordinator for ${record.coordinatorSilentTicks} ticks`;
+      return `has heard nothing from the coordinator for ${this.describeTicks(record.coordinatorSilentTicks)}`;
     }
     if (record.storageStalledTicks >= this.config.storageStallTicksMax) {
-      return `its disk has not completed an fsync for ${record.storageStalledTicks} ticks`;
+      return `its oldest write has waited ${this.describeTicks(record.storageStalledTicks)} for an fsync`;
     }
     return null;
   }

@@ -1,7 +1,10 @@
 // Real processes on 127.0.0.1: crashes with kill -9, restarts from disk, failover under load.
 
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { Client } from '../../src/client/index.js';
+import type { ReplicaId } from '../../src/protocol/types.js';
 import { LocalCluster, stop, waitFor } from './harness.js';
 
 describe('a cluster of real processes', { concurrency: false }, () => {
@@ -109,5 +112,40 @@ describe('a cluster of real processes', { concurrency: false }, () => {
     await cluster.waitForView((view) => view.backups.length === ids.length - 1, 60_000);
     const reader = await cluster.client();
     for (const [key, value] of written) assert.equal(await reader.getText(key), value, key);
+  });
+});
+
+describe('a wiped data directory (issue 6, hole 2)', { concurrency: false }, () => {
+  let cluster: LocalCluster;
+
+  before(async () => {
+    cluster = await LocalCluster.start(3);
+  });
+
+  after(async () => {
+    await cluster.close();
+  });
+
+  test('a backup wiped and restarted at once is never promoted with its empty log, even when it is the last one running', async () => {
+    const client = await cluster.client();
+    await client.put('k', 'kept');
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const [wiped, other] = view.backups as readonly [ReplicaId, ReplicaId];
+    await cluster.kill(wiped);
+    rmSync(cluster.replicaDirectory(wiped), { recursive: true, force: true });
+    await cluster.startReplica(wiped); // back within the failure timeout, with an empty directory
+    await cluster.kill(view.primary);
+    await cluster.kill(other);
+    // Well past a failover: the only replica running holds nothing, so nothing may be answered.
+    const prober = await Client.connect({ coordinator: cluster.coordinatorAddress, deadlineMs: 3_000 });
+    try {
+      await assert.rejects(prober.getText('k'), 'an empty replica must not answer "key not found"');
+    } finally {
+      await prober.close();
+    }
+    await cluster.startReplica(other);
+    const next = await cluster.waitForView((candidate) => candidate.primary === other, 60_000);
+    assert.ok(!next.backups.includes(wiped), 'the wiped replica rejoins as a learner first');
+    assert.equal(await client.getText('k'), 'kept');
   });
 });
