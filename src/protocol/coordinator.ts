@@ -221,7 +221,8 @@ export class Coordinator {
     let retired: string[] = [];
     if (known !== undefined) {
       if (sameIdentity(known.identity, identity)) {
-        if (heartbeat.sequence <= known.sequence) return false;
+        const inOrder = this.testOnlyFaults.actOnReportsOfAnyView !== true;
+        if (inOrder && heartbeat.sequence <= known.sequence) return false;
         retired = known.retired;
       } else {
         if (known.retired.includes(identityKey(identity))) return false;

@@ -326,11 +326,13 @@ export class Replica {
     for (const id of this.followers.keys()) if (!members.has(id)) this.followers.delete(id);
     for (const id of members) {
       const follower = this.followers.get(id);
-      if (follower === undefined || view.learners.includes(id)) {
+      const forget = view.learners.includes(id) && this.testOnlyFaults.actOnReportsOfAnyView !== true;
+      if (follower === undefined || forget) {
         this.followers.set(id, this.newFollower());
         continue;
       }
-      follower.synced = false;
+      if (view.backups.includes(id) || this.testOnlyFaults.actOnReportsOfAnyView !== true)
+        follower.synced = false;
       // Prepares in flight carry the old view number and will be refused: send them again.
       follower.nextIndex = logIndex(follower.matchIndex + 1);
     }
@@ -645,7 +647,7 @@ export class Replica {
    * survivor of a total crash) commits what it inherited as soon as its view is acknowledged.
    */
   private advanceCommit(): void {
-    if (!this.viewAcknowledged) return;
+    if (!this.viewAcknowledged && this.testOnlyFaults.actOnReportsOfAnyView !== true) return;
     let candidate: number = this.durableIndex;
     for (const id of this.quorum()) {
       candidate = Math.min(candidate, this.followers.get(id)?.matchIndex ?? 0);
@@ -759,6 +761,12 @@ export class Replica {
   // ---- log and state ---------------------------------------------------------------------------
 
   private appendEntry(entry: Entry): void {
+    if (this.role === 'primary') {
+      // A follower that held everything starts waiting now: its silence before this was not lag.
+      for (const follower of this.followers.values()) {
+        if (follower.matchIndex >= this.log.lastIndex) follower.lastProgressTick = this.now;
+      }
+    }
     this.log.append(entry);
     this.pendingAppends.push(entry);
   }

@@ -7,7 +7,12 @@ export interface TestOnlyFaults {
   readonly forgetSessionsOnPromotion?: boolean;
   /** The primary commits without waiting for the last backup of its view. */
   readonly commitWithoutLastBackup?: boolean;
-  /** Hole 1: the coordinator acts on a primary's report of synced learners made in any view. */
+  /**
+   * Hole 1, as the code stood before: the coordinator acts on a primary's report of synced
+   * learners made in any view, takes heartbeats in any order, and a primary keeps what it knew of
+   * its learners into a new view and commits in a view the coordinator has not acknowledged (the
+   * later rules close the same hole a second way, so all of them are switched off together).
+   */
   readonly actOnReportsOfAnyView?: boolean;
   /** Hole 2: the coordinator ignores that a member's process or data directory changed. */
   readonly ignoreIdentityChanges?: boolean;

@@ -438,3 +438,22 @@ test('a follower never takes a commit index beyond what it verified against the 
   follower.drain();
   assert.equal(follower.replica.status().commitIndex, 3);
 });
+
+test('a backup that held everything is not reported as lagging by the first write after a quiet spell', () => {
+  const primary = new ReplicaHarness(r1);
+  const current = view(3, r1, [r2]);
+  primary.adopt(current);
+  primary.grantLease(current);
+  // A quiet spell: the backup answers every empty Prepare, but there is nothing new to acknowledge.
+  for (let tick = 0; tick < config.backupAckTimeoutTicks * 3; tick++) {
+    primary.clock.now += 1;
+    primary.replica.tick();
+    primary.ack(r2, 0);
+  }
+  primary.grantLease(current);
+  primary.request(kvOperation.put(text('k'), text('v')));
+  primary.clock.now += config.heartbeatIntervalTicks;
+  primary.replica.tick();
+  primary.drain();
+  assert.deepEqual(primary.heartbeats.at(-1)?.laggingBackups, [], 'it has had the entry for moments only');
+});
