@@ -23,8 +23,10 @@ import { Client } from '../client/index.js';
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { ChaosCluster } from './cluster-processes.js';
-import { Nemesis, type NemesisKind, nemesisKinds, sleepUnlessAborted, ViewMonitor } from './nemesis.js';
+import { noDirectoryLossChecks } from './faults.js';
+import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
+import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import { CLIENT_DEADLINE_MS, Workload } from './workload.js';
 
 /** How long the cluster may take to form its first view with every replica. */
@@ -39,8 +41,13 @@ const HISTORY_WRITE_EVENTS_PER_CHUNK = 10_000;
 
 export interface ChaosOptions {
   readonly durationSeconds: number;
+  /** Clients, one connection each. */
   readonly clients: number;
+  /** History processes per client: calls in flight on one connection. */
+  readonly pipeline: number;
   readonly nemeses: readonly NemesisKind[];
+  /** How many faults may be in progress at once. */
+  readonly concurrency: number;
   readonly replicas: number;
   /** Register keys; as many append keys again. */
   readonly keys: number;
@@ -89,12 +96,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workload = await Workload.start({
       coordinator: cluster.coordinatorAddress,
       clients: options.clients,
+      pipeline: options.pipeline,
       keys: options.keys,
       seed: random.nextUint32(),
       recorder,
       clock,
     });
-    nemesis = new Nemesis({ cluster, monitor, kinds: options.nemeses, random, clock, log });
+    nemesis = new Nemesis({
+      cluster,
+      monitor,
+      kinds: options.nemeses,
+      concurrency: options.concurrency,
+      random,
+      clock,
+      log,
+    });
     const nemesisDone = nemesis.run(nemesisStop.signal);
     await sleepUnlessAborted(options.durationSeconds * 1000, options.signal);
     nemesisStop.abort();
@@ -113,7 +129,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!interrupted()) {
       const finalReader = {
         coordinator: cluster.coordinatorAddress,
-        process: options.clients,
+        process: workload.processes,
         recorder,
         clock,
       };
@@ -163,7 +179,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     NemesisKind,
     number
   >;
-  for (const fault of faults) faultCounts[fault.kind] += 1;
+  const faultVariants = new Map<NemesisKind, Map<string, number>>();
+  for (const fault of faults) {
+    faultCounts[fault.kind] += 1;
+    const variants = faultVariants.get(fault.kind) ?? new Map<string, number>();
+    variants.set(fault.variant, (variants.get(fault.variant) ?? 0) + 1);
+    faultVariants.set(fault.kind, variants);
+  }
   problems.push(...(nemesis?.problems ?? []));
 
   const violations = new Map<string, string>();
@@ -178,11 +200,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     seed: options.seed,
     durationSeconds: options.durationSeconds,
     clients: options.clients,
+    pipeline: options.pipeline,
     nemeses: options.nemeses,
+    concurrency: options.concurrency,
     replicas: options.replicas,
     keys: options.keys,
     faults: faultCounts,
+    faultVariants,
+    faultsMostAtOnce: nemesis?.mostAtOnce ?? 0,
     faultsSkipped: nemesis?.skipped ?? 0,
+    directoryLoss: { ...(nemesis?.checks ?? noDirectoryLossChecks()) },
     operations: { ok: summary.ok, fail: summary.fail, info: summary.info },
     unsuccessfulByCause: workload?.unsuccessfulByCause ?? new Map(),
     lostWrites,
@@ -215,9 +242,18 @@ function writeHistory(path: string, events: readonly HistoryEvent[]): void {
   }
 }
 
-/** Restarts dead replicas, resumes paused ones and clears every proxy fault. */
+/**
+ * Whatever a fault left undone (its heal failed): clears every proxy fault, restarts the coordinator
+ * (recovering it if its state was lost) and dead replicas, resumes paused ones.
+ */
 async function healEverything(cluster: ChaosCluster, problems: string[]): Promise<void> {
   cluster.healNetwork();
+  if (cluster.coordinator.state === 'paused') cluster.coordinator.resume();
+  if (cluster.coordinator.state === 'stopped') {
+    await cluster.startCoordinator({ recover: cluster.coordinatorNeedsRecovery }).catch((error: unknown) => {
+      problems.push(`restarting the coordinator: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
   for (const id of cluster.replicaIds) {
     const replica = cluster.replica(id);
     if (replica.state === 'paused') replica.resume();
