@@ -696,7 +696,9 @@ class Planner {
               );
               return;
             }
-            log(`chaos: +${seconds(this.context.clock() / 1e6)} the coordinator refuses to act: ${refusal}`);
+            // Its first sentence says why; the rest tells the operator what to do.
+            const why = (refusal ?? '').split('. ')[0];
+            log(`chaos: +${seconds(this.context.clock() / 1e6)} the coordinator refuses to act: ${why}`);
             await sleepUnlessAborted(refusingMs, signal);
           },
           heal: async (signal) => {
