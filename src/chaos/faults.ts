@@ -282,6 +282,7 @@ class Planner {
 
   /** The replica's role in the view the monitor saw last. */
   private role(id: string): string {
+    if (this.view === null) return 'no view known';
     const role = roleIn(this.view, replicaId(id));
     return role === 'none' ? 'not in the view' : role;
   }
@@ -602,8 +603,8 @@ class Planner {
       !occupancy.directoryLost &&
       !occupancy.killActive &&
       context.monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS);
-    const amnesia = this.random.chance(COORDINATOR_AMNESIA_PROBABILITY) && amnesiaAllowed;
-    if (amnesia) return this.planAmnesia();
+    if (this.random.chance(COORDINATOR_AMNESIA_PROBABILITY))
+      return amnesiaAllowed ? this.planAmnesia() : null;
     const downMs = this.random.integer(...COORDINATOR_DOWN_MS);
     const { cluster, monitor, problem } = context;
     const record = () =>

@@ -1,11 +1,12 @@
 // The nemesis of a chaos run: up to `concurrency` faults in progress at once, each from its own slot
-// that loops quiet → fault → hold → heal. The seed gives each slot its own PRNG, which picks the
-// quiet times, the kinds, the targets and the durations; whether a fault may start also depends on
-// the faults in progress (the fault model in faults.ts), and so on the processes' timing: a seed
-// replays its draws, not always the same overlaps.
+// that loops quiet → fault → hold → heal. The seed gives each slot its own PRNG, which draws the
+// quiet times and the kinds, and for each fault a seed of its own for its variant and durations.
+// When a fault may start depends on the faults in progress (the fault model in faults.ts), so on the
+// processes' timing; its target depends on who is primary then: a seed replays its draws, not
+// always the same overlaps.
 //
-//   slot:  quiet ──▶ (no fault in progress? wait for a whole view) ──▶ plan a fault the fault
-//          model allows (none: back to quiet) ──▶ inject ──▶ hold ──▶ heal ──▶ quiet
+//   slot:  quiet ──▶ (no fault in progress? wait for a whole view) ──▶ draw a kind ──▶ wait until
+//          the fault model allows it (or skip it) ──▶ inject ──▶ hold ──▶ heal ──▶ quiet
 //
 // Invariants: a fault's reservation is taken synchronously with the check that allows it, so two
 // slots never both take the last place; every fault is healed before run() resolves; with
@@ -15,6 +16,7 @@ import { Random } from '../sim/random.js';
 import type { ChaosCluster } from './cluster-processes.js';
 import {
   type DirectoryLossChecks,
+  type FaultContext,
   type FaultRecord,
   type NemesisKind,
   noDirectoryLossChecks,
@@ -24,7 +26,7 @@ import {
   type Reservation,
 } from './faults.js';
 import { NetworkFaults } from './network-faults.js';
-import { sleepUnlessAborted, type ViewMonitor } from './view-monitor.js';
+import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './view-monitor.js';
 
 export { type FaultRecord, type NemesisKind, nemesisKinds } from './faults.js';
 
@@ -32,6 +34,8 @@ export { type FaultRecord, type NemesisKind, nemesisKinds } from './faults.js';
 export const NEMESIS_QUIET_MS = [1000, 3000] as const;
 /** How long a slot waits for a whole view when no fault is in progress; it skips its fault if that fails. */
 export const NEMESIS_WHOLE_VIEW_WAIT_MS = 15_000;
+/** How long a slot waits for the fault model to allow the fault it drew; it skips the fault if that fails. */
+export const NEMESIS_PLAN_WAIT_MS = 15_000;
 
 export interface NemesisOptions {
   readonly cluster: ChaosCluster;
@@ -49,7 +53,7 @@ export class Nemesis {
   readonly faults: FaultRecord[] = [];
   /** What went wrong while injecting or healing, and rules of the core a fault saw broken. */
   readonly problems: string[] = [];
-  /** Faults skipped because the view was not whole in time. */
+  /** Faults skipped: the view was not whole, or the fault model did not allow them, in time. */
   skipped = 0;
   readonly checks: DirectoryLossChecks = noDirectoryLossChecks();
   private readonly reservations = new Set<Reservation>();
@@ -100,9 +104,18 @@ export class Nemesis {
           continue;
         }
       }
-      const planned = this.plan(random);
-      if (planned === null) continue;
-      this.reservations.add(planned.reservation);
+      const kind = random.pick(this.options.kinds);
+      // The fault's own draws (target, variant, durations) come from this seed, the same at every attempt.
+      const faultSeed = random.nextUint32();
+      const planned = await this.planWhenAllowed(kind, faultSeed, signal);
+      if (planned === null) {
+        if (signal.aborted) break;
+        this.skipped += 1;
+        log(
+          `chaos: ${this.elapsed()} the fault model did not allow a ${kind} fault in time; slot ${slot + 1} skips it`,
+        );
+        continue;
+      }
       try {
         await this.carryOut(planned, signal);
       } finally {
@@ -111,10 +124,16 @@ export class Nemesis {
     }
   }
 
-  /** A fault of a kind drawn from those the fault model allows now, reserved; null if none is. */
-  private plan(random: Random): PlannedFault | null {
-    const occupancy = new Occupancy(this.reservations);
-    const context = {
+  /**
+   * A fault of `kind`, reserved, as soon as the fault model allows it (a wipe waits for the view to
+   * be whole again, a kill for a wipe to end); null if it does not within NEMESIS_PLAN_WAIT_MS.
+   */
+  private async planWhenAllowed(
+    kind: NemesisKind,
+    faultSeed: number,
+    signal: AbortSignal,
+  ): Promise<PlannedFault | null> {
+    const context: FaultContext = {
       cluster: this.options.cluster,
       monitor: this.options.monitor,
       network: this.network,
@@ -123,13 +142,14 @@ export class Nemesis {
       problem: (text: string) => this.problems.push(text),
       checks: this.checks,
     };
-    const kinds = [...this.options.kinds];
-    while (kinds.length > 0) {
-      const index = random.integer(0, kinds.length - 1);
-      const [kind] = kinds.splice(index, 1);
-      if (kind === undefined) break;
-      const planned = planFault(kind, random, context, occupancy);
-      if (planned !== null) return planned;
+    const endMs = performance.now() + NEMESIS_PLAN_WAIT_MS;
+    while (!signal.aborted && performance.now() < endMs) {
+      const planned = planFault(kind, new Random(faultSeed), context, new Occupancy(this.reservations));
+      if (planned !== null) {
+        this.reservations.add(planned.reservation); // in the same turn as the check that allowed it
+        return planned;
+      }
+      await sleepUnlessAborted(VIEW_POLL_INTERVAL_MS, signal);
     }
     return null;
   }

@@ -117,7 +117,7 @@ export function formatReport(report: ChaosReport): string {
   const faultCounts = report.nemeses.map((kind) => `${report.faults[kind]} ${kind}`).join(', ');
   const details = [
     ...(report.nemeses.length > 0 ? [`at most ${report.faultsMostAtOnce} at once`] : []),
-    ...(report.faultsSkipped > 0 ? [`${report.faultsSkipped} skipped: view not whole`] : []),
+    ...(report.faultsSkipped > 0 ? [`${report.faultsSkipped} skipped: not allowed in time`] : []),
   ];
   const detail = details.length === 0 ? '' : ` (${details.join('; ')})`;
   lines.push(`faults: ${faultCounts === '' ? 'none' : faultCounts}${detail}`);

@@ -190,11 +190,11 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
   }
   // One fault at a time, so each seed's first fault is the one named.
   const runs: readonly ShortRun[] = [
-    { nemesis: 'kill', seed: 20_240_601, first: 'kills the primary' },
-    { nemesis: 'partition', seed: 20_240_603, first: 'isolates the primary' },
+    { nemesis: 'kill', seed: 20_240_607, first: 'kills the primary' },
+    { nemesis: 'partition', seed: 20_240_608, first: 'isolates the primary' },
     {
       nemesis: 'wipe',
-      seed: 20_261_258,
+      seed: 20_261_222,
       first: 'wipes the primary and restarts it at once, within the failure timeout',
       check: (report, printed) => {
         assert.ok(report.faultVariants.get('wipe')?.get('deleted, restarted at once'), printed);
@@ -218,7 +218,7 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     },
     {
       nemesis: 'pause-partition',
-      seed: 20_261_234,
+      seed: 20_261_298,
       first: 'pauses the primary and cuts coordinator -> primary, resuming it still cut off',
       check: (report, printed) => {
         assert.ok(
