@@ -3,7 +3,8 @@
 // and check the history (linearizability per key, no lost acknowledged appends, at most once, async
 // appends lost only in failovers), with failover times from the faults and the answered writes.
 // Invariant: whatever happens, every process is stopped by its id, every proxy and client closed and
-// every timer cleared before runChaos settles; the directory goes unless a check failed.
+// every timer cleared before runChaos settles; the directory (logs, data, lost directories and the
+// history) goes unless a check failed.
 
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ export const HEAL_TIMEOUT_MS = 60_000;
 /** How long the final reads may take, retries included. */
 export const FINAL_READS_TIMEOUT_MS = 60_000;
 export const FINAL_READ_RETRY_MS = 200;
+/** The history's name in the run's directory. */
+export const RUN_HISTORY_FILE = 'history.jsonl';
 /** The history is written this many events at a time, never as one string. */
 const HISTORY_WRITE_EVENTS_PER_CHUNK = 10_000;
 
@@ -145,6 +148,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   // ---- checks ------------------------------------------------------------------------------------
   const events = recorder.events();
+  // The run's directory always gets the history, so a failed run keeps it beside the logs.
+  writeHistory(join(directory, RUN_HISTORY_FILE), events);
   let historyFile: string | null = null;
   if (options.historyFile !== undefined) {
     historyFile = resolve(options.historyFile);
