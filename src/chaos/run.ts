@@ -37,6 +37,13 @@ export const HEAL_TIMEOUT_MS = 60_000;
 /** How long the final reads may take, retries included. */
 export const FINAL_READS_TIMEOUT_MS = 60_000;
 export const FINAL_READ_RETRY_MS = 200;
+/**
+ * The checker's search budget per key. A 60 s run gives each register some 8,000 operations, and
+ * sync writes left unknown by a long outage (a coordinator that lost its state waits for every
+ * replica) multiply the orders to try: a run with four such needed 1.7 million steps on one key,
+ * over the checker's default of 1 million. A million steps take about a second.
+ */
+export const CHAOS_SEARCH_STEPS_PER_KEY_MAX = 10_000_000;
 /** The history's name in the run's directory. */
 export const RUN_HISTORY_FILE = 'history.jsonl';
 /** The history is written this many events at a time, never as one string. */
@@ -159,6 +166,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const summary = summarize(operations);
   const linearizability = checkLinearizable(operations, {
     valueSizeMaxBytes: kvLimitsDefault.valueSizeMaxBytes, // the replicas run the default KeyValueStore
+    budgetSteps: CHAOS_SEARCH_STEPS_PER_KEY_MAX,
   });
   for (const { f, error, count, example } of linearizability.unmodeledFailures) {
     problems.push(
