@@ -539,7 +539,7 @@ class Planner {
       this.record(
         'coordinator-link',
         `${role}, ${way}`,
-        `coordinator link: ${describeLink(target, way)} goes silent (${target} is ${role})`,
+        `coordinator link of ${target} (${role}): ${describeLink(target, way)} goes silent`,
         this.ifPrimary(target),
       );
     return this.networkFault(
