@@ -627,15 +627,22 @@ class Planner {
           hold: (signal) => sleepUnlessAborted(downMs, signal),
           heal: async (signal) => {
             await cluster.startCoordinator({ recover: cluster.coordinatorNeedsRecovery });
+            const startedAtMs = performance.now();
             // Its first status: the view it stored, never an older one.
             let first: StatusReply | null = null;
-            const stop = monitor.observe((status) => {
-              first ??= status;
+            const stop = monitor.observe((status, askedAtMs) => {
+              if (askedAtMs >= startedAtMs) first ??= status;
             });
+            let answered: boolean;
             try {
-              await monitor.waitFor(() => first !== null, COORDINATOR_STATUS_TIMEOUT_MS, signal);
+              answered = await monitor.waitFor(() => first !== null, COORDINATOR_STATUS_TIMEOUT_MS, signal);
             } finally {
               stop();
+            }
+            if (!answered && !signal.aborted) {
+              problem(
+                `the coordinator restarted from its directory answered no status within ${seconds(COORDINATOR_STATUS_TIMEOUT_MS)}`,
+              );
             }
             const shown = (first as StatusReply | null)?.view?.number ?? null;
             if (shown !== null && shown < highestBefore) {
