@@ -2,16 +2,21 @@
 // (so SIGKILL and SIGSTOP hit real processes), each behind a FaultProxy. Replicas advertise their
 // proxy's address, so peers and clients dial the proxy; replicas and clients reach the coordinator
 // through its proxy. Every server listens on 127.0.0.1 with a port the OS picks; a restarted
-// replica gets a new port and its proxy is pointed there. Each process's stderr (its JSON logs) is
-// appended to logs/NAME.log in the run's directory.
+// replica or coordinator gets a new port and its proxy is pointed there. Each process's stderr (its
+// JSON logs) is appended to logs/NAME.log in the run's directory.
+// A data directory is "lost" (a wiped disk) only while its process is stopped: it is moved aside to
+// lost/NAME.N in the run's directory (kept for a post-mortem, removed with the run) and either left
+// missing or replaced by an empty directory. A coordinator whose state was lost is started, as an
+// operator would, with --recover-from-replicas naming every replica.
 // Invariants: processes are only ever signalled by their own process id; close() leaves none
 // running (SIGCONT, SIGTERM, then SIGKILL after a grace period) and closes every proxy.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
 import { FaultProxy } from './proxy.js';
 
@@ -28,7 +33,13 @@ const cliScript = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export type ProcessState = 'running' | 'paused' | 'stopped';
 
-/** One server process: started, SIGKILLed, SIGSTOPped and restarted with the same arguments. */
+/** How a data directory is lost: it is gone, or an empty directory stands in its place. */
+export type DirectoryLoss = 'deleted' | 'emptied';
+
+/**
+ * One server process: started, SIGKILLed, SIGSTOPped and restarted with the same arguments (and,
+ * for one start, extra ones).
+ */
 export class ServerProcess {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
@@ -50,12 +61,14 @@ export class ServerProcess {
   }
 
   /** Spawns the process and resolves with the address it listens on. */
-  async start(): Promise<string> {
+  async start(extraArgs: readonly string[] = []): Promise<string> {
     if (this.child !== null) throw new Error(`${this.name} is already running`);
     const logFile = openSync(this.logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [cliScript, ...this.args], { stdio: ['ignore', 'pipe', logFile] });
+      child = spawn(process.execPath, [cliScript, ...this.args, ...extraArgs], {
+        stdio: ['ignore', 'pipe', logFile],
+      });
     } finally {
       closeSync(logFile); // the child holds its own copy
     }
@@ -135,6 +148,11 @@ export interface ChaosClusterOptions {
 }
 
 export class ChaosCluster {
+  /** Set when the coordinator's state directory is lost; cleared by a start that recovers. */
+  private coordinatorStateLost = false;
+  /** How many directories were moved aside, to name each one apart. */
+  private directoriesLost = 0;
+
   private constructor(
     readonly directory: string,
     readonly coordinator: ServerProcess,
@@ -231,6 +249,59 @@ export class ChaosCluster {
 
   async killReplica(id: string): Promise<void> {
     await this.replica(id).kill();
+  }
+
+  /** The data directory of 'coordinator' or a replica id. */
+  dataDirectory(name: string): string {
+    assert(name === COORDINATOR_NAME || this.replicas.has(name), `no server ${name}`);
+    return join(this.directory, name);
+  }
+
+  /**
+   * Loses a stopped server's data directory, as a wiped or replaced disk would: the directory moves
+   * to lost/NAME.N and either nothing or an empty directory is left in its place. Returns where the
+   * old one went.
+   */
+  loseDirectory(name: string, how: DirectoryLoss): string {
+    const server = name === COORDINATOR_NAME ? this.coordinator : this.replica(name);
+    assert(server.state === 'stopped', `${name}'s directory lost while its process runs`);
+    const directory = this.dataDirectory(name);
+    this.directoriesLost += 1;
+    const aside = join(this.directory, 'lost', `${name}.${this.directoriesLost}`);
+    mkdirSync(join(this.directory, 'lost'), { recursive: true });
+    if (existsSync(directory)) renameSync(directory, aside);
+    if (how === 'emptied') mkdirSync(directory);
+    if (name === COORDINATOR_NAME) this.coordinatorStateLost = true;
+    return aside;
+  }
+
+  /** Whether the coordinator lost its state and has not been started to recover it since. */
+  get coordinatorNeedsRecovery(): boolean {
+    return this.coordinatorStateLost;
+  }
+
+  /**
+   * Starts the coordinator from its directory and points its proxy at it. With `recover`, as the
+   * operator does after it lost its state: --recover-from-replicas naming every replica.
+   */
+  async startCoordinator({ recover }: { readonly recover: boolean }): Promise<void> {
+    const proxy = this.proxy(COORDINATOR_NAME);
+    proxy.setTarget(null);
+    const extraArgs = recover ? ['--recover-from-replicas', this.replicaIds.join(',')] : [];
+    proxy.setTarget(await this.coordinator.start(extraArgs));
+    if (recover) this.coordinatorStateLost = false;
+  }
+
+  /** Stops the coordinator in order (SIGTERM), as an operator does before restarting it. */
+  async stopCoordinator(): Promise<void> {
+    this.proxy(COORDINATOR_NAME).setTarget(null);
+    await this.coordinator.stop();
+  }
+
+  /** SIGKILL the coordinator; its proxy refuses new connections until it is started again. */
+  async killCoordinator(): Promise<void> {
+    this.proxy(COORDINATOR_NAME).setTarget(null);
+    await this.coordinator.kill();
   }
 
   /** Clears every proxy fault. */

@@ -1,322 +1,184 @@
-// The nemesis of a chaos run: every few seconds one fault for a few seconds, then heal. A seeded
-// PRNG picks the schedule (which fault, which target, how long), so a seed replays the same plan;
-// the real timing of the processes still varies from run to run.
+// The nemesis of a chaos run: up to `concurrency` faults in progress at once, each from its own slot
+// that loops quiet → fault → hold → heal. The seed gives each slot its own PRNG, which draws the
+// quiet times and the kinds, and for each fault a seed of its own for its variant and durations.
+// When a fault may start depends on the faults in progress (the fault model in faults.ts), so on the
+// processes' timing; its target depends on who is primary then: a seed replays its draws, not
+// always the same overlaps.
 //
-//   quiet ──▶ wait until every replica is primary or backup ──▶ fault ──▶ hold ──▶ heal ──▶ quiet
+//   slot:  quiet ──▶ (no fault in progress? wait for a whole view) ──▶ draw a kind ──▶ wait until
+//          the fault model allows it (or skip it) ──▶ inject ──▶ hold ──▶ heal ──▶ quiet
 //
-// Faults: kill (SIGKILL a replica, restart it from its data directory later), pause (SIGSTOP for
-// longer than the failure timeout, then SIGCONT), partition (through the proxies: isolate the
-// primary both ways, cut the coordinator off from one replica, or one one-way cut between replicas),
-// loss (frame loss plus delay on every proxy). Most faults aim at the primary.
-// Invariant: at most one fault is active, and none starts before the view holds every replica, so
-// at most one replica is ever down and the cluster stays available.
-//
-// The ViewMonitor polls the coordinator's status every 100 ms: the nemesis finds the primary with
-// it, and the report maps view numbers to primaries to measure failovers.
+// Invariants: a fault's reservation is taken synchronously with the check that allows it, so two
+// slots never both take the last place; every fault is healed before run() resolves; with
+// concurrency 1 at most one fault is active and none starts before the view holds every replica.
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '../client/index.js';
-import { assert } from '../protocol/assert.js';
-import type { StatusReply } from '../protocol/messages.js';
-import type { View } from '../protocol/types.js';
-import type { Random } from '../sim/random.js';
-import { type ChaosCluster, COORDINATOR_NAME } from './cluster-processes.js';
+import { Random } from '../sim/random.js';
+import type { ChaosCluster } from './cluster-processes.js';
+import {
+  type DirectoryLossChecks,
+  type FaultContext,
+  type FaultRecord,
+  type NemesisKind,
+  noDirectoryLossChecks,
+  Occupancy,
+  type PlannedFault,
+  planFault,
+  type Reservation,
+} from './faults.js';
+import { NetworkFaults } from './network-faults.js';
+import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './view-monitor.js';
 
-export const nemesisKinds = ['kill', 'pause', 'partition', 'loss'] as const;
-export type NemesisKind = (typeof nemesisKinds)[number];
+export { type FaultRecord, type NemesisKind, nemesisKinds } from './faults.js';
 
-export const VIEW_POLL_INTERVAL_MS = 100;
-/** Deadline of one status poll, retries included. */
-export const STATUS_DEADLINE_MS = 1000;
-/** A quiet time of this range passes between one fault's heal and the next fault. */
+/** A quiet time of this range passes between one fault's heal and the slot's next fault. */
 export const NEMESIS_QUIET_MS = [1000, 3000] as const;
-/** How long the nemesis waits for a whole view before a fault; it skips the fault if that fails. */
+/** How long a slot waits for a whole view when no fault is in progress; it skips its fault if that fails. */
 export const NEMESIS_WHOLE_VIEW_WAIT_MS = 15_000;
-export const KILL_DOWN_MS = [2000, 4000] as const;
-/** Longer than the failure timeout (600 ms by default), so the coordinator fails the replica over. */
-export const PAUSE_MS = [1500, 3000] as const;
-export const PARTITION_MS = [2000, 4000] as const;
-export const LOSS_MS = [2000, 5000] as const;
-export const LOSS_PROBABILITY = [0.05, 0.2] as const;
-export const LOSS_DELAY_MAX_MS = 20;
-/** How often a kill, pause or partition aims at the primary rather than another replica. */
-export const PRIMARY_TARGET_PROBABILITY = 0.7;
-/** The source name proxies see for every client. */
-const CLIENT_SOURCE = 'client';
-
-export interface FaultRecord {
-  readonly kind: NemesisKind;
-  readonly description: string;
-  /** Monotonic, in nanoseconds since the run started. */
-  readonly startNs: number;
-  endNs: number | null;
-  /** The primary, when the fault cuts it off from the coordinator: a failover is expected. */
-  readonly formerPrimary: string | null;
-  /** The view number when the fault started. */
-  readonly viewNumber: number;
-}
-
-/** Polls the coordinator's view; remembers the primary of every view it saw. */
-export class ViewMonitor {
-  /** View number → its primary, for every view observed. */
-  readonly primaries = new Map<number, string>();
-  private latest: StatusReply | null = null;
-  /** When the poll that produced `latest` was sent (performance.now() milliseconds). */
-  private latestAskedAtMs = Number.NEGATIVE_INFINITY;
-  private stopped = false;
-  private readonly loop: Promise<void>;
-  private readonly stopping = new AbortController();
-
-  private constructor(private readonly client: Client) {
-    this.loop = this.poll();
-  }
-
-  static async start(coordinator: string): Promise<ViewMonitor> {
-    return new ViewMonitor(await Client.connect({ coordinator, deadlineMs: STATUS_DEADLINE_MS }));
-  }
-
-  get view(): View | null {
-    return this.latest?.view ?? null;
-  }
-
-  /** Whether more than one replica has been primary. */
-  get primaryChanged(): boolean {
-    return new Set(this.primaries.values()).size > 1;
-  }
-
-  /** Every replica alive and either the primary or a backup of the view. */
-  isWhole(replicaIds: readonly string[]): boolean {
-    assert(replicaIds.length > 0, 'a whole view of no replicas');
-    const status = this.latest;
-    const view = status?.view;
-    if (status === undefined || status === null || view === null || view === undefined) return false;
-    const members = new Set<string>([view.primary, ...view.backups]);
-    const alive = new Set<string>(
-      status.replicas.filter((replica) => replica.alive).map((replica) => replica.id),
-    );
-    return replicaIds.every((id) => members.has(id) && alive.has(id));
-  }
-
-  /**
-   * Resolves true once a status asked for after this call shows a whole view, false after
-   * `timeoutMs` or on abort.
-   */
-  async waitWhole(replicaIds: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    const sinceMs = performance.now();
-    const endMs = sinceMs + timeoutMs;
-    while (!(this.latestAskedAtMs >= sinceMs && this.isWhole(replicaIds))) {
-      if (performance.now() >= endMs || signal?.aborted === true || this.stopped) return false;
-      await sleepUnlessAborted(VIEW_POLL_INTERVAL_MS, signal);
-    }
-    return true;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopping.abort();
-    await this.loop;
-    await this.client.close();
-  }
-
-  private async poll(): Promise<void> {
-    while (!this.stopped) {
-      const askedAtMs = performance.now();
-      try {
-        const status = await this.client.status();
-        this.latest = status;
-        this.latestAskedAtMs = askedAtMs;
-        if (status.view !== null) this.primaries.set(status.view.number, status.view.primary);
-      } catch {
-        // The coordinator is behind a faulty proxy at times; the next poll asks again.
-      }
-      await sleepUnlessAborted(VIEW_POLL_INTERVAL_MS, this.stopping.signal);
-    }
-  }
-}
+/** How long a slot waits for the fault model to allow the fault it drew; it skips the fault if that fails. */
+export const NEMESIS_PLAN_WAIT_MS = 15_000;
 
 export interface NemesisOptions {
   readonly cluster: ChaosCluster;
   readonly monitor: ViewMonitor;
   readonly kinds: readonly NemesisKind[];
+  /** How many faults may be in progress at once (one slot each). */
+  readonly concurrency: number;
   readonly random: Random;
   /** Monotonic nanoseconds since the run started. */
   readonly clock: () => number;
   readonly log: (line: string) => void;
 }
 
-interface ActiveFault {
-  readonly record: FaultRecord;
-  readonly holdMs: number;
-  heal(): Promise<string>;
-}
-
-type DirectedPair = readonly [source: string, target: string];
-
 export class Nemesis {
   readonly faults: FaultRecord[] = [];
-  /** What went wrong while injecting or healing (a replica that would not restart, say). */
+  /** What went wrong while injecting or healing, and rules of the core a fault saw broken. */
   readonly problems: string[] = [];
-  /** Faults skipped because the view was not whole in time. */
+  /** Faults skipped: the view was not whole, or the fault model did not allow them, in time. */
   skipped = 0;
+  readonly checks: DirectoryLossChecks = noDirectoryLossChecks();
+  private readonly reservations = new Set<Reservation>();
+  private readonly network: NetworkFaults;
+  private readonly slotRandoms: readonly Random[];
 
-  constructor(private readonly options: NemesisOptions) {}
+  constructor(private readonly options: NemesisOptions) {
+    this.network = new NetworkFaults(options.cluster);
+    this.slotRandoms = Array.from(
+      { length: options.concurrency },
+      () => new Random(options.random.nextUint32()),
+    );
+  }
 
-  /** Injects faults until `signal` aborts; the active fault is healed before this resolves. */
+  /** Injects faults until `signal` aborts; every fault in progress is healed before this resolves. */
   async run(signal: AbortSignal): Promise<void> {
-    const { kinds, random, monitor, cluster, log } = this.options;
-    if (kinds.length === 0) return;
+    if (this.options.kinds.length === 0) return;
+    await Promise.all(this.slotRandoms.map((random, slot) => this.runSlot(slot, random, signal)));
+  }
+
+  /** The most faults that were in progress at one time. */
+  get mostAtOnce(): number {
+    const edges = this.faults.flatMap((fault): [number, number][] => [
+      [fault.startNs, 1],
+      [fault.endNs ?? Number.POSITIVE_INFINITY, -1],
+    ]);
+    edges.sort(([a, deltaA], [b, deltaB]) => a - b || deltaA - deltaB);
+    let active = 0;
+    let most = 0;
+    for (const [, delta] of edges) {
+      active += delta;
+      most = Math.max(most, active);
+    }
+    return most;
+  }
+
+  private async runSlot(slot: number, random: Random, signal: AbortSignal): Promise<void> {
+    const { monitor, cluster, log } = this.options;
     while (!signal.aborted) {
       await sleepUnlessAborted(random.integer(...NEMESIS_QUIET_MS), signal);
       if (signal.aborted) break;
-      if (!(await monitor.waitWhole(cluster.replicaIds, NEMESIS_WHOLE_VIEW_WAIT_MS, signal))) {
+      if (this.reservations.size === 0) {
+        const whole = await monitor.waitWhole(cluster.replicaIds, NEMESIS_WHOLE_VIEW_WAIT_MS, signal);
+        if (signal.aborted) break;
+        if (!whole) {
+          this.skipped += 1;
+          log(`chaos: ${this.elapsed()} the view is not whole; slot ${slot + 1} skips a fault`);
+          continue;
+        }
+      }
+      const kind = random.pick(this.options.kinds);
+      // The fault's own draws (target, variant, durations) come from this seed, the same at every attempt.
+      const faultSeed = random.nextUint32();
+      const planned = await this.planWhenAllowed(kind, faultSeed, signal);
+      if (planned === null) {
         if (signal.aborted) break;
         this.skipped += 1;
-        log(`chaos: ${this.elapsed()} the view is not whole; skipping a fault`);
+        log(
+          `chaos: ${this.elapsed()} the fault model did not allow a ${kind} fault in time; slot ${slot + 1} skips it`,
+        );
         continue;
       }
-      let active: ActiveFault;
       try {
-        active = await this.inject(random.pick(kinds));
-      } catch (error) {
-        this.problems.push(`injecting a fault: ${describe(error)}`);
-        continue;
+        await this.carryOut(planned, signal);
+      } finally {
+        this.reservations.delete(planned.reservation);
       }
-      this.faults.push(active.record);
-      log(`chaos: ${this.elapsed()} ${active.record.description} for ${(active.holdMs / 1000).toFixed(1)} s`);
-      await sleepUnlessAborted(active.holdMs, signal);
-      try {
-        const healed = await active.heal();
-        log(`chaos: ${this.elapsed()} healed: ${healed}`);
-      } catch (error) {
-        this.problems.push(`healing ${active.record.description}: ${describe(error)}`);
-      }
-      active.record.endNs = this.options.clock();
     }
+  }
+
+  /**
+   * A fault of `kind`, reserved, as soon as the fault model allows it (a wipe waits for the view to
+   * be whole again, a kill for a wipe to end); null if it does not within NEMESIS_PLAN_WAIT_MS.
+   */
+  private async planWhenAllowed(
+    kind: NemesisKind,
+    faultSeed: number,
+    signal: AbortSignal,
+  ): Promise<PlannedFault | null> {
+    const context: FaultContext = {
+      cluster: this.options.cluster,
+      monitor: this.options.monitor,
+      network: this.network,
+      clock: this.options.clock,
+      log: this.options.log,
+      problem: (text: string) => this.problems.push(text),
+      checks: this.checks,
+    };
+    const endMs = performance.now() + NEMESIS_PLAN_WAIT_MS;
+    while (!signal.aborted && performance.now() < endMs) {
+      const planned = planFault(kind, new Random(faultSeed), context, new Occupancy(this.reservations));
+      if (planned !== null) {
+        this.reservations.add(planned.reservation); // in the same turn as the check that allowed it
+        return planned;
+      }
+      await sleepUnlessAborted(VIEW_POLL_INTERVAL_MS, signal);
+    }
+    return null;
+  }
+
+  private async carryOut(planned: PlannedFault, signal: AbortSignal): Promise<void> {
+    const { log, clock } = this.options;
+    let fault: Awaited<ReturnType<PlannedFault['start']>>;
+    try {
+      fault = await planned.start();
+    } catch (error) {
+      this.problems.push(`injecting a ${planned.reservation.kind} fault: ${describe(error)}`);
+      return;
+    }
+    this.faults.push(fault.record);
+    const number = this.faults.length;
+    log(`chaos: ${this.elapsed()} fault ${number}: ${fault.record.description}, ${fault.holdDescription}`);
+    await fault.hold(signal);
+    try {
+      const healed = await fault.heal(signal);
+      log(`chaos: ${this.elapsed()} healed ${number}: ${healed}`);
+    } catch (error) {
+      this.problems.push(`healing ${fault.record.description}: ${describe(error)}`);
+    }
+    fault.record.endNs = clock();
   }
 
   private elapsed(): string {
     return `+${(this.options.clock() / 1e9).toFixed(1)} s`;
   }
-
-  private async inject(kind: NemesisKind): Promise<ActiveFault> {
-    const { cluster, monitor, random, clock } = this.options;
-    const view = monitor.view;
-    if (view === null) throw new Error('no view');
-    const primary = view.primary;
-    const others = cluster.replicaIds.filter((id) => id !== primary);
-    const chooseTarget = (): string =>
-      others.length === 0 || random.chance(PRIMARY_TARGET_PROBABILITY) ? primary : random.pick(others);
-    const role = (id: string) => (id === primary ? 'primary' : 'backup');
-    const record = (description: string, formerPrimary: string | null): FaultRecord => ({
-      kind,
-      description: `${description} in view ${view.number}`,
-      startNs: clock(),
-      endNs: null,
-      formerPrimary,
-      viewNumber: view.number,
-    });
-
-    switch (kind) {
-      case 'kill': {
-        const target = chooseTarget();
-        const holdMs = random.integer(...KILL_DOWN_MS);
-        const fault = record(`kill ${target} (${role(target)})`, target === primary ? target : null);
-        await cluster.killReplica(target);
-        return {
-          record: fault,
-          holdMs,
-          heal: async () => {
-            await cluster.startReplica(target);
-            return `restarted ${target}`;
-          },
-        };
-      }
-      case 'pause': {
-        const target = chooseTarget();
-        const holdMs = random.integer(...PAUSE_MS);
-        const fault = record(`pause ${target} (${role(target)})`, target === primary ? target : null);
-        cluster.replica(target).pause();
-        return {
-          record: fault,
-          holdMs,
-          heal: async () => {
-            cluster.replica(target).resume();
-            return `resumed ${target}`;
-          },
-        };
-      }
-      case 'partition': {
-        const holdMs = random.integer(...PARTITION_MS);
-        const variant = random.integer(0, 2);
-        let pairs: DirectedPair[];
-        let fault: FaultRecord;
-        if (variant === 0 || others.length === 0) {
-          const everyoneElse = [COORDINATOR_NAME, CLIENT_SOURCE, ...others];
-          pairs = everyoneElse.flatMap((other): DirectedPair[] => [
-            [other, primary],
-            [primary, other],
-          ]);
-          fault = record(`partition: isolate the primary ${primary}`, primary);
-        } else if (variant === 1) {
-          const target = chooseTarget();
-          pairs = [
-            [target, COORDINATOR_NAME],
-            [COORDINATOR_NAME, target],
-          ];
-          fault = record(
-            `partition: cut the coordinator off from ${target} (${role(target)})`,
-            target === primary ? target : null,
-          );
-        } else {
-          const from = chooseTarget();
-          const to = random.pick(cluster.replicaIds.filter((id) => id !== from));
-          pairs = [[from, to]];
-          fault = record(`partition: one-way ${from} -> ${to}`, null);
-        }
-        applyPartition(cluster, pairs);
-        return {
-          record: fault,
-          holdMs,
-          heal: async () => {
-            cluster.healNetwork();
-            return 'partition';
-          },
-        };
-      }
-      case 'loss': {
-        const holdMs = random.integer(...LOSS_MS);
-        const [lowest, highest] = LOSS_PROBABILITY;
-        const probability = Math.round((lowest + random.next() * (highest - lowest)) * 100) / 100;
-        const delayMaxMs = random.integer(0, LOSS_DELAY_MAX_MS);
-        for (const proxy of cluster.proxies.values()) {
-          proxy.setLoss(probability);
-          proxy.setDelay(0, delayMaxMs);
-        }
-        const fault = record(`loss ${Math.round(probability * 100)}% and delay 0-${delayMaxMs} ms`, null);
-        return {
-          record: fault,
-          holdMs,
-          heal: async () => {
-            cluster.healNetwork();
-            return 'loss';
-          },
-        };
-      }
-    }
-  }
-}
-
-/** Blocks each source → target pair at the target's proxy. */
-function applyPartition(cluster: ChaosCluster, pairs: readonly DirectedPair[]): void {
-  for (const [name, proxy] of cluster.proxies) {
-    proxy.block(pairs.filter(([, target]) => target === name).map(([source]) => source));
-  }
-}
-
-/** Sleeps, or returns early (without throwing) when `signal` aborts. */
-export async function sleepUnlessAborted(milliseconds: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted === true) return;
-  await sleep(milliseconds, undefined, signal === undefined ? {} : { signal }).catch(() => {});
 }
 
 function describe(error: unknown): string {

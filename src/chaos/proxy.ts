@@ -3,6 +3,9 @@
 // (the Hello) to learn who dialled, then forwards whole frames each way and injects faults that can
 // be switched at run time:
 //   partition — connections from a blocked source are cut, and new ones closed right after Hello;
+//   one-way   — frames from a source to the target, or from the target back to a source, are
+//               dropped while the connection stays open: a link that works in one direction only
+//               (a replica's heartbeats reach the coordinator but its replies do not come back);
 //   loss      — each frame is dropped with a probability;
 //   delay     — each frame is held for a random time, never overtaking the frame before it.
 // Invariants: a frame is forwarded whole or not at all, in order per direction; the first frame
@@ -54,12 +57,26 @@ export interface ProxyCounters {
   connectionsCut: number;
   framesForwarded: number;
   framesDropped: number;
+  /** Frames dropped by a one-way cut. */
+  framesCutOneWay: number;
   /** Connections closed for an oversized frame or a first frame that is no Hello. */
   badFrames: number;
 }
 
+/** Which way a frame travels through the proxy. */
+export type FrameDirection = 'toTarget' | 'toSource';
+
+export interface OneWayCuts {
+  /** Sources whose frames to the target are dropped. */
+  readonly toTarget: Iterable<SourceName>;
+  /** Sources to which the target's frames are dropped. */
+  readonly toSource: Iterable<SourceName>;
+}
+
 export interface ProxyFaults {
   blocked: ReadonlySet<SourceName>;
+  cutToTarget: ReadonlySet<SourceName>;
+  cutToSource: ReadonlySet<SourceName>;
   lossProbability: number;
   delayMinMs: number;
   delayMaxMs: number;
@@ -67,6 +84,8 @@ export interface ProxyFaults {
 
 const noFaults = (): ProxyFaults => ({
   blocked: new Set(),
+  cutToTarget: new Set(),
+  cutToSource: new Set(),
   lossProbability: 0,
   delayMinMs: 0,
   delayMaxMs: 0,
@@ -79,6 +98,7 @@ export class FaultProxy {
     connectionsCut: 0,
     framesForwarded: 0,
     framesDropped: 0,
+    framesCutOneWay: 0,
     badFrames: 0,
   };
   private currentFaults: ProxyFaults = noFaults();
@@ -148,6 +168,18 @@ export class FaultProxy {
     }
   }
 
+  /**
+   * Replaces the one-way cuts: after the handshake, frames one way between a source and the target
+   * are dropped; the connection stays open, so the other way keeps working.
+   */
+  setOneWayCuts(cuts: OneWayCuts): void {
+    this.currentFaults = {
+      ...this.currentFaults,
+      cutToTarget: new Set(cuts.toTarget),
+      cutToSource: new Set(cuts.toSource),
+    };
+  }
+
   /** Drops each frame after the first of each direction with `probability`. */
   setLoss(probability: number): void {
     if (!(probability >= 0 && probability <= 1)) throw new RangeError(`loss ${probability} is not in [0, 1]`);
@@ -168,6 +200,13 @@ export class FaultProxy {
   /** @internal */
   isBlocked(source: SourceName): boolean {
     return this.faults.blocked.has(source);
+  }
+
+  /** @internal */
+  isCutOneWay(direction: FrameDirection, source: SourceName | null): boolean {
+    if (source === null) return false;
+    const cut = direction === 'toTarget' ? this.faults.cutToTarget : this.faults.cutToSource;
+    return cut.has(source);
   }
 
   /** Stops listening and destroys every connection. */
@@ -195,7 +234,7 @@ class ProxiedConnection {
     private readonly onDestroyed: () => void,
   ) {
     inbound.setNoDelay(true);
-    this.toTarget = new FramePipe(proxy, inbound, (payload) => this.receiveHello(payload), this);
+    this.toTarget = new FramePipe(proxy, inbound, 'toTarget', (payload) => this.receiveHello(payload), this);
     inbound.on('error', () => this.destroy());
     inbound.on('close', () => this.socketClosed());
     this.helloTimer = setTimeout(() => this.destroy(), PROXY_HELLO_TIMEOUT_MS);
@@ -225,7 +264,7 @@ class ProxiedConnection {
     const upstream = connect({ host, port, allowHalfOpen: true });
     upstream.setNoDelay(true);
     this.upstream = upstream;
-    this.toSource = new FramePipe(this.proxy, upstream, null, this);
+    this.toSource = new FramePipe(this.proxy, upstream, 'toSource', null, this);
     this.toSource.attach(this.inbound);
     this.toTarget.attach(upstream);
     upstream.on('error', () => this.destroy());
@@ -283,6 +322,7 @@ class FramePipe {
   constructor(
     private readonly proxy: FaultProxy,
     private readonly from: Socket,
+    private readonly direction: FrameDirection,
     private readonly onFirst: ((payload: Buffer) => boolean) | null,
     private readonly owner: ProxiedConnection,
   ) {
@@ -324,6 +364,10 @@ class FramePipe {
         this.firstSeen = true;
         if (this.onFirst !== null && !this.onFirst(payload)) return;
         this.hold(payload, Math.max(nowMs, this.lastReleaseAtMs));
+        continue;
+      }
+      if (this.proxy.isCutOneWay(this.direction, this.owner.source)) {
+        this.proxy.counters.framesCutOneWay += 1;
         continue;
       }
       const { lossProbability, delayMinMs, delayMaxMs } = this.proxy.faults;

@@ -2,18 +2,26 @@
 // linearizable on every key (unknown is not a pass), no acknowledged sync append lost, no append
 // applied twice, async appends lost only if a failover happened, and nothing else went wrong.
 
-import type { FaultRecord, NemesisKind } from './nemesis.js';
+import type { DirectoryLossChecks, FaultRecord, NemesisKind } from './faults.js';
 import type { WriteAcknowledgement } from './workload.js';
 
 export interface ChaosReport {
   readonly seed: number;
   readonly durationSeconds: number;
   readonly clients: number;
+  readonly pipeline: number;
   readonly nemeses: readonly NemesisKind[];
+  readonly concurrency: number;
   readonly replicas: number;
   readonly keys: number;
   readonly faults: Readonly<Record<NemesisKind, number>>;
+  /** Per kind, how many faults of each variant ("primary", "emptied, restarted at once", "amnesia"). */
+  readonly faultVariants: ReadonlyMap<NemesisKind, ReadonlyMap<string, number>>;
+  /** The most faults in progress at one time. */
+  readonly faultsMostAtOnce: number;
   readonly faultsSkipped: number;
+  /** What the wipes and the coordinator's amnesias saw the cluster do. */
+  readonly directoryLoss: Readonly<DirectoryLossChecks>;
   readonly operations: { readonly ok: number; readonly fail: number; readonly info: number };
   /** Why workload operations did not complete ok ("cas not swapped", "write OUTCOME_UNKNOWN"). */
   readonly unsuccessfulByCause: ReadonlyMap<string, number>;
@@ -103,11 +111,36 @@ export function formatReport(report: ChaosReport): string {
   const lines: string[] = [];
   const nemeses = report.nemeses.length === 0 ? 'none' : report.nemeses.join(',');
   lines.push(
-    `chaos: seed ${report.seed}, ${report.durationSeconds} s, ${report.clients} clients, nemesis ${nemeses}, ${report.replicas} replicas`,
+    `chaos: seed ${report.seed}, ${report.durationSeconds} s, ${report.clients} clients × ${report.pipeline} pipelined, ` +
+      `nemesis ${nemeses}, concurrency ${report.concurrency}, ${report.replicas} replicas`,
   );
   const faultCounts = report.nemeses.map((kind) => `${report.faults[kind]} ${kind}`).join(', ');
-  const skipped = report.faultsSkipped > 0 ? ` (${report.faultsSkipped} skipped: view not whole)` : '';
-  lines.push(`faults: ${faultCounts === '' ? 'none' : faultCounts}${skipped}`);
+  const details = [
+    ...(report.nemeses.length > 0 ? [`at most ${report.faultsMostAtOnce} at once`] : []),
+    ...(report.faultsSkipped > 0 ? [`${report.faultsSkipped} skipped: not allowed in time`] : []),
+  ];
+  const detail = details.length === 0 ? '' : ` (${details.join('; ')})`;
+  lines.push(`faults: ${faultCounts === '' ? 'none' : faultCounts}${detail}`);
+  for (const kind of report.nemeses) {
+    const variants = report.faultVariants.get(kind);
+    if (variants === undefined) continue;
+    const counts = [...variants]
+      .sort(([, a], [, b]) => b - a)
+      .map(([variant, count]) => `${count} ${variant}`);
+    lines.push(`  ${kind}: ${counts.join('; ')}`);
+  }
+  const loss = report.directoryLoss;
+  if (loss.wipes > 0) {
+    lines.push(
+      `wiped replicas: ${loss.wipes}, rejoined as primary or backup after a demotion: ${loss.wipesRejoined}`,
+    );
+  }
+  if (loss.amnesias > 0) {
+    lines.push(
+      `coordinator amnesia: ${loss.amnesias}, refused to act until the operator's restart: ${loss.amnesiasRefusedUntilRecovery}, ` +
+        `whole view again after --recover-from-replicas: ${loss.amnesiasRecovered}`,
+    );
+  }
   const { ok, fail, info } = report.operations;
   lines.push(
     `operations: ${ok} ok, ${fail} failed, ${info} unknown (${report.asyncWritesAcknowledged} of them acknowledged async writes)`,

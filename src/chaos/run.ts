@@ -3,7 +3,8 @@
 // and check the history (linearizability per key, no lost acknowledged appends, at most once, async
 // appends lost only in failovers), with failover times from the faults and the answered writes.
 // Invariant: whatever happens, every process is stopped by its id, every proxy and client closed and
-// every timer cleared before runChaos settles; the directory goes unless a check failed.
+// every timer cleared before runChaos settles; the directory (logs, data, lost directories and the
+// history) goes unless a check failed.
 
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +24,10 @@ import { Client } from '../client/index.js';
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { ChaosCluster } from './cluster-processes.js';
-import { Nemesis, type NemesisKind, nemesisKinds, sleepUnlessAborted, ViewMonitor } from './nemesis.js';
+import { noDirectoryLossChecks } from './faults.js';
+import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
+import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import { CLIENT_DEADLINE_MS, Workload } from './workload.js';
 
 /** How long the cluster may take to form its first view with every replica. */
@@ -34,13 +37,27 @@ export const HEAL_TIMEOUT_MS = 60_000;
 /** How long the final reads may take, retries included. */
 export const FINAL_READS_TIMEOUT_MS = 60_000;
 export const FINAL_READ_RETRY_MS = 200;
+/**
+ * The checker's search budget per key. A 60 s run gives each register some 8,000 operations, and
+ * sync writes left unknown by a long outage (a coordinator that lost its state waits for every
+ * replica) multiply the orders to try: a run with four such needed 1.7 million steps on one key,
+ * over the checker's default of 1 million. A million steps take about a second.
+ */
+export const CHAOS_SEARCH_STEPS_PER_KEY_MAX = 10_000_000;
+/** The history's name in the run's directory. */
+export const RUN_HISTORY_FILE = 'history.jsonl';
 /** The history is written this many events at a time, never as one string. */
 const HISTORY_WRITE_EVENTS_PER_CHUNK = 10_000;
 
 export interface ChaosOptions {
   readonly durationSeconds: number;
+  /** Clients, one connection each. */
   readonly clients: number;
+  /** History processes per client: calls in flight on one connection. */
+  readonly pipeline: number;
   readonly nemeses: readonly NemesisKind[];
+  /** How many faults may be in progress at once. */
+  readonly concurrency: number;
   readonly replicas: number;
   /** Register keys; as many append keys again. */
   readonly keys: number;
@@ -89,12 +106,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workload = await Workload.start({
       coordinator: cluster.coordinatorAddress,
       clients: options.clients,
+      pipeline: options.pipeline,
       keys: options.keys,
       seed: random.nextUint32(),
       recorder,
       clock,
     });
-    nemesis = new Nemesis({ cluster, monitor, kinds: options.nemeses, random, clock, log });
+    nemesis = new Nemesis({
+      cluster,
+      monitor,
+      kinds: options.nemeses,
+      concurrency: options.concurrency,
+      random,
+      clock,
+      log,
+    });
     const nemesisDone = nemesis.run(nemesisStop.signal);
     await sleepUnlessAborted(options.durationSeconds * 1000, options.signal);
     nemesisStop.abort();
@@ -113,7 +139,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!interrupted()) {
       const finalReader = {
         coordinator: cluster.coordinatorAddress,
-        process: options.clients,
+        process: workload.processes,
         recorder,
         clock,
       };
@@ -129,6 +155,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   // ---- checks ------------------------------------------------------------------------------------
   const events = recorder.events();
+  // The run's directory always gets the history, so a failed run keeps it beside the logs.
+  writeHistory(join(directory, RUN_HISTORY_FILE), events);
   let historyFile: string | null = null;
   if (options.historyFile !== undefined) {
     historyFile = resolve(options.historyFile);
@@ -138,6 +166,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const summary = summarize(operations);
   const linearizability = checkLinearizable(operations, {
     valueSizeMaxBytes: kvLimitsDefault.valueSizeMaxBytes, // the replicas run the default KeyValueStore
+    budgetSteps: CHAOS_SEARCH_STEPS_PER_KEY_MAX,
   });
   for (const { f, error, count, example } of linearizability.unmodeledFailures) {
     problems.push(
@@ -163,7 +192,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     NemesisKind,
     number
   >;
-  for (const fault of faults) faultCounts[fault.kind] += 1;
+  const faultVariants = new Map<NemesisKind, Map<string, number>>();
+  for (const fault of faults) {
+    faultCounts[fault.kind] += 1;
+    const variants = faultVariants.get(fault.kind) ?? new Map<string, number>();
+    variants.set(fault.variant, (variants.get(fault.variant) ?? 0) + 1);
+    faultVariants.set(fault.kind, variants);
+  }
   problems.push(...(nemesis?.problems ?? []));
 
   const violations = new Map<string, string>();
@@ -178,11 +213,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     seed: options.seed,
     durationSeconds: options.durationSeconds,
     clients: options.clients,
+    pipeline: options.pipeline,
     nemeses: options.nemeses,
+    concurrency: options.concurrency,
     replicas: options.replicas,
     keys: options.keys,
     faults: faultCounts,
+    faultVariants,
+    faultsMostAtOnce: nemesis?.mostAtOnce ?? 0,
     faultsSkipped: nemesis?.skipped ?? 0,
+    directoryLoss: { ...(nemesis?.checks ?? noDirectoryLossChecks()) },
     operations: { ok: summary.ok, fail: summary.fail, info: summary.info },
     unsuccessfulByCause: workload?.unsuccessfulByCause ?? new Map(),
     lostWrites,
@@ -215,9 +255,18 @@ function writeHistory(path: string, events: readonly HistoryEvent[]): void {
   }
 }
 
-/** Restarts dead replicas, resumes paused ones and clears every proxy fault. */
+/**
+ * Whatever a fault left undone (its heal failed): clears every proxy fault, restarts the coordinator
+ * (recovering it if its state was lost) and dead replicas, resumes paused ones.
+ */
 async function healEverything(cluster: ChaosCluster, problems: string[]): Promise<void> {
   cluster.healNetwork();
+  if (cluster.coordinator.state === 'paused') cluster.coordinator.resume();
+  if (cluster.coordinator.state === 'stopped') {
+    await cluster.startCoordinator({ recover: cluster.coordinatorNeedsRecovery }).catch((error: unknown) => {
+      problems.push(`restarting the coordinator: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
   for (const id of cluster.replicaIds) {
     const replica = cluster.replica(id);
     if (replica.state === 'paused') replica.resume();

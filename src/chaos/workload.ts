@@ -1,5 +1,7 @@
-// The workload of a chaos run: `clients` logical processes, each with its own Client, each running
-// one operation at a time until it is stopped, every operation recorded in a HistoryRecorder.
+// The workload of a chaos run: `clients` Clients (one connection to the primary each), each shared
+// by `pipeline` logical processes. A process runs one operation at a time until it is stopped, as a
+// history requires, so each connection carries up to `pipeline` calls at once; every operation is
+// recorded in a HistoryRecorder. Process p uses Client ⌊p / pipeline⌋.
 //
 // Keys come in two groups so the checks can read them: registers r0..rK-1 take read, write, cas and
 // incr; append keys take append and read only, so a final read of an append key lists every token
@@ -23,6 +25,7 @@
 import type { EventValue, HistoryRecorder, OperationFunction, OperationHandle } from '../check/index.js';
 import { Client, type WriteMetadata } from '../client/index.js';
 import { ErrorCode, RequestRefusedError, UnderstudyError } from '../errors.js';
+import { assert } from '../protocol/assert.js';
 import type { Durability } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
 
@@ -52,6 +55,8 @@ export const appendKey = (slot: number, generation: number): string => `a${slot}
 export interface WorkloadOptions {
   readonly coordinator: string;
   readonly clients: number;
+  /** Processes per Client: calls in flight on one connection. */
+  readonly pipeline: number;
   readonly keys: number;
   /** Seeds each process's choice of operations. */
   readonly seed: number;
@@ -89,9 +94,16 @@ export class Workload {
     this.registerKeys = Array.from({ length: options.keys }, (_, index) => registerKey(index));
     for (let slot = 0; slot < options.keys; slot++) this.appendKeysUsed.add(appendKey(slot, 0));
     const seeds = new Random(options.seed);
-    this.loops = clients.map((client, process) =>
-      this.runProcess(process, client, new Random(seeds.nextUint32())),
-    );
+    this.loops = Array.from({ length: clients.length * options.pipeline }, (_, process) => {
+      const client = clients[Math.floor(process / options.pipeline)];
+      assert(client !== undefined, `no client for process ${process}`);
+      return this.runProcess(process, client, new Random(seeds.nextUint32()));
+    });
+  }
+
+  /** How many history processes run: the final reads use the next number. */
+  get processes(): number {
+    return this.loops.length;
   }
 
   static async start(options: WorkloadOptions): Promise<Workload> {

@@ -13,6 +13,15 @@ export const CHAOS_DURATION_SECONDS_DEFAULT = 60;
 export const CHAOS_DURATION_SECONDS_MAX = 24 * 60 * 60;
 export const CHAOS_CLIENTS_DEFAULT = 5;
 export const CHAOS_CLIENTS_MAX = 64;
+/** Two calls in flight per connection by default: pipelining is how real clients use one. */
+export const CHAOS_PIPELINE_DEFAULT = 2;
+export const CHAOS_PIPELINE_MAX = 16;
+/**
+ * Two faults at once by default, so a plain `understudy chaos` covers overlapping faults (the fault
+ * model allows them); --concurrency 1 gives the one-fault-at-a-time schedule of earlier versions.
+ */
+export const CHAOS_CONCURRENCY_DEFAULT = 2;
+export const CHAOS_CONCURRENCY_MAX = 8;
 export const CHAOS_REPLICAS_DEFAULT = 3;
 /** One replica down at a time must leave another to serve. */
 export const CHAOS_REPLICAS_MIN = 2;
@@ -20,12 +29,23 @@ export const CHAOS_KEYS_DEFAULT = 4;
 export const CHAOS_KEYS_MAX = 64;
 export const CHAOS_SEED_MAX = 0xffff_ffff;
 /** Kept here rather than imported, so parsing the flags does not load the chaos code. */
-const nemesisNames: readonly NemesisKind[] = ['kill', 'pause', 'partition', 'loss'];
+const nemesisNames: readonly NemesisKind[] = [
+  'kill',
+  'pause',
+  'partition',
+  'loss',
+  'pause-partition',
+  'wipe',
+  'coordinator',
+  'coordinator-link',
+];
 
 interface ChaosFlags {
   readonly duration: number;
   readonly clients: number;
+  readonly pipeline: number;
   readonly nemesis: readonly NemesisKind[];
+  readonly concurrency: number;
   readonly history?: string;
   readonly replicas: number;
   readonly keys: number;
@@ -64,14 +84,26 @@ export function addChaosCommand(program: Command): void {
     )
     .option(
       '--clients <n>',
-      'concurrent client processes',
+      'clients, each with its own connection to the primary',
       integerIn(1, CHAOS_CLIENTS_MAX),
       CHAOS_CLIENTS_DEFAULT,
+    )
+    .option(
+      '--pipeline <k>',
+      'calls in flight per client: each client is shared by this many processes of the history',
+      integerIn(1, CHAOS_PIPELINE_MAX),
+      CHAOS_PIPELINE_DEFAULT,
     )
     .addOption(
       new Option('--nemesis <list>', `faults to inject: a subset of ${nemesisNames.join(',')}, or none`)
         .argParser(nemesisList)
         .default([...nemesisNames], nemesisNames.join(',')),
+    )
+    .option(
+      '--concurrency <n>',
+      'faults that may be in progress at once (within the fault model: one lost directory at a time, at most replicas-1 down)',
+      integerIn(1, CHAOS_CONCURRENCY_MAX),
+      CHAOS_CONCURRENCY_DEFAULT,
     )
     .option(
       '--history <file>',
@@ -106,7 +138,9 @@ export function addChaosCommand(program: Command): void {
       const seed = flags.seed ?? randomInt(CHAOS_SEED_MAX);
       const nemeses = flags.nemesis.length === 0 ? 'none' : flags.nemesis.join(',');
       const print = (line: string) => process.stdout.write(`${line}\n`);
-      print(`chaos: starting with seed ${seed} (--seed ${seed} replays the schedule), nemesis ${nemeses}`);
+      print(
+        `chaos: starting with seed ${seed} (--seed ${seed} replays the schedule), nemesis ${nemeses}, concurrency ${flags.concurrency}`,
+      );
       const interrupted = new AbortController();
       const interrupt = () => interrupted.abort();
       process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
@@ -114,7 +148,9 @@ export function addChaosCommand(program: Command): void {
         const report = await runChaos({
           durationSeconds: flags.duration,
           clients: flags.clients,
+          pipeline: flags.pipeline,
           nemeses: flags.nemesis,
+          concurrency: flags.concurrency,
           replicas: flags.replicas,
           keys: flags.keys,
           seed,
