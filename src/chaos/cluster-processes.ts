@@ -176,15 +176,7 @@ export class ChaosCluster {
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
     const coordinator = new ServerProcess(
       COORDINATOR_NAME,
-      // A new cluster in a new folder (the flag is ignored once the coordinator has stored state).
-      [
-        'coordinator',
-        '--listen',
-        `${CHAOS_HOST}:0`,
-        '--dir',
-        join(directory, COORDINATOR_NAME),
-        '--new-cluster',
-      ],
+      ['coordinator', '--listen', `${CHAOS_HOST}:0`, '--dir', join(directory, COORDINATOR_NAME)],
       logPath(COORDINATOR_NAME),
     );
     const cluster = new ChaosCluster(directory, coordinator, replicas, proxies);
@@ -214,7 +206,9 @@ export class ChaosCluster {
         ];
         replicas.set(id, new ServerProcess(id, args, logPath(id)));
       }
-      cluster.proxy(COORDINATOR_NAME).setTarget(await coordinator.start());
+      // A new cluster in a new folder: said once, at the first start. A restart after losing the
+      // state directory comes without it, as it would from an operator who did not notice.
+      cluster.proxy(COORDINATOR_NAME).setTarget(await coordinator.start(['--new-cluster']));
       await Promise.all(replicaIds.map((id) => cluster.startReplica(id)));
       return cluster;
     } catch (error) {
