@@ -3,8 +3,9 @@
 // history requires, so each connection carries up to `pipeline` calls at once; every operation is
 // recorded in a HistoryRecorder. Process p uses Client ⌊p / pipeline⌋.
 //
-// Keys come in two groups so the checks can read them: registers r0..rK-1 take read, write, cas and
-// incr; append keys take append and read only, so a final read of an append key lists every token
+// Keys come in two groups so the checks can read them: K register slots take read, write, cas and
+// incr, each on a fresh key every REGISTER_KEY_SECONDS of the run ("r0.0", "r0.1", ...); append
+// keys take append and read only, so a final read of an append key lists every token
 // that reached it. Register values are unique per process: mostly decimal numbers (process p's n-th
 // is (p + 1)·10⁹ + n·10³, and increments climb inside that block), and sometimes words ("p3-w17"),
 // so an incr is refused NOT_AN_INTEGER or not depending on the value: the refusal is an observation
@@ -49,7 +50,14 @@ const operationMix: readonly (readonly [OperationFunction, number])[] = [
   ['incr', 1],
 ];
 
-export const registerKey = (index: number): string => `r${index}`;
+/**
+ * A register slot moves to a fresh key every this many seconds of the run (Jepsen's independent
+ * keys): the linearizability search grows with the history of one key, and a long run's history on
+ * one key, with the unknown outcomes its faults leave, is more than the checker can decide.
+ */
+export const REGISTER_KEY_SECONDS = 30;
+
+export const registerKey = (slot: number, generation: number): string => `r${slot}.${generation}`;
 export const appendKey = (slot: number, generation: number): string => `a${slot}.${generation}`;
 
 export interface WorkloadOptions {
@@ -82,7 +90,7 @@ export class Workload {
   asyncWritesAcknowledged = 0;
   /** Why operations did not complete ok: an error code, or "cas not swapped". */
   readonly unsuccessfulByCause = new Map<string, number>();
-  readonly registerKeys: readonly string[];
+  private readonly registerKeysUsed = new Set<string>();
   private readonly appendKeysUsed = new Set<string>();
   private stopped = false;
   private readonly loops: Promise<void>[];
@@ -91,8 +99,10 @@ export class Workload {
     private readonly options: WorkloadOptions,
     private readonly clients: readonly Client[],
   ) {
-    this.registerKeys = Array.from({ length: options.keys }, (_, index) => registerKey(index));
-    for (let slot = 0; slot < options.keys; slot++) this.appendKeysUsed.add(appendKey(slot, 0));
+    for (let slot = 0; slot < options.keys; slot++) {
+      this.registerKeysUsed.add(registerKey(slot, 0));
+      this.appendKeysUsed.add(appendKey(slot, 0));
+    }
     const seeds = new Random(options.seed);
     this.loops = Array.from({ length: clients.length * options.pipeline }, (_, process) => {
       const client = clients[Math.floor(process / options.pipeline)];
@@ -119,6 +129,11 @@ export class Workload {
       throw error;
     }
     return new Workload(options, clients);
+  }
+
+  /** Every register key used so far (each slot's first key at least). */
+  get registerKeys(): readonly string[] {
+    return [...this.registerKeysUsed];
   }
 
   /** Every append key used so far (each slot's first key at least). */
@@ -157,8 +172,10 @@ export class Workload {
     const f = operationMix.find(([, share]) => roll < share)?.[0] ?? 'read';
     const slot = random.integer(0, this.options.keys - 1);
     const onAppendKey = f === 'append' || (f === 'read' && random.chance(0.5));
-    const key = onAppendKey ? appendKey(slot, generations[slot] ?? 0) : registerKey(slot);
+    const registerGeneration = Math.floor(clock() / 1e9 / REGISTER_KEY_SECONDS);
+    const key = onAppendKey ? appendKey(slot, generations[slot] ?? 0) : registerKey(slot, registerGeneration);
     if (onAppendKey) this.appendKeysUsed.add(key);
+    else this.registerKeysUsed.add(key);
     /** Moves the slot on once its value is long enough. */
     const observe = (value: string | null) => {
       if (onAppendKey && value !== null && Buffer.byteLength(value) >= APPEND_VALUE_BYTES_MAX) {
