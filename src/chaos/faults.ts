@@ -33,20 +33,11 @@ import type { StatusReply } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
 import type { Random } from '../sim/random.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
+import type { NemesisKind } from './nemesis-kinds.js';
 import type { DirectedPair, NetworkFault, NetworkFaults } from './network-faults.js';
 import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './view-monitor.js';
 
-export const nemesisKinds = [
-  'kill',
-  'pause',
-  'partition',
-  'loss',
-  'pause-partition',
-  'wipe',
-  'coordinator',
-  'coordinator-link',
-] as const;
-export type NemesisKind = (typeof nemesisKinds)[number];
+export { type NemesisKind, nemesisKinds } from './nemesis-kinds.js';
 
 export const KILL_DOWN_MS = [2000, 4000] as const;
 /** Longer than the failure timeout (600 ms by default), so the coordinator fails the replica over. */

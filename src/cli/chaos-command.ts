@@ -5,7 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { NemesisKind } from '../chaos/nemesis.js';
+import { type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
 import { exitCode, integerIn, nonEmpty } from './options.js';
 import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
 
@@ -28,18 +28,6 @@ export const CHAOS_REPLICAS_MIN = 2;
 export const CHAOS_KEYS_DEFAULT = 4;
 export const CHAOS_KEYS_MAX = 64;
 export const CHAOS_SEED_MAX = 0xffff_ffff;
-/** Kept here rather than imported, so parsing the flags does not load the chaos code. */
-const nemesisNames: readonly NemesisKind[] = [
-  'kill',
-  'pause',
-  'partition',
-  'loss',
-  'pause-partition',
-  'wipe',
-  'coordinator',
-  'coordinator-link',
-];
-
 interface ChaosFlags {
   readonly duration: number;
   readonly clients: number;
@@ -59,10 +47,10 @@ function nemesisList(text: string): NemesisKind[] {
   const names = text.split(',').map((name) => name.trim());
   const kinds: NemesisKind[] = [];
   for (const name of names) {
-    const kind = nemesisNames.find((known) => known === name);
+    const kind = nemesisKinds.find((known) => known === name);
     if (kind === undefined) {
       throw new InvalidArgumentError(
-        `expected a comma-separated subset of ${nemesisNames.join(',')} or none.`,
+        `expected a comma-separated subset of ${nemesisKinds.join(',')} or none.`,
       );
     }
     if (!kinds.includes(kind)) kinds.push(kind);
@@ -95,9 +83,9 @@ export function addChaosCommand(program: Command): void {
       CHAOS_PIPELINE_DEFAULT,
     )
     .addOption(
-      new Option('--nemesis <list>', `faults to inject: a subset of ${nemesisNames.join(',')}, or none`)
+      new Option('--nemesis <list>', `faults to inject: a subset of ${nemesisKinds.join(',')}, or none`)
         .argParser(nemesisList)
-        .default([...nemesisNames], nemesisNames.join(',')),
+        .default([...nemesisKinds], nemesisKinds.join(',')),
     )
     .option(
       '--concurrency <n>',

@@ -224,7 +224,7 @@ export class ReplicaServer {
     if (connection === null || connection.isClosed) return;
     // Silent since this connection opened, not merely since we last heard anything.
     const connectedTicks = (performance.now() - this.coordinatorConnectedAtMs) / config.tickMs;
-    const silentTicks = Math.min(this.core.status().coordinatorSilentTicks, connectedTicks);
+    const silentTicks = Math.min(this.core.coordinatorSilentTicks, connectedTicks);
     if (silentTicks > 2 * config.protocol.failureTimeoutTicks) {
       // Destroyed, not ended: an end waits for a peer that may never answer; onClose dials again.
       connection.destroy();

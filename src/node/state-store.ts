@@ -1,9 +1,7 @@
 // The coordinator's durable memory: the current view with its members' identities, whether its
-// primary acknowledged it, and the last acknowledged view, in one small file replaced atomically:
-// write every byte of a temporary file, fsync it, rename it over the old one, fsync the directory. A
-// write that fails or makes no progress (a full disk) throws before the rename, so the previous
-// good file stays; the file is never replaced by a short one. A missing file loads as null: the
-// directory lost its state, or the cluster is new — only the operator can say which.
+// primary acknowledged it, and the last acknowledged view, in one small file replaced whole and
+// made durable (src/storage/durable-file.ts: never replaced by a short one). A missing file loads
+// as null: the directory lost its state, or the cluster is new — only the operator can say which.
 //
 // load() treats the file as untrusted input: anything but a well-formed state is a ConfigError.
 
@@ -12,22 +10,20 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { CoordinatorState, ViewRecord } from '../protocol/effects.js';
 import { type ReplicaIdentity, replicaId, viewNumber } from '../protocol/types.js';
+import { type FileWriter, writeFileDurably } from '../storage/durable-file.js';
 
 const fileName = 'coordinator-state.json';
 /** Version 2: views with their members' identities, and the last acknowledged view. */
 const formatVersion = 2;
 
-/** The one file-system call tests replace (to write short, or fail part way); node:fs otherwise. */
-export interface StateFileWriter {
-  /** Writes up to `length` bytes of `buffer` from `offset`; returns how many it wrote. */
-  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
-}
+/** The one file-system call tests replace (to write short, or fail part way). */
+export type StateFileWriter = FileWriter;
 
 export class StateStore {
   private readonly file: string;
 
   constructor(
-    private readonly directory: string,
+    directory: string,
     private readonly writer: StateFileWriter = fs,
   ) {
     fs.mkdirSync(directory, { recursive: true });
@@ -55,42 +51,11 @@ export class StateStore {
   }
 
   save(state: CoordinatorState): void {
-    const temporary = `${this.file}.tmp`;
-    const bytes = Buffer.from(JSON.stringify({ format: formatVersion, ...state }), 'utf8');
-    const fd = fs.openSync(temporary, 'w');
-    try {
-      this.writeAll(fd, bytes, temporary);
-      fs.fsyncSync(fd);
-    } catch (error) {
-      fs.closeSync(fd);
-      try {
-        fs.rmSync(temporary, { force: true });
-      } catch {
-        // Best effort: what matters is the previous file, which is untouched.
-      }
-      throw error;
-    }
-    fs.closeSync(fd);
-    fs.renameSync(temporary, this.file);
-    const directoryFd = fs.openSync(this.directory, 'r');
-    try {
-      fs.fsyncSync(directoryFd);
-    } finally {
-      fs.closeSync(directoryFd);
-    }
-  }
-
-  /** writeSync may write fewer bytes than asked (a nearly full disk): write until all are written. */
-  private writeAll(fd: number, bytes: Buffer, file: string): void {
-    for (let written = 0; written < bytes.length; ) {
-      const count = this.writer.writeSync(fd, bytes, written, bytes.length - written);
-      if (!Number.isSafeInteger(count) || count <= 0 || count > bytes.length - written) {
-        throw new Error(
-          `writing ${file} made no progress at byte ${written} of ${bytes.length} (wrote ${count})`,
-        );
-      }
-      written += count;
-    }
+    writeFileDurably(
+      this.file,
+      Buffer.from(JSON.stringify({ format: formatVersion, ...state }), 'utf8'),
+      this.writer,
+    );
   }
 }
 

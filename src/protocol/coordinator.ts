@@ -278,19 +278,17 @@ export class Coordinator {
     return [...this.replicas.keys()].filter((id) => this.alive(id)).sort();
   }
 
-  /** The process and directory `id` runs as now differ from those `record` holds for it. */
-  private identityChanged(id: ReplicaId, recorded: ViewRecord): boolean {
+  /**
+   * The process or data directory `id` runs with now differs from the one `recorded` holds for it;
+   * with `directoryOnly`, its directory does (a restarted process still has its disk).
+   */
+  private identityChanged(id: ReplicaId, recorded: ViewRecord, directoryOnly = false): boolean {
     if (this.testOnlyFaults.ignoreIdentityChanges === true) return false;
     const now = this.replicas.get(id)?.identity;
     const then = recorded.identities[id];
-    return now !== undefined && (then === undefined || !sameIdentity(now, then));
-  }
-
-  private directoryChanged(id: ReplicaId, recorded: ViewRecord): boolean {
-    if (this.testOnlyFaults.ignoreIdentityChanges === true) return false;
-    const now = this.replicas.get(id)?.identity;
-    const then = recorded.identities[id];
-    return now !== undefined && (then === undefined || now.directory !== then.directory);
+    if (now === undefined) return false;
+    if (then === undefined) return true;
+    return directoryOnly ? now.directory !== then.directory : !sameIdentity(now, then);
   }
 
   /** The highest view number any replica reports, in its view or in the view of its last entry. */
@@ -445,7 +443,7 @@ export class Coordinator {
     const candidates = new Set<ReplicaId>();
     const consider = (ids: readonly ReplicaId[], recorded: ViewRecord) => {
       for (const id of ids) {
-        if (this.alive(id) && !this.directoryChanged(id, recorded)) candidates.add(id);
+        if (this.alive(id) && !this.identityChanged(id, recorded, true)) candidates.add(id);
       }
     };
     consider([view.primary, ...view.backups], current);

@@ -435,9 +435,7 @@ export class Replica {
     }
     if (session !== undefined && request.requestNumber === session.requestNumber) {
       // A retry of a request already executed or refused: answer what it got, never run it again.
-      const answer: Answer = session.refused
-        ? { ok: false, ...decodeRefusal(session.result) }
-        : { ok: true, result: session.result };
+      const answer = answerOf(session);
       this.enqueue(this.waiter(connection, request, session.index, answer, request.durability, 'write'));
       return;
     }
@@ -454,10 +452,7 @@ export class Replica {
     };
     this.appendEntry(entry);
     this.applyEntry(entry);
-    const answer: Answer = entry.refused
-      ? { ok: false, ...decodeRefusal(entry.result) }
-      : { ok: true, result: entry.result };
-    this.enqueue(this.waiter(connection, request, entry.index, answer, request.durability, 'write'));
+    this.enqueue(this.waiter(connection, request, entry.index, answerOf(entry), request.durability, 'write'));
   }
 
   /**
@@ -761,18 +756,18 @@ export class Replica {
   // ---- log and state ---------------------------------------------------------------------------
 
   private appendEntry(entry: Entry): void {
-    if (this.role === 'primary') {
-      // A follower that held everything starts waiting now: its silence before this was not lag.
-      for (const follower of this.followers.values()) {
-        if (follower.matchIndex >= this.log.lastIndex) follower.lastProgressTick = this.now;
-      }
-    }
     this.log.append(entry);
     this.pendingAppends.push(entry);
   }
 
   private flushAppends(): void {
     if (this.pendingAppends.length === 0) return;
+    // Once per batch: a follower that held everything before it starts waiting now; its silence
+    // before this was not lag.
+    const lastBeforeBatch = this.log.lastIndex - this.pendingAppends.length;
+    for (const follower of this.followers.values()) {
+      if (follower.matchIndex >= lastBeforeBatch) follower.lastProgressTick = this.now;
+    }
     this.effects.storage.push({ kind: 'append', entries: this.pendingAppends });
     this.unsyncedAppends.push({ index: this.log.lastIndex, tick: this.now });
     this.pendingAppends = [];
@@ -829,13 +824,18 @@ export class Replica {
       durable: this.log.positionAt(this.durableIndex),
       commitIndex: this.commitIndex,
       appliedIndex: this.appliedIndex,
-      coordinatorSilentTicks: Math.floor(this.now - this.lastHeardFromCoordinatorTick),
+      coordinatorSilentTicks: this.coordinatorSilentTicks,
       storageStalledTicks: this.storageStalledTicks,
       syncedLearners: isPrimary
         ? (this.view?.learners.filter((id) => this.followers.get(id)?.synced === true) ?? [])
         : [],
       laggingBackups: this.laggingBackups(),
     });
+  }
+
+  /** How long this replica has heard nothing from the coordinator (the shell redials a silent link). */
+  get coordinatorSilentTicks(): number {
+    return Math.floor(this.now - this.lastHeardFromCoordinatorTick);
   }
 
   /** How long the oldest write handed to storage has waited for its fsync. */
@@ -896,7 +896,7 @@ export class Replica {
       appliedIndex: this.appliedIndex,
       leaseValid: this.role === 'primary' && this.leaseValid(),
       sessions: this.sessions.size,
-      coordinatorSilentTicks: Math.floor(this.now - this.lastHeardFromCoordinatorTick),
+      coordinatorSilentTicks: this.coordinatorSilentTicks,
       storageStalledTicks: this.storageStalledTicks,
     };
   }
@@ -961,6 +961,13 @@ function insertByIndex(queue: Waiter[], waiter: Waiter): void {
 }
 
 const noUpdate = new Uint8Array(0);
+
+/** What a logged request answers, to its client and to every retry: its result, or its refusal. */
+function answerOf(executed: { readonly refused: boolean; readonly result: Uint8Array }): Answer {
+  return executed.refused
+    ? { ok: false, ...decodeRefusal(executed.result) }
+    : { ok: true, result: executed.result };
+}
 
 /** A refusal by the service; anything else it throws is a bug and propagates. */
 function refusal(error: unknown): Refusal {

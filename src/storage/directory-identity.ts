@@ -1,5 +1,5 @@
 // The identity of a data directory: a random id written once, when the directory is first used,
-// and made durable (temporary file, fsync, rename, directory fsync) before the replica reports it.
+// and made durable (durable-file.ts) before the replica reports it.
 // A wiped or replaced directory has no identity file, so it gets a new id, and the coordinator
 // learns that whatever this replica acknowledged before may be gone.
 
@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { writeFileDurably } from './durable-file.js';
 
 const fileName = 'identity';
 const identityPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -23,22 +24,6 @@ export function directoryIdentity(directory: string): string {
     return identity;
   }
   const identity = randomUUID();
-  const temporary = `${file}.tmp`;
-  const fd = fs.openSync(temporary, 'w');
-  try {
-    const bytes = Buffer.from(`${identity}\n`);
-    let written = 0;
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temporary, file);
-  const directoryFd = fs.openSync(directory, 'r');
-  try {
-    fs.fsyncSync(directoryFd);
-  } finally {
-    fs.closeSync(directoryFd);
-  }
+  writeFileDurably(file, Buffer.from(`${identity}\n`));
   return identity;
 }

@@ -40,6 +40,7 @@ import {
   logIndex,
   positionZero,
 } from '../protocol/types.js';
+import { fsyncDirectory } from './durable-file.js';
 import { encodeSyncMarker, entryRecordBytes, syncMarkerRecordBytes, writeEntryRecord } from './record.js';
 import { encodeSegmentHeader, recoverSegment, segmentHeaderBytes } from './segment.js';
 
@@ -96,15 +97,6 @@ const fatalDefault = (error: Error): void => {
 
 const segmentName = (startIndex: number): string =>
   `${String(startIndex).padStart(segmentNameDigits, '0')}.log`;
-
-function fsyncDirectory(directory: string): void {
-  const fd = fs.openSync(directory, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Writes all of `data` at `position`; a short write is an error like any other (never retried). */
 function writeSyncAt(fd: number, data: Buffer, position: number): void {

@@ -195,6 +195,12 @@ export class ReplicaHarness {
     this.drain();
   }
 
+  /** Adopts a view this replica leads, and the coordinator acknowledges it with a lease. */
+  lead(current: View): void {
+    this.adopt(current);
+    this.grantLease(current);
+  }
+
   /** Answers the replica's last heartbeat with a lease, as the coordinator does for its primary. */
   grantLease(current: View, leaseTicks = config.leaseTicks): void {
     this.replica.tick();

@@ -51,8 +51,7 @@ test('hole 1: a "synced learner" report from an older view does not make the lea
 test('hole 1: a primary forgets what it knew of its learners at every new view', () => {
   const primary = new ReplicaHarness(r1, entries(3));
   const first = view(5, r1, [], [r2]);
-  primary.adopt(first);
-  primary.grantLease(first);
+  primary.lead(first);
   primary.ack(r2, 3);
   primary.replica.tick();
   primary.clock.now += config.heartbeatIntervalTicks;
@@ -99,8 +98,7 @@ test('hole 2: a member with a wiped directory is never promoted, even if it is t
 test('hole 2: a SyncRequest below what a follower acknowledged lowers its match index', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, [r2]);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   const write = primary.request(kvOperation.put(text('k'), text('v')));
   primary.syncAll();
   primary.ack(r2, 1);
@@ -125,8 +123,7 @@ test('hole 2: a SyncRequest below what a follower acknowledged lowers its match 
 test('hole 3: a primary that stalled past its lease answers no read on resume, whatever came first', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, []);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   const before = primary.request(kvOperation.get(text('k')));
   assert.equal(primary.replyTo(before)?.ok, true, 'answered under the lease');
   // SIGSTOP for a second: no timer fired, then the buffered read is handed over first.
@@ -140,8 +137,7 @@ test('hole 3: a primary that stalled past its lease answers no read on resume, w
 test('hole 3: an async write whose fsync completes after the lease ran out is not acknowledged', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, []);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   const write = primary.request(kvOperation.put(text('k'), text('v')), { durability: 'async' });
   primary.clock.now += config.leaseTicks * 3;
   primary.syncAll();
@@ -174,8 +170,7 @@ test('hole 3: a coordinator that stalled judges nobody dead for silence it cause
 test('hole 4: a refusal is answered only once what it saw has committed', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, [r2]);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   primary.request(kvOperation.put(text('k'), text('a word')));
   const incr = primary.request(kvOperation.incr(text('k')));
   primary.syncAll();
@@ -188,8 +183,7 @@ test('hole 4: a refusal is answered only once what it saw has committed', () => 
 test('hole 4: a refused read is answered only once what it saw has committed', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, [r2]);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   primary.request(kvOperation.put(text('k'), text('v')));
   const read = primary.request(kvOperation.get(new Uint8Array()));
   primary.syncAll();
@@ -202,8 +196,7 @@ test('hole 4: a refused read is answered only once what it saw has committed', (
 test('sim seeds 232, 285: a refused write is answered with the same refusal when retried, never run later', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, []);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   primary.request(kvOperation.put(text('k'), text('a word')), { client: 'writer', requestNumber: 1 });
   const refused = primary.request(kvOperation.incr(text('k')), { client: 'incr', requestNumber: 1 });
   primary.syncAll();
@@ -305,8 +298,7 @@ test('hole 6: a primary whose disk hangs is replaced once its lease runs out, an
 test('hole 6: a replica reports how long its oldest write has waited for an fsync', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, []);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   primary.request(kvOperation.put(text('k'), text('v')));
   primary.clock.now += 25;
   primary.replica.tick();
@@ -368,8 +360,7 @@ test('hole 10: after a total crash, any member of the last acknowledged view may
 test('sim seed 9: a primary commits nothing in a view the coordinator has not acknowledged', () => {
   const primary = new ReplicaHarness(r1);
   const first = view(3, r1, [r2]);
-  primary.adopt(first);
-  primary.grantLease(first);
+  primary.lead(first);
   const write = primary.request(kvOperation.put(text('k'), text('v')));
   primary.syncAll();
   // r2 is removed (view 4), before it acknowledged; the coordinator has not seen view 4 acknowledged.
@@ -413,8 +404,7 @@ test('sim seed 242: a late heartbeat of a replaced process neither rolls its ide
 test('hole 11: a primary alone in its view commits what it inherited and answers reads at once', () => {
   const primary = new ReplicaHarness(r2, entries(5, 4));
   const current = view(6, r2, []);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   assert.equal(primary.replica.status().commitIndex, 5);
   const read = primary.request(kvOperation.get(text('k')));
   const reply = primary.replyTo(read);
@@ -442,8 +432,7 @@ test('a follower never takes a commit index beyond what it verified against the 
 test('a backup that held everything is not reported as lagging by the first write after a quiet spell', () => {
   const primary = new ReplicaHarness(r1);
   const current = view(3, r1, [r2]);
-  primary.adopt(current);
-  primary.grantLease(current);
+  primary.lead(current);
   // A quiet spell: the backup answers every empty Prepare, but there is nothing new to acknowledge.
   for (let tick = 0; tick < config.backupAckTimeoutTicks * 3; tick++) {
     primary.clock.now += 1;
