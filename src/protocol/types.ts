@@ -116,3 +116,14 @@ export interface Epoch {
   readonly view: ViewNumber;
   readonly startIndex: LogIndex;
 }
+
+/**
+ * A snapshot file of the replicated state at a committed position: everything up to `position`
+ * applied. `sizeBytes` and `checksum` (crc32 of the whole file) let a learner check a transfer.
+ * A committed position holds the same state on every replica, so any copy of it is as good as another.
+ */
+export interface SnapshotInfo {
+  readonly position: LogPosition;
+  readonly sizeBytes: number;
+  readonly checksum: number;
+}
