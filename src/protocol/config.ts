@@ -42,6 +42,16 @@ export interface ProtocolConfig {
    * silence this process caused. Leases are never shifted: they are judged by the clock alone.
    */
   readonly stallTicksMin: number;
+  /**
+   * Bytes of log (updates and results) appended since the last snapshot before the next is taken.
+   * The real threshold grows with the state: at least a quarter of the last snapshot's size, so a
+   * large state is not rewritten after every few writes.
+   */
+  readonly snapshotLogBytes: number;
+  /** A session whose client sent nothing for this long is expired (decided by the primary, logged). */
+  readonly sessionIdleTicks: number;
+  /** Beyond this many sessions the least recently active are expired, oldest first. */
+  readonly sessionsMax: number;
 }
 
 export const defaultProtocolConfig: ProtocolConfig = {
@@ -60,6 +70,9 @@ export const defaultProtocolConfig: ProtocolConfig = {
   pendingRequestsMax: 16384,
   storageStallTicksMax: 60,
   stallTicksMin: 15,
+  snapshotLogBytes: 4 * 1024 * 1024,
+  sessionIdleTicks: 360_000,
+  sessionsMax: 50_000,
 };
 
 /** Small limits so that batching, backpressure and retransmission paths run in tests. */
@@ -69,6 +82,9 @@ export const tinyProtocolConfig: ProtocolConfig = {
   prepareBytesMax: 4096,
   inFlightEntriesMax: 8,
   pendingRequestsMax: 64,
+  snapshotLogBytes: 2048,
+  sessionIdleTicks: 3000,
+  sessionsMax: 6,
 };
 
 export function checkConfig(config: ProtocolConfig): void {

@@ -33,7 +33,7 @@ import {
   emptyCoordinatorState,
   type ViewRecord,
 } from './effects.js';
-import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply } from './messages.js';
+import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply, TransferProgress } from './messages.js';
 import type { TestOnlyFaults } from './test-only-faults.js';
 import {
   type Address,
@@ -89,6 +89,10 @@ interface ReplicaRecord {
   coordinatorSilentTicks: number;
   storageStalledTicks: number;
   report: FollowerReport | null;
+  transfer: TransferProgress | null;
+  snapshotIndex: LogIndex;
+  sessions: number;
+  asyncLost: number;
 }
 
 export class Coordinator {
@@ -191,8 +195,19 @@ export class Coordinator {
         appliedIndex: record.appliedIndex,
         commitIndex: record.commitIndex,
         problem: this.healthProblem(record),
+        transfer: record.transfer,
+        snapshotIndex: record.snapshotIndex,
+        sessions: record.sessions,
       }));
-    return { type: 'status_reply', id: requestId, view, replicas, problem: this.currentProblem };
+    const primary = view === null ? undefined : this.replicas.get(view.primary);
+    return {
+      type: 'status_reply',
+      id: requestId,
+      view,
+      replicas,
+      problem: this.currentProblem,
+      asyncLost: primary?.asyncLost ?? 0,
+    };
   }
 
   // ---- time ------------------------------------------------------------------------------------
@@ -243,6 +258,10 @@ export class Coordinator {
       appliedIndex: heartbeat.appliedIndex,
       coordinatorSilentTicks: heartbeat.coordinatorSilentTicks,
       storageStalledTicks: heartbeat.storageStalledTicks,
+      transfer: heartbeat.transfer,
+      snapshotIndex: heartbeat.snapshotIndex,
+      sessions: heartbeat.sessions,
+      asyncLost: heartbeat.asyncLost,
       report:
         view !== null && view.primary === heartbeat.replicaId
           ? {

@@ -4,17 +4,46 @@
 // `durable()`, so a shell can send every message as soon as it has one.
 
 import type { ClientReply, CoordinatorToReplica, Heartbeat, PeerMessage } from './messages.js';
-import type { ConnectionId, Entry, LogIndex, ReplicaId, ReplicaIdentity, View } from './types.js';
+import type {
+  ConnectionId,
+  Entry,
+  LogIndex,
+  LogPosition,
+  ReplicaId,
+  ReplicaIdentity,
+  SnapshotInfo,
+  View,
+} from './types.js';
 
+/**
+ * Log operations run in list order. Snapshot operations run one at a time, in order among
+ * themselves; each reports back: `snapshot` through `snapshotWritten`, `keep-snapshot` through
+ * `snapshotKept`. `compact` comes only after the snapshot it relies on was reported kept.
+ */
 export type StorageOperation =
   | { readonly kind: 'append'; readonly entries: readonly Entry[] }
-  | { readonly kind: 'truncate'; readonly afterIndex: LogIndex };
+  | { readonly kind: 'truncate'; readonly afterIndex: LogIndex }
+  /** Write the snapshot aside (a temporary file, fsynced); it is not yet the replica's snapshot. */
+  | { readonly kind: 'snapshot'; readonly position: LogPosition; readonly payload: Uint8Array }
+  /** The snapshot written aside is committed: make it the newest kept snapshot (rename, fsync). */
+  | { readonly kind: 'keep-snapshot'; readonly position: LogPosition }
+  /** The log up to `throughIndex` is covered by a kept snapshot: whole segments there may go. */
+  | { readonly kind: 'compact'; readonly throughIndex: LogIndex }
+  /** An installed snapshot replaced the log: drop all of it; it continues after `position`. */
+  | { readonly kind: 'reset'; readonly position: LogPosition };
+
+/** Fetch this snapshot from `from` (resuming a partial copy of it), then call `installSnapshot`. */
+export interface TransferRequest {
+  readonly from: ReplicaId;
+  readonly snapshot: SnapshotInfo;
+}
 
 export interface ReplicaEffects {
   readonly storage: StorageOperation[];
   readonly peerMessages: { readonly to: ReplicaId; readonly message: PeerMessage }[];
   readonly heartbeats: Heartbeat[];
   readonly replies: { readonly connection: ConnectionId; readonly reply: ClientReply }[];
+  readonly transfers: TransferRequest[];
 }
 
 /** A view with the identity each of its members had when the coordinator installed it. */
@@ -49,5 +78,5 @@ export interface CoordinatorEffects {
 }
 
 export function emptyReplicaEffects(): ReplicaEffects {
-  return { storage: [], peerMessages: [], heartbeats: [], replies: [] };
+  return { storage: [], peerMessages: [], heartbeats: [], replies: [], transfers: [] };
 }

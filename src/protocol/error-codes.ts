@@ -30,6 +30,14 @@ export const ErrorCode = {
   connectionClosed: 'CONNECTION_CLOSED',
   /** The write-ahead log is damaged in a way recovery must not repair silently. */
   logCorrupted: 'LOG_CORRUPTED',
+  /** The client's session expired (idle too long, or too many sessions): whether its request ran is unknown; open a new session. */
+  sessionExpired: 'SESSION_EXPIRED',
+  /** A backup could not answer a read within the asked staleness bound or at the asked index; try another member. */
+  stale: 'STALE',
+  /** Asked for the status of a request that had not run: it is cancelled and will never run. */
+  requestCancelled: 'REQUEST_CANCELLED',
+  /** The session moved past this request: it will never run now, but whether it ran is no longer known. */
+  resultForgotten: 'RESULT_FORGOTTEN',
   /** A configuration value or command-line flag is invalid. */
   badConfig: 'BAD_CONFIG',
 } as const;

@@ -11,6 +11,7 @@ import type {
   LogPosition,
   ReplicaId,
   Role,
+  SnapshotInfo,
   View,
   ViewNumber,
 } from './types.js';
@@ -27,6 +28,12 @@ export interface Prepare {
   readonly previous: LogPosition;
   readonly entries: readonly Entry[];
   readonly commitIndex: LogIndex;
+  /**
+   * The latest `time` this follower sent in a PrepareOk, echoed while the primary holds a lease; -1
+   * for none. `commitIndex` then covers every write committed before that moment of the follower's
+   * own clock, which bounds how stale a read the follower serves can be.
+   */
+  readonly echo: number;
 }
 
 /** Follower → primary: "my log matches yours and is on disk up to `index`". */
@@ -34,6 +41,8 @@ export interface PrepareOk {
   readonly type: 'prepare_ok';
   readonly view: ViewNumber;
   readonly index: LogIndex;
+  /** The follower's monotonic clock when it sent this, in its ticks; echoed back in Prepares. */
+  readonly time: number;
 }
 
 /**
@@ -43,11 +52,50 @@ export interface PrepareOk {
 export interface SyncRequest {
   readonly type: 'sync';
   readonly view: ViewNumber;
+  /** The snapshot the follower's log starts after: everything up to it is committed. */
+  readonly base: LogPosition;
+  /** The epochs of the entries after `base`. */
   readonly epochs: readonly Epoch[];
   readonly lastIndex: LogIndex;
 }
 
-export type PeerMessage = Prepare | PrepareOk | SyncRequest;
+/**
+ * Primary → a follower that needs entries the primary no longer keeps: fetch this snapshot (the
+ * shells stream it in chunks), install it, then sync from there.
+ */
+export interface SnapshotOffer {
+  readonly type: 'snapshot_offer';
+  readonly view: ViewNumber;
+  readonly snapshot: SnapshotInfo;
+}
+
+/** A log entry a replica discarded after a failover, identified for the async loss report. */
+export interface LostEntry {
+  readonly view: ViewNumber;
+  readonly index: LogIndex;
+  readonly clientId: ClientId;
+  readonly requestNumber: number;
+}
+
+/**
+ * Follower → primary: async writes this follower had to discard because they fell beyond the new
+ * primary's log. Each may have been acknowledged (an async write is answered once its primary's
+ * disk has it), so the primary records them in the log. Repeated until the record is applied.
+ */
+export interface LostReport {
+  readonly type: 'lost_report';
+  readonly view: ViewNumber;
+  readonly entries: readonly LostEntry[];
+}
+
+export type PeerMessage = Prepare | PrepareOk | SyncRequest | SnapshotOffer | LostReport;
+
+/** The progress of a snapshot a learner is receiving, for status pages. */
+export interface TransferProgress {
+  readonly snapshot: SnapshotInfo;
+  readonly receivedBytes: number;
+  readonly bytesPerSecond: number;
+}
 
 // ---- replica ↔ coordinator ---------------------------------------------------------------------
 
@@ -77,6 +125,14 @@ export interface Heartbeat {
   readonly syncedLearners: readonly ReplicaId[];
   /** Primary only: backups that stopped acknowledging in `view`. */
   readonly laggingBackups: readonly ReplicaId[];
+  /** The snapshot this replica is receiving, or null. */
+  readonly transfer: TransferProgress | null;
+  /** Async writes the cluster recorded as lost in failovers (replicated state, as applied here). */
+  readonly asyncLost: number;
+  /** Index of the newest snapshot this replica keeps (0: none). */
+  readonly snapshotIndex: LogIndex;
+  /** Client sessions in the replicated session table, as applied here. */
+  readonly sessions: number;
 }
 
 export interface HeartbeatReply {
@@ -116,6 +172,10 @@ export interface ReplicaStatus {
   readonly commitIndex: LogIndex;
   /** Why the coordinator does not count this replica as alive (silent, deaf, disk stalled), or null. */
   readonly problem: string | null;
+  /** The snapshot it is receiving, or null. */
+  readonly transfer: TransferProgress | null;
+  readonly snapshotIndex: LogIndex;
+  readonly sessions: number;
 }
 
 export interface StatusReply {
@@ -125,20 +185,41 @@ export interface StatusReply {
   readonly replicas: readonly ReplicaStatus[];
   /** Why the coordinator forms no view and grants no lease (it lost its state), or null. */
   readonly problem: string | null;
+  /** Async writes recorded as lost in failovers, as the primary last reported (0 with no primary). */
+  readonly asyncLost: number;
 }
 
 // ---- client ↔ replica --------------------------------------------------------------------------
+
+/**
+ * What a client asks:
+ * - `open-session`: create the session of `clientId` (a logged entry); writes need one;
+ * - `write`: execute `operation` once (at most once per request number);
+ * - `read`: answer `operation` from the state, at the primary (linearizable) or, with `staleness`,
+ *   at any member that meets the bound;
+ * - `request-status`: was write `requestNumber` of `clientId` executed, and what did it answer? A
+ *   write that has not run is cancelled by the question, so the answer stays true.
+ */
+export type RequestKind = 'open-session' | 'write' | 'read' | 'request-status';
+
+/** A read any member may serve: one whose state is at most `maxStalenessMs` old and at `minIndex` or later. */
+export interface StalenessBound {
+  readonly maxStalenessMs: number;
+  readonly minIndex: LogIndex;
+}
 
 export interface ClientRequest {
   readonly type: 'request';
   /** Chosen by the client to match the reply; unique per connection. */
   readonly id: number;
+  readonly kind: RequestKind;
   readonly clientId: ClientId;
-  /** Starts at 1 and grows by one per write of this client id; 0 for reads, which have no session. */
+  /** Starts at 1 and grows by one per write of this client id; 0 for reads and session opens. */
   readonly requestNumber: number;
-  readonly readOnly: boolean;
   readonly durability: Durability;
   readonly operation: Uint8Array;
+  /** Reads only: null reads at the primary; a bound lets any member answer. */
+  readonly staleness: StalenessBound | null;
 }
 
 export interface ClientSuccess {

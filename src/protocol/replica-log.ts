@@ -1,9 +1,12 @@
-// The replica's log in memory: the entries it holds, in index order, with the epochs (runs of one
-// view) that summarise it. The disk copy is written by the shell from the core's storage effects;
-// until snapshots and compaction land, every entry since index 1 stays here.
+// The replica's log in memory: the entries it holds after its base, in index order, with the epochs
+// (runs of one view) that summarise them. The base is the position of a snapshot: everything up to
+// it is committed and lives in that snapshot, not here. The disk copy is written by the shell from the
+// core's storage effects.
 //
 // Invariant (log matching): if two logs hold an entry at the same index created in the same view,
 // they hold the same entries up to that index, since one view has one primary and it only appends.
+// Below the base nothing can be compared, and nothing needs to be: it is committed, and every primary
+// holds every committed entry, so a log that continues a committed base agrees with any primary there.
 
 import { assert } from './assert.js';
 import {
@@ -14,49 +17,64 @@ import {
   logIndex,
   positionZero,
   type ViewNumber,
-  viewNumber,
 } from './types.js';
 
 export class ReplicaLog {
-  private readonly entries: Entry[] = [];
-  private readonly epochList: Epoch[] = [];
+  private entries: Entry[] = [];
+  private epochList: Epoch[] = [];
+  private baseline: LogPosition;
 
-  constructor(recovered: readonly Entry[] = []) {
+  constructor(base: LogPosition = positionZero, recovered: readonly Entry[] = []) {
+    this.baseline = base;
     for (const entry of recovered) this.append(entry);
   }
 
+  /** The position everything in this log follows: a committed snapshot's, or index 0. */
+  get base(): LogPosition {
+    return this.baseline;
+  }
+
   get lastIndex(): LogIndex {
-    return logIndex(this.entries.length);
+    return logIndex(this.baseline.index + this.entries.length);
   }
 
   get lastPosition(): LogPosition {
     return this.positionAt(this.lastIndex);
   }
 
+  /** Entries held in memory (after the base). */
+  get length(): number {
+    return this.entries.length;
+  }
+
   entryAt(index: LogIndex): Entry {
-    const entry = this.entries[index - 1];
-    assert(entry !== undefined, `no entry at index ${index} (last ${this.entries.length})`);
+    const entry = this.entries[index - this.baseline.index - 1];
+    assert(entry !== undefined, `no entry at index ${index} (base ${this.baseline.index}, last ${this.lastIndex})`);
     return entry;
   }
 
   viewAt(index: LogIndex): ViewNumber {
-    return index === 0 ? viewNumber(0) : this.entryAt(index).view;
+    return index === this.baseline.index ? this.baseline.view : this.entryAt(index).view;
   }
 
   positionAt(index: LogIndex): LogPosition {
-    return index === 0 ? positionZero : { view: this.entryAt(index).view, index };
+    return index === this.baseline.index ? this.baseline : { view: this.entryAt(index).view, index };
   }
 
-  /** True when this log holds `position`, and so (log matching) everything before it as the sender does. */
+  /**
+   * True when this log holds `position`, and so (log matching) everything before it as the sender
+   * does. A position below the base counts as held: it is committed, as is the base.
+   */
   holds(position: LogPosition): boolean {
+    if (position.index < this.baseline.index) return true;
     return position.index <= this.lastIndex && this.viewAt(position.index) === position.view;
   }
 
   append(entry: Entry): void {
-    assert(entry.index === this.entries.length + 1, `append at ${entry.index}, last ${this.entries.length}`);
-    const lastEpoch = this.epochList.at(-1);
-    assert(lastEpoch === undefined || lastEpoch.view <= entry.view, 'views never decrease along a log');
-    if (lastEpoch === undefined || lastEpoch.view !== entry.view) {
+    assert(entry.index === this.lastIndex + 1, `append at ${entry.index}, last ${this.lastIndex}`);
+    const lastView = this.epochList.at(-1)?.view ?? this.baseline.view;
+    assert(lastView <= entry.view, 'views never decrease along a log');
+    if (this.epochList.at(-1)?.view !== entry.view) {
       this.epochList.push({ view: entry.view, startIndex: entry.index });
     }
     this.entries.push(entry);
@@ -64,38 +82,70 @@ export class ReplicaLog {
 
   truncateAfter(index: LogIndex): void {
     assert(index <= this.lastIndex, `truncate after ${index} beyond last ${this.lastIndex}`);
-    this.entries.length = index;
+    assert(index >= this.baseline.index, `truncate after ${index} below the base ${this.baseline.index}`);
+    this.entries.length = index - this.baseline.index;
     while (this.epochList.length > 0 && (this.epochList.at(-1)?.startIndex ?? 0) > index)
       this.epochList.pop();
   }
 
-  slice(fromIndex: LogIndex, toIndex: LogIndex): Entry[] {
-    return this.entries.slice(fromIndex - 1, toIndex);
+  /** Forgets the entries up to `position` (held in a snapshot now); the log then follows it. */
+  compactThrough(position: LogPosition): void {
+    if (position.index <= this.baseline.index) return;
+    assert(this.holds(position), `compaction to ${position.index} that this log does not hold`);
+    this.entries = this.entries.slice(position.index - this.baseline.index);
+    this.epochList = this.epochList.filter((epoch) => epoch.startIndex > position.index);
+    const first = this.entries[0];
+    if (first !== undefined && this.epochList[0]?.startIndex !== first.index) {
+      this.epochList.unshift({ view: first.view, startIndex: first.index });
+    }
+    this.baseline = position;
   }
 
+  /** Drops every entry: the log now follows `position` (an installed snapshot). */
+  resetTo(position: LogPosition): void {
+    this.entries = [];
+    this.epochList = [];
+    this.baseline = position;
+  }
+
+  slice(fromIndex: LogIndex, toIndex: LogIndex): Entry[] {
+    return this.entries.slice(fromIndex - this.baseline.index - 1, toIndex - this.baseline.index);
+  }
+
+  /** The epochs of the entries after the base. */
   epochs(): readonly Epoch[] {
     return this.epochList;
   }
 
   /**
-   * The last index at which this log and a log described by `epochs` (ending at `lastIndex`) hold
-   * an entry of the same view: everything up to it is shared, everything after it diverged.
+   * The last index at which this log and another agree: the other log follows `otherBase` and holds
+   * the entries described by `epochs` up to `lastIndex`. Everything up to the returned index is
+   * shared; everything after it diverged. Agreement below this log's base can be vouched for only at
+   * the base itself: a result below the base means the other log needs a snapshot.
    */
-  matchPoint(epochs: readonly Epoch[], lastIndex: LogIndex): LogIndex {
-    let low = 0;
+  matchPoint(otherBase: LogPosition, epochs: readonly Epoch[], lastIndex: LogIndex): LogIndex {
+    // The other log's base is committed, and this log (a primary's) holds every committed entry.
+    let low = Math.min(otherBase.index, this.lastIndex);
+    if (low < this.baseline.index) {
+      const holdsOurBase =
+        lastIndex >= this.baseline.index &&
+        viewInEpochs(otherBase, epochs, this.baseline.index) === this.baseline.view;
+      if (!holdsOurBase) return logIndex(low);
+      low = this.baseline.index;
+    }
     let high = Math.min(this.lastIndex, lastIndex);
     // Agreement at an index implies agreement below it, so the shared indexes form a prefix.
     while (low < high) {
       const middle = Math.ceil((low + high) / 2);
-      if (viewInEpochs(epochs, logIndex(middle)) === this.viewAt(logIndex(middle))) low = middle;
+      if (viewInEpochs(otherBase, epochs, logIndex(middle)) === this.viewAt(logIndex(middle))) low = middle;
       else high = middle - 1;
     }
     return logIndex(low);
   }
 }
 
-function viewInEpochs(epochs: readonly Epoch[], index: LogIndex): ViewNumber {
-  let found = viewNumber(0);
+function viewInEpochs(base: LogPosition, epochs: readonly Epoch[], index: number): ViewNumber {
+  let found = base.view;
   for (const epoch of epochs) {
     if (epoch.startIndex > index) break;
     found = epoch.view;

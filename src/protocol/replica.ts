@@ -22,6 +22,7 @@
 // valid lease. Async writes are acknowledged at the primary's own fsync, also only under a lease.
 
 import { assert } from './assert.js';
+import { AsyncLossRecord } from './async-loss.js';
 import type { ProtocolConfig } from './config.js';
 import { emptyReplicaEffects, type ReplicaEffects } from './effects.js';
 import { ErrorCode } from './error-codes.js';
@@ -29,17 +30,31 @@ import type {
   ClientReply,
   ClientRequest,
   CoordinatorToReplica,
+  LostEntry,
+  LostReport,
   PeerMessage,
   Prepare,
   PrepareOk,
+  SnapshotOffer,
   SyncRequest,
+  TransferProgress,
 } from './messages.js';
 import { ReplicaLog } from './replica-log.js';
 import { SessionTable } from './sessions.js';
+import { decodeSnapshotPayload, encodeSnapshotPayload } from './snapshot-payload.js';
 import { ServiceError, type StateMachine, type StateMachineFactory } from './state-machine.js';
+import {
+  decodeSystemOperation,
+  encodeSystemOperation,
+  isSessionOpen,
+  isSystemEntry,
+  type SystemOperation,
+  systemClientId,
+} from './system-entries.js';
 import type { TestOnlyFaults } from './test-only-faults.js';
 import {
   type Address,
+  type ClientId,
   type ConnectionId,
   type Durability,
   decodeRefusal,
@@ -48,12 +63,28 @@ import {
   type LogIndex,
   type LogPosition,
   logIndex,
+  positionZero,
   type Refusal,
   type ReplicaId,
   type Role,
   roleIn,
+  type SnapshotInfo,
   type View,
 } from './types.js';
+
+/** A snapshot as read from disk: its description and the payload the core encoded. */
+export interface StoredSnapshot {
+  readonly info: SnapshotInfo;
+  readonly payload: Uint8Array;
+}
+
+/** What a replica found in its data directory at start. All of it is durable. */
+export interface RecoveredState {
+  /** The newest good snapshot, or null. */
+  readonly snapshot: StoredSnapshot | null;
+  /** The log entries after the snapshot's position. */
+  readonly entries: readonly Entry[];
+}
 
 export interface ReplicaOptions {
   readonly id: ReplicaId;
@@ -67,8 +98,14 @@ export interface ReplicaOptions {
   readonly directory: string;
   /** Monotonic time in ticks; read at every input. */
   readonly clock: () => number;
-  /** The entries recovered from disk at start; all of them are durable. */
-  readonly recovered: readonly Entry[];
+  readonly recovered: RecoveredState;
+  /**
+   * Reads the newest kept snapshot from disk, synchronously. Used only by a deposed primary that must
+   * roll its state back below entries it applied but that were never committed.
+   */
+  readonly readSnapshot: () => StoredSnapshot | null;
+  /** Real time of one tick: clients state staleness bounds in milliseconds. */
+  readonly msPerTick: number;
   /** Deliberate bugs, for proving that the simulator's checks catch them. Never set in production. */
   readonly testOnlyFaults?: TestOnlyFaults;
 }
@@ -86,6 +123,17 @@ interface Follower {
   lastAckTick: number;
   lastProgressTick: number;
   lastHeartbeatTick: number;
+  /** The follower's clock in its last PrepareOk, echoed back while we hold a lease; -1 for none. */
+  lastEcho: number;
+  /** The index of the snapshot offered to it while it needs one; -1 when it needs none. */
+  transferIndex: number;
+}
+
+/** A snapshot being taken: written aside, then kept once its position is committed. */
+interface SnapshotInProgress {
+  readonly position: LogPosition;
+  written: SnapshotInfo | null;
+  keeping: boolean;
 }
 
 type Answer =
@@ -114,8 +162,11 @@ export class Replica {
   private readonly clock: () => number;
 
   private readonly log: ReplicaLog;
+  private readonly readSnapshot: () => StoredSnapshot | null;
+  private readonly msPerTick: number;
   private stateMachine: StateMachine;
   private sessions = new SessionTable();
+  private loss = new AsyncLossRecord();
   private appliedIndex = logIndex(0);
   private durableIndex: LogIndex;
   /** The highest index known committed cluster-wide (from this primary, or told by one). */
@@ -128,11 +179,26 @@ export class Replica {
   /** Appends handed to storage and not yet reported durable: the last index of each, and when. */
   private readonly unsyncedAppends: { readonly index: LogIndex; readonly tick: number }[] = [];
 
+  // Snapshots.
+  /** The newest snapshot kept on disk; the log's base is at or below it. */
+  private savedSnapshot: SnapshotInfo | null = null;
+  private snapshotInProgress: SnapshotInProgress | null = null;
+  private logBytesSinceSnapshot = 0;
+  /** The snapshot the shell is receiving for us, as it last said. */
+  private transferProgress: TransferProgress | null = null;
+
   // Follower state.
   /** Our log matches the current primary's up to here. */
   private verifiedIndex = logIndex(0);
   private lastAckSent = logIndex(0);
   private lastSyncRequestTick = Number.NEGATIVE_INFINITY;
+  /** Our clock when the primary last vouched (under its lease) for a commit index we have applied. */
+  private freshTick = Number.NEGATIVE_INFINITY;
+  /** Vouched commit indexes not applied yet, oldest first, with the echoed time of each. */
+  private readonly pendingFreshness: { readonly tick: number; readonly commitIndex: LogIndex }[] = [];
+  /** Async writes we discarded, reported to the primary until the record of them is applied. */
+  private pendingLost: LostEntry[] = [];
+  private lastLostReportTick = Number.NEGATIVE_INFINITY;
 
   // Primary state.
   private readonly followers = new Map<ReplicaId, Follower>();
@@ -151,6 +217,11 @@ export class Replica {
    * as synced only once it holds them all.
    */
   private viewStartIndex = logIndex(0);
+  /** When each client last sent us a write or opened its session (primary only; for idle expiry). */
+  private readonly sessionSeenTicks = new Map<ClientId, number>();
+  /** When this replica became primary: sessions it has not seen since count as seen then. */
+  private primarySinceTick = 0;
+  private lastSessionSweepTick = Number.NEGATIVE_INFINITY;
 
   // Coordinator link.
   private heartbeatSequence = 0;
@@ -172,8 +243,18 @@ export class Replica {
     this.clock = options.clock;
     this.now = options.clock();
     this.lastHeardFromCoordinatorTick = this.now;
+    this.readSnapshot = options.readSnapshot;
+    this.msPerTick = options.msPerTick;
     this.stateMachine = options.createStateMachine();
-    this.log = new ReplicaLog(options.recovered);
+    const { snapshot, entries } = options.recovered;
+    this.log = new ReplicaLog(snapshot?.info.position ?? positionZero, entries);
+    if (snapshot !== null) {
+      this.restore(snapshot.payload);
+      this.appliedIndex = snapshot.info.position.index;
+      // A snapshot is taken only of committed entries.
+      this.commitIndex = snapshot.info.position.index;
+      this.savedSnapshot = snapshot.info;
+    }
     this.durableIndex = this.log.lastIndex;
   }
 
@@ -185,6 +266,9 @@ export class Replica {
     else this.catchUp();
     if (this.now - this.lastHeartbeatTick >= this.config.heartbeatIntervalTicks) this.sendHeartbeat();
     if (this.role === 'primary') this.tickPrimary();
+    else this.reportLost();
+    this.maybeTakeSnapshot();
+    this.compact();
     this.checkInvariants();
   }
 
@@ -229,6 +313,12 @@ export class Replica {
       case 'sync':
         this.onSyncRequest(from, message);
         break;
+      case 'snapshot_offer':
+        this.onSnapshotOffer(from, message);
+        break;
+      case 'lost_report':
+        this.onLostReport(from, message);
+        break;
     }
     this.checkInvariants();
   }
@@ -256,6 +346,71 @@ export class Replica {
       this.acknowledge(false);
     }
     this.checkInvariants();
+  }
+
+  /** The shell wrote the snapshot asked for by a `snapshot` operation aside, durably. */
+  snapshotWritten(info: SnapshotInfo): void {
+    this.catchUp();
+    const taking = this.snapshotInProgress;
+    if (taking === null || taking.position.index !== info.position.index) return;
+    taking.written = info;
+    this.keepSnapshotIfCommitted();
+    this.checkInvariants();
+  }
+
+  /** The shell made the snapshot of a `keep-snapshot` operation the newest kept one. */
+  snapshotKept(position: LogPosition): void {
+    this.catchUp();
+    const taking = this.snapshotInProgress;
+    if (taking === null || taking.written === null || taking.position.index !== position.index) return;
+    this.savedSnapshot = taking.written;
+    this.snapshotInProgress = null;
+    // Durable in the snapshot even if the log has not synced its entries yet.
+    this.raiseDurableIndex(position.index);
+    this.compact();
+    this.checkInvariants();
+  }
+
+  /**
+   * The shell received a snapshot this replica was offered and kept it on disk: adopt it as the
+   * state. A committed position holds the same state everywhere, so this is safe in any view; the
+   * log keeps what follows the snapshot if it continues it, and is dropped otherwise.
+   */
+  installSnapshot(snapshot: StoredSnapshot): void {
+    this.catchUp();
+    const position = snapshot.info.position;
+    if (this.role === 'primary' || position.index <= this.appliedIndex) return;
+    const continues = this.log.holds(position) && position.index <= this.log.lastIndex;
+    if (continues) {
+      this.flushAppends();
+      this.log.compactThrough(position);
+      this.effects.storage.push({ kind: 'compact', throughIndex: position.index });
+    } else {
+      this.flushAppends();
+      this.unsyncedAppends.length = 0;
+      this.log.resetTo(position);
+      this.effects.storage.push({ kind: 'reset', position });
+      this.durableIndex = position.index;
+      this.lastAckSent = logIndex(Math.min(this.lastAckSent, position.index));
+    }
+    this.restore(snapshot.payload);
+    this.appliedIndex = position.index;
+    this.raiseDurableIndex(position.index);
+    if (position.index > this.commitIndex) this.commitIndex = position.index;
+    // Every primary holds every committed entry, so ours matches it up to here.
+    if (position.index > this.verifiedIndex) this.verifiedIndex = position.index;
+    this.savedSnapshot = snapshot.info;
+    this.snapshotInProgress = null;
+    this.transferProgress = null;
+    this.logBytesSinceSnapshot = 0;
+    this.lastSyncRequestTick = Number.NEGATIVE_INFINITY;
+    this.requestSync();
+    this.checkInvariants();
+  }
+
+  /** The shell's word on the snapshot it is receiving for this replica (shown in status), or null. */
+  setTransferProgress(progress: TransferProgress | null): void {
+    this.transferProgress = progress;
   }
 
   /** Drains what the shell must do now. */
@@ -308,6 +463,8 @@ export class Replica {
     // them, so the primary's state includes its whole log.
     this.applyUpTo(this.log.lastIndex);
     this.viewStartIndex = this.log.lastIndex;
+    this.primarySinceTick = this.now;
+    this.sessionSeenTicks.clear();
     if (this.testOnlyFaults.forgetSessionsOnPromotion === true) this.sessions = new SessionTable();
     this.followers.clear();
     for (const id of [...view.backups, ...view.learners]) this.followers.set(id, this.newFollower());
@@ -353,6 +510,9 @@ export class Replica {
     this.verifiedIndex = logIndex(0);
     this.lastAckSent = logIndex(0);
     this.lastSyncRequestTick = Number.NEGATIVE_INFINITY;
+    // Freshness vouched for by the old view's primary says nothing of the new one's.
+    this.freshTick = Number.NEGATIVE_INFINITY;
+    this.pendingFreshness.length = 0;
     // Tell the primary where our log stands, so it resends from the point where we diverge.
     if (this.role !== 'none') this.requestSync();
   }
@@ -366,6 +526,8 @@ export class Replica {
       lastAckTick: this.now,
       lastProgressTick: this.now,
       lastHeartbeatTick: Number.NEGATIVE_INFINITY,
+      lastEcho: -1,
+      transferIndex: -1,
     };
   }
 
@@ -373,6 +535,14 @@ export class Replica {
 
   private onRequest(connection: ConnectionId, request: ClientRequest): void {
     const view = this.view;
+    if (request.kind === 'read' && request.staleness !== null && this.role !== 'primary') {
+      this.onBoundedRead(connection, request);
+      return;
+    }
+    if (request.kind !== 'read' && request.clientId === systemClientId) {
+      this.replyFailure(connection, request.id, ErrorCode.badRequest, 'a client id must not be empty');
+      return;
+    }
     if (this.role !== 'primary' || view === null) {
       const primary = view !== null && view.primary !== this.id ? view.primary : null;
       this.effects.replies.push({
@@ -401,8 +571,118 @@ export class Replica {
       );
       return;
     }
-    if (request.readOnly) this.onRead(connection, request);
-    else this.onWrite(connection, request);
+    switch (request.kind) {
+      case 'read':
+        this.onRead(connection, request);
+        break;
+      case 'write':
+        this.onWrite(connection, request);
+        break;
+      case 'open-session':
+        this.onOpenSession(connection, request);
+        break;
+      case 'request-status':
+        this.onRequestStatus(connection, request);
+        break;
+    }
+  }
+
+  /**
+   * A read any member may answer, at a backup: only if the primary vouched, under its lease, for a
+   * commit index we have applied no longer ago than the bound (so every write acknowledged before
+   * then is in our state), and we have applied the client's `minIndex`. Otherwise STALE: the client
+   * asks another member.
+   */
+  private onBoundedRead(connection: ConnectionId, request: ClientRequest): void {
+    const bound = request.staleness;
+    const view = this.view;
+    assert(bound !== null, 'a bounded read has a bound');
+    const stale = (why: string) => this.replyFailure(connection, request.id, ErrorCode.stale, why);
+    if (view === null || this.role !== 'backup') {
+      stale(`replica ${this.id} is not a backup (${this.role}); it serves no reads`);
+      return;
+    }
+    if (this.appliedIndex < bound.minIndex) {
+      stale(`replica ${this.id} has applied up to index ${this.appliedIndex}, below the asked ${bound.minIndex}`);
+      return;
+    }
+    const ageTicks = this.now - this.freshTick;
+    if (ageTicks * this.msPerTick > bound.maxStalenessMs) {
+      const age = Number.isFinite(ageTicks) ? `${Math.round(ageTicks * this.msPerTick)} ms` : 'ever';
+      stale(
+        `replica ${this.id} last heard the primary's commit ${age} ago; the bound is ${bound.maxStalenessMs} ms`,
+      );
+      return;
+    }
+    let result: Uint8Array;
+    try {
+      result = this.stateMachine.query(request.operation);
+    } catch (error) {
+      const why = refusal(error);
+      this.replyFailure(connection, request.id, why.code, why.message);
+      return;
+    }
+    this.effects.replies.push({
+      connection,
+      reply: {
+        type: 'reply',
+        id: request.id,
+        ok: true,
+        result,
+        view: view.number,
+        index: this.appliedIndex,
+        durability: 'sync',
+        replicas: [this.id],
+      },
+    });
+  }
+
+  /** Opens the client's session with a logged entry; an open session is answered as it is. */
+  private onOpenSession(connection: ConnectionId, request: ClientRequest): void {
+    this.sessionSeenTicks.set(request.clientId, this.now);
+    const session = this.sessions.get(request.clientId);
+    if (session !== undefined) {
+      const answer: Answer = { ok: true, result: noUpdate };
+      this.enqueue(this.waiter(connection, request, session.index, answer, 'sync', 'observation'));
+      return;
+    }
+    const entry = this.appendOwnEntry(request.clientId, 0, request.durability, noUpdate);
+    this.enqueue(this.waiter(connection, request, entry.index, answerOf(entry), request.durability, 'write'));
+  }
+
+  /**
+   * Was write `requestNumber` of the client executed, and what did it answer? One that has not run
+   * is cancelled by a logged refusal, so it can never run later and the answer stays true.
+   */
+  private onRequestStatus(connection: ConnectionId, request: ClientRequest): void {
+    const session = this.sessions.get(request.clientId);
+    const observe = (answer: Answer, index: LogIndex) =>
+      this.enqueue(this.waiter(connection, request, index, answer, 'sync', 'observation'));
+    if (session === undefined) {
+      observe(sessionExpired(request), this.log.lastIndex);
+    } else if (request.requestNumber === session.requestNumber) {
+      observe(answerOf(session), session.index);
+    } else if (request.requestNumber < session.requestNumber || request.requestNumber < 1) {
+      observe(
+        {
+          ok: false,
+          code: ErrorCode.resultForgotten,
+          message: `the session of ${request.clientId} moved on to request ${session.requestNumber}: request ${request.requestNumber} will never run now, and whether it ran is no longer known`,
+        },
+        this.log.lastIndex,
+      );
+    } else {
+      const cancelled = encodeRefusal({
+        code: ErrorCode.requestCancelled,
+        message: `request ${request.requestNumber} of ${request.clientId} never ran; it is cancelled and will never run`,
+      });
+      const entry = this.appendClientEntry(request.clientId, request.requestNumber, 'sync', {
+        refused: true,
+        update: noUpdate,
+        result: cancelled,
+      });
+      observe(answerOf(entry), entry.index);
+    }
   }
 
   private onRead(connection: ConnectionId, request: ClientRequest): void {
@@ -422,8 +702,15 @@ export class Replica {
       this.replyFailure(connection, request.id, ErrorCode.badRequest, 'a write needs a request number ≥ 1');
       return;
     }
+    this.sessionSeenTicks.set(request.clientId, this.now);
     const session = this.sessions.get(request.clientId);
-    if (session !== undefined && request.requestNumber < session.requestNumber) {
+    if (session === undefined) {
+      // Never a silent re-execution: this request may have run before the session expired.
+      const answer = sessionExpired(request);
+      this.enqueue(this.waiter(connection, request, this.log.lastIndex, answer, 'sync', 'observation'));
+      return;
+    }
+    if (request.requestNumber < session.requestNumber) {
       // The session may come from an entry that has not committed: this refusal observes the state.
       const answer: Answer = {
         ok: false,
@@ -433,26 +720,45 @@ export class Replica {
       this.enqueue(this.waiter(connection, request, this.log.lastIndex, answer, 'sync', 'observation'));
       return;
     }
-    if (session !== undefined && request.requestNumber === session.requestNumber) {
+    if (request.requestNumber === session.requestNumber) {
       // A retry of a request already executed or refused: answer what it got, never run it again.
       const answer = answerOf(session);
       this.enqueue(this.waiter(connection, request, session.index, answer, request.durability, 'write'));
       return;
     }
+    const outcome = this.execute(request.operation);
+    const entry = this.appendClientEntry(request.clientId, request.requestNumber, request.durability, outcome);
+    this.enqueue(this.waiter(connection, request, entry.index, answerOf(entry), request.durability, 'write'));
+  }
+
+  /** Appends and applies an entry of the primary's own (the session opens and system entries). */
+  private appendOwnEntry(client: ClientId, requestNumber: number, durability: Durability, update: Uint8Array): Entry {
+    return this.appendClientEntry(client, requestNumber, durability, { refused: false, update, result: noUpdate });
+  }
+
+  private appendClientEntry(
+    client: ClientId,
+    requestNumber: number,
+    durability: Durability,
+    outcome: Pick<Entry, 'refused' | 'update' | 'result'>,
+  ): Entry {
     const view = this.view;
     assert(view !== null, 'a primary has a view');
-    const outcome = this.execute(request.operation);
     const entry: Entry = {
       view: view.number,
       index: logIndex(this.log.lastIndex + 1),
-      clientId: request.clientId,
-      requestNumber: request.requestNumber,
-      durability: request.durability,
+      clientId: client,
+      requestNumber,
+      durability,
       ...outcome,
     };
     this.appendEntry(entry);
     this.applyEntry(entry);
-    this.enqueue(this.waiter(connection, request, entry.index, answerOf(entry), request.durability, 'write'));
+    return entry;
+  }
+
+  private appendSystemEntry(operation: SystemOperation): void {
+    this.appendOwnEntry(systemClientId, 0, 'sync', encodeSystemOperation(operation));
   }
 
   /**
@@ -528,6 +834,7 @@ export class Replica {
 
   private tickPrimary(): void {
     if (!this.leaseValid()) this.failWaitingObservations();
+    this.expireSessions();
     this.sendFollowerHeartbeats(false);
     for (const follower of this.followers.values()) {
       const unacknowledged = follower.nextIndex - 1 > follower.matchIndex;
@@ -545,16 +852,36 @@ export class Replica {
     for (const [id, follower] of this.followers) {
       if (!force && this.now - follower.lastHeartbeatTick < this.config.followerHeartbeatTicks) continue;
       follower.lastHeartbeatTick = this.now;
+      if (this.needsSnapshot(follower)) {
+        this.offerSnapshot(id, follower);
+        continue;
+      }
       // An unconfirmed follower is probed at our last entry: a mismatch makes it send its log's shape.
       const previousIndex = follower.confirmed ? follower.matchIndex : this.log.lastIndex;
       this.sendPrepare(id, view.number, previousIndex, []);
     }
   }
 
+  /** The follower needs entries we no longer hold: they are in our snapshot. */
+  private needsSnapshot(follower: Follower): boolean {
+    return follower.confirmed && follower.nextIndex <= this.log.base.index;
+  }
+
+  private offerSnapshot(to: ReplicaId, follower: Follower): void {
+    const view = this.view;
+    const snapshot = this.savedSnapshot;
+    assert(view !== null, 'a primary has a view');
+    assert(snapshot !== null, 'a log with a base has a snapshot');
+    follower.transferIndex = snapshot.position.index;
+    const offer: SnapshotOffer = { type: 'snapshot_offer', view: view.number, snapshot };
+    this.effects.peerMessages.push({ to, message: offer });
+  }
+
   private sendToFollowers(): void {
     const view = this.view;
     assert(view !== null, 'a primary has a view');
     for (const [id, follower] of this.followers) {
+      if (this.needsSnapshot(follower)) continue;
       while (follower.nextIndex <= this.log.lastIndex) {
         const inFlight = follower.nextIndex - 1 - follower.matchIndex;
         if (inFlight >= this.config.inFlightEntriesMax) break;
@@ -580,12 +907,16 @@ export class Replica {
   }
 
   private sendPrepare(to: ReplicaId, view: View['number'], previousIndex: number, entries: Entry[]): void {
+    // Below our base the entry's view is unknown; the base stands for it (both are committed).
+    const previous = previousIndex < this.log.base.index ? this.log.base : this.log.positionAt(logIndex(previousIndex));
     const prepare: Prepare = {
       type: 'prepare',
       view,
-      previous: this.log.positionAt(logIndex(previousIndex)),
+      previous,
       entries,
       commitIndex: this.commitIndex,
+      // Vouching for freshness needs the lease: without it another primary may be committing.
+      echo: this.leaseValid() ? (this.followers.get(to)?.lastEcho ?? -1) : -1,
     };
     this.effects.peerMessages.push({ to, message: prepare });
   }
@@ -596,6 +927,7 @@ export class Replica {
     if (message.index > this.log.lastIndex) return; // cannot hold what was never sent: ignore
     follower.confirmed = true;
     follower.lastAckTick = this.now;
+    follower.lastEcho = Math.max(follower.lastEcho, message.time);
     if (message.index > follower.matchIndex) {
       follower.matchIndex = message.index;
       follower.lastProgressTick = this.now;
@@ -613,7 +945,7 @@ export class Replica {
   private onSyncRequest(from: ReplicaId, message: SyncRequest): void {
     const follower = this.followers.get(from);
     if (this.role !== 'primary' || this.view?.number !== message.view || follower === undefined) return;
-    const match = this.log.matchPoint(message.epochs, message.lastIndex);
+    const match = this.log.matchPoint(message.base, message.epochs, message.lastIndex);
     if (match < follower.matchIndex) {
       // Its log is shorter than what it acknowledged: it was wiped or replaced. Its old acks no
       // longer count. A synced learner stays waited for: the coordinator may already be acting on
@@ -624,7 +956,48 @@ export class Replica {
     follower.confirmed = true;
     follower.nextIndex = logIndex(match + 1);
     follower.lastProgressTick = this.now;
+    if (this.needsSnapshot(follower)) {
+      this.offerSnapshot(from, follower);
+      return;
+    }
+    follower.transferIndex = -1;
     if (match === this.log.lastIndex) this.sendPrepare(from, this.view.number, match, []);
+  }
+
+  /** A follower reports async writes it discarded: record those not on record yet. */
+  private onLostReport(from: ReplicaId, message: LostReport): void {
+    if (this.role !== 'primary' || this.view?.number !== message.view || !this.followers.has(from)) return;
+    if (!this.leaseValid()) return; // it repeats the report
+    const fresh = message.entries.filter(
+      (lost, position) =>
+        !this.loss.has(lost) &&
+        message.entries.findIndex((other) => other.view === lost.view && other.index === lost.index) === position,
+    );
+    if (fresh.length > 0) this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
+  }
+
+  /**
+   * Expires sessions idle for longer than the limit (by our clock; a session not seen since we became
+   * primary counts from then) and, beyond the count limit, the least recently active. A logged entry
+   * decides it, so every replica expires the same ones.
+   */
+  private expireSessions(): void {
+    const sweepTicks = Math.max(1, Math.floor(this.config.sessionIdleTicks / 10));
+    if (this.now - this.lastSessionSweepTick < Math.min(sweepTicks, 100) || !this.leaseValid()) return;
+    this.lastSessionSweepTick = this.now;
+    const expired: ClientId[] = [];
+    let excess = this.sessions.size - this.config.sessionsMax;
+    for (const [id] of this.sessions.entries()) {
+      if (expired.length >= expireBatchMax) break;
+      const seen = Math.max(this.sessionSeenTicks.get(id) ?? this.primarySinceTick, this.primarySinceTick);
+      const idle = this.now - seen >= this.config.sessionIdleTicks;
+      if (!idle && excess <= 0) break; // least recently active first: the rest are newer
+      expired.push(id);
+      excess -= 1;
+    }
+    if (expired.length === 0) return;
+    for (const id of expired) this.sessionSeenTicks.delete(id);
+    this.appendSystemEntry({ kind: 'expire-sessions', clients: expired });
   }
 
   private quorum(): ReplicaId[] {
@@ -650,6 +1023,7 @@ export class Replica {
     if (candidate <= this.commitIndex) return;
     this.commitIndex = logIndex(candidate);
     for (const waiter of takeUpTo(this.commitWaiters, this.commitIndex)) this.answer(waiter);
+    this.keepSnapshotIfCommitted();
   }
 
   private releaseDurableWaiters(): void {
@@ -709,6 +1083,7 @@ export class Replica {
     for (const entry of message.entries) {
       index += 1;
       if (entry.index !== index || entry.view > message.view) return; // malformed: drop the rest
+      if (index <= this.log.base.index) continue; // in our snapshot already
       if (index <= this.log.lastIndex) {
         if (this.log.viewAt(entry.index) === entry.view) continue;
         // The first entry that differs: everything from here on diverged from the primary.
@@ -721,8 +1096,33 @@ export class Replica {
     // The primary's commit index speaks of its log; ours matches it only as far as we verified.
     const committed = Math.min(message.commitIndex, this.verifiedIndex);
     if (committed > this.commitIndex) this.commitIndex = logIndex(committed);
+    if (message.echo >= 0) this.pendingFreshness.push({ tick: message.echo, commitIndex: message.commitIndex });
     this.applyUpTo(logIndex(Math.min(this.commitIndex, this.log.lastIndex)));
+    this.keepSnapshotIfCommitted();
     this.acknowledge(!appended && message.entries.length === 0);
+  }
+
+  /** The primary offers a snapshot because we need entries it no longer holds. */
+  private onSnapshotOffer(from: ReplicaId, message: SnapshotOffer): void {
+    const view = this.view;
+    if (view === null || message.view !== view.number || from !== view.primary || this.role === 'primary') return;
+    if (message.snapshot.position.index <= this.appliedIndex) {
+      // We hold it already (the offer crossed our sync): tell the primary where we stand.
+      this.lastSyncRequestTick = Number.NEGATIVE_INFINITY;
+      this.requestSync();
+      return;
+    }
+    this.effects.transfers.push({ from, snapshot: message.snapshot });
+  }
+
+  /** Reports discarded async writes to the primary, again and again until it recorded them. */
+  private reportLost(): void {
+    const view = this.view;
+    if (this.pendingLost.length === 0 || view === null || this.role === 'none') return;
+    if (this.now - this.lastLostReportTick < this.config.syncRetryTicks) return;
+    this.lastLostReportTick = this.now;
+    const report: LostReport = { type: 'lost_report', view: view.number, entries: this.pendingLost.slice(0, 1024) };
+    this.effects.peerMessages.push({ to: view.primary, message: report });
   }
 
   /** Tells the primary how far our log matches its own and is on disk. */
@@ -734,7 +1134,7 @@ export class Replica {
     this.lastAckSent = index;
     this.effects.peerMessages.push({
       to: view.primary,
-      message: { type: 'prepare_ok', view: view.number, index },
+      message: { type: 'prepare_ok', view: view.number, index, time: this.now },
     });
   }
 
@@ -747,6 +1147,7 @@ export class Replica {
       message: {
         type: 'sync',
         view: view.number,
+        base: this.log.base,
         epochs: [...this.log.epochs()],
         lastIndex: this.log.lastIndex,
       },
@@ -758,6 +1159,7 @@ export class Replica {
   private appendEntry(entry: Entry): void {
     this.log.append(entry);
     this.pendingAppends.push(entry);
+    this.logBytesSinceSnapshot += entry.update.length + entry.result.length + entryOverheadBytes;
   }
 
   private flushAppends(): void {
@@ -779,6 +1181,7 @@ export class Replica {
       `truncation after ${index} would remove committed entries (commit ${this.commitIndex})`,
     );
     this.flushAppends();
+    this.noteLostAsyncWrites(index);
     // Writes of the removed entries will never be reported durable: stop waiting for them.
     while ((this.unsyncedAppends.at(-1)?.index ?? 0) > index) this.unsyncedAppends.pop();
     this.log.truncateAfter(index);
@@ -787,22 +1190,150 @@ export class Replica {
     this.verifiedIndex = logIndex(Math.min(this.verifiedIndex, index));
     this.lastAckSent = logIndex(Math.min(this.lastAckSent, index));
     if (this.appliedIndex > index) {
-      // The state includes entries that are gone: rebuild it from the log that remains.
-      this.stateMachine = this.createStateMachine();
-      this.sessions = new SessionTable();
-      this.appliedIndex = logIndex(0);
+      // The state includes entries that are gone (we led, and they never committed): go back to the
+      // newest kept snapshot, which is committed and so at or below `index`, and replay from there.
+      const snapshot = this.readSnapshot();
+      const position = snapshot?.info.position ?? positionZero;
+      assert(position.index <= index, `the kept snapshot at ${position.index} lies beyond the truncation at ${index}`);
+      assert(position.index >= this.log.base.index, 'the log reaches back to the kept snapshot');
+      if (snapshot === null) {
+        this.stateMachine = this.createStateMachine();
+        this.sessions = new SessionTable();
+        this.loss = new AsyncLossRecord();
+      } else {
+        this.restore(snapshot.payload);
+      }
+      this.appliedIndex = position.index;
+    }
+    if (this.snapshotInProgress !== null && this.snapshotInProgress.position.index > index) {
+      // It holds entries that are gone; the shell overwrites the file with the next one.
+      this.snapshotInProgress = null;
+    }
+  }
+
+  /** Async writes about to be discarded: each may have been acknowledged, so report it as lost. */
+  private noteLostAsyncWrites(afterIndex: LogIndex): void {
+    for (const entry of this.log.slice(logIndex(afterIndex + 1), this.log.lastIndex)) {
+      if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry)) continue;
+      if (this.pendingLost.some((lost) => lost.view === entry.view && lost.index === entry.index)) continue;
+      this.pendingLost.push({
+        view: entry.view,
+        index: entry.index,
+        clientId: entry.clientId,
+        requestNumber: entry.requestNumber,
+      });
     }
   }
 
   private applyUpTo(index: LogIndex): void {
     while (this.appliedIndex < index) this.applyEntry(this.log.entryAt(logIndex(this.appliedIndex + 1)));
+    // Freshness the primary vouched for counts once we have applied what it vouched for.
+    while ((this.pendingFreshness[0]?.commitIndex ?? Number.POSITIVE_INFINITY) <= this.appliedIndex) {
+      const fresh = this.pendingFreshness.shift();
+      if (fresh !== undefined) this.freshTick = Math.max(this.freshTick, fresh.tick);
+    }
+    if (this.pendingFreshness.length > pendingFreshnessMax) this.pendingFreshness.shift();
   }
 
   private applyEntry(entry: Entry): void {
     assert(entry.index === this.appliedIndex + 1, 'entries are applied in order');
-    if (entry.update.length > 0) this.stateMachine.apply(entry.update);
-    this.sessions.record(entry);
+    if (isSystemEntry(entry)) {
+      this.applySystemOperation(decodeSystemOperation(entry.update));
+    } else if (isSessionOpen(entry)) {
+      this.sessions.open(entry.clientId, entry.index);
+    } else {
+      if (entry.update.length > 0) this.stateMachine.apply(entry.update);
+      this.sessions.record(entry);
+    }
     this.appliedIndex = entry.index;
+  }
+
+  private applySystemOperation(operation: SystemOperation): void {
+    if (operation.kind === 'expire-sessions') {
+      this.sessions.expire(operation.clients);
+      return;
+    }
+    this.loss.record(operation.entries);
+    const recorded = (lost: LostEntry) =>
+      operation.entries.some((entry) => entry.view === lost.view && entry.index === lost.index);
+    this.pendingLost = this.pendingLost.filter((lost) => !recorded(lost));
+  }
+
+  private restore(payload: Uint8Array): void {
+    const decoded = decodeSnapshotPayload(payload);
+    const stateMachine = this.createStateMachine();
+    stateMachine.restore(decoded.state);
+    this.stateMachine = stateMachine;
+    this.sessions = decoded.sessions;
+    this.loss = decoded.loss;
+  }
+
+  // ---- snapshots and compaction ----------------------------------------------------------------
+
+  /**
+   * Takes a snapshot of the applied state once enough log has accumulated since the last. A
+   * follower applies only committed entries; a primary has applied its whole log, so its snapshot is
+   * kept only once everything in it commits (until then it is only written aside).
+   */
+  private maybeTakeSnapshot(): void {
+    if (this.snapshotInProgress !== null || this.role === 'none') return;
+    const saved = this.savedSnapshot;
+    if (this.appliedIndex <= (saved?.position.index ?? 0)) return;
+    const threshold = Math.max(this.config.snapshotLogBytes, Math.floor((saved?.sizeBytes ?? 0) / 4));
+    if (this.logBytesSinceSnapshot < threshold) return;
+    const position = this.log.positionAt(this.appliedIndex);
+    const payload = encodeSnapshotPayload({
+      state: this.stateMachine.snapshot(),
+      sessions: this.sessions,
+      loss: this.loss,
+    });
+    this.logBytesSinceSnapshot = 0;
+    this.snapshotInProgress = { position, written: null, keeping: false };
+    this.effects.storage.push({ kind: 'snapshot', position, payload });
+  }
+
+  private keepSnapshotIfCommitted(): void {
+    const taking = this.snapshotInProgress;
+    if (taking === null || taking.written === null || taking.keeping) return;
+    if (!this.log.holds(taking.position)) {
+      this.snapshotInProgress = null;
+      return;
+    }
+    if (this.commitIndex < taking.position.index) return;
+    taking.keeping = true;
+    this.effects.storage.push({ kind: 'keep-snapshot', position: taking.position });
+  }
+
+  /**
+   * Forgets the log up to the newest kept snapshot, except what a follower still needs from it (a
+   * primary serves followers from its log while it can; one that needs older entries gets the
+   * snapshot instead, and one receiving a snapshot needs what follows it).
+   */
+  private compact(): void {
+    const saved = this.savedSnapshot;
+    if (saved === null) return;
+    let floor: number = Math.min(saved.position.index, this.appliedIndex);
+    if (this.role === 'primary') {
+      for (const follower of this.followers.values()) {
+        if (follower.transferIndex >= 0) floor = Math.min(floor, follower.transferIndex);
+        else if (follower.matchIndex >= this.log.base.index) floor = Math.min(floor, follower.matchIndex);
+      }
+    }
+    if (floor <= this.log.base.index) return;
+    if (floor < saved.position.index && floor - this.log.base.index < compactionEntriesMin) return;
+    const position = this.log.positionAt(logIndex(floor));
+    this.flushAppends();
+    this.log.compactThrough(position);
+    this.effects.storage.push({ kind: 'compact', throughIndex: position.index });
+  }
+
+  private raiseDurableIndex(index: LogIndex): void {
+    if (index <= this.durableIndex || index > this.log.lastIndex) return;
+    this.durableIndex = index;
+    while ((this.unsyncedAppends[0]?.index ?? Number.POSITIVE_INFINITY) <= this.durableIndex) {
+      this.unsyncedAppends.shift();
+    }
+    if (this.role !== 'primary') this.acknowledge(false);
   }
 
   // ---- coordinator link ------------------------------------------------------------------------
@@ -830,6 +1361,10 @@ export class Replica {
         ? (this.view?.learners.filter((id) => this.followers.get(id)?.synced === true) ?? [])
         : [],
       laggingBackups: this.laggingBackups(),
+      transfer: this.transferProgress,
+      asyncLost: this.loss.count,
+      snapshotIndex: this.savedSnapshot?.position.index ?? logIndex(0),
+      sessions: this.sessions.size,
     });
   }
 
@@ -898,6 +1433,12 @@ export class Replica {
       sessions: this.sessions.size,
       coordinatorSilentTicks: this.coordinatorSilentTicks,
       storageStalledTicks: this.storageStalledTicks,
+      logBaseIndex: this.log.base.index,
+      entriesInMemory: this.log.length,
+      snapshot: this.savedSnapshot,
+      asyncLost: this.loss.count,
+      lostRecent: this.loss.recent,
+      transfer: this.transferProgress,
     };
   }
 
@@ -906,9 +1447,14 @@ export class Replica {
     return this.addresses[id];
   }
 
-  /** For tests and the simulator: the entries this replica holds. */
+  /** For tests and the simulator: the entries this replica holds (after its log's base). */
   entries(): Entry[] {
-    return this.log.slice(logIndex(1), this.log.lastIndex);
+    return this.log.slice(logIndex(this.log.base.index + 1), this.log.lastIndex);
+  }
+
+  /** For tests and the simulator: the position the log follows (a snapshot's, or index 0). */
+  get logBase(): LogPosition {
+    return this.log.base;
   }
 
   /** For tests and the simulator: the state machine, to compare replicas. */
@@ -945,6 +1491,13 @@ export interface ReplicaSnapshot {
   readonly sessions: number;
   readonly coordinatorSilentTicks: number;
   readonly storageStalledTicks: number;
+  /** The log in memory starts after this index. */
+  readonly logBaseIndex: LogIndex;
+  readonly entriesInMemory: number;
+  readonly snapshot: SnapshotInfo | null;
+  readonly asyncLost: number;
+  readonly lostRecent: readonly LostEntry[];
+  readonly transfer: TransferProgress | null;
 }
 
 /** Removes and returns, in one splice, the waiters at the front of `queue` with index ≤ `index`. */
@@ -961,6 +1514,22 @@ function insertByIndex(queue: Waiter[], waiter: Waiter): void {
 }
 
 const noUpdate = new Uint8Array(0);
+/** Counted per entry towards the snapshot threshold, besides its update and result. */
+const entryOverheadBytes = 64;
+/** Sessions one expiry entry names at most. */
+const expireBatchMax = 4096;
+/** Vouched commit indexes a lagging follower remembers. */
+const pendingFreshnessMax = 1024;
+/** Below the snapshot, the log is trimmed for followers only in steps this large (trimming copies). */
+const compactionEntriesMin = 4096;
+
+function sessionExpired(request: ClientRequest): Answer {
+  return {
+    ok: false,
+    code: ErrorCode.sessionExpired,
+    message: `client ${request.clientId} has no session (it expired, or was never opened): whether request ${request.requestNumber} ran is unknown; open a new session`,
+  };
+}
 
 /** What a logged request answers, to its client and to every retry: its result, or its refusal. */
 function answerOf(executed: { readonly refused: boolean; readonly result: Uint8Array }): Answer {

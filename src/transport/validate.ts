@@ -10,11 +10,14 @@ import type {
   CoordinatorToReplica,
   Heartbeat,
   Hello,
+  LostEntry,
   PeerKind,
   PeerMessage,
   ReplicaStatus,
+  StalenessBound,
   StatusReply,
   StatusRequest,
+  TransferProgress,
   Welcome,
 } from '../protocol/messages.js';
 import {
@@ -27,6 +30,7 @@ import {
   logIndex,
   type ReplicaId,
   replicaId,
+  type SnapshotInfo,
   type View,
   type ViewNumber,
   viewNumber,
@@ -60,6 +64,11 @@ const integer: Check<number> = (value, path) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
     ? value
     : reject(path, 'a non-negative integer', value);
+/** A non-negative finite number (clocks, rates), or -1 where the field says "none". */
+const time: Check<number> = (value, path) =>
+  typeof value === 'number' && Number.isFinite(value) && (value >= 0 || value === -1)
+    ? value
+    : reject(path, 'a non-negative number or -1', value);
 const boolean: Check<boolean> = (value, path) =>
   typeof value === 'boolean' ? value : reject(path, 'a boolean', value);
 const binary: Check<Uint8Array> = (value, path) =>
@@ -132,6 +141,39 @@ const entry: Check<Entry> = (value, path) => {
   };
 };
 
+const snapshotInfo: Check<SnapshotInfo> = (value, path) => {
+  const field = fields(value, path);
+  return {
+    position: field('position', position),
+    sizeBytes: field('sizeBytes', integer),
+    checksum: field('checksum', integer),
+  };
+};
+
+const transferProgress: Check<TransferProgress> = (value, path) => {
+  const field = fields(value, path);
+  return {
+    snapshot: field('snapshot', snapshotInfo),
+    receivedBytes: field('receivedBytes', integer),
+    bytesPerSecond: field('bytesPerSecond', time),
+  };
+};
+
+const lostEntry: Check<LostEntry> = (value, path) => {
+  const field = fields(value, path);
+  return {
+    view: field('view', view),
+    index: field('index', index),
+    clientId: field('clientId', client),
+    requestNumber: field('requestNumber', integer),
+  };
+};
+
+const stalenessBound: Check<StalenessBound> = (value, path) => {
+  const field = fields(value, path);
+  return { maxStalenessMs: field('maxStalenessMs', integer), minIndex: field('minIndex', index) };
+};
+
 const epoch: Check<Epoch> = (value, path) => {
   const field = fields(value, path);
   return { view: field('view', view), startIndex: field('startIndex', index) };
@@ -164,6 +206,9 @@ const replicaStatus: Check<ReplicaStatus> = (value, path) => {
     appliedIndex: field('appliedIndex', index),
     commitIndex: field('commitIndex', index),
     problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
+    transfer: field('transfer', nullable(transferProgress)),
+    snapshotIndex: field('snapshotIndex', index),
+    sessions: field('sessions', integer),
   };
 };
 
@@ -176,7 +221,15 @@ function message<const T extends string>(value: unknown, family: string, ...type
 }
 
 export function parsePeerMessage(value: unknown): PeerMessage {
-  const [field, type] = message(value, 'peer message', 'prepare', 'prepare_ok', 'sync');
+  const [field, type] = message(
+    value,
+    'peer message',
+    'prepare',
+    'prepare_ok',
+    'sync',
+    'snapshot_offer',
+    'lost_report',
+  );
   switch (type) {
     case 'prepare':
       return {
@@ -185,16 +238,22 @@ export function parsePeerMessage(value: unknown): PeerMessage {
         previous: field('previous', position),
         entries: field('entries', listOf(entry)),
         commitIndex: field('commitIndex', index),
+        echo: field('echo', time),
       };
     case 'prepare_ok':
-      return { type, view: field('view', view), index: field('index', index) };
+      return { type, view: field('view', view), index: field('index', index), time: field('time', time) };
     case 'sync':
       return {
         type,
         view: field('view', view),
+        base: field('base', position),
         epochs: field('epochs', listOf(epoch)),
         lastIndex: field('lastIndex', index),
       };
+    case 'snapshot_offer':
+      return { type, view: field('view', view), snapshot: field('snapshot', snapshotInfo) };
+    case 'lost_report':
+      return { type, view: field('view', view), entries: field('entries', listOf(lostEntry)) };
   }
 }
 
@@ -230,6 +289,10 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     storageStalledTicks: field('storageStalledTicks', integer),
     syncedLearners: field('syncedLearners', listOf(replica)),
     laggingBackups: field('laggingBackups', listOf(replica)),
+    transfer: field('transfer', nullable(transferProgress)),
+    asyncLost: field('asyncLost', integer),
+    snapshotIndex: field('snapshotIndex', index),
+    sessions: field('sessions', integer),
   };
 }
 
@@ -238,11 +301,12 @@ export function parseClientRequest(value: unknown): ClientRequest {
   return {
     type,
     id: field('id', integer),
+    kind: field('kind', oneOf('open-session', 'write', 'read', 'request-status')),
     clientId: field('clientId', client),
     requestNumber: field('requestNumber', integer),
-    readOnly: field('readOnly', boolean),
     durability: field('durability', durability),
     operation: field('operation', binary),
+    staleness: field('staleness', nullable(stalenessBound)),
   };
 }
 
@@ -284,6 +348,7 @@ export function parseStatusReply(value: unknown): StatusReply {
     view: field('view', nullable(viewValue)),
     replicas: field('replicas', listOf(replicaStatus)),
     problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
+    asyncLost: field('asyncLost', integer),
   };
 }
 

@@ -1,0 +1,74 @@
+// What a snapshot holds besides its position: the service's state (its own bytes), the session table
+// and the async loss record. All three are replicated state; a replica restored from a snapshot must
+// answer retries and report losses exactly as one that applied the whole log.
+
+import { Packr } from 'msgpackr';
+import { AsyncLossRecord } from './async-loss.js';
+import { type Session, SessionTable } from './sessions.js';
+import { clientId, logIndex, viewNumber } from './types.js';
+
+const payloadFormatVersion = 1;
+const packr = new Packr({ useRecords: false });
+const unpackr = new Packr({ useRecords: false, copyBuffers: true });
+
+export interface SnapshotPayload {
+  readonly state: Uint8Array;
+  readonly sessions: SessionTable;
+  readonly loss: AsyncLossRecord;
+}
+
+export function encodeSnapshotPayload(payload: SnapshotPayload): Uint8Array {
+  const sessions: unknown[] = [];
+  for (const [id, session] of payload.sessions.entries()) {
+    sessions.push(id, session.requestNumber, session.refused, session.result, session.index);
+  }
+  const lost = payload.loss.recent.map((entry) => [entry.view, entry.index, entry.clientId, entry.requestNumber]);
+  return new Uint8Array(packr.pack([payloadFormatVersion, payload.state, sessions, payload.loss.count, lost]));
+}
+
+/** Decodes a payload; a malformed one throws (snapshot files and transfers are checksummed, so it is a bug). */
+export function decodeSnapshotPayload(bytes: Uint8Array): SnapshotPayload {
+  const decoded: unknown = unpackr.unpack(bytes);
+  if (!Array.isArray(decoded) || decoded.length !== 5 || decoded[0] !== payloadFormatVersion) {
+    throw new Error(`a snapshot payload is not [${payloadFormatVersion}, state, sessions, lost count, lost]`);
+  }
+  const [, state, flat, lostCount, lost] = decoded as unknown[];
+  if (!(state instanceof Uint8Array) || !Array.isArray(flat) || !Array.isArray(lost)) {
+    throw new Error('a snapshot payload has fields of the wrong type');
+  }
+  const sessions: [ReturnType<typeof clientId>, Session][] = [];
+  for (let offset = 0; offset < flat.length; offset += 5) {
+    const [id, requestNumber, refused, result, index] = flat.slice(offset, offset + 5) as unknown[];
+    if (
+      typeof id !== 'string' ||
+      !isCount(requestNumber) ||
+      typeof refused !== 'boolean' ||
+      !(result instanceof Uint8Array) ||
+      !isCount(index)
+    ) {
+      throw new Error(`snapshot session ${offset / 5} is malformed`);
+    }
+    sessions.push([clientId(id), { requestNumber, refused, result: plain(result), index: logIndex(index) }]);
+  }
+  if (!isCount(lostCount)) throw new Error('snapshot lost count is malformed');
+  const recent = lost.map((item) => {
+    const [view, index, id, requestNumber] = Array.isArray(item) ? (item as unknown[]) : [];
+    if (!isCount(view) || !isCount(index) || typeof id !== 'string' || !isCount(requestNumber)) {
+      throw new Error('snapshot lost entry is malformed');
+    }
+    return { view: viewNumber(view), index: logIndex(index), clientId: clientId(id), requestNumber };
+  });
+  return {
+    state: plain(state),
+    sessions: SessionTable.from(sessions),
+    loss: AsyncLossRecord.from(lostCount, recent),
+  };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
