@@ -111,7 +111,9 @@ export class ReplicaServer {
       address: options.advertise ?? listener.address,
       config: config.protocol,
       createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),
-      recovered: recovered.entries,
+      recovered: { snapshot: null, entries: recovered.entries },
+      readSnapshot: () => null,
+      msPerTick: config.tickMs,
     });
     const peers = new PeerLinks(id, clusterId, config);
     server = new ReplicaServer(core, log, listener, peers, { ...options, clusterId, config });
@@ -269,7 +271,7 @@ export class ReplicaServer {
     const effects = this.core.takeEffects();
     for (const operation of effects.storage) {
       if (operation.kind === 'append') this.log.append(operation.entries);
-      else this.log.truncateAfter(operation.afterIndex);
+      else if (operation.kind === 'truncate') this.log.truncateAfter(operation.afterIndex);
     }
     for (const { to, message } of effects.peerMessages) this.peers.send(to, this.core.addressOf(to), message);
     for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);

@@ -84,7 +84,7 @@ export const tinyProtocolConfig: ProtocolConfig = {
   pendingRequestsMax: 64,
   snapshotLogBytes: 2048,
   sessionIdleTicks: 3000,
-  sessionsMax: 6,
+  sessionsMax: 64,
 };
 
 export function checkConfig(config: ProtocolConfig): void {

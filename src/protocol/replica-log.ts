@@ -49,7 +49,10 @@ export class ReplicaLog {
 
   entryAt(index: LogIndex): Entry {
     const entry = this.entries[index - this.baseline.index - 1];
-    assert(entry !== undefined, `no entry at index ${index} (base ${this.baseline.index}, last ${this.lastIndex})`);
+    assert(
+      entry !== undefined,
+      `no entry at index ${index} (base ${this.baseline.index}, last ${this.lastIndex})`,
+    );
     return entry;
   }
 

@@ -465,7 +465,12 @@ export class Replica {
     this.viewStartIndex = this.log.lastIndex;
     this.primarySinceTick = this.now;
     this.sessionSeenTicks.clear();
-    if (this.testOnlyFaults.forgetSessionsOnPromotion === true) this.sessions = new SessionTable();
+    if (this.testOnlyFaults.forgetSessionsOnPromotion === true) {
+      // Every session stays open but forgets its last request, so a retry runs again.
+      this.sessions = SessionTable.from(
+        [...this.sessions.entries()].map(([id, session]) => [id, { ...session, requestNumber: 0 }] as const),
+      );
+    }
     this.followers.clear();
     for (const id of [...view.backups, ...view.learners]) this.followers.set(id, this.newFollower());
     this.leaseExpiryTick = 0;
@@ -603,7 +608,9 @@ export class Replica {
       return;
     }
     if (this.appliedIndex < bound.minIndex) {
-      stale(`replica ${this.id} has applied up to index ${this.appliedIndex}, below the asked ${bound.minIndex}`);
+      stale(
+        `replica ${this.id} has applied up to index ${this.appliedIndex}, below the asked ${bound.minIndex}`,
+      );
       return;
     }
     const ageTicks = this.now - this.freshTick;
@@ -727,13 +734,27 @@ export class Replica {
       return;
     }
     const outcome = this.execute(request.operation);
-    const entry = this.appendClientEntry(request.clientId, request.requestNumber, request.durability, outcome);
+    const entry = this.appendClientEntry(
+      request.clientId,
+      request.requestNumber,
+      request.durability,
+      outcome,
+    );
     this.enqueue(this.waiter(connection, request, entry.index, answerOf(entry), request.durability, 'write'));
   }
 
   /** Appends and applies an entry of the primary's own (the session opens and system entries). */
-  private appendOwnEntry(client: ClientId, requestNumber: number, durability: Durability, update: Uint8Array): Entry {
-    return this.appendClientEntry(client, requestNumber, durability, { refused: false, update, result: noUpdate });
+  private appendOwnEntry(
+    client: ClientId,
+    requestNumber: number,
+    durability: Durability,
+    update: Uint8Array,
+  ): Entry {
+    return this.appendClientEntry(client, requestNumber, durability, {
+      refused: false,
+      update,
+      result: noUpdate,
+    });
   }
 
   private appendClientEntry(
@@ -852,7 +873,7 @@ export class Replica {
     for (const [id, follower] of this.followers) {
       if (!force && this.now - follower.lastHeartbeatTick < this.config.followerHeartbeatTicks) continue;
       follower.lastHeartbeatTick = this.now;
-      if (this.needsSnapshot(follower)) {
+      if (follower.confirmed && this.needsSnapshot(follower)) {
         this.offerSnapshot(id, follower);
         continue;
       }
@@ -864,7 +885,7 @@ export class Replica {
 
   /** The follower needs entries we no longer hold: they are in our snapshot. */
   private needsSnapshot(follower: Follower): boolean {
-    return follower.confirmed && follower.nextIndex <= this.log.base.index;
+    return follower.nextIndex <= this.log.base.index;
   }
 
   private offerSnapshot(to: ReplicaId, follower: Follower): void {
@@ -908,7 +929,8 @@ export class Replica {
 
   private sendPrepare(to: ReplicaId, view: View['number'], previousIndex: number, entries: Entry[]): void {
     // Below our base the entry's view is unknown; the base stands for it (both are committed).
-    const previous = previousIndex < this.log.base.index ? this.log.base : this.log.positionAt(logIndex(previousIndex));
+    const previous =
+      previousIndex < this.log.base.index ? this.log.base : this.log.positionAt(logIndex(previousIndex));
     const prepare: Prepare = {
       type: 'prepare',
       view,
@@ -971,7 +993,8 @@ export class Replica {
     const fresh = message.entries.filter(
       (lost, position) =>
         !this.loss.has(lost) &&
-        message.entries.findIndex((other) => other.view === lost.view && other.index === lost.index) === position,
+        message.entries.findIndex((other) => other.view === lost.view && other.index === lost.index) ===
+          position,
     );
     if (fresh.length > 0) this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
   }
@@ -1096,7 +1119,8 @@ export class Replica {
     // The primary's commit index speaks of its log; ours matches it only as far as we verified.
     const committed = Math.min(message.commitIndex, this.verifiedIndex);
     if (committed > this.commitIndex) this.commitIndex = logIndex(committed);
-    if (message.echo >= 0) this.pendingFreshness.push({ tick: message.echo, commitIndex: message.commitIndex });
+    if (message.echo >= 0)
+      this.pendingFreshness.push({ tick: message.echo, commitIndex: message.commitIndex });
     this.applyUpTo(logIndex(Math.min(this.commitIndex, this.log.lastIndex)));
     this.keepSnapshotIfCommitted();
     this.acknowledge(!appended && message.entries.length === 0);
@@ -1105,7 +1129,8 @@ export class Replica {
   /** The primary offers a snapshot because we need entries it no longer holds. */
   private onSnapshotOffer(from: ReplicaId, message: SnapshotOffer): void {
     const view = this.view;
-    if (view === null || message.view !== view.number || from !== view.primary || this.role === 'primary') return;
+    if (view === null || message.view !== view.number || from !== view.primary || this.role === 'primary')
+      return;
     if (message.snapshot.position.index <= this.appliedIndex) {
       // We hold it already (the offer crossed our sync): tell the primary where we stand.
       this.lastSyncRequestTick = Number.NEGATIVE_INFINITY;
@@ -1121,7 +1146,11 @@ export class Replica {
     if (this.pendingLost.length === 0 || view === null || this.role === 'none') return;
     if (this.now - this.lastLostReportTick < this.config.syncRetryTicks) return;
     this.lastLostReportTick = this.now;
-    const report: LostReport = { type: 'lost_report', view: view.number, entries: this.pendingLost.slice(0, 1024) };
+    const report: LostReport = {
+      type: 'lost_report',
+      view: view.number,
+      entries: this.pendingLost.slice(0, 1024),
+    };
     this.effects.peerMessages.push({ to: view.primary, message: report });
   }
 
@@ -1194,7 +1223,10 @@ export class Replica {
       // newest kept snapshot, which is committed and so at or below `index`, and replay from there.
       const snapshot = this.readSnapshot();
       const position = snapshot?.info.position ?? positionZero;
-      assert(position.index <= index, `the kept snapshot at ${position.index} lies beyond the truncation at ${index}`);
+      assert(
+        position.index <= index,
+        `the kept snapshot at ${position.index} lies beyond the truncation at ${index}`,
+      );
       assert(position.index >= this.log.base.index, 'the log reaches back to the kept snapshot');
       if (snapshot === null) {
         this.stateMachine = this.createStateMachine();
@@ -1214,7 +1246,8 @@ export class Replica {
   /** Async writes about to be discarded: each may have been acknowledged, so report it as lost. */
   private noteLostAsyncWrites(afterIndex: LogIndex): void {
     for (const entry of this.log.slice(logIndex(afterIndex + 1), this.log.lastIndex)) {
-      if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry)) continue;
+      if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry))
+        continue;
       if (this.pendingLost.some((lost) => lost.view === entry.view && lost.index === entry.index)) continue;
       this.pendingLost.push({
         view: entry.view,

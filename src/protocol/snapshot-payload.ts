@@ -22,8 +22,15 @@ export function encodeSnapshotPayload(payload: SnapshotPayload): Uint8Array {
   for (const [id, session] of payload.sessions.entries()) {
     sessions.push(id, session.requestNumber, session.refused, session.result, session.index);
   }
-  const lost = payload.loss.recent.map((entry) => [entry.view, entry.index, entry.clientId, entry.requestNumber]);
-  return new Uint8Array(packr.pack([payloadFormatVersion, payload.state, sessions, payload.loss.count, lost]));
+  const lost = payload.loss.recent.map((entry) => [
+    entry.view,
+    entry.index,
+    entry.clientId,
+    entry.requestNumber,
+  ]);
+  return new Uint8Array(
+    packr.pack([payloadFormatVersion, payload.state, sessions, payload.loss.count, lost]),
+  );
 }
 
 /** Decodes a payload; a malformed one throws (snapshot files and transfers are checksummed, so it is a bug). */

@@ -3,7 +3,7 @@
 // found the hole). Never set outside tests and `npm run sim -- --fault NAME`.
 
 export interface TestOnlyFaults {
-  /** A new primary starts with an empty session table, so retried requests run again. */
+  /** A new primary forgets each session's last request, so retried requests run again. */
   readonly forgetSessionsOnPromotion?: boolean;
   /** The primary commits without waiting for the last backup of its view. */
   readonly commitWithoutLastBackup?: boolean;

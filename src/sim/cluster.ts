@@ -28,8 +28,14 @@ import type {
 import { Replica } from '../protocol/replica.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
-import { type ConnectionId, type ReplicaId, replicaId, type View } from '../protocol/types.js';
-import { type DiskFaults, SimDisk } from './disk.js';
+import {
+  type ConnectionId,
+  type ReplicaId,
+  replicaId,
+  type SnapshotInfo,
+  type View,
+} from '../protocol/types.js';
+import { type DiskFaults, type DiskStep, SimDisk } from './disk.js';
 import { Random } from './random.js';
 
 export type { DiskFaults } from './disk.js';
@@ -81,7 +87,9 @@ interface InFlight {
 }
 
 /** An input that reached a paused process, handed over when it resumes. */
-type HeldInput = { readonly kind: 'deliver'; readonly item: InFlight } | { readonly kind: 'durable' };
+type HeldInput =
+  | { readonly kind: 'deliver'; readonly item: InFlight }
+  | { readonly kind: 'durable'; readonly step: Extract<DiskStep, { kind: 'synced' }> };
 
 interface SimNode {
   replica: Replica | null;
@@ -97,6 +105,8 @@ interface SimNode {
 }
 
 const traceTailLength = 40;
+/** Real time of one simulated tick, for staleness bounds stated in milliseconds. */
+export const simMsPerTick = 10;
 
 function describe(envelope: Envelope): string {
   switch (envelope.kind) {
@@ -106,7 +116,11 @@ function describe(envelope: Envelope): string {
         return `prepare v${message.view} after ${message.previous.index} +${message.entries.length} commit ${message.commitIndex}`;
       }
       if (message.type === 'prepare_ok') return `prepare_ok v${message.view} ${message.index}`;
-      return `sync v${message.view} last ${message.lastIndex}`;
+      if (message.type === 'snapshot_offer') {
+        return `snapshot_offer v${message.view} at ${message.snapshot.position.index}`;
+      }
+      if (message.type === 'lost_report') return `lost_report v${message.view} ${message.entries.length}`;
+      return `sync v${message.view} base ${message.base.index} last ${message.lastIndex}`;
     }
     case 'heartbeat':
       return `heartbeat v${envelope.message.view?.number ?? 0} durable ${envelope.message.durable.index}`;
@@ -118,6 +132,19 @@ function describe(envelope: Envelope): string {
       return envelope.message.ok ? `reply ok ${envelope.message.index}` : `reply ${envelope.message.code}`;
   }
 }
+
+/** A snapshot on its way from one replica's disk to another's (the shells' chunked stream, modelled whole). */
+interface SimTransfer {
+  readonly from: ReplicaId;
+  readonly to: ReplicaId;
+  /** The receiving process: a transfer dies with it. */
+  readonly receiver: Replica;
+  readonly snapshot: SnapshotInfo;
+  deliverAt: number;
+}
+
+/** Ticks a transfer takes: a fixed cost and one tick per this many bytes. */
+const transferBytesPerTick = 2048;
 
 export class SimCluster {
   readonly random: Random;
@@ -136,6 +163,9 @@ export class SimCluster {
   /** Run at the start of every step: outside actors (an operator) that watch the cluster. */
   readonly watchers: (() => void)[] = [];
   private readonly inFlight: InFlight[] = [];
+  private readonly transfers: SimTransfer[] = [];
+  /** Snapshots installed by transfer, for the run's report. */
+  transfersCompleted = 0;
   private sequence = 0;
   /** Blocked links "from>to", counted: overlapping faults heal one by one. */
   private readonly blocked = new Map<string, number>();
@@ -186,6 +216,7 @@ export class SimCluster {
     const node = this.node(id);
     if (node.replica !== null) return;
     this.starts += 1;
+    const recovered = node.disk.recoverForStart();
     node.replica = new Replica({
       id,
       incarnation: this.starts,
@@ -194,10 +225,13 @@ export class SimCluster {
       address: `sim:${id}`,
       config: this.options.config,
       createStateMachine: this.options.createStateMachine,
-      recovered: [...node.disk.durable],
+      recovered,
+      readSnapshot: () => node.disk.newestSnapshot(),
+      msPerTick: simMsPerTick,
       ...(this.options.testOnlyFaults === undefined ? {} : { testOnlyFaults: this.options.testOnlyFaults }),
     });
-    this.trace(`start ${id} with ${node.disk.durable.length} entries`);
+    const at = recovered.snapshot?.info.position.index ?? 0;
+    this.trace(`start ${id} with snapshot at ${at} and ${recovered.entries.length} entries`);
   }
 
   /** The replica's data directory is emptied (or replaced by an empty one): it crashes if running. */
@@ -230,7 +264,7 @@ export class SimCluster {
     node.held = [];
     for (const input of held) {
       if (node.replica === null) break;
-      if (input.kind === 'durable') this.reportDurable(id, node);
+      if (input.kind === 'durable') this.reportDurable(id, node, input.step);
       else this.deliver(input.item);
     }
   }
@@ -402,20 +436,48 @@ export class SimCluster {
       if (node.replica === null) continue;
       // The disk works on while the process is stopped; it hears of completions when it resumes.
       const disk = node.disk.step(this.now, this.random, node.diskFaults ?? this.disk);
-      if (disk === 'failed') {
+      if (disk.kind === 'failed') {
         this.trace(`fsync failed on ${id}`);
         this.crash(id);
         continue;
       }
       if (node.paused) {
-        if (disk === 'synced') node.held.push({ kind: 'durable' });
+        if (disk.kind === 'synced') node.held.push({ kind: 'durable', step: disk });
         continue;
       }
-      if (disk === 'synced') this.reportDurable(id, node);
+      if (disk.kind === 'synced') this.reportDurable(id, node, disk);
       node.replica.tick();
       this.flushReplica(id, node.replica, node.disk);
     }
     this.deliverDue();
+    this.completeTransfers();
+  }
+
+  /** Snapshots that arrived: kept on the receiver's disk, then installed, if both ends held out. */
+  private completeTransfers(): void {
+    for (let position = this.transfers.length - 1; position >= 0; position--) {
+      const transfer = this.transfers[position];
+      if (transfer === undefined || transfer.deliverAt > this.now) continue;
+      const node = this.node(transfer.to);
+      if (node.paused) {
+        transfer.deliverAt = this.now + 1;
+        continue;
+      }
+      this.transfers.splice(position, 1);
+      const source = this.node(transfer.from).disk.keeps(transfer.snapshot);
+      const cut =
+        this.blocked.has(`${transfer.from}>${transfer.to}`) ||
+        this.blocked.has(`${transfer.to}>${transfer.from}`);
+      if (node.replica !== transfer.receiver || source === null || cut) {
+        this.trace(`transfer ${transfer.from}>${transfer.to} at ${transfer.snapshot.position.index} failed`);
+        continue;
+      }
+      node.disk.keepTransferred(source);
+      this.transfersCompleted += 1;
+      this.trace(`transfer ${transfer.from}>${transfer.to} at ${transfer.snapshot.position.index} installed`);
+      node.replica.installSnapshot(source);
+      this.flushReplica(transfer.to, node.replica, node.disk);
+    }
   }
 
   run(ticks: number): void {
@@ -472,10 +534,12 @@ export class SimCluster {
     return ['coordinator', ...this.nodes.keys()];
   }
 
-  private reportDurable(id: ReplicaId, node: SimNode): void {
+  private reportDurable(id: ReplicaId, node: SimNode, step: Extract<DiskStep, { kind: 'synced' }>): void {
     const replica = node.replica;
     if (replica === null) return;
     replica.durable(node.disk.durablePosition);
+    for (const info of step.snapshotsWritten) replica.snapshotWritten(info);
+    for (const position of step.snapshotsKept) replica.snapshotKept(position);
     this.flushReplica(id, replica, node.disk);
   }
 
@@ -557,6 +621,18 @@ export class SimCluster {
     }
     for (const { connection, reply } of effects.replies) {
       this.send(id, `client:${connection}`, { kind: 'reply', message: reply });
+    }
+    for (const { from, snapshot } of effects.transfers) {
+      const underWay = this.transfers.some(
+        (transfer) =>
+          transfer.to === id &&
+          transfer.receiver === replica &&
+          transfer.snapshot.checksum === snapshot.checksum,
+      );
+      if (underWay) continue;
+      const ticks = 2 + Math.ceil(snapshot.sizeBytes / transferBytesPerTick) + this.random.integer(0, 5);
+      this.transfers.push({ from, to: id, receiver: replica, snapshot, deliverAt: this.now + ticks });
+      this.trace(`transfer ${from}>${id} at ${snapshot.position.index} begins`);
     }
   }
 

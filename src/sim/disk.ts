@@ -1,15 +1,31 @@
 // A simulated disk that holds the bytes the real write-ahead log would write — a segment header,
 // then records that each claim what was fsynced when their write was issued — and makes writes
-// durable only when a simulated fsync completes. A crash loses every write not yet fsynced; the
+// durable only when a simulated fsync completes. It also holds the replica's snapshots: one written
+// aside (lost in a crash) and the kept ones (the newest two). Compaction and reset start the log image
+// over as a new segment after the snapshot's position, as the real log deletes whole segments. A crash loses every write not yet fsynced; the
 // write being synced may be torn: its pages land independently, so any subset of them survives
 // (the rest read as zeros), and the REAL recovery code (`recoverSegment`) decides what comes back.
 // Recovery must never call such a tear corruption (nothing in it was acknowledged), and never drop
 // what was synced: the simulator's checks would see either.
 
+import { crc32 } from 'node:zlib';
 import { assert } from '../protocol/assert.js';
 import type { StorageOperation } from '../protocol/effects.js';
-import { type Entry, type LogPosition, logIndex, positionZero } from '../protocol/types.js';
-import { encodeBatch, encodeSegmentHeader, entryRecordBytes, recoverSegment } from '../storage/index.js';
+import type { StoredSnapshot } from '../protocol/replica.js';
+import {
+  type Entry,
+  type LogPosition,
+  logIndex,
+  positionZero,
+  type SnapshotInfo,
+} from '../protocol/types.js';
+import {
+  encodeBatch,
+  encodeSegmentHeader,
+  encodeSyncMarker,
+  entryRecordBytes,
+  recoverSegment,
+} from '../storage/index.js';
 import type { Random } from './random.js';
 
 export interface DiskFaults {
@@ -19,8 +35,23 @@ export interface DiskFaults {
   readonly tornWriteProbability: number;
 }
 
-/** What a disk step did. */
-export type DiskStep = 'idle' | 'synced' | 'failed';
+/** What a disk step did: a sync completed (with the snapshot operations in it), or the fsync failed. */
+export type DiskStep =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'failed' }
+  | {
+      readonly kind: 'synced';
+      readonly snapshotsWritten: readonly SnapshotInfo[];
+      readonly snapshotsKept: readonly LogPosition[];
+    };
+
+/** Kept snapshots a disk holds, as the real store keeps them: the newest two. */
+const keptSnapshotsMax = 2;
+
+/** The description a snapshot file of this payload would have. */
+export function simSnapshotInfo(position: LogPosition, payload: Uint8Array): SnapshotInfo {
+  return { position, sizeBytes: payload.length + 32, checksum: crc32(payload, position.index >>> 0) };
+}
 
 /** Page sizes a torn write is cut into: small, so that tears land inside and between records. */
 const tornPageBytesChoices = [16, 64, 512] as const;
@@ -28,7 +59,8 @@ const tornPageBytesChoices = [16, 64, 512] as const;
 /** One write as the log issues it: a truncation, or records already encoded with their claim. */
 type Write =
   | { readonly kind: 'truncate'; readonly afterIndex: number }
-  | { readonly kind: 'append'; readonly entries: readonly Entry[]; readonly records: Buffer };
+  | { readonly kind: 'append'; readonly entries: readonly Entry[]; readonly records: Buffer }
+  | Extract<StorageOperation, { kind: 'snapshot' | 'keep-snapshot' | 'compact' | 'reset' }>;
 
 export class SimDisk {
   /** Fsyncs neither complete nor start while the disk hangs. */
@@ -36,14 +68,20 @@ export class SimDisk {
   /** The next fsync fails: the process stops, as the real log does (it never retries an fsync). */
   failNextSync = false;
   private readonly salt: number;
+  /** The position the log image follows: its segment starts at base.index + 1. */
+  private base: LogPosition = positionZero;
   /** The durable segment file, as the chunks it was written in: header, then records. */
-  private chunks: Buffer[];
-  private imageBytes: number;
-  /** offsets[k] is the byte offset of entry k + 1 in the image. */
+  private chunks: Buffer[] = [];
+  private imageBytes = 0;
+  /** offsets[k] is the byte offset of entry base.index + k + 1 in the image. */
   private readonly offsets: number[] = [];
   private readonly entries: Entry[] = [];
   private queued: StorageOperation[] = [];
   private syncing: { writes: Write[]; doneAt: number } | null = null;
+  /** The snapshot written aside, not yet kept: a crash loses it. */
+  private temporary: StoredSnapshot | null = null;
+  /** Kept snapshots, oldest first. */
+  private readonly kept: StoredSnapshot[] = [];
 
   /** `identity` names the directory this disk holds; a wiped one gets a new disk. */
   constructor(
@@ -51,19 +89,58 @@ export class SimDisk {
     random: Random,
   ) {
     this.salt = random.nextUint32();
-    const header = encodeSegmentHeader({ startIndex: 1, salt: this.salt });
-    this.chunks = [header];
-    this.imageBytes = header.length;
+    this.startImage(positionZero, []);
   }
 
-  /** The entries on disk, as recovery at the next start would return them. */
+  /** The entries on disk after the log's base, as the log's recovery would return them. */
   get durable(): readonly Entry[] {
     return this.entries;
   }
 
   get durablePosition(): LogPosition {
     const last = this.entries.at(-1);
-    return last === undefined ? positionZero : { view: last.view, index: logIndex(last.index) };
+    return last === undefined ? this.base : { view: last.view, index: logIndex(last.index) };
+  }
+
+  newestSnapshot(): StoredSnapshot | null {
+    return this.kept.at(-1) ?? null;
+  }
+
+  /** Whether this disk keeps a snapshot with exactly this description (a transfer source). */
+  keeps(info: SnapshotInfo): StoredSnapshot | null {
+    return (
+      this.kept.find(
+        (kept) =>
+          kept.info.position.index === info.position.index &&
+          kept.info.position.view === info.position.view &&
+          kept.info.checksum === info.checksum,
+      ) ?? null
+    );
+  }
+
+  /** A transferred snapshot, kept (durably) before the replica installs it. */
+  keepTransferred(snapshot: StoredSnapshot): void {
+    this.keepSnapshot(snapshot);
+  }
+
+  /**
+   * What a start recovers: the newest kept snapshot and the log entries after it. A log that does not
+   * continue the snapshot (a crash between installing a transferred snapshot and resetting the log)
+   * is reset to it, as the real recovery does.
+   */
+  recoverForStart(): { snapshot: StoredSnapshot | null; entries: Entry[] } {
+    const snapshot = this.newestSnapshot();
+    if (snapshot === null) return { snapshot, entries: [...this.entries] };
+    const position = snapshot.info.position;
+    const at = this.entries.find((entry) => entry.index === position.index);
+    const continues =
+      (this.base.index === position.index && this.base.view === position.view) ||
+      (at !== undefined && at.view === position.view);
+    if (!continues) {
+      this.startImage(position, []);
+      return { snapshot, entries: [] };
+    }
+    return { snapshot, entries: this.entries.filter((entry) => entry.index > position.index) };
   }
 
   submit(operations: readonly StorageOperation[]): void {
@@ -71,16 +148,33 @@ export class SimDisk {
   }
 
   step(now: number, random: Random, faults: DiskFaults): DiskStep {
-    if (this.hung) return 'idle';
-    let result: DiskStep = 'idle';
+    if (this.hung) return { kind: 'idle' };
+    let result: DiskStep = { kind: 'idle' };
     if (this.syncing !== null && this.syncing.doneAt <= now) {
       if (this.failNextSync) {
         this.failNextSync = false;
-        return 'failed';
+        return { kind: 'failed' };
       }
-      for (const write of this.syncing.writes) this.apply(write);
+      const snapshotsWritten: SnapshotInfo[] = [];
+      const snapshotsKept: LogPosition[] = [];
+      for (const write of this.syncing.writes) {
+        if (write.kind === 'snapshot') {
+          const info = simSnapshotInfo(write.position, write.payload);
+          this.temporary = { info, payload: write.payload };
+          snapshotsWritten.push(info);
+        } else if (write.kind === 'keep-snapshot') {
+          const temporary = this.temporary;
+          if (temporary !== null && temporary.info.position.index === write.position.index) {
+            this.keepSnapshot(temporary);
+            this.temporary = null;
+            snapshotsKept.push(write.position);
+          }
+        } else {
+          this.apply(write);
+        }
+      }
       this.syncing = null;
-      result = 'synced';
+      result = { kind: 'synced', snapshotsWritten, snapshotsKept };
     }
     if (this.syncing === null && this.queued.length > 0) {
       this.syncing = {
@@ -102,6 +196,7 @@ export class SimDisk {
     this.syncing = null;
     this.hung = false;
     this.failNextSync = false;
+    this.temporary = null;
     const appendOnly = syncing?.writes.every((write) => write.kind === 'append') === true;
     if (syncing === null || !appendOnly || !random.chance(faults.tornWriteProbability)) return;
     const before = this.imageBytes;
@@ -128,8 +223,8 @@ export class SimDisk {
     const recovered = recoverSegment(image, {
       path: `sim:${this.identity}`,
       isLast: true,
-      startIndex: 1,
-      previous: positionZero,
+      startIndex: this.base.index + 1,
+      previous: this.base,
     });
     assert(recovered.created, 'the segment header is synced before any record');
     this.chunks = [Buffer.from(image.subarray(0, recovered.validBytes))];
@@ -140,11 +235,56 @@ export class SimDisk {
     this.offsets.push(...recovered.entryOffsets.subarray(0, recovered.entries.length));
   }
 
+  /** Starts the log image over as a segment after `base` holding `entries` (all of them synced). */
+  private startImage(base: LogPosition, entries: readonly Entry[]): void {
+    this.base = base;
+    const header = encodeSegmentHeader({ startIndex: base.index + 1, salt: this.salt });
+    this.chunks = [header];
+    this.imageBytes = header.length;
+    this.entries.length = 0;
+    this.offsets.length = 0;
+    if (entries.length === 0) return;
+    let offset = this.imageBytes;
+    for (const entry of entries) {
+      this.offsets.push(offset);
+      offset += entryRecordBytes(entry);
+      this.entries.push(entry);
+    }
+    const last = entries.at(-1)?.index ?? base.index;
+    // Re-encoded as synced: claimed by a marker, so damage to them would read as corruption.
+    this.chunks.push(encodeBatch(entries, base.index, this.salt), encodeSyncMarker(last, this.salt));
+    this.imageBytes = offset + (this.chunks.at(-1)?.length ?? 0);
+  }
+
+  private keepSnapshot(snapshot: StoredSnapshot): void {
+    const index = this.kept.findIndex((kept) => kept.info.position.index >= snapshot.info.position.index);
+    if (index >= 0 && this.kept[index]?.info.position.index === snapshot.info.position.index) {
+      this.kept[index] = snapshot;
+    } else if (index >= 0) {
+      this.kept.splice(index, 0, snapshot);
+    } else {
+      this.kept.push(snapshot);
+    }
+    if (this.kept.length > keptSnapshotsMax) this.kept.splice(0, this.kept.length - keptSnapshotsMax);
+  }
+
   /** Encodes the operations as the real log writes them: each record claims what was fsynced before. */
   private encode(operations: readonly StorageOperation[]): Write[] {
-    let lastIndex = this.entries.length;
+    let lastIndex: number = this.durablePosition.index;
     let syncedThrough = lastIndex;
     return operations.map((operation): Write => {
+      if (
+        operation.kind === 'snapshot' ||
+        operation.kind === 'keep-snapshot' ||
+        operation.kind === 'compact'
+      ) {
+        return operation;
+      }
+      if (operation.kind === 'reset') {
+        lastIndex = operation.position.index;
+        syncedThrough = operation.position.index;
+        return operation;
+      }
       if (operation.kind === 'truncate') {
         lastIndex = Math.min(lastIndex, operation.afterIndex);
         syncedThrough = Math.min(syncedThrough, operation.afterIndex);
@@ -161,14 +301,29 @@ export class SimDisk {
   }
 
   private apply(write: Write): void {
+    if (write.kind === 'snapshot' || write.kind === 'keep-snapshot') return;
+    if (write.kind === 'reset') {
+      this.startImage(write.position, []);
+      return;
+    }
+    if (write.kind === 'compact') {
+      if (write.throughIndex <= this.base.index) return;
+      const at = this.entries.find((entry) => entry.index === write.throughIndex);
+      if (at === undefined) return; // beyond what is written: nothing to delete yet
+      const kept = this.entries.filter((entry) => entry.index > write.throughIndex);
+      this.startImage({ view: at.view, index: write.throughIndex }, kept);
+      return;
+    }
     if (write.kind === 'truncate') {
-      if (write.afterIndex >= this.entries.length) return;
-      const cut = this.offsets[write.afterIndex] ?? this.imageBytes;
+      const keep = write.afterIndex - this.base.index;
+      if (keep >= this.entries.length) return;
+      assert(keep >= 0, 'truncation below the log base');
+      const cut = this.offsets[keep] ?? this.imageBytes;
       const image = Buffer.concat(this.chunks).subarray(0, cut);
       this.chunks = [image];
       this.imageBytes = cut;
-      this.offsets.length = write.afterIndex;
-      this.entries.length = write.afterIndex;
+      this.offsets.length = keep;
+      this.entries.length = keep;
       return;
     }
     let offset = this.imageBytes;

@@ -142,7 +142,11 @@ interface SimProcess {
   readonly connection: SimConnection;
   /** The history's process number: connection · depth + slot. */
   readonly process: number;
-  readonly id: string;
+  /** The client id: a new one after a session expired (an expired id is never reopened). */
+  id: string;
+  generation: number;
+  /** Its session: open, or being opened (the attempts sent so far). */
+  session: { open: true } | { open: false; attemptIds: Set<number>; nextAttemptAt: number };
   requestNumber: number;
   operationsDone: number;
   pending: Pending | null;
@@ -165,6 +169,8 @@ export class SimWorkload {
   readonly unexpectedReplies = new Map<string, number>();
   /** Refusals recorded, by "f CODE" (async ones included, though recorded as info). */
   readonly refusals = new Map<string, number>();
+  /** Writes answered SESSION_EXPIRED (their outcome unknown). */
+  sessionsExpired = 0;
   readonly keys: readonly string[];
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
@@ -200,6 +206,8 @@ export class SimWorkload {
           connection,
           process: index * this.pipelineDepth + slot,
           id: `sim-client-${index}/${slot}`,
+          generation: 0,
+          session: { open: false, attemptIds: new Set(), nextAttemptAt: 0 },
           requestNumber: 0,
           operationsDone: 0,
           pending: null,
@@ -239,6 +247,10 @@ export class SimWorkload {
       for (const reply of this.cluster.takeReplies(connection.index)) this.onReply(connection, reply);
       for (const process of connection.processes) {
         const pending = process.pending;
+        if (pending === null && !process.session.open) {
+          if (this.generating && this.cluster.now >= process.session.nextAttemptAt) this.openSession(process);
+          continue;
+        }
         if (pending === null) {
           const thinking = !this.livenessPhase && this.cluster.now < process.idleUntil;
           if (this.generating && !thinking && (!this.livenessPhase || this.livenessOperationsLeft > 0))
@@ -361,6 +373,27 @@ export class SimWorkload {
     this.send(process, process.pending);
   }
 
+  /** A client opens its session before its first write, and again (with a new id) after it expired. */
+  private openSession(process: SimProcess): void {
+    const session = process.session;
+    if (session.open) return;
+    session.nextAttemptAt = this.cluster.now + this.options.attemptTimeoutTicks;
+    const primary = this.cluster.view()?.primary ?? null;
+    if (primary === null) return;
+    const id = this.nextRequestId++;
+    session.attemptIds.add(id);
+    this.cluster.submit(process.connection.index, primary, {
+      type: 'request',
+      id,
+      kind: 'open-session',
+      clientId: clientId(process.id),
+      requestNumber: 0,
+      durability: 'sync',
+      operation: new Uint8Array(0),
+      staleness: null,
+    });
+  }
+
   private send(process: SimProcess, pending: Pending): void {
     pending.nextAttemptAt = this.cluster.now + this.options.attemptTimeoutTicks;
     const connection = process.connection;
@@ -374,15 +407,23 @@ export class SimWorkload {
     this.cluster.submit(process.connection.index, primary, {
       type: 'request',
       id,
+      kind: pending.operation.kind === 'get' ? 'read' : 'write',
       clientId: clientId(process.id),
       requestNumber: pending.requestNumber,
-      readOnly: pending.operation.kind === 'get',
       durability: pending.durability,
       operation: encodeOperation(pending.operation),
+      staleness: null,
     });
   }
 
   private onReply(connection: SimConnection, reply: ClientReply): void {
+    const opening = connection.processes.find(
+      (candidate) => !candidate.session.open && candidate.session.attemptIds.has(reply.id),
+    );
+    if (opening !== undefined) {
+      this.onSessionReply(opening, reply);
+      return;
+    }
     const process = connection.processes.find(
       (candidate) => candidate.pending?.attemptIds.has(reply.id) === true,
     );
@@ -433,7 +474,32 @@ export class SimWorkload {
     }
   }
 
+  private onSessionReply(process: SimProcess, reply: ClientReply): void {
+    const session = process.session;
+    if (session.open) return;
+    if (reply.ok) {
+      process.session = { open: true };
+      return;
+    }
+    if (reply.code === ErrorCode.notPrimary || reply.code === ErrorCode.overloaded) {
+      session.nextAttemptAt = Math.min(session.nextAttemptAt, this.cluster.now + retryBackoffTicks);
+      return;
+    }
+    const cause = `open-session ${reply.code}`;
+    this.unexpectedReplies.set(cause, (this.unexpectedReplies.get(cause) ?? 0) + 1);
+  }
+
   private onRefusal(process: SimProcess, pending: Pending, code: string): void {
+    if (code === ErrorCode.sessionExpired) {
+      // Whether it ran is unknown; the client goes on under a new id, never reopening the old one.
+      this.sessionsExpired += 1;
+      this.finish(process, 'info', null, true);
+      process.generation += 1;
+      process.id = `sim-client-${process.connection.index}/${process.process % this.pipelineDepth}.${process.generation}`;
+      process.requestNumber = 0;
+      process.session = { open: false, attemptIds: new Set(), nextAttemptAt: this.cluster.now };
+      return;
+    }
     if (code === ErrorCode.notPrimary || code === ErrorCode.overloaded) {
       // Nothing happened: retry the same request number soon.
       pending.nextAttemptAt = Math.min(pending.nextAttemptAt, this.cluster.now + retryBackoffTicks);

@@ -113,6 +113,10 @@ export class CoordinatorHarness {
       storageStalledTicks: fields.storageStalledTicks ?? 0,
       syncedLearners: fields.syncedLearners ?? [],
       laggingBackups: fields.laggingBackups ?? [],
+      transfer: null,
+      asyncLost: 0,
+      snapshotIndex: logIndex(0),
+      sessions: 0,
     };
   }
 
@@ -164,6 +168,7 @@ export class ReplicaHarness {
   readonly heartbeats: Heartbeat[] = [];
   readonly storage: ReplicaEffects['storage'] = [];
   private requestIds = 0;
+  private readonly openedSessions = new Set<string>();
 
   constructor(
     readonly id: ReplicaId,
@@ -178,7 +183,9 @@ export class ReplicaHarness {
       address: `sim:${id}`,
       config,
       createStateMachine: () => new KeyValueStore(),
-      recovered,
+      recovered: { snapshot: null, entries: recovered },
+      readSnapshot: () => null,
+      msPerTick: 10,
     });
   }
 
@@ -230,18 +237,44 @@ export class ReplicaHarness {
     operation: KvOperation,
     options: { client?: string; requestNumber?: number; durability?: 'sync' | 'async' } = {},
   ): number {
+    const read = operation.kind === 'get';
+    const client = options.client ?? 'client';
+    if (!read && !this.openedSessions.has(client)) this.openSession(client);
     const id = ++this.requestIds;
-    const readOnly = operation.kind === 'get';
     const request: ClientRequest = {
       type: 'request',
       id,
-      clientId: clientId(options.client ?? 'client'),
-      requestNumber: readOnly ? 0 : (options.requestNumber ?? id),
-      readOnly,
+      kind: read ? 'read' : 'write',
+      clientId: clientId(client),
+      requestNumber: read ? 0 : (options.requestNumber ?? id),
       durability: options.durability ?? 'sync',
       operation: encodeOperation(operation),
+      staleness: null,
     };
     this.replica.receiveRequest(connectionId(1), request);
+    this.drain();
+    return id;
+  }
+
+  /** The index of the last entry in the replica's log. */
+  lastIndex(): number {
+    return this.replica.status().lastIndex;
+  }
+
+  /** Opens the session of `client` (a logged entry), as a client does before its first write. */
+  openSession(client: string): number {
+    this.openedSessions.add(client);
+    const id = ++this.requestIds;
+    this.replica.receiveRequest(connectionId(1), {
+      type: 'request',
+      id,
+      kind: 'open-session',
+      clientId: clientId(client),
+      requestNumber: 0,
+      durability: 'sync',
+      operation: new Uint8Array(0),
+      staleness: null,
+    });
     this.drain();
     return id;
   }
@@ -254,7 +287,12 @@ export class ReplicaHarness {
   ack(from: ReplicaId, index: number): void {
     const current = this.replica.status().view;
     if (current === null) throw new Error('no view');
-    this.replica.receiveFromPeer(from, { type: 'prepare_ok', view: current.number, index: logIndex(index) });
+    this.replica.receiveFromPeer(from, {
+      type: 'prepare_ok',
+      view: current.number,
+      index: logIndex(index),
+      time: this.clock.read(),
+    });
     this.drain();
   }
 }

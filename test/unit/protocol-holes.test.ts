@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
-import { logIndex, viewNumber } from '../../src/protocol/types.js';
+import { logIndex, positionZero, viewNumber } from '../../src/protocol/types.js';
 import { decodeResult, kvOperation } from '../../src/state-machine/index.js';
 import {
   CoordinatorHarness,
@@ -101,13 +101,14 @@ test('hole 2: a SyncRequest below what a follower acknowledged lowers its match 
   primary.lead(current);
   const write = primary.request(kvOperation.put(text('k'), text('v')));
   primary.syncAll();
-  primary.ack(r2, 1);
+  primary.ack(r2, primary.lastIndex());
   const written = primary.replyTo(write);
   assert.deepEqual(written?.ok === true ? written.replicas : [], [r1, r2]);
   // r2 was wiped: its log is empty now.
   primary.replica.receiveFromPeer(r2, {
     type: 'sync',
     view: viewNumber(3),
+    base: positionZero,
     epochs: [],
     lastIndex: logIndex(0),
   });
@@ -175,7 +176,7 @@ test('hole 4: a refusal is answered only once what it saw has committed', () => 
   const incr = primary.request(kvOperation.incr(text('k')));
   primary.syncAll();
   assert.equal(primary.replyTo(incr), undefined, 'not answered while the put it saw is uncommitted');
-  primary.ack(r2, 2);
+  primary.ack(r2, primary.lastIndex());
   const reply = primary.replyTo(incr);
   assert.equal(reply?.ok === false ? reply.code : '', ErrorCode.notAnInteger);
 });
@@ -188,7 +189,7 @@ test('hole 4: a refused read is answered only once what it saw has committed', (
   const read = primary.request(kvOperation.get(new Uint8Array()));
   primary.syncAll();
   assert.equal(primary.replyTo(read), undefined);
-  primary.ack(r2, 1);
+  primary.ack(r2, primary.lastIndex());
   const reply = primary.replyTo(read);
   assert.equal(reply?.ok === false ? reply.code : '', ErrorCode.badRequest);
 });
@@ -424,6 +425,7 @@ test('a follower never takes a commit index beyond what it verified against the 
     previous: { view: viewNumber(1), index: logIndex(3) },
     entries: [],
     commitIndex: logIndex(10),
+    echo: -1,
   });
   follower.drain();
   assert.equal(follower.replica.status().commitIndex, 3);

@@ -44,6 +44,10 @@ function heartbeat(id: ReplicaId, incarnation: number, view: View | null, sequen
     storageStalledTicks: 0,
     syncedLearners: [],
     laggingBackups: [],
+    transfer: null,
+    asyncLost: 0,
+    snapshotIndex: logIndex(0),
+    sessions: 0,
   };
 }
 
@@ -112,18 +116,20 @@ test('sim seed 251: a restarted primary does not count a learner as synced befor
     address: 'sim:r1',
     config,
     createStateMachine: () => new KeyValueStore(),
-    recovered,
+    recovered: { snapshot: null, entries: recovered },
+    readSnapshot: () => null,
+    msPerTick: 10,
   });
   const view: View = { number: viewNumber(5), primary: r1, backups: [], learners: [r2] };
   primary.receiveFromCoordinator({ type: 'view_change', view, addresses: {} });
   primary.takeEffects();
   // The learner has synced its first few entries.
-  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(3) });
+  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(3), time: 0 });
   clock.now += config.heartbeatIntervalTicks;
   primary.tick();
   const reported = primary.takeEffects().heartbeats.flatMap((sent) => sent.syncedLearners);
   assert.deepEqual(reported, [], 'a learner with 3 of 50 entries is not synced');
-  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(50) });
+  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(50), time: 0 });
   clock.now += config.heartbeatIntervalTicks;
   primary.tick();
   assert.deepEqual(

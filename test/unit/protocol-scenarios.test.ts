@@ -38,6 +38,36 @@ function awaitView(
 
 let requestIds = 0;
 
+const openedSessions = new WeakMap<SimCluster, Set<string>>();
+
+/** Opens the session of `client` (once per cluster), as a client does before its first write. */
+function openSession(cluster: SimCluster, client: string): void {
+  const opened = openedSessions.get(cluster) ?? new Set<string>();
+  openedSessions.set(cluster, opened);
+  if (opened.has(client)) return;
+  opened.add(client);
+  const view = cluster.view();
+  assert.ok(view !== null, 'no view yet');
+  const request: ClientRequest = {
+    type: 'request',
+    id: ++requestIds,
+    kind: 'open-session',
+    clientId: clientId(client),
+    requestNumber: 0,
+    durability: 'sync',
+    operation: new Uint8Array(0),
+    staleness: null,
+  };
+  const connection = 6;
+  cluster.submit(connection, view.primary, request);
+  let reply: ClientReply | undefined;
+  cluster.runUntil(() => {
+    reply ??= cluster.takeReplies(connection).find((candidate) => candidate.id === request.id);
+    return reply !== undefined;
+  }, 2_000);
+  assert.ok(reply?.ok, `session of ${client} not opened`);
+}
+
 /** Sends one request to the current primary and steps until its reply arrives. */
 function call(
   cluster: SimCluster,
@@ -46,15 +76,18 @@ function call(
 ): ClientReply {
   const view = cluster.view();
   assert.ok(view !== null, 'no view yet');
-  const readOnly = operation.kind === 'get';
+  const read = operation.kind === 'get';
+  const client = options.client ?? 'client-1';
+  if (!read) openSession(cluster, client);
   const request: ClientRequest = {
     type: 'request',
     id: ++requestIds,
-    clientId: clientId(options.client ?? 'client-1'),
-    requestNumber: readOnly ? 0 : (options.requestNumber ?? requestIds),
-    readOnly,
+    kind: read ? 'read' : 'write',
+    clientId: clientId(client),
+    requestNumber: read ? 0 : (options.requestNumber ?? requestIds),
     durability: options.durability ?? 'sync',
     operation: encodeOperation(operation),
+    staleness: null,
   };
   const connection = 7;
   cluster.submit(connection, options.to ?? view.primary, request);
@@ -181,6 +214,7 @@ test('a replica whose log diverged truncates exactly the diverged suffix', () =>
   const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
   const old = view.primary;
   assert.ok(call(cluster, kvOperation.put(text('k'), text('committed'))).ok);
+  openSession(cluster, 'lonely');
   const committedLength = cluster.replica(old)?.entries().length ?? 0;
   // Cut the primary off, let it append an entry nobody else gets, then crash it.
   cluster.isolate(old);
@@ -189,7 +223,8 @@ test('a replica whose log diverged truncates exactly the diverged suffix', () =>
     id: 1_000,
     clientId: clientId('lonely'),
     requestNumber: 1,
-    readOnly: false,
+    kind: 'write',
+    staleness: null,
     durability: 'async',
     operation: encodeOperation(kvOperation.put(text('k'), text('lost'))),
   });
@@ -235,6 +270,7 @@ test('a primary restarted within the failure timeout leads only in a new view, a
   const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
   const old = view.primary;
   assert.ok(call(cluster, kvOperation.incr(text('n')), { requestNumber: 1 }).ok);
+  openSession(cluster, 'burst');
   // The primary's disk is slow: the backups have the next entries on disk, the primary does not.
   cluster.setDiskFaults(old, { fsyncTicksMin: 50, fsyncTicksMax: 50, tornWriteProbability: 0 });
   for (let number = 2; number <= 4; number++) {
@@ -243,7 +279,8 @@ test('a primary restarted within the failure timeout leads only in a new view, a
       id: 500 + number,
       clientId: clientId('burst'),
       requestNumber: number,
-      readOnly: false,
+      kind: 'write',
+      staleness: null,
       durability: 'sync',
       operation: encodeOperation(kvOperation.incr(text('n'))),
     });
@@ -326,7 +363,8 @@ test('hole 3: a primary that stalled past its lease, cut off from the coordinato
     id: 9_000,
     clientId: clientId('late-reader'),
     requestNumber: 0,
-    readOnly: true,
+    kind: 'read',
+    staleness: null,
     durability: 'sync',
     operation: encodeOperation(kvOperation.get(text('k'))),
   };
@@ -366,6 +404,7 @@ test('hole 6: a primary whose disk hangs is replaced, and writes go on', () => {
   const cluster = newCluster(23);
   const view = awaitView(cluster, (candidate) => candidate.backups.length === 2);
   assert.ok(call(cluster, kvOperation.put(text('k'), text('before'))).ok);
+  openSession(cluster, 'stuck-writer');
   cluster.setDiskHung(view.primary, true);
   // Its timers still heartbeat; what gives it away is a write that never becomes durable.
   cluster.submit(8, view.primary, {
@@ -373,7 +412,8 @@ test('hole 6: a primary whose disk hangs is replaced, and writes go on', () => {
     id: 8_000,
     clientId: clientId('stuck-writer'),
     requestNumber: 1,
-    readOnly: false,
+    kind: 'write',
+    staleness: null,
     durability: 'sync',
     operation: encodeOperation(kvOperation.put(text('k'), text('stuck'))),
   });

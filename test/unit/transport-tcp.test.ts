@@ -31,7 +31,8 @@ const request = (id: number): ClientRequest => ({
   id,
   clientId: clientId('c'),
   requestNumber: id + 1,
-  readOnly: false,
+  kind: 'write',
+  staleness: null,
   durability: 'sync',
   operation: Buffer.from(`op-${id}`),
 });
