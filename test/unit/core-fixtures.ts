@@ -1,11 +1,11 @@
 // Small drivers for tests of the pure core: a clock the test moves by hand, heartbeats with
 // defaults, a coordinator fed by them, and a replica whose effects are collected as they come.
 
-import { defaultProtocolConfig } from '../../src/protocol/config.js';
+import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
 import { Coordinator } from '../../src/protocol/coordinator.js';
 import type { CoordinatorState, ReplicaEffects } from '../../src/protocol/effects.js';
 import type { ClientReply, ClientRequest, Heartbeat } from '../../src/protocol/messages.js';
-import { Replica } from '../../src/protocol/replica.js';
+import { Replica, type StoredSnapshot } from '../../src/protocol/replica.js';
 import {
   clientId,
   connectionId,
@@ -170,10 +170,17 @@ export class ReplicaHarness {
   private requestIds = 0;
   private readonly openedSessions = new Set<string>();
 
+  readonly transfers: ReplicaEffects['transfers'] = [];
+
   constructor(
     readonly id: ReplicaId,
     recovered: Entry[] = [],
     readonly incarnation = 1,
+    options: {
+      readonly config?: ProtocolConfig;
+      readonly snapshot?: StoredSnapshot | null;
+      readonly readSnapshot?: () => StoredSnapshot | null;
+    } = {},
   ) {
     this.replica = new Replica({
       id,
@@ -181,10 +188,10 @@ export class ReplicaHarness {
       directory: `directory-${id}`,
       clock: this.clock.read,
       address: `sim:${id}`,
-      config,
+      config: options.config ?? config,
       createStateMachine: () => new KeyValueStore(),
-      recovered: { snapshot: null, entries: recovered },
-      readSnapshot: () => null,
+      recovered: { snapshot: options.snapshot ?? null, entries: recovered },
+      readSnapshot: options.readSnapshot ?? (() => null),
       msPerTick: 10,
     });
   }
@@ -195,6 +202,7 @@ export class ReplicaHarness {
     this.sent.push(...effects.peerMessages);
     this.heartbeats.push(...effects.heartbeats);
     this.storage.push(...effects.storage);
+    this.transfers.push(...effects.transfers);
   }
 
   adopt(newView: View): void {

@@ -1,0 +1,461 @@
+// Issue 7 in the pure core: snapshots and compaction, state transfer, rollback to a snapshot,
+// bounded sessions, request status, reads at backups and the async loss record. Each test drives real
+// Replica cores by hand; a small in-memory "disk" answers their storage operations as a shell does.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
+import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
+import { ErrorCode } from '../../src/protocol/error-codes.js';
+import type { ClientReply, ClientRequest, LostEntry, PeerMessage } from '../../src/protocol/messages.js';
+import type { StoredSnapshot } from '../../src/protocol/replica.js';
+import {
+  clientId,
+  connectionId,
+  type Entry,
+  logIndex,
+  type ReplicaId,
+  type View,
+  viewNumber,
+} from '../../src/protocol/types.js';
+import { decodeResult, encodeOperation, kvOperation } from '../../src/state-machine/index.js';
+import { ReplicaHarness, r1, r2, r3, text, view } from './core-fixtures.js';
+
+const months: ProtocolConfig = {
+  ...defaultProtocolConfig,
+  snapshotLogBytes: 1,
+  sessionsMax: 1000,
+  sessionIdleTicks: 100_000,
+};
+
+/** A replica and what its disk keeps: the shell's part, done in memory. */
+class Node {
+  readonly harness: ReplicaHarness;
+  readonly kept: StoredSnapshot[] = [];
+  private written: StoredSnapshot | null = null;
+
+  constructor(
+    readonly id: ReplicaId,
+    options: { config?: ProtocolConfig; entries?: Entry[]; snapshot?: StoredSnapshot | null } = {},
+  ) {
+    this.harness = new ReplicaHarness(id, options.entries ?? [], 1, {
+      config: options.config ?? months,
+      snapshot: options.snapshot ?? null,
+      readSnapshot: () => this.kept.at(-1) ?? null,
+    });
+    if (options.snapshot) this.kept.push(options.snapshot);
+  }
+
+  get replica() {
+    return this.harness.replica;
+  }
+
+  /** Runs the storage operations the core asked for, reporting fsyncs and snapshots back. */
+  settle(): void {
+    for (let round = 0; round < 10; round++) {
+      this.harness.drain();
+      const operations = this.harness.storage.splice(0);
+      if (operations.length === 0) break;
+      for (const operation of operations) {
+        if (operation.kind === 'snapshot') {
+          const { position, payload } = operation;
+          const info = { position, sizeBytes: payload.length, checksum: crc32(payload) };
+          this.written = { info, payload };
+          this.replica.snapshotWritten(info);
+        } else if (operation.kind === 'keep-snapshot' && this.written !== null) {
+          this.kept.push(this.written);
+          this.replica.snapshotKept(operation.position);
+        }
+      }
+      this.harness.syncAll();
+    }
+  }
+
+  tick(ticks = 1): void {
+    for (let tick = 0; tick < ticks; tick++) {
+      this.harness.clock.now += 1;
+      this.replica.tick();
+      this.settle();
+    }
+  }
+
+  get(key: string): string | null {
+    const state = this.replica.currentStateMachine();
+    const value = decodeResult('get', state.query(encodeOperation(kvOperation.get(text(key))))).value;
+    return value === null ? null : new TextDecoder().decode(value);
+  }
+}
+
+/** Delivers peer messages between nodes until none is left; returns what was delivered. */
+function pump(nodes: readonly Node[], drop: (message: PeerMessage) => boolean = () => false): PeerMessage[] {
+  const delivered: PeerMessage[] = [];
+  for (let round = 0; round < 50; round++) {
+    let moved = false;
+    for (const node of nodes) {
+      node.settle();
+      for (const { to, message } of node.harness.sent.splice(0)) {
+        const target = nodes.find((candidate) => candidate.id === to);
+        if (target === undefined || drop(message)) continue;
+        target.replica.receiveFromPeer(node.id, message);
+        delivered.push(message);
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  for (const node of nodes) node.settle();
+  return delivered;
+}
+
+let requestIds = 10_000;
+
+function send(node: Node, request: Omit<ClientRequest, 'type' | 'id'>): number {
+  const id = ++requestIds;
+  node.replica.receiveRequest(connectionId(1), { type: 'request', id, ...request });
+  node.settle();
+  return id;
+}
+
+function write(node: Node, client: string, requestNumber: number, key: string, value: string): number {
+  return send(node, {
+    kind: 'write',
+    clientId: clientId(client),
+    requestNumber,
+    durability: 'sync',
+    operation: encodeOperation(kvOperation.put(text(key), text(value))),
+    staleness: null,
+  });
+}
+
+function open(node: Node, client: string): number {
+  return send(node, {
+    kind: 'open-session',
+    clientId: clientId(client),
+    requestNumber: 0,
+    durability: 'sync',
+    operation: new Uint8Array(0),
+    staleness: null,
+  });
+}
+
+function status(node: Node, client: string, requestNumber: number): number {
+  return send(node, {
+    kind: 'request-status',
+    clientId: clientId(client),
+    requestNumber,
+    durability: 'sync',
+    operation: new Uint8Array(0),
+    staleness: null,
+  });
+}
+
+function boundedRead(node: Node, key: string, maxStalenessMs: number, minIndex = 0): number {
+  return send(node, {
+    kind: 'read',
+    clientId: clientId('reader'),
+    requestNumber: 0,
+    durability: 'sync',
+    operation: encodeOperation(kvOperation.get(text(key))),
+    staleness: { maxStalenessMs, minIndex: logIndex(minIndex) },
+  });
+}
+
+function reply(node: Node, id: number): ClientReply | undefined {
+  return node.harness.replyTo(id);
+}
+
+function code(node: Node, id: number): string {
+  const answer = reply(node, id);
+  return answer === undefined ? 'no reply' : answer.ok ? 'OK' : answer.code;
+}
+
+/** A primary r1 and a backup r2 in view 2, the primary leased, one committed put of k. */
+function pair(config: ProtocolConfig = months): { primary: Node; backup: Node; current: View } {
+  const primary = new Node(r1, { config });
+  const backup = new Node(r2, { config });
+  const current = view(2, r1, [r2]);
+  backup.harness.adopt(current);
+  primary.harness.lead(current);
+  pump([primary, backup]);
+  open(primary, 'writer');
+  write(primary, 'writer', 1, 'k', 'v1');
+  pump([primary, backup]);
+  return { primary, backup, current };
+}
+
+// ---- snapshots and compaction ----------------------------------------------------------------
+
+test('a primary keeps a snapshot only once everything in it committed, then trims its log', () => {
+  const primary = new Node(r1);
+  primary.harness.lead(view(2, r1, [r2]));
+  open(primary, 'writer');
+  write(primary, 'writer', 1, 'k', 'v1');
+  primary.tick();
+  assert.equal(primary.kept.length, 0, 'written aside but not kept: r2 has not acknowledged');
+  assert.equal(primary.replica.status().logBaseIndex, 0);
+  primary.harness.ack(r2, primary.harness.lastIndex());
+  primary.settle();
+  assert.equal(primary.kept.length, 1, 'kept once committed');
+  primary.tick();
+  assert.equal(primary.replica.status().logBaseIndex, primary.kept[0]?.info.position.index);
+  assert.deepEqual(primary.replica.entries(), [], 'the log before the snapshot is gone from memory');
+  assert.ok(
+    primary.harness.storage.length === 0 &&
+      primary.replica.status().snapshot?.position.index === primary.harness.lastIndex(),
+  );
+});
+
+test('a follower that needs trimmed entries is offered the snapshot, installs it and catches up from the log', () => {
+  const { primary, backup } = pair();
+  primary.tick(2);
+  pump([primary, backup]);
+  const base = primary.replica.status().logBaseIndex;
+  assert.ok(base > 0, 'the primary trimmed its log');
+  // r3 joins with an empty directory.
+  const learner = new Node(r3);
+  const joined = view(3, r1, [r2], [r3]);
+  learner.harness.adopt(joined);
+  backup.harness.adopt(joined);
+  primary.harness.lead(joined);
+  pump([primary, backup, learner]);
+  const offer = learner.harness.transfers.at(-1);
+  assert.ok(offer !== undefined, 'the learner was offered a snapshot');
+  assert.equal(offer.from, r1);
+  const snapshot = primary.kept.find((kept) => kept.info.checksum === offer.snapshot.checksum);
+  assert.ok(snapshot !== undefined);
+  // The shell fetched it and kept it on disk; the core installs it.
+  learner.kept.push(snapshot);
+  learner.replica.installSnapshot(snapshot);
+  pump([primary, backup, learner]);
+  write(primary, 'writer', 2, 'k', 'v2');
+  pump([primary, backup, learner]);
+  primary.tick(6);
+  pump([primary, backup, learner]);
+  assert.equal(learner.get('k'), 'v2', 'the learner holds the snapshot and the log after it');
+  const reported = primary.harness.heartbeats.at(-1)?.syncedLearners ?? [];
+  assert.deepEqual(reported, [r3], 'and counts as holding everything');
+});
+
+test('a replica restarts from its newest snapshot and the log after it', () => {
+  const { primary, backup } = pair();
+  primary.tick(2);
+  pump([primary, backup]);
+  const snapshot = primary.kept.at(-1);
+  assert.ok(snapshot !== undefined);
+  write(primary, 'writer', 2, 'k', 'after the snapshot');
+  pump([primary, backup]);
+  const restarted = new Node(r1, { snapshot, entries: primary.replica.entries() });
+  assert.equal(restarted.replica.status().appliedIndex, snapshot.info.position.index);
+  restarted.harness.lead(view(4, r1, []));
+  assert.equal(restarted.get('k'), 'after the snapshot');
+  const retry = write(restarted, 'writer', 2, 'k', 'after the snapshot');
+  assert.equal(
+    code(restarted, retry),
+    'OK',
+    'the session table came back from the snapshot: a retry is answered',
+  );
+  assert.equal(restarted.harness.lastIndex(), primary.harness.lastIndex(), 'and not run again');
+});
+
+test('a deposed primary rolls back to its kept snapshot to drop what it applied but never committed', () => {
+  const { primary, backup } = pair();
+  primary.tick(2);
+  pump([primary, backup]);
+  const committed = primary.harness.lastIndex();
+  // Cut off from r2, the primary runs a write that never commits.
+  write(primary, 'writer', 2, 'k', 'never committed');
+  primary.harness.sent.length = 0;
+  assert.equal(primary.get('k'), 'never committed');
+  // r2 leads view 3 and appends its own entry at that index.
+  const next = view(3, r2, [r1]);
+  primary.harness.adopt(next);
+  primary.replica.receiveFromPeer(r2, {
+    type: 'prepare',
+    view: viewNumber(3),
+    previous: { view: viewNumber(2), index: logIndex(committed) },
+    entries: [
+      {
+        view: viewNumber(3),
+        index: logIndex(committed + 1),
+        clientId: clientId('other'),
+        requestNumber: 0,
+        durability: 'sync',
+        refused: false,
+        update: new Uint8Array(0),
+        result: new Uint8Array(0),
+      },
+    ],
+    commitIndex: logIndex(committed + 1),
+    echo: -1,
+  });
+  primary.settle();
+  assert.equal(primary.get('k'), 'v1', 'the uncommitted write is gone from the state');
+});
+
+// ---- sessions ----------------------------------------------------------------------------------
+
+test('a write without a session is refused with SESSION_EXPIRED and never runs', () => {
+  const { primary, backup } = pair();
+  const before = primary.harness.lastIndex();
+  const ghost = write(primary, 'never-opened', 3, 'k', 'ghost');
+  pump([primary, backup]);
+  primary.tick(6);
+  pump([primary, backup]);
+  assert.equal(code(primary, ghost), ErrorCode.sessionExpired);
+  assert.equal(primary.get('k'), 'v1');
+  assert.equal(primary.harness.lastIndex(), before, 'nothing was logged');
+});
+
+test('beyond the session limit the least recently active sessions expire, and their retries are refused', () => {
+  const { primary, backup } = pair({ ...months, sessionsMax: 2, snapshotLogBytes: 1 << 30 });
+  for (const client of ['a', 'b', 'c']) {
+    open(primary, client);
+    write(primary, client, 1, client, 'x');
+    pump([primary, backup]);
+  }
+  for (let step = 0; step < 15; step++) {
+    primary.tick(10);
+    primary.harness.grantLease(view(2, r1, [r2]));
+    pump([primary, backup]);
+  }
+  assert.equal(primary.replica.status().sessions, 2);
+  assert.equal(backup.replica.status().sessions, 2, 'the backup expired the same sessions');
+  const retry = write(primary, 'writer', 1, 'k', 'v1');
+  pump([primary, backup]);
+  primary.tick(6);
+  pump([primary, backup]);
+  assert.equal(code(primary, retry), ErrorCode.sessionExpired, 'the oldest session (writer) expired');
+  const fresh = write(primary, 'c', 1, 'c', 'x');
+  pump([primary, backup]);
+  assert.equal(code(primary, fresh), 'OK', 'the newest session lives');
+});
+
+test('an idle session expires after the idle limit', () => {
+  const { primary, backup } = pair({ ...months, sessionIdleTicks: 300, snapshotLogBytes: 1 << 30 });
+  assert.equal(primary.replica.status().sessions, 1);
+  for (let step = 0; step < 40; step++) {
+    primary.tick(10);
+    primary.harness.grantLease(view(2, r1, [r2]));
+    pump([primary, backup]);
+  }
+  assert.equal(primary.replica.status().sessions, 0);
+  assert.equal(backup.replica.status().sessions, 0);
+});
+
+// ---- request status ----------------------------------------------------------------------------
+
+test('request status: an executed request answers its result, a request that never ran is cancelled for good', () => {
+  const { primary, backup } = pair();
+  const asked = status(primary, 'writer', 1);
+  pump([primary, backup]);
+  const executed = reply(primary, asked);
+  assert.ok(executed?.ok === true, 'request 1 ran');
+  assert.equal(decodeResult('put', executed.result).existed, false);
+  const cancel = status(primary, 'writer', 2);
+  pump([primary, backup]);
+  assert.equal(code(primary, cancel), ErrorCode.requestCancelled);
+  // The request itself arrives late: it must not run.
+  const late = write(primary, 'writer', 2, 'k', 'late');
+  pump([primary, backup]);
+  assert.equal(code(primary, late), ErrorCode.requestCancelled);
+  assert.equal(primary.get('k'), 'v1');
+  const old = status(primary, 'writer', 1);
+  pump([primary, backup]);
+  assert.equal(code(primary, old), ErrorCode.resultForgotten, 'the session moved on');
+  const unknown = status(primary, 'nobody', 1);
+  pump([primary, backup]);
+  assert.equal(code(primary, unknown), ErrorCode.sessionExpired);
+});
+
+// ---- reads at backups --------------------------------------------------------------------------
+
+test('a backup answers a bounded read only while the primary recently vouched for what it applied', () => {
+  const primary = new Node(r1);
+  const backup = new Node(r2);
+  const current = view(2, r1, [r2]);
+  backup.harness.adopt(current);
+  const early = boundedRead(backup, 'k', 1000);
+  assert.equal(code(backup, early), ErrorCode.stale, 'nothing vouched yet');
+  primary.harness.lead(current);
+  open(primary, 'writer');
+  const put = write(primary, 'writer', 1, 'k', 'v1');
+  pump([primary, backup]);
+  assert.equal(code(primary, put), 'OK');
+  // The next round carries the commit index and the echo of the backup's clock.
+  primary.tick(config().followerHeartbeatTicks);
+  pump([primary, backup]);
+  const fresh = boundedRead(backup, 'k', 1000);
+  const answer = reply(backup, fresh);
+  assert.ok(answer?.ok === true, `served: ${code(backup, fresh)}`);
+  assert.equal(new TextDecoder().decode(decodeResult('get', answer.result).value ?? new Uint8Array()), 'v1');
+  assert.equal(
+    code(backup, boundedRead(backup, 'k', 1000, primary.harness.lastIndex() + 5)),
+    ErrorCode.stale,
+  );
+  // The primary goes silent; 2 s pass on the backup's clock.
+  backup.harness.clock.now += 200;
+  backup.replica.tick();
+  assert.equal(code(backup, boundedRead(backup, 'k', 1000)), ErrorCode.stale, 'older than the bound');
+  assert.equal(code(backup, boundedRead(backup, 'k', 5000)), 'OK', 'within a looser bound');
+});
+
+test('a primary without a lease vouches for nothing', () => {
+  const { primary, backup } = pair();
+  primary.harness.clock.now += config().leaseTicks + 1;
+  const messages = pump([primary, backup]);
+  primary.tick(config().followerHeartbeatTicks);
+  const later = pump([primary, backup]);
+  const echoes = [...messages, ...later].filter((message) => message.type === 'prepare' && message.echo >= 0);
+  assert.deepEqual(echoes, []);
+});
+
+// ---- async loss --------------------------------------------------------------------------------
+
+test('async writes a backup discards after a failover are reported and recorded once', () => {
+  const asyncEntry = (index: number, requestNumber: number): Entry => ({
+    view: viewNumber(2),
+    index: logIndex(index),
+    clientId: clientId('fast'),
+    requestNumber,
+    durability: 'async',
+    refused: false,
+    update: new Uint8Array(0),
+    result: new Uint8Array(0),
+  });
+  const follower = new Node(r2, {
+    entries: [{ ...asyncEntry(1, 1), durability: 'sync' }, asyncEntry(2, 2), asyncEntry(3, 3)],
+  });
+  follower.harness.adopt(view(3, r3, [r2]));
+  // The new primary r3 holds only entry 1: entries 2 and 3 fall beyond its log.
+  follower.replica.receiveFromPeer(r3, {
+    type: 'prepare',
+    view: viewNumber(3),
+    previous: { view: viewNumber(2), index: logIndex(1) },
+    entries: [{ ...asyncEntry(2, 9), view: viewNumber(3), durability: 'sync', clientId: clientId('new') }],
+    commitIndex: logIndex(1),
+    echo: -1,
+  });
+  follower.tick(config().syncRetryTicks + 1);
+  const report = follower.harness.sent.find((sent) => sent.message.type === 'lost_report');
+  assert.ok(report?.message.type === 'lost_report');
+  const lost: LostEntry[] = [...report.message.entries];
+  assert.deepEqual(
+    lost.map((entry) => entry.requestNumber),
+    [2, 3],
+  );
+  const primary = new Node(r3);
+  const current = view(3, r3, [r2]);
+  primary.harness.lead(current);
+  primary.replica.receiveFromPeer(r2, report.message);
+  primary.replica.receiveFromPeer(r2, report.message); // a repeat changes nothing
+  primary.settle();
+  assert.equal(primary.replica.status().asyncLost, 2);
+  assert.deepEqual(
+    primary.replica.status().lostRecent.map((entry) => entry.index),
+    [2, 3],
+  );
+});
+
+function config(): ProtocolConfig {
+  return months;
+}
