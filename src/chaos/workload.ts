@@ -10,18 +10,20 @@
 // is (p + 1)·10⁹ + n·10³, and increments climb inside that block), and sometimes words ("p3-w17"),
 // so an incr is refused NOT_AN_INTEGER or not depending on the value: the refusal is an observation
 // the checker holds against the model.
-// An append value grows without end, and every log entry and history event that carries it grows
-// too; so each of the K append slots moves to a fresh key ("a0.0", "a0.1", ...) once a process sees
-// its value pass APPEND_VALUE_BYTES_MAX. Every key ever used is read at the end.
+// An append value grows without end, and so does every read of it in the history and every value
+// the checker's search carries for that key; so each of the K append slots moves to a fresh key
+// ("a0.0", "a0.1", ...) once a process sees its value pass APPEND_VALUE_BYTES_MAX, by the length an
+// append answers or by a read. Every key ever used is read at the end.
 //
-// Outcomes: ok with the value; fail when the operation definitely did not happen and the history
-// says why: a cas that did not swap (no code), or a refusal the service gives because of the value
-// (incr NOT_AN_INTEGER, append VALUE_TOO_LARGE), recorded with its code. Anything else is info
-// (unknown): OutcomeUnknownError, a refused old retry, a dropped connection, and refusals the model
-// does not judge (they say nothing the checker can hold against the value; all are counted in
-// `unsuccessfulByCause`). A failed read is info too: it observed nothing. Async writes are
-// acknowledged before they are replicated and may be lost in a failover by design, so they go into
-// the history as info and are counted apart.
+// Outcomes: ok with the result (an append's is the value's new length in bytes); fail when the
+// operation definitely did not happen and the history says why: a cas that did not swap (no code),
+// or a refusal the service gives because of the value (incr NOT_AN_INTEGER, append
+// VALUE_TOO_LARGE), recorded with its code. Anything else is info (unknown): OutcomeUnknownError,
+// a refused old retry, a dropped connection, and refusals the model does not judge (they say
+// nothing the checker can hold against the value; all are counted in `unsuccessfulByCause`). A
+// failed read is info too: it observed nothing. Async writes are acknowledged before they are
+// replicated and may be lost in a failover by design, so they go into the history as info and are
+// counted apart.
 
 import type { EventValue, HistoryRecorder, OperationFunction, OperationHandle } from '../check/index.js';
 import { Client, type WriteMetadata } from '../client/index.js';
@@ -177,8 +179,8 @@ export class Workload {
     if (onAppendKey) this.appendKeysUsed.add(key);
     else this.registerKeysUsed.add(key);
     /** Moves the slot on once its value is long enough. */
-    const observe = (value: string | null) => {
-      if (onAppendKey && value !== null && Buffer.byteLength(value) >= APPEND_VALUE_BYTES_MAX) {
+    const observe = (valueBytes: number) => {
+      if (onAppendKey && valueBytes >= APPEND_VALUE_BYTES_MAX) {
         generations[slot] = (generations[slot] ?? 0) + 1;
       }
     };
@@ -208,7 +210,7 @@ export class Workload {
         case 'read': {
           const read = await client.getText(key);
           recorder.ok(handle, read, clock());
-          if (onAppendKey) observe(read);
+          if (onAppendKey) observe(read === null ? 0 : Buffer.byteLength(read));
           else lastRead.set(key, read);
           return;
         }
@@ -222,14 +224,13 @@ export class Workload {
         case 'append': {
           const reply = await client.append(key, token, { durability });
           acknowledged(reply);
-          const appended = new TextDecoder().decode(reply.value);
           if (durability === 'async') {
             this.asyncAcknowledged(handle);
             this.asyncAppendsAcknowledged.push({ key, token });
           } else {
-            recorder.ok(handle, appended, clock());
+            recorder.ok(handle, reply.length, clock());
           }
-          observe(appended);
+          observe(reply.length);
           return;
         }
         case 'cas': {

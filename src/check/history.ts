@@ -23,8 +23,9 @@ export type OperationStatus = Exclude<EventType, 'invoke'>;
 export type CasValue = readonly [expected: string | null, replacement: string];
 /**
  * read: invoke null, ok the value read (null if absent). write: the string written. append: invoke the
- * string appended, ok the whole new value. cas: CasValue. incr: invoke the delta, ok the new number.
- * A null ok value for append or incr means the result was not reported.
+ * string appended, ok the value's new length in UTF-8 bytes (what the store answers). cas: CasValue.
+ * incr: invoke the delta, ok the new number. A null ok value for append or incr means the result was
+ * not reported.
  */
 export type EventValue = string | number | null | CasValue;
 
@@ -243,11 +244,13 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
   const valid =
     f === 'read'
       ? type === 'ok' && typeof value === 'string'
-      : f === 'write' || f === 'append'
-        ? typeof value === 'string'
-        : f === 'cas'
-          ? isCasValue(value)
-          : typeof value === 'number' && Number.isSafeInteger(value);
+      : f === 'append' && type === 'ok'
+        ? typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+        : f === 'write' || f === 'append'
+          ? typeof value === 'string'
+          : f === 'cas'
+            ? isCasValue(value)
+            : typeof value === 'number' && Number.isSafeInteger(value);
   return valid ? undefined : `"value" ${JSON.stringify(value)} is not valid for ${f} ${type}`;
 }
 

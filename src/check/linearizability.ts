@@ -9,6 +9,12 @@
 // not yet placed. A cache of (set of placed operations, value) prunes configurations already
 // explored; the set is a bitset with an incremental Zobrist hash.
 //
+// An acknowledged append reports the value's new length in bytes, not the value (the store keeps
+// every result in its log, so it answers as Redis APPEND does): it is legal only from a value
+// exactly its input's length shorter, counted in UTF-8 bytes as the store counts, and leaves that
+// value with the input after it. A lost or doubled append thus still shows, in the length of every
+// append after it and in every read.
+//
 // Outcomes: a "fail" is an observation wherever the model knows why it failed. A cas fail without
 // an error code means "did not swap": the value differed from `expected`. A refusal the service
 // gives because of the value is legal only where the value allows it, and leaves it unchanged:
@@ -21,10 +27,11 @@
 // after known ones and the cache lets a configuration that placed fewer of them subsume one that
 // placed more; (2) one is never placed just before a write, which would undo it; (3) alike ones
 // are placed in order of call; (4) ones no later operation could observe are dropped up front,
-// or, where only cas failures could, made to leave one stand-in value. Refusals and cas failures
-// observe a predicate of the value (not equal to `expected`, not an integer, too long), never the
-// value itself: rule 4 counts the values they accept as observed, and words that only cas failures
-// and incr refusals accept leave a second stand-in, a word, since no operation tells them apart.
+// or, where only cas failures could, made to leave one stand-in value. Refusals, cas failures and
+// acknowledged appends observe a predicate of the value (not equal to `expected`, not an integer,
+// too long, this many bytes long), never the value itself: rule 4 counts the values they accept as
+// observed, and words that only cas failures and incr refusals accept leave a second stand-in, a
+// word, since no operation tells them apart.
 // Each rule was checked against a brute-force search (see test/unit/check-property.test.ts).
 // Equal times count as concurrent. A search that runs out of steps answers "unknown", never
 // "linearizable".
@@ -435,8 +442,10 @@ interface SearchPlan {
 /**
  * Simplifies unknown operations before the search. The value an unknown write, cas or append
  * leaves matters only to an operation that accepts it as the value before it, so:
- * - an unknown append whose token no observed value contains, or an unknown write or cas whose
- *   result no operation accepts, can only be followed by a write that undoes it: it is dropped;
+ * - an unknown append whose token no value read or expected contains (and whose length no
+ *   acknowledged append sees: with any of those, every unknown append is kept), or an unknown
+ *   write or cas whose result no operation accepts, can only be followed by a write that undoes
+ *   it: it is dropped;
  * - but cas failures accept any value other than `expected`, so where there are some, such a
  *   write or cas is kept and produces one stand-in value instead, making alike ones
  *   interchangeable (rule 3).
@@ -452,6 +461,8 @@ interface SearchPlan {
  */
 function planUnknowns(operations: readonly Operation[], limits: ModelLimits): SearchPlan {
   const accepted = new Set<RegisterValue>();
+  /** Byte lengths an acknowledged append accepts as the value before it. */
+  const acceptedLengths = new Set<number>();
   const acceptedNumbers = new Set<number>();
   const observed: string[] = [];
   let casFails = false;
@@ -478,9 +489,8 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
       accepted.add(input[0]);
       if (input[0] !== null) observed.push(input[0]);
       casFails ||= status === 'fail';
-    } else if (f === 'append' && known && typeof input === 'string' && typeof output === 'string') {
-      if (output.endsWith(input)) accepted.add(output.slice(0, output.length - input.length));
-      observed.push(output);
+    } else if (f === 'append' && known && typeof input === 'string' && typeof output === 'number') {
+      acceptedLengths.add(output - utf8ByteLength(input));
     } else if (f === 'incr' && known && typeof input === 'number' && typeof output === 'number') {
       acceptedNumbers.add(output - input);
     } else if (f === 'incr') unknownIncrements = true;
@@ -508,11 +518,13 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
         casFails ||
         refusals ||
         increments ||
+        acceptedLengths.size > 0 ||
         longest.includes(input)
       );
     }
     const result = f === 'write' ? input : isCasValue(input) ? input[1] : null;
     if (typeof result !== 'string' || unknownAppends || accepted.has(result)) return true;
+    if (acceptedLengths.has(utf8ByteLength(result))) return true;
     const number = integerOf(result);
     if (number !== undefined && (unknownIncrements || acceptedNumbers.has(number))) return true;
     if (utf8ByteLength(result) > tooLargeAboveBytes) return true;
@@ -528,8 +540,8 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
 
 /**
  * The operation's transition. A write or cas with a stand-in leaves it instead of its result. The
- * stand-ins stand for results no append refusal accepts, and `unobservedValue` for results no
- * incr refusal accepts either, so those refusals are illegal from them.
+ * stand-ins stand for results no append accepts (refused or acknowledged), and `unobservedValue`
+ * for results no incr refusal accepts either, so those operations are illegal from them.
  */
 function compileTransition(operation: Operation, limits: ModelLimits, plan: SearchPlan): Transition {
   const { unobservedValue, unobservedWordValue } = plan;
@@ -553,7 +565,7 @@ function compileTransition(operation: Operation, limits: ModelLimits, plan: Sear
       return () => written;
     }
     case 'append': {
-      if (typeof input !== 'string' || (typeof reported !== 'string' && reported !== null)) return fail();
+      if (typeof input !== 'string' || (typeof reported !== 'number' && reported !== null)) return fail();
       const inputBytes = utf8ByteLength(input);
       if (status === 'fail') {
         assert(error === ErrorCode.valueTooLarge && valueSizeMaxBytes !== null, 'a modeled refusal');
@@ -565,21 +577,30 @@ function compileTransition(operation: Operation, limits: ModelLimits, plan: Sear
             ? value
             : undefined;
       }
-      // The service never grows a value past its limit, whatever it answers.
-      if (reported !== null && valueSizeMaxBytes !== null && utf8ByteLength(reported) > valueSizeMaxBytes) {
-        return () => undefined;
-      }
-      // Answers the reported string itself, never a new one: long values are then shared, and
-      // hashed once for the cache.
-      return (value) => {
-        const before = value ?? '';
-        if (reported === null) {
-          // Unknown outcome: where the value would outgrow the limit, the service refuses it.
+      if (reported === null) {
+        // Unknown outcome: where the value would outgrow the limit, the service refuses it.
+        return (value) => {
+          const before = value ?? '';
           const fits = valueSizeMaxBytes === null || fitsAfterAppend(before, inputBytes, valueSizeMaxBytes);
           return fits ? before + input : undefined;
-        }
-        const matches = reported.length === before.length + input.length && reported.endsWith(input);
-        return matches && reported.startsWith(before) ? reported : undefined;
+        };
+      }
+      // No value leads to a length shorter than the input, or past the limit (the service never
+      // grows a value past it, whatever it answers).
+      const beforeBytes = reported - inputBytes;
+      if (beforeBytes < 0 || (valueSizeMaxBytes !== null && reported > valueSizeMaxBytes)) {
+        return () => undefined;
+      }
+      // Placed again from the same value, it answers the same string: long values are then shared,
+      // and hashed once for the cache.
+      let lastBefore: RegisterValue | undefined;
+      let lastAfter = '';
+      return (value) => {
+        if (value === unobservedValue || value === unobservedWordValue) return undefined;
+        const before = value ?? '';
+        if (!hasByteLength(before, beforeBytes)) return undefined;
+        if (value !== lastBefore) [lastBefore, lastAfter] = [value, before + input];
+        return lastAfter;
       };
     }
     case 'cas': {
@@ -623,6 +644,13 @@ function fitsAfterAppend(value: string, inputBytes: number, limitBytes: number):
   if (value.length * 3 + inputBytes <= limitBytes) return true;
   if (value.length + inputBytes > limitBytes) return false;
   return utf8ByteLength(value) + inputBytes <= limitBytes;
+}
+
+/** Whether `value` takes exactly `bytes` bytes in UTF-8. */
+function hasByteLength(value: string, bytes: number): boolean {
+  // A UTF-16 code unit takes 1 to 3 bytes in UTF-8: most values are decided without encoding.
+  if (value.length > bytes || value.length * 3 < bytes) return false;
+  return utf8ByteLength(value) === bytes;
 }
 
 function utf8ByteLength(text: string): number {
@@ -670,7 +698,12 @@ export function describeOperation(operation: Operation): string {
           : status === 'fail'
             ? ' → failed'
             : '';
-  const observed = status === 'ok' && f !== 'write' && f !== 'cas' ? ` → ${quote(output)}` : '';
+  const observed =
+    status !== 'ok' || f === 'write' || f === 'cas'
+      ? ''
+      : f === 'append' && typeof output === 'number'
+        ? ` → length ${output}`
+        : ` → ${quote(output)}`;
   return `p${process} ${f}${argument}${result}${observed} [${call}, ${Number.isFinite(ret) ? `${ret}]` : '∞)'}`;
 }
 

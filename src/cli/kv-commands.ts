@@ -8,8 +8,8 @@ import type { StatusReply } from '../protocol/messages.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn, type WriteFlags } from './options.js';
 
 const decoder = new TextDecoder();
-const text = (value: Uint8Array): string => decoder.decode(value);
-const textOrNull = (value: Uint8Array | null): string | null => (value === null ? null : text(value));
+const textOrNull = (value: Uint8Array | null): string | null =>
+  value === null ? null : decoder.decode(value);
 
 function printLine(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -89,15 +89,15 @@ export function addClientCommands(program: Command): void {
   addClientOptions(
     program
       .command('append')
-      .description('append VALUE to KEY and print the new value')
+      .description("append VALUE to KEY and print the value's new length in bytes")
       .argument('<key>', 'the key (UTF-8)')
       .argument('<value>', 'the value (UTF-8)'),
     { write: true },
   ).action((key: string, value: string, flags: WriteFlags) =>
     withClient(flags, async (client) => {
       const reply = await client.append(key, value, durabilityOf(flags));
-      if (flags.json) printJson({ key, ...reply, value: text(reply.value) });
-      else printLine(text(reply.value));
+      if (flags.json) printJson({ key, ...reply });
+      else printLine(String(reply.length));
     }),
   );
 

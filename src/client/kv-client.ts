@@ -61,7 +61,10 @@ export class Client {
     return this.write(kvOperation.delete(toBytes(key)), options);
   }
 
-  /** Appends to the value (an absent key counts as empty); `value` in the answer is the new value. */
+  /**
+   * Appends to the value (an absent key counts as empty); `length` in the answer is the value's new
+   * length in bytes. Read the value back with `get`.
+   */
   append(key: Bytes, value: Bytes, options?: WriteOptions): Promise<WriteResult<'append'>> {
     return this.write(kvOperation.append(toBytes(key), toBytes(value)), options);
   }

@@ -46,8 +46,9 @@ const convergenceTicksMax = 8_000;
 const finalReadAttemptsMax = 5;
 
 /**
- * Values stay small enough that an append's entry (its value twice, as update and result) fits even
- * the tiny Prepare limit, so the refusal a long list meets is VALUE_TOO_LARGE, which the checker models.
+ * Values stay small enough that a cas's entry (its new value twice, as update and result) fits even
+ * the tiny Prepare limit, so the refusal a long list meets is VALUE_TOO_LARGE, which the checker
+ * models. (An append's entry holds only its token and the new length.)
  */
 const simKvLimits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 1024 };
 

@@ -455,7 +455,7 @@ export class SimWorkload {
         this.finish(process, 'ok', pending.written);
         return;
       case 'append':
-        this.finish(process, 'ok', text(decodeResult('append', reply.result).value));
+        this.finish(process, 'ok', decodeResult('append', reply.result).length);
         return;
       case 'cas': {
         const result = decodeResult('cas', reply.result);

@@ -32,8 +32,11 @@ export type KvResult =
   /** `existed`: the key had a value before the write. */
   | { readonly kind: 'put'; readonly existed: boolean }
   | { readonly kind: 'delete'; readonly existed: boolean }
-  /** `value`: the value after the append. */
-  | { readonly kind: 'append'; readonly value: Uint8Array }
+  /**
+   * `length`: the value's length in bytes after the append (as Redis APPEND answers), never the
+   * value itself: the result is kept in the log, and a whole value there would grow with every append.
+   */
+  | { readonly kind: 'append'; readonly length: number }
   /** `current`: the value after the operation (`next` if it swapped, the unchanged value if not). */
   | { readonly kind: 'cas'; readonly swapped: boolean; readonly current: Uint8Array | null }
   /** `value`: the number after the increment (always a safe integer). */
@@ -73,7 +76,7 @@ const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   get: ['value'],
   put: ['existed'],
   delete: ['existed'],
-  append: ['value'],
+  append: ['length'],
   cas: ['swapped', 'current'],
   incr: ['value'],
 };
@@ -132,9 +135,10 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
 export function encodeResult(result: KvResult): Uint8Array {
   switch (result.kind) {
     case 'get':
-    case 'append':
     case 'incr':
       return packMessage([result.kind, result.value]);
+    case 'append':
+      return packMessage([result.kind, result.length]);
     case 'put':
     case 'delete':
       return packMessage([result.kind, result.existed]);
@@ -158,7 +162,7 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
     case 'get':
       return { kind, value: field.bytesOrNull(0) };
     case 'append':
-      return { kind, value: field.bytes(0) };
+      return { kind, length: field.byteCount(0) };
     case 'incr':
       return { kind, value: field.safeInteger(0) };
     case 'put':
@@ -235,6 +239,13 @@ class FieldReader {
       this.refuse(index, 'a safe integer', value);
     }
     return number;
+  }
+
+  /** A size in bytes: a safe integer, not negative. */
+  byteCount(index: number): number {
+    const value = this.safeInteger(index);
+    if (value < 0) this.refuse(index, 'a byte count (not negative)', value);
+    return value;
   }
 
   private refuse(index: number, wanted: string, got: unknown): never {

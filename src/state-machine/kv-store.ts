@@ -1,8 +1,11 @@
 // The built-in key/value service. `execute` computes a write's result and its update without
-// changing state; the update is the side effect (`['set', key, value]` or `['delete', key]`),
-// never the operation, so backups `apply` it without re-executing. A write that changes nothing
-// yields an empty update, which `apply` skips. Keys are held as latin1 strings (one char per
-// byte), so sorting them sorts by bytes and snapshots come out in a deterministic order.
+// changing state; the update is the side effect (`['set', key, value]`, `['append', key, suffix]`
+// or `['delete', key]`), never the operation, so backups `apply` it without re-executing. A write
+// that changes nothing yields an empty update, which `apply` skips. Every log entry keeps both the
+// update and the result, so an append's are bounded by its suffix, not by the value it grows: its
+// update carries the suffix and its result the new length, and appending to a long value logs only
+// what was appended. Keys are held as latin1 strings (one char per byte), so sorting them sorts
+// by bytes and snapshots come out in a deterministic order.
 
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '../protocol/error-codes.js';
@@ -41,10 +44,9 @@ export class KeyValueStore implements StateMachine {
       throw new ServiceError(ErrorCode.badRequest, 'get is a read: send it as a query');
     }
     this.#checkOperands(decoded);
-    const key = keyString(decoded.key);
-    const before = this.#entries.get(key);
-    const [result, after] = this.#write(decoded, before);
-    return { result: encodeResult(result), update: updateFor(decoded.key, before, after) };
+    const before = this.#entries.get(keyString(decoded.key));
+    const [result, update] = this.#write(decoded, before);
+    return { result: encodeResult(result), update };
   }
 
   query(operation: Uint8Array): Uint8Array {
@@ -61,12 +63,16 @@ export class KeyValueStore implements StateMachine {
     const effect = unpackMessage(update, 'kv update', ErrorCode.badFrame);
     const fields: unknown[] = Array.isArray(effect) ? effect : [];
     const [tag, key, value] = fields;
-    if (tag === 'set' && fields.length === 3 && key instanceof Uint8Array && value instanceof Uint8Array) {
+    const keyAndValue = fields.length === 3 && key instanceof Uint8Array && value instanceof Uint8Array;
+    if (tag === 'set' && keyAndValue) {
       this.#entries.set(keyString(key), plain(value));
+    } else if (tag === 'append' && keyAndValue) {
+      const text = keyString(key);
+      this.#entries.set(text, concatenate(this.#entries.get(text), value));
     } else if (tag === 'delete' && fields.length === 2 && key instanceof Uint8Array) {
       this.#entries.delete(keyString(key));
     } else {
-      throw new Error('kv update is neither [set, key, value] nor [delete, key]');
+      throw new Error('kv update is not [set, key, value], [append, key, suffix] or [delete, key]');
     }
   }
 
@@ -108,26 +114,27 @@ export class KeyValueStore implements StateMachine {
     return createHash('sha256').update(this.snapshot()).digest('hex');
   }
 
-  /** The result of a write and the value it leaves (undefined: the key is absent). */
-  #write(operation: KvWrite, before: Uint8Array | undefined): [KvResult, Uint8Array | undefined] {
+  /** The result of a write and its update, given the key's value before it (undefined: absent). */
+  #write(operation: KvWrite, before: Uint8Array | undefined): [KvResult, Uint8Array] {
+    const { key } = operation;
     switch (operation.kind) {
       case 'put':
-        return [{ kind: 'put', existed: before !== undefined }, operation.value];
+        return [{ kind: 'put', existed: before !== undefined }, updateFor(key, before, operation.value)];
       case 'delete':
-        return [{ kind: 'delete', existed: before !== undefined }, undefined];
+        return [{ kind: 'delete', existed: before !== undefined }, updateFor(key, before, undefined)];
       case 'append': {
-        const size = (before?.byteLength ?? 0) + operation.value.byteLength;
-        this.#checkValueSize(size, `append would grow the value to ${size} bytes`);
-        const after = new Uint8Array(size);
-        after.set(before ?? noUpdate);
-        after.set(operation.value, before?.byteLength ?? 0);
-        return [{ kind: 'append', value: after }, after];
+        const suffix = operation.value;
+        const length = (before?.byteLength ?? 0) + suffix.byteLength;
+        this.#checkValueSize(length, `append would grow the value to ${length} bytes`);
+        // Appending nothing to a present value changes nothing; to an absent key it creates it.
+        const changes = suffix.byteLength > 0 || before === undefined;
+        return [{ kind: 'append', length }, changes ? packMessage(['append', key, suffix]) : noUpdate];
       }
       case 'cas': {
         const matches =
           operation.expected === null ? before === undefined : sameBytes(before, operation.expected);
         const after = matches ? (operation.next ?? undefined) : before;
-        return [{ kind: 'cas', swapped: matches, current: after ?? null }, after];
+        return [{ kind: 'cas', swapped: matches, current: after ?? null }, updateFor(key, before, after)];
       }
       case 'incr': {
         const value = parseInteger(before) + operation.delta;
@@ -137,7 +144,7 @@ export class KeyValueStore implements StateMachine {
             `incr by ${operation.delta} would leave the safe integer range (±${Number.MAX_SAFE_INTEGER})`,
           );
         }
-        return [{ kind: 'incr', value }, utf8.encode(String(value))];
+        return [{ kind: 'incr', value }, updateFor(key, before, utf8.encode(String(value)))];
       }
     }
   }
@@ -171,6 +178,7 @@ export class KeyValueStore implements StateMachine {
   }
 }
 
+/** The update that turns `before` into `after` (undefined: absent), as a set or a delete. */
 function updateFor(
   key: Uint8Array,
   before: Uint8Array | undefined,
@@ -190,6 +198,15 @@ function parseInteger(value: Uint8Array | undefined): number {
     throw new ServiceError(ErrorCode.notAnInteger, `incr: the value ${shown} is not a decimal safe integer`);
   }
   return number;
+}
+
+/** A fresh value holding `before` (absent counts as empty) then `suffix`. */
+function concatenate(before: Uint8Array | undefined, suffix: Uint8Array): Uint8Array {
+  const beforeLength = before?.byteLength ?? 0;
+  const value = new Uint8Array(beforeLength + suffix.byteLength);
+  if (before !== undefined) value.set(before);
+  value.set(suffix, beforeLength);
+  return value;
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {

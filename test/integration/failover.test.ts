@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import type { ReplicaId } from '../../src/protocol/types.js';
-import { LocalCluster, stop, waitFor } from './harness.js';
+import { LocalCluster, runCli, stop, waitFor } from './harness.js';
 
 describe('a cluster of real processes', { concurrency: false }, () => {
   let cluster: LocalCluster;
@@ -25,7 +25,8 @@ describe('a cluster of real processes', { concurrency: false }, () => {
     assert.equal(put.replicas.length, 3);
     assert.equal(await client.getText('greeting'), 'hello');
     const appended = await client.append('greeting', ', world');
-    assert.equal(new TextDecoder().decode(appended.value), 'hello, world');
+    assert.equal(appended.length, 'hello, world'.length);
+    assert.equal(await client.getText('greeting'), 'hello, world');
     assert.equal((await client.incr('counter', 5)).value, 5);
     assert.equal((await client.incr('counter', -2)).value, 3);
     assert.equal((await client.cas('greeting', 'nope', 'x')).swapped, false);
@@ -38,15 +39,27 @@ describe('a cluster of real processes', { concurrency: false }, () => {
     assert.equal(await client.getText('fast'), 'yes');
   });
 
+  test('understudy append prints the new length in bytes, and get the whole value', async () => {
+    const coordinator = ['--coordinator', cluster.coordinatorAddress];
+    const first = await runCli(['append', 'cli-log', 'héllo', ...coordinator]);
+    assert.deepEqual([first.code, first.stdout], [0, '6\n'], first.stderr); // "é" takes two bytes
+    const second = await runCli(['append', 'cli-log', ' world', '--json', ...coordinator]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal((JSON.parse(second.stdout) as { length: unknown }).length, 12);
+    const read = await runCli(['get', 'cli-log', ...coordinator]);
+    assert.deepEqual([read.code, read.stdout], [0, 'héllo world\n'], read.stderr);
+  });
+
   test('kill -9 of the primary under a running client: a backup takes over and nothing acknowledged is lost', async () => {
     const client = await cluster.client();
     const before = await cluster.waitForView((view) => view.backups.length === 2);
     const acknowledged: string[] = [];
+    let lastLength = 0;
     let running = true;
     const writer = (async () => {
       for (let number = 0; running && number < 5_000; number++) {
         const token = `t${number};`;
-        await client.append('log', token);
+        lastLength = (await client.append('log', token)).length;
         acknowledged.push(token);
       }
     })();
@@ -67,6 +80,8 @@ describe('a cluster of real processes', { concurrency: false }, () => {
       .map((token) => `${token};`);
     for (const token of acknowledged) assert.ok(tokens.includes(token), `acknowledged ${token} is readable`);
     assert.equal(new Set(tokens).size, tokens.length, 'no append was applied twice');
+    // The only writer appended one token at a time: its last answer counts the whole value.
+    assert.equal(lastLength, Buffer.byteLength(final), 'the last append reported the final length');
     // Bring the old primary back: it rejoins as a learner and becomes a backup again.
     await cluster.startReplica(before.primary);
     await cluster.waitForView((view) => view.backups.includes(before.primary));

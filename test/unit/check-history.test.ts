@@ -113,6 +113,26 @@ test('a fail may name the error code that refused it; histories without codes re
   assert.equal(notSwapped !== undefined && 'error' in notSwapped, false);
 });
 
+test('an append is invoked with the string appended and completes ok with the new length in bytes', () => {
+  const recorder = new HistoryRecorder();
+  recorder.ok(recorder.invoke(1, 'append', 'x', 'p1-1;', 1), 5, 2);
+  const events = parseJsonLines(toJsonLines(recorder.events()));
+  assert.deepEqual(
+    pairOperations(events).map(({ input, output }) => [input, output]),
+    [['p1-1;', 5]],
+  );
+  const invoke = '{"process":1,"type":"invoke","f":"append","key":"x","value":"p1-1;","time":1}';
+  for (const value of ['"p1-1;"', '-1', '1.5']) {
+    const ok = invoke.replace('"invoke"', '"ok"').replace('"p1-1;"', value);
+    assert.throws(
+      () => parseJsonLines(`${invoke}\n${ok}`),
+      /line 2: "value" .* is not valid for append ok/,
+      value,
+    );
+  }
+  assert.throws(() => parseJsonLines(invoke.replace('"p1-1;"', '5')), /not valid for append invoke/);
+});
+
 test('an error code is validated: fail events only, a short line of printable ASCII', () => {
   const invoke = '{"process":1,"type":"invoke","f":"incr","key":"x","value":1,"time":1}';
   const fail = (error: unknown) =>

@@ -13,11 +13,11 @@ import {
 function appendHistory() {
   const recorder = new HistoryRecorder();
   const first = recorder.invoke(1, 'append', 'x', 'p1-1;', 0);
-  recorder.ok(first, 'p1-1;', 1);
+  recorder.ok(first, 5, 1); // an append answers the new length
   const second = recorder.invoke(2, 'append', 'x', 'p2-1;', 2);
   recorder.info(second, 9);
   const third = recorder.invoke(1, 'append', 'y', 'p1-2;', 3);
-  recorder.ok(third, 'p1-2;', 4);
+  recorder.ok(third, 5, 4);
   const failed = recorder.invoke(3, 'append', 'y', 'p3-1;', 5);
   recorder.fail(failed, 6);
   return pairOperations(recorder.events());

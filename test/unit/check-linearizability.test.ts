@@ -32,7 +32,7 @@ test('a sequential legal history is linearizable', () => {
   const history = [
     read(1, null, [0, 1]),
     write(1, 'a', [2, 3]),
-    operation(2, 'append', 'b', 'ab', [4, 5]),
+    operation(2, 'append', 'b', 2, [4, 5]),
     operation(1, 'cas', ['ab', 'c'], ['ab', 'c'], [6, 7]),
     operation(2, 'cas', ['ab', 'd'], null, [8, 9], 'fail'),
     read(2, 'c', [10, 11]),
@@ -163,6 +163,68 @@ test('a long concurrent history is decided quickly thanks to the cache', () => {
   assert.ok((report.perKey.get('x')?.steps ?? 0) < 100_000);
 });
 
+// ---- appends: an acknowledged append reports the new length in bytes, not the value -----------
+
+test('an append that reports the length after it is linearizable; one off by its own input is not', () => {
+  const history = [write(1, 'a', [0, 1]), operation(2, 'append', 'bc', 3, [2, 3]), read(1, 'abc', [4, 5])];
+  assert.equal(checkLinearizable(history).result, 'linearizable');
+  for (const length of [1, 2, 5]) {
+    const wrong = [write(1, 'a', [0, 1]), operation(2, 'append', 'bc', length, [2, 3])];
+    assert.equal(checkLinearizable(wrong).result, 'not-linearizable', `length ${length}`);
+  }
+  // The length counts UTF-8 bytes, as the store does: "é" takes two.
+  assert.equal(checkLinearizable([operation(1, 'append', 'é', 2, [0, 1])]).result, 'linearizable');
+  assert.equal(checkLinearizable([operation(1, 'append', 'é', 1, [0, 1])]).result, 'not-linearizable');
+});
+
+test('a lost append shows in the length of the next one', () => {
+  const history = [
+    operation(1, 'append', 'a;', 2, [0, 1]),
+    operation(2, 'append', 'b;', 2, [2, 3]), // as if "a;" had been lost
+  ];
+  const report = checkLinearizable(history);
+  assert.equal(report.result, 'not-linearizable');
+  assert.match(report.perKey.get('x')?.explanation ?? '', /p2 append\("b;"\) → length 2 \[2, 3\]/);
+});
+
+test('a timed-out append applied twice shows in the next length; applied once or not at all, it is legal', () => {
+  const timedOut = operation(1, 'append', 'a;', null, [0, unknown], 'info');
+  for (const [length, result] of [
+    [2, 'linearizable'],
+    [4, 'linearizable'],
+    [6, 'not-linearizable'],
+  ] as const) {
+    const history = [timedOut, operation(2, 'append', 'b;', length, [1, 2])];
+    assert.equal(checkLinearizable(history).result, result, `length ${length}`);
+  }
+});
+
+test('concurrent appends may report their lengths in either order, but not both the same', () => {
+  const appends = (first: number, second: number) => [
+    operation(1, 'append', 'a', first, [0, 5]),
+    operation(2, 'append', 'bb', second, [1, 4]),
+  ];
+  assert.equal(checkLinearizable(appends(1, 3)).result, 'linearizable');
+  assert.equal(checkLinearizable(appends(3, 2)).result, 'linearizable');
+  assert.equal(checkLinearizable(appends(3, 3)).result, 'not-linearizable');
+  // The lengths fix the order, and a read must agree with it.
+  assert.equal(checkLinearizable([...appends(1, 3), read(3, 'abb', [6, 7])]).result, 'linearizable');
+  assert.equal(checkLinearizable([...appends(1, 3), read(3, 'bba', [6, 7])]).result, 'not-linearizable');
+});
+
+test('an acknowledged append never grows a stand-in value, however long it is', () => {
+  // The unknown write of "xyz" is seen by nothing but a cas failure, so it leaves a stand-in; an
+  // append from "xyz" would answer 4, not 12, so the stand-in must not answer 12 either.
+  const history = [
+    write(2, 'xyz', [0, unknown], 'info'),
+    operation(3, 'cas', ['q', 'r'], null, [1, 2], 'fail'),
+    operation(1, 'append', 'a', 12, [3, 4]),
+  ];
+  assert.equal(checkLinearizable(history).result, 'not-linearizable');
+  const fromWrite = history.map((entry) => (entry.f === 'append' ? { ...entry, output: 4 } : entry));
+  assert.equal(checkLinearizable(fromWrite).result, 'linearizable');
+});
+
 test('alike timed-out appends are placed in order of call (regression: fast-check counterexample)', () => {
   const history = [
     operation(0, 'cas', ['b', 'a'], ['b', 'a'], [0, 0]),
@@ -290,7 +352,7 @@ test('an append never takes effect where it would outgrow the limit', () => {
   ];
   assert.equal(checkLinearizable(unknownAppend).result, 'linearizable');
   assert.equal(checkLinearizable(unknownAppend, options).result, 'not-linearizable');
-  const okAppend = [write(1, 'abc', [0, 1]), operation(2, 'append', 'de', 'abcde', [2, 3])];
+  const okAppend = [write(1, 'abc', [0, 1]), operation(2, 'append', 'de', 5, [2, 3])];
   assert.equal(checkLinearizable(okAppend).result, 'linearizable');
   assert.equal(checkLinearizable(okAppend, options).result, 'not-linearizable');
 });

@@ -79,10 +79,13 @@ function runSequentially(commands: readonly Command[]): Operation[] {
     if (action.f === 'read') recorder.ok(handle, current, time++);
     else if (action.f === 'append' && Buffer.byteLength((current ?? '') + action.value) > valueSizeMaxBytes) {
       if (answered) recorder.fail(handle, time++, 'VALUE_TOO_LARGE');
-    } else if (action.f === 'write' || action.f === 'append') {
-      const next = action.f === 'write' ? action.value : (current ?? '') + action.value;
+    } else if (action.f === 'write') {
+      apply(action.value);
+      if (answered) recorder.ok(handle, action.value, time++);
+    } else if (action.f === 'append') {
+      const next = (current ?? '') + action.value;
       apply(next);
-      if (answered) recorder.ok(handle, next, time++);
+      if (answered) recorder.ok(handle, Buffer.byteLength(next), time++); // the store answers the new length
     } else if (action.f === 'cas') {
       if (current === action.expected) apply(action.replacement);
       if (answered) {
@@ -182,7 +185,7 @@ function linearizableByBruteForce(all: readonly Operation[], limitBytes: number 
       const next = (value ?? '') + (input as string);
       if (status === 'fail') return fits(next) ? undefined : value;
       if (!fits(next)) return undefined;
-      return reported === null || reported === next ? next : undefined;
+      return reported === null || reported === Buffer.byteLength(next) ? next : undefined;
     }
     if (f === 'cas') {
       const [expected, replacement] = input as readonly [string | null, string];
@@ -244,7 +247,7 @@ const concurrentOperationArbitrary = fc
       fc.record({
         f: fc.constant('append'),
         input: fc.constantFrom('a', 'b', 'é'),
-        output: fc.constantFrom('a', 'b', 'ab', 'ba', 'é', 'aé'),
+        output: fc.constantFrom(0, 1, 1, 2, 2, 3, 4), // the new length in bytes
       }),
       fc.record({
         f: fc.constant('cas'),

@@ -54,7 +54,7 @@ function modelStep(model: Map<string, Uint8Array>, operation: KvOperation): Outc
       const value = concat(current ?? new Uint8Array(0), operation.value);
       if (value.length > valueSizeMaxBytes) return { refused: ErrorCode.valueTooLarge };
       model.set(key, value);
-      return { result: { kind: 'append', value } };
+      return { result: { kind: 'append', length: value.length } };
     }
     case 'cas': {
       const expected = operation.expected === null ? null : latin1(operation.expected);

@@ -60,7 +60,8 @@ test('every result survives encode then decode, checked against the operation it
     { kind: 'get', value: bytes('v') },
     { kind: 'put', existed: true },
     { kind: 'delete', existed: false },
-    { kind: 'append', value: bytes('ab') },
+    { kind: 'append', length: 0 },
+    { kind: 'append', length: 1024 * 1024 },
     { kind: 'cas', swapped: false, current: null },
     { kind: 'cas', swapped: true, current: bytes('n') },
     { kind: 'incr', value: -42 },
@@ -76,6 +77,19 @@ test('every result survives encode then decode, checked against the operation it
     () => decodeResult('get', pack(['get', 7])),
     refusedWith(ErrorCode.badFrame, /value must be bytes/),
   );
+});
+
+test('an append result is the new length, a byte count: anything else is BAD_FRAME', () => {
+  assert.deepEqual(encodeResult({ kind: 'append', length: 3 }), pack(['append', 3]));
+  const cases: [unknown, RegExp][] = [
+    [['append', bytes('abc')], /append: length must be a safe integer, got 3 bytes/],
+    [['append', -1], /append: length must be a byte count \(not negative\), got -1/],
+    [['append', 1.5], /append: length must be a safe integer, got 1.5/],
+    [['append', 3, 4], /append result takes 1 fields \(length\), got 2/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(() => decodeResult('append', pack(value)), refusedWith(ErrorCode.badFrame, pattern));
+  }
 });
 
 test('garbage that is not MessagePack is BAD_REQUEST', () => {

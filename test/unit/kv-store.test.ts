@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Packr } from 'msgpackr';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import { ServiceError } from '../../src/protocol/state-machine.js';
 import {
@@ -73,14 +74,40 @@ test('a put of the same value changes nothing and is an empty update', () => {
   assert.equal(write(store, op.put(bytes('a'), bytes('1'))).updateSize, 0);
 });
 
-test('append returns the new value and creates a missing key', () => {
+test('append returns the new length in bytes and creates a missing key', () => {
   const store = new KeyValueStore();
-  assert.equal(text(write(store, op.append(bytes('log'), bytes('a'))).value), 'a');
-  assert.equal(text(write(store, op.append(bytes('log'), bytes('bc'))).value), 'abc');
-  assert.equal(get(store, 'log'), 'abc');
-  assert.equal(write(store, op.append(bytes('log'), new Uint8Array(0))).updateSize, 0);
-  write(store, op.append(bytes('empty'), new Uint8Array(0)));
+  assert.equal(write(store, op.append(bytes('log'), bytes('a'))).length, 1);
+  assert.equal(write(store, op.append(bytes('log'), bytes('bé'))).length, 4); // "é" takes two bytes
+  assert.equal(get(store, 'log'), 'abé');
+  const nothing = write(store, op.append(bytes('log'), new Uint8Array(0)));
+  assert.deepEqual([nothing.length, nothing.updateSize], [4, 0]);
+  assert.equal(write(store, op.append(bytes('empty'), new Uint8Array(0))).length, 0);
   assert.equal(get(store, 'empty'), '');
+});
+
+test("an append's result and update stay small however long the value grows (the log stays linear)", () => {
+  // Every log entry keeps both: a whole value in either would make the log grow quadratically.
+  const entryPartSizeMaxBytes = 64;
+  const primary = new KeyValueStore();
+  const backup = new KeyValueStore();
+  const suffixes = Array.from({ length: 1_000 }, (_, number) => `${String(number).padStart(9, '0')};`);
+  for (const [number, suffix] of suffixes.entries()) {
+    const { result, update } = primary.execute(encodeOperation(op.append(bytes('log'), bytes(suffix))));
+    assert.ok(
+      result.byteLength < entryPartSizeMaxBytes,
+      `result of append ${number}: ${result.byteLength} bytes`,
+    );
+    assert.ok(
+      update.byteLength < entryPartSizeMaxBytes,
+      `update of append ${number}: ${update.byteLength} bytes`,
+    );
+    assert.equal(decodeResult('append', result).length, (number + 1) * 10);
+    primary.apply(update);
+    backup.apply(update);
+  }
+  assert.equal(get(primary, 'log'), suffixes.join(''));
+  assert.equal(get(backup, 'log'), suffixes.join(''));
+  assert.equal(backup.stateHash(), primary.stateHash());
 });
 
 test('cas with expected null swaps only when the key is absent', () => {
@@ -194,10 +221,7 @@ test('an append that would grow a value past the limit is VALUE_TOO_LARGE and ch
     ),
   );
   assert.equal(store.stateHash(), before);
-  assert.equal(
-    write(store, op.append(bytes('k'), bytes('a'))).value.byteLength,
-    kvLimitsTiny.valueSizeMaxBytes,
-  );
+  assert.equal(write(store, op.append(bytes('k'), bytes('a'))).length, kvLimitsTiny.valueSizeMaxBytes);
 });
 
 test('a backup that applies only the updates reaches the primary state hash', () => {
@@ -244,5 +268,16 @@ test('a malformed snapshot or update is rejected and leaves the state untouched'
   assert.throws(() => store.restore(snapshot.subarray(0, snapshot.length - 1)));
   assert.throws(() => store.restore(encodeOperation(op.get(bytes('k')))), /kv snapshot/);
   assert.throws(() => store.apply(encodeOperation(op.put(bytes('a'), bytes('2')))), /kv update/);
+  const pack = (value: unknown): Uint8Array => new Uint8Array(new Packr({ useRecords: false }).pack(value));
+  for (const update of [
+    ['append', bytes('a')],
+    ['append', bytes('a'), 'x'],
+    ['append', 'a', bytes('x')],
+    ['append', bytes('a'), bytes('x'), bytes('y')],
+    ['set', bytes('a')],
+    ['delete', bytes('a'), bytes('x')],
+  ]) {
+    assert.throws(() => store.apply(pack(update)), /kv update/, JSON.stringify(update));
+  }
   assert.equal(store.stateHash(), before);
 });
