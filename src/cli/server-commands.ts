@@ -12,6 +12,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
+import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
+import { defaultProtocolConfig } from '../protocol/config.js';
 import { formatAddress } from '../transport/index.js';
 import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
 
@@ -43,18 +45,81 @@ interface CoordinatorFlags extends ServerFlags {
   readonly newCluster?: boolean;
 }
 
-interface ReplicaFlags extends ServerFlags {
+/** What a replica keeps and forgets: snapshots, sessions, transfers (each has a default). */
+interface RetentionFlags {
+  readonly snapshotLogBytes?: number;
+  readonly sessionsMax?: number;
+  readonly sessionIdleSeconds?: number;
+  readonly transferRate?: number;
+}
+
+interface ReplicaFlags extends ServerFlags, RetentionFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
 }
 
-interface StartFlags {
+interface StartFlags extends RetentionFlags {
   readonly replicas: number;
   readonly dir: string;
   readonly port: number;
   readonly host: string;
   readonly clusterId: string;
+}
+
+const retentionLimitMax = 2 ** 40;
+
+function addRetentionOptions(command: Command): Command {
+  return command
+    .option(
+      '--snapshot-log-bytes <n>',
+      `log bytes since the last snapshot before the next (default ${defaultProtocolConfig.snapshotLogBytes}; at least a quarter of the last snapshot)`,
+      integerIn(1, retentionLimitMax),
+    )
+    .option(
+      '--sessions-max <n>',
+      `client sessions kept; beyond it the least recently active expire (default ${defaultProtocolConfig.sessionsMax})`,
+      integerIn(1, 100_000_000),
+    )
+    .option(
+      '--session-idle-seconds <n>',
+      `a client session idle this long expires (default ${(defaultProtocolConfig.sessionIdleTicks * defaultNodeConfig.tickMs) / 1000})`,
+      integerIn(1, 10 * 365 * 24 * 3600),
+    )
+    .option(
+      '--transfer-rate <bytes-per-second>',
+      'pace at which this replica serves snapshots to learners (default: no limit)',
+      integerIn(1, retentionLimitMax),
+    );
+}
+
+/** The replica's settings, from the defaults and the retention flags. */
+function replicaConfig(flags: RetentionFlags): NodeConfig {
+  const protocol = defaultProtocolConfig;
+  return {
+    ...defaultNodeConfig,
+    transferBytesPerSecond: flags.transferRate ?? defaultNodeConfig.transferBytesPerSecond,
+    protocol: {
+      ...protocol,
+      snapshotLogBytes: flags.snapshotLogBytes ?? protocol.snapshotLogBytes,
+      sessionsMax: flags.sessionsMax ?? protocol.sessionsMax,
+      sessionIdleTicks:
+        flags.sessionIdleSeconds === undefined
+          ? protocol.sessionIdleTicks
+          : Math.ceil((flags.sessionIdleSeconds * 1000) / defaultNodeConfig.tickMs),
+    },
+  };
+}
+
+/** The retention flags given to `start`, passed on to each replica. */
+function retentionArguments(flags: RetentionFlags): string[] {
+  const pairs: [string, number | undefined][] = [
+    ['--snapshot-log-bytes', flags.snapshotLogBytes],
+    ['--sessions-max', flags.sessionsMax],
+    ['--session-idle-seconds', flags.sessionIdleSeconds],
+    ['--transfer-rate', flags.transferRate],
+  ];
+  return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
 }
 
 export function addServerCommands(program: Command): void {
@@ -90,29 +155,38 @@ export function addServerCommands(program: Command): void {
   });
 
   addClusterIdOption(
-    program
-      .command('replica')
-      .description('run one replica in the foreground')
-      .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
-      .requiredOption('--listen <host:port>', 'address to listen on', address(0))
-      .requiredOption('--coordinator <host:port>', 'coordinator address', address(1))
-      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
-      .option(
-        '--advertise <host:port>',
-        'address peers and clients should dial, when it differs from --listen (a proxy, NAT)',
-        address(1),
-      ),
+    addRetentionOptions(
+      program
+        .command('replica')
+        .description('run one replica in the foreground')
+        .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
+        .requiredOption('--listen <host:port>', 'address to listen on', address(0))
+        .requiredOption('--coordinator <host:port>', 'coordinator address', address(1))
+        .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
+        .option(
+          '--advertise <host:port>',
+          'address peers and clients should dial, when it differs from --listen (a proxy, NAT)',
+          address(1),
+        ),
+    ),
   ).action(async (flags: ReplicaFlags) => {
     const { ReplicaServer } = await import('../node/replica-server.js');
     const directory = resolve(flags.dir);
     await mkdir(directory, { recursive: true });
-    const server = await ReplicaServer.start({ ...flags, directory });
+    const server = await ReplicaServer.start({
+      id: flags.id,
+      listen: flags.listen,
+      coordinator: flags.coordinator,
+      ...(flags.advertise === undefined ? {} : { advertise: flags.advertise }),
+      clusterId: flags.clusterId,
+      directory,
+      config: replicaConfig(flags),
+    });
     await serveUntilSignal(server, `understudy replica ${flags.id}${READY_MARKER}${server.address}`);
   });
 
   addClusterIdOption(
-    program
-      .command('start')
+    addRetentionOptions(program.command('start'))
       .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it')
       .option(
         '--replicas <n>',
@@ -260,6 +334,7 @@ async function startCluster(flags: StartFlags): Promise<void> {
       coordinator,
       '--dir',
       join(directory, id),
+      ...retentionArguments(flags),
     ]);
   });
   await Promise.all(replicas.map((replica) => replica.ready));

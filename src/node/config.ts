@@ -21,6 +21,8 @@ export interface NodeConfig {
    */
   readonly clientReadsPauseShare: number;
   readonly clientReadsResumeShare: number;
+  /** Bytes per second a replica serves snapshot transfers at, to all learners together; 0: no limit. */
+  readonly transferBytesPerSecond: number;
   readonly protocol: ProtocolConfig;
 }
 
@@ -31,6 +33,7 @@ export const defaultNodeConfig: NodeConfig = {
   peerQueueMessagesMax: 10_000,
   clientReadsPauseShare: 0.75,
   clientReadsResumeShare: 0.25,
+  transferBytesPerSecond: 0,
   protocol: defaultProtocolConfig,
 };
 
@@ -45,6 +48,9 @@ export function checkNodeConfig(config: NodeConfig): void {
     throw new ConfigError('frameSizeMaxBytes must be at least twice prepareBytesMax');
   }
   if (!(config.tickMs >= 1)) throw new ConfigError('tickMs must be at least 1');
+  if (!(Number.isSafeInteger(config.transferBytesPerSecond) && config.transferBytesPerSecond >= 0)) {
+    throw new ConfigError('transferBytesPerSecond must be a non-negative integer (0: no limit)');
+  }
   if (!(config.clientReadsResumeShare < config.clientReadsPauseShare && config.clientReadsPauseShare <= 1)) {
     throw new ConfigError('clientReadsResumeShare must be below clientReadsPauseShare, which is at most 1');
   }

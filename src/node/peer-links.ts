@@ -2,7 +2,7 @@
 // whose connection is still being made wait in a bounded queue; when it is full, or the dial
 // fails, they are dropped: the protocol retransmits, so loss only costs time.
 
-import type { PeerMessage } from '../protocol/messages.js';
+import type { PeerMessage, TransferMessage } from '../protocol/messages.js';
 import type { Address, ReplicaId } from '../protocol/types.js';
 import { dial, type MessageConnection, PROTOCOL_VERSION } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
@@ -10,7 +10,7 @@ import type { NodeConfig } from './config.js';
 interface Link {
   readonly address: Address;
   connection: MessageConnection | null;
-  queue: PeerMessage[];
+  queue: (PeerMessage | TransferMessage)[];
 }
 
 export class PeerLinks {
@@ -25,7 +25,7 @@ export class PeerLinks {
     private readonly config: NodeConfig,
   ) {}
 
-  send(to: ReplicaId, address: Address | undefined, message: PeerMessage): void {
+  send(to: ReplicaId, address: Address | undefined, message: PeerMessage | TransferMessage): void {
     if (address === undefined || this.closed) return;
     let link = this.links.get(to);
     if (link !== undefined && link.address !== address) {

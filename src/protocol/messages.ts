@@ -97,6 +97,36 @@ export interface TransferProgress {
   readonly bytesPerSecond: number;
 }
 
+// ---- replica ↔ replica, between shells: snapshot transfer ----------------------------------------
+// The core only offers a snapshot and installs one; the bytes travel between the shells, which read
+// and write the files. A learner asks for one chunk at a time (a few in flight), so a transfer resumes
+// from what it already holds and the serving side can pace it.
+
+/** Learner → source: send `length` bytes of this snapshot's file from `offset`. */
+export interface SnapshotRead {
+  readonly type: 'snapshot_read';
+  readonly snapshot: SnapshotInfo;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Source → learner: part of the file, with the crc32 of these bytes. */
+export interface SnapshotChunk {
+  readonly type: 'snapshot_chunk';
+  readonly snapshot: SnapshotInfo;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly checksum: number;
+}
+
+/** Source → learner: that snapshot is no longer kept here (a newer one replaced it). */
+export interface SnapshotGone {
+  readonly type: 'snapshot_gone';
+  readonly snapshot: SnapshotInfo;
+}
+
+export type TransferMessage = SnapshotRead | SnapshotChunk | SnapshotGone;
+
 // ---- replica ↔ coordinator ---------------------------------------------------------------------
 
 export interface Heartbeat {

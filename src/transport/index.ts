@@ -17,6 +17,7 @@ export { type Listener, type ListenOptions, listen } from './server.js';
 export {
   ADDRESS_BYTES_MAX,
   ID_BYTES_MAX,
+  isTransferMessage,
   parseClientReply,
   parseClientRequest,
   parseCoordinatorToReplica,
@@ -25,6 +26,7 @@ export {
   parsePeerMessage,
   parseStatusReply,
   parseStatusRequest,
+  parseTransferMessage,
   parseWelcome,
   TEXT_BYTES_MAX,
 } from './validate.js';

@@ -17,6 +17,7 @@ import type {
   StalenessBound,
   StatusReply,
   StatusRequest,
+  TransferMessage,
   TransferProgress,
   Welcome,
 } from '../protocol/messages.js';
@@ -254,6 +255,42 @@ export function parsePeerMessage(value: unknown): PeerMessage {
       return { type, view: field('view', view), snapshot: field('snapshot', snapshotInfo) };
     case 'lost_report':
       return { type, view: field('view', view), entries: field('entries', listOf(lostEntry)) };
+  }
+}
+
+const transferTypes: ReadonlySet<unknown> = new Set(['snapshot_read', 'snapshot_chunk', 'snapshot_gone']);
+
+/** Whether a frame from a peer replica is for the shells' snapshot transfer rather than the core. */
+export function isTransferMessage(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && transferTypes.has((value as { type?: unknown }).type);
+}
+
+export function parseTransferMessage(value: unknown): TransferMessage {
+  const [field, type] = message(
+    value,
+    'transfer message',
+    'snapshot_read',
+    'snapshot_chunk',
+    'snapshot_gone',
+  );
+  switch (type) {
+    case 'snapshot_read':
+      return {
+        type,
+        snapshot: field('snapshot', snapshotInfo),
+        offset: field('offset', integer),
+        length: field('length', integer),
+      };
+    case 'snapshot_chunk':
+      return {
+        type,
+        snapshot: field('snapshot', snapshotInfo),
+        offset: field('offset', integer),
+        bytes: field('bytes', binary),
+        checksum: field('checksum', integer),
+      };
+    case 'snapshot_gone':
+      return { type, snapshot: field('snapshot', snapshotInfo) };
   }
 }
 

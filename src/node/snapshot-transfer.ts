@@ -1,0 +1,314 @@
+// State transfer between the shells of two replicas: the core offers a snapshot and installs it; the
+// bytes of the snapshot file travel here, chunk by chunk, each with its crc32.
+//
+// - The learner pulls (SnapshotFetcher): a few chunk requests in flight, each chunk written to a
+//   partial file before more are asked for, so a transfer cut off by a crash or a kill resumes where
+//   the partial file ends (the store keeps it across restarts) instead of starting over.
+// - The source serves (SnapshotServer) from its kept snapshot files, paced by a token bucket
+//   (`transferBytesPerSecond`), so a transfer cannot starve the write path of disk or network.
+// - A lost request or chunk is noticed by silence: the learner asks again from what it holds.
+// - A chunk whose checksum fails is asked for again; a whole file whose checksum fails is dropped
+//   by the store and the transfer starts over.
+
+import { crc32 } from 'node:zlib';
+import type {
+  SnapshotChunk,
+  SnapshotGone,
+  SnapshotRead,
+  TransferMessage,
+  TransferProgress,
+} from '../protocol/messages.js';
+import type { StoredSnapshot } from '../protocol/replica.js';
+import type { ReplicaId, SnapshotInfo } from '../protocol/types.js';
+import type { Logger } from './logger.js';
+
+/** Bytes per chunk: one frame, well under the frame limit. */
+export const transferChunkBytesDefault = 1024 * 1024;
+/** Chunk requests a learner keeps in flight. */
+const chunksInFlightMax = 4;
+/** A transfer that received nothing for this long asks again from what it holds. */
+const stallMs = 3000;
+/** Reads a source queues; more are dropped (the learner asks again). */
+const queuedReadsMax = 64;
+
+/** Where a source reads snapshot files from. */
+export interface SnapshotSource {
+  has(info: SnapshotInfo): boolean;
+  readChunk(info: SnapshotInfo, offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** Where a learner writes the snapshot it receives (kept across restarts until finished). */
+export interface SnapshotSink {
+  /** Where to resume: the bytes of this snapshot already held (0 for a new transfer). */
+  beginTransfer(info: SnapshotInfo): number;
+  writeTransferChunk(offset: number, bytes: Uint8Array): Promise<void>;
+  /** Verifies the whole file and keeps it as the newest snapshot; rejects if it does not verify. */
+  finishTransfer(): Promise<StoredSnapshot>;
+  abortTransfer(): void;
+}
+
+type Send = (to: ReplicaId, message: TransferMessage) => void;
+
+const sameSnapshot = (a: SnapshotInfo, b: SnapshotInfo): boolean =>
+  a.position.index === b.position.index &&
+  a.position.view === b.position.view &&
+  a.sizeBytes === b.sizeBytes &&
+  a.checksum === b.checksum;
+
+export class SnapshotServer {
+  private readonly queue: { readonly to: ReplicaId; readonly read: SnapshotRead }[] = [];
+  private serving = false;
+  /** When the token bucket next allows a byte out (performance.now() ms). */
+  private availableAtMs = 0;
+  private closed = false;
+
+  constructor(
+    private readonly source: SnapshotSource,
+    private readonly send: Send,
+    /** 0: unlimited. */
+    private readonly bytesPerSecond: number,
+    private readonly chunkBytesMax = transferChunkBytesDefault,
+  ) {}
+
+  onRead(from: ReplicaId, read: SnapshotRead): void {
+    if (this.closed || this.queue.length >= queuedReadsMax) return;
+    this.queue.push({ to: from, read });
+    if (!this.serving) void this.serve();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+  }
+
+  private async serve(): Promise<void> {
+    this.serving = true;
+    try {
+      for (let next = this.queue.shift(); next !== undefined && !this.closed; next = this.queue.shift()) {
+        await this.answer(next.to, next.read);
+      }
+    } finally {
+      this.serving = false;
+    }
+  }
+
+  private async answer(to: ReplicaId, read: SnapshotRead): Promise<void> {
+    const { snapshot } = read;
+    if (!this.source.has(snapshot)) {
+      const gone: SnapshotGone = { type: 'snapshot_gone', snapshot };
+      this.send(to, gone);
+      return;
+    }
+    const length = Math.max(0, Math.min(read.length, this.chunkBytesMax, snapshot.sizeBytes - read.offset));
+    await this.pace(length);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.source.readChunk(snapshot, read.offset, length);
+    } catch {
+      this.send(to, { type: 'snapshot_gone', snapshot });
+      return;
+    }
+    const chunk: SnapshotChunk = {
+      type: 'snapshot_chunk',
+      snapshot,
+      offset: read.offset,
+      bytes,
+      checksum: crc32(bytes),
+    };
+    this.send(to, chunk);
+  }
+
+  private async pace(bytes: number): Promise<void> {
+    if (this.bytesPerSecond <= 0) return;
+    const now = performance.now();
+    const startMs = Math.max(now, this.availableAtMs);
+    this.availableAtMs = startMs + (bytes / this.bytesPerSecond) * 1000;
+    if (startMs > now) await new Promise((resolve) => setTimeout(resolve, startMs - now));
+  }
+}
+
+interface Transfer {
+  from: ReplicaId;
+  readonly snapshot: SnapshotInfo;
+  /** Bytes held in the partial file. */
+  held: number;
+  /** The next offset to ask for. */
+  next: number;
+  inFlight: number;
+  readonly startedHeld: number;
+  readonly startedAtMs: number;
+  lastChunkAtMs: number;
+  /** Writes happen one after another, in offset order. */
+  writing: Promise<void>;
+  finishing: boolean;
+}
+
+export class SnapshotFetcher {
+  private current: Transfer | null = null;
+  private readonly stallTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly sink: SnapshotSink,
+    private readonly send: Send,
+    private readonly onInstall: (snapshot: StoredSnapshot) => void,
+    private readonly onProgress: (progress: TransferProgress | null) => void,
+    private readonly logger: Logger,
+    private readonly chunkBytes = transferChunkBytesDefault,
+  ) {
+    this.stallTimer = setInterval(() => this.askAgainIfStalled(), stallMs / 3);
+    this.stallTimer.unref();
+  }
+
+  /** The core asks for this snapshot (it is offered again and again until installed). */
+  request(from: ReplicaId, snapshot: SnapshotInfo): void {
+    const current = this.current;
+    if (current !== null && sameSnapshot(current.snapshot, snapshot)) {
+      current.from = from;
+      return;
+    }
+    // Keep going with a transfer that is making progress; the newer offer comes again.
+    if (current !== null && performance.now() - current.lastChunkAtMs < stallMs) return;
+    if (current !== null) this.sink.abortTransfer();
+    const held = this.sink.beginTransfer(snapshot);
+    const now = performance.now();
+    this.current = {
+      from,
+      snapshot,
+      held,
+      next: held,
+      inFlight: 0,
+      startedHeld: held,
+      startedAtMs: now,
+      lastChunkAtMs: now,
+      writing: Promise.resolve(),
+      finishing: false,
+    };
+    this.logger.log('info', 'receiving a snapshot', {
+      from,
+      index: snapshot.position.index,
+      bytes: snapshot.sizeBytes,
+      resumingAt: held,
+    });
+    this.report();
+    if (held >= snapshot.sizeBytes) this.finish(this.current);
+    else this.askMore(this.current);
+  }
+
+  onMessage(from: ReplicaId, message: TransferMessage): void {
+    const transfer = this.current;
+    if (message.type === 'snapshot_read' || transfer === null) return;
+    if (!sameSnapshot(transfer.snapshot, message.snapshot)) return;
+    if (message.type === 'snapshot_gone') {
+      this.logger.log('info', 'the snapshot being received is gone at its source; waiting for a new offer', {
+        from,
+      });
+      this.drop();
+      return;
+    }
+    this.onChunk(transfer, message);
+  }
+
+  close(): void {
+    clearInterval(this.stallTimer);
+    this.current = null;
+  }
+
+  private onChunk(transfer: Transfer, chunk: SnapshotChunk): void {
+    if (chunk.offset !== transfer.held + this.pendingBytes(transfer)) return; // a duplicate or a gap
+    transfer.inFlight = Math.max(0, transfer.inFlight - 1);
+    if (crc32(chunk.bytes) !== chunk.checksum || chunk.bytes.length === 0) {
+      // Damaged on the way: ask again from what we hold.
+      transfer.next = transfer.held + this.pendingBytes(transfer);
+      transfer.inFlight = 0;
+      this.askMore(transfer);
+      return;
+    }
+    transfer.lastChunkAtMs = performance.now();
+    this.queuedBytes.set(transfer, this.pendingBytes(transfer) + chunk.bytes.length);
+    transfer.writing = transfer.writing.then(async () => {
+      if (this.current !== transfer) return;
+      await this.sink.writeTransferChunk(chunk.offset, chunk.bytes);
+      transfer.held += chunk.bytes.length;
+      this.queuedBytes.set(transfer, this.pendingBytes(transfer) - chunk.bytes.length);
+      this.report();
+      if (transfer.held >= transfer.snapshot.sizeBytes) this.finish(transfer);
+    });
+    transfer.writing.catch((error: unknown) => this.fail(transfer, error));
+    this.askMore(transfer);
+  }
+
+  /** Bytes received and being written, not yet in the partial file. */
+  private readonly queuedBytes = new WeakMap<Transfer, number>();
+
+  private pendingBytes(transfer: Transfer): number {
+    return this.queuedBytes.get(transfer) ?? 0;
+  }
+
+  private askMore(transfer: Transfer): void {
+    const size = transfer.snapshot.sizeBytes;
+    while (transfer.inFlight < chunksInFlightMax && transfer.next < size) {
+      const length = Math.min(this.chunkBytes, size - transfer.next);
+      this.send(transfer.from, {
+        type: 'snapshot_read',
+        snapshot: transfer.snapshot,
+        offset: transfer.next,
+        length,
+      });
+      transfer.next += length;
+      transfer.inFlight += 1;
+    }
+  }
+
+  private askAgainIfStalled(): void {
+    const transfer = this.current;
+    if (transfer === null || transfer.finishing) return;
+    if (performance.now() - transfer.lastChunkAtMs < stallMs) return;
+    transfer.lastChunkAtMs = performance.now();
+    transfer.next = transfer.held + this.pendingBytes(transfer);
+    transfer.inFlight = 0;
+    this.askMore(transfer);
+  }
+
+  private finish(transfer: Transfer): void {
+    if (transfer.finishing) return;
+    transfer.finishing = true;
+    this.sink.finishTransfer().then(
+      (snapshot) => {
+        if (this.current !== transfer) return;
+        this.current = null;
+        const seconds = (performance.now() - transfer.startedAtMs) / 1000;
+        this.logger.log('info', 'snapshot received', {
+          index: snapshot.info.position.index,
+          bytes: snapshot.info.sizeBytes,
+          resumedAt: transfer.startedHeld,
+          seconds: Number(seconds.toFixed(3)),
+        });
+        this.onProgress(null);
+        this.onInstall(snapshot);
+      },
+      (error: unknown) => this.fail(transfer, error),
+    );
+  }
+
+  private fail(transfer: Transfer, error: unknown): void {
+    if (this.current !== transfer) return;
+    this.logger.log('warn', 'snapshot transfer failed; starting over at the next offer', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    this.drop();
+  }
+
+  private drop(): void {
+    this.current = null;
+    this.sink.abortTransfer();
+    this.onProgress(null);
+  }
+
+  private report(): void {
+    const transfer = this.current;
+    if (transfer === null) return;
+    const seconds = (performance.now() - transfer.startedAtMs) / 1000;
+    const bytesPerSecond = seconds > 0 ? (transfer.held - transfer.startedHeld) / seconds : 0;
+    this.onProgress({ snapshot: transfer.snapshot, receivedBytes: transfer.held, bytesPerSecond });
+  }
+}
