@@ -1,5 +1,6 @@
 // The storage layer: the write-ahead log, its segment files and its on-disk record format.
 
+export type { CorruptionHandling, LogCorruption } from './log-recovery.js';
 export {
   type DecodedRecord,
   decodeRecord,
@@ -13,9 +14,11 @@ export {
   encodeSegmentHeader,
   logFormatVersion,
   recoverSegment,
+  type SegmentCorruption,
   type SegmentHeader,
   type SegmentRecovery,
   type SegmentRecoveryOptions,
+  salvageSegment,
   segmentHeaderBytes,
 } from './segment.js';
 export {
