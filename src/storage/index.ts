@@ -1,5 +1,7 @@
-// The storage layer: the write-ahead log, its segment files and its on-disk record format.
+// The storage layer: the write-ahead log, its segment files and its on-disk record format; snapshots
+// and state transfer files; and the recovery of a replica's whole data directory at start.
 
+export { directoryIdentity, renewDirectoryIdentity } from './directory-identity.js';
 export type { CorruptionHandling, LogCorruption } from './log-recovery.js';
 export {
   type DecodedRecord,
@@ -9,6 +11,11 @@ export {
   entryRecordBytes,
   syncMarkerRecordBytes,
 } from './record.js';
+export {
+  openReplicaDirectory,
+  type ReplicaDirectory,
+  type ReplicaLogOptions,
+} from './replica-directory.js';
 export {
   encodeBatch,
   encodeSegmentHeader,
@@ -21,6 +28,28 @@ export {
   salvageSegment,
   segmentHeaderBytes,
 } from './segment.js';
+export {
+  decodeSnapshotFile,
+  encodeSnapshotFile,
+  parseSnapshotFileName,
+  SnapshotDamagedError,
+  snapshotFileName,
+  snapshotFormatVersion,
+} from './snapshot-file.js';
+export {
+  type DamagedSnapshot,
+  keptSnapshotsMax,
+  type LoadedSnapshot,
+  SnapshotGoneError,
+  SnapshotStore,
+  type SnapshotStoreOpening,
+} from './snapshot-store.js';
+export {
+  SnapshotTransferError,
+  type TransferProgress,
+  transferChunkBytes,
+  transferSyncIntervalBytes,
+} from './snapshot-transfer.js';
 export {
   type LogOptions,
   type RecoveredLog,
