@@ -1,7 +1,9 @@
 // The identity of a data directory: a random id written once, when the directory is first used,
 // and made durable (durable-file.ts) before the replica reports it.
 // A wiped or replaced directory has no identity file, so it gets a new id, and the coordinator
-// learns that whatever this replica acknowledged before may be gone.
+// learns that whatever this replica acknowledged before may be gone. A directory whose recovery lost
+// data it may have acknowledged gets a new id the same way (renewDirectoryIdentity), before the
+// repair is made: a crash in between then costs another new id, never a repair under the old one.
 
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -25,5 +27,13 @@ export function directoryIdentity(directory: string): string {
   }
   const identity = randomUUID();
   writeFileDurably(file, Buffer.from(`${identity}\n`));
+  return identity;
+}
+
+/** Replaces the directory's identity with a new random one, durably, and returns it. */
+export function renewDirectoryIdentity(directory: string): string {
+  fs.mkdirSync(directory, { recursive: true });
+  const identity = randomUUID();
+  writeFileDurably(path.join(directory, fileName), Buffer.from(`${identity}\n`));
   return identity;
 }

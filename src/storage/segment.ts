@@ -18,20 +18,25 @@
 // So, at the first bad record of the last segment (the index it would hold is last good index + 1):
 //
 //     any intact record in the segment (before or after the damage) claims syncedThrough >= that index?
-//        yes -> LogCorruptedError naming the file, the offset, the index and the claiming record;
-//               nothing is touched
+//        yes -> corruption, named with the file, the offset, the index and the claiming record
+//               (recoverSegment throws it; salvageSegment reports it with the intact prefix)
 //        no  -> a torn write: keep the bytes before the damage, drop the rest
 //
 // A bad record in a segment that is not the last is always corruption: a segment is fsynced before
 // any byte goes to the next one. The header is fsynced before any record is written, so a damaged
 // header is a torn segment creation (drop the whole file) only in the last segment and only if
-// nothing but zeros follows it. A header with another magic or version is refused, never misread.
+// nothing but zeros follows it. A header with another magic or version is refused (ConfigError: this
+// build cannot read it), never misread.
+//
+// Two ways to meet corruption: recoverSegment throws LogCorruptedError and touches nothing (the log's
+// 'throw' mode); salvageSegment returns the intact prefix before the damage with a `corruption` report
+// (the log's 'truncate' mode, for a replica that repairs itself and rejoins under a new identity).
 //
 // What this cannot see: damage that also wiped every record claiming the damaged index (say, the last
 // entry and the sync marker after it both zeroed) looks exactly like a torn write.
 
 import { crc32 } from 'node:zlib';
-import { LogCorruptedError } from '../errors.js';
+import { ConfigError, LogCorruptedError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { Entry, LogPosition } from '../protocol/types.js';
 import { decodeRecord, entryRecordBytes, writeEntryRecord } from './record.js';
@@ -58,10 +63,23 @@ export interface SegmentRecoveryOptions {
   readonly previous: LogPosition;
 }
 
+/** Damage to synced data, or a segment that does not belong where it is. */
+export interface SegmentCorruption {
+  /** The byte offset of the damage: everything before it is intact (0: nothing in the file is). */
+  readonly offset: number;
+  /** The index the damaged record would hold: the first index lost. */
+  readonly index: number;
+  /** What is wrong there, and why it is not a torn write. */
+  readonly reason: string;
+  /** The whole account, naming the file: LogCorruptedError's message. */
+  readonly message: string;
+}
+
 export interface SegmentRecovery {
   /**
-   * False only for a last segment whose creation never completed: its header never reached the disk
-   * and nothing follows it. The file holds nothing; remove it.
+   * False for a last segment whose creation never completed (its header never reached the disk and
+   * nothing follows it), and for a segment whose header is corrupted or misplaced: the file holds
+   * nothing to keep; remove it.
    */
   readonly created: boolean;
   readonly salt: number;
@@ -78,6 +96,12 @@ export interface SegmentRecovery {
   readonly coveredThrough: number;
   /** The last entry kept, or `previous` if none. */
   readonly last: LogPosition;
+  /**
+   * Null unless salvageSegment met corruption: then the fields above describe the intact prefix
+   * before it (validBytes is the corruption's offset, or 0 if the header itself is bad), and
+   * tornBytes is 0.
+   */
+  readonly corruption: SegmentCorruption | null;
 }
 
 export function encodeSegmentHeader(header: SegmentHeader): Buffer {
@@ -131,39 +155,62 @@ function growOffsets(offsets: Uint32Array, count: number): Uint32Array {
 
 /**
  * Recovers one segment's bytes: its entries, or where a torn write starts. Throws LogCorruptedError
- * for damage to synced data (see the file header), a broken sequence, or a segment of another format.
+ * for damage to synced data (see the file header) or a broken sequence, touching nothing, and
+ * ConfigError for a segment of another format.
  */
 export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions): SegmentRecovery {
+  const recovery = salvageSegment(data, options);
+  if (recovery.corruption !== null) throw new LogCorruptedError(recovery.corruption.message);
+  return recovery;
+}
+
+/**
+ * Like recoverSegment, but corruption ends the recovery instead of throwing: what comes back is the
+ * intact prefix before the damage, with `corruption` saying where and why. Still throws ConfigError
+ * for a segment of another format: that is not damage, and this build must not guess at it.
+ */
+export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions): SegmentRecovery {
   const { path, isLast, startIndex, previous } = options;
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   let last = previous;
-  const corrupted = (offset: number, reason: string, detail = ''): LogCorruptedError =>
-    new LogCorruptedError(
-      `write-ahead log segment ${path}: ${reason} at byte offset ${offset}${detail}; last good index ${last.index}`,
-    );
+  const corruption = (offset: number, reason: string, detail = ''): SegmentCorruption => ({
+    offset,
+    index: last.index + 1,
+    reason: `${reason}${detail}`,
+    message: `write-ahead log segment ${path}: ${reason} at byte offset ${offset}${detail}; last good index ${last.index}`,
+  });
+  /** Nothing in the file can be kept: its header is bad, or it does not belong after `previous`. */
+  const unusable = (reason: string): SegmentRecovery => ({
+    created: false,
+    salt: 0,
+    entries: [],
+    entryOffsets: new Uint32Array(0),
+    validBytes: 0,
+    tornBytes: 0,
+    coveredThrough: previous.index,
+    last,
+    corruption: corruption(0, reason),
+  });
   if (!Number.isSafeInteger(startIndex) || startIndex < 1) {
-    throw corrupted(0, 'segment name is not a valid index');
+    return unusable('segment name is not a valid index');
   }
   if (startIndex !== previous.index + 1) {
-    throw corrupted(
-      0,
-      `segment starts at index ${startIndex} but the previous one ends at ${previous.index}`,
-    );
+    return unusable(`segment starts at index ${startIndex} but the previous one ends at ${previous.index}`);
   }
 
   const header = readHeader(bytes, startIndex);
-  if (header.kind === 'misplaced') throw corrupted(0, header.reason);
+  if (header.kind === 'misplaced') return unusable(header.reason);
   if (header.kind === 'foreign') {
-    throw new LogCorruptedError(
+    throw new ConfigError(
       `write-ahead log segment ${path} is not a log of format ${logFormatVersion}: ${header.reason}. ` +
         'This build cannot read it; move the data directory aside and let the replica catch up',
     );
   }
   if (header.kind === 'damaged') {
-    if (!isLast) throw corrupted(0, `${header.reason} in a segment that is not the last`);
+    if (!isLast) return unusable(`${header.reason} in a segment that is not the last`);
     if (!isAllZero(bytes, segmentHeaderBytes, bytes.length)) {
       // Records are written only after the header was fsynced, so the header was synced.
-      throw corrupted(0, `${header.reason}, but records follow it (the header is fsynced before them)`);
+      return unusable(`${header.reason}, but records follow it (the header is fsynced before them)`);
     }
     return {
       created: false,
@@ -174,6 +221,7 @@ export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions
       tornBytes: bytes.length,
       coveredThrough: previous.index,
       last,
+      corruption: null,
     };
   }
 
@@ -182,18 +230,21 @@ export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions
   let entryOffsets: Uint32Array = new Uint32Array(1024);
   let coveredThrough = startIndex - 1;
   let offset = segmentHeaderBytes;
+  let found: SegmentCorruption | null = null;
   for (;;) {
     const decoded = decodeRecord(bytes, offset, salt);
     if (decoded.kind === 'entry') {
       const { entry, syncedThrough } = decoded;
       if (entry.index !== last.index + 1 || entry.view < last.view) {
-        throw corrupted(
+        found = corruption(
           offset,
           `entry (view ${entry.view}, index ${entry.index}) does not follow its predecessor`,
         );
+        break;
       }
       if (syncedThrough >= entry.index) {
-        throw corrupted(offset, `entry ${entry.index} claims index ${syncedThrough} was synced before it`);
+        found = corruption(offset, `entry ${entry.index} claims index ${syncedThrough} was synced before it`);
+        break;
       }
       entryOffsets = growOffsets(entryOffsets, entries.length);
       entryOffsets[entries.length] = offset;
@@ -205,10 +256,11 @@ export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions
     }
     if (decoded.kind === 'syncMarker') {
       if (decoded.syncedThrough > last.index) {
-        throw corrupted(
+        found = corruption(
           offset,
           `sync marker claims index ${decoded.syncedThrough}, past the entries before it`,
         );
+        break;
       }
       coveredThrough = Math.max(coveredThrough, decoded.syncedThrough);
       offset = decoded.nextOffset;
@@ -217,25 +269,29 @@ export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions
     if (decoded.kind === 'end' && offset === bytes.length) break;
 
     const reason = decoded.kind === 'bad' ? decoded.reason : 'zero length field before the end of the data';
-    if (!isLast) throw corrupted(offset, `${reason} in a segment that is not the last`);
+    if (!isLast) {
+      found = corruption(offset, `${reason} in a segment that is not the last`);
+      break;
+    }
     const damagedIndex = last.index + 1;
     // Claims before the damage are at most last.index, below damagedIndex: only later records count.
     let claim: { syncedThrough: number; offset: number } | null = null;
-    for (let found = findRecordFrom(bytes, offset + 1, salt); found !== -1; ) {
-      const intact = decodeRecord(bytes, found, salt);
+    for (let at = findRecordFrom(bytes, offset + 1, salt); at !== -1; ) {
+      const intact = decodeRecord(bytes, at, salt);
       assert(intact.kind === 'entry' || intact.kind === 'syncMarker', 'found an intact record');
       if (claim === null || intact.syncedThrough > claim.syncedThrough) {
-        claim = { syncedThrough: intact.syncedThrough, offset: found };
+        claim = { syncedThrough: intact.syncedThrough, offset: at };
       }
-      found = findRecordFrom(bytes, intact.nextOffset, salt);
+      at = findRecordFrom(bytes, intact.nextOffset, salt);
     }
     if (claim !== null && damagedIndex <= claim.syncedThrough) {
-      throw corrupted(
+      found = corruption(
         offset,
         reason,
         ` where index ${damagedIndex} would be, but the intact record at byte offset ${claim.offset} says ` +
           `every index through ${claim.syncedThrough} was fsynced (damage to synced data, not a torn write)`,
       );
+      break;
     }
     // A torn write: nothing at or after the damage was ever reported durable. Keep what is before it.
     break;
@@ -246,9 +302,10 @@ export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions
     entries,
     entryOffsets: entryOffsets.slice(0, entries.length),
     validBytes: offset,
-    tornBytes: bytes.length - offset,
+    tornBytes: found === null ? bytes.length - offset : 0,
     coveredThrough,
     last,
+    corruption: found,
   };
 }
 

@@ -19,6 +19,12 @@
 //   fits after it (a segment's first entry always goes in, however large).
 // - Truncation deletes later segments (newest first) before cutting the target one, so a crash half
 //   way leaves a contiguous prefix; the cut removes the claims about what it removes.
+// - The log continues a base, the position of the replica's newest snapshot (log-recovery.ts says
+//   how open() checks that, and repairs). Compaction deletes only whole segments whose entries all lie
+//   at or below an index the caller has in a kept snapshot, oldest first, never the last segment (the
+//   open one), so the log stays contiguous and its end is never touched. Reset deletes every segment,
+//   newest first: the log then holds nothing and continues the given position (an installed snapshot).
+// - Compaction, reset and truncation are queued in order with appends, like everything that writes.
 // - A failed write or fsync is fatal and the log accepts nothing more: after a failed fsync the page
 //   cache may have dropped the dirty pages, so a retry could report success for lost data (fsyncgate).
 // - Appended entries are encoded when written: the caller must not change their bytes afterwards.
@@ -32,17 +38,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
-import {
-  type Entry,
-  type Epoch,
-  type LogIndex,
-  type LogPosition,
-  logIndex,
-  positionZero,
-} from '../protocol/types.js';
+import { type Entry, type Epoch, type LogIndex, type LogPosition, positionZero } from '../protocol/types.js';
 import { fsyncDirectory } from './durable-file.js';
+import {
+  type CorruptionHandling,
+  type LogCorruption,
+  type LogRecovery,
+  type LogSegment,
+  recoverLogDirectory,
+  segmentFileName,
+} from './log-recovery.js';
 import { encodeSyncMarker, entryRecordBytes, syncMarkerRecordBytes, writeEntryRecord } from './record.js';
-import { encodeSegmentHeader, recoverSegment, segmentHeaderBytes } from './segment.js';
+import { encodeSegmentHeader, segmentHeaderBytes } from './segment.js';
 
 export const segmentSizeBytesDefault = 64 * 1024 * 1024;
 /** Record offsets are kept in Uint32Arrays and segments are read whole at recovery. */
@@ -51,8 +58,6 @@ export const segmentSizeMaxBytes = 1024 * 1024 * 1024;
 export const syncMarkerIdleMsDefault = 50;
 /** The longest delay setTimeout honours. */
 const timerDelayMaxMs = 0x7fff_ffff;
-const segmentNameDigits = 20;
-const segmentNamePattern = /^\d{20}\.log$/;
 const offsetsInitialLength = 1024;
 const saltLimit = 0x1_0000_0000;
 
@@ -61,23 +66,22 @@ export interface LogOptions {
   /** Idle time after a batch before a sync marker is written and fsynced to cover it. */
   syncMarkerIdleMs: number;
   fatal: (error: Error) => void;
+  /** The position of the snapshot the replica recovered: the log continues it. */
+  base: LogPosition;
+  /** What open() does with damage to synced data: throw LogCorruptedError, or keep the intact prefix. */
+  onCorruption: CorruptionHandling;
 }
 
 export interface RecoveredLog {
+  /** The entries after base, in order. */
   entries: Entry[];
   tornBytesDropped: number;
-}
-
-interface Segment {
-  readonly startIndex: number;
-  readonly path: string;
-  /** Starts every record CRC in this segment (see record.ts). */
-  readonly salt: number;
-  /** Entries (sync markers are not counted). */
-  count: number;
-  sizeBytes: number;
-  /** offsets[i] is the byte offset of entry startIndex + i. */
-  offsets: Uint32Array;
+  /** False if the log did not continue base (a gap, or a log that diverges): it was reset to follow it. */
+  continuesBase: boolean;
+  /** The log started above base.index + 1: the indexes between were lost (only 'truncate'; 'throw' throws). */
+  gap: boolean;
+  /** Only with onCorruption 'truncate': where the log was cut because synced data was damaged. */
+  corruption: LogCorruption | null;
 }
 
 type Operation =
@@ -88,15 +92,14 @@ type Operation =
       /** recordBytes[i] is the size of entries[i]'s record. */
       readonly recordBytes: number[];
     }
-  | { readonly kind: 'truncate'; readonly index: number };
+  | { readonly kind: 'truncate'; readonly index: number }
+  | { readonly kind: 'compact'; readonly index: number }
+  | { readonly kind: 'reset'; readonly position: LogPosition };
 
 const fatalDefault = (error: Error): void => {
   console.error('understudy: the write-ahead log failed; stopping without retrying the fsync', error);
   process.exit(1);
 };
-
-const segmentName = (startIndex: number): string =>
-  `${String(startIndex).padStart(segmentNameDigits, '0')}.log`;
 
 /** Writes all of `data` at `position`; a short write is an error like any other (never retried). */
 function writeSyncAt(fd: number, data: Buffer, position: number): void {
@@ -104,7 +107,7 @@ function writeSyncAt(fd: number, data: Buffer, position: number): void {
   if (written !== data.length) throw new Error(`short write: ${written} of ${data.length}`);
 }
 
-function pushOffset(segment: Segment, offset: number): void {
+function pushOffset(segment: LogSegment, offset: number): void {
   if (segment.count === segment.offsets.length) {
     const grown = new Uint32Array(segment.offsets.length * 2);
     grown.set(segment.offsets);
@@ -120,9 +123,13 @@ export class WriteAheadLog {
 
   // Queued state (what the log will hold once the queue is written): checks appends, answers positions.
   private last: LogPosition;
-  private readonly epochs: Epoch[];
+  private epochs: Epoch[];
+  /** No truncation may go below this index: the position before the first entry on disk, or a reset's. */
+  private floorIndex: number;
+  /** Resets queued and not yet run: a compaction before them works on segments they will delete. */
+  private resetsQueued = 0;
   // Written state: the segments and the open file of the last one.
-  private readonly segments: Segment[];
+  private readonly segments: LogSegment[];
   private fd: number | null = null;
   /** Every entry up to this index is written and fsynced. */
   private syncedIndex: number;
@@ -139,20 +146,18 @@ export class WriteAheadLog {
   private constructor(
     private readonly directory: string,
     private readonly options: LogOptions,
-    segments: Segment[],
-    epochs: Epoch[],
-    last: LogPosition,
-    coveredIndex: number,
+    recovery: LogRecovery,
   ) {
-    this.segments = segments;
-    this.epochs = epochs;
-    this.last = last;
+    this.segments = recovery.segments;
+    this.epochs = recovery.epochs;
+    this.last = recovery.last;
+    this.floorIndex = recovery.floor.index;
     // What recovery read may still be only in the page cache (if just the process crashed): make it
     // durable before anything is built on it, and then claim it, so that damage to it is never
     // mistaken for a torn write.
-    this.syncedIndex = last.index;
-    this.coveredIndex = coveredIndex;
-    const lastSegment = segments.at(-1);
+    this.syncedIndex = recovery.last.index;
+    this.coveredIndex = recovery.coveredIndex;
+    const lastSegment = this.segments.at(-1);
     if (lastSegment !== undefined) {
       this.fd = fs.openSync(lastSegment.path, 'r+');
       try {
@@ -166,7 +171,10 @@ export class WriteAheadLog {
     fsyncDirectory(directory);
   }
 
-  /** Opens (creating if needed) the log in `directory` and recovers its entries. Synchronous: run at start. */
+  /**
+   * Opens (creating if needed) the log in `directory` and recovers its entries after `options.base`
+   * (see log-recovery.ts). Synchronous: run at start.
+   */
   static open(
     directory: string,
     options: Partial<LogOptions> = {},
@@ -175,6 +183,8 @@ export class WriteAheadLog {
       segmentSizeBytes: segmentSizeBytesDefault,
       syncMarkerIdleMs: syncMarkerIdleMsDefault,
       fatal: fatalDefault,
+      base: positionZero,
+      onCorruption: 'throw',
       ...options,
     };
     const size = resolved.segmentSizeBytes;
@@ -192,63 +202,27 @@ export class WriteAheadLog {
       fsyncDirectory(path.dirname(path.resolve(directory)));
     }
 
-    const names = fs
-      .readdirSync(directory)
-      .filter((name) => segmentNamePattern.test(name))
-      .sort();
-    const segments: Segment[] = [];
-    const epochs: Epoch[] = [];
-    const entries: Entry[] = [];
-    let last = positionZero;
-    let coveredIndex = 0;
-    let tornBytesDropped = 0;
-    for (const [position, name] of names.entries()) {
-      const file = path.join(directory, name);
-      const startIndex = Number(name.slice(0, segmentNameDigits));
-      const previous = position === 0 ? { view: last.view, index: logIndex(startIndex - 1) } : last;
-      const isLast = position === names.length - 1;
-      const recovery = recoverSegment(fs.readFileSync(file), { path: file, isLast, startIndex, previous });
-      tornBytesDropped += recovery.tornBytes;
-      if (!recovery.created) {
-        // The last segment's creation never completed: nothing was ever written to it.
-        fs.unlinkSync(file);
-        fsyncDirectory(directory);
-        continue;
-      }
-      if (recovery.tornBytes > 0) {
-        // A torn write: nothing in it was ever reported durable (recoverSegment checked the claims).
-        const fd = fs.openSync(file, 'r+');
-        try {
-          fs.ftruncateSync(fd, recovery.validBytes);
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-      }
-      const offsets = new Uint32Array(Math.max(offsetsInitialLength, recovery.entryOffsets.length * 2));
-      offsets.set(recovery.entryOffsets);
-      segments.push({
-        startIndex,
-        path: file,
-        salt: recovery.salt,
-        count: recovery.entries.length,
-        sizeBytes: recovery.validBytes,
-        offsets,
-      });
-      for (const entry of recovery.entries) {
-        if (epochs.at(-1)?.view !== entry.view) epochs.push({ view: entry.view, startIndex: entry.index });
-        entries.push(entry);
-      }
-      last = recovery.last;
-      coveredIndex = recovery.coveredThrough;
-    }
-    const log = new WriteAheadLog(directory, resolved, segments, epochs, last, coveredIndex);
-    return { log, recovered: { entries, tornBytesDropped } };
+    const recovery = recoverLogDirectory(directory, resolved.base, resolved.onCorruption);
+    const log = new WriteAheadLog(directory, resolved, recovery);
+    const { entries, tornBytesDropped, continuesBase, gap, corruption } = recovery;
+    return { log, recovered: { entries, tornBytesDropped, continuesBase, gap, corruption } };
   }
 
   /** The last entry once everything queued is written ({view: 0, index: 0} if none). */
   get lastPosition(): LogPosition {
     return this.last;
+  }
+
+  /** The first index held on disk (once compacted, what the segments still hold), or last + 1 if none. */
+  get firstIndex(): number {
+    return this.segments[0]?.startIndex ?? this.last.index + 1;
+  }
+
+  /** The bytes the segment files hold, as written so far. */
+  diskBytes(): number {
+    let total = 0;
+    for (const segment of this.segments) total += segment.sizeBytes;
+    return total;
   }
 
   /** Queues entries, which must continue the log; they are written in order. */
@@ -280,11 +254,41 @@ export class WriteAheadLog {
   truncateAfter(index: LogIndex): void {
     if (this.failure !== null || index >= this.last.index) return;
     assert(this.closed === null, 'truncate after close');
-    const startIndex = this.segments[0]?.startIndex ?? 1;
-    assert(index >= startIndex - 1, `truncate to ${index} below the start of the log (${startIndex})`);
+    assert(
+      index >= this.floorIndex,
+      `truncate to ${index} below the start of the log (${this.floorIndex + 1})`,
+    );
     while ((this.epochs.at(-1)?.startIndex ?? 0) > index) this.epochs.pop();
     this.last = { view: this.epochs.at(-1)?.view ?? positionZero.view, index };
     this.queue.push({ kind: 'truncate', index });
+    if (!this.busy) this.startBatch();
+  }
+
+  /**
+   * Queues the deletion of every segment whose entries all lie at or below `index`, which the caller
+   * holds in a kept snapshot; never the last segment. In order with appends and truncations.
+   */
+  compactThrough(index: LogIndex): void {
+    if (this.failure !== null) return;
+    assert(this.closed === null, 'compact after close');
+    assert(Number.isSafeInteger(index) && index >= 0, 'compactThrough takes a log index');
+    this.queue.push({ kind: 'compact', index });
+    if (!this.busy) this.startBatch();
+  }
+
+  /**
+   * Queues the deletion of every segment: the log then continues `position` (an installed snapshot),
+   * and the next append must be at position.index + 1. In order with appends and truncations.
+   */
+  resetTo(position: LogPosition): void {
+    if (this.failure !== null) return;
+    assert(this.closed === null, 'reset after close');
+    assert(Number.isSafeInteger(position.index) && position.index >= 0, 'resetTo takes a log position');
+    this.last = position;
+    this.epochs = [{ view: position.view, startIndex: position.index }];
+    this.floorIndex = position.index;
+    this.resetsQueued++;
+    this.queue.push({ kind: 'reset', position });
     if (!this.busy) this.startBatch();
   }
 
@@ -312,6 +316,10 @@ export class WriteAheadLog {
           assert(operation !== undefined, 'operation index in range');
           if (operation.kind === 'truncate') {
             this.truncateNow(operation.index);
+          } else if (operation.kind === 'compact') {
+            this.compactNow(operation.index);
+          } else if (operation.kind === 'reset') {
+            this.resetNow(operation.position);
           } else if (entryIndex < operation.entries.length) {
             this.writeEntries(operation, entryIndex, (written) => {
               entryIndex += written;
@@ -390,10 +398,10 @@ export class WriteAheadLog {
    * Called only once the current segment is synced, so only the last segment can ever be torn. The
    * header is synced before any record goes in, so a damaged header with records after it is corruption.
    */
-  private createSegment(startIndex: number): Segment {
-    const segment: Segment = {
+  private createSegment(startIndex: number): LogSegment {
+    const segment: LogSegment = {
       startIndex,
-      path: path.join(this.directory, segmentName(startIndex)),
+      path: path.join(this.directory, segmentFileName(startIndex)),
       salt: randomInt(saltLimit),
       count: 0,
       sizeBytes: segmentHeaderBytes,
@@ -442,6 +450,44 @@ export class WriteAheadLog {
     this.syncedIndex = Math.min(this.syncedIndex, index);
     // Which claims survived the cut is not tracked: assume none, so a marker will cover what is left.
     this.coveredIndex = target.startIndex - 1;
+  }
+
+  private compactNow(index: number): void {
+    let deleted = false;
+    // Oldest first, so that a crash part way leaves a contiguous log.
+    for (
+      let next = this.segments[1];
+      next !== undefined && next.startIndex - 1 <= index;
+      next = this.segments[1]
+    ) {
+      const oldest = this.segments.shift();
+      assert(oldest !== undefined, 'a segment precedes the next one');
+      fs.unlinkSync(oldest.path);
+      deleted = true;
+    }
+    if (!deleted) return;
+    fsyncDirectory(this.directory);
+    const first = this.segments[0];
+    assert(first !== undefined, 'compaction keeps the last segment');
+    // A reset queued after this compaction has already set the floor above what is deleted here.
+    if (this.resetsQueued === 0) {
+      this.floorIndex = first.startIndex - 1;
+      while ((this.epochs[1]?.startIndex ?? Number.POSITIVE_INFINITY) <= this.floorIndex) this.epochs.shift();
+    }
+  }
+
+  private resetNow(position: LogPosition): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+    // Newest first, so that a crash part way leaves a contiguous log (which open() then resets again).
+    for (let newest = this.segments.pop(); newest !== undefined; newest = this.segments.pop()) {
+      fs.unlinkSync(newest.path);
+    }
+    fsyncDirectory(this.directory);
+    // Everything up to position is in the snapshot the caller installed: nothing is left to claim.
+    this.syncedIndex = position.index;
+    this.coveredIndex = position.index;
+    this.resetsQueued--;
   }
 
   private finishBatch(durable: LogPosition): void {

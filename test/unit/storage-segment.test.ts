@@ -6,8 +6,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
-import { LogCorruptedError } from '../../src/errors.js';
-import { clientId, type Entry, type LogPosition, logIndex, viewNumber } from '../../src/protocol/types.js';
+import { ConfigError, LogCorruptedError } from '../../src/errors.js';
+import {
+  clientId,
+  type Entry,
+  type LogPosition,
+  logIndex,
+  positionZero,
+  viewNumber,
+} from '../../src/protocol/types.js';
 import {
   encodeEntryRecord,
   encodeSyncMarker,
@@ -20,6 +27,7 @@ import {
   logFormatVersion,
   recoverSegment,
   type SegmentRecovery,
+  salvageSegment,
   segmentHeaderBytes,
 } from '../../src/storage/segment.js';
 
@@ -254,19 +262,27 @@ test('a damaged header with records after it is corruption: the header is fsynce
   assertCorruption(() => recover(flipped), /header CRC mismatch, but records follow it/);
 });
 
-test('a segment of another format version, or of a build without headers, is refused, never misread', () => {
+test('a segment of another format version, or of a build without headers, is refused as a configuration error, never misread', () => {
   const otherVersion = Buffer.concat([header, batch1Bytes]);
   otherVersion.writeUInt32LE(logFormatVersion + 1, 8);
   otherVersion.writeUInt32LE(crc32(otherVersion.subarray(0, 24)), 24);
-  assertCorruption(
-    () => recover(otherVersion),
-    new RegExp(
-      `not a log of format ${logFormatVersion}: its header says format version ${logFormatVersion + 1}`,
-    ),
+  const refused = (expected: RegExp) => (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    assert.match(error.message, expected);
+    return true;
+  };
+  const otherVersionMessage = new RegExp(
+    `not a log of format ${logFormatVersion}: its header says format version ${logFormatVersion + 1}`,
+  );
+  assert.throws(() => recover(otherVersion), refused(otherVersionMessage));
+  // Not damage, so salvaging does not cut it either.
+  assert.throws(
+    () => salvageSegment(otherVersion, { path, isLast: true, startIndex: 1, previous: positionZero }),
+    refused(otherVersionMessage),
   );
   // A segment of the first format starts with a record's length field.
   const headerless = encodeBatch(batch1, 0, salt);
-  assertCorruption(() => recover(headerless), /does not start with the segment magic/);
+  assert.throws(() => recover(headerless), refused(/does not start with the segment magic/));
 });
 
 test('a header naming another start index, or a segment that does not follow the previous one, is corruption', () => {

@@ -5,132 +5,34 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, LogCorruptedError } from '../../src/errors.js';
-import { clientId, type Entry, type LogPosition, logIndex, viewNumber } from '../../src/protocol/types.js';
-import { decodeRecord, encodeEntryRecord } from '../../src/storage/record.js';
+import { type LogPosition, logIndex } from '../../src/protocol/types.js';
+import { encodeEntryRecord } from '../../src/storage/record.js';
 import { segmentHeaderBytes } from '../../src/storage/segment.js';
-import { type LogOptions, WriteAheadLog } from '../../src/storage/write-ahead-log.js';
-
-const tinySegmentBytes = 300;
-const oneSegmentBytes = 64 * 1024;
-/** Long enough that no idle sync marker is written during a test (the timer is unref'd and cleared). */
-const idleNeverMs = 60_000;
-
-function entry(index: number, view = 1, updateBytes = index % 50): Entry {
-  return {
-    view: viewNumber(view),
-    index: logIndex(index),
-    clientId: clientId(`client-${index % 3}`),
-    requestNumber: index * 2,
-    durability: index % 2 === 0 ? 'sync' : 'async',
-    refused: index % 5 === 0,
-    update: Uint8Array.from({ length: updateBytes }, (_, i) => (index + i) & 0xff),
-    result: Uint8Array.from({ length: index % 7 }, (_, i) => (view + i) & 0xff),
-  };
-}
-
-const range = (from: number, to: number, view = 1): Entry[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, view));
-
-/** Runs `body` with a log directory (not yet created) inside a temporary root, removed afterwards. */
-async function withDirectory(body: (directory: string) => Promise<void> | void): Promise<void> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'understudy-wal-'));
-  try {
-    await body(path.join(root, 'log'));
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-}
-
-let crashes = 0;
-/** The log directory as a crash would leave it now (a process crash; for a power cut, see the damage). */
-function crashCopy(directory: string): string {
-  const copy = path.join(path.dirname(directory), `crash-${++crashes}`);
-  fs.cpSync(directory, copy, { recursive: true });
-  return copy;
-}
-
-const openLog = (directory: string, options: Partial<LogOptions> = {}) =>
-  WriteAheadLog.open(directory, { segmentSizeBytes: tinySegmentBytes, ...options });
-
-async function writeLog(directory: string, entries: Entry[], options: Partial<LogOptions> = {}) {
-  const { log } = openLog(directory, options);
-  log.append(entries);
-  await log.close();
-}
-
-/** Appends `entries` and resolves once the batch that ends with them is fsynced. */
-function appendDurably(log: WriteAheadLog, entries: Entry[]): Promise<void> {
-  const last = entries.at(-1);
-  const durable = new Promise<void>((resolve) => {
-    log.onDurable = (position) => {
-      if (position.index === last?.index && position.view === last.view) resolve();
-    };
-  });
-  log.append(entries);
-  return durable;
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
-const segmentFiles = (directory: string): string[] => fs.readdirSync(directory).sort();
-const lastSegment = (directory: string): string => path.join(directory, segmentFiles(directory).at(-1) ?? '');
-
-interface RecordOnDisk {
-  readonly offset: number;
-  readonly bytes: number;
-  readonly kind: 'entry' | 'syncMarker';
-  /** The entry's index; null for a sync marker. */
-  readonly index: number | null;
-  readonly syncedThrough: number;
-}
-
-/** The intact records of a segment file, in order, up to the first that does not decode. */
-function recordsIn(file: string): RecordOnDisk[] {
-  const data = fs.readFileSync(file);
-  const salt = data.readUInt32LE(12); // the salt field of the segment header (segment.ts)
-  const records: RecordOnDisk[] = [];
-  for (let offset = segmentHeaderBytes; ; ) {
-    const decoded = decodeRecord(data, offset, salt);
-    if (decoded.kind !== 'entry' && decoded.kind !== 'syncMarker') return records;
-    const index = decoded.kind === 'entry' ? decoded.entry.index : null;
-    const { syncedThrough, nextOffset } = decoded;
-    records.push({ offset, bytes: nextOffset - offset, kind: decoded.kind, index, syncedThrough });
-    offset = nextOffset;
-  }
-}
-
-function recordOf(file: string, index: number): RecordOnDisk {
-  const record = recordsIn(file).find((candidate) => candidate.index === index);
-  assert.ok(record !== undefined, `entry ${index} is in ${file}`);
-  return record;
-}
-
-type Damage = 'zeroed' | 'one byte flipped' | 'length field claims 4 GiB';
-const damages: readonly Damage[] = ['zeroed', 'one byte flipped', 'length field claims 4 GiB'];
-
-function damage(file: string, record: RecordOnDisk, how: Damage): void {
-  const data = fs.readFileSync(file);
-  if (how === 'zeroed') data.fill(0, record.offset, record.offset + record.bytes);
-  else if (how === 'length field claims 4 GiB') data.writeUInt32LE(0xffff_ffff, record.offset);
-  else {
-    const inPayload = record.offset + record.bytes - 3;
-    data.writeUInt8((data[inPayload] ?? 0) ^ 0x10, inPayload);
-  }
-  fs.writeFileSync(file, data);
-}
-
-const filesOf = (directory: string): Map<string, Buffer> =>
-  new Map(segmentFiles(directory).map((name) => [name, fs.readFileSync(path.join(directory, name))]));
+import { WriteAheadLog } from '../../src/storage/write-ahead-log.js';
+import {
+  appendDurably,
+  crashCopy,
+  damage,
+  damages,
+  entry,
+  filesOf,
+  idleNeverMs,
+  intact,
+  lastSegment,
+  oneSegmentBytes,
+  openLog,
+  range,
+  recordOf,
+  recordsIn,
+  segmentFiles,
+  tinySegmentBytes,
+  until,
+  withDirectory,
+  writeLog,
+} from './storage-fixtures.js';
 
 function assertCorruptionLeavesFilesAlone(directory: string, file: string, expected?: RegExp): void {
   const before = filesOf(directory);
@@ -175,7 +77,7 @@ test('entries across many segments come back after reopening, bytes included', a
     for (const file of files) assert.ok(fs.statSync(path.join(directory, file)).size <= tinySegmentBytes);
 
     const reopened = openLog(directory);
-    assert.deepStrictEqual(reopened.recovered, { entries, tornBytesDropped: 0 });
+    assert.deepStrictEqual(reopened.recovered, { ...intact, entries });
     assert.deepStrictEqual(reopened.log.lastPosition, { view: 1, index: 60 });
     reopened.log.append([entry(61)]);
     await reopened.log.close();
@@ -512,7 +414,11 @@ test('a last segment whose creation never completed (empty or zero header) is re
       const unfinished = path.join(directory, '00000000000000000011.log');
       fs.writeFileSync(unfinished, content);
       const { log, recovered } = openLog(directory);
-      assert.deepStrictEqual(recovered, { entries: range(1, 10), tornBytesDropped: content.length });
+      assert.deepStrictEqual(recovered, {
+        ...intact,
+        entries: range(1, 10),
+        tornBytesDropped: content.length,
+      });
       assert.equal(fs.existsSync(unfinished), false);
       log.append([entry(11)]);
       await log.close();
@@ -540,7 +446,7 @@ test('an empty or missing directory opens to an empty log that starts at index 1
   await withDirectory(async (directory) => {
     const nested = path.join(directory, 'not-yet', 'there');
     const { log, recovered } = openLog(nested);
-    assert.deepStrictEqual(recovered, { entries: [], tornBytesDropped: 0 });
+    assert.deepStrictEqual(recovered, { ...intact, entries: [] });
     assert.deepStrictEqual(log.lastPosition, { view: 0, index: 0 });
     assert.throws(() => log.append([entry(2)]), /append of index 2 after 0/);
     log.append([entry(1)]);
