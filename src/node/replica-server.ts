@@ -7,16 +7,19 @@
 // already sees the time that passed, whatever order Node runs the timer and the I/O callbacks in.
 
 import { randomInt } from 'node:crypto';
-import * as path from 'node:path';
+import type { StorageOperation } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import type { TransferMessage } from '../protocol/messages.js';
 import { Replica } from '../protocol/replica.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
 import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
-import { directoryIdentity } from '../storage/directory-identity.js';
-import { WriteAheadLog } from '../storage/write-ahead-log.js';
+import { openReplicaDirectory } from '../storage/replica-directory.js';
+import type { SnapshotStore } from '../storage/snapshot-store.js';
+import type { WriteAheadLog } from '../storage/write-ahead-log.js';
 import {
   dial,
+  isTransferMessage,
   type Listener,
   listen,
   type MessageConnection,
@@ -25,11 +28,13 @@ import {
   parseClientRequest,
   parseCoordinatorToReplica,
   parsePeerMessage,
+  parseTransferMessage,
 } from '../transport/index.js';
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PeerLinks } from './peer-links.js';
+import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
 
 export interface ReplicaServerOptions {
   readonly id: string;
@@ -55,10 +60,15 @@ export class ReplicaServer {
   /** Client connections are paused because too many requests wait (backpressure). */
   private clientReadsPaused = false;
   private closed = false;
+  /** Snapshot writes and renames, one after another in the order the core asked for them. */
+  private snapshotWork: Promise<void> = Promise.resolve();
+  private readonly fetcher: SnapshotFetcher;
+  private readonly snapshotServer: SnapshotServer;
 
   private constructor(
     private readonly core: Replica,
     private readonly log: WriteAheadLog,
+    private readonly snapshots: SnapshotStore,
     private readonly listener: Listener,
     private readonly peers: PeerLinks,
     private readonly options: ReplicaServerOptions & { clusterId: string; config: NodeConfig },
@@ -68,6 +78,25 @@ export class ReplicaServer {
       this.core.durable(position);
       this.scheduleFlush();
     };
+    const sendTransfer = (to: ReplicaId, message: TransferMessage) =>
+      this.peers.send(to, this.core.addressOf(to), message);
+    this.snapshotServer = new SnapshotServer(snapshots, sendTransfer, options.config.transferBytesPerSecond);
+    this.fetcher = new SnapshotFetcher(
+      {
+        beginTransfer: (info) => snapshots.beginTransfer(info),
+        writeTransferChunk: (offset, bytes) => snapshots.writeTransferChunk(offset, bytes),
+        finishTransfer: () => snapshots.finishTransfer(),
+        abortTransfer: () => void snapshots.abortTransfer(),
+      },
+      sendTransfer,
+      (snapshot) => {
+        if (this.closed) return;
+        this.core.installSnapshot(snapshot);
+        this.scheduleFlush();
+      },
+      (progress) => this.core.setTransferProgress(progress),
+      this.logger,
+    );
     this.timer = setInterval(() => {
       this.core.tick();
       this.redialCoordinatorIfSilent();
@@ -85,9 +114,13 @@ export class ReplicaServer {
     const { host, port } = parseAddress(options.listen);
     const id = replicaId(options.id);
     const logger = createLogger(`replica ${options.id}`);
-    // The identity comes first: a directory that lost it also lost (or never had) its log.
-    const directory = directoryIdentity(options.directory);
-    const { log, recovered } = WriteAheadLog.open(path.join(options.directory, 'log'));
+    const recovered = openReplicaDirectory(options.directory);
+    const { log, snapshots } = recovered;
+    if (recovered.repaired !== null)
+      logger.log('warn', 'data directory repaired', { what: recovered.repaired });
+    for (const damaged of recovered.damagedSnapshots) {
+      logger.log('warn', 'damaged snapshot set aside', { file: damaged.file, reason: damaged.reason });
+    }
     let server: ReplicaServer | null = null;
     const listener = await listen({
       host,
@@ -106,20 +139,21 @@ export class ReplicaServer {
     const core = new Replica({
       id,
       incarnation: randomInt(2 ** 47),
-      directory,
+      directory: recovered.identity,
       clock: () => (performance.now() - startedAtMs) / config.tickMs,
       address: options.advertise ?? listener.address,
       config: config.protocol,
       createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),
-      recovered: { snapshot: null, entries: recovered.entries },
-      readSnapshot: () => null,
+      recovered: { snapshot: recovered.snapshot, entries: recovered.entries },
+      readSnapshot: () => snapshots.readNewestPayload(),
       msPerTick: config.tickMs,
     });
     const peers = new PeerLinks(id, clusterId, config);
-    server = new ReplicaServer(core, log, listener, peers, { ...options, clusterId, config });
+    server = new ReplicaServer(core, log, snapshots, listener, peers, { ...options, clusterId, config });
     server.logger.log('info', 'started', {
       address: listener.address,
-      directory,
+      directory: recovered.identity,
+      snapshotIndex: recovered.snapshot?.info.position.index ?? 0,
       recoveredEntries: recovered.entries.length,
       tornBytesDropped: recovered.tornBytesDropped,
     });
@@ -139,9 +173,12 @@ export class ReplicaServer {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    this.fetcher.close();
+    this.snapshotServer.close();
     this.coordinatorConnection?.close();
     this.peers.close();
     await this.listener.close();
+    await this.snapshotWork;
     await this.log.close();
   }
 
@@ -171,6 +208,12 @@ export class ReplicaServer {
     connection.onClose = (error) => logIfClosedForBadInput(this.logger, error);
     connection.onMessage = (raw) => {
       try {
+        if (isTransferMessage(raw)) {
+          const message = parseTransferMessage(raw);
+          if (message.type === 'snapshot_read') this.snapshotServer.onRead(from, message);
+          else this.fetcher.onMessage(from, message);
+          return;
+        }
         this.core.receiveFromPeer(from, parsePeerMessage(raw));
       } catch (error) {
         refuseBadInput(connection, error);
@@ -257,6 +300,58 @@ export class ReplicaServer {
 
   // ---- effects ---------------------------------------------------------------------------------
 
+  private store(operation: StorageOperation): void {
+    switch (operation.kind) {
+      case 'append':
+        this.log.append(operation.entries);
+        return;
+      case 'truncate':
+        this.log.truncateAfter(operation.afterIndex);
+        return;
+      case 'compact':
+        this.log.compactThrough(operation.throughIndex);
+        return;
+      case 'reset':
+        this.log.resetTo(operation.position);
+        return;
+      case 'snapshot': {
+        const { position, payload } = operation;
+        this.afterSnapshotWork(async () => {
+          const info = await this.snapshots.write(position, payload);
+          this.core.snapshotWritten(info);
+        });
+        return;
+      }
+      case 'keep-snapshot': {
+        const { position } = operation;
+        this.afterSnapshotWork(async () => {
+          await this.snapshots.keep(position);
+          this.core.snapshotKept(position);
+        });
+        return;
+      }
+    }
+  }
+
+  /**
+   * Runs snapshot file work after what was asked before it. A failed write or fsync is fatal, as in
+   * the log: the process stops rather than trust a file whose data may not be on disk.
+   */
+  private afterSnapshotWork(work: () => Promise<void>): void {
+    this.snapshotWork = this.snapshotWork.then(async () => {
+      if (this.closed) return;
+      try {
+        await work();
+      } catch (error) {
+        this.logger.log('error', 'writing a snapshot failed; stopping', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        process.exit(1);
+      }
+      this.scheduleFlush();
+    });
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -269,10 +364,8 @@ export class ReplicaServer {
   private flush(): void {
     if (this.closed) return;
     const effects = this.core.takeEffects();
-    for (const operation of effects.storage) {
-      if (operation.kind === 'append') this.log.append(operation.entries);
-      else if (operation.kind === 'truncate') this.log.truncateAfter(operation.afterIndex);
-    }
+    for (const operation of effects.storage) this.store(operation);
+    for (const { from, snapshot } of effects.transfers) this.fetcher.request(from, snapshot);
     for (const { to, message } of effects.peerMessages) this.peers.send(to, this.core.addressOf(to), message);
     for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);
     for (const { connection, reply } of effects.replies) this.clients.get(connection)?.send(reply);
