@@ -36,6 +36,20 @@ import { createLogger } from './logger.js';
 import { PeerLinks } from './peer-links.js';
 import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
 
+/**
+ * Tests only: the replica kills itself (SIGKILL, as `kill -9` would) at this step of taking a
+ * snapshot, so a test can check recovery after a crash at every step. Unset in production.
+ */
+const crashPoint = process.env.UNDERSTUDY_TEST_CRASH_AT;
+const crashPoints = ['before-snapshot', 'snapshot-written', 'snapshot-kept', 'after-compact'] as const;
+if (crashPoint !== undefined && !crashPoints.includes(crashPoint as (typeof crashPoints)[number])) {
+  throw new Error(`UNDERSTUDY_TEST_CRASH_AT must be one of ${crashPoints.join(', ')}`);
+}
+
+function crashIfAt(point: (typeof crashPoints)[number]): void {
+  if (crashPoint === point) process.kill(process.pid, 'SIGKILL');
+}
+
 export interface ReplicaServerOptions {
   readonly id: string;
   /** host:port to listen on; port 0 picks a free one. */
@@ -310,14 +324,24 @@ export class ReplicaServer {
         return;
       case 'compact':
         this.log.compactThrough(operation.throughIndex);
+        if (crashPoint === 'after-compact') {
+          // Once the compaction's segment deletions are durable (the log reports them in order).
+          const onDurable = this.log.onDurable;
+          this.log.onDurable = (position) => {
+            onDurable(position);
+            crashIfAt('after-compact');
+          };
+        }
         return;
       case 'reset':
         this.log.resetTo(operation.position);
         return;
       case 'snapshot': {
         const { position, payload } = operation;
+        crashIfAt('before-snapshot');
         this.afterSnapshotWork(async () => {
           const info = await this.snapshots.write(position, payload);
+          crashIfAt('snapshot-written');
           this.core.snapshotWritten(info);
         });
         return;
@@ -326,6 +350,7 @@ export class ReplicaServer {
         const { position } = operation;
         this.afterSnapshotWork(async () => {
           await this.snapshots.keep(position);
+          crashIfAt('snapshot-kept');
           this.core.snapshotKept(position);
         });
         return;
