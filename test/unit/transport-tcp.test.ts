@@ -29,11 +29,12 @@ const hello: Hello = {
 const request = (id: number): ClientRequest => ({
   type: 'request',
   id,
+  kind: 'write',
   clientId: clientId('c'),
   requestNumber: id + 1,
-  readOnly: false,
   durability: 'sync',
   operation: Buffer.from(`op-${id}`),
+  staleness: null,
 });
 
 /** A listener whose connections answer each valid request and fail on anything else. */
