@@ -15,15 +15,47 @@ export class UnderstudyError extends Error {
   }
 }
 
-/** The deadline passed before an answer: the write may or may not have been applied. */
+/**
+ * Names one write: `<clientId>#<requestNumber>`. `understudy request-status` and
+ * `ReplicatedClient.requestStatus` take it; the client library parses it back.
+ */
+export function formatRequestId(clientId: string, requestNumber: number): string {
+  return `${clientId}#${requestNumber}`;
+}
+
+/**
+ * The deadline passed before an answer: the write may or may not have been applied. The client
+ * never reuses its session, so `requestStatus(requestId)` can still tell what became of it (and
+ * cancels it if it has not run).
+ */
 export class OutcomeUnknownError extends UnderstudyError {
   override name = 'OutcomeUnknownError';
+  readonly requestId: string;
   constructor(
     readonly clientId: string,
     readonly requestNumber: number,
     message: string,
   ) {
     super(ErrorCode.outcomeUnknown, message);
+    this.requestId = formatRequestId(clientId, requestNumber);
+  }
+}
+
+/**
+ * The write's session was gone when the cluster looked (it expired after idle time, or beyond the
+ * session count): whether an earlier attempt of it ran is unknown and can no longer be learned.
+ * The client retired that session; its next write uses a fresh one.
+ */
+export class SessionExpiredError extends UnderstudyError {
+  override name = 'SessionExpiredError';
+  readonly requestId: string;
+  constructor(
+    readonly clientId: string,
+    readonly requestNumber: number,
+    message: string,
+  ) {
+    super(ErrorCode.sessionExpired, message);
+    this.requestId = formatRequestId(clientId, requestNumber);
   }
 }
 

@@ -4,8 +4,14 @@ export {
   type Bytes,
   Client,
   type ClientOptions,
+  type KvRequestStatus,
+  parseRequestId,
+  READ_MAX_STALENESS_MS_DEFAULT,
+  type ReadFrom,
+  type ReadOptions,
   type ReadReply,
   ReplicatedClient,
+  type RequestStatus,
   type WriteMetadata,
   type WriteOptions,
   type WriteReply,
@@ -16,14 +22,16 @@ export {
   ConfigError,
   ConnectionClosedError,
   ErrorCode,
+  formatRequestId,
   HandshakeError,
   LogCorruptedError,
   OutcomeUnknownError,
   RequestRefusedError,
+  SessionExpiredError,
   UnavailableError,
   UnderstudyError,
 } from './errors.js';
-export type { ReplicaStatus, StatusReply } from './protocol/messages.js';
+export type { ReplicaStatus, StatusReply, TransferProgress } from './protocol/messages.js';
 export {
   type Execution,
   ServiceError,
@@ -31,4 +39,4 @@ export {
   type StateMachineFactory,
 } from './protocol/state-machine.js';
 export type { Durability, View } from './protocol/types.js';
-export { KeyValueStore } from './state-machine/index.js';
+export { KeyValueStore, type KvResult } from './state-machine/index.js';

@@ -1,11 +1,32 @@
-// The one-shot client commands (put, get, del, append, cas, incr) and status. Each connects, runs
-// one call, prints the answer (values as UTF-8, or one JSON object with --json) and closes.
-// Exit status: 0 done, 1 the operation failed or did not hold (absent key, cas not swapped).
+// The one-shot client commands (put, get, del, append, cas, incr), request-status and status. Each
+// connects, runs one call, prints the answer (values as UTF-8, or one JSON object with --json) and
+// closes. Exit status: 0 done, 1 the operation failed or did not hold (absent key, cas not swapped,
+// a request that did not run). A write whose outcome is unknown also prints its request id and how
+// to ask what became of it.
 
-import { Argument, type Command } from 'commander';
-import { ATTEMPT_TIMEOUT_MS_DEFAULT, Client, type WriteMetadata } from '../client/index.js';
-import type { StatusReply } from '../protocol/messages.js';
-import { addClientOptions, type ClientFlags, exitCode, integerIn, type WriteFlags } from './options.js';
+import { Argument, type Command, InvalidArgumentError } from 'commander';
+import {
+  ATTEMPT_TIMEOUT_MS_DEFAULT,
+  CLUSTER_ID_DEFAULT,
+  Client,
+  type KvRequestStatus,
+  parseRequestId,
+  READ_MAX_STALENESS_MS_DEFAULT,
+  type ReadOptions,
+  type WriteMetadata,
+} from '../client/index.js';
+import { ConfigError, OutcomeUnknownError } from '../errors.js';
+import type { ReplicaStatus, StatusReply, TransferProgress } from '../protocol/messages.js';
+import type { KvResult } from '../state-machine/index.js';
+import {
+  addClientOptions,
+  type ClientFlags,
+  COORDINATOR_ADDRESS_DEFAULT,
+  exitCode,
+  integerIn,
+  MAX_STALENESS_MS_MAX,
+  type WriteFlags,
+} from './options.js';
 
 const decoder = new TextDecoder();
 const textOrNull = (value: Uint8Array | null): string | null =>
@@ -34,9 +55,67 @@ async function withClient(flags: ClientFlags, run: (client: Client) => Promise<v
   });
   try {
     await run(client);
+  } catch (error) {
+    if (!(error instanceof OutcomeUnknownError)) throw error;
+    // The error as main reports it, then the id and the command that asks what became of it.
+    process.stderr.write(`error: ${error.code}: ${error.message}\n`);
+    process.stderr.write(`request id: ${error.requestId}\n`);
+    process.stderr.write(
+      `to ask whether it ran: understudy request-status ${error.requestId}${clusterFlags(flags)}\n`,
+    );
+    process.exitCode = exitCode.failed;
   } finally {
     await client.close();
   }
+}
+
+/** The flags that reach the same cluster again, where they differ from the defaults. */
+function clusterFlags(flags: ClientFlags): string {
+  const coordinator =
+    flags.coordinator === COORDINATOR_ADDRESS_DEFAULT ? '' : ` --coordinator ${flags.coordinator}`;
+  const clusterId = flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`;
+  return `${coordinator}${clusterId}`;
+}
+
+interface ReadFlags extends ClientFlags {
+  readonly any?: boolean;
+  readonly maxStaleness?: number;
+  readonly minIndex?: number;
+}
+
+/** The read options the flags ask for; a bound without --any is a usage error. */
+function readOptionsOf(flags: ReadFlags, command: Command): ReadOptions {
+  if (!flags.any) {
+    const bound =
+      flags.maxStaleness !== undefined
+        ? '--max-staleness'
+        : flags.minIndex !== undefined
+          ? '--min-index'
+          : null;
+    if (bound !== null) {
+      command.error(`error: ${bound} applies to reads at any member: add --any`, {
+        exitCode: exitCode.usage,
+        code: 'understudy.usage',
+      });
+    }
+    return {};
+  }
+  return {
+    read: 'any',
+    ...(flags.maxStaleness === undefined ? {} : { maxStalenessMs: flags.maxStaleness }),
+    ...(flags.minIndex === undefined ? {} : { minIndex: flags.minIndex }),
+  };
+}
+
+/** A request id argument: `<clientId>#<requestNumber>`. */
+function requestIdArgument(text: string): string {
+  try {
+    parseRequestId(text);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new InvalidArgumentError(`${error.message}.`);
+    throw error;
+  }
+  return text;
 }
 
 const durabilityOf = (flags: WriteFlags) => ({
@@ -63,18 +142,33 @@ export function addClientCommands(program: Command): void {
     program
       .command('get')
       .description('print the value of KEY; exit 1 if it is absent (with --json: value null, exit 0)')
-      .argument('<key>', 'the key (UTF-8)'),
-  ).action((key: string, flags: ClientFlags) =>
-    withClient(flags, async (client) => {
-      const value = await client.getText(key);
+      .argument('<key>', 'the key (UTF-8)')
+      .option(
+        '--any',
+        'let any member (a backup or the primary) answer, from a state at most --max-staleness old (default: the primary answers)',
+      )
+      .option(
+        '--max-staleness <ms>',
+        `with --any: how old the state read may be, in milliseconds (default ${READ_MAX_STALENESS_MS_DEFAULT})`,
+        integerIn(0, MAX_STALENESS_MS_MAX),
+      )
+      .option(
+        '--min-index <n>',
+        'with --any: the log index the answering member must have applied (a write prints its index)',
+        integerIn(0, Number.MAX_SAFE_INTEGER),
+      ),
+  ).action((key: string, flags: ReadFlags, command: Command) => {
+    const options = readOptionsOf(flags, command); // a usage error before anything connects
+    return withClient(flags, async (client) => {
+      const value = await client.getText(key, options);
       if (flags.json) printJson({ key, value });
       else if (value !== null) printLine(value);
       else {
         process.stderr.write(`key not found: ${key}\n`);
         process.exitCode = exitCode.failed;
       }
-    }),
-  );
+    });
+  });
 
   addClientOptions(program.command('del').description('delete KEY').argument('<key>', 'the key (UTF-8)'), {
     write: true,
@@ -164,14 +258,101 @@ export function addClientCommands(program: Command): void {
   );
 
   addClientOptions(
+    program
+      .command('request-status')
+      .summary('tell whether a write ran (cancelling it if it has not)')
+      .description(
+        'Tell what became of the write ID (as a write whose outcome is unknown prints it: CLIENT#NUMBER): ' +
+          '"executed" with its result (exit 0); or, exit 1: "refused" by the service, "cancelled" (it had ' +
+          'not run; asking cancelled it, so it never will), "forgotten" (its session moved on: it will never ' +
+          'run now, but whether it ran is not known) or "expired" (its session is gone: whether it ran can ' +
+          'no longer be learned).',
+      )
+      .addArgument(new Argument('<id>', 'the request id, CLIENT#NUMBER').argParser(requestIdArgument)),
+  ).action((requestId: string, flags: ClientFlags) =>
+    withClient(flags, async (client) => {
+      const status = await client.requestStatus(requestId);
+      if (flags.json) printJson({ requestId, ...jsonOfStatus(status) });
+      else printLine(describeStatus(status));
+      if (status.state !== 'executed') process.exitCode = exitCode.failed;
+    }),
+  );
+
+  addClientOptions(
     program.command('status').description('print the view and the state of each replica'),
   ).action((flags: ClientFlags) =>
     withClient(flags, async (client) => {
       const status = await client.status();
-      if (flags.json) printJson({ view: status.view, replicas: status.replicas, problem: status.problem });
-      else printLine(formatStatus(status));
+      if (flags.json) {
+        const { view, replicas, problem, asyncLost } = status;
+        printJson({ view, replicas, problem, asyncLost });
+      } else printLine(formatStatus(status));
     }),
   );
+}
+
+/** What a key/value result says, as the write command that got it would print it. */
+function describeResult(result: KvResult): string {
+  switch (result.kind) {
+    case 'get':
+      return result.value === null ? 'absent' : text(result.value);
+    case 'put':
+      return result.existed ? 'replaced' : 'created';
+    case 'delete':
+      return result.existed ? 'deleted' : 'not found';
+    case 'append':
+      return text(result.value);
+    case 'cas': {
+      const current = textOrNull(result.current);
+      if (result.swapped) return 'swapped';
+      return `not swapped: ${current === null ? 'key is absent' : `current=${current}`}`;
+    }
+    case 'incr':
+      return String(result.value);
+  }
+}
+
+/** A key/value result for JSON: byte values as UTF-8 text. */
+function jsonOfResult(result: KvResult): object {
+  switch (result.kind) {
+    case 'get':
+      return { ...result, value: textOrNull(result.value) };
+    case 'append':
+      return { ...result, value: text(result.value) };
+    case 'cas':
+      return { ...result, current: textOrNull(result.current) };
+    default:
+      return result;
+  }
+}
+
+function describeStatus(status: KvRequestStatus): string {
+  switch (status.state) {
+    case 'executed': {
+      const where = `executed at index ${status.index} (answered in view ${status.view})`;
+      if (status.result === null) {
+        const bytes = Buffer.from(status.resultBytes).toString('base64');
+        return `${where}: a result of ${status.resultBytes.length} bytes that is not a key/value result (base64 ${bytes})`;
+      }
+      return `${where}: ${status.result.kind} ${describeResult(status.result)}`;
+    }
+    case 'refused':
+      return `refused: ${status.code}: ${status.message}`;
+    case 'cancelled':
+      return 'cancelled: it had not run; asking cancelled it, so it never will';
+    case 'forgotten':
+      return 'forgotten: its session moved on; it will never run now, but whether it ran is not known';
+    case 'expired':
+      return 'expired: its session is gone; whether it ran can no longer be learned';
+  }
+}
+
+function jsonOfStatus(status: KvRequestStatus): object {
+  if (status.state !== 'executed') return status;
+  const { result, resultBytes, ...where } = status;
+  return result === null
+    ? { ...where, result: null, resultBase64: Buffer.from(resultBytes).toString('base64') }
+    : { ...where, result: jsonOfResult(result) };
 }
 
 /**
@@ -180,7 +361,7 @@ export function addClientCommands(program: Command): void {
  * sets the commit pace, and this is where it shows. Problems (why a replica does not count as alive,
  * why the coordinator does not act) follow the table.
  */
-function formatStatus({ view, replicas, problem }: StatusReply): string {
+function formatStatus({ view, replicas, problem, asyncLost }: StatusReply): string {
   const list = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.join(','));
   const heading =
     view === null
@@ -192,7 +373,7 @@ function formatStatus({ view, replicas, problem }: StatusReply): string {
       ? '-'
       : String(Math.max(0, primaryDurable - replica.durableIndex));
   const rows = [
-    ['ID', 'ADDRESS', 'ROLE', 'ALIVE', 'DURABLE', 'BEHIND', 'APPLIED', 'COMMIT'],
+    ['ID', 'ADDRESS', 'ROLE', 'ALIVE', 'DURABLE', 'BEHIND', 'APPLIED', 'COMMIT', 'SNAPSHOT', 'SESSIONS'],
     ...replicas.map((replica) => [
       replica.id,
       replica.address,
@@ -202,6 +383,8 @@ function formatStatus({ view, replicas, problem }: StatusReply): string {
       behind(replica),
       String(replica.appliedIndex),
       String(replica.commitIndex),
+      replica.snapshotIndex === 0 ? '-' : String(replica.snapshotIndex),
+      String(replica.sessions),
     ]),
   ];
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
@@ -211,9 +394,51 @@ function formatStatus({ view, replicas, problem }: StatusReply): string {
       .join('  ')
       .trimEnd(),
   );
+  const transfers = replicas.flatMap((replica: ReplicaStatus) =>
+    replica.transfer === null ? [] : [`${replica.id}  ${formatTransfer(replica.transfer)}`],
+  );
   const problems = [
     ...(problem === null ? [] : [`coordinator: ${problem}`]),
     ...replicas.flatMap((replica) => (replica.problem === null ? [] : [`${replica.id}: ${replica.problem}`])),
   ];
-  return [heading, ...table, ...problems].join('\n');
+  const losses = asyncLost > 0 ? [`async writes lost in failovers: ${asyncLost}`] : [];
+  return [heading, ...table, ...transfers, ...problems, ...losses].join('\n');
+}
+
+const thousands = new Intl.NumberFormat('en-US');
+
+/** "receiving snapshot 42,118 of 210,000,000 bytes  0%  105 MB/s  2.0 s left" */
+export function formatTransfer({ snapshot, receivedBytes, bytesPerSecond }: TransferProgress): string {
+  const sizeBytes = snapshot.sizeBytes;
+  const percent = sizeBytes === 0 ? 100 : Math.floor((Math.min(receivedBytes, sizeBytes) / sizeBytes) * 100);
+  const parts = [
+    `receiving snapshot ${thousands.format(receivedBytes)} of ${thousands.format(sizeBytes)} bytes`,
+    `${percent}%`,
+  ];
+  if (bytesPerSecond > 0) {
+    const leftSeconds = Math.max(0, sizeBytes - receivedBytes) / bytesPerSecond;
+    parts.push(`${formatRate(bytesPerSecond)}`, `${formatSeconds(leftSeconds)} left`);
+  } else parts.push('rate not known yet');
+  return parts.join('  ');
+}
+
+/** Decimal units, three significant digits at most: "950 B/s", "12.5 kB/s", "105 MB/s". */
+function formatRate(bytesPerSecond: number): string {
+  const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
+  let value = bytesPerSecond;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const shown = value >= 100 || unit === 0 ? Math.round(value).toString() : value.toPrecision(3);
+  return `${shown} ${units[unit]}`;
+}
+
+/** "0.4 s", "12 s", "3 min 20 s" */
+function formatSeconds(seconds: number): string {
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const whole = Math.round(seconds);
+  return `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }

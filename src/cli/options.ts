@@ -10,6 +10,8 @@ export const COORDINATOR_ADDRESS_DEFAULT = '127.0.0.1:7000';
 export const CLI_TIMEOUT_MS_DEFAULT = 10_000;
 export const CLI_TIMEOUT_MS_MAX = 24 * 60 * 60 * 1000;
 export const PORT_MAX = 65535;
+/** The largest staleness bound `get --any --max-staleness` takes: a day. */
+export const MAX_STALENESS_MS_MAX = 24 * 60 * 60 * 1000;
 
 /** Exit codes of the understudy command. */
 export const exitCode = { success: 0, failed: 1, usage: 2 } as const;

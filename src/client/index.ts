@@ -1,15 +1,26 @@
 // The client library: the generic replicated client and the key/value client built on it.
 
-export { type Bytes, Client, type WriteMetadata, type WriteResult } from './kv-client.js';
+export {
+  type Bytes,
+  Client,
+  type KvRequestStatus,
+  type WriteMetadata,
+  type WriteResult,
+} from './kv-client.js';
 export {
   ATTEMPT_TIMEOUT_MS_DEFAULT,
   CLUSTER_ID_DEFAULT,
   type ClientOptions,
   DEADLINE_MS_DEFAULT,
+  parseRequestId,
+  READ_MAX_STALENESS_MS_DEFAULT,
   RETRY_BACKOFF_MAX_MS,
   RETRY_BACKOFF_MIN_MS,
+  type ReadFrom,
+  type ReadOptions,
   type ReadReply,
   ReplicatedClient,
+  type RequestStatus,
   type WriteOptions,
   type WriteReply,
 } from './replicated-client.js';

@@ -1,8 +1,9 @@
 // The key/value client: the built-in store's operations over a ReplicatedClient. Keys and values are
 // bytes; strings are taken as UTF-8. Every write answers its result together with where it stands:
-// the view, the log index, the durability reached and the replicas holding it.
+// the view, the log index, the durability reached and the replicas holding it. Reads go to the
+// primary unless the call allows any member within a staleness bound (ReadOptions).
 
-import { BadFrameError } from '../errors.js';
+import { BadFrameError, ErrorCode } from '../errors.js';
 import type { StatusReply } from '../protocol/messages.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
@@ -10,12 +11,16 @@ import {
   encodeOperation,
   type KvOperation,
   type KvOperationKind,
+  type KvResult,
   type KvResultOf,
   kvOperation,
 } from '../state-machine/index.js';
+import { unpackMessage } from '../state-machine/kv-operations.js';
 import {
   type ClientOptions,
+  type ReadOptions,
   ReplicatedClient,
+  type RequestStatus,
   type WriteOptions,
   type WriteReply,
 } from './replicated-client.js';
@@ -27,6 +32,21 @@ export type WriteMetadata = Omit<WriteReply, 'result'>;
 
 /** The fields of a result of kind K, without the tag, plus the write's metadata. */
 export type WriteResult<K extends KvOperationKind> = Omit<KvResultOf<K>, 'kind'> & WriteMetadata;
+
+/**
+ * What became of a write (see RequestStatus); an executed one also carries its result decoded as
+ * the key/value store's (`result`, tagged with the operation's kind), or null when the bytes are not
+ * one (a cluster that runs another service).
+ */
+export type KvRequestStatus =
+  | {
+      readonly state: 'executed';
+      readonly result: KvResult | null;
+      readonly resultBytes: Uint8Array;
+      readonly index: number;
+      readonly view: number;
+    }
+  | Exclude<RequestStatus, { readonly state: 'executed' }>;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -41,15 +61,18 @@ export class Client {
     return new Client(await ReplicatedClient.connect(options));
   }
 
-  /** The value of `key`, or null if it is absent. */
-  async get(key: Bytes): Promise<Uint8Array | null> {
-    const reply = await this.replicated.read(encodeOperation(kvOperation.get(toBytes(key))));
+  /**
+   * The value of `key`, or null if it is absent. Read at the primary unless `options` allows any
+   * member within a staleness bound, e.g. `{ read: 'any', readYourWrites: true }`.
+   */
+  async get(key: Bytes, options?: ReadOptions): Promise<Uint8Array | null> {
+    const reply = await this.replicated.read(encodeOperation(kvOperation.get(toBytes(key))), options);
     return decode('get', reply.result).value;
   }
 
   /** The value of `key` decoded as UTF-8, or null if it is absent. */
-  async getText(key: Bytes): Promise<string | null> {
-    const value = await this.get(key);
+  async getText(key: Bytes, options?: ReadOptions): Promise<string | null> {
+    const value = await this.get(key, options);
     return value === null ? null : decoder.decode(value);
   }
 
@@ -87,6 +110,17 @@ export class Client {
     return this.write(kvOperation.incr(toBytes(key), delta), options);
   }
 
+  /**
+   * What became of write `requestId` (as OutcomeUnknownError names it); asking cancels a write that
+   * has not run. See ReplicatedClient.requestStatus.
+   */
+  async requestStatus(requestId: string): Promise<KvRequestStatus> {
+    const status = await this.replicated.requestStatus(requestId);
+    if (status.state !== 'executed') return status;
+    const { result, ...where } = status;
+    return { ...where, result: decodeAny(result), resultBytes: result };
+  }
+
   status(): Promise<StatusReply> {
     return this.replicated.status();
   }
@@ -104,6 +138,20 @@ export class Client {
     return { ...fields, ...metadata };
   }
 }
+
+/** A key/value result of whatever kind its tag names, or null if the bytes are not one. */
+function decodeAny(bytes: Uint8Array): KvResult | null {
+  try {
+    const tuple = unpackMessage(bytes, 'result', ErrorCode.badFrame);
+    const kind = Array.isArray(tuple) ? kvKinds.find((known) => known === tuple[0]) : undefined;
+    return kind === undefined ? null : decodeResult(kind, bytes);
+  } catch (error) {
+    if (error instanceof ServiceError) return null;
+    throw error;
+  }
+}
+
+const kvKinds: readonly KvOperationKind[] = ['get', 'put', 'delete', 'append', 'cas', 'incr'];
 
 /** Decodes a result; a malformed one is the server's fault, reported as BAD_FRAME. */
 function decode<K extends KvOperationKind>(kind: K, bytes: Uint8Array): KvResultOf<K> {

@@ -2,10 +2,21 @@
 // primary over one shared, pipelined connection, and retries until a deadline with the SAME client
 // id and request number, so the cluster executes a write at most once, and exactly once when the
 // caller gets an answer. A write that runs out of time is reported as OutcomeUnknownError, never as
-// "failed": it may or may not have happened.
+// "failed": it may or may not have happened, and `requestStatus` can tell which later.
 //
-// Sessions: the server remembers one last request per client id, so each write in flight holds its
-// own session slot (`<uuid>/<k>`), given back when the write settles. Reads carry request number 0.
+// Sessions: the server remembers one last request per client id, and runs a write only for a client
+// id whose session is open. So each write in flight holds its own session slot (`<uuid>/<k>`),
+// opened with a logged `open-session` before its first write and given back when the write settles.
+// A slot is retired, never reused, when:
+// - its write ended outcome-unknown: the session must stay at that request, so that a later
+//   `requestStatus` answers what became of it instead of "forgotten";
+// - the cluster said its session expired: reopening the same id could let a delayed old request
+//   run, so the next write gets a fresh id. If that answer came to the only copy of the write ever
+//   sent, the write surely never ran, and it is sent again under a fresh session within its deadline.
+//
+// Reads: at the primary by default (linearizable). With `read: 'any'` any backup or the primary may
+// answer within a staleness bound; such reads go round-robin over the members the coordinator
+// names, one connection per member, and move on to the next member when one is stale or silent.
 //
 // Every timer is cleared when its call settles or the client closes, so a closed client never keeps
 // the process alive.
@@ -16,16 +27,26 @@ import {
   ConfigError,
   ConnectionClosedError,
   ErrorCode,
+  formatRequestId,
   HandshakeError,
   OutcomeUnknownError,
   RequestRefusedError,
+  SessionExpiredError,
   UnavailableError,
   UnderstudyError,
 } from '../errors.js';
-import type { ClientReply, ClientRequest, ClientSuccess, Hello, StatusReply } from '../protocol/messages.js';
-import { type ClientId, clientId, type Durability, type View } from '../protocol/types.js';
+import type {
+  ClientReply,
+  ClientRequest,
+  ClientSuccess,
+  Hello,
+  StalenessBound,
+  StatusReply,
+} from '../protocol/messages.js';
+import { type ClientId, clientId, type Durability, logIndex, type View } from '../protocol/types.js';
 import {
   dial,
+  ID_BYTES_MAX,
   type MessageConnection,
   PROTOCOL_VERSION,
   parseAddress,
@@ -39,9 +60,15 @@ export const ATTEMPT_TIMEOUT_MS_DEFAULT = 1000;
 /** Pause before a retry: doubles from the minimum up to the maximum. */
 export const RETRY_BACKOFF_MIN_MS = 20;
 export const RETRY_BACKOFF_MAX_MS = 200;
+/** How old the state a `read: 'any'` is served from may be, unless the call says otherwise. */
+export const READ_MAX_STALENESS_MS_DEFAULT = 1000;
 
 /** Failure codes that say "ask the coordinator again and resend"; any other code is final. */
 const retryableCodes: ReadonlySet<string> = new Set([ErrorCode.notPrimary, ErrorCode.overloaded]);
+/** Failure codes after which a `read: 'any'` asks the next member. */
+const nextMemberCodes: ReadonlySet<string> = new Set([...retryableCodes, ErrorCode.stale]);
+
+const noOperation = new Uint8Array(0);
 
 export interface ClientOptions {
   /** The coordinator's "host:port". */
@@ -55,6 +82,23 @@ export interface ClientOptions {
 
 export interface WriteOptions {
   readonly durability?: Durability;
+}
+
+/** Where a read may be answered: at the primary (linearizable), or at any member within a bound. */
+export type ReadFrom = 'primary' | 'any';
+
+export interface ReadOptions {
+  /**
+   * 'primary' (the default): the primary answers, linearizably. 'any': a backup or the primary
+   * answers, from a state at most `maxStalenessMs` old that has applied `minIndex`.
+   */
+  readonly read?: ReadFrom;
+  /** `read: 'any'` only: how old the served state may be; READ_MAX_STALENESS_MS_DEFAULT if absent. */
+  readonly maxStalenessMs?: number;
+  /** `read: 'any'` only: the log index the answering member must have applied; 0 if absent. */
+  readonly minIndex?: number;
+  /** `read: 'any'` only: also require the highest index this client got in a write reply. */
+  readonly readYourWrites?: boolean;
 }
 
 export interface WriteReply {
@@ -74,7 +118,30 @@ export interface ReadReply {
   readonly index: number;
 }
 
-interface Session {
+/**
+ * What became of a write, as `requestStatus` learns it. Every state but `executed` and `refused`
+ * is final in the sense that the write will never run from now on:
+ * - `executed`: it ran; `result` is what it answered, `index` its log entry, `view` the view that
+ *   answered the question;
+ * - `refused`: the service refused it (`code` and `message` as the write would have got them);
+ * - `cancelled`: it had not run; the question cancelled it, so it never will;
+ * - `forgotten`: its session moved past it: it will never run now, but whether it ran is not known;
+ * - `expired`: its session is gone: whether it ran can no longer be learned.
+ */
+export type RequestStatus =
+  | {
+      readonly state: 'executed';
+      readonly result: Uint8Array;
+      readonly index: number;
+      readonly view: number;
+    }
+  | { readonly state: 'refused'; readonly code: string; readonly message: string }
+  | { readonly state: 'cancelled' }
+  | { readonly state: 'forgotten' }
+  | { readonly state: 'expired' };
+
+/** One session of this client: a client id whose session is open, and its next request number. */
+interface SessionSlot {
   readonly clientId: ClientId;
   nextRequestNumber: number;
 }
@@ -84,12 +151,21 @@ type RequestFields = Omit<ClientRequest, 'type' | 'id'>;
 export class ReplicatedClient {
   private readonly hello: Hello;
   private readonly coordinator: SharedConnection<StatusReply>;
-  private primary: SharedConnection<ClientReply> | null = null;
+  /** One connection per member address, for the primary and for reads at backups alike. */
+  private readonly members = new Map<string, SharedConnection<ClientReply>>();
+  private primaryAddress: string | null = null;
+  /** The addresses of the primary and backups, in the coordinator's order: where `read: 'any'` goes. */
+  private readAddresses: readonly string[] = [];
+  /** Where the next `read: 'any'` starts, so that reads spread round-robin. */
+  private readCursor = 0;
   private currentView: View | null = null;
   private refreshing: Promise<void> | null = null;
   private readonly sessionPrefix = randomUUID();
-  private readonly freeSessions: Session[] = [];
-  private sessionCount = 0;
+  /** Slots whose session is open and that no write holds; the most recently used last. */
+  private readonly freeSlots: SessionSlot[] = [];
+  private slotCount = 0;
+  /** The highest log index a write reply named: what `readYourWrites` asks a member to have. */
+  private highestWriteIndex = 0;
   private readonly nextId = { value: 1 };
   private readonly closing = new AbortController();
 
@@ -112,6 +188,7 @@ export class ReplicatedClient {
     try {
       await client.retry(
         (budgetMs) => client.refresh(budgetMs),
+        client.deadline(),
         (reason) => new UnavailableError(`coordinator ${options.coordinator} ${reason}`),
         (error) => error instanceof HandshakeError,
       );
@@ -127,48 +204,127 @@ export class ReplicatedClient {
     return this.currentView;
   }
 
+  /**
+   * Executes `operation` once. Rejects with RequestRefusedError (the service refused it: it never
+   * ran), OutcomeUnknownError (no answer in time: it may have run; ask `requestStatus`),
+   * SessionExpiredError (its session expired meanwhile: it may have run, and that cannot be learned)
+   * or UnavailableError (no primary took it: it never ran).
+   */
   async write(operation: Uint8Array, options: WriteOptions = {}): Promise<WriteReply> {
-    const session = this.freeSessions.pop() ?? {
-      clientId: clientId(`${this.sessionPrefix}/${this.sessionCount++}`),
-      nextRequestNumber: 1,
-    };
-    const requestNumber = session.nextRequestNumber++;
     const durability = options.durability ?? 'sync';
-    try {
-      const reply = await this.request(
-        { clientId: session.clientId, requestNumber, readOnly: false, durability, operation },
-        (reason) =>
-          new OutcomeUnknownError(
-            session.clientId,
+    if (durability !== 'sync' && durability !== 'async') {
+      throw new ConfigError(`durability must be 'sync' or 'async', got ${String(durability)}`);
+    }
+    const endMs = this.deadline();
+    for (;;) {
+      const slot = await this.takeSlot(endMs);
+      const requestNumber = slot.nextRequestNumber++;
+      const requestId = formatRequestId(slot.clientId, requestNumber);
+      let sends = 0;
+      let reply: ClientSuccess;
+      try {
+        reply = await this.request(
+          { kind: 'write', clientId: slot.clientId, requestNumber, durability, operation, staleness: null },
+          endMs,
+          (reason) =>
+            sends === 0
+              ? new UnavailableError(`write ${requestId} was never sent, so it never ran: ${reason}`)
+              : new OutcomeUnknownError(
+                  slot.clientId,
+                  requestNumber,
+                  `write ${requestId} ${reason}; it may or may not have run: ask with \`understudy request-status ${requestId}\` (or client.requestStatus)`,
+                ),
+          () => {
+            sends += 1;
+          },
+        );
+      } catch (error) {
+        if (error instanceof RequestRefusedError && error.code === ErrorCode.sessionExpired) {
+          // The slot is retired (not given back): its id is never opened again.
+          if (sends === 1) continue; // the only copy sent found no session: it never ran, and never will
+          throw new SessionExpiredError(
+            slot.clientId,
             requestNumber,
-            `write ${session.clientId} #${requestNumber} ${reason}`,
-          ),
-      );
+            `write ${requestId}: ${error.message}; whether an earlier attempt ran cannot be learned any more. That session is retired; later writes use others.`,
+          );
+        }
+        // Outcome unknown: retired, so the session stays at this request for `requestStatus`.
+        if (!(error instanceof OutcomeUnknownError)) this.freeSlots.push(slot);
+        throw error;
+      }
+      this.freeSlots.push(slot);
+      this.highestWriteIndex = Math.max(this.highestWriteIndex, reply.index);
       const { result, view, index, replicas } = reply;
       return { result, view, index, durability: reply.durability, replicas: [...replicas] };
-    } finally {
-      this.freeSessions.push(session);
     }
   }
 
-  async read(operation: Uint8Array): Promise<ReadReply> {
-    const reply = await this.request(
-      {
-        clientId: clientId(`${this.sessionPrefix}/read`),
-        requestNumber: 0,
-        readOnly: true,
-        durability: 'sync',
-        operation,
-      },
-      (reason) => new UnavailableError(`read ${reason}`),
-    );
+  /**
+   * Answers `operation` from the state: at the primary by default, or with `read: 'any'` at a member
+   * within the bound (see ReadOptions). Rejects with ConfigError (bad options), RequestRefusedError
+   * (the service refused it) or UnavailableError (no member answered in time).
+   */
+  async read(operation: Uint8Array, options: ReadOptions = {}): Promise<ReadReply> {
+    const staleness = stalenessOf(options, this.highestWriteIndex);
+    const fields: RequestFields = {
+      kind: 'read',
+      clientId: clientId(`${this.sessionPrefix}/read`),
+      requestNumber: 0,
+      durability: 'sync',
+      operation,
+      staleness,
+    };
+    const giveUp = (reason: string) => new UnavailableError(`read ${reason}`);
+    const endMs = this.deadline();
+    const reply =
+      staleness === null
+        ? await this.request(fields, endMs, giveUp)
+        : await this.readAtAnyMember(fields, endMs, giveUp);
     return { result: reply.result, view: reply.view, index: reply.index };
+  }
+
+  /**
+   * What became of write `requestId` (`<clientId>#<requestNumber>`, as OutcomeUnknownError names it).
+   * Any client may ask about any write. A write that has not run is cancelled by the question, so the
+   * answer stays true. Rejects with ConfigError (a malformed id) or UnavailableError (no answer in
+   * time; asking again is safe).
+   */
+  async requestStatus(requestId: string): Promise<RequestStatus> {
+    const { clientId: asked, requestNumber } = parseRequestId(requestId);
+    try {
+      const reply = await this.request(
+        {
+          kind: 'request-status',
+          clientId: asked,
+          requestNumber,
+          durability: 'sync',
+          operation: noOperation,
+          staleness: null,
+        },
+        this.deadline(),
+        (reason) => new UnavailableError(`request-status ${requestId} ${reason}`),
+      );
+      return { state: 'executed', result: reply.result, index: reply.index, view: reply.view };
+    } catch (error) {
+      if (!(error instanceof RequestRefusedError)) throw error;
+      switch (error.code) {
+        case ErrorCode.requestCancelled:
+          return { state: 'cancelled' };
+        case ErrorCode.resultForgotten:
+          return { state: 'forgotten' };
+        case ErrorCode.sessionExpired:
+          return { state: 'expired' };
+        default:
+          return { state: 'refused', code: error.code, message: error.message };
+      }
+    }
   }
 
   /** The coordinator's view and what it knows of each replica. */
   async status(): Promise<StatusReply> {
     return this.retry(
       (budgetMs) => this.fetchStatus(budgetMs),
+      this.deadline(),
       (reason) => new UnavailableError(`status from coordinator ${this.options.coordinator} ${reason}`),
     );
   }
@@ -177,43 +333,127 @@ export class ReplicatedClient {
     if (this.closing.signal.aborted) return;
     this.closing.abort();
     this.coordinator.close();
-    this.primary?.close();
+    for (const member of this.members.values()) member.close();
+    this.members.clear();
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------------
+
+  /** A free slot, or a new one whose session is opened first (within `endMs`; nothing is written). */
+  private async takeSlot(endMs: number): Promise<SessionSlot> {
+    const free = this.freeSlots.pop();
+    if (free !== undefined) return free;
+    const slot: SessionSlot = {
+      clientId: clientId(`${this.sessionPrefix}/${this.slotCount++}`),
+      nextRequestNumber: 1,
+    };
+    await this.request(
+      {
+        kind: 'open-session',
+        clientId: slot.clientId,
+        requestNumber: 0,
+        durability: 'sync',
+        operation: noOperation,
+        staleness: null,
+      },
+      endMs,
+      (reason) =>
+        new UnavailableError(
+          `opening session ${slot.clientId} ${reason}; the write was never sent, so it never ran`,
+        ),
+    );
+    return slot;
   }
 
   // ---- retries -----------------------------------------------------------------------------------
 
-  private request(fields: RequestFields, giveUp: (reason: string) => Error): Promise<ClientSuccess> {
+  /** Sends to the primary until an answer, a refusal or `endMs`; `onSend` counts copies sent. */
+  private request(
+    fields: RequestFields,
+    endMs: number,
+    giveUp: (reason: string) => Error,
+    onSend: () => void = () => {},
+  ): Promise<ClientSuccess> {
     let viewStale = false;
     return this.retry(
       async (budgetMs) => {
         const attemptEndMs = performance.now() + budgetMs;
-        if (viewStale || this.primary === null) await this.refresh(budgetMs);
+        if (viewStale || this.primaryAddress === null) await this.refresh(budgetMs);
         viewStale = true; // whatever goes wrong below, the next attempt asks for the view first
-        const primary = this.primary;
-        if (primary === null) throw new UnavailableError('the coordinator knows no primary yet');
-        const reply = await primary.call((id) => ({ type: 'request', id, ...fields }), attemptEndMs);
+        const address = this.primaryAddress;
+        if (address === null) throw new UnavailableError('the coordinator knows no primary yet');
+        const reply = await this.member(address).call((id) => {
+          onSend();
+          return { type: 'request', id, ...fields };
+        }, attemptEndMs);
         if (reply.ok) return reply;
         if (retryableCodes.has(reply.code)) throw new UnderstudyError(reply.code, reply.message);
         throw new RequestRefusedError(reply.code, reply.message);
       },
+      endMs,
       giveUp,
       (error) => error instanceof RequestRefusedError,
     );
   }
 
-  /** Runs `attempt` until it succeeds, fails for good, the deadline passes or the client closes. */
+  /**
+   * A bounded read: each attempt is one round over the members, starting where the last read's
+   * round started plus one; a stale, silent or deposed member sends it on to the next. After a round
+   * with no answer, the client asks the coordinator for the members again and, after a backoff,
+   * starts another. The primary always meets the bound, so a round that reaches it ends.
+   */
+  private readAtAnyMember(
+    fields: RequestFields,
+    endMs: number,
+    giveUp: (reason: string) => Error,
+  ): Promise<ClientSuccess> {
+    let rounds = 0;
+    return this.retry(
+      async (budgetMs) => {
+        if (rounds > 0 || this.readAddresses.length === 0) await this.refresh(budgetMs);
+        rounds += 1;
+        const addresses = this.readAddresses;
+        if (addresses.length === 0) throw new UnavailableError('the coordinator names no primary or backup');
+        const start = this.readCursor++;
+        const problems: string[] = [];
+        for (let turn = 0; turn < addresses.length; turn += 1) {
+          const address = addresses[(start + turn) % addresses.length];
+          const remainingMs = endMs - performance.now();
+          if (address === undefined || remainingMs <= 0 || this.closing.signal.aborted) break;
+          try {
+            const reply = await this.member(address).call(
+              (id) => ({ type: 'request', id, ...fields }),
+              performance.now() + Math.min(this.options.attemptTimeoutMs, remainingMs),
+            );
+            if (reply.ok) return reply;
+            if (!nextMemberCodes.has(reply.code)) throw new RequestRefusedError(reply.code, reply.message);
+            problems.push(`${address}: ${reply.code}: ${reply.message}`);
+          } catch (error) {
+            if (error instanceof RequestRefusedError) throw error;
+            problems.push(`${address}: ${describe(error)}`);
+          }
+        }
+        throw new UnavailableError(`no member answered within the bound (${problems.join('; ')})`);
+      },
+      endMs,
+      giveUp,
+      (error) => error instanceof RequestRefusedError,
+    );
+  }
+
+  /** Runs `attempt` until it succeeds, fails for good, `endMs` passes or the client closes. */
   private async retry<T>(
     attempt: (budgetMs: number) => Promise<T>,
+    endMs: number,
     giveUp: (reason: string) => Error,
     isFinal: (error: unknown) => boolean = () => false,
   ): Promise<T> {
-    const deadlineMs = performance.now() + this.options.deadlineMs;
     let backoffMs = RETRY_BACKOFF_MIN_MS;
     let lastProblem = 'none';
     for (;;) {
       if (this.closing.signal.aborted)
         throw giveUp(`stopped: the client was closed (last problem: ${lastProblem})`);
-      const remainingMs = deadlineMs - performance.now();
+      const remainingMs = endMs - performance.now();
       if (remainingMs <= 0) {
         throw giveUp(`got no answer within ${this.options.deadlineMs} ms (last problem: ${lastProblem})`);
       }
@@ -223,11 +463,16 @@ export class ReplicatedClient {
         if (isFinal(error)) throw error;
         lastProblem = describe(error);
       }
-      await sleep(Math.min(backoffMs, Math.max(0, deadlineMs - performance.now())), undefined, {
+      await sleep(Math.min(backoffMs, Math.max(0, endMs - performance.now())), undefined, {
         signal: this.closing.signal,
       }).catch(() => {}); // aborted by close(): the loop notices on its next turn
       backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MAX_MS);
     }
+  }
+
+  /** The end of a call that starts now (performance.now). */
+  private deadline(): number {
+    return performance.now() + this.options.deadlineMs;
   }
 
   // ---- the view ----------------------------------------------------------------------------------
@@ -247,16 +492,100 @@ export class ReplicatedClient {
       (id) => ({ type: 'status_request', id }),
       performance.now() + budgetMs,
     );
+    if (this.closing.signal.aborted) return status;
     this.currentView = status.view;
     const primaryId = status.view?.primary;
     const address = status.replicas.find((replica) => replica.id === primaryId)?.address;
-    if (address !== undefined && address !== this.primary?.address && !this.closing.signal.aborted) {
+    if (address !== undefined && address !== this.primaryAddress) {
       // Calls in flight to the old primary fail with ConnectionClosedError and are resent.
-      this.primary?.close();
-      this.primary = new SharedConnection(address, this.hello, parseClientReply, this.nextId);
+      if (this.primaryAddress !== null) this.dropMember(this.primaryAddress);
+      this.primaryAddress = address;
+    }
+    this.readAddresses = status.replicas
+      .filter((replica) => replica.alive && (replica.role === 'primary' || replica.role === 'backup'))
+      .map((replica) => replica.address);
+    for (const known of [...this.members.keys()]) {
+      if (known !== this.primaryAddress && !this.readAddresses.includes(known)) this.dropMember(known);
     }
     return status;
   }
+
+  /** The connection to a member, made on first use. */
+  private member(address: string): SharedConnection<ClientReply> {
+    let connection = this.members.get(address);
+    if (connection === undefined) {
+      connection = new SharedConnection(address, this.hello, parseClientReply, this.nextId);
+      if (!this.closing.signal.aborted) this.members.set(address, connection);
+      else connection.close();
+    }
+    return connection;
+  }
+
+  private dropMember(address: string): void {
+    this.members.get(address)?.close();
+    this.members.delete(address);
+  }
+}
+
+/**
+ * Splits `<clientId>#<requestNumber>` (as OutcomeUnknownError's `requestId` reads). The client id
+ * is everything before the last `#`; the number is a decimal integer from 1.
+ */
+export function parseRequestId(requestId: string): { clientId: ClientId; requestNumber: number } {
+  const separator = requestId.lastIndexOf('#');
+  const id = requestId.slice(0, Math.max(0, separator));
+  const number = requestId.slice(separator + 1);
+  const requestNumber = Number(number);
+  const problem =
+    separator < 0
+      ? 'it has no "#"'
+      : id === ''
+        ? 'the client id before "#" is empty'
+        : Buffer.byteLength(id) > ID_BYTES_MAX
+          ? `the client id is longer than ${ID_BYTES_MAX} bytes`
+          : !/^\d+$/.test(number) || !Number.isSafeInteger(requestNumber) || requestNumber < 1
+            ? `the request number after "#" must be an integer from 1, got "${number}"`
+            : null;
+  if (problem !== null) {
+    throw new ConfigError(`bad request id "${requestId}": ${problem} (expected <clientId>#<requestNumber>)`);
+  }
+  return { clientId: clientId(id), requestNumber };
+}
+
+/** The staleness bound a read asks for (null: at the primary); ConfigError for bad options. */
+function stalenessOf(options: ReadOptions, highestWriteIndex: number): StalenessBound | null {
+  const from = options.read ?? 'primary';
+  if (from !== 'primary' && from !== 'any') {
+    throw new ConfigError(`read must be 'primary' or 'any', got ${JSON.stringify(from)}`);
+  }
+  if (from === 'primary') {
+    for (const name of ['maxStalenessMs', 'minIndex', 'readYourWrites'] as const) {
+      if (options[name] !== undefined) {
+        throw new ConfigError(
+          `${name} applies to read: 'any' only (a read at the primary is always current)`,
+        );
+      }
+    }
+    return null;
+  }
+  const maxStalenessMs = options.maxStalenessMs ?? READ_MAX_STALENESS_MS_DEFAULT;
+  const minIndex = options.minIndex ?? 0;
+  for (const [name, value] of [
+    ['maxStalenessMs', maxStalenessMs],
+    ['minIndex', minIndex],
+  ] as const) {
+    if (!(Number.isSafeInteger(value) && value >= 0)) {
+      throw new ConfigError(`${name} must be a non-negative integer, got ${value}`);
+    }
+  }
+  const readYourWrites = options.readYourWrites ?? false;
+  if (typeof readYourWrites !== 'boolean') {
+    throw new ConfigError(`readYourWrites must be a boolean, got ${JSON.stringify(readYourWrites)}`);
+  }
+  return {
+    maxStalenessMs,
+    minIndex: logIndex(readYourWrites ? Math.max(minIndex, highestWriteIndex) : minIndex),
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
-// The understudy command's contract with scripts, without a cluster: bad usage exits 2 with a
-// message naming what was wrong, --help exits 0 on every command, and an unreachable cluster is a
-// failed operation (exit 1) reported as UNAVAILABLE within the timeout.
+// The understudy command's contract with scripts, without a cluster: bad usage (bad flags, a
+// staleness bound without --any, a malformed request id) exits 2 with a message naming what was
+// wrong, --help exits 0 on every command, and an unreachable cluster is a failed operation (exit 1)
+// reported as UNAVAILABLE within the timeout.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -47,6 +48,19 @@ const usageErrors: [string[], RegExp][] = [
   [['incr', 'k', '1.5'], /'1.5' is invalid for argument 'delta'/],
   [['cas', 'k', 'only-expected'], /cas takes KEY EXPECTED NEW/],
   [['replica', '--id', 'r1'], /required option '--listen/],
+  [['get', 'k', '--max-staleness', '100'], /--max-staleness applies to reads at any member: add --any/],
+  [['get', 'k', '--min-index', '3'], /--min-index applies to reads at any member: add --any/],
+  [['get', 'k', '--any', '--max-staleness', '-1'], /--max-staleness.*'-1' is invalid.*from 0/],
+  [['get', 'k', '--any', '--max-staleness', 'soon'], /--max-staleness.*'soon' is invalid/],
+  [['get', 'k', '--any', '--min-index', '1.5'], /--min-index.*'1.5' is invalid/],
+  [['request-status'], /missing required argument 'id'/],
+  [['request-status', 'no-number'], /bad request id "no-number": it has no "#"/],
+  [
+    ['request-status', 'c/0#0'],
+    /bad request id "c\/0#0": the request number after "#" must be an integer from 1/,
+  ],
+  [['request-status', '#4'], /the client id before "#" is empty/],
+  [['request-status', 'c/0#1', 'extra'], /too many arguments/],
   [[], /Usage: understudy/],
 ];
 
@@ -60,7 +74,8 @@ for (const [args, message] of usageErrors) {
 
 const commandArguments: Record<string, RegExp> = {
   put: /<key> <value>/,
-  get: /<key>/,
+  get: /<key>[\s\S]*--any[\s\S]*--max-staleness <ms>[\s\S]*--min-index <n>/,
+  'request-status': /<id>[\s\S]*executed[\s\S]*cancelled[\s\S]*forgotten[\s\S]*expired/,
   del: /<key>/,
   append: /<key> <value>/,
   cas: /<key> \[expected\] \[new\][\s\S]*--expect-absent[\s\S]*--delete/,

@@ -36,6 +36,8 @@ const entry = {
   result: bytes(),
 };
 const position = { view: viewNumber(2), index: logIndex(7) };
+const snapshot = { position: { view: 2, index: 5 }, sizeBytes: 210_000_000, checksum: 0xdeadbeef };
+const transfer = { snapshot, receivedBytes: 42_118, bytesPerSecond: 105_000_000.5 };
 const hello: Hello = { type: 'hello', clusterId: 'test', protocolVersion: 1, peer: { kind: 'client' } };
 
 const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: unknown) => unknown]> = [
@@ -47,11 +49,34 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       previous: position,
       entries: [entry, { ...entry, index: 9 }],
       commitIndex: 6,
+      echo: 1234.5,
     },
     parsePeerMessage,
   ],
-  ['prepare_ok', { type: 'prepare_ok', view: 3, index: 9 }, parsePeerMessage],
-  ['sync', { type: 'sync', view: 3, epochs: [{ view: 1, startIndex: 1 }], lastIndex: 5 }, parsePeerMessage],
+  [
+    'prepare without an echo',
+    { type: 'prepare', view: 3, previous: position, entries: [], commitIndex: 6, echo: -1 },
+    parsePeerMessage,
+  ],
+  ['prepare_ok', { type: 'prepare_ok', view: 3, index: 9, time: 1234.5 }, parsePeerMessage],
+  [
+    'sync',
+    { type: 'sync', view: 3, base: position, epochs: [{ view: 1, startIndex: 1 }], lastIndex: 5 },
+    parsePeerMessage,
+  ],
+  ['snapshot_offer', { type: 'snapshot_offer', view: 3, snapshot }, parsePeerMessage],
+  [
+    'lost_report',
+    {
+      type: 'lost_report',
+      view: 3,
+      entries: [
+        { view: 2, index: 8, clientId: 'client-1', requestNumber: 4 },
+        { view: 2, index: 9, clientId: 'client-2', requestNumber: 1 },
+      ],
+    },
+    parsePeerMessage,
+  ],
   [
     'heartbeat',
     {
@@ -69,6 +94,34 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       storageStalledTicks: 0,
       syncedLearners: ['c'],
       laggingBackups: [],
+      transfer: null,
+      asyncLost: 0,
+      snapshotIndex: 0,
+      sessions: 12,
+    },
+    parseHeartbeat,
+  ],
+  [
+    'heartbeat of a learner receiving a snapshot',
+    {
+      type: 'heartbeat',
+      replicaId: 'c',
+      incarnation: 5,
+      directory: 'c0ffee00-0d7a-4c55-8f21-3e0c2b7d9a10',
+      address: '127.0.0.1:7003',
+      sequence: 1,
+      view,
+      durable: { view: 0, index: 0 },
+      commitIndex: 0,
+      appliedIndex: 0,
+      coordinatorSilentTicks: 0,
+      storageStalledTicks: 0,
+      syncedLearners: [],
+      laggingBackups: [],
+      transfer,
+      asyncLost: 3,
+      snapshotIndex: 0,
+      sessions: 0,
     },
     parseHeartbeat,
   ],
@@ -107,9 +160,26 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
           appliedIndex: 8,
           commitIndex: 9,
           problem: 'its disk has not completed an fsync for 70 ticks',
+          transfer: null,
+          snapshotIndex: 4096,
+          sessions: 17,
+        },
+        {
+          id: 'c',
+          address: 'h:3',
+          role: 'learner',
+          alive: true,
+          durableIndex: 0,
+          appliedIndex: 0,
+          commitIndex: 0,
+          problem: null,
+          transfer,
+          snapshotIndex: 0,
+          sessions: 0,
         },
       ],
       problem: null,
+      asyncLost: 2,
     },
     parseStatusReply,
   ],
@@ -118,11 +188,54 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
     {
       type: 'request',
       id: 5,
+      kind: 'write',
       clientId: 'client-1',
       requestNumber: 4,
-      readOnly: false,
       durability: 'async',
       operation: bytes(0xff, 0),
+      staleness: null,
+    },
+    parseClientRequest,
+  ],
+  [
+    'request open-session',
+    {
+      type: 'request',
+      id: 6,
+      kind: 'open-session',
+      clientId: 'client-1',
+      requestNumber: 0,
+      durability: 'sync',
+      operation: bytes(),
+      staleness: null,
+    },
+    parseClientRequest,
+  ],
+  [
+    'request read with a staleness bound',
+    {
+      type: 'request',
+      id: 7,
+      kind: 'read',
+      clientId: 'client-1/read',
+      requestNumber: 0,
+      durability: 'sync',
+      operation: bytes(1),
+      staleness: { maxStalenessMs: 1000, minIndex: 42 },
+    },
+    parseClientRequest,
+  ],
+  [
+    'request-status',
+    {
+      type: 'request',
+      id: 8,
+      kind: 'request-status',
+      clientId: 'client-1',
+      requestNumber: 3,
+      durability: 'sync',
+      operation: bytes(),
+      staleness: null,
     },
     parseClientRequest,
   ],
@@ -183,8 +296,19 @@ test('bytes that are not one msgpack value are a BadFrameError', () => {
   }
 });
 
-const prepare = samples[0]?.[1] ?? {};
-const request = samples[9]?.[1] ?? {};
+/** The sample message of that name. */
+function sample(name: string): Record<string, unknown> {
+  const found = samples.find(([sampleName]) => sampleName === name)?.[1];
+  assert(found !== undefined, `no sample named ${name}`);
+  return found;
+}
+
+const prepare = sample('prepare');
+const request = sample('request');
+const boundedRead = sample('request read with a staleness bound');
+const heartbeat = sample('heartbeat');
+const statusReply = sample('status_reply');
+const lostReport = sample('lost_report');
 const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
   ['a non-object', () => parseHello(null), /^hello: expected an object, got object/],
   ['an array', () => parseHello([1]), /^hello: expected an object, got an array/],
@@ -196,7 +320,11 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
     /\.commitIndex: expected a non/,
   ],
   ['a fractional view', () => parsePeerMessage({ ...prepare, view: 1.5 }), /peer message\.view:/],
-  ['a missing field', () => parsePeerMessage({ type: 'prepare_ok', view: 1 }), /\.index: .* got nothing/],
+  [
+    'a missing field',
+    () => parsePeerMessage({ type: 'prepare_ok', view: 1, time: 0 }),
+    /\.index: .* got nothing/,
+  ],
   [
     'an entry with a string update',
     () => parsePeerMessage({ ...prepare, entries: [entry, { ...entry, update: 'x' }] }),
@@ -204,17 +332,100 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
   ],
   [
     'epochs not a list',
-    () => parsePeerMessage({ type: 'sync', view: 1, epochs: {}, lastIndex: 0 }),
+    () => parsePeerMessage({ type: 'sync', view: 1, base: position, epochs: {}, lastIndex: 0 }),
     /\.epochs:/,
   ],
   [
+    'a prepare without echo',
+    () => parsePeerMessage({ ...prepare, echo: undefined }),
+    /\.echo: .* got nothing/,
+  ],
+  [
+    'an echo below -1',
+    () => parsePeerMessage({ ...prepare, echo: -2 }),
+    /\.echo: expected a non-negative number or -1/,
+  ],
+  [
+    'an infinite prepare_ok time',
+    () => parsePeerMessage({ type: 'prepare_ok', view: 1, index: 1, time: Number.POSITIVE_INFINITY }),
+    /\.time: expected a non-negative number or -1/,
+  ],
+  [
+    'a sync without its base',
+    () => parsePeerMessage({ type: 'sync', view: 1, epochs: [], lastIndex: 0 }),
+    /\.base: .* got nothing/,
+  ],
+  [
+    'a snapshot offer with a negative size',
+    () => parsePeerMessage({ type: 'snapshot_offer', view: 3, snapshot: { ...snapshot, sizeBytes: -1 } }),
+    /\.snapshot\.sizeBytes: expected a non-negative integer/,
+  ],
+  [
+    'a snapshot offer with a fractional position',
+    () =>
+      parsePeerMessage({
+        type: 'snapshot_offer',
+        view: 3,
+        snapshot: { ...snapshot, position: { view: 2, index: 1.5 } },
+      }),
+    /\.snapshot\.position\.index:/,
+  ],
+  [
+    'a lost entry with a numeric client id',
+    () =>
+      parsePeerMessage({
+        ...lostReport,
+        entries: [{ view: 2, index: 8, clientId: 7, requestNumber: 1 }],
+      }),
+    /\.entries\[0\]\.clientId: expected a string/,
+  ],
+  [
+    'a lost report whose entries are not a list',
+    () => parsePeerMessage({ ...lostReport, entries: 'all' }),
+    /\.entries:/,
+  ],
+  [
+    'a heartbeat with a fractional async loss count',
+    () => parseHeartbeat({ ...heartbeat, asyncLost: 0.5 }),
+    /\.asyncLost: expected a non-negative integer/,
+  ],
+  [
+    'a heartbeat without its session count',
+    () => parseHeartbeat({ ...heartbeat, sessions: undefined }),
+    /\.sessions: .* got nothing/,
+  ],
+  [
+    'a transfer with a negative rate',
+    () => parseHeartbeat({ ...heartbeat, transfer: { ...transfer, bytesPerSecond: -5 } }),
+    /\.transfer\.bytesPerSecond: expected a non-negative number or -1/,
+  ],
+  [
+    'a transfer without its snapshot',
+    () => parseHeartbeat({ ...heartbeat, transfer: { receivedBytes: 1, bytesPerSecond: 1 } }),
+    /\.transfer\.snapshot: .* got nothing/,
+  ],
+  [
+    'a status reply without asyncLost',
+    () => parseStatusReply({ ...statusReply, asyncLost: undefined }),
+    /\.asyncLost: .* got nothing/,
+  ],
+  [
+    'a replica status with a negative snapshot index',
+    () =>
+      parseStatusReply({
+        ...statusReply,
+        replicas: [{ ...(statusReply.replicas as object[])[0], snapshotIndex: -1 }],
+      }),
+    /\.replicas\[0\]\.snapshotIndex: expected a non-negative integer/,
+  ],
+  [
     'a replica id over 256 bytes',
-    () => parseHeartbeat({ ...samples[3]?.[1], replicaId: 'é'.repeat(129) }),
+    () => parseHeartbeat({ ...heartbeat, replicaId: 'é'.repeat(129) }),
     /\.replicaId: longer than 256 bytes/,
   ],
   [
     'a view with a numeric backup',
-    () => parseCoordinatorToReplica({ ...samples[4]?.[1], view: { ...view, backups: [1] } }),
+    () => parseCoordinatorToReplica({ ...sample('heartbeat_reply'), view: { ...view, backups: [1] } }),
     /\.view\.backups\[0\]: expected a string/,
   ],
   [
@@ -231,6 +442,36 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
     'a string operation',
     () => parseClientRequest({ ...request, operation: 'get' }),
     /\.operation: expected binary/,
+  ],
+  [
+    'an unknown request kind',
+    () => parseClientRequest({ ...request, kind: 'delete-everything' }),
+    /\.kind: expected one of open-session, write, read, request-status/,
+  ],
+  [
+    'a request of the old shape (readOnly, no kind)',
+    () => parseClientRequest({ ...request, kind: undefined, readOnly: true }),
+    /\.kind: .* got nothing/,
+  ],
+  [
+    'a request without staleness',
+    () => parseClientRequest({ ...request, staleness: undefined }),
+    /\.staleness: .* got nothing/,
+  ],
+  [
+    'a negative staleness bound',
+    () => parseClientRequest({ ...boundedRead, staleness: { maxStalenessMs: -1, minIndex: 0 } }),
+    /\.staleness\.maxStalenessMs: expected a non-negative integer/,
+  ],
+  [
+    'a fractional minimum index',
+    () => parseClientRequest({ ...boundedRead, staleness: { maxStalenessMs: 10, minIndex: 2.5 } }),
+    /\.staleness\.minIndex: expected a non-negative integer/,
+  ],
+  [
+    'a staleness bound that is not an object',
+    () => parseClientRequest({ ...boundedRead, staleness: 1000 }),
+    /\.staleness: expected an object/,
   ],
   [
     'a non-boolean ok',
