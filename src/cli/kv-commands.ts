@@ -295,13 +295,13 @@ export function addClientCommands(program: Command): void {
 function describeResult(result: KvResult): string {
   switch (result.kind) {
     case 'get':
-      return result.value === null ? 'absent' : text(result.value);
+      return textOrNull(result.value) ?? 'absent';
     case 'put':
       return result.existed ? 'replaced' : 'created';
     case 'delete':
       return result.existed ? 'deleted' : 'not found';
     case 'append':
-      return text(result.value);
+      return `length ${result.length}`;
     case 'cas': {
       const current = textOrNull(result.current);
       if (result.swapped) return 'swapped';
@@ -317,8 +317,6 @@ function jsonOfResult(result: KvResult): object {
   switch (result.kind) {
     case 'get':
       return { ...result, value: textOrNull(result.value) };
-    case 'append':
-      return { ...result, value: text(result.value) };
     case 'cas':
       return { ...result, current: textOrNull(result.current) };
     default:

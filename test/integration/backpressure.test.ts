@@ -46,19 +46,26 @@ test('a client pipelining 20x more writes than may wait is paused, never refused
     });
     const replies: ClientReply[] = [];
     connection.onMessage = (raw) => replies.push(parseClientReply(raw));
-    const count = tinyProtocolConfig.pendingRequestsMax * 20;
+    const count = tinyProtocolConfig.pendingRequestsMax * 10;
     for (let id = 1; id <= count; id++) {
+      // Each client opens its session, then writes once: two requests in flight per client.
+      const request = { type: 'request', clientId: `burst-${id}`, durability: 'sync', staleness: null };
       connection.send({
-        type: 'request',
-        id,
-        clientId: `burst-${id}`,
+        ...request,
+        id: 2 * id - 1,
+        kind: 'open-session',
+        requestNumber: 0,
+        operation: new Uint8Array(0),
+      });
+      connection.send({
+        ...request,
+        id: 2 * id,
+        kind: 'write',
         requestNumber: 1,
-        readOnly: false,
-        durability: 'sync',
         operation: encodeOperation(kvOperation.incr(new TextEncoder().encode('n'))),
       });
     }
-    await waitFor('every reply', () => (replies.length === count ? true : undefined), 60_000);
+    await waitFor('every reply', () => (replies.length === 2 * count ? true : undefined), 60_000);
     const refused = replies.filter((reply) => !reply.ok);
     assert.deepEqual(refused, [], 'no request was refused');
     assert.equal((await client.incr('n', 0)).value, count);

@@ -69,7 +69,8 @@ class OneServer {
     }
     try {
       let result: Uint8Array;
-      if (request.readOnly) result = this.store.query(request.operation);
+      if (request.kind === 'open-session') result = new Uint8Array(0);
+      else if (request.kind === 'read') result = this.store.query(request.operation);
       else {
         const execution = this.store.execute(request.operation);
         this.store.apply(execution.update);
@@ -159,7 +160,7 @@ test('a pipelined connection runs one process per session slot, and its history 
   for (const { connection, request } of server.submitted) {
     const [, clientConnection] = /^sim-client-(\d+)\/[0-2]$/.exec(request.clientId) ?? [];
     assert.equal(Number(clientConnection), connection, request.clientId);
-    if (request.readOnly) continue;
+    if (request.kind !== 'write') continue;
     requestNumbers.set(request.clientId, [
       ...(requestNumbers.get(request.clientId) ?? []),
       request.requestNumber,
@@ -219,7 +220,7 @@ test('a refusal of an asynchronous write is info: answered before it replicates,
 });
 
 test('a code the workload does not expect is recorded as info and counted, never as a fail', () => {
-  const server = new OneServer((request) => (request.readOnly ? undefined : 'BAD_REQUEST'));
+  const server = new OneServer((request) => (request.kind === 'write' ? 'BAD_REQUEST' : undefined));
   const { workload, events } = run(server, { clients: 2, pipelineDepth: 2 }, 3, 100);
   assert.ok(!events.some((event) => event.type === 'fail'));
   const counted = [...workload.unexpectedReplies.values()].reduce((total, count) => total + count, 0);
@@ -236,7 +237,7 @@ test('a code the workload does not expect is recorded as info and counted, never
 test('NOT_PRIMARY is retried with the same request number, REQUEST_TOO_OLD is info', () => {
   const refusedOnce = new Set<string>();
   const server = new OneServer((request) => {
-    if (request.readOnly) return undefined;
+    if (request.kind !== 'write') return undefined;
     const name = `${request.clientId}#${request.requestNumber}`;
     if (request.requestNumber % 5 === 0) return 'REQUEST_TOO_OLD';
     if (refusedOnce.has(name)) return undefined;
@@ -244,7 +245,7 @@ test('NOT_PRIMARY is retried with the same request number, REQUEST_TOO_OLD is in
     return 'NOT_PRIMARY';
   });
   const { workload, events } = run(server, { clients: 1, pipelineDepth: 2 }, 5, 200);
-  const writes = server.submitted.filter(({ request }) => !request.readOnly);
+  const writes = server.submitted.filter(({ request }) => request.kind === 'write');
   const attempts = new Map<string, number>();
   for (const { request } of writes) {
     const name = `${request.clientId}#${request.requestNumber}`;
