@@ -18,8 +18,14 @@ export interface RunningProcess {
   stderr(): string;
 }
 
-export function startProcess(args: string[]): Promise<RunningProcess> {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  args: string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<RunningProcess> {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -94,8 +100,12 @@ export class LocalCluster {
   readonly replicas = new Map<string, RunningProcess>();
   private readonly clients: Client[] = [];
 
-  static async start(replicaCount = 3): Promise<LocalCluster> {
+  /** Flags every replica of this cluster starts with (snapshot and session limits, say). */
+  private replicaArguments: readonly string[] = [];
+
+  static async start(replicaCount = 3, replicaArguments: readonly string[] = []): Promise<LocalCluster> {
     const cluster = new LocalCluster();
+    cluster.replicaArguments = replicaArguments;
     await cluster.startCoordinator();
     for (let number = 1; number <= replicaCount; number++) await cluster.startReplica(`r${number}`);
     await cluster.waitForView((view) => view.backups.length === replicaCount - 1);
@@ -116,18 +126,25 @@ export class LocalCluster {
     this.coordinatorAddress = this.coordinator.address;
   }
 
-  async startReplica(id: string): Promise<RunningProcess> {
-    const running = await startProcess([
-      'replica',
-      '--id',
-      id,
-      '--listen',
-      '127.0.0.1:0',
-      '--coordinator',
-      this.coordinatorAddress,
-      '--dir',
-      path.join(this.directory, id),
-    ]);
+  async startReplica(
+    id: string,
+    options: { readonly env?: Readonly<Record<string, string>>; readonly listen?: string } = {},
+  ): Promise<RunningProcess> {
+    const running = await startProcess(
+      [
+        'replica',
+        '--id',
+        id,
+        '--listen',
+        options.listen ?? '127.0.0.1:0',
+        '--coordinator',
+        this.coordinatorAddress,
+        '--dir',
+        path.join(this.directory, id),
+        ...this.replicaArguments,
+      ],
+      options.env,
+    );
     this.replicas.set(id, running);
     return running;
   }
