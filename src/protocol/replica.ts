@@ -614,7 +614,10 @@ export class Replica {
       return;
     }
     const ageTicks = this.now - this.freshTick;
-    if (ageTicks * this.msPerTick > bound.maxStalenessMs) {
+    if (
+      ageTicks * this.msPerTick > bound.maxStalenessMs &&
+      this.testOnlyFaults.ignoreStalenessBound !== true
+    ) {
       const age = Number.isFinite(ageTicks) ? `${Math.round(ageTicks * this.msPerTick)} ms` : 'ever';
       stale(
         `replica ${this.id} last heard the primary's commit ${age} ago; the bound is ${bound.maxStalenessMs} ms`,
