@@ -186,7 +186,7 @@ export class Nemesis {
   readonly violations: string[] = [];
   private nextFaultAt: number;
   private active: ActiveFault[] = [];
-  /** A wiped replica not yet back in the view as primary or backup: no other wipe until it is. */
+  /** A wiped (or corrupted and repaired) replica not yet back in the view as primary or backup: no other directory is lost until it is. */
   private wipedAwaitingRejoin: { readonly id: ReplicaId; readonly viewNumber: number } | null = null;
   /** A transfer-cut drawn and waiting for a transfer to interrupt, until a tick. */
   private transferCutArmed: { readonly until: number; strikeAt: number | null } | null = null;
