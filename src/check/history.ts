@@ -10,6 +10,11 @@
 // service gives because of the value is an observation the checker holds against the model. A fail
 // without a code is a cas that did not swap, or (in older histories) a refusal of unknown cause.
 // The field is written only when present, so histories without it read and write as before.
+//
+// An "ok" may name the log index its reply named (`index`): where the write's entry sits, or the
+// index a read observed. The linearizability check ignores it; the check of bounded reads
+// (bounded-reads.ts) uses it to know which writes a read at a given index must reflect. Written only
+// when present, like `error`.
 
 import { assert } from '../protocol/assert.js';
 
@@ -39,6 +44,8 @@ export interface HistoryEvent {
   readonly time: number;
   /** fail only: the error code of the refusal, if the operation was refused. */
   readonly error?: string;
+  /** ok only: the log index the reply named (the write's entry, or the index a read observed). */
+  readonly index?: number;
 }
 
 export interface Operation {
@@ -54,6 +61,8 @@ export interface Operation {
   readonly status: OperationStatus;
   /** fail only: the error code that refused it (absent for a cas that did not swap). */
   readonly error?: string;
+  /** ok only: the log index the reply named, if it was recorded. */
+  readonly index?: number;
 }
 
 /** A malformed history: bad JSON, a bad field, or a completion without its invoke. */
@@ -97,8 +106,9 @@ export class HistoryRecorder {
     return (this.#pending.length - 1) as OperationHandle;
   }
 
-  ok(handle: OperationHandle, value: EventValue, time: number): void {
-    this.#complete(handle, 'ok', value, time);
+  /** `index`: the log index the reply named, if the caller knows it. */
+  ok(handle: OperationHandle, value: EventValue, time: number, index?: number): void {
+    this.#complete(handle, 'ok', value, time, undefined, index);
   }
 
   /** `error`: the code the service refused it with; omit it for a cas that did not swap. */
@@ -120,6 +130,7 @@ export class HistoryRecorder {
     value: EventValue | undefined,
     time: number,
     error?: string,
+    index?: number,
   ): void {
     const invoke = this.#pending[handle];
     assert(invoke !== undefined, `operation ${handle} is unknown or already completed`);
@@ -130,6 +141,7 @@ export class HistoryRecorder {
       value: value === undefined ? invoke.value : value,
       time,
       ...(error === undefined ? {} : { error }),
+      ...(index === undefined ? {} : { index }),
     };
     const problem = describeInvalidEvent(event);
     assert(problem === undefined, `invalid ${type}: ${problem}`);
@@ -142,8 +154,8 @@ export class HistoryRecorder {
 export function toJsonLines(events: readonly HistoryEvent[]): string {
   return events
     .map(
-      ({ process, type, f, key, value, time, error }) =>
-        `${JSON.stringify({ process, type, f, key, value, time, ...(error === undefined ? {} : { error }) })}\n`,
+      ({ process, type, f, key, value, time, error, index }) =>
+        `${JSON.stringify({ process, type, f, key, value, time, ...(error === undefined ? {} : { error }), ...(index === undefined ? {} : { index }) })}\n`,
     )
     .join('');
 }
@@ -151,23 +163,32 @@ export function toJsonLines(events: readonly HistoryEvent[]): string {
 /** Parses and validates a JSON-lines history; blank lines are skipped. Throws HistoryError. */
 export function parseJsonLines(text: string): HistoryEvent[] {
   const events: HistoryEvent[] = [];
-  text.split('\n').forEach((rawLine, index) => {
+  text.split('\n').forEach((rawLine, position) => {
     const line = rawLine.trim();
     if (line === '') return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch (error) {
-      throw new HistoryError(index + 1, `not JSON (${(error as Error).message})`);
+      throw new HistoryError(position + 1, `not JSON (${(error as Error).message})`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new HistoryError(index + 1, 'expected a JSON object');
+      throw new HistoryError(position + 1, 'expected a JSON object');
     }
     const event = parsed as Record<string, unknown>;
     const problem = describeInvalidEvent(event);
-    if (problem !== undefined) throw new HistoryError(index + 1, problem);
-    const { process, type, f, key, value, time, error } = event as unknown as HistoryEvent;
-    events.push({ process, type, f, key, value, time, ...(error === undefined ? {} : { error }) });
+    if (problem !== undefined) throw new HistoryError(position + 1, problem);
+    const { process, type, f, key, value, time, error, index } = event as unknown as HistoryEvent;
+    events.push({
+      process,
+      type,
+      f,
+      key,
+      value,
+      time,
+      ...(error === undefined ? {} : { error }),
+      ...(index === undefined ? {} : { index }),
+    });
   });
   return events;
 }
@@ -218,12 +239,13 @@ function toOperation(invoke: HistoryEvent, completion: HistoryEvent, status: Ope
     ret: known ? completion.time : Number.POSITIVE_INFINITY,
     status,
     ...(status === 'fail' && completion.error !== undefined ? { error: completion.error } : {}),
+    ...(status === 'ok' && completion.index !== undefined ? { index: completion.index } : {}),
   };
 }
 
 /** Why a decoded event is malformed, or undefined if it is well-formed. */
 function describeInvalidEvent(event: Readonly<Record<string, unknown>> | HistoryEvent): string | undefined {
-  const { process, type, f, key, value, time, error } = event as Record<string, unknown>;
+  const { process, type, f, key, value, time, error, index } = event as Record<string, unknown>;
   if (typeof process !== 'number' || !Number.isSafeInteger(process)) return '"process" must be an integer';
   if (!eventTypes.includes(type as EventType)) return `"type" must be one of ${eventTypes.join(', ')}`;
   if (!operationFunctions.includes(f as OperationFunction)) {
@@ -236,6 +258,12 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
     if (type !== 'fail') return '"error" belongs on fail events only';
     if (typeof error !== 'string' || error.length > errorCodeLengthMax || !errorCodePattern.test(error)) {
       return `"error" must be printable ASCII of 1 to ${errorCodeLengthMax} characters`;
+    }
+  }
+  if (index !== undefined) {
+    if (type !== 'ok') return '"index" belongs on ok events only';
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
+      return '"index" must be a non-negative integer';
     }
   }
   // fail and info completions may carry the invoke value or null.

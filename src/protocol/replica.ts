@@ -614,7 +614,10 @@ export class Replica {
       return;
     }
     const ageTicks = this.now - this.freshTick;
-    if (ageTicks * this.msPerTick > bound.maxStalenessMs) {
+    if (
+      ageTicks * this.msPerTick > bound.maxStalenessMs &&
+      this.testOnlyFaults.ignoreStalenessBound !== true
+    ) {
       const age = Number.isFinite(ageTicks) ? `${Math.round(ageTicks * this.msPerTick)} ms` : 'ever';
       stale(
         `replica ${this.id} last heard the primary's commit ${age} ago; the bound is ${bound.maxStalenessMs} ms`,
@@ -937,8 +940,12 @@ export class Replica {
       previous,
       entries,
       commitIndex: this.commitIndex,
-      // Vouching for freshness needs the lease: without it another primary may be committing.
-      echo: this.leaseValid() ? (this.followers.get(to)?.lastEcho ?? -1) : -1,
+      // Vouching for freshness needs the lease (without it another primary may be committing), and a
+      // commit index past what earlier views may have committed (until then it covers not all of it).
+      echo:
+        this.leaseValid() && this.commitIndex >= this.viewStartIndex
+          ? (this.followers.get(to)?.lastEcho ?? -1)
+          : -1,
     };
     this.effects.peerMessages.push({ to, message: prepare });
   }

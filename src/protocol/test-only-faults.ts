@@ -22,6 +22,8 @@ export interface TestOnlyFaults {
   readonly answerRefusalsAtOnce?: boolean;
   /** Hole 10: only backups of the current view may lead next, even if no primary acknowledged it. */
   readonly candidatesFromCurrentViewOnly?: boolean;
+  /** A backup serves bounded reads without checking that the primary vouched for its state lately. */
+  readonly ignoreStalenessBound?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -32,4 +34,5 @@ export const testOnlyFaultNames = [
   'countTicksNotTime',
   'answerRefusalsAtOnce',
   'candidatesFromCurrentViewOnly',
+  'ignoreStalenessBound',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

@@ -3,7 +3,9 @@
 // partitions one way or both, clogged links), simulated disks that hold the real log's bytes and run
 // its real recovery (see disk.ts: fsync latency that can turn slow, a disk that hangs, an fsync that
 // fails and takes the process down, a crash that tears the write being synced into any subset of its
-// pages, a wiped directory) and clocks that drift or stop.
+// pages, a wiped directory, damage to synced records or kept snapshots that the next start repairs
+// under a new directory identity) and clocks that drift or stop. Snapshot transfers between replicas
+// are modelled whole: one dies with its receiving or sending process, or with the link between them.
 // Clients are plain endpoints that submit requests and collect replies. Every delivery feeds a trace
 // hash, so two runs of one seed can be compared exactly.
 //
@@ -139,8 +141,30 @@ interface SimTransfer {
   readonly to: ReplicaId;
   /** The receiving process: a transfer dies with it. */
   readonly receiver: Replica;
+  /** The sending process, which streams it: a transfer dies with it too. */
+  readonly sender: Replica;
   readonly snapshot: SnapshotInfo;
   deliverAt: number;
+}
+
+/** A transfer under way, as faults may see it. */
+export interface TransferUnderWay {
+  readonly from: ReplicaId;
+  readonly to: ReplicaId;
+  readonly snapshotIndex: number;
+  readonly deliverAt: number;
+}
+
+/** What happened to snapshots, transfers and disks in a run, for its report. */
+export interface StorageCounts {
+  /** Snapshots written aside, and made the newest kept one. */
+  snapshotsTaken: number;
+  snapshotsKept: number;
+  transfersCompleted: number;
+  /** Transfers that died with their receiver, their sender or the link between them. */
+  transfersFailed: number;
+  /** Starts that found damage below the sync point and repaired it under a new directory identity. */
+  repairs: number;
 }
 
 /** Ticks a transfer takes: a fixed cost and one tick per this many bytes. */
@@ -164,8 +188,15 @@ export class SimCluster {
   readonly watchers: (() => void)[] = [];
   private readonly inFlight: InFlight[] = [];
   private readonly transfers: SimTransfer[] = [];
-  /** Snapshots installed by transfer, for the run's report. */
-  transfersCompleted = 0;
+  readonly counts: StorageCounts = {
+    snapshotsTaken: 0,
+    snapshotsKept: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    repairs: 0,
+  };
+  /** Storage rules the real recovery code broke on a simulated disk (damage it did not call corruption). */
+  readonly storageViolations: string[] = [];
   private sequence = 0;
   /** Blocked links "from>to", counted: overlapping faults heal one by one. */
   private readonly blocked = new Map<string, number>();
@@ -217,6 +248,16 @@ export class SimCluster {
     if (node.replica !== null) return;
     this.starts += 1;
     const recovered = node.disk.recoverForStart();
+    if (recovered.repair !== null) {
+      // The shell's repair: the intact prefix stays, under a new identity, so the coordinator takes it
+      // for a new member that must prove it holds everything before it counts again.
+      if (recovered.repair.problem !== null)
+        this.storageViolations.push(`${id}: ${recovered.repair.problem}`);
+      this.directories += 1;
+      node.disk.renewIdentity(`directory-${this.directories}`);
+      this.counts.repairs += 1;
+      this.trace(`repair ${id}: ${recovered.repair.what}; now ${node.disk.identity}`);
+    }
     node.replica = new Replica({
       id,
       incarnation: this.starts,
@@ -240,6 +281,20 @@ export class SimCluster {
     if (node.replica !== null) this.crash(id);
     node.disk = this.newDisk();
     this.trace(`wipe ${id}`);
+  }
+
+  /**
+   * The process dies and a byte of what it had synced flips: a log record below the sync point, or a
+   * kept snapshot. Its next start finds the damage and repairs it. Returns what was damaged, or null
+   * (and leaves the process alone) if the disk holds nothing synced to damage.
+   */
+  corrupt(id: ReplicaId): string | null {
+    const node = this.node(id);
+    if (!node.disk.damageable) return null;
+    if (node.replica !== null) this.crash(id);
+    const what = node.disk.damage(this.random);
+    this.trace(`corrupt ${id}: ${what ?? 'nothing synced'}`);
+    return what;
   }
 
   isRunning(id: ReplicaId): boolean {
@@ -348,6 +403,11 @@ export class SimCluster {
     this.node(id).clockRate = rate;
   }
 
+  /** How fast `id`'s clock runs: a bound it measures by its clock lasts 1/rate as long in real time. */
+  clockRateOf(id: ReplicaId): number {
+    return this.node(id).clockRate;
+  }
+
   // ---- faults: network -------------------------------------------------------------------------
 
   /** Delays every message from `from` to `to` by `delayTicks` more, until tick `until`. */
@@ -421,6 +481,16 @@ export class SimCluster {
     return this.node(id).replica;
   }
 
+  /** Snapshot transfers under way now. */
+  transfersUnderWay(): readonly TransferUnderWay[] {
+    return this.transfers.map(({ from, to, snapshot, deliverAt }) => ({
+      from,
+      to,
+      snapshotIndex: snapshot.position.index,
+      deliverAt,
+    }));
+  }
+
   // ---- running ---------------------------------------------------------------------------------
 
   step(): void {
@@ -436,6 +506,10 @@ export class SimCluster {
       if (node.replica === null) continue;
       // The disk works on while the process is stopped; it hears of completions when it resumes.
       const disk = node.disk.step(this.now, this.random, node.diskFaults ?? this.disk);
+      if (disk.kind === 'synced') {
+        this.counts.snapshotsTaken += disk.snapshotsWritten.length;
+        this.counts.snapshotsKept += disk.snapshotsKept.length;
+      }
       if (disk.kind === 'failed') {
         this.trace(`fsync failed on ${id}`);
         this.crash(id);
@@ -459,21 +533,25 @@ export class SimCluster {
       const transfer = this.transfers[position];
       if (transfer === undefined || transfer.deliverAt > this.now) continue;
       const node = this.node(transfer.to);
-      if (node.paused) {
+      const sender = this.node(transfer.from);
+      const alive = node.replica === transfer.receiver && sender.replica === transfer.sender;
+      if (alive && (node.paused || sender.paused)) {
+        // A stopped process neither sends nor takes the rest of the stream.
         transfer.deliverAt = this.now + 1;
         continue;
       }
       this.transfers.splice(position, 1);
-      const source = this.node(transfer.from).disk.keeps(transfer.snapshot);
+      const source = sender.disk.keeps(transfer.snapshot);
       const cut =
         this.blocked.has(`${transfer.from}>${transfer.to}`) ||
         this.blocked.has(`${transfer.to}>${transfer.from}`);
-      if (node.replica !== transfer.receiver || source === null || cut) {
+      if (!alive || node.replica === null || source === null || cut) {
+        this.counts.transfersFailed += 1;
         this.trace(`transfer ${transfer.from}>${transfer.to} at ${transfer.snapshot.position.index} failed`);
         continue;
       }
       node.disk.keepTransferred(source);
-      this.transfersCompleted += 1;
+      this.counts.transfersCompleted += 1;
       this.trace(`transfer ${transfer.from}>${transfer.to} at ${transfer.snapshot.position.index} installed`);
       node.replica.installSnapshot(source);
       this.flushReplica(transfer.to, node.replica, node.disk);
@@ -494,6 +572,11 @@ export class SimCluster {
   }
 
   // ---- trace -----------------------------------------------------------------------------------
+
+  /** Adds an outside actor's event (a fault's choice) to the trace. */
+  note(event: string): void {
+    this.trace(event);
+  }
 
   /** A hash of every event so far: equal for two runs of one seed, or the run is not deterministic. */
   traceDigest(): string {
@@ -629,9 +712,10 @@ export class SimCluster {
           transfer.receiver === replica &&
           transfer.snapshot.checksum === snapshot.checksum,
       );
-      if (underWay) continue;
+      const sender = this.node(from).replica;
+      if (underWay || sender === null) continue;
       const ticks = 2 + Math.ceil(snapshot.sizeBytes / transferBytesPerTick) + this.random.integer(0, 5);
-      this.transfers.push({ from, to: id, receiver: replica, snapshot, deliverAt: this.now + ticks });
+      this.transfers.push({ from, to: id, receiver: replica, sender, snapshot, deliverAt: this.now + ticks });
       this.trace(`transfer ${from}>${id} at ${snapshot.position.index} begins`);
     }
   }

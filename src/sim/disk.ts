@@ -7,8 +7,16 @@
 // (the rest read as zeros), and the REAL recovery code (`recoverSegment`) decides what comes back.
 // Recovery must never call such a tear corruption (nothing in it was acknowledged), and never drop
 // what was synced: the simulator's checks would see either.
+//
+// Damage (`damage`): while the process is down, one bit flips in a record that a later record claims
+// was synced, or in a kept snapshot. The next start runs the real recovery, which must call it
+// corruption, and then repairs as the shell does: kept snapshots whose checksum fails are dropped,
+// the log keeps its intact prefix (the entries before the damaged record), and the directory gets a
+// new identity (the cluster gives it), so the coordinator takes the replica for a new member that must
+// fetch what it lacks before it counts again.
 
 import { crc32 } from 'node:zlib';
+import { LogCorruptedError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { StorageOperation } from '../protocol/effects.js';
 import type { StoredSnapshot } from '../protocol/replica.js';
@@ -56,6 +64,20 @@ export function simSnapshotInfo(position: LogPosition, payload: Uint8Array): Sna
 /** Page sizes a torn write is cut into: small, so that tears land inside and between records. */
 const tornPageBytesChoices = [16, 64, 512] as const;
 
+/** What a start repaired after damage: a description, and a rule the real recovery broke, if any. */
+export interface DiskRepair {
+  readonly what: string;
+  readonly problem: string | null;
+}
+
+/** What a start recovers from the disk. */
+export interface DiskRecovery {
+  readonly snapshot: StoredSnapshot | null;
+  readonly entries: Entry[];
+  /** Non-null when the start found damage and repaired it: the directory needs a new identity. */
+  readonly repair: DiskRepair | null;
+}
+
 /** One write as the log issues it: a truncation, or records already encoded with their claim. */
 type Write =
   | { readonly kind: 'truncate'; readonly afterIndex: number }
@@ -82,14 +104,63 @@ export class SimDisk {
   private temporary: StoredSnapshot | null = null;
   /** Kept snapshots, oldest first. */
   private readonly kept: StoredSnapshot[] = [];
+  /** The synced log entry whose record `damage` flipped a bit of, until a start repairs it. */
+  private damagedIndex: number | null = null;
+  private damagedSnapshot = false;
+  private identityName: string;
 
   /** `identity` names the directory this disk holds; a wiped one gets a new disk. */
-  constructor(
-    readonly identity: string,
-    random: Random,
-  ) {
+  constructor(identity: string, random: Random) {
+    this.identityName = identity;
     this.salt = random.nextUint32();
     this.startImage(positionZero, []);
+  }
+
+  /** The identity of the directory: new for a wiped disk, and after a repair. */
+  get identity(): string {
+    return this.identityName;
+  }
+
+  renewIdentity(identity: string): void {
+    this.identityName = identity;
+  }
+
+  /** Whether the disk holds anything synced that `damage` could flip a bit of. */
+  get damageable(): boolean {
+    return this.kept.length > 0 || this.claimedEntries() > 0;
+  }
+
+  /**
+   * Flips one bit of a synced log record (one that a later record claims was synced, so that recovery
+   * can tell) or of a kept snapshot. For a disk whose process is down. Returns what it damaged.
+   */
+  damage(random: Random): string | null {
+    const claimed = this.claimedEntries();
+    const targets: ('record' | 'snapshot')[] = [];
+    if (claimed > 0) targets.push('record');
+    if (this.kept.length > 0) targets.push('snapshot');
+    if (targets.length === 0) return null;
+    if (random.pick(targets) === 'snapshot') {
+      const position = random.integer(0, this.kept.length - 1);
+      const snapshot = this.kept[position];
+      assert(snapshot !== undefined, 'a kept snapshot');
+      const payload = Uint8Array.from(snapshot.payload);
+      const byte = random.integer(0, payload.length - 1);
+      payload[byte] = (payload[byte] ?? 0) ^ (1 << random.integer(0, 7));
+      this.kept[position] = { info: snapshot.info, payload };
+      this.damagedSnapshot = true;
+      return `kept snapshot at ${snapshot.info.position.index}, byte ${byte}`;
+    }
+    const position = random.integer(0, claimed - 1);
+    const entry = this.entries[position];
+    const offset = this.offsets[position];
+    assert(entry !== undefined && offset !== undefined, 'a synced entry');
+    const image = Buffer.concat(this.chunks);
+    const byte = offset + random.integer(0, entryRecordBytes(entry) - 1);
+    image[byte] = (image[byte] ?? 0) ^ (1 << random.integer(0, 7));
+    this.chunks = [image];
+    this.damagedIndex = Math.min(this.damagedIndex ?? entry.index, entry.index);
+    return `log record of entry ${entry.index}, byte ${byte}`;
   }
 
   /** The entries on disk after the log's base, as the log's recovery would return them. */
@@ -128,9 +199,14 @@ export class SimDisk {
    * continue the snapshot (a crash between installing a transferred snapshot and resetting the log)
    * is reset to it, as the real recovery does.
    */
-  recoverForStart(): { snapshot: StoredSnapshot | null; entries: Entry[] } {
+  recoverForStart(): DiskRecovery {
+    const repair = this.damagedIndex !== null || this.damagedSnapshot ? this.repair() : null;
     const snapshot = this.newestSnapshot();
-    if (snapshot === null) return { snapshot, entries: [...this.entries] };
+    if (snapshot === null) {
+      // A log after a base with no snapshot to stand for it is of no use (a repair dropped it).
+      if (this.base.index > 0) this.startImage(positionZero, []);
+      return { snapshot, entries: [...this.entries], repair };
+    }
     const position = snapshot.info.position;
     const at = this.entries.find((entry) => entry.index === position.index);
     const continues =
@@ -138,9 +214,53 @@ export class SimDisk {
       (at !== undefined && at.view === position.view);
     if (!continues) {
       this.startImage(position, []);
-      return { snapshot, entries: [] };
+      return { snapshot, entries: [], repair };
     }
-    return { snapshot, entries: this.entries.filter((entry) => entry.index > position.index) };
+    return { snapshot, entries: this.entries.filter((entry) => entry.index > position.index), repair };
+  }
+
+  /**
+   * The shell's repair after damage below the sync point: kept snapshots that fail their checksum are
+   * dropped; the log runs through the real recovery, which must call the damage corruption, and keeps
+   * the entries before the damaged record.
+   */
+  private repair(): DiskRepair {
+    const notes: string[] = [];
+    let problem: string | null = null;
+    for (let position = this.kept.length - 1; position >= 0; position--) {
+      const snapshot = this.kept[position];
+      if (snapshot === undefined) continue;
+      const intact =
+        simSnapshotInfo(snapshot.info.position, snapshot.payload).checksum === snapshot.info.checksum;
+      if (intact) continue;
+      this.kept.splice(position, 1);
+      notes.push(`dropped the damaged snapshot at ${snapshot.info.position.index}`);
+    }
+    const damagedIndex = this.damagedIndex;
+    if (damagedIndex !== null) {
+      try {
+        const recovered = this.recoverSegmentImage(Buffer.concat(this.chunks));
+        problem =
+          `recovery took damage to synced entry ${damagedIndex} for a torn write ` +
+          `(kept ${recovered.entries.length} entries, dropped ${recovered.tornBytes} bytes)`;
+      } catch (error) {
+        if (!(error instanceof LogCorruptedError)) throw error;
+      }
+      const last = this.durablePosition.index;
+      const prefix = this.entries.filter((entry) => entry.index < damagedIndex);
+      notes.push(`kept log entries ${this.base.index + 1}..${damagedIndex - 1} of ..${last}`);
+      this.startImage(this.base, prefix);
+    }
+    this.damagedIndex = null;
+    this.damagedSnapshot = false;
+    return { what: notes.join('; ') || 'nothing damaged was found', problem };
+  }
+
+  /** Entries (from the first after the base) that a later record claims were synced. */
+  private claimedEntries(): number {
+    if (this.entries.length === 0) return 0;
+    const { coveredThrough } = this.recoverSegmentImage(Buffer.concat(this.chunks));
+    return this.entries.filter((entry) => entry.index <= coveredThrough).length;
   }
 
   submit(operations: readonly StorageOperation[]): void {
@@ -220,12 +340,7 @@ export class SimDisk {
 
   /** Runs the real recovery over `image`, as the log would at its next start. */
   private recover(image: Buffer): void {
-    const recovered = recoverSegment(image, {
-      path: `sim:${this.identity}`,
-      isLast: true,
-      startIndex: this.base.index + 1,
-      previous: this.base,
-    });
+    const recovered = this.recoverSegmentImage(image);
     assert(recovered.created, 'the segment header is synced before any record');
     this.chunks = [Buffer.from(image.subarray(0, recovered.validBytes))];
     this.imageBytes = recovered.validBytes;
@@ -233,6 +348,15 @@ export class SimDisk {
     this.entries.push(...recovered.entries);
     this.offsets.length = 0;
     this.offsets.push(...recovered.entryOffsets.subarray(0, recovered.entries.length));
+  }
+
+  private recoverSegmentImage(image: Buffer): ReturnType<typeof recoverSegment> {
+    return recoverSegment(image, {
+      path: `sim:${this.identity}`,
+      isLast: true,
+      startIndex: this.base.index + 1,
+      previous: this.base,
+    });
   }
 
   /** Starts the log image over as a segment after `base` holding `entries` (all of them synced). */

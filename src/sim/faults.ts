@@ -9,6 +9,14 @@
 // view holds every replica again, so some replica always holds every committed entry). An operator
 // follows the documentation: a coordinator that lost its state is restarted with the consent to
 // rebuild from the replicas only once every replica is running.
+//
+// The plan also makes the rare paths of the newer features common: small snapshot thresholds in most
+// seeds (snapshots, compaction and state transfers all the time), and small session limits in many
+// (sessions expire by idleness and by count). Two fault kinds aim at them: `transfer-cut` waits for a
+// snapshot transfer and kills its receiver or sender, or cuts the link between them, while it is under
+// way; `corrupt` flips a bit of what a replica had synced (a log record or a kept snapshot), and its
+// restart repairs the damage under a new directory identity, so it rejoins as a new member, keeping
+// its intact prefix. Like a wipe, a corrupt starts only when the view holds every replica.
 
 import { defaultProtocolConfig, type ProtocolConfig, tinyProtocolConfig } from '../protocol/config.js';
 import type { ReplicaId } from '../protocol/types.js';
@@ -39,12 +47,16 @@ export const faultKinds = [
   'slow-disk',
   'disk-hang',
   'fsync-fail',
+  'transfer-cut',
+  'corrupt',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
 export interface FaultPlan {
   readonly replicaCount: number;
   readonly config: ProtocolConfig;
+  /** Which preset `config` starts from, before the snapshot and session limits were picked. */
+  readonly limits: 'tiny' | 'default';
   readonly network: NetworkFaults;
   readonly disk: DiskFaults;
   readonly kinds: readonly FaultKind[];
@@ -58,35 +70,81 @@ export interface FaultPlan {
   readonly pipelineDepth: number;
   /** How long a client may stay idle between operations (keeping the primary it knew). */
   readonly clientIdleTicksMax: number;
+  /**
+   * How long a client waits for an answer before it gives up or asks request-status, while faults
+   * run: short deadlines make writes of unknown outcome, and so status questions, common.
+   */
+  readonly clientDeadlineTicks: number;
 }
 
-export function planFaults(random: Random): FaultPlan {
+/** Snapshot thresholds most seeds pick from: a snapshot every few entries to every few dozen. */
+const snapshotLogBytesChoices = [256, 512, 1024, 2048, 4096] as const;
+/**
+ * Session limits a seed picks from, besides the preset's: a few fewer than the workload's processes
+ * (expiry by count is constant; not fewer still, or most writes end SESSION_EXPIRED and the history is
+ * mostly unknowns), a few more (expiry once reopened sessions pile up), or 16.
+ */
+const sessionsMaxChoices = (processes: number): readonly number[] => [
+  Math.max(2, processes - 2),
+  processes + 4,
+  16,
+];
+const sessionIdleTicksMin = 200;
+const sessionIdleTicksMax = 2_000;
+/** Client deadlines a seed picks from: a failover takes 100 to 300 ticks, a coordinator's amnesia more. */
+const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
+
+/** `clients`: the workload's client connections, each with `pipelineDepth` processes (session slots). */
+export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
   const kinds = faultKinds.filter(() => random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
   const drifting = random.chance(0.5);
+  const limits = random.chance(0.3) ? 'tiny' : 'default';
+  const network: NetworkFaults = {
+    lossProbability: lossy ? random.pick([0.001, 0.01, 0.05]) : 0,
+    duplicateProbability: random.chance(0.3) ? random.pick([0.01, 0.05]) : 0,
+    delayTicksMin: 1,
+    delayTicksMax,
+  };
+  const disk: DiskFaults = {
+    fsyncTicksMin: 1,
+    fsyncTicksMax: random.pick([1, 2, 4, 8]),
+    tornWriteProbability: random.chance(0.5) ? 0.5 : 0,
+  };
+  const concurrentFaultsMax = random.pick([1, 2, 2, 3]);
+  const clockRates = Array.from({ length: replicaCount }, () => (drifting ? 0.95 + random.next() * 0.1 : 1));
+  const faultIntervalTicks = random.integer(50, 400);
+  const faultDurationTicksMax = random.pick([100, 300, 800]);
+  const pipelineDepth = random.pick([1, 1, 2, 3]);
+  const clientIdleTicksMax = random.pick([0, 0, 50, 300]);
+  const clientDeadlineTicks = random.pick(clientDeadlineTicksChoices);
+  const preset = limits === 'tiny' ? tinyProtocolConfig : defaultProtocolConfig;
+  const config: ProtocolConfig = {
+    ...preset,
+    snapshotLogBytes: random.chance(0.8) ? random.pick(snapshotLogBytesChoices) : preset.snapshotLogBytes,
+    sessionsMax: random.chance(0.6)
+      ? random.pick(sessionsMaxChoices(clients * pipelineDepth))
+      : preset.sessionsMax,
+    sessionIdleTicks: random.chance(0.6)
+      ? random.integer(sessionIdleTicksMin, sessionIdleTicksMax)
+      : preset.sessionIdleTicks,
+  };
   return {
     replicaCount,
-    config: random.chance(0.3) ? tinyProtocolConfig : defaultProtocolConfig,
-    network: {
-      lossProbability: lossy ? random.pick([0.001, 0.01, 0.05]) : 0,
-      duplicateProbability: random.chance(0.3) ? random.pick([0.01, 0.05]) : 0,
-      delayTicksMin: 1,
-      delayTicksMax,
-    },
-    disk: {
-      fsyncTicksMin: 1,
-      fsyncTicksMax: random.pick([1, 2, 4, 8]),
-      tornWriteProbability: random.chance(0.5) ? 0.5 : 0,
-    },
+    config,
+    limits,
+    network,
+    disk,
     kinds,
-    concurrentFaultsMax: random.pick([1, 2, 2, 3]),
-    clockRates: Array.from({ length: replicaCount }, () => (drifting ? 0.95 + random.next() * 0.1 : 1)),
-    faultIntervalTicks: random.integer(50, 400),
-    faultDurationTicksMax: random.pick([100, 300, 800]),
-    pipelineDepth: random.pick([1, 1, 2, 3]),
-    clientIdleTicksMax: random.pick([0, 0, 50, 300]),
+    concurrentFaultsMax,
+    clockRates,
+    faultIntervalTicks,
+    faultDurationTicksMax,
+    pipelineDepth,
+    clientIdleTicksMax,
+    clientDeadlineTicks,
   };
 }
 
@@ -94,13 +152,16 @@ export function describePlan(plan: FaultPlan): string {
   const network = plan.network;
   return [
     `${plan.replicaCount} replicas`,
-    plan.config === tinyProtocolConfig ? 'tiny limits' : 'default limits',
+    `${plan.limits} limits`,
+    `snapshots every ${plan.config.snapshotLogBytes} bytes of log`,
+    `sessions ≤ ${plan.config.sessionsMax}, idle ≤ ${plan.config.sessionIdleTicks} ticks`,
     `faults [${plan.kinds.join(', ') || 'none'}], up to ${plan.concurrentFaultsMax} at once`,
     `loss ${network.lossProbability}, duplicates ${network.duplicateProbability}, delay ≤ ${network.delayTicksMax}`,
     `fsync ≤ ${plan.disk.fsyncTicksMax} ticks${plan.disk.tornWriteProbability > 0 ? ', torn writes' : ''}`,
     plan.clockRates.some((rate) => rate !== 1) ? 'drifting clocks' : 'exact clocks',
     `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
     plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
+    `client deadline ${plan.clientDeadlineTicks} ticks`,
   ].join('; ');
 }
 
@@ -125,8 +186,10 @@ export class Nemesis {
   readonly violations: string[] = [];
   private nextFaultAt: number;
   private active: ActiveFault[] = [];
-  /** A wiped replica not yet back in the view as primary or backup: no other wipe until it is. */
+  /** A wiped (or corrupted and repaired) replica not yet back in the view as primary or backup: no other directory is lost until it is. */
   private wipedAwaitingRejoin: { readonly id: ReplicaId; readonly viewNumber: number } | null = null;
+  /** A transfer-cut drawn and waiting for a transfer to interrupt, until a tick. */
+  private transferCutArmed: { readonly until: number; strikeAt: number | null } | null = null;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -148,6 +211,7 @@ export class Nemesis {
     for (const fault of this.active.filter((candidate) => candidate.healAt <= now)) this.healOne(fault);
     for (const fault of this.active) fault.step?.();
     if (this.active.some((fault) => fault.exclusive === true)) return;
+    this.cutTransfer();
     if (now < this.nextFaultAt || this.plan.kinds.length === 0) return;
     if (this.active.length < this.plan.concurrentFaultsMax) {
       const fault = this.inject(this.random.pick(this.plan.kinds));
@@ -161,6 +225,7 @@ export class Nemesis {
 
   /** Ends every fault: restarts and resumes processes, reconnects the network, calms disks. */
   healAll(): void {
+    this.transferCutArmed = null;
     for (const fault of [...this.active]) this.healOne(fault);
     this.cluster.heal();
     this.cluster.network = calmNetwork;
@@ -263,6 +328,78 @@ export class Nemesis {
     return this.active.some((fault) => fault.target === target);
   }
 
+  /**
+   * A transfer-cut, once drawn, waits (without taking a slot, so that the faults that make transfers
+   * happen can run) for a snapshot transfer, then interrupts it while it is under way: its receiver or
+   * its sender crashes, the link between them is cut both ways, or the receiver is isolated; each is
+   * undone after a while. An end already under another fault is left alone.
+   */
+  private cutTransfer(): void {
+    const cluster = this.cluster;
+    const armed = this.transferCutArmed;
+    if (armed === null) return;
+    if (cluster.now > armed.until) {
+      this.transferCutArmed = null;
+      return;
+    }
+    if (this.active.length >= this.plan.concurrentFaultsMax) return;
+    const free = (id: ReplicaId) => !this.busy(id) && cluster.isRunning(id);
+    const transfer = cluster.transfersUnderWay().find(({ from, to }) => free(from) || free(to));
+    if (transfer === undefined) {
+      armed.strikeAt = null;
+      return;
+    }
+    // Somewhere inside the transfer, not always at its first tick.
+    armed.strikeAt ??= this.random.integer(cluster.now, Math.max(cluster.now, transfer.deliverAt - 1));
+    if (cluster.now < armed.strikeAt) return;
+    this.transferCutArmed = null;
+    const target = this.random.pick([transfer.to, transfer.from].filter(free));
+    const other = target === transfer.to ? transfer.from : transfer.to;
+    const roll = this.random.next();
+    let heal: () => void;
+    let variant: string;
+    if (roll < 0.5) {
+      cluster.crash(target);
+      heal = () => cluster.start(target);
+      variant = 'crash';
+    } else {
+      const links: [Endpoint, Endpoint][] =
+        roll < 0.8
+          ? [
+              [target, other],
+              [other, target],
+            ]
+          : cluster.isolationLinks(target);
+      for (const [from, to] of links) cluster.block(from, to);
+      heal = () => {
+        for (const [from, to] of links) cluster.unblock(from, to);
+      };
+      variant = roll < 0.8 ? 'cut the link' : 'isolate';
+    }
+    const role = target === transfer.to ? 'receiver' : 'sender';
+    cluster.note(
+      `transfer-cut: ${variant} ${role} ${target} of the transfer ${transfer.from}>${transfer.to}`,
+    );
+    this.active.push({
+      kind: 'transfer-cut',
+      target,
+      healAt: cluster.now + this.random.integer(20, this.plan.faultDurationTicksMax),
+      heal,
+    });
+    this.injected.set('transfer-cut', (this.injected.get('transfer-cut') ?? 0) + 1);
+  }
+
+  /** A wipe or a corrupt: losing a directory is survivable only while every other replica holds everything. */
+  private mayLoseDirectory(): boolean {
+    const view = this.cluster.view();
+    return (
+      view !== null &&
+      this.wipedAwaitingRejoin === null &&
+      this.active.length === 0 &&
+      [...this.cluster.nodes.keys()].every((id) => view.primary === id || view.backups.includes(id))
+    );
+  }
+
   /** Starts one fault, or returns null when it would not fit beside the ones already active. */
   private inject(kind: FaultKind): ActiveFault | null {
     const cluster = this.cluster;
@@ -325,19 +462,28 @@ export class Nemesis {
       case 'total-crash':
         return this.totalCrash(ids);
       case 'wipe': {
-        // Losing a disk is survivable only while every other replica holds everything.
         const view = cluster.view();
-        const whole =
-          view !== null &&
-          this.wipedAwaitingRejoin === null &&
-          this.active.length === 0 &&
-          ids.every((id) => view.primary === id || view.backups.includes(id));
-        if (!whole) return null;
+        if (view === null || !this.mayLoseDirectory()) return null;
         cluster.wipe(target);
         this.wipedAwaitingRejoin = { id: target, viewNumber: view.number };
         // Often back within the failure timeout, before the coordinator noticed it was gone.
         const restartAt = cluster.now + this.random.integer(0, 2 * this.plan.config.failureTimeoutTicks);
         return { kind, target, healAt: restartAt, heal: () => cluster.start(target) };
+      }
+      case 'corrupt': {
+        // Its restart repairs the damage under a new identity: a lost directory, in part.
+        const view = cluster.view();
+        if (view === null || !this.mayLoseDirectory()) return null;
+        if (cluster.corrupt(target) === null) return null;
+        this.wipedAwaitingRejoin = { id: target, viewNumber: view.number };
+        const restartAt = cluster.now + this.random.integer(0, 2 * this.plan.config.failureTimeoutTicks);
+        return { kind, target, healAt: restartAt, heal: () => cluster.start(target) };
+      }
+      case 'transfer-cut': {
+        // Armed, not yet a fault: see cutTransfer.
+        const until = cluster.now + this.random.integer(100, 4 * this.plan.faultDurationTicksMax);
+        this.transferCutArmed = { until, strikeAt: null };
+        return null;
       }
       case 'partition':
         return fault(target, cut(cluster.isolationLinks(target)));

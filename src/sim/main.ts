@@ -89,6 +89,13 @@ function main(): void {
     process.stdout.write(
       `${first.operations} operations, ${first.failovers} failovers, faults ${[...first.faults].map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'}\n`,
     );
+    const { storage, boundedReads } = first;
+    process.stdout.write(
+      `snapshots ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs ${storage.repairs}; ` +
+        `sessions expired ${first.sessionsExpired}; bounded reads ${boundedReads.servedByMember} by a member, ${boundedReads.servedByPrimary} by the primary, ${boundedReads.staleReplies} STALE; ` +
+        `request-status ${[...first.statusAnswers].map(([answer, count]) => `${answer} ${count}`).join(', ') || 'none'}; ` +
+        `async lost ${first.asyncLost} of ${first.asyncAcknowledged} acknowledged appends, ${first.asyncLostReported ?? '?'} on the loss record\n`,
+    );
     if (first.violations.length > 0) printFailure(first);
     else
       process.stdout.write(
@@ -110,7 +117,18 @@ function main(): void {
   let failovers = 0;
   let asyncAcknowledged = 0;
   let asyncLost = 0;
+  let asyncLostReported = 0;
   let unknownKeys = 0;
+  let sessionsExpired = 0;
+  const storage = {
+    snapshotsTaken: 0,
+    snapshotsKept: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    repairs: 0,
+  };
+  const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
+  const statusAnswers = new Map<string, number>();
   const failed: SeedResult[] = [];
   for (let seed = start; seed < start + count; seed++) {
     const result = runSeed(seed, options);
@@ -119,7 +137,16 @@ function main(): void {
     failovers += result.failovers;
     asyncAcknowledged += result.asyncAcknowledged;
     asyncLost += result.asyncLost;
+    asyncLostReported += result.asyncLostReported ?? 0;
     unknownKeys += result.unknownKeys;
+    sessionsExpired += result.sessionsExpired;
+    for (const name of Object.keys(storage) as (keyof typeof storage)[])
+      storage[name] += result.storage[name];
+    for (const name of Object.keys(bounded) as (keyof typeof bounded)[])
+      bounded[name] += result.boundedReads[name];
+    for (const [answer, number] of result.statusAnswers) {
+      statusAnswers.set(answer, (statusAnswers.get(answer) ?? 0) + number);
+    }
     if (result.violations.length > 0) {
       failed.push(result);
       printFailure(result);
@@ -134,7 +161,11 @@ function main(): void {
       `sim: ${count} seeds (${start}..${start + count - 1}) in ${seconds} s${faultName === undefined ? '' : `, test-only fault ${faultName} ON`}`,
       `faults injected: ${totalFaults} (${breakdown})`,
       `operations checked: ${operations}`,
-      `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged`,
+      `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records`,
+      `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}`,
+      `sessions expired under a pending write: ${sessionsExpired}`,
+      `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,
+      `request-status answers: ${[...statusAnswers].map(([answer, number]) => `${answer} ${number}`).join(', ') || 'none'}`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
       '',

@@ -1,8 +1,11 @@
 // One simulation run, fully determined by its seed: plan the faults, run a workload through them,
 // heal, demand liveness (every new operation completes, every replica converges to the same
 // state), then check the history: linearizable per key, no acknowledged write lost, no append
-// applied twice, and asynchronous writes lost only where a failover happened.
+// applied twice, bounded reads within their staleness bound and reflecting every write at or below
+// the index they observed, and asynchronous writes lost only where a failover happened — each named
+// in the cluster's loss record, which names nothing but async writes the clients sent.
 
+import { checkBoundedReads } from '../check/bounded-reads.js';
 import { pairOperations } from '../check/history.js';
 import { checkAtMostOnce, checkNoLostWrites, type FinalReads } from '../check/invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
@@ -10,7 +13,7 @@ import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import type { ReplicaId } from '../protocol/types.js';
 import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
-import { SimCluster } from './cluster.js';
+import { SimCluster, type StorageCounts } from './cluster.js';
 import { describePlan, type FaultKind, Nemesis, planFaults } from './faults.js';
 import { Random } from './random.js';
 import { SimWorkload, workloadDefaults } from './workload.js';
@@ -31,7 +34,21 @@ export interface SeedResult {
   readonly operations: number;
   readonly failovers: number;
   readonly asyncAcknowledged: number;
+  /** Acknowledged async appends missing from the final values. */
   readonly asyncLost: number;
+  /** Async writes the cluster's loss record counts (null if no replica could be asked). */
+  readonly asyncLostReported: number | null;
+  readonly storage: StorageCounts;
+  /** Writes answered SESSION_EXPIRED. */
+  readonly sessionsExpired: number;
+  readonly boundedReads: {
+    readonly servedByMember: number;
+    readonly servedByPrimary: number;
+    readonly staleReplies: number;
+    readonly abandoned: number;
+  };
+  /** request-status answers by kind (executed, refused, cancelled, a code, unanswered). */
+  readonly statusAnswers: ReadonlyMap<string, number>;
   /** Keys whose history the checker could not decide within its budget. */
   readonly unknownKeys: number;
   readonly violations: readonly string[];
@@ -53,7 +70,7 @@ const finalReadAttemptsMax = 5;
 const simKvLimits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 1024 };
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
-  const plan = planFaults(new Random(seed ^ 0x5eed5eed));
+  const plan = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
   const cluster = new SimCluster({
     seed,
     replicaCount: plan.replicaCount,
@@ -66,6 +83,8 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     ...workloadDefaults,
     pipelineDepth: plan.pipelineDepth,
     idleTicksMax: plan.clientIdleTicksMax,
+    deadlineTicks: plan.clientDeadlineTicks,
+    livenessDeadlineTicks: workloadDefaults.deadlineTicks,
   });
   // Made once the first view formed: its network and disks are the plan's from then on.
   let nemesis: Nemesis | null = null;
@@ -76,9 +95,10 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const primaries: ReplicaId[] = [];
   let asyncAcknowledged = 0;
   let asyncLost = 0;
+  let asyncLostReported: number | null = null;
   let unknownKeys = 0;
   try {
-    const finalReads = runPhases(
+    const { finalReads, lossRecord } = runPhases(
       cluster,
       plan.replicaCount,
       workload,
@@ -108,12 +128,25 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     for (const violation of [...checkNoLostWrites(operations, finalReads), ...checkAtMostOnce(finalReads)]) {
       violations.push(violation.message);
     }
+    for (const violation of checkBoundedReads(workload.boundedReads, operations).violations) {
+      violations.push(`key ${violation.key}: ${violation.rule}: ${violation.message}`);
+    }
+    const missing: string[] = [];
     for (const [key, tokens] of workload.asyncAppendsAcknowledged) {
       const final = finalReads.get(key) ?? '';
       for (const token of tokens) {
         asyncAcknowledged += 1;
-        if (!final.includes(token)) asyncLost += 1;
+        if (final.includes(token)) continue;
+        asyncLost += 1;
+        missing.push(token);
       }
+    }
+    if (lossRecord !== null) {
+      asyncLostReported = lossRecord.count;
+      // A directory lost in the run (a wipe, a repair) may take unreported async writes with it.
+      const wipes = (nemesis as Nemesis | null)?.injected.get('wipe') ?? 0;
+      const directoryLost = wipes > 0 || cluster.counts.repairs > 0;
+      violations.push(...checkLossRecord(lossRecord, workload, missing, directoryLost));
     }
   } catch (error) {
     // An assertion in the core is a bug the seed found: report it like any other violation.
@@ -122,6 +155,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   }
   const failovers = Math.max(0, primaries.length - 1);
   if (asyncLost > 0 && failovers === 0) violations.push(`${asyncLost} async writes lost without a failover`);
+  violations.push(...cluster.storageViolations);
 
   return {
     seed,
@@ -133,10 +167,51 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     failovers,
     asyncAcknowledged,
     asyncLost,
+    asyncLostReported,
+    storage: { ...cluster.counts },
+    sessionsExpired: workload.sessionsExpired,
+    boundedReads: { ...workload.boundedReadCounts },
+    statusAnswers: new Map(workload.statusAnswers),
     unknownKeys,
     violations,
     trace: cluster.recentTrace(),
   };
+}
+
+/** The cluster's record of async writes lost in failovers, as the replicas hold it at the end. */
+interface LossRecord {
+  readonly count: number;
+  readonly names: readonly string[];
+}
+
+/**
+ * The loss record names only async writes the clients sent (a sync write must never be lost, and
+ * nothing else is an async write), and, unless a directory was lost, every acknowledged async append
+ * missing from the final values: the replica that discarded it reported it.
+ */
+function checkLossRecord(
+  record: LossRecord,
+  workload: SimWorkload,
+  missingTokens: readonly string[],
+  directoryLost: boolean,
+): string[] {
+  const violations: string[] = [];
+  const names = new Set(record.names);
+  for (const name of names) {
+    if (!workload.asyncWritesSent.has(name)) {
+      violations.push(`the loss record names ${name}, which no client sent as an async write`);
+    }
+  }
+  if (directoryLost) return violations;
+  for (const token of missingTokens) {
+    const name = workload.asyncAppendRequests.get(token);
+    if (name !== undefined && !names.has(name)) {
+      violations.push(
+        `acknowledged async append ${token} (${name}) is missing from the final value, but the loss record (${record.count}) does not name it`,
+      );
+    }
+  }
+  return violations;
 }
 
 /** Forms the first view, runs the workload through the faults, heals, and reads every key. */
@@ -148,7 +223,7 @@ function runPhases(
   primaries: ReplicaId[],
   options: SeedOptions,
   violations: string[],
-): FinalReads {
+): { finalReads: FinalReads; lossRecord: LossRecord | null } {
   const formed = cluster.runUntil(
     () => (cluster.view()?.backups.length ?? 0) === replicaCount - 1,
     firstViewTicksMax,
@@ -181,7 +256,16 @@ function runPhases(
 
   const finalReads = readEverything(cluster, workload, violations);
   checkConvergence(cluster, violations);
-  return finalReads;
+  const primary = cluster.view()?.primary;
+  const status = primary === undefined ? undefined : cluster.replica(primary)?.status();
+  const lossRecord =
+    status === undefined
+      ? null
+      : {
+          count: status.asyncLost,
+          names: status.lostRecent.map((lost) => `${lost.clientId}#${lost.requestNumber}`),
+        };
+  return { finalReads, lossRecord };
 }
 
 /** Reads every key through the primary, as ordinary operations of the history. */

@@ -14,12 +14,28 @@
 // writing right now, answered at once, so refusals often meet writes that have not committed (and
 // after a failover, may never commit): a rare path made common.
 // Asynchronous writes are recorded as "info" (they may be lost in a failover by design); their
-// append tokens are kept apart so the run can count how many a failover lost.
+// append tokens are kept apart so the run can count how many a failover lost, and check that the
+// cluster's record of lost async writes names them.
+//
+// Bounded reads (`boundedReadProbability` of reads): sent with a staleness bound (50 ms to 2 s,
+// sometimes with the index of the connection's last sync write as the minimum, for read-your-writes) to a random
+// backup or any member; on STALE (or no answer) the client asks another member, then the primary.
+// They may be stale by design, so they stay out of the history: `boundedReads` holds them for
+// checkBoundedReads, with the bound widened by the answering replica's clock drift.
+//
+// Request status: a write whose deadline passes unanswered sometimes (`statusProbability`) asks
+// `request-status` for it, under the same client id and request number, until answered: its result
+// (it ran: ok, or the refusal it got) or REQUEST_CANCELLED (it never ran and never will: fail) makes
+// the history definite where it would have said info. Both answers wait for commit at the primary.
 //
 // Replies and how they are recorded:
 //   ok                                   → ok (sync) / info (async: may still be lost)
 //   NOT_PRIMARY, OVERLOADED              → retry the same request number; nothing happened
-//   REQUEST_TOO_OLD, deadline passed     → info: the first attempt may have run
+//   REQUEST_TOO_OLD, deadline passed     → info: the first attempt may have run (or, after the
+//                                          deadline, ask request-status)
+//   SESSION_EXPIRED                      → info; the process goes on under a new client id
+//   REQUEST_CANCELLED                    → fail (sync: answered once the cancellation committed);
+//                                          info if async
 //   NOT_AN_INTEGER (incr), VALUE_TOO_LARGE (append), cas not swapped
 //                                        → fail with the code (sync); info if async, whose answers
 //                                          may reflect writes a failover loses, as async oks do
@@ -28,6 +44,7 @@
 //                                          is a finding for the run to report; "info" claims
 //                                          nothing, so it cannot hide or invent a violation.
 
+import type { BoundedRead } from '../check/bounded-reads.js';
 import {
   type EventValue,
   HistoryRecorder,
@@ -35,15 +52,15 @@ import {
   type OperationHandle,
 } from '../check/history.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import type { ClientReply } from '../protocol/messages.js';
-import { clientId, type Durability, type ReplicaId } from '../protocol/types.js';
+import type { ClientReply, ClientSuccess, RequestKind } from '../protocol/messages.js';
+import { clientId, type Durability, logIndex, type ReplicaId } from '../protocol/types.js';
 import {
   decodeResult,
   encodeOperation,
   type KvOperation,
   kvOperation,
 } from '../state-machine/kv-operations.js';
-import type { SimCluster } from './cluster.js';
+import { type SimCluster, simMsPerTick } from './cluster.js';
 import type { Random } from './random.js';
 
 export interface WorkloadOptions {
@@ -55,8 +72,10 @@ export interface WorkloadOptions {
   readonly asyncProbability: number;
   /** Resend the same request when no reply came for this long. */
   readonly attemptTimeoutTicks: number;
-  /** Give up (outcome unknown) after this long. */
+  /** Give up (outcome unknown, or ask request-status) after this long. */
   readonly deadlineTicks: number;
+  /** The deadline once faults are healed (default `deadlineTicks`): long enough for the cluster to recover. */
+  readonly livenessDeadlineTicks?: number;
   /** Operations each client connection keeps in flight at once, each in its own session slot. */
   readonly pipelineDepth?: number;
   /** Share of register writes (and cas replacements) that write a word instead of a number. */
@@ -71,6 +90,12 @@ export interface WorkloadOptions {
    * keeps the primary it knew, so its next call may reach one that was deposed meanwhile.
    */
   readonly idleTicksMax?: number;
+  /** Share of reads sent with a staleness bound, to a backup or any member. */
+  readonly boundedReadProbability?: number;
+  /** Share of bounded reads that ask for the connection's last write index (read-your-writes). */
+  readonly readYourWritesProbability?: number;
+  /** Share of writes whose deadline passed unanswered that ask request-status until answered. */
+  readonly statusProbability?: number;
 }
 
 /** One operation at a time per connection; deeper pipelines make refusals of uncommitted state likelier. */
@@ -78,6 +103,9 @@ const pipelineDepthDefault = 1;
 /** Half words, half numbers: the likeliest mix for a refusal to see a word written over a number. */
 const registerWordProbabilityDefault = 0.5;
 const probeProbabilityDefault = 0.3;
+const boundedReadProbabilityDefault = 0.4;
+const readYourWritesProbabilityDefault = 0.3;
+const statusProbabilityDefault = 0.6;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -90,6 +118,9 @@ export const workloadDefaults: WorkloadOptions = {
   pipelineDepth: pipelineDepthDefault,
   registerWordProbability: registerWordProbabilityDefault,
   probeProbability: probeProbabilityDefault,
+  boundedReadProbability: boundedReadProbabilityDefault,
+  readYourWritesProbability: readYourWritesProbabilityDefault,
+  statusProbability: statusProbabilityDefault,
 };
 
 const nanosecondsPerTick = 1_000_000;
@@ -101,6 +132,18 @@ const sequenceNumberStride = 1_000;
 const registerWriteShare = 0.4;
 const registerCasShare = 0.75;
 const readProbability = 0.3;
+/** Staleness bounds a bounded read picks from, in ms: from a few follower heartbeats to seconds. */
+const maxStalenessChoicesMs = [50, 100, 250, 500, 1000, 2000] as const;
+/** Members a bounded read asks before it goes to the primary. */
+const boundedReadMembersMax = 2;
+/** Share of bounded reads that first ask a backup; the rest first ask any member, the primary included. */
+const boundedReadBackupFirstProbability = 0.75;
+/**
+ * Ticks added to a bounded read's bound before the check: a replica reads its clock in whole ticks,
+ * at the moment it acknowledged and at the moment it answers, and the write's acknowledgement may
+ * share the tick of the first.
+ */
+const clockReadingSlackTicks = 2;
 
 /** Refusals that tell the client something about the value: recorded as fail with their code. */
 const observingRefusals: Readonly<Partial<Record<KvOperation['kind'], string>>> = {
@@ -108,8 +151,30 @@ const observingRefusals: Readonly<Partial<Record<KvOperation['kind'], string>>> 
   append: ErrorCode.valueTooLarge,
 };
 
+/** A bounded read in progress: its bound, and whom it asked. */
+interface BoundedReadState {
+  readonly maxStalenessMs: number;
+  readonly minIndex: number;
+  /** Members asked so far (the primary excluded); after `boundedReadMembersMax`, the primary. */
+  readonly asked: ReplicaId[];
+  /** Each attempt: where it went, when it left, and whether it was the fallback to the primary. */
+  readonly attempts: Map<
+    number,
+    { readonly to: ReplicaId; readonly sentAt: number; readonly atPrimary: boolean }
+  >;
+  atPrimary: boolean;
+}
+
+/** request-status questions for a write whose deadline passed unanswered. */
+interface StatusQuery {
+  readonly attemptIds: Set<number>;
+  readonly startedAt: number;
+  nextAttemptAt: number;
+}
+
 interface Pending {
-  readonly handle: OperationHandle;
+  /** Null for a bounded read: it stays out of the history (see `boundedReads`). */
+  readonly handle: OperationHandle | null;
   readonly operation: KvOperation;
   readonly f: OperationFunction;
   readonly key: string;
@@ -121,6 +186,8 @@ interface Pending {
   readonly attemptIds: Set<number>;
   nextAttemptAt: number;
   liveness: boolean;
+  readonly bounded: BoundedReadState | null;
+  status: StatusQuery | null;
 }
 
 /** One client connection: what its processes share. */
@@ -135,6 +202,8 @@ interface SimConnection {
    * meanwhile — the way a stale read would reach a primary that stalled past its lease.
    */
   knownPrimary: ReplicaId | null;
+  /** The highest index a definite (sync) write reply named: a read-your-writes read asks for it. */
+  lastWriteIndex: number;
 }
 
 /** One session slot of a connection: a single-threaded process of the history. */
@@ -171,11 +240,24 @@ export class SimWorkload {
   readonly refusals = new Map<string, number>();
   /** Writes answered SESSION_EXPIRED (their outcome unknown). */
   sessionsExpired = 0;
+  /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
+  readonly boundedReads: BoundedRead[] = [];
+  /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */
+  readonly boundedReadCounts = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
+  /** request-status answers by kind: executed, refused, cancelled, or a code; and unanswered ones. */
+  readonly statusAnswers = new Map<string, number>();
+  /** Async write requests sent, as "clientId#requestNumber": the names a loss record may hold. */
+  readonly asyncWritesSent = new Set<string>();
+  /** Acknowledged async append tokens → "clientId#requestNumber" of their request. */
+  readonly asyncAppendRequests = new Map<string, string>();
   readonly keys: readonly string[];
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
   private readonly registerWordProbability: number;
   private readonly probeProbability: number;
+  private readonly boundedReadProbability: number;
+  private readonly readYourWritesProbability: number;
+  private readonly statusProbability: number;
   private nextRequestId = 1;
   private invoked = 0;
   private generating = true;
@@ -190,6 +272,9 @@ export class SimWorkload {
     this.pipelineDepth = options.pipelineDepth ?? pipelineDepthDefault;
     this.registerWordProbability = options.registerWordProbability ?? registerWordProbabilityDefault;
     this.probeProbability = options.probeProbability ?? probeProbabilityDefault;
+    this.boundedReadProbability = options.boundedReadProbability ?? boundedReadProbabilityDefault;
+    this.readYourWritesProbability = options.readYourWritesProbability ?? readYourWritesProbabilityDefault;
+    this.statusProbability = options.statusProbability ?? statusProbabilityDefault;
     if (!Number.isSafeInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
       throw new RangeError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}`);
     }
@@ -200,7 +285,13 @@ export class SimWorkload {
     this.keys = keys;
     for (let index = 0; index < options.clients; index++) {
       const processes: SimProcess[] = [];
-      const connection: SimConnection = { index, processes, lastRead: new Map(), knownPrimary: null };
+      const connection: SimConnection = {
+        index,
+        processes,
+        lastRead: new Map(),
+        knownPrimary: null,
+        lastWriteIndex: 0,
+      };
       for (let slot = 0; slot < this.pipelineDepth; slot++) {
         processes.push({
           connection,
@@ -257,13 +348,27 @@ export class SimWorkload {
             this.begin(process);
           continue;
         }
-        if (this.cluster.now - pending.startedAt >= this.options.deadlineTicks) {
-          this.finish(process, 'info', null);
+        const status = pending.status;
+        if (status !== null) {
+          if (this.cluster.now - status.startedAt >= this.deadlineTicks(pending)) {
+            this.countStatus('unanswered');
+            this.finish(process, 'info', null);
+          } else if (this.cluster.now >= status.nextAttemptAt) {
+            this.sendStatus(process, status);
+          }
+        } else if (this.cluster.now - pending.startedAt >= this.deadlineTicks(pending)) {
+          this.onDeadline(process, pending);
         } else if (this.cluster.now >= pending.nextAttemptAt) {
           this.send(process, pending);
         }
       }
     }
+  }
+
+  private deadlineTicks(pending: Pending): number {
+    return pending.liveness
+      ? (this.options.livenessDeadlineTicks ?? this.options.deadlineTicks)
+      : this.options.deadlineTicks;
   }
 
   /** Reads one key through the normal path, as one more operation of client 0 (used for final reads);
@@ -295,7 +400,9 @@ export class SimWorkload {
     const durability: Durability = this.random.chance(this.options.asyncProbability) ? 'async' : 'sync';
     const reading = this.random.chance(readProbability);
     if (this.livenessPhase) this.livenessOperationsLeft -= 1;
-    if (reading) {
+    if (reading && this.random.chance(this.boundedReadProbability)) {
+      this.invokeBoundedRead(process, key);
+    } else if (reading) {
       this.invoke(process, kvOperation.get(bytes(key)), 'read', key, null, 'sync');
     } else if (key.startsWith('register')) {
       const roll = this.random.next();
@@ -369,8 +476,51 @@ export class SimWorkload {
       attemptIds: new Set(),
       nextAttemptAt: this.cluster.now,
       liveness: this.livenessPhase,
+      bounded: null,
+      status: null,
     };
     this.send(process, process.pending);
+  }
+
+  /** A read any member may answer within a staleness bound: kept out of the history. */
+  private invokeBoundedRead(process: SimProcess, key: string): void {
+    this.invoked += 1;
+    const readYourWrites = this.random.chance(this.readYourWritesProbability);
+    process.pending = {
+      handle: null,
+      operation: kvOperation.get(bytes(key)),
+      f: 'read',
+      key,
+      written: null,
+      invokeValue: null,
+      durability: 'sync',
+      requestNumber: 0,
+      startedAt: this.cluster.now,
+      attemptIds: new Set(),
+      nextAttemptAt: this.cluster.now,
+      liveness: this.livenessPhase,
+      bounded: {
+        maxStalenessMs: this.random.pick(maxStalenessChoicesMs),
+        minIndex: readYourWrites ? process.connection.lastWriteIndex : 0,
+        asked: [],
+        attempts: new Map(),
+        atPrimary: false,
+      },
+      status: null,
+    };
+    this.send(process, process.pending);
+  }
+
+  /** The deadline passed with no answer: give up (info), or ask whether the write ran. */
+  private onDeadline(process: SimProcess, pending: Pending): void {
+    const write = pending.operation.kind !== 'get';
+    if (!write || !this.random.chance(this.statusProbability)) {
+      if (pending.bounded !== null) this.boundedReadCounts.abandoned += 1;
+      this.finish(process, 'info', null);
+      return;
+    }
+    pending.status = { attemptIds: new Set(), startedAt: this.cluster.now, nextAttemptAt: this.cluster.now };
+    this.sendStatus(process, pending.status);
   }
 
   /** A client opens its session before its first write, and again (with a new id) after it expired. */
@@ -396,15 +546,18 @@ export class SimWorkload {
 
   private send(process: SimProcess, pending: Pending): void {
     pending.nextAttemptAt = this.cluster.now + this.options.attemptTimeoutTicks;
-    const connection = process.connection;
-    if (connection.knownPrimary === null || pending.attemptIds.size > 0) {
-      connection.knownPrimary = this.cluster.view()?.primary ?? null;
-    }
-    const primary = connection.knownPrimary;
-    if (primary === null) return;
+    const bounded = pending.bounded;
+    const member = bounded === null ? null : this.nextMember(bounded);
+    const to = member ?? this.primaryFor(process.connection, pending.attemptIds.size > 0);
+    if (to === null) return;
     const id = this.nextRequestId++;
     pending.attemptIds.add(id);
-    this.cluster.submit(process.connection.index, primary, {
+    if (bounded !== null) {
+      bounded.attempts.set(id, { to, sentAt: this.cluster.now, atPrimary: member === null });
+    } else if (pending.durability === 'async' && pending.operation.kind !== 'get') {
+      this.asyncWritesSent.add(`${process.id}#${pending.requestNumber}`);
+    }
+    this.cluster.submit(process.connection.index, to, {
       type: 'request',
       id,
       kind: pending.operation.kind === 'get' ? 'read' : 'write',
@@ -412,6 +565,71 @@ export class SimWorkload {
       requestNumber: pending.requestNumber,
       durability: pending.durability,
       operation: encodeOperation(pending.operation),
+      staleness:
+        bounded === null
+          ? null
+          : { maxStalenessMs: bounded.maxStalenessMs, minIndex: logIndex(bounded.minIndex) },
+    });
+  }
+
+  /**
+   * Where a bounded read goes next: first a random backup (or, a quarter of the time, any member),
+   * then another member; null once it is the primary's turn.
+   */
+  private nextMember(bounded: BoundedReadState): ReplicaId | null {
+    if (bounded.atPrimary) return null;
+    const view = this.cluster.view();
+    const members = view === null ? [] : [view.primary, ...view.backups, ...view.learners];
+    const backups = view?.backups.filter((id) => !bounded.asked.includes(id)) ?? [];
+    const others = members.filter((id) => !bounded.asked.includes(id) && id !== view?.primary);
+    let choice: ReplicaId | undefined;
+    if (bounded.asked.length === 0) {
+      choice =
+        backups.length > 0 && this.random.chance(boundedReadBackupFirstProbability)
+          ? this.random.pick(backups)
+          : members.length > 0
+            ? this.random.pick(members)
+            : undefined;
+    } else if (bounded.asked.length < boundedReadMembersMax && others.length > 0) {
+      choice = this.random.pick(others);
+    }
+    if (choice === undefined || choice === view?.primary) {
+      bounded.atPrimary = true;
+      return null;
+    }
+    bounded.asked.push(choice);
+    return choice;
+  }
+
+  /**
+   * The primary this connection sends to. Like the real client it asks the coordinator again only
+   * for a retry, so a new call may reach a primary that was deposed meanwhile.
+   */
+  private primaryFor(connection: SimConnection, retry: boolean): ReplicaId | null {
+    if (connection.knownPrimary === null || retry) {
+      connection.knownPrimary = this.cluster.view()?.primary ?? null;
+    }
+    return connection.knownPrimary;
+  }
+
+  /** Asks whether the process's pending write ran: same client id and request number. */
+  private sendStatus(process: SimProcess, status: StatusQuery): void {
+    const pending = process.pending;
+    if (pending === null) return;
+    status.nextAttemptAt = this.cluster.now + this.options.attemptTimeoutTicks;
+    const primary = this.primaryFor(process.connection, true);
+    if (primary === null) return;
+    const id = this.nextRequestId++;
+    status.attemptIds.add(id);
+    const kind: RequestKind = 'request-status';
+    this.cluster.submit(process.connection.index, primary, {
+      type: 'request',
+      id,
+      kind,
+      clientId: clientId(process.id),
+      requestNumber: pending.requestNumber,
+      durability: 'sync',
+      operation: new Uint8Array(0),
       staleness: null,
     });
   }
@@ -425,53 +643,178 @@ export class SimWorkload {
       return;
     }
     const process = connection.processes.find(
-      (candidate) => candidate.pending?.attemptIds.has(reply.id) === true,
+      (candidate) =>
+        candidate.pending?.attemptIds.has(reply.id) === true ||
+        candidate.pending?.status?.attemptIds.has(reply.id) === true,
     );
     const pending = process?.pending;
     if (process === undefined || pending === null || pending === undefined) return;
+    if (pending.status?.attemptIds.has(reply.id) === true) {
+      this.onStatusReply(process, pending, reply);
+      return;
+    }
+    if (pending.bounded !== null) {
+      this.onBoundedReadReply(process, pending, pending.bounded, reply);
+      return;
+    }
     if (!reply.ok) {
       this.onRefusal(process, pending, reply.code);
       return;
     }
-    const { operation } = pending;
-    if (pending.durability === 'async' && operation.kind !== 'get') {
-      if (operation.kind === 'append' && pending.written !== null) {
+    if (pending.durability === 'async' && pending.operation.kind !== 'get') {
+      if (pending.operation.kind === 'append' && pending.written !== null) {
         const tokens = this.asyncAppendsAcknowledged.get(pending.key) ?? new Set<string>();
         tokens.add(pending.written);
         this.asyncAppendsAcknowledged.set(pending.key, tokens);
+        this.asyncAppendRequests.set(pending.written, `${process.id}#${pending.requestNumber}`);
       }
+      // Not a read-your-writes index: a failover may lose the entry, and the log may never reach it again.
       // Acknowledged, but a failover may still lose it: unknown as far as linearizability goes.
       this.finish(process, 'info', null, true);
       return;
     }
-    switch (operation.kind) {
+    this.recordSuccess(process, pending, reply);
+  }
+
+  /** A definite success: a sync reply, or a request-status answer (given once the entry committed). */
+  private recordSuccess(process: SimProcess, pending: Pending, reply: ClientSuccess): void {
+    const connection = process.connection;
+    const { index } = reply;
+    if (pending.operation.kind !== 'get') this.noteWriteIndex(connection, index);
+    switch (pending.operation.kind) {
       case 'get': {
         const value = text(decodeResult('get', reply.result).value);
         connection.lastRead.set(pending.key, value);
-        this.finish(process, 'ok', value);
+        this.finish(process, 'ok', value, false, undefined, index);
         return;
       }
       case 'put':
-        this.finish(process, 'ok', pending.written);
+        this.finish(process, 'ok', pending.written, false, undefined, index);
         return;
       case 'append':
-        this.finish(process, 'ok', decodeResult('append', reply.result).length);
+        this.finish(process, 'ok', decodeResult('append', reply.result).length, false, undefined, index);
         return;
       case 'cas': {
         const result = decodeResult('cas', reply.result);
         connection.lastRead.set(pending.key, text(result.current));
-        this.finish(process, result.swapped ? 'ok' : 'fail', pending.invokeValue);
+        if (result.swapped) this.finish(process, 'ok', pending.invokeValue, false, undefined, index);
+        else this.finish(process, 'fail', pending.invokeValue);
         return;
       }
       case 'incr': {
         const { value } = decodeResult('incr', reply.result);
         connection.lastRead.set(pending.key, String(value));
-        this.finish(process, 'ok', value);
+        this.finish(process, 'ok', value, false, undefined, index);
         return;
       }
       case 'delete':
-        this.finish(process, 'ok', null);
+        this.finish(process, 'ok', null, false, undefined, index);
     }
+  }
+
+  private noteWriteIndex(connection: SimConnection, index: number): void {
+    connection.lastWriteIndex = Math.max(connection.lastWriteIndex, index);
+  }
+
+  /** A bounded read's answer: served (kept for the check), STALE (ask the next), or a retry. */
+  private onBoundedReadReply(
+    process: SimProcess,
+    pending: Pending,
+    bounded: BoundedReadState,
+    reply: ClientReply,
+  ): void {
+    const attempt = bounded.attempts.get(reply.id);
+    if (attempt === undefined) return;
+    if (reply.ok) {
+      if (attempt.atPrimary) this.boundedReadCounts.servedByPrimary += 1;
+      else this.boundedReadCounts.servedByMember += 1;
+      // The replica measures the bound with its own clock: as real time it is longer where that
+      // clock runs slow.
+      const boundTicks =
+        (bounded.maxStalenessMs / simMsPerTick + clockReadingSlackTicks) /
+        this.cluster.clockRateOf(attempt.to);
+      this.boundedReads.push({
+        process: process.process,
+        key: pending.key,
+        value: text(decodeResult('get', reply.result).value),
+        sent: attempt.sentAt * nanosecondsPerTick,
+        bound: Math.ceil(boundTicks * nanosecondsPerTick),
+        maxStalenessMs: bounded.maxStalenessMs,
+        minIndex: bounded.minIndex,
+        index: reply.index,
+        replica: attempt.to,
+      });
+      this.finish(process, 'ok', null);
+      return;
+    }
+    const retrySoon = () => {
+      pending.nextAttemptAt = Math.min(pending.nextAttemptAt, this.cluster.now + retryBackoffTicks);
+    };
+    if (reply.code === ErrorCode.stale) {
+      this.boundedReadCounts.staleReplies += 1;
+      retrySoon();
+      return;
+    }
+    if (reply.code === ErrorCode.notPrimary || reply.code === ErrorCode.overloaded) {
+      retrySoon();
+      return;
+    }
+    const cause = `bounded read ${reply.code}`;
+    this.unexpectedReplies.set(cause, (this.unexpectedReplies.get(cause) ?? 0) + 1);
+    this.finish(process, 'info', null, true);
+  }
+
+  /** The answer to request-status: the write's result or refusal, its cancellation, or a retry. */
+  private onStatusReply(process: SimProcess, pending: Pending, reply: ClientReply): void {
+    const status = pending.status;
+    if (status === null) return;
+    if (reply.ok) {
+      this.countStatus('executed');
+      this.recordSuccess(process, pending, reply);
+      return;
+    }
+    const code = reply.code;
+    if (code === ErrorCode.notPrimary || code === ErrorCode.overloaded) {
+      status.nextAttemptAt = Math.min(status.nextAttemptAt, this.cluster.now + retryBackoffTicks);
+      return;
+    }
+    if (code === ErrorCode.requestCancelled) {
+      // Logged and committed before the answer left: it never ran, and never will.
+      this.countStatus('cancelled');
+      this.finish(process, 'fail', null, false, code);
+      return;
+    }
+    if (observingRefusals[pending.operation.kind] === code) {
+      // It ran and was refused; the answer waited for that entry to commit, so it is an observation.
+      this.countStatus('refused');
+      this.refusals.set(`${pending.f} ${code}`, (this.refusals.get(`${pending.f} ${code}`) ?? 0) + 1);
+      this.finish(process, 'fail', null, false, code);
+      return;
+    }
+    this.countStatus(code);
+    if (code === ErrorCode.sessionExpired) {
+      this.expireSession(process);
+      return;
+    }
+    if (code !== ErrorCode.resultForgotten) {
+      const cause = `request-status ${code}`;
+      this.unexpectedReplies.set(cause, (this.unexpectedReplies.get(cause) ?? 0) + 1);
+    }
+    this.finish(process, 'info', null, true);
+  }
+
+  private countStatus(answer: string): void {
+    this.statusAnswers.set(answer, (this.statusAnswers.get(answer) ?? 0) + 1);
+  }
+
+  /** Whether the pending write ran is unknown; the process goes on under a new id, never reopening the old one. */
+  private expireSession(process: SimProcess): void {
+    this.sessionsExpired += 1;
+    this.finish(process, 'info', null, true);
+    process.generation += 1;
+    process.id = `sim-client-${process.connection.index}/${process.process % this.pipelineDepth}.${process.generation}`;
+    process.requestNumber = 0;
+    process.session = { open: false, attemptIds: new Set(), nextAttemptAt: this.cluster.now };
   }
 
   private onSessionReply(process: SimProcess, reply: ClientReply): void {
@@ -491,13 +834,14 @@ export class SimWorkload {
 
   private onRefusal(process: SimProcess, pending: Pending, code: string): void {
     if (code === ErrorCode.sessionExpired) {
-      // Whether it ran is unknown; the client goes on under a new id, never reopening the old one.
-      this.sessionsExpired += 1;
-      this.finish(process, 'info', null, true);
-      process.generation += 1;
-      process.id = `sim-client-${process.connection.index}/${process.process % this.pipelineDepth}.${process.generation}`;
-      process.requestNumber = 0;
-      process.session = { open: false, attemptIds: new Set(), nextAttemptAt: this.cluster.now };
+      this.expireSession(process);
+      return;
+    }
+    if (code === ErrorCode.requestCancelled) {
+      // A retry that reached the primary after request-status cancelled it. A sync one is answered
+      // once the cancellation committed; an async one at the primary's fsync, which a failover may undo.
+      if (pending.durability === 'sync') this.finish(process, 'fail', null, false, code);
+      else this.finish(process, 'info', null, true);
       return;
     }
     if (code === ErrorCode.notPrimary || code === ErrorCode.overloaded) {
@@ -526,20 +870,23 @@ export class SimWorkload {
     value: EventValue,
     answered = false,
     error?: string,
+    index?: number,
   ): void {
     const pending = process.pending;
     if (pending === null) return;
     if (pending.liveness && status === 'info' && !answered) {
-      this.livenessFailures.push(
-        `${pending.f} ${pending.key} by process ${process.process} did not complete`,
-      );
+      const what = pending.bounded === null ? pending.f : 'bounded read';
+      this.livenessFailures.push(`${what} ${pending.key} by process ${process.process} did not complete`);
     }
-    if (status === 'ok') {
-      this.recorder.ok(pending.handle, value, this.time());
+    const handle = pending.handle;
+    if (handle === null) {
+      // A bounded read: recorded in `boundedReads` if it was answered, never in the history.
+    } else if (status === 'ok') {
+      this.recorder.ok(handle, value, this.time(), index);
     } else if (status === 'fail') {
-      this.recorder.fail(pending.handle, this.time(), error);
+      this.recorder.fail(handle, this.time(), error);
     } else {
-      this.recorder.info(pending.handle, this.time());
+      this.recorder.info(handle, this.time());
     }
     process.pending = null;
     process.operationsDone += 1;

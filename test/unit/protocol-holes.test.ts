@@ -448,3 +448,32 @@ test('a backup that held everything is not reported as lagging by the first writ
   primary.drain();
   assert.deepEqual(primary.heartbeats.at(-1)?.laggingBackups, [], 'it has had the entry for moments only');
 });
+
+// ---- bounded reads: freshness vouched for only over what earlier views committed --------------
+
+test('a new primary vouches for no follower freshness until it has committed what it inherited', () => {
+  // Entries 1..5 may have been committed, and acknowledged to clients, by the previous primary; this
+  // one does not know. While its commit index is below them, a freshness it vouched for would let a
+  // backup serve a bounded read without them (found wiring bounded reads into the simulator).
+  const primary = new ReplicaHarness(r1, entries(5, 1));
+  const current = view(2, r1, [r2, r3]);
+  primary.lead(current);
+  primary.syncAll();
+  primary.clock.now += 1;
+  primary.ack(r2, 5); // r3 has not answered yet: nothing commits
+  primary.clock.now += config.followerHeartbeatTicks;
+  primary.replica.tick();
+  primary.drain();
+  const toR2 = () =>
+    primary.sent.filter((sent) => sent.to === r2 && sent.message.type === 'prepare').at(-1)?.message;
+  const before = toR2();
+  assert.equal(primary.replica.status().commitIndex, 0);
+  assert.equal(before?.type === 'prepare' ? before.echo : undefined, -1);
+  primary.ack(r3, 5); // now everything inherited commits
+  primary.clock.now += config.followerHeartbeatTicks;
+  primary.replica.tick();
+  primary.drain();
+  const after = toR2();
+  assert.equal(primary.replica.status().commitIndex, 5);
+  assert.ok(after?.type === 'prepare' && after.echo >= 0, 'vouched once the inherited entries committed');
+});

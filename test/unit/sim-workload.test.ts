@@ -1,11 +1,13 @@
 // The simulator's workload against a stand-in for the cluster: one correct key/value server that
 // answers each request a few ticks later, out of order. It proves the workload's bookkeeping:
 // pipelined operations each in their own process and session, replies matched by request id,
-// refusals recorded with their codes, unexpected codes kept out of the fail outcomes, and a run
-// that depends on its seed only.
+// refusals recorded with their codes, unexpected codes kept out of the fail outcomes, bounded reads
+// sent to members and kept out of the history, request-status asked for writes left unanswered,
+// and a run that depends on its seed only.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { checkBoundedReads } from '../../src/check/bounded-reads.js';
 import { type HistoryEvent, pairOperations } from '../../src/check/history.js';
 import { checkLinearizable } from '../../src/check/linearizability.js';
 import type { ClientReply, ClientRequest } from '../../src/protocol/messages.js';
@@ -22,14 +24,19 @@ const smallLimits: KvLimits = { keySizeMaxBytes: 64, valueSizeMaxBytes: 64 };
 
 interface Submitted {
   readonly connection: number;
+  readonly to: string;
   readonly request: ClientRequest;
   readonly at: number;
 }
 
+/** What the stand-in does with a request: answer it, refuse it with a code, or never answer. */
+type Answer = string | 'silence' | 'run-silently' | undefined;
+
 /**
- * What the workload uses of SimCluster: a clock, a view, submit and takeReplies. Requests run on
- * one KeyValueStore when they arrive, in order; each reply comes back 1 to 4 ticks later, so
- * replies to one connection overtake each other. `answer` may replace a reply with a refusal.
+ * What the workload uses of SimCluster: a clock, a view, clock rates, submit and takeReplies. Requests
+ * run on one KeyValueStore when they arrive, in order; each reply comes back 1 to 4 ticks later, so
+ * replies to one connection overtake each other. `answer` may replace a reply with a refusal, or
+ * with silence. Sessions open at once; request-status answers from the writes that ran.
  */
 class OneServer {
   now = 0;
@@ -41,60 +48,92 @@ class OneServer {
     readonly reply: ClientReply;
   }[] = [];
   private index = 0;
-  private readonly viewNow: View = {
-    number: viewNumber(1),
-    primary: replicaId('r1'),
-    backups: [],
-    learners: [],
-  };
+  /** What each write that ran answered, by "clientId#requestNumber", for request-status. */
+  private readonly executed = new Map<string, ClientReply>();
+  private readonly cancelled = new Set<string>();
+  private readonly viewNow: View;
 
   constructor(
-    readonly answer: (request: ClientRequest) => string | undefined = () => undefined,
+    readonly answer: (request: ClientRequest, to: string) => Answer = () => undefined,
     limits: KvLimits = smallLimits,
+    backups: readonly string[] = [],
   ) {
     this.store = new KeyValueStore(limits);
+    this.viewNow = {
+      number: viewNumber(1),
+      primary: replicaId('r1'),
+      backups: backups.map(replicaId),
+      learners: [],
+    };
   }
 
   view(): View {
     return this.viewNow;
   }
 
-  submit(connection: number, _to: string, request: ClientRequest): void {
-    this.submitted.push({ connection, request, at: this.now });
+  clockRateOf(_id: string): number {
+    return 1;
+  }
+
+  submit(connection: number, to: string, request: ClientRequest): void {
+    this.submitted.push({ connection, to, request, at: this.now });
     const due = this.now + 1 + (request.id % 4);
-    const code = this.answer(request);
-    if (code !== undefined) {
+    const name = `${request.clientId}#${request.requestNumber}`;
+    const code = this.answer(request, to);
+    if (code === 'silence') {
+      // Lost, or not yet run: a write left unanswered that request-status may cancel.
+      return;
+    }
+    if (code !== undefined && code !== 'run-silently') {
       this.outbox.push({ due, connection, reply: this.refusal(request, code) });
+      return;
+    }
+    if (request.kind === 'open-session') {
+      this.outbox.push({ due, connection, reply: this.success(request, new Uint8Array(0)) });
+      return;
+    }
+    if (request.kind === 'request-status') {
+      const executed = this.executed.get(name);
+      if (executed === undefined) this.cancelled.add(name);
+      const reply = executed ?? this.refusal(request, 'REQUEST_CANCELLED');
+      this.outbox.push({ due, connection, reply: { ...reply, id: request.id } });
+      return;
+    }
+    if (request.kind === 'write' && this.cancelled.has(name)) {
+      this.outbox.push({ due, connection, reply: this.refusal(request, 'REQUEST_CANCELLED') });
       return;
     }
     try {
       let result: Uint8Array;
-      if (request.kind === 'open-session') result = new Uint8Array(0);
-      else if (request.kind === 'read') result = this.store.query(request.operation);
+      if (request.kind === 'read') result = this.store.query(request.operation);
       else {
         const execution = this.store.execute(request.operation);
         this.store.apply(execution.update);
         result = execution.result;
       }
       this.index += 1;
-      this.outbox.push({
-        due,
-        connection,
-        reply: {
-          type: 'reply',
-          id: request.id,
-          ok: true,
-          result,
-          view: viewNumber(1),
-          index: logIndex(this.index),
-          durability: request.durability,
-          replicas: [],
-        },
-      });
+      const reply = this.success(request, result);
+      if (request.kind === 'write') this.executed.set(name, reply);
+      if (code !== 'run-silently') this.outbox.push({ due, connection, reply });
     } catch (error) {
       if (!(error instanceof ServiceError)) throw error;
-      this.outbox.push({ due, connection, reply: this.refusal(request, error.code) });
+      const reply = this.refusal(request, error.code);
+      if (request.kind === 'write') this.executed.set(name, reply);
+      if (code !== 'run-silently') this.outbox.push({ due, connection, reply });
     }
+  }
+
+  private success(request: ClientRequest, result: Uint8Array): ClientReply {
+    return {
+      type: 'reply',
+      id: request.id,
+      ok: true,
+      result,
+      view: viewNumber(1),
+      index: logIndex(this.index),
+      durability: request.durability,
+      replicas: [],
+    };
   }
 
   takeReplies(connection: number): ClientReply[] {
@@ -177,7 +216,10 @@ test('a pipelined connection runs one process per session slot, and its history 
   const report = checkLinearizable(operations, { valueSizeMaxBytes: smallLimits.valueSizeMaxBytes });
   assert.equal(report.result, 'linearizable');
   assert.deepEqual(report.unmodeledFailures, []);
-  assert.equal(workload.operationsInvoked, operations.length);
+  // Bounded reads are not in the history; one server is never stale, so they all check out.
+  assert.ok(workload.boundedReads.length > 0, 'some reads were bounded');
+  assert.equal(workload.operationsInvoked, operations.length + workload.boundedReads.length);
+  assert.deepEqual(checkBoundedReads(workload.boundedReads, operations).violations, []);
   assert.deepEqual(workload.unexpectedReplies, new Map());
 });
 
@@ -290,4 +332,58 @@ test('probes: an incr goes to a register while another process is writing it', (
   const never = probesOf(run(new OneServer(), { clients: 2, pipelineDepth: 3, probeProbability: 0 }).events);
   assert.ok(always.probes > 3 * never.probes, `${always.probes} probes, against ${never.probes} by chance`);
   assert.ok(always.probes >= always.increments / 2);
+});
+
+test('bounded reads go to a backup, then another member, then the primary, and stay out of the history', () => {
+  const server = new OneServer(
+    (request, to) => (request.staleness !== null && to !== 'r1' ? 'STALE' : undefined),
+    smallLimits,
+    ['r2', 'r3'],
+  );
+  const { workload, events } = run(server, { clients: 2, boundedReadProbability: 1 });
+  const bounded = server.submitted.filter(({ request }) => request.staleness !== null);
+  assert.ok(bounded.length > 0);
+  // Each bounded read asks at most two members (mostly backups) before the primary answers it.
+  const reads = workload.boundedReads.length;
+  assert.equal(workload.boundedReadCounts.servedByMember, 0);
+  assert.equal(workload.boundedReadCounts.servedByPrimary, reads);
+  assert.equal(workload.boundedReadCounts.staleReplies, bounded.length - reads);
+  assert.ok(
+    bounded.length - reads <= 2 * reads && bounded.length - reads >= reads,
+    `${bounded.length} for ${reads}`,
+  );
+  assert.ok(bounded.filter(({ to }) => to !== 'r1').length > bounded.length / 2);
+  assert.ok(!events.some((event) => event.f === 'read'), 'no read in the history');
+  for (const read of workload.boundedReads) assert.equal(read.replica, 'r1');
+  // Read-your-writes: some ask for the index of the connection's last write.
+  assert.ok(bounded.some(({ request }) => (request.staleness?.minIndex ?? 0) > 0));
+});
+
+test('a write left unanswered asks request-status: executed is ok, never run is cancelled (fail)', () => {
+  // Of the writes, every third is lost before it runs, every fifth runs but its reply is lost.
+  const attempts = new Map<string, number>();
+  const server = new OneServer((request) => {
+    if (request.kind !== 'write') return undefined;
+    const name = `${request.clientId}#${request.requestNumber}`;
+    if (attempts.has(name)) return 'silence'; // retries too: the outcome waits for request-status
+    attempts.set(name, attempts.size);
+    const order = attempts.size;
+    return order % 3 === 0 ? 'silence' : order % 5 === 0 ? 'run-silently' : undefined;
+  });
+  const { workload, events } = run(
+    server,
+    { clients: 2, deadlineTicks: 120, statusProbability: 1, asyncProbability: 0, boundedReadProbability: 0 },
+    7,
+    800,
+  );
+  const cancelled = events.filter((event) => event.type === 'fail' && event.error === 'REQUEST_CANCELLED');
+  assert.ok(cancelled.length > 0, 'some writes were cancelled');
+  assert.equal(workload.statusAnswers.get('cancelled'), cancelled.length);
+  assert.ok((workload.statusAnswers.get('executed') ?? 0) > 0, 'some writes were found executed');
+  assert.ok(!events.some((event) => event.type === 'info'), 'every write ended definite');
+  const report = checkLinearizable(pairOperations(events), {
+    valueSizeMaxBytes: smallLimits.valueSizeMaxBytes,
+  });
+  assert.equal(report.result, 'linearizable');
+  assert.deepEqual(report.unmodeledFailures, []);
 });

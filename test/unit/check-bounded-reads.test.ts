@@ -1,0 +1,131 @@
+// Scenarios for the check of bounded reads (reads a backup may serve): each history is legal or
+// breaks one rule — the staleness bound, the index the read observed (read-your-writes), the
+// minimum index, a cancelled write, a value no one wrote.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type BoundedRead,
+  checkBoundedReads,
+  type EventValue,
+  type Operation,
+  type OperationFunction,
+  type OperationStatus,
+} from '../../src/check/index.js';
+
+function write(
+  process: number,
+  f: OperationFunction,
+  key: string,
+  input: EventValue,
+  output: EventValue,
+  [call, ret]: readonly [number, number],
+  status: OperationStatus = 'ok',
+  extra: { readonly index?: number; readonly error?: string } = {},
+): Operation {
+  return {
+    process,
+    f,
+    key,
+    input,
+    output: status === 'ok' ? output : null,
+    call,
+    ret: status === 'info' ? Number.POSITIVE_INFINITY : ret,
+    status,
+    ...extra,
+  };
+}
+
+function read(key: string, value: string | null, options: Partial<BoundedRead> = {}): BoundedRead {
+  return {
+    process: 9,
+    key,
+    value,
+    sent: 100,
+    bound: 20,
+    maxStalenessMs: 200,
+    minIndex: 0,
+    index: 0,
+    replica: 'r2',
+    ...options,
+  };
+}
+
+const rules = (reads: readonly BoundedRead[], history: readonly Operation[]) =>
+  checkBoundedReads(reads, history).violations.map((violation) => violation.rule);
+
+test('a register read within its bound may miss writes acknowledged inside the bound, never before it', () => {
+  const history = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }),
+    write(2, 'write', 'x', 'b', 'b', [20, 30], 'ok', { index: 5 }),
+    write(1, 'write', 'x', 'c', 'c', [85, 90], 'ok', { index: 8 }),
+  ];
+  // Sent at 100 with bound 20: 'b' (acknowledged at 30 < 80) must be reflected, 'c' (at 90) need not.
+  assert.deepEqual(rules([read('x', 'b', { index: 5 }), read('x', 'c', { index: 8 })], history), []);
+  assert.deepEqual(rules([read('x', 'a', { index: 4 })], history), ['staleness']);
+  assert.deepEqual(rules([read('x', null, { index: 0 })], history), ['staleness']);
+  // A wider bound lets the read miss 'b' too.
+  assert.deepEqual(rules([read('x', 'a', { index: 4, bound: 80 })], history), []);
+});
+
+test('a read reflects every write at or below the index it observed, and none above it', () => {
+  const history = [
+    write(1, 'write', 'x', 'a', 'a', [0, 50], 'ok', { index: 3 }),
+    write(2, 'write', 'x', 'b', 'b', [10, 95], 'ok', { index: 5 }),
+  ];
+  // Both were acknowledged inside the bound, but index 5 holds 'b'.
+  assert.deepEqual(rules([read('x', 'b', { index: 5, bound: 200 })], history), []);
+  assert.deepEqual(rules([read('x', 'a', { index: 5, bound: 200 })], history), ['index']);
+  assert.deepEqual(rules([read('x', 'b', { index: 4, bound: 200 })], history), ['index']);
+  // Read-your-writes: the minimum index must be met.
+  assert.deepEqual(rules([read('x', 'b', { index: 5, minIndex: 6, bound: 200 })], history), ['min-index']);
+});
+
+test('a value written by a write still in flight, or of unknown outcome, is not stale', () => {
+  const history = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }),
+    write(2, 'write', 'x', 'b', null, [5, 0], 'info'),
+    write(3, 'cas', 'x', ['a', 'c'], ['a', 'c'], [12, 60], 'ok'),
+  ];
+  // 'b' was concurrent with everything acknowledged: it may be the last write.
+  assert.deepEqual(rules([read('x', 'b', { index: 9 })], history), []);
+  // 'c' replaced 'a'; reading 'a' after 'c' was acknowledged long enough ago is stale.
+  assert.deepEqual(rules([read('x', 'a', { index: 3 })], history), ['staleness']);
+  assert.deepEqual(rules([read('x', 'c', { index: 9 })], history), []);
+  assert.deepEqual(rules([read('x', 'zzz', { index: 9 })], history), ['unwritten']);
+});
+
+test('an append list read must hold every token acknowledged before the bound', () => {
+  const history = [
+    write(1, 'append', 'l', 'p1-0;', 'p1-0;', [0, 10], 'ok', { index: 2 }),
+    write(2, 'append', 'l', 'p2-0;', 'p1-0;p2-0;', [20, 90], 'ok', { index: 4 }),
+    write(3, 'append', 'l', 'p3-0;', null, [20, 40], 'fail', { error: 'REQUEST_CANCELLED' }),
+  ];
+  assert.deepEqual(rules([read('l', 'p1-0;', { index: 3 })], history), []);
+  assert.deepEqual(rules([read('l', null, { index: 1 })], history), ['staleness']);
+  assert.deepEqual(rules([read('l', 'p1-0;p2-0;', { index: 3 })], history), ['index']);
+  assert.deepEqual(rules([read('l', 'p1-0;p3-0;', { index: 3 })], history), ['cancelled']);
+});
+
+test('a counter read is at least every increment acknowledged before the bound', () => {
+  const history = [
+    write(1, 'incr', 'n', 1, 1, [0, 10], 'ok', { index: 2 }),
+    write(2, 'incr', 'n', 1, 2, [20, 30], 'ok', { index: 3 }),
+    write(1, 'incr', 'n', 1, null, [40, 0], 'info'),
+    write(2, 'incr', 'n', 1, 4, [85, 95], 'ok', { index: 7 }),
+  ];
+  assert.deepEqual(rules([read('n', '2', { index: 3 }), read('n', '3', { index: 5 })], history), []);
+  assert.deepEqual(rules([read('n', '1', { index: 2 })], history), ['staleness']);
+  assert.deepEqual(rules([read('n', '4', { index: 5 })], history), ['index']);
+});
+
+test('the value of a cancelled write never shows up', () => {
+  const history = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }),
+    write(2, 'write', 'x', 'b', null, [20, 30], 'fail', { error: 'REQUEST_CANCELLED' }),
+  ];
+  assert.deepEqual(rules([read('x', 'b', { index: 4 })], history), ['cancelled']);
+  const report = checkBoundedReads([read('x', 'b', { index: 4 })], history);
+  assert.equal(report.checked, 1);
+  assert.match(report.violations[0]?.message ?? '', /cancelled write "b" by p2/);
+});
