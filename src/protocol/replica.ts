@@ -379,14 +379,21 @@ export class Replica {
   installSnapshot(snapshot: StoredSnapshot): void {
     this.catchUp();
     const position = snapshot.info.position;
-    if (this.role === 'primary' || position.index <= this.appliedIndex) return;
+    // Compared with the commit index, not the applied one: a deposed primary applied entries that
+    // never committed, and may need a snapshot below them (sim seed 167 looped on that for ever).
+    if (this.role === 'primary' || position.index <= this.commitIndex) return;
     const continues = this.log.holds(position) && position.index <= this.log.lastIndex;
+    let discarded: Entry[] = [];
     if (continues) {
       this.flushAppends();
       this.log.compactThrough(position);
       this.effects.storage.push({ kind: 'compact', throughIndex: position.index });
     } else {
       this.flushAppends();
+      discarded = this.log.slice(
+        logIndex(Math.max(this.commitIndex, this.log.base.index) + 1),
+        this.log.lastIndex,
+      );
       this.unsyncedAppends.length = 0;
       this.log.resetTo(position);
       this.effects.storage.push({ kind: 'reset', position });
@@ -394,6 +401,10 @@ export class Replica {
       this.lastAckSent = logIndex(Math.min(this.lastAckSent, position.index));
     }
     this.restore(snapshot.payload);
+    // Async writes of the dropped log beyond what committed are lost, as with a truncation (sim
+    // seed 355). The session table cannot tell which of them ran: a client moves on after an async
+    // acknowledgement, so its session shows later requests either way.
+    this.noteLostAsyncWrites(discarded);
     this.appliedIndex = position.index;
     this.raiseDurableIndex(position.index);
     if (position.index > this.commitIndex) this.commitIndex = position.index;
@@ -859,6 +870,7 @@ export class Replica {
   private tickPrimary(): void {
     if (!this.leaseValid()) this.failWaitingObservations();
     this.expireSessions();
+    this.recordOwnLosses();
     this.sendFollowerHeartbeats(false);
     for (const follower of this.followers.values()) {
       const unacknowledged = follower.nextIndex - 1 > follower.matchIndex;
@@ -1007,6 +1019,17 @@ export class Replica {
   }
 
   /**
+   * Losses this replica noted as a follower and had not yet seen recorded: now that it leads, it
+   * records them itself (sim seed 1622: they were forgotten once it became primary).
+   */
+  private recordOwnLosses(): void {
+    if (this.pendingLost.length === 0 || !this.leaseValid() || !this.viewAcknowledged) return;
+    const fresh = this.pendingLost.filter((lost) => !this.loss.has(lost)).slice(0, 1024);
+    if (fresh.length === 0) this.pendingLost = [];
+    else this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
+  }
+
+  /**
    * Expires sessions idle for longer than the limit (by our clock; a session not seen since we became
    * primary counts from then) and, beyond the count limit, the least recently active. A logged entry
    * decides it, so every replica expires the same ones.
@@ -1138,7 +1161,7 @@ export class Replica {
     const view = this.view;
     if (view === null || message.view !== view.number || from !== view.primary || this.role === 'primary')
       return;
-    if (message.snapshot.position.index <= this.appliedIndex) {
+    if (message.snapshot.position.index <= this.commitIndex) {
       // We hold it already (the offer crossed our sync): tell the primary where we stand.
       this.lastSyncRequestTick = Number.NEGATIVE_INFINITY;
       this.requestSync();
@@ -1217,7 +1240,7 @@ export class Replica {
       `truncation after ${index} would remove committed entries (commit ${this.commitIndex})`,
     );
     this.flushAppends();
-    this.noteLostAsyncWrites(index);
+    this.noteLostAsyncWrites(this.log.slice(logIndex(index + 1), this.log.lastIndex));
     // Writes of the removed entries will never be reported durable: stop waiting for them.
     while ((this.unsyncedAppends.at(-1)?.index ?? 0) > index) this.unsyncedAppends.pop();
     this.log.truncateAfter(index);
@@ -1251,8 +1274,8 @@ export class Replica {
   }
 
   /** Async writes about to be discarded: each may have been acknowledged, so report it as lost. */
-  private noteLostAsyncWrites(afterIndex: LogIndex): void {
-    for (const entry of this.log.slice(logIndex(afterIndex + 1), this.log.lastIndex)) {
+  private noteLostAsyncWrites(discarded: readonly Entry[]): void {
+    for (const entry of discarded) {
       if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry))
         continue;
       if (this.pendingLost.some((lost) => lost.view === entry.view && lost.index === entry.index)) continue;
@@ -1478,6 +1501,7 @@ export class Replica {
       snapshot: this.savedSnapshot,
       asyncLost: this.loss.count,
       lostRecent: this.loss.recent,
+      lostUnreported: this.pendingLost.length,
       transfer: this.transferProgress,
     };
   }
@@ -1537,6 +1561,8 @@ export interface ReplicaSnapshot {
   readonly snapshot: SnapshotInfo | null;
   readonly asyncLost: number;
   readonly lostRecent: readonly LostEntry[];
+  /** Async writes this replica discarded and has not yet seen recorded (kept in memory only). */
+  readonly lostUnreported: number;
   readonly transfer: TransferProgress | null;
 }
 

@@ -165,6 +165,8 @@ export interface StorageCounts {
   transfersFailed: number;
   /** Starts that found damage below the sync point and repaired it under a new directory identity. */
   repairs: number;
+  /** Crashes of a replica holding async losses it had not yet seen recorded (they live in memory). */
+  lossReportsDropped: number;
 }
 
 /** Ticks a transfer takes: a fixed cost and one tick per this many bytes. */
@@ -194,6 +196,7 @@ export class SimCluster {
     transfersCompleted: 0,
     transfersFailed: 0,
     repairs: 0,
+    lossReportsDropped: 0,
   };
   /** Storage rules the real recovery code broke on a simulated disk (damage it did not call corruption). */
   readonly storageViolations: string[] = [];
@@ -236,6 +239,7 @@ export class SimCluster {
 
   crash(id: ReplicaId): void {
     const node = this.node(id);
+    if ((node.replica?.status().lostUnreported ?? 0) > 0) this.counts.lossReportsDropped += 1;
     node.replica = null;
     node.paused = false;
     node.held = [];

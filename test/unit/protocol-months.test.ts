@@ -459,3 +459,60 @@ test('async writes a backup discards after a failover are reported and recorded 
 function config(): ProtocolConfig {
   return months;
 }
+
+// ---- found by the simulator ------------------------------------------------------------------
+
+/** A former primary r1 of view 2: entries 1-2 committed, 3-4 (async) applied but never committed. */
+function deposedPrimary(): { node: Node; snapshot: StoredSnapshot } {
+  const { primary, backup } = pair();
+  primary.tick(2);
+  pump([primary, backup]);
+  for (const [number, value] of [
+    [2, 'lost a'],
+    [3, 'lost b'],
+  ] as const) {
+    send(primary, {
+      kind: 'write',
+      clientId: clientId('writer'),
+      requestNumber: number,
+      durability: 'async',
+      operation: encodeOperation(kvOperation.put(text('k'), text(value))),
+      staleness: null,
+    });
+  }
+  primary.harness.sent.length = 0;
+  // The committed state, as a snapshot any replica could serve (the test moves its position).
+  const snapshot = primary.kept.at(-1);
+  assert.ok(snapshot !== undefined);
+  primary.harness.adopt(view(3, r2, [r1]));
+  return { node: primary, snapshot };
+}
+
+test('sim seed 167: a deposed primary accepts a snapshot below what it applied but above its commit index', () => {
+  const { node } = deposedPrimary();
+  const { commitIndex, appliedIndex } = node.replica.status();
+  assert.ok(appliedIndex > commitIndex);
+  node.replica.receiveFromPeer(r2, {
+    type: 'snapshot_offer',
+    view: viewNumber(3),
+    snapshot: {
+      position: { view: viewNumber(3), index: logIndex(commitIndex + 1) },
+      sizeBytes: 10,
+      checksum: 1,
+    },
+  });
+  node.settle();
+  assert.equal(node.harness.transfers.length, 1, 'it fetches the snapshot instead of claiming to hold it');
+});
+
+test('sim seeds 355 and 1622: async writes dropped with a log replaced by a snapshot are reported, and recorded by a replica that leads next', () => {
+  const { node, snapshot } = deposedPrimary();
+  // A snapshot of view 3 at an index within r1's uncommitted suffix, which it does not hold.
+  const position = { view: viewNumber(3), index: logIndex(node.replica.status().commitIndex + 1) };
+  node.replica.installSnapshot({ info: { ...snapshot.info, position }, payload: snapshot.payload });
+  node.settle();
+  const lead = view(4, r1, [r2]);
+  node.harness.lead(lead);
+  node.tick(2);
+  assert.equal(node.replica.status().asyncLost, 2, 'both async writes are on record');
+});
