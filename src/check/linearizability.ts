@@ -21,7 +21,10 @@
 // incr refused NOT_AN_INTEGER (the value is present and not a decimal safe integer), append
 // refused VALUE_TOO_LARGE (the value would outgrow `valueSizeMaxBytes`, when that is given). Any
 // other fail is left out of the search and reported in `unmodeledFailures`, never dropped
-// silently. "info" operations have ret = Infinity: each may be placed anywhere after its call, or
+// silently — except a write refused REQUEST_CANCELLED: the cluster answered a request-status
+// question that it never ran and never will, so it is left out of the search as the no-op it is; if
+// it ran after all, the value it wrote (values are unique) is one no operation in the search
+// explains, and the key is not linearizable. "info" operations have ret = Infinity: each may be placed anywhere after its call, or
 // never, so the search ends once every operation with a finite ret is placed. Unknown operations
 // make the search explode, so four rules, each sound, keep them in check: (1) they are tried
 // after known ones and the cache lets a configuration that placed fewer of them subsume one that
@@ -116,6 +119,7 @@ export function checkLinearizable(
   const unmodeled = new Map<string, { readonly example: Operation; count: number }>();
   for (const operation of operations) {
     if (operation.status === 'info' && operation.f === 'read') continue; // no effect, no observation
+    if (isCancelled(operation)) continue; // never ran, never will: no effect, no observation
     if (operation.status === 'fail' && !isModeledFailure(operation, limits)) {
       const group = `${operation.f} ${operation.error}`;
       const seen = unmodeled.get(group);
@@ -149,6 +153,11 @@ export function checkLinearizable(
 /** What the model knows of the service's limits; null where the caller did not say. */
 interface ModelLimits {
   readonly valueSizeMaxBytes: number | null;
+}
+
+/** A write the cluster said it cancelled (REQUEST_CANCELLED): it never took effect. */
+export function isCancelled({ f, status, error }: Operation): boolean {
+  return status === 'fail' && error === ErrorCode.requestCancelled && f !== 'read';
 }
 
 /** A cas that did not swap, or a refusal the model can judge from the value. */
