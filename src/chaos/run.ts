@@ -85,6 +85,11 @@ export interface ChaosOptions {
   readonly keys: number;
   /** Client sessions each replica keeps; the seed picks one of CHAOS_SESSIONS_MAX_CHOICES if absent. */
   readonly sessionsMax?: number;
+  /**
+   * The replicas' --transfer-rate; CHAOS_TRANSFER_BYTES_PER_SECOND if absent and the transfer-kill
+   * nemesis runs (the ballast is written then too), unlimited otherwise.
+   */
+  readonly transferBytesPerSecond?: number;
   readonly seed: number;
   /** Where to write the history as JSON lines, final reads included. */
   readonly historyFile?: string;
@@ -121,6 +126,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     options.sessionsMax ??
     new Random((options.seed ^ SESSIONS_MAX_STREAM_SALT) >>> 0).pick(CHAOS_SESSIONS_MAX_CHOICES);
   const transfersSlowed = options.nemeses.includes('transfer-kill');
+  const transferRate =
+    options.transferBytesPerSecond ?? (transfersSlowed ? CHAOS_TRANSFER_BYTES_PER_SECOND : null);
 
   try {
     cluster = await ChaosCluster.start({
@@ -132,7 +139,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         String(CHAOS_SNAPSHOT_LOG_BYTES),
         '--sessions-max',
         String(sessionsMax),
-        ...(transfersSlowed ? ['--transfer-rate', String(CHAOS_TRANSFER_BYTES_PER_SECOND)] : []),
+        ...(transferRate === null ? [] : ['--transfer-rate', String(transferRate)]),
       ],
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
