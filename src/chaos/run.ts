@@ -24,9 +24,11 @@ import {
   toJsonLines,
 } from '../check/index.js';
 import { Client } from '../client/index.js';
+import { assert } from '../protocol/assert.js';
 import type { StatusReply } from '../protocol/messages.js';
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
+import { transferChunkBytes } from '../storage/index.js';
 import { ChaosCluster } from './cluster-processes.js';
 import {
   ballastKey,
@@ -64,6 +66,11 @@ export const FINAL_READ_RETRY_MS = 200;
  * over the checker's default of 1 million. A million steps take about a second.
  */
 export const CHAOS_SEARCH_STEPS_PER_KEY_MAX = 10_000_000;
+// The ballast must fit the store's values, and a snapshot holding it must span several transfer
+// chunks, or a transfer-kill never finds a learner holding a whole chunk of an unfinished transfer.
+assert(CHAOS_BALLAST_VALUE_BYTES <= kvLimitsDefault.valueSizeMaxBytes, 'a ballast value fits the store');
+assert(CHAOS_BALLAST_KEYS * CHAOS_BALLAST_VALUE_BYTES >= 2 * transferChunkBytes, 'the ballast spans chunks');
+
 /** Separates the draw of --sessions-max from the run's other draws of the same seed. */
 const SESSIONS_MAX_STREAM_SALT = 0x5e55_10a5;
 /** The history's name in the run's directory. */
