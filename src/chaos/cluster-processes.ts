@@ -48,7 +48,8 @@ export class ServerProcess {
   constructor(
     readonly name: string,
     private readonly args: readonly string[],
-    private readonly logPath: string,
+    /** Where its stderr (its JSON log) is appended, from every start. */
+    readonly logPath: string,
   ) {}
 
   get state(): ProcessState {
@@ -145,6 +146,8 @@ export interface ChaosClusterOptions {
   readonly replicaCount: number;
   /** Seeds the proxies' loss and delay draws. */
   readonly seed: number;
+  /** Flags every replica starts with besides its own (retention and transfer settings). */
+  readonly replicaArguments?: readonly string[];
 }
 
 export class ChaosCluster {
@@ -203,6 +206,7 @@ export class ChaosCluster {
           cluster.proxy(id).address,
           '--dir',
           join(directory, id),
+          ...(options.replicaArguments ?? []),
         ];
         replicas.set(id, new ServerProcess(id, args, logPath(id)));
       }

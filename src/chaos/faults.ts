@@ -7,7 +7,8 @@
 // coordinator is reachable, and a lost directory loses only that replica's copy):
 // - at most N−1 replicas are down (killed, paused, wiped or isolated) at once;
 // - no two faults act on one replica's process;
-// - at most one data directory is lost at a time (a wipe, or the coordinator's amnesia), and only
+// - at most one data directory is lost or damaged at a time (a wipe, a corrupt, a transfer-kill, or
+//   the coordinator's amnesia), and only
 //   when the view is whole; it holds its place until the replica is primary or backup again (or the
 //   coordinator formed a whole view again), and never overlaps a kill;
 // - at most one fault acts on the coordinator's process, and one sets loss and delay.
@@ -27,14 +28,24 @@
 //                     back); or amnesia: restart it with an empty directory, check it refuses to act,
 //                     then restart it as the operator would, with --recover-from-replicas
 //   coordinator-link  one replica's link to the coordinator goes silent: both ways, or one way
+//   corrupt           SIGKILL a replica, flip a bit in a synced log record in the middle of its
+//                     segment or in its newest snapshot, restart it at once; it must find the damage
+//                     (a lost record: "data directory repaired", a new identity, back only after
+//                     being a learner) and be primary or backup again
+//   transfer-kill     wipe a backup and restart it, so it needs the whole state by transfer; SIGKILL
+//                     it while the status shows its transfer under way (a whole chunk held), restart
+//                     it from its directory: the same snapshot must resume where it stopped
 
 import { assert } from '../protocol/assert.js';
-import type { StatusReply } from '../protocol/messages.js';
+import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
-import type { Random } from '../sim/random.js';
+import { Random } from '../sim/random.js';
+import { transferChunkBytes } from '../storage/index.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
+import { type DamageKind, damageDirectory } from './data-damage.js';
 import type { NemesisKind } from './nemesis-kinds.js';
 import type { DirectedPair, NetworkFault, NetworkFaults } from './network-faults.js';
+import { logSize, readReplicaLog, replicaLogMessages, transferStarts } from './replica-logs.js';
 import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './view-monitor.js';
 
 export { type NemesisKind, nemesisKinds } from './nemesis-kinds.js';
@@ -76,6 +87,17 @@ export const AMNESIA_REFUSING_MS = [500, 2000] as const;
 /** How long the recovering coordinator may take to form a whole view (every replica reports, the last lease runs out). */
 export const AMNESIA_RECOVERY_TIMEOUT_MS = 60_000;
 export const COORDINATOR_LINK_MS = [2000, 4000] as const;
+/** How often a corrupt fault hits the primary rather than a backup. */
+export const CORRUPT_PRIMARY_PROBABILITY = 0.3;
+/** How often a corrupt fault aims at a log record rather than the newest snapshot (the other if one is missing). */
+export const CORRUPT_LOG_RECORD_PROBABILITY = 0.5;
+/**
+ * How long a transfer-kill waits for the wiped backup's transfer to hold a whole chunk (a resumable
+ * point); after that, or once it is a member again, it gives up killing it.
+ */
+export const TRANSFER_KILL_WAIT_MS = 30_000;
+/** How long the learner stays down between the kill and its restart. */
+export const TRANSFER_KILL_DOWN_MS = [200, 1000] as const;
 /** How often a kill, pause, pause-partition or link cut aims at the primary rather than another replica. */
 export const PRIMARY_TARGET_PROBABILITY = 0.7;
 /** A fault that needs a whole view now trusts a status at most this old. */
@@ -142,6 +164,24 @@ export interface DirectoryLossChecks {
   amnesiasRefusedUntilRecovery: number;
   /** After the operator's restart, a view with every replica as primary or backup formed. */
   amnesiasRecovered: number;
+  /** Corrupt faults that damaged something: a synced log record, or the newest snapshot. */
+  corruptedLogRecords: number;
+  corruptedSnapshots: number;
+  /** The damaged replica logged "data directory repaired" (a new identity: it rejoins as a new member). */
+  corruptionsRepaired: number;
+  /** Only a snapshot was set aside, the log covering it: nothing lost, the identity kept. */
+  corruptionsSetAside: number;
+  /** Damaged replicas seen primary or backup again (after a demotion, when repaired). */
+  corruptionsRejoined: number;
+  transferKills: number;
+  /** Killed while the status showed its transfer under way with a whole chunk held. */
+  transferKillsMidway: number;
+  /** After the restart, the same snapshot's transfer went on from the bytes held. */
+  transferKillsResumed: number;
+  /** After the restart, the primary offered a newer snapshot, so the transfer began anew. */
+  transferKillsNewerSnapshot: number;
+  /** Seen primary or backup again, two views or more after the wipe. */
+  transferKillsRejoined: number;
 }
 
 export const noDirectoryLossChecks = (): DirectoryLossChecks => ({
@@ -150,6 +190,16 @@ export const noDirectoryLossChecks = (): DirectoryLossChecks => ({
   amnesias: 0,
   amnesiasRefusedUntilRecovery: 0,
   amnesiasRecovered: 0,
+  corruptedLogRecords: 0,
+  corruptedSnapshots: 0,
+  corruptionsRepaired: 0,
+  corruptionsSetAside: 0,
+  corruptionsRejoined: 0,
+  transferKills: 0,
+  transferKillsMidway: 0,
+  transferKillsResumed: 0,
+  transferKillsNewerSnapshot: 0,
+  transferKillsRejoined: 0,
 });
 
 export interface FaultContext {
@@ -244,6 +294,10 @@ class Planner {
         return this.occupancy.coordinatorBusy ? null : this.planCoordinator();
       case 'coordinator-link':
         return this.planCoordinatorLink();
+      case 'corrupt':
+        return this.planCorrupt();
+      case 'transfer-kill':
+        return this.planTransferKill();
     }
   }
 
@@ -391,7 +445,7 @@ class Planner {
 
   private planWipe(): PlannedFault | null {
     const { occupancy, context } = this;
-    const { cluster, monitor, problem, checks } = context;
+    const { cluster, monitor, checks } = context;
     if (occupancy.directoryLost || occupancy.killActive) return null;
     if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
     const target = this.chooseTarget(this.freeReplicas(), WIPE_PRIMARY_PROBABILITY);
@@ -430,31 +484,230 @@ class Planner {
           heal: async (signal) => {
             await cluster.startReplica(target);
             const restarted = `restarted ${target} ${seconds(performance.now() - killedAtMs)} after the kill`;
-            await sleepUnlessAborted(WIPE_IDENTITY_SETTLE_MS, signal);
-            const back = await monitor.waitFor(
-              () => monitor.isMember(target) && monitor.isAlive(target),
-              WIPE_REJOIN_TIMEOUT_MS,
-              signal,
-            );
-            if (!back) {
-              if (!signal.aborted) {
-                problem(
-                  `wiped ${target} was not primary or backup again within ${seconds(WIPE_REJOIN_TIMEOUT_MS)}`,
-                );
-              }
-              return restarted;
-            }
-            // Leaving the primary and backups and coming back takes two new views; with fewer, the
-            // coordinator kept a replica that lost its directory as if it held everything.
-            const rejoined = monitor.view?.number ?? 0;
-            if (rejoined >= viewNumber + 2) checks.wipesRejoined += 1;
-            else {
+            const back = await this.waitForRejoin(target, 'wiped', viewNumber, true, signal);
+            if (back === null) return restarted;
+            if (back.demoted) checks.wipesRejoined += 1;
+            return `${restarted}; ${back.description}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Waits until `target`, restarted, is primary or backup again. With a new directory identity it
+   * must have left the primary and backups on the way: back in fewer than two new views after
+   * `viewNumber` means the coordinator kept a replica that lost data as if it held everything.
+   * Null (and a problem, unless aborted) if it is not back within WIPE_REJOIN_TIMEOUT_MS.
+   */
+  private async waitForRejoin(
+    target: string,
+    what: string,
+    viewNumber: number,
+    newIdentity: boolean,
+    signal: AbortSignal,
+  ): Promise<{ readonly demoted: boolean; readonly description: string } | null> {
+    const { monitor, problem } = this.context;
+    await sleepUnlessAborted(WIPE_IDENTITY_SETTLE_MS, signal);
+    const back = await monitor.waitFor(
+      () => monitor.isMember(target) && monitor.isAlive(target),
+      WIPE_REJOIN_TIMEOUT_MS,
+      signal,
+    );
+    if (!back) {
+      if (!signal.aborted) {
+        problem(
+          `${what} ${target} was not primary or backup again within ${seconds(WIPE_REJOIN_TIMEOUT_MS)}`,
+        );
+      }
+      return null;
+    }
+    const rejoined = monitor.view?.number ?? 0;
+    const role = monitor.view?.primary === target ? 'primary' : 'a backup';
+    const demoted = rejoined >= viewNumber + 2;
+    if (newIdentity && !demoted) {
+      problem(
+        `${what} ${target} is ${role} in view ${rejoined} without having been a learner since view ${viewNumber}`,
+      );
+    }
+    return { demoted, description: `${role} again in view ${rejoined}` };
+  }
+
+  private planCorrupt(): PlannedFault | null {
+    const { occupancy, context } = this;
+    const { cluster, monitor, problem, checks } = context;
+    if (occupancy.directoryLost || occupancy.killActive) return null;
+    if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
+    const target = this.chooseTarget(this.freeReplicas(), CORRUPT_PRIMARY_PROBABILITY);
+    if (target === null) return null;
+    const wanted: DamageKind = this.random.chance(CORRUPT_LOG_RECORD_PROBABILITY) ? 'log record' : 'snapshot';
+    const damageRandom = new Random(this.random.nextUint32());
+    const role = this.role(target);
+    const viewNumber = this.viewNumber;
+    return {
+      reservation: {
+        kind: 'corrupt',
+        down: [target],
+        process: target,
+        losesDirectory: true,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const startNs = this.context.clock();
+        const logFile = cluster.replica(target).logPath;
+        await cluster.killReplica(target);
+        const damage = damageDirectory(cluster.dataDirectory(target), wanted, damageRandom);
+        if (damage?.kind === 'log record') checks.corruptedLogRecords += 1;
+        if (damage?.kind === 'snapshot') checks.corruptedSnapshots += 1;
+        const fault: FaultRecord = {
+          ...this.record(
+            'corrupt',
+            damage?.kind ?? 'nothing to damage',
+            `corrupt ${target} (${role}): ${damage?.description ?? 'no synced log record or snapshot to damage'}`,
+            this.ifPrimary(target),
+          ),
+          startNs,
+        };
+        const logFrom = logSize(logFile);
+        await cluster.startReplica(target);
+        return {
+          record: fault,
+          holdDescription: 'restarted at once',
+          hold: async () => {},
+          heal: async (signal) => {
+            // What it said at its start: the damage must not go unnoticed.
+            const said = readReplicaLog(logFile, logFrom).map((line) => line.message);
+            const repaired = said.includes(replicaLogMessages.repaired);
+            const setAside = said.includes(replicaLogMessages.snapshotSetAside);
+            if (repaired) checks.corruptionsRepaired += 1;
+            else if (setAside) checks.corruptionsSetAside += 1;
+            if (damage?.kind === 'log record' && !repaired) {
               problem(
-                `wiped ${target} is ${monitor.view?.primary === target ? 'primary' : 'a backup'} in view ${rejoined} ` +
-                  `without having been a learner since view ${viewNumber}`,
+                `${target} restarted after ${damage.description} without "${replicaLogMessages.repaired}"`,
               );
             }
-            return `${restarted}; ${monitor.view?.primary === target ? 'primary' : 'a backup'} again in view ${rejoined}`;
+            if (damage?.kind === 'snapshot' && !repaired && !setAside) {
+              problem(`${target} restarted after ${damage.description} and noticed nothing`);
+            }
+            const back = await this.waitForRejoin(target, 'corrupted', viewNumber, repaired, signal);
+            const found = repaired
+              ? 'repaired with a new identity'
+              : setAside
+                ? 'set the snapshot aside'
+                : 'found nothing';
+            if (back === null) return `${target} ${found}`;
+            if (!repaired || back.demoted) checks.corruptionsRejoined += 1;
+            return `${target} ${found}; ${back.description}`;
+          },
+        };
+      },
+    };
+  }
+
+  private planTransferKill(): PlannedFault | null {
+    const { occupancy, context } = this;
+    const { cluster, monitor, problem, checks, log } = context;
+    if (occupancy.directoryLost || occupancy.killActive) return null;
+    if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
+    const backups = this.freeReplicas().filter((id) => id !== this.primary);
+    if (backups.length === 0) return null;
+    const target = this.random.pick(backups);
+    const how: DirectoryLoss = this.random.chance(0.5) ? 'deleted' : 'emptied';
+    const downMs = this.random.integer(...TRANSFER_KILL_DOWN_MS);
+    const role = this.role(target);
+    const viewNumber = this.viewNumber;
+    const record = () =>
+      this.record(
+        'transfer-kill',
+        `directory ${how}`,
+        `transfer-kill ${target} (${role}, directory ${how}; killed again while receiving the snapshot)`,
+        null,
+      );
+    return {
+      reservation: {
+        kind: 'transfer-kill',
+        down: [target],
+        process: target,
+        losesDirectory: true,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const fault = record();
+        const logFile = cluster.replica(target).logPath;
+        await cluster.killReplica(target);
+        cluster.loseDirectory(target, how);
+        checks.transferKills += 1;
+        await cluster.startReplica(target);
+        /** The transfer in progress when it was killed again; null if it was not. */
+        let killedDuring: TransferProgress | null = null;
+        let logFrom = 0;
+        const midway = (): TransferProgress | null => {
+          const transfer = monitor.replica(target)?.transfer ?? null;
+          const resumable =
+            transfer !== null &&
+            transfer.receivedBytes >= transferChunkBytes &&
+            transfer.receivedBytes < transfer.snapshot.sizeBytes;
+          return resumable ? transfer : null;
+        };
+        return {
+          record: fault,
+          holdDescription: `until its transfer holds a whole chunk, then down for ${seconds(downMs)}`,
+          hold: async (signal) => {
+            // Or until it is back without one (a member again in a view that demoted it first).
+            const seen = await monitor.waitFor(
+              () =>
+                midway() !== null ||
+                (monitor.isMember(target) && (monitor.view?.number ?? 0) >= viewNumber + 2),
+              TRANSFER_KILL_WAIT_MS,
+              signal,
+            );
+            const transfer = midway();
+            if (signal.aborted) return;
+            if (!seen || transfer === null) {
+              log(
+                `chaos: +${seconds(this.context.clock() / 1e6)} ${target}: no transfer seen under way; not killed again`,
+              );
+              return;
+            }
+            await cluster.killReplica(target);
+            killedDuring = transfer;
+            logFrom = logSize(logFile);
+            checks.transferKillsMidway += 1;
+            log(
+              `chaos: +${seconds(this.context.clock() / 1e6)} killed ${target} holding ${transfer.receivedBytes} of ` +
+                `${transfer.snapshot.sizeBytes} bytes of snapshot ${transfer.snapshot.position.index}`,
+            );
+            await sleepUnlessAborted(downMs, signal);
+          },
+          heal: async (signal) => {
+            if (cluster.replica(target).state === 'stopped') await cluster.startReplica(target);
+            const back = await this.waitForRejoin(target, 'wiped', viewNumber, true, signal);
+            if (back?.demoted === true) checks.transferKillsRejoined += 1;
+            const killed: TransferProgress | null = killedDuring;
+            if (killed === null)
+              return `${target} ${back?.description ?? 'not back'}; not killed mid-transfer`;
+            // Its first transfer after the restart: the same snapshot must go on from what it held.
+            const first = transferStarts(readReplicaLog(logFile, logFrom))[0];
+            const same =
+              first !== undefined &&
+              first.index === killed.snapshot.position.index &&
+              first.bytes === killed.snapshot.sizeBytes;
+            let outcome: string;
+            if (first === undefined) outcome = 'no transfer after the restart';
+            else if (!same) {
+              checks.transferKillsNewerSnapshot += 1;
+              outcome = `offered snapshot ${first.index} instead of ${killed.snapshot.position.index}: began anew`;
+            } else if (first.resumingAt > 0) {
+              checks.transferKillsResumed += 1;
+              outcome = `resumed at byte ${first.resumingAt} of ${first.bytes}`;
+            } else {
+              outcome = 'started snapshot over';
+              problem(
+                `${target} held ${killed.receivedBytes} bytes of snapshot ${first.index} when killed, but ` +
+                  'after its restart received it again from byte 0',
+              );
+            }
+            return `${target} ${outcome}; ${back?.description ?? 'not back'}`;
           },
         };
       },

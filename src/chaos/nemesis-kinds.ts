@@ -10,5 +10,7 @@ export const nemesisKinds = [
   'wipe',
   'coordinator',
   'coordinator-link',
+  'corrupt',
+  'transfer-kill',
 ] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];

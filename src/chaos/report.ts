@@ -1,9 +1,11 @@
 // The outcome of a chaos run and how it is printed. `passed` holds only when every check held:
 // linearizable on every key (unknown is not a pass), no acknowledged sync append lost, no append
-// applied twice, async appends lost only if a failover happened, and nothing else went wrong.
+// applied twice, async appends lost only if a failover happened, no bounded read staler than its
+// bound allows, and nothing else went wrong.
 
 import type { DirectoryLossChecks, FaultRecord, NemesisKind } from './faults.js';
-import type { WriteAcknowledgement } from './workload.js';
+import type { StorageEvents } from './replica-logs.js';
+import type { BoundedReadCounts, RequestStatusState, WriteAcknowledgement } from './workload.js';
 
 export interface ChaosReport {
   readonly seed: number;
@@ -44,6 +46,26 @@ export interface ChaosReport {
   readonly failoverMs: readonly number[];
   /** Faults on the primary after which no write in a view with another primary was seen. */
   readonly failoversNotObserved: number;
+  /** The replicas' --sessions-max. */
+  readonly sessionsMax: number;
+  /** The highest snapshot index any replica reported. */
+  readonly snapshotIndexMax: number;
+  /** What the replicas' logs say: repairs, snapshots set aside, transfers begun, resumed, completed. */
+  readonly storage: StorageEvents;
+  /** Writes that ended SessionExpiredError. */
+  readonly sessionsExpired: number;
+  readonly boundedReads: BoundedReadCounts & {
+    /** Answered by a backup rather than the primary of the view they came from. */
+    readonly byBackup: number;
+    /** Judged by the staleness check (the rest were undecided). */
+    readonly checked: number;
+    readonly undecided: number;
+    readonly violations: readonly string[];
+  };
+  /** Writes left unknown that the workload asked about, by the answer. */
+  readonly requestStatusAnswers: ReadonlyMap<RequestStatusState, number>;
+  /** The async writes the cluster recorded as lost in failovers, at the end (null if not learned). */
+  readonly asyncLost: number | null;
   /** Anything else that went wrong: a final read that never succeeded, a view that never healed. */
   readonly problems: readonly string[];
   /** The run's data and logs; kept when a check failed. */
@@ -67,6 +89,9 @@ export function failures(report: Omit<ChaosReport, 'passed'>): string[] {
   if (report.duplicates.length > 0) reasons.push(`${report.duplicates.length} duplicate appends`);
   if (report.asyncAppendsLost > 0 && !report.failoverHappened) {
     reasons.push(`${report.asyncAppendsLost} async writes lost without a failover`);
+  }
+  if (report.boundedReads.violations.length > 0) {
+    reasons.push(`${report.boundedReads.violations.length} bounded reads staler than their bound`);
   }
   reasons.push(...report.problems);
   return reasons;
@@ -141,6 +166,27 @@ export function formatReport(report: ChaosReport): string {
         `whole view again after --recover-from-replicas: ${loss.amnesiasRecovered}`,
     );
   }
+  const corruptions = loss.corruptedLogRecords + loss.corruptedSnapshots;
+  if (corruptions > 0) {
+    lines.push(
+      `corrupted replicas: ${corruptions} (${loss.corruptedLogRecords} log record, ${loss.corruptedSnapshots} snapshot), ` +
+        `repaired with a new identity: ${loss.corruptionsRepaired}, snapshot set aside without loss: ${loss.corruptionsSetAside}, ` +
+        `back as primary or backup: ${loss.corruptionsRejoined}`,
+    );
+  }
+  if (loss.transferKills > 0) {
+    lines.push(
+      `transfer-kills: ${loss.transferKills}, killed mid-transfer: ${loss.transferKillsMidway}, resumed the same snapshot: ` +
+        `${loss.transferKillsResumed}, offered a newer one: ${loss.transferKillsNewerSnapshot}, ` +
+        `rejoined after a demotion: ${loss.transferKillsRejoined}`,
+    );
+  }
+  const { storage } = report;
+  lines.push(
+    `storage: snapshots up to index ${report.snapshotIndexMax}, transfers ${storage.transfersCompleted} completed of ` +
+      `${storage.transfersStarted} begun (${storage.transfersResumed} resumed), ${storage.repairs} directories repaired, ` +
+      `${storage.snapshotsSetAside} snapshots set aside`,
+  );
   const { ok, fail, info } = report.operations;
   lines.push(
     `operations: ${ok} ok, ${fail} failed, ${info} unknown (${report.asyncWritesAcknowledged} of them acknowledged async writes)`,
@@ -154,8 +200,26 @@ export function formatReport(report: ChaosReport): string {
   lines.push(`duplicate appends: ${report.duplicates.length}`);
   for (const message of report.duplicates.slice(0, 5)) lines.push(`  ${message}`);
   lines.push(
-    `async writes lost in failovers: ${report.asyncAppendsLost} (of ${report.asyncAppendsAcknowledged} acknowledged async appends)`,
+    `async writes lost in failovers: ${report.asyncAppendsLost} (of ${report.asyncAppendsAcknowledged} acknowledged async appends)` +
+      `; the cluster's record: ${report.asyncLost ?? 'unknown'} lost of ${report.asyncWritesAcknowledged} async writes acknowledged`,
   );
+  lines.push(
+    `sessions: --sessions-max ${report.sessionsMax}, ${report.sessionsExpired} writes ended SESSION_EXPIRED`,
+  );
+  const answers = [...report.requestStatusAnswers].sort(([, a], [, b]) => b - a);
+  const asked = answers.reduce((sum, [, count]) => sum + count, 0);
+  lines.push(
+    `request status: ${asked} unknown writes asked about${
+      asked === 0 ? '' : `: ${answers.map(([state, count]) => `${count} ${state}`).join(', ')}`
+    }`,
+  );
+  const bounded = report.boundedReads;
+  lines.push(
+    `bounded reads: ${bounded.answered} answered (${bounded.byBackup} by a backup), ${bounded.staleAnswers} STALE answers ` +
+      `on the way, ${bounded.failed} unanswered; staleness: ${bounded.violations.length} violations in ` +
+      `${bounded.checked} checked (${bounded.undecided} undecided)`,
+  );
+  for (const message of bounded.violations.slice(0, 5)) lines.push(`  ${message}`);
   const { linearizability } = report;
   lines.push(
     `linearizable: ${linearizability.linearizable} of ${linearizability.keys} keys (unknown: ${linearizability.unknown.length})`,

@@ -1,7 +1,10 @@
 // A chaos run from start to report: start the cluster behind proxies, run the workload while the
 // nemesis injects faults, heal everything, wait for a whole view, stop the clients, read every key,
 // and check the history (linearizability per key, no lost acknowledged appends, at most once, async
-// appends lost only in failovers), with failover times from the faults and the answered writes.
+// appends lost only in failovers) and the bounded reads (staleness.ts), with failover times from the
+// faults and the answered writes, and what the replicas' logs say of repairs and transfers.
+// The replicas run with small retention limits (cluster-settings.ts), so snapshots, compaction,
+// transfers and session expiry happen all the time.
 // Invariant: whatever happens, every process is stopped by its id, every proxy and client closed and
 // every timer cleared before runChaos settles; the directory (logs, data, lost directories and the
 // history) goes unless a check failed.
@@ -21,12 +24,31 @@ import {
   toJsonLines,
 } from '../check/index.js';
 import { Client } from '../client/index.js';
+import { assert } from '../protocol/assert.js';
+import type { StatusReply } from '../protocol/messages.js';
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
+import { transferChunkBytes } from '../storage/index.js';
 import { ChaosCluster } from './cluster-processes.js';
+import {
+  ballastKey,
+  CHAOS_BALLAST_KEYS,
+  CHAOS_BALLAST_VALUE_BYTES,
+  CHAOS_SESSIONS_MAX_CHOICES,
+  CHAOS_SNAPSHOT_LOG_BYTES,
+  CHAOS_TRANSFER_BYTES_PER_SECOND,
+} from './cluster-settings.js';
 import { noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
+import {
+  addStorageEvents,
+  countStorageEvents,
+  noStorageEvents,
+  readReplicaLog,
+  type StorageEvents,
+} from './replica-logs.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
+import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import { CLIENT_DEADLINE_MS, Workload } from './workload.js';
 
@@ -44,6 +66,13 @@ export const FINAL_READ_RETRY_MS = 200;
  * over the checker's default of 1 million. A million steps take about a second.
  */
 export const CHAOS_SEARCH_STEPS_PER_KEY_MAX = 10_000_000;
+// The ballast must fit the store's values, and a snapshot holding it must span several transfer
+// chunks, or a transfer-kill never finds a learner holding a whole chunk of an unfinished transfer.
+assert(CHAOS_BALLAST_VALUE_BYTES <= kvLimitsDefault.valueSizeMaxBytes, 'a ballast value fits the store');
+assert(CHAOS_BALLAST_KEYS * CHAOS_BALLAST_VALUE_BYTES >= 2 * transferChunkBytes, 'the ballast spans chunks');
+
+/** Separates the draw of --sessions-max from the run's other draws of the same seed. */
+const SESSIONS_MAX_STREAM_SALT = 0x5e55_10a5;
 /** The history's name in the run's directory. */
 export const RUN_HISTORY_FILE = 'history.jsonl';
 /** The history is written this many events at a time, never as one string. */
@@ -61,6 +90,13 @@ export interface ChaosOptions {
   readonly replicas: number;
   /** Register keys; as many append keys again. */
   readonly keys: number;
+  /** Client sessions each replica keeps; the seed picks one of CHAOS_SESSIONS_MAX_CHOICES if absent. */
+  readonly sessionsMax?: number;
+  /**
+   * The replicas' --transfer-rate; CHAOS_TRANSFER_BYTES_PER_SECOND if absent and the transfer-kill
+   * nemesis runs (the ballast is written then too), unlimited otherwise.
+   */
+  readonly transferBytesPerSecond?: number;
   readonly seed: number;
   /** Where to write the history as JSON lines, final reads included. */
   readonly historyFile?: string;
@@ -88,21 +124,44 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let workload: Workload | null = null;
   let nemesis: Nemesis | null = null;
   let finalReads = new Map<string, string | null>();
+  let snapshotIndexMax = 0;
+  let asyncLost: number | null = null;
+  let storage: StorageEvents = noStorageEvents();
   const interrupted = (): boolean => options.signal?.aborted === true;
+  // Drawn from a stream of its own, so a seed's other draws (the schedule's) stay as they were.
+  const sessionsMax =
+    options.sessionsMax ??
+    new Random((options.seed ^ SESSIONS_MAX_STREAM_SALT) >>> 0).pick(CHAOS_SESSIONS_MAX_CHOICES);
+  const transfersSlowed = options.nemeses.includes('transfer-kill');
+  const transferRate =
+    options.transferBytesPerSecond ?? (transfersSlowed ? CHAOS_TRANSFER_BYTES_PER_SECOND : null);
 
   try {
     cluster = await ChaosCluster.start({
       directory,
       replicaCount: options.replicas,
       seed: random.nextUint32(),
+      replicaArguments: [
+        '--snapshot-log-bytes',
+        String(CHAOS_SNAPSHOT_LOG_BYTES),
+        '--sessions-max',
+        String(sessionsMax),
+        ...(transferRate === null ? [] : ['--transfer-rate', String(transferRate)]),
+      ],
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
+    monitor.observe((status) => {
+      for (const replica of status.replicas)
+        snapshotIndexMax = Math.max(snapshotIndexMax, replica.snapshotIndex);
+    });
     if (!(await monitor.waitWhole(cluster.replicaIds, CLUSTER_READY_TIMEOUT_MS))) {
       throw new Error(
         `no view with every replica within ${CLUSTER_READY_TIMEOUT_MS} ms; logs in ${directory}`,
       );
     }
     log(`chaos: cluster up in ${directory}`);
+    if (transfersSlowed) await writeBallast(cluster.coordinatorAddress);
+    const memberNames = new Map([...cluster.proxies].map(([name, proxy]) => [proxy.address, name]));
     workload = await Workload.start({
       coordinator: cluster.coordinatorAddress,
       clients: options.clients,
@@ -111,6 +170,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       seed: random.nextUint32(),
       recorder,
       clock,
+      memberName: (address) => memberNames.get(address) ?? address,
     });
     nemesis = new Nemesis({
       cluster,
@@ -131,7 +191,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await healEverything(cluster, problems);
       if (!(await monitor.waitWhole(cluster.replicaIds, HEAL_TIMEOUT_MS, options.signal)) && !interrupted()) {
         problems.push(
-          `after healing, the view did not hold every replica within ${HEAL_TIMEOUT_MS / 1000} s`,
+          `after healing, the view did not hold every replica within ${HEAL_TIMEOUT_MS / 1000} s ` +
+            `(${describeReplicas(monitor.status)})`,
         );
       }
     }
@@ -144,6 +205,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         clock,
       };
       finalReads = await readFinalValues(finalReader, workload.keys, problems, options.signal);
+      asyncLost = monitor.status?.asyncLost ?? null;
     }
     if (interrupted()) problems.push('the run was interrupted');
   } finally {
@@ -151,6 +213,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await workload?.stop();
     await monitor?.stop();
     await cluster?.close();
+  }
+  for (const id of cluster?.replicaIds ?? []) {
+    const logFile = cluster?.replica(id).logPath;
+    if (logFile !== undefined)
+      storage = addStorageEvents(storage, countStorageEvents(readReplicaLog(logFile)));
   }
 
   // ---- checks ------------------------------------------------------------------------------------
@@ -201,6 +268,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
   problems.push(...(nemesis?.problems ?? []));
 
+  const staleness = checkStaleness(workload?.versions ?? [], workload?.boundedReads ?? []);
+  const boundedReads = workload?.boundedReads ?? [];
+  const byBackup = boundedReads.filter(
+    (read) => primaries.get(read.view) !== undefined && primaries.get(read.view) !== read.member,
+  ).length;
+
   const violations = new Map<string, string>();
   const unknown: string[] = [];
   let linearizable = 0;
@@ -234,6 +307,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     linearizability: { keys: linearizability.perKey.size, linearizable, unknown, violations },
     failoverMs: failovers.times,
     failoversNotObserved: failovers.notObserved,
+    sessionsMax,
+    snapshotIndexMax,
+    storage,
+    sessionsExpired: workload?.sessionsExpired ?? 0,
+    boundedReads: {
+      ...(workload?.boundedReadCounts ?? { answered: 0, staleAnswers: 0, failed: 0 }),
+      byBackup,
+      checked: staleness.checked,
+      undecided: staleness.undecided,
+      violations: staleness.violations.map((violation) => violation.message),
+    },
+    requestStatusAnswers: workload?.requestStatusAnswers ?? new Map(),
+    asyncLost,
     problems,
     directory,
     directoryKept: false,
@@ -242,6 +328,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const passed = failures(draft).length === 0;
   if (passed) rmSync(directory, { recursive: true, force: true });
   return { ...draft, directoryKept: !passed, passed };
+}
+
+/** Each replica's role, liveness and transfer as a status shows them, for a problem's message. */
+function describeReplicas(status: StatusReply | null): string {
+  if (status === null) return 'no status';
+  const replicas = status.replicas.map((replica) => {
+    const transfer =
+      replica.transfer === null
+        ? ''
+        : `, receiving snapshot ${replica.transfer.snapshot.position.index} (${replica.transfer.receivedBytes} of ${replica.transfer.snapshot.sizeBytes} bytes)`;
+    return `${replica.id} ${replica.role}${replica.alive ? '' : ' (not alive)'}${transfer}`;
+  });
+  return `view ${status.view?.number ?? 'none'}: ${replicas.join('; ')}`;
+}
+
+/** Writes the ballast (not part of the history) through a client of its own. */
+async function writeBallast(coordinator: string): Promise<void> {
+  const client = await Client.connect({ coordinator, deadlineMs: FINAL_READS_TIMEOUT_MS });
+  try {
+    const value = 'b'.repeat(CHAOS_BALLAST_VALUE_BYTES);
+    for (let k = 0; k < CHAOS_BALLAST_KEYS; k++) await client.put(ballastKey(k), value);
+  } finally {
+    await client.close();
+  }
 }
 
 function writeHistory(path: string, events: readonly HistoryEvent[]): void {

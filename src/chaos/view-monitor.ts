@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../client/index.js';
 import { assert } from '../protocol/assert.js';
-import type { StatusReply } from '../protocol/messages.js';
+import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
 import type { View } from '../protocol/types.js';
 
 export const VIEW_POLL_INTERVAL_MS = 100;
@@ -39,6 +39,16 @@ export class ViewMonitor {
 
   get view(): View | null {
     return this.latest?.view ?? null;
+  }
+
+  /** The latest status the coordinator answered, or null before any. */
+  get status(): StatusReply | null {
+    return this.latest;
+  }
+
+  /** What the latest status says of replica `id`, or null. */
+  replica(id: string): ReplicaStatus | null {
+    return this.latest?.replicas.find((replica) => replica.id === id) ?? null;
   }
 
   /** The highest view number observed so far (0 before any). */

@@ -24,16 +24,43 @@
 // failed read is info too: it observed nothing. Async writes are acknowledged before they are
 // replicated and may be lost in a failover by design, so they go into the history as info and are
 // counted apart.
+// A write that ended OutcomeUnknownError (the first client, of several, gives up after
+// CLIENT_SHORT_DEADLINE_MS, so faults leave some) is, half the time, settled by asking the cluster: the
+// process keeps the operation open and asks `requestStatus` until it is answered (the fault that
+// hid the outcome must heal first), then records what it learned: executed → ok with its result
+// (the answer comes once the entry committed), refused → as a refusal, cancelled → fail with
+// REQUEST_CANCELLED (it never ran and never will: the checker leaves it out), forgotten or expired
+// → info. SessionExpiredError is info too: whether the write ran can no longer be learned.
+//
+// Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
+// readYourWrites). A backup may answer them from an older state, so they stay out of the history;
+// they, and every write's version (its value or length, log index and acknowledgement time), go to
+// the staleness check (staleness.ts) instead.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventValue, HistoryRecorder, OperationFunction, OperationHandle } from '../check/index.js';
-import { Client, type WriteMetadata } from '../client/index.js';
-import { ErrorCode, RequestRefusedError, UnderstudyError } from '../errors.js';
+import { Client, type KvRequestStatus, type WriteMetadata } from '../client/index.js';
+import {
+  ConfigError,
+  ErrorCode,
+  OutcomeUnknownError,
+  RequestRefusedError,
+  SessionExpiredError,
+  UnderstudyError,
+} from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { Durability } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
+import { decodeResult, encodeOperation, kvOperation } from '../state-machine/index.js';
+import type { BoundedRead, KeyKind, WriteVersion } from './staleness.js';
 
 /** Deadline of one client call, retries included. */
 export const CLIENT_DEADLINE_MS = 5000;
+/**
+ * The first client's deadline, when there are several: short enough that a fault on the primary
+ * leaves its writes of unknown outcome, for request-status to settle.
+ */
+export const CLIENT_SHORT_DEADLINE_MS = 800;
 export const ASYNC_WRITE_PROBABILITY = 0.1;
 /** Bounds one process's operations; register values are unique up to this many per process. */
 export const OPERATIONS_PER_PROCESS_MAX = 999_999;
@@ -43,6 +70,18 @@ export const SEQUENCE_VALUE_STRIDE = 1000;
 export const APPEND_VALUE_BYTES_MAX = 2048;
 /** Share of register writes and cas replacements that write a word, which incr refuses. */
 export const REGISTER_WORD_PROBABILITY = 0.2;
+/** Share of reads sent to any member under a staleness bound (kept out of the history). */
+export const BOUNDED_READ_PROBABILITY = 0.3;
+/** The staleness bound of those reads. */
+export const BOUNDED_READ_MAX_STALENESS_MS = 500;
+/** Share of bounded reads that also ask for the connection's own writes. */
+export const READ_YOUR_WRITES_PROBABILITY = 0.5;
+/** Share of writes ended OutcomeUnknownError that ask the cluster what became of them. */
+export const REQUEST_STATUS_PROBABILITY = 0.5;
+/** Pause between request-status questions that got no answer. */
+export const REQUEST_STATUS_RETRY_MS = 200;
+/** Once the workload stops, a request-status question is asked at most this many more times. */
+export const REQUEST_STATUS_ATTEMPTS_AFTER_STOP = 2;
 /** Cumulative shares of the operation mix: read 30%, write 20%, append 20%, cas 15%, incr 15%. */
 const operationMix: readonly (readonly [OperationFunction, number])[] = [
   ['read', 0.3],
@@ -73,6 +112,20 @@ export interface WorkloadOptions {
   readonly recorder: HistoryRecorder;
   /** Monotonic nanoseconds since the run started. */
   readonly clock: () => number;
+  /** The name of the member at an address a client dialled (a replica id), for bounded reads. */
+  readonly memberName?: (address: string) => string;
+}
+
+/** What became of the writes whose outcome the workload asked for, by the answer's state. */
+export type RequestStatusState = KvRequestStatus['state'] | 'unanswered';
+
+export interface BoundedReadCounts {
+  /** Bounded reads answered (by the primary or a backup). */
+  answered: number;
+  /** STALE answers members gave along the way (the client then asked the next member). */
+  staleAnswers: number;
+  /** Bounded reads no member answered in time. */
+  failed: number;
 }
 
 export interface WriteAcknowledgement {
@@ -92,6 +145,13 @@ export class Workload {
   asyncWritesAcknowledged = 0;
   /** Why operations did not complete ok: an error code, or "cas not swapped". */
   readonly unsuccessfulByCause = new Map<string, number>();
+  /** Every write's version, for the staleness check. */
+  readonly versions: WriteVersion[] = [];
+  readonly boundedReads: BoundedRead[] = [];
+  readonly boundedReadCounts: BoundedReadCounts = { answered: 0, staleAnswers: 0, failed: 0 };
+  /** Writes that ended SessionExpiredError. */
+  sessionsExpired = 0;
+  readonly requestStatusAnswers = new Map<RequestStatusState, number>();
   private readonly registerKeysUsed = new Set<string>();
   private readonly appendKeysUsed = new Set<string>();
   private stopped = false;
@@ -107,9 +167,10 @@ export class Workload {
     }
     const seeds = new Random(options.seed);
     this.loops = Array.from({ length: clients.length * options.pipeline }, (_, process) => {
-      const client = clients[Math.floor(process / options.pipeline)];
+      const clientIndex = Math.floor(process / options.pipeline);
+      const client = clients[clientIndex];
       assert(client !== undefined, `no client for process ${process}`);
-      return this.runProcess(process, client, new Random(seeds.nextUint32()));
+      return this.runProcess(process, clientIndex, client, new Random(seeds.nextUint32()));
     });
   }
 
@@ -123,7 +184,10 @@ export class Workload {
     try {
       for (let process = 0; process < options.clients; process++) {
         clients.push(
-          await Client.connect({ coordinator: options.coordinator, deadlineMs: CLIENT_DEADLINE_MS }),
+          await Client.connect({
+            coordinator: options.coordinator,
+            deadlineMs: process === 0 && options.clients > 1 ? CLIENT_SHORT_DEADLINE_MS : CLIENT_DEADLINE_MS,
+          }),
         );
       }
     } catch (error) {
@@ -154,9 +218,15 @@ export class Workload {
     await Promise.all(this.clients.map((client) => client.close()));
   }
 
-  private async runProcess(process: number, client: Client, random: Random): Promise<void> {
+  private async runProcess(
+    process: number,
+    clientIndex: number,
+    client: Client,
+    random: Random,
+  ): Promise<void> {
     const state: ProcessState = {
       process,
+      clientIndex,
       client,
       random,
       lastRead: new Map(),
@@ -174,6 +244,7 @@ export class Workload {
     const f = operationMix.find(([, share]) => roll < share)?.[0] ?? 'read';
     const slot = random.integer(0, this.options.keys - 1);
     const onAppendKey = f === 'append' || (f === 'read' && random.chance(0.5));
+    const kind: KeyKind = onAppendKey ? 'append' : 'register';
     const registerGeneration = Math.floor(clock() / 1e9 / REGISTER_KEY_SECONDS);
     const key = onAppendKey ? appendKey(slot, generations[slot] ?? 0) : registerKey(slot, registerGeneration);
     if (onAppendKey) this.appendKeysUsed.add(key);
@@ -184,6 +255,10 @@ export class Workload {
         generations[slot] = (generations[slot] ?? 0) + 1;
       }
     };
+    if (f === 'read' && random.chance(BOUNDED_READ_PROBABILITY)) {
+      await this.boundedRead(state, key, kind, observe);
+      return;
+    }
     const durability =
       (f === 'write' || f === 'append') && random.chance(ASYNC_WRITE_PROBABILITY) ? 'async' : 'sync';
     const value =
@@ -202,9 +277,21 @@ export class Workload {
             : f === 'cas'
               ? [expected, value]
               : 1;
-    const handle = recorder.invoke(process, f, key, input, clock());
+    const invokedNs = clock();
+    const handle = recorder.invoke(process, f, key, input, invokedNs);
     const acknowledged = (metadata: WriteMetadata) =>
       this.writeAcknowledgements.push({ timeNs: clock(), view: metadata.view });
+    /** What the write made the key, for the staleness check. */
+    const version = (made: string | number, index: number | null, acknowledgedNs: number | null) =>
+      this.versions.push({
+        key,
+        kind,
+        version: made,
+        index,
+        invokedNs,
+        acknowledgedNs,
+        client: state.clientIndex,
+      });
     try {
       switch (f) {
         case 'read': {
@@ -217,8 +304,14 @@ export class Workload {
         case 'write': {
           const reply = await client.put(key, value, { durability });
           acknowledged(reply);
-          if (durability === 'async') this.asyncAcknowledged(handle);
-          else recorder.ok(handle, value, clock());
+          if (durability === 'async') {
+            this.asyncAcknowledged(handle);
+            version(value, reply.index, null);
+          } else {
+            const doneNs = clock();
+            recorder.ok(handle, value, doneNs);
+            version(value, reply.index, doneNs);
+          }
           return;
         }
         case 'append': {
@@ -228,7 +321,9 @@ export class Workload {
             this.asyncAcknowledged(handle);
             this.asyncAppendsAcknowledged.push({ key, token });
           } else {
-            recorder.ok(handle, reply.length, clock());
+            const doneNs = clock();
+            recorder.ok(handle, reply.length, doneNs);
+            version(reply.length, reply.index, doneNs);
           }
           observe(reply.length);
           return;
@@ -236,8 +331,11 @@ export class Workload {
         case 'cas': {
           const reply = await client.cas(key, expected, value);
           acknowledged(reply);
-          if (reply.swapped) recorder.ok(handle, [expected, value], clock());
-          else {
+          if (reply.swapped) {
+            const doneNs = clock();
+            recorder.ok(handle, [expected, value], doneNs);
+            version(value, reply.index, doneNs);
+          } else {
             recorder.fail(handle, clock());
             this.countCause('cas not swapped');
           }
@@ -247,15 +345,152 @@ export class Workload {
         case 'incr': {
           const reply = await client.incr(key, 1);
           acknowledged(reply);
-          recorder.ok(handle, reply.value, clock());
+          const doneNs = clock();
+          recorder.ok(handle, reply.value, doneNs);
+          version(String(reply.value), reply.index, doneNs);
           return;
         }
       }
     } catch (error) {
       this.countCause(`${f} ${describeError(error)}`);
+      if (error instanceof SessionExpiredError) this.sessionsExpired += 1;
+      // A write of unknown outcome may have produced its value, at an unknown index.
+      const unknownVersion = f === 'write' ? value : f === 'cas' ? value : null;
+      if (error instanceof OutcomeUnknownError && random.chance(REQUEST_STATUS_PROBABILITY)) {
+        const status = await this.askUntilAnswered(client, error.requestId);
+        this.requestStatusAnswers.set(
+          status?.state ?? 'unanswered',
+          (this.requestStatusAnswers.get(status?.state ?? 'unanswered') ?? 0) + 1,
+        );
+        if (status !== null && this.settle(handle, f, durability, expected, value, status, version)) return;
+      }
+      if (
+        unknownVersion !== null &&
+        (error instanceof OutcomeUnknownError || error instanceof SessionExpiredError)
+      ) {
+        version(unknownVersion, null, null);
+      }
       const refusal = observingRefusal(f, durability, error);
       if (refusal !== undefined) recorder.fail(handle, clock(), refusal);
       else recorder.info(handle, clock());
+    }
+  }
+
+  /** A read at any member within the bound, recorded for the staleness check (not in the history). */
+  private async boundedRead(
+    state: ProcessState,
+    key: string,
+    kind: KeyKind,
+    observe: (valueBytes: number) => void,
+  ): Promise<void> {
+    const { clock, memberName } = this.options;
+    const readYourWrites = state.random.chance(READ_YOUR_WRITES_PROBABILITY);
+    const invokedNs = clock();
+    try {
+      const reply = await state.client.replicated.read(
+        encodeOperation(kvOperation.get(encoder.encode(key))),
+        {
+          read: 'any',
+          maxStalenessMs: BOUNDED_READ_MAX_STALENESS_MS,
+          readYourWrites,
+        },
+      );
+      const value = decodeResult('get', reply.result).value;
+      this.boundedReadCounts.answered += 1;
+      this.boundedReadCounts.staleAnswers += reply.staleAnswers;
+      this.boundedReads.push({
+        process: state.process,
+        client: state.clientIndex,
+        key,
+        kind,
+        version: kind === 'append' ? (value?.length ?? 0) : value === null ? null : decoder.decode(value),
+        invokedNs,
+        maxStalenessMs: BOUNDED_READ_MAX_STALENESS_MS,
+        readYourWrites,
+        member: memberName?.(reply.member) ?? reply.member,
+        view: reply.view,
+        index: reply.index,
+      });
+      if (kind === 'append') observe(value?.length ?? 0);
+    } catch {
+      this.boundedReadCounts.failed += 1;
+    }
+  }
+
+  /**
+   * Asks what became of `requestId` until the cluster answers; after the workload was told to stop,
+   * only REQUEST_STATUS_ATTEMPTS_AFTER_STOP more times. Null if it never answered.
+   */
+  private async askUntilAnswered(client: Client, requestId: string): Promise<KvRequestStatus | null> {
+    let attemptsAfterStop = 0;
+    for (;;) {
+      if (this.stopped) attemptsAfterStop += 1;
+      try {
+        return await client.requestStatus(requestId);
+      } catch (error) {
+        if (error instanceof ConfigError) return null; // a malformed id: a bug here, not in the cluster
+      }
+      if (attemptsAfterStop >= REQUEST_STATUS_ATTEMPTS_AFTER_STOP) return null;
+      await sleep(REQUEST_STATUS_RETRY_MS);
+    }
+  }
+
+  /**
+   * Records the operation as the cluster's answer about it says; false if the answer settles
+   * nothing (forgotten, expired, or a refusal the model does not judge): the caller records info.
+   */
+  private settle(
+    handle: OperationHandle,
+    f: OperationFunction,
+    durability: Durability,
+    expected: string | null,
+    value: string,
+    status: KvRequestStatus,
+    version: (made: string | number, index: number | null, acknowledgedNs: number | null) => void,
+  ): boolean {
+    const { recorder, clock } = this.options;
+    switch (status.state) {
+      case 'executed': {
+        // Answered once its entry committed, async ones too: it ran, and stays.
+        const { result, index } = status;
+        if (f === 'write' && result?.kind === 'put') {
+          recorder.ok(handle, value, clock());
+          version(value, index, null);
+          return true;
+        }
+        if (f === 'append' && result?.kind === 'append') {
+          recorder.ok(handle, result.length, clock());
+          return true;
+        }
+        if (f === 'cas' && result?.kind === 'cas') {
+          if (result.swapped) {
+            recorder.ok(handle, [expected, value], clock());
+            version(value, index, null);
+          } else {
+            recorder.fail(handle, clock());
+            this.countCause('cas not swapped');
+          }
+          return true;
+        }
+        if (f === 'incr' && result?.kind === 'incr') {
+          recorder.ok(handle, result.value, clock());
+          version(String(result.value), index, null);
+          return true;
+        }
+        return false; // a result of another kind: say nothing rather than guess
+      }
+      case 'cancelled':
+        recorder.fail(handle, clock(), ErrorCode.requestCancelled);
+        return true;
+      case 'refused': {
+        const refusal = observingRefusal(f, durability, new RequestRefusedError(status.code, status.message));
+        if (refusal === undefined) return false;
+        recorder.fail(handle, clock(), refusal);
+        return true;
+      }
+      case 'forgotten':
+      case 'expired':
+        return false;
     }
   }
 
@@ -274,8 +509,13 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.name : 'unknown error';
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 interface ProcessState {
   readonly process: number;
+  /** Which Client (connection) it shares. */
+  readonly clientIndex: number;
   readonly client: Client;
   readonly random: Random;
   /** The value this process last saw per register: what its next cas expects. */

@@ -5,6 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { CHAOS_SESSIONS_MAX_CHOICES, CHAOS_TRANSFER_BYTES_PER_SECOND } from '../chaos/cluster-settings.js';
 import { type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
 import { exitCode, integerIn, nonEmpty } from './options.js';
 import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
@@ -28,6 +29,8 @@ export const CHAOS_REPLICAS_MIN = 2;
 export const CHAOS_KEYS_DEFAULT = 4;
 export const CHAOS_KEYS_MAX = 64;
 export const CHAOS_SEED_MAX = 0xffff_ffff;
+export const CHAOS_SESSIONS_MAX_MAX = 100_000_000;
+export const CHAOS_TRANSFER_RATE_MAX = 2 ** 40;
 interface ChaosFlags {
   readonly duration: number;
   readonly clients: number;
@@ -37,6 +40,8 @@ interface ChaosFlags {
   readonly history?: string;
   readonly replicas: number;
   readonly keys: number;
+  readonly sessionsMax?: number;
+  readonly transferRate?: number;
   readonly seed?: number;
   readonly dir?: string;
 }
@@ -111,6 +116,16 @@ export function addChaosCommand(program: Command): void {
       CHAOS_KEYS_DEFAULT,
     )
     .option(
+      '--sessions-max <n>',
+      `client sessions each replica keeps (its --sessions-max), small so sessions expire under the workload (default: the seed picks one of ${CHAOS_SESSIONS_MAX_CHOICES.join(', ')})`,
+      integerIn(1, CHAOS_SESSIONS_MAX_MAX),
+    )
+    .option(
+      '--transfer-rate <bytes-per-second>',
+      `the replicas' --transfer-rate (default: ${CHAOS_TRANSFER_BYTES_PER_SECOND} with the transfer-kill nemesis, unlimited without)`,
+      integerIn(1, CHAOS_TRANSFER_RATE_MAX),
+    )
+    .option(
       '--seed <n>',
       'seed of the fault schedule and the workload (random by default)',
       integerIn(0, CHAOS_SEED_MAX),
@@ -141,6 +156,8 @@ export function addChaosCommand(program: Command): void {
           concurrency: flags.concurrency,
           replicas: flags.replicas,
           keys: flags.keys,
+          ...(flags.sessionsMax === undefined ? {} : { sessionsMax: flags.sessionsMax }),
+          ...(flags.transferRate === undefined ? {} : { transferBytesPerSecond: flags.transferRate }),
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),
           ...(flags.dir === undefined ? {} : { directory: flags.dir }),

@@ -116,6 +116,10 @@ export interface ReadReply {
   readonly view: number;
   /** The log index the read observed. */
   readonly index: number;
+  /** The address of the member that answered (the primary's, for a read at the primary). */
+  readonly member: string;
+  /** `read: 'any'` only: how many members answered STALE during this call before one answered (0 otherwise). */
+  readonly staleAnswers: number;
 }
 
 /**
@@ -147,6 +151,12 @@ interface SessionSlot {
 }
 
 type RequestFields = Omit<ClientRequest, 'type' | 'id'>;
+
+/** Who answered a read, and how many members said STALE first. */
+interface Answer {
+  member: string;
+  staleAnswers: number;
+}
 
 export class ReplicatedClient {
   private readonly hello: Hello;
@@ -276,11 +286,12 @@ export class ReplicatedClient {
     };
     const giveUp = (reason: string) => new UnavailableError(`read ${reason}`);
     const endMs = this.deadline();
+    const answer = { member: '', staleAnswers: 0 };
     const reply =
       staleness === null
-        ? await this.request(fields, endMs, giveUp)
-        : await this.readAtAnyMember(fields, endMs, giveUp);
-    return { result: reply.result, view: reply.view, index: reply.index };
+        ? await this.request(fields, endMs, giveUp, undefined, answer)
+        : await this.readAtAnyMember(fields, endMs, giveUp, answer);
+    return { result: reply.result, view: reply.view, index: reply.index, ...answer };
   }
 
   /**
@@ -367,12 +378,16 @@ export class ReplicatedClient {
 
   // ---- retries -----------------------------------------------------------------------------------
 
-  /** Sends to the primary until an answer, a refusal or `endMs`; `onSend` counts copies sent. */
+  /**
+   * Sends to the primary until an answer, a refusal or `endMs`; `onSend` counts copies sent, and
+   * `answer.member` learns who answered.
+   */
   private request(
     fields: RequestFields,
     endMs: number,
     giveUp: (reason: string) => Error,
     onSend: () => void = () => {},
+    answer: Answer = { member: '', staleAnswers: 0 },
   ): Promise<ClientSuccess> {
     let viewStale = false;
     return this.retry(
@@ -386,6 +401,7 @@ export class ReplicatedClient {
           onSend();
           return { type: 'request', id, ...fields };
         }, attemptEndMs);
+        answer.member = address;
         if (reply.ok) return reply;
         if (retryableCodes.has(reply.code)) throw new UnderstudyError(reply.code, reply.message);
         throw new RequestRefusedError(reply.code, reply.message);
@@ -406,6 +422,7 @@ export class ReplicatedClient {
     fields: RequestFields,
     endMs: number,
     giveUp: (reason: string) => Error,
+    answer: Answer,
   ): Promise<ClientSuccess> {
     let rounds = 0;
     return this.retry(
@@ -425,7 +442,9 @@ export class ReplicatedClient {
               (id) => ({ type: 'request', id, ...fields }),
               performance.now() + Math.min(this.options.attemptTimeoutMs, remainingMs),
             );
+            answer.member = address;
             if (reply.ok) return reply;
+            if (reply.code === ErrorCode.stale) answer.staleAnswers += 1;
             if (!nextMemberCodes.has(reply.code)) throw new RequestRefusedError(reply.code, reply.message);
             problems.push(`${address}: ${reply.code}: ${reply.message}`);
           } catch (error) {

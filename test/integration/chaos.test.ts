@@ -1,6 +1,7 @@
 // The chaos tooling: the fault-injecting proxy between a real listener and dialler, and short chaos
-// runs against real processes that must find nothing lost and every key linearizable, one per kind
-// of fault that hits the primary or loses a directory, each with a seed that makes it happen first.
+// runs against real processes that must find nothing lost, every key linearizable and no bounded
+// read staler than its bound, one per kind of fault that hits the primary or loses or damages a
+// directory, each with a seed that makes it happen first.
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -187,6 +188,10 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     readonly first: string;
     /** The run's own proof that the fault did what it is for. */
     readonly check?: (report: ChaosReport, printed: string) => void;
+    /** 6 s unless it says. */
+    readonly durationSeconds?: number;
+    /** Whether the first fault deposes the primary (true unless it says). */
+    readonly failover?: boolean;
   }
   // One fault at a time, so each seed's first fault is the one named.
   const runs: readonly ShortRun[] = [
@@ -227,11 +232,39 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
         );
       },
     },
+    {
+      nemesis: 'corrupt',
+      seed: 1,
+      first: 'flips a bit in a synced log record of the primary and restarts it at once',
+      check: (report, printed) => {
+        const loss = report.directoryLoss;
+        assert.ok(loss.corruptedLogRecords >= 1, printed);
+        assert.ok(loss.corruptionsRepaired >= 1, `it logged "data directory repaired":\n${printed}`);
+        assert.ok(loss.corruptionsRejoined >= 1, `the repaired replica rejoined:\n${printed}`);
+      },
+    },
+    {
+      nemesis: 'transfer-kill',
+      seed: 7,
+      first: 'wipes a backup and kills it again while it receives the snapshot',
+      durationSeconds: 10,
+      failover: false,
+      check: (report, printed) => {
+        const loss = report.directoryLoss;
+        assert.ok(loss.transferKillsMidway >= 1, `killed mid-transfer:\n${printed}`);
+        // The first one at least; a later one the end of the run may cut short.
+        assert.ok(
+          loss.transferKillsResumed + loss.transferKillsNewerSnapshot >= 1,
+          `it resumed, or was offered a newer snapshot:\n${printed}`,
+        );
+        assert.ok(report.storage.transfersCompleted >= 1, printed);
+      },
+    },
   ];
-  for (const { nemesis, seed, first, check } of runs) {
+  for (const { nemesis, seed, first, check, durationSeconds = 6, failover = true } of runs) {
     test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, async (t) => {
       const report = await runChaos({
-        durationSeconds: 6,
+        durationSeconds,
         clients: 3,
         pipeline: 2,
         nemeses: [nemesis],
@@ -250,7 +283,9 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
       assert.equal(report.linearizability.unknown.length, 0, printed);
       assert.deepEqual(report.problems, [], printed);
       assert.ok(report.operations.ok > 0, printed);
-      if (nemesis !== 'coordinator')
+      assert.deepEqual(report.boundedReads.violations, [], printed);
+      assert.ok(report.boundedReads.answered > 0, printed);
+      if (nemesis !== 'coordinator' && failover)
         assert.ok(report.failoverMs.length >= 1, `the primary failed over:\n${printed}`);
       check?.(report, printed);
       assert.ok(report.passed, printed);

@@ -394,12 +394,20 @@ test("an 'any' read answered STALE moves on to the next member", async () => {
     b1: failure('STALE'),
     b2: success(1),
   });
+  const answers: [string, number][] = [];
   for (let k = 0; k < 3; k += 1) {
     const reply = await client.read(bytes('get'), { read: 'any', maxStalenessMs: 250, minIndex: 9 });
     assert.equal(text(reply.result), 'get');
+    answers.push([reply.member, reply.staleAnswers]);
   }
   // Rounds start at r1, r2, r3 in turn; the one that starts at stale r2 is answered by r3.
   assert.deepEqual([reads(primary), reads(b1), reads(b2)], [1, 1, 2]);
+  // Each reply names who answered, and counts the STALE answers before it.
+  assert.deepEqual(answers, [
+    [primary.address, 0],
+    [b2.address, 1],
+    [b2.address, 0],
+  ]);
   assert.deepEqual(b1.of('read')[0]?.staleness, { maxStalenessMs: 250, minIndex: 9 });
   await close();
 });
