@@ -44,7 +44,8 @@ export interface SnapshotSink {
   writeTransferChunk(offset: number, bytes: Uint8Array): Promise<void>;
   /** Verifies the whole file and keeps it as the newest snapshot; rejects if it does not verify. */
   finishTransfer(): Promise<StoredSnapshot>;
-  abortTransfer(): void;
+  /** Deletes the partial files; a transfer begins only once this has finished. */
+  abortTransfer(): Promise<void>;
 }
 
 type Send = (to: ReplicaId, message: TransferMessage) => void;
@@ -145,6 +146,13 @@ interface Transfer {
 
 export class SnapshotFetcher {
   private current: Transfer | null = null;
+  /**
+   * Deleting the old partial files runs before a new transfer begins: an abort still under way
+   * deleted the new transfer's files once (found by chaos), so it failed and could not resume.
+   */
+  private aborting: Promise<void> = Promise.resolve();
+  private starting = false;
+  private closed = false;
   private readonly stallTimer: NodeJS.Timeout;
 
   constructor(
@@ -167,8 +175,17 @@ export class SnapshotFetcher {
       return;
     }
     // Keep going with a transfer that is making progress; the newer offer comes again.
-    if (current !== null && performance.now() - current.lastChunkAtMs < stallMs) return;
-    if (current !== null) this.sink.abortTransfer();
+    if (this.starting || (current !== null && performance.now() - current.lastChunkAtMs < stallMs)) return;
+    if (current !== null) this.abort();
+    this.starting = true;
+    const begin = () => {
+      this.starting = false;
+      if (!this.closed) this.start(from, snapshot);
+    };
+    void this.aborting.then(begin, begin);
+  }
+
+  private start(from: ReplicaId, snapshot: SnapshotInfo): void {
     const held = this.sink.beginTransfer(snapshot);
     const now = performance.now();
     this.current = {
@@ -209,6 +226,7 @@ export class SnapshotFetcher {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.stallTimer);
     this.current = null;
   }
@@ -299,8 +317,20 @@ export class SnapshotFetcher {
   }
 
   private drop(): void {
+    this.abort();
+  }
+
+  private abort(): void {
     this.current = null;
-    this.sink.abortTransfer();
+    this.aborting = this.aborting.then(
+      () => this.sink.abortTransfer(),
+      () => this.sink.abortTransfer(),
+    );
+    this.aborting.catch((error: unknown) => {
+      this.logger.log('warn', 'deleting a partial snapshot failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
     this.onProgress(null);
   }
 

@@ -127,6 +127,8 @@ interface Follower {
   lastEcho: number;
   /** The index of the snapshot offered to it while it needs one; -1 when it needs none. */
   transferIndex: number;
+  /** The snapshot offered to it: offered again while it is still kept, so a transfer under way finishes. */
+  offered: SnapshotInfo | null;
 }
 
 /** A snapshot being taken: written aside, then kept once its position is committed. */
@@ -182,6 +184,8 @@ export class Replica {
   // Snapshots.
   /** The newest snapshot kept on disk; the log's base is at or below it. */
   private savedSnapshot: SnapshotInfo | null = null;
+  /** The snapshots the shell keeps (the newest two), oldest first. */
+  private keptSnapshots: SnapshotInfo[] = [];
   private snapshotInProgress: SnapshotInProgress | null = null;
   private logBytesSinceSnapshot = 0;
   /** The snapshot the shell is receiving for us, as it last said. */
@@ -253,7 +257,7 @@ export class Replica {
       this.appliedIndex = snapshot.info.position.index;
       // A snapshot is taken only of committed entries.
       this.commitIndex = snapshot.info.position.index;
-      this.savedSnapshot = snapshot.info;
+      this.noteKept(snapshot.info);
     }
     this.durableIndex = this.log.lastIndex;
   }
@@ -363,7 +367,7 @@ export class Replica {
     this.catchUp();
     const taking = this.snapshotInProgress;
     if (taking === null || taking.written === null || taking.position.index !== position.index) return;
-    this.savedSnapshot = taking.written;
+    this.noteKept(taking.written);
     this.snapshotInProgress = null;
     // Durable in the snapshot even if the log has not synced its entries yet.
     this.raiseDurableIndex(position.index);
@@ -410,7 +414,7 @@ export class Replica {
     if (position.index > this.commitIndex) this.commitIndex = position.index;
     // Every primary holds every committed entry, so ours matches it up to here.
     if (position.index > this.verifiedIndex) this.verifiedIndex = position.index;
-    this.savedSnapshot = snapshot.info;
+    this.noteKept(snapshot.info);
     this.snapshotInProgress = null;
     this.transferProgress = null;
     this.logBytesSinceSnapshot = 0;
@@ -544,6 +548,7 @@ export class Replica {
       lastHeartbeatTick: Number.NEGATIVE_INFINITY,
       lastEcho: -1,
       transferIndex: -1,
+      offered: null,
     };
   }
 
@@ -905,9 +910,16 @@ export class Replica {
 
   private offerSnapshot(to: ReplicaId, follower: Follower): void {
     const view = this.view;
-    const snapshot = this.savedSnapshot;
+    const newest = this.savedSnapshot;
     assert(view !== null, 'a primary has a view');
-    assert(snapshot !== null, 'a log with a base has a snapshot');
+    assert(newest !== null, 'a log with a base has a snapshot');
+    // Keep offering the snapshot a follower may be fetching while the shell still keeps it (the two
+    // newest), and the log after it: offering each newer one in turn, and trimming the log to it,
+    // left a learner whose transfers outlast the gap between snapshots behind for ever (chaos seed 1).
+    const offered = follower.offered;
+    const stillKept = offered !== null && this.keptSnapshots.some((kept) => sameSnapshot(kept, offered));
+    const snapshot = stillKept && offered.position.index >= this.log.base.index ? offered : newest;
+    follower.offered = snapshot;
     follower.transferIndex = snapshot.position.index;
     const offer: SnapshotOffer = { type: 'snapshot_offer', view: view.number, snapshot };
     this.effects.peerMessages.push({ to, message: offer });
@@ -1390,6 +1402,12 @@ export class Replica {
     this.effects.storage.push({ kind: 'compact', throughIndex: position.index });
   }
 
+  /** A snapshot became the newest kept one; the shell keeps it and the one before it. */
+  private noteKept(info: SnapshotInfo): void {
+    this.savedSnapshot = info;
+    this.keptSnapshots = [...this.keptSnapshots, info].slice(-keptSnapshotsMax);
+  }
+
   private raiseDurableIndex(index: LogIndex): void {
     if (index <= this.durableIndex || index > this.log.lastIndex) return;
     this.durableIndex = index;
@@ -1580,6 +1598,18 @@ function insertByIndex(queue: Waiter[], waiter: Waiter): void {
 }
 
 const noUpdate = new Uint8Array(0);
+/** Snapshots a shell keeps: the newest, and the one before it (it may still be serving a transfer). */
+export const keptSnapshotsMax = 2;
+
+function sameSnapshot(a: SnapshotInfo, b: SnapshotInfo): boolean {
+  return (
+    a.position.index === b.position.index &&
+    a.position.view === b.position.view &&
+    a.checksum === b.checksum &&
+    a.sizeBytes === b.sizeBytes
+  );
+}
+
 /** Counted per entry towards the snapshot threshold, besides its update and result. */
 const entryOverheadBytes = 64;
 /** Sessions one expiry entry names at most. */

@@ -19,7 +19,7 @@ import { crc32 } from 'node:zlib';
 import { LogCorruptedError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { StorageOperation } from '../protocol/effects.js';
-import type { StoredSnapshot } from '../protocol/replica.js';
+import { keptSnapshotsMax, type StoredSnapshot } from '../protocol/replica.js';
 import {
   type Entry,
   type LogPosition,
@@ -52,9 +52,6 @@ export type DiskStep =
       readonly snapshotsWritten: readonly SnapshotInfo[];
       readonly snapshotsKept: readonly LogPosition[];
     };
-
-/** Kept snapshots a disk holds, as the real store keeps them: the newest two. */
-const keptSnapshotsMax = 2;
 
 /** The description a snapshot file of this payload would have. */
 export function simSnapshotInfo(position: LogPosition, payload: Uint8Array): SnapshotInfo {

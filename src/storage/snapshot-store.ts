@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assert } from '../protocol/assert.js';
+import { keptSnapshotsMax } from '../protocol/replica.js';
 import type { LogPosition, SnapshotInfo } from '../protocol/types.js';
 import { close, fsync, fsyncDirectoryAsync, openFile, readAt, writeAllAt } from './async-file.js';
 import { fsyncDirectory } from './durable-file.js';
@@ -36,6 +37,7 @@ import {
 } from './snapshot-file.js';
 import { type TransferProgress, TransferReceiver } from './snapshot-transfer.js';
 
+export { keptSnapshotsMax } from '../protocol/replica.js';
 export {
   decodeSnapshotFile,
   encodeSnapshotFile,
@@ -50,8 +52,6 @@ export {
   transferSyncIntervalBytes,
 } from './snapshot-transfer.js';
 
-/** The newest is what the log continues; the one before may be serving a transfer. */
-export const keptSnapshotsMax = 2;
 const temporaryFileName = 'snapshot.tmp';
 const damagedSuffix = '.damaged';
 
