@@ -75,11 +75,12 @@ const brokenBuilds: readonly {
     seeds: 10,
     caughtAs: /not linearizable|would remove committed entries|missing from the final value/,
   },
-  // Caught (not linearizable) in 5 of 1000 seeds (0.5 %): 35, 451, 475, 624, 927.
+  // Caught (not linearizable) in 5 of 1000 seeds (0.5 %): 35, 451, 475, 624, 927; after the fixes of
+  // sims seeds 167, 355, 1622 and chaos seed 1 changed the schedules, in 2 of 400: 288, 322.
   {
     fault: 'answerRefusalsAtOnce',
     what: 'refusals answered from uncommitted state (hole 4)',
-    start: 30,
+    start: 285,
     seeds: 10,
     caughtAs: /not linearizable/,
   },
