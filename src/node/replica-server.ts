@@ -100,7 +100,7 @@ export class ReplicaServer {
         beginTransfer: (info) => snapshots.beginTransfer(info),
         writeTransferChunk: (offset, bytes) => snapshots.writeTransferChunk(offset, bytes),
         finishTransfer: () => snapshots.finishTransfer(),
-        abortTransfer: () => void snapshots.abortTransfer(),
+        abortTransfer: () => snapshots.abortTransfer(),
       },
       sendTransfer,
       (snapshot) => {

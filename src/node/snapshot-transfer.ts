@@ -9,6 +9,10 @@
 // - A lost request or chunk is noticed by silence: the learner asks again from what it holds.
 // - A chunk whose checksum fails is asked for again; a whole file whose checksum fails is dropped
 //   by the store and the transfer starts over.
+// - A dropped transfer's partial files are deleted before the next one begins: the deletion is
+//   asynchronous and would otherwise take the new transfer's files with it (its every byte received
+//   into an unlinked file, and its end failing on ENOENT). Offers repeat, so an offer that comes
+//   while the deletion runs is simply taken at the next one.
 
 import { crc32 } from 'node:zlib';
 import type {
@@ -44,7 +48,8 @@ export interface SnapshotSink {
   writeTransferChunk(offset: number, bytes: Uint8Array): Promise<void>;
   /** Verifies the whole file and keeps it as the newest snapshot; rejects if it does not verify. */
   finishTransfer(): Promise<StoredSnapshot>;
-  abortTransfer(): void;
+  /** Deletes the partial files; resolves once they are gone. */
+  abortTransfer(): Promise<void>;
 }
 
 type Send = (to: ReplicaId, message: TransferMessage) => void;
@@ -145,6 +150,8 @@ interface Transfer {
 
 export class SnapshotFetcher {
   private current: Transfer | null = null;
+  /** The deletion of a dropped transfer's files, while it runs: no transfer begins meanwhile. */
+  private aborting: Promise<void> | null = null;
   private readonly stallTimer: NodeJS.Timeout;
 
   constructor(
@@ -168,7 +175,8 @@ export class SnapshotFetcher {
     }
     // Keep going with a transfer that is making progress; the newer offer comes again.
     if (current !== null && performance.now() - current.lastChunkAtMs < stallMs) return;
-    if (current !== null) this.sink.abortTransfer();
+    if (current !== null) this.drop();
+    if (this.aborting !== null) return; // begun at an offer after the old files are gone
     const held = this.sink.beginTransfer(snapshot);
     const now = performance.now();
     this.current = {
@@ -300,7 +308,17 @@ export class SnapshotFetcher {
 
   private drop(): void {
     this.current = null;
-    this.sink.abortTransfer();
+    const aborting = this.sink.abortTransfer().then(
+      () => {},
+      (error: unknown) =>
+        this.logger.log('warn', 'deleting the files of a dropped snapshot transfer failed', {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+    this.aborting = aborting;
+    void aborting.finally(() => {
+      if (this.aborting === aborting) this.aborting = null;
+    });
     this.onProgress(null);
   }
 
