@@ -15,7 +15,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from '../client/index.js';
@@ -26,6 +26,7 @@ import {
   directoryBytes,
   FailureCount,
   isBackup,
+  isWhole,
   MeasuredCluster,
   newestSnapshotFile,
   ResourceSampler,
@@ -109,6 +110,18 @@ const directories: string[] = [];
 function progress(line: string): void {
   process.stderr.write(`measure: ${line}\n`);
 }
+
+/** The 1-minute load average: other work shares this machine, and this says how much. */
+const loadAverage = (): number => Number((loadavg()[0] ?? 0).toFixed(2));
+
+/** The load average when a scenario's cluster was ready and when its measurement ended. */
+interface LoadDuring {
+  readonly start: number;
+  readonly end: number;
+}
+
+const describeLoad = (load: LoadDuring): string =>
+  `load average ${load.start} → ${load.end} on ${cpus().length} CPUs`;
 
 const megabytes = (bytes: number): number => Number((bytes / 1e6).toFixed(2));
 const seconds = (ms: number): number => Number((ms / 1000).toFixed(3));
@@ -194,6 +207,7 @@ interface RetentionReport {
     readonly residentHolds: boolean;
   };
   readonly replicas: readonly RetentionReplica[];
+  readonly load: LoadDuring;
   readonly restart: {
     readonly replica: string;
     readonly appliedIndexTarget: number;
@@ -212,6 +226,7 @@ async function measureRetention(options: Options): Promise<RetentionReport> {
     3,
     flags,
     async (cluster, client) => {
+      const loadStart = loadAverage();
       const keyWidth = String(options.keys - 1).length;
       const keyOf = (k: number): string => `key-${String(k % options.keys).padStart(keyWidth, '0')}`;
       const value = Buffer.alloc(options.valueBytes, 0x61);
@@ -323,6 +338,7 @@ async function measureRetention(options: Options): Promise<RetentionReport> {
           residentHolds: replicas.every((r) => r.residentBytesMax < residentBound),
         },
         replicas,
+        load: { start: loadStart, end: loadAverage() },
         restart: {
           replica: backup,
           appliedIndexTarget: target,
@@ -353,6 +369,12 @@ interface TransferRun {
   readonly loadedKeys: number;
   readonly loadFailed: Record<string, number>;
   readonly loadSeconds: number;
+  /** Views the coordinator formed until the cluster settled after the load (1: no change after the first). */
+  readonly viewsDuringLoad: number;
+  /** Snapshot transfers to r1..r3 during the load: backups that fell behind and were caught up so. */
+  readonly transfersDuringLoad: number;
+  /** How long after the load the cluster took to be whole again with no transfer running. */
+  readonly settleSeconds: number;
   readonly primarySnapshotBytes: number;
   readonly readySeconds: number;
   /** From r4's "snapshot received" line. */
@@ -369,6 +391,7 @@ interface TransferRun {
   readonly backupSeconds: number;
   readonly lightPuts: number;
   readonly lightFailed: Record<string, number>;
+  readonly load: LoadDuring;
 }
 
 async function measureTransfer(options: Options, transferRate: number | null): Promise<TransferRun> {
@@ -379,6 +402,7 @@ async function measureTransfer(options: Options, transferRate: number | null): P
     3,
     flags,
     async (cluster, client) => {
+      const loadStart = loadAverage();
       const keyWidth = String(options.transferKeys - 1).length;
       const value = Buffer.alloc(options.transferValueBytes);
       for (let k = 0; k < value.length; k++) value[k] = (k * 131 + 17) & 0xff;
@@ -400,7 +424,22 @@ async function measureTransfer(options: Options, transferRate: number | null): P
         stopTicker();
       }
       const loadMs = performance.now() - loadStartedMs;
-      const primary = primaryOf(await client.status());
+      // A backup that fell behind during the load (demoted to learner) may be receiving a snapshot
+      // from the primary: it would share the source's pacing with r4. Wait until it is done.
+      const settleStartedMs = performance.now();
+      const settled = await waitFor(
+        'every replica a backup again, none receiving a snapshot',
+        async () => {
+          const status = await client.status();
+          const busy = status.replicas.some((replica) => replica.transfer !== null);
+          return isWhole(status, cluster.replicaIds) && !busy ? status : undefined;
+        },
+        JOIN_TIMEOUT_MS,
+      );
+      const settleMs = performance.now() - settleStartedMs;
+      const demotions = cluster.replicaIds.flatMap((id) => cluster.logLines(id, 'receiving a snapshot'));
+      const viewsDuringLoad = cluster.logLines('coordinator', 'new view').length;
+      const primary = primaryOf(settled);
       const primarySnapshotBytes = newestSnapshotFile(cluster.dataDirectory(primary))?.bytes ?? 0;
       progress(
         `${label}: loaded ${loaded} keys in ${seconds(loadMs)} s; ${primary}'s newest snapshot ${primarySnapshotBytes} bytes`,
@@ -477,6 +516,9 @@ async function measureTransfer(options: Options, transferRate: number | null): P
         loadedKeys: loaded,
         loadFailed: loadFailures.toJSON(),
         loadSeconds: seconds(loadMs),
+        viewsDuringLoad,
+        transfersDuringLoad: demotions.length,
+        settleSeconds: seconds(settleMs),
         primarySnapshotBytes,
         readySeconds: seconds(readyMs),
         received,
@@ -486,6 +528,7 @@ async function measureTransfer(options: Options, transferRate: number | null): P
         backupSeconds: seconds(backupMs),
         lightPuts,
         lightFailed: lightFailures.toJSON(),
+        load: { start: loadStart, end: loadAverage() },
       };
     },
     options,
@@ -513,6 +556,7 @@ interface SessionsReport {
     readonly residentBytesAfter: number | null;
   }[];
   readonly samples: number;
+  readonly load: LoadDuring;
 }
 
 async function measureSessions(options: Options): Promise<SessionsReport> {
@@ -522,6 +566,7 @@ async function measureSessions(options: Options): Promise<SessionsReport> {
     options.sessionsReplicas,
     flags,
     async (cluster, client) => {
+      const loadStart = loadAverage();
       const residentBefore = new Map(
         cluster.replicaIds.map((id) => [id, residentBytes(cluster.replica(id).pid)]),
       );
@@ -617,6 +662,7 @@ async function measureSessions(options: Options): Promise<SessionsReport> {
           };
         }),
         samples,
+        load: { start: loadStart, end: loadAverage() },
       };
     },
     options,
@@ -677,7 +723,7 @@ function printRetention(report: RetentionReport): string {
   const { liveState, bounds, restart } = report;
   return [
     `retention: ${report.puts.toLocaleString('en-US')} puts over ${report.keys} keys, ${report.valueBytes}-byte values, ${report.concurrency} in flight, --snapshot-log-bytes ${report.snapshotLogBytes}`,
-    `  ${report.seconds} s, ${report.putsPerSecond} puts/s, failed: ${failed(report.putsFailed)}`,
+    `  ${report.seconds} s, ${report.putsPerSecond} puts/s, failed: ${failed(report.putsFailed)}; ${describeLoad(report.load)}`,
     `  live state: newest snapshot ${mb(liveState.newestSnapshotBytes)}; keys × (key + value) ${mb(liveState.keyValueBytes)}`,
     `  bounds: data dir < ${mb(bounds.directoryBytes)} (${DIRECTORY_STATE_FACTOR} × snapshot + 64 MiB segment): ${bounds.directoryHolds ? 'holds' : 'DOES NOT HOLD'}; RSS < ${mb(bounds.residentBytes)} (${RESIDENT_STATE_FACTOR} × snapshot + 100 MB): ${bounds.residentHolds ? 'holds' : 'DOES NOT HOLD'}`,
     indent(
@@ -741,7 +787,7 @@ function printTransfer(runs: readonly TransferRun[]): string {
   for (const run of runs) {
     const pacing = run.transferRate === null ? 'unthrottled' : `--transfer-rate ${run.transferRate}`;
     lines.push(
-      `  ${pacing}: ${run.transfersStarted} transfer(s) started; load failures: ${failed(run.loadFailed)}; light-load failures: ${failed(run.lightFailed)}`,
+      `  ${pacing}: during the load ${run.viewsDuringLoad} view(s), ${run.transfersDuringLoad} snapshot transfer(s) to fallen-behind backups, settled ${run.settleSeconds} s after it; r4 ready line ${run.readySeconds} s, ${run.transfersStarted} transfer(s) started; load failures: ${failed(run.loadFailed)}; light-load failures: ${failed(run.lightFailed)}; ${describeLoad(run.load)}`,
     );
     const step = Math.max(1, Math.ceil(run.samples.length / TRANSFER_LINES_SHOWN));
     for (const sample of run.samples.filter((_, k) => k % step === 0)) {
@@ -752,9 +798,12 @@ function printTransfer(runs: readonly TransferRun[]): string {
 }
 
 function printSessions(report: SessionsReport): string {
+  const peak = Math.max(...report.replicas.map((replica) => replica.sessionsMax));
+  const excess = Math.max(0, peak - report.sessionsMax);
+  const holdsAtEnd = report.replicas.every((replica) => replica.sessionsEnd <= report.sessionsMax);
   return [
     `sessions: ${report.clients.toLocaleString('en-US')} clients (connect, put once, close), ${report.clientConcurrency} at a time, --sessions-max ${report.sessionsMax}, ${report.replicaCount} replica(s)`,
-    `  ${report.seconds} s, ${report.clientsPerSecond} clients/s, failed: ${failed(report.clientsFailed)}; ${report.samples} status samples`,
+    `  ${report.seconds} s, ${report.clientsPerSecond} clients/s, failed: ${failed(report.clientsFailed)}; ${report.samples} status samples; ${describeLoad(report.load)}`,
     indent(
       table([
         ['replica', 'max sessions', 'at end', 'samples over max', 'longest over', 'RSS before', 'RSS after'],
@@ -769,6 +818,7 @@ function printSessions(report: SessionsReport): string {
         ]),
       ]),
     ),
+    `  most over --sessions-max: ${excess} sessions, ${(excess / Math.max(1, report.clientsPerSecond)).toFixed(2)} s of new clients at the measured rate (the primary's expiry sweep runs once a second); at the end: ${holdsAtEnd ? 'at or below the limit' : 'STILL ABOVE THE LIMIT'}`,
   ].join('\n');
 }
 
@@ -868,8 +918,11 @@ async function main(): Promise<void> {
     }
   }
   const { json: _json, keep: _keep, ...settings } = options;
-  if (options.json) process.stdout.write(`${JSON.stringify({ machine, settings, ...results }, null, 2)}\n`);
-  else process.stdout.write(`${text.join('\n')}\n`);
+  // With --json, stdout is for the JSON alone; the report for people goes to stderr with the progress.
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ machine, settings, ...results }, null, 2)}\n`);
+    process.stderr.write(`${text.join('\n')}\n`);
+  } else process.stdout.write(`${text.join('\n')}\n`);
 }
 
 main().then(
