@@ -45,8 +45,11 @@ const RESIDENT_ALLOWANCE_BYTES = 100 * 1000 * 1000;
 /** The data directory bound allows this many times the live state, plus one log segment. */
 const DIRECTORY_STATE_FACTOR = 4;
 const RESIDENT_STATE_FACTOR = 2;
-/** How often the retention run samples directory size and memory. */
-const RESOURCE_SAMPLE_INTERVAL_MS = 1000;
+/**
+ * How often the retention run samples directory size and memory. The directory peaks for well under
+ * a second (from a segment's rollover to the snapshot that lets it go), so once a second would miss it.
+ */
+const RESOURCE_SAMPLE_INTERVAL_MS = 100;
 /** How often the transfer run asks the coordinator for r4's progress. */
 const TRANSFER_SAMPLE_INTERVAL_MS = 200;
 /** How often the sessions run asks the coordinator for the session counts. */
@@ -73,9 +76,12 @@ const defaults = {
   puts: 1_000_000,
   keys: 10_000,
   valueBytes: 100,
-  // One MiB: the bound leaves room for about one live state of log past a full segment (see
-  // docs/OPERATIONS.md); the 4 MiB default exceeds that when the state is only ~1 MB.
-  snapshotLogBytes: 1024 * 1024,
+  // At its largest a data directory holds a full 64 MiB segment not yet compacted, up to three
+  // snapshot files (two kept, one being written) and the log written since the last snapshot (on
+  // disk some 1.3 × what the threshold counts, for small entries), so the bound (4 × state + a
+  // segment) needs that log under about one state: 512 KiB for this ~1.1 MB state. The 4 MiB
+  // default can exceed it by some 4 MB (docs/OPERATIONS.md).
+  snapshotLogBytes: 512 * 1024,
   concurrency: 64,
   transferKeys: 20_000,
   transferValueBytes: 10_000,
@@ -122,6 +128,16 @@ interface LoadDuring {
 
 const describeLoad = (load: LoadDuring): string =>
   `load average ${load.start} → ${load.end} on ${cpus().length} CPUs`;
+
+/**
+ * A value of `bytes` bytes that differs for each k. The store logs no update for a put of the value
+ * a key already holds, so a workload that rewrites one value would log almost nothing.
+ */
+function valueFor(k: number, bytes: number, fill: number): Buffer {
+  const value = Buffer.alloc(bytes, fill);
+  value.write(String(k), 0, 'latin1');
+  return value;
+}
 
 const megabytes = (bytes: number): number => Number((bytes / 1e6).toFixed(2));
 const seconds = (ms: number): number => Number((ms / 1000).toFixed(3));
@@ -229,7 +245,6 @@ async function measureRetention(options: Options): Promise<RetentionReport> {
       const loadStart = loadAverage();
       const keyWidth = String(options.keys - 1).length;
       const keyOf = (k: number): string => `key-${String(k % options.keys).padStart(keyWidth, '0')}`;
-      const value = Buffer.alloc(options.valueBytes, 0x61);
       const sampler = new ResourceSampler(cluster, RESOURCE_SAMPLE_INTERVAL_MS);
       const failures = new FailureCount();
       let done = 0;
@@ -256,7 +271,7 @@ async function measureRetention(options: Options): Promise<RetentionReport> {
           options.puts,
           options.concurrency,
           async (k) => {
-            await client.put(keyOf(k), value);
+            await client.put(keyOf(k), valueFor(k, options.valueBytes, 0x61));
             done += 1;
           },
           failures,
@@ -448,12 +463,11 @@ async function measureTransfer(options: Options, transferRate: number | null): P
       let stopLight = false;
       let lightPuts = 0;
       const lightFailures = new FailureCount();
-      const smallValue = Buffer.alloc(SMALL_VALUE_BYTES, 0x6c);
       const light = runConcurrently(
         Number.MAX_SAFE_INTEGER,
         options.lightConcurrency,
         async (k) => {
-          await client.put(`light-${k % SMALL_KEY_COUNT}`, smallValue);
+          await client.put(`light-${k % SMALL_KEY_COUNT}`, valueFor(k, SMALL_VALUE_BYTES, 0x6c));
           lightPuts += 1;
         },
         lightFailures,
@@ -606,7 +620,6 @@ async function measureSessions(options: Options): Promise<SessionsReport> {
       })();
 
       const failures = new FailureCount();
-      const smallValue = Buffer.alloc(SMALL_VALUE_BYTES, 0x73);
       let done = 0;
       const stopTicker = progressTicker(
         'sessions clients',
@@ -625,7 +638,7 @@ async function measureSessions(options: Options): Promise<SessionsReport> {
               deadlineMs: CLIENT_DEADLINE_MS,
             });
             try {
-              await one.put(`session-${k % SMALL_KEY_COUNT}`, smallValue);
+              await one.put(`session-${k % SMALL_KEY_COUNT}`, valueFor(k, SMALL_VALUE_BYTES, 0x73));
               done += 1;
             } finally {
               await one.close();
