@@ -384,7 +384,10 @@ interface TransferRun {
   readonly loadedKeys: number;
   readonly loadFailed: Record<string, number>;
   readonly loadSeconds: number;
-  /** Views the coordinator formed until the cluster settled after the load (1: no change after the first). */
+  /**
+   * Views the coordinator formed from the start of the load until the cluster settled after it: each
+   * is a backup demoted to learner (its acknowledgements late) or promoted back. 0: none changed.
+   */
   readonly viewsDuringLoad: number;
   /** Snapshot transfers to r1..r3 during the load: backups that fell behind and were caught up so. */
   readonly transfersDuringLoad: number;
@@ -418,6 +421,7 @@ async function measureTransfer(options: Options, transferRate: number | null): P
     flags,
     async (cluster, client) => {
       const loadStart = loadAverage();
+      const viewsBeforeLoad = cluster.logLines('coordinator', 'new view').length;
       const keyWidth = String(options.transferKeys - 1).length;
       const value = Buffer.alloc(options.transferValueBytes);
       for (let k = 0; k < value.length; k++) value[k] = (k * 131 + 17) & 0xff;
@@ -453,7 +457,7 @@ async function measureTransfer(options: Options, transferRate: number | null): P
       );
       const settleMs = performance.now() - settleStartedMs;
       const demotions = cluster.replicaIds.flatMap((id) => cluster.logLines(id, 'receiving a snapshot'));
-      const viewsDuringLoad = cluster.logLines('coordinator', 'new view').length;
+      const viewsDuringLoad = cluster.logLines('coordinator', 'new view').length - viewsBeforeLoad;
       const primary = primaryOf(settled);
       const primarySnapshotBytes = newestSnapshotFile(cluster.dataDirectory(primary))?.bytes ?? 0;
       progress(
@@ -519,8 +523,11 @@ async function measureTransfer(options: Options, transferRate: number | null): P
               megabytesPerSecond: megabytes(receivedBytes / receivedSeconds),
             }
           : null;
+      // From the first sample with progress to the first with every byte (later ones would dilute it).
       const first = samples[0];
-      const last = samples.at(-1);
+      const last =
+        samples.find((sample) => sample.receivedBytes >= (received?.bytes ?? Number.POSITIVE_INFINITY)) ??
+        samples.at(-1);
       const sampledMegabytesPerSecond =
         first !== undefined && last !== undefined && last.atSeconds > first.atSeconds
           ? megabytes((last.receivedBytes - first.receivedBytes) / (last.atSeconds - first.atSeconds))
@@ -800,7 +807,7 @@ function printTransfer(runs: readonly TransferRun[]): string {
   for (const run of runs) {
     const pacing = run.transferRate === null ? 'unthrottled' : `--transfer-rate ${run.transferRate}`;
     lines.push(
-      `  ${pacing}: during the load ${run.viewsDuringLoad} view(s), ${run.transfersDuringLoad} snapshot transfer(s) to fallen-behind backups, settled ${run.settleSeconds} s after it; r4 ready line ${run.readySeconds} s, ${run.transfersStarted} transfer(s) started; load failures: ${failed(run.loadFailed)}; light-load failures: ${failed(run.lightFailed)}; ${describeLoad(run.load)}`,
+      `  ${pacing}: during the load ${run.viewsDuringLoad} view change(s), ${run.transfersDuringLoad} snapshot transfer(s) to fallen-behind backups, settled ${run.settleSeconds} s after it; r4 ready line ${run.readySeconds} s, ${run.transfersStarted} transfer(s) started; load failures: ${failed(run.loadFailed)}; light-load failures: ${failed(run.lightFailed)}; ${describeLoad(run.load)}`,
     );
     const step = Math.max(1, Math.ceil(run.samples.length / TRANSFER_LINES_SHOWN));
     for (const sample of run.samples.filter((_, k) => k % step === 0)) {
