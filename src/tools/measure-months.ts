@@ -78,7 +78,7 @@ const defaults = {
   valueBytes: 100,
   // At its largest a data directory holds a full 64 MiB segment not yet compacted, up to three
   // snapshot files (two kept, one being written) and the log written since the last snapshot (on
-  // disk some 1.3 × what the threshold counts, for small entries), so the bound (4 × state + a
+  // disk some 1.15 × what the threshold counts, for small entries), so the bound (4 × state + a
   // segment) needs that log under about one state: 512 KiB for this ~1.1 MB state. The 4 MiB
   // default can exceed it by some 4 MB (docs/OPERATIONS.md).
   snapshotLogBytes: 512 * 1024,
