@@ -15,8 +15,9 @@ import {
   type ReadOptions,
   type WriteMetadata,
 } from '../client/index.js';
+import { formatTransfer } from '../client/transfer-progress.js';
 import { ConfigError, OutcomeUnknownError } from '../errors.js';
-import type { ReplicaStatus, StatusReply, TransferProgress } from '../protocol/messages.js';
+import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
 import type { KvResult } from '../state-machine/index.js';
 import {
   addClientOptions,
@@ -401,42 +402,4 @@ function formatStatus({ view, replicas, problem, asyncLost }: StatusReply): stri
   ];
   const losses = asyncLost > 0 ? [`async writes lost in failovers: ${asyncLost}`] : [];
   return [heading, ...table, ...transfers, ...problems, ...losses].join('\n');
-}
-
-const thousands = new Intl.NumberFormat('en-US');
-
-/** "receiving snapshot 42,118 of 210,000,000 bytes  0%  105 MB/s  2.0 s left" */
-export function formatTransfer({ snapshot, receivedBytes, bytesPerSecond }: TransferProgress): string {
-  const sizeBytes = snapshot.sizeBytes;
-  const percent = sizeBytes === 0 ? 100 : Math.floor((Math.min(receivedBytes, sizeBytes) / sizeBytes) * 100);
-  const parts = [
-    `receiving snapshot ${thousands.format(receivedBytes)} of ${thousands.format(sizeBytes)} bytes`,
-    `${percent}%`,
-  ];
-  if (bytesPerSecond > 0) {
-    const leftSeconds = Math.max(0, sizeBytes - receivedBytes) / bytesPerSecond;
-    parts.push(`${formatRate(bytesPerSecond)}`, `${formatSeconds(leftSeconds)} left`);
-  } else parts.push('rate not known yet');
-  return parts.join('  ');
-}
-
-/** Decimal units, three significant digits at most: "950 B/s", "12.5 kB/s", "105 MB/s". */
-function formatRate(bytesPerSecond: number): string {
-  const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
-  let value = bytesPerSecond;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  const shown = value >= 100 || unit === 0 ? Math.round(value).toString() : value.toPrecision(3);
-  return `${shown} ${units[unit]}`;
-}
-
-/** "0.4 s", "12 s", "3 min 20 s" */
-function formatSeconds(seconds: number): string {
-  if (seconds < 10) return `${seconds.toFixed(1)} s`;
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  const whole = Math.round(seconds);
-  return `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }

@@ -1,0 +1,124 @@
+// The learner's side of a state transfer (SnapshotFetcher) over a real snapshot store: a source that
+// answers its reads from a file, offers repeated as the primary repeats them, and what it installs.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
+import type { Logger, LogLevel } from '../../src/node/logger.js';
+import { SnapshotFetcher } from '../../src/node/snapshot-transfer.js';
+import type { TransferMessage } from '../../src/protocol/messages.js';
+import type { StoredSnapshot } from '../../src/protocol/replica.js';
+import {
+  type LogPosition,
+  logIndex,
+  type ReplicaId,
+  replicaId,
+  type SnapshotInfo,
+  viewNumber,
+} from '../../src/protocol/types.js';
+import { encodeSnapshotFile, SnapshotStore, transferChunkBytes } from '../../src/storage/snapshot-store.js';
+
+const source = replicaId('r1');
+const at = (index: number): LogPosition => ({ view: viewNumber(1), index: logIndex(index) });
+
+/** A snapshot file as the source serves it: 2.5 chunks. */
+function sourceSnapshot(position: LogPosition, seed: number): { info: SnapshotInfo; file: Buffer } {
+  const payload = Uint8Array.from(
+    { length: 2.5 * transferChunkBytes },
+    (_, i) => (i * seed + (i >> 8)) & 0xff,
+  );
+  const file = encodeSnapshotFile(position, payload);
+  const info = { position, sizeBytes: file.length, checksum: crc32(file.subarray(0, file.length - 4)) };
+  return { info, file };
+}
+
+interface Learner {
+  readonly fetcher: SnapshotFetcher;
+  /** Reads the fetcher sent and no one answered yet. */
+  readonly reads: Extract<TransferMessage, { type: 'snapshot_read' }>[];
+  readonly installed: StoredSnapshot[];
+  readonly warnings: string[];
+  /** Answers every read sent so far from `file`, as the source would. */
+  answer(file: Buffer): void;
+}
+
+function learner(store: SnapshotStore): Learner {
+  const reads: Learner['reads'] = [];
+  const installed: StoredSnapshot[] = [];
+  const warnings: string[] = [];
+  const logger: Logger = {
+    log(level: LogLevel, message: string, fields?: Record<string, unknown>) {
+      if (level === 'warn' || level === 'error') warnings.push(`${message} ${JSON.stringify(fields)}`);
+    },
+  };
+  const fetcher = new SnapshotFetcher(
+    {
+      beginTransfer: (info) => store.beginTransfer(info),
+      writeTransferChunk: (offset, bytes) => store.writeTransferChunk(offset, bytes),
+      finishTransfer: () => store.finishTransfer(),
+      abortTransfer: () => store.abortTransfer(),
+    },
+    (_to: ReplicaId, message: TransferMessage) => {
+      if (message.type === 'snapshot_read') reads.push(message);
+    },
+    (snapshot) => installed.push(snapshot),
+    () => {},
+    logger,
+  );
+  return {
+    fetcher,
+    reads,
+    installed,
+    warnings,
+    answer(file) {
+      for (const read of reads.splice(0)) {
+        const bytes = file.subarray(read.offset, read.offset + read.length);
+        fetcher.onMessage(source, {
+          type: 'snapshot_chunk',
+          snapshot: read.snapshot,
+          offset: read.offset,
+          bytes,
+          checksum: crc32(bytes),
+        });
+      }
+    },
+  };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
+// Found by measure:months (issue 7): the next transfer began while the dropped one's files were being
+// deleted, and either tripped the receiver's "no chunk is being written" assertion (a chunk of the old
+// one was still being written) or lost its part file to the deletion and failed at its end on ENOENT,
+// after every byte had arrived, again at every attempt.
+test('a snapshot offered right after the one being received was gone is received whole', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'understudy-fetcher-'));
+  const { store } = SnapshotStore.open(path.join(root, 'snapshots'));
+  const { fetcher, reads, installed, warnings, answer } = learner(store);
+  try {
+    const older = sourceSnapshot(at(100), 3);
+    const newer = sourceSnapshot(at(200), 7);
+    fetcher.request(source, older.info);
+    answer(older.file);
+    await turn();
+    // The source replaced its snapshot: it answers "gone", and offers the newer one at once.
+    reads.splice(0);
+    fetcher.onMessage(source, { type: 'snapshot_gone', snapshot: older.info });
+    fetcher.request(source, newer.info);
+    // Offers repeat (every follower heartbeat) until the snapshot is installed.
+    for (let attempt = 0; attempt < 200 && installed.length === 0; attempt++) {
+      fetcher.request(source, newer.info);
+      answer(newer.file);
+      await turn();
+    }
+    assert.deepEqual(warnings, []);
+    assert.equal(installed.length, 1);
+    assert.deepEqual(installed[0]?.info, newer.info);
+  } finally {
+    fetcher.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
