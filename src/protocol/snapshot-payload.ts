@@ -1,13 +1,18 @@
 // What a snapshot holds besides its position: the service's state (its own bytes), the session table
 // and the async loss record. All three are replicated state; a replica restored from a snapshot must
 // answer retries and report losses exactly as one that applied the whole log.
+//
+//   u32 (little endian)  length of the header
+//   header               msgpack [version, sessions, lost count, lost]
+//   the rest             the service's state, as its snapshot() returned it (not re-encoded: a large
+//                        state is copied once, on the replica's event loop)
 
 import { Packr } from 'msgpackr';
 import { AsyncLossRecord } from './async-loss.js';
 import { type Session, SessionTable } from './sessions.js';
 import { clientId, logIndex, viewNumber } from './types.js';
 
-const payloadFormatVersion = 1;
+const payloadFormatVersion = 2;
 const packr = new Packr({ useRecords: false });
 const unpackr = new Packr({ useRecords: false, copyBuffers: true });
 
@@ -28,19 +33,26 @@ export function encodeSnapshotPayload(payload: SnapshotPayload): Uint8Array {
     entry.clientId,
     entry.requestNumber,
   ]);
-  return new Uint8Array(
-    packr.pack([payloadFormatVersion, payload.state, sessions, payload.loss.count, lost]),
-  );
+  const header = packr.pack([payloadFormatVersion, sessions, payload.loss.count, lost]);
+  const out = new Uint8Array(4 + header.length + payload.state.length);
+  new DataView(out.buffer).setUint32(0, header.length, true);
+  out.set(header, 4);
+  out.set(payload.state, 4 + header.length);
+  return out;
 }
 
 /** Decodes a payload; a malformed one throws (snapshot files and transfers are checksummed, so it is a bug). */
 export function decodeSnapshotPayload(bytes: Uint8Array): SnapshotPayload {
-  const decoded: unknown = unpackr.unpack(bytes);
-  if (!Array.isArray(decoded) || decoded.length !== 5 || decoded[0] !== payloadFormatVersion) {
-    throw new Error(`a snapshot payload is not [${payloadFormatVersion}, state, sessions, lost count, lost]`);
+  if (bytes.length < 4) throw new Error('a snapshot payload is shorter than its header length');
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (4 + headerLength > bytes.length) throw new Error('a snapshot payload header runs past its end');
+  const decoded: unknown = unpackr.unpack(bytes.subarray(4, 4 + headerLength));
+  if (!Array.isArray(decoded) || decoded.length !== 4 || decoded[0] !== payloadFormatVersion) {
+    throw new Error(`a snapshot payload header is not [${payloadFormatVersion}, sessions, lost count, lost]`);
   }
-  const [, state, flat, lostCount, lost] = decoded as unknown[];
-  if (!(state instanceof Uint8Array) || !Array.isArray(flat) || !Array.isArray(lost)) {
+  const [, flat, lostCount, lost] = decoded as unknown[];
+  const state = bytes.subarray(4 + headerLength);
+  if (!Array.isArray(flat) || !Array.isArray(lost)) {
     throw new Error('a snapshot payload has fields of the wrong type');
   }
   const sessions: [ReturnType<typeof clientId>, Session][] = [];

@@ -20,7 +20,7 @@ import {
   unpackMessage,
 } from './kv-operations.js';
 
-const snapshotFormatVersion = 1;
+const snapshotFormatVersion = 2;
 const noUpdate = new Uint8Array(0);
 const incrTextPattern = /^-?[0-9]+$/;
 const utf8 = new TextEncoder();
@@ -76,35 +76,58 @@ export class KeyValueStore implements StateMachine {
     }
   }
 
-  /** `[version, [key, value, key, value, ...]]`, keys in ascending byte order. */
+  /**
+   * Binary, so a large state is one allocation and a copy per value (a replica takes snapshots on its
+   * event loop; msgpack took 0.7 s for 200 MB): a u8 format version, a u32 count, then per entry in
+   * ascending key order a u32 key length, the key, a u32 value length, the value (little endian).
+   */
   snapshot(): Uint8Array {
-    const flat: Uint8Array[] = [];
-    for (const key of [...this.#entries.keys()].sort())
-      flat.push(keyBytes(key), this.#entries.get(key) as Uint8Array);
-    return packMessage([snapshotFormatVersion, flat]);
+    const keys = [...this.#entries.keys()].sort();
+    let size = 1 + 4;
+    for (const key of keys) size += 8 + key.length + (this.#entries.get(key) as Uint8Array).byteLength;
+    const out = Buffer.allocUnsafe(size);
+    out.writeUInt8(snapshotFormatVersion, 0);
+    out.writeUInt32LE(keys.length, 1);
+    let offset = 5;
+    for (const key of keys) {
+      const value = this.#entries.get(key) as Uint8Array;
+      out.writeUInt32LE(key.length, offset);
+      offset += 4 + out.write(key, offset + 4, 'latin1');
+      out.writeUInt32LE(value.byteLength, offset);
+      out.set(value, offset + 4);
+      offset += 4 + value.byteLength;
+    }
+    return plain(out);
   }
 
   /** Replaces the whole state; a malformed snapshot throws and leaves the state untouched. */
   restore(snapshot: Uint8Array): void {
-    const decoded = unpackMessage(snapshot, 'kv snapshot', ErrorCode.badFrame);
-    const [version, flat]: unknown[] = Array.isArray(decoded) && decoded.length === 2 ? decoded : [];
-    if (version !== snapshotFormatVersion || !Array.isArray(flat)) {
-      throw new Error(`kv snapshot is not [${snapshotFormatVersion}, entries]`);
+    const bytes = Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+    const malformed = (why: string) => new Error(`kv snapshot is malformed: ${why}`);
+    if (bytes.length < 5 || bytes.readUInt8(0) !== snapshotFormatVersion) {
+      throw malformed(`not format version ${snapshotFormatVersion}`);
     }
+    const count = bytes.readUInt32LE(1);
     const entries = new Map<string, Uint8Array>();
+    let offset = 5;
     let previous: string | undefined;
-    for (let index = 0; index < flat.length; index += 2) {
-      const [key, value]: unknown[] = [flat[index], flat[index + 1]];
-      if (!(key instanceof Uint8Array && value instanceof Uint8Array)) {
-        throw new Error(`kv snapshot entry ${index / 2} is not a pair of byte strings`);
-      }
-      const text = keyString(key);
-      if (previous !== undefined && text <= previous) {
-        throw new Error('kv snapshot keys are not strictly ascending');
-      }
-      entries.set(text, plain(value));
+    const field = (): Uint8Array => {
+      if (offset + 4 > bytes.length) throw malformed('a length runs past the end');
+      const length = bytes.readUInt32LE(offset);
+      if (offset + 4 + length > bytes.length) throw malformed('a field runs past the end');
+      // A copy, so the state never pins the snapshot's whole buffer.
+      const copy = new Uint8Array(length);
+      copy.set(bytes.subarray(offset + 4, offset + 4 + length));
+      offset += 4 + length;
+      return copy;
+    };
+    for (let index = 0; index < count; index++) {
+      const text = keyString(field());
+      if (previous !== undefined && text <= previous) throw malformed('keys are not strictly ascending');
+      entries.set(text, field());
       previous = text;
     }
+    if (offset !== bytes.length) throw malformed('bytes follow the last entry');
     this.#entries.clear();
     for (const [key, value] of entries) this.#entries.set(key, value);
   }
@@ -220,8 +243,4 @@ function plain(bytes: Uint8Array): Uint8Array {
 
 function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-}
-
-function keyBytes(key: string): Uint8Array {
-  return plain(Buffer.from(key, 'latin1'));
 }
