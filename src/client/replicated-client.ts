@@ -22,6 +22,7 @@
 // the process alive.
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ConfigError,
@@ -177,7 +178,8 @@ export class ReplicatedClient {
   /** The highest log index a write reply named: what `readYourWrites` asks a member to have. */
   private highestWriteIndex = 0;
   private readonly nextId = { value: 1 };
-  private readonly closing = new AbortController();
+  /** Aborted by close(). Every call waiting in its retry back-off listens to it, so it has no listener cap. */
+  private readonly closing = unlimitedAbortController();
 
   private constructor(private readonly options: Required<ClientOptions>) {
     this.hello = {
@@ -730,4 +732,10 @@ function resolveOptions(options: ClientOptions): Required<ClientOptions> {
 function describe(error: unknown): string {
   if (error instanceof UnderstudyError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+function unlimitedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

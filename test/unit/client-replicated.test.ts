@@ -504,3 +504,21 @@ for (const [name, options, message] of badReadOptions) {
     await close();
   });
 }
+
+test('many calls waiting in retry back-off at once raise no listener-leak warning', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.name);
+  process.on('warning', onWarning);
+  // The primary answers every write NOT_PRIMARY: each call backs off and retries until its deadline.
+  const { client, close } = await cluster(withSessions(failure('NOT_PRIMARY')), { deadlineMs: 400 });
+  try {
+    const calls = Array.from({ length: 20 }, (_, number) => client.write(new Uint8Array([number])));
+    const settled = await Promise.allSettled(calls);
+    assert.ok(settled.every((outcome) => outcome.status === 'rejected'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+    await close();
+  }
+});
