@@ -19,7 +19,7 @@ import type {
   TransferProgress,
 } from '../protocol/messages.js';
 import type { StoredSnapshot } from '../protocol/replica.js';
-import type { ReplicaId, SnapshotInfo } from '../protocol/types.js';
+import { type ReplicaId, type SnapshotInfo, sameSnapshot } from '../protocol/types.js';
 import type { Logger } from './logger.js';
 
 /** Bytes per chunk: one frame, well under the frame limit. */
@@ -49,12 +49,6 @@ export interface SnapshotSink {
 }
 
 type Send = (to: ReplicaId, message: TransferMessage) => void;
-
-const sameSnapshot = (a: SnapshotInfo, b: SnapshotInfo): boolean =>
-  a.position.index === b.position.index &&
-  a.position.view === b.position.view &&
-  a.sizeBytes === b.sizeBytes &&
-  a.checksum === b.checksum;
 
 export class SnapshotServer {
   private readonly queue: { readonly to: ReplicaId; readonly read: SnapshotRead }[] = [];
@@ -140,6 +134,8 @@ interface Transfer {
   readonly startedAtMs: number;
   lastChunkAtMs: number;
   /** Writes happen one after another, in offset order. */
+  /** Bytes received and being written, not yet in the partial file. */
+  queued: number;
   writing: Promise<void>;
   finishing: boolean;
 }
@@ -197,6 +193,7 @@ export class SnapshotFetcher {
       startedHeld: held,
       startedAtMs: now,
       lastChunkAtMs: now,
+      queued: 0,
       writing: Promise.resolve(),
       finishing: false,
     };
@@ -219,7 +216,7 @@ export class SnapshotFetcher {
       this.logger.log('info', 'the snapshot being received is gone at its source; waiting for a new offer', {
         from,
       });
-      this.drop();
+      this.abort();
       return;
     }
     this.onChunk(transfer, message);
@@ -232,34 +229,27 @@ export class SnapshotFetcher {
   }
 
   private onChunk(transfer: Transfer, chunk: SnapshotChunk): void {
-    if (chunk.offset !== transfer.held + this.pendingBytes(transfer)) return; // a duplicate or a gap
+    if (chunk.offset !== transfer.held + transfer.queued) return; // a duplicate or a gap
     transfer.inFlight = Math.max(0, transfer.inFlight - 1);
     if (crc32(chunk.bytes) !== chunk.checksum || chunk.bytes.length === 0) {
       // Damaged on the way: ask again from what we hold.
-      transfer.next = transfer.held + this.pendingBytes(transfer);
+      transfer.next = transfer.held + transfer.queued;
       transfer.inFlight = 0;
       this.askMore(transfer);
       return;
     }
     transfer.lastChunkAtMs = performance.now();
-    this.queuedBytes.set(transfer, this.pendingBytes(transfer) + chunk.bytes.length);
+    transfer.queued += chunk.bytes.length;
     transfer.writing = transfer.writing.then(async () => {
       if (this.current !== transfer) return;
       await this.sink.writeTransferChunk(chunk.offset, chunk.bytes);
       transfer.held += chunk.bytes.length;
-      this.queuedBytes.set(transfer, this.pendingBytes(transfer) - chunk.bytes.length);
+      transfer.queued -= chunk.bytes.length;
       this.report();
       if (transfer.held >= transfer.snapshot.sizeBytes) this.finish(transfer);
     });
     transfer.writing.catch((error: unknown) => this.fail(transfer, error));
     this.askMore(transfer);
-  }
-
-  /** Bytes received and being written, not yet in the partial file. */
-  private readonly queuedBytes = new WeakMap<Transfer, number>();
-
-  private pendingBytes(transfer: Transfer): number {
-    return this.queuedBytes.get(transfer) ?? 0;
   }
 
   private askMore(transfer: Transfer): void {
@@ -282,7 +272,7 @@ export class SnapshotFetcher {
     if (transfer === null || transfer.finishing) return;
     if (performance.now() - transfer.lastChunkAtMs < stallMs) return;
     transfer.lastChunkAtMs = performance.now();
-    transfer.next = transfer.held + this.pendingBytes(transfer);
+    transfer.next = transfer.held + transfer.queued;
     transfer.inFlight = 0;
     this.askMore(transfer);
   }
@@ -313,10 +303,6 @@ export class SnapshotFetcher {
     this.logger.log('warn', 'snapshot transfer failed; starting over at the next offer', {
       error: error instanceof Error ? error.message : String(error),
     });
-    this.drop();
-  }
-
-  private drop(): void {
     this.abort();
   }
 

@@ -69,6 +69,7 @@ import {
   type Role,
   roleIn,
   type SnapshotInfo,
+  sameSnapshot,
   type View,
 } from './types.js';
 
@@ -1600,15 +1601,6 @@ function insertByIndex(queue: Waiter[], waiter: Waiter): void {
 const noUpdate = new Uint8Array(0);
 /** Snapshots a shell keeps: the newest, and the one before it (it may still be serving a transfer). */
 export const keptSnapshotsMax = 2;
-
-function sameSnapshot(a: SnapshotInfo, b: SnapshotInfo): boolean {
-  return (
-    a.position.index === b.position.index &&
-    a.position.view === b.position.view &&
-    a.checksum === b.checksum &&
-    a.sizeBytes === b.sizeBytes
-  );
-}
 
 /** Counted per entry towards the snapshot threshold, besides its update and result. */
 const entryOverheadBytes = 64;

@@ -127,3 +127,13 @@ export interface SnapshotInfo {
   readonly sizeBytes: number;
   readonly checksum: number;
 }
+
+/** Two descriptions of the same snapshot file. */
+export function sameSnapshot(a: SnapshotInfo, b: SnapshotInfo): boolean {
+  return (
+    a.position.view === b.position.view &&
+    a.position.index === b.position.index &&
+    a.sizeBytes === b.sizeBytes &&
+    a.checksum === b.checksum
+  );
+}

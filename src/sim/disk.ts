@@ -26,6 +26,7 @@ import {
   logIndex,
   positionZero,
   type SnapshotInfo,
+  sameSnapshot,
 } from '../protocol/types.js';
 import {
   encodeBatch,
@@ -176,14 +177,7 @@ export class SimDisk {
 
   /** Whether this disk keeps a snapshot with exactly this description (a transfer source). */
   keeps(info: SnapshotInfo): StoredSnapshot | null {
-    return (
-      this.kept.find(
-        (kept) =>
-          kept.info.position.index === info.position.index &&
-          kept.info.position.view === info.position.view &&
-          kept.info.checksum === info.checksum,
-      ) ?? null
-    );
+    return this.kept.find((kept) => sameSnapshot(kept.info, info)) ?? null;
   }
 
   /** A transferred snapshot, kept (durably) before the replica installs it. */

@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assert } from '../protocol/assert.js';
 import { keptSnapshotsMax } from '../protocol/replica.js';
-import type { LogPosition, SnapshotInfo } from '../protocol/types.js';
+import { type LogPosition, type SnapshotInfo, sameSnapshot } from '../protocol/types.js';
 import { close, fsync, fsyncDirectoryAsync, openFile, readAt, writeAllAt } from './async-file.js';
 import { fsyncDirectory } from './durable-file.js';
 import {
@@ -89,9 +89,6 @@ interface KeptSnapshot {
 const newestFirst = (a: LogPosition, b: LogPosition): number => b.index - a.index || b.view - a.view;
 
 const samePosition = (a: LogPosition, b: LogPosition): boolean => a.view === b.view && a.index === b.index;
-
-const sameInfo = (a: SnapshotInfo, b: SnapshotInfo): boolean =>
-  samePosition(a.position, b.position) && a.sizeBytes === b.sizeBytes && a.checksum === b.checksum;
 
 const describe = (position: LogPosition): string => `(view ${position.view}, index ${position.index})`;
 
@@ -200,7 +197,7 @@ export class SnapshotStore {
 
   /** Whether a kept file is exactly this snapshot (position, size and checksum). */
   has(info: SnapshotInfo): boolean {
-    return this.kept.some((kept) => sameInfo(kept.info, info));
+    return this.kept.some((kept) => sameSnapshot(kept.info, info));
   }
 
   /**
@@ -272,7 +269,7 @@ export class SnapshotStore {
         `snapshot ${describe(info.position)} is no longer kept (a newer one replaced it); ` +
           'a transfer of it must start again from the newest',
       );
-    const kept = this.kept.find((candidate) => sameInfo(candidate.info, info));
+    const kept = this.kept.find((candidate) => sameSnapshot(candidate.info, info));
     if (kept === undefined) throw gone();
     let fd: number;
     try {

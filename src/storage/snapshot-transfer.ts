@@ -20,7 +20,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
-import { type LogPosition, logIndex, type SnapshotInfo, viewNumber } from '../protocol/types.js';
+import {
+  type LogPosition,
+  logIndex,
+  type SnapshotInfo,
+  sameSnapshot,
+  viewNumber,
+} from '../protocol/types.js';
 import { close, fdatasync, fsync, fsyncDirectoryAsync, writeAllAt } from './async-file.js';
 import { fsyncDirectory, writeFileDurably } from './durable-file.js';
 import {
@@ -56,12 +62,6 @@ interface Receiving {
   /** The open part file; null for a transfer found at start and not yet resumed by begin(). */
   fd: number | null;
 }
-
-const sameInfo = (a: SnapshotInfo, b: SnapshotInfo): boolean =>
-  a.position.view === b.position.view &&
-  a.position.index === b.position.index &&
-  a.sizeBytes === b.sizeBytes &&
-  a.checksum === b.checksum;
 
 const describe = (position: LogPosition): string => `(view ${position.view}, index ${position.index})`;
 
@@ -154,7 +154,7 @@ export class TransferReceiver {
 
     const partBytes = sizeOf(this.partPath);
     const state = readState(this.statePath);
-    if (state !== null && sameInfo(state, info) && partBytes !== null && partBytes <= info.sizeBytes) {
+    if (state !== null && sameSnapshot(state, info) && partBytes !== null && partBytes <= info.sizeBytes) {
       const resumeAt = partBytes - (partBytes % transferChunkBytes);
       const fd = fs.openSync(this.partPath, 'r+');
       if (resumeAt < partBytes) {
