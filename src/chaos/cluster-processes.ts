@@ -16,6 +16,7 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs'
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { serverNodeFlags } from '../cli/server-node-flags.js';
 import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
 import { FaultProxy } from './proxy.js';
@@ -67,7 +68,7 @@ export class ServerProcess {
     const logFile = openSync(this.logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [cliScript, ...this.args, ...extraArgs], {
+      child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...this.args, ...extraArgs], {
         stdio: ['ignore', 'pipe', logFile],
       });
     } finally {

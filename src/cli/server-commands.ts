@@ -16,6 +16,7 @@ import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { defaultProtocolConfig } from '../protocol/config.js';
 import { formatAddress } from '../transport/index.js';
 import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
+import { serverNodeFlags } from './server-node-flags.js';
 
 export const CLUSTER_REPLICAS_DEFAULT = 3;
 export const CLUSTER_REPLICAS_MAX = 9;
@@ -262,7 +263,7 @@ async function startCluster(flags: StartFlags): Promise<void> {
   let stopping = false;
 
   const launch = (name: string, args: string[]): Child => {
-    const child = spawn(process.execPath, [cliScript, ...args, ...clusterId], {
+    const child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...args, ...clusterId], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let markReady: (ready: boolean) => void = () => {};

@@ -28,7 +28,8 @@ import { LogCorruptedError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import { type Entry, type Epoch, type LogPosition, logIndex, viewNumber } from '../protocol/types.js';
 import { fsyncDirectory } from './durable-file.js';
-import { type SegmentRecovery, salvageSegment } from './segment.js';
+import { type SegmentRecovery, type SegmentRecoveryOptions, salvageSegment } from './segment.js';
+import { SegmentFileBytes } from './segment-bytes.js';
 
 export type CorruptionHandling = 'throw' | 'truncate';
 
@@ -107,13 +108,26 @@ function cutFile(file: string, sizeBytes: number): void {
 
 /** The view of the entry at `index` among the readings, or null if they do not hold it. */
 function viewAt(readings: readonly SegmentReading[], index: number): number | null {
-  for (const { recovery } of readings) {
-    const first = recovery.entries[0];
-    if (first !== undefined && index >= first.index && index <= recovery.last.index) {
-      return recovery.entries[index - first.index]?.view ?? null;
-    }
+  for (const { file, recovery } of readings) {
+    if (index < file.startIndex || index > recovery.last.index) continue;
+    let view: number | null = null;
+    for (const epoch of recovery.epochs) if (epoch.startIndex <= index) view = epoch.view;
+    return view;
   }
   return null;
+}
+
+function readSegmentFile(
+  file: string,
+  options: SegmentRecoveryOptions,
+): { recovery: SegmentRecovery; sizeBytes: number } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const sizeBytes = fs.fstatSync(fd).size;
+    return { recovery: salvageSegment(new SegmentFileBytes(fd, sizeBytes), options), sizeBytes };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Reads the log in `directory` (which exists), repairs it as the file header says, and returns what is kept. */
@@ -151,15 +165,15 @@ export function recoverLogDirectory(
     let previous: LogPosition =
       start === base.index + 1 ? base : { view: viewNumber(0), index: logIndex(start - 1) };
     for (const [position, file] of rest.entries()) {
-      const data = fs.readFileSync(file.path);
       const isLast = position === rest.length - 1;
-      const recovery = salvageSegment(data, {
+      const { recovery, sizeBytes } = readSegmentFile(file.path, {
         path: file.path,
         isLast,
         startIndex: file.startIndex,
         previous,
+        keepAfter: base.index,
       });
-      readings.push({ file, sizeBytes: data.length, recovery });
+      readings.push({ file, sizeBytes, recovery });
       if (recovery.corruption !== null) {
         if (onCorruption === 'throw') throw new LogCorruptedError(recovery.corruption.message);
         const { offset, index, reason } = recovery.corruption;
@@ -220,14 +234,12 @@ export function recoverLogDirectory(
       startIndex: file.startIndex,
       path: file.path,
       salt: recovery.salt,
-      count: recovery.entries.length,
+      count: recovery.count,
       sizeBytes: recovery.validBytes,
       offsets,
     });
-    for (const entry of recovery.entries) {
-      if (epochs.at(-1)?.view !== entry.view) epochs.push({ view: entry.view, startIndex: entry.index });
-      if (entry.index > base.index) entries.push(entry);
-    }
+    for (const epoch of recovery.epochs) if (epochs.at(-1)?.view !== epoch.view) epochs.push(epoch);
+    for (const entry of recovery.entries) entries.push(entry);
     coveredIndex = recovery.coveredThrough;
   }
   assert(entries.length === end.index - base.index, 'the kept entries continue base without a hole');

@@ -38,8 +38,9 @@
 import { crc32 } from 'node:zlib';
 import { ConfigError, LogCorruptedError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
-import type { Entry, LogPosition } from '../protocol/types.js';
-import { decodeRecord, entryRecordBytes, writeEntryRecord } from './record.js';
+import type { Entry, Epoch, LogPosition } from '../protocol/types.js';
+import { entryRecordBytes, writeEntryRecord } from './record.js';
+import { type SegmentBytes, segmentBytesOf } from './segment-bytes.js';
 
 export const logFormatVersion = 2;
 const segmentMagic = Buffer.from('USTDYLOG', 'latin1');
@@ -61,6 +62,11 @@ export interface SegmentRecoveryOptions {
   readonly startIndex: number;
   /** The last entry before this segment: its first entry must follow it. */
   readonly previous: LogPosition;
+  /**
+   * Entries at or below this index are checked but not returned: a snapshot holds them. Recovery
+   * then keeps no object per record of a segment the snapshot mostly covers. Default: return all.
+   */
+  readonly keepAfter?: number;
 }
 
 /** Damage to synced data, or a segment that does not belong where it is. */
@@ -83,9 +89,14 @@ export interface SegmentRecovery {
    */
   readonly created: boolean;
   readonly salt: number;
+  /** Every intact entry record (kept or not). */
+  readonly count: number;
+  /** The kept entries (index above keepAfter), copied out of the bytes read: they can be dropped. */
   readonly entries: Entry[];
-  /** entryOffsets[i] is the byte offset of entries[i]. */
+  /** entryOffsets[i] is the byte offset of the segment's i-th entry, kept or not. */
   readonly entryOffsets: Uint32Array;
+  /** Where each view starts among the segment's entries (kept or not), oldest first. */
+  readonly epochs: Epoch[];
   /** Keep this many bytes; a torn write lies after them. */
   readonly validBytes: number;
   readonly tornBytes: number;
@@ -138,9 +149,9 @@ const isAllZero = (data: Uint8Array, from: number, to: number): boolean => {
 };
 
 /** The first offset at or after `from` where a record decodes intact, or -1. */
-function findRecordFrom(data: Buffer, from: number, salt: number): number {
+function findRecordFrom(data: SegmentBytes, from: number, salt: number): number {
   for (let offset = from; offset < data.length; offset++) {
-    const kind = decodeRecord(data, offset, salt).kind;
+    const kind = data.decodeAt(offset, salt).kind;
     if (kind === 'entry' || kind === 'syncMarker') return offset;
   }
   return -1;
@@ -169,9 +180,13 @@ export function recoverSegment(data: Uint8Array, options: SegmentRecoveryOptions
  * intact prefix before the damage, with `corruption` saying where and why. Still throws ConfigError
  * for a segment of another format: that is not damage, and this build must not guess at it.
  */
-export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions): SegmentRecovery {
+export function salvageSegment(
+  data: Uint8Array | SegmentBytes,
+  options: SegmentRecoveryOptions,
+): SegmentRecovery {
   const { path, isLast, startIndex, previous } = options;
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const keepAfter = options.keepAfter ?? previous.index;
+  const bytes = data instanceof Uint8Array ? segmentBytesOf(data) : data;
   let last = previous;
   const corruption = (offset: number, reason: string, detail = ''): SegmentCorruption => ({
     offset,
@@ -183,8 +198,10 @@ export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions
   const unusable = (reason: string): SegmentRecovery => ({
     created: false,
     salt: 0,
+    count: 0,
     entries: [],
     entryOffsets: new Uint32Array(0),
+    epochs: [],
     validBytes: 0,
     tornBytes: 0,
     coveredThrough: previous.index,
@@ -198,7 +215,7 @@ export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions
     return unusable(`segment starts at index ${startIndex} but the previous one ends at ${previous.index}`);
   }
 
-  const header = readHeader(bytes, startIndex);
+  const header = readHeader(bytes.prefix(segmentHeaderBytes), startIndex);
   if (header.kind === 'misplaced') return unusable(header.reason);
   if (header.kind === 'foreign') {
     throw new ConfigError(
@@ -208,15 +225,17 @@ export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions
   }
   if (header.kind === 'damaged') {
     if (!isLast) return unusable(`${header.reason} in a segment that is not the last`);
-    if (!isAllZero(bytes, segmentHeaderBytes, bytes.length)) {
+    if (!isAllZero(bytes.whole(), segmentHeaderBytes, bytes.length)) {
       // Records are written only after the header was fsynced, so the header was synced.
       return unusable(`${header.reason}, but records follow it (the header is fsynced before them)`);
     }
     return {
       created: false,
       salt: 0,
+      count: 0,
       entries: [],
       entryOffsets: new Uint32Array(0),
+      epochs: [],
       validBytes: 0,
       tornBytes: bytes.length,
       coveredThrough: previous.index,
@@ -227,12 +246,14 @@ export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions
 
   const salt = header.salt;
   const entries: Entry[] = [];
+  const epochs: Epoch[] = [];
+  let count = 0;
   let entryOffsets: Uint32Array = new Uint32Array(1024);
   let coveredThrough = startIndex - 1;
   let offset = segmentHeaderBytes;
   let found: SegmentCorruption | null = null;
   for (;;) {
-    const decoded = decodeRecord(bytes, offset, salt);
+    const decoded = bytes.decodeAt(offset, salt);
     if (decoded.kind === 'entry') {
       const { entry, syncedThrough } = decoded;
       if (entry.index !== last.index + 1 || entry.view < last.view) {
@@ -246,9 +267,12 @@ export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions
         found = corruption(offset, `entry ${entry.index} claims index ${syncedThrough} was synced before it`);
         break;
       }
-      entryOffsets = growOffsets(entryOffsets, entries.length);
-      entryOffsets[entries.length] = offset;
-      entries.push(entry);
+      entryOffsets = growOffsets(entryOffsets, count);
+      entryOffsets[count++] = offset;
+      if (entry.view !== epochs.at(-1)?.view) epochs.push({ view: entry.view, startIndex: entry.index });
+      if (entry.index > keepAfter) {
+        entries.push({ ...entry, update: entry.update.slice(), result: entry.result.slice() });
+      }
       last = { view: entry.view, index: entry.index };
       coveredThrough = Math.max(coveredThrough, syncedThrough);
       offset = decoded.nextOffset;
@@ -274,10 +298,12 @@ export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions
       break;
     }
     const damagedIndex = last.index + 1;
+    bytes.whole(); // the search below decodes at every offset: read the file once, not a window each
+
     // Claims before the damage are at most last.index, below damagedIndex: only later records count.
     let claim: { syncedThrough: number; offset: number } | null = null;
     for (let at = findRecordFrom(bytes, offset + 1, salt); at !== -1; ) {
-      const intact = decodeRecord(bytes, at, salt);
+      const intact = bytes.decodeAt(at, salt);
       assert(intact.kind === 'entry' || intact.kind === 'syncMarker', 'found an intact record');
       if (claim === null || intact.syncedThrough > claim.syncedThrough) {
         claim = { syncedThrough: intact.syncedThrough, offset: at };
@@ -299,8 +325,10 @@ export function salvageSegment(data: Uint8Array, options: SegmentRecoveryOptions
   return {
     created: true,
     salt,
+    count,
     entries,
-    entryOffsets: entryOffsets.slice(0, entries.length),
+    entryOffsets: entryOffsets.slice(0, count),
+    epochs,
     validBytes: offset,
     tornBytes: found === null ? bytes.length - offset : 0,
     coveredThrough,

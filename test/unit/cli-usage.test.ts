@@ -5,9 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
 
 const cli = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
 
@@ -103,4 +105,16 @@ test('get with nobody listening fails (exit 1) as UNAVAILABLE within the timeout
   assert.match(result.stderr, /^error: UNAVAILABLE: .*500 ms/);
   assert.equal(result.stdout, '');
   assert(performance.now() - started < 10_000, 'the command gave up and exited promptly');
+});
+
+test('run as a program, the understudy script starts node with the same memory flags as the servers Understudy spawns', async () => {
+  const shebang = readFileSync(cli, 'utf8').split('\n')[0] ?? '';
+  assert.equal(shebang, `#!/usr/bin/env -S node ${serverNodeFlags.join(' ')}`);
+  // Executed directly (as the npm bin link is), the flags reach V8: the young generation stays small.
+  const probe = await new Promise<string>((resolve, reject) => {
+    execFile(cli, ['--version'], { timeout: 20_000 }, (error, stdout) =>
+      error === null ? resolve(stdout) : reject(error),
+    );
+  });
+  assert.match(probe, /^\d+\.\d+\.\d+/);
 });

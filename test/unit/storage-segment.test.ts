@@ -3,6 +3,9 @@
 // intact record claims synced is corruption, reported with its place, whatever comes after it.
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
@@ -30,6 +33,7 @@ import {
   salvageSegment,
   segmentHeaderBytes,
 } from '../../src/storage/segment.js';
+import { SegmentFileBytes } from '../../src/storage/segment-bytes.js';
 
 const salt = 0xc0ff_ee42;
 const path = '/data/log/00000000000000000001.log';
@@ -300,4 +304,56 @@ test('a header naming another start index, or a segment that does not follow the
 test('entries that do not follow their predecessor are corruption, not a torn write', () => {
   const image = Buffer.concat([header, encodeBatch([entry(1), entry(3)], 0, salt)]);
   assertCorruption(() => recover(image), /entry \(view 1, index 3\) does not follow its predecessor/);
+});
+
+/** Salvages `image` as recovery reads it from a file: through a window of `windowBytes`. */
+function salvageFromFile(image: Uint8Array, windowBytes: number, keepAfter = 0): SegmentRecovery {
+  const directory = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'understudy-segment-'));
+  const file = nodePath.join(directory, 'segment.log');
+  fs.writeFileSync(file, image);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const options = { path, isLast: true, startIndex: 1, previous: positionZero, keepAfter };
+    return salvageSegment(new SegmentFileBytes(fd, image.length, windowBytes), options);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(directory, { recursive: true });
+  }
+}
+
+test('read from its file through a window smaller than a record, a segment recovers exactly what its whole image does, intact, torn or corrupted', () => {
+  const whole = Buffer.concat([header, batch1Bytes, batch2Bytes, encodeSyncMarker(15, salt)]);
+  const images = [
+    whole,
+    Buffer.concat([header, batch1Bytes, batch2Bytes.subarray(0, 30)]),
+    damaged(Buffer.concat([header, batch1Bytes, batch2Bytes]), 13, 'zeroed'),
+    damaged(whole, 15, 'one byte flipped'),
+    damaged(whole, 4, 'length field zeroed'),
+    Buffer.concat([header, batch1Bytes, Buffer.alloc(100)]),
+  ];
+  for (const image of images) {
+    const inMemory = salvageSegment(image, { path, isLast: true, startIndex: 1, previous: positionZero });
+    for (const windowBytes of [1, 37, 200, 1 << 20]) {
+      assert.deepStrictEqual(salvageFromFile(image, windowBytes), inMemory, `window of ${windowBytes} bytes`);
+    }
+  }
+});
+
+test('entries at or below keepAfter are checked and counted but not returned, and every view they start is still reported', () => {
+  const views = [entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2), entry(5, 4), entry(6, 4)];
+  const image = Buffer.concat([header, encodeBatch(views, 0, salt), encodeSyncMarker(6, salt)]);
+  const recovered = salvageFromFile(image, 64, 4);
+  assert.equal(recovered.count, 6);
+  assert.deepStrictEqual(recovered.entries, views.slice(4));
+  assert.deepStrictEqual(recovered.epochs, [
+    { view: 1, startIndex: 1 },
+    { view: 2, startIndex: 3 },
+    { view: 4, startIndex: 5 },
+  ]);
+  assert.equal(recovered.entryOffsets.length, 6);
+  assert.deepStrictEqual(recovered.last, { view: 4, index: 6 });
+  // A damaged record below keepAfter is still damage to synced data.
+  const broken = Buffer.from(image);
+  broken.writeUInt8((broken[offsetOf(2) + 40] ?? 0) ^ 1, offsetOf(2) + 40);
+  assert.match(salvageFromFile(broken, 64, 4).corruption?.reason ?? '', /CRC mismatch/);
 });

@@ -1,0 +1,103 @@
+// The bytes of one segment as recovery reads them. A segment can be 64 MiB; recovery must not hold
+// it whole just to walk its records once (a restarted replica's memory would jump by a segment), so
+// a file is read through a window that moves record by record. Only the rare paths that look at the
+// whole file (a damaged header, the search through damage for a claim) read it all.
+
+import * as fs from 'node:fs';
+import { assert } from '../protocol/assert.js';
+import { type DecodedRecord, decodeRecord, recordPrefixBytes } from './record.js';
+
+export interface SegmentBytes {
+  readonly length: number;
+  /**
+   * Decodes the record at byte `offset`, as decodeRecord does over the whole segment. An entry's
+   * update and result may be views into a buffer the next call reuses: copy what you keep.
+   */
+  decodeAt(offset: number, salt: number): DecodedRecord;
+  /** The first `count` bytes (fewer if the segment is shorter). */
+  prefix(count: number): Buffer;
+  /** Every byte of the segment. */
+  whole(): Buffer;
+}
+
+/** A segment image already in memory (the simulated disk, tests). */
+export function segmentBytesOf(data: Uint8Array): SegmentBytes {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return {
+    length: bytes.length,
+    decodeAt: (offset, salt) => decodeRecord(bytes, offset, salt),
+    prefix: (count) => bytes.subarray(0, Math.min(count, bytes.length)),
+    whole: () => bytes,
+  };
+}
+
+const windowBytesDefault = 1024 * 1024;
+/** Enough to see any record's prefix and fixed fields before its length decides the window. */
+const peekBytes = 64;
+
+/** A segment file open as `fd`, `length` bytes long, read through a moving window. */
+export class SegmentFileBytes implements SegmentBytes {
+  private window: Buffer;
+  private windowStart = 0;
+  private windowEnd = 0;
+  private all: Buffer | null = null;
+
+  constructor(
+    private readonly fd: number,
+    readonly length: number,
+    windowBytes = windowBytesDefault,
+  ) {
+    this.window = Buffer.allocUnsafe(windowBytes);
+  }
+
+  decodeAt(offset: number, salt: number): DecodedRecord {
+    assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= this.length, 'offset out of range');
+    if (this.all !== null) return decodeRecord(this.all, offset, salt);
+    this.cover(offset, Math.min(peekBytes, this.length - offset));
+    const available = this.windowEnd - offset;
+    if (available >= 4) {
+      const recordBytes = recordPrefixBytes + this.window.readUInt32LE(offset - this.windowStart);
+      // A length that runs past the file is damage: judge it over the whole file, as decodeRecord
+      // would, rather than allocate a window from a length field.
+      if (offset + recordBytes > this.length) return decodeRecord(this.whole(), offset, salt);
+      this.cover(offset, recordBytes);
+    }
+    const visible = this.window.subarray(0, this.windowEnd - this.windowStart);
+    const decoded = decodeRecord(visible, offset - this.windowStart, salt);
+    if (decoded.kind !== 'entry' && decoded.kind !== 'syncMarker') return decoded;
+    return { ...decoded, nextOffset: decoded.nextOffset + this.windowStart };
+  }
+
+  prefix(count: number): Buffer {
+    const wanted = Math.min(count, this.length);
+    this.cover(0, wanted);
+    return Buffer.from(this.window.subarray(0, wanted));
+  }
+
+  whole(): Buffer {
+    if (this.all === null) {
+      const all = Buffer.allocUnsafe(this.length);
+      readFully(this.fd, all, 0);
+      this.all = all;
+    }
+    return this.all;
+  }
+
+  /** Makes the window hold bytes [offset, offset + count) of the file; count stays within the file. */
+  private cover(offset: number, count: number): void {
+    if (offset >= this.windowStart && offset + count <= this.windowEnd) return;
+    if (this.window.length < count) this.window = Buffer.allocUnsafe(count);
+    const wanted = Math.min(this.window.length, this.length - offset);
+    readFully(this.fd, this.window.subarray(0, wanted), offset);
+    this.windowStart = offset;
+    this.windowEnd = offset + wanted;
+  }
+}
+
+function readFully(fd: number, target: Buffer, position: number): void {
+  for (let done = 0; done < target.length; ) {
+    const read = fs.readSync(fd, target, done, target.length - done, position + done);
+    assert(read > 0, 'the segment file is shorter than its size said');
+    done += read;
+  }
+}
