@@ -19,9 +19,17 @@ import {
   type ViewNumber,
 } from './types.js';
 
+/**
+ * How many epochs below the base a log remembers. One is added per view that created entries, so
+ * this covers years of failovers; an entry older than all of them has an unknown view (null).
+ */
+export const epochHistoryMax = 4096;
+
 export class ReplicaLog {
   private entries: Entry[] = [];
   private epochList: Epoch[] = [];
+  /** The epochs of the compacted entries (at or below the base), oldest first. */
+  private history: Epoch[] = [];
   private baseline: LogPosition;
 
   constructor(base: LogPosition = positionZero, recovered: readonly Entry[] = []) {
@@ -65,6 +73,30 @@ export class ReplicaLog {
   }
 
   /**
+   * The view of the entry at `index` as far as this log knows: held, or compacted with its epoch
+   * remembered; null beyond the end or before the oldest remembered epoch. An entry of another log
+   * with this view at this index is the same entry (log matching), so it is not lost.
+   */
+  viewOf(index: number): ViewNumber | null {
+    if (index > this.lastIndex || index < 0) return null;
+    if (index > this.baseline.index) return this.entryAt(logIndex(index)).view;
+    if (index === this.baseline.index) return this.baseline.view;
+    let found: ViewNumber | null = null;
+    for (const epoch of this.history) {
+      if (epoch.startIndex > index) break;
+      found = epoch.view;
+    }
+    return found;
+  }
+
+  /** The epochs of every entry up to `index` this log knows, for a snapshot taken there. */
+  historyThrough(index: LogIndex): Epoch[] {
+    const through = [...this.history];
+    for (const epoch of this.epochList) if (epoch.startIndex <= index) rememberEpoch(through, epoch);
+    return through;
+  }
+
+  /**
    * True when this log holds `position`, and so (log matching) everything before it as the sender
    * does. A position below the base counts as held: it is committed, as is the base.
    */
@@ -96,6 +128,8 @@ export class ReplicaLog {
     if (position.index <= this.baseline.index) return;
     assert(this.holds(position), `compaction to ${position.index} that this log does not hold`);
     this.entries = this.entries.slice(position.index - this.baseline.index);
+    for (const epoch of this.epochList)
+      if (epoch.startIndex <= position.index) rememberEpoch(this.history, epoch);
     this.epochList = this.epochList.filter((epoch) => epoch.startIndex > position.index);
     const first = this.entries[0];
     if (first !== undefined && this.epochList[0]?.startIndex !== first.index) {
@@ -104,11 +138,22 @@ export class ReplicaLog {
     this.baseline = position;
   }
 
-  /** Drops every entry: the log now follows `position` (an installed snapshot). */
-  resetTo(position: LogPosition): void {
+  /**
+   * Drops every entry: the log now follows `position` (an installed snapshot), whose entries had the
+   * epochs `history` (what the snapshot remembers of them).
+   */
+  resetTo(position: LogPosition, history: readonly Epoch[]): void {
     this.entries = [];
     this.epochList = [];
     this.baseline = position;
+    this.adoptHistory(history);
+  }
+
+  /** The epochs of the entries up to the base, as a snapshot of them remembers them. */
+  adoptHistory(history: readonly Epoch[]): void {
+    this.history = [];
+    for (const epoch of history)
+      if (epoch.startIndex <= this.baseline.index) rememberEpoch(this.history, epoch);
   }
 
   slice(fromIndex: LogIndex, toIndex: LogIndex): Entry[] {
@@ -154,4 +199,11 @@ function viewInEpochs(base: LogPosition, epochs: readonly Epoch[], index: number
     found = epoch.view;
   }
   return found;
+}
+
+/** Appends `epoch` unless it continues the last one; keeps at most epochHistoryMax, the newest. */
+function rememberEpoch(history: Epoch[], epoch: Epoch): void {
+  if (history.at(-1)?.view === epoch.view) return;
+  history.push(epoch);
+  if (history.length > epochHistoryMax) history.splice(0, history.length - epochHistoryMax);
 }

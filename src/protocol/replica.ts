@@ -41,7 +41,7 @@ import type {
 } from './messages.js';
 import { ReplicaLog } from './replica-log.js';
 import { SessionTable } from './sessions.js';
-import { decodeSnapshotPayload, encodeSnapshotPayload } from './snapshot-payload.js';
+import { decodeSnapshotPayload, encodeSnapshotPayload, type SnapshotPayload } from './snapshot-payload.js';
 import { ServiceError, type StateMachine, type StateMachineFactory } from './state-machine.js';
 import {
   decodeSystemOperation,
@@ -254,7 +254,8 @@ export class Replica {
     const { snapshot, entries } = options.recovered;
     this.log = new ReplicaLog(snapshot?.info.position ?? positionZero, entries);
     if (snapshot !== null) {
-      this.restore(snapshot.payload);
+      const restored = this.restore(snapshot.payload);
+      this.log.adoptHistory(restored.epochs);
       this.appliedIndex = snapshot.info.position.index;
       // A snapshot is taken only of committed entries.
       this.commitIndex = snapshot.info.position.index;
@@ -388,6 +389,7 @@ export class Replica {
     // never committed, and may need a snapshot below them (sim seed 167 looped on that for ever).
     if (this.role === 'primary' || position.index <= this.commitIndex) return;
     const continues = this.log.holds(position) && position.index <= this.log.lastIndex;
+    const restored = decodeSnapshotPayload(snapshot.payload);
     let discarded: Entry[] = [];
     if (continues) {
       this.flushAppends();
@@ -400,15 +402,16 @@ export class Replica {
         this.log.lastIndex,
       );
       this.unsyncedAppends.length = 0;
-      this.log.resetTo(position);
+      this.log.resetTo(position, restored.epochs);
       this.effects.storage.push({ kind: 'reset', position });
       this.durableIndex = position.index;
       this.lastAckSent = logIndex(Math.min(this.lastAckSent, position.index));
     }
-    this.restore(snapshot.payload);
-    // Async writes of the dropped log beyond what committed are lost, as with a truncation (sim
-    // seed 355). The session table cannot tell which of them ran: a client moves on after an async
-    // acknowledgement, so its session shows later requests either way.
+    this.adopt(restored);
+    // Async writes of the dropped log beyond what committed may be lost, as with a truncation (sim
+    // seed 355). The session table cannot tell which of them ran (a client moves on after an async
+    // acknowledgement, so its session shows later requests either way); the snapshot's epochs can:
+    // one it covers with the same view is in it. Those past it are settled with the primary's log.
     this.noteLostAsyncWrites(discarded);
     this.appliedIndex = position.index;
     this.raiseDurableIndex(position.index);
@@ -1022,9 +1025,11 @@ export class Replica {
   private onLostReport(from: ReplicaId, message: LostReport): void {
     if (this.role !== 'primary' || this.view?.number !== message.view || !this.followers.has(from)) return;
     if (!this.leaseValid()) return; // it repeats the report
+    // An entry our log has (same index, same view) is not lost: the reporter gets it back from us.
     const fresh = message.entries.filter(
       (lost, position) =>
         !this.loss.has(lost) &&
+        this.log.viewOf(lost.index) !== lost.view &&
         message.entries.findIndex((other) => other.view === lost.view && other.index === lost.index) ===
           position,
     );
@@ -1037,6 +1042,7 @@ export class Replica {
    */
   private recordOwnLosses(): void {
     if (this.pendingLost.length === 0 || !this.leaseValid() || !this.viewAcknowledged) return;
+    this.forgetLossesNowHeld();
     const fresh = this.pendingLost.filter((lost) => !this.loss.has(lost)).slice(0, 1024);
     if (fresh.length === 0) this.pendingLost = [];
     else this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
@@ -1188,6 +1194,8 @@ export class Replica {
     const view = this.view;
     if (this.pendingLost.length === 0 || view === null || this.role === 'none') return;
     if (this.now - this.lastLostReportTick < this.config.syncRetryTicks) return;
+    this.forgetLossesNowHeld();
+    if (this.pendingLost.length === 0) return;
     this.lastLostReportTick = this.now;
     const report: LostReport = {
       type: 'lost_report',
@@ -1253,10 +1261,11 @@ export class Replica {
       `truncation after ${index} would remove committed entries (commit ${this.commitIndex})`,
     );
     this.flushAppends();
-    this.noteLostAsyncWrites(this.log.slice(logIndex(index + 1), this.log.lastIndex));
+    const discarded = this.log.slice(logIndex(index + 1), this.log.lastIndex);
     // Writes of the removed entries will never be reported durable: stop waiting for them.
     while ((this.unsyncedAppends.at(-1)?.index ?? 0) > index) this.unsyncedAppends.pop();
     this.log.truncateAfter(index);
+    this.noteLostAsyncWrites(discarded);
     this.effects.storage.push({ kind: 'truncate', afterIndex: index });
     this.durableIndex = logIndex(Math.min(this.durableIndex, index));
     this.verifiedIndex = logIndex(Math.min(this.verifiedIndex, index));
@@ -1286,11 +1295,20 @@ export class Replica {
     }
   }
 
-  /** Async writes about to be discarded: each may have been acknowledged, so report it as lost. */
+  /** Discarded async writes our log has again (received back from the primary): not lost after all. */
+  private forgetLossesNowHeld(): void {
+    this.pendingLost = this.pendingLost.filter((lost) => this.log.viewOf(lost.index) !== lost.view);
+  }
+
+  /**
+   * Async writes just discarded: each may have been acknowledged, so report it as lost, unless the
+   * log as it is now still has it (an installed snapshot that covers it).
+   */
   private noteLostAsyncWrites(discarded: readonly Entry[]): void {
     for (const entry of discarded) {
       if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry))
         continue;
+      if (this.log.viewOf(entry.index) === entry.view) continue;
       if (this.pendingLost.some((lost) => lost.view === entry.view && lost.index === entry.index)) continue;
       this.pendingLost.push({
         view: entry.view,
@@ -1335,8 +1353,14 @@ export class Replica {
     this.pendingLost = this.pendingLost.filter((lost) => !recorded(lost));
   }
 
-  private restore(payload: Uint8Array): void {
+  /** Restores the replicated state a snapshot payload holds; answers it, decoded. */
+  private restore(payload: Uint8Array): SnapshotPayload {
     const decoded = decodeSnapshotPayload(payload);
+    this.adopt(decoded);
+    return decoded;
+  }
+
+  private adopt(decoded: SnapshotPayload): void {
     const stateMachine = this.createStateMachine();
     stateMachine.restore(decoded.state);
     this.stateMachine = stateMachine;
@@ -1362,6 +1386,7 @@ export class Replica {
       state: this.stateMachine.snapshot(),
       sessions: this.sessions,
       loss: this.loss,
+      epochs: this.log.historyThrough(position.index),
     });
     this.logBytesSinceSnapshot = 0;
     this.snapshotInProgress = { position, written: null, keeping: false };

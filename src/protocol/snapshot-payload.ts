@@ -1,18 +1,23 @@
-// What a snapshot holds besides its position: the service's state (its own bytes), the session table
-// and the async loss record. All three are replicated state; a replica restored from a snapshot must
-// answer retries and report losses exactly as one that applied the whole log.
+// What a snapshot holds besides its position: the service's state (its own bytes), the session table,
+// the async loss record, and the epochs of the log it replaces. The first three are replicated state;
+// a replica restored from a snapshot must answer retries and report losses exactly as one that applied
+// the whole log. The epochs say which view created each entry it covers, so a replica that discards
+// its log for the snapshot can tell which of its async writes the snapshot holds (not lost) and which
+// it does not.
 //
 //   u32 (little endian)  length of the header
-//   header               msgpack [version, sessions, lost count, lost]
+//   header               msgpack [version, sessions, lost count, lost, epochs (view, start, ...)]
+//                        (version 2, from older builds, has no epochs: none are known)
 //   the rest             the service's state, as its snapshot() returned it (not re-encoded: a large
 //                        state is copied once, on the replica's event loop)
 
 import { Packr } from 'msgpackr';
 import { AsyncLossRecord } from './async-loss.js';
 import { type Session, SessionTable } from './sessions.js';
-import { clientId, logIndex, viewNumber } from './types.js';
+import { clientId, type Epoch, logIndex, viewNumber } from './types.js';
 
-const payloadFormatVersion = 2;
+const payloadFormatVersion = 3;
+const payloadFormatWithoutEpochs = 2;
 const packr = new Packr({ useRecords: false });
 const unpackr = new Packr({ useRecords: false, copyBuffers: true });
 
@@ -20,6 +25,8 @@ export interface SnapshotPayload {
   readonly state: Uint8Array;
   readonly sessions: SessionTable;
   readonly loss: AsyncLossRecord;
+  /** The epochs of the entries the snapshot covers, oldest first (possibly not all of them). */
+  readonly epochs: readonly Epoch[];
 }
 
 export function encodeSnapshotPayload(payload: SnapshotPayload): Uint8Array {
@@ -33,7 +40,8 @@ export function encodeSnapshotPayload(payload: SnapshotPayload): Uint8Array {
     entry.clientId,
     entry.requestNumber,
   ]);
-  const header = packr.pack([payloadFormatVersion, sessions, payload.loss.count, lost]);
+  const epochs = payload.epochs.flatMap((epoch) => [epoch.view, epoch.startIndex]);
+  const header = packr.pack([payloadFormatVersion, sessions, payload.loss.count, lost, epochs]);
   const out = new Uint8Array(4 + header.length + payload.state.length);
   new DataView(out.buffer).setUint32(0, header.length, true);
   out.set(header, 4);
@@ -47,13 +55,23 @@ export function decodeSnapshotPayload(bytes: Uint8Array): SnapshotPayload {
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
   if (4 + headerLength > bytes.length) throw new Error('a snapshot payload header runs past its end');
   const decoded: unknown = unpackr.unpack(bytes.subarray(4, 4 + headerLength));
-  if (!Array.isArray(decoded) || decoded.length !== 4 || decoded[0] !== payloadFormatVersion) {
-    throw new Error(`a snapshot payload header is not [${payloadFormatVersion}, sessions, lost count, lost]`);
+  const current = Array.isArray(decoded) && decoded.length === 5 && decoded[0] === payloadFormatVersion;
+  const older = Array.isArray(decoded) && decoded.length === 4 && decoded[0] === payloadFormatWithoutEpochs;
+  if (!current && !older) {
+    throw new Error(
+      `a snapshot payload header is not [${payloadFormatVersion}, sessions, lost count, lost, epochs]`,
+    );
   }
-  const [, flat, lostCount, lost] = decoded as unknown[];
+  const [, flat, lostCount, lost, flatEpochs = []] = decoded as unknown[];
   const state = bytes.subarray(4 + headerLength);
-  if (!Array.isArray(flat) || !Array.isArray(lost)) {
+  if (!Array.isArray(flat) || !Array.isArray(lost) || !Array.isArray(flatEpochs)) {
     throw new Error('a snapshot payload has fields of the wrong type');
+  }
+  const epochs: Epoch[] = [];
+  for (let offset = 0; offset < flatEpochs.length; offset += 2) {
+    const [view, startIndex] = flatEpochs.slice(offset, offset + 2) as unknown[];
+    if (!isCount(view) || !isCount(startIndex)) throw new Error(`snapshot epoch ${offset / 2} is malformed`);
+    epochs.push({ view: viewNumber(view), startIndex: logIndex(startIndex) });
   }
   const sessions: [ReturnType<typeof clientId>, Session][] = [];
   for (let offset = 0; offset < flat.length; offset += 5) {
@@ -81,6 +99,7 @@ export function decodeSnapshotPayload(bytes: Uint8Array): SnapshotPayload {
     state: plain(state),
     sessions: SessionTable.from(sessions),
     loss: AsyncLossRecord.from(lostCount, recent),
+    epochs,
   };
 }
 

@@ -150,7 +150,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       const everyReplicaBack = [...cluster.nodes.keys()].every((id) => cluster.isRunning(id));
       const directoryLost =
         wipes > 0 || cluster.counts.repairs > 0 || cluster.counts.lossReportsDropped > 0 || !everyReplicaBack;
-      violations.push(...checkLossRecord(lossRecord, workload, missing, directoryLost));
+      violations.push(...checkLossRecord(lossRecord, workload, finalReads, missing, directoryLost));
     }
   } catch (error) {
     // An assertion in the core is a bug the seed found: report it like any other violation.
@@ -196,6 +196,7 @@ interface LossRecord {
 function checkLossRecord(
   record: LossRecord,
   workload: SimWorkload,
+  finalReads: FinalReads,
   missingTokens: readonly string[],
   directoryLost: boolean,
 ): string[] {
@@ -204,6 +205,15 @@ function checkLossRecord(
   for (const name of names) {
     if (!workload.asyncWritesSent.has(name)) {
       violations.push(`the loss record names ${name}, which no client sent as an async write`);
+    }
+    // Sent once, so one entry at most ran it: if its token survived, that entry was not lost.
+    const append = workload.asyncAppendsSent.get(name);
+    if (append !== undefined && !workload.asyncWritesResent.has(name)) {
+      if ((finalReads.get(append.key) ?? '').includes(append.token)) {
+        violations.push(
+          `the loss record names ${name}, but its append ${append.token} is in the final value of key ${append.key}: counted lost, yet it survived`,
+        );
+      }
     }
   }
   if (directoryLost) return violations;

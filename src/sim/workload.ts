@@ -248,6 +248,10 @@ export class SimWorkload {
   readonly statusAnswers = new Map<string, number>();
   /** Async write requests sent, as "clientId#requestNumber": the names a loss record may hold. */
   readonly asyncWritesSent = new Set<string>();
+  /** Async writes sent more than once (a retry): one attempt may be lost while another ran. */
+  readonly asyncWritesResent = new Set<string>();
+  /** Async appends sent, by name: where each one's token would be. */
+  readonly asyncAppendsSent = new Map<string, { readonly key: string; readonly token: string }>();
   /** Acknowledged async append tokens → "clientId#requestNumber" of their request. */
   readonly asyncAppendRequests = new Map<string, string>();
   readonly keys: readonly string[];
@@ -555,7 +559,12 @@ export class SimWorkload {
     if (bounded !== null) {
       bounded.attempts.set(id, { to, sentAt: this.cluster.now, atPrimary: member === null });
     } else if (pending.durability === 'async' && pending.operation.kind !== 'get') {
-      this.asyncWritesSent.add(`${process.id}#${pending.requestNumber}`);
+      const name = `${process.id}#${pending.requestNumber}`;
+      if (this.asyncWritesSent.has(name)) this.asyncWritesResent.add(name);
+      this.asyncWritesSent.add(name);
+      if (pending.operation.kind === 'append' && pending.written !== null) {
+        this.asyncAppendsSent.set(name, { key: pending.key, token: pending.written });
+      }
     }
     this.cluster.submit(process.connection.index, to, {
       type: 'request',

@@ -5,10 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
+import { AsyncLossRecord } from '../../src/protocol/async-loss.js';
 import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { ClientReply, ClientRequest, LostEntry, PeerMessage } from '../../src/protocol/messages.js';
 import type { StoredSnapshot } from '../../src/protocol/replica.js';
+import { SessionTable } from '../../src/protocol/sessions.js';
+import { encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
 import {
   clientId,
   connectionId,
@@ -18,7 +21,7 @@ import {
   type View,
   viewNumber,
 } from '../../src/protocol/types.js';
-import { decodeResult, encodeOperation, kvOperation } from '../../src/state-machine/index.js';
+import { decodeResult, encodeOperation, KeyValueStore, kvOperation } from '../../src/state-machine/index.js';
 import { ReplicaHarness, r1, r2, r3, text, view } from './core-fixtures.js';
 
 const months: ProtocolConfig = {
@@ -453,6 +456,68 @@ test('async writes a backup discards after a failover are reported and recorded 
   assert.deepEqual(
     primary.replica.status().lostRecent.map((entry) => entry.index),
     [2, 3],
+  );
+});
+
+test('a replica that was far behind and installs a snapshot reports lost only the async writes the snapshot does not hold', () => {
+  const asyncEntry = (index: number, entryView: number): Entry => ({
+    view: viewNumber(entryView),
+    index: logIndex(index),
+    clientId: clientId('fast'),
+    requestNumber: index,
+    durability: 'async',
+    refused: false,
+    update: new Uint8Array(0),
+    result: new Uint8Array(0),
+  });
+  // It holds 1-4 but never learned that any committed. The history the snapshot covers (through 6)
+  // made 1-2 in view 2 and 3-6 in view 3: its entry 3 (view 2) diverged, its entries 1, 2 and 4 are in.
+  const follower = new Node(r2, {
+    entries: [
+      asyncEntry(1, 2),
+      asyncEntry(2, 2),
+      asyncEntry(3, 2),
+      { ...asyncEntry(4, 3), requestNumber: 4 },
+    ],
+  });
+  follower.harness.adopt(view(4, r3, [r2]));
+  const payload = encodeSnapshotPayload({
+    state: new KeyValueStore().snapshot(),
+    sessions: new SessionTable(),
+    loss: new AsyncLossRecord(),
+    epochs: [
+      { view: viewNumber(2), startIndex: logIndex(1) },
+      { view: viewNumber(3), startIndex: logIndex(3) },
+    ],
+  });
+  const position = { view: viewNumber(3), index: logIndex(6) };
+  follower.replica.installSnapshot({
+    info: { position, sizeBytes: payload.length, checksum: crc32(payload) },
+    payload,
+  });
+  follower.settle();
+  follower.tick(config().syncRetryTicks + 1);
+  const report = follower.harness.sent.find((sent) => sent.message.type === 'lost_report');
+  assert.ok(report?.message.type === 'lost_report');
+  assert.deepEqual(
+    report.message.entries.map((entry) => entry.index),
+    [3],
+  );
+  // The primary records a reported entry only if its own log does not hold it.
+  const primary = new Node(r3, { entries: [asyncEntry(1, 2), asyncEntry(2, 2), { ...asyncEntry(3, 3) }] });
+  primary.harness.lead(view(4, r3, [r2]));
+  primary.replica.receiveFromPeer(r2, {
+    type: 'lost_report',
+    view: viewNumber(4),
+    entries: [
+      { view: viewNumber(2), index: logIndex(2), clientId: clientId('fast'), requestNumber: 2 },
+      { view: viewNumber(2), index: logIndex(3), clientId: clientId('fast'), requestNumber: 3 },
+    ],
+  });
+  primary.settle();
+  assert.deepEqual(
+    primary.replica.status().lostRecent.map((entry) => entry.index),
+    [3],
   );
 });
 

@@ -76,11 +76,12 @@ const brokenBuilds: readonly {
     caughtAs: /not linearizable|would remove committed entries|missing from the final value/,
   },
   // Caught (not linearizable) in 5 of 1000 seeds (0.5 %): 35, 451, 475, 624, 927; after the fixes of
-  // sims seeds 167, 355, 1622 and chaos seed 1 changed the schedules, in 2 of 400: 288, 322.
+  // sims seeds 167, 355, 1622 and chaos seed 1 changed the schedules, in 2 of 400: 288, 322; after
+  // snapshots began to carry their epochs (issue 7's loss over-count), in 4 of 1000: 512, 634, 869, 945.
   {
     fault: 'answerRefusalsAtOnce',
     what: 'refusals answered from uncommitted state (hole 4)',
-    start: 285,
+    start: 512,
     seeds: 10,
     caughtAs: /not linearizable/,
   },
