@@ -1,7 +1,8 @@
 // A message connection over one TCP socket: frames out, decoded payloads in.
 //
-// Sending: everything sent during one event-loop turn is framed into one buffer and written once
-// on setImmediate, so a replica that answers many requests in a turn pays one system call. A peer
+// Sending: everything sent during one callback (a replica's whole flush of effects, say) is framed
+// into one buffer and written once, in a microtask right after it, so a replica that answers many
+// requests at once pays one system call, and nothing waits for another event-loop turn to leave. A peer
 // that leaves more than `sendBufferMaxBytes` unread is treated as gone: the connection closes with
 // an error and the protocol retransmits after reconnecting.
 //
@@ -92,7 +93,7 @@ export class MessageConnection {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
   }
 

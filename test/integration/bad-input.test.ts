@@ -12,6 +12,8 @@ function sendRaw(address: string, bytes: Buffer): Promise<void> {
   const [host, port] = address.split(':');
   return new Promise((resolve) => {
     const socket = connect({ host: host ?? '127.0.0.1', port: Number(port) });
+    // Read (and drop) what the server sends, a welcome say: unread data would hold off 'close'.
+    socket.resume();
     socket.on('connect', () => socket.write(bytes));
     socket.on('error', () => resolve());
     socket.on('close', () => resolve());
