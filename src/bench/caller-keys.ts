@@ -45,7 +45,7 @@ interface KeyStates {
 export class CallerKeys {
   /** How many keys this caller owns. */
   readonly count: number;
-  private cursor: number;
+  private readonly cursors: Record<OperationKind, number> = { put: 0, get: 0, append: 0, cas: 0, incr: 0 };
   private readonly states: Readonly<Record<Namespace, KeyStates>>;
 
   constructor(
@@ -59,15 +59,19 @@ export class CallerKeys {
   ) {
     this.count = Math.ceil((keysPerClient - slot) / pipeline);
     if (this.count < 1) throw new Error(`call ${slot} of ${pipeline} owns none of ${keysPerClient} keys`);
-    this.cursor = 0;
     const states = () => ({ writes: new Uint32Array(this.count), uncertain: new Uint8Array(this.count) });
     this.states = { register: states(), append: states(), counter: states() };
   }
 
-  /** The next key (by local index) in the cycle. */
-  nextKey(): number {
-    const key = this.cursor;
-    this.cursor = (this.cursor + 1) % this.count;
+  /**
+   * The next key (by local index) for an operation of this kind. Each kind walks the keys on its
+   * own, so that every kind meets every key whatever the mix (a shared walk would pair keys with
+   * kinds: with put=1,get=1 and an even key count, the gets would only ever read the keys no put
+   * wrote).
+   */
+  nextKey(kind: OperationKind): number {
+    const key = this.cursors[kind];
+    this.cursors[kind] = (key + 1) % this.count;
     return key;
   }
 

@@ -41,6 +41,9 @@ export class Mismatches {
   }
 }
 
+/** What the load needs of a client: the key/value calls (a fake stands in for it in the unit tests). */
+export type BenchClient = Pick<Client, 'get' | 'put' | 'cas' | 'append' | 'incr'>;
+
 const cut = (text: string) =>
   text.length > MISMATCH_TEXT_MAX ? `${text.slice(0, MISMATCH_TEXT_MAX)}…` : text;
 const decoder = new TextDecoder();
@@ -58,7 +61,7 @@ export class UnderstudyLoad {
   constructor(
     private readonly shape: BenchShape,
     /** One client per --clients, or a single one shared by every caller. */
-    private readonly clients: readonly Client[],
+    private readonly clients: readonly BenchClient[],
     keyPrefix: string,
   ) {
     const callers: CallerKeys[] = [];
@@ -87,7 +90,7 @@ export class UnderstudyLoad {
     const kind = this.cycle[position] ?? 'put';
     this.cyclePositions[caller] = (position + 1) % this.cycle.length;
     const client = this.clientOf(caller);
-    const key = keys.nextKey();
+    const key = keys.nextKey(kind);
     const namespace = namespaceOf[kind];
     const name = keys.keyName(namespace, key);
     if (kind === 'get') {
@@ -135,7 +138,7 @@ export class UnderstudyLoad {
   };
 
   /** The client a caller goes through. */
-  clientOf(caller: number): Client {
+  clientOf(caller: number): BenchClient {
     const client = this.shape.sharedClient
       ? this.clients[0]
       : this.clients[Math.floor(caller / this.shape.pipeline)];
