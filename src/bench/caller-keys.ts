@@ -49,7 +49,7 @@ export class CallerKeys {
   private readonly states: Readonly<Record<Namespace, KeyStates>>;
 
   constructor(
-    private readonly prefix: string,
+    readonly prefix: string,
     private readonly client: number,
     /** Which of the client's calls in flight this is (0 .. pipeline-1). */
     private readonly slot: number,

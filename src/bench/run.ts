@@ -6,12 +6,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { ATTEMPT_TIMEOUT_MS_DEFAULT, Client } from '../client/index.js';
+import type { CallerKeys } from './caller-keys.js';
 import { type LoopResult, runClosedLoop, type SecondReport } from './closed-loop.js';
 import { medianRun } from './median.js';
 import { runPhases } from './phases.js';
 import type { BenchShape } from './shape.js';
 import type { BenchTarget } from './target.js';
-import { type Mismatch, UnderstudyLoad } from './understudy-load.js';
+import { createCallers, type Mismatch, UnderstudyLoad } from './understudy-load.js';
 import { readKeyThrough, type VerifyReport, verifyKeys } from './verify.js';
 
 export interface BenchOptions {
@@ -19,8 +20,12 @@ export interface BenchOptions {
   /** Deadline of each call, retries included, in milliseconds. */
   readonly timeoutMs: number;
   readonly verify: boolean;
-  /** Where the keys live; a fresh prefix by default, so that no earlier bench's keys are met. */
-  readonly keyPrefix?: string;
+  /**
+   * The callers' keys and what was written to them, carried over from an earlier bench of the same
+   * clients and pipeline on the same cluster (so reads find and check its writes); new callers
+   * under a fresh key prefix by default, so that no earlier bench's keys are met.
+   */
+  readonly callers?: readonly CallerKeys[];
   /** Told once a second what the running phase ("warmup", "run 2/3") saw. */
   readonly onSecond?: (phase: string, second: SecondReport) => void;
   /** Told when a phase ends. */
@@ -60,7 +65,7 @@ export function newKeyPrefix(): string {
 
 export async function runBench(target: BenchTarget, options: BenchOptions): Promise<BenchReport> {
   const { shape } = options;
-  const keyPrefix = options.keyPrefix ?? newKeyPrefix();
+  const callers = options.callers ?? createCallers(shape, newKeyPrefix());
   const connect = () =>
     Client.connect({
       coordinator: target.coordinator,
@@ -71,7 +76,7 @@ export async function runBench(target: BenchTarget, options: BenchOptions): Prom
   const clients: Client[] = [];
   try {
     for (let k = 0; k < (shape.sharedClient ? 1 : shape.clients); k++) clients.push(await connect());
-    const load = new UnderstudyLoad(shape, clients, keyPrefix);
+    const load = new UnderstudyLoad(shape, clients, callers);
     const runPhase = async (phase: string, seconds: number): Promise<RunReport> => {
       const mismatchesBefore = load.mismatches.count;
       const result = await runClosedLoop({
@@ -106,7 +111,7 @@ export async function runBench(target: BenchTarget, options: BenchOptions): Prom
     return {
       coordinator: target.coordinator,
       startedReplicas: target.startedReplicas,
-      keyPrefix,
+      keyPrefix: callers[0]?.prefix ?? '',
       shape,
       warmup,
       runs,

@@ -49,6 +49,17 @@ const cut = (text: string) =>
 const decoder = new TextDecoder();
 const show = (value: string | null) => (value === null ? '(absent)' : value);
 
+/** A caller per call in flight: client 0's calls first, then client 1's, and so on. */
+export function createCallers(shape: BenchShape, keyPrefix: string): CallerKeys[] {
+  const callers: CallerKeys[] = [];
+  for (let client = 0; client < shape.clients; client++) {
+    for (let slot = 0; slot < shape.pipeline; slot++) {
+      callers.push(new CallerKeys(keyPrefix, client, slot, shape.pipeline, shape.keys, shape.valueBytes));
+    }
+  }
+  return callers;
+}
+
 export class UnderstudyLoad {
   readonly callers: readonly CallerKeys[];
   readonly mismatches = new Mismatches();
@@ -62,13 +73,11 @@ export class UnderstudyLoad {
     private readonly shape: BenchShape,
     /** One client per --clients, or a single one shared by every caller. */
     private readonly clients: readonly BenchClient[],
-    keyPrefix: string,
+    /** The callers' keys (createCallers), new or carried over from an earlier load of the same shape. */
+    callers: readonly CallerKeys[],
   ) {
-    const callers: CallerKeys[] = [];
-    for (let client = 0; client < shape.clients; client++) {
-      for (let slot = 0; slot < shape.pipeline; slot++) {
-        callers.push(new CallerKeys(keyPrefix, client, slot, shape.pipeline, shape.keys, shape.valueBytes));
-      }
+    if (callers.length !== shape.clients * shape.pipeline) {
+      throw new Error(`${callers.length} callers for ${shape.clients} clients × ${shape.pipeline} in flight`);
     }
     this.callers = callers;
     this.cycle = mixCycle(shape.mix);

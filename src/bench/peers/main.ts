@@ -1,0 +1,275 @@
+// `npm run bench:peers`: Understudy beside Redis and etcd on this machine, in one run, with the load
+// shape of `understudy bench` (closed loop, 64-byte values, keys cycling over 10,000 per client,
+// 5 s runs after a 1 s warmup, the median of 3), at 1 and 32 clients, printed as one table with
+// the ratios. Installs redis-server and etcd-server from Debian's packages when missing (a peer
+// that cannot be had is skipped and says why). Every server listens on 127.0.0.1 and is stopped
+// by its process id; the data directories live in one temporary directory, removed at the end.
+//
+//   npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--clients 1,32] [--json]
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  BENCH_DURATION_SECONDS_DEFAULT,
+  BENCH_DURATION_SECONDS_MAX,
+  BENCH_KEYS_DEFAULT,
+  BENCH_RUNS_DEFAULT,
+  BENCH_RUNS_MAX,
+  BENCH_VALUE_BYTES_DEFAULT,
+  BENCH_WARMUP_SECONDS_DEFAULT,
+  BENCH_WARMUP_SECONDS_MAX,
+} from '../shape.js';
+import { formatCount, formatMs } from '../table.js';
+import {
+  type Cell,
+  formatComparison,
+  isMeasured,
+  Results,
+  ratios,
+  type SystemId,
+  skippedCells,
+  systems,
+} from './comparison.js';
+import { EtcdGroup, etcdLoad } from './etcd.js';
+import { type BinaryLookup, ETCD_BINARY, ensureBinaries, REDIS_BINARY } from './install.js';
+import { measureLoad } from './peer-load.js';
+import { RedisGroup, redisLoad } from './redis.js';
+import { measureUnderstudy } from './understudy.js';
+
+const CLIENT_COUNTS_DEFAULT = [1, 32];
+const CLIENT_COUNT_MAX = 1024;
+/** Exit status of a bad flag, as the understudy command has it. */
+const USAGE_EXIT_CODE = 2;
+
+interface Plan {
+  readonly durationSeconds: number;
+  readonly runs: number;
+  readonly warmupSeconds: number;
+  readonly clientCounts: readonly number[];
+  readonly json: boolean;
+}
+
+function usage(message: string): never {
+  process.stderr.write(
+    `error: ${message}\nusage: npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--clients 1,32] [--json]\n`,
+  );
+  process.exit(USAGE_EXIT_CODE);
+}
+
+function integerFlag(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    usage(`--${name} takes an integer from ${min} to ${max}`);
+  return value;
+}
+
+function parsePlan(argv: readonly string[]): Plan {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv);
+  } catch (error) {
+    usage((error as Error).message);
+  }
+  const { values } = parsed;
+  const clientCounts =
+    values.clients === undefined
+      ? CLIENT_COUNTS_DEFAULT
+      : values.clients.split(',').map((text) => integerFlag('clients', text.trim(), 0, 1, CLIENT_COUNT_MAX));
+  return {
+    durationSeconds: integerFlag(
+      'duration',
+      values.duration,
+      BENCH_DURATION_SECONDS_DEFAULT,
+      1,
+      BENCH_DURATION_SECONDS_MAX,
+    ),
+    runs: integerFlag('runs', values.runs, BENCH_RUNS_DEFAULT, 1, BENCH_RUNS_MAX),
+    warmupSeconds: integerFlag(
+      'warmup',
+      values.warmup,
+      BENCH_WARMUP_SECONDS_DEFAULT,
+      0,
+      BENCH_WARMUP_SECONDS_MAX,
+    ),
+    clientCounts: [...new Set(clientCounts)],
+    json: values.json === true,
+  };
+}
+
+function parseFlags(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      duration: { type: 'string' },
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      clients: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The version a binary prints for --version (its first x.y.z), or why there is none. */
+function versionOf(lookup: BinaryLookup | undefined): string {
+  if (lookup === undefined || !('path' in lookup)) return 'not installed';
+  const result = spawnSync(lookup.path, ['--version'], { encoding: 'utf8' });
+  return /\d+\.\d+\.\d+/.exec(result.stdout ?? '')?.[0] ?? 'unknown version';
+}
+
+const clientsText = (clients: number) => `${clients} client${clients === 1 ? '' : 's'}`;
+
+function describeCell(label: string, clients: number, cell: Cell): string {
+  if (!isMeasured(cell)) return `${label}, ${clientsText(clients)}: skipped (${cell.skipped})`;
+  const errors =
+    cell.errors > 0 ? `, ${formatCount(cell.errors)} errors ${JSON.stringify(cell.errorsByCode)}` : '';
+  return `${label}, ${clientsText(clients)}: ${formatCount(cell.opsPerSecond)} ops/s, p50 ${formatMs(cell.latencyMs.p50)} ms, p99 ${formatMs(cell.latencyMs.p99)} ms${errors}`;
+}
+
+async function main(): Promise<void> {
+  const plan = parsePlan(process.argv.slice(2));
+  const interrupted = new AbortController();
+  process.once('SIGINT', () => interrupted.abort()).once('SIGTERM', () => interrupted.abort());
+  const phasePlan = { ...plan, signal: interrupted.signal };
+  const shape = { keys: BENCH_KEYS_DEFAULT, valueBytes: BENCH_VALUE_BYTES_DEFAULT };
+  const results = new Results();
+  const record = (system: SystemId, clients: number, cell: Cell) => {
+    results.set(system, clients, cell);
+    log(describeCell(systems.find((known) => known.id === system)?.label ?? system, clients, cell));
+  };
+  /** Marks the cells of these systems that have no result yet as skipped, and why. */
+  const skip = (ids: readonly SystemId[], why: string) => {
+    for (const id of ids) {
+      for (const clients of plan.clientCounts) {
+        if (results.get(id, clients) === undefined) record(id, clients, { skipped: why });
+      }
+    }
+  };
+
+  const binaries = ensureBinaries([REDIS_BINARY, ETCD_BINARY], log);
+  const started = new Date();
+  const directory = mkdtempSync(join(tmpdir(), 'understudy-peers-'));
+  try {
+    const redis = binaries.get(REDIS_BINARY);
+    if (redis === undefined || !('path' in redis)) {
+      skip(
+        ['redis-set', 'redis-wait'],
+        redis !== undefined && 'missing' in redis ? redis.missing : 'missing',
+      );
+    } else {
+      try {
+        const group = await RedisGroup.start(redis.path, directory);
+        try {
+          for (const [id, write] of [
+            ['redis-set', 'set'],
+            ['redis-wait', 'set-wait'],
+          ] as const) {
+            for (const clients of plan.clientCounts) {
+              const load = await redisLoad(group.primaryPort, clients, write, shape);
+              try {
+                record(id, clients, (await measureLoad(phasePlan, clients, load.call)).median);
+              } finally {
+                load.close();
+              }
+            }
+          }
+        } finally {
+          await group.close();
+        }
+      } catch (error) {
+        skip(['redis-set', 'redis-wait'], `failed: ${(error as Error).message}`);
+      }
+    }
+
+    const etcd = binaries.get(ETCD_BINARY);
+    if (etcd === undefined || !('path' in etcd)) {
+      skip(['etcd-put'], etcd !== undefined && 'missing' in etcd ? etcd.missing : 'missing');
+    } else {
+      try {
+        const group = await EtcdGroup.start(etcd.path, directory);
+        try {
+          const leader = await group.leaderUrl();
+          for (const clients of plan.clientCounts) {
+            record(
+              'etcd-put',
+              clients,
+              (await measureLoad(phasePlan, clients, etcdLoad(leader, clients, shape))).median,
+            );
+          }
+        } finally {
+          await group.close();
+        }
+      } catch (error) {
+        skip(['etcd-put'], `failed: ${(error as Error).message}`);
+      }
+    }
+
+    await measureUnderstudy(phasePlan, (system, clients, report) => {
+      if (report.mismatches.count > 0) {
+        log(
+          `warning: ${system} at ${clients} clients: ${report.mismatches.count} answers disagreed with the writes`,
+        );
+      }
+      record(system, clients, report.median);
+    });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    redis: versionOf(binaries.get(REDIS_BINARY)),
+    etcd: versionOf(binaries.get(ETCD_BINARY)),
+  };
+  const loadShape = {
+    ...shape,
+    durationSeconds: plan.durationSeconds,
+    runs: plan.runs,
+    warmupSeconds: plan.warmupSeconds,
+    clientCounts: plan.clientCounts,
+  };
+  if (plan.json) {
+    const rows = systems.map((system) => ({
+      system: system.id,
+      label: system.label,
+      byClients: Object.fromEntries(
+        plan.clientCounts.map((clients) => [clients, results.get(system.id, clients) ?? null]),
+      ),
+    }));
+    process.stdout.write(
+      `${JSON.stringify({ date: started.toISOString(), machine, shape: loadShape, rows, ratios: ratios(results, plan.clientCounts) })}\n`,
+    );
+  } else {
+    process.stdout.write(
+      [
+        `peers: ${started.toISOString()}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}`,
+        `  Redis (${machine.redis}): a primary and 2 replicas, appendonly yes, appendfsync always`,
+        `  etcd (${machine.etcd}): 3 members; Understudy: a coordinator and 1 or 3 replicas; all on 127.0.0.1`,
+        `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs after ${plan.warmupSeconds} s warmup, median run; latency in ms; ratios: Understudy ops/s over the peer's`,
+        formatComparison(results, plan.clientCounts),
+        ...skippedCells(results, plan.clientCounts).map((line) => `not measured: ${line}`),
+        '',
+      ].join('\n'),
+    );
+  }
+  if (interrupted.signal.aborted) process.exitCode = 1;
+}
+
+await main();
