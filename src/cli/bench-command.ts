@@ -1,8 +1,9 @@
 // `understudy bench`: a closed-loop load generator against a running cluster (--coordinator) or a
 // local one it starts and stops itself (--start N). Bad flags are usage errors (exit 2) before
 // anything starts; errors of the cluster during the runs are counted and reported, not fatal; the
-// exit status is 1 only if an answer or a read-back disagreed with what the bench wrote. The bench
-// code is imported lazily, so the other commands never load it.
+// exit status is 1 only if an answer or a read-back disagreed with what the bench wrote, the
+// read-back could not read every key, or a signal cut the bench short. The bench code is imported
+// lazily, so the other commands never load it.
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
@@ -63,7 +64,7 @@ export function addBenchCommand(program: Command): void {
       'Run a closed-loop load (each call waits for its answer before the next) against the cluster at ' +
         '--coordinator, or against a local cluster of N replicas that --start runs and stops. Prints ' +
         'each run, the median run, the errors by code, and any answer that disagreed with what the ' +
-        'bench wrote (exit 1).',
+        'bench wrote (exit 1, as when --verify cannot read every key back).',
     )
     .option(
       '--start <n>',
@@ -184,7 +185,8 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
       });
       process.stdout.write(flags.json ? jsonReport(report) : formatReport(report));
       const disagreed = report.mismatches.count + (report.verify?.mismatches ?? 0);
-      if (disagreed > 0 || report.interrupted) process.exitCode = exitCode.failed;
+      const unread = Object.keys(report.verify?.readErrors ?? {}).length > 0;
+      if (disagreed > 0 || unread || report.interrupted) process.exitCode = exitCode.failed;
     } finally {
       progress?.clear();
       await target.close();

@@ -16,7 +16,7 @@ import {
   parseMix,
   ShapeError,
 } from '../../src/bench/shape.js';
-import { type BenchClient, UnderstudyLoad } from '../../src/bench/understudy-load.js';
+import { type BenchClient, createCallers, UnderstudyLoad } from '../../src/bench/understudy-load.js';
 import { verifyKeys } from '../../src/bench/verify.js';
 import type { WriteMetadata } from '../../src/client/index.js';
 import { UnavailableError } from '../../src/errors.js';
@@ -186,7 +186,7 @@ async function drive(load: UnderstudyLoad, callsPerCaller: number): Promise<numb
 
 test('against a faithful store every answer and every read-back is as written', async () => {
   const memory = memoryClient();
-  const load = new UnderstudyLoad(everyKind, [memory.client, memory.client], 'b');
+  const load = new UnderstudyLoad(everyKind, [memory.client, memory.client], createCallers(everyKind, 'b'));
   assert.equal(await drive(load, 60), 0);
   assert.equal(load.mismatches.count, 0);
   const verify = await verifyKeys(load.callers, memory.read);
@@ -198,7 +198,7 @@ test('against a faithful store every answer and every read-back is as written', 
 
 test('a store that acknowledges writes and drops some is caught by the answers and by the read-back', async () => {
   const memory = memoryClient((n) => n % 7 === 0);
-  const load = new UnderstudyLoad(everyKind, [memory.client, memory.client], 'b');
+  const load = new UnderstudyLoad(everyKind, [memory.client, memory.client], createCallers(everyKind, 'b'));
   await drive(load, 60);
   assert.ok(load.mismatches.count > 0, 'answers disagreed');
   assert.ok(load.mismatches.first.length > 0);
@@ -210,7 +210,7 @@ test('a store that acknowledges writes and drops some is caught by the answers a
 test('a failed write is counted by the caller, and its key is uncertain rather than a mismatch', async () => {
   const memory = memoryClient(undefined, (n) => n === 3);
   const shape = { ...everyKind, mix: parseMix('put=1'), clients: 1, pipeline: 1 };
-  const load = new UnderstudyLoad(shape, [memory.client], 'b');
+  const load = new UnderstudyLoad(shape, [memory.client], createCallers(shape, 'b'));
   assert.equal(await drive(load, 20), 1);
   assert.equal(load.mismatches.count, 0);
   const verify = await verifyKeys(load.callers, memory.read);
