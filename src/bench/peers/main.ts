@@ -9,7 +9,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -121,6 +121,7 @@ function parseFlags(argv: readonly string[]) {
   });
 }
 
+const round2 = (value: number) => Math.round(value * 100) / 100;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The version a binary prints for --version (its first x.y.z), or why there is none. */
@@ -161,6 +162,8 @@ async function main(): Promise<void> {
 
   const binaries = ensureBinaries([REDIS_BINARY, ETCD_BINARY], log);
   const started = new Date();
+  // The machine is shared: the load average before and after says whether something else ran.
+  const loadBefore = loadavg()[0] ?? 0;
   const directory = mkdtempSync(join(tmpdir(), 'understudy-peers-'));
   try {
     const redis = binaries.get(REDIS_BINARY);
@@ -231,6 +234,7 @@ async function main(): Promise<void> {
 
   const machine = {
     cpus: cpus().length,
+    loadAverage: { before: round2(loadBefore), after: round2(loadavg()[0] ?? 0) },
     cpuModel: cpus()[0]?.model ?? 'unknown',
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
@@ -260,6 +264,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `peers: ${started.toISOString()}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}`,
+        `  1-minute load average ${machine.loadAverage.before} before, ${machine.loadAverage.after} after (${machine.cpus} cores: more means something else ran)`,
         `  Redis (${machine.redis}): a primary and 2 replicas, appendonly yes, appendfsync always`,
         `  etcd (${machine.etcd}): 3 members; Understudy: a coordinator and 1 or 3 replicas; all on 127.0.0.1`,
         `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs after ${plan.warmupSeconds} s warmup, median run; latency in ms; ratios: Understudy ops/s over the peer's`,
