@@ -162,7 +162,7 @@ async function main(): Promise<void> {
 
   const binaries = ensureBinaries([REDIS_BINARY, ETCD_BINARY], log);
   const started = new Date();
-  // The machine is shared: the load average before and after says whether something else ran.
+  // The machine may be shared: a load average above 0 before the first server starts means something else runs.
   const loadBefore = loadavg()[0] ?? 0;
   const directory = mkdtempSync(join(tmpdir(), 'understudy-peers-'));
   try {
@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `peers: ${started.toISOString()}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}`,
-        `  1-minute load average ${machine.loadAverage.before} before, ${machine.loadAverage.after} after (${machine.cpus} cores: more means something else ran)`,
+        `  1-minute load average ${machine.loadAverage.before} at the start (before its own load), ${machine.loadAverage.after} at the end`,
         `  Redis (${machine.redis}): a primary and 2 replicas, appendonly yes, appendfsync always`,
         `  etcd (${machine.etcd}): 3 members; Understudy: a coordinator and 1 or 3 replicas; all on 127.0.0.1`,
         `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs after ${plan.warmupSeconds} s warmup, median run; latency in ms; ratios: Understudy ops/s over the peer's`,
