@@ -20,7 +20,7 @@ export function describeShape(report: BenchReport): string {
     `  ${shape.clients} client${shape.clients === 1 ? '' : 's'} × ${shape.pipeline} in flight, ${connections}`,
     `  mix ${formatMix(shape.mix)}, ${shape.valueBytes}-byte values, ${shape.keys} keys per client`,
     `  ${shape.durability} writes, reads at ${shape.read === 'primary' ? 'the primary' : 'any member'}`,
-    `  ${shape.runs} run${shape.runs === 1 ? '' : 's'} of ${shape.durationSeconds} s after a ${shape.warmupSeconds} s warmup; closed loop`,
+    `  ${shape.runs} run${shape.runs === 1 ? '' : 's'} of ${shape.durationSeconds} s ${shape.warmupSeconds === 0 ? 'with no warmup' : `after a ${shape.warmupSeconds} s warmup`}; closed loop`,
   ].join('\n');
 }
 

@@ -95,8 +95,9 @@ export class UnderstudyLoad {
   readonly call = async (caller: number): Promise<void> => {
     const keys = this.callers[caller];
     const position = this.cyclePositions[caller];
-    if (keys === undefined || position === undefined) throw new Error(`no caller ${caller}`);
-    const kind = this.cycle[position] ?? 'put';
+    const kind = position === undefined ? undefined : this.cycle[position];
+    if (keys === undefined || position === undefined || kind === undefined)
+      throw new Error(`no caller ${caller}`);
     this.cyclePositions[caller] = (position + 1) % this.cycle.length;
     const client = this.clientOf(caller);
     const key = keys.nextKey(kind);

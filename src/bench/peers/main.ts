@@ -267,7 +267,7 @@ async function main(): Promise<void> {
         `  1-minute load average ${machine.loadAverage.before} at the start (before its own load), ${machine.loadAverage.after} at the end`,
         `  Redis (${machine.redis}): a primary and 2 replicas, appendonly yes, appendfsync always`,
         `  etcd (${machine.etcd}): 3 members; Understudy: a coordinator and 1 or 3 replicas; all on 127.0.0.1`,
-        `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs after ${plan.warmupSeconds} s warmup, median run; latency in ms; ratios: Understudy ops/s over the peer's`,
+        `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs ${plan.warmupSeconds === 0 ? 'with no warmup' : `after a ${plan.warmupSeconds} s warmup`}, median run; latency in ms; ratios: Understudy ops/s over the peer's`,
         formatComparison(results, plan.clientCounts),
         ...skippedCells(results, plan.clientCounts).map((line) => `not measured: ${line}`),
         '',
