@@ -125,8 +125,9 @@ export function skippedCells(results: Results, clientCounts: readonly number[]):
   return systems.flatMap((system) =>
     clientCounts.flatMap((clients) => {
       const cell = results.get(system.id, clients);
-      if (cell === undefined) return [`${system.label}, ${clients} clients: not run`];
-      return 'skipped' in cell ? [`${system.label}, ${clients} clients: ${cell.skipped}`] : [];
+      const where = `${system.label}, ${clients} client${clients === 1 ? '' : 's'}`;
+      if (cell === undefined) return [`${where}: not run`];
+      return 'skipped' in cell ? [`${where}: ${cell.skipped}`] : [];
     }),
   );
 }

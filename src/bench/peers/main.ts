@@ -34,7 +34,7 @@ import {
   systems,
 } from './comparison.js';
 import { EtcdGroup, etcdLoad } from './etcd.js';
-import { type BinaryLookup, ETCD_BINARY, ensureBinaries, REDIS_BINARY } from './install.js';
+import { type BinaryLookup, ETCD_BINARY, ensureBinaries, type PeerBinary, REDIS_BINARY } from './install.js';
 import { measureLoad } from './peer-load.js';
 import { RedisGroup, redisLoad } from './redis.js';
 import { measureUnderstudy } from './understudy.js';
@@ -134,7 +134,7 @@ function versionOf(lookup: BinaryLookup | undefined): string {
 const clientsText = (clients: number) => `${clients} client${clients === 1 ? '' : 's'}`;
 
 function describeCell(label: string, clients: number, cell: Cell): string {
-  if (!isMeasured(cell)) return `${label}, ${clientsText(clients)}: skipped (${cell.skipped})`;
+  if (!isMeasured(cell)) return `${label}, ${clientsText(clients)}: skipped: ${cell.skipped}`;
   const errors =
     cell.errors > 0 ? `, ${formatCount(cell.errors)} errors ${JSON.stringify(cell.errorsByCode)}` : '';
   return `${label}, ${clientsText(clients)}: ${formatCount(cell.opsPerSecond)} ops/s, p50 ${formatMs(cell.latencyMs.p50)} ms, p99 ${formatMs(cell.latencyMs.p99)} ms${errors}`;
@@ -165,69 +165,70 @@ async function main(): Promise<void> {
   // The machine may be shared: a load average above 0 before the first server starts means something else runs.
   const loadBefore = loadavg()[0] ?? 0;
   const directory = mkdtempSync(join(tmpdir(), 'understudy-peers-'));
+  /**
+   * Runs one stage (a system's servers and its loads); if it fails or is interrupted, its cells
+   * without a result are skipped with the reason, and the comparison goes on with the next.
+   */
+  const stage = async (
+    ids: readonly SystemId[],
+    binary: BinaryLookup | null,
+    run: (path: string) => Promise<void>,
+  ) => {
+    if (interrupted.signal.aborted) return skip(ids, 'interrupted');
+    if (binary !== null && 'missing' in binary) return skip(ids, binary.missing);
+    try {
+      await run(binary === null ? '' : binary.path);
+    } catch (error) {
+      skip(ids, interrupted.signal.aborted ? 'interrupted' : `failed: ${(error as Error).message}`);
+    }
+  };
+  const lookup = (binary: PeerBinary): BinaryLookup =>
+    binaries.get(binary) ?? { missing: `${binary.command} was not looked for` };
   try {
-    const redis = binaries.get(REDIS_BINARY);
-    if (redis === undefined || !('path' in redis)) {
-      skip(
-        ['redis-set', 'redis-wait'],
-        redis !== undefined && 'missing' in redis ? redis.missing : 'missing',
-      );
-    } else {
+    await stage(['redis-set', 'redis-wait'], lookup(REDIS_BINARY), async (path) => {
+      const group = await RedisGroup.start(path, directory);
       try {
-        const group = await RedisGroup.start(redis.path, directory);
-        try {
-          for (const [id, write] of [
-            ['redis-set', 'set'],
-            ['redis-wait', 'set-wait'],
-          ] as const) {
-            for (const clients of plan.clientCounts) {
-              const load = await redisLoad(group.primaryPort, clients, write, shape);
-              try {
-                record(id, clients, (await measureLoad(phasePlan, clients, load.call)).median);
-              } finally {
-                load.close();
-              }
+        for (const [id, write] of [
+          ['redis-set', 'set'],
+          ['redis-wait', 'set-wait'],
+        ] as const) {
+          for (const clients of plan.clientCounts) {
+            const load = await redisLoad(group.primaryPort, clients, write, shape);
+            try {
+              record(id, clients, (await measureLoad(phasePlan, clients, load.call)).median);
+            } finally {
+              load.close();
             }
           }
-        } finally {
-          await group.close();
         }
-      } catch (error) {
-        skip(['redis-set', 'redis-wait'], `failed: ${(error as Error).message}`);
+      } finally {
+        await group.close();
       }
-    }
-
-    const etcd = binaries.get(ETCD_BINARY);
-    if (etcd === undefined || !('path' in etcd)) {
-      skip(['etcd-put'], etcd !== undefined && 'missing' in etcd ? etcd.missing : 'missing');
-    } else {
-      try {
-        const group = await EtcdGroup.start(etcd.path, directory);
-        try {
-          const leader = await group.leaderUrl();
-          for (const clients of plan.clientCounts) {
-            record(
-              'etcd-put',
-              clients,
-              (await measureLoad(phasePlan, clients, etcdLoad(leader, clients, shape))).median,
-            );
-          }
-        } finally {
-          await group.close();
-        }
-      } catch (error) {
-        skip(['etcd-put'], `failed: ${(error as Error).message}`);
-      }
-    }
-
-    await measureUnderstudy(phasePlan, (system, clients, report) => {
-      if (report.mismatches.count > 0) {
-        log(
-          `warning: ${system} at ${clients} clients: ${report.mismatches.count} answers disagreed with the writes`,
-        );
-      }
-      record(system, clients, report.median);
     });
+
+    await stage(['etcd-put'], lookup(ETCD_BINARY), async (path) => {
+      const group = await EtcdGroup.start(path, directory);
+      try {
+        const leader = await group.leaderUrl();
+        for (const clients of plan.clientCounts) {
+          const call = etcdLoad(leader, clients, shape);
+          record('etcd-put', clients, (await measureLoad(phasePlan, clients, call)).median);
+        }
+      } finally {
+        await group.close();
+      }
+    });
+
+    await stage(['u1-sync', 'u3-sync', 'u3-async', 'u3-get'], null, () =>
+      measureUnderstudy(phasePlan, (system, clients, report) => {
+        if (report.mismatches.count > 0) {
+          log(
+            `warning: ${system} at ${clients} clients: ${report.mismatches.count} answers disagreed with the writes`,
+          );
+        }
+        record(system, clients, report.median);
+      }),
+    );
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
