@@ -11,17 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import {
-  BENCH_DURATION_SECONDS_DEFAULT,
-  BENCH_DURATION_SECONDS_MAX,
-  BENCH_KEYS_DEFAULT,
-  BENCH_RUNS_DEFAULT,
-  BENCH_RUNS_MAX,
-  BENCH_VALUE_BYTES_DEFAULT,
-  BENCH_WARMUP_SECONDS_DEFAULT,
-  BENCH_WARMUP_SECONDS_MAX,
-} from '../shape.js';
+import { BENCH_KEYS_DEFAULT, BENCH_VALUE_BYTES_DEFAULT } from '../shape.js';
 import { formatCount, formatMs } from '../table.js';
 import {
   type Cell,
@@ -36,90 +26,9 @@ import {
 import { EtcdGroup, etcdLoad } from './etcd.js';
 import { type BinaryLookup, ETCD_BINARY, ensureBinaries, type PeerBinary, REDIS_BINARY } from './install.js';
 import { measureLoad } from './peer-load.js';
+import { parsePlan } from './plan.js';
 import { RedisGroup, redisLoad } from './redis.js';
 import { measureUnderstudy } from './understudy.js';
-
-const CLIENT_COUNTS_DEFAULT = [1, 32];
-const CLIENT_COUNT_MAX = 1024;
-/** Exit status of a bad flag, as the understudy command has it. */
-const USAGE_EXIT_CODE = 2;
-
-interface Plan {
-  readonly durationSeconds: number;
-  readonly runs: number;
-  readonly warmupSeconds: number;
-  readonly clientCounts: readonly number[];
-  readonly json: boolean;
-}
-
-function usage(message: string): never {
-  process.stderr.write(
-    `error: ${message}\nusage: npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--clients 1,32] [--json]\n`,
-  );
-  process.exit(USAGE_EXIT_CODE);
-}
-
-function integerFlag(
-  name: string,
-  text: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max)
-    usage(`--${name} takes an integer from ${min} to ${max}`);
-  return value;
-}
-
-function parsePlan(argv: readonly string[]): Plan {
-  let parsed: ReturnType<typeof parseFlags>;
-  try {
-    parsed = parseFlags(argv);
-  } catch (error) {
-    usage((error as Error).message);
-  }
-  const { values } = parsed;
-  const clientCounts =
-    values.clients === undefined
-      ? CLIENT_COUNTS_DEFAULT
-      : values.clients.split(',').map((text) => integerFlag('clients', text.trim(), 0, 1, CLIENT_COUNT_MAX));
-  return {
-    durationSeconds: integerFlag(
-      'duration',
-      values.duration,
-      BENCH_DURATION_SECONDS_DEFAULT,
-      1,
-      BENCH_DURATION_SECONDS_MAX,
-    ),
-    runs: integerFlag('runs', values.runs, BENCH_RUNS_DEFAULT, 1, BENCH_RUNS_MAX),
-    warmupSeconds: integerFlag(
-      'warmup',
-      values.warmup,
-      BENCH_WARMUP_SECONDS_DEFAULT,
-      0,
-      BENCH_WARMUP_SECONDS_MAX,
-    ),
-    clientCounts: [...new Set(clientCounts)],
-    json: values.json === true,
-  };
-}
-
-function parseFlags(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    options: {
-      duration: { type: 'string' },
-      runs: { type: 'string' },
-      warmup: { type: 'string' },
-      clients: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-}
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -162,7 +71,8 @@ async function main(): Promise<void> {
 
   const binaries = ensureBinaries([REDIS_BINARY, ETCD_BINARY], log);
   const started = new Date();
-  // The machine may be shared: a load average above 0 before the first server starts means something else runs.
+  // The machine may be shared: the 1-minute load average as the comparison starts tells whether
+  // something else ran in the last minutes.
   const loadBefore = loadavg()[0] ?? 0;
   const directory = mkdtempSync(join(tmpdir(), 'understudy-peers-'));
   /**
