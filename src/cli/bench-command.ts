@@ -165,7 +165,8 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
   const interrupt = () => interrupted.abort();
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
-    if (flags.start !== undefined) progress?.note(`starting a cluster of ${flags.start} replicas`);
+    if (flags.start !== undefined)
+      progress?.note(`starting a cluster of ${flags.start} replica${flags.start === 1 ? '' : 's'}`);
     const target =
       flags.start === undefined
         ? runningCluster(flags.coordinator, flags.clusterId)
