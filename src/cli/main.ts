@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
+import { addBenchCommand } from './bench-command.js';
 import { addChaosCommand } from './chaos-command.js';
 import { addClientCommands } from './kv-commands.js';
 import { exitCode } from './options.js';
@@ -27,6 +28,7 @@ const program = new Command('understudy')
 addClientCommands(program);
 addServerCommands(program);
 addChaosCommand(program);
+addBenchCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -64,6 +64,30 @@ const usageErrors: [string[], RegExp][] = [
   [['request-status', '#4'], /the client id before "#" is empty/],
   [['request-status', 'c/0#1', 'extra'], /too many arguments/],
   [[], /Usage: understudy/],
+  [['bench', '--mix', 'put=x'], /--mix.*"put=x" is not KIND=WEIGHT/],
+  [
+    ['bench', '--mix', 'delete=1'],
+    /--mix.*unknown operation "delete"; the kinds are put, get, append, cas, incr/,
+  ],
+  [['bench', '--mix', 'put=0'], /--mix.*at least one operation needs a weight above 0/],
+  [['bench', '--durability', 'eventually'], /--durability.*'eventually' is invalid.*sync, async/],
+  [['bench', '--read', 'backup'], /--read.*'backup' is invalid.*primary, any/],
+  [['bench', '--clients', '0'], /--clients.*from 1 to 1024/],
+  [['bench', '--pipeline', 'many'], /--pipeline.*'many' is invalid/],
+  [['bench', '--value-bytes', '8'], /--value-bytes.*from 16 to 1048576/],
+  [['bench', '--duration', '0'], /--duration.*from 1 to 3600/],
+  [['bench', '--runs', '1.5'], /--runs.*'1.5' is invalid/],
+  [['bench', '--warmup', '-1'], /--warmup.*from 0 to 600/],
+  [['bench', '--keys', '2', '--pipeline', '4'], /--keys \(2\) must be at least --pipeline \(4\)/],
+  [['bench', '--start', '10'], /--start.*from 1 to 9/],
+  [
+    ['bench', '--start', '3', '--coordinator', '127.0.0.1:7000'],
+    /--start runs its own cluster: it takes no --coordinator/,
+  ],
+  [
+    ['bench', '--start', '3', '--cluster-id', 'other'],
+    /--start runs its own cluster: it takes no --cluster-id/,
+  ],
 ];
 
 for (const [args, message] of usageErrors) {
@@ -86,6 +110,8 @@ const commandArguments: Record<string, RegExp> = {
   coordinator: /--listen[\s\S]*--dir/,
   replica: /--id[\s\S]*--listen[\s\S]*--coordinator[\s\S]*--dir/,
   start: /--replicas[\s\S]*--dir[\s\S]*--port[\s\S]*--host/,
+  bench:
+    /--start <n>[\s\S]*--clients <n>[\s\S]*--pipeline <k>[\s\S]*--shared-client[\s\S]*--mix <weights>[\s\S]*--durability[\s\S]*--read[\s\S]*--duration[\s\S]*--runs[\s\S]*--warmup[\s\S]*--verify[\s\S]*--coordinator[\s\S]*--json/,
 };
 
 for (const [command, mentions] of Object.entries(commandArguments)) {

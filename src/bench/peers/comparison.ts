@@ -1,0 +1,133 @@
+// The comparison's one table: a row per system, for each client count its throughput and p99 (of
+// the median run), then for each Understudy row its throughput over each peer's at each client
+// count. Ratios are only meaningful within one run of the comparison: absolute figures drift
+// 2–3× between runs on a shared machine, the ratios much less.
+
+import type { LoopResult } from '../closed-loop.js';
+import { formatCount, formatMs, formatTable } from '../table.js';
+
+export type SystemId =
+  | 'redis-set'
+  | 'redis-wait'
+  | 'etcd-put'
+  | 'u1-sync'
+  | 'u3-sync'
+  | 'u3-async'
+  | 'u3-get';
+
+export interface System {
+  readonly id: SystemId;
+  readonly label: string;
+  readonly peer: boolean;
+}
+
+/** The rows, in the order of the table. */
+export const systems: readonly System[] = [
+  { id: 'redis-set', label: 'Redis SET (async replication)', peer: true },
+  { id: 'redis-wait', label: 'Redis SET + WAIT 2 0', peer: true },
+  { id: 'etcd-put', label: 'etcd put', peer: true },
+  { id: 'u1-sync', label: 'Understudy 1 replica, sync put', peer: false },
+  { id: 'u3-sync', label: 'Understudy 3 replicas, sync put', peer: false },
+  { id: 'u3-async', label: 'Understudy 3 replicas, async put', peer: false },
+  { id: 'u3-get', label: 'Understudy 3 replicas, get', peer: false },
+];
+
+/** What one system did at one client count: its median run, or why it did not run. */
+export type Cell = LoopResult | { readonly skipped: string };
+
+export const isMeasured = (cell: Cell | undefined): cell is LoopResult =>
+  cell !== undefined && !('skipped' in cell);
+
+/** Cells by system, then by client count. */
+export class Results {
+  private readonly cells = new Map<SystemId, Map<number, Cell>>();
+
+  set(system: SystemId, clients: number, cell: Cell): void {
+    const row = this.cells.get(system) ?? new Map<number, Cell>();
+    row.set(clients, cell);
+    this.cells.set(system, row);
+  }
+
+  get(system: SystemId, clients: number): Cell | undefined {
+    return this.cells.get(system)?.get(clients);
+  }
+}
+
+export interface Ratio {
+  readonly understudy: SystemId;
+  readonly peer: SystemId;
+  readonly clients: number;
+  /** Understudy's ops/s over the peer's, or null if either did not run. */
+  readonly ratio: number | null;
+}
+
+export function ratios(results: Results, clientCounts: readonly number[]): Ratio[] {
+  const list: Ratio[] = [];
+  for (const understudy of systems.filter((system) => !system.peer)) {
+    for (const peer of systems.filter((system) => system.peer)) {
+      for (const clients of clientCounts) {
+        const ours = results.get(understudy.id, clients);
+        const theirs = results.get(peer.id, clients);
+        const ratio =
+          isMeasured(ours) && isMeasured(theirs) && theirs.opsPerSecond > 0
+            ? Math.round((ours.opsPerSecond / theirs.opsPerSecond) * 100) / 100
+            : null;
+        list.push({ understudy: understudy.id, peer: peer.id, clients, ratio });
+      }
+    }
+  }
+  return list;
+}
+
+const peerShortNames: Readonly<Partial<Record<SystemId, string>>> = {
+  'redis-set': '×Redis SET',
+  'redis-wait': '×Redis WAIT',
+  'etcd-put': '×etcd',
+};
+
+export function formatComparison(results: Results, clientCounts: readonly number[]): string {
+  const countsLabel = clientCounts.join('/');
+  const head = [
+    'system',
+    ...clientCounts.flatMap((clients) => [`${clients} client${clients === 1 ? '' : 's'} ops/s`, `p99 ms`]),
+    ...systems
+      .filter((system) => system.peer)
+      .map((peer) => `${peerShortNames[peer.id] ?? peer.id} (${countsLabel})`),
+  ];
+  const all = ratios(results, clientCounts);
+  const rows = systems.map((system) => [
+    system.label,
+    ...clientCounts.flatMap((clients) => {
+      const cell = results.get(system.id, clients);
+      if (!isMeasured(cell)) return ['—', '—'];
+      const errors = cell.errors > 0 ? ` (${formatCount(cell.errors)} errors)` : '';
+      return [`${formatCount(cell.opsPerSecond)}${errors}`, formatMs(cell.latencyMs.p99)];
+    }),
+    ...systems
+      .filter((peer) => peer.peer)
+      .map((peer) => {
+        if (system.peer) return '';
+        return clientCounts
+          .map((clients) => {
+            const ratio = all.find(
+              (r) => r.understudy === system.id && r.peer === peer.id && r.clients === clients,
+            );
+            return ratio?.ratio == null ? '—' : ratio.ratio.toFixed(2);
+          })
+          .join(' / ');
+      }),
+  ]);
+  return formatTable(head, rows);
+}
+
+/** Why cells did not run, one line each. */
+export function skippedCells(results: Results, clientCounts: readonly number[]): string[] {
+  return systems.flatMap((system) =>
+    clientCounts.flatMap((clients) => {
+      const cell = results.get(system.id, clients);
+      const where = `${system.label}, ${clients} client${clients === 1 ? '' : 's'}`;
+      if (cell === undefined) return [`${where}: not run`];
+      return 'skipped' in cell ? [`${where}: ${cell.skipped}`] : [];
+    }),
+  );
+}

@@ -1,0 +1,53 @@
+// The load shape `understudy bench` runs, for the peers: each client cycles over its own keys
+// (bench/CLIENT/N), every write a new value of the same size (the number of the write, padded, as
+// the bench's values are: a store may skip a write of the value it already holds), measured by the
+// same closed loop, warmup and median run.
+
+import { valueText } from '../caller-keys.js';
+import { type LoopResult, runClosedLoop } from '../closed-loop.js';
+import { medianRun } from '../median.js';
+import { type PhasePlan, runPhases } from '../phases.js';
+
+/** A peer call that takes longer fails (every call must be bounded for the loop to end). */
+export const PEER_CALL_TIMEOUT_MS = 10_000;
+
+/** The keys and values of one client: the next key in its cycle, and a value that no write repeats. */
+export class CyclingWrites {
+  private keyIndex = 0;
+  private writes = 0;
+
+  constructor(
+    private readonly client: number,
+    private readonly keys: number,
+    private readonly valueBytes: number,
+  ) {}
+
+  next(): { readonly key: string; readonly value: string } {
+    const key = `bench/${this.client}/${this.keyIndex}`;
+    this.keyIndex = (this.keyIndex + 1) % this.keys;
+    this.writes += 1;
+    return { key, value: valueText(this.writes, this.valueBytes) };
+  }
+}
+
+export interface PeerMeasurement {
+  readonly median: LoopResult;
+  readonly runs: readonly LoopResult[];
+}
+
+/** The warmup and the runs of `call` by `callers` callers; the median run by throughput. */
+export async function measureLoad(
+  plan: PhasePlan,
+  callers: number,
+  call: (caller: number) => Promise<void>,
+): Promise<PeerMeasurement> {
+  const { runs } = await runPhases(plan, (_phase, seconds) =>
+    runClosedLoop({
+      callers,
+      durationMs: seconds * 1000,
+      call,
+      ...(plan.signal === undefined ? {} : { signal: plan.signal }),
+    }),
+  );
+  return { median: medianRun(runs), runs };
+}

@@ -1,0 +1,54 @@
+// Where the load goes: a running cluster named by its coordinator, or a local one the bench starts
+// itself (a coordinator and N replicas as processes of this CLI, on 127.0.0.1 ports the OS picks,
+// in a temporary directory) with the measurement tool's cluster (src/tools/measure-cluster.ts).
+// Invariant: close() stops every process the target started, each by its own process id, and
+// removes its directory; a cluster that failed to form keeps its directory (its logs say why).
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLUSTER_ID_DEFAULT, Client } from '../client/index.js';
+import { MeasuredCluster, waitForWholeView } from '../tools/measure-cluster.js';
+
+export interface BenchTarget {
+  readonly coordinator: string;
+  readonly clusterId: string;
+  /** How many replicas this bench started, or null for a cluster it found running. */
+  readonly startedReplicas: number | null;
+  close(): Promise<void>;
+}
+
+export function runningCluster(coordinator: string, clusterId: string): BenchTarget {
+  return { coordinator, clusterId, startedReplicas: null, close: async () => {} };
+}
+
+/** Starts a coordinator and `replicas` replicas, and resolves once the view holds every replica. */
+export async function startLocalCluster(replicas: number): Promise<BenchTarget> {
+  const directory = mkdtempSync(join(tmpdir(), 'understudy-bench-'));
+  let cluster: MeasuredCluster;
+  try {
+    cluster = await MeasuredCluster.start({ directory, replicaCount: replicas, replicaFlags: [] });
+  } catch (error) {
+    throw new Error(`the cluster did not start (logs in ${directory}): ${(error as Error).message}`);
+  }
+  try {
+    const client = await Client.connect({ coordinator: cluster.coordinatorAddress });
+    try {
+      await waitForWholeView(client, cluster);
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    await cluster.close();
+    throw new Error(`the cluster did not form a view (logs in ${directory}): ${(error as Error).message}`);
+  }
+  return {
+    coordinator: cluster.coordinatorAddress,
+    clusterId: CLUSTER_ID_DEFAULT,
+    startedReplicas: replicas,
+    close: async () => {
+      await cluster.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,174 @@
+// `understudy bench` with real processes: it starts its own cluster, loads it, reads back every key
+// it wrote and stops every process; and it loads a running cluster with every kind of operation,
+// pipelined through one shared client, leaving keys that read back as it says it wrote them. The
+// runs are bounded (1 s each) and nothing here asserts speed: only that work was done, without
+// errors, and that the cluster holds what the bench wrote.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { LocalCluster, runCli } from './harness.js';
+
+/** The parts of `bench --json` these tests read. */
+interface LatencyJson {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+interface RunJson {
+  readonly ops: number;
+  readonly opsPerSecond: number;
+  readonly latencyMs: LatencyJson;
+  readonly errors: number;
+  readonly errorsByCode: Record<string, number>;
+  readonly mismatches: number;
+}
+
+interface BenchJson {
+  readonly coordinator: string;
+  readonly startedReplicas: number | null;
+  readonly keyPrefix: string;
+  readonly shape: { readonly clients: number; readonly runs: number; readonly durationSeconds: number };
+  readonly runs: readonly RunJson[];
+  readonly median: RunJson & { readonly run: number };
+  readonly mismatches: { readonly count: number };
+  readonly verify: {
+    readonly keysChecked: number;
+    readonly keysUncertain: number;
+    readonly mismatches: number;
+    readonly readErrors: Record<string, number>;
+  } | null;
+  readonly interrupted: boolean;
+}
+
+function parseReport(stdout: string): BenchJson {
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `--json prints one line:\n${stdout}`);
+  return JSON.parse(lines[0] ?? '') as BenchJson;
+}
+
+/** ops > 0, no error, no mismatch, and sane latency figures in every run. */
+function assertCleanRuns(report: BenchJson): void {
+  assert.ok(report.runs.length > 0);
+  for (const run of [...report.runs, report.median]) {
+    assert.ok(run.ops > 0, 'the run completed calls');
+    assert.ok(run.opsPerSecond > 0);
+    assert.equal(run.errors, 0, `errors: ${JSON.stringify(run.errorsByCode)}`);
+    assert.equal(run.mismatches, 0);
+    const { p50, p90, p99, p999, max } = run.latencyMs;
+    assert.ok(
+      p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max,
+      JSON.stringify(run.latencyMs),
+    );
+  }
+  assert.equal(report.mismatches.count, 0);
+  assert.equal(report.interrupted, false);
+}
+
+test('bench --start 3 loads its own cluster, and every key it wrote reads back as last written', async () => {
+  const result = await runCli([
+    'bench',
+    '--start',
+    '3',
+    '--duration',
+    '1',
+    '--runs',
+    '1',
+    '--json',
+    '--clients',
+    '4',
+    '--verify',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const report = parseReport(result.stdout);
+  assert.equal(report.startedReplicas, 3);
+  assert.equal(report.shape.clients, 4);
+  assert.equal(report.runs.length, 1);
+  assert.equal(report.median.run, 1);
+  assertCleanRuns(report);
+  assert.ok(report.verify !== null);
+  assert.ok(report.verify.keysChecked > 0, 'keys were read back');
+  assert.equal(report.verify.keysUncertain, 0);
+  assert.equal(report.verify.mismatches, 0);
+  assert.deepEqual(report.verify.readErrors, {});
+  assert.match(report.coordinator, /^127\.0\.0\.1:\d+$/);
+});
+
+describe('bench against a running cluster', { concurrency: false }, () => {
+  let cluster: LocalCluster;
+  before(async () => {
+    cluster = await LocalCluster.start(3);
+  });
+  after(async () => {
+    await cluster.close();
+  });
+
+  test('every kind of operation through one shared, pipelined client, and the keys read back', async () => {
+    const result = await runCli([
+      'bench',
+      '--coordinator',
+      cluster.coordinatorAddress,
+      '--clients',
+      '3',
+      '--pipeline',
+      '2',
+      '--shared-client',
+      '--mix',
+      'put=2,get=1,append=1,cas=1,incr=1',
+      '--keys',
+      '20',
+      '--duration',
+      '1',
+      '--runs',
+      '2',
+      '--warmup',
+      '0',
+      '--json',
+      '--verify',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = parseReport(result.stdout);
+    assert.equal(report.startedReplicas, null);
+    assert.equal(report.runs.length, 2);
+    assertCleanRuns(report);
+    assert.ok(report.verify !== null && report.verify.keysChecked > 0 && report.verify.mismatches === 0);
+
+    // Independently of the bench's own read-back: the first key each kind reached holds a value of
+    // the documented form (the number of the write that made it, padded to 64 bytes), and the
+    // first counter a decimal number.
+    const client = await cluster.client();
+    const register = await client.getText(`${report.keyPrefix}/0/r0`);
+    assert.match(register ?? '', /^[1-9]\d*\.+$/);
+    assert.equal(register?.length, 64);
+    const appended = await client.getText(`${report.keyPrefix}/0/a0`);
+    assert.ok(appended !== null && appended.length > 0 && appended.length % 64 === 0);
+    assert.match(appended, /^1\.+/);
+    assert.match((await client.getText(`${report.keyPrefix}/0/i0`)) ?? '', /^[1-9]\d*$/);
+  });
+
+  test('the text report names the target and shows the runs and the median', async () => {
+    const result = await runCli([
+      'bench',
+      '--coordinator',
+      cluster.coordinatorAddress,
+      '--clients',
+      '2',
+      '--duration',
+      '1',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(`the cluster at ${cluster.coordinatorAddress.replaceAll('.', '\\.')}`),
+    );
+    assert.match(result.stdout, /ops\/s[\s\S]*p99 ms[\s\S]*median \(run 1\)/);
+    assert.match(result.stdout, /answers: every one as the bench wrote/);
+    assert.equal(result.stderr, '', 'no progress line when stderr is not a terminal');
+  });
+});
