@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
+import { createLogger } from '../node/logger.js';
 import { defaultProtocolConfig } from '../protocol/config.js';
 import { formatAddress } from '../transport/index.js';
 import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
@@ -143,6 +144,7 @@ export function addServerCommands(program: Command): void {
       ),
   ).action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
+    warnWithoutServerNodeFlags('coordinator');
     const directory = resolve(flags.dir);
     await mkdir(directory, { recursive: true });
     const server = await CoordinatorServer.start({
@@ -172,6 +174,7 @@ export function addServerCommands(program: Command): void {
     ),
   ).action(async (flags: ReplicaFlags) => {
     const { ReplicaServer } = await import('../node/replica-server.js');
+    warnWithoutServerNodeFlags(`replica ${flags.id}`);
     const directory = resolve(flags.dir);
     await mkdir(directory, { recursive: true });
     const server = await ReplicaServer.start({
@@ -217,6 +220,21 @@ export function addServerCommands(program: Command): void {
     if (flags.dir.trim() === '') usage('--dir must not be empty');
     return startCluster(flags);
   });
+}
+
+/**
+ * The heap-sizing flags can only be given when node starts: `understudy` and `understudy start` pass
+ * them, but `node .../understudy.js replica` does not. Say so, once, rather than let memory grow.
+ */
+function warnWithoutServerNodeFlags(component: string): void {
+  const missing = serverNodeFlags.filter((flag) => !process.execArgv.includes(flag));
+  if (missing.length === 0) return;
+  createLogger(component).log(
+    'warn',
+    "started without the servers' V8 flags: under load its memory can grow to about 150 MB more than " +
+      'it needs; start node with them (docs/OPERATIONS.md, "Memory")',
+    { missing },
+  );
 }
 
 /** Whether some replica folder under `directory` was ever used (it has a data-directory identity). */

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
 import { Client } from '../../src/client/index.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
@@ -22,7 +23,8 @@ export function startProcess(
   args: string[],
   env: Readonly<Record<string, string>> = {},
 ): Promise<RunningProcess> {
-  const child = spawn(process.execPath, [cliPath, ...args], {
+  // Servers run as `understudy` runs them: with the servers' V8 flags.
+  const child = spawn(process.execPath, [...serverNodeFlags, cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -4,9 +4,11 @@
 // reported as UNAVAILABLE within the timeout.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
@@ -143,4 +145,41 @@ test('run as a program, the understudy script starts node with the same memory f
     );
   });
   assert.match(probe, /^\d+\.\d+\.\d+/);
+});
+
+test("a replica started by plain node, without the servers' V8 flags, says so once at start", async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'understudy-flags-'));
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'replica',
+      '--id',
+      'r1',
+      '--listen',
+      '127.0.0.1:0',
+      '--coordinator',
+      `127.0.0.1:${await freePort()}`,
+      '--dir',
+      directory,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  try {
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no warning within 20 s:\n${stderr}`)), 20_000);
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes("started without the servers' V8 flags")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    assert.match(stderr, /"missing":\["--max-semi-space-size=1","--heap-growing-percent=20"\]/);
+  } finally {
+    if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    rmSync(directory, { recursive: true, force: true });
+  }
 });
