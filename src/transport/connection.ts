@@ -39,6 +39,8 @@ export class MessageConnection {
   private inbox: Buffer[] = [];
   private inboxHead = 0;
   private paused = false;
+  /** Whether the socket is flowing (we have not paused it). */
+  private reading = true;
   private outbox: Uint8Array[] = [];
   private outboxBytes = 0;
   private flushScheduled = false;
@@ -100,7 +102,7 @@ export class MessageConnection {
   /** Stops handing over messages (and reading from the socket) until `resume`. */
   pause(): void {
     this.paused = true;
-    this.socket.pause();
+    this.setReading(false);
   }
 
   resume(): void {
@@ -189,7 +191,17 @@ export class MessageConnection {
     }
     // Read more only once everything received so far has been handed over.
     if (this.closing) return;
-    if (this.inbox.length === 0 && !this.paused) this.socket.resume();
+    this.setReading(this.inbox.length === 0 && !this.paused);
+  }
+
+  /**
+   * Only on a change: resume() on a flowing socket is not free (it schedules a read on the next
+   * tick), and this runs after every chunk received.
+   */
+  private setReading(reading: boolean): void {
+    if (reading === this.reading) return;
+    this.reading = reading;
+    if (reading) this.socket.resume();
     else this.socket.pause();
   }
 }
