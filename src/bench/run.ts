@@ -2,17 +2,18 @@
 // run the warmup and then --runs runs of the closed loop over the same callers (each keeps its keys
 // and what it wrote across runs), and report every run, the median one, the mismatches and, with
 // --verify, the read-back of every key written. The clients are closed whatever happens; the
-// target belongs to the caller.
+// target belongs to the caller. A LoadSession (the clients, the callers, the phases, the read-back)
+// is what the other scenarios (failover.ts, steady.ts) load the cluster through as well.
 
 import { randomBytes } from 'node:crypto';
-import { ATTEMPT_TIMEOUT_MS_DEFAULT, Client } from '../client/index.js';
+import { ATTEMPT_TIMEOUT_MS_DEFAULT, Client, type WriteMetadata } from '../client/index.js';
 import type { CallerKeys } from './caller-keys.js';
 import { type LoopResult, runClosedLoop, type SecondReport } from './closed-loop.js';
 import { medianRun } from './median.js';
 import { runPhases } from './phases.js';
 import type { BenchShape } from './shape.js';
 import type { BenchTarget } from './target.js';
-import { createCallers, type Mismatch, UnderstudyLoad } from './understudy-load.js';
+import { createCallers, type Mismatch, UnderstudyLoad, watchWrites } from './understudy-load.js';
 import { readKeyThrough, type VerifyReport, verifyKeys } from './verify.js';
 
 export interface BenchOptions {
@@ -40,6 +41,7 @@ export interface RunReport extends LoopResult {
 }
 
 export interface BenchReport {
+  readonly scenario: 'load';
   readonly coordinator: string;
   /** Replicas the bench started itself, or null for a running cluster. */
   readonly startedReplicas: number | null;
@@ -63,32 +65,105 @@ export function newKeyPrefix(): string {
   return `bench-${randomBytes(4).toString('hex')}`;
 }
 
+/** What a load session needs: where, the load shape, and the deadline of each call. */
+export interface SessionOptions {
+  readonly shape: BenchShape;
+  /** Deadline of each call, retries included, in milliseconds. */
+  readonly timeoutMs: number;
+  /** See BenchOptions.callers. */
+  readonly callers?: readonly CallerKeys[];
+  /** Told of every acknowledged write, as its answer arrives (the failover scenario's clock). */
+  readonly onWrite?: (reply: WriteMetadata) => void;
+}
+
+/** How one phase of closed loop reports and ends. */
+export interface PhaseHooks {
+  readonly onSecond?: (second: SecondReport) => void;
+  /** Closes the phase's window early. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The clients and callers of one bench against a target, kept across its phases: every scenario
+ * (the runs of `bench`, the failover trials, the steady run) loads the cluster through one of these.
+ * close() closes the clients; the target belongs to the caller.
+ */
+export class LoadSession {
+  private constructor(
+    readonly load: UnderstudyLoad,
+    private readonly clients: readonly Client[],
+    private readonly connect: () => Promise<Client>,
+  ) {}
+
+  static async open(target: BenchTarget, options: SessionOptions): Promise<LoadSession> {
+    const { shape, onWrite } = options;
+    const callers = options.callers ?? createCallers(shape, newKeyPrefix());
+    const connect = () =>
+      Client.connect({
+        coordinator: target.coordinator,
+        clusterId: target.clusterId,
+        deadlineMs: options.timeoutMs,
+        attemptTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS_DEFAULT, options.timeoutMs),
+      });
+    const clients: Client[] = [];
+    try {
+      for (let k = 0; k < (shape.sharedClient ? 1 : shape.clients); k++) clients.push(await connect());
+    } catch (error) {
+      await Promise.all(clients.map((client) => client.close()));
+      throw error;
+    }
+    const loadClients =
+      onWrite === undefined ? clients : clients.map((client) => watchWrites(client, onWrite));
+    return new LoadSession(new UnderstudyLoad(shape, loadClients, callers), clients, connect);
+  }
+
+  get keyPrefix(): string {
+    return this.load.callers[0]?.prefix ?? '';
+  }
+
+  /** One window of closed loop over the session's callers, with the mismatches it saw. */
+  async runPhase(seconds: number, hooks: PhaseHooks = {}): Promise<RunReport> {
+    const mismatchesBefore = this.load.mismatches.count;
+    const result = await runClosedLoop({
+      callers: this.load.callerCount,
+      durationMs: seconds * 1000,
+      call: this.load.call,
+      ...(hooks.onSecond === undefined ? {} : { onSecond: hooks.onSecond }),
+      ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+    });
+    return { ...result, mismatches: this.load.mismatches.count - mismatchesBefore };
+  }
+
+  /** Every key written so far, read back at the primary through a client of its own (verify.ts). */
+  async verify(): Promise<VerifyReport> {
+    const reader = await this.connect();
+    try {
+      return await verifyKeys(this.load.callers, readKeyThrough(reader));
+    } finally {
+      await reader.close();
+    }
+  }
+
+  get mismatches(): BenchReport['mismatches'] {
+    return { count: this.load.mismatches.count, first: this.load.mismatches.first };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((client) => client.close()));
+  }
+}
+
 export async function runBench(target: BenchTarget, options: BenchOptions): Promise<BenchReport> {
   const { shape } = options;
-  const callers = options.callers ?? createCallers(shape, newKeyPrefix());
-  const connect = () =>
-    Client.connect({
-      coordinator: target.coordinator,
-      clusterId: target.clusterId,
-      deadlineMs: options.timeoutMs,
-      attemptTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS_DEFAULT, options.timeoutMs),
-    });
-  const clients: Client[] = [];
+  const session = await LoadSession.open(target, options);
   try {
-    for (let k = 0; k < (shape.sharedClient ? 1 : shape.clients); k++) clients.push(await connect());
-    const load = new UnderstudyLoad(shape, clients, callers);
     const runPhase = async (phase: string, seconds: number): Promise<RunReport> => {
-      const mismatchesBefore = load.mismatches.count;
-      const result = await runClosedLoop({
-        callers: load.callerCount,
-        durationMs: seconds * 1000,
-        call: load.call,
+      const report = await session.runPhase(seconds, {
         ...(options.onSecond === undefined
           ? {}
           : { onSecond: (second: SecondReport) => options.onSecond?.(phase, second) }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
-      const report = { ...result, mismatches: load.mismatches.count - mismatchesBefore };
       options.onPhaseEnd?.(phase, report);
       return report;
     };
@@ -99,28 +174,21 @@ export async function runBench(target: BenchTarget, options: BenchOptions): Prom
     );
     if (runs.length === 0) throw new BenchInterruptedError('interrupted before the first run');
     const median = medianRun(runs);
-    let verify: VerifyReport | null = null;
-    if (options.verify && options.signal?.aborted !== true) {
-      const reader = await connect();
-      try {
-        verify = await verifyKeys(load.callers, readKeyThrough(reader));
-      } finally {
-        await reader.close();
-      }
-    }
+    const verify = options.verify && options.signal?.aborted !== true ? await session.verify() : null;
     return {
+      scenario: 'load',
       coordinator: target.coordinator,
       startedReplicas: target.startedReplicas,
-      keyPrefix: callers[0]?.prefix ?? '',
+      keyPrefix: session.keyPrefix,
       shape,
       warmup,
       runs,
       median: { ...median, run: runs.indexOf(median) + 1 },
-      mismatches: { count: load.mismatches.count, first: load.mismatches.first },
+      mismatches: session.mismatches,
       verify,
       interrupted: options.signal?.aborted === true,
     };
   } finally {
-    await Promise.all(clients.map((client) => client.close()));
+    await session.close();
   }
 }

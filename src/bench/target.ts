@@ -3,6 +3,8 @@
 // in a temporary directory) with the measurement tool's cluster (src/tools/measure-cluster.ts).
 // Invariant: close() stops every process the target started, each by its own process id, and
 // removes its directory; a cluster that failed to form keeps its directory (its logs say why).
+// A started cluster is the one way every scenario gets its own cluster: the failover scenario kills
+// and restarts its replicas, and the steady one samples their memory, through `cluster`.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,8 +24,14 @@ export function runningCluster(coordinator: string, clusterId: string): BenchTar
   return { coordinator, clusterId, startedReplicas: null, close: async () => {} };
 }
 
+/** A cluster the bench started: its processes are the bench's to kill, restart and measure. */
+export interface LocalBenchTarget extends BenchTarget {
+  readonly startedReplicas: number;
+  readonly cluster: MeasuredCluster;
+}
+
 /** Starts a coordinator and `replicas` replicas, and resolves once the view holds every replica. */
-export async function startLocalCluster(replicas: number): Promise<BenchTarget> {
+export async function startLocalCluster(replicas: number): Promise<LocalBenchTarget> {
   const directory = mkdtempSync(join(tmpdir(), 'understudy-bench-'));
   let cluster: MeasuredCluster;
   try {
@@ -46,6 +54,7 @@ export async function startLocalCluster(replicas: number): Promise<BenchTarget> 
     coordinator: cluster.coordinatorAddress,
     clusterId: CLUSTER_ID_DEFAULT,
     startedReplicas: replicas,
+    cluster,
     close: async () => {
       await cluster.close();
       rmSync(directory, { recursive: true, force: true });

@@ -7,7 +7,7 @@
 // errors: errors are the cluster refusing or timing out, mismatches would be it losing or
 // inventing a write.
 
-import type { Client, ReadOptions, WriteOptions } from '../client/index.js';
+import type { Client, ReadOptions, WriteMetadata, WriteOptions } from '../client/index.js';
 import { CallerKeys, namespaceOf, valueBytesOf } from './caller-keys.js';
 import { mixCycle } from './mix-cycle.js';
 import type { BenchShape, OperationKind } from './shape.js';
@@ -43,6 +43,24 @@ export class Mismatches {
 
 /** What the load needs of a client: the key/value calls (a fake stands in for it in the unit tests). */
 export type BenchClient = Pick<Client, 'get' | 'put' | 'cas' | 'append' | 'incr'>;
+
+/**
+ * The same client, telling `onWrite` of each write it gets acknowledged, as the answer arrives (the
+ * answer names the view that acknowledged it): how the failover scenario sees the new primary's first.
+ */
+export function watchWrites(client: BenchClient, onWrite: (reply: WriteMetadata) => void): BenchClient {
+  const told = <T extends WriteMetadata>(reply: T): T => {
+    onWrite(reply);
+    return reply;
+  };
+  return {
+    get: (key, options) => client.get(key, options),
+    put: async (key, value, options) => told(await client.put(key, value, options)),
+    cas: async (key, expected, next, options) => told(await client.cas(key, expected, next, options)),
+    append: async (key, value, options) => told(await client.append(key, value, options)),
+    incr: async (key, delta, options) => told(await client.incr(key, delta, options)),
+  };
+}
 
 const cut = (text: string) =>
   text.length > MISMATCH_TEXT_MAX ? `${text.slice(0, MISMATCH_TEXT_MAX)}…` : text;
