@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { ATTEMPT_TIMEOUT_MS_DEFAULT, Client, type WriteMetadata } from '../client/index.js';
+import { FailureCount } from '../tools/measure-cluster.js';
 import type { CallerKeys } from './caller-keys.js';
 import { type LoopResult, runClosedLoop, type SecondReport } from './closed-loop.js';
 import { medianRun } from './median.js';
@@ -76,6 +77,15 @@ export interface SessionOptions {
   readonly onWrite?: (reply: WriteMetadata) => void;
 }
 
+/** What LoadSession.prefill did. */
+export interface PrefillReport {
+  /** Calls answered. */
+  readonly calls: number;
+  readonly seconds: number;
+  readonly errors: number;
+  readonly errorsByCode: Readonly<Record<string, number>>;
+}
+
 /** How one phase of closed loop reports and ends. */
 export interface PhaseHooks {
   readonly onSecond?: (second: SecondReport) => void;
@@ -132,6 +142,35 @@ export class LoadSession {
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
     return { ...result, mismatches: this.load.mismatches.count - mismatchesBefore };
+  }
+
+  /**
+   * Takes every caller through each of its keys with every kind of the mix, so that the state holds
+   * every key the load touches: a long run after it measures a cluster at its working size, not one
+   * filling up. Not a measured phase: its calls are counted, failed ones by code, and that is all.
+   */
+  async prefill(signal?: AbortSignal): Promise<PrefillReport> {
+    const failures = new FailureCount();
+    const started = performance.now();
+    let calls = 0;
+    const caller = async (index: number): Promise<void> => {
+      const total = this.load.callsToCoverKeys(index);
+      for (let call = 0; call < total && signal?.aborted !== true; call++) {
+        try {
+          await this.load.call(index);
+          calls += 1;
+        } catch (error) {
+          failures.add(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.load.callerCount }, (_, index) => caller(index)));
+    return {
+      calls,
+      seconds: Math.round(performance.now() - started) / 1000,
+      errors: failures.total,
+      errorsByCode: failures.toJSON(),
+    };
   }
 
   /** Every key written so far, read back at the primary through a client of its own (verify.ts). */

@@ -109,6 +109,11 @@ export class UnderstudyLoad {
     return this.callers.length;
   }
 
+  /** Calls of one caller that take each kind of the mix through each of its keys at least once. */
+  callsToCoverKeys(caller: number): number {
+    return (this.callers[caller]?.count ?? 0) * this.cycle.length;
+  }
+
   /** One call of `caller`: the next kind of the mix on its next key. */
   readonly call = async (caller: number): Promise<void> => {
     const keys = this.callers[caller];

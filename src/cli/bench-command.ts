@@ -1,11 +1,24 @@
 // `understudy bench`: a closed-loop load generator against a running cluster (--coordinator) or a
-// local one it starts and stops itself (--start N). Bad flags are usage errors (exit 2) before
-// anything starts; errors of the cluster during the runs are counted and reported, not fatal; the
-// exit status is 1 only if an answer or a read-back disagreed with what the bench wrote, the
-// read-back could not read every key, or a signal cut the bench short. The bench code is imported
-// lazily, so the other commands never load it.
+// local one it starts and stops itself (--start N). Scenarios (src/bench/scenario.ts): `load` (the
+// default) measures runs; `failover` kills the primary trial after trial and `steady` counts view
+// changes and samples memory through one long run, both on a cluster they start. Bad flags, and
+// flags a scenario does not use, are usage errors (exit 2) before anything starts; errors of the
+// cluster during the runs are counted and reported, not fatal; the exit status is 1 only if an
+// answer or a read-back disagreed with what the bench wrote, the read-back could not read every
+// key, a failover trial did not end, or a signal cut the bench short. The scenarios' verdicts
+// (failover times, view changes, memory growth) are reported, not turned into an exit status. The
+// bench code is imported lazily, so the other commands never load it.
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import {
+  type BenchScenario,
+  benchScenarios,
+  FAILOVER_CLIENTS_DEFAULT,
+  FAILOVER_REPLICAS_MIN,
+  FAILOVER_TRIALS_DEFAULT,
+  FAILOVER_TRIALS_MAX,
+  STEADY_DURATION_SECONDS_DEFAULT,
+} from '../bench/scenario.js';
 import {
   BENCH_CLIENTS_MAX,
   BENCH_DURATION_SECONDS_MAX,
@@ -31,6 +44,8 @@ import { addClientOptions, type ClientFlags, exitCode, integerIn } from './optio
 import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
 
 interface BenchFlags extends ClientFlags {
+  readonly scenario: BenchScenario;
+  readonly trials: number;
   readonly start?: number;
   readonly clients: number;
   readonly pipeline: number;
@@ -64,7 +79,21 @@ export function addBenchCommand(program: Command): void {
       'Run a closed-loop load (each call waits for its answer before the next) against the cluster at ' +
         '--coordinator, or against a local cluster of N replicas that --start runs and stops. Prints ' +
         'each run, the median run, the errors by code, and any answer that disagreed with what the ' +
-        'bench wrote (exit 1, as when --verify cannot read every key back).',
+        'bench wrote (exit 1, as when --verify cannot read every key back). --scenario failover kills ' +
+        'the primary of a cluster it starts, trial after trial, and reports the time to the first sync ' +
+        'write a new primary acknowledges; --scenario steady runs the load with no fault for ' +
+        `${STEADY_DURATION_SECONDS_DEFAULT} s and reports the view changes and each replica's resident memory.`,
+    )
+    .addOption(
+      new Option('--scenario <name>', 'load: runs; failover: kill -9 of the primary; steady: one long run')
+        .choices(benchScenarios)
+        .default('load'),
+    )
+    .option(
+      '--trials <n>',
+      'failover: kills of the primary',
+      integerIn(1, FAILOVER_TRIALS_MAX),
+      FAILOVER_TRIALS_DEFAULT,
     )
     .option(
       '--start <n>',
@@ -73,7 +102,7 @@ export function addBenchCommand(program: Command): void {
     )
     .option(
       '--clients <n>',
-      'clients, each its own connection',
+      `clients, each its own connection (${FAILOVER_CLIENTS_DEFAULT} with --scenario failover)`,
       integerIn(1, BENCH_CLIENTS_MAX),
       defaults.clients,
     )
@@ -106,7 +135,7 @@ export function addBenchCommand(program: Command): void {
     )
     .option(
       '--duration <seconds>',
-      'length of each run',
+      `length of each run (${STEADY_DURATION_SECONDS_DEFAULT} with --scenario steady: its one run)`,
       integerIn(1, BENCH_DURATION_SECONDS_MAX),
       defaults.durationSeconds,
     )
@@ -119,21 +148,46 @@ export function addBenchCommand(program: Command): void {
     )
     .option(
       '--verify',
-      'after the runs, read back every key written and compare it with what was last written',
+      'after the runs, read back every key written and compare it with what was last written (failover: always)',
     );
   addClientOptions(command).action((flags: BenchFlags, self: Command) => {
     const usage = (message: string): never =>
       self.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
+    const given = (option: keyof BenchFlags) => self.getOptionValueSource(option) === 'cli';
     if (flags.start !== undefined) {
       for (const option of ['coordinator', 'clusterId'] as const) {
-        if (self.getOptionValueSource(option) === 'cli') {
+        if (given(option)) {
           const flag = option === 'coordinator' ? '--coordinator' : '--cluster-id';
           usage(`--start runs its own cluster: it takes no ${flag}`);
         }
       }
     }
+    const { scenario } = flags;
+    const notFor = (flag: string, why: string) => usage(`--scenario ${scenario} takes no ${flag}: ${why}`);
+    if (scenario !== 'failover' && given('trials')) usage('--trials is for --scenario failover');
+    if (scenario === 'failover') {
+      if (flags.start === undefined) {
+        return usage('--scenario failover kills and restarts replicas: it needs --start N');
+      }
+      if (flags.start < FAILOVER_REPLICAS_MIN) {
+        usage(`--scenario failover needs a backup to promote: --start ${FAILOVER_REPLICAS_MIN} or more`);
+      }
+      if (flags.durability !== 'sync')
+        usage('--scenario failover times sync writes: it takes no --durability async');
+      if (flags.mix.put + flags.mix.append + flags.mix.cas + flags.mix.incr === 0) {
+        usage('--scenario failover times writes: --mix needs a put, append, cas or incr');
+      }
+      if (given('duration')) notFor('--duration', 'the load runs until the trials are done');
+      if (given('runs')) notFor('--runs', 'it counts --trials');
+      if (given('warmup')) notFor('--warmup', 'each trial waits for a write in a whole view before its kill');
+    }
+    if (scenario === 'steady') {
+      if (flags.start === undefined)
+        usage("--scenario steady samples the replicas' memory: it needs --start N");
+      if (given('runs')) notFor('--runs', 'it is one run of --duration');
+    }
     const shape: BenchShape = {
-      clients: flags.clients,
+      clients: scenario === 'failover' && !given('clients') ? FAILOVER_CLIENTS_DEFAULT : flags.clients,
       pipeline: flags.pipeline,
       sharedClient: flags.sharedClient === true,
       mix: flags.mix,
@@ -141,9 +195,10 @@ export function addBenchCommand(program: Command): void {
       keys: flags.keys,
       durability: flags.durability,
       read: flags.read,
-      durationSeconds: flags.duration,
-      runs: flags.runs,
-      warmupSeconds: flags.warmup,
+      durationSeconds:
+        scenario === 'steady' && !given('duration') ? STEADY_DURATION_SECONDS_DEFAULT : flags.duration,
+      runs: scenario === 'load' ? flags.runs : 1,
+      warmupSeconds: scenario === 'failover' ? 0 : flags.warmup,
     };
     try {
       checkShape(shape);
@@ -155,39 +210,96 @@ export function addBenchCommand(program: Command): void {
   });
 }
 
+/** What a scenario reports: the object of --json, the text otherwise, and whether the exit is 1. */
+interface Outcome {
+  readonly report: object;
+  readonly text: string;
+  readonly failed: boolean;
+}
+
+/** An answer or a read-back disagreed with what the bench wrote, or a key could not be read back. */
+function disagreed(report: {
+  readonly mismatches: { readonly count: number };
+  readonly verify: {
+    readonly mismatches: number;
+    readonly readErrors: Readonly<Record<string, number>>;
+  } | null;
+}): boolean {
+  const count = report.mismatches.count + (report.verify?.mismatches ?? 0);
+  return count > 0 || Object.keys(report.verify?.readErrors ?? {}).length > 0;
+}
+
 async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
-  const { runBench } = await import('../bench/run.js');
-  const { formatReport, jsonReport } = await import('../bench/report.js');
+  const { jsonReport } = await import('../bench/report.js');
   const { ProgressLine } = await import('../bench/progress.js');
   const { runningCluster, startLocalCluster } = await import('../bench/target.js');
   const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : null;
   const interrupted = new AbortController();
   const interrupt = () => interrupted.abort();
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
+  const { signal } = interrupted;
+  const timeoutMs = flags.timeout;
+  const onSecond = progress === null ? {} : { onSecond: progress.show.bind(progress) };
+  const onPhaseEnd = progress === null ? {} : { onPhaseEnd: () => progress.clear() };
   try {
     if (flags.start !== undefined)
       progress?.note(`starting a cluster of ${flags.start} replica${flags.start === 1 ? '' : 's'}`);
-    const target =
-      flags.start === undefined
-        ? runningCluster(flags.coordinator, flags.clusterId)
-        : await startLocalCluster(flags.start);
+    const started = flags.start === undefined ? null : await startLocalCluster(flags.start);
+    const target = started ?? runningCluster(flags.coordinator, flags.clusterId);
     try {
-      const report = await runBench(target, {
-        shape,
-        timeoutMs: flags.timeout,
-        verify: flags.verify === true,
-        signal: interrupted.signal,
-        ...(progress === null
-          ? {}
-          : {
-              onSecond: (phase, second) => progress.show(phase, second),
-              onPhaseEnd: () => progress.clear(),
-            }),
-      });
-      process.stdout.write(flags.json ? jsonReport(report) : formatReport(report));
-      const disagreed = report.mismatches.count + (report.verify?.mismatches ?? 0);
-      const unread = Object.keys(report.verify?.readErrors ?? {}).length > 0;
-      if (disagreed > 0 || unread || report.interrupted) process.exitCode = exitCode.failed;
+      let outcome: Outcome;
+      if (flags.scenario === 'load') {
+        const { runBench } = await import('../bench/run.js');
+        const { formatReport } = await import('../bench/report.js');
+        const verify = flags.verify === true;
+        const report = await runBench(target, {
+          shape,
+          timeoutMs,
+          verify,
+          signal,
+          ...onSecond,
+          ...onPhaseEnd,
+        });
+        outcome = { report, text: formatReport(report), failed: disagreed(report) || report.interrupted };
+      } else {
+        if (started === null) throw new Error(`--scenario ${flags.scenario} needs a cluster it started`);
+        const { formatFailoverReport, formatSteadyReport } = await import('../bench/scenario-report.js');
+        if (flags.scenario === 'failover') {
+          const { runFailover } = await import('../bench/failover.js');
+          const onNote = progress === null ? {} : { onNote: (text: string) => progress.note(text) };
+          const report = await runFailover(started, {
+            shape,
+            trials: flags.trials,
+            timeoutMs,
+            signal,
+            ...onNote,
+          });
+          outcome = {
+            report,
+            text: formatFailoverReport(report),
+            failed: disagreed(report) || report.interrupted,
+          };
+        } else {
+          const { runSteady } = await import('../bench/steady.js');
+          const verify = flags.verify === true;
+          const report = await runSteady(started, {
+            shape,
+            timeoutMs,
+            verify,
+            signal,
+            ...onSecond,
+            ...onPhaseEnd,
+          });
+          outcome = {
+            report,
+            text: formatSteadyReport(report),
+            failed: disagreed(report) || report.interrupted,
+          };
+        }
+      }
+      progress?.clear();
+      process.stdout.write(flags.json ? jsonReport(outcome.report) : outcome.text);
+      if (outcome.failed) process.exitCode = exitCode.failed;
     } finally {
       progress?.clear();
       await target.close();

@@ -16,7 +16,12 @@ import {
   parseMix,
   ShapeError,
 } from '../../src/bench/shape.js';
-import { type BenchClient, createCallers, UnderstudyLoad } from '../../src/bench/understudy-load.js';
+import {
+  type BenchClient,
+  createCallers,
+  UnderstudyLoad,
+  watchWrites,
+} from '../../src/bench/understudy-load.js';
 import { verifyKeys } from '../../src/bench/verify.js';
 import type { WriteMetadata } from '../../src/client/index.js';
 import { UnavailableError } from '../../src/errors.js';
@@ -217,4 +222,29 @@ test('a failed write is counted by the caller, and its key is uncertain rather t
   assert.equal(verify.keysUncertain, 1);
   assert.equal(verify.keysChecked, 4);
   assert.equal(verify.mismatches, 0);
+});
+
+test('callsToCoverKeys calls of each caller take every kind of the mix through every key (the steady prefill)', async () => {
+  const memory = memoryClient();
+  const load = new UnderstudyLoad(everyKind, [memory.client, memory.client], createCallers(everyKind, 'b'));
+  for (let caller = 0; caller < load.callerCount; caller++) {
+    for (let call = 0; call < load.callsToCoverKeys(caller); call++) await load.call(caller);
+  }
+  const verify = await verifyKeys(load.callers, memory.read);
+  assert.equal(verify.keysChecked, 2 * 5 * 3, 'every key of every namespace was written');
+  assert.equal(verify.mismatches, 0);
+});
+
+test('watchWrites tells of every acknowledged write with its view, and of nothing else', async () => {
+  const memory = memoryClient(undefined, (n) => n === 2);
+  const told: WriteMetadata[] = [];
+  const client = watchWrites(memory.client, (reply) => told.push(reply));
+  await client.put('k', 'v');
+  await assert.rejects(client.append('k', 'w'), UnavailableError);
+  await client.incr('n', 1);
+  await client.cas('k', 'v', 'x');
+  assert.equal(await memory.read('k'), 'x');
+  assert.equal(text(await client.get('k')), 'x');
+  assert.equal(told.length, 3, 'the put, the incr and the cas; not the failed append nor the get');
+  assert.ok(told.every((reply) => reply.view === where.view && reply.durability === 'sync'));
 });

@@ -90,6 +90,34 @@ const usageErrors: [string[], RegExp][] = [
     ['bench', '--start', '3', '--cluster-id', 'other'],
     /--start runs its own cluster: it takes no --cluster-id/,
   ],
+  [['bench', '--scenario', 'chaos'], /--scenario.*'chaos' is invalid.*load, failover, steady/],
+  [
+    ['bench', '--scenario', 'failover'],
+    /--scenario failover kills and restarts replicas: it needs --start N/,
+  ],
+  [['bench', '--scenario', 'failover', '--start', '1'], /needs a backup to promote: --start 2 or more/],
+  [['bench', '--scenario', 'failover', '--start', '3', '--trials', '0'], /--trials.*from 1 to 100/],
+  [
+    ['bench', '--scenario', 'failover', '--start', '3', '--durability', 'async'],
+    /--scenario failover times sync writes/,
+  ],
+  [
+    ['bench', '--scenario', 'failover', '--start', '3', '--mix', 'get=1'],
+    /--mix needs a put, append, cas or incr/,
+  ],
+  [
+    ['bench', '--scenario', 'failover', '--start', '3', '--duration', '5'],
+    /--scenario failover takes no --duration: the load runs until the trials are done/,
+  ],
+  [['bench', '--scenario', 'failover', '--start', '3', '--runs', '2'], /--scenario failover takes no --runs/],
+  [
+    ['bench', '--scenario', 'failover', '--start', '3', '--warmup', '2'],
+    /--scenario failover takes no --warmup/,
+  ],
+  [['bench', '--scenario', 'steady'], /--scenario steady samples the replicas' memory: it needs --start N/],
+  [['bench', '--scenario', 'steady', '--start', '3', '--runs', '2'], /--scenario steady takes no --runs/],
+  [['bench', '--start', '3', '--trials', '5'], /--trials is for --scenario failover/],
+  [['bench', '--scenario', 'steady', '--start', '3', '--trials', '5'], /--trials is for --scenario failover/],
 ];
 
 for (const [args, message] of usageErrors) {
@@ -113,7 +141,7 @@ const commandArguments: Record<string, RegExp> = {
   replica: /--id[\s\S]*--listen[\s\S]*--coordinator[\s\S]*--dir/,
   start: /--replicas[\s\S]*--dir[\s\S]*--port[\s\S]*--host/,
   bench:
-    /--start <n>[\s\S]*--clients <n>[\s\S]*--pipeline <k>[\s\S]*--shared-client[\s\S]*--mix <weights>[\s\S]*--durability[\s\S]*--read[\s\S]*--duration[\s\S]*--runs[\s\S]*--warmup[\s\S]*--verify[\s\S]*--coordinator[\s\S]*--json/,
+    /--scenario <name>[\s\S]*"load", "failover",\s+"steady"[\s\S]*--trials <n>[\s\S]*--start <n>[\s\S]*--clients <n>[\s\S]*--pipeline <k>[\s\S]*--shared-client[\s\S]*--mix <weights>[\s\S]*--durability[\s\S]*--read[\s\S]*--duration[\s\S]*--runs[\s\S]*--warmup[\s\S]*--verify[\s\S]*--coordinator[\s\S]*--json/,
 };
 
 for (const [command, mentions] of Object.entries(commandArguments)) {

@@ -1,0 +1,209 @@
+// The steady scenario (issue 8, items 4 and 5): one long run of the normal load (10 minutes by
+// default) with no fault at all, which must leave no trace in the cluster's membership or memory.
+// Before it, every key the load touches is written (LoadSession.prefill), so the run starts with
+// the state at its working size: a put-only load then replaces values of one size, and memory that
+// grows is the servers' own, not the data's. A mix with appends grows its values by design.
+// - view changes: the coordinator's view at the start and at the end of the run, and every view
+//   seen by asking it once a second. Each view the coordinator installs is numbered above the last,
+//   so the difference of the two numbers counts its view changes; with nothing failing, any is
+//   needless, and the target is 0;
+// - memory: each replica's resident memory, sampled once a second by its process id, the first
+//   minute's peak against the last minute's (memory.ts states the rule).
+// The verdicts are reported, not turned into an exit status: a timing on a shared machine is a
+// measurement, not a test. The answers and, with --verify, the read-back are checked as in any run.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '../client/index.js';
+import type { View } from '../protocol/types.js';
+import { waitForWholeView } from '../tools/measure-cluster.js';
+import type { SecondReport } from './closed-loop.js';
+import {
+  RESIDENT_GROWTH_RULE,
+  RESIDENT_SAMPLE_INTERVAL_MS,
+  type ReplicaMemory,
+  ResidentMemorySampler,
+} from './memory.js';
+import {
+  BenchInterruptedError,
+  type BenchReport,
+  LoadSession,
+  type PrefillReport,
+  type RunReport,
+} from './run.js';
+import type { BenchShape } from './shape.js';
+import type { LocalBenchTarget } from './target.js';
+import type { VerifyReport } from './verify.js';
+
+/** How often the coordinator is asked for its view during the run. */
+export const VIEW_POLL_INTERVAL_MS = 1000;
+
+export interface SteadyOptions {
+  /** The load; `durationSeconds` is the run's length, `warmupSeconds` the load before it. */
+  readonly shape: BenchShape;
+  /** Deadline of each call, retries included, in milliseconds. */
+  readonly timeoutMs: number;
+  readonly verify: boolean;
+  /** Closes the run early; what was measured is reported. */
+  readonly signal?: AbortSignal;
+  readonly onSecond?: (phase: string, second: SecondReport) => void;
+  readonly onPhaseEnd?: (phase: string) => void;
+  /** Told what the scenario is doing between phases, for a progress line. */
+  readonly onNote?: (text: string) => void;
+}
+
+export interface ViewChanges {
+  readonly atStart: View;
+  /** Null if the coordinator did not answer at the end. */
+  readonly atEnd: View | null;
+  /** atEnd.number − atStart.number: the views the coordinator installed during the run. */
+  readonly changes: number | null;
+  /** Every distinct view seen, asking once a second, in order (the first is atStart). */
+  readonly seen: readonly View[];
+  /** Times the coordinator did not answer the once-a-second question. */
+  readonly unansweredPolls: number;
+}
+
+export interface MemoryReport {
+  readonly rule: string;
+  readonly sampleIntervalMs: number;
+  /** The length of the first and the last window compared. */
+  readonly windowMs: number;
+  /** True if any replica's memory grew by the rule; null if some replica could not be judged. */
+  readonly grew: boolean | null;
+  readonly replicas: readonly ReplicaMemory[];
+}
+
+export interface SteadyReport {
+  readonly scenario: 'steady';
+  readonly coordinator: string;
+  readonly startedReplicas: number;
+  readonly keyPrefix: string;
+  readonly shape: BenchShape;
+  /** Every key written before the run, not measured. */
+  readonly prefill: PrefillReport;
+  readonly warmup: RunReport | null;
+  readonly run: RunReport;
+  readonly views: ViewChanges;
+  readonly memory: MemoryReport;
+  readonly mismatches: BenchReport['mismatches'];
+  readonly verify: VerifyReport | null;
+  /** True if a signal closed the run before its time. */
+  readonly interrupted: boolean;
+}
+
+/** Asks the coordinator for its view once a second until stop(), keeping each distinct view. */
+class ViewPoller {
+  readonly seen: View[];
+  unanswered = 0;
+  private readonly stopped = new AbortController();
+  private polling: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly observer: Client,
+    first: View,
+  ) {
+    this.seen = [first];
+  }
+
+  start(): void {
+    this.polling = this.poll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    await this.polling;
+  }
+
+  private async poll(): Promise<void> {
+    while (!this.stopped.signal.aborted) {
+      await sleep(VIEW_POLL_INTERVAL_MS, undefined, { signal: this.stopped.signal }).catch(() => {});
+      if (this.stopped.signal.aborted) return;
+      try {
+        const view = (await this.observer.status()).view;
+        if (view !== null && view.number !== this.seen.at(-1)?.number) this.seen.push(view);
+      } catch {
+        this.unanswered += 1;
+      }
+    }
+  }
+}
+
+export async function runSteady(target: LocalBenchTarget, options: SteadyOptions): Promise<SteadyReport> {
+  const { cluster } = target;
+  const { shape, signal } = options;
+  const interruptedNow = () => signal?.aborted === true; // a function: the signal changes under awaits
+  const session = await LoadSession.open(target, options);
+  try {
+    const observer = await Client.connect({ coordinator: target.coordinator, clusterId: target.clusterId });
+    try {
+      const runPhase = async (phase: string, seconds: number): Promise<RunReport> => {
+        const report = await session.runPhase(seconds, {
+          ...(options.onSecond === undefined
+            ? {}
+            : { onSecond: (second: SecondReport) => options.onSecond?.(phase, second) }),
+          ...(signal === undefined ? {} : { signal }),
+        });
+        options.onPhaseEnd?.(phase);
+        return report;
+      };
+      options.onNote?.('prefill: every key the load touches, written once');
+      const prefill = await session.prefill(signal);
+      if (interruptedNow()) throw new BenchInterruptedError('interrupted before the steady run');
+      const warmup = shape.warmupSeconds > 0 ? await runPhase('warmup', shape.warmupSeconds) : null;
+      if (interruptedNow()) throw new BenchInterruptedError('interrupted before the steady run');
+      const atStart = (await waitForWholeView(observer, cluster)).view;
+      if (atStart === null) throw new Error('a whole view without a view');
+
+      const poller = new ViewPoller(observer, atStart);
+      const sampler = new ResidentMemorySampler(cluster);
+      poller.start();
+      sampler.start();
+      let memory: ReturnType<ResidentMemorySampler['stop']>;
+      let run: RunReport;
+      try {
+        run = await runPhase('steady run', shape.durationSeconds);
+      } finally {
+        memory = sampler.stop();
+        await poller.stop();
+      }
+      const atEnd = await observer.status().then(
+        (status) => status.view,
+        () => null,
+      );
+      const interrupted = interruptedNow();
+      const verify = options.verify && !interrupted ? await session.verify() : null;
+      const verdicts = memory.replicas.map((replica) => replica.grew);
+      return {
+        scenario: 'steady',
+        coordinator: target.coordinator,
+        startedReplicas: target.startedReplicas,
+        keyPrefix: session.keyPrefix,
+        shape,
+        prefill,
+        warmup,
+        run,
+        views: {
+          atStart,
+          atEnd,
+          changes: atEnd === null ? null : atEnd.number - atStart.number,
+          seen: poller.seen,
+          unansweredPolls: poller.unanswered,
+        },
+        memory: {
+          rule: RESIDENT_GROWTH_RULE,
+          sampleIntervalMs: RESIDENT_SAMPLE_INTERVAL_MS,
+          windowMs: memory.windowMs,
+          grew: verdicts.includes(null) ? null : verdicts.includes(true),
+          replicas: memory.replicas,
+        },
+        mismatches: session.mismatches,
+        verify,
+        interrupted,
+      };
+    } finally {
+      await observer.close();
+    }
+  } finally {
+    await session.close();
+  }
+}

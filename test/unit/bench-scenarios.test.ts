@@ -1,0 +1,140 @@
+// The parts of the failover and steady scenarios that need no cluster: the memory verdict and its
+// windows, the nearest-rank summary of the trials, and how the failover scenario finds the first
+// write a later view acknowledged. Speed is never asserted here.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AcknowledgedWrites } from '../../src/bench/failover.js';
+import {
+  judgeResident,
+  RESIDENT_GROWTH_SLACK_BYTES,
+  RESIDENT_WINDOW_MS_MAX,
+  type ResidentSample,
+  residentWindowMs,
+} from '../../src/bench/memory.js';
+import { BenchInterruptedError } from '../../src/bench/run.js';
+import { nearestRank, summarizeDurations } from '../../src/bench/scenario.js';
+import type { WriteMetadata } from '../../src/client/index.js';
+import { logIndex, viewNumber } from '../../src/protocol/types.js';
+
+const MB = 1e6;
+
+/** One sample a second over `seconds`, each of `bytesAt(second)`. */
+function samplesOver(seconds: number, bytesAt: (second: number) => number): ResidentSample[] {
+  return Array.from({ length: seconds + 1 }, (_, second) => ({
+    atMs: second * 1000,
+    bytes: bytesAt(second),
+  }));
+}
+
+describe('resident memory: the last minute against the first', () => {
+  test('a ten-minute run compares its first and last minutes, whatever happens between', () => {
+    assert.equal(residentWindowMs(600_000), RESIDENT_WINDOW_MS_MAX);
+    // A spike in the middle (a snapshot being written, say) is neither window.
+    const samples = samplesOver(600, (second) => (second === 300 ? 500 * MB : 80 * MB));
+    const verdict = judgeResident(samples, 600_000);
+    assert.equal(verdict.firstWindowMaxBytes, 80 * MB);
+    assert.equal(verdict.lastWindowMaxBytes, 80 * MB);
+    assert.equal(verdict.growthBytes, 0);
+    assert.equal(verdict.grew, false);
+  });
+
+  test('memory that climbs the whole run grew', () => {
+    const verdict = judgeResident(
+      samplesOver(600, (second) => 80 * MB + second * 0.1 * MB),
+      600_000,
+    );
+    assert.equal(verdict.firstWindowMaxBytes, 80 * MB + 59 * 0.1 * MB);
+    assert.equal(verdict.lastWindowMaxBytes, 80 * MB + 600 * 0.1 * MB);
+    assert.equal(verdict.grew, true);
+  });
+
+  test('the bound is 1.1 × the first window’s peak plus 5 MB: at it, no growth; above it, growth', () => {
+    const first = 100 * MB;
+    const bound = 1.1 * first + RESIDENT_GROWTH_SLACK_BYTES;
+    const at = judgeResident(
+      samplesOver(600, (second) => (second < 60 ? first : bound)),
+      600_000,
+    );
+    assert.equal(at.grew, false);
+    const above = judgeResident(
+      samplesOver(600, (second) => (second < 60 ? first : bound + 1)),
+      600_000,
+    );
+    assert.equal(above.grew, true);
+  });
+
+  test('a run shorter than two minutes compares its halves', () => {
+    assert.equal(residentWindowMs(5000), 2500);
+    const verdict = judgeResident(
+      samplesOver(5, (second) => (second + 1) * MB),
+      5000,
+    );
+    assert.equal(verdict.firstWindowMaxBytes, 3 * MB, 'seconds 0, 1 and 2');
+    assert.equal(verdict.lastWindowMaxBytes, 6 * MB, 'seconds 3, 4 and 5');
+  });
+
+  test('a window with no sample cannot be judged', () => {
+    const verdict = judgeResident([{ atMs: 0, bytes: MB }], 600_000);
+    assert.equal(verdict.lastWindowMaxBytes, null);
+    assert.equal(verdict.grew, null);
+  });
+});
+
+describe('the trials summarized by nearest rank', () => {
+  test('over 20 trials, p99 is the slowest and p50 the tenth', () => {
+    const trials = [...Array.from({ length: 20 }, (_, k) => 20 - k)]; // 20 .. 1, unsorted on purpose
+    assert.deepEqual(summarizeDurations(trials), { count: 20, p50: 10, p99: 20, max: 20, min: 1 });
+  });
+
+  test('one trial is every percentile; none is no summary', () => {
+    assert.deepEqual(summarizeDurations([812.5]), {
+      count: 1,
+      p50: 812.5,
+      p99: 812.5,
+      max: 812.5,
+      min: 812.5,
+    });
+    assert.equal(summarizeDurations([]), null);
+    assert.throws(() => nearestRank([], 50), /no value/);
+  });
+});
+
+describe('the first write a later view acknowledged', () => {
+  const reply = (view: number, durability: 'sync' | 'async' = 'sync'): WriteMetadata => ({
+    view: viewNumber(view),
+    index: logIndex(1),
+    durability,
+    replicas: ['r1'],
+  });
+
+  test('an answer already seen in that view or a later one is the first', async () => {
+    const acknowledged = new AcknowledgedWrites();
+    acknowledged.record(reply(3));
+    acknowledged.record(reply(5));
+    acknowledged.record(reply(4));
+    assert.equal((await acknowledged.first(3, 'test')).view, 3);
+    assert.equal((await acknowledged.first(4, 'test')).view, 5, 'view 5 answered before view 4');
+  });
+
+  test('an answer from the killed primary’s view does not end the wait; the next view’s does', async () => {
+    const acknowledged = new AcknowledgedWrites();
+    acknowledged.record(reply(3));
+    const waiting = acknowledged.first(4, 'after the kill');
+    acknowledged.record(reply(3)); // the old primary's answer, read after the kill
+    acknowledged.record(reply(4, 'async')); // not a sync write
+    const before = process.hrtime.bigint();
+    acknowledged.record(reply(4));
+    const first = await waiting;
+    assert.equal(first.view, 4);
+    assert.ok(first.at >= before);
+  });
+
+  test('an interrupt ends the wait', async () => {
+    const acknowledged = new AcknowledgedWrites();
+    const interrupt = new AbortController();
+    const waiting = acknowledged.first(2, 'after the kill', interrupt.signal);
+    interrupt.abort();
+    await assert.rejects(waiting, BenchInterruptedError);
+  });
+});
