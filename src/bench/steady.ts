@@ -57,7 +57,7 @@ export interface ViewChanges {
   readonly atEnd: View | null;
   /** atEnd.number − atStart.number: the views the coordinator installed during the run. */
   readonly changes: number | null;
-  /** Every distinct view seen, asking once a second, in order (the first is atStart). */
+  /** Every distinct view seen, asking once a second, in order (the first is atStart, the last atEnd). */
   readonly seen: readonly View[];
   /** Times the coordinator did not answer the once-a-second question. */
   readonly unansweredPolls: number;
@@ -170,6 +170,7 @@ export async function runSteady(target: LocalBenchTarget, options: SteadyOptions
         (status) => status.view,
         () => null,
       );
+      if (atEnd !== null && atEnd.number !== poller.seen.at(-1)?.number) poller.seen.push(atEnd);
       const interrupted = interruptedNow();
       const verify = options.verify && !interrupted ? await session.verify() : null;
       const verdicts = memory.replicas.map((replica) => replica.grew);

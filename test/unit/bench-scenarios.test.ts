@@ -1,21 +1,24 @@
 // The parts of the failover and steady scenarios that need no cluster: the memory verdict and its
-// windows, the nearest-rank summary of the trials, and how the failover scenario finds the first
-// write a later view acknowledged. Speed is never asserted here.
+// windows, the nearest-rank summary of the trials, how the failover scenario finds the first write
+// a later view acknowledged, and the text reports. Speed is never asserted here.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AcknowledgedWrites } from '../../src/bench/failover.js';
 import {
   judgeResident,
+  RESIDENT_GROWTH_RULE,
   RESIDENT_GROWTH_SLACK_BYTES,
   RESIDENT_WINDOW_MS_MAX,
   type ResidentSample,
   residentWindowMs,
 } from '../../src/bench/memory.js';
-import { BenchInterruptedError } from '../../src/bench/run.js';
-import { nearestRank, summarizeDurations } from '../../src/bench/scenario.js';
+import { BenchInterruptedError, type RunReport } from '../../src/bench/run.js';
+import { loadShapeOf, nearestRank, summarizeDurations } from '../../src/bench/scenario.js';
+import { formatFailoverReport, formatSteadyReport } from '../../src/bench/scenario-report.js';
+import { BENCH_SHAPE_DEFAULT } from '../../src/bench/shape.js';
 import type { WriteMetadata } from '../../src/client/index.js';
-import { logIndex, viewNumber } from '../../src/protocol/types.js';
+import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 
 const MB = 1e6;
 
@@ -136,5 +139,100 @@ describe('the first write a later view acknowledged', () => {
     const waiting = acknowledged.first(2, 'after the kill', interrupt.signal);
     interrupt.abort();
     await assert.rejects(waiting, BenchInterruptedError);
+  });
+});
+
+describe('the text reports', () => {
+  const run: RunReport = {
+    ops: 1000,
+    seconds: 10,
+    opsPerSecond: 100,
+    latencyMs: { p50: 1, p90: 2, p99: 3, p999: 4, max: 5, mean: 1.5 },
+    errors: 2,
+    errorsByCode: { UNAVAILABLE: 2 },
+    mismatches: 0,
+  };
+  const shape = { ...BENCH_SHAPE_DEFAULT, clients: 4 };
+  const view = (number: number, primary: string) => ({
+    number: viewNumber(number),
+    primary: replicaId(primary),
+    backups: [],
+    learners: [],
+  });
+
+  test('failover: every trial, the percentiles, the load and the read-back', () => {
+    const trial = {
+      trial: 1,
+      killed: 'r1',
+      viewKilled: 3,
+      viewAfter: 4,
+      newPrimary: 'r2',
+      failoverMs: 725.5,
+      rejoinMs: 800,
+      viewRejoined: 6,
+      servedAfterRejoinMs: 0,
+    };
+    const text = formatFailoverReport({
+      scenario: 'failover',
+      coordinator: '127.0.0.1:7000',
+      startedReplicas: 3,
+      keyPrefix: 'bench-x',
+      shape: loadShapeOf(shape),
+      trialsRequested: 1,
+      trials: [trial],
+      failoverMs: summarizeDurations([725.5]),
+      rejoinMs: summarizeDurations([800]),
+      load: run,
+      mismatches: { count: 0, first: [] },
+      verify: { keysChecked: 10, keysUncertain: 0, mismatches: 0, firstMismatches: [], readErrors: {} },
+      interrupted: false,
+    });
+    assert.match(text, /--scenario failover: 3 replicas started here/);
+    assert.match(text, /│ 1 +│ +r1 │ +3 │ +r2 │ +4 │ +725\.50 │ +800\.00 │ +6 │ +0\.00 │/);
+    assert.match(text, /failover over 1 trial: p50 725\.50 ms, p99 725\.50 ms, max 725\.50 ms/);
+    assert.match(text, /errors by code: UNAVAILABLE 2/);
+    assert.match(text, /verify: 10 keys read back at the primary, 0 not as last written/);
+  });
+
+  test('steady: the views, the memory table and the verdict with its rule', () => {
+    const samples = samplesOver(4, () => 70 * MB);
+    const text = formatSteadyReport({
+      scenario: 'steady',
+      coordinator: '127.0.0.1:7000',
+      startedReplicas: 3,
+      keyPrefix: 'bench-x',
+      shape,
+      prefill: { calls: 40_000, seconds: 12.5, errors: 0, errorsByCode: {} },
+      warmup: null,
+      run,
+      views: {
+        atStart: view(3, 'r1'),
+        atEnd: view(5, 'r2'),
+        changes: 2,
+        seen: [view(3, 'r1'), view(5, 'r2')],
+        unansweredPolls: 0,
+      },
+      memory: {
+        rule: RESIDENT_GROWTH_RULE,
+        sampleIntervalMs: 1000,
+        windowMs: 2000,
+        grew: false,
+        replicas: [{ id: 'r1', ...judgeResident(samples, 4000), samples, notRunningSamples: 0 }],
+      },
+      mismatches: { count: 0, first: [] },
+      verify: null,
+      interrupted: false,
+    });
+    assert.match(text, /every key written once: 40,000 calls in 12\.5 s/);
+    assert.match(
+      text,
+      /view changes: 2 \(view 3 at the start, 5 at the end; views seen: 3 \(primary r1\), 5 \(primary r2\)\)/,
+    );
+    assert.match(text, /first 2 s max MB │ last 2 s max MB/);
+    assert.match(text, /│ r1 +│ +5 │ +70\.0 │ +70\.0 │ +0\.0 │ +no │/);
+    assert.match(
+      text,
+      /resident memory: did not grow; grew if the last minute's max > 1\.1 × the first minute's max \+ 5 MB/,
+    );
   });
 });
