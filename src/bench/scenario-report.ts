@@ -103,8 +103,18 @@ export function formatSteadyReport(report: SteadyReport): string {
       : `view changes: ${views.changes} (view ${views.atStart.number} at the start, ${views.atEnd?.number} at the end; ` +
           `views seen: ${seen}); with no fault, every one is needless`,
   );
-  if (views.unansweredPolls > 0)
-    lines.push(`  the coordinator left ${views.unansweredPolls} view polls unanswered`);
+  if (views.unansweredPolls > 0) {
+    lines.push(`  the coordinator left ${views.unansweredPolls} of ${views.polls} polls unanswered`);
+  }
+  if (views.problems.count > 0) {
+    const kinds = Object.entries(views.problems.byKind)
+      .sort(([, a], [, b]) => b - a)
+      .map(([kind, count]) => `"${kind}" ${count}`)
+      .join(', ');
+    lines.push(
+      `  replicas not counted as alive, at ${views.problems.count} of ${views.polls} polls × ${report.startedReplicas} replicas: ${kinds}`,
+    );
+  }
   const windowSeconds = Number((memory.windowMs / 1000).toFixed(1));
   lines.push(
     formatTable(

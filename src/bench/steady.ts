@@ -4,9 +4,10 @@
 // the state at its working size: a put-only load then replaces values of one size, and memory that
 // grows is the servers' own, not the data's. A mix with appends grows its values by design.
 // - view changes: the coordinator's view at the start and at the end of the run, and every view
-//   seen by asking it once a second. Each view the coordinator installs is numbered above the last,
-//   so the difference of the two numbers counts its view changes; with nothing failing, any is
-//   needless, and the target is 0;
+//   seen by asking it four times a second. Each view the coordinator installs is numbered above the
+//   last, so the difference of the two numbers counts its view changes; with nothing failing, any
+//   is needless, and the target is 0. Why the coordinator did not count a replica as alive when it
+//   was asked (no heartbeat, a stalled fsync, ...) is counted by kind, to say where they come from;
 // - memory: each replica's resident memory, sampled once a second by its process id, the first
 //   minute's peak against the last minute's (memory.ts states the rule).
 // The verdicts are reported, not turned into an exit status: a timing on a shared machine is a
@@ -14,6 +15,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../client/index.js';
+import type { StatusReply } from '../protocol/messages.js';
 import type { View } from '../protocol/types.js';
 import { waitForWholeView } from '../tools/measure-cluster.js';
 import type { SecondReport } from './closed-loop.js';
@@ -35,7 +37,9 @@ import type { LocalBenchTarget } from './target.js';
 import type { VerifyReport } from './verify.js';
 
 /** How often the coordinator is asked for its view during the run. */
-export const VIEW_POLL_INTERVAL_MS = 1000;
+export const VIEW_POLL_INTERVAL_MS = 250;
+/** How many of the replica problems seen are kept with their details; beyond it they are counted. */
+export const PROBLEM_DETAILS_MAX = 20;
 
 export interface SteadyOptions {
   /** The load; `durationSeconds` is the run's length, `warmupSeconds` the load before it. */
@@ -59,8 +63,27 @@ export interface ViewChanges {
   readonly changes: number | null;
   /** Every distinct view seen, asking once a second, in order (the first is atStart, the last atEnd). */
   readonly seen: readonly View[];
-  /** Times the coordinator did not answer the once-a-second question. */
+  /** Times the coordinator was asked, and times it did not answer. */
+  readonly polls: number;
   readonly unansweredPolls: number;
+  /** Replicas the coordinator did not count as alive when asked: each time, by kind of problem. */
+  readonly problems: ProblemsSeen;
+}
+
+export interface ProblemSeen {
+  /** Since the run started. */
+  readonly atMs: number;
+  readonly view: number;
+  readonly replica: string;
+  /** As the coordinator says it (ReplicaStatus.problem). */
+  readonly problem: string;
+}
+
+export interface ProblemsSeen {
+  readonly count: number;
+  /** The problem with its numbers replaced by N ("no heartbeat for N ms"), and how often it was seen. */
+  readonly byKind: Readonly<Record<string, number>>;
+  readonly first: readonly ProblemSeen[];
 }
 
 export interface MemoryReport {
@@ -91,11 +114,16 @@ export interface SteadyReport {
   readonly interrupted: boolean;
 }
 
-/** Asks the coordinator for its view once a second until stop(), keeping each distinct view. */
+/** Asks the coordinator for its view until stop(), keeping each distinct view and the problems it names. */
 class ViewPoller {
   readonly seen: View[];
+  polls = 0;
   unanswered = 0;
+  private problemCount = 0;
+  private readonly problemsByKind = new Map<string, number>();
+  private readonly firstProblems: ProblemSeen[] = [];
   private readonly stopped = new AbortController();
+  private readonly startedAt = performance.now();
   private polling: Promise<void> = Promise.resolve();
 
   constructor(
@@ -114,15 +142,41 @@ class ViewPoller {
     await this.polling;
   }
 
+  get problems(): ProblemsSeen {
+    return {
+      count: this.problemCount,
+      byKind: Object.fromEntries(this.problemsByKind),
+      first: this.firstProblems,
+    };
+  }
+
   private async poll(): Promise<void> {
     while (!this.stopped.signal.aborted) {
       await sleep(VIEW_POLL_INTERVAL_MS, undefined, { signal: this.stopped.signal }).catch(() => {});
       if (this.stopped.signal.aborted) return;
+      this.polls += 1;
+      let status: StatusReply;
       try {
-        const view = (await this.observer.status()).view;
-        if (view !== null && view.number !== this.seen.at(-1)?.number) this.seen.push(view);
+        status = await this.observer.status();
       } catch {
         this.unanswered += 1;
+        continue;
+      }
+      const view = status.view;
+      if (view !== null && view.number !== this.seen.at(-1)?.number) this.seen.push(view);
+      for (const replica of status.replicas) {
+        if (replica.problem === null) continue;
+        this.problemCount += 1;
+        const kind = replica.problem.replace(/\d+(\.\d+)?/g, 'N');
+        this.problemsByKind.set(kind, (this.problemsByKind.get(kind) ?? 0) + 1);
+        if (this.firstProblems.length < PROBLEM_DETAILS_MAX) {
+          this.firstProblems.push({
+            atMs: Math.round(performance.now() - this.startedAt),
+            view: view?.number ?? 0,
+            replica: replica.id,
+            problem: replica.problem,
+          });
+        }
       }
     }
   }
@@ -188,7 +242,9 @@ export async function runSteady(target: LocalBenchTarget, options: SteadyOptions
           atEnd,
           changes: atEnd === null ? null : atEnd.number - atStart.number,
           seen: poller.seen,
+          polls: poller.polls,
           unansweredPolls: poller.unanswered,
+          problems: poller.problems,
         },
         memory: {
           rule: RESIDENT_GROWTH_RULE,

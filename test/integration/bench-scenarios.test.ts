@@ -74,6 +74,8 @@ interface SteadyJson {
     readonly atEnd: ViewJson | null;
     readonly changes: number | null;
     readonly seen: readonly ViewJson[];
+    readonly polls: number;
+    readonly problems: { readonly count: number; readonly byKind: Record<string, number> };
   };
   readonly memory: {
     readonly rule: string;
@@ -182,6 +184,11 @@ test('bench --scenario steady: the view at the start and the end, and a memory s
   assert.equal(views.changes, views.atEnd.number - views.atStart.number);
   assert.ok(views.seen.length >= 1);
   assert.deepEqual(views.seen[0], views.atStart);
+  assert.ok(views.polls > 0, 'the coordinator was asked during the run');
+  assert.equal(
+    views.problems.count,
+    Object.values(views.problems.byKind).reduce((sum, count) => sum + count, 0),
+  );
 
   const { memory } = report;
   assert.match(memory.rule, /1\.1 × .* \+ 5 MB/);

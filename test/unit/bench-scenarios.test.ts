@@ -210,7 +210,13 @@ describe('the text reports', () => {
         atEnd: view(5, 'r2'),
         changes: 2,
         seen: [view(3, 'r1'), view(5, 'r2')],
+        polls: 40,
         unansweredPolls: 0,
+        problems: {
+          count: 3,
+          byKind: { 'no heartbeat for N ms': 2, 'its oldest write has waited N ms for an fsync': 1 },
+          first: [],
+        },
       },
       memory: {
         rule: RESIDENT_GROWTH_RULE,
@@ -227,6 +233,10 @@ describe('the text reports', () => {
     assert.match(
       text,
       /view changes: 2 \(view 3 at the start, 5 at the end; views seen: 3 \(primary r1\), 5 \(primary r2\)\)/,
+    );
+    assert.match(
+      text,
+      /not counted as alive, at 3 of 40 polls × 3 replicas: "no heartbeat for N ms" 2, "its oldest write has waited N ms for an fsync" 1/,
     );
     assert.match(text, /first 2 s max MB │ last 2 s max MB/);
     assert.match(text, /│ r1 +│ +5 │ +70\.0 │ +70\.0 │ +0\.0 │ +no │/);
