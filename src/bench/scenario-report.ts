@@ -17,6 +17,9 @@ import type { DurationSummary } from './scenario.js';
 import type { SteadyReport } from './steady.js';
 import { formatCount, formatMs, formatTable } from './table.js';
 
+/** Views named in the text report; --json has them all. */
+const VIEWS_SHOWN_MAX = 8;
+
 /** Bytes as megabytes (10^6 bytes, as elsewhere in the project) with one decimal. */
 function formatMegabytes(bytes: number | null): string {
   return bytes === null ? '-' : (bytes / 1e6).toFixed(1);
@@ -96,12 +99,16 @@ export function formatSteadyReport(report: SteadyReport): string {
       runRow('steady run', report.run),
     ]),
   );
-  const seen = views.seen.map((view) => `${view.number} (primary ${view.primary})`).join(', ');
+  const shown = views.seen
+    .slice(0, VIEWS_SHOWN_MAX)
+    .map((view) => `${view.number} (primary ${view.primary})`);
+  const more = views.seen.length - shown.length;
+  const seen = `${views.seen.length} seen: ${shown.join(', ')}${more > 0 ? `, and ${more} more (--json lists them)` : ''}`;
   lines.push(
     views.changes === null
-      ? `view changes: unknown (the coordinator did not answer at the end); views seen: ${seen}`
+      ? `view changes: unknown (the coordinator did not answer at the end); ${seen}`
       : `view changes: ${views.changes} (view ${views.atStart.number} at the start, ${views.atEnd?.number} at the end; ` +
-          `views seen: ${seen}); with no fault, every one is needless`,
+          `${seen}); with no fault, every one is needless`,
   );
   if (views.unansweredPolls > 0) {
     lines.push(`  the coordinator left ${views.unansweredPolls} of ${views.polls} polls unanswered`);

@@ -232,7 +232,7 @@ describe('the text reports', () => {
     assert.match(text, /every key written once: 40,000 calls in 12\.5 s/);
     assert.match(
       text,
-      /view changes: 2 \(view 3 at the start, 5 at the end; views seen: 3 \(primary r1\), 5 \(primary r2\)\)/,
+      /view changes: 2 \(view 3 at the start, 5 at the end; 2 seen: 3 \(primary r1\), 5 \(primary r2\)\)/,
     );
     assert.match(
       text,
