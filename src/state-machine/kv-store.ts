@@ -82,17 +82,30 @@ export class KeyValueStore implements StateMachine {
    * ascending key order a u32 key length, the key, a u32 value length, the value (little endian).
    */
   snapshot(): Uint8Array {
+    // One Map lookup per key and no encoding lookups per key: at 320,000 keys this runs on the
+    // replica's event loop for every snapshot, and each microsecond per key is a third of a second.
     const keys = [...this.#entries.keys()].sort();
+    const values: Uint8Array[] = new Array(keys.length);
     let size = 1 + 4;
-    for (const key of keys) size += 8 + key.length + (this.#entries.get(key) as Uint8Array).byteLength;
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as string;
+      const value = this.#entries.get(key) as Uint8Array;
+      values[index] = value;
+      size += 8 + key.length + value.byteLength;
+    }
     const out = Buffer.allocUnsafe(size);
     out.writeUInt8(snapshotFormatVersion, 0);
     out.writeUInt32LE(keys.length, 1);
     let offset = 5;
-    for (const key of keys) {
-      const value = this.#entries.get(key) as Uint8Array;
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as string;
+      const value = values[index] as Uint8Array;
       out.writeUInt32LE(key.length, offset);
-      offset += 4 + out.write(key, offset + 4, 'latin1');
+      offset += 4;
+      // Keys are latin1 strings (one byte per character, see keyString): copied by hand, which
+      // for short keys is several times faster than a Buffer.write call.
+      for (let at = 0; at < key.length; at++) out[offset + at] = key.charCodeAt(at);
+      offset += key.length;
       out.writeUInt32LE(value.byteLength, offset);
       out.set(value, offset + 4);
       offset += 4 + value.byteLength;
