@@ -7,11 +7,12 @@
 // already sees the time that passed, whatever order Node runs the timer and the I/O callbacks in.
 
 import { randomInt } from 'node:crypto';
+import { setImmediate as afterIo } from 'node:timers/promises';
 import type { StorageOperation } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { TransferMessage } from '../protocol/messages.js';
 import { Replica } from '../protocol/replica.js';
-import type { StateMachineFactory } from '../protocol/state-machine.js';
+import type { SnapshotEncoding, StateMachineFactory } from '../protocol/state-machine.js';
 import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { openReplicaDirectory } from '../storage/replica-directory.js';
@@ -341,7 +342,7 @@ export class ReplicaServer {
         const { position, payload } = operation;
         crashIfAt('before-snapshot');
         this.afterSnapshotWork(async () => {
-          const info = await this.snapshots.write(position, payload);
+          const info = await this.snapshots.write(position, await encodeInSlices(payload));
           crashIfAt('snapshot-written');
           this.core.snapshotWritten(info);
         });
@@ -396,5 +397,14 @@ export class ReplicaServer {
     for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);
     for (const { connection, reply } of effects.replies) this.clients.get(connection)?.send(reply);
     this.resumeClientReadsIfCalm();
+  }
+}
+
+/** Runs a snapshot's slices with the event loop's other work (I/O, timers) between them. */
+async function encodeInSlices(encoding: SnapshotEncoding): Promise<Uint8Array> {
+  for (;;) {
+    const bytes = encoding.next();
+    if (bytes !== null) return bytes;
+    await afterIo();
   }
 }

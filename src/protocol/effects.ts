@@ -4,6 +4,7 @@
 // `durable()`, so a shell can send every message as soon as it has one.
 
 import type { ClientReply, CoordinatorToReplica, Heartbeat, PeerMessage } from './messages.js';
+import type { SnapshotEncoding } from './state-machine.js';
 import type {
   ConnectionId,
   Entry,
@@ -23,8 +24,11 @@ import type {
 export type StorageOperation =
   | { readonly kind: 'append'; readonly entries: readonly Entry[] }
   | { readonly kind: 'truncate'; readonly afterIndex: LogIndex }
-  /** Write the snapshot aside (a temporary file, fsynced); it is not yet the replica's snapshot. */
-  | { readonly kind: 'snapshot'; readonly position: LogPosition; readonly payload: Uint8Array }
+  /**
+   * Write the snapshot aside (a temporary file, fsynced); it is not yet the replica's snapshot. The
+   * payload is the state at `position`, still to be encoded: run its slices between other work.
+   */
+  | { readonly kind: 'snapshot'; readonly position: LogPosition; readonly payload: SnapshotEncoding }
   /** The snapshot written aside is committed: make it the newest kept snapshot (rename, fsync). */
   | { readonly kind: 'keep-snapshot'; readonly position: LogPosition }
   /** The log up to `throughIndex` is covered by a kept snapshot: whole segments there may go. */

@@ -41,8 +41,13 @@ import type {
 } from './messages.js';
 import { ReplicaLog } from './replica-log.js';
 import { SessionTable } from './sessions.js';
-import { decodeSnapshotPayload, encodeSnapshotPayload, type SnapshotPayload } from './snapshot-payload.js';
-import { ServiceError, type StateMachine, type StateMachineFactory } from './state-machine.js';
+import { beginSnapshotPayload, decodeSnapshotPayload, type SnapshotPayload } from './snapshot-payload.js';
+import {
+  encodedSnapshot,
+  ServiceError,
+  type StateMachine,
+  type StateMachineFactory,
+} from './state-machine.js';
 import {
   decodeSystemOperation,
   encodeSystemOperation,
@@ -1382,8 +1387,9 @@ export class Replica {
     const threshold = Math.max(this.config.snapshotLogBytes, Math.floor((saved?.sizeBytes ?? 0) / 4));
     if (this.logBytesSinceSnapshot < threshold) return;
     const position = this.log.positionAt(this.appliedIndex);
-    const payload = encodeSnapshotPayload({
-      state: this.stateMachine.snapshot(),
+    const stateMachine = this.stateMachine;
+    const payload = beginSnapshotPayload({
+      state: stateMachine.beginSnapshot?.() ?? encodedSnapshot(stateMachine.snapshot()),
       sessions: this.sessions,
       loss: this.loss,
       epochs: this.log.historyThrough(position.index),

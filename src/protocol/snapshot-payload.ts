@@ -9,11 +9,15 @@
 //   header               msgpack [version, sessions, lost count, lost, epochs (view, start, ...)]
 //                        (version 2, from older builds, has no epochs: none are known)
 //   the rest             the service's state, as its snapshot() returned it (not re-encoded: a large
-//                        state is copied once, on the replica's event loop)
+//                        state is copied once)
+//
+// A replica takes a snapshot in slices (beginSnapshotPayload): the header and the state are captured
+// at once, the state's bytes are encoded between other work.
 
 import { Packr } from 'msgpackr';
 import { AsyncLossRecord } from './async-loss.js';
 import { type Session, SessionTable } from './sessions.js';
+import { encodedSnapshot, finishSnapshot, type SnapshotEncoding } from './state-machine.js';
 import { clientId, type Epoch, logIndex, viewNumber } from './types.js';
 
 const payloadFormatVersion = 3;
@@ -30,23 +34,43 @@ export interface SnapshotPayload {
 }
 
 export function encodeSnapshotPayload(payload: SnapshotPayload): Uint8Array {
+  const { state, ...rest } = payload;
+  return finishSnapshot(beginSnapshotPayload({ ...rest, state: encodedSnapshot(state) }));
+}
+
+/** What the payload holds, with the state still being encoded. */
+export interface SnapshotPayloadSource extends Omit<SnapshotPayload, 'state'> {
+  readonly state: SnapshotEncoding;
+}
+
+/**
+ * Encodes the header now (sessions, losses and epochs move on after this call) and the state as
+ * its encoding proceeds; the last slice joins them.
+ */
+export function beginSnapshotPayload(source: SnapshotPayloadSource): SnapshotEncoding {
   const sessions: unknown[] = [];
-  for (const [id, session] of payload.sessions.entries()) {
+  for (const [id, session] of source.sessions.entries()) {
     sessions.push(id, session.requestNumber, session.refused, session.result, session.index);
   }
-  const lost = payload.loss.recent.map((entry) => [
+  const lost = source.loss.recent.map((entry) => [
     entry.view,
     entry.index,
     entry.clientId,
     entry.requestNumber,
   ]);
-  const epochs = payload.epochs.flatMap((epoch) => [epoch.view, epoch.startIndex]);
-  const header = packr.pack([payloadFormatVersion, sessions, payload.loss.count, lost, epochs]);
-  const out = new Uint8Array(4 + header.length + payload.state.length);
-  new DataView(out.buffer).setUint32(0, header.length, true);
-  out.set(header, 4);
-  out.set(payload.state, 4 + header.length);
-  return out;
+  const epochs = source.epochs.flatMap((epoch) => [epoch.view, epoch.startIndex]);
+  const header = packr.pack([payloadFormatVersion, sessions, source.loss.count, lost, epochs]);
+  return {
+    next: () => {
+      const state = source.state.next();
+      if (state === null) return null;
+      const out = new Uint8Array(4 + header.length + state.length);
+      new DataView(out.buffer).setUint32(0, header.length, true);
+      out.set(header, 4);
+      out.set(state, 4 + header.length);
+      return out;
+    },
+  };
 }
 
 /** Decodes a payload; a malformed one throws (snapshot files and transfers are checksummed, so it is a bug). */

@@ -17,7 +17,33 @@ export interface StateMachine {
   /** Applies an update produced by `execute`, on this replica or another. */
   apply(update: Uint8Array): void;
   snapshot(): Uint8Array;
+  /**
+   * Optional, for a large state: captures the state as it is now and encodes it later, a slice at a
+   * time, so the replica's event loop (heartbeats, requests) never stops for long; the state keeps
+   * changing between slices, and the encoding must still be the state at this call. Without it the
+   * replica calls `snapshot()`, which stops everything else until it returns.
+   */
+  beginSnapshot?(): SnapshotEncoding;
   restore(snapshot: Uint8Array): void;
+}
+
+/** A snapshot being encoded a slice at a time (see `StateMachine.beginSnapshot`). */
+export interface SnapshotEncoding {
+  /** Encodes the next slice; returns the whole snapshot after the last one, null before it. */
+  next(): Uint8Array | null;
+}
+
+/** A snapshot already encoded, as an encoding of one slice. */
+export function encodedSnapshot(bytes: Uint8Array): SnapshotEncoding {
+  return { next: () => bytes };
+}
+
+/** Runs every slice now. */
+export function finishSnapshot(encoding: SnapshotEncoding): Uint8Array {
+  for (;;) {
+    const bytes = encoding.next();
+    if (bytes !== null) return bytes;
+  }
 }
 
 /** A refusal by the service (bad operation, limit exceeded); answered to the client, never logged. */

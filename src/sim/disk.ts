@@ -20,6 +20,7 @@ import { LogCorruptedError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { StorageOperation } from '../protocol/effects.js';
 import { keptSnapshotsMax, type StoredSnapshot } from '../protocol/replica.js';
+import { finishSnapshot } from '../protocol/state-machine.js';
 import {
   type Entry,
   type LogPosition,
@@ -270,8 +271,11 @@ export class SimDisk {
       const snapshotsKept: LogPosition[] = [];
       for (const write of this.syncing.writes) {
         if (write.kind === 'snapshot') {
-          const info = simSnapshotInfo(write.position, write.payload);
-          this.temporary = { info, payload: write.payload };
+          // Encoded only now, after the replica has applied more: the encoding must still be the
+          // state at write.position.
+          const payload = finishSnapshot(write.payload);
+          const info = simSnapshotInfo(write.position, payload);
+          this.temporary = { info, payload };
           snapshotsWritten.push(info);
         } else if (write.kind === 'keep-snapshot') {
           const temporary = this.temporary;

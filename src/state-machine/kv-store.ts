@@ -9,7 +9,13 @@
 
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '../protocol/error-codes.js';
-import { type Execution, ServiceError, type StateMachine } from '../protocol/state-machine.js';
+import {
+  type Execution,
+  finishSnapshot,
+  ServiceError,
+  type SnapshotEncoding,
+  type StateMachine,
+} from '../protocol/state-machine.js';
 import { checkKvLimits, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
@@ -19,6 +25,7 @@ import {
   packMessage,
   unpackMessage,
 } from './kv-operations.js';
+import { KvSnapshotEncoding } from './kv-snapshot-encoding.js';
 
 const snapshotFormatVersion = 3;
 /** Entries sorted by key: what older builds wrote, still read; stateHash hashes this form. */
@@ -79,16 +86,19 @@ export class KeyValueStore implements StateMachine {
   }
 
   /**
-   * Binary, so a large state is one allocation and a copy per value (a replica takes snapshots on its
-   * event loop; msgpack took 0.7 s for 200 MB): a u8 format version, a u32 count, then per entry a
-   * u32 key length, the key, a u32 value length, the value (little endian). Format 3 lists the
-   * entries in the store's own order, which every replica shares (they apply the same writes in the
-   * same order, and a restore keeps the snapshot's order); format 2 sorted them by key, and at
-   * 320,000 keys the sort and the lookups in sorted order were most of the 0.6-1.0 s the snapshot
-   * stopped the replica for (longer than the failure timeout). stateHash stays independent of order.
+   * Binary, so a large state is one allocation and a copy per value (msgpack took 0.7 s for 200 MB).
+   * Format 3 lists the entries in the store's own order, which every replica shares (they apply the
+   * same writes in the same order, and a restore keeps the snapshot's order); format 2 sorted them by
+   * key, and at 320,000 keys the sort and the lookups in sorted order were most of the 0.6-1.0 s the
+   * snapshot took. stateHash stays independent of order. Layout: kv-snapshot-encoding.ts.
    */
   snapshot(): Uint8Array {
-    return encodeEntries(this.#entries, snapshotFormatVersion);
+    return finishSnapshot(this.beginSnapshot());
+  }
+
+  /** The snapshot of the state as it is now, encoded a slice at a time later. */
+  beginSnapshot(): SnapshotEncoding {
+    return new KvSnapshotEncoding(this.#entries, snapshotFormatVersion);
   }
 
   /** Replaces the whole state; a malformed snapshot throws and leaves the state untouched. */
@@ -133,7 +143,8 @@ export class KeyValueStore implements StateMachine {
    */
   stateHash(): string {
     const sorted = new Map([...this.#entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return createHash('sha256').update(encodeEntries(sorted, sortedSnapshotFormatVersion)).digest('hex');
+    const encoded = finishSnapshot(new KvSnapshotEncoding(sorted, sortedSnapshotFormatVersion));
+    return createHash('sha256').update(encoded).digest('hex');
   }
 
   /** The result of a write and its update, given the key's value before it (undefined: absent). */
@@ -242,26 +253,4 @@ function plain(bytes: Uint8Array): Uint8Array {
 
 function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-}
-
-/** The snapshot layout of `entries`, in their Map order, under format `version`. */
-function encodeEntries(entries: ReadonlyMap<string, Uint8Array>, version: number): Uint8Array {
-  let size = 1 + 4;
-  for (const [key, value] of entries) size += 8 + key.length + value.byteLength;
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt8(version, 0);
-  out.writeUInt32LE(entries.size, 1);
-  let offset = 5;
-  for (const [key, value] of entries) {
-    out.writeUInt32LE(key.length, offset);
-    offset += 4;
-    // Keys are latin1 strings (one byte per character, see keyString): copied by hand, which for
-    // short keys is several times faster than a Buffer.write call.
-    for (let at = 0; at < key.length; at++) out[offset + at] = key.charCodeAt(at);
-    offset += key.length;
-    out.writeUInt32LE(value.byteLength, offset);
-    out.set(value, offset + 4);
-    offset += 4 + value.byteLength;
-  }
-  return plain(out);
 }

@@ -265,6 +265,32 @@ test('snapshot then restore reproduces the state and its order; the state hash d
   assert.equal(get(restored, 'stale'), null);
 });
 
+test('a snapshot begun, then encoded in slices while writes go on, is the state at its beginning', () => {
+  const store = new KeyValueStore();
+  const keys = 20_000; // more than one slice
+  for (let k = 0; k < keys; k++) write(store, op.put(bytes(`key-${k}`), bytes(`v${k}`)));
+  const atBeginning = store.stateHash();
+  const encoding = store.beginSnapshot();
+  let slices = 0;
+  let snapshot: Uint8Array | null = null;
+  for (let round = 0; snapshot === null; round++) {
+    // Between slices: an overwrite, an append, a delete and a new key, near both ends of the order.
+    const k = (round * 7919) % keys;
+    write(store, op.put(bytes(`key-${k}`), bytes('overwritten')));
+    write(store, op.append(bytes(`key-${keys - 1 - k}`), bytes('+suffix')));
+    write(store, op.delete(bytes(`key-${(k + 1) % keys}`)));
+    write(store, op.put(bytes(`new-${round}`), bytes('added')));
+    snapshot = encoding.next();
+    slices += 1;
+  }
+  assert.ok(slices > 1, `encoded in ${slices} slice(s)`);
+  const restored = new KeyValueStore();
+  restored.restore(snapshot);
+  assert.equal(restored.stateHash(), atBeginning);
+  assert.equal(get(restored, 'new-0'), null);
+  assert.notEqual(store.stateHash(), atBeginning);
+});
+
 test('a snapshot of an older build (format 2, keys ascending) restores; a key twice in one is refused', () => {
   const entry = (key: string, value: string) => {
     const out = Buffer.alloc(8 + key.length + value.length);

@@ -12,6 +12,7 @@ import type { ClientReply, ClientRequest, LostEntry, PeerMessage } from '../../s
 import type { StoredSnapshot } from '../../src/protocol/replica.js';
 import { SessionTable } from '../../src/protocol/sessions.js';
 import { encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
+import { finishSnapshot } from '../../src/protocol/state-machine.js';
 import {
   clientId,
   connectionId,
@@ -61,7 +62,8 @@ class Node {
       if (operations.length === 0) break;
       for (const operation of operations) {
         if (operation.kind === 'snapshot') {
-          const { position, payload } = operation;
+          const { position } = operation;
+          const payload = finishSnapshot(operation.payload);
           const info = { position, sizeBytes: payload.length, checksum: crc32(payload) };
           this.written = { info, payload };
           this.replica.snapshotWritten(info);
