@@ -799,7 +799,10 @@ export class Replica {
       clientId: client,
       requestNumber,
       durability,
-      ...outcome,
+      // Fields by name: an object spread costs microseconds a write.
+      refused: outcome.refused,
+      update: outcome.update,
+      result: outcome.result,
     };
     this.appendEntry(entry);
     this.applyEntry(entry);
@@ -830,7 +833,7 @@ export class Replica {
         message: `the write's update and result take ${entryBytes} bytes; a log entry holds at most ${this.config.prepareBytesMax}`,
       });
     }
-    return { refused: false, ...execution };
+    return { refused: false, update: execution.update, result: execution.result };
   }
 
   private waiter(

@@ -72,7 +72,8 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   cas: ['key', 'expected', 'next'],
   incr: ['key', 'delta'],
 };
-const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
+/** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
+export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   get: ['value'],
   put: ['existed'],
   delete: ['existed'],
