@@ -6,6 +6,7 @@ import type { BenchReport, RunReport } from './run.js';
 import type { LoadShape } from './scenario.js';
 import { formatMix } from './shape.js';
 import { formatCount, formatMs, formatTable } from './table.js';
+import type { SlowBackup } from './target.js';
 import type { VerifyReport } from './verify.js';
 
 export function describeShape(report: BenchReport): string {
@@ -17,15 +18,21 @@ export function describeShape(report: BenchReport): string {
   ].join('\n');
 }
 
-/** "the cluster at HOST:PORT", or "3 replicas started here (coordinator HOST:PORT)". */
+/**
+ * "the cluster at HOST:PORT", or "3 replicas started here (coordinator HOST:PORT)", and which one's
+ * fsyncs were slowed.
+ */
 export function describeTarget(report: {
   readonly coordinator: string;
   readonly startedReplicas: number | null;
+  readonly slowBackup?: SlowBackup | null;
 }): string {
   const replicas = report.startedReplicas;
+  const slow = report.slowBackup;
+  const slowed = slow == null ? '' : `; every fsync of ${slow.replica} slowed by ${slow.fsyncDelayMs} ms`;
   return replicas === null
     ? `the cluster at ${report.coordinator}`
-    : `${replicas} replica${replicas === 1 ? '' : 's'} started here (coordinator ${report.coordinator})`;
+    : `${replicas} replica${replicas === 1 ? '' : 's'} started here (coordinator ${report.coordinator})${slowed}`;
 }
 
 /** The lines that say who loads the cluster and with what: clients, connections, mix, durability. */

@@ -13,7 +13,7 @@ import { type LoopResult, runClosedLoop, type SecondReport } from './closed-loop
 import { medianRun } from './median.js';
 import { runPhases } from './phases.js';
 import type { BenchShape } from './shape.js';
-import type { BenchTarget } from './target.js';
+import type { BenchTarget, SlowBackup } from './target.js';
 import { createCallers, type Mismatch, UnderstudyLoad, watchWrites } from './understudy-load.js';
 import { readKeyThrough, type VerifyReport, verifyKeys } from './verify.js';
 
@@ -46,6 +46,8 @@ export interface BenchReport {
   readonly coordinator: string;
   /** Replicas the bench started itself, or null for a running cluster. */
   readonly startedReplicas: number | null;
+  /** A started replica whose fsyncs were slowed (--slow-backup-fsync-ms), or null. */
+  readonly slowBackup: SlowBackup | null;
   readonly keyPrefix: string;
   readonly shape: BenchShape;
   readonly warmup: RunReport | null;
@@ -218,6 +220,7 @@ export async function runBench(target: BenchTarget, options: BenchOptions): Prom
       scenario: 'load',
       coordinator: target.coordinator,
       startedReplicas: target.startedReplicas,
+      slowBackup: target.slowBackup,
       keyPrefix: session.keyPrefix,
       shape,
       warmup,

@@ -12,16 +12,23 @@ import { join } from 'node:path';
 import { CLUSTER_ID_DEFAULT, Client } from '../client/index.js';
 import { MeasuredCluster, waitForWholeView } from '../tools/measure-cluster.js';
 
+/** A replica whose every fsync the bench made slower (UNDERSTUDY_TEST_FSYNC_DELAY_MS). */
+export interface SlowBackup {
+  readonly replica: string;
+  readonly fsyncDelayMs: number;
+}
+
 export interface BenchTarget {
   readonly coordinator: string;
   readonly clusterId: string;
   /** How many replicas this bench started, or null for a cluster it found running. */
   readonly startedReplicas: number | null;
+  readonly slowBackup: SlowBackup | null;
   close(): Promise<void>;
 }
 
 export function runningCluster(coordinator: string, clusterId: string): BenchTarget {
-  return { coordinator, clusterId, startedReplicas: null, close: async () => {} };
+  return { coordinator, clusterId, startedReplicas: null, slowBackup: null, close: async () => {} };
 }
 
 /** A cluster the bench started: its processes are the bench's to kill, restart and measure. */
@@ -30,12 +37,34 @@ export interface LocalBenchTarget extends BenchTarget {
   readonly cluster: MeasuredCluster;
 }
 
+export interface LocalClusterOptions {
+  /** Slows every fsync of the last replica by this much: a slow backup (a test hook, see the WAL). */
+  readonly slowBackupFsyncMs?: number;
+}
+
 /** Starts a coordinator and `replicas` replicas, and resolves once the view holds every replica. */
-export async function startLocalCluster(replicas: number): Promise<LocalBenchTarget> {
+export async function startLocalCluster(
+  replicas: number,
+  options: LocalClusterOptions = {},
+): Promise<LocalBenchTarget> {
   const directory = mkdtempSync(join(tmpdir(), 'understudy-bench-'));
+  const replicaEnv = new Map<string, Record<string, string>>();
+  // The last to join: the first replica is the primary of a new cluster.
+  const slowBackup: SlowBackup | null =
+    options.slowBackupFsyncMs === undefined
+      ? null
+      : { replica: `r${replicas}`, fsyncDelayMs: options.slowBackupFsyncMs };
+  if (slowBackup !== null) {
+    replicaEnv.set(slowBackup.replica, { UNDERSTUDY_TEST_FSYNC_DELAY_MS: String(slowBackup.fsyncDelayMs) });
+  }
   let cluster: MeasuredCluster;
   try {
-    cluster = await MeasuredCluster.start({ directory, replicaCount: replicas, replicaFlags: [] });
+    cluster = await MeasuredCluster.start({
+      directory,
+      replicaCount: replicas,
+      replicaFlags: [],
+      replicaEnv,
+    });
   } catch (error) {
     throw new Error(`the cluster did not start (logs in ${directory}): ${(error as Error).message}`);
   }
@@ -54,6 +83,7 @@ export async function startLocalCluster(replicas: number): Promise<LocalBenchTar
     coordinator: cluster.coordinatorAddress,
     clusterId: CLUSTER_ID_DEFAULT,
     startedReplicas: replicas,
+    slowBackup,
     cluster,
     close: async () => {
       await cluster.close();

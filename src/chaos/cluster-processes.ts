@@ -51,6 +51,8 @@ export class ServerProcess {
     private readonly args: readonly string[],
     /** Where its stderr (its JSON log) is appended, from every start. */
     readonly logPath: string,
+    /** Environment variables beyond this process's own. */
+    private readonly env: Readonly<Record<string, string>> = {},
   ) {}
 
   get state(): ProcessState {
@@ -70,6 +72,7 @@ export class ServerProcess {
     try {
       child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...this.args, ...extraArgs], {
         stdio: ['ignore', 'pipe', logFile],
+        env: { ...process.env, ...this.env },
       });
     } finally {
       closeSync(logFile); // the child holds its own copy

@@ -47,6 +47,7 @@ interface BenchFlags extends ClientFlags {
   readonly scenario: BenchScenario;
   readonly trials: number;
   readonly start?: number;
+  readonly slowBackupFsyncMs?: number;
   readonly clients: number;
   readonly pipeline: number;
   readonly sharedClient?: boolean;
@@ -99,6 +100,11 @@ export function addBenchCommand(program: Command): void {
       '--start <n>',
       'start a local cluster of N replicas and a coordinator (127.0.0.1, free ports, a temporary directory) and stop it at the end',
       integerIn(1, CLUSTER_REPLICAS_MAX),
+    )
+    .option(
+      '--slow-backup-fsync-ms <ms>',
+      'with --start: make every fsync of the last replica (a backup) this much slower, to measure a slow backup',
+      integerIn(0, 60_000),
     )
     .option(
       '--clients <n>',
@@ -161,6 +167,11 @@ export function addBenchCommand(program: Command): void {
           usage(`--start runs its own cluster: it takes no ${flag}`);
         }
       }
+    }
+    if (given('slowBackupFsyncMs')) {
+      if (flags.start === undefined)
+        usage('--slow-backup-fsync-ms slows a replica this bench starts: it needs --start N');
+      else if (flags.start < 2) usage('--slow-backup-fsync-ms slows a backup: --start 2 or more');
     }
     const { scenario } = flags;
     const notFor = (flag: string, why: string) => usage(`--scenario ${scenario} takes no ${flag}: ${why}`);
@@ -244,7 +255,13 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
   try {
     if (flags.start !== undefined)
       progress?.note(`starting a cluster of ${flags.start} replica${flags.start === 1 ? '' : 's'}`);
-    const started = flags.start === undefined ? null : await startLocalCluster(flags.start);
+    const started =
+      flags.start === undefined
+        ? null
+        : await startLocalCluster(
+            flags.start,
+            flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs },
+          );
     const target = started ?? runningCluster(flags.coordinator, flags.clusterId);
     try {
       let outcome: Outcome;

@@ -58,6 +58,23 @@ export const segmentSizeMaxBytes = 1024 * 1024 * 1024;
 export const syncMarkerIdleMsDefault = 50;
 /** The longest delay setTimeout honours. */
 const timerDelayMaxMs = 0x7fff_ffff;
+
+/**
+ * Tests and benchmarks only: every fdatasync of a batch takes this many milliseconds longer, as on
+ * a slow disk (`understudy bench --slow-backup-fsync-ms`). Unset in production.
+ */
+const fsyncDelayMs = testFsyncDelayMs(process.env.UNDERSTUDY_TEST_FSYNC_DELAY_MS);
+
+function testFsyncDelayMs(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const delay = Number(value);
+  if (!/^[0-9]+$/.test(value) || delay > 60_000) {
+    throw new ConfigError(
+      `UNDERSTUDY_TEST_FSYNC_DELAY_MS must be a whole number of milliseconds up to 60000, got ${JSON.stringify(value)}`,
+    );
+  }
+  return delay;
+}
 const offsetsInitialLength = 1024;
 const saltLimit = 0x1_0000_0000;
 
@@ -387,13 +404,15 @@ export class WriteAheadLog {
       this.fail(error);
       return;
     }
-    fs.fdatasync(fd, (syncError) => {
+    const synced = (syncError: NodeJS.ErrnoException | null) => {
       if (syncError !== null) return this.fail(syncError);
       this.stats.syncs++;
       this.syncedIndex = lastIndex;
       this.coveredIndex = Math.max(this.coveredIndex, claim);
       done(end - first);
-    });
+    };
+    if (fsyncDelayMs === 0) fs.fdatasync(fd, synced);
+    else setTimeout(() => fs.fdatasync(fd, synced), fsyncDelayMs);
   }
 
   /**

@@ -40,6 +40,8 @@ export class MeasuredCluster {
     private readonly coordinator: ServerProcess,
     /** Flags every replica of this cluster gets (retention, transfer rate). */
     private readonly replicaFlags: readonly string[],
+    /** Environment variables of some replicas, by id (test hooks such as a slow fsync). */
+    private readonly replicaEnv: ReadonlyMap<string, Readonly<Record<string, string>>>,
   ) {}
 
   /** Starts the coordinator and `replicaCount` replicas (r1, r2, ...) and waits for a whole view. */
@@ -47,6 +49,7 @@ export class MeasuredCluster {
     readonly directory: string;
     readonly replicaCount: number;
     readonly replicaFlags: readonly string[];
+    readonly replicaEnv?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   }): Promise<MeasuredCluster> {
     const { directory } = options;
     mkdirSync(join(directory, 'logs'), { recursive: true });
@@ -56,7 +59,13 @@ export class MeasuredCluster {
       join(directory, 'logs', 'coordinator.log'),
     );
     const address = await coordinator.start(['--new-cluster']);
-    const cluster = new MeasuredCluster(directory, address, coordinator, options.replicaFlags);
+    const cluster = new MeasuredCluster(
+      directory,
+      address,
+      coordinator,
+      options.replicaFlags,
+      options.replicaEnv ?? new Map(),
+    );
     try {
       const ids = Array.from({ length: options.replicaCount }, (_, k) => `r${k + 1}`);
       for (const id of ids) await cluster.addReplica(id);
@@ -90,6 +99,7 @@ export class MeasuredCluster {
         ...this.replicaFlags,
       ],
       this.logPath(id),
+      this.replicaEnv.get(id),
     );
     this.replicas.set(id, replica);
     await replica.start();

@@ -29,6 +29,7 @@ interface RunJson {
 interface BenchJson {
   readonly coordinator: string;
   readonly startedReplicas: number | null;
+  readonly slowBackup: { readonly replica: string; readonly fsyncDelayMs: number } | null;
   readonly keyPrefix: string;
   readonly shape: { readonly clients: number; readonly runs: number; readonly durationSeconds: number };
   readonly runs: readonly RunJson[];
@@ -94,6 +95,34 @@ test('bench --start 3 loads its own cluster, and every key it wrote reads back a
   assert.equal(report.verify.mismatches, 0);
   assert.deepEqual(report.verify.readErrors, {});
   assert.match(report.coordinator, /^127\.0\.0\.1:\d+$/);
+});
+
+test('with a slow backup, a sync write waits for its fsync: none is answered sooner than the delay', async () => {
+  const delayMs = 40;
+  const result = await runCli([
+    'bench',
+    '--start',
+    '3',
+    '--slow-backup-fsync-ms',
+    String(delayMs),
+    '--duration',
+    '1',
+    '--runs',
+    '1',
+    '--warmup',
+    '0',
+    '--clients',
+    '2',
+    '--json',
+    '--verify',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const report = parseReport(result.stdout);
+  assert.deepEqual(report.slowBackup, { replica: 'r3', fsyncDelayMs: delayMs });
+  assertCleanRuns(report);
+  assert.ok(report.verify !== null && report.verify.keysChecked > 0 && report.verify.mismatches === 0);
+  // Every write is acknowledged only once r3's disk has it, and every fsync of r3 takes the delay.
+  assert.ok(report.median.latencyMs.p50 >= delayMs, JSON.stringify(report.median.latencyMs));
 });
 
 describe('bench against a running cluster', { concurrency: false }, () => {

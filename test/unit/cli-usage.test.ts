@@ -92,6 +92,12 @@ const usageErrors: [string[], RegExp][] = [
   ],
   [['bench', '--scenario', 'chaos'], /--scenario.*'chaos' is invalid.*load, failover, steady/],
   [
+    ['bench', '--slow-backup-fsync-ms', '20'],
+    /--slow-backup-fsync-ms slows a replica this bench starts: it needs --start N/,
+  ],
+  [['bench', '--start', '1', '--slow-backup-fsync-ms', '20'], /slows a backup: --start 2 or more/],
+  [['bench', '--start', '3', '--slow-backup-fsync-ms', 'soon'], /--slow-backup-fsync-ms/],
+  [
     ['bench', '--scenario', 'failover'],
     /--scenario failover kills and restarts replicas: it needs --start N/,
   ],
@@ -141,7 +147,7 @@ const commandArguments: Record<string, RegExp> = {
   replica: /--id[\s\S]*--listen[\s\S]*--coordinator[\s\S]*--dir/,
   start: /--replicas[\s\S]*--dir[\s\S]*--port[\s\S]*--host/,
   bench:
-    /--scenario <name>[\s\S]*"load", "failover",\s+"steady"[\s\S]*--trials <n>[\s\S]*--start <n>[\s\S]*--clients <n>[\s\S]*--pipeline <k>[\s\S]*--shared-client[\s\S]*--mix <weights>[\s\S]*--durability[\s\S]*--read[\s\S]*--duration[\s\S]*--runs[\s\S]*--warmup[\s\S]*--verify[\s\S]*--coordinator[\s\S]*--json/,
+    /--scenario <name>[\s\S]*"load",\s+"failover",\s+"steady"[\s\S]*--trials <n>[\s\S]*--start <n>[\s\S]*--slow-backup-fsync-ms <ms>[\s\S]*--clients <n>[\s\S]*--pipeline <k>[\s\S]*--shared-client[\s\S]*--mix <weights>[\s\S]*--durability[\s\S]*--read[\s\S]*--duration[\s\S]*--runs[\s\S]*--warmup[\s\S]*--verify[\s\S]*--coordinator[\s\S]*--json/,
 };
 
 for (const [command, mentions] of Object.entries(commandArguments)) {
