@@ -26,7 +26,7 @@
 // - only the primary of the current view, with the identity recorded for it, gets a lease, and the
 //   first heartbeat in which it reports the view acknowledges it.
 
-import { commitQuorumOf, type ProtocolConfig } from './config.js';
+import { commitQuorumOf, type ProtocolConfig, quorumConfigured } from './config.js';
 import {
   type CoordinatorEffects,
   type CoordinatorState,
@@ -494,7 +494,7 @@ export class Coordinator {
       this.testOnlyFaults.candidatesFromCurrentViewOnly === true ? null : this.state.lastAcknowledged;
     if (
       acknowledged !== null &&
-      commitQuorumOf(this.config, acknowledged.view.backups.length) < acknowledged.view.backups.length &&
+      quorumConfigured(this.config) &&
       this.testOnlyFaults.promoteWithoutQuorumReports !== true
     ) {
       this.replacePrimaryByQuorum(current, acknowledged);
@@ -530,8 +530,10 @@ export class Coordinator {
   /**
    * With a commit quorum of k backups, a commit is on disk at the primary and at k backups of the last
    * acknowledged view (the view that makes a member a backup is acknowledged only once k of its
-   * backups hold everything that may have committed before, see Replica.leadReady). So among any
-   * m − k + 1 of its m backups one holds each commit, and the longest log among them holds them all.
+   * backups hold everything that may have committed before, see Replica.leadReady), and perhaps
+   * nowhere else: the backups of a later view that was never acknowledged are no candidates (learners
+   * become backups without holding every commit). So among any m − k + 1 of the last acknowledged
+   * view's m backups one holds each commit, and the longest log among them holds them all.
    * But a backup's report must postdate its last acknowledgement to the old primary: the coordinator
    * first installs a view with the same members and a new number, which every backup adopts and so
    * stops accepting the old primary's entries, and counts only reports made in a newer view than the
@@ -542,18 +544,34 @@ export class Coordinator {
    */
   private replacePrimaryByQuorum(current: ViewRecord, acknowledged: ViewRecord): void {
     const last = acknowledged.view;
-    if (current.view.number === last.number) {
-      // The fence: same members, a new number; the dead primary cannot acknowledge it (if it is back
-      // with the same process, it leads this view as it did the last).
-      const { primary, backups, learners } = current.view;
+    const sameDirectory = (id: ReplicaId) => this.alive(id) && !this.identityChanged(id, acknowledged, true);
+    if (commitQuorumOf(this.config, last.backups.length) === last.backups.length) {
+      // Every backup of that view holds every commit on disk: any of them may lead, and the old
+      // primary; those whose process did not restart hold the replicated writes too.
+      const candidates = [last.primary, ...last.backups].filter(sameDirectory);
+      const holders = candidates.filter((id) => id === last.primary || !this.identityChanged(id, acknowledged));
+      const pool = holders.length > 0 ? holders : candidates;
+      const primary = this.longestLog(pool);
+      if (primary === undefined) return; // nobody alive holds every committed entry: wait for one
+      const backups = pool.filter((id) => id !== primary && !this.identityChanged(id, acknowledged)).sort();
+      const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
       this.installView({ primary, backups, learners });
       return;
     }
+    if (current.view.number === last.number) {
+      // The fence: same members, a new number, and the primary's process as the acknowledged view
+      // recorded it: that process, if it is back, leads this view as it did the last; a restarted or
+      // repaired one does not take it (its log may lack what the old one had).
+      const { primary, backups, learners } = current.view;
+      const recorded = acknowledged.identities[primary];
+      this.installView({ primary, backups, learners }, recorded === undefined ? {} : { [primary]: recorded });
+      return;
+    }
     const fenced = (id: ReplicaId) => (this.replicas.get(id)?.view?.number ?? 0) > last.number;
-    const electors = last.backups.filter((id) => this.alive(id) && !this.identityChanged(id, acknowledged, true));
+    const electors = last.backups.filter(sameDirectory);
     if (electors.some((id) => !fenced(id))) return; // wait for their reports in the new view
     const required = last.backups.length - commitQuorumOf(this.config, last.backups.length) + 1;
-    const oldPrimaryBack = this.alive(last.primary) && !this.identityChanged(last.primary, acknowledged, true);
+    const oldPrimaryBack = sameDirectory(last.primary);
     if (electors.length < required && !oldPrimaryBack) return; // a commit may be on none of them: wait
     const pool = oldPrimaryBack ? [...electors, last.primary] : electors;
     const primary = this.longestLog(pool);
@@ -597,7 +615,11 @@ export class Coordinator {
     return report?.view === current.view.number ? report : null;
   }
 
-  private installView(members: Omit<View, 'number'>): void {
+  /** `keep`: identities to record instead of the ones the replicas report now. */
+  private installView(
+    members: Omit<View, 'number'>,
+    keep: Readonly<Record<string, ReplicaIdentity>> = {},
+  ): void {
     const known = this.state.current?.view.number ?? 0;
     const view: View = {
       number: viewNumber(Math.max(known, this.highestViewReported()) + 1),
@@ -607,7 +629,7 @@ export class Coordinator {
     };
     const identities: Record<string, ReplicaIdentity> = {};
     for (const id of membersOf(view)) {
-      const identity = this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
+      const identity = keep[id] ?? this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
       if (identity !== undefined) identities[id] = identity;
     }
     this.save({

@@ -106,7 +106,7 @@ interface SimNode {
   held: HeldInput[];
 }
 
-const traceTailLength = 40;
+const traceTailLength = Number(process.env.UNDERSTUDY_SIM_TRACE ?? 40);
 /** Real time of one simulated tick, for staleness bounds stated in milliseconds. */
 export const simMsPerTick = 10;
 
@@ -188,6 +188,11 @@ export class SimCluster {
   readonly replies = new Map<number, ClientReply[]>();
   /** Run at the start of every step: outside actors (an operator) that watch the cluster. */
   readonly watchers: (() => void)[] = [];
+  /**
+   * Told when a replica loses what its process held: just before its process dies (`replica` is the
+   * dying process, still readable), or when its directory is lost while it is down (`replica` null).
+   */
+  readonly lossListeners: ((id: ReplicaId, replica: Replica | null) => void)[] = [];
   private readonly inFlight: InFlight[] = [];
   private readonly transfers: SimTransfer[] = [];
   readonly counts: StorageCounts = {
@@ -239,6 +244,7 @@ export class SimCluster {
 
   crash(id: ReplicaId): void {
     const node = this.node(id);
+    for (const listener of this.lossListeners) listener(id, node.replica);
     if ((node.replica?.status().lostUnreported ?? 0) > 0) this.counts.lossReportsDropped += 1;
     node.replica = null;
     node.paused = false;
@@ -283,6 +289,7 @@ export class SimCluster {
   wipe(id: ReplicaId): void {
     const node = this.node(id);
     if (node.replica !== null) this.crash(id);
+    else for (const listener of this.lossListeners) listener(id, null);
     node.disk = this.newDisk();
     this.trace(`wipe ${id}`);
   }
@@ -296,6 +303,7 @@ export class SimCluster {
     const node = this.node(id);
     if (!node.disk.damageable) return null;
     if (node.replica !== null) this.crash(id);
+    else for (const listener of this.lossListeners) listener(id, null);
     const what = node.disk.damage(this.random);
     this.trace(`corrupt ${id}: ${what ?? 'nothing synced'}`);
     return what;

@@ -75,6 +75,11 @@ export interface FaultPlan {
    * run: short deadlines make writes of unknown outcome, and so status questions, common.
    */
   readonly clientDeadlineTicks: number;
+  /**
+   * The commit quorum (`config.syncQuorum`) when it is below the backups of a whole view, so that a
+   * commit may leave some backups without an entry; null when every backup is waited for.
+   */
+  readonly syncQuorum: number | null;
 }
 
 /** Snapshot thresholds most seeds pick from: a snapshot every few entries to every few dozen. */
@@ -91,6 +96,8 @@ const sessionsMaxChoices = (processes: number): readonly number[] => [
 ];
 const sessionIdleTicksMin = 200;
 const sessionIdleTicksMax = 2_000;
+/** Share of seeds (of three replicas or more) whose commits wait for fewer backups than the view has. */
+const quorumSeedProbability = 0.4;
 /** Client deadlines a seed picks from: a failover takes 100 to 300 ticks, a coordinator's amnesia more. */
 const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 
@@ -121,7 +128,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   const clientIdleTicksMax = random.pick([0, 0, 50, 300]);
   const clientDeadlineTicks = random.pick(clientDeadlineTicksChoices);
   const preset = limits === 'tiny' ? tinyProtocolConfig : defaultProtocolConfig;
-  const config: ProtocolConfig = {
+  const configWithoutQuorum: ProtocolConfig = {
     ...preset,
     snapshotLogBytes: random.chance(0.8) ? random.pick(snapshotLogBytesChoices) : preset.snapshotLogBytes,
     sessionsMax: random.chance(0.6)
@@ -131,6 +138,12 @@ export function planFaults(random: Random, clients: number): FaultPlan {
       ? random.integer(sessionIdleTicksMin, sessionIdleTicksMax)
       : preset.sessionIdleTicks,
   };
+  // Drawn last, so the rest of a seed's plan is what it was before the option existed. A quorum below
+  // the backups needs three replicas or more.
+  const syncQuorum =
+    replicaCount >= 3 && random.chance(quorumSeedProbability) ? random.integer(1, replicaCount - 2) : null;
+  const config: ProtocolConfig =
+    syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
     replicaCount,
     config,
@@ -145,6 +158,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     pipelineDepth,
     clientIdleTicksMax,
     clientDeadlineTicks,
+    syncQuorum,
   };
 }
 
@@ -162,6 +176,7 @@ export function describePlan(plan: FaultPlan): string {
     `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
     plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
     `client deadline ${plan.clientDeadlineTicks} ticks`,
+    plan.syncQuorum === null ? 'commit at every backup' : `commit at ${plan.syncQuorum} backup(s)`,
   ].join('; ');
 }
 
@@ -300,7 +315,12 @@ export class Nemesis {
             fault.healAt = cluster.now;
             return;
           }
-          returned = this.random.pick([acknowledged.primary, ...acknowledged.backups]);
+          // With a commit quorum a backup alone may miss a commit: only the primary (its disk holds
+          // every commit) may lead without hearing from enough backups, so it is the one to return.
+          returned =
+            this.plan.syncQuorum === null
+              ? this.random.pick([acknowledged.primary, ...acknowledged.backups])
+              : acknowledged.primary;
           cluster.start(returned);
           fault.healAt = cluster.now + partialReturnTicksMax;
           return;

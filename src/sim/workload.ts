@@ -53,7 +53,8 @@ import {
 } from '../check/history.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { ClientReply, ClientSuccess, RequestKind } from '../protocol/messages.js';
-import { clientId, type Durability, logIndex, type ReplicaId } from '../protocol/types.js';
+import type { Replica } from '../protocol/replica.js';
+import { clientId, type Durability, logIndex, type ReplicaId, viewNumber } from '../protocol/types.js';
 import {
   decodeResult,
   encodeOperation,
@@ -70,6 +71,8 @@ export interface WorkloadOptions {
   readonly appendLists: number;
   readonly counters: number;
   readonly asyncProbability: number;
+  /** Share of writes (of those not async) that ask for `replicated` durability. */
+  readonly replicatedProbability?: number;
   /** Resend the same request when no reply came for this long. */
   readonly attemptTimeoutTicks: number;
   /** Give up (outcome unknown, or ask request-status) after this long. */
@@ -106,6 +109,7 @@ const probeProbabilityDefault = 0.3;
 const boundedReadProbabilityDefault = 0.4;
 const readYourWritesProbabilityDefault = 0.3;
 const statusProbabilityDefault = 0.6;
+const replicatedProbabilityDefault = 0.2;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -190,6 +194,20 @@ interface Pending {
   status: StatusQuery | null;
 }
 
+/** A replicated write the cluster acknowledged, and which of the replicas that held it lost it. */
+export interface ReplicatedAcknowledgement {
+  /** The history's process, and the time it invoked the write: which operation it is. */
+  readonly process: number;
+  readonly call: number;
+  readonly key: string;
+  readonly view: number;
+  readonly index: number;
+  /** The primary that answered (it holds the write on disk). */
+  readonly primary: ReplicaId | null;
+  readonly holders: readonly ReplicaId[];
+  readonly lostCopies: Set<ReplicaId>;
+}
+
 /** One client connection: what its processes share. */
 interface SimConnection {
   readonly index: number;
@@ -254,6 +272,13 @@ export class SimWorkload {
   readonly asyncAppendsSent = new Map<string, { readonly key: string; readonly token: string }>();
   /** Acknowledged async append tokens → "clientId#requestNumber" of their request. */
   readonly asyncAppendRequests = new Map<string, string>();
+  /**
+   * Acknowledged replicated writes, with the replicas the reply said held them (the primary on disk,
+   * the others in memory) and those of them that lost their copy since: a crash of the primary, a
+   * crash of another before its disk held it, a lost directory. A replicated write may be lost only
+   * once every holder lost its copy (see `replicatedExcused`).
+   */
+  readonly replicatedAcknowledged: ReplicatedAcknowledgement[] = [];
   readonly keys: readonly string[];
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
@@ -262,6 +287,7 @@ export class SimWorkload {
   private readonly boundedReadProbability: number;
   private readonly readYourWritesProbability: number;
   private readonly statusProbability: number;
+  private readonly replicatedProbability: number;
   private nextRequestId = 1;
   private invoked = 0;
   private generating = true;
@@ -279,6 +305,7 @@ export class SimWorkload {
     this.boundedReadProbability = options.boundedReadProbability ?? boundedReadProbabilityDefault;
     this.readYourWritesProbability = options.readYourWritesProbability ?? readYourWritesProbabilityDefault;
     this.statusProbability = options.statusProbability ?? statusProbabilityDefault;
+    this.replicatedProbability = options.replicatedProbability ?? replicatedProbabilityDefault;
     if (!Number.isSafeInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
       throw new RangeError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}`);
     }
@@ -401,7 +428,11 @@ export class SimWorkload {
     const key = this.random.pick(this.keys);
     const sequence = process.operationsDone;
     const word = `p${process.process}-${sequence}`;
-    const durability: Durability = this.random.chance(this.options.asyncProbability) ? 'async' : 'sync';
+    const durability: Durability = this.random.chance(this.options.asyncProbability)
+      ? 'async'
+      : this.random.chance(this.replicatedProbability)
+        ? 'replicated'
+        : 'sync';
     const reading = this.random.chance(readProbability);
     if (this.livenessPhase) this.livenessOperationsLeft -= 1;
     if (reading && this.random.chance(this.boundedReadProbability)) {
@@ -685,9 +716,45 @@ export class SimWorkload {
     this.recordSuccess(process, pending, reply);
   }
 
+  /**
+   * A replica lost what its process held (see SimCluster.lossListeners): each replicated write it
+   * held loses that copy, unless it is on the replica's disk and the process merely crashed. The
+   * primary's copy is lost with its process: its disk still holds it, but a new primary may be chosen
+   * while it is down.
+   */
+  noteLoss(id: ReplicaId, replica: Replica | null): void {
+    for (const acknowledged of this.replicatedAcknowledged) {
+      if (!acknowledged.holders.includes(id) || acknowledged.lostCopies.has(id)) continue;
+      const onDisk =
+        replica !== null &&
+        id !== acknowledged.primary &&
+        replica.holdsDurably({ view: viewNumber(acknowledged.view), index: logIndex(acknowledged.index) });
+      if (!onDisk) acknowledged.lostCopies.add(id);
+    }
+  }
+
+  /** Replicated writes every holder of which lost its copy: these alone may be missing at the end. */
+  replicatedExcused(): ReplicatedAcknowledgement[] {
+    return this.replicatedAcknowledged.filter((acknowledged) =>
+      acknowledged.holders.every((id) => acknowledged.lostCopies.has(id)),
+    );
+  }
+
   /** A definite success: a sync reply, or a request-status answer (given once the entry committed). */
   private recordSuccess(process: SimProcess, pending: Pending, reply: ClientSuccess): void {
     const connection = process.connection;
+    if (reply.durability === 'replicated' && pending.operation.kind !== 'get') {
+      this.replicatedAcknowledged.push({
+        process: process.process,
+        call: pending.startedAt * nanosecondsPerTick,
+        key: pending.key,
+        view: reply.view,
+        index: reply.index,
+        primary: reply.replicas[0] ?? null,
+        holders: [...reply.replicas],
+        lostCopies: new Set(),
+      });
+    }
     const { index } = reply;
     if (pending.operation.kind !== 'get') this.noteWriteIndex(connection, index);
     switch (pending.operation.kind) {
