@@ -49,6 +49,7 @@ export const faultKinds = [
   'fsync-fail',
   'transfer-cut',
   'corrupt',
+  'memory-loss',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -104,7 +105,9 @@ const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 /** `clients`: the workload's client connections, each with `pipelineDepth` processes (session slots). */
 export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
-  const kinds = faultKinds.filter(() => random.chance(0.5));
+  // Kinds added later are drawn last (below), so older seeds keep the rest of their plan.
+  const drawnLast: readonly FaultKind[] = ['memory-loss'];
+  const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
   const drifting = random.chance(0.5);
@@ -142,6 +145,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   // the backups needs three replicas or more.
   const syncQuorum =
     replicaCount >= 3 && random.chance(quorumSeedProbability) ? random.integer(1, replicaCount - 2) : null;
+  for (const kind of drawnLast) if (random.chance(0.5)) kinds.push(kind);
   const config: ProtocolConfig =
     syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
@@ -339,6 +343,61 @@ export class Nemesis {
     return fault;
   }
 
+  /**
+   * What a replicated write must survive, made likely: the backups' disks turn slow (their memory runs
+   * ahead of their disk), then one backup crashes and restarts at once (a new process that lost its
+   * memory, back before the coordinator noticed), and a few ticks later the primary crashes. The other
+   * backups hold the latest replicated writes in memory only; the restarted one holds less, on disk.
+   * Half the time the other backups' reports also reach the coordinator late (a clogged link), so what
+   * it knows of them is older than what they hold. The coordinator must choose one that holds
+   * everything, or the checks see a replicated write lost while some replica that held it never failed.
+   */
+  private memoryLoss(): ActiveFault | null {
+    const cluster = this.cluster;
+    const view = cluster.view();
+    if (this.active.length > 0 || view === null || view.backups.length === 0) return null;
+    if (![view.primary, ...view.backups].every((id) => cluster.isRunning(id) && !cluster.isPaused(id)))
+      return null;
+    const primary = view.primary;
+    const backup = this.random.pick(view.backups);
+    const slowFor = this.random.integer(20, 80);
+    const crashBackupAt = cluster.now + slowFor;
+    const crashPrimaryAt = crashBackupAt + this.random.integer(0, 10);
+    for (const id of view.backups) {
+      cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 20, fsyncTicksMax: 50 });
+    }
+    if (this.random.chance(0.5)) {
+      const until = crashPrimaryAt + 2 * this.plan.config.failureTimeoutTicks;
+      const delayTicks = this.random.integer(10, 40);
+      for (const id of view.backups) if (id !== backup) cluster.clog(id, 'coordinator', delayTicks, until);
+    }
+    cluster.note(`memory-loss: backups' disks slow; ${backup} restarts at ${crashBackupAt}, ${primary} crashes at ${crashPrimaryAt}`);
+    let stage: 'slow' | 'backup-restarted' | 'primary-down' = 'slow';
+    const fault: ActiveFault = {
+      kind: 'memory-loss',
+      target: primary,
+      exclusive: true,
+      healAt: crashPrimaryAt + this.random.integer(20, this.plan.faultDurationTicksMax),
+      heal: () => {
+        for (const id of view.backups) cluster.setDiskFaults(id, null);
+        cluster.start(backup);
+        cluster.start(primary);
+      },
+      step: () => {
+        if (stage === 'slow' && cluster.now >= crashBackupAt) {
+          if (cluster.isRunning(backup)) cluster.crash(backup);
+          cluster.start(backup);
+          stage = 'backup-restarted';
+        }
+        if (stage === 'backup-restarted' && cluster.now >= crashPrimaryAt) {
+          if (cluster.isRunning(primary)) cluster.crash(primary);
+          stage = 'primary-down';
+        }
+      },
+    };
+    return fault;
+  }
+
   private healOne(fault: ActiveFault): void {
     this.active = this.active.filter((candidate) => candidate !== fault);
     fault.heal();
@@ -481,6 +540,8 @@ export class Nemesis {
       }
       case 'total-crash':
         return this.totalCrash(ids);
+      case 'memory-loss':
+        return this.memoryLoss();
       case 'wipe': {
         const view = cluster.view();
         if (view === null || !this.mayLoseDirectory()) return null;

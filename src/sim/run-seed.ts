@@ -146,7 +146,13 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     for (const violation of [...checkNoLostWrites(operations, finalReads), ...checkAtMostOnce(finalReads)]) {
       violations.push(violation.message);
     }
-    for (const violation of checkBoundedReads(workload.boundedReads, operations).violations) {
+    const replicatedKeys = new Set(
+      workload.replicatedAcknowledged.map(({ process, call }) => `${process}@${call}`),
+    );
+    const replicated = new Set(
+      operations.filter((operation) => replicatedKeys.has(`${operation.process}@${operation.call}`)),
+    );
+    for (const violation of checkBoundedReads(workload.boundedReads, operations, replicated).violations) {
       violations.push(`key ${violation.key}: ${violation.rule}: ${violation.message}`);
     }
     const missing: string[] = [];

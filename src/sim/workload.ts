@@ -279,6 +279,8 @@ export class SimWorkload {
    * once every holder lost its copy (see `replicatedExcused`).
    */
   readonly replicatedAcknowledged: ReplicatedAcknowledgement[] = [];
+  /** Every loss of a process or directory so far, with the dying process (null: directory lost). */
+  private readonly losses: { id: ReplicaId; tick: number; replica: Replica | null }[] = [];
   readonly keys: readonly string[];
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
@@ -723,14 +725,17 @@ export class SimWorkload {
    * while it is down.
    */
   noteLoss(id: ReplicaId, replica: Replica | null): void {
-    for (const acknowledged of this.replicatedAcknowledged) {
-      if (!acknowledged.holders.includes(id) || acknowledged.lostCopies.has(id)) continue;
-      const onDisk =
-        replica !== null &&
-        id !== acknowledged.primary &&
-        replica.holdsDurably({ view: viewNumber(acknowledged.view), index: logIndex(acknowledged.index) });
-      if (!onDisk) acknowledged.lostCopies.add(id);
-    }
+    this.losses.push({ id, tick: this.cluster.now, replica });
+    for (const acknowledged of this.replicatedAcknowledged) this.noteLossOf(acknowledged, id, replica);
+  }
+
+  private noteLossOf(acknowledged: ReplicatedAcknowledgement, id: ReplicaId, replica: Replica | null): void {
+    if (!acknowledged.holders.includes(id) || acknowledged.lostCopies.has(id)) return;
+    const onDisk =
+      replica !== null &&
+      id !== acknowledged.primary &&
+      replica.holdsDurably({ view: viewNumber(acknowledged.view), index: logIndex(acknowledged.index) });
+    if (!onDisk) acknowledged.lostCopies.add(id);
   }
 
   /** Replicated writes every holder of which lost its copy: these alone may be missing at the end. */
@@ -744,7 +749,7 @@ export class SimWorkload {
   private recordSuccess(process: SimProcess, pending: Pending, reply: ClientSuccess): void {
     const connection = process.connection;
     if (reply.durability === 'replicated' && pending.operation.kind !== 'get') {
-      this.replicatedAcknowledged.push({
+      const acknowledged: ReplicatedAcknowledgement = {
         process: process.process,
         call: pending.startedAt * nanosecondsPerTick,
         key: pending.key,
@@ -753,10 +758,19 @@ export class SimWorkload {
         primary: reply.replicas[0] ?? null,
         holders: [...reply.replicas],
         lostCopies: new Set(),
-      });
+      };
+      // A holder may have lost it before the reply arrived: its receipt, or the reply, was on its way.
+      for (const loss of this.losses) {
+        if (loss.tick >= pending.startedAt) this.noteLossOf(acknowledged, loss.id, loss.replica);
+      }
+      this.replicatedAcknowledged.push(acknowledged);
     }
     const { index } = reply;
-    if (pending.operation.kind !== 'get') this.noteWriteIndex(connection, index);
+    // Not a read-your-writes index for a replicated write: lost with every replica that held it, its
+    // index may never be reached again (or be another entry's), as for an async write.
+    if (pending.operation.kind !== 'get' && reply.durability !== 'replicated') {
+      this.noteWriteIndex(connection, index);
+    }
     switch (pending.operation.kind) {
       case 'get': {
         const value = text(decodeResult('get', reply.result).value);
