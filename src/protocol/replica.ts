@@ -304,14 +304,15 @@ export class Replica {
     this.lastHeardFromCoordinatorTick = this.now;
     this.addresses = message.addresses;
     // A view names the process that leads it: one chosen while an earlier process of ours was alive
-    // may count on what that process held in memory, which we lost.
+    // may count on what that process held in memory, which we lost. We take such a view without a
+    // role (we follow no older view from then on, and say so), and the coordinator chooses again.
     const meantForAnother =
       this.testOnlyFaults.leadViewsOfEarlierProcesses !== true &&
       message.view !== null &&
       message.view.primary === this.id &&
       message.primaryIncarnation !== null &&
       message.primaryIncarnation !== this.incarnation;
-    if (message.view !== null && !meantForAnother) this.adoptView(message.view);
+    if (message.view !== null) this.adoptView(message.view, meantForAnother);
     if (
       message.type === 'heartbeat_reply' &&
       message.leaseTicks > 0 &&
@@ -491,7 +492,7 @@ export class Replica {
 
   // ---- views and roles -------------------------------------------------------------------------
 
-  private adoptView(view: View): void {
+  private adoptView(view: View, meantForAnother = false): void {
     if (this.view !== null && view.number <= this.view.number) return;
     // A view older than our own entries comes from a coordinator that lost its state: never follow it.
     if (view.number < this.log.lastPosition.view) return;
@@ -499,7 +500,7 @@ export class Replica {
     this.view = view;
     this.viewAcknowledged = false;
     this.leadReadySent = false;
-    this.role = roleIn(view, this.id);
+    this.role = meantForAnother ? 'none' : roleIn(view, this.id);
     if (this.role === 'primary') {
       if (previousRole === 'primary') this.keepPrimary(view);
       else this.becomePrimary(view);

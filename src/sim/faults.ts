@@ -344,10 +344,11 @@ export class Nemesis {
   }
 
   /**
-   * What a replicated write must survive, made likely: the backups' disks turn slow (their memory runs
-   * ahead of their disk), then one backup crashes and restarts at once (a new process that lost its
-   * memory, back before the coordinator noticed), and a few ticks later the primary crashes. The other
-   * backups hold the latest replicated writes in memory only; the restarted one holds less, on disk.
+   * What a replicated write must survive, made likely: the disks of all backups but one turn slow
+   * (their memory runs ahead of their disk), then that one crashes and restarts at once (a new process
+   * that lost its memory, back before the coordinator noticed; its disk held almost all it received),
+   * and a few ticks later the primary crashes. The slow backups hold the latest replicated writes in
+   * memory only; the restarted one holds less, though perhaps more on disk than they do.
    * Half the time the other backups' reports also reach the coordinator late (a clogged link), so what
    * it knows of them is older than what they hold. The coordinator must choose one that holds
    * everything, or the checks see a replicated write lost while some replica that held it never failed.
@@ -364,14 +365,14 @@ export class Nemesis {
     const crashBackupAt = cluster.now + slowFor;
     const crashPrimaryAt = crashBackupAt + this.random.integer(0, 10);
     for (const id of view.backups) {
-      cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 20, fsyncTicksMax: 50 });
+      if (id !== backup) cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 20, fsyncTicksMax: 50 });
     }
     if (this.random.chance(0.5)) {
       const until = crashPrimaryAt + 2 * this.plan.config.failureTimeoutTicks;
       const delayTicks = this.random.integer(10, 40);
       for (const id of view.backups) if (id !== backup) cluster.clog(id, 'coordinator', delayTicks, until);
     }
-    cluster.note(`memory-loss: backups' disks slow; ${backup} restarts at ${crashBackupAt}, ${primary} crashes at ${crashPrimaryAt}`);
+    cluster.note(`memory-loss: other backups' disks slow; ${backup} restarts at ${crashBackupAt}, ${primary} crashes at ${crashPrimaryAt}`);
     let stage: 'slow' | 'backup-restarted' | 'primary-down' = 'slow';
     const fault: ActiveFault = {
       kind: 'memory-loss',
