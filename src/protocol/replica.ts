@@ -1684,9 +1684,9 @@ export class Replica {
     return this.log.slice(logIndex(this.log.base.index + 1), this.log.lastIndex);
   }
 
-  /** For tests and the simulator: whether this process holds `position` on disk (in its log or snapshot). */
-  holdsDurably(position: LogPosition): boolean {
-    return position.index <= this.durableIndex && this.log.viewOf(position.index) === position.view;
+  /** For tests and the simulator: whether this replica knows `position` committed (and holds it). */
+  knowsCommitted(position: LogPosition): boolean {
+    return position.index <= this.commitIndex && this.log.viewOf(position.index) === position.view;
   }
 
   /** For tests and the simulator: the position the log follows (a snapshot's, or index 0). */

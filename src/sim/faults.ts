@@ -81,6 +81,8 @@ export interface FaultPlan {
    * commit may leave some backups without an entry; null when every backup is waited for.
    */
   readonly syncQuorum: number | null;
+  /** Share of writes (of those not async) that ask for `replicated` durability. */
+  readonly replicatedProbability: number;
 }
 
 /** Snapshot thresholds most seeds pick from: a snapshot every few entries to every few dozen. */
@@ -97,6 +99,8 @@ const sessionsMaxChoices = (processes: number): readonly number[] => [
 ];
 const sessionIdleTicksMin = 200;
 const sessionIdleTicksMax = 2_000;
+/** Shares of replicated writes a seed picks from: some, or most (a memory-loss then likely hits one). */
+const replicatedProbabilityChoices = [0.2, 0.2, 0.7] as const;
 /** Share of seeds (of three replicas or more) whose commits wait for fewer backups than the view has. */
 const quorumSeedProbability = 0.4;
 /** Client deadlines a seed picks from: a failover takes 100 to 300 ticks, a coordinator's amnesia more. */
@@ -146,6 +150,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   const syncQuorum =
     replicaCount >= 3 && random.chance(quorumSeedProbability) ? random.integer(1, replicaCount - 2) : null;
   for (const kind of drawnLast) if (random.chance(0.5)) kinds.push(kind);
+  const replicatedProbability = random.pick(replicatedProbabilityChoices);
   const config: ProtocolConfig =
     syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
@@ -163,6 +168,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     clientIdleTicksMax,
     clientDeadlineTicks,
     syncQuorum,
+    replicatedProbability,
   };
 }
 
@@ -181,6 +187,7 @@ export function describePlan(plan: FaultPlan): string {
     plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
     `client deadline ${plan.clientDeadlineTicks} ticks`,
     plan.syncQuorum === null ? 'commit at every backup' : `commit at ${plan.syncQuorum} backup(s)`,
+    `${Math.round(plan.replicatedProbability * 100)}% of sync writes replicated`,
   ].join('; ');
 }
 
@@ -349,7 +356,7 @@ export class Nemesis {
    * that lost its memory, back before the coordinator noticed; its disk held almost all it received),
    * and a few ticks later the primary crashes. The slow backups hold the latest replicated writes in
    * memory only; the restarted one holds less, though perhaps more on disk than they do.
-   * Half the time the other backups' reports also reach the coordinator late (a clogged link), so what
+   * Most of the time the other backups' reports also reach the coordinator late (a clogged link), so what
    * it knows of them is older than what they hold. The coordinator must choose one that holds
    * everything, or the checks see a replicated write lost while some replica that held it never failed.
    */
@@ -365,11 +372,13 @@ export class Nemesis {
     const crashBackupAt = cluster.now + slowFor;
     const crashPrimaryAt = crashBackupAt + this.random.integer(0, 10);
     for (const id of view.backups) {
-      if (id !== backup) cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 20, fsyncTicksMax: 50 });
+      // Slow, but not so slow that the coordinator counts them as failed (storageStallTicksMax).
+      if (id !== backup) cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 10, fsyncTicksMax: 25 });
     }
-    if (this.random.chance(0.5)) {
+    if (this.random.chance(0.7)) {
+      // Late, but not so late that the coordinator counts them as silent (failureTimeoutTicks).
       const until = crashPrimaryAt + 2 * this.plan.config.failureTimeoutTicks;
-      const delayTicks = this.random.integer(10, 40);
+      const delayTicks = this.random.integer(20, 50);
       for (const id of view.backups) if (id !== backup) cluster.clog(id, 'coordinator', delayTicks, until);
     }
     cluster.note(`memory-loss: other backups' disks slow; ${backup} restarts at ${crashBackupAt}, ${primary} crashes at ${crashPrimaryAt}`);
@@ -378,7 +387,8 @@ export class Nemesis {
       kind: 'memory-loss',
       target: primary,
       exclusive: true,
-      healAt: crashPrimaryAt + this.random.integer(20, this.plan.faultDurationTicksMax),
+      // The primary stays down until a new one was chosen without it (back sooner, it would lead again).
+      healAt: crashPrimaryAt + 3 * this.plan.config.failureTimeoutTicks + this.random.integer(0, 200),
       heal: () => {
         for (const id of view.backups) cluster.setDiskFaults(id, null);
         cluster.start(backup);

@@ -92,6 +92,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     idleTicksMax: plan.clientIdleTicksMax,
     deadlineTicks: plan.clientDeadlineTicks,
     livenessDeadlineTicks: workloadDefaults.deadlineTicks,
+    replicatedProbability: plan.replicatedProbability,
   });
   // Made once the first view formed: its network and disks are the plan's from then on.
   let nemesis: Nemesis | null = null;
@@ -105,7 +106,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   let asyncLostReported: number | null = null;
   let unknownKeys = 0;
   let replicatedExcused = 0;
-  cluster.lossListeners.push((id, replica) => workload.noteLoss(id, replica));
+  cluster.lossListeners.push((id) => workload.noteLoss(id));
   try {
     const { finalReads, lossRecord } = runPhases(
       cluster,

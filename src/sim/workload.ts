@@ -53,7 +53,6 @@ import {
 } from '../check/history.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { ClientReply, ClientSuccess, RequestKind } from '../protocol/messages.js';
-import type { Replica } from '../protocol/replica.js';
 import { clientId, type Durability, logIndex, type ReplicaId, viewNumber } from '../protocol/types.js';
 import {
   decodeResult,
@@ -206,6 +205,8 @@ export interface ReplicatedAcknowledgement {
   readonly primary: ReplicaId | null;
   readonly holders: readonly ReplicaId[];
   readonly lostCopies: Set<ReplicaId>;
+  /** Known committed before every holder failed: never excused. */
+  settled: boolean;
 }
 
 /** One client connection: what its processes share. */
@@ -274,13 +275,12 @@ export class SimWorkload {
   readonly asyncAppendRequests = new Map<string, string>();
   /**
    * Acknowledged replicated writes, with the replicas the reply said held them (the primary on disk,
-   * the others in memory) and those of them that lost their copy since: a crash of the primary, a
-   * crash of another before its disk held it, a lost directory. A replicated write may be lost only
-   * once every holder lost its copy (see `replicatedExcused`).
+   * the others in memory) and those of them that failed since the write was sent (a crash, a lost
+   * directory). A replicated write may be lost only once every holder failed (`replicatedExcused`).
    */
   readonly replicatedAcknowledged: ReplicatedAcknowledgement[] = [];
   /** Every loss of a process or directory so far, with the dying process (null: directory lost). */
-  private readonly losses: { id: ReplicaId; tick: number; replica: Replica | null }[] = [];
+  private readonly losses: { readonly id: ReplicaId; readonly tick: number }[] = [];
   readonly keys: readonly string[];
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
@@ -719,29 +719,35 @@ export class SimWorkload {
   }
 
   /**
-   * A replica lost what its process held (see SimCluster.lossListeners): each replicated write it
-   * held loses that copy, unless it is on the replica's disk and the process merely crashed. The
-   * primary's copy is lost with its process: its disk still holds it, but a new primary may be chosen
-   * while it is down.
+   * A replica's process died, or its directory was lost while it was down (see
+   * SimCluster.lossListeners): each replicated write it held and that has not committed yet counts as
+   * failed there. Even a copy on its disk: a restarted replica is no longer counted on for what it held
+   * (only for what committed), so once every holder failed another restarted one may lead without it,
+   * as the promise allows. A committed write is settled: it must survive from then on, as sync writes.
    */
-  noteLoss(id: ReplicaId, replica: Replica | null): void {
-    this.losses.push({ id, tick: this.cluster.now, replica });
-    for (const acknowledged of this.replicatedAcknowledged) this.noteLossOf(acknowledged, id, replica);
+  noteLoss(id: ReplicaId): void {
+    this.losses.push({ id, tick: this.cluster.now });
+    for (const acknowledged of this.replicatedAcknowledged) {
+      if (acknowledged.settled || !acknowledged.holders.includes(id)) continue;
+      if (this.committed(acknowledged)) acknowledged.settled = true;
+      else acknowledged.lostCopies.add(id);
+    }
   }
 
-  private noteLossOf(acknowledged: ReplicatedAcknowledgement, id: ReplicaId, replica: Replica | null): void {
-    if (!acknowledged.holders.includes(id) || acknowledged.lostCopies.has(id)) return;
-    const onDisk =
-      replica !== null &&
-      id !== acknowledged.primary &&
-      replica.holdsDurably({ view: viewNumber(acknowledged.view), index: logIndex(acknowledged.index) });
-    if (!onDisk) acknowledged.lostCopies.add(id);
+  /** Some running replica knows the write committed (it holds the entry, at or below its commit index). */
+  private committed(acknowledged: ReplicatedAcknowledgement): boolean {
+    const position = { view: viewNumber(acknowledged.view), index: logIndex(acknowledged.index) };
+    for (const id of this.cluster.nodes.keys()) {
+      if (this.cluster.replica(id)?.knowsCommitted(position) === true) return true;
+    }
+    return false;
   }
 
-  /** Replicated writes every holder of which lost its copy: these alone may be missing at the end. */
+  /** Replicated writes every holder of which failed before they committed: these alone may be missing. */
   replicatedExcused(): ReplicatedAcknowledgement[] {
-    return this.replicatedAcknowledged.filter((acknowledged) =>
-      acknowledged.holders.every((id) => acknowledged.lostCopies.has(id)),
+    return this.replicatedAcknowledged.filter(
+      (acknowledged) =>
+        !acknowledged.settled && acknowledged.holders.every((id) => acknowledged.lostCopies.has(id)),
     );
   }
 
@@ -758,10 +764,13 @@ export class SimWorkload {
         primary: reply.replicas[0] ?? null,
         holders: [...reply.replicas],
         lostCopies: new Set(),
+        settled: false,
       };
       // A holder may have lost it before the reply arrived: its receipt, or the reply, was on its way.
       for (const loss of this.losses) {
-        if (loss.tick >= pending.startedAt) this.noteLossOf(acknowledged, loss.id, loss.replica);
+        if (loss.tick >= pending.startedAt && acknowledged.holders.includes(loss.id)) {
+          acknowledged.lostCopies.add(loss.id);
+        }
       }
       this.replicatedAcknowledged.push(acknowledged);
     }
