@@ -257,7 +257,8 @@ export class Coordinator {
       lastHeartbeatTick: this.now,
       view,
       durable: heartbeat.durable,
-      received: comparePositions(heartbeat.received, heartbeat.durable) > 0 ? heartbeat.received : heartbeat.durable,
+      received:
+        comparePositions(heartbeat.received, heartbeat.durable) > 0 ? heartbeat.received : heartbeat.durable,
       commitIndex: heartbeat.commitIndex,
       appliedIndex: heartbeat.appliedIndex,
       coordinatorSilentTicks: heartbeat.coordinatorSilentTicks,
@@ -515,7 +516,8 @@ export class Coordinator {
       const primary = acknowledged.view.primary;
       if (candidates.has(primary)) holders.add(primary); // its disk holds all it acknowledged
     }
-    const pool = holders.size > 0 && this.testOnlyFaults.rankCandidatesByDiskOnly !== true ? holders : candidates;
+    const pool =
+      holders.size > 0 && this.testOnlyFaults.rankCandidatesByDiskOnly !== true ? holders : candidates;
     const primary = this.longestLog(pool);
     if (primary === undefined) return; // nobody alive holds every committed entry: wait for one
     // Candidates whose process also stayed the same remain backups; a restarted one proves itself as a learner.
@@ -549,7 +551,9 @@ export class Coordinator {
       // Every backup of that view holds every commit on disk: any of them may lead, and the old
       // primary; those whose process did not restart hold the replicated writes too.
       const candidates = [last.primary, ...last.backups].filter(sameDirectory);
-      const holders = candidates.filter((id) => id === last.primary || !this.identityChanged(id, acknowledged));
+      const holders = candidates.filter(
+        (id) => id === last.primary || !this.identityChanged(id, acknowledged),
+      );
       const pool = holders.length > 0 ? holders : candidates;
       const primary = this.longestLog(pool);
       if (primary === undefined) return; // nobody alive holds every committed entry: wait for one

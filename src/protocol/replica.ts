@@ -1065,7 +1065,8 @@ export class Replica {
       follower.matchIndex = match;
     }
     // Whatever it held in memory beyond the match point, it holds no more (it restarted).
-    if (match < follower.receivedIndex) follower.receivedIndex = logIndex(Math.max(match, follower.matchIndex));
+    if (match < follower.receivedIndex)
+      follower.receivedIndex = logIndex(Math.max(match, follower.matchIndex));
     follower.confirmed = true;
     follower.nextIndex = logIndex(match + 1);
     follower.lastProgressTick = this.now;

@@ -373,7 +373,8 @@ export class Nemesis {
     const crashPrimaryAt = crashBackupAt + this.random.integer(0, 10);
     for (const id of view.backups) {
       // Slow, but not so slow that the coordinator counts them as failed (storageStallTicksMax).
-      if (id !== backup) cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 10, fsyncTicksMax: 25 });
+      if (id !== backup)
+        cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 10, fsyncTicksMax: 25 });
     }
     if (this.random.chance(0.7)) {
       // Late, but not so late that the coordinator counts them as silent (failureTimeoutTicks).
@@ -381,7 +382,9 @@ export class Nemesis {
       const delayTicks = this.random.integer(20, 50);
       for (const id of view.backups) if (id !== backup) cluster.clog(id, 'coordinator', delayTicks, until);
     }
-    cluster.note(`memory-loss: other backups' disks slow; ${backup} restarts at ${crashBackupAt}, ${primary} crashes at ${crashPrimaryAt}`);
+    cluster.note(
+      `memory-loss: other backups' disks slow; ${backup} restarts at ${crashBackupAt}, ${primary} crashes at ${crashPrimaryAt}`,
+    );
     let stage: 'slow' | 'backup-restarted' | 'primary-down' = 'slow';
     const fault: ActiveFault = {
       kind: 'memory-loss',

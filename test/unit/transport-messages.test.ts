@@ -365,7 +365,13 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
   [
     'an infinite prepare_ok time',
     () =>
-      parsePeerMessage({ type: 'prepare_ok', view: 1, index: 1, received: 1, time: Number.POSITIVE_INFINITY }),
+      parsePeerMessage({
+        type: 'prepare_ok',
+        view: 1,
+        index: 1,
+        received: 1,
+        time: Number.POSITIVE_INFINITY,
+      }),
     /\.time: expected a non-negative number or -1/,
   ],
   [
@@ -448,7 +454,8 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
   ],
   [
     'an address that is not a string',
-    () => parseCoordinatorToReplica({ type: 'view_change', view, primaryIncarnation: 1, addresses: { a: 5 } }),
+    () =>
+      parseCoordinatorToReplica({ type: 'view_change', view, primaryIncarnation: 1, addresses: { a: 5 } }),
     /\.addresses\.a: expected a string/,
   ],
   [
