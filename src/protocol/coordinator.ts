@@ -115,6 +115,11 @@ export class Coordinator {
   private firstHeartbeatTick: number | null = null;
   /** Why this coordinator forms no view and grants no lease, or null. */
   private currentProblem: string | null = null;
+  /**
+   * New primaries chosen among restarted replicas only, because no replica that held everything in
+   * memory was alive to this coordinator: replicated writes not yet committed may be lost by it.
+   */
+  promotionsWithoutHolders = 0;
   private effects: { save: CoordinatorState | null; messages: CoordinatorEffects['messages'] } = {
     save: null,
     messages: [],
@@ -520,6 +525,7 @@ export class Coordinator {
       holders.size > 0 && this.testOnlyFaults.rankCandidatesByDiskOnly !== true ? holders : candidates;
     const primary = this.longestLog(pool);
     if (primary === undefined) return; // nobody alive holds every committed entry: wait for one
+    if (holders.size === 0) this.promotionsWithoutHolders += 1;
     // Candidates whose process also stayed the same remain backups; a restarted one proves itself as a learner.
     const unchanged = (id: ReplicaId) =>
       !this.identityChanged(id, current) ||
@@ -557,6 +563,7 @@ export class Coordinator {
       const pool = holders.length > 0 ? holders : candidates;
       const primary = this.longestLog(pool);
       if (primary === undefined) return; // nobody alive holds every committed entry: wait for one
+      if (holders.length === 0) this.promotionsWithoutHolders += 1;
       const backups = pool.filter((id) => id !== primary && !this.identityChanged(id, acknowledged)).sort();
       const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
       this.installView({ primary, backups, learners });
@@ -580,6 +587,9 @@ export class Coordinator {
     const pool = oldPrimaryBack ? [...electors, last.primary] : electors;
     const primary = this.longestLog(pool);
     if (primary === undefined) return;
+    if (!oldPrimaryBack && electors.every((id) => this.identityChanged(id, acknowledged))) {
+      this.promotionsWithoutHolders += 1;
+    }
     const backups = pool.filter((id) => id !== primary && !this.identityChanged(id, acknowledged)).sort();
     const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
     this.installView({ primary, backups, learners });

@@ -167,6 +167,8 @@ export interface StorageCounts {
   repairs: number;
   /** Crashes of a replica holding async losses it had not yet seen recorded (they live in memory). */
   lossReportsDropped: number;
+  /** Primaries chosen among restarted replicas, no replica that held everything being alive. */
+  promotionsWithoutHolders: number;
 }
 
 /** Ticks a transfer takes: a fixed cost and one tick per this many bytes. */
@@ -193,6 +195,10 @@ export class SimCluster {
    * dying process, still readable), or when its directory is lost while it is down (`replica` null).
    */
   readonly lossListeners: ((id: ReplicaId, replica: Replica | null) => void)[] = [];
+  /** Told when the coordinator chose a primary among restarted replicas only (see Coordinator). */
+  readonly promotionWithoutHoldersListeners: (() => void)[] = [];
+  /** The running coordinator's count of such promotions already told. */
+  private promotionsWithoutHoldersSeen = 0;
   private readonly inFlight: InFlight[] = [];
   private readonly transfers: SimTransfer[] = [];
   readonly counts: StorageCounts = {
@@ -202,6 +208,7 @@ export class SimCluster {
     transfersFailed: 0,
     repairs: 0,
     lossReportsDropped: 0,
+    promotionsWithoutHolders: 0,
   };
   /** Storage rules the real recovery code broke on a simulated disk (damage it did not call corruption). */
   readonly storageViolations: string[] = [];
@@ -356,6 +363,7 @@ export class SimCluster {
     if (this.coordinator !== null) return;
     if (options.wipeState === true) this.coordinatorStored = null;
     this.coordinatorEpoch += 1;
+    this.promotionsWithoutHoldersSeen = 0;
     this.coordinator = new Coordinator({
       config: this.options.config,
       stored: this.coordinatorStored,
@@ -734,6 +742,12 @@ export class SimCluster {
 
   private flushCoordinator(): void {
     if (this.coordinator === null) return;
+    if (this.coordinator.promotionsWithoutHolders > this.promotionsWithoutHoldersSeen) {
+      this.promotionsWithoutHoldersSeen = this.coordinator.promotionsWithoutHolders;
+      this.counts.promotionsWithoutHolders += 1;
+      this.trace('a restarted replica leads: no replica that held everything is alive to the coordinator');
+      for (const listener of this.promotionWithoutHoldersListeners) listener();
+    }
     const effects = this.coordinator.takeEffects();
     if (effects.save !== null) this.coordinatorStored = effects.save;
     for (const { to, message } of effects.messages)

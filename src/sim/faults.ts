@@ -267,9 +267,11 @@ export class Nemesis {
    */
   followOperator(): void {
     const cluster = this.cluster;
-    const view = cluster.view();
+    const view = this.acknowledgedView();
     if (this.wipedAwaitingRejoin !== null && view !== null) {
-      // Back only in a view formed after the wipe: the view it was wiped in still names it.
+      // Back only in a view formed after the wipe (the view it was wiped in still names it) that its
+      // primary acknowledged: a view the coordinator merely installed may name a member that holds
+      // nothing yet (with a commit quorum, the fence view names every member of the last one).
       const { id, viewNumber } = this.wipedAwaitingRejoin;
       if (view.number > viewNumber && (view.primary === id || view.backups.includes(id))) {
         this.wipedAwaitingRejoin = null;
@@ -279,6 +281,12 @@ export class Nemesis {
     if (this.active.some((fault) => fault.kind === 'coordinator-amnesia')) return;
     cluster.crashCoordinator();
     cluster.startCoordinator({ recoverFromReplicas: [...cluster.nodes.keys()] });
+  }
+
+  /** The current view, if its primary acknowledged it (the coordinator's stored word), else null. */
+  private acknowledgedView(): ReturnType<SimCluster['view']> {
+    const view = this.cluster.view();
+    return view !== null && this.cluster.lastAcknowledgedView()?.number === view.number ? view : null;
   }
 
   get faultsInjected(): number {
@@ -484,7 +492,7 @@ export class Nemesis {
 
   /** A wipe or a corrupt: losing a directory is survivable only while every other replica holds everything. */
   private mayLoseDirectory(): boolean {
-    const view = this.cluster.view();
+    const view = this.acknowledgedView();
     return (
       view !== null &&
       this.wipedAwaitingRejoin === null &&

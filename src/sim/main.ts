@@ -122,6 +122,7 @@ function main(): void {
   let replicatedAcknowledged = 0;
   let replicatedExcused = 0;
   let quorumSeeds = 0;
+  let promotionsWithoutHolders = 0;
   let unknownKeys = 0;
   let sessionsExpired = 0;
   const storage = {
@@ -145,6 +146,7 @@ function main(): void {
     replicatedAcknowledged += result.replicatedAcknowledged;
     replicatedExcused += result.replicatedExcused;
     if (result.syncQuorum !== null) quorumSeeds += 1;
+    promotionsWithoutHolders += result.storage.promotionsWithoutHolders;
     unknownKeys += result.unknownKeys;
     sessionsExpired += result.sessionsExpired;
     for (const name of Object.keys(storage) as (keyof typeof storage)[])
@@ -169,7 +171,7 @@ function main(): void {
       `faults injected: ${totalFaults} (${breakdown})`,
       `operations checked: ${operations}`,
       `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records`,
-      `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them lost by every replica that held them (unchecked)`,
+      `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,
       `seeds with a commit quorum (syncQuorum below the backups): ${quorumSeeds}`,
       `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}`,
       `sessions expired under a pending write: ${sessionsExpired}`,

@@ -107,6 +107,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   let unknownKeys = 0;
   let replicatedExcused = 0;
   cluster.lossListeners.push((id) => workload.noteLoss(id));
+  cluster.promotionWithoutHoldersListeners.push(() => workload.notePromotionWithoutHolders());
   try {
     const { finalReads, lossRecord } = runPhases(
       cluster,

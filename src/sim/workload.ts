@@ -207,6 +207,8 @@ export interface ReplicatedAcknowledgement {
   readonly lostCopies: Set<ReplicaId>;
   /** Known committed before every holder failed: never excused. */
   settled: boolean;
+  /** Not committed when the coordinator promoted a restarted replica for want of a holder. */
+  overtaken: boolean;
 }
 
 /** One client connection: what its processes share. */
@@ -281,6 +283,8 @@ export class SimWorkload {
   readonly replicatedAcknowledged: ReplicatedAcknowledgement[] = [];
   /** Every loss of a process or directory so far, with the dying process (null: directory lost). */
   private readonly losses: { readonly id: ReplicaId; readonly tick: number }[] = [];
+  /** When the coordinator promoted a restarted replica for want of one that held everything. */
+  private readonly promotionsWithoutHolders: number[] = [];
   readonly keys: readonly string[];
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
@@ -734,6 +738,20 @@ export class SimWorkload {
     }
   }
 
+  /**
+   * The coordinator chose a primary among restarted replicas, every replica that held everything being
+   * crashed or out of its reach (failed, as far as the promise goes): a replicated write not committed
+   * yet may be lost by it.
+   */
+  notePromotionWithoutHolders(): void {
+    this.promotionsWithoutHolders.push(this.cluster.now);
+    for (const acknowledged of this.replicatedAcknowledged) {
+      if (acknowledged.settled || acknowledged.overtaken) continue;
+      if (this.committed(acknowledged)) acknowledged.settled = true;
+      else acknowledged.overtaken = true;
+    }
+  }
+
   /** Some running replica knows the write committed (it holds the entry, at or below its commit index). */
   private committed(acknowledged: ReplicatedAcknowledgement): boolean {
     const position = { view: viewNumber(acknowledged.view), index: logIndex(acknowledged.index) };
@@ -747,7 +765,8 @@ export class SimWorkload {
   replicatedExcused(): ReplicatedAcknowledgement[] {
     return this.replicatedAcknowledged.filter(
       (acknowledged) =>
-        !acknowledged.settled && acknowledged.holders.every((id) => acknowledged.lostCopies.has(id)),
+        !acknowledged.settled &&
+        (acknowledged.overtaken || acknowledged.holders.every((id) => acknowledged.lostCopies.has(id))),
     );
   }
 
@@ -765,12 +784,16 @@ export class SimWorkload {
         holders: [...reply.replicas],
         lostCopies: new Set(),
         settled: false,
+        overtaken: false,
       };
       // A holder may have lost it before the reply arrived: its receipt, or the reply, was on its way.
       for (const loss of this.losses) {
         if (loss.tick >= pending.startedAt && acknowledged.holders.includes(loss.id)) {
           acknowledged.lostCopies.add(loss.id);
         }
+      }
+      if (this.promotionsWithoutHolders.some((tick) => tick >= pending.startedAt)) {
+        acknowledged.overtaken = true;
       }
       this.replicatedAcknowledged.push(acknowledged);
     }
