@@ -101,6 +101,24 @@ const brokenBuilds: readonly {
     seeds: 10,
     caughtAs: /: staleness: /,
   },
+  // Issue 8, replicated writes: caught in 2 of seeds 1001..4000 (2507, 3867), both schedules of the
+  // memory-loss fault (a backup restarts, the primary dies, the other backups report late); searched
+  // on the build that added replicated writes and the commit quorum.
+  {
+    fault: 'rankCandidatesByDiskOnly',
+    what: 'a coordinator that ranks candidates by disk alone, restarted ones included (replicated writes lost)',
+    start: 2507,
+    seeds: 1,
+    caughtAs: /not linearizable|missing from the final value/,
+  },
+  // Issue 8, commit quorum: caught in 9 of 1000 seeds (37, 46, 153, 162, 484, ...), same build.
+  {
+    fault: 'promoteWithoutQuorumReports',
+    what: 'a commit quorum whose failover counts no reports (commits lost)',
+    start: 37,
+    seeds: 10,
+    caughtAs: /not linearizable|missing from the final value|would remove committed entries/,
+  },
 ];
 
 for (const { fault, what, start, seeds, caughtAs } of brokenBuilds) {
