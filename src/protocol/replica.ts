@@ -438,6 +438,7 @@ export class Replica {
       this.effects.storage.push({ kind: 'reset', position });
       this.durableIndex = position.index;
       this.lastAckSent = logIndex(Math.min(this.lastAckSent, position.index));
+      this.lastReceiptSent = logIndex(Math.min(this.lastReceiptSent, position.index));
     }
     this.adopt(restored);
     // Async writes of the dropped log beyond what committed may be lost, as with a truncation (sim
