@@ -33,7 +33,7 @@ export type Mix = Readonly<Record<OperationKind, number>>;
 
 export const MIX_DEFAULT: Mix = { put: 1, get: 0, append: 0, cas: 0, incr: 0 };
 
-export const durabilities = ['sync', 'async'] as const satisfies readonly Durability[];
+export const durabilities = ['sync', 'replicated', 'async'] as const satisfies readonly Durability[];
 export type ReadMode = 'primary' | 'any';
 export const readModes = ['primary', 'any'] as const satisfies readonly ReadMode[];
 

@@ -152,6 +152,8 @@ export interface ChaosClusterOptions {
   readonly seed: number;
   /** Flags every replica starts with besides its own (retention and transfer settings). */
   readonly replicaArguments?: readonly string[];
+  /** Flags the coordinator and every replica start with (cluster settings: the commit quorum). */
+  readonly clusterArguments?: readonly string[];
 }
 
 export class ChaosCluster {
@@ -183,7 +185,14 @@ export class ChaosCluster {
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
     const coordinator = new ServerProcess(
       COORDINATOR_NAME,
-      ['coordinator', '--listen', `${CHAOS_HOST}:0`, '--dir', join(directory, COORDINATOR_NAME)],
+      [
+        'coordinator',
+        '--listen',
+        `${CHAOS_HOST}:0`,
+        '--dir',
+        join(directory, COORDINATOR_NAME),
+        ...(options.clusterArguments ?? []),
+      ],
       logPath(COORDINATOR_NAME),
     );
     const cluster = new ChaosCluster(directory, coordinator, replicas, proxies);
@@ -211,6 +220,7 @@ export class ChaosCluster {
           '--dir',
           join(directory, id),
           ...(options.replicaArguments ?? []),
+          ...(options.clusterArguments ?? []),
         ];
         replicas.set(id, new ServerProcess(id, args, logPath(id)));
       }

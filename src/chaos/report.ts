@@ -34,6 +34,8 @@ export interface ChaosReport {
   readonly asyncAppendsAcknowledged: number;
   readonly asyncAppendsLost: number;
   readonly asyncWritesAcknowledged: number;
+  /** Replicated writes acknowledged: among the ok operations, held to the same checks as sync ones. */
+  readonly replicatedWritesAcknowledged?: number;
   readonly failoverHappened: boolean;
   readonly linearizability: {
     readonly keys: number;
@@ -189,7 +191,7 @@ export function formatReport(report: ChaosReport): string {
   );
   const { ok, fail, info } = report.operations;
   lines.push(
-    `operations: ${ok} ok, ${fail} failed, ${info} unknown (${report.asyncWritesAcknowledged} of them acknowledged async writes)`,
+    `operations: ${ok} ok (${report.replicatedWritesAcknowledged ?? 0} of them replicated writes), ${fail} failed, ${info} unknown (${report.asyncWritesAcknowledged} of them acknowledged async writes)`,
   );
   if (report.unsuccessfulByCause.size > 0) {
     const causes = [...report.unsuccessfulByCause].sort(([, a], [, b]) => b - a);

@@ -92,6 +92,8 @@ export interface ChaosOptions {
   readonly keys: number;
   /** Client sessions each replica keeps; the seed picks one of CHAOS_SESSIONS_MAX_CHOICES if absent. */
   readonly sessionsMax?: number;
+  /** The cluster's commit quorum (`--sync-quorum`): backups a commit waits for; every backup if absent. */
+  readonly syncQuorum?: number;
   /**
    * The replicas' --transfer-rate; CHAOS_TRANSFER_BYTES_PER_SECOND if absent and the transfer-kill
    * nemesis runs (the ballast is written then too), unlimited otherwise.
@@ -148,6 +150,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         String(sessionsMax),
         ...(transferRate === null ? [] : ['--transfer-rate', String(transferRate)]),
       ],
+      clusterArguments: options.syncQuorum === undefined ? [] : ['--sync-quorum', String(options.syncQuorum)],
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {
@@ -303,6 +306,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     asyncAppendsAcknowledged: asyncAppends.length,
     asyncAppendsLost,
     asyncWritesAcknowledged: workload?.asyncWritesAcknowledged ?? 0,
+    replicatedWritesAcknowledged: workload?.replicatedWritesAcknowledged ?? 0,
     failoverHappened: failovers.times.length > 0 || (monitor?.primaryChanged ?? false),
     linearizability: { keys: linearizability.perKey.size, linearizable, unknown, violations },
     failoverMs: failovers.times,

@@ -46,6 +46,12 @@ export interface WriteVersion {
    * acknowledged that way (async, outcome unknown, or learned only by asking for the request's status).
    */
   readonly acknowledgedNs: number | null;
+  /**
+   * Acknowledged before it committed (`replicated`: on the backups' memory, not yet their disk). A
+   * backup's freshness is vouched for by the commit index, so the staleness bound covers such a write
+   * only once it committed: it is held to read-your-writes (the index), not to the bound.
+   */
+  readonly beforeCommit?: boolean;
   /** The Client (one connection) that sent it. */
   readonly client: number;
 }
@@ -120,7 +126,13 @@ export function checkStaleness(
     const group = byKey.get(read.key) ?? { acknowledged: [], producers: new Map() };
     const cutoffNs = read.invokedNs - (read.maxStalenessMs + slackMs) * 1e6;
     const requirements: [StalenessRule, WriteVersion | null][] = [
-      ['staleness', newest(group.acknowledged, (write) => (write.acknowledgedNs ?? 0) < cutoffNs)],
+      [
+        'staleness',
+        newest(
+          group.acknowledged,
+          (write) => write.beforeCommit !== true && (write.acknowledgedNs ?? 0) < cutoffNs,
+        ),
+      ],
     ];
     if (read.readYourWrites) {
       requirements.push([

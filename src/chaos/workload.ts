@@ -62,6 +62,12 @@ export const CLIENT_DEADLINE_MS = 5000;
  */
 export const CLIENT_SHORT_DEADLINE_MS = 800;
 export const ASYNC_WRITE_PROBABILITY = 0.1;
+/**
+ * Share of the other writes, appends and cas that ask for `replicated` durability: acknowledged on
+ * the primary's disk and every backup's memory, they must survive every fault here as sync ones do
+ * (the nemesis never crashes every replica), and are checked as definite.
+ */
+export const REPLICATED_WRITE_PROBABILITY = 0.25;
 /** Bounds one process's operations; register values are unique up to this many per process. */
 export const OPERATIONS_PER_PROCESS_MAX = 999_999;
 export const PROCESS_VALUE_STRIDE = 1_000_000_000;
@@ -145,6 +151,8 @@ export class Workload {
   readonly writeAcknowledgements: WriteAcknowledgement[] = [];
   readonly asyncAppendsAcknowledged: AsyncAppend[] = [];
   asyncWritesAcknowledged = 0;
+  /** Replicated writes acknowledged (checked as definite, like sync ones). */
+  replicatedWritesAcknowledged = 0;
   /** Why operations did not complete ok: an error code, or "cas not swapped". */
   readonly unsuccessfulByCause = new Map<string, number>();
   /** Every write's version, for the staleness check. */
@@ -261,8 +269,12 @@ export class Workload {
       await this.boundedRead(state, key, kind, observe);
       return;
     }
-    const durability =
-      (f === 'write' || f === 'append') && random.chance(ASYNC_WRITE_PROBABILITY) ? 'async' : 'sync';
+    const durability: Durability =
+      (f === 'write' || f === 'append') && random.chance(ASYNC_WRITE_PROBABILITY)
+        ? 'async'
+        : (f === 'write' || f === 'append' || f === 'cas') && random.chance(REPLICATED_WRITE_PROBABILITY)
+          ? 'replicated'
+          : 'sync';
     const value =
       (f === 'write' || f === 'cas') && random.chance(REGISTER_WORD_PROBABILITY)
         ? `p${process}-w${sequence}`
@@ -281,8 +293,10 @@ export class Workload {
               : 1;
     const invokedNs = clock();
     const handle = recorder.invoke(process, f, key, input, invokedNs);
-    const acknowledged = (metadata: WriteMetadata) =>
+    const acknowledged = (metadata: WriteMetadata) => {
       this.writeAcknowledgements.push({ timeNs: clock(), view: metadata.view });
+      if (metadata.durability === 'replicated') this.replicatedWritesAcknowledged += 1;
+    };
     /** What the write made the key, for the staleness check. */
     const version = (made: string | number, index: number | null, acknowledgedNs: number | null) =>
       this.versions.push({
@@ -292,6 +306,7 @@ export class Workload {
         index,
         invokedNs,
         acknowledgedNs,
+        ...(durability === 'replicated' ? { beforeCommit: true } : {}),
         client: state.clientIndex,
       });
     try {
@@ -331,7 +346,7 @@ export class Workload {
           return;
         }
         case 'cas': {
-          const reply = await client.cas(key, expected, value);
+          const reply = await client.cas(key, expected, value, { durability });
           acknowledged(reply);
           if (reply.swapped) {
             const doneNs = clock();

@@ -11,7 +11,10 @@
 //                      at an index above i;
 //   - cancelled:       v reflects no write the cluster said it cancelled (REQUEST_CANCELLED).
 // Only acknowledged (ok) writes are held against a read: an info write may or may not have happened,
-// and the workloads record async writes as info, since a failover may lose them by design.
+// and the workloads record async writes as info, since a failover may lose them by design. A write
+// acknowledged before it committed (`replicated` durability: on the backups' memory, not their disk)
+// is held only as of its index: the primary vouches for backups' freshness with its commit index, so
+// the staleness bound covers such a write only once it committed, as it covers async writes.
 //
 // "Reflects", by the kind of key (write values are unique, as the workloads make them):
 //   - an append list (the key has appends): v contains the write's token;
@@ -82,6 +85,8 @@ const writeFunctions: ReadonlySet<Operation['f']> = new Set(['write', 'append', 
 export function checkBoundedReads(
   reads: readonly BoundedRead[],
   operations: readonly Operation[],
+  /** Writes acknowledged before they committed (replicated ones): held by the index rule only. */
+  acknowledgedBeforeCommit: ReadonlySet<Operation> = new Set(),
 ): BoundedReadReport {
   const histories = new Map<string, KeyHistory>();
   const byKey = new Map<string, Operation[]>();
@@ -101,7 +106,7 @@ export function checkBoundedReads(
   };
   const violations: BoundedReadViolation[] = [];
   for (const read of reads) {
-    const found = checkRead(read, historyOf(read.key));
+    const found = checkRead(read, historyOf(read.key), acknowledgedBeforeCommit);
     if (found !== null) violations.push({ ...found, key: read.key });
   }
   return { checked: reads.length, violations };
@@ -125,7 +130,11 @@ function keyHistory(writes: readonly Operation[]): KeyHistory {
 
 type Found = Omit<BoundedReadViolation, 'key'>;
 
-function checkRead(read: BoundedRead, history: KeyHistory): Found | null {
+function checkRead(
+  read: BoundedRead,
+  history: KeyHistory,
+  acknowledgedBeforeCommit: ReadonlySet<Operation>,
+): Found | null {
   if (read.index < read.minIndex) {
     return { rule: 'min-index', message: `${describeRead(read)}: observed an index below the asked one` };
   }
@@ -134,7 +143,7 @@ function checkRead(read: BoundedRead, history: KeyHistory): Found | null {
   const reasons = new Map<Operation, 'staleness' | 'index'>();
   for (const write of history.acknowledged) {
     if (write.index !== undefined && write.index <= read.index) reasons.set(write, 'index');
-    else if (write.ret < cutoff) reasons.set(write, 'staleness');
+    else if (write.ret < cutoff && !acknowledgedBeforeCommit.has(write)) reasons.set(write, 'staleness');
   }
   const later = history.acknowledged.filter((write) => write.index !== undefined && write.index > read.index);
   switch (history.kind) {

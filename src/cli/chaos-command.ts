@@ -42,6 +42,7 @@ interface ChaosFlags {
   readonly keys: number;
   readonly sessionsMax?: number;
   readonly transferRate?: number;
+  readonly syncQuorum?: number;
   readonly seed?: number;
   readonly dir?: string;
 }
@@ -126,6 +127,11 @@ export function addChaosCommand(program: Command): void {
       integerIn(1, CHAOS_TRANSFER_RATE_MAX),
     )
     .option(
+      '--sync-quorum <k>',
+      "the cluster's --sync-quorum: a commit waits for k backups, a failover for enough backups' reports (default: every backup)",
+      integerIn(1, CLUSTER_REPLICAS_MAX),
+    )
+    .option(
       '--seed <n>',
       'seed of the fault schedule and the workload (random by default)',
       integerIn(0, CHAOS_SEED_MAX),
@@ -158,6 +164,7 @@ export function addChaosCommand(program: Command): void {
           keys: flags.keys,
           ...(flags.sessionsMax === undefined ? {} : { sessionsMax: flags.sessionsMax }),
           ...(flags.transferRate === undefined ? {} : { transferBytesPerSecond: flags.transferRate }),
+          ...(flags.syncQuorum === undefined ? {} : { syncQuorum: flags.syncQuorum }),
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),
           ...(flags.dir === undefined ? {} : { directory: flags.dir }),

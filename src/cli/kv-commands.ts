@@ -18,6 +18,7 @@ import {
 import { formatTransfer } from '../client/transfer-progress.js';
 import { ConfigError, OutcomeUnknownError } from '../errors.js';
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
+import type { Durability } from '../protocol/types.js';
 import type { KvResult } from '../state-machine/index.js';
 import {
   addClientOptions,
@@ -119,8 +120,8 @@ function requestIdArgument(text: string): string {
   return text;
 }
 
-const durabilityOf = (flags: WriteFlags) => ({
-  durability: flags.async ? ('async' as const) : ('sync' as const),
+const durabilityOf = (flags: WriteFlags): { durability: Durability } => ({
+  durability: flags.durability ?? (flags.async === true ? 'async' : 'sync'),
 });
 
 export function addClientCommands(program: Command): void {

@@ -1,9 +1,10 @@
 // Flag parsing shared by the commands: every value is checked when commander reads it, so a bad
 // flag is a usage error (exit 2) before anything connects or starts.
 
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { ConfigError } from '../errors.js';
+import { type Durability, durabilities } from '../protocol/types.js';
 import { parseAddress } from '../transport/index.js';
 
 export const COORDINATOR_ADDRESS_DEFAULT = '127.0.0.1:7000';
@@ -67,6 +68,7 @@ export interface ClientFlags {
 
 export interface WriteFlags extends ClientFlags {
   readonly async?: boolean;
+  readonly durability?: Durability;
 }
 
 export function addClusterIdOption(command: Command): Command {
@@ -91,7 +93,16 @@ export function addClientOptions(command: Command, { write = false } = {}): Comm
     )
     .option('--json', 'print one JSON object on stdout');
   if (write) {
-    command.option('--async', "acknowledge once on the primary's disk (may be lost on failover)");
+    command
+      .addOption(
+        new Option(
+          '--durability <level>',
+          "when the write is acknowledged: sync (on every replica's disk), replicated (on the primary's disk and every backup's memory), async (on the primary's disk; may be lost on failover)",
+        )
+          .choices(durabilities)
+          .conflicts('async'),
+      )
+      .option('--async', 'the same as --durability async');
   }
   return command;
 }

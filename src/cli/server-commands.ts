@@ -14,7 +14,7 @@ import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger } from '../node/logger.js';
-import { defaultProtocolConfig } from '../protocol/config.js';
+import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { formatAddress } from '../transport/index.js';
 import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
 import { serverNodeFlags } from './server-node-flags.js';
@@ -42,7 +42,12 @@ interface ServerFlags {
   readonly clusterId: string;
 }
 
-interface CoordinatorFlags extends ServerFlags {
+/** A cluster setting the coordinator and every replica must share. */
+interface QuorumFlags {
+  readonly syncQuorum?: number;
+}
+
+interface CoordinatorFlags extends ServerFlags, QuorumFlags {
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
 }
@@ -55,13 +60,13 @@ interface RetentionFlags {
   readonly transferRate?: number;
 }
 
-interface ReplicaFlags extends ServerFlags, RetentionFlags {
+interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
 }
 
-interface StartFlags extends RetentionFlags {
+interface StartFlags extends RetentionFlags, QuorumFlags {
   readonly replicas: number;
   readonly dir: string;
   readonly port: number;
@@ -95,9 +100,27 @@ function addRetentionOptions(command: Command): Command {
     );
 }
 
-/** The replica's settings, from the defaults and the retention flags. */
-function replicaConfig(flags: RetentionFlags): NodeConfig {
-  const protocol = defaultProtocolConfig;
+/** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
+const syncQuorumFlagMax = 1000;
+
+function addSyncQuorumOption(command: Command): Command {
+  return command.option(
+    '--sync-quorum <k>',
+    "commit once k backups have an entry on disk (PostgreSQL's ANY k) instead of every backup; a failover " +
+      'then waits to hear from all but k − 1 of the backups. The coordinator and every replica must be given ' +
+      'the same k (default: every backup)',
+    integerIn(1, syncQuorumFlagMax),
+  );
+}
+
+/** The protocol settings every process of the cluster shares, from the defaults and the flags. */
+function clusterProtocol(flags: QuorumFlags): NodeConfig['protocol'] {
+  return { ...defaultProtocolConfig, syncQuorum: flags.syncQuorum ?? syncQuorumAll };
+}
+
+/** The replica's settings, from the defaults, the cluster setting and the retention flags. */
+function replicaConfig(flags: RetentionFlags & QuorumFlags): NodeConfig {
+  const protocol = clusterProtocol(flags);
   return {
     ...defaultNodeConfig,
     transferBytesPerSecond: flags.transferRate ?? defaultNodeConfig.transferBytesPerSecond,
@@ -126,8 +149,7 @@ function retentionArguments(flags: RetentionFlags): string[] {
 
 export function addServerCommands(program: Command): void {
   addClusterIdOption(
-    program
-      .command('coordinator')
+    addSyncQuorumOption(program.command('coordinator'))
       .description('run the coordinator in the foreground')
       .requiredOption('--listen <host:port>', 'address to listen on', address(0))
       .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
@@ -153,14 +175,14 @@ export function addServerCommands(program: Command): void {
       clusterId: flags.clusterId,
       recoverFromReplicas: flags.recoverFromReplicas ?? [],
       newCluster: flags.newCluster === true,
+      config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
     });
     await serveUntilSignal(server, `understudy coordinator${READY_MARKER}${server.address}`);
   });
 
   addClusterIdOption(
     addRetentionOptions(
-      program
-        .command('replica')
+      addSyncQuorumOption(program.command('replica'))
         .description('run one replica in the foreground')
         .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
         .requiredOption('--listen <host:port>', 'address to listen on', address(0))
@@ -190,7 +212,7 @@ export function addServerCommands(program: Command): void {
   });
 
   addClusterIdOption(
-    addRetentionOptions(program.command('start'))
+    addRetentionOptions(addSyncQuorumOption(program.command('start')))
       .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it')
       .option(
         '--replicas <n>',
@@ -277,6 +299,7 @@ async function startCluster(flags: StartFlags): Promise<void> {
   const directory = resolve(flags.dir);
   const coordinator = formatAddress(flags.host, flags.port);
   const clusterId = ['--cluster-id', flags.clusterId];
+  const quorum = flags.syncQuorum === undefined ? [] : ['--sync-quorum', String(flags.syncQuorum)];
   const children: Child[] = [];
   let stopping = false;
 
@@ -339,6 +362,7 @@ async function startCluster(flags: StartFlags): Promise<void> {
     // A data folder with no replica data yet is a new cluster; otherwise the coordinator's own state
     // must be there, or it refuses to act rather than start over and reuse view numbers.
     ...(hasReplicaData(directory) ? [] : ['--new-cluster']),
+    ...quorum,
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
   const replicas = Array.from({ length: flags.replicas }, (_, k) => {
@@ -354,6 +378,7 @@ async function startCluster(flags: StartFlags): Promise<void> {
       '--dir',
       join(directory, id),
       ...retentionArguments(flags),
+      ...quorum,
     ]);
   });
   await Promise.all(replicas.map((replica) => replica.ready));

@@ -44,7 +44,14 @@ import type {
   StalenessBound,
   StatusReply,
 } from '../protocol/messages.js';
-import { type ClientId, clientId, type Durability, logIndex, type View } from '../protocol/types.js';
+import {
+  type ClientId,
+  clientId,
+  type Durability,
+  durabilities,
+  logIndex,
+  type View,
+} from '../protocol/types.js';
 import {
   dial,
   ID_BYTES_MAX,
@@ -108,7 +115,10 @@ export interface WriteReply {
   /** The entry's log index. */
   readonly index: number;
   readonly durability: Durability;
-  /** The replicas known to hold the entry on disk when the reply left. */
+  /**
+   * The replicas known to hold the entry when the reply left: on disk, or, for a `replicated`
+   * write, on the primary's disk and in the others' memory.
+   */
   readonly replicas: string[];
 }
 
@@ -224,8 +234,10 @@ export class ReplicatedClient {
    */
   async write(operation: Uint8Array, options: WriteOptions = {}): Promise<WriteReply> {
     const durability = options.durability ?? 'sync';
-    if (durability !== 'sync' && durability !== 'async') {
-      throw new ConfigError(`durability must be 'sync' or 'async', got ${String(durability)}`);
+    if (!(durabilities as readonly unknown[]).includes(durability)) {
+      throw new ConfigError(
+        `durability must be one of ${durabilities.map((name) => `'${name}'`).join(', ')}, got ${String(durability)}`,
+      );
     }
     const endMs = this.deadline();
     for (;;) {

@@ -52,6 +52,28 @@ export interface ProtocolConfig {
   readonly sessionIdleTicks: number;
   /** Beyond this many sessions the least recently active are expired, oldest first. */
   readonly sessionsMax: number;
+  /**
+   * Backups whose fsync a commit waits for, like PostgreSQL's `ANY k`: an entry commits once the
+   * primary and this many backups of the view hold it on disk (all of them when the view has fewer).
+   * `syncQuorumAll` (the default) waits for every backup. With fewer, the coordinator promotes only a
+   * backup that provably holds every commit: it first stops the old primary's view, then waits to hear
+   * from enough of its backups (all but k − 1) and takes the longest log among them, or waits. A
+   * cluster setting: the coordinator and every replica must be given the same value.
+   */
+  readonly syncQuorum: number;
+}
+
+/** `syncQuorum` for "every backup of the view": today's commit rule, and no commit quorum. */
+export const syncQuorumAll = Number.MAX_SAFE_INTEGER;
+
+/** Backups a commit waits for in a view with `backups` backups: k = min(syncQuorum, backups). */
+export function commitQuorumOf(config: ProtocolConfig, backups: number): number {
+  return Math.min(config.syncQuorum, backups);
+}
+
+/** A commit may leave some backups of a view without an entry: promotion must then count reports. */
+export function quorumConfigured(config: ProtocolConfig): boolean {
+  return config.syncQuorum < syncQuorumAll;
 }
 
 export const defaultProtocolConfig: ProtocolConfig = {
@@ -73,6 +95,7 @@ export const defaultProtocolConfig: ProtocolConfig = {
   snapshotLogBytes: 4 * 1024 * 1024,
   sessionIdleTicks: 360_000,
   sessionsMax: 50_000,
+  syncQuorum: syncQuorumAll,
 };
 
 /** Small limits so that batching, backpressure and retransmission paths run in tests. */

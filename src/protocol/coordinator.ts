@@ -26,7 +26,7 @@
 // - only the primary of the current view, with the identity recorded for it, gets a lease, and the
 //   first heartbeat in which it reports the view acknowledges it.
 
-import type { ProtocolConfig } from './config.js';
+import { commitQuorumOf, type ProtocolConfig, quorumConfigured } from './config.js';
 import {
   type CoordinatorEffects,
   type CoordinatorState,
@@ -84,6 +84,8 @@ interface ReplicaRecord {
   lastHeartbeatTick: number;
   view: View | null;
   durable: LogPosition;
+  /** The end of its log in memory, as this process reported it (≥ durable). */
+  received: LogPosition;
   commitIndex: LogIndex;
   appliedIndex: LogIndex;
   coordinatorSilentTicks: number;
@@ -113,6 +115,11 @@ export class Coordinator {
   private firstHeartbeatTick: number | null = null;
   /** Why this coordinator forms no view and grants no lease, or null. */
   private currentProblem: string | null = null;
+  /**
+   * New primaries chosen among restarted replicas only, because no replica that held everything in
+   * memory was alive to this coordinator: replicated writes not yet committed may be lost by it.
+   */
+  promotionsWithoutHolders = 0;
   private effects: { save: CoordinatorState | null; messages: CoordinatorEffects['messages'] } = {
     save: null,
     messages: [],
@@ -156,6 +163,7 @@ export class Coordinator {
       incarnation: heartbeat.incarnation,
       sequence: heartbeat.sequence,
       view: current?.view ?? null,
+      primaryIncarnation: current === null ? null : primaryIncarnationOf(current),
       addresses: this.addresses(),
       leaseTicks,
     };
@@ -254,6 +262,8 @@ export class Coordinator {
       lastHeartbeatTick: this.now,
       view,
       durable: heartbeat.durable,
+      received:
+        comparePositions(heartbeat.received, heartbeat.durable) > 0 ? heartbeat.received : heartbeat.durable,
       commitIndex: heartbeat.commitIndex,
       appliedIndex: heartbeat.appliedIndex,
       coordinatorSilentTicks: heartbeat.coordinatorSilentTicks,
@@ -323,11 +333,21 @@ export class Coordinator {
     return this.replicas.get(id)?.durable ?? positionZero;
   }
 
-  /** The replica with the longest durable log; ties go to the smallest id, so choices are stable. */
+  /**
+   * What the replica's process holds, on disk or in memory, as it last reported. A report of an earlier
+   * process of it may claim more than the one alive now holds: a view made on it names that earlier
+   * process as primary, the new one does not take it, and the coordinator chooses again.
+   */
+  private heldOf(id: ReplicaId): LogPosition {
+    if (this.testOnlyFaults.rankCandidatesByDiskOnly === true) return this.durableOf(id);
+    return this.replicas.get(id)?.received ?? positionZero;
+  }
+
+  /** The replica with the longest log it holds; ties go to the smallest id, so choices are stable. */
   private longestLog(ids: Iterable<ReplicaId>): ReplicaId | undefined {
     let best: ReplicaId | undefined;
     for (const id of [...ids].sort()) {
-      if (best === undefined || comparePositions(this.durableOf(id), this.durableOf(best)) > 0) best = id;
+      if (best === undefined || comparePositions(this.heldOf(id), this.heldOf(best)) > 0) best = id;
     }
     return best;
   }
@@ -358,6 +378,8 @@ export class Coordinator {
     const view = current.view;
     if (view.primary !== heartbeat.replicaId || heartbeat.view?.number !== view.number) return;
     if (this.identityChanged(view.primary, current)) return;
+    // With a commit quorum, a primary is ready only once enough backups hold what may have committed.
+    if (!heartbeat.leadReady) return;
     // The first acknowledgement of this view by the process it was given to: it may now lead.
     this.save({ current, acknowledged: true, lastAcknowledged: current });
   }
@@ -446,37 +468,129 @@ export class Coordinator {
     if (primary === undefined) return false;
     const primaryPosition = this.durableOf(primary);
     const equal = alive.filter(
-      (id) => id !== primary && comparePositions(this.durableOf(id), primaryPosition) === 0,
+      (id) =>
+        id !== primary &&
+        comparePositions(this.durableOf(id), primaryPosition) === 0 &&
+        comparePositions(this.heldOf(id), this.heldOf(primary)) === 0,
     );
     const others = alive.filter((id) => id !== primary && !equal.includes(id));
     this.installView({ primary, backups: equal, learners: others });
     return true;
   }
 
+  /**
+   * The primary is dead or restarted: choose the next one, once the last lease granted ran out.
+   *
+   * Without a commit quorum every backup holds every commit on disk, so every candidate below does: a
+   * backup of the current view, or a primary or backup of the last acknowledged one (a restarted
+   * primary too: commit needed its own fsync), whose directory is the one it had then. A replicated
+   * write, though, may be only in the memory of the backups: a candidate *holds* every acknowledged
+   * write only if its process is the one recorded in that view (it did not restart since), or it is
+   * that view's primary with its disk (replicated writes are answered after the primary's fsync).
+   * Those who hold everything are preferred; only when none of them is alive does a restarted backup,
+   * which holds every commit on its disk, lead (its memory, and the replicated writes only there, are
+   * gone with every other holder). Among them, the longest log in memory leads.
+   *
+   * With a commit quorum, see `replacePrimaryByQuorum`.
+   */
   private replacePrimary(current: ViewRecord): void {
     if (this.now < this.leaseExpiryTick) return; // the old primary may still serve reads
     const view = current.view;
-    // Each candidate holds every committed entry: a backup of this view, or a primary or backup of the
-    // last acknowledged one (a restarted primary too: commit needed its own fsync), whose directory
-    // is the one it had then.
+    const acknowledged =
+      this.testOnlyFaults.candidatesFromCurrentViewOnly === true ? null : this.state.lastAcknowledged;
+    if (
+      acknowledged !== null &&
+      quorumConfigured(this.config) &&
+      this.testOnlyFaults.promoteWithoutQuorumReports !== true
+    ) {
+      this.replacePrimaryByQuorum(current, acknowledged);
+      return;
+    }
     const candidates = new Set<ReplicaId>();
+    const holders = new Set<ReplicaId>();
     const consider = (ids: readonly ReplicaId[], recorded: ViewRecord) => {
       for (const id of ids) {
-        if (this.alive(id) && !this.identityChanged(id, recorded, true)) candidates.add(id);
+        if (!this.alive(id) || this.identityChanged(id, recorded, true)) continue;
+        candidates.add(id);
+        if (!this.identityChanged(id, recorded)) holders.add(id);
       }
     };
     consider([view.primary, ...view.backups], current);
-    const acknowledged =
-      this.testOnlyFaults.candidatesFromCurrentViewOnly === true ? null : this.state.lastAcknowledged;
-    if (acknowledged !== null)
+    if (acknowledged !== null) {
       consider([acknowledged.view.primary, ...acknowledged.view.backups], acknowledged);
-    const primary = this.longestLog(candidates);
+      const primary = acknowledged.view.primary;
+      if (candidates.has(primary)) holders.add(primary); // its disk holds all it acknowledged
+    }
+    const pool =
+      holders.size > 0 && this.testOnlyFaults.rankCandidatesByDiskOnly !== true ? holders : candidates;
+    const primary = this.longestLog(pool);
     if (primary === undefined) return; // nobody alive holds every committed entry: wait for one
+    if (holders.size === 0) this.promotionsWithoutHolders += 1;
     // Candidates whose process also stayed the same remain backups; a restarted one proves itself as a learner.
     const unchanged = (id: ReplicaId) =>
       !this.identityChanged(id, current) ||
       (acknowledged !== null && !this.identityChanged(id, acknowledged));
-    const backups = [...candidates].filter((id) => id !== primary && unchanged(id)).sort();
+    const backups = [...pool].filter((id) => id !== primary && unchanged(id)).sort();
+    const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
+    this.installView({ primary, backups, learners });
+  }
+
+  /**
+   * With a commit quorum of k backups, a commit is on disk at the primary and at k backups of the last
+   * acknowledged view (the view that makes a member a backup is acknowledged only once k of its
+   * backups hold everything that may have committed before, see Replica.leadReady), and perhaps
+   * nowhere else: the backups of a later view that was never acknowledged are no candidates (learners
+   * become backups without holding every commit). So among any m − k + 1 of the last acknowledged
+   * view's m backups one holds each commit, and the longest log among them holds them all.
+   * But a backup's report must postdate its last acknowledgement to the old primary: the coordinator
+   * first installs a view with the same members and a new number, which every backup adopts and so
+   * stops accepting the old primary's entries, and counts only reports made in a newer view than the
+   * acknowledged one. It waits for every alive backup of that view to report so (the longest log among
+   * them also holds every replicated write any of them received), and for at least m − k + 1 of them;
+   * or for the old primary itself to be back with its disk (it holds every commit). Otherwise it waits:
+   * no promotion rather than one that might lose a commit.
+   */
+  private replacePrimaryByQuorum(current: ViewRecord, acknowledged: ViewRecord): void {
+    const last = acknowledged.view;
+    const sameDirectory = (id: ReplicaId) => this.alive(id) && !this.identityChanged(id, acknowledged, true);
+    if (commitQuorumOf(this.config, last.backups.length) === last.backups.length) {
+      // Every backup of that view holds every commit on disk: any of them may lead, and the old
+      // primary; those whose process did not restart hold the replicated writes too.
+      const candidates = [last.primary, ...last.backups].filter(sameDirectory);
+      const holders = candidates.filter(
+        (id) => id === last.primary || !this.identityChanged(id, acknowledged),
+      );
+      const pool = holders.length > 0 ? holders : candidates;
+      const primary = this.longestLog(pool);
+      if (primary === undefined) return; // nobody alive holds every committed entry: wait for one
+      if (holders.length === 0) this.promotionsWithoutHolders += 1;
+      const backups = pool.filter((id) => id !== primary && !this.identityChanged(id, acknowledged)).sort();
+      const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
+      this.installView({ primary, backups, learners });
+      return;
+    }
+    if (current.view.number === last.number) {
+      // The fence: same members, a new number, and the primary's process as the acknowledged view
+      // recorded it: that process, if it is back, leads this view as it did the last; a restarted or
+      // repaired one does not take it (its log may lack what the old one had).
+      const { primary, backups, learners } = current.view;
+      const recorded = acknowledged.identities[primary];
+      this.installView({ primary, backups, learners }, recorded === undefined ? {} : { [primary]: recorded });
+      return;
+    }
+    const fenced = (id: ReplicaId) => (this.replicas.get(id)?.view?.number ?? 0) > last.number;
+    const electors = last.backups.filter(sameDirectory);
+    if (electors.some((id) => !fenced(id))) return; // wait for their reports in the new view
+    const required = last.backups.length - commitQuorumOf(this.config, last.backups.length) + 1;
+    const oldPrimaryBack = sameDirectory(last.primary);
+    if (electors.length < required && !oldPrimaryBack) return; // a commit may be on none of them: wait
+    const pool = oldPrimaryBack ? [...electors, last.primary] : electors;
+    const primary = this.longestLog(pool);
+    if (primary === undefined) return;
+    if (!oldPrimaryBack && electors.every((id) => this.identityChanged(id, acknowledged))) {
+      this.promotionsWithoutHolders += 1;
+    }
+    const backups = pool.filter((id) => id !== primary && !this.identityChanged(id, acknowledged)).sort();
     const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
     this.installView({ primary, backups, learners });
   }
@@ -515,7 +629,11 @@ export class Coordinator {
     return report?.view === current.view.number ? report : null;
   }
 
-  private installView(members: Omit<View, 'number'>): void {
+  /** `keep`: identities to record instead of the ones the replicas report now. */
+  private installView(
+    members: Omit<View, 'number'>,
+    keep: Readonly<Record<string, ReplicaIdentity>> = {},
+  ): void {
     const known = this.state.current?.view.number ?? 0;
     const view: View = {
       number: viewNumber(Math.max(known, this.highestViewReported()) + 1),
@@ -525,7 +643,7 @@ export class Coordinator {
     };
     const identities: Record<string, ReplicaIdentity> = {};
     for (const id of membersOf(view)) {
-      const identity = this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
+      const identity = keep[id] ?? this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
       if (identity !== undefined) identities[id] = identity;
     }
     this.save({
@@ -536,8 +654,12 @@ export class Coordinator {
     // Reports are about the view they were made in; the primary reports afresh in the new one.
     for (const record of this.replicas.values()) record.report = null;
     const addresses = this.addresses();
+    const primaryIncarnation = identities[view.primary]?.incarnation ?? null;
     for (const id of this.replicas.keys()) {
-      this.effects.messages.push({ to: id, message: { type: 'view_change', view, addresses } });
+      this.effects.messages.push({
+        to: id,
+        message: { type: 'view_change', view, primaryIncarnation, addresses },
+      });
     }
   }
 
@@ -549,6 +671,11 @@ export class Coordinator {
 
 /** Enough to recognise the processes of a replica that restarts many times in a row. */
 const retiredIdentitiesMax = 16;
+
+/** The incarnation recorded for the primary of a view: the process it was given to. */
+function primaryIncarnationOf(record: ViewRecord): number | null {
+  return record.identities[record.view.primary]?.incarnation ?? null;
+}
 
 const identityKey = (identity: ReplicaIdentity): string => `${identity.incarnation}/${identity.directory}`;
 

@@ -36,11 +36,16 @@ export interface Prepare {
   readonly echo: number;
 }
 
-/** Follower → primary: "my log matches yours and is on disk up to `index`". */
+/**
+ * Follower → primary: "my log matches yours and is on disk up to `index`, and in memory up to
+ * `received`" (received ≥ index). A follower sends one as soon as it appended a batch holding a
+ * `replicated` entry (receipt), and again after the fsync (durability).
+ */
 export interface PrepareOk {
   readonly type: 'prepare_ok';
   readonly view: ViewNumber;
   readonly index: LogIndex;
+  readonly received: LogIndex;
   /** The follower's monotonic clock when it sent this, in its ticks; echoed back in Prepares. */
   readonly time: number;
 }
@@ -145,8 +150,20 @@ export interface Heartbeat {
   /** The view this replica is in, whole: a coordinator that lost its state learns from these what it must never reissue. */
   readonly view: View | null;
   readonly durable: LogPosition;
+  /**
+   * The end of this replica's log in memory (≥ durable): what this process holds as long as it does
+   * not restart. The coordinator ranks candidates for primary by it: a `replicated` write may be in
+   * a backup's memory only. A report of an earlier process of the replica says nothing of the next.
+   */
+  readonly received: LogPosition;
   readonly commitIndex: LogIndex;
   readonly appliedIndex: LogIndex;
+  /**
+   * Primary only: it may lead its view. With a commit quorum (`syncQuorum`), only once enough backups
+   * of the view hold on disk every entry that may have committed before it (see Replica.leadReady):
+   * the coordinator acknowledges the view, and grants a lease in it, only then. Always true otherwise.
+   */
+  readonly leadReady: boolean;
   /** Ticks since this replica last heard the coordinator: one that hears nothing follows no view and holds no lease. */
   readonly coordinatorSilentTicks: number;
   /** Ticks the oldest write handed to storage has waited for its fsync; 0 when none waits. */
@@ -171,6 +188,8 @@ export interface HeartbeatReply {
   readonly incarnation: number;
   readonly sequence: number;
   readonly view: View | null;
+  /** The process chosen to lead `view` (see ViewChange.primaryIncarnation); null with no view. */
+  readonly primaryIncarnation: number | null;
   readonly addresses: Readonly<Record<string, Address>>;
   /** Ticks of lease granted to the primary of `view`, counted from when the heartbeat left; 0 for none. */
   readonly leaseTicks: number;
@@ -180,6 +199,12 @@ export interface HeartbeatReply {
 export interface ViewChange {
   readonly type: 'view_change';
   readonly view: View;
+  /**
+   * The incarnation of the primary the coordinator chose: a view names the process that leads it.
+   * The coordinator may have chosen on a report of an earlier process of that replica, which held in
+   * memory what the restarted one lost; the restarted process does not take that view.
+   */
+  readonly primaryIncarnation: number | null;
   readonly addresses: Readonly<Record<string, Address>>;
 }
 

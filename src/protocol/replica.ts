@@ -23,7 +23,7 @@
 
 import { assert } from './assert.js';
 import { AsyncLossRecord } from './async-loss.js';
-import type { ProtocolConfig } from './config.js';
+import { commitQuorumOf, type ProtocolConfig, quorumConfigured } from './config.js';
 import { emptyReplicaEffects, type ReplicaEffects } from './effects.js';
 import { ErrorCode } from './error-codes.js';
 import type {
@@ -120,6 +120,8 @@ export interface ReplicaOptions {
 interface Follower {
   /** Highest index the follower acknowledged as durable and matching in this view. */
   matchIndex: LogIndex;
+  /** Highest index the follower acknowledged as matching and in its memory (≥ matchIndex). */
+  receivedIndex: LogIndex;
   /** Next index to send. */
   nextIndex: LogIndex;
   /** The follower answered in this view, so `nextIndex` is grounded in its real log. */
@@ -148,7 +150,10 @@ type Answer =
   | { readonly ok: true; readonly result: Uint8Array }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
-/** A client request answered once `index` commits (or, for async writes, is durable here). */
+/**
+ * A client request answered once `index` commits; an async write once it is durable here; a
+ * replicated write once it is durable here and in the memory of every backup (or committed).
+ */
 interface Waiter {
   readonly connection: ConnectionId;
   readonly requestId: number;
@@ -201,6 +206,8 @@ export class Replica {
   /** Our log matches the current primary's up to here. */
   private verifiedIndex = logIndex(0);
   private lastAckSent = logIndex(0);
+  /** The highest `received` we acknowledged in this view. */
+  private lastReceiptSent = logIndex(0);
   private lastSyncRequestTick = Number.NEGATIVE_INFINITY;
   /** Our clock when the primary last vouched (under its lease) for a commit index we have applied. */
   private freshTick = Number.NEGATIVE_INFINITY;
@@ -214,6 +221,20 @@ export class Replica {
   private readonly followers = new Map<ReplicaId, Follower>();
   private readonly commitWaiters: Waiter[] = [];
   private readonly durableWaiters: Waiter[] = [];
+  private readonly replicatedWaiters: Waiter[] = [];
+  /**
+   * Durable here and in the memory of every member the primary waits for (backups, synced
+   * learners): replicated writes up to here are answered. Never below the commit index.
+   */
+  private replicatedIndex = logIndex(0);
+  /**
+   * With a commit quorum: the entries that may have committed before this view (the whole log for a
+   * new primary, the commit index for one that stays) must be on disk at enough backups of the view
+   * before it reports itself ready to lead it (see `leadReady`).
+   */
+  private settleIndex = logIndex(0);
+  /** A heartbeat saying `leadReady` left in this view. */
+  private leadReadySent = false;
   private leaseExpiryTick = 0;
   /**
    * The coordinator recorded this view as acknowledged (it granted a lease in it). Only then does
@@ -287,7 +308,16 @@ export class Replica {
     this.catchUp();
     this.lastHeardFromCoordinatorTick = this.now;
     this.addresses = message.addresses;
-    if (message.view !== null) this.adoptView(message.view);
+    // A view names the process that leads it: one chosen while an earlier process of ours was alive
+    // may count on what that process held in memory, which we lost. We take such a view without a
+    // role (we follow no older view from then on, and say so), and the coordinator chooses again.
+    const meantForAnother =
+      this.testOnlyFaults.leadViewsOfEarlierProcesses !== true &&
+      message.view !== null &&
+      message.view.primary === this.id &&
+      message.primaryIncarnation !== null &&
+      message.primaryIncarnation !== this.incarnation;
+    if (message.view !== null) this.adoptView(message.view, meantForAnother);
     if (
       message.type === 'heartbeat_reply' &&
       message.leaseTicks > 0 &&
@@ -306,6 +336,7 @@ export class Replica {
         if (!this.viewAcknowledged) {
           this.viewAcknowledged = true;
           this.advanceCommit();
+          this.advanceReplicated();
         }
       }
     }
@@ -353,6 +384,7 @@ export class Replica {
     if (this.role === 'primary') {
       this.releaseDurableWaiters();
       this.advanceCommit();
+      this.advanceReplicated();
     } else {
       this.acknowledge(false);
     }
@@ -411,6 +443,7 @@ export class Replica {
       this.effects.storage.push({ kind: 'reset', position });
       this.durableIndex = position.index;
       this.lastAckSent = logIndex(Math.min(this.lastAckSent, position.index));
+      this.lastReceiptSent = logIndex(Math.min(this.lastReceiptSent, position.index));
     }
     this.adopt(restored);
     // Async writes of the dropped log beyond what committed may be lost, as with a truncation (sim
@@ -465,14 +498,15 @@ export class Replica {
 
   // ---- views and roles -------------------------------------------------------------------------
 
-  private adoptView(view: View): void {
+  private adoptView(view: View, meantForAnother = false): void {
     if (this.view !== null && view.number <= this.view.number) return;
     // A view older than our own entries comes from a coordinator that lost its state: never follow it.
     if (view.number < this.log.lastPosition.view) return;
     const previousRole = this.role;
     this.view = view;
     this.viewAcknowledged = false;
-    this.role = roleIn(view, this.id);
+    this.leadReadySent = false;
+    this.role = meantForAnother ? 'none' : roleIn(view, this.id);
     if (this.role === 'primary') {
       if (previousRole === 'primary') this.keepPrimary(view);
       else this.becomePrimary(view);
@@ -487,6 +521,9 @@ export class Replica {
     // them, so the primary's state includes its whole log.
     this.applyUpTo(this.log.lastIndex);
     this.viewStartIndex = this.log.lastIndex;
+    // We do not know what committed before: all of our log may have.
+    this.settleIndex = this.log.lastIndex;
+    this.replicatedIndex = this.commitIndex;
     this.primarySinceTick = this.now;
     this.sessionSeenTicks.clear();
     if (this.testOnlyFaults.forgetSessionsOnPromotion === true) {
@@ -508,6 +545,8 @@ export class Replica {
    * acts only on reports of the current view, and a learner may have restarted or been wiped since.
    */
   private keepPrimary(view: View): void {
+    // What committed so far is on enough backups of the old view; the new one may have fewer of them.
+    this.settleIndex = this.commitIndex;
     const members = new Set([...view.backups, ...view.learners]);
     for (const id of this.followers.keys()) if (!members.has(id)) this.followers.delete(id);
     for (const id of members) {
@@ -521,16 +560,18 @@ export class Replica {
         follower.synced = false;
       // Prepares in flight carry the old view number and will be refused: send them again.
       follower.nextIndex = logIndex(follower.matchIndex + 1);
+      follower.receivedIndex = follower.matchIndex;
     }
     this.sendHeartbeat();
   }
 
   private stepDown(): void {
-    for (const waiter of [...this.commitWaiters, ...this.durableWaiters]) {
+    for (const waiter of [...this.commitWaiters, ...this.durableWaiters, ...this.replicatedWaiters]) {
       this.replyFailure(waiter.connection, waiter.requestId, ErrorCode.notPrimary, 'primary changed');
     }
     this.commitWaiters.length = 0;
     this.durableWaiters.length = 0;
+    this.replicatedWaiters.length = 0;
     this.followers.clear();
     this.leaseExpiryTick = 0;
   }
@@ -538,6 +579,7 @@ export class Replica {
   private becomeFollower(): void {
     this.verifiedIndex = logIndex(0);
     this.lastAckSent = logIndex(0);
+    this.lastReceiptSent = logIndex(0);
     this.lastSyncRequestTick = Number.NEGATIVE_INFINITY;
     // Freshness vouched for by the old view's primary says nothing of the new one's.
     this.freshTick = Number.NEGATIVE_INFINITY;
@@ -549,6 +591,7 @@ export class Replica {
   private newFollower(): Follower {
     return {
       matchIndex: logIndex(0),
+      receivedIndex: logIndex(0),
       nextIndex: logIndex(this.log.lastIndex + 1),
       confirmed: false,
       synced: false,
@@ -592,7 +635,7 @@ export class Replica {
       this.replyFailure(connection, request.id, ErrorCode.notPrimary, `replica ${this.id} holds no lease`);
       return;
     }
-    if (this.commitWaiters.length + this.durableWaiters.length >= this.config.pendingRequestsMax) {
+    if (this.waitingRequests >= this.config.pendingRequestsMax) {
       this.replyFailure(
         connection,
         request.id,
@@ -855,6 +898,9 @@ export class Replica {
     if (waiter.durability === 'async') {
       if (this.durableIndex >= waiter.index) this.answer(waiter);
       else insertByIndex(this.durableWaiters, waiter);
+    } else if (waiter.durability === 'replicated' && waiter.kind === 'write') {
+      if (this.replicatedIndex >= waiter.index) this.answer(waiter);
+      else insertByIndex(this.replicatedWaiters, waiter);
     } else if (this.commitIndex >= waiter.index) {
       this.answer(waiter);
     } else {
@@ -997,14 +1043,23 @@ export class Replica {
       follower.matchIndex = message.index;
       follower.lastProgressTick = this.now;
     }
+    // What it holds in memory; never below what it holds on disk. Beyond our log it cannot be.
+    const received = Math.min(Math.max(message.received, message.index), this.log.lastIndex);
+    if (received > follower.receivedIndex) follower.receivedIndex = logIndex(received);
+    if (follower.receivedIndex < follower.matchIndex) follower.receivedIndex = follower.matchIndex;
     if (follower.nextIndex <= follower.matchIndex) follower.nextIndex = logIndex(follower.matchIndex + 1);
     const isLearner = this.view.learners.includes(from);
-    const holdsEveryCommitted = follower.matchIndex >= Math.max(this.commitIndex, this.viewStartIndex);
+    const holdsEveryCommitted =
+      follower.matchIndex >= Math.max(this.commitIndex, this.viewStartIndex) &&
+      follower.receivedIndex >= this.replicatedIndex;
     if (isLearner && !follower.synced && holdsEveryCommitted) {
-      // From here on this learner holds every committed entry, because commit waits for it too.
+      // From here on this learner holds every committed entry and every acknowledged replicated write,
+      // because commit and replicated acknowledgements wait for it too.
       follower.synced = true;
     }
     this.advanceCommit();
+    this.advanceReplicated();
+    if (!this.leadReadySent && this.leadReady()) this.sendHeartbeat();
   }
 
   private onSyncRequest(from: ReplicaId, message: SyncRequest): void {
@@ -1018,6 +1073,9 @@ export class Replica {
       // coordinator installs when it sees the new directory starts it over as a learner).
       follower.matchIndex = match;
     }
+    // Whatever it held in memory beyond the match point, it holds no more (it restarted).
+    if (match < follower.receivedIndex)
+      follower.receivedIndex = logIndex(Math.max(match, follower.matchIndex));
     follower.confirmed = true;
     follower.nextIndex = logIndex(match + 1);
     follower.lastProgressTick = this.now;
@@ -1080,6 +1138,7 @@ export class Replica {
     this.appendSystemEntry({ kind: 'expire-sessions', clients: expired });
   }
 
+  /** The members every entry must reach: the backups, and the learners that hold everything. */
   private quorum(): ReplicaId[] {
     const view = this.view;
     assert(view !== null, 'a primary has a view');
@@ -1090,20 +1149,70 @@ export class Replica {
   }
 
   /**
-   * Commit = durable here and acknowledged by every member of the quorum, in an acknowledged view.
-   * Called on every fsync, ack and first lease of a view: so a primary alone in its view (the lone
-   * survivor of a total crash) commits what it inherited as soon as its view is acknowledged.
+   * The highest index on disk at enough members for a commit. Without a commit quorum, every member of
+   * the quorum. With one (`syncQuorum` k), k backups of the view: a learner then need not hold what
+   * commits (the view that makes it a backup is led only once enough of its backups hold everything,
+   * see `leadReady`), and the coordinator promotes only on enough backups' reports.
+   */
+  private durableAtQuorum(): number {
+    const view = this.view;
+    assert(view !== null, 'a primary has a view');
+    const matchOf = (id: ReplicaId): number => this.followers.get(id)?.matchIndex ?? 0;
+    if (!quorumConfigured(this.config)) {
+      return Math.min(this.durableIndex, ...this.quorum().map(matchOf));
+    }
+    const required = commitQuorumOf(this.config, view.backups.length);
+    if (required === 0) return this.durableIndex;
+    const matches = view.backups.map(matchOf).sort((a, b) => b - a);
+    return Math.min(this.durableIndex, matches[required - 1] ?? 0);
+  }
+
+  /**
+   * Commit = durable here and at the quorum, in an acknowledged view. Called on every fsync, ack and
+   * first lease of a view: so a primary alone in its view (the lone survivor of a total crash) commits
+   * what it inherited as soon as its view is acknowledged.
    */
   private advanceCommit(): void {
     if (!this.viewAcknowledged && this.testOnlyFaults.actOnReportsOfAnyView !== true) return;
-    let candidate: number = this.durableIndex;
-    for (const id of this.quorum()) {
-      candidate = Math.min(candidate, this.followers.get(id)?.matchIndex ?? 0);
-    }
+    const candidate = this.durableAtQuorum();
     if (candidate <= this.commitIndex) return;
     this.commitIndex = logIndex(candidate);
     for (const waiter of takeUpTo(this.commitWaiters, this.commitIndex)) this.answer(waiter);
     this.keepSnapshotIfCommitted();
+    this.advanceReplicated();
+  }
+
+  /**
+   * Replicated writes are answered once durable here and in the memory of every member of the quorum
+   * (or committed), in an acknowledged view: the coordinator passes over a view it never saw
+   * acknowledged, and a backup that restarted since is no longer counted on (see the coordinator).
+   */
+  private advanceReplicated(): void {
+    if (this.role !== 'primary' || !this.viewAcknowledged) return;
+    let candidate: number = this.durableIndex;
+    for (const id of this.quorum()) {
+      candidate = Math.min(candidate, this.followers.get(id)?.receivedIndex ?? 0);
+    }
+    candidate = Math.max(candidate, this.commitIndex);
+    if (candidate > this.replicatedIndex) this.replicatedIndex = logIndex(candidate);
+    for (const waiter of takeUpTo(this.replicatedWaiters, this.replicatedIndex)) this.answer(waiter);
+  }
+
+  /**
+   * May this primary lead its view? With a commit quorum, only once k of the view's backups hold on
+   * disk every entry that may have committed before it (`settleIndex`): each commit is then on k
+   * backups of the view the coordinator counts on, whatever backups left or joined. Until the
+   * coordinator hears so, it does not acknowledge the view, so it still counts on the last one.
+   */
+  private leadReady(): boolean {
+    const view = this.view;
+    if (this.role !== 'primary' || view === null) return false;
+    if (!quorumConfigured(this.config)) return true;
+    const required = commitQuorumOf(this.config, view.backups.length);
+    const holding = view.backups.filter(
+      (id) => (this.followers.get(id)?.matchIndex ?? 0) >= this.settleIndex,
+    ).length;
+    return holding >= required;
   }
 
   private releaseDurableWaiters(): void {
@@ -1159,6 +1268,7 @@ export class Replica {
       return;
     }
     let appended = false;
+    let replicated = false;
     let index: number = message.previous.index;
     for (const entry of message.entries) {
       index += 1;
@@ -1171,6 +1281,7 @@ export class Replica {
       }
       this.appendEntry(entry);
       appended = true;
+      if (entry.durability === 'replicated') replicated = true;
     }
     this.verifiedIndex = logIndex(Math.max(this.verifiedIndex, index));
     // The primary's commit index speaks of its log; ours matches it only as far as we verified.
@@ -1180,7 +1291,7 @@ export class Replica {
       this.pendingFreshness.push({ tick: message.echo, commitIndex: message.commitIndex });
     this.applyUpTo(logIndex(Math.min(this.commitIndex, this.log.lastIndex)));
     this.keepSnapshotIfCommitted();
-    this.acknowledge(!appended && message.entries.length === 0);
+    this.acknowledge(!appended && message.entries.length === 0, replicated);
   }
 
   /** The primary offers a snapshot because we need entries it no longer holds. */
@@ -1213,16 +1324,23 @@ export class Replica {
     this.effects.peerMessages.push({ to: view.primary, message: report });
   }
 
-  /** Tells the primary how far our log matches its own and is on disk. */
-  private acknowledge(always: boolean): void {
+  /**
+   * Tells the primary how far our log matches its own and is on disk, and how far in memory. A
+   * receipt alone (`receipt`: we just appended a replicated entry) is worth a message; otherwise only
+   * progress on disk is, so sync and async writes cost one acknowledgement each, as before.
+   */
+  private acknowledge(always: boolean, receipt = false): void {
     const view = this.view;
     if (view === null || this.role === 'primary' || this.role === 'none') return;
     const index = logIndex(Math.min(this.durableIndex, this.verifiedIndex));
-    if (!always && index <= this.lastAckSent) return;
+    const received = logIndex(Math.min(this.log.lastIndex, this.verifiedIndex));
+    const newReceipt = receipt && received > this.lastReceiptSent;
+    if (!always && index <= this.lastAckSent && !newReceipt) return;
     this.lastAckSent = index;
+    this.lastReceiptSent = logIndex(Math.max(this.lastReceiptSent, received));
     this.effects.peerMessages.push({
       to: view.primary,
-      message: { type: 'prepare_ok', view: view.number, index, time: this.now },
+      message: { type: 'prepare_ok', view: view.number, index, received, time: this.now },
     });
   }
 
@@ -1278,6 +1396,7 @@ export class Replica {
     this.durableIndex = logIndex(Math.min(this.durableIndex, index));
     this.verifiedIndex = logIndex(Math.min(this.verifiedIndex, index));
     this.lastAckSent = logIndex(Math.min(this.lastAckSent, index));
+    this.lastReceiptSent = logIndex(Math.min(this.lastReceiptSent, index));
     if (this.appliedIndex > index) {
       // The state includes entries that are gone (we led, and they never committed): go back to the
       // newest kept snapshot, which is committed and so at or below `index`, and replay from there.
@@ -1455,6 +1574,8 @@ export class Replica {
   // ---- coordinator link ------------------------------------------------------------------------
 
   private sendHeartbeat(): void {
+    const leadReady = this.leadReady();
+    if (leadReady) this.leadReadySent = true;
     this.lastHeartbeatTick = this.now;
     this.heartbeatSequence += 1;
     this.heartbeatSentTicks.set(this.heartbeatSequence, this.now);
@@ -1469,8 +1590,10 @@ export class Replica {
       sequence: this.heartbeatSequence,
       view: this.view,
       durable: this.log.positionAt(this.durableIndex),
+      received: this.log.lastPosition,
       commitIndex: this.commitIndex,
       appliedIndex: this.appliedIndex,
+      leadReady,
       coordinatorSilentTicks: this.coordinatorSilentTicks,
       storageStalledTicks: this.storageStalledTicks,
       syncedLearners: isPrimary
@@ -1501,13 +1624,16 @@ export class Replica {
     const view = this.view;
     assert(view !== null, 'replies come from a replica in a view');
     const read = waiter.kind === 'observation';
+    // Who holds it on disk, or, for a replicated write, at least in memory.
+    const heldBy = (id: ReplicaId): number => {
+      const follower = this.followers.get(id);
+      if (follower === undefined) return 0;
+      return waiter.durability === 'replicated' && !read ? follower.receivedIndex : follower.matchIndex;
+    };
     const holders =
       waiter.durability === 'async' && !read
         ? [this.id]
-        : [
-            this.id,
-            ...this.quorum().filter((id) => (this.followers.get(id)?.matchIndex ?? 0) >= waiter.index),
-          ];
+        : [this.id, ...this.quorum().filter((id) => heldBy(id) >= waiter.index)];
     const reply: ClientReply = {
       type: 'reply',
       id: waiter.requestId,
@@ -1533,7 +1659,7 @@ export class Replica {
 
   /** Client requests waiting at this primary for a commit or an fsync. */
   get waitingRequests(): number {
-    return this.commitWaiters.length + this.durableWaiters.length;
+    return this.commitWaiters.length + this.durableWaiters.length + this.replicatedWaiters.length;
   }
 
   status(): ReplicaSnapshot {
@@ -1567,6 +1693,11 @@ export class Replica {
   /** For tests and the simulator: the entries this replica holds (after its log's base). */
   entries(): Entry[] {
     return this.log.slice(logIndex(this.log.base.index + 1), this.log.lastIndex);
+  }
+
+  /** For tests and the simulator: whether this replica knows `position` committed (and holds it). */
+  knowsCommitted(position: LogPosition): boolean {
+    return position.index <= this.commitIndex && this.log.viewOf(position.index) === position.view;
   }
 
   /** For tests and the simulator: the position the log follows (a snapshot's, or index 0). */

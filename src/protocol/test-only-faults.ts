@@ -24,6 +24,18 @@ export interface TestOnlyFaults {
   readonly candidatesFromCurrentViewOnly?: boolean;
   /** A backup serves bounded reads without checking that the primary vouched for its state lately. */
   readonly ignoreStalenessBound?: boolean;
+  /**
+   * Replicated writes: the coordinator chooses a new primary as it did before they existed, by the
+   * longest log on disk among every candidate, restarted backups included (whose memory is gone).
+   */
+  readonly rankCandidatesByDiskOnly?: boolean;
+  /**
+   * Replicated writes: a restarted process takes a view made for its earlier process (whose memory
+   * held what it lost) and leads it.
+   */
+  readonly leadViewsOfEarlierProcesses?: boolean;
+  /** Commit quorum: the coordinator promotes as without one (no fence, no count of reports). */
+  readonly promoteWithoutQuorumReports?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -35,4 +47,7 @@ export const testOnlyFaultNames = [
   'answerRefusalsAtOnce',
   'candidatesFromCurrentViewOnly',
   'ignoreStalenessBound',
+  'rankCandidatesByDiskOnly',
+  'leadViewsOfEarlierProcesses',
+  'promoteWithoutQuorumReports',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

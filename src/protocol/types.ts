@@ -20,7 +20,19 @@ export const viewNumber = (value: number): ViewNumber => value as ViewNumber;
 export const logIndex = (value: number): LogIndex => value as LogIndex;
 export const connectionId = (value: number): ConnectionId => value as ConnectionId;
 
-export type Durability = 'sync' | 'async';
+/**
+ * When a write is acknowledged:
+ * - `sync`: on the disk of the primary and of every backup of the view (committed);
+ * - `replicated`: on the primary's disk and in the memory of every backup (their fsync follows in
+ *   the background), what Redis's WAIT promises: it survives a failover unless every replica that
+ *   held it failed (the primary, and each backup by a crash or restart that lost its memory);
+ * - `async`: on the primary's disk; it may be lost in a failover (the loss is recorded).
+ * The log stores a `replicated` entry as `sync` (the on-disk format has no third flag): once on disk
+ * the difference no longer matters, and only the primary that answers the write acts on it.
+ */
+export type Durability = 'sync' | 'replicated' | 'async';
+
+export const durabilities = ['sync', 'replicated', 'async'] as const satisfies readonly Durability[];
 
 /**
  * Who a replica is beyond its id: the process (a new incarnation at every start) and the data

@@ -106,7 +106,7 @@ interface SimNode {
   held: HeldInput[];
 }
 
-const traceTailLength = 40;
+const traceTailLength = Number(process.env.UNDERSTUDY_SIM_TRACE ?? 40);
 /** Real time of one simulated tick, for staleness bounds stated in milliseconds. */
 export const simMsPerTick = 10;
 
@@ -167,6 +167,8 @@ export interface StorageCounts {
   repairs: number;
   /** Crashes of a replica holding async losses it had not yet seen recorded (they live in memory). */
   lossReportsDropped: number;
+  /** Primaries chosen among restarted replicas, no replica that held everything being alive. */
+  promotionsWithoutHolders: number;
 }
 
 /** Ticks a transfer takes: a fixed cost and one tick per this many bytes. */
@@ -188,6 +190,15 @@ export class SimCluster {
   readonly replies = new Map<number, ClientReply[]>();
   /** Run at the start of every step: outside actors (an operator) that watch the cluster. */
   readonly watchers: (() => void)[] = [];
+  /**
+   * Told when a replica loses what its process held: just before its process dies (`replica` is the
+   * dying process, still readable), or when its directory is lost while it is down (`replica` null).
+   */
+  readonly lossListeners: ((id: ReplicaId, replica: Replica | null) => void)[] = [];
+  /** Told when the coordinator chose a primary among restarted replicas only (see Coordinator). */
+  readonly promotionWithoutHoldersListeners: (() => void)[] = [];
+  /** The running coordinator's count of such promotions already told. */
+  private promotionsWithoutHoldersSeen = 0;
   private readonly inFlight: InFlight[] = [];
   private readonly transfers: SimTransfer[] = [];
   readonly counts: StorageCounts = {
@@ -197,6 +208,7 @@ export class SimCluster {
     transfersFailed: 0,
     repairs: 0,
     lossReportsDropped: 0,
+    promotionsWithoutHolders: 0,
   };
   /** Storage rules the real recovery code broke on a simulated disk (damage it did not call corruption). */
   readonly storageViolations: string[] = [];
@@ -239,6 +251,7 @@ export class SimCluster {
 
   crash(id: ReplicaId): void {
     const node = this.node(id);
+    for (const listener of this.lossListeners) listener(id, node.replica);
     if ((node.replica?.status().lostUnreported ?? 0) > 0) this.counts.lossReportsDropped += 1;
     node.replica = null;
     node.paused = false;
@@ -283,6 +296,7 @@ export class SimCluster {
   wipe(id: ReplicaId): void {
     const node = this.node(id);
     if (node.replica !== null) this.crash(id);
+    else for (const listener of this.lossListeners) listener(id, null);
     node.disk = this.newDisk();
     this.trace(`wipe ${id}`);
   }
@@ -296,6 +310,7 @@ export class SimCluster {
     const node = this.node(id);
     if (!node.disk.damageable) return null;
     if (node.replica !== null) this.crash(id);
+    else for (const listener of this.lossListeners) listener(id, null);
     const what = node.disk.damage(this.random);
     this.trace(`corrupt ${id}: ${what ?? 'nothing synced'}`);
     return what;
@@ -348,6 +363,7 @@ export class SimCluster {
     if (this.coordinator !== null) return;
     if (options.wipeState === true) this.coordinatorStored = null;
     this.coordinatorEpoch += 1;
+    this.promotionsWithoutHoldersSeen = 0;
     this.coordinator = new Coordinator({
       config: this.options.config,
       stored: this.coordinatorStored,
@@ -726,6 +742,12 @@ export class SimCluster {
 
   private flushCoordinator(): void {
     if (this.coordinator === null) return;
+    if (this.coordinator.promotionsWithoutHolders > this.promotionsWithoutHoldersSeen) {
+      this.promotionsWithoutHoldersSeen = this.coordinator.promotionsWithoutHolders;
+      this.counts.promotionsWithoutHolders += 1;
+      this.trace('a restarted replica leads: no replica that held everything is alive to the coordinator');
+      for (const listener of this.promotionWithoutHoldersListeners) listener();
+    }
     const effects = this.coordinator.takeEffects();
     if (effects.save !== null) this.coordinatorStored = effects.save;
     for (const { to, message } of effects.messages)

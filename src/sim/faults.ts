@@ -49,6 +49,7 @@ export const faultKinds = [
   'fsync-fail',
   'transfer-cut',
   'corrupt',
+  'memory-loss',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -75,6 +76,13 @@ export interface FaultPlan {
    * run: short deadlines make writes of unknown outcome, and so status questions, common.
    */
   readonly clientDeadlineTicks: number;
+  /**
+   * The commit quorum (`config.syncQuorum`) when it is below the backups of a whole view, so that a
+   * commit may leave some backups without an entry; null when every backup is waited for.
+   */
+  readonly syncQuorum: number | null;
+  /** Share of writes (of those not async) that ask for `replicated` durability. */
+  readonly replicatedProbability: number;
 }
 
 /** Snapshot thresholds most seeds pick from: a snapshot every few entries to every few dozen. */
@@ -91,13 +99,19 @@ const sessionsMaxChoices = (processes: number): readonly number[] => [
 ];
 const sessionIdleTicksMin = 200;
 const sessionIdleTicksMax = 2_000;
+/** Shares of replicated writes a seed picks from: some, or most (a memory-loss then likely hits one). */
+const replicatedProbabilityChoices = [0.2, 0.2, 0.7] as const;
+/** Share of seeds (of three replicas or more) whose commits wait for fewer backups than the view has. */
+const quorumSeedProbability = 0.4;
 /** Client deadlines a seed picks from: a failover takes 100 to 300 ticks, a coordinator's amnesia more. */
 const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 
 /** `clients`: the workload's client connections, each with `pipelineDepth` processes (session slots). */
 export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
-  const kinds = faultKinds.filter(() => random.chance(0.5));
+  // Kinds added later are drawn last (below), so older seeds keep the rest of their plan.
+  const drawnLast: readonly FaultKind[] = ['memory-loss'];
+  const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
   const drifting = random.chance(0.5);
@@ -121,7 +135,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   const clientIdleTicksMax = random.pick([0, 0, 50, 300]);
   const clientDeadlineTicks = random.pick(clientDeadlineTicksChoices);
   const preset = limits === 'tiny' ? tinyProtocolConfig : defaultProtocolConfig;
-  const config: ProtocolConfig = {
+  const configWithoutQuorum: ProtocolConfig = {
     ...preset,
     snapshotLogBytes: random.chance(0.8) ? random.pick(snapshotLogBytesChoices) : preset.snapshotLogBytes,
     sessionsMax: random.chance(0.6)
@@ -131,6 +145,14 @@ export function planFaults(random: Random, clients: number): FaultPlan {
       ? random.integer(sessionIdleTicksMin, sessionIdleTicksMax)
       : preset.sessionIdleTicks,
   };
+  // Drawn last, so the rest of a seed's plan is what it was before the option existed. A quorum below
+  // the backups needs three replicas or more.
+  const syncQuorum =
+    replicaCount >= 3 && random.chance(quorumSeedProbability) ? random.integer(1, replicaCount - 2) : null;
+  for (const kind of drawnLast) if (random.chance(0.5)) kinds.push(kind);
+  const replicatedProbability = random.pick(replicatedProbabilityChoices);
+  const config: ProtocolConfig =
+    syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
     replicaCount,
     config,
@@ -145,6 +167,8 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     pipelineDepth,
     clientIdleTicksMax,
     clientDeadlineTicks,
+    syncQuorum,
+    replicatedProbability,
   };
 }
 
@@ -162,6 +186,8 @@ export function describePlan(plan: FaultPlan): string {
     `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
     plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
     `client deadline ${plan.clientDeadlineTicks} ticks`,
+    plan.syncQuorum === null ? 'commit at every backup' : `commit at ${plan.syncQuorum} backup(s)`,
+    `${Math.round(plan.replicatedProbability * 100)}% of sync writes replicated`,
   ].join('; ');
 }
 
@@ -241,9 +267,11 @@ export class Nemesis {
    */
   followOperator(): void {
     const cluster = this.cluster;
-    const view = cluster.view();
+    const view = this.acknowledgedView();
     if (this.wipedAwaitingRejoin !== null && view !== null) {
-      // Back only in a view formed after the wipe: the view it was wiped in still names it.
+      // Back only in a view formed after the wipe (the view it was wiped in still names it) that its
+      // primary acknowledged: a view the coordinator merely installed may name a member that holds
+      // nothing yet (with a commit quorum, the fence view names every member of the last one).
       const { id, viewNumber } = this.wipedAwaitingRejoin;
       if (view.number > viewNumber && (view.primary === id || view.backups.includes(id))) {
         this.wipedAwaitingRejoin = null;
@@ -253,6 +281,12 @@ export class Nemesis {
     if (this.active.some((fault) => fault.kind === 'coordinator-amnesia')) return;
     cluster.crashCoordinator();
     cluster.startCoordinator({ recoverFromReplicas: [...cluster.nodes.keys()] });
+  }
+
+  /** The current view, if its primary acknowledged it (the coordinator's stored word), else null. */
+  private acknowledgedView(): ReturnType<SimCluster['view']> {
+    const view = this.cluster.view();
+    return view !== null && this.cluster.lastAcknowledgedView()?.number === view.number ? view : null;
   }
 
   get faultsInjected(): number {
@@ -300,7 +334,12 @@ export class Nemesis {
             fault.healAt = cluster.now;
             return;
           }
-          returned = this.random.pick([acknowledged.primary, ...acknowledged.backups]);
+          // With a commit quorum a backup alone may miss a commit: only the primary (its disk holds
+          // every commit) may lead without hearing from enough backups, so it is the one to return.
+          returned =
+            this.plan.syncQuorum === null
+              ? this.random.pick([acknowledged.primary, ...acknowledged.backups])
+              : acknowledged.primary;
           cluster.start(returned);
           fault.healAt = cluster.now + partialReturnTicksMax;
           return;
@@ -313,6 +352,68 @@ export class Nemesis {
           this.violations.push(
             `liveness: after a total crash, ${returned} (a member of the last acknowledged view) returned alone and did not lead within ${partialReturnTicksMax} ticks`,
           );
+        }
+      },
+    };
+    return fault;
+  }
+
+  /**
+   * What a replicated write must survive, made likely: the disks of all backups but one turn slow
+   * (their memory runs ahead of their disk), then that one crashes and restarts at once (a new process
+   * that lost its memory, back before the coordinator noticed; its disk held almost all it received),
+   * and a few ticks later the primary crashes. The slow backups hold the latest replicated writes in
+   * memory only; the restarted one holds less, though perhaps more on disk than they do.
+   * Most of the time the other backups' reports also reach the coordinator late (a clogged link), so what
+   * it knows of them is older than what they hold. The coordinator must choose one that holds
+   * everything, or the checks see a replicated write lost while some replica that held it never failed.
+   */
+  private memoryLoss(): ActiveFault | null {
+    const cluster = this.cluster;
+    const view = cluster.view();
+    if (this.active.length > 0 || view === null || view.backups.length === 0) return null;
+    if (![view.primary, ...view.backups].every((id) => cluster.isRunning(id) && !cluster.isPaused(id)))
+      return null;
+    const primary = view.primary;
+    const backup = this.random.pick(view.backups);
+    const slowFor = this.random.integer(20, 80);
+    const crashBackupAt = cluster.now + slowFor;
+    const crashPrimaryAt = crashBackupAt + this.random.integer(0, 10);
+    for (const id of view.backups) {
+      // Slow, but not so slow that the coordinator counts them as failed (storageStallTicksMax).
+      if (id !== backup)
+        cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 10, fsyncTicksMax: 25 });
+    }
+    if (this.random.chance(0.7)) {
+      // Late, but not so late that the coordinator counts them as silent (failureTimeoutTicks).
+      const until = crashPrimaryAt + 2 * this.plan.config.failureTimeoutTicks;
+      const delayTicks = this.random.integer(20, 50);
+      for (const id of view.backups) if (id !== backup) cluster.clog(id, 'coordinator', delayTicks, until);
+    }
+    cluster.note(
+      `memory-loss: other backups' disks slow; ${backup} restarts at ${crashBackupAt}, ${primary} crashes at ${crashPrimaryAt}`,
+    );
+    let stage: 'slow' | 'backup-restarted' | 'primary-down' = 'slow';
+    const fault: ActiveFault = {
+      kind: 'memory-loss',
+      target: primary,
+      exclusive: true,
+      // The primary stays down until a new one was chosen without it (back sooner, it would lead again).
+      healAt: crashPrimaryAt + 3 * this.plan.config.failureTimeoutTicks + this.random.integer(0, 200),
+      heal: () => {
+        for (const id of view.backups) cluster.setDiskFaults(id, null);
+        cluster.start(backup);
+        cluster.start(primary);
+      },
+      step: () => {
+        if (stage === 'slow' && cluster.now >= crashBackupAt) {
+          if (cluster.isRunning(backup)) cluster.crash(backup);
+          cluster.start(backup);
+          stage = 'backup-restarted';
+        }
+        if (stage === 'backup-restarted' && cluster.now >= crashPrimaryAt) {
+          if (cluster.isRunning(primary)) cluster.crash(primary);
+          stage = 'primary-down';
         }
       },
     };
@@ -391,7 +492,7 @@ export class Nemesis {
 
   /** A wipe or a corrupt: losing a directory is survivable only while every other replica holds everything. */
   private mayLoseDirectory(): boolean {
-    const view = this.cluster.view();
+    const view = this.acknowledgedView();
     return (
       view !== null &&
       this.wipedAwaitingRejoin === null &&
@@ -461,6 +562,8 @@ export class Nemesis {
       }
       case 'total-crash':
         return this.totalCrash(ids);
+      case 'memory-loss':
+        return this.memoryLoss();
       case 'wipe': {
         const view = cluster.view();
         if (view === null || !this.mayLoseDirectory()) return null;

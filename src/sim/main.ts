@@ -94,7 +94,8 @@ function main(): void {
       `snapshots ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs ${storage.repairs}; ` +
         `sessions expired ${first.sessionsExpired}; bounded reads ${boundedReads.servedByMember} by a member, ${boundedReads.servedByPrimary} by the primary, ${boundedReads.staleReplies} STALE; ` +
         `request-status ${[...first.statusAnswers].map(([answer, count]) => `${answer} ${count}`).join(', ') || 'none'}; ` +
-        `async lost ${first.asyncLost} of ${first.asyncAcknowledged} acknowledged appends, ${first.asyncLostReported ?? '?'} on the loss record\n`,
+        `async lost ${first.asyncLost} of ${first.asyncAcknowledged} acknowledged appends, ${first.asyncLostReported ?? '?'} on the loss record; ` +
+        `replicated ${first.replicatedAcknowledged} acknowledged, ${first.replicatedExcused} lost by every holder\n`,
     );
     if (first.violations.length > 0) printFailure(first);
     else
@@ -118,6 +119,10 @@ function main(): void {
   let asyncAcknowledged = 0;
   let asyncLost = 0;
   let asyncLostReported = 0;
+  let replicatedAcknowledged = 0;
+  let replicatedExcused = 0;
+  let quorumSeeds = 0;
+  let promotionsWithoutHolders = 0;
   let unknownKeys = 0;
   let sessionsExpired = 0;
   const storage = {
@@ -138,6 +143,10 @@ function main(): void {
     asyncAcknowledged += result.asyncAcknowledged;
     asyncLost += result.asyncLost;
     asyncLostReported += result.asyncLostReported ?? 0;
+    replicatedAcknowledged += result.replicatedAcknowledged;
+    replicatedExcused += result.replicatedExcused;
+    if (result.syncQuorum !== null) quorumSeeds += 1;
+    promotionsWithoutHolders += result.storage.promotionsWithoutHolders;
     unknownKeys += result.unknownKeys;
     sessionsExpired += result.sessionsExpired;
     for (const name of Object.keys(storage) as (keyof typeof storage)[])
@@ -162,6 +171,8 @@ function main(): void {
       `faults injected: ${totalFaults} (${breakdown})`,
       `operations checked: ${operations}`,
       `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records`,
+      `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,
+      `seeds with a commit quorum (syncQuorum below the backups): ${quorumSeeds}`,
       `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}`,
       `sessions expired under a pending write: ${sessionsExpired}`,
       `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,

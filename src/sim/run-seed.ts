@@ -2,11 +2,13 @@
 // heal, demand liveness (every new operation completes, every replica converges to the same
 // state), then check the history: linearizable per key, no acknowledged write lost, no append
 // applied twice, bounded reads within their staleness bound and reflecting every write at or below
-// the index they observed, and asynchronous writes lost only where a failover happened — each named
-// in the cluster's loss record, which names nothing but async writes the clients sent.
+// the index they observed, asynchronous writes lost only where a failover happened — each named
+// in the cluster's loss record, which names nothing but async writes the clients sent — and
+// replicated writes lost only where every replica that held one lost its copy (see
+// SimWorkload.noteLoss): until then they are checked as definite as sync writes.
 
 import { checkBoundedReads } from '../check/bounded-reads.js';
-import { pairOperations } from '../check/history.js';
+import { type Operation, pairOperations } from '../check/history.js';
 import { checkAtMostOnce, checkNoLostWrites, type FinalReads } from '../check/invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
@@ -38,6 +40,11 @@ export interface SeedResult {
   readonly asyncLost: number;
   /** Async writes the cluster's loss record counts (null if no replica could be asked). */
   readonly asyncLostReported: number | null;
+  /** Replicated writes acknowledged; of them, those every holder of which lost its copy (then unchecked). */
+  readonly replicatedAcknowledged: number;
+  readonly replicatedExcused: number;
+  /** The commit quorum of the run (null: every backup). */
+  readonly syncQuorum: number | null;
   readonly storage: StorageCounts;
   /** Writes answered SESSION_EXPIRED. */
   readonly sessionsExpired: number;
@@ -85,6 +92,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     idleTicksMax: plan.clientIdleTicksMax,
     deadlineTicks: plan.clientDeadlineTicks,
     livenessDeadlineTicks: workloadDefaults.deadlineTicks,
+    replicatedProbability: plan.replicatedProbability,
   });
   // Made once the first view formed: its network and disks are the plan's from then on.
   let nemesis: Nemesis | null = null;
@@ -97,6 +105,9 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   let asyncLost = 0;
   let asyncLostReported: number | null = null;
   let unknownKeys = 0;
+  let replicatedExcused = 0;
+  cluster.lossListeners.push((id) => workload.noteLoss(id));
+  cluster.promotionWithoutHoldersListeners.push(() => workload.notePromotionWithoutHolders());
   try {
     const { finalReads, lossRecord } = runPhases(
       cluster,
@@ -107,7 +118,16 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       options,
       violations,
     );
-    const operations = pairOperations(workload.recorder.events());
+    // A replicated write every holder of which lost its copy may be gone: from then on it is unknown.
+    const excused = workload.replicatedExcused();
+    replicatedExcused = excused.length;
+    const excusedKeys = new Set(excused.map(({ process, call }) => `${process}@${call}`));
+    const operations = pairOperations(workload.recorder.events()).map(
+      (operation): Operation =>
+        excusedKeys.has(`${operation.process}@${operation.call}`)
+          ? { ...operation, status: 'info', output: null, ret: Number.POSITIVE_INFINITY }
+          : operation,
+    );
     const linearizability = checkLinearizable(operations, {
       budgetSteps: options.checkBudgetSteps ?? 200_000,
       valueSizeMaxBytes: simKvLimits.valueSizeMaxBytes,
@@ -128,7 +148,13 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     for (const violation of [...checkNoLostWrites(operations, finalReads), ...checkAtMostOnce(finalReads)]) {
       violations.push(violation.message);
     }
-    for (const violation of checkBoundedReads(workload.boundedReads, operations).violations) {
+    const replicatedKeys = new Set(
+      workload.replicatedAcknowledged.map(({ process, call }) => `${process}@${call}`),
+    );
+    const replicated = new Set(
+      operations.filter((operation) => replicatedKeys.has(`${operation.process}@${operation.call}`)),
+    );
+    for (const violation of checkBoundedReads(workload.boundedReads, operations, replicated).violations) {
       violations.push(`key ${violation.key}: ${violation.rule}: ${violation.message}`);
     }
     const missing: string[] = [];
@@ -172,6 +198,9 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     asyncAcknowledged,
     asyncLost,
     asyncLostReported,
+    replicatedAcknowledged: workload.replicatedAcknowledged.length,
+    replicatedExcused,
+    syncQuorum: plan.syncQuorum,
     storage: { ...cluster.counts },
     sessionsExpired: workload.sessionsExpired,
     boundedReads: { ...workload.boundedReadCounts },

@@ -53,7 +53,7 @@ import {
 } from '../check/history.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { ClientReply, ClientSuccess, RequestKind } from '../protocol/messages.js';
-import { clientId, type Durability, logIndex, type ReplicaId } from '../protocol/types.js';
+import { clientId, type Durability, logIndex, type ReplicaId, viewNumber } from '../protocol/types.js';
 import {
   decodeResult,
   encodeOperation,
@@ -70,6 +70,8 @@ export interface WorkloadOptions {
   readonly appendLists: number;
   readonly counters: number;
   readonly asyncProbability: number;
+  /** Share of writes (of those not async) that ask for `replicated` durability. */
+  readonly replicatedProbability?: number;
   /** Resend the same request when no reply came for this long. */
   readonly attemptTimeoutTicks: number;
   /** Give up (outcome unknown, or ask request-status) after this long. */
@@ -106,6 +108,7 @@ const probeProbabilityDefault = 0.3;
 const boundedReadProbabilityDefault = 0.4;
 const readYourWritesProbabilityDefault = 0.3;
 const statusProbabilityDefault = 0.6;
+const replicatedProbabilityDefault = 0.2;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -190,6 +193,24 @@ interface Pending {
   status: StatusQuery | null;
 }
 
+/** A replicated write the cluster acknowledged, and which of the replicas that held it lost it. */
+export interface ReplicatedAcknowledgement {
+  /** The history's process, and the time it invoked the write: which operation it is. */
+  readonly process: number;
+  readonly call: number;
+  readonly key: string;
+  readonly view: number;
+  readonly index: number;
+  /** The primary that answered (it holds the write on disk). */
+  readonly primary: ReplicaId | null;
+  readonly holders: readonly ReplicaId[];
+  readonly lostCopies: Set<ReplicaId>;
+  /** Known committed before every holder failed: never excused. */
+  settled: boolean;
+  /** Not committed when the coordinator promoted a restarted replica for want of a holder. */
+  overtaken: boolean;
+}
+
 /** One client connection: what its processes share. */
 interface SimConnection {
   readonly index: number;
@@ -254,6 +275,16 @@ export class SimWorkload {
   readonly asyncAppendsSent = new Map<string, { readonly key: string; readonly token: string }>();
   /** Acknowledged async append tokens → "clientId#requestNumber" of their request. */
   readonly asyncAppendRequests = new Map<string, string>();
+  /**
+   * Acknowledged replicated writes, with the replicas the reply said held them (the primary on disk,
+   * the others in memory) and those of them that failed since the write was sent (a crash, a lost
+   * directory). A replicated write may be lost only once every holder failed (`replicatedExcused`).
+   */
+  readonly replicatedAcknowledged: ReplicatedAcknowledgement[] = [];
+  /** Every loss of a process or directory so far, with the dying process (null: directory lost). */
+  private readonly losses: { readonly id: ReplicaId; readonly tick: number }[] = [];
+  /** When the coordinator promoted a restarted replica for want of one that held everything. */
+  private readonly promotionsWithoutHolders: number[] = [];
   readonly keys: readonly string[];
   private readonly connections: SimConnection[] = [];
   private readonly pipelineDepth: number;
@@ -262,6 +293,7 @@ export class SimWorkload {
   private readonly boundedReadProbability: number;
   private readonly readYourWritesProbability: number;
   private readonly statusProbability: number;
+  private readonly replicatedProbability: number;
   private nextRequestId = 1;
   private invoked = 0;
   private generating = true;
@@ -279,6 +311,7 @@ export class SimWorkload {
     this.boundedReadProbability = options.boundedReadProbability ?? boundedReadProbabilityDefault;
     this.readYourWritesProbability = options.readYourWritesProbability ?? readYourWritesProbabilityDefault;
     this.statusProbability = options.statusProbability ?? statusProbabilityDefault;
+    this.replicatedProbability = options.replicatedProbability ?? replicatedProbabilityDefault;
     if (!Number.isSafeInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
       throw new RangeError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}`);
     }
@@ -401,7 +434,11 @@ export class SimWorkload {
     const key = this.random.pick(this.keys);
     const sequence = process.operationsDone;
     const word = `p${process.process}-${sequence}`;
-    const durability: Durability = this.random.chance(this.options.asyncProbability) ? 'async' : 'sync';
+    const durability: Durability = this.random.chance(this.options.asyncProbability)
+      ? 'async'
+      : this.random.chance(this.replicatedProbability)
+        ? 'replicated'
+        : 'sync';
     const reading = this.random.chance(readProbability);
     if (this.livenessPhase) this.livenessOperationsLeft -= 1;
     if (reading && this.random.chance(this.boundedReadProbability)) {
@@ -685,11 +722,87 @@ export class SimWorkload {
     this.recordSuccess(process, pending, reply);
   }
 
+  /**
+   * A replica's process died, or its directory was lost while it was down (see
+   * SimCluster.lossListeners): each replicated write it held and that has not committed yet counts as
+   * failed there. Even a copy on its disk: a restarted replica is no longer counted on for what it held
+   * (only for what committed), so once every holder failed another restarted one may lead without it,
+   * as the promise allows. A committed write is settled: it must survive from then on, as sync writes.
+   */
+  noteLoss(id: ReplicaId): void {
+    this.losses.push({ id, tick: this.cluster.now });
+    for (const acknowledged of this.replicatedAcknowledged) {
+      if (acknowledged.settled || !acknowledged.holders.includes(id)) continue;
+      if (this.committed(acknowledged)) acknowledged.settled = true;
+      else acknowledged.lostCopies.add(id);
+    }
+  }
+
+  /**
+   * The coordinator chose a primary among restarted replicas, every replica that held everything being
+   * crashed or out of its reach (failed, as far as the promise goes): a replicated write not committed
+   * yet may be lost by it.
+   */
+  notePromotionWithoutHolders(): void {
+    this.promotionsWithoutHolders.push(this.cluster.now);
+    for (const acknowledged of this.replicatedAcknowledged) {
+      if (acknowledged.settled || acknowledged.overtaken) continue;
+      if (this.committed(acknowledged)) acknowledged.settled = true;
+      else acknowledged.overtaken = true;
+    }
+  }
+
+  /** Some running replica knows the write committed (it holds the entry, at or below its commit index). */
+  private committed(acknowledged: ReplicatedAcknowledgement): boolean {
+    const position = { view: viewNumber(acknowledged.view), index: logIndex(acknowledged.index) };
+    for (const id of this.cluster.nodes.keys()) {
+      if (this.cluster.replica(id)?.knowsCommitted(position) === true) return true;
+    }
+    return false;
+  }
+
+  /** Replicated writes every holder of which failed before they committed: these alone may be missing. */
+  replicatedExcused(): ReplicatedAcknowledgement[] {
+    return this.replicatedAcknowledged.filter(
+      (acknowledged) =>
+        !acknowledged.settled &&
+        (acknowledged.overtaken || acknowledged.holders.every((id) => acknowledged.lostCopies.has(id))),
+    );
+  }
+
   /** A definite success: a sync reply, or a request-status answer (given once the entry committed). */
   private recordSuccess(process: SimProcess, pending: Pending, reply: ClientSuccess): void {
     const connection = process.connection;
+    if (reply.durability === 'replicated' && pending.operation.kind !== 'get') {
+      const acknowledged: ReplicatedAcknowledgement = {
+        process: process.process,
+        call: pending.startedAt * nanosecondsPerTick,
+        key: pending.key,
+        view: reply.view,
+        index: reply.index,
+        primary: reply.replicas[0] ?? null,
+        holders: [...reply.replicas],
+        lostCopies: new Set(),
+        settled: false,
+        overtaken: false,
+      };
+      // A holder may have lost it before the reply arrived: its receipt, or the reply, was on its way.
+      for (const loss of this.losses) {
+        if (loss.tick >= pending.startedAt && acknowledged.holders.includes(loss.id)) {
+          acknowledged.lostCopies.add(loss.id);
+        }
+      }
+      if (this.promotionsWithoutHolders.some((tick) => tick >= pending.startedAt)) {
+        acknowledged.overtaken = true;
+      }
+      this.replicatedAcknowledged.push(acknowledged);
+    }
     const { index } = reply;
-    if (pending.operation.kind !== 'get') this.noteWriteIndex(connection, index);
+    // Not a read-your-writes index for a replicated write: lost with every replica that held it, its
+    // index may never be reached again (or be another entry's), as for an async write.
+    if (pending.operation.kind !== 'get' && reply.durability !== 'replicated') {
+      this.noteWriteIndex(connection, index);
+    }
     switch (pending.operation.kind) {
       case 'get': {
         const value = text(decodeResult('get', reply.result).value);

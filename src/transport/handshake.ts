@@ -6,7 +6,7 @@ import { ConnectionClosedError, UnavailableError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
 import type { MessageConnection } from './connection.js';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** How long either side waits for the other's first frame (and the dialler for the connect). */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
 

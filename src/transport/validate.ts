@@ -120,7 +120,7 @@ const view: Check<ViewNumber> = (value, path) => viewNumber(integer(value, path)
 const index: Check<LogIndex> = (value, path) => logIndex(integer(value, path));
 const replica: Check<ReplicaId> = (value, path) => replicaId(idText(value, path));
 const client: Check<ClientId> = (value, path) => clientId(idText(value, path));
-const durability = oneOf('sync', 'async');
+const durability = oneOf('sync', 'replicated', 'async');
 const addresses = dictionary(idText, address);
 
 const position: Check<LogPosition> = (value, path) => {
@@ -242,7 +242,13 @@ export function parsePeerMessage(value: unknown): PeerMessage {
         echo: field('echo', time),
       };
     case 'prepare_ok':
-      return { type, view: field('view', view), index: field('index', index), time: field('time', time) };
+      return {
+        type,
+        view: field('view', view),
+        index: field('index', index),
+        received: field('received', index),
+        time: field('time', time),
+      };
     case 'sync':
       return {
         type,
@@ -297,13 +303,19 @@ export function parseTransferMessage(value: unknown): TransferMessage {
 export function parseCoordinatorToReplica(value: unknown): CoordinatorToReplica {
   const [field, type] = message(value, 'coordinator message', 'heartbeat_reply', 'view_change');
   if (type === 'view_change') {
-    return { type, view: field('view', viewValue), addresses: field('addresses', addresses) };
+    return {
+      type,
+      view: field('view', viewValue),
+      primaryIncarnation: field('primaryIncarnation', nullable(integer)),
+      addresses: field('addresses', addresses),
+    };
   }
   return {
     type,
     incarnation: field('incarnation', integer),
     sequence: field('sequence', integer),
     view: field('view', nullable(viewValue)),
+    primaryIncarnation: field('primaryIncarnation', nullable(integer)),
     addresses: field('addresses', addresses),
     leaseTicks: field('leaseTicks', integer),
   };
@@ -320,8 +332,10 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     sequence: field('sequence', integer),
     view: field('view', nullable(viewValue)),
     durable: field('durable', position),
+    received: field('received', position),
     commitIndex: field('commitIndex', index),
     appliedIndex: field('appliedIndex', index),
+    leadReady: field('leadReady', boolean),
     coordinatorSilentTicks: field('coordinatorSilentTicks', integer),
     storageStalledTicks: field('storageStalledTicks', integer),
     syncedLearners: field('syncedLearners', listOf(replica)),

@@ -192,10 +192,24 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     readonly durationSeconds?: number;
     /** Whether the first fault deposes the primary (true unless it says). */
     readonly failover?: boolean;
+    /** The cluster's --sync-quorum (every backup unless it says). */
+    readonly syncQuorum?: number;
   }
   // One fault at a time, so each seed's first fault is the one named.
   const runs: readonly ShortRun[] = [
     { nemesis: 'kill', seed: 20_240_607, first: 'kills the primary' },
+    {
+      nemesis: 'kill',
+      seed: 20_240_607,
+      first: 'kills the primary of a cluster with --sync-quorum 1',
+      syncQuorum: 1,
+      check: (report, printed) => {
+        assert.ok(
+          (report.replicatedWritesAcknowledged ?? 0) > 0,
+          `replicated writes were acknowledged:\n${printed}`,
+        );
+      },
+    },
     { nemesis: 'partition', seed: 20_240_608, first: 'isolates the primary' },
     {
       nemesis: 'wipe',
@@ -261,7 +275,7 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
       },
     },
   ];
-  for (const { nemesis, seed, first, check, durationSeconds = 6, failover = true } of runs) {
+  for (const { nemesis, seed, first, check, durationSeconds = 6, failover = true, syncQuorum } of runs) {
     test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, async (t) => {
       const report = await runChaos({
         durationSeconds,
@@ -272,6 +286,7 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
         replicas: 3,
         keys: 2,
         seed,
+        ...(syncQuorum === undefined ? {} : { syncQuorum }),
       });
       const printed = formatReport(report);
       for (const line of printed.trimEnd().split('\n')) t.diagnostic(line);

@@ -211,7 +211,10 @@ describe('run for months', { concurrency: false }, () => {
           operation: encodeOperation(kvOperation.incr(bytes(`n-${clientId}`))),
           staleness: null,
         });
-      assert.equal(codeOf(await request('old', 'open-session', 0)), 'OK');
+      // The view may have formed before its primary holds a lease: until then it answers NOT_PRIMARY.
+      await waitFor('the primary to take requests', async () =>
+        codeOf(await request('old', 'open-session', 0)) === 'OK' ? true : undefined,
+      );
       assert.equal(codeOf(await request('old', 'write', 1)), 'OK');
       for (const other of ['a', 'b', 'c']) {
         assert.equal(codeOf(await request(other, 'open-session', 0)), 'OK');

@@ -72,7 +72,15 @@ const usageErrors: [string[], RegExp][] = [
     /--mix.*unknown operation "delete"; the kinds are put, get, append, cas, incr/,
   ],
   [['bench', '--mix', 'put=0'], /--mix.*at least one operation needs a weight above 0/],
-  [['bench', '--durability', 'eventually'], /--durability.*'eventually' is invalid.*sync, async/],
+  [['bench', '--durability', 'eventually'], /--durability.*'eventually' is invalid.*sync, replicated, async/],
+  [
+    ['put', 'k', 'v', '--durability', 'eventually'],
+    /--durability.*'eventually' is invalid.*sync, replicated, async/,
+  ],
+  [['put', 'k', 'v', '--durability', 'replicated', '--async'], /--durability.*cannot be used with.*--async/],
+  [['start', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
+  [['coordinator', '--listen', '127.0.0.1:0', '--dir', 'd', '--sync-quorum', 'x'], /--sync-quorum/],
+  [['chaos', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
   [['bench', '--read', 'backup'], /--read.*'backup' is invalid.*primary, any/],
   [['bench', '--clients', '0'], /--clients.*from 1 to 1024/],
   [['bench', '--pipeline', 'many'], /--pipeline.*'many' is invalid/],
@@ -105,7 +113,7 @@ const usageErrors: [string[], RegExp][] = [
   [['bench', '--scenario', 'failover', '--start', '3', '--trials', '0'], /--trials.*from 1 to 100/],
   [
     ['bench', '--scenario', 'failover', '--start', '3', '--durability', 'async'],
-    /--scenario failover times sync writes/,
+    /--scenario failover times writes a failover must keep: it takes no --durability async/,
   ],
   [
     ['bench', '--scenario', 'failover', '--start', '3', '--mix', 'get=1'],

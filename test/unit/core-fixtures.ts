@@ -9,6 +9,7 @@ import { Replica, type StoredSnapshot } from '../../src/protocol/replica.js';
 import {
   clientId,
   connectionId,
+  type Durability,
   type Entry,
   type LogPosition,
   logIndex,
@@ -76,6 +77,10 @@ export interface HeartbeatFields {
   readonly directory?: string;
   readonly view?: View | null;
   readonly durable?: LogPosition;
+  /** The end of its log in memory; the durable position when not given. */
+  readonly received?: LogPosition;
+  /** Primary only: ready to lead its view (see Replica.leadReady); true when not given. */
+  readonly leadReady?: boolean;
   readonly coordinatorSilentTicks?: number;
   readonly storageStalledTicks?: number;
   readonly syncedLearners?: ReplicaId[];
@@ -107,8 +112,10 @@ export class CoordinatorHarness {
       sequence,
       view: fields.view === undefined ? this.coordinator.currentView() : fields.view,
       durable: fields.durable ?? positionZero,
+      received: fields.received ?? fields.durable ?? positionZero,
       commitIndex: logIndex(0),
       appliedIndex: logIndex(0),
+      leadReady: fields.leadReady ?? true,
       coordinatorSilentTicks: fields.coordinatorSilentTicks ?? 0,
       storageStalledTicks: fields.storageStalledTicks ?? 0,
       syncedLearners: fields.syncedLearners ?? [],
@@ -206,7 +213,12 @@ export class ReplicaHarness {
   }
 
   adopt(newView: View): void {
-    this.replica.receiveFromCoordinator({ type: 'view_change', view: newView, addresses: {} });
+    this.replica.receiveFromCoordinator({
+      type: 'view_change',
+      view: newView,
+      primaryIncarnation: null,
+      addresses: {},
+    });
     this.drain();
   }
 
@@ -227,6 +239,7 @@ export class ReplicaHarness {
       incarnation: this.incarnation,
       sequence: last.sequence,
       view: current,
+      primaryIncarnation: null,
       addresses: {},
       leaseTicks,
     });
@@ -243,7 +256,7 @@ export class ReplicaHarness {
   /** Sends a request; returns its id, to find the reply among `replies`. */
   request(
     operation: KvOperation,
-    options: { client?: string; requestNumber?: number; durability?: 'sync' | 'async' } = {},
+    options: { client?: string; requestNumber?: number; durability?: Durability } = {},
   ): number {
     const read = operation.kind === 'get';
     const client = options.client ?? 'client';
@@ -291,14 +304,18 @@ export class ReplicaHarness {
     return this.replies.find((reply) => reply.id === requestId);
   }
 
-  /** Follower `from` acknowledges everything up to `index` in the replica's current view. */
-  ack(from: ReplicaId, index: number): void {
+  /**
+   * Follower `from` acknowledges everything up to `index` in the replica's current view as on its
+   * disk, and up to `received` (index when not given) in its memory.
+   */
+  ack(from: ReplicaId, index: number, received = index): void {
     const current = this.replica.status().view;
     if (current === null) throw new Error('no view');
     this.replica.receiveFromPeer(from, {
       type: 'prepare_ok',
       view: current.number,
       index: logIndex(index),
+      received: logIndex(received),
       time: this.clock.read(),
     });
     this.drain();

@@ -393,6 +393,7 @@ test('sim seed 242: a late heartbeat of a replaced process neither rolls its ide
     incarnation: 1,
     sequence: 1,
     view: current,
+    primaryIncarnation: null,
     addresses: {},
     leaseTicks: config.leaseTicks,
   });

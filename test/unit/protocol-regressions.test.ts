@@ -38,8 +38,10 @@ function heartbeat(id: ReplicaId, incarnation: number, view: View | null, sequen
     sequence,
     view,
     durable: positionZero,
+    received: positionZero,
     commitIndex: logIndex(0),
     appliedIndex: logIndex(0),
+    leadReady: true,
     coordinatorSilentTicks: 0,
     storageStalledTicks: 0,
     syncedLearners: [],
@@ -121,15 +123,27 @@ test('sim seed 251: a restarted primary does not count a learner as synced befor
     msPerTick: 10,
   });
   const view: View = { number: viewNumber(5), primary: r1, backups: [], learners: [r2] };
-  primary.receiveFromCoordinator({ type: 'view_change', view, addresses: {} });
+  primary.receiveFromCoordinator({ type: 'view_change', view, primaryIncarnation: null, addresses: {} });
   primary.takeEffects();
   // The learner has synced its first few entries.
-  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(3), time: 0 });
+  primary.receiveFromPeer(r2, {
+    type: 'prepare_ok',
+    view: viewNumber(5),
+    index: logIndex(3),
+    received: logIndex(3),
+    time: 0,
+  });
   clock.now += config.heartbeatIntervalTicks;
   primary.tick();
   const reported = primary.takeEffects().heartbeats.flatMap((sent) => sent.syncedLearners);
   assert.deepEqual(reported, [], 'a learner with 3 of 50 entries is not synced');
-  primary.receiveFromPeer(r2, { type: 'prepare_ok', view: viewNumber(5), index: logIndex(50), time: 0 });
+  primary.receiveFromPeer(r2, {
+    type: 'prepare_ok',
+    view: viewNumber(5),
+    index: logIndex(50),
+    received: logIndex(50),
+    time: 0,
+  });
   clock.now += config.heartbeatIntervalTicks;
   primary.tick();
   assert.deepEqual(

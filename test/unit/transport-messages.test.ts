@@ -58,7 +58,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
     { type: 'prepare', view: 3, previous: position, entries: [], commitIndex: 6, echo: -1 },
     parsePeerMessage,
   ],
-  ['prepare_ok', { type: 'prepare_ok', view: 3, index: 9, time: 1234.5 }, parsePeerMessage],
+  ['prepare_ok', { type: 'prepare_ok', view: 3, index: 9, received: 11, time: 1234.5 }, parsePeerMessage],
   [
     'sync',
     { type: 'sync', view: 3, base: position, epochs: [{ view: 1, startIndex: 1 }], lastIndex: 5 },
@@ -88,8 +88,10 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       sequence: 12,
       view,
       durable: position,
+      received: { view: 3, index: 9 },
       commitIndex: 6,
       appliedIndex: 5,
+      leadReady: true,
       coordinatorSilentTicks: 3,
       storageStalledTicks: 0,
       syncedLearners: ['c'],
@@ -112,8 +114,10 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       sequence: 1,
       view,
       durable: { view: 0, index: 0 },
+      received: { view: 0, index: 0 },
       commitIndex: 0,
       appliedIndex: 0,
+      leadReady: false,
       coordinatorSilentTicks: 0,
       storageStalledTicks: 0,
       syncedLearners: [],
@@ -132,6 +136,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       incarnation: 7,
       sequence: 12,
       view,
+      primaryIncarnation: 123456789,
       addresses: { a: 'h:1', b: '[::1]:2' },
       leaseTicks: 40,
     },
@@ -139,10 +144,22 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
   ],
   [
     'heartbeat_reply without view',
-    { type: 'heartbeat_reply', incarnation: 7, sequence: 0, view: null, addresses: {}, leaseTicks: 0 },
+    {
+      type: 'heartbeat_reply',
+      incarnation: 7,
+      sequence: 0,
+      view: null,
+      primaryIncarnation: null,
+      addresses: {},
+      leaseTicks: 0,
+    },
     parseCoordinatorToReplica,
   ],
-  ['view_change', { type: 'view_change', view, addresses: { a: 'h:1' } }, parseCoordinatorToReplica],
+  [
+    'view_change',
+    { type: 'view_change', view, primaryIncarnation: 5, addresses: { a: 'h:1' } },
+    parseCoordinatorToReplica,
+  ],
   ['status_request', { type: 'status_request', id: 1 }, parseStatusRequest],
   [
     'status_reply',
@@ -347,7 +364,14 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
   ],
   [
     'an infinite prepare_ok time',
-    () => parsePeerMessage({ type: 'prepare_ok', view: 1, index: 1, time: Number.POSITIVE_INFINITY }),
+    () =>
+      parsePeerMessage({
+        type: 'prepare_ok',
+        view: 1,
+        index: 1,
+        received: 1,
+        time: Number.POSITIVE_INFINITY,
+      }),
     /\.time: expected a non-negative number or -1/,
   ],
   [
@@ -430,7 +454,8 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
   ],
   [
     'an address that is not a string',
-    () => parseCoordinatorToReplica({ type: 'view_change', view, addresses: { a: 5 } }),
+    () =>
+      parseCoordinatorToReplica({ type: 'view_change', view, primaryIncarnation: 1, addresses: { a: 5 } }),
     /\.addresses\.a: expected a string/,
   ],
   [
