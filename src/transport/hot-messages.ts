@@ -14,7 +14,7 @@
 //   reply (ok)  id, view, index, durability u8, replica count u8, replicas, result
 //   prepare     view, previous view, previous index, commitIndex, echo, entry count u32, entries
 //               (view, index, requestNumber, durability u8, refused u8, clientId, update, result)
-//   prepare_ok  view, index, time
+//   prepare_ok  view, index, received, time
 
 import { BadFrameError } from '../errors.js';
 import type { ClientRequest, ClientSuccess, Prepare, PrepareOk, RequestKind } from '../protocol/messages.js';
@@ -36,7 +36,7 @@ const requestKindCodes: Readonly<Record<RequestKind, number>> = {
   read: 3,
   'request-status': 4,
 };
-const durabilityCodes: Readonly<Record<Durability, number>> = { sync: 1, async: 2 };
+const durabilityCodes: Readonly<Record<Durability, number>> = { sync: 1, async: 2, replicated: 3 };
 const requestKinds = invert(requestKindCodes);
 const durabilities = invert(durabilityCodes);
 
@@ -54,7 +54,9 @@ export function encodeHotMessage(message: object): Buffer | null {
     case 'prepare':
       return isPrepare(hot) ? encodePrepare(message as Prepare) : null;
     case 'prepare_ok':
-      return numbers(hot.view, hot.index, hot.time) ? encodePrepareOk(message as PrepareOk) : null;
+      return numbers(hot.view, hot.index, hot.received, hot.time)
+        ? encodePrepareOk(message as PrepareOk)
+        : null;
     default:
       return null;
   }
@@ -131,8 +133,9 @@ export function decodeHotMessage(bytes: Uint8Array): object {
         type: 'prepare_ok',
         view: reader.number(),
         index: reader.number(),
+        received: reader.number(),
         time: reader.number(),
-      } as PrepareOk;
+      };
       break;
     default:
       throw new BadFrameError(`binary message of unknown kind ${tag}`);
@@ -209,11 +212,12 @@ function encodePrepare(prepare: Prepare): Buffer {
 }
 
 function encodePrepareOk(ok: PrepareOk): Buffer {
-  const writer = new Writer(2 + 8 * 3);
+  const writer = new Writer(2 + 8 * 4);
   writer.u8(HOT_MESSAGE_MARKER);
   writer.u8(Tag.prepareOk);
   writer.number(ok.view);
   writer.number(ok.index);
+  writer.number(ok.received);
   writer.number(ok.time);
   return writer.done();
 }

@@ -16,7 +16,7 @@ const entry = (index: number, refused: boolean): Entry => ({
   index: logIndex(index),
   clientId: clientId(`clïent-${index}`),
   requestNumber: index * 10,
-  durability: index % 2 === 0 ? 'sync' : 'async',
+  durability: (['sync', 'async', 'replicated'] as const)[index % 3] ?? 'sync',
   refused,
   update: Buffer.from([1, 2, index]),
   result: Buffer.alloc(0),
@@ -28,7 +28,7 @@ const request: ClientRequest = {
   kind: 'write',
   clientId: clientId('0b6f3c1e-6f0a-4b7e-9d55-5f2f0c8f3a11/17'),
   requestNumber: 123_456,
-  durability: 'async',
+  durability: 'replicated',
   operation: Buffer.from('put hello world'),
   staleness: null,
 };
@@ -61,6 +61,7 @@ const prepareOk: PrepareOk = {
   type: 'prepare_ok',
   view: viewNumber(3),
   index: logIndex(10),
+  received: logIndex(12),
   time: 123_456.75,
 };
 
