@@ -48,6 +48,7 @@ interface BenchFlags extends ClientFlags {
   readonly trials: number;
   readonly start?: number;
   readonly slowBackupFsyncMs?: number;
+  readonly syncQuorum?: number;
   readonly clients: number;
   readonly pipeline: number;
   readonly sharedClient?: boolean;
@@ -105,6 +106,11 @@ export function addBenchCommand(program: Command): void {
       '--slow-backup-fsync-ms <ms>',
       'with --start: make every fsync of the last replica (a backup) this much slower, to measure a slow backup',
       integerIn(0, 60_000),
+    )
+    .option(
+      '--sync-quorum <k>',
+      "with --start: the cluster's commit quorum, backups a sync write waits for (default: every backup)",
+      integerIn(1, CLUSTER_REPLICAS_MAX),
     )
     .option(
       '--clients <n>',
@@ -167,6 +173,9 @@ export function addBenchCommand(program: Command): void {
           usage(`--start runs its own cluster: it takes no ${flag}`);
         }
       }
+    }
+    if (given('syncQuorum') && flags.start === undefined) {
+      usage('--sync-quorum sets the quorum of a cluster this bench starts: it needs --start N');
     }
     if (given('slowBackupFsyncMs')) {
       if (flags.start === undefined)
@@ -258,10 +267,10 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
     const started =
       flags.start === undefined
         ? null
-        : await startLocalCluster(
-            flags.start,
-            flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs },
-          );
+        : await startLocalCluster(flags.start, {
+            ...(flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs }),
+            ...(flags.syncQuorum === undefined ? {} : { syncQuorum: flags.syncQuorum }),
+          });
     const target = started ?? runningCluster(flags.coordinator, flags.clusterId);
     try {
       let outcome: Outcome;

@@ -50,12 +50,21 @@ export class MeasuredCluster {
     readonly replicaCount: number;
     readonly replicaFlags: readonly string[];
     readonly replicaEnv?: ReadonlyMap<string, Readonly<Record<string, string>>>;
+    /** Flags of the coordinator beyond its address and directory (the cluster's --sync-quorum). */
+    readonly coordinatorFlags?: readonly string[];
   }): Promise<MeasuredCluster> {
     const { directory } = options;
     mkdirSync(join(directory, 'logs'), { recursive: true });
     const coordinator = new ServerProcess(
       'coordinator',
-      ['coordinator', '--listen', `${MEASURE_HOST}:0`, '--dir', join(directory, 'coordinator')],
+      [
+        'coordinator',
+        '--listen',
+        `${MEASURE_HOST}:0`,
+        '--dir',
+        join(directory, 'coordinator'),
+        ...(options.coordinatorFlags ?? []),
+      ],
       join(directory, 'logs', 'coordinator.log'),
     );
     const address = await coordinator.start(['--new-cluster']);

@@ -104,6 +104,10 @@ const usageErrors: [string[], RegExp][] = [
     /--slow-backup-fsync-ms slows a replica this bench starts: it needs --start N/,
   ],
   [['bench', '--start', '1', '--slow-backup-fsync-ms', '20'], /slows a backup: --start 2 or more/],
+  [
+    ['bench', '--sync-quorum', '1'],
+    /--sync-quorum sets the quorum of a cluster this bench starts: it needs --start N/,
+  ],
   [['bench', '--start', '3', '--slow-backup-fsync-ms', 'soon'], /--slow-backup-fsync-ms/],
   [
     ['bench', '--scenario', 'failover'],
