@@ -38,7 +38,7 @@ export function formatFailoverReport(report: FailoverReport): string {
     `understudy bench --scenario failover: ${describeTarget(report)}`,
     ...describeLoad(report.shape),
     `  ${report.trialsRequested} trial${report.trialsRequested === 1 ? '' : 's'}: kill -9 of the primary under the load, ` +
-      'time to the first sync write acknowledged in a later view; then the killed replica restarts from its data ' +
+      `time to the first ${report.shape.durability} write acknowledged in a later view; then the killed replica restarts from its data ` +
       'directory and the view holds every replica again',
   ];
   lines.push(

@@ -68,6 +68,8 @@ export interface ChaosReport {
   readonly requestStatusAnswers: ReadonlyMap<RequestStatusState, number>;
   /** The async writes the cluster recorded as lost in failovers, at the end (null if not learned). */
   readonly asyncLost: number | null;
+  /** Primaries chosen among restarted replicas for want of a live one that held every replicated write. */
+  readonly promotionsWithoutHolders?: number;
   /** Anything else that went wrong: a final read that never succeeded, a view that never healed. */
   readonly problems: readonly string[];
   /** The run's data and logs; kept when a check failed. */
@@ -204,6 +206,9 @@ export function formatReport(report: ChaosReport): string {
   lines.push(
     `async writes lost in failovers: ${report.asyncAppendsLost} (of ${report.asyncAppendsAcknowledged} acknowledged async appends)` +
       `; the cluster's record: ${report.asyncLost ?? 'unknown'} lost of ${report.asyncWritesAcknowledged} async writes acknowledged`,
+  );
+  lines.push(
+    `primaries chosen among restarted replicas, none that held every replicated write being alive: ${report.promotionsWithoutHolders ?? 0}`,
   );
   lines.push(
     `sessions: --sessions-max ${report.sessionsMax}, ${report.sessionsExpired} writes ended SESSION_EXPIRED`,

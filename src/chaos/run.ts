@@ -128,6 +128,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let finalReads = new Map<string, string | null>();
   let snapshotIndexMax = 0;
   let asyncLost: number | null = null;
+  // Counted per coordinator process (a restart starts over at 0): the increases seen, summed.
+  let promotionsWithoutHolders = 0;
+  let promotionsSeen = 0;
   let storage: StorageEvents = noStorageEvents();
   const interrupted = (): boolean => options.signal?.aborted === true;
   // Drawn from a stream of its own, so a seed's other draws (the schedule's) stay as they were.
@@ -156,6 +159,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     monitor.observe((status) => {
       for (const replica of status.replicas)
         snapshotIndexMax = Math.max(snapshotIndexMax, replica.snapshotIndex);
+      const seen = status.promotionsWithoutHolders;
+      promotionsWithoutHolders += seen >= promotionsSeen ? seen - promotionsSeen : seen;
+      promotionsSeen = seen;
     });
     if (!(await monitor.waitWhole(cluster.replicaIds, CLUSTER_READY_TIMEOUT_MS))) {
       throw new Error(
@@ -324,6 +330,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     },
     requestStatusAnswers: workload?.requestStatusAnswers ?? new Map(),
     asyncLost,
+    promotionsWithoutHolders,
     problems,
     directory,
     directoryKept: false,

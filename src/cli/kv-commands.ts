@@ -286,8 +286,8 @@ export function addClientCommands(program: Command): void {
     withClient(flags, async (client) => {
       const status = await client.status();
       if (flags.json) {
-        const { view, replicas, problem, asyncLost } = status;
-        printJson({ view, replicas, problem, asyncLost });
+        const { view, replicas, problem, asyncLost, promotionsWithoutHolders } = status;
+        printJson({ view, replicas, problem, asyncLost, promotionsWithoutHolders });
       } else printLine(formatStatus(status));
     }),
   );
@@ -361,7 +361,7 @@ function jsonOfStatus(status: KvRequestStatus): object {
  * sets the commit pace, and this is where it shows. Problems (why a replica does not count as alive,
  * why the coordinator does not act) follow the table.
  */
-function formatStatus({ view, replicas, problem, asyncLost }: StatusReply): string {
+function formatStatus({ view, replicas, problem, asyncLost, promotionsWithoutHolders }: StatusReply): string {
   const list = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.join(','));
   const heading =
     view === null
@@ -401,6 +401,13 @@ function formatStatus({ view, replicas, problem, asyncLost }: StatusReply): stri
     ...(problem === null ? [] : [`coordinator: ${problem}`]),
     ...replicas.flatMap((replica) => (replica.problem === null ? [] : [`${replica.id}: ${replica.problem}`])),
   ];
-  const losses = asyncLost > 0 ? [`async writes lost in failovers: ${asyncLost}`] : [];
+  const losses = [
+    ...(asyncLost > 0 ? [`async writes lost in failovers: ${asyncLost}`] : []),
+    ...(promotionsWithoutHolders > 0
+      ? [
+          `primaries chosen among restarted replicas, none that held every replicated write being alive (replicated writes not yet committed may have been lost): ${promotionsWithoutHolders}`,
+        ]
+      : []),
+  ];
   return [heading, ...table, ...transfers, ...problems, ...losses].join('\n');
 }

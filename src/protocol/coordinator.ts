@@ -215,6 +215,7 @@ export class Coordinator {
       replicas,
       problem: this.currentProblem,
       asyncLost: primary?.asyncLost ?? 0,
+      promotionsWithoutHolders: this.promotionsWithoutHolders,
     };
   }
 

@@ -242,6 +242,11 @@ export interface StatusReply {
   readonly problem: string | null;
   /** Async writes recorded as lost in failovers, as the primary last reported (0 with no primary). */
   readonly asyncLost: number;
+  /**
+   * Primaries this coordinator process chose among restarted replicas, no replica that held every
+   * replicated write being alive to it: replicated writes not yet committed may have been lost then.
+   */
+  readonly promotionsWithoutHolders: number;
 }
 
 // ---- client ↔ replica --------------------------------------------------------------------------

@@ -106,7 +106,16 @@ interface SimNode {
   held: HeldInput[];
 }
 
-const traceTailLength = Number(process.env.UNDERSTUDY_SIM_TRACE ?? 40);
+/**
+ * Events a failure report shows. `UNDERSTUDY_SIM_TRACE=N` keeps the last N instead (a debugging aid:
+ * a run with a long tail is as deterministic, only slower).
+ */
+const traceTailLength = traceTailLengthFrom(process.env.UNDERSTUDY_SIM_TRACE);
+
+function traceTailLengthFrom(text: string | undefined): number {
+  const value = Number(text);
+  return text !== undefined && Number.isSafeInteger(value) && value > 0 ? value : 40;
+}
 /** Real time of one simulated tick, for staleness bounds stated in milliseconds. */
 export const simMsPerTick = 10;
 

@@ -400,6 +400,7 @@ export function parseStatusReply(value: unknown): StatusReply {
     replicas: field('replicas', listOf(replicaStatus)),
     problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
     asyncLost: field('asyncLost', integer),
+    promotionsWithoutHolders: field('promotionsWithoutHolders', integer),
   };
 }
 

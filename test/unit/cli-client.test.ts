@@ -219,3 +219,24 @@ test('a write out of time prints its request id and how to ask whether it ran', 
     },
   );
 });
+
+test('a write asks for the durability of --durability (or --async), and prints the one reached', async () => {
+  await withCluster(
+    withSessions((request) =>
+      request.kind === 'write'
+        ? { ...kvReply({ kind: 'put', existed: false }), durability: request.durability }
+        : null,
+    ),
+    async ({ primary, understudy }) => {
+      const replicated = await understudy('put', 'k', 'v', '--durability', 'replicated');
+      assert.equal(replicated.code, 0, replicated.stderr);
+      assert.match(replicated.stdout, /^created \(view 1, index 17, replicated on r1\)\n$/);
+      assert.equal((await understudy('put', 'k', 'v', '--async')).code, 0);
+      assert.equal((await understudy('put', 'k', 'v')).code, 0);
+      assert.deepEqual(
+        primary.of('write').map((request) => request.durability),
+        ['replicated', 'async', 'sync'],
+      );
+    },
+  );
+});

@@ -139,6 +139,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
           replicas,
           problem: null,
           asyncLost: state.asyncLost,
+          promotionsWithoutHolders: 0,
         } satisfies StatusReply);
       };
     },

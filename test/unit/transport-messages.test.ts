@@ -197,6 +197,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       ],
       problem: null,
       asyncLost: 2,
+      promotionsWithoutHolders: 1,
     },
     parseStatusReply,
   ],
