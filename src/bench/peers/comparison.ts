@@ -12,6 +12,7 @@ export type SystemId =
   | 'etcd-put'
   | 'u1-sync'
   | 'u3-sync'
+  | 'u3-replicated'
   | 'u3-async'
   | 'u3-get';
 
@@ -28,6 +29,7 @@ export const systems: readonly System[] = [
   { id: 'etcd-put', label: 'etcd put', peer: true },
   { id: 'u1-sync', label: 'Understudy 1 replica, sync put', peer: false },
   { id: 'u3-sync', label: 'Understudy 3 replicas, sync put', peer: false },
+  { id: 'u3-replicated', label: 'Understudy 3 replicas, replicated put', peer: false },
   { id: 'u3-async', label: 'Understudy 3 replicas, async put', peer: false },
   { id: 'u3-get', label: 'Understudy 3 replicas, get', peer: false },
 ];

@@ -129,7 +129,7 @@ async function main(): Promise<void> {
       }
     });
 
-    await stage(['u1-sync', 'u3-sync', 'u3-async', 'u3-get'], null, () =>
+    await stage(['u1-sync', 'u3-sync', 'u3-replicated', 'u3-async', 'u3-get'], null, () =>
       measureUnderstudy(phasePlan, (system, clients, report) => {
         if (report.mismatches.count > 0) {
           log(

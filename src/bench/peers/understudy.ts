@@ -1,7 +1,7 @@
 // Understudy's rows of the comparison, run by `understudy bench`'s own code (run.ts) on local
 // clusters it starts: 1 replica with sync puts; 3 replicas with sync puts, then gets over the keys
-// those puts wrote (the same callers, so each get is checked against the last put), then async puts
-// under keys of their own. One client object, so one connection, per client, as the peers have.
+// those puts wrote (the same callers, so each get is checked against the last put), then replicated
+// and async puts under keys of their own. One client object, so one connection, per client, as the peers have.
 
 import { DEADLINE_MS_DEFAULT } from '../../client/index.js';
 import { type BenchReport, newKeyPrefix, runBench } from '../run.js';
@@ -56,6 +56,10 @@ export async function measureUnderstudy(
       record('u3-sync', clients, await runBench(three, { ...options, shape: putShape, callers }));
       const getShape = shapeFor(clients, { mix: get });
       record('u3-get', clients, await runBench(three, { ...options, shape: getShape, callers }));
+    }
+    for (const clients of plan.clientCounts) {
+      const shape = shapeFor(clients, { mix: put, durability: 'replicated' });
+      record('u3-replicated', clients, await runBench(three, { ...options, shape }));
     }
     for (const clients of plan.clientCounts) {
       const shape = shapeFor(clients, { mix: put, durability: 'async' });
