@@ -40,8 +40,8 @@ export interface LocalBenchTarget extends BenchTarget {
 export interface LocalClusterOptions {
   /** Slows every fsync of the last replica by this much: a slow backup (a test hook, see the WAL). */
   readonly slowBackupFsyncMs?: number;
-  /** The cluster's commit quorum (`--sync-quorum` of the coordinator and every replica). */
-  readonly syncQuorum?: number;
+  /** Cluster settings given to the coordinator and every replica (--sync-quorum, --lag-policy, ...). */
+  readonly clusterArguments?: readonly string[];
 }
 
 /** Starts a coordinator and `replicas` replicas, and resolves once the view holds every replica. */
@@ -61,12 +61,12 @@ export async function startLocalCluster(
   }
   let cluster: MeasuredCluster;
   try {
-    const quorum = options.syncQuorum === undefined ? [] : ['--sync-quorum', String(options.syncQuorum)];
+    const settings = options.clusterArguments ?? [];
     cluster = await MeasuredCluster.start({
       directory,
       replicaCount: replicas,
-      replicaFlags: quorum,
-      coordinatorFlags: quorum,
+      replicaFlags: settings,
+      coordinatorFlags: settings,
       replicaEnv,
     });
   } catch (error) {

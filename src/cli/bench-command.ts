@@ -39,9 +39,10 @@ import {
   readModes,
   ShapeError,
 } from '../bench/shape.js';
+import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
-import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
+import { CLUSTER_REPLICAS_MAX, clusterSettingArguments } from './server-commands.js';
 
 interface BenchFlags extends ClientFlags {
   readonly scenario: BenchScenario;
@@ -49,6 +50,8 @@ interface BenchFlags extends ClientFlags {
   readonly start?: number;
   readonly slowBackupFsyncMs?: number;
   readonly syncQuorum?: number;
+  readonly lagPolicy?: LagPolicy;
+  readonly backupLagMaxMs?: number;
   readonly clients: number;
   readonly pipeline: number;
   readonly sharedClient?: boolean;
@@ -112,6 +115,17 @@ export function addBenchCommand(program: Command): void {
       "with --start: the cluster's commit quorum, backups a sync write waits for (default: every backup)",
       integerIn(1, CLUSTER_REPLICAS_MAX),
     )
+    .addOption(
+      new Option(
+        '--lag-policy <policy>',
+        "with --start: the cluster's policy for a backup that lags (default: demote)",
+      ).choices(lagPolicies),
+    )
+    .option(
+      '--backup-lag-max-ms <ms>',
+      'with --start: how far behind a backup may fall before it lags (default: 1000)',
+      integerIn(10, 600_000),
+    )
     .option(
       '--clients <n>',
       `clients, each its own connection (${FAILOVER_CLIENTS_DEFAULT} with --scenario failover)`,
@@ -174,8 +188,14 @@ export function addBenchCommand(program: Command): void {
         }
       }
     }
-    if (given('syncQuorum') && flags.start === undefined) {
-      usage('--sync-quorum sets the quorum of a cluster this bench starts: it needs --start N');
+    for (const [option, flag] of [
+      ['syncQuorum', '--sync-quorum'],
+      ['lagPolicy', '--lag-policy'],
+      ['backupLagMaxMs', '--backup-lag-max-ms'],
+    ] as const) {
+      if (given(option) && flags.start === undefined) {
+        usage(`${flag} is a setting of a cluster this bench starts: it needs --start N`);
+      }
     }
     if (given('slowBackupFsyncMs')) {
       if (flags.start === undefined)
@@ -269,7 +289,7 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
         ? null
         : await startLocalCluster(flags.start, {
             ...(flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs }),
-            ...(flags.syncQuorum === undefined ? {} : { syncQuorum: flags.syncQuorum }),
+            clusterArguments: clusterSettingArguments(flags),
           });
     const target = started ?? runningCluster(flags.coordinator, flags.clusterId);
     try {

@@ -10,11 +10,11 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger } from '../node/logger.js';
-import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
+import { defaultProtocolConfig, type LagPolicy, lagPolicies, syncQuorumAll } from '../protocol/config.js';
 import { formatAddress } from '../transport/index.js';
 import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
 import { serverNodeFlags } from './server-node-flags.js';
@@ -42,9 +42,11 @@ interface ServerFlags {
   readonly clusterId: string;
 }
 
-/** A cluster setting the coordinator and every replica must share. */
+/** Cluster settings the coordinator and every replica must share. */
 interface QuorumFlags {
   readonly syncQuorum?: number;
+  readonly lagPolicy?: LagPolicy;
+  readonly backupLagMaxMs?: number;
 }
 
 interface CoordinatorFlags extends ServerFlags, QuorumFlags {
@@ -104,18 +106,49 @@ function addRetentionOptions(command: Command): Command {
 const syncQuorumFlagMax = 1000;
 
 function addSyncQuorumOption(command: Command): Command {
-  return command.option(
-    '--sync-quorum <k>',
-    "commit once k backups have an entry on disk (PostgreSQL's ANY k) instead of every backup; a failover " +
-      'then waits to hear from all but k − 1 of the backups. The coordinator and every replica must be given ' +
-      'the same k (default: every backup)',
-    integerIn(1, syncQuorumFlagMax),
-  );
+  return command
+    .option(
+      '--sync-quorum <k>',
+      "commit once k backups have an entry on disk (PostgreSQL's ANY k) instead of every backup; a failover " +
+        'then waits to hear from all but k − 1 of the backups. The coordinator and every replica must be given ' +
+        'the same k (default: every backup)',
+      integerIn(1, syncQuorumFlagMax),
+    )
+    .addOption(
+      new Option(
+        '--lag-policy <policy>',
+        'what becomes of a backup that lags by more than --backup-lag-max-ms: demote (a learner until it ' +
+          'catches up), throttle (commits wait for it), eject (out of the view for a while); the same on ' +
+          `the coordinator and every replica (default: ${defaultProtocolConfig.lagPolicy})`,
+      ).choices(lagPolicies),
+    )
+    .option(
+      '--backup-lag-max-ms <ms>',
+      `a backup whose oldest unacknowledged entry is older than this lags (default ${defaultProtocolConfig.backupAckTimeoutTicks * defaultNodeConfig.tickMs})`,
+      integerIn(defaultNodeConfig.tickMs, 600_000),
+    );
+}
+
+/** The cluster settings as flags for `start`'s children (and the bench's clusters). */
+export function clusterSettingArguments(flags: QuorumFlags): string[] {
+  return [
+    ...(flags.syncQuorum === undefined ? [] : ['--sync-quorum', String(flags.syncQuorum)]),
+    ...(flags.lagPolicy === undefined ? [] : ['--lag-policy', flags.lagPolicy]),
+    ...(flags.backupLagMaxMs === undefined ? [] : ['--backup-lag-max-ms', String(flags.backupLagMaxMs)]),
+  ];
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
 function clusterProtocol(flags: QuorumFlags): NodeConfig['protocol'] {
-  return { ...defaultProtocolConfig, syncQuorum: flags.syncQuorum ?? syncQuorumAll };
+  return {
+    ...defaultProtocolConfig,
+    syncQuorum: flags.syncQuorum ?? syncQuorumAll,
+    lagPolicy: flags.lagPolicy ?? defaultProtocolConfig.lagPolicy,
+    backupAckTimeoutTicks:
+      flags.backupLagMaxMs === undefined
+        ? defaultProtocolConfig.backupAckTimeoutTicks
+        : Math.ceil(flags.backupLagMaxMs / defaultNodeConfig.tickMs),
+  };
 }
 
 /** The replica's settings, from the defaults, the cluster setting and the retention flags. */
@@ -299,7 +332,7 @@ async function startCluster(flags: StartFlags): Promise<void> {
   const directory = resolve(flags.dir);
   const coordinator = formatAddress(flags.host, flags.port);
   const clusterId = ['--cluster-id', flags.clusterId];
-  const quorum = flags.syncQuorum === undefined ? [] : ['--sync-quorum', String(flags.syncQuorum)];
+  const quorum = clusterSettingArguments(flags);
   const children: Child[] = [];
   let stopping = false;
 

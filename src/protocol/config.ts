@@ -19,8 +19,22 @@ export interface ProtocolConfig {
   readonly followerHeartbeatTicks: number;
   /** A follower that has not acknowledged for this long gets the unacknowledged suffix again. */
   readonly retransmitTicks: number;
-  /** A backup with unacknowledged entries older than this is reported to the coordinator. */
+  /**
+   * A backup with unacknowledged entries older than this lags: the primary reports it to the
+   * coordinator, which acts as `lagPolicy` says.
+   */
   readonly backupAckTimeoutTicks: number;
+  /**
+   * What becomes of a backup that lags (a cluster setting, like syncQuorum):
+   * - `demote` (the default): it becomes a learner, an async follower still fed the log but no longer
+   *   waited for nor promoted, and a backup again once it has caught up;
+   * - `throttle`: it stays a backup, and commits (so the primary's clients) go at its pace; only the
+   *   failure rules (no heartbeat, a stalled fsync) remove it;
+   * - `eject`: it leaves the view, and rejoins as a learner only after `ejectTicks`.
+   */
+  readonly lagPolicy: LagPolicy;
+  /** How long an ejected backup stays out of the view (`lagPolicy: 'eject'`). */
+  readonly ejectTicks: number;
   /** A follower waits this long before repeating a SyncRequest. */
   readonly syncRetryTicks: number;
   /** Entries in one Prepare. */
@@ -63,6 +77,9 @@ export interface ProtocolConfig {
   readonly syncQuorum: number;
 }
 
+export const lagPolicies = ['demote', 'throttle', 'eject'] as const;
+export type LagPolicy = (typeof lagPolicies)[number];
+
 /** `syncQuorum` for "every backup of the view": today's commit rule, and no commit quorum. */
 export const syncQuorumAll = Number.MAX_SAFE_INTEGER;
 
@@ -96,6 +113,8 @@ export const defaultProtocolConfig: ProtocolConfig = {
   sessionIdleTicks: 360_000,
   sessionsMax: 50_000,
   syncQuorum: syncQuorumAll,
+  lagPolicy: 'demote',
+  ejectTicks: 1000,
 };
 
 /** Small limits so that batching, backpressure and retransmission paths run in tests. */
@@ -112,8 +131,10 @@ export const tinyProtocolConfig: ProtocolConfig = {
 
 export function checkConfig(config: ProtocolConfig): void {
   for (const [name, value] of Object.entries(config)) {
+    if (name === 'lagPolicy') continue;
     assert(Number.isInteger(value) && value > 0, `${name} must be a positive integer, got ${value}`);
   }
+  assert(lagPolicies.includes(config.lagPolicy), `lagPolicy must be one of ${lagPolicies.join(', ')}`);
   // The lease must be renewable before it runs out, or a healthy primary would flap.
   assert(config.leaseTicks > 2 * config.heartbeatIntervalTicks, 'leaseTicks must exceed two heartbeats');
   // A primary is declared dead only after it has missed several heartbeats.

@@ -17,7 +17,7 @@
 //   identity changed may have lost what it acknowledged: it is a learner again in a new view, and
 //   one whose directory changed is never a candidate for primary;
 // - a learner the primary reports as synced becomes a backup, a backup it reports as lagging a
-//   learner: only for reports made in the current view (by the process recorded as its primary:
+//   learner (or, with lagPolicy 'eject', leaves the view for ejectTicks): only for reports made in the current view (by the process recorded as its primary:
 //   any other is replaced first), about learners whose identity is the one recorded in this view;
 // - a dead or restarted primary is replaced, once the last lease granted to it (plus a drift
 //   margin) has run out, by the candidate with the longest durable log: the backups of the current
@@ -113,6 +113,8 @@ export class Coordinator {
   /** When the last lease granted to the current primary runs out, in our ticks, margin included. */
   private leaseExpiryTick: number;
   private firstHeartbeatTick: number | null = null;
+  /** Backups ejected for lagging (`lagPolicy: 'eject'`), and the tick until which they stay out. */
+  private readonly ejectedUntil = new Map<ReplicaId, number>();
   /** Why this coordinator forms no view and grants no lease, or null. */
   private currentProblem: string | null = null;
   /**
@@ -603,14 +605,21 @@ export class Coordinator {
     const synced = new Set(report?.syncedLearners ?? []);
     const changed = (id: ReplicaId) => this.identityChanged(id, current);
     const backups = view.backups.filter((id) => this.alive(id) && !lagging.has(id) && !changed(id));
+    if (this.config.lagPolicy === 'eject') {
+      for (const id of view.backups) {
+        if (lagging.has(id)) this.ejectedUntil.set(id, this.now + this.config.ejectTicks);
+      }
+    }
+    for (const [id, until] of this.ejectedUntil) if (until <= this.now) this.ejectedUntil.delete(id);
     const learners: ReplicaId[] = [];
     for (const id of view.learners) {
-      if (!this.alive(id)) continue;
+      if (!this.alive(id) || this.ejectedUntil.has(id)) continue;
       if (synced.has(id) && !changed(id)) backups.push(id);
       else learners.push(id);
     }
     for (const id of this.aliveIds()) {
-      if (id !== view.primary && !backups.includes(id) && !learners.includes(id)) learners.push(id);
+      if (id === view.primary || backups.includes(id) || learners.includes(id)) continue;
+      if (!this.ejectedUntil.has(id)) learners.push(id);
     }
     // A member whose process or directory changed needs a new view even if its role stays: the
     // primary forgets what it knew of a learner at every view, so old acknowledgements cannot count.

@@ -1239,7 +1239,8 @@ export class Replica {
   }
 
   private laggingBackups(): ReplicaId[] {
-    if (this.role !== 'primary' || this.view === null) return [];
+    // Throttling: a slow backup keeps its place, and the commits wait for it.
+    if (this.role !== 'primary' || this.view === null || this.config.lagPolicy === 'throttle') return [];
     return this.view.backups.filter((id) => {
       const follower = this.followers.get(id);
       if (follower === undefined) return false;

@@ -2,17 +2,20 @@
 // seed twice, proving the run is deterministic (same trace digest), and prints its trace tail.
 
 import { parseArgs } from 'node:util';
+import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { type TestOnlyFaults, testOnlyFaultNames } from '../protocol/test-only-faults.js';
 import { runSeed, type SeedResult } from './run-seed.js';
 
 const lineLengthMax = 400;
-const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME]
+const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P]
   --seeds N    run seeds S..S+N-1 (default 100)
   --start S    first seed (default 1)
   --seed S     replay one seed twice and show its trace
   --ticks T    ticks of faults per seed (default 2000)
   --fault NAME a test-only bug to switch on, to see the checks catch it:
-               ${testOnlyFaultNames.join(', ')}`;
+               ${testOnlyFaultNames.join(', ')}
+  --lag-policy P  the cluster's policy for a lagging backup in every seed: ${lagPolicies.join(', ')}
+               (default demote)`;
 
 function fail(message: string): never {
   process.stderr.write(`sim: ${message}\n${usage}\n`);
@@ -50,6 +53,7 @@ function main(): void {
         seed: { type: 'string' },
         ticks: { type: 'string' },
         fault: { type: 'string' },
+        'lag-policy': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -71,8 +75,13 @@ function main(): void {
   if (faultName !== undefined && !knownFaults.includes(faultName)) fail(`unknown --fault ${faultName}`);
   const testOnlyFaults: TestOnlyFaults | undefined =
     faultName === undefined ? undefined : { [faultName]: true };
+  const lagPolicy = text('lag-policy');
+  if (lagPolicy !== undefined && !(lagPolicies as readonly string[]).includes(lagPolicy)) {
+    fail(`unknown --lag-policy ${lagPolicy}`);
+  }
   const options = {
     faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
+    ...(lagPolicy === undefined ? {} : { lagPolicy: lagPolicy as LagPolicy }),
     ...(testOnlyFaults === undefined ? {} : { testOnlyFaults }),
   };
 

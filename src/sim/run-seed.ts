@@ -11,6 +11,7 @@ import { checkBoundedReads } from '../check/bounded-reads.js';
 import { type Operation, pairOperations } from '../check/history.js';
 import { checkAtMostOnce, checkNoLostWrites, type FinalReads } from '../check/invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
+import type { LagPolicy } from '../protocol/config.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import type { ReplicaId } from '../protocol/types.js';
 import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
@@ -25,6 +26,11 @@ export interface SeedOptions {
   readonly testOnlyFaults?: TestOnlyFaults;
   /** Search steps per key for the linearizability checker. */
   readonly checkBudgetSteps?: number;
+  /**
+   * The cluster's lagPolicy for every seed (else the default, demote). An option rather than a draw,
+   * so the seeds the tests rely on keep their plans.
+   */
+  readonly lagPolicy?: LagPolicy;
 }
 
 export interface SeedResult {
@@ -81,7 +87,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const cluster = new SimCluster({
     seed,
     replicaCount: plan.replicaCount,
-    config: plan.config,
+    config: options.lagPolicy === undefined ? plan.config : { ...plan.config, lagPolicy: options.lagPolicy },
     createStateMachine: () => new KeyValueStore(simKvLimits),
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
   });

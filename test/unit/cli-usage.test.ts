@@ -106,8 +106,15 @@ const usageErrors: [string[], RegExp][] = [
   [['bench', '--start', '1', '--slow-backup-fsync-ms', '20'], /slows a backup: --start 2 or more/],
   [
     ['bench', '--sync-quorum', '1'],
-    /--sync-quorum sets the quorum of a cluster this bench starts: it needs --start N/,
+    /--sync-quorum is a setting of a cluster this bench starts: it needs --start N/,
   ],
+  [['bench', '--lag-policy', 'eject'], /--lag-policy is a setting of a cluster this bench starts/],
+  [
+    ['bench', '--start', '3', '--lag-policy', 'kick'],
+    /--lag-policy.*'kick' is invalid.*demote, throttle, eject/,
+  ],
+  [['start', '--lag-policy', 'kick'], /--lag-policy.*'kick' is invalid.*demote, throttle, eject/],
+  [['start', '--backup-lag-max-ms', '1'], /--backup-lag-max-ms/],
   [['bench', '--start', '3', '--slow-backup-fsync-ms', 'soon'], /--slow-backup-fsync-ms/],
   [
     ['bench', '--scenario', 'failover'],

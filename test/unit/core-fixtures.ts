@@ -93,8 +93,17 @@ export class CoordinatorHarness {
   readonly coordinator: Coordinator;
   private readonly sequences = new Map<string, number>();
 
-  constructor(stored: CoordinatorState | null, recoverFromReplicas: ReplicaId[] = []) {
-    this.coordinator = new Coordinator({ config, stored, clock: this.clock.read, recoverFromReplicas });
+  constructor(
+    stored: CoordinatorState | null,
+    recoverFromReplicas: ReplicaId[] = [],
+    protocolConfig: ProtocolConfig = config,
+  ) {
+    this.coordinator = new Coordinator({
+      config: protocolConfig,
+      stored,
+      clock: this.clock.read,
+      recoverFromReplicas,
+    });
   }
 
   heartbeat(id: ReplicaId, fields: HeartbeatFields = {}): Heartbeat {
