@@ -23,8 +23,10 @@ import {
   summarize,
   toJsonLines,
 } from '../check/index.js';
+import { clusterSettingArguments } from '../cli/cluster-settings.js';
 import { Client } from '../client/index.js';
 import { assert } from '../protocol/assert.js';
+import type { LagPolicy } from '../protocol/config.js';
 import type { StatusReply } from '../protocol/messages.js';
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
@@ -94,6 +96,9 @@ export interface ChaosOptions {
   readonly sessionsMax?: number;
   /** The cluster's commit quorum (`--sync-quorum`): backups a commit waits for; every backup if absent. */
   readonly syncQuorum?: number;
+  /** The cluster's policy for a lagging backup (`--lag-policy`) and its threshold; the defaults if absent. */
+  readonly lagPolicy?: LagPolicy;
+  readonly backupLagMaxMs?: number;
   /**
    * The replicas' --transfer-rate; CHAOS_TRANSFER_BYTES_PER_SECOND if absent and the transfer-kill
    * nemesis runs (the ballast is written then too), unlimited otherwise.
@@ -153,7 +158,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         String(sessionsMax),
         ...(transferRate === null ? [] : ['--transfer-rate', String(transferRate)]),
       ],
-      clusterArguments: options.syncQuorum === undefined ? [] : ['--sync-quorum', String(options.syncQuorum)],
+      clusterArguments: clusterSettingArguments(options),
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {

@@ -41,8 +41,9 @@ import {
 } from '../bench/shape.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
+import { clusterSettingArguments } from './cluster-settings.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
-import { CLUSTER_REPLICAS_MAX, clusterSettingArguments } from './server-commands.js';
+import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
 
 interface BenchFlags extends ClientFlags {
   readonly scenario: BenchScenario;

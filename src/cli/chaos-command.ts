@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CHAOS_SESSIONS_MAX_CHOICES, CHAOS_TRANSFER_BYTES_PER_SECOND } from '../chaos/cluster-settings.js';
 import { type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
+import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { exitCode, integerIn, nonEmpty } from './options.js';
 import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
 
@@ -43,6 +44,8 @@ interface ChaosFlags {
   readonly sessionsMax?: number;
   readonly transferRate?: number;
   readonly syncQuorum?: number;
+  readonly lagPolicy?: LagPolicy;
+  readonly backupLagMaxMs?: number;
   readonly seed?: number;
   readonly dir?: string;
 }
@@ -131,6 +134,17 @@ export function addChaosCommand(program: Command): void {
       "the cluster's --sync-quorum: a commit waits for k backups, a failover for enough backups' reports (default: every backup)",
       integerIn(1, CLUSTER_REPLICAS_MAX),
     )
+    .addOption(
+      new Option(
+        '--lag-policy <policy>',
+        "the cluster's --lag-policy for a backup that lags (default: demote)",
+      ).choices(lagPolicies),
+    )
+    .option(
+      '--backup-lag-max-ms <ms>',
+      "the cluster's --backup-lag-max-ms: how far behind a backup may fall before it lags (default: 1000)",
+      integerIn(10, 600_000),
+    )
     .option(
       '--seed <n>',
       'seed of the fault schedule and the workload (random by default)',
@@ -165,6 +179,8 @@ export function addChaosCommand(program: Command): void {
           ...(flags.sessionsMax === undefined ? {} : { sessionsMax: flags.sessionsMax }),
           ...(flags.transferRate === undefined ? {} : { transferBytesPerSecond: flags.transferRate }),
           ...(flags.syncQuorum === undefined ? {} : { syncQuorum: flags.syncQuorum }),
+          ...(flags.lagPolicy === undefined ? {} : { lagPolicy: flags.lagPolicy }),
+          ...(flags.backupLagMaxMs === undefined ? {} : { backupLagMaxMs: flags.backupLagMaxMs }),
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),
           ...(flags.dir === undefined ? {} : { directory: flags.dir }),

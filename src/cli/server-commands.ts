@@ -14,8 +14,9 @@ import { type Command, Option } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger } from '../node/logger.js';
-import { defaultProtocolConfig, type LagPolicy, lagPolicies, syncQuorumAll } from '../protocol/config.js';
+import { defaultProtocolConfig, lagPolicies, syncQuorumAll } from '../protocol/config.js';
 import { formatAddress } from '../transport/index.js';
+import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
 import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
 import { serverNodeFlags } from './server-node-flags.js';
 
@@ -43,11 +44,7 @@ interface ServerFlags {
 }
 
 /** Cluster settings the coordinator and every replica must share. */
-interface QuorumFlags {
-  readonly syncQuorum?: number;
-  readonly lagPolicy?: LagPolicy;
-  readonly backupLagMaxMs?: number;
-}
+type QuorumFlags = ClusterSettings;
 
 interface CoordinatorFlags extends ServerFlags, QuorumFlags {
   readonly recoverFromReplicas?: string[];
@@ -127,15 +124,6 @@ function addSyncQuorumOption(command: Command): Command {
       `a backup whose oldest unacknowledged entry is older than this lags (default ${defaultProtocolConfig.backupAckTimeoutTicks * defaultNodeConfig.tickMs})`,
       integerIn(defaultNodeConfig.tickMs, 600_000),
     );
-}
-
-/** The cluster settings as flags for `start`'s children (and the bench's clusters). */
-export function clusterSettingArguments(flags: QuorumFlags): string[] {
-  return [
-    ...(flags.syncQuorum === undefined ? [] : ['--sync-quorum', String(flags.syncQuorum)]),
-    ...(flags.lagPolicy === undefined ? [] : ['--lag-policy', flags.lagPolicy]),
-    ...(flags.backupLagMaxMs === undefined ? [] : ['--backup-lag-max-ms', String(flags.backupLagMaxMs)]),
-  ];
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
