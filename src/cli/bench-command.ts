@@ -43,7 +43,7 @@ import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
 import { clusterSettingArguments } from './cluster-settings.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
-import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
+import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
 
 interface BenchFlags extends ClientFlags {
   readonly scenario: BenchScenario;
@@ -125,7 +125,7 @@ export function addBenchCommand(program: Command): void {
     .option(
       '--backup-lag-max-ms <ms>',
       'with --start: how far behind a backup may fall before it lags (default: 1000)',
-      integerIn(10, 600_000),
+      integerIn(backupLagMaxMsMin, 600_000),
     )
     .option(
       '--clients <n>',

@@ -9,7 +9,7 @@ import { CHAOS_SESSIONS_MAX_CHOICES, CHAOS_TRANSFER_BYTES_PER_SECOND } from '../
 import { type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { exitCode, integerIn, nonEmpty } from './options.js';
-import { CLUSTER_REPLICAS_MAX } from './server-commands.js';
+import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
 
 export const CHAOS_DURATION_SECONDS_DEFAULT = 60;
 export const CHAOS_DURATION_SECONDS_MAX = 24 * 60 * 60;
@@ -143,7 +143,7 @@ export function addChaosCommand(program: Command): void {
     .option(
       '--backup-lag-max-ms <ms>',
       "the cluster's --backup-lag-max-ms: how far behind a backup may fall before it lags (default: 1000)",
-      integerIn(10, 600_000),
+      integerIn(backupLagMaxMsMin, 600_000),
     )
     .option(
       '--seed <n>',

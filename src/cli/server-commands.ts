@@ -102,6 +102,10 @@ function addRetentionOptions(command: Command): Command {
 /** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
 const syncQuorumFlagMax = 1000;
 
+/** A lag limit must exceed two of the primary's empty Prepares, which an idle backup acknowledges. */
+export const backupLagMaxMsMin =
+  (2 * defaultProtocolConfig.followerHeartbeatTicks + 1) * defaultNodeConfig.tickMs;
+
 function addSyncQuorumOption(command: Command): Command {
   return command
     .option(
@@ -122,7 +126,7 @@ function addSyncQuorumOption(command: Command): Command {
     .option(
       '--backup-lag-max-ms <ms>',
       `a backup whose oldest unacknowledged entry is older than this lags (default ${defaultProtocolConfig.backupAckTimeoutTicks * defaultNodeConfig.tickMs})`,
-      integerIn(defaultNodeConfig.tickMs, 600_000),
+      integerIn(backupLagMaxMsMin, 600_000),
     );
 }
 

@@ -143,6 +143,12 @@ export function checkConfig(config: ProtocolConfig): void {
     'failureTimeoutTicks must exceed two heartbeats',
   );
   assert(config.inFlightEntriesMax >= config.prepareEntriesMax, 'inFlightEntriesMax must hold one Prepare');
+  // An idle backup acknowledges only the primary's empty Prepares: a shorter lag limit would call
+  // every healthy backup lagging between two of them (found with --backup-lag-max-ms 30).
+  assert(
+    config.backupAckTimeoutTicks > 2 * config.followerHeartbeatTicks,
+    'backupAckTimeoutTicks must exceed two follower heartbeats',
+  );
   // A clock jump shorter than a few heartbeats is scheduling noise, not a stall.
   assert(config.stallTicksMin > config.heartbeatIntervalTicks, 'stallTicksMin must exceed a heartbeat');
 }

@@ -3,7 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultProtocolConfig, type LagPolicy, type ProtocolConfig } from '../../src/protocol/config.js';
+import {
+  checkConfig,
+  defaultProtocolConfig,
+  type LagPolicy,
+  type ProtocolConfig,
+} from '../../src/protocol/config.js';
 import { kvOperation } from '../../src/state-machine/index.js';
 import { CoordinatorHarness, ReplicaHarness, r1, r2, r3, storedState, text, view } from './core-fixtures.js';
 
@@ -79,4 +84,13 @@ test('throttle: the coordinator treats a lagging report, which a throttling prim
   // reports as the default does, so the coordinator and the replicas must share the setting.
   const after = viewAfterLagReport('throttle', 1);
   assert.deepEqual(after?.learners, [r3]);
+});
+
+test("a lag limit within two of the primary's empty Prepares is refused: an idle backup would lag", () => {
+  const tight = {
+    ...defaultProtocolConfig,
+    backupAckTimeoutTicks: 2 * defaultProtocolConfig.followerHeartbeatTicks,
+  };
+  assert.throws(() => checkConfig(tight), /backupAckTimeoutTicks must exceed two follower heartbeats/);
+  checkConfig({ ...tight, backupAckTimeoutTicks: tight.backupAckTimeoutTicks + 1 });
 });
