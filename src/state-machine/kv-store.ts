@@ -1,6 +1,6 @@
 // The built-in key/value service. `execute` computes a write's result and its update without
-// changing state; the update is the side effect (`['set', key, value]`, `['append', key, suffix]`
-// or `['delete', key]`), never the operation, so backups `apply` it without re-executing. A write
+// changing state; the update is the side effect (set, append or delete; kv-updates.ts), never the
+// operation, so backups `apply` it without re-executing. A write
 // that changes nothing yields an empty update, which `apply` skips. Every log entry keeps both the
 // update and the result, so an append's are bounded by its suffix, not by the value it grows: its
 // update carries the suffix and its result the new length, and appending to a long value logs only
@@ -22,10 +22,10 @@ import {
   encodeResult,
   type KvOperation,
   type KvResult,
-  packMessage,
   unpackMessage,
 } from './kv-operations.js';
 import { KvSnapshotEncoding } from './kv-snapshot-encoding.js';
+import { binaryUpdateMarker, decodeBinaryUpdate, encodeUpdate } from './kv-updates.js';
 
 const snapshotFormatVersion = 3;
 /** Entries sorted by key: what older builds wrote, still read; stateHash hashes this form. */
@@ -75,6 +75,16 @@ export class KeyValueStore implements StateMachine {
 
   apply(update: Uint8Array): void {
     if (update.byteLength === 0) return;
+    if (update[0] === binaryUpdateMarker) {
+      const effect = decodeBinaryUpdate(update);
+      if (effect === null) throw new Error('kv update is not a set, append or delete of the binary layout');
+      if (effect.kind === 'set') this.#entries.set(effect.key, effect.value);
+      else if (effect.kind === 'append')
+        this.#entries.set(effect.key, (this.#entries.get(effect.key) ?? '') + effect.value);
+      else this.#entries.delete(effect.key);
+      return;
+    }
+    // An update an older build logged.
     const effect = unpackMessage(update, 'kv update', ErrorCode.badFrame);
     const fields: unknown[] = Array.isArray(effect) ? effect : [];
     const [tag, key, value] = fields;
@@ -166,7 +176,7 @@ export class KeyValueStore implements StateMachine {
         this.#checkValueSize(length, `append would grow the value to ${length} bytes`);
         // Appending nothing to a present value changes nothing; to an absent key it creates it.
         const changes = suffix.byteLength > 0 || before === undefined;
-        return [{ kind: 'append', length }, changes ? packMessage(['append', key, suffix]) : noUpdate];
+        return [{ kind: 'append', length }, changes ? encodeUpdate('append', key, suffix) : noUpdate];
       }
       case 'cas': {
         const matches =
@@ -222,8 +232,8 @@ function updateFor(
   before: Uint8Array | undefined,
   after: Uint8Array | undefined,
 ): Uint8Array {
-  if (after === undefined) return before === undefined ? noUpdate : packMessage(['delete', key]);
-  return sameBytes(before, after) ? noUpdate : packMessage(['set', key, after]);
+  if (after === undefined) return before === undefined ? noUpdate : encodeUpdate('delete', key);
+  return sameBytes(before, after) ? noUpdate : encodeUpdate('set', key, after);
 }
 
 /** A missing key counts as 0; anything but a decimal safe integer is NOT_AN_INTEGER. */

@@ -339,6 +339,45 @@ test('a snapshot of an older build (format 2, keys ascending) restores; a key tw
   assert.equal(get(store, 'a'), 'A');
 });
 
+test('updates are written in the binary layout; updates an older build logged as msgpack still apply', () => {
+  const primary = new KeyValueStore();
+  const { update } = primary.execute(encodeOperation(op.put(bytes('k'), bytes('v1'))));
+  assert.equal(update[0], 0xc1, 'binary layout');
+  const backup = new KeyValueStore();
+  backup.apply(update);
+  assert.equal(get(backup, 'k'), 'v1');
+  const pack = (value: unknown): Uint8Array => new Uint8Array(new Packr({ useRecords: false }).pack(value));
+  backup.apply(pack(['set', bytes('old'), bytes('value')]));
+  backup.apply(pack(['append', bytes('old'), bytes('+more')]));
+  backup.apply(pack(['append', bytes('k'), bytes('+2')]));
+  backup.apply(pack(['delete', bytes('gone')]));
+  assert.equal(get(backup, 'old'), 'value+more');
+  assert.equal(get(backup, 'k'), 'v1+2');
+});
+
+test('a damaged binary update is refused and changes nothing', () => {
+  const store = new KeyValueStore();
+  write(store, op.put(bytes('k'), bytes('v')));
+  const before = store.stateHash();
+  const { update } = new KeyValueStore().execute(encodeOperation(op.put(bytes('key'), bytes('value'))));
+  const damaged = (change: (copy: Buffer) => Buffer): Uint8Array => change(Buffer.from(update));
+  for (const bad of [
+    damaged((copy) => copy.subarray(0, 5)), // no whole header
+    damaged((copy) => copy.subarray(0, 8)), // the key runs past the end
+    damaged((copy) => {
+      copy[1] = 9; // an unknown kind
+      return copy;
+    }),
+    damaged((copy) => {
+      copy[1] = 3; // a delete with bytes after its key
+      return copy;
+    }),
+  ]) {
+    assert.throws(() => store.apply(bad), /kv update/);
+  }
+  assert.equal(store.stateHash(), before);
+});
+
 test('a malformed snapshot or update is rejected and leaves the state untouched', () => {
   const store = new KeyValueStore();
   write(store, op.put(bytes('a'), bytes('1')));

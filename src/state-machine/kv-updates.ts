@@ -1,0 +1,46 @@
+// The key/value store's updates, the side effects every replica applies from the log. Written in a
+// fixed binary layout: a primary built each as msgpack and every replica unpacked it again, several
+// microseconds and a few copies per write. Updates logged by older builds are msgpack
+// (`['set', key, value]`, `['append', key, suffix]`, `['delete', key]`); they are still applied.
+//
+//   0xc1 (a byte msgpack never uses), the kind (1 set, 2 append, 3 delete), a u32 (little endian)
+//   key length, the key, then for set and append the value (or suffix) up to the end.
+
+export const binaryUpdateMarker = 0xc1;
+
+export type KvUpdate =
+  | { readonly kind: 'set' | 'append'; readonly key: string; readonly value: string }
+  | { readonly kind: 'delete'; readonly key: string };
+
+const kindCodes = { set: 1, append: 2, delete: 3 } as const;
+const headerBytes = 6;
+
+export function encodeUpdate(kind: KvUpdate['kind'], key: Uint8Array, value?: Uint8Array): Uint8Array {
+  const valueBytes = value?.byteLength ?? 0;
+  const out = Buffer.allocUnsafe(headerBytes + key.byteLength + valueBytes);
+  out[0] = binaryUpdateMarker;
+  out[1] = kindCodes[kind];
+  out.writeUInt32LE(key.byteLength, 2);
+  out.set(key, headerBytes);
+  if (value !== undefined) out.set(value, headerBytes + key.byteLength);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The update, or null if the bytes are not a binary update of a known kind and shape. */
+export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
+  if (update.byteLength < headerBytes || update[0] !== binaryUpdateMarker) return null;
+  const bytes = Buffer.from(update.buffer, update.byteOffset, update.byteLength);
+  const keyEnd = headerBytes + bytes.readUInt32LE(2);
+  if (keyEnd > bytes.length) return null;
+  const key = bytes.toString('latin1', headerBytes, keyEnd);
+  switch (bytes[1]) {
+    case kindCodes.set:
+      return { kind: 'set', key, value: bytes.toString('latin1', keyEnd) };
+    case kindCodes.append:
+      return { kind: 'append', key, value: bytes.toString('latin1', keyEnd) };
+    case kindCodes.delete:
+      return keyEnd === bytes.length ? { kind: 'delete', key } : null;
+    default:
+      return null;
+  }
+}
