@@ -54,7 +54,7 @@ export function encodeHotMessage(message: object): Buffer | null {
     case 'prepare':
       return isPrepare(hot) ? encodePrepare(message as Prepare) : null;
     case 'prepare_ok':
-      return numbers(hot.view, hot.index, hot.received, hot.time)
+      return isNumber(hot.view) && isNumber(hot.index) && isNumber(hot.received) && isNumber(hot.time)
         ? encodePrepareOk(message as PrepareOk)
         : null;
     default:
@@ -67,18 +67,20 @@ function isRequest(request: Partial<Record<string, unknown>>): boolean {
   return (
     Object.hasOwn(requestKindCodes, request.kind as string) &&
     Object.hasOwn(durabilityCodes, request.durability as string) &&
-    numbers(request.id, request.requestNumber) &&
+    isNumber(request.id) &&
+    isNumber(request.requestNumber) &&
     typeof request.clientId === 'string' &&
     request.operation instanceof Uint8Array &&
     (staleness === null ||
-      (typeof staleness === 'object' && numbers(staleness.maxStalenessMs, staleness.minIndex)))
+      (typeof staleness === 'object' && isNumber(staleness.maxStalenessMs) && isNumber(staleness.minIndex)))
   );
 }
 
 function isReply(reply: Partial<Record<string, unknown>>): boolean {
   return (
     reply.ok === true &&
-    numbers(reply.id, reply.view, reply.index) &&
+    isNumber(reply.id) && isNumber(reply.view) &&
+    isNumber(reply.index) &&
     Object.hasOwn(durabilityCodes, reply.durability as string) &&
     Array.isArray(reply.replicas) &&
     reply.replicas.every((id) => typeof id === 'string') &&
@@ -89,11 +91,17 @@ function isReply(reply: Partial<Record<string, unknown>>): boolean {
 function isPrepare(prepare: Partial<Record<string, unknown>>): boolean {
   const previous = prepare.previous as Partial<Record<string, unknown>> | undefined;
   return (
-    numbers(prepare.view, prepare.commitIndex, prepare.echo, previous?.view, previous?.index) &&
+    isNumber(prepare.view) &&
+    isNumber(prepare.commitIndex) &&
+    isNumber(prepare.echo) &&
+    isNumber(previous?.view) &&
+    isNumber(previous?.index) &&
     Array.isArray(prepare.entries) &&
     prepare.entries.every((entry: Partial<Record<string, unknown>>) => {
       return (
-        numbers(entry.view, entry.index, entry.requestNumber) &&
+        isNumber(entry.view) &&
+        isNumber(entry.index) &&
+        isNumber(entry.requestNumber) &&
         Object.hasOwn(durabilityCodes, entry.durability as string) &&
         typeof entry.refused === 'boolean' &&
         typeof entry.clientId === 'string' &&
@@ -104,8 +112,9 @@ function isPrepare(prepare: Partial<Record<string, unknown>>): boolean {
   );
 }
 
-function numbers(...values: unknown[]): boolean {
-  return values.every((value) => typeof value === 'number');
+/** One check per field, not an array of them: this runs for every message a write sends. */
+function isNumber(value: unknown): boolean {
+  return typeof value === 'number';
 }
 
 export function isHotMessage(bytes: Uint8Array): boolean {
