@@ -79,7 +79,8 @@ function isRequest(request: Partial<Record<string, unknown>>): boolean {
 function isReply(reply: Partial<Record<string, unknown>>): boolean {
   return (
     reply.ok === true &&
-    isNumber(reply.id) && isNumber(reply.view) &&
+    isNumber(reply.id) &&
+    isNumber(reply.view) &&
     isNumber(reply.index) &&
     Object.hasOwn(durabilityCodes, reply.durability as string) &&
     Array.isArray(reply.replicas) &&
