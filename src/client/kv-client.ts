@@ -3,7 +3,7 @@
 // the view, the log index, the durability reached and the replicas holding it. Reads go to the
 // primary unless the call allows any member within a staleness bound (ReadOptions).
 
-import { BadFrameError, ErrorCode } from '../errors.js';
+import { BadFrameError } from '../errors.js';
 import type { StatusReply } from '../protocol/messages.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
@@ -15,7 +15,7 @@ import {
   type KvResultOf,
   kvOperation,
 } from '../state-machine/index.js';
-import { resultFields, unpackMessage } from '../state-machine/kv-operations.js';
+import { resultFields, resultKind } from '../state-machine/kv-operations.js';
 import {
   type ClientOptions,
   type ReadOptions,
@@ -150,16 +150,13 @@ export class Client {
 /** A key/value result of whatever kind its tag names, or null if the bytes are not one. */
 function decodeAny(bytes: Uint8Array): KvResult | null {
   try {
-    const tuple = unpackMessage(bytes, 'result', ErrorCode.badFrame);
-    const kind = Array.isArray(tuple) ? kvKinds.find((known) => known === tuple[0]) : undefined;
-    return kind === undefined ? null : decodeResult(kind, bytes);
+    const kind = resultKind(bytes);
+    return kind === null ? null : decodeResult(kind, bytes);
   } catch (error) {
     if (error instanceof ServiceError) return null;
     throw error;
   }
 }
-
-const kvKinds: readonly KvOperationKind[] = ['get', 'put', 'delete', 'append', 'cas', 'incr'];
 
 /** Decodes a result; a malformed one is the server's fault, reported as BAD_FRAME. */
 function decode<K extends KvOperationKind>(kind: K, bytes: Uint8Array): KvResultOf<K> {
