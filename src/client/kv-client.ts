@@ -4,7 +4,7 @@
 // primary unless the call allows any member within a staleness bound (ReadOptions).
 
 import { BadFrameError } from '../errors.js';
-import type { StatusReply } from '../protocol/messages.js';
+import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
   decodeResult,
@@ -124,6 +124,11 @@ export class Client {
 
   status(): Promise<StatusReply> {
     return this.replicated.status();
+  }
+
+  /** Hands the primary role to backup `to` (see ReplicatedClient.switchover). */
+  switchover(to: string): Promise<SwitchoverReply> {
+    return this.replicated.switchover(to);
   }
 
   close(): Promise<void> {
