@@ -5,6 +5,7 @@
 import { BadFrameError } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { emptyCoordinatorState } from '../protocol/effects.js';
+import type { StatusReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type Listener,
@@ -34,6 +35,15 @@ export interface CoordinatorServerOptions {
    * first view. Without it an empty directory means lost state, and the coordinator refuses to act.
    */
   readonly newCluster?: boolean;
+}
+
+/** What the coordinator knows, read when the admin port is asked. */
+export interface CoordinatorInspection {
+  /** What `understudy status` is answered. */
+  readonly status: StatusReply;
+  /** Since this process started. */
+  readonly viewsInstalled: number;
+  readonly primariesReplaced: number;
 }
 
 export class CoordinatorServer {
@@ -100,6 +110,14 @@ export class CoordinatorServer {
 
   get address(): string {
     return this.listener.address;
+  }
+
+  inspect(): CoordinatorInspection {
+    return {
+      status: this.core.status(0),
+      viewsInstalled: this.core.viewsInstalled,
+      primariesReplaced: this.core.primariesReplaced,
+    };
   }
 
   async close(): Promise<void> {
