@@ -149,7 +149,7 @@ function checkHistogram(family: Family): void {
 }
 
 /** The value of one sample of `family` whose labels include `labels`; throws if there is none. */
-export function valueOf(
+export function sampleValue(
   families: ReadonlyMap<string, Family>,
   name: string,
   labels: Readonly<Record<string, string>> = {},

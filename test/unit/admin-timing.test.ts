@@ -14,7 +14,7 @@ import {
 import { TimingHistogram } from '../../src/node/timing-histogram.js';
 import type { ClientRequest } from '../../src/protocol/messages.js';
 import { clientId, logIndex } from '../../src/protocol/types.js';
-import { parsePrometheusText, valueOf } from '../prometheus-text.js';
+import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
 
 function request(id: number, fields: Partial<ClientRequest> = {}): ClientRequest {
   return {
@@ -99,14 +99,15 @@ test('a scraped histogram is valid Prometheus text holding the counts of its typ
   const families = parsePrometheusText(await registry.metrics());
   const family = families.get('test_duration_seconds');
   assert.equal(family?.type, 'histogram');
-  const bucket = (op: string, le: string) => valueOf(families, 'test_duration_seconds_bucket', { op, le });
+  const bucket = (op: string, le: string) =>
+    sampleValue(families, 'test_duration_seconds_bucket', { op, le });
   // 0.001 is at its bound, so in the 0.001 bucket (le is "less or equal").
   assert.deepEqual(
     ['0.001', '0.01', '0.1', '+Inf'].map((le) => bucket('a', le)),
     [2, 3, 4, 5],
   );
-  assert.equal(valueOf(families, 'test_duration_seconds_count', { op: 'a' }), 5);
-  assert.ok(Math.abs(valueOf(families, 'test_duration_seconds_sum', { op: 'a' }) - 0.5565) < 1e-9);
+  assert.equal(sampleValue(families, 'test_duration_seconds_count', { op: 'a' }), 5);
+  assert.ok(Math.abs(sampleValue(families, 'test_duration_seconds_sum', { op: 'a' }) - 0.5565) < 1e-9);
   assert.equal(bucket('b"quoted"', '0.01'), 0);
   assert.equal(bucket('b"quoted"', '0.1'), 1);
   // prom-client's JSON reads the same samples.
@@ -127,7 +128,7 @@ test('the histogram of a series never observed is all zeros, and bounds must asc
     seriesLabels: [{}],
   });
   const families = parsePrometheusText(await registry.metrics());
-  assert.equal(valueOf(families, 'idle_seconds_count'), 0);
-  assert.equal(valueOf(families, 'idle_seconds_bucket', { le: '+Inf' }), 0);
+  assert.equal(sampleValue(families, 'idle_seconds_count'), 0);
+  assert.equal(sampleValue(families, 'idle_seconds_bucket', { le: '+Inf' }), 0);
   assert.throws(() => new TimingHistogram([2, 1], 1), /ascend/);
 });
