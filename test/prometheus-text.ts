@@ -111,10 +111,14 @@ function parseSample(line: string, where: string): Sample {
   return { name, labels, value: parseValue(valueMatch[1] ?? '', where) };
 }
 
+/** As Prometheus reads values (Go's ParseFloat): special values in any case; prom-client writes "Nan". */
 function parseValue(text: string, where: string): number {
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
+  const special = text.toLowerCase();
+  if (special === '+inf' || special === 'inf' || special === '+infinity' || special === 'infinity') {
+    return Number.POSITIVE_INFINITY;
+  }
+  if (special === '-inf' || special === '-infinity') return Number.NEGATIVE_INFINITY;
+  if (special === 'nan') return Number.NaN;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`bad value, ${where}`);
   return Number(text);
 }
