@@ -5,6 +5,7 @@
 // to ask what became of it.
 
 import { Argument, type Command, InvalidArgumentError } from 'commander';
+import { statusDocument } from '../admin/status-document.js';
 import {
   ATTEMPT_TIMEOUT_MS_DEFAULT,
   CLUSTER_ID_DEFAULT,
@@ -306,10 +307,8 @@ export function addClientCommands(program: Command): void {
   ).action((flags: ClientFlags) =>
     withClient(flags, async (client) => {
       const status = await client.status();
-      if (flags.json) {
-        const { view, replicas, problem, asyncLost, promotionsWithoutHolders } = status;
-        printJson({ view, replicas, problem, asyncLost, promotionsWithoutHolders });
-      } else printLine(formatStatus(status));
+      if (flags.json) printJson(statusDocument(status));
+      else printLine(formatStatus(status));
     }),
   );
 }

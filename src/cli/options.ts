@@ -5,7 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { ConfigError } from '../errors.js';
 import { type Durability, durabilities } from '../protocol/types.js';
-import { parseAddress } from '../transport/index.js';
+import { formatAddress, parseAddress } from '../transport/index.js';
 
 export const COORDINATOR_ADDRESS_DEFAULT = '127.0.0.1:7000';
 export const CLI_TIMEOUT_MS_DEFAULT = 10_000;
@@ -40,6 +40,29 @@ export function address(portMin: number): (text: string) => string {
     }
     return text;
   };
+}
+
+/** Where an admin port listens when `--admin` names only a port: this machine only. */
+export const ADMIN_HOST_DEFAULT = '127.0.0.1';
+
+/** An `--admin` value: "host:port", or a port alone for ADMIN_HOST_DEFAULT; port 0 picks a free one. */
+export function adminAddress(text: string): string {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const port = Number(trimmed);
+    if (port > PORT_MAX)
+      throw new InvalidArgumentError(`expected [host:]port with a port from 0 to ${PORT_MAX}.`);
+    return formatAddress(ADMIN_HOST_DEFAULT, port);
+  }
+  try {
+    parseAddress(trimmed);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new InvalidArgumentError(`expected [host:]port (a port alone listens on ${ADMIN_HOST_DEFAULT}).`);
+    }
+    throw error;
+  }
+  return trimmed;
 }
 
 export function nonEmpty(what: string): (text: string) => string {

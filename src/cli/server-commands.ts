@@ -17,7 +17,16 @@ import { createLogger } from '../node/logger.js';
 import { defaultProtocolConfig, lagPolicies, syncQuorumAll } from '../protocol/config.js';
 import { formatAddress } from '../transport/index.js';
 import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
-import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
+import {
+  addClusterIdOption,
+  address,
+  adminAddress,
+  exitCode,
+  idList,
+  integerIn,
+  nonEmpty,
+  PORT_MAX,
+} from './options.js';
 import { serverNodeFlags } from './server-node-flags.js';
 
 export const CLUSTER_REPLICAS_DEFAULT = 3;
@@ -25,6 +34,8 @@ export const CLUSTER_REPLICAS_MAX = 9;
 export const CLUSTER_PORT_DEFAULT = 7000;
 export const CLUSTER_HOST_DEFAULT = '127.0.0.1';
 export const CLUSTER_DIRECTORY_DEFAULT = './data';
+/** `start` puts the admin ports this far above the cluster's: coordinator 8000, replica i 8000 + i. */
+export const CLUSTER_ADMIN_PORT_OFFSET = 1000;
 /** How long `start` waits for children to stop after SIGTERM before it sends SIGKILL. */
 export const CHILD_STOP_GRACE_MS = 5000;
 
@@ -41,6 +52,7 @@ interface ServerFlags {
   readonly listen: string;
   readonly dir: string;
   readonly clusterId: string;
+  readonly admin?: string;
 }
 
 /** Cluster settings the coordinator and every replica must share. */
@@ -71,6 +83,7 @@ interface StartFlags extends RetentionFlags, QuorumFlags {
   readonly port: number;
   readonly host: string;
   readonly clusterId: string;
+  readonly adminPort?: number;
 }
 
 const retentionLimitMax = 2 ** 40;
@@ -172,9 +185,18 @@ function retentionArguments(flags: RetentionFlags): string[] {
   return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
 }
 
+function addAdminOption(command: Command): Command {
+  return command.option(
+    '--admin <[host:]port>',
+    'serve status (/status), Prometheus metrics (/metrics) and health checks (/primary, /replica) over ' +
+      'HTTP here; a port alone listens on 127.0.0.1, port 0 picks a free one (default: no admin port)',
+    adminAddress,
+  );
+}
+
 export function addServerCommands(program: Command): void {
   addClusterIdOption(
-    addSyncQuorumOption(program.command('coordinator'))
+    addAdminOption(addSyncQuorumOption(program.command('coordinator')))
       .description('run the coordinator in the foreground')
       .requiredOption('--listen <host:port>', 'address to listen on', address(0))
       .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
@@ -202,12 +224,16 @@ export function addServerCommands(program: Command): void {
       newCluster: flags.newCluster === true,
       config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
     });
-    await serveUntilSignal(server, `understudy coordinator${READY_MARKER}${server.address}`);
+    const node = await startAdmin(server, flags.admin, async (listen) => {
+      const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
+      return startCoordinatorAdmin(server, listen);
+    });
+    await serveUntilSignal(node, 'understudy coordinator');
   });
 
   addClusterIdOption(
     addRetentionOptions(
-      addSyncQuorumOption(program.command('replica'))
+      addAdminOption(addSyncQuorumOption(program.command('replica')))
         .description('run one replica in the foreground')
         .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
         .requiredOption('--listen <host:port>', 'address to listen on', address(0))
@@ -233,7 +259,11 @@ export function addServerCommands(program: Command): void {
       directory,
       config: replicaConfig(flags),
     });
-    await serveUntilSignal(server, `understudy replica ${flags.id}${READY_MARKER}${server.address}`);
+    const node = await startAdmin(server, flags.admin, async (listen) => {
+      const { startReplicaAdmin } = await import('../admin/replica-admin.js');
+      return startReplicaAdmin(server, listen);
+    });
+    await serveUntilSignal(node, `understudy replica ${flags.id}`);
   });
 
   addClusterIdOption(
@@ -252,12 +282,28 @@ export function addServerCommands(program: Command): void {
         integerIn(1, PORT_MAX),
         CLUSTER_PORT_DEFAULT,
       )
-      .option('--host <host>', 'host to listen on', CLUSTER_HOST_DEFAULT),
+      .option('--host <host>', 'host to listen on', CLUSTER_HOST_DEFAULT)
+      .option(
+        '--admin-port <port>',
+        `admin HTTP port of the coordinator; replica i gets this + i (default --port + ${CLUSTER_ADMIN_PORT_OFFSET})`,
+        integerIn(1, PORT_MAX),
+      ),
   ).action((flags: StartFlags, command: Command) => {
     const usage = (message: string): never =>
       command.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
     if (flags.port + flags.replicas > PORT_MAX) {
       usage(`--port ${flags.port} leaves no room for ${flags.replicas} replica ports (max ${PORT_MAX})`);
+    }
+    const admin = adminPortOf(flags);
+    if (admin + flags.replicas > PORT_MAX) {
+      usage(
+        `admin port ${admin} leaves no room for ${flags.replicas} replica admin ports: choose --admin-port`,
+      );
+    }
+    if (admin <= flags.port + flags.replicas && flags.port <= admin + flags.replicas) {
+      usage(
+        `--admin-port ${admin} overlaps the cluster's ports ${flags.port}..${flags.port + flags.replicas}`,
+      );
     }
     try {
       address(1)(formatAddress(flags.host, flags.port));
@@ -292,9 +338,47 @@ function hasReplicaData(directory: string): boolean {
   );
 }
 
-/** Prints the ready line, then closes the server on the first SIGINT/SIGTERM and exits. */
-async function serveUntilSignal(server: Closable, readyLine: string): Promise<void> {
-  process.stdout.write(`${readyLine}\n`);
+/** The admin port `start` gives the coordinator; replica i gets it + i. */
+function adminPortOf(flags: StartFlags): number {
+  return flags.adminPort ?? flags.port + CLUSTER_ADMIN_PORT_OFFSET;
+}
+
+/** A server with its admin port, if it has one: closed together, the admin port first. */
+interface ServedNode extends Closable {
+  readonly adminAddress: string | null;
+}
+
+/**
+ * Starts the admin port of a server that is already running. If it cannot (its port is taken), the
+ * server is closed again, so the process exits with the error instead of running without it.
+ */
+async function startAdmin(
+  server: Closable,
+  listen: string | undefined,
+  start: (listen: string) => Promise<Closable>,
+): Promise<ServedNode> {
+  let admin: Closable | null = null;
+  try {
+    admin = listen === undefined ? null : await start(listen);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return {
+    address: server.address,
+    adminAddress: admin?.address ?? null,
+    close: async () => {
+      await admin?.close();
+      await server.close();
+    },
+  };
+}
+
+/** Prints where it listens (the ready line last), then closes on the first SIGINT/SIGTERM and exits. */
+async function serveUntilSignal(server: ServedNode, name: string): Promise<void> {
+  // Before the ready line: `start` and the tests read the admin address once a server is ready.
+  if (server.adminAddress !== null) process.stdout.write(`${name} admin on http://${server.adminAddress}/\n`);
+  process.stdout.write(`${name}${READY_MARKER}${server.address}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
     process.once('SIGINT', resolveSignal);
     process.once('SIGTERM', resolveSignal);
@@ -387,6 +471,8 @@ async function startCluster(flags: StartFlags): Promise<void> {
     // A data folder with no replica data yet is a new cluster; otherwise the coordinator's own state
     // must be there, or it refuses to act rather than start over and reuse view numbers.
     ...(hasReplicaData(directory) ? [] : ['--new-cluster']),
+    '--admin',
+    formatAddress(flags.host, adminPortOf(flags)),
     ...quorum,
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
@@ -402,6 +488,8 @@ async function startCluster(flags: StartFlags): Promise<void> {
       coordinator,
       '--dir',
       join(directory, id),
+      '--admin',
+      formatAddress(flags.host, adminPortOf(flags) + k + 1),
       ...retentionArguments(flags),
       ...quorum,
     ]);

@@ -5,7 +5,7 @@
 import { BadFrameError } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { emptyCoordinatorState, type SwitchoverOutcome } from '../protocol/effects.js';
-import type { SwitchoverReply } from '../protocol/messages.js';
+import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type Listener,
@@ -35,6 +35,16 @@ export interface CoordinatorServerOptions {
    * first view. Without it an empty directory means lost state, and the coordinator refuses to act.
    */
   readonly newCluster?: boolean;
+}
+
+/** What the coordinator knows, read when the admin port is asked. */
+export interface CoordinatorInspection {
+  /** What `understudy status` is answered. */
+  readonly status: StatusReply;
+  /** Since this process started. */
+  readonly viewsInstalled: number;
+  readonly primariesReplaced: number;
+  readonly switchoversDone: number;
 }
 
 export class CoordinatorServer {
@@ -103,6 +113,15 @@ export class CoordinatorServer {
 
   get address(): string {
     return this.listener.address;
+  }
+
+  inspect(): CoordinatorInspection {
+    return {
+      status: this.core.status(0),
+      viewsInstalled: this.core.viewsInstalled,
+      primariesReplaced: this.core.primariesReplaced,
+      switchoversDone: this.core.switchoversDone,
+    };
   }
 
   async close(): Promise<void> {

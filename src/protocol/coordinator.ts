@@ -136,6 +136,13 @@ export class Coordinator {
    * memory was alive to this coordinator: replicated writes not yet committed may be lost by it.
    */
   promotionsWithoutHolders = 0;
+  /**
+   * Views this coordinator process installed; those that named another primary than the view before
+   * because the primary failed (failovers); and planned switchovers that installed their view.
+   */
+  viewsInstalled = 0;
+  primariesReplaced = 0;
+  switchoversDone = 0;
   private switchover: Switchover | null = null;
   private effects: Mutable<CoordinatorEffects> = { save: null, messages: [], switchovers: [] };
 
@@ -346,17 +353,11 @@ export class Coordinator {
   }
 
   private healthProblem(record: ReplicaRecord): string | null {
-    const silentTicks = this.now - record.lastHeartbeatTick;
-    if (silentTicks > this.config.failureTimeoutTicks) {
-      return `no heartbeat for ${this.describeTicks(Math.round(silentTicks))}`;
-    }
-    if (record.coordinatorSilentTicks >= this.config.failureTimeoutTicks) {
-      return `has heard nothing from the coordinator for ${this.describeTicks(record.coordinatorSilentTicks)}`;
-    }
-    if (record.storageStalledTicks >= this.config.storageStallTicksMax) {
-      return `its oldest write has waited ${this.describeTicks(record.storageStalledTicks)} for an fsync`;
-    }
-    return null;
+    return healthProblem(
+      { ...record, silentTicks: this.now - record.lastHeartbeatTick },
+      this.config,
+      this.describeTicks,
+    );
   }
 
   private alive(id: ReplicaId): boolean {
@@ -785,6 +786,13 @@ export class Coordinator {
       backups: [...members.backups].sort(),
       learners: [...members.learners].sort(),
     };
+    this.viewsInstalled += 1;
+    const previousPrimary = this.state.current?.view.primary;
+    if (previousPrimary !== undefined && previousPrimary !== view.primary) {
+      const handingOver = this.switchover?.installed === null && this.switchover.to === view.primary;
+      if (handingOver) this.switchoversDone += 1;
+      else this.primariesReplaced += 1;
+    }
     const identities: Record<string, ReplicaIdentity> = {};
     for (const id of membersOf(view)) {
       const identity = keep[id] ?? this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
@@ -814,6 +822,34 @@ export class Coordinator {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** What a replica's liveness is judged by: its own reports, and how long it has been silent. */
+export interface HealthReport {
+  readonly silentTicks: number;
+  readonly coordinatorSilentTicks: number;
+  readonly storageStalledTicks: number;
+}
+
+/**
+ * Why a replica does not count as alive (silent, deaf, disk stalled), or null. The coordinator judges
+ * every replica by it; a replica's admin port judges itself by it (silent 0: it hears itself).
+ */
+export function healthProblem(
+  report: HealthReport,
+  config: ProtocolConfig,
+  describeTicks: (ticks: number) => string,
+): string | null {
+  if (report.silentTicks > config.failureTimeoutTicks) {
+    return `no heartbeat for ${describeTicks(Math.round(report.silentTicks))}`;
+  }
+  if (report.coordinatorSilentTicks >= config.failureTimeoutTicks) {
+    return `has heard nothing from the coordinator for ${describeTicks(report.coordinatorSilentTicks)}`;
+  }
+  if (report.storageStalledTicks >= config.storageStallTicksMax) {
+    return `its oldest write has waited ${describeTicks(report.storageStalledTicks)} for an fsync`;
+  }
+  return null;
+}
 
 /** Enough to recognise the processes of a replica that restarts many times in a row. */
 const retiredIdentitiesMax = 16;
