@@ -112,7 +112,7 @@ const brokenBuilds: readonly {
   {
     fault: 'rankCandidatesByDiskOnly',
     what: 'a coordinator that ranks candidates by disk alone, restarted ones included (replicated writes lost)',
-    start: 37,
+    start: 215,
     seeds: 1,
     caughtAs: /not linearizable|missing from the final value/,
   },
