@@ -128,7 +128,7 @@ export function simulateService(
   violations.push(...cluster.storageViolations);
   return {
     seed,
-    plan: describePlan(plan),
+    plan: describePlan(plan, 'service'),
     traceDigest: cluster.traceDigest(),
     history: workload.history,
     failovers: Math.max(0, primaries.length - 1),

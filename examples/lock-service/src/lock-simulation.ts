@@ -124,3 +124,6 @@ export function checkLockHistory(history: readonly SimulatedOperation[]): string
   }
   return [...violations, ...findLeaseViolations(grants, releases)];
 }
+
+/** For `npm run sim -- --service` in understudy: a fresh simulation per seed. */
+export default lockSimulation;
