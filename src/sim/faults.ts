@@ -175,8 +175,13 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   };
 }
 
-export function describePlan(plan: FaultPlan): string {
+/** The plan in words; a service's run (service-simulation.ts) leaves out what only the key/value clients do. */
+export function describePlan(plan: FaultPlan, clients: 'key-value' | 'service' = 'key-value'): string {
   const network = plan.network;
+  const keyValueOnly = [
+    `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
+    plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
+  ];
   return [
     `${plan.replicaCount} replicas`,
     `${plan.limits} limits`,
@@ -186,11 +191,12 @@ export function describePlan(plan: FaultPlan): string {
     `loss ${network.lossProbability}, duplicates ${network.duplicateProbability}, delay ≤ ${network.delayTicksMax}`,
     `fsync ≤ ${plan.disk.fsyncTicksMax} ticks${plan.disk.tornWriteProbability > 0 ? ', torn writes' : ''}`,
     plan.clockRates.some((rate) => rate !== 1) ? 'drifting clocks' : 'exact clocks',
-    `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
-    plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
+    ...(clients === 'key-value' ? keyValueOnly : []),
     `client deadline ${plan.clientDeadlineTicks} ticks`,
     plan.syncQuorum === null ? 'commit at every backup' : `commit at ${plan.syncQuorum} backup(s)`,
-    `${Math.round(plan.replicatedProbability * 100)}% of sync writes replicated`,
+    ...(clients === 'key-value'
+      ? [`${Math.round(plan.replicatedProbability * 100)}% of sync writes replicated`]
+      : []),
   ].join('; ');
 }
 

@@ -22,4 +22,5 @@ export {
   type KvResultOf,
   kvOperation,
 } from './kv-operations.js';
+export { createKeyValueStore, keyValueService } from './kv-service.js';
 export { KeyValueStore } from './kv-store.js';
