@@ -345,12 +345,13 @@ export function addServerCommands(program: Command): void {
 function warnWithoutServerNodeFlags(component: string): void {
   const missing = serverNodeFlags.filter((flag) => !process.execArgv.includes(flag));
   if (missing.length === 0) return;
-  createLogger(component).log(
-    'warn',
-    "started without the servers' V8 flags: under load its memory can grow to about 150 MB more than " +
-      'it needs; start node with them (docs/OPERATIONS.md, "Memory")',
-    { missing },
-  );
+  createLogger()
+    .child({ component })
+    .warn(
+      { missing },
+      "started without the servers' V8 flags: under load its memory can grow to about 150 MB more than " +
+        'it needs; start node with them (docs/OPERATIONS.md, "Memory")',
+    );
 }
 
 /** Whether some replica folder under `directory` was ever used (it has a data-directory identity). */

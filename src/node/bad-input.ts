@@ -12,16 +12,19 @@ export function refuseBadInput(connection: MessageConnection, error: unknown): v
 
 export function logIfClosedForBadInput(logger: Logger, error: Error | undefined): void {
   if (!(error instanceof BadFrameError)) return;
-  logger.log('warn', 'closed a connection that sent a bad frame', {
-    reason: error.message,
-    badFrames: transportCounters.badFrames,
-  });
+  logger.warn(
+    { reason: error.message, badFrames: transportCounters.badFrames },
+    'closed a connection that sent a bad frame',
+  );
 }
 
 export function logRejectedHandshake(logger: Logger, reason: string): void {
-  logger.log('warn', 'closed a connection that sent a bad frame or handshake', {
-    reason,
-    badFrames: transportCounters.badFrames,
-    handshakesRefused: transportCounters.handshakesRefused,
-  });
+  logger.warn(
+    {
+      reason,
+      badFrames: transportCounters.badFrames,
+      handshakesRefused: transportCounters.handshakesRefused,
+    },
+    'closed a connection that sent a bad frame or handshake',
+  );
 }

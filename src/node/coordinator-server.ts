@@ -19,8 +19,9 @@ import {
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { ClusterServiceRecord } from './cluster-service.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { StateStore } from './state-store.js';
+import { logViewTransition } from './view-log.js';
 
 export interface CoordinatorServerOptions {
   readonly listen: string;
@@ -37,6 +38,8 @@ export interface CoordinatorServerOptions {
    * first view. Without it an empty directory means lost state, and the coordinator refuses to act.
    */
   readonly newCluster?: boolean;
+  /** Where it logs (a child logger is made for it); default: `info` and above, JSON lines on stderr. */
+  readonly logger?: Logger;
 }
 
 /** What the coordinator knows, read when the admin port is asked. */
@@ -50,7 +53,6 @@ export interface CoordinatorInspection {
 }
 
 export class CoordinatorServer {
-  private readonly logger = createLogger('coordinator');
   private readonly replicas = new Map<ReplicaId, MessageConnection>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -62,6 +64,7 @@ export class CoordinatorServer {
     private readonly core: Coordinator,
     private readonly store: StateStore,
     private readonly listener: Listener,
+    private readonly logger: Logger,
     config: NodeConfig,
   ) {
     this.timer = setInterval(() => {
@@ -74,7 +77,7 @@ export class CoordinatorServer {
     const config = options.config ?? defaultNodeConfig;
     checkNodeConfig(config);
     const { host, port } = parseAddress(options.listen);
-    const logger = createLogger('coordinator');
+    const logger = (options.logger ?? createLogger()).child({ component: 'coordinator' });
     const store = new StateStore(options.directory);
     let stored = store.load();
     if (stored === null && options.newCluster === true) {
@@ -107,13 +110,16 @@ export class CoordinatorServer {
         else connection.close();
       },
     });
-    server = new CoordinatorServer(core, store, listener, config);
-    server.logger.log('info', 'started', {
-      address: listener.address,
-      view: core.currentView(),
-      service: clusterService.service,
-      recoverFromReplicas: options.recoverFromReplicas ?? [],
-    });
+    server = new CoordinatorServer(core, store, listener, logger, config);
+    logger.info(
+      {
+        address: listener.address,
+        view: core.currentView(),
+        service: clusterService.service,
+        recoverFromReplicas: options.recoverFromReplicas ?? [],
+      },
+      'started',
+    );
     return server;
   }
 
@@ -167,7 +173,7 @@ export class CoordinatorServer {
           connection.send(this.core.status(request.id));
           return;
         }
-        this.logger.log('info', 'switchover requested', { to: request.to });
+        this.logger.info({ to: request.to }, 'switchover requested');
         const refused = this.core.requestSwitchover(request.to);
         if (refused !== null) {
           this.logSwitchover(refused);
@@ -183,24 +189,20 @@ export class CoordinatorServer {
   }
 
   private logSwitchover(outcome: SwitchoverOutcome): void {
-    this.logger.log(outcome.ok ? 'info' : 'warn', outcome.ok ? 'switchover done' : 'switchover failed', {
-      to: outcome.to,
-      reason: outcome.message,
-      view: outcome.view,
-    });
+    const fields = { to: outcome.to, reason: outcome.message, view: outcome.view };
+    if (outcome.ok) this.logger.info(fields, 'switchover done');
+    else this.logger.warn(fields, 'switchover failed');
   }
 
   private flush(): void {
     const effects = this.core.takeEffects();
-    if (effects.save !== null) {
-      this.store.save(effects.save);
-      if (!effects.save.acknowledged)
-        this.logger.log('info', 'new view', { view: effects.save.current?.view });
-    }
+    if (effects.save !== null) this.store.save(effects.save);
+    // After the save: a view is told once it is stored.
+    for (const transition of effects.viewChanges) logViewTransition(this.logger, transition);
     const problem = this.core.problem;
     if (problem !== this.problemLogged) {
-      if (problem !== null) this.logger.log('error', 'not acting', { problem });
-      else if (this.problemLogged !== null) this.logger.log('info', 'acting again', {});
+      if (problem !== null) this.logger.error({ problem }, 'not acting');
+      else if (this.problemLogged !== null) this.logger.info('acting again');
       this.problemLogged = problem;
     }
     for (const { to, message } of effects.messages) this.replicas.get(to)?.send(message);

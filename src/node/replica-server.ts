@@ -46,7 +46,7 @@ import {
 } from '../transport/index.js';
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, errorText, type Logger } from './logger.js';
 import { PeerLinks } from './peer-links.js';
 import { createRequestHistogram, InFlightRequests } from './request-timing.js';
 import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
@@ -92,6 +92,8 @@ export interface ReplicaServerBaseOptions {
   readonly directory: string;
   readonly clusterId?: string;
   readonly config?: NodeConfig;
+  /** Where it logs (a child logger is made for it); default: `info` and above, JSON lines on stderr. */
+  readonly logger?: Logger;
 }
 
 /** What this replica knows of itself and of its backups, read when the admin port is asked. */
@@ -122,7 +124,7 @@ export class ReplicaServer {
     requests: createRequestHistogram(),
     fsyncs: new TimingHistogram(fsyncBoundsSeconds, 1),
   };
-  private readonly logger;
+  private readonly logger: Logger;
   private readonly clients = new Map<ConnectionId, MessageConnection>();
   /** The requests each client connection has in flight, with when they arrived. */
   private readonly inFlight = new Map<ConnectionId, InFlightRequests>();
@@ -140,6 +142,8 @@ export class ReplicaServer {
   private readonly snapshotServer: SnapshotServer;
   /** Handshake refusals already logged, so that retries do not repeat them. */
   private readonly refusalsLogged = new Set<string>();
+  /** The core's count of views adopted when this shell last logged one (debug only). */
+  private viewsLogged = 0;
 
   private constructor(
     private readonly core: Replica,
@@ -151,9 +155,10 @@ export class ReplicaServer {
       clusterId: string;
       config: NodeConfig;
       service: ServiceIdentity;
+      logger: Logger;
     },
   ) {
-    this.logger = createLogger(`replica ${options.id}`);
+    this.logger = options.logger;
     this.log.onDurable = (position) => {
       this.core.durable(position);
       // At once, not on the next turn: the acks and replies this fsync releases wait for nothing else.
@@ -162,7 +167,12 @@ export class ReplicaServer {
     this.log.onFsyncTimed = (seconds) => this.timings.fsyncs.observe(0, seconds);
     const sendTransfer = (to: ReplicaId, message: TransferMessage) =>
       this.peers.send(to, this.core.addressOf(to), message);
-    this.snapshotServer = new SnapshotServer(snapshots, sendTransfer, options.config.transferBytesPerSecond);
+    this.snapshotServer = new SnapshotServer(
+      snapshots,
+      sendTransfer,
+      options.config.transferBytesPerSecond,
+      this.logger,
+    );
     this.fetcher = new SnapshotFetcher(
       {
         beginTransfer: (info) => snapshots.beginTransfer(info),
@@ -183,6 +193,7 @@ export class ReplicaServer {
       this.core.tick();
       this.redialCoordinatorIfSilent();
       this.flush();
+      this.logAdoptedView();
     }, options.config.tickMs);
     this.connectCoordinator();
   }
@@ -202,15 +213,14 @@ export class ReplicaServer {
     if (typeof createStateMachine !== 'function') {
       throw new ConfigError('createStateMachine must be a function that returns a new state machine');
     }
-    const logger = createLogger(`replica ${options.id}`);
+    const logger = (options.logger ?? createLogger()).child({ component: `replica ${options.id}` });
     // Before anything reads the directory: another service's log must not be replayed.
     claimDirectoryForService(options.directory, service, keyValueService);
     const recovered = openReplicaDirectory(options.directory);
     const { log, snapshots } = recovered;
-    if (recovered.repaired !== null)
-      logger.log('warn', 'data directory repaired', { what: recovered.repaired });
+    if (recovered.repaired !== null) logger.warn({ what: recovered.repaired }, 'data directory repaired');
     for (const damaged of recovered.damagedSnapshots) {
-      logger.log('warn', 'damaged snapshot set aside', { file: damaged.file, reason: damaged.reason });
+      logger.warn({ file: damaged.file, reason: damaged.reason }, 'damaged snapshot set aside');
     }
     let server: ReplicaServer | null = null;
     const listener = await listen({
@@ -252,15 +262,19 @@ export class ReplicaServer {
       clusterId,
       config,
       service,
+      logger,
     });
-    server.logger.log('info', 'started', {
-      address: listener.address,
-      service,
-      directory: recovered.identity,
-      snapshotIndex: recovered.snapshot?.info.position.index ?? 0,
-      recoveredEntries: recovered.entries.length,
-      tornBytesDropped: recovered.tornBytesDropped,
-    });
+    logger.info(
+      {
+        address: listener.address,
+        service,
+        directory: recovered.identity,
+        snapshotIndex: recovered.snapshot?.info.position.index ?? 0,
+        recoveredEntries: recovered.entries.length,
+        tornBytesDropped: recovered.tornBytesDropped,
+      },
+      'started',
+    );
     return server;
   }
 
@@ -405,7 +419,7 @@ export class ReplicaServer {
   private logRefusal(who: string, reason: string): void {
     if (this.closed || this.refusalsLogged.has(reason)) return;
     this.refusalsLogged.add(reason);
-    this.logger.log('error', `${who} refused this replica`, { reason });
+    this.logger.error({ reason }, `${who} refused this replica`);
   }
 
   /**
@@ -423,6 +437,19 @@ export class ReplicaServer {
       // Destroyed, not ended: an end waits for a peer that may never answer; onClose dials again.
       connection.destroy();
     }
+  }
+
+  /**
+   * At debug level, the views this replica adopted, with its role in each: the coordinator logs each
+   * view change once, with why; this says when a replica followed. Checked once a tick (a comparison),
+   * never per message.
+   */
+  private logAdoptedView(): void {
+    if (this.core.viewsAdopted === this.viewsLogged) return;
+    this.viewsLogged = this.core.viewsAdopted;
+    if (!this.logger.isLevelEnabled('debug')) return;
+    const { view, role } = this.core.status();
+    this.logger.debug({ view: view?.number ?? null, role, primary: view?.primary ?? null }, 'adopted a view');
   }
 
   // ---- backpressure ----------------------------------------------------------------------------
@@ -503,9 +530,8 @@ export class ReplicaServer {
       try {
         await work();
       } catch (error) {
-        this.logger.log('error', 'writing a snapshot failed; stopping', {
-          error: error instanceof Error ? error.message : String(error),
-        });
+        // Written before the exit: the log's destination is synchronous (logger.ts).
+        this.logger.fatal({ error: errorText(error) }, 'writing a snapshot failed; stopping');
         process.exit(1);
       }
       this.scheduleFlush();

@@ -20,7 +20,7 @@ import type {
 } from '../protocol/messages.js';
 import type { StoredSnapshot } from '../protocol/replica.js';
 import { type ReplicaId, type SnapshotInfo, sameSnapshot } from '../protocol/types.js';
-import type { Logger } from './logger.js';
+import { errorText, type Logger } from './logger.js';
 
 /** Bytes per chunk: one frame, well under the frame limit. */
 export const transferChunkBytesDefault = 1024 * 1024;
@@ -52,6 +52,8 @@ type Send = (to: ReplicaId, message: TransferMessage) => void;
 
 export class SnapshotServer {
   private readonly queue: { readonly to: ReplicaId; readonly read: SnapshotRead }[] = [];
+  /** The snapshot each learner was last sent, so that a transfer is logged at its start, not per chunk. */
+  private readonly announced = new Map<ReplicaId, SnapshotInfo>();
   private serving = false;
   /** When the token bucket next allows a byte out (performance.now() ms). */
   private availableAtMs = 0;
@@ -62,6 +64,7 @@ export class SnapshotServer {
     private readonly send: Send,
     /** 0: unlimited. */
     private readonly bytesPerSecond: number,
+    private readonly logger: Logger,
     private readonly chunkBytesMax = transferChunkBytesDefault,
   ) {}
 
@@ -94,6 +97,7 @@ export class SnapshotServer {
       this.send(to, gone);
       return;
     }
+    this.announce(to, read);
     const length = Math.max(0, Math.min(read.length, this.chunkBytesMax, snapshot.sizeBytes - read.offset));
     await this.pace(length);
     let bytes: Uint8Array;
@@ -111,6 +115,23 @@ export class SnapshotServer {
       checksum: crc32(bytes),
     };
     this.send(to, chunk);
+  }
+
+  private announce(to: ReplicaId, read: SnapshotRead): void {
+    const announced = this.announced.get(to);
+    if (announced !== undefined && sameSnapshot(announced, read.snapshot)) return;
+    this.announced.set(to, read.snapshot);
+    const { snapshot } = read;
+    this.logger.info(
+      {
+        to,
+        index: snapshot.position.index,
+        bytes: snapshot.sizeBytes,
+        fromOffset: read.offset,
+        reason: `${to} lacks log entries this replica no longer keeps: they are in this snapshot`,
+      },
+      'sending a snapshot',
+    );
   }
 
   private async pace(bytes: number): Promise<void> {
@@ -197,12 +218,13 @@ export class SnapshotFetcher {
       writing: Promise.resolve(),
       finishing: false,
     };
-    this.logger.log('info', 'receiving a snapshot', {
-      from,
-      index: snapshot.position.index,
-      bytes: snapshot.sizeBytes,
-      resumingAt: held,
-    });
+    const reason =
+      `the primary no longer keeps the log entries this replica lacks: they are in its snapshot at index ${snapshot.position.index}` +
+      (held > 0 ? `; resuming where an earlier attempt stopped, ${held} bytes in` : '');
+    this.logger.info(
+      { from, index: snapshot.position.index, bytes: snapshot.sizeBytes, resumingAt: held, reason },
+      'receiving a snapshot',
+    );
     this.report();
     if (held >= snapshot.sizeBytes) this.finish(this.current);
     else this.askMore(this.current);
@@ -213,9 +235,10 @@ export class SnapshotFetcher {
     if (message.type === 'snapshot_read' || transfer === null) return;
     if (!sameSnapshot(transfer.snapshot, message.snapshot)) return;
     if (message.type === 'snapshot_gone') {
-      this.logger.log('info', 'the snapshot being received is gone at its source; waiting for a new offer', {
-        from,
-      });
+      this.logger.info(
+        { from },
+        'the snapshot being received is gone at its source; waiting for a new offer',
+      );
       this.abort();
       return;
     }
@@ -285,12 +308,15 @@ export class SnapshotFetcher {
         if (this.current !== transfer) return;
         this.current = null;
         const seconds = (performance.now() - transfer.startedAtMs) / 1000;
-        this.logger.log('info', 'snapshot received', {
-          index: snapshot.info.position.index,
-          bytes: snapshot.info.sizeBytes,
-          resumedAt: transfer.startedHeld,
-          seconds: Number(seconds.toFixed(3)),
-        });
+        this.logger.info(
+          {
+            index: snapshot.info.position.index,
+            bytes: snapshot.info.sizeBytes,
+            resumedAt: transfer.startedHeld,
+            seconds: Number(seconds.toFixed(3)),
+          },
+          'snapshot received',
+        );
         this.onProgress(null);
         this.onInstall(snapshot);
       },
@@ -300,9 +326,10 @@ export class SnapshotFetcher {
 
   private fail(transfer: Transfer, error: unknown): void {
     if (this.current !== transfer) return;
-    this.logger.log('warn', 'snapshot transfer failed; starting over at the next offer', {
-      error: error instanceof Error ? error.message : String(error),
-    });
+    this.logger.warn(
+      { error: errorText(error) },
+      'snapshot transfer failed; starting over at the next offer',
+    );
     this.abort();
   }
 
@@ -313,9 +340,7 @@ export class SnapshotFetcher {
       () => this.sink.abortTransfer(),
     );
     this.aborting.catch((error: unknown) => {
-      this.logger.log('warn', 'deleting a partial snapshot failed', {
-        error: error instanceof Error ? error.message : String(error),
-      });
+      this.logger.warn({ error: errorText(error) }, 'deleting a partial snapshot failed');
     });
     this.onProgress(null);
   }

@@ -55,6 +55,7 @@ import {
   type ViewNumber,
   viewNumber,
 } from './types.js';
+import { describeViewChange, type MemberFacts, type ViewChangeCause } from './view-change.js';
 
 export interface CoordinatorOptions {
   readonly config: ProtocolConfig;
@@ -144,7 +145,7 @@ export class Coordinator {
   primariesReplaced = 0;
   switchoversDone = 0;
   private switchover: Switchover | null = null;
-  private effects: Mutable<CoordinatorEffects> = { save: null, messages: [], switchovers: [] };
+  private effects: Mutable<CoordinatorEffects> = emptyEffects();
 
   constructor(options: CoordinatorOptions) {
     this.config = options.config;
@@ -195,7 +196,7 @@ export class Coordinator {
 
   takeEffects(): CoordinatorEffects {
     const effects = this.effects;
-    this.effects = { save: null, messages: [], switchovers: [] };
+    this.effects = emptyEffects();
     return effects;
   }
 
@@ -455,7 +456,7 @@ export class Coordinator {
     if (this.detectLostState()) return;
     const current = this.state.current;
     if (current === null) {
-      this.formView();
+      this.formView('formed');
       return;
     }
     // After a start or a stall, give every replica a failure timeout to report before judging anyone.
@@ -484,7 +485,7 @@ export class Coordinator {
     const changed = (id: ReplicaId) => this.identityChanged(id, current);
     const backups = view.backups.filter((id) => id !== switchover.to && this.alive(id) && !changed(id));
     const learners = this.aliveIds().filter((id) => id !== switchover.to && !backups.includes(id));
-    this.installView({ primary: switchover.to, backups, learners });
+    this.installView({ primary: switchover.to, backups, learners }, 'switchover');
     switchover.installed = this.state.current?.view.number ?? null;
     return true;
   }
@@ -592,14 +593,14 @@ export class Coordinator {
         ? `waiting to hear from ${silent.join(', ')}`
         : 'waiting for the last lease to run out');
     if (silent.length > 0 || this.now < this.leaseExpiryTick) return;
-    if (this.formView()) {
+    if (this.formView('rebuilt')) {
       this.stateLost = false;
       this.currentProblem = null;
     }
   }
 
   /** The first view, or one rebuilt from the replicas: only replicas whose log is exactly the primary's are backups. */
-  private formView(): boolean {
+  private formView(cause: 'formed' | 'rebuilt'): boolean {
     if (this.firstHeartbeatTick === null) return false;
     if (this.now - this.firstHeartbeatTick < this.config.viewFormationTicks) return false;
     const alive = this.aliveIds();
@@ -613,7 +614,7 @@ export class Coordinator {
         comparePositions(this.heldOf(id), this.heldOf(primary)) === 0,
     );
     const others = alive.filter((id) => id !== primary && !equal.includes(id));
-    this.installView({ primary, backups: equal, learners: others });
+    this.installView({ primary, backups: equal, learners: others }, cause);
     return true;
   }
 
@@ -671,7 +672,7 @@ export class Coordinator {
       (acknowledged !== null && !this.identityChanged(id, acknowledged));
     const backups = [...pool].filter((id) => id !== primary && unchanged(id)).sort();
     const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
-    this.installView({ primary, backups, learners });
+    this.installView({ primary, backups, learners }, 'failover');
   }
 
   /**
@@ -705,7 +706,7 @@ export class Coordinator {
       if (holders.length === 0) this.promotionsWithoutHolders += 1;
       const backups = pool.filter((id) => id !== primary && !this.identityChanged(id, acknowledged)).sort();
       const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
-      this.installView({ primary, backups, learners });
+      this.installView({ primary, backups, learners }, 'failover');
       return;
     }
     if (current.view.number === last.number) {
@@ -714,7 +715,11 @@ export class Coordinator {
       // repaired one does not take it (its log may lack what the old one had).
       const { primary, backups, learners } = current.view;
       const recorded = acknowledged.identities[primary];
-      this.installView({ primary, backups, learners }, recorded === undefined ? {} : { [primary]: recorded });
+      this.installView(
+        { primary, backups, learners },
+        'fence',
+        recorded === undefined ? {} : { [primary]: recorded },
+      );
       return;
     }
     const fenced = (id: ReplicaId) => (this.replicas.get(id)?.view?.number ?? 0) > last.number;
@@ -731,7 +736,7 @@ export class Coordinator {
     }
     const backups = pool.filter((id) => id !== primary && !this.identityChanged(id, acknowledged)).sort();
     const learners = this.aliveIds().filter((id) => id !== primary && !backups.includes(id));
-    this.installView({ primary, backups, learners });
+    this.installView({ primary, backups, learners }, 'failover');
   }
 
   private adjustMembership(current: ViewRecord): void {
@@ -762,7 +767,7 @@ export class Coordinator {
     const identitiesChanged = membersOf(view).some((id) => this.alive(id) && changed(id));
     if (sameMembers(backups, view.backups) && sameMembers(learners, view.learners) && !identitiesChanged)
       return;
-    this.installView({ primary: view.primary, backups, learners });
+    this.installView({ primary: view.primary, backups, learners }, 'membership');
   }
 
   /**
@@ -778,6 +783,7 @@ export class Coordinator {
   /** `keep`: identities to record instead of the ones the replicas report now. */
   private installView(
     members: Omit<View, 'number'>,
+    cause: ViewChangeCause,
     keep: Readonly<Record<string, ReplicaIdentity>> = {},
   ): void {
     const known = this.state.current?.view.number ?? 0;
@@ -799,6 +805,11 @@ export class Coordinator {
       const identity = keep[id] ?? this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
       if (identity !== undefined) identities[id] = identity;
     }
+    // Described before the state moves on: the facts are those of the view being replaced.
+    const previous = this.state.current;
+    this.effects.viewChanges.push(
+      describeViewChange(previous?.view ?? null, view, cause, this.memberFacts(previous)),
+    );
     this.save({
       current: { view, identities },
       acknowledged: false,
@@ -816,6 +827,29 @@ export class Coordinator {
     }
   }
 
+  /** What `describeViewChange` says of each member, as this coordinator knows it now. */
+  private memberFacts(previous: ViewRecord | null): MemberFacts {
+    const report = previous === null ? null : this.currentReport(previous);
+    return {
+      problem: (id) => {
+        const record = this.replicas.get(id);
+        return record === undefined
+          ? 'not heard from since the coordinator started'
+          : this.healthProblem(record);
+      },
+      identityChange: (id) => {
+        if (previous === null || !this.identityChanged(id, previous)) return null;
+        return this.identityChanged(id, previous, true) ? 'directory' : 'process';
+      },
+      lagging: (id) => report?.laggingBackups.includes(id) ?? false,
+      ejectedFor: (id) => {
+        const until = this.ejectedUntil.get(id);
+        if (until === undefined) return null;
+        return `the primary reported it lagging by more than the backup lag limit: out of the view for ${this.describeTicks(Math.round(until - this.now))} (lag policy eject)`;
+      },
+    };
+  }
+
   private save(state: CoordinatorState): void {
     this.state = state;
     this.effects.save = state;
@@ -823,6 +857,10 @@ export class Coordinator {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function emptyEffects(): Mutable<CoordinatorEffects> {
+  return { save: null, messages: [], switchovers: [], viewChanges: [] };
+}
 
 /** What a replica's liveness is judged by: its own reports, and how long it has been silent. */
 export interface HealthReport {

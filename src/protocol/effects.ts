@@ -15,6 +15,7 @@ import type {
   SnapshotInfo,
   View,
 } from './types.js';
+import type { ViewTransition } from './view-change.js';
 
 /**
  * Log operations run in list order. Snapshot operations run one at a time, in order among
@@ -91,6 +92,8 @@ export interface CoordinatorEffects {
   readonly messages: { readonly to: ReplicaId; readonly message: CoordinatorToReplica }[];
   /** Switchovers that ended in this batch. */
   readonly switchovers: SwitchoverOutcome[];
+  /** Views installed in this batch, each with why (the shell logs them). */
+  readonly viewChanges: ViewTransition[];
 }
 
 export function emptyReplicaEffects(): ReplicaEffects {

@@ -11,3 +11,4 @@ export * from './service-identity.js';
 export * from './sessions.js';
 export * from './state-machine.js';
 export * from './types.js';
+export * from './view-change.js';

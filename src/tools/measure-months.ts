@@ -421,7 +421,7 @@ async function measureTransfer(options: Options, transferRate: number | null): P
     flags,
     async (cluster, client) => {
       const loadStart = loadAverage();
-      const viewsBeforeLoad = cluster.logLines('coordinator', 'new view').length;
+      const viewsBeforeLoad = cluster.logLines('coordinator', 'view change').length;
       const keyWidth = String(options.transferKeys - 1).length;
       const value = Buffer.alloc(options.transferValueBytes);
       for (let k = 0; k < value.length; k++) value[k] = (k * 131 + 17) & 0xff;
@@ -457,7 +457,7 @@ async function measureTransfer(options: Options, transferRate: number | null): P
       );
       const settleMs = performance.now() - settleStartedMs;
       const demotions = cluster.replicaIds.flatMap((id) => cluster.logLines(id, 'receiving a snapshot'));
-      const viewsDuringLoad = cluster.logLines('coordinator', 'new view').length - viewsBeforeLoad;
+      const viewsDuringLoad = cluster.logLines('coordinator', 'view change').length - viewsBeforeLoad;
       const primary = primaryOf(settled);
       const primarySnapshotBytes = newestSnapshotFile(cluster.dataDirectory(primary))?.bytes ?? 0;
       progress(

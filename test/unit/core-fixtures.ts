@@ -20,6 +20,7 @@ import {
   type View,
   viewNumber,
 } from '../../src/protocol/types.js';
+import type { ViewTransition } from '../../src/protocol/view-change.js';
 import { encodeOperation, type KvOperation } from '../../src/state-machine/index.js';
 import { KeyValueStore } from '../../src/state-machine/kv-store.js';
 
@@ -94,6 +95,8 @@ export class CoordinatorHarness {
   private readonly sequences = new Map<string, number>();
   /** Switchovers that ended while `run` moved time. */
   readonly switchovers: SwitchoverOutcome[] = [];
+  /** Views installed while `run` moved time, with why. */
+  readonly viewChanges: ViewTransition[] = [];
 
   constructor(
     stored: CoordinatorState | null,
@@ -155,7 +158,9 @@ export class CoordinatorHarness {
       this.clock.now += 1;
       this.coordinator.tick();
       for (const [id, fields] of beats()) this.coordinator.receiveHeartbeat(this.heartbeat(id, fields));
-      this.switchovers.push(...this.coordinator.takeEffects().switchovers);
+      const effects = this.coordinator.takeEffects();
+      this.switchovers.push(...effects.switchovers);
+      this.viewChanges.push(...effects.viewChanges);
     }
   }
 

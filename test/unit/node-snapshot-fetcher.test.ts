@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import type { Logger, LogLevel } from '../../src/node/logger.js';
+import { createLogger } from '../../src/node/logger.js';
 import { SnapshotFetcher } from '../../src/node/snapshot-transfer.js';
 import type { TransferMessage } from '../../src/protocol/messages.js';
 import type { StoredSnapshot } from '../../src/protocol/replica.js';
@@ -49,11 +49,8 @@ function learner(store: SnapshotStore): Learner {
   const reads: Learner['reads'] = [];
   const installed: StoredSnapshot[] = [];
   const warnings: string[] = [];
-  const logger: Logger = {
-    log(level: LogLevel, message: string, fields?: Record<string, unknown>) {
-      if (level === 'warn' || level === 'error') warnings.push(`${message} ${JSON.stringify(fields)}`);
-    },
-  };
+  // The fetcher's own log lines, warnings and worse kept (one JSON line per write).
+  const logger = createLogger({ level: 'warn', destination: { write: (line) => warnings.push(line) } });
   const fetcher = new SnapshotFetcher(
     {
       beginTransfer: (info) => store.beginTransfer(info),
