@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
 import { addBenchCommand } from './bench-command.js';
 import { addChaosCommand } from './chaos-command.js';
+import { addConfigCommand } from './config-command.js';
 import { addClientCommands } from './kv-commands.js';
 import { exitCode } from './options.js';
 import { addServerCommands } from './server-commands.js';
@@ -27,6 +28,7 @@ const program = new Command('understudy')
   .showSuggestionAfterError(true);
 addClientCommands(program);
 addServerCommands(program);
+addConfigCommand(program);
 addChaosCommand(program);
 addBenchCommand(program);
 

@@ -6,6 +6,7 @@ import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { ConfigError } from '../errors.js';
 import { type Durability, durabilities } from '../protocol/types.js';
 import { formatAddress, parseAddress } from '../transport/index.js';
+import { variableOfFlags } from './settings/setting-variables.js';
 
 export const COORDINATOR_ADDRESS_DEFAULT = '127.0.0.1:7000';
 export const CLI_TIMEOUT_MS_DEFAULT = 10_000;
@@ -94,19 +95,27 @@ export interface WriteFlags extends ClientFlags {
   readonly durability?: Durability;
 }
 
-export function addClusterIdOption(command: Command): Command {
-  return command.option(
-    '--cluster-id <id>',
-    'cluster id, must match the servers',
-    nonEmpty('--cluster-id'),
-    CLUSTER_ID_DEFAULT,
-  );
+/** An option that also reads its environment variable (UNDERSTUDY_..., the rule of every command). */
+function withVariable(flags: string, help: string): Option {
+  return new Option(flags, help).env(variableOfFlags(flags));
 }
 
-/** The flags of every command that talks to a cluster as a client. */
+/**
+ * The flags of every command that talks to a cluster as a client. The coordinator's address and the
+ * cluster id may come from UNDERSTUDY_COORDINATOR and UNDERSTUDY_CLUSTER_ID too (a flag wins).
+ */
 export function addClientOptions(command: Command, { write = false } = {}): Command {
-  command.option('--coordinator <host:port>', 'coordinator address', address(1), COORDINATOR_ADDRESS_DEFAULT);
-  addClusterIdOption(command);
+  command
+    .addOption(
+      withVariable('--coordinator <host:port>', 'coordinator address')
+        .argParser(address(1))
+        .default(COORDINATOR_ADDRESS_DEFAULT),
+    )
+    .addOption(
+      withVariable('--cluster-id <id>', 'cluster id, must match the servers')
+        .argParser(nonEmpty('--cluster-id'))
+        .default(CLUSTER_ID_DEFAULT),
+    );
   command
     .option(
       '--timeout <ms>',

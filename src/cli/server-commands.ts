@@ -10,35 +10,36 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
-import { createLogger } from '../node/logger.js';
+import { createLogger, type Logger, type LogLevel } from '../node/logger.js';
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
-import { defaultProtocolConfig, lagPolicies, syncQuorumAll } from '../protocol/config.js';
+import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
 import { formatAddress } from '../transport/index.js';
 import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
-import {
-  addClusterIdOption,
-  address,
-  adminAddress,
-  exitCode,
-  idList,
-  integerIn,
-  nonEmpty,
-  PORT_MAX,
-} from './options.js';
+import { address, exitCode, PORT_MAX } from './options.js';
 import { serverNodeFlags } from './server-node-flags.js';
+import { addSettings, settingVariables } from './settings/command-settings.js';
+import {
+  CLUSTER_ADMIN_PORT_OFFSET,
+  CLUSTER_HOST_DEFAULT,
+  CLUSTER_PORT_DEFAULT,
+} from './settings/server-settings.js';
 
-export const CLUSTER_REPLICAS_DEFAULT = 3;
-export const CLUSTER_REPLICAS_MAX = 9;
-export const CLUSTER_PORT_DEFAULT = 7000;
-export const CLUSTER_HOST_DEFAULT = '127.0.0.1';
-export const CLUSTER_DIRECTORY_DEFAULT = './data';
-/** `start` puts the admin ports this far above the cluster's: coordinator 8000, replica i 8000 + i. */
-export const CLUSTER_ADMIN_PORT_OFFSET = 1000;
+// The flags, their defaults and limits are in the settings table (settings/server-settings.ts).
+export {
+  backupLagMaxMsMin,
+  CLUSTER_ADMIN_PORT_OFFSET,
+  CLUSTER_DIRECTORY_DEFAULT,
+  CLUSTER_HOST_DEFAULT,
+  CLUSTER_PORT_DEFAULT,
+  CLUSTER_REPLICAS_DEFAULT,
+  CLUSTER_REPLICAS_MAX,
+} from './settings/server-settings.js';
+
 /** How long `start` waits for children to stop after SIGTERM before it sends SIGKILL. */
 export const CHILD_STOP_GRACE_MS = 5000;
 
@@ -51,7 +52,12 @@ interface Closable {
   close(): Promise<void>;
 }
 
-interface ServerFlags {
+/** Every server command's log level. */
+interface LogFlags {
+  readonly logLevel: LogLevel;
+}
+
+interface ServerFlags extends LogFlags {
   readonly listen: string;
   readonly dir: string;
   readonly clusterId: string;
@@ -85,79 +91,13 @@ interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags, Service
   readonly advertise?: string;
 }
 
-interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags {
+interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags, LogFlags {
   readonly replicas: number;
   readonly dir: string;
   readonly port: number;
   readonly host: string;
   readonly clusterId: string;
   readonly adminPort?: number;
-}
-
-const retentionLimitMax = 2 ** 40;
-
-function addRetentionOptions(command: Command): Command {
-  return command
-    .option(
-      '--snapshot-log-bytes <n>',
-      `log bytes since the last snapshot before the next (default ${defaultProtocolConfig.snapshotLogBytes}; at least a quarter of the last snapshot)`,
-      integerIn(1, retentionLimitMax),
-    )
-    .option(
-      '--sessions-max <n>',
-      `client sessions kept; beyond it the least recently active expire (default ${defaultProtocolConfig.sessionsMax})`,
-      integerIn(1, 100_000_000),
-    )
-    .option(
-      '--session-idle-seconds <n>',
-      `a client session idle this long expires (default ${(defaultProtocolConfig.sessionIdleTicks * defaultNodeConfig.tickMs) / 1000})`,
-      integerIn(1, 10 * 365 * 24 * 3600),
-    )
-    .option(
-      '--transfer-rate <bytes-per-second>',
-      'pace at which this replica serves snapshots to learners (default: no limit)',
-      integerIn(1, retentionLimitMax),
-    );
-}
-
-function addServiceOption(command: Command): Command {
-  return command.option(
-    '--service <module>',
-    'the service to replicate: a module (a path, or a package name resolved from here) whose default export ' +
-      'is a StateMachineFactory, and which may export service = { name, version }; every replica of a ' +
-      'cluster must run the same one (default: the key/value store)',
-  );
-}
-
-/** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
-const syncQuorumFlagMax = 1000;
-
-/** A lag limit must exceed two of the primary's empty Prepares, which an idle backup acknowledges. */
-export const backupLagMaxMsMin =
-  (2 * defaultProtocolConfig.followerHeartbeatTicks + 1) * defaultNodeConfig.tickMs;
-
-function addSyncQuorumOption(command: Command): Command {
-  return command
-    .option(
-      '--sync-quorum <k>',
-      "commit once k backups have an entry on disk (PostgreSQL's ANY k) instead of every backup; a failover " +
-        'then waits to hear from all but k − 1 of the backups. The coordinator and every replica must be given ' +
-        'the same k (default: every backup)',
-      integerIn(1, syncQuorumFlagMax),
-    )
-    .addOption(
-      new Option(
-        '--lag-policy <policy>',
-        'what becomes of a backup that lags by more than --backup-lag-max-ms: demote (a learner until it ' +
-          'catches up), throttle (commits wait for it), eject (out of the view for a while); the same on ' +
-          `the coordinator and every replica (default: ${defaultProtocolConfig.lagPolicy})`,
-      ).choices(lagPolicies),
-    )
-    .option(
-      '--backup-lag-max-ms <ms>',
-      `a backup whose oldest unacknowledged entry is older than this lags (default ${defaultProtocolConfig.backupAckTimeoutTicks * defaultNodeConfig.tickMs})`,
-      integerIn(backupLagMaxMsMin, 600_000),
-    );
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
@@ -202,35 +142,12 @@ function retentionArguments(flags: RetentionFlags): string[] {
   return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
 }
 
-function addAdminOption(command: Command): Command {
-  return command.option(
-    '--admin <[host:]port>',
-    'serve status (/status), Prometheus metrics (/metrics) and health checks (/primary, /replica) over ' +
-      'HTTP here; a port alone listens on 127.0.0.1, port 0 picks a free one (default: no admin port)',
-    adminAddress,
-  );
-}
-
 export function addServerCommands(program: Command): void {
-  addClusterIdOption(
-    addAdminOption(addSyncQuorumOption(program.command('coordinator')))
-      .description('run the coordinator in the foreground')
-      .requiredOption('--listen <host:port>', 'address to listen on', address(0))
-      .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
-      .option(
-        '--new-cluster',
-        'an empty --dir means a new cluster: form the first view (without it, an empty --dir means the ' +
-          'state was lost and the coordinator waits for --recover-from-replicas)',
-      )
-      .option(
-        '--recover-from-replicas <ids>',
-        'if the state directory is empty or older than the cluster, rebuild the view from the ' +
-          'replicas, once every one of these (every replica of the cluster, comma-separated) has reported',
-        idList('--recover-from-replicas'),
-      ),
-  ).action(async (flags: CoordinatorFlags) => {
+  const coordinator = program.command('coordinator').description('run the coordinator in the foreground');
+  addSettings(coordinator, 'coordinator').action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
-    warnWithoutServerNodeFlags('coordinator');
+    const logger = createLogger({ level: flags.logLevel });
+    warnWithoutServerNodeFlags(logger, 'coordinator');
     const directory = resolve(flags.dir);
     await mkdir(directory, { recursive: true });
     const server = await CoordinatorServer.start({
@@ -240,6 +157,7 @@ export function addServerCommands(program: Command): void {
       recoverFromReplicas: flags.recoverFromReplicas ?? [],
       newCluster: flags.newCluster === true,
       config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
+      logger,
     });
     const node = await startAdmin(server, flags.admin, async (listen) => {
       const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
@@ -248,24 +166,12 @@ export function addServerCommands(program: Command): void {
     await serveUntilSignal(node, 'understudy coordinator');
   });
 
-  addClusterIdOption(
-    addRetentionOptions(
-      addAdminOption(addSyncQuorumOption(addServiceOption(program.command('replica'))))
-        .description('run one replica in the foreground')
-        .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
-        .requiredOption('--listen <host:port>', 'address to listen on', address(0))
-        .requiredOption('--coordinator <host:port>', 'coordinator address', address(1))
-        .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
-        .option(
-          '--advertise <host:port>',
-          'address peers and clients should dial, when it differs from --listen (a proxy, NAT)',
-          address(1),
-        ),
-    ),
-  ).action(async (flags: ReplicaFlags) => {
+  const replica = program.command('replica').description('run one replica in the foreground');
+  addSettings(replica, 'replica').action(async (flags: ReplicaFlags) => {
     const { ReplicaServer } = await import('../node/replica-server.js');
     const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
-    warnWithoutServerNodeFlags(`replica ${flags.id}`);
+    const logger = createLogger({ level: flags.logLevel });
+    warnWithoutServerNodeFlags(logger, `replica ${flags.id}`);
     const directory = resolve(flags.dir);
     await mkdir(directory, { recursive: true });
     const service: ReplicaServiceOptions =
@@ -278,6 +184,7 @@ export function addServerCommands(program: Command): void {
       clusterId: flags.clusterId,
       directory,
       config: replicaConfig(flags),
+      logger,
       ...service,
     });
     const node = await startAdmin(server, flags.admin, async (listen) => {
@@ -287,29 +194,10 @@ export function addServerCommands(program: Command): void {
     await serveUntilSignal(node, `understudy replica ${flags.id}`);
   });
 
-  addClusterIdOption(
-    addRetentionOptions(addSyncQuorumOption(addServiceOption(program.command('start'))))
-      .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it')
-      .option(
-        '--replicas <n>',
-        'number of replicas',
-        integerIn(1, CLUSTER_REPLICAS_MAX),
-        CLUSTER_REPLICAS_DEFAULT,
-      )
-      .option('--dir <path>', 'data directory (coordinator/, r1/, r2/ ... inside)', CLUSTER_DIRECTORY_DEFAULT)
-      .option(
-        '--port <port>',
-        'coordinator port; replicas take the next ones',
-        integerIn(1, PORT_MAX),
-        CLUSTER_PORT_DEFAULT,
-      )
-      .option('--host <host>', 'host to listen on', CLUSTER_HOST_DEFAULT)
-      .option(
-        '--admin-port <port>',
-        `admin HTTP port of the coordinator; replica i gets this + i (default --port + ${CLUSTER_ADMIN_PORT_OFFSET})`,
-        integerIn(1, PORT_MAX),
-      ),
-  ).action(async (flags: StartFlags, command: Command) => {
+  const start = program
+    .command('start')
+    .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it');
+  addSettings(start, 'start').action(async (flags: StartFlags, command: Command) => {
     const usage = (message: string): never =>
       command.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
     if (flags.port + flags.replicas > PORT_MAX) {
@@ -342,10 +230,10 @@ export function addServerCommands(program: Command): void {
  * The heap-sizing flags can only be given when node starts: `understudy` and `understudy start` pass
  * them, but `node .../understudy.js replica` does not. Say so, once, rather than let memory grow.
  */
-function warnWithoutServerNodeFlags(component: string): void {
+function warnWithoutServerNodeFlags(logger: Logger, component: string): void {
   const missing = serverNodeFlags.filter((flag) => !process.execArgv.includes(flag));
   if (missing.length === 0) return;
-  createLogger()
+  logger
     .child({ component })
     .warn(
       { missing },
@@ -443,14 +331,21 @@ async function loadClusterService(specifier: string): Promise<ClusterService> {
 async function startCluster(flags: StartFlags, service: ClusterService | null): Promise<void> {
   const directory = resolve(flags.dir);
   const coordinator = formatAddress(flags.host, flags.port);
-  const clusterId = ['--cluster-id', flags.clusterId];
+  const everyProcess = ['--cluster-id', flags.clusterId, '--log-level', flags.logLevel];
   const quorum = clusterSettingArguments(flags);
   const children: Child[] = [];
   let stopping = false;
+  // Its children get their settings from `start` alone, as flags: a variable meant for `start` (its
+  // --dir, say) or a replica's own (--advertise, --config) must not reach every process it launches.
+  const variables = settingVariables();
+  const childEnvironment = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !variables.has(name)),
+  );
 
   const launch = (name: string, args: string[]): Child => {
-    const child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...args, ...clusterId], {
+    const child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...args, ...everyProcess], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: childEnvironment,
     });
     let markReady: (ready: boolean) => void = () => {};
     const ready = new Promise<boolean>((resolveReady) => {

@@ -1,0 +1,336 @@
+// Every setting of the server commands (`coordinator`, `replica`, `start`), in one table: for each,
+// its place in a config file (section and key), its flag, what it takes, its default and its help.
+// The flags, their environment variables, the config file's schema, `understudy config --defaults`
+// and the help text are all made from this table (command-settings.ts, config-file.ts), so a setting
+// is named, typed and explained here once.
+//
+// Sections: `cluster` (what every process of a cluster must share), `log`, and one per command. A
+// command reads the sections it takes (`commands` below) and leaves the others, so one file can
+// describe a whole cluster: `start` takes its own section, and from `replica` what all its replicas
+// share (the service, snapshots, sessions, transfers); the per-process settings it sets itself.
+
+import { CLUSTER_ID_DEFAULT } from '../../client/index.js';
+import { defaultNodeConfig } from '../../node/config.js';
+import { logLevelDefault, logLevels } from '../../node/logger.js';
+import { defaultProtocolConfig, lagPolicies } from '../../protocol/config.js';
+import { address, adminAddress, idList, PORT_MAX } from '../options.js';
+import {
+  choiceValue,
+  integerValue,
+  listValue,
+  notBlank,
+  portOrAddressValue,
+  type SettingValue,
+  switchValue,
+  textValue,
+} from './setting-value.js';
+
+export const serverCommands = ['coordinator', 'replica', 'start'] as const;
+export type ServerCommand = (typeof serverCommands)[number];
+
+export const settingSections = ['cluster', 'log', 'coordinator', 'replica', 'start'] as const;
+export type SettingSection = (typeof settingSections)[number];
+
+export interface Setting<T = unknown> {
+  readonly section: SettingSection;
+  /** Its name in its section of a config file. */
+  readonly key: string;
+  /** Commander's flags: the long flag and, unless it is a switch, its value's name. */
+  readonly flags: string;
+  readonly help: string;
+  readonly value: SettingValue<T>;
+  /** Its value when none is given; without one it is unset, or `required`. */
+  readonly defaultValue?: T;
+  readonly required?: true;
+  readonly commands: readonly ServerCommand[];
+}
+
+export const CLUSTER_REPLICAS_DEFAULT = 3;
+export const CLUSTER_REPLICAS_MAX = 9;
+export const CLUSTER_PORT_DEFAULT = 7000;
+export const CLUSTER_HOST_DEFAULT = '127.0.0.1';
+export const CLUSTER_DIRECTORY_DEFAULT = './data';
+/** `start` puts the admin ports this far above the cluster's: coordinator 8000, replica i 8000 + i. */
+export const CLUSTER_ADMIN_PORT_OFFSET = 1000;
+
+/** A lag limit must exceed two of the primary's empty Prepares, which an idle backup acknowledges. */
+export const backupLagMaxMsMin =
+  (2 * defaultProtocolConfig.followerHeartbeatTicks + 1) * defaultNodeConfig.tickMs;
+const backupLagMaxMsMax = 600_000;
+/** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
+const syncQuorumMax = 1000;
+const retentionLimitMax = 2 ** 40;
+const sessionsMaxMax = 100_000_000;
+const sessionIdleSecondsMax = 10 * 365 * 24 * 3600;
+
+const allServers = serverCommands;
+const replicas: readonly ServerCommand[] = ['replica', 'start'];
+
+function setting<T>(definition: Setting<T>): Setting<T> {
+  return definition;
+}
+
+const listenValue = textValue('host:port (port 0 picks a free one)', address(0));
+const addressValue = textValue('host:port', address(1));
+const directoryValue = textValue('a directory', notBlank);
+const adminValue = portOrAddressValue('[host:]port', adminAddress);
+const adminHelp =
+  'serve status (/status), Prometheus metrics (/metrics) and health checks (/primary, /replica) over ' +
+  'HTTP here; a port alone listens on 127.0.0.1, port 0 picks a free one (default: no admin port)';
+
+export const serverSettings: readonly Setting[] = [
+  // ---- coordinator ----
+  setting({
+    section: 'coordinator',
+    key: 'listen',
+    flags: '--listen <host:port>',
+    help: 'address to listen on',
+    value: listenValue,
+    required: true,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'dir',
+    flags: '--dir <path>',
+    help: 'data directory',
+    value: directoryValue,
+    required: true,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'admin',
+    flags: '--admin <[host:]port>',
+    help: adminHelp,
+    value: adminValue,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'newCluster',
+    flags: '--new-cluster',
+    help:
+      'an empty --dir means a new cluster: form the first view (without it, an empty --dir means the ' +
+      'state was lost and the coordinator waits for --recover-from-replicas)',
+    value: switchValue(),
+    defaultValue: false,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'recoverFromReplicas',
+    flags: '--recover-from-replicas <ids>',
+    help:
+      'if the state directory is empty or older than the cluster, rebuild the view from the ' +
+      'replicas, once every one of these (every replica of the cluster, comma-separated) has reported',
+    value: listValue('replica ids (a list, or separated by commas)', idList('--recover-from-replicas')),
+    commands: ['coordinator'],
+  }),
+  // ---- replica ----
+  setting({
+    section: 'replica',
+    key: 'id',
+    flags: '--id <id>',
+    help: 'replica id, unique in the cluster',
+    value: textValue('an id', notBlank),
+    required: true,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'listen',
+    flags: '--listen <host:port>',
+    help: 'address to listen on',
+    value: listenValue,
+    required: true,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'coordinator',
+    flags: '--coordinator <host:port>',
+    help: 'coordinator address',
+    value: addressValue,
+    required: true,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'dir',
+    flags: '--dir <path>',
+    help: 'data directory',
+    value: directoryValue,
+    required: true,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'advertise',
+    flags: '--advertise <host:port>',
+    help: 'address peers and clients should dial, when it differs from --listen (a proxy, NAT)',
+    value: addressValue,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'admin',
+    flags: '--admin <[host:]port>',
+    help: adminHelp,
+    value: adminValue,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'service',
+    flags: '--service <module>',
+    help:
+      'the service to replicate: a module (a path, or a package name resolved from here) whose default export ' +
+      'is a StateMachineFactory, and which may export service = { name, version }; every replica of a ' +
+      'cluster must run the same one (default: the key/value store)',
+    value: textValue('a module path or package name', notBlank),
+    commands: replicas,
+  }),
+  setting({
+    section: 'replica',
+    key: 'snapshotLogBytes',
+    flags: '--snapshot-log-bytes <n>',
+    help: 'log bytes since the last snapshot before the next (at least a quarter of the last snapshot)',
+    value: integerValue(1, retentionLimitMax),
+    defaultValue: defaultProtocolConfig.snapshotLogBytes,
+    commands: replicas,
+  }),
+  setting({
+    section: 'replica',
+    key: 'sessionsMax',
+    flags: '--sessions-max <n>',
+    help: 'client sessions kept; beyond it the least recently active expire',
+    value: integerValue(1, sessionsMaxMax),
+    defaultValue: defaultProtocolConfig.sessionsMax,
+    commands: replicas,
+  }),
+  setting({
+    section: 'replica',
+    key: 'sessionIdleSeconds',
+    flags: '--session-idle-seconds <n>',
+    help: 'a client session idle this long expires',
+    value: integerValue(1, sessionIdleSecondsMax),
+    defaultValue: (defaultProtocolConfig.sessionIdleTicks * defaultNodeConfig.tickMs) / 1000,
+    commands: replicas,
+  }),
+  setting({
+    section: 'replica',
+    key: 'transferRate',
+    flags: '--transfer-rate <bytes-per-second>',
+    help: 'pace at which this replica serves snapshots to learners (default: no limit)',
+    value: integerValue(1, retentionLimitMax),
+    commands: replicas,
+  }),
+  // ---- start ----
+  setting({
+    section: 'start',
+    key: 'replicas',
+    flags: '--replicas <n>',
+    help: 'number of replicas',
+    value: integerValue(1, CLUSTER_REPLICAS_MAX),
+    defaultValue: CLUSTER_REPLICAS_DEFAULT,
+    commands: ['start'],
+  }),
+  setting({
+    section: 'start',
+    key: 'dir',
+    flags: '--dir <path>',
+    help: 'data directory (coordinator/, r1/, r2/ ... inside)',
+    value: directoryValue,
+    defaultValue: CLUSTER_DIRECTORY_DEFAULT,
+    commands: ['start'],
+  }),
+  setting({
+    section: 'start',
+    key: 'port',
+    flags: '--port <port>',
+    help: 'coordinator port; replicas take the next ones',
+    value: integerValue(1, PORT_MAX),
+    defaultValue: CLUSTER_PORT_DEFAULT,
+    commands: ['start'],
+  }),
+  setting({
+    section: 'start',
+    key: 'host',
+    flags: '--host <host>',
+    help: 'host to listen on',
+    value: textValue('a host name or address'),
+    defaultValue: CLUSTER_HOST_DEFAULT,
+    commands: ['start'],
+  }),
+  setting({
+    section: 'start',
+    key: 'adminPort',
+    flags: '--admin-port <port>',
+    help: `admin HTTP port of the coordinator; replica i gets this + i (default --port + ${CLUSTER_ADMIN_PORT_OFFSET})`,
+    value: integerValue(1, PORT_MAX),
+    commands: ['start'],
+  }),
+  // ---- cluster: the same on every process ----
+  setting({
+    section: 'cluster',
+    key: 'id',
+    flags: '--cluster-id <id>',
+    help: 'cluster id, must match the servers (a peer of another cluster is refused at the handshake)',
+    value: textValue('an id', notBlank),
+    defaultValue: CLUSTER_ID_DEFAULT,
+    commands: allServers,
+  }),
+  setting({
+    section: 'cluster',
+    key: 'syncQuorum',
+    flags: '--sync-quorum <k>',
+    help:
+      "commit once k backups have an entry on disk (PostgreSQL's ANY k) instead of every backup; a failover " +
+      'then waits to hear from all but k − 1 of the backups. The coordinator and every replica must be given ' +
+      'the same k (default: every backup)',
+    value: integerValue(1, syncQuorumMax),
+    commands: allServers,
+  }),
+  setting({
+    section: 'cluster',
+    key: 'lagPolicy',
+    flags: '--lag-policy <policy>',
+    help:
+      'what becomes of a backup that lags by more than --backup-lag-max-ms: demote (a learner until it ' +
+      'catches up), throttle (commits wait for it), eject (out of the view for a while); the same on ' +
+      'the coordinator and every replica',
+    value: choiceValue(lagPolicies),
+    defaultValue: defaultProtocolConfig.lagPolicy,
+    commands: allServers,
+  }),
+  setting({
+    section: 'cluster',
+    key: 'backupLagMaxMs',
+    flags: '--backup-lag-max-ms <ms>',
+    help: 'a backup whose oldest unacknowledged entry is older than this lags',
+    value: integerValue(backupLagMaxMsMin, backupLagMaxMsMax),
+    defaultValue: defaultProtocolConfig.backupAckTimeoutTicks * defaultNodeConfig.tickMs,
+    commands: allServers,
+  }),
+  // ---- log ----
+  setting({
+    section: 'log',
+    key: 'level',
+    flags: '--log-level <level>',
+    help: 'the least severe log lines written (JSON lines on stderr); silent writes none',
+    value: choiceValue(logLevels),
+    defaultValue: logLevelDefault,
+    commands: allServers,
+  }),
+];
+
+/** Every setting with its default, by section (null: none), as `config --defaults` prints it. */
+export function defaultSettings(): Record<SettingSection, Record<string, unknown>> {
+  const document = Object.fromEntries(settingSections.map((section) => [section, {}])) as Record<
+    SettingSection,
+    Record<string, unknown>
+  >;
+  for (const setting of serverSettings) document[setting.section][setting.key] = setting.defaultValue ?? null;
+  return document;
+}
