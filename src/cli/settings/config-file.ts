@@ -77,8 +77,9 @@ function describeIssue(issue: z.core.$ZodIssue, document: unknown): string {
         : `${String(section)} takes ${sectionSettings(section as SettingSection)
             .map((setting) => setting.key)
             .join(', ')}`;
+    const what = section === undefined ? 'section' : 'setting';
     return issue.keys
-      .map((key) => `${[...issue.path, key].join('.')}: unknown setting (${known})`)
+      .map((key) => `${[...issue.path, key].join('.')}: unknown ${what} (${known})`)
       .join('; ');
   }
   const where = issue.path.length === 0 ? 'the file' : issue.path.join('.');
