@@ -114,7 +114,8 @@ function memberReason(
   }
   // A backup.
   if (from === 'learner') return 'the primary reported that it holds every entry: caught up';
-  if (from === 'none' && (cause === 'formed' || cause === 'rebuilt')) return "its log is the same as the primary's";
+  if (from === 'none' && (cause === 'formed' || cause === 'rebuilt'))
+    return "its log is the same as the primary's";
   if (from === 'none') return 'a member of the last view a primary acknowledged: it holds every commit';
   if (from === 'primary') return 'holds every commit; another replica holds more';
   const why = whyNotKept(id, facts);
