@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -288,4 +288,16 @@ test('config --defaults prints every setting with its default, as YAML and as JS
   const loaded = readConfigFile(file('defaults.yaml', yaml.stdout));
   assert.equal(loaded.replica?.snapshotLogBytes, 4 * 1024 * 1024);
   assert.equal(loaded.replica?.id, undefined);
+});
+
+test('docs/OPERATIONS.md lists every setting with its flag and variable', () => {
+  const operations = readFileSync(
+    fileURLToPath(new URL('../../../docs/OPERATIONS.md', import.meta.url)),
+    'utf8',
+  );
+  for (const setting of serverSettings) {
+    const names = [`${setting.section}.${setting.key}`, setting.flags.split(' ')[0], variableOf(setting)];
+    for (const name of names)
+      if (name !== null) assert.ok(operations.includes(`\`${name}\``), `${name} is in the docs`);
+  }
 });
