@@ -9,6 +9,8 @@
   const lagFullEntries = 1_000_000;
   /** With no message for this many sample intervals, the page says it is not up to date. */
   const staleAfterIntervals = 3;
+  /** The charts show at least this much time, so a young cluster's few samples are not stretched. */
+  const chartWindowMinSeconds = 60;
 
   const state = {
     samples: [],
@@ -17,6 +19,8 @@
     samplesMax: 300,
     timelineEventsMax: 200,
     lastMessageAt: 0,
+    /** The coordinator's time of the last status, in seconds: the charts end there. */
+    statusAtSeconds: 0,
     charts: null,
   };
 
@@ -166,7 +170,16 @@
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
       scales: {
-        x: { time: true },
+        x: {
+          time: true,
+          range: (_chart, min, max) => {
+            const end = Math.max(Number.isFinite(max) ? max : 0, state.statusAtSeconds);
+            const start = Number.isFinite(min)
+              ? Math.min(min, end - chartWindowMinSeconds)
+              : end - chartWindowMinSeconds;
+            return [start, end];
+          },
+        },
         y: { range: (_chart, _min, max) => [0, Math.max(1, (Number.isFinite(max) ? max : 0) * 1.1)] },
       },
       series: [{}, ...series],
@@ -282,6 +295,7 @@
       state.timeline.splice(0, Math.max(0, state.timeline.length - state.timelineEventsMax));
     }
     state.lastMessageAt = Date.now();
+    state.statusAtSeconds = message.status.at / 1000;
     setConnection('live', `live · updated ${formatTime(message.status.at)}`);
     renderStatus(message.status);
     renderCharts();
