@@ -42,8 +42,11 @@ class FakeCoordinator implements DashboardSource {
     commitIndex: { r1: 10 },
   });
   readonly listeners = new Set<() => void>();
+  /** How often the dashboard looked: once a sample (and once a message, while a page is open). */
+  inspections = 0;
 
   inspect(): CoordinatorInspection {
+    this.inspections += 1;
     return this.current;
   }
 
@@ -99,10 +102,10 @@ class StreamReader {
   ended = false;
   private response: IncomingMessage | null = null;
 
-  static open(path = '/events'): Promise<StreamReader> {
+  static open(path = '/events', address = server.address): Promise<StreamReader> {
     const reader = new StreamReader();
     return new Promise((resolve, reject) => {
-      const outgoing = httpRequest(`http://${server.address}${path}`, (response) => {
+      const outgoing = httpRequest(`http://${address}${path}`, (response) => {
         reader.response = response;
         reader.status = response.statusCode ?? 0;
         let pending = '';
@@ -266,4 +269,46 @@ test('closing the admin server stops the dashboard: no timer, no view watcher, s
   await ownServer.close();
   assert.equal(source.listeners.size, 0);
   assert.equal(own.pages, 0);
+});
+
+test("replicas' /metrics are read only while a page is open, and a reading is compared with the one just before", async () => {
+  const source = new FakeCoordinator();
+  let scrapes = 0;
+  const writes = [
+    'understudy_request_duration_seconds_bucket{le="0.001",op="write",durability="sync"} 4',
+    'understudy_request_duration_seconds_bucket{le="+Inf",op="write",durability="sync"} 4',
+  ].join('\n');
+  const own = new Dashboard(source, {
+    limits,
+    replicaAdmins: ['127.0.0.1:1'],
+    fetchMetrics: async () => {
+      scrapes += 1;
+      return writes;
+    },
+  });
+  const ownServer = await AdminServer.start('127.0.0.1:0', own.routes, { onClose: () => own.close() });
+  try {
+    const ticks = (count: number) => {
+      const target = source.inspections + count;
+      return waitFor(`${count} samples`, () => (source.inspections >= target ? true : undefined));
+    };
+    await ticks(3);
+    assert.equal(scrapes, 0, 'no page, no scrape');
+    const page = await StreamReader.open('/events', ownServer.address);
+    const greeting = await waitFor('the greeting', () => page.messages[0]);
+    assert.deepEqual(greeting.status.latencySource, { addresses: 1, reachable: null });
+    // Two readings a sample apart: the same counts, so a second with no writes (known, not unknown).
+    const sample = await waitFor('a sample with latency', () =>
+      page.messages.flatMap((message) => message.samples).find((each) => each.writes !== null),
+    );
+    assert.equal(sample.writes, 0);
+    assert.ok(page.messages.some((message) => message.status.latencySource?.reachable === 1));
+    page.close();
+    await waitFor('the page to be gone', () => (own.pages === 0 ? true : undefined));
+    const afterClose = scrapes;
+    await ticks(3);
+    assert.ok(scrapes <= afterClose + 1, 'at most a reading already under way');
+  } finally {
+    await ownServer.close();
+  }
 });

@@ -25,6 +25,12 @@ export const dashboardLimitsDefault: DashboardLimits = {
   scrapeTimeoutMs: 800,
 };
 
+/** A /metrics text larger than this is not a replica's (it is some 20 kB): it is refused unread. */
+export const scrapeTextBytesMax = 4 * 1024 * 1024;
+
+/** How long a page's EventSource waits before it reconnects (after a drop, a coordinator restart). */
+export const streamReconnectDelayMs = 2000;
+
 export function checkDashboardLimits(limits: DashboardLimits): void {
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1)

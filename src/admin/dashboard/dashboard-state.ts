@@ -44,7 +44,14 @@ export interface DashboardStatus {
   /** Why the coordinator does not act (it lost its state), or null. */
   readonly problem: string | null;
   /** Where latency comes from: null when the coordinator was given no replica admin ports. */
-  readonly latencySource: { readonly addresses: number; readonly reachable: number } | null;
+  readonly latencySource: LatencySource | null;
+}
+
+export interface LatencySource {
+  /** Replica admin ports the coordinator reads. */
+  readonly addresses: number;
+  /** Of those, how many answered the last reading; null before the first (none while no page is open). */
+  readonly reachable: number | null;
 }
 
 /** One point of the charts: the interval that ended at `at`. */

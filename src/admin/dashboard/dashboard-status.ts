@@ -5,8 +5,7 @@
 
 import type { CoordinatorInspection } from '../../node/coordinator-server.js';
 import type { View } from '../../protocol/types.js';
-import type { DashboardReplica, DashboardStatus, DashboardView } from './dashboard-state.js';
-import type { LatencyScrape } from './write-latency-scraper.js';
+import type { DashboardReplica, DashboardStatus, DashboardView, LatencySource } from './dashboard-state.js';
 
 export function dashboardView(view: View): DashboardView {
   return {
@@ -27,7 +26,7 @@ export function primaryCommitIndex({ status }: CoordinatorInspection): number | 
 export function dashboardStatus(
   atMs: number,
   inspection: CoordinatorInspection,
-  latency: LatencyScrape | null,
+  latencySource: LatencySource | null,
 ): DashboardStatus {
   const { status } = inspection;
   const commitIndex = primaryCommitIndex(inspection);
@@ -57,6 +56,6 @@ export function dashboardStatus(
     switchovers: inspection.switchoversDone,
     asyncLost: status.asyncLost,
     problem: status.problem,
-    latencySource: latency === null ? null : { addresses: latency.addresses, reachable: latency.reachable },
+    latencySource,
   };
 }

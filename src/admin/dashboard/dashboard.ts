@@ -3,8 +3,12 @@
 // every view change. It reads only what the coordinator already knows (one inspection at a time) and,
 // for write latency, the replicas' own /metrics (write-latency-scraper.ts); it changes nothing.
 //
-//   every sampleIntervalMs:  inspect → scrape replicas (bounded by scrapeTimeoutMs) → sample → push
+//   every sampleIntervalMs:  inspect → scrape replicas (bounded by scrapeTimeoutMs; only while a page
+//                            is open) → sample → push
 //   on a view change:        inspect → timeline event → push
+//
+// Samples are taken whether or not a page is open, so a page opened later gets the last minutes of
+// throughput; latency costs the replicas a scrape each, so it is only read while someone looks.
 
 import type { CoordinatorInspection } from '../../node/coordinator-server.js';
 import type { AdminRoute } from '../admin-server.js';
@@ -90,7 +94,7 @@ export class Dashboard {
 
   private viewChanged(): void {
     const event = this.history.noteView(Date.now(), this.source.inspect());
-    if (event !== null) this.stream.broadcast(this.message(false, [], [event]));
+    if (event !== null) this.push([], [event]);
   }
 
   private async sample(): Promise<void> {
@@ -101,13 +105,23 @@ export class Dashboard {
       const atMs = Date.now();
       const monotonicMs = performance.now();
       const inspection = this.source.inspect();
-      if (this.scraper !== null) this.lastScrape = await this.scraper.scrape();
+      if (this.scraper !== null && this.stream.clientCount > 0) {
+        this.lastScrape = await this.scraper.scrape();
+      } else {
+        this.scraper?.forget();
+        this.lastScrape = null;
+      }
       if (this.closed) return;
       const sample = this.history.addSample(atMs, monotonicMs, inspection, this.lastScrape?.latency ?? null);
-      this.stream.broadcast(this.message(false, [sample], []));
+      this.push([sample], []);
     } finally {
       this.sampling = false;
     }
+  }
+
+  /** What changed, to every page; with none open, the message is not even built. */
+  private push(samples: readonly DashboardSample[], timeline: readonly TimelineEvent[]): void {
+    if (this.stream.clientCount > 0) this.stream.broadcast(this.message(false, samples, timeline));
   }
 
   private message(
@@ -120,7 +134,13 @@ export class Dashboard {
       sampleIntervalMs: this.limits.sampleIntervalMs,
       samplesMax: this.limits.samplesMax,
       timelineEventsMax: this.limits.timelineEventsMax,
-      status: dashboardStatus(Date.now(), this.source.inspect(), this.lastScrape),
+      status: dashboardStatus(
+        Date.now(),
+        this.source.inspect(),
+        this.scraper === null
+          ? null
+          : { addresses: this.scraper.addresses.length, reachable: this.lastScrape?.reachable ?? null },
+      ),
       samples,
       timeline,
     };

@@ -6,10 +6,9 @@
 
 import type { ServerResponse } from 'node:http';
 import type { AdminStreamRoute } from '../admin-server.js';
+import { streamReconnectDelayMs } from './dashboard-limits.js';
 
 export const eventStreamType = 'text/event-stream; charset=utf-8';
-/** How long a page's EventSource waits before it reconnects (after a drop, a coordinator restart). */
-export const reconnectDelayMs = 2000;
 
 export interface EventStreamLimits {
   readonly clientsMax: number;
@@ -53,7 +52,7 @@ export class EventStream {
       return;
     }
     response.writeHead(200, { 'Content-Type': eventStreamType, 'Cache-Control': 'no-store' });
-    response.write(`retry: ${reconnectDelayMs}\n\n`);
+    response.write(`retry: ${streamReconnectDelayMs}\n\n`);
     this.clients.add(response);
     response.on('close', () => this.clients.delete(response));
     this.send(response, this.greeting());

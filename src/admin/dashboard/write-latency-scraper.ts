@@ -5,7 +5,10 @@
 // replica had at the previous sample, and sums the differences: the writes answered in the interval
 // (only the primary answers writes, so that is in effect the primary's, also across a failover).
 // A replica that does not answer, or whose counts went down (it restarted), adds nothing this time.
+// Each reading costs a replica a few ms of CPU (prom-client's process metrics, mostly), so the
+// dashboard scrapes only while a page is open, and `forget`s its readings while none is.
 
+import { scrapeTextBytesMax } from './dashboard-limits.js';
 import {
   type CumulativeHistogram,
   histogramDifference,
@@ -32,20 +35,17 @@ export interface LatencyScrape {
 /** Fetches a replica's /metrics text, or fails. */
 export type MetricsFetcher = (address: string) => Promise<string>;
 
-/** A /metrics text larger than this is not a replica's (it is some 20 kB): it is refused unread. */
-export const metricsTextBytesMax = 4 * 1024 * 1024;
-
 export function httpMetricsFetcher(timeoutMs: number): MetricsFetcher {
   return async (address) => {
     const response = await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
     if (response.status !== 200) throw new Error(`${address}/metrics answered ${response.status}`);
     const length = Number(response.headers.get('content-length') ?? 0);
-    if (length > metricsTextBytesMax) {
+    if (length > scrapeTextBytesMax) {
       await response.body?.cancel();
       throw new Error(`${address}/metrics is ${length} bytes`);
     }
     const text = await response.text();
-    if (text.length > metricsTextBytesMax) throw new Error(`${address}/metrics is too large`);
+    if (text.length > scrapeTextBytesMax) throw new Error(`${address}/metrics is too large`);
     return text;
   };
 }
@@ -57,6 +57,11 @@ export class WriteLatencyScraper {
     readonly addresses: readonly string[],
     private readonly fetchMetrics: MetricsFetcher,
   ) {}
+
+  /** Drops every reading, so that the next scrape starts afresh instead of spanning a long gap. */
+  forget(): void {
+    this.previous.clear();
+  }
 
   async scrape(): Promise<LatencyScrape> {
     const texts = await Promise.all(

@@ -240,7 +240,8 @@
       source === null
         ? 'No latency: the coordinator was started without --replica-admins (understudy start passes them).'
         : `From the request histograms in the /metrics of ${source.addresses} replica admin ports ` +
-          `(${source.reachable} answered last); quantiles are estimated within histogram buckets.`;
+          `(${source.reachable === null ? 'not read yet' : `${source.reachable} answered last`}), read ` +
+          'while a page is open; quantiles are estimated within histogram buckets.';
   }
 
   // ---- timeline --------------------------------------------------------------------------------
