@@ -183,6 +183,8 @@
         y: { range: (_chart, _min, max) => [0, Math.max(1, (Number.isFinite(max) ? max : 0) * 1.1)] },
       },
       series: [{}, ...series],
+      // Clock times only (the page is about the last minutes), spaced so that they never overlap.
+      axes: [{ space: 70, values: (_chart, ticks) => ticks.map((tick) => formatTime(tick * 1000)) }, {}],
       plugins: [viewChangeMarkers()],
     };
   }
