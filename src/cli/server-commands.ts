@@ -23,6 +23,7 @@ import { type ClusterSettings, clusterSettingArguments } from './cluster-setting
 import {
   addClusterIdOption,
   address,
+  addressList,
   adminAddress,
   exitCode,
   idList,
@@ -64,6 +65,7 @@ type QuorumFlags = ClusterSettings;
 interface CoordinatorFlags extends ServerFlags, QuorumFlags {
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
+  readonly replicaAdmins?: string[];
 }
 
 /** What a replica keeps and forgets: snapshots, sessions, transfers (each has a default). */
@@ -227,6 +229,12 @@ export function addServerCommands(program: Command): void {
         'if the state directory is empty or older than the cluster, rebuild the view from the ' +
           'replicas, once every one of these (every replica of the cluster, comma-separated) has reported',
         idList('--recover-from-replicas'),
+      )
+      .option(
+        '--replica-admins <addresses>',
+        "the replicas' admin ports (host:port, comma-separated): the dashboard at --admin reads their " +
+          '/metrics once a second for its write-latency chart (default: none, and no latency chart)',
+        addressList('--replica-admins'),
       ),
   ).action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
@@ -243,7 +251,7 @@ export function addServerCommands(program: Command): void {
     });
     const node = await startAdmin(server, flags.admin, async (listen) => {
       const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
-      return startCoordinatorAdmin(server, listen);
+      return startCoordinatorAdmin(server, listen, { replicaAdmins: flags.replicaAdmins ?? [] });
     });
     await serveUntilSignal(node, 'understudy coordinator');
   });
@@ -364,6 +372,11 @@ function hasReplicaData(directory: string): boolean {
 /** The admin port `start` gives the coordinator; replica i gets it + i. */
 function adminPortOf(flags: StartFlags): number {
   return flags.adminPort ?? flags.port + CLUSTER_ADMIN_PORT_OFFSET;
+}
+
+/** Where `start` puts replica `number`'s admin port (1-based). */
+function replicaAdminAddress(flags: StartFlags, number: number): string {
+  return formatAddress(flags.host, adminPortOf(flags) + number);
 }
 
 /** A server with its admin port, if it has one: closed together, the admin port first. */
@@ -509,6 +522,9 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     ...(hasReplicaData(directory) ? [] : ['--new-cluster']),
     '--admin',
     formatAddress(flags.host, adminPortOf(flags)),
+    // The replicas' admin ports, which `start` chooses below: the dashboard's latency comes from them.
+    '--replica-admins',
+    Array.from({ length: flags.replicas }, (_, k) => replicaAdminAddress(flags, k + 1)).join(','),
     ...quorum,
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
@@ -525,7 +541,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       '--dir',
       join(directory, id),
       '--admin',
-      formatAddress(flags.host, adminPortOf(flags) + k + 1),
+      replicaAdminAddress(flags, k + 1),
       ...retentionArguments(flags),
       ...quorum,
       ...(service === null ? [] : ['--service', service.argument]),
