@@ -1,7 +1,8 @@
 // The admin HTTP port of a replica or the coordinator: a small table of read-only routes (status,
-// metrics, health checks; the dashboard adds its own later), served with node:http. Every route
-// answers GET (and HEAD, the same without a body); another method on a known path is 405, an unknown
-// path 404. Nothing here changes the node: the routes only read what it reports.
+// metrics, health checks, the coordinator's dashboard), served with node:http. Every route answers
+// GET (and HEAD, the same without a body); another method on a known path is 405, an unknown path
+// 404. Nothing here changes the node: the routes only read what it reports. Most routes answer once;
+// a stream route (the dashboard's server-sent events) takes the response over and keeps it open.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { formatAddress, parseAddress } from '../transport/index.js';
@@ -10,12 +11,32 @@ export interface AdminResponse {
   readonly status: number;
   readonly contentType: string;
   readonly body: string;
+  /** More headers (a page's Content-Security-Policy); Content-Type and Cache-Control are set anyway. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
-export interface AdminRoute {
+/** A route that answers each GET with one response. */
+export interface AdminAnswerRoute {
   /** The exact path, query string aside ("/metrics"). */
   readonly path: string;
   get(): AdminResponse | Promise<AdminResponse>;
+}
+
+/**
+ * A route that keeps its response open (server-sent events): `open` takes the response over, writes
+ * its own head and ends it when it will. A HEAD is answered here, with `contentType` and no body.
+ */
+export interface AdminStreamRoute {
+  readonly path: string;
+  readonly contentType: string;
+  open(response: ServerResponse): void;
+}
+
+export type AdminRoute = AdminAnswerRoute | AdminStreamRoute;
+
+export interface AdminServerOptions {
+  /** Run when the server closes, before its connections are cut (a route's timers, its streams). */
+  readonly onClose?: () => void;
 }
 
 export const jsonType = 'application/json; charset=utf-8';
@@ -31,10 +52,15 @@ export class AdminServer {
   private constructor(
     private readonly server: Server,
     readonly address: string,
+    private readonly onClose: () => void,
   ) {}
 
   /** Listens on `listen` ("host:port"; port 0 picks a free one) and serves `routes`. */
-  static async start(listen: string, routes: readonly AdminRoute[]): Promise<AdminServer> {
+  static async start(
+    listen: string,
+    routes: readonly AdminRoute[],
+    options: AdminServerOptions = {},
+  ): Promise<AdminServer> {
     const { host, port } = parseAddress(listen);
     const table = new Map(routes.map((route) => [route.path, route]));
     if (table.size !== routes.length) throw new Error('two admin routes share a path');
@@ -58,13 +84,15 @@ export class AdminServer {
     return new AdminServer(
       server,
       formatAddress(host, typeof bound === 'object' && bound !== null ? bound.port : port),
+      options.onClose ?? (() => {}),
     );
   }
 
   async close(): Promise<void> {
+    this.onClose();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
-      // A scraper's keep-alive connection would hold the close open.
+      // A scraper's keep-alive connection (or a dashboard's event stream) would hold the close open.
       this.server.closeAllConnections();
     });
   }
@@ -90,6 +118,12 @@ async function answer(
     });
     return;
   }
+  if ('open' in route) {
+    if (request.method === 'HEAD')
+      send(response, request, { status: 200, contentType: route.contentType, body: '' });
+    else route.open(response);
+    return;
+  }
   send(response, request, await route.get());
 }
 
@@ -99,6 +133,7 @@ function send(response: ServerResponse, request: IncomingMessage, answer: AdminR
     return;
   }
   response.statusCode = answer.status;
+  for (const [name, value] of Object.entries(answer.headers ?? {})) response.setHeader(name, value);
   response.setHeader('Content-Type', answer.contentType);
   response.setHeader('Cache-Control', 'no-store');
   response.setHeader('Content-Length', Buffer.byteLength(answer.body));

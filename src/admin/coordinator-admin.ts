@@ -1,10 +1,11 @@
 // The admin port of the coordinator: the cluster's status (exactly what `understudy status --json`
-// prints), its metrics, and health checks that always say it serves no data. The dashboard (issue 9,
-// item 3) adds its routes here.
+// prints), its metrics, health checks that always say it serves no data, and the live dashboard
+// (`/`, with its event stream at `/events`).
 
 import type { CoordinatorServer } from '../node/coordinator-server.js';
 import { type AdminRoute, AdminServer, jsonResponse } from './admin-server.js';
 import { createCoordinatorRegistry } from './coordinator-metrics.js';
+import { Dashboard, type DashboardOptions } from './dashboard/dashboard.js';
 import { coordinatorHealth } from './health.js';
 import { ScrapeSource } from './metric-kinds.js';
 import { metricsRoute } from './metrics-route.js';
@@ -21,6 +22,18 @@ export function coordinatorAdminRoutes(server: CoordinatorServer): AdminRoute[] 
   ];
 }
 
-export function startCoordinatorAdmin(server: CoordinatorServer, listen: string): Promise<AdminServer> {
-  return AdminServer.start(listen, coordinatorAdminRoutes(server));
+export async function startCoordinatorAdmin(
+  server: CoordinatorServer,
+  listen: string,
+  dashboardOptions: DashboardOptions = {},
+): Promise<AdminServer> {
+  const dashboard = new Dashboard(server, dashboardOptions);
+  try {
+    return await AdminServer.start(listen, [...coordinatorAdminRoutes(server), ...dashboard.routes], {
+      onClose: () => dashboard.close(),
+    });
+  } catch (error) {
+    dashboard.close();
+    throw error;
+  }
 }

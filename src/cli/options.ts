@@ -83,6 +83,21 @@ export function idList(what: string): (text: string) => string[] {
   };
 }
 
+/** A comma-separated list of distinct "host:port" addresses, each with a port from 1 up. */
+export function addressList(what: string): (text: string) => string[] {
+  const one = address(1);
+  return (text) => {
+    const addresses = text.split(',').map((entry) => entry.trim());
+    if (addresses.some((entry) => entry === '')) {
+      throw new InvalidArgumentError(`${what} needs host:port addresses separated by commas.`);
+    }
+    if (new Set(addresses).size !== addresses.length) {
+      throw new InvalidArgumentError(`${what} names an address twice.`);
+    }
+    return addresses.map(one);
+  };
+}
+
 export interface ClientFlags {
   readonly coordinator: string;
   readonly clusterId: string;

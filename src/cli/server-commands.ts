@@ -70,6 +70,7 @@ type QuorumFlags = ClusterSettings;
 interface CoordinatorFlags extends ServerFlags, QuorumFlags {
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
+  readonly replicaAdmins?: string[];
 }
 
 /** What a replica keeps and forgets: snapshots, sessions, transfers (each has a default). */
@@ -161,7 +162,7 @@ export function addServerCommands(program: Command): void {
     });
     const node = await startAdmin(server, flags.admin, async (listen) => {
       const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
-      return startCoordinatorAdmin(server, listen);
+      return startCoordinatorAdmin(server, listen, { replicaAdmins: flags.replicaAdmins ?? [] });
     });
     await serveUntilSignal(node, 'understudy coordinator');
   });
@@ -253,6 +254,11 @@ function hasReplicaData(directory: string): boolean {
 /** The admin port `start` gives the coordinator; replica i gets it + i. */
 function adminPortOf(flags: StartFlags): number {
   return flags.adminPort ?? flags.port + CLUSTER_ADMIN_PORT_OFFSET;
+}
+
+/** Where `start` puts replica `number`'s admin port (1-based). */
+function replicaAdminAddress(flags: StartFlags, number: number): string {
+  return formatAddress(flags.host, adminPortOf(flags) + number);
 }
 
 /** A server with its admin port, if it has one: closed together, the admin port first. */
@@ -405,6 +411,9 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     ...(hasReplicaData(directory) ? [] : ['--new-cluster']),
     '--admin',
     formatAddress(flags.host, adminPortOf(flags)),
+    // The replicas' admin ports, which `start` chooses below: the dashboard's latency comes from them.
+    '--replica-admins',
+    Array.from({ length: flags.replicas }, (_, k) => replicaAdminAddress(flags, k + 1)).join(','),
     ...quorum,
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
@@ -421,7 +430,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       '--dir',
       join(directory, id),
       '--admin',
-      formatAddress(flags.host, adminPortOf(flags) + k + 1),
+      replicaAdminAddress(flags, k + 1),
       ...retentionArguments(flags),
       ...quorum,
       ...(service === null ? [] : ['--service', service.argument]),

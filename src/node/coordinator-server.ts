@@ -59,6 +59,9 @@ export class CoordinatorServer {
   private problemLogged: string | null = null;
   /** Clients waiting for the switchover under way to end. */
   private switchoverWaiters: { readonly connection: MessageConnection; readonly id: number }[] = [];
+  /** Told of each new view (the admin dashboard's timeline), after it is stored and sent. */
+  private readonly viewListeners = new Set<() => void>();
+  private viewNumberAnnounced: number | null = null;
 
   private constructor(
     private readonly core: Coordinator,
@@ -136,6 +139,15 @@ export class CoordinatorServer {
     };
   }
 
+  /**
+   * Calls `listener` after each new view is stored and sent to the replicas, so a watcher sees every
+   * view change when it happens rather than at its next poll. Returns what stops it.
+   */
+  onViewChange(listener: () => void): () => void {
+    this.viewListeners.add(listener);
+    return () => this.viewListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -210,6 +222,22 @@ export class CoordinatorServer {
       this.logSwitchover(outcome);
       for (const { connection, id } of this.switchoverWaiters) connection.send(switchoverReply(id, outcome));
       this.switchoverWaiters = [];
+    }
+    const viewNumber = effects.save?.current?.view.number;
+    if (viewNumber !== undefined && viewNumber !== this.viewNumberAnnounced) {
+      this.viewNumberAnnounced = viewNumber;
+      this.announceView();
+    }
+  }
+
+  private announceView(): void {
+    for (const listener of this.viewListeners) {
+      try {
+        listener();
+      } catch (error) {
+        // A watcher (the dashboard) must never stop the coordinator from acting.
+        this.logger.error({ error: String(error) }, 'a view watcher failed');
+      }
     }
   }
 }

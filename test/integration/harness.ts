@@ -97,6 +97,9 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
 }
 
+/** The same flags for every replica, or the flags of replica `id` (its own admin port, say). */
+export type ReplicaArguments = readonly string[] | ((id: string) => readonly string[]);
+
 export class LocalCluster {
   readonly directory = mkdtempSync(path.join(tmpdir(), 'understudy-it-'));
   coordinator: RunningProcess | null = null;
@@ -104,14 +107,14 @@ export class LocalCluster {
   readonly replicas = new Map<string, RunningProcess>();
   private readonly clients: Client[] = [];
 
-  /** Flags every replica of this cluster starts with (snapshot and session limits, say). */
-  private replicaArguments: readonly string[] = [];
+  /** Flags every replica of this cluster starts with (snapshot and session limits, say), or each its own. */
+  private replicaArguments: ReplicaArguments = [];
   /** Flags the coordinator starts with (an admin port, say). */
   private coordinatorArguments: readonly string[] = [];
 
   static async start(
     replicaCount = 3,
-    replicaArguments: readonly string[] = [],
+    replicaArguments: ReplicaArguments = [],
     coordinatorArguments: readonly string[] = [],
   ): Promise<LocalCluster> {
     const cluster = new LocalCluster();
@@ -153,7 +156,7 @@ export class LocalCluster {
         this.coordinatorAddress,
         '--dir',
         path.join(this.directory, id),
-        ...this.replicaArguments,
+        ...(typeof this.replicaArguments === 'function' ? this.replicaArguments(id) : this.replicaArguments),
       ],
       options.env,
     );

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import { AdminServer, jsonResponse } from '../../src/admin/admin-server.js';
-import { adminAddress } from '../../src/cli/options.js';
+import { addressList, adminAddress } from '../../src/cli/options.js';
 
 let server: AdminServer;
 
@@ -85,4 +85,13 @@ test('--admin takes host:port, or a port alone on loopback, and refuses anything
   for (const bad of ['', 'http://x:1', 'host:', ':80', '70000', 'host:70000', 'a b:1']) {
     assert.throws(() => adminAddress(bad), /expected \[host:\]port/, bad);
   }
+});
+
+test('--replica-admins takes distinct host:port addresses separated by commas', () => {
+  const parse = addressList('--replica-admins');
+  assert.deepEqual(parse('127.0.0.1:8001, 127.0.0.1:8002'), ['127.0.0.1:8001', '127.0.0.1:8002']);
+  assert.throws(() => parse('127.0.0.1:8001,,x:1'), /host:port addresses separated by commas/);
+  assert.throws(() => parse('a:1,a:1'), /names an address twice/);
+  assert.throws(() => parse('a:0'), /below 1/);
+  assert.throws(() => parse('8001'), /./);
 });

@@ -13,7 +13,7 @@ import { CLUSTER_ID_DEFAULT } from '../../client/index.js';
 import { defaultNodeConfig } from '../../node/config.js';
 import { logLevelDefault, logLevels } from '../../node/logger.js';
 import { defaultProtocolConfig, lagPolicies } from '../../protocol/config.js';
-import { address, adminAddress, idList, PORT_MAX } from '../options.js';
+import { address, addressList, adminAddress, idList, PORT_MAX } from '../options.js';
 import {
   choiceValue,
   integerValue,
@@ -125,6 +125,16 @@ export const serverSettings: readonly Setting[] = [
       'if the state directory is empty or older than the cluster, rebuild the view from the ' +
       'replicas, once every one of these (every replica of the cluster, comma-separated) has reported',
     value: listValue('replica ids (a list, or separated by commas)', idList('--recover-from-replicas')),
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'replicaAdmins',
+    flags: '--replica-admins <addresses>',
+    help:
+      "the replicas' admin ports (host:port, comma-separated): the dashboard at --admin reads their " +
+      '/metrics once a second for its write-latency chart (default: none, and no latency chart)',
+    value: listValue('host:port addresses (a list, or separated by commas)', addressList('--replica-admins')),
     commands: ['coordinator'],
   }),
   // ---- replica ----
