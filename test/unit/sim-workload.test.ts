@@ -16,11 +16,11 @@ import { logIndex, replicaId, type View, viewNumber } from '../../src/protocol/t
 import type { SimCluster } from '../../src/sim/cluster.js';
 import { Random } from '../../src/sim/random.js';
 import { SimWorkload, type WorkloadOptions, workloadDefaults } from '../../src/sim/workload.js';
-import type { KvLimits } from '../../src/state-machine/kv-limits.js';
+import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/kv-limits.js';
 import { KeyValueStore } from '../../src/state-machine/kv-store.js';
 
 /** Small enough that appends are refused VALUE_TOO_LARGE after a few tokens. */
-const smallLimits: KvLimits = { keySizeMaxBytes: 64, valueSizeMaxBytes: 64 };
+const smallLimits: KvLimits = { ...kvLimitsDefault, keySizeMaxBytes: 64, valueSizeMaxBytes: 64 };
 
 interface Submitted {
   readonly connection: number;
