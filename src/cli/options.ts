@@ -42,6 +42,18 @@ export function address(portMin: number): (text: string) => string {
   };
 }
 
+/** The host a listen flag given only a port binds: loopback, so nothing is exposed by default. */
+export const LISTEN_HOST_DEFAULT = '127.0.0.1';
+
+/**
+ * A "[host:]port" parser for commander, for a port to listen on: a bare port means loopback. Returns
+ * host:port; port 0 picks a free one.
+ */
+export function listenAddress(text: string): string {
+  const full = /^\d+$/.test(text.trim()) ? `${LISTEN_HOST_DEFAULT}:${text.trim()}` : text;
+  return address(0)(full);
+}
+
 export function nonEmpty(what: string): (text: string) => string {
   return (text) => {
     if (text.trim() === '') throw new InvalidArgumentError(`${what} must not be empty.`);

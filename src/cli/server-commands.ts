@@ -15,9 +15,21 @@ import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger } from '../node/logger.js';
 import { defaultProtocolConfig, lagPolicies, syncQuorumAll } from '../protocol/config.js';
+import type { LocalReplica } from '../resp/index.js';
 import { formatAddress } from '../transport/index.js';
 import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
-import { addClusterIdOption, address, exitCode, idList, integerIn, nonEmpty, PORT_MAX } from './options.js';
+import {
+  addClusterIdOption,
+  address,
+  exitCode,
+  idList,
+  integerIn,
+  LISTEN_HOST_DEFAULT,
+  listenAddress,
+  nonEmpty,
+  PORT_MAX,
+} from './options.js';
+import { packageVersion } from './package-version.js';
 import { serverNodeFlags } from './server-node-flags.js';
 
 export const CLUSTER_REPLICAS_DEFAULT = 3;
@@ -25,11 +37,15 @@ export const CLUSTER_REPLICAS_MAX = 9;
 export const CLUSTER_PORT_DEFAULT = 7000;
 export const CLUSTER_HOST_DEFAULT = '127.0.0.1';
 export const CLUSTER_DIRECTORY_DEFAULT = './data';
+/** `start` gives replica i the Redis port RESP_PORT_BASE + i (r1: 6379, Redis's own port). */
+export const RESP_PORT_BASE = 6378;
 /** How long `start` waits for children to stop after SIGTERM before it sends SIGKILL. */
 export const CHILD_STOP_GRACE_MS = 5000;
 
 /** What every server prints once it listens; `start` waits for it from each child. */
 const READY_MARKER = ' listening on ';
+/** What a replica with a Redis port prints, before its ready line (it must not contain READY_MARKER). */
+const RESP_MARKER = ' Redis protocol on ';
 const cliScript = fileURLToPath(new URL('./main.js', import.meta.url));
 
 interface Closable {
@@ -63,6 +79,7 @@ interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
+  readonly resp?: string;
 }
 
 interface StartFlags extends RetentionFlags, QuorumFlags {
@@ -71,6 +88,7 @@ interface StartFlags extends RetentionFlags, QuorumFlags {
   readonly port: number;
   readonly host: string;
   readonly clusterId: string;
+  readonly respPort?: number;
 }
 
 const retentionLimitMax = 2 ** 40;
@@ -217,6 +235,12 @@ export function addServerCommands(program: Command): void {
           '--advertise <host:port>',
           'address peers and clients should dial, when it differs from --listen (a proxy, NAT)',
           address(1),
+        )
+        .option(
+          '--resp <[host:]port>',
+          'serve the key/value store over the Redis protocol (RESP2) on this address too; a bare port ' +
+            `listens on ${LISTEN_HOST_DEFAULT}, 0 picks a free one (default: no Redis port)`,
+          listenAddress,
         ),
     ),
   ).action(async (flags: ReplicaFlags) => {
@@ -233,7 +257,19 @@ export function addServerCommands(program: Command): void {
       directory,
       config: replicaConfig(flags),
     });
-    await serveUntilSignal(server, `understudy replica ${flags.id}${READY_MARKER}${server.address}`);
+    const closables: Closable[] = [server];
+    if (flags.resp !== undefined) {
+      const resp = await startRespPort(flags, () => server.status()).catch(async (error: unknown) => {
+        await server.close();
+        throw error;
+      });
+      closables.unshift(resp);
+      process.stdout.write(`understudy replica ${flags.id}${RESP_MARKER}${resp.address}\n`);
+    }
+    await serveUntilSignal(
+      { address: server.address, close: async () => closeAll(closables) },
+      `understudy replica ${flags.id}${READY_MARKER}${server.address}`,
+    );
   });
 
   addClusterIdOption(
@@ -252,12 +288,27 @@ export function addServerCommands(program: Command): void {
         integerIn(1, PORT_MAX),
         CLUSTER_PORT_DEFAULT,
       )
-      .option('--host <host>', 'host to listen on', CLUSTER_HOST_DEFAULT),
+      .option('--host <host>', 'host to listen on', CLUSTER_HOST_DEFAULT)
+      .option(
+        '--resp-port <port>',
+        `Redis protocol port of r1; replica i gets port + i − 1 (default ${RESP_PORT_BASE + 1}: r1 ${RESP_PORT_BASE + 1}, r2 ${RESP_PORT_BASE + 2}, ...)`,
+        integerIn(1, PORT_MAX),
+      ),
   ).action((flags: StartFlags, command: Command) => {
     const usage = (message: string): never =>
       command.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
     if (flags.port + flags.replicas > PORT_MAX) {
       usage(`--port ${flags.port} leaves no room for ${flags.replicas} replica ports (max ${PORT_MAX})`);
+    }
+    const respFirst = respPortOf(flags, 1);
+    const respLast = respPortOf(flags, flags.replicas);
+    if (respLast > PORT_MAX) {
+      usage(`--resp-port ${respFirst} leaves no room for ${flags.replicas} Redis ports (max ${PORT_MAX})`);
+    }
+    if (respFirst <= flags.port + flags.replicas && respLast >= flags.port) {
+      usage(
+        `the Redis ports ${respFirst}..${respLast} overlap the cluster's ports ${flags.port}..${flags.port + flags.replicas}; choose another --resp-port or --port`,
+      );
     }
     try {
       address(1)(formatAddress(flags.host, flags.port));
@@ -267,6 +318,35 @@ export function addServerCommands(program: Command): void {
     if (flags.dir.trim() === '') usage('--dir must not be empty');
     return startCluster(flags);
   });
+}
+
+/** The Redis port `start` gives replica `number` (1-based). */
+function respPortOf(flags: StartFlags, number: number): number {
+  return (flags.respPort ?? RESP_PORT_BASE + 1) + number - 1;
+}
+
+/** The replica's Redis port: a RespServer whose commands go through a client of this cluster. */
+async function startRespPort(flags: ReplicaFlags, local: () => LocalReplica): Promise<Closable> {
+  const { RespServer, clusterBackend } = await import('../resp/index.js');
+  return RespServer.start({
+    listen: flags.resp as string,
+    backend: clusterBackend({ coordinator: flags.coordinator, clusterId: flags.clusterId, local }),
+    understudyVersion: packageVersion,
+    logger: createLogger(`replica ${flags.id} redis`),
+  });
+}
+
+/** Closes each in order, all of them even if one fails; rethrows the first failure. */
+async function closeAll(closables: readonly Closable[]): Promise<void> {
+  let failure: unknown = null;
+  for (const closable of closables) {
+    try {
+      await closable.close();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  if (failure !== null) throw failure;
 }
 
 /**
@@ -402,6 +482,8 @@ async function startCluster(flags: StartFlags): Promise<void> {
       coordinator,
       '--dir',
       join(directory, id),
+      '--resp',
+      formatAddress(flags.host, respPortOf(flags, k + 1)),
       ...retentionArguments(flags),
       ...quorum,
     ]);
@@ -415,4 +497,6 @@ async function startCluster(flags: StartFlags): Promise<void> {
     flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`,
   ].join('');
   process.stdout.write(`try: understudy put hello world${extra}   (Ctrl-C stops the cluster)\n`);
+  const redisHost = flags.host === CLUSTER_HOST_DEFAULT ? '' : ` -h ${flags.host}`;
+  process.stdout.write(`  or: redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
 }
