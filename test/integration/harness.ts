@@ -17,6 +17,8 @@ export interface RunningProcess {
   readonly address: string;
   /** Everything the process wrote on stderr so far. */
   stderr(): string;
+  /** Everything the process wrote on stdout so far. */
+  stdout(): string;
 }
 
 export function startProcess(
@@ -43,7 +45,7 @@ export function startProcess(
       const match = /listening on (\S+)/.exec(stdout);
       if (match?.[1] !== undefined) {
         clearTimeout(timer);
-        resolve({ child, address: match[1], stderr: () => stderr });
+        resolve({ child, address: match[1], stderr: () => stderr, stdout: () => stdout });
       }
     });
     child.once('exit', (code) => {
