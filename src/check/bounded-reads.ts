@@ -81,7 +81,14 @@ interface KeyHistory {
   readonly unknownIncrement: boolean;
 }
 
-const writeFunctions: ReadonlySet<Operation['f']> = new Set(['write', 'append', 'cas', 'incr', 'delete', 'replace']);
+const writeFunctions: ReadonlySet<Operation['f']> = new Set([
+  'write',
+  'append',
+  'cas',
+  'incr',
+  'delete',
+  'replace',
+]);
 
 export function checkBoundedReads(
   reads: readonly BoundedRead[],
