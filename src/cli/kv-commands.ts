@@ -5,6 +5,7 @@
 // to ask what became of it.
 
 import { Argument, type Command, InvalidArgumentError } from 'commander';
+import { statusDocument } from '../admin/status-document.js';
 import {
   ATTEMPT_TIMEOUT_MS_DEFAULT,
   CLUSTER_ID_DEFAULT,
@@ -281,14 +282,33 @@ export function addClientCommands(program: Command): void {
   );
 
   addClientOptions(
+    program
+      .command('switchover')
+      .summary('hand the primary role to a backup (planned, no write lost)')
+      .description(
+        "Hand the primary role to backup ID of the current view: the primary's lease is not renewed, and " +
+          'once it ran out ID leads a new view and the old primary rejoins as a learner. Writes pause for ' +
+          'about a lease (0.4-0.5 s at the defaults); clients resend them to the new primary, none runs ' +
+          'twice. Exit 0 once ID leads a view it acknowledged; 1 if the coordinator refused (ID not a backup, ' +
+          'not alive, a commit quorum below the backups, another switchover under way) or gave up, with why.',
+      )
+      .requiredOption('--to <id>', 'the backup to become the primary'),
+  ).action((flags: ClientFlags & { readonly to: string }) =>
+    withClient(flags, async (client) => {
+      const reply = await client.switchover(flags.to);
+      if (flags.json) printJson({ ok: reply.ok, message: reply.message, view: reply.view });
+      else printLine(reply.ok ? `switchover done: ${reply.message}` : `switchover refused: ${reply.message}`);
+      if (!reply.ok) process.exitCode = exitCode.failed;
+    }),
+  );
+
+  addClientOptions(
     program.command('status').description('print the view and the state of each replica'),
   ).action((flags: ClientFlags) =>
     withClient(flags, async (client) => {
       const status = await client.status();
-      if (flags.json) {
-        const { view, replicas, problem, asyncLost, promotionsWithoutHolders } = status;
-        printJson({ view, replicas, problem, asyncLost, promotionsWithoutHolders });
-      } else printLine(formatStatus(status));
+      if (flags.json) printJson(statusDocument(status));
+      else printLine(formatStatus(status));
     }),
   );
 }

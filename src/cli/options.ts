@@ -5,7 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { ConfigError } from '../errors.js';
 import { type Durability, durabilities } from '../protocol/types.js';
-import { parseAddress } from '../transport/index.js';
+import { formatAddress, parseAddress } from '../transport/index.js';
 
 export const COORDINATOR_ADDRESS_DEFAULT = '127.0.0.1:7000';
 export const CLI_TIMEOUT_MS_DEFAULT = 10_000;
@@ -42,17 +42,31 @@ export function address(portMin: number): (text: string) => string {
   };
 }
 
-/** The host a listen flag given only a port binds: loopback, so nothing is exposed by default. */
-export const LISTEN_HOST_DEFAULT = '127.0.0.1';
+/** Where an admin port listens when `--admin` names only a port: this machine only. */
+export const ADMIN_HOST_DEFAULT = '127.0.0.1';
 
-/**
- * A "[host:]port" parser for commander, for a port to listen on: a bare port means loopback. Returns
- * host:port; port 0 picks a free one.
- */
-export function listenAddress(text: string): string {
-  const full = /^\d+$/.test(text.trim()) ? `${LISTEN_HOST_DEFAULT}:${text.trim()}` : text;
-  return address(0)(full);
+/** An `--admin` value: "host:port", or a port alone for ADMIN_HOST_DEFAULT; port 0 picks a free one. */
+export function adminAddress(text: string): string {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const port = Number(trimmed);
+    if (port > PORT_MAX)
+      throw new InvalidArgumentError(`expected [host:]port with a port from 0 to ${PORT_MAX}.`);
+    return formatAddress(ADMIN_HOST_DEFAULT, port);
+  }
+  try {
+    parseAddress(trimmed);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new InvalidArgumentError(`expected [host:]port (a port alone listens on ${ADMIN_HOST_DEFAULT}).`);
+    }
+    throw error;
+  }
+  return trimmed;
 }
+
+/** A `--resp` value, read as an `--admin` one: [host:]port, a port alone on ADMIN_HOST_DEFAULT. */
+export const respAddress = adminAddress;
 
 export function nonEmpty(what: string): (text: string) => string {
   return (text) => {

@@ -19,15 +19,16 @@ import type { LocalReplica } from '../resp/index.js';
 import { formatAddress } from '../transport/index.js';
 import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
 import {
+  ADMIN_HOST_DEFAULT,
   addClusterIdOption,
   address,
+  adminAddress,
   exitCode,
   idList,
   integerIn,
-  LISTEN_HOST_DEFAULT,
-  listenAddress,
   nonEmpty,
   PORT_MAX,
+  respAddress,
 } from './options.js';
 import { packageVersion } from './package-version.js';
 import { serverNodeFlags } from './server-node-flags.js';
@@ -39,6 +40,8 @@ export const CLUSTER_HOST_DEFAULT = '127.0.0.1';
 export const CLUSTER_DIRECTORY_DEFAULT = './data';
 /** `start` gives replica i the Redis port RESP_PORT_BASE + i (r1: 6379, Redis's own port). */
 export const RESP_PORT_BASE = 6378;
+/** `start` puts the admin ports this far above the cluster's: coordinator 8000, replica i 8000 + i. */
+export const CLUSTER_ADMIN_PORT_OFFSET = 1000;
 /** How long `start` waits for children to stop after SIGTERM before it sends SIGKILL. */
 export const CHILD_STOP_GRACE_MS = 5000;
 
@@ -57,6 +60,7 @@ interface ServerFlags {
   readonly listen: string;
   readonly dir: string;
   readonly clusterId: string;
+  readonly admin?: string;
 }
 
 /** Cluster settings the coordinator and every replica must share. */
@@ -89,6 +93,7 @@ interface StartFlags extends RetentionFlags, QuorumFlags {
   readonly host: string;
   readonly clusterId: string;
   readonly respPort?: number;
+  readonly adminPort?: number;
 }
 
 const retentionLimitMax = 2 ** 40;
@@ -190,9 +195,18 @@ function retentionArguments(flags: RetentionFlags): string[] {
   return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, String(value)]));
 }
 
+function addAdminOption(command: Command): Command {
+  return command.option(
+    '--admin <[host:]port>',
+    'serve status (/status), Prometheus metrics (/metrics) and health checks (/primary, /replica) over ' +
+      'HTTP here; a port alone listens on 127.0.0.1, port 0 picks a free one (default: no admin port)',
+    adminAddress,
+  );
+}
+
 export function addServerCommands(program: Command): void {
   addClusterIdOption(
-    addSyncQuorumOption(program.command('coordinator'))
+    addAdminOption(addSyncQuorumOption(program.command('coordinator')))
       .description('run the coordinator in the foreground')
       .requiredOption('--listen <host:port>', 'address to listen on', address(0))
       .requiredOption('--dir <path>', 'data directory', nonEmpty('--dir'))
@@ -220,12 +234,16 @@ export function addServerCommands(program: Command): void {
       newCluster: flags.newCluster === true,
       config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
     });
-    await serveUntilSignal(server, `understudy coordinator${READY_MARKER}${server.address}`);
+    const node = await startAdmin(server, flags.admin, async (listen) => {
+      const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
+      return startCoordinatorAdmin(server, listen);
+    });
+    await serveUntilSignal(node, 'understudy coordinator');
   });
 
   addClusterIdOption(
     addRetentionOptions(
-      addSyncQuorumOption(program.command('replica'))
+      addAdminOption(addSyncQuorumOption(program.command('replica')))
         .description('run one replica in the foreground')
         .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
         .requiredOption('--listen <host:port>', 'address to listen on', address(0))
@@ -239,8 +257,8 @@ export function addServerCommands(program: Command): void {
         .option(
           '--resp <[host:]port>',
           'serve the key/value store over the Redis protocol (RESP2) on this address too; a bare port ' +
-            `listens on ${LISTEN_HOST_DEFAULT}, 0 picks a free one (default: no Redis port)`,
-          listenAddress,
+            `listens on ${ADMIN_HOST_DEFAULT}, 0 picks a free one (default: no Redis port)`,
+          respAddress,
         ),
     ),
   ).action(async (flags: ReplicaFlags) => {
@@ -257,19 +275,12 @@ export function addServerCommands(program: Command): void {
       directory,
       config: replicaConfig(flags),
     });
-    const closables: Closable[] = [server];
-    if (flags.resp !== undefined) {
-      const resp = await startRespPort(flags, () => server.status()).catch(async (error: unknown) => {
-        await server.close();
-        throw error;
-      });
-      closables.unshift(resp);
-      process.stdout.write(`understudy replica ${flags.id}${RESP_MARKER}${resp.address}\n`);
-    }
-    await serveUntilSignal(
-      { address: server.address, close: async () => closeAll(closables) },
-      `understudy replica ${flags.id}${READY_MARKER}${server.address}`,
-    );
+    const node = await startAdmin(server, flags.admin, async (listen) => {
+      const { startReplicaAdmin } = await import('../admin/replica-admin.js');
+      return startReplicaAdmin(server, listen);
+    });
+    const served = flags.resp === undefined ? node : await withRespPort(node, flags, () => server.status());
+    await serveUntilSignal(served, `understudy replica ${flags.id}`);
   });
 
   addClusterIdOption(
@@ -293,6 +304,11 @@ export function addServerCommands(program: Command): void {
         '--resp-port <port>',
         `Redis protocol port of r1; replica i gets port + i − 1 (default ${RESP_PORT_BASE + 1}: r1 ${RESP_PORT_BASE + 1}, r2 ${RESP_PORT_BASE + 2}, ...)`,
         integerIn(1, PORT_MAX),
+      )
+      .option(
+        '--admin-port <port>',
+        `admin HTTP port of the coordinator; replica i gets this + i (default --port + ${CLUSTER_ADMIN_PORT_OFFSET})`,
+        integerIn(1, PORT_MAX),
       ),
   ).action((flags: StartFlags, command: Command) => {
     const usage = (message: string): never =>
@@ -310,6 +326,22 @@ export function addServerCommands(program: Command): void {
         `the Redis ports ${respFirst}..${respLast} overlap the cluster's ports ${flags.port}..${flags.port + flags.replicas}; choose another --resp-port or --port`,
       );
     }
+    const admin = adminPortOf(flags);
+    if (admin + flags.replicas > PORT_MAX) {
+      usage(
+        `admin port ${admin} leaves no room for ${flags.replicas} replica admin ports: choose --admin-port`,
+      );
+    }
+    if (admin <= flags.port + flags.replicas && flags.port <= admin + flags.replicas) {
+      usage(
+        `--admin-port ${admin} overlaps the cluster's ports ${flags.port}..${flags.port + flags.replicas}`,
+      );
+    }
+    if (respFirst <= admin + flags.replicas && admin <= respLast) {
+      usage(
+        `the Redis ports ${respFirst}..${respLast} overlap the admin ports ${admin}..${admin + flags.replicas}; choose another --resp-port or --admin-port`,
+      );
+    }
     try {
       address(1)(formatAddress(flags.host, flags.port));
     } catch (error) {
@@ -325,28 +357,41 @@ function respPortOf(flags: StartFlags, number: number): number {
   return (flags.respPort ?? RESP_PORT_BASE + 1) + number - 1;
 }
 
-/** The replica's Redis port: a RespServer whose commands go through a client of this cluster. */
-async function startRespPort(flags: ReplicaFlags, local: () => LocalReplica): Promise<Closable> {
+/**
+ * Adds the replica's Redis port to what it serves: a RespServer whose commands go through a client of
+ * this cluster. Prints where it listens before the ready line (which must come last: `start` and the
+ * tests take every address once a server is ready); closed before the replica.
+ */
+async function withRespPort(
+  node: ServedNode,
+  flags: ReplicaFlags,
+  local: () => LocalReplica,
+): Promise<ServedNode> {
   const { RespServer, clusterBackend } = await import('../resp/index.js');
-  return RespServer.start({
-    listen: flags.resp as string,
-    backend: clusterBackend({ coordinator: flags.coordinator, clusterId: flags.clusterId, local }),
-    understudyVersion: packageVersion,
-    logger: createLogger(`replica ${flags.id} redis`),
-  });
-}
-
-/** Closes each in order, all of them even if one fails; rethrows the first failure. */
-async function closeAll(closables: readonly Closable[]): Promise<void> {
-  let failure: unknown = null;
-  for (const closable of closables) {
-    try {
-      await closable.close();
-    } catch (error) {
-      failure ??= error;
-    }
+  let resp: Closable;
+  try {
+    resp = await RespServer.start({
+      listen: flags.resp as string,
+      backend: clusterBackend({ coordinator: flags.coordinator, clusterId: flags.clusterId, local }),
+      understudyVersion: packageVersion,
+      logger: createLogger(`replica ${flags.id} redis`),
+    });
+  } catch (error) {
+    await node.close();
+    throw error;
   }
-  if (failure !== null) throw failure;
+  process.stdout.write(`understudy replica ${flags.id}${RESP_MARKER}${resp.address}\n`);
+  return {
+    address: node.address,
+    adminAddress: node.adminAddress,
+    close: async () => {
+      try {
+        await resp.close();
+      } finally {
+        await node.close();
+      }
+    },
+  };
 }
 
 /**
@@ -372,9 +417,47 @@ function hasReplicaData(directory: string): boolean {
   );
 }
 
-/** Prints the ready line, then closes the server on the first SIGINT/SIGTERM and exits. */
-async function serveUntilSignal(server: Closable, readyLine: string): Promise<void> {
-  process.stdout.write(`${readyLine}\n`);
+/** The admin port `start` gives the coordinator; replica i gets it + i. */
+function adminPortOf(flags: StartFlags): number {
+  return flags.adminPort ?? flags.port + CLUSTER_ADMIN_PORT_OFFSET;
+}
+
+/** A server with its admin port, if it has one: closed together, the admin port first. */
+interface ServedNode extends Closable {
+  readonly adminAddress: string | null;
+}
+
+/**
+ * Starts the admin port of a server that is already running. If it cannot (its port is taken), the
+ * server is closed again, so the process exits with the error instead of running without it.
+ */
+async function startAdmin(
+  server: Closable,
+  listen: string | undefined,
+  start: (listen: string) => Promise<Closable>,
+): Promise<ServedNode> {
+  let admin: Closable | null = null;
+  try {
+    admin = listen === undefined ? null : await start(listen);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return {
+    address: server.address,
+    adminAddress: admin?.address ?? null,
+    close: async () => {
+      await admin?.close();
+      await server.close();
+    },
+  };
+}
+
+/** Prints where it listens (the ready line last), then closes on the first SIGINT/SIGTERM and exits. */
+async function serveUntilSignal(server: ServedNode, name: string): Promise<void> {
+  // Before the ready line: `start` and the tests read the admin address once a server is ready.
+  if (server.adminAddress !== null) process.stdout.write(`${name} admin on http://${server.adminAddress}/\n`);
+  process.stdout.write(`${name}${READY_MARKER}${server.address}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
     process.once('SIGINT', resolveSignal);
     process.once('SIGTERM', resolveSignal);
@@ -467,6 +550,8 @@ async function startCluster(flags: StartFlags): Promise<void> {
     // A data folder with no replica data yet is a new cluster; otherwise the coordinator's own state
     // must be there, or it refuses to act rather than start over and reuse view numbers.
     ...(hasReplicaData(directory) ? [] : ['--new-cluster']),
+    '--admin',
+    formatAddress(flags.host, adminPortOf(flags)),
     ...quorum,
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
@@ -484,6 +569,8 @@ async function startCluster(flags: StartFlags): Promise<void> {
       join(directory, id),
       '--resp',
       formatAddress(flags.host, respPortOf(flags, k + 1)),
+      '--admin',
+      formatAddress(flags.host, adminPortOf(flags) + k + 1),
       ...retentionArguments(flags),
       ...quorum,
     ]);

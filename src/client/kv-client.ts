@@ -3,8 +3,8 @@
 // the view, the log index, the durability reached and the replicas holding it. Reads go to the
 // primary unless the call allows any member within a staleness bound (ReadOptions).
 
-import { BadFrameError, ErrorCode } from '../errors.js';
-import type { StatusReply } from '../protocol/messages.js';
+import { BadFrameError } from '../errors.js';
+import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
   decodeResult,
@@ -16,7 +16,7 @@ import {
   kvOperation,
   type PutCondition,
 } from '../state-machine/index.js';
-import { resultFields, unpackMessage } from '../state-machine/kv-operations.js';
+import { resultFields, resultKind } from '../state-machine/kv-operations.js';
 import {
   type ClientOptions,
   type ReadOptions,
@@ -170,6 +170,11 @@ export class Client {
     return this.replicated.status();
   }
 
+  /** Hands the primary role to backup `to` (see ReplicatedClient.switchover). */
+  switchover(to: string): Promise<SwitchoverReply> {
+    return this.replicated.switchover(to);
+  }
+
   close(): Promise<void> {
     return this.replicated.close();
   }
@@ -194,28 +199,13 @@ export class Client {
 /** A key/value result of whatever kind its tag names, or null if the bytes are not one. */
 function decodeAny(bytes: Uint8Array): KvResult | null {
   try {
-    const tuple = unpackMessage(bytes, 'result', ErrorCode.badFrame);
-    const kind = Array.isArray(tuple) ? kvKinds.find((known) => known === tuple[0]) : undefined;
-    return kind === undefined ? null : decodeResult(kind, bytes);
+    const kind = resultKind(bytes);
+    return kind === null ? null : decodeResult(kind, bytes);
   } catch (error) {
     if (error instanceof ServiceError) return null;
     throw error;
   }
 }
-
-const kvKinds: readonly KvOperationKind[] = [
-  'get',
-  'put',
-  'delete',
-  'append',
-  'cas',
-  'incr',
-  'get-many',
-  'lengths',
-  'put-if',
-  'put-many',
-  'delete-many',
-];
 
 /** Decodes a result; a malformed one is the server's fault, reported as BAD_FRAME. */
 function decode<K extends KvOperationKind>(kind: K, bytes: Uint8Array): KvResultOf<K> {

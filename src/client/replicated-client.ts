@@ -43,6 +43,7 @@ import type {
   Hello,
   StalenessBound,
   StatusReply,
+  SwitchoverReply,
 } from '../protocol/messages.js';
 import {
   type ClientId,
@@ -50,6 +51,7 @@ import {
   type Durability,
   durabilities,
   logIndex,
+  replicaId,
   type View,
 } from '../protocol/types.js';
 import {
@@ -60,6 +62,7 @@ import {
   parseAddress,
   parseClientReply,
   parseStatusReply,
+  parseSwitchoverReply,
 } from '../transport/index.js';
 
 export const CLUSTER_ID_DEFAULT = 'understudy';
@@ -352,6 +355,33 @@ export class ReplicatedClient {
       this.deadline(),
       (reason) => new UnavailableError(`status from coordinator ${this.options.coordinator} ${reason}`),
     );
+  }
+
+  /**
+   * Hands the primary role to `to`, a backup of the current view, and resolves once it leads a view
+   * its primary acknowledged (`ok`), or the coordinator refused or gave up (`ok: false`, with why).
+   * Asked once, never resent: a second ask while one is under way is refused.
+   */
+  async switchover(to: string): Promise<SwitchoverReply> {
+    const connection = new SharedConnection(
+      this.options.coordinator,
+      this.hello,
+      parseSwitchoverReply,
+      this.nextId,
+    );
+    try {
+      return await connection.call(
+        (id) => ({ type: 'switchover_request', id, to: replicaId(to) }),
+        this.deadline(),
+      );
+    } catch (error) {
+      if (error instanceof HandshakeError) throw error;
+      const why = error instanceof Error ? error.message : String(error);
+      // The coordinator may still carry it out: only the view can tell.
+      throw new UnavailableError(`switchover to ${to}: ${why}; whether it happened: see understudy status`);
+    } finally {
+      connection.close();
+    }
   }
 
   async close(): Promise<void> {

@@ -4,15 +4,16 @@
 
 import { BadFrameError } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
-import { emptyCoordinatorState } from '../protocol/effects.js';
+import { emptyCoordinatorState, type SwitchoverOutcome } from '../protocol/effects.js';
+import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type Listener,
   listen,
   type MessageConnection,
   parseAddress,
+  parseCoordinatorRequest,
   parseHeartbeat,
-  parseStatusRequest,
 } from '../transport/index.js';
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
@@ -36,12 +37,24 @@ export interface CoordinatorServerOptions {
   readonly newCluster?: boolean;
 }
 
+/** What the coordinator knows, read when the admin port is asked. */
+export interface CoordinatorInspection {
+  /** What `understudy status` is answered. */
+  readonly status: StatusReply;
+  /** Since this process started. */
+  readonly viewsInstalled: number;
+  readonly primariesReplaced: number;
+  readonly switchoversDone: number;
+}
+
 export class CoordinatorServer {
   private readonly logger = createLogger('coordinator');
   private readonly replicas = new Map<ReplicaId, MessageConnection>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private problemLogged: string | null = null;
+  /** Clients waiting for the switchover under way to end. */
+  private switchoverWaiters: { readonly connection: MessageConnection; readonly id: number }[] = [];
 
   private constructor(
     private readonly core: Coordinator,
@@ -102,6 +115,15 @@ export class CoordinatorServer {
     return this.listener.address;
   }
 
+  inspect(): CoordinatorInspection {
+    return {
+      status: this.core.status(0),
+      viewsInstalled: this.core.viewsInstalled,
+      primariesReplaced: this.core.primariesReplaced,
+      switchoversDone: this.core.switchoversDone,
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -134,11 +156,32 @@ export class CoordinatorServer {
     connection.onClose = (error) => logIfClosedForBadInput(this.logger, error);
     connection.onMessage = (raw) => {
       try {
-        connection.send(this.core.status(parseStatusRequest(raw).id));
+        const request = parseCoordinatorRequest(raw);
+        if (request.type === 'status_request') {
+          connection.send(this.core.status(request.id));
+          return;
+        }
+        this.logger.log('info', 'switchover requested', { to: request.to });
+        const refused = this.core.requestSwitchover(request.to);
+        if (refused !== null) {
+          this.logSwitchover(refused);
+          connection.send(switchoverReply(request.id, refused));
+        } else {
+          this.switchoverWaiters.push({ connection, id: request.id });
+        }
+        this.flush();
       } catch (error) {
         refuseBadInput(connection, error);
       }
     };
+  }
+
+  private logSwitchover(outcome: SwitchoverOutcome): void {
+    this.logger.log(outcome.ok ? 'info' : 'warn', outcome.ok ? 'switchover done' : 'switchover failed', {
+      to: outcome.to,
+      reason: outcome.message,
+      view: outcome.view,
+    });
   }
 
   private flush(): void {
@@ -155,5 +198,14 @@ export class CoordinatorServer {
       this.problemLogged = problem;
     }
     for (const { to, message } of effects.messages) this.replicas.get(to)?.send(message);
+    for (const outcome of effects.switchovers) {
+      this.logSwitchover(outcome);
+      for (const { connection, id } of this.switchoverWaiters) connection.send(switchoverReply(id, outcome));
+      this.switchoverWaiters = [];
+    }
   }
+}
+
+function switchoverReply(id: number, outcome: SwitchoverOutcome): SwitchoverReply {
+  return { type: 'switchover_reply', id, ok: outcome.ok, message: outcome.message, view: outcome.view };
 }

@@ -8,10 +8,11 @@
 
 import { randomInt } from 'node:crypto';
 import { setImmediate as afterIo } from 'node:timers/promises';
+import { healthProblem } from '../protocol/coordinator.js';
 import type { StorageOperation } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { TransferMessage } from '../protocol/messages.js';
-import { Replica } from '../protocol/replica.js';
+import { type BackupProgress, Replica, type ReplicaSnapshot } from '../protocol/replica.js';
 import type { SnapshotEncoding, StateMachineFactory } from '../protocol/state-machine.js';
 import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
@@ -35,7 +36,9 @@ import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PeerLinks } from './peer-links.js';
+import { createRequestHistogram, InFlightRequests } from './request-timing.js';
 import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
+import { fsyncBoundsSeconds, TimingHistogram } from './timing-histogram.js';
 
 /**
  * Tests only: the replica kills itself (SIGKILL, as `kill -9` would) at this step of taking a
@@ -64,9 +67,38 @@ export interface ReplicaServerOptions {
   readonly createStateMachine?: StateMachineFactory;
 }
 
+/** What this replica knows of itself and of its backups, read when the admin port is asked. */
+export interface ReplicaInspection {
+  readonly status: ReplicaSnapshot;
+  /** The address the coordinator is told (what `understudy status` shows). */
+  readonly address: string;
+  /** Why the coordinator would not count this replica as alive (deaf, disk stalled), or null. */
+  readonly problem: string | null;
+  /** Primary only: each backup of the view, with how far behind it is (`behindSeconds`, not ticks). */
+  readonly backups: readonly (BackupProgress & { readonly behindSeconds: number })[];
+  readonly asyncAtRisk: number;
+  readonly viewsAdopted: number;
+  readonly primaryChanges: number;
+  readonly failureTimeoutTicks: number;
+}
+
+/** Timings this shell takes on the hot path, into typed arrays (see timing-histogram.ts). */
+export interface ReplicaTimings {
+  /** Series by `requestSeries` (request-timing.ts). */
+  readonly requests: TimingHistogram;
+  /** One series: every fdatasync of a batch of log entries. */
+  readonly fsyncs: TimingHistogram;
+}
+
 export class ReplicaServer {
+  readonly timings: ReplicaTimings = {
+    requests: createRequestHistogram(),
+    fsyncs: new TimingHistogram(fsyncBoundsSeconds, 1),
+  };
   private readonly logger;
   private readonly clients = new Map<ConnectionId, MessageConnection>();
+  /** The requests each client connection has in flight, with when they arrived. */
+  private readonly inFlight = new Map<ConnectionId, InFlightRequests>();
   private nextConnection = 1;
   private coordinatorConnection: MessageConnection | null = null;
   private coordinatorConnectedAtMs = 0;
@@ -94,6 +126,7 @@ export class ReplicaServer {
       // At once, not on the next turn: the acks and replies this fsync releases wait for nothing else.
       this.flush();
     };
+    this.log.onFsyncTimed = (seconds) => this.timings.fsyncs.observe(0, seconds);
     const sendTransfer = (to: ReplicaId, message: TransferMessage) =>
       this.peers.send(to, this.core.addressOf(to), message);
     this.snapshotServer = new SnapshotServer(snapshots, sendTransfer, options.config.transferBytesPerSecond);
@@ -185,6 +218,26 @@ export class ReplicaServer {
     return this.core.status();
   }
 
+  /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
+  inspect(): ReplicaInspection {
+    const status = this.core.status();
+    const { config } = this.options;
+    const describeTicks = (ticks: number) => `${Math.round(ticks * config.tickMs)} ms`;
+    return {
+      status,
+      address: this.options.advertise ?? this.listener.address,
+      problem: healthProblem({ ...status, silentTicks: 0 }, config.protocol, describeTicks),
+      backups: this.core.backupProgress().map((backup) => ({
+        ...backup,
+        behindSeconds: (backup.behindTicks * config.tickMs) / 1000,
+      })),
+      asyncAtRisk: this.core.asyncAtRisk(),
+      viewsAdopted: this.core.viewsAdopted,
+      primaryChanges: this.core.primaryChanges,
+      failureTimeoutTicks: config.protocol.failureTimeoutTicks,
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -202,15 +255,20 @@ export class ReplicaServer {
 
   private acceptClient(connection: MessageConnection): void {
     const id = connectionId(this.nextConnection++);
+    const inFlight = new InFlightRequests(this.timings.requests);
     this.clients.set(id, connection);
+    this.inFlight.set(id, inFlight);
     if (this.clientReadsPaused) connection.pause();
     connection.onClose = (error) => {
       this.clients.delete(id);
+      this.inFlight.delete(id);
       logIfClosedForBadInput(this.logger, error);
     };
     connection.onMessage = (raw) => {
       try {
-        this.core.receiveRequest(id, parseClientRequest(raw));
+        const request = parseClientRequest(raw);
+        inFlight.started(request, performance.now());
+        this.core.receiveRequest(id, request);
       } catch (error) {
         refuseBadInput(connection, error);
         return;
@@ -395,7 +453,11 @@ export class ReplicaServer {
     for (const { from, snapshot } of effects.transfers) this.fetcher.request(from, snapshot);
     for (const { to, message } of effects.peerMessages) this.peers.send(to, this.core.addressOf(to), message);
     for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);
-    for (const { connection, reply } of effects.replies) this.clients.get(connection)?.send(reply);
+    const repliedAtMs = effects.replies.length === 0 ? 0 : performance.now();
+    for (const { connection, reply } of effects.replies) {
+      this.clients.get(connection)?.send(reply);
+      this.inFlight.get(connection)?.answered(reply.id, repliedAtMs);
+    }
     this.resumeClientReadsIfCalm();
   }
 }

@@ -24,13 +24,18 @@
 //   view and the primary and backups of the last view a primary acknowledged (views after that one
 //   committed nothing a client saw, so they must not narrow the choice). Learners never lead.
 // - only the primary of the current view, with the identity recorded for it, gets a lease, and the
-//   first heartbeat in which it reports the view acknowledges it.
+//   first heartbeat in which it reports the view acknowledges it;
+// - a planned switchover hands the primary role to a backup of the current view: the primary's
+//   lease is no longer renewed, and once the last one granted ran out (as for a failover) the backup
+//   leads a new view, the old primary a learner in it. Without a commit quorum every backup holds
+//   every commit, and the old primary, with no lease, answers nothing that observes its state.
 
 import { commitQuorumOf, type ProtocolConfig, quorumConfigured } from './config.js';
 import {
   type CoordinatorEffects,
   type CoordinatorState,
   emptyCoordinatorState,
+  type SwitchoverOutcome,
   type ViewRecord,
 } from './effects.js';
 import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply, TransferProgress } from './messages.js';
@@ -73,6 +78,15 @@ interface FollowerReport {
   readonly view: ViewNumber;
   readonly syncedLearners: readonly ReplicaId[];
   readonly laggingBackups: readonly ReplicaId[];
+}
+
+/** A switchover under way: the old primary's lease runs out, then `to` leads a new view. */
+interface Switchover {
+  readonly to: ReplicaId;
+  readonly from: ReplicaId;
+  /** The view that makes `to` the primary, once installed. */
+  installed: ViewNumber | null;
+  readonly deadlineTick: number;
 }
 
 interface ReplicaRecord {
@@ -122,10 +136,15 @@ export class Coordinator {
    * memory was alive to this coordinator: replicated writes not yet committed may be lost by it.
    */
   promotionsWithoutHolders = 0;
-  private effects: { save: CoordinatorState | null; messages: CoordinatorEffects['messages'] } = {
-    save: null,
-    messages: [],
-  };
+  /**
+   * Views this coordinator process installed; those that named another primary than the view before
+   * because the primary failed (failovers); and planned switchovers that installed their view.
+   */
+  viewsInstalled = 0;
+  primariesReplaced = 0;
+  switchoversDone = 0;
+  private switchover: Switchover | null = null;
+  private effects: Mutable<CoordinatorEffects> = { save: null, messages: [], switchovers: [] };
 
   constructor(options: CoordinatorOptions) {
     this.config = options.config;
@@ -144,6 +163,7 @@ export class Coordinator {
   tick(): void {
     this.catchUp();
     this.reconcile();
+    this.checkSwitchover();
   }
 
   receiveHeartbeat(heartbeat: Heartbeat): void {
@@ -151,6 +171,7 @@ export class Coordinator {
     if (!this.record(heartbeat)) return;
     this.noteAcknowledgement(heartbeat);
     this.reconcile();
+    this.checkSwitchover();
     const current = this.state.current;
     let leaseTicks = 0;
     if (current !== null && this.leaseAllowed(heartbeat, current)) {
@@ -174,8 +195,52 @@ export class Coordinator {
 
   takeEffects(): CoordinatorEffects {
     const effects = this.effects;
-    this.effects = { save: null, messages: [] };
+    this.effects = { save: null, messages: [], switchovers: [] };
     return effects;
+  }
+
+  /**
+   * Asks that `to`, a backup of the current view, become the primary. Answers at once when it is
+   * refused (or `to` already leads); otherwise null, and the outcome comes later in `switchovers`.
+   */
+  requestSwitchover(to: ReplicaId): SwitchoverOutcome | null {
+    this.catchUp();
+    const refuse = (message: string): SwitchoverOutcome => ({
+      to,
+      ok: false,
+      message,
+      view: this.currentView(),
+    });
+    const current = this.state.current;
+    if (this.currentProblem !== null) return refuse(`the coordinator is not acting: ${this.currentProblem}`);
+    if (current === null) return refuse('there is no view yet');
+    const view = current.view;
+    if (view.primary === to) return { to, ok: true, message: `${to} is already the primary`, view };
+    if (this.switchover !== null) return refuse(`a switchover to ${this.switchover.to} is under way`);
+    if (!this.state.acknowledged) {
+      return refuse(`view ${view.number} is not yet acknowledged by its primary; retry in a moment`);
+    }
+    const problem = this.switchoverProblem(current, to);
+    if (problem !== null) return refuse(problem);
+    if (commitQuorumOf(this.config, view.backups.length) < view.backups.length) {
+      return refuse(
+        `with a commit quorum of ${this.config.syncQuorum} of ${view.backups.length} backups, a backup ` +
+          'may miss a commit: a switchover needs every backup to hold each one (no --sync-quorum below the backups)',
+      );
+    }
+    this.switchover = {
+      to,
+      from: view.primary,
+      installed: null,
+      deadlineTick:
+        this.now +
+        this.config.leaseTicks +
+        this.config.leaseDriftMarginTicks +
+        3 * this.config.failureTimeoutTicks,
+    };
+    this.reconcile();
+    this.checkSwitchover();
+    return null;
   }
 
   currentView(): View | null {
@@ -288,17 +353,11 @@ export class Coordinator {
   }
 
   private healthProblem(record: ReplicaRecord): string | null {
-    const silentTicks = this.now - record.lastHeartbeatTick;
-    if (silentTicks > this.config.failureTimeoutTicks) {
-      return `no heartbeat for ${this.describeTicks(Math.round(silentTicks))}`;
-    }
-    if (record.coordinatorSilentTicks >= this.config.failureTimeoutTicks) {
-      return `has heard nothing from the coordinator for ${this.describeTicks(record.coordinatorSilentTicks)}`;
-    }
-    if (record.storageStalledTicks >= this.config.storageStallTicksMax) {
-      return `its oldest write has waited ${this.describeTicks(record.storageStalledTicks)} for an fsync`;
-    }
-    return null;
+    return healthProblem(
+      { ...record, silentTicks: this.now - record.lastHeartbeatTick },
+      this.config,
+      this.describeTicks,
+    );
   }
 
   private alive(id: ReplicaId): boolean {
@@ -365,7 +424,10 @@ export class Coordinator {
 
   private leaseAllowed(heartbeat: Heartbeat, current: ViewRecord): boolean {
     const view = current.view;
+    // The primary handing over is not renewed: its last lease must run out before the next may lead.
+    const handingOver = this.switchover !== null && this.switchover.from === view.primary;
     return (
+      !handingOver &&
       this.currentProblem === null &&
       this.state.acknowledged &&
       view.primary === heartbeat.replicaId &&
@@ -400,7 +462,80 @@ export class Coordinator {
     if (this.now < this.judgeFromTick) return;
     const primary = current.view.primary;
     if (!this.alive(primary) || this.identityChanged(primary, current)) this.replacePrimary(current);
-    else this.adjustMembership(current);
+    else if (!this.handOver(current)) this.adjustMembership(current);
+  }
+
+  /**
+   * Installs the switchover's view once the old primary's last lease ran out; true if it did. Its
+   * backups are the other backups still alive with the process and directory they had; the old
+   * primary, whose log may hold entries it prepared and nobody else has, is a learner and catches up.
+   */
+  private handOver(current: ViewRecord): boolean {
+    const switchover = this.switchover;
+    if (switchover === null || switchover.installed !== null || current.view.primary !== switchover.from) {
+      return false;
+    }
+    // Backups of an acknowledged view hold every commit; one installed since must be acknowledged first.
+    if (!this.state.acknowledged) return false;
+    const waitForLease = this.testOnlyFaults.switchoverWithoutLeaseWait !== true;
+    if (waitForLease && this.now < this.leaseExpiryTick) return false;
+    if (this.switchoverProblem(current, switchover.to) !== null) return false; // checkSwitchover ends it
+    const view = current.view;
+    const changed = (id: ReplicaId) => this.identityChanged(id, current);
+    const backups = view.backups.filter((id) => id !== switchover.to && this.alive(id) && !changed(id));
+    const learners = this.aliveIds().filter((id) => id !== switchover.to && !backups.includes(id));
+    this.installView({ primary: switchover.to, backups, learners });
+    switchover.installed = this.state.current?.view.number ?? null;
+    return true;
+  }
+
+  /** Why `to` cannot take over the current view's primary role now, or null. */
+  private switchoverProblem(current: ViewRecord, to: ReplicaId): string | null {
+    const view = current.view;
+    if (!view.backups.includes(to)) {
+      const role = view.learners.includes(to) ? 'a learner still catching up' : 'not a member';
+      return `${to} is ${role} in view ${view.number}: only a backup (${view.backups.join(', ') || 'none'}) may take over`;
+    }
+    if (!this.alive(to))
+      return `${to} is not alive: ${this.healthProblem(this.replicas.get(to) as ReplicaRecord) ?? 'never heard'}`;
+    if (this.identityChanged(to, current)) return `${to} restarted since view ${view.number} was made`;
+    return null;
+  }
+
+  /** Ends the switchover under way when its new view is acknowledged, or it can no longer happen. */
+  private checkSwitchover(): void {
+    const switchover = this.switchover;
+    const current = this.state.current;
+    if (switchover === null || current === null) return;
+    const view = current.view;
+    let outcome: Omit<SwitchoverOutcome, 'to' | 'view'> | null = null;
+    if (switchover.installed !== null) {
+      if (view.number === switchover.installed && this.state.acknowledged) {
+        outcome = { ok: true, message: `${switchover.to} leads view ${view.number}` };
+      } else if (view.number !== switchover.installed) {
+        outcome = {
+          ok: false,
+          message: `view ${switchover.installed}, led by ${switchover.to}, was replaced by view ${view.number} (led by ${view.primary}) before it was acknowledged`,
+        };
+      }
+    } else if (view.primary !== switchover.from) {
+      outcome = {
+        ok: false,
+        message: `the primary changed to ${view.primary} before the switchover (a failover)`,
+      };
+    } else {
+      const problem = this.switchoverProblem(current, switchover.to);
+      if (problem !== null) outcome = { ok: false, message: problem };
+    }
+    if (outcome === null && this.now >= switchover.deadlineTick) {
+      outcome = {
+        ok: false,
+        message: `no new view acknowledged by ${switchover.to} in time; see understudy status`,
+      };
+    }
+    if (outcome === null) return;
+    this.switchover = null;
+    this.effects.switchovers.push({ to: switchover.to, view, ...outcome });
   }
 
   /**
@@ -651,6 +786,13 @@ export class Coordinator {
       backups: [...members.backups].sort(),
       learners: [...members.learners].sort(),
     };
+    this.viewsInstalled += 1;
+    const previousPrimary = this.state.current?.view.primary;
+    if (previousPrimary !== undefined && previousPrimary !== view.primary) {
+      const handingOver = this.switchover?.installed === null && this.switchover.to === view.primary;
+      if (handingOver) this.switchoversDone += 1;
+      else this.primariesReplaced += 1;
+    }
     const identities: Record<string, ReplicaIdentity> = {};
     for (const id of membersOf(view)) {
       const identity = keep[id] ?? this.replicas.get(id)?.identity ?? this.state.current?.identities[id];
@@ -677,6 +819,36 @@ export class Coordinator {
     this.state = state;
     this.effects.save = state;
   }
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** What a replica's liveness is judged by: its own reports, and how long it has been silent. */
+export interface HealthReport {
+  readonly silentTicks: number;
+  readonly coordinatorSilentTicks: number;
+  readonly storageStalledTicks: number;
+}
+
+/**
+ * Why a replica does not count as alive (silent, deaf, disk stalled), or null. The coordinator judges
+ * every replica by it; a replica's admin port judges itself by it (silent 0: it hears itself).
+ */
+export function healthProblem(
+  report: HealthReport,
+  config: ProtocolConfig,
+  describeTicks: (ticks: number) => string,
+): string | null {
+  if (report.silentTicks > config.failureTimeoutTicks) {
+    return `no heartbeat for ${describeTicks(Math.round(report.silentTicks))}`;
+  }
+  if (report.coordinatorSilentTicks >= config.failureTimeoutTicks) {
+    return `has heard nothing from the coordinator for ${describeTicks(report.coordinatorSilentTicks)}`;
+  }
+  if (report.storageStalledTicks >= config.storageStallTicksMax) {
+    return `its oldest write has waited ${describeTicks(report.storageStalledTicks)} for an fsync`;
+  }
+  return null;
 }
 
 /** Enough to recognise the processes of a replica that restarts many times in a row. */

@@ -75,10 +75,22 @@ export const emptyCoordinatorState: CoordinatorState = {
   lastAcknowledged: null,
 };
 
+/** How a planned switchover (Coordinator.requestSwitchover) ended. */
+export interface SwitchoverOutcome {
+  readonly to: ReplicaId;
+  readonly ok: boolean;
+  /** What happened, for the operator: on failure, why and what to do. */
+  readonly message: string;
+  /** The current view when it ended. */
+  readonly view: View | null;
+}
+
 export interface CoordinatorEffects {
   /** State to store durably before any message of this batch leaves. */
   readonly save: CoordinatorState | null;
   readonly messages: { readonly to: ReplicaId; readonly message: CoordinatorToReplica }[];
+  /** Switchovers that ended in this batch. */
+  readonly switchovers: SwitchoverOutcome[];
 }
 
 export function emptyReplicaEffects(): ReplicaEffects {

@@ -249,6 +249,22 @@ export interface StatusReply {
   readonly promotionsWithoutHolders: number;
 }
 
+/** Hand the primary role to `to`, a backup of the current view (`understudy switchover`). */
+export interface SwitchoverRequest {
+  readonly type: 'switchover_request';
+  readonly id: number;
+  readonly to: ReplicaId;
+}
+
+/** Sent once the new view is acknowledged by `to`, or the switchover was refused or gave up. */
+export interface SwitchoverReply {
+  readonly type: 'switchover_reply';
+  readonly id: number;
+  readonly ok: boolean;
+  readonly message: string;
+  readonly view: View | null;
+}
+
 // ---- client ↔ replica --------------------------------------------------------------------------
 
 /**

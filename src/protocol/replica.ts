@@ -263,6 +263,10 @@ export class Replica {
   private effects: ReplicaEffects = emptyReplicaEffects();
   private pendingAppends: Entry[] = [];
 
+  /** Views this replica adopted, and how many of them named another primary than the view before. */
+  viewsAdopted = 0;
+  primaryChanges = 0;
+
   constructor(options: ReplicaOptions) {
     this.id = options.id;
     this.address = options.address;
@@ -503,6 +507,8 @@ export class Replica {
     // A view older than our own entries comes from a coordinator that lost its state: never follow it.
     if (view.number < this.log.lastPosition.view) return;
     const previousRole = this.role;
+    this.viewsAdopted += 1;
+    if (this.view !== null && this.view.primary !== view.primary) this.primaryChanges += 1;
     this.view = view;
     this.viewAcknowledged = false;
     this.leadReadySent = false;
@@ -1686,6 +1692,37 @@ export class Replica {
     };
   }
 
+  /** Primary only: how far each backup of the view is behind this log, for the admin port. */
+  backupProgress(): BackupProgress[] {
+    if (this.role !== 'primary' || this.view === null) return [];
+    return this.view.backups.flatMap((id) => {
+      const follower = this.followers.get(id);
+      if (follower === undefined) return [];
+      const behindEntries = Math.max(0, this.log.lastIndex - follower.matchIndex);
+      // Behind since its last progress: what the lag policy judges (`backupAckTimeoutTicks`).
+      const behindTicks = behindEntries === 0 ? 0 : Math.max(0, this.now - follower.lastProgressTick);
+      return [{ id, behindEntries, behindTicks }];
+    });
+  }
+
+  /**
+   * Primary only: async writes durable here (so acknowledged, or about to be) that some backup of the
+   * view does not hold on disk yet: what a failover now could lose. Counted when asked (a scrape), over
+   * the entries between the least-advanced backup and this replica's disk.
+   */
+  asyncAtRisk(): number {
+    if (this.role !== 'primary' || this.view === null || this.view.backups.length === 0) return 0;
+    let onEveryBackup: number = this.durableIndex;
+    for (const id of this.view.backups) {
+      onEveryBackup = Math.min(onEveryBackup, this.followers.get(id)?.matchIndex ?? 0);
+    }
+    let count = 0;
+    for (let index = Math.max(onEveryBackup, this.log.base.index) + 1; index <= this.durableIndex; index++) {
+      if (this.log.entryAt(logIndex(index)).durability === 'async') count++;
+    }
+    return count;
+  }
+
   /** Where a peer listens, as the coordinator last said. */
   addressOf(id: ReplicaId): Address | undefined {
     return this.addresses[id];
@@ -1749,6 +1786,14 @@ export interface ReplicaSnapshot {
   /** Async writes this replica discarded and has not yet seen recorded (kept in memory only). */
   readonly lostUnreported: number;
   readonly transfer: TransferProgress | null;
+}
+
+export interface BackupProgress {
+  readonly id: ReplicaId;
+  /** Entries of the primary's log the backup has not acknowledged as durable. */
+  readonly behindEntries: number;
+  /** Ticks since the backup last acknowledged more while it was behind; 0 when it holds the whole log. */
+  readonly behindTicks: number;
 }
 
 /** Removes and returns, in one splice, the waiters at the front of `queue` with index ≤ `index`. */

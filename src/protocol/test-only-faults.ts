@@ -36,6 +36,8 @@ export interface TestOnlyFaults {
   readonly leadViewsOfEarlierProcesses?: boolean;
   /** Commit quorum: the coordinator promotes as without one (no fence, no count of reports). */
   readonly promoteWithoutQuorumReports?: boolean;
+  /** Switchover: the new primary's view is installed at once, while the old primary's lease runs. */
+  readonly switchoverWithoutLeaseWait?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -50,4 +52,5 @@ export const testOnlyFaultNames = [
   'rankCandidatesByDiskOnly',
   'leadViewsOfEarlierProcesses',
   'promoteWithoutQuorumReports',
+  'switchoverWithoutLeaseWait',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

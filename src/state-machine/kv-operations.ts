@@ -1,12 +1,20 @@
-// The operations of the built-in key/value service, their results, and their MessagePack encoding.
-// An operation travels as a tuple `[name, ...fields]`, a result as `[name, ...fields]` too, so a
-// result can be checked against the operation it answers. Decoding treats its input as untrusted:
-// anything malformed is refused with a ServiceError naming what was wrong, never asserted.
-// Decoded byte strings are private copies (plain Uint8Array), safe to keep after the input is reused.
+// The operations of the built-in key/value service and their results. Both are encoded in a fixed
+// binary layout (kv-operation-layout.ts); older builds sent and logged them as MessagePack tuples
+// `[name, ...fields]`, which still decode. A result names its kind, so it can be checked against
+// the operation it answers. Decoding treats its input as untrusted: anything malformed is refused
+// with a ServiceError naming what was wrong, never asserted.
 
 import { Packr } from 'msgpackr';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { ServiceError } from '../protocol/state-machine.js';
+import {
+  binaryLayoutMarker,
+  binaryResultKind,
+  decodeBinaryOperation,
+  decodeBinaryResult,
+  encodeBinaryOperation,
+  encodeBinaryResult,
+} from './kv-operation-layout.js';
 
 export type KvOperation =
   | { readonly kind: 'get'; readonly key: Uint8Array }
@@ -157,18 +165,33 @@ export function unpackMessage(bytes: Uint8Array, what: string, code: string): un
   }
 }
 
-export function encodeOperation(operation: KvOperation): Uint8Array {
+/** The kinds the binary layout carries (kv-operation-layout.ts): the single-key operations of the hot path. */
+export type KvLayoutKind = 'get' | 'put' | 'delete' | 'append' | 'cas' | 'incr';
+export type KvLayoutOperation = KvOperationOf<KvLayoutKind>;
+export type KvLayoutResult = KvResultOf<KvLayoutKind>;
+/** The others (multi-key and conditional) travel as msgpack tuples `[name, ...fields]`. */
+type KvTupleOperation = Exclude<KvOperation, KvLayoutOperation>;
+type KvTupleResult = Exclude<KvResult, KvLayoutResult>;
+
+const layoutKinds: ReadonlySet<KvOperationKind> = new Set<KvLayoutKind>([
+  'get',
+  'put',
+  'delete',
+  'append',
+  'cas',
+  'incr',
+]);
+
+function inLayout(operation: KvOperation): operation is KvLayoutOperation {
+  return layoutKinds.has(operation.kind);
+}
+
+function inLayoutResult(result: KvResult): result is KvLayoutResult {
+  return layoutKinds.has(result.kind);
+}
+
+function encodeTuple(operation: KvTupleOperation): Uint8Array {
   switch (operation.kind) {
-    case 'get':
-    case 'delete':
-      return packMessage([operation.kind, operation.key]);
-    case 'put':
-    case 'append':
-      return packMessage([operation.kind, operation.key, operation.value]);
-    case 'cas':
-      return packMessage([operation.kind, operation.key, operation.expected, operation.next]);
-    case 'incr':
-      return packMessage([operation.kind, operation.key, operation.delta]);
     case 'get-many':
     case 'lengths':
     case 'delete-many':
@@ -180,8 +203,29 @@ export function encodeOperation(operation: KvOperation): Uint8Array {
   }
 }
 
+function encodeResultTuple(result: KvTupleResult): Uint8Array {
+  switch (result.kind) {
+    case 'get-many':
+      return packMessage([result.kind, result.values]);
+    case 'lengths':
+      return packMessage([result.kind, result.lengths]);
+    case 'put-if':
+      return packMessage([result.kind, result.written]);
+    case 'put-many':
+      return packMessage([result.kind]);
+    case 'delete-many':
+      return packMessage([result.kind, result.count]);
+  }
+}
+
+export function encodeOperation(operation: KvOperation): Uint8Array {
+  return inLayout(operation) ? encodeBinaryOperation(operation) : encodeTuple(operation);
+}
+
 export function decodeOperation(bytes: Uint8Array): KvOperation {
   const code = ErrorCode.badRequest;
+  if (bytes[0] === binaryLayoutMarker) return decodeBinaryOperation(bytes, code, ErrorCode.unknownOperation);
+  // Sent by an older client. Its byte fields are private copies.
   const [kind, fields] = readTuple(bytes, 'operation', operationFields, code, ErrorCode.unknownOperation);
   const field = new FieldReader(kind, fields, operationFields[kind], code);
   switch (kind) {
@@ -213,38 +257,37 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
 }
 
 export function encodeResult(result: KvResult): Uint8Array {
-  switch (result.kind) {
-    case 'get':
-    case 'incr':
-      return packMessage([result.kind, result.value]);
-    case 'append':
-      return packMessage([result.kind, result.length]);
-    case 'put':
-    case 'delete':
-      return packMessage([result.kind, result.existed]);
-    case 'cas':
-      return packMessage([result.kind, result.swapped, result.current]);
-    case 'get-many':
-      return packMessage([result.kind, result.values]);
-    case 'lengths':
-      return packMessage([result.kind, result.lengths]);
-    case 'put-if':
-      return packMessage([result.kind, result.written]);
-    case 'put-many':
-      return packMessage([result.kind]);
-    case 'delete-many':
-      return packMessage([result.kind, result.count]);
-  }
+  return inLayoutResult(result) ? encodeBinaryResult(result) : encodeResultTuple(result);
 }
 
 /** Decodes the answer to an operation of kind `expected`; a malformed answer is a BAD_FRAME. */
 export function decodeResult<K extends KvOperationKind>(expected: K, bytes: Uint8Array): KvResultOf<K> {
   const code = ErrorCode.badFrame;
+  if (bytes[0] === binaryLayoutMarker) {
+    const result = decodeBinaryResult(bytes, code);
+    if (result.kind !== expected) {
+      throw new ServiceError(code, `expected a ${expected} result, got a ${result.kind} result`);
+    }
+    return result as KvResultOf<K>; // kind === expected, checked above
+  }
+  // Logged by an older build and answered again to a retried request.
   const [kind, fields] = readTuple(bytes, 'result', resultFields, code, code);
   if (kind !== expected) throw new ServiceError(code, `expected a ${expected} result, got a ${kind} result`);
   const field = new FieldReader(kind, fields, resultFields[kind], code);
   const result = decodeResultFields(kind, field);
   return result as KvResultOf<K>; // kind === expected, checked above
+}
+
+/** The kind a result's bytes name (either encoding), or null if they are not a key/value result. */
+export function resultKind(bytes: Uint8Array): KvOperationKind | null {
+  if (bytes[0] === binaryLayoutMarker) return binaryResultKind(bytes);
+  try {
+    const tuple = unpackr.unpack(bytes);
+    const name: unknown = Array.isArray(tuple) ? tuple[0] : undefined;
+    return typeof name === 'string' && Object.hasOwn(resultFields, name) ? (name as KvOperationKind) : null;
+  } catch {
+    return null;
+  }
 }
 
 function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult {

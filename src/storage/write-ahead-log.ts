@@ -135,6 +135,8 @@ function pushOffset(segment: LogSegment, offset: number): void {
 
 export class WriteAheadLog {
   onDurable: (position: LogPosition) => void = () => {};
+  /** Told how long each fdatasync of a batch of entries took, in seconds (the admin port's histogram). */
+  onFsyncTimed: (seconds: number) => void = () => {};
   /** syncs: fdatasyncs of entries; syncMarkers: markers written (idle, at open, at close), each fsynced. */
   readonly stats = { syncs: 0, batches: 0, syncMarkers: 0 };
 
@@ -404,8 +406,10 @@ export class WriteAheadLog {
       this.fail(error);
       return;
     }
+    const syncStartedMs = performance.now();
     const synced = (syncError: NodeJS.ErrnoException | null) => {
       if (syncError !== null) return this.fail(syncError);
+      this.onFsyncTimed((performance.now() - syncStartedMs) / 1000);
       this.stats.syncs++;
       this.syncedIndex = lastIndex;
       this.coveredIndex = Math.max(this.coveredIndex, claim);

@@ -55,11 +55,13 @@ export class MessageConnection {
     this.sendBufferMaxBytes = options.sendBufferMaxBytes ?? SEND_BUFFER_MAX_BYTES_DEFAULT;
     this.reader = new FrameReader(this.frameSizeMaxBytes);
     socket.setNoDelay(true);
+    transportCounters.connectionsOpen += 1;
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => {
       this.closeError ??= new ConnectionClosedError(`connection failed: ${error.message}`);
     });
     socket.on('close', () => {
+      transportCounters.connectionsOpen -= 1;
       this.closing = true;
       this.onClose(this.closeError);
     });

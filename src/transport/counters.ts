@@ -10,6 +10,8 @@ export interface TransportCounters {
   sendBufferOverflows: number;
   /** Hellos answered with HANDSHAKE_REFUSED (wrong cluster or protocol version). */
   handshakesRefused: number;
+  /** Connections whose socket has not closed yet, either direction, handshake or not. */
+  connectionsOpen: number;
 }
 
 export const transportCounters: TransportCounters = {
@@ -17,4 +19,5 @@ export const transportCounters: TransportCounters = {
   connectionsClosedForErrors: 0,
   sendBufferOverflows: 0,
   handshakesRefused: 0,
+  connectionsOpen: 0,
 };

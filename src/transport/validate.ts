@@ -17,6 +17,8 @@ import type {
   StalenessBound,
   StatusReply,
   StatusRequest,
+  SwitchoverReply,
+  SwitchoverRequest,
   TransferMessage,
   TransferProgress,
   Welcome,
@@ -401,6 +403,28 @@ export function parseStatusReply(value: unknown): StatusReply {
     problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
     asyncLost: field('asyncLost', integer),
     promotionsWithoutHolders: field('promotionsWithoutHolders', integer),
+  };
+}
+
+/** What a client may ask the coordinator: its status, or a switchover. */
+export function parseCoordinatorRequest(value: unknown): StatusRequest | SwitchoverRequest {
+  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  return type === 'switchover_request' ? parseSwitchoverRequest(value) : parseStatusRequest(value);
+}
+
+export function parseSwitchoverRequest(value: unknown): SwitchoverRequest {
+  const [field, type] = message(value, 'switchover request', 'switchover_request');
+  return { type, id: field('id', integer), to: field('to', replica) };
+}
+
+export function parseSwitchoverReply(value: unknown): SwitchoverReply {
+  const [field, type] = message(value, 'switchover reply', 'switchover_reply');
+  return {
+    type,
+    id: field('id', integer),
+    ok: field('ok', boolean),
+    message: field('message', text(TEXT_BYTES_MAX)),
+    view: field('view', nullable(viewValue)),
   };
 }
 

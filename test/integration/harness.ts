@@ -17,7 +17,7 @@ export interface RunningProcess {
   readonly address: string;
   /** Everything the process wrote on stderr so far. */
   stderr(): string;
-  /** Everything the process wrote on stdout so far. */
+  /** Everything the process wrote on stdout so far (where it listens: its ready and admin lines). */
   stdout(): string;
 }
 
@@ -106,10 +106,17 @@ export class LocalCluster {
 
   /** Flags every replica of this cluster starts with (snapshot and session limits, say). */
   private replicaArguments: readonly string[] = [];
+  /** Flags the coordinator starts with (an admin port, say). */
+  private coordinatorArguments: readonly string[] = [];
 
-  static async start(replicaCount = 3, replicaArguments: readonly string[] = []): Promise<LocalCluster> {
+  static async start(
+    replicaCount = 3,
+    replicaArguments: readonly string[] = [],
+    coordinatorArguments: readonly string[] = [],
+  ): Promise<LocalCluster> {
     const cluster = new LocalCluster();
     cluster.replicaArguments = replicaArguments;
+    cluster.coordinatorArguments = coordinatorArguments;
     await cluster.startCoordinator();
     for (let number = 1; number <= replicaCount; number++) await cluster.startReplica(`r${number}`);
     await cluster.waitForView((view) => view.backups.length === replicaCount - 1);
@@ -126,6 +133,7 @@ export class LocalCluster {
       path.join(this.directory, 'coordinator'),
       // Each test makes its own folder: a new cluster (ignored once the coordinator has state).
       '--new-cluster',
+      ...this.coordinatorArguments,
     ]);
     this.coordinatorAddress = this.coordinator.address;
   }

@@ -66,7 +66,7 @@ const usageErrors: [string[], RegExp][] = [
       '--resp',
       'redis',
     ],
-    /--resp.*bad address "redis"/,
+    /--resp.*'redis' is invalid.*expected \[host:\]port \(a port alone listens on 127\.0\.0\.1\)/,
   ],
   [
     [
@@ -82,7 +82,7 @@ const usageErrors: [string[], RegExp][] = [
       '--resp',
       '70000',
     ],
-    /--resp.*bad address "127.0.0.1:70000"/,
+    /--resp.*'70000' is invalid.*a port from 0 to 65535/,
   ],
   [
     ['start', '--resp-port', '65534', '--replicas', '3'],

@@ -3,7 +3,7 @@
 
 import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
 import { Coordinator } from '../../src/protocol/coordinator.js';
-import type { CoordinatorState, ReplicaEffects } from '../../src/protocol/effects.js';
+import type { CoordinatorState, ReplicaEffects, SwitchoverOutcome } from '../../src/protocol/effects.js';
 import type { ClientReply, ClientRequest, Heartbeat } from '../../src/protocol/messages.js';
 import { Replica, type StoredSnapshot } from '../../src/protocol/replica.js';
 import {
@@ -92,6 +92,8 @@ export class CoordinatorHarness {
   readonly clock = new ManualClock();
   readonly coordinator: Coordinator;
   private readonly sequences = new Map<string, number>();
+  /** Switchovers that ended while `run` moved time. */
+  readonly switchovers: SwitchoverOutcome[] = [];
 
   constructor(
     stored: CoordinatorState | null,
@@ -153,7 +155,7 @@ export class CoordinatorHarness {
       this.clock.now += 1;
       this.coordinator.tick();
       for (const [id, fields] of beats()) this.coordinator.receiveHeartbeat(this.heartbeat(id, fields));
-      this.coordinator.takeEffects();
+      this.switchovers.push(...this.coordinator.takeEffects().switchovers);
     }
   }
 

@@ -13,9 +13,11 @@ import {
   encodeResult,
   isReadOnly,
   type KvOperation,
+  type KvOperationKind,
   type KvResult,
   kvOperation,
 } from '../../src/state-machine/index.js';
+import { resultKind } from '../../src/state-machine/kv-operations.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const pack = (value: unknown): Uint8Array => new Uint8Array(new Packr({ useRecords: false }).pack(value));
@@ -80,7 +82,7 @@ test('every result survives encode then decode, checked against the operation it
 });
 
 test('an append result is the new length, a byte count: anything else is BAD_FRAME', () => {
-  assert.deepEqual(encodeResult({ kind: 'append', length: 3 }), pack(['append', 3]));
+  assert.deepEqual(decodeResult('append', pack(['append', 3])), { kind: 'append', length: 3 });
   const cases: [unknown, RegExp][] = [
     [['append', bytes('abc')], /append: length must be a safe integer, got 3 bytes/],
     [['append', -1], /append: length must be a byte count \(not negative\), got -1/],
@@ -90,6 +92,88 @@ test('an append result is the new length, a byte count: anything else is BAD_FRA
   for (const [value, pattern] of cases) {
     assert.throws(() => decodeResult('append', pack(value)), refusedWith(ErrorCode.badFrame, pattern));
   }
+});
+
+test('results logged as MessagePack by older builds decode as the binary ones do', () => {
+  const pairs: [unknown[], KvResult][] = [
+    [['get', null], { kind: 'get', value: null }],
+    [['get', bytes('v')], { kind: 'get', value: bytes('v') }],
+    [['put', true], { kind: 'put', existed: true }],
+    [['delete', false], { kind: 'delete', existed: false }],
+    [['append', 7], { kind: 'append', length: 7 }],
+    [['cas', true, bytes('n')], { kind: 'cas', swapped: true, current: bytes('n') }],
+    [['incr', -3], { kind: 'incr', value: -3 }],
+  ];
+  for (const [old, result] of pairs) {
+    assert.deepEqual(decodeResult(result.kind, pack(old)), result);
+    assert.equal(resultKind(pack(old)), result.kind);
+    assert.equal(resultKind(encodeResult(result)), result.kind);
+  }
+  assert.equal(resultKind(pack(['scan', 1])), null);
+  assert.equal(resultKind(new Uint8Array([0xc1, 0x99])), null);
+});
+
+test('operations sent as MessagePack by older clients decode as the binary ones do', () => {
+  const pairs: [unknown[], KvOperation][] = [
+    [['put', bytes('k'), bytes('v')], kvOperation.put(bytes('k'), bytes('v'))],
+    [['cas', bytes('k'), null, bytes('n')], kvOperation.cas(bytes('k'), null, bytes('n'))],
+    [['incr', bytes('k'), 5], kvOperation.incr(bytes('k'), 5)],
+  ];
+  for (const [old, operation] of pairs) assert.deepEqual(decodeOperation(pack(old)), operation);
+});
+
+test('a damaged binary operation is BAD_REQUEST (or UNKNOWN_OPERATION) naming what was wrong', () => {
+  const put = encodeOperation(kvOperation.put(bytes('key'), bytes('value')));
+  const cas = encodeOperation(kvOperation.cas(bytes('k'), bytes('old'), bytes('new')));
+  const incr = encodeOperation(kvOperation.incr(bytes('k'), 2));
+  const damaged = (from: Uint8Array, change: (copy: Buffer) => void, length = from.length): Uint8Array => {
+    const copy = Buffer.from(from.subarray(0, length));
+    change(copy);
+    return copy;
+  };
+  const cases: [Uint8Array, RegExp][] = [
+    [put.subarray(0, 4), /too short/],
+    [damaged(put, (b) => b.writeUInt32LE(1000, 2)), /put: the key runs past the end/],
+    [new Uint8Array([...encodeOperation(kvOperation.get(bytes('k'))), 0]), /get: bytes follow the key/],
+    [damaged(cas, (b) => b.writeUInt8(4, 7)), /cas: unknown flags 4/],
+    [damaged(cas, (b) => b.writeUInt8(2, 7)), /cas: an absent expected value has bytes/],
+    [damaged(cas, (b) => b.writeUInt32LE(99, 8)), /cas: the expected value runs past the end/],
+    [incr.subarray(0, incr.length - 1), /incr: the delta must be the last 8 bytes/],
+    [damaged(incr, (b) => b.writeDoubleLE(1.5, 7)), /incr: delta must be a safe integer, got 1.5/],
+    [damaged(incr, (b) => b.writeDoubleLE(2 ** 60, 7)), /incr: delta must be a safe integer/],
+  ];
+  for (const [input, pattern] of cases) {
+    assert.throws(() => decodeOperation(input), refusedWith(ErrorCode.badRequest, pattern), String(pattern));
+  }
+  assert.throws(
+    () => decodeOperation(damaged(put, (b) => b.writeUInt8(0x19, 1))),
+    refusedWith(ErrorCode.unknownOperation, /unknown operation code 25/),
+  );
+});
+
+test('a damaged binary result is BAD_FRAME, and bytes of one kind never read as another', () => {
+  const cases: [KvOperationKind, Uint8Array, RegExp][] = [
+    ['get', new Uint8Array([0xc1, 0x21, 2]), /get: present must be 0 or 1, got 2/],
+    ['get', new Uint8Array([0xc1, 0x21, 0, 7]), /get: an absent value has bytes/],
+    ['put', new Uint8Array([0xc1, 0x22, 1, 0]), /put: the result must be 3 bytes, got 4/],
+    ['append', encodeResult({ kind: 'incr', value: -1 }), /expected a append result, got a incr result/],
+    ['cas', new Uint8Array([0xc1, 0x25, 1, 0, 9]), /cas: an absent current value has bytes/],
+    ['put', new Uint8Array([0xc1, 0x12, 1]), /unknown result code 18/],
+  ];
+  for (const [kind, input, pattern] of cases) {
+    assert.throws(() => decodeResult(kind, input), refusedWith(ErrorCode.badFrame, pattern), String(pattern));
+  }
+  const negative = Buffer.from(encodeResult({ kind: 'append', length: 1 }));
+  negative.writeDoubleLE(-1, 2);
+  assert.throws(
+    () => decodeResult('append', negative),
+    refusedWith(ErrorCode.badFrame, /length -1 is negative/),
+  );
+  // A put operation has the layout of an append update (kv-updates.ts) but not its kind code.
+  assert.throws(
+    () => decodeResult('put', encodeOperation(kvOperation.put(bytes('k'), bytes('v')))),
+    refusedWith(ErrorCode.badFrame, /unknown result code/),
+  );
 });
 
 test('garbage that is not MessagePack is BAD_REQUEST', () => {
@@ -177,6 +261,13 @@ test('the multi-key and conditional operations and their results survive encode 
     { kind: 'delete-many', count: 2 },
   ];
   for (const result of results) assert.deepEqual(decodeResult(result.kind, encodeResult(result)), result);
+  // They travel as msgpack tuples; the binary layout (first byte 0xc1) carries the single-key ones.
+  assert.deepEqual(
+    encodeOperation(kvOperation.deleteMany([bytes('a')])),
+    pack(['delete-many', [bytes('a')]]),
+  );
+  assert.deepEqual(encodeResult({ kind: 'put-if', written: true }), pack(['put-if', true]));
+  assert.equal(encodeOperation(kvOperation.get(bytes('a')))[0], 0xc1);
   assert.equal(isReadOnly(kvOperation.getMany([bytes('a')])), true);
   assert.equal(isReadOnly(kvOperation.lengths([bytes('a')])), true);
   assert.equal(isReadOnly(kvOperation.deleteMany([bytes('a')])), false);

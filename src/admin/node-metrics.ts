@@ -1,0 +1,50 @@
+// The metrics every admin port reports, replica or coordinator: the process (prom-client's defaults:
+// CPU, memory, event-loop delay, GC), the transport's counters, and the view as this node knows it.
+
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { transportCounters } from '../transport/index.js';
+import { counterFrom, gaugeFrom } from './metric-kinds.js';
+
+export interface ViewCounts {
+  readonly viewNumber: number;
+  /** Views this process installed (coordinator) or adopted (replica) since it started. */
+  readonly viewChanges: number;
+  /** Of those, the views that named another primary than the view before. */
+  readonly failovers: number;
+}
+
+export function createNodeRegistry(views: () => ViewCounts): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  gaugeFrom(
+    registry,
+    'understudy_view_number',
+    'The number of the current view, as this node knows it (0: none yet).',
+    () => views().viewNumber,
+  );
+  counterFrom(
+    registry,
+    'understudy_view_changes_total',
+    'Views this process installed (coordinator) or adopted (replica) since it started.',
+    () => views().viewChanges,
+  );
+  counterFrom(
+    registry,
+    'understudy_failovers_total',
+    'Views since this process started whose primary differs from the view before: on the coordinator, primaries it replaced; on a replica, changes of primary it followed.',
+    () => views().failovers,
+  );
+  counterFrom(
+    registry,
+    'understudy_bad_frames_total',
+    'Frames received that were too large, did not decode or failed validation (each closed its connection).',
+    () => transportCounters.badFrames,
+  );
+  gaugeFrom(
+    registry,
+    'understudy_connections',
+    'Open TCP connections of this process (clients, peers, coordinator link), in either direction.',
+    () => transportCounters.connectionsOpen,
+  );
+  return registry;
+}

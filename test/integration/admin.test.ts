@@ -1,0 +1,257 @@
+// The admin HTTP port of real processes: a coordinator and three replicas on 127.0.0.1, each with
+// `--admin 127.0.0.1:0` (the OS picks the port, which each prints), stopped by process id. Metrics
+// are valid Prometheus text that moves with writes; the health checks follow the roles, also through
+// a kill -9 of the primary; /status has the shape `understudy status --json` prints.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Family, parsePrometheusText, sampleValue } from '../prometheus-text.js';
+import { LocalCluster, type RunningProcess, runCli, waitFor } from './harness.js';
+
+const admin = ['--admin', '127.0.0.1:0'];
+let cluster: LocalCluster;
+
+before(async () => {
+  cluster = await LocalCluster.start(3, admin, admin);
+});
+
+after(() => cluster.close());
+
+/** Where a process serves its admin port, as it printed at start. */
+function adminOf(running: RunningProcess | null | undefined): string {
+  const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
+  assert.ok(match?.[1] !== undefined, 'the process printed its admin address');
+  return match[1];
+}
+
+const replicaAdmin = (id: string) => adminOf(cluster.replicas.get(id));
+
+async function ask(address: string, path: string, method = 'GET') {
+  const response = await fetch(`http://${address}${path}`, { method });
+  return { status: response.status, headers: response.headers, body: await response.text() };
+}
+
+async function metrics(address: string): Promise<Map<string, Family>> {
+  const answer = await ask(address, '/metrics');
+  assert.equal(answer.status, 200);
+  assert.match(answer.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return parsePrometheusText(answer.body);
+}
+
+async function primaryId(): Promise<string> {
+  const view = (await cluster.status()).view;
+  assert.ok(view !== null);
+  return view.primary;
+}
+
+const writeSync = { op: 'write', durability: 'sync' };
+
+test('/metrics is Prometheus text whose commit index and request histogram move with writes', async () => {
+  const primary = await primaryId();
+  const before = await metrics(replicaAdmin(primary));
+  const commitBefore = sampleValue(before, 'understudy_commit_index');
+  const requestsBefore = sampleValue(before, 'understudy_request_duration_seconds_count', writeSync);
+  const client = await cluster.client();
+  const writes = 20;
+  for (let number = 0; number < writes; number++) await client.put(`metrics-${number}`, `value-${number}`);
+  const after = await waitFor('the primary to count the writes', async () => {
+    const now = await metrics(replicaAdmin(primary));
+    const moved =
+      sampleValue(now, 'understudy_commit_index') >= commitBefore + writes &&
+      sampleValue(now, 'understudy_request_duration_seconds_count', writeSync) >= requestsBefore + writes;
+    return moved ? now : undefined;
+  });
+  assert.equal(sampleValue(after, 'understudy_role', { role: 'primary' }), 1);
+  assert.equal(sampleValue(after, 'understudy_role', { role: 'backup' }), 0);
+  assert.ok(sampleValue(after, 'understudy_view_number') >= 1);
+  assert.ok(sampleValue(after, 'understudy_durable_index') >= sampleValue(after, 'understudy_commit_index'));
+  assert.ok(sampleValue(after, 'understudy_fsync_seconds_count') > 0);
+  assert.ok(
+    sampleValue(after, 'understudy_request_duration_seconds_bucket', { ...writeSync, le: '+Inf' }) >= writes,
+  );
+  assert.ok(sampleValue(after, 'understudy_connections') > 0);
+  assert.equal(sampleValue(after, 'understudy_bad_frames_total'), 0);
+  assert.equal(sampleValue(after, 'understudy_async_at_risk'), 0);
+  const view = (await cluster.status()).view;
+  for (const backup of view?.backups ?? []) {
+    assert.ok(sampleValue(after, 'understudy_backup_lag_entries', { backup }) >= 0);
+    assert.ok(sampleValue(after, 'understudy_backup_lag_seconds', { backup }) >= 0);
+  }
+  for (const name of [
+    'understudy_view_changes_total',
+    'understudy_failovers_total',
+    'process_cpu_user_seconds_total',
+  ]) {
+    assert.ok(after.has(name), name);
+  }
+  // A backup reports its own copy: it learns the commit index with the next entries or heartbeat.
+  for (const backup of view?.backups ?? []) {
+    await waitFor(`${backup} to report the commit`, async () => {
+      const now = await metrics(replicaAdmin(backup));
+      return sampleValue(now, 'understudy_commit_index') >= commitBefore + writes &&
+        sampleValue(now, 'understudy_role', { role: 'backup' }) === 1
+        ? true
+        : undefined;
+    });
+  }
+  const coordinator = await metrics(adminOf(cluster.coordinator));
+  assert.equal(sampleValue(coordinator, 'understudy_role', { role: 'coordinator' }), 1);
+  assert.equal(sampleValue(coordinator, 'understudy_replica_alive', { replica: primary }), 1);
+});
+
+test('/primary is 200 only on the primary and /replica only on the backups; the coordinator is neither', async () => {
+  const view = (await cluster.status()).view;
+  assert.ok(view !== null);
+  await waitFor('the health checks to follow the roles', async () => {
+    for (const id of cluster.replicas.keys()) {
+      const isPrimary = id === view.primary;
+      const primary = await ask(replicaAdmin(id), '/primary');
+      const replica = await ask(replicaAdmin(id), '/replica');
+      if (primary.status !== (isPrimary ? 200 : 503)) return undefined;
+      if (replica.status !== (isPrimary ? 503 : 200)) return undefined;
+    }
+    return true;
+  });
+  const body = JSON.parse((await ask(replicaAdmin(view.backups[0] ?? ''), '/primary')).body);
+  assert.equal(body.role, 'backup');
+  assert.equal(typeof body.reason, 'string');
+  for (const path of ['/primary', '/replica']) {
+    assert.equal((await ask(adminOf(cluster.coordinator), path)).status, 503);
+  }
+});
+
+test('/status has the JSON shape of understudy status --json: all replicas at the coordinator, itself at a replica', async () => {
+  const cli = await runCli(['status', '--json', '--coordinator', cluster.coordinatorAddress]);
+  assert.equal(cli.code, 0, cli.stderr);
+  const printed = JSON.parse(cli.stdout);
+  const rowKeys = Object.keys(printed.replicas[0]).sort();
+  const fromCoordinator = JSON.parse((await ask(adminOf(cluster.coordinator), '/status')).body);
+  assert.deepEqual(Object.keys(fromCoordinator).sort(), Object.keys(printed).sort());
+  assert.deepEqual(fromCoordinator.view, printed.view);
+  assert.deepEqual(
+    fromCoordinator.replicas.map((row: { id: string }) => row.id),
+    printed.replicas.map((row: { id: string }) => row.id),
+  );
+  for (const row of fromCoordinator.replicas) assert.deepEqual(Object.keys(row).sort(), rowKeys);
+  for (const id of cluster.replicas.keys()) {
+    const own = JSON.parse((await ask(replicaAdmin(id), '/status')).body);
+    assert.deepEqual(Object.keys(own).sort(), Object.keys(printed).sort());
+    assert.deepEqual(own.view, printed.view);
+    assert.equal(own.replicas.length, 1);
+    assert.equal(own.replicas[0].id, id);
+    assert.deepEqual(Object.keys(own.replicas[0]).sort(), rowKeys);
+    assert.equal(own.replicas[0].role, printed.replicas.find((row: { id: string }) => row.id === id)?.role);
+  }
+});
+
+test('an unknown path is 404 and a method other than GET or HEAD is 405, on every admin port', async () => {
+  const addresses = [adminOf(cluster.coordinator), ...[...cluster.replicas.keys()].map(replicaAdmin)];
+  for (const address of addresses) {
+    assert.equal((await ask(address, '/nope')).status, 404);
+    assert.equal((await ask(address, '/')).status, 404); // the dashboard comes later
+    const posted = await ask(address, '/metrics', 'POST');
+    assert.equal(posted.status, 405);
+    assert.equal(posted.headers.get('allow'), 'GET, HEAD');
+    const head = await ask(address, '/status', 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+  }
+});
+
+test('after kill -9 of the primary, the new primary answers 200 on /primary and the coordinator counts a failover', async () => {
+  const coordinatorAdmin = adminOf(cluster.coordinator);
+  const failoversBefore = sampleValue(await metrics(coordinatorAdmin), 'understudy_failovers_total');
+  const viewBefore = sampleValue(await metrics(coordinatorAdmin), 'understudy_view_number');
+  const killed = await primaryId();
+  await cluster.kill(killed);
+  const survivors = [...cluster.replicas.keys()];
+  const promoted = await waitFor(
+    'a surviving replica to answer 200 on /primary',
+    async () => {
+      for (const id of survivors) if ((await ask(replicaAdmin(id), '/primary')).status === 200) return id;
+      return undefined;
+    },
+    60_000,
+  );
+  assert.notEqual(promoted, killed);
+  assert.equal(await primaryId(), promoted);
+  const coordinator = await metrics(coordinatorAdmin);
+  assert.ok(sampleValue(coordinator, 'understudy_failovers_total') >= failoversBefore + 1);
+  assert.ok(sampleValue(coordinator, 'understudy_view_number') > viewBefore);
+  assert.equal(sampleValue(coordinator, 'understudy_replica_alive', { replica: killed }), 0);
+  const promotedMetrics = await metrics(replicaAdmin(promoted));
+  assert.equal(sampleValue(promotedMetrics, 'understudy_role', { role: 'primary' }), 1);
+  assert.ok(sampleValue(promotedMetrics, 'understudy_failovers_total') >= 1);
+  const client = await cluster.client();
+  await client.put('after-failover', 'yes');
+  // The other survivor is a backup of the new view: /replica says so.
+  const other = survivors.find((id) => id !== promoted);
+  if (other !== undefined) {
+    await waitFor('the other survivor to pass /replica', async () =>
+      (await ask(replicaAdmin(other), '/replica')).status === 200 ? true : undefined,
+    );
+  }
+});
+
+test('a bad --admin value is refused with a clear error, and a taken admin port stops the server', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'understudy-admin-'));
+  try {
+    const replica = (adminValue: string) =>
+      runCli([
+        'replica',
+        '--id',
+        'r9',
+        '--listen',
+        '127.0.0.1:0',
+        '--coordinator',
+        '127.0.0.1:1',
+        '--dir',
+        join(directory, 'r9'),
+        '--admin',
+        adminValue,
+      ]);
+    for (const bad of ['nonsense', '127.0.0.1:99999', 'http://127.0.0.1:80']) {
+      const refused = await replica(bad);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /--admin <\[host:\]port>' argument .* is invalid\. expected \[host:\]port/,
+      );
+    }
+    const coordinator = await runCli([
+      'coordinator',
+      '--listen',
+      '127.0.0.1:0',
+      '--dir',
+      directory,
+      '--admin',
+      '65536',
+    ]);
+    assert.equal(coordinator.code, 2);
+    assert.match(coordinator.stderr, /--admin.*expected \[host:\]port with a port from 0 to 65535/);
+    const overlap = await runCli(['start', '--port', '47000', '--admin-port', '47002', '--dir', directory]);
+    assert.equal(overlap.code, 2);
+    assert.match(overlap.stderr, /--admin-port 47002 overlaps the cluster's ports 47000\.\.47003/);
+    const tooHigh = await runCli(['start', '--port', '64600', '--dir', directory]);
+    assert.equal(tooHigh.code, 2);
+    assert.match(tooHigh.stderr, /admin port 65600 leaves no room .* choose --admin-port/);
+    // Taken: the replica started, could not open its admin port, closed again and exited 1.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const address = holder.address();
+    assert.ok(typeof address === 'object' && address !== null);
+    try {
+      const taken = await replica(`127.0.0.1:${address.port}`);
+      assert.equal(taken.code, 1, taken.stderr);
+      assert.match(taken.stderr, /EADDRINUSE/);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
