@@ -107,6 +107,15 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal(await backup.del('a', 'b', 'nope'), 2);
     assert.deepEqual(await primary.mget('a', 'b'), [null, null]);
     await assert.rejects(backup.incr('greeting'), /ERR value is not an integer or out of range/);
+    // The store's limits differ from Redis's, and say so.
+    await assert.rejects(backup.set('', 'v'), /ERR put: the key is empty/);
+    await backup.incrby('big', '9007199254740991'); // ioredis parses so large an integer reply inexactly
+    assert.equal(await backup.get('big'), '9007199254740991');
+    await assert.rejects(backup.incr('big'), /ERR incr by 1 would leave the safe integer range/);
+    await assert.rejects(
+      backup.incrby('big', '9007199254740992'),
+      /ERR value is not an integer or out of range/,
+    );
     await assert.rejects(backup.set('k', 'v', 'EX', '10'), /ERR SET EX is not supported/);
 
     const pipeline = backup.pipeline().set('p', '1').incr('p').get('p').del('p');
