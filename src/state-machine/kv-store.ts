@@ -1,6 +1,7 @@
 // The built-in key/value service. `execute` computes a write's result and its update without
-// changing state; the update is the side effect (set, append or delete; kv-updates.ts), never the
-// operation, so backups `apply` it without re-executing. A write
+// changing state; the update is the side effect (set, append or delete; kv-updates.ts; for a
+// multi-key write, a batch of them applied whole, kv-batch-updates.ts), never the operation, so
+// backups `apply` it without re-executing. A write
 // that changes nothing yields an empty update, which `apply` skips. Every log entry keeps both the
 // update and the result, so an append's are bounded by its suffix, not by the value it grows: its
 // update carries the suffix and its result the new length, and appending to a long value logs only

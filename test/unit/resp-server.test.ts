@@ -10,6 +10,7 @@ import { UnavailableError } from '../../src/errors.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { RespServer } from '../../src/resp/index.js';
+import { pipelinedCommandsMax } from '../../src/resp/limits.js';
 
 const local: LocalReplica = {
   id: replicaId('r2'),
@@ -191,6 +192,18 @@ describe('the Redis port without a cluster', () => {
     assert.match(set ?? '', /^-UNAVAILABLE /);
     assert.equal(pingAgain, '+PONG');
     assert.equal(closed, false);
+  });
+
+  test('a pipeline longer than the port reads ahead is answered whole, in order', async () => {
+    // Three times pipelinedCommandsMax: reading pauses and resumes along the way.
+    const count = 3 * pipelinedCommandsMax;
+    const input = Array.from({ length: count }, (_, at) => `ECHO ${at}\r\n`).join('');
+    const { text } = await exchange(port, input, (got) => got.endsWith(`${count - 1}\r\n`));
+    const echoed = text.split('\r\n').filter((_, at) => at % 2 === 1);
+    assert.deepEqual(
+      echoed.map(Number),
+      Array.from({ length: count }, (_, at) => at),
+    );
   });
 
   test('QUIT is answered, then the connection closes and what followed is not run', async () => {
