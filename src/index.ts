@@ -1,4 +1,5 @@
-// The package's main entry: the clients, the errors users catch, and what a custom service implements.
+// The package's main entry: the clients, the errors users catch, what a custom service implements,
+// and the servers that run one in-process (the `understudy` command runs the same classes).
 
 export {
   type Bytes,
@@ -31,12 +32,26 @@ export {
   UnavailableError,
   UnderstudyError,
 } from './errors.js';
+export { defaultNodeConfig, type NodeConfig } from './node/config.js';
+export { CoordinatorServer, type CoordinatorServerOptions } from './node/coordinator-server.js';
+export {
+  ReplicaServer,
+  type ReplicaServerBaseOptions,
+  type ReplicaServerOptions,
+  type ReplicaServiceOptions,
+} from './node/replica-server.js';
+export type { ServiceModule } from './node/service-module.js';
+export type { ProtocolConfig } from './protocol/config.js';
 export type { ReplicaStatus, StatusReply, TransferProgress } from './protocol/messages.js';
+export type { ServiceIdentity } from './protocol/service-identity.js';
 export {
   type Execution,
+  encodedSnapshot,
+  isServiceError,
   ServiceError,
+  type SnapshotEncoding,
   type StateMachine,
   type StateMachineFactory,
 } from './protocol/state-machine.js';
 export type { Durability, View } from './protocol/types.js';
-export { KeyValueStore, type KvResult } from './state-machine/index.js';
+export { KeyValueStore, type KvResult, keyValueService } from './state-machine/index.js';

@@ -36,6 +36,7 @@
 //                     it while the status shows its transfer under way (a whole chunk held), restart
 //                     it from its directory: the same snapshot must resume where it stopped
 
+import { Client } from '../client/kv-client.js';
 import { assert } from '../protocol/assert.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
@@ -100,6 +101,8 @@ export const TRANSFER_KILL_WAIT_MS = 30_000;
 export const TRANSFER_KILL_DOWN_MS = [200, 1000] as const;
 /** How often a kill, pause, pause-partition or link cut aims at the primary rather than another replica. */
 export const PRIMARY_TARGET_PROBABILITY = 0.7;
+/** How long an operator's switchover may take to end (a lease, a view, its acknowledgement; with faults). */
+export const SWITCHOVER_DEADLINE_MS = 10_000;
 /** A fault that needs a whole view now trusts a status at most this old. */
 export const WHOLE_VIEW_FRESH_MS = 5 * VIEW_POLL_INTERVAL_MS;
 /** The source name proxies see for every client. */
@@ -298,7 +301,64 @@ class Planner {
         return this.planCorrupt();
       case 'transfer-kill':
         return this.planTransferKill();
+      case 'switchover':
+        return this.planSwitchover();
     }
+  }
+
+  // ---- an operator's planned switchover --------------------------------------------------------
+
+  /**
+   * Asks the coordinator (through its proxy, as an operator would) to hand the primary role to a
+   * backup, under the load and the other faults. A refusal is an answer too (another fault may have
+   * taken the backup down); a switchover that says it is done must have installed a view the target leads.
+   */
+  private planSwitchover(): PlannedFault | null {
+    const backups = this.view?.backups ?? [];
+    if (backups.length === 0) return null;
+    const target = this.random.pick(backups);
+    const { cluster, problem } = this.context;
+    return {
+      reservation: {
+        kind: 'switchover',
+        down: [],
+        process: null,
+        losesDirectory: false,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const fault = this.record(
+          'switchover',
+          'to a backup',
+          `switchover to ${target} (backup)`,
+          this.primary,
+        );
+        const client = await Client.connect({
+          coordinator: cluster.coordinatorAddress,
+          deadlineMs: SWITCHOVER_DEADLINE_MS,
+        });
+        let outcome: string;
+        try {
+          const reply = await client.switchover(target);
+          if (reply.ok && reply.view?.primary !== target) {
+            problem(
+              `switchover to ${target} said done, but view ${reply.view?.number} is led by ${reply.view?.primary}`,
+            );
+          }
+          outcome = `${reply.ok ? 'done' : 'not done'}: ${reply.message}`;
+        } catch (error) {
+          outcome = `no answer: ${error instanceof Error ? error.message : String(error)}`;
+        } finally {
+          await client.close();
+        }
+        return {
+          record: fault,
+          holdDescription: 'until it ends',
+          hold: async () => {},
+          heal: async () => outcome,
+        };
+      },
+    };
   }
 
   // ---- choosing ------------------------------------------------------------------------------

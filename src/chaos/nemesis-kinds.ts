@@ -12,5 +12,6 @@ export const nemesisKinds = [
   'coordinator-link',
   'corrupt',
   'transfer-kill',
+  'switchover',
 ] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];

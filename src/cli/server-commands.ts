@@ -14,7 +14,10 @@ import { type Command, Option } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger } from '../node/logger.js';
+import type { ReplicaServiceOptions } from '../node/replica-server.js';
+import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
 import { defaultProtocolConfig, lagPolicies, syncQuorumAll } from '../protocol/config.js';
+import { describeService } from '../protocol/service-identity.js';
 import type { LocalReplica } from '../resp/index.js';
 import { formatAddress } from '../transport/index.js';
 import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
@@ -79,14 +82,19 @@ interface RetentionFlags {
   readonly transferRate?: number;
 }
 
-interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags {
+/** The service a replica runs: a module whose default export is a StateMachineFactory. */
+interface ServiceFlags {
+  readonly service?: string;
+}
+
+interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags, ServiceFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
   readonly resp?: string;
 }
 
-interface StartFlags extends RetentionFlags, QuorumFlags {
+interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags {
   readonly replicas: number;
   readonly dir: string;
   readonly port: number;
@@ -120,6 +128,15 @@ function addRetentionOptions(command: Command): Command {
       'pace at which this replica serves snapshots to learners (default: no limit)',
       integerIn(1, retentionLimitMax),
     );
+}
+
+function addServiceOption(command: Command): Command {
+  return command.option(
+    '--service <module>',
+    'the service to replicate: a module (a path, or a package name resolved from here) whose default export ' +
+      'is a StateMachineFactory, and which may export service = { name, version }; every replica of a ' +
+      'cluster must run the same one (default: the key/value store)',
+  );
 }
 
 /** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
@@ -243,7 +260,7 @@ export function addServerCommands(program: Command): void {
 
   addClusterIdOption(
     addRetentionOptions(
-      addAdminOption(addSyncQuorumOption(program.command('replica')))
+      addAdminOption(addSyncQuorumOption(addServiceOption(program.command('replica'))))
         .description('run one replica in the foreground')
         .requiredOption('--id <id>', 'replica id, unique in the cluster', nonEmpty('--id'))
         .requiredOption('--listen <host:port>', 'address to listen on', address(0))
@@ -254,18 +271,24 @@ export function addServerCommands(program: Command): void {
           'address peers and clients should dial, when it differs from --listen (a proxy, NAT)',
           address(1),
         )
-        .option(
-          '--resp <[host:]port>',
-          'serve the key/value store over the Redis protocol (RESP2) on this address too; a bare port ' +
-            `listens on ${ADMIN_HOST_DEFAULT}, 0 picks a free one (default: no Redis port)`,
-          respAddress,
+        .addOption(
+          new Option(
+            '--resp <[host:]port>',
+            'serve the key/value store over the Redis protocol (RESP2) on this address too; a bare port ' +
+              `listens on ${ADMIN_HOST_DEFAULT}, 0 picks a free one (default: no Redis port)`,
+          )
+            .argParser(respAddress)
+            .conflicts('service'),
         ),
     ),
   ).action(async (flags: ReplicaFlags) => {
     const { ReplicaServer } = await import('../node/replica-server.js');
+    const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
     warnWithoutServerNodeFlags(`replica ${flags.id}`);
     const directory = resolve(flags.dir);
     await mkdir(directory, { recursive: true });
+    const service: ReplicaServiceOptions =
+      loaded === null ? {} : { service: loaded.service, createStateMachine: loaded.createStateMachine };
     const server = await ReplicaServer.start({
       id: flags.id,
       listen: flags.listen,
@@ -274,6 +297,7 @@ export function addServerCommands(program: Command): void {
       clusterId: flags.clusterId,
       directory,
       config: replicaConfig(flags),
+      ...service,
     });
     const node = await startAdmin(server, flags.admin, async (listen) => {
       const { startReplicaAdmin } = await import('../admin/replica-admin.js');
@@ -284,7 +308,7 @@ export function addServerCommands(program: Command): void {
   });
 
   addClusterIdOption(
-    addRetentionOptions(addSyncQuorumOption(program.command('start')))
+    addRetentionOptions(addSyncQuorumOption(addServiceOption(program.command('start'))))
       .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it')
       .option(
         '--replicas <n>',
@@ -300,24 +324,28 @@ export function addServerCommands(program: Command): void {
         CLUSTER_PORT_DEFAULT,
       )
       .option('--host <host>', 'host to listen on', CLUSTER_HOST_DEFAULT)
-      .option(
-        '--resp-port <port>',
-        `Redis protocol port of r1; replica i gets port + i − 1 (default ${RESP_PORT_BASE + 1}: r1 ${RESP_PORT_BASE + 1}, r2 ${RESP_PORT_BASE + 2}, ...)`,
-        integerIn(1, PORT_MAX),
+      .addOption(
+        new Option(
+          '--resp-port <port>',
+          `Redis protocol port of r1; replica i gets port + i − 1 (default ${RESP_PORT_BASE + 1}: r1 ${RESP_PORT_BASE + 1}, r2 ${RESP_PORT_BASE + 2}, ...; none with --service)`,
+        )
+          .argParser(integerIn(1, PORT_MAX))
+          .conflicts('service'),
       )
       .option(
         '--admin-port <port>',
         `admin HTTP port of the coordinator; replica i gets this + i (default --port + ${CLUSTER_ADMIN_PORT_OFFSET})`,
         integerIn(1, PORT_MAX),
       ),
-  ).action((flags: StartFlags, command: Command) => {
+  ).action(async (flags: StartFlags, command: Command) => {
     const usage = (message: string): never =>
       command.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
     if (flags.port + flags.replicas > PORT_MAX) {
       usage(`--port ${flags.port} leaves no room for ${flags.replicas} replica ports (max ${PORT_MAX})`);
     }
-    const respFirst = respPortOf(flags, 1);
-    const respLast = respPortOf(flags, flags.replicas);
+    // With --service there is no Redis port: it serves the built-in key/value store only.
+    const respFirst = flags.service === undefined ? respPortOf(flags, 1) : 0;
+    const respLast = flags.service === undefined ? respPortOf(flags, flags.replicas) : -1;
     if (respLast > PORT_MAX) {
       usage(`--resp-port ${respFirst} leaves no room for ${flags.replicas} Redis ports (max ${PORT_MAX})`);
     }
@@ -348,7 +376,9 @@ export function addServerCommands(program: Command): void {
       usage(`--host: ${(error as Error).message}`);
     }
     if (flags.dir.trim() === '') usage('--dir must not be empty');
-    return startCluster(flags);
+    // Checked here, so that a bad module stops `start` before any process runs.
+    const service = flags.service === undefined ? null : await loadClusterService(flags.service);
+    return startCluster(flags, service);
   });
 }
 
@@ -483,7 +513,19 @@ interface Child {
   running: boolean;
 }
 
-async function startCluster(flags: StartFlags): Promise<void> {
+/** A service `start` checked, and how its replicas are told to load it. */
+interface ClusterService {
+  readonly loaded: LoadedService;
+  /** A path made absolute; a package name as given (the replicas resolve it from the same directory). */
+  readonly argument: string;
+}
+
+async function loadClusterService(specifier: string): Promise<ClusterService> {
+  const loaded = await loadServiceModule(specifier);
+  return { loaded, argument: isPathSpecifier(specifier) ? loaded.file : specifier };
+}
+
+async function startCluster(flags: StartFlags, service: ClusterService | null): Promise<void> {
   const directory = resolve(flags.dir);
   const coordinator = formatAddress(flags.host, flags.port);
   const clusterId = ['--cluster-id', flags.clusterId];
@@ -527,7 +569,7 @@ async function startCluster(flags: StartFlags): Promise<void> {
     return entry;
   };
 
-  const stop = async () => {
+  const stop = async (code: number = exitCode.success) => {
     if (stopping) return;
     stopping = true;
     for (const child of children) if (child.running) child.process.kill('SIGTERM');
@@ -537,9 +579,10 @@ async function startCluster(flags: StartFlags): Promise<void> {
     await Promise.all(children.map((child) => child.exited));
     clearTimeout(escalation);
     process.stdout.write('understudy: cluster stopped\n');
-    process.exit(exitCode.success);
+    process.exit(code);
   };
-  process.on('SIGINT', stop).on('SIGTERM', stop);
+  const stopOnSignal = () => stop();
+  process.on('SIGINT', stopOnSignal).on('SIGTERM', stopOnSignal);
 
   const coordinatorChild = launch('coordinator', [
     'coordinator',
@@ -567,23 +610,35 @@ async function startCluster(flags: StartFlags): Promise<void> {
       coordinator,
       '--dir',
       join(directory, id),
-      '--resp',
-      formatAddress(flags.host, respPortOf(flags, k + 1)),
+      ...(service === null ? ['--resp', formatAddress(flags.host, respPortOf(flags, k + 1))] : []),
       '--admin',
       formatAddress(flags.host, adminPortOf(flags) + k + 1),
       ...retentionArguments(flags),
       ...quorum,
+      ...(service === null ? [] : ['--service', service.argument]),
     ]);
   });
-  await Promise.all(replicas.map((replica) => replica.ready));
+  const ready = await Promise.all(replicas.map((replica) => replica.ready));
   if (stopping) return;
+  if (!ready.includes(true)) {
+    // Each exit was reported (a data directory of another service, say): a coordinator alone serves nothing.
+    process.stderr.write('understudy: no replica started; stopping the coordinator\n');
+    await stop(exitCode.failed);
+    return;
+  }
   const extra = [
     flags.port === CLUSTER_PORT_DEFAULT && flags.host === CLUSTER_HOST_DEFAULT
       ? ''
       : ` --coordinator ${coordinator}`,
     flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`,
   ].join('');
-  process.stdout.write(`try: understudy put hello world${extra}   (Ctrl-C stops the cluster)\n`);
-  const redisHost = flags.host === CLUSTER_HOST_DEFAULT ? '' : ` -h ${flags.host}`;
-  process.stdout.write(`  or: redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
+  const hint =
+    service === null
+      ? `understudy put hello world${extra}`
+      : `a ReplicatedClient with coordinator ${coordinator} (service ${describeService(service.loaded.service)})`;
+  process.stdout.write(`try: ${hint}   (Ctrl-C stops the cluster)\n`);
+  if (service === null) {
+    const redisHost = flags.host === CLUSTER_HOST_DEFAULT ? '' : ` -h ${flags.host}`;
+    process.stdout.write(`  or: redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
+  }
 }

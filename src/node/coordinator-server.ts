@@ -1,6 +1,7 @@
 // The embedded coordinator process: the pure `Coordinator` wired to TCP, a timer, and a view file.
 // A view is stored durably before any replica hears of it. The core's clock is the monotonic
-// clock, so leases are judged by the time that passed, also after this process stalled.
+// clock, so leases are judged by the time that passed, also after this process stalled. Replicas
+// are admitted only if they run the cluster's service (cluster-service.ts).
 
 import { BadFrameError } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
@@ -16,6 +17,7 @@ import {
   parseHeartbeat,
 } from '../transport/index.js';
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
+import { ClusterServiceRecord } from './cluster-service.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { StateStore } from './state-store.js';
@@ -88,6 +90,7 @@ export class CoordinatorServer {
       recoverFromReplicas: (options.recoverFromReplicas ?? []).map(replicaId),
       describeTicks: (ticks) => `${ticks * config.tickMs} ms`,
     });
+    const clusterService = new ClusterServiceRecord(options.directory);
     let server: CoordinatorServer | null = null;
     const listener = await listen({
       host,
@@ -95,6 +98,8 @@ export class CoordinatorServer {
       clusterId: options.clusterId ?? clusterIdDefault,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
       onRejected: (reason) => logRejectedHandshake(logger, reason),
+      // A replica of another service never reports, so it never joins a view.
+      admit: (peer) => (peer.kind === 'replica' ? clusterService.admit(peer.id, peer.service) : null),
       onConnection: (peer, connection) => {
         if (server === null) connection.close();
         else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
@@ -106,6 +111,7 @@ export class CoordinatorServer {
     server.logger.log('info', 'started', {
       address: listener.address,
       view: core.currentView(),
+      service: clusterService.service,
       recoverFromReplicas: options.recoverFromReplicas ?? [],
     });
     return server;

@@ -2,7 +2,9 @@
 // whose connection is still being made wait in a bounded queue; when it is full, or the dial
 // fails, they are dropped: the protocol retransmits, so loss only costs time.
 
+import { HandshakeError } from '../errors.js';
 import type { PeerMessage, TransferMessage } from '../protocol/messages.js';
+import type { ServiceIdentity } from '../protocol/service-identity.js';
 import type { Address, ReplicaId } from '../protocol/types.js';
 import { dial, type MessageConnection, PROTOCOL_VERSION } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
@@ -22,7 +24,11 @@ export class PeerLinks {
   constructor(
     private readonly selfId: ReplicaId,
     private readonly clusterId: string,
+    /** Named in every Hello: a peer that runs another service refuses us. */
+    private readonly service: ServiceIdentity,
     private readonly config: NodeConfig,
+    /** Told when a peer refused the handshake (another service or cluster), with its reason. */
+    private readonly onRefused: (to: ReplicaId, reason: string) => void = () => {},
   ) {}
 
   send(to: ReplicaId, address: Address | undefined, message: PeerMessage | TransferMessage): void {
@@ -56,7 +62,7 @@ export class PeerLinks {
       type: 'hello',
       clusterId: this.clusterId,
       protocolVersion: PROTOCOL_VERSION,
-      peer: { kind: 'replica', id: this.selfId },
+      peer: { kind: 'replica', id: this.selfId, service: this.service },
     } as const;
     dial(link.address, hello, { frameSizeMaxBytes: this.config.frameSizeMaxBytes, timeoutMs: 2_000 }).then(
       (connection) => {
@@ -72,7 +78,8 @@ export class PeerLinks {
         for (const message of link.queue) connection.send(message);
         link.queue = [];
       },
-      () => {
+      (error: unknown) => {
+        if (error instanceof HandshakeError && !this.closed) this.onRefused(to, error.message);
         this.retryAt.set(to, Date.now() + this.config.reconnectDelayMs);
         if (this.links.get(to) === link) this.links.delete(to);
       },

@@ -5,22 +5,34 @@
 // produced by the core after the log reported the fsync. The core's clock is the monotonic clock
 // (`performance.now()`, in ticks), read at every input: after a stall, the first input it handles
 // already sees the time that passed, whatever order Node runs the timer and the I/O callbacks in.
+// A replica runs one service (the key/value store unless it is given another) and names it in every
+// handshake: the coordinator and its peers refuse a replica of another service, and its data
+// directory records whose data it holds, so it never replays another service's log.
 
 import { randomInt } from 'node:crypto';
 import { setImmediate as afterIo } from 'node:timers/promises';
+import { ConfigError, HandshakeError } from '../errors.js';
 import { healthProblem } from '../protocol/coordinator.js';
 import type { StorageOperation } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { TransferMessage } from '../protocol/messages.js';
 import { type BackupProgress, Replica, type ReplicaSnapshot } from '../protocol/replica.js';
+import {
+  describeService,
+  type ServiceIdentity,
+  sameService,
+  serviceIdentityProblem,
+} from '../protocol/service-identity.js';
 import type { SnapshotEncoding, StateMachineFactory } from '../protocol/state-machine.js';
 import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
-import { KeyValueStore } from '../state-machine/kv-store.js';
+import { createKeyValueStore, keyValueService } from '../state-machine/kv-service.js';
+import { claimDirectoryForService } from '../storage/directory-service.js';
 import { openReplicaDirectory } from '../storage/replica-directory.js';
 import type { SnapshotStore } from '../storage/snapshot-store.js';
 import type { WriteAheadLog } from '../storage/write-ahead-log.js';
 import {
   dial,
+  ID_BYTES_MAX,
   isTransferMessage,
   type Listener,
   listen,
@@ -54,7 +66,23 @@ function crashIfAt(point: (typeof crashPoints)[number]): void {
   if (crashPoint === point) process.kill(process.pid, 'SIGKILL');
 }
 
-export interface ReplicaServerOptions {
+/**
+ * Tried again after this long when the coordinator refused the handshake (another service or
+ * cluster): the refusal will likely stand, so each try costs the coordinator a log line.
+ */
+const refusedRetryDelayMs = 1000;
+
+/**
+ * The service a replica runs: the key/value store when neither is given. `service` names it in every
+ * handshake; every replica of a cluster must run the same one (see service-identity.ts).
+ */
+export type ReplicaServiceOptions =
+  | { readonly createStateMachine?: undefined; readonly service?: undefined }
+  | { readonly createStateMachine: StateMachineFactory; readonly service: ServiceIdentity };
+
+export type ReplicaServerOptions = ReplicaServerBaseOptions & ReplicaServiceOptions;
+
+export interface ReplicaServerBaseOptions {
   readonly id: string;
   /** host:port to listen on; port 0 picks a free one. */
   readonly listen: string;
@@ -64,7 +92,6 @@ export interface ReplicaServerOptions {
   readonly directory: string;
   readonly clusterId?: string;
   readonly config?: NodeConfig;
-  readonly createStateMachine?: StateMachineFactory;
 }
 
 /** What this replica knows of itself and of its backups, read when the admin port is asked. */
@@ -111,6 +138,8 @@ export class ReplicaServer {
   private snapshotWork: Promise<void> = Promise.resolve();
   private readonly fetcher: SnapshotFetcher;
   private readonly snapshotServer: SnapshotServer;
+  /** Handshake refusals already logged, so that retries do not repeat them. */
+  private readonly refusalsLogged = new Set<string>();
 
   private constructor(
     private readonly core: Replica,
@@ -118,7 +147,11 @@ export class ReplicaServer {
     private readonly snapshots: SnapshotStore,
     private readonly listener: Listener,
     private readonly peers: PeerLinks,
-    private readonly options: ReplicaServerOptions & { clusterId: string; config: NodeConfig },
+    private readonly options: ReplicaServerBaseOptions & {
+      clusterId: string;
+      config: NodeConfig;
+      service: ServiceIdentity;
+    },
   ) {
     this.logger = createLogger(`replica ${options.id}`);
     this.log.onDurable = (position) => {
@@ -162,7 +195,16 @@ export class ReplicaServer {
     if (options.advertise !== undefined) parseAddress(options.advertise);
     const { host, port } = parseAddress(options.listen);
     const id = replicaId(options.id);
+    const service = options.service ?? keyValueService;
+    const serviceProblem = serviceIdentityProblem(service, ID_BYTES_MAX);
+    if (serviceProblem !== null) throw new ConfigError(`service: ${serviceProblem}`);
+    const createStateMachine = options.createStateMachine ?? createKeyValueStore;
+    if (typeof createStateMachine !== 'function') {
+      throw new ConfigError('createStateMachine must be a function that returns a new state machine');
+    }
     const logger = createLogger(`replica ${options.id}`);
+    // Before anything reads the directory: another service's log must not be replayed.
+    claimDirectoryForService(options.directory, service, keyValueService);
     const recovered = openReplicaDirectory(options.directory);
     const { log, snapshots } = recovered;
     if (recovered.repaired !== null)
@@ -177,6 +219,11 @@ export class ReplicaServer {
       clusterId,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
       onRejected: (reason) => logRejectedHandshake(logger, reason),
+      // Defence in depth beside the coordinator's check: a peer of another service never exchanges entries.
+      admit: (peer) =>
+        peer.kind === 'replica' && !sameService(peer.service, service)
+          ? `replica ${peer.id} runs service ${describeService(peer.service)}, but replica ${id} runs ${describeService(service)}`
+          : null,
       onConnection: (peer, connection) => {
         if (server === null) connection.close();
         else if (peer.kind === 'client') server.acceptClient(connection);
@@ -192,15 +239,23 @@ export class ReplicaServer {
       clock: () => (performance.now() - startedAtMs) / config.tickMs,
       address: options.advertise ?? listener.address,
       config: config.protocol,
-      createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),
+      createStateMachine,
       recovered: { snapshot: recovered.snapshot, entries: recovered.entries },
       readSnapshot: () => snapshots.readNewestPayload(),
       msPerTick: config.tickMs,
     });
-    const peers = new PeerLinks(id, clusterId, config);
-    server = new ReplicaServer(core, log, snapshots, listener, peers, { ...options, clusterId, config });
+    const peers = new PeerLinks(id, clusterId, service, config, (to, reason) =>
+      server?.logRefusal(`replica ${to}`, reason),
+    );
+    server = new ReplicaServer(core, log, snapshots, listener, peers, {
+      ...options,
+      clusterId,
+      config,
+      service,
+    });
     server.logger.log('info', 'started', {
       address: listener.address,
+      service,
       directory: recovered.identity,
       snapshotIndex: recovered.snapshot?.info.position.index ?? 0,
       recoveredEntries: recovered.entries.length,
@@ -211,6 +266,11 @@ export class ReplicaServer {
 
   get address(): string {
     return this.listener.address;
+  }
+
+  /** The service this replica runs, as it names it in handshakes. */
+  get service(): ServiceIdentity {
+    return this.options.service;
   }
 
   /** The core's view of itself, for tests and status pages. */
@@ -303,9 +363,10 @@ export class ReplicaServer {
       type: 'hello',
       clusterId: this.options.clusterId,
       protocolVersion: PROTOCOL_VERSION,
-      peer: { kind: 'replica', id: this.core.id },
+      peer: { kind: 'replica', id: this.core.id, service: this.options.service },
     } as const;
-    const retry = () => setTimeout(() => this.connectCoordinator(), this.options.config.reconnectDelayMs);
+    const retry = (delayMs = this.options.config.reconnectDelayMs) =>
+      setTimeout(() => this.connectCoordinator(), delayMs);
     dial(this.options.coordinator, hello, { timeoutMs: 2_000 }).then(
       (connection) => {
         if (this.closed) {
@@ -329,8 +390,22 @@ export class ReplicaServer {
           retry();
         };
       },
-      () => retry(),
+      (error: unknown) => {
+        if (!(error instanceof HandshakeError)) {
+          retry();
+          return;
+        }
+        this.logRefusal('the coordinator', error.message);
+        retry(refusedRetryDelayMs);
+      },
     );
+  }
+
+  /** A refused handshake is a setting to fix (another service or cluster): said once per reason, as an error. */
+  private logRefusal(who: string, reason: string): void {
+    if (this.closed || this.refusalsLogged.has(reason)) return;
+    this.refusalsLogged.add(reason);
+    this.logger.log('error', `${who} refused this replica`, { reason });
   }
 
   /**

@@ -496,8 +496,9 @@ export class Coordinator {
       const role = view.learners.includes(to) ? 'a learner still catching up' : 'not a member';
       return `${to} is ${role} in view ${view.number}: only a backup (${view.backups.join(', ') || 'none'}) may take over`;
     }
-    if (!this.alive(to))
-      return `${to} is not alive: ${this.healthProblem(this.replicas.get(to) as ReplicaRecord) ?? 'never heard'}`;
+    const record = this.replicas.get(to);
+    if (record === undefined) return `${to} has not been heard from since this coordinator started`;
+    if (!this.alive(to)) return `${to} is not alive: ${this.healthProblem(record)}`;
     if (this.identityChanged(to, current)) return `${to} restarted since view ${view.number} was made`;
     return null;
   }

@@ -7,6 +7,7 @@ export * from './error-codes.js';
 export * from './messages.js';
 export * from './replica.js';
 export * from './replica-log.js';
+export * from './service-identity.js';
 export * from './sessions.js';
 export * from './state-machine.js';
 export * from './types.js';

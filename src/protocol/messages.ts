@@ -1,6 +1,7 @@
 // Every message that crosses a process boundary. Each is a plain object with a `type` tag so the
 // codec can stay generic; the transport validates shape before anything here sees a message.
 
+import type { ServiceIdentity } from './service-identity.js';
 import type {
   Address,
   ClientId,
@@ -325,9 +326,10 @@ export type ClientReply = ClientSuccess | ClientFailure;
 
 // ---- handshake ---------------------------------------------------------------------------------
 
+/** Who dialled. A replica names the service it runs, which every replica of a cluster must share. */
 export type PeerKind =
   | { readonly kind: 'client' }
-  | { readonly kind: 'replica'; readonly id: ReplicaId }
+  | { readonly kind: 'replica'; readonly id: ReplicaId; readonly service: ServiceIdentity }
   | { readonly kind: 'coordinator' };
 
 /** The first frame on every connection, from the side that dialled. */

@@ -44,7 +44,7 @@ import { SessionTable } from './sessions.js';
 import { beginSnapshotPayload, decodeSnapshotPayload, type SnapshotPayload } from './snapshot-payload.js';
 import {
   encodedSnapshot,
-  ServiceError,
+  isServiceError,
   type StateMachine,
   type StateMachineFactory,
 } from './state-machine.js';
@@ -1839,6 +1839,6 @@ function answerOf(executed: { readonly refused: boolean; readonly result: Uint8A
 
 /** A refusal by the service; anything else it throws is a bug and propagates. */
 function refusal(error: unknown): Refusal {
-  if (!(error instanceof ServiceError)) throw error;
+  if (!isServiceError(error)) throw error;
   return { code: error.code, message: error.message };
 }

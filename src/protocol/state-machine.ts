@@ -46,15 +46,30 @@ export function finishSnapshot(encoding: SnapshotEncoding): Uint8Array {
   }
 }
 
+/**
+ * Marks a ServiceError of any copy of this package: a service loaded from its own package may bring
+ * its own copy of `understudy`, whose class is not the one the replica checks with `instanceof`.
+ */
+const serviceErrorBrand = Symbol.for('understudy.ServiceError');
+
 /** A refusal by the service (bad operation, limit exceeded); answered to the client, never logged. */
 export class ServiceError extends Error {
   override readonly name = 'ServiceError';
+  readonly [serviceErrorBrand] = true;
   constructor(
     readonly code: string,
     message: string,
   ) {
     super(message);
   }
+}
+
+/** A ServiceError, from this copy of the package or another. */
+export function isServiceError(error: unknown): error is ServiceError {
+  if (error instanceof ServiceError) return true;
+  if (!(error instanceof Error)) return false;
+  const marked = error as Error & { readonly [serviceErrorBrand]?: unknown; readonly code?: unknown };
+  return marked[serviceErrorBrand] === true && typeof marked.code === 'string';
 }
 
 export type StateMachineFactory = () => StateMachine;

@@ -749,6 +749,18 @@ export class SimCluster {
     }
   }
 
+  /**
+   * An operator asks the running coordinator to hand the primary role to `to`; the outcome is traced.
+   * False if no coordinator runs (or it is paused: the request would wait with its other inputs).
+   */
+  requestSwitchover(to: ReplicaId): boolean {
+    if (this.coordinator === null || this.coordinatorPaused) return false;
+    const refused = this.coordinator.requestSwitchover(to);
+    this.trace(`switchover to ${to} ${refused === null ? 'begins' : `answered: ${refused.message}`}`);
+    this.flushCoordinator();
+    return true;
+  }
+
   private flushCoordinator(): void {
     if (this.coordinator === null) return;
     if (this.coordinator.promotionsWithoutHolders > this.promotionsWithoutHoldersSeen) {
@@ -759,6 +771,9 @@ export class SimCluster {
     }
     const effects = this.coordinator.takeEffects();
     if (effects.save !== null) this.coordinatorStored = effects.save;
+    for (const outcome of effects.switchovers) {
+      this.trace(`switchover to ${outcome.to} ${outcome.ok ? 'done' : 'failed'}: ${outcome.message}`);
+    }
     for (const { to, message } of effects.messages)
       this.send('coordinator', to, { kind: 'coordinator', message });
   }

@@ -50,6 +50,7 @@ export const faultKinds = [
   'transfer-cut',
   'corrupt',
   'memory-loss',
+  'switchover',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -110,7 +111,7 @@ const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
   // Kinds added later are drawn last (below), so older seeds keep the rest of their plan.
-  const drawnLast: readonly FaultKind[] = ['memory-loss'];
+  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover'];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
@@ -149,8 +150,10 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   // the backups needs three replicas or more.
   const syncQuorum =
     replicaCount >= 3 && random.chance(quorumSeedProbability) ? random.integer(1, replicaCount - 2) : null;
-  for (const kind of drawnLast) if (random.chance(0.5)) kinds.push(kind);
+  if (random.chance(0.5)) kinds.push('memory-loss');
   const replicatedProbability = random.pick(replicatedProbabilityChoices);
+  // Drawn after everything else for the same reason.
+  if (random.chance(0.5)) kinds.push('switchover');
   const config: ProtocolConfig =
     syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
@@ -172,8 +175,13 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   };
 }
 
-export function describePlan(plan: FaultPlan): string {
+/** The plan in words; a service's run (service-simulation.ts) leaves out what only the key/value clients do. */
+export function describePlan(plan: FaultPlan, clients: 'key-value' | 'service' = 'key-value'): string {
   const network = plan.network;
+  const keyValueOnly = [
+    `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
+    plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
+  ];
   return [
     `${plan.replicaCount} replicas`,
     `${plan.limits} limits`,
@@ -183,11 +191,12 @@ export function describePlan(plan: FaultPlan): string {
     `loss ${network.lossProbability}, duplicates ${network.duplicateProbability}, delay ≤ ${network.delayTicksMax}`,
     `fsync ≤ ${plan.disk.fsyncTicksMax} ticks${plan.disk.tornWriteProbability > 0 ? ', torn writes' : ''}`,
     plan.clockRates.some((rate) => rate !== 1) ? 'drifting clocks' : 'exact clocks',
-    `${plan.pipelineDepth} operation${plan.pipelineDepth === 1 ? '' : 's'} in flight per connection`,
-    plan.clientIdleTicksMax > 0 ? `clients idle up to ${plan.clientIdleTicksMax} ticks` : 'busy clients',
+    ...(clients === 'key-value' ? keyValueOnly : []),
     `client deadline ${plan.clientDeadlineTicks} ticks`,
     plan.syncQuorum === null ? 'commit at every backup' : `commit at ${plan.syncQuorum} backup(s)`,
-    `${Math.round(plan.replicatedProbability * 100)}% of sync writes replicated`,
+    ...(clients === 'key-value'
+      ? [`${Math.round(plan.replicatedProbability * 100)}% of sync writes replicated`]
+      : []),
   ].join('; ');
 }
 
@@ -581,6 +590,22 @@ export class Nemesis {
         this.wipedAwaitingRejoin = { id: target, viewNumber: view.number };
         const restartAt = cluster.now + this.random.integer(0, 2 * this.plan.config.failureTimeoutTicks);
         return { kind, target, healAt: restartAt, heal: () => cluster.start(target) };
+      }
+      case 'switchover': {
+        // An operator's planned handover, to a backup of the view (or, at times, to a replica that is
+        // not one, which must be refused). Half the time the primary cannot hear the coordinator
+        // meanwhile (why an operator might move the role): it learns of the new view late, and only
+        // its lease running out stops it answering from a state the new primary moves past.
+        const view = cluster.view();
+        if (view === null || primary === undefined || this.busy(primary)) return null;
+        const to =
+          view.backups.length > 0 && this.random.chance(0.8) ? this.random.pick(view.backups) : target;
+        const reconnect = this.random.chance(0.5) ? cut([['coordinator', primary]]) : () => {};
+        if (!cluster.requestSwitchover(to)) {
+          reconnect();
+          return null;
+        }
+        return fault(primary, reconnect);
       }
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.

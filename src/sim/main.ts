@@ -1,13 +1,15 @@
 // `npm run sim -- --seeds N` runs N seeds and summarises; `npm run sim -- --seed S` replays one
 // seed twice, proving the run is deterministic (same trace digest), and prints its trace tail.
+// `--service MODULE` runs a service of your own instead of the key/value store (service-main.ts).
 
 import { parseArgs } from 'node:util';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { type TestOnlyFaults, testOnlyFaultNames } from '../protocol/test-only-faults.js';
 import { runSeed, type SeedResult } from './run-seed.js';
+import { loadSimulation, runServiceSeeds } from './service-main.js';
 
 const lineLengthMax = 400;
-const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P]
+const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--service MODULE]
   --seeds N    run seeds S..S+N-1 (default 100)
   --start S    first seed (default 1)
   --seed S     replay one seed twice and show its trace
@@ -15,7 +17,9 @@ const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks
   --fault NAME a test-only bug to switch on, to see the checks catch it:
                ${testOnlyFaultNames.join(', ')}
   --lag-policy P  the cluster's policy for a lagging backup in every seed: ${lagPolicies.join(', ')}
-               (default demote)`;
+               (default demote)
+  --service MODULE  simulate a service of your own: MODULE (a path or a package name) default-exports a
+               function that returns a ServiceSimulation (see understudy/simulator)`;
 
 function fail(message: string): never {
   process.stderr.write(`sim: ${message}\n${usage}\n`);
@@ -54,6 +58,7 @@ function main(): void {
         ticks: { type: 'string' },
         fault: { type: 'string' },
         'lag-policy': { type: 'string' },
+        service: { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -78,6 +83,24 @@ function main(): void {
   const lagPolicy = text('lag-policy');
   if (lagPolicy !== undefined && !(lagPolicies as readonly string[]).includes(lagPolicy)) {
     fail(`unknown --lag-policy ${lagPolicy}`);
+  }
+  const serviceModule = text('service');
+  if (serviceModule !== undefined) {
+    if (lagPolicy !== undefined) fail('--lag-policy applies to the key/value runs only');
+    const runOptions = {
+      faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
+      replay: text('seed') === undefined ? null : positiveInteger('seed', text('seed'), 1),
+      start: positiveInteger('start', text('start'), 1),
+      count: positiveInteger('seeds', text('seeds'), 100),
+      ...(testOnlyFaults === undefined ? {} : { testOnlyFaults }),
+    };
+    loadSimulation(serviceModule).then(
+      (simulation) => {
+        process.exitCode = runServiceSeeds(simulation, runOptions);
+      },
+      (error: unknown) => fail(error instanceof Error ? error.message : String(error)),
+    );
+    return;
   }
   const options = {
     faultTicks: positiveInteger('ticks', text('ticks'), 2_000),

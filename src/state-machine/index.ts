@@ -28,4 +28,5 @@ export {
   type PutCondition,
   putConditions,
 } from './kv-operations.js';
+export { createKeyValueStore, keyValueService } from './kv-service.js';
 export { KeyValueStore } from './kv-store.js';

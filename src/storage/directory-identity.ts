@@ -11,13 +11,14 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { writeFileDurably } from './durable-file.js';
 
-const fileName = 'identity';
+/** The identity's file; a directory that has one has been used by a replica. */
+export const directoryIdentityFileName = 'identity';
 const identityPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Reads the directory's identity, creating it first if the directory has none. */
 export function directoryIdentity(directory: string): string {
   fs.mkdirSync(directory, { recursive: true });
-  const file = path.join(directory, fileName);
+  const file = path.join(directory, directoryIdentityFileName);
   if (fs.existsSync(file)) {
     const identity = fs.readFileSync(file, 'utf8').trim();
     if (!identityPattern.test(identity)) {
@@ -34,6 +35,6 @@ export function directoryIdentity(directory: string): string {
 export function renewDirectoryIdentity(directory: string): string {
   fs.mkdirSync(directory, { recursive: true });
   const identity = randomUUID();
-  writeFileDurably(path.join(directory, fileName), Buffer.from(`${identity}\n`));
+  writeFileDurably(path.join(directory, directoryIdentityFileName), Buffer.from(`${identity}\n`));
   return identity;
 }

@@ -2,6 +2,7 @@
 // and state transfer files; and the recovery of a replica's whole data directory at start.
 
 export { directoryIdentity, renewDirectoryIdentity } from './directory-identity.js';
+export { claimDirectoryForService } from './directory-service.js';
 export type { CorruptionHandling, LogCorruption } from './log-recovery.js';
 export {
   type DecodedRecord,

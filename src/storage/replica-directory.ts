@@ -1,6 +1,7 @@
 // Recovering a replica's data directory at start, the one place that does it:
 //
 //   identity    the directory's identity (directory-identity.ts)
+//   service.json  which service's data it holds (directory-service.ts; the replica checks it first)
 //   snapshots/  kept snapshots (snapshot-store.ts); the newest that verifies is the base
 //   log/        the write-ahead log, which continues the base (write-ahead-log.ts, log-recovery.ts)
 //

@@ -1,17 +1,26 @@
 // The handshake: the dialling side sends Hello first, the listening side answers Welcome, and only
 // then does either side see other messages. It keeps processes of another cluster or protocol
-// version from exchanging a single protocol message with us.
+// version from exchanging a single protocol message with us; the listener's owner may refuse a peer
+// too (a replica that runs another service: see ListenOptions.admit).
+//
+// Compatibility: peers must speak exactly the same protocol version, and every change to a message
+// bumps it. A Hello is read version first (HelloHeader), so a peer of another version is told
+// "protocol version N is not M" even when the rest of its Hello is shaped otherwise.
 
 import { ConnectionClosedError, UnavailableError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
 import type { MessageConnection } from './connection.js';
 
-export const PROTOCOL_VERSION = 4;
+/** 5: a replica's Hello names the service it runs. */
+export const PROTOCOL_VERSION = 5;
 /** How long either side waits for the other's first frame (and the dialler for the connect). */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
 
+/** The fields every version's Hello begins with: what a refusal of another version needs. */
+export type HelloHeader = Pick<Hello, 'clusterId' | 'protocolVersion'>;
+
 /** Why a Hello is refused, or null when it is acceptable. */
-export function refusalReason(hello: Hello, clusterId: string): string | null {
+export function refusalReason(hello: HelloHeader, clusterId: string): string | null {
   if (hello.protocolVersion !== PROTOCOL_VERSION) {
     return `protocol version ${hello.protocolVersion} is not ${PROTOCOL_VERSION}`;
   }

@@ -12,7 +12,7 @@ export {
 export { type TransportCounters, transportCounters } from './counters.js';
 export { type DialOptions, dial } from './dial.js';
 export { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader, frame } from './framing.js';
-export { HANDSHAKE_TIMEOUT_MS, PROTOCOL_VERSION } from './handshake.js';
+export { HANDSHAKE_TIMEOUT_MS, type HelloHeader, PROTOCOL_VERSION } from './handshake.js';
 export { type Listener, type ListenOptions, listen } from './server.js';
 export {
   ADDRESS_BYTES_MAX,
@@ -24,6 +24,7 @@ export {
   parseCoordinatorToReplica,
   parseHeartbeat,
   parseHello,
+  parseHelloHeader,
   parsePeerMessage,
   parseStatusReply,
   parseStatusRequest,

@@ -8,7 +8,7 @@ import { formatAddress } from './address.js';
 import { MessageConnection } from './connection.js';
 import { transportCounters } from './counters.js';
 import { HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
-import { parseHello } from './validate.js';
+import { parseHello, parseHelloHeader } from './validate.js';
 
 export interface ListenOptions {
   readonly host: string;
@@ -18,6 +18,11 @@ export interface ListenOptions {
   readonly frameSizeMaxBytes: number;
   readonly sendBufferMaxBytes?: number;
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Why this peer may not connect, or null to admit it; asked once its Hello passed the version and
+   * cluster checks. Its answer goes back in the refusing Welcome, so make it say what to fix.
+   */
+  admit?(peer: PeerKind): string | null;
   onConnection(peer: PeerKind, connection: MessageConnection): void;
   /** Told of every connection closed before or during the handshake (bad frame, refusal, timeout). */
   onRejected?(reason: string): void;
@@ -41,31 +46,47 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       ...(options.sendBufferMaxBytes === undefined ? {} : { sendBufferMaxBytes: options.sendBufferMaxBytes }),
     };
     const connection = new MessageConnection(socket, connectionOptions);
-    receiveFirst(connection, parseHello, timeoutMs).then(
-      (hello) => accept(connection, hello),
-      (error: unknown) => {
-        const code = error instanceof UnderstudyError ? error.code : ErrorCode.badFrame;
-        const reason = error instanceof Error ? error.message : String(error);
-        connection.fail(code, reason);
-        options.onRejected?.(`${code}: ${reason}`);
-      },
-    );
+    const drop = (error: unknown) => {
+      const code = error instanceof UnderstudyError ? error.code : ErrorCode.badFrame;
+      const reason = error instanceof Error ? error.message : String(error);
+      connection.fail(code, reason);
+      options.onRejected?.(`${code}: ${reason}`);
+    };
+    receiveFirst(connection, (first) => first, timeoutMs).then((first) => {
+      let hello: Hello;
+      let refusal: string | null;
+      try {
+        // Version and cluster first: a peer of another version may shape the rest of its Hello otherwise.
+        refusal = refusalReason(parseHelloHeader(first), options.clusterId);
+        if (refusal !== null) {
+          refuse(connection, refusal);
+          return;
+        }
+        hello = parseHello(first);
+      } catch (error) {
+        drop(error);
+        return;
+      }
+      // Outside the try: the owner's own failure (say, a state file it cannot write) is not the peer's.
+      refusal = options.admit?.(hello.peer) ?? null;
+      if (refusal !== null) refuse(connection, refusal);
+      else accept(connection, hello);
+    }, drop);
   });
 
+  function refuse(connection: MessageConnection, reason: string): void {
+    transportCounters.handshakesRefused += 1;
+    options.onRejected?.(`${ErrorCode.handshakeRefused}: ${reason}`);
+    connection.send({
+      type: 'welcome',
+      ok: false,
+      code: ErrorCode.handshakeRefused,
+      message: reason,
+    } satisfies Welcome);
+    connection.close();
+  }
+
   function accept(connection: MessageConnection, hello: Hello): void {
-    const reason = refusalReason(hello, options.clusterId);
-    if (reason !== null) {
-      transportCounters.handshakesRefused += 1;
-      options.onRejected?.(`${ErrorCode.handshakeRefused}: ${reason}`);
-      connection.send({
-        type: 'welcome',
-        ok: false,
-        code: ErrorCode.handshakeRefused,
-        message: reason,
-      } satisfies Welcome);
-      connection.close();
-      return;
-    }
     connection.send({ type: 'welcome', ok: true, code: '', message: '' } satisfies Welcome);
     options.onConnection(hello.peer, connection);
   }

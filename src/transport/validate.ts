@@ -23,6 +23,7 @@ import type {
   TransferProgress,
   Welcome,
 } from '../protocol/messages.js';
+import { type ServiceIdentity, serviceIdentityProblem } from '../protocol/service-identity.js';
 import {
   type ClientId,
   clientId,
@@ -38,6 +39,7 @@ import {
   type ViewNumber,
   viewNumber,
 } from '../protocol/types.js';
+import type { HelloHeader } from './handshake.js';
 
 /** Replica ids, client ids, cluster ids and error codes. */
 export const ID_BYTES_MAX = 256;
@@ -192,10 +194,19 @@ const viewValue: Check<View> = (value, path) => {
   };
 };
 
+const service: Check<ServiceIdentity> = (value, path) => {
+  const problem = serviceIdentityProblem(value, ID_BYTES_MAX);
+  if (problem !== null) throw new BadFrameError(`${path}: ${problem}`);
+  const { name, version } = value as ServiceIdentity;
+  return { name, version };
+};
+
 const peerKind: Check<PeerKind> = (value, path) => {
   const field = fields(value, path);
   const kind = field('kind', oneOf('client', 'replica', 'coordinator'));
-  return kind === 'replica' ? { kind, id: field('id', replica) } : { kind };
+  return kind === 'replica'
+    ? { kind, id: field('id', replica), service: field('service', service) }
+    : { kind };
 };
 
 const replicaStatus: Check<ReplicaStatus> = (value, path) => {
@@ -426,6 +437,12 @@ export function parseSwitchoverReply(value: unknown): SwitchoverReply {
     message: field('message', text(TEXT_BYTES_MAX)),
     view: field('view', nullable(viewValue)),
   };
+}
+
+/** The start of a Hello of any protocol version: read before the rest, which may be shaped otherwise. */
+export function parseHelloHeader(value: unknown): HelloHeader {
+  const [field] = message(value, 'hello', 'hello');
+  return { clusterId: field('clusterId', idText), protocolVersion: field('protocolVersion', integer) };
 }
 
 export function parseHello(value: unknown): Hello {

@@ -60,6 +60,13 @@ test('refused at once: not a backup, a learner, unacknowledged view, one under w
   assert.equal(refusal(r2), null);
   assert.match(refusal(r2)?.message ?? '', /a switchover to r2 is under way/);
 
+  const restarted = new CoordinatorHarness(storedState(view(5, r1, [r2, r3])));
+  restarted.beat(r1);
+  assert.match(
+    restarted.coordinator.requestSwitchover(r2)?.message ?? '',
+    /r2 has not been heard from since this coordinator started/,
+  );
+
   const unacknowledged = new CoordinatorHarness(storedState(view(5, r1, [r2, r3]), { acknowledged: false }));
   assert.match(
     unacknowledged.coordinator.requestSwitchover(r2)?.message ?? '',

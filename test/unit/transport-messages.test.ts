@@ -277,7 +277,11 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
     parseClientReply,
   ],
   ['hello client', { ...hello }, parseHello],
-  ['hello replica', { ...hello, peer: { kind: 'replica', id: 'b' } }, parseHello],
+  [
+    'hello replica',
+    { ...hello, peer: { kind: 'replica', id: 'b', service: { name: 'lock', version: 2 } } },
+    parseHello,
+  ],
   ['hello coordinator', { ...hello, peer: { kind: 'coordinator' } }, parseHello],
   ['welcome', { type: 'welcome', ok: false, code: 'HANDSHAKE_REFUSED', message: 'no' }, parseWelcome],
 ];
@@ -519,6 +523,16 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
     'a replica peer without id',
     () => parseHello({ ...hello, peer: { kind: 'replica' } }),
     /hello\.peer\.id:/,
+  ],
+  [
+    'a replica peer that names no service (the Hello of protocol version 4)',
+    () => parseHello({ ...hello, peer: { kind: 'replica', id: 'b' } }),
+    /hello\.peer\.service: it is not an object/,
+  ],
+  [
+    'a replica peer whose service has version 0',
+    () => parseHello({ ...hello, peer: { kind: 'replica', id: 'b', service: { name: 'kv', version: 0 } } }),
+    /hello\.peer\.service: "version" must be a positive integer/,
   ],
   [
     'a numeric cluster id',

@@ -7,7 +7,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { BadFrameError } from '../../src/errors.js';
 import type { ClientReply, ClientRequest, Hello } from '../../src/protocol/messages.js';
-import { clientId, logIndex, viewNumber } from '../../src/protocol/types.js';
+import { clientId, logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { encodeMessage } from '../../src/transport/codec.js';
 import { MessageConnection } from '../../src/transport/connection.js';
@@ -166,6 +166,46 @@ test('a Hello with the wrong cluster id or protocol version is refused with HAND
   }
   assert.equal(transportCounters.handshakesRefused, refusedBefore + 2);
   assert.equal(accepted, 0);
+  await listener.close();
+});
+
+test('a Hello of another protocol version is refused for its version, whatever the shape of the rest', async () => {
+  const listener = await echoServer();
+  // Version 4's replica Hello had no service: it must hear about the version, not about a bad frame.
+  const older = { ...hello, protocolVersion: 4, peer: { kind: 'replica', id: 'r1' } } as unknown as Hello;
+  await assert.rejects(dial(listener.address, older), {
+    name: 'HandshakeError',
+    message: new RegExp(`protocol version 4 is not ${PROTOCOL_VERSION}`),
+  });
+  await listener.close();
+});
+
+test("the listener's owner may refuse a peer, and the dialler hears its reason", async () => {
+  let accepted = 0;
+  const listener = await listen({
+    host: '127.0.0.1',
+    port: 0,
+    clusterId,
+    frameSizeMaxBytes: 1024,
+    admit: (peer) => (peer.kind === 'replica' && peer.service.name !== 'lock' ? 'not a lock replica' : null),
+    onConnection: (_peer, connection) => {
+      accepted += 1;
+      connection.close();
+    },
+  });
+  const replica = (name: string): Hello => ({
+    ...hello,
+    peer: { kind: 'replica', id: replicaId('r2'), service: { name, version: 1 } },
+  });
+  await assert.rejects(dial(listener.address, replica('kv')), {
+    name: 'HandshakeError',
+    code: 'HANDSHAKE_REFUSED',
+    message: /not a lock replica/,
+  });
+  assert.equal(accepted, 0);
+  (await dial(listener.address, replica('lock'))).close();
+  (await dial(listener.address, hello)).close();
+  assert.equal(accepted, 2); // the listener hands a connection over as it sends its Welcome
   await listener.close();
 });
 

@@ -1,0 +1,10 @@
+// The key/value store as a service: the name and version every replica of a key/value cluster
+// announces, and its factory. It is what a replica runs unless it is given another service.
+
+import type { ServiceIdentity } from '../protocol/service-identity.js';
+import type { StateMachineFactory } from '../protocol/state-machine.js';
+import { KeyValueStore } from './kv-store.js';
+
+export const keyValueService: ServiceIdentity = { name: 'understudy-kv', version: 1 };
+
+export const createKeyValueStore: StateMachineFactory = () => new KeyValueStore();
