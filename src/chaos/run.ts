@@ -28,6 +28,7 @@ import { Client } from '../client/index.js';
 import { assert } from '../protocol/assert.js';
 import type { LagPolicy } from '../protocol/config.js';
 import type { StatusReply } from '../protocol/messages.js';
+import { groupMembers, groupValue, isGroupKey } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { transferChunkBytes } from '../storage/index.js';
@@ -281,6 +282,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultVariants.set(fault.kind, variants);
   }
   problems.push(...(nemesis?.problems ?? []));
+  problems.push(...(workload?.tornReads ?? []));
 
   const staleness = checkStaleness(workload?.versions ?? [], workload?.boundedReads ?? []);
   const boundedReads = workload?.boundedReads ?? [];
@@ -412,6 +414,17 @@ interface FinalReader {
   readonly clock: () => number;
 }
 
+/** A group's value, read whole; a torn group is a problem, and reads as its first member. */
+async function readGroup(client: Client, key: string, problems: string[]): Promise<string | null> {
+  const values = (await client.getMany(groupMembers(key))).map((value) =>
+    value === null ? null : new TextDecoder().decode(value),
+  );
+  const seen = groupValue(key, values);
+  if ('value' in seen) return seen.value;
+  problems.push(`final read: ${seen.torn}`);
+  return values[0] ?? null;
+}
+
 /** Reads every key as one more process of the history, retrying each until it succeeds. */
 async function readFinalValues(
   { coordinator, process, recorder, clock }: FinalReader,
@@ -432,7 +445,7 @@ async function readFinalValues(
         }
         const handle = recorder.invoke(process, 'read', key, null, clock());
         try {
-          const value = await client.getText(key);
+          const value = isGroupKey(key) ? await readGroup(client, key, problems) : await client.getText(key);
           recorder.ok(handle, value, clock());
           finals.set(key, value);
         } catch {

@@ -32,6 +32,12 @@
 // REQUEST_CANCELLED (it never ran and never will: the checker leaves it out), forgotten or expired
 // → info. SessionExpiredError is info too: whether the write ran can no longer be learned.
 //
+// Multi-key and conditional writes (MULTI_KEY_PROBABILITY of the operations): flag keys take put-if
+// absent (recorded as a cas from null) or present (a replace) and delete; group keys stand for
+// members written, deleted and read only together (put-many, delete-many, get-many), and a group
+// read whose members disagree is a torn read (src/sim/multi-key-workload.ts, shared with the
+// simulator). Their keys move on like register keys.
+//
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
 // readYourWrites). A backup may answer them from an older state, so they stay out of the history;
 // they, and every write's version (its value or length, log index and acknowledgement time), go to
@@ -50,6 +56,7 @@ import {
 } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { Durability } from '../protocol/types.js';
+import { chooseFlagWrite, chooseGroupWrite, groupMembers, groupValue } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
 import { decodeResult, encodeOperation, kvOperation } from '../state-machine/index.js';
 import type { BoundedRead, KeyKind, WriteVersion } from './staleness.js';
@@ -88,6 +95,10 @@ export const REQUEST_STATUS_PROBABILITY = 0.5;
 export const REQUEST_STATUS_RETRY_MS = 200;
 /** Once the workload stops, a request-status question is asked at most this many more times. */
 export const REQUEST_STATUS_ATTEMPTS_AFTER_STOP = 2;
+/** Share of operations on flag and group keys (multi-key and conditional writes); half on each. */
+export const MULTI_KEY_PROBABILITY = 0.2;
+/** Share of the operations on flag and group keys that read. */
+const MULTI_KEY_READ_PROBABILITY = 0.3;
 /** Cumulative shares of the operation mix: read 30%, write 20%, append 20%, cas 15%, incr 15%. */
 const operationMix: readonly (readonly [OperationFunction, number])[] = [
   ['read', 0.3],
@@ -108,6 +119,8 @@ export const REGISTER_KEY_SECONDS = 8;
 
 export const registerKey = (slot: number, generation: number): string => `r${slot}.${generation}`;
 export const appendKey = (slot: number, generation: number): string => `a${slot}.${generation}`;
+export const chaosFlagKey = (slot: number, generation: number): string => `flag${slot}.${generation}`;
+export const chaosGroupKey = (slot: number, generation: number): string => `group${slot}.${generation}`;
 
 export interface WorkloadOptions {
   readonly coordinator: string;
@@ -161,7 +174,10 @@ export class Workload {
   readonly boundedReadCounts: BoundedReadCounts = { answered: 0, staleAnswers: 0, failed: 0 };
   /** Writes that ended SessionExpiredError. */
   sessionsExpired = 0;
+  /** Group reads whose members disagreed: a multi-key write applied in part. */
+  readonly tornReads: string[] = [];
   readonly requestStatusAnswers = new Map<RequestStatusState, number>();
+  private readonly multiKeysUsed = new Set<string>();
   private readonly registerKeysUsed = new Set<string>();
   private readonly appendKeysUsed = new Set<string>();
   private stopped = false;
@@ -218,7 +234,7 @@ export class Workload {
   }
 
   get keys(): readonly string[] {
-    return [...this.registerKeys, ...this.appendKeys];
+    return [...this.registerKeys, ...this.appendKeys, ...this.multiKeysUsed];
   }
 
   /** Lets every process finish its operation in flight, then closes the clients. */
@@ -250,6 +266,10 @@ export class Workload {
   private async step(state: ProcessState, sequence: number): Promise<void> {
     const { recorder, clock } = this.options;
     const { process, client, random, lastRead, generations } = state;
+    if (random.chance(MULTI_KEY_PROBABILITY)) {
+      await this.multiKeyStep(state, sequence);
+      return;
+    }
     const roll = random.next();
     const f = operationMix.find(([, share]) => roll < share)?.[0] ?? 'read';
     const slot = random.integer(0, this.options.keys - 1);
@@ -390,6 +410,117 @@ export class Workload {
       const refusal = observingRefusal(f, durability, error);
       if (refusal !== undefined) recorder.fail(handle, clock(), refusal);
       else recorder.info(handle, clock());
+    }
+  }
+
+  /** One operation on a flag or a group key (see the file's header). */
+  private async multiKeyStep(state: ProcessState, sequence: number): Promise<void> {
+    const { recorder, clock } = this.options;
+    const { process, client, random } = state;
+    const slot = random.integer(0, this.options.keys - 1);
+    const generation = Math.floor(clock() / 1e9 / REGISTER_KEY_SECONDS);
+    const onGroup = random.chance(0.5);
+    const key = onGroup ? chaosGroupKey(slot, generation) : chaosFlagKey(slot, generation);
+    this.multiKeysUsed.add(key);
+    const members = groupMembers(key);
+    const word = `p${process}-m${sequence}`;
+    const reading = random.chance(MULTI_KEY_READ_PROBABILITY);
+    const write = reading ? null : onGroup ? chooseGroupWrite(random) : chooseFlagWrite(random);
+    const durability: Durability = reading
+      ? 'sync'
+      : random.chance(ASYNC_WRITE_PROBABILITY)
+        ? 'async'
+        : random.chance(REPLICATED_WRITE_PROBABILITY)
+          ? 'replicated'
+          : 'sync';
+    const f: OperationFunction =
+      write === null
+        ? 'read'
+        : write === 'put-if-absent'
+          ? 'cas'
+          : write === 'put-if-present'
+            ? 'replace'
+            : write === 'put-many'
+              ? 'write'
+              : 'delete';
+    const input: EventValue = f === 'cas' ? [null, word] : f === 'replace' || f === 'write' ? word : null;
+    const handle = recorder.invoke(process, f, key, input, clock());
+    /** Records a write's outcome: written or not (a put-if); async ones are info, as any async write. */
+    const finish = (written: boolean) => {
+      if (durability === 'async') this.asyncAcknowledged(handle);
+      else if (written) recorder.ok(handle, f === 'delete' ? null : input, clock());
+      else {
+        recorder.fail(handle, clock());
+        this.countCause(`${f} not written`);
+      }
+    };
+    try {
+      if (write === null) {
+        if (!onGroup) {
+          recorder.ok(handle, await client.getText(key), clock());
+          return;
+        }
+        const values = (await client.getMany(members)).map((value) =>
+          value === null ? null : decoder.decode(value),
+        );
+        const seen = groupValue(key, values);
+        if ('torn' in seen) {
+          this.tornReads.push(seen.torn);
+          recorder.info(handle, clock());
+        } else recorder.ok(handle, seen.value, clock());
+        return;
+      }
+      const options = { durability };
+      let written = true;
+      let reply: WriteMetadata;
+      if (write === 'put-if-absent' || write === 'put-if-present') {
+        const answer = await client.putIf(
+          key,
+          word,
+          write === 'put-if-absent' ? 'absent' : 'present',
+          options,
+        );
+        written = answer.written;
+        reply = answer;
+      } else if (write === 'put-many') {
+        reply = await client.putMany(
+          members.map((member) => [member, word] as const),
+          options,
+        );
+      } else {
+        reply = await client.deleteMany(write === 'delete-many' ? members : [key], options);
+      }
+      this.writeAcknowledgements.push({ timeNs: clock(), view: reply.view });
+      if (reply.durability === 'replicated') this.replicatedWritesAcknowledged += 1;
+      finish(written);
+    } catch (error) {
+      this.countCause(`${f} ${describeError(error)}`);
+      if (error instanceof SessionExpiredError) this.sessionsExpired += 1;
+      if (
+        write !== null &&
+        error instanceof OutcomeUnknownError &&
+        random.chance(REQUEST_STATUS_PROBABILITY)
+      ) {
+        const status = await this.askUntilAnswered(client, error.requestId);
+        this.requestStatusAnswers.set(
+          status?.state ?? 'unanswered',
+          (this.requestStatusAnswers.get(status?.state ?? 'unanswered') ?? 0) + 1,
+        );
+        if (status?.state === 'cancelled') {
+          recorder.fail(handle, clock(), ErrorCode.requestCancelled);
+          return;
+        }
+        if (status?.state === 'executed' && status.result !== null) {
+          // Answered once its entry committed, async ones too: it ran, and stays.
+          const { result } = status;
+          if (result.kind === 'put-if' && !result.written) recorder.fail(handle, clock());
+          else if (result.kind === 'put-if' || result.kind === 'put-many' || result.kind === 'delete-many') {
+            recorder.ok(handle, f === 'delete' ? null : input, clock());
+          } else recorder.info(handle, clock()); // a result of another kind: say nothing rather than guess
+          return;
+        }
+      }
+      recorder.info(handle, clock());
     }
   }
 

@@ -18,7 +18,8 @@
 //
 // "Reflects", by the kind of key (write values are unique, as the workloads make them):
 //   - an append list (the key has appends): v contains the write's token;
-//   - a register (write, cas, incr): v was produced by an operation that does not precede the write.
+//   - a register (write, cas, incr, delete, replace): v was produced by an operation that does not
+//     precede the write (an absent v by the initial state or a delete).
 //     P precedes X when P returned before X was called, or both name log indexes and P's is lower;
 //     the initial null precedes every write. An incr whose result is unknown may have produced any
 //     number, so a number v is then not judged;
@@ -80,7 +81,14 @@ interface KeyHistory {
   readonly unknownIncrement: boolean;
 }
 
-const writeFunctions: ReadonlySet<Operation['f']> = new Set(['write', 'append', 'cas', 'incr']);
+const writeFunctions: ReadonlySet<Operation['f']> = new Set([
+  'write',
+  'append',
+  'cas',
+  'incr',
+  'delete',
+  'replace',
+]);
 
 export function checkBoundedReads(
   reads: readonly BoundedRead[],
@@ -217,7 +225,9 @@ function checkRegisterRead(
   const value = read.value;
   // Who could have produced the value read; null stands for the initial (absent) value.
   const producers: (Operation | null)[] =
-    value === null ? [null] : history.possible.filter((write) => produced(write, value));
+    value === null
+      ? [null, ...history.possible.filter((write) => write.f === 'delete')]
+      : history.possible.filter((write) => produced(write, value));
   if (producers.length === 0) {
     if (value !== null && integerOf(value) !== undefined && history.unknownIncrement) return null;
     const cancelled = history.cancelled.find((write) => value !== null && produced(write, value));
@@ -261,6 +271,7 @@ function checkRegisterRead(
 function produced(write: Operation, value: string): boolean {
   switch (write.f) {
     case 'write':
+    case 'replace':
       return write.input === value;
     case 'cas':
       return isCasValue(write.input) && write.input[1] === value;

@@ -18,7 +18,7 @@
 
 import { assert } from '../protocol/assert.js';
 
-export const operationFunctions = ['read', 'write', 'append', 'cas', 'incr'] as const;
+export const operationFunctions = ['read', 'write', 'append', 'cas', 'incr', 'delete', 'replace'] as const;
 export type OperationFunction = (typeof operationFunctions)[number];
 export const eventTypes = ['invoke', 'ok', 'fail', 'info'] as const;
 export type EventType = (typeof eventTypes)[number];
@@ -29,8 +29,10 @@ export type CasValue = readonly [expected: string | null, replacement: string];
 /**
  * read: invoke null, ok the value read (null if absent). write: the string written. append: invoke the
  * string appended, ok the value's new length in UTF-8 bytes (what the store answers). cas: CasValue.
- * incr: invoke the delta, ok the new number. A null ok value for append or incr means the result was
- * not reported.
+ * incr: invoke the delta, ok the new number. delete: null (the key becomes absent). replace: the
+ * string written only if the key is present (Redis SET XX); a fail without an error code means the
+ * key was absent, so it wrote nothing. A null ok value for append or incr means the result was not
+ * reported.
  */
 export type EventValue = string | number | null | CasValue;
 
@@ -267,18 +269,22 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
     }
   }
   // fail and info completions may carry the invoke value or null.
-  const nullAllowed = type === 'fail' || type === 'info' || (type === 'ok' && f !== 'write' && f !== 'cas');
-  if (value === null && (nullAllowed || (f === 'read' && type === 'invoke'))) return undefined;
+  const nullAllowed =
+    type === 'fail' || type === 'info' || (type === 'ok' && f !== 'write' && f !== 'cas' && f !== 'replace');
+  if (value === null && (nullAllowed || ((f === 'read' || f === 'delete') && type === 'invoke')))
+    return undefined;
   const valid =
     f === 'read'
       ? type === 'ok' && typeof value === 'string'
       : f === 'append' && type === 'ok'
         ? typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
-        : f === 'write' || f === 'append'
+        : f === 'write' || f === 'append' || f === 'replace'
           ? typeof value === 'string'
           : f === 'cas'
             ? isCasValue(value)
-            : typeof value === 'number' && Number.isSafeInteger(value);
+            : f === 'delete'
+              ? false // a delete carries null only
+              : typeof value === 'number' && Number.isSafeInteger(value);
   return valid ? undefined : `"value" ${JSON.stringify(value)} is not valid for ${f} ${type}`;
 }
 

@@ -88,6 +88,8 @@ export function summarize(operations: readonly Operation[]): HistorySummary {
     append: empty(),
     cas: empty(),
     incr: empty(),
+    delete: empty(),
+    replace: empty(),
   };
   for (const { f, status } of operations) {
     total[status]++;

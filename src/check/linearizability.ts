@@ -1,4 +1,4 @@
-// Linearizability checker for per-key registers (read, write, append, cas, incr). Written here
+// Linearizability checker for per-key registers (read, write, append, cas, incr, delete, replace). Written here
 // rather than borrowed because the checker is part of the product's proof of correctness.
 //
 // The register model is per key, so the history is partitioned by key and each part is checked
@@ -14,6 +14,9 @@
 // exactly its input's length shorter, counted in UTF-8 bytes as the store counts, and leaves that
 // value with the input after it. A lost or doubled append thus still shows, in the length of every
 // append after it and in every read.
+//
+// A delete leaves the key absent whatever it held. A replace (Redis SET XX) writes only a present
+// key: acknowledged, the value before it was present; failed without a code, it was absent.
 //
 // Outcomes: a "fail" is an observation wherever the model knows why it failed. A cas fail without
 // an error code means "did not swap": the value differed from `expected`. A refusal the service
@@ -162,7 +165,7 @@ export function isCancelled({ f, status, error }: Operation): boolean {
 
 /** A cas that did not swap, or a refusal the model can judge from the value. */
 function isModeledFailure({ f, error }: Operation, limits: ModelLimits): boolean {
-  if (error === undefined) return f === 'cas';
+  if (error === undefined) return f === 'cas' || f === 'replace';
   if (error !== modeledRefusals[f]) return false;
   return f !== 'append' || limits.valueSizeMaxBytes !== null;
 }
@@ -484,6 +487,14 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
   let unknownAppends = false;
   for (const { f, input, output, status } of operations) {
     const known = status === 'ok' && output !== null;
+    if (f === 'replace') {
+      // Failed, it saw the key absent; otherwise it accepts every present value, as cas failures do
+      // every value but one: where there are replaces, unknown writes leave stand-ins (below).
+      if (status === 'fail') accepted.add(null);
+      else casFails = true;
+      continue;
+    }
+    if (f === 'delete') continue; // leaves null whatever it finds: it observes nothing
     if (status === 'fail' && f !== 'cas') {
       // A refusal the model judges (the others never reach the search): it observes, never writes.
       refusals = true;
@@ -531,7 +542,7 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
         longest.includes(input)
       );
     }
-    const result = f === 'write' ? input : isCasValue(input) ? input[1] : null;
+    const result = f === 'write' || f === 'replace' ? input : isCasValue(input) ? input[1] : null;
     if (typeof result !== 'string' || unknownAppends || accepted.has(result)) return true;
     if (acceptedLengths.has(utf8ByteLength(result))) return true;
     const number = integerOf(result);
@@ -620,6 +631,14 @@ function compileTransition(operation: Operation, limits: ModelLimits, plan: Sear
       if (status === 'fail') return (value) => (value !== expected ? value : undefined);
       return (value) => (value === expected ? replacement : undefined);
     }
+    case 'delete':
+      return () => null;
+    case 'replace': {
+      if (typeof input !== 'string') return fail();
+      if (status === 'fail') return (value) => (value === null ? value : undefined);
+      const written = standIn ?? input;
+      return (value) => (value !== null ? written : undefined);
+    }
     case 'incr': {
       if (typeof input !== 'number' || (typeof reported !== 'number' && reported !== null)) return fail();
       if (status === 'fail') {
@@ -694,7 +713,7 @@ function explain(
 
 export function describeOperation(operation: Operation): string {
   const { process, f, input, output, status, call, ret, error } = operation;
-  const argument = f === 'read' ? '' : `(${quote(input)})`;
+  const argument = f === 'read' || f === 'delete' ? '' : `(${quote(input)})`;
   const result =
     status === 'info'
       ? ' → ?'
@@ -704,11 +723,13 @@ export function describeOperation(operation: Operation): string {
           ? status === 'ok'
             ? ' → swapped'
             : ' → not swapped'
-          : status === 'fail'
-            ? ' → failed'
-            : '';
+          : f === 'replace' && status === 'fail'
+            ? ' → key absent'
+            : status === 'fail'
+              ? ' → failed'
+              : '';
   const observed =
-    status !== 'ok' || f === 'write' || f === 'cas'
+    status !== 'ok' || f === 'write' || f === 'cas' || f === 'replace' || f === 'delete'
       ? ''
       : f === 'append' && typeof output === 'number'
         ? ` → length ${output}`

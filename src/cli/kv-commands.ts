@@ -331,6 +331,16 @@ function describeResult(result: KvResult): string {
     }
     case 'incr':
       return String(result.value);
+    case 'get-many':
+      return result.values.map((value) => textOrNull(value) ?? 'absent').join(', ');
+    case 'lengths':
+      return result.lengths.map((length) => (length === null ? 'absent' : `length ${length}`)).join(', ');
+    case 'put-if':
+      return result.written ? 'written' : 'not written';
+    case 'put-many':
+      return 'written';
+    case 'delete-many':
+      return `deleted ${result.count}`;
   }
 }
 
@@ -341,6 +351,8 @@ function jsonOfResult(result: KvResult): object {
       return { ...result, value: textOrNull(result.value) };
     case 'cas':
       return { ...result, current: textOrNull(result.current) };
+    case 'get-many':
+      return { ...result, values: result.values.map(textOrNull) };
     default:
       return result;
   }

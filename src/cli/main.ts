@@ -2,7 +2,6 @@
 // on stderr), 2 bad usage. Commander reports usage errors itself; exitOverride turns its exits into
 // exceptions here, so that every usage error, whatever commander calls it, exits 2.
 
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
 import { addBenchCommand } from './bench-command.js';
@@ -10,19 +9,12 @@ import { addChaosCommand } from './chaos-command.js';
 import { addConfigCommand } from './config-command.js';
 import { addClientCommands } from './kv-commands.js';
 import { exitCode } from './options.js';
+import { packageVersion } from './package-version.js';
 import { addServerCommands } from './server-commands.js';
-
-const packageJson: unknown = JSON.parse(
-  readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
-);
-const version =
-  typeof packageJson === 'object' && packageJson !== null && 'version' in packageJson
-    ? String(packageJson.version)
-    : 'unknown';
 
 const program = new Command('understudy')
   .description('Primary-backup replication: run a replicated key/value cluster and talk to it')
-  .version(version)
+  .version(packageVersion)
   .exitOverride()
   .showHelpAfterError('(add --help for usage)')
   .showSuggestionAfterError(true);

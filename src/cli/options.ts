@@ -66,6 +66,9 @@ export function adminAddress(text: string): string {
   return trimmed;
 }
 
+/** A `--resp` value, read as an `--admin` one: [host:]port, a port alone on ADMIN_HOST_DEFAULT. */
+export const respAddress = adminAddress;
+
 export function nonEmpty(what: string): (text: string) => string {
   return (text) => {
     if (text.trim() === '') throw new InvalidArgumentError(`${what} must not be empty.`);

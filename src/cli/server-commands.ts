@@ -18,15 +18,18 @@ import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
+import type { LocalReplica } from '../resp/index.js';
 import { formatAddress } from '../transport/index.js';
 import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
 import { address, exitCode, PORT_MAX } from './options.js';
+import { packageVersion } from './package-version.js';
 import { serverNodeFlags } from './server-node-flags.js';
 import { addSettings, settingVariables } from './settings/command-settings.js';
 import {
   CLUSTER_ADMIN_PORT_OFFSET,
   CLUSTER_HOST_DEFAULT,
   CLUSTER_PORT_DEFAULT,
+  RESP_PORT_BASE,
 } from './settings/server-settings.js';
 
 // The flags, their defaults and limits are in the settings table (settings/server-settings.ts).
@@ -38,6 +41,7 @@ export {
   CLUSTER_PORT_DEFAULT,
   CLUSTER_REPLICAS_DEFAULT,
   CLUSTER_REPLICAS_MAX,
+  RESP_PORT_BASE,
 } from './settings/server-settings.js';
 
 /** How long `start` waits for children to stop after SIGTERM before it sends SIGKILL. */
@@ -45,6 +49,8 @@ export const CHILD_STOP_GRACE_MS = 5000;
 
 /** What every server prints once it listens; `start` waits for it from each child. */
 const READY_MARKER = ' listening on ';
+/** What a replica with a Redis port prints, before its ready line (it must not contain READY_MARKER). */
+const RESP_MARKER = ' Redis protocol on ';
 const cliScript = fileURLToPath(new URL('./main.js', import.meta.url));
 
 interface Closable {
@@ -90,6 +96,7 @@ interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags, Service
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
+  readonly resp?: string;
 }
 
 interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags, LogFlags {
@@ -98,6 +105,7 @@ interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags, LogFlags
   readonly port: number;
   readonly host: string;
   readonly clusterId: string;
+  readonly respPort?: number;
   readonly adminPort?: number;
 }
 
@@ -168,7 +176,14 @@ export function addServerCommands(program: Command): void {
   });
 
   const replica = program.command('replica').description('run one replica in the foreground');
-  addSettings(replica, 'replica').action(async (flags: ReplicaFlags) => {
+  addSettings(replica, 'replica').action(async (flags: ReplicaFlags, command: Command) => {
+    if (flags.resp !== undefined && flags.service !== undefined) {
+      // Commander refuses the two flags together; a config file can still name both.
+      command.error("error: option '--resp <[host:]port>' cannot be used with option '--service <module>'", {
+        exitCode: exitCode.usage,
+        code: 'understudy.usage',
+      });
+    }
     const { ReplicaServer } = await import('../node/replica-server.js');
     const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
     const logger = createLogger({ level: flags.logLevel });
@@ -192,7 +207,9 @@ export function addServerCommands(program: Command): void {
       const { startReplicaAdmin } = await import('../admin/replica-admin.js');
       return startReplicaAdmin(server, listen);
     });
-    await serveUntilSignal(node, `understudy replica ${flags.id}`);
+    const served =
+      flags.resp === undefined ? node : await withRespPort(node, flags, logger, () => server.status());
+    await serveUntilSignal(served, `understudy replica ${flags.id}`);
   });
 
   const start = program
@@ -203,6 +220,20 @@ export function addServerCommands(program: Command): void {
       command.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
     if (flags.port + flags.replicas > PORT_MAX) {
       usage(`--port ${flags.port} leaves no room for ${flags.replicas} replica ports (max ${PORT_MAX})`);
+    }
+    if (flags.respPort !== undefined && flags.service !== undefined) {
+      usage("option '--resp-port <port>' cannot be used with option '--service <module>'");
+    }
+    // With --service there is no Redis port: it serves the built-in key/value store only.
+    const respFirst = flags.service === undefined ? respPortOf(flags, 1) : 0;
+    const respLast = flags.service === undefined ? respPortOf(flags, flags.replicas) : -1;
+    if (respLast > PORT_MAX) {
+      usage(`--resp-port ${respFirst} leaves no room for ${flags.replicas} Redis ports (max ${PORT_MAX})`);
+    }
+    if (respFirst <= flags.port + flags.replicas && respLast >= flags.port) {
+      usage(
+        `the Redis ports ${respFirst}..${respLast} overlap the cluster's ports ${flags.port}..${flags.port + flags.replicas}; choose another --resp-port or --port`,
+      );
     }
     const admin = adminPortOf(flags);
     if (admin + flags.replicas > PORT_MAX) {
@@ -215,6 +246,11 @@ export function addServerCommands(program: Command): void {
         `--admin-port ${admin} overlaps the cluster's ports ${flags.port}..${flags.port + flags.replicas}`,
       );
     }
+    if (respFirst <= admin + flags.replicas && admin <= respLast) {
+      usage(
+        `the Redis ports ${respFirst}..${respLast} overlap the admin ports ${admin}..${admin + flags.replicas}; choose another --resp-port or --admin-port`,
+      );
+    }
     try {
       address(1)(formatAddress(flags.host, flags.port));
     } catch (error) {
@@ -225,6 +261,49 @@ export function addServerCommands(program: Command): void {
     const service = flags.service === undefined ? null : await loadClusterService(flags.service);
     return startCluster(flags, service);
   });
+}
+
+/** The Redis port `start` gives replica `number` (1-based). */
+function respPortOf(flags: StartFlags, number: number): number {
+  return (flags.respPort ?? RESP_PORT_BASE + 1) + number - 1;
+}
+
+/**
+ * Adds the replica's Redis port to what it serves: a RespServer whose commands go through a client of
+ * this cluster. Prints where it listens before the ready line (which must come last: `start` and the
+ * tests take every address once a server is ready); closed before the replica.
+ */
+async function withRespPort(
+  node: ServedNode,
+  flags: ReplicaFlags,
+  logger: Logger,
+  local: () => LocalReplica,
+): Promise<ServedNode> {
+  const { RespServer, clusterBackend } = await import('../resp/index.js');
+  let resp: Closable;
+  try {
+    resp = await RespServer.start({
+      listen: flags.resp as string,
+      backend: clusterBackend({ coordinator: flags.coordinator, clusterId: flags.clusterId, local }),
+      understudyVersion: packageVersion,
+      logger: logger.child({ component: `replica ${flags.id} redis` }),
+    });
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+  process.stdout.write(`understudy replica ${flags.id}${RESP_MARKER}${resp.address}\n`);
+  return {
+    address: node.address,
+    adminAddress: node.adminAddress,
+    close: async () => {
+      try {
+        await resp.close();
+      } finally {
+        await node.close();
+      }
+    },
+  };
 }
 
 /**
@@ -429,6 +508,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       coordinator,
       '--dir',
       join(directory, id),
+      ...(service === null ? ['--resp', formatAddress(flags.host, respPortOf(flags, k + 1))] : []),
       '--admin',
       replicaAdminAddress(flags, k + 1),
       ...retentionArguments(flags),
@@ -455,4 +535,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       ? `understudy put hello world${extra}`
       : `a ReplicatedClient with coordinator ${coordinator} (service ${describeService(service.loaded.service)})`;
   process.stdout.write(`try: ${hint}   (Ctrl-C stops the cluster)\n`);
+  if (service === null) {
+    const redisHost = flags.host === CLUSTER_HOST_DEFAULT ? '' : ` -h ${flags.host}`;
+    process.stdout.write(`  or: redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
+  }
 }

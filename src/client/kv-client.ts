@@ -14,6 +14,7 @@ import {
   type KvResult,
   type KvResultOf,
   kvOperation,
+  type PutCondition,
 } from '../state-machine/index.js';
 import { resultFields, resultKind } from '../state-machine/kv-operations.js';
 import {
@@ -71,6 +72,24 @@ export class Client {
     return decode('get', reply.result).value;
   }
 
+  /** The values of `keys` (null where absent), read at once: one atomic read. */
+  async getMany(keys: readonly Bytes[], options?: ReadOptions): Promise<(Uint8Array | null)[]> {
+    const reply = await this.replicated.read(
+      encodeOperation(kvOperation.getMany(keys.map(toBytes))),
+      options,
+    );
+    return [...decode('get-many', reply.result).values];
+  }
+
+  /** The byte length of each key's value (null where absent), read at once. */
+  async lengths(keys: readonly Bytes[], options?: ReadOptions): Promise<(number | null)[]> {
+    const reply = await this.replicated.read(
+      encodeOperation(kvOperation.lengths(keys.map(toBytes))),
+      options,
+    );
+    return [...decode('lengths', reply.result).lengths];
+  }
+
   /** The value of `key` decoded as UTF-8, or null if it is absent. */
   async getText(key: Bytes, options?: ReadOptions): Promise<string | null> {
     const value = await this.get(key, options);
@@ -83,6 +102,31 @@ export class Client {
 
   delete(key: Bytes, options?: WriteOptions): Promise<WriteResult<'delete'>> {
     return this.write(kvOperation.delete(toBytes(key)), options);
+  }
+
+  /** Puts only if the key is absent (`when: 'absent'`) or present; `written` says whether it did. */
+  putIf(
+    key: Bytes,
+    value: Bytes,
+    when: PutCondition,
+    options?: WriteOptions,
+  ): Promise<WriteResult<'put-if'>> {
+    return this.write(kvOperation.putIf(toBytes(key), toBytes(value), when), options);
+  }
+
+  /** Sets every key to its value at once (one log entry); a key named twice ends with its last value. */
+  putMany(
+    entries: readonly (readonly [Bytes, Bytes])[],
+    options?: WriteOptions,
+  ): Promise<WriteResult<'put-many'>> {
+    const keys = entries.map(([key]) => toBytes(key));
+    const values = entries.map(([, value]) => toBytes(value));
+    return this.write(kvOperation.putMany(keys, values), options);
+  }
+
+  /** Deletes every key at once; `count` is how many existed. */
+  deleteMany(keys: readonly Bytes[], options?: WriteOptions): Promise<WriteResult<'delete-many'>> {
+    return this.write(kvOperation.deleteMany(keys.map(toBytes)), options);
   }
 
   /**

@@ -1,7 +1,7 @@
 // One simulation run, fully determined by its seed: plan the faults, run a workload through them,
 // heal, demand liveness (every new operation completes, every replica converges to the same
 // state), then check the history: linearizable per key, no acknowledged write lost, no append
-// applied twice, bounded reads within their staleness bound and reflecting every write at or below
+// applied twice, no multi-key write read in part, bounded reads within their staleness bound and reflecting every write at or below
 // the index they observed, asynchronous writes lost only where a failover happened — each named
 // in the cluster's loss record, which names nothing but async writes the clients sent — and
 // replicated writes lost only where every replica that held one lost its copy (see
@@ -146,6 +146,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     }
     for (const [cause, count] of workload.unexpectedReplies)
       violations.push(`${count} unexpected replies: ${cause}`);
+    violations.push(...workload.tornReads);
     for (const [key, check] of linearizability.perKey) {
       if (check.result === 'not-linearizable')
         violations.push(`key ${key} is not linearizable: ${check.explanation ?? ''}`);

@@ -5,8 +5,10 @@
 // checkers. A slot is one history process (process = connection · depth + slot), so each process
 // has at most one operation pending, as Jepsen's model wants; replies are matched by request id.
 //
-// Keys come in three kinds so each final value can be checked: registers (read, write, cas, incr),
-// append lists (read, append of unique tokens) and counters (read, incr). Register values are
+// Keys come in five kinds so each final value can be checked: registers (read, write, cas, incr),
+// append lists (read, append of unique tokens), counters (read, incr), flags (read, put-if absent or
+// present, delete) and groups of keys written, deleted and read only together (put-many,
+// delete-many, get-many): multi-key-workload.ts says how the last two go into the history. Register values are
 // unique per process, sometimes decimal numbers and sometimes words, so an incr on a register is
 // refused NOT_AN_INTEGER or not depending on the state: a refusal is an observation of the value,
 // and goes into the history as a fail with its code for the checker to hold against the model.
@@ -57,10 +59,21 @@ import { clientId, type Durability, logIndex, type ReplicaId, viewNumber } from 
 import {
   decodeResult,
   encodeOperation,
+  isReadOnly,
   type KvOperation,
   kvOperation,
 } from '../state-machine/kv-operations.js';
 import { type SimCluster, simMsPerTick } from './cluster.js';
+import {
+  chooseFlagWrite,
+  chooseGroupWrite,
+  flagKey,
+  groupKey,
+  groupMembers,
+  groupValue,
+  isFlagKey,
+  isGroupKey,
+} from './multi-key-workload.js';
 import type { Random } from './random.js';
 
 export interface WorkloadOptions {
@@ -69,6 +82,10 @@ export interface WorkloadOptions {
   readonly registers: number;
   readonly appendLists: number;
   readonly counters: number;
+  /** Keys written by put-if (absent or present) and delete. */
+  readonly flags?: number;
+  /** Groups of keys written, deleted and read only together (put-many, delete-many, get-many). */
+  readonly groups?: number;
   readonly asyncProbability: number;
   /** Share of writes (of those not async) that ask for `replicated` durability. */
   readonly replicatedProbability?: number;
@@ -115,6 +132,8 @@ export const workloadDefaults: WorkloadOptions = {
   registers: 2,
   appendLists: 2,
   counters: 1,
+  flags: 1,
+  groups: 1,
   asyncProbability: 0.1,
   attemptTimeoutTicks: 80,
   deadlineTicks: 1_500,
@@ -247,6 +266,9 @@ interface SimProcess {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);
+/** How a key is read whole: a group by its members at once. */
+const readOf = (key: string): KvOperation =>
+  isGroupKey(key) ? kvOperation.getMany(groupMembers(key).map(bytes)) : kvOperation.get(bytes(key));
 const text = (value: Uint8Array | null): string | null => (value === null ? null : decoder.decode(value));
 
 export class SimWorkload {
@@ -261,6 +283,8 @@ export class SimWorkload {
   readonly refusals = new Map<string, number>();
   /** Writes answered SESSION_EXPIRED (their outcome unknown). */
   sessionsExpired = 0;
+  /** Group reads whose members disagreed: a multi-key write applied in part. */
+  readonly tornReads: string[] = [];
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */
@@ -319,6 +343,8 @@ export class SimWorkload {
     for (let number = 0; number < options.registers; number++) keys.push(`register${number}`);
     for (let number = 0; number < options.appendLists; number++) keys.push(`list${number}`);
     for (let number = 0; number < options.counters; number++) keys.push(`counter${number}`);
+    for (let number = 0; number < (options.flags ?? 0); number++) keys.push(flagKey(number));
+    for (let number = 0; number < (options.groups ?? 0); number++) keys.push(groupKey(number));
     this.keys = keys;
     for (let index = 0; index < options.clients; index++) {
       const processes: SimProcess[] = [];
@@ -415,7 +441,7 @@ export class SimWorkload {
     const process = connection?.processes[0];
     if (connection === undefined || process === undefined || process.pending !== null) return;
     connection.lastRead.delete(key);
-    this.invoke(process, kvOperation.get(bytes(key)), 'read', key, null, 'sync');
+    this.invoke(process, readOf(key), 'read', key, null, 'sync');
   }
 
   lastReadOf(key: string): string | null | undefined {
@@ -441,10 +467,31 @@ export class SimWorkload {
         : 'sync';
     const reading = this.random.chance(readProbability);
     if (this.livenessPhase) this.livenessOperationsLeft -= 1;
-    if (reading && this.random.chance(this.boundedReadProbability)) {
+    if (reading && !isGroupKey(key) && this.random.chance(this.boundedReadProbability)) {
       this.invokeBoundedRead(process, key);
     } else if (reading) {
-      this.invoke(process, kvOperation.get(bytes(key)), 'read', key, null, 'sync');
+      this.invoke(process, readOf(key), 'read', key, null, 'sync');
+    } else if (isFlagKey(key)) {
+      const write = chooseFlagWrite(this.random);
+      if (write === 'delete') {
+        this.invoke(process, kvOperation.deleteMany([bytes(key)]), 'delete', key, null, durability);
+      } else {
+        const when = write === 'put-if-absent' ? 'absent' : 'present';
+        const operation = kvOperation.putIf(bytes(key), bytes(word), when);
+        // A put-if-absent is a cas from absent; a put-if-present writes whatever the key held.
+        this.invoke(process, operation, when === 'absent' ? 'cas' : 'replace', key, word, durability);
+      }
+    } else if (isGroupKey(key)) {
+      const members = groupMembers(key).map(bytes);
+      if (chooseGroupWrite(this.random) === 'delete-many') {
+        this.invoke(process, kvOperation.deleteMany(members), 'delete', key, null, durability);
+      } else {
+        const operation = kvOperation.putMany(
+          members,
+          members.map(() => bytes(word)),
+        );
+        this.invoke(process, operation, 'write', key, word, durability);
+      }
     } else if (key.startsWith('register')) {
       const roll = this.random.next();
       // Unique per process either way: a word, or a number whose increments stay in its block.
@@ -502,7 +549,7 @@ export class SimWorkload {
     const value = f === 'cas' ? ([expected, written ?? ''] as const) : f === 'incr' ? 1 : written;
     const handle = this.recorder.invoke(process.process, f, key, value, this.time());
     this.invoked += 1;
-    const readOnly = operation.kind === 'get';
+    const readOnly = isReadOnly(operation);
     if (!readOnly) process.requestNumber += 1;
     process.pending = {
       handle,
@@ -554,7 +601,7 @@ export class SimWorkload {
 
   /** The deadline passed with no answer: give up (info), or ask whether the write ran. */
   private onDeadline(process: SimProcess, pending: Pending): void {
-    const write = pending.operation.kind !== 'get';
+    const write = !isReadOnly(pending.operation);
     if (!write || !this.random.chance(this.statusProbability)) {
       if (pending.bounded !== null) this.boundedReadCounts.abandoned += 1;
       this.finish(process, 'info', null);
@@ -595,7 +642,7 @@ export class SimWorkload {
     pending.attemptIds.add(id);
     if (bounded !== null) {
       bounded.attempts.set(id, { to, sentAt: this.cluster.now, atPrimary: member === null });
-    } else if (pending.durability === 'async' && pending.operation.kind !== 'get') {
+    } else if (pending.durability === 'async' && !isReadOnly(pending.operation)) {
       const name = `${process.id}#${pending.requestNumber}`;
       if (this.asyncWritesSent.has(name)) this.asyncWritesResent.add(name);
       this.asyncWritesSent.add(name);
@@ -606,7 +653,7 @@ export class SimWorkload {
     this.cluster.submit(process.connection.index, to, {
       type: 'request',
       id,
-      kind: pending.operation.kind === 'get' ? 'read' : 'write',
+      kind: isReadOnly(pending.operation) ? 'read' : 'write',
       clientId: clientId(process.id),
       requestNumber: pending.requestNumber,
       durability: pending.durability,
@@ -707,7 +754,7 @@ export class SimWorkload {
       this.onRefusal(process, pending, reply.code);
       return;
     }
-    if (pending.durability === 'async' && pending.operation.kind !== 'get') {
+    if (pending.durability === 'async' && !isReadOnly(pending.operation)) {
       if (pending.operation.kind === 'append' && pending.written !== null) {
         const tokens = this.asyncAppendsAcknowledged.get(pending.key) ?? new Set<string>();
         tokens.add(pending.written);
@@ -773,7 +820,7 @@ export class SimWorkload {
   /** A definite success: a sync reply, or a request-status answer (given once the entry committed). */
   private recordSuccess(process: SimProcess, pending: Pending, reply: ClientSuccess): void {
     const connection = process.connection;
-    if (reply.durability === 'replicated' && pending.operation.kind !== 'get') {
+    if (reply.durability === 'replicated' && !isReadOnly(pending.operation)) {
       const acknowledged: ReplicatedAcknowledgement = {
         process: process.process,
         call: pending.startedAt * nanosecondsPerTick,
@@ -800,7 +847,7 @@ export class SimWorkload {
     const { index } = reply;
     // Not a read-your-writes index for a replicated write: lost with every replica that held it, its
     // index may never be reached again (or be another entry's), as for an async write.
-    if (pending.operation.kind !== 'get' && reply.durability !== 'replicated') {
+    if (!isReadOnly(pending.operation) && reply.durability !== 'replicated') {
       this.noteWriteIndex(connection, index);
     }
     switch (pending.operation.kind) {
@@ -830,7 +877,33 @@ export class SimWorkload {
         return;
       }
       case 'delete':
+      case 'delete-many':
         this.finish(process, 'ok', null, false, undefined, index);
+        return;
+      case 'put-many':
+        this.finish(process, 'ok', pending.written, false, undefined, index);
+        return;
+      case 'put-if': {
+        // Not written is an observation: the key was present (absent, for a put-if-present).
+        if (decodeResult('put-if', reply.result).written) {
+          this.finish(process, 'ok', pending.invokeValue, false, undefined, index);
+        } else this.finish(process, 'fail', pending.invokeValue);
+        return;
+      }
+      case 'get-many': {
+        const values = decodeResult('get-many', reply.result).values.map(text);
+        const seen = groupValue(pending.key, values);
+        if ('torn' in seen) {
+          this.tornReads.push(`${seen.torn} (index ${index})`);
+          this.finish(process, 'info', null, true);
+          return;
+        }
+        connection.lastRead.set(pending.key, seen.value);
+        this.finish(process, 'ok', seen.value, false, undefined, index);
+        return;
+      }
+      case 'lengths':
+        throw new Error('the workload sends no lengths read');
     }
   }
 

@@ -5,8 +5,10 @@ export {
   checkKvLimits,
   type KvLimits,
   keySizeMaxBytes,
+  keysPerOperationMax,
   kvLimitsDefault,
   kvLimitsTiny,
+  readBytesMax,
   valueSizeMaxBytes,
 } from './kv-limits.js';
 export {
@@ -18,9 +20,13 @@ export {
   type KvOperation,
   type KvOperationKind,
   type KvOperationOf,
+  type KvReadOperation,
   type KvResult,
   type KvResultOf,
+  type KvSingleKeyOperation,
   kvOperation,
+  type PutCondition,
+  putConditions,
 } from './kv-operations.js';
 export { createKeyValueStore, keyValueService } from './kv-service.js';
 export { KeyValueStore } from './kv-store.js';

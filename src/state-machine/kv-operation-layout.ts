@@ -23,22 +23,22 @@
 // on V8's heap, so the copy costs little.
 
 import { ServiceError } from '../protocol/state-machine.js';
-import type { KvOperation, KvOperationKind, KvResult } from './kv-operations.js';
+import type { KvLayoutKind, KvLayoutOperation, KvLayoutResult } from './kv-operations.js';
 
 export const binaryLayoutMarker = 0xc1;
 
-const kinds: readonly KvOperationKind[] = ['get', 'put', 'delete', 'append', 'cas', 'incr'];
+const kinds: readonly KvLayoutKind[] = ['get', 'put', 'delete', 'append', 'cas', 'incr'];
 // Operations, results and updates (kv-updates.ts) each have their own range of kind codes, so bytes
 // of one handed to the decoder of another are refused rather than read as something else.
 const operationCodeBase = 0x10;
 const resultCodeBase = 0x20;
 const kindCodes = new Map(kinds.map((kind, index) => [kind, index + 1]));
 
-function kindCode(kind: KvOperationKind): number {
+function kindCode(kind: KvLayoutKind): number {
   return kindCodes.get(kind) as number; // every kind is in the table
 }
 
-function kindOf(code: number | undefined, base: number): KvOperationKind | undefined {
+function kindOf(code: number | undefined, base: number): KvLayoutKind | undefined {
   return code === undefined ? undefined : kinds[code - base - 1];
 }
 
@@ -46,7 +46,7 @@ const operationHeaderBytes = 6;
 const casExpectedPresent = 1;
 const casNextPresent = 2;
 
-export function encodeBinaryOperation(operation: KvOperation): Uint8Array {
+export function encodeBinaryOperation(operation: KvLayoutOperation): Uint8Array {
   const { key } = operation;
   let bodyBytes = 0;
   switch (operation.kind) {
@@ -88,7 +88,11 @@ export function encodeBinaryOperation(operation: KvOperation): Uint8Array {
 }
 
 /** Decodes an operation in the binary layout (the caller has seen the marker). */
-export function decodeBinaryOperation(bytes: Uint8Array, code: string, unknownCode: string): KvOperation {
+export function decodeBinaryOperation(
+  bytes: Uint8Array,
+  code: string,
+  unknownCode: string,
+): KvLayoutOperation {
   const input = asBuffer(bytes);
   if (input.length < operationHeaderBytes) refuse(code, `operation of ${input.length} bytes is too short`);
   const kind = kindOf(input[1], operationCodeBase);
@@ -127,7 +131,7 @@ export function decodeBinaryOperation(bytes: Uint8Array, code: string, unknownCo
   }
 }
 
-export function encodeBinaryResult(result: KvResult): Uint8Array {
+export function encodeBinaryResult(result: KvLayoutResult): Uint8Array {
   switch (result.kind) {
     case 'get':
       return withBytes(result.kind, result.value === null ? 0 : 1, result.value);
@@ -152,13 +156,13 @@ export function encodeBinaryResult(result: KvResult): Uint8Array {
 }
 
 /** The kind of a result in the binary layout, or null if the bytes are not one. */
-export function binaryResultKind(bytes: Uint8Array): KvOperationKind | null {
+export function binaryResultKind(bytes: Uint8Array): KvLayoutKind | null {
   if (bytes.byteLength < 2 || bytes[0] !== binaryLayoutMarker) return null;
   return kindOf(bytes[1], resultCodeBase) ?? null;
 }
 
 /** Decodes a result in the binary layout (the caller has seen the marker). */
-export function decodeBinaryResult(bytes: Uint8Array, code: string): KvResult {
+export function decodeBinaryResult(bytes: Uint8Array, code: string): KvLayoutResult {
   const input = asBuffer(bytes);
   const kind = binaryResultKind(input);
   if (kind === null) refuse(code, `unknown result code ${input[1]}`);
@@ -189,7 +193,7 @@ export function decodeBinaryResult(bytes: Uint8Array, code: string): KvResult {
   }
 }
 
-function withFlags(kind: KvOperationKind, value: number): Uint8Array {
+function withFlags(kind: KvLayoutKind, value: number): Uint8Array {
   const out = Buffer.allocUnsafe(3);
   out[0] = binaryLayoutMarker;
   out[1] = resultCodeBase + kindCode(kind);
@@ -197,7 +201,7 @@ function withFlags(kind: KvOperationKind, value: number): Uint8Array {
   return plain(out);
 }
 
-function withBytes(kind: KvOperationKind, present: number, value: Uint8Array | null): Uint8Array {
+function withBytes(kind: KvLayoutKind, present: number, value: Uint8Array | null): Uint8Array {
   const out = Buffer.allocUnsafe(3 + (value?.byteLength ?? 0));
   out[0] = binaryLayoutMarker;
   out[1] = resultCodeBase + kindCode(kind);
@@ -206,7 +210,7 @@ function withBytes(kind: KvOperationKind, present: number, value: Uint8Array | n
   return plain(out);
 }
 
-function withNumber(kind: KvOperationKind, value: number): Uint8Array {
+function withNumber(kind: KvLayoutKind, value: number): Uint8Array {
   const out = Buffer.allocUnsafe(10);
   out[0] = binaryLayoutMarker;
   out[1] = resultCodeBase + kindCode(kind);

@@ -29,7 +29,32 @@ export type KvOperation =
       /** null: delete the key. */
       readonly next: Uint8Array | null;
     }
-  | { readonly kind: 'incr'; readonly key: Uint8Array; readonly delta: number };
+  | { readonly kind: 'incr'; readonly key: Uint8Array; readonly delta: number }
+  // Multi-key and conditional operations (what the Redis port's MGET, EXISTS, STRLEN, SET NX/XX,
+  // MSET and DEL need): each one is one operation, so one log entry, so atomic.
+  | { readonly kind: 'get-many'; readonly keys: readonly Uint8Array[] }
+  /** The byte length of each key's value, null where the key is absent. */
+  | { readonly kind: 'lengths'; readonly keys: readonly Uint8Array[] }
+  | {
+      readonly kind: 'put-if';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      readonly when: PutCondition;
+    }
+  /** `keys[i]` is set to `values[i]`, in order (a key named twice ends with its last value). */
+  | {
+      readonly kind: 'put-many';
+      readonly keys: readonly Uint8Array[];
+      readonly values: readonly Uint8Array[];
+    }
+  | { readonly kind: 'delete-many'; readonly keys: readonly Uint8Array[] };
+
+/** When a `put-if` writes: only if the key is absent (Redis SET NX), or only if present (SET XX). */
+export type PutCondition = 'absent' | 'present';
+export const putConditions: readonly PutCondition[] = ['absent', 'present'];
+
+/** The operations that name one key (`key`); the others name several (`keys`). */
+export type KvSingleKeyOperation = Extract<KvOperation, { readonly key: Uint8Array }>;
 
 export type KvOperationKind = KvOperation['kind'];
 
@@ -48,7 +73,13 @@ export type KvResult =
   /** `current`: the value after the operation (`next` if it swapped, the unchanged value if not). */
   | { readonly kind: 'cas'; readonly swapped: boolean; readonly current: Uint8Array | null }
   /** `value`: the number after the increment (always a safe integer). */
-  | { readonly kind: 'incr'; readonly value: number };
+  | { readonly kind: 'incr'; readonly value: number }
+  | { readonly kind: 'get-many'; readonly values: readonly (Uint8Array | null)[] }
+  | { readonly kind: 'lengths'; readonly lengths: readonly (number | null)[] }
+  | { readonly kind: 'put-if'; readonly written: boolean }
+  | { readonly kind: 'put-many' }
+  /** `count`: the keys that existed and were deleted (a key named twice counts once, as Redis DEL). */
+  | { readonly kind: 'delete-many'; readonly count: number };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
 
@@ -65,10 +96,27 @@ export const kvOperation = {
     next,
   }),
   incr: (key: Uint8Array, delta = 1): KvOperationOf<'incr'> => ({ kind: 'incr', key, delta }),
+  getMany: (keys: readonly Uint8Array[]): KvOperationOf<'get-many'> => ({ kind: 'get-many', keys }),
+  lengths: (keys: readonly Uint8Array[]): KvOperationOf<'lengths'> => ({ kind: 'lengths', keys }),
+  putIf: (key: Uint8Array, value: Uint8Array, when: PutCondition): KvOperationOf<'put-if'> => ({
+    kind: 'put-if',
+    key,
+    value,
+    when,
+  }),
+  putMany: (keys: readonly Uint8Array[], values: readonly Uint8Array[]): KvOperationOf<'put-many'> => ({
+    kind: 'put-many',
+    keys,
+    values,
+  }),
+  deleteMany: (keys: readonly Uint8Array[]): KvOperationOf<'delete-many'> => ({ kind: 'delete-many', keys }),
 } as const;
 
-export function isReadOnly(operation: KvOperation): boolean {
-  return operation.kind === 'get';
+/** The operations a replica answers from its state (queries); every other one is a write. */
+export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths'>;
+
+export function isReadOnly(operation: KvOperation): operation is KvReadOperation {
+  return operation.kind === 'get' || operation.kind === 'get-many' || operation.kind === 'lengths';
 }
 
 // Field names, for arity checks and error messages.
@@ -79,6 +127,11 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   append: ['key', 'value'],
   cas: ['key', 'expected', 'next'],
   incr: ['key', 'delta'],
+  'get-many': ['keys'],
+  lengths: ['keys'],
+  'put-if': ['key', 'value', 'when'],
+  'put-many': ['keys', 'values'],
+  'delete-many': ['keys'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
 export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
@@ -88,6 +141,11 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   append: ['length'],
   cas: ['swapped', 'current'],
   incr: ['value'],
+  'get-many': ['values'],
+  lengths: ['lengths'],
+  'put-if': ['written'],
+  'put-many': [],
+  'delete-many': ['count'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -107,8 +165,61 @@ export function unpackMessage(bytes: Uint8Array, what: string, code: string): un
   }
 }
 
+/** The kinds the binary layout carries (kv-operation-layout.ts): the single-key operations of the hot path. */
+export type KvLayoutKind = 'get' | 'put' | 'delete' | 'append' | 'cas' | 'incr';
+export type KvLayoutOperation = KvOperationOf<KvLayoutKind>;
+export type KvLayoutResult = KvResultOf<KvLayoutKind>;
+/** The others (multi-key and conditional) travel as msgpack tuples `[name, ...fields]`. */
+type KvTupleOperation = Exclude<KvOperation, KvLayoutOperation>;
+type KvTupleResult = Exclude<KvResult, KvLayoutResult>;
+
+const layoutKinds: ReadonlySet<KvOperationKind> = new Set<KvLayoutKind>([
+  'get',
+  'put',
+  'delete',
+  'append',
+  'cas',
+  'incr',
+]);
+
+function inLayout(operation: KvOperation): operation is KvLayoutOperation {
+  return layoutKinds.has(operation.kind);
+}
+
+function inLayoutResult(result: KvResult): result is KvLayoutResult {
+  return layoutKinds.has(result.kind);
+}
+
+function encodeTuple(operation: KvTupleOperation): Uint8Array {
+  switch (operation.kind) {
+    case 'get-many':
+    case 'lengths':
+    case 'delete-many':
+      return packMessage([operation.kind, operation.keys]);
+    case 'put-if':
+      return packMessage([operation.kind, operation.key, operation.value, operation.when]);
+    case 'put-many':
+      return packMessage([operation.kind, operation.keys, operation.values]);
+  }
+}
+
+function encodeResultTuple(result: KvTupleResult): Uint8Array {
+  switch (result.kind) {
+    case 'get-many':
+      return packMessage([result.kind, result.values]);
+    case 'lengths':
+      return packMessage([result.kind, result.lengths]);
+    case 'put-if':
+      return packMessage([result.kind, result.written]);
+    case 'put-many':
+      return packMessage([result.kind]);
+    case 'delete-many':
+      return packMessage([result.kind, result.count]);
+  }
+}
+
 export function encodeOperation(operation: KvOperation): Uint8Array {
-  return encodeBinaryOperation(operation);
+  return inLayout(operation) ? encodeBinaryOperation(operation) : encodeTuple(operation);
 }
 
 export function decodeOperation(bytes: Uint8Array): KvOperation {
@@ -117,23 +228,36 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
   // Sent by an older client. Its byte fields are private copies.
   const [kind, fields] = readTuple(bytes, 'operation', operationFields, code, ErrorCode.unknownOperation);
   const field = new FieldReader(kind, fields, operationFields[kind], code);
-  const key = field.bytes(0);
   switch (kind) {
     case 'get':
     case 'delete':
-      return { kind, key };
+      return { kind, key: field.bytes(0) };
     case 'put':
     case 'append':
-      return { kind, key, value: field.bytes(1) };
+      return { kind, key: field.bytes(0), value: field.bytes(1) };
     case 'cas':
-      return { kind, key, expected: field.bytesOrNull(1), next: field.bytesOrNull(2) };
+      return { kind, key: field.bytes(0), expected: field.bytesOrNull(1), next: field.bytesOrNull(2) };
     case 'incr':
-      return { kind, key, delta: field.safeInteger(1) };
+      return { kind, key: field.bytes(0), delta: field.safeInteger(1) };
+    case 'get-many':
+    case 'lengths':
+    case 'delete-many':
+      return { kind, keys: field.list(0, (value) => field.asBytes(0, value)) };
+    case 'put-if':
+      return { kind, key: field.bytes(0), value: field.bytes(1), when: field.condition(2) };
+    case 'put-many': {
+      const keys = field.list(0, (value) => field.asBytes(0, value));
+      const values = field.list(1, (value) => field.asBytes(1, value));
+      if (keys.length !== values.length) {
+        throw new ServiceError(code, `put-many: ${keys.length} keys but ${values.length} values`);
+      }
+      return { kind, keys, values };
+    }
   }
 }
 
 export function encodeResult(result: KvResult): Uint8Array {
-  return encodeBinaryResult(result);
+  return inLayoutResult(result) ? encodeBinaryResult(result) : encodeResultTuple(result);
 }
 
 /** Decodes the answer to an operation of kind `expected`; a malformed answer is a BAD_FRAME. */
@@ -179,6 +303,19 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
       return { kind, existed: field.boolean(0) };
     case 'cas':
       return { kind, swapped: field.boolean(0), current: field.bytesOrNull(1) };
+    case 'get-many':
+      return { kind, values: field.list(0, (value) => (value === null ? null : field.asBytes(0, value))) };
+    case 'lengths':
+      return {
+        kind,
+        lengths: field.list(0, (value) => (value === null ? null : field.asByteCount(0, value))),
+      };
+    case 'put-if':
+      return { kind, written: field.boolean(0) };
+    case 'put-many':
+      return { kind };
+    case 'delete-many':
+      return { kind, count: field.byteCount(0) };
   }
 }
 
@@ -224,9 +361,34 @@ class FieldReader {
   ) {}
 
   bytes(index: number): Uint8Array {
-    const value = this.fields[index];
+    return this.asBytes(index, this.fields[index]);
+  }
+
+  /** `value`, an element of field `index` or the field itself, as bytes. */
+  asBytes(index: number, value: unknown): Uint8Array {
     if (!(value instanceof Uint8Array)) this.refuse(index, 'bytes', value);
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength); // a plain view of the private copy
+  }
+
+  /** Field `index` as an array, each element read by `element` (which refuses a wrong one). */
+  list<T>(index: number, element: (value: unknown) => T): T[] {
+    const value = this.fields[index];
+    if (!Array.isArray(value)) this.refuse(index, 'an array', value);
+    return (value as unknown[]).map(element);
+  }
+
+  condition(index: number): PutCondition {
+    const value = this.fields[index];
+    const condition = putConditions.find((known) => known === value);
+    if (condition === undefined) this.refuse(index, `one of ${putConditions.join(', ')}`, value);
+    return condition;
+  }
+
+  asByteCount(index: number, value: unknown): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      this.refuse(index, 'byte counts', value);
+    }
+    return value;
   }
 
   bytesOrNull(index: number): Uint8Array | null {

@@ -1,6 +1,7 @@
 // The built-in key/value service. `execute` computes a write's result and its update without
-// changing state; the update is the side effect (set, append or delete; kv-updates.ts), never the
-// operation, so backups `apply` it without re-executing. A write
+// changing state; the update is the side effect (set, append or delete; kv-updates.ts; for a
+// multi-key write, a batch of them applied whole, kv-batch-updates.ts), never the operation, so
+// backups `apply` it without re-executing. A write
 // that changes nothing yields an empty update, which `apply` skips. Every log entry keeps both the
 // update and the result, so an append's are bounded by its suffix, not by the value it grows: its
 // update carries the suffix and its result the new length, and appending to a long value logs only
@@ -16,16 +17,20 @@ import {
   type SnapshotEncoding,
   type StateMachine,
 } from '../protocol/state-machine.js';
+import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
 import { checkKvLimits, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
   encodeResult,
+  isReadOnly,
   type KvOperation,
+  type KvOperationOf,
   type KvResult,
+  type KvSingleKeyOperation,
   unpackMessage,
 } from './kv-operations.js';
 import { KvSnapshotEncoding } from './kv-snapshot-encoding.js';
-import { binaryUpdateMarker, decodeBinaryUpdate, encodeUpdate } from './kv-updates.js';
+import { binaryUpdateMarker, decodeBinaryUpdate, encodeUpdate, type KvUpdate } from './kv-updates.js';
 
 const snapshotFormatVersion = 3;
 /** Entries sorted by key: what older builds wrote, still read; stateHash hashes this form. */
@@ -34,7 +39,9 @@ const noUpdate = new Uint8Array(0);
 const incrTextPattern = /^-?[0-9]+$/;
 const utf8 = new TextEncoder();
 
-type KvWrite = Exclude<KvOperation, { readonly kind: 'get' }>;
+/** The writes that name one key; put-many and delete-many name several. */
+type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' }>;
+type KvMultiKeyOperation = Exclude<KvOperation, KvSingleKeyOperation>;
 
 export class KeyValueStore implements StateMachine {
   /**
@@ -54,9 +61,11 @@ export class KeyValueStore implements StateMachine {
 
   execute(operation: Uint8Array): Execution {
     const decoded = decodeOperation(operation);
-    if (decoded.kind === 'get') {
-      throw new ServiceError(ErrorCode.badRequest, 'get is a read: send it as a query');
+    if (isReadOnly(decoded)) {
+      throw new ServiceError(ErrorCode.badRequest, `${decoded.kind} is a read: send it as a query`);
     }
+    if (decoded.kind === 'put-many') return this.#putMany(decoded);
+    if (decoded.kind === 'delete-many') return this.#deleteMany(decoded);
     this.#checkOperands(decoded);
     const before = this.#entries.get(latin1String(decoded.key));
     const [result, update] = this.#write(decoded, before === undefined ? undefined : latin1Bytes(before));
@@ -65,6 +74,7 @@ export class KeyValueStore implements StateMachine {
 
   query(operation: Uint8Array): Uint8Array {
     const decoded = decodeOperation(operation);
+    if (decoded.kind === 'get-many' || decoded.kind === 'lengths') return this.#readMany(decoded);
     if (decoded.kind !== 'get') {
       throw new ServiceError(ErrorCode.badRequest, `${decoded.kind} is a write, not a query`);
     }
@@ -75,13 +85,19 @@ export class KeyValueStore implements StateMachine {
 
   apply(update: Uint8Array): void {
     if (update.byteLength === 0) return;
+    if (isBatchUpdate(update)) {
+      // Every part is checked before any is applied: a damaged batch changes nothing.
+      const effects = decodeBatchUpdate(update)?.map(decodeBinaryUpdate);
+      if (effects === undefined || effects.some((effect) => effect === null)) {
+        throw new Error('kv batch update is malformed');
+      }
+      for (const effect of effects as KvUpdate[]) this.#applyEffect(effect);
+      return;
+    }
     if (update[0] === binaryUpdateMarker) {
       const effect = decodeBinaryUpdate(update);
       if (effect === null) throw new Error('kv update is not a set, append or delete of the binary layout');
-      if (effect.kind === 'set') this.#entries.set(effect.key, effect.value);
-      else if (effect.kind === 'append')
-        this.#entries.set(effect.key, (this.#entries.get(effect.key) ?? '') + effect.value);
-      else this.#entries.delete(effect.key);
+      this.#applyEffect(effect);
       return;
     }
     // An update an older build logged.
@@ -162,8 +178,93 @@ export class KeyValueStore implements StateMachine {
     return createHash('sha256').update(encoded).digest('hex');
   }
 
+  #applyEffect(effect: KvUpdate): void {
+    if (effect.kind === 'set') this.#entries.set(effect.key, effect.value);
+    else if (effect.kind === 'append')
+      this.#entries.set(effect.key, (this.#entries.get(effect.key) ?? '') + effect.value);
+    else this.#entries.delete(effect.key);
+  }
+
+  /** Answers get-many (the values) or lengths (their byte lengths), null for an absent key. */
+  #readMany(operation: KvOperationOf<'get-many'> | KvOperationOf<'lengths'>): Uint8Array {
+    this.#checkKeys(operation);
+    const found = operation.keys.map((key) => this.#entries.get(latin1String(key)));
+    if (operation.kind === 'lengths') {
+      return encodeResult({ kind: 'lengths', lengths: found.map((value) => value?.length ?? null) });
+    }
+    const bytes = found.reduce((total, value) => total + (value?.length ?? 0), 0);
+    if (bytes > this.limits.readBytesMax) {
+      throw new ServiceError(
+        ErrorCode.valueTooLarge,
+        `get-many would answer ${bytes} bytes of values, more than readBytesMax = ${this.limits.readBytesMax}`,
+      );
+    }
+    const values = found.map((value) => (value === undefined ? null : latin1Bytes(value)));
+    return encodeResult({ kind: 'get-many', values });
+  }
+
+  /** Sets every key at once: one batch update of the sets that change something. */
+  #putMany(operation: KvOperationOf<'put-many'>): Execution {
+    this.#checkKeys(operation);
+    for (const value of operation.values) {
+      this.#checkValueSize(value.byteLength, `put-many: value of ${value.byteLength} bytes`);
+    }
+    // A key named twice ends with its last value, as if the sets ran in order.
+    const last = new Map<string, Uint8Array>();
+    operation.keys.forEach((key, at) => {
+      last.set(latin1String(key), operation.values[at] as Uint8Array);
+    });
+    const parts: Uint8Array[] = [];
+    for (const [key, value] of last) {
+      const before = this.#entries.get(key);
+      const update = updateFor(
+        latin1Bytes(key),
+        before === undefined ? undefined : latin1Bytes(before),
+        value,
+      );
+      if (update.byteLength > 0) parts.push(update);
+    }
+    return { result: encodeResult({ kind: 'put-many' }), update: batchOf(parts) };
+  }
+
+  /** Deletes every key that exists at once; counts each deleted key once. */
+  #deleteMany(operation: KvOperationOf<'delete-many'>): Execution {
+    this.#checkKeys(operation);
+    const present = new Set<string>();
+    for (const key of operation.keys) {
+      const text = latin1String(key);
+      if (this.#entries.has(text)) present.add(text);
+    }
+    const parts = [...present].map((key) => encodeUpdate('delete', latin1Bytes(key)));
+    return { result: encodeResult({ kind: 'delete-many', count: present.size }), update: batchOf(parts) };
+  }
+
+  /** Refuses a multi-key operation that names no key, too many, or an empty or oversized key. */
+  #checkKeys(operation: KvMultiKeyOperation): void {
+    const count = operation.keys.length;
+    if (count === 0) throw new ServiceError(ErrorCode.badRequest, `${operation.kind}: no key is named`);
+    if (count > this.limits.keysPerOperationMax) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `${operation.kind}: ${count} keys exceed keysPerOperationMax = ${this.limits.keysPerOperationMax}`,
+      );
+    }
+    for (const key of operation.keys) this.#checkKey(operation.kind, key);
+  }
+
+  #checkKey(kind: KvOperation['kind'], key: Uint8Array): void {
+    const size = key.byteLength;
+    if (size === 0) throw new ServiceError(ErrorCode.badRequest, `${kind}: the key is empty`);
+    if (size > this.limits.keySizeMaxBytes) {
+      throw new ServiceError(
+        ErrorCode.keyTooLarge,
+        `${kind}: key of ${size} bytes exceeds keySizeMaxBytes = ${this.limits.keySizeMaxBytes}`,
+      );
+    }
+  }
+
   /** The result of a write and its update, given the key's value before it (undefined: absent). */
-  #write(operation: KvWrite, before: Uint8Array | undefined): [KvResult, Uint8Array] {
+  #write(operation: KvSingleKeyWrite, before: Uint8Array | undefined): [KvResult, Uint8Array] {
     const { key } = operation;
     switch (operation.kind) {
       case 'put':
@@ -194,21 +295,21 @@ export class KeyValueStore implements StateMachine {
         }
         return [{ kind: 'incr', value }, updateFor(key, before, utf8.encode(String(value)))];
       }
+      case 'put-if': {
+        const written = (before === undefined) === (operation.when === 'absent');
+        const update = written ? updateFor(key, before, operation.value) : noUpdate;
+        return [{ kind: 'put-if', written }, update];
+      }
     }
   }
 
   /** Refuses empty or oversized keys and oversized value operands, whatever the state. */
-  #checkOperands(operation: KvOperation): void {
-    const size = operation.key.byteLength;
-    if (size === 0) throw new ServiceError(ErrorCode.badRequest, `${operation.kind}: the key is empty`);
-    if (size > this.limits.keySizeMaxBytes) {
-      throw new ServiceError(
-        ErrorCode.keyTooLarge,
-        `${operation.kind}: key of ${size} bytes exceeds keySizeMaxBytes = ${this.limits.keySizeMaxBytes}`,
-      );
-    }
+  #checkOperands(operation: KvSingleKeyOperation): void {
+    this.#checkKey(operation.kind, operation.key);
     const values = operation.kind === 'cas' ? [operation.expected, operation.next] : [];
-    if (operation.kind === 'put' || operation.kind === 'append') values.push(operation.value);
+    if (operation.kind === 'put' || operation.kind === 'append' || operation.kind === 'put-if') {
+      values.push(operation.value);
+    }
     for (const value of values) {
       if (value !== null) {
         this.#checkValueSize(value.byteLength, `${operation.kind}: value of ${value.byteLength} bytes`);
@@ -234,6 +335,12 @@ function updateFor(
 ): Uint8Array {
   if (after === undefined) return before === undefined ? noUpdate : encodeUpdate('delete', key);
   return sameBytes(before, after) ? noUpdate : encodeUpdate('set', key, after);
+}
+
+/** One update for the parts of a multi-key write: none, the single part, or a batch. */
+function batchOf(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 0) return noUpdate;
+  return parts.length === 1 ? (parts[0] as Uint8Array) : encodeBatchUpdate(parts);
 }
 
 /** A missing key counts as 0; anything but a decimal safe integer is NOT_AN_INTEGER. */

@@ -5,6 +5,7 @@
 //
 //   0xc1 (a byte msgpack never uses), the kind (1 set, 2 append, 3 delete), a u32 (little endian)
 //   key length, the key, then for set and append the value (or suffix) up to the end.
+//   Kind 4 is a batch of these (a multi-key write): kv-batch-updates.ts.
 
 export const binaryUpdateMarker = 0xc1;
 

@@ -129,3 +129,19 @@ test('the value of a cancelled write never shows up', () => {
   assert.equal(report.checked, 1);
   assert.match(report.violations[0]?.message ?? '', /cancelled write "b" by p2/);
 });
+
+test('a delete produces the absent value and a replace its value, judged like any register write', () => {
+  const history = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }),
+    write(2, 'delete', 'x', null, null, [20, 30], 'ok', { index: 5 }),
+    write(1, 'replace', 'x', 'r', null, [40, 45], 'fail'), // the key was absent: nothing written
+    write(2, 'write', 'x', 'b', 'b', [85, 90], 'ok', { index: 8 }),
+    write(1, 'replace', 'x', 'c', 'c', [91, 92], 'ok', { index: 9 }),
+  ];
+  // Sent at 100 with bound 20: the delete (acknowledged at 30) must be reflected, 'b' and 'c' need not.
+  assert.deepEqual(rules([read('x', null, { index: 5 })], history), []);
+  assert.deepEqual(rules([read('x', 'c', { index: 9 })], history), []);
+  assert.deepEqual(rules([read('x', 'a', { index: 4 })], history), ['staleness']);
+  assert.deepEqual(rules([read('x', null, { index: 8, bound: 200 })], history), ['index']);
+  assert.deepEqual(rules([read('x', 'r', { index: 9 })], history), ['unwritten']);
+});

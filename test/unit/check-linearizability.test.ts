@@ -482,3 +482,35 @@ test('many unknown words seen by nothing but incr refusals stay cheap to decide'
   const report = checkLinearizable(refuted, { budgetSteps: 20_000 });
   assert.equal(report.result, 'not-linearizable');
 });
+
+test('a delete makes the key absent; a replace writes only a present key, and failing says it was absent', () => {
+  const legal = [
+    write(1, 'a', [0, 1]),
+    operation(2, 'delete', null, null, [2, 3]),
+    operation(1, 'replace', 'b', null, [4, 5], 'fail'),
+    read(2, null, [6, 7]),
+    write(1, 'c', [8, 9]),
+    operation(2, 'replace', 'd', 'd', [10, 11]),
+    read(1, 'd', [12, 13]),
+  ];
+  assert.equal(checkLinearizable(legal).result, 'linearizable');
+  // A replace acknowledged right after a delete completed: the key was absent, so it cannot have written.
+  const replacedAbsent = [
+    write(1, 'a', [0, 1]),
+    operation(2, 'delete', null, null, [2, 3]),
+    operation(1, 'replace', 'b', 'b', [4, 5]),
+  ];
+  const report = checkLinearizable(replacedAbsent);
+  assert.equal(report.result, 'not-linearizable');
+  assert.match(report.perKey.get('x')?.explanation ?? '', /replace\("b"\)/);
+  // A replace that found the key absent while a write had surely completed.
+  const absentAfterWrite = [write(1, 'a', [0, 1]), operation(2, 'replace', 'b', null, [2, 3], 'fail')];
+  assert.equal(checkLinearizable(absentAfterWrite).result, 'not-linearizable');
+  // An unknown delete may take effect late: a read of null after the write is then legal.
+  const unknownDelete = [
+    operation(2, 'delete', null, null, [0, unknown], 'info'),
+    write(1, 'a', [1, 2]),
+    read(1, null, [3, 4]),
+  ];
+  assert.equal(checkLinearizable(unknownDelete).result, 'linearizable');
+});

@@ -40,6 +40,12 @@ const commandArbitrary = fc.record({
       replacement: fc.constantFrom('a', 'b'),
     }),
     fc.record({ f: fc.constant('incr' as const), key: keyArbitrary, delta: fc.integer({ min: -3, max: 3 }) }),
+    fc.record({ f: fc.constant('delete' as const), key: keyArbitrary }),
+    fc.record({
+      f: fc.constant('replace' as const),
+      key: keyArbitrary,
+      value: fc.constantFrom('a', 'b', '7'),
+    }),
   ),
 });
 type Command = typeof commandArbitrary extends fc.Arbitrary<infer T> ? T : never;
@@ -63,7 +69,7 @@ function runSequentially(commands: readonly Command[]): Operation[] {
   for (const { process, timedOut, appliedDespiteTimeout, action } of commands) {
     const current = registers.get(action.key) ?? null;
     const input =
-      action.f === 'read'
+      action.f === 'read' || action.f === 'delete'
         ? null
         : action.f === 'cas'
           ? ([action.expected, action.replacement] as const)
@@ -86,6 +92,15 @@ function runSequentially(commands: readonly Command[]): Operation[] {
       const next = (current ?? '') + action.value;
       apply(next);
       if (answered) recorder.ok(handle, Buffer.byteLength(next), time++); // the store answers the new length
+    } else if (action.f === 'delete') {
+      apply(null);
+      if (answered) recorder.ok(handle, null, time++);
+    } else if (action.f === 'replace') {
+      if (current !== null) apply(action.value);
+      if (answered) {
+        if (current !== null) recorder.ok(handle, action.value, time++);
+        else recorder.fail(handle, time++); // the key was absent: nothing written
+      }
     } else if (action.f === 'cas') {
       if (current === action.expected) apply(action.replacement);
       if (answered) {
@@ -162,7 +177,7 @@ test('the same histories with a refusal added where the value was always a numbe
 /** Whether a fail is one the model judges: cas not swapped, or a refusal the value explains. */
 function isModeled({ f, status, error }: Operation, limitBytes: number | undefined): boolean {
   if (status !== 'fail') return true;
-  if (f === 'cas') return error === undefined;
+  if (f === 'cas' || f === 'replace') return error === undefined;
   if (f === 'incr') return error === 'NOT_AN_INTEGER';
   return f === 'append' && error === 'VALUE_TOO_LARGE' && limitBytes !== undefined;
 }
@@ -181,6 +196,11 @@ function linearizableByBruteForce(all: readonly Operation[], limitBytes: number 
     const reported = status === 'ok' ? output : null;
     if (f === 'read') return output === value ? value : undefined;
     if (f === 'write') return input as string;
+    if (f === 'delete') return null;
+    if (f === 'replace') {
+      if (status === 'fail') return value === null ? value : undefined;
+      return value !== null ? (input as string) : undefined;
+    }
     if (f === 'append') {
       const next = (value ?? '') + (input as string);
       if (status === 'fail') return fits(next) ? undefined : value;
@@ -224,6 +244,8 @@ const modeledCodes: Readonly<Record<string, string | undefined>> = {
   cas: undefined,
   read: 'BAD_REQUEST',
   write: 'BAD_REQUEST',
+  delete: 'BAD_REQUEST',
+  replace: undefined,
 };
 
 const concurrentOperationArbitrary = fc
@@ -255,11 +277,21 @@ const concurrentOperationArbitrary = fc
         output: fc.constant(null),
       }),
       fc.record({ f: fc.constant('incr'), input: fc.constantFrom(1, 2), output: fc.constantFrom(1, 2, 3) }),
+      fc.record({ f: fc.constant('delete'), input: fc.constant(null), output: fc.constant(null) }),
+      fc.record({
+        f: fc.constant('replace'),
+        input: fc.constantFrom('a', 'b', 'c'),
+        output: fc.constant(null),
+      }),
     ),
   })
   .map(({ process, call, duration, status, failure, body }): Operation => {
     const output =
-      status === 'ok' ? (body.f === 'write' || body.f === 'cas' ? body.input : body.output) : null;
+      status === 'ok'
+        ? body.f === 'write' || body.f === 'cas' || body.f === 'replace'
+          ? body.input
+          : body.output
+        : null;
     const ret = status === 'info' ? Number.POSITIVE_INFINITY : call + duration;
     const error =
       failure === 'modeled' ? modeledCodes[body.f] : failure === 'other' ? 'OVERLOADED' : undefined;

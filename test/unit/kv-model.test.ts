@@ -16,6 +16,7 @@ import {
   type KvResult,
   kvLimitsTiny,
   kvOperation as op,
+  putConditions,
 } from '../../src/state-machine/index.js';
 
 type Outcome = { result: KvResult } | { refused: string };
@@ -25,13 +26,50 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => new Uint8Array([...
 const safeMin = BigInt(Number.MIN_SAFE_INTEGER);
 const safeMax = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** The refusal a key gets, if any: empty, or too long. */
+function keyRefusal(key: Uint8Array): Outcome | null {
+  if (key.length === 0) return { refused: ErrorCode.badRequest };
+  return key.length > kvLimitsTiny.keySizeMaxBytes ? { refused: ErrorCode.keyTooLarge } : null;
+}
+
 /** The store's meaning, written as plainly as possible, with BigInt arithmetic for incr. */
 function modelStep(model: Map<string, Uint8Array>, operation: KvOperation): Outcome {
-  const { keySizeMaxBytes, valueSizeMaxBytes } = kvLimitsTiny;
-  if (operation.key.length === 0) return { refused: ErrorCode.badRequest };
-  if (operation.key.length > keySizeMaxBytes) return { refused: ErrorCode.keyTooLarge };
+  const { valueSizeMaxBytes, keysPerOperationMax, readBytesMax } = kvLimitsTiny;
+  if (!('key' in operation)) {
+    const { keys } = operation;
+    if (keys.length === 0 || keys.length > keysPerOperationMax) return { refused: ErrorCode.badRequest };
+    for (const key of keys) {
+      const refusal = keyRefusal(key);
+      if (refusal !== null) return refusal;
+    }
+    const found = keys.map((key) => model.get(latin1(key)) ?? null);
+    switch (operation.kind) {
+      case 'get-many': {
+        const bytes = found.reduce((total, value) => total + (value?.length ?? 0), 0);
+        if (bytes > readBytesMax) return { refused: ErrorCode.valueTooLarge };
+        return { result: { kind: 'get-many', values: found } };
+      }
+      case 'lengths':
+        return { result: { kind: 'lengths', lengths: found.map((value) => value?.length ?? null) } };
+      case 'put-many':
+        if (operation.values.some((value) => value.length > valueSizeMaxBytes)) {
+          return { refused: ErrorCode.valueTooLarge };
+        }
+        keys.forEach((key, at) => {
+          model.set(latin1(key), operation.values[at] as Uint8Array);
+        });
+        return { result: { kind: 'put-many' } };
+      case 'delete-many': {
+        const deleted = new Set(keys.map(latin1).filter((key) => model.has(key)));
+        for (const key of deleted) model.delete(key);
+        return { result: { kind: 'delete-many', count: deleted.size } };
+      }
+    }
+  }
+  const refusal = keyRefusal(operation.key);
+  if (refusal !== null) return refusal;
   const operands =
-    operation.kind === 'put' || operation.kind === 'append'
+    operation.kind === 'put' || operation.kind === 'append' || operation.kind === 'put-if'
       ? [operation.value]
       : operation.kind === 'cas'
         ? [operation.expected, operation.next]
@@ -75,6 +113,11 @@ function modelStep(model: Map<string, Uint8Array>, operation: KvOperation): Outc
       model.set(key, new TextEncoder().encode(value.toString()));
       return { result: { kind: 'incr', value: Number(value) } };
     }
+    case 'put-if': {
+      const written = (current === null) === (operation.when === 'absent');
+      if (written) model.set(key, operation.value);
+      return { result: { kind: 'put-if', written } };
+    }
   }
 }
 
@@ -104,6 +147,8 @@ const valueArbitrary = fc.oneof(
     maxLength: kvLimitsTiny.valueSizeMaxBytes + 1,
   }),
 );
+/** Sometimes none, sometimes one too many, often a key twice. */
+const keysArbitrary = fc.array(keyArbitrary, { maxLength: kvLimitsTiny.keysPerOperationMax + 1 });
 const deltaArbitrary = fc.oneof(
   fc.integer({ min: -5, max: 5 }),
   fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
@@ -117,6 +162,20 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
     .tuple(keyArbitrary, fc.option(valueArbitrary), fc.option(valueArbitrary))
     .map(([key, expected, next]) => op.cas(key, expected, next)),
   fc.tuple(keyArbitrary, deltaArbitrary).map(([key, delta]) => op.incr(key, delta)),
+  fc
+    .tuple(keyArbitrary, valueArbitrary, fc.constantFrom(...putConditions))
+    .map(([key, value, when]) => op.putIf(key, value, when)),
+  keysArbitrary.map((keys) => op.getMany(keys)),
+  keysArbitrary.map((keys) => op.lengths(keys)),
+  keysArbitrary.map((keys) => op.deleteMany(keys)),
+  fc
+    .array(fc.tuple(keyArbitrary, valueArbitrary), { maxLength: kvLimitsTiny.keysPerOperationMax + 1 })
+    .map((entries) =>
+      op.putMany(
+        entries.map(([key]) => key),
+        entries.map(([, value]) => value),
+      ),
+    ),
 );
 
 function storeStep(primary: KeyValueStore, backup: KeyValueStore, operation: KvOperation): Outcome {

@@ -241,3 +241,55 @@ test('an unknown operation is UNKNOWN_OPERATION naming it', () => {
     refusedWith(ErrorCode.unknownOperation, /"__proto__"/),
   );
 });
+
+test('the multi-key and conditional operations and their results survive encode then decode', () => {
+  const operations: KvOperation[] = [
+    kvOperation.getMany([bytes('a'), bytes('b')]),
+    kvOperation.lengths([bytes('a')]),
+    kvOperation.putIf(bytes('k'), bytes('v'), 'absent'),
+    kvOperation.putIf(bytes('k'), bytes('v'), 'present'),
+    kvOperation.putMany([bytes('a'), bytes('b')], [bytes('1'), bytes('2')]),
+    kvOperation.deleteMany([bytes('a'), bytes('a')]),
+  ];
+  for (const operation of operations)
+    assert.deepEqual(decodeOperation(encodeOperation(operation)), operation);
+  const results: KvResult[] = [
+    { kind: 'get-many', values: [null, bytes('v')] },
+    { kind: 'lengths', lengths: [3, null] },
+    { kind: 'put-if', written: false },
+    { kind: 'put-many' },
+    { kind: 'delete-many', count: 2 },
+  ];
+  for (const result of results) assert.deepEqual(decodeResult(result.kind, encodeResult(result)), result);
+  // They travel as msgpack tuples; the binary layout (first byte 0xc1) carries the single-key ones.
+  assert.deepEqual(
+    encodeOperation(kvOperation.deleteMany([bytes('a')])),
+    pack(['delete-many', [bytes('a')]]),
+  );
+  assert.deepEqual(encodeResult({ kind: 'put-if', written: true }), pack(['put-if', true]));
+  assert.equal(encodeOperation(kvOperation.get(bytes('a')))[0], 0xc1);
+  assert.equal(isReadOnly(kvOperation.getMany([bytes('a')])), true);
+  assert.equal(isReadOnly(kvOperation.lengths([bytes('a')])), true);
+  assert.equal(isReadOnly(kvOperation.deleteMany([bytes('a')])), false);
+});
+
+test('a malformed multi-key or conditional operation is BAD_REQUEST naming what was wrong', () => {
+  const cases: [unknown, RegExp][] = [
+    [['get-many', bytes('k')], /get-many: keys must be an array, got 1 bytes/],
+    [['get-many', [bytes('k'), 'x']], /get-many: keys must be bytes, got the string "x"/],
+    [['put-if', bytes('k'), bytes('v'), 'always'], /put-if: when must be one of absent, present/],
+    [['put-many', [bytes('a')], []], /put-many: 1 keys but 0 values/],
+    [['delete-many', null], /delete-many: keys must be an array, got null/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(
+      () => decodeOperation(pack(value)),
+      refusedWith(ErrorCode.badRequest, pattern),
+      String(pattern),
+    );
+  }
+  assert.throws(
+    () => decodeResult('lengths', pack(['lengths', [-1]])),
+    refusedWith(ErrorCode.badFrame, /lengths: lengths must be byte counts, got -1/),
+  );
+});

@@ -399,3 +399,86 @@ test('a malformed snapshot or update is rejected and leaves the state untouched'
   }
   assert.equal(store.stateHash(), before);
 });
+
+test('put-many and delete-many are one update each, applied whole by a backup', () => {
+  const primary = new KeyValueStore();
+  const backup = new KeyValueStore();
+  const run = (operation: KvOperation) => {
+    const { result, update } = primary.execute(encodeOperation(operation));
+    primary.apply(update);
+    backup.apply(update);
+    return { result: decodeResult(operation.kind, result), update };
+  };
+  const put = run(op.putMany([bytes('a'), bytes('b'), bytes('a')], [bytes('1'), bytes('2'), bytes('3')]));
+  assert.deepEqual(put.result, { kind: 'put-many' });
+  assert.equal(put.update[1], 4, 'a batch update');
+  assert.equal(get(backup, 'a'), '3', 'a key named twice ends with its last value');
+  assert.equal(get(backup, 'b'), '2');
+  // Setting what is already there logs nothing.
+  assert.equal(run(op.putMany([bytes('a'), bytes('b')], [bytes('3'), bytes('2')])).update.byteLength, 0);
+  const deleted = run(op.deleteMany([bytes('a'), bytes('a'), bytes('zz'), bytes('b')]));
+  assert.deepEqual(deleted.result, { kind: 'delete-many', count: 2 });
+  assert.equal(get(backup, 'a'), null);
+  assert.equal(get(backup, 'b'), null);
+  assert.equal(backup.stateHash(), primary.stateHash());
+  assert.equal(run(op.deleteMany([bytes('a')])).update.byteLength, 0);
+});
+
+test('put-if writes only when the key is absent (NX) or present (XX)', () => {
+  const store = new KeyValueStore();
+  assert.equal(write(store, op.putIf(bytes('k'), bytes('1'), 'present')).written, false);
+  assert.equal(get(store, 'k'), null);
+  assert.equal(write(store, op.putIf(bytes('k'), bytes('1'), 'absent')).written, true);
+  assert.equal(write(store, op.putIf(bytes('k'), bytes('2'), 'absent')).written, false);
+  assert.equal(get(store, 'k'), '1');
+  assert.equal(write(store, op.putIf(bytes('k'), bytes('3'), 'present')).written, true);
+  assert.equal(get(store, 'k'), '3');
+});
+
+test('get-many and lengths read several keys at once, within the read limit', () => {
+  const store = new KeyValueStore(kvLimitsTiny);
+  write(store, op.putMany([bytes('a'), bytes('b')], [bytes('xy'), new Uint8Array(24)]));
+  const query = <O extends KvOperation>(operation: O) =>
+    decodeResult<O['kind']>(operation.kind, store.query(encodeOperation(operation)));
+  assert.deepEqual(query(op.lengths([bytes('a'), bytes('zz'), bytes('a')])).lengths, [2, null, 2]);
+  assert.deepEqual(query(op.getMany([bytes('zz'), bytes('a')])).values.map(text), [null, 'xy']);
+  assert.throws(
+    () => query(op.getMany([bytes('b'), bytes('b')])),
+    refusedWith(ErrorCode.valueTooLarge, /get-many would answer 48 bytes.*readBytesMax = 40/),
+  );
+  assert.throws(() => query(op.getMany([])), refusedWith(ErrorCode.badRequest, /no key is named/));
+  const tooMany = Array.from({ length: 5 }, () => bytes('a'));
+  assert.throws(
+    () => query(op.lengths(tooMany)),
+    refusedWith(ErrorCode.badRequest, /keysPerOperationMax = 4/),
+  );
+  assert.throws(
+    () => store.execute(encodeOperation(op.getMany([bytes('a')]))),
+    refusedWith(ErrorCode.badRequest, /get-many is a read/),
+  );
+});
+
+test('a damaged batch update is refused and changes nothing', () => {
+  const store = new KeyValueStore();
+  write(store, op.put(bytes('k'), bytes('v')));
+  const before = store.stateHash();
+  const { update } = new KeyValueStore().execute(
+    encodeOperation(op.putMany([bytes('a'), bytes('b')], [bytes('1'), bytes('2')])),
+  );
+  const damaged = (change: (copy: Buffer) => Buffer): Uint8Array => change(Buffer.from(update));
+  for (const bad of [
+    damaged((copy) => copy.subarray(0, copy.length - 1)), // the last part runs past the end
+    damaged((copy) => copy.subarray(0, 4)), // a part's length is cut
+    damaged((copy) => {
+      copy[7] = 9; // the first part's kind is unknown (its own marker is at 6)
+      return copy;
+    }),
+    damaged((copy) => {
+      copy[7] = 4; // a batch inside a batch
+      return copy;
+    }),
+  ]) {
+    assert.throws(() => store.apply(bad), /kv batch update/);
+  }
+  assert.equal(store.stateHash(), before);
+});

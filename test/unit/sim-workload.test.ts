@@ -16,11 +16,12 @@ import { logIndex, replicaId, type View, viewNumber } from '../../src/protocol/t
 import type { SimCluster } from '../../src/sim/cluster.js';
 import { Random } from '../../src/sim/random.js';
 import { SimWorkload, type WorkloadOptions, workloadDefaults } from '../../src/sim/workload.js';
-import type { KvLimits } from '../../src/state-machine/kv-limits.js';
+import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/kv-limits.js';
+import { encodeOperation, kvOperation } from '../../src/state-machine/kv-operations.js';
 import { KeyValueStore } from '../../src/state-machine/kv-store.js';
 
 /** Small enough that appends are refused VALUE_TOO_LARGE after a few tokens. */
-const smallLimits: KvLimits = { keySizeMaxBytes: 64, valueSizeMaxBytes: 64 };
+const smallLimits: KvLimits = { ...kvLimitsDefault, keySizeMaxBytes: 64, valueSizeMaxBytes: 64 };
 
 interface Submitted {
   readonly connection: number;
@@ -247,9 +248,9 @@ test('registers hold numbers and words, so incr on a register is refused NOT_AN_
       (workload.refusals.get('append VALUE_TOO_LARGE') ?? 0) >=
       sync,
   );
-  // A cas that did not swap is the only fail without a code.
+  // A cas that did not swap, or a put-if-present that found its key absent, are the only fails without a code.
   for (const event of events.filter((event) => event.type === 'fail' && event.error === undefined)) {
-    assert.equal(event.f, 'cas');
+    assert.ok(event.f === 'cas' || event.f === 'replace', event.f);
   }
 });
 
@@ -271,7 +272,7 @@ test('a code the workload does not expect is recorded as info and counted, never
   assert.ok(counted > 0);
   assert.ok(
     [...workload.unexpectedReplies.keys()].every((cause) =>
-      /^(write|cas|incr|append) BAD_REQUEST$/.test(cause),
+      /^(write|cas|incr|append|delete|replace) BAD_REQUEST$/.test(cause),
     ),
   );
 });
@@ -353,7 +354,11 @@ test('bounded reads go to a backup, then another member, then the primary, and s
     `${bounded.length} for ${reads}`,
   );
   assert.ok(bounded.filter(({ to }) => to !== 'r1').length > bounded.length / 2);
-  assert.ok(!events.some((event) => event.f === 'read'), 'no read in the history');
+  // A group is read whole by get-many, always at the primary; every other read is bounded.
+  assert.ok(
+    !events.some((event) => event.f === 'read' && !event.key.startsWith('group')),
+    'no read in the history',
+  );
   for (const read of workload.boundedReads) assert.equal(read.replica, 'r1');
   // Read-your-writes: some ask for the index of the connection's last write.
   assert.ok(bounded.some(({ request }) => (request.staleness?.minIndex ?? 0) > 0));
@@ -387,3 +392,40 @@ test('a write left unanswered asks request-status: executed is ok, never run is 
   assert.equal(report.result, 'linearizable');
   assert.deepEqual(report.unmodeledFailures, []);
 });
+
+test('flags take put-if both ways and deletes, groups move whole, and a group read in part is a torn read', () => {
+  const server = new OneServer();
+  const { workload, events } = run(server, { clients: 3, pipelineDepth: 2 }, 1, 1500);
+  const completed = (type: string, f: string, prefix: string) =>
+    events.some((event) => event.type === type && event.f === f && event.key.startsWith(prefix));
+  assert.ok(completed('ok', 'cas', 'flag'), 'a put-if-absent wrote');
+  assert.ok(completed('fail', 'cas', 'flag'), 'a put-if-absent found the key present');
+  assert.ok(completed('ok', 'replace', 'flag'), 'a put-if-present wrote');
+  assert.ok(completed('fail', 'replace', 'flag'), 'a put-if-present found the key absent');
+  assert.ok(completed('ok', 'delete', 'flag'), 'a flag was deleted');
+  assert.ok(completed('ok', 'write', 'group'), 'a group was written whole');
+  assert.ok(completed('ok', 'delete', 'group'), 'a group was deleted whole');
+  assert.ok(completed('ok', 'read', 'group'), 'a group was read whole');
+  const report = checkLinearizable(pairOperations(events), {
+    valueSizeMaxBytes: smallLimits.valueSizeMaxBytes,
+  });
+  assert.equal(report.result, 'linearizable');
+  assert.deepEqual(report.unmodeledFailures, []);
+  assert.deepEqual(workload.tornReads, []);
+
+  // One member changed alone, as a multi-key write applied in part would leave it.
+  const torn = server.store.execute(encodeOperation(kvOperation.put(bytes('group0.1'), bytes('alone'))));
+  server.store.apply(torn.update);
+  workload.beginRead('group0');
+  for (let tick = 0; tick < 100 && !workload.idle; tick++) {
+    server.now += 1;
+    workload.step();
+  }
+  assert.equal(workload.tornReads.length, 1);
+  assert.match(
+    workload.tornReads[0] ?? '',
+    /^torn read of group0: its members, written only together, held /,
+  );
+});
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);

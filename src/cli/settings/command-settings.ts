@@ -49,6 +49,7 @@ function optionOf(setting: Setting): Option {
   const variable = variableOf(setting);
   if (variable !== null) option.env(variable);
   if (setting.defaultValue !== undefined) option.default(setting.defaultValue);
+  if (setting.conflicts !== undefined) option.conflicts(setting.conflicts);
   return option;
 }
 

@@ -13,7 +13,7 @@ import { CLUSTER_ID_DEFAULT } from '../../client/index.js';
 import { defaultNodeConfig } from '../../node/config.js';
 import { logLevelDefault, logLevels } from '../../node/logger.js';
 import { defaultProtocolConfig, lagPolicies } from '../../protocol/config.js';
-import { address, addressList, adminAddress, idList, PORT_MAX } from '../options.js';
+import { address, addressList, adminAddress, idList, PORT_MAX, respAddress } from '../options.js';
 import {
   choiceValue,
   integerValue,
@@ -42,6 +42,8 @@ export interface Setting<T = unknown> {
   /** Its value when none is given; without one it is unset, or `required`. */
   readonly defaultValue?: T;
   readonly required?: true;
+  /** The key of a setting of the same command it cannot be given with (as a flag or a variable). */
+  readonly conflicts?: string;
   readonly commands: readonly ServerCommand[];
 }
 
@@ -52,6 +54,8 @@ export const CLUSTER_HOST_DEFAULT = '127.0.0.1';
 export const CLUSTER_DIRECTORY_DEFAULT = './data';
 /** `start` puts the admin ports this far above the cluster's: coordinator 8000, replica i 8000 + i. */
 export const CLUSTER_ADMIN_PORT_OFFSET = 1000;
+/** `start` gives replica i the Redis port RESP_PORT_BASE + i (r1: 6379, Redis's own port). */
+export const RESP_PORT_BASE = 6378;
 
 /** A lag limit must exceed two of the primary's empty Prepares, which an idle backup acknowledges. */
 export const backupLagMaxMsMin =
@@ -192,6 +196,17 @@ export const serverSettings: readonly Setting[] = [
   }),
   setting({
     section: 'replica',
+    key: 'resp',
+    flags: '--resp <[host:]port>',
+    help:
+      'serve the key/value store over the Redis protocol (RESP2) on this address too; a bare port listens on ' +
+      '127.0.0.1, 0 picks a free one (default: no Redis port; not with --service)',
+    value: portOrAddressValue('[host:]port', respAddress),
+    conflicts: 'service',
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
     key: 'service',
     flags: '--service <module>',
     help:
@@ -271,6 +286,15 @@ export const serverSettings: readonly Setting[] = [
     help: 'host to listen on',
     value: textValue('a host name or address'),
     defaultValue: CLUSTER_HOST_DEFAULT,
+    commands: ['start'],
+  }),
+  setting({
+    section: 'start',
+    key: 'respPort',
+    flags: '--resp-port <port>',
+    help: `Redis protocol port of r1; replica i gets port + i − 1 (default ${RESP_PORT_BASE + 1}: r1 ${RESP_PORT_BASE + 1}, r2 ${RESP_PORT_BASE + 2}, ...; none with --service)`,
+    value: integerValue(1, PORT_MAX),
+    conflicts: 'service',
     commands: ['start'],
   }),
   setting({

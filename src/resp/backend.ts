@@ -1,0 +1,79 @@
+// The cluster behind a port: one key/value Client shared by every connection of the port, and this
+// replica's own status.
+//
+// Why one client for all connections rather than one per connection: a client keeps one session
+// slot per write in flight, opening a session (a logged entry) only when all its slots are busy,
+// and one connection to the coordinator and to the primary. Shared, a port opens as many sessions
+// as writes it ever had in flight at once, however many Redis connections come and go (a web server
+// that connects per request would otherwise open a session per request, each a log entry and an
+// entry in every replica's session table until it expires). Each request still carries its own
+// client id and request number, so sharing costs nothing of at-most-once; the order of one
+// connection's commands is kept by the server, which runs them one at a time.
+//
+// The client connects on first use, and again after a failed attempt: a port that starts before
+// its coordinator answers commands with UNAVAILABLE until it can reach one, instead of failing.
+
+import { Client } from '../client/index.js';
+import type { StatusReply } from '../protocol/messages.js';
+import type { LocalReplica, RespBackend } from './context.js';
+import { infoStatusWaitMs } from './limits.js';
+
+export interface ClusterBackendOptions {
+  readonly coordinator: string;
+  readonly clusterId: string;
+  /** This replica's status, read at each INFO. */
+  readonly local: () => LocalReplica;
+  /** How long one command may take, retries included (the client's default if absent). */
+  readonly deadlineMs?: number;
+}
+
+export function clusterBackend(options: ClusterBackendOptions): RespBackend {
+  let connecting: Promise<Client> | null = null;
+  let connected: Client | null = null;
+  let closed = false;
+  const client = (): Promise<Client> => {
+    if (closed) return Promise.reject(new Error('the Redis port is closed'));
+    if (connecting === null) {
+      const attempt = Client.connect({
+        coordinator: options.coordinator,
+        clusterId: options.clusterId,
+        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+      });
+      connecting = attempt;
+      attempt.then(
+        (client) => {
+          if (closed) void client.close();
+          else connected = client;
+        },
+        () => {
+          if (connecting === attempt) connecting = null; // the next command tries again
+        },
+      );
+    }
+    return connecting;
+  };
+  return {
+    client,
+    local: options.local,
+    async clusterStatus(): Promise<StatusReply | null> {
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), infoStatusWaitMs);
+      });
+      const asked = client()
+        .then((connected) => connected.status())
+        .catch(() => null);
+      try {
+        return await Promise.race([asked, giveUp]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close(): Promise<void> {
+      closed = true;
+      connecting = null;
+      // A connect still under way closes its client when it ends (above); it is not waited for.
+      await connected?.close();
+    },
+  };
+}

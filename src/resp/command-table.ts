@@ -1,0 +1,63 @@
+// The commands the port knows, with Redis's arity rule (a positive arity is the exact argument
+// count, the name included; a negative one the minimum) and the facts COMMAND reports. Dispatch
+// checks the arity before a handler runs, so handlers read their arguments without counting them.
+// A command that is not here is answered "unknown command", never run as something else.
+
+import { lowerName } from './arguments.js';
+import type { CommandContext } from './context.js';
+import { type RespReply, reply } from './replies.js';
+
+export type CommandHandler = (
+  args: readonly Buffer[],
+  context: CommandContext,
+) => RespReply | Promise<RespReply>;
+
+export interface CommandSpec {
+  readonly name: string;
+  readonly arity: number;
+  /** As COMMAND reports them: write, readonly, fast, ... */
+  readonly flags: readonly string[];
+  /** Positions of the first and last key argument and the step between keys (0 0 0: no keys; -1: to the end). */
+  readonly keys: readonly [first: number, last: number, step: number];
+  readonly handler: CommandHandler;
+}
+
+export function wrongArity(name: string): RespReply {
+  return reply.error(`ERR wrong number of arguments for '${name}' command`);
+}
+
+/** Redis's answer to an unknown command: its name and the start of its arguments, quoted. */
+export function unknownCommand(args: readonly Buffer[]): RespReply {
+  const name = (args[0] ?? Buffer.alloc(0)).toString('utf8').slice(0, 128);
+  let shown = '';
+  for (const argument of args.slice(1)) {
+    if (shown.length >= 128) break;
+    shown += `'${argument.toString('utf8').slice(0, 128 - shown.length)}' `;
+  }
+  return reply.error(`ERR unknown command '${name}', with args beginning with: ${shown}`);
+}
+
+export class CommandTable {
+  readonly #byName = new Map<string, CommandSpec>();
+
+  constructor(specs: readonly CommandSpec[]) {
+    for (const spec of specs) this.#byName.set(spec.name, spec);
+  }
+
+  get specs(): readonly CommandSpec[] {
+    return [...this.#byName.values()];
+  }
+
+  lookup(name: string): CommandSpec | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** Runs `args` (name first) if it names a known command with a fitting number of arguments. */
+  dispatch(args: readonly Buffer[], context: CommandContext): RespReply | Promise<RespReply> {
+    const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
+    if (spec === undefined) return unknownCommand(args);
+    const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
+    if (!fits) return wrongArity(spec.name);
+    return spec.handler(args, context);
+  }
+}

@@ -1,0 +1,17 @@
+// Every command the port answers, in one table.
+
+import { commandCommand } from './command-command.js';
+import { CommandTable } from './command-table.js';
+import { connectionCommands } from './connection-commands.js';
+import { kvCommands } from './kv-commands.js';
+import { replicationCommands } from './replication-commands.js';
+
+export function createCommandTable(): CommandTable {
+  const table: CommandTable = new CommandTable([
+    ...kvCommands,
+    ...connectionCommands,
+    ...replicationCommands,
+    commandCommand(() => table),
+  ]);
+  return table;
+}

@@ -1,0 +1,128 @@
+// Commands about the connection itself, answered here without the cluster: PING, ECHO, QUIT,
+// CLIENT SETNAME/GETNAME/ID, and HELLO, which speaks RESP2 only (HELLO 3 gets NOPROTO, as from a
+// server without RESP3, and clients such as ioredis then stay on RESP2).
+
+import { integerArgument, lowerName } from './arguments.js';
+import { type CommandSpec, wrongArity } from './command-table.js';
+import type { CommandContext } from './context.js';
+import { clientNameBytesMax } from './limits.js';
+import { type RespReply, reply } from './replies.js';
+
+const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
+
+/** A name is printable ASCII without spaces, as Redis requires. */
+function nameProblem(name: Buffer): string | null {
+  if (name.length > clientNameBytesMax) return `ERR Client names are limited to ${clientNameBytesMax} bytes`;
+  for (const byte of name) {
+    if (byte < 0x21 || byte > 0x7e)
+      return 'ERR Client names cannot contain spaces, newlines or special characters.';
+  }
+  return null;
+}
+
+const clientHelp = [
+  'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'GETNAME',
+  '    Return the name of the current connection.',
+  'ID',
+  '    Return the ID of the current connection.',
+  'SETNAME <name>',
+  '    Assign the name <name> to the current connection.',
+  'HELP',
+  '    Print this help.',
+];
+
+function client(args: readonly Buffer[], context: CommandContext): RespReply {
+  const subcommand = lowerName(arg(args, 1));
+  const exactly = (count: number): boolean => args.length === count;
+  switch (subcommand) {
+    case 'setname': {
+      if (!exactly(3)) return wrongArity('client|setname');
+      const problem = nameProblem(arg(args, 2));
+      if (problem !== null) return reply.error(problem);
+      const name = arg(args, 2).toString('latin1');
+      context.connection.name = name === '' ? null : name;
+      return reply.ok;
+    }
+    case 'getname':
+      if (!exactly(2)) return wrongArity('client|getname');
+      return reply.bulk(context.connection.name);
+    case 'id':
+      if (!exactly(2)) return wrongArity('client|id');
+      return reply.integer(context.connection.id);
+    case 'help':
+      return reply.array(clientHelp.map((line) => reply.simple(line)));
+    default:
+      return reply.error(
+        `ERR unknown subcommand '${arg(args, 1).toString('utf8').slice(0, 128)}'. Try CLIENT HELP.`,
+      );
+  }
+}
+
+/** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only, no users. */
+function hello(args: readonly Buffer[], context: CommandContext): RespReply {
+  if (args.length >= 2) {
+    const version = integerArgument(arg(args, 1), 'ERR Protocol version is not an integer or out of range');
+    if (version !== 2) return reply.error('NOPROTO unsupported protocol version');
+  }
+  let name: string | null | undefined;
+  for (let at = 2; at < args.length; at++) {
+    const option = lowerName(arg(args, at));
+    if (option === 'setname' && at + 1 < args.length) {
+      const problem = nameProblem(arg(args, at + 1));
+      if (problem !== null) return reply.error(problem);
+      name = arg(args, at + 1).toString('latin1');
+      at += 1;
+    } else if (option === 'auth' && at + 2 < args.length) {
+      return reply.error('ERR AUTH is not supported: this port has no users or passwords');
+    } else {
+      return reply.error(
+        `ERR Syntax error in HELLO option '${arg(args, at).toString('utf8').slice(0, 128)}'`,
+      );
+    }
+  }
+  if (name !== undefined) context.connection.name = name === '' ? null : name;
+  const role = context.backend.local().role === 'primary' ? 'master' : 'replica';
+  return reply.array([
+    reply.bulk('server'),
+    reply.bulk('understudy'),
+    reply.bulk('version'),
+    reply.bulk(context.facts.redisVersion),
+    reply.bulk('proto'),
+    reply.integer(2),
+    reply.bulk('id'),
+    reply.integer(context.connection.id),
+    reply.bulk('mode'),
+    reply.bulk('standalone'),
+    reply.bulk('role'),
+    reply.bulk(role),
+    reply.bulk('modules'),
+    reply.array([]),
+  ]);
+}
+
+export const connectionCommands: readonly CommandSpec[] = [
+  {
+    name: 'ping',
+    arity: -1,
+    flags: ['fast'],
+    keys: [0, 0, 0],
+    handler: (args) => {
+      if (args.length > 2) return wrongArity('ping');
+      return args.length === 2 ? reply.bulk(arg(args, 1)) : reply.simple('PONG');
+    },
+  },
+  { name: 'echo', arity: 2, flags: ['fast'], keys: [0, 0, 0], handler: (args) => reply.bulk(arg(args, 1)) },
+  {
+    name: 'quit',
+    arity: -1,
+    flags: ['fast'],
+    keys: [0, 0, 0],
+    handler: (_args, context) => {
+      context.connection.quitting = true;
+      return reply.ok;
+    },
+  },
+  { name: 'client', arity: -2, flags: [], keys: [0, 0, 0], handler: client },
+  { name: 'hello', arity: -1, flags: ['fast'], keys: [0, 0, 0], handler: hello },
+];

@@ -1,0 +1,58 @@
+// What a command sees: the state of its own connection, and the cluster behind the port. The port
+// runs inside a replica process, but it reaches the key/value service only through the client
+// library, as any application would: `backend.client()` is the one Client every connection of the
+// port shares (see backend.ts for why one), so every command gets the client's retries under one
+// request id (at most once), its durability (sync: every backup's disk) and its reads at the
+// primary (linearizable).
+
+import type { Client } from '../client/index.js';
+import type { StatusReply } from '../protocol/messages.js';
+import type { ReplicaSnapshot } from '../protocol/replica.js';
+
+/** This replica as its core sees itself: what INFO reports besides the coordinator's view. */
+export type LocalReplica = Pick<
+  ReplicaSnapshot,
+  'id' | 'role' | 'view' | 'lastIndex' | 'durableIndex' | 'commitIndex' | 'appliedIndex'
+>;
+
+export interface RespBackend {
+  /** The key/value client all connections share, connected on first use; rejects while none can connect. */
+  client(): Promise<Client>;
+  /** This replica, now. */
+  local(): LocalReplica;
+  /** The coordinator's status, or null if it did not answer soon (INFO must not hang on it). */
+  clusterStatus(): Promise<StatusReply | null>;
+  close(): Promise<void>;
+}
+
+/** One client connection's own state. */
+export interface ConnectionState {
+  /** Unique in this process, from 1 (CLIENT ID, HELLO). */
+  readonly id: number;
+  /** CLIENT SETNAME, or null. */
+  name: string | null;
+  /**
+   * The replicas besides the primary that held this connection's last acknowledged write when it was
+   * answered (WAIT), or null before its first write.
+   */
+  lastWriteBackups: number | null;
+  /** QUIT was asked: answer it, then close. */
+  quitting: boolean;
+}
+
+/** What the server states about itself (INFO server, HELLO). */
+export interface ServerFacts {
+  /** The Redis version whose protocol this port follows, for clients that look. */
+  readonly redisVersion: string;
+  readonly understudyVersion: string;
+  readonly respPort: number;
+  readonly startedAtMs: number;
+  /** 40 hex characters, new per process, as Redis's run_id. */
+  readonly runId: string;
+}
+
+export interface CommandContext {
+  readonly connection: ConnectionState;
+  readonly backend: RespBackend;
+  readonly facts: ServerFacts;
+}

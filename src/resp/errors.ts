@@ -1,0 +1,46 @@
+// How a failure becomes a RESP error reply. The first word of a Redis error is its kind: Redis's own
+// where one fits (ERR, NOPROTO), the project's stable codes (docs/ERRORS.md) where the condition is
+// Understudy's own, so a script matches on the same words whatever it talks through:
+// - UNAVAILABLE: no primary took the command before its deadline; it did not run;
+// - OUTCOME_UNKNOWN: a write's deadline passed unanswered; it may or may not have run (the message
+//   names its request id, for `understudy request-status`);
+// - SESSION_EXPIRED: the write's session expired meanwhile; whether it ran can no longer be learned.
+// A refusal by the store (a key too long, a value not a number) is ERR with the store's message,
+// except NOT_AN_INTEGER, which Redis clients know by its Redis text.
+
+import {
+  ErrorCode,
+  OutcomeUnknownError,
+  RequestRefusedError,
+  SessionExpiredError,
+  UnavailableError,
+  UnderstudyError,
+} from '../errors.js';
+import { type RespReply, reply } from './replies.js';
+
+/** A bad argument: answered with `text` (a whole error line, prefix included). */
+export class RespArgumentError extends Error {
+  override readonly name = 'RespArgumentError';
+  constructor(readonly text: string) {
+    super(text);
+  }
+}
+
+/** The reply for a command that failed with `error`; null for an error that is a bug (rethrow it). */
+export function errorReply(error: unknown): RespReply | null {
+  if (error instanceof RespArgumentError) return reply.error(error.text);
+  if (error instanceof RequestRefusedError) {
+    if (error.code === ErrorCode.notAnInteger)
+      return reply.error('ERR value is not an integer or out of range');
+    return reply.error(`ERR ${error.message}`);
+  }
+  if (
+    error instanceof OutcomeUnknownError ||
+    error instanceof SessionExpiredError ||
+    error instanceof UnavailableError
+  ) {
+    return reply.error(`${error.code} ${error.message}`);
+  }
+  if (error instanceof UnderstudyError) return reply.error(`${error.code} ${error.message}`);
+  return null;
+}

@@ -1,0 +1,121 @@
+// INFO and WAIT: what the port says about the replica it runs in and the cluster around it.
+//
+// INFO speaks Redis's field names where the meaning carries over (role:master on the primary,
+// role:slave elsewhere; slaveN lines on the primary; master_repl_offset) and adds understudy_* fields
+// for what Redis has no word for. Offsets are log indexes (entries), not bytes of a stream. The
+// other replicas' positions come from the coordinator, asked for at most infoStatusWaitMs: a
+// cluster without one still answers INFO, without those lines.
+//
+// WAIT answers how many replicas besides the primary held the connection's last write when it was
+// acknowledged. It never blocks: a write is acknowledged only once every backup of the view has it
+// on disk (or, with a commit quorum, K of them), so the number is known when the write is answered.
+
+import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
+import { integerArgument, lowerName } from './arguments.js';
+import type { CommandSpec } from './command-table.js';
+import type { CommandContext, LocalReplica } from './context.js';
+import { type RespReply, reply } from './replies.js';
+
+const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
+
+const allSections = ['server', 'replication'] as const;
+type Section = (typeof allSections)[number];
+
+function section(title: string, fields: readonly (readonly [string, string | number])[]): string {
+  return `# ${title}\r\n${fields.map(([name, value]) => `${name}:${value}\r\n`).join('')}`;
+}
+
+function serverSection(context: CommandContext): string {
+  const { facts } = context;
+  const uptimeSeconds = Math.floor((performance.now() - facts.startedAtMs) / 1000);
+  return section('Server', [
+    ['redis_version', facts.redisVersion],
+    ['understudy_version', facts.understudyVersion],
+    ['redis_mode', 'standalone'],
+    ['os', `${process.platform} ${process.arch}`],
+    ['arch_bits', process.arch.endsWith('64') ? 64 : 32],
+    ['process_id', process.pid],
+    ['run_id', facts.runId],
+    ['tcp_port', facts.respPort],
+    ['uptime_in_seconds', uptimeSeconds],
+    ['uptime_in_days', Math.floor(uptimeSeconds / 86_400)],
+    ['understudy_replica', context.backend.local().id],
+  ]);
+}
+
+/** `ip` and `port` of a replica's address (host:port, or [v6]:port). */
+function hostAndPort(address: string): [string, string] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at).replace(/^\[|\]$/g, ''), address.slice(at + 1)];
+}
+
+function followerLine(replica: ReplicaStatus, state: string, lastIndex: number): string {
+  const [ip, port] = hostAndPort(replica.address);
+  const behind = Math.max(0, lastIndex - replica.durableIndex);
+  return `id=${replica.id},ip=${ip},port=${port},state=${replica.alive ? state : 'down'},offset=${replica.durableIndex},behind=${behind}`;
+}
+
+function replicationSection(local: LocalReplica, status: StatusReply | null): string {
+  const primary = local.role === 'primary';
+  const view = local.view;
+  const fields: [string, string | number][] = [
+    ['role', primary ? 'master' : 'slave'],
+    ['understudy_role', local.role],
+    ['understudy_view', view?.number ?? 0],
+    ['understudy_primary', view?.primary ?? ''],
+  ];
+  const known = new Map((status?.replicas ?? []).map((replica) => [replica.id as string, replica]));
+  if (primary && view !== null) {
+    const followers = [
+      ...view.backups.map((id) => [id, 'online'] as const),
+      ...view.learners.map((id) => [id, 'learner'] as const),
+    ];
+    fields.push(['connected_slaves', followers.length]);
+    followers.forEach(([id, state], index) => {
+      const replica = known.get(id);
+      if (replica !== undefined)
+        fields.push([`slave${index}`, followerLine(replica, state, local.lastIndex)]);
+    });
+  } else {
+    const primaryStatus = view === null ? undefined : known.get(view.primary);
+    const linked = view !== null && (status === null || primaryStatus?.alive === true);
+    fields.push(['master_link_status', linked ? 'up' : 'down']);
+    if (primaryStatus !== undefined) fields.push(['understudy_primary_address', primaryStatus.address]);
+    fields.push(['slave_repl_offset', local.durableIndex]);
+  }
+  fields.push(
+    ['master_repl_offset', local.lastIndex],
+    ['understudy_durable_index', local.durableIndex],
+    ['understudy_commit_index', local.commitIndex],
+    ['understudy_applied_index', local.appliedIndex],
+  );
+  return section('Replication', fields);
+}
+
+async function info(args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
+  const asked = args.slice(1).map(lowerName);
+  const everything =
+    asked.length === 0 || asked.some((name) => ['default', 'all', 'everything'].includes(name));
+  const sections = allSections.filter((name: Section) => everything || asked.includes(name));
+  const parts: string[] = [];
+  for (const name of sections) {
+    if (name === 'server') parts.push(serverSection(context));
+    else parts.push(replicationSection(context.backend.local(), await context.backend.clusterStatus()));
+  }
+  // An unknown section is answered with nothing, as Redis does.
+  return reply.bulk(parts.join('\r\n'));
+}
+
+function wait(args: readonly Buffer[], context: CommandContext): RespReply {
+  integerArgument(arg(args, 1));
+  const timeout = integerArgument(arg(args, 2), 'ERR timeout is not an integer or out of range');
+  if (timeout < 0) return reply.error('ERR timeout is negative');
+  const held = context.connection.lastWriteBackups;
+  // Before its first write a connection has nothing to wait for: every backup holds "it".
+  return reply.integer(held ?? context.backend.local().view?.backups.length ?? 0);
+}
+
+export const replicationCommands: readonly CommandSpec[] = [
+  { name: 'info', arity: -1, flags: [], keys: [0, 0, 0], handler: info },
+  { name: 'wait', arity: 3, flags: [], keys: [0, 0, 0], handler: wait },
+];

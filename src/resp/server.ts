@@ -1,0 +1,205 @@
+// The Redis-protocol (RESP2) port of a replica: a TCP listener whose connections each read commands
+// (parser.ts) and answer them in order, one at a time, as Redis does, so a pipelining client sees
+// its replies in the order it sent the commands and each command sees the effects of the ones
+// before it. Commands run through the command table against the shared backend.
+//
+// A connection that breaks the protocol is answered `-ERR Protocol error: ...` after the commands
+// read before the fault, then closed; the other connections and the replica go on. A connection
+// with `pipelinedCommandsMax` commands waiting is not read until it catches up, and a reply is not
+// written past a full socket buffer, so a client that sends without reading holds a bounded amount
+// of this process's memory.
+
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../node/logger.js';
+import { formatAddress, parseAddress } from '../transport/index.js';
+import { createCommandTable } from './commands.js';
+import type { CommandContext, ConnectionState, RespBackend, ServerFacts } from './context.js';
+import { errorReply } from './errors.js';
+import { connectionsMax, pipelinedCommandsMax } from './limits.js';
+import { type RespCommand, RespParser } from './parser.js';
+import type { RespProtocolError } from './protocol-error.js';
+import { encodeReply, type RespReply, reply } from './replies.js';
+
+/** The Redis version whose commands and replies the port follows (HELLO, INFO redis_version). */
+export const REDIS_COMPATIBLE_VERSION = '7.0.0';
+
+export interface RespServerOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  readonly listen: string;
+  readonly backend: RespBackend;
+  readonly understudyVersion: string;
+  readonly logger: Logger;
+}
+
+/** What a port has seen, for tests and status. */
+export interface RespCounters {
+  connections: number;
+  commands: number;
+  protocolErrors: number;
+}
+
+type Queued = { readonly command: RespCommand } | { readonly fault: RespProtocolError };
+
+export class RespServer {
+  readonly counters: RespCounters = { connections: 0, commands: 0, protocolErrors: 0 };
+  readonly #table = createCommandTable();
+  readonly #sockets = new Set<Socket>();
+  #nextConnectionId = 1;
+  #closed = false;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: RespServerOptions,
+    private readonly facts: ServerFacts,
+  ) {}
+
+  static async start(options: RespServerOptions): Promise<RespServer> {
+    const { host, port } = parseAddress(options.listen);
+    const server = createServer();
+    server.maxConnections = connectionsMax;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address();
+    const facts: ServerFacts = {
+      redisVersion: REDIS_COMPATIBLE_VERSION,
+      understudyVersion: options.understudyVersion,
+      respPort: typeof bound === 'object' && bound !== null ? bound.port : port,
+      startedAtMs: performance.now(),
+      runId: randomBytes(20).toString('hex'),
+    };
+    const resp = new RespServer(server, options, facts);
+    server.on('connection', (socket) => resp.#accept(socket));
+    return resp;
+  }
+
+  get address(): string {
+    const bound = this.server.address();
+    if (typeof bound !== 'object' || bound === null) return this.options.listen;
+    return formatAddress(bound.address, bound.port);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closing;
+    await this.options.backend.close();
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.counters.connections += 1;
+    this.#sockets.add(socket);
+    socket.setNoDelay(true);
+    const connection: ConnectionState = {
+      id: this.#nextConnectionId++,
+      name: null,
+      lastWriteBackups: null,
+      quitting: false,
+    };
+    const context: CommandContext = { connection, backend: this.options.backend, facts: this.facts };
+    const parser = new RespParser();
+    const queue: Queued[] = [];
+    let running = false;
+    let finished = false;
+
+    const finish = (): void => {
+      finished = true;
+      queue.length = 0;
+    };
+    const run = async (): Promise<void> => {
+      if (running) return;
+      running = true;
+      while (!finished) {
+        const next = queue.shift();
+        if (next === undefined) break;
+        if ('fault' in next) {
+          socket.end(encodeReply(reply.error(`ERR ${next.fault.message}`)));
+          finish();
+          break;
+        }
+        const answer = await this.#execute(next.command, context);
+        if (finished) break;
+        const flushed = socket.write(encodeReply(answer));
+        if (connection.quitting) {
+          socket.end();
+          finish();
+          break;
+        }
+        if (socket.isPaused() && queue.length < pipelinedCommandsMax / 2) socket.resume();
+        if (!flushed) await drained(socket);
+      }
+      running = false;
+    };
+    const start = (): void => {
+      run().catch((error: unknown) => {
+        this.options.logger.error({ error: String(error) }, 'a Redis connection failed');
+        socket.destroy();
+      });
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      if (finished) return;
+      const { commands, error } = parser.push(chunk);
+      for (const command of commands) queue.push({ command });
+      if (error !== null) {
+        this.counters.protocolErrors += 1;
+        this.options.logger.info(
+          { remote: `${socket.remoteAddress}:${socket.remotePort}`, error: error.message },
+          'Redis protocol error; closing the connection',
+        );
+        queue.push({ fault: error });
+        socket.pause();
+      } else if (queue.length >= pipelinedCommandsMax) socket.pause();
+      start();
+    });
+    socket.on('error', () => {}); // a reset by the client: 'close' follows
+    socket.on('close', () => {
+      finish();
+      this.#sockets.delete(socket);
+    });
+  }
+
+  /** The command's reply; a failure becomes its error reply, and a bug is logged and answered as one. */
+  async #execute(command: RespCommand, context: CommandContext): Promise<RespReply> {
+    this.counters.commands += 1;
+    try {
+      return await this.#table.dispatch(command, context);
+    } catch (error) {
+      const mapped = errorReply(error);
+      if (mapped !== null) return mapped;
+      this.options.logger.error(
+        {
+          command: (command[0] ?? Buffer.alloc(0)).toString('utf8').slice(0, 64),
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        },
+        'a Redis command failed unexpectedly',
+      );
+      return reply.error(`ERR internal error: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+/** Resolves once the socket can take more, or has closed. */
+function drained(socket: Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}

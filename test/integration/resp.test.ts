@@ -1,0 +1,250 @@
+// The Redis port of real replicas on 127.0.0.1 (each on a port the OS picks), driven by the tools
+// Redis users run: ioredis against the primary and against a backup (whose writes are forwarded),
+// redis-cli, redis-benchmark, malformed input, and a kill -9 of the primary under a Redis client
+// connected to a backup, after which no acknowledged SET is missing.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { LocalCluster, type RunningProcess, waitFor } from './harness.js';
+
+const respArguments = ['--resp', '127.0.0.1:0'];
+
+function respPortOf(running: RunningProcess | undefined): number {
+  const match = /Redis protocol on \S+:(\d+)/.exec(running?.stdout() ?? '');
+  assert(match?.[1] !== undefined, 'the replica printed its Redis address');
+  return Number(match[1]);
+}
+
+interface ToolRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a Redis tool to completion (a generous time limit, not a timing assertion). */
+function runTool(tool: string, args: readonly string[], timeoutMs = 120_000): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    execFile(tool, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error !== null && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(
+          new Error(`${tool} is not installed (Debian: apt-get install redis-tools; .ci/run installs it)`),
+        );
+        return;
+      }
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function redisClient(port: number): Redis {
+  // No reconnection attempts or offline queue: a lost connection must show, not be papered over.
+  return new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
+}
+
+describe('the Redis port of a real cluster', { concurrency: false }, () => {
+  let cluster: LocalCluster;
+  const clients: Redis[] = [];
+  const ports = new Map<string, number>();
+
+  const connectTo = async (id: string): Promise<Redis> => {
+    const port = ports.get(id);
+    assert(port !== undefined, `${id} has a Redis port`);
+    const client = redisClient(port);
+    clients.push(client);
+    await client.connect();
+    return client;
+  };
+
+  before(async () => {
+    cluster = await LocalCluster.start(3, respArguments);
+    for (const [id, running] of cluster.replicas) ports.set(id, respPortOf(running));
+  });
+
+  after(async () => {
+    for (const client of clients) if (client.status !== 'end') client.disconnect();
+    await cluster.close();
+  });
+
+  test('ioredis at the primary and at a backup: a backup forwards writes, every replica reads them back', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const primary = await connectTo(view.primary);
+    const backupId = view.backups[0] as string;
+    const backup = await connectTo(backupId);
+
+    assert.equal(await primary.set('greeting', 'hello'), 'OK');
+    assert.equal(await backup.get('greeting'), 'hello');
+    assert.equal(await backup.set('from-backup', 'forwarded'), 'OK');
+    assert.equal(await primary.get('from-backup'), 'forwarded');
+    const native = await cluster.client();
+    assert.equal(await native.getText('from-backup'), 'forwarded');
+    assert.equal(
+      Number(await backup.call('WAIT', '2', '0')),
+      2,
+      'both backups held the write when it was answered',
+    );
+
+    assert.equal(await backup.set('greeting', 'again', 'NX'), null);
+    assert.equal(await backup.set('absent', 'x', 'XX'), null);
+    assert.equal(await backup.set('greeting', 'replaced', 'XX'), 'OK');
+    assert.equal(await backup.append('greeting', '!'), 'replaced!'.length);
+    assert.equal(await backup.strlen('greeting'), 9);
+    assert.equal(await backup.incr('visits'), 1);
+    assert.equal(await backup.incrby('visits', 41), 42);
+    assert.equal(await backup.decr('visits'), 41);
+    assert.equal(await backup.mset('a', '1', 'b', '2'), 'OK');
+    assert.deepEqual(await primary.mget('a', 'b', 'nope'), ['1', '2', null]);
+    assert.equal(await primary.exists('a', 'b', 'nope', 'a'), 3);
+    assert.equal(await backup.del('a', 'b', 'nope'), 2);
+    assert.deepEqual(await primary.mget('a', 'b'), [null, null]);
+    await assert.rejects(backup.incr('greeting'), /ERR value is not an integer or out of range/);
+    // The store's limits differ from Redis's, and say so.
+    await assert.rejects(backup.set('', 'v'), /ERR put: the key is empty/);
+    await backup.incrby('big', '9007199254740991'); // ioredis parses so large an integer reply inexactly
+    assert.equal(await backup.get('big'), '9007199254740991');
+    await assert.rejects(backup.incr('big'), /ERR incr by 1 would leave the safe integer range/);
+    await assert.rejects(
+      backup.incrby('big', '9007199254740992'),
+      /ERR value is not an integer or out of range/,
+    );
+    await assert.rejects(backup.set('k', 'v', 'EX', '10'), /ERR SET EX is not supported/);
+
+    const pipeline = backup.pipeline().set('p', '1').incr('p').get('p').del('p');
+    assert.deepEqual(await pipeline.exec(), [
+      [null, 'OK'],
+      [null, 2],
+      [null, '2'],
+      [null, 1],
+    ]);
+    const third = await connectTo(view.backups[1] as string);
+    assert.equal(await third.get('greeting'), 'replaced!');
+    // Closed here: ioredis redials a connection that was open when its server died (a later test
+    // kills this primary), retryStrategy or not, and prints each refusal as an unhandled error.
+    for (const client of [primary, backup, third]) client.disconnect();
+  });
+
+  test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {
+    const port = String(ports.get('r2'));
+    const cli = (...args: string[]) => runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, ...args]);
+    assert.equal((await cli('PING')).stdout, 'PONG\n');
+    assert.equal((await cli('SET', 'cli-key', 'cli value')).stdout, 'OK\n');
+    assert.equal((await cli('GET', 'cli-key')).stdout, 'cli value\n');
+    const info = await cli('INFO', 'replication');
+    assert.match(info.stdout, /^# Replication\r?\nrole:(master|slave)\r?\n/);
+    assert.match(info.stdout, /master_repl_offset:\d+/);
+    const unknown = await cli('FLUSHALL');
+    assert.match(unknown.stdout + unknown.stderr, /ERR unknown command 'FLUSHALL'/);
+    const piped = await runTool('sh', [
+      '-c',
+      `printf 'SET piped 1\\nINCR piped\\n' | redis-cli -h 127.0.0.1 -p ${port}`,
+    ]);
+    assert.equal(piped.stdout, 'OK\n2\n');
+  });
+
+  test('redis-benchmark -t set,get,incr completes against a backup, and its increments ran exactly once', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const backupId = view.backups[0] as string;
+    const port = String(ports.get(backupId));
+    const run = await runTool('redis-benchmark', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'set,get,incr',
+      '-n',
+      '2000',
+      '-c',
+      '4',
+      '-q',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const name of ['SET', 'GET', 'INCR']) {
+      assert.match(run.stdout, new RegExp(`${name}: [0-9.]+ requests per second`), run.stdout.slice(-2000));
+    }
+    // Without -r every INCR hits one key: 2,000 of them, each run once.
+    const client = await connectTo(backupId);
+    assert.equal(await client.get('counter:__rand_int__'), '2000');
+  });
+
+  test('malformed input gets an error and closes that connection only; the replica goes on', async () => {
+    const port = ports.get('r3') as number;
+    const send = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString();
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+        socket.write(bytes);
+      });
+    assert.equal(await send('*1\r\n$99999999999\r\n'), '-ERR Protocol error: invalid bulk length\r\n');
+    assert.equal(await send('*2\r\n$3\r\nGET\r\n:1\r\n'), "-ERR Protocol error: expected '$', got ':'\r\n");
+    assert.equal(await send('PING\r\nQUIT\r\n'), '+PONG\r\n+OK\r\n');
+    const client = await connectTo('r3');
+    assert.equal(await client.ping(), 'PONG');
+    assert.equal(await client.get('greeting'), 'replaced!');
+  });
+
+  test('kill -9 of the primary: a Redis client on a surviving replica keeps working, and no acknowledged SET is lost', async () => {
+    const before = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const survivor = before.backups[0] as string;
+    const reader = before.backups[1] as string;
+    const client = await connectTo(survivor);
+    const acknowledged = new Map<string, string>();
+    let failed = 0;
+    let stopWriting = false;
+    let afterFailover = 0;
+    let newPrimary = false;
+    const writer = (async () => {
+      for (let number = 0; !stopWriting && number < 100_000; number++) {
+        const key = `failover:${number}`;
+        const value = `value-${number}`;
+        try {
+          assert.equal(await client.set(key, value), 'OK');
+          acknowledged.set(key, value);
+          if (newPrimary) afterFailover += 1;
+        } catch {
+          failed += 1; // unavailable or outcome unknown: not acknowledged, so not checked
+        }
+      }
+    })();
+    await waitFor('writes before the kill', () => (acknowledged.size >= 50 ? true : undefined), 60_000);
+    await cluster.kill(before.primary);
+    await cluster.waitForView(
+      (view) => view.primary !== before.primary && view.number > before.number,
+      60_000,
+    );
+    newPrimary = true;
+    await waitFor(
+      'writes acknowledged after the failover',
+      () => (afterFailover >= 50 ? true : undefined),
+      60_000,
+    );
+    stopWriting = true;
+    await writer;
+
+    const check = await connectTo(reader);
+    const keys = [...acknowledged.keys()];
+    for (let start = 0; start < keys.length; start += 500) {
+      const slice = keys.slice(start, start + 500);
+      const values = await check.mget(...slice);
+      slice.forEach((key, at) => {
+        assert.equal(values[at], acknowledged.get(key), `acknowledged ${key} is missing or wrong`);
+      });
+    }
+    assert.ok(acknowledged.size >= 100, `only ${acknowledged.size} writes acknowledged (${failed} failed)`);
+    assert.equal(await client.ping(), 'PONG');
+  });
+});

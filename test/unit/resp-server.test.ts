@@ -1,0 +1,241 @@
+// The Redis-protocol port over real TCP on 127.0.0.1, with a stand-in for the cluster: the replies
+// of the commands answered without the cluster, the errors of bad commands and of a cluster that
+// cannot be reached, replies in command order, QUIT, and malformed input that closes only its own
+// connection while the port goes on. (test/integration/resp.test.ts runs a real cluster.)
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { UnavailableError } from '../../src/errors.js';
+import { createLogger } from '../../src/node/logger.js';
+import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
+import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
+import { RespServer } from '../../src/resp/index.js';
+import { pipelinedCommandsMax } from '../../src/resp/limits.js';
+
+const local: LocalReplica = {
+  id: replicaId('r2'),
+  role: 'backup',
+  view: {
+    number: viewNumber(4),
+    primary: replicaId('r1'),
+    backups: [replicaId('r2'), replicaId('r3')],
+    learners: [],
+  },
+  lastIndex: logIndex(12),
+  durableIndex: logIndex(12),
+  commitIndex: logIndex(11),
+  appliedIndex: logIndex(11),
+};
+
+/** A cluster nobody can reach: every command that needs it fails, after `delayMs`. */
+function unreachableBackend(delayMs: number): RespBackend {
+  return {
+    client: () =>
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new UnavailableError('no coordinator answered')), delayMs),
+      ),
+    local: () => local,
+    clusterStatus: async () => null,
+    close: async () => {},
+  };
+}
+
+interface Exchange {
+  readonly text: string;
+  readonly closed: boolean;
+}
+
+/** Sends `input` on a new connection; resolves once `until` holds for what came back, or the peer closed. */
+function exchange(port: number, input: string | Buffer, until: (text: string) => boolean): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no full answer; got ${JSON.stringify(text)}`));
+    }, 10_000);
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      if (until(text)) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve({ text, closed: false });
+      }
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true });
+    });
+    socket.on('error', reject);
+    socket.write(input);
+  });
+}
+
+const lines = (count: number) => (text: string) => text.split('\r\n').length > count;
+
+describe('the Redis port without a cluster', () => {
+  let server: RespServer;
+  let port: number;
+
+  before(async () => {
+    server = await RespServer.start({
+      listen: '127.0.0.1:0',
+      backend: unreachableBackend(30),
+      understudyVersion: 'test',
+      logger: createLogger({ level: 'silent' }),
+    });
+    port = Number(server.address.split(':').pop());
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  test('commands about the connection answer as Redis does', async () => {
+    const commands = [
+      'PING',
+      'PING hi',
+      'ECHO "a b"',
+      'ping a b',
+      'frobnicate x "y z"',
+      'GET',
+      'CLIENT GETNAME',
+      'CLIENT SETNAME "bad name"',
+      'CLIENT SETNAME worker-1',
+      'CLIENT GETNAME',
+      'CLIENT ID',
+      'CLIENT KILL x',
+      'HELLO 3',
+      'HELLO two',
+      'WAIT 1 0',
+      'WAIT 1 -1',
+      'WAIT x 0',
+      'COMMAND COUNT',
+      'COMMAND DOCS',
+    ];
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(21));
+    assert.deepEqual(text.split('\r\n').slice(0, 21), [
+      '+PONG',
+      '$2',
+      'hi',
+      '$3',
+      'a b',
+      "-ERR wrong number of arguments for 'ping' command",
+      "-ERR unknown command 'frobnicate', with args beginning with: 'x' 'y z' ",
+      "-ERR wrong number of arguments for 'get' command",
+      '$-1',
+      '-ERR Client names cannot contain spaces, newlines or special characters.',
+      '+OK',
+      '$8',
+      'worker-1',
+      ':1',
+      "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.",
+      '-NOPROTO unsupported protocol version',
+      '-ERR Protocol version is not an integer or out of range',
+      ':2', // no write yet: every backup of the view holds everything this connection wrote
+      '-ERR timeout is negative',
+      '-ERR value is not an integer or out of range',
+      ':20',
+    ]);
+    assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
+  });
+
+  test('HELLO 2 answers the RESP2 map as a flat array, and SETNAME names the connection', async () => {
+    const { text } = await exchange(port, 'HELLO 2 SETNAME app\r\nCLIENT GETNAME\r\n', (got) =>
+      got.endsWith('$3\r\napp\r\n'),
+    );
+    assert.match(
+      text,
+      /^\*14\r\n\$6\r\nserver\r\n\$10\r\nunderstudy\r\n\$7\r\nversion\r\n\$5\r\n7\.0\.0\r\n\$5\r\nproto\r\n:2\r\n/,
+    );
+    assert.match(text, /\$4\r\nrole\r\n\$7\r\nreplica\r\n\$7\r\nmodules\r\n\*0\r\n/);
+  });
+
+  test('SET refuses expiry and unknown options, INCRBY a non-integer, before anything is sent', async () => {
+    const commands = [
+      'SET k v EX 10',
+      'SET k v PX 5',
+      'SET k v NX XX',
+      'SET k v GET',
+      'INCRBY k 1.5',
+      'DECRBY k 9007199254740993',
+      'MSET a 1 b',
+    ];
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(7));
+    assert.deepEqual(text.split('\r\n').slice(0, 7), [
+      '-ERR SET EX is not supported: keys never expire in Understudy',
+      '-ERR SET PX is not supported: keys never expire in Understudy',
+      '-ERR syntax error',
+      '-ERR SET GET is not supported: use GET, then SET',
+      '-ERR value is not an integer or out of range',
+      '-ERR value is not an integer or out of range',
+      "-ERR wrong number of arguments for 'mset' command",
+    ]);
+  });
+
+  test('INFO reports this replica with Redis field names; an unknown section is empty', async () => {
+    const { text } = await exchange(port, 'INFO\r\nINFO nosuch\r\n', (got) => got.endsWith('$0\r\n\r\n'));
+    assert.match(text, /# Server\r\nredis_version:7\.0\.0\r\nunderstudy_version:test\r\n/);
+    assert.match(text, new RegExp(`tcp_port:${port}\r\n`));
+    assert.match(
+      text,
+      /\r\n\r\n# Replication\r\nrole:slave\r\nunderstudy_role:backup\r\nunderstudy_view:4\r\n/,
+    );
+    assert.match(text, /slave_repl_offset:12\r\nmaster_repl_offset:12\r\n.*understudy_commit_index:11\r\n/s);
+  });
+
+  test('a command the cluster must answer, with no cluster, is UNAVAILABLE, and replies keep command order', async () => {
+    const { text, closed } = await exchange(port, 'GET k\r\nPING\r\nSET k v\r\nPING\r\n', lines(4));
+    const [get, ping, set, pingAgain] = text.split('\r\n');
+    assert.match(get ?? '', /^-UNAVAILABLE no coordinator answered$/);
+    assert.equal(ping, '+PONG');
+    assert.match(set ?? '', /^-UNAVAILABLE /);
+    assert.equal(pingAgain, '+PONG');
+    assert.equal(closed, false);
+  });
+
+  test('a pipeline longer than the port reads ahead is answered whole, in order', async () => {
+    // Three times pipelinedCommandsMax: reading pauses and resumes along the way.
+    const count = 3 * pipelinedCommandsMax;
+    const input = Array.from({ length: count }, (_, at) => `ECHO ${at}\r\n`).join('');
+    const { text } = await exchange(port, input, (got) => got.endsWith(`${count - 1}\r\n`));
+    const echoed = text.split('\r\n').filter((_, at) => at % 2 === 1);
+    assert.deepEqual(
+      echoed.map(Number),
+      Array.from({ length: count }, (_, at) => at),
+    );
+  });
+
+  test('QUIT is answered, then the connection closes and what followed is not run', async () => {
+    const { text, closed } = await exchange(port, 'QUIT\r\nPING\r\n', () => false);
+    assert.deepEqual([text, closed], ['+OK\r\n', true]);
+  });
+
+  test('malformed input gets an error and closes only its own connection', async () => {
+    const before = server.counters.protocolErrors;
+    const bad: [string | Buffer, RegExp][] = [
+      ['*1\r\n$999999999999\r\n', /^-ERR Protocol error: invalid bulk length\r\n$/],
+      ['*3000000000\r\n', /^-ERR Protocol error: invalid multibulk length\r\n$/],
+      ['PING\r\n*1\r\n+PING\r\n', /^\+PONG\r\n-ERR Protocol error: expected '\$', got '\+'\r\n$/],
+      ['set "unbalanced\r\n', /^-ERR Protocol error: unbalanced quotes in request\r\n$/],
+      [Buffer.alloc(70_000, 0x61), /^-ERR Protocol error: too big inline request\r\n$/],
+      [
+        Buffer.from([0x2a, 0x32, 0x0d, 0x0a, 0x24, 0xff, 0x0d, 0x0a]),
+        /^-ERR Protocol error: invalid bulk length\r\n$/,
+      ],
+    ];
+    const idle = connect(port, '127.0.0.1'); // a bystander: it must stay connected throughout
+    await new Promise((resolve) => idle.once('connect', resolve));
+    for (const [input, expected] of bad) {
+      const { text, closed } = await exchange(port, input, () => false);
+      assert.match(text, expected);
+      assert.equal(closed, true);
+    }
+    assert.equal(server.counters.protocolErrors - before, bad.length);
+    const answer = new Promise<string>((resolve) => idle.once('data', (chunk) => resolve(chunk.toString())));
+    idle.write('PING\r\n');
+    assert.equal(await answer, '+PONG\r\n');
+    idle.destroy();
+  });
+});
