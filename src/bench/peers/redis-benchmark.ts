@@ -1,0 +1,261 @@
+// `npm run bench:redis-benchmark`: Redis's own load tool, `redis-benchmark -t set,get,incr`, with
+// the same flags against Redis (a primary and two replicas, `appendfsync always`, as in
+// `bench:peers`) and against the Redis port of a 3-replica Understudy cluster's primary, in one run,
+// printed as one table: what a Redis user would see in their own tool. Installs redis-server and
+// redis-tools from Debian's packages when missing; every server listens on 127.0.0.1 and is stopped
+// by its process id; data lives in one temporary directory, removed at the end.
+//
+//   npm run bench:redis-benchmark -- [--clients 1,32] [--requests N] [--json]
+//
+// The shape: 64-byte values (-d 64), keys random over 10,000 (-r 10000), no pipelining; -n requests
+// per test (default 2,000 at 1 client, 20,000 at more). Understudy's writes through the port are
+// `sync` (on every replica's disk before the reply); Redis's SET and INCR are answered once the
+// primary's AOF is fsynced, and replicate asynchronously.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, MEASURE_HOST, MeasuredCluster } from '../../tools/measure-cluster.js';
+import { formatCount, formatMs } from '../table.js';
+import { ensureBinaries, findOnPath, type PeerBinary, REDIS_BINARY } from './install.js';
+import { RedisGroup } from './redis.js';
+
+const REDIS_BENCHMARK_BINARY: PeerBinary = {
+  peer: 'redis-benchmark',
+  command: 'redis-benchmark',
+  debianPackage: 'redis-tools',
+};
+const TESTS = ['SET', 'GET', 'INCR'] as const;
+/** Longest a redis-benchmark run may take before it is stopped (a hung server). */
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+interface Plan {
+  readonly clients: readonly number[];
+  readonly requests: number | null;
+  readonly json: boolean;
+}
+
+interface Row {
+  readonly test: string;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function parsePlan(args: readonly string[]): Plan {
+  let clients: readonly number[] = [1, 32];
+  let requests: number | null = null;
+  let json = false;
+  for (let k = 0; k < args.length; k++) {
+    const flag = args[k];
+    const value = args[k + 1];
+    const positive = (text: string | undefined): number => {
+      const number = Number(text);
+      if (text === undefined || !Number.isSafeInteger(number) || number < 1) {
+        throw new Error(`${flag} takes a positive integer, got ${text ?? 'nothing'}`);
+      }
+      return number;
+    };
+    if (flag === '--clients') {
+      clients = (value ?? '').split(',').map(positive);
+      k++;
+    } else if (flag === '--requests') {
+      requests = positive(value);
+      k++;
+    } else if (flag === '--json') {
+      json = true;
+    } else {
+      throw new Error(
+        `unknown flag ${flag}; usage: npm run bench:redis-benchmark -- [--clients 1,32] [--requests N] [--json]`,
+      );
+    }
+  }
+  return { clients, requests, json };
+}
+
+/** The flags every run gets, the same for both systems. */
+function benchmarkFlags(port: number, clients: number, requests: number): string[] {
+  return [
+    '-h',
+    MEASURE_HOST,
+    '-p',
+    String(port),
+    '-t',
+    'set,get,incr',
+    '-n',
+    String(requests),
+    '-c',
+    String(clients),
+    '-d',
+    '64',
+    '-r',
+    '10000',
+    '--csv',
+  ];
+}
+
+/** Runs redis-benchmark and reads its CSV: one row per test. */
+function runRedisBenchmark(binary: string, args: readonly string[]): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`redis-benchmark exited with ${code}: ${err.trim().slice(0, 500)}`));
+        return;
+      }
+      try {
+        resolve(parseCsv(out));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+/** `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"`. */
+function parseCsv(text: string): Row[] {
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((line) => line.split(',').map((cell) => cell.replace(/"/g, '')));
+  const header = lines[0] ?? [];
+  const column = (name: string): number => {
+    const index = header.indexOf(name);
+    if (index < 0) throw new Error(`redis-benchmark's CSV has no ${name} column: ${header.join(',')}`);
+    return index;
+  };
+  const [test, rps, p50, p99] = ['test', 'rps', 'p50_latency_ms', 'p99_latency_ms'].map(column) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return lines.slice(1).map((cells) => ({
+    test: cells[test] ?? '?',
+    rps: Number(cells[rps]),
+    p50Ms: Number(cells[p50]),
+    p99Ms: Number(cells[p99]),
+  }));
+}
+
+async function measureRedis(
+  binaries: { server: string; benchmark: string },
+  directory: string,
+  plan: Plan,
+): Promise<Map<number, Row[]>> {
+  const rows = new Map<number, Row[]>();
+  const group = await RedisGroup.start(binaries.server, directory);
+  try {
+    for (const clients of plan.clients) {
+      log(`redis-benchmark against Redis, ${clients} client(s)`);
+      const args = benchmarkFlags(group.primaryPort, clients, requestsFor(plan, clients));
+      rows.set(clients, await runRedisBenchmark(binaries.benchmark, args));
+    }
+  } finally {
+    await group.close();
+  }
+  return rows;
+}
+
+async function measureUnderstudy(
+  benchmark: string,
+  directory: string,
+  plan: Plan,
+): Promise<Map<number, Row[]>> {
+  const rows = new Map<number, Row[]>();
+  const respPort = await freePort();
+  // Only r1, the primary of a new cluster, serves the Redis port: the same node redis-benchmark
+  // talks to on Redis.
+  const cluster = await MeasuredCluster.start({
+    directory,
+    replicaCount: 3,
+    replicaFlags: [],
+    replicaEnv: new Map([['r1', { UNDERSTUDY_RESP: `${MEASURE_HOST}:${respPort}` }]]),
+  });
+  try {
+    for (const clients of plan.clients) {
+      log(`redis-benchmark against Understudy's Redis port, ${clients} client(s)`);
+      rows.set(
+        clients,
+        await runRedisBenchmark(benchmark, benchmarkFlags(respPort, clients, requestsFor(plan, clients))),
+      );
+    }
+  } finally {
+    await cluster.close();
+  }
+  return rows;
+}
+
+function requestsFor(plan: Plan, clients: number): number {
+  return plan.requests ?? (clients === 1 ? 2_000 : 20_000);
+}
+
+function formatTable(plan: Plan, redis: Map<number, Row[]>, understudy: Map<number, Row[]>): string {
+  const lines = [
+    '| test | clients | Redis ops/s (p50 / p99 ms) | Understudy ops/s (p50 / p99 ms) | Understudy / Redis |',
+    '|---|---|---|---|---|',
+  ];
+  for (const clients of plan.clients) {
+    for (const test of TESTS) {
+      const peer = redis.get(clients)?.find((row) => row.test === test);
+      const ours = understudy.get(clients)?.find((row) => row.test === test);
+      const cell = (row: Row | undefined) =>
+        row === undefined ? '—' : `${formatCount(row.rps)} (${formatMs(row.p50Ms)} / ${formatMs(row.p99Ms)})`;
+      const ratio = peer === undefined || ours === undefined ? '—' : `${(ours.rps / peer.rps).toFixed(2)}×`;
+      lines.push(`| ${test} | ${clients} | ${cell(peer)} | ${cell(ours)} | ${ratio} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const plan = parsePlan(process.argv.slice(2));
+  const found = ensureBinaries([REDIS_BINARY, REDIS_BENCHMARK_BINARY], log);
+  const server = findOnPath(REDIS_BINARY.command);
+  const benchmark = findOnPath(REDIS_BENCHMARK_BINARY.command);
+  if (server === null || benchmark === null) {
+    const why = [...found.values()]
+      .map((lookup) => ('missing' in lookup ? lookup.missing : ''))
+      .filter(Boolean);
+    throw new Error(`cannot run: ${why.join('; ')}`);
+  }
+  const directory = mkdtempSync(join(tmpdir(), 'understudy-redis-benchmark-'));
+  try {
+    const started = new Date().toISOString();
+    const redis = await measureRedis({ server, benchmark }, join(directory, 'redis'), plan);
+    const understudy = await measureUnderstudy(benchmark, join(directory, 'understudy'), plan);
+    if (plan.json) {
+      process.stdout.write(
+        `${JSON.stringify({ started, clients: plan.clients, redis: Object.fromEntries(redis), understudy: Object.fromEntries(understudy) })}\n`,
+      );
+      return;
+    }
+    const flags = `redis-benchmark -t set,get,incr -d 64 -r 10000 -c C -n ${plan.requests ?? '2000 (1 client) / 20000'}`;
+    process.stdout.write(`${started}: ${flags}\n`);
+    process.stdout.write(
+      "Redis: primary + 2 replicas, appendonly yes, appendfsync always; Understudy: 3 replicas, sync writes, the primary's Redis port\n\n",
+    );
+    process.stdout.write(`${formatTable(plan, redis, understudy)}\n`);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:redis-benchmark: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
