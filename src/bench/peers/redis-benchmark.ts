@@ -8,7 +8,9 @@
 //   npm run bench:redis-benchmark -- [--clients 1,32] [--requests N] [--json]
 //
 // The shape: 64-byte values (-d 64), keys random over 10,000 (-r 10000), no pipelining; -n requests
-// per test (default 2,000 at 1 client, 20,000 at more). Understudy's writes through the port are
+// per test (default 2,000 at 1 client, 20,000 at more), after one unmeasured pass of the same tests
+// (10,000 requests by 8 clients) against each system: a fresh Understudy cluster spends its first
+// seconds in V8's compiler, and redis-benchmark has no warmup of its own. Understudy's writes through the port are
 // `sync` (on every replica's disk before the reply); Redis's SET and INCR are answered once the
 // primary's AOF is fsynced, and replicate asynchronously.
 
@@ -27,6 +29,8 @@ const REDIS_BENCHMARK_BINARY: PeerBinary = {
   debianPackage: 'redis-tools',
 };
 const TESTS = ['SET', 'GET', 'INCR'] as const;
+/** The unmeasured pass before the measured ones, the same for both systems. */
+const WARMUP_FLAGS = { clients: 8, requests: 10_000 } as const;
 /** Longest a redis-benchmark run may take before it is stopped (a hung server). */
 const RUN_TIMEOUT_MS = 10 * 60_000;
 
@@ -160,6 +164,7 @@ async function measureRedis(
   const rows = new Map<number, Row[]>();
   const group = await RedisGroup.start(binaries.server, directory);
   try {
+    await warmUp(binaries.benchmark, group.primaryPort);
     for (const clients of plan.clients) {
       log(`redis-benchmark against Redis, ${clients} client(s)`);
       const args = benchmarkFlags(group.primaryPort, clients, requestsFor(plan, clients));
@@ -187,6 +192,7 @@ async function measureUnderstudy(
     replicaEnv: new Map([['r1', { UNDERSTUDY_RESP: `${MEASURE_HOST}:${respPort}` }]]),
   });
   try {
+    await warmUp(benchmark, respPort);
     for (const clients of plan.clients) {
       log(`redis-benchmark against Understudy's Redis port, ${clients} client(s)`);
       rows.set(
@@ -198,6 +204,13 @@ async function measureUnderstudy(
     await cluster.close();
   }
   return rows;
+}
+
+async function warmUp(benchmark: string, port: number): Promise<void> {
+  log(
+    `warming up on port ${port} (${WARMUP_FLAGS.requests} requests per test, ${WARMUP_FLAGS.clients} clients)`,
+  );
+  await runRedisBenchmark(benchmark, benchmarkFlags(port, WARMUP_FLAGS.clients, WARMUP_FLAGS.requests));
 }
 
 function requestsFor(plan: Plan, clients: number): number {
@@ -244,7 +257,7 @@ async function main(): Promise<void> {
       );
       return;
     }
-    const flags = `redis-benchmark -t set,get,incr -d 64 -r 10000 -c C -n ${plan.requests ?? '2000 (1 client) / 20000'}`;
+    const flags = `redis-benchmark -t set,get,incr -d 64 -r 10000 -c C -n ${plan.requests ?? '2000 (1 client) / 20000'}, after an unmeasured pass of ${WARMUP_FLAGS.requests} by ${WARMUP_FLAGS.clients} clients`;
     process.stdout.write(`${started}: ${flags}\n`);
     process.stdout.write(
       "Redis: primary + 2 replicas, appendonly yes, appendfsync always; Understudy: 3 replicas, sync writes, the primary's Redis port\n\n",
