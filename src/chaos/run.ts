@@ -23,8 +23,8 @@ import {
   summarize,
   toJsonLines,
 } from '../check/index.js';
-import { clusterSettingArguments } from '../cli/cluster-settings.js';
 import { Client } from '../client/index.js';
+import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { assert } from '../protocol/assert.js';
 import type { LagPolicy } from '../protocol/config.js';
 import type { StatusReply } from '../protocol/messages.js';

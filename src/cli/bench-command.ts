@@ -39,9 +39,9 @@ import {
   readModes,
   ShapeError,
 } from '../bench/shape.js';
+import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
-import { clusterSettingArguments } from './cluster-settings.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
 import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
 

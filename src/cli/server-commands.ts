@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
+import { type ClusterSettings, clusterSettingArguments } from '../node/cluster-settings.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger, type Logger, type LogLevel } from '../node/logger.js';
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
@@ -20,7 +21,6 @@ import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { LocalReplica } from '../resp/index.js';
 import { formatAddress } from '../transport/index.js';
-import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
 import { serverNodeFlags } from './server-node-flags.js';
@@ -70,10 +70,7 @@ interface ServerFlags extends LogFlags {
   readonly admin?: string;
 }
 
-/** Cluster settings the coordinator and every replica must share. */
-type QuorumFlags = ClusterSettings;
-
-interface CoordinatorFlags extends ServerFlags, QuorumFlags {
+interface CoordinatorFlags extends ServerFlags, ClusterSettings {
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
   readonly replicaAdmins?: string[];
@@ -92,14 +89,14 @@ interface ServiceFlags {
   readonly service?: string;
 }
 
-interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags, ServiceFlags {
+interface ReplicaFlags extends ServerFlags, RetentionFlags, ClusterSettings, ServiceFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
   readonly resp?: string;
 }
 
-interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags, LogFlags {
+interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogFlags {
   readonly replicas: number;
   readonly dir: string;
   readonly port: number;
@@ -110,7 +107,7 @@ interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags, LogFlags
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
-function clusterProtocol(flags: QuorumFlags): NodeConfig['protocol'] {
+function clusterProtocol(flags: ClusterSettings): NodeConfig['protocol'] {
   return {
     ...defaultProtocolConfig,
     syncQuorum: flags.syncQuorum ?? syncQuorumAll,
@@ -123,7 +120,7 @@ function clusterProtocol(flags: QuorumFlags): NodeConfig['protocol'] {
 }
 
 /** The replica's settings, from the defaults, the cluster setting and the retention flags. */
-function replicaConfig(flags: RetentionFlags & QuorumFlags): NodeConfig {
+function replicaConfig(flags: RetentionFlags & ClusterSettings): NodeConfig {
   const protocol = clusterProtocol(flags);
   return {
     ...defaultNodeConfig,
