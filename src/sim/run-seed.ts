@@ -17,6 +17,7 @@ import type { ReplicaId } from '../protocol/types.js';
 import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { SimCluster, type StorageCounts } from './cluster.js';
+import { checkConvergence } from './convergence.js';
 import { describePlan, type FaultKind, Nemesis, planFaults } from './faults.js';
 import { Random } from './random.js';
 import { SimWorkload, workloadDefaults } from './workload.js';
@@ -72,7 +73,6 @@ const faultTicksDefault = 2_000;
 const firstViewTicksMax = 3_000;
 const livenessOperationsPerClient = 3;
 const livenessTicksMax = 8_000;
-const convergenceTicksMax = 8_000;
 const finalReadAttemptsMax = 5;
 
 /**
@@ -305,7 +305,9 @@ function runPhases(
   workload.stopGenerating();
 
   const finalReads = readEverything(cluster, workload, violations);
-  checkConvergence(cluster, violations);
+  checkConvergence(cluster, violations, (state) =>
+    state instanceof KeyValueStore ? `state hash ${state.stateHash()}` : 'no key/value store',
+  );
   const primary = cluster.view()?.primary;
   const status = primary === undefined ? undefined : cluster.replica(primary)?.status();
   const lossRecord =
@@ -338,29 +340,4 @@ function readEverything(cluster: SimCluster, workload: SimWorkload, violations: 
     if (!finalReads.has(key)) violations.push(`liveness: the final read of ${key} never succeeded`);
   }
   return finalReads;
-}
-
-/** Every replica ends in the view with the whole log applied, and all states are equal. */
-function checkConvergence(cluster: SimCluster, violations: string[]): void {
-  const ids = [...cluster.nodes.keys()];
-  const converged = cluster.runUntil(() => {
-    const view = cluster.view();
-    if (view === null || view.backups.length !== ids.length - 1) return false;
-    const statuses = ids.map((id) => cluster.replica(id)?.status());
-    const last = statuses[0]?.lastIndex;
-    return statuses.every(
-      (status) => status !== undefined && status.lastIndex === last && status.commitIndex === last,
-    );
-  }, convergenceTicksMax);
-  if (!converged) {
-    violations.push(`liveness: replicas did not converge (view ${JSON.stringify(cluster.view())})`);
-    return;
-  }
-  const hashes = ids.map((id) => {
-    const replica = cluster.replica(id);
-    replica?.applyCommitted();
-    const state = replica?.currentStateMachine();
-    return state instanceof KeyValueStore ? state.stateHash() : 'missing';
-  });
-  if (new Set(hashes).size !== 1) violations.push(`replicas diverged: state hashes ${hashes.join(', ')}`);
 }

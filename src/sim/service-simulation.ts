@@ -9,10 +9,12 @@
 // `execute` too: the simulator gives it no clock, so time must come in the request, from
 // `nowMs`) and the workload draws only from the random source it is given.
 
+import { createHash } from 'node:crypto';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import type { ReplicaId } from '../protocol/types.js';
 import { SimCluster } from './cluster.js';
+import { checkConvergence } from './convergence.js';
 import { describePlan, type FaultKind, Nemesis, planFaults } from './faults.js';
 import { Random } from './random.js';
 import { type RequestChooser, ServiceWorkload, type SimulatedOperation } from './service-workload.js';
@@ -57,7 +59,6 @@ const faultTicksDefault = 2_000;
 const firstViewTicksMax = 3_000;
 const livenessRequestsPerClient = 3;
 const livenessTicksMax = 8_000;
-const convergenceTicksMax = 8_000;
 const attemptTimeoutTicks = 80;
 const livenessDeadlineTicks = 1_500;
 /** The workload's randomness is its own stream, apart from the faults': what it draws moves no fault. */
@@ -118,7 +119,11 @@ export function simulateService(
     workload.stopGenerating();
     for (const [cause, count] of workload.unexpectedReplies)
       violations.push(`${count} unexpected replies: ${cause}`);
-    checkConvergence(cluster, violations);
+    checkConvergence(cluster, violations, (state) =>
+      state === undefined
+        ? 'missing'
+        : `snapshot ${createHash('sha256').update(state.snapshot()).digest('hex').slice(0, 16)}`,
+    );
     violations.push(...simulation.check(workload.history));
   } catch (error) {
     // An assertion in the core (or a throw in the service) is what the seed found: report it.
@@ -136,30 +141,4 @@ export function simulateService(
     violations,
     trace: cluster.recentTrace(),
   };
-}
-
-/** Every replica ends in the view with the whole log applied, and all snapshots of the service are equal. */
-function checkConvergence(cluster: SimCluster, violations: string[]): void {
-  const ids = [...cluster.nodes.keys()];
-  const converged = cluster.runUntil(() => {
-    const view = cluster.view();
-    if (view === null || view.backups.length !== ids.length - 1) return false;
-    const statuses = ids.map((id) => cluster.replica(id)?.status());
-    const last = statuses[0]?.lastIndex;
-    return statuses.every(
-      (status) => status !== undefined && status.lastIndex === last && status.commitIndex === last,
-    );
-  }, convergenceTicksMax);
-  if (!converged) {
-    violations.push(`liveness: replicas did not converge (view ${JSON.stringify(cluster.view())})`);
-    return;
-  }
-  const states = ids.map((id) => {
-    const replica = cluster.replica(id);
-    replica?.applyCommitted();
-    return Buffer.from(replica?.currentStateMachine().snapshot() ?? []).toString('base64');
-  });
-  if (new Set(states).size !== 1) {
-    violations.push(`replicas diverged: their snapshots differ (${ids.join(', ')})`);
-  }
 }

@@ -1,0 +1,41 @@
+// The end of every simulated run, whatever the service: with the faults healed, every replica must
+// come back into the view with the whole log applied, and their states must be equal.
+
+import type { StateMachine } from '../protocol/state-machine.js';
+import type { SimCluster } from './cluster.js';
+
+/** How long the healed cluster may take to bring every replica into the view and up to date. */
+export const convergenceTicksMax = 8_000;
+
+/**
+ * Checks that every replica ends in the view with the whole log applied and the same state, as
+ * `fingerprint` sees it (equal fingerprints: equal states); failures go to `violations`.
+ */
+export function checkConvergence(
+  cluster: SimCluster,
+  violations: string[],
+  fingerprint: (state: StateMachine | undefined) => string,
+): void {
+  const ids = [...cluster.nodes.keys()];
+  const converged = cluster.runUntil(() => {
+    const view = cluster.view();
+    if (view === null || view.backups.length !== ids.length - 1) return false;
+    const statuses = ids.map((id) => cluster.replica(id)?.status());
+    const last = statuses[0]?.lastIndex;
+    return statuses.every(
+      (status) => status !== undefined && status.lastIndex === last && status.commitIndex === last,
+    );
+  }, convergenceTicksMax);
+  if (!converged) {
+    violations.push(`liveness: replicas did not converge (view ${JSON.stringify(cluster.view())})`);
+    return;
+  }
+  const fingerprints = ids.map((id) => {
+    const replica = cluster.replica(id);
+    replica?.applyCommitted();
+    return fingerprint(replica?.currentStateMachine());
+  });
+  if (new Set(fingerprints).size !== 1) {
+    violations.push(`replicas diverged: ${ids.map((id, k) => `${id} ${fingerprints[k]}`).join(', ')}`);
+  }
+}
