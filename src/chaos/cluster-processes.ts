@@ -72,7 +72,7 @@ export class ServerProcess {
     try {
       child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...this.args, ...extraArgs], {
         stdio: ['ignore', 'pipe', logFile],
-        env: { ...process.env, ...this.env },
+        env: { ...inheritedEnvironment(), ...this.env },
       });
     } finally {
       closeSync(logFile); // the child holds its own copy
@@ -327,4 +327,13 @@ export class ChaosCluster {
     await this.coordinator.stop();
     await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
   }
+}
+
+/**
+ * The shell's environment without its UNDERSTUDY_* variables: the processes the chaos runner and the
+ * benchmarks start get their settings as flags (and test hooks through `env`), so a variable set for
+ * something else (UNDERSTUDY_LOG_LEVEL=warn would hide the lines the chaos runner counts) changes none.
+ */
+function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('UNDERSTUDY_')));
 }
