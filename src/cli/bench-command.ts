@@ -189,6 +189,10 @@ export function addBenchCommand(program: Command): void {
         }
       }
     }
+    // Its worker threads dial plain TCP; until they take TLS material, say so rather than ignore it.
+    if (flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
+      usage('bench does not speak TLS yet: run it against a cluster without --tls-ca');
+    }
     for (const [option, flag] of [
       ['syncQuorum', '--sync-quorum'],
       ['lagPolicy', '--lag-policy'],

@@ -19,7 +19,7 @@ import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { LocalReplica } from '../resp/index.js';
-import { formatAddress } from '../transport/index.js';
+import { formatAddress, type TlsMaterial } from '../transport/index.js';
 import { type ClusterSettings, clusterSettingArguments } from './cluster-settings.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
@@ -31,6 +31,7 @@ import {
   CLUSTER_PORT_DEFAULT,
   RESP_PORT_BASE,
 } from './settings/server-settings.js';
+import { serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
 
 // The flags, their defaults and limits are in the settings table (settings/server-settings.ts).
 export {
@@ -73,7 +74,7 @@ interface ServerFlags extends LogFlags {
 /** Cluster settings the coordinator and every replica must share. */
 type QuorumFlags = ClusterSettings;
 
-interface CoordinatorFlags extends ServerFlags, QuorumFlags {
+interface CoordinatorFlags extends ServerFlags, QuorumFlags, TlsFlags {
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
   readonly replicaAdmins?: string[];
@@ -92,7 +93,7 @@ interface ServiceFlags {
   readonly service?: string;
 }
 
-interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags, ServiceFlags {
+interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags, ServiceFlags, TlsFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
@@ -107,6 +108,7 @@ interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags, LogFlags
   readonly clusterId: string;
   readonly respPort?: number;
   readonly adminPort?: number;
+  readonly tlsDir?: string;
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
@@ -155,6 +157,7 @@ export function addServerCommands(program: Command): void {
   const coordinator = program.command('coordinator').description('run the coordinator in the foreground');
   addSettings(coordinator, 'coordinator').action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
+    const tls = serverTlsMaterial(flags);
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, 'coordinator');
     const directory = resolve(flags.dir);
@@ -167,6 +170,7 @@ export function addServerCommands(program: Command): void {
       newCluster: flags.newCluster === true,
       config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
       logger,
+      ...(tls === undefined ? {} : { tls }),
     });
     const node = await startAdmin(server, flags.admin, async (listen) => {
       const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
@@ -186,6 +190,7 @@ export function addServerCommands(program: Command): void {
     }
     const { ReplicaServer } = await import('../node/replica-server.js');
     const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
+    const tls = serverTlsMaterial(flags);
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, `replica ${flags.id}`);
     const directory = resolve(flags.dir);
@@ -201,6 +206,7 @@ export function addServerCommands(program: Command): void {
       directory,
       config: replicaConfig(flags),
       logger,
+      ...(tls === undefined ? {} : { tls }),
       ...service,
     });
     const node = await startAdmin(server, flags.admin, async (listen) => {
@@ -208,7 +214,7 @@ export function addServerCommands(program: Command): void {
       return startReplicaAdmin(server, listen);
     });
     const served =
-      flags.resp === undefined ? node : await withRespPort(node, flags, logger, () => server.status());
+      flags.resp === undefined ? node : await withRespPort(node, flags, logger, () => server.status(), tls);
     await serveUntilSignal(served, `understudy replica ${flags.id}`);
   });
 
@@ -278,13 +284,20 @@ async function withRespPort(
   flags: ReplicaFlags,
   logger: Logger,
   local: () => LocalReplica,
+  tls: TlsMaterial | undefined,
 ): Promise<ServedNode> {
   const { RespServer, clusterBackend } = await import('../resp/index.js');
   let resp: Closable;
   try {
     resp = await RespServer.start({
       listen: flags.resp as string,
-      backend: clusterBackend({ coordinator: flags.coordinator, clusterId: flags.clusterId, local }),
+      backend: clusterBackend({
+        coordinator: flags.coordinator,
+        clusterId: flags.clusterId,
+        local,
+        // Its own certificate too: a client's certificate is checked for the chain only.
+        ...(tls === undefined ? {} : { tls }),
+      }),
       understudyVersion: packageVersion,
       logger: logger.child({ component: `replica ${flags.id} redis` }),
     });
@@ -416,6 +429,7 @@ async function loadClusterService(specifier: string): Promise<ClusterService> {
 async function startCluster(flags: StartFlags, service: ClusterService | null): Promise<void> {
   const directory = resolve(flags.dir);
   const coordinator = formatAddress(flags.host, flags.port);
+  const tlsDirectory = flags.tlsDir === undefined ? undefined : resolve(flags.tlsDir);
   const everyProcess = ['--cluster-id', flags.clusterId, '--log-level', flags.logLevel];
   const quorum = clusterSettingArguments(flags);
   const children: Child[] = [];
@@ -494,6 +508,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     '--replica-admins',
     Array.from({ length: flags.replicas }, (_, k) => replicaAdminAddress(flags, k + 1)).join(','),
     ...quorum,
+    ...tlsArgumentsFrom(tlsDirectory, 'coordinator'),
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
   const replicas = Array.from({ length: flags.replicas }, (_, k) => {
@@ -514,6 +529,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       ...retentionArguments(flags),
       ...quorum,
       ...(service === null ? [] : ['--service', service.argument]),
+      ...tlsArgumentsFrom(tlsDirectory, id),
     ]);
   });
   const ready = await Promise.all(replicas.map((replica) => replica.ready));
