@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
+import { ConfigError } from '../errors.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger, type Logger, type LogLevel } from '../node/logger.js';
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
@@ -75,6 +76,7 @@ interface ServerFlags extends LogFlags {
 type QuorumFlags = ClusterSettings;
 
 interface CoordinatorFlags extends ServerFlags, QuorumFlags, TlsFlags {
+  readonly adminTls?: boolean;
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
   readonly replicaAdmins?: string[];
@@ -98,6 +100,8 @@ interface ReplicaFlags extends ServerFlags, RetentionFlags, QuorumFlags, Service
   readonly coordinator: string;
   readonly advertise?: string;
   readonly resp?: string;
+  readonly adminTls?: boolean;
+  readonly respTls?: boolean;
 }
 
 interface StartFlags extends RetentionFlags, QuorumFlags, ServiceFlags, LogFlags {
@@ -158,6 +162,7 @@ export function addServerCommands(program: Command): void {
   addSettings(coordinator, 'coordinator').action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
     const tls = serverTlsMaterial(flags);
+    const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, 'coordinator');
     const directory = resolve(flags.dir);
@@ -172,10 +177,15 @@ export function addServerCommands(program: Command): void {
       logger,
       ...(tls === undefined ? {} : { tls }),
     });
-    const node = await startAdmin(server, flags.admin, async (listen) => {
-      const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
-      return startCoordinatorAdmin(server, listen, { replicaAdmins: flags.replicaAdmins ?? [] });
-    });
+    const node = await startAdmin(
+      server,
+      flags.admin,
+      async (listen) => {
+        const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
+        return startCoordinatorAdmin(server, listen, { replicaAdmins: flags.replicaAdmins ?? [] }, adminTls);
+      },
+      adminTls !== undefined,
+    );
     await serveUntilSignal(node, 'understudy coordinator');
   });
 
@@ -191,6 +201,8 @@ export function addServerCommands(program: Command): void {
     const { ReplicaServer } = await import('../node/replica-server.js');
     const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
     const tls = serverTlsMaterial(flags);
+    const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
+    const respTls = servedTls(tls, flags.respTls, '--resp-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, `replica ${flags.id}`);
     const directory = resolve(flags.dir);
@@ -209,12 +221,19 @@ export function addServerCommands(program: Command): void {
       ...(tls === undefined ? {} : { tls }),
       ...service,
     });
-    const node = await startAdmin(server, flags.admin, async (listen) => {
-      const { startReplicaAdmin } = await import('../admin/replica-admin.js');
-      return startReplicaAdmin(server, listen);
-    });
+    const node = await startAdmin(
+      server,
+      flags.admin,
+      async (listen) => {
+        const { startReplicaAdmin } = await import('../admin/replica-admin.js');
+        return startReplicaAdmin(server, listen, adminTls === undefined ? {} : { tls: adminTls });
+      },
+      adminTls !== undefined,
+    );
     const served =
-      flags.resp === undefined ? node : await withRespPort(node, flags, logger, () => server.status(), tls);
+      flags.resp === undefined
+        ? node
+        : await withRespPort(node, flags, logger, () => server.status(), tls, respTls);
     await serveUntilSignal(served, `understudy replica ${flags.id}`);
   });
 
@@ -285,6 +304,7 @@ async function withRespPort(
   logger: Logger,
   local: () => LocalReplica,
   tls: TlsMaterial | undefined,
+  respTls: ServedTls | undefined,
 ): Promise<ServedNode> {
   const { RespServer, clusterBackend } = await import('../resp/index.js');
   let resp: Closable;
@@ -300,6 +320,7 @@ async function withRespPort(
       }),
       understudyVersion: packageVersion,
       logger: logger.child({ component: `replica ${flags.id} redis` }),
+      ...(respTls === undefined ? {} : { tls: respTls }),
     });
   } catch (error) {
     await node.close();
@@ -309,6 +330,7 @@ async function withRespPort(
   return {
     address: node.address,
     adminAddress: node.adminAddress,
+    ...(node.adminTls === undefined ? {} : { adminTls: node.adminTls }),
     close: async () => {
       try {
         await resp.close();
@@ -356,6 +378,8 @@ function replicaAdminAddress(flags: StartFlags, number: number): string {
 /** A server with its admin port, if it has one: closed together, the admin port first. */
 interface ServedNode extends Closable {
   readonly adminAddress: string | null;
+  /** Whether the admin port speaks HTTPS (--admin-tls). */
+  readonly adminTls?: boolean;
 }
 
 /**
@@ -366,6 +390,7 @@ async function startAdmin(
   server: Closable,
   listen: string | undefined,
   start: (listen: string) => Promise<Closable>,
+  adminTls = false,
 ): Promise<ServedNode> {
   let admin: Closable | null = null;
   try {
@@ -377,6 +402,7 @@ async function startAdmin(
   return {
     address: server.address,
     adminAddress: admin?.address ?? null,
+    adminTls,
     close: async () => {
       await admin?.close();
       await server.close();
@@ -384,10 +410,33 @@ async function startAdmin(
   };
 }
 
+type ServedTls = { readonly cert: string | Buffer; readonly key: string | Buffer };
+
+/**
+ * The certificate and key an optional TLS port serves with: the process's own, so --admin-tls and
+ * --resp-tls need --tls-cert and --tls-key. Undefined when the port stays plain.
+ */
+function servedTls(
+  tls: TlsMaterial | undefined,
+  wanted: boolean | undefined,
+  flag: string,
+): ServedTls | undefined {
+  if (wanted !== true) return undefined;
+  if (tls?.cert === undefined || tls.key === undefined) {
+    throw new ConfigError(
+      `${flag} serves with this process's certificate: give --tls-ca, --tls-cert and --tls-key`,
+    );
+  }
+  return { cert: tls.cert, key: tls.key };
+}
+
 /** Prints where it listens (the ready line last), then closes on the first SIGINT/SIGTERM and exits. */
 async function serveUntilSignal(server: ServedNode, name: string): Promise<void> {
   // Before the ready line: `start` and the tests read the admin address once a server is ready.
-  if (server.adminAddress !== null) process.stdout.write(`${name} admin on http://${server.adminAddress}/\n`);
+  if (server.adminAddress !== null) {
+    const scheme = server.adminTls === true ? 'https' : 'http';
+    process.stdout.write(`${name} admin on ${scheme}://${server.adminAddress}/\n`);
+  }
   process.stdout.write(`${name}${READY_MARKER}${server.address}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
     process.once('SIGINT', resolveSignal);

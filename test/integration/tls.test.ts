@@ -3,10 +3,13 @@
 // refused by the coordinator, which logs and counts the refusal.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connect as connectTls } from 'node:tls';
 import { LocalCluster, type RunningProcess, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const directory = mkdtempSync(path.join(tmpdir(), 'understudy-tls-'));
@@ -42,7 +45,13 @@ describe('a cluster on mutual TLS', { concurrency: false }, () => {
     assert.equal(other.code, 0, other.stderr);
     cluster = await LocalCluster.start(
       3,
-      (id) => memberTls(id),
+      // r1 also serves its Redis and admin ports over TLS, with its own certificate.
+      (id) => [
+        ...memberTls(id),
+        ...(id === 'r1'
+          ? ['--resp', '127.0.0.1:0', '--resp-tls', '--admin', '127.0.0.1:0', '--admin-tls']
+          : []),
+      ],
       [...memberTls('coordinator'), '--admin', '127.0.0.1:0'],
       { ca: readFileSync(path.join(certificates, 'ca.crt')) },
     );
@@ -94,6 +103,26 @@ describe('a cluster on mutual TLS', { concurrency: false }, () => {
       '1000',
     ]);
     assert.equal(plain.code, 1, 'a plain TCP client cannot talk to a TLS cluster');
+  });
+
+  test('the Redis and admin ports of a replica given --resp-tls and --admin-tls speak TLS with the CA', async () => {
+    const ca = readFileSync(path.join(certificates, 'ca.crt'));
+    const output = cluster.replicas.get('r1')?.stdout() ?? '';
+    const resp = /Redis protocol on 127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+    const admin = /admin on https:\/\/(127\.0\.0\.1:\d+)\//.exec(output)?.[1];
+    assert.ok(resp !== undefined && admin !== undefined, output);
+    const socket = connectTls({ host: '127.0.0.1', port: Number(resp), ca });
+    socket.write('*1\r\n$4\r\nPING\r\n');
+    const [pong] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    assert.equal(pong.toString(), '+PONG\r\n');
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      httpsGet(`https://${admin}/status`, { ca }, (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      }).on('error', reject);
+    });
+    assert.equal(status, 200);
   });
 
   test('kill -9 of the primary: a backup takes over over TLS and nothing acknowledged is lost', async () => {

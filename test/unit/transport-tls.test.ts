@@ -70,7 +70,7 @@ test('a replica with its own certificate is admitted', async () => {
   assert.ok(accepted.some((peer) => peer.kind === 'replica' && peer.id === 'r2'));
 });
 
-test("a replica whose Hello names another replica than its certificate is refused and counted", async () => {
+test('a replica whose Hello names another replica than its certificate is refused and counted', async () => {
   const before = transportCounters.tlsIdentitiesRefused;
   await assert.rejects(
     dial(listener.address, helloAs(asReplica('r1')), { tls: material('r2') }),

@@ -162,6 +162,15 @@ export const serverSettings: readonly Setting[] = [
     value: fileValue,
     commands: ['coordinator'],
   }),
+  setting({
+    section: 'coordinator',
+    key: 'adminTls',
+    flags: '--admin-tls',
+    help: 'serve the admin port over HTTPS with --tls-cert and --tls-key (default: plain HTTP)',
+    value: switchValue(),
+    defaultValue: false,
+    commands: ['coordinator'],
+  }),
   // ---- replica ----
   setting({
     section: 'replica',
@@ -286,6 +295,24 @@ export const serverSettings: readonly Setting[] = [
     flags: '--tls-key <file>',
     help: tlsKeyHelp,
     value: fileValue,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'adminTls',
+    flags: '--admin-tls',
+    help: 'serve the admin port over HTTPS with --tls-cert and --tls-key (default: plain HTTP)',
+    value: switchValue(),
+    defaultValue: false,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'respTls',
+    flags: '--resp-tls',
+    help: 'serve the Redis port over TLS with --tls-cert and --tls-key (redis-cli --tls --cacert ca.crt; default: plain)',
+    value: switchValue(),
+    defaultValue: false,
     commands: ['replica'],
   }),
   // ---- start ----
