@@ -12,6 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
+import { ConfigError } from '../errors.js';
 import { identityUri } from '../transport/index.js';
 
 export const CERTIFICATE_VALIDITY_DAYS = 825;
@@ -79,8 +80,17 @@ export async function generateCertificates(options: GenerateOptions): Promise<Ge
   const hosts = options.hosts ?? CERTIFICATE_HOSTS_DEFAULT;
   await mkdir(options.directory, { recursive: true, mode: 0o700 });
   const written: string[] = [];
+  // 'wx': never overwrite. A second run over a cluster's folder would replace its CA and strand every
+  // member holding the old one; and only a new file surely gets mode 0600.
   const write = async (name: string, text: string): Promise<void> => {
-    await writeFile(join(options.directory, name), text, { mode: FILE_MODE });
+    try {
+      await writeFile(join(options.directory, name), text, { mode: FILE_MODE, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      throw new ConfigError(
+        `${join(options.directory, name)} exists: choose another --out, or remove it first`,
+      );
+    }
     written.push(name);
   };
 

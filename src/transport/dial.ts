@@ -4,7 +4,7 @@
 // address's host (and, when `expectPeer` is given, carry that member's identity); our own
 // certificate, if any, goes to the listener, which checks it against our Hello.
 
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { checkServerIdentity, connect as connectTls, type PeerCertificate } from 'node:tls';
 import { HandshakeError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
@@ -43,7 +43,7 @@ export async function dial(
           port,
           ...tls,
           // An IP address is no SNI server name; the host is still checked against the certificate.
-          ...(isIpAddress(host) ? {} : { servername: host }),
+          ...(isIP(host) === 0 ? { servername: host } : {}),
           checkServerIdentity: (hostname, certificate) =>
             checkServerIdentity(hostname, certificate) ?? memberMismatch(certificate, expectPeer),
         });
@@ -58,10 +58,6 @@ export async function dial(
     throw new HandshakeError(`${address} refused the handshake: ${welcome.message}`);
   }
   return connection;
-}
-
-function isIpAddress(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
 }
 
 function memberMismatch(

@@ -173,8 +173,12 @@ describe('a cluster on mutual TLS', { concurrency: false }, () => {
     }
   });
 
-  test('a replica with a certificate from another CA is refused', async () => {
-    const impostor = await startImpostor('r4', memberTls('r4', otherCa));
+  test('a replica with a certificate from another CA is refused (its TLS settings given as variables)', async () => {
+    const impostor = await startImpostor('r4', [], {
+      UNDERSTUDY_TLS_CA: path.join(certificates, 'ca.crt'),
+      UNDERSTUDY_TLS_CERT: path.join(otherCa, 'r4.crt'),
+      UNDERSTUDY_TLS_KEY: path.join(otherCa, 'r4.key'),
+    });
     try {
       await waitFor('the refusal in the coordinator log', () =>
         cluster.coordinator?.stderr().includes("its certificate is not from this cluster's CA")
@@ -186,18 +190,25 @@ describe('a cluster on mutual TLS', { concurrency: false }, () => {
     }
   });
 
-  function startImpostor(id: string, tls: readonly string[]): Promise<RunningProcess> {
-    return startProcess([
-      'replica',
-      '--id',
-      id,
-      '--listen',
-      '127.0.0.1:0',
-      '--coordinator',
-      cluster.coordinatorAddress,
-      '--dir',
-      path.join(directory, `impostor-${id}-${Date.now()}`),
-      ...tls,
-    ]);
+  function startImpostor(
+    id: string,
+    tls: readonly string[],
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<RunningProcess> {
+    return startProcess(
+      [
+        'replica',
+        '--id',
+        id,
+        '--listen',
+        '127.0.0.1:0',
+        '--coordinator',
+        cluster.coordinatorAddress,
+        '--dir',
+        path.join(directory, `impostor-${id}-${Date.now()}`),
+        ...tls,
+      ],
+      env,
+    );
   }
 });

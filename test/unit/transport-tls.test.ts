@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateCertificates } from '../../src/certs/generate.js';
-import { HandshakeError } from '../../src/errors.js';
+import { ConfigError, HandshakeError } from '../../src/errors.js';
 import type { Hello, PeerKind } from '../../src/protocol/messages.js';
 import { replicaId } from '../../src/protocol/types.js';
 import { transportCounters } from '../../src/transport/counters.js';
@@ -105,5 +105,12 @@ test('the dialler refuses a listener that is not the member it meant to reach', 
       expectPeer: { kind: 'replica', id: 'r2' },
     }),
     /names understudy:\/\/replica\/r1, not understudy:\/\/replica\/r2/,
+  );
+});
+
+test('the generator never overwrites: a second run over the same folder is refused', async () => {
+  await assert.rejects(
+    generateCertificates({ directory: ours, replicaIds: ['r1'] }),
+    (error: unknown) => error instanceof ConfigError && /ca\.key exists/.test(error.message),
   );
 });
