@@ -594,6 +594,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       ? ''
       : ` --coordinator ${coordinator}`,
     flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`,
+    // Clients of a TLS cluster verify it with the CA.
+    tlsDirectory === undefined ? '' : ` --tls-ca ${join(flags.tlsDir ?? '', 'ca.crt')}`,
   ].join('');
   const hint =
     service === null

@@ -72,6 +72,37 @@ describe('a cluster on mutual TLS', { concurrency: false }, () => {
     }
   });
 
+  test('a server given only some TLS settings, or --admin-tls without them, refuses to start (exit 2)', async () => {
+    const replica = [
+      'replica',
+      '--id',
+      'r9',
+      '--listen',
+      '127.0.0.1:0',
+      '--coordinator',
+      cluster.coordinatorAddress,
+    ];
+    const partial = await runCli([
+      ...replica,
+      '--dir',
+      path.join(directory, 'r9'),
+      '--tls-ca',
+      path.join(certificates, 'ca.crt'),
+    ]);
+    assert.equal(partial.code, 2, partial.stderr);
+    assert.match(partial.stderr, /--tls-ca, --tls-cert and --tls-key go together/);
+    const adminTls = await runCli([
+      ...replica,
+      '--dir',
+      path.join(directory, 'r9'),
+      '--admin',
+      '0',
+      '--admin-tls',
+    ]);
+    assert.equal(adminTls.code, 2, adminTls.stderr);
+    assert.match(adminTls.stderr, /--admin-tls serves with this process's certificate/);
+  });
+
   test('writes and reads go through, from the library and from the one-shot commands', async () => {
     const client = await cluster.client();
     const put = await client.put('greeting', 'over tls');
