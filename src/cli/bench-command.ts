@@ -44,6 +44,7 @@ import type { Durability } from '../protocol/types.js';
 import { clusterSettingArguments } from './cluster-settings.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
 import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
+import { clientTlsMaterial } from './tls-files.js';
 
 interface BenchFlags extends ClientFlags {
   readonly scenario: BenchScenario;
@@ -189,9 +190,9 @@ export function addBenchCommand(program: Command): void {
         }
       }
     }
-    // Its worker threads dial plain TCP; until they take TLS material, say so rather than ignore it.
-    if (flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
-      usage('bench does not speak TLS yet: run it against a cluster without --tls-ca');
+    // A cluster the bench starts is plain TCP: the TLS flags are for one already running.
+    if (flags.start !== undefined && (flags.tlsCa !== undefined || flags.tlsCert !== undefined)) {
+      usage('--start runs its own cluster on plain TCP: it takes no --tls-ca or --tls-cert');
     }
     for (const [option, flag] of [
       ['syncQuorum', '--sync-quorum'],
@@ -296,7 +297,7 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
             ...(flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs }),
             clusterArguments: clusterSettingArguments(flags),
           });
-    const target = started ?? runningCluster(flags.coordinator, flags.clusterId);
+    const target = started ?? runningCluster(flags.coordinator, flags.clusterId, clientTlsMaterial(flags));
     try {
       let outcome: Outcome;
       if (flags.scenario === 'load') {
