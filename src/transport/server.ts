@@ -96,6 +96,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       { ...material, requestCert: true, rejectUnauthorized: false, handshakeTimeout: timeoutMs },
       onSocket,
     );
+    // Tracked from the raw socket on, so that close() also cuts connections still in the TLS handshake.
+    tlsServer.on('connection', (raw: Socket) => {
+      sockets.add(raw);
+      raw.once('close', () => sockets.delete(raw));
+    });
     tlsServer.on('tlsClientError', (error) => {
       transportCounters.tlsHandshakesFailed += 1;
       options.onRejected?.(`TLS handshake failed: ${error.message}`);
