@@ -13,6 +13,7 @@ export {
   type ReadReply,
   ReplicatedClient,
   type RequestStatus,
+  type TlsMaterial,
   type WriteMetadata,
   type WriteOptions,
   type WriteReply,

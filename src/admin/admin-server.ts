@@ -3,8 +3,10 @@
 // GET (and HEAD, the same without a body); another method on a known path is 405, an unknown path
 // 404. Nothing here changes the node: the routes only read what it reports. Most routes answer once;
 // a stream route (the dashboard's server-sent events) takes the response over and keeps it open.
+// With `tls` it is HTTPS with the process's certificate; the routes are the same.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { formatAddress, parseAddress } from '../transport/index.js';
 
 export interface AdminResponse {
@@ -37,6 +39,8 @@ export type AdminRoute = AdminAnswerRoute | AdminStreamRoute;
 export interface AdminServerOptions {
   /** Run when the server closes, before its connections are cut (a route's timers, its streams). */
   readonly onClose?: () => void;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export const jsonType = 'application/json; charset=utf-8';
@@ -50,7 +54,7 @@ const allowedMethods = ['GET', 'HEAD'];
 
 export class AdminServer {
   private constructor(
-    private readonly server: Server,
+    private readonly server: Server | HttpsServer,
     readonly address: string,
     private readonly onClose: () => void,
   ) {}
@@ -64,7 +68,7 @@ export class AdminServer {
     const { host, port } = parseAddress(listen);
     const table = new Map(routes.map((route) => [route.path, route]));
     if (table.size !== routes.length) throw new Error('two admin routes share a path');
-    const server = createServer((request, response) => {
+    const handle = (request: IncomingMessage, response: ServerResponse): void => {
       answer(table, request, response).catch((error: unknown) => {
         send(response, request, {
           status: 500,
@@ -72,7 +76,8 @@ export class AdminServer {
           body: `internal error: ${error instanceof Error ? error.message : String(error)}\n`,
         });
       });
-    });
+    };
+    const server = options.tls === undefined ? createServer(handle) : createHttpsServer(options.tls, handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

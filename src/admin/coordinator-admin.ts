@@ -3,7 +3,7 @@
 // (`/`, with its event stream at `/events`).
 
 import type { CoordinatorServer } from '../node/coordinator-server.js';
-import { type AdminRoute, AdminServer, jsonResponse } from './admin-server.js';
+import { type AdminRoute, AdminServer, type AdminServerOptions, jsonResponse } from './admin-server.js';
 import { createCoordinatorRegistry } from './coordinator-metrics.js';
 import { Dashboard, type DashboardOptions } from './dashboard/dashboard.js';
 import { coordinatorHealth } from './health.js';
@@ -26,11 +26,13 @@ export async function startCoordinatorAdmin(
   server: CoordinatorServer,
   listen: string,
   dashboardOptions: DashboardOptions = {},
+  tls?: AdminServerOptions['tls'],
 ): Promise<AdminServer> {
   const dashboard = new Dashboard(server, dashboardOptions);
   try {
     return await AdminServer.start(listen, [...coordinatorAdminRoutes(server), ...dashboard.routes], {
       onClose: () => dashboard.close(),
+      ...(tls === undefined ? {} : { tls }),
     });
   } catch (error) {
     dashboard.close();

@@ -40,6 +40,24 @@ export function createNodeRegistry(views: () => ViewCounts): Registry {
     'Frames received that were too large, did not decode or failed validation (each closed its connection).',
     () => transportCounters.badFrames,
   );
+  counterFrom(
+    registry,
+    'understudy_handshakes_refused_total',
+    'Hellos refused (another cluster or protocol version, another service, or a TLS identity that does not match).',
+    () => transportCounters.handshakesRefused,
+  );
+  counterFrom(
+    registry,
+    'understudy_tls_identities_refused_total',
+    "TLS peers refused because their certificate was not from the cluster's CA or did not name the member their Hello named.",
+    () => transportCounters.tlsIdentitiesRefused,
+  );
+  counterFrom(
+    registry,
+    'understudy_tls_handshakes_failed_total',
+    'TLS handshakes that failed before a Hello arrived (plain TCP on a TLS port, a timeout, a protocol error).',
+    () => transportCounters.tlsHandshakesFailed,
+  );
   gaugeFrom(
     registry,
     'understudy_connections',

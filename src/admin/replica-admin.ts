@@ -2,7 +2,7 @@
 // and the load balancer's health checks.
 
 import type { ReplicaServer } from '../node/replica-server.js';
-import { type AdminRoute, AdminServer, jsonResponse } from './admin-server.js';
+import { type AdminRoute, AdminServer, type AdminServerOptions, jsonResponse } from './admin-server.js';
 import { primaryHealth, replicaHealth } from './health.js';
 import { ScrapeSource } from './metric-kinds.js';
 import { metricsRoute } from './metrics-route.js';
@@ -20,6 +20,10 @@ export function replicaAdminRoutes(server: ReplicaServer): AdminRoute[] {
   ];
 }
 
-export function startReplicaAdmin(server: ReplicaServer, listen: string): Promise<AdminServer> {
-  return AdminServer.start(listen, replicaAdminRoutes(server));
+export function startReplicaAdmin(
+  server: ReplicaServer,
+  listen: string,
+  options: AdminServerOptions = {},
+): Promise<AdminServer> {
+  return AdminServer.start(listen, replicaAdminRoutes(server), options);
 }

@@ -116,6 +116,7 @@ export class LoadSession {
         clusterId: target.clusterId,
         deadlineMs: options.timeoutMs,
         attemptTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS_DEFAULT, options.timeoutMs),
+        ...(target.tls === undefined ? {} : { tls: target.tls }),
       });
     const clients: Client[] = [];
     try {

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLUSTER_ID_DEFAULT, Client } from '../client/index.js';
+import { CLUSTER_ID_DEFAULT, Client, type TlsMaterial } from '../client/index.js';
 import { MeasuredCluster, waitForWholeView } from '../tools/measure-cluster.js';
 
 /** A replica whose every fsync the bench made slower (UNDERSTUDY_TEST_FSYNC_DELAY_MS). */
@@ -24,11 +24,20 @@ export interface BenchTarget {
   /** How many replicas this bench started, or null for a cluster it found running. */
   readonly startedReplicas: number | null;
   readonly slowBackup: SlowBackup | null;
+  /** How its clients dial a running cluster on TLS (a cluster the bench starts is plain TCP). */
+  readonly tls?: TlsMaterial;
   close(): Promise<void>;
 }
 
-export function runningCluster(coordinator: string, clusterId: string): BenchTarget {
-  return { coordinator, clusterId, startedReplicas: null, slowBackup: null, close: async () => {} };
+export function runningCluster(coordinator: string, clusterId: string, tls?: TlsMaterial): BenchTarget {
+  return {
+    coordinator,
+    clusterId,
+    startedReplicas: null,
+    slowBackup: null,
+    ...(tls === undefined ? {} : { tls }),
+    close: async () => {},
+  };
 }
 
 /** A cluster the bench started: its processes are the bench's to kill, restart and measure. */

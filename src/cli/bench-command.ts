@@ -44,6 +44,7 @@ import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
 import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
+import { clientTlsMaterial } from './tls-files.js';
 
 interface BenchFlags extends ClientFlags {
   readonly scenario: BenchScenario;
@@ -189,6 +190,10 @@ export function addBenchCommand(program: Command): void {
         }
       }
     }
+    // A cluster the bench starts is plain TCP: the TLS flags are for one already running.
+    if (flags.start !== undefined && (flags.tlsCa !== undefined || flags.tlsCert !== undefined)) {
+      usage('--start runs its own cluster on plain TCP: it takes no --tls-ca or --tls-cert');
+    }
     for (const [option, flag] of [
       ['syncQuorum', '--sync-quorum'],
       ['lagPolicy', '--lag-policy'],
@@ -292,7 +297,7 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
             ...(flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs }),
             clusterArguments: clusterSettingArguments(flags),
           });
-    const target = started ?? runningCluster(flags.coordinator, flags.clusterId);
+    const target = started ?? runningCluster(flags.coordinator, flags.clusterId, clientTlsMaterial(flags));
     try {
       let outcome: Outcome;
       if (flags.scenario === 'load') {

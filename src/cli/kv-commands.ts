@@ -30,6 +30,7 @@ import {
   MAX_STALENESS_MS_MAX,
   type WriteFlags,
 } from './options.js';
+import { clientTlsMaterial } from './tls-files.js';
 
 const decoder = new TextDecoder();
 const textOrNull = (value: Uint8Array | null): string | null =>
@@ -50,9 +51,11 @@ function describeWrite(metadata: WriteMetadata): string {
 }
 
 async function withClient(flags: ClientFlags, run: (client: Client) => Promise<void>): Promise<void> {
+  const tls = clientTlsMaterial(flags);
   const client = await Client.connect({
     coordinator: flags.coordinator,
     clusterId: flags.clusterId,
+    ...(tls === undefined ? {} : { tls }),
     deadlineMs: flags.timeout,
     attemptTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS_DEFAULT, flags.timeout),
   });

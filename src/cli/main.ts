@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
 import { addBenchCommand } from './bench-command.js';
+import { addCertsCommand } from './certs-command.js';
 import { addChaosCommand } from './chaos-command.js';
 import { addConfigCommand } from './config-command.js';
 import { addClientCommands } from './kv-commands.js';
@@ -23,6 +24,7 @@ addServerCommands(program);
 addConfigCommand(program);
 addChaosCommand(program);
 addBenchCommand(program);
+addCertsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

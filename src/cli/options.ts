@@ -104,6 +104,9 @@ export function addressList(what: string): (text: string) => string[] {
 export interface ClientFlags {
   readonly coordinator: string;
   readonly clusterId: string;
+  readonly tlsCa?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
   readonly timeout: number;
   readonly json?: boolean;
 }
@@ -133,7 +136,13 @@ export function addClientOptions(command: Command, { write = false } = {}): Comm
       withVariable('--cluster-id <id>', 'cluster id, must match the servers')
         .argParser(nonEmpty('--cluster-id'))
         .default(CLUSTER_ID_DEFAULT),
-    );
+    )
+    // A cluster run with --tls-ca speaks TLS on its client ports too; a client certificate is optional.
+    .addOption(withVariable('--tls-ca <file>', "the cluster's CA certificate (PEM): connect over TLS"))
+    .addOption(
+      withVariable('--tls-cert <file>', 'a client certificate (PEM) to show the servers, with --tls-key'),
+    )
+    .addOption(withVariable('--tls-key <file>', 'the private key (PEM) of --tls-cert'));
   command
     .option(
       '--timeout <ms>',

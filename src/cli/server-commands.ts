@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CLUSTER_ID_DEFAULT } from '../client/index.js';
+import { ConfigError } from '../errors.js';
 import { type ClusterSettings, clusterSettingArguments } from '../node/cluster-settings.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import { createLogger, type Logger, type LogLevel } from '../node/logger.js';
@@ -20,7 +21,7 @@ import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { LocalReplica } from '../resp/index.js';
-import { formatAddress } from '../transport/index.js';
+import { formatAddress, type TlsMaterial } from '../transport/index.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
 import { serverNodeFlags } from './server-node-flags.js';
@@ -31,6 +32,7 @@ import {
   CLUSTER_PORT_DEFAULT,
   RESP_PORT_BASE,
 } from './settings/server-settings.js';
+import { serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
 
 // The flags, their defaults and limits are in the settings table (settings/server-settings.ts).
 export {
@@ -70,7 +72,8 @@ interface ServerFlags extends LogFlags {
   readonly admin?: string;
 }
 
-interface CoordinatorFlags extends ServerFlags, ClusterSettings {
+interface CoordinatorFlags extends ServerFlags, ClusterSettings, TlsFlags {
+  readonly adminTls?: boolean;
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
   readonly replicaAdmins?: string[];
@@ -89,11 +92,13 @@ interface ServiceFlags {
   readonly service?: string;
 }
 
-interface ReplicaFlags extends ServerFlags, RetentionFlags, ClusterSettings, ServiceFlags {
+interface ReplicaFlags extends ServerFlags, RetentionFlags, ClusterSettings, ServiceFlags, TlsFlags {
   readonly id: string;
   readonly coordinator: string;
   readonly advertise?: string;
   readonly resp?: string;
+  readonly adminTls?: boolean;
+  readonly respTls?: boolean;
 }
 
 interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogFlags {
@@ -104,6 +109,7 @@ interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogF
   readonly clusterId: string;
   readonly respPort?: number;
   readonly adminPort?: number;
+  readonly tlsDir?: string;
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
@@ -152,6 +158,8 @@ export function addServerCommands(program: Command): void {
   const coordinator = program.command('coordinator').description('run the coordinator in the foreground');
   addSettings(coordinator, 'coordinator').action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
+    const tls = serverTlsMaterial(flags);
+    const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, 'coordinator');
     const directory = resolve(flags.dir);
@@ -164,11 +172,17 @@ export function addServerCommands(program: Command): void {
       newCluster: flags.newCluster === true,
       config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
       logger,
+      ...(tls === undefined ? {} : { tls }),
     });
-    const node = await startAdmin(server, flags.admin, async (listen) => {
-      const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
-      return startCoordinatorAdmin(server, listen, { replicaAdmins: flags.replicaAdmins ?? [] });
-    });
+    const node = await startAdmin(
+      server,
+      flags.admin,
+      async (listen) => {
+        const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
+        return startCoordinatorAdmin(server, listen, { replicaAdmins: flags.replicaAdmins ?? [] }, adminTls);
+      },
+      adminTls !== undefined,
+    );
     await serveUntilSignal(node, 'understudy coordinator');
   });
 
@@ -183,6 +197,9 @@ export function addServerCommands(program: Command): void {
     }
     const { ReplicaServer } = await import('../node/replica-server.js');
     const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
+    const tls = serverTlsMaterial(flags);
+    const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
+    const respTls = servedTls(tls, flags.respTls, '--resp-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, `replica ${flags.id}`);
     const directory = resolve(flags.dir);
@@ -198,14 +215,22 @@ export function addServerCommands(program: Command): void {
       directory,
       config: replicaConfig(flags),
       logger,
+      ...(tls === undefined ? {} : { tls }),
       ...service,
     });
-    const node = await startAdmin(server, flags.admin, async (listen) => {
-      const { startReplicaAdmin } = await import('../admin/replica-admin.js');
-      return startReplicaAdmin(server, listen);
-    });
+    const node = await startAdmin(
+      server,
+      flags.admin,
+      async (listen) => {
+        const { startReplicaAdmin } = await import('../admin/replica-admin.js');
+        return startReplicaAdmin(server, listen, adminTls === undefined ? {} : { tls: adminTls });
+      },
+      adminTls !== undefined,
+    );
     const served =
-      flags.resp === undefined ? node : await withRespPort(node, flags, logger, () => server.status());
+      flags.resp === undefined
+        ? node
+        : await withRespPort(node, flags, logger, () => server.status(), tls, respTls);
     await serveUntilSignal(served, `understudy replica ${flags.id}`);
   });
 
@@ -275,15 +300,24 @@ async function withRespPort(
   flags: ReplicaFlags,
   logger: Logger,
   local: () => LocalReplica,
+  tls: TlsMaterial | undefined,
+  respTls: ServedTls | undefined,
 ): Promise<ServedNode> {
   const { RespServer, clusterBackend } = await import('../resp/index.js');
   let resp: Closable;
   try {
     resp = await RespServer.start({
       listen: flags.resp as string,
-      backend: clusterBackend({ coordinator: flags.coordinator, clusterId: flags.clusterId, local }),
+      backend: clusterBackend({
+        coordinator: flags.coordinator,
+        clusterId: flags.clusterId,
+        local,
+        // Its own certificate too: a client's certificate is checked for the chain only.
+        ...(tls === undefined ? {} : { tls }),
+      }),
       understudyVersion: packageVersion,
       logger: logger.child({ component: `replica ${flags.id} redis` }),
+      ...(respTls === undefined ? {} : { tls: respTls }),
     });
   } catch (error) {
     await node.close();
@@ -293,6 +327,7 @@ async function withRespPort(
   return {
     address: node.address,
     adminAddress: node.adminAddress,
+    ...(node.adminTls === undefined ? {} : { adminTls: node.adminTls }),
     close: async () => {
       try {
         await resp.close();
@@ -340,6 +375,8 @@ function replicaAdminAddress(flags: StartFlags, number: number): string {
 /** A server with its admin port, if it has one: closed together, the admin port first. */
 interface ServedNode extends Closable {
   readonly adminAddress: string | null;
+  /** Whether the admin port speaks HTTPS (--admin-tls). */
+  readonly adminTls?: boolean;
 }
 
 /**
@@ -350,6 +387,7 @@ async function startAdmin(
   server: Closable,
   listen: string | undefined,
   start: (listen: string) => Promise<Closable>,
+  adminTls = false,
 ): Promise<ServedNode> {
   let admin: Closable | null = null;
   try {
@@ -361,6 +399,7 @@ async function startAdmin(
   return {
     address: server.address,
     adminAddress: admin?.address ?? null,
+    adminTls,
     close: async () => {
       await admin?.close();
       await server.close();
@@ -368,10 +407,33 @@ async function startAdmin(
   };
 }
 
+type ServedTls = { readonly cert: string | Buffer; readonly key: string | Buffer };
+
+/**
+ * The certificate and key an optional TLS port serves with: the process's own, so --admin-tls and
+ * --resp-tls need --tls-cert and --tls-key. Undefined when the port stays plain.
+ */
+function servedTls(
+  tls: TlsMaterial | undefined,
+  wanted: boolean | undefined,
+  flag: string,
+): ServedTls | undefined {
+  if (wanted !== true) return undefined;
+  if (tls?.cert === undefined || tls.key === undefined) {
+    throw new ConfigError(
+      `${flag} serves with this process's certificate: give --tls-ca, --tls-cert and --tls-key`,
+    );
+  }
+  return { cert: tls.cert, key: tls.key };
+}
+
 /** Prints where it listens (the ready line last), then closes on the first SIGINT/SIGTERM and exits. */
 async function serveUntilSignal(server: ServedNode, name: string): Promise<void> {
   // Before the ready line: `start` and the tests read the admin address once a server is ready.
-  if (server.adminAddress !== null) process.stdout.write(`${name} admin on http://${server.adminAddress}/\n`);
+  if (server.adminAddress !== null) {
+    const scheme = server.adminTls === true ? 'https' : 'http';
+    process.stdout.write(`${name} admin on ${scheme}://${server.adminAddress}/\n`);
+  }
   process.stdout.write(`${name}${READY_MARKER}${server.address}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
     process.once('SIGINT', resolveSignal);
@@ -413,6 +475,7 @@ async function loadClusterService(specifier: string): Promise<ClusterService> {
 async function startCluster(flags: StartFlags, service: ClusterService | null): Promise<void> {
   const directory = resolve(flags.dir);
   const coordinator = formatAddress(flags.host, flags.port);
+  const tlsDirectory = flags.tlsDir === undefined ? undefined : resolve(flags.tlsDir);
   const everyProcess = ['--cluster-id', flags.clusterId, '--log-level', flags.logLevel];
   const quorum = clusterSettingArguments(flags);
   const children: Child[] = [];
@@ -491,6 +554,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     '--replica-admins',
     Array.from({ length: flags.replicas }, (_, k) => replicaAdminAddress(flags, k + 1)).join(','),
     ...quorum,
+    ...tlsArgumentsFrom(tlsDirectory, 'coordinator'),
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
   const replicas = Array.from({ length: flags.replicas }, (_, k) => {
@@ -511,6 +575,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       ...retentionArguments(flags),
       ...quorum,
       ...(service === null ? [] : ['--service', service.argument]),
+      ...tlsArgumentsFrom(tlsDirectory, id),
     ]);
   });
   const ready = await Promise.all(replicas.map((replica) => replica.ready));
@@ -526,6 +591,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       ? ''
       : ` --coordinator ${coordinator}`,
     flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`,
+    // Clients of a TLS cluster verify it with the CA.
+    tlsDirectory === undefined ? '' : ` --tls-ca ${join(flags.tlsDir ?? '', 'ca.crt')}`,
   ].join('');
   const hint =
     service === null

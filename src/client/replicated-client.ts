@@ -63,6 +63,7 @@ import {
   parseClientReply,
   parseStatusReply,
   parseSwitchoverReply,
+  type TlsMaterial,
 } from '../transport/index.js';
 
 export const CLUSTER_ID_DEFAULT = 'understudy';
@@ -89,7 +90,15 @@ export interface ClientOptions {
   readonly deadlineMs?: number;
   /** How long one attempt (dial and reply) may take before the client asks for the view again. */
   readonly attemptTimeoutMs?: number;
+  /**
+   * Speak TLS to a cluster run with --tls-*: servers must present certificates from `ca`; `cert` and
+   * `key` (say, `understudy certs`' client.crt and client.key) are shown to them when given.
+   */
+  readonly tls?: TlsMaterial;
 }
+
+/** ClientOptions with every default filled in; `tls` stays absent for plain TCP. */
+type ResolvedClientOptions = Required<Omit<ClientOptions, 'tls'>> & Pick<ClientOptions, 'tls'>;
 
 export interface WriteOptions {
   readonly durability?: Durability;
@@ -194,14 +203,20 @@ export class ReplicatedClient {
   /** Aborted by close(). Every call waiting in its retry back-off listens to it, so it has no listener cap. */
   private readonly closing = unlimitedAbortController();
 
-  private constructor(private readonly options: Required<ClientOptions>) {
+  private constructor(private readonly options: ResolvedClientOptions) {
     this.hello = {
       type: 'hello',
       clusterId: options.clusterId,
       protocolVersion: PROTOCOL_VERSION,
       peer: { kind: 'client' },
     };
-    this.coordinator = new SharedConnection(options.coordinator, this.hello, parseStatusReply, this.nextId);
+    this.coordinator = new SharedConnection(
+      options.coordinator,
+      this.hello,
+      parseStatusReply,
+      this.nextId,
+      options.tls,
+    );
   }
 
   /**
@@ -368,6 +383,7 @@ export class ReplicatedClient {
       this.hello,
       parseSwitchoverReply,
       this.nextId,
+      this.options.tls,
     );
     try {
       return await connection.call(
@@ -577,7 +593,7 @@ export class ReplicatedClient {
   private member(address: string): SharedConnection<ClientReply> {
     let connection = this.members.get(address);
     if (connection === undefined) {
-      connection = new SharedConnection(address, this.hello, parseClientReply, this.nextId);
+      connection = new SharedConnection(address, this.hello, parseClientReply, this.nextId, this.options.tls);
       if (!this.closing.signal.aborted) this.members.set(address, connection);
       else connection.close();
     }
@@ -682,6 +698,8 @@ class SharedConnection<Reply extends { readonly id: number }> {
     private readonly hello: Hello,
     private readonly parse: (message: unknown) => Reply,
     private readonly nextId: { value: number },
+    /** Chosen per connection, so the per-message path is the same with TLS and without. */
+    private readonly tls: TlsMaterial | undefined,
   ) {}
 
   /** Sends the message built for a fresh id and waits for its reply until `endMs` (performance.now). */
@@ -750,7 +768,10 @@ class SharedConnection<Reply extends { readonly id: number }> {
   }
 
   private async open(timeoutMs: number): Promise<MessageConnection> {
-    const connection = await dial(this.address, this.hello, { timeoutMs });
+    const connection = await dial(this.address, this.hello, {
+      timeoutMs,
+      ...(this.tls === undefined ? {} : { tls: this.tls }),
+    });
     if (this.closed) {
       connection.destroy();
       throw new ConnectionClosedError('the client was closed');
@@ -799,13 +820,14 @@ interface PendingCall<Reply> {
   readonly reject: (error: Error) => void;
 }
 
-function resolveOptions(options: ClientOptions): Required<ClientOptions> {
+function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   parseAddress(options.coordinator); // throws ConfigError
   const resolved = {
     coordinator: options.coordinator,
     clusterId: options.clusterId ?? CLUSTER_ID_DEFAULT,
     deadlineMs: options.deadlineMs ?? DEADLINE_MS_DEFAULT,
     attemptTimeoutMs: options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS_DEFAULT,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   };
   for (const name of ['deadlineMs', 'attemptTimeoutMs'] as const) {
     if (!(Number.isFinite(resolved[name]) && resolved[name] > 0)) {

@@ -24,6 +24,7 @@ export function logRejectedHandshake(logger: Logger, reason: string): void {
       reason,
       badFrames: transportCounters.badFrames,
       handshakesRefused: transportCounters.handshakesRefused,
+      tlsIdentitiesRefused: transportCounters.tlsIdentitiesRefused,
     },
     'closed a connection that sent a bad frame or handshake',
   );

@@ -15,6 +15,7 @@ import {
   parseAddress,
   parseCoordinatorRequest,
   parseHeartbeat,
+  type TlsMaterial,
 } from '../transport/index.js';
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { ClusterServiceRecord } from './cluster-service.js';
@@ -40,6 +41,8 @@ export interface CoordinatorServerOptions {
   readonly newCluster?: boolean;
   /** Where it logs (a child logger is made for it); default: `info` and above, JSON lines on stderr. */
   readonly logger?: Logger;
+  /** Mutual TLS with the cluster's CA: replicas must present certificates naming the id they say. */
+  readonly tls?: TlsMaterial;
 }
 
 /** What the coordinator knows, read when the admin port is asked. */
@@ -103,6 +106,7 @@ export class CoordinatorServer {
       port,
       clusterId: options.clusterId ?? clusterIdDefault,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       onRejected: (reason) => logRejectedHandshake(logger, reason),
       // A replica of another service never reports, so it never joins a view.
       admit: (peer) => (peer.kind === 'replica' ? clusterService.admit(peer.id, peer.service) : null),

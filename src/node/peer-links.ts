@@ -6,7 +6,7 @@ import { HandshakeError } from '../errors.js';
 import type { PeerMessage, TransferMessage } from '../protocol/messages.js';
 import type { ServiceIdentity } from '../protocol/service-identity.js';
 import type { Address, ReplicaId } from '../protocol/types.js';
-import { dial, type MessageConnection, PROTOCOL_VERSION } from '../transport/index.js';
+import { dial, type MessageConnection, PROTOCOL_VERSION, type TlsMaterial } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 
 interface Link {
@@ -29,6 +29,8 @@ export class PeerLinks {
     private readonly config: NodeConfig,
     /** Told when a peer refused the handshake (another service or cluster), with its reason. */
     private readonly onRefused: (to: ReplicaId, reason: string) => void = () => {},
+    /** Mutual TLS: dial over TLS and require the peer's certificate to name the replica we meant. */
+    private readonly tls?: TlsMaterial,
   ) {}
 
   send(to: ReplicaId, address: Address | undefined, message: PeerMessage | TransferMessage): void {
@@ -64,7 +66,13 @@ export class PeerLinks {
       protocolVersion: PROTOCOL_VERSION,
       peer: { kind: 'replica', id: this.selfId, service: this.service },
     } as const;
-    dial(link.address, hello, { frameSizeMaxBytes: this.config.frameSizeMaxBytes, timeoutMs: 2_000 }).then(
+    const tls =
+      this.tls === undefined ? {} : { tls: this.tls, expectPeer: { kind: 'replica', id: to } as const };
+    dial(link.address, hello, {
+      frameSizeMaxBytes: this.config.frameSizeMaxBytes,
+      timeoutMs: 2_000,
+      ...tls,
+    }).then(
       (connection) => {
         if (this.closed || this.links.get(to) !== link) {
           connection.close();

@@ -43,6 +43,7 @@ import {
   parseCoordinatorToReplica,
   parsePeerMessage,
   parseTransferMessage,
+  type TlsMaterial,
 } from '../transport/index.js';
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
@@ -94,6 +95,11 @@ export interface ReplicaServerBaseOptions {
   readonly config?: NodeConfig;
   /** Where it logs (a child logger is made for it); default: `info` and above, JSON lines on stderr. */
   readonly logger?: Logger;
+  /**
+   * Mutual TLS with the cluster's CA: every connection this replica listens for or dials is TLS, and
+   * its certificate must name it (`understudy://replica/<id>`; see transport/tls.ts).
+   */
+  readonly tls?: TlsMaterial;
 }
 
 /** What this replica knows of itself and of its backups, read when the admin port is asked. */
@@ -228,6 +234,7 @@ export class ReplicaServer {
       port,
       clusterId,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       onRejected: (reason) => logRejectedHandshake(logger, reason),
       // Defence in depth beside the coordinator's check: a peer of another service never exchanges entries.
       admit: (peer) =>
@@ -254,8 +261,13 @@ export class ReplicaServer {
       readSnapshot: () => snapshots.readNewestPayload(),
       msPerTick: config.tickMs,
     });
-    const peers = new PeerLinks(id, clusterId, service, config, (to, reason) =>
-      server?.logRefusal(`replica ${to}`, reason),
+    const peers = new PeerLinks(
+      id,
+      clusterId,
+      service,
+      config,
+      (to, reason) => server?.logRefusal(`replica ${to}`, reason),
+      options.tls,
     );
     server = new ReplicaServer(core, log, snapshots, listener, peers, {
       ...options,
@@ -381,7 +393,11 @@ export class ReplicaServer {
     } as const;
     const retry = (delayMs = this.options.config.reconnectDelayMs) =>
       setTimeout(() => this.connectCoordinator(), delayMs);
-    dial(this.options.coordinator, hello, { timeoutMs: 2_000 }).then(
+    const tls =
+      this.options.tls === undefined
+        ? {}
+        : { tls: this.options.tls, expectPeer: { kind: 'coordinator' } as const };
+    dial(this.options.coordinator, hello, { timeoutMs: 2_000, ...tls }).then(
       (connection) => {
         if (this.closed) {
           connection.close();

@@ -13,7 +13,7 @@
 // The client connects on first use, and again after a failed attempt: a port that starts before
 // its coordinator answers commands with UNAVAILABLE until it can reach one, instead of failing.
 
-import { Client } from '../client/index.js';
+import { Client, type TlsMaterial } from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { LocalReplica, RespBackend } from './context.js';
 import { infoStatusWaitMs } from './limits.js';
@@ -25,6 +25,8 @@ export interface ClusterBackendOptions {
   readonly local: () => LocalReplica;
   /** How long one command may take, retries included (the client's default if absent). */
   readonly deadlineMs?: number;
+  /** The cluster's TLS material, when it runs on TLS: the port's client dials over TLS with it. */
+  readonly tls?: TlsMaterial;
 }
 
 export function clusterBackend(options: ClusterBackendOptions): RespBackend {
@@ -38,6 +40,7 @@ export function clusterBackend(options: ClusterBackendOptions): RespBackend {
         coordinator: options.coordinator,
         clusterId: options.clusterId,
         ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
       });
       connecting = attempt;
       attempt.then(

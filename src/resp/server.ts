@@ -8,9 +8,13 @@
 // with `pipelinedCommandsMax` commands waiting is not read until it catches up, and a reply is not
 // written past a full socket buffer, so a client that sends without reading holds a bounded amount
 // of this process's memory.
+//
+// With `tls` the port speaks TLS with the replica's certificate (redis-cli --tls --cacert ca.crt);
+// commands start once the TLS handshake is done, and the command path is the same as over TCP.
 
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../node/logger.js';
 import { formatAddress, parseAddress } from '../transport/index.js';
 import { createCommandTable } from './commands.js';
@@ -30,6 +34,8 @@ export interface RespServerOptions {
   readonly backend: RespBackend;
   readonly understudyVersion: string;
   readonly logger: Logger;
+  /** Serve TLS with this certificate and key (PEM); clients need not present one. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 /** What a port has seen, for tests and status. */
@@ -56,8 +62,11 @@ export class RespServer {
 
   static async start(options: RespServerOptions): Promise<RespServer> {
     const { host, port } = parseAddress(options.listen);
-    const server = createServer();
+    const server: Server = options.tls === undefined ? createServer() : createTlsServer(options.tls);
     server.maxConnections = connectionsMax;
+    server.on('tlsClientError', (error: Error) => {
+      options.logger.warn({ reason: error.message }, 'a Redis client failed the TLS handshake');
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -74,7 +83,10 @@ export class RespServer {
       runId: randomBytes(20).toString('hex'),
     };
     const resp = new RespServer(server, options, facts);
-    server.on('connection', (socket) => resp.#accept(socket));
+    // A TLS server's 'connection' is the raw socket; its commands come on the secure one.
+    server.on(options.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) =>
+      resp.#accept(socket),
+    );
     return resp;
   }
 

@@ -10,6 +10,10 @@ export interface TransportCounters {
   sendBufferOverflows: number;
   /** Hellos answered with HANDSHAKE_REFUSED (wrong cluster or protocol version). */
   handshakesRefused: number;
+  /** TLS peers whose certificate did not chain to the CA or did not name the member their Hello named. */
+  tlsIdentitiesRefused: number;
+  /** TLS handshakes that failed before any Hello (no TLS at all, a bad protocol version, a timeout). */
+  tlsHandshakesFailed: number;
   /** Connections whose socket has not closed yet, either direction, handshake or not. */
   connectionsOpen: number;
 }
@@ -19,5 +23,7 @@ export const transportCounters: TransportCounters = {
   connectionsClosedForErrors: 0,
   sendBufferOverflows: 0,
   handshakesRefused: 0,
+  tlsIdentitiesRefused: 0,
+  tlsHandshakesFailed: 0,
   connectionsOpen: 0,
 };

@@ -1,12 +1,17 @@
 // The dialling side: connect, send Hello, wait for Welcome. The connection is returned only once the
 // listener accepted us; messages it sent right after Welcome wait until the owner sets `onMessage`.
+// With `tls` the connection is TLS: the listener's certificate must chain to the CA and name the
+// address's host (and, when `expectPeer` is given, carry that member's identity); our own
+// certificate, if any, goes to the listener, which checks it against our Hello.
 
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
+import { checkServerIdentity, connect as connectTls, type PeerCertificate } from 'node:tls';
 import { HandshakeError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
 import { parseAddress } from './address.js';
 import { MessageConnection } from './connection.js';
 import { HANDSHAKE_TIMEOUT_MS, receiveFirst } from './handshake.js';
+import { certificateUris, identityUri, type MemberIdentity, type TlsMaterial } from './tls.js';
 import { parseWelcome } from './validate.js';
 
 export interface DialOptions {
@@ -14,6 +19,9 @@ export interface DialOptions {
   readonly timeoutMs?: number;
   readonly frameSizeMaxBytes?: number;
   readonly sendBufferMaxBytes?: number;
+  readonly tls?: TlsMaterial;
+  /** With `tls`: the member we mean to reach, whose identity the listener's certificate must carry. */
+  readonly expectPeer?: MemberIdentity;
 }
 
 /**
@@ -26,8 +34,20 @@ export async function dial(
   options: DialOptions = {},
 ): Promise<MessageConnection> {
   const { host, port } = parseAddress(address);
-  const { timeoutMs = HANDSHAKE_TIMEOUT_MS, ...connectionOptions } = options;
-  const connection = new MessageConnection(connect({ host, port }), connectionOptions);
+  const { timeoutMs = HANDSHAKE_TIMEOUT_MS, tls, expectPeer, ...connectionOptions } = options;
+  const socket =
+    tls === undefined
+      ? connect({ host, port })
+      : connectTls({
+          host,
+          port,
+          ...tls,
+          // An IP address is no SNI server name; the host is still checked against the certificate.
+          ...(isIP(host) === 0 ? { servername: host } : {}),
+          checkServerIdentity: (hostname, certificate) =>
+            checkServerIdentity(hostname, certificate) ?? memberMismatch(certificate, expectPeer),
+        });
+  const connection = new MessageConnection(socket, connectionOptions);
   connection.send(hello);
   const welcome = await receiveFirst(connection, parseWelcome, timeoutMs).catch((error: unknown) => {
     connection.destroy();
@@ -38,4 +58,17 @@ export async function dial(
     throw new HandshakeError(`${address} refused the handshake: ${welcome.message}`);
   }
   return connection;
+}
+
+function memberMismatch(
+  certificate: PeerCertificate,
+  expectPeer: MemberIdentity | undefined,
+): Error | undefined {
+  if (expectPeer === undefined) return undefined;
+  const expected = identityUri(expectPeer);
+  const names = certificateUris(certificate);
+  if (names.includes(expected)) return undefined;
+  return new Error(
+    `the listener's certificate names ${names.join(', ') || 'no understudy identity'}, not ${expected}`,
+  );
 }

@@ -15,6 +15,14 @@ export { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader, frame } 
 export { HANDSHAKE_TIMEOUT_MS, type HelloHeader, PROTOCOL_VERSION } from './handshake.js';
 export { type Listener, type ListenOptions, listen } from './server.js';
 export {
+  certificateUris,
+  IDENTITY_URI_PREFIX,
+  identityUri,
+  type MemberIdentity,
+  type TlsMaterial,
+  tlsIdentityRefusal,
+} from './tls.js';
+export {
   ADDRESS_BYTES_MAX,
   ID_BYTES_MAX,
   isTransferMessage,

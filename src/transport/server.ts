@@ -1,13 +1,17 @@
 // The listening side: accepts sockets, runs the handshake, and hands accepted connections to the
 // owner. A peer that sends nothing, garbage or a refused Hello never reaches `onConnection`.
+// With `tls`, the listener speaks TLS, asks every peer for a certificate, and refuses a member whose
+// certificate does not chain to the CA or does not name the member its Hello names (tls.ts).
 
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { ErrorCode, UnderstudyError } from '../errors.js';
 import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
 import { formatAddress } from './address.js';
 import { MessageConnection } from './connection.js';
 import { transportCounters } from './counters.js';
 import { HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
+import { type TlsMaterial, tlsIdentityRefusal } from './tls.js';
 import { parseHello, parseHelloHeader } from './validate.js';
 
 export interface ListenOptions {
@@ -18,6 +22,8 @@ export interface ListenOptions {
   readonly frameSizeMaxBytes: number;
   readonly sendBufferMaxBytes?: number;
   readonly handshakeTimeoutMs?: number;
+  /** Speak TLS with this CA, certificate and key (both required here), checking each peer's identity. */
+  readonly tls?: TlsMaterial;
   /**
    * Why this peer may not connect, or null to admit it; asked once its Hello passed the version and
    * cluster checks. Its answer goes back in the refusing Welcome, so make it say what to fix.
@@ -38,7 +44,7 @@ export interface Listener {
 export async function listen(options: ListenOptions): Promise<Listener> {
   const sockets = new Set<Socket>();
   const timeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
-  const server = createServer((socket) => {
+  const onSocket = (socket: Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const connectionOptions = {
@@ -67,12 +73,40 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         drop(error);
         return;
       }
+      if (socket instanceof TLSSocket) {
+        refusal = tlsIdentityRefusal(socket, hello.peer);
+        if (refusal !== null) {
+          transportCounters.tlsIdentitiesRefused += 1;
+          refuse(connection, refusal);
+          return;
+        }
+      }
       // Outside the try: the owner's own failure (say, a state file it cannot write) is not the peer's.
       refusal = options.admit?.(hello.peer) ?? null;
       if (refusal !== null) refuse(connection, refusal);
       else accept(connection, hello);
     }, drop);
-  });
+  };
+  const server: Server = options.tls === undefined ? createServer(onSocket) : createTlsListener(options.tls);
+
+  function createTlsListener(material: TlsMaterial): Server {
+    // rejectUnauthorized stays off so that a bad certificate is refused after the Hello, with a
+    // reason the peer and our log both see, and counted; tlsIdentityRefusal checks the chain itself.
+    const tlsServer = createTlsServer(
+      { ...material, requestCert: true, rejectUnauthorized: false, handshakeTimeout: timeoutMs },
+      onSocket,
+    );
+    // Tracked from the raw socket on, so that close() also cuts connections still in the TLS handshake.
+    tlsServer.on('connection', (raw: Socket) => {
+      sockets.add(raw);
+      raw.once('close', () => sockets.delete(raw));
+    });
+    tlsServer.on('tlsClientError', (error) => {
+      transportCounters.tlsHandshakesFailed += 1;
+      options.onRejected?.(`TLS handshake failed: ${error.message}`);
+    });
+    return tlsServer;
+  }
 
   function refuse(connection: MessageConnection, reason: string): void {
     transportCounters.handshakesRefused += 1;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
-import { Client } from '../../src/client/index.js';
+import { Client, type TlsMaterial } from '../../src/client/index.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -111,13 +111,17 @@ export class LocalCluster {
   private replicaArguments: ReplicaArguments = [];
   /** Flags the coordinator starts with (an admin port, say). */
   private coordinatorArguments: readonly string[] = [];
+  /** What the test's clients dial with when the cluster runs on TLS. */
+  private clientTls: TlsMaterial | undefined;
 
   static async start(
     replicaCount = 3,
     replicaArguments: ReplicaArguments = [],
     coordinatorArguments: readonly string[] = [],
+    clientTls?: TlsMaterial,
   ): Promise<LocalCluster> {
     const cluster = new LocalCluster();
+    cluster.clientTls = clientTls;
     cluster.replicaArguments = replicaArguments;
     cluster.coordinatorArguments = coordinatorArguments;
     await cluster.startCoordinator();
@@ -175,7 +179,11 @@ export class LocalCluster {
   }
 
   async client(): Promise<Client> {
-    const client = await Client.connect({ coordinator: this.coordinatorAddress, deadlineMs: 20_000 });
+    const client = await Client.connect({
+      coordinator: this.coordinatorAddress,
+      deadlineMs: 20_000,
+      ...(this.clientTls === undefined ? {} : { tls: this.clientTls }),
+    });
     this.clients.push(client);
     return client;
   }

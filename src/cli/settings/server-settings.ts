@@ -78,6 +78,11 @@ const listenValue = textValue('host:port (port 0 picks a free one)', address(0))
 const addressValue = textValue('host:port', address(1));
 const directoryValue = textValue('a directory', notBlank);
 const adminValue = portOrAddressValue('[host:]port', adminAddress);
+const fileValue = textValue('a file', notBlank);
+const tlsCertHelp =
+  "this process's TLS certificate (PEM), from the cluster's CA and naming this process (understudy certs); " +
+  'give --tls-ca, --tls-cert and --tls-key together, or none for plain TCP';
+const tlsKeyHelp = "this process's TLS private key (PEM), the pair of --tls-cert";
 const adminHelp =
   'serve status (/status), Prometheus metrics (/metrics) and health checks (/primary, /replica) over ' +
   'HTTP here; a port alone listens on 127.0.0.1, port 0 picks a free one (default: no admin port)';
@@ -139,6 +144,31 @@ export const serverSettings: readonly Setting[] = [
       "the replicas' admin ports (host:port, comma-separated): the dashboard at --admin reads their " +
       '/metrics once a second for its write-latency chart (default: none, and no latency chart)',
     value: listValue('host:port addresses (a list, or separated by commas)', addressList('--replica-admins')),
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'tlsCert',
+    flags: '--tls-cert <file>',
+    help: tlsCertHelp,
+    value: fileValue,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'tlsKey',
+    flags: '--tls-key <file>',
+    help: tlsKeyHelp,
+    value: fileValue,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'adminTls',
+    flags: '--admin-tls',
+    help: 'serve the admin port over HTTPS with --tls-cert and --tls-key (default: plain HTTP)',
+    value: switchValue(),
+    defaultValue: false,
     commands: ['coordinator'],
   }),
   // ---- replica ----
@@ -251,7 +281,51 @@ export const serverSettings: readonly Setting[] = [
     value: integerValue(1, retentionLimitMax),
     commands: replicas,
   }),
+  setting({
+    section: 'replica',
+    key: 'tlsCert',
+    flags: '--tls-cert <file>',
+    help: tlsCertHelp,
+    value: fileValue,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'tlsKey',
+    flags: '--tls-key <file>',
+    help: tlsKeyHelp,
+    value: fileValue,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'adminTls',
+    flags: '--admin-tls',
+    help: 'serve the admin port over HTTPS with --tls-cert and --tls-key (default: plain HTTP)',
+    value: switchValue(),
+    defaultValue: false,
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'respTls',
+    flags: '--resp-tls',
+    help: 'serve the Redis port over TLS with --tls-cert and --tls-key (redis-cli --tls --cacert ca.crt; default: plain)',
+    value: switchValue(),
+    defaultValue: false,
+    commands: ['replica'],
+  }),
   // ---- start ----
+  setting({
+    section: 'start',
+    key: 'tlsDir',
+    flags: '--tls-dir <dir>',
+    help:
+      'run the cluster on mutual TLS with the certificates `understudy certs --out DIR` wrote (ca.crt, ' +
+      'coordinator.crt/.key, r1.crt/.key, ...); default: plain TCP',
+    value: directoryValue,
+    commands: ['start'],
+  }),
   setting({
     section: 'start',
     key: 'replicas',
@@ -306,6 +380,17 @@ export const serverSettings: readonly Setting[] = [
     commands: ['start'],
   }),
   // ---- cluster: the same on every process ----
+  setting({
+    section: 'cluster',
+    key: 'tlsCa',
+    flags: '--tls-ca <file>',
+    help:
+      "the cluster's CA certificate (PEM): with it every peer and coordinator connection is mutual TLS, " +
+      'each side checking the chain and that the certificate names the replica id or coordinator it speaks ' +
+      'for; the client port is TLS too (default: plain TCP)',
+    value: fileValue,
+    commands: ['coordinator', 'replica'],
+  }),
   setting({
     section: 'cluster',
     key: 'id',
