@@ -5,7 +5,20 @@
 // a stream route (the dashboard's server-sent events) takes the response over and keeps it open.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { formatAddress, parseAddress } from '../transport/index.js';
+import type { Socket } from 'node:net';
+import { ConnectionGate, formatAddress, parseAddress, transportCounters } from '../transport/index.js';
+
+/**
+ * How long a client may take to send a request's headers, and the whole request: a scraper sends
+ * its GET at once, so this only cuts connections that trickle (slowloris). Node's defaults are 60 s
+ * and 300 s.
+ */
+export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+/** An idle keep-alive connection is closed after this long (a scraper reconnects at its next scrape). */
+export const ADMIN_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Open connections the admin port holds at once, and from one address: scrapers and dashboards. */
+export const ADMIN_CONNECTIONS_MAX = 1_000;
+export const ADMIN_CONNECTIONS_PER_ADDRESS_MAX = 200;
 
 export interface AdminResponse {
   readonly status: number;
@@ -72,6 +85,21 @@ export class AdminServer {
           body: `internal error: ${error instanceof Error ? error.message : String(error)}\n`,
         });
       });
+    });
+    server.headersTimeout = ADMIN_REQUEST_TIMEOUT_MS;
+    server.requestTimeout = ADMIN_REQUEST_TIMEOUT_MS;
+    server.keepAliveTimeout = ADMIN_KEEP_ALIVE_TIMEOUT_MS;
+    const gate = new ConnectionGate({
+      connectionsMax: ADMIN_CONNECTIONS_MAX,
+      connectionsPerAddressMax: ADMIN_CONNECTIONS_PER_ADDRESS_MAX,
+    });
+    server.on('connection', (socket: Socket) => gate.admit(socket));
+    // Bytes that are not HTTP: counted, answered 400 when the socket can still take it, closed.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      // A reset is the peer leaving, not bad input.
+      if (error.code !== 'ECONNRESET') transportCounters.adminBadRequests += 1;
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -3,7 +3,7 @@
 
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { transportCounters } from '../transport/index.js';
-import { counterFrom, gaugeFrom } from './metric-kinds.js';
+import { counterFrom, gaugeFrom, labelledCounterFrom } from './metric-kinds.js';
 
 export interface ViewCounts {
   readonly viewNumber: number;
@@ -39,6 +39,31 @@ export function createNodeRegistry(views: () => ViewCounts): Registry {
     'understudy_bad_frames_total',
     'Frames received that were too large, did not decode or failed validation (each closed its connection).',
     () => transportCounters.badFrames,
+  );
+  counterFrom(
+    registry,
+    'understudy_handshakes_refused_total',
+    'Hellos answered HANDSHAKE_REFUSED: another cluster, protocol version or service.',
+    () => transportCounters.handshakesRefused,
+  );
+  labelledCounterFrom(
+    registry,
+    'understudy_connections_refused_total',
+    'Connections refused at accept (connections_max, address_connections_max: a port cap was reached) or cut by a deadline (handshake_timeout, idle_timeout).',
+    'reason',
+    () => Object.entries(transportCounters.connectionsRefused),
+  );
+  counterFrom(
+    registry,
+    'understudy_admin_bad_requests_total',
+    'HTTP requests to the admin port that did not parse (answered 400, connection closed).',
+    () => transportCounters.adminBadRequests,
+  );
+  counterFrom(
+    registry,
+    'understudy_resp_protocol_errors_total',
+    'Redis-port connections closed for a protocol error (answered -ERR Protocol error).',
+    () => transportCounters.respProtocolErrors,
   );
   gaugeFrom(
     registry,

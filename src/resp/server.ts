@@ -12,7 +12,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../node/logger.js';
-import { formatAddress, parseAddress } from '../transport/index.js';
+import {
+  CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+  ConnectionGate,
+  formatAddress,
+  parseAddress,
+  transportCounters,
+} from '../transport/index.js';
 import { createCommandTable } from './commands.js';
 import type { CommandContext, ConnectionState, RespBackend, ServerFacts } from './context.js';
 import { errorReply } from './errors.js';
@@ -45,6 +51,11 @@ export class RespServer {
   readonly counters: RespCounters = { connections: 0, commands: 0, protocolErrors: 0 };
   readonly #table = createCommandTable();
   readonly #sockets = new Set<Socket>();
+  // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
+  readonly #gate = new ConnectionGate({
+    connectionsMax,
+    connectionsPerAddressMax: Math.min(connectionsMax, CONNECTIONS_PER_ADDRESS_MAX_DEFAULT),
+  });
   #nextConnectionId = 1;
   #closed = false;
 
@@ -57,7 +68,6 @@ export class RespServer {
   static async start(options: RespServerOptions): Promise<RespServer> {
     const { host, port } = parseAddress(options.listen);
     const server = createServer();
-    server.maxConnections = connectionsMax;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -98,6 +108,7 @@ export class RespServer {
       socket.destroy();
       return;
     }
+    if (!this.#gate.admit(socket)) return;
     this.counters.connections += 1;
     this.#sockets.add(socket);
     socket.setNoDelay(true);
@@ -154,6 +165,7 @@ export class RespServer {
       for (const command of commands) queue.push({ command });
       if (error !== null) {
         this.counters.protocolErrors += 1;
+        transportCounters.respProtocolErrors += 1;
         this.options.logger.info(
           { remote: `${socket.remoteAddress}:${socket.remotePort}`, error: error.message },
           'Redis protocol error; closing the connection',

@@ -2,12 +2,13 @@
 // owner. A peer that sends nothing, garbage or a refused Hello never reaches `onConnection`.
 
 import { createServer, type Socket } from 'node:net';
-import { ErrorCode, UnderstudyError } from '../errors.js';
+import { ErrorCode, UnavailableError, UnderstudyError } from '../errors.js';
 import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
 import { formatAddress } from './address.js';
 import { MessageConnection } from './connection.js';
-import { transportCounters } from './counters.js';
-import { HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
+import { ConnectionGate, type ConnectionLimits, connectionLimitsDefault } from './connection-gate.js';
+import { countRefusal, transportCounters } from './counters.js';
+import { CLIENT_IDLE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
 import { parseHello, parseHelloHeader } from './validate.js';
 
 export interface ListenOptions {
@@ -18,6 +19,13 @@ export interface ListenOptions {
   readonly frameSizeMaxBytes: number;
   readonly sendBufferMaxBytes?: number;
   readonly handshakeTimeoutMs?: number;
+  /** Caps on open connections, per remote address and in total; defaults in connection-gate.ts. */
+  readonly connectionLimits?: ConnectionLimits;
+  /**
+   * A client connection (not a replica or the coordinator: those have heartbeats) that sends and
+   * receives nothing this long is closed; the client library reconnects when it next needs to.
+   */
+  readonly clientIdleTimeoutMs?: number;
   /**
    * Why this peer may not connect, or null to admit it; asked once its Hello passed the version and
    * cluster checks. Its answer goes back in the refusing Welcome, so make it say what to fix.
@@ -38,7 +46,10 @@ export interface Listener {
 export async function listen(options: ListenOptions): Promise<Listener> {
   const sockets = new Set<Socket>();
   const timeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const clientIdleTimeoutMs = options.clientIdleTimeoutMs ?? CLIENT_IDLE_TIMEOUT_MS;
+  const gate = new ConnectionGate(options.connectionLimits ?? connectionLimitsDefault);
   const server = createServer((socket) => {
+    if (!gate.admit(socket)) return;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const connectionOptions = {
@@ -47,6 +58,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     };
     const connection = new MessageConnection(socket, connectionOptions);
     const drop = (error: unknown) => {
+      if (error instanceof UnavailableError) countRefusal('handshake_timeout');
       const code = error instanceof UnderstudyError ? error.code : ErrorCode.badFrame;
       const reason = error instanceof Error ? error.message : String(error);
       connection.fail(code, reason);
@@ -88,6 +100,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
 
   function accept(connection: MessageConnection, hello: Hello): void {
     connection.send({ type: 'welcome', ok: true, code: '', message: '' } satisfies Welcome);
+    if (hello.peer.kind === 'client') connection.closeWhenIdle(clientIdleTimeoutMs);
     options.onConnection(hello.peer, connection);
   }
 
