@@ -6,7 +6,13 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ConnectionGate, formatAddress, parseAddress, transportCounters } from '../transport/index.js';
+import {
+  ConnectionGate,
+  countRefusal,
+  formatAddress,
+  parseAddress,
+  transportCounters,
+} from '../transport/index.js';
 
 /**
  * How long a client may take to send a request's headers, and the whole request: a scraper sends
@@ -94,12 +100,19 @@ export class AdminServer {
       connectionsPerAddressMax: ADMIN_CONNECTIONS_PER_ADDRESS_MAX,
     });
     server.on('connection', (socket: Socket) => gate.admit(socket));
-    // Bytes that are not HTTP: counted, answered 400 when the socket can still take it, closed.
+    // Bytes that are not HTTP: counted, answered 400 when the socket can still take it, closed. A
+    // request too slow to arrive (slowloris) is counted as a handshake timeout and answered 408.
     server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      // A reset is the peer leaving, not bad input.
-      if (error.code !== 'ECONNRESET') transportCounters.adminBadRequests += 1;
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+      if (error.code === 'ECONNRESET') {
+        socket.destroy(); // The peer left: not bad input.
+        return;
+      }
+      const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (timedOut) countRefusal('handshake_timeout');
+      else transportCounters.adminBadRequests += 1;
+      if (!socket.writable) socket.destroy();
+      else if (timedOut) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
