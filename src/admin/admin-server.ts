@@ -7,7 +7,26 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { formatAddress, parseAddress } from '../transport/index.js';
+import type { Socket } from 'node:net';
+import {
+  ConnectionGate,
+  countRefusal,
+  formatAddress,
+  parseAddress,
+  transportCounters,
+} from '../transport/index.js';
+
+/**
+ * How long a client may take to send a request's headers, and the whole request: a scraper sends
+ * its GET at once, so this only cuts connections that trickle (slowloris). Node's defaults are 60 s
+ * and 300 s.
+ */
+export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+/** An idle keep-alive connection is closed after this long (a scraper reconnects at its next scrape). */
+export const ADMIN_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Open connections the admin port holds at once, and from one address: scrapers and dashboards. */
+export const ADMIN_CONNECTIONS_MAX = 1_000;
+export const ADMIN_CONNECTIONS_PER_ADDRESS_MAX = 200;
 
 export interface AdminResponse {
   readonly status: number;
@@ -78,6 +97,28 @@ export class AdminServer {
       });
     };
     const server = options.tls === undefined ? createServer(handle) : createHttpsServer(options.tls, handle);
+    server.headersTimeout = ADMIN_REQUEST_TIMEOUT_MS;
+    server.requestTimeout = ADMIN_REQUEST_TIMEOUT_MS;
+    server.keepAliveTimeout = ADMIN_KEEP_ALIVE_TIMEOUT_MS;
+    const gate = new ConnectionGate({
+      connectionsMax: ADMIN_CONNECTIONS_MAX,
+      connectionsPerAddressMax: ADMIN_CONNECTIONS_PER_ADDRESS_MAX,
+    });
+    server.on('connection', (socket: Socket) => gate.admit(socket));
+    // Bytes that are not HTTP: counted, answered 400 when the socket can still take it, closed. A
+    // request too slow to arrive (slowloris) is counted as a handshake timeout and answered 408.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET') {
+        socket.destroy(); // The peer left: not bad input.
+        return;
+      }
+      const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (timedOut) countRefusal('handshake_timeout');
+      else transportCounters.adminBadRequests += 1;
+      if (!socket.writable) socket.destroy();
+      else if (timedOut) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

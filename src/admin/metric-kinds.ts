@@ -45,6 +45,26 @@ export function counterFrom(registry: Registry, name: string, help: string, read
   });
 }
 
+/** A counter per label value, each a plain number the node counts itself. */
+export function labelledCounterFrom(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelName: string,
+  read: () => Iterable<readonly [string, number]>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [labelName],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [label, value] of read()) this.inc({ [labelName]: label }, value);
+    },
+  });
+}
+
 /**
  * A gauge with one label whose series come and go (a backup per series): rebuilt at each scrape, so a
  * series that is gone (a backup removed from the view) disappears instead of keeping its last value.

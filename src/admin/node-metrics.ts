@@ -3,7 +3,7 @@
 
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { transportCounters } from '../transport/index.js';
-import { counterFrom, gaugeFrom } from './metric-kinds.js';
+import { counterFrom, gaugeFrom, labelledCounterFrom } from './metric-kinds.js';
 
 export interface ViewCounts {
   readonly viewNumber: number;
@@ -57,6 +57,25 @@ export function createNodeRegistry(views: () => ViewCounts): Registry {
     'understudy_tls_handshakes_failed_total',
     'TLS handshakes that failed before a Hello arrived (plain TCP on a TLS port, a timeout, a protocol error).',
     () => transportCounters.tlsHandshakesFailed,
+  );
+  labelledCounterFrom(
+    registry,
+    'understudy_connections_refused_total',
+    'Connections refused at accept (connections_max, address_connections_max: a port cap was reached) or cut by a deadline (handshake_timeout, idle_timeout).',
+    'reason',
+    () => Object.entries(transportCounters.connectionsRefused),
+  );
+  counterFrom(
+    registry,
+    'understudy_admin_bad_requests_total',
+    'HTTP requests to the admin port that did not parse (answered 400, connection closed).',
+    () => transportCounters.adminBadRequests,
+  );
+  counterFrom(
+    registry,
+    'understudy_resp_protocol_errors_total',
+    'Redis-port connections closed for a protocol error (answered -ERR Protocol error).',
+    () => transportCounters.respProtocolErrors,
   );
   gaugeFrom(
     registry,

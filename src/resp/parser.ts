@@ -189,7 +189,9 @@ export function splitInline(line: Buffer): RespCommand {
   let at = 0;
   for (;;) {
     while (isSpace(line[at])) at++;
-    if (at >= line.length) return args;
+    // sdssplitargs reads a C string: a NUL ends the line. Without this, a NUL after an argument
+    // ended each new argument at once, empty, forever (found by the issue-10 fuzz test).
+    if (at >= line.length || line[at] === 0) return args;
     const bytes: number[] = [];
     const quote = line[at] === 0x22 || line[at] === 0x27 ? line[at] : undefined;
     if (quote !== undefined) at++;

@@ -16,7 +16,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../node/logger.js';
-import { formatAddress, parseAddress } from '../transport/index.js';
+import {
+  CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+  ConnectionGate,
+  formatAddress,
+  parseAddress,
+  transportCounters,
+} from '../transport/index.js';
 import { createCommandTable } from './commands.js';
 import type { CommandContext, ConnectionState, RespBackend, ServerFacts } from './context.js';
 import { errorReply } from './errors.js';
@@ -51,6 +57,11 @@ export class RespServer {
   readonly counters: RespCounters = { connections: 0, commands: 0, protocolErrors: 0 };
   readonly #table = createCommandTable();
   readonly #sockets = new Set<Socket>();
+  // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
+  readonly #gate = new ConnectionGate({
+    connectionsMax,
+    connectionsPerAddressMax: Math.min(connectionsMax, CONNECTIONS_PER_ADDRESS_MAX_DEFAULT),
+  });
   #nextConnectionId = 1;
   #closed = false;
 
@@ -62,8 +73,8 @@ export class RespServer {
 
   static async start(options: RespServerOptions): Promise<RespServer> {
     const { host, port } = parseAddress(options.listen);
+    // The caps (in total and per address) are the gate's, checked as each connection is accepted.
     const server: Server = options.tls === undefined ? createServer() : createTlsServer(options.tls);
-    server.maxConnections = connectionsMax;
     server.on('tlsClientError', (error: Error) => {
       options.logger.warn({ reason: error.message }, 'a Redis client failed the TLS handshake');
     });
@@ -110,6 +121,7 @@ export class RespServer {
       socket.destroy();
       return;
     }
+    if (!this.#gate.admit(socket)) return;
     this.counters.connections += 1;
     this.#sockets.add(socket);
     socket.setNoDelay(true);
@@ -166,6 +178,7 @@ export class RespServer {
       for (const command of commands) queue.push({ command });
       if (error !== null) {
         this.counters.protocolErrors += 1;
+        transportCounters.respProtocolErrors += 1;
         this.options.logger.info(
           { remote: `${socket.remoteAddress}:${socket.remotePort}`, error: error.message },
           'Redis protocol error; closing the connection',

@@ -14,7 +14,7 @@
 import type { Socket } from 'node:net';
 import { BadFrameError, ConnectionClosedError, ErrorCode, UnderstudyError } from '../errors.js';
 import { decodeMessage, encodeMessage } from './codec.js';
-import { transportCounters } from './counters.js';
+import { countRefusal, transportCounters } from './counters.js';
 import { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader } from './framing.js';
 
 /** Unread output (ours and the socket's) beyond which the peer is treated as gone. */
@@ -120,6 +120,18 @@ export class MessageConnection {
     this.destroy(
       code === ErrorCode.badFrame ? new BadFrameError(message) : new UnderstudyError(code, message),
     );
+  }
+
+  /**
+   * Closes the connection once it has neither read nor written for `idleMs`, counting it; set once at
+   * accept time. Node's socket timer does the watching, so no per-message code of ours runs for it.
+   */
+  closeWhenIdle(idleMs: number): void {
+    this.socket.setTimeout(idleMs, () => {
+      if (this.closing) return;
+      countRefusal('idle_timeout');
+      this.destroy(new ConnectionClosedError(`nothing sent or received for ${idleMs} ms; closing`));
+    });
   }
 
   /** Orderly close: what was sent so far is flushed, then the socket is ended. */

@@ -15,6 +15,11 @@ import type { MessageConnection } from './connection.js';
 export const PROTOCOL_VERSION = 5;
 /** How long either side waits for the other's first frame (and the dialler for the connect). */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
+/**
+ * A client connection that sends and receives nothing this long is closed. Clients keep their
+ * connections open between calls, so this is generous: it only reclaims connections left behind.
+ */
+export const CLIENT_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
 
 /** The fields every version's Hello begins with: what a refusal of another version needs. */
 export type HelloHeader = Pick<Hello, 'clusterId' | 'protocolVersion'>;

@@ -9,10 +9,28 @@ export {
   type MessageHandler,
   SEND_BUFFER_MAX_BYTES_DEFAULT,
 } from './connection.js';
-export { type TransportCounters, transportCounters } from './counters.js';
+export {
+  CONNECTIONS_MAX_DEFAULT,
+  CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+  ConnectionGate,
+  type ConnectionLimits,
+  connectionLimitsDefault,
+} from './connection-gate.js';
+export {
+  countRefusal,
+  type RefusalReason,
+  refusalReasons,
+  type TransportCounters,
+  transportCounters,
+} from './counters.js';
 export { type DialOptions, dial } from './dial.js';
 export { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader, frame } from './framing.js';
-export { HANDSHAKE_TIMEOUT_MS, type HelloHeader, PROTOCOL_VERSION } from './handshake.js';
+export {
+  CLIENT_IDLE_TIMEOUT_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  type HelloHeader,
+  PROTOCOL_VERSION,
+} from './handshake.js';
 export { type Listener, type ListenOptions, listen } from './server.js';
 export {
   certificateUris,

@@ -5,12 +5,13 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket } from 'node:tls';
-import { ErrorCode, UnderstudyError } from '../errors.js';
+import { ErrorCode, UnavailableError, UnderstudyError } from '../errors.js';
 import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
 import { formatAddress } from './address.js';
 import { MessageConnection } from './connection.js';
-import { transportCounters } from './counters.js';
-import { HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
+import { ConnectionGate, type ConnectionLimits, connectionLimitsDefault } from './connection-gate.js';
+import { countRefusal, transportCounters } from './counters.js';
+import { CLIENT_IDLE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
 import { type TlsMaterial, tlsIdentityRefusal } from './tls.js';
 import { parseHello, parseHelloHeader } from './validate.js';
 
@@ -24,6 +25,13 @@ export interface ListenOptions {
   readonly handshakeTimeoutMs?: number;
   /** Speak TLS with this CA, certificate and key (both required here), checking each peer's identity. */
   readonly tls?: TlsMaterial;
+  /** Caps on open connections, per remote address and in total; defaults in connection-gate.ts. */
+  readonly connectionLimits?: ConnectionLimits;
+  /**
+   * A client connection (not a replica or the coordinator: those have heartbeats) that sends and
+   * receives nothing this long is closed; the client library reconnects when it next needs to.
+   */
+  readonly clientIdleTimeoutMs?: number;
   /**
    * Why this peer may not connect, or null to admit it; asked once its Hello passed the version and
    * cluster checks. Its answer goes back in the refusing Welcome, so make it say what to fix.
@@ -44,7 +52,11 @@ export interface Listener {
 export async function listen(options: ListenOptions): Promise<Listener> {
   const sockets = new Set<Socket>();
   const timeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const clientIdleTimeoutMs = options.clientIdleTimeoutMs ?? CLIENT_IDLE_TIMEOUT_MS;
+  const gate = new ConnectionGate(options.connectionLimits ?? connectionLimitsDefault);
   const onSocket = (socket: Socket): void => {
+    // Over TLS the raw socket was admitted (or refused) before its handshake: see createTlsListener.
+    if (options.tls === undefined && !gate.admit(socket)) return;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const connectionOptions = {
@@ -53,6 +65,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     };
     const connection = new MessageConnection(socket, connectionOptions);
     const drop = (error: unknown) => {
+      if (error instanceof UnavailableError) countRefusal('handshake_timeout');
       const code = error instanceof UnderstudyError ? error.code : ErrorCode.badFrame;
       const reason = error instanceof Error ? error.message : String(error);
       connection.fail(code, reason);
@@ -96,8 +109,10 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       { ...material, requestCert: true, rejectUnauthorized: false, handshakeTimeout: timeoutMs },
       onSocket,
     );
-    // Tracked from the raw socket on, so that close() also cuts connections still in the TLS handshake.
+    // Admitted, and tracked, from the raw socket on: the caps apply before the costly handshake, and
+    // close() also cuts connections still in it.
     tlsServer.on('connection', (raw: Socket) => {
+      if (!gate.admit(raw)) return;
       sockets.add(raw);
       raw.once('close', () => sockets.delete(raw));
     });
@@ -122,6 +137,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
 
   function accept(connection: MessageConnection, hello: Hello): void {
     connection.send({ type: 'welcome', ok: true, code: '', message: '' } satisfies Welcome);
+    if (hello.peer.kind === 'client') connection.closeWhenIdle(clientIdleTimeoutMs);
     options.onConnection(hello.peer, connection);
   }
 

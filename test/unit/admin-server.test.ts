@@ -4,9 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { AdminServer, jsonResponse } from '../../src/admin/admin-server.js';
 import { addressList, adminAddress } from '../../src/cli/options.js';
+import { transportCounters } from '../../src/transport/index.js';
 
 let server: AdminServer;
 
@@ -94,4 +96,23 @@ test('--replica-admins takes distinct host:port addresses separated by commas', 
   assert.throws(() => parse('a:1,a:1'), /names an address twice/);
   assert.throws(() => parse('a:0'), /below 1/);
   assert.throws(() => parse('8001'), /./);
+});
+
+test('bytes that are not HTTP are answered 400, counted, and the server keeps answering', async () => {
+  const before = transportCounters.adminBadRequests;
+  const [host, port] = server.address.split(':');
+  const answer = await new Promise<string>((resolve) => {
+    let text = '';
+    const socket = connect({ host: host ?? '127.0.0.1', port: Number(port) }, () =>
+      socket.write('\u0000\u00ff garbage\r\n\r\n'),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    socket.on('error', () => resolve(text));
+    socket.on('close', () => resolve(text));
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 Bad Request/);
+  assert.equal(transportCounters.adminBadRequests, before + 1);
+  assert.equal((await ask('GET', '/hello')).status, 200);
 });

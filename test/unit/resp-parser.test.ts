@@ -97,3 +97,11 @@ test('after a protocol error the parser stays failed and reads nothing more', ()
   assert.deepEqual(later.commands, []);
   assert.match(later.error?.message ?? '', /invalid bulk length/);
 });
+
+test('regression (issue 10 fuzz test): a NUL after an inline argument ends the line instead of looping forever', () => {
+  const words = (line: string) =>
+    splitInline(Buffer.from(line, 'latin1')).map((arg) => arg.toString('latin1'));
+  assert.deepEqual(words('get\u0000\u00f8\r\b'), ['get']);
+  assert.deepEqual(words('\u0000anything'), []);
+  assert.deepEqual(words('set k\u0000 v'), ['set', 'k']);
+});
