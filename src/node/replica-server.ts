@@ -131,9 +131,11 @@ export class ReplicaServer {
     fsyncs: new TimingHistogram(fsyncBoundsSeconds, 1),
   };
   private readonly logger: Logger;
-  private readonly clients = new Map<ConnectionId, MessageConnection>();
-  /** The requests each client connection has in flight, with when they arrived. */
-  private readonly inFlight = new Map<ConnectionId, InFlightRequests>();
+  /** Each client connection, with the requests it has in flight and when they arrived. */
+  private readonly clients = new Map<
+    ConnectionId,
+    { readonly connection: MessageConnection; readonly inFlight: InFlightRequests }
+  >();
   private nextConnection = 1;
   private coordinatorConnection: MessageConnection | null = null;
   private coordinatorConnectedAtMs = 0;
@@ -342,12 +344,10 @@ export class ReplicaServer {
   private acceptClient(connection: MessageConnection): void {
     const id = connectionId(this.nextConnection++);
     const inFlight = new InFlightRequests(this.timings.requests);
-    this.clients.set(id, connection);
-    this.inFlight.set(id, inFlight);
+    this.clients.set(id, { connection, inFlight });
     if (this.clientReadsPaused) connection.pause();
     connection.onClose = (error) => {
       this.clients.delete(id);
-      this.inFlight.delete(id);
       logIfClosedForBadInput(this.logger, error);
     };
     connection.onMessage = (raw) => {
@@ -475,7 +475,7 @@ export class ReplicaServer {
     const limit = config.protocol.pendingRequestsMax * config.clientReadsPauseShare;
     if (this.clientReadsPaused || this.core.waitingRequests < limit) return;
     this.clientReadsPaused = true;
-    for (const connection of this.clients.values()) connection.pause();
+    for (const { connection } of this.clients.values()) connection.pause();
   }
 
   private resumeClientReadsIfCalm(): void {
@@ -483,7 +483,7 @@ export class ReplicaServer {
     const limit = config.protocol.pendingRequestsMax * config.clientReadsResumeShare;
     if (!this.clientReadsPaused || this.core.waitingRequests > limit) return;
     this.clientReadsPaused = false;
-    for (const connection of this.clients.values()) {
+    for (const { connection } of this.clients.values()) {
       // Resuming delivers what waited, which may fill the queue again.
       if (this.clientReadsPaused) break;
       connection.resume();
@@ -572,8 +572,10 @@ export class ReplicaServer {
     for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);
     const repliedAtMs = effects.replies.length === 0 ? 0 : performance.now();
     for (const { connection, reply } of effects.replies) {
-      this.clients.get(connection)?.send(reply);
-      this.inFlight.get(connection)?.answered(reply.id, repliedAtMs);
+      const client = this.clients.get(connection);
+      if (client === undefined) continue;
+      client.connection.send(reply);
+      client.inFlight.answered(reply.id, repliedAtMs);
     }
     this.resumeClientReadsIfCalm();
   }
