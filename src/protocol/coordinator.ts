@@ -29,6 +29,9 @@
 //   lease is no longer renewed, and once the last one granted ran out (as for a failover) the backup
 //   leads a new view, the old primary a learner in it. Without a commit quorum every backup holds
 //   every commit, and the old primary, with no lease, answers nothing that observes its state.
+// - a coordinator that leads by a lease of its own (etcd's, through `holdAuthorityUntil`) grants
+//   no lease that could outlive it: once it lapses another coordinator may lead, and that one waits
+//   out only the leases it can know of — those a coordinator grants within its own authority.
 
 import { commitQuorumOf, type ProtocolConfig, quorumConfigured } from './config.js';
 import {
@@ -132,6 +135,8 @@ export class Coordinator {
   private readonly ejectedUntil = new Map<ReplicaId, number>();
   /** Why this coordinator forms no view and grants no lease, or null. */
   private currentProblem: string | null = null;
+  /** Until when (our ticks) it may act: the end of its leadership lease; infinite when it leads alone. */
+  private authorityUntilTick = Number.POSITIVE_INFINITY;
   /**
    * New primaries chosen among restarted replicas only, because no replica that held everything in
    * memory was alive to this coordinator: replicated writes not yet committed may be lost by it.
@@ -176,7 +181,9 @@ export class Coordinator {
     const current = this.state.current;
     let leaseTicks = 0;
     if (current !== null && this.leaseAllowed(heartbeat, current)) {
-      leaseTicks = this.config.leaseTicks;
+      leaseTicks = this.grantableLeaseTicks();
+    }
+    if (leaseTicks > 0) {
       this.leaseExpiryTick = Math.max(
         this.leaseExpiryTick,
         this.now + leaseTicks + this.config.leaseDriftMarginTicks,
@@ -192,6 +199,22 @@ export class Coordinator {
       leaseTicks,
     };
     this.effects.messages.push({ to: heartbeat.replicaId, message: reply });
+  }
+
+  /**
+   * This coordinator leads by a lease it must keep renewing (a coordinator on etcd): it may act until
+   * `tick` on its clock, counted from before it asked for the renewal. Leases it grants end by then,
+   * margin included, so a coordinator that leads after it never meets a lease it could not know of.
+   */
+  holdAuthorityUntil(tick: number): void {
+    this.authorityUntilTick = tick;
+  }
+
+  /** How long a lease granted now may be: the full lease, or less as this coordinator's authority ends. */
+  private grantableLeaseTicks(): number {
+    if (this.testOnlyFaults.grantLeasesBeyondAuthority === true) return this.config.leaseTicks;
+    const left = Math.floor(this.authorityUntilTick - this.now - this.config.leaseDriftMarginTicks);
+    return Math.max(0, Math.min(this.config.leaseTicks, left));
   }
 
   takeEffects(): CoordinatorEffects {

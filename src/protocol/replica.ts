@@ -1669,6 +1669,16 @@ export class Replica {
     return this.commitWaiters.length + this.durableWaiters.length + this.replicatedWaiters.length;
   }
 
+  /**
+   * It is the primary and its lease runs now, by its clock as it reads at this moment: what a check
+   * that two primaries never hold a lease at once asks (the simulator), without moving its time.
+   */
+  holdsPrimaryLease(): boolean {
+    if (this.role !== 'primary') return false;
+    const now = this.testOnlyFaults.countTicksNotTime === true ? this.now : Math.max(this.now, this.clock());
+    return now < this.leaseExpiryTick;
+  }
+
   status(): ReplicaSnapshot {
     return {
       id: this.id,

@@ -38,6 +38,8 @@ export interface TestOnlyFaults {
   readonly promoteWithoutQuorumReports?: boolean;
   /** Switchover: the new primary's view is installed at once, while the old primary's lease runs. */
   readonly switchoverWithoutLeaseWait?: boolean;
+  /** Coordinator on etcd: leases are granted in full however soon this coordinator's own lease ends. */
+  readonly grantLeasesBeyondAuthority?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -53,4 +55,5 @@ export const testOnlyFaultNames = [
   'leadViewsOfEarlierProcesses',
   'promoteWithoutQuorumReports',
   'switchoverWithoutLeaseWait',
+  'grantLeasesBeyondAuthority',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

@@ -38,6 +38,7 @@ import {
   type View,
 } from '../protocol/types.js';
 import { type DiskFaults, type DiskStep, SimDisk } from './disk.js';
+import { EtcdHome, type EtcdHomeSettings } from './etcd-home.js';
 import { Random } from './random.js';
 
 export type { DiskFaults } from './disk.js';
@@ -59,6 +60,8 @@ export interface SimClusterOptions {
   readonly network?: NetworkFaults;
   readonly disk?: DiskFaults;
   readonly testOnlyFaults?: TestOnlyFaults;
+  /** The coordinators keep their state on etcd and elect a leader there (etcd-home.ts); else one embedded coordinator. */
+  readonly etcdHome?: EtcdHomeSettings;
 }
 
 export const calmNetwork: NetworkFaults = {
@@ -86,6 +89,18 @@ interface InFlight {
   readonly envelope: Envelope;
   /** For links to or from the coordinator: the coordinator process it belongs to. */
   readonly coordinatorEpoch: number;
+}
+
+/**
+ * Coordinator on etcd: a leader that stalled past its lease while a standby took over, and does not
+ * know it yet. Once it runs again it lives until its next keepalive is answered "lease not found".
+ */
+interface StaleCoordinator {
+  readonly core: Coordinator;
+  readonly epoch: number;
+  paused: boolean;
+  held: InFlight[];
+  endsAt: number;
 }
 
 /** An input that reached a paused process, handed over when it resumes. */
@@ -219,8 +234,20 @@ export class SimCluster {
     lossReportsDropped: 0,
     promotionsWithoutHolders: 0,
   };
-  /** Storage rules the real recovery code broke on a simulated disk (damage it did not call corruption). */
-  readonly storageViolations: string[] = [];
+  /**
+   * Rules broken as the cluster ran: storage rules the real recovery code broke on a simulated disk
+   * (damage it did not call corruption), and two primaries holding a lease at once.
+   */
+  readonly violations: string[] = [];
+  /** Pairs of primaries already reported for holding a lease at once (each is told once). */
+  private readonly leaseOverlapsTold = new Set<string>();
+  /** Coordinator on etcd; null: one embedded coordinator. */
+  private readonly etcd: EtcdHome | null;
+  private stale: StaleCoordinator | null = null;
+  /** Replicas whose heartbeats reach only the stale coordinator (their link to the new leader failed). */
+  private readonly heardOnlyByStale = new Set<ReplicaId>();
+  /** What the operator asked of the next coordinator to lead (etcd: it starts once elected). */
+  private nextStart: { readonly recoverFromReplicas?: readonly ReplicaId[] } = {};
   private sequence = 0;
   /** Blocked links "from>to", counted: overlapping faults heal one by one. */
   private readonly blocked = new Map<string, number>();
@@ -239,6 +266,7 @@ export class SimCluster {
     this.random = new Random(options.seed);
     this.network = options.network ?? calmNetwork;
     this.disk = options.disk ?? calmDisk;
+    this.etcd = options.etcdHome === undefined ? null : new EtcdHome(options.etcdHome);
     this.startCoordinator();
     for (let number = 1; number <= options.replicaCount; number++) {
       const id = replicaId(`r${number}`);
@@ -277,8 +305,7 @@ export class SimCluster {
     if (recovered.repair !== null) {
       // The shell's repair: the intact prefix stays, under a new identity, so the coordinator takes it
       // for a new member that must prove it holds everything before it counts again.
-      if (recovered.repair.problem !== null)
-        this.storageViolations.push(`${id}: ${recovered.repair.problem}`);
+      if (recovered.repair.problem !== null) this.violations.push(`${id}: ${recovered.repair.problem}`);
       this.directories += 1;
       node.disk.renewIdentity(`directory-${this.directories}`);
       this.counts.repairs += 1;
@@ -367,27 +394,134 @@ export class SimCluster {
   /**
    * Starts the coordinator process if it is down: from its stored state, or, after `wipeState`,
    * from an empty directory. `recoverFromReplicas` is the operator's consent to rebuild the view.
+   * On etcd, a coordinator leads only once elected: after the last leader's lease ran out.
    */
   startCoordinator(options: { wipeState?: boolean; recoverFromReplicas?: readonly ReplicaId[] } = {}): void {
     if (this.coordinator !== null) return;
     if (options.wipeState === true) this.coordinatorStored = null;
+    this.nextStart =
+      options.recoverFromReplicas === undefined ? {} : { recoverFromReplicas: options.recoverFromReplicas };
+    if (this.etcd === null) this.runCoordinator(options.wipeState === true);
+    else this.electCoordinator();
+  }
+
+  private runCoordinator(wiped: boolean): Coordinator {
+    const { recoverFromReplicas } = this.nextStart;
+    this.nextStart = {};
     this.coordinatorEpoch += 1;
     this.promotionsWithoutHoldersSeen = 0;
-    this.coordinator = new Coordinator({
+    const coordinator = new Coordinator({
       config: this.options.config,
       stored: this.coordinatorStored,
       clock: () => this.coordinatorClock,
-      recoverFromReplicas: options.recoverFromReplicas ?? [],
+      recoverFromReplicas: recoverFromReplicas ?? [],
       ...(this.options.testOnlyFaults === undefined ? {} : { testOnlyFaults: this.options.testOnlyFaults }),
     });
-    const how = options.wipeState === true ? ' with an empty state directory' : '';
+    this.coordinator = coordinator;
+    const how = wiped ? ' with an empty state directory' : '';
     const consent =
-      options.recoverFromReplicas === undefined
-        ? ''
-        : `, recovering from ${options.recoverFromReplicas.join(',')}`;
+      recoverFromReplicas === undefined ? '' : `, recovering from ${recoverFromReplicas.join(',')}`;
     this.trace(
       `start coordinator${how}${consent} in view ${this.coordinatorStored?.current?.view.number ?? 0}`,
     );
+    return coordinator;
+  }
+
+  // ---- the coordinator on etcd -----------------------------------------------------------------
+
+  /** Elects a standby if no leader's lease remains; a leader still paused goes on believing it leads. */
+  private electCoordinator(): void {
+    const etcd = this.etcd;
+    if (etcd === null || !etcd.canElect(this.now)) return;
+    if (this.coordinator !== null && !this.coordinatorPaused) return;
+    if (this.coordinator !== null) {
+      this.stale = {
+        core: this.coordinator,
+        epoch: this.coordinatorEpoch,
+        paused: true,
+        held: this.coordinatorHeld,
+        endsAt: Number.POSITIVE_INFINITY,
+      };
+      this.coordinator = null;
+      this.coordinatorPaused = false;
+      this.coordinatorHeld = [];
+      this.trace('the stalled coordinator lost its etcd lease');
+    }
+    const authorityUntil = etcd.elect(this.now, this.coordinatorClock);
+    this.runCoordinator(this.coordinatorStored === null).holdAuthorityUntil(authorityUntil);
+    this.trace('coordinator elected');
+  }
+
+  /** etcd stops answering, or answers again. */
+  setEtcdAvailable(available: boolean): void {
+    if (this.etcd === null) return;
+    this.etcd.available = available;
+    this.trace(available ? 'etcd answers again' : 'etcd unavailable');
+  }
+
+  get onEtcd(): boolean {
+    return this.etcd !== null;
+  }
+
+  /** Until a stale coordinator ends, `id`'s heartbeats reach it only (its link to the new leader failed). */
+  hearOnlyByStale(id: ReplicaId): void {
+    this.heardOnlyByStale.add(id);
+  }
+
+  private stepEtcdHome(): void {
+    const etcd = this.etcd;
+    if (etcd === null) return;
+    if (this.coordinator !== null && !this.coordinatorPaused) {
+      const outcome = etcd.keepalive(this.now, this.coordinatorClock);
+      if (outcome?.kind === 'renewed') this.coordinator.holdAuthorityUntil(outcome.authorityUntil);
+      if (outcome?.kind === 'lost') this.stepDown('its etcd lease ran out');
+    }
+    this.electCoordinator();
+    const stale = this.stale;
+    if (stale === null || stale.paused) return;
+    if (this.now >= stale.endsAt) {
+      this.endStale('its keepalive found its lease gone');
+      return;
+    }
+    stale.core.tick();
+    this.flushStale();
+  }
+
+  /** The leader stops leading (it stays as a standby); what it had not stored is never sent. */
+  private stepDown(why: string): void {
+    this.coordinator = null;
+    this.coordinatorPaused = false;
+    this.coordinatorHeld = [];
+    this.trace(`coordinator steps down: ${why}`);
+  }
+
+  private resumeStale(stale: StaleCoordinator): void {
+    stale.paused = false;
+    stale.endsAt = this.now + this.random.integer(1, this.etcd?.settings.keepaliveEveryTicks ?? 1);
+    this.trace(`resume the stale coordinator until ${stale.endsAt} with ${stale.held.length} inputs waiting`);
+    const held = stale.held;
+    stale.held = [];
+    for (const item of held) this.deliver(item);
+  }
+
+  private endStale(why: string): void {
+    this.stale = null;
+    this.heardOnlyByStale.clear();
+    this.trace(`the stale coordinator stops: ${why}`);
+  }
+
+  private flushStale(): void {
+    const stale = this.stale;
+    if (stale === null) return;
+    const effects = stale.core.takeEffects();
+    if (effects.save !== null) {
+      // Its transaction compares the leader key, which is no longer its own.
+      this.endStale('etcd refused its write');
+      return;
+    }
+    for (const { to, message } of effects.messages) {
+      this.send('coordinator', to, { kind: 'coordinator', message }, stale.epoch);
+    }
   }
 
   pauseCoordinator(): void {
@@ -397,7 +531,10 @@ export class SimCluster {
   }
 
   resumeCoordinator(): void {
-    if (!this.coordinatorPaused) return;
+    if (!this.coordinatorPaused) {
+      if (this.stale?.paused === true) this.resumeStale(this.stale);
+      return;
+    }
     this.coordinatorPaused = false;
     this.trace(`resume coordinator with ${this.coordinatorHeld.length} inputs waiting`);
     const held = this.coordinatorHeld;
@@ -527,6 +664,7 @@ export class SimCluster {
     this.now += 1;
     this.coordinatorClock += 1;
     for (const node of this.nodes.values()) node.clockTime += node.clockRate;
+    this.stepEtcdHome();
     if (this.coordinator !== null && !this.coordinatorPaused) {
       this.coordinator.tick();
       this.flushCoordinator();
@@ -554,6 +692,23 @@ export class SimCluster {
     }
     this.deliverDue();
     this.completeTransfers();
+    this.checkLeases();
+  }
+
+  /** Two primaries must never hold a lease at once: the coordinator waits out one before granting the next. */
+  private checkLeases(): void {
+    let holder: ReplicaId | null = null;
+    for (const [id, node] of this.nodes) {
+      if (node.replica?.holdsPrimaryLease() !== true) continue;
+      if (holder !== null) {
+        const views = `${holder} (view ${this.node(holder).replica?.status().view?.number}) and ${id} (view ${node.replica.status().view?.number})`;
+        if (!this.leaseOverlapsTold.has(views)) {
+          this.leaseOverlapsTold.add(views);
+          this.violations.push(`at tick ${this.now} two primaries hold a lease: ${views}`);
+        }
+      }
+      holder = id;
+    }
   }
 
   /** Snapshots that arrived: kept on the receiver's disk, then installed, if both ends held out. */
@@ -655,7 +810,12 @@ export class SimCluster {
     this.flushReplica(id, replica, node.disk);
   }
 
-  private send(from: Endpoint, to: Endpoint, envelope: Envelope): void {
+  private send(
+    from: Endpoint,
+    to: Endpoint,
+    envelope: Envelope,
+    epoch = this.heartbeatEpoch(from, envelope),
+  ): void {
     if (this.blocked.has(`${from}>${to}`)) return;
     if (this.random.chance(this.network.lossProbability)) return;
     const copies = this.random.chance(this.network.duplicateProbability) ? 2 : 1;
@@ -669,9 +829,18 @@ export class SimCluster {
         from,
         to,
         envelope,
-        coordinatorEpoch: this.coordinatorEpoch,
+        coordinatorEpoch: epoch,
       });
     }
+  }
+
+  /** Which coordinator process a message on a coordinator link belongs to. */
+  private heartbeatEpoch(from: Endpoint, envelope: Envelope): number {
+    const stale = this.stale;
+    if (envelope.kind === 'heartbeat' && stale !== null && this.heardOnlyByStale.has(from as ReplicaId)) {
+      return stale.epoch;
+    }
+    return this.coordinatorEpoch;
   }
 
   private deliverDue(): void {
@@ -687,8 +856,22 @@ export class SimCluster {
   private deliver(item: InFlight): void {
     const { envelope } = item;
     if (envelope.kind === 'heartbeat' || envelope.kind === 'coordinator') {
-      // The connection to a coordinator process dies with it.
-      if (this.coordinator === null || item.coordinatorEpoch !== this.coordinatorEpoch) return;
+      const stale = this.stale;
+      if (stale !== null && item.coordinatorEpoch === stale.epoch) {
+        if (envelope.kind === 'heartbeat') {
+          if (stale.paused) stale.held.push(item);
+          else {
+            this.trace(`${item.from}>stale coordinator ${describe(envelope)}`);
+            stale.core.receiveHeartbeat(envelope.message);
+            this.flushStale();
+          }
+          return;
+        }
+        // A reply of the stale coordinator: its connections live as long as it does.
+      } else if (this.coordinator === null || item.coordinatorEpoch !== this.coordinatorEpoch) {
+        // The connection to a coordinator process dies with it.
+        return;
+      }
     }
     if (envelope.kind === 'heartbeat') {
       if (this.coordinatorPaused) {
@@ -770,6 +953,10 @@ export class SimCluster {
       for (const listener of this.promotionWithoutHoldersListeners) listener();
     }
     const effects = this.coordinator.takeEffects();
+    if (effects.save !== null && this.etcd?.available === false) {
+      this.stepDown('it could not store a view: etcd is unavailable');
+      return;
+    }
     if (effects.save !== null) this.coordinatorStored = effects.save;
     for (const outcome of effects.switchovers) {
       this.trace(`switchover to ${outcome.to} ${outcome.ok ? 'done' : 'failed'}: ${outcome.message}`);

@@ -28,6 +28,7 @@ import {
   type NetworkFaults,
   type SimCluster,
 } from './cluster.js';
+import type { EtcdHomeSettings } from './etcd-home.js';
 import type { Random } from './random.js';
 
 export const faultKinds = [
@@ -51,6 +52,8 @@ export const faultKinds = [
   'corrupt',
   'memory-loss',
   'switchover',
+  'etcd-outage',
+  'stale-leader',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -84,6 +87,8 @@ export interface FaultPlan {
   readonly syncQuorum: number | null;
   /** Share of writes (of those not async) that ask for `replicated` durability. */
   readonly replicatedProbability: number;
+  /** The coordinators on etcd (a leader elected by lease, standbys), or null: one embedded coordinator. */
+  readonly etcdHome: EtcdHomeSettings | null;
 }
 
 /** Snapshot thresholds most seeds pick from: a snapshot every few entries to every few dozen. */
@@ -111,7 +116,7 @@ const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
   // Kinds added later are drawn last (below), so older seeds keep the rest of their plan.
-  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover'];
+  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover', ...etcdFaultKinds];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
@@ -154,6 +159,10 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   const replicatedProbability = random.pick(replicatedProbabilityChoices);
   // Drawn after everything else for the same reason.
   if (random.chance(0.5)) kinds.push('switchover');
+  // Last again: on etcd, the coordinator faults above become a leader's loss (crash) and its stall
+  // (pause), and two kinds exist only there.
+  const etcdHome = random.chance(etcdSeedProbability) ? planEtcdHome(random) : null;
+  if (etcdHome !== null) for (const kind of etcdFaultKinds) if (random.chance(0.5)) kinds.push(kind);
   const config: ProtocolConfig =
     syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
@@ -172,7 +181,27 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     clientDeadlineTicks,
     syncQuorum,
     replicatedProbability,
+    etcdHome,
   };
+}
+
+/** The plan with one embedded coordinator instead of coordinators on etcd. */
+export function withEmbeddedCoordinator(plan: FaultPlan): FaultPlan {
+  return { ...plan, etcdHome: null, kinds: plan.kinds.filter((kind) => !etcdFaultKinds.includes(kind)) };
+}
+
+/** Kinds only a coordinator on etcd has. */
+const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
+/** Share of seeds whose coordinators live on etcd. */
+const etcdSeedProbability = 0.4;
+
+/**
+ * The leadership lease outlives a coordinator's lease on the primary with a keepalive to spare, as
+ * the shell's settings require, so a healthy leader always grants full leases.
+ */
+function planEtcdHome(random: Random): EtcdHomeSettings {
+  const leaseTtlTicks = random.pick([80, 120, 200]);
+  return { leaseTtlTicks, keepaliveEveryTicks: leaseTtlTicks / 4 };
 }
 
 /** The plan in words; a service's run (service-simulation.ts) leaves out what only the key/value clients do. */
@@ -194,6 +223,9 @@ export function describePlan(plan: FaultPlan, clients: 'key-value' | 'service' =
     ...(clients === 'key-value' ? keyValueOnly : []),
     `client deadline ${plan.clientDeadlineTicks} ticks`,
     plan.syncQuorum === null ? 'commit at every backup' : `commit at ${plan.syncQuorum} backup(s)`,
+    plan.etcdHome === null
+      ? 'one coordinator'
+      : `coordinators on etcd (lease ${plan.etcdHome.leaseTtlTicks} ticks, keepalive every ${plan.etcdHome.keepaliveEveryTicks})`,
     ...(clients === 'key-value'
       ? [`${Math.round(plan.replicatedProbability * 100)}% of sync writes replicated`]
       : []),
@@ -606,6 +638,37 @@ export class Nemesis {
           return null;
         }
         return fault(primary, reconnect);
+      }
+      case 'etcd-outage': {
+        // No keepalive, election or write succeeds: the leader's authority runs out, a view it would
+        // install is never stored (so it steps down), and no one leads until etcd answers again.
+        if (this.busy('coordinator')) return null;
+        cluster.setEtcdAvailable(false);
+        return fault('coordinator', () => cluster.setEtcdAvailable(true));
+      }
+      case 'stale-leader': {
+        // The leader stalls past its etcd lease, a standby takes over, and often the primary's link to
+        // the new leader fails while its connection to the old one holds: when the old leader runs
+        // again it hears that primary's heartbeats (some sent while it stalled) and believes it still
+        // leads, until its keepalive is answered. Long enough a stall that the new leader replaced the
+        // primary meanwhile; whatever the old leader grants must not outlive its own lease.
+        if (this.busy('coordinator') || !cluster.coordinatorRunning || primary === undefined) return null;
+        const etcdHome = this.plan.etcdHome;
+        if (etcdHome === null) return null;
+        const config = this.plan.config;
+        const stallTicks =
+          etcdHome.leaseTtlTicks +
+          this.random.integer(
+            0,
+            config.leaseTicks + config.leaseDriftMarginTicks + 3 * config.failureTimeoutTicks,
+          );
+        cluster.pauseCoordinator();
+        if (this.random.chance(0.7)) cluster.hearOnlyByStale(primary);
+        cluster.note(`stale-leader: the coordinator stalls ${stallTicks} ticks`);
+        return {
+          ...fault('coordinator', () => cluster.resumeCoordinator()),
+          healAt: cluster.now + stallTicks,
+        };
       }
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.

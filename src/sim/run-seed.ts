@@ -18,7 +18,7 @@ import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { SimCluster, type StorageCounts } from './cluster.js';
 import { checkConvergence } from './convergence.js';
-import { describePlan, type FaultKind, Nemesis, planFaults } from './faults.js';
+import { describePlan, type FaultKind, Nemesis, planFaults, withEmbeddedCoordinator } from './faults.js';
 import { Random } from './random.js';
 import { SimWorkload, workloadDefaults } from './workload.js';
 
@@ -32,6 +32,11 @@ export interface SeedOptions {
    * so the seeds the tests rely on keep their plans.
    */
   readonly lagPolicy?: LagPolicy;
+  /**
+   * One embedded coordinator even where the seed's plan drew coordinators on etcd (and without the
+   * faults only they have): the plan older proof seeds were found on.
+   */
+  readonly embeddedCoordinator?: boolean;
 }
 
 export interface SeedResult {
@@ -83,13 +88,15 @@ const finalReadAttemptsMax = 5;
 const simKvLimits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 1024 };
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
-  const plan = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
+  const drawn = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
+  const plan = options.embeddedCoordinator === true ? withEmbeddedCoordinator(drawn) : drawn;
   const cluster = new SimCluster({
     seed,
     replicaCount: plan.replicaCount,
     config: options.lagPolicy === undefined ? plan.config : { ...plan.config, lagPolicy: options.lagPolicy },
     createStateMachine: () => new KeyValueStore(simKvLimits),
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
+    ...(plan.etcdHome === null ? {} : { etcdHome: plan.etcdHome }),
   });
   const violations: string[] = [];
   const workload = new SimWorkload(cluster, cluster.random, {
@@ -192,7 +199,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   }
   const failovers = Math.max(0, primaries.length - 1);
   if (asyncLost > 0 && failovers === 0) violations.push(`${asyncLost} async writes lost without a failover`);
-  violations.push(...cluster.storageViolations);
+  violations.push(...cluster.violations);
 
   return {
     seed,

@@ -78,6 +78,7 @@ export function simulateService(
     config: plan.config,
     createStateMachine: simulation.createStateMachine,
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
+    ...(plan.etcdHome === null ? {} : { etcdHome: plan.etcdHome }),
   });
   const workload = new ServiceWorkload(cluster, new Random(seed ^ workloadSeedMask), simulation.nextRequest, {
     clients,
@@ -130,7 +131,7 @@ export function simulateService(
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     violations.push(`the run stopped on an error: ${message.split('\n').slice(0, 4).join(' | ')}`);
   }
-  violations.push(...cluster.storageViolations);
+  violations.push(...cluster.violations);
   return {
     seed,
     plan: describePlan(plan, 'service'),
