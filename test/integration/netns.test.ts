@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { countStorageEvents, parseReplicaLog } from '../../src/chaos/replica-logs.js';
 import { Client } from '../../src/client/index.js';
+import { UnavailableError } from '../../src/errors.js';
 import type { View } from '../../src/protocol/types.js';
 import { type RunningProcess, startProcess, stop, waitFor } from './harness.js';
 import {
@@ -224,6 +225,34 @@ describe('separate hosts: the coordinator and each replica in a network namespac
     await assertEveryWriteReadsBack(client);
   });
 
+  test('the coordinator’s link goes down: the primary stops answering once its lease runs out, and serves again when the link is back', async () => {
+    assert.ok(network !== null);
+    // Connected before the cut: it knows the primary, and gives up on a read after a second.
+    const impatient = await Client.connect({ coordinator: coordinatorAddress, deadlineMs: 1000 });
+    clients.push(impatient);
+    assert.equal(await impatient.getText('after-rejoin'), 'yes');
+    await network.linkDown(host('coordinator'));
+    const refusal = await waitFor('the primary to stop answering', async () => {
+      try {
+        await impatient.getText('after-rejoin');
+        return undefined; // still within its lease
+      } catch (error) {
+        return error;
+      }
+    });
+    assert.ok(
+      refusal instanceof UnavailableError,
+      `a read without a lease is unavailable: ${String(refusal)}`,
+    );
+    await network.linkUp(host('coordinator'));
+    const client = await connect();
+    await waitFor('a read to be answered again', async () =>
+      (await impatient.getText('after-rejoin')) === 'yes' ? true : undefined,
+    );
+    await client.put('after-coordinator-cut', 'yes');
+    await assertEveryWriteReadsBack(client);
+  });
+
   test('a replica on a new host gets the state by transfer and, with every other replica cut off, serves every key', async () => {
     assert.ok(network !== null);
     const client = await connect();
@@ -240,6 +269,7 @@ describe('separate hosts: the coordinator and each replica in a network namespac
     await waitForView((view) => view.primary === 'r4' && view.backups.length === 0);
     await assertEveryWriteReadsBack(client);
     assert.equal(await client.getText('after-rejoin'), 'yes');
+    assert.equal(await client.getText('after-coordinator-cut'), 'yes');
   });
 
   test('what a crashed run left behind (its namespaces and what runs in them) is removed by the next', async () => {
