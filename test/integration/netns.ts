@@ -57,25 +57,39 @@ export function namespacesUnavailable(): string | undefined {
   } catch {
     return '`ip` (iproute2) is not installed';
   }
-  // Make one namespace with a bridge and a veth pair, as a run does, and remove it.
+  // Make one namespace with a bridge and a veth pair and start node in it, as a run does; remove it.
   const probe = `${NAMESPACE_PREFIX}${process.pid}-${randomBytes(3).toString('hex')}-probe`;
+  const steps: readonly (readonly [problem: string, args: readonly string[]])[] = [
+    ['`ip netns add` failed', ['netns', 'add', probe]],
+    [
+      'a bridge cannot be made in a network namespace',
+      ['-n', probe, 'link', 'add', 'probe-br', 'type', 'bridge'],
+    ],
+    [
+      'a veth pair cannot be made in a network namespace',
+      ['-n', probe, 'link', 'add', 'probe-a', 'type', 'veth', 'peer', 'name', 'probe-b'],
+    ],
+    // `ip netns exec` mounts a /sys of its own, which some containers forbid.
+    [
+      '`ip netns exec` cannot start node in a network namespace',
+      ['netns', 'exec', probe, process.execPath, '-e', ''],
+    ],
+  ];
   try {
-    execFileSync('ip', ['netns', 'add', probe], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    return `\`ip netns add\` failed: ${commandError(error)}`;
-  }
-  try {
-    execFileSync('ip', ['-n', probe, 'link', 'add', 'probe-br', 'type', 'bridge'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    execFileSync('ip', ['-n', probe, 'link', 'add', 'probe-a', 'type', 'veth', 'peer', 'name', 'probe-b'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    for (const [problem, args] of steps) {
+      try {
+        execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (error) {
+        return `${problem}: ${commandError(error)}`;
+      }
+    }
     return undefined;
-  } catch (error) {
-    return `a bridge or veth pair cannot be made in a network namespace: ${commandError(error)}`;
   } finally {
-    execFileSync('ip', ['netns', 'delete', probe], { stdio: 'ignore' });
+    try {
+      execFileSync('ip', ['netns', 'delete', probe], { stdio: 'ignore' });
+    } catch {
+      // It was never made.
+    }
   }
 }
 
