@@ -69,13 +69,18 @@ describe('separate hosts: the coordinator and each replica in a network namespac
     return running;
   };
 
-  const startReplica = (id: string): Promise<RunningProcess> =>
+  /**
+   * A replica on a new host, listening on its host's address; or, `everyInterface`, on 0.0.0.0 with
+   * `--advertise` naming the address other hosts dial (docs/OPERATIONS.md, "A machine cut off").
+   */
+  const startReplica = (id: string, { everyInterface = false } = {}): Promise<RunningProcess> =>
     startServer(id, (where) => [
       'replica',
       '--id',
       id,
-      '--listen',
-      `${where.address}:${SERVER_PORT}`,
+      ...(everyInterface
+        ? ['--listen', `0.0.0.0:${SERVER_PORT}`, '--advertise', `${where.address}:${SERVER_PORT}`]
+        : ['--listen', `${where.address}:${SERVER_PORT}`]),
       '--coordinator',
       coordinatorAddress,
       '--dir',
@@ -253,15 +258,21 @@ describe('separate hosts: the coordinator and each replica in a network namespac
     await assertEveryWriteReadsBack(client);
   });
 
-  test('a replica on a new host gets the state by transfer and, with every other replica cut off, serves every key', async () => {
+  test('a replica on a new host (listening on every interface, advertising its address) gets the state by transfer and, with every other replica cut off, serves every key', async () => {
     assert.ok(network !== null);
     const client = await connect();
     await waitFor('a snapshot that compacted the log', async () => {
       const { replicas } = await client.status();
       return replicas.every((replica) => replica.snapshotIndex > 0) ? true : undefined;
     });
-    const newcomer = await startReplica('r4');
+    const newcomer = await startReplica('r4', { everyInterface: true });
     await waitForView((view) => view.backups.some((id) => id === 'r4'), 60_000);
+    const advertised = (await client.status()).replicas.find((replica) => replica.id === 'r4')?.address;
+    assert.equal(
+      advertised,
+      `${host('r4').address}:${SERVER_PORT}`,
+      'r4 is known by the address it advertises',
+    );
     const events = countStorageEvents(parseReplicaLog(newcomer.stderr()));
     assert.ok(events.transfersCompleted >= 1, 'r4 received a snapshot from the primary');
     // Cut every other replica off: r4 alone holds the state the client reads.
