@@ -21,12 +21,18 @@ export interface RunningProcess {
   stdout(): string;
 }
 
+/**
+ * Starts the CLI with `args` and resolves once it prints where it listens. `launcher` is a command
+ * prefix that must replace itself with the program (`ip netns exec NS`), so the child is the server.
+ */
 export function startProcess(
   args: string[],
   env: Readonly<Record<string, string>> = {},
+  launcher: readonly string[] = [],
 ): Promise<RunningProcess> {
   // Servers run as `understudy` runs them: with the servers' V8 flags.
-  const child = spawn(process.execPath, [...serverNodeFlags, cliPath, ...args], {
+  const [command = process.execPath, ...prefix] = [...launcher, process.execPath];
+  const child = spawn(command, [...prefix, ...serverNodeFlags, cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
