@@ -289,6 +289,13 @@ export class ReplicaServer {
       },
       'started',
     );
+    if (options.advertise === undefined && (host === '0.0.0.0' || host === '::')) {
+      // Peers and clients dial what the coordinator lists: a wildcard reaches only this machine.
+      logger.warn(
+        { address: listener.address },
+        'listening on every interface without --advertise: other machines cannot dial the address the coordinator lists; pass --advertise HOST:PORT',
+      );
+    }
     return server;
   }
 
