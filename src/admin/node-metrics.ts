@@ -68,7 +68,7 @@ export function createNodeRegistry(views: () => ViewCounts): Registry {
   labelledCounterFrom(
     registry,
     'understudy_requests_refused_total',
-    'Requests refused on a port that asks for tokens: a Redis command before AUTH (not_authenticated), a client id that is not the token name\'s (client_id_not_owned), a switchover without an admin token (not_admin).',
+    "Requests refused on a port that asks for tokens: a Redis command before AUTH (not_authenticated), a client id that is not the token name's (client_id_not_owned), a switchover without an admin token (not_admin).",
     'reason',
     () => Object.entries(transportCounters.requestsRefused),
   );

@@ -12,7 +12,7 @@ import { type RespReply, reply } from './replies.js';
 
 export const NOAUTH = 'NOAUTH Authentication required.';
 export const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
-const NOAUTH_HELLO =
+export const NOAUTH_HELLO =
   'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH ' +
   '<user> <pass> option can be used to authenticate the client and select the RESP protocol version at ' +
   'the same time';
@@ -20,27 +20,33 @@ const NO_PASSWORD =
   'ERR AUTH <password> called without any password configured for the default user. Are you sure your ' +
   'configuration is correct?';
 
-/** Commands a connection may send before it authenticates (HELLO only with its AUTH option). */
+/**
+ * Commands a connection may send before it authenticates. HELLO checks for itself, after its protocol
+ * version, as Redis does: `HELLO 3` gets NOPROTO first, so a client such as ioredis falls back to
+ * RESP2 and then sends AUTH.
+ */
 const beforeAuth: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
+
+/** Whether the connection must still authenticate before its commands run. */
+export function mustAuthenticate(context: CommandContext): boolean {
+  return context.credentials !== null && context.connection.token === null;
+}
 
 /**
  * The refusal for `name` on a connection that has not authenticated on a port that asks for it, or
  * null when the command may run.
  */
-export function noAuthRefusal(
-  name: string,
-  args: readonly Buffer[],
-  context: CommandContext,
-): RespReply | null {
-  if (context.credentials === null || context.connection.token !== null) return null;
-  if (beforeAuth.has(name)) {
-    if (name !== 'hello' || args.some((argument) => argument.toString('latin1').toLowerCase() === 'auth'))
-      return null;
-    countRequestRefusal('not_authenticated');
-    return reply.error(NOAUTH_HELLO);
-  }
+export function noAuthRefusal(name: string, context: CommandContext): RespReply | null {
+  if (!mustAuthenticate(context) || beforeAuth.has(name)) return null;
   countRequestRefusal('not_authenticated');
   return reply.error(NOAUTH);
+}
+
+/** HELLO's refusal once its version and options were read, if the connection has still not authenticated. */
+export function helloNoAuthRefusal(context: CommandContext): RespReply | null {
+  if (!mustAuthenticate(context)) return null;
+  countRequestRefusal('not_authenticated');
+  return reply.error(NOAUTH_HELLO);
 }
 
 /**

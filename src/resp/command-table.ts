@@ -60,7 +60,7 @@ export class CommandTable {
     const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
     if (!fits) return wrongArity(spec.name);
     // After the name and arity, as Redis orders its checks.
-    const refusal = noAuthRefusal(spec.name, args, context);
+    const refusal = noAuthRefusal(spec.name, context);
     if (refusal !== null) return refusal;
     return spec.handler(args, context);
   }

@@ -3,7 +3,7 @@
 // server without RESP3, and clients such as ioredis then stay on RESP2).
 
 import { integerArgument, lowerName } from './arguments.js';
-import { auth, authenticate } from './auth.js';
+import { auth, authenticate, helloNoAuthRefusal } from './auth.js';
 import { type CommandSpec, wrongArity } from './command-table.js';
 import type { CommandContext } from './context.js';
 import { clientNameBytesMax } from './limits.js';
@@ -84,6 +84,8 @@ function hello(args: readonly Buffer[], context: CommandContext): RespReply {
       );
     }
   }
+  const refused = helloNoAuthRefusal(context);
+  if (refused !== null) return refused;
   if (name !== undefined) context.connection.name = name === '' ? null : name;
   const role = context.backend.local().role === 'primary' ? 'master' : 'replica';
   return reply.array([
