@@ -601,6 +601,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`,
     // Clients of a TLS cluster verify it with the CA.
     tlsDirectory === undefined ? '' : ` --tls-ca ${join(flags.tlsDir ?? '', 'ca.crt')}`,
+    // A cluster that asks for tokens: the file is the user's own (start never sees a token).
+    flags.authFile === undefined ? '' : ' --token-file YOUR.token',
   ].join('');
   const hint =
     service === null
