@@ -319,7 +319,10 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     assert.match(logs, /handshake/, 'the refusals were logged');
     const secrets = [
       clusterSecret,
-      ...[app1, app2, ops].map(({ token }) => token.slice(token.indexOf('.') + 1)),
+      ...[app1, app2, ops].flatMap(({ token, digest }) => [
+        token.slice(token.indexOf('.') + 1),
+        digest.slice(7),
+      ]),
     ];
     for (const [what, text] of [
       ['logs', logs],
