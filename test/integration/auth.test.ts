@@ -223,7 +223,10 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
       'forged_peer',
     );
     const replicaBefore = await counter(r1Admin, 'understudy_connections_refused_total', 'forged_peer');
-    const viewBefore = await cluster.waitForView(() => true);
+    // A steady view (the switchover's old primary back as a backup): one the impostor could only disturb.
+    const viewBefore = await cluster.waitForView(
+      (view) => view.backups.length === 2 && view.learners.length === 0,
+    );
     const posing = (credential?: string): Hello => ({
       type: 'hello',
       clusterId: 'understudy',
