@@ -611,6 +611,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
   process.stdout.write(`try: ${hint}   (Ctrl-C stops the cluster)\n`);
   if (service === null) {
     const redisHost = flags.host === CLUSTER_HOST_DEFAULT ? '' : ` -h ${flags.host}`;
-    process.stdout.write(`  or: redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
+    const redisAuth = flags.authFile === undefined ? '' : 'REDISCLI_AUTH="$(cat YOUR.token)" ';
+    process.stdout.write(`  or: ${redisAuth}redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
   }
 }
