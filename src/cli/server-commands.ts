@@ -612,6 +612,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
   if (service === null) {
     const redisHost = flags.host === CLUSTER_HOST_DEFAULT ? '' : ` -h ${flags.host}`;
     const redisAuth = flags.authFile === undefined ? '' : 'REDISCLI_AUTH="$(cat YOUR.token)" ';
-    process.stdout.write(`  or: ${redisAuth}redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
+    process.stdout.write(
+      `  or: ${redisAuth}redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`,
+    );
   }
 }
