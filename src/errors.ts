@@ -79,10 +79,14 @@ export class BadFrameError extends UnderstudyError {
   }
 }
 
+/** The listener refused us: HANDSHAKE_REFUSED (cluster, version, service) or UNAUTHENTICATED (token, secret). */
 export class HandshakeError extends UnderstudyError {
   override name = 'HandshakeError';
-  constructor(message: string) {
-    super(ErrorCode.handshakeRefused, message);
+  constructor(
+    message: string,
+    code: typeof ErrorCode.handshakeRefused | typeof ErrorCode.unauthenticated = ErrorCode.handshakeRefused,
+  ) {
+    super(code, message);
   }
 }
 

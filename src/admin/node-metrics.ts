@@ -61,9 +61,16 @@ export function createNodeRegistry(views: () => ViewCounts): Registry {
   labelledCounterFrom(
     registry,
     'understudy_connections_refused_total',
-    'Connections refused at accept (connections_max, address_connections_max: a port cap was reached) or cut by a deadline (handshake_timeout, idle_timeout).',
+    'Connections refused at accept (connections_max, address_connections_max: a port cap was reached), cut by a deadline (handshake_timeout, idle_timeout), refused for a missing or wrong token (unauthenticated; a failed Redis AUTH too), or a member without the cluster secret or with a certificate that does not name it (forged_peer).',
     'reason',
     () => Object.entries(transportCounters.connectionsRefused),
+  );
+  labelledCounterFrom(
+    registry,
+    'understudy_requests_refused_total',
+    "Requests refused on a port that asks for tokens: a Redis command before AUTH (not_authenticated), a client id that is not the token name's (client_id_not_owned), a switchover without an admin token (not_admin).",
+    'reason',
+    () => Object.entries(transportCounters.requestsRefused),
   );
   counterFrom(
     registry,

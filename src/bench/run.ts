@@ -117,6 +117,7 @@ export class LoadSession {
         deadlineMs: options.timeoutMs,
         attemptTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS_DEFAULT, options.timeoutMs),
         ...(target.tls === undefined ? {} : { tls: target.tls }),
+        ...(target.token === undefined ? {} : { token: target.token }),
       });
     const clients: Client[] = [];
     try {

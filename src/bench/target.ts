@@ -26,16 +26,24 @@ export interface BenchTarget {
   readonly slowBackup: SlowBackup | null;
   /** How its clients dial a running cluster on TLS (a cluster the bench starts is plain TCP). */
   readonly tls?: TlsMaterial;
+  /** The token its clients bring to a running cluster that asks for one (--auth-file). */
+  readonly token?: string;
   close(): Promise<void>;
 }
 
-export function runningCluster(coordinator: string, clusterId: string, tls?: TlsMaterial): BenchTarget {
+export function runningCluster(
+  coordinator: string,
+  clusterId: string,
+  tls?: TlsMaterial,
+  token?: string,
+): BenchTarget {
   return {
     coordinator,
     clusterId,
     startedReplicas: null,
     slowBackup: null,
     ...(tls === undefined ? {} : { tls }),
+    ...(token === undefined ? {} : { token }),
     close: async () => {},
   };
 }

@@ -42,6 +42,7 @@ import {
 import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
+import { clientToken } from './auth-files.js';
 import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
 import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
 import { clientTlsMaterial } from './tls-files.js';
@@ -297,7 +298,14 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
             ...(flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs }),
             clusterArguments: clusterSettingArguments(flags),
           });
-    const target = started ?? runningCluster(flags.coordinator, flags.clusterId, clientTlsMaterial(flags));
+    const target =
+      started ??
+      runningCluster(
+        flags.coordinator,
+        flags.clusterId,
+        clientTlsMaterial(flags),
+        clientToken(flags.tokenFile),
+      );
     try {
       let outcome: Outcome;
       if (flags.scenario === 'load') {

@@ -21,6 +21,7 @@ import { ConfigError, OutcomeUnknownError } from '../errors.js';
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
 import type { Durability } from '../protocol/types.js';
 import type { KvResult } from '../state-machine/index.js';
+import { clientToken } from './auth-files.js';
 import {
   addClientOptions,
   type ClientFlags,
@@ -52,10 +53,12 @@ function describeWrite(metadata: WriteMetadata): string {
 
 async function withClient(flags: ClientFlags, run: (client: Client) => Promise<void>): Promise<void> {
   const tls = clientTlsMaterial(flags);
+  const token = clientToken(flags.tokenFile);
   const client = await Client.connect({
     coordinator: flags.coordinator,
     clusterId: flags.clusterId,
     ...(tls === undefined ? {} : { tls }),
+    ...(token === undefined ? {} : { token }),
     deadlineMs: flags.timeout,
     attemptTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS_DEFAULT, flags.timeout),
   });

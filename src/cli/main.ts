@@ -12,6 +12,7 @@ import { addClientCommands } from './kv-commands.js';
 import { exitCode } from './options.js';
 import { packageVersion } from './package-version.js';
 import { addServerCommands } from './server-commands.js';
+import { addTokenCommand } from './token-command.js';
 
 const program = new Command('understudy')
   .description('Primary-backup replication: run a replicated key/value cluster and talk to it')
@@ -25,6 +26,7 @@ addConfigCommand(program);
 addChaosCommand(program);
 addBenchCommand(program);
 addCertsCommand(program);
+addTokenCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -107,6 +107,7 @@ export interface ClientFlags {
   readonly tlsCa?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  readonly tokenFile?: string;
   readonly timeout: number;
   readonly json?: boolean;
 }
@@ -142,7 +143,15 @@ export function addClientOptions(command: Command, { write = false } = {}): Comm
     .addOption(
       withVariable('--tls-cert <file>', 'a client certificate (PEM) to show the servers, with --tls-key'),
     )
-    .addOption(withVariable('--tls-key <file>', 'the private key (PEM) of --tls-cert'));
+    .addOption(withVariable('--tls-key <file>', 'the private key (PEM) of --tls-cert'))
+    // A file, or the UNDERSTUDY_TOKEN variable: never the token itself on the command line (`ps` shows it).
+    .addOption(
+      withVariable(
+        '--token-file <file>',
+        'a file holding the token for a cluster run with --auth-file (default: the UNDERSTUDY_TOKEN variable); ' +
+          'switchover needs an admin token',
+      ),
+    );
   command
     .option(
       '--timeout <ms>',

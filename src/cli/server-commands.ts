@@ -21,7 +21,8 @@ import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { LocalReplica } from '../resp/index.js';
-import { formatAddress, type TlsMaterial } from '../transport/index.js';
+import { type AccessPolicy, formatAddress, type TlsMaterial } from '../transport/index.js';
+import { serverAccess } from './auth-files.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
 import { serverNodeFlags } from './server-node-flags.js';
@@ -159,6 +160,7 @@ export function addServerCommands(program: Command): void {
   addSettings(coordinator, 'coordinator').action(async (flags: CoordinatorFlags) => {
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
     const tls = serverTlsMaterial(flags);
+    const access = serverAccess(flags);
     const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, 'coordinator');
@@ -173,6 +175,7 @@ export function addServerCommands(program: Command): void {
       config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
       logger,
       ...(tls === undefined ? {} : { tls }),
+      ...access,
     });
     const node = await startAdmin(
       server,
@@ -198,6 +201,7 @@ export function addServerCommands(program: Command): void {
     const { ReplicaServer } = await import('../node/replica-server.js');
     const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
     const tls = serverTlsMaterial(flags);
+    const access = serverAccess(flags);
     const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
     const respTls = servedTls(tls, flags.respTls, '--resp-tls');
     const logger = createLogger({ level: flags.logLevel });
@@ -216,6 +220,7 @@ export function addServerCommands(program: Command): void {
       config: replicaConfig(flags),
       logger,
       ...(tls === undefined ? {} : { tls }),
+      ...access,
       ...service,
     });
     const node = await startAdmin(
@@ -230,7 +235,7 @@ export function addServerCommands(program: Command): void {
     const served =
       flags.resp === undefined
         ? node
-        : await withRespPort(node, flags, logger, () => server.status(), tls, respTls);
+        : await withRespPort(node, flags, logger, () => server.status(), tls, respTls, access);
     await serveUntilSignal(served, `understudy replica ${flags.id}`);
   });
 
@@ -302,6 +307,7 @@ async function withRespPort(
   local: () => LocalReplica,
   tls: TlsMaterial | undefined,
   respTls: ServedTls | undefined,
+  access: AccessPolicy,
 ): Promise<ServedNode> {
   const { RespServer, clusterBackend } = await import('../resp/index.js');
   let resp: Closable;
@@ -315,6 +321,8 @@ async function withRespPort(
         // Its own certificate too: a client's certificate is checked for the chain only.
         ...(tls === undefined ? {} : { tls }),
       }),
+      // The replica's own tokens: AUTH is checked here, and commands reach the cluster with that token.
+      ...(access.credentials === undefined ? {} : { credentials: access.credentials }),
       understudyVersion: packageVersion,
       logger: logger.child({ component: `replica ${flags.id} redis` }),
       ...(respTls === undefined ? {} : { tls: respTls }),
@@ -593,6 +601,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     flags.clusterId === CLUSTER_ID_DEFAULT ? '' : ` --cluster-id ${flags.clusterId}`,
     // Clients of a TLS cluster verify it with the CA.
     tlsDirectory === undefined ? '' : ` --tls-ca ${join(flags.tlsDir ?? '', 'ca.crt')}`,
+    // A cluster that asks for tokens: the file is the user's own (start never sees a token).
+    flags.authFile === undefined ? '' : ' --token-file YOUR.token',
   ].join('');
   const hint =
     service === null
@@ -601,6 +611,9 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
   process.stdout.write(`try: ${hint}   (Ctrl-C stops the cluster)\n`);
   if (service === null) {
     const redisHost = flags.host === CLUSTER_HOST_DEFAULT ? '' : ` -h ${flags.host}`;
-    process.stdout.write(`  or: redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`);
+    const redisAuth = flags.authFile === undefined ? '' : 'REDISCLI_AUTH="$(cat YOUR.token)" ';
+    process.stdout.write(
+      `  or: ${redisAuth}redis-cli${redisHost} -p ${respPortOf(flags, 1)} set hello world\n`,
+    );
   }
 }

@@ -64,6 +64,7 @@ import {
   parseStatusReply,
   parseSwitchoverReply,
   type TlsMaterial,
+  tokenName,
 } from '../transport/index.js';
 
 export const CLUSTER_ID_DEFAULT = 'understudy';
@@ -95,10 +96,17 @@ export interface ClientOptions {
    * `key` (say, `understudy certs`' client.crt and client.key) are shown to them when given.
    */
   readonly tls?: TlsMaterial;
+  /**
+   * The token (`<name>.<secret>`, from `understudy token`) of a cluster whose servers ask for one
+   * (--auth-file). Its session ids then begin with `<name>/`, the only ones the servers let it use.
+   * An admin token may also ask for a switchover. Never logged or put in an error.
+   */
+  readonly token?: string;
 }
 
-/** ClientOptions with every default filled in; `tls` stays absent for plain TCP. */
-type ResolvedClientOptions = Required<Omit<ClientOptions, 'tls'>> & Pick<ClientOptions, 'tls'>;
+/** ClientOptions with every default filled in; `tls` and `token` stay absent when not given. */
+type ResolvedClientOptions = Required<Omit<ClientOptions, 'tls' | 'token'>> &
+  Pick<ClientOptions, 'tls' | 'token'>;
 
 export interface WriteOptions {
   readonly durability?: Durability;
@@ -193,7 +201,8 @@ export class ReplicatedClient {
   private readCursor = 0;
   private currentView: View | null = null;
   private refreshing: Promise<void> | null = null;
-  private readonly sessionPrefix = randomUUID();
+  /** `<uuid>`, or `<name>/<uuid>` with a token: the servers let a token use only its own name's ids. */
+  private readonly sessionPrefix: string;
   /** Slots whose session is open and that no write holds; the most recently used last. */
   private readonly freeSlots: SessionSlot[] = [];
   private slotCount = 0;
@@ -209,7 +218,10 @@ export class ReplicatedClient {
       clusterId: options.clusterId,
       protocolVersion: PROTOCOL_VERSION,
       peer: { kind: 'client' },
+      ...(options.token === undefined ? {} : { credential: options.token }),
     };
+    const name = options.token === undefined ? null : tokenName(options.token);
+    this.sessionPrefix = name === null ? randomUUID() : `${name}/${randomUUID()}`;
     this.coordinator = new SharedConnection(
       options.coordinator,
       this.hello,
@@ -828,7 +840,15 @@ function resolveOptions(options: ClientOptions): ResolvedClientOptions {
     deadlineMs: options.deadlineMs ?? DEADLINE_MS_DEFAULT,
     attemptTimeoutMs: options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS_DEFAULT,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.token === undefined ? {} : { token: options.token }),
   };
+  if (
+    options.token !== undefined &&
+    (typeof options.token !== 'string' || tokenName(options.token) === null)
+  ) {
+    // The value itself is not shown: it may be a real secret pasted in the wrong place.
+    throw new ConfigError('token must be `<name>.<secret>` as `understudy token NAME` makes it');
+  }
   for (const name of ['deadlineMs', 'attemptTimeoutMs'] as const) {
     if (!(Number.isFinite(resolved[name]) && resolved[name] > 0)) {
       throw new ConfigError(`${name} must be a positive number of milliseconds, got ${resolved[name]}`);

@@ -1,17 +1,23 @@
 // The embedded coordinator process: the pure `Coordinator` wired to TCP, a timer, and a view file.
 // A view is stored durably before any replica hears of it. The core's clock is the monotonic
 // clock, so leases are judged by the time that passed, also after this process stalled. Replicas
-// are admitted only if they run the cluster's service (cluster-service.ts).
+// are admitted only if they run the cluster's service (cluster-service.ts). With credentials, every
+// client connection brings a token and a switchover (the one call that changes the cluster) an admin
+// token; with a cluster secret, a replica must bring it, so a process that reaches this port cannot
+// report as a replica of the cluster.
 
-import { BadFrameError } from '../errors.js';
+import { BadFrameError, ErrorCode } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { emptyCoordinatorState, type SwitchoverOutcome } from '../protocol/effects.js';
 import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
+  type Credentials,
+  countRequestRefusal,
   type Listener,
   listen,
   type MessageConnection,
+  type Principal,
   parseAddress,
   parseCoordinatorRequest,
   parseHeartbeat,
@@ -43,6 +49,10 @@ export interface CoordinatorServerOptions {
   readonly logger?: Logger;
   /** Mutual TLS with the cluster's CA: replicas must present certificates naming the id they say. */
   readonly tls?: TlsMaterial;
+  /** Client and admin tokens (a credentials file): without them, clients need none and anyone may switch over. */
+  readonly credentials?: Credentials;
+  /** The secret every replica must bring in its Hello. */
+  readonly clusterSecret?: string;
 }
 
 /** What the coordinator knows, read when the admin port is asked. */
@@ -107,13 +117,17 @@ export class CoordinatorServer {
       clusterId: options.clusterId ?? clusterIdDefault,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      access: {
+        ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+        ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
+      },
       onRejected: (reason) => logRejectedHandshake(logger, reason),
       // A replica of another service never reports, so it never joins a view.
       admit: (peer) => (peer.kind === 'replica' ? clusterService.admit(peer.id, peer.service) : null),
-      onConnection: (peer, connection) => {
+      onConnection: (peer, connection, principal) => {
         if (server === null) connection.close();
         else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
-        else if (peer.kind === 'client') server.acceptClient(connection);
+        else if (peer.kind === 'client') server.acceptClient(connection, principal);
         else connection.close();
       },
     });
@@ -124,6 +138,9 @@ export class CoordinatorServer {
         view: core.currentView(),
         service: clusterService.service,
         recoverFromReplicas: options.recoverFromReplicas ?? [],
+        // Whether, never what: the tokens and the secret are not logged.
+        clientTokens: options.credentials === undefined ? 'not asked' : options.credentials.counts,
+        clusterSecret: options.clusterSecret !== undefined,
       },
       'started',
     );
@@ -180,7 +197,8 @@ export class CoordinatorServer {
     };
   }
 
-  private acceptClient(connection: MessageConnection): void {
+  /** `principal`: who the client's token proved, or null when this coordinator asks for no token. */
+  private acceptClient(connection: MessageConnection, principal: Principal | null): void {
     connection.onClose = (error) => logIfClosedForBadInput(this.logger, error);
     connection.onMessage = (raw) => {
       try {
@@ -189,7 +207,23 @@ export class CoordinatorServer {
           connection.send(this.core.status(request.id));
           return;
         }
-        this.logger.info({ to: request.to }, 'switchover requested');
+        if (principal !== null && principal.role !== 'admin') {
+          countRequestRefusal('not_admin');
+          this.logger.warn({ to: request.to, by: principal.name }, 'switchover refused: not an admin token');
+          connection.send(
+            switchoverReply(request.id, {
+              ok: false,
+              to: request.to,
+              message: `${ErrorCode.notAuthorized}: a switchover needs an admin token; ${principal.name} is a client`,
+              view: null,
+            }),
+          );
+          return;
+        }
+        this.logger.info(
+          { to: request.to, ...(principal === null ? {} : { by: principal.name }) },
+          'switchover requested',
+        );
         const refused = this.core.requestSwitchover(request.to);
         if (refused !== null) {
           this.logSwitchover(refused);

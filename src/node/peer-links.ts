@@ -31,6 +31,8 @@ export class PeerLinks {
     private readonly onRefused: (to: ReplicaId, reason: string) => void = () => {},
     /** Mutual TLS: dial over TLS and require the peer's certificate to name the replica we meant. */
     private readonly tls?: TlsMaterial,
+    /** Brought in every Hello when the cluster has a secret (peers refuse a replica without it). */
+    private readonly clusterSecret?: string,
   ) {}
 
   send(to: ReplicaId, address: Address | undefined, message: PeerMessage | TransferMessage): void {
@@ -65,6 +67,7 @@ export class PeerLinks {
       clusterId: this.clusterId,
       protocolVersion: PROTOCOL_VERSION,
       peer: { kind: 'replica', id: this.selfId, service: this.service },
+      ...(this.clusterSecret === undefined ? {} : { credential: this.clusterSecret }),
     } as const;
     const tls =
       this.tls === undefined ? {} : { tls: this.tls, expectPeer: { kind: 'replica', id: to } as const };

@@ -8,6 +8,9 @@
 // A replica runs one service (the key/value store unless it is given another) and names it in every
 // handshake: the coordinator and its peers refuse a replica of another service, and its data
 // directory records whose data it holds, so it never replays another service's log.
+// With credentials, a client connection must bring a token, and each of its requests must use a
+// client id of the token's name (`<name>/...`), so no client spends or reads another's session; with
+// a cluster secret, a peer must bring it, and this replica brings it to its peers and the coordinator.
 
 import { randomInt } from 'node:crypto';
 import { setImmediate as afterIo } from 'node:timers/promises';
@@ -31,13 +34,17 @@ import { openReplicaDirectory } from '../storage/replica-directory.js';
 import type { SnapshotStore } from '../storage/snapshot-store.js';
 import type { WriteAheadLog } from '../storage/write-ahead-log.js';
 import {
+  type Credentials,
+  countRequestRefusal,
   dial,
   ID_BYTES_MAX,
   isTransferMessage,
   type Listener,
   listen,
   type MessageConnection,
+  ownsClientId,
   PROTOCOL_VERSION,
+  type Principal,
   parseAddress,
   parseClientRequest,
   parseCoordinatorToReplica,
@@ -100,6 +107,10 @@ export interface ReplicaServerBaseOptions {
    * its certificate must name it (`understudy://replica/<id>`; see transport/tls.ts).
    */
   readonly tls?: TlsMaterial;
+  /** Client tokens this replica accepts (a credentials file); without them, clients need none. */
+  readonly credentials?: Credentials;
+  /** The secret every member of the cluster brings to its peers and the coordinator, and asks of them. */
+  readonly clusterSecret?: string;
 }
 
 /** What this replica knows of itself and of its backups, read when the admin port is asked. */
@@ -237,15 +248,19 @@ export class ReplicaServer {
       clusterId,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      access: {
+        ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+        ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
+      },
       onRejected: (reason) => logRejectedHandshake(logger, reason),
       // Defence in depth beside the coordinator's check: a peer of another service never exchanges entries.
       admit: (peer) =>
         peer.kind === 'replica' && !sameService(peer.service, service)
           ? `replica ${peer.id} runs service ${describeService(peer.service)}, but replica ${id} runs ${describeService(service)}`
           : null,
-      onConnection: (peer, connection) => {
+      onConnection: (peer, connection, principal) => {
         if (server === null) connection.close();
-        else if (peer.kind === 'client') server.acceptClient(connection);
+        else if (peer.kind === 'client') server.acceptClient(connection, principal);
         else if (peer.kind === 'replica') server.acceptPeer(peer.id, connection);
         else connection.fail(ErrorCode.badFrame, 'a coordinator does not dial replicas');
       },
@@ -270,6 +285,7 @@ export class ReplicaServer {
       config,
       (to, reason) => server?.logRefusal(`replica ${to}`, reason),
       options.tls,
+      options.clusterSecret,
     );
     server = new ReplicaServer(core, log, snapshots, listener, peers, {
       ...options,
@@ -286,6 +302,9 @@ export class ReplicaServer {
         snapshotIndex: recovered.snapshot?.info.position.index ?? 0,
         recoveredEntries: recovered.entries.length,
         tornBytesDropped: recovered.tornBytesDropped,
+        // Whether, never what: the tokens and the secret are not logged.
+        clientTokens: options.credentials === undefined ? 'not asked' : options.credentials.counts,
+        clusterSecret: options.clusterSecret !== undefined,
       },
       'started',
     );
@@ -348,7 +367,8 @@ export class ReplicaServer {
 
   // ---- connections -----------------------------------------------------------------------------
 
-  private acceptClient(connection: MessageConnection): void {
+  /** `principal`: who the client's token proved, or null when this replica asks for no token. */
+  private acceptClient(connection: MessageConnection, principal: Principal | null): void {
     const id = connectionId(this.nextConnection++);
     const inFlight = new InFlightRequests(this.timings.requests);
     this.clients.set(id, { connection, inFlight });
@@ -360,6 +380,10 @@ export class ReplicaServer {
     connection.onMessage = (raw) => {
       try {
         const request = parseClientRequest(raw);
+        if (principal !== null && !ownsClientId(principal, request.clientId)) {
+          refuseForeignClientId(connection, request.id, principal);
+          return;
+        }
         inFlight.started(request, performance.now());
         this.core.receiveRequest(id, request);
       } catch (error) {
@@ -397,6 +421,7 @@ export class ReplicaServer {
       clusterId: this.options.clusterId,
       protocolVersion: PROTOCOL_VERSION,
       peer: { kind: 'replica', id: this.core.id, service: this.options.service },
+      ...(this.options.clusterSecret === undefined ? {} : { credential: this.options.clusterSecret }),
     } as const;
     const retry = (delayMs = this.options.config.reconnectDelayMs) =>
       setTimeout(() => this.connectCoordinator(), delayMs);
@@ -586,6 +611,22 @@ export class ReplicaServer {
     }
     this.resumeClientReadsIfCalm();
   }
+}
+
+/**
+ * A request under a client id that is not the token's: answered NOT_AUTHORIZED at once, never seen
+ * by the core (so it neither opens, reads nor spends that session), and counted. The connection stays.
+ */
+function refuseForeignClientId(connection: MessageConnection, id: number, principal: Principal): void {
+  countRequestRefusal('client_id_not_owned');
+  connection.send({
+    type: 'reply',
+    id,
+    ok: false,
+    code: ErrorCode.notAuthorized,
+    message: `the token of ${principal.name} may only use client ids that begin with "${principal.name}/"`,
+    primary: null,
+  });
 }
 
 /** Runs a snapshot's slices with the event loop's other work (I/O, timers) between them. */

@@ -26,6 +26,10 @@ export const ErrorCode = {
   badFrame: 'BAD_FRAME',
   /** The peer speaks another protocol version or belongs to another cluster. */
   handshakeRefused: 'HANDSHAKE_REFUSED',
+  /** The port asks for a token (or the cluster secret) and the Hello brought none, or a wrong one. */
+  unauthenticated: 'UNAUTHENTICATED',
+  /** The token is valid but may not do this: another client's id, or an admin call without an admin token. */
+  notAuthorized: 'NOT_AUTHORIZED',
   /** The connection closed before the answer came. */
   connectionClosed: 'CONNECTION_CLOSED',
   /** The write-ahead log is damaged in a way recovery must not repair silently. */

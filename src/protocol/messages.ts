@@ -338,6 +338,11 @@ export interface Hello {
   readonly clusterId: string;
   readonly protocolVersion: number;
   readonly peer: PeerKind;
+  /**
+   * What proves who dialled, when the listener asks for it: a client's token (`<name>.<secret>`), or
+   * the cluster secret for a replica. Absent when there is none. Never logged.
+   */
+  readonly credential?: string;
 }
 
 /** The answer to Hello; `ok: false` is followed by closing the connection. */

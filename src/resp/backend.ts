@@ -1,5 +1,5 @@
-// The cluster behind a port: one key/value Client shared by every connection of the port, and this
-// replica's own status.
+// The cluster behind a port: one key/value Client shared by every connection of the port (one per
+// token, when the port asks for AUTH), and this replica's own status.
 //
 // Why one client for all connections rather than one per connection: a client keeps one session
 // slot per write in flight, opening a session (a logged entry) only when all its slots are busy,
@@ -29,41 +29,72 @@ export interface ClusterBackendOptions {
   readonly tls?: TlsMaterial;
 }
 
-export function clusterBackend(options: ClusterBackendOptions): RespBackend {
+/** One Client, connected on first use and again after a failed attempt. */
+interface Connector {
+  client(): Promise<Client>;
+  close(): Promise<void>;
+}
+
+function connector(options: ClusterBackendOptions, token: string | null): Connector {
   let connecting: Promise<Client> | null = null;
   let connected: Client | null = null;
   let closed = false;
-  const client = (): Promise<Client> => {
+  return {
+    client(): Promise<Client> {
+      if (closed) return Promise.reject(new Error('the Redis port is closed'));
+      if (connecting === null) {
+        const attempt = Client.connect({
+          coordinator: options.coordinator,
+          clusterId: options.clusterId,
+          ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+          ...(options.tls === undefined ? {} : { tls: options.tls }),
+          ...(token === null ? {} : { token }),
+        });
+        connecting = attempt;
+        attempt.then(
+          (client) => {
+            if (closed) void client.close();
+            else connected = client;
+          },
+          () => {
+            if (connecting === attempt) connecting = null; // the next command tries again
+          },
+        );
+      }
+      return connecting;
+    },
+    async close(): Promise<void> {
+      closed = true;
+      connecting = null;
+      // A connect still under way closes its client when it ends (above); it is not waited for.
+      await connected?.close();
+    },
+  };
+}
+
+export function clusterBackend(options: ClusterBackendOptions): RespBackend {
+  // One client per token (the port checked each against its credentials, so there are at most as
+  // many as the credentials file lists), shared by every connection that authenticated with it.
+  const connectors = new Map<string | null, Connector>();
+  let closed = false;
+  const client = (token: string | null): Promise<Client> => {
     if (closed) return Promise.reject(new Error('the Redis port is closed'));
-    if (connecting === null) {
-      const attempt = Client.connect({
-        coordinator: options.coordinator,
-        clusterId: options.clusterId,
-        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
-        ...(options.tls === undefined ? {} : { tls: options.tls }),
-      });
-      connecting = attempt;
-      attempt.then(
-        (client) => {
-          if (closed) void client.close();
-          else connected = client;
-        },
-        () => {
-          if (connecting === attempt) connecting = null; // the next command tries again
-        },
-      );
+    let entry = connectors.get(token);
+    if (entry === undefined) {
+      entry = connector(options, token);
+      connectors.set(token, entry);
     }
-    return connecting;
+    return entry.client();
   };
   return {
     client,
     local: options.local,
-    async clusterStatus(): Promise<StatusReply | null> {
+    async clusterStatus(token: string | null): Promise<StatusReply | null> {
       let timer: NodeJS.Timeout | undefined;
       const giveUp = new Promise<null>((resolve) => {
         timer = setTimeout(() => resolve(null), infoStatusWaitMs);
       });
-      const asked = client()
+      const asked = client(token)
         .then((connected) => connected.status())
         .catch(() => null);
       try {
@@ -74,9 +105,7 @@ export function clusterBackend(options: ClusterBackendOptions): RespBackend {
     },
     async close(): Promise<void> {
       closed = true;
-      connecting = null;
-      // A connect still under way closes its client when it ends (above); it is not waited for.
-      await connected?.close();
+      await Promise.all([...connectors.values()].map((entry) => entry.close()));
     },
   };
 }

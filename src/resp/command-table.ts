@@ -4,6 +4,7 @@
 // A command that is not here is answered "unknown command", never run as something else.
 
 import { lowerName } from './arguments.js';
+import { noAuthRefusal } from './auth.js';
 import type { CommandContext } from './context.js';
 import { type RespReply, reply } from './replies.js';
 
@@ -58,6 +59,9 @@ export class CommandTable {
     if (spec === undefined) return unknownCommand(args);
     const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
     if (!fits) return wrongArity(spec.name);
+    // After the name and arity, as Redis orders its checks.
+    const refusal = noAuthRefusal(spec.name, context);
+    if (refusal !== null) return refusal;
     return spec.handler(args, context);
   }
 }

@@ -1,8 +1,9 @@
-// Commands about the connection itself, answered here without the cluster: PING, ECHO, QUIT,
-// CLIENT SETNAME/GETNAME/ID, and HELLO, which speaks RESP2 only (HELLO 3 gets NOPROTO, as from a
+// Commands about the connection itself, answered here without the cluster: PING, ECHO, QUIT, AUTH
+// (auth.ts), CLIENT SETNAME/GETNAME/ID, and HELLO, which speaks RESP2 only (HELLO 3 gets NOPROTO, as from a
 // server without RESP3, and clients such as ioredis then stay on RESP2).
 
 import { integerArgument, lowerName } from './arguments.js';
+import { auth, authenticate, helloNoAuthRefusal } from './auth.js';
 import { type CommandSpec, wrongArity } from './command-table.js';
 import type { CommandContext } from './context.js';
 import { clientNameBytesMax } from './limits.js';
@@ -59,7 +60,7 @@ function client(args: readonly Buffer[], context: CommandContext): RespReply {
   }
 }
 
-/** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only, no users. */
+/** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only; AUTH as auth.ts checks it. */
 function hello(args: readonly Buffer[], context: CommandContext): RespReply {
   if (args.length >= 2) {
     const version = integerArgument(arg(args, 1), 'ERR Protocol version is not an integer or out of range');
@@ -74,13 +75,17 @@ function hello(args: readonly Buffer[], context: CommandContext): RespReply {
       name = arg(args, at + 1).toString('latin1');
       at += 1;
     } else if (option === 'auth' && at + 2 < args.length) {
-      return reply.error('ERR AUTH is not supported: this port has no users or passwords');
+      const refused = authenticate(arg(args, at + 1), arg(args, at + 2), context);
+      if (refused !== null) return refused;
+      at += 2;
     } else {
       return reply.error(
         `ERR Syntax error in HELLO option '${arg(args, at).toString('utf8').slice(0, 128)}'`,
       );
     }
   }
+  const refused = helloNoAuthRefusal(context);
+  if (refused !== null) return refused;
   if (name !== undefined) context.connection.name = name === '' ? null : name;
   const role = context.backend.local().role === 'primary' ? 'master' : 'replica';
   return reply.array([
@@ -125,4 +130,5 @@ export const connectionCommands: readonly CommandSpec[] = [
   },
   { name: 'client', arity: -2, flags: [], keys: [0, 0, 0], handler: client },
   { name: 'hello', arity: -1, flags: ['fast'], keys: [0, 0, 0], handler: hello },
+  { name: 'auth', arity: -2, flags: ['fast', 'no-auth'], keys: [0, 0, 0], handler: auth },
 ];

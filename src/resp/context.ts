@@ -8,6 +8,7 @@
 import type { Client } from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaSnapshot } from '../protocol/replica.js';
+import type { Credentials } from '../transport/index.js';
 
 /** This replica as its core sees itself: what INFO reports besides the coordinator's view. */
 export type LocalReplica = Pick<
@@ -16,12 +17,15 @@ export type LocalReplica = Pick<
 >;
 
 export interface RespBackend {
-  /** The key/value client all connections share, connected on first use; rejects while none can connect. */
-  client(): Promise<Client>;
+  /**
+   * The key/value client all connections that authenticated with `token` share (null: the port asks
+   * for no token), connected on first use; rejects while none can connect.
+   */
+  client(token: string | null): Promise<Client>;
   /** This replica, now. */
   local(): LocalReplica;
-  /** The coordinator's status, or null if it did not answer soon (INFO must not hang on it). */
-  clusterStatus(): Promise<StatusReply | null>;
+  /** The coordinator's status, asked with `token`, or null if it did not answer soon (INFO must not hang on it). */
+  clusterStatus(token: string | null): Promise<StatusReply | null>;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,8 @@ export interface ConnectionState {
   lastWriteBackups: number | null;
   /** QUIT was asked: answer it, then close. */
   quitting: boolean;
+  /** The token this connection authenticated with (AUTH), or null. Never logged or shown. */
+  token: string | null;
 }
 
 /** What the server states about itself (INFO server, HELLO). */
@@ -55,4 +61,6 @@ export interface CommandContext {
   readonly connection: ConnectionState;
   readonly backend: RespBackend;
   readonly facts: ServerFacts;
+  /** The tokens this port accepts (AUTH), or null when it asks for none. */
+  readonly credentials: Credentials | null;
 }

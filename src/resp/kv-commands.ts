@@ -16,13 +16,13 @@ async function write<T extends WriteMetadata>(
   context: CommandContext,
   work: (client: Client) => Promise<T>,
 ): Promise<T> {
-  const result = await work(await context.backend.client());
+  const result = await work(await context.backend.client(context.connection.token));
   context.connection.lastWriteBackups = Math.max(0, result.replicas.length - 1);
   return result;
 }
 
 async function read<T>(context: CommandContext, work: (client: Client) => Promise<T>): Promise<T> {
-  return work(await context.backend.client());
+  return work(await context.backend.client(context.connection.token));
 }
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked

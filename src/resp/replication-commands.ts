@@ -100,7 +100,13 @@ async function info(args: readonly Buffer[], context: CommandContext): Promise<R
   const parts: string[] = [];
   for (const name of sections) {
     if (name === 'server') parts.push(serverSection(context));
-    else parts.push(replicationSection(context.backend.local(), await context.backend.clusterStatus()));
+    else
+      parts.push(
+        replicationSection(
+          context.backend.local(),
+          await context.backend.clusterStatus(context.connection.token),
+        ),
+      );
   }
   // An unknown section is answered with nothing, as Redis does.
   return reply.bulk(parts.join('\r\n'));

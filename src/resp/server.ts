@@ -11,6 +11,8 @@
 //
 // With `tls` the port speaks TLS with the replica's certificate (redis-cli --tls --cacert ca.crt);
 // commands start once the TLS handshake is done, and the command path is the same as over TCP.
+// With `credentials` a connection must AUTH first (auth.ts), and its commands reach the cluster with
+// its token.
 
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -19,6 +21,7 @@ import type { Logger } from '../node/logger.js';
 import {
   CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
   ConnectionGate,
+  type Credentials,
   formatAddress,
   parseAddress,
   transportCounters,
@@ -42,6 +45,8 @@ export interface RespServerOptions {
   readonly logger: Logger;
   /** Serve TLS with this certificate and key (PEM); clients need not present one. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Ask every connection to AUTH with one of these tokens before its commands run (auth.ts). */
+  readonly credentials?: Credentials;
 }
 
 /** What a port has seen, for tests and status. */
@@ -130,8 +135,14 @@ export class RespServer {
       name: null,
       lastWriteBackups: null,
       quitting: false,
+      token: null,
     };
-    const context: CommandContext = { connection, backend: this.options.backend, facts: this.facts };
+    const context: CommandContext = {
+      connection,
+      backend: this.options.backend,
+      facts: this.facts,
+      credentials: this.options.credentials ?? null,
+    };
     const parser = new RespParser();
     const queue: Queued[] = [];
     let running = false;

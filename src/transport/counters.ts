@@ -22,17 +22,23 @@ export interface TransportCounters {
   connectionsOpen: number;
   /** Connections refused at accept time or closed by a deadline, by reason (see RefusalReason). */
   connectionsRefused: Record<RefusalReason, number>;
+  /** Requests refused on an authenticated port, by reason (see RequestRefusalReason). */
+  requestsRefused: Record<RequestRefusalReason, number>;
 }
 
 /**
  * Why a connection was refused or cut: a port's total cap, its per-address cap, no handshake within
- * the deadline, or a client that sent nothing for the idle deadline.
+ * the deadline, a client that sent nothing for the idle deadline, a client without a valid token
+ * (a Redis AUTH that failed too), or a member (replica, coordinator) without the cluster secret or
+ * whose TLS certificate does not name the member its Hello names.
  */
 export const refusalReasons = [
   'connections_max',
   'address_connections_max',
   'handshake_timeout',
   'idle_timeout',
+  'unauthenticated',
+  'forged_peer',
 ] as const;
 export type RefusalReason = (typeof refusalReasons)[number];
 
@@ -51,8 +57,26 @@ export const transportCounters: TransportCounters = {
     address_connections_max: 0,
     handshake_timeout: 0,
     idle_timeout: 0,
+    unauthenticated: 0,
+    forged_peer: 0,
+  },
+  requestsRefused: {
+    not_authenticated: 0,
+    client_id_not_owned: 0,
+    not_admin: 0,
   },
 };
+
+/**
+ * Why a request was refused on a port that asks for tokens: a Redis command before AUTH, a client id
+ * that is not the token's (`<name>/...`), or a mutating admin call (switchover) without an admin token.
+ */
+export const requestRefusalReasons = ['not_authenticated', 'client_id_not_owned', 'not_admin'] as const;
+export type RequestRefusalReason = (typeof requestRefusalReasons)[number];
+
+export function countRequestRefusal(reason: RequestRefusalReason): void {
+  transportCounters.requestsRefused[reason] += 1;
+}
 
 export function countRefusal(reason: RefusalReason): void {
   transportCounters.connectionsRefused[reason] += 1;

@@ -6,7 +6,7 @@
 
 import { connect, isIP } from 'node:net';
 import { checkServerIdentity, connect as connectTls, type PeerCertificate } from 'node:tls';
-import { HandshakeError } from '../errors.js';
+import { ErrorCode, HandshakeError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
 import { parseAddress } from './address.js';
 import { MessageConnection } from './connection.js';
@@ -55,7 +55,9 @@ export async function dial(
   });
   if (!welcome.ok) {
     connection.destroy();
-    throw new HandshakeError(`${address} refused the handshake: ${welcome.message}`);
+    const code =
+      welcome.code === ErrorCode.unauthenticated ? ErrorCode.unauthenticated : ErrorCode.handshakeRefused;
+    throw new HandshakeError(`${address} refused the handshake: ${welcome.message}`, code);
   }
   return connection;
 }

@@ -1,6 +1,20 @@
 // The transport's public surface: framing, codec, validation and TCP connections with a handshake.
 
 export { formatAddress, parseAddress } from './address.js';
+export {
+  type AccessPolicy,
+  Credentials,
+  checkClusterSecret,
+  makeToken,
+  ownsClientId,
+  type Principal,
+  parseCredentials,
+  readSecretText,
+  secretsEqual,
+  TOKEN_NAME_PATTERN,
+  tokenDigestText,
+  tokenName,
+} from './auth.js';
 export { decodeMessage, encodeMessage } from './codec.js';
 export {
   type CloseHandler,
@@ -18,8 +32,11 @@ export {
 } from './connection-gate.js';
 export {
   countRefusal,
+  countRequestRefusal,
   type RefusalReason,
+  type RequestRefusalReason,
   refusalReasons,
+  requestRefusalReasons,
   type TransportCounters,
   transportCounters,
 } from './counters.js';

@@ -2,12 +2,17 @@
 // owner. A peer that sends nothing, garbage or a refused Hello never reaches `onConnection`.
 // With `tls`, the listener speaks TLS, asks every peer for a certificate, and refuses a member whose
 // certificate does not chain to the CA or does not name the member its Hello names (tls.ts).
+// With `access`, a client must bring a token the credentials accept (its principal goes to the owner
+// with the connection) and a member the cluster secret (auth.ts); each refusal is counted by reason
+// (connections_refused: unauthenticated, forged_peer) and its Welcome says what was wrong, never
+// what was sent.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { ErrorCode, UnavailableError, UnderstudyError } from '../errors.js';
 import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
 import { formatAddress } from './address.js';
+import { type AccessPolicy, type Principal, secretsEqual } from './auth.js';
 import { MessageConnection } from './connection.js';
 import { ConnectionGate, type ConnectionLimits, connectionLimitsDefault } from './connection-gate.js';
 import { countRefusal, transportCounters } from './counters.js';
@@ -37,7 +42,13 @@ export interface ListenOptions {
    * cluster checks. Its answer goes back in the refusing Welcome, so make it say what to fix.
    */
   admit?(peer: PeerKind): string | null;
-  onConnection(peer: PeerKind, connection: MessageConnection): void;
+  /** Tokens for clients, the cluster secret for members; absent: anyone who passes the other checks. */
+  readonly access?: AccessPolicy;
+  /**
+   * An accepted connection; `principal` is who a client's token proved, or null when the port asks
+   * for no token (and for members).
+   */
+  onConnection(peer: PeerKind, connection: MessageConnection, principal: Principal | null): void;
   /** Told of every connection closed before or during the handshake (bad frame, refusal, timeout). */
   onRejected?(reason: string): void;
 }
@@ -90,14 +101,20 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         refusal = tlsIdentityRefusal(socket, hello.peer);
         if (refusal !== null) {
           transportCounters.tlsIdentitiesRefused += 1;
+          if (hello.peer.kind !== 'client') countRefusal('forged_peer');
           refuse(connection, refusal);
           return;
         }
       }
+      const authenticated = authenticate(hello);
+      if (typeof authenticated === 'string') {
+        refuse(connection, authenticated, ErrorCode.unauthenticated);
+        return;
+      }
       // Outside the try: the owner's own failure (say, a state file it cannot write) is not the peer's.
       refusal = options.admit?.(hello.peer) ?? null;
       if (refusal !== null) refuse(connection, refusal);
-      else accept(connection, hello);
+      else accept(connection, hello, authenticated);
     }, drop);
   };
   const server: Server = options.tls === undefined ? createServer(onSocket) : createTlsListener(options.tls);
@@ -123,22 +140,43 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     return tlsServer;
   }
 
-  function refuse(connection: MessageConnection, reason: string): void {
+  /**
+   * The principal a client's token proves (null when the port asks for none, and for members), or
+   * why the Hello is refused. The reason names who, never the credential.
+   */
+  function authenticate(hello: Hello): Principal | null | string {
+    const access = options.access;
+    if (hello.peer.kind === 'client') {
+      if (access?.credentials === undefined) return null;
+      const principal = access.credentials.authenticate(hello.credential ?? null);
+      if (principal !== null) return principal;
+      countRefusal('unauthenticated');
+      return hello.credential === undefined
+        ? 'this port asks for a token: give the client one (ClientOptions.token, UNDERSTUDY_TOKEN)'
+        : 'the token was refused (unknown name, or a wrong secret)';
+    }
+    if (access?.clusterSecret === undefined) return null;
+    if (hello.credential !== undefined && secretsEqual(hello.credential, access.clusterSecret)) return null;
+    countRefusal('forged_peer');
+    const who = hello.peer.kind === 'replica' ? `replica ${hello.peer.id}` : 'a coordinator';
+    return `${who} did not bring this cluster's secret (--cluster-secret-file)`;
+  }
+
+  function refuse(
+    connection: MessageConnection,
+    reason: string,
+    code: typeof ErrorCode.handshakeRefused | typeof ErrorCode.unauthenticated = ErrorCode.handshakeRefused,
+  ): void {
     transportCounters.handshakesRefused += 1;
-    options.onRejected?.(`${ErrorCode.handshakeRefused}: ${reason}`);
-    connection.send({
-      type: 'welcome',
-      ok: false,
-      code: ErrorCode.handshakeRefused,
-      message: reason,
-    } satisfies Welcome);
+    options.onRejected?.(`${code}: ${reason}`);
+    connection.send({ type: 'welcome', ok: false, code, message: reason } satisfies Welcome);
     connection.close();
   }
 
-  function accept(connection: MessageConnection, hello: Hello): void {
+  function accept(connection: MessageConnection, hello: Hello, principal: Principal | null): void {
     connection.send({ type: 'welcome', ok: true, code: '', message: '' } satisfies Welcome);
     if (hello.peer.kind === 'client') connection.closeWhenIdle(clientIdleTimeoutMs);
-    options.onConnection(hello.peer, connection);
+    options.onConnection(hello.peer, connection, principal);
   }
 
   await new Promise<void>((resolve, reject) => {

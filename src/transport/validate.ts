@@ -39,6 +39,7 @@ import {
   type ViewNumber,
   viewNumber,
 } from '../protocol/types.js';
+import { TOKEN_CHARACTERS_MAX } from './auth.js';
 import type { HelloHeader } from './handshake.js';
 
 /** Replica ids, client ids, cluster ids and error codes. */
@@ -104,6 +105,10 @@ function listOf<T>(item: Check<T>): Check<T[]> {
 
 function nullable<T>(check: Check<T>): Check<T | null> {
   return (value, path) => (value === null ? null : check(value, path));
+}
+
+function optional<T>(check: Check<T>): Check<T | undefined> {
+  return (value, path) => (value === undefined ? undefined : check(value, path));
 }
 
 function dictionary<T>(key: Check<string>, item: Check<T>): Check<Record<string, T>> {
@@ -452,7 +457,12 @@ export function parseHello(value: unknown): Hello {
     clusterId: field('clusterId', idText),
     protocolVersion: field('protocolVersion', integer),
     peer: field('peer', peerKind),
+    ...credentialField(field('credential', optional(text(TOKEN_CHARACTERS_MAX)))),
   };
+}
+
+function credentialField(credential: string | undefined): { credential?: string } {
+  return credential === undefined ? {} : { credential };
 }
 
 export function parseWelcome(value: unknown): Welcome {

@@ -62,8 +62,14 @@ export function startProcess(
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(
+  args: string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -119,15 +125,19 @@ export class LocalCluster {
   private coordinatorArguments: readonly string[] = [];
   /** What the test's clients dial with when the cluster runs on TLS. */
   private clientTls: TlsMaterial | undefined;
+  /** The token the test's clients bring when the cluster runs with --auth-file. */
+  private clientToken: string | undefined;
 
   static async start(
     replicaCount = 3,
     replicaArguments: ReplicaArguments = [],
     coordinatorArguments: readonly string[] = [],
     clientTls?: TlsMaterial,
+    clientToken?: string,
   ): Promise<LocalCluster> {
     const cluster = new LocalCluster();
     cluster.clientTls = clientTls;
+    cluster.clientToken = clientToken;
     cluster.replicaArguments = replicaArguments;
     cluster.coordinatorArguments = coordinatorArguments;
     await cluster.startCoordinator();
@@ -189,6 +199,7 @@ export class LocalCluster {
       coordinator: this.coordinatorAddress,
       deadlineMs: 20_000,
       ...(this.clientTls === undefined ? {} : { tls: this.clientTls }),
+      ...(this.clientToken === undefined ? {} : { token: this.clientToken }),
     });
     this.clients.push(client);
     return client;

@@ -393,6 +393,29 @@ export const serverSettings: readonly Setting[] = [
   }),
   setting({
     section: 'cluster',
+    key: 'authFile',
+    flags: '--auth-file <file>',
+    help:
+      'ask every client for a token: a JSON file of token digests, { "clients": { NAME: "sha256:..." }, ' +
+      '"admins": { NAME: "sha256:..." } } (understudy token NAME makes a token and its line); a client may ' +
+      'use only its own session ids, a switchover needs an admin token, and the Redis port asks for AUTH ' +
+      '(default: no tokens)',
+    value: fileValue,
+    commands: allServers,
+  }),
+  setting({
+    section: 'cluster',
+    key: 'clusterSecretFile',
+    flags: '--cluster-secret-file <file>',
+    help:
+      "a file holding this cluster's shared secret (one line, at least 16 characters): every replica brings it " +
+      'to its peers and the coordinator and asks it of them, so a process that reaches a peer port cannot pose ' +
+      'as a replica (default: none; with --tls-ca the certificates prove members too)',
+    value: fileValue,
+    commands: allServers,
+  }),
+  setting({
+    section: 'cluster',
     key: 'id',
     flags: '--cluster-id <id>',
     help: 'cluster id, must match the servers (a peer of another cluster is refused at the handshake)',

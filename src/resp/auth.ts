@@ -1,0 +1,84 @@
+// AUTH on the Redis port, as Redis answers it: with --auth-file every command but AUTH, HELLO and
+// QUIT is answered `-NOAUTH Authentication required.` until the connection authenticates, and a wrong
+// token gets `-WRONGPASS ...` (the same words whatever was wrong, as in Redis). The password is an
+// Understudy token (`<name>.<secret>`); `AUTH <name> <token>` and `AUTH <name> <secret>` work too, so
+// `redis-cli --user NAME --pass SECRET` and ioredis's `username`/`password` do. Once authenticated,
+// the connection's commands reach the cluster with that token, so the cluster binds them to the
+// token's own session ids. Each refusal is counted; none is logged with what was sent.
+
+import { type Credentials, countRefusal, countRequestRefusal, type Principal } from '../transport/index.js';
+import type { CommandContext } from './context.js';
+import { type RespReply, reply } from './replies.js';
+
+export const NOAUTH = 'NOAUTH Authentication required.';
+export const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
+export const NOAUTH_HELLO =
+  'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH ' +
+  '<user> <pass> option can be used to authenticate the client and select the RESP protocol version at ' +
+  'the same time';
+const NO_PASSWORD =
+  'ERR AUTH <password> called without any password configured for the default user. Are you sure your ' +
+  'configuration is correct?';
+
+/**
+ * Commands a connection may send before it authenticates. HELLO checks for itself, after its protocol
+ * version, as Redis does: `HELLO 3` gets NOPROTO first, so a client such as ioredis falls back to
+ * RESP2 and then sends AUTH.
+ */
+const beforeAuth: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
+
+/** Whether the connection must still authenticate before its commands run. */
+export function mustAuthenticate(context: CommandContext): boolean {
+  return context.credentials !== null && context.connection.token === null;
+}
+
+/**
+ * The refusal for `name` on a connection that has not authenticated on a port that asks for it, or
+ * null when the command may run.
+ */
+export function noAuthRefusal(name: string, context: CommandContext): RespReply | null {
+  if (!mustAuthenticate(context) || beforeAuth.has(name)) return null;
+  countRequestRefusal('not_authenticated');
+  return reply.error(NOAUTH);
+}
+
+/** HELLO's refusal once its version and options were read, if the connection has still not authenticated. */
+export function helloNoAuthRefusal(context: CommandContext): RespReply | null {
+  if (!mustAuthenticate(context)) return null;
+  countRequestRefusal('not_authenticated');
+  return reply.error(NOAUTH_HELLO);
+}
+
+/**
+ * Checks a username (or null) and password against the port's tokens; on success the connection
+ * acts with that token from now on. Returns the reply for a failure, or null on success.
+ */
+export function authenticate(
+  username: Buffer | null,
+  password: Buffer,
+  context: CommandContext,
+): RespReply | null {
+  const credentials: Credentials | null = context.credentials;
+  if (credentials === null) return reply.error(NO_PASSWORD);
+  const user = username === null ? null : username.toString('utf8');
+  const secret = password.toString('utf8');
+  const token =
+    user === null || user === 'default' || secret.startsWith(`${user}.`) ? secret : `${user}.${secret}`;
+  const principal: Principal | null = credentials.authenticate(token);
+  if (principal === null || (user !== null && user !== 'default' && principal.name !== user)) {
+    countRefusal('unauthenticated');
+    return reply.error(WRONGPASS);
+  }
+  context.connection.token = token;
+  return null;
+}
+
+/** AUTH [username] password. */
+export function auth(args: readonly Buffer[], context: CommandContext): RespReply {
+  if (args.length > 3) return reply.error('ERR syntax error');
+  const refused =
+    args.length === 3
+      ? authenticate(args[1] as Buffer, args[2] as Buffer, context)
+      : authenticate(null, args[1] as Buffer, context);
+  return refused ?? reply.ok;
+}

@@ -1,0 +1,194 @@
+// Who may talk to a port: client tokens bound to a name, admin tokens, and the cluster's shared
+// secret for members (replicas and coordinators). Checked once per connection, in the handshake (and
+// once per AUTH on the Redis port), never per message.
+//
+// A token is `<name>.<secret>`: the name says whose it is, so one string is all a client needs, and
+// the server looks up that one name's digest. Servers keep only SHA-256 digests of tokens (the
+// credentials file, `understudy token` prints the line to add): a stolen file lets no one connect.
+// Comparison is constant-time: the presented token's digest and the expected one are both 32 bytes,
+// compared with crypto.timingSafeEqual; an unknown name is compared against a dummy digest, so the
+// time taken does not tell which names exist either. Tokens and secrets are never logged: errors
+// name the file, the principal or the line, never the value.
+//
+// Binding: a client authenticated as `app1` may only use client ids that begin with `app1/` (the
+// client library makes its session ids so), so it can neither read another client's session nor
+// spend or cancel its request numbers. An admin token may do what a client may, under any client
+// id (`request-status` of any client's write), and the coordinator's mutating calls (switchover).
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../errors.js';
+
+/** A token's name: letters, digits, `_` and `-`, as in a file name (the part before the first dot). */
+export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Random bytes in a token `understudy token` makes: 256 bits, base64url. */
+export const TOKEN_SECRET_BYTES = 32;
+/** A secret shorter than this (a token's part after the dot, or a cluster secret) is refused as guessable. */
+export const SECRET_CHARACTERS_MIN = 16;
+/** Longer input is not a token (it is refused before it is hashed). */
+export const TOKEN_CHARACTERS_MAX = 512;
+const DIGEST_PREFIX = 'sha256:';
+
+/** Who a connection authenticated as. */
+export interface Principal {
+  readonly role: 'client' | 'admin';
+  readonly name: string;
+}
+
+/** The client ids `principal` may use: `<name>/...`; an admin may use any. */
+export function ownsClientId(principal: Principal, clientId: string): boolean {
+  return (
+    principal.role === 'admin' ||
+    (clientId.startsWith(principal.name) && clientId[principal.name.length] === '/')
+  );
+}
+
+/** The name part of a well-formed token, or null. Says nothing of whether the token is valid. */
+export function tokenName(token: string): string | null {
+  if (token.length > TOKEN_CHARACTERS_MAX) return null;
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  const name = token.slice(0, dot);
+  return TOKEN_NAME_PATTERN.test(name) ? name : null;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/** Whether two secrets are equal, in time that depends on neither (their digests are compared). */
+export function secretsEqual(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+/** A new token for `name`, and the digest a credentials file lists for it. */
+export function makeToken(name: string): { readonly token: string; readonly digest: string } {
+  if (!TOKEN_NAME_PATTERN.test(name)) {
+    throw new ConfigError(`a token name is 1 to 64 letters, digits, '_' or '-', got ${JSON.stringify(name)}`);
+  }
+  const token = `${name}.${randomBytes(TOKEN_SECRET_BYTES).toString('base64url')}`;
+  return { token, digest: tokenDigestText(token) };
+}
+
+/** `sha256:<hex>` of a token: what a credentials file holds for it. */
+export function tokenDigestText(token: string): string {
+  return `${DIGEST_PREFIX}${digest(token).toString('hex')}`;
+}
+
+/**
+ * The tokens a server accepts, as digests by name (from a credentials file). Verification takes the
+ * same time whether the name exists or not, and whether the token is right or not.
+ */
+export class Credentials {
+  private readonly dummy = digest('understudy: no such principal');
+
+  constructor(
+    private readonly byName: ReadonlyMap<
+      string,
+      { readonly role: Principal['role']; readonly digest: Buffer }
+    >,
+  ) {}
+
+  /** The principal `token` proves, or null. */
+  authenticate(token: string | null): Principal | null {
+    if (token === null) return null;
+    const name = tokenName(token);
+    const entry = name === null ? undefined : this.byName.get(name);
+    const presented = digest(token.length > TOKEN_CHARACTERS_MAX ? '' : token);
+    const equal = timingSafeEqual(presented, entry?.digest ?? this.dummy);
+    return equal && entry !== undefined && name !== null ? { role: entry.role, name } : null;
+  }
+
+  /** How many clients and admins it lists (for the start log line: never the names' tokens). */
+  get counts(): { readonly clients: number; readonly admins: number } {
+    let admins = 0;
+    for (const entry of this.byName.values()) if (entry.role === 'admin') admins += 1;
+    return { clients: this.byName.size - admins, admins };
+  }
+}
+
+/**
+ * Parses a credentials file: JSON `{ "clients": { name: "sha256:<hex>" }, "admins": { ... } }`,
+ * both optional, a name in only one of them. Throws ConfigError naming `source` and what to fix
+ * (never a digest's value).
+ */
+export function parseCredentials(text: string, source: string): Credentials {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${source}: not JSON (${(error as Error).message})`);
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new ConfigError(`${source}: must be a JSON object with "clients" and/or "admins"`);
+  }
+  const byName = new Map<string, { role: Principal['role']; digest: Buffer }>();
+  for (const key of Object.keys(document)) {
+    if (key !== 'clients' && key !== 'admins') {
+      throw new ConfigError(`${source}: unknown key "${key}" (only "clients" and "admins")`);
+    }
+  }
+  const sections: [string, Principal['role']][] = [
+    ['clients', 'client'],
+    ['admins', 'admin'],
+  ];
+  for (const [key, role] of sections) {
+    const section = (document as Record<string, unknown>)[key];
+    if (section === undefined) continue;
+    if (typeof section !== 'object' || section === null || Array.isArray(section)) {
+      throw new ConfigError(`${source}: "${key}" must map names to "sha256:<hex>" digests`);
+    }
+    for (const [name, value] of Object.entries(section)) {
+      if (!TOKEN_NAME_PATTERN.test(name)) {
+        throw new ConfigError(
+          `${source}: ${key}: name ${JSON.stringify(name)} must be 1 to 64 letters, digits, '_' or '-'`,
+        );
+      }
+      if (byName.has(name)) throw new ConfigError(`${source}: ${name} is listed twice`);
+      if (typeof value !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(value)) {
+        throw new ConfigError(
+          `${source}: ${key}.${name} must be "sha256:" and 64 lowercase hex digits (understudy token ${name} prints it)`,
+        );
+      }
+      byName.set(name, { role, digest: Buffer.from(value.slice(DIGEST_PREFIX.length), 'hex') });
+    }
+  }
+  if (byName.size === 0) {
+    throw new ConfigError(`${source}: lists no client or admin: nobody could connect`);
+  }
+  return new Credentials(byName);
+}
+
+/**
+ * A token or secret read from a file or a variable: surrounding whitespace (a final newline) is
+ * dropped; an empty one is an error. The value never appears in the error.
+ */
+export function readSecretText(text: string, source: string): string {
+  const secret = text.trim();
+  if (secret === '') throw new ConfigError(`${source} is empty`);
+  if (/\s/.test(secret))
+    throw new ConfigError(`${source}: a token or secret is one word, without spaces or lines`);
+  if (secret.length > TOKEN_CHARACTERS_MAX) {
+    throw new ConfigError(`${source}: longer than ${TOKEN_CHARACTERS_MAX} characters`);
+  }
+  return secret;
+}
+
+/** Checks a cluster secret's strength; the value never appears in the error. */
+export function checkClusterSecret(secret: string, source: string): string {
+  const checked = readSecretText(secret, source);
+  if (checked.length < SECRET_CHARACTERS_MIN) {
+    throw new ConfigError(
+      `${source}: a cluster secret has at least ${SECRET_CHARACTERS_MIN} characters (openssl rand -base64 32 makes one)`,
+    );
+  }
+  return checked;
+}
+
+/**
+ * Who may connect to a listening port. Without `credentials`, clients need no token; without
+ * `clusterSecret`, members need none (TLS, when on, still checks their certificates).
+ */
+export interface AccessPolicy {
+  readonly credentials?: Credentials;
+  readonly clusterSecret?: string;
+}
