@@ -47,7 +47,14 @@ export interface NemesisOptions {
   /** Monotonic nanoseconds since the run started. */
   readonly clock: () => number;
   readonly log: (line: string) => void;
+  /**
+   * The user's interrupt. The end of the run's time stops faults from holding, not their heals: a
+   * heal waits (bounded) until the cluster took the fault back, so each fault's checks are complete.
+   */
+  readonly interrupted?: AbortSignal;
 }
+
+const neverAborted = new AbortController().signal;
 
 export class Nemesis {
   readonly faults: FaultRecord[] = [];
@@ -168,7 +175,7 @@ export class Nemesis {
     log(`chaos: ${this.elapsed()} fault ${number}: ${fault.record.description}, ${fault.holdDescription}`);
     await fault.hold(signal);
     try {
-      const healed = await fault.heal(signal);
+      const healed = await fault.heal(this.options.interrupted ?? neverAborted);
       log(`chaos: ${this.elapsed()} healed ${number}: ${healed}`);
     } catch (error) {
       this.problems.push(`healing ${fault.record.description}: ${describe(error)}`);

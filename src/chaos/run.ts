@@ -195,6 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       random,
       clock,
       log,
+      ...(options.signal === undefined ? {} : { interrupted: options.signal }),
     });
     const nemesisDone = nemesis.run(nemesisStop.signal);
     await sleepUnlessAborted(options.durationSeconds * 1000, options.signal);
