@@ -27,6 +27,7 @@ export {
   formatRequestId,
   HandshakeError,
   LogCorruptedError,
+  NotLeaderError,
   OutcomeUnknownError,
   RequestRefusedError,
   SessionExpiredError,

@@ -26,6 +26,8 @@ export const ErrorCode = {
   badFrame: 'BAD_FRAME',
   /** The peer speaks another protocol version or belongs to another cluster. */
   handshakeRefused: 'HANDSHAKE_REFUSED',
+  /** This coordinator stands by (the coordinator runs on etcd): try the next one of the list; the message names the leader. */
+  notLeader: 'NOT_LEADER',
   /** The connection closed before the answer came. */
   connectionClosed: 'CONNECTION_CLOSED',
   /** The write-ahead log is damaged in a way recovery must not repair silently. */
