@@ -2,7 +2,8 @@
 // (elected through an etcd lease), the others stand by and send replicas and clients on; every state
 // write compares the revision its term read, so a deposed leader cannot overwrite its successor; and
 // a cluster under load loses no acknowledged write, nor applies one twice, when the leading
-// coordinator, then an etcd member, then the primary are killed, and serves again within seconds.
+// coordinator, then an etcd member, then the primary are killed, and when a leader stopped past its
+// lease wakes after a standby took over; and it serves again within seconds each time.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -125,7 +126,7 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
     }
   });
 
-  test('under load, killing the leading coordinator, then the etcd leader, then the primary loses no acknowledged write', async () => {
+  test('under load, killing the leading coordinator, then the etcd leader, then the primary, then stopping the new leader past its lease, loses no acknowledged write', async () => {
     const directory = mkdtempSync(path.join(tmpdir(), 'understudy-etcd-it-'));
     const coordinators: RunningProcess[] = [];
     const replicas = new Map<string, RunningProcess>();
@@ -240,6 +241,29 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
       const last = await view((candidate) => candidate.primary !== before.primary);
       assert.ok(before.backups.includes(last.primary));
       await progress('after the primary was killed');
+
+      // A stale leader: stopped (SIGSTOP) past its lease, it wakes after a standby took over. It must
+      // stand by at once (its lease lapsed on its own clock), granting and writing nothing.
+      const stoppedIndex = await waitFor('the leading coordinator', async () => {
+        for (const [index, running] of coordinators.entries()) {
+          if (index !== leaderIndex && (await leads(running.address, 'load-test'))) return index;
+        }
+        return undefined;
+      });
+      const stopped = coordinators[stoppedIndex] as RunningProcess;
+      faults.push({ name: 'the leading coordinator stopped and resumed', at: performance.now() });
+      stopped.child.kill('SIGSTOP');
+      await waitFor('a standby to take over from the stopped leader', async () => {
+        for (const [index, running] of coordinators.entries()) {
+          if (index !== leaderIndex && index !== stoppedIndex && (await leads(running.address, 'load-test')))
+            return true;
+        }
+        return undefined;
+      });
+      stopped.child.kill('SIGCONT');
+      await progress('after the stale leader resumed');
+      assert.equal(await leads(stopped.address, 'load-test'), false, 'the resumed leader stands by');
+      assert.match(stopped.stderr(), /no longer the leading coordinator/);
 
       running = false;
       await writer;
