@@ -16,6 +16,14 @@
 //
 // Links to the coordinator live as long as the coordinator process: what an old coordinator sent,
 // or what was sent to it, is never delivered to the next one (its connections died with it).
+//
+// The coordinator's home is a directory (one process; its state on its disk) or etcd (etcd-home.ts):
+// then standby processes stand behind the leading one. A leader acts only while its etcd lease is
+// surely alive on its own clock (renewed each tick etcd answers; lapsed `etcdLeaseMarginTicks` before
+// etcd could expire it), saves by compare-and-swap, and stops acting when a save loses its compare.
+// When no process leads, a standby campaigns every `etcdPollTicks` and, once the old lease is gone,
+// leads with a new core made from etcd's state (which waits out the leases the old one granted). A
+// leader paused past its lease is deposed where it stands: when it resumes, what it held is dropped.
 
 import type { ProtocolConfig } from '../protocol/config.js';
 import { Coordinator } from '../protocol/coordinator.js';
@@ -38,6 +46,7 @@ import {
   type View,
 } from '../protocol/types.js';
 import { type DiskFaults, type DiskStep, SimDisk } from './disk.js';
+import { SimEtcd } from './etcd-home.js';
 import { Random } from './random.js';
 
 export type { DiskFaults } from './disk.js';
@@ -59,7 +68,14 @@ export interface SimClusterOptions {
   readonly network?: NetworkFaults;
   readonly disk?: DiskFaults;
   readonly testOnlyFaults?: TestOnlyFaults;
+  /** Where the coordinator keeps its state: its directory (default), or etcd, with standbys. */
+  readonly coordinatorHome?: 'directory' | 'etcd';
 }
+
+/** The etcd home: the leadership lease, the part of it a leader does not count on, and a standby's poll. */
+export const etcdLeaseTicks = 200;
+export const etcdLeaseMarginTicks = 50;
+export const etcdPollTicks = 5;
 
 export const calmNetwork: NetworkFaults = {
   lossProbability: 0,
@@ -195,6 +211,14 @@ export class SimCluster {
   private coordinatorEpoch = 0;
   private coordinatorPaused = false;
   private coordinatorHeld: InFlight[] = [];
+  /** The etcd home, or null for the directory home. */
+  readonly etcd: SimEtcd | null;
+  /** With etcd: the term the running coordinator leads in, the state revision it read, and until when it may act. */
+  private leadership: { term: number; stateRevision: number; actUntil: number } | null = null;
+  /** With etcd: the term of the last process that led and stopped acting, so it may lead again under its own lease. */
+  private deposedTerm: number | null = null;
+  /** With etcd: terms begun, leaders that stopped acting, paused leaders found stale, etcd outages. */
+  readonly etcdEvents = { terms: 0, deposed: 0, stale: 0, outages: 0 };
   readonly nodes = new Map<ReplicaId, SimNode>();
   readonly replies = new Map<number, ClientReply[]>();
   /** Run at the start of every step: outside actors (an operator) that watch the cluster. */
@@ -236,6 +260,8 @@ export class SimCluster {
 
   constructor(options: SimClusterOptions) {
     this.options = options;
+    this.etcd =
+      options.coordinatorHome === 'etcd' ? new SimEtcd(emptyCoordinatorState, etcdLeaseTicks) : null;
     this.random = new Random(options.seed);
     this.network = options.network ?? calmNetwork;
     this.disk = options.disk ?? calmDisk;
@@ -361,6 +387,8 @@ export class SimCluster {
     this.coordinator = null;
     this.coordinatorPaused = false;
     this.coordinatorHeld = [];
+    this.leadership = null;
+    this.deposedTerm = null; // its lease dies with it: a standby leads once etcd expires it
     this.trace('crash coordinator');
   }
 
@@ -370,6 +398,11 @@ export class SimCluster {
    */
   startCoordinator(options: { wipeState?: boolean; recoverFromReplicas?: readonly ReplicaId[] } = {}): void {
     if (this.coordinator !== null) return;
+    if (this.etcd !== null) {
+      // A coordinator process starts as a standby; its state is etcd's, not its disk's.
+      this.campaign();
+      return;
+    }
     if (options.wipeState === true) this.coordinatorStored = null;
     this.coordinatorEpoch += 1;
     this.promotionsWithoutHoldersSeen = 0;
@@ -398,6 +431,14 @@ export class SimCluster {
 
   resumeCoordinator(): void {
     if (!this.coordinatorPaused) return;
+    if (this.etcd !== null && !this.leaderMayAct()) {
+      // Its lease lapsed on its own clock while it slept: it stands by, and acts on nothing it held.
+      this.coordinatorPaused = false;
+      this.trace(`resume coordinator: its etcd lease lapsed, ${this.coordinatorHeld.length} inputs dropped`);
+      this.coordinatorHeld = [];
+      this.depose('its etcd lease lapsed while it was paused');
+      return;
+    }
     this.coordinatorPaused = false;
     this.trace(`resume coordinator with ${this.coordinatorHeld.length} inputs waiting`);
     const held = this.coordinatorHeld;
@@ -527,6 +568,7 @@ export class SimCluster {
     this.now += 1;
     this.coordinatorClock += 1;
     for (const node of this.nodes.values()) node.clockTime += node.clockRate;
+    if (this.etcd !== null) this.stepLeadership(this.etcd);
     if (this.coordinator !== null && !this.coordinatorPaused) {
       this.coordinator.tick();
       this.flushCoordinator();
@@ -695,6 +737,10 @@ export class SimCluster {
         this.coordinatorHeld.push(item);
         return;
       }
+      if (!this.leaderMayAct()) {
+        this.depose('its etcd lease lapsed');
+        return;
+      }
       this.trace(`${item.from}>${item.to} ${describe(envelope)}`);
       this.coordinator?.receiveHeartbeat(envelope.message);
       this.flushCoordinator();
@@ -749,6 +795,82 @@ export class SimCluster {
     }
   }
 
+  // ---- the etcd home ----------------------------------------------------------------------------
+
+  /** etcd unavailable (its quorum lost) or back. */
+  setEtcdAvailable(available: boolean): void {
+    if (this.etcd === null || this.etcd.available === available) return;
+    this.etcd.setAvailable(available, this.now);
+    if (!available) this.etcdEvents.outages += 1;
+    this.trace(available ? 'etcd answers again' : 'etcd unavailable');
+  }
+
+  /** With the directory home, always; with etcd, while the running coordinator's lease is surely alive. */
+  private leaderMayAct(): boolean {
+    if (this.etcd === null) return true;
+    return this.leadership !== null && this.coordinatorClock < this.leadership.actUntil;
+  }
+
+  /** Once a tick: the leader renews its lease; with no leader, a standby campaigns every poll. */
+  private stepLeadership(etcd: SimEtcd): void {
+    const leadership = this.leadership;
+    // A paused leader renews nothing: once etcd lets its lease go, a standby's campaign wins.
+    if (this.coordinator !== null && leadership !== null && !this.coordinatorPaused) {
+      if (etcd.renew(leadership.term, this.now)) {
+        leadership.actUntil = this.coordinatorClock + etcdLeaseTicks - etcdLeaseMarginTicks;
+      }
+      if (!this.leaderMayAct()) this.depose('its etcd lease was not renewed in time');
+      return;
+    }
+    if (this.now % etcdPollTicks === 0) this.campaign();
+  }
+
+  /** A standby (or the deposed leader, under its own lease) tries to lead. */
+  private campaign(): void {
+    if (this.etcd === null) return;
+    if (this.coordinator !== null && !this.coordinatorPaused) return;
+    const won = this.etcd.campaign(this.now, this.deposedTerm);
+    if (won === null) return;
+    if (this.coordinator !== null) {
+      // The paused leader's lease ran out in etcd: it is stale. Its held inputs die with its connections.
+      this.trace('the paused coordinator is stale: a standby leads');
+      this.etcdEvents.stale += 1;
+      this.coordinator = null;
+      this.coordinatorPaused = false;
+      this.coordinatorHeld = [];
+    }
+    this.deposedTerm = null;
+    this.coordinatorStored = won.state;
+    this.coordinatorEpoch += 1;
+    this.promotionsWithoutHoldersSeen = 0;
+    this.leadership = {
+      term: won.term,
+      stateRevision: won.stateRevision,
+      actUntil: this.coordinatorClock + etcdLeaseTicks - etcdLeaseMarginTicks,
+    };
+    this.coordinator = new Coordinator({
+      config: this.options.config,
+      stored: won.state,
+      clock: () => this.coordinatorClock,
+      ...(this.options.testOnlyFaults === undefined ? {} : { testOnlyFaults: this.options.testOnlyFaults }),
+    });
+    this.etcdEvents.terms += 1;
+    this.trace(`coordinator leads term ${won.term} in view ${won.state?.current?.view.number ?? 0}`);
+  }
+
+  /** The running coordinator stops acting: its core and connections go; it stands by. */
+  private depose(reason: string): void {
+    if (this.coordinator === null || this.leadership === null) return;
+    this.trace(`coordinator stands by: ${reason}`);
+    this.etcdEvents.deposed += 1;
+    this.deposedTerm = this.leadership.term;
+    this.leadership = null;
+    this.coordinator = null;
+    this.coordinatorPaused = false;
+    this.coordinatorHeld = [];
+    this.coordinatorEpoch += 1;
+  }
+
   /**
    * An operator asks the running coordinator to hand the primary role to `to`; the outcome is traced.
    * False if no coordinator runs (or it is paused: the request would wait with its other inputs).
@@ -769,8 +891,28 @@ export class SimCluster {
       this.trace('a restarted replica leads: no replica that held everything is alive to the coordinator');
       for (const listener of this.promotionWithoutHoldersListeners) listener();
     }
+    if (!this.leaderMayAct()) {
+      this.depose('its etcd lease lapsed');
+      return;
+    }
     const effects = this.coordinator.takeEffects();
-    if (effects.save !== null) this.coordinatorStored = effects.save;
+    if (effects.save !== null) {
+      if (this.etcd !== null && this.leadership !== null) {
+        const revision = this.etcd.save(
+          this.leadership.term,
+          this.leadership.stateRevision,
+          effects.save,
+          this.now,
+        );
+        if (revision === null) {
+          // Nothing it decided may leave: the view was not stored.
+          this.depose('its state write lost its compare, or etcd did not answer');
+          return;
+        }
+        this.leadership.stateRevision = revision;
+      }
+      this.coordinatorStored = effects.save;
+    }
     for (const outcome of effects.switchovers) {
       this.trace(`switchover to ${outcome.to} ${outcome.ok ? 'done' : 'failed'}: ${outcome.message}`);
     }

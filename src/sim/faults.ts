@@ -51,6 +51,7 @@ export const faultKinds = [
   'corrupt',
   'memory-loss',
   'switchover',
+  'etcd-unavailable',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -111,7 +112,7 @@ const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
   // Kinds added later are drawn last (below), so older seeds keep the rest of their plan.
-  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover'];
+  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover', 'etcd-unavailable'];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
@@ -661,6 +662,12 @@ export class Nemesis {
           cluster.setFsyncFails(target, false);
           cluster.start(target);
         });
+      }
+      case 'etcd-unavailable': {
+        // Only with the etcd home (runSeed adds it then): etcd's quorum lost, then back.
+        if (this.busy('coordinator') || cluster.etcd === null) return null;
+        cluster.setEtcdAvailable(false);
+        return fault('coordinator', () => cluster.setEtcdAvailable(true));
       }
       case 'coordinator-crash':
       case 'coordinator-pause':

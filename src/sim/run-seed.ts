@@ -32,6 +32,11 @@ export interface SeedOptions {
    * so the seeds the tests rely on keep their plans.
    */
   readonly lagPolicy?: LagPolicy;
+  /**
+   * Where the coordinator keeps its state in every seed: its directory (default) or etcd, with
+   * standbys and etcd outages among the faults. An option, so the seeds the tests rely on keep their plans.
+   */
+  readonly coordinatorHome?: 'directory' | 'etcd';
 }
 
 export interface SeedResult {
@@ -67,6 +72,13 @@ export interface SeedResult {
   readonly unknownKeys: number;
   readonly violations: readonly string[];
   readonly trace: readonly string[];
+  /** With the etcd home: terms begun, leaders that stopped acting, paused leaders found stale, etcd outages. */
+  readonly etcdEvents: {
+    readonly terms: number;
+    readonly deposed: number;
+    readonly stale: number;
+    readonly outages: number;
+  } | null;
 }
 
 const faultTicksDefault = 2_000;
@@ -83,8 +95,11 @@ const finalReadAttemptsMax = 5;
 const simKvLimits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 1024 };
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
-  const plan = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
+  const drawn = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
+  const onEtcd = options.coordinatorHome === 'etcd';
+  const plan = onEtcd ? { ...drawn, kinds: [...drawn.kinds, 'etcd-unavailable' as const] } : drawn;
   const cluster = new SimCluster({
+    ...(onEtcd ? { coordinatorHome: 'etcd' as const } : {}),
     seed,
     replicaCount: plan.replicaCount,
     config: options.lagPolicy === undefined ? plan.config : { ...plan.config, lagPolicy: options.lagPolicy },
@@ -215,6 +230,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     unknownKeys,
     violations,
     trace: cluster.recentTrace(),
+    etcdEvents: cluster.etcd === null ? null : { ...cluster.etcdEvents },
   };
 }
 

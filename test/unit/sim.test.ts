@@ -149,3 +149,22 @@ for (const { fault, what, start, seeds, caughtAs } of brokenBuilds) {
     assert.ok(caught.length > 0, `--fault ${fault} was not caught in seeds ${start}..${last}`);
   });
 }
+
+test('the etcd home in simulation: leader loss, stale leaders and etcd outages, and no violation', () => {
+  const seeds = 12;
+  const events = { terms: 0, deposed: 0, stale: 0, outages: 0 };
+  for (let seed = 1; seed <= seeds; seed++) {
+    const result = runSeed(seed, { coordinatorHome: 'etcd' });
+    assert.deepEqual(
+      result.violations,
+      [],
+      `seed ${seed} (${result.plan}) failed; replay: npm run sim -- --seed ${seed} --coordinator-home etcd`,
+    );
+    assert.ok(result.etcdEvents !== null);
+    for (const key of Object.keys(events) as (keyof typeof events)[]) events[key] += result.etcdEvents[key];
+  }
+  // The sample must exercise each path: new terms after the first, leaders that stopped acting
+  // (etcd out, a lease that lapsed), paused leaders a standby replaced.
+  assert.ok(events.terms > seeds, `only ${events.terms} terms`);
+  assert.ok(events.deposed > 0 && events.stale > 0 && events.outages > 0, JSON.stringify(events));
+});
