@@ -191,6 +191,8 @@ export class CoordinatorServer {
     }
     if (client !== null && etcd !== undefined) {
       const keys = etcdKeysOf(options.clusterId ?? clusterIdDefault);
+      /** Counts elections and depositions: a term's state read that arrives after either is stale. */
+      let changes = 0;
       const leadership = new EtcdLeadership({
         client,
         leaderKey: keys.leader,
@@ -200,6 +202,8 @@ export class CoordinatorServer {
         marginMs: etcdLeaseMarginMs,
         logger,
         onElected: (term) => {
+          changes += 1;
+          const election = changes;
           EtcdStateHome.open(client, keys, term, logger)
             .then(async ({ home, state }) => {
               let stored = state;
@@ -207,7 +211,7 @@ export class CoordinatorServer {
                 stored = emptyCoordinatorState;
                 await home.save(stored);
               }
-              if (leadership.currentTerm !== term || server.closed) return; // deposed meanwhile
+              if (election !== changes || server.closed) return; // deposed (or elected again) meanwhile
               server.term = {
                 core: newCore(stored),
                 save: (saved) => home.save(saved),
@@ -215,9 +219,14 @@ export class CoordinatorServer {
               };
               logger.info({ term, view: stored?.current?.view ?? null }, 'leading: read the state from etcd');
             })
-            .catch((error: unknown) => leadership.depose(`could not take over: ${String(error)}`));
+            .catch((error: unknown) => {
+              if (election === changes) leadership.depose(`could not take over: ${String(error)}`);
+            });
         },
-        onDeposed: (reason) => server.endTerm(reason),
+        onDeposed: (reason) => {
+          changes += 1;
+          server.endTerm(reason);
+        },
       });
       server.leadership = leadership;
       leadership.start();
