@@ -203,16 +203,6 @@ const usageErrors: [string[], RegExp][] = [
   [['bench', '--scenario', 'steady', '--start', '3', '--runs', '2'], /--scenario steady takes no --runs/],
   [['bench', '--start', '3', '--trials', '5'], /--trials is for --scenario failover/],
   [['bench', '--scenario', 'steady', '--start', '3', '--trials', '5'], /--trials is for --scenario failover/],
-  [['coordinator', '--listen', '127.0.0.1:0'], /give --dir .* or --etcd .*, exactly one of them/],
-  [
-    ['coordinator', '--listen', '127.0.0.1:0', '--dir', 'd', '--etcd', 'http://127.0.0.1:2379'],
-    /give --dir .* or --etcd .*, exactly one of them/,
-  ],
-  [
-    ['coordinator', '--listen', '127.0.0.1:0', '--etcd', '127.0.0.1:2379'],
-    /--etcd needs URLs like http:\/\/host:2379/,
-  ],
-  [['status', '--coordinator', '127.0.0.1:7000,,127.0.0.1:7001'], /--coordinator needs host:port addresses/],
 ];
 
 for (const [args, message] of usageErrors) {
