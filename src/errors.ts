@@ -90,6 +90,14 @@ export class HandshakeError extends UnderstudyError {
   }
 }
 
+/** A standby coordinator (the coordinator runs on etcd) refused the handshake: try the next one. */
+export class NotLeaderError extends UnderstudyError {
+  override name = 'NotLeaderError';
+  constructor(message: string) {
+    super(ErrorCode.notLeader, message);
+  }
+}
+
 export class ConnectionClosedError extends UnderstudyError {
   override name = 'ConnectionClosedError';
   constructor(message: string) {

@@ -27,6 +27,7 @@ export {
   formatRequestId,
   HandshakeError,
   LogCorruptedError,
+  NotLeaderError,
   OutcomeUnknownError,
   RequestRefusedError,
   SessionExpiredError,
@@ -34,7 +35,11 @@ export {
   UnderstudyError,
 } from './errors.js';
 export { defaultNodeConfig, type NodeConfig } from './node/config.js';
-export { CoordinatorServer, type CoordinatorServerOptions } from './node/coordinator-server.js';
+export {
+  CoordinatorServer,
+  type CoordinatorServerOptions,
+  type EtcdHomeOptions,
+} from './node/coordinator-server.js';
 export {
   ReplicaServer,
   type ReplicaServerBaseOptions,

@@ -101,6 +101,38 @@ export function addressList(what: string): (text: string) => string[] {
   };
 }
 
+/** `--coordinator`: one host:port, or (the coordinator on etcd) several, comma-separated; kept as text. */
+export function coordinatorList(what: string): (text: string) => string {
+  const list = addressList(what);
+  return (text) => list(text).join(',');
+}
+
+/** `--etcd`: etcd members' client URLs (http://host:port), comma-separated. */
+export function urlList(what: string): (text: string) => string[] {
+  return (text) => {
+    const urls = text.split(',').map((entry) => entry.trim());
+    for (const url of urls) {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(url);
+      } catch {
+        parsed = null;
+      }
+      if (
+        parsed === null ||
+        !['http:', 'https:'].includes(parsed.protocol) ||
+        parsed.host === '' ||
+        parsed.pathname !== '/'
+      ) {
+        throw new InvalidArgumentError(
+          `${what} needs URLs like http://host:2379, separated by commas; got ${JSON.stringify(url)}.`,
+        );
+      }
+    }
+    return urls;
+  };
+}
+
 export interface ClientFlags {
   readonly coordinator: string;
   readonly clusterId: string;
@@ -129,8 +161,11 @@ function withVariable(flags: string, help: string): Option {
 export function addClientOptions(command: Command, { write = false } = {}): Command {
   command
     .addOption(
-      withVariable('--coordinator <host:port>', 'coordinator address')
-        .argParser(address(1))
+      withVariable(
+        '--coordinator <host:port>',
+        'coordinator address; on etcd, every coordinator, comma-separated (the leader is found among them)',
+      )
+        .argParser(coordinatorList('--coordinator'))
         .default(COORDINATOR_ADDRESS_DEFAULT),
     )
     .addOption(

@@ -73,7 +73,12 @@ interface ServerFlags extends LogFlags {
   readonly admin?: string;
 }
 
-interface CoordinatorFlags extends ServerFlags, ClusterSettings, TlsFlags {
+interface CoordinatorFlags extends Omit<ServerFlags, 'dir'>, ClusterSettings, TlsFlags {
+  /** Where its state lives: a directory, or etcd (exactly one of them). */
+  readonly dir?: string;
+  readonly etcd?: string[];
+  readonly etcdLeaseSeconds?: number;
+  readonly advertise?: string;
   readonly adminTls?: boolean;
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
@@ -157,18 +162,36 @@ function retentionArguments(flags: RetentionFlags): string[] {
 
 export function addServerCommands(program: Command): void {
   const coordinator = program.command('coordinator').description('run the coordinator in the foreground');
-  addSettings(coordinator, 'coordinator').action(async (flags: CoordinatorFlags) => {
+  addSettings(coordinator, 'coordinator').action(async (flags: CoordinatorFlags, command: Command) => {
+    if ((flags.dir === undefined) === (flags.etcd === undefined)) {
+      command.error(
+        'error: give --dir (the state in a directory) or --etcd (the state in etcd), exactly one of them',
+        { exitCode: exitCode.usage, code: 'understudy.usage' },
+      );
+    }
     const { CoordinatorServer } = await import('../node/coordinator-server.js');
     const tls = serverTlsMaterial(flags);
     const access = serverAccess(flags);
     const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, 'coordinator');
-    const directory = resolve(flags.dir);
-    await mkdir(directory, { recursive: true });
+    let home: { directory: string } | { etcd: { endpoints: string[]; leaseSeconds?: number } };
+    if (flags.etcd !== undefined) {
+      home = {
+        etcd: {
+          endpoints: flags.etcd,
+          ...(flags.etcdLeaseSeconds === undefined ? {} : { leaseSeconds: flags.etcdLeaseSeconds }),
+        },
+      };
+    } else {
+      const directory = resolve(flags.dir ?? '.');
+      await mkdir(directory, { recursive: true });
+      home = { directory };
+    }
     const server = await CoordinatorServer.start({
       listen: flags.listen,
-      directory,
+      ...home,
+      ...(flags.advertise === undefined ? {} : { advertise: flags.advertise }),
       clusterId: flags.clusterId,
       recoverFromReplicas: flags.recoverFromReplicas ?? [],
       newCluster: flags.newCluster === true,

@@ -55,11 +55,11 @@ import {
   type View,
 } from '../protocol/types.js';
 import {
-  dial,
+  dialFirst,
   ID_BYTES_MAX,
   type MessageConnection,
   PROTOCOL_VERSION,
-  parseAddress,
+  parseAddressList,
   parseClientReply,
   parseStatusReply,
   parseSwitchoverReply,
@@ -84,7 +84,7 @@ const nextMemberCodes: ReadonlySet<string> = new Set([...retryableCodes, ErrorCo
 const noOperation = new Uint8Array(0);
 
 export interface ClientOptions {
-  /** The coordinator's "host:port". */
+  /** The coordinator's "host:port"; on etcd, every coordinator's, comma-separated (the leader is found among them). */
   readonly coordinator: string;
   readonly clusterId?: string;
   /** How long a call may take, retries included. */
@@ -704,15 +704,20 @@ class SharedConnection<Reply extends { readonly id: number }> {
   private readonly calls = new Map<number, PendingCall<Reply>>();
   private expiry: NodeJS.Timeout | null = null;
   private expiryAtMs = Number.POSITIVE_INFINITY;
+  private readonly addresses: readonly string[];
+  private addressIndex = 0;
 
   constructor(
+    /** One host:port, or several comma-separated, dialled in turn until one welcomes us. */
     readonly address: string,
     private readonly hello: Hello,
     private readonly parse: (message: unknown) => Reply,
     private readonly nextId: { value: number },
     /** Chosen per connection, so the per-message path is the same with TLS and without. */
     private readonly tls: TlsMaterial | undefined,
-  ) {}
+  ) {
+    this.addresses = parseAddressList(address);
+  }
 
   /** Sends the message built for a fresh id and waits for its reply until `endMs` (performance.now). */
   async call(build: (id: number) => object, endMs: number): Promise<Reply> {
@@ -780,10 +785,12 @@ class SharedConnection<Reply extends { readonly id: number }> {
   }
 
   private async open(timeoutMs: number): Promise<MessageConnection> {
-    const connection = await dial(this.address, this.hello, {
+    // The coordinator may be a list (on etcd): the one that answered last is tried first.
+    const { connection, index } = await dialFirst(this.addresses, this.addressIndex, this.hello, {
       timeoutMs,
       ...(this.tls === undefined ? {} : { tls: this.tls }),
     });
+    this.addressIndex = index;
     if (this.closed) {
       connection.destroy();
       throw new ConnectionClosedError('the client was closed');
@@ -833,7 +840,7 @@ interface PendingCall<Reply> {
 }
 
 function resolveOptions(options: ClientOptions): ResolvedClientOptions {
-  parseAddress(options.coordinator); // throws ConfigError
+  parseAddressList(options.coordinator); // throws ConfigError
   const resolved = {
     coordinator: options.coordinator,
     clusterId: options.clusterId ?? CLUSTER_ID_DEFAULT,

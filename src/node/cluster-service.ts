@@ -21,15 +21,22 @@ import { ID_BYTES_MAX } from '../transport/index.js';
 
 const fileName = 'cluster-service.json';
 
-interface Recorded {
+export interface RecordedService {
   readonly service: ServiceIdentity;
   /** The replica that named it: errors say so, to point at where the other service runs. */
   readonly firstReplica: string;
 }
 
-export class ClusterServiceRecord {
+/** Who decides which service a replica must run to be admitted: a file (here) or etcd (etcd/). */
+export interface ServiceRecord {
+  readonly service: ServiceIdentity | null;
+  /** Why replica `id`, which runs `service`, may not join; null admits it (the first one names the service). */
+  admit(id: ReplicaId, service: ServiceIdentity): string | null;
+}
+
+export class ClusterServiceRecord implements ServiceRecord {
   private readonly file: string;
-  private recorded: Recorded | null;
+  private recorded: RecordedService | null;
 
   /** Reads the record of `directory`; a malformed one is a ConfigError. */
   constructor(
@@ -54,28 +61,42 @@ export class ClusterServiceRecord {
       this.recorded = recorded;
       return null;
     }
-    if (sameService(this.recorded.service, service)) return null;
-    return (
-      `replica ${id} runs service ${describeService(service)}, but this cluster runs ` +
-      `${describeService(this.recorded.service)} (replica ${this.recorded.firstReplica} ran it first): ` +
-      `start ${id} with the cluster's service, or give it a cluster of its own`
-    );
+    return serviceRefusal(this.recorded, id, service);
   }
 
-  private load(): Recorded {
-    try {
-      const stored: unknown = JSON.parse(fs.readFileSync(this.file, 'utf8'));
-      if (typeof stored !== 'object' || stored === null) throw new Error('not an object');
-      const { service, firstReplica } = stored as Record<string, unknown>;
-      const problem = serviceIdentityProblem(service, ID_BYTES_MAX);
-      if (problem !== null) throw new Error(`"service": ${problem}`);
-      if (typeof firstReplica !== 'string') throw new Error('"firstReplica" is not a string');
-      const { name, version } = service as ServiceIdentity;
-      return { service: { name, version }, firstReplica };
-    } catch (error) {
-      throw new ConfigError(
-        `${this.file} is not a valid record of the cluster's service: ${(error as Error).message}`,
-      );
-    }
+  private load(): RecordedService {
+    return parseRecordedService(fs.readFileSync(this.file, 'utf8'), this.file);
+  }
+}
+
+/** Why replica `id`, which runs `service`, may not join a cluster that runs `recorded`; null admits it. */
+export function serviceRefusal(
+  recorded: RecordedService,
+  id: ReplicaId,
+  service: ServiceIdentity,
+): string | null {
+  if (sameService(recorded.service, service)) return null;
+  return (
+    `replica ${id} runs service ${describeService(service)}, but this cluster runs ` +
+    `${describeService(recorded.service)} (replica ${recorded.firstReplica} ran it first): ` +
+    `start ${id} with the cluster's service, or give it a cluster of its own`
+  );
+}
+
+/** Reads a recorded service (`source` names where it came from); a ConfigError if it is not one. */
+export function parseRecordedService(text: string, source: string): RecordedService {
+  try {
+    const stored: unknown = JSON.parse(text);
+    if (typeof stored !== 'object' || stored === null) throw new Error('not an object');
+    const { service, firstReplica } = stored as Record<string, unknown>;
+    const problem = serviceIdentityProblem(service, ID_BYTES_MAX);
+    if (problem !== null) throw new Error(`"service": ${problem}`);
+    if (typeof firstReplica !== 'string') throw new Error('"firstReplica" is not a string');
+    const { name, version } = service as ServiceIdentity;
+    return { service: { name, version }, firstReplica };
+  } catch (error) {
+    throw new ConfigError(
+      `${source} is not a valid record of the cluster's service: ${(error as Error).message}`,
+    );
   }
 }

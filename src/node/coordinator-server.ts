@@ -1,15 +1,30 @@
-// The embedded coordinator process: the pure `Coordinator` wired to TCP, a timer, and a view file.
-// A view is stored durably before any replica hears of it. The core's clock is the monotonic
-// clock, so leases are judged by the time that passed, also after this process stalled. Replicas
-// are admitted only if they run the cluster's service (cluster-service.ts). With credentials, every
-// client connection brings a token and a switchover (the one call that changes the cluster) an admin
-// token; with a cluster secret, a replica must bring it, so a process that reaches this port cannot
-// report as a replica of the cluster.
+// The coordinator process: the pure `Coordinator` wired to TCP, a timer, and a home for its state.
+// A view is stored durably before any replica hears of it: messages wait behind every save made
+// before them. The core's clock is the monotonic clock, so leases are judged by the time that
+// passed, also after this process stalled. Replicas are admitted only if they run the cluster's
+// service (cluster-service.ts).
+//
+// Two homes (DESIGN §4): a directory (the embedded coordinator, one process, always leading), or etcd
+// (any number of processes, one leading; etcd/). With etcd, a process acts only while it leads and
+// its etcd lease is surely alive (checked before every input it acts on); a standby refuses replicas
+// and clients with NOT_LEADER, naming the leader, so they move on through their coordinator list.
+// Each term of leadership has a core of its own, made from the state read from etcd when it began:
+// like a restarted coordinator, it waits out any lease the previous leader may have granted.
+//
+// With credentials, every client connection brings a token and a switchover (the one call that
+// changes the cluster) an admin token; with a cluster secret, a replica must bring it, so a process
+// that reaches this port cannot report as a replica of the cluster.
 
-import { BadFrameError, ErrorCode } from '../errors.js';
+import { BadFrameError, ConfigError } from '../errors.js';
 import { Coordinator } from '../protocol/coordinator.js';
-import { emptyCoordinatorState, type SwitchoverOutcome } from '../protocol/effects.js';
-import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
+import {
+  type CoordinatorEffects,
+  type CoordinatorState,
+  emptyCoordinatorState,
+  type SwitchoverOutcome,
+} from '../protocol/effects.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import type { PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type Credentials,
@@ -21,18 +36,43 @@ import {
   parseAddress,
   parseCoordinatorRequest,
   parseHeartbeat,
+  type Refusal,
   type TlsMaterial,
 } from '../transport/index.js';
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
-import { ClusterServiceRecord } from './cluster-service.js';
+import { ClusterServiceRecord, type ServiceRecord } from './cluster-service.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
+import { EtcdClient } from './etcd/etcd-client.js';
+import { ETCD_LEASE_SECONDS_DEFAULT, EtcdLeadership } from './etcd/etcd-leadership.js';
+import { EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home.js';
 import { createLogger, type Logger } from './logger.js';
 import { StateStore } from './state-store.js';
 import { logViewTransition } from './view-log.js';
 
+/** The etcd home: where etcd is, and how long this process's leadership lease lasts. */
+export interface EtcdHomeOptions {
+  /** Every etcd member's client URL (http://host:port). */
+  readonly endpoints: readonly string[];
+  /** The etcd lease that holds the leadership (etcd raises it to its minimum, 2 s by default). */
+  readonly leaseSeconds?: number;
+  /** How often a standby looks for a leader to replace. */
+  readonly pollMs?: number;
+  /** One etcd request to one member, before the next member is tried. */
+  readonly requestTimeoutMs?: number;
+}
+
+const etcdPollMsDefault = 250;
+/** Taken off what the leadership lease is known to last: scheduling delays and clock rates. */
+const etcdLeaseMarginMs = 500;
+
 export interface CoordinatorServerOptions {
   readonly listen: string;
-  readonly directory: string;
+  /** The directory home: its state is kept here. Give this or `etcd`. */
+  readonly directory?: string;
+  /** The etcd home: the state lives in etcd, and this process leads only while elected there. */
+  readonly etcd?: EtcdHomeOptions;
+  /** With `etcd`: the address the others tell replicas and clients to dial (default: the listening address). */
+  readonly advertise?: string;
   readonly clusterId?: string;
   readonly config?: NodeConfig;
   /**
@@ -65,8 +105,19 @@ export interface CoordinatorInspection {
   readonly switchoversDone: number;
 }
 
+/** One term of leadership: a core made from the state read when it began, and where it saves. */
+interface Term {
+  readonly core: Coordinator;
+  /** Its clock's reading (in ticks) at a performance.now() time. */
+  readonly ticksAt: (ms: number) => number;
+  /** Resolves once the state is stored; rejects when it cannot be (this process no longer leads). */
+  readonly save: (state: CoordinatorState) => void | Promise<void>;
+  readonly service: ServiceRecord;
+}
+
 export class CoordinatorServer {
   private readonly replicas = new Map<ReplicaId, MessageConnection>();
+  private readonly clients = new Set<MessageConnection>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private problemLogged: string | null = null;
@@ -75,17 +126,23 @@ export class CoordinatorServer {
   /** Told of each new view (the admin dashboard's timeline), after it is stored and sent. */
   private readonly viewListeners = new Set<() => void>();
   private viewNumberAnnounced: number | null = null;
+  /** The term this process leads in; with the directory home, always the one it started with. */
+  private term: Term | null = null;
+  /** Effects waiting for a save before them to be stored (the etcd home saves asynchronously). */
+  private outbox: Promise<void> | null = null;
+  /** Null with the directory home. */
+  private leadership: EtcdLeadership | null = null;
+  private listener: Listener | null = null;
 
   private constructor(
-    private readonly core: Coordinator,
-    private readonly store: StateStore,
-    private readonly listener: Listener,
     private readonly logger: Logger,
     config: NodeConfig,
   ) {
     this.timer = setInterval(() => {
-      this.core.tick();
-      this.flush();
+      const term = this.acting();
+      if (term === null) return;
+      term.core.tick();
+      this.flush(term);
     }, config.tickMs);
   }
 
@@ -93,50 +150,112 @@ export class CoordinatorServer {
     const config = options.config ?? defaultNodeConfig;
     checkNodeConfig(config);
     const { host, port } = parseAddress(options.listen);
+    if (options.advertise !== undefined) parseAddress(options.advertise);
     const logger = (options.logger ?? createLogger()).child({ component: 'coordinator' });
-    const store = new StateStore(options.directory);
-    let stored = store.load();
-    if (stored === null && options.newCluster === true) {
-      // Stored at once, so that a restart before the first view is not mistaken for lost state.
-      stored = emptyCoordinatorState;
-      store.save(stored);
+    const { directory, etcd } = options;
+    if ((directory === undefined) === (etcd === undefined)) {
+      throw new ConfigError('a coordinator keeps its state in a directory or in etcd: give exactly one');
     }
-    const startedAtMs = performance.now();
-    const core = new Coordinator({
-      config: config.protocol,
-      stored,
-      clock: () => (performance.now() - startedAtMs) / config.tickMs,
-      recoverFromReplicas: (options.recoverFromReplicas ?? []).map(replicaId),
-      describeTicks: (ticks) => `${ticks * config.tickMs} ms`,
-    });
-    const clusterService = new ClusterServiceRecord(options.directory);
-    let server: CoordinatorServer | null = null;
-    const listener = await listen({
-      host,
-      port,
-      clusterId: options.clusterId ?? clusterIdDefault,
-      frameSizeMaxBytes: config.frameSizeMaxBytes,
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-      access: {
-        ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-        ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
-      },
-      onRejected: (reason) => logRejectedHandshake(logger, reason),
-      // A replica of another service never reports, so it never joins a view.
-      admit: (peer) => (peer.kind === 'replica' ? clusterService.admit(peer.id, peer.service) : null),
-      onConnection: (peer, connection, principal) => {
-        if (server === null) connection.close();
-        else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
-        else if (peer.kind === 'client') server.acceptClient(connection, principal);
-        else connection.close();
-      },
-    });
-    server = new CoordinatorServer(core, store, listener, logger, config);
+    const server = new CoordinatorServer(logger, config);
+    const newCore = (stored: CoordinatorState | null) => {
+      const startedAtMs = performance.now();
+      const ticksAt = (ms: number) => (ms - startedAtMs) / config.tickMs;
+      const core = new Coordinator({
+        config: config.protocol,
+        stored,
+        clock: () => ticksAt(performance.now()),
+        recoverFromReplicas: (options.recoverFromReplicas ?? []).map(replicaId),
+        describeTicks: (ticks) => `${ticks * config.tickMs} ms`,
+      });
+      return { core, ticksAt };
+    };
+    const client = etcd === undefined ? null : new EtcdClient(etcd.endpoints, etcd.requestTimeoutMs);
+    if (directory !== undefined) {
+      const store = new StateStore(directory);
+      let stored = store.load();
+      if (stored === null && options.newCluster === true) {
+        // Stored at once, so that a restart before the first view is not mistaken for lost state.
+        stored = emptyCoordinatorState;
+        store.save(stored);
+      }
+      server.term = {
+        ...newCore(stored),
+        save: (state) => store.save(state),
+        service: new ClusterServiceRecord(directory),
+      };
+    }
+    try {
+      server.listener = await listen({
+        host,
+        port,
+        clusterId: options.clusterId ?? clusterIdDefault,
+        frameSizeMaxBytes: config.frameSizeMaxBytes,
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        access: {
+          ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+          ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
+        },
+        onRejected: (reason) => logRejectedHandshake(logger, reason),
+        admit: (peer) => server.admit(peer),
+        onConnection: (peer, connection, principal) => {
+          if (server.acting() === null) connection.close();
+          else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
+          else if (peer.kind === 'client') server.acceptClient(connection, principal);
+          else connection.close();
+        },
+      });
+    } catch (error) {
+      clearInterval(server.timer);
+      throw error;
+    }
+    if (client !== null && etcd !== undefined) {
+      const keys = etcdKeysOf(options.clusterId ?? clusterIdDefault);
+      /** Counts elections and depositions: a term's state read that arrives after either is stale. */
+      let changes = 0;
+      const leadership = new EtcdLeadership({
+        client,
+        leaderKey: keys.leader,
+        address: options.advertise ?? server.listener.address,
+        leaseSeconds: etcd.leaseSeconds ?? ETCD_LEASE_SECONDS_DEFAULT,
+        pollMs: etcd.pollMs ?? etcdPollMsDefault,
+        marginMs: etcdLeaseMarginMs,
+        logger,
+        onElected: (term) => {
+          changes += 1;
+          const election = changes;
+          EtcdStateHome.open(client, keys, term, logger)
+            .then(async ({ home, state }) => {
+              let stored = state;
+              if (stored === null && options.newCluster === true) {
+                stored = emptyCoordinatorState;
+                await home.save(stored);
+              }
+              if (election !== changes || server.closed) return; // deposed (or elected again) meanwhile
+              server.term = {
+                ...newCore(stored),
+                save: (saved) => home.save(saved),
+                service: home.serviceRecord,
+              };
+              logger.info({ term, view: stored?.current?.view ?? null }, 'leading: read the state from etcd');
+            })
+            .catch((error: unknown) => {
+              if (election === changes) leadership.depose(`could not take over: ${String(error)}`);
+            });
+        },
+        onDeposed: (reason) => {
+          changes += 1;
+          server.endTerm(reason);
+        },
+      });
+      server.leadership = leadership;
+      leadership.start();
+    }
     logger.info(
       {
-        address: listener.address,
-        view: core.currentView(),
-        service: clusterService.service,
+        address: server.listener.address,
+        home: etcd === undefined ? { directory } : { etcd: etcd.endpoints },
+        view: server.term?.core.currentView() ?? null,
+        service: server.term?.service.service ?? null,
         recoverFromReplicas: options.recoverFromReplicas ?? [],
         // Whether, never what: the tokens and the secret are not logged.
         clientTokens: options.credentials === undefined ? 'not asked' : options.credentials.counts,
@@ -148,15 +267,37 @@ export class CoordinatorServer {
   }
 
   get address(): string {
-    return this.listener.address;
+    return this.requireListener().address;
+  }
+
+  /** Whether this process leads (always, with the directory home). */
+  get leading(): boolean {
+    return this.acting() !== null;
   }
 
   inspect(): CoordinatorInspection {
+    const term = this.term;
+    if (term === null) {
+      return {
+        status: {
+          type: 'status_reply',
+          id: 0,
+          view: null,
+          replicas: [],
+          problem: this.standbyMessage(),
+          asyncLost: 0,
+          promotionsWithoutHolders: 0,
+        },
+        viewsInstalled: 0,
+        primariesReplaced: 0,
+        switchoversDone: 0,
+      };
+    }
     return {
-      status: this.core.status(0),
-      viewsInstalled: this.core.viewsInstalled,
-      primariesReplaced: this.core.primariesReplaced,
-      switchoversDone: this.core.switchoversDone,
+      status: term.core.status(0),
+      viewsInstalled: term.core.viewsInstalled,
+      primariesReplaced: term.core.primariesReplaced,
+      switchoversDone: term.core.switchoversDone,
     };
   }
 
@@ -173,7 +314,55 @@ export class CoordinatorServer {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.listener.close();
+    await this.leadership?.close();
+    await this.listener?.close();
+  }
+
+  private requireListener(): Listener {
+    if (this.listener === null) throw new Error('the coordinator is not listening yet');
+    return this.listener;
+  }
+
+  /** The term to act in, or null when this process must not act (a standby, or a leader whose lease may have lapsed). */
+  private acting(): Term | null {
+    const term = this.term;
+    if (term === null || this.closed) return null;
+    if (this.leadership !== null) {
+      if (!this.leadership.mayAct) {
+        this.leadership.depose('the etcd lease was not renewed in time');
+        return null;
+      }
+      // The core grants no lease that could outlive what this process knows of its own.
+      term.core.holdAuthorityUntil(term.ticksAt(this.leadership.actsUntilMs));
+    }
+    return term;
+  }
+
+  private standbyMessage(): string {
+    const leader = this.leadership?.leaderAddress ?? null;
+    if (leader === null || leader === this.listener?.address) {
+      return 'this coordinator is not leading, and no leader is known yet: try another coordinator';
+    }
+    return `this coordinator stands by: the leader is at ${leader}`;
+  }
+
+  private admit(peer: PeerKind): string | Refusal | null {
+    const term = this.acting();
+    if (term === null) return { code: ErrorCode.notLeader, message: this.standbyMessage() };
+    return peer.kind === 'replica' ? term.service.admit(peer.id, peer.service) : null;
+  }
+
+  /** This process stopped leading: drop the term and every connection, so all find the new leader. */
+  private endTerm(reason: string): void {
+    if (this.term === null) return;
+    this.term = null;
+    this.outbox = null;
+    this.switchoverWaiters = [];
+    this.logger.warn({ reason }, 'standing by: closing the connections of the term');
+    for (const connection of this.replicas.values()) connection.close();
+    this.replicas.clear();
+    for (const connection of this.clients) connection.close();
+    this.clients.clear();
   }
 
   private acceptReplica(id: ReplicaId, connection: MessageConnection): void {
@@ -184,27 +373,41 @@ export class CoordinatorServer {
       logIfClosedForBadInput(this.logger, error);
     };
     connection.onMessage = (raw) => {
+      const term = this.acting();
+      if (term === null) {
+        connection.close();
+        return;
+      }
       try {
         const heartbeat = parseHeartbeat(raw);
         if (heartbeat.replicaId !== id)
           throw new BadFrameError(`heartbeat names ${heartbeat.replicaId}, not ${id}`);
-        this.core.receiveHeartbeat(heartbeat);
+        term.core.receiveHeartbeat(heartbeat);
       } catch (error) {
         refuseBadInput(connection, error);
         return;
       }
-      this.flush();
+      this.flush(term);
     };
   }
 
   /** `principal`: who the client's token proved, or null when this coordinator asks for no token. */
   private acceptClient(connection: MessageConnection, principal: Principal | null): void {
-    connection.onClose = (error) => logIfClosedForBadInput(this.logger, error);
+    this.clients.add(connection);
+    connection.onClose = (error) => {
+      this.clients.delete(connection);
+      logIfClosedForBadInput(this.logger, error);
+    };
     connection.onMessage = (raw) => {
+      const term = this.acting();
+      if (term === null) {
+        connection.close();
+        return;
+      }
       try {
         const request = parseCoordinatorRequest(raw);
         if (request.type === 'status_request') {
-          connection.send(this.core.status(request.id));
+          connection.send(term.core.status(request.id));
           return;
         }
         if (principal !== null && principal.role !== 'admin') {
@@ -224,14 +427,14 @@ export class CoordinatorServer {
           { to: request.to, ...(principal === null ? {} : { by: principal.name }) },
           'switchover requested',
         );
-        const refused = this.core.requestSwitchover(request.to);
+        const refused = term.core.requestSwitchover(request.to);
         if (refused !== null) {
           this.logSwitchover(refused);
           connection.send(switchoverReply(request.id, refused));
         } else {
           this.switchoverWaiters.push({ connection, id: request.id });
         }
-        this.flush();
+        this.flush(term);
       } catch (error) {
         refuseBadInput(connection, error);
       }
@@ -244,12 +447,39 @@ export class CoordinatorServer {
     else this.logger.warn(fields, 'switchover failed');
   }
 
-  private flush(): void {
-    const effects = this.core.takeEffects();
-    if (effects.save !== null) this.store.save(effects.save);
+  /**
+   * Takes the core's effects and releases them once their save, and every save before it, is stored:
+   * at once with the directory home (its save is synchronous), later with etcd.
+   */
+  private flush(term: Term): void {
+    const effects = term.core.takeEffects();
+    const saved = effects.save === null ? undefined : term.save(effects.save);
+    if (!(saved instanceof Promise) && this.outbox === null) {
+      this.release(term, effects);
+      return;
+    }
+    const next = Promise.all([this.outbox, saved]).then(
+      () => {
+        if (this.term === term) this.release(term, effects);
+      },
+      (error: unknown) => {
+        if (this.term === term)
+          this.leadership?.depose(error instanceof Error ? error.message : String(error));
+      },
+    );
+    this.outbox = next;
+    void next.finally(() => {
+      if (this.outbox === next) this.outbox = null;
+    });
+  }
+
+  /** Sends what the core decided, its save (if any) being stored. */
+  private release(term: Term, effects: CoordinatorEffects): void {
+    // A lease granted late would outlive what the next leader waits out: a leader that may have lapsed sends nothing.
+    if (this.acting() !== term) return;
     // After the save: a view is told once it is stored.
     for (const transition of effects.viewChanges) logViewTransition(this.logger, transition);
-    const problem = this.core.problem;
+    const problem = term.core.problem;
     if (problem !== this.problemLogged) {
       if (problem !== null) this.logger.error({ problem }, 'not acting');
       else if (this.problemLogged !== null) this.logger.info('acting again');

@@ -36,7 +36,7 @@ import type { WriteAheadLog } from '../storage/write-ahead-log.js';
 import {
   type Credentials,
   countRequestRefusal,
-  dial,
+  dialFirst,
   ID_BYTES_MAX,
   isTransferMessage,
   type Listener,
@@ -46,6 +46,7 @@ import {
   PROTOCOL_VERSION,
   type Principal,
   parseAddress,
+  parseAddressList,
   parseClientRequest,
   parseCoordinatorToReplica,
   parsePeerMessage,
@@ -94,6 +95,7 @@ export interface ReplicaServerBaseOptions {
   readonly id: string;
   /** host:port to listen on; port 0 picks a free one. */
   readonly listen: string;
+  /** The coordinator's host:port; with the coordinator on etcd, several, comma-separated: it finds the leader among them. */
   readonly coordinator: string;
   /** The address reported to the coordinator, when peers must dial something else than `listen`. */
   readonly advertise?: string;
@@ -149,6 +151,8 @@ export class ReplicaServer {
   >();
   private nextConnection = 1;
   private coordinatorConnection: MessageConnection | null = null;
+  /** Where the next dial of the coordinator list starts: the one that answered last. */
+  private coordinatorIndex = 0;
   private coordinatorConnectedAtMs = 0;
   private readonly timer: NodeJS.Timeout;
   private flushScheduled = false;
@@ -221,7 +225,7 @@ export class ReplicaServer {
     const config = options.config ?? defaultNodeConfig;
     checkNodeConfig(config);
     const clusterId = options.clusterId ?? clusterIdDefault;
-    parseAddress(options.coordinator);
+    parseAddressList(options.coordinator);
     if (options.advertise !== undefined) parseAddress(options.advertise);
     const { host, port } = parseAddress(options.listen);
     const id = replicaId(options.id);
@@ -429,8 +433,10 @@ export class ReplicaServer {
       this.options.tls === undefined
         ? {}
         : { tls: this.options.tls, expectPeer: { kind: 'coordinator' } as const };
-    dial(this.options.coordinator, hello, { timeoutMs: 2_000, ...tls }).then(
-      (connection) => {
+    const coordinators = parseAddressList(this.options.coordinator);
+    dialFirst(coordinators, this.coordinatorIndex, hello, { timeoutMs: 2_000, ...tls }).then(
+      ({ connection, index }) => {
+        this.coordinatorIndex = index;
         if (this.closed) {
           connection.close();
           return;

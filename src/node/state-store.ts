@@ -33,29 +33,35 @@ export class StateStore {
   /** The stored state, or null when there is no file (a new cluster, or a directory that lost its state). */
   load(): CoordinatorState | null {
     if (!fs.existsSync(this.file)) return null;
-    try {
-      const stored: unknown = JSON.parse(fs.readFileSync(this.file, 'utf8'));
-      if (!isObject(stored) || stored.format !== formatVersion) {
-        throw new Error(`not format ${formatVersion} (written by another version of understudy)`);
-      }
-      if (typeof stored.acknowledged !== 'boolean') throw new Error('"acknowledged" is not a boolean');
-      return {
-        current: viewRecord(stored.current, 'current'),
-        acknowledged: stored.acknowledged,
-        lastAcknowledged: viewRecord(stored.lastAcknowledged, 'lastAcknowledged'),
-      };
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new ConfigError(`${this.file} is not a valid coordinator state: ${reason}`);
-    }
+    return parseCoordinatorState(fs.readFileSync(this.file, 'utf8'), this.file);
   }
 
   save(state: CoordinatorState): void {
-    writeFileDurably(
-      this.file,
-      Buffer.from(JSON.stringify({ format: formatVersion, ...state }), 'utf8'),
-      this.writer,
-    );
+    writeFileDurably(this.file, encodeCoordinatorState(state), this.writer);
+  }
+}
+
+/** The stored form of a coordinator state, in a file or in etcd. */
+export function encodeCoordinatorState(state: CoordinatorState): Buffer {
+  return Buffer.from(JSON.stringify({ format: formatVersion, ...state }), 'utf8');
+}
+
+/** Reads a stored state (`source` names where it came from, for the error); a ConfigError if it is not one. */
+export function parseCoordinatorState(text: string, source: string): CoordinatorState {
+  try {
+    const stored: unknown = JSON.parse(text);
+    if (!isObject(stored) || stored.format !== formatVersion) {
+      throw new Error(`not format ${formatVersion} (written by another version of understudy)`);
+    }
+    if (typeof stored.acknowledged !== 'boolean') throw new Error('"acknowledged" is not a boolean');
+    return {
+      current: viewRecord(stored.current, 'current'),
+      acknowledged: stored.acknowledged,
+      lastAcknowledged: viewRecord(stored.lastAcknowledged, 'lastAcknowledged'),
+    };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`${source} is not a valid coordinator state: ${reason}`);
   }
 }
 

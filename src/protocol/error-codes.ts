@@ -30,6 +30,8 @@ export const ErrorCode = {
   unauthenticated: 'UNAUTHENTICATED',
   /** The token is valid but may not do this: another client's id, or an admin call without an admin token. */
   notAuthorized: 'NOT_AUTHORIZED',
+  /** This coordinator stands by (the coordinator runs on etcd): try the next one of the list; the message names the leader. */
+  notLeader: 'NOT_LEADER',
   /** The connection closed before the answer came. */
   connectionClosed: 'CONNECTION_CLOSED',
   /** The write-ahead log is damaged in a way recovery must not repair silently. */

@@ -190,6 +190,12 @@ export function withEmbeddedCoordinator(plan: FaultPlan): FaultPlan {
   return { ...plan, etcdHome: null, kinds: plan.kinds.filter((kind) => !etcdFaultKinds.includes(kind)) };
 }
 
+/** The plan with coordinators on etcd (its drawn settings, or a middle lease) and both etcd fault kinds. */
+export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
+  const kinds = [...plan.kinds, ...etcdFaultKinds.filter((kind) => !plan.kinds.includes(kind))];
+  return { ...plan, etcdHome: plan.etcdHome ?? { leaseTtlTicks: 120, keepaliveEveryTicks: 30 }, kinds };
+}
+
 /** Kinds only a coordinator on etcd has. */
 const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
 /** Share of seeds whose coordinators live on etcd. */

@@ -9,7 +9,7 @@ import { runSeed, type SeedResult } from './run-seed.js';
 import { loadSimulation, runServiceSeeds } from './service-main.js';
 
 const lineLengthMax = 400;
-const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--service MODULE]
+const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--coordinator-home H] [--service MODULE]
   --seeds N    run seeds S..S+N-1 (default 100)
   --start S    first seed (default 1)
   --seed S     replay one seed twice and show its trace
@@ -18,6 +18,9 @@ const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks
                ${testOnlyFaultNames.join(', ')}
   --lag-policy P  the cluster's policy for a lagging backup in every seed: ${lagPolicies.join(', ')}
                (default demote)
+  --coordinator-home H  where the coordinator keeps its state in every seed: directory (one embedded
+               coordinator) or etcd (a leader elected by lease, standbys, stale leaders and etcd
+               outages among the faults); default: each seed draws (40 % on etcd)
   --service MODULE  simulate a service of your own: MODULE (a path or a package name) default-exports a
                function that returns a ServiceSimulation (see understudy/simulator)`;
 
@@ -58,6 +61,7 @@ function main(): void {
         ticks: { type: 'string' },
         fault: { type: 'string' },
         'lag-policy': { type: 'string' },
+        'coordinator-home': { type: 'string' },
         service: { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -84,9 +88,14 @@ function main(): void {
   if (lagPolicy !== undefined && !(lagPolicies as readonly string[]).includes(lagPolicy)) {
     fail(`unknown --lag-policy ${lagPolicy}`);
   }
+  const coordinatorHome = text('coordinator-home');
+  if (coordinatorHome !== undefined && coordinatorHome !== 'directory' && coordinatorHome !== 'etcd') {
+    fail(`unknown --coordinator-home ${coordinatorHome}`);
+  }
   const serviceModule = text('service');
   if (serviceModule !== undefined) {
     if (lagPolicy !== undefined) fail('--lag-policy applies to the key/value runs only');
+    if (coordinatorHome !== undefined) fail('--coordinator-home applies to the key/value runs only');
     const runOptions = {
       faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
       replay: text('seed') === undefined ? null : positiveInteger('seed', text('seed'), 1),
@@ -105,6 +114,7 @@ function main(): void {
   const options = {
     faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
     ...(lagPolicy === undefined ? {} : { lagPolicy: lagPolicy as LagPolicy }),
+    ...(coordinatorHome === undefined ? {} : { coordinatorHome: coordinatorHome as 'directory' | 'etcd' }),
     ...(testOnlyFaults === undefined ? {} : { testOnlyFaults }),
   };
 

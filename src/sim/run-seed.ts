@@ -18,7 +18,14 @@ import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { SimCluster, type StorageCounts } from './cluster.js';
 import { checkConvergence } from './convergence.js';
-import { describePlan, type FaultKind, Nemesis, planFaults, withEmbeddedCoordinator } from './faults.js';
+import {
+  describePlan,
+  type FaultKind,
+  Nemesis,
+  planFaults,
+  withEmbeddedCoordinator,
+  withEtcdCoordinators,
+} from './faults.js';
 import { Random } from './random.js';
 import { SimWorkload, workloadDefaults } from './workload.js';
 
@@ -33,10 +40,11 @@ export interface SeedOptions {
    */
   readonly lagPolicy?: LagPolicy;
   /**
-   * One embedded coordinator even where the seed's plan drew coordinators on etcd (and without the
-   * faults only they have): the plan older proof seeds were found on.
+   * Where the coordinator keeps its state in this seed, whatever its plan drew: `directory`, one
+   * embedded coordinator, without the faults only etcd has (the plan older proof seeds were found on);
+   * `etcd`, coordinators on etcd with both of its fault kinds. Absent: as drawn (40 % on etcd).
    */
-  readonly embeddedCoordinator?: boolean;
+  readonly coordinatorHome?: 'directory' | 'etcd';
 }
 
 export interface SeedResult {
@@ -89,7 +97,12 @@ const simKvLimits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 1024 };
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const drawn = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
-  const plan = options.embeddedCoordinator === true ? withEmbeddedCoordinator(drawn) : drawn;
+  const plan =
+    options.coordinatorHome === 'directory'
+      ? withEmbeddedCoordinator(drawn)
+      : options.coordinatorHome === 'etcd'
+        ? withEtcdCoordinators(drawn)
+        : drawn;
   const cluster = new SimCluster({
     seed,
     replicaCount: plan.replicaCount,

@@ -6,7 +6,7 @@
 
 import { connect, isIP } from 'node:net';
 import { checkServerIdentity, connect as connectTls, type PeerCertificate } from 'node:tls';
-import { ErrorCode, HandshakeError } from '../errors.js';
+import { ErrorCode, HandshakeError, NotLeaderError, UnavailableError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
 import { parseAddress } from './address.js';
 import { MessageConnection } from './connection.js';
@@ -55,11 +55,54 @@ export async function dial(
   });
   if (!welcome.ok) {
     connection.destroy();
+    if (welcome.code === ErrorCode.notLeader) throw new NotLeaderError(`${address}: ${welcome.message}`);
     const code =
       welcome.code === ErrorCode.unauthenticated ? ErrorCode.unauthenticated : ErrorCode.handshakeRefused;
     throw new HandshakeError(`${address} refused the handshake: ${welcome.message}`, code);
   }
   return connection;
+}
+
+/**
+ * "host:port[,host:port...]": the coordinators of a cluster (one, or several on etcd). A ConfigError
+ * for an empty list or a bad address.
+ */
+export function parseAddressList(text: string): string[] {
+  const addresses = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (addresses.length === 0) parseAddress(text); // throws the usual ConfigError
+  for (const address of addresses) parseAddress(address);
+  return addresses;
+}
+
+/**
+ * Dials the addresses in turn, from `from` on, until one welcomes us: a coordinator that is down or
+ * stands by (NOT_LEADER) sends us on to the next. A refusal that would stand everywhere (another
+ * cluster or service) ends the search. Resolves with the connection and the index that answered.
+ */
+export async function dialFirst(
+  addresses: readonly string[],
+  from: number,
+  hello: Hello,
+  options: DialOptions = {},
+): Promise<{ connection: MessageConnection; index: number }> {
+  let last: unknown = new UnavailableError('no address to dial');
+  for (let attempt = 0; attempt < addresses.length; attempt += 1) {
+    const index = (from + attempt) % addresses.length;
+    try {
+      return { connection: await dial(addresses[index] as string, hello, options), index };
+    } catch (error) {
+      if (error instanceof HandshakeError) throw error;
+      last = error;
+    }
+  }
+  if (addresses.length > 1 && last instanceof Error) {
+    const error = last;
+    throw Object.assign(error, { message: `none of ${addresses.join(', ')} leads: last, ${error.message}` });
+  }
+  throw last;
 }
 
 function memberMismatch(

@@ -40,7 +40,7 @@ export {
   type TransportCounters,
   transportCounters,
 } from './counters.js';
-export { type DialOptions, dial } from './dial.js';
+export { type DialOptions, dial, dialFirst, parseAddressList } from './dial.js';
 export { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader, frame } from './framing.js';
 export {
   CLIENT_IDLE_TIMEOUT_MS,
@@ -48,7 +48,7 @@ export {
   type HelloHeader,
   PROTOCOL_VERSION,
 } from './handshake.js';
-export { type Listener, type ListenOptions, listen } from './server.js';
+export { type Listener, type ListenOptions, listen, type Refusal } from './server.js';
 export {
   certificateUris,
   IDENTITY_URI_PREFIX,

@@ -20,6 +20,12 @@ import { CLIENT_IDLE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReas
 import { type TlsMaterial, tlsIdentityRefusal } from './tls.js';
 import { parseHello, parseHelloHeader } from './validate.js';
 
+/** A handshake refused with a code of its own (NOT_LEADER: a standby coordinator's redirect). */
+export interface Refusal {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
 export interface ListenOptions {
   readonly host: string;
   /** 0 picks a free port; `address` tells which. */
@@ -39,9 +45,10 @@ export interface ListenOptions {
   readonly clientIdleTimeoutMs?: number;
   /**
    * Why this peer may not connect, or null to admit it; asked once its Hello passed the version and
-   * cluster checks. Its answer goes back in the refusing Welcome, so make it say what to fix.
+   * cluster checks. Its answer goes back in the refusing Welcome, so make it say what to fix; a
+   * `Refusal` also names the code (HANDSHAKE_REFUSED unless it says otherwise).
    */
-  admit?(peer: PeerKind): string | null;
+  admit?(peer: PeerKind): string | Refusal | null;
   /** Tokens for clients, the cluster secret for members; absent: anyone who passes the other checks. */
   readonly access?: AccessPolicy;
   /**
@@ -108,12 +115,12 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       }
       const authenticated = authenticate(hello);
       if (typeof authenticated === 'string') {
-        refuse(connection, authenticated, ErrorCode.unauthenticated);
+        refuse(connection, { code: ErrorCode.unauthenticated, message: authenticated });
         return;
       }
       // Outside the try: the owner's own failure (say, a state file it cannot write) is not the peer's.
-      refusal = options.admit?.(hello.peer) ?? null;
-      if (refusal !== null) refuse(connection, refusal);
+      const ownerRefusal = options.admit?.(hello.peer) ?? null;
+      if (ownerRefusal !== null) refuse(connection, ownerRefusal);
       else accept(connection, hello, authenticated);
     }, drop);
   };
@@ -162,14 +169,13 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     return `${who} did not bring this cluster's secret (--cluster-secret-file)`;
   }
 
-  function refuse(
-    connection: MessageConnection,
-    reason: string,
-    code: typeof ErrorCode.handshakeRefused | typeof ErrorCode.unauthenticated = ErrorCode.handshakeRefused,
-  ): void {
+  function refuse(connection: MessageConnection, refusal: string | Refusal): void {
+    const { code, message } =
+      typeof refusal === 'string' ? { code: ErrorCode.handshakeRefused, message: refusal } : refusal;
     transportCounters.handshakesRefused += 1;
-    options.onRejected?.(`${code}: ${reason}`);
-    connection.send({ type: 'welcome', ok: false, code, message: reason } satisfies Welcome);
+    // A standby's redirect is the normal way to find the leader, not a peer to worry about.
+    if (code !== ErrorCode.notLeader) options.onRejected?.(`${code}: ${message}`);
+    connection.send({ type: 'welcome', ok: false, code, message } satisfies Welcome);
     connection.close();
   }
 

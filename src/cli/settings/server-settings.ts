@@ -11,9 +11,19 @@
 
 import { CLUSTER_ID_DEFAULT } from '../../client/index.js';
 import { defaultNodeConfig } from '../../node/config.js';
+import { ETCD_LEASE_SECONDS_DEFAULT } from '../../node/etcd/etcd-leadership.js';
 import { logLevelDefault, logLevels } from '../../node/logger.js';
 import { defaultProtocolConfig, lagPolicies } from '../../protocol/config.js';
-import { address, addressList, adminAddress, idList, PORT_MAX, respAddress } from '../options.js';
+import {
+  address,
+  addressList,
+  adminAddress,
+  coordinatorList,
+  idList,
+  PORT_MAX,
+  respAddress,
+  urlList,
+} from '../options.js';
 import {
   choiceValue,
   integerValue,
@@ -102,9 +112,37 @@ export const serverSettings: readonly Setting[] = [
     section: 'coordinator',
     key: 'dir',
     flags: '--dir <path>',
-    help: 'data directory',
+    help: 'data directory (its state lives here); give this or --etcd',
     value: directoryValue,
-    required: true,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'etcd',
+    flags: '--etcd <urls>',
+    help:
+      "keep the coordinator's state in etcd (every member's client URL, http://host:port, comma-separated) " +
+      'instead of --dir: run several coordinators, one leads (elected through an etcd lease), the others stand by',
+    value: listValue('etcd client URLs (a list, or separated by commas)', urlList('--etcd')),
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'etcdLeaseSeconds',
+    flags: '--etcd-lease-seconds <s>',
+    help:
+      'with --etcd: the lease that holds the leadership; a standby takes over about this long after the ' +
+      'leader dies (etcd raises it to its minimum, 2 s by default)',
+    value: integerValue(1, 600),
+    defaultValue: ETCD_LEASE_SECONDS_DEFAULT,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'advertise',
+    flags: '--advertise <host:port>',
+    help: "with --etcd: the address standbys name as the leader's, when it differs from --listen",
+    value: addressValue,
     commands: ['coordinator'],
   }),
   setting({
@@ -194,8 +232,8 @@ export const serverSettings: readonly Setting[] = [
     section: 'replica',
     key: 'coordinator',
     flags: '--coordinator <host:port>',
-    help: 'coordinator address',
-    value: addressValue,
+    help: 'coordinator address; on etcd, every coordinator, comma-separated (the leader is found among them)',
+    value: textValue('host:port, or several comma-separated', coordinatorList('--coordinator')),
     required: true,
     commands: ['replica'],
   }),
