@@ -8,6 +8,8 @@
 // lost/NAME.N in the run's directory (kept for a post-mortem, removed with the run) and either left
 // missing or replaced by an empty directory. A coordinator whose state was lost is started, as an
 // operator would, with --recover-from-replicas naming every replica.
+// With `etcd`, the coordinators keep their state on a local 3-member etcd: two coordinator processes,
+// each behind its own proxy, one leading and one standing by; replicas and clients take both.
 // Invariants: processes are only ever signalled by their own process id; close() leaves none
 // running (SIGCONT, SIGTERM, then SIGKILL after a grace period) and closes every proxy.
 
@@ -17,8 +19,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../cli/server-node-flags.js';
+import { clusterIdDefault } from '../node/config.js';
+import { etcdKeysOf } from '../node/etcd/etcd-state-home.js';
 import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
+import { EtcdMembers } from './etcd-members.js';
 import { FaultProxy } from './proxy.js';
 
 export const CHAOS_HOST = '127.0.0.1';
@@ -27,6 +32,10 @@ export const PROCESS_READY_TIMEOUT_MS = 15_000;
 /** How long a process may take to exit after SIGTERM before it gets SIGKILL. */
 export const PROCESS_STOP_GRACE_MS = 2000;
 export const COORDINATOR_NAME = 'coordinator';
+/** On etcd: the coordinators, the first named as the only one is without etcd. */
+const ETCD_COORDINATOR_NAMES = [COORDINATOR_NAME, 'coordinator-2'] as const;
+/** On etcd: the coordinators' leadership lease, short so that a standby takes over within a chaos run. */
+const CHAOS_ETCD_LEASE_SECONDS = 2;
 
 /** What every server prints once it listens: "... listening on HOST:PORT". */
 const readyLinePattern = / listening on (\S+)/;
@@ -154,6 +163,8 @@ export interface ChaosClusterOptions {
   readonly replicaArguments?: readonly string[];
   /** Flags the coordinator and every replica start with (cluster settings: the commit quorum). */
   readonly clusterArguments?: readonly string[];
+  /** Two coordinators keep the state on a 3-member etcd started for the run (else one, on its directory). */
+  readonly etcd?: boolean;
 }
 
 export class ChaosCluster {
@@ -164,11 +175,29 @@ export class ChaosCluster {
 
   private constructor(
     readonly directory: string,
-    readonly coordinator: ServerProcess,
+    /** By name: 'coordinator' (and, on etcd, 'coordinator-2'). */
+    private readonly coordinators: ReadonlyMap<string, ServerProcess>,
     private readonly replicas: ReadonlyMap<string, ServerProcess>,
-    /** By target name: 'coordinator' and each replica id. */
+    /** By target name: each coordinator and each replica id. */
     readonly proxies: ReadonlyMap<string, FaultProxy>,
+    /** The etcd the coordinators keep their state on, or null. */
+    readonly etcd: EtcdMembers | null,
   ) {}
+
+  /** The coordinator; on etcd, the first of them. */
+  get coordinator(): ServerProcess {
+    return this.coordinatorNamed(COORDINATOR_NAME);
+  }
+
+  get coordinatorNames(): readonly string[] {
+    return [...this.coordinators.keys()];
+  }
+
+  coordinatorNamed(name: string): ServerProcess {
+    const coordinator = this.coordinators.get(name);
+    if (coordinator === undefined) throw new Error(`no coordinator ${name}`);
+    return coordinator;
+  }
 
   get replicaIds(): readonly string[] {
     return [...this.replicas.keys()];
@@ -182,22 +211,13 @@ export class ChaosCluster {
     const replicaIds = Array.from({ length: options.replicaCount }, (_, k) => `r${k + 1}`);
     const proxies = new Map<string, FaultProxy>();
     const replicas = new Map<string, ServerProcess>();
+    const coordinators = new Map<string, ServerProcess>();
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
-    const coordinator = new ServerProcess(
-      COORDINATOR_NAME,
-      [
-        'coordinator',
-        '--listen',
-        `${CHAOS_HOST}:0`,
-        '--dir',
-        join(directory, COORDINATOR_NAME),
-        ...(options.clusterArguments ?? []),
-      ],
-      logPath(COORDINATOR_NAME),
-    );
-    const cluster = new ChaosCluster(directory, coordinator, replicas, proxies);
+    const etcd = options.etcd === true ? await EtcdMembers.start(join(directory, 'etcd')) : null;
+    const cluster = new ChaosCluster(directory, coordinators, replicas, proxies, etcd);
     try {
-      for (const name of [COORDINATOR_NAME, ...replicaIds]) {
+      const coordinatorNames = etcd === null ? [COORDINATOR_NAME] : [...ETCD_COORDINATOR_NAMES];
+      for (const name of [...coordinatorNames, ...replicaIds]) {
         const proxy = await FaultProxy.start({
           name,
           host: CHAOS_HOST,
@@ -205,7 +225,29 @@ export class ChaosCluster {
         });
         proxies.set(name, proxy);
       }
-      const coordinatorAddress = cluster.proxy(COORDINATOR_NAME).address;
+      for (const name of coordinatorNames) {
+        const home =
+          etcd === null
+            ? ['--dir', join(directory, name)]
+            : [
+                '--etcd',
+                etcd.endpoints,
+                '--etcd-lease-seconds',
+                String(CHAOS_ETCD_LEASE_SECONDS),
+                // Standbys name the leader by the address replicas and clients dial: its proxy.
+                '--advertise',
+                cluster.proxy(name).address,
+              ];
+        const args = [
+          'coordinator',
+          '--listen',
+          `${CHAOS_HOST}:0`,
+          ...home,
+          ...(options.clusterArguments ?? []),
+        ];
+        coordinators.set(name, new ServerProcess(name, args, logPath(name)));
+      }
+      const coordinatorAddress = cluster.coordinatorAddress;
       for (const id of replicaIds) {
         const args = [
           'replica',
@@ -226,7 +268,9 @@ export class ChaosCluster {
       }
       // A new cluster in a new folder: said once, at the first start. A restart after losing the
       // state directory comes without it, as it would from an operator who did not notice.
-      cluster.proxy(COORDINATOR_NAME).setTarget(await coordinator.start(['--new-cluster']));
+      for (const name of coordinatorNames) {
+        cluster.proxy(name).setTarget(await cluster.coordinatorNamed(name).start(['--new-cluster']));
+      }
       await Promise.all(replicaIds.map((id) => cluster.startReplica(id)));
       return cluster;
     } catch (error) {
@@ -235,9 +279,9 @@ export class ChaosCluster {
     }
   }
 
-  /** Where clients (and replicas) dial the coordinator: its proxy. */
+  /** Where clients (and replicas) dial the coordinator: its proxy (on etcd, every coordinator's, comma-separated). */
   get coordinatorAddress(): string {
-    return this.proxy(COORDINATOR_NAME).address;
+    return this.coordinatorNames.map((name) => this.proxy(name).address).join(',');
   }
 
   proxy(name: string): FaultProxy {
@@ -316,6 +360,48 @@ export class ChaosCluster {
     await this.coordinator.kill();
   }
 
+  // ---- coordinators on etcd ----------------------------------------------------------------------
+
+  /** SIGKILL one coordinator (its proxy refuses new connections until it is started again). */
+  async killCoordinatorNamed(name: string): Promise<void> {
+    this.proxy(name).setTarget(null);
+    await this.coordinatorNamed(name).kill();
+  }
+
+  /** Starts a coordinator again (on etcd it stands by until it wins an election). */
+  async startCoordinatorNamed(name: string): Promise<void> {
+    const proxy = this.proxy(name);
+    proxy.setTarget(null);
+    proxy.setTarget(await this.coordinatorNamed(name).start());
+  }
+
+  /** The coordinator that leads now, by etcd's leader key (its proxy's address), or null. */
+  async leadingCoordinator(): Promise<string | null> {
+    if (this.etcd === null) return COORDINATOR_NAME;
+    for (const url of this.etcd.urls) {
+      try {
+        const response = await fetch(`${url}/v3/kv/range`, {
+          method: 'POST',
+          body: JSON.stringify({ key: Buffer.from(this.leaderKey, 'utf8').toString('base64') }),
+          signal: AbortSignal.timeout(1000),
+        });
+        const answer = (await response.json()) as { kvs?: { value?: string }[] };
+        const value = answer.kvs?.[0]?.value;
+        if (value === undefined) return null;
+        const address = Buffer.from(value, 'base64').toString('utf8');
+        return this.coordinatorNames.find((name) => this.proxy(name).address === address) ?? null;
+      } catch {
+        // ask the next member
+      }
+    }
+    return null;
+  }
+
+  /** Where the coordinators' leader key lives (the chaos cluster runs the default cluster id). */
+  private get leaderKey(): string {
+    return etcdKeysOf(clusterIdDefault).leader;
+  }
+
   /** Clears every proxy fault. */
   healNetwork(): void {
     for (const proxy of this.proxies.values()) proxy.heal();
@@ -324,7 +410,8 @@ export class ChaosCluster {
   /** Stops every process by its id and closes every proxy. */
   async close(): Promise<void> {
     await Promise.all([...this.replicas.values()].map((replica) => replica.stop()));
-    await this.coordinator.stop();
+    await Promise.all([...this.coordinators.values()].map((coordinator) => coordinator.stop()));
+    await this.etcd?.close();
     await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
   }
 }

@@ -27,7 +27,12 @@
 //   coordinator       SIGKILL the coordinator and restart it from its directory (views must not go
 //                     back); or amnesia: restart it with an empty directory, check it refuses to act,
 //                     then restart it as the operator would, with --recover-from-replicas
-//   coordinator-link  one replica's link to the coordinator goes silent: both ways, or one way
+//                     on etcd (`--etcd`): kill the leading coordinator and restart it later (a
+//                     standby takes over once its lease ran out), or SIGSTOP it past its lease and
+//                     resume it after a standby took over (a stale leader: it must stand by)
+//   etcd              on etcd: kill -9 one etcd member (the leader half the time), restart it later
+//   coordinator-link  one replica's link to the coordinator (on etcd, every one) goes silent: both
+//                     ways, or one way
 //   corrupt           SIGKILL a replica, flip a bit in a synced log record in the middle of its
 //                     segment or in its newest snapshot, restart it at once; it must find the damage
 //                     (a lost record: "data directory repaired", a new identity, back only after
@@ -79,6 +84,8 @@ export const WIPE_REJOIN_TIMEOUT_MS = 60_000;
 export const COORDINATOR_AMNESIA_PROBABILITY = 0.5;
 /** How long a killed coordinator stays down before it restarts from its directory. */
 export const COORDINATOR_DOWN_MS = [0, 2000] as const;
+/** On etcd: a leading coordinator stopped this long outlives its lease (2 s in chaos runs) and a standby's election. */
+export const STALE_LEADER_STOPPED_MS = [3000, 6000] as const;
 /** How long a restarted coordinator may take to answer a status. */
 export const COORDINATOR_STATUS_TIMEOUT_MS = 15_000;
 /** How long a coordinator with an empty directory may take to say it refuses to act. */
@@ -141,6 +148,8 @@ export class Occupancy {
   readonly killActive: boolean;
   readonly directoryLost: boolean;
   readonly coordinatorBusy: boolean;
+  /** An etcd member is down (the other two keep a majority). */
+  readonly etcdMemberDown: boolean;
 
   constructor(reservations: Iterable<Reservation>) {
     const all = [...reservations];
@@ -149,6 +158,7 @@ export class Occupancy {
     this.killActive = all.some((reservation) => reservation.kind === 'kill');
     this.directoryLost = all.some((reservation) => reservation.losesDirectory);
     this.coordinatorBusy = all.some((reservation) => reservation.onCoordinator);
+    this.etcdMemberDown = all.some((reservation) => reservation.kind === 'etcd');
   }
 
   /** Whether taking `ids` down too leaves at least one of `replicaCount` replicas up. */
@@ -250,11 +260,13 @@ const seconds = (milliseconds: number): string => `${(milliseconds / 1000).toFix
 const linkWays = ['both ways', 'replica -> coordinator', 'coordinator -> replica'] as const;
 type LinkWay = (typeof linkWays)[number];
 
-/** The one-way cuts that silence `replica`'s link to the coordinator `way`. */
-function coordinatorLinkCuts(replica: string, way: LinkWay): DirectedPair[] {
-  const up: DirectedPair = [replica, COORDINATOR_NAME];
-  const down: DirectedPair = [COORDINATOR_NAME, replica];
-  return way === 'both ways' ? [up, down] : way === 'replica -> coordinator' ? [up] : [down];
+/** The one-way cuts that silence `replica`'s link to the coordinators (on etcd, every one) `way`. */
+function coordinatorLinkCuts(replica: string, way: LinkWay, coordinators: readonly string[]): DirectedPair[] {
+  return coordinators.flatMap((coordinator): DirectedPair[] => {
+    const up: DirectedPair = [replica, coordinator];
+    const down: DirectedPair = [coordinator, replica];
+    return way === 'both ways' ? [up, down] : way === 'replica -> coordinator' ? [up] : [down];
+  });
 }
 
 function describeLink(replica: string, way: LinkWay): string {
@@ -294,7 +306,12 @@ class Planner {
       case 'wipe':
         return this.planWipe();
       case 'coordinator':
-        return this.occupancy.coordinatorBusy ? null : this.planCoordinator();
+        if (this.occupancy.coordinatorBusy) return null;
+        return this.context.cluster.etcd === null ? this.planCoordinator() : this.planLeadingCoordinator();
+      case 'etcd':
+        return this.occupancy.etcdMemberDown || this.context.cluster.etcd === null
+          ? null
+          : this.planEtcdMember();
       case 'coordinator-link':
         return this.planCoordinatorLink();
       case 'corrupt':
@@ -458,8 +475,8 @@ class Planner {
     // stays up and carries messages the other way only.
     const cut: NetworkFault =
       way === 'both ways'
-        ? { blocked: [[target, COORDINATOR_NAME]] }
-        : { oneWay: coordinatorLinkCuts(target, way) };
+        ? { blocked: cluster.coordinatorNames.map((coordinator): DirectedPair => [target, coordinator]) }
+        : { oneWay: coordinatorLinkCuts(target, way, cluster.coordinatorNames) };
     const role = this.role(target);
     const record = () =>
       this.record(
@@ -787,7 +804,7 @@ class Planner {
     let record: () => FaultRecord;
     if (variant === 0 && primary !== null) {
       const everyoneElse = [
-        COORDINATOR_NAME,
+        ...this.context.cluster.coordinatorNames,
         CLIENT_SOURCE,
         ...this.replicaIds.filter((id) => id !== primary),
       ];
@@ -804,10 +821,10 @@ class Planner {
       const target = this.chooseTarget(this.replicaIds, PRIMARY_TARGET_PROBABILITY);
       assert(target !== null, 'a cluster without replicas');
       cut = {
-        blocked: [
-          [target, COORDINATOR_NAME],
-          [COORDINATOR_NAME, target],
-        ],
+        blocked: this.context.cluster.coordinatorNames.flatMap((coordinator): DirectedPair[] => [
+          [target, coordinator],
+          [coordinator, target],
+        ]),
       };
       const role = this.role(target);
       record = () =>
@@ -848,7 +865,7 @@ class Planner {
       );
     return this.networkFault(
       { kind: 'coordinator-link', down: [], process: null, losesDirectory: false, onCoordinator: false },
-      { oneWay: coordinatorLinkCuts(target, way) },
+      { oneWay: coordinatorLinkCuts(target, way, this.context.cluster.coordinatorNames) },
       holdMs,
       record,
     );
@@ -955,6 +972,93 @@ class Planner {
               );
             }
             return `restarted the coordinator${shown === null ? '' : ` (view ${shown})`}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * On etcd: the leading coordinator is killed and restarted later (a standby takes over once its
+   * etcd lease ran out), or stopped (SIGSTOP) past its lease and resumed after a standby took over:
+   * a stale leader, which must stand by and grant nothing. Views must never go back.
+   */
+  private planLeadingCoordinator(): PlannedFault | null {
+    const { cluster, monitor, problem } = this.context;
+    const stale = this.random.chance(0.5);
+    const downMs = stale
+      ? this.random.integer(...STALE_LEADER_STOPPED_MS)
+      : this.random.integer(...COORDINATOR_DOWN_MS);
+    return {
+      reservation: {
+        kind: 'coordinator',
+        down: [],
+        process: null,
+        losesDirectory: false,
+        onCoordinator: true,
+      },
+      start: async () => {
+        const leader = (await cluster.leadingCoordinator()) ?? COORDINATOR_NAME;
+        const fault = this.record(
+          'coordinator',
+          stale ? 'stale leader' : 'leader killed',
+          stale
+            ? `coordinator: stop the leading ${leader} (SIGSTOP) past its etcd lease`
+            : `coordinator: kill the leading ${leader}; a standby takes over`,
+          null,
+        );
+        const highestBefore = monitor.highestViewNumber;
+        const process = cluster.coordinatorNamed(leader);
+        if (stale) process.pause();
+        else await cluster.killCoordinatorNamed(leader);
+        return {
+          record: fault,
+          holdDescription: stale ? `stopped for ${seconds(downMs)}` : `down for ${seconds(downMs)}`,
+          hold: (signal) => sleepUnlessAborted(downMs, signal),
+          heal: async () => {
+            if (stale) process.resume();
+            else await cluster.startCoordinatorNamed(leader);
+            const shown = monitor.view?.number ?? 0;
+            if (shown < highestBefore) {
+              problem(
+                `after the leading coordinator's ${stale ? 'stop' : 'loss'}, view ${shown} is below view ${highestBefore} seen before`,
+              );
+            }
+            if (!stale) return `restarted ${leader} (it stands by until it wins an election)`;
+            // It stopped past its lease, so a standby was elected meanwhile: it must not lead on.
+            const now = (await cluster.leadingCoordinator()) ?? 'none';
+            return `resumed ${leader}; the leader key names ${now}`;
+          },
+        };
+      },
+    };
+  }
+
+  /** kill -9 of one etcd member (the etcd leader half the time); the other two keep a majority. */
+  private planEtcdMember(): PlannedFault | null {
+    const etcd = this.context.cluster.etcd;
+    if (etcd === null) return null;
+    const downMs = this.random.integer(...KILL_DOWN_MS);
+    const aimAtLeader = this.random.chance(0.5);
+    return {
+      reservation: { kind: 'etcd', down: [], process: null, losesDirectory: false, onCoordinator: false },
+      start: async () => {
+        const leader = aimAtLeader ? await etcd.leaderName() : null;
+        const member = leader ?? this.random.pick(etcd.names);
+        const fault = this.record(
+          'etcd',
+          leader === null ? 'a member' : 'the etcd leader',
+          `etcd: kill -9 member ${member}${leader === null ? '' : ' (the leader)'}`,
+          null,
+        );
+        await etcd.kill(member);
+        return {
+          record: fault,
+          holdDescription: `down for ${seconds(downMs)}`,
+          hold: (signal) => sleepUnlessAborted(downMs, signal),
+          heal: async () => {
+            await etcd.restart(member);
+            return `restarted etcd member ${member}`;
           },
         };
       },

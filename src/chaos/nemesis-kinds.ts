@@ -13,5 +13,6 @@ export const nemesisKinds = [
   'corrupt',
   'transfer-kill',
   'switchover',
+  'etcd',
 ] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];

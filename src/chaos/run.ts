@@ -105,6 +105,8 @@ export interface ChaosOptions {
    * nemesis runs (the ballast is written then too), unlimited otherwise.
    */
   readonly transferBytesPerSecond?: number;
+  /** Two coordinators on a 3-member etcd started for the run (the `coordinator` nemesis then stops or kills the leader, `etcd` kills members). */
+  readonly etcd?: boolean;
   readonly seed: number;
   /** Where to write the history as JSON lines, final reads included. */
   readonly historyFile?: string;
@@ -160,6 +162,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         ...(transferRate === null ? [] : ['--transfer-rate', String(transferRate)]),
       ],
       clusterArguments: clusterSettingArguments(options),
+      etcd: options.etcd === true,
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {
@@ -390,10 +393,25 @@ function writeHistory(path: string, events: readonly HistoryEvent[]): void {
  */
 async function healEverything(cluster: ChaosCluster, problems: string[]): Promise<void> {
   cluster.healNetwork();
-  if (cluster.coordinator.state === 'paused') cluster.coordinator.resume();
-  if (cluster.coordinator.state === 'stopped') {
-    await cluster.startCoordinator({ recover: cluster.coordinatorNeedsRecovery }).catch((error: unknown) => {
-      problems.push(`restarting the coordinator: ${error instanceof Error ? error.message : String(error)}`);
+  const etcd = cluster.etcd;
+  for (const name of etcd?.names ?? []) {
+    if (etcd === null || etcd.isRunning(name)) continue;
+    await etcd.restart(name).catch((error: unknown) => {
+      problems.push(
+        `restarting etcd member ${name}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+  }
+  for (const name of cluster.coordinatorNames) {
+    const coordinator = cluster.coordinatorNamed(name);
+    if (coordinator.state === 'paused') coordinator.resume();
+    if (coordinator.state !== 'stopped') continue;
+    const started =
+      etcd === null
+        ? cluster.startCoordinator({ recover: cluster.coordinatorNeedsRecovery })
+        : cluster.startCoordinatorNamed(name);
+    await started.catch((error: unknown) => {
+      problems.push(`restarting ${name}: ${error instanceof Error ? error.message : String(error)}`);
     });
   }
   for (const id of cluster.replicaIds) {

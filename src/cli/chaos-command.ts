@@ -46,6 +46,7 @@ interface ChaosFlags {
   readonly syncQuorum?: number;
   readonly lagPolicy?: LagPolicy;
   readonly backupLagMaxMs?: number;
+  readonly etcd?: boolean;
   readonly seed?: number;
   readonly dir?: string;
 }
@@ -146,6 +147,11 @@ export function addChaosCommand(program: Command): void {
       integerIn(backupLagMaxMsMin, 600_000),
     )
     .option(
+      '--etcd',
+      'run two coordinators on a 3-member etcd started for the run (needs the etcd binary): the ' +
+        'coordinator nemesis then kills or stops the leading one, the etcd nemesis kills members',
+    )
+    .option(
       '--seed <n>',
       'seed of the fault schedule and the workload (random by default)',
       integerIn(0, CHAOS_SEED_MAX),
@@ -181,6 +187,7 @@ export function addChaosCommand(program: Command): void {
           ...(flags.syncQuorum === undefined ? {} : { syncQuorum: flags.syncQuorum }),
           ...(flags.lagPolicy === undefined ? {} : { lagPolicy: flags.lagPolicy }),
           ...(flags.backupLagMaxMs === undefined ? {} : { backupLagMaxMs: flags.backupLagMaxMs }),
+          ...(flags.etcd === true ? { etcd: true } : {}),
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),
           ...(flags.dir === undefined ? {} : { directory: flags.dir }),

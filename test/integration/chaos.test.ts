@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import type { NemesisKind } from '../../src/chaos/faults.js';
 import { FaultProxy } from '../../src/chaos/proxy.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
@@ -194,6 +195,8 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     readonly failover?: boolean;
     /** The cluster's --sync-quorum (every backup unless it says). */
     readonly syncQuorum?: number;
+    /** Two coordinators on a 3-member etcd, with these nemeses besides `nemesis`; skipped without etcd. */
+    readonly etcd?: readonly NemesisKind[];
   }
   // One fault at a time, so each seed's first fault is the one named.
   const runs: readonly ShortRun[] = [
@@ -274,14 +277,39 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
         assert.ok(report.storage.transfersCompleted >= 1, printed);
       },
     },
+    {
+      nemesis: 'coordinator',
+      etcd: ['etcd'],
+      seed: 4,
+      first: 'stops the leading coordinator on etcd past its lease, and kills the etcd leader',
+      durationSeconds: 10,
+      failover: false,
+      check: (report, printed) => {
+        assert.ok(report.faultVariants.get('coordinator')?.get('stale leader'), printed);
+        assert.ok(report.faults.etcd >= 1, `an etcd member was killed:\n${printed}`);
+      },
+    },
   ];
-  for (const { nemesis, seed, first, check, durationSeconds = 6, failover = true, syncQuorum } of runs) {
-    test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, async (t) => {
+  for (const {
+    nemesis,
+    seed,
+    first,
+    check,
+    durationSeconds = 6,
+    failover = true,
+    syncQuorum,
+    etcd,
+  } of runs) {
+    const skip = etcd === undefined ? false : etcdSkipReason();
+    test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, {
+      skip,
+    }, async (t) => {
       const report = await runChaos({
         durationSeconds,
         clients: 3,
         pipeline: 2,
-        nemeses: [nemesis],
+        nemeses: [nemesis, ...(etcd ?? [])],
+        ...(etcd === undefined ? {} : { etcd: true }),
         concurrency: 1,
         replicas: 3,
         keys: 2,

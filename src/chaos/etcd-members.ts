@@ -1,0 +1,204 @@
+// A real etcd cluster on loopback, for the chaos runner's coordinators on etcd and the etcd tests:
+// members on ports found free at run time, each with its own data directory, signalled only by their
+// own process ids. A killed member restarts on the same ports from its directory and rejoins.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** How long a member may take to answer /health after it starts. */
+const MEMBER_READY_TIMEOUT_MS = 30_000;
+const HEALTH_POLL_MS = 100;
+
+/** The etcd binary, or null when none is installed (Debian's package etcd-server has one). */
+export function findEtcd(): string | null {
+  for (const candidate of ['/usr/bin/etcd', '/usr/local/bin/etcd'])
+    if (existsSync(candidate)) return candidate;
+  try {
+    const found = execFileSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' }).trim();
+    return found === '' ? null : found;
+  } catch {
+    return null;
+  }
+}
+
+/** Why etcd cannot run here, or false (node:test's `skip` option). */
+export function etcdSkipReason(): string | false {
+  return findEtcd() === null
+    ? 'no etcd binary (install the Debian package etcd-server; .ci/run does)'
+    : false;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Member {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly args: readonly string[];
+  child: ChildProcess | null;
+  /** The tail of its stderr, for a failure's message. */
+  log: string;
+}
+
+export class EtcdMembers {
+  private constructor(
+    private readonly binary: string,
+    private readonly members: readonly Member[],
+  ) {}
+
+  /** Starts `size` members with their data under `directory` and resolves once each answers. */
+  static async start(directory: string, size = 3): Promise<EtcdMembers> {
+    const binary = findEtcd();
+    if (binary === null) throw new Error(etcdSkipReason() || 'no etcd binary');
+    mkdirSync(directory, { recursive: true });
+    const ports: { name: string; client: number; peer: number }[] = [];
+    for (let number = 1; number <= size; number += 1) {
+      ports.push({ name: `e${number}`, client: await freePort(), peer: await freePort() });
+    }
+    const initialCluster = ports.map(({ name, peer }) => `${name}=http://127.0.0.1:${peer}`).join(',');
+    // One token for the members of this cluster, and no other: a member of another run never joins it.
+    const token = `understudy-${ports.map(({ peer }) => peer).join('-')}`;
+    const members = ports.map(({ name, client, peer }): Member => {
+      const clientUrl = `http://127.0.0.1:${client}`;
+      const peerUrl = `http://127.0.0.1:${peer}`;
+      const args = [
+        '--name',
+        name,
+        '--data-dir',
+        join(directory, name),
+        '--listen-client-urls',
+        clientUrl,
+        '--advertise-client-urls',
+        clientUrl,
+        '--listen-peer-urls',
+        peerUrl,
+        '--initial-advertise-peer-urls',
+        peerUrl,
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        token,
+      ];
+      return { name, clientUrl, args, child: null, log: '' };
+    });
+    const cluster = new EtcdMembers(binary, members);
+    try {
+      for (const member of members) cluster.spawn(member);
+      await Promise.all(members.map((member) => cluster.waitHealthy(member)));
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+    return cluster;
+  }
+
+  get names(): readonly string[] {
+    return this.members.map((member) => member.name);
+  }
+
+  /** Every member's client URL, comma-separated: what a coordinator's `--etcd` takes. */
+  get endpoints(): string {
+    return this.urls.join(',');
+  }
+
+  get urls(): string[] {
+    return this.members.map((member) => member.clientUrl);
+  }
+
+  isRunning(name: string): boolean {
+    return this.member(name).child !== null;
+  }
+
+  /** The member that leads the etcd cluster now (the one whose own id is the leader's), or null. */
+  async leaderName(): Promise<string | null> {
+    for (const member of this.members) {
+      if (member.child === null) continue;
+      try {
+        const response = await fetch(`${member.clientUrl}/v3/maintenance/status`, {
+          method: 'POST',
+          body: '{}',
+          signal: AbortSignal.timeout(1000),
+        });
+        const status = (await response.json()) as { header?: { member_id?: string }; leader?: string };
+        if (status.leader !== undefined && status.header?.member_id === status.leader) return member.name;
+      } catch {
+        // ask the next member
+      }
+    }
+    return null;
+  }
+
+  /** kill -9 of one member, by its process id. */
+  async kill(name: string): Promise<void> {
+    const member = this.member(name);
+    const child = member.child;
+    if (child === null) return;
+    member.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    });
+  }
+
+  /** Starts a killed member again from its data directory; resolves once it answers. */
+  async restart(name: string): Promise<void> {
+    const member = this.member(name);
+    if (member.child !== null) return;
+    this.spawn(member);
+    await this.waitHealthy(member);
+  }
+
+  async close(): Promise<void> {
+    for (const member of this.members) await this.kill(member.name);
+  }
+
+  private member(name: string): Member {
+    const member = this.members.find((candidate) => candidate.name === name);
+    if (member === undefined) throw new Error(`no etcd member ${name}`);
+    return member;
+  }
+
+  private spawn(member: Member): void {
+    const child = spawn(this.binary, member.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      member.log = (member.log + chunk.toString()).slice(-20_000);
+    });
+    child.once('exit', () => {
+      if (member.child === child) member.child = null;
+    });
+    member.child = child;
+  }
+
+  private async waitHealthy(member: Member): Promise<void> {
+    const endMs = performance.now() + MEMBER_READY_TIMEOUT_MS;
+    while (performance.now() < endMs) {
+      if (member.child === null)
+        throw new Error(`etcd member ${member.name} exited: ${member.log.slice(-2000)}`);
+      try {
+        const response = await fetch(`${member.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+        const health = (await response.json()) as { health?: unknown };
+        if (health.health === 'true') return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
+    }
+    throw new Error(
+      `etcd member ${member.name} not healthy within ${MEMBER_READY_TIMEOUT_MS} ms: ${member.log.slice(-2000)}`,
+    );
+  }
+}
