@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { EtcdMembers, etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import { Client } from '../../src/client/index.js';
 import { NotLeaderError } from '../../src/errors.js';
 import { CoordinatorServer } from '../../src/node/coordinator-server.js';
@@ -17,9 +18,7 @@ import { EtcdClient } from '../../src/node/etcd/etcd-client.js';
 import { EtcdStateHome, etcdKeysOf, LostLeadershipError } from '../../src/node/etcd/etcd-state-home.js';
 import { createLogger } from '../../src/node/logger.js';
 import { emptyCoordinatorState } from '../../src/protocol/effects.js';
-
 import { dial, PROTOCOL_VERSION } from '../../src/transport/index.js';
-import { EtcdCluster, etcdSkipReason } from './etcd-harness.js';
 import { type RunningProcess, startProcess, stop, waitFor } from './harness.js';
 
 const skip = etcdSkipReason();
@@ -48,14 +47,16 @@ async function leads(address: string, clusterId: string): Promise<boolean> {
 }
 
 describe('the coordinator on etcd', { skip, concurrency: false }, () => {
-  let etcd: EtcdCluster;
+  let etcd: EtcdMembers;
+  const etcdDirectory = mkdtempSync(path.join(tmpdir(), 'understudy-etcd-'));
 
   before(async () => {
-    etcd = await EtcdCluster.start(3);
+    etcd = await EtcdMembers.start(etcdDirectory, 3);
   });
 
   after(async () => {
     await etcd?.close();
+    rmSync(etcdDirectory, { recursive: true, force: true });
   });
 
   test('a state write of a term that no longer leads, or that read an older state, loses its compare', async () => {
@@ -231,7 +232,9 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
       await progress('after the leading coordinator was killed');
 
       faults.push({ name: 'the etcd leader killed', at: performance.now() });
-      await etcd.kill(await etcd.leaderName());
+      const etcdLeader = await etcd.leaderName();
+      assert.ok(etcdLeader !== null, 'an etcd member leads');
+      await etcd.kill(etcdLeader);
       await progress('after the etcd leader was killed');
 
       const before = await view((candidate) => candidate.backups.length === 2);
