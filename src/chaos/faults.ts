@@ -256,6 +256,15 @@ export function planFault(
 
 const seconds = (milliseconds: number): string => `${(milliseconds / 1000).toFixed(1)} s`;
 
+/** A fault on a coordinator's process that keeps every directory. */
+const coordinatorRestart: Reservation = {
+  kind: 'coordinator',
+  down: [],
+  process: null,
+  losesDirectory: false,
+  onCoordinator: true,
+};
+
 /** Which way a replica's link to the coordinator is cut. */
 const linkWays = ['both ways', 'replica -> coordinator', 'coordinator -> replica'] as const;
 type LinkWay = (typeof linkWays)[number];
@@ -586,8 +595,14 @@ class Planner {
   ): Promise<{ readonly demoted: boolean; readonly description: string } | null> {
     const { monitor, problem } = this.context;
     await sleepUnlessAborted(WIPE_IDENTITY_SETTLE_MS, signal);
+    // With a new identity, only a view formed after the wipe counts: the one it was wiped in still
+    // names it, and a coordinator that starts to lead meanwhile (on etcd) shows that stored view
+    // until it has heard the new directory and waited out the old primary's lease.
     const back = await monitor.waitFor(
-      () => monitor.isMember(target) && monitor.isAlive(target),
+      () =>
+        monitor.isMember(target) &&
+        monitor.isAlive(target) &&
+        (!newIdentity || (monitor.view?.number ?? 0) > viewNumber),
       WIPE_REJOIN_TIMEOUT_MS,
       signal,
     );
@@ -931,13 +946,7 @@ class Planner {
     const record = () =>
       this.record('coordinator', 'restart', 'coordinator: kill and restart from its directory', null);
     return {
-      reservation: {
-        kind: 'coordinator',
-        down: [],
-        process: null,
-        losesDirectory: false,
-        onCoordinator: true,
-      },
+      reservation: coordinatorRestart,
       start: async () => {
         const fault = record();
         const highestBefore = monitor.highestViewNumber;
@@ -990,13 +999,7 @@ class Planner {
       ? this.random.integer(...STALE_LEADER_STOPPED_MS)
       : this.random.integer(...COORDINATOR_DOWN_MS);
     return {
-      reservation: {
-        kind: 'coordinator',
-        down: [],
-        process: null,
-        losesDirectory: false,
-        onCoordinator: true,
-      },
+      reservation: coordinatorRestart,
       start: async () => {
         const leader = (await cluster.leadingCoordinator()) ?? COORDINATOR_NAME;
         const fault = this.record(
