@@ -193,7 +193,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     nemesis = new Nemesis({
       cluster,
       monitor,
-      kinds: options.nemeses,
+      // The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
+      kinds: options.etcd === true ? options.nemeses : options.nemeses.filter((kind) => kind !== 'etcd'),
       concurrency: options.concurrency,
       random,
       clock,

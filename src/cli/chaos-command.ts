@@ -93,7 +93,10 @@ export function addChaosCommand(program: Command): void {
       CHAOS_PIPELINE_DEFAULT,
     )
     .addOption(
-      new Option('--nemesis <list>', `faults to inject: a subset of ${nemesisKinds.join(',')}, or none`)
+      new Option(
+        '--nemesis <list>',
+        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd only with --etcd), or none`,
+      )
         .argParser(nemesisList)
         .default([...nemesisKinds], nemesisKinds.join(',')),
     )
