@@ -205,7 +205,17 @@ export function addServerCommands(program: Command): void {
       flags.admin,
       async (listen) => {
         const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
-        return startCoordinatorAdmin(server, listen, { replicaAdmins: flags.replicaAdmins ?? [] }, adminTls);
+        // With --admin-tls the replicas' admin ports are HTTPS too (one setting across the cluster).
+        const replicaAdminsCa = adminTls === undefined ? undefined : tls?.ca;
+        return startCoordinatorAdmin(
+          server,
+          listen,
+          {
+            replicaAdmins: flags.replicaAdmins ?? [],
+            ...(replicaAdminsCa === undefined ? {} : { replicaAdminsCa }),
+          },
+          adminTls,
+        );
       },
       adminTls !== undefined,
     );

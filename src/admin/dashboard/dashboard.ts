@@ -20,6 +20,7 @@ import { dashboardStatus } from './dashboard-status.js';
 import { EventStream } from './event-stream.js';
 import {
   httpMetricsFetcher,
+  httpsMetricsFetcher,
   type LatencyScrape,
   type MetricsFetcher,
   WriteLatencyScraper,
@@ -38,6 +39,8 @@ export interface DashboardOptions {
   readonly limits?: DashboardLimits;
   /** How a replica's /metrics is read (tests pass their own). */
   readonly fetchMetrics?: MetricsFetcher;
+  /** Read the replicas' admin ports over HTTPS, trusting this CA (they run `--admin-tls`); else HTTP. */
+  readonly replicaAdminsCa?: string | Buffer;
 }
 
 export class Dashboard {
@@ -65,7 +68,10 @@ export class Dashboard {
         ? null
         : new WriteLatencyScraper(
             addresses,
-            options.fetchMetrics ?? httpMetricsFetcher(this.limits.scrapeTimeoutMs),
+            options.fetchMetrics ??
+              (options.replicaAdminsCa === undefined
+                ? httpMetricsFetcher(this.limits.scrapeTimeoutMs)
+                : httpsMetricsFetcher(this.limits.scrapeTimeoutMs, options.replicaAdminsCa)),
           );
     this.stream = new EventStream(
       { clientsMax: this.limits.streamClientsMax, bufferedBytesMax: this.limits.streamBufferedBytesMax },

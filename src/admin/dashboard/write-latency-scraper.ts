@@ -8,6 +8,7 @@
 // Each reading costs a replica a few ms of CPU (prom-client's process metrics, mostly), so the
 // dashboard scrapes only while a page is open, and `forget`s its readings while none is.
 
+import { get as httpsGet } from 'node:https';
 import { scrapeTextBytesMax } from './dashboard-limits.js';
 import {
   type CumulativeHistogram,
@@ -34,6 +35,39 @@ export interface LatencyScrape {
 
 /** Fetches a replica's /metrics text, or fails. */
 export type MetricsFetcher = (address: string) => Promise<string>;
+
+/**
+ * Reads /metrics over HTTPS, trusting only `ca` (the cluster's CA: replicas with `--admin-tls` serve
+ * their own certificates, which name the hosts they are dialled by). node:https, because `fetch`
+ * takes no CA of its own.
+ */
+export function httpsMetricsFetcher(timeoutMs: number, ca: string | Buffer): MetricsFetcher {
+  return (address) =>
+    new Promise((resolve, reject) => {
+      const request = httpsGet(`https://${address}/metrics`, { ca, timeout: timeoutMs }, (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          reject(new Error(`${address}/metrics answered ${response.statusCode}`));
+          return;
+        }
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.length > scrapeTextBytesMax) {
+            request.destroy();
+            reject(new Error(`${address}/metrics is too large`));
+          }
+        });
+        response.on('end', () => resolve(text));
+        response.on('error', reject);
+      });
+      request.on('timeout', () =>
+        request.destroy(new Error(`${address}/metrics: no answer in ${timeoutMs} ms`)),
+      );
+      request.on('error', reject);
+    });
+}
 
 export function httpMetricsFetcher(timeoutMs: number): MetricsFetcher {
   return async (address) => {

@@ -180,7 +180,8 @@ export const serverSettings: readonly Setting[] = [
     flags: '--replica-admins <addresses>',
     help:
       "the replicas' admin ports (host:port, comma-separated): the dashboard at --admin reads their " +
-      '/metrics once a second for its write-latency chart (default: none, and no latency chart)',
+      '/metrics once a second for its write-latency chart, over HTTPS with --admin-tls (default: none, ' +
+      'and no latency chart)',
     value: listValue('host:port addresses (a list, or separated by commas)', addressList('--replica-admins')),
     commands: ['coordinator'],
   }),
