@@ -16,6 +16,7 @@
 // that reaches this port cannot report as a replica of the cluster.
 
 import { BadFrameError, ConfigError } from '../errors.js';
+import { commitRulesMismatch, commitRulesOf } from '../protocol/config.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import {
   type CoordinatorEffects,
@@ -136,7 +137,7 @@ export class CoordinatorServer {
 
   private constructor(
     private readonly logger: Logger,
-    config: NodeConfig,
+    private readonly config: NodeConfig,
   ) {
     this.timer = setInterval(() => {
       const term = this.acting();
@@ -349,7 +350,13 @@ export class CoordinatorServer {
   private admit(peer: PeerKind): string | Refusal | null {
     const term = this.acting();
     if (term === null) return { code: ErrorCode.notLeader, message: this.standbyMessage() };
-    return peer.kind === 'replica' ? term.service.admit(peer.id, peer.service) : null;
+    if (peer.kind !== 'replica') return null;
+    // Promotions rely on the rules every primary commits by: a replica of other rules never joins.
+    const mismatch = commitRulesMismatch(commitRulesOf(this.config.protocol), peer.rules);
+    if (mismatch !== null) {
+      return `replica ${peer.id} ${mismatch}: start the coordinator and every replica with the same --sync-quorum and --lag-policy`;
+    }
+    return term.service.admit(peer.id, peer.service);
   }
 
   /** This process stopped leading: drop the term and every connection, so all find the new leader. */

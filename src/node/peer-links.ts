@@ -3,6 +3,7 @@
 // fails, they are dropped: the protocol retransmits, so loss only costs time.
 
 import { HandshakeError } from '../errors.js';
+import { commitRulesOf } from '../protocol/config.js';
 import type { PeerMessage, TransferMessage } from '../protocol/messages.js';
 import type { ServiceIdentity } from '../protocol/service-identity.js';
 import type { Address, ReplicaId } from '../protocol/types.js';
@@ -66,7 +67,12 @@ export class PeerLinks {
       type: 'hello',
       clusterId: this.clusterId,
       protocolVersion: PROTOCOL_VERSION,
-      peer: { kind: 'replica', id: this.selfId, service: this.service },
+      peer: {
+        kind: 'replica',
+        id: this.selfId,
+        service: this.service,
+        rules: commitRulesOf(this.config.protocol),
+      },
       ...(this.clusterSecret === undefined ? {} : { credential: this.clusterSecret }),
     } as const;
     const tls =

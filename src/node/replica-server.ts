@@ -15,6 +15,7 @@
 import { randomInt } from 'node:crypto';
 import { setImmediate as afterIo } from 'node:timers/promises';
 import { ConfigError, HandshakeError } from '../errors.js';
+import { commitRulesOf } from '../protocol/config.js';
 import { healthProblem } from '../protocol/coordinator.js';
 import type { StorageOperation } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
@@ -424,7 +425,12 @@ export class ReplicaServer {
       type: 'hello',
       clusterId: this.options.clusterId,
       protocolVersion: PROTOCOL_VERSION,
-      peer: { kind: 'replica', id: this.core.id, service: this.options.service },
+      peer: {
+        kind: 'replica',
+        id: this.core.id,
+        service: this.options.service,
+        rules: commitRulesOf(this.options.config.protocol),
+      },
       ...(this.options.clusterSecret === undefined ? {} : { credential: this.options.clusterSecret }),
     } as const;
     const retry = (delayMs = this.options.config.reconnectDelayMs) =>

@@ -77,6 +77,33 @@ export interface ProtocolConfig {
   readonly syncQuorum: number;
 }
 
+/**
+ * The settings a replica commits and reports by, which the coordinator's promotions rely on: a
+ * primary that commits at fewer backups than the coordinator believes could have it promote a backup
+ * that misses a commit. A replica's Hello names them; the coordinator admits only its own.
+ */
+export interface CommitRules {
+  readonly syncQuorum: number;
+  readonly lagPolicy: LagPolicy;
+}
+
+export function commitRulesOf(config: ProtocolConfig): CommitRules {
+  return { syncQuorum: config.syncQuorum, lagPolicy: config.lagPolicy };
+}
+
+/** Why a replica with `theirs` may not join a coordinator with `ours`, or null when they agree. */
+export function commitRulesMismatch(ours: CommitRules, theirs: CommitRules): string | null {
+  const quorum = (rules: CommitRules) =>
+    rules.syncQuorum >= syncQuorumAll ? 'every backup' : `--sync-quorum ${rules.syncQuorum}`;
+  const differences: string[] = [];
+  if (ours.syncQuorum !== theirs.syncQuorum)
+    differences.push(`commits at ${quorum(theirs)}, the coordinator at ${quorum(ours)}`);
+  if (ours.lagPolicy !== theirs.lagPolicy) {
+    differences.push(`runs --lag-policy ${theirs.lagPolicy}, the coordinator ${ours.lagPolicy}`);
+  }
+  return differences.length === 0 ? null : differences.join('; ');
+}
+
 export const lagPolicies = ['demote', 'throttle', 'eject'] as const;
 export type LagPolicy = (typeof lagPolicies)[number];
 

@@ -1,6 +1,7 @@
 // Every message that crosses a process boundary. Each is a plain object with a `type` tag so the
 // codec can stay generic; the transport validates shape before anything here sees a message.
 
+import type { CommitRules } from './config.js';
 import type { ServiceIdentity } from './service-identity.js';
 import type {
   Address,
@@ -326,10 +327,18 @@ export type ClientReply = ClientSuccess | ClientFailure;
 
 // ---- handshake ---------------------------------------------------------------------------------
 
-/** Who dialled. A replica names the service it runs, which every replica of a cluster must share. */
+/**
+ * Who dialled. A replica names the service it runs, which every replica of a cluster must share, and
+ * the commit rules it runs by.
+ */
 export type PeerKind =
   | { readonly kind: 'client' }
-  | { readonly kind: 'replica'; readonly id: ReplicaId; readonly service: ServiceIdentity }
+  | {
+      readonly kind: 'replica';
+      readonly id: ReplicaId;
+      readonly service: ServiceIdentity;
+      readonly rules: CommitRules;
+    }
   | { readonly kind: 'coordinator' };
 
 /** The first frame on every connection, from the side that dialled. */

@@ -11,8 +11,11 @@ import { ConnectionClosedError, UnavailableError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
 import type { MessageConnection } from './connection.js';
 
-/** 5: a replica's Hello names the service it runs. 6: a Hello may carry a credential (auth.ts). */
-export const PROTOCOL_VERSION = 6;
+/**
+ * 5: a replica's Hello names the service it runs. 6: a Hello may carry a credential (auth.ts). 7: a
+ * replica's Hello names its commit rules (the sync quorum and the lag policy).
+ */
+export const PROTOCOL_VERSION = 7;
 /** How long either side waits for the other's first frame (and the dialler for the connect). */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
 /**

@@ -4,6 +4,7 @@
 // fields a peer sends never reach the core.
 
 import { BadFrameError } from '../errors.js';
+import { type CommitRules, lagPolicies } from '../protocol/config.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -206,11 +207,21 @@ const service: Check<ServiceIdentity> = (value, path) => {
   return { name, version };
 };
 
+const commitRules: Check<CommitRules> = (value, path) => {
+  const field = fields(value, path);
+  return { syncQuorum: field('syncQuorum', integer), lagPolicy: field('lagPolicy', oneOf(...lagPolicies)) };
+};
+
 const peerKind: Check<PeerKind> = (value, path) => {
   const field = fields(value, path);
   const kind = field('kind', oneOf('client', 'replica', 'coordinator'));
   return kind === 'replica'
-    ? { kind, id: field('id', replica), service: field('service', service) }
+    ? {
+        kind,
+        id: field('id', replica),
+        service: field('service', service),
+        rules: field('rules', commitRules),
+      }
     : { kind };
 };
 

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Client } from '../../src/client/index.js';
 import { ErrorCode, HandshakeError } from '../../src/errors.js';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { ClientRequest, Hello } from '../../src/protocol/messages.js';
 import { clientId, replicaId } from '../../src/protocol/types.js';
 import { keyValueService } from '../../src/state-machine/kv-service.js';
@@ -231,7 +232,12 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
       type: 'hello',
       clusterId: 'understudy',
       protocolVersion: PROTOCOL_VERSION,
-      peer: { kind: 'replica', id: replicaId('r2'), service: keyValueService },
+      peer: {
+        kind: 'replica',
+        id: replicaId('r2'),
+        service: keyValueService,
+        rules: commitRulesOf(defaultProtocolConfig),
+      },
       ...(credential === undefined ? {} : { credential }),
     });
     for (const address of [cluster.coordinatorAddress, cluster.replicas.get('r1')?.address ?? '']) {

@@ -5,6 +5,7 @@
 // length headers). Each batch is the bytes one connection writes at once.
 
 import fc from 'fast-check';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { Hello } from '../../src/protocol/messages.js';
 import { keyValueService } from '../../src/state-machine/kv-service.js';
 import { encodeMessage, frame, PROTOCOL_VERSION } from '../../src/transport/index.js';
@@ -26,7 +27,12 @@ export const peerHello = frame(
     type: 'hello',
     clusterId: fuzzClusterId,
     protocolVersion: PROTOCOL_VERSION,
-    peer: { kind: 'replica', id: 'fuzz-peer', service: keyValueService },
+    peer: {
+      kind: 'replica',
+      id: 'fuzz-peer',
+      service: keyValueService,
+      rules: commitRulesOf(defaultProtocolConfig),
+    },
   } as Hello),
 );
 

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorServer, ReplicaServer, ReplicatedClient, RequestRefusedError } from '../../src/index.js';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import { replicaId } from '../../src/protocol/types.js';
 import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
 import { dial } from '../../src/transport/index.js';
@@ -125,7 +126,12 @@ describe('a replica of another service never joins', { concurrency: false }, () 
           type: 'hello',
           clusterId: 'understudy',
           protocolVersion: PROTOCOL_VERSION,
-          peer: { kind: 'replica', id: replicaId('r2'), service: { name: 'understudy-kv', version: 1 } },
+          peer: {
+            kind: 'replica',
+            id: replicaId('r2'),
+            service: { name: 'understudy-kv', version: 1 },
+            rules: commitRulesOf(defaultProtocolConfig),
+          },
         }),
         {
           name: 'HandshakeError',

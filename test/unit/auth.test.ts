@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { clientToken, serverAccess } from '../../src/cli/auth-files.js';
 import { ConfigError, ErrorCode, HandshakeError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { Hello, PeerKind } from '../../src/protocol/messages.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
@@ -186,6 +187,7 @@ describe('a listener that asks for tokens and the cluster secret', () => {
     kind: 'replica',
     id: replicaId('r2'),
     service: { name: 'understudy-kv', version: 1 },
+    rules: commitRulesOf(defaultProtocolConfig),
   };
 
   async function refusedWith(sent: Hello): Promise<HandshakeError> {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { Hello } from '../../src/protocol/messages.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { encodeMessage } from '../../src/transport/codec.js';
@@ -100,7 +101,15 @@ test('a client connection idle past the client idle deadline is closed and count
   assert.equal(await closedWithin(client, 3000), true);
   assert.equal(transportCounters.connectionsRefused.idle_timeout, before + 1);
   const replica = await open(listener.address);
-  const replicaHello = { ...hello, peer: { kind: 'replica', id: 'r9', service: { name: 'kv', version: 1 } } };
+  const replicaHello = {
+    ...hello,
+    peer: {
+      kind: 'replica',
+      id: 'r9',
+      service: { name: 'kv', version: 1 },
+      rules: commitRulesOf(defaultProtocolConfig),
+    },
+  };
   replica.write(frame(encodeMessage(replicaHello)));
   assert.equal(await closedWithin(replica, 500), false, 'peers have heartbeats: no idle deadline here');
   replica.destroy();

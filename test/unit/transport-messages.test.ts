@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { Hello } from '../../src/protocol/messages.js';
 import { clientId, logIndex, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
@@ -279,7 +280,15 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
   ['hello client', { ...hello }, parseHello],
   [
     'hello replica',
-    { ...hello, peer: { kind: 'replica', id: 'b', service: { name: 'lock', version: 2 } } },
+    {
+      ...hello,
+      peer: {
+        kind: 'replica',
+        id: 'b',
+        service: { name: 'lock', version: 2 },
+        rules: commitRulesOf(defaultProtocolConfig),
+      },
+    },
     parseHello,
   ],
   ['hello coordinator', { ...hello, peer: { kind: 'coordinator' } }, parseHello],

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { BadFrameError } from '../../src/errors.js';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { ClientReply, ClientRequest, Hello } from '../../src/protocol/messages.js';
 import { clientId, logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import { parseAddress } from '../../src/transport/address.js';
@@ -195,7 +196,12 @@ test("the listener's owner may refuse a peer, and the dialler hears its reason",
   });
   const replica = (name: string): Hello => ({
     ...hello,
-    peer: { kind: 'replica', id: replicaId('r2'), service: { name, version: 1 } },
+    peer: {
+      kind: 'replica',
+      id: replicaId('r2'),
+      service: { name, version: 1 },
+      rules: commitRulesOf(defaultProtocolConfig),
+    },
   });
   await assert.rejects(dial(listener.address, replica('kv')), {
     name: 'HandshakeError',

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateCertificates } from '../../src/certs/generate.js';
 import { ConfigError, HandshakeError } from '../../src/errors.js';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { Hello, PeerKind } from '../../src/protocol/messages.js';
 import { replicaId } from '../../src/protocol/types.js';
 import { transportCounters } from '../../src/transport/counters.js';
@@ -35,7 +36,12 @@ function helloAs(peer: PeerKind): Hello {
   return { type: 'hello', clusterId, protocolVersion: PROTOCOL_VERSION, peer };
 }
 
-const asReplica = (id: string): PeerKind => ({ kind: 'replica', id: replicaId(id), service });
+const asReplica = (id: string): PeerKind => ({
+  kind: 'replica',
+  id: replicaId(id),
+  service,
+  rules: commitRulesOf(defaultProtocolConfig),
+});
 
 let listener: Listener;
 const accepted: PeerKind[] = [];
