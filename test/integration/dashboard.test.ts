@@ -7,7 +7,6 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,7 +14,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { AdminServer } from '../../src/admin/admin-server.js';
 import { Dashboard } from '../../src/admin/dashboard/dashboard.js';
 import { inspection } from '../unit/dashboard-fixtures.js';
-import { LocalCluster, type RunningProcess, waitFor } from './harness.js';
+import { freePort, LocalCluster, type RunningProcess, waitFor } from './harness.js';
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it); another with $CHROMIUM_PATH. */
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -46,19 +45,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** A port on 127.0.0.1 that was free a moment ago (a replica's admin port, named before it starts). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function adminOf(running: RunningProcess | null): string {
   const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
