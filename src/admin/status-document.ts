@@ -9,12 +9,12 @@ import { logIndex } from '../protocol/types.js';
 
 export type StatusDocument = Pick<
   StatusReply,
-  'view' | 'replicas' | 'problem' | 'asyncLost' | 'promotionsWithoutHolders'
+  'view' | 'replicas' | 'problem' | 'asyncLost' | 'promotionsWithoutHolders' | 'service'
 >;
 
 export function statusDocument(reply: StatusReply): StatusDocument {
-  const { view, replicas, problem, asyncLost, promotionsWithoutHolders } = reply;
-  return { view, replicas, problem, asyncLost, promotionsWithoutHolders };
+  const { view, replicas, problem, asyncLost, promotionsWithoutHolders, service } = reply;
+  return { view, replicas, problem, asyncLost, promotionsWithoutHolders, service };
 }
 
 /** A replica's own row, with the fields the coordinator fills from its heartbeats. */
@@ -42,5 +42,6 @@ export function replicaStatusDocument(inspection: ReplicaInspection): StatusDocu
     problem: null,
     asyncLost: inspection.status.asyncLost,
     promotionsWithoutHolders: 0,
+    service: inspection.service,
   };
 }

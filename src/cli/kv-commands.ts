@@ -399,12 +399,20 @@ function jsonOfStatus(status: KvRequestStatus): object {
  * sets the commit pace, and this is where it shows. Problems (why a replica does not count as alive,
  * why the coordinator does not act) follow the table.
  */
-function formatStatus({ view, replicas, problem, asyncLost, promotionsWithoutHolders }: StatusReply): string {
+function formatStatus({
+  view,
+  replicas,
+  problem,
+  asyncLost,
+  promotionsWithoutHolders,
+  service,
+}: StatusReply): string {
   const list = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.join(','));
+  const runs = service === null ? '' : `  service ${service.name} v${service.version}`;
   const heading =
     view === null
-      ? 'no view yet'
-      : `view ${view.number}  primary ${view.primary}  backups ${list(view.backups)}  learners ${list(view.learners)}`;
+      ? `no view yet${runs}`
+      : `view ${view.number}  primary ${view.primary}  backups ${list(view.backups)}  learners ${list(view.learners)}${runs}`;
   const primaryDurable = replicas.find((replica) => replica.id === view?.primary)?.durableIndex;
   const behind = (replica: StatusReply['replicas'][number]): string =>
     primaryDurable === undefined || replica.role === 'none'

@@ -288,6 +288,7 @@ export class CoordinatorServer {
           problem: this.standbyMessage(),
           asyncLost: 0,
           promotionsWithoutHolders: 0,
+          service: null,
         },
         viewsInstalled: 0,
         primariesReplaced: 0,
@@ -295,7 +296,7 @@ export class CoordinatorServer {
       };
     }
     return {
-      status: term.core.status(0),
+      status: { ...term.core.status(0), service: term.service.service },
       viewsInstalled: term.core.viewsInstalled,
       primariesReplaced: term.core.primariesReplaced,
       switchoversDone: term.core.switchoversDone,
@@ -414,7 +415,7 @@ export class CoordinatorServer {
       try {
         const request = parseCoordinatorRequest(raw);
         if (request.type === 'status_request') {
-          connection.send(term.core.status(request.id));
+          connection.send({ ...term.core.status(request.id), service: term.service.service });
           return;
         }
         if (principal !== null && principal.role !== 'admin') {

@@ -129,6 +129,8 @@ export interface ReplicaInspection {
   readonly viewsAdopted: number;
   readonly primaryChanges: number;
   readonly failureTimeoutTicks: number;
+  /** The service this replica runs. */
+  readonly service: ServiceIdentity;
 }
 
 /** Timings this shell takes on the hot path, into typed arrays (see timing-histogram.ts). */
@@ -351,6 +353,7 @@ export class ReplicaServer {
         behindSeconds: (backup.behindTicks * config.tickMs) / 1000,
       })),
       asyncAtRisk: this.core.asyncAtRisk(),
+      service: this.options.service,
       viewsAdopted: this.core.viewsAdopted,
       primaryChanges: this.core.primaryChanges,
       failureTimeoutTicks: config.protocol.failureTimeoutTicks,

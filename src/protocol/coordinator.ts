@@ -41,7 +41,13 @@ import {
   type SwitchoverOutcome,
   type ViewRecord,
 } from './effects.js';
-import type { Heartbeat, HeartbeatReply, ReplicaStatus, StatusReply, TransferProgress } from './messages.js';
+import type {
+  CoordinatorStatus,
+  Heartbeat,
+  HeartbeatReply,
+  ReplicaStatus,
+  TransferProgress,
+} from './messages.js';
 import type { TestOnlyFaults } from './test-only-faults.js';
 import {
   type Address,
@@ -281,7 +287,7 @@ export class Coordinator {
     return this.currentProblem !== null && this.recoverFromReplicas.length === 0;
   }
 
-  status(requestId: number): StatusReply {
+  status(requestId: number): CoordinatorStatus {
     const view = this.currentView();
     const replicas: ReplicaStatus[] = [...this.replicas.entries()]
       .sort(([a], [b]) => a.localeCompare(b))

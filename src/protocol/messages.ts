@@ -249,7 +249,12 @@ export interface StatusReply {
    * replicated write being alive to it: replicated writes not yet committed may have been lost then.
    */
   readonly promotionsWithoutHolders: number;
+  /** The service the cluster runs, as its first replica named it; null before any replica joined. */
+  readonly service: ServiceIdentity | null;
 }
+
+/** What the coordinator's core knows of the status: all but the service, which its shell records. */
+export type CoordinatorStatus = Omit<StatusReply, 'service'>;
 
 /** Hand the primary role to `to`, a backup of the current view (`understudy switchover`). */
 export interface SwitchoverRequest {

@@ -13,7 +13,8 @@ import type { MessageConnection } from './connection.js';
 
 /**
  * 5: a replica's Hello names the service it runs. 6: a Hello may carry a credential (auth.ts). 7: a
- * replica's Hello names its commit rules (the sync quorum and the lag policy).
+ * replica's Hello names its commit rules (the sync quorum and the lag policy), and the coordinator's
+ * status names the cluster's service.
  */
 export const PROTOCOL_VERSION = 7;
 /** How long either side waits for the other's first frame (and the dialler for the connect). */

@@ -430,6 +430,7 @@ export function parseStatusReply(value: unknown): StatusReply {
     problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
     asyncLost: field('asyncLost', integer),
     promotionsWithoutHolders: field('promotionsWithoutHolders', integer),
+    service: field('service', nullable(service)),
   };
 }
 

@@ -128,6 +128,7 @@ test('/status has the JSON shape of understudy status --json: all replicas at th
   const cli = await runCli(['status', '--json', '--coordinator', cluster.coordinatorAddress]);
   assert.equal(cli.code, 0, cli.stderr);
   const printed = JSON.parse(cli.stdout);
+  assert.deepEqual(printed.service, { name: 'understudy-kv', version: 1 }, 'the service the cluster runs');
   const rowKeys = Object.keys(printed.replicas[0]).sort();
   const fromCoordinator = JSON.parse((await ask(adminOf(cluster.coordinator), '/status')).body);
   assert.deepEqual(Object.keys(fromCoordinator).sort(), Object.keys(printed).sort());
@@ -143,6 +144,7 @@ test('/status has the JSON shape of understudy status --json: all replicas at th
     assert.deepEqual(own.view, printed.view);
     assert.equal(own.replicas.length, 1);
     assert.equal(own.replicas[0].id, id);
+    assert.deepEqual(own.service, printed.service);
     assert.deepEqual(Object.keys(own.replicas[0]).sort(), rowKeys);
     assert.equal(own.replicas[0].role, printed.replicas.find((row: { id: string }) => row.id === id)?.role);
   }

@@ -140,6 +140,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
           problem: null,
           asyncLost: state.asyncLost,
           promotionsWithoutHolders: 0,
+          service: null,
         } satisfies StatusReply);
       };
     },

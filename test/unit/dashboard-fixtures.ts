@@ -77,6 +77,7 @@ export function inspection(of: InspectionOf): CoordinatorInspection {
       problem: null,
       asyncLost: 0,
       promotionsWithoutHolders: 0,
+      service: null,
     },
     viewsInstalled: of.viewsInstalled ?? of.view?.number ?? 0,
     primariesReplaced: of.primariesReplaced ?? 0,

@@ -199,6 +199,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       problem: null,
       asyncLost: 2,
       promotionsWithoutHolders: 1,
+      service: { name: 'understudy-kv', version: 1 },
     },
     parseStatusReply,
   ],
