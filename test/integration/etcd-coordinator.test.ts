@@ -321,4 +321,89 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
       rmSync(directory, { recursive: true, force: true });
     }
   });
+
+  test("etcd's quorum lost: the cluster stops answering, loses nothing, and serves again once etcd is back", async () => {
+    for (const name of etcd.names) if (!etcd.isRunning(name)) await etcd.restart(name);
+    const directory = mkdtempSync(path.join(tmpdir(), 'understudy-etcd-quorum-'));
+    const clusterId = 'quorum-test';
+    const processes: RunningProcess[] = [];
+    let client: Client | null = null;
+    try {
+      for (let number = 0; number < 2; number += 1) {
+        processes.push(
+          await startProcess([
+            'coordinator',
+            '--listen',
+            '127.0.0.1:0',
+            '--etcd',
+            etcd.endpoints,
+            '--etcd-lease-seconds',
+            '2',
+            '--cluster-id',
+            clusterId,
+            '--new-cluster',
+          ]),
+        );
+      }
+      const coordinatorList = processes.map((running) => running.address).join(',');
+      for (const id of ['r1', 'r2', 'r3']) {
+        processes.push(
+          await startProcess([
+            'replica',
+            '--id',
+            id,
+            '--listen',
+            '127.0.0.1:0',
+            '--coordinator',
+            coordinatorList,
+            '--cluster-id',
+            clusterId,
+            '--dir',
+            path.join(directory, id),
+          ]),
+        );
+      }
+      const connected = await Client.connect({ coordinator: coordinatorList, clusterId, deadlineMs: 2_000 });
+      client = connected;
+      const acknowledged: string[] = [];
+      const write = async (key: string): Promise<boolean> => {
+        try {
+          await connected.put(key, `value of ${key}`);
+          acknowledged.push(key);
+          return true;
+        } catch {
+          return false; // refused or unknown: not acknowledged, so not checked
+        }
+      };
+      await waitFor('a first write', async () => ((await write('before-0')) ? true : undefined), 60_000);
+      for (let number = 1; number < 20; number += 1) assert.ok(await write(`before-${number}`));
+
+      // Two of three members down: no coordinator can renew its etcd lease, so none acts, and the
+      // primary's lease runs out with no one to renew it.
+      const [first, second] = etcd.names;
+      await etcd.kill(first as string);
+      await etcd.kill(second as string);
+      let attempt = 0;
+      await waitFor(
+        'writes to stop being acknowledged',
+        async () => ((await write(`during-${attempt++}`)) ? undefined : true),
+        30_000,
+      );
+      await etcd.restart(first as string);
+      await etcd.restart(second as string);
+      await waitFor(
+        'writes acknowledged again',
+        async () => ((await write('after')) ? true : undefined),
+        60_000,
+      );
+
+      for (const key of acknowledged) {
+        assert.equal(await connected.getText(key), `value of ${key}`, `${key} reads back`);
+      }
+    } finally {
+      await client?.close();
+      for (const running of processes) await stop(running);
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
 });
