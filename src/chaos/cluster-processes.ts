@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../cli/server-node-flags.js';
 import { clusterIdDefault } from '../node/config.js';
+import { EtcdClient } from '../node/etcd/etcd-client.js';
 import { etcdKeysOf } from '../node/etcd/etcd-state-home.js';
 import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
@@ -378,28 +379,15 @@ export class ChaosCluster {
   /** The coordinator that leads now, by etcd's leader key (its proxy's address), or null. */
   async leadingCoordinator(): Promise<string | null> {
     if (this.etcd === null) return COORDINATOR_NAME;
-    for (const url of this.etcd.urls) {
-      try {
-        const response = await fetch(`${url}/v3/kv/range`, {
-          method: 'POST',
-          body: JSON.stringify({ key: Buffer.from(this.leaderKey, 'utf8').toString('base64') }),
-          signal: AbortSignal.timeout(1000),
-        });
-        const answer = (await response.json()) as { kvs?: { value?: string }[] };
-        const value = answer.kvs?.[0]?.value;
-        if (value === undefined) return null;
-        const address = Buffer.from(value, 'base64').toString('utf8');
-        return this.coordinatorNames.find((name) => this.proxy(name).address === address) ?? null;
-      } catch {
-        // ask the next member
-      }
-    }
-    return null;
-  }
-
-  /** Where the coordinators' leader key lives (the chaos cluster runs the default cluster id). */
-  private get leaderKey(): string {
-    return etcdKeysOf(clusterIdDefault).leader;
+    // The chaos cluster runs the default cluster id; the client asks every member in turn.
+    const { kv } = await new EtcdClient(this.etcd.urls)
+      .range(etcdKeysOf(clusterIdDefault).leader)
+      .catch(() => ({
+        kv: null,
+      }));
+    if (kv === null) return null;
+    const address = kv.value.toString('utf8');
+    return this.coordinatorNames.find((name) => this.proxy(name).address === address) ?? null;
   }
 
   /** Clears every proxy fault. */

@@ -4,8 +4,8 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../tools/free-port.js';
 
 /** How long a member may take to answer /health after it starts. */
 const MEMBER_READY_TIMEOUT_MS = 30_000;
@@ -28,18 +28,6 @@ export function etcdSkipReason(): string | false {
   return findEtcd() === null
     ? 'no etcd binary (install the Debian package etcd-server; .ci/run does)'
     : false;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Member {

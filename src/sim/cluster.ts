@@ -459,10 +459,6 @@ export class SimCluster {
     this.trace(available ? 'etcd answers again' : 'etcd unavailable');
   }
 
-  get onEtcd(): boolean {
-    return this.etcd !== null;
-  }
-
   /** Until a stale coordinator ends, `id`'s heartbeats reach it only (its link to the new leader failed). */
   hearOnlyByStale(id: ReplicaId): void {
     this.heardOnlyByStale.add(id);

@@ -54,6 +54,45 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
     etcd = await EtcdMembers.start(etcdDirectory, 3);
   });
 
+  /**
+   * Starts `count` coordinators of cluster `clusterId` on the test's etcd, then replicas r1..r3 with
+   * their data under `directory`, into `coordinators` and `replicas` (so that the caller stops what
+   * started, also when a start fails). Returns the coordinator list replicas and clients are given.
+   */
+  async function startOnEtcd(
+    clusterId: string,
+    count: number,
+    directory: string,
+    coordinators: RunningProcess[],
+    replicas: Map<string, RunningProcess>,
+  ): Promise<string> {
+    for (let number = 0; number < count; number += 1) {
+      coordinators.push(
+        await startProcess([
+          'coordinator',
+          '--listen',
+          '127.0.0.1:0',
+          '--etcd',
+          etcd.endpoints,
+          '--etcd-lease-seconds',
+          '2',
+          '--cluster-id',
+          clusterId,
+          '--new-cluster',
+        ]),
+      );
+    }
+    const coordinatorList = coordinators.map((running) => running.address).join(',');
+    for (const id of ['r1', 'r2', 'r3']) {
+      const args = ['--listen', '127.0.0.1:0', '--coordinator', coordinatorList, '--cluster-id', clusterId];
+      replicas.set(
+        id,
+        await startProcess(['replica', '--id', id, ...args, '--dir', path.join(directory, id)]),
+      );
+    }
+    return coordinatorList;
+  }
+
   after(async () => {
     await etcd?.close();
     rmSync(etcdDirectory, { recursive: true, force: true });
@@ -134,41 +173,7 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
     let client: Client | null = null;
     let passed = false;
     try {
-      for (let number = 0; number < 3; number += 1) {
-        coordinators.push(
-          await startProcess([
-            'coordinator',
-            '--listen',
-            '127.0.0.1:0',
-            '--etcd',
-            etcd.endpoints,
-            '--etcd-lease-seconds',
-            '2',
-            '--cluster-id',
-            'load-test',
-            '--new-cluster',
-          ]),
-        );
-      }
-      const coordinatorList = coordinators.map((running) => running.address).join(',');
-      for (const id of ['r1', 'r2', 'r3']) {
-        replicas.set(
-          id,
-          await startProcess([
-            'replica',
-            '--id',
-            id,
-            '--listen',
-            '127.0.0.1:0',
-            '--coordinator',
-            coordinatorList,
-            '--cluster-id',
-            'load-test',
-            '--dir',
-            path.join(directory, id),
-          ]),
-        );
-      }
+      const coordinatorList = await startOnEtcd('load-test', 3, directory, coordinators, replicas);
       const connected = await Client.connect({
         coordinator: coordinatorList,
         clusterId: 'load-test',
@@ -326,43 +331,11 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
     for (const name of etcd.names) if (!etcd.isRunning(name)) await etcd.restart(name);
     const directory = mkdtempSync(path.join(tmpdir(), 'understudy-etcd-quorum-'));
     const clusterId = 'quorum-test';
-    const processes: RunningProcess[] = [];
+    const coordinators: RunningProcess[] = [];
+    const replicas = new Map<string, RunningProcess>();
     let client: Client | null = null;
     try {
-      for (let number = 0; number < 2; number += 1) {
-        processes.push(
-          await startProcess([
-            'coordinator',
-            '--listen',
-            '127.0.0.1:0',
-            '--etcd',
-            etcd.endpoints,
-            '--etcd-lease-seconds',
-            '2',
-            '--cluster-id',
-            clusterId,
-            '--new-cluster',
-          ]),
-        );
-      }
-      const coordinatorList = processes.map((running) => running.address).join(',');
-      for (const id of ['r1', 'r2', 'r3']) {
-        processes.push(
-          await startProcess([
-            'replica',
-            '--id',
-            id,
-            '--listen',
-            '127.0.0.1:0',
-            '--coordinator',
-            coordinatorList,
-            '--cluster-id',
-            clusterId,
-            '--dir',
-            path.join(directory, id),
-          ]),
-        );
-      }
+      const coordinatorList = await startOnEtcd(clusterId, 2, directory, coordinators, replicas);
       const connected = await Client.connect({ coordinator: coordinatorList, clusterId, deadlineMs: 2_000 });
       client = connected;
       const acknowledged: string[] = [];
@@ -402,7 +375,7 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
       }
     } finally {
       await client?.close();
-      for (const running of processes) await stop(running);
+      for (const running of [...replicas.values(), ...coordinators]) await stop(running);
       rmSync(directory, { recursive: true, force: true });
     }
   });
