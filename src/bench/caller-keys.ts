@@ -23,7 +23,6 @@ export const namespaceOf: Readonly<Record<OperationKind, Namespace>> = {
 
 const namespaceLetter: Readonly<Record<Namespace, string>> = { register: 'r', append: 'a', counter: 'i' };
 const namespaces: readonly Namespace[] = ['register', 'append', 'counter'];
-const encoder = new TextEncoder();
 /** What pads a value after its write number. */
 const VALUE_FILL = '.';
 
@@ -32,8 +31,9 @@ export function valueText(write: number, valueBytes: number): string {
   return String(write).padEnd(valueBytes, VALUE_FILL);
 }
 
+/** The value as bytes: ASCII, so latin1; Buffer.from takes them from its pool, TextEncoder mallocs each. */
 export function valueBytesOf(write: number, valueBytes: number): Uint8Array {
-  return encoder.encode(valueText(write, valueBytes));
+  return Buffer.from(valueText(write, valueBytes), 'latin1');
 }
 
 /** Per key of one namespace: how many writes it got, and whether a failed one leaves it unknown. */

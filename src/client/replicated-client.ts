@@ -271,23 +271,26 @@ export class ReplicatedClient {
     }
     const endMs = this.deadline();
     for (;;) {
-      const slot = await this.takeSlot(endMs);
+      // A free slot needs no await: each await on the write path is a promise and a microtask.
+      const slot = this.freeSlots.pop() ?? (await this.openSlot(endMs));
       const requestNumber = slot.nextRequestNumber++;
-      const requestId = formatRequestId(slot.clientId, requestNumber);
       let sends = 0;
       let reply: ClientSuccess;
       try {
         reply = await this.request(
           { kind: 'write', clientId: slot.clientId, requestNumber, durability, operation, staleness: null },
           endMs,
-          (reason) =>
-            sends === 0
+          (reason) => {
+            // Formatted only when the write fails, not for every write.
+            const requestId = formatRequestId(slot.clientId, requestNumber);
+            return sends === 0
               ? new UnavailableError(`write ${requestId} was never sent, so it never ran: ${reason}`)
               : new OutcomeUnknownError(
                   slot.clientId,
                   requestNumber,
                   `write ${requestId} ${reason}; it may or may not have run: ask with \`understudy request-status ${requestId}\` (or client.requestStatus)`,
-                ),
+                );
+          },
           () => {
             sends += 1;
           },
@@ -299,7 +302,7 @@ export class ReplicatedClient {
           throw new SessionExpiredError(
             slot.clientId,
             requestNumber,
-            `write ${requestId}: ${error.message}; whether an earlier attempt ran cannot be learned any more. That session is retired; later writes use others.`,
+            `write ${formatRequestId(slot.clientId, requestNumber)}: ${error.message}; whether an earlier attempt ran cannot be learned any more. That session is retired; later writes use others.`,
           );
         }
         // Outcome unknown: retired, so the session stays at this request for `requestStatus`.
@@ -422,10 +425,8 @@ export class ReplicatedClient {
 
   // ---- sessions ----------------------------------------------------------------------------------
 
-  /** A free slot, or a new one whose session is opened first (within `endMs`; nothing is written). */
-  private async takeSlot(endMs: number): Promise<SessionSlot> {
-    const free = this.freeSlots.pop();
-    if (free !== undefined) return free;
+  /** A new slot whose session is opened first (within `endMs`; nothing is written). */
+  private async openSlot(endMs: number): Promise<SessionSlot> {
     const slot: SessionSlot = {
       clientId: clientId(`${this.sessionPrefix}/${this.slotCount++}`),
       nextRequestNumber: 1,
@@ -720,8 +721,16 @@ class SharedConnection<Reply extends { readonly id: number }> {
   }
 
   /** Sends the message built for a fresh id and waits for its reply until `endMs` (performance.now). */
-  async call(build: (id: number) => object, endMs: number): Promise<Reply> {
-    const connection = await this.connection(endMs - performance.now());
+  call(build: (id: number) => object, endMs: number): Promise<Reply> {
+    // Over a live connection the message leaves now, without waiting for a resolved dial.
+    const live = this.live;
+    if (live !== null && !live.isClosed && !this.closed) return this.send(live, build, endMs);
+    return this.connection(endMs - performance.now()).then((connection) =>
+      this.send(connection, build, endMs),
+    );
+  }
+
+  private send(connection: MessageConnection, build: (id: number) => object, endMs: number): Promise<Reply> {
     const id = this.nextId.value++;
     return new Promise<Reply>((resolve, reject) => {
       if (connection.isClosed) {

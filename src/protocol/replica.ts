@@ -919,7 +919,7 @@ export class Replica {
    * sync write needs a valid lease at this moment: a deposed primary's state may be older than a
    * write the new primary acknowledged, and its async acknowledgement would be a promise it cannot keep.
    */
-  private answer(waiter: Waiter): void {
+  private answer(waiter: Waiter, quorum: readonly ReplicaId[] = this.quorum()): void {
     const needsLease = waiter.kind === 'observation' || waiter.durability === 'async';
     if (needsLease && !this.leaseValid()) {
       this.replyFailure(
@@ -930,8 +930,15 @@ export class Replica {
       );
       return;
     }
-    if (waiter.answer.ok) this.replySuccess(waiter, waiter.answer.result);
+    if (waiter.answer.ok) this.replySuccess(waiter, waiter.answer.result, quorum);
     else this.replyFailure(waiter.connection, waiter.requestId, waiter.answer.code, waiter.answer.message);
+  }
+
+  /** Answers `waiters` in order, with the quorum computed once for all of them. */
+  private answerAll(waiters: readonly Waiter[]): void {
+    if (waiters.length === 0) return;
+    const quorum = this.quorum();
+    for (const waiter of waiters) this.answer(waiter, quorum);
   }
 
   // ---- replication (primary) -------------------------------------------------------------------
@@ -1165,7 +1172,9 @@ export class Replica {
     assert(view !== null, 'a primary has a view');
     const matchOf = (id: ReplicaId): number => this.followers.get(id)?.matchIndex ?? 0;
     if (!quorumConfigured(this.config)) {
-      return Math.min(this.durableIndex, ...this.quorum().map(matchOf));
+      let durable: number = this.durableIndex;
+      for (const id of this.quorum()) durable = Math.min(durable, matchOf(id));
+      return durable;
     }
     const required = commitQuorumOf(this.config, view.backups.length);
     if (required === 0) return this.durableIndex;
@@ -1183,7 +1192,7 @@ export class Replica {
     const candidate = this.durableAtQuorum();
     if (candidate <= this.commitIndex) return;
     this.commitIndex = logIndex(candidate);
-    for (const waiter of takeUpTo(this.commitWaiters, this.commitIndex)) this.answer(waiter);
+    this.answerAll(takeUpTo(this.commitWaiters, this.commitIndex));
     this.keepSnapshotIfCommitted();
     this.advanceReplicated();
   }
@@ -1201,7 +1210,7 @@ export class Replica {
     }
     candidate = Math.max(candidate, this.commitIndex);
     if (candidate > this.replicatedIndex) this.replicatedIndex = logIndex(candidate);
-    for (const waiter of takeUpTo(this.replicatedWaiters, this.replicatedIndex)) this.answer(waiter);
+    this.answerAll(takeUpTo(this.replicatedWaiters, this.replicatedIndex));
   }
 
   /**
@@ -1222,7 +1231,7 @@ export class Replica {
   }
 
   private releaseDurableWaiters(): void {
-    for (const waiter of takeUpTo(this.durableWaiters, this.durableIndex)) this.answer(waiter);
+    this.answerAll(takeUpTo(this.durableWaiters, this.durableIndex));
   }
 
   /** Without a lease nothing that observes the state may be answered: tell those clients to retry. */
@@ -1627,20 +1636,20 @@ export class Replica {
 
   // ---- replies ---------------------------------------------------------------------------------
 
-  private replySuccess(waiter: Waiter, result: Uint8Array): void {
+  private replySuccess(waiter: Waiter, result: Uint8Array, quorum: readonly ReplicaId[]): void {
     const view = this.view;
     assert(view !== null, 'replies come from a replica in a view');
     const read = waiter.kind === 'observation';
     // Who holds it on disk, or, for a replicated write, at least in memory.
-    const heldBy = (id: ReplicaId): number => {
-      const follower = this.followers.get(id);
-      if (follower === undefined) return 0;
-      return waiter.durability === 'replicated' && !read ? follower.receivedIndex : follower.matchIndex;
-    };
-    const holders =
-      waiter.durability === 'async' && !read
-        ? [this.id]
-        : [this.id, ...this.quorum().filter((id) => heldBy(id) >= waiter.index)];
+    const holders: ReplicaId[] = [this.id];
+    if (waiter.durability !== 'async' || read) {
+      const received = waiter.durability === 'replicated' && !read;
+      for (const id of quorum) {
+        const follower = this.followers.get(id);
+        const held = follower === undefined ? 0 : received ? follower.receivedIndex : follower.matchIndex;
+        if (held >= waiter.index) holders.push(id);
+      }
+    }
     const reply: ClientReply = {
       type: 'reply',
       id: waiter.requestId,

@@ -50,74 +50,87 @@ export const ADDRESS_BYTES_MAX = 270;
 /** Human-readable messages in Welcome and failed client replies. */
 export const TEXT_BYTES_MAX = 4096;
 
-type Check<T> = (value: unknown, path: string) => T;
+/**
+ * Checks one value; `path` names where it sits and `name` is its field or list index there (absent
+ * for a whole message). The two are joined only for an error: a message's fields are checked for
+ * every write, and a path string per field was most of the garbage validation left.
+ */
+type Check<T> = (value: unknown, path: string, name?: string | number) => T;
 type Fields = <T>(name: string, check: Check<T>) => T;
 
-function reject(path: string, expected: string, value: unknown): never {
+function at(path: string, name: string | number | undefined): string {
+  if (name === undefined) return path;
+  return typeof name === 'number' ? `${path}[${name}]` : `${path}.${name}`;
+}
+
+function reject(path: string, name: string | number | undefined, expected: string, value: unknown): never {
   const found = value === undefined ? 'nothing' : Array.isArray(value) ? 'an array' : typeof value;
-  throw new BadFrameError(`${path}: expected ${expected}, got ${found}`);
+  throw new BadFrameError(`${at(path, name)}: expected ${expected}, got ${found}`);
 }
 
 /** Opens an object for field-by-field checks; each field's path names it in errors. */
-function fields(value: unknown, path: string): Fields {
+function fields(value: unknown, path: string, name?: string | number): Fields {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
-    reject(path, 'an object', value);
+    reject(path, name, 'an object', value);
   }
   const object = value as Record<string, unknown>;
-  return (name, check) => check(Object.hasOwn(object, name) ? object[name] : undefined, `${path}.${name}`);
+  const where = at(path, name);
+  return (field, check) => check(Object.hasOwn(object, field) ? object[field] : undefined, where, field);
 }
 
-const integer: Check<number> = (value, path) =>
+const integer: Check<number> = (value, path, name) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
     ? value
-    : reject(path, 'a non-negative integer', value);
+    : reject(path, name, 'a non-negative integer', value);
 /** A non-negative finite number (clocks, rates), or -1 where the field says "none". */
-const time: Check<number> = (value, path) =>
+const time: Check<number> = (value, path, name) =>
   typeof value === 'number' && Number.isFinite(value) && (value >= 0 || value === -1)
     ? value
-    : reject(path, 'a non-negative number or -1', value);
-const boolean: Check<boolean> = (value, path) =>
-  typeof value === 'boolean' ? value : reject(path, 'a boolean', value);
-const binary: Check<Uint8Array> = (value, path) =>
-  value instanceof Uint8Array ? value : reject(path, 'binary', value);
+    : reject(path, name, 'a non-negative number or -1', value);
+const boolean: Check<boolean> = (value, path, name) =>
+  typeof value === 'boolean' ? value : reject(path, name, 'a boolean', value);
+const binary: Check<Uint8Array> = (value, path, name) =>
+  value instanceof Uint8Array ? value : reject(path, name, 'binary', value);
 
 function text(bytesMax: number): Check<string> {
-  return (value, path) => {
-    if (typeof value !== 'string') reject(path, 'a string', value);
+  return (value, path, name) => {
+    if (typeof value !== 'string') reject(path, name, 'a string', value);
     // UTF-8 needs at least one byte per UTF-16 unit, so an over-long string fails before it is measured.
     if (value.length > bytesMax || Buffer.byteLength(value) > bytesMax) {
-      throw new BadFrameError(`${path}: longer than ${bytesMax} bytes`);
+      throw new BadFrameError(`${at(path, name)}: longer than ${bytesMax} bytes`);
     }
     return value;
   };
 }
 
 function oneOf<const T extends string>(...options: readonly T[]): Check<T> {
-  return (value, path) =>
-    options.includes(value as T) ? (value as T) : reject(path, `one of ${options.join(', ')}`, value);
+  return (value, path, name) =>
+    options.includes(value as T) ? (value as T) : reject(path, name, `one of ${options.join(', ')}`, value);
 }
 
 function listOf<T>(item: Check<T>): Check<T[]> {
-  return (value, path) => {
-    if (!Array.isArray(value)) reject(path, 'an array', value);
-    return value.map((element, index) => item(element, `${path}[${index}]`));
+  return (value, path, name) => {
+    if (!Array.isArray(value)) reject(path, name, 'an array', value);
+    const where = at(path, name);
+    return value.map((element, index) => item(element, where, index));
   };
 }
 
 function nullable<T>(check: Check<T>): Check<T | null> {
-  return (value, path) => (value === null ? null : check(value, path));
+  return (value, path, name) => (value === null ? null : check(value, path, name));
 }
 
 function optional<T>(check: Check<T>): Check<T | undefined> {
-  return (value, path) => (value === undefined ? undefined : check(value, path));
+  return (value, path, name) => (value === undefined ? undefined : check(value, path, name));
 }
 
 function dictionary<T>(key: Check<string>, item: Check<T>): Check<Record<string, T>> {
-  return (value, path) => {
-    fields(value, path);
+  return (value, path, name) => {
+    fields(value, path, name);
+    const where = at(path, name);
     const entries = Object.entries(value as Record<string, unknown>);
     return Object.fromEntries(
-      entries.map(([name, element]) => [key(name, `${path} key`), item(element, `${path}.${name}`)]),
+      entries.map(([field, element]) => [key(field, `${where} key`), item(element, where, field)]),
     );
   };
 }
@@ -126,20 +139,20 @@ function dictionary<T>(key: Check<string>, item: Check<T>): Check<Record<string,
 
 const idText = text(ID_BYTES_MAX);
 const address = text(ADDRESS_BYTES_MAX);
-const view: Check<ViewNumber> = (value, path) => viewNumber(integer(value, path));
-const index: Check<LogIndex> = (value, path) => logIndex(integer(value, path));
-const replica: Check<ReplicaId> = (value, path) => replicaId(idText(value, path));
-const client: Check<ClientId> = (value, path) => clientId(idText(value, path));
+const view: Check<ViewNumber> = (value, path, name) => viewNumber(integer(value, path, name));
+const index: Check<LogIndex> = (value, path, name) => logIndex(integer(value, path, name));
+const replica: Check<ReplicaId> = (value, path, name) => replicaId(idText(value, path, name));
+const client: Check<ClientId> = (value, path, name) => clientId(idText(value, path, name));
 const durability = oneOf('sync', 'replicated', 'async');
 const addresses = dictionary(idText, address);
 
-const position: Check<LogPosition> = (value, path) => {
-  const field = fields(value, path);
+const position: Check<LogPosition> = (value, path, name) => {
+  const field = fields(value, path, name);
   return { view: field('view', view), index: field('index', index) };
 };
 
-const entry: Check<Entry> = (value, path) => {
-  const field = fields(value, path);
+const entry: Check<Entry> = (value, path, name) => {
+  const field = fields(value, path, name);
   return {
     view: field('view', view),
     index: field('index', index),
@@ -152,8 +165,8 @@ const entry: Check<Entry> = (value, path) => {
   };
 };
 
-const snapshotInfo: Check<SnapshotInfo> = (value, path) => {
-  const field = fields(value, path);
+const snapshotInfo: Check<SnapshotInfo> = (value, path, name) => {
+  const field = fields(value, path, name);
   return {
     position: field('position', position),
     sizeBytes: field('sizeBytes', integer),
@@ -161,8 +174,8 @@ const snapshotInfo: Check<SnapshotInfo> = (value, path) => {
   };
 };
 
-const transferProgress: Check<TransferProgress> = (value, path) => {
-  const field = fields(value, path);
+const transferProgress: Check<TransferProgress> = (value, path, name) => {
+  const field = fields(value, path, name);
   return {
     snapshot: field('snapshot', snapshotInfo),
     receivedBytes: field('receivedBytes', integer),
@@ -170,8 +183,8 @@ const transferProgress: Check<TransferProgress> = (value, path) => {
   };
 };
 
-const lostEntry: Check<LostEntry> = (value, path) => {
-  const field = fields(value, path);
+const lostEntry: Check<LostEntry> = (value, path, name) => {
+  const field = fields(value, path, name);
   return {
     view: field('view', view),
     index: field('index', index),
@@ -180,18 +193,18 @@ const lostEntry: Check<LostEntry> = (value, path) => {
   };
 };
 
-const stalenessBound: Check<StalenessBound> = (value, path) => {
-  const field = fields(value, path);
+const stalenessBound: Check<StalenessBound> = (value, path, name) => {
+  const field = fields(value, path, name);
   return { maxStalenessMs: field('maxStalenessMs', integer), minIndex: field('minIndex', index) };
 };
 
-const epoch: Check<Epoch> = (value, path) => {
-  const field = fields(value, path);
+const epoch: Check<Epoch> = (value, path, name) => {
+  const field = fields(value, path, name);
   return { view: field('view', view), startIndex: field('startIndex', index) };
 };
 
-const viewValue: Check<View> = (value, path) => {
-  const field = fields(value, path);
+const viewValue: Check<View> = (value, path, name) => {
+  const field = fields(value, path, name);
   return {
     number: field('number', view),
     primary: field('primary', replica),
@@ -200,20 +213,20 @@ const viewValue: Check<View> = (value, path) => {
   };
 };
 
-const service: Check<ServiceIdentity> = (value, path) => {
+const service: Check<ServiceIdentity> = (value, path, name) => {
   const problem = serviceIdentityProblem(value, ID_BYTES_MAX);
-  if (problem !== null) throw new BadFrameError(`${path}: ${problem}`);
-  const { name, version } = value as ServiceIdentity;
-  return { name, version };
+  if (problem !== null) throw new BadFrameError(`${at(path, name)}: ${problem}`);
+  const identity = value as ServiceIdentity;
+  return { name: identity.name, version: identity.version };
 };
 
-const commitRules: Check<CommitRules> = (value, path) => {
-  const field = fields(value, path);
+const commitRules: Check<CommitRules> = (value, path, name) => {
+  const field = fields(value, path, name);
   return { syncQuorum: field('syncQuorum', integer), lagPolicy: field('lagPolicy', oneOf(...lagPolicies)) };
 };
 
-const peerKind: Check<PeerKind> = (value, path) => {
-  const field = fields(value, path);
+const peerKind: Check<PeerKind> = (value, path, name) => {
+  const field = fields(value, path, name);
   const kind = field('kind', oneOf('client', 'replica', 'coordinator'));
   return kind === 'replica'
     ? {
@@ -225,8 +238,8 @@ const peerKind: Check<PeerKind> = (value, path) => {
     : { kind };
 };
 
-const replicaStatus: Check<ReplicaStatus> = (value, path) => {
-  const field = fields(value, path);
+const replicaStatus: Check<ReplicaStatus> = (value, path, name) => {
+  const field = fields(value, path, name);
   return {
     id: field('id', replica),
     address: field('address', address),
@@ -244,29 +257,45 @@ const replicaStatus: Check<ReplicaStatus> = (value, path) => {
 
 // ---- messages ----------------------------------------------------------------------------------
 
-/** Opens a message and checks its type tag against the family's. */
-function message<const T extends string>(value: unknown, family: string, ...types: T[]): [Fields, T] {
-  const field = fields(value, family);
-  return [field, field('type', oneOf(...types))];
-}
+/** Each family's type tags and composite checks, built once: validation runs for every message. */
+const entryList = listOf(entry);
+const epochList = listOf(epoch);
+const lostEntryList = listOf(lostEntry);
+const integerOrNull = nullable(integer);
+const viewOrNull = nullable(viewValue);
+const replicas = listOf(replica);
+const transferOrNull = nullable(transferProgress);
+const requestKind = oneOf('open-session', 'write', 'read', 'request-status');
+const stalenessOrNull = nullable(stalenessBound);
+const longText = text(TEXT_BYTES_MAX);
+const replicaOrNull = nullable(replica);
+const replicaStatuses = listOf(replicaStatus);
+const longTextOrNull = nullable(text(TEXT_BYTES_MAX));
+const serviceOrNull = nullable(service);
+const credentialOrNone = optional(text(TOKEN_CHARACTERS_MAX));
+const peerMessageTypes = oneOf('prepare', 'prepare_ok', 'sync', 'snapshot_offer', 'lost_report');
+const transferMessageTypes = oneOf('snapshot_read', 'snapshot_chunk', 'snapshot_gone');
+const coordinatorMessageTypes = oneOf('heartbeat_reply', 'view_change');
+const heartbeatTypes = oneOf('heartbeat');
+const clientRequestTypes = oneOf('request');
+const clientReplyTypes = oneOf('reply');
+const statusRequestTypes = oneOf('status_request');
+const statusReplyTypes = oneOf('status_reply');
+const switchoverRequestTypes = oneOf('switchover_request');
+const switchoverReplyTypes = oneOf('switchover_reply');
+const helloTypes = oneOf('hello');
+const welcomeTypes = oneOf('welcome');
 
 export function parsePeerMessage(value: unknown): PeerMessage {
-  const [field, type] = message(
-    value,
-    'peer message',
-    'prepare',
-    'prepare_ok',
-    'sync',
-    'snapshot_offer',
-    'lost_report',
-  );
+  const field = fields(value, 'peer message');
+  const type = field('type', peerMessageTypes);
   switch (type) {
     case 'prepare':
       return {
         type,
         view: field('view', view),
         previous: field('previous', position),
-        entries: field('entries', listOf(entry)),
+        entries: field('entries', entryList),
         commitIndex: field('commitIndex', index),
         echo: field('echo', time),
       };
@@ -283,13 +312,13 @@ export function parsePeerMessage(value: unknown): PeerMessage {
         type,
         view: field('view', view),
         base: field('base', position),
-        epochs: field('epochs', listOf(epoch)),
+        epochs: field('epochs', epochList),
         lastIndex: field('lastIndex', index),
       };
     case 'snapshot_offer':
       return { type, view: field('view', view), snapshot: field('snapshot', snapshotInfo) };
     case 'lost_report':
-      return { type, view: field('view', view), entries: field('entries', listOf(lostEntry)) };
+      return { type, view: field('view', view), entries: field('entries', lostEntryList) };
   }
 }
 
@@ -301,13 +330,8 @@ export function isTransferMessage(value: unknown): boolean {
 }
 
 export function parseTransferMessage(value: unknown): TransferMessage {
-  const [field, type] = message(
-    value,
-    'transfer message',
-    'snapshot_read',
-    'snapshot_chunk',
-    'snapshot_gone',
-  );
+  const field = fields(value, 'transfer message');
+  const type = field('type', transferMessageTypes);
   switch (type) {
     case 'snapshot_read':
       return {
@@ -330,12 +354,13 @@ export function parseTransferMessage(value: unknown): TransferMessage {
 }
 
 export function parseCoordinatorToReplica(value: unknown): CoordinatorToReplica {
-  const [field, type] = message(value, 'coordinator message', 'heartbeat_reply', 'view_change');
+  const field = fields(value, 'coordinator message');
+  const type = field('type', coordinatorMessageTypes);
   if (type === 'view_change') {
     return {
       type,
       view: field('view', viewValue),
-      primaryIncarnation: field('primaryIncarnation', nullable(integer)),
+      primaryIncarnation: field('primaryIncarnation', integerOrNull),
       addresses: field('addresses', addresses),
     };
   }
@@ -343,15 +368,16 @@ export function parseCoordinatorToReplica(value: unknown): CoordinatorToReplica 
     type,
     incarnation: field('incarnation', integer),
     sequence: field('sequence', integer),
-    view: field('view', nullable(viewValue)),
-    primaryIncarnation: field('primaryIncarnation', nullable(integer)),
+    view: field('view', viewOrNull),
+    primaryIncarnation: field('primaryIncarnation', integerOrNull),
     addresses: field('addresses', addresses),
     leaseTicks: field('leaseTicks', integer),
   };
 }
 
 export function parseHeartbeat(value: unknown): Heartbeat {
-  const [field, type] = message(value, 'heartbeat', 'heartbeat');
+  const field = fields(value, 'heartbeat');
+  const type = field('type', heartbeatTypes);
   return {
     type,
     replicaId: field('replicaId', replica),
@@ -359,7 +385,7 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     directory: field('directory', idText),
     address: field('address', address),
     sequence: field('sequence', integer),
-    view: field('view', nullable(viewValue)),
+    view: field('view', viewOrNull),
     durable: field('durable', position),
     received: field('received', position),
     commitIndex: field('commitIndex', index),
@@ -367,9 +393,9 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     leadReady: field('leadReady', boolean),
     coordinatorSilentTicks: field('coordinatorSilentTicks', integer),
     storageStalledTicks: field('storageStalledTicks', integer),
-    syncedLearners: field('syncedLearners', listOf(replica)),
-    laggingBackups: field('laggingBackups', listOf(replica)),
-    transfer: field('transfer', nullable(transferProgress)),
+    syncedLearners: field('syncedLearners', replicas),
+    laggingBackups: field('laggingBackups', replicas),
+    transfer: field('transfer', transferOrNull),
     asyncLost: field('asyncLost', integer),
     snapshotIndex: field('snapshotIndex', index),
     sessions: field('sessions', integer),
@@ -377,21 +403,23 @@ export function parseHeartbeat(value: unknown): Heartbeat {
 }
 
 export function parseClientRequest(value: unknown): ClientRequest {
-  const [field, type] = message(value, 'client request', 'request');
+  const field = fields(value, 'client request');
+  const type = field('type', clientRequestTypes);
   return {
     type,
     id: field('id', integer),
-    kind: field('kind', oneOf('open-session', 'write', 'read', 'request-status')),
+    kind: field('kind', requestKind),
     clientId: field('clientId', client),
     requestNumber: field('requestNumber', integer),
     durability: field('durability', durability),
     operation: field('operation', binary),
-    staleness: field('staleness', nullable(stalenessBound)),
+    staleness: field('staleness', stalenessOrNull),
   };
 }
 
 export function parseClientReply(value: unknown): ClientReply {
-  const [field, type] = message(value, 'client reply', 'reply');
+  const field = fields(value, 'client reply');
+  const type = field('type', clientReplyTypes);
   const id = field('id', integer);
   if (field('ok', boolean)) {
     return {
@@ -402,7 +430,7 @@ export function parseClientReply(value: unknown): ClientReply {
       view: field('view', view),
       index: field('index', index),
       durability: field('durability', durability),
-      replicas: field('replicas', listOf(replica)),
+      replicas: field('replicas', replicas),
     };
   }
   return {
@@ -410,27 +438,29 @@ export function parseClientReply(value: unknown): ClientReply {
     id,
     ok: false,
     code: field('code', idText),
-    message: field('message', text(TEXT_BYTES_MAX)),
-    primary: field('primary', nullable(replica)),
+    message: field('message', longText),
+    primary: field('primary', replicaOrNull),
   };
 }
 
 export function parseStatusRequest(value: unknown): StatusRequest {
-  const [field, type] = message(value, 'status request', 'status_request');
+  const field = fields(value, 'status request');
+  const type = field('type', statusRequestTypes);
   return { type, id: field('id', integer) };
 }
 
 export function parseStatusReply(value: unknown): StatusReply {
-  const [field, type] = message(value, 'status reply', 'status_reply');
+  const field = fields(value, 'status reply');
+  const type = field('type', statusReplyTypes);
   return {
     type,
     id: field('id', integer),
-    view: field('view', nullable(viewValue)),
-    replicas: field('replicas', listOf(replicaStatus)),
-    problem: field('problem', nullable(text(TEXT_BYTES_MAX))),
+    view: field('view', viewOrNull),
+    replicas: field('replicas', replicaStatuses),
+    problem: field('problem', longTextOrNull),
     asyncLost: field('asyncLost', integer),
     promotionsWithoutHolders: field('promotionsWithoutHolders', integer),
-    service: field('service', nullable(service)),
+    service: field('service', serviceOrNull),
   };
 }
 
@@ -441,35 +471,39 @@ export function parseCoordinatorRequest(value: unknown): StatusRequest | Switcho
 }
 
 export function parseSwitchoverRequest(value: unknown): SwitchoverRequest {
-  const [field, type] = message(value, 'switchover request', 'switchover_request');
+  const field = fields(value, 'switchover request');
+  const type = field('type', switchoverRequestTypes);
   return { type, id: field('id', integer), to: field('to', replica) };
 }
 
 export function parseSwitchoverReply(value: unknown): SwitchoverReply {
-  const [field, type] = message(value, 'switchover reply', 'switchover_reply');
+  const field = fields(value, 'switchover reply');
+  const type = field('type', switchoverReplyTypes);
   return {
     type,
     id: field('id', integer),
     ok: field('ok', boolean),
-    message: field('message', text(TEXT_BYTES_MAX)),
-    view: field('view', nullable(viewValue)),
+    message: field('message', longText),
+    view: field('view', viewOrNull),
   };
 }
 
 /** The start of a Hello of any protocol version: read before the rest, which may be shaped otherwise. */
 export function parseHelloHeader(value: unknown): HelloHeader {
-  const [field] = message(value, 'hello', 'hello');
+  const field = fields(value, 'hello');
+  field('type', helloTypes);
   return { clusterId: field('clusterId', idText), protocolVersion: field('protocolVersion', integer) };
 }
 
 export function parseHello(value: unknown): Hello {
-  const [field, type] = message(value, 'hello', 'hello');
+  const field = fields(value, 'hello');
+  const type = field('type', helloTypes);
   return {
     type,
     clusterId: field('clusterId', idText),
     protocolVersion: field('protocolVersion', integer),
     peer: field('peer', peerKind),
-    ...credentialField(field('credential', optional(text(TOKEN_CHARACTERS_MAX)))),
+    ...credentialField(field('credential', credentialOrNone)),
   };
 }
 
@@ -478,11 +512,12 @@ function credentialField(credential: string | undefined): { credential?: string 
 }
 
 export function parseWelcome(value: unknown): Welcome {
-  const [field, type] = message(value, 'welcome', 'welcome');
+  const field = fields(value, 'welcome');
+  const type = field('type', welcomeTypes);
   return {
     type,
     ok: field('ok', boolean),
     code: field('code', idText),
-    message: field('message', text(TEXT_BYTES_MAX)),
+    message: field('message', longText),
   };
 }
