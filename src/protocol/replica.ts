@@ -999,15 +999,23 @@ export class Replica {
   private sendToFollowers(): void {
     const view = this.view;
     assert(view !== null, 'a primary has a view');
+    // Followers that are level get the same batch, one array: the shell then encodes it once.
+    let batch: Entry[] = [];
+    let batchFrom = 0;
+    let batchRoom = 0;
     for (const [id, follower] of this.followers) {
       if (this.needsSnapshot(follower)) continue;
       while (follower.nextIndex <= this.log.lastIndex) {
         const inFlight = follower.nextIndex - 1 - follower.matchIndex;
         if (inFlight >= this.config.inFlightEntriesMax) break;
         const room = Math.min(this.config.prepareEntriesMax, this.config.inFlightEntriesMax - inFlight);
-        const entries = this.batchFrom(follower.nextIndex, room);
-        this.sendPrepare(id, view.number, follower.nextIndex - 1, entries);
-        follower.nextIndex = logIndex(follower.nextIndex + entries.length);
+        if (batchFrom !== follower.nextIndex || batchRoom !== room) {
+          batch = this.batchFrom(follower.nextIndex, room);
+          batchFrom = follower.nextIndex;
+          batchRoom = room;
+        }
+        this.sendPrepare(id, view.number, follower.nextIndex - 1, batch);
+        follower.nextIndex = logIndex(follower.nextIndex + batch.length);
         follower.lastHeartbeatTick = this.now;
       }
     }

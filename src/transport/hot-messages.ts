@@ -18,7 +18,7 @@
 
 import { BadFrameError } from '../errors.js';
 import type { ClientRequest, ClientSuccess, Prepare, PrepareOk, RequestKind } from '../protocol/messages.js';
-import type { Durability } from '../protocol/types.js';
+import type { Durability, Entry } from '../protocol/types.js';
 
 export const HOT_MESSAGE_MARKER = 0xc1;
 
@@ -52,7 +52,10 @@ export function encodeHotMessage(message: object): Buffer | null {
     case 'reply':
       return isReply(hot) ? encodeReply(message as ClientSuccess) : null;
     case 'prepare':
-      return isPrepare(hot) ? encodePrepare(message as Prepare) : null;
+      // Entries encoded a moment ago (for another backup) were checked then.
+      return (hot.entries === encodedEntries && isPrepareHeader(hot)) || isPrepare(hot)
+        ? encodePrepare(message as Prepare)
+        : null;
     case 'prepare_ok':
       return isNumber(hot.view) && isNumber(hot.index) && isNumber(hot.received) && isNumber(hot.time)
         ? encodePrepareOk(message as PrepareOk)
@@ -89,14 +92,20 @@ function isReply(reply: Partial<Record<string, unknown>>): boolean {
   );
 }
 
-function isPrepare(prepare: Partial<Record<string, unknown>>): boolean {
+function isPrepareHeader(prepare: Partial<Record<string, unknown>>): boolean {
   const previous = prepare.previous as Partial<Record<string, unknown>> | undefined;
   return (
     isNumber(prepare.view) &&
     isNumber(prepare.commitIndex) &&
     isNumber(prepare.echo) &&
     isNumber(previous?.view) &&
-    isNumber(previous?.index) &&
+    isNumber(previous?.index)
+  );
+}
+
+function isPrepare(prepare: Partial<Record<string, unknown>>): boolean {
+  return (
+    isPrepareHeader(prepare) &&
     Array.isArray(prepare.entries) &&
     prepare.entries.every((entry: Partial<Record<string, unknown>>) => {
       return (
@@ -193,13 +202,22 @@ function encodeReply(reply: ClientSuccess): Buffer {
   return writer.done();
 }
 
+/**
+ * The last entries encoded, and their bytes. A primary sends the same batch to every backup (the
+ * core hands them one array), so the entries are encoded once and only the header per backup; an
+ * array is never changed once sent.
+ */
+let encodedEntries: readonly Entry[] | null = null;
+let encodedEntriesBytes: Buffer = Buffer.alloc(0);
+
+const prepareHeaderBytes = 2 + 8 * 5 + 4;
+
 function encodePrepare(prepare: Prepare): Buffer {
-  let size = 2 + 8 * 5 + 4;
-  const clientIdBytes = prepare.entries.map((entry) => Buffer.byteLength(entry.clientId));
-  prepare.entries.forEach((entry, at) => {
-    size += 8 * 3 + 2 + 2 + (clientIdBytes[at] as number) + 8 + entry.update.length + entry.result.length;
-  });
-  const writer = new Writer(size);
+  if (prepare.entries !== encodedEntries) {
+    encodedEntriesBytes = encodeEntries(prepare.entries);
+    encodedEntries = prepare.entries;
+  }
+  const writer = new Writer(prepareHeaderBytes + encodedEntriesBytes.length);
   writer.u8(HOT_MESSAGE_MARKER);
   writer.u8(Tag.prepare);
   writer.number(prepare.view);
@@ -208,7 +226,18 @@ function encodePrepare(prepare: Prepare): Buffer {
   writer.number(prepare.commitIndex);
   writer.number(prepare.echo);
   writer.u32(prepare.entries.length);
-  prepare.entries.forEach((entry, at) => {
+  writer.raw(encodedEntriesBytes);
+  return writer.done();
+}
+
+function encodeEntries(entries: readonly Entry[]): Buffer {
+  let size = 0;
+  const clientIdBytes = entries.map((entry) => Buffer.byteLength(entry.clientId));
+  entries.forEach((entry, at) => {
+    size += 8 * 3 + 2 + 2 + (clientIdBytes[at] as number) + 8 + entry.update.length + entry.result.length;
+  });
+  const writer = new Writer(size);
+  entries.forEach((entry, at) => {
     writer.number(entry.view);
     writer.number(entry.index);
     writer.number(entry.requestNumber);
@@ -261,6 +290,12 @@ class Writer {
     this.out.writeUInt16LE(byteLength, this.offset);
     this.out.write(text, this.offset + 2, byteLength, 'utf8');
     this.offset += 2 + byteLength;
+  }
+
+  /** Bytes already in the layout, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.out.set(bytes, this.offset);
+    this.offset += bytes.length;
   }
 
   bytes(bytes: Uint8Array): void {

@@ -315,6 +315,20 @@ test('binary fields come back as binary, and encoded buffers are not reused', ()
   assert.deepEqual([...(prepare.entries[0]?.update ?? [])], [1, 2, 3]);
 });
 
+test("one batch of entries sent to two backups is the same entries with each backup's header", () => {
+  // The primary hands both backups one array; its bytes are encoded once and reused.
+  const entries = [entry, { ...entry, index: 9, clientId: 'client-2' }];
+  const toFirst = { type: 'prepare', view: 3, previous: position, entries, commitIndex: 6, echo: 12.5 };
+  const toSecond = { ...toFirst, previous: { view: 2, index: 4 }, commitIndex: 7, echo: -1 };
+  const first = parsePeerMessage(decodeMessage(encodeMessage(toFirst)));
+  const second = parsePeerMessage(decodeMessage(encodeMessage(toSecond)));
+  assert.deepEqual(first, toFirst);
+  assert.deepEqual(second, toSecond);
+  // Another batch right after is encoded anew, not taken for the last one.
+  const next = { ...toFirst, entries: [{ ...entry, index: 10, update: bytes(7) }] };
+  assert.deepEqual(parsePeerMessage(decodeMessage(encodeMessage(next))), next);
+});
+
 test('validators drop fields they do not know', () => {
   assert.deepEqual(parseStatusRequest({ type: 'status_request', id: 2, extra: 'x' }), {
     type: 'status_request',
