@@ -16,12 +16,15 @@ export function frame(payload: Uint8Array): Buffer {
 }
 
 /**
- * Splits a byte stream into payloads. Chunks are kept in a list and joined once per frame (or
- * sliced without copying when one chunk holds the whole frame), so many small chunks cost linear time.
- * After it throws, the stream is out of step and the connection must be closed.
+ * Splits a byte stream into payloads. Chunks are kept in a list, read from an offset into the first
+ * (a header is read where it lies, a payload within one chunk is a view of it), and joined only for a
+ * frame that spans chunks, so many small chunks cost linear time and a frame in one chunk costs one
+ * view. After it throws, the stream is out of step and the connection must be closed.
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
+  /** Bytes of `chunks[0]` already taken. */
+  private offset = 0;
   private bufferedBytes = 0;
   /** Payload length of the frame being read; -1 while its header is incomplete. */
   private payloadBytes = -1;
@@ -37,7 +40,7 @@ export class FrameReader {
     for (;;) {
       if (this.payloadBytes < 0) {
         if (this.bufferedBytes < FRAME_HEADER_BYTES) break;
-        const length = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
+        const length = this.readLength();
         if (length > this.frameSizeMaxBytes) {
           throw new BadFrameError(`frame of ${length} bytes exceeds the limit of ${this.frameSizeMaxBytes}`);
         }
@@ -50,30 +53,52 @@ export class FrameReader {
     return payloads;
   }
 
+  private readLength(): number {
+    const first = this.chunks[0] as Buffer;
+    if (first.length - this.offset >= FRAME_HEADER_BYTES) {
+      const length = first.readUInt32BE(this.offset);
+      this.skip(first, FRAME_HEADER_BYTES);
+      return length;
+    }
+    return this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
+  }
+
   /** Removes `count` buffered bytes from the front; the caller has checked they are there. */
   private take(count: number): Buffer {
-    this.bufferedBytes -= count;
     const first = this.chunks[0];
-    if (first !== undefined && first.length >= count) {
-      if (first.length === count) this.chunks.shift();
-      else this.chunks[0] = first.subarray(count);
-      return first.subarray(0, count);
+    if (first !== undefined && first.length - this.offset >= count) {
+      const output = first.subarray(this.offset, this.offset + count);
+      this.skip(first, count);
+      return output;
     }
+    this.bufferedBytes -= count;
     const output = Buffer.allocUnsafe(count);
     let copied = 0;
     let used = 0;
     for (const chunk of this.chunks) {
-      const wanted = Math.min(chunk.length, count - copied);
-      chunk.copy(output, copied, 0, wanted);
+      const start = used === 0 ? this.offset : 0;
+      const wanted = Math.min(chunk.length - start, count - copied);
+      chunk.copy(output, copied, start, start + wanted);
       copied += wanted;
-      if (wanted < chunk.length) {
-        this.chunks[used] = chunk.subarray(wanted);
+      if (start + wanted < chunk.length) {
+        this.offset = start + wanted;
         break;
       }
       used += 1;
+      this.offset = 0;
       if (copied === count) break;
     }
     this.chunks.splice(0, used);
     return output;
+  }
+
+  /** Moves past `count` bytes of the first chunk, dropping it once it is all taken. */
+  private skip(first: Buffer, count: number): void {
+    this.bufferedBytes -= count;
+    this.offset += count;
+    if (this.offset === first.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 }

@@ -133,7 +133,11 @@ export function isHotMessage(bytes: Uint8Array): boolean {
 
 /** Decodes a payload that starts with the marker; the receiver validates the object, as any other. */
 export function decodeHotMessage(bytes: Uint8Array): object {
-  const reader = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  // Payloads arrive as Buffers (a view of the socket's chunk); wrap only a plain Uint8Array.
+  const input = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const reader = new Reader(input);
   reader.u8(); // the marker
   const tag = reader.u8();
   let message: object;
