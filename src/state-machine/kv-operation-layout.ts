@@ -227,9 +227,15 @@ function plain(out: Buffer): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-/** A private copy of part of `input`, as a plain Uint8Array. */
+/**
+ * A private copy of part of `input`, as a plain Uint8Array. Taken from Buffer's pool: a copy with its
+ * own ArrayBuffer was a memory block outside the heap, allocated and later swept, for every key and
+ * value a replica decoded.
+ */
 function copy(input: Buffer, start: number, end: number): Uint8Array {
-  return new Uint8Array(input.subarray(start, end));
+  const out = Buffer.allocUnsafe(end - start);
+  input.copy(out, 0, start, end);
+  return plain(out);
 }
 
 function flag(input: Buffer, offset: number, what: string, code: string): boolean {
