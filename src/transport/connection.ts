@@ -36,12 +36,12 @@ export class MessageConnection {
   private readonly frameSizeMaxBytes: number;
   private readonly sendBufferMaxBytes: number;
   private handler: MessageHandler | null = null;
-  private inbox: Buffer[] = [];
+  private readonly inbox: Buffer[] = [];
   private inboxHead = 0;
   private paused = false;
   /** Whether the socket is flowing (we have not paused it). */
   private reading = true;
-  private outbox: Uint8Array[] = [];
+  private readonly outbox: Uint8Array[] = [];
   private outboxBytes = 0;
   private flushScheduled = false;
   private closing = false;
@@ -97,7 +97,7 @@ export class MessageConnection {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.flushNow);
     }
   }
 
@@ -146,9 +146,12 @@ export class MessageConnection {
   destroy(error?: Error): void {
     if (error !== undefined) this.closeError ??= error;
     this.closing = true;
-    this.outbox = [];
+    this.outbox.length = 0;
     this.socket.destroy();
   }
+
+  /** `flush` bound once: a closure per message sent was garbage on every write. */
+  private readonly flushNow = (): void => this.flush();
 
   private flush(): void {
     this.flushScheduled = false;
@@ -160,7 +163,7 @@ export class MessageConnection {
       output.set(payload, offset + FRAME_HEADER_BYTES);
       offset += FRAME_HEADER_BYTES + payload.length;
     }
-    this.outbox = [];
+    this.outbox.length = 0;
     this.outboxBytes = 0;
     this.socket.write(output);
     if (this.socket.writableLength > this.sendBufferMaxBytes) this.overflow();
@@ -175,14 +178,12 @@ export class MessageConnection {
   }
 
   private receive(chunk: Buffer): void {
-    let payloads: Buffer[];
     try {
-      payloads = this.reader.push(chunk);
+      this.reader.push(chunk, this.inbox);
     } catch (error) {
       this.fail(ErrorCode.badFrame, error instanceof Error ? error.message : String(error));
       return;
     }
-    for (const payload of payloads) this.inbox.push(payload);
     this.deliver();
   }
 
@@ -200,7 +201,7 @@ export class MessageConnection {
       this.handler(message);
     }
     if (this.inboxHead === this.inbox.length) {
-      this.inbox = [];
+      this.inbox.length = 0;
       this.inboxHead = 0;
     }
     // Read more only once everything received so far has been handed over.

@@ -31,12 +31,12 @@ export class FrameReader {
 
   constructor(private readonly frameSizeMaxBytes: number) {}
 
-  push(chunk: Buffer): Buffer[] {
+  /** Takes in `chunk` and appends the payloads it completes to `payloads` (a new array if none is given). */
+  push(chunk: Buffer, payloads: Buffer[] = []): Buffer[] {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.bufferedBytes += chunk.length;
     }
-    const payloads: Buffer[] = [];
     for (;;) {
       if (this.payloadBytes < 0) {
         if (this.bufferedBytes < FRAME_HEADER_BYTES) break;
