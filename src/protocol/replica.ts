@@ -1001,7 +1001,7 @@ export class Replica {
     assert(view !== null, 'a primary has a view');
     // Followers that are level get the same batch, one array: the shell then encodes it once.
     let batch: Entry[] = [];
-    let batchFrom = 0;
+    let batchStart = 0;
     let batchRoom = 0;
     for (const [id, follower] of this.followers) {
       if (this.needsSnapshot(follower)) continue;
@@ -1009,9 +1009,9 @@ export class Replica {
         const inFlight = follower.nextIndex - 1 - follower.matchIndex;
         if (inFlight >= this.config.inFlightEntriesMax) break;
         const room = Math.min(this.config.prepareEntriesMax, this.config.inFlightEntriesMax - inFlight);
-        if (batchFrom !== follower.nextIndex || batchRoom !== room) {
+        if (batchStart !== follower.nextIndex || batchRoom !== room) {
           batch = this.batchFrom(follower.nextIndex, room);
-          batchFrom = follower.nextIndex;
+          batchStart = follower.nextIndex;
           batchRoom = room;
         }
         this.sendPrepare(id, view.number, follower.nextIndex - 1, batch);
