@@ -30,7 +30,10 @@ export function encodeUpdate(kind: KvUpdate['kind'], key: Uint8Array, value?: Ui
 /** The update, or null if the bytes are not a binary update of a known kind and shape. */
 export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
   if (update.byteLength < headerBytes || update[0] !== binaryUpdateMarker) return null;
-  const bytes = Buffer.from(update.buffer, update.byteOffset, update.byteLength);
+  // A backup's updates arrive as Buffers (views of the Prepare); only a plain Uint8Array is wrapped.
+  const bytes = Buffer.isBuffer(update)
+    ? update
+    : Buffer.from(update.buffer, update.byteOffset, update.byteLength);
   const keyEnd = headerBytes + bytes.readUInt32LE(2);
   if (keyEnd > bytes.length) return null;
   const key = bytes.toString('latin1', headerBytes, keyEnd);
