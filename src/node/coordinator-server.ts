@@ -32,6 +32,7 @@ import {
   countRequestRefusal,
   type Listener,
   listen,
+  listenSecurity,
   type MessageConnection,
   type Principal,
   parseAddress,
@@ -191,11 +192,7 @@ export class CoordinatorServer {
         port,
         clusterId: options.clusterId ?? clusterIdDefault,
         frameSizeMaxBytes: config.frameSizeMaxBytes,
-        ...(options.tls === undefined ? {} : { tls: options.tls }),
-        access: {
-          ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-          ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
-        },
+        ...listenSecurity(options),
         onRejected: (reason) => logRejectedHandshake(logger, reason),
         admit: (peer) => server.admit(peer),
         onConnection: (peer, connection, principal) => {

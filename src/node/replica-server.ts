@@ -42,6 +42,7 @@ import {
   isTransferMessage,
   type Listener,
   listen,
+  listenSecurity,
   type MessageConnection,
   ownsClientId,
   PROTOCOL_VERSION,
@@ -254,11 +255,7 @@ export class ReplicaServer {
       port,
       clusterId,
       frameSizeMaxBytes: config.frameSizeMaxBytes,
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-      access: {
-        ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-        ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
-      },
+      ...listenSecurity(options),
       onRejected: (reason) => logRejectedHandshake(logger, reason),
       // Defence in depth beside the coordinator's check: a peer of another service never exchanges entries.
       admit: (peer) =>

@@ -5,6 +5,7 @@
 //   0xc1 (the binary marker), the kind 4 (batch), then per part a u32 (little endian) length and
 //   the part: a single-key binary update (set, append or delete), never another batch.
 
+import { asBuffer } from '../buffers.js';
 import { binaryUpdateMarker } from './kv-updates.js';
 
 export const batchUpdateKind = 4;
@@ -36,7 +37,7 @@ export function isBatchUpdate(update: Uint8Array): boolean {
 /** The parts of a batch update (views into it), or null if its lengths do not add up or a part is a batch. */
 export function decodeBatchUpdate(update: Uint8Array): Uint8Array[] | null {
   if (!isBatchUpdate(update)) return null;
-  const bytes = Buffer.from(update.buffer, update.byteOffset, update.byteLength);
+  const bytes = asBuffer(update);
   const parts: Uint8Array[] = [];
   let offset = headerBytes;
   while (offset < bytes.length) {

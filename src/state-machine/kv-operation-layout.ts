@@ -22,6 +22,7 @@
 // are private copies (plain Uint8Array), safe to keep after the input is reused; a short one lives
 // on V8's heap, so the copy costs little.
 
+import { asBuffer } from '../buffers.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import type { KvLayoutKind, KvLayoutOperation, KvLayoutResult } from './kv-operations.js';
 
@@ -218,24 +219,14 @@ function withNumber(kind: KvLayoutKind, value: number): Uint8Array {
   return plain(out);
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** The same bytes as a plain Uint8Array, as the other encoders hand out. */
 function plain(out: Buffer): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-/**
- * A private copy of part of `input`, as a plain Uint8Array. Taken from Buffer's pool: a copy with its
- * own ArrayBuffer was a memory block outside the heap, allocated and later swept, for every key and
- * value a replica decoded.
- */
+/** A private copy of part of `input`, as a plain Uint8Array. */
 function copy(input: Buffer, start: number, end: number): Uint8Array {
-  const out = Buffer.allocUnsafe(end - start);
-  input.copy(out, 0, start, end);
-  return plain(out);
+  return new Uint8Array(input.subarray(start, end));
 }
 
 function flag(input: Buffer, offset: number, what: string, code: string): boolean {

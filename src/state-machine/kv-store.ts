@@ -9,6 +9,7 @@
 // by bytes and snapshots come out in a deterministic order.
 
 import { createHash } from 'node:crypto';
+import { asBuffer } from '../buffers.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import {
   type Execution,
@@ -346,7 +347,7 @@ function batchOf(parts: readonly Uint8Array[]): Uint8Array {
 /** A missing key counts as 0; anything but a decimal safe integer is NOT_AN_INTEGER. */
 function parseInteger(value: Uint8Array | undefined): number {
   if (value === undefined) return 0;
-  const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+  const text = asBuffer(value).toString('latin1');
   const number = incrTextPattern.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(number)) {
     const shown = JSON.stringify(text.slice(0, 32)) + (text.length > 32 ? '…' : '');
@@ -360,7 +361,7 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
 }
 
 function latin1String(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return asBuffer(bytes).toString('latin1');
 }
 
 function latin1Bytes(text: string): Uint8Array {

@@ -7,6 +7,8 @@
 //   key length, the key, then for set and append the value (or suffix) up to the end.
 //   Kind 4 is a batch of these (a multi-key write): kv-batch-updates.ts.
 
+import { asBuffer } from '../buffers.js';
+
 export const binaryUpdateMarker = 0xc1;
 
 export type KvUpdate =
@@ -30,10 +32,7 @@ export function encodeUpdate(kind: KvUpdate['kind'], key: Uint8Array, value?: Ui
 /** The update, or null if the bytes are not a binary update of a known kind and shape. */
 export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
   if (update.byteLength < headerBytes || update[0] !== binaryUpdateMarker) return null;
-  // A backup's updates arrive as Buffers (views of the Prepare); only a plain Uint8Array is wrapped.
-  const bytes = Buffer.isBuffer(update)
-    ? update
-    : Buffer.from(update.buffer, update.byteOffset, update.byteLength);
+  const bytes = asBuffer(update); // a backup's updates are Buffers already (views of the Prepare)
   const keyEnd = headerBytes + bytes.readUInt32LE(2);
   if (keyEnd > bytes.length) return null;
   const key = bytes.toString('latin1', headerBytes, keyEnd);

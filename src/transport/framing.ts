@@ -57,7 +57,7 @@ export class FrameReader {
     const first = this.chunks[0] as Buffer;
     if (first.length - this.offset >= FRAME_HEADER_BYTES) {
       const length = first.readUInt32BE(this.offset);
-      this.skip(first, FRAME_HEADER_BYTES);
+      this.advance(first, FRAME_HEADER_BYTES);
       return length;
     }
     return this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
@@ -68,7 +68,7 @@ export class FrameReader {
     const first = this.chunks[0];
     if (first !== undefined && first.length - this.offset >= count) {
       const output = first.subarray(this.offset, this.offset + count);
-      this.skip(first, count);
+      this.advance(first, count);
       return output;
     }
     this.bufferedBytes -= count;
@@ -93,7 +93,7 @@ export class FrameReader {
   }
 
   /** Moves past `count` bytes of the first chunk, dropping it once it is all taken. */
-  private skip(first: Buffer, count: number): void {
+  private advance(first: Buffer, count: number): void {
     this.bufferedBytes -= count;
     this.offset += count;
     if (this.offset === first.length) {

@@ -16,6 +16,7 @@
 //               (view, index, requestNumber, durability u8, refused u8, clientId, update, result)
 //   prepare_ok  view, index, received, time
 
+import { asBuffer } from '../buffers.js';
 import { BadFrameError } from '../errors.js';
 import type { ClientRequest, ClientSuccess, Prepare, PrepareOk, RequestKind } from '../protocol/messages.js';
 import type { Durability, Entry } from '../protocol/types.js';
@@ -133,11 +134,7 @@ export function isHotMessage(bytes: Uint8Array): boolean {
 
 /** Decodes a payload that starts with the marker; the receiver validates the object, as any other. */
 export function decodeHotMessage(bytes: Uint8Array): object {
-  // Payloads arrive as Buffers (a view of the socket's chunk); wrap only a plain Uint8Array.
-  const input = Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const reader = new Reader(input);
+  const reader = new Reader(asBuffer(bytes));
   reader.u8(); // the marker
   const tag = reader.u8();
   let message: object;

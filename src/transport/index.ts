@@ -48,7 +48,7 @@ export {
   type HelloHeader,
   PROTOCOL_VERSION,
 } from './handshake.js';
-export { type Listener, type ListenOptions, listen, type Refusal } from './server.js';
+export { type Listener, type ListenOptions, listen, listenSecurity, type Refusal } from './server.js';
 export {
   certificateUris,
   IDENTITY_URI_PREFIX,

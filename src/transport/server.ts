@@ -12,7 +12,7 @@ import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { ErrorCode, UnavailableError, UnderstudyError } from '../errors.js';
 import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
 import { formatAddress } from './address.js';
-import { type AccessPolicy, type Principal, secretsEqual } from './auth.js';
+import { type AccessPolicy, type Credentials, type Principal, secretsEqual } from './auth.js';
 import { MessageConnection } from './connection.js';
 import { ConnectionGate, type ConnectionLimits, connectionLimitsDefault } from './connection-gate.js';
 import { countRefusal, transportCounters } from './counters.js';
@@ -201,5 +201,23 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       }),
+  };
+}
+
+/**
+ * The `tls` and `access` of a server's listen options, from its TLS material, client tokens and
+ * cluster secret, each passed on only when set.
+ */
+export function listenSecurity(options: {
+  readonly tls?: TlsMaterial | undefined;
+  readonly credentials?: Credentials | undefined;
+  readonly clusterSecret?: string | undefined;
+}): Pick<ListenOptions, 'tls' | 'access'> {
+  return {
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    access: {
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
+    },
   };
 }
