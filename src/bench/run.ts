@@ -12,6 +12,7 @@ import type { CallerKeys } from './caller-keys.js';
 import { type LoopResult, runClosedLoop, type SecondReport } from './closed-loop.js';
 import { medianRun } from './median.js';
 import { runPhases } from './phases.js';
+import { CpuMeter, type CpuPerOperation } from './process-cpu.js';
 import type { BenchShape } from './shape.js';
 import type { BenchTarget, SlowBackup } from './target.js';
 import { createCallers, type Mismatch, UnderstudyLoad, watchWrites } from './understudy-load.js';
@@ -31,7 +32,7 @@ export interface BenchOptions {
   /** Told once a second what the running phase ("warmup", "run 2/3") saw. */
   readonly onSecond?: (phase: string, second: SecondReport) => void;
   /** Told when a phase ends. */
-  readonly onPhaseEnd?: (phase: string, result: RunReport) => void;
+  readonly onPhaseEnd?: (phase: string, result: MeasuredRunReport) => void;
   /** Stops the run under way and skips the rest. */
   readonly signal?: AbortSignal;
 }
@@ -39,6 +40,12 @@ export interface BenchOptions {
 export interface RunReport extends LoopResult {
   /** Answers that disagreed with what the bench wrote, during this run. */
   readonly mismatches: number;
+}
+
+/** A run of `bench` proper, with what each operation cost in CPU (process-cpu.ts). */
+export interface MeasuredRunReport extends RunReport {
+  /** Null when a process could not be read (not Linux) or nothing completed. */
+  readonly cpu: CpuPerOperation | null;
 }
 
 export interface BenchReport {
@@ -50,10 +57,10 @@ export interface BenchReport {
   readonly slowBackup: SlowBackup | null;
   readonly keyPrefix: string;
   readonly shape: BenchShape;
-  readonly warmup: RunReport | null;
-  readonly runs: readonly RunReport[];
+  readonly warmup: MeasuredRunReport | null;
+  readonly runs: readonly MeasuredRunReport[];
   /** The median run by throughput (see median.ts), with its number (1-based). */
-  readonly median: RunReport & { readonly run: number };
+  readonly median: MeasuredRunReport & { readonly run: number };
   readonly mismatches: { readonly count: number; readonly first: readonly Mismatch[] };
   readonly verify: VerifyReport | null;
   /** True if a signal cut the bench short (fewer runs than asked). */
@@ -199,14 +206,17 @@ export class LoadSession {
 export async function runBench(target: BenchTarget, options: BenchOptions): Promise<BenchReport> {
   const { shape } = options;
   const session = await LoadSession.open(target, options);
+  const meter = new CpuMeter(() => target.processes());
   try {
-    const runPhase = async (phase: string, seconds: number): Promise<RunReport> => {
-      const report = await session.runPhase(seconds, {
-        ...(options.onSecond === undefined
-          ? {}
-          : { onSecond: (second: SecondReport) => options.onSecond?.(phase, second) }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
+    const runPhase = async (phase: string, seconds: number): Promise<MeasuredRunReport> => {
+      const report = await meter.measure(() =>
+        session.runPhase(seconds, {
+          ...(options.onSecond === undefined
+            ? {}
+            : { onSecond: (second: SecondReport) => options.onSecond?.(phase, second) }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        }),
+      );
       options.onPhaseEnd?.(phase, report);
       return report;
     };

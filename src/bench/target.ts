@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTER_ID_DEFAULT, Client, type TlsMaterial } from '../client/index.js';
 import { MeasuredCluster, waitForWholeView } from '../tools/measure-cluster.js';
+import type { NamedProcess } from './process-cpu.js';
 
 /** A replica whose every fsync the bench made slower (UNDERSTUDY_TEST_FSYNC_DELAY_MS). */
 export interface SlowBackup {
@@ -28,6 +29,8 @@ export interface BenchTarget {
   readonly tls?: TlsMaterial;
   /** The token its clients bring to a running cluster that asks for one (--auth-file). */
   readonly token?: string;
+  /** The cluster's processes, when they run on this machine because the bench started them. */
+  processes(): readonly NamedProcess[];
   close(): Promise<void>;
 }
 
@@ -44,6 +47,7 @@ export function runningCluster(
     slowBackup: null,
     ...(tls === undefined ? {} : { tls }),
     ...(token === undefined ? {} : { token }),
+    processes: () => [],
     close: async () => {},
   };
 }
@@ -106,6 +110,7 @@ export async function startLocalCluster(
     startedReplicas: replicas,
     slowBackup,
     cluster,
+    processes: () => cluster.processes(),
     close: async () => {
       await cluster.close();
       rmSync(directory, { recursive: true, force: true });

@@ -89,6 +89,12 @@ export class MeasuredCluster {
     return [...this.replicas.keys()];
   }
 
+  /** The coordinator and each replica that is running, by name and process id. */
+  processes(): { readonly name: string; readonly pid: number }[] {
+    const all = [['coordinator', this.coordinator] as const, ...this.replicas];
+    return all.flatMap(([name, server]) => (server.pid === undefined ? [] : [{ name, pid: server.pid }]));
+  }
+
   /** Starts a new replica with an empty data directory; resolves once it prints its ready line. */
   async addReplica(id: string): Promise<ServerProcess> {
     if (this.replicas.has(id)) throw new Error(`replica ${id} exists`);

@@ -24,6 +24,11 @@ interface RunJson {
   readonly errors: number;
   readonly errorsByCode: Record<string, number>;
   readonly mismatches: number;
+  readonly cpu: {
+    readonly serversMicros: number;
+    readonly clientMicros: number;
+    readonly byProcess: Record<string, number>;
+  } | null;
 }
 
 interface BenchJson {
@@ -95,6 +100,13 @@ test('bench --start 3 loads its own cluster, and every key it wrote reads back a
   assert.equal(report.verify.mismatches, 0);
   assert.deepEqual(report.verify.readErrors, {});
   assert.match(report.coordinator, /^127\.0\.0\.1:\d+$/);
+  // The CPU each write cost, read from the processes the bench started and from its own.
+  const { cpu } = report.median;
+  assert.ok(cpu !== null, 'CPU per operation is measured on Linux');
+  assert.deepEqual(Object.keys(cpu.byProcess).sort(), ['coordinator', 'r1', 'r2', 'r3']);
+  const sum = Object.values(cpu.byProcess).reduce((total, micros) => total + micros, 0);
+  assert.equal(cpu.serversMicros, sum);
+  assert.ok(cpu.serversMicros > 0 && cpu.clientMicros > 0, JSON.stringify(cpu));
 });
 
 test('with a slow backup, a sync write waits for its fsync: none is answered sooner than the delay', async () => {
@@ -162,6 +174,9 @@ describe('bench against a running cluster', { concurrency: false }, () => {
     assert.equal(report.startedReplicas, null);
     assert.equal(report.runs.length, 2);
     assertCleanRuns(report);
+    // A running cluster's processes are not the bench's: only its own CPU is counted.
+    assert.deepEqual(report.median.cpu?.byProcess, {});
+    assert.ok((report.median.cpu?.clientMicros ?? 0) > 0);
     assert.ok(report.verify !== null && report.verify.keysChecked > 0 && report.verify.mismatches === 0);
 
     // Independently of the bench's own read-back: the first key each kind reached holds a value of
@@ -198,6 +213,7 @@ describe('bench against a running cluster', { concurrency: false }, () => {
     );
     assert.match(result.stdout, /ops\/s[\s\S]*p99 ms[\s\S]*median \(run 1\)/);
     assert.match(result.stdout, /answers: every one as the bench wrote/);
+    assert.match(result.stdout, /CPU per operation \(median run, user \+ system\): [\d,]+ µs in this client\n/);
     assert.equal(result.stderr, '', 'no progress line when stderr is not a terminal');
   });
 });

@@ -1,10 +1,12 @@
-// The comparison's one table: a row per system, for each client count its throughput and p99 (of
-// the median run), then for each Understudy row its throughput over each peer's at each client
-// count. Ratios are only meaningful within one run of the comparison: absolute figures drift
-// 2–3× between runs on a shared machine, the ratios much less.
+// The comparison's one table: a row per system, for each client count its throughput, p99 and CPU
+// per operation (the servers' processes + the load generator's, of the median run), then for each
+// Understudy row its throughput over each peer's at each client count. Ratios are only meaningful
+// within one run of the comparison: absolute figures drift 2–3× between runs on a shared machine,
+// the ratios much less, and the CPU per operation least.
 
-import type { LoopResult } from '../closed-loop.js';
+import { formatCpu } from '../process-cpu.js';
 import { formatCount, formatMs, formatTable } from '../table.js';
+import type { PeerRun } from './peer-load.js';
 
 export type SystemId =
   | 'redis-set'
@@ -35,9 +37,9 @@ export const systems: readonly System[] = [
 ];
 
 /** What one system did at one client count: its median run, or why it did not run. */
-export type Cell = LoopResult | { readonly skipped: string };
+export type Cell = PeerRun | { readonly skipped: string };
 
-export const isMeasured = (cell: Cell | undefined): cell is LoopResult =>
+export const isMeasured = (cell: Cell | undefined): cell is PeerRun =>
   cell !== undefined && !('skipped' in cell);
 
 /** Cells by system, then by client count. */
@@ -91,7 +93,11 @@ export function formatComparison(results: Results, clientCounts: readonly number
   const countsLabel = clientCounts.join('/');
   const head = [
     'system',
-    ...clientCounts.flatMap((clients) => [`${clients} client${clients === 1 ? '' : 's'} ops/s`, `p99 ms`]),
+    ...clientCounts.flatMap((clients) => [
+      `${clients} client${clients === 1 ? '' : 's'} ops/s`,
+      'p99 ms',
+      'CPU µs/op',
+    ]),
     ...systems
       .filter((system) => system.peer)
       .map((peer) => `${peerShortNames[peer.id] ?? peer.id} (${countsLabel})`),
@@ -101,9 +107,13 @@ export function formatComparison(results: Results, clientCounts: readonly number
     system.label,
     ...clientCounts.flatMap((clients) => {
       const cell = results.get(system.id, clients);
-      if (!isMeasured(cell)) return ['—', '—'];
+      if (!isMeasured(cell)) return ['—', '—', '—'];
       const errors = cell.errors > 0 ? ` (${formatCount(cell.errors)} errors)` : '';
-      return [`${formatCount(cell.opsPerSecond)}${errors}`, formatMs(cell.latencyMs.p99)];
+      return [
+        `${formatCount(cell.opsPerSecond)}${errors}`,
+        formatMs(cell.latencyMs.p99),
+        formatCpu(cell.cpu),
+      ];
     }),
     ...systems
       .filter((peer) => peer.peer)

@@ -7,7 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
-import { ExternalProcess } from './external-process.js';
+import type { NamedProcess } from '../process-cpu.js';
+import { ExternalProcess, runningProcesses } from './external-process.js';
 import { CyclingWrites, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
 
 export const ETCD_MEMBERS = 3;
@@ -42,7 +43,7 @@ const base64 = (text: string) => Buffer.from(text).toString('base64');
 export class EtcdGroup {
   private constructor(
     private readonly members: readonly Member[],
-    private readonly processes: readonly ExternalProcess[],
+    private readonly servers: readonly ExternalProcess[],
   ) {}
 
   static async start(binary: string, directory: string): Promise<EtcdGroup> {
@@ -121,8 +122,12 @@ export class EtcdGroup {
   }
 
   /** Stops every member, each by its own process id. */
+  processes(): NamedProcess[] {
+    return runningProcesses(this.servers);
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.processes.map((server) => server.stop()));
+    await Promise.all(this.servers.map((server) => server.stop()));
   }
 }
 

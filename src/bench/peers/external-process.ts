@@ -5,6 +5,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import type { NamedProcess } from '../process-cpu.js';
 
 /** How long a peer process may take to exit after SIGTERM before it gets SIGKILL. */
 export const PEER_STOP_GRACE_MS = 5000;
@@ -65,4 +66,11 @@ export class ExternalProcess {
     await this.exited;
     clearTimeout(escalation);
   }
+}
+
+/** The ones still running, by name and process id (whose CPU time a run reads). */
+export function runningProcesses(servers: readonly ExternalProcess[]): NamedProcess[] {
+  return servers.flatMap((server) =>
+    server.exit === null && server.pid !== undefined ? [{ name: server.name, pid: server.pid }] : [],
+  );
 }

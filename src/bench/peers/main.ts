@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { formatCpu } from '../process-cpu.js';
 import { BENCH_KEYS_DEFAULT, BENCH_VALUE_BYTES_DEFAULT } from '../shape.js';
 import { formatCount, formatMs } from '../table.js';
 import {
@@ -46,7 +47,7 @@ function describeCell(label: string, clients: number, cell: Cell): string {
   if (!isMeasured(cell)) return `${label}, ${clientsText(clients)}: skipped: ${cell.skipped}`;
   const errors =
     cell.errors > 0 ? `, ${formatCount(cell.errors)} errors ${JSON.stringify(cell.errorsByCode)}` : '';
-  return `${label}, ${clientsText(clients)}: ${formatCount(cell.opsPerSecond)} ops/s, p50 ${formatMs(cell.latencyMs.p50)} ms, p99 ${formatMs(cell.latencyMs.p99)} ms${errors}`;
+  return `${label}, ${clientsText(clients)}: ${formatCount(cell.opsPerSecond)} ops/s, p50 ${formatMs(cell.latencyMs.p50)} ms, p99 ${formatMs(cell.latencyMs.p99)} ms, CPU ${formatCpu(cell.cpu)} µs/op${errors}`;
 }
 
 async function main(): Promise<void> {
@@ -105,7 +106,11 @@ async function main(): Promise<void> {
           for (const clients of plan.clientCounts) {
             const load = await redisLoad(group.primaryPort, clients, write, shape);
             try {
-              record(id, clients, (await measureLoad(phasePlan, clients, load.call)).median);
+              record(
+                id,
+                clients,
+                (await measureLoad(phasePlan, clients, load.call, () => group.processes())).median,
+              );
             } finally {
               load.close();
             }
@@ -122,7 +127,11 @@ async function main(): Promise<void> {
         const leader = await group.leaderUrl();
         for (const clients of plan.clientCounts) {
           const call = etcdLoad(leader, clients, shape);
-          record('etcd-put', clients, (await measureLoad(phasePlan, clients, call)).median);
+          record(
+            'etcd-put',
+            clients,
+            (await measureLoad(phasePlan, clients, call, () => group.processes())).median,
+          );
         }
       } finally {
         await group.close();
@@ -178,7 +187,7 @@ async function main(): Promise<void> {
         `  1-minute load average ${machine.loadAverage.before} at the start (before its own load), ${machine.loadAverage.after} at the end`,
         `  Redis (${machine.redis}): a primary and 2 replicas, appendonly yes, appendfsync always`,
         `  etcd (${machine.etcd}): 3 members; Understudy: a coordinator and 1 or 3 replicas; all on 127.0.0.1`,
-        `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs ${plan.warmupSeconds === 0 ? 'with no warmup' : `after a ${plan.warmupSeconds} s warmup`}, median run; latency in ms; ratios: Understudy ops/s over the peer's`,
+        `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs ${plan.warmupSeconds === 0 ? 'with no warmup' : `after a ${plan.warmupSeconds} s warmup`}, median run; latency in ms; CPU µs/op: user + system time of the servers' processes + the load generator's, per operation; ratios: Understudy ops/s over the peer's`,
         formatComparison(results, plan.clientCounts),
         ...skippedCells(results, plan.clientCounts).map((line) => `not measured: ${line}`),
         '',

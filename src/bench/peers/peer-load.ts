@@ -7,6 +7,7 @@ import { valueText } from '../caller-keys.js';
 import { type LoopResult, runClosedLoop } from '../closed-loop.js';
 import { medianRun } from '../median.js';
 import { type PhasePlan, runPhases } from '../phases.js';
+import { CpuMeter, type CpuPerOperation, type NamedProcess } from '../process-cpu.js';
 
 /** A peer call that takes longer fails (every call must be bounded for the loop to end). */
 export const PEER_CALL_TIMEOUT_MS = 10_000;
@@ -30,24 +31,34 @@ export class CyclingWrites {
   }
 }
 
+/** One run, with what each operation cost the servers and this load generator in CPU. */
+export type PeerRun = LoopResult & { readonly cpu: CpuPerOperation | null };
+
 export interface PeerMeasurement {
-  readonly median: LoopResult;
-  readonly runs: readonly LoopResult[];
+  readonly median: PeerRun;
+  readonly runs: readonly PeerRun[];
 }
 
-/** The warmup and the runs of `call` by `callers` callers; the median run by throughput. */
+/**
+ * The warmup and the runs of `call` by `callers` callers; the median run by throughput. `servers`
+ * are the peer's processes, whose CPU time each run reads.
+ */
 export async function measureLoad(
   plan: PhasePlan,
   callers: number,
   call: (caller: number) => Promise<void>,
+  servers: () => readonly NamedProcess[],
 ): Promise<PeerMeasurement> {
+  const meter = new CpuMeter(servers);
   const { runs } = await runPhases(plan, (_phase, seconds) =>
-    runClosedLoop({
-      callers,
-      durationMs: seconds * 1000,
-      call,
-      ...(plan.signal === undefined ? {} : { signal: plan.signal }),
-    }),
+    meter.measure(() =>
+      runClosedLoop({
+        callers,
+        durationMs: seconds * 1000,
+        call,
+        ...(plan.signal === undefined ? {} : { signal: plan.signal }),
+      }),
+    ),
   );
   return { median: medianRun(runs), runs };
 }

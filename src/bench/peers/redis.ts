@@ -9,7 +9,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
-import { ExternalProcess } from './external-process.js';
+import type { NamedProcess } from '../process-cpu.js';
+import { ExternalProcess, runningProcesses } from './external-process.js';
 import { CyclingWrites, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
 
 export const REDIS_REPLICAS = 2;
@@ -38,7 +39,7 @@ export function redisConnection(port: number): Redis {
 export class RedisGroup {
   private constructor(
     readonly primaryPort: number,
-    private readonly processes: readonly ExternalProcess[],
+    private readonly servers: readonly ExternalProcess[],
   ) {}
 
   /** Starts the primary and the replicas; resolves once both replicas are online at the primary. */
@@ -115,8 +116,12 @@ export class RedisGroup {
   }
 
   /** Stops every server, each by its own process id. */
+  processes(): NamedProcess[] {
+    return runningProcesses(this.servers);
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.processes.map((server) => server.stop()));
+    await Promise.all(this.servers.map((server) => server.stop()));
   }
 }
 
