@@ -8,11 +8,14 @@ import { createNodeRegistry } from './node-metrics.js';
 
 export function createCoordinatorRegistry(source: ScrapeSource<CoordinatorInspection>): Registry {
   const now = () => source.current;
-  const registry = createNodeRegistry(() => ({
-    viewNumber: now().status.view?.number ?? 0,
-    viewChanges: now().viewsInstalled,
-    failovers: now().primariesReplaced,
-  }));
+  const registry = createNodeRegistry(
+    () => ({
+      viewNumber: now().status.view?.number ?? 0,
+      viewChanges: now().viewsInstalled,
+      failovers: now().primariesReplaced,
+    }),
+    () => now().stalls,
+  );
   roleGaugeFrom(registry, ['coordinator'], () => 'coordinator');
   counterFrom(
     registry,

@@ -2,6 +2,7 @@
 // CPU, memory, event-loop delay, GC), the transport's counters, and the view as this node knows it.
 
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { StallCounts } from '../node/stall-watch.js';
 import { transportCounters } from '../transport/index.js';
 import { counterFrom, gaugeFrom, labelledCounterFrom } from './metric-kinds.js';
 
@@ -13,9 +14,21 @@ export interface ViewCounts {
   readonly failovers: number;
 }
 
-export function createNodeRegistry(views: () => ViewCounts): Registry {
+export function createNodeRegistry(views: () => ViewCounts, stalls: () => StallCounts): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  counterFrom(
+    registry,
+    'understudy_stalls_total',
+    'Times nothing in this process ran for stallTicksMin ticks (150 ms by default) or more: a long garbage collection, a blocking call, the process descheduled or its machine paused. Each is also logged as a warning.',
+    () => stalls().count,
+  );
+  gaugeFrom(
+    registry,
+    'understudy_stall_longest_seconds',
+    'The longest of those stalls since the process started (0 if none).',
+    () => stalls().longestMs / 1000,
+  );
   gaugeFrom(
     registry,
     'understudy_view_number',

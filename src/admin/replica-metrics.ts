@@ -16,11 +16,14 @@ export function createReplicaRegistry(
   source: ScrapeSource<ReplicaInspection>,
 ): Registry {
   const now = () => source.current;
-  const registry = createNodeRegistry(() => ({
-    viewNumber: now().status.view?.number ?? 0,
-    viewChanges: now().viewsAdopted,
-    failovers: now().primaryChanges,
-  }));
+  const registry = createNodeRegistry(
+    () => ({
+      viewNumber: now().status.view?.number ?? 0,
+      viewChanges: now().viewsAdopted,
+      failovers: now().primaryChanges,
+    }),
+    () => now().stalls,
+  );
   roleGaugeFrom(registry, replicaRoles, () => now().status.role);
   gaugeFrom(
     registry,

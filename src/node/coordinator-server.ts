@@ -48,6 +48,7 @@ import { EtcdClient } from './etcd/etcd-client.js';
 import { ETCD_LEASE_SECONDS_DEFAULT, EtcdLeadership } from './etcd/etcd-leadership.js';
 import { EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home.js';
 import { createLogger, type Logger } from './logger.js';
+import { type StallCounts, StallWatch } from './stall-watch.js';
 import { StateStore } from './state-store.js';
 import { logViewTransition } from './view-log.js';
 
@@ -105,6 +106,8 @@ export interface CoordinatorInspection {
   readonly viewsInstalled: number;
   readonly primariesReplaced: number;
   readonly switchoversDone: number;
+  /** Times this process did not run for a while, whether or not it leads. */
+  readonly stalls: StallCounts;
 }
 
 /** One term of leadership: a core made from the state read when it began, and where it saves. */
@@ -135,12 +138,15 @@ export class CoordinatorServer {
   /** Null with the directory home. */
   private leadership: EtcdLeadership | null = null;
   private listener: Listener | null = null;
+  private readonly stalls: StallWatch;
 
   private constructor(
     private readonly logger: Logger,
     private readonly config: NodeConfig,
   ) {
+    this.stalls = StallWatch.forNode(logger, config);
     this.timer = setInterval(() => {
+      this.stalls.tick();
       const term = this.acting();
       if (term === null) return;
       term.core.tick();
@@ -290,6 +296,7 @@ export class CoordinatorServer {
         viewsInstalled: 0,
         primariesReplaced: 0,
         switchoversDone: 0,
+        stalls: this.stallCounts(),
       };
     }
     return {
@@ -297,7 +304,12 @@ export class CoordinatorServer {
       viewsInstalled: term.core.viewsInstalled,
       primariesReplaced: term.core.primariesReplaced,
       switchoversDone: term.core.switchoversDone,
+      stalls: this.stallCounts(),
     };
+  }
+
+  private stallCounts(): StallCounts {
+    return { count: this.stalls.count, longestMs: this.stalls.longestMs };
   }
 
   /**

@@ -61,6 +61,7 @@ import { createLogger, errorText, type Logger } from './logger.js';
 import { PeerLinks } from './peer-links.js';
 import { createRequestHistogram, InFlightRequests } from './request-timing.js';
 import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
+import { type StallCounts, StallWatch } from './stall-watch.js';
 import { fsyncBoundsSeconds, TimingHistogram } from './timing-histogram.js';
 
 /**
@@ -129,6 +130,7 @@ export interface ReplicaInspection {
   readonly asyncAtRisk: number;
   readonly viewsAdopted: number;
   readonly primaryChanges: number;
+  readonly stalls: StallCounts;
   readonly failureTimeoutTicks: number;
   /** The service this replica runs. */
   readonly service: ServiceIdentity;
@@ -171,6 +173,8 @@ export class ReplicaServer {
   private readonly refusalsLogged = new Set<string>();
   /** The core's count of views adopted when this shell last logged one (debug only). */
   private viewsLogged = 0;
+  /** Times this process did not run for a while (its tick timer fired late). */
+  private readonly stalls: StallWatch;
 
   private constructor(
     private readonly core: Replica,
@@ -186,6 +190,7 @@ export class ReplicaServer {
     },
   ) {
     this.logger = options.logger;
+    this.stalls = StallWatch.forNode(this.logger, options.config);
     this.log.onDurable = (position) => {
       this.core.durable(position);
       // At once, not on the next turn: the acks and replies this fsync releases wait for nothing else.
@@ -217,6 +222,7 @@ export class ReplicaServer {
       this.logger,
     );
     this.timer = setInterval(() => {
+      this.stalls.tick();
       this.core.tick();
       this.redialCoordinatorIfSilent();
       this.flush();
@@ -353,6 +359,7 @@ export class ReplicaServer {
       service: this.options.service,
       viewsAdopted: this.core.viewsAdopted,
       primaryChanges: this.core.primaryChanges,
+      stalls: { count: this.stalls.count, longestMs: this.stalls.longestMs },
       failureTimeoutTicks: config.protocol.failureTimeoutTicks,
     };
   }

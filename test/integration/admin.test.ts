@@ -84,6 +84,8 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
   for (const name of [
     'understudy_view_changes_total',
     'understudy_failovers_total',
+    'understudy_stalls_total',
+    'understudy_stall_longest_seconds',
     'process_cpu_user_seconds_total',
   ]) {
     assert.ok(after.has(name), name);

@@ -213,7 +213,10 @@ describe('bench against a running cluster', { concurrency: false }, () => {
     );
     assert.match(result.stdout, /ops\/s[\s\S]*p99 ms[\s\S]*median \(run 1\)/);
     assert.match(result.stdout, /answers: every one as the bench wrote/);
-    assert.match(result.stdout, /CPU per operation \(median run, user \+ system\): [\d,]+ µs in this client\n/);
+    assert.match(
+      result.stdout,
+      /CPU per operation \(median run, user \+ system\): [\d,]+ µs in this client\n/,
+    );
     assert.equal(result.stderr, '', 'no progress line when stderr is not a terminal');
   });
 });

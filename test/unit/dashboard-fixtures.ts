@@ -82,5 +82,6 @@ export function inspection(of: InspectionOf): CoordinatorInspection {
     viewsInstalled: of.viewsInstalled ?? of.view?.number ?? 0,
     primariesReplaced: of.primariesReplaced ?? 0,
     switchoversDone: of.switchoversDone ?? 0,
+    stalls: { count: 0, longestMs: 0 },
   };
 }

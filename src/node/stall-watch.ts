@@ -1,0 +1,55 @@
+// Notices when this process did not run: its tick timer fires every tickMs, so a gap between two
+// firings of stallTicksMin ticks or more (150 ms by default) is time in which nothing of ours ran —
+// a long garbage collection, a call that blocked the event loop, the process descheduled, or its
+// machine paused. The protocol already forgives it (a replica or coordinator that stalled does not
+// hold its peers' silence in that time against them); this says that it happened, once per stall,
+// as a warning with how long it lasted, and counts it for the metrics. A view change that nothing
+// explains can then be matched with the process that stopped.
+
+import type { NodeConfig } from './config.js';
+import type { Logger } from './logger.js';
+
+/** The message of the warning, which tools match (the steady scenario counts them per process). */
+export const STALL_MESSAGE =
+  "stalled: nothing in this process ran (a long garbage collection, a blocking call, the process descheduled or its machine paused); peers' silence meanwhile is not held against them";
+
+export interface StallCounts {
+  /** Stalls since the process started. */
+  readonly count: number;
+  /** The longest of them, in milliseconds (0 if none). */
+  readonly longestMs: number;
+}
+
+export class StallWatch implements StallCounts {
+  count = 0;
+  longestMs = 0;
+  private lastTickMs: number;
+
+  constructor(
+    private readonly logger: Logger,
+    /** The tick timer's period. */
+    private readonly tickMs: number,
+    /** A gap of at least this much is a stall (stallTicksMin ticks). */
+    private readonly thresholdMs: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.lastTickMs = clock();
+  }
+
+  /** For a node's tick timer: a stall is what the protocol forgives as one (stallTicksMin ticks). */
+  static forNode(logger: Logger, config: NodeConfig): StallWatch {
+    return new StallWatch(logger, config.tickMs, config.protocol.stallTicksMin * config.tickMs);
+  }
+
+  /** Called by the tick timer each time it fires. */
+  tick(): void {
+    const now = this.clock();
+    const gapMs = now - this.lastTickMs;
+    this.lastTickMs = now;
+    if (gapMs < this.thresholdMs) return;
+    const stalledMs = Math.round(gapMs - this.tickMs);
+    this.count += 1;
+    this.longestMs = Math.max(this.longestMs, stalledMs);
+    this.logger.warn({ stalledMs, stalls: this.count }, STALL_MESSAGE);
+  }
+}

@@ -1,0 +1,50 @@
+// A process that did not run (src/node/stall-watch.ts): a gap between two firings of the tick timer
+// of at least the threshold is one stall, logged once as a warning with how long the process stood
+// still, counted, and the longest kept; ordinary late firings are not. The clock is the test's.
+
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger } from '../../src/node/logger.js';
+import { STALL_MESSAGE, StallWatch } from '../../src/node/stall-watch.js';
+
+function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'info', destination }), lines };
+}
+
+test('a timer that fires the threshold late or later is a stall: warned once, counted, the longest kept', () => {
+  const { logger, lines } = capturedLogger();
+  let now = 1_000;
+  const watch = new StallWatch(logger, 10, 150, () => now);
+  for (const step of [10, 12, 40, 149]) {
+    now += step;
+    watch.tick();
+  }
+  assert.equal(watch.count, 0, 'firings up to 149 ms apart are not stalls');
+  assert.equal(lines.length, 0);
+
+  now += 610; // 600 ms in which nothing ran, then the 10 ms tick
+  watch.tick();
+  now += 10;
+  watch.tick();
+  now += 160;
+  watch.tick();
+  assert.equal(watch.count, 2);
+  assert.equal(watch.longestMs, 600);
+  assert.deepEqual(
+    lines.map((line) => [line.level, line.message, line.stalledMs, line.stalls]),
+    [
+      ['warn', STALL_MESSAGE, 600, 1],
+      ['warn', STALL_MESSAGE, 150, 2],
+    ],
+  );
+});
