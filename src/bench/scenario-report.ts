@@ -2,6 +2,7 @@
 // (the trials; the replicas' memory), the verdicts in a line each, then the load's errors, the
 // mismatches and the read-back as the load scenario prints them. --json prints the report object.
 
+import { defaultNodeConfig } from '../node/config.js';
 import type { FailoverReport } from './failover.js';
 import { RESIDENT_GROWTH_RULE } from './memory.js';
 import {
@@ -16,6 +17,9 @@ import {
 import type { DurationSummary } from './scenario.js';
 import type { SteadyReport } from './steady.js';
 import { formatCount, formatMs, formatTable } from './table.js';
+
+/** What the servers call a stall, at their default tick (stall-watch.ts). */
+const STALL_THRESHOLD_TEXT = `${defaultNodeConfig.protocol.stallTicksMin * defaultNodeConfig.tickMs} ms`;
 
 /** Views named in the text report; --json has them all. */
 const VIEWS_SHOWN_MAX = 8;
@@ -122,6 +126,12 @@ export function formatSteadyReport(report: SteadyReport): string {
       `  replicas not counted as alive, at ${views.problems.count} of ${views.polls} polls × ${report.startedReplicas} replicas: ${kinds}`,
     );
   }
+  const stalled = report.stalls.filter((process) => process.count > 0);
+  lines.push(
+    stalled.length === 0
+      ? `stalls: none (no process of the cluster stood still for ${STALL_THRESHOLD_TEXT} or more)`
+      : `stalls: ${stalled.map((process) => `${process.process} ${process.count} (longest ${process.longestMs} ms)`).join(', ')}; a view change with no fault, right after one, was that process's own pause`,
+  );
   const windowSeconds = Number((memory.windowMs / 1000).toFixed(1));
   lines.push(
     formatTable(

@@ -7,7 +7,9 @@
 //   seen by asking it four times a second. Each view the coordinator installs is numbered above the
 //   last, so the difference of the two numbers counts its view changes; with nothing failing, any
 //   is needless, and the target is 0. Why the coordinator did not count a replica as alive when it
-//   was asked (no heartbeat, a stalled fsync, ...) is counted by kind, to say where they come from;
+//   was asked (no heartbeat, a stalled fsync, ...) is counted by kind, to say where they come from,
+//   and each process's stall warnings during the run (stall-watch.ts: it did not run for 150 ms or
+//   more) say which process stood still, if one did;
 // - memory: each replica's resident memory, sampled once a second by its process id, the first
 //   minute's peak against the last minute's (memory.ts states the rule).
 // The verdicts are reported, not turned into an exit status: a timing on a shared machine is a
@@ -15,9 +17,10 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../client/index.js';
+import { STALL_MESSAGE } from '../node/stall-watch.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { View } from '../protocol/types.js';
-import { waitForWholeView } from '../tools/measure-cluster.js';
+import { type MeasuredCluster, waitForWholeView } from '../tools/measure-cluster.js';
 import type { SecondReport } from './closed-loop.js';
 import {
   RESIDENT_GROWTH_RULE,
@@ -86,6 +89,15 @@ export interface ProblemsSeen {
   readonly first: readonly ProblemSeen[];
 }
 
+/** The stall warnings one process logged during the run. */
+export interface ProcessStalls {
+  /** "coordinator", "r1", ... */
+  readonly process: string;
+  readonly count: number;
+  /** The longest, in milliseconds (0 if none). */
+  readonly longestMs: number;
+}
+
 export interface MemoryReport {
   readonly rule: string;
   readonly sampleIntervalMs: number;
@@ -107,6 +119,8 @@ export interface SteadyReport {
   readonly warmup: RunReport | null;
   readonly run: RunReport;
   readonly views: ViewChanges;
+  /** Every process of the cluster, stalls or none. */
+  readonly stalls: readonly ProcessStalls[];
   readonly memory: MemoryReport;
   readonly mismatches: BenchReport['mismatches'];
   readonly verify: VerifyReport | null;
@@ -182,6 +196,25 @@ class ViewPoller {
   }
 }
 
+/** How many stall warnings each process of the cluster has logged so far. */
+function stallLines(cluster: MeasuredCluster): Map<string, Record<string, unknown>[]> {
+  return new Map(
+    cluster.processes().map(({ name }) => [name, cluster.logLines(name, STALL_MESSAGE)] as const),
+  );
+}
+
+/** The warnings logged since `before`, process by process. */
+function stallsSince(
+  cluster: MeasuredCluster,
+  before: ReadonlyMap<string, readonly unknown[]>,
+): ProcessStalls[] {
+  return [...stallLines(cluster)].map(([process, lines]) => {
+    const during = lines.slice(before.get(process)?.length ?? 0);
+    const longestMs = Math.max(0, ...during.map((line) => Number(line.stalledMs) || 0));
+    return { process, count: during.length, longestMs };
+  });
+}
+
 export async function runSteady(target: LocalBenchTarget, options: SteadyOptions): Promise<SteadyReport> {
   const { cluster } = target;
   const { shape, signal } = options;
@@ -210,6 +243,7 @@ export async function runSteady(target: LocalBenchTarget, options: SteadyOptions
 
       const poller = new ViewPoller(observer, atStart);
       const sampler = new ResidentMemorySampler(cluster);
+      const stallsBefore = stallLines(cluster);
       poller.start();
       sampler.start();
       let memory: ReturnType<ResidentMemorySampler['stop']>;
@@ -220,6 +254,7 @@ export async function runSteady(target: LocalBenchTarget, options: SteadyOptions
         memory = sampler.stop();
         await poller.stop();
       }
+      const stalls = stallsSince(cluster, stallsBefore);
       const atEnd = await observer.status().then(
         (status) => status.view,
         () => null,
@@ -246,6 +281,7 @@ export async function runSteady(target: LocalBenchTarget, options: SteadyOptions
           unansweredPolls: poller.unanswered,
           problems: poller.problems,
         },
+        stalls,
         memory: {
           rule: RESIDENT_GROWTH_RULE,
           sampleIntervalMs: RESIDENT_SAMPLE_INTERVAL_MS,

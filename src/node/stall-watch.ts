@@ -1,5 +1,5 @@
-// Notices when this process did not run: its tick timer fires every tickMs, so a gap between two
-// firings of stallTicksMin ticks or more (150 ms by default) is time in which nothing of ours ran —
+// Notices when this process did not run: its tick timer fires every tickMs, so a firing late by
+// stallTicksMin ticks or more (150 ms by default) is time in which nothing of ours ran —
 // a long garbage collection, a call that blocked the event loop, the process descheduled, or its
 // machine paused. The protocol already forgives it (a replica or coordinator that stalled does not
 // hold its peers' silence in that time against them); this says that it happened, once per stall,
@@ -29,7 +29,7 @@ export class StallWatch implements StallCounts {
     private readonly logger: Logger,
     /** The tick timer's period. */
     private readonly tickMs: number,
-    /** A gap of at least this much is a stall (stallTicksMin ticks). */
+    /** A firing at least this late is a stall (stallTicksMin ticks). */
     private readonly thresholdMs: number,
     private readonly clock: () => number = () => performance.now(),
   ) {
@@ -44,10 +44,10 @@ export class StallWatch implements StallCounts {
   /** Called by the tick timer each time it fires. */
   tick(): void {
     const now = this.clock();
-    const gapMs = now - this.lastTickMs;
+    // How late this firing is: the time in which the process did not get to run it.
+    const stalledMs = Math.round(now - this.lastTickMs - this.tickMs);
     this.lastTickMs = now;
-    if (gapMs < this.thresholdMs) return;
-    const stalledMs = Math.round(gapMs - this.tickMs);
+    if (stalledMs < this.thresholdMs) return;
     this.count += 1;
     this.longestMs = Math.max(this.longestMs, stalledMs);
     this.logger.warn({ stalledMs, stalls: this.count }, STALL_MESSAGE);

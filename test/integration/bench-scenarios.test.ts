@@ -77,6 +77,11 @@ interface SteadyJson {
     readonly polls: number;
     readonly problems: { readonly count: number; readonly byKind: Record<string, number> };
   };
+  readonly stalls: readonly {
+    readonly process: string;
+    readonly count: number;
+    readonly longestMs: number;
+  }[];
   readonly memory: {
     readonly rule: string;
     readonly sampleIntervalMs: number;
@@ -189,6 +194,12 @@ test('bench --scenario steady: the view at the start and the end, and a memory s
     views.problems.count,
     Object.values(views.problems.byKind).reduce((sum, count) => sum + count, 0),
   );
+
+  // Every process of the cluster is accounted for, stalled or not (stalls.test.ts makes one stall).
+  assert.deepEqual(report.stalls.map((stall) => stall.process).sort(), ['coordinator', 'r1', 'r2', 'r3']);
+  for (const stall of report.stalls) {
+    assert.ok(stall.count === 0 ? stall.longestMs === 0 : stall.longestMs >= 150, JSON.stringify(stall));
+  }
 
   const { memory } = report;
   assert.match(memory.rule, /1\.1 × .* \+ 5 MB/);

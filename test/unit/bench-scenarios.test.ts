@@ -194,7 +194,7 @@ describe('the text reports', () => {
     assert.match(text, /verify: 10 keys read back at the primary, 0 not as last written/);
   });
 
-  test('steady: the views, the memory table and the verdict with its rule', () => {
+  test('steady: the views, the stalls, the memory table and the verdict with its rule', () => {
     const samples = samplesOver(4, () => 70 * MB);
     const text = formatSteadyReport({
       scenario: 'steady',
@@ -218,6 +218,11 @@ describe('the text reports', () => {
           first: [],
         },
       },
+      stalls: [
+        { process: 'coordinator', count: 0, longestMs: 0 },
+        { process: 'r1', count: 2, longestMs: 640 },
+        { process: 'r2', count: 0, longestMs: 0 },
+      ],
       memory: {
         rule: RESIDENT_GROWTH_RULE,
         sampleIntervalMs: 1000,
@@ -238,6 +243,7 @@ describe('the text reports', () => {
       text,
       /not counted as alive, at 3 of 40 polls × 3 replicas: "no heartbeat for N ms" 2, "its oldest write has waited N ms for an fsync" 1/,
     );
+    assert.match(text, /stalls: r1 2 \(longest 640 ms\); a view change with no fault, right after one/);
     assert.match(text, /first 2 s max MB │ last 2 s max MB/);
     assert.match(text, /│ r1 +│ +5 │ +70\.0 │ +70\.0 │ +0\.0 │ +no │/);
     assert.match(
