@@ -136,7 +136,7 @@ export class KeyValueStore implements StateMachine {
 
   /** Replaces the whole state; a malformed snapshot throws and leaves the state untouched. */
   restore(snapshot: Uint8Array): void {
-    const bytes = Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+    const bytes = asBuffer(snapshot);
     const malformed = (why: string) => new Error(`kv snapshot is malformed: ${why}`);
     const version = bytes.length < 5 ? -1 : bytes.readUInt8(0);
     if (version !== snapshotFormatVersion && version !== sortedSnapshotFormatVersion) {

@@ -4,6 +4,7 @@
 // whole file (a damaged header, the search through damage for a claim) read it all.
 
 import * as fs from 'node:fs';
+import { asBuffer } from '../buffers.js';
 import { assert } from '../protocol/assert.js';
 import { type DecodedRecord, decodeRecord, recordPrefixBytes } from './record.js';
 
@@ -22,7 +23,7 @@ export interface SegmentBytes {
 
 /** A segment image already in memory (the simulated disk, tests). */
 export function segmentBytesOf(data: Uint8Array): SegmentBytes {
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const bytes = asBuffer(data);
   return {
     length: bytes.length,
     decodeAt: (offset, salt) => decodeRecord(bytes, offset, salt),

@@ -18,6 +18,7 @@
 // the version field must not stop a replica).
 
 import { crc32 } from 'node:zlib';
+import { asBuffer } from '../buffers.js';
 import { ConfigError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import { type LogPosition, logIndex, viewNumber } from '../protocol/types.js';
@@ -91,9 +92,7 @@ export function encodeSnapshotFile(position: LogPosition, payload: Uint8Array): 
 /** The checksum recorded in a file's last four bytes (what SnapshotInfo carries). */
 export function recordedChecksum(bytes: Uint8Array): number {
   assert(bytes.length >= snapshotTrailerBytes, 'a snapshot file ends with its CRC');
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32LE(
-    bytes.length - snapshotTrailerBytes,
-  );
+  return asBuffer(bytes).readUInt32LE(bytes.length - snapshotTrailerBytes);
 }
 
 /**
@@ -105,7 +104,7 @@ export function decodeSnapshotFile(
   data: Uint8Array,
   name?: string,
 ): { position: LogPosition; payload: Uint8Array } {
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const bytes = asBuffer(data);
   const what = name ?? 'snapshot file';
   const damaged = (reason: string): SnapshotDamagedError => new SnapshotDamagedError(`${what}: ${reason}`);
   if (bytes.length < snapshotHeaderBytes + snapshotTrailerBytes) {
