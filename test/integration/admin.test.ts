@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Family, parsePrometheusText, sampleValue } from '../prometheus-text.js';
-import { LocalCluster, type RunningProcess, runCli, waitFor } from './harness.js';
+import { adminAddressOf, LocalCluster, runCli, waitFor } from './harness.js';
 
 const admin = ['--admin', '127.0.0.1:0'];
 let cluster: LocalCluster;
@@ -21,14 +21,7 @@ before(async () => {
 
 after(() => cluster.close());
 
-/** Where a process serves its admin port, as it printed at start. */
-function adminOf(running: RunningProcess | null | undefined): string {
-  const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
-  assert.ok(match?.[1] !== undefined, 'the process printed its admin address');
-  return match[1];
-}
-
-const replicaAdmin = (id: string) => adminOf(cluster.replicas.get(id));
+const replicaAdmin = (id: string) => adminAddressOf(cluster.replicas.get(id));
 
 async function ask(address: string, path: string, method = 'GET') {
   const response = await fetch(`http://${address}${path}`, { method });
@@ -100,7 +93,7 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
         : undefined;
     });
   }
-  const coordinator = await metrics(adminOf(cluster.coordinator));
+  const coordinator = await metrics(adminAddressOf(cluster.coordinator));
   assert.equal(sampleValue(coordinator, 'understudy_role', { role: 'coordinator' }), 1);
   assert.equal(sampleValue(coordinator, 'understudy_replica_alive', { replica: primary }), 1);
 });
@@ -122,7 +115,7 @@ test('/primary is 200 only on the primary and /replica only on the backups; the 
   assert.equal(body.role, 'backup');
   assert.equal(typeof body.reason, 'string');
   for (const path of ['/primary', '/replica']) {
-    assert.equal((await ask(adminOf(cluster.coordinator), path)).status, 503);
+    assert.equal((await ask(adminAddressOf(cluster.coordinator), path)).status, 503);
   }
 });
 
@@ -132,7 +125,7 @@ test('/status has the JSON shape of understudy status --json: all replicas at th
   const printed = JSON.parse(cli.stdout);
   assert.deepEqual(printed.service, { name: 'understudy-kv', version: 1 }, 'the service the cluster runs');
   const rowKeys = Object.keys(printed.replicas[0]).sort();
-  const fromCoordinator = JSON.parse((await ask(adminOf(cluster.coordinator), '/status')).body);
+  const fromCoordinator = JSON.parse((await ask(adminAddressOf(cluster.coordinator), '/status')).body);
   assert.deepEqual(Object.keys(fromCoordinator).sort(), Object.keys(printed).sort());
   assert.deepEqual(fromCoordinator.view, printed.view);
   assert.deepEqual(
@@ -153,7 +146,7 @@ test('/status has the JSON shape of understudy status --json: all replicas at th
 });
 
 test('an unknown path is 404 and a method other than GET or HEAD is 405, on every admin port', async () => {
-  const addresses = [adminOf(cluster.coordinator), ...[...cluster.replicas.keys()].map(replicaAdmin)];
+  const addresses = [adminAddressOf(cluster.coordinator), ...[...cluster.replicas.keys()].map(replicaAdmin)];
   for (const address of addresses) {
     assert.equal((await ask(address, '/nope')).status, 404);
     // The dashboard is the coordinator's alone (test/integration/dashboard.test.ts drives it).
@@ -168,7 +161,7 @@ test('an unknown path is 404 and a method other than GET or HEAD is 405, on ever
 });
 
 test('after kill -9 of the primary, the new primary answers 200 on /primary and the coordinator counts a failover', async () => {
-  const coordinatorAdmin = adminOf(cluster.coordinator);
+  const coordinatorAdmin = adminAddressOf(cluster.coordinator);
   const failoversBefore = sampleValue(await metrics(coordinatorAdmin), 'understudy_failovers_total');
   const viewBefore = sampleValue(await metrics(coordinatorAdmin), 'understudy_view_number');
   const killed = await primaryId();

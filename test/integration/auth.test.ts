@@ -19,7 +19,7 @@ import type { ClientRequest, Hello } from '../../src/protocol/messages.js';
 import { clientId, replicaId } from '../../src/protocol/types.js';
 import { keyValueService } from '../../src/state-machine/kv-service.js';
 import { dial, PROTOCOL_VERSION, parseClientReply } from '../../src/transport/index.js';
-import { LocalCluster, type RunningProcess, runCli, waitFor } from './harness.js';
+import { adminAddressOf, LocalCluster, type RunningProcess, runCli, waitFor } from './harness.js';
 
 const directory = mkdtempSync(path.join(tmpdir(), 'understudy-auth-'));
 const clusterSecret = 'the-shared-secret-of-this-test-cluster';
@@ -37,12 +37,6 @@ async function makeToken(
   const digest = /"(sha256:[0-9a-f]{64})"/.exec(made.stdout)?.[1];
   assert(digest !== undefined, made.stdout);
   return { token, digest, file };
-}
-
-function adminAddressOf(running: RunningProcess | undefined): string {
-  const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
-  assert(match?.[1] !== undefined, 'the process printed its admin address');
-  return match[1];
 }
 
 async function counter(adminAddress: string, name: string, reason: string): Promise<number> {

@@ -14,7 +14,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { AdminServer } from '../../src/admin/admin-server.js';
 import { Dashboard } from '../../src/admin/dashboard/dashboard.js';
 import { inspection } from '../unit/dashboard-fixtures.js';
-import { freePort, LocalCluster, type RunningProcess, waitFor } from './harness.js';
+import { adminAddressOf, freePort, LocalCluster, waitFor } from './harness.js';
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it); another with $CHROMIUM_PATH. */
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,12 +45,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-function adminOf(running: RunningProcess | null): string {
-  const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
-  assert.ok(match?.[1] !== undefined, 'the coordinator printed its admin address');
-  return match[1];
-}
 
 /** A page that records what went wrong in it: script errors, and console errors (CSP violations too). */
 async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {
@@ -99,7 +93,7 @@ test('the dashboard shows the primary, then the new primary and a failover after
   let writing = true;
   let writer: Promise<void> = Promise.resolve();
   try {
-    const { page, problems } = await openPage(`http://${adminOf(cluster.coordinator)}/`);
+    const { page, problems } = await openPage(`http://${adminAddressOf(cluster.coordinator)}/`);
     const first = await cluster.waitForView((view) => view.backups.length === 2);
     await waitForPage(
       'the page to show the primary',

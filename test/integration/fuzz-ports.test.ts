@@ -20,7 +20,7 @@ import {
   peerHello,
 } from './fuzz-inputs.js';
 import { type BatchOutcome, runPool, sampleResident, scrapeSum, sendBatch } from './fuzz-sender.js';
-import { LocalCluster, type RunningProcess } from './harness.js';
+import { adminAddressOf, LocalCluster, type RunningProcess } from './harness.js';
 
 const framesTotal = Number(process.env.FUZZ_FRAMES ?? 100_000);
 const seed = Number(process.env.FUZZ_SEED ?? 20_261_201);
@@ -44,12 +44,6 @@ before(async () => {
 });
 
 after(() => cluster.close());
-
-function adminOf(running: RunningProcess | null | undefined): string {
-  const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
-  assert.ok(match?.[1] !== undefined, 'the process printed its admin address');
-  return match[1];
-}
 
 function respOf(running: RunningProcess | undefined): string {
   const match = /Redis protocol on (\S+:\d+)/.exec(running?.stdout() ?? '');
@@ -97,8 +91,8 @@ test(`${framesTotal} hostile frames on every port: nothing crashes, memory stays
   const primary = cluster.replicas.get(primaryId);
   const primaryAddress = status.replicas.find((replica) => replica.id === primaryId)?.address ?? '';
   assert.ok(primary !== undefined && primaryAddress !== '');
-  const primaryAdmin = adminOf(primary);
-  const coordinatorAdmin = adminOf(cluster.coordinator);
+  const primaryAdmin = adminAddressOf(primary);
+  const coordinatorAdmin = adminAddressOf(cluster.coordinator);
 
   const targets: Target[] = [
     {

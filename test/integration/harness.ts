@@ -61,6 +61,13 @@ export function startProcess(
   });
 }
 
+/** Where a process serves its admin port (`--admin`), as it printed at start. */
+export function adminAddressOf(running: RunningProcess | null | undefined): string {
+  const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
+  if (match?.[1] === undefined) throw new Error('the process printed no admin address');
+  return match[1];
+}
+
 /** Runs the CLI to completion and returns its exit code and output. */
 export function runCli(
   args: string[],

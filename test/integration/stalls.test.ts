@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STALL_MESSAGE } from '../../src/node/stall-watch.js';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
-import { LocalCluster, type RunningProcess, waitFor } from './harness.js';
+import { adminAddressOf, LocalCluster, type RunningProcess, waitFor } from './harness.js';
 
 const admin = ['--admin', '127.0.0.1:0'];
 const stoppedMs = 700;
@@ -21,12 +21,6 @@ before(async () => {
 
 after(() => cluster.close());
 
-function adminOf(running: RunningProcess | null | undefined): string {
-  const match = /admin on http:\/\/(\S+?)\//.exec(running?.stdout() ?? '');
-  assert.ok(match?.[1] !== undefined, 'the process printed its admin address');
-  return match[1];
-}
-
 function stallWarnings(running: RunningProcess): Record<string, unknown>[] {
   return running
     .stderr()
@@ -36,7 +30,7 @@ function stallWarnings(running: RunningProcess): Record<string, unknown>[] {
 }
 
 async function stalls(running: RunningProcess): Promise<{ count: number; longestSeconds: number }> {
-  const response = await fetch(`http://${adminOf(running)}/metrics`);
+  const response = await fetch(`http://${adminAddressOf(running)}/metrics`);
   const families = parsePrometheusText(await response.text());
   return {
     count: sampleValue(families, 'understudy_stalls_total'),
