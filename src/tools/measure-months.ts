@@ -5,7 +5,7 @@
 //
 // - retention: many puts over a small key set; every second, each replica's data directory size and
 //   resident memory, against the bounds data dir < 4 × live state + one log segment and
-//   RSS < 2 × live state + 100 MB; then kill -9 of a backup and the time it takes to come back.
+//   RSS < 2 × live state + 150 MB; then kill -9 of a backup and the time it takes to come back.
 // - transfer: a large state, then a new empty replica joins while a light load writes; the snapshot
 //   transfer's bytes, seconds and rate, unthrottled and paced by --transfer-rate.
 // - sessions: many short-lived clients (connect, write once, close); the session count against
@@ -40,8 +40,12 @@ import {
 
 // ---- limits and defaults -----------------------------------------------------------------------
 
-/** The memory bound's allowance for the runtime itself (Node, buffers, code): 100 MB. */
-const RESIDENT_ALLOWANCE_BYTES = 100 * 1000 * 1000;
+/**
+ * The memory bound's allowance for the runtime itself (Node, buffers, code, the collector's slack):
+ * 150 MB. It was 100 MB while the servers ran with --heap-growing-percent=20, which bought 30-40 MB at
+ * a small state with stalls of 300-700 ms at a large one (src/cli/server-node-flags.ts).
+ */
+const RESIDENT_ALLOWANCE_BYTES = 150 * 1000 * 1000;
 /** The data directory bound allows this many times the live state, plus one log segment. */
 const DIRECTORY_STATE_FACTOR = 4;
 const RESIDENT_STATE_FACTOR = 2;
@@ -745,7 +749,7 @@ function printRetention(report: RetentionReport): string {
     `retention: ${report.puts.toLocaleString('en-US')} puts over ${report.keys} keys, ${report.valueBytes}-byte values, ${report.concurrency} in flight, --snapshot-log-bytes ${report.snapshotLogBytes}`,
     `  ${report.seconds} s, ${report.putsPerSecond} puts/s, failed: ${failed(report.putsFailed)}; ${describeLoad(report.load)}`,
     `  live state: newest snapshot ${mb(liveState.newestSnapshotBytes)}; keys × (key + value) ${mb(liveState.keyValueBytes)}`,
-    `  bounds: data dir < ${mb(bounds.directoryBytes)} (${DIRECTORY_STATE_FACTOR} × snapshot + 64 MiB segment): ${bounds.directoryHolds ? 'holds' : 'DOES NOT HOLD'}; RSS < ${mb(bounds.residentBytes)} (${RESIDENT_STATE_FACTOR} × snapshot + 100 MB): ${bounds.residentHolds ? 'holds' : 'DOES NOT HOLD'}`,
+    `  bounds: data dir < ${mb(bounds.directoryBytes)} (${DIRECTORY_STATE_FACTOR} × snapshot + 64 MiB segment): ${bounds.directoryHolds ? 'holds' : 'DOES NOT HOLD'}; RSS < ${mb(bounds.residentBytes)} (${RESIDENT_STATE_FACTOR} × snapshot + ${RESIDENT_ALLOWANCE_BYTES / 1e6} MB): ${bounds.residentHolds ? 'holds' : 'DOES NOT HOLD'}`,
     indent(
       table([
         [
