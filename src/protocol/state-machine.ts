@@ -31,6 +31,12 @@ export interface StateMachine {
 export interface SnapshotEncoding {
   /** Encodes the next slice; returns the whole snapshot after the last one, null before it. */
   next(): Uint8Array | null;
+  /**
+   * Optional, called before the first slice: leave `bytes` unused in front of the snapshot that
+   * next() returns, in the same ArrayBuffer, so that the replica can put its own header there
+   * instead of copying the whole snapshot behind it.
+   */
+  reserveFront?(bytes: number): void;
 }
 
 /** A snapshot already encoded, as an encoding of one slice. */

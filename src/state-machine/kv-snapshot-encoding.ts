@@ -17,9 +17,13 @@ const sliceBytesMax = 4 * 1024 * 1024;
 export class KvSnapshotEncoding implements SnapshotEncoding {
   private readonly keys: string[];
   private readonly values: string[];
-  private readonly out: Buffer;
+  private readonly size: number;
+  private readonly version: number;
+  /** Made by the first slice, with `front` bytes before the snapshot (reserveFront). */
+  private out: Buffer | null = null;
+  private front = 0;
   private nextEntry = 0;
-  private offset = 5;
+  private offset = 0;
 
   /** Captures `entries` as they are now, in their Map order. */
   constructor(entries: ReadonlyMap<string, string>, version: number) {
@@ -33,13 +37,18 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
       size += 8 + key.length + value.length;
       at += 1;
     }
-    this.out = Buffer.allocUnsafe(size);
-    this.out.writeUInt8(version, 0);
-    this.out.writeUInt32LE(entries.size, 1);
+    this.size = size;
+    this.version = version;
+  }
+
+  reserveFront(bytes: number): void {
+    if (this.out !== null) throw new Error('reserveFront after the first slice');
+    this.front = bytes;
   }
 
   next(): Uint8Array | null {
-    const { keys, values, out } = this;
+    const out = this.out ?? this.allocate();
+    const { keys, values } = this;
     const end = Math.min(keys.length, this.nextEntry + sliceEntriesMax);
     const bytesEnd = this.offset + sliceBytesMax;
     let offset = this.offset;
@@ -54,7 +63,16 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     // The captured references are not needed any more; the output may live on in a file write.
     this.keys.length = 0;
     this.values.length = 0;
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return new Uint8Array(out.buffer, out.byteOffset + this.front, this.size);
+  }
+
+  private allocate(): Buffer {
+    const out = Buffer.allocUnsafe(this.front + this.size);
+    out.writeUInt8(this.version, this.front);
+    out.writeUInt32LE(this.keys.length, this.front + 1);
+    this.out = out;
+    this.offset = this.front + 5;
+    return out;
   }
 }
 

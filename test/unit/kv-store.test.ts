@@ -4,8 +4,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Packr } from 'msgpackr';
+import { AsyncLossRecord } from '../../src/protocol/async-loss.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
-import { ServiceError } from '../../src/protocol/state-machine.js';
+import { SessionTable } from '../../src/protocol/sessions.js';
+import {
+  beginSnapshotPayload,
+  decodeSnapshotPayload,
+  encodeSnapshotPayload,
+} from '../../src/protocol/snapshot-payload.js';
+import { finishSnapshot, ServiceError } from '../../src/protocol/state-machine.js';
+import { logIndex, viewNumber } from '../../src/protocol/types.js';
 import {
   decodeResult,
   encodeOperation,
@@ -289,6 +297,34 @@ test('a snapshot begun, then encoded in slices while writes go on, is the state 
   assert.equal(restored.stateHash(), atBeginning);
   assert.equal(get(restored, 'new-0'), null);
   assert.notEqual(store.stateHash(), atBeginning);
+});
+
+test("a replica's snapshot payload puts its header in the room the store's encoding left, with the same bytes as a copy", () => {
+  const store = new KeyValueStore();
+  for (let k = 0; k < 20_000; k++) write(store, op.put(bytes(`key-${k}`), bytes(`v${k}`)));
+  const source = {
+    sessions: new SessionTable(),
+    loss: new AsyncLossRecord(),
+    epochs: [{ view: viewNumber(2), startIndex: logIndex(0) }],
+  };
+  const inPlace = finishSnapshot(beginSnapshotPayload({ ...source, state: store.beginSnapshot() }));
+  // encodedSnapshot reserves nothing: the header and the state are copied into a new array.
+  const copied = encodeSnapshotPayload({ ...source, state: store.snapshot() });
+  assert.deepEqual(Buffer.from(inPlace), Buffer.from(copied));
+  const restored = new KeyValueStore();
+  restored.restore(decodeSnapshotPayload(inPlace).state);
+  assert.equal(restored.stateHash(), store.stateHash());
+  // The store's encoding leaves the room it is asked for in front of the snapshot, in its own buffer.
+  const reserving = store.beginSnapshot();
+  reserving.reserveFront?.(10);
+  const state = finishSnapshot(reserving);
+  assert.equal(state.byteOffset, 10);
+  assert.equal(state.buffer.byteLength, 10 + state.length);
+  assert.deepEqual(Buffer.from(state), Buffer.from(store.snapshot()));
+  // Once it has begun, an encoding's front can no longer move.
+  const begun = store.beginSnapshot();
+  begun.next();
+  assert.throws(() => begun.reserveFront?.(8), /after the first slice/);
 });
 
 test('a snapshot of an older build (format 2, keys ascending) restores; a key twice in one is refused', () => {
