@@ -3,6 +3,7 @@
 // mismatches and the read-back as the load scenario prints them. --json prints the report object.
 
 import { defaultNodeConfig } from '../node/config.js';
+import { stallThresholdMs } from '../node/stall-watch.js';
 import type { FailoverReport } from './failover.js';
 import { RESIDENT_GROWTH_RULE } from './memory.js';
 import {
@@ -19,7 +20,7 @@ import type { SteadyReport } from './steady.js';
 import { formatCount, formatMs, formatTable } from './table.js';
 
 /** What the servers call a stall, at their default tick (stall-watch.ts). */
-const STALL_THRESHOLD_TEXT = `${defaultNodeConfig.protocol.stallTicksMin * defaultNodeConfig.tickMs} ms`;
+const STALL_THRESHOLD_TEXT = `${stallThresholdMs(defaultNodeConfig)} ms`;
 
 /** Views named in the text report; --json has them all. */
 const VIEWS_SHOWN_MAX = 8;

@@ -196,7 +196,7 @@ class ViewPoller {
   }
 }
 
-/** How many stall warnings each process of the cluster has logged so far. */
+/** The stall warnings each process of the cluster has logged so far, by process. */
 function stallLines(cluster: MeasuredCluster): Map<string, Record<string, unknown>[]> {
   return new Map(
     cluster.processes().map(({ name }) => [name, cluster.logLines(name, STALL_MESSAGE)] as const),

@@ -296,7 +296,7 @@ export class CoordinatorServer {
         viewsInstalled: 0,
         primariesReplaced: 0,
         switchoversDone: 0,
-        stalls: this.stallCounts(),
+        stalls: this.stalls,
       };
     }
     return {
@@ -304,12 +304,8 @@ export class CoordinatorServer {
       viewsInstalled: term.core.viewsInstalled,
       primariesReplaced: term.core.primariesReplaced,
       switchoversDone: term.core.switchoversDone,
-      stalls: this.stallCounts(),
+      stalls: this.stalls,
     };
-  }
-
-  private stallCounts(): StallCounts {
-    return { count: this.stalls.count, longestMs: this.stalls.longestMs };
   }
 
   /**

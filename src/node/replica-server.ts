@@ -359,7 +359,7 @@ export class ReplicaServer {
       service: this.options.service,
       viewsAdopted: this.core.viewsAdopted,
       primaryChanges: this.core.primaryChanges,
-      stalls: { count: this.stalls.count, longestMs: this.stalls.longestMs },
+      stalls: this.stalls,
       failureTimeoutTicks: config.protocol.failureTimeoutTicks,
     };
   }

@@ -20,9 +20,14 @@ export interface StallCounts {
   readonly longestMs: number;
 }
 
+/** How late a node's tick timer must fire to count as a stall: what the protocol forgives as one. */
+export function stallThresholdMs(config: NodeConfig): number {
+  return config.protocol.stallTicksMin * config.tickMs;
+}
+
 export class StallWatch implements StallCounts {
-  count = 0;
-  longestMs = 0;
+  #count = 0;
+  #longestMs = 0;
   private lastTickMs: number;
 
   constructor(
@@ -36,9 +41,17 @@ export class StallWatch implements StallCounts {
     this.lastTickMs = clock();
   }
 
-  /** For a node's tick timer: a stall is what the protocol forgives as one (stallTicksMin ticks). */
+  /** For a node's tick timer. */
   static forNode(logger: Logger, config: NodeConfig): StallWatch {
-    return new StallWatch(logger, config.tickMs, config.protocol.stallTicksMin * config.tickMs);
+    return new StallWatch(logger, config.tickMs, stallThresholdMs(config));
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  get longestMs(): number {
+    return this.#longestMs;
   }
 
   /** Called by the tick timer each time it fires. */
@@ -48,8 +61,8 @@ export class StallWatch implements StallCounts {
     const stalledMs = Math.round(now - this.lastTickMs - this.tickMs);
     this.lastTickMs = now;
     if (stalledMs < this.thresholdMs) return;
-    this.count += 1;
-    this.longestMs = Math.max(this.longestMs, stalledMs);
-    this.logger.warn({ stalledMs, stalls: this.count }, STALL_MESSAGE);
+    this.#count += 1;
+    this.#longestMs = Math.max(this.#longestMs, stalledMs);
+    this.logger.warn({ stalledMs, stalls: this.#count }, STALL_MESSAGE);
   }
 }

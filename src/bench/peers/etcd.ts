@@ -121,11 +121,12 @@ export class EtcdGroup {
     throw new Error('no etcd member is leader');
   }
 
-  /** Stops every member, each by its own process id. */
+  /** The members still running, by name and process id (whose CPU time each run reads). */
   processes(): NamedProcess[] {
     return runningProcesses(this.servers);
   }
 
+  /** Stops every member, each by its own process id. */
   async close(): Promise<void> {
     await Promise.all(this.servers.map((server) => server.stop()));
   }

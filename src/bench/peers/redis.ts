@@ -115,11 +115,12 @@ export class RedisGroup {
     }
   }
 
-  /** Stops every server, each by its own process id. */
+  /** The servers still running, by name and process id (whose CPU time each run reads). */
   processes(): NamedProcess[] {
     return runningProcesses(this.servers);
   }
 
+  /** Stops every server, each by its own process id. */
   async close(): Promise<void> {
     await Promise.all(this.servers.map((server) => server.stop()));
   }
