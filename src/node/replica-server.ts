@@ -350,7 +350,7 @@ export class ReplicaServer {
     return {
       status,
       address: this.options.advertise ?? this.listener.address,
-      problem: healthProblem({ ...status, silentTicks: 0 }, config.protocol, describeTicks),
+      problem: healthProblem(0, status, config.protocol, describeTicks),
       backups: this.core.backupProgress().map((backup) => ({
         ...backup,
         behindSeconds: (backup.behindTicks * config.tickMs) / 1000,

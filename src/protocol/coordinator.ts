@@ -383,11 +383,7 @@ export class Coordinator {
   }
 
   private healthProblem(record: ReplicaRecord): string | null {
-    return healthProblem(
-      { ...record, silentTicks: this.now - record.lastHeartbeatTick },
-      this.config,
-      this.describeTicks,
-    );
+    return healthProblem(this.now - record.lastHeartbeatTick, record, this.config, this.describeTicks);
   }
 
   private alive(id: ReplicaId): boolean {
@@ -770,25 +766,27 @@ export class Coordinator {
 
   private adjustMembership(current: ViewRecord): void {
     const view = current.view;
+    // Runs at every tick and heartbeat: the lists are a few ids long, so no sets, sorts or copies.
     const report = this.currentReport(current);
-    const lagging = new Set(report?.laggingBackups ?? []);
-    const synced = new Set(report?.syncedLearners ?? []);
+    const lagging = report?.laggingBackups ?? [];
+    const synced = report?.syncedLearners ?? [];
     const changed = (id: ReplicaId) => this.identityChanged(id, current);
-    const backups = view.backups.filter((id) => this.alive(id) && !lagging.has(id) && !changed(id));
+    const backups = view.backups.filter((id) => this.alive(id) && !lagging.includes(id) && !changed(id));
     if (this.config.lagPolicy === 'eject') {
-      for (const id of view.backups) {
-        if (lagging.has(id)) this.ejectedUntil.set(id, this.now + this.config.ejectTicks);
+      for (const id of lagging) {
+        if (view.backups.includes(id)) this.ejectedUntil.set(id, this.now + this.config.ejectTicks);
       }
     }
     for (const [id, until] of this.ejectedUntil) if (until <= this.now) this.ejectedUntil.delete(id);
     const learners: ReplicaId[] = [];
     for (const id of view.learners) {
       if (!this.alive(id) || this.ejectedUntil.has(id)) continue;
-      if (synced.has(id) && !changed(id)) backups.push(id);
+      if (synced.includes(id) && !changed(id)) backups.push(id);
       else learners.push(id);
     }
-    for (const id of this.aliveIds()) {
-      if (id === view.primary || backups.includes(id) || learners.includes(id)) continue;
+    // Any order: installView sorts, sameMembers does not care.
+    for (const id of this.replicas.keys()) {
+      if (id === view.primary || backups.includes(id) || learners.includes(id) || !this.alive(id)) continue;
       if (!this.ejectedUntil.has(id)) learners.push(id);
     }
     // A member whose process or directory changed needs a new view even if its role stays: the
@@ -893,22 +891,23 @@ function emptyEffects(): Mutable<CoordinatorEffects> {
 
 /** What a replica's liveness is judged by: its own reports, and how long it has been silent. */
 export interface HealthReport {
-  readonly silentTicks: number;
   readonly coordinatorSilentTicks: number;
   readonly storageStalledTicks: number;
 }
 
 /**
- * Why a replica does not count as alive (silent, deaf, disk stalled), or null. The coordinator judges
- * every replica by it; a replica's admin port judges itself by it (silent 0: it hears itself).
+ * Why a replica does not count as alive (silent for `silentTicks`, deaf, disk stalled), or null. The
+ * coordinator judges every replica by it, several times a tick, so a healthy replica costs no
+ * allocation; a replica's admin port judges itself by it (silent 0: it hears itself).
  */
 export function healthProblem(
+  silentTicks: number,
   report: HealthReport,
   config: ProtocolConfig,
   describeTicks: (ticks: number) => string,
 ): string | null {
-  if (report.silentTicks > config.failureTimeoutTicks) {
-    return `no heartbeat for ${describeTicks(Math.round(report.silentTicks))}`;
+  if (silentTicks > config.failureTimeoutTicks) {
+    return `no heartbeat for ${describeTicks(Math.round(silentTicks))}`;
   }
   if (report.coordinatorSilentTicks >= config.failureTimeoutTicks) {
     return `has heard nothing from the coordinator for ${describeTicks(report.coordinatorSilentTicks)}`;
