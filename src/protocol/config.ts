@@ -59,7 +59,8 @@ export interface ProtocolConfig {
   /**
    * Bytes of log (updates and results) appended since the last snapshot before the next is taken.
    * The real threshold grows with the state: at least a quarter of the last snapshot's size, so a
-   * large state is not rewritten after every few writes.
+   * large state is not rewritten after every few writes. Each replica process snapshots at two
+   * thirds to all of it (by its incarnation), so replicas do not all rewrite their state at once.
    */
   readonly snapshotLogBytes: number;
   /** A session whose client sent nothing for this long is expired (decided by the primary, logged). */

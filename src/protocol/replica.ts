@@ -199,6 +199,13 @@ export class Replica {
   private keptSnapshots: SnapshotInfo[] = [];
   private snapshotInProgress: SnapshotInProgress | null = null;
   private logBytesSinceSnapshot = 0;
+  /**
+   * This process takes its snapshots at two thirds to all of the threshold, by its incarnation:
+   * replicas apply the same log, and with one threshold all of them rewrote a large state at the same
+   * moment, on two cores stalling each other for hundreds of milliseconds. Never above the threshold,
+   * so the log kept on disk stays within what operators size for.
+   */
+  private readonly snapshotStagger: number;
   /** The snapshot the shell is receiving for us, as it last said. */
   private transferProgress: TransferProgress | null = null;
 
@@ -274,6 +281,7 @@ export class Replica {
     this.createStateMachine = options.createStateMachine;
     this.testOnlyFaults = options.testOnlyFaults ?? {};
     this.incarnation = options.incarnation;
+    this.snapshotStagger = 1 - (options.incarnation % 1024) / 3072;
     this.directory = options.directory;
     this.clock = options.clock;
     this.now = options.clock();
@@ -1530,7 +1538,8 @@ export class Replica {
     if (this.snapshotInProgress !== null || this.role === 'none') return;
     const saved = this.savedSnapshot;
     if (this.appliedIndex <= (saved?.position.index ?? 0)) return;
-    const threshold = Math.max(this.config.snapshotLogBytes, Math.floor((saved?.sizeBytes ?? 0) / 4));
+    const threshold =
+      Math.max(this.config.snapshotLogBytes, Math.floor((saved?.sizeBytes ?? 0) / 4)) * this.snapshotStagger;
     if (this.logBytesSinceSnapshot < threshold) return;
     const position = this.log.positionAt(this.appliedIndex);
     const stateMachine = this.stateMachine;

@@ -30,7 +30,7 @@ import {
   parseSnapshotFileName,
   recordedChecksum,
   SnapshotDamagedError,
-  snapshotChecksum,
+  snapshotChecksumInSlices,
   snapshotFileBytes,
   snapshotFileName,
   snapshotTrailerBytes,
@@ -210,7 +210,7 @@ export class SnapshotStore {
     this.written = null;
     try {
       const header = encodeSnapshotHeader(position, payload.length);
-      const checksum = snapshotChecksum(header, payload);
+      const checksum = await snapshotChecksumInSlices(header, payload);
       const fd = await openFile(path.join(this.directory, temporaryFileName), 'w');
       try {
         await writeAllAt(fd, header, 0);

@@ -110,6 +110,23 @@ test('write then keep: the snapshot comes back at the next open, with the info w
   });
 });
 
+test('a snapshot of several megabytes (its checksum taken a slice per turn) verifies whole at the next open', async () => {
+  await withDirectory(async (directory) => {
+    const { store } = SnapshotStore.open(directory);
+    // 2.5 MiB: three slices, the last one partial.
+    const payload = Uint8Array.from({ length: 2.5 * 1024 * 1024 }, (_, i) => (i * 131 + (i >> 11)) & 0xff);
+    const info = await store.write(at(500, 4), payload);
+    await store.keep(at(500, 4));
+    const file = fs.readFileSync(path.join(directory, snapshotFileName(at(500, 4))));
+    assert.equal(info.checksum, crc32(file.subarray(0, file.length - 4)));
+    assert.equal(file.readUInt32LE(file.length - 4), info.checksum);
+    const reopened = SnapshotStore.open(directory);
+    assert.deepStrictEqual(reopened.damaged, []);
+    assert.deepStrictEqual(reopened.newest?.info, info);
+    assert.ok(Buffer.from(payload).equals(Buffer.from(reopened.newest?.payload ?? [])));
+  });
+});
+
 test('keep() retains only the two newest snapshots', async () => {
   await withDirectory(async (directory) => {
     const { store } = SnapshotStore.open(directory);
