@@ -210,6 +210,42 @@ test('a primary keeps a snapshot only once everything in it committed, then trim
   );
 });
 
+test('replica processes take their snapshots at their own two thirds to all of the threshold, never above it', () => {
+  // The core counts update + result + 64 bytes an entry; these puts are 20–30 bytes of each.
+  const threshold = 4000;
+  const entriesBeforeFirstSnapshot = (incarnation: number): { entries: number; logBytes: number } => {
+    const harness = new ReplicaHarness(r1, [], incarnation, {
+      config: { ...months, snapshotLogBytes: threshold },
+    });
+    harness.lead(view(1, r1, []));
+    for (let number = 1; number <= 200; number++) {
+      harness.request(kvOperation.put(text(`key-${number}`), text(`value-${number}`)), { client: 'writer' });
+      harness.syncAll();
+      harness.replica.tick();
+      harness.drain();
+      if (harness.storage.some((operation) => operation.kind === 'snapshot')) {
+        // Every entry so far (the session's opening too), as the core counts them.
+        const entries = harness.replica.entries();
+        const logBytes = entries.reduce(
+          (sum, entry) => sum + entry.update.length + entry.result.length + 64,
+          0,
+        );
+        return { entries: entries.length, logBytes };
+      }
+    }
+    throw new Error(`incarnation ${incarnation} took no snapshot in 200 writes`);
+  };
+  // 1024 % 1024 = 0: the whole threshold; 1023: two thirds of it; the same log for both.
+  const whole = entriesBeforeFirstSnapshot(1024);
+  const twoThirds = entriesBeforeFirstSnapshot(1023);
+  assert.ok(whole.logBytes >= threshold && whole.logBytes < threshold + 200, JSON.stringify(whole));
+  assert.ok(
+    twoThirds.logBytes >= (threshold * 2) / 3 && twoThirds.logBytes < (threshold * 2) / 3 + 200,
+    JSON.stringify(twoThirds),
+  );
+  assert.ok(twoThirds.entries < whole.entries, 'the two processes snapshot at different log positions');
+});
+
 test('a follower that needs trimmed entries is offered the snapshot, installs it and catches up from the log', () => {
   const { primary, backup } = pair();
   primary.tick(2);
