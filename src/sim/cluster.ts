@@ -313,7 +313,7 @@ export class SimCluster {
     }
     node.replica = new Replica({
       id,
-      incarnation: this.starts,
+      incarnation: incarnationOf(this.starts),
       directory: node.disk.identity,
       clock: () => Math.floor(node.clockTime),
       address: `sim:${id}`,
@@ -960,4 +960,13 @@ export class SimCluster {
     for (const { to, message } of effects.messages)
       this.send('coordinator', to, { kind: 'coordinator', message });
   }
+}
+
+/**
+ * A process's incarnation, different at every start as a real one's (drawn at random) is, and spread
+ * over its low bits as a random one's are: a replica takes its snapshots at a fraction of the
+ * threshold chosen by them, and consecutive start counts would give every replica almost the same.
+ */
+function incarnationOf(start: number): number {
+  return start * 1024 + ((start * 2654435761) % 1024);
 }
