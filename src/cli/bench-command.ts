@@ -264,16 +264,24 @@ interface Outcome {
   readonly failed: boolean;
 }
 
-/** An answer or a read-back disagreed with what the bench wrote, or a key could not be read back. */
-function disagreed(report: {
+/** What every scenario's report says of its answers and of itself. */
+interface Checked {
   readonly mismatches: { readonly count: number };
   readonly verify: {
     readonly mismatches: number;
     readonly readErrors: Readonly<Record<string, number>>;
   } | null;
-}): boolean {
+  readonly interrupted: boolean;
+}
+
+/**
+ * A scenario's outcome: it failed if an answer or a read-back disagreed with what the bench wrote, a
+ * key could not be read back, or the run was interrupted.
+ */
+function outcomeOf<R extends Checked>(report: R, format: (report: R) => string): Outcome {
   const count = report.mismatches.count + (report.verify?.mismatches ?? 0);
-  return count > 0 || Object.keys(report.verify?.readErrors ?? {}).length > 0;
+  const disagreed = count > 0 || Object.keys(report.verify?.readErrors ?? {}).length > 0;
+  return { report, text: format(report), failed: disagreed || report.interrupted };
 }
 
 async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
@@ -320,7 +328,7 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
           ...onSecond,
           ...onPhaseEnd,
         });
-        outcome = { report, text: formatReport(report), failed: disagreed(report) || report.interrupted };
+        outcome = outcomeOf(report, formatReport);
       } else {
         if (started === null) throw new Error(`--scenario ${flags.scenario} needs a cluster it started`);
         const { formatFailoverReport, formatSteadyReport } = await import('../bench/scenario-report.js');
@@ -334,11 +342,7 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
             signal,
             ...onNote,
           });
-          outcome = {
-            report,
-            text: formatFailoverReport(report),
-            failed: disagreed(report) || report.interrupted,
-          };
+          outcome = outcomeOf(report, formatFailoverReport);
         } else {
           const { runSteady } = await import('../bench/steady.js');
           const verify = flags.verify === true;
@@ -350,11 +354,7 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
             ...onSecond,
             ...onPhaseEnd,
           });
-          outcome = {
-            report,
-            text: formatSteadyReport(report),
-            failed: disagreed(report) || report.interrupted,
-          };
+          outcome = outcomeOf(report, formatSteadyReport);
         }
       }
       progress?.clear();
