@@ -68,16 +68,13 @@ export function beginSnapshotPayload(source: SnapshotPayloadSource): SnapshotEnc
     next: () => {
       const state = source.state.next();
       if (state === null) return null;
-      if (reserved && state.byteOffset >= frontBytes) {
-        const out = new Uint8Array(state.buffer, state.byteOffset - frontBytes, frontBytes + state.length);
-        new DataView(out.buffer, out.byteOffset).setUint32(0, header.length, true);
-        out.set(header, 4);
-        return out;
-      }
-      const out = new Uint8Array(frontBytes + state.length);
-      new DataView(out.buffer).setUint32(0, header.length, true);
+      const inPlace = reserved && state.byteOffset >= frontBytes;
+      const out = inPlace
+        ? new Uint8Array(state.buffer, state.byteOffset - frontBytes, frontBytes + state.length)
+        : new Uint8Array(frontBytes + state.length);
+      new DataView(out.buffer, out.byteOffset).setUint32(0, header.length, true);
       out.set(header, 4);
-      out.set(state, 4 + header.length);
+      if (!inPlace) out.set(state, frontBytes);
       return out;
     },
   };
