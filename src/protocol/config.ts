@@ -122,7 +122,7 @@ export function quorumConfigured(config: ProtocolConfig): boolean {
 }
 
 export const defaultProtocolConfig: ProtocolConfig = {
-  heartbeatIntervalTicks: 5,
+  heartbeatIntervalTicks: 10,
   failureTimeoutTicks: 60,
   leaseTicks: 40,
   leaseDriftMarginTicks: 10,

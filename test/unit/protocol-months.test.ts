@@ -270,7 +270,8 @@ test('a follower that needs trimmed entries is offered the snapshot, installs it
   pump([primary, backup, learner]);
   write(primary, 'writer', 2, 'k', 'v2');
   pump([primary, backup, learner]);
-  primary.tick(6);
+  // A heartbeat later, the primary reports the learners that hold everything.
+  primary.tick(months.heartbeatIntervalTicks + 1);
   pump([primary, backup, learner]);
   assert.equal(learner.get('k'), 'v2', 'the learner holds the snapshot and the log after it');
   const reported = primary.harness.heartbeats.at(-1)?.syncedLearners ?? [];

@@ -1,6 +1,6 @@
 // The cluster's status as the dashboard shows it, from one inspection of the coordinator: each
 // replica with how far its disk and its state machine are behind the primary's commit index. The
-// coordinator knows those indexes from the replicas' heartbeats (every 50 ms), so they are at most a
+// coordinator knows those indexes from the replicas' heartbeats (every 100 ms), so they are at most a
 // heartbeat old; a replica that died keeps its last report, and its lag grows as the cluster goes on.
 
 import type { CoordinatorInspection } from '../../node/coordinator-server.js';
