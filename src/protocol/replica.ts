@@ -1081,14 +1081,14 @@ export class Replica {
     const holdsEveryCommitted =
       follower.matchIndex >= Math.max(this.commitIndex, this.viewStartIndex) &&
       follower.receivedIndex >= this.replicatedIndex;
-    if (isLearner && !follower.synced && holdsEveryCommitted) {
-      // From here on this learner holds every committed entry and every acknowledged replicated write,
-      // because commit and replicated acknowledgements wait for it too.
-      follower.synced = true;
-    }
+    const caughtUp = isLearner && !follower.synced && holdsEveryCommitted;
+    // From here on this learner holds every committed entry and every acknowledged replicated write,
+    // because commit and replicated acknowledgements wait for it too.
+    if (caughtUp) follower.synced = true;
     this.advanceCommit();
     this.advanceReplicated();
-    if (!this.leadReadySent && this.leadReady()) this.sendHeartbeat();
+    // The coordinator makes a caught-up learner a backup on our word: say it now, not a heartbeat later.
+    if (caughtUp || (!this.leadReadySent && this.leadReady())) this.sendHeartbeat();
   }
 
   private onSyncRequest(from: ReplicaId, message: SyncRequest): void {

@@ -278,6 +278,24 @@ test('a follower that needs trimmed entries is offered the snapshot, installs it
   assert.deepEqual(reported, [r3], 'and counts as holding everything');
 });
 
+test('a primary tells the coordinator at once that a learner caught up, not a heartbeat later', () => {
+  const config = { ...months, snapshotLogBytes: 1 << 30 };
+  const { primary, backup } = pair(config);
+  const learner = new Node(r3, { config });
+  const joined = view(3, r1, [r2], [r3]);
+  learner.harness.adopt(joined);
+  backup.harness.adopt(joined);
+  primary.harness.lead(joined);
+  const heartbeatsBefore = primary.harness.heartbeats.length;
+  pump([primary, backup, learner]); // no tick: the clock stands still
+  assert.equal(learner.get('k'), 'v1', 'the learner caught up from the log');
+  const reports = primary.harness.heartbeats.slice(heartbeatsBefore);
+  assert.ok(
+    reports.some((heartbeat) => heartbeat.syncedLearners.includes(r3)),
+    `no heartbeat since the learner caught up names it: ${JSON.stringify(reports.map((h) => h.syncedLearners))}`,
+  );
+});
+
 test('a replica restarts from its newest snapshot and the log after it', () => {
   const { primary, backup } = pair();
   primary.tick(2);
