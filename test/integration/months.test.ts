@@ -60,7 +60,9 @@ async function addressOf(cluster: LocalCluster, id: string): Promise<string> {
 describe('run for months', { concurrency: false }, () => {
   for (const crashPoint of ['before-snapshot', 'snapshot-written', 'snapshot-kept', 'after-compact']) {
     test(`kill -9 at "${crashPoint}" of taking a snapshot loses no acknowledged write`, async () => {
-      const cluster = await LocalCluster.start(1, ['--snapshot-log-bytes', '4096']);
+      // A process snapshots at two thirds to all of the threshold (by its incarnation): at 8 KiB even
+      // two thirds comes after some 19 of these ~280-byte writes (at 4 KiB, after 10: too few to mean much).
+      const cluster = await LocalCluster.start(1, ['--snapshot-log-bytes', '8192']);
       try {
         // Restart r1 with the crash point set: it kills itself at that step of its first snapshot.
         await cluster.kill('r1');
