@@ -13,7 +13,6 @@
 // a cluster secret, a peer must bring it, and this replica brings it to its peers and the coordinator.
 
 import { randomInt } from 'node:crypto';
-import { setImmediate as afterIo } from 'node:timers/promises';
 import { ConfigError, HandshakeError } from '../errors.js';
 import { commitRulesOf } from '../protocol/config.js';
 import { healthProblem } from '../protocol/coordinator.js';
@@ -27,7 +26,7 @@ import {
   sameService,
   serviceIdentityProblem,
 } from '../protocol/service-identity.js';
-import type { SnapshotEncoding, StateMachineFactory } from '../protocol/state-machine.js';
+import type { StateMachineFactory } from '../protocol/state-machine.js';
 import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
 import { createKeyValueStore, keyValueService } from '../state-machine/kv-service.js';
 import { claimDirectoryForService } from '../storage/directory-service.js';
@@ -569,7 +568,7 @@ export class ReplicaServer {
         const { position, payload } = operation;
         crashIfAt('before-snapshot');
         this.afterSnapshotWork(async () => {
-          const info = await this.snapshots.write(position, await encodeInSlices(payload));
+          const info = await this.snapshots.write(position, payload);
           crashIfAt('snapshot-written');
           this.core.snapshotWritten(info);
         });
@@ -646,13 +645,4 @@ function refuseForeignClientId(connection: MessageConnection, id: number, princi
     message: `the token of ${principal.name} may only use client ids that begin with "${principal.name}/"`,
     primary: null,
   });
-}
-
-/** Runs a snapshot's slices with the event loop's other work (I/O, timers) between them. */
-async function encodeInSlices(encoding: SnapshotEncoding): Promise<Uint8Array> {
-  for (;;) {
-    const bytes = encoding.next();
-    if (bytes !== null) return bytes;
-    await afterIo();
-  }
 }

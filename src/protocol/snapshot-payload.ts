@@ -8,11 +8,11 @@
 //   u32 (little endian)  length of the header
 //   header               msgpack [version, sessions, lost count, lost, epochs (view, start, ...)]
 //                        (version 2, from older builds, has no epochs: none are known)
-//   the rest             the service's state, as its snapshot() returned it (not re-encoded: a large
-//                        state is copied once)
+//   the rest             the service's state, as its snapshot() or beginSnapshot() encoded it (not
+//                        re-encoded: a large state is written as its pieces come)
 //
-// A replica takes a snapshot in slices (beginSnapshotPayload): the header and the state are captured
-// at once, the state's bytes are encoded between other work.
+// A replica takes a snapshot in pieces (beginSnapshotPayload): the header and the state are captured
+// at once, the state's bytes are encoded between other work, each piece written before the next.
 
 import { Packr } from 'msgpackr';
 import { AsyncLossRecord } from './async-loss.js';
@@ -44,8 +44,8 @@ export interface SnapshotPayloadSource extends Omit<SnapshotPayload, 'state'> {
 }
 
 /**
- * Encodes the header now (sessions, losses and epochs move on after this call) and the state as
- * its encoding proceeds; the last slice joins them.
+ * Encodes the header now (sessions, losses and epochs move on after this call) as the first piece;
+ * the state's pieces follow as its encoding proceeds.
  */
 export function beginSnapshotPayload(source: SnapshotPayloadSource): SnapshotEncoding {
   const sessions: unknown[] = [];
@@ -60,22 +60,16 @@ export function beginSnapshotPayload(source: SnapshotPayloadSource): SnapshotEnc
   ]);
   const epochs = source.epochs.flatMap((epoch) => [epoch.view, epoch.startIndex]);
   const header = packr.pack([payloadFormatVersion, sessions, source.loss.count, lost, epochs]);
-  const frontBytes = 4 + header.length;
-  // A state of tens of MB copied behind the header took its replica tens of ms in one turn.
-  const reserved = source.state.reserveFront !== undefined;
-  source.state.reserveFront?.(frontBytes);
+  let front: Uint8Array | null = new Uint8Array(4 + header.length);
+  new DataView(front.buffer).setUint32(0, header.length, true);
+  front.set(header, 4);
   return {
+    sizeBytes: front.length + source.state.sizeBytes,
     next: () => {
-      const state = source.state.next();
-      if (state === null) return null;
-      const inPlace = reserved && state.byteOffset >= frontBytes;
-      const out = inPlace
-        ? new Uint8Array(state.buffer, state.byteOffset - frontBytes, frontBytes + state.length)
-        : new Uint8Array(frontBytes + state.length);
-      new DataView(out.buffer, out.byteOffset).setUint32(0, header.length, true);
-      out.set(header, 4);
-      if (!inPlace) out.set(state, frontBytes);
-      return out;
+      if (front === null) return source.state.next();
+      const first = front;
+      front = null;
+      return first;
     },
   };
 }

@@ -18,38 +18,65 @@ export interface StateMachine {
   apply(update: Uint8Array): void;
   snapshot(): Uint8Array;
   /**
-   * Optional, for a large state: captures the state as it is now and encodes it later, a slice at a
-   * time, so the replica's event loop (heartbeats, requests) never stops for long; the state keeps
-   * changing between slices, and the encoding must still be the state at this call. Without it the
-   * replica calls `snapshot()`, which stops everything else until it returns.
+   * Optional, for a large state: captures the state as it is now and encodes it later, a piece at a
+   * time, so the replica's event loop (heartbeats, requests) never stops for long and no buffer of
+   * the whole state is needed; the state keeps changing between pieces, and the encoding must still
+   * be the state at this call. Without it the replica calls `snapshot()`, which stops everything
+   * else until it returns.
    */
   beginSnapshot?(): SnapshotEncoding;
   restore(snapshot: Uint8Array): void;
 }
 
-/** A snapshot being encoded a slice at a time (see `StateMachine.beginSnapshot`). */
+/**
+ * A snapshot being encoded a piece at a time (see `StateMachine.beginSnapshot`). The replica writes
+ * each piece to the snapshot file before it asks for the next, so a state of any size never needs a
+ * buffer of its whole size (at 320,000 keys one was 30 MB, and the allocator kept such buffers'
+ * memory resident after they were freed).
+ */
 export interface SnapshotEncoding {
-  /** Encodes the next slice; returns the whole snapshot after the last one, null before it. */
-  next(): Uint8Array | null;
+  /** The length of the whole snapshot, known when it is captured (the file's header states it). */
+  readonly sizeBytes: number;
   /**
-   * Optional, called before the first slice: leave `bytes` unused in front of the snapshot that
-   * next() returns, in the same ArrayBuffer, so that the replica can put its own header there
-   * instead of copying the whole snapshot behind it.
+   * Encodes and returns the next piece, or null once every piece has been returned; the pieces in
+   * order are the snapshot. A piece need only stay valid until the next call (an encoding may reuse
+   * one buffer for all of them).
    */
-  reserveFront?(bytes: number): void;
+  next(): Uint8Array | null;
 }
 
-/** A snapshot already encoded, as an encoding of one slice. */
+/** A snapshot already encoded, as an encoding of one piece. */
 export function encodedSnapshot(bytes: Uint8Array): SnapshotEncoding {
-  return { next: () => bytes };
+  let taken = false;
+  return {
+    sizeBytes: bytes.length,
+    next: () => {
+      if (taken) return null;
+      taken = true;
+      return bytes;
+    },
+  };
 }
 
-/** Runs every slice now. */
+/** Runs every piece now and joins them. */
 export function finishSnapshot(encoding: SnapshotEncoding): Uint8Array {
-  for (;;) {
-    const bytes = encoding.next();
-    if (bytes !== null) return bytes;
+  const out = new Uint8Array(encoding.sizeBytes);
+  let offset = 0;
+  for (let piece = encoding.next(); piece !== null; piece = encoding.next()) {
+    if (offset + piece.length > out.length) throw snapshotSizeError(encoding, offset + piece.length);
+    out.set(piece, offset);
+    offset += piece.length;
   }
+  if (offset !== out.length) throw snapshotSizeError(encoding, offset);
+  return out;
+}
+
+/** An encoding whose pieces do not add up to the size it stated: a bug in the service. */
+export function snapshotSizeError(encoding: SnapshotEncoding, piecesBytes: number): Error {
+  return new Error(
+    `a snapshot encoding stated ${encoding.sizeBytes} bytes but its pieces came to ${piecesBytes}` +
+      `${piecesBytes > encoding.sizeBytes ? ' or more' : ''}`,
+  );
 }
 
 /**

@@ -1,85 +1,90 @@
-// The key/value store's snapshot layout, written a slice at a time. Taking a snapshot copies the
+// The key/value store's snapshot layout, encoded a piece at a time. Taking a snapshot copies the
 // references to every key and value (strings, which never change, so the references are the state
-// at that moment) and sizes the output; the entries are then copied into it in slices of
-// bounded work, between which the replica serves requests and heartbeats. At 320,000 keys the
-// whole copy took 157-272 ms and three replicas doing it at once on two cores stopped each for
-// 0.6-0.9 s, longer than the failure timeout (docs/PERFORMANCE.md, "Steady run").
+// at that moment) and sizes the output; the entries are then encoded into one reused piece buffer,
+// which the replica writes to the snapshot file before it asks for the next piece, serving requests
+// and heartbeats in between. At 320,000 keys the whole copy took 157-272 ms and three replicas doing
+// it at once on two cores stopped each for 0.6-0.9 s, longer than the failure timeout; and a buffer
+// of the whole snapshot (30 MB) left the allocator holding that much more memory after each one
+// (docs/PERFORMANCE.md, "Steady run").
 //
 // Layout: a u8 format version, a u32 count, then per entry a u32 key length, the key (latin1: one
 // byte per character), a u32 value length, the value (the same); little endian.
 
 import type { SnapshotEncoding } from '../protocol/state-machine.js';
 
-/** Work per slice: whichever limit comes first. A slice takes a few milliseconds. */
-const sliceEntriesMax = 8192;
-const sliceBytesMax = 4 * 1024 * 1024;
+/** Work per piece: whichever limit comes first. A piece takes a few milliseconds. */
+const pieceEntriesMax = 8192;
+const pieceBytesMax = 1024 * 1024;
+const headerBytes = 5;
+const fieldLengthBytes = 4;
 
 export class KvSnapshotEncoding implements SnapshotEncoding {
+  readonly sizeBytes: number;
   private readonly keys: string[];
   private readonly values: string[];
-  private readonly size: number;
   private readonly version: number;
-  /** Made by the first slice, with `front` bytes before the snapshot (reserveFront). */
-  private out: Buffer | null = null;
-  private front = 0;
+  /** Room for the header and the largest entry, at least: every piece holds one entry or more. */
+  private readonly pieceBytes: number;
+  private piece: Buffer | null = null;
+  private headerWritten = false;
   private nextEntry = 0;
-  private offset = 0;
 
   /** Captures `entries` as they are now, in their Map order. */
   constructor(entries: ReadonlyMap<string, string>, version: number) {
     this.keys = new Array<string>(entries.size);
     this.values = new Array<string>(entries.size);
-    let size = 5;
+    let size = headerBytes;
+    let largestEntry = 0;
     let at = 0;
     for (const [key, value] of entries) {
       this.keys[at] = key;
       this.values[at] = value;
-      size += 8 + key.length + value.length;
+      const entryBytes = 2 * fieldLengthBytes + key.length + value.length;
+      size += entryBytes;
+      if (entryBytes > largestEntry) largestEntry = entryBytes;
       at += 1;
     }
-    this.size = size;
+    this.sizeBytes = size;
     this.version = version;
-  }
-
-  reserveFront(bytes: number): void {
-    if (this.out !== null) throw new Error('reserveFront after the first slice');
-    this.front = bytes;
+    this.pieceBytes = Math.min(size, Math.max(pieceBytesMax, headerBytes + largestEntry));
   }
 
   next(): Uint8Array | null {
-    const out = this.out ?? this.allocate();
     const { keys, values } = this;
-    const end = Math.min(keys.length, this.nextEntry + sliceEntriesMax);
-    const bytesEnd = this.offset + sliceBytesMax;
-    let offset = this.offset;
+    if (this.headerWritten && this.nextEntry === keys.length) {
+      // The captured references and the piece are not needed any more.
+      this.keys.length = 0;
+      this.values.length = 0;
+      this.piece = null;
+      return null;
+    }
+    this.piece ??= Buffer.allocUnsafe(this.pieceBytes);
+    const out = this.piece;
+    let offset = 0;
+    if (!this.headerWritten) {
+      out.writeUInt8(this.version, 0);
+      out.writeUInt32LE(keys.length, 1);
+      offset = headerBytes;
+      this.headerWritten = true;
+    }
+    const end = Math.min(keys.length, this.nextEntry + pieceEntriesMax);
     let index = this.nextEntry;
-    for (; index < end && offset < bytesEnd; index++) {
-      offset = writeField(out, offset, keys[index] as string);
-      offset = writeField(out, offset, values[index] as string);
+    for (; index < end; index++) {
+      const key = keys[index] as string;
+      const value = values[index] as string;
+      if (offset + 2 * fieldLengthBytes + key.length + value.length > out.length) break;
+      offset = writeField(out, offset, key);
+      offset = writeField(out, offset, value);
     }
     this.nextEntry = index;
-    this.offset = offset;
-    if (index < keys.length) return null;
-    // The captured references are not needed any more; the output may live on in a file write.
-    this.keys.length = 0;
-    this.values.length = 0;
-    return new Uint8Array(out.buffer, out.byteOffset + this.front, this.size);
-  }
-
-  private allocate(): Buffer {
-    const out = Buffer.allocUnsafe(this.front + this.size);
-    out.writeUInt8(this.version, this.front);
-    out.writeUInt32LE(this.keys.length, this.front + 1);
-    this.out = out;
-    this.offset = this.front + 5;
-    return out;
+    return out.subarray(0, offset);
   }
 }
 
 /** Writes a u32 length and the latin1 bytes of `text`; returns the offset after them. */
 function writeField(out: Buffer, offset: number, text: string): number {
   out.writeUInt32LE(text.length, offset);
-  const start = offset + 4;
+  const start = offset + fieldLengthBytes;
   // By hand for short strings: several times faster than a call into Buffer's native write.
   if (text.length <= 64) {
     for (let at = 0; at < text.length; at++) out[start + at] = text.charCodeAt(at);

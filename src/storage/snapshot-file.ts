@@ -17,7 +17,6 @@
 // error if it is intact under this layout (a newer build wrote it), as damage if not (a flipped bit in
 // the version field must not stop a replica).
 
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { asBuffer } from '../buffers.js';
 import { ConfigError } from '../errors.js';
@@ -76,19 +75,6 @@ export function encodeSnapshotHeader(position: LogPosition, payloadBytes: number
 /** The trailing CRC of the file made of `header` and `payload`, without joining them. */
 export function snapshotChecksum(header: Uint8Array, payload: Uint8Array): number {
   return crc32(payload, crc32(header));
-}
-
-/** A CRC of this many bytes takes about half a millisecond here; 30 MB in one turn took 8-13 ms. */
-const checksumSliceBytes = 1024 * 1024;
-
-/** `snapshotChecksum`, a slice per event-loop turn, so that a large state does not hold the loop. */
-export async function snapshotChecksumInSlices(header: Uint8Array, payload: Uint8Array): Promise<number> {
-  let checksum = crc32(header);
-  for (let start = 0; start < payload.length; start += checksumSliceBytes) {
-    if (start > 0) await nextTurn();
-    checksum = crc32(payload.subarray(start, start + checksumSliceBytes), checksum);
-  }
-  return checksum;
 }
 
 export function encodeSnapshotTrailer(checksum: number): Buffer {

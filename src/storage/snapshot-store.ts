@@ -18,8 +18,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { assert } from '../protocol/assert.js';
 import { keptSnapshotsMax } from '../protocol/replica.js';
+import { type SnapshotEncoding, snapshotSizeError } from '../protocol/state-machine.js';
 import { type LogPosition, type SnapshotInfo, sameSnapshot } from '../protocol/types.js';
 import { close, fsync, fsyncDirectoryAsync, openFile, readAt, writeAllAt } from './async-file.js';
 import { fsyncDirectory } from './durable-file.js';
@@ -30,7 +32,6 @@ import {
   parseSnapshotFileName,
   recordedChecksum,
   SnapshotDamagedError,
-  snapshotChecksumInSlices,
   snapshotFileBytes,
   snapshotFileName,
   snapshotTrailerBytes,
@@ -201,26 +202,38 @@ export class SnapshotStore {
   }
 
   /**
-   * Writes a snapshot of the state at `position` to snapshot.tmp and fsyncs it; keep(position) then
-   * makes it a kept snapshot. Nothing relies on it before then.
+   * Writes a snapshot of the state at `position` to snapshot.tmp, a piece at a time (each written
+   * before the encoding is asked for the next, which may reuse its buffer), and fsyncs it; keep(position)
+   * then makes it a kept snapshot. Nothing relies on it before then.
    */
-  async write(position: LogPosition, payload: Uint8Array): Promise<SnapshotInfo> {
+  async write(position: LogPosition, encoding: SnapshotEncoding): Promise<SnapshotInfo> {
     assert(!this.temporaryBusy, 'one snapshot write or keep at a time');
     this.temporaryBusy = true;
     this.written = null;
     try {
-      const header = encodeSnapshotHeader(position, payload.length);
-      const checksum = await snapshotChecksumInSlices(header, payload);
+      const payloadBytes = encoding.sizeBytes;
+      const header = encodeSnapshotHeader(position, payloadBytes);
+      let checksum = crc32(header);
       const fd = await openFile(path.join(this.directory, temporaryFileName), 'w');
       try {
         await writeAllAt(fd, header, 0);
-        await writeAllAt(fd, payload, header.length);
-        await writeAllAt(fd, encodeSnapshotTrailer(checksum), header.length + payload.length);
+        let offset = header.length;
+        for (let piece = encoding.next(); piece !== null; piece = encoding.next()) {
+          if (offset + piece.length > header.length + payloadBytes) {
+            throw snapshotSizeError(encoding, offset + piece.length - header.length);
+          }
+          checksum = crc32(piece, checksum);
+          await writeAllAt(fd, piece, offset);
+          offset += piece.length;
+        }
+        if (offset !== header.length + payloadBytes)
+          throw snapshotSizeError(encoding, offset - header.length);
+        await writeAllAt(fd, encodeSnapshotTrailer(checksum), offset);
         await fsync(fd);
       } finally {
         await close(fd);
       }
-      const info: SnapshotInfo = { position, sizeBytes: snapshotFileBytes(payload.length), checksum };
+      const info: SnapshotInfo = { position, sizeBytes: snapshotFileBytes(payloadBytes), checksum };
       this.written = info;
       return info;
     } finally {

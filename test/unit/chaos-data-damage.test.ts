@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { damageDirectory, damageLogRecord, damageNewestSnapshot } from '../../src/chaos/data-damage.js';
 import { countStorageEvents, parseReplicaLog, transferStarts } from '../../src/chaos/replica-logs.js';
+import { encodedSnapshot } from '../../src/protocol/state-machine.js';
 import { type LogPosition, logIndex, viewNumber } from '../../src/protocol/types.js';
 import { Random } from '../../src/sim/random.js';
 import { openReplicaDirectory } from '../../src/storage/replica-directory.js';
@@ -23,7 +24,7 @@ async function prepare(root: string, snapshotAt: number | null): Promise<void> {
   if (snapshotAt !== null) {
     await snapshots.write(
       at(snapshotAt),
-      Uint8Array.from({ length: 256 }, (_, i) => i & 0xff),
+      encodedSnapshot(Uint8Array.from({ length: 256 }, (_, i) => i & 0xff)),
     );
     await snapshots.keep(at(snapshotAt));
   }

@@ -273,25 +273,27 @@ test('snapshot then restore reproduces the state and its order; the state hash d
   assert.equal(get(restored, 'stale'), null);
 });
 
-test('a snapshot begun, then encoded in slices while writes go on, is the state at its beginning', () => {
+test('a snapshot begun, then encoded in pieces while writes go on, is the state at its beginning', () => {
   const store = new KeyValueStore();
-  const keys = 20_000; // more than one slice
+  const keys = 20_000; // more than one piece
   for (let k = 0; k < keys; k++) write(store, op.put(bytes(`key-${k}`), bytes(`v${k}`)));
   const atBeginning = store.stateHash();
   const encoding = store.beginSnapshot();
-  let slices = 0;
-  let snapshot: Uint8Array | null = null;
-  for (let round = 0; snapshot === null; round++) {
-    // Between slices: an overwrite, an append, a delete and a new key, near both ends of the order.
+  const pieces: Buffer[] = [];
+  for (let round = 0; ; round++) {
+    // Between pieces: an overwrite, an append, a delete and a new key, near both ends of the order.
     const k = (round * 7919) % keys;
     write(store, op.put(bytes(`key-${k}`), bytes('overwritten')));
     write(store, op.append(bytes(`key-${keys - 1 - k}`), bytes('+suffix')));
     write(store, op.delete(bytes(`key-${(k + 1) % keys}`)));
     write(store, op.put(bytes(`new-${round}`), bytes('added')));
-    snapshot = encoding.next();
-    slices += 1;
+    const piece = encoding.next();
+    if (piece === null) break;
+    pieces.push(Buffer.from(piece)); // a piece is valid only until the next call
   }
-  assert.ok(slices > 1, `encoded in ${slices} slice(s)`);
+  assert.ok(pieces.length > 1, `encoded in ${pieces.length} piece(s)`);
+  const snapshot = Buffer.concat(pieces);
+  assert.equal(snapshot.length, encoding.sizeBytes);
   const restored = new KeyValueStore();
   restored.restore(snapshot);
   assert.equal(restored.stateHash(), atBeginning);
@@ -299,7 +301,32 @@ test('a snapshot begun, then encoded in slices while writes go on, is the state 
   assert.notEqual(store.stateHash(), atBeginning);
 });
 
-test("a replica's snapshot payload puts its header in the room the store's encoding left, with the same bytes as a copy", () => {
+test('the pieces of a large state reuse one buffer of at most 1 MiB, and an entry larger than that (a value at the 1 MiB limit with its key) still fits its piece', () => {
+  const store = new KeyValueStore();
+  for (let k = 0; k < 40_000; k++) write(store, op.put(bytes(`key-${k}`), bytes('v'.repeat(40))));
+  const encoding = store.beginSnapshot();
+  const buffers = new Set<ArrayBufferLike>();
+  let largest = 0;
+  const pieces: Buffer[] = [];
+  for (let piece = encoding.next(); piece !== null; piece = encoding.next()) {
+    buffers.add(piece.buffer);
+    largest = Math.max(largest, piece.length);
+    pieces.push(Buffer.from(piece));
+  }
+  assert.equal(buffers.size, 1);
+  assert.ok(largest <= 1024 * 1024, `a piece of ${largest} bytes`);
+  assert.ok(encoding.sizeBytes > 2 * 1024 * 1024, 'the state is larger than two pieces');
+  assert.deepEqual(Buffer.concat(pieces), Buffer.from(store.snapshot()));
+
+  const huge = new KeyValueStore();
+  write(huge, op.put(bytes('small'), bytes('s')));
+  write(huge, op.put(bytes('large'), new Uint8Array(1024 * 1024).fill(0x61)));
+  const restored = new KeyValueStore();
+  restored.restore(huge.snapshot());
+  assert.equal(restored.stateHash(), huge.stateHash());
+});
+
+test("a replica's snapshot payload is its header as the first piece, then the store's pieces, the same bytes as a copy", () => {
   const store = new KeyValueStore();
   for (let k = 0; k < 20_000; k++) write(store, op.put(bytes(`key-${k}`), bytes(`v${k}`)));
   const source = {
@@ -307,24 +334,12 @@ test("a replica's snapshot payload puts its header in the room the store's encod
     loss: new AsyncLossRecord(),
     epochs: [{ view: viewNumber(2), startIndex: logIndex(0) }],
   };
-  const inPlace = finishSnapshot(beginSnapshotPayload({ ...source, state: store.beginSnapshot() }));
-  // encodedSnapshot reserves nothing: the header and the state are copied into a new array.
+  const inPieces = finishSnapshot(beginSnapshotPayload({ ...source, state: store.beginSnapshot() }));
   const copied = encodeSnapshotPayload({ ...source, state: store.snapshot() });
-  assert.deepEqual(Buffer.from(inPlace), Buffer.from(copied));
+  assert.deepEqual(Buffer.from(inPieces), Buffer.from(copied));
   const restored = new KeyValueStore();
-  restored.restore(decodeSnapshotPayload(inPlace).state);
+  restored.restore(decodeSnapshotPayload(inPieces).state);
   assert.equal(restored.stateHash(), store.stateHash());
-  // The store's encoding leaves the room it is asked for in front of the snapshot, in its own buffer.
-  const reserving = store.beginSnapshot();
-  reserving.reserveFront?.(10);
-  const state = finishSnapshot(reserving);
-  assert.equal(state.byteOffset, 10);
-  assert.equal(state.buffer.byteLength, 10 + state.length);
-  assert.deepEqual(Buffer.from(state), Buffer.from(store.snapshot()));
-  // Once it has begun, an encoding's front can no longer move.
-  const begun = store.beginSnapshot();
-  begun.next();
-  assert.throws(() => begun.reserveFront?.(8), /after the first slice/);
 });
 
 test('a snapshot of an older build (format 2, keys ascending) restores; a key twice in one is refused', () => {

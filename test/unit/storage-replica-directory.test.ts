@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
+import { encodedSnapshot } from '../../src/protocol/state-machine.js';
 import { type LogPosition, logIndex, viewNumber } from '../../src/protocol/types.js';
 import { encodeEntryRecord } from '../../src/storage/record.js';
 import { openReplicaDirectory, type ReplicaLogOptions } from '../../src/storage/replica-directory.js';
@@ -46,7 +47,7 @@ async function prepare(
   const { identity, log, snapshots } = open(root);
   log.append(range(1, options.through));
   for (const index of options.snapshotsAt) {
-    await snapshots.write(at(index), payloadAt(index));
+    await snapshots.write(at(index), encodedSnapshot(payloadAt(index)));
     await snapshots.keep(at(index));
   }
   if (options.compactedThrough !== undefined) log.compactThrough(logIndex(options.compactedThrough));
@@ -157,7 +158,7 @@ test('a log that diverges from an installed snapshot is reset without renewal (a
     const identity = await prepare(root, { through: 30, snapshotsAt: [] });
     const { snapshots, log } = open(root);
     await log.close();
-    await snapshots.write(at(20, 3), payloadAt(20));
+    await snapshots.write(at(20, 3), encodedSnapshot(payloadAt(20)));
     await snapshots.keep(at(20, 3));
 
     const opened = open(root);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { ConfigError } from '../../src/errors.js';
+import { encodedSnapshot, type SnapshotEncoding } from '../../src/protocol/state-machine.js';
 import { type LogPosition, logIndex, type SnapshotInfo, viewNumber } from '../../src/protocol/types.js';
 import {
   decodeSnapshotFile,
@@ -35,7 +36,7 @@ async function withDirectory(body: (directory: string) => Promise<void> | void):
 }
 
 async function writeAndKeep(store: SnapshotStore, position: LogPosition): Promise<SnapshotInfo> {
-  const info = await store.write(position, payloadAt(position.index));
+  const info = await store.write(position, encodedSnapshot(payloadAt(position.index)));
   await store.keep(position);
   return info;
 }
@@ -91,7 +92,7 @@ test('write then keep: the snapshot comes back at the next open, with the info w
     assert.equal(newest, null);
     assert.deepStrictEqual(damaged, []);
     assert.equal(store.newestInfo(), null);
-    const info = await store.write(at(10, 2), payloadAt(10));
+    const info = await store.write(at(10, 2), encodedSnapshot(payloadAt(10)));
     assert.equal(store.newestInfo(), null, 'not kept before keep()');
     assert.deepStrictEqual(filesIn(directory), ['snapshot.tmp']);
     await store.keep(at(10, 2));
@@ -110,12 +111,41 @@ test('write then keep: the snapshot comes back at the next open, with the info w
   });
 });
 
-test('a snapshot of several megabytes (its checksum taken a slice per turn) verifies whole at the next open', async () => {
+/**
+ * `payload` in pieces of `pieceBytes`, each copied into one buffer that the next piece overwrites (as
+ * the key/value store's encoding does), so a writer that kept a piece past the next call would
+ * write the wrong bytes. `pieceSizes` records each piece's length.
+ */
+function piecesSharingOneBuffer(
+  payload: Uint8Array,
+  pieceBytes: number,
+  pieceSizes: number[],
+): SnapshotEncoding {
+  const shared = new Uint8Array(pieceBytes);
+  let offset = 0;
+  return {
+    sizeBytes: payload.length,
+    next: () => {
+      if (offset === payload.length) {
+        shared.fill(0xee);
+        return null;
+      }
+      const length = Math.min(pieceBytes, payload.length - offset);
+      shared.set(payload.subarray(offset, offset + length));
+      offset += length;
+      pieceSizes.push(length);
+      return shared.subarray(0, length);
+    },
+  };
+}
+
+test('a snapshot of several megabytes, written as pieces that share one buffer, verifies whole at the next open', async () => {
   await withDirectory(async (directory) => {
     const { store } = SnapshotStore.open(directory);
-    // 2.5 MiB: three slices, the last one partial.
     const payload = Uint8Array.from({ length: 2.5 * 1024 * 1024 }, (_, i) => (i * 131 + (i >> 11)) & 0xff);
-    const info = await store.write(at(500, 4), payload);
+    const pieceSizes: number[] = [];
+    const info = await store.write(at(500, 4), piecesSharingOneBuffer(payload, 1024 * 1024, pieceSizes));
+    assert.deepStrictEqual(pieceSizes, [1024 * 1024, 1024 * 1024, 0.5 * 1024 * 1024]);
     await store.keep(at(500, 4));
     const file = fs.readFileSync(path.join(directory, snapshotFileName(at(500, 4))));
     assert.equal(info.checksum, crc32(file.subarray(0, file.length - 4)));
@@ -124,6 +154,22 @@ test('a snapshot of several megabytes (its checksum taken a slice per turn) veri
     assert.deepStrictEqual(reopened.damaged, []);
     assert.deepStrictEqual(reopened.newest?.info, info);
     assert.ok(Buffer.from(payload).equals(Buffer.from(reopened.newest?.payload ?? [])));
+  });
+});
+
+test('an encoding whose pieces do not add up to the size it stated fails the write, and nothing is kept', async () => {
+  await withDirectory(async (directory) => {
+    const { store } = SnapshotStore.open(directory);
+    const payload = payloadAt(30);
+    const short: SnapshotEncoding = { ...encodedSnapshot(payload), sizeBytes: payload.length + 1 };
+    await assert.rejects(store.write(at(30), short), /stated 311 bytes but its pieces came to 310/);
+    const long = encodedSnapshot(payload);
+    await assert.rejects(
+      store.write(at(31), { sizeBytes: payload.length - 1, next: () => long.next() }),
+      /stated 309 bytes but its pieces came to 310 or more/,
+    );
+    await assert.rejects(store.keep(at(31)), /keep\(\) follows the write\(\) of it/);
+    assert.equal(SnapshotStore.open(directory).newest, null);
   });
 });
 
@@ -145,7 +191,7 @@ test('a snapshot.tmp left by a crash before keep() is deleted at open', async ()
   await withDirectory(async (directory) => {
     const { store } = SnapshotStore.open(directory);
     const kept = await writeAndKeep(store, at(10));
-    await store.write(at(20), payloadAt(20));
+    await store.write(at(20), encodedSnapshot(payloadAt(20)));
     const reopened = SnapshotStore.open(directory);
     assert.deepStrictEqual(reopened.newest?.info, kept);
     assert.deepStrictEqual(filesIn(directory), [snapshotFileName(at(10))]);
@@ -237,8 +283,11 @@ test('readChunk serves a kept snapshot by ranges, and throws SnapshotGoneError o
 test('one write or keep at a time, and keep() only of what was written', async () => {
   await withDirectory(async (directory) => {
     const { store } = SnapshotStore.open(directory);
-    const writing = store.write(at(10), payloadAt(10));
-    await assert.rejects(store.write(at(11), payloadAt(11)), /one snapshot write or keep at a time/);
+    const writing = store.write(at(10), encodedSnapshot(payloadAt(10)));
+    await assert.rejects(
+      store.write(at(11), encodedSnapshot(payloadAt(11))),
+      /one snapshot write or keep at a time/,
+    );
     await writing;
     await assert.rejects(store.keep(at(11)), /keep\(\) follows the write\(\) of it/);
     await store.keep(at(10));
