@@ -139,7 +139,7 @@ export function formatSteadyReport(report: SteadyReport): string {
       [
         'replica',
         'samples',
-        `first ${windowSeconds} s max MB`,
+        `second ${windowSeconds} s max MB`,
         `last ${windowSeconds} s max MB`,
         'growth MB',
         'grew',
@@ -147,7 +147,7 @@ export function formatSteadyReport(report: SteadyReport): string {
       memory.replicas.map((replica) => [
         replica.id,
         String(replica.samples.length),
-        formatMegabytes(replica.firstWindowMaxBytes),
+        formatMegabytes(replica.baselineWindowMaxBytes),
         formatMegabytes(replica.lastWindowMaxBytes),
         formatMegabytes(replica.growthBytes),
         replica.grew === null ? '?' : replica.grew ? 'yes' : 'no',

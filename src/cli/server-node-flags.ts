@@ -5,11 +5,15 @@
 // every server Understudy spawns gets them on its command line, and bin/understudy.js carries the
 // same flags in its shebang for a replica started by hand (a unit test keeps the two in step).
 //
-// `--heap-growing-percent=20` (a major collection once the old generation grew 20 % past the last
-// one's survivors) saved another 30 MB at a small state, and was dropped: at a state of 320,000
-// keys it made replicas stand still for 300-700 ms several times a minute, up to needless view
-// changes (docs/PERFORMANCE.md, "Stalls").
+// `--heap-growing-percent=50` (a major collection once the old generation grew 50 % past the last
+// one's survivors, where V8 alone allows up to 4x): a replica's log entries live in its heap until a
+// snapshot compacts them and then die there, so between major collections a backup's heap grew from
+// 100 to 250-300 MB at 320,000 keys, and its resident memory swung by 150 MB. With the flag it held
+// at 240-270 MB through 10 minutes, with no more stalls than without (docs/PERFORMANCE.md, "Memory
+// through a 10-minute load"). 20 % was tried first and dropped: at that size it made replicas
+// stand still for 300-700 ms several times a minute, up to needless view changes ("Stalls").
 export const serverNodeFlags: readonly string[] = [
   // Scavenge after each 1 MiB of new objects: the hot path's garbage dies young.
   '--max-semi-space-size=1',
+  '--heap-growing-percent=50',
 ];

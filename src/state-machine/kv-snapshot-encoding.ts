@@ -1,11 +1,11 @@
 // The key/value store's snapshot layout, encoded a piece at a time. Taking a snapshot copies the
 // references to every key and value (strings, which never change, so the references are the state
-// at that moment) and sizes the output; the entries are then encoded into one reused piece buffer,
-// which the replica writes to the snapshot file before it asks for the next piece, serving requests
+// at that moment) and sizes the output; the entries are then encoded a piece of at most 1 MiB at a
+// time, which the replica writes to the snapshot file before it asks for the next, serving requests
 // and heartbeats in between. At 320,000 keys the whole copy took 157-272 ms and three replicas doing
-// it at once on two cores stopped each for 0.6-0.9 s, longer than the failure timeout; and a buffer
-// of the whole snapshot (30 MB) left the allocator holding that much more memory after each one
-// (docs/PERFORMANCE.md, "Steady run").
+// it at once on two cores stopped each for 0.6-0.9 s, longer than the failure timeout; and one
+// buffer of the whole snapshot (30 MB) each time left the C allocator holding ever more memory on
+// the primary (docs/PERFORMANCE.md, "Steady run", "Memory through a 10-minute load").
 //
 // Layout: a u8 format version, a u32 count, then per entry a u32 key length, the key (latin1: one
 // byte per character), a u32 value length, the value (the same); little endian.
@@ -25,9 +25,10 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   private readonly version: number;
   /** Room for the header and the largest entry, at least: every piece holds one entry or more. */
   private readonly pieceBytes: number;
-  private piece: Buffer | null = null;
   private headerWritten = false;
   private nextEntry = 0;
+  /** Bytes returned in pieces so far. */
+  private offset = 0;
 
   /** Captures `entries` as they are now, in their Map order. */
   constructor(entries: ReadonlyMap<string, string>, version: number) {
@@ -52,14 +53,12 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   next(): Uint8Array | null {
     const { keys, values } = this;
     if (this.headerWritten && this.nextEntry === keys.length) {
-      // The captured references and the piece are not needed any more.
+      // The captured references are not needed any more.
       this.keys.length = 0;
       this.values.length = 0;
-      this.piece = null;
       return null;
     }
-    this.piece ??= Buffer.allocUnsafe(this.pieceBytes);
-    const out = this.piece;
+    const out = Buffer.allocUnsafe(Math.min(this.pieceBytes, this.sizeBytes - this.offset));
     let offset = 0;
     if (!this.headerWritten) {
       out.writeUInt8(this.version, 0);
@@ -77,6 +76,7 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
       offset = writeField(out, offset, value);
     }
     this.nextEntry = index;
+    this.offset += offset;
     return out.subarray(0, offset);
   }
 }

@@ -91,7 +91,7 @@ interface SteadyJson {
       readonly id: string;
       readonly samples: readonly { readonly atMs: number; readonly bytes: number }[];
       readonly notRunningSamples: number;
-      readonly firstWindowMaxBytes: number | null;
+      readonly baselineWindowMaxBytes: number | null;
       readonly lastWindowMaxBytes: number | null;
       readonly growthBytes: number | null;
       readonly grew: boolean | null;
@@ -216,9 +216,9 @@ test('bench --scenario steady: the view at the start and the end, and a memory s
       assert.ok(sample.bytes > 0);
       assert.ok(index === 0 || sample.atMs >= (replica.samples[index - 1]?.atMs ?? 0));
     }
-    assert.ok(replica.firstWindowMaxBytes !== null && replica.firstWindowMaxBytes > 0);
+    assert.ok(replica.baselineWindowMaxBytes !== null && replica.baselineWindowMaxBytes > 0);
     assert.ok(replica.lastWindowMaxBytes !== null && replica.lastWindowMaxBytes > 0);
-    assert.equal(replica.growthBytes, replica.lastWindowMaxBytes - replica.firstWindowMaxBytes);
+    assert.equal(replica.growthBytes, replica.lastWindowMaxBytes - replica.baselineWindowMaxBytes);
     assert.equal(typeof replica.grew, 'boolean');
   }
   assert.equal(typeof memory.grew, 'boolean');

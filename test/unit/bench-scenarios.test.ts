@@ -30,15 +30,25 @@ function samplesOver(seconds: number, bytesAt: (second: number) => number): Resi
   }));
 }
 
-describe('resident memory: the last minute against the first', () => {
-  test('a ten-minute run compares its first and last minutes, whatever happens between', () => {
+describe('resident memory: the last minute against the second', () => {
+  test('a ten-minute run compares its second and last minutes, whatever happens between', () => {
     assert.equal(residentWindowMs(600_000), RESIDENT_WINDOW_MS_MAX);
     // A spike in the middle (a snapshot being written, say) is neither window.
     const samples = samplesOver(600, (second) => (second === 300 ? 500 * MB : 80 * MB));
     const verdict = judgeResident(samples, 600_000);
-    assert.equal(verdict.firstWindowMaxBytes, 80 * MB);
+    assert.equal(verdict.baselineWindowMaxBytes, 80 * MB);
     assert.equal(verdict.lastWindowMaxBytes, 80 * MB);
     assert.equal(verdict.growthBytes, 0);
+    assert.equal(verdict.grew, false);
+  });
+
+  test('a climb through the first minute that then holds is the warm-up, not growth', () => {
+    // As measured: 260 MB in the first minute, then 290-300 MB to the end.
+    const verdict = judgeResident(
+      samplesOver(600, (second) => (second < 60 ? 200 * MB + second * MB : 290 * MB + (second % 7) * MB)),
+      600_000,
+    );
+    assert.equal(verdict.baselineWindowMaxBytes, 296 * MB);
     assert.equal(verdict.grew, false);
   });
 
@@ -47,39 +57,47 @@ describe('resident memory: the last minute against the first', () => {
       samplesOver(600, (second) => 80 * MB + second * 0.1 * MB),
       600_000,
     );
-    assert.equal(verdict.firstWindowMaxBytes, 80 * MB + 59 * 0.1 * MB);
+    assert.equal(verdict.baselineWindowMaxBytes, 80 * MB + 119 * 0.1 * MB);
     assert.equal(verdict.lastWindowMaxBytes, 80 * MB + 600 * 0.1 * MB);
     assert.equal(verdict.grew, true);
   });
 
-  test('the bound is 1.1 × the first window’s peak plus 5 MB: at it, no growth; above it, growth', () => {
-    const first = 100 * MB;
-    const bound = 1.1 * first + RESIDENT_GROWTH_SLACK_BYTES;
+  test('a creep after the warm-up grew: 303 MB in the second minute, 349 in the last (as measured)', () => {
+    const verdict = judgeResident(
+      samplesOver(600, (second) => (second < 60 ? 278 * MB : 303 * MB + ((second - 60) / 540) * 46 * MB)),
+      600_000,
+    );
+    assert.equal(verdict.grew, true);
+  });
+
+  test('the bound is 1.1 × the second window’s peak plus 5 MB: at it, no growth; above it, growth', () => {
+    const baseline = 100 * MB;
+    const bound = 1.1 * baseline + RESIDENT_GROWTH_SLACK_BYTES;
     const at = judgeResident(
-      samplesOver(600, (second) => (second < 60 ? first : bound)),
+      samplesOver(600, (second) => (second < 120 ? baseline : bound)),
       600_000,
     );
     assert.equal(at.grew, false);
     const above = judgeResident(
-      samplesOver(600, (second) => (second < 60 ? first : bound + 1)),
+      samplesOver(600, (second) => (second < 120 ? baseline : bound + 1)),
       600_000,
     );
     assert.equal(above.grew, true);
   });
 
-  test('a run shorter than two minutes compares its halves', () => {
-    assert.equal(residentWindowMs(5000), 2500);
+  test('a run shorter than three minutes uses thirds: the second against the last', () => {
+    assert.equal(residentWindowMs(6000), 2000);
     const verdict = judgeResident(
-      samplesOver(5, (second) => (second + 1) * MB),
-      5000,
+      samplesOver(6, (second) => (second + 1) * MB),
+      6000,
     );
-    assert.equal(verdict.firstWindowMaxBytes, 3 * MB, 'seconds 0, 1 and 2');
-    assert.equal(verdict.lastWindowMaxBytes, 6 * MB, 'seconds 3, 4 and 5');
+    assert.equal(verdict.baselineWindowMaxBytes, 4 * MB, 'seconds 2 and 3');
+    assert.equal(verdict.lastWindowMaxBytes, 7 * MB, 'seconds 5 and 6');
   });
 
   test('a window with no sample cannot be judged', () => {
     const verdict = judgeResident([{ atMs: 0, bytes: MB }], 600_000);
-    assert.equal(verdict.lastWindowMaxBytes, null);
+    assert.equal(verdict.baselineWindowMaxBytes, null);
     assert.equal(verdict.grew, null);
   });
 });
@@ -244,11 +262,11 @@ describe('the text reports', () => {
       /not counted as alive, at 3 of 40 polls × 3 replicas: "no heartbeat for N ms" 2, "its oldest write has waited N ms for an fsync" 1/,
     );
     assert.match(text, /stalls: r1 2 \(longest 640 ms\); a view change with no fault, right after one/);
-    assert.match(text, /first 2 s max MB │ last 2 s max MB/);
+    assert.match(text, /second 2 s max MB │ last 2 s max MB/);
     assert.match(text, /│ r1 +│ +5 │ +70\.0 │ +70\.0 │ +0\.0 │ +no │/);
     assert.match(
       text,
-      /resident memory: did not grow; grew if the last minute's max > 1\.1 × the first minute's max \+ 5 MB/,
+      /resident memory: did not grow; grew if the last minute's max > 1\.1 × the second minute's max \+ 5 MB/,
     );
   });
 });

@@ -301,19 +301,16 @@ test('a snapshot begun, then encoded in pieces while writes go on, is the state 
   assert.notEqual(store.stateHash(), atBeginning);
 });
 
-test('the pieces of a large state reuse one buffer of at most 1 MiB, and an entry larger than that (a value at the 1 MiB limit with its key) still fits its piece', () => {
+test('a large state is encoded in pieces of at most 1 MiB, and an entry larger than that (a value at the 1 MiB limit with its key) still fits its piece', () => {
   const store = new KeyValueStore();
   for (let k = 0; k < 40_000; k++) write(store, op.put(bytes(`key-${k}`), bytes('v'.repeat(40))));
   const encoding = store.beginSnapshot();
-  const buffers = new Set<ArrayBufferLike>();
   let largest = 0;
   const pieces: Buffer[] = [];
   for (let piece = encoding.next(); piece !== null; piece = encoding.next()) {
-    buffers.add(piece.buffer);
     largest = Math.max(largest, piece.length);
     pieces.push(Buffer.from(piece));
   }
-  assert.equal(buffers.size, 1);
   assert.ok(largest <= 1024 * 1024, `a piece of ${largest} bytes`);
   assert.ok(encoding.sizeBytes > 2 * 1024 * 1024, 'the state is larger than two pieces');
   assert.deepEqual(Buffer.concat(pieces), Buffer.from(store.snapshot()));
