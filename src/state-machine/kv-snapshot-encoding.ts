@@ -25,9 +25,8 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   private readonly version: number;
   /** Room for the header and the largest entry, at least: every piece holds one entry or more. */
   private readonly pieceBytes: number;
-  private headerWritten = false;
   private nextEntry = 0;
-  /** Bytes returned in pieces so far. */
+  /** Bytes returned in pieces so far; the first piece starts with the header. */
   private offset = 0;
 
   /** Captures `entries` as they are now, in their Map order. */
@@ -47,12 +46,12 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     }
     this.sizeBytes = size;
     this.version = version;
-    this.pieceBytes = Math.min(size, Math.max(pieceBytesMax, headerBytes + largestEntry));
+    this.pieceBytes = Math.max(pieceBytesMax, headerBytes + largestEntry);
   }
 
   next(): Uint8Array | null {
     const { keys, values } = this;
-    if (this.headerWritten && this.nextEntry === keys.length) {
+    if (this.offset > 0 && this.nextEntry === keys.length) {
       // The captured references are not needed any more.
       this.keys.length = 0;
       this.values.length = 0;
@@ -60,11 +59,10 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     }
     const out = Buffer.allocUnsafe(Math.min(this.pieceBytes, this.sizeBytes - this.offset));
     let offset = 0;
-    if (!this.headerWritten) {
+    if (this.offset === 0) {
       out.writeUInt8(this.version, 0);
       out.writeUInt32LE(keys.length, 1);
       offset = headerBytes;
-      this.headerWritten = true;
     }
     const end = Math.min(keys.length, this.nextEntry + pieceEntriesMax);
     let index = this.nextEntry;

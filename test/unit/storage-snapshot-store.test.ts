@@ -113,8 +113,8 @@ test('write then keep: the snapshot comes back at the next open, with the info w
 
 /**
  * `payload` in pieces of `pieceBytes`, each copied into one buffer that the next piece overwrites (as
- * the key/value store's encoding does), so a writer that kept a piece past the next call would
- * write the wrong bytes. `pieceSizes` records each piece's length.
+ * `SnapshotEncoding` allows), so a writer that kept a piece past the next call would write the
+ * wrong bytes. `pieceSizes` records each piece's length.
  */
 function piecesSharingOneBuffer(
   payload: Uint8Array,
