@@ -4,7 +4,8 @@
 // aside (lost in a crash) and the kept ones (the newest two). Compaction and reset start the log image
 // over as a new segment after the snapshot's position, as the real log deletes whole segments. A crash loses every write not yet fsynced; the
 // write being synced may be torn: its pages land independently, so any subset of them survives
-// (the rest read as zeros), and the REAL recovery code (`recoverSegment`) decides what comes back.
+// (the rest read as zeros, as does the segment's unwritten space after them), and the REAL recovery
+// code (`recoverSegment`) decides what comes back.
 // Recovery must never call such a tear corruption (nothing in it was acknowledged), and never drop
 // what was synced: the simulator's checks would see either.
 //
@@ -60,6 +61,8 @@ export function simSnapshotInfo(position: LogPosition, payload: Uint8Array): Sna
   return { position, sizeBytes: payload.length + 32, checksum: crc32(payload, position.index >>> 0) };
 }
 
+/** Zero bytes after a segment image's data when recovery reads it (see recoverSegmentImage). */
+const spareBytesChoices = [0, 3, 40, 4096, 65536] as const;
 /** Page sizes a torn write is cut into: small, so that tears land inside and between records. */
 const tornPageBytesChoices = [16, 64, 512] as const;
 
@@ -346,7 +349,11 @@ export class SimDisk {
   }
 
   private recoverSegmentImage(image: Buffer): ReturnType<typeof recoverSegment> {
-    return recoverSegment(image, {
+    // The real log creates a segment at its full size, so recovery meets zeros after what was
+    // written. Their length follows from the image's (the run's random choices stay as they were):
+    // none, fewer than a record's length field, less than a record, or pages.
+    const spare = spareBytesChoices[image.length % spareBytesChoices.length] ?? 0;
+    return recoverSegment(spare === 0 ? image : Buffer.concat([image, Buffer.alloc(spare)]), {
       path: `sim:${this.identity}`,
       isLast: true,
       startIndex: this.base.index + 1,

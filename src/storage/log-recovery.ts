@@ -214,8 +214,9 @@ export function recoverLogDirectory(
     const { file, recovery, sizeBytes } = lastReading;
     // A torn creation, or a header that cannot be trusted: nothing in the file is kept.
     if (!recovery.created) deleteFiles(directory, [file]);
-    // A torn write (nothing in it was ever reported durable), or the bytes from a corruption on.
-    else if (recovery.validBytes < sizeBytes) cutFile(file.path, recovery.validBytes);
+    // A torn write (nothing in it was ever reported durable), or the bytes from a corruption on. Zeros
+    // after the data are the segment's unwritten space: kept, so the log goes on writing into it.
+    else if (recovery.validBytes + recovery.spareBytes < sizeBytes) cutFile(file.path, recovery.validBytes);
   }
 
   // Only the last reading can be a file just deleted, so the kept ones start at `start`.

@@ -1,7 +1,10 @@
 // The bytes of one segment as recovery reads them. A segment can be 64 MiB; recovery must not hold
 // it whole just to walk its records once (a restarted replica's memory would jump by a segment), so
-// a file is read through a window that moves record by record. Only the rare paths that look at the
-// whole file (a damaged header, the search through damage for a claim) read it all.
+// a file is read through a window that moves record by record. Only the rare path that looks at the
+// whole file (the search through damage for a claim) reads it all.
+//
+// A segment is created at its full size (write-ahead-log.ts): the space after the records is zeros
+// until written, so where the data ends is found from the back, over the zeros, not from the length.
 
 import * as fs from 'node:fs';
 import { asBuffer } from '../buffers.js';
@@ -19,6 +22,8 @@ export interface SegmentBytes {
   prefix(count: number): Buffer;
   /** Every byte of the segment. */
   whole(): Buffer;
+  /** The length without the zero bytes at the end: every byte from here on is zero. */
+  dataEnd(): number;
 }
 
 /** A segment image already in memory (the simulated disk, tests). */
@@ -29,7 +34,15 @@ export function segmentBytesOf(data: Uint8Array): SegmentBytes {
     decodeAt: (offset, salt) => decodeRecord(bytes, offset, salt),
     prefix: (count) => bytes.subarray(0, Math.min(count, bytes.length)),
     whole: () => bytes,
+    dataEnd: () => dataEndOf(bytes, 0),
   };
+}
+
+/** The offset after the last non-zero byte of `bytes`, which start at byte `start` of the segment. */
+function dataEndOf(bytes: Buffer, start: number): number {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return start + end;
 }
 
 const windowBytesDefault = 1024 * 1024;
@@ -42,6 +55,7 @@ export class SegmentFileBytes implements SegmentBytes {
   private windowStart = 0;
   private windowEnd = 0;
   private all: Buffer | null = null;
+  private end: number | null = null;
 
   constructor(
     private readonly fd: number,
@@ -82,6 +96,24 @@ export class SegmentFileBytes implements SegmentBytes {
       this.all = all;
     }
     return this.all;
+  }
+
+  dataEnd(): number {
+    this.end ??= this.all === null ? this.findDataEnd() : dataEndOf(this.all, 0);
+    return this.end;
+  }
+
+  /** Window by window from the back: a fresh segment is 64 MiB of zeros behind a few records. */
+  private findDataEnd(): number {
+    const zeros = Buffer.alloc(this.window.length);
+    for (let end = this.length; end > 0; ) {
+      const start = Math.max(0, end - this.window.length);
+      this.cover(start, end - start);
+      const window = this.window.subarray(start - this.windowStart, end - this.windowStart);
+      if (!window.equals(zeros.subarray(0, window.length))) return dataEndOf(window, start);
+      end = start;
+    }
+    return 0;
   }
 
   /** Makes the window hold bytes [offset, offset + count) of the file; count stays within the file. */

@@ -22,6 +22,11 @@
 //               (recoverSegment throws it; salvageSegment reports it with the intact prefix)
 //        no  -> a torn write: keep the bytes before the damage, drop the rest
 //
+// A segment is created at its full size, the space after its records reading as zeros until written
+// (write-ahead-log.ts says why): where every byte from some offset on is zero, the data ends there.
+// Only the last segment keeps that unwritten rest; an earlier one was cut to its data and synced
+// before the next was created.
+//
 // A bad record in a segment that is not the last is always corruption: a segment is fsynced before
 // any byte goes to the next one. The header is fsynced before any record is written, so a damaged
 // header is a torn segment creation (drop the whole file) only in the last segment and only if
@@ -99,7 +104,14 @@ export interface SegmentRecovery {
   readonly epochs: Epoch[];
   /** Keep this many bytes; a torn write lies after them. */
   readonly validBytes: number;
+  /** Bytes of a torn write after validBytes, up to the last non-zero byte. */
   readonly tornBytes: number;
+  /**
+   * The zero bytes after the data (and after a torn write, if any): space the segment was created
+   * with and nothing wrote. validBytes + tornBytes + spareBytes is the segment's length, unless
+   * corruption was found (then both are 0 and only the first validBytes are kept).
+   */
+  readonly spareBytes: number;
   /**
    * Every index up to this one is known fsynced from the kept records' claims, or is in an earlier
    * segment (at least startIndex - 1). A recovered tail above it is covered by no claim yet.
@@ -148,9 +160,9 @@ const isAllZero = (data: Uint8Array, from: number, to: number): boolean => {
   return true;
 };
 
-/** The first offset at or after `from` where a record decodes intact, or -1. */
-function findRecordFrom(data: SegmentBytes, from: number, salt: number): number {
-  for (let offset = from; offset < data.length; offset++) {
+/** The first offset in [from, end) where a record decodes intact, or -1. */
+function findRecordFrom(data: SegmentBytes, from: number, end: number, salt: number): number {
+  for (let offset = from; offset < end; offset++) {
     const kind = data.decodeAt(offset, salt).kind;
     if (kind === 'entry' || kind === 'syncMarker') return offset;
   }
@@ -204,6 +216,7 @@ export function salvageSegment(
     epochs: [],
     validBytes: 0,
     tornBytes: 0,
+    spareBytes: 0,
     coveredThrough: previous.index,
     last,
     corruption: corruption(0, reason),
@@ -223,9 +236,10 @@ export function salvageSegment(
         'This build cannot read it; move the data directory aside and let the replica catch up',
     );
   }
+  const dataEnd = bytes.dataEnd();
   if (header.kind === 'damaged') {
     if (!isLast) return unusable(`${header.reason} in a segment that is not the last`);
-    if (!isAllZero(bytes.whole(), segmentHeaderBytes, bytes.length)) {
+    if (dataEnd > segmentHeaderBytes) {
       // Records are written only after the header was fsynced, so the header was synced.
       return unusable(`${header.reason}, but records follow it (the header is fsynced before them)`);
     }
@@ -237,7 +251,8 @@ export function salvageSegment(
       entryOffsets: new Uint32Array(0),
       epochs: [],
       validBytes: 0,
-      tornBytes: bytes.length,
+      tornBytes: dataEnd,
+      spareBytes: bytes.length - dataEnd,
       coveredThrough: previous.index,
       last,
       corruption: null,
@@ -253,6 +268,8 @@ export function salvageSegment(
   let offset = segmentHeaderBytes;
   let found: SegmentCorruption | null = null;
   for (;;) {
+    // Nothing but zeros from here: the data ends (in an earlier segment, only at the file's end).
+    if (offset === bytes.length || (isLast && offset >= dataEnd)) break;
     const decoded = bytes.decodeAt(offset, salt);
     if (decoded.kind === 'entry') {
       const { entry, syncedThrough } = decoded;
@@ -290,8 +307,6 @@ export function salvageSegment(
       offset = decoded.nextOffset;
       continue;
     }
-    if (decoded.kind === 'end' && offset === bytes.length) break;
-
     const reason = decoded.kind === 'bad' ? decoded.reason : 'zero length field before the end of the data';
     if (!isLast) {
       found = corruption(offset, `${reason} in a segment that is not the last`);
@@ -302,13 +317,13 @@ export function salvageSegment(
 
     // Claims before the damage are at most last.index, below damagedIndex: only later records count.
     let claim: { syncedThrough: number; offset: number } | null = null;
-    for (let at = findRecordFrom(bytes, offset + 1, salt); at !== -1; ) {
+    for (let at = findRecordFrom(bytes, offset + 1, dataEnd, salt); at !== -1; ) {
       const intact = bytes.decodeAt(at, salt);
       assert(intact.kind === 'entry' || intact.kind === 'syncMarker', 'found an intact record');
       if (claim === null || intact.syncedThrough > claim.syncedThrough) {
         claim = { syncedThrough: intact.syncedThrough, offset: at };
       }
-      at = findRecordFrom(bytes, intact.nextOffset, salt);
+      at = findRecordFrom(bytes, intact.nextOffset, dataEnd, salt);
     }
     if (claim !== null && damagedIndex <= claim.syncedThrough) {
       found = corruption(
@@ -330,7 +345,8 @@ export function salvageSegment(
     entryOffsets: entryOffsets.slice(0, count),
     epochs,
     validBytes: offset,
-    tornBytes: found === null ? bytes.length - offset : 0,
+    tornBytes: found === null ? Math.max(0, dataEnd - offset) : 0,
+    spareBytes: found === null ? bytes.length - Math.max(offset, dataEnd) : 0,
     coveredThrough,
     last,
     corruption: found,

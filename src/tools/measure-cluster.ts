@@ -165,7 +165,10 @@ export class MeasuredCluster {
 
 // ---- resources ---------------------------------------------------------------------------------
 
-/** The sum of the sizes of the files under `directory` (0 if it does not exist). */
+/**
+ * The disk space the files under `directory` take (0 if it does not exist): allocated blocks, as
+ * `du` counts them, not file sizes, since a log segment is created at its full size as a sparse file.
+ */
 export function directoryBytes(directory: string): number {
   let total = 0;
   let entries: string[];
@@ -178,7 +181,7 @@ export function directoryBytes(directory: string): number {
     const path = join(directory, name);
     try {
       const stats = statSync(path);
-      total += stats.isDirectory() ? directoryBytes(path) : stats.size;
+      total += stats.isDirectory() ? directoryBytes(path) : stats.blocks * 512;
     } catch {
       // Deleted between the listing and the stat (a compacted segment, a replaced snapshot).
     }

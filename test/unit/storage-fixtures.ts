@@ -114,6 +114,27 @@ export function recordsIn(file: string): RecordOnDisk[] {
   }
 }
 
+/**
+ * A segment file's length up to its last non-zero byte. The log creates a segment at its full size,
+ * so after the records the file reads as zeros: where the next write would land, not the file's end.
+ */
+export function dataBytesOf(file: string): number {
+  const data = fs.readFileSync(file);
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  return end;
+}
+
+/** Writes `bytes` into a segment file at `offset`, as a write that reached the disk would be. */
+export function writeInto(file: string, bytes: Uint8Array, offset: number): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function recordOf(file: string, index: number): RecordOnDisk {
   const record = recordsIn(file).find((candidate) => candidate.index === index);
   assert.ok(record !== undefined, `entry ${index} is in ${file}`);

@@ -153,7 +153,7 @@ test('whatever subset of a never-synced batch pages reaches the disk, recovery n
         const recovered = recover(image.subarray(0, length));
         assert.ok(recovered.entries.length >= 10, 'batch 1 is never lost');
         assert.deepStrictEqual(recovered.entries, [...batch1, ...batch2].slice(0, recovered.entries.length));
-        assert.equal(recovered.validBytes + recovered.tornBytes, length);
+        assert.equal(recovered.validBytes + recovered.tornBytes + recovered.spareBytes, length);
       },
     ),
     { numRuns: 100 },
@@ -201,10 +201,41 @@ test('a damaged sync marker with nothing after it is a torn write: it held no en
   assert.equal(recovered.coveredThrough, 0, 'the log will write a new marker');
 });
 
-test('zeros after the last record are a torn write, however many', () => {
-  const recovered = recover(Buffer.concat([header, batch1Bytes, Buffer.alloc(5000)]));
+test('zeros after the last record of the last segment are its unwritten space: the data ends there, nothing is torn', () => {
+  for (const spare of [1, 3, 4, 5000]) {
+    const recovered = recover(Buffer.concat([header, batch1Bytes, Buffer.alloc(spare)]));
+    assert.deepStrictEqual(recovered.entries, batch1, `${spare} zero bytes`);
+    assert.equal(recovered.validBytes, batch1End);
+    assert.equal(recovered.tornBytes, 0);
+    assert.equal(recovered.spareBytes, spare);
+    assert.equal(recovered.corruption, null);
+  }
+  // Before the next segment is created the log cuts this one to its data: zeros there are damage.
+  assertCorruption(
+    () => recover(Buffer.concat([header, batch1Bytes, Buffer.alloc(5000)]), false),
+    /zero length field .* in a segment that is not the last at byte offset \d+; last good index 10/,
+  );
+});
+
+test("a torn write followed by the segment's unwritten space: the torn bytes end at the last non-zero byte", () => {
+  const torn = Buffer.from(batch2Bytes.subarray(0, 70));
+  const recovered = recover(Buffer.concat([header, batch1Bytes, torn, Buffer.alloc(4096)]));
   assert.deepStrictEqual(recovered.entries, batch1);
-  assert.equal(recovered.tornBytes, 5000);
+  assert.equal(recovered.validBytes, batch1End);
+  assert.equal(recovered.tornBytes + recovered.spareBytes, torn.length + 4096);
+  assert.ok(recovered.tornBytes > 0 && recovered.tornBytes <= torn.length);
+  // Damage claimed synced is still corruption with zeros after it.
+  const image = Buffer.concat([
+    header,
+    batch1Bytes,
+    batch2Bytes,
+    encodeSyncMarker(15, salt),
+    Buffer.alloc(4096),
+  ]);
+  assertCorruption(
+    () => recover(damaged(image, 12, 'one byte flipped')),
+    /says every index through 15 was fsynced/,
+  );
 });
 
 test('a bad record in a segment that is not the last is corruption, claimed or not', () => {
@@ -251,7 +282,7 @@ test('a last segment whose header never reached the disk holds nothing and is dr
   ]) {
     const recovered = recover(image);
     assert.equal(recovered.created, false);
-    assert.equal(recovered.tornBytes, image.length);
+    assert.equal(recovered.tornBytes + recovered.spareBytes, image.length);
     assert.deepStrictEqual(recovered.entries, []);
   }
   assertCorruption(() => recover(Buffer.alloc(0), false), /never written .* not the last/);
@@ -330,6 +361,11 @@ test('read from its file through a window smaller than a record, a segment recov
     damaged(whole, 15, 'one byte flipped'),
     damaged(whole, 4, 'length field zeroed'),
     Buffer.concat([header, batch1Bytes, Buffer.alloc(100)]),
+    // The unwritten space of a segment created at full size, after data, a torn write, or nothing.
+    Buffer.concat([whole, Buffer.alloc(4096)]),
+    Buffer.concat([header, batch1Bytes, batch2Bytes.subarray(0, 30), Buffer.alloc(5000)]),
+    Buffer.concat([damaged(whole, 15, 'one byte flipped'), Buffer.alloc(700)]),
+    Buffer.alloc(3000),
   ];
   for (const image of images) {
     const inMemory = salvageSegment(image, { path, isLast: true, startIndex: 1, previous: positionZero });

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, LogCorruptedError } from '../../src/errors.js';
 import { type LogPosition, logIndex } from '../../src/protocol/types.js';
-import { encodeEntryRecord } from '../../src/storage/record.js';
+import { encodeEntryRecord, syncMarkerRecordBytes } from '../../src/storage/record.js';
 import { segmentHeaderBytes } from '../../src/storage/segment.js';
 import { WriteAheadLog } from '../../src/storage/write-ahead-log.js';
 import {
@@ -17,6 +17,7 @@ import {
   crashCopy,
   damage,
   damages,
+  dataBytesOf,
   entry,
   filesOf,
   idleNeverMs,
@@ -31,6 +32,7 @@ import {
   tinySegmentBytes,
   until,
   withDirectory,
+  writeInto,
   writeLog,
 } from './storage-fixtures.js';
 
@@ -82,6 +84,59 @@ test('entries across many segments come back after reopening, bytes included', a
     reopened.log.append([entry(61)]);
     await reopened.log.close();
     assert.equal(openLog(directory).recovered.entries.length, 61);
+  });
+});
+
+test('a segment is created at its full size and written in place; before the next is created it is cut to its data', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory);
+    await appendDurably(log, range(1, 2));
+    const [only] = segmentFiles(directory);
+    const first = path.join(directory, only ?? '');
+    // The file's size never changes with an append: the records land in space it already has.
+    assert.equal(fs.statSync(first).size, tinySegmentBytes);
+    const dataEnd = recordsIn(first).at(-1);
+    assert.ok(dataEnd !== undefined);
+    assert.ok(
+      fs
+        .readFileSync(first)
+        .subarray(dataEnd.offset + dataEnd.bytes)
+        .every((byte) => byte === 0),
+    );
+
+    await appendDurably(log, range(3, 30));
+    await log.close();
+    const files = segmentFiles(directory).map((name) => path.join(directory, name));
+    assert.ok(files.length > 3, `several segments: ${files.length}`);
+    for (const file of files.slice(0, -1)) {
+      const last = recordsIn(file).at(-1);
+      assert.ok(last !== undefined);
+      assert.equal(fs.statSync(file).size, last.offset + last.bytes, `${file} ends at its last record`);
+    }
+    assert.equal(fs.statSync(files.at(-1) ?? '').size, tinySegmentBytes, 'the last keeps its space');
+    assert.deepStrictEqual(openLog(directory).recovered, { ...intact, entries: range(1, 30) });
+  });
+});
+
+test('records cut off by a truncation read as zeros afterwards, and the segment keeps its full size', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes });
+    await appendDurably(log, range(1, 20));
+    log.truncateAfter(logIndex(12));
+    // Shorter records in the new view: were the old bytes of 13..20 left in the file, the ones past
+    // the new end would still decode (same salt) and a crash would bring them back.
+    await appendDurably(log, [entry(13, 2, 0), entry(14, 2, 0)]);
+    const copy = crashCopy(directory);
+    await log.close();
+    const file = lastSegment(copy);
+    const last = recordOf(file, 14);
+    assert.equal(fs.statSync(file).size, oneSegmentBytes);
+    assert.equal(dataBytesOf(file) <= last.offset + last.bytes, true, 'nothing after entry 14 but zeros');
+    assert.deepStrictEqual(openLog(copy).recovered.entries, [
+      ...range(1, 12),
+      entry(13, 2, 0),
+      entry(14, 2, 0),
+    ]);
   });
 });
 
@@ -199,12 +254,12 @@ test('on disk: damage in the middle of a never-synced batch with later records i
       const copy = await crashAfterTwoBatches(directory);
       const file = lastSegment(copy);
       const damaged = recordOf(file, 13);
-      const sizeBefore = fs.statSync(file).size;
+      const dataBefore = dataBytesOf(file);
       damage(file, damaged, how);
 
       const { log, recovered } = openLog(copy);
       assert.deepStrictEqual(recovered.entries, range(1, 12), how);
-      assert.equal(recovered.tornBytesDropped, sizeBefore - damaged.offset, how);
+      assert.equal(recovered.tornBytesDropped, dataBefore - damaged.offset, how);
       // The cut is where entry 13 started; after it, the marker that open() writes to cover 1..12.
       assert.deepStrictEqual(
         recordsIn(file).map((record) => record.index ?? `marker ${record.syncedThrough}`),
@@ -334,31 +389,44 @@ test('a torn last record is dropped, earlier entries are intact, and appends con
     const copy = crashCopy(directory);
     await log.close();
     const file = lastSegment(copy);
-    const lastRecordBytes = recordOf(file, 10).bytes;
-    fs.truncateSync(file, fs.statSync(file).size - Math.ceil(lastRecordBytes / 2));
+    const last = recordOf(file, 10);
+    // The second half of its write never reached the disk: it reads as zeros.
+    const lost = Math.ceil(last.bytes / 2);
+    writeInto(file, Buffer.alloc(lost), last.offset + last.bytes - lost);
+    const tornBytes = dataBytesOf(file) - last.offset;
+    assert.ok(tornBytes > 0 && tornBytes <= last.bytes - lost);
 
     const reopened = openLog(copy);
-    assert.equal(reopened.recovered.tornBytesDropped, lastRecordBytes - Math.ceil(lastRecordBytes / 2));
+    assert.equal(reopened.recovered.tornBytesDropped, tornBytes);
     assert.deepStrictEqual(reopened.recovered.entries, range(1, 9));
+    // Cut where entry 10 began; at most a marker after it (when 1..9 needed a claim), then zeros.
+    assert.ok(dataBytesOf(file) <= last.offset + syncMarkerRecordBytes, 'the torn bytes are gone');
     reopened.log.append(range(10, 11, 2));
     await reopened.log.close();
     assert.deepStrictEqual(openLog(copy).recovered.entries, [...range(1, 9), ...range(10, 11, 2)]);
   });
 });
 
-test('half a record of garbage or zeros after the last record is a torn tail', async () => {
+test('half a record after the last record is a torn tail; zeros after it are the unwritten rest of the segment', async () => {
   await withDirectory(async (directory) => {
     await writeLog(directory, range(1, 10));
-    const half = encodeEntryRecord(entry(11), 10, 0).subarray(0, 20);
-    fs.appendFileSync(lastSegment(directory), half);
+    const file = lastSegment(directory);
+    const dataEnd = dataBytesOf(file);
+    // Through the first byte of the view (1.0 as a little-endian f64 ends in 0xf0 0x3f): non-zero last.
+    const half = encodeEntryRecord(entry(11), 10, 0).subarray(0, 24);
+    writeInto(file, half, dataEnd);
     const first = openLog(directory);
     assert.equal(first.recovered.tornBytesDropped, half.length);
     assert.deepStrictEqual(first.recovered.entries, range(1, 10));
     await first.log.close();
+    assert.equal(dataBytesOf(file), dataEnd, 'the torn bytes were cut, and read as zeros now');
+    assert.equal(fs.statSync(file).size, tinySegmentBytes, 'the segment got its full size back');
 
-    fs.appendFileSync(lastSegment(directory), Buffer.alloc(100));
+    // A plain file appended to by hand: the zeros after the records are no torn write.
+    fs.truncateSync(file, dataEnd);
+    fs.appendFileSync(file, Buffer.alloc(100));
     const second = openLog(directory);
-    assert.equal(second.recovered.tornBytesDropped, 100);
+    assert.deepStrictEqual(second.recovered, { ...intact, entries: range(1, 10) });
     second.log.append([entry(11)]);
     await second.log.close();
     assert.deepStrictEqual(openLog(directory).recovered.entries, range(1, 11));
@@ -407,17 +475,20 @@ test('a missing segment (a gap in indexes) is corruption', async () => {
   });
 });
 
-test('a last segment whose creation never completed (empty or zero header) is removed, and appends recreate it', async () => {
-  for (const content of [Buffer.alloc(0), Buffer.alloc(segmentHeaderBytes)]) {
+test('a last segment whose creation never completed (empty, or zeros: no header) is removed, and appends recreate it', async () => {
+  // Zeros as long as a header, or as the whole segment (its size reached the disk, its header not).
+  for (const content of [Buffer.alloc(0), Buffer.alloc(segmentHeaderBytes), Buffer.alloc(oneSegmentBytes)]) {
     await withDirectory(async (directory) => {
       await writeLog(directory, range(1, 10), { segmentSizeBytes: oneSegmentBytes });
+      // As the log does before it creates the next segment: this one cut to its data.
+      const first = lastSegment(directory);
+      fs.truncateSync(first, dataBytesOf(first));
       const unfinished = path.join(directory, '00000000000000000011.log');
       fs.writeFileSync(unfinished, content);
       const { log, recovered } = openLog(directory);
       assert.deepStrictEqual(recovered, {
         ...intact,
         entries: range(1, 10),
-        tornBytesDropped: content.length,
       });
       assert.equal(fs.existsSync(unfinished), false);
       log.append([entry(11)]);
