@@ -27,7 +27,7 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   private readonly pieceBytes: number;
   private nextEntry = 0;
   /** Bytes returned in pieces so far; the first piece starts with the header. */
-  private offset = 0;
+  private bytesReturned = 0;
 
   /** Captures `entries` as they are now, in their Map order. */
   constructor(entries: ReadonlyMap<string, string>, version: number) {
@@ -51,15 +51,15 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
 
   next(): Uint8Array | null {
     const { keys, values } = this;
-    if (this.offset > 0 && this.nextEntry === keys.length) {
+    if (this.bytesReturned > 0 && this.nextEntry === keys.length) {
       // The captured references are not needed any more.
       this.keys.length = 0;
       this.values.length = 0;
       return null;
     }
-    const out = Buffer.allocUnsafe(Math.min(this.pieceBytes, this.sizeBytes - this.offset));
+    const out = Buffer.allocUnsafe(Math.min(this.pieceBytes, this.sizeBytes - this.bytesReturned));
     let offset = 0;
-    if (this.offset === 0) {
+    if (this.bytesReturned === 0) {
       out.writeUInt8(this.version, 0);
       out.writeUInt32LE(keys.length, 1);
       offset = headerBytes;
@@ -74,7 +74,7 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
       offset = writeField(out, offset, value);
     }
     this.nextEntry = index;
-    this.offset += offset;
+    this.bytesReturned += offset;
     return out.subarray(0, offset);
   }
 }
