@@ -550,3 +550,40 @@ test('a failed write is fatal: the log reports it once and accepts nothing more'
     assert.equal(failures.length, 1);
   });
 });
+
+test('a failed fdatasync is fatal: the batch is never reported durable and the log accepts nothing more', async () => {
+  await withDirectory(async (directory) => {
+    const failures: Error[] = [];
+    const { log } = openLog(directory, { fatal: (error) => failures.push(error) });
+    await appendDurably(log, [entry(1)]);
+    const durable: number[] = [];
+    log.onDurable = (position) => durable.push(position.index);
+    // The segment's descriptor now names /dev/null (the lowest free number is reused at once): the
+    // next batch's write succeeds there, and its fdatasync fails (EINVAL), as a failing disk's would.
+    // The failed log closes the descriptor itself.
+    const segmentFd = openDescriptorOf(lastSegment(directory));
+    fs.closeSync(segmentFd);
+    assert.equal(fs.openSync('/dev/null', 'r+'), segmentFd, 'the descriptor number is reused');
+    log.append([entry(2)]);
+    await until(() => failures.length > 0, 'the log to fail');
+    assert.match(String(failures[0]), /EINVAL/);
+    assert.deepStrictEqual(durable, [], 'the failed batch is never reported durable');
+    log.append([entry(3)]);
+    await assert.rejects(log.close(), /EINVAL/);
+    assert.equal(failures.length, 1);
+    assert.deepStrictEqual(durable, []);
+  });
+});
+
+/** The descriptor this process holds open on `file` (found in /proc/self/fd). */
+function openDescriptorOf(file: string): number {
+  const target = fs.realpathSync(file);
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${name}`) === target) return Number(name);
+    } catch {
+      // The descriptor readdir itself used, closed by now.
+    }
+  }
+  throw new Error(`no descriptor open on ${file}`);
+}
