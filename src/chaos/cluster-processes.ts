@@ -13,12 +13,13 @@
 // Invariants: processes are only ever signalled by their own process id; close() leaves none
 // running (SIGCONT, SIGTERM, then SIGKILL after a grace period) and closes every proxy.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../cli/server-node-flags.js';
+import { spawnTied } from '../cli/spawn-tied.js';
 import { clusterIdDefault } from '../node/config.js';
 import { EtcdClient } from '../node/etcd/etcd-client.js';
 import { etcdKeysOf } from '../node/etcd/etcd-state-home.js';
@@ -80,7 +81,7 @@ export class ServerProcess {
     const logFile = openSync(this.logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...this.args, ...extraArgs], {
+      child = spawnTied(process.execPath, [...serverNodeFlags, cliScript, ...this.args, ...extraArgs], {
         stdio: ['ignore', 'pipe', logFile],
         env: { ...inheritedEnvironment(), ...this.env },
       });

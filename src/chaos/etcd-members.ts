@@ -2,9 +2,10 @@
 // members on ports found free at run time, each with its own data directory, signalled only by their
 // own process ids. A killed member restarts on the same ports from its directory and rejoins.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnTied } from '../cli/spawn-tied.js';
 import { freePort } from '../tools/free-port.js';
 
 /** How long a member may take to answer /health after it starts. */
@@ -161,7 +162,7 @@ export class EtcdMembers {
   }
 
   private spawn(member: Member): void {
-    const child = spawn(this.binary, member.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnTied(this.binary, member.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (chunk: Buffer) => {
       member.log = (member.log + chunk.toString()).slice(-20_000);
     });

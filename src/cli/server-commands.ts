@@ -4,7 +4,7 @@
 //
 // The server classes are imported lazily: the one-shot client commands never load them.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -33,6 +33,7 @@ import {
   CLUSTER_PORT_DEFAULT,
   RESP_PORT_BASE,
 } from './settings/server-settings.js';
+import { spawnTied } from './spawn-tied.js';
 import { serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
 
 // The flags, their defaults and limits are in the settings table (settings/server-settings.ts).
@@ -529,7 +530,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
   );
 
   const launch = (name: string, args: string[]): Child => {
-    const child = spawn(process.execPath, [...serverNodeFlags, cliScript, ...args, ...everyProcess], {
+    const child = spawnTied(process.execPath, [...serverNodeFlags, cliScript, ...args, ...everyProcess], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: childEnvironment,
     });

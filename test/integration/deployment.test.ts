@@ -5,12 +5,13 @@
 // coordinator is killed and the cluster serves on, and a client without a token is refused.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { etcdSkipReason, findEtcd } from '../../src/chaos/etcd-members.js';
+import { spawnTied } from '../../src/cli/spawn-tied.js';
 import { freePort, type RunningProcess, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const skip = etcdSkipReason();
@@ -59,7 +60,7 @@ describe('the documented deployment: etcd with TLS, coordinators and replicas wi
     const clientPort = await freePort();
     const peerPort = await freePort();
     const etcdUrl = `https://127.0.0.1:${clientPort}`;
-    etcd = spawn(
+    etcd = spawnTied(
       findEtcd() ?? 'etcd',
       [
         '--name',

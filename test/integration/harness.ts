@@ -3,10 +3,12 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
+import { spawnTied } from '../../src/cli/spawn-tied.js';
 import { Client, type TlsMaterial } from '../../src/client/index.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
@@ -30,9 +32,10 @@ export function startProcess(
   env: Readonly<Record<string, string>> = {},
   launcher: readonly string[] = [],
 ): Promise<RunningProcess> {
-  // Servers run as `understudy` runs them: with the servers' V8 flags.
+  // Servers run as `understudy` runs them: with the servers' V8 flags, and ended with the test's
+  // process even if it is killed (a timeout), like the servers `understudy start` launches.
   const [command = process.execPath, ...prefix] = [...launcher, process.execPath];
-  const child = spawn(command, [...prefix, ...serverNodeFlags, cliPath, ...args], {
+  const child = spawnTied(command, [...prefix, ...serverNodeFlags, cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -246,3 +249,28 @@ export class LocalCluster {
 }
 
 export { freePort } from '../../src/tools/free-port.js';
+
+/** A first port from which `count` ports in a row are free now (start takes consecutive ports). */
+export async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await listenOn(0);
+    if (first === null || first + count > 65_535) continue;
+    let free = true;
+    for (let offset = 1; offset < count && free; offset++) free = (await listenOn(first + offset)) !== null;
+    if (free) return first;
+  }
+  throw new Error(`no ${count} free ports in a row`);
+}
+
+/** Binds 127.0.0.1:port and lets it go; the port bound, or null if it was taken. */
+function listenOn(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : null;
+      server.close(() => resolve(bound));
+    });
+  });
+}

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,7 +17,7 @@ import { replicaId } from '../../src/protocol/types.js';
 import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
 import { dial } from '../../src/transport/index.js';
 import createCounter, { service as counterService } from '../fixtures/counter-service.js';
-import { runCli, startProcess, stop, waitFor } from './harness.js';
+import { freePortRun, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const counterModule = fileURLToPath(new URL('../fixtures/counter-service.js', import.meta.url));
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
@@ -242,28 +241,3 @@ test('understudy start --service runs a whole cluster of that service', async ()
   }
   assert.equal(await exited, 0);
 });
-
-/** A first port from which `count` ports in a row are free now (start takes consecutive ports). */
-async function freePortRun(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = await listenOn(0);
-    if (first === null || first + count > 65_535) continue;
-    let free = true;
-    for (let offset = 1; offset < count && free; offset++) free = (await listenOn(first + offset)) !== null;
-    if (free) return first;
-  }
-  throw new Error(`no ${count} free ports in a row`);
-}
-
-/** Binds 127.0.0.1:port and lets it go; the port bound, or null if it was taken. */
-function listenOn(port: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(null));
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address();
-      const bound = typeof address === 'object' && address !== null ? address.port : null;
-      server.close(() => resolve(bound));
-    });
-  });
-}

@@ -3,8 +3,9 @@
 // understudy processes (src/chaos/cluster-processes.ts), these print no ready line we can rely on:
 // whoever starts one probes it until it answers.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { spawnTied } from '../../cli/spawn-tied.js';
 import type { NamedProcess } from '../process-cpu.js';
 
 /** How long a peer process may take to exit after SIGTERM before it gets SIGKILL. */
@@ -24,7 +25,7 @@ export class ExternalProcess {
     const log = openSync(logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(command, [...args], { stdio: ['ignore', log, log] });
+      child = spawnTied(command, args, { stdio: ['ignore', log, log] });
     } finally {
       closeSync(log); // the child holds its own copy
     }
