@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../cli/server-node-flags.js';
-import { spawnTied } from '../cli/spawn-tied.js';
+import { spawnServer } from '../cli/server-spawn.js';
 import { clusterIdDefault } from '../node/config.js';
 import { EtcdClient } from '../node/etcd/etcd-client.js';
 import { etcdKeysOf } from '../node/etcd/etcd-state-home.js';
@@ -81,7 +81,7 @@ export class ServerProcess {
     const logFile = openSync(this.logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawnTied(process.execPath, [...serverNodeFlags, cliScript, ...this.args, ...extraArgs], {
+      child = spawnServer(process.execPath, [...serverNodeFlags, cliScript, ...this.args, ...extraArgs], {
         stdio: ['ignore', 'pipe', logFile],
         env: { ...inheritedEnvironment(), ...this.env },
       });

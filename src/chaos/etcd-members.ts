@@ -5,7 +5,7 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnTied } from '../cli/spawn-tied.js';
+import { spawnServer } from '../cli/server-spawn.js';
 import { freePort } from '../tools/free-port.js';
 
 /** How long a member may take to answer /health after it starts. */
@@ -162,7 +162,7 @@ export class EtcdMembers {
   }
 
   private spawn(member: Member): void {
-    const child = spawnTied(this.binary, member.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnServer(this.binary, member.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (chunk: Buffer) => {
       member.log = (member.log + chunk.toString()).slice(-20_000);
     });

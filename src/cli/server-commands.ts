@@ -26,6 +26,7 @@ import { serverAccess } from './auth-files.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
 import { serverNodeFlags } from './server-node-flags.js';
+import { spawnServer } from './server-spawn.js';
 import { addSettings, settingVariables } from './settings/command-settings.js';
 import {
   CLUSTER_ADMIN_PORT_OFFSET,
@@ -33,7 +34,6 @@ import {
   CLUSTER_PORT_DEFAULT,
   RESP_PORT_BASE,
 } from './settings/server-settings.js';
-import { spawnTied } from './spawn-tied.js';
 import { serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
 
 // The flags, their defaults and limits are in the settings table (settings/server-settings.ts).
@@ -530,7 +530,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
   );
 
   const launch = (name: string, args: string[]): Child => {
-    const child = spawnTied(process.execPath, [...serverNodeFlags, cliScript, ...args, ...everyProcess], {
+    const child = spawnServer(process.execPath, [...serverNodeFlags, cliScript, ...args, ...everyProcess], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: childEnvironment,
     });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { etcdSkipReason, findEtcd } from '../../src/chaos/etcd-members.js';
-import { spawnTied } from '../../src/cli/spawn-tied.js';
+import { spawnServer } from '../../src/cli/server-spawn.js';
 import { freePort, type RunningProcess, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const skip = etcdSkipReason();
@@ -60,7 +60,7 @@ describe('the documented deployment: etcd with TLS, coordinators and replicas wi
     const clientPort = await freePort();
     const peerPort = await freePort();
     const etcdUrl = `https://127.0.0.1:${clientPort}`;
-    etcd = spawnTied(
+    etcd = spawnServer(
       findEtcd() ?? 'etcd',
       [
         '--name',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
-import { spawnTied } from '../../src/cli/spawn-tied.js';
+import { spawnServer } from '../../src/cli/server-spawn.js';
 import { Client, type TlsMaterial } from '../../src/client/index.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
@@ -35,7 +35,7 @@ export function startProcess(
   // Servers run as `understudy` runs them: with the servers' V8 flags, and ended with the test's
   // process even if it is killed (a timeout), like the servers `understudy start` launches.
   const [command = process.execPath, ...prefix] = [...launcher, process.execPath];
-  const child = spawnTied(command, [...prefix, ...serverNodeFlags, cliPath, ...args], {
+  const child = spawnServer(command, [...prefix, ...serverNodeFlags, cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

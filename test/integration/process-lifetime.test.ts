@@ -1,6 +1,7 @@
-// The servers `understudy start` launches do not outlive it, even when it is killed outright
-// (SIGKILL runs none of its code): they are tied to its life (src/cli/spawn-tied.ts), so a cluster
-// never keeps its ports, data directory and CPU after the process that owned it is gone.
+// How `understudy start` runs its servers (src/cli/server-spawn.ts): with the scheduling policy
+// SCHED_BATCH, and tied to its life, so that they do not outlive it even when it is killed outright
+// (SIGKILL runs none of its code): a cluster never keeps its ports, data directory and CPU after the
+// process that owned it is gone.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,13 +11,16 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { canTieChildren } from '../../src/cli/spawn-tied.js';
+import { canBatchServers, canTieServers } from '../../src/cli/server-spawn.js';
 import { freePortRun, waitFor } from './harness.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
 
-test('the coordinator and replicas of `understudy start` end when start is killed with SIGKILL', {
-  skip: canTieChildren ? false : 'needs Linux and util-linux setpriv',
+/** SCHED_BATCH's number in /proc/PID/stat's policy field (linux/sched.h). */
+const schedBatch = 3;
+
+test('the servers of `understudy start` run SCHED_BATCH and end when start is killed with SIGKILL', {
+  skip: canTieServers && canBatchServers ? false : 'needs Linux and util-linux setpriv and chrt',
 }, async () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'understudy-lifetime-'));
   const port = await freePortRun(3);
@@ -42,6 +46,7 @@ test('the coordinator and replicas of `understudy start` end when start is kille
     assert.ok(startPid !== undefined);
     servers = childrenOf(startPid);
     assert.equal(servers.length, 3, `a coordinator and 2 replicas, found pids ${servers.join(', ')}`);
+    for (const pid of servers) assert.equal(statOf(pid)?.policy, schedBatch, `the policy of ${pid}`);
     process.kill(startPid, 'SIGKILL');
     await waitFor('every server to end', () => (servers.some(isAlive) ? undefined : true), 20_000);
   } finally {
@@ -66,7 +71,7 @@ function isAlive(pid: number): boolean {
   return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
 }
 
-function statOf(pid: number): { state: string; parent: number } | null {
+function statOf(pid: number): { state: string; parent: number; policy: number } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -74,6 +79,7 @@ function statOf(pid: number): { state: string; parent: number } | null {
     return null;
   }
   // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
-  const [state = '', parent = ''] = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state, parent: Number(parent) };
+  // The fields from the third (state) on; the policy is the 41st.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', parent: Number(fields[1]), policy: Number(fields[41 - 3]) };
 }

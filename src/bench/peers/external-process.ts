@@ -5,7 +5,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { spawnTied } from '../../cli/spawn-tied.js';
+import { spawnServer } from '../../cli/server-spawn.js';
 import type { NamedProcess } from '../process-cpu.js';
 
 /** How long a peer process may take to exit after SIGTERM before it gets SIGKILL. */
@@ -25,7 +25,7 @@ export class ExternalProcess {
     const log = openSync(logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawnTied(command, args, { stdio: ['ignore', log, log] });
+      child = spawnServer(command, args, { stdio: ['ignore', log, log] });
     } finally {
       closeSync(log); // the child holds its own copy
     }
