@@ -11,9 +11,10 @@
 // - `chrt --batch 0`: the scheduling policy SCHED_BATCH, same priority. A server woken by a message
 //   then waits for the core it lands on rather than preempting what runs there (the kernel's wakeup
 //   preemption), so each process runs longer and handles more per wake-up, and fewer task switches
-//   happen. On this 2-core virtual machine a 3-replica cluster at 32 clients spent 13-33 % less CPU
-//   per write and served 13-31 % more (docs/PERFORMANCE.md, "SCHED_BATCH"). Timeouts are hundreds of
-//   milliseconds; what waiting for a core can add is a scheduler tick, a few milliseconds.
+//   happen. On a 2-core virtual machine a 3-replica cluster at 32 clients spent 10-24 % less CPU per
+//   write in three pairs out of three, and served up to 26 % more (docs/PERFORMANCE.md,
+//   "SCHED_BATCH"). Timeouts are hundreds of milliseconds; what waiting for a core can add is a
+//   scheduler tick, a few milliseconds.
 //
 // Without them (not Linux, or util-linux missing) the server is spawned directly.
 
@@ -34,7 +35,7 @@ export const canTieServers = setpriv !== null;
 export const canBatchServers = chrt !== null;
 
 /** The command line that runs `command args` as a server: tied to its launcher, SCHED_BATCH. */
-export function serverCommand(command: string, args: readonly string[]): [string, string[]] {
+function serverCommand(command: string, args: readonly string[]): [string, string[]] {
   let line = [command, ...args];
   if (chrt !== null) line = [chrt, '--batch', '0', ...line];
   if (setpriv !== null) line = [setpriv, '--pdeathsig', 'SIGKILL', '--', ...line];
