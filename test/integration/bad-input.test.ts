@@ -6,15 +6,8 @@ import { connect } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodeMessage, frame, PROTOCOL_VERSION } from '../../src/transport/index.js';
-import { recordsIn } from '../unit/storage-fixtures.js';
+import { recordsEndOf } from '../unit/storage-fixtures.js';
 import { LocalCluster, stop, waitFor } from './harness.js';
-
-/** Where a log segment's records end: it is created at its full size, and reads as zeros after them. */
-function dataEndOf(segment: string): number {
-  const last = recordsIn(segment).at(-1);
-  assert.ok(last !== undefined, `${segment} holds records`);
-  return last.offset + last.bytes;
-}
 
 function sendRaw(address: string, bytes: Buffer): Promise<void> {
   const [host, port] = address.split(':');
@@ -84,7 +77,8 @@ describe('bad input', { concurrency: false }, () => {
     const logDirectory = path.join(cluster.replicaDirectory(victim), 'log');
     const segment = path.join(logDirectory, readdirSync(logDirectory).sort()[0] ?? '');
     const bytes = readFileSync(segment);
-    const middle = Math.floor(dataEndOf(segment) / 2);
+    // A segment is created at its full size: its records end well before the file does.
+    const middle = Math.floor(recordsEndOf(segment) / 2);
     bytes.writeUInt8((bytes.readUInt8(middle) ^ 0xff) & 0xff, middle);
     writeFileSync(segment, bytes);
     const identityBefore = readFileSync(path.join(cluster.replicaDirectory(victim), 'identity'), 'utf8');
@@ -117,7 +111,7 @@ describe('bad input', { concurrency: false }, () => {
     const segment = path.join(logDirectory, readdirSync(logDirectory).sort().at(-1) ?? '');
     const bytes = readFileSync(segment);
     // A record whose write was cut short right where the next write would have landed.
-    Buffer.from([0, 0, 0, 60, 1, 2, 3]).copy(bytes, dataEndOf(segment));
+    Buffer.from([0, 0, 0, 60, 1, 2, 3]).copy(bytes, recordsEndOf(segment));
     writeFileSync(segment, bytes);
     const restarted = await cluster.startReplica(id);
     await waitFor('the torn tail report', () =>

@@ -28,12 +28,20 @@ test('the servers of `understudy start` run SCHED_BATCH and end when start is ki
   const respPort = await freePortRun(2);
   const start = spawn(
     process.execPath,
-    [cliPath, 'start', '--replicas', '2', '--port', String(port), '--admin-port', String(adminPort)].concat([
+    [
+      cliPath,
+      'start',
+      '--replicas',
+      '2',
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
       '--resp-port',
       String(respPort),
       '--dir',
       path.join(directory, 'cluster'),
-    ]),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: string[] = [];

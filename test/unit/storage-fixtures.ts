@@ -114,6 +114,13 @@ export function recordsIn(file: string): RecordOnDisk[] {
   }
 }
 
+/** Where a segment file's last record ends: the next write would land there. */
+export function recordsEndOf(file: string): number {
+  const last = recordsIn(file).at(-1);
+  assert.ok(last !== undefined, `${file} holds records`);
+  return last.offset + last.bytes;
+}
+
 /**
  * A segment file's length up to its last non-zero byte. The log creates a segment at its full size,
  * so after the records the file reads as zeros: where the next write would land, not the file's end.
