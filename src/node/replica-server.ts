@@ -32,6 +32,7 @@ import { createKeyValueStore, keyValueService } from '../state-machine/kv-servic
 import { claimDirectoryForService } from '../storage/directory-service.js';
 import { openReplicaDirectory } from '../storage/replica-directory.js';
 import type { SnapshotStore } from '../storage/snapshot-store.js';
+import { writeUnreportedLosses } from '../storage/unreported-losses.js';
 import type { WriteAheadLog } from '../storage/write-ahead-log.js';
 import {
   type Credentials,
@@ -254,6 +255,12 @@ export class ReplicaServer {
     for (const damaged of recovered.damagedSnapshots) {
       logger.warn({ file: damaged.file, reason: damaged.reason }, 'damaged snapshot set aside');
     }
+    if (recovered.unreportedLossesDamage !== null) {
+      logger.warn(
+        { reason: recovered.unreportedLossesDamage },
+        'the list of discarded async writes not yet on the loss record was damaged and set aside: the count of async writes lost may be short',
+      );
+    }
     let server: ReplicaServer | null = null;
     const listener = await listen({
       host,
@@ -283,7 +290,11 @@ export class ReplicaServer {
       address: options.advertise ?? listener.address,
       config: config.protocol,
       createStateMachine,
-      recovered: { snapshot: recovered.snapshot, entries: recovered.entries },
+      recovered: {
+        snapshot: recovered.snapshot,
+        entries: recovered.entries,
+        unreportedLosses: recovered.unreportedLosses,
+      },
       readSnapshot: () => snapshots.readNewestPayload(),
       msPerTick: config.tickMs,
     });
@@ -563,6 +574,19 @@ export class ReplicaServer {
         return;
       case 'reset':
         this.log.resetTo(operation.position);
+        return;
+      case 'unreported-losses':
+        // Synchronous, so it is on disk before the truncation or reset after it is even queued; rare
+        // (after a failover, and when the record catches up). A failure is fatal, as in the log.
+        try {
+          writeUnreportedLosses(this.options.directory, operation.entries);
+        } catch (error) {
+          this.logger.fatal(
+            { error: errorText(error) },
+            'writing the unreported async losses failed; stopping',
+          );
+          process.exit(1);
+        }
         return;
       case 'snapshot': {
         const { position, payload } = operation;

@@ -3,7 +3,7 @@
 // (PrepareOk, async replies) are only produced after the shell has reported the fsync through
 // `durable()`, so a shell can send every message as soon as it has one.
 
-import type { ClientReply, CoordinatorToReplica, Heartbeat, PeerMessage } from './messages.js';
+import type { ClientReply, CoordinatorToReplica, Heartbeat, LostEntry, PeerMessage } from './messages.js';
 import type { SnapshotEncoding } from './state-machine.js';
 import type {
   ConnectionId,
@@ -35,7 +35,13 @@ export type StorageOperation =
   /** The log up to `throughIndex` is covered by a kept snapshot: whole segments there may go. */
   | { readonly kind: 'compact'; readonly throughIndex: LogIndex }
   /** An installed snapshot replaced the log: drop all of it; it continues after `position`. */
-  | { readonly kind: 'reset'; readonly position: LogPosition };
+  | { readonly kind: 'reset'; readonly position: LogPosition }
+  /**
+   * The async writes this replica discarded and has not yet seen on the loss record: the whole list,
+   * replacing the one kept before. Durable before the next operation runs, so a truncation or reset
+   * that discards a write never reaches the disk before the note that it may be lost does.
+   */
+  | { readonly kind: 'unreported-losses'; readonly entries: readonly LostEntry[] };
 
 /** Fetch this snapshot from `from` (resuming a partial copy of it), then call `installSnapshot`. */
 export interface TransferRequest {

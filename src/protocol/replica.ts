@@ -90,6 +90,8 @@ export interface RecoveredState {
   readonly snapshot: StoredSnapshot | null;
   /** The log entries after the snapshot's position. */
   readonly entries: readonly Entry[];
+  /** Async writes it discarded and had not yet seen on the loss record (its 'unreported-losses' note). */
+  readonly unreportedLosses: readonly LostEntry[];
 }
 
 export interface ReplicaOptions {
@@ -289,7 +291,7 @@ export class Replica {
     this.readSnapshot = options.readSnapshot;
     this.msPerTick = options.msPerTick;
     this.stateMachine = options.createStateMachine();
-    const { snapshot, entries } = options.recovered;
+    const { snapshot, entries, unreportedLosses } = options.recovered;
     this.log = new ReplicaLog(snapshot?.info.position ?? positionZero, entries);
     if (snapshot !== null) {
       const restored = this.restore(snapshot.payload);
@@ -300,6 +302,11 @@ export class Replica {
       this.noteKept(snapshot.info);
     }
     this.durableIndex = this.log.lastIndex;
+    // Reported again until they are on record: a crash between a truncation and the record no longer
+    // takes them out of the count. Those the log holds again, or the record already has, are done.
+    this.pendingLost = [...unreportedLosses];
+    this.forgetLossesNowHeld();
+    this.setPendingLost(this.pendingLost.filter((lost) => !this.loss.has(lost)));
   }
 
   // ---- inputs ----------------------------------------------------------------------------------
@@ -439,30 +446,30 @@ export class Replica {
     if (this.role === 'primary' || position.index <= this.commitIndex) return;
     const continues = this.log.holds(position) && position.index <= this.log.lastIndex;
     const restored = decodeSnapshotPayload(snapshot.payload);
-    let discarded: Entry[] = [];
     if (continues) {
       this.flushAppends();
       this.log.compactThrough(position);
       this.effects.storage.push({ kind: 'compact', throughIndex: position.index });
     } else {
       this.flushAppends();
-      discarded = this.log.slice(
+      const discarded = this.log.slice(
         logIndex(Math.max(this.commitIndex, this.log.base.index) + 1),
         this.log.lastIndex,
       );
       this.unsyncedAppends.length = 0;
       this.log.resetTo(position, restored.epochs);
+      // Async writes of the dropped log beyond what committed may be lost, as with a truncation (sim
+      // seed 355). The session table cannot tell which of them ran (a client moves on after an async
+      // acknowledgement, so its session shows later requests either way); the snapshot's epochs can:
+      // one it covers with the same view is in it. Those past it are settled with the primary's log.
+      // Noted before the reset, which must not reach the disk first.
+      this.noteLostAsyncWrites(discarded);
       this.effects.storage.push({ kind: 'reset', position });
       this.durableIndex = position.index;
       this.lastAckSent = logIndex(Math.min(this.lastAckSent, position.index));
       this.lastReceiptSent = logIndex(Math.min(this.lastReceiptSent, position.index));
     }
     this.adopt(restored);
-    // Async writes of the dropped log beyond what committed may be lost, as with a truncation (sim
-    // seed 355). The session table cannot tell which of them ran (a client moves on after an async
-    // acknowledgement, so its session shows later requests either way); the snapshot's epochs can:
-    // one it covers with the same view is in it. Those past it are settled with the primary's log.
-    this.noteLostAsyncWrites(discarded);
     this.appliedIndex = position.index;
     this.raiseDurableIndex(position.index);
     if (position.index > this.commitIndex) this.commitIndex = position.index;
@@ -1139,7 +1146,7 @@ export class Replica {
     if (this.pendingLost.length === 0 || !this.leaseValid() || !this.viewAcknowledged) return;
     this.forgetLossesNowHeld();
     const fresh = this.pendingLost.filter((lost) => !this.loss.has(lost)).slice(0, 1024);
-    if (fresh.length === 0) this.pendingLost = [];
+    if (fresh.length === 0) this.setPendingLost([]);
     else this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
   }
 
@@ -1456,7 +1463,20 @@ export class Replica {
 
   /** Discarded async writes our log has again (received back from the primary): not lost after all. */
   private forgetLossesNowHeld(): void {
-    this.pendingLost = this.pendingLost.filter((lost) => this.log.viewOf(lost.index) !== lost.view);
+    this.setPendingLost(this.pendingLost.filter((lost) => this.log.viewOf(lost.index) !== lost.view));
+  }
+
+  /**
+   * The unreported losses change: noted on disk as a whole (the list is never changed in place, since
+   * the storage operation holds it until the shell writes it).
+   */
+  private setPendingLost(next: LostEntry[]): void {
+    // Entries are only ever added or removed, never swapped, so the same length is the same list.
+    const changed = next.length !== this.pendingLost.length;
+    this.pendingLost = next;
+    if (changed && this.testOnlyFaults.keepUnreportedLossesInMemory !== true) {
+      this.effects.storage.push({ kind: 'unreported-losses', entries: next });
+    }
   }
 
   /**
@@ -1464,18 +1484,20 @@ export class Replica {
    * log as it is now still has it (an installed snapshot that covers it).
    */
   private noteLostAsyncWrites(discarded: readonly Entry[]): void {
+    const noted = [...this.pendingLost];
     for (const entry of discarded) {
       if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry))
         continue;
       if (this.log.viewOf(entry.index) === entry.view) continue;
-      if (this.pendingLost.some((lost) => lost.view === entry.view && lost.index === entry.index)) continue;
-      this.pendingLost.push({
+      if (noted.some((lost) => lost.view === entry.view && lost.index === entry.index)) continue;
+      noted.push({
         view: entry.view,
         index: entry.index,
         clientId: entry.clientId,
         requestNumber: entry.requestNumber,
       });
     }
+    this.setPendingLost(noted);
   }
 
   private applyUpTo(index: LogIndex): void {
@@ -1509,7 +1531,7 @@ export class Replica {
     this.loss.record(operation.entries);
     const recorded = (lost: LostEntry) =>
       operation.entries.some((entry) => entry.view === lost.view && entry.index === lost.index);
-    this.pendingLost = this.pendingLost.filter((lost) => !recorded(lost));
+    this.setPendingLost(this.pendingLost.filter((lost) => !recorded(lost)));
   }
 
   /** Restores the replicated state a snapshot payload holds; answers it, decoded. */
@@ -1703,6 +1725,11 @@ export class Replica {
     if (this.role !== 'primary') return false;
     const now = this.testOnlyFaults.countTicksNotTime === true ? this.now : Math.max(this.now, this.clock());
     return now < this.leaseExpiryTick;
+  }
+
+  /** Async writes discarded and not yet seen on the loss record (status().lostUnreported, cheaply). */
+  get unreportedLossCount(): number {
+    return this.pendingLost.length;
   }
 
   status(): ReplicaSnapshot {

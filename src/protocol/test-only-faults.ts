@@ -40,6 +40,11 @@ export interface TestOnlyFaults {
   readonly switchoverWithoutLeaseWait?: boolean;
   /** Coordinator on etcd: leases are granted in full however soon this coordinator's own lease ends. */
   readonly grantLeasesBeyondAuthority?: boolean;
+  /**
+   * Async loss record: a replica keeps the async writes it discarded only in memory until they are
+   * on record, so a crash in between takes them out of the count.
+   */
+  readonly keepUnreportedLossesInMemory?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -56,4 +61,5 @@ export const testOnlyFaultNames = [
   'promoteWithoutQuorumReports',
   'switchoverWithoutLeaseWait',
   'grantLeasesBeyondAuthority',
+  'keepUnreportedLossesInMemory',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

@@ -189,8 +189,8 @@ export interface StorageCounts {
   transfersFailed: number;
   /** Starts that found damage below the sync point and repaired it under a new directory identity. */
   repairs: number;
-  /** Crashes of a replica holding async losses it had not yet seen recorded (they live in memory). */
-  lossReportsDropped: number;
+  /** Crashes of a replica holding async losses not yet on the record: its next start reads them from disk. */
+  lossReportsAcrossCrashes: number;
   /** Primaries chosen among restarted replicas, no replica that held everything being alive. */
   promotionsWithoutHolders: number;
 }
@@ -231,7 +231,7 @@ export class SimCluster {
     transfersCompleted: 0,
     transfersFailed: 0,
     repairs: 0,
-    lossReportsDropped: 0,
+    lossReportsAcrossCrashes: 0,
     promotionsWithoutHolders: 0,
   };
   /**
@@ -289,7 +289,7 @@ export class SimCluster {
   crash(id: ReplicaId): void {
     const node = this.node(id);
     for (const listener of this.lossListeners) listener(id, node.replica);
-    if ((node.replica?.status().lostUnreported ?? 0) > 0) this.counts.lossReportsDropped += 1;
+    if ((node.replica?.unreportedLossCount ?? 0) > 0) this.counts.lossReportsAcrossCrashes += 1;
     node.replica = null;
     node.paused = false;
     node.held = [];

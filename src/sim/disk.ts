@@ -15,11 +15,15 @@
 // the log keeps its intact prefix (the entries before the damaged record), and the directory gets a
 // new identity (the cluster gives it), so the coordinator takes the replica for a new member that must
 // fetch what it lacks before it counts again.
+//
+// The list of unreported async losses is durable the moment the replica hands it over: the real shell
+// writes it synchronously (write, fsync, rename) before the truncation after it is even queued.
 
 import { crc32 } from 'node:zlib';
 import { LogCorruptedError } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { StorageOperation } from '../protocol/effects.js';
+import type { LostEntry } from '../protocol/messages.js';
 import { keptSnapshotsMax, type StoredSnapshot } from '../protocol/replica.js';
 import { finishSnapshot } from '../protocol/state-machine.js';
 import {
@@ -78,7 +82,11 @@ export interface DiskRecovery {
   readonly entries: Entry[];
   /** Non-null when the start found damage and repaired it: the directory needs a new identity. */
   readonly repair: DiskRepair | null;
+  readonly unreportedLosses: readonly LostEntry[];
 }
+
+/** The operations that go through the log's queue and its fsyncs. */
+type LogOperation = Exclude<StorageOperation, { kind: 'unreported-losses' }>;
 
 /** One write as the log issues it: a truncation, or records already encoded with their claim. */
 type Write =
@@ -100,7 +108,8 @@ export class SimDisk {
   /** offsets[k] is the byte offset of entry base.index + k + 1 in the image. */
   private readonly offsets: number[] = [];
   private readonly entries: Entry[] = [];
-  private queued: StorageOperation[] = [];
+  private queued: LogOperation[] = [];
+  private unreportedLosses: readonly LostEntry[] = [];
   private syncing: { writes: Write[]; doneAt: number } | null = null;
   /** The snapshot written aside, not yet kept: a crash loses it. */
   private temporary: StoredSnapshot | null = null;
@@ -200,7 +209,7 @@ export class SimDisk {
     if (snapshot === null) {
       // A log after a base with no snapshot to stand for it is of no use (a repair dropped it).
       if (this.base.index > 0) this.startImage(positionZero, []);
-      return { snapshot, entries: [...this.entries], repair };
+      return { snapshot, entries: [...this.entries], repair, unreportedLosses: this.unreportedLosses };
     }
     const position = snapshot.info.position;
     const at = this.entries.find((entry) => entry.index === position.index);
@@ -209,9 +218,14 @@ export class SimDisk {
       (at !== undefined && at.view === position.view);
     if (!continues) {
       this.startImage(position, []);
-      return { snapshot, entries: [], repair };
+      return { snapshot, entries: [], repair, unreportedLosses: this.unreportedLosses };
     }
-    return { snapshot, entries: this.entries.filter((entry) => entry.index > position.index), repair };
+    return {
+      snapshot,
+      entries: this.entries.filter((entry) => entry.index > position.index),
+      repair,
+      unreportedLosses: this.unreportedLosses,
+    };
   }
 
   /**
@@ -259,7 +273,10 @@ export class SimDisk {
   }
 
   submit(operations: readonly StorageOperation[]): void {
-    this.queued.push(...operations);
+    for (const operation of operations) {
+      if (operation.kind === 'unreported-losses') this.unreportedLosses = operation.entries;
+      else this.queued.push(operation);
+    }
   }
 
   step(now: number, random: Random, faults: DiskFaults): DiskStep {
@@ -395,7 +412,7 @@ export class SimDisk {
   }
 
   /** Encodes the operations as the real log writes them: each record claims what was fsynced before. */
-  private encode(operations: readonly StorageOperation[]): Write[] {
+  private encode(operations: readonly LogOperation[]): Write[] {
     let lastIndex: number = this.durablePosition.index;
     let syncedThrough = lastIndex;
     return operations.map((operation): Write => {

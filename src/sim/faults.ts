@@ -16,7 +16,9 @@
 // snapshot transfer and kills its receiver or sender, or cuts the link between them, while it is under
 // way; `corrupt` flips a bit of what a replica had synced (a log record or a kept snapshot), and its
 // restart repairs the damage under a new directory identity, so it rejoins as a new member, keeping
-// its intact prefix. Like a wipe, a corrupt starts only when the view holds every replica.
+// its intact prefix. Like a wipe, a corrupt starts only when the view holds every replica. One kind
+// aims at the async loss record: `discard-crash` waits for a replica that has just discarded async
+// writes after a failover and crashes it before it reports them, so only its disk can tell of them.
 
 import { defaultProtocolConfig, type ProtocolConfig, tinyProtocolConfig } from '../protocol/config.js';
 import type { ReplicaId } from '../protocol/types.js';
@@ -54,6 +56,7 @@ export const faultKinds = [
   'switchover',
   'etcd-outage',
   'stale-leader',
+  'discard-crash',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -116,7 +119,7 @@ const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
   // Kinds added later are drawn last (below), so older seeds keep the rest of their plan.
-  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover', ...etcdFaultKinds];
+  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover', ...etcdFaultKinds, 'discard-crash'];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
@@ -163,6 +166,9 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   // (pause), and two kinds exist only there.
   const etcdHome = random.chance(etcdSeedProbability) ? planEtcdHome(random) : null;
   if (etcdHome !== null) for (const kind of etcdFaultKinds) if (random.chance(0.5)) kinds.push(kind);
+  // Last of all. Armed by the plan, never picked by the schedule (see crashAfterDiscard), so the
+  // schedule of a seed without it is what it was.
+  if (random.chance(0.5)) kinds.push('discard-crash');
   const config: ProtocolConfig =
     syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
@@ -263,6 +269,10 @@ export class Nemesis {
   private wipedAwaitingRejoin: { readonly id: ReplicaId; readonly viewNumber: number } | null = null;
   /** A transfer-cut drawn and waiting for a transfer to interrupt, until a tick. */
   private transferCutArmed: { readonly until: number; strikeAt: number | null } | null = null;
+  /** The kinds the schedule picks from: all of the plan's but discard-crash, which lies in wait. */
+  private readonly scheduled: readonly FaultKind[];
+  /** Each replica's count of unreported async losses when last looked at (discard-crash). */
+  private readonly unreportedSeen = new Map<ReplicaId, number>();
 
   constructor(
     private readonly cluster: SimCluster,
@@ -270,6 +280,7 @@ export class Nemesis {
     private readonly plan: FaultPlan,
   ) {
     this.nextFaultAt = cluster.now + plan.faultIntervalTicks;
+    this.scheduled = plan.kinds.filter((kind) => kind !== 'discard-crash');
     cluster.network = plan.network;
     cluster.disk = plan.disk;
     // The operator keeps watching after the faults are healed.
@@ -285,9 +296,10 @@ export class Nemesis {
     for (const fault of this.active) fault.step?.();
     if (this.active.some((fault) => fault.exclusive === true)) return;
     this.cutTransfer();
-    if (now < this.nextFaultAt || this.plan.kinds.length === 0) return;
+    if (this.plan.kinds.includes('discard-crash')) this.crashAfterDiscard();
+    if (now < this.nextFaultAt || this.scheduled.length === 0) return;
     if (this.active.length < this.plan.concurrentFaultsMax) {
-      const fault = this.inject(this.random.pick(this.plan.kinds));
+      const fault = this.inject(this.random.pick(this.scheduled));
       if (fault !== null) {
         this.active.push(fault);
         this.injected.set(fault.kind, (this.injected.get(fault.kind) ?? 0) + 1);
@@ -537,6 +549,33 @@ export class Nemesis {
     this.injected.set('transfer-cut', (this.injected.get('transfer-cut') ?? 0) + 1);
   }
 
+  /**
+   * A discard-crash: a replica whose count of unreported async losses just rose (it truncated its log
+   * or installed a snapshot after a failover, in the step before) crashes half of the time, before its
+   * next tick could report them, and stays down a while. Without the list on its disk, its next
+   * process would never report them, and the loss record would miss writes the checks see lost.
+   */
+  private crashAfterDiscard(): void {
+    const cluster = this.cluster;
+    for (const id of cluster.nodes.keys()) {
+      const count = cluster.replica(id)?.unreportedLossCount ?? 0;
+      const seen = this.unreportedSeen.get(id) ?? 0;
+      this.unreportedSeen.set(id, count);
+      if (count <= seen || this.busy(id) || cluster.isPaused(id)) continue;
+      if (this.active.length >= this.plan.concurrentFaultsMax || !this.random.chance(0.5)) continue;
+      cluster.crash(id);
+      this.unreportedSeen.set(id, 0);
+      cluster.note(`discard-crash: ${id} crashes with ${count} async losses not yet reported`);
+      this.active.push({
+        kind: 'discard-crash',
+        target: id,
+        healAt: cluster.now + this.random.integer(20, this.plan.faultDurationTicksMax),
+        heal: () => cluster.start(id),
+      });
+      this.injected.set('discard-crash', (this.injected.get('discard-crash') ?? 0) + 1);
+    }
+  }
+
   /** A wipe or a corrupt: losing a directory is survivable only while every other replica holds everything. */
   private mayLoseDirectory(): boolean {
     const view = this.acknowledgedView();
@@ -676,6 +715,8 @@ export class Nemesis {
           healAt: cluster.now + stallTicks,
         };
       }
+      case 'discard-crash':
+        return null; // armed by the plan, never scheduled: see crashAfterDiscard
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.
         const until = cluster.now + this.random.integer(100, 4 * this.plan.faultDurationTicksMax);

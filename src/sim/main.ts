@@ -173,6 +173,7 @@ function main(): void {
     transfersCompleted: 0,
     transfersFailed: 0,
     repairs: 0,
+    lossReportsAcrossCrashes: 0,
   };
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
@@ -212,7 +213,7 @@ function main(): void {
       `sim: ${count} seeds (${start}..${start + count - 1}) in ${seconds} s${faultName === undefined ? '' : `, test-only fault ${faultName} ON`}`,
       `faults injected: ${totalFaults} (${breakdown})`,
       `operations checked: ${operations}`,
-      `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records`,
+      `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records; ${storage.lossReportsAcrossCrashes} crashes of a replica with losses not yet on the record`,
       `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,
       `seeds with a commit quorum (syncQuorum below the backups): ${quorumSeeds}`,
       `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}`,

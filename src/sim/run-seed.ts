@@ -198,11 +198,10 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       asyncLostReported = lossRecord.count;
       // A directory lost in the run (a wipe, a repair) may take unreported async writes with it.
       const wipes = (nemesis as Nemesis | null)?.injected.get('wipe') ?? 0;
-      // What the loss record cannot know: a directory lost, a report lost in a crash before it was
-      // recorded (pending reports live in memory), or a replica that never came back to report.
+      // What the loss record cannot know: a directory lost (its list of unreported losses with it), or
+      // a replica that never came back to report.
       const everyReplicaBack = [...cluster.nodes.keys()].every((id) => cluster.isRunning(id));
-      const directoryLost =
-        wipes > 0 || cluster.counts.repairs > 0 || cluster.counts.lossReportsDropped > 0 || !everyReplicaBack;
+      const directoryLost = wipes > 0 || cluster.counts.repairs > 0 || !everyReplicaBack;
       violations.push(...checkLossRecord(lossRecord, workload, finalReads, missing, directoryLost));
     }
   } catch (error) {

@@ -4,6 +4,7 @@
 //   service.json  which service's data it holds (directory-service.ts; the replica checks it first)
 //   snapshots/  kept snapshots (snapshot-store.ts); the newest that verifies is the base
 //   log/        the write-ahead log, which continues the base (write-ahead-log.ts, log-recovery.ts)
+//   unreported-losses.json  async writes discarded and not yet on the loss record (unreported-losses.ts)
 //
 // Damage never stops the replica. What is intact is kept (the newest good snapshot and the log
 // contiguous after it) and the rest is dropped. If what was dropped may include something this
@@ -23,9 +24,11 @@
 
 import * as path from 'node:path';
 import { LogCorruptedError } from '../errors.js';
+import type { LostEntry } from '../protocol/messages.js';
 import { type Entry, positionZero } from '../protocol/types.js';
 import { directoryIdentity, renewDirectoryIdentity } from './directory-identity.js';
 import { type DamagedSnapshot, type LoadedSnapshot, SnapshotStore } from './snapshot-store.js';
+import { readUnreportedLosses } from './unreported-losses.js';
 import { type LogOptions, type RecoveredLog, WriteAheadLog } from './write-ahead-log.js';
 
 export const logDirectoryName = 'log';
@@ -44,6 +47,10 @@ export interface ReplicaDirectory {
   readonly damagedSnapshots: readonly DamagedSnapshot[];
   /** What was lost, when damage may have cost acknowledged data (the identity was then renewed). */
   readonly repaired: string | null;
+  /** Async writes it discarded and had not yet seen on the loss record. */
+  readonly unreportedLosses: readonly LostEntry[];
+  /** Why the list of unreported losses could not be read (set aside; the count may be short), or null. */
+  readonly unreportedLossesDamage: string | null;
 }
 
 export type ReplicaLogOptions = Partial<Omit<LogOptions, 'base' | 'onCorruption'>>;
@@ -100,6 +107,7 @@ export function openReplicaDirectory(
   }
   if (losses.length > 0 && !renewed) identity = renewDirectoryIdentity(directory);
   store.setAsideDamaged();
+  const unreported = readUnreportedLosses(directory);
 
   const repaired =
     losses.length === 0
@@ -115,5 +123,7 @@ export function openReplicaDirectory(
     tornBytesDropped: recovered.tornBytesDropped,
     damagedSnapshots: damaged,
     repaired,
+    unreportedLosses: unreported.entries,
+    unreportedLossesDamage: unreported.damage,
   };
 }

@@ -4,7 +4,7 @@
 import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
 import { Coordinator } from '../../src/protocol/coordinator.js';
 import type { CoordinatorState, ReplicaEffects, SwitchoverOutcome } from '../../src/protocol/effects.js';
-import type { ClientReply, ClientRequest, Heartbeat } from '../../src/protocol/messages.js';
+import type { ClientReply, ClientRequest, Heartbeat, LostEntry } from '../../src/protocol/messages.js';
 import { Replica, type StoredSnapshot } from '../../src/protocol/replica.js';
 import {
   clientId,
@@ -203,6 +203,7 @@ export class ReplicaHarness {
       readonly config?: ProtocolConfig;
       readonly snapshot?: StoredSnapshot | null;
       readonly readSnapshot?: () => StoredSnapshot | null;
+      readonly unreportedLosses?: readonly LostEntry[];
     } = {},
   ) {
     this.replica = new Replica({
@@ -213,7 +214,11 @@ export class ReplicaHarness {
       address: `sim:${id}`,
       config: options.config ?? config,
       createStateMachine: () => new KeyValueStore(),
-      recovered: { snapshot: options.snapshot ?? null, entries: recovered },
+      recovered: {
+        snapshot: options.snapshot ?? null,
+        entries: recovered,
+        unreportedLosses: options.unreportedLosses ?? [],
+      },
       readSnapshot: options.readSnapshot ?? (() => null),
       msPerTick: 10,
     });

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { AsyncLossRecord } from '../../src/protocol/async-loss.js';
 import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
+import type { StorageOperation } from '../../src/protocol/effects.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { ClientReply, ClientRequest, LostEntry, PeerMessage } from '../../src/protocol/messages.js';
 import type { StoredSnapshot } from '../../src/protocol/replica.js';
@@ -36,16 +37,24 @@ const months: ProtocolConfig = {
 class Node {
   readonly harness: ReplicaHarness;
   readonly kept: StoredSnapshot[] = [];
+  /** Every storage operation settled, in order. */
+  readonly stored: StorageOperation[] = [];
   private written: StoredSnapshot | null = null;
 
   constructor(
     readonly id: ReplicaId,
-    options: { config?: ProtocolConfig; entries?: Entry[]; snapshot?: StoredSnapshot | null } = {},
+    options: {
+      config?: ProtocolConfig;
+      entries?: Entry[];
+      snapshot?: StoredSnapshot | null;
+      unreportedLosses?: readonly LostEntry[];
+    } = {},
   ) {
     this.harness = new ReplicaHarness(id, options.entries ?? [], 1, {
       config: options.config ?? months,
       snapshot: options.snapshot ?? null,
       readSnapshot: () => this.kept.at(-1) ?? null,
+      unreportedLosses: options.unreportedLosses ?? [],
     });
     if (options.snapshot) this.kept.push(options.snapshot);
   }
@@ -60,6 +69,7 @@ class Node {
       this.harness.drain();
       const operations = this.harness.storage.splice(0);
       if (operations.length === 0) break;
+      this.stored.push(...operations);
       for (const operation of operations) {
         if (operation.kind === 'snapshot') {
           const { position } = operation;
@@ -513,6 +523,110 @@ test('async writes a backup discards after a failover are reported and recorded 
   assert.deepEqual(
     primary.replica.status().lostRecent.map((entry) => entry.index),
     [2, 3],
+  );
+});
+
+test('discarded async writes are noted on disk before the truncation, so a crash before the record does not drop them', () => {
+  const asyncEntry = (index: number, requestNumber: number): Entry => ({
+    view: viewNumber(2),
+    index: logIndex(index),
+    clientId: clientId('fast'),
+    requestNumber,
+    durability: 'async',
+    refused: false,
+    update: new Uint8Array(0),
+    result: new Uint8Array(0),
+  });
+  const kept = { ...asyncEntry(1, 1), durability: 'sync' as const };
+  const follower = new Node(r2, { entries: [kept, asyncEntry(2, 2), asyncEntry(3, 3)] });
+  follower.harness.adopt(view(3, r3, [r2]));
+  const replacement: Entry = {
+    ...asyncEntry(2, 9),
+    view: viewNumber(3),
+    durability: 'sync',
+    clientId: clientId('new'),
+  };
+  follower.replica.receiveFromPeer(r3, {
+    type: 'prepare',
+    view: viewNumber(3),
+    previous: { view: viewNumber(2), index: logIndex(1) },
+    entries: [replacement],
+    commitIndex: logIndex(1),
+    echo: -1,
+  });
+  follower.harness.drain();
+  const operations = follower.harness.storage.map((operation) => operation.kind);
+  const noted = follower.harness.storage.find((operation) => operation.kind === 'unreported-losses');
+  assert.ok(noted?.kind === 'unreported-losses', `storage operations: ${operations.join(', ')}`);
+  assert.deepEqual(
+    noted.entries.map((entry) => entry.requestNumber),
+    [2, 3],
+  );
+  assert.ok(
+    operations.indexOf('unreported-losses') < operations.indexOf('truncate'),
+    `the note must come before the truncation: ${operations.join(', ')}`,
+  );
+
+  // The process dies before reporting: its disk holds the new log and the note.
+  const restarted = new Node(r2, { entries: [kept, replacement], unreportedLosses: noted.entries });
+  restarted.harness.adopt(view(3, r3, [r2]));
+  restarted.tick(config().syncRetryTicks + 1);
+  const report = restarted.harness.sent.find((sent) => sent.message.type === 'lost_report');
+  assert.ok(report?.message.type === 'lost_report', 'the restarted replica reports the noted losses');
+  assert.deepEqual(
+    report.message.entries.map((entry) => entry.requestNumber),
+    [2, 3],
+  );
+
+  // Once the record is applied, the note is replaced by an empty one.
+  const primary = new Node(r3, { entries: [kept, replacement] });
+  primary.harness.lead(view(3, r3, [r2]));
+  primary.replica.receiveFromPeer(r2, report.message);
+  primary.settle();
+  assert.equal(primary.replica.status().asyncLost, 2);
+  restarted.settle();
+  restarted.stored.length = 0;
+  pump([primary, restarted]);
+  // The next round carries the commit index: the backup applies the record.
+  primary.tick(config().followerHeartbeatTicks);
+  pump([primary, restarted]);
+  assert.equal(restarted.replica.status().lostUnreported, 0);
+  const cleared = restarted.stored.filter((operation) => operation.kind === 'unreported-losses');
+  assert.deepEqual(
+    cleared.map((operation) => operation.kind === 'unreported-losses' && operation.entries.length),
+    [0],
+  );
+});
+
+test('a restarted replica drops noted losses its log holds again or the record already has', () => {
+  const entry = (index: number, entryView: number): Entry => ({
+    view: viewNumber(entryView),
+    index: logIndex(index),
+    clientId: clientId('fast'),
+    requestNumber: index,
+    durability: 'async',
+    refused: false,
+    update: new Uint8Array(0),
+    result: new Uint8Array(0),
+  });
+  const lost = (index: number, entryView: number): LostEntry => ({
+    view: viewNumber(entryView),
+    index: logIndex(index),
+    clientId: clientId('fast'),
+    requestNumber: index,
+  });
+  // Entry 2 of view 2 is back in its log (a crash between the note and the truncation); entry 3 of
+  // view 2 is gone, replaced by view 3's.
+  const node = new Node(r2, {
+    entries: [entry(1, 2), entry(2, 2), entry(3, 3)],
+    unreportedLosses: [lost(2, 2), lost(3, 2)],
+  });
+  assert.equal(node.replica.status().lostUnreported, 1);
+  node.harness.drain();
+  const noted = node.harness.storage.filter((operation) => operation.kind === 'unreported-losses');
+  assert.deepEqual(
+    noted.map((operation) => operation.kind === 'unreported-losses' && operation.entries.map((e) => e.index)),
+    [[3]],
   );
 });
 

@@ -118,7 +118,7 @@ test('sim seed 251: a restarted primary does not count a learner as synced befor
     address: 'sim:r1',
     config,
     createStateMachine: () => new KeyValueStore(),
-    recovered: { snapshot: null, entries: recovered },
+    recovered: { snapshot: null, entries: recovered, unreportedLosses: [] },
     readSnapshot: () => null,
     msPerTick: 10,
   });

@@ -1,18 +1,21 @@
 // A replica's data directory recovered at start: damage never stops it; the intact snapshot and the
 // log contiguous after it are kept; and the identity is renewed exactly when what was dropped may
 // have been acknowledged (a corrupted record, a gap after the snapshot, a damaged snapshot the log
-// does not cover), never for damage that cost nothing.
+// does not cover), never for damage that cost nothing. The list of unreported async losses comes back
+// as it was written, and a damaged one is set aside without stopping the start.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
+import type { LostEntry } from '../../src/protocol/messages.js';
 import { encodedSnapshot } from '../../src/protocol/state-machine.js';
-import { type LogPosition, logIndex, viewNumber } from '../../src/protocol/types.js';
+import { clientId, type LogPosition, logIndex, viewNumber } from '../../src/protocol/types.js';
 import { encodeEntryRecord } from '../../src/storage/record.js';
 import { openReplicaDirectory, type ReplicaLogOptions } from '../../src/storage/replica-directory.js';
 import { snapshotFileName } from '../../src/storage/snapshot-store.js';
+import { unreportedLossesFileName, writeUnreportedLosses } from '../../src/storage/unreported-losses.js';
 import { damage, entry, range, recordOf, tinySegmentBytes, withTemporaryRoot } from './storage-fixtures.js';
 
 const at = (index: number, view = 1): LogPosition => ({ view: viewNumber(view), index: logIndex(index) });
@@ -178,5 +181,40 @@ test('a log of another format still refuses to start, with a ConfigError, and is
     fs.writeFileSync(file, headerless);
     assert.throws(() => open(root), ConfigError);
     assert.deepStrictEqual(fs.readFileSync(file), headerless);
+  });
+});
+
+test('the unreported async losses come back at the next start, an empty list removes the file, and a damaged one is set aside', async () => {
+  await withTemporaryRoot(async (root) => {
+    const first = open(root);
+    assert.deepStrictEqual(first.unreportedLosses, []);
+    await first.log.close();
+    const losses: LostEntry[] = [
+      { view: viewNumber(2), index: logIndex(7), clientId: clientId('fast'), requestNumber: 3 },
+      { view: viewNumber(2), index: logIndex(8), clientId: clientId('a/b#c'), requestNumber: 4 },
+    ];
+    writeUnreportedLosses(root, losses);
+    const reopened = open(root);
+    assert.deepStrictEqual(reopened.unreportedLosses, losses);
+    assert.equal(reopened.unreportedLossesDamage, null);
+    await reopened.log.close();
+
+    writeUnreportedLosses(root, []);
+    assert.equal(fs.existsSync(path.join(root, unreportedLossesFileName)), false);
+    const emptied = open(root);
+    assert.deepStrictEqual(emptied.unreportedLosses, []);
+    await emptied.log.close();
+
+    for (const text of ['{"version":1,"entries":[{"view":2}]}', 'not json', '{"version":9,"entries":[]}']) {
+      const file = path.join(root, unreportedLossesFileName);
+      fs.writeFileSync(file, text);
+      const damaged = open(root);
+      assert.deepStrictEqual(damaged.unreportedLosses, []);
+      assert.match(damaged.unreportedLossesDamage ?? '', /unreported-losses\.json: /);
+      assert.equal(damaged.repaired, null, 'the log and snapshots are untouched');
+      assert.equal(fs.readFileSync(`${file}.damaged`, 'utf8'), text, 'set aside as it was');
+      assert.equal(fs.existsSync(file), false);
+      await damaged.log.close();
+    }
   });
 });
