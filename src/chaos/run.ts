@@ -41,7 +41,7 @@ import {
   CHAOS_SNAPSHOT_LOG_BYTES,
   CHAOS_TRANSFER_BYTES_PER_SECOND,
 } from './cluster-settings.js';
-import { noDirectoryLossChecks } from './faults.js';
+import { type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
 import {
   addStorageEvents,
@@ -53,7 +53,7 @@ import {
 import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
-import { CLIENT_DEADLINE_MS, Workload } from './workload.js';
+import { type AsyncAppend, CLIENT_DEADLINE_MS, Workload } from './workload.js';
 
 /** How long the cluster may take to form its first view with every replica. */
 export const CLUSTER_READY_TIMEOUT_MS = 30_000;
@@ -62,6 +62,8 @@ export const HEAL_TIMEOUT_MS = 60_000;
 /** How long the final reads may take, retries included. */
 export const FINAL_READS_TIMEOUT_MS = 60_000;
 export const FINAL_READ_RETRY_MS = 200;
+/** How long, after the final reads, the loss record may take to count the async appends found lost. */
+export const LOSS_RECORD_TIMEOUT_MS = 20_000;
 /**
  * The checker's search budget per key. A 60 s run gives each register some 8,000 operations, and
  * sync writes left unknown by a long outage (a coordinator that lost its state waits for every
@@ -225,6 +227,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         clock,
       };
       finalReads = await readFinalValues(finalReader, workload.keys, problems, options.signal);
+      // Replicas back from the last faults may still be reporting what they discarded.
+      const lost = asyncAppendsLostIn(workload.asyncAppendsAcknowledged, workload.appendKeys, finalReads);
+      if (!directoryLostIn(nemesis?.faults ?? [])) {
+        const recorded = () => (monitor?.status?.asyncLost ?? 0) >= lost;
+        await monitor.waitFor(recorded, LOSS_RECORD_TIMEOUT_MS, options.signal);
+      }
       asyncLost = monitor.status?.asyncLost ?? null;
     }
     if (interrupted()) problems.push('the run was interrupted');
@@ -269,9 +277,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   ).map((violation) => violation.message);
   const duplicates = checkAtMostOnce(appendFinals).map((violation) => violation.message);
   const asyncAppends = workload?.asyncAppendsAcknowledged ?? [];
-  const asyncAppendsLost = asyncAppends.filter(
-    ({ key, token }) => appendFinals.has(key) && !(appendFinals.get(key) ?? '').includes(token),
-  ).length;
+  const asyncAppendsLost = asyncAppendsLostIn(asyncAppends, workload?.appendKeys ?? [], finalReads);
   const faults = nemesis?.faults ?? [];
   const primaries = monitor?.primaries ?? new Map<number, string>();
   const failovers = failoverTimes(faults, workload?.writeAcknowledgements ?? [], primaries);
@@ -323,6 +329,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     duplicates,
     asyncAppendsAcknowledged: asyncAppends.length,
     asyncAppendsLost,
+    directoryLost: directoryLostIn(faults),
     asyncWritesAcknowledged: workload?.asyncWritesAcknowledged ?? 0,
     replicatedWritesAcknowledged: workload?.replicatedWritesAcknowledged ?? 0,
     failoverHappened: failovers.times.length > 0 || (monitor?.primaryChanged ?? false),
@@ -354,6 +361,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 /** Each replica's role, liveness and transfer as a status shows them, for a problem's message. */
+/** Acknowledged async appends missing from their key's final value (keys read at the end only). */
+function asyncAppendsLostIn(
+  appends: readonly AsyncAppend[],
+  appendKeys: readonly string[],
+  finalReads: ReadonlyMap<string, string | null>,
+): number {
+  const keys = new Set(appendKeys);
+  return appends.filter(
+    ({ key, token }) => keys.has(key) && finalReads.has(key) && !(finalReads.get(key) ?? '').includes(token),
+  ).length;
+}
+
+/** Faults that lose or repair a data directory: async writes only it held may go unreported. */
+const directoryLosingKinds: readonly NemesisKind[] = ['wipe', 'corrupt', 'transfer-kill'];
+
+function directoryLostIn(faults: readonly FaultRecord[]): boolean {
+  return faults.some((fault) => directoryLosingKinds.includes(fault.kind));
+}
+
 function describeReplicas(status: StatusReply | null): string {
   if (status === null) return 'no status';
   const replicas = status.replicas.map((replica) => {

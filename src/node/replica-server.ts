@@ -162,6 +162,8 @@ export class ReplicaServer {
   private coordinatorConnectedAtMs = 0;
   private readonly timer: NodeJS.Timeout;
   private flushScheduled = false;
+  /** How many discarded async writes are not yet on the loss record, as last written to disk. */
+  private unreportedLosses = 0;
   /** Client connections are paused because too many requests wait (backpressure). */
   private clientReadsPaused = false;
   private closed = false;
@@ -190,6 +192,7 @@ export class ReplicaServer {
     },
   ) {
     this.logger = options.logger;
+    this.unreportedLosses = core.unreportedLossCount;
     this.stalls = StallWatch.forNode(this.logger, options.config);
     this.log.onDurable = (position) => {
       this.core.durable(position);
@@ -322,6 +325,8 @@ export class ReplicaServer {
         snapshotIndex: recovered.snapshot?.info.position.index ?? 0,
         recoveredEntries: recovered.entries.length,
         tornBytesDropped: recovered.tornBytesDropped,
+        // Discarded async writes from before the restart, reported again until they are on record.
+        unreportedAsyncLosses: core.unreportedLossCount,
         // Whether, never what: the tokens and the secret are not logged.
         clientTokens: options.credentials === undefined ? 'not asked' : options.credentials.counts,
         clusterSecret: options.clusterSecret !== undefined,
@@ -587,6 +592,7 @@ export class ReplicaServer {
           );
           process.exit(1);
         }
+        this.logUnreportedLosses(operation.entries.length);
         return;
       case 'snapshot': {
         const { position, payload } = operation;
@@ -607,6 +613,20 @@ export class ReplicaServer {
         });
         return;
       }
+    }
+  }
+
+  /** Says when async writes were discarded (each may have been acknowledged), and when all are on record. */
+  private logUnreportedLosses(count: number): void {
+    const before = this.unreportedLosses;
+    this.unreportedLosses = count;
+    if (count > before) {
+      this.logger.warn(
+        { discarded: count - before, unreported: count },
+        'async writes discarded after a failover: reporting them to the primary for the loss record (asyncLost)',
+      );
+    } else if (count === 0 && before > 0) {
+      this.logger.info('every discarded async write is on the loss record');
     }
   }
 
