@@ -13,6 +13,7 @@ import {
   countRefusal,
   formatAddress,
   parseAddress,
+  serveWith,
   transportCounters,
 } from '../transport/index.js';
 
@@ -96,7 +97,14 @@ export class AdminServer {
         });
       });
     };
-    const server = options.tls === undefined ? createServer(handle) : createHttpsServer(options.tls, handle);
+    let server: Server | HttpsServer;
+    if (options.tls === undefined) {
+      server = createServer(handle);
+    } else {
+      const https = createHttpsServer(options.tls, handle);
+      serveWith(options.tls, https);
+      server = https;
+    }
     server.headersTimeout = ADMIN_REQUEST_TIMEOUT_MS;
     server.requestTimeout = ADMIN_REQUEST_TIMEOUT_MS;
     server.keepAliveTimeout = ADMIN_KEEP_ALIVE_TIMEOUT_MS;

@@ -25,6 +25,7 @@ import { type AccessPolicy, formatAddress, type TlsMaterial } from '../transport
 import { serverAccess } from './auth-files.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
+import { reloadFiles } from './reload.js';
 import { serverNodeFlags } from './server-node-flags.js';
 import { spawnServer } from './server-spawn.js';
 import { addSettings, settingVariables } from './settings/command-settings.js';
@@ -220,7 +221,7 @@ export function addServerCommands(program: Command): void {
       },
       adminTls !== undefined,
     );
-    await serveUntilSignal(node, 'understudy coordinator');
+    await serveUntilSignal(node, 'understudy coordinator', () => reloadFiles(logger, flags, access, tls));
   });
 
   const replica = program.command('replica').description('run one replica in the foreground');
@@ -270,7 +271,9 @@ export function addServerCommands(program: Command): void {
       flags.resp === undefined
         ? node
         : await withRespPort(node, flags, logger, () => server.status(), tls, respTls, access);
-    await serveUntilSignal(served, `understudy replica ${flags.id}`);
+    await serveUntilSignal(served, `understudy replica ${flags.id}`, () =>
+      reloadFiles(logger, flags, access, tls),
+    );
   });
 
   const start = program
@@ -466,11 +469,16 @@ function servedTls(
       `${flag} serves with this process's certificate: give --tls-ca, --tls-cert and --tls-key`,
     );
   }
-  return { cert: tls.cert, key: tls.key };
+  // The process's own material, not a copy: the port then follows its reloads (SIGHUP).
+  return tls as ServedTls;
 }
 
-/** Prints where it listens (the ready line last), then closes on the first SIGINT/SIGTERM and exits. */
-async function serveUntilSignal(server: ServedNode, name: string): Promise<void> {
+/**
+ * Prints where it listens (the ready line last), then closes on the first SIGINT/SIGTERM and exits.
+ * SIGHUP (which would end the process by default) runs `reload` instead.
+ */
+async function serveUntilSignal(server: ServedNode, name: string, reload: () => void): Promise<void> {
+  process.on('SIGHUP', reload);
   // Before the ready line: `start` and the tests read the admin address once a server is ready.
   if (server.adminAddress !== null) {
     const scheme = server.adminTls === true ? 'https' : 'http';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { TlsMaterial } from '../transport/index.js';
+import { ReloadableTls, type TlsMaterial } from '../transport/index.js';
 
 export interface TlsFlags {
   readonly tlsCa?: string;
@@ -21,8 +21,11 @@ function readPem(flag: string, file: string): Buffer {
   }
 }
 
-/** A server's material: undefined for plain TCP; ConfigError when only some of the three are given. */
-export function serverTlsMaterial(flags: TlsFlags): TlsMaterial | undefined {
+/**
+ * A server's material, which SIGHUP may read again (cli/reload.ts): undefined for plain TCP;
+ * ConfigError when only some of the three are given.
+ */
+export function serverTlsMaterial(flags: TlsFlags): ReloadableTls | undefined {
   const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey].filter((file) => file !== undefined);
   if (given.length === 0) return undefined;
   if (flags.tlsCa === undefined || flags.tlsCert === undefined || flags.tlsKey === undefined) {
@@ -30,11 +33,11 @@ export function serverTlsMaterial(flags: TlsFlags): TlsMaterial | undefined {
       '--tls-ca, --tls-cert and --tls-key go together: give all three, or none for plain TCP',
     );
   }
-  return {
+  return new ReloadableTls({
     ca: readPem('--tls-ca', flags.tlsCa),
     cert: readPem('--tls-cert', flags.tlsCert),
     key: readPem('--tls-key', flags.tlsKey),
-  };
+  });
 }
 
 /** A client's material: the CA, and a certificate and key only when both are given. */

@@ -24,6 +24,7 @@ import {
   type Credentials,
   formatAddress,
   parseAddress,
+  serveWith,
   transportCounters,
 } from '../transport/index.js';
 import { createCommandTable } from './commands.js';
@@ -79,7 +80,14 @@ export class RespServer {
   static async start(options: RespServerOptions): Promise<RespServer> {
     const { host, port } = parseAddress(options.listen);
     // The caps (in total and per address) are the gate's, checked as each connection is accepted.
-    const server: Server = options.tls === undefined ? createServer() : createTlsServer(options.tls);
+    let server: Server;
+    if (options.tls === undefined) {
+      server = createServer();
+    } else {
+      const tlsServer = createTlsServer(options.tls);
+      serveWith(options.tls, tlsServer);
+      server = tlsServer;
+    }
     server.on('tlsClientError', (error: Error) => {
       options.logger.warn({ reason: error.message }, 'a Redis client failed the TLS handshake');
     });

@@ -82,11 +82,16 @@ export class Credentials {
   private readonly dummy = digest('understudy: no such principal');
 
   constructor(
-    private readonly byName: ReadonlyMap<
-      string,
-      { readonly role: Principal['role']; readonly digest: Buffer }
-    >,
+    private byName: ReadonlyMap<string, { readonly role: Principal['role']; readonly digest: Buffer }>,
   ) {}
+
+  /**
+   * Takes the tokens `other` lists instead of its own (a server reloading its --auth-file): every
+   * check from now on uses them; connections already authenticated keep their principal.
+   */
+  replaceWith(other: Credentials): void {
+    this.byName = other.byName;
+  }
 
   /** The principal `token` proves, or null. */
   authenticate(token: string | null): Principal | null {

@@ -54,6 +54,9 @@ export {
   IDENTITY_URI_PREFIX,
   identityUri,
   type MemberIdentity,
+  ReloadableTls,
+  type SecureServer,
+  serveWith,
   type TlsMaterial,
   tlsIdentityRefusal,
 } from './tls.js';

@@ -17,7 +17,7 @@ import { MessageConnection } from './connection.js';
 import { ConnectionGate, type ConnectionLimits, connectionLimitsDefault } from './connection-gate.js';
 import { countRefusal, transportCounters } from './counters.js';
 import { CLIENT_IDLE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
-import { type TlsMaterial, tlsIdentityRefusal } from './tls.js';
+import { serveWith, type TlsMaterial, tlsIdentityRefusal } from './tls.js';
 import { parseHello, parseHelloHeader } from './validate.js';
 
 /** A handshake refused with a code of its own (NOT_LEADER: a standby coordinator's redirect). */
@@ -133,6 +133,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       { ...material, requestCert: true, rejectUnauthorized: false, handshakeTimeout: timeoutMs },
       onSocket,
     );
+    serveWith(material, tlsServer);
     // Admitted, and tracked, from the raw socket on: the caps apply before the costly handshake, and
     // close() also cuts connections still in it.
     tlsServer.on('connection', (raw: Socket) => {

@@ -7,7 +7,12 @@
 // replica must also be the replica its Hello names, or one stolen replica key could pose as any
 // other member. TLS is chosen when a connection is made: the per-message path does not change.
 
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import {
+  createSecureContext,
+  type PeerCertificate,
+  type SecureContextOptions,
+  type TLSSocket,
+} from 'node:tls';
 import type { PeerKind } from '../protocol/messages.js';
 
 /** PEM text (or bytes) of the private CA, and this process's certificate and key. */
@@ -16,6 +21,64 @@ export interface TlsMaterial {
   /** Without a certificate (a client) the process can verify servers but proves nothing itself. */
   readonly cert?: string | Buffer;
   readonly key?: string | Buffer;
+}
+
+/** A server that can be given a new certificate and CA: node:tls's and node:https's. */
+export interface SecureServer {
+  setSecureContext(options: SecureContextOptions): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/**
+ * A server process's TLS material, which it may read again (on SIGHUP). One object, shared by
+ * reference: every dialer spreads its fields into each new connection, and every server that serves
+ * with it (`serveWith`) is handed the new context. Connections already made keep what they
+ * negotiated. Its own bookkeeping is an ES private field, so a spread copies only the material.
+ */
+export class ReloadableTls implements TlsMaterial {
+  ca: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  readonly #servers = new Set<SecureServer>();
+
+  constructor(material: TlsMaterial) {
+    this.ca = material.ca;
+    if (material.cert !== undefined) this.cert = material.cert;
+    if (material.key !== undefined) this.key = material.key;
+  }
+
+  /**
+   * Takes `fresh` for every connection made from now on. Throws, changing nothing, if node:tls
+   * refuses it (a key that does not match the certificate, a file that is not PEM).
+   */
+  replace(fresh: TlsMaterial): void {
+    const context = contextOptions(fresh);
+    createSecureContext(context);
+    this.ca = fresh.ca;
+    if (fresh.cert === undefined) delete this.cert;
+    else this.cert = fresh.cert;
+    if (fresh.key === undefined) delete this.key;
+    else this.key = fresh.key;
+    for (const server of this.#servers) server.setSecureContext(context);
+  }
+
+  follow(server: SecureServer): void {
+    this.#servers.add(server);
+    server.once('close', () => this.#servers.delete(server));
+  }
+}
+
+/** Has `server` take `material`'s reloads (nothing to do for material that is never reloaded). */
+export function serveWith(material: object, server: SecureServer): void {
+  if (material instanceof ReloadableTls) material.follow(server);
+}
+
+function contextOptions(material: TlsMaterial): SecureContextOptions {
+  return {
+    ca: material.ca,
+    ...(material.cert === undefined ? {} : { cert: material.cert }),
+    ...(material.key === undefined ? {} : { key: material.key }),
+  };
 }
 
 export const IDENTITY_URI_PREFIX = 'understudy://';

@@ -3,7 +3,8 @@
 // client's token cannot open, spend or ask about another client's session; a switchover needs an
 // admin token; a process that poses as replica r2 without the cluster secret is refused by the
 // coordinator and by the replicas, and nothing it says is taken; the Redis port asks for AUTH
-// (ioredis, redis-cli); no token or secret appears in any log line or status output.
+// (ioredis, redis-cli); SIGHUP reloads the tokens; no token or secret appears in any log line or
+// status output.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -302,6 +303,63 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
       );
     });
     assert.equal(cli, 'redis value\n');
+  });
+
+  test('SIGHUP reloads --auth-file: a new token is let in, a removed one refused, connections made before go on; a broken file changes nothing', async () => {
+    const app3 = await makeToken('app3');
+    const authFile = path.join(directory, 'auth.json');
+    const original = readFileSync(authFile, 'utf8');
+    const servers = [cluster.coordinator, ...cluster.replicas.values()].filter(
+      (running): running is RunningProcess => running !== null,
+    );
+    const count = (text: string, phrase: string) => text.split(phrase).length - 1;
+    const hangUp = async (phrase: string) => {
+      const before = servers.map((server) => count(server.stderr(), phrase));
+      for (const server of servers) server.child.kill('SIGHUP');
+      await waitFor(`every server logged "${phrase}"`, () =>
+        servers.every((server, at) => count(server.stderr(), phrase) > (before[at] ?? 0)) ? true : undefined,
+      );
+    };
+    const refused = (error: unknown) =>
+      error instanceof HandshakeError && error.code === ErrorCode.unauthenticated;
+
+    const before = await connect(app2.token);
+    await before.put('reload', 'app2');
+    await assert.rejects(connect(app3.token), refused);
+
+    writeFileSync(
+      authFile,
+      JSON.stringify({ clients: { app1: app1.digest, app3: app3.digest }, admins: { ops: ops.digest } }),
+    );
+    await hangUp('reloaded the tokens of --auth-file');
+    const after = await connect(app3.token);
+    await after.put('reload', 'app3');
+    await assert.rejects(connect(app2.token), refused);
+    assert.equal(await before.getText('reload'), 'app3', 'the connection app2 made before goes on');
+    const redis = new Redis({
+      host: '127.0.0.1',
+      port: respPort,
+      username: 'app3',
+      password: app3.token.slice('app3.'.length),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    try {
+      await redis.connect();
+      assert.equal(await redis.get('reload'), 'app3', 'the Redis port takes the new token too');
+    } finally {
+      redis.disconnect();
+    }
+
+    writeFileSync(authFile, '{ "clients": ');
+    await hangUp('--auth-file could not be read again');
+    await (await connect(app3.token)).put('reload', 'still app3');
+    for (const server of servers) assert.equal(server.child.exitCode, null, 'SIGHUP ends no server');
+
+    writeFileSync(authFile, original);
+    await hangUp('reloaded the tokens of --auth-file');
+    await (await connect(app2.token)).put('reload', 'app2 again');
   });
 
   test('no token, secret or digest appears in any log line or status output', async () => {
