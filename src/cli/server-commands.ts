@@ -587,7 +587,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     process.exit(code);
   };
   const stopOnSignal = () => stop();
-  process.on('SIGINT', stopOnSignal).on('SIGTERM', stopOnSignal);
+  // A hang-up (its terminal closed) stops the cluster too: the servers take SIGHUP as a reload.
+  process.on('SIGINT', stopOnSignal).on('SIGTERM', stopOnSignal).on('SIGHUP', stopOnSignal);
 
   const coordinatorChild = launch('coordinator', [
     'coordinator',

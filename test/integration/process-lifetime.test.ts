@@ -1,10 +1,12 @@
 // How `understudy start` runs its servers (src/cli/server-spawn.ts): with the scheduling policy
 // SCHED_BATCH, and tied to its life, so that they do not outlive it even when it is killed outright
 // (SIGKILL runs none of its code): a cluster never keeps its ports, data directory and CPU after the
-// process that owned it is gone.
+// process that owned it is gone. A hang-up (SIGHUP, its terminal closed) stops start's cluster, though
+// each server alone takes SIGHUP as a reload.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -19,10 +21,10 @@ const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.
 /** SCHED_BATCH's number in /proc/PID/stat's policy field (linux/sched.h). */
 const schedBatch = 3;
 
-test('the servers of `understudy start` run SCHED_BATCH and end when start is killed with SIGKILL', {
-  skip: canTieServers && canBatchServers ? false : 'needs Linux and util-linux setpriv and chrt',
-}, async () => {
-  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-lifetime-'));
+/** `understudy start` with two replicas on free ports, once it said it is ready, and its servers' pids. */
+async function startCluster(
+  directory: string,
+): Promise<{ start: ChildProcess; lines: string[]; servers: number[] }> {
   const port = await freePortRun(3);
   const adminPort = await freePortRun(3);
   const respPort = await freePortRun(2);
@@ -47,21 +49,55 @@ test('the servers of `understudy start` run SCHED_BATCH and end when start is ki
   const lines: string[] = [];
   createInterface({ input: start.stdout }).on('line', (line) => lines.push(line));
   start.stderr.resume();
-  let servers: number[] = [];
   try {
     await waitFor('the cluster to be ready', () => lines.find((line) => line.startsWith('try:')));
-    const startPid = start.pid;
-    assert.ok(startPid !== undefined);
-    servers = childrenOf(startPid);
+  } catch (error) {
+    start.kill('SIGKILL');
+    throw error;
+  }
+  assert.ok(start.pid !== undefined);
+  return { start, lines, servers: childrenOf(start.pid) };
+}
+
+/** Kills what a test left running (only if it failed) and removes its folder. */
+function cleanUp(start: ChildProcess | undefined, servers: readonly number[], directory: string): void {
+  if (start !== undefined && start.exitCode === null && start.signalCode === null) start.kill('SIGKILL');
+  for (const pid of servers.filter(isAlive)) process.kill(pid, 'SIGKILL');
+  rmSync(directory, { recursive: true, force: true });
+}
+
+test('the servers of `understudy start` run SCHED_BATCH and end when start is killed with SIGKILL', {
+  skip: canTieServers && canBatchServers ? false : 'needs Linux and util-linux setpriv and chrt',
+}, async () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-lifetime-'));
+  let start: ChildProcess | undefined;
+  let servers: number[] = [];
+  try {
+    ({ start, servers } = await startCluster(directory));
     assert.equal(servers.length, 3, `a coordinator and 2 replicas, found pids ${servers.join(', ')}`);
     for (const pid of servers) assert.equal(statOf(pid)?.policy, schedBatch, `the policy of ${pid}`);
-    process.kill(startPid, 'SIGKILL');
+    start.kill('SIGKILL');
     await waitFor('every server to end', () => (servers.some(isAlive) ? undefined : true), 20_000);
   } finally {
-    if (start.exitCode === null && start.signalCode === null) start.kill('SIGKILL');
-    // Left running only if the test failed: never leave them behind.
-    for (const pid of servers.filter(isAlive)) process.kill(pid, 'SIGKILL');
-    rmSync(directory, { recursive: true, force: true });
+    cleanUp(start, servers, directory);
+  }
+});
+
+test('a hang-up stops `understudy start` and its cluster, though the servers themselves take SIGHUP as a reload', async () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-hangup-'));
+  let start: ChildProcess | undefined;
+  let servers: number[] = [];
+  try {
+    let lines: string[];
+    ({ start, lines, servers } = await startCluster(directory));
+    const exited = once(start, 'exit');
+    start.kill('SIGHUP');
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.ok(lines.includes('understudy: cluster stopped'), lines.join('\n'));
+    await waitFor('every server to end', () => (servers.some(isAlive) ? undefined : true), 20_000);
+  } finally {
+    cleanUp(start, servers, directory);
   }
 });
 
