@@ -13,7 +13,10 @@
 //   coordinator formed a whole view again), and never overlaps a kill;
 // - at most one fault acts on the coordinator's process, and one sets loss and delay.
 //
-//   kill              SIGKILL a replica; restart it from its directory later
+//   kill              SIGKILL a replica; restart it from its directory later. Half the kills of the
+//                     primary cut it off from its backups first, for less than the lag bound: it goes
+//                     on acknowledging async writes that no backup receives, which the failover
+//                     loses, and which its restart must report for the loss record
 //   pause             SIGSTOP a replica past the failure timeout; SIGCONT
 //   partition         isolate the primary, cut the coordinator's connections to one replica, or
 //                     one one-way cut between two replicas
@@ -57,6 +60,10 @@ import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './v
 export { type NemesisKind, nemesisKinds } from './nemesis-kinds.js';
 
 export const KILL_DOWN_MS = [2000, 4000] as const;
+/** How often a kill of the primary cuts it off from its backups first. */
+export const CUT_BEFORE_KILL_PROBABILITY = 0.5;
+/** How long the primary is cut off from its backups before the kill: less than the lag bound (1 s). */
+export const CUT_BEFORE_KILL_MS = [150, 500] as const;
 /** Longer than the failure timeout (600 ms by default), so the coordinator fails the replica over. */
 export const PAUSE_MS = [1500, 3000] as const;
 export const PARTITION_MS = [2000, 4000] as const;
@@ -449,12 +456,25 @@ class Planner {
     const [shortestMs, longestMs] = kind === 'kill' ? KILL_DOWN_MS : PAUSE_MS;
     const holdMs = this.random.integer(shortestMs, longestMs);
     const role = this.role(target);
-    const record = () => this.record(kind, role, `${kind} ${target} (${role})`, this.ifPrimary(target));
+    const cutFirstMs =
+      kind === 'kill' && target === this.primary && this.random.chance(CUT_BEFORE_KILL_PROBABILITY)
+        ? this.random.integer(...CUT_BEFORE_KILL_MS)
+        : null;
+    const record = () =>
+      cutFirstMs === null
+        ? this.record(kind, role, `${kind} ${target} (${role})`, this.ifPrimary(target))
+        : this.record(
+            kind,
+            `${role}, cut off from its backups first`,
+            `cut ${target} (${role}) off from its backups for ${seconds(cutFirstMs)}, then kill it`,
+            target,
+          );
     return {
       reservation: { kind, down: [target], process: target, losesDirectory: false, onCoordinator: false },
       start: async () => {
         const fault = record();
-        if (kind === 'kill') await cluster.killReplica(target);
+        if (cutFirstMs !== null) await this.cutOffThenKill(target, cutFirstMs);
+        else if (kind === 'kill') await cluster.killReplica(target);
         else cluster.replica(target).pause();
         return {
           record: fault,
@@ -471,6 +491,27 @@ class Planner {
         };
       },
     };
+  }
+
+  /**
+   * Cuts `target` off from every other replica, both ways, for `cutMs`, kills it, and heals the cut
+   * (the others must reach each other and their new primary).
+   */
+  private async cutOffThenKill(target: string, cutMs: number): Promise<void> {
+    const { cluster, network } = this.context;
+    const others = this.replicaIds.filter((id) => id !== target);
+    const handle = network.add({
+      blocked: others.flatMap((other): DirectedPair[] => [
+        [target, other],
+        [other, target],
+      ]),
+    });
+    try {
+      await sleepUnlessAborted(cutMs);
+      await cluster.killReplica(target);
+    } finally {
+      network.remove(handle);
+    }
   }
 
   private planPausePartition(): PlannedFault | null {
