@@ -208,13 +208,13 @@ export function addServerCommands(program: Command): void {
       async (listen) => {
         const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
         // With --admin-tls the replicas' admin ports are HTTPS too (one setting across the cluster).
-        const replicaAdminsCa = adminTls === undefined ? undefined : tls?.ca;
+        const replicaAdminsTrust = adminTls === undefined ? undefined : tls;
         return startCoordinatorAdmin(
           server,
           listen,
           {
             replicaAdmins: flags.replicaAdmins ?? [],
-            ...(replicaAdminsCa === undefined ? {} : { replicaAdminsCa }),
+            ...(replicaAdminsTrust === undefined ? {} : { replicaAdminsTrust }),
           },
           adminTls,
         );

@@ -39,8 +39,11 @@ export interface DashboardOptions {
   readonly limits?: DashboardLimits;
   /** How a replica's /metrics is read (tests pass their own). */
   readonly fetchMetrics?: MetricsFetcher;
-  /** Read the replicas' admin ports over HTTPS, trusting this CA (they run `--admin-tls`); else HTTP. */
-  readonly replicaAdminsCa?: string | Buffer;
+  /**
+   * Read the replicas' admin ports over HTTPS, trusting this material's CA (they run `--admin-tls`),
+   * as it is at each scrape (the process's own, which SIGHUP reloads); else HTTP.
+   */
+  readonly replicaAdminsTrust?: { readonly ca: string | Buffer };
 }
 
 export class Dashboard {
@@ -69,9 +72,9 @@ export class Dashboard {
         : new WriteLatencyScraper(
             addresses,
             options.fetchMetrics ??
-              (options.replicaAdminsCa === undefined
+              (options.replicaAdminsTrust === undefined
                 ? httpMetricsFetcher(this.limits.scrapeTimeoutMs)
-                : httpsMetricsFetcher(this.limits.scrapeTimeoutMs, options.replicaAdminsCa)),
+                : httpsMetricsFetcher(this.limits.scrapeTimeoutMs, options.replicaAdminsTrust)),
           );
     this.stream = new EventStream(
       { clientsMax: this.limits.streamClientsMax, bufferedBytesMax: this.limits.streamBufferedBytesMax },

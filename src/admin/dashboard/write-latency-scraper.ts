@@ -37,14 +37,18 @@ export interface LatencyScrape {
 export type MetricsFetcher = (address: string) => Promise<string>;
 
 /**
- * Reads /metrics over HTTPS, trusting only `ca` (the cluster's CA: replicas with `--admin-tls` serve
- * their own certificates, which name the hosts they are dialled by). node:https, because `fetch`
- * takes no CA of its own.
+ * Reads /metrics over HTTPS, trusting only `trust.ca` (the cluster's CA: replicas with `--admin-tls`
+ * serve their own certificates, which name the hosts they are dialled by), read at each fetch so a
+ * reloaded CA (SIGHUP) counts at once. node:https, because `fetch` takes no CA of its own.
  */
-export function httpsMetricsFetcher(timeoutMs: number, ca: string | Buffer): MetricsFetcher {
+export function httpsMetricsFetcher(
+  timeoutMs: number,
+  trust: { readonly ca: string | Buffer },
+): MetricsFetcher {
   return (address) =>
     new Promise((resolve, reject) => {
-      const request = httpsGet(`https://${address}/metrics`, { ca, timeout: timeoutMs }, (response) => {
+      const options = { ca: trust.ca, timeout: timeoutMs };
+      const request = httpsGet(`https://${address}/metrics`, options, (response) => {
         if (response.statusCode !== 200) {
           response.resume();
           reject(new Error(`${address}/metrics answered ${response.statusCode}`));
