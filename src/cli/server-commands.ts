@@ -27,7 +27,7 @@ import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
 import { reloadFiles } from './reload.js';
 import { serverNodeFlags } from './server-node-flags.js';
-import { spawnServer } from './server-spawn.js';
+import { type SchedulingPolicy, spawnServer } from './server-spawn.js';
 import { addSettings, settingVariables } from './settings/command-settings.js';
 import {
   CLUSTER_ADMIN_PORT_OFFSET,
@@ -118,6 +118,7 @@ interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogF
   readonly respPort?: number;
   readonly adminPort?: number;
   readonly tlsDir?: string;
+  readonly scheduling: SchedulingPolicy;
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
@@ -538,10 +539,12 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
   );
 
   const launch = (name: string, args: string[]): Child => {
-    const child = spawnServer(process.execPath, [...serverNodeFlags, cliScript, ...args, ...everyProcess], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: childEnvironment,
-    });
+    const child = spawnServer(
+      process.execPath,
+      [...serverNodeFlags, cliScript, ...args, ...everyProcess],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: childEnvironment },
+      flags.scheduling,
+    );
     let markReady: (ready: boolean) => void = () => {};
     const ready = new Promise<boolean>((resolveReady) => {
       markReady = resolveReady;

@@ -16,7 +16,9 @@
 //   "SCHED_BATCH"). Timeouts are hundreds of milliseconds; what waiting for a core can add is a
 //   scheduler tick, a few milliseconds.
 //
-// Without them (not Linux, or util-linux missing) the server is spawned directly.
+// Without them (not Linux, or util-linux missing) the server is spawned directly. A launcher may ask
+// for the default policy instead (`understudy start --scheduling normal`): SCHED_BATCH saves CPU on
+// saturated cores, but in 10-minute runs the primary stalled more often with it (PERFORMANCE.md).
 
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,17 +36,30 @@ export const canTieServers = setpriv !== null;
 /** Whether servers run with SCHED_BATCH here (Linux with util-linux's chrt). */
 export const canBatchServers = chrt !== null;
 
-/** The command line that runs `command args` as a server: tied to its launcher, SCHED_BATCH. */
-function serverCommand(command: string, args: readonly string[]): [string, string[]] {
+/** How a server is scheduled: SCHED_BATCH, or the kernel's default policy (SCHED_OTHER). */
+export const schedulingPolicies = ['batch', 'normal'] as const;
+export type SchedulingPolicy = (typeof schedulingPolicies)[number];
+
+/** The command line that runs `command args` as a server: tied to its launcher, with `policy`. */
+function serverCommand(
+  command: string,
+  args: readonly string[],
+  policy: SchedulingPolicy,
+): [string, string[]] {
   let line = [command, ...args];
-  if (chrt !== null) line = [chrt, '--batch', '0', ...line];
+  if (chrt !== null && policy === 'batch') line = [chrt, '--batch', '0', ...line];
   if (setpriv !== null) line = [setpriv, '--pdeathsig', 'SIGKILL', '--', ...line];
   const [program = command, ...programArgs] = line;
   return [program, programArgs];
 }
 
-/** `spawn` of a server process (`serverCommand`). */
-export function spawnServer(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
-  const [program, programArgs] = serverCommand(command, args);
+/** `spawn` of a server process (`serverCommand`), SCHED_BATCH unless `policy` says otherwise. */
+export function spawnServer(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+  policy: SchedulingPolicy = 'batch',
+): ChildProcess {
+  const [program, programArgs] = serverCommand(command, args, policy);
   return spawn(program, programArgs, options);
 }

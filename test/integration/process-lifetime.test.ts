@@ -1,8 +1,8 @@
 // How `understudy start` runs its servers (src/cli/server-spawn.ts): with the scheduling policy
 // SCHED_BATCH, and tied to its life, so that they do not outlive it even when it is killed outright
 // (SIGKILL runs none of its code): a cluster never keeps its ports, data directory and CPU after the
-// process that owned it is gone. A hang-up (SIGHUP, its terminal closed) stops start's cluster, though
-// each server alone takes SIGHUP as a reload.
+// process that owned it is gone. `--scheduling normal` leaves the default policy. A hang-up (SIGHUP,
+// its terminal closed) stops start's cluster, though each server alone takes SIGHUP as a reload.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -18,12 +18,14 @@ import { freePortRun, waitFor } from './harness.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
 
-/** SCHED_BATCH's number in /proc/PID/stat's policy field (linux/sched.h). */
+/** SCHED_OTHER's and SCHED_BATCH's numbers in /proc/PID/stat's policy field (linux/sched.h). */
+const schedOther = 0;
 const schedBatch = 3;
 
 /** `understudy start` with two replicas on free ports, once it said it is ready, and its servers' pids. */
 async function startCluster(
   directory: string,
+  extraArgs: readonly string[] = [],
 ): Promise<{ start: ChildProcess; lines: string[]; servers: number[] }> {
   const port = await freePortRun(3);
   const adminPort = await freePortRun(3);
@@ -43,6 +45,7 @@ async function startCluster(
       String(respPort),
       '--dir',
       path.join(directory, 'cluster'),
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -83,13 +86,17 @@ test('the servers of `understudy start` run SCHED_BATCH and end when start is ki
   }
 });
 
-test('a hang-up stops `understudy start` and its cluster, though the servers themselves take SIGHUP as a reload', async () => {
+test('with --scheduling normal the servers keep the default policy; a hang-up stops `understudy start` and its cluster, though the servers themselves take SIGHUP as a reload', {
+  skip: process.platform === 'linux' ? false : 'reads the servers from Linux /proc',
+}, async () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'understudy-hangup-'));
   let start: ChildProcess | undefined;
   let servers: number[] = [];
   try {
     let lines: string[];
-    ({ start, lines, servers } = await startCluster(directory));
+    ({ start, lines, servers } = await startCluster(directory, ['--scheduling', 'normal']));
+    assert.equal(servers.length, 3, `a coordinator and 2 replicas, found pids ${servers.join(', ')}`);
+    for (const pid of servers) assert.equal(statOf(pid)?.policy, schedOther, `the policy of ${pid}`);
     const exited = once(start, 'exit');
     start.kill('SIGHUP');
     const [code] = await exited;

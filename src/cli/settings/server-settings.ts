@@ -24,6 +24,7 @@ import {
   respAddress,
   urlList,
 } from '../options.js';
+import { schedulingPolicies } from '../server-spawn.js';
 import {
   choiceValue,
   integerValue,
@@ -408,6 +409,17 @@ export const serverSettings: readonly Setting[] = [
     help: `Redis protocol port of r1; replica i gets port + i − 1 (default ${RESP_PORT_BASE + 1}: r1 ${RESP_PORT_BASE + 1}, r2 ${RESP_PORT_BASE + 2}, ...; none with --service)`,
     value: integerValue(1, PORT_MAX),
     conflicts: 'service',
+    commands: ['start'],
+  }),
+  setting({
+    section: 'start',
+    key: 'scheduling',
+    flags: '--scheduling <policy>',
+    help:
+      "the servers' scheduling policy on Linux: batch (SCHED_BATCH: less CPU per write on saturated cores, " +
+      'but more stalls of the primary under a large state) or normal (the kernel default)',
+    value: choiceValue(schedulingPolicies),
+    defaultValue: 'batch',
     commands: ['start'],
   }),
   setting({
