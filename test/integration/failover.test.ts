@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { parseReplicaLog } from '../../src/chaos/replica-logs.js';
 import { Client } from '../../src/client/index.js';
+import { viewLogMessages } from '../../src/node/view-log.js';
 import type { ReplicaId } from '../../src/protocol/types.js';
 import { LocalCluster, runCli, stop, waitFor } from './harness.js';
 
@@ -159,8 +161,20 @@ describe('a wiped data directory (issue 6, hole 2)', { concurrency: false }, () 
       await prober.close();
     }
     await cluster.startReplica(other);
-    const next = await cluster.waitForView((candidate) => candidate.primary === other, 60_000);
-    assert.ok(!next.backups.includes(wiped), 'the wiped replica rejoins as a learner first');
+    await cluster.waitForView((candidate) => candidate.primary === other, 60_000);
+    // From the coordinator's own record of every view, not a poll of the current one: a poll can
+    // land after the wiped replica caught up (one key) and became a backup of the same primary.
+    const views = parseReplicaLog(cluster.coordinator?.stderr() ?? '')
+      .filter((line) => line.message === viewLogMessages.viewChange)
+      .map(({ fields }) => fields as { view: number; primary: string; backups: string[] })
+      .filter((change) => change.view > view.number);
+    assert.ok(
+      views.every((change) => change.primary !== wiped),
+      'the wiped replica never leads',
+    );
+    const led = views.find((change) => change.primary === other);
+    assert.ok(led !== undefined, `a view led by ${other}: ${JSON.stringify(views)}`);
+    assert.ok(!led.backups.includes(wiped), 'the wiped replica rejoins as a learner first');
     assert.equal(await client.getText('k'), 'kept');
   });
 });
