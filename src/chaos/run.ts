@@ -360,7 +360,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return { ...draft, directoryKept: !passed, passed };
 }
 
-/** Each replica's role, liveness and transfer as a status shows them, for a problem's message. */
 /** Acknowledged async appends missing from their key's final value (keys read at the end only). */
 function asyncAppendsLostIn(
   appends: readonly AsyncAppend[],
@@ -380,6 +379,7 @@ function directoryLostIn(faults: readonly FaultRecord[]): boolean {
   return faults.some((fault) => directoryLosingKinds.includes(fault.kind));
 }
 
+/** Each replica's role, liveness and transfer as a status shows them, for a problem's message. */
 function describeReplicas(status: StatusReply | null): string {
   if (status === null) return 'no status';
   const replicas = status.replicas.map((replica) => {

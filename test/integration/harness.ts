@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
 import { spawnServer } from '../../src/cli/server-spawn.js';
@@ -249,6 +250,21 @@ export class LocalCluster {
 }
 
 export { freePort } from '../../src/tools/free-port.js';
+
+/**
+ * `understudy start ARGS` as a user runs it (in the foreground; it launches its own servers), with
+ * the lines it prints on stdout as they come. The caller stops it, by its process id.
+ */
+export function launchStart(args: readonly string[]): {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+} {
+  const child = spawn(process.execPath, [cliPath, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  child.stderr.resume();
+  return { child, lines };
+}
 
 /** A first port from which `count` ports in a row are free now (start takes consecutive ports). */
 export async function freePortRun(count: number): Promise<number> {

@@ -5,18 +5,14 @@
 // its terminal closed) stops start's cluster, though each server alone takes SIGHUP as a reload.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { canBatchServers, canTieServers } from '../../src/cli/server-spawn.js';
-import { freePortRun, waitFor } from './harness.js';
-
-const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
+import { freePortRun, launchStart, waitFor } from './harness.js';
 
 /** SCHED_OTHER's and SCHED_BATCH's numbers in /proc/PID/stat's policy field (linux/sched.h). */
 const schedOther = 0;
@@ -30,28 +26,19 @@ async function startCluster(
   const port = await freePortRun(3);
   const adminPort = await freePortRun(3);
   const respPort = await freePortRun(2);
-  const start = spawn(
-    process.execPath,
-    [
-      cliPath,
-      'start',
-      '--replicas',
-      '2',
-      '--port',
-      String(port),
-      '--admin-port',
-      String(adminPort),
-      '--resp-port',
-      String(respPort),
-      '--dir',
-      path.join(directory, 'cluster'),
-      ...extraArgs,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: string[] = [];
-  createInterface({ input: start.stdout }).on('line', (line) => lines.push(line));
-  start.stderr.resume();
+  const { child: start, lines } = launchStart([
+    '--replicas',
+    '2',
+    '--port',
+    String(port),
+    '--admin-port',
+    String(adminPort),
+    '--resp-port',
+    String(respPort),
+    '--dir',
+    path.join(directory, 'cluster'),
+    ...extraArgs,
+  ]);
   try {
     await waitFor('the cluster to be ready', () => lines.find((line) => line.startsWith('try:')));
   } catch (error) {

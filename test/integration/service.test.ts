@@ -4,11 +4,9 @@
 // and a bad module stopping the command before anything runs.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorServer, ReplicaServer, ReplicatedClient, RequestRefusedError } from '../../src/index.js';
@@ -17,10 +15,9 @@ import { replicaId } from '../../src/protocol/types.js';
 import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
 import { dial } from '../../src/transport/index.js';
 import createCounter, { service as counterService } from '../fixtures/counter-service.js';
-import { freePortRun, runCli, startProcess, stop, waitFor } from './harness.js';
+import { freePortRun, launchStart, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const counterModule = fileURLToPath(new URL('../fixtures/counter-service.js', import.meta.url));
-const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'understudy-service-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -203,25 +200,16 @@ describe('a bad service module stops the command before anything runs', () => {
 
 test('understudy start --service runs a whole cluster of that service', async () => {
   const port = await freePortRun(3);
-  const child = spawn(
-    process.execPath,
-    [
-      cliPath,
-      'start',
-      '--replicas',
-      '2',
-      '--port',
-      String(port),
-      '--dir',
-      path.join(root, 'start'),
-      '--service',
-      counterModule,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
-  child.stderr.resume();
+  const { child, lines } = launchStart([
+    '--replicas',
+    '2',
+    '--port',
+    String(port),
+    '--dir',
+    path.join(root, 'start'),
+    '--service',
+    counterModule,
+  ]);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let client: ReplicatedClient | null = null;
   try {

@@ -481,9 +481,10 @@ test('a primary without a lease vouches for nothing', () => {
 
 // ---- async loss --------------------------------------------------------------------------------
 
-test('async writes a backup discards after a failover are reported and recorded once', () => {
-  const asyncEntry = (index: number, requestNumber: number): Entry => ({
-    view: viewNumber(2),
+/** An async write of client `fast` at `index`, made in `entryView`; its request number is the index unless given. */
+function asyncEntry(index: number, entryView = 2, requestNumber = index): Entry {
+  return {
+    view: viewNumber(entryView),
     index: logIndex(index),
     clientId: clientId('fast'),
     requestNumber,
@@ -491,9 +492,12 @@ test('async writes a backup discards after a failover are reported and recorded 
     refused: false,
     update: new Uint8Array(0),
     result: new Uint8Array(0),
-  });
+  };
+}
+
+test('async writes a backup discards after a failover are reported and recorded once', () => {
   const follower = new Node(r2, {
-    entries: [{ ...asyncEntry(1, 1), durability: 'sync' }, asyncEntry(2, 2), asyncEntry(3, 3)],
+    entries: [{ ...asyncEntry(1), durability: 'sync' }, asyncEntry(2), asyncEntry(3)],
   });
   follower.harness.adopt(view(3, r3, [r2]));
   // The new primary r3 holds only entry 1: entries 2 and 3 fall beyond its log.
@@ -501,7 +505,7 @@ test('async writes a backup discards after a failover are reported and recorded 
     type: 'prepare',
     view: viewNumber(3),
     previous: { view: viewNumber(2), index: logIndex(1) },
-    entries: [{ ...asyncEntry(2, 9), view: viewNumber(3), durability: 'sync', clientId: clientId('new') }],
+    entries: [{ ...asyncEntry(2, 2, 9), view: viewNumber(3), durability: 'sync', clientId: clientId('new') }],
     commitIndex: logIndex(1),
     echo: -1,
   });
@@ -527,21 +531,11 @@ test('async writes a backup discards after a failover are reported and recorded 
 });
 
 test('discarded async writes are noted on disk before the truncation, so a crash before the record does not drop them', () => {
-  const asyncEntry = (index: number, requestNumber: number): Entry => ({
-    view: viewNumber(2),
-    index: logIndex(index),
-    clientId: clientId('fast'),
-    requestNumber,
-    durability: 'async',
-    refused: false,
-    update: new Uint8Array(0),
-    result: new Uint8Array(0),
-  });
-  const kept = { ...asyncEntry(1, 1), durability: 'sync' as const };
-  const follower = new Node(r2, { entries: [kept, asyncEntry(2, 2), asyncEntry(3, 3)] });
+  const kept = { ...asyncEntry(1), durability: 'sync' as const };
+  const follower = new Node(r2, { entries: [kept, asyncEntry(2), asyncEntry(3)] });
   follower.harness.adopt(view(3, r3, [r2]));
   const replacement: Entry = {
-    ...asyncEntry(2, 9),
+    ...asyncEntry(2, 2, 9),
     view: viewNumber(3),
     durability: 'sync',
     clientId: clientId('new'),
@@ -599,16 +593,6 @@ test('discarded async writes are noted on disk before the truncation, so a crash
 });
 
 test('a restarted replica drops noted losses its log holds again or the record already has', () => {
-  const entry = (index: number, entryView: number): Entry => ({
-    view: viewNumber(entryView),
-    index: logIndex(index),
-    clientId: clientId('fast'),
-    requestNumber: index,
-    durability: 'async',
-    refused: false,
-    update: new Uint8Array(0),
-    result: new Uint8Array(0),
-  });
   const lost = (index: number, entryView: number): LostEntry => ({
     view: viewNumber(entryView),
     index: logIndex(index),
@@ -618,7 +602,7 @@ test('a restarted replica drops noted losses its log holds again or the record a
   // Entry 2 of view 2 is back in its log (a crash between the note and the truncation); entry 3 of
   // view 2 is gone, replaced by view 3's.
   const node = new Node(r2, {
-    entries: [entry(1, 2), entry(2, 2), entry(3, 3)],
+    entries: [asyncEntry(1, 2), asyncEntry(2, 2), asyncEntry(3, 3)],
     unreportedLosses: [lost(2, 2), lost(3, 2)],
   });
   assert.equal(node.replica.status().lostUnreported, 1);
@@ -631,16 +615,6 @@ test('a restarted replica drops noted losses its log holds again or the record a
 });
 
 test('a replica that was far behind and installs a snapshot reports lost only the async writes the snapshot does not hold', () => {
-  const asyncEntry = (index: number, entryView: number): Entry => ({
-    view: viewNumber(entryView),
-    index: logIndex(index),
-    clientId: clientId('fast'),
-    requestNumber: index,
-    durability: 'async',
-    refused: false,
-    update: new Uint8Array(0),
-    result: new Uint8Array(0),
-  });
   // It holds 1-4 but never learned that any committed. The history the snapshot covers (through 6)
   // made 1-2 in view 2 and 3-6 in view 3: its entry 3 (view 2) diverged, its entries 1, 2 and 4 are in.
   const follower = new Node(r2, {
