@@ -396,7 +396,7 @@ function warnWithoutServerNodeFlags(logger: Logger, component: string): void {
     .warn(
       { missing },
       "started without the servers' V8 flags: under load its memory can grow to about 150 MB more than " +
-        'it needs; start node with them (docs/OPERATIONS.md, "Memory")',
+        'it needs, and it may spend more CPU per write; start node with them (docs/OPERATIONS.md, "Memory")',
     );
 }
 

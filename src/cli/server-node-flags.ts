@@ -12,8 +12,17 @@
 // at 240-270 MB through 10 minutes, with no more stalls than without (docs/PERFORMANCE.md, "Memory
 // through a 10-minute load"). 20 % was tried first and dropped: at that size it made replicas
 // stand still for 300-700 ms several times a minute, up to needless view changes ("Stalls").
+//
+// `--single-threaded-gc`: the collector's work runs on the event loop's own thread, with no helper
+// threads. A server shares its cores with its peers (three replicas and a coordinator on a 2-core
+// machine in the benchmarks), and each of its ~50 scavenges a second under load woke helper threads
+// that then had to find a core, while the event loop waited for them (futex waits of 75-125 ms were
+// traced on a primary's main thread). In five interleaved pairs at 32 clients the cluster spent 5-11 %
+// less CPU per write with it and its p99 was lower in all five (docs/PERFORMANCE.md, "The collector
+// on one thread").
 export const serverNodeFlags: readonly string[] = [
   // Scavenge after each 1 MiB of new objects: the hot path's garbage dies young.
   '--max-semi-space-size=1',
   '--heap-growing-percent=50',
+  '--single-threaded-gc',
 ];
