@@ -66,10 +66,17 @@ import { fsyncBoundsSeconds, TimingHistogram } from './timing-histogram.js';
 
 /**
  * Tests only: the replica kills itself (SIGKILL, as `kill -9` would) at this step of taking a
- * snapshot, so a test can check recovery after a crash at every step. Unset in production.
+ * snapshot, or once async writes it discarded are off its log on disk and not yet reported
+ * (`after-discard`), so a test can check recovery after a crash at every step. Unset in production.
  */
 const crashPoint = process.env.UNDERSTUDY_TEST_CRASH_AT;
-const crashPoints = ['before-snapshot', 'snapshot-written', 'snapshot-kept', 'after-compact'] as const;
+const crashPoints = [
+  'before-snapshot',
+  'snapshot-written',
+  'snapshot-kept',
+  'after-compact',
+  'after-discard',
+] as const;
 if (crashPoint !== undefined && !crashPoints.includes(crashPoint as (typeof crashPoints)[number])) {
   throw new Error(`UNDERSTUDY_TEST_CRASH_AT must be one of ${crashPoints.join(', ')}`);
 }
@@ -225,6 +232,11 @@ export class ReplicaServer {
       this.logger,
     );
     this.timer = setInterval(() => {
+      if (crashPoint === 'after-discard' && this.core.unreportedLossCount > 0) {
+        // No tick while the discard is being written: a tick would report the losses first.
+        if (this.log.idle) crashIfAt('after-discard');
+        return;
+      }
       this.stalls.tick();
       this.core.tick();
       this.redialCoordinatorIfSilent();

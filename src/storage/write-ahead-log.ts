@@ -237,6 +237,11 @@ export class WriteAheadLog {
     return { log, recovered: { entries, tornBytesDropped, continuesBase, gap, corruption } };
   }
 
+  /** Everything queued so far (appends, truncations, compactions, resets) is written and synced. */
+  get idle(): boolean {
+    return !this.busy && this.queue.length === 0;
+  }
+
   /** The last entry once everything queued is written ({view: 0, index: 0} if none). */
   get lastPosition(): LogPosition {
     return this.last;
