@@ -36,14 +36,16 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     let size = headerBytes;
     let largestEntry = 0;
     let at = 0;
-    for (const [key, value] of entries) {
+    // forEach, not for...of: destructuring [key, value] made a pair per entry, 320,000 pairs at once on
+    // the event loop, and every allocation there pays for steps of the collector's marking.
+    entries.forEach((value, key) => {
       this.keys[at] = key;
       this.values[at] = value;
       const entryBytes = 2 * fieldLengthBytes + key.length + value.length;
       size += entryBytes;
       if (entryBytes > largestEntry) largestEntry = entryBytes;
       at += 1;
-    }
+    });
     this.sizeBytes = size;
     this.version = version;
     this.pieceBytes = Math.max(pieceBytesMax, headerBytes + largestEntry);
