@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Client } from '../../src/client/index.js';
 import { clientId, logIndex } from '../../src/protocol/types.js';
 import { encodeOperation, encodeResult, kvOperation } from '../../src/state-machine/index.js';
 import { KeyValueStore } from '../../src/state-machine/kv-store.js';
@@ -17,19 +18,24 @@ import { LocalCluster, waitFor } from './harness.js';
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
 
 /**
- * Appends `count` async puts of `key` to the log of the stopped replica `id`, after its last entry and
- * in its view: writes only an old view's primary ever took, as if it acknowledged them (async) and
- * died before any backup had them. The cluster then fills those indexes with other entries.
+ * Writes k0..k9, stops a backup, and appends to its log three async puts of k0 after its last entry
+ * and in its view: writes only an old view's primary ever took, as if it acknowledged them (async)
+ * and died before any backup had them. Then writes k10..k19, which fill those indexes with other
+ * entries. Returns the stopped backup and how many entries it shared with the cluster.
  */
-async function fabricateAsyncSuffix(cluster: LocalCluster, id: string, key: string, count: number) {
-  const { log, recovered } = WriteAheadLog.open(path.join(cluster.replicaDirectory(id), 'log'));
+async function divergeBackup(cluster: LocalCluster, client: Client) {
+  for (let number = 0; number < 10; number++) await client.put(`k${number}`, `v${number}`);
+  const first = await cluster.waitForView((view) => view.backups.length === 2);
+  const victim = first.backups[1] ?? '';
+  await cluster.kill(victim);
+  await cluster.waitForView((view) => !view.backups.includes(victim) && !view.learners.includes(victim));
+  const { log, recovered } = WriteAheadLog.open(path.join(cluster.replicaDirectory(victim), 'log'));
   const last = recovered.entries.at(-1);
   assert.ok(last !== undefined);
   const store = new KeyValueStore();
-  const fabricated = Array.from({ length: count }, (_, at) => {
-    const offset = at + 1;
+  const fabricated = [1, 2, 3].map((offset) => {
     const execution = store.execute(
-      encodeOperation(kvOperation.put(text(key), text(`never-committed-${offset}`))),
+      encodeOperation(kvOperation.put(text('k0'), text(`never-committed-${offset}`))),
     );
     return {
       view: last.view,
@@ -44,7 +50,8 @@ async function fabricateAsyncSuffix(cluster: LocalCluster, id: string, key: stri
   });
   log.append(fabricated);
   await log.close();
-  return { sharedLength: recovered.entries.length };
+  for (let number = 10; number < 20; number++) await client.put(`k${number}`, `v${number}`);
+  return { victim, sharedLength: recovered.entries.length };
 }
 
 describe('divergence', { concurrency: false }, () => {
@@ -60,15 +67,7 @@ describe('divergence', { concurrency: false }, () => {
 
   test('a restarted replica truncates only the suffix that diverged and converges on the primary', async () => {
     const client = await cluster.client();
-    for (let number = 0; number < 10; number++) await client.put(`k${number}`, `v${number}`);
-    const first = await cluster.waitForView((view) => view.backups.length === 2);
-    const victim = first.backups[1] ?? '';
-    await cluster.kill(victim);
-    await cluster.waitForView((view) => !view.backups.includes(victim) && !view.learners.includes(victim));
-    // Entries that only the old view's primary ever wrote: same view as the victim's last entry,
-    // indexes the new view fills with other entries.
-    const { sharedLength } = await fabricateAsyncSuffix(cluster, victim, 'k0', 3);
-    for (let number = 10; number < 20; number++) await client.put(`k${number}`, `v${number}`);
+    const { victim, sharedLength } = await divergeBackup(cluster, client);
     await client.put('k0', 'rewritten');
 
     await cluster.startReplica(victim);
@@ -105,13 +104,7 @@ describe('async writes discarded on rejoin, then a crash', { concurrency: false 
 
   test('a replica killed right after discarding them still gets them counted: it noted them on disk first', async () => {
     const client = await cluster.client();
-    for (let number = 0; number < 10; number++) await client.put(`k${number}`, `v${number}`);
-    const first = await cluster.waitForView((view) => view.backups.length === 2);
-    const victim = first.backups[1] ?? '';
-    await cluster.kill(victim);
-    await cluster.waitForView((view) => !view.backups.includes(victim) && !view.learners.includes(victim));
-    await fabricateAsyncSuffix(cluster, victim, 'k0', 3);
-    for (let number = 10; number < 20; number++) await client.put(`k${number}`, `v${number}`);
+    const { victim } = await divergeBackup(cluster, client);
     assert.equal((await client.status()).asyncLost, 0);
 
     // It rejoins, finds its suffix diverged, discards the three async writes, and dies (SIGKILL) once
