@@ -1,79 +1,83 @@
-// The key/value store's snapshot layout, encoded a piece at a time. A snapshot begins with a capture of
-// the store's entries (kv-entries.ts: nothing is copied; the store keeps what the snapshot has not read
-// yet as it was), whose count and size are known at once; the entries are then read and encoded a
-// piece of at most 8192 entries or 1 MiB at a time, which the replica writes to the snapshot file
-// before it asks for the next, serving requests and heartbeats in between. At 320,000 keys a copy of
-// the whole state took 157-272 ms, and a copy of every reference 20-45 ms, on the event loop; one
-// buffer of the whole snapshot (30 MB) each time left the C allocator holding ever more memory on the
-// primary (docs/PERFORMANCE.md, "Steady run", "Memory through a 10-minute load").
+// The key/value store's snapshot layout, encoded a piece at a time. Taking a snapshot copies the
+// references to every key and value (strings, which never change, so the references are the state
+// at that moment) and sizes the output; the entries are then encoded a piece of at most 1 MiB at a
+// time, which the replica writes to the snapshot file before it asks for the next, serving requests
+// and heartbeats in between. At 320,000 keys the whole copy took 157-272 ms and three replicas doing
+// it at once on two cores stopped each for 0.6-0.9 s, longer than the failure timeout; and one
+// buffer of the whole snapshot (30 MB) each time left the C allocator holding ever more memory on
+// the primary (docs/PERFORMANCE.md, "Steady run", "Memory through a 10-minute load").
 //
 // Layout: a u8 format version, a u32 count, then per entry a u32 key length, the key (latin1: one
 // byte per character), a u32 value length, the value (the same); little endian.
 
 import type { SnapshotEncoding } from '../protocol/state-machine.js';
-import { entryFramingBytes, type KvCapture } from './kv-entries.js';
 
-/** Work per piece, whichever limit comes first (a single larger entry gets a piece of its own). */
-export interface PieceLimits {
-  readonly bytes: number;
-  readonly entries: number;
-}
-
-/** A piece of these takes a few milliseconds. */
-export const pieceLimitsDefault: PieceLimits = { bytes: 1024 * 1024, entries: 8192 };
+/** Work per piece: whichever limit comes first. A piece takes a few milliseconds. */
+const pieceEntriesMax = 8192;
+const pieceBytesMax = 1024 * 1024;
 const headerBytes = 5;
 const fieldLengthBytes = 4;
 
 export class KvSnapshotEncoding implements SnapshotEncoding {
   readonly sizeBytes: number;
-  readonly #capture: KvCapture;
-  readonly #version: number;
-  readonly #limits: PieceLimits;
-  #headerWritten = false;
-  /** Entries read from the capture and not yet encoded, from `#next` on. */
-  #keys: string[] = [];
-  #values: string[] = [];
-  #next = 0;
+  private readonly keys: string[];
+  private readonly values: string[];
+  private readonly version: number;
+  /** Room for the header and the largest entry, at least: every piece holds one entry or more. */
+  private readonly pieceBytes: number;
+  private nextEntry = 0;
+  /** Bytes returned in pieces so far; the first piece starts with the header. */
+  private bytesReturned = 0;
 
-  constructor(capture: KvCapture, version: number, limits: PieceLimits = pieceLimitsDefault) {
-    this.#capture = capture;
-    this.#version = version;
-    this.#limits = limits;
-    this.sizeBytes = headerBytes + capture.bytes;
+  /** Captures `entries` as they are now, in their Map order. */
+  constructor(entries: ReadonlyMap<string, string>, version: number) {
+    this.keys = new Array<string>(entries.size);
+    this.values = new Array<string>(entries.size);
+    let size = headerBytes;
+    let largestEntry = 0;
+    let at = 0;
+    // forEach, not for...of: destructuring [key, value] made a pair per entry, 320,000 pairs at once on
+    // the event loop, and every allocation there pays for steps of the collector's marking.
+    entries.forEach((value, key) => {
+      this.keys[at] = key;
+      this.values[at] = value;
+      const entryBytes = 2 * fieldLengthBytes + key.length + value.length;
+      size += entryBytes;
+      if (entryBytes > largestEntry) largestEntry = entryBytes;
+      at += 1;
+    });
+    this.sizeBytes = size;
+    this.version = version;
+    this.pieceBytes = Math.max(pieceBytesMax, headerBytes + largestEntry);
   }
 
   next(): Uint8Array | null {
-    const keys = this.#keys;
-    const values = this.#values;
-    if (this.#next === keys.length) {
-      keys.length = 0;
-      values.length = 0;
-      this.#next = 0;
-      const taken = this.#capture.take(keys, values, this.#limits.entries);
-      if (taken === 0 && this.#headerWritten) return null;
+    const { keys, values } = this;
+    if (this.bytesReturned > 0 && this.nextEntry === keys.length) {
+      // The captured references are not needed any more.
+      this.keys.length = 0;
+      this.values.length = 0;
+      return null;
     }
-    const room = this.#limits.bytes - (this.#headerWritten ? 0 : headerBytes);
-    let bytes = 0;
-    let end = this.#next;
-    while (end < keys.length) {
-      const entryBytes = entryFramingBytes + (keys[end] as string).length + (values[end] as string).length;
-      if (end > this.#next && bytes + entryBytes > room) break;
-      bytes += entryBytes;
-      end += 1;
-    }
-    const out = Buffer.allocUnsafe(bytes + (this.#headerWritten ? 0 : headerBytes));
+    const out = Buffer.allocUnsafe(Math.min(this.pieceBytes, this.sizeBytes - this.bytesReturned));
     let offset = 0;
-    if (!this.#headerWritten) {
-      out.writeUInt8(this.#version, 0);
-      out.writeUInt32LE(this.#capture.count, 1);
+    if (this.bytesReturned === 0) {
+      out.writeUInt8(this.version, 0);
+      out.writeUInt32LE(keys.length, 1);
       offset = headerBytes;
-      this.#headerWritten = true;
     }
-    for (let index = this.#next; index < end; index++) {
-      offset = writeField(out, writeField(out, offset, keys[index] as string), values[index] as string);
+    const end = Math.min(keys.length, this.nextEntry + pieceEntriesMax);
+    let index = this.nextEntry;
+    for (; index < end; index++) {
+      const key = keys[index] as string;
+      const value = values[index] as string;
+      if (offset + 2 * fieldLengthBytes + key.length + value.length > out.length) break;
+      offset = writeField(out, offset, key);
+      offset = writeField(out, offset, value);
     }
-    this.#next = end;
-    return out;
+    this.nextEntry = index;
+    this.bytesReturned += offset;
+    return out.subarray(0, offset);
   }
 }
 

@@ -19,7 +19,6 @@ import {
   type StateMachine,
 } from '../protocol/state-machine.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
-import { CopiedCapture, KvEntries } from './kv-entries.js';
 import { checkKvLimits, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
@@ -49,10 +48,9 @@ export class KeyValueStore implements StateMachine {
   /**
    * Keys and values as latin1 strings (one character per byte). A value as a string is one small
    * heap object; as a Uint8Array it was two plus an ArrayBuffer outside the heap, and at 320,000
-   * keys the collector's work over them stopped the replica for 120-280 ms at a time. A snapshot reads
-   * them in place while writes go on (kv-entries.ts).
+   * keys the collector's work over them stopped the replica for 120-280 ms at a time.
    */
-  #entries = new KvEntries();
+  readonly #entries = new Map<string, string>();
 
   constructor(readonly limits: KvLimits = kvLimitsDefault) {
     checkKvLimits(limits);
@@ -123,9 +121,9 @@ export class KeyValueStore implements StateMachine {
   /**
    * Binary, so a large state is one allocation and a copy per value (msgpack took 0.7 s for 200 MB).
    * Format 3 lists the entries in the store's own order, which every replica shares (they apply the
-   * same writes in the same order, and a restore keeps the snapshot's order; kv-entries.ts); format 2
-   * sorted them by key, and at 320,000 keys the sort and the lookups in sorted order were most of the
-   * 0.6-1.0 s the snapshot took. stateHash stays independent of order. Layout: kv-snapshot-encoding.ts.
+   * same writes in the same order, and a restore keeps the snapshot's order); format 2 sorted them by
+   * key, and at 320,000 keys the sort and the lookups in sorted order were most of the 0.6-1.0 s the
+   * snapshot took. stateHash stays independent of order. Layout: kv-snapshot-encoding.ts.
    */
   snapshot(): Uint8Array {
     return finishSnapshot(this.beginSnapshot());
@@ -133,7 +131,7 @@ export class KeyValueStore implements StateMachine {
 
   /** The snapshot of the state as it is now, encoded a slice at a time later. */
   beginSnapshot(): SnapshotEncoding {
-    return new KvSnapshotEncoding(this.#entries.capture(), snapshotFormatVersion);
+    return new KvSnapshotEncoding(this.#entries, snapshotFormatVersion);
   }
 
   /** Replaces the whole state; a malformed snapshot throws and leaves the state untouched. */
@@ -145,7 +143,7 @@ export class KeyValueStore implements StateMachine {
       throw malformed(`not format version ${snapshotFormatVersion} (or ${sortedSnapshotFormatVersion})`);
     }
     const count = bytes.readUInt32LE(1);
-    const entries = new KvEntries();
+    const entries = new Map<string, string>();
     let offset = 5;
     let previous: string | undefined;
     const field = (): string => {
@@ -167,7 +165,8 @@ export class KeyValueStore implements StateMachine {
       previous = key;
     }
     if (offset !== bytes.length) throw malformed('bytes follow the last entry');
-    this.#entries = entries;
+    this.#entries.clear();
+    for (const [key, value] of entries) this.#entries.set(key, value);
   }
 
   /**
@@ -175,14 +174,8 @@ export class KeyValueStore implements StateMachine {
    * equal, whatever order they were written in. For tests and checks, not the hot path.
    */
   stateHash(): string {
-    const pairs: [string, string][] = [];
-    this.#entries.forEach((value, key) => {
-      pairs.push([key, value]);
-    });
-    const sorted = new Map(pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    const encoded = finishSnapshot(
-      new KvSnapshotEncoding(CopiedCapture.ofMap(sorted), sortedSnapshotFormatVersion),
-    );
+    const sorted = new Map([...this.#entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const encoded = finishSnapshot(new KvSnapshotEncoding(sorted, sortedSnapshotFormatVersion));
     return createHash('sha256').update(encoded).digest('hex');
   }
 
