@@ -7,6 +7,7 @@
 
 import { FailureCount } from '../tools/measure-cluster.js';
 import { createLatencyHistogram, type LatencySummary, recordLatency, summarizeLatency } from './latency.js';
+import { CallTimeline, type TailShape } from './stalls.js';
 
 const NS_PER_MS = 1_000_000n;
 const PROGRESS_INTERVAL_MS = 1000;
@@ -42,11 +43,14 @@ export interface LoopResult {
   /** Calls that failed inside the window, in total and by error code. */
   readonly errors: number;
   readonly errorsByCode: Readonly<Record<string, number>>;
+  /** Whether the slowest calls were slow alone or in stalls of most callers at once (stalls.ts). */
+  readonly tail: TailShape;
 }
 
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoopResult> {
   const histogram = createLatencyHistogram();
   const secondHistogram = createLatencyHistogram();
+  const timeline = new CallTimeline();
   const failures = new FailureCount();
   const started = process.hrtime.bigint();
   const deadline = started + BigInt(options.durationMs) * NS_PER_MS;
@@ -86,6 +90,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoopRes
         const end = process.hrtime.bigint();
         if (end > closedAt) continue;
         recordLatency(histogram, end - start);
+        timeline.push(Number(end - started) / 1e6, Number(end - start) / 1e6);
         if (progressTimer !== null) recordLatency(secondHistogram, end - start);
       } catch (error) {
         if (process.hrtime.bigint() <= closedAt) failures.add(error);
@@ -100,12 +105,14 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoopRes
     options.signal?.removeEventListener('abort', close);
   }
   const seconds = Number(closedAt - started) / 1e9;
+  const latencyMs = summarizeLatency(histogram);
   return {
     ops: histogram.count,
     seconds,
     opsPerSecond: seconds > 0 ? Math.round(histogram.count / seconds) : 0,
-    latencyMs: summarizeLatency(histogram),
+    latencyMs,
     errors: failures.total,
     errorsByCode: failures.toJSON(),
+    tail: timeline.tailShape(latencyMs.p99, options.callers),
   };
 }

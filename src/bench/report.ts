@@ -6,6 +6,7 @@ import type { CpuPerOperation } from './process-cpu.js';
 import type { BenchReport, RunReport } from './run.js';
 import type { LoadShape } from './scenario.js';
 import { formatMix } from './shape.js';
+import { describeTail } from './stalls.js';
 import { formatCount, formatMs, formatTable } from './table.js';
 import type { SlowBackup } from './target.js';
 import type { VerifyReport } from './verify.js';
@@ -84,6 +85,7 @@ export function formatReport(report: BenchReport): string {
   ];
   const table = formatTable(runColumns, rows);
   const lines = [describeShape(report), table, describeCpu(report.median.cpu)];
+  if (report.shape.clients * report.shape.pipeline >= 4) lines.push(describeTail(report.median.tail));
   const errors = describeErrors(report.runs);
   if (errors !== null) lines.push(errors);
   lines.push(describeMismatches(report.mismatches));

@@ -168,6 +168,14 @@ describe('the text reports', () => {
     latencyMs: { p50: 1, p90: 2, p99: 3, p999: 4, max: 5, mean: 1.5 },
     errors: 2,
     errorsByCode: { UNAVAILABLE: 2 },
+    tail: {
+      thresholdMs: 3,
+      slowCalls: 10,
+      stalls: 1,
+      stallCallsMin: 2,
+      slowCallsInStalls: 8,
+      truncated: false,
+    },
     mismatches: 0,
   };
   const shape = { ...BENCH_SHAPE_DEFAULT, clients: 4 };
