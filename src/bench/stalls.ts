@@ -3,8 +3,8 @@
 // within `STALL_GAP_MS` of the one before, and a group of at least half the callers is a stall: nearly
 // every call in flight slowed at once, which a pause of the cluster (a collection, a snapshot's start,
 // the machine stopping every process) does, and a slow request does not. On the 2-core machine of
-// docs/PERFORMANCE.md ("What the p99 at 32 clients is made of") 85-89 % of the p99 calls of both
-// Understudy and Redis fell in stalls.
+// docs/PERFORMANCE.md ("What the p99 at 32 clients is made of") 85-100 % of the p99 calls of both
+// Understudy and Redis at 32 clients fell in stalls.
 
 import { formatCount, formatMs } from './table.js';
 
@@ -83,7 +83,7 @@ export class CallTimeline {
 export function describeTail(tail: TailShape): string {
   if (tail.slowCalls === 0) return 'slowest 1 %: no calls';
   const share = Math.round((100 * tail.slowCallsInStalls) / tail.slowCalls);
-  const truncated = tail.truncated ? ' (of the run’s first calls kept)' : '';
+  const truncated = tail.truncated ? " (among the run's first calls, the ones kept)" : '';
   return (
     `slowest 1 % (≥ ${formatMs(tail.thresholdMs)} ms): ${formatCount(tail.slowCalls)} calls${truncated}, ${share} % of them in ` +
     `${formatCount(tail.stalls)} stall${tail.stalls === 1 ? '' : 's'} (${tail.stallCallsMin} or more of them ending ` +
