@@ -24,7 +24,7 @@ export interface TailShape {
   readonly stallCallsMin: number;
   /** Slow calls inside those groups. */
   readonly slowCallsInStalls: number;
-  /** True if the run had more calls than are kept: the shape is of its first CALLS_KEPT_MAX. */
+  /** True if the run had more calls than are kept: the shape is of the first ones. */
   readonly truncated: boolean;
 }
 
@@ -34,9 +34,11 @@ export class CallTimeline {
   #count = 0;
   #truncated = false;
 
+  constructor(private readonly callsKeptMax = CALLS_KEPT_MAX) {}
+
   /** A call that ended `endMs` after the run began and took `latencyMs`. */
   push(endMs: number, latencyMs: number): void {
-    if (this.#count === CALLS_KEPT_MAX) {
+    if (this.#count === this.callsKeptMax) {
       this.#truncated = true;
       return;
     }

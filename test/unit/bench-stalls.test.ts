@@ -46,3 +46,16 @@ test('a run with no completed call has no slow calls', () => {
   assert.equal(tail.slowCalls, 0);
   assert.equal(describeTail(tail), 'slowest 1 %: no calls');
 });
+
+test('past the calls it keeps, a timeline says its reading is of the first ones', () => {
+  const timeline = new CallTimeline(5);
+  for (let call = 0; call < 5; call++) timeline.push(call, 50);
+  timeline.push(6, 50);
+  const tail = timeline.tailShape(10, 4);
+  assert.equal(tail.slowCalls, 5);
+  assert.equal(tail.truncated, true);
+  assert.match(
+    describeTail(tail),
+    /^slowest 1 % \(≥ 10\.00 ms\): 5 calls \(among the run's first calls, the ones kept\), 100 % of them in 1 stall/,
+  );
+});
