@@ -89,9 +89,10 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoopRes
         await options.call(index);
         const end = process.hrtime.bigint();
         if (end > closedAt) continue;
-        recordLatency(histogram, end - start);
-        timeline.push(Number(end - started) / 1e6, Number(end - start) / 1e6);
-        if (progressTimer !== null) recordLatency(secondHistogram, end - start);
+        const latency = end - start;
+        recordLatency(histogram, latency);
+        timeline.push(Number(end - started) / 1e6, Number(latency) / 1e6);
+        if (progressTimer !== null) recordLatency(secondHistogram, latency);
       } catch (error) {
         if (process.hrtime.bigint() <= closedAt) failures.add(error);
       }

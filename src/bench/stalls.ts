@@ -81,7 +81,10 @@ export class CallTimeline {
   }
 }
 
-/** "slowest 1 %: 1,034 calls, 89 % of them in 36 stalls (16 or more calls ending together)". */
+/**
+ * "slowest 1 % (≥ 29.18 ms): 245 calls, 97 % of them in 9 stalls (16 or more of them ending within 20 ms
+ * of each other)".
+ */
 export function describeTail(tail: TailShape): string {
   if (tail.slowCalls === 0) return 'slowest 1 %: no calls';
   const share = Math.round((100 * tail.slowCallsInStalls) / tail.slowCalls);
