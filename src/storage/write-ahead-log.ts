@@ -27,6 +27,8 @@
 //   fits after it (a segment's first entry always goes in, however large).
 // - Truncation deletes later segments (newest first) before cutting the target one, so a crash half
 //   way leaves a contiguous prefix; the cut removes the claims about what it removes.
+// - To delete a segment is to retire it: renamed out of the log at once, unlinked on the thread pool
+//   later (segment-reaper.ts: an unlink of a cached 64 MiB file held the event loop ~60 ms).
 // - The log continues a base, the position of the replica's newest snapshot (log-recovery.ts says
 //   how open() checks that, and repairs). Compaction deletes only whole segments whose entries all lie
 //   at or below an index the caller has in a kept snapshot, oldest first, never the last segment (the
@@ -58,6 +60,7 @@ import {
 } from './log-recovery.js';
 import { encodeSyncMarker, entryRecordBytes, syncMarkerRecordBytes, writeEntryRecord } from './record.js';
 import { encodeSegmentHeader, segmentHeaderBytes } from './segment.js';
+import { SegmentReaper } from './segment-reaper.js';
 
 export const segmentSizeBytesDefault = 64 * 1024 * 1024;
 /** Record offsets are kept in Uint32Arrays and segments are read whole at recovery. */
@@ -169,6 +172,7 @@ export class WriteAheadLog {
   private failure: Error | null = null;
   private closing: { resolve: () => void; reject: (error: Error) => void } | null = null;
   private closed: Promise<void> | null = null;
+  private readonly reaper = new SegmentReaper((error) => this.fail(error));
 
   private constructor(
     private readonly directory: string,
@@ -184,6 +188,7 @@ export class WriteAheadLog {
     // mistaken for a torn write.
     this.syncedIndex = recovery.last.index;
     this.coveredIndex = recovery.coveredIndex;
+    this.reaper.reapLeftovers(directory);
     const lastSegment = this.segments.at(-1);
     if (lastSegment !== undefined) {
       this.fd = fs.openSync(lastSegment.path, 'r+');
@@ -483,7 +488,7 @@ export class WriteAheadLog {
       // Newest first, so that a crash part way leaves a contiguous log.
       if (this.fd !== null) fs.closeSync(this.fd);
       this.fd = null;
-      fs.unlinkSync(target.path);
+      this.reaper.retire(target.path);
       this.segments.pop();
       target = this.segments.at(-1);
       deleted = true;
@@ -517,7 +522,7 @@ export class WriteAheadLog {
     ) {
       const oldest = this.segments.shift();
       assert(oldest !== undefined, 'a segment precedes the next one');
-      fs.unlinkSync(oldest.path);
+      this.reaper.retire(oldest.path);
       deleted = true;
     }
     if (!deleted) return;
@@ -536,7 +541,7 @@ export class WriteAheadLog {
     this.fd = null;
     // Newest first, so that a crash part way leaves a contiguous log (which open() then resets again).
     for (let newest = this.segments.pop(); newest !== undefined; newest = this.segments.pop()) {
-      fs.unlinkSync(newest.path);
+      this.reaper.retire(newest.path);
     }
     fsyncDirectory(this.directory);
     // Everything up to position is in the snapshot the caller installed: nothing is left to claim.
@@ -623,7 +628,8 @@ export class WriteAheadLog {
         fs.closeSync(this.fd);
         this.fd = null;
       }
-      closing.resolve();
+      // Resolved once the retired segments are deleted too, so that nothing of the log is left running.
+      void this.reaper.whenIdle().then(() => closing.resolve());
     } catch (error) {
       this.fail(error);
     }

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { clientId, type Entry, logIndex, viewNumber } from '../../src/protocol/types.js';
+import { segmentFilePattern } from '../../src/storage/log-recovery.js';
 import { decodeRecord } from '../../src/storage/record.js';
 import { segmentHeaderBytes } from '../../src/storage/segment.js';
 import { type LogOptions, WriteAheadLog } from '../../src/storage/write-ahead-log.js';
@@ -86,7 +87,12 @@ export async function until(condition: () => boolean, what: string): Promise<voi
   }
 }
 
-export const segmentFiles = (directory: string): string[] => fs.readdirSync(directory).sort();
+/** The log's segment files by name, in log order (not what else the directory holds). */
+export const segmentFiles = (directory: string): string[] =>
+  fs
+    .readdirSync(directory)
+    .filter((name) => segmentFilePattern.test(name))
+    .sort();
 export const lastSegment = (directory: string): string =>
   path.join(directory, segmentFiles(directory).at(-1) ?? '');
 

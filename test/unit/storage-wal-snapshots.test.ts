@@ -78,6 +78,48 @@ test('compactThrough deletes only whole segments at or below the index, never th
   });
 });
 
+test('compaction, truncation and reset retire segments: gone from the log at once, deleted by the time close() resolves', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory);
+    await queueAndWait(log, () => log.append(range(1, 60)));
+    const starts = segmentStarts(directory);
+    assert.ok(starts.length >= 6, `several segments: ${starts}`);
+    const second = starts[1] ?? 0;
+    const last = starts.at(-1) ?? 0;
+    log.compactThrough(logIndex(second - 1));
+    log.truncateAfter(logIndex(last - 2));
+    // What is queued has run by now (the log was idle): the segments left the log's names at once.
+    assert.deepStrictEqual(segmentStarts(directory), starts.slice(1, -1));
+    await log.close();
+    assert.deepStrictEqual(
+      fs.readdirSync(directory).sort(),
+      segmentFiles(directory),
+      'nothing retired is left',
+    );
+    assert.deepStrictEqual(entriesAfter(directory, at(second - 1)), range(second, last - 2));
+
+    const reopened = openLog(directory, { base: at(second - 1) });
+    reopened.log.resetTo(at(100, 2));
+    assert.deepStrictEqual(segmentFiles(directory), []);
+    await reopened.log.close();
+    assert.deepStrictEqual(fs.readdirSync(directory), []);
+  });
+});
+
+test('open never reads a retired segment a crash left behind, and deletes it', async () => {
+  await withDirectory(async (directory) => {
+    await writeLog(directory, range(1, 30));
+    const files = segmentFiles(directory);
+    // A crash after a segment was retired and before it was deleted: its bytes are no log's any more.
+    const leftover = path.join(directory, `${files[0]}.retired`);
+    fs.writeFileSync(leftover, 'not a segment');
+    const { log, recovered } = openLog(directory);
+    assert.deepStrictEqual(recovered, { ...intact, entries: range(1, 30) });
+    await log.close();
+    assert.deepStrictEqual(fs.readdirSync(directory).sort(), files);
+  });
+});
+
 test('compactThrough is queued in order with appends: it sees the segments appended before it', async () => {
   await withDirectory(async (directory) => {
     const { log } = openLog(directory);
