@@ -7,6 +7,7 @@
 import { formatCpu } from '../process-cpu.js';
 import { formatCount, formatMs, formatTable } from '../table.js';
 import type { PeerRun } from './peer-load.js';
+import type { RatioOverRounds } from './rounds.js';
 
 export type SystemId =
   | 'redis-set'
@@ -89,7 +90,20 @@ const peerShortNames: Readonly<Partial<Record<SystemId, string>>> = {
   'etcd-put': '×etcd',
 };
 
-export function formatComparison(results: Results, clientCounts: readonly number[]): string {
+/** A ratio as the table shows it: over several rounds, the median and (lowest–highest). */
+function formatRatio(ratio: Ratio | RatioOverRounds | undefined): string {
+  if (ratio?.ratio == null) return '—';
+  if (!('byRound' in ratio) || ratio.byRound.length < 2 || ratio.lowest === null || ratio.highest === null)
+    return ratio.ratio.toFixed(2);
+  return `${ratio.ratio.toFixed(2)} (${ratio.lowest.toFixed(2)}–${ratio.highest.toFixed(2)})`;
+}
+
+/** The table; `ratioList` (each Understudy row over each peer) is this one run's unless given. */
+export function formatComparison(
+  results: Results,
+  clientCounts: readonly number[],
+  ratioList: readonly (Ratio | RatioOverRounds)[] = ratios(results, clientCounts),
+): string {
   const countsLabel = clientCounts.join('/');
   const head = [
     'system',
@@ -102,7 +116,6 @@ export function formatComparison(results: Results, clientCounts: readonly number
       .filter((system) => system.peer)
       .map((peer) => `${peerShortNames[peer.id] ?? peer.id} (${countsLabel})`),
   ];
-  const all = ratios(results, clientCounts);
   const rows = systems.map((system) => [
     system.label,
     ...clientCounts.flatMap((clients) => {
@@ -120,12 +133,13 @@ export function formatComparison(results: Results, clientCounts: readonly number
       .map((peer) => {
         if (system.peer) return '';
         return clientCounts
-          .map((clients) => {
-            const ratio = all.find(
-              (r) => r.understudy === system.id && r.peer === peer.id && r.clients === clients,
-            );
-            return ratio?.ratio == null ? '—' : ratio.ratio.toFixed(2);
-          })
+          .map((clients) =>
+            formatRatio(
+              ratioList.find(
+                (r) => r.understudy === system.id && r.peer === peer.id && r.clients === clients,
+              ),
+            ),
+          )
           .join(' / ');
       }),
   ]);

@@ -1,14 +1,15 @@
 // `npm run bench:peers`: Understudy beside Redis and etcd on this machine, in one run, with the load
 // shape of `understudy bench` (closed loop, 64-byte values, keys cycling over 10,000 per client,
 // 5 s runs after a 5 s warmup, the median of 3), at 1 and 32 clients, printed as one table with
-// the ratios. Installs redis-server and etcd-server from Debian's packages when missing (a peer
+// the ratios. `--rounds R` runs the whole comparison R times over and reports medians (rounds.ts). Installs redis-server and etcd-server from Debian's packages when missing (a peer
 // that cannot be had is skipped and says why). Every server listens on 127.0.0.1 and is stopped
-// by its process id; the data directories live in one temporary directory, removed at the end.
+// by its process id; the data directories live in one temporary directory, removed at the end
+// (each round starts every server afresh, in a folder of its own).
 //
-//   npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--clients 1,32] [--json]
+//   npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--rounds R] [--clients 1,32] [--json]
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatCpu } from '../process-cpu.js';
@@ -19,7 +20,6 @@ import {
   formatComparison,
   isMeasured,
   Results,
-  ratios,
   type SystemId,
   skippedCells,
   systems,
@@ -29,6 +29,7 @@ import { type BinaryLookup, ETCD_BINARY, ensureBinaries, type PeerBinary, REDIS_
 import { measureLoad } from './peer-load.js';
 import { parsePlan } from './plan.js';
 import { RedisGroup, redisLoad } from './redis.js';
+import { combineCells, ratiosOverRounds } from './rounds.js';
 import { measureUnderstudy } from './understudy.js';
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
@@ -56,10 +57,13 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => interrupted.abort()).once('SIGTERM', () => interrupted.abort());
   const phasePlan = { ...plan, signal: interrupted.signal };
   const shape = { keys: BENCH_KEYS_DEFAULT, valueBytes: BENCH_VALUE_BYTES_DEFAULT };
-  const results = new Results();
+  const rounds: Results[] = [];
+  let results = new Results();
   const record = (system: SystemId, clients: number, cell: Cell) => {
     results.set(system, clients, cell);
-    log(describeCell(systems.find((known) => known.id === system)?.label ?? system, clients, cell));
+    const label = systems.find((known) => known.id === system)?.label ?? system;
+    const round = plan.rounds > 1 ? `round ${rounds.length} of ${plan.rounds}: ` : '';
+    log(`${round}${describeCell(label, clients, cell)}`);
   };
   /** Marks the cells of these systems that have no result yet as skipped, and why. */
   const skip = (ids: readonly SystemId[], why: string) => {
@@ -96,8 +100,23 @@ async function main(): Promise<void> {
   const lookup = (binary: PeerBinary): BinaryLookup =>
     binaries.get(binary) ?? { missing: `${binary.command} was not looked for` };
   try {
+    for (let round = 1; round <= plan.rounds && !interrupted.signal.aborted; round++) {
+      results = new Results();
+      rounds.push(results);
+      // Fresh data for every server each round: a second etcd over the first's members never elected a leader.
+      const roundDirectory = join(directory, `round-${round}`);
+      mkdirSync(roundDirectory);
+      await runRound(roundDirectory);
+      rmSync(roundDirectory, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+
+  /** Every system once, one after another, into `results`; their data under `roundDirectory`. */
+  async function runRound(roundDirectory: string): Promise<void> {
     await stage(['redis-set', 'redis-wait'], lookup(REDIS_BINARY), async (path) => {
-      const group = await RedisGroup.start(path, directory);
+      const group = await RedisGroup.start(path, roundDirectory);
       try {
         for (const [id, write] of [
           ['redis-set', 'set'],
@@ -122,7 +141,7 @@ async function main(): Promise<void> {
     });
 
     await stage(['etcd-put'], lookup(ETCD_BINARY), async (path) => {
-      const group = await EtcdGroup.start(path, directory);
+      const group = await EtcdGroup.start(path, roundDirectory);
       try {
         const leader = await group.leaderUrl();
         for (const clients of plan.clientCounts) {
@@ -148,9 +167,10 @@ async function main(): Promise<void> {
         record(system, clients, report.median);
       }),
     );
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
   }
+
+  const combined = combineCells(rounds, plan.clientCounts);
+  const ratioList = ratiosOverRounds(rounds, plan.clientCounts);
 
   const machine = {
     cpus: cpus().length,
@@ -166,6 +186,7 @@ async function main(): Promise<void> {
     ...shape,
     durationSeconds: plan.durationSeconds,
     runs: plan.runs,
+    rounds: plan.rounds,
     warmupSeconds: plan.warmupSeconds,
     clientCounts: plan.clientCounts,
   };
@@ -174,11 +195,16 @@ async function main(): Promise<void> {
       system: system.id,
       label: system.label,
       byClients: Object.fromEntries(
-        plan.clientCounts.map((clients) => [clients, results.get(system.id, clients) ?? null]),
+        plan.clientCounts.map((clients) => [clients, combined.get(system.id, clients) ?? null]),
+      ),
+      byRound: rounds.map((round) =>
+        Object.fromEntries(
+          plan.clientCounts.map((clients) => [clients, round.get(system.id, clients) ?? null]),
+        ),
       ),
     }));
     process.stdout.write(
-      `${JSON.stringify({ date: started.toISOString(), machine, shape: loadShape, rows, ratios: ratios(results, plan.clientCounts) })}\n`,
+      `${JSON.stringify({ date: started.toISOString(), machine, shape: loadShape, rows, ratios: ratioList })}\n`,
     );
   } else {
     process.stdout.write(
@@ -188,8 +214,13 @@ async function main(): Promise<void> {
         `  Redis (${machine.redis}): a primary and 2 replicas, appendonly yes, appendfsync always`,
         `  etcd (${machine.etcd}): 3 members; Understudy: a coordinator and 1 or 3 replicas; all on 127.0.0.1`,
         `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs ${plan.warmupSeconds === 0 ? 'with no warmup' : `after a ${plan.warmupSeconds} s warmup`}, median run; latency in ms; CPU µs/op: user + system time of the servers' processes + the load generator's, per operation; ratios: Understudy ops/s over the peer's`,
-        formatComparison(results, plan.clientCounts),
-        ...skippedCells(results, plan.clientCounts).map((line) => `not measured: ${line}`),
+        ...(plan.rounds > 1
+          ? [
+              `  ${plan.rounds} rounds, every system once in each: a cell is its median round; a ratio the median of the rounds' ratios (the lowest–the highest)`,
+            ]
+          : []),
+        formatComparison(combined, plan.clientCounts, ratioList),
+        ...skippedCells(combined, plan.clientCounts).map((line) => `not measured: ${line}`),
         '',
       ].join('\n'),
     );

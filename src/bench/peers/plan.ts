@@ -1,4 +1,4 @@
-// The flags of `npm run bench:peers`: run length, runs, warmup, client counts, --json. A bad flag
+// The flags of `npm run bench:peers`: run length, runs, warmup, rounds, client counts, --json. A bad flag
 // prints the usage and exits 2, as the understudy command does.
 
 import { parseArgs } from 'node:util';
@@ -19,6 +19,8 @@ import {
 export const PEERS_WARMUP_SECONDS_DEFAULT = 5;
 
 const CLIENT_COUNTS_DEFAULT = [1, 32];
+/** Rounds of the whole comparison (rounds.ts); more than this is a soak, not a comparison. */
+export const PEERS_ROUNDS_MAX = 20;
 /** Exit status of a bad flag, as the understudy command has it. */
 const USAGE_EXIT_CODE = 2;
 
@@ -26,13 +28,15 @@ export interface Plan {
   readonly durationSeconds: number;
   readonly runs: number;
   readonly warmupSeconds: number;
+  /** The whole comparison this many times, every system once per round (rounds.ts). */
+  readonly rounds: number;
   readonly clientCounts: readonly number[];
   readonly json: boolean;
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `error: ${message}\nusage: npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--clients 1,32] [--json]\n`,
+    `error: ${message}\nusage: npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--rounds R] [--clients 1,32] [--json]\n`,
   );
   process.exit(USAGE_EXIT_CODE);
 }
@@ -79,6 +83,7 @@ export function parsePlan(argv: readonly string[]): Plan {
       0,
       BENCH_WARMUP_SECONDS_MAX,
     ),
+    rounds: integerFlag('rounds', values.rounds, 1, 1, PEERS_ROUNDS_MAX),
     clientCounts: [...new Set(clientCounts)],
     json: values.json === true,
   };
@@ -91,6 +96,7 @@ function parseFlags(argv: readonly string[]) {
       duration: { type: 'string' },
       runs: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       clients: { type: 'string' },
       json: { type: 'boolean' },
     },
