@@ -10,9 +10,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { segmentFilePattern } from './log-recovery.js';
 
 const retiredSuffix = '.retired';
-const retiredFilePattern = /^\d{20}\.log\.retired$/;
 
 export class SegmentReaper {
   private readonly pending: string[] = [];
@@ -32,7 +32,9 @@ export class SegmentReaper {
   /** Deletes, off the event loop, the retired files that a crash left in `directory`. */
   reapLeftovers(directory: string): void {
     for (const name of fs.readdirSync(directory)) {
-      if (retiredFilePattern.test(name)) this.reap(path.join(directory, name));
+      const retired =
+        name.endsWith(retiredSuffix) && segmentFilePattern.test(name.slice(0, -retiredSuffix.length));
+      if (retired) this.reap(path.join(directory, name));
     }
   }
 

@@ -1,8 +1,9 @@
 // `npm run bench:peers`: Understudy beside Redis and etcd on this machine, in one run, with the load
 // shape of `understudy bench` (closed loop, 64-byte values, keys cycling over 10,000 per client,
 // 5 s runs after a 5 s warmup, the median of 3), at 1 and 32 clients, printed as one table with
-// the ratios. `--rounds R` runs the whole comparison R times over and reports medians (rounds.ts). Installs redis-server and etcd-server from Debian's packages when missing (a peer
-// that cannot be had is skipped and says why). Every server listens on 127.0.0.1 and is stopped
+// the ratios; `--rounds R` runs the whole comparison R times over and reports medians (rounds.ts).
+// Installs redis-server and etcd-server from Debian's packages when missing (a peer that cannot be
+// had is skipped and says why). Every server listens on 127.0.0.1 and is stopped
 // by its process id; the data directories live in one temporary directory, removed at the end
 // (each round starts every server afresh, in a folder of its own).
 //
