@@ -20,6 +20,8 @@ export const ErrorCode = {
   valueTooLarge: 'VALUE_TOO_LARGE',
   /** The write would make a log entry too large to ever replicate (its update and result exceed the Prepare limit). */
   entryTooLarge: 'ENTRY_TOO_LARGE',
+  /** The key/value store holds as many keys as it may (`keysMax`): a write that would add one is refused. */
+  storeFull: 'STORE_FULL',
   /** incr on a value that is not a decimal integer. */
   notAnInteger: 'NOT_AN_INTEGER',
   /** A frame longer than the limit, or one that does not decode. */

@@ -15,6 +15,15 @@ export const keysPerOperationMax = 10_000;
  * to spare, whatever the keys hold.
  */
 export const readBytesMax = 8 * 1024 * 1024;
+/**
+ * The most keys the store holds. Its keys live in one JavaScript Map, and a Map holds at most 2^24
+ * (16,777,216) entries: one more throws. The throw would come in `apply`, on every replica at the
+ * same log entry, and again at every restart as the log is replayed: the cluster would be down for
+ * good. So a write that would add a key past this is refused with STORE_FULL when it executes.
+ */
+export const keysMax = 16_000_000;
+/** What one JavaScript Map can hold (V8): the store's keys must stay below it. */
+const mapEntriesMax = 2 ** 24;
 /** Length of the longest number incr can write: "-9007199254740991". */
 export const integerTextSizeMaxBytes = String(-Number.MAX_SAFE_INTEGER).length;
 
@@ -23,6 +32,7 @@ export interface KvLimits {
   readonly valueSizeMaxBytes: number;
   readonly keysPerOperationMax: number;
   readonly readBytesMax: number;
+  readonly keysMax: number;
 }
 
 export const kvLimitsDefault: KvLimits = {
@@ -30,14 +40,16 @@ export const kvLimitsDefault: KvLimits = {
   valueSizeMaxBytes,
   keysPerOperationMax,
   readBytesMax,
+  keysMax,
 };
 
-/** Small enough that random workloads hit the key, value, append and multi-key limits. */
+/** Small enough that random workloads hit the key, value, append, multi-key and key-count limits. */
 export const kvLimitsTiny: KvLimits = {
   keySizeMaxBytes: 8,
   valueSizeMaxBytes: 24,
   keysPerOperationMax: 4,
   readBytesMax: 40,
+  keysMax: 4,
 };
 
 export function checkKvLimits(limits: KvLimits): void {
@@ -58,6 +70,12 @@ export function checkKvLimits(limits: KvLimits): void {
   assert(
     Number.isSafeInteger(limits.readBytesMax) && limits.readBytesMax >= limits.valueSizeMaxBytes,
     'readBytesMax must hold the largest value',
+  );
+  assert(
+    Number.isSafeInteger(limits.keysMax) &&
+      limits.keysMax >= limits.keysPerOperationMax &&
+      limits.keysMax < mapEntriesMax,
+    `keysMax must let one multi-key write fill an empty store, and stay below a Map's ${mapEntriesMax} entries`,
   );
 }
 

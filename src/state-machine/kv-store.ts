@@ -70,6 +70,8 @@ export class KeyValueStore implements StateMachine {
     this.#checkOperands(decoded);
     const before = this.#entries.get(latin1String(decoded.key));
     const [result, update] = this.#write(decoded, before === undefined ? undefined : latin1Bytes(before));
+    // On an absent key, any change adds it (a delete of it changes nothing).
+    if (before === undefined && update.byteLength > 0) this.#checkRoom(1, decoded.kind);
     return { result: encodeResult(result), update };
   }
 
@@ -216,8 +218,10 @@ export class KeyValueStore implements StateMachine {
       last.set(latin1String(key), operation.values[at] as Uint8Array);
     });
     const parts: Uint8Array[] = [];
+    let added = 0;
     for (const [key, value] of last) {
       const before = this.#entries.get(key);
+      if (before === undefined) added += 1;
       const update = updateFor(
         latin1Bytes(key),
         before === undefined ? undefined : latin1Bytes(before),
@@ -225,6 +229,7 @@ export class KeyValueStore implements StateMachine {
       );
       if (update.byteLength > 0) parts.push(update);
     }
+    this.#checkRoom(added, 'put-many');
     return { result: encodeResult({ kind: 'put-many' }), update: batchOf(parts) };
   }
 
@@ -251,6 +256,16 @@ export class KeyValueStore implements StateMachine {
       );
     }
     for (const key of operation.keys) this.#checkKey(operation.kind, key);
+  }
+
+  /** Refuses a write that would add `added` keys past keysMax (kv-limits.ts: a Map holds 2^24). */
+  #checkRoom(added: number, kind: KvOperation['kind']): void {
+    const held = this.#entries.size;
+    if (added === 0 || held + added <= this.limits.keysMax) return;
+    throw new ServiceError(
+      ErrorCode.storeFull,
+      `${kind} would add ${added === 1 ? 'a key' : `${added} keys`} to a store that holds ${held} of keysMax = ${this.limits.keysMax}; delete keys to make room`,
+    );
   }
 
   #checkKey(kind: KvOperation['kind'], key: Uint8Array): void {

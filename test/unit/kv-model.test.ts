@@ -1,6 +1,6 @@
 // Model-based property test: random operation sequences against the store and against a plain Map
 // give the same results and refusals, and a backup fed only the updates ends with the same hash.
-// Tiny limits make the key, value and append refusals common.
+// Tiny limits make the key, value, append and key-count refusals common.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -34,6 +34,18 @@ function keyRefusal(key: Uint8Array): Outcome | null {
 
 /** The store's meaning, written as plainly as possible, with BigInt arithmetic for incr. */
 function modelStep(model: Map<string, Uint8Array>, operation: KvOperation): Outcome {
+  const before = new Map(model);
+  const outcome = modelOperation(model, operation);
+  // A write that would leave more than keysMax keys is refused, and changes nothing.
+  if (model.size > kvLimitsTiny.keysMax && model.size > before.size) {
+    model.clear();
+    for (const [key, value] of before) model.set(key, value);
+    return { refused: ErrorCode.storeFull };
+  }
+  return outcome;
+}
+
+function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation): Outcome {
   const { valueSizeMaxBytes, keysPerOperationMax, readBytesMax } = kvLimitsTiny;
   if (!('key' in operation)) {
     const { keys } = operation;

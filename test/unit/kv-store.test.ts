@@ -21,6 +21,7 @@ import {
   type KvOperation,
   type KvResultOf,
   keySizeMaxBytes,
+  kvLimitsDefault,
   kvLimitsTiny,
   kvOperation as op,
   valueSizeMaxBytes,
@@ -215,6 +216,50 @@ test('keys and values past the default limits are refused with the limit and the
   assert.throws(() => store.execute(encodeOperation(op.cas(bytes('k'), null, longValue))), valueTooLarge);
   write(store, op.put(new Uint8Array(keySizeMaxBytes).fill(97), new Uint8Array(valueSizeMaxBytes)));
   assert.equal(store.entryCount, 1);
+});
+
+test('a write that would add a key past keysMax is STORE_FULL and changes nothing; changing or deleting keys still works', () => {
+  const limits = { ...kvLimitsTiny, keysMax: 4 };
+  const store = new KeyValueStore(limits);
+  write(store, op.putMany([bytes('a'), bytes('b'), bytes('c')], [bytes('1'), bytes('2'), bytes('3')]));
+  const full = refusedWith(ErrorCode.storeFull, /holds 4 of keysMax = 4; delete keys to make room/);
+  write(store, op.incr(bytes('d'), 1));
+  assert.equal(store.entryCount, 4);
+  for (const adding of [
+    op.put(bytes('e'), bytes('5')),
+    op.append(bytes('e'), bytes('')),
+    op.cas(bytes('e'), null, bytes('5')),
+    op.incr(bytes('e'), 1),
+    op.putIf(bytes('e'), bytes('5'), 'absent'),
+  ]) {
+    assert.throws(() => store.execute(encodeOperation(adding)), full, adding.kind);
+  }
+  assert.throws(
+    () => store.execute(encodeOperation(op.putMany([bytes('a'), bytes('e')], [bytes('9'), bytes('5')]))),
+    refusedWith(ErrorCode.storeFull, /put-many would add a key to a store that holds 4/),
+  );
+  // What adds no key goes on: overwrites, deletes of absent keys, and a put-many of present keys.
+  write(store, op.put(bytes('a'), bytes('changed')));
+  write(store, op.delete(bytes('e')));
+  write(store, op.putMany([bytes('b'), bytes('c')], [bytes('x'), bytes('y')]));
+  assert.equal(store.entryCount, 4);
+  assert.equal(get(store, 'e'), null);
+  // A delete makes room for one.
+  write(store, op.delete(bytes('d')));
+  write(store, op.put(bytes('e'), bytes('5')));
+  assert.equal(get(store, 'e'), '5');
+  assert.throws(
+    () => store.execute(encodeOperation(op.putMany([bytes('f'), bytes('g')], [bytes('6'), bytes('7')]))),
+    refusedWith(ErrorCode.storeFull, /put-many would add 2 keys/),
+  );
+});
+
+test('the default keysMax stays below what one JavaScript Map holds (2^24 entries): past it the Map throws', () => {
+  assert.ok(kvLimitsDefault.keysMax < 2 ** 24);
+  assert.throws(
+    () => new KeyValueStore({ ...kvLimitsDefault, keysMax: 2 ** 24 }),
+    /stay below a Map's 16777216 entries/,
+  );
 });
 
 test('an append that would grow a value past the limit is VALUE_TOO_LARGE and changes nothing', () => {
