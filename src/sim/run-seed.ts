@@ -91,9 +91,14 @@ const finalReadAttemptsMax = 5;
 /**
  * Values stay small enough that a cas's entry (its new value twice, as update and result) fits even
  * the tiny Prepare limit, so the refusal a long list meets is VALUE_TOO_LARGE, which the checker
- * models. (An append's entry holds only its token and the new length.)
+ * models. (An append's entry holds only its token and the new length.) The store's size limit is
+ * fixed, not the default's quarter of this process's heap, so a seed runs the same on any machine.
  */
-const simKvLimits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 1024 };
+const simKvLimits: KvLimits = {
+  ...kvLimitsDefault,
+  valueSizeMaxBytes: 1024,
+  storeBytesMax: 256 * 1024 * 1024,
+};
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const drawn = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);

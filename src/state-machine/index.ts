@@ -3,12 +3,14 @@
 
 export {
   checkKvLimits,
+  entryOverheadBytes,
   type KvLimits,
   keySizeMaxBytes,
   keysPerOperationMax,
   kvLimitsDefault,
   kvLimitsTiny,
   readBytesMax,
+  storeBytesMax,
   valueSizeMaxBytes,
 } from './kv-limits.js';
 export {

@@ -2,6 +2,7 @@
 // run with `kvLimitsTiny` and actually reach the refusal paths; `checkKvLimits` guards the
 // relations between limits that the store relies on.
 
+import { getHeapStatistics } from 'node:v8';
 import { assert } from '../protocol/assert.js';
 
 /** The longest key the store accepts. */
@@ -22,6 +23,23 @@ export const readBytesMax = 8 * 1024 * 1024;
  * good. So a write that would add a key past this is refused with STORE_FULL when it executes.
  */
 export const keysMax = 16_000_000;
+/**
+ * What the store counts for each key besides its key and value bytes: the key's and value's string
+ * headers and the Map's entry, 62-66 bytes measured on Node 20 (docs/PERFORMANCE.md, "How big a
+ * store"), so the count follows the heap the store takes whether it holds few large values or many
+ * small ones.
+ */
+export const entryOverheadBytes = 64;
+/**
+ * The most the store holds, counted as its keys' and values' bytes plus entryOverheadBytes a key: a
+ * quarter of this process's V8 heap limit (4 GiB on a machine with 16 GiB or more, so 1 GiB; raise
+ * it with `--max-old-space-size`). Its state lives in the heap, and a replica that runs out of heap
+ * dies in `apply`, every replica at the same log entry and again at every restart as it replays the
+ * log; a quarter leaves room for the log held in memory, a snapshot's capture, and a restore, which
+ * holds the old state and the new one at once. Measured: a process holding the store alone died at
+ * 3.0 GiB of 64 KiB values with that 4 GiB limit.
+ */
+export const storeBytesMax = Math.floor(getHeapStatistics().heap_size_limit / 4);
 /** What one JavaScript Map can hold (V8): the store's keys must stay below it. */
 const mapEntriesMax = 2 ** 24;
 /** Length of the longest number incr can write: "-9007199254740991". */
@@ -33,6 +51,7 @@ export interface KvLimits {
   readonly keysPerOperationMax: number;
   readonly readBytesMax: number;
   readonly keysMax: number;
+  readonly storeBytesMax: number;
 }
 
 export const kvLimitsDefault: KvLimits = {
@@ -41,15 +60,20 @@ export const kvLimitsDefault: KvLimits = {
   keysPerOperationMax,
   readBytesMax,
   keysMax,
+  storeBytesMax,
 };
 
-/** Small enough that random workloads hit the key, value, append, multi-key and key-count limits. */
+/**
+ * Small enough that random workloads hit the key, value, append, multi-key, key-count and store-size
+ * limits (four keys of the largest size would take 384 bytes).
+ */
 export const kvLimitsTiny: KvLimits = {
   keySizeMaxBytes: 8,
   valueSizeMaxBytes: 24,
   keysPerOperationMax: 4,
   readBytesMax: 40,
   keysMax: 4,
+  storeBytesMax: 300,
 };
 
 export function checkKvLimits(limits: KvLimits): void {
@@ -76,6 +100,11 @@ export function checkKvLimits(limits: KvLimits): void {
       limits.keysMax >= limits.keysPerOperationMax &&
       limits.keysMax < mapEntriesMax,
     `keysMax must let one multi-key write fill an empty store, and stay below a Map's ${mapEntriesMax} entries`,
+  );
+  const largestEntry = limits.keySizeMaxBytes + limits.valueSizeMaxBytes + entryOverheadBytes;
+  assert(
+    Number.isSafeInteger(limits.storeBytesMax) && limits.storeBytesMax >= largestEntry,
+    `storeBytesMax must hold one entry of the largest key and value (${largestEntry} bytes)`,
   );
 }
 

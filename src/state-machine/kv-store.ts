@@ -19,7 +19,7 @@ import {
   type StateMachine,
 } from '../protocol/state-machine.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
-import { checkKvLimits, type KvLimits, kvLimitsDefault } from './kv-limits.js';
+import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
   encodeResult,
@@ -51,6 +51,8 @@ export class KeyValueStore implements StateMachine {
    * keys the collector's work over them stopped the replica for 120-280 ms at a time.
    */
   readonly #entries = new Map<string, string>();
+  /** What the entries count against `storeBytesMax` (entryBytes of each). */
+  #bytes = 0;
 
   constructor(readonly limits: KvLimits = kvLimitsDefault) {
     checkKvLimits(limits);
@@ -58,6 +60,11 @@ export class KeyValueStore implements StateMachine {
 
   get entryCount(): number {
     return this.#entries.size;
+  }
+
+  /** The keys' and values' bytes plus `entryOverheadBytes` a key: what `storeBytesMax` bounds. */
+  get storeBytes(): number {
+    return this.#bytes;
   }
 
   execute(operation: Uint8Array): Execution {
@@ -69,9 +76,16 @@ export class KeyValueStore implements StateMachine {
     if (decoded.kind === 'delete-many') return this.#deleteMany(decoded);
     this.#checkOperands(decoded);
     const before = this.#entries.get(latin1String(decoded.key));
-    const [result, update] = this.#write(decoded, before === undefined ? undefined : latin1Bytes(before));
-    // On an absent key, any change adds it (a delete of it changes nothing).
-    if (before === undefined && update.byteLength > 0) this.#checkRoom(1, decoded.kind);
+    const [result, update, afterLength] = this.#write(
+      decoded,
+      before === undefined ? undefined : latin1Bytes(before),
+    );
+    if (update.byteLength > 0) {
+      // On an absent key, any change adds it (a delete of it changes nothing).
+      const keyLength = decoded.key.byteLength;
+      const grown = entryBytes(keyLength, afterLength) - entryBytes(keyLength, before?.length);
+      this.#checkRoom(before === undefined ? 1 : 0, grown, decoded.kind);
+    }
     return { result: encodeResult(result), update };
   }
 
@@ -108,13 +122,10 @@ export class KeyValueStore implements StateMachine {
     const fields: unknown[] = Array.isArray(effect) ? effect : [];
     const [tag, key, value] = fields;
     const keyAndValue = fields.length === 3 && key instanceof Uint8Array && value instanceof Uint8Array;
-    if (tag === 'set' && keyAndValue) {
-      this.#entries.set(latin1String(key), latin1String(value));
-    } else if (tag === 'append' && keyAndValue) {
-      const text = latin1String(key);
-      this.#entries.set(text, (this.#entries.get(text) ?? '') + latin1String(value));
+    if ((tag === 'set' || tag === 'append') && keyAndValue) {
+      this.#applyEffect({ kind: tag, key: latin1String(key), value: latin1String(value) });
     } else if (tag === 'delete' && fields.length === 2 && key instanceof Uint8Array) {
-      this.#entries.delete(latin1String(key));
+      this.#applyEffect({ kind: 'delete', key: latin1String(key) });
     } else {
       throw new Error('kv update is not [set, key, value], [append, key, suffix] or [delete, key]');
     }
@@ -168,7 +179,11 @@ export class KeyValueStore implements StateMachine {
     }
     if (offset !== bytes.length) throw malformed('bytes follow the last entry');
     this.#entries.clear();
-    for (const [key, value] of entries) this.#entries.set(key, value);
+    this.#bytes = 0;
+    for (const [key, value] of entries) {
+      this.#entries.set(key, value);
+      this.#bytes += entryBytes(key.length, value.length);
+    }
   }
 
   /**
@@ -182,10 +197,14 @@ export class KeyValueStore implements StateMachine {
   }
 
   #applyEffect(effect: KvUpdate): void {
-    if (effect.kind === 'set') this.#entries.set(effect.key, effect.value);
-    else if (effect.kind === 'append')
-      this.#entries.set(effect.key, (this.#entries.get(effect.key) ?? '') + effect.value);
-    else this.#entries.delete(effect.key);
+    const { key } = effect;
+    const before = this.#entries.get(key);
+    let after: string | undefined;
+    if (effect.kind === 'set') after = effect.value;
+    else if (effect.kind === 'append') after = (before ?? '') + effect.value;
+    if (after === undefined) this.#entries.delete(key);
+    else this.#entries.set(key, after);
+    this.#bytes += entryBytes(key.length, after?.length) - entryBytes(key.length, before?.length);
   }
 
   /** Answers get-many (the values) or lengths (their byte lengths), null for an absent key. */
@@ -219,9 +238,11 @@ export class KeyValueStore implements StateMachine {
     });
     const parts: Uint8Array[] = [];
     let added = 0;
+    let grown = 0;
     for (const [key, value] of last) {
       const before = this.#entries.get(key);
       if (before === undefined) added += 1;
+      grown += entryBytes(key.length, value.byteLength) - entryBytes(key.length, before?.length);
       const update = updateFor(
         latin1Bytes(key),
         before === undefined ? undefined : latin1Bytes(before),
@@ -229,7 +250,7 @@ export class KeyValueStore implements StateMachine {
       );
       if (update.byteLength > 0) parts.push(update);
     }
-    this.#checkRoom(added, 'put-many');
+    this.#checkRoom(added, grown, 'put-many');
     return { result: encodeResult({ kind: 'put-many' }), update: batchOf(parts) };
   }
 
@@ -258,14 +279,25 @@ export class KeyValueStore implements StateMachine {
     for (const key of operation.keys) this.#checkKey(operation.kind, key);
   }
 
-  /** Refuses a write that would add `added` keys past keysMax (kv-limits.ts: a Map holds 2^24). */
-  #checkRoom(added: number, kind: KvOperation['kind']): void {
+  /**
+   * Refuses a write that would add `added` keys past keysMax (a Map holds 2^24) or grow the store by
+   * `grown` bytes past storeBytesMax (its heap): past either every replica would fail in `apply`
+   * (kv-limits.ts). A write that adds nothing goes on even in a store over its limit.
+   */
+  #checkRoom(added: number, grown: number, kind: KvOperation['kind']): void {
     const held = this.#entries.size;
-    if (added === 0 || held + added <= this.limits.keysMax) return;
-    throw new ServiceError(
-      ErrorCode.storeFull,
-      `${kind} would add ${added === 1 ? 'a key' : `${added} keys`} to a store that holds ${held} of keysMax = ${this.limits.keysMax}; delete keys to make room`,
-    );
+    if (added > 0 && held + added > this.limits.keysMax) {
+      throw new ServiceError(
+        ErrorCode.storeFull,
+        `${kind} would add ${added === 1 ? 'a key' : `${added} keys`} to a store that holds ${held} of keysMax = ${this.limits.keysMax}; delete keys to make room`,
+      );
+    }
+    if (grown > 0 && this.#bytes + grown > this.limits.storeBytesMax) {
+      throw new ServiceError(
+        ErrorCode.storeFull,
+        `${kind} would grow the store by ${grown} bytes, and it holds ${this.#bytes} of storeBytesMax = ${this.limits.storeBytesMax} (keys and values, and ${entryOverheadBytes} bytes a key); delete keys or shorten values to make room`,
+      );
+    }
   }
 
   #checkKey(kind: KvOperation['kind'], key: Uint8Array): void {
@@ -279,27 +311,44 @@ export class KeyValueStore implements StateMachine {
     }
   }
 
-  /** The result of a write and its update, given the key's value before it (undefined: absent). */
-  #write(operation: KvSingleKeyWrite, before: Uint8Array | undefined): [KvResult, Uint8Array] {
+  /**
+   * The result of a write, its update, and the length of the key's value after it, given the value
+   * before it (undefined: absent).
+   */
+  #write(
+    operation: KvSingleKeyWrite,
+    before: Uint8Array | undefined,
+  ): [KvResult, Uint8Array, number | undefined] {
     const { key } = operation;
     switch (operation.kind) {
-      case 'put':
-        return [{ kind: 'put', existed: before !== undefined }, updateFor(key, before, operation.value)];
+      case 'put': {
+        const { value } = operation;
+        return [
+          { kind: 'put', existed: before !== undefined },
+          updateFor(key, before, value),
+          value.byteLength,
+        ];
+      }
       case 'delete':
-        return [{ kind: 'delete', existed: before !== undefined }, updateFor(key, before, undefined)];
+        return [
+          { kind: 'delete', existed: before !== undefined },
+          updateFor(key, before, undefined),
+          undefined,
+        ];
       case 'append': {
         const suffix = operation.value;
         const length = (before?.byteLength ?? 0) + suffix.byteLength;
         this.#checkValueSize(length, `append would grow the value to ${length} bytes`);
         // Appending nothing to a present value changes nothing; to an absent key it creates it.
         const changes = suffix.byteLength > 0 || before === undefined;
-        return [{ kind: 'append', length }, changes ? encodeUpdate('append', key, suffix) : noUpdate];
+        return [{ kind: 'append', length }, changes ? encodeUpdate('append', key, suffix) : noUpdate, length];
       }
       case 'cas': {
         const matches =
           operation.expected === null ? before === undefined : sameBytes(before, operation.expected);
         const after = matches ? (operation.next ?? undefined) : before;
-        return [{ kind: 'cas', swapped: matches, current: after ?? null }, updateFor(key, before, after)];
+        const update = updateFor(key, before, after);
+        return [{ kind: 'cas', swapped: matches, current: after ?? null }, update, after?.byteLength];
       }
       case 'incr': {
         const value = parseInteger(before) + operation.delta;
@@ -309,12 +358,17 @@ export class KeyValueStore implements StateMachine {
             `incr by ${operation.delta} would leave the safe integer range (±${Number.MAX_SAFE_INTEGER})`,
           );
         }
-        return [{ kind: 'incr', value }, updateFor(key, before, utf8.encode(String(value)))];
+        const text = utf8.encode(String(value));
+        return [{ kind: 'incr', value }, updateFor(key, before, text), text.byteLength];
       }
       case 'put-if': {
         const written = (before === undefined) === (operation.when === 'absent');
         const update = written ? updateFor(key, before, operation.value) : noUpdate;
-        return [{ kind: 'put-if', written }, update];
+        return [
+          { kind: 'put-if', written },
+          update,
+          written ? operation.value.byteLength : before?.byteLength,
+        ];
       }
     }
   }
@@ -351,6 +405,11 @@ function updateFor(
 ): Uint8Array {
   if (after === undefined) return before === undefined ? noUpdate : encodeUpdate('delete', key);
   return sameBytes(before, after) ? noUpdate : encodeUpdate('set', key, after);
+}
+
+/** What a key with a value of `valueLength` (undefined: absent) counts against storeBytesMax. */
+function entryBytes(keyLength: number, valueLength: number | undefined): number {
+  return valueLength === undefined ? 0 : keyLength + valueLength + entryOverheadBytes;
 }
 
 /** One update for the parts of a multi-key write: none, the single part, or a batch. */

@@ -1,6 +1,6 @@
 // Model-based property test: random operation sequences against the store and against a plain Map
 // give the same results and refusals, and a backup fed only the updates ends with the same hash.
-// Tiny limits make the key, value, append and key-count refusals common.
+// Tiny limits make the key, value, append, key-count and store-size refusals common.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,6 +10,7 @@ import { ServiceError } from '../../src/protocol/state-machine.js';
 import {
   decodeResult,
   encodeOperation,
+  entryOverheadBytes,
   isReadOnly,
   KeyValueStore,
   type KvOperation,
@@ -32,12 +33,23 @@ function keyRefusal(key: Uint8Array): Outcome | null {
   return key.length > kvLimitsTiny.keySizeMaxBytes ? { refused: ErrorCode.keyTooLarge } : null;
 }
 
+/** What the model's entries count against storeBytesMax. */
+function modelBytes(model: Map<string, Uint8Array>): number {
+  let bytes = 0;
+  for (const [key, value] of model) bytes += key.length + value.length + entryOverheadBytes;
+  return bytes;
+}
+
 /** The store's meaning, written as plainly as possible, with BigInt arithmetic for incr. */
 function modelStep(model: Map<string, Uint8Array>, operation: KvOperation): Outcome {
   const before = new Map(model);
   const outcome = modelOperation(model, operation);
-  // A write that would leave more than keysMax keys is refused, and changes nothing.
-  if (model.size > kvLimitsTiny.keysMax && model.size > before.size) {
+  // A write that would leave more than keysMax keys, or more than storeBytesMax bytes, is refused
+  // when it adds to them, and changes nothing.
+  const tooManyKeys = model.size > kvLimitsTiny.keysMax && model.size > before.size;
+  const bytes = modelBytes(model);
+  const tooManyBytes = bytes > kvLimitsTiny.storeBytesMax && bytes > modelBytes(before);
+  if (tooManyKeys || tooManyBytes) {
     model.clear();
     for (const [key, value] of before) model.set(key, value);
     return { refused: ErrorCode.storeFull };
@@ -214,6 +226,8 @@ test('random operation sequences match a Map model, and a backup fed only update
         assert.deepEqual(storeStep(primary, backup, operation), modelStep(model, operation));
       }
       assert.equal(primary.entryCount, model.size);
+      assert.equal(primary.storeBytes, modelBytes(model));
+      assert.equal(backup.storeBytes, modelBytes(model));
       for (const [key, value] of model) {
         const read = primary.query(encodeOperation(op.get(new Uint8Array(Buffer.from(key, 'latin1')))));
         assert.deepEqual(decodeResult('get', read).value, value);
@@ -222,6 +236,7 @@ test('random operation sequences match a Map model, and a backup fed only update
       const restored = new KeyValueStore(kvLimitsTiny);
       restored.restore(primary.snapshot());
       assert.equal(restored.stateHash(), primary.stateHash());
+      assert.equal(restored.storeBytes, primary.storeBytes);
     }),
     { numRuns: 300 },
   );

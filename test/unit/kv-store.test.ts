@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { getHeapStatistics } from 'node:v8';
 import { Packr } from 'msgpackr';
 import { AsyncLossRecord } from '../../src/protocol/async-loss.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
@@ -251,6 +252,54 @@ test('a write that would add a key past keysMax is STORE_FULL and changes nothin
   assert.throws(
     () => store.execute(encodeOperation(op.putMany([bytes('f'), bytes('g')], [bytes('6'), bytes('7')]))),
     refusedWith(ErrorCode.storeFull, /put-many would add 2 keys/),
+  );
+});
+
+test('a write that would grow the store past storeBytesMax is STORE_FULL and changes nothing; shrinking writes still work', () => {
+  // Each key counts its bytes, its value's and 64 more: two keys of a 10-byte value fill 150 bytes.
+  const store = new KeyValueStore({ ...kvLimitsTiny, storeBytesMax: 150 });
+  write(store, op.put(bytes('a'), bytes('0123456789')));
+  write(store, op.put(bytes('b'), bytes('0123456789')));
+  assert.equal(store.storeBytes, 150);
+  const full = refusedWith(
+    ErrorCode.storeFull,
+    /holds 150 of storeBytesMax = 150 \(keys and values, and 64 bytes a key\)/,
+  );
+  const before = store.stateHash();
+  for (const growing of [
+    op.put(bytes('a'), bytes('0123456789x')),
+    op.append(bytes('a'), bytes('x')),
+    op.cas(bytes('a'), bytes('0123456789'), bytes('0123456789x')),
+    op.incr(bytes('c'), 1),
+    op.putIf(bytes('c'), bytes(''), 'absent'),
+    op.putMany([bytes('a'), bytes('b')], [bytes('012345678'), bytes('0123456789xx')]),
+  ]) {
+    assert.throws(() => store.execute(encodeOperation(growing)), full, growing.kind);
+  }
+  assert.throws(
+    () => store.execute(encodeOperation(op.put(bytes('a'), bytes('0123456789ab')))),
+    refusedWith(ErrorCode.storeFull, /put would grow the store by 2 bytes/),
+  );
+  assert.equal(store.stateHash(), before);
+  // Writes that keep or shrink the count go on, and the room they free can be used again.
+  write(store, op.put(bytes('a'), bytes('9876543210')));
+  write(store, op.putMany([bytes('a'), bytes('b')], [bytes('01234567890'), bytes('012345678')]));
+  write(store, op.cas(bytes('b'), bytes('012345678'), bytes('0')));
+  assert.equal(store.storeBytes, 76 + 66);
+  write(store, op.append(bytes('a'), bytes('12345678')));
+  assert.equal(get(store, 'a'), '0123456789012345678');
+  assert.equal(store.storeBytes, 150);
+  write(store, op.delete(bytes('b')));
+  assert.equal(store.storeBytes, 84);
+  write(store, op.incr(bytes('c'), 7));
+  assert.equal(store.storeBytes, 150);
+});
+
+test('the default storeBytesMax is a quarter of the heap this process may use', () => {
+  assert.equal(kvLimitsDefault.storeBytesMax, Math.floor(getHeapStatistics().heap_size_limit / 4));
+  assert.throws(
+    () => new KeyValueStore({ ...kvLimitsDefault, storeBytesMax: kvLimitsDefault.valueSizeMaxBytes }),
+    /storeBytesMax must hold one entry of the largest key and value/,
   );
 });
 
