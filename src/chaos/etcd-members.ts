@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnServer } from '../cli/server-spawn.js';
-import { freePort } from '../tools/free-port.js';
+import { freePorts } from '../tools/free-port.js';
 
 /** How long a member may take to answer /health after it starts. */
 const MEMBER_READY_TIMEOUT_MS = 30_000;
@@ -51,9 +51,10 @@ export class EtcdMembers {
     const binary = findEtcd();
     if (binary === null) throw new Error(etcdSkipReason() || 'no etcd binary');
     mkdirSync(directory, { recursive: true });
+    const free = await freePorts(2 * size);
     const ports: { name: string; client: number; peer: number }[] = [];
     for (let number = 1; number <= size; number += 1) {
-      ports.push({ name: `e${number}`, client: await freePort(), peer: await freePort() });
+      ports.push({ name: `e${number}`, client: free[2 * number - 2] ?? 0, peer: free[2 * number - 1] ?? 0 });
     }
     const initialCluster = ports.map(({ name, peer }) => `${name}=http://127.0.0.1:${peer}`).join(',');
     // One token for the members of this cluster, and no other: a member of another run never joins it.

@@ -6,30 +6,17 @@
 // Each process's stderr (its JSON log lines) goes to logs/NAME.log in the cluster's directory.
 
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ServerProcess } from '../chaos/cluster-processes.js';
 import type { Client } from '../client/index.js';
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
+import { freePort } from './free-port.js';
 
 export const MEASURE_HOST = '127.0.0.1';
 /** How long a cluster may take to form its first view with every replica. */
 export const CLUSTER_READY_TIMEOUT_MS = 60_000;
 /** How often waitFor asks again. */
 const POLL_INTERVAL_MS = 100;
-
-/** A port nothing listens on right now (the OS picks it; another process could still take it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, MEASURE_HOST, resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port from the OS');
-  return address.port;
-}
 
 export class MeasuredCluster {
   private readonly replicas = new Map<string, ServerProcess>();

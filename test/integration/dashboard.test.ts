@@ -14,7 +14,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { AdminServer } from '../../src/admin/admin-server.js';
 import { Dashboard } from '../../src/admin/dashboard/dashboard.js';
 import { inspection } from '../unit/dashboard-fixtures.js';
-import { adminAddressOf, freePort, LocalCluster, waitFor } from './harness.js';
+import { adminAddressOf, freePorts, LocalCluster, waitFor } from './harness.js';
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it); another with $CHROMIUM_PATH. */
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -81,8 +81,8 @@ function waitForPage<T>(what: string, read: () => Promise<T>, accept: (value: T)
 test('the dashboard shows the primary, then the new primary and a failover after kill -9 of the primary', {
   skip,
 }, async (t) => {
-  const ports = new Map<string, number>();
-  for (const id of ['r1', 'r2', 'r3']) ports.set(id, await freePort());
+  const admins = await freePorts(3);
+  const ports = new Map(['r1', 'r2', 'r3'].map((id, k) => [id, admins[k]]));
   const replicaAdmin = (id: string) => `127.0.0.1:${ports.get(id)}`;
   const cluster = await LocalCluster.start(3, (id) => ['--admin', replicaAdmin(id)], [
     '--admin',

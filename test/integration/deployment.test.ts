@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { etcdSkipReason, findEtcd } from '../../src/chaos/etcd-members.js';
 import { spawnServer } from '../../src/cli/server-spawn.js';
-import { freePort, type RunningProcess, runCli, startProcess, stop, waitFor } from './harness.js';
+import { freePorts, type RunningProcess, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const skip = etcdSkipReason();
 
@@ -57,8 +57,7 @@ describe('the documented deployment: etcd with TLS, coordinators and replicas wi
     appToken = readFileSync(file('app1.token'), 'utf8').trim();
 
     // One etcd member serving TLS with the coordinator's certificate (valid for 127.0.0.1).
-    const clientPort = await freePort();
-    const peerPort = await freePort();
+    const [clientPort, peerPort] = await freePorts(2);
     const etcdUrl = `https://127.0.0.1:${clientPort}`;
     etcd = spawnServer(
       findEtcd() ?? 'etcd',

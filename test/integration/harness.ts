@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -249,7 +249,7 @@ export class LocalCluster {
   }
 }
 
-export { freePort } from '../../src/tools/free-port.js';
+export { freePort, freePorts } from '../../src/tools/free-port.js';
 
 /**
  * `understudy start ARGS` as a user runs it (in the foreground; it launches its own servers), with
@@ -266,27 +266,47 @@ export function launchStart(args: readonly string[]): {
   return { child, lines };
 }
 
-/** A first port from which `count` ports in a row are free now (start takes consecutive ports). */
-export async function freePortRun(count: number): Promise<number> {
+/**
+ * For each count, a first port from which that many ports in a row are free now (start takes
+ * consecutive ports). Every port stays bound until all runs are found, so no two runs overlap.
+ */
+export async function freePortRuns(counts: readonly number[]): Promise<number[]> {
+  const held: Server[] = [];
+  try {
+    const firsts: number[] = [];
+    for (const count of counts) firsts.push(await holdPortRun(count, held));
+    return firsts;
+  } finally {
+    await Promise.all(held.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
+}
+
+async function holdPortRun(count: number, held: Server[]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const first = await listenOn(0);
-    if (first === null || first + count > 65_535) continue;
-    let free = true;
-    for (let offset = 1; offset < count && free; offset++) free = (await listenOn(first + offset)) !== null;
-    if (free) return first;
+    const run: Server[] = [];
+    const first = await holdPort(0, run);
+    let free = first !== null && first + count <= 65_535;
+    for (let offset = 1; offset < count && free && first !== null; offset++) {
+      free = (await holdPort(first + offset, run)) !== null;
+    }
+    if (free && first !== null) {
+      held.push(...run);
+      return first;
+    }
+    for (const server of run) server.close();
   }
   throw new Error(`no ${count} free ports in a row`);
 }
 
-/** Binds 127.0.0.1:port and lets it go; the port bound, or null if it was taken. */
-function listenOn(port: number): Promise<number | null> {
+/** Binds 127.0.0.1:port and keeps it in `run`; the port bound, or null if it was taken. */
+function holdPort(port: number, run: Server[]): Promise<number | null> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(null));
     server.listen(port, '127.0.0.1', () => {
+      run.push(server);
       const address = server.address();
-      const bound = typeof address === 'object' && address !== null ? address.port : null;
-      server.close(() => resolve(bound));
+      resolve(typeof address === 'object' && address !== null ? address.port : null);
     });
   });
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { canBatchServers, canTieServers } from '../../src/cli/server-spawn.js';
-import { freePortRun, launchStart, waitFor } from './harness.js';
+import { freePortRuns, launchStart, waitFor } from './harness.js';
 
 /** SCHED_OTHER's and SCHED_BATCH's numbers in /proc/PID/stat's policy field (linux/sched.h). */
 const schedOther = 0;
@@ -23,9 +23,7 @@ async function startCluster(
   directory: string,
   extraArgs: readonly string[] = [],
 ): Promise<{ start: ChildProcess; lines: string[]; servers: number[] }> {
-  const port = await freePortRun(3);
-  const adminPort = await freePortRun(3);
-  const respPort = await freePortRun(2);
+  const [port, adminPort, respPort] = await freePortRuns([3, 3, 2]);
   const { child: start, lines } = launchStart([
     '--replicas',
     '2',

@@ -15,7 +15,7 @@ import { replicaId } from '../../src/protocol/types.js';
 import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
 import { dial } from '../../src/transport/index.js';
 import createCounter, { service as counterService } from '../fixtures/counter-service.js';
-import { freePortRun, launchStart, runCli, startProcess, stop, waitFor } from './harness.js';
+import { freePortRuns, launchStart, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const counterModule = fileURLToPath(new URL('../fixtures/counter-service.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'understudy-service-'));
@@ -199,7 +199,7 @@ describe('a bad service module stops the command before anything runs', () => {
 });
 
 test('understudy start --service runs a whole cluster of that service', async () => {
-  const port = await freePortRun(3);
+  const [port] = await freePortRuns([3]);
   const { child, lines } = launchStart([
     '--replicas',
     '2',

@@ -6,7 +6,8 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
+import { freePorts } from '../../tools/free-port.js';
+import { MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
 import type { NamedProcess } from '../process-cpu.js';
 import { ExternalProcess, runningProcesses } from './external-process.js';
 import { CyclingWrites, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
@@ -47,12 +48,13 @@ export class EtcdGroup {
   ) {}
 
   static async start(binary: string, directory: string): Promise<EtcdGroup> {
+    const ports = await freePorts(2 * ETCD_MEMBERS);
     const members: Member[] = [];
     for (let k = 1; k <= ETCD_MEMBERS; k++) {
       members.push({
         name: `member${k}`,
-        clientUrl: `http://${MEASURE_HOST}:${await freePort()}`,
-        peerUrl: `http://${MEASURE_HOST}:${await freePort()}`,
+        clientUrl: `http://${MEASURE_HOST}:${ports[2 * k - 2]}`,
+        peerUrl: `http://${MEASURE_HOST}:${ports[2 * k - 1]}`,
       });
     }
     const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(',');

@@ -8,7 +8,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
+import { freePorts } from '../../tools/free-port.js';
+import { MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
 import type { NamedProcess } from '../process-cpu.js';
 import { ExternalProcess, runningProcesses } from './external-process.js';
 import { CyclingWrites, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
@@ -45,11 +46,12 @@ export class RedisGroup {
   /** Starts the primary and the replicas; resolves once both replicas are online at the primary. */
   static async start(binary: string, directory: string): Promise<RedisGroup> {
     const processes: ExternalProcess[] = [];
-    const group = new RedisGroup(await freePort(), processes);
+    const names = ['primary', ...Array.from({ length: REDIS_REPLICAS }, (_, k) => `replica${k + 1}`)];
+    const ports = await freePorts(names.length);
+    const group = new RedisGroup(ports[0] ?? 0, processes);
     try {
-      const names = ['primary', ...Array.from({ length: REDIS_REPLICAS }, (_, k) => `replica${k + 1}`)];
-      for (const name of names) {
-        const port = name === 'primary' ? group.primaryPort : await freePort();
+      for (const [index, name] of names.entries()) {
+        const port = ports[index] ?? 0;
         const dir = join(directory, `redis-${name}`);
         mkdirSync(dir, { recursive: true });
         const args = [
