@@ -58,6 +58,7 @@ export {
   type SnapshotEncoding,
   type StateMachine,
   type StateMachineFactory,
+  type StateSize,
 } from './protocol/state-machine.js';
 export type { Durability, View } from './protocol/types.js';
 export { KeyValueStore, type KvResult, keyValueService } from './state-machine/index.js';

@@ -63,6 +63,34 @@ export function createReplicaRegistry(
     'Primary only: async writes on its disk (acknowledged) that some backup of the view does not hold on disk yet; a failover now could lose them.',
     () => now().asyncAtRisk,
   );
+  // A replica runs one service for its life: a service that measures its state always does.
+  if (source.current.stateSize !== null) {
+    const size = () => now().stateSize;
+    gaugeFrom(
+      registry,
+      'understudy_state_entries',
+      "Entries in this replica's state (the key/value store: keys).",
+      () => size()?.entries ?? 0,
+    );
+    gaugeFrom(
+      registry,
+      'understudy_state_bytes',
+      "The state's size in its service's own measure (the key/value store: keys' and values' bytes plus 64 a key).",
+      () => size()?.bytes ?? 0,
+    );
+    gaugeFrom(
+      registry,
+      'understudy_state_entries_max',
+      'Entries past which the service refuses writes that add one (STORE_FULL); -1: no bound.',
+      () => size()?.entriesMax ?? -1,
+    );
+    gaugeFrom(
+      registry,
+      'understudy_state_bytes_max',
+      'understudy_state_bytes past which the service refuses writes that grow it (STORE_FULL); -1: no bound.',
+      () => size()?.bytesMax ?? -1,
+    );
+  }
   new ScrapedHistogram(registry, {
     name: 'understudy_fsync_seconds',
     help: 'Time of each fdatasync of a batch of log entries (group commit: one per batch).',

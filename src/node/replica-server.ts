@@ -26,7 +26,7 @@ import {
   sameService,
   serviceIdentityProblem,
 } from '../protocol/service-identity.js';
-import type { StateMachineFactory } from '../protocol/state-machine.js';
+import type { StateMachineFactory, StateSize } from '../protocol/state-machine.js';
 import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
 import { createKeyValueStore, keyValueService } from '../state-machine/kv-service.js';
 import { claimDirectoryForService } from '../storage/directory-service.js';
@@ -139,6 +139,8 @@ export interface ReplicaInspection {
   readonly primaryChanges: number;
   readonly stalls: StallCounts;
   readonly failureTimeoutTicks: number;
+  /** How large the service's state is, if the service measures it. */
+  readonly stateSize: StateSize | null;
   /** The service this replica runs. */
   readonly service: ServiceIdentity;
 }
@@ -388,6 +390,7 @@ export class ReplicaServer {
       primaryChanges: this.core.primaryChanges,
       stalls: this.stalls,
       failureTimeoutTicks: config.protocol.failureTimeoutTicks,
+      stateSize: this.core.stateSize(),
     };
   }
 

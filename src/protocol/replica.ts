@@ -47,6 +47,7 @@ import {
   isServiceError,
   type StateMachine,
   type StateMachineFactory,
+  type StateSize,
 } from './state-machine.js';
 import {
   decodeSystemOperation,
@@ -1804,6 +1805,11 @@ export class Replica {
   /** For tests and the simulator: the position the log follows (a snapshot's, or index 0). */
   get logBase(): LogPosition {
     return this.log.base;
+  }
+
+  /** The state machine's size, if its service measures it (for the metrics). */
+  stateSize(): StateSize | null {
+    return this.stateMachine.size?.() ?? null;
   }
 
   /** For tests and the simulator: the state machine, to compare replicas. */

@@ -26,6 +26,20 @@ export interface StateMachine {
    */
   beginSnapshot?(): SnapshotEncoding;
   restore(snapshot: Uint8Array): void;
+  /**
+   * Optional: how large the state is now, for the replica's metrics (`understudy_state_*`), so an
+   * operator sees a bound coming before the service refuses writes at it.
+   */
+  size?(): StateSize;
+}
+
+/** A state's size against the bounds its service refuses writes at (null: no such bound). */
+export interface StateSize {
+  readonly entries: number;
+  readonly entriesMax: number | null;
+  /** In the service's own measure (the key/value store: keys' and values' bytes plus 64 a key). */
+  readonly bytes: number;
+  readonly bytesMax: number | null;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   ServiceError,
   type SnapshotEncoding,
   type StateMachine,
+  type StateSize,
 } from '../protocol/state-machine.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
@@ -65,6 +66,15 @@ export class KeyValueStore implements StateMachine {
   /** The keys' and values' bytes plus `entryOverheadBytes` a key: what `storeBytesMax` bounds. */
   get storeBytes(): number {
     return this.#bytes;
+  }
+
+  size(): StateSize {
+    return {
+      entries: this.#entries.size,
+      entriesMax: this.limits.keysMax,
+      bytes: this.#bytes,
+      bytesMax: this.limits.storeBytesMax,
+    };
   }
 
   execute(operation: Uint8Array): Execution {

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { entryOverheadBytes, keysMax } from '../../src/state-machine/kv-limits.js';
 import { type Family, parsePrometheusText, sampleValue } from '../prometheus-text.js';
 import { adminAddressOf, LocalCluster, runCli, waitFor } from './harness.js';
 
@@ -48,9 +49,16 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
   const before = await metrics(replicaAdmin(primary));
   const commitBefore = sampleValue(before, 'understudy_commit_index');
   const requestsBefore = sampleValue(before, 'understudy_request_duration_seconds_count', writeSync);
+  const entriesBefore = sampleValue(before, 'understudy_state_entries');
+  const bytesBefore = sampleValue(before, 'understudy_state_bytes');
   const client = await cluster.client();
   const writes = 20;
-  for (let number = 0; number < writes; number++) await client.put(`metrics-${number}`, `value-${number}`);
+  let bytesWritten = 0;
+  for (let number = 0; number < writes; number++) {
+    const [key, value] = [`metrics-${number}`, `value-${number}`];
+    await client.put(key, value);
+    bytesWritten += key.length + value.length + entryOverheadBytes;
+  }
   const after = await waitFor('the primary to count the writes', async () => {
     const now = await metrics(replicaAdmin(primary));
     const moved =
@@ -69,6 +77,11 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
   assert.ok(sampleValue(after, 'understudy_connections') > 0);
   assert.equal(sampleValue(after, 'understudy_bad_frames_total'), 0);
   assert.equal(sampleValue(after, 'understudy_async_at_risk'), 0);
+  // Twenty new keys: the store's size moves by exactly what they count against its bound.
+  assert.equal(sampleValue(after, 'understudy_state_entries'), entriesBefore + writes);
+  assert.equal(sampleValue(after, 'understudy_state_bytes'), bytesBefore + bytesWritten);
+  assert.equal(sampleValue(after, 'understudy_state_entries_max'), keysMax);
+  assert.ok(sampleValue(after, 'understudy_state_bytes_max') > bytesBefore + bytesWritten);
   const view = (await cluster.status()).view;
   for (const backup of view?.backups ?? []) {
     assert.ok(sampleValue(after, 'understudy_backup_lag_entries', { backup }) >= 0);
@@ -88,7 +101,8 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
     await waitFor(`${backup} to report the commit`, async () => {
       const now = await metrics(replicaAdmin(backup));
       return sampleValue(now, 'understudy_commit_index') >= commitBefore + writes &&
-        sampleValue(now, 'understudy_role', { role: 'backup' }) === 1
+        sampleValue(now, 'understudy_role', { role: 'backup' }) === 1 &&
+        sampleValue(now, 'understudy_state_bytes') === bytesBefore + bytesWritten
         ? true
         : undefined;
     });
