@@ -13,13 +13,14 @@ export async function freePorts(count: number): Promise<number[]> {
   try {
     const ports: number[] = [];
     for (let k = 0; k < count; k++) {
-      const server = createServer();
-      servers.push(server);
-      ports.push(await listenOnAnyPort(server));
+      const bound = await bindLoopback(0);
+      if (bound === null) throw new Error('no port from the OS');
+      servers.push(bound.server);
+      ports.push(bound.port);
     }
     return ports;
   } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await closeAll(servers);
   }
 }
 
@@ -30,13 +31,27 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function listenOnAnyPort(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+/** A listener on 127.0.0.1:port (0: any), held until closed; null if the port is taken. */
+export function bindLoopback(
+  port: number,
+): Promise<{ readonly server: Server; readonly port: number } | null> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      if (address === null || typeof address === 'string') reject(new Error('no port from the OS'));
-      else resolve(address.port);
+      if (address === null || typeof address === 'string') {
+        server.close();
+        resolve(null);
+      } else {
+        resolve({ server, port: address.port });
+      }
     });
   });
+}
+
+export function closeAll(servers: readonly Server[]): Promise<void> {
+  return Promise.all(
+    servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  ).then(() => undefined);
 }

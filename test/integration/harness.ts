@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
 import { spawnServer } from '../../src/cli/server-spawn.js';
 import { Client, type TlsMaterial } from '../../src/client/index.js';
+import { bindLoopback, closeAll } from '../../src/tools/free-port.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -277,36 +278,25 @@ export async function freePortRuns(counts: readonly number[]): Promise<number[]>
     for (const count of counts) firsts.push(await holdPortRun(count, held));
     return firsts;
   } finally {
-    await Promise.all(held.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await closeAll(held);
   }
 }
 
 async function holdPortRun(count: number, held: Server[]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const run: Server[] = [];
-    const first = await holdPort(0, run);
-    let free = first !== null && first + count <= 65_535;
-    for (let offset = 1; offset < count && free && first !== null; offset++) {
-      free = (await holdPort(first + offset, run)) !== null;
+    const first = await bindLoopback(0);
+    if (first === null) continue;
+    const run = [first.server];
+    for (let port = first.port + 1; port < first.port + count && port <= 65_535; port++) {
+      const next = await bindLoopback(port);
+      if (next === null) break;
+      run.push(next.server);
     }
-    if (free && first !== null) {
+    if (run.length === count) {
       held.push(...run);
-      return first;
+      return first.port;
     }
-    for (const server of run) server.close();
+    await closeAll(run);
   }
   throw new Error(`no ${count} free ports in a row`);
-}
-
-/** Binds 127.0.0.1:port and keeps it in `run`; the port bound, or null if it was taken. */
-function holdPort(port: number, run: Server[]): Promise<number | null> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(null));
-    server.listen(port, '127.0.0.1', () => {
-      run.push(server);
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : null);
-    });
-  });
 }
