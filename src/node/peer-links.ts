@@ -56,6 +56,11 @@ export class PeerLinks {
     if (link.queue.length < this.config.peerQueueMessagesMax) link.queue.push(message);
   }
 
+  /** Writes every message sent so far to its socket now (MessageConnection.sendQueuedNow). */
+  sendQueuedNow(): void {
+    for (const link of this.links.values()) link.connection?.sendQueuedNow();
+  }
+
   close(): void {
     this.closed = true;
     for (const link of this.links.values()) link.connection?.close();

@@ -1,7 +1,8 @@
-// What the pure core asks its shell to do. The shell executes a batch in this order: storage
-// operations (in list order), then messages and replies. Acknowledgements that promise durability
-// (PrepareOk, async replies) are only produced after the shell has reported the fsync through
-// `durable()`, so a shell can send every message as soon as it has one.
+// What the pure core asks its shell to do: storage operations (in list order), messages and
+// replies. Acknowledgements that promise durability (PrepareOk, async replies) are only produced
+// after the shell has reported the fsync through `durable()`, so a shell can send every message as
+// soon as it has one, before the same batch's storage operations run; the node's shell does, so that
+// a primary's Prepares leave before its own log write.
 
 import type { ClientReply, CoordinatorToReplica, Heartbeat, LostEntry, PeerMessage } from './messages.js';
 import type { SnapshotEncoding } from './state-machine.js';

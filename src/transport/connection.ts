@@ -101,6 +101,15 @@ export class MessageConnection {
     }
   }
 
+  /**
+   * Writes what was sent so far now instead of in the microtask after the current callback: for a
+   * caller with slower work still to do in this callback (a primary's own log write) that should not
+   * hold its messages back.
+   */
+  sendQueuedNow(): void {
+    if (this.flushScheduled) this.flush();
+  }
+
   /** Stops handing over messages (and reading from the socket) until `resume`. */
   pause(): void {
     this.paused = true;
