@@ -144,6 +144,40 @@ test('sends issued in one turn go out as one socket write and arrive intact and 
   await listener.close();
 });
 
+test('sendQueuedNow writes what was sent so far at once, as one write, and the turn adds no second', async () => {
+  const listener = await echoServer();
+  const socket = connect(parseAddress(listener.address));
+  let writes = 0;
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: unknown[]) {
+    writes += 1;
+    return Reflect.apply(write, this, args) as boolean;
+  } as Socket['write'];
+  const connection = new MessageConnection(socket);
+  connection.sendQueuedNow();
+  assert.equal(writes, 0, 'nothing queued, nothing written');
+  connection.send(hello);
+  for (let id = 0; id < 20; id += 1) connection.send(request(id));
+  connection.sendQueuedNow();
+  assert.equal(writes, 1, 'written before this callback ends');
+  const welcomeAndReplies = new Promise<unknown[]>((resolve) => {
+    const received: unknown[] = [];
+    connection.onMessage = (message) => {
+      received.push(message);
+      if (received.length === 21) resolve(received);
+    };
+  });
+  const [welcome, ...rest] = await welcomeAndReplies;
+  assert.equal(writes, 1, 'the microtask found nothing left to write');
+  assert.deepEqual(welcome, { type: 'welcome', ok: true, code: '', message: '' });
+  assert.deepEqual(
+    rest.map((message) => parseClientReply(message).id),
+    rest.map((_, index) => index),
+  );
+  connection.close();
+  await listener.close();
+});
+
 test('a Hello with the wrong cluster id or protocol version is refused with HANDSHAKE_REFUSED', async () => {
   let accepted = 0;
   const listener = await listen({
