@@ -681,6 +681,7 @@ export class ReplicaServer {
     // callback: the next batch's fsync should not wait behind a socket write per client.
     for (const { to, message } of effects.peerMessages) this.peers.send(to, this.core.addressOf(to), message);
     if (effects.peerMessages.length > 0 && effects.storage.length > 0) this.peers.sendQueuedNow();
+    this.log.fsyncOnEventLoop = this.core.currentRole !== 'primary';
     for (const operation of effects.storage) this.store(operation);
     for (const { from, snapshot } of effects.transfers) this.fetcher.request(from, snapshot);
     for (const heartbeat of effects.heartbeats) this.coordinatorConnection?.send(heartbeat);

@@ -1713,6 +1713,11 @@ export class Replica {
 
   // ---- inspection ------------------------------------------------------------------------------
 
+  /** This replica's role (status().role, without building the status). */
+  get currentRole(): Role {
+    return this.role;
+  }
+
   /** Client requests waiting at this primary for a commit or an fsync. */
   get waitingRequests(): number {
     return this.commitWaiters.length + this.durableWaiters.length + this.replicatedWaiters.length;

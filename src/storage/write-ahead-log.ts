@@ -150,6 +150,15 @@ export class WriteAheadLog {
   onFsyncTimed: (seconds: number) => void = () => {};
   /** syncs: fdatasyncs of entries; syncMarkers: markers written (idle, at open, at close), each fsynced. */
   readonly stats = { syncs: 0, batches: 0, syncMarkers: 0 };
+  /**
+   * Where a batch's fdatasync runs. False: on the thread pool, and the event loop goes on meanwhile (a
+   * primary's: client requests and acknowledgements keep arriving). True: on the event loop itself,
+   * once the current callback has ended (setImmediate), which a backup can afford: what arrives
+   * during the sync waits for it and is written as the next batch anyway, and it saves the pool's
+   * hand-offs, two thread wake-ups per sync (docs/PERFORMANCE.md, "A backup's fdatasync on its
+   * event loop"). Read as each batch's sync starts, so it may change at any time.
+   */
+  fsyncOnEventLoop = false;
 
   // Queued state (what the log will hold once the queue is written): checks appends, answers positions.
   private last: LogPosition;
@@ -435,8 +444,19 @@ export class WriteAheadLog {
       this.coveredIndex = Math.max(this.coveredIndex, claim);
       done(end - first);
     };
-    if (fsyncDelayMs === 0) fs.fdatasync(fd, synced);
-    else setTimeout(() => fs.fdatasync(fd, synced), fsyncDelayMs);
+    const syncHere = (): void => {
+      let syncError: NodeJS.ErrnoException | null = null;
+      try {
+        fs.fdatasyncSync(fd);
+      } catch (error) {
+        syncError = error as NodeJS.ErrnoException;
+      }
+      synced(syncError);
+    };
+    const onLoop = this.fsyncOnEventLoop;
+    if (fsyncDelayMs > 0) setTimeout(() => (onLoop ? syncHere() : fs.fdatasync(fd, synced)), fsyncDelayMs);
+    else if (onLoop) setImmediate(syncHere);
+    else fs.fdatasync(fd, synced);
   }
 
   /**

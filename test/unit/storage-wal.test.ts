@@ -548,27 +548,54 @@ test('a failed write is fatal: the log reports it once and accepts nothing more'
   });
 });
 
-test('a failed fdatasync is fatal: the batch is never reported durable and the log accepts nothing more', async () => {
+for (const onLoop of [false, true]) {
+  test(`a failed fdatasync is fatal: the batch is never reported durable and the log accepts nothing more (${onLoop ? 'on the event loop' : 'on the thread pool'})`, async () => {
+    await withDirectory(async (directory) => {
+      const failures: Error[] = [];
+      const { log } = openLog(directory, { fatal: (error) => failures.push(error) });
+      log.fsyncOnEventLoop = onLoop;
+      await appendDurably(log, [entry(1)]);
+      const durable: number[] = [];
+      log.onDurable = (position) => durable.push(position.index);
+      // The segment's descriptor now names /dev/null (the lowest free number is reused at once): the
+      // next batch's write succeeds there, and its fdatasync fails (EINVAL), as a failing disk's would.
+      // The failed log closes the descriptor itself.
+      const segmentFd = openDescriptorOf(lastSegment(directory));
+      fs.closeSync(segmentFd);
+      assert.equal(fs.openSync('/dev/null', 'r+'), segmentFd, 'the descriptor number is reused');
+      log.append([entry(2)]);
+      await until(() => failures.length > 0, 'the log to fail');
+      assert.match(String(failures[0]), /EINVAL/);
+      assert.deepStrictEqual(durable, [], 'the failed batch is never reported durable');
+      log.append([entry(3)]);
+      await assert.rejects(log.close(), /EINVAL/);
+      assert.equal(failures.length, 1);
+      assert.deepStrictEqual(durable, []);
+    });
+  });
+}
+
+test('with the fdatasync on the event loop, appends from many turns are grouped, reported durable in order, and recovered', async () => {
   await withDirectory(async (directory) => {
-    const failures: Error[] = [];
-    const { log } = openLog(directory, { fatal: (error) => failures.push(error) });
-    await appendDurably(log, [entry(1)]);
+    const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes });
+    log.fsyncOnEventLoop = true;
     const durable: number[] = [];
     log.onDurable = (position) => durable.push(position.index);
-    // The segment's descriptor now names /dev/null (the lowest free number is reused at once): the
-    // next batch's write succeeds there, and its fdatasync fails (EINVAL), as a failing disk's would.
-    // The failed log closes the descriptor itself.
-    const segmentFd = openDescriptorOf(lastSegment(directory));
-    fs.closeSync(segmentFd);
-    assert.equal(fs.openSync('/dev/null', 'r+'), segmentFd, 'the descriptor number is reused');
-    log.append([entry(2)]);
-    await until(() => failures.length > 0, 'the log to fail');
-    assert.match(String(failures[0]), /EINVAL/);
-    assert.deepStrictEqual(durable, [], 'the failed batch is never reported durable');
-    log.append([entry(3)]);
-    await assert.rejects(log.close(), /EINVAL/);
-    assert.equal(failures.length, 1);
-    assert.deepStrictEqual(durable, []);
+    const entries = range(1, 200);
+    for (let turn = 0; turn < 20; turn += 1) {
+      // One at a time: the first starts a batch, the nine after it wait for its sync and go as one.
+      for (const one of entries.slice(turn * 10, turn * 10 + 10)) log.append([one]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(() => durable.at(-1) === 200, 'every entry to be durable');
+    assert.deepStrictEqual(
+      durable,
+      [...durable].sort((a, b) => a - b),
+      'durable positions only grow',
+    );
+    assert.ok(log.stats.syncs <= 40, `grouped: ${log.stats.syncs} fdatasyncs for 200 entries in 20 turns`);
+    await log.close();
+    assert.deepStrictEqual(openLog(directory).recovered.entries, entries);
   });
 });
 
