@@ -113,67 +113,57 @@ test('a dialled connection exchanges 10,000 messages in order', async () => {
   await listener.close();
 });
 
-test('sends issued in one turn go out as one socket write and arrive intact and in order', async () => {
-  const listener = await echoServer();
-  const socket = connect(parseAddress(listener.address));
+/** A connection to `address` whose socket counts the writes asked of it. */
+function connectCountingWrites(address: string): { connection: MessageConnection; writes: () => number } {
+  const socket = connect(parseAddress(address));
   let writes = 0;
   const write = socket.write;
   socket.write = function (this: Socket, ...args: unknown[]) {
     writes += 1;
     return Reflect.apply(write, this, args) as boolean;
   } as Socket['write'];
-  const connection = new MessageConnection(socket);
-  connection.send(hello);
-  for (let id = 0; id < 500; id += 1) connection.send(request(id));
-  assert.equal(writes, 0, 'nothing is written before the turn ends');
-  const welcomeAndReplies = new Promise<unknown[]>((resolve) => {
+  return { connection: new MessageConnection(socket), writes: () => writes };
+}
+
+/** Waits for the echo server's Welcome and then `count` replies, and checks they came in order. */
+async function expectWelcomeThenReplies(connection: MessageConnection, count: number): Promise<void> {
+  const [welcome, ...rest] = await new Promise<unknown[]>((resolve) => {
     const received: unknown[] = [];
     connection.onMessage = (message) => {
       received.push(message);
-      if (received.length === 501) resolve(received);
+      if (received.length === count + 1) resolve(received);
     };
   });
-  const [welcome, ...rest] = await welcomeAndReplies;
-  assert.equal(writes, 1);
   assert.deepEqual(welcome, { type: 'welcome', ok: true, code: '', message: '' });
   assert.deepEqual(
     rest.map((message) => parseClientReply(message).id),
     rest.map((_, index) => index),
   );
+}
+
+test('sends issued in one turn go out as one socket write and arrive intact and in order', async () => {
+  const listener = await echoServer();
+  const { connection, writes } = connectCountingWrites(listener.address);
+  connection.send(hello);
+  for (let id = 0; id < 500; id += 1) connection.send(request(id));
+  assert.equal(writes(), 0, 'nothing is written before the turn ends');
+  await expectWelcomeThenReplies(connection, 500);
+  assert.equal(writes(), 1);
   connection.close();
   await listener.close();
 });
 
 test('sendQueuedNow writes what was sent so far at once, as one write, and the turn adds no second', async () => {
   const listener = await echoServer();
-  const socket = connect(parseAddress(listener.address));
-  let writes = 0;
-  const write = socket.write;
-  socket.write = function (this: Socket, ...args: unknown[]) {
-    writes += 1;
-    return Reflect.apply(write, this, args) as boolean;
-  } as Socket['write'];
-  const connection = new MessageConnection(socket);
+  const { connection, writes } = connectCountingWrites(listener.address);
   connection.sendQueuedNow();
-  assert.equal(writes, 0, 'nothing queued, nothing written');
+  assert.equal(writes(), 0, 'nothing queued, nothing written');
   connection.send(hello);
   for (let id = 0; id < 20; id += 1) connection.send(request(id));
   connection.sendQueuedNow();
-  assert.equal(writes, 1, 'written before this callback ends');
-  const welcomeAndReplies = new Promise<unknown[]>((resolve) => {
-    const received: unknown[] = [];
-    connection.onMessage = (message) => {
-      received.push(message);
-      if (received.length === 21) resolve(received);
-    };
-  });
-  const [welcome, ...rest] = await welcomeAndReplies;
-  assert.equal(writes, 1, 'the microtask found nothing left to write');
-  assert.deepEqual(welcome, { type: 'welcome', ok: true, code: '', message: '' });
-  assert.deepEqual(
-    rest.map((message) => parseClientReply(message).id),
-    rest.map((_, index) => index),
-  );
+  assert.equal(writes(), 1, 'written before this callback ends');
+  await expectWelcomeThenReplies(connection, 20);
+  assert.equal(writes(), 1, 'the microtask found nothing left to write');
   connection.close();
   await listener.close();
 });
