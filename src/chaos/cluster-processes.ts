@@ -5,13 +5,16 @@
 // replica or coordinator gets a new port and its proxy is pointed there. Each process's stderr (its
 // JSON logs) is appended to logs/NAME.log in the run's directory.
 // A data directory is "lost" (a wiped disk) only while its process is stopped: it is moved aside to
-// lost/NAME.N in the run's directory (kept for a post-mortem, removed with the run) and either left
+// lost/NAME.N beside it (kept for a post-mortem, removed with the run) and either left
 // missing or replaced by an empty directory. A coordinator whose state was lost is started, as an
 // operator would, with --recover-from-replicas naming every replica.
 // With `etcd`, the coordinators keep their state on a local 3-member etcd: two coordinator processes,
 // each behind its own proxy, one leading and one standing by; replicas and clients take both.
+// With `replicaDisks`, each replica's data directory (and what a wipe moves aside) lives on a file
+// system of its own (replica-disks.ts), which the disk-hang nemesis freezes.
 // Invariants: processes are only ever signalled by their own process id; close() leaves none
-// running (SIGCONT, SIGTERM, then SIGKILL after a grace period) and closes every proxy.
+// running (SIGCONT, SIGTERM, then SIGKILL after a grace period), thawing every frozen disk first, and
+// closes every proxy.
 
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
 import { EtcdMembers } from './etcd-members.js';
 import { FaultProxy } from './proxy.js';
+import { ReplicaDisks } from './replica-disks.js';
 
 export const CHAOS_HOST = '127.0.0.1';
 /** How long a server process may take to print its ready line. */
@@ -167,6 +171,8 @@ export interface ChaosClusterOptions {
   readonly clusterArguments?: readonly string[];
   /** Two coordinators keep the state on a 3-member etcd started for the run (else one, on its directory). */
   readonly etcd?: boolean;
+  /** Each replica's data directory on a file system of its own, which can be frozen (needs root). */
+  readonly replicaDisks?: boolean;
 }
 
 export class ChaosCluster {
@@ -184,6 +190,8 @@ export class ChaosCluster {
     readonly proxies: ReadonlyMap<string, FaultProxy>,
     /** The etcd the coordinators keep their state on, or null. */
     readonly etcd: EtcdMembers | null,
+    /** The replicas' own file systems, or null when their directories share the run's. */
+    readonly disks: ReplicaDisks | null,
   ) {}
 
   /** The coordinator; on etcd, the first of them. */
@@ -216,7 +224,15 @@ export class ChaosCluster {
     const coordinators = new Map<string, ServerProcess>();
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
     const etcd = options.etcd === true ? await EtcdMembers.start(join(directory, 'etcd')) : null;
-    const cluster = new ChaosCluster(directory, coordinators, replicas, proxies, etcd);
+    let disks: ReplicaDisks | null = null;
+    try {
+      if (options.replicaDisks === true)
+        disks = await ReplicaDisks.create(join(directory, 'disks'), replicaIds);
+    } catch (error) {
+      await etcd?.close();
+      throw error;
+    }
+    const cluster = new ChaosCluster(directory, coordinators, replicas, proxies, etcd, disks);
     try {
       const coordinatorNames = etcd === null ? [COORDINATOR_NAME] : [...ETCD_COORDINATOR_NAMES];
       for (const name of [...coordinatorNames, ...replicaIds]) {
@@ -262,7 +278,7 @@ export class ChaosCluster {
           '--advertise',
           cluster.proxy(id).address,
           '--dir',
-          join(directory, id),
+          join(cluster.diskRoot(id), id),
           ...(options.replicaArguments ?? []),
           ...(options.clusterArguments ?? []),
         ];
@@ -312,7 +328,12 @@ export class ChaosCluster {
   /** The data directory of 'coordinator' or a replica id. */
   dataDirectory(name: string): string {
     assert(name === COORDINATOR_NAME || this.replicas.has(name), `no server ${name}`);
-    return join(this.directory, name);
+    return join(this.diskRoot(name), name);
+  }
+
+  /** The directory `name`'s data directory lies in: the run's, or the replica's own file system. */
+  private diskRoot(name: string): string {
+    return this.disks?.has(name) === true ? this.disks.mountPoint(name) : this.directory;
   }
 
   /**
@@ -325,8 +346,10 @@ export class ChaosCluster {
     assert(server.state === 'stopped', `${name}'s directory lost while its process runs`);
     const directory = this.dataDirectory(name);
     this.directoriesLost += 1;
-    const aside = join(this.directory, 'lost', `${name}.${this.directoriesLost}`);
-    mkdirSync(join(this.directory, 'lost'), { recursive: true });
+    // On the same file system, so that the move is a rename.
+    const lost = join(this.diskRoot(name), 'lost');
+    const aside = join(lost, `${name}.${this.directoriesLost}`);
+    mkdirSync(lost, { recursive: true });
     if (existsSync(directory)) renameSync(directory, aside);
     if (how === 'emptied') mkdirSync(directory);
     if (name === COORDINATOR_NAME) this.coordinatorStateLost = true;
@@ -396,12 +419,30 @@ export class ChaosCluster {
     for (const proxy of this.proxies.values()) proxy.heal();
   }
 
-  /** Stops every process by its id and closes every proxy. */
+  /** Freezes `id`'s file system: its writes and fsyncs wait until thawDisk. */
+  async freezeDisk(id: string): Promise<void> {
+    assert(this.disks?.has(id) === true, `${id} has no disk of its own to freeze`);
+    await this.disks.freeze(id);
+  }
+
+  async thawDisk(id: string): Promise<void> {
+    await this.disks?.thaw(id);
+  }
+
+  /** Thaws every frozen disk. */
+  async thawDisks(): Promise<void> {
+    await this.disks?.thawAll();
+  }
+
+  /** Stops every process by its id and closes every proxy; thaws the disks first, unmounts them last. */
   async close(): Promise<void> {
+    // A process waiting on a frozen disk cannot exit, not even on SIGKILL.
+    await this.disks?.thawAll();
     await Promise.all([...this.replicas.values()].map((replica) => replica.stop()));
     await Promise.all([...this.coordinators.values()].map((coordinator) => coordinator.stop()));
     await this.etcd?.close();
     await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+    await this.disks?.close();
   }
 }
 

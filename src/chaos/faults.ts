@@ -5,7 +5,7 @@
 //
 // The fault model (DESIGN §1: the promise holds through the failure of any N−1 replicas while the
 // coordinator is reachable, and a lost directory loses only that replica's copy):
-// - at most N−1 replicas are down (killed, paused, wiped or isolated) at once;
+// - at most N−1 replicas are down (killed, paused, frozen on their disk, wiped or isolated) at once;
 // - no two faults act on one replica's process;
 // - at most one data directory is lost or damaged at a time (a wipe, a corrupt, a transfer-kill, or
 //   the coordinator's amnesia), and only
@@ -18,6 +18,9 @@
 //                     on acknowledging async writes that no backup receives, which the failover
 //                     loses, and which its restart must report for the loss record
 //   pause             SIGSTOP a replica past the failure timeout; SIGCONT
+//   disk-hang         freeze a replica's file system (fsfreeze; replicas on disks of their own, as
+//                     root) past the failure timeout: its writes and fsyncs wait in the kernel, as on
+//                     a disk that stopped answering, while it holds its connections; thaw it
 //   partition         isolate the primary, cut the coordinator's connections to one replica, or
 //                     one one-way cut between two replicas
 //   loss              frame loss and delay on every proxy
@@ -70,6 +73,8 @@ export const PARTITION_MS = [2000, 4000] as const;
 export const LOSS_MS = [2000, 5000] as const;
 export const LOSS_PROBABILITY = [0.05, 0.2] as const;
 export const LOSS_DELAY_MAX_MS = 20;
+/** A frozen disk: longer than the failure timeout (600 ms), so a replica that waits on it is failed over. */
+export const DISK_HANG_MS = [1500, 3000] as const;
 /** Paused and cut off: longer than the lease (400 ms) plus its margin and the failure timeout (600 ms). */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */
@@ -315,6 +320,8 @@ class Planner {
         return this.planProcessFault('pause');
       case 'pause-partition':
         return this.planPausePartition();
+      case 'disk-hang':
+        return this.context.cluster.disks === null ? null : this.planDiskHang();
       case 'partition':
         return this.planPartition();
       case 'loss':
@@ -487,6 +494,46 @@ class Planner {
             }
             await cluster.startReplica(target);
             return `restarted ${target}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Freezes a replica's file system for longer than the failure timeout and thaws it. The process
+   * keeps running until its next write or fsync, which then waits: a primary stops answering and
+   * heartbeating in the middle of a batch, a backup in the middle of a Prepare.
+   */
+  private planDiskHang(): PlannedFault | null {
+    const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
+    if (target === null) return null;
+    const { cluster } = this.context;
+    const holdMs = this.random.integer(...DISK_HANG_MS);
+    const role = this.role(target);
+    return {
+      reservation: {
+        kind: 'disk-hang',
+        down: [target],
+        process: target,
+        losesDirectory: false,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const fault = this.record(
+          'disk-hang',
+          role,
+          `freeze ${target}'s disk (${role})`,
+          this.ifPrimary(target),
+        );
+        await cluster.freezeDisk(target);
+        return {
+          record: fault,
+          holdDescription: `for ${seconds(holdMs)}`,
+          hold: (signal) => sleepUnlessAborted(holdMs, signal),
+          heal: async () => {
+            await cluster.thawDisk(target);
+            return `thawed ${target}'s disk`;
           },
         };
       },

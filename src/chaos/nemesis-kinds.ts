@@ -4,6 +4,7 @@
 export const nemesisKinds = [
   'kill',
   'pause',
+  'disk-hang',
   'partition',
   'loss',
   'pause-partition',

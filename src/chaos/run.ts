@@ -43,6 +43,7 @@ import {
 } from './cluster-settings.js';
 import { type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
+import { diskHangUnavailable } from './replica-disks.js';
 import {
   addStorageEvents,
   countStorageEvents,
@@ -151,6 +152,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const transferRate =
     options.transferBytesPerSecond ?? (transfersSlowed ? CHAOS_TRANSFER_BYTES_PER_SECOND : null);
 
+  // Replicas on file systems of their own only for the disk-hang nemesis, and only where they can be
+  // made. The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
+  const diskHangMissing = options.nemeses.includes('disk-hang') ? diskHangUnavailable() : null;
+  if (diskHangMissing !== null) log(`chaos: the disk-hang nemesis is left out: ${diskHangMissing}`);
+  const nemeses = options.nemeses.filter(
+    (kind) =>
+      !(kind === 'disk-hang' && diskHangMissing !== null) && (kind !== 'etcd' || options.etcd === true),
+  );
+
   try {
     cluster = await ChaosCluster.start({
       directory,
@@ -165,6 +175,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ],
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
+      replicaDisks: nemeses.includes('disk-hang'),
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {
@@ -195,8 +206,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     nemesis = new Nemesis({
       cluster,
       monitor,
-      // The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
-      kinds: options.etcd === true ? options.nemeses : options.nemeses.filter((kind) => kind !== 'etcd'),
+      kinds: nemeses,
       concurrency: options.concurrency,
       random,
       clock,
@@ -420,6 +430,7 @@ function writeHistory(path: string, events: readonly HistoryEvent[]): void {
  */
 async function healEverything(cluster: ChaosCluster, problems: string[]): Promise<void> {
   cluster.healNetwork();
+  await cluster.thawDisks();
   const etcd = cluster.etcd;
   for (const name of etcd?.names ?? []) {
     if (etcd === null || etcd.isRunning(name)) continue;

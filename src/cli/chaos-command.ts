@@ -95,7 +95,7 @@ export function addChaosCommand(program: Command): void {
     .addOption(
       new Option(
         '--nemesis <list>',
-        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd only with --etcd), or none`,
+        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd only with --etcd; disk-hang only as root, where it can mount and fsfreeze a file system per replica), or none`,
       )
         .argParser(nemesisList)
         .default([...nemesisKinds], nemesisKinds.join(',')),

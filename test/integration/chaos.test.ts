@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import type { NemesisKind } from '../../src/chaos/faults.js';
 import { FaultProxy } from '../../src/chaos/proxy.js';
+import { diskHangUnavailable } from '../../src/chaos/replica-disks.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
 import { runChaos } from '../../src/chaos/run.js';
 import type { Hello } from '../../src/protocol/messages.js';
@@ -34,6 +35,8 @@ const clientHello: Hello = {
 };
 /** Long enough for a frame to cross loopback and the proxy several times over. */
 const quietMs = 300;
+/** The first fault of this seed's disk-hang run freezes the primary's disk. */
+const SEED_DISK_HANG = 1;
 
 interface Echo {
   readonly type: 'echo';
@@ -198,6 +201,7 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     /** Two coordinators on a 3-member etcd, with these nemeses besides `nemesis`; skipped without etcd. */
     readonly etcd?: readonly NemesisKind[];
   }
+  const diskHangMissing = diskHangUnavailable();
   // One fault at a time, so each seed's first fault is the one named.
   const runs: readonly ShortRun[] = [
     { nemesis: 'kill', seed: 20_240_607, first: 'kills the primary' },
@@ -214,6 +218,14 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
       },
     },
     { nemesis: 'partition', seed: 20_240_608, first: 'isolates the primary' },
+    {
+      nemesis: 'disk-hang',
+      seed: SEED_DISK_HANG,
+      first: "freezes the primary's disk past the failure timeout, then thaws it",
+      check: (report, printed) => {
+        assert.ok(report.faultVariants.get('disk-hang')?.get('primary'), printed);
+      },
+    },
     {
       nemesis: 'wipe',
       seed: 20_261_222,
@@ -300,7 +312,12 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     syncQuorum,
     etcd,
   } of runs) {
-    const skip = etcd === undefined ? false : etcdSkipReason();
+    const skip =
+      etcd !== undefined
+        ? etcdSkipReason()
+        : nemesis === 'disk-hang' && diskHangMissing !== null
+          ? `cannot freeze a disk here: ${diskHangMissing}`
+          : false;
     test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, {
       skip,
     }, async (t) => {

@@ -1,0 +1,121 @@
+// Each replica's data directory on a file system of its own, so that one replica's disk can hang
+// while the others, the coordinator and the run's logs go on: an ext4 image (a sparse file in the
+// run's directory) mounted through a loop device. `fsfreeze --freeze` then makes every write and
+// every fsync to that file system wait in the kernel, as on a disk that stopped answering, until
+// `fsfreeze --unfreeze`. A process waiting there cannot even be killed, so every frozen disk is
+// thawed before any process is stopped, and close() thaws before it unmounts.
+//
+// Needs root, a loop device, mkfs.ext4, mount and fsfreeze; `diskHangUnavailable` says what is
+// missing, so a run (or a test) can leave the disk-hang nemesis out and say why.
+
+import { execFile, execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The image's size: sparse, so only what a replica writes takes space. */
+const IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
+const TOOLS = ['mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup'] as const;
+
+/** Why replica disks cannot be made here, or null when they can. */
+export function diskHangUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'it needs root (mount, fsfreeze)';
+  for (const tool of TOOLS) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed`;
+    }
+  }
+  try {
+    execFileSync('losetup', ['--find'], { stdio: 'ignore' });
+  } catch {
+    return 'no free loop device (losetup --find failed)';
+  }
+  return null;
+}
+
+export class ReplicaDisks {
+  /** Each frozen file system, by replica id: the freeze command's run (a thaw waits for it). */
+  private readonly frozen = new Map<string, Promise<unknown>>();
+  private readonly mounted: string[] = [];
+
+  private constructor(private readonly directory: string) {}
+
+  /** Makes and mounts a file system for each of `ids` under `directory`; on failure, unmounts what it mounted. */
+  static async create(directory: string, ids: readonly string[]): Promise<ReplicaDisks> {
+    mkdirSync(directory, { recursive: true });
+    const disks = new ReplicaDisks(directory);
+    try {
+      for (const id of ids) {
+        const image = join(directory, `${id}.img`);
+        mkdirSync(disks.mountPoint(id), { recursive: true });
+        closeSync(openSync(image, 'w'));
+        truncateSync(image, IMAGE_BYTES);
+        await run('mkfs.ext4', ['-q', '-F', image]);
+        await run('mount', ['-o', 'loop', image, disks.mountPoint(id)]);
+        disks.mounted.push(id);
+      }
+    } catch (error) {
+      await disks.close();
+      throw error;
+    }
+    return disks;
+  }
+
+  /** The root of `id`'s file system (its data directory and anything moved aside live below it). */
+  mountPoint(id: string): string {
+    return join(this.directory, id);
+  }
+
+  has(id: string): boolean {
+    return this.mounted.includes(id);
+  }
+
+  isFrozen(id: string): boolean {
+    return this.frozen.has(id);
+  }
+
+  /** From now on every write and fsync to `id`'s file system waits, until thaw(id). */
+  async freeze(id: string): Promise<void> {
+    if (!this.has(id) || this.frozen.has(id)) return;
+    // Recorded before it runs: a thaw that comes meanwhile waits for it, then undoes it.
+    const freezing = run('fsfreeze', ['--freeze', this.mountPoint(id)]);
+    this.frozen.set(
+      id,
+      freezing.catch(() => {}),
+    );
+    try {
+      await freezing;
+    } catch (error) {
+      this.frozen.delete(id);
+      throw error;
+    }
+  }
+
+  async thaw(id: string): Promise<void> {
+    const freezing = this.frozen.get(id);
+    if (freezing === undefined) return;
+    await freezing;
+    await run('fsfreeze', ['--unfreeze', this.mountPoint(id)]).catch((error: unknown) => {
+      // "Invalid argument": it was not frozen (its freeze failed); anything else is real.
+      if (!String(error).includes('Invalid argument')) throw error;
+    });
+    this.frozen.delete(id);
+  }
+
+  async thawAll(): Promise<void> {
+    for (const id of [...this.frozen.keys()]) await this.thaw(id);
+  }
+
+  /** Thaws and unmounts every file system; the images stay, with the run's directory. */
+  async close(): Promise<void> {
+    await this.thawAll();
+    for (const id of this.mounted.splice(0)) {
+      // Lazy: a process that has not quite exited must not leave the mount behind.
+      await run('umount', ['--lazy', this.mountPoint(id)]);
+    }
+  }
+}
