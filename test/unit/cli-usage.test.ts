@@ -132,6 +132,14 @@ const usageErrors: [string[], RegExp][] = [
   [['start', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
   [['coordinator', '--listen', '127.0.0.1:0', '--dir', 'd', '--sync-quorum', 'x'], /--sync-quorum/],
   [['chaos', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
+  [
+    ['chaos', '--nemesis', 'kill,etcd'],
+    /--nemesis etcd kills members of the etcd that --etcd starts: add --etcd/,
+  ],
+  [
+    ['chaos', '--nemesis', 'kill,flood'],
+    /--nemesis.*expected a comma-separated subset of kill,pause,disk-hang/,
+  ],
   [['bench', '--read', 'backup'], /--read.*'backup' is invalid.*primary, any/],
   [['bench', '--clients', '0'], /--clients.*from 1 to 1024/],
   [['bench', '--pipeline', 'many'], /--pipeline.*'many' is invalid/],
