@@ -10,8 +10,9 @@
 // operator would, with --recover-from-replicas naming every replica.
 // With `etcd`, the coordinators keep their state on a local 3-member etcd: two coordinator processes,
 // each behind its own proxy, one leading and one standing by; replicas and clients take both.
-// With `replicaDisks`, each replica's data directory (and what a wipe moves aside) lives on a file
-// system of its own (replica-disks.ts), which the disk-hang nemesis freezes.
+// With `serverDisks`, each replica's data directory, and the coordinator's when it keeps its state
+// there (not on etcd), lives with what a wipe moves aside on a file system of its own
+// (server-disks.ts), which the disk-hang nemesis freezes.
 // Invariants: processes are only ever signalled by their own process id; close() leaves none
 // running (SIGCONT, SIGTERM, then SIGKILL after a grace period), thawing every frozen disk first, and
 // closes every proxy.
@@ -30,7 +31,7 @@ import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
 import { EtcdMembers } from './etcd-members.js';
 import { FaultProxy } from './proxy.js';
-import { ReplicaDisks } from './replica-disks.js';
+import { ServerDisks } from './server-disks.js';
 
 export const CHAOS_HOST = '127.0.0.1';
 /** How long a server process may take to print its ready line. */
@@ -171,8 +172,8 @@ export interface ChaosClusterOptions {
   readonly clusterArguments?: readonly string[];
   /** Two coordinators keep the state on a 3-member etcd started for the run (else one, on its directory). */
   readonly etcd?: boolean;
-  /** Each replica's data directory on a file system of its own, which can be frozen (needs root). */
-  readonly replicaDisks?: boolean;
+  /** Each server's data directory on a file system of its own, which can be frozen (needs root). */
+  readonly serverDisks?: boolean;
 }
 
 export class ChaosCluster {
@@ -190,8 +191,8 @@ export class ChaosCluster {
     readonly proxies: ReadonlyMap<string, FaultProxy>,
     /** The etcd the coordinators keep their state on, or null. */
     readonly etcd: EtcdMembers | null,
-    /** The replicas' own file systems, or null when their directories share the run's. */
-    readonly disks: ReplicaDisks | null,
+    /** The servers' own file systems, or null when their directories share the run's. */
+    readonly disks: ServerDisks | null,
   ) {}
 
   /** The coordinator; on etcd, the first of them. */
@@ -224,10 +225,13 @@ export class ChaosCluster {
     const coordinators = new Map<string, ServerProcess>();
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
     const etcd = options.etcd === true ? await EtcdMembers.start(join(directory, 'etcd')) : null;
-    let disks: ReplicaDisks | null = null;
+    let disks: ServerDisks | null = null;
     try {
-      if (options.replicaDisks === true)
-        disks = await ReplicaDisks.create(join(directory, 'disks'), replicaIds);
+      if (options.serverDisks === true) {
+        // On etcd the coordinators' state is in etcd: their disks hold nothing they wait for.
+        const names = etcd === null ? [COORDINATOR_NAME, ...replicaIds] : replicaIds;
+        disks = await ServerDisks.create(join(directory, 'disks'), names);
+      }
     } catch (error) {
       await etcd?.close();
       throw error;
@@ -246,7 +250,7 @@ export class ChaosCluster {
       for (const name of coordinatorNames) {
         const home =
           etcd === null
-            ? ['--dir', join(directory, name)]
+            ? ['--dir', join(cluster.diskRoot(name), name)]
             : [
                 '--etcd',
                 etcd.endpoints,
@@ -331,7 +335,7 @@ export class ChaosCluster {
     return join(this.diskRoot(name), name);
   }
 
-  /** The directory `name`'s data directory lies in: the run's, or the replica's own file system. */
+  /** The directory `name`'s data directory lies in: the run's, or the server's own file system. */
   private diskRoot(name: string): string {
     return this.disks?.has(name) === true ? this.disks.mountPoint(name) : this.directory;
   }
@@ -419,14 +423,19 @@ export class ChaosCluster {
     for (const proxy of this.proxies.values()) proxy.heal();
   }
 
-  /** Freezes `id`'s file system: its writes and fsyncs wait until thawDisk. */
-  async freezeDisk(id: string): Promise<void> {
-    assert(this.disks?.has(id) === true, `${id} has no disk of its own to freeze`);
-    await this.disks.freeze(id);
+  /** Whether server `name` (a replica id or 'coordinator') has a file system of its own to freeze. */
+  hasOwnDisk(name: string): boolean {
+    return this.disks?.has(name) === true;
   }
 
-  async thawDisk(id: string): Promise<void> {
-    await this.disks?.thaw(id);
+  /** Freezes `name`'s file system: its writes and fsyncs wait until thawDisk. */
+  async freezeDisk(name: string): Promise<void> {
+    assert(this.disks?.has(name) === true, `${name} has no disk of its own to freeze`);
+    await this.disks.freeze(name);
+  }
+
+  async thawDisk(name: string): Promise<void> {
+    await this.disks?.thaw(name);
   }
 
   /** Thaws every frozen disk. */

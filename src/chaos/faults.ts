@@ -75,6 +75,8 @@ export const LOSS_PROBABILITY = [0.05, 0.2] as const;
 export const LOSS_DELAY_MAX_MS = 20;
 /** A frozen disk: longer than the failure timeout (600 ms), so a replica that waits on it is failed over. */
 export const DISK_HANG_MS = [1500, 3000] as const;
+/** How often a disk-hang freezes the coordinator's disk (where it has one: not on etcd) rather than a replica's. */
+export const COORDINATOR_DISK_HANG_PROBABILITY = 0.25;
 /** Paused and cut off: longer than the lease (400 ms) plus its margin and the failure timeout (600 ms). */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */
@@ -167,7 +169,11 @@ export class Occupancy {
     const all = [...reservations];
     this.down = new Set(all.flatMap((reservation) => reservation.down));
     this.processes = new Set(all.flatMap((reservation) => reservation.process ?? []));
-    this.killActive = all.some((reservation) => reservation.kind === 'kill');
+    // The coordinator's disk hang kills the primary too.
+    this.killActive = all.some(
+      (reservation) =>
+        reservation.kind === 'kill' || (reservation.kind === 'disk-hang' && reservation.onCoordinator),
+    );
     this.directoryLost = all.some((reservation) => reservation.losesDirectory);
     this.coordinatorBusy = all.some((reservation) => reservation.onCoordinator);
     this.etcdMemberDown = all.some((reservation) => reservation.kind === 'etcd');
@@ -506,9 +512,16 @@ class Planner {
    * heartbeating in the middle of a batch, a backup in the middle of a Prepare.
    */
   private planDiskHang(): PlannedFault | null {
+    const { cluster } = this.context;
+    if (
+      cluster.hasOwnDisk(COORDINATOR_NAME) &&
+      !this.occupancy.coordinatorBusy &&
+      this.random.chance(COORDINATOR_DISK_HANG_PROBABILITY)
+    ) {
+      return this.planCoordinatorDiskHang();
+    }
     const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
     if (target === null) return null;
-    const { cluster } = this.context;
     const holdMs = this.random.integer(...DISK_HANG_MS);
     const role = this.role(target);
     return {
@@ -534,6 +547,71 @@ class Planner {
           heal: async () => {
             await cluster.thawDisk(target);
             return `thawed ${target}'s disk`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Freezes the coordinator's file system and kills the primary: the new view of the failover waits
+   * in the coordinator's state write, which it makes durable before it tells anyone, so the
+   * coordinator stops in the middle of a view change (no heartbeat answered, no lease renewed, no
+   * status) until the thaw. Then it must go on from there; the old primary restarts after it.
+   */
+  private planCoordinatorDiskHang(): PlannedFault | null {
+    const { primary } = this;
+    if (primary === null || !this.freeReplicas().includes(primary)) return null;
+    const { cluster, monitor, problem } = this.context;
+    const holdMs = this.random.integer(...DISK_HANG_MS);
+    return {
+      reservation: {
+        kind: 'disk-hang',
+        down: [primary],
+        process: primary,
+        losesDirectory: false,
+        onCoordinator: true,
+      },
+      start: async () => {
+        const fault = this.record(
+          'disk-hang',
+          'coordinator, as the primary is killed',
+          `freeze the coordinator's disk and kill ${primary} (primary)`,
+          primary,
+        );
+        await cluster.freezeDisk(COORDINATOR_NAME);
+        let lastAnswerMs = performance.now();
+        let longestSilenceMs = 0;
+        const stopObserving = monitor.observe(() => {
+          const nowMs = performance.now();
+          longestSilenceMs = Math.max(longestSilenceMs, nowMs - lastAnswerMs);
+          lastAnswerMs = nowMs;
+        });
+        await cluster.killReplica(primary);
+        return {
+          record: fault,
+          holdDescription: `for ${seconds(holdMs)}`,
+          hold: (signal) => sleepUnlessAborted(holdMs, signal),
+          heal: async (signal) => {
+            await cluster.thawDisk(COORDINATOR_NAME);
+            const thawedAtMs = performance.now();
+            let answered: boolean;
+            try {
+              answered = await monitor.waitFor(
+                () => lastAnswerMs > thawedAtMs,
+                COORDINATOR_STATUS_TIMEOUT_MS,
+                signal,
+              );
+            } finally {
+              stopObserving();
+            }
+            if (!answered && !signal.aborted) {
+              problem(
+                `the coordinator answered no status within ${seconds(COORDINATOR_STATUS_TIMEOUT_MS)} of its disk's thaw`,
+              );
+            }
+            await cluster.startReplica(primary);
+            return `thawed the coordinator's disk (its status went unanswered for up to ${seconds(longestSilenceMs)}) and restarted ${primary}`;
           },
         };
       },

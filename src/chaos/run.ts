@@ -43,7 +43,7 @@ import {
 } from './cluster-settings.js';
 import { type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
-import { diskHangUnavailable } from './replica-disks.js';
+import { diskHangUnavailable } from './server-disks.js';
 import {
   addStorageEvents,
   countStorageEvents,
@@ -152,7 +152,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const transferRate =
     options.transferBytesPerSecond ?? (transfersSlowed ? CHAOS_TRANSFER_BYTES_PER_SECOND : null);
 
-  // Replicas on file systems of their own only for the disk-hang nemesis, and only where they can be
+  // Servers on file systems of their own only for the disk-hang nemesis, and only where they can be
   // made. The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
   const diskHangMissing = options.nemeses.includes('disk-hang') ? diskHangUnavailable() : null;
   if (diskHangMissing !== null) log(`chaos: the disk-hang nemesis is left out: ${diskHangMissing}`);
@@ -175,7 +175,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ],
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
-      replicaDisks: nemeses.includes('disk-hang'),
+      serverDisks: nemeses.includes('disk-hang'),
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {

@@ -174,7 +174,7 @@ export function addChaosCommand(program: Command): void {
           usage('--nemesis etcd kills members of the etcd that --etcd starts: add --etcd');
         }
         if (flags.nemesis.includes('disk-hang')) {
-          const { diskHangUnavailable } = await import('../chaos/replica-disks.js');
+          const { diskHangUnavailable } = await import('../chaos/server-disks.js');
           const missing = diskHangUnavailable();
           if (missing !== null) usage(`--nemesis disk-hang cannot run here: ${missing}`);
         }

@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import type { NemesisKind } from '../../src/chaos/faults.js';
 import { FaultProxy } from '../../src/chaos/proxy.js';
-import { diskHangUnavailable } from '../../src/chaos/replica-disks.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
 import { runChaos } from '../../src/chaos/run.js';
+import { diskHangUnavailable } from '../../src/chaos/server-disks.js';
 import type { Hello } from '../../src/protocol/messages.js';
 import { Random } from '../../src/sim/random.js';
 import {
@@ -36,7 +36,9 @@ const clientHello: Hello = {
 /** Long enough for a frame to cross loopback and the proxy several times over. */
 const quietMs = 300;
 /** The first fault of this seed's disk-hang run freezes the primary's disk. */
-const SEED_DISK_HANG = 1;
+const SEED_DISK_HANG = 2;
+/** The first fault of this seed's disk-hang run freezes the coordinator's disk and kills the primary. */
+const SEED_COORDINATOR_DISK_HANG = 1;
 
 interface Echo {
   readonly type: 'echo';
@@ -224,6 +226,18 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
       first: "freezes the primary's disk past the failure timeout, then thaws it",
       check: (report, printed) => {
         assert.ok(report.faultVariants.get('disk-hang')?.get('primary'), printed);
+      },
+    },
+    {
+      nemesis: 'disk-hang',
+      seed: SEED_COORDINATOR_DISK_HANG,
+      first:
+        "freezes the coordinator's disk and kills the primary: the failover's view waits in the coordinator's state write until the thaw",
+      check: (report, printed) => {
+        assert.ok(
+          report.faultVariants.get('disk-hang')?.get('coordinator, as the primary is killed'),
+          printed,
+        );
       },
     },
     {

@@ -1,4 +1,4 @@
-// The chaos runner's hung disk (src/chaos/replica-disks.ts): a replica's own file system, frozen,
+// The chaos runner's hung disk (src/chaos/server-disks.ts): a server's own file system, frozen,
 // makes a process's write and fsync there wait, while a write to another replica's file system goes
 // through; thawed, the waiting write completes with its bytes intact; closed, nothing stays mounted.
 // Needs root, a loop device and fsfreeze (CI has them); elsewhere the suite is skipped and says why.
@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { diskHangUnavailable, ReplicaDisks } from '../../src/chaos/replica-disks.js';
+import { diskHangUnavailable, ServerDisks } from '../../src/chaos/server-disks.js';
 
 const unavailable = diskHangUnavailable();
 
@@ -37,7 +37,7 @@ describe('replica disks: a frozen file system is a hung disk for the process tha
   after(() => rmSync(directory, { recursive: true, force: true }));
 
   test('a write to the frozen disk waits until the thaw, a write to another goes through', async () => {
-    const disks = await ReplicaDisks.create(join(directory, 'disks'), ['r1', 'r2']);
+    const disks = await ServerDisks.create(join(directory, 'disks'), ['r1', 'r2']);
     let waiting: ReturnType<typeof writeAndSync> | null = null;
     try {
       assert.deepEqual(
@@ -66,7 +66,7 @@ describe('replica disks: a frozen file system is a hung disk for the process tha
   });
 
   test('close() thaws a disk left frozen before it unmounts it', async () => {
-    const disks = await ReplicaDisks.create(join(directory, 'close'), ['r1']);
+    const disks = await ServerDisks.create(join(directory, 'close'), ['r1']);
     await disks.freeze('r1');
     const waiting = writeAndSync(join(disks.mountPoint('r1'), 'late.txt'), 'late');
     await disks.close();

@@ -1,5 +1,5 @@
-// Each replica's data directory on a file system of its own, so that one replica's disk can hang
-// while the others, the coordinator and the run's logs go on: an ext4 image (a sparse file in the
+// Each server's data directory (a replica's, the coordinator's) on a file system of its own, so that
+// one server's disk can hang while the others and the run's logs go on: an ext4 image (a sparse file in the
 // run's directory) mounted through a loop device. `fsfreeze --freeze` then makes every write and
 // every fsync to that file system wait in the kernel, as on a disk that stopped answering, until
 // `fsfreeze --unfreeze`. A process waiting there cannot even be killed, so every frozen disk is
@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The image's size: sparse, so only what a replica writes takes space. */
+/** The image's size: sparse, so only what a server writes takes space. */
 const IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
 const TOOLS = ['mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup'] as const;
 
@@ -37,17 +37,17 @@ export function diskHangUnavailable(): string | null {
   return null;
 }
 
-export class ReplicaDisks {
-  /** Each frozen file system, by replica id: the freeze command's run (a thaw waits for it). */
+export class ServerDisks {
+  /** Each frozen file system, by server name: the freeze command's run (a thaw waits for it). */
   private readonly frozen = new Map<string, Promise<unknown>>();
   private readonly mounted: string[] = [];
 
   private constructor(private readonly directory: string) {}
 
   /** Makes and mounts a file system for each of `ids` under `directory`; on failure, unmounts what it mounted. */
-  static async create(directory: string, ids: readonly string[]): Promise<ReplicaDisks> {
+  static async create(directory: string, ids: readonly string[]): Promise<ServerDisks> {
     mkdirSync(directory, { recursive: true });
-    const disks = new ReplicaDisks(directory);
+    const disks = new ServerDisks(directory);
     try {
       for (const id of ids) {
         const image = join(directory, `${id}.img`);
