@@ -53,6 +53,8 @@ export interface ChaosReport {
   readonly failoverMs: readonly number[];
   /** Faults on the primary after which no write in a view with another primary was seen. */
   readonly failoversNotObserved: number;
+  /** The fault the slowest failover followed, or null when none was measured. */
+  readonly slowestFailover: SlowestFailover | null;
   /** The replicas' --sessions-max. */
   readonly sessionsMax: number;
   /** The highest snapshot index any replica reported. */
@@ -127,15 +129,22 @@ export function failures(report: Omit<ChaosReport, 'passed'>): string[] {
  * a later view whose primary is another replica (a view whose primary was never observed counts),
  * looking no further than the next such fault.
  */
+export interface SlowestFailover {
+  readonly ms: number;
+  /** The fault's description, as the run's log line for it gave it. */
+  readonly fault: string;
+}
+
 export function failoverTimes(
   faults: readonly FaultRecord[],
   acknowledgements: readonly WriteAcknowledgement[],
   primaries: ReadonlyMap<number, string>,
-): { readonly times: number[]; readonly notObserved: number } {
+): { readonly times: number[]; readonly notObserved: number; readonly slowest: SlowestFailover | null } {
   const onPrimary = faults.filter((fault) => fault.formerPrimary !== null);
   const sorted = [...acknowledgements].sort((a, b) => a.timeNs - b.timeNs);
   const times: number[] = [];
   let notObserved = 0;
+  let slowest: SlowestFailover | null = null;
   onPrimary.forEach((fault, index) => {
     const horizonNs = onPrimary[index + 1]?.startNs ?? Number.POSITIVE_INFINITY;
     const first = sorted.find(
@@ -145,10 +154,15 @@ export function failoverTimes(
         view > fault.viewNumber &&
         primaries.get(view) !== fault.formerPrimary,
     );
-    if (first === undefined) notObserved += 1;
-    else times.push((first.timeNs - fault.startNs) / 1e6);
+    if (first === undefined) {
+      notObserved += 1;
+      return;
+    }
+    const ms = (first.timeNs - fault.startNs) / 1e6;
+    times.push(ms);
+    if (slowest === null || ms > slowest.ms) slowest = { ms, fault: fault.description };
   });
-  return { times, notObserved };
+  return { times, notObserved, slowest };
 }
 
 /** Nearest-rank percentile of ascending `sorted`. */
@@ -263,6 +277,8 @@ export function formatReport(report: ChaosReport): string {
           percentile(sorted, 0.99),
         )} ms, max ${Math.round(percentile(sorted, 1))} ms${notObserved}`,
   );
+  const slowest = report.slowestFailover;
+  if (slowest !== null) lines.push(`  slowest: ${Math.round(slowest.ms)} ms after: ${slowest.fault}`);
   for (const problem of report.problems) lines.push(`problem: ${problem}`);
   if (report.historyFile !== null) lines.push(`history: ${report.historyFile}`);
   if (report.directoryKept) lines.push(`data and logs kept in ${report.directory}`);

@@ -43,7 +43,6 @@ import {
 } from './cluster-settings.js';
 import { type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
-import { diskHangUnavailable } from './server-disks.js';
 import {
   addStorageEvents,
   countStorageEvents,
@@ -52,6 +51,7 @@ import {
   type StorageEvents,
 } from './replica-logs.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
+import { diskHangUnavailable } from './server-disks.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import { type AsyncAppend, CLIENT_DEADLINE_MS, Workload } from './workload.js';
@@ -346,6 +346,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     linearizability: { keys: linearizability.perKey.size, linearizable, unknown, violations },
     failoverMs: failovers.times,
     failoversNotObserved: failovers.notObserved,
+    slowestFailover: failovers.slowest,
     sessionsMax,
     snapshotIndexMax,
     storage,
