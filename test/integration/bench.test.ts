@@ -28,6 +28,8 @@ interface RunJson {
     readonly serversMicros: number;
     readonly clientMicros: number;
     readonly byProcess: Record<string, number>;
+    readonly serversKernelMicros: number;
+    readonly clientKernelMicros: number;
   } | null;
 }
 
@@ -107,6 +109,9 @@ test('bench --start 3 loads its own cluster, and every key it wrote reads back a
   const sum = Object.values(cpu.byProcess).reduce((total, micros) => total + micros, 0);
   assert.equal(cpu.serversMicros, sum);
   assert.ok(cpu.serversMicros > 0 && cpu.clientMicros > 0, JSON.stringify(cpu));
+  // Every write crosses sockets and reaches disks: some of it is the kernel's, never more than all.
+  assert.ok(cpu.serversKernelMicros > 0 && cpu.serversKernelMicros <= cpu.serversMicros, JSON.stringify(cpu));
+  assert.ok(cpu.clientKernelMicros <= cpu.clientMicros, JSON.stringify(cpu));
 });
 
 test('with a slow backup, a sync write waits for its fsync: none is answered sooner than the delay', async () => {
@@ -215,7 +220,7 @@ describe('bench against a running cluster', { concurrency: false }, () => {
     assert.match(result.stdout, /answers: every one as the bench wrote/);
     assert.match(
       result.stdout,
-      /CPU per operation \(median run, user \+ system\): [\d,]+ µs in this client\n/,
+      /CPU per operation \(median run, user \+ system\): [\d,]+ µs in this client \([\d,]+ in the kernel\)\n/,
     );
     assert.equal(result.stderr, '', 'no progress line when stderr is not a terminal');
   });

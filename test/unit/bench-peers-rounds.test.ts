@@ -25,7 +25,13 @@ function run(opsPerSecond: number, p99: number): PeerRun {
       slowCallsInStalls: 0,
       truncated: false,
     },
-    cpu: { serversMicros: 100, clientMicros: 40, byProcess: {} },
+    cpu: {
+      serversMicros: 100,
+      clientMicros: 40,
+      byProcess: {},
+      serversKernelMicros: 30,
+      clientKernelMicros: 20,
+    },
   };
 }
 

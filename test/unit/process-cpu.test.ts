@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { platform } from 'node:os';
 import { test } from 'node:test';
-import { CpuMeter, cpuTicksOfStat, formatCpu, perOperation } from '../../src/bench/process-cpu.js';
+import {
+  CpuMeter,
+  cpuTicksOfStat,
+  formatCpu,
+  formatKernelCpu,
+  perOperation,
+} from '../../src/bench/process-cpu.js';
 
 /** A /proc/PID/stat line whose utime and stime (fields 14 and 15) are given. */
 function statLine(name: string, user: number, system: number): string {
@@ -31,38 +37,57 @@ function statLine(name: string, user: number, system: number): string {
 }
 
 test('the times are read after the last parenthesis, so a name with spaces and parentheses is no trouble', () => {
-  assert.equal(cpuTicksOfStat(statLine('node', 150, 70)), 220);
-  assert.equal(cpuTicksOfStat(statLine('a (b) c) 9 9', 3, 4)), 7);
+  assert.deepEqual(cpuTicksOfStat(statLine('node', 150, 70)), { total: 220, kernel: 70 });
+  assert.deepEqual(cpuTicksOfStat(statLine('a (b) c) 9 9', 3, 4)), { total: 7, kernel: 4 });
   assert.equal(cpuTicksOfStat('4242 (node) S'), null, 'a cut line has no times');
 });
 
+/** CPU times in seconds: user + system, and system. */
+const times = (total: number, kernel: number) => ({ total, kernel });
+
 test('each process is divided by the operations, and the servers are summed apart from the client', () => {
   const before = new Map([
-    ['coordinator', 1.0],
-    ['r1', 2.0],
-    ['client', 0.5],
+    ['coordinator', times(1.0, 0.5)],
+    ['r1', times(2.0, 1.0)],
+    ['client', times(0.5, 0.2)],
   ]);
   const after = new Map([
-    ['coordinator', 1.1],
-    ['r1', 3.0],
-    ['client', 0.8],
+    ['coordinator', times(1.1, 0.52)],
+    ['r1', times(3.0, 1.4)],
+    ['client', times(0.8, 0.3)],
   ]);
   const cpu = perOperation(before, after, 10_000);
-  assert.deepEqual(cpu, { serversMicros: 110, clientMicros: 30, byProcess: { coordinator: 10, r1: 100 } });
+  assert.deepEqual(cpu, {
+    serversMicros: 110,
+    clientMicros: 30,
+    byProcess: { coordinator: 10, r1: 100 },
+    serversKernelMicros: 42,
+    clientKernelMicros: 10,
+  });
   assert.equal(formatCpu(cpu), '110 + 30');
-  assert.equal(formatCpu({ serversMicros: 2952, clientMicros: 12, byProcess: {} }), '2,952 + 12');
+  assert.equal(formatKernelCpu(cpu), '42 + 10');
+  assert.equal(
+    formatCpu({
+      serversMicros: 2952,
+      clientMicros: 12,
+      byProcess: {},
+      serversKernelMicros: 0,
+      clientKernelMicros: 0,
+    }),
+    '2,952 + 12',
+  );
 });
 
 test('no figure when a process was not read either time, or when nothing completed', () => {
   const read = new Map([
-    ['r1', 2.0],
-    ['client', 0.5],
+    ['r1', times(2.0, 1.0)],
+    ['client', times(0.5, 0.2)],
   ]);
   assert.equal(
     perOperation(
       read,
       new Map([
-        ['r1', 3.0],
+        ['r1', times(3.0, 1.5)],
         ['client', null],
       ]),
       100,
@@ -73,7 +98,7 @@ test('no figure when a process was not read either time, or when nothing complet
     perOperation(
       new Map([
         ['r1', null],
-        ['client', 0.5],
+        ['client', times(0.5, 0.2)],
       ]),
       read,
       100,
@@ -82,6 +107,7 @@ test('no figure when a process was not read either time, or when nothing complet
   );
   assert.equal(perOperation(read, read, 0), null);
   assert.equal(formatCpu(null), '—');
+  assert.equal(formatKernelCpu(null), '—');
 });
 
 test('a reading of this process sees the CPU it spent', { skip: platform() !== 'linux' }, async () => {

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { formatCpu } from '../process-cpu.js';
+import { formatCpu, formatKernelCpu } from '../process-cpu.js';
 import { BENCH_KEYS_DEFAULT, BENCH_VALUE_BYTES_DEFAULT } from '../shape.js';
 import { formatCount, formatMs } from '../table.js';
 import {
@@ -49,7 +49,8 @@ function describeCell(label: string, clients: number, cell: Cell): string {
   if (!isMeasured(cell)) return `${label}, ${clientsText(clients)}: skipped: ${cell.skipped}`;
   const errors =
     cell.errors > 0 ? `, ${formatCount(cell.errors)} errors ${JSON.stringify(cell.errorsByCode)}` : '';
-  return `${label}, ${clientsText(clients)}: ${formatCount(cell.opsPerSecond)} ops/s, p50 ${formatMs(cell.latencyMs.p50)} ms, p99 ${formatMs(cell.latencyMs.p99)} ms, CPU ${formatCpu(cell.cpu)} µs/op${errors}`;
+  const kernel = cell.cpu == null ? '' : ` (${formatKernelCpu(cell.cpu)} in the kernel)`;
+  return `${label}, ${clientsText(clients)}: ${formatCount(cell.opsPerSecond)} ops/s, p50 ${formatMs(cell.latencyMs.p50)} ms, p99 ${formatMs(cell.latencyMs.p99)} ms, CPU ${formatCpu(cell.cpu)} µs/op${kernel}${errors}`;
 }
 
 async function main(): Promise<void> {
