@@ -19,7 +19,11 @@
 
 import type { ProtocolConfig } from '../protocol/config.js';
 import { Coordinator } from '../protocol/coordinator.js';
-import { type CoordinatorState, emptyCoordinatorState } from '../protocol/effects.js';
+import {
+  type CoordinatorEffects,
+  type CoordinatorState,
+  emptyCoordinatorState,
+} from '../protocol/effects.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -193,6 +197,10 @@ export interface StorageCounts {
   lossReportsAcrossCrashes: number;
   /** Primaries chosen among restarted replicas, no replica that held everything being alive. */
   promotionsWithoutHolders: number;
+  /** Views the coordinator decided while its state write hung (coordinator-save-stall). */
+  coordinatorSaveStalls: number;
+  /** Of those, views lost: the coordinator went down before the write completed. */
+  coordinatorSavesLost: number;
 }
 
 /** Ticks a transfer takes: a fixed cost and one tick per this many bytes. */
@@ -210,6 +218,10 @@ export class SimCluster {
   private coordinatorEpoch = 0;
   private coordinatorPaused = false;
   private coordinatorHeld: InFlight[] = [];
+  /** Armed: the coordinator's next state write hangs, as on a disk that stopped answering. */
+  private coordinatorSaveStallArmed = false;
+  /** What the coordinator decided while its state write hangs: stored and sent once it completes. */
+  private coordinatorPendingEffects: CoordinatorEffects | null = null;
   readonly nodes = new Map<ReplicaId, SimNode>();
   readonly replies = new Map<number, ClientReply[]>();
   /** Run at the start of every step: outside actors (an operator) that watch the cluster. */
@@ -233,6 +245,8 @@ export class SimCluster {
     repairs: 0,
     lossReportsAcrossCrashes: 0,
     promotionsWithoutHolders: 0,
+    coordinatorSaveStalls: 0,
+    coordinatorSavesLost: 0,
   };
   /**
    * Rules broken as the cluster ran: storage rules the real recovery code broke on a simulated disk
@@ -388,7 +402,38 @@ export class SimCluster {
     this.coordinator = null;
     this.coordinatorPaused = false;
     this.coordinatorHeld = [];
+    // A state write that hung never completed: the file keeps the state before it.
+    if (this.coordinatorPendingEffects !== null) this.counts.coordinatorSavesLost += 1;
+    this.coordinatorPendingEffects = null;
+    this.coordinatorSaveStallArmed = false;
     this.trace('crash coordinator');
+  }
+
+  /**
+   * The coordinator's next state write hangs (embedded coordinator only; on etcd its state is not on
+   * its disk): the process stops where it is, with the view it decided neither stored nor told to
+   * anyone, until endCoordinatorSaveStall.
+   */
+  armCoordinatorSaveStall(): void {
+    if (this.etcd !== null || this.coordinator === null) return;
+    this.coordinatorSaveStallArmed = true;
+    this.trace("armed: the coordinator's next state write hangs");
+  }
+
+  /** Whether the coordinator is stopped in a state write that hangs. */
+  get coordinatorSaveHangs(): boolean {
+    return this.coordinatorPendingEffects !== null;
+  }
+
+  /** The hung write completes (or, if none began, the disk is well again). */
+  endCoordinatorSaveStall(): void {
+    this.coordinatorSaveStallArmed = false;
+    const pending = this.coordinatorPendingEffects;
+    if (pending === null) return;
+    this.coordinatorPendingEffects = null;
+    this.trace("the coordinator's state write completes");
+    this.applyCoordinatorEffects(pending);
+    this.resumeCoordinator();
   }
 
   /**
@@ -953,6 +998,19 @@ export class SimCluster {
       this.stepDown('it could not store a view: etcd is unavailable');
       return;
     }
+    if (effects.save !== null && this.coordinatorSaveStallArmed) {
+      // It writes its state before it sends anything, on its one thread: it stops here.
+      this.coordinatorSaveStallArmed = false;
+      this.coordinatorPendingEffects = effects;
+      this.coordinatorPaused = true;
+      this.counts.coordinatorSaveStalls += 1;
+      this.trace(`the coordinator's state write hangs (view ${effects.save.current?.view.number ?? 'none'})`);
+      return;
+    }
+    this.applyCoordinatorEffects(effects);
+  }
+
+  private applyCoordinatorEffects(effects: CoordinatorEffects): void {
     if (effects.save !== null) this.coordinatorStored = effects.save;
     for (const outcome of effects.switchovers) {
       this.trace(`switchover to ${outcome.to} ${outcome.ok ? 'done' : 'failed'}: ${outcome.message}`);

@@ -57,6 +57,7 @@ export const faultKinds = [
   'etcd-outage',
   'stale-leader',
   'discard-crash',
+  'coordinator-save-stall',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -119,7 +120,13 @@ const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
 export function planFaults(random: Random, clients: number): FaultPlan {
   const replicaCount = random.pick([2, 3, 3, 3, 4]);
   // Kinds added later are drawn last (below), so older seeds keep the rest of their plan.
-  const drawnLast: readonly FaultKind[] = ['memory-loss', 'switchover', ...etcdFaultKinds, 'discard-crash'];
+  const drawnLast: readonly FaultKind[] = [
+    'memory-loss',
+    'switchover',
+    ...etcdFaultKinds,
+    'discard-crash',
+    'coordinator-save-stall',
+  ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
   const delayTicksMax = random.pick([1, 2, 5, 10]);
@@ -169,6 +176,9 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   // Last of all. Armed by the plan, never picked by the schedule (see crashAfterDiscard), so the
   // schedule of a seed without it is what it was.
   if (random.chance(0.5)) kinds.push('discard-crash');
+  // After it, for the same reason: armed by the plan, it takes some of the schedule's turns (see
+  // stallCoordinatorSave) only in the seeds that draw it.
+  if (random.chance(0.5)) kinds.push('coordinator-save-stall');
   const config: ProtocolConfig =
     syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
   return {
@@ -202,6 +212,8 @@ export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
   return { ...plan, etcdHome: plan.etcdHome ?? { leaseTtlTicks: 120, keepaliveEveryTicks: 30 }, kinds };
 }
 
+/** Kinds the plan arms and the schedule never picks. */
+const armedKinds: readonly FaultKind[] = ['discard-crash', 'coordinator-save-stall'];
 /** Kinds only a coordinator on etcd has. */
 const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
 /** Share of seeds whose coordinators live on etcd. */
@@ -280,7 +292,7 @@ export class Nemesis {
     private readonly plan: FaultPlan,
   ) {
     this.nextFaultAt = cluster.now + plan.faultIntervalTicks;
-    this.scheduled = plan.kinds.filter((kind) => kind !== 'discard-crash');
+    this.scheduled = plan.kinds.filter((kind) => !armedKinds.includes(kind));
     cluster.network = plan.network;
     cluster.disk = plan.disk;
     // The operator keeps watching after the faults are healed.
@@ -299,7 +311,7 @@ export class Nemesis {
     if (this.plan.kinds.includes('discard-crash')) this.crashAfterDiscard();
     if (now < this.nextFaultAt || this.scheduled.length === 0) return;
     if (this.active.length < this.plan.concurrentFaultsMax) {
-      const fault = this.inject(this.random.pick(this.scheduled));
+      const fault = this.stallCoordinatorSave() ?? this.inject(this.random.pick(this.scheduled));
       if (fault !== null) {
         this.active.push(fault);
         this.injected.set(fault.kind, (this.injected.get(fault.kind) ?? 0) + 1);
@@ -576,6 +588,35 @@ export class Nemesis {
     }
   }
 
+  /**
+   * In some of the schedule's turns, for a plan that arms it: the embedded coordinator's next state
+   * write hangs (its disk stops answering) until the fault heals. It decides a view, then stops on
+   * its one thread before it stores or tells anyone, holding every input meanwhile. At the heal the
+   * write completes, or, a third of the time, the machine goes down first and the coordinator starts
+   * again from the state before it: the view it decided is lost, and nobody may have acted on it.
+   * Null when it does not apply, and the turn goes to a scheduled kind.
+   */
+  private stallCoordinatorSave(): ActiveFault | null {
+    const cluster = this.cluster;
+    if (!this.plan.kinds.includes('coordinator-save-stall') || this.plan.etcdHome !== null) return null;
+    if (this.busy('coordinator') || !cluster.coordinatorRunning || !this.random.chance(0.15)) return null;
+    cluster.armCoordinatorSaveStall();
+    const crashes = this.random.chance(1 / 3);
+    return {
+      kind: 'coordinator-save-stall',
+      target: 'coordinator',
+      healAt: cluster.now + this.random.integer(20, this.plan.faultDurationTicksMax),
+      heal: () => {
+        if (crashes && cluster.coordinatorSaveHangs) {
+          cluster.crashCoordinator();
+          cluster.startCoordinator();
+        } else {
+          cluster.endCoordinatorSaveStall();
+        }
+      },
+    };
+  }
+
   /** A wipe or a corrupt: losing a directory is survivable only while every other replica holds everything. */
   private mayLoseDirectory(): boolean {
     const view = this.acknowledgedView();
@@ -716,7 +757,8 @@ export class Nemesis {
         };
       }
       case 'discard-crash':
-        return null; // armed by the plan, never scheduled: see crashAfterDiscard
+      case 'coordinator-save-stall':
+        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.
         const until = cluster.now + this.random.integer(100, 4 * this.plan.faultDurationTicksMax);

@@ -174,6 +174,8 @@ function main(): void {
     transfersFailed: 0,
     repairs: 0,
     lossReportsAcrossCrashes: 0,
+    coordinatorSaveStalls: 0,
+    coordinatorSavesLost: 0,
   };
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
@@ -216,7 +218,7 @@ function main(): void {
       `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records; ${storage.lossReportsAcrossCrashes} crashes of a replica with losses not yet on the record`,
       `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,
       `seeds with a commit quorum (syncQuorum below the backups): ${quorumSeeds}`,
-      `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}`,
+      `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}; views decided while the coordinator's state write hung: ${storage.coordinatorSaveStalls} (${storage.coordinatorSavesLost} lost: it went down first)`,
       `sessions expired under a pending write: ${sessionsExpired}`,
       `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,
       `request-status answers: ${[...statusAnswers].map(([answer, number]) => `${answer} ${number}`).join(', ') || 'none'}`,
