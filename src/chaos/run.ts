@@ -115,6 +115,8 @@ export interface ChaosOptions {
   readonly historyFile?: string;
   /** Parent of the run's directory; the system's temporary directory by default. */
   readonly directory?: string;
+  /** Keep the run's directory (data, logs, history) when it passes too; a failed run always keeps it. */
+  readonly keepDirectory?: boolean;
   /** Progress lines (faults, heals); the report is returned, not logged. */
   readonly log?: (line: string) => void;
   /** Ends the run early (the report then says so and fails). */
@@ -367,8 +369,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     historyFile,
   };
   const passed = failures(draft).length === 0;
-  if (passed) rmSync(directory, { recursive: true, force: true });
-  return { ...draft, directoryKept: !passed, passed };
+  const kept = !passed || options.keepDirectory === true;
+  if (!kept) rmSync(directory, { recursive: true, force: true });
+  return { ...draft, directoryKept: kept, passed };
 }
 
 /** Acknowledged async appends missing from their key's final value (keys read at the end only). */

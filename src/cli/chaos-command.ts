@@ -49,6 +49,7 @@ interface ChaosFlags {
   readonly etcd?: boolean;
   readonly seed?: number;
   readonly dir?: string;
+  readonly keep?: boolean;
 }
 
 /** "kill,pause" → the kinds; "none" → no faults (a control run). */
@@ -164,6 +165,7 @@ export function addChaosCommand(program: Command): void {
       'parent of the run directory (the system temporary directory by default)',
       nonEmpty('--dir'),
     )
+    .option('--keep', "keep the run's directory (data directories, server logs, history) when it passes too")
     .action(async (flags: ChaosFlags, self: Command) => {
       // Every kind by default, less those this run cannot inject (said in a log line); a kind asked
       // for by name that cannot be injected is bad usage: the run would go without the fault it was for.
@@ -208,6 +210,7 @@ export function addChaosCommand(program: Command): void {
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),
           ...(flags.dir === undefined ? {} : { directory: flags.dir }),
+          ...(flags.keep === true ? { keepDirectory: true } : {}),
           log: print,
           signal: interrupted.signal,
         });

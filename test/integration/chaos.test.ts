@@ -4,7 +4,9 @@
 // directory, each with a seed that makes it happen first.
 
 import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import type { NemesisKind } from '../../src/chaos/faults.js';
@@ -12,6 +14,7 @@ import { FaultProxy } from '../../src/chaos/proxy.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
 import { runChaos } from '../../src/chaos/run.js';
 import { diskHangUnavailable } from '../../src/chaos/server-disks.js';
+import { STALL_MESSAGE } from '../../src/node/stall-watch.js';
 import type { Hello } from '../../src/protocol/messages.js';
 import { Random } from '../../src/sim/random.js';
 import {
@@ -202,6 +205,8 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     readonly syncQuorum?: number;
     /** Two coordinators on a 3-member etcd, with these nemeses besides `nemesis`; skipped without etcd. */
     readonly etcd?: readonly NemesisKind[];
+    /** Keep the run's directory for `check` to read (removed after it). */
+    readonly keep?: boolean;
   }
   const diskHangMissing = diskHangUnavailable();
   // One fault at a time, so each seed's first fault is the one named.
@@ -233,7 +238,12 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
       seed: SEED_COORDINATOR_DISK_HANG,
       first:
         "freezes the coordinator's disk and kills the primary: the failover's view waits in the coordinator's state write until the thaw",
+      keep: true,
       check: (report, printed) => {
+        // The freeze stopped the coordinator itself, and it went on to fail the primary over.
+        const log = readFileSync(join(report.directory, 'logs', 'coordinator.log'), 'utf8');
+        assert.ok(log.includes(STALL_MESSAGE), `the coordinator warned that it stalled:\n${printed}`);
+        assert.match(log, /"cause":"failover"/, printed);
         assert.ok(
           report.faultVariants.get('disk-hang')?.get('coordinator, as the primary is killed'),
           printed,
@@ -325,6 +335,7 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
     failover = true,
     syncQuorum,
     etcd,
+    keep,
   } of runs) {
     const skip =
       etcd !== undefined
@@ -346,7 +357,9 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
         keys: 2,
         seed,
         ...(syncQuorum === undefined ? {} : { syncQuorum }),
+        ...(keep === true ? { keepDirectory: true } : {}),
       });
+      if (keep === true) t.after(() => rmSync(report.directory, { recursive: true, force: true }));
       const printed = formatReport(report);
       for (const line of printed.trimEnd().split('\n')) t.diagnostic(line);
       assert.ok(report.faults[nemesis] >= 1, `a ${nemesis} fault was injected:\n${printed}`);
