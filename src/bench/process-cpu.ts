@@ -1,10 +1,10 @@
 // CPU time per operation: the user + system time of each process of a measured system (every
 // thread: event loop, thread pool, the runtime's collector and compiler), read from /proc before and
 // after a run, divided by the operations the run completed, and how much of it the kernel took
-// (system calls, the network stack, the disk's), which no change to our own code takes away. On a machine whose cores the servers
-// and the load generator share, a run's throughput is this figure upside down, and it scatters far
-// less from run to run than ops/s does (runs of one build here: ops/s ±20 %, CPU per operation a
-// few per cent), so comparisons between systems and builds lean on it. Linux only: elsewhere, and
+// (system calls, the network stack, the disk's), which no change to our own code takes away. On a
+// machine whose cores the servers and the load generator share, a run's throughput is this figure
+// upside down, and it scatters far less from run to run than ops/s does (runs of one build here:
+// ops/s ±20 %, CPU per operation a few per cent), so comparisons between systems and builds lean on it. Linux only: elsewhere, and
 // for a process that has gone, there is no figure (null), never a guess.
 
 import { spawnSync } from 'node:child_process';

@@ -153,6 +153,8 @@ export interface Reservation {
   /** A wipe, or the coordinator's amnesia. */
   readonly losesDirectory: boolean;
   readonly onCoordinator: boolean;
+  /** It kills a replica's process (a kill; the coordinator's disk hang kills the primary). */
+  readonly kills?: boolean;
 }
 
 /** The reservations of the faults in progress, summed up. */
@@ -169,11 +171,7 @@ export class Occupancy {
     const all = [...reservations];
     this.down = new Set(all.flatMap((reservation) => reservation.down));
     this.processes = new Set(all.flatMap((reservation) => reservation.process ?? []));
-    // The coordinator's disk hang kills the primary too.
-    this.killActive = all.some(
-      (reservation) =>
-        reservation.kind === 'kill' || (reservation.kind === 'disk-hang' && reservation.onCoordinator),
-    );
+    this.killActive = all.some((reservation) => reservation.kills === true);
     this.directoryLost = all.some((reservation) => reservation.losesDirectory);
     this.coordinatorBusy = all.some((reservation) => reservation.onCoordinator);
     this.etcdMemberDown = all.some((reservation) => reservation.kind === 'etcd');
@@ -483,7 +481,14 @@ class Planner {
             target,
           );
     return {
-      reservation: { kind, down: [target], process: target, losesDirectory: false, onCoordinator: false },
+      reservation: {
+        kind,
+        down: [target],
+        process: target,
+        losesDirectory: false,
+        onCoordinator: false,
+        kills: kind === 'kill',
+      },
       start: async () => {
         const fault = record();
         if (cutFirstMs !== null) await this.cutOffThenKill(target, cutFirstMs);
@@ -571,6 +576,7 @@ class Planner {
         process: primary,
         losesDirectory: false,
         onCoordinator: true,
+        kills: true,
       },
       start: async () => {
         const fault = this.record(

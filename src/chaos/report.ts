@@ -124,17 +124,17 @@ export function failures(report: Omit<ChaosReport, 'passed'>): string[] {
   return reasons;
 }
 
-/**
- * For each fault that cut the primary off: the time from the fault to the first write answered in
- * a later view whose primary is another replica (a view whose primary was never observed counts),
- * looking no further than the next such fault.
- */
 export interface SlowestFailover {
   readonly ms: number;
   /** The fault's description, as the run's log line for it gave it. */
   readonly fault: string;
 }
 
+/**
+ * For each fault that cut the primary off: the time from the fault to the first write answered in
+ * a later view whose primary is another replica (a view whose primary was never observed counts),
+ * looking no further than the next such fault.
+ */
 export function failoverTimes(
   faults: readonly FaultRecord[],
   acknowledgements: readonly WriteAcknowledgement[],
