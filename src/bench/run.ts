@@ -13,6 +13,7 @@ import { type LoopResult, runClosedLoop, type SecondReport } from './closed-loop
 import { medianRun } from './median.js';
 import { runPhases } from './phases.js';
 import { CpuMeter, type CpuPerOperation } from './process-cpu.js';
+import { type ReplicaWaits, ServerWaitsMeter } from './server-waits.js';
 import type { BenchShape } from './shape.js';
 import type { BenchTarget, SlowBackup } from './target.js';
 import { createCallers, type Mismatch, UnderstudyLoad, watchWrites } from './understudy-load.js';
@@ -42,10 +43,15 @@ export interface RunReport extends LoopResult {
   readonly mismatches: number;
 }
 
-/** A run of `bench` proper, with what each operation cost in CPU (process-cpu.ts). */
+/**
+ * A run of `bench` proper, with what each operation cost in CPU (process-cpu.ts) and, on a cluster
+ * the bench started, where its writes waited (server-waits.ts).
+ */
 export interface MeasuredRunReport extends RunReport {
   /** Null when a process could not be read (not Linux) or nothing completed. */
   readonly cpu: CpuPerOperation | null;
+  /** Each started replica's fsyncs and answered writes in the run; null on a running cluster. */
+  readonly waits: readonly ReplicaWaits[] | null;
 }
 
 export interface BenchReport {
@@ -207,15 +213,19 @@ export async function runBench(target: BenchTarget, options: BenchOptions): Prom
   const { shape } = options;
   const session = await LoadSession.open(target, options);
   const meter = new CpuMeter(() => target.processes());
+  const waitsMeter = new ServerWaitsMeter(() => target.replicaAdmins());
   try {
     const runPhase = async (phase: string, seconds: number): Promise<MeasuredRunReport> => {
-      const report = await meter.measure(() =>
-        session.runPhase(seconds, {
-          ...(options.onSecond === undefined
-            ? {}
-            : { onSecond: (second: SecondReport) => options.onSecond?.(phase, second) }),
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        }),
+      // The replicas' readings outside the CPU's, so that serving them is not counted as the writes'.
+      const report = await waitsMeter.measure(() =>
+        meter.measure(() =>
+          session.runPhase(seconds, {
+            ...(options.onSecond === undefined
+              ? {}
+              : { onSecond: (second: SecondReport) => options.onSecond?.(phase, second) }),
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+          }),
+        ),
       );
       options.onPhaseEnd?.(phase, report);
       return report;

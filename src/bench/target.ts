@@ -31,6 +31,8 @@ export interface BenchTarget {
   readonly token?: string;
   /** The cluster's processes, when they run on this machine because the bench started them. */
   processes(): readonly NamedProcess[];
+  /** The admin ports (HOST:PORT) of the replicas the bench started, whose /metrics it reads. */
+  replicaAdmins(): readonly { readonly name: string; readonly address: string }[];
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export function runningCluster(
     ...(tls === undefined ? {} : { tls }),
     ...(token === undefined ? {} : { token }),
     processes: () => [],
+    replicaAdmins: () => [],
     close: async () => {},
   };
 }
@@ -111,6 +114,7 @@ export async function startLocalCluster(
     slowBackup,
     cluster,
     processes: () => cluster.processes(),
+    replicaAdmins: () => cluster.adminAddresses(),
     close: async () => {
       await cluster.close();
       rmSync(directory, { recursive: true, force: true });

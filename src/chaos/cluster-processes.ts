@@ -46,6 +46,8 @@ const CHAOS_ETCD_LEASE_SECONDS = 2;
 
 /** What every server prints once it listens: "... listening on HOST:PORT". */
 const readyLinePattern = / listening on (\S+)/;
+/** What a server with an admin port prints before its ready line: "... admin on http://HOST:PORT/". */
+const adminLinePattern = / admin on https?:\/\/(\S+)\/$/;
 const cliScript = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export type ProcessState = 'running' | 'paused' | 'stopped';
@@ -61,6 +63,7 @@ export class ServerProcess {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private paused = false;
+  private admin: string | null = null;
 
   constructor(
     readonly name: string,
@@ -78,6 +81,11 @@ export class ServerProcess {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** HOST:PORT of its admin port, as it said at its last start; null if it serves none. */
+  get adminAddress(): string | null {
+    return this.admin;
   }
 
   /** Spawns the process and resolves with the address it listens on. */
@@ -108,7 +116,10 @@ export class ServerProcess {
           () => reject(new Error(`${this.name} printed no ready line within ${PROCESS_READY_TIMEOUT_MS} ms`)),
           PROCESS_READY_TIMEOUT_MS,
         );
+        this.admin = null;
         lines.on('line', (line) => {
+          const admin = adminLinePattern.exec(line)?.[1];
+          if (admin !== undefined) this.admin = admin;
           const address = readyLinePattern.exec(line)?.[1];
           if (address === undefined) return;
           clearTimeout(timer);

@@ -82,6 +82,14 @@ export class MeasuredCluster {
     return all.flatMap(([name, server]) => (server.pid === undefined ? [] : [{ name, pid: server.pid }]));
   }
 
+  /** Each running replica's admin port (HOST:PORT), by name. */
+  adminAddresses(): { readonly name: string; readonly address: string }[] {
+    return [...this.replicas].flatMap(([name, server]) => {
+      const address = server.state === 'running' ? server.adminAddress : null;
+      return address === null ? [] : [{ name, address }];
+    });
+  }
+
   /** Starts a new replica with an empty data directory; resolves once it prints its ready line. */
   async addReplica(id: string): Promise<ServerProcess> {
     if (this.replicas.has(id)) throw new Error(`replica ${id} exists`);
@@ -98,6 +106,9 @@ export class MeasuredCluster {
         this.coordinatorAddress,
         '--dir',
         this.dataDirectory(id),
+        // Its /metrics tell how long its fsyncs and requests took (the bench's "where a write waited").
+        '--admin',
+        `${MEASURE_HOST}:0`,
         ...this.replicaFlags,
       ],
       this.logPath(id),

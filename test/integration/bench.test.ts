@@ -31,6 +31,15 @@ interface RunJson {
     readonly serversKernelMicros: number;
     readonly clientKernelMicros: number;
   } | null;
+  readonly waits:
+    | readonly {
+        readonly replica: string;
+        readonly fsyncs: number;
+        readonly fsyncMeanMs: number | null;
+        readonly writes: number;
+        readonly writeMeanMs: number | null;
+      }[]
+    | null;
 }
 
 interface BenchJson {
@@ -112,6 +121,21 @@ test('bench --start 3 loads its own cluster, and every key it wrote reads back a
   // Every write crosses sockets and reaches disks: some of it is the kernel's, never more than all.
   assert.ok(cpu.serversKernelMicros > 0 && cpu.serversKernelMicros <= cpu.serversMicros, JSON.stringify(cpu));
   assert.ok(cpu.clientKernelMicros <= cpu.clientMicros, JSON.stringify(cpu));
+  // Where the writes waited, from each replica's /metrics: every replica synced its log, and the
+  // primary alone answered them all (the calls of the run, and at most one still in flight per
+  // client when the window closed).
+  const { waits, ops } = report.median;
+  assert.ok(waits !== null, 'a started cluster is read');
+  assert.deepEqual(waits.map(({ replica }) => replica).sort(), ['r1', 'r2', 'r3']);
+  for (const replica of waits)
+    assert.ok(replica.fsyncs > 0 && replica.fsyncMeanMs !== null, JSON.stringify(waits));
+  const answering = waits.filter(({ writes }) => writes > 0);
+  assert.equal(answering.length, 1, JSON.stringify(waits));
+  const primary = answering[0];
+  assert.ok(
+    primary !== undefined && primary.writes >= ops && primary.writes <= ops + 4,
+    JSON.stringify({ ops, waits }),
+  );
 });
 
 test('with a slow backup, a sync write waits for its fsync: none is answered sooner than the delay', async () => {
@@ -140,6 +164,14 @@ test('with a slow backup, a sync write waits for its fsync: none is answered soo
   assert.ok(report.verify !== null && report.verify.keysChecked > 0 && report.verify.mismatches === 0);
   // Every write is acknowledged only once r3's disk has it, and every fsync of r3 takes the delay.
   assert.ok(report.median.latencyMs.p50 >= delayMs, JSON.stringify(report.median.latencyMs));
+  // And the report says which disk the writes waited for.
+  const { waits } = report.median;
+  assert.ok(waits !== null, 'a started cluster is read');
+  const slowest = waits.reduce((most, replica) =>
+    (replica.fsyncMeanMs ?? 0) > (most.fsyncMeanMs ?? 0) ? replica : most,
+  );
+  assert.equal(slowest.replica, 'r3', JSON.stringify(waits));
+  assert.ok((slowest.fsyncMeanMs ?? 0) >= delayMs, JSON.stringify(waits));
 });
 
 describe('bench against a running cluster', { concurrency: false }, () => {

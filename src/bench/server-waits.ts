@@ -1,0 +1,125 @@
+// Where a write waited, as the replicas of a cluster the bench started tell it: each one's /metrics
+// read before and after a run. A closed loop's throughput is its clients over the time each write
+// takes, and at the client that time is one number; the replicas split it. The primary times each
+// request from its arrival to its answer (`understudy_request_duration_seconds`), and every replica
+// times each fdatasync of a batch of log entries (`understudy_fsync_seconds`, one per group commit).
+// The client's mean less the primary's is the way there and back; a replica whose fsyncs take longer
+// than the others' is the disk the cluster waits for (docs/PERFORMANCE.md, "Where a write's 2.7 ms go").
+
+/** Running totals of one replica, as its /metrics had them at one moment. */
+export interface ReplicaCounters {
+  readonly fsyncs: number;
+  readonly fsyncSeconds: number;
+  /** Client writes it answered (every durability), and their time from arrival to answer. */
+  readonly writes: number;
+  readonly writeSeconds: number;
+}
+
+/** One replica's share of a run: what it did between the two readings. */
+export interface ReplicaWaits {
+  readonly replica: string;
+  readonly fsyncs: number;
+  /** Null when it synced nothing. */
+  readonly fsyncMeanMs: number | null;
+  /** Client writes it answered: the primary's, none on a backup. */
+  readonly writes: number;
+  readonly writeMeanMs: number | null;
+}
+
+const sample =
+  /^(understudy_fsync_seconds|understudy_request_duration_seconds)_(sum|count)(\{[^}]*\})?\s+(\S+)$/;
+
+/**
+ * The counters in a replica's /metrics text, or null if any is missing or unreadable (another
+ * program on that port, a build without them): a wrong number would be worse than none.
+ */
+export function countersFromMetrics(text: string): ReplicaCounters | null {
+  let fsyncs: number | null = null;
+  let fsyncSeconds: number | null = null;
+  let writes = 0;
+  let writeSeconds = 0;
+  let writeSeries = 0;
+  for (const line of text.split('\n')) {
+    const match = sample.exec(line);
+    if (match === null) continue;
+    const [, name, part, labels = '', text] = match;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < 0) return null;
+    if (name === 'understudy_fsync_seconds') {
+      if (part === 'sum') fsyncSeconds = value;
+      else fsyncs = value;
+    } else if (labels.includes('op="write"')) {
+      writeSeries += 1;
+      if (part === 'sum') writeSeconds += value;
+      else writes += value;
+    }
+  }
+  if (fsyncs === null || fsyncSeconds === null || writeSeries === 0) return null;
+  return { fsyncs, fsyncSeconds, writes, writeSeconds };
+}
+
+/**
+ * Each replica read both times, in the order of `after`; one that restarted in between (its counts
+ * went down) or was not read is left out.
+ */
+export function waitsBetween(
+  before: ReadonlyMap<string, ReplicaCounters | null>,
+  after: ReadonlyMap<string, ReplicaCounters | null>,
+): ReplicaWaits[] {
+  return [...after].flatMap(([replica, end]) => {
+    const start = before.get(replica);
+    if (start == null || end === null) return [];
+    const fsyncs = end.fsyncs - start.fsyncs;
+    const writes = end.writes - start.writes;
+    if (fsyncs < 0 || writes < 0) return [];
+    const meanMs = (seconds: number, count: number) => (count === 0 ? null : round((seconds * 1000) / count));
+    return [
+      {
+        replica,
+        fsyncs,
+        fsyncMeanMs: meanMs(end.fsyncSeconds - start.fsyncSeconds, fsyncs),
+        writes,
+        writeMeanMs: meanMs(end.writeSeconds - start.writeSeconds, writes),
+      },
+    ];
+  });
+}
+
+/** Reads the /metrics of a cluster's replicas (plain HTTP: a cluster the bench started). */
+export class ServerWaitsMeter {
+  constructor(
+    private readonly replicas: () => readonly { readonly name: string; readonly address: string }[],
+    private readonly timeoutMs = 2000,
+  ) {}
+
+  async read(): Promise<Map<string, ReplicaCounters | null>> {
+    const replicas = this.replicas();
+    const counters = await Promise.all(replicas.map(({ address }) => this.readOne(address)));
+    return new Map(replicas.map(({ name }, index) => [name, counters[index] ?? null]));
+  }
+
+  /** Times `run` between two readings; null when no replica could be read both times. */
+  async measure<T>(run: () => Promise<T>): Promise<T & { readonly waits: readonly ReplicaWaits[] | null }> {
+    if (this.replicas().length === 0) return { ...(await run()), waits: null };
+    const before = await this.read();
+    const result = await run();
+    const waits = waitsBetween(before, await this.read());
+    return { ...result, waits: waits.length === 0 ? null : waits };
+  }
+
+  private async readOne(address: string): Promise<ReplicaCounters | null> {
+    try {
+      const response = await fetch(`http://${address}/metrics`, {
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      if (!response.ok) return null;
+      return countersFromMetrics(await response.text());
+    } catch {
+      return null;
+    }
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
