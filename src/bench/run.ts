@@ -213,7 +213,7 @@ export async function runBench(target: BenchTarget, options: BenchOptions): Prom
   const { shape } = options;
   const session = await LoadSession.open(target, options);
   const meter = new CpuMeter(() => target.processes());
-  const waitsMeter = new ServerWaitsMeter(() => target.replicaAdmins());
+  const waitsMeter = new ServerWaitsMeter(() => target.replicaAdmins(), target.fetchMetrics);
   try {
     const runPhase = async (phase: string, seconds: number): Promise<MeasuredRunReport> => {
       // The replicas' readings outside the CPU's, so that serving them is not counted as the writes'.

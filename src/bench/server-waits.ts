@@ -6,6 +6,8 @@
 // The client's mean less the primary's is the way there and back; a replica whose fsyncs take longer
 // than the others' is the disk the cluster waits for (docs/PERFORMANCE.md, "Where a write's 2.7 ms go").
 
+import type { MetricsFetcher } from '../admin/dashboard/write-latency-scraper.js';
+
 /** Running totals of one replica, as its /metrics had them at one moment. */
 export interface ReplicaCounters {
   readonly fsyncs: number;
@@ -85,17 +87,24 @@ export function waitsBetween(
   });
 }
 
-/** Reads the /metrics of a cluster's replicas (plain HTTP: a cluster the bench started). */
+/** Reads the /metrics of a cluster's replicas, by name, through `fetchMetrics`. */
 export class ServerWaitsMeter {
   constructor(
     private readonly replicas: () => readonly { readonly name: string; readonly address: string }[],
-    private readonly timeoutMs = 2000,
+    private readonly fetchMetrics: MetricsFetcher,
   ) {}
 
   async read(): Promise<Map<string, ReplicaCounters | null>> {
     const replicas = this.replicas();
-    const counters = await Promise.all(replicas.map(({ address }) => this.readOne(address)));
-    return new Map(replicas.map(({ name }, index) => [name, counters[index] ?? null]));
+    const texts = await Promise.all(
+      replicas.map(({ address }) => this.fetchMetrics(address).catch(() => null)),
+    );
+    return new Map(
+      replicas.map(({ name }, index) => {
+        const text = texts[index];
+        return [name, text == null ? null : countersFromMetrics(text)];
+      }),
+    );
   }
 
   /** Times `run` between two readings; null when no replica could be read both times. */
@@ -105,18 +114,6 @@ export class ServerWaitsMeter {
     const result = await run();
     const waits = waitsBetween(before, await this.read());
     return { ...result, waits: waits.length === 0 ? null : waits };
-  }
-
-  private async readOne(address: string): Promise<ReplicaCounters | null> {
-    try {
-      const response = await fetch(`http://${address}/metrics`, {
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      if (!response.ok) return null;
-      return countersFromMetrics(await response.text());
-    } catch {
-      return null;
-    }
   }
 }
 

@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { httpMetricsFetcher, type MetricsFetcher } from '../admin/dashboard/write-latency-scraper.js';
 import { CLUSTER_ID_DEFAULT, Client, type TlsMaterial } from '../client/index.js';
 import { MeasuredCluster, waitForWholeView } from '../tools/measure-cluster.js';
 import type { NamedProcess } from './process-cpu.js';
@@ -31,17 +32,31 @@ export interface BenchTarget {
   readonly token?: string;
   /** The cluster's processes, when they run on this machine because the bench started them. */
   processes(): readonly NamedProcess[];
-  /** The admin ports (HOST:PORT) of the replicas the bench started, whose /metrics it reads. */
+  /**
+   * The replicas' admin ports (HOST:PORT) whose /metrics the bench reads: those of the replicas it
+   * started, or those named by --replica-admins.
+   */
   replicaAdmins(): readonly { readonly name: string; readonly address: string }[];
+  /** How it reads them (plain HTTP, or HTTPS trusting the cluster's CA). */
+  readonly fetchMetrics: MetricsFetcher;
   close(): Promise<void>;
 }
 
+/** How long the bench waits for one replica's /metrics. */
+export const METRICS_TIMEOUT_MS = 2000;
+
+/** A cluster that runs already; `admins`, its replicas' admin ports the bench may read (--replica-admins). */
 export function runningCluster(
   coordinator: string,
   clusterId: string,
   tls?: TlsMaterial,
   token?: string,
+  admins: { readonly addresses: readonly string[]; readonly fetchMetrics: MetricsFetcher } = {
+    addresses: [],
+    fetchMetrics: httpMetricsFetcher(METRICS_TIMEOUT_MS),
+  },
 ): BenchTarget {
+  const replicaAdmins = admins.addresses.map((address) => ({ name: address, address }));
   return {
     coordinator,
     clusterId,
@@ -50,7 +65,8 @@ export function runningCluster(
     ...(tls === undefined ? {} : { tls }),
     ...(token === undefined ? {} : { token }),
     processes: () => [],
-    replicaAdmins: () => [],
+    replicaAdmins: () => replicaAdmins,
+    fetchMetrics: admins.fetchMetrics,
     close: async () => {},
   };
 }
@@ -115,6 +131,7 @@ export async function startLocalCluster(
     cluster,
     processes: () => cluster.processes(),
     replicaAdmins: () => cluster.adminAddresses(),
+    fetchMetrics: httpMetricsFetcher(METRICS_TIMEOUT_MS),
     close: async () => {
       await cluster.close();
       rmSync(directory, { recursive: true, force: true });

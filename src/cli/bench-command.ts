@@ -43,7 +43,7 @@ import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
 import { clientToken } from './auth-files.js';
-import { addClientOptions, type ClientFlags, exitCode, integerIn } from './options.js';
+import { addClientOptions, addressList, type ClientFlags, exitCode, integerIn } from './options.js';
 import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
 import { clientTlsMaterial } from './tls-files.js';
 
@@ -55,6 +55,8 @@ interface BenchFlags extends ClientFlags {
   readonly syncQuorum?: number;
   readonly lagPolicy?: LagPolicy;
   readonly backupLagMaxMs?: number;
+  readonly replicaAdmins?: string[];
+  readonly adminTls?: boolean;
   readonly clients: number;
   readonly pipeline: number;
   readonly sharedClient?: boolean;
@@ -130,6 +132,15 @@ export function addBenchCommand(program: Command): void {
       integerIn(backupLagMaxMsMin, 600_000),
     )
     .option(
+      '--replica-admins <addresses>',
+      "a running cluster's replica admin ports (host:port, comma-separated): their /metrics say where each write waited (a cluster --start runs is read anyway)",
+      addressList('--replica-admins'),
+    )
+    .option(
+      '--admin-tls',
+      'read --replica-admins over HTTPS, trusting --tls-ca (replicas run with --admin-tls)',
+    )
+    .option(
       '--clients <n>',
       `clients, each its own connection (${FAILOVER_CLIENTS_DEFAULT} with --scenario failover)`,
       integerIn(1, BENCH_CLIENTS_MAX),
@@ -195,6 +206,10 @@ export function addBenchCommand(program: Command): void {
     if (flags.start !== undefined && (flags.tlsCa !== undefined || flags.tlsCert !== undefined)) {
       usage('--start runs its own cluster on plain TCP: it takes no --tls-ca or --tls-cert');
     }
+    if (flags.start !== undefined && given('replicaAdmins'))
+      usage('--replica-admins names the admin ports of a running cluster: --start reads its own');
+    if (given('adminTls') && (flags.replicaAdmins === undefined || flags.tlsCa === undefined))
+      usage('--admin-tls reads --replica-admins over HTTPS: it needs both --replica-admins and --tls-ca');
     for (const [option, flag] of [
       ['syncQuorum', '--sync-quorum'],
       ['lagPolicy', '--lag-policy'],
@@ -287,7 +302,10 @@ function outcomeOf<R extends Checked>(report: R, format: (report: R) => string):
 async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
   const { jsonReport } = await import('../bench/report.js');
   const { ProgressLine } = await import('../bench/progress.js');
-  const { runningCluster, startLocalCluster } = await import('../bench/target.js');
+  const { runningCluster, startLocalCluster, METRICS_TIMEOUT_MS } = await import('../bench/target.js');
+  const { httpMetricsFetcher, httpsMetricsFetcher } = await import(
+    '../admin/dashboard/write-latency-scraper.js'
+  );
   const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : null;
   const interrupted = new AbortController();
   const interrupt = () => interrupted.abort();
@@ -306,14 +324,16 @@ async function bench(flags: BenchFlags, shape: BenchShape): Promise<void> {
             ...(flags.slowBackupFsyncMs === undefined ? {} : { slowBackupFsyncMs: flags.slowBackupFsyncMs }),
             clusterArguments: clusterSettingArguments(flags),
           });
+    const tls = clientTlsMaterial(flags);
     const target =
       started ??
-      runningCluster(
-        flags.coordinator,
-        flags.clusterId,
-        clientTlsMaterial(flags),
-        clientToken(flags.tokenFile),
-      );
+      runningCluster(flags.coordinator, flags.clusterId, tls, clientToken(flags.tokenFile), {
+        addresses: flags.replicaAdmins ?? [],
+        fetchMetrics:
+          flags.adminTls === true && tls !== undefined
+            ? httpsMetricsFetcher(METRICS_TIMEOUT_MS, { ca: tls.ca })
+            : httpMetricsFetcher(METRICS_TIMEOUT_MS),
+      });
     try {
       let outcome: Outcome;
       if (flags.scenario === 'load') {

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LocalCluster, runCli } from './harness.js';
+import { adminAddressOf, LocalCluster, runCli } from './harness.js';
 
 /** The parts of `bench --json` these tests read. */
 interface LatencyJson {
@@ -177,7 +177,7 @@ test('with a slow backup, a sync write waits for its fsync: none is answered soo
 describe('bench against a running cluster', { concurrency: false }, () => {
   let cluster: LocalCluster;
   before(async () => {
-    cluster = await LocalCluster.start(3);
+    cluster = await LocalCluster.start(3, ['--admin', '127.0.0.1:0']);
   });
   after(async () => {
     await cluster.close();
@@ -229,11 +229,14 @@ describe('bench against a running cluster', { concurrency: false }, () => {
     assert.match((await client.getText(`${report.keyPrefix}/0/i0`)) ?? '', /^[1-9]\d*$/);
   });
 
-  test('the text report names the target and shows the runs and the median', async () => {
+  test('the text report names the target and shows the runs, the median, and where writes waited', async () => {
+    const admins = [...cluster.replicas.values()].map((replica) => adminAddressOf(replica));
     const result = await runCli([
       'bench',
       '--coordinator',
       cluster.coordinatorAddress,
+      '--replica-admins',
+      admins.join(','),
       '--clients',
       '2',
       '--duration',
@@ -254,6 +257,15 @@ describe('bench against a running cluster', { concurrency: false }, () => {
       result.stdout,
       /CPU per operation \(median run, user \+ system\): [\d,]+ µs in this client \([\d,]+ in the kernel\)\n/,
     );
+    // Every replica named by its admin port, the primary the one that answered the writes.
+    const address = String.raw`127\.0\.0\.1:\d+`;
+    const fsyncs = String.raw`(${address}) [\d.]+ ms \([\d,]+, [\d.]+ writes each\)`;
+    const waits = new RegExp(
+      String.raw`where a write waited \(median run, means\): [\d.]+ ms at this client, [\d.]+ of them at the primary (${address}); fsyncs ${fsyncs}, ${fsyncs}, ${fsyncs}\n`,
+    ).exec(result.stdout);
+    assert.ok(waits !== null, result.stdout);
+    assert.deepEqual(waits.slice(2).sort(), [...admins].sort());
+    assert.ok(admins.includes(waits[1] ?? ''));
     assert.equal(result.stderr, '', 'no progress line when stderr is not a terminal');
   });
 });

@@ -201,6 +201,15 @@ const usageErrors: [string[], RegExp][] = [
   [['bench', '--scenario', 'steady'], /--scenario steady samples the replicas' memory: it needs --start N/],
   [['bench', '--scenario', 'steady', '--start', '3', '--runs', '2'], /--scenario steady takes no --runs/],
   [['bench', '--start', '3', '--trials', '5'], /--trials is for --scenario failover/],
+  [
+    ['bench', '--start', '3', '--replica-admins', '127.0.0.1:9100'],
+    /--replica-admins names the admin ports of a running cluster: --start reads its own/,
+  ],
+  [['bench', '--replica-admins', 'nowhere'], /--replica-admins/],
+  [
+    ['bench', '--replica-admins', '127.0.0.1:9100', '--admin-tls'],
+    /--admin-tls reads --replica-admins over HTTPS: it needs both --replica-admins and --tls-ca/,
+  ],
   [['bench', '--scenario', 'steady', '--start', '3', '--trials', '5'], /--trials is for --scenario failover/],
 ];
 
