@@ -114,12 +114,14 @@ export function describeCpu(cpu: CpuPerOperation | null): string {
 
 /**
  * "where a write waited (median run): 2.71 ms at this client, 2.02 of them at the primary r1; fsyncs
- * r1 0.93 ms (11,513, 12.6 writes each), r2 0.56 ms (12,348, 11.7), ..." from the replicas the
- * bench started; null for a running cluster, whose admin ports the bench does not know.
+ * r1 0.93 ms (11,513, 12.6 writes each), r2 0.56 ms (12,348, 11.7), ..." from the replicas' /metrics;
+ * null when the bench knows no admin port (a running cluster without --replica-admins).
  */
 export function describeWaits(run: Pick<MeasuredRunReport, 'waits' | 'latencyMs'>): string | null {
   const { waits } = run;
   if (waits === null) return null;
+  if (waits.length === 0)
+    return "where a write waited: not measured (no replica's /metrics could be read before and after the run)";
   const primary = waits.reduce<ReplicaWaits | null>(
     (most, replica) => (replica.writes > (most?.writes ?? 0) ? replica : most),
     null,

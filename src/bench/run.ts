@@ -50,7 +50,10 @@ export interface RunReport extends LoopResult {
 export interface MeasuredRunReport extends RunReport {
   /** Null when a process could not be read (not Linux) or nothing completed. */
   readonly cpu: CpuPerOperation | null;
-  /** Each started replica's fsyncs and answered writes in the run; null on a running cluster. */
+  /**
+   * Each replica's fsyncs and answered writes in the run, of those whose /metrics were read before
+   * and after it (a cluster the bench started, or --replica-admins); null with no admin port to read.
+   */
   readonly waits: readonly ReplicaWaits[] | null;
 }
 

@@ -107,13 +107,15 @@ export class ServerWaitsMeter {
     );
   }
 
-  /** Times `run` between two readings; null when no replica could be read both times. */
+  /**
+   * Times `run` between two readings: each replica read both times (none, if none could be), or
+   * null when there is no replica to read.
+   */
   async measure<T>(run: () => Promise<T>): Promise<T & { readonly waits: readonly ReplicaWaits[] | null }> {
     if (this.replicas().length === 0) return { ...(await run()), waits: null };
     const before = await this.read();
     const result = await run();
-    const waits = waitsBetween(before, await this.read());
-    return { ...result, waits: waits.length === 0 ? null : waits };
+    return { ...result, waits: waitsBetween(before, await this.read()) };
   }
 }
 

@@ -268,4 +268,28 @@ describe('bench against a running cluster', { concurrency: false }, () => {
     assert.ok(admins.includes(waits[1] ?? ''));
     assert.equal(result.stderr, '', 'no progress line when stderr is not a terminal');
   });
+
+  test('admin ports that serve no metrics: the run goes on, and the report says the waits were not measured', async () => {
+    const result = await runCli([
+      'bench',
+      '--coordinator',
+      cluster.coordinatorAddress,
+      // The coordinator's client port speaks the framed protocol, not HTTP.
+      '--replica-admins',
+      cluster.coordinatorAddress,
+      '--clients',
+      '1',
+      '--duration',
+      '1',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--json',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = parseReport(result.stdout);
+    assertCleanRuns(report);
+    assert.deepEqual(report.median.waits, []);
+  });
 });

@@ -86,4 +86,8 @@ test('the line names the primary by the writes it answered, and each replica’s
       'fsyncs r1 0.55 ms (800, 15.0 writes each), r2 0.93 ms (1,000, 12.0 writes each), r3 none',
   );
   assert.equal(describeWaits({ ...run, waits: null }), null);
+  assert.equal(
+    describeWaits({ ...run, waits: [] }),
+    "where a write waited: not measured (no replica's /metrics could be read before and after the run)",
+  );
 });
