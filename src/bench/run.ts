@@ -44,8 +44,8 @@ export interface RunReport extends LoopResult {
 }
 
 /**
- * A run of `bench` proper, with what each operation cost in CPU (process-cpu.ts) and, on a cluster
- * the bench started, where its writes waited (server-waits.ts).
+ * A run of `bench` proper, with what each operation cost in CPU (process-cpu.ts) and, where the bench
+ * knows the replicas' admin ports, where its writes waited (server-waits.ts).
  */
 export interface MeasuredRunReport extends RunReport {
   /** Null when a process could not be read (not Linux) or nothing completed. */

@@ -1,5 +1,5 @@
-// Where a write waited, as the replicas of a cluster the bench started tell it: each one's /metrics
-// read before and after a run. A closed loop's throughput is its clients over the time each write
+// Where a write waited, as the replicas tell it: the /metrics of each one whose admin port the bench
+// knows (the replicas it started, or those --replica-admins names), read before and after a run. A closed loop's throughput is its clients over the time each write
 // takes, and at the client that time is one number; the replicas split it. The primary times each
 // request from its arrival to its answer (`understudy_request_duration_seconds`), and every replica
 // times each fdatasync of a batch of log entries (`understudy_fsync_seconds`, one per group commit).
