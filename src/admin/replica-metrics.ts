@@ -25,6 +25,13 @@ export function createReplicaRegistry(
     () => now().stalls,
   );
   roleGaugeFrom(registry, replicaRoles, () => now().status.role);
+  labelledGaugeFrom(
+    registry,
+    'understudy_replica_info',
+    "1, labelled with this replica's id (--id): what its other series are about, where a scrape target names only an address.",
+    'replica',
+    () => [[now().status.id, 1]],
+  );
   gaugeFrom(
     registry,
     'understudy_commit_index',

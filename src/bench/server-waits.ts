@@ -10,6 +10,8 @@ import type { MetricsFetcher } from '../admin/dashboard/write-latency-scraper.js
 
 /** Running totals of one replica, as its /metrics had them at one moment. */
 export interface ReplicaCounters {
+  /** Its id, from `understudy_replica_info`; null from a build without it. */
+  readonly id: string | null;
   readonly fsyncs: number;
   readonly fsyncSeconds: number;
   /** Client writes it answered (every durability), and their time from arrival to answer. */
@@ -30,6 +32,7 @@ export interface ReplicaWaits {
 
 const sample =
   /^(understudy_fsync_seconds|understudy_request_duration_seconds)_(sum|count)(\{[^}]*\})?\s+(\S+)$/;
+const replicaInfo = /^understudy_replica_info\{replica="([^"\\]+)"\}\s+1$/;
 
 /**
  * The counters in a replica's /metrics text, or null if any is missing or unreadable (another
@@ -41,7 +44,9 @@ export function countersFromMetrics(text: string): ReplicaCounters | null {
   let writes = 0;
   let writeSeconds = 0;
   let writeSeries = 0;
+  let id: string | null = null;
   for (const line of text.split('\n')) {
+    id = replicaInfo.exec(line)?.[1] ?? id;
     const match = sample.exec(line);
     if (match === null) continue;
     const [, name, part, labels = '', text] = match;
@@ -57,12 +62,12 @@ export function countersFromMetrics(text: string): ReplicaCounters | null {
     }
   }
   if (fsyncs === null || fsyncSeconds === null || writeSeries === 0) return null;
-  return { fsyncs, fsyncSeconds, writes, writeSeconds };
+  return { id, fsyncs, fsyncSeconds, writes, writeSeconds };
 }
 
 /**
- * Each replica read both times, in the order of `after`; one that restarted in between (its counts
- * went down) or was not read is left out.
+ * Each replica read both times, in the order of `after`, by the id its metrics gave (or the name it
+ * was read under); one that restarted in between (its counts went down) or was not read is left out.
  */
 export function waitsBetween(
   before: ReadonlyMap<string, ReplicaCounters | null>,
@@ -77,7 +82,7 @@ export function waitsBetween(
     const meanMs = (seconds: number, count: number) => (count === 0 ? null : round((seconds * 1000) / count));
     return [
       {
-        replica,
+        replica: end.id ?? replica,
         fsyncs,
         fsyncMeanMs: meanMs(end.fsyncSeconds - start.fsyncSeconds, fsyncs),
         writes,

@@ -66,6 +66,7 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
       sampleValue(now, 'understudy_request_duration_seconds_count', writeSync) >= requestsBefore + writes;
     return moved ? now : undefined;
   });
+  assert.equal(sampleValue(after, 'understudy_replica_info', { replica: primary }), 1);
   assert.equal(sampleValue(after, 'understudy_role', { role: 'primary' }), 1);
   assert.equal(sampleValue(after, 'understudy_role', { role: 'backup' }), 0);
   assert.ok(sampleValue(after, 'understudy_view_number') >= 1);

@@ -10,6 +10,9 @@ import { countersFromMetrics, type ReplicaCounters, waitsBetween } from '../../s
 
 function metricsText(counters: ReplicaCounters, extra = ''): string {
   return [
+    ...(counters.id === null
+      ? []
+      : ['# TYPE understudy_replica_info gauge', `understudy_replica_info{replica="${counters.id}"} 1`]),
     '# HELP understudy_fsync_seconds Time of each fdatasync of a batch of log entries.',
     '# TYPE understudy_fsync_seconds histogram',
     'understudy_fsync_seconds_bucket{le="0.001"} 3',
@@ -30,13 +33,15 @@ function metricsText(counters: ReplicaCounters, extra = ''): string {
   ].join('\n');
 }
 
-test('a replica’s counters: its fsyncs, and the client writes it answered in every durability', () => {
-  const counters = { fsyncs: 4, fsyncSeconds: 0.004, writes: 10, writeSeconds: 0.02 };
+test('a replica’s counters: its id, its fsyncs, and the client writes it answered in every durability', () => {
+  const counters = { id: 'r2', fsyncs: 4, fsyncSeconds: 0.004, writes: 10, writeSeconds: 0.02 };
   assert.deepEqual(countersFromMetrics(metricsText(counters)), counters);
+  // A build that does not say its id is still read; the bench then names it by its address.
+  assert.deepEqual(countersFromMetrics(metricsText({ ...counters, id: null })), { ...counters, id: null });
 });
 
 test('text without the counters, or with a value that is not a count, is read as nothing', () => {
-  const counters = { fsyncs: 4, fsyncSeconds: 0.004, writes: 10, writeSeconds: 0.02 };
+  const counters = { id: 'r1', fsyncs: 4, fsyncSeconds: 0.004, writes: 10, writeSeconds: 0.02 };
   assert.equal(countersFromMetrics('<html>not metrics</html>'), null);
   assert.equal(
     countersFromMetrics(metricsText(counters).replace(/^understudy_fsync_seconds_count.*$/m, '')),
@@ -52,22 +57,22 @@ test('text without the counters, or with a value that is not a count, is read as
   assert.equal(countersFromMetrics(metricsText({ ...counters, fsyncs: -1 })), null);
 });
 
-test('a run’s waits: what each replica did between the readings; a restarted or unread one is left out', () => {
+test('a run’s waits: what each replica did between the readings, by its id; a restarted or unread one is left out', () => {
   const before = new Map<string, ReplicaCounters | null>([
-    ['r1', { fsyncs: 10, fsyncSeconds: 0.01, writes: 100, writeSeconds: 0.2 }],
-    ['r2', { fsyncs: 20, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
-    ['r3', { fsyncs: 500, fsyncSeconds: 1, writes: 0, writeSeconds: 0 }],
-    ['r4', null],
+    ['10.0.0.1:9100', { id: 'r1', fsyncs: 10, fsyncSeconds: 0.01, writes: 100, writeSeconds: 0.2 }],
+    ['10.0.0.2:9100', { id: null, fsyncs: 20, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
+    ['10.0.0.3:9100', { id: 'r3', fsyncs: 500, fsyncSeconds: 1, writes: 0, writeSeconds: 0 }],
+    ['10.0.0.4:9100', null],
   ]);
   const after = new Map<string, ReplicaCounters | null>([
-    ['r1', { fsyncs: 30, fsyncSeconds: 0.03, writes: 340, writeSeconds: 0.68 }],
-    ['r2', { fsyncs: 20, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
-    ['r3', { fsyncs: 5, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
-    ['r4', { fsyncs: 5, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
+    ['10.0.0.1:9100', { id: 'r1', fsyncs: 30, fsyncSeconds: 0.03, writes: 340, writeSeconds: 0.68 }],
+    ['10.0.0.2:9100', { id: null, fsyncs: 20, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
+    ['10.0.0.3:9100', { id: 'r3', fsyncs: 5, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
+    ['10.0.0.4:9100', { id: 'r4', fsyncs: 5, fsyncSeconds: 0.01, writes: 0, writeSeconds: 0 }],
   ]);
   assert.deepEqual(waitsBetween(before, after), [
     { replica: 'r1', fsyncs: 20, fsyncMeanMs: 1, writes: 240, writeMeanMs: 2 },
-    { replica: 'r2', fsyncs: 0, fsyncMeanMs: null, writes: 0, writeMeanMs: null },
+    { replica: '10.0.0.2:9100', fsyncs: 0, fsyncMeanMs: null, writes: 0, writeMeanMs: null },
   ]);
 });
 
