@@ -419,11 +419,11 @@ export class ChaosCluster {
   async leadingCoordinator(): Promise<string | null> {
     if (this.etcd === null) return COORDINATOR_NAME;
     // The chaos cluster runs the default cluster id; the client asks every member in turn.
-    const { kv } = await new EtcdClient(this.etcd.urls)
+    const client = new EtcdClient(this.etcd.urls);
+    const { kv } = await client
       .range(etcdKeysOf(clusterIdDefault).leader)
-      .catch(() => ({
-        kv: null,
-      }));
+      .catch(() => ({ kv: null }))
+      .finally(() => client.close());
     if (kv === null) return null;
     const address = kv.value.toString('utf8');
     return this.coordinatorNames.find((name) => this.proxy(name).address === address) ?? null;

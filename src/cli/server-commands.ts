@@ -15,6 +15,7 @@ import { CLUSTER_ID_DEFAULT } from '../client/index.js';
 import { ConfigError } from '../errors.js';
 import { type ClusterSettings, clusterSettingArguments } from '../node/cluster-settings.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
+import type { EtcdHomeOptions } from '../node/coordinator-server.js';
 import { createLogger, type Logger, type LogLevel } from '../node/logger.js';
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
@@ -35,7 +36,7 @@ import {
   CLUSTER_PORT_DEFAULT,
   RESP_PORT_BASE,
 } from './settings/server-settings.js';
-import { serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
+import { etcdTlsMaterial, serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
 
 // The flags, their defaults and limits are in the settings table (settings/server-settings.ts).
 export {
@@ -80,6 +81,9 @@ interface CoordinatorFlags extends Omit<ServerFlags, 'dir'>, ClusterSettings, Tl
   readonly dir?: string;
   readonly etcd?: string[];
   readonly etcdLeaseSeconds?: number;
+  readonly etcdCa?: string;
+  readonly etcdCert?: string;
+  readonly etcdKey?: string;
   readonly advertise?: string;
   readonly adminTls?: boolean;
   readonly recoverFromReplicas?: string[];
@@ -178,15 +182,23 @@ export function addServerCommands(program: Command): void {
     const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, 'coordinator');
-    let home: { directory: string } | { etcd: { endpoints: string[]; leaseSeconds?: number } };
+    let home: { directory: string } | { etcd: EtcdHomeOptions };
     if (flags.etcd !== undefined) {
       home = {
         etcd: {
           endpoints: flags.etcd,
           ...(flags.etcdLeaseSeconds === undefined ? {} : { leaseSeconds: flags.etcdLeaseSeconds }),
+          tls: etcdTlsMaterial(flags),
         },
       };
     } else {
+      for (const [value, flag] of [
+        [flags.etcdCa, '--etcd-ca'],
+        [flags.etcdCert, '--etcd-cert'],
+        [flags.etcdKey, '--etcd-key'],
+      ] as const) {
+        if (value !== undefined) throw new ConfigError(`${flag} is for reaching etcd: it needs --etcd`);
+      }
       const directory = resolve(flags.dir ?? '.');
       await mkdir(directory, { recursive: true });
       home = { directory };

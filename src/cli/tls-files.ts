@@ -1,10 +1,12 @@
 // The --tls-ca, --tls-cert and --tls-key files, read into the material the transport takes. A server
 // takes all three or none (a member without a certificate could not prove who it is); a client may
-// take the CA alone. The files' contents are never printed: errors name the file only.
+// take the CA alone. And the coordinator's --etcd-ca, --etcd-cert and --etcd-key, for etcd. The files'
+// contents are never printed: errors name the file only.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import type { EtcdTls } from '../node/etcd/etcd-client.js';
 import { ReloadableTls, type TlsMaterial } from '../transport/index.js';
 
 export interface TlsFlags {
@@ -19,6 +21,25 @@ function readPem(flag: string, file: string): Buffer {
   } catch (error) {
     throw new ConfigError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
+}
+
+/**
+ * How the coordinator reaches etcd over https (--etcd-ca, --etcd-cert, --etcd-key), read once at
+ * start; ConfigError when a certificate comes without its key or the other way round.
+ */
+export function etcdTlsMaterial(flags: {
+  readonly etcdCa?: string;
+  readonly etcdCert?: string;
+  readonly etcdKey?: string;
+}): EtcdTls {
+  if ((flags.etcdCert === undefined) !== (flags.etcdKey === undefined)) {
+    throw new ConfigError('--etcd-cert and --etcd-key go together');
+  }
+  return {
+    ...(flags.etcdCa === undefined ? {} : { ca: readPem('--etcd-ca', flags.etcdCa) }),
+    ...(flags.etcdCert === undefined ? {} : { cert: readPem('--etcd-cert', flags.etcdCert) }),
+    ...(flags.etcdKey === undefined ? {} : { key: readPem('--etcd-key', flags.etcdKey) }),
+  };
 }
 
 /**

@@ -44,7 +44,7 @@ import {
 import { logIfClosedForBadInput, logRejectedHandshake, refuseBadInput } from './bad-input.js';
 import { ClusterServiceRecord, type ServiceRecord } from './cluster-service.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
-import { EtcdClient } from './etcd/etcd-client.js';
+import { EtcdClient, type EtcdTls } from './etcd/etcd-client.js';
 import { ETCD_LEASE_SECONDS_DEFAULT, EtcdLeadership } from './etcd/etcd-leadership.js';
 import { EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home.js';
 import { createLogger, type Logger } from './logger.js';
@@ -62,6 +62,8 @@ export interface EtcdHomeOptions {
   readonly pollMs?: number;
   /** One etcd request to one member, before the next member is tried. */
   readonly requestTimeoutMs?: number;
+  /** Over https: the CA to trust and the client certificate to present (etcd's --client-cert-auth). */
+  readonly tls?: EtcdTls;
 }
 
 const etcdPollMsDefault = 250;
@@ -137,6 +139,7 @@ export class CoordinatorServer {
   private outbox: Promise<void> | null = null;
   /** Null with the directory home. */
   private leadership: EtcdLeadership | null = null;
+  private etcdClient: EtcdClient | null = null;
   private listener: Listener | null = null;
   private readonly stalls: StallWatch;
 
@@ -164,6 +167,9 @@ export class CoordinatorServer {
     if ((directory === undefined) === (etcd === undefined)) {
       throw new ConfigError('a coordinator keeps its state in a directory or in etcd: give exactly one');
     }
+    // Checked before the server's timer starts: a bad etcd setting then ends the process with its error.
+    const client =
+      etcd === undefined ? null : new EtcdClient(etcd.endpoints, etcd.requestTimeoutMs, etcd.tls);
     const server = new CoordinatorServer(logger, config);
     const newCore = (stored: CoordinatorState | null) => {
       const startedAtMs = performance.now();
@@ -177,7 +183,7 @@ export class CoordinatorServer {
       });
       return { core, ticksAt };
     };
-    const client = etcd === undefined ? null : new EtcdClient(etcd.endpoints, etcd.requestTimeoutMs);
+    server.etcdClient = client;
     if (directory !== undefined) {
       const store = new StateStore(directory);
       let stored = store.load();
@@ -322,6 +328,7 @@ export class CoordinatorServer {
     this.closed = true;
     clearInterval(this.timer);
     await this.leadership?.close();
+    this.etcdClient?.close();
     await this.listener?.close();
   }
 

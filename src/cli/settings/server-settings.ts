@@ -129,6 +129,34 @@ export const serverSettings: readonly Setting[] = [
   }),
   setting({
     section: 'coordinator',
+    key: 'etcdCa',
+    flags: '--etcd-ca <file>',
+    help:
+      "with https:// --etcd URLs: the CA (PEM) etcd's certificates must chain to, instead of the system's " +
+      "(etcdctl's --cacert)",
+    value: fileValue,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'etcdCert',
+    flags: '--etcd-cert <file>',
+    help:
+      'with https:// --etcd URLs: the client certificate (PEM) to present, for an etcd that runs with ' +
+      "--client-cert-auth (etcdctl's --cert); give --etcd-key with it",
+    value: fileValue,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'etcdKey',
+    flags: '--etcd-key <file>',
+    help: "the private key (PEM) of --etcd-cert (etcdctl's --key)",
+    value: fileValue,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
     key: 'etcdLeaseSeconds',
     flags: '--etcd-lease-seconds <s>',
     help:

@@ -1,17 +1,34 @@
 // A small client of etcd's v3 HTTP/JSON gateway (the grpc-gateway every etcd member serves beside
-// gRPC), through Node's own `fetch`: the handful of calls the coordinator needs (range, txn, lease
-// grant, keepalive, revoke), so it needs no client library. Keys and values travel base64; int64
-// fields (revisions, lease ids) are decimal strings, and proto3 JSON leaves out zero values.
+// gRPC), through node:http and node:https: the handful of calls the coordinator needs (range, txn,
+// lease grant, keepalive, revoke), so it needs no client library. Keys and values travel base64; int64
+// fields (revisions, lease ids) are decimal strings, and proto3 JSON leaves out zero values. Over
+// https it trusts the system's CAs (and NODE_EXTRA_CA_CERTS), or only the CA it is given, and can
+// present a client certificate, for an etcd that runs with --client-cert-auth (as etcdctl's --cacert,
+// --cert and --key); `fetch` takes neither. Connections are kept alive between calls (the leadership
+// lease is renewed several times a second), and an idle one does not keep the process running.
 //
 // It is given every member's URL and sticks to the one that answered last; a member that cannot be
 // reached, answers 5xx, or does not answer in time is skipped for the next one, so one lost member
 // costs one timeout at most. Answers are untrusted input: anything malformed is an EtcdError.
 
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ConfigError, UnderstudyError } from '../../errors.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 
 /** One attempt at one member; a call tries each member once. */
 export const ETCD_REQUEST_TIMEOUT_MS_DEFAULT = 1_000;
+/** An answer larger than this is not etcd's to the calls made here (the state is kilobytes). */
+const ANSWER_BYTES_MAX = 16 * 1024 * 1024;
+
+/** How to reach etcd over https: whom to trust, and the client certificate to present. */
+export interface EtcdTls {
+  /** PEM of the CAs to trust instead of the system's. */
+  readonly ca?: string | Buffer;
+  /** PEM of the client certificate and its key (both or neither). */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
 
 /** etcd could not be reached, or answered something we do not understand. */
 export class EtcdError extends UnderstudyError {
@@ -60,13 +77,29 @@ export interface TxnResult {
 export class EtcdClient {
   private readonly endpoints: readonly string[];
   private preferred = 0;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent: HttpsAgent;
 
   constructor(
     endpoints: readonly string[],
     private readonly requestTimeoutMs = ETCD_REQUEST_TIMEOUT_MS_DEFAULT,
+    tls: EtcdTls = {},
   ) {
     if (endpoints.length === 0) throw new ConfigError('--etcd needs at least one URL');
     this.endpoints = endpoints.map(parseEndpoint);
+    if ((tls.cert === undefined) !== (tls.key === undefined)) {
+      throw new ConfigError('an etcd client certificate and its key go together');
+    }
+    if (Object.values(tls).some((value) => value !== undefined) && !this.endpoints.some(isHttps)) {
+      throw new ConfigError('etcd TLS settings are for https:// URLs, and --etcd gives none');
+    }
+    this.httpsAgent = new HttpsAgent({ keepAlive: true, ...tls });
+  }
+
+  /** Closes the connections kept for the next call. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 
   async range(key: string): Promise<RangeResult> {
@@ -132,20 +165,14 @@ export class EtcdClient {
     for (let attempt = 0; attempt < this.endpoints.length; attempt += 1) {
       const index = (this.preferred + attempt) % this.endpoints.length;
       const endpoint = this.endpoints[index] as string;
-      let response: Response;
-      let text: string;
+      let response: { readonly status: number; readonly text: string };
       try {
-        response = await fetch(`${endpoint}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(this.requestTimeoutMs),
-        });
-        text = await response.text();
+        response = await this.post(`${endpoint}${path}`, JSON.stringify(body));
       } catch (error) {
-        failures.push(`${endpoint}: ${describeFetchError(error)}`);
+        failures.push(`${endpoint}: ${describeRequestError(error)}`);
         continue;
       }
+      const { text } = response;
       if (response.status >= 500) {
         failures.push(`${endpoint}: HTTP ${response.status} ${text.slice(0, 200)}`);
         continue;
@@ -168,7 +195,45 @@ export class EtcdClient {
     }
     throw new EtcdError(`no etcd member answered ${path}: ${failures.join('; ')}`);
   }
+
+  /** One POST, its status and body; fails on no answer within the request timeout, or a huge one. */
+  private post(url: string, body: string): Promise<{ readonly status: number; readonly text: string }> {
+    const secure = isHttps(url);
+    return new Promise((resolve, reject) => {
+      const onResponse = (response: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        response.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > ANSWER_BYTES_MAX)
+            request.destroy(new Error(`an answer of more than ${ANSWER_BYTES_MAX} bytes`));
+          else chunks.push(chunk);
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      };
+      const options = {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      };
+      const request = secure
+        ? httpsRequest(url, { ...options, agent: this.httpsAgent }, onResponse)
+        : httpRequest(url, { ...options, agent: this.httpAgent }, onResponse);
+      const timer = setTimeout(() => request.destroy(new RequestTimeout()), this.requestTimeoutMs);
+      request.on('error', reject);
+      request.on('close', () => clearTimeout(timer));
+      request.end(body);
+    });
+  }
 }
+
+class RequestTimeout extends Error {
+  override name = 'RequestTimeout';
+}
+
+const isHttps = (url: string): boolean => url.startsWith('https:');
 
 /** "http://host:port" with no path; a ConfigError for anything else. */
 function parseEndpoint(text: string): string {
@@ -219,9 +284,10 @@ function keyValue(value: unknown): KeyValue {
   };
 }
 
-function describeFetchError(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer in time';
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (typeof cause?.code === 'string') return cause.code;
-  return error instanceof Error ? error.message : String(error);
+function describeRequestError(error: unknown): string {
+  if (error instanceof RequestTimeout) return 'no answer in time';
+  const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  // A TLS refusal's code alone (ERR_SSL_...) hides which side refused and why.
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
 }
