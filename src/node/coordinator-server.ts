@@ -167,9 +167,11 @@ export class CoordinatorServer {
     if ((directory === undefined) === (etcd === undefined)) {
       throw new ConfigError('a coordinator keeps its state in a directory or in etcd: give exactly one');
     }
-    // Checked before the server's timer starts: a bad etcd setting then ends the process with its error.
+    // Read and checked before the server's timer starts: a bad etcd setting or a damaged state file
+    // then ends the process with its error, instead of leaving it running with nothing listening.
     const client =
       etcd === undefined ? null : new EtcdClient(etcd.endpoints, etcd.requestTimeoutMs, etcd.tls);
+    const home = directory === undefined ? null : openDirectoryHome(directory, options.newCluster === true);
     const server = new CoordinatorServer(logger, config);
     const newCore = (stored: CoordinatorState | null) => {
       const startedAtMs = performance.now();
@@ -184,19 +186,9 @@ export class CoordinatorServer {
       return { core, ticksAt };
     };
     server.etcdClient = client;
-    if (directory !== undefined) {
-      const store = new StateStore(directory);
-      let stored = store.load();
-      if (stored === null && options.newCluster === true) {
-        // Stored at once, so that a restart before the first view is not mistaken for lost state.
-        stored = emptyCoordinatorState;
-        store.save(stored);
-      }
-      server.term = {
-        ...newCore(stored),
-        save: (state) => store.save(state),
-        service: new ClusterServiceRecord(directory),
-      };
+    if (home !== null) {
+      const { store, stored, service } = home;
+      server.term = { ...newCore(stored), save: (state) => store.save(state), service };
     }
     try {
       server.listener = await listen({
@@ -532,4 +524,19 @@ export class CoordinatorServer {
 
 function switchoverReply(id: number, outcome: SwitchoverOutcome): SwitchoverReply {
   return { type: 'switchover_reply', id, ok: outcome.ok, message: outcome.message, view: outcome.view };
+}
+
+/** The directory home's state and service record, read at start (a new cluster's state stored at once). */
+function openDirectoryHome(
+  directory: string,
+  newCluster: boolean,
+): { store: StateStore; stored: CoordinatorState | null; service: ClusterServiceRecord } {
+  const store = new StateStore(directory);
+  let stored = store.load();
+  if (stored === null && newCluster) {
+    // Stored at once, so that a restart before the first view is not mistaken for lost state.
+    stored = emptyCoordinatorState;
+    store.save(stored);
+  }
+  return { store, stored, service: new ClusterServiceRecord(directory) };
 }

@@ -5,7 +5,7 @@
 // example config file in examples/config/ runs a cluster, its addresses overridden by flags.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseReplicaLog, type ReplicaLogLine } from '../../src/chaos/replica-logs.js';
 import { Client } from '../../src/client/index.js';
 import { viewLogMessages } from '../../src/node/view-log.js';
-import { LocalCluster, type RunningProcess, startProcess, stop, waitFor } from './harness.js';
+import { LocalCluster, type RunningProcess, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const example = fileURLToPath(new URL('../../../examples/config/cluster.yaml', import.meta.url));
 
@@ -194,6 +194,19 @@ describe('configuration', () => {
       assert.equal(formed?.fields.cause, 'formed');
     } finally {
       for (const running of started) await stop(running);
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test('a coordinator whose state file is damaged says so and exits 2, instead of running with nothing listening', async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'understudy-bad-state-'));
+    try {
+      writeFileSync(path.join(directory, 'coordinator-state.json'), 'garbage{\n');
+      const result = await runCli(['coordinator', '--listen', '127.0.0.1:0', '--dir', directory]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /coordinator-state\.json is not a valid coordinator state/);
+      assert.doesNotMatch(result.stdout, /listening on/);
+    } finally {
       rmSync(directory, { recursive: true, force: true });
     }
   });
