@@ -31,7 +31,10 @@ addTokenCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = report(error);
+  // Exit now, not when the event loop drains: a server that failed part way through its start may
+  // have left a timer or a listener behind, and would otherwise stay up, saying it failed, serving
+  // nothing (stderr is synchronous on Linux, so the message is out first).
+  process.exit(report(error));
 }
 
 /** Prints what went wrong, unless commander already did, and answers the exit status. */
