@@ -18,8 +18,15 @@ import { EtcdClient } from '../../src/node/etcd/etcd-client.js';
 import { EtcdStateHome, etcdKeysOf, LostLeadershipError } from '../../src/node/etcd/etcd-state-home.js';
 import { createLogger } from '../../src/node/logger.js';
 import { emptyCoordinatorState } from '../../src/protocol/effects.js';
-import { dial, PROTOCOL_VERSION } from '../../src/transport/index.js';
-import { type RunningProcess, startProcess, stop, waitFor } from './harness.js';
+import { dial } from '../../src/transport/index.js';
+import {
+  clientHello,
+  coordinatorLeads,
+  type RunningProcess,
+  startProcess,
+  stop,
+  waitFor,
+} from './harness.js';
 
 const skip = etcdSkipReason();
 /** With ETCD_TEST_VERBOSE=1, where the long test is, on stderr. */
@@ -27,25 +34,6 @@ const note = (what: string) => {
   if (process.env.ETCD_TEST_VERBOSE === '1') process.stderr.write(`${new Date().toISOString()} ${what}\n`);
 };
 const quiet = createLogger({ level: 'silent' });
-const clientHello = {
-  type: 'hello',
-  clusterId: 'understudy',
-  protocolVersion: PROTOCOL_VERSION,
-  peer: { kind: 'client' },
-} as const;
-
-/** Whether the coordinator at `address` leads: it welcomes a client; a standby refuses with NOT_LEADER. */
-async function leads(address: string, clusterId: string): Promise<boolean> {
-  try {
-    const connection = await dial(address, { ...clientHello, clusterId }, { timeoutMs: 2_000 });
-    connection.destroy();
-    return true;
-  } catch (error) {
-    if (error instanceof NotLeaderError) return false;
-    throw error;
-  }
-}
-
 describe('the coordinator on etcd', { skip, concurrency: false }, () => {
   let etcd: EtcdMembers;
   const etcdDirectory = mkdtempSync(path.join(tmpdir(), 'understudy-etcd-'));
@@ -223,14 +211,14 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
 
       const leaderIndex = await waitFor('the leading coordinator', async () => {
         for (const [index, running] of coordinators.entries())
-          if (await leads(running.address, 'load-test')) return index;
+          if (await coordinatorLeads(running.address, 'load-test')) return index;
         return undefined;
       });
       faults.push({ name: 'the leading coordinator killed', at: performance.now() });
       await stop(coordinators[leaderIndex] as RunningProcess);
       await waitFor('another coordinator to lead', async () => {
         for (const [index, running] of coordinators.entries()) {
-          if (index !== leaderIndex && (await leads(running.address, 'load-test'))) return true;
+          if (index !== leaderIndex && (await coordinatorLeads(running.address, 'load-test'))) return true;
         }
         return undefined;
       });
@@ -254,7 +242,7 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
       // stand by at once (its lease lapsed on its own clock), granting and writing nothing.
       const stoppedIndex = await waitFor('the leading coordinator', async () => {
         for (const [index, running] of coordinators.entries()) {
-          if (index !== leaderIndex && (await leads(running.address, 'load-test'))) return index;
+          if (index !== leaderIndex && (await coordinatorLeads(running.address, 'load-test'))) return index;
         }
         return undefined;
       });
@@ -263,14 +251,22 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
       stopped.child.kill('SIGSTOP');
       await waitFor('a standby to take over from the stopped leader', async () => {
         for (const [index, running] of coordinators.entries()) {
-          if (index !== leaderIndex && index !== stoppedIndex && (await leads(running.address, 'load-test')))
+          if (
+            index !== leaderIndex &&
+            index !== stoppedIndex &&
+            (await coordinatorLeads(running.address, 'load-test'))
+          )
             return true;
         }
         return undefined;
       });
       stopped.child.kill('SIGCONT');
       await progress('after the stale leader resumed');
-      assert.equal(await leads(stopped.address, 'load-test'), false, 'the resumed leader stands by');
+      assert.equal(
+        await coordinatorLeads(stopped.address, 'load-test'),
+        false,
+        'the resumed leader stands by',
+      );
       assert.match(stopped.stderr(), /no longer the leading coordinator/);
 
       running = false;

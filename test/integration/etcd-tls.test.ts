@@ -13,8 +13,15 @@ import { after, before, describe, test } from 'node:test';
 import { generateCertificates } from '../../src/certs/generate.js';
 import { etcdSkipReason, findEtcd } from '../../src/chaos/etcd-members.js';
 import { EtcdClient, EtcdError } from '../../src/node/etcd/etcd-client.js';
-import { dial, PROTOCOL_VERSION } from '../../src/transport/index.js';
-import { freePorts, type RunningProcess, runCli, startProcess, stop, waitFor } from './harness.js';
+import {
+  coordinatorLeads,
+  freePorts,
+  type RunningProcess,
+  runCli,
+  startProcess,
+  stop,
+  waitFor,
+} from './harness.js';
 
 const skip = etcdSkipReason();
 
@@ -25,6 +32,12 @@ describe('the coordinator on an etcd that asks for client certificates', { skip,
   let etcd: ChildProcess | null = null;
   let etcdLog = '';
   let url = '';
+  /** What a trusted client of this etcd holds: the CA and the client certificate from the same run. */
+  const trustedTls = () => ({
+    ca: readFileSync(file('ca.crt')),
+    cert: readFileSync(file('client.crt')),
+    key: readFileSync(file('client.key')),
+  });
 
   before(async () => {
     await generateCertificates({ directory: certs, replicaIds: [] });
@@ -62,15 +75,14 @@ describe('the coordinator on an etcd that asks for client certificates', { skip,
     etcd.stderr?.on('data', (chunk: Buffer) => {
       etcdLog = (etcdLog + chunk.toString()).slice(-10_000);
     });
-    const trusted = new EtcdClient([url], 1000, {
-      ca: readFileSync(file('ca.crt')),
-      cert: readFileSync(file('client.crt')),
-      key: readFileSync(file('client.key')),
-    });
+    const trusted = new EtcdClient([url], 1000, trustedTls());
     try {
       await waitFor(
         `etcd at ${url} to answer`,
-        async () => ((await trusted.range('probe')) ? true : undefined),
+        async () => {
+          await trusted.range('probe');
+          return true;
+        },
         30_000,
       );
     } catch (error) {
@@ -90,13 +102,8 @@ describe('the coordinator on an etcd that asks for client certificates', { skip,
   });
 
   test('with the CA and a client certificate a call is answered; without the certificate etcd refuses it', async () => {
-    const ca = readFileSync(file('ca.crt'));
-    const withCertificate = new EtcdClient([url], 1000, {
-      ca,
-      cert: readFileSync(file('client.crt')),
-      key: readFileSync(file('client.key')),
-    });
-    const withoutCertificate = new EtcdClient([url], 1000, { ca });
+    const withCertificate = new EtcdClient([url], 1000, trustedTls());
+    const withoutCertificate = new EtcdClient([url], 1000, { ca: trustedTls().ca });
     const withoutCa = new EtcdClient([url], 1000);
     try {
       const { kv, revision } = await withCertificate.range('understudy-tls-test');
@@ -136,23 +143,9 @@ describe('the coordinator on an etcd that asks for client certificates', { skip,
         '--new-cluster',
       ]);
       const address = coordinator.address;
-      // It leads once it welcomes a client (a standby refuses with NOT_LEADER).
       await waitFor(
         'the coordinator to lead on etcd over TLS',
-        async () => {
-          const connection = await dial(
-            address,
-            {
-              type: 'hello',
-              clusterId: 'understudy',
-              protocolVersion: PROTOCOL_VERSION,
-              peer: { kind: 'client' },
-            },
-            { timeoutMs: 2_000 },
-          );
-          connection.destroy();
-          return true;
-        },
+        async () => ((await coordinatorLeads(address)) ? true : undefined),
         30_000,
       );
     } finally {
@@ -161,50 +154,27 @@ describe('the coordinator on an etcd that asks for client certificates', { skip,
   });
 
   test('the etcd TLS flags: a certificate without its key, no --etcd, an unreadable file or no https:// URL is a usage error', async () => {
-    const withoutKey = await runCli([
-      'coordinator',
-      '--listen',
-      '127.0.0.1:0',
-      '--etcd',
-      url,
-      '--etcd-cert',
-      file('client.crt'),
-    ]);
-    assert.equal(withoutKey.code, 2, withoutKey.stderr);
-    assert.match(withoutKey.stderr, /--etcd-cert and --etcd-key go together/);
-    const withDirectory = await runCli([
-      'coordinator',
-      '--listen',
-      '127.0.0.1:0',
-      '--dir',
-      path.join(directory, 'coordinator'),
-      '--etcd-ca',
-      file('ca.crt'),
-    ]);
-    assert.equal(withDirectory.code, 2, withDirectory.stderr);
-    assert.match(withDirectory.stderr, /--etcd-ca is for reaching etcd: it needs --etcd/);
-    const unreadable = await runCli([
-      'coordinator',
-      '--listen',
-      '127.0.0.1:0',
-      '--etcd',
-      url,
-      '--etcd-ca',
-      path.join(directory, 'no-such-ca.crt'),
-    ]);
-    assert.equal(unreadable.code, 2, unreadable.stderr);
-    assert.match(unreadable.stderr, /--etcd-ca .*no-such-ca\.crt: ENOENT/);
-    // TLS settings with only http:// members: refused at start, and the process ends (it once stayed up).
-    const plainUrls = await runCli([
-      'coordinator',
-      '--listen',
-      '127.0.0.1:0',
-      '--etcd',
-      url.replace('https:', 'http:'),
-      '--etcd-ca',
-      file('ca.crt'),
-    ]);
-    assert.equal(plainUrls.code, 2, plainUrls.stderr);
-    assert.match(plainUrls.stderr, /etcd TLS settings are for https:\/\/ URLs, and --etcd gives none/);
+    const coordinator = ['coordinator', '--listen', '127.0.0.1:0'];
+    const refusals: readonly (readonly [readonly string[], RegExp])[] = [
+      [['--etcd', url, '--etcd-cert', file('client.crt')], /--etcd-cert and --etcd-key go together/],
+      [
+        ['--dir', path.join(directory, 'coordinator'), '--etcd-ca', file('ca.crt')],
+        /--etcd-ca is for reaching etcd: it needs --etcd/,
+      ],
+      [
+        ['--etcd', url, '--etcd-ca', path.join(directory, 'no-such-ca.crt')],
+        /--etcd-ca .*no-such-ca\.crt: ENOENT/,
+      ],
+      // TLS settings with only http:// members: refused at start, and the process ends (it once stayed up).
+      [
+        ['--etcd', url.replace('https:', 'http:'), '--etcd-ca', file('ca.crt')],
+        /etcd TLS settings are for https:\/\/ URLs, and --etcd gives none/,
+      ],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await runCli([...coordinator, ...args]);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
   });
 });

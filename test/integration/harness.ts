@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
 import { spawnServer } from '../../src/cli/server-spawn.js';
 import { Client, type TlsMaterial } from '../../src/client/index.js';
+import { NotLeaderError } from '../../src/errors.js';
 import { bindLoopback, closeAll } from '../../src/tools/free-port.js';
+import { dial, PROTOCOL_VERSION } from '../../src/transport/index.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -64,6 +66,29 @@ export function startProcess(
       reject(new Error(`${args.join(' ')} exited with ${code} before it was ready:\n${stderr}`));
     });
   });
+}
+
+/** What a client says first; a test dials with it to ask a coordinator whether it leads. */
+export const clientHello = {
+  type: 'hello',
+  clusterId: 'understudy',
+  protocolVersion: PROTOCOL_VERSION,
+  peer: { kind: 'client' },
+} as const;
+
+/** Whether the coordinator at `address` leads: it welcomes a client; a standby refuses with NOT_LEADER. */
+export async function coordinatorLeads(
+  address: string,
+  clusterId: string = clientHello.clusterId,
+): Promise<boolean> {
+  try {
+    const connection = await dial(address, { ...clientHello, clusterId }, { timeoutMs: 2_000 });
+    connection.destroy();
+    return true;
+  } catch (error) {
+    if (error instanceof NotLeaderError) return false;
+    throw error;
+  }
 }
 
 /** Where a process serves its admin port (`--admin`), as it printed at start. */
