@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import {
   type AccessPolicy,
-  checkClusterSecret,
+  parseClusterSecret,
   parseCredentials,
   readSecretText,
   tokenName,
@@ -42,7 +42,7 @@ export function serverAccess(flags: AccessFlags): AccessPolicy {
     ...(flags.clusterSecretFile === undefined
       ? {}
       : {
-          clusterSecret: checkClusterSecret(
+          clusterSecret: parseClusterSecret(
             readText('--cluster-secret-file', flags.clusterSecretFile),
             `--cluster-secret-file ${flags.clusterSecretFile}`,
           ),

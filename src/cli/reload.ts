@@ -1,13 +1,12 @@
 // What a server reads again when it gets SIGHUP, as PostgreSQL, nginx and others do: the tokens of
-// --auth-file, and the certificates of --tls-ca, --tls-cert and --tls-key. What parses replaces
-// what was loaded, for every connection made from then on; connections already made keep the
-// principal they proved and the certificates they negotiated. A file that does not parse (or a key
-// that does not match its certificate) changes nothing: the error is logged, and what was loaded
-// before stays. The cluster secret is not reloaded: every member must change it at once, which a
-// restart of each does as well.
+// --auth-file, the secrets of --cluster-secret-file, and the certificates of --tls-ca, --tls-cert and
+// --tls-key. What parses replaces what was loaded, for every connection made from then on (the
+// secret a replica brings when it dials, too); connections already made keep the principal they
+// proved and the certificates they negotiated. A file that does not parse (or a key that does not
+// match its certificate) changes nothing: the error is logged, and what was loaded before stays.
 
 import type { Logger } from '../node/logger.js';
-import type { AccessPolicy, ReloadableTls } from '../transport/index.js';
+import type { AccessPolicy, ClusterSecret, ReloadableTls } from '../transport/index.js';
 import { type AccessFlags, serverAccess } from './auth-files.js';
 import { serverTlsMaterial, type TlsFlags } from './tls-files.js';
 
@@ -18,11 +17,14 @@ export function reloadFiles(
   access: AccessPolicy,
   tls: ReloadableTls | undefined,
 ): void {
-  if (access.credentials === undefined && tls === undefined) {
-    logger.info('SIGHUP: nothing to reload (this process was started without --auth-file and TLS)');
+  if (access.credentials === undefined && access.clusterSecret === undefined && tls === undefined) {
+    logger.info(
+      'SIGHUP: nothing to reload (this process was started without --auth-file, --cluster-secret-file and TLS)',
+    );
     return;
   }
   if (access.credentials !== undefined) reloadTokens(logger, flags, access.credentials);
+  if (access.clusterSecret !== undefined) reloadClusterSecret(logger, flags, access.clusterSecret);
   if (tls !== undefined) reloadCertificates(logger, flags, tls);
 }
 
@@ -47,6 +49,28 @@ function reloadTokens(
   logger.info(
     { clientTokens: fresh.counts },
     'SIGHUP: reloaded the tokens of --auth-file; connections made from now on use them',
+  );
+}
+
+function reloadClusterSecret(logger: Logger, flags: AccessFlags, secret: ClusterSecret): void {
+  let fresh: AccessPolicy['clusterSecret'];
+  try {
+    fresh =
+      flags.clusterSecretFile === undefined
+        ? undefined
+        : serverAccess({ clusterSecretFile: flags.clusterSecretFile }).clusterSecret;
+  } catch (error) {
+    logger.error(
+      { error: (error as Error).message },
+      'SIGHUP: --cluster-secret-file could not be read again; the secrets loaded before stay',
+    );
+    return;
+  }
+  if (fresh === undefined) return;
+  secret.replaceWith(fresh);
+  logger.info(
+    { clusterSecrets: fresh.count },
+    'SIGHUP: reloaded the cluster secret of --cluster-secret-file; this process brings the first line and accepts every line from now on',
   );
 }
 

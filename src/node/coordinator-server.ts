@@ -28,6 +28,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
+  type ClusterSecret,
   type Credentials,
   countRequestRefusal,
   type Listener,
@@ -96,8 +97,8 @@ export interface CoordinatorServerOptions {
   readonly tls?: TlsMaterial;
   /** Client and admin tokens (a credentials file): without them, clients need none and anyone may switch over. */
   readonly credentials?: Credentials;
-  /** The secret every replica must bring in its Hello. */
-  readonly clusterSecret?: string;
+  /** The secret every replica must bring in its Hello (one of them, while the secret changes). */
+  readonly clusterSecret?: ClusterSecret;
 }
 
 /** What the coordinator knows, read when the admin port is asked. */

@@ -7,7 +7,13 @@ import { commitRulesOf } from '../protocol/config.js';
 import type { PeerMessage, TransferMessage } from '../protocol/messages.js';
 import type { ServiceIdentity } from '../protocol/service-identity.js';
 import type { Address, ReplicaId } from '../protocol/types.js';
-import { dial, type MessageConnection, PROTOCOL_VERSION, type TlsMaterial } from '../transport/index.js';
+import {
+  type ClusterSecret,
+  dial,
+  type MessageConnection,
+  PROTOCOL_VERSION,
+  type TlsMaterial,
+} from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 
 interface Link {
@@ -33,7 +39,7 @@ export class PeerLinks {
     /** Mutual TLS: dial over TLS and require the peer's certificate to name the replica we meant. */
     private readonly tls?: TlsMaterial,
     /** Brought in every Hello when the cluster has a secret (peers refuse a replica without it). */
-    private readonly clusterSecret?: string,
+    private readonly clusterSecret?: ClusterSecret,
   ) {}
 
   send(to: ReplicaId, address: Address | undefined, message: PeerMessage | TransferMessage): void {
@@ -78,7 +84,7 @@ export class PeerLinks {
         service: this.service,
         rules: commitRulesOf(this.config.protocol),
       },
-      ...(this.clusterSecret === undefined ? {} : { credential: this.clusterSecret }),
+      ...(this.clusterSecret === undefined ? {} : { credential: this.clusterSecret.presented }),
     } as const;
     const tls =
       this.tls === undefined ? {} : { tls: this.tls, expectPeer: { kind: 'replica', id: to } as const };

@@ -35,6 +35,7 @@ import type { SnapshotStore } from '../storage/snapshot-store.js';
 import { writeUnreportedLosses } from '../storage/unreported-losses.js';
 import type { WriteAheadLog } from '../storage/write-ahead-log.js';
 import {
+  type ClusterSecret,
   type Credentials,
   countRequestRefusal,
   dialFirst,
@@ -122,7 +123,7 @@ export interface ReplicaServerBaseOptions {
   /** Client tokens this replica accepts (a credentials file); without them, clients need none. */
   readonly credentials?: Credentials;
   /** The secret every member of the cluster brings to its peers and the coordinator, and asks of them. */
-  readonly clusterSecret?: string;
+  readonly clusterSecret?: ClusterSecret;
 }
 
 /** What this replica knows of itself and of its backups, read when the admin port is asked. */
@@ -468,7 +469,9 @@ export class ReplicaServer {
         service: this.options.service,
         rules: commitRulesOf(this.options.config.protocol),
       },
-      ...(this.options.clusterSecret === undefined ? {} : { credential: this.options.clusterSecret }),
+      ...(this.options.clusterSecret === undefined
+        ? {}
+        : { credential: this.options.clusterSecret.presented }),
     } as const;
     const retry = (delayMs = this.options.config.reconnectDelayMs) =>
       setTimeout(() => this.connectCoordinator(), delayMs);

@@ -178,15 +178,73 @@ export function readSecretText(text: string, source: string): string {
   return secret;
 }
 
-/** Checks a cluster secret's strength; the value never appears in the error. */
-export function checkClusterSecret(secret: string, source: string): string {
-  const checked = readSecretText(secret, source);
-  if (checked.length < SECRET_CHARACTERS_MIN) {
+/** Secrets a --cluster-secret-file may hold: the one brought, and during a change one more accepted. */
+export const CLUSTER_SECRETS_MAX = 2;
+
+/**
+ * The cluster's shared secret for members, as --cluster-secret-file holds it: one secret a line. The
+ * first is the one this process brings when it dials a peer or the coordinator; every line is one it
+ * lets in. A second line lets the cluster change its secret with no member refused on the way: each
+ * member first accepts the new one, then brings it, then drops the old (docs/OPERATIONS.md, "Changing
+ * the cluster secret"). A server reloading its file (SIGHUP) takes another's lines with `replaceWith`.
+ */
+export class ClusterSecret {
+  private secrets: readonly [string, ...string[]];
+
+  constructor(secrets: readonly [string, ...string[]]) {
+    this.secrets = secrets;
+  }
+
+  /** The secret this process brings in its Hello. */
+  get presented(): string {
+    return this.secrets[0];
+  }
+
+  /** How many secrets it accepts (for the log: never which). */
+  get count(): number {
+    return this.secrets.length;
+  }
+
+  /** Whether `credential` is one of the secrets, in time that depends on none of them. */
+  admits(credential: string | undefined): boolean {
+    let admitted = false;
+    // Every secret is compared, matched or not, so the time does not tell which line matched.
+    for (const secret of this.secrets) admitted = secretsEqual(credential ?? '', secret) || admitted;
+    return admitted && credential !== undefined;
+  }
+
+  /** Takes the secrets of `other` instead of its own: for dials and handshakes from now on. */
+  replaceWith(other: ClusterSecret): void {
+    this.secrets = other.secrets;
+  }
+}
+
+/**
+ * Parses a cluster secret file: one secret a line (blank lines ignored), at least
+ * SECRET_CHARACTERS_MIN characters each, at most CLUSTER_SECRETS_MAX. Errors name the file and the
+ * line, never a value.
+ */
+export function parseClusterSecret(text: string, source: string): ClusterSecret {
+  const lines = text
+    .split(/\r?\n/)
+    .flatMap((line, at) => (line.trim() === '' ? [] : [{ line, number: at + 1 }]));
+  if (lines.length > CLUSTER_SECRETS_MAX) {
     throw new ConfigError(
-      `${source}: a cluster secret has at least ${SECRET_CHARACTERS_MIN} characters (openssl rand -base64 32 makes one)`,
+      `${source}: ${lines.length} secrets; it holds one, or two while the secret changes (the first is brought, both are accepted)`,
     );
   }
-  return checked;
+  const [first, ...others] = lines.map(({ line, number }) => {
+    const where = lines.length === 1 ? source : `${source} line ${number}`;
+    const secret = readSecretText(line, where);
+    if (secret.length < SECRET_CHARACTERS_MIN) {
+      throw new ConfigError(
+        `${where}: a cluster secret has at least ${SECRET_CHARACTERS_MIN} characters (openssl rand -base64 32 makes one)`,
+      );
+    }
+    return secret;
+  });
+  if (first === undefined) throw new ConfigError(`${source} is empty`);
+  return new ClusterSecret([first, ...others]);
 }
 
 /**
@@ -195,5 +253,5 @@ export function checkClusterSecret(secret: string, source: string): string {
  */
 export interface AccessPolicy {
   readonly credentials?: Credentials;
-  readonly clusterSecret?: string;
+  readonly clusterSecret?: ClusterSecret;
 }

@@ -3,11 +3,12 @@
 export { formatAddress, parseAddress } from './address.js';
 export {
   type AccessPolicy,
+  ClusterSecret,
   Credentials,
-  checkClusterSecret,
   makeToken,
   ownsClientId,
   type Principal,
+  parseClusterSecret,
   parseCredentials,
   readSecretText,
   secretsEqual,

@@ -12,7 +12,7 @@ import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { ErrorCode, UnavailableError, UnderstudyError } from '../errors.js';
 import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
 import { formatAddress } from './address.js';
-import { type AccessPolicy, type Credentials, type Principal, secretsEqual } from './auth.js';
+import type { AccessPolicy, ClusterSecret, Credentials, Principal } from './auth.js';
 import { MessageConnection } from './connection.js';
 import { ConnectionGate, type ConnectionLimits, connectionLimitsDefault } from './connection-gate.js';
 import { countRefusal, transportCounters } from './counters.js';
@@ -164,7 +164,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         : 'the token was refused (unknown name, or a wrong secret)';
     }
     if (access?.clusterSecret === undefined) return null;
-    if (hello.credential !== undefined && secretsEqual(hello.credential, access.clusterSecret)) return null;
+    if (access.clusterSecret.admits(hello.credential)) return null;
     countRefusal('forged_peer');
     const who = hello.peer.kind === 'replica' ? `replica ${hello.peer.id}` : 'a coordinator';
     return `${who} did not bring this cluster's secret (--cluster-secret-file)`;
@@ -212,7 +212,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
 export function listenSecurity(options: {
   readonly tls?: TlsMaterial | undefined;
   readonly credentials?: Credentials | undefined;
-  readonly clusterSecret?: string | undefined;
+  readonly clusterSecret?: ClusterSecret | undefined;
 }): Pick<ListenOptions, 'tls' | 'access'> {
   return {
     ...(options.tls === undefined ? {} : { tls: options.tls }),

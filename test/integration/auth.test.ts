@@ -3,8 +3,9 @@
 // client's token cannot open, spend or ask about another client's session; a switchover needs an
 // admin token; a process that poses as replica r2 without the cluster secret is refused by the
 // coordinator and by the replicas, and nothing it says is taken; the Redis port asks for AUTH
-// (ioredis, redis-cli); SIGHUP reloads the tokens; no token or secret appears in any log line or
-// status output.
+// (ioredis, redis-cli); SIGHUP reloads the tokens, and the cluster secret changes through three
+// SIGHUPs with the cluster writing throughout; no token or secret appears in any log line or status
+// output.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -24,6 +25,7 @@ import { adminAddressOf, LocalCluster, type RunningProcess, runCli, waitFor } fr
 
 const directory = mkdtempSync(path.join(tmpdir(), 'understudy-auth-'));
 const clusterSecret = 'the-shared-secret-of-this-test-cluster';
+const nextClusterSecret = 'the-secret-this-test-cluster-changes-to';
 
 /** Makes a token with `understudy token`, as an operator would; returns it and its --auth-file digest. */
 async function makeToken(
@@ -45,6 +47,25 @@ async function counter(adminAddress: string, name: string, reason: string): Prom
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{reason="${reason}"} `));
   return Number(line?.split(' ')[1] ?? Number.NaN);
 }
+
+/** A Hello that claims to be replica r2, bringing `credential` as its cluster secret. */
+function posingAsR2(credential?: string): Hello {
+  return {
+    type: 'hello',
+    clusterId: 'understudy',
+    protocolVersion: PROTOCOL_VERSION,
+    peer: {
+      kind: 'replica',
+      id: replicaId('r2'),
+      service: keyValueService,
+      rules: commitRulesOf(defaultProtocolConfig),
+    },
+    ...(credential === undefined ? {} : { credential }),
+  };
+}
+
+const refusedAsForged = (error: unknown) =>
+  error instanceof HandshakeError && /did not bring this cluster's secret/.test(error.message);
 
 function request(
   fields: Partial<ClientRequest> & Pick<ClientRequest, 'id' | 'kind' | 'clientId'>,
@@ -75,6 +96,20 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     });
     opened.push(client);
     return client;
+  };
+
+  /** Sends every server SIGHUP and waits until each logged `phrase` once more than before. */
+  const hangUp = async (phrase: string): Promise<void> => {
+    const servers = [cluster.coordinator, ...cluster.replicas.values()].filter(
+      (running): running is RunningProcess => running !== null,
+    );
+    const count = (text: string) => text.split(phrase).length - 1;
+    const before = servers.map((server) => count(server.stderr()));
+    for (const server of servers) server.child.kill('SIGHUP');
+    await waitFor(`every server logged "${phrase}"`, () =>
+      servers.every((server, at) => count(server.stderr()) > (before[at] ?? 0)) ? true : undefined,
+    );
+    for (const server of servers) assert.equal(server.child.exitCode, null, 'SIGHUP ends no server');
   };
 
   before(async () => {
@@ -223,25 +258,9 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     const viewBefore = await cluster.waitForView(
       (view) => view.backups.length === 2 && view.learners.length === 0,
     );
-    const posing = (credential?: string): Hello => ({
-      type: 'hello',
-      clusterId: 'understudy',
-      protocolVersion: PROTOCOL_VERSION,
-      peer: {
-        kind: 'replica',
-        id: replicaId('r2'),
-        service: keyValueService,
-        rules: commitRulesOf(defaultProtocolConfig),
-      },
-      ...(credential === undefined ? {} : { credential }),
-    });
     for (const address of [cluster.coordinatorAddress, cluster.replicas.get('r1')?.address ?? '']) {
       for (const credential of [undefined, app1.token, `${clusterSecret}-guess`]) {
-        await assert.rejects(
-          dial(address, posing(credential)),
-          (error: unknown) =>
-            error instanceof HandshakeError && /did not bring this cluster's secret/.test(error.message),
-        );
+        await assert.rejects(dial(address, posingAsR2(credential)), refusedAsForged);
       }
     }
     assert.equal(
@@ -309,17 +328,6 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     const app3 = await makeToken('app3');
     const authFile = path.join(directory, 'auth.json');
     const original = readFileSync(authFile, 'utf8');
-    const servers = [cluster.coordinator, ...cluster.replicas.values()].filter(
-      (running): running is RunningProcess => running !== null,
-    );
-    const count = (text: string, phrase: string) => text.split(phrase).length - 1;
-    const hangUp = async (phrase: string) => {
-      const before = servers.map((server) => count(server.stderr(), phrase));
-      for (const server of servers) server.child.kill('SIGHUP');
-      await waitFor(`every server logged "${phrase}"`, () =>
-        servers.every((server, at) => count(server.stderr(), phrase) > (before[at] ?? 0)) ? true : undefined,
-      );
-    };
     const refused = (error: unknown) =>
       error instanceof HandshakeError && error.code === ErrorCode.unauthenticated;
 
@@ -355,11 +363,51 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     writeFileSync(authFile, '{ "clients": ');
     await hangUp('--auth-file could not be read again');
     await (await connect(app3.token)).put('reload', 'still app3');
-    for (const server of servers) assert.equal(server.child.exitCode, null, 'SIGHUP ends no server');
 
     writeFileSync(authFile, original);
     await hangUp('reloaded the tokens of --auth-file');
     await (await connect(app2.token)).put('reload', 'app2 again');
+  });
+
+  test('the cluster secret changes in three SIGHUPs with writes going on; a replica started after brings the new one and rejoins; the old one is refused; a broken file changes nothing', async () => {
+    const secretFile = path.join(directory, 'cluster.secret');
+    const reloaded = 'reloaded the cluster secret of --cluster-secret-file';
+    const client = await connect(app1.token);
+    const steps: [string, string[]][] = [
+      ['accept the new secret beside the old', [clusterSecret, nextClusterSecret]],
+      ['bring the new secret, still accept the old', [nextClusterSecret, clusterSecret]],
+      ['drop the old secret', [nextClusterSecret]],
+    ];
+    for (const [step, secrets] of steps) {
+      writeFileSync(secretFile, `${secrets.join('\n')}\n`, { mode: 0o600 });
+      await hangUp(reloaded);
+      await client.put('secret-step', step);
+      assert.equal(await client.getText('secret-step'), step);
+    }
+
+    // Connections made from now on need the new secret, both ways: a backup restarted with the file
+    // must be let in by the coordinator and the primary, and let the primary's Prepares in, to count
+    // as a backup again and take part in the next sync write.
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const restarted = view.backups[view.backups.length - 1] ?? '';
+    await cluster.kill(restarted);
+    await cluster.waitForView((candidate) => !candidate.backups.includes(restarted));
+    await cluster.startReplica(restarted);
+    await cluster.waitForView(
+      (candidate) => candidate.backups.includes(restarted) && candidate.learners.length === 0,
+    );
+    await client.put('secret-step', 'after the restart');
+    assert.equal(await client.getText('secret-step'), 'after the restart');
+
+    for (const address of [cluster.coordinatorAddress, cluster.replicas.get(view.primary)?.address ?? '']) {
+      await assert.rejects(dial(address, posingAsR2(clusterSecret)), refusedAsForged);
+    }
+
+    writeFileSync(secretFile, `${nextClusterSecret}\nshort\n`);
+    await hangUp('--cluster-secret-file could not be read again');
+    await assert.rejects(dial(cluster.coordinatorAddress, posingAsR2(clusterSecret)), refusedAsForged);
+    await client.put('secret-step', 'after a broken file');
+    assert.equal(await client.getText('secret-step'), 'after a broken file');
   });
 
   test('no token, secret or digest appears in any log line or status output', async () => {
@@ -380,6 +428,7 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     assert.match(logs, /handshake/, 'the refusals were logged');
     const secrets = [
       clusterSecret,
+      nextClusterSecret,
       ...[app1, app2, ops].flatMap(({ token, digest }) => [
         token.slice(token.indexOf('.') + 1),
         digest.slice(7),

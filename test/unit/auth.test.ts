@@ -17,10 +17,11 @@ import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { RespServer } from '../../src/resp/index.js';
 import {
-  checkClusterSecret,
+  ClusterSecret,
   makeToken,
   ownsClientId,
   type Principal,
+  parseClusterSecret,
   parseCredentials,
   secretsEqual,
   tokenDigestText,
@@ -40,6 +41,7 @@ const credentialsText = JSON.stringify({
 });
 const credentials = parseCredentials(credentialsText, 'test file');
 const clusterSecret = 'a-cluster-secret-of-some-length';
+const nextClusterSecret = 'the-cluster-secret-that-comes-next';
 
 describe('tokens and the credentials file', () => {
   test('a token is <name>.<secret> and its digest is sha256 of the whole token', () => {
@@ -80,8 +82,51 @@ describe('tokens and the credentials file', () => {
     assert.equal(secretsEqual(clusterSecret, clusterSecret), true);
     assert.equal(secretsEqual(clusterSecret, `${clusterSecret}x`), false);
     assert.equal(secretsEqual('', clusterSecret), false);
-    assert.throws(() => checkClusterSecret('short', 'the file'), /at least 16 characters/);
-    assert.equal(checkClusterSecret(`${clusterSecret}\n`, 'the file'), clusterSecret);
+  });
+
+  test('a cluster secret file holds one secret, or two while it changes: the first is brought, both let in', () => {
+    const one = parseClusterSecret(`${clusterSecret}\n`, 'the file');
+    assert.equal(one.presented, clusterSecret);
+    assert.equal(one.count, 1);
+    assert.equal(one.admits(clusterSecret), true);
+    for (const wrong of [undefined, '', nextClusterSecret, `${clusterSecret}x`, clusterSecret.slice(1)]) {
+      assert.equal(one.admits(wrong), false, String(wrong));
+    }
+    const two = parseClusterSecret(`\n  ${nextClusterSecret}\r\n\n${clusterSecret}\n`, 'the file');
+    assert.equal(two.presented, nextClusterSecret, 'the first line is the one brought');
+    assert.equal(two.count, 2);
+    assert.equal(two.admits(clusterSecret), true);
+    assert.equal(two.admits(nextClusterSecret), true);
+    assert.equal(two.admits(`${nextClusterSecret}x`), false);
+    one.replaceWith(two);
+    assert.equal(one.presented, nextClusterSecret, 'a reload brings the new first line');
+    assert.equal(one.admits(clusterSecret) && one.admits(nextClusterSecret), true);
+    one.replaceWith(new ClusterSecret([nextClusterSecret]));
+    assert.equal(one.admits(clusterSecret), false, 'the old secret dropped');
+  });
+
+  test('a bad cluster secret file is refused with its line and what to fix, never a secret', () => {
+    const cases: [string, RegExp][] = [
+      ['', /the file is empty/],
+      ['\n \n', /the file is empty/],
+      ['short\n', /^the file: a cluster secret has at least 16 characters/],
+      [`${clusterSecret}\nshort`, /^the file line 2: a cluster secret has at least 16 characters/],
+      [`${clusterSecret} ${nextClusterSecret}`, /one word, without spaces/],
+      [`${clusterSecret}\n${nextClusterSecret}\n${clusterSecret}-3`, /3 secrets; it holds one, or two/],
+      [`${'x'.repeat(600)}`, /longer than 512 characters/],
+    ];
+    for (const [text, expected] of cases) {
+      assert.throws(
+        () => parseClusterSecret(text, 'the file'),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          expected.test(error.message) &&
+          !error.message.includes(clusterSecret) &&
+          !error.message.includes(nextClusterSecret) &&
+          !error.message.includes('short'),
+        JSON.stringify(text),
+      );
+    }
   });
 
   test('a bad credentials file is refused with what to fix, never a digest', () => {
@@ -140,7 +185,7 @@ describe('where tokens and secrets come from', () => {
     writeFileSync(auth, credentialsText);
     writeFileSync(secret, `${clusterSecret}\n`);
     const access = serverAccess({ authFile: auth, clusterSecretFile: secret });
-    assert.equal(access.clusterSecret, clusterSecret);
+    assert.equal(access.clusterSecret?.presented, clusterSecret);
     assert.deepEqual(access.credentials?.authenticate(app.token), { role: 'client', name: 'app1' });
     assert.deepEqual(serverAccess({}), {});
     writeFileSync(secret, 'short\n');
@@ -163,7 +208,7 @@ describe('a listener that asks for tokens and the cluster secret', () => {
       port: 0,
       clusterId: 'auth-test',
       frameSizeMaxBytes: 1024 * 1024,
-      access: { credentials, clusterSecret },
+      access: { credentials, clusterSecret: new ClusterSecret([clusterSecret, nextClusterSecret]) },
       onRejected: (reason) => rejections.push(reason),
       onConnection: (peer, connection, principal) => {
         accepted.push({ peer, principal });
@@ -234,7 +279,8 @@ describe('a listener that asks for tokens and the cluster secret', () => {
     assert.equal(transportCounters.connectionsRefused.forged_peer, before + 3);
     assert.equal(accepted.length, 0, 'none accepted');
     (await dial(address, hello(replica, clusterSecret))).close();
-    assert.equal(accepted.length, 1);
+    (await dial(address, hello(replica, nextClusterSecret))).close();
+    assert.equal(accepted.length, 2, 'either secret of a file of two lets a member in');
     assert.equal(accepted[0]?.principal, null, 'a member has no client principal');
   });
 });
