@@ -44,7 +44,7 @@ import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import type { Durability } from '../protocol/types.js';
 import { clientToken } from './auth-files.js';
 import { addClientOptions, addressList, type ClientFlags, exitCode, integerIn } from './options.js';
-import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
+import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX, failureTimeoutMsMin } from './server-commands.js';
 import { clientTlsMaterial } from './tls-files.js';
 
 interface BenchFlags extends ClientFlags {
@@ -55,6 +55,7 @@ interface BenchFlags extends ClientFlags {
   readonly syncQuorum?: number;
   readonly lagPolicy?: LagPolicy;
   readonly backupLagMaxMs?: number;
+  readonly failureTimeoutMs?: number;
   readonly replicaAdmins?: string[];
   readonly adminTls?: boolean;
   readonly clients: number;
@@ -130,6 +131,11 @@ export function addBenchCommand(program: Command): void {
       '--backup-lag-max-ms <ms>',
       'with --start: how far behind a backup may fall before it lags (default: 1000)',
       integerIn(backupLagMaxMsMin, 600_000),
+    )
+    .option(
+      '--failure-timeout-ms <ms>',
+      'with --start: how long a silent replica has before it is judged dead (default: 600)',
+      integerIn(failureTimeoutMsMin, 600_000),
     )
     .option(
       '--replica-admins <addresses>',
@@ -214,6 +220,7 @@ export function addBenchCommand(program: Command): void {
       ['syncQuorum', '--sync-quorum'],
       ['lagPolicy', '--lag-policy'],
       ['backupLagMaxMs', '--backup-lag-max-ms'],
+      ['failureTimeoutMs', '--failure-timeout-ms'],
     ] as const) {
       if (given(option) && flags.start === undefined) {
         usage(`${flag} is a setting of a cluster this bench starts: it needs --start N`);

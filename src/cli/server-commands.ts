@@ -47,6 +47,7 @@ export {
   CLUSTER_PORT_DEFAULT,
   CLUSTER_REPLICAS_DEFAULT,
   CLUSTER_REPLICAS_MAX,
+  failureTimeoutMsMin,
   RESP_PORT_BASE,
 } from './settings/server-settings.js';
 
@@ -135,6 +136,10 @@ function clusterProtocol(flags: ClusterSettings): NodeConfig['protocol'] {
       flags.backupLagMaxMs === undefined
         ? defaultProtocolConfig.backupAckTimeoutTicks
         : Math.ceil(flags.backupLagMaxMs / defaultNodeConfig.tickMs),
+    failureTimeoutTicks:
+      flags.failureTimeoutMs === undefined
+        ? defaultProtocolConfig.failureTimeoutTicks
+        : Math.ceil(flags.failureTimeoutMs / defaultNodeConfig.tickMs),
   };
 }
 

@@ -8,6 +8,7 @@ export interface ClusterSettings {
   readonly syncQuorum?: number;
   readonly lagPolicy?: LagPolicy;
   readonly backupLagMaxMs?: number;
+  readonly failureTimeoutMs?: number;
   /** Files, never values: a token or secret in argv would show in `ps`. */
   readonly authFile?: string;
   readonly clusterSecretFile?: string;
@@ -19,6 +20,7 @@ export function clusterSettingArguments(flags: ClusterSettings): string[] {
     ...(flags.syncQuorum === undefined ? [] : ['--sync-quorum', String(flags.syncQuorum)]),
     ...(flags.lagPolicy === undefined ? [] : ['--lag-policy', flags.lagPolicy]),
     ...(flags.backupLagMaxMs === undefined ? [] : ['--backup-lag-max-ms', String(flags.backupLagMaxMs)]),
+    ...(flags.failureTimeoutMs === undefined ? [] : ['--failure-timeout-ms', String(flags.failureTimeoutMs)]),
     ...(flags.authFile === undefined ? [] : ['--auth-file', resolve(flags.authFile)]),
     ...(flags.clusterSecretFile === undefined
       ? []

@@ -115,6 +115,13 @@ const replicatedProbabilityChoices = [0.2, 0.2, 0.7] as const;
 const quorumSeedProbability = 0.4;
 /** Client deadlines a seed picks from: a failover takes 100 to 300 ticks, a coordinator's amnesia more. */
 const clientDeadlineTicksChoices = [250, 500, 1_500] as const;
+/**
+ * Failure timeouts (--failure-timeout-ms) a seed may run with instead of the default 60 ticks: just
+ * over two heartbeats (a slow heartbeat is then often taken for a failure), and several times longer
+ * (the lease runs out well before a silent primary is judged).
+ */
+const failureTimeoutTicksChoices = [25, 40, 100, 200] as const;
+const failureTimeoutSeedProbability = 0.3;
 
 /** `clients`: the workload's client connections, each with `pipelineDepth` processes (session slots). */
 export function planFaults(random: Random, clients: number): FaultPlan {
@@ -179,8 +186,15 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   // After it, for the same reason: armed by the plan, it takes some of the schedule's turns (see
   // stallCoordinatorSave) only in the seeds that draw it.
   if (random.chance(0.5)) kinds.push('coordinator-save-stall');
-  const config: ProtocolConfig =
-    syncQuorum === null ? configWithoutQuorum : { ...configWithoutQuorum, syncQuorum };
+  // Drawn after all of it, so a seed that keeps the default timeout is what it was.
+  const failureTimeoutTicks = random.chance(failureTimeoutSeedProbability)
+    ? random.pick(failureTimeoutTicksChoices)
+    : preset.failureTimeoutTicks;
+  const config: ProtocolConfig = {
+    ...configWithoutQuorum,
+    failureTimeoutTicks,
+    ...(syncQuorum === null ? {} : { syncQuorum }),
+  };
   return {
     replicaCount,
     config,
@@ -246,6 +260,7 @@ export function describePlan(plan: FaultPlan, clients: 'key-value' | 'service' =
     plan.clockRates.some((rate) => rate !== 1) ? 'drifting clocks' : 'exact clocks',
     ...(clients === 'key-value' ? keyValueOnly : []),
     `client deadline ${plan.clientDeadlineTicks} ticks`,
+    `failure timeout ${plan.config.failureTimeoutTicks} ticks`,
     plan.syncQuorum === null ? 'commit at every backup' : `commit at ${plan.syncQuorum} backup(s)`,
     plan.etcdHome === null
       ? 'one coordinator'

@@ -72,6 +72,10 @@ export const RESP_PORT_BASE = 6378;
 export const backupLagMaxMsMin =
   (2 * defaultProtocolConfig.followerHeartbeatTicks + 1) * defaultNodeConfig.tickMs;
 const backupLagMaxMsMax = 600_000;
+/** A failure timeout must exceed two heartbeats: a healthy replica misses none, and may be late once. */
+export const failureTimeoutMsMin =
+  (2 * defaultProtocolConfig.heartbeatIntervalTicks + 1) * defaultNodeConfig.tickMs;
+const failureTimeoutMsMax = 600_000;
 /** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
 const syncQuorumMax = 1000;
 const retentionLimitMax = 2 ** 40;
@@ -532,6 +536,18 @@ export const serverSettings: readonly Setting[] = [
     help: 'a backup whose oldest unacknowledged entry is older than this lags',
     value: integerValue(backupLagMaxMsMin, backupLagMaxMsMax),
     defaultValue: defaultProtocolConfig.backupAckTimeoutTicks * defaultNodeConfig.tickMs,
+    commands: allServers,
+  }),
+  setting({
+    section: 'cluster',
+    key: 'failureTimeoutMs',
+    flags: '--failure-timeout-ms <ms>',
+    help:
+      'a replica silent this long (no heartbeat) is judged dead: a backup leaves the view, a primary is ' +
+      'replaced. Longer rides out pauses (a large store growing, a slow network) at the cost of a slower ' +
+      'failover; the same on the coordinator and every replica',
+    value: integerValue(failureTimeoutMsMin, failureTimeoutMsMax),
+    defaultValue: defaultProtocolConfig.failureTimeoutTicks * defaultNodeConfig.tickMs,
     commands: allServers,
   }),
   // ---- log ----
