@@ -102,7 +102,10 @@ interface Switchover {
 interface ReplicaRecord {
   address: Address;
   identity: ReplicaIdentity;
-  /** Identities this replica had before: a late heartbeat of a process that is gone is ignored. */
+  /**
+   * Identities this replica had before: a late heartbeat of a process that is gone is ignored, unless
+   * the identity heard since has been silent for a failure timeout (see `record`).
+   */
   retired: string[];
   sequence: number;
   lastHeartbeatTick: number;
@@ -335,6 +338,14 @@ export class Coordinator {
   /**
    * Stores what a heartbeat says; false if it is older than one already heard from that process, or
    * comes from a process of that replica that has since been replaced.
+   *
+   * Incarnations are random, so which of two processes is the newer can only be guessed from the
+   * order their heartbeats arrive in. A heartbeat that a process sent just before it died can arrive
+   * after its successor's first ones (a slow link, a retransmission): it then retires the live process.
+   * A retired identity is therefore heard again once the one that replaced it has been silent for a
+   * failure timeout: that one is gone, and this one still talks (sim seed 801352, where a replica
+   * stayed out of the view for good). Nothing about safety rests on the guess: the view records each
+   * member's identity, and a process other than the recorded one rejoins as a learner.
    */
   private record(heartbeat: Heartbeat): boolean {
     const identity: ReplicaIdentity = { incarnation: heartbeat.incarnation, directory: heartbeat.directory };
@@ -346,8 +357,12 @@ export class Coordinator {
         if (inOrder && heartbeat.sequence <= known.sequence) return false;
         retired = known.retired;
       } else {
-        if (known.retired.includes(identityKey(identity))) return false;
-        retired = [...known.retired, identityKey(known.identity)].slice(-retiredIdentitiesMax);
+        const key = identityKey(identity);
+        const knownSilentTicks = this.now - known.lastHeartbeatTick;
+        if (known.retired.includes(key) && knownSilentTicks <= this.config.failureTimeoutTicks) return false;
+        retired = [...known.retired.filter((other) => other !== key), identityKey(known.identity)].slice(
+          -retiredIdentitiesMax,
+        );
       }
     }
     this.firstHeartbeatTick ??= this.now;

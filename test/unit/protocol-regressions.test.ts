@@ -20,7 +20,7 @@ import {
 import { KeyValueStore } from '../../src/state-machine/kv-store.js';
 
 const config = defaultProtocolConfig;
-const [r1, r2] = [replicaId('r1'), replicaId('r2')];
+const [r1, r2, r3] = [replicaId('r1'), replicaId('r2'), replicaId('r3')];
 
 /** A clock the test moves by hand. */
 function manualClock() {
@@ -95,6 +95,46 @@ test('sim seed 981: a restarted primary gets no lease in the view it led, and a 
     coordinator.receiveHeartbeat(heartbeat(r1, 101, coordinator.currentView(), sequence));
   }
   assert.ok((coordinator.currentView()?.number ?? 0) > 4, 'a new view was installed');
+});
+
+test("sim seed 801352: a dead process's heartbeat that arrives after its successor's does not hide the successor for good", () => {
+  const view: View = { number: viewNumber(4), primary: r1, backups: [r2], learners: [] };
+  const identities = {
+    [r1]: { incarnation: 100, directory: 'directory-r1' },
+    [r2]: { incarnation: 1, directory: 'directory-r2' },
+  };
+  const clock = manualClock();
+  const coordinator = new Coordinator({
+    config,
+    clock: clock.read,
+    stored: { current: { view, identities }, acknowledged: true, lastAcknowledged: { view, identities } },
+  });
+  let sequence = 0;
+  const members = () => {
+    sequence += 1;
+    coordinator.receiveHeartbeat(heartbeat(r1, 100, coordinator.currentView(), sequence));
+    coordinator.receiveHeartbeat(heartbeat(r2, 1, coordinator.currentView(), sequence));
+  };
+  // r3's process 300 sends a heartbeat and dies; process 301 takes over, and its first heartbeat
+  // arrives before 300's, which was delayed on the way: 300 looks like the newer process.
+  coordinator.receiveHeartbeat(heartbeat(r3, 301, null, 1));
+  coordinator.receiveHeartbeat(heartbeat(r3, 300, null, 1));
+  coordinator.takeEffects();
+  // From now on only 301 talks, and it must be heard: answered, and back in the view as a learner.
+  let answered = false;
+  for (let tick = 0; tick < 3 * config.failureTimeoutTicks; tick++) {
+    clock.now += 1;
+    coordinator.tick();
+    members();
+    coordinator.receiveHeartbeat(heartbeat(r3, 301, coordinator.currentView(), 2 + tick));
+    answered ||= coordinator
+      .takeEffects()
+      .messages.some(
+        ({ to, message }) => to === r3 && message.type === 'heartbeat_reply' && message.incarnation === 301,
+      );
+  }
+  assert.ok(answered, 'the live process of r3 is answered');
+  assert.deepEqual(coordinator.currentView()?.learners, [r3], 'r3 is a learner again');
 });
 
 test('sim seed 251: a restarted primary does not count a learner as synced before it holds the old log', () => {
