@@ -6,7 +6,7 @@
 // match its certificate) changes nothing: the error is logged, and what was loaded before stays.
 
 import type { Logger } from '../node/logger.js';
-import type { AccessPolicy, ClusterSecret, ReloadableTls } from '../transport/index.js';
+import type { AccessPolicy, ReloadableTls } from '../transport/index.js';
 import { type AccessFlags, serverAccess } from './auth-files.js';
 import { serverTlsMaterial, type TlsFlags } from './tls-files.js';
 
@@ -23,70 +23,64 @@ export function reloadFiles(
     );
     return;
   }
-  if (access.credentials !== undefined) reloadTokens(logger, flags, access.credentials);
-  if (access.clusterSecret !== undefined) reloadClusterSecret(logger, flags, access.clusterSecret);
-  if (tls !== undefined) reloadCertificates(logger, flags, tls);
-}
-
-function reloadTokens(
-  logger: Logger,
-  flags: AccessFlags,
-  credentials: NonNullable<AccessPolicy['credentials']>,
-): void {
-  let fresh: AccessPolicy['credentials'];
-  try {
-    fresh = flags.authFile === undefined ? undefined : serverAccess({ authFile: flags.authFile }).credentials;
-  } catch (error) {
-    logger.error(
-      { error: (error as Error).message },
-      'SIGHUP: --auth-file could not be read again; the tokens loaded before stay',
-    );
-    return;
+  const { credentials, clusterSecret } = access;
+  if (credentials !== undefined) {
+    reloadOne(logger, {
+      read: () =>
+        flags.authFile === undefined ? undefined : serverAccess({ authFile: flags.authFile }).credentials,
+      take: (fresh) => credentials.replaceWith(fresh),
+      // How many, never which: the names are the operator's, the digests not for logs.
+      said: (fresh) => ({ clientTokens: fresh.counts }),
+      done: 'SIGHUP: reloaded the tokens of --auth-file; connections made from now on use them',
+      failed: 'SIGHUP: --auth-file could not be read again; the tokens loaded before stay',
+    });
   }
-  if (fresh === undefined) return;
-  credentials.replaceWith(fresh);
-  // How many, never which: the names are the operator's, the digests not for logs.
-  logger.info(
-    { clientTokens: fresh.counts },
-    'SIGHUP: reloaded the tokens of --auth-file; connections made from now on use them',
-  );
-}
-
-function reloadClusterSecret(logger: Logger, flags: AccessFlags, secret: ClusterSecret): void {
-  let fresh: AccessPolicy['clusterSecret'];
-  try {
-    fresh =
-      flags.clusterSecretFile === undefined
-        ? undefined
-        : serverAccess({ clusterSecretFile: flags.clusterSecretFile }).clusterSecret;
-  } catch (error) {
-    logger.error(
-      { error: (error as Error).message },
-      'SIGHUP: --cluster-secret-file could not be read again; the secrets loaded before stay',
-    );
-    return;
+  if (clusterSecret !== undefined) {
+    reloadOne(logger, {
+      read: () =>
+        flags.clusterSecretFile === undefined
+          ? undefined
+          : serverAccess({ clusterSecretFile: flags.clusterSecretFile }).clusterSecret,
+      take: (fresh) => clusterSecret.replaceWith(fresh),
+      said: (fresh) => ({ clusterSecrets: fresh.count }),
+      done: 'SIGHUP: reloaded the cluster secret of --cluster-secret-file; this process brings the first line and accepts every line from now on',
+      failed: 'SIGHUP: --cluster-secret-file could not be read again; the secrets loaded before stay',
+    });
   }
-  if (fresh === undefined) return;
-  secret.replaceWith(fresh);
-  logger.info(
-    { clusterSecrets: fresh.count },
-    'SIGHUP: reloaded the cluster secret of --cluster-secret-file; this process brings the first line and accepts every line from now on',
-  );
+  if (tls !== undefined) {
+    reloadOne(logger, {
+      read: () => serverTlsMaterial(flags),
+      take: (fresh) => tls.replace(fresh),
+      said: () => ({}),
+      done: 'SIGHUP: reloaded the certificates of --tls-ca, --tls-cert and --tls-key; connections made from now on use them',
+      failed:
+        'SIGHUP: --tls-ca, --tls-cert and --tls-key could not be read again; the certificates loaded before stay',
+    });
+  }
 }
 
-function reloadCertificates(logger: Logger, flags: TlsFlags, tls: ReloadableTls): void {
+/** One file's reload: what it reads, how what parsed is taken, and what is logged either way. */
+interface Reload<T> {
+  /** Reads and parses the file again (throws what is wrong); undefined when there is none. */
+  readonly read: () => T | undefined;
+  /** Puts it in place of what was loaded (may throw what is wrong: nothing then changes). */
+  readonly take: (fresh: T) => void;
+  /** Fields for the log line: counts, never values. */
+  readonly said: (fresh: T) => Record<string, unknown>;
+  readonly done: string;
+  readonly failed: string;
+}
+
+function reloadOne<T>(logger: Logger, reload: Reload<T>): void {
+  let fresh: T | undefined;
   try {
-    const fresh = serverTlsMaterial(flags);
+    fresh = reload.read();
     if (fresh === undefined) return;
-    tls.replace(fresh);
+    // Inside the try: taking may refuse too (a key that does not match its certificate).
+    reload.take(fresh);
   } catch (error) {
-    logger.error(
-      { error: (error as Error).message },
-      'SIGHUP: --tls-ca, --tls-cert and --tls-key could not be read again; the certificates loaded before stay',
-    );
+    logger.error({ error: (error as Error).message }, reload.failed);
     return;
   }
-  logger.info(
-    'SIGHUP: reloaded the certificates of --tls-ca, --tls-cert and --tls-key; connections made from now on use them',
-  );
+  logger.info(reload.said(fresh), reload.done);
 }

@@ -16,12 +16,18 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Client } from '../../src/client/index.js';
 import { ErrorCode, HandshakeError } from '../../src/errors.js';
-import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
 import type { ClientRequest, Hello } from '../../src/protocol/messages.js';
-import { clientId, replicaId } from '../../src/protocol/types.js';
+import { clientId } from '../../src/protocol/types.js';
 import { keyValueService } from '../../src/state-machine/kv-service.js';
 import { dial, PROTOCOL_VERSION, parseClientReply } from '../../src/transport/index.js';
-import { adminAddressOf, LocalCluster, type RunningProcess, runCli, waitFor } from './harness.js';
+import {
+  adminAddressOf,
+  LocalCluster,
+  type RunningProcess,
+  replicaHello,
+  runCli,
+  waitFor,
+} from './harness.js';
 
 const directory = mkdtempSync(path.join(tmpdir(), 'understudy-auth-'));
 const clusterSecret = 'the-shared-secret-of-this-test-cluster';
@@ -49,20 +55,7 @@ async function counter(adminAddress: string, name: string, reason: string): Prom
 }
 
 /** A Hello that claims to be replica r2, bringing `credential` as its cluster secret. */
-function posingAsR2(credential?: string): Hello {
-  return {
-    type: 'hello',
-    clusterId: 'understudy',
-    protocolVersion: PROTOCOL_VERSION,
-    peer: {
-      kind: 'replica',
-      id: replicaId('r2'),
-      service: keyValueService,
-      rules: commitRulesOf(defaultProtocolConfig),
-    },
-    ...(credential === undefined ? {} : { credential }),
-  };
-}
+const posingAsR2 = (credential?: string): Hello => replicaHello('r2', keyValueService, credential);
 
 const refusedAsForged = (error: unknown) =>
   error instanceof HandshakeError && /did not bring this cluster's secret/.test(error.message);

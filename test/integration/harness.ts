@@ -12,6 +12,11 @@ import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
 import { spawnServer } from '../../src/cli/server-spawn.js';
 import { Client, type TlsMaterial } from '../../src/client/index.js';
 import { NotLeaderError } from '../../src/errors.js';
+import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
+import type { Hello } from '../../src/protocol/messages.js';
+import type { ServiceIdentity } from '../../src/protocol/service-identity.js';
+import { replicaId } from '../../src/protocol/types.js';
+import { keyValueService } from '../../src/state-machine/kv-service.js';
 import { bindLoopback, closeAll } from '../../src/tools/free-port.js';
 import { dial, PROTOCOL_VERSION } from '../../src/transport/index.js';
 
@@ -75,6 +80,24 @@ export const clientHello = {
   protocolVersion: PROTOCOL_VERSION,
   peer: { kind: 'client' },
 } as const;
+
+/**
+ * What a replica says first, as `id` running `service`, bringing `credential` as the cluster secret:
+ * a test dials with it to pose as a replica.
+ */
+export function replicaHello(
+  id: string,
+  service: ServiceIdentity = keyValueService,
+  credential?: string,
+): Hello {
+  return {
+    type: 'hello',
+    clusterId: 'understudy',
+    protocolVersion: PROTOCOL_VERSION,
+    peer: { kind: 'replica', id: replicaId(id), service, rules: commitRulesOf(defaultProtocolConfig) },
+    ...(credential === undefined ? {} : { credential }),
+  };
+}
 
 /** Whether the coordinator at `address` leads: it welcomes a client; a standby refuses with NOT_LEADER. */
 export async function coordinatorLeads(

@@ -10,12 +10,9 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorServer, ReplicaServer, ReplicatedClient, RequestRefusedError } from '../../src/index.js';
-import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
-import { replicaId } from '../../src/protocol/types.js';
-import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
 import { dial } from '../../src/transport/index.js';
 import createCounter, { service as counterService } from '../fixtures/counter-service.js';
-import { freePortRuns, launchStart, runCli, startProcess, stop, waitFor } from './harness.js';
+import { freePortRuns, launchStart, replicaHello, runCli, startProcess, stop, waitFor } from './harness.js';
 
 const counterModule = fileURLToPath(new URL('../fixtures/counter-service.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'understudy-service-'));
@@ -117,24 +114,10 @@ describe('a replica of another service never joins', { concurrency: false }, () 
       assert.deepEqual(status.view?.learners, []);
       // Were the coordinator bypassed, r1 itself refuses a peer of another service.
       const primaryAddress = status.replicas[0]?.address ?? '';
-      await assert.rejects(
-        dial(primaryAddress, {
-          type: 'hello',
-          clusterId: 'understudy',
-          protocolVersion: PROTOCOL_VERSION,
-          peer: {
-            kind: 'replica',
-            id: replicaId('r2'),
-            service: { name: 'understudy-kv', version: 1 },
-            rules: commitRulesOf(defaultProtocolConfig),
-          },
-        }),
-        {
-          name: 'HandshakeError',
-          message:
-            /replica r2 runs service "understudy-kv" version 1, but replica r1 runs "counter" version 1/,
-        },
-      );
+      await assert.rejects(dial(primaryAddress, replicaHello('r2', { name: 'understudy-kv', version: 1 })), {
+        name: 'HandshakeError',
+        message: /replica r2 runs service "understudy-kv" version 1, but replica r1 runs "counter" version 1/,
+      });
       // The counter cluster serves on, r2 or not.
       assert.equal(decode((await client.write(encode('add 1'))).result), '1');
       await stop(r2);

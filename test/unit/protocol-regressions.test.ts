@@ -53,6 +53,28 @@ function heartbeat(id: ReplicaId, incarnation: number, view: View | null, sequen
   };
 }
 
+/**
+ * A coordinator on `clock` that stored view 4, r1 (incarnation 100) leading and r2 (1) its backup, as
+ * acknowledged by r1 or not yet.
+ */
+function coordinatorOfView4(
+  clock: ReturnType<typeof manualClock>,
+  acknowledged: boolean,
+): { coordinator: Coordinator; view: View } {
+  const view: View = { number: viewNumber(4), primary: r1, backups: [r2], learners: [] };
+  const identities = {
+    [r1]: { incarnation: 100, directory: 'directory-r1' },
+    [r2]: { incarnation: 1, directory: 'directory-r2' },
+  };
+  const record = { view, identities };
+  const coordinator = new Coordinator({
+    config,
+    clock: clock.read,
+    stored: { current: record, acknowledged, lastAcknowledged: acknowledged ? record : null },
+  });
+  return { coordinator, view };
+}
+
 function leaseIn(coordinator: Coordinator, to: ReplicaId): number {
   const replies = coordinator.takeEffects().messages.filter((message) => message.to === to);
   const reply = replies.at(-1)?.message;
@@ -60,17 +82,8 @@ function leaseIn(coordinator: Coordinator, to: ReplicaId): number {
 }
 
 test('sim seed 981: a restarted primary gets no lease in the view it led, and a new view replaces it', () => {
-  const view: View = { number: viewNumber(4), primary: r1, backups: [r2], learners: [] };
-  const identities = {
-    [r1]: { incarnation: 100, directory: 'directory-r1' },
-    [r2]: { incarnation: 1, directory: 'directory-r2' },
-  };
   const clock = manualClock();
-  const coordinator = new Coordinator({
-    config,
-    clock: clock.read,
-    stored: { current: { view, identities }, acknowledged: false, lastAcknowledged: null },
-  });
+  const { coordinator, view } = coordinatorOfView4(clock, false);
   let sequence = 0;
   for (let tick = 0; tick <= config.failureTimeoutTicks; tick++) {
     clock.now += 1;
@@ -98,17 +111,8 @@ test('sim seed 981: a restarted primary gets no lease in the view it led, and a 
 });
 
 test("sim seed 801352: a dead process's heartbeat that arrives after its successor's does not hide the successor for good", () => {
-  const view: View = { number: viewNumber(4), primary: r1, backups: [r2], learners: [] };
-  const identities = {
-    [r1]: { incarnation: 100, directory: 'directory-r1' },
-    [r2]: { incarnation: 1, directory: 'directory-r2' },
-  };
   const clock = manualClock();
-  const coordinator = new Coordinator({
-    config,
-    clock: clock.read,
-    stored: { current: { view, identities }, acknowledged: true, lastAcknowledged: { view, identities } },
-  });
+  const { coordinator } = coordinatorOfView4(clock, true);
   let sequence = 0;
   const members = () => {
     sequence += 1;
