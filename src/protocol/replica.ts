@@ -238,9 +238,9 @@ export class Replica {
    */
   private replicatedIndex = logIndex(0);
   /**
-   * With a commit quorum: the entries that may have committed before this view (the whole log for a
-   * new primary, the commit index for one that stays) must be on disk at enough backups of the view
-   * before it reports itself ready to lead it (see `leadReady`).
+   * The entries that may have been acknowledged before this view (the whole log for a new primary,
+   * the commit index for one that stays): on this primary's disk, and with a commit quorum at enough
+   * backups of the view, before it reports itself ready to lead it (see `leadReady`).
    */
   private settleIndex = logIndex(0);
   /** A heartbeat saying `leadReady` left in this view. */
@@ -405,6 +405,8 @@ export class Replica {
       this.releaseDurableWaiters();
       this.advanceCommit();
       this.advanceReplicated();
+      // A new primary whose disk now holds all it inherited may lead: say so now, not a heartbeat later.
+      if (!this.leadReadySent && this.leadReady()) this.sendHeartbeat();
     } else {
       this.acknowledge(false);
     }
@@ -1238,14 +1240,19 @@ export class Replica {
   }
 
   /**
-   * May this primary lead its view? With a commit quorum, only once k of the view's backups hold on
-   * disk every entry that may have committed before it (`settleIndex`): each commit is then on k
-   * backups of the view the coordinator counts on, whatever backups left or joined. Until the
-   * coordinator hears so, it does not acknowledge the view, so it still counts on the last one.
+   * May this primary lead its view? Only once its own disk holds every entry that may have been
+   * acknowledged before it (`settleIndex`): once the coordinator records the view acknowledged, it
+   * counts on this primary's disk for all of them, but a replicated write acknowledged in an earlier
+   * view may have reached this replica's memory only, and a crash would take it while the replica
+   * whose disk held it is passed over (sim seed 1102070). With a commit quorum, also only once k of
+   * the view's backups hold them on disk: each commit is then on k backups of the view the
+   * coordinator counts on, whatever backups left or joined. Until the coordinator hears so, it does
+   * not acknowledge the view, so it still counts on the last one.
    */
   private leadReady(): boolean {
     const view = this.view;
     if (this.role !== 'primary' || view === null) return false;
+    if (this.durableIndex < this.settleIndex) return false;
     if (!quorumConfigured(this.config)) return true;
     const required = commitQuorumOf(this.config, view.backups.length);
     const holding = view.backups.filter(

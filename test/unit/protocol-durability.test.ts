@@ -239,6 +239,46 @@ test('a restarted process takes a view made for its earlier process without a ro
   assert.equal(restarted.replica.status().role, 'primary');
 });
 
+test('sim seed 1102070: a new primary says it is ready to lead only once its own disk holds what it received as a backup', () => {
+  // r3, a backup of view 3, received a replicated entry (acknowledged to its client on the strength of
+  // the old primary's disk and r3's memory) and had not synced it when it was made primary of view 4.
+  const promoted = new ReplicaHarness(r3);
+  promoted.adopt(view(3, r1, [r3]));
+  promoted.replica.receiveFromPeer(r1, {
+    type: 'prepare',
+    view: viewNumber(3),
+    previous: at(0, 0),
+    entries: [
+      {
+        view: viewNumber(3),
+        index: logIndex(1),
+        clientId: clientId('client'),
+        requestNumber: 1,
+        durability: 'replicated',
+        refused: false,
+        update: new Uint8Array(),
+        result: new Uint8Array(),
+      },
+    ],
+    commitIndex: logIndex(0),
+    echo: -1,
+  });
+  promoted.drain();
+  promoted.adopt(view(4, r3, [], [r1]));
+  promoted.replica.tick();
+  promoted.drain();
+  assert.equal(promoted.replica.status().role, 'primary');
+  assert.equal(
+    promoted.heartbeats.at(-1)?.leadReady,
+    false,
+    'the coordinator would count on its disk for the replicated write, which only its memory holds',
+  );
+  const heartbeatsBefore = promoted.heartbeats.length;
+  promoted.syncAll();
+  assert.equal(promoted.heartbeats.length, heartbeatsBefore + 1, 'said at once, not a heartbeat later');
+  assert.equal(promoted.heartbeats.at(-1)?.leadReady, true);
+});
+
 // ---- commit quorum (syncQuorum k): commit at k backups; promote only on enough reports -------------
 
 const quorumConfig = (syncQuorum: number): ProtocolConfig => ({ ...config, syncQuorum });
