@@ -223,8 +223,18 @@ export class Replica {
   private freshTick = Number.NEGATIVE_INFINITY;
   /** Vouched commit indexes not applied yet, oldest first, with the echoed time of each. */
   private readonly pendingFreshness: { readonly tick: number; readonly commitIndex: LogIndex }[] = [];
-  /** Async writes we discarded, reported to the primary until the record of them is applied. */
+  /** Async writes we discarded, reported to the primary until the record of them is committed. */
   private pendingLost: LostEntry[] = [];
+  /**
+   * Records of async losses this replica applied before they committed (a primary applies its entries
+   * as it appends them), oldest first. The losses they name stay in `pendingLost`, and on disk, until
+   * the record commits: a crash before its fsync, or a truncation, takes the record away, and the
+   * losses must still be reported (sim seed 1001415).
+   */
+  private lossRecordsUncommitted: {
+    readonly position: LogPosition;
+    readonly entries: readonly LostEntry[];
+  }[] = [];
   private lastLostReportTick = Number.NEGATIVE_INFINITY;
 
   // Primary state.
@@ -476,6 +486,9 @@ export class Replica {
     this.appliedIndex = position.index;
     this.raiseDurableIndex(position.index);
     if (position.index > this.commitIndex) this.commitIndex = position.index;
+    // The state is the snapshot's, all committed: its record is the one that counts.
+    this.lossRecordsUncommitted = [];
+    this.setPendingLost(this.pendingLost.filter((lost) => !this.loss.has(lost)));
     // Every primary holds every committed entry, so ours matches it up to here.
     if (position.index > this.verifiedIndex) this.verifiedIndex = position.index;
     this.noteKept(snapshot.info);
@@ -1149,8 +1162,30 @@ export class Replica {
     if (this.pendingLost.length === 0 || !this.leaseValid() || !this.viewAcknowledged) return;
     this.forgetLossesNowHeld();
     const fresh = this.pendingLost.filter((lost) => !this.loss.has(lost)).slice(0, 1024);
-    if (fresh.length === 0) this.setPendingLost([]);
-    else this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
+    if (fresh.length > 0) this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
+    // On record in committed entries: done. Recorded only by entries not yet committed: kept until then.
+    else this.setPendingLost(this.pendingLost.filter((lost) => this.recordUncommitted(lost)));
+  }
+
+  private recordUncommitted(lost: LostEntry): boolean {
+    return this.lossRecordsUncommitted.some((record) =>
+      record.entries.some((entry) => sameLoss(entry, lost)),
+    );
+  }
+
+  /** Losses whose record has committed (and is the entry our log holds there) leave `pendingLost`. */
+  private settleLossRecords(): void {
+    for (;;) {
+      const record = this.lossRecordsUncommitted[0];
+      if (record === undefined || record.position.index > this.commitIndex) return;
+      this.lossRecordsUncommitted.shift();
+      if (this.log.viewOf(record.position.index) === record.position.view)
+        this.forgetRecorded(record.entries);
+    }
+  }
+
+  private forgetRecorded(recorded: readonly LostEntry[]): void {
+    this.setPendingLost(this.pendingLost.filter((lost) => !recorded.some((entry) => sameLoss(entry, lost))));
   }
 
   /**
@@ -1218,6 +1253,7 @@ export class Replica {
     const candidate = this.durableAtQuorum();
     if (candidate <= this.commitIndex) return;
     this.commitIndex = logIndex(candidate);
+    this.settleLossRecords();
     this.answerAll(takeUpTo(this.commitWaiters, this.commitIndex));
     this.keepSnapshotIfCommitted();
     this.advanceReplicated();
@@ -1337,6 +1373,7 @@ export class Replica {
     if (message.echo >= 0)
       this.pendingFreshness.push({ tick: message.echo, commitIndex: message.commitIndex });
     this.applyUpTo(logIndex(Math.min(this.commitIndex, this.log.lastIndex)));
+    this.settleLossRecords();
     this.keepSnapshotIfCommitted();
     this.acknowledge(!appended && message.entries.length === 0, replicated);
   }
@@ -1438,6 +1475,10 @@ export class Replica {
     // Writes of the removed entries will never be reported durable: stop waiting for them.
     while ((this.unsyncedAppends.at(-1)?.index ?? 0) > index) this.unsyncedAppends.pop();
     this.log.truncateAfter(index);
+    // Records of losses among the removed entries are gone: what they named stays to be reported.
+    this.lossRecordsUncommitted = this.lossRecordsUncommitted.filter(
+      (record) => record.position.index <= index,
+    );
     this.noteLostAsyncWrites(discarded);
     this.effects.storage.push({ kind: 'truncate', afterIndex: index });
     this.durableIndex = logIndex(Math.min(this.durableIndex, index));
@@ -1521,7 +1562,7 @@ export class Replica {
   private applyEntry(entry: Entry): void {
     assert(entry.index === this.appliedIndex + 1, 'entries are applied in order');
     if (isSystemEntry(entry)) {
-      this.applySystemOperation(decodeSystemOperation(entry.update));
+      this.applySystemOperation(decodeSystemOperation(entry.update), entry);
     } else if (isSessionOpen(entry)) {
       this.sessions.open(entry.clientId, entry.index);
     } else {
@@ -1531,15 +1572,20 @@ export class Replica {
     this.appliedIndex = entry.index;
   }
 
-  private applySystemOperation(operation: SystemOperation): void {
+  private applySystemOperation(operation: SystemOperation, entry: Entry): void {
     if (operation.kind === 'expire-sessions') {
       this.sessions.expire(operation.clients);
       return;
     }
     this.loss.record(operation.entries);
-    const recorded = (lost: LostEntry) =>
-      operation.entries.some((entry) => entry.view === lost.view && entry.index === lost.index);
-    this.setPendingLost(this.pendingLost.filter((lost) => !recorded(lost)));
+    if (entry.index > this.commitIndex) {
+      this.lossRecordsUncommitted.push({
+        position: { view: entry.view, index: entry.index },
+        entries: operation.entries,
+      });
+      return;
+    }
+    this.forgetRecorded(operation.entries);
   }
 
   /** Restores the replicated state a snapshot payload holds; answers it, decoded. */
@@ -1922,4 +1968,8 @@ function answerOf(executed: { readonly refused: boolean; readonly result: Uint8A
 function refusal(error: unknown): Refusal {
   if (!isServiceError(error)) throw error;
   return { code: error.code, message: error.message };
+}
+
+function sameLoss(a: LostEntry, b: LostEntry): boolean {
+  return a.view === b.view && a.index === b.index;
 }

@@ -14,6 +14,7 @@ import type { StoredSnapshot } from '../../src/protocol/replica.js';
 import { SessionTable } from '../../src/protocol/sessions.js';
 import { encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
 import { finishSnapshot } from '../../src/protocol/state-machine.js';
+import { isSystemEntry } from '../../src/protocol/system-entries.js';
 import {
   clientId,
   connectionId,
@@ -664,6 +665,46 @@ test('a replica that was far behind and installs a snapshot reports lost only th
     primary.replica.status().lostRecent.map((entry) => entry.index),
     [3],
   );
+});
+
+test('sim seed 1001415: a primary that records its own losses keeps them noted until the record commits', () => {
+  // r2 discards async writes 2 and 3 as a backup of r3 (as in the test above), noting them.
+  const kept = { ...asyncEntry(1), durability: 'sync' as const };
+  const node = new Node(r2, { entries: [kept, asyncEntry(2), asyncEntry(3)] });
+  node.harness.adopt(view(3, r3, [r2]));
+  node.replica.receiveFromPeer(r3, {
+    type: 'prepare',
+    view: viewNumber(3),
+    previous: { view: viewNumber(2), index: logIndex(1) },
+    entries: [{ ...asyncEntry(2, 2, 9), view: viewNumber(3), durability: 'sync', clientId: clientId('new') }],
+    commitIndex: logIndex(1),
+    echo: -1,
+  });
+  node.settle();
+  assert.equal(node.replica.status().lostUnreported, 2);
+  // Then it leads view 4, and records its losses itself: an entry its backup r3 has not acknowledged.
+  node.harness.lead(view(4, r2, [r3]));
+  node.tick();
+  const record = node.replica.entries().at(-1);
+  assert.ok(record !== undefined && isSystemEntry(record), 'the primary appended the record');
+  assert.equal(
+    node.replica.status().lostUnreported,
+    2,
+    'a crash, or a new primary without the record, would take it: the losses stay noted',
+  );
+  assert.ok(
+    !node.stored.some(
+      (operation) => operation.kind === 'unreported-losses' && operation.entries.length === 0,
+    ),
+    'the note on disk is not emptied',
+  );
+  // Once r3 holds the record, it commits, and the note goes.
+  node.harness.ack(r3, record.index);
+  node.settle();
+  assert.equal(node.replica.status().lostUnreported, 0);
+  const last = node.stored.filter((operation) => operation.kind === 'unreported-losses').at(-1);
+  assert.ok(last?.kind === 'unreported-losses');
+  assert.equal(last.entries.length, 0, 'the note on disk is emptied');
 });
 
 function config(): ProtocolConfig {
