@@ -253,6 +253,8 @@ export class Replica {
    * backups of the view, before it reports itself ready to lead it (see `leadReady`).
    */
   private settleIndex = logIndex(0);
+  /** A new primary's `view-start` entry, if it logged one: it commits nothing before that entry. */
+  private commitFloorIndex = logIndex(0);
   /** A heartbeat saying `leadReady` left in this view. */
   private leadReadySent = false;
   private leaseExpiryTick = 0;
@@ -572,6 +574,13 @@ export class Replica {
     this.followers.clear();
     for (const id of [...view.backups, ...view.learners]) this.followers.set(id, this.newFollower());
     this.leaseExpiryTick = 0;
+    // Entries we inherited that may not have committed commit only with an entry of this view (see
+    // system-entries.ts): nothing before it counts as committed in this view.
+    this.commitFloorIndex = logIndex(0);
+    if (this.log.lastIndex > this.commitIndex) {
+      this.appendSystemEntry({ kind: 'view-start' });
+      this.commitFloorIndex = this.log.lastIndex;
+    }
     this.sendHeartbeat();
     this.sendFollowerHeartbeats(true);
   }
@@ -1251,7 +1260,7 @@ export class Replica {
   private advanceCommit(): void {
     if (!this.viewAcknowledged && this.testOnlyFaults.actOnReportsOfAnyView !== true) return;
     const candidate = this.durableAtQuorum();
-    if (candidate <= this.commitIndex) return;
+    if (candidate <= this.commitIndex || candidate < this.commitFloorIndex) return;
     this.commitIndex = logIndex(candidate);
     this.settleLossRecords();
     this.answerAll(takeUpTo(this.commitWaiters, this.commitIndex));
@@ -1573,6 +1582,7 @@ export class Replica {
   }
 
   private applySystemOperation(operation: SystemOperation, entry: Entry): void {
+    if (operation.kind === 'view-start') return;
     if (operation.kind === 'expire-sessions') {
       this.sessions.expire(operation.clients);
       return;

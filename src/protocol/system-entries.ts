@@ -1,7 +1,16 @@
-// Entries the primary logs on its own account, not a client's: the expiry of sessions and the record
-// of async writes lost in a failover. They carry the empty client id (clients must name themselves)
-// and their operation in `update`; every replica applies them to its session table and loss record,
-// never to the service's state machine, so all replicas decide the same things at the same index.
+// Entries the primary logs on its own account, not a client's: the expiry of sessions, the record of
+// async writes lost in a failover, and the start of a new primary's view. They carry the empty client
+// id (clients must name themselves) and their operation in `update`; every replica applies them to
+// its session table and loss record, never to the service's state machine, so all replicas decide the
+// same things at the same index.
+//
+// `view-start` changes nothing when applied. A new primary that inherits entries which may not have
+// committed yet logs one, and commits nothing before it: so a log holding anything committed in a
+// view ends with an entry of that view or a later one, and comparing the last entries of two logs says
+// which holds more of what committed (as Raft's leader commits an entry of its own term first). Without
+// it, entries of view 13 committed in view 17 sat at the end of a log that looked older than another's
+// uncommitted entries of view 15, and a coordinator rebuilding from the replicas chose that other log
+// (sim seed 1205286).
 
 import { Packr } from 'msgpackr';
 import type { LostEntry } from './messages.js';
@@ -11,7 +20,8 @@ export const systemClientId: ClientId = clientId('');
 
 export type SystemOperation =
   | { readonly kind: 'expire-sessions'; readonly clients: readonly ClientId[] }
-  | { readonly kind: 'async-lost'; readonly entries: readonly LostEntry[] };
+  | { readonly kind: 'async-lost'; readonly entries: readonly LostEntry[] }
+  | { readonly kind: 'view-start' };
 
 const packr = new Packr({ useRecords: false });
 
@@ -28,7 +38,9 @@ export function encodeSystemOperation(operation: SystemOperation): Uint8Array {
   const body =
     operation.kind === 'expire-sessions'
       ? [...operation.clients]
-      : operation.entries.map((lost) => [lost.view, lost.index, lost.clientId, lost.requestNumber]);
+      : operation.kind === 'async-lost'
+        ? operation.entries.map((lost) => [lost.view, lost.index, lost.clientId, lost.requestNumber])
+        : [];
   return new Uint8Array(packr.pack([operation.kind, body]));
 }
 
@@ -56,6 +68,10 @@ export function decodeSystemOperation(update: Uint8Array): SystemOperation {
         };
       }),
     };
+  }
+  if (kind === 'view-start') {
+    if (items.length > 0) throw new Error('a view-start entry has items');
+    return { kind };
   }
   throw new Error(`unknown system entry kind ${String(kind)}`);
 }

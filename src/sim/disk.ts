@@ -357,7 +357,14 @@ export class SimDisk {
   private recover(image: Buffer): void {
     const recovered = this.recoverSegmentImage(image);
     assert(recovered.created, 'the segment header is synced before any record');
-    this.chunks = [Buffer.from(image.subarray(0, recovered.validBytes))];
+    // A torn record whose missing last bytes were zeros reads whole against the zeros after the image
+    // (as against a real segment's): those zeros are part of the log now (sim seed 1305144, where the
+    // image was a byte short of the entries' offsets, and a later read met a record cut in two).
+    const valid =
+      image.length >= recovered.validBytes
+        ? image.subarray(0, recovered.validBytes)
+        : Buffer.concat([image, Buffer.alloc(recovered.validBytes - image.length)]);
+    this.chunks = [Buffer.from(valid)];
     this.imageBytes = recovered.validBytes;
     this.entries.length = 0;
     this.entries.push(...recovered.entries);

@@ -403,15 +403,49 @@ test('sim seed 242: a late heartbeat of a replaced process neither rolls its ide
 
 // ---- hole 11: a new primary commits what it inherited when its view begins ----------------------
 
-test('hole 11: a primary alone in its view commits what it inherited and answers reads at once', () => {
+test('hole 11: a primary alone in its view commits what it inherited with its view-start entry, and answers reads', () => {
   const primary = new ReplicaHarness(r2, entries(5, 4));
   const current = view(6, r2, []);
   primary.lead(current);
-  assert.equal(primary.replica.status().commitIndex, 5);
+  assert.equal(
+    primary.replica.status().lastIndex,
+    6,
+    'it logged a view-start entry after the inherited ones',
+  );
+  assert.equal(primary.replica.status().commitIndex, 0, 'nothing commits before that entry is on disk');
+  primary.syncAll();
+  assert.equal(primary.replica.status().commitIndex, 6);
   const read = primary.request(kvOperation.get(text('k')));
   const reply = primary.replyTo(read);
   assert.equal(reply?.ok, true);
-  assert.equal(reply?.ok === true ? reply.index : 0, 5);
+  assert.equal(reply?.ok === true ? reply.index : 0, 6);
+});
+
+test('sim seed 1205286: entries a new primary commits end its log with an entry of its view, so a coordinator rebuilding from the replicas picks that log', () => {
+  // r2 holds entries 1..5 of view 13, not known to have committed, and leads view 17 alone; r1's log
+  // ends with uncommitted entries of view 15 at indexes 6..9 (it led view 15 and r2 never got them).
+  const primary = new ReplicaHarness(r2, entries(5, 13));
+  primary.lead(view(17, r2, []));
+  primary.syncAll();
+  const status = primary.replica.status();
+  assert.equal(status.commitIndex, 6, 'entries 1..5 committed, with the view-start entry 6');
+  const last = primary.replica.entries().at(-1);
+  assert.equal(last?.view, 17, 'its log ends with an entry of the view that committed them');
+  // The coordinator lost its state; the operator names both replicas, and it rebuilds a view.
+  const harness = new CoordinatorHarness(null, [r1, r2]);
+  const reports = [
+    [r1, { view: null, durable: { view: viewNumber(15), index: logIndex(9) } }],
+    [r2, { view: null, durable: { view: viewNumber(17), index: logIndex(6) } }],
+  ] as const;
+  harness.run(
+    config.viewFormationTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5,
+    () => reports,
+  );
+  assert.equal(
+    harness.coordinator.currentView()?.primary,
+    r2,
+    'the log that holds what committed leads; r1 (its entries 6..9 never committed) follows it',
+  );
 });
 
 // ---- a follower's commit index is what it verified --------------------------------------------
@@ -461,7 +495,7 @@ test('a new primary vouches for no follower freshness until it has committed wha
   primary.lead(current);
   primary.syncAll();
   primary.clock.now += 1;
-  primary.ack(r2, 5); // r3 has not answered yet: nothing commits
+  primary.ack(r2, 6); // entries 1..5 and the view-start entry 6; r3 has not answered yet: nothing commits
   primary.clock.now += config.followerHeartbeatTicks;
   primary.replica.tick();
   primary.drain();
@@ -470,11 +504,13 @@ test('a new primary vouches for no follower freshness until it has committed wha
   const before = toR2();
   assert.equal(primary.replica.status().commitIndex, 0);
   assert.equal(before?.type === 'prepare' ? before.echo : undefined, -1);
-  primary.ack(r3, 5); // now everything inherited commits
+  primary.ack(r3, 5);
+  assert.equal(primary.replica.status().commitIndex, 0, 'nothing before the view-start entry commits alone');
+  primary.ack(r3, 6); // now everything inherited commits, with the view-start entry
   primary.clock.now += config.followerHeartbeatTicks;
   primary.replica.tick();
   primary.drain();
   const after = toR2();
-  assert.equal(primary.replica.status().commitIndex, 5);
+  assert.equal(primary.replica.status().commitIndex, 6);
   assert.ok(after?.type === 'prepare' && after.echo >= 0, 'vouched once the inherited entries committed');
 });
