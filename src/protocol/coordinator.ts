@@ -455,6 +455,28 @@ export class Coordinator {
     return best;
   }
 
+  /**
+   * The replica with the longest log on disk; between equal disks, the longest in memory. What a
+   * view is formed or rebuilt on, where the coordinator knows no view to choose among: a replica's
+   * memory may be gone with a process that crashed since its last report, and a log that looked as
+   * long in memory but ended three entries earlier on disk led a rebuilt view over the one that held
+   * everything committed (sim seed 1305269). Every committed entry and every acknowledged write is
+   * on the disk of the primary that acknowledged it, and (view-start entries) a longer log on disk
+   * holds everything committed in the views before its end.
+   */
+  private longestDurableLog(ids: readonly ReplicaId[]): ReplicaId | undefined {
+    let best: ReplicaId | undefined;
+    for (const id of [...ids].sort()) {
+      if (best === undefined) {
+        best = id;
+        continue;
+      }
+      const disk = comparePositions(this.durableOf(id), this.durableOf(best));
+      if (disk > 0 || (disk === 0 && comparePositions(this.heldOf(id), this.heldOf(best)) > 0)) best = id;
+    }
+    return best;
+  }
+
   private addresses(): Record<string, Address> {
     const addresses: Record<string, Address> = {};
     for (const [id, record] of this.replicas) addresses[id] = record.address;
@@ -644,7 +666,7 @@ export class Coordinator {
     if (this.firstHeartbeatTick === null) return false;
     if (this.now - this.firstHeartbeatTick < this.config.viewFormationTicks) return false;
     const alive = this.aliveIds();
-    const primary = this.longestLog(alive);
+    const primary = this.longestDurableLog(alive);
     if (primary === undefined) return false;
     const primaryPosition = this.durableOf(primary);
     const equal = alive.filter(

@@ -448,6 +448,28 @@ test('sim seed 1205286: entries a new primary commits end its log with an entry 
   );
 });
 
+test('sim seed 1305269: a coordinator rebuilding from the replicas ranks their logs on disk before what they hold in memory', () => {
+  // r1's last report (its process crashed since) held entries 9..12 in memory only; r2 has them on
+  // disk, committed. Ranked by memory alone they tie, and the smaller id led with a log 8 long.
+  const harness = new CoordinatorHarness(null, [r1, r2]);
+  const reports = [
+    [
+      r1,
+      {
+        view: null,
+        durable: { view: viewNumber(1), index: logIndex(8) },
+        received: { view: viewNumber(2), index: logIndex(12) },
+      },
+    ],
+    [r2, { view: null, durable: { view: viewNumber(2), index: logIndex(12) } }],
+  ] as const;
+  harness.run(
+    config.viewFormationTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5,
+    () => reports,
+  );
+  assert.equal(harness.coordinator.currentView()?.primary, r2);
+});
+
 // ---- a follower's commit index is what it verified --------------------------------------------
 
 test('a follower never takes a commit index beyond what it verified against the primary', () => {
