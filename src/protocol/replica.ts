@@ -1407,6 +1407,11 @@ export class Replica {
     if (this.pendingLost.length === 0 || view === null || this.role === 'none') return;
     if (this.now - this.lastLostReportTick < this.config.syncRetryTicks) return;
     this.forgetLossesNowHeld();
+    // Already on record (another replica reported the same write first): the primary would ignore it
+    // forever. A record we applied before it committed does not count yet.
+    this.setPendingLost(
+      this.pendingLost.filter((lost) => !this.loss.has(lost) || this.recordUncommitted(lost)),
+    );
     if (this.pendingLost.length === 0) return;
     this.lastLostReportTick = this.now;
     const report: LostReport = {
