@@ -132,15 +132,14 @@ function clusterProtocol(flags: ClusterSettings): NodeConfig['protocol'] {
     ...defaultProtocolConfig,
     syncQuorum: flags.syncQuorum ?? syncQuorumAll,
     lagPolicy: flags.lagPolicy ?? defaultProtocolConfig.lagPolicy,
-    backupAckTimeoutTicks:
-      flags.backupLagMaxMs === undefined
-        ? defaultProtocolConfig.backupAckTimeoutTicks
-        : Math.ceil(flags.backupLagMaxMs / defaultNodeConfig.tickMs),
-    failureTimeoutTicks:
-      flags.failureTimeoutMs === undefined
-        ? defaultProtocolConfig.failureTimeoutTicks
-        : Math.ceil(flags.failureTimeoutMs / defaultNodeConfig.tickMs),
+    backupAckTimeoutTicks: ticksOf(flags.backupLagMaxMs, defaultProtocolConfig.backupAckTimeoutTicks),
+    failureTimeoutTicks: ticksOf(flags.failureTimeoutMs, defaultProtocolConfig.failureTimeoutTicks),
   };
+}
+
+/** A setting in milliseconds as whole ticks (rounded up), or the default when it is not given. */
+function ticksOf(ms: number | undefined, defaultTicks: number): number {
+  return ms === undefined ? defaultTicks : Math.ceil(ms / defaultNodeConfig.tickMs);
 }
 
 /** The replica's settings, from the defaults, the cluster setting and the retention flags. */

@@ -448,11 +448,7 @@ export class Coordinator {
 
   /** The replica with the longest log it holds; ties go to the smallest id, so choices are stable. */
   private longestLog(ids: Iterable<ReplicaId>): ReplicaId | undefined {
-    let best: ReplicaId | undefined;
-    for (const id of [...ids].sort()) {
-      if (best === undefined || comparePositions(this.heldOf(id), this.heldOf(best)) > 0) best = id;
-    }
-    return best;
+    return this.first(ids, (a, b) => comparePositions(this.heldOf(a), this.heldOf(b)));
   }
 
   /**
@@ -464,16 +460,22 @@ export class Coordinator {
    * on the disk of the primary that acknowledged it, and (view-start entries) a longer log on disk
    * holds everything committed in the views before its end.
    */
-  private longestDurableLog(ids: readonly ReplicaId[]): ReplicaId | undefined {
+  private longestDurableLog(ids: Iterable<ReplicaId>): ReplicaId | undefined {
+    return this.first(
+      ids,
+      (a, b) =>
+        comparePositions(this.durableOf(a), this.durableOf(b)) ||
+        comparePositions(this.heldOf(a), this.heldOf(b)),
+    );
+  }
+
+  /** The greatest of `ids` by `compare`; ties go to the smallest id, so choices are stable. */
+  private first(
+    ids: Iterable<ReplicaId>,
+    compare: (a: ReplicaId, b: ReplicaId) => number,
+  ): ReplicaId | undefined {
     let best: ReplicaId | undefined;
-    for (const id of [...ids].sort()) {
-      if (best === undefined) {
-        best = id;
-        continue;
-      }
-      const disk = comparePositions(this.durableOf(id), this.durableOf(best));
-      if (disk > 0 || (disk === 0 && comparePositions(this.heldOf(id), this.heldOf(best)) > 0)) best = id;
-    }
+    for (const id of [...ids].sort()) if (best === undefined || compare(id, best) > 0) best = id;
     return best;
   }
 

@@ -490,7 +490,7 @@ export class Replica {
     if (position.index > this.commitIndex) this.commitIndex = position.index;
     // The state is the snapshot's, all committed: its record is the one that counts.
     this.lossRecordsUncommitted = [];
-    this.setPendingLost(this.pendingLost.filter((lost) => !this.loss.has(lost)));
+    this.forgetLossesOnRecord();
     // Every primary holds every committed entry, so ours matches it up to here.
     if (position.index > this.verifiedIndex) this.verifiedIndex = position.index;
     this.noteKept(snapshot.info);
@@ -1172,8 +1172,17 @@ export class Replica {
     this.forgetLossesNowHeld();
     const fresh = this.pendingLost.filter((lost) => !this.loss.has(lost)).slice(0, 1024);
     if (fresh.length > 0) this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
-    // On record in committed entries: done. Recorded only by entries not yet committed: kept until then.
-    else this.setPendingLost(this.pendingLost.filter((lost) => this.recordUncommitted(lost)));
+    else this.forgetLossesOnRecord();
+  }
+
+  /**
+   * Drops the noted losses the loss record holds in committed entries. One recorded only by an entry
+   * not yet committed stays noted until that entry commits (`settleLossRecords`).
+   */
+  private forgetLossesOnRecord(): void {
+    this.setPendingLost(
+      this.pendingLost.filter((lost) => !this.loss.has(lost) || this.recordUncommitted(lost)),
+    );
   }
 
   private recordUncommitted(lost: LostEntry): boolean {
@@ -1407,11 +1416,8 @@ export class Replica {
     if (this.pendingLost.length === 0 || view === null || this.role === 'none') return;
     if (this.now - this.lastLostReportTick < this.config.syncRetryTicks) return;
     this.forgetLossesNowHeld();
-    // Already on record (another replica reported the same write first): the primary would ignore it
-    // forever. A record we applied before it committed does not count yet.
-    this.setPendingLost(
-      this.pendingLost.filter((lost) => !this.loss.has(lost) || this.recordUncommitted(lost)),
-    );
+    // Already on record (another replica reported the same write first): the primary would ignore it forever.
+    this.forgetLossesOnRecord();
     if (this.pendingLost.length === 0) return;
     this.lastLostReportTick = this.now;
     const report: LostReport = {
@@ -1552,7 +1558,7 @@ export class Replica {
       if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry))
         continue;
       if (this.log.viewOf(entry.index) === entry.view) continue;
-      if (noted.some((lost) => lost.view === entry.view && lost.index === entry.index)) continue;
+      if (noted.some((lost) => sameLoss(lost, entry))) continue;
       noted.push({
         view: entry.view,
         index: entry.index,

@@ -179,7 +179,7 @@ export function readSecretText(text: string, source: string): string {
 }
 
 /** Secrets a --cluster-secret-file may hold: the one brought, and during a change one more accepted. */
-export const CLUSTER_SECRETS_MAX = 2;
+const CLUSTER_SECRETS_MAX = 2;
 
 /**
  * The cluster's shared secret for members, as --cluster-secret-file holds it: one secret a line. The

@@ -500,20 +500,35 @@ function asyncEntry(index: number, entryView = 2, requestNumber = index): Entry 
   };
 }
 
-test('async writes a backup discards after a failover are reported and recorded once', () => {
-  const follower = new Node(r2, {
-    entries: [{ ...asyncEntry(1), durability: 'sync' }, asyncEntry(2), asyncEntry(3)],
-  });
-  follower.harness.adopt(view(3, r3, [r2]));
-  // The new primary r3 holds only entry 1: entries 2 and 3 fall beyond its log.
-  follower.replica.receiveFromPeer(r3, {
+/**
+ * r2, a backup of r3 in view 3, holding entry 1 (sync) and async writes 2 and 3 of view 2; r3's first
+ * Prepare replaces entry 2 with a sync entry of view 3, so r2 discards the two async writes. Nothing
+ * is drained or settled yet: the caller looks at what the core asked for.
+ */
+function backupThatDiscardsTwoAsyncWrites(): { node: Node; kept: Entry; replacement: Entry } {
+  const kept: Entry = { ...asyncEntry(1), durability: 'sync' };
+  const node = new Node(r2, { entries: [kept, asyncEntry(2), asyncEntry(3)] });
+  node.harness.adopt(view(3, r3, [r2]));
+  const replacement: Entry = {
+    ...asyncEntry(2, 2, 9),
+    view: viewNumber(3),
+    durability: 'sync',
+    clientId: clientId('new'),
+  };
+  node.replica.receiveFromPeer(r3, {
     type: 'prepare',
     view: viewNumber(3),
     previous: { view: viewNumber(2), index: logIndex(1) },
-    entries: [{ ...asyncEntry(2, 2, 9), view: viewNumber(3), durability: 'sync', clientId: clientId('new') }],
+    entries: [replacement],
     commitIndex: logIndex(1),
     echo: -1,
   });
+  return { node, kept, replacement };
+}
+
+test('async writes a backup discards after a failover are reported and recorded once', () => {
+  // The new primary r3 holds only entry 1: entries 2 and 3 fall beyond its log.
+  const { node: follower } = backupThatDiscardsTwoAsyncWrites();
   follower.tick(config().syncRetryTicks + 1);
   const report = follower.harness.sent.find((sent) => sent.message.type === 'lost_report');
   assert.ok(report?.message.type === 'lost_report');
@@ -536,23 +551,7 @@ test('async writes a backup discards after a failover are reported and recorded 
 });
 
 test('discarded async writes are noted on disk before the truncation, so a crash before the record does not drop them', () => {
-  const kept = { ...asyncEntry(1), durability: 'sync' as const };
-  const follower = new Node(r2, { entries: [kept, asyncEntry(2), asyncEntry(3)] });
-  follower.harness.adopt(view(3, r3, [r2]));
-  const replacement: Entry = {
-    ...asyncEntry(2, 2, 9),
-    view: viewNumber(3),
-    durability: 'sync',
-    clientId: clientId('new'),
-  };
-  follower.replica.receiveFromPeer(r3, {
-    type: 'prepare',
-    view: viewNumber(3),
-    previous: { view: viewNumber(2), index: logIndex(1) },
-    entries: [replacement],
-    commitIndex: logIndex(1),
-    echo: -1,
-  });
+  const { node: follower, kept, replacement } = backupThatDiscardsTwoAsyncWrites();
   follower.harness.drain();
   const operations = follower.harness.storage.map((operation) => operation.kind);
   const noted = follower.harness.storage.find((operation) => operation.kind === 'unreported-losses');
@@ -673,17 +672,7 @@ test('a replica that was far behind and installs a snapshot reports lost only th
 
 test('sim seed 1001415: a primary that records its own losses keeps them noted until the record commits', () => {
   // r2 discards async writes 2 and 3 as a backup of r3 (as in the test above), noting them.
-  const kept = { ...asyncEntry(1), durability: 'sync' as const };
-  const node = new Node(r2, { entries: [kept, asyncEntry(2), asyncEntry(3)] });
-  node.harness.adopt(view(3, r3, [r2]));
-  node.replica.receiveFromPeer(r3, {
-    type: 'prepare',
-    view: viewNumber(3),
-    previous: { view: viewNumber(2), index: logIndex(1) },
-    entries: [{ ...asyncEntry(2, 2, 9), view: viewNumber(3), durability: 'sync', clientId: clientId('new') }],
-    commitIndex: logIndex(1),
-    echo: -1,
-  });
+  const { node } = backupThatDiscardsTwoAsyncWrites();
   node.settle();
   assert.equal(node.replica.status().lostUnreported, 2);
   // Then it leads view 4, and records its losses itself: an entry its backup r3 has not acknowledged.
