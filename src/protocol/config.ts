@@ -7,7 +7,12 @@ import { assert } from './assert.js';
 export interface ProtocolConfig {
   /** How often a replica heartbeats the coordinator. */
   readonly heartbeatIntervalTicks: number;
-  /** A replica silent this long is suspected dead by the coordinator. */
+  /**
+   * A replica silent this long is suspected dead by the coordinator; so is one whose oldest write has
+   * waited this long for its fsync, so a primary whose disk hangs is replaced although its timers
+   * still heartbeat. One setting for both: an operator who lengthens it to ride out a paused VM or a
+   * slow zone means a slow cloud disk's hiccup too.
+   */
   readonly failureTimeoutTicks: number;
   /** Lease granted to the primary per heartbeat, counted from when the heartbeat left. */
   readonly leaseTicks: number;
@@ -45,11 +50,6 @@ export interface ProtocolConfig {
   readonly inFlightEntriesMax: number;
   /** Client requests waiting at the primary (for commit, fsync or a lease). */
   readonly pendingRequestsMax: number;
-  /**
-   * A replica whose oldest write has waited this long for its fsync stops counting as alive, so a
-   * primary whose disk hangs is replaced although its timers still heartbeat.
-   */
-  readonly storageStallTicksMax: number;
   /**
    * A jump of the clock this large between two inputs means this process stalled (SIGSTOP, a long
    * pause, a VM freeze): liveness timers are shifted by the stall, so peers are not judged dead for
@@ -135,7 +135,6 @@ export const defaultProtocolConfig: ProtocolConfig = {
   prepareBytesMax: 4 * 1024 * 1024,
   inFlightEntriesMax: 8192,
   pendingRequestsMax: 16384,
-  storageStallTicksMax: 60,
   stallTicksMin: 15,
   snapshotLogBytes: 4 * 1024 * 1024,
   sessionIdleTicks: 360_000,

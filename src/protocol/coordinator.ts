@@ -951,7 +951,7 @@ export function healthProblem(
   if (report.coordinatorSilentTicks >= config.failureTimeoutTicks) {
     return `has heard nothing from the coordinator for ${describeTicks(report.coordinatorSilentTicks)}`;
   }
-  if (report.storageStalledTicks >= config.storageStallTicksMax) {
+  if (report.storageStalledTicks >= config.failureTimeoutTicks) {
     return `its oldest write has waited ${describeTicks(report.storageStalledTicks)} for an fsync`;
   }
   return null;

@@ -465,10 +465,12 @@ export class Nemesis {
     const slowFor = this.random.integer(20, 80);
     const crashBackupAt = cluster.now + slowFor;
     const crashPrimaryAt = crashBackupAt + this.random.integer(0, 10);
+    // Slow, but not so slow that the coordinator counts them as failed: a write that waits a failure
+    // timeout for its fsync is a failure. A batch waits behind the sync in flight, so half of it.
+    const fsyncTicksMax = Math.min(25, Math.floor(this.plan.config.failureTimeoutTicks / 2) - 1);
+    const fsyncTicksMin = Math.min(10, fsyncTicksMax);
     for (const id of view.backups) {
-      // Slow, but not so slow that the coordinator counts them as failed (storageStallTicksMax).
-      if (id !== backup)
-        cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin: 10, fsyncTicksMax: 25 });
+      if (id !== backup) cluster.setDiskFaults(id, { ...this.plan.disk, fsyncTicksMin, fsyncTicksMax });
     }
     if (this.random.chance(0.7)) {
       // Late, but not so late that the coordinator counts them as silent (failureTimeoutTicks).

@@ -288,9 +288,9 @@ test('hole 6: a primary whose disk hangs is replaced once its lease runs out, an
     [r1, {}],
     [r2, {}],
   ]);
-  assert.equal(harness.beat(r1, { storageStalledTicks: config.storageStallTicksMax }), 0);
+  assert.equal(harness.beat(r1, { storageStalledTicks: config.failureTimeoutTicks }), 0);
   harness.run(settle, () => [
-    [r1, { storageStalledTicks: config.storageStallTicksMax + 10 }],
+    [r1, { storageStalledTicks: config.failureTimeoutTicks + 10 }],
     [r2, {}],
   ]);
   assert.equal(harness.coordinator.currentView()?.primary, r2);
