@@ -48,7 +48,9 @@
 //                     it from its directory: the same snapshot must resume where it stopped
 
 import { Client } from '../client/kv-client.js';
+import { defaultNodeConfig } from '../node/config.js';
 import { assert } from '../protocol/assert.js';
+import { defaultProtocolConfig } from '../protocol/config.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
@@ -62,22 +64,42 @@ import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './v
 
 export { type NemesisKind, nemesisKinds } from './nemesis-kinds.js';
 
+// The ranges below that say "past the failure timeout" are written for the cluster's default (600
+// ms); a run at another `--failure-timeout-ms` moves them with it (pastFailureTimeout).
+/** The failure timeout those ranges are written for: the cluster's default. */
+export const DEFAULT_FAILURE_TIMEOUT_MS =
+  defaultProtocolConfig.failureTimeoutTicks * defaultNodeConfig.tickMs;
+
+/**
+ * A range written for the default failure timeout, for a run at `failureTimeoutMs`: each end keeps
+ * its margin past the timeout (the longer end twice over), so a fault meant to outlast it still does.
+ */
+export function pastFailureTimeout(
+  [shortestMs, longestMs]: readonly [number, number],
+  failureTimeoutMs: number,
+): [number, number] {
+  const moveMs = failureTimeoutMs - DEFAULT_FAILURE_TIMEOUT_MS;
+  return [shortestMs + moveMs, longestMs + 2 * moveMs];
+}
+
+/** A killed replica stays down past the failure timeout. */
 export const KILL_DOWN_MS = [2000, 4000] as const;
 /** How often a kill of the primary cuts it off from its backups first. */
 export const CUT_BEFORE_KILL_PROBABILITY = 0.5;
 /** How long the primary is cut off from its backups before the kill: less than the lag bound (1 s). */
 export const CUT_BEFORE_KILL_MS = [150, 500] as const;
-/** Longer than the failure timeout (600 ms by default), so the coordinator fails the replica over. */
+/** Past the failure timeout, so the coordinator fails the replica over. */
 export const PAUSE_MS = [1500, 3000] as const;
+/** Past the failure timeout. */
 export const PARTITION_MS = [2000, 4000] as const;
 export const LOSS_MS = [2000, 5000] as const;
 export const LOSS_PROBABILITY = [0.05, 0.2] as const;
 export const LOSS_DELAY_MAX_MS = 20;
-/** A frozen disk: longer than the failure timeout (600 ms), so a replica that waits on it is failed over. */
+/** A frozen disk: past the failure timeout, so a replica that waits on it is failed over. */
 export const DISK_HANG_MS = [1500, 3000] as const;
 /** How often a disk-hang freezes the coordinator's disk (where it has one: not on etcd) rather than a replica's. */
 export const COORDINATOR_DISK_HANG_PROBABILITY = 0.25;
-/** Paused and cut off: longer than the lease (400 ms) plus its margin and the failure timeout (600 ms). */
+/** Paused and cut off: past the lease (400 ms) plus its margin and the failure timeout. */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */
 export const PAUSE_PARTITION_CUT_AFTER_RESUME_MS = [300, 1500] as const;
@@ -85,12 +107,12 @@ export const PAUSE_PARTITION_CUT_AFTER_RESUME_MS = [300, 1500] as const;
 export const WIPE_PRIMARY_PROBABILITY = 0.3;
 /** How often a wiped replica restarts at once, well within the failure timeout. */
 export const WIPE_RESTART_AT_ONCE_PROBABILITY = 0.7;
-/** How long a wiped replica stays down when it does not restart at once. */
+/** How long a wiped replica stays down when it does not restart at once: past the failure timeout. */
 export const WIPE_DOWN_MS = [1000, 3000] as const;
 /**
  * After a restart, a replica the coordinator counts alive has heartbeated since the restart once
- * this long has passed (the failure timeout, 600 ms, plus a margin): the coordinator then knows its
- * new directory.
+ * this long has passed (past the failure timeout, with a margin): the coordinator then knows its new
+ * directory.
  */
 export const WIPE_IDENTITY_SETTLE_MS = 1500;
 /** How long a wiped replica may take to be primary or backup again: a full catch-up from the log. */
@@ -108,6 +130,7 @@ export const AMNESIA_REFUSAL_TIMEOUT_MS = 15_000;
 export const AMNESIA_REFUSING_MS = [500, 2000] as const;
 /** How long the recovering coordinator may take to form a whole view (every replica reports, the last lease runs out). */
 export const AMNESIA_RECOVERY_TIMEOUT_MS = 60_000;
+/** A replica's link to the coordinator cut: past the failure timeout. */
 export const COORDINATOR_LINK_MS = [2000, 4000] as const;
 /** How often a corrupt fault hits the primary rather than a backup. */
 export const CORRUPT_PRIMARY_PROBABILITY = 0.3;
@@ -241,6 +264,8 @@ export interface FaultContext {
   /** Something the run must fail for: a broken rule of the core, or a fault that could not be undone. */
   readonly problem: (text: string) => void;
   readonly checks: DirectoryLossChecks;
+  /** The cluster's `--failure-timeout-ms`: the faults meant to outlast it hold that much longer. */
+  readonly failureTimeoutMs: number;
 }
 
 /** A fault injected and in progress. */
@@ -453,6 +478,10 @@ class Planner {
     };
   }
 
+  private pastFailureTimeout(range: readonly [number, number]): [number, number] {
+    return pastFailureTimeout(range, this.context.failureTimeoutMs);
+  }
+
   /** The fault's former primary: the target, if it is the primary. */
   private ifPrimary(target: string): string | null {
     return target === this.primary ? target : null;
@@ -464,8 +493,7 @@ class Planner {
     const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
     if (target === null) return null;
     const { cluster } = this.context;
-    const [shortestMs, longestMs] = kind === 'kill' ? KILL_DOWN_MS : PAUSE_MS;
-    const holdMs = this.random.integer(shortestMs, longestMs);
+    const holdMs = this.random.integer(...this.pastFailureTimeout(kind === 'kill' ? KILL_DOWN_MS : PAUSE_MS));
     const role = this.role(target);
     const cutFirstMs =
       kind === 'kill' && target === this.primary && this.random.chance(CUT_BEFORE_KILL_PROBABILITY)
@@ -527,7 +555,7 @@ class Planner {
     }
     const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
     if (target === null) return null;
-    const holdMs = this.random.integer(...DISK_HANG_MS);
+    const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_HANG_MS));
     const role = this.role(target);
     return {
       reservation: {
@@ -568,7 +596,7 @@ class Planner {
     const { primary } = this;
     if (primary === null || !this.freeReplicas().includes(primary)) return null;
     const { cluster, monitor, problem } = this.context;
-    const holdMs = this.random.integer(...DISK_HANG_MS);
+    const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_HANG_MS));
     return {
       reservation: {
         kind: 'disk-hang',
@@ -649,7 +677,7 @@ class Planner {
     const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
     if (target === null) return null;
     const { cluster, network, log } = this.context;
-    const stoppedMs = this.random.integer(...PAUSE_PARTITION_STOPPED_MS);
+    const stoppedMs = this.random.integer(...this.pastFailureTimeout(PAUSE_PARTITION_STOPPED_MS));
     const afterResumeMs = this.random.integer(...PAUSE_PARTITION_CUT_AFTER_RESUME_MS);
     const way = this.random.pick(linkWays);
     // Both ways: its connection to the coordinator is cut and redials refused. One way: the link
@@ -710,7 +738,7 @@ class Planner {
     if (target === null) return null;
     const how: DirectoryLoss = this.random.chance(0.5) ? 'deleted' : 'emptied';
     const atOnce = this.random.chance(WIPE_RESTART_AT_ONCE_PROBABILITY);
-    const downMs = atOnce ? 0 : this.random.integer(...WIPE_DOWN_MS);
+    const downMs = atOnce ? 0 : this.random.integer(...this.pastFailureTimeout(WIPE_DOWN_MS));
     const role = this.role(target);
     const when = atOnce ? 'at once' : 'later';
     const record = () =>
@@ -766,7 +794,8 @@ class Planner {
     signal: AbortSignal,
   ): Promise<{ readonly demoted: boolean; readonly description: string } | null> {
     const { monitor, problem } = this.context;
-    await sleepUnlessAborted(WIPE_IDENTITY_SETTLE_MS, signal);
+    const settleMs = WIPE_IDENTITY_SETTLE_MS + this.context.failureTimeoutMs - DEFAULT_FAILURE_TIMEOUT_MS;
+    await sleepUnlessAborted(settleMs, signal);
     // With a new identity, only a view formed after the wipe counts: the one it was wiped in still
     // names it, and a coordinator that starts to lead meanwhile (on etcd) shows that stored view
     // until it has heard the new directory and waited out the old primary's lease.
@@ -985,7 +1014,7 @@ class Planner {
     const isolate = primary !== null && occupancy.mayTakeDown([primary], this.replicaIds.length);
     const variants = isolate ? [0, 1, 2] : [1, 2];
     const variant = this.random.pick(variants);
-    const holdMs = this.random.integer(...PARTITION_MS);
+    const holdMs = this.random.integer(...this.pastFailureTimeout(PARTITION_MS));
     let cut: NetworkFault;
     let down: string[] = [];
     let record: () => FaultRecord;
@@ -1041,7 +1070,7 @@ class Planner {
     const target = this.chooseTarget(this.replicaIds, PRIMARY_TARGET_PROBABILITY);
     if (target === null) return null;
     const way = this.random.pick(linkWays);
-    const holdMs = this.random.integer(...COORDINATOR_LINK_MS);
+    const holdMs = this.random.integer(...this.pastFailureTimeout(COORDINATOR_LINK_MS));
     const role = this.role(target);
     const record = () =>
       this.record(

@@ -52,6 +52,8 @@ export interface NemesisOptions {
    * heal waits (bounded) until the cluster took the fault back, so each fault's checks are complete.
    */
   readonly interrupted?: AbortSignal;
+  /** The cluster's `--failure-timeout-ms` (the faults meant to outlast it are moved by it). */
+  readonly failureTimeoutMs: number;
 }
 
 const neverAborted = new AbortController().signal;
@@ -148,6 +150,7 @@ export class Nemesis {
       log: this.options.log,
       problem: (text: string) => this.problems.push(text),
       checks: this.checks,
+      failureTimeoutMs: this.options.failureTimeoutMs,
     };
     const endMs = performance.now() + NEMESIS_PLAN_WAIT_MS;
     while (!signal.aborted && performance.now() < endMs) {

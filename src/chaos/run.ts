@@ -41,7 +41,7 @@ import {
   CHAOS_SNAPSHOT_LOG_BYTES,
   CHAOS_TRANSFER_BYTES_PER_SECOND,
 } from './cluster-settings.js';
-import { type FaultRecord, noDirectoryLossChecks } from './faults.js';
+import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
 import {
   addStorageEvents,
@@ -103,6 +103,8 @@ export interface ChaosOptions {
   /** The cluster's policy for a lagging backup (`--lag-policy`) and its threshold; the defaults if absent. */
   readonly lagPolicy?: LagPolicy;
   readonly backupLagMaxMs?: number;
+  /** The cluster's `--failure-timeout-ms`; the default (600) if absent. Faults meant to outlast it hold longer. */
+  readonly failureTimeoutMs?: number;
   /**
    * The replicas' --transfer-rate; CHAOS_TRANSFER_BYTES_PER_SECOND if absent and the transfer-kill
    * nemesis runs (the ballast is written then too), unlimited otherwise.
@@ -214,6 +216,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       clock,
       log,
       ...(options.signal === undefined ? {} : { interrupted: options.signal }),
+      failureTimeoutMs: options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS,
     });
     const nemesisDone = nemesis.run(nemesisStop.signal);
     await sleepUnlessAborted(options.durationSeconds * 1000, options.signal);

@@ -7,9 +7,10 @@ import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CHAOS_SESSIONS_MAX_CHOICES, CHAOS_TRANSFER_BYTES_PER_SECOND } from '../chaos/cluster-settings.js';
 import { type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
+import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { exitCode, integerIn, nonEmpty } from './options.js';
-import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX } from './server-commands.js';
+import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX, failureTimeoutMsMin } from './server-commands.js';
 
 export const CHAOS_DURATION_SECONDS_DEFAULT = 60;
 export const CHAOS_DURATION_SECONDS_MAX = 24 * 60 * 60;
@@ -30,6 +31,11 @@ export const CHAOS_REPLICAS_MIN = 2;
 export const CHAOS_KEYS_DEFAULT = 4;
 export const CHAOS_KEYS_MAX = 64;
 export const CHAOS_SEED_MAX = 0xffff_ffff;
+/**
+ * At 10 s a fault meant to outlast the failure timeout holds 11 to 22 s, so a run of a few minutes
+ * still sees a dozen; longer timeouts belong to the simulator, where time costs nothing.
+ */
+const CHAOS_FAILURE_TIMEOUT_MS_MAX = 10_000;
 export const CHAOS_SESSIONS_MAX_MAX = 100_000_000;
 export const CHAOS_TRANSFER_RATE_MAX = 2 ** 40;
 interface ChaosFlags {
@@ -46,6 +52,7 @@ interface ChaosFlags {
   readonly syncQuorum?: number;
   readonly lagPolicy?: LagPolicy;
   readonly backupLagMaxMs?: number;
+  readonly failureTimeoutMs?: number;
   readonly etcd?: boolean;
   readonly seed?: number;
   readonly dir?: string;
@@ -151,6 +158,12 @@ export function addChaosCommand(program: Command): void {
       integerIn(backupLagMaxMsMin, 600_000),
     )
     .option(
+      '--failure-timeout-ms <ms>',
+      "the cluster's --failure-timeout-ms (default: 600); the faults meant to outlast it (kill, pause, " +
+        'partition, disk-hang, a cut coordinator link, a wiped replica kept down) hold that much longer',
+      integerIn(failureTimeoutMsMin, CHAOS_FAILURE_TIMEOUT_MS_MAX),
+    )
+    .option(
       '--etcd',
       'run two coordinators on a 3-member etcd started for the run (needs the etcd binary): the ' +
         'coordinator nemesis then kills or stops the leading one, the etcd nemesis kills members',
@@ -186,8 +199,10 @@ export function addChaosCommand(program: Command): void {
       const seed = flags.seed ?? randomInt(CHAOS_SEED_MAX);
       const nemeses = flags.nemesis.length === 0 ? 'none' : flags.nemesis.join(',');
       const print = (line: string) => process.stdout.write(`${line}\n`);
+      // A schedule replays only with the cluster settings it ran under: name them with the seed.
+      const settings = clusterSettingArguments(flags).join(' ');
       print(
-        `chaos: starting with seed ${seed} (--seed ${seed} replays the schedule), nemesis ${nemeses}, concurrency ${flags.concurrency}`,
+        `chaos: starting with seed ${seed} (--seed ${seed}${settings === '' ? '' : ` ${settings}`} replays the schedule), nemesis ${nemeses}, concurrency ${flags.concurrency}`,
       );
       const interrupted = new AbortController();
       const interrupt = () => interrupted.abort();
@@ -206,6 +221,7 @@ export function addChaosCommand(program: Command): void {
           ...(flags.syncQuorum === undefined ? {} : { syncQuorum: flags.syncQuorum }),
           ...(flags.lagPolicy === undefined ? {} : { lagPolicy: flags.lagPolicy }),
           ...(flags.backupLagMaxMs === undefined ? {} : { backupLagMaxMs: flags.backupLagMaxMs }),
+          ...(flags.failureTimeoutMs === undefined ? {} : { failureTimeoutMs: flags.failureTimeoutMs }),
           ...(flags.etcd === true ? { etcd: true } : {}),
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),
