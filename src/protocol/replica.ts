@@ -592,7 +592,11 @@ export class Replica {
    */
   private keepPrimary(view: View): void {
     // What committed so far is on enough backups of the old view; the new one may have fewer of them.
-    this.settleIndex = this.commitIndex;
+    // And what this primary inherited may have committed before it, until it commits it itself: a
+    // primary never ready to lead the old view (its backups never held that) owes it in this one too
+    // (sim seed 2066: lowered to the commit index, the view was acknowledged on a backup that lacked
+    // committed entries, and that backup was promoted).
+    this.settleIndex = logIndex(Math.max(this.settleIndex, this.commitIndex));
     const members = new Set([...view.backups, ...view.learners]);
     for (const id of this.followers.keys()) if (!members.has(id)) this.followers.delete(id);
     for (const id of members) {

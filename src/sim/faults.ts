@@ -16,9 +16,11 @@
 // snapshot transfer and kills its receiver or sender, or cuts the link between them, while it is under
 // way; `corrupt` flips a bit of what a replica had synced (a log record or a kept snapshot), and its
 // restart repairs the damage under a new directory identity, so it rejoins as a new member, keeping
-// its intact prefix. Like a wipe, a corrupt starts only when the view holds every replica. One kind
-// aims at the async loss record: `discard-crash` waits for a replica that has just discarded async
-// writes after a failover and crashes it before it reports them, so only its disk can tell of them.
+// its intact prefix. Like a wipe, a corrupt starts only when the view holds every replica. Two kinds
+// aim at the async loss record: `cut-crash` crashes a primary that was cut off from its backups while
+// it acknowledged async writes, so a failover loses them, and `discard-crash` waits for a replica that
+// has just discarded async writes after a failover and crashes it before it reports them, so only its
+// disk can tell of them.
 
 import { defaultProtocolConfig, type ProtocolConfig, tinyProtocolConfig } from '../protocol/config.js';
 import type { ReplicaId } from '../protocol/types.js';
@@ -58,6 +60,7 @@ export const faultKinds = [
   'stale-leader',
   'discard-crash',
   'coordinator-save-stall',
+  'cut-crash',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -133,6 +136,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     ...etcdFaultKinds,
     'discard-crash',
     'coordinator-save-stall',
+    'cut-crash',
   ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
@@ -190,6 +194,9 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   const failureTimeoutTicks = random.chance(failureTimeoutSeedProbability)
     ? random.pick(failureTimeoutTicksChoices)
     : preset.failureTimeoutTicks;
+  // After that too: armed by the plan, it takes some of the schedule's turns (see cutThenCrash) only
+  // in the seeds that draw it.
+  if (random.chance(0.5)) kinds.push('cut-crash');
   const config: ProtocolConfig = {
     ...configWithoutQuorum,
     failureTimeoutTicks,
@@ -227,7 +234,7 @@ export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
 }
 
 /** Kinds the plan arms and the schedule never picks. */
-const armedKinds: readonly FaultKind[] = ['discard-crash', 'coordinator-save-stall'];
+const armedKinds: readonly FaultKind[] = ['discard-crash', 'coordinator-save-stall', 'cut-crash'];
 /** Kinds only a coordinator on etcd has. */
 const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
 /** Share of seeds whose coordinators live on etcd. */
@@ -326,7 +333,8 @@ export class Nemesis {
     if (this.plan.kinds.includes('discard-crash')) this.crashAfterDiscard();
     if (now < this.nextFaultAt || this.scheduled.length === 0) return;
     if (this.active.length < this.plan.concurrentFaultsMax) {
-      const fault = this.stallCoordinatorSave() ?? this.inject(this.random.pick(this.scheduled));
+      const fault =
+        this.stallCoordinatorSave() ?? this.cutThenCrash() ?? this.inject(this.random.pick(this.scheduled));
       if (fault !== null) {
         this.active.push(fault);
         this.injected.set(fault.kind, (this.injected.get(fault.kind) ?? 0) + 1);
@@ -634,6 +642,47 @@ export class Nemesis {
     };
   }
 
+  /**
+   * In some of the schedule's turns, for a plan that arms it: the primary is cut off from its backups
+   * (one way: it still hears them, the coordinator and its clients), keeps acknowledging async writes
+   * that now reach its disk alone, and crashes before the cut outlasts the lag bound; the cut heals
+   * with the crash, and the primary stays down until a backup was promoted without it. Its async
+   * writes since the cut are lost, and the loss record must name them once it rejoins and discards
+   * them (and, if discard-crash is armed too, crashes again before reporting them). The chaos runner's
+   * kill of a primary cut off from its backups first, on the simulator's clock. Null when it does not
+   * apply, and the turn goes to a scheduled kind.
+   */
+  private cutThenCrash(): ActiveFault | null {
+    const cluster = this.cluster;
+    if (!this.plan.kinds.includes('cut-crash') || !this.random.chance(0.3)) return null;
+    const view = this.acknowledgedView();
+    if (view === null || view.backups.length === 0) return null;
+    const primary = view.primary;
+    if (this.busy(primary) || !cluster.isRunning(primary) || cluster.isPaused(primary)) return null;
+    const links = view.backups.map((backup): [Endpoint, Endpoint] => [primary, backup]);
+    for (const [from, to] of links) cluster.block(from, to);
+    const config = this.plan.config;
+    const crashAt = cluster.now + this.random.integer(2, Math.max(2, config.backupAckTimeoutTicks - 2));
+    let crashed = false;
+    cluster.note(`cut-crash: ${primary} cut off from ${view.backups.join(', ')}; crashes at ${crashAt}`);
+    return {
+      kind: 'cut-crash',
+      target: primary,
+      // Back sooner than a failure timeout, it would lead again with everything it wrote.
+      healAt: crashAt + config.failureTimeoutTicks + this.random.integer(10, 2 * config.failureTimeoutTicks),
+      heal: () => {
+        if (!crashed) for (const [from, to] of links) cluster.unblock(from, to);
+        cluster.start(primary);
+      },
+      step: () => {
+        if (crashed || cluster.now < crashAt) return;
+        crashed = true;
+        if (cluster.isRunning(primary)) cluster.crash(primary);
+        for (const [from, to] of links) cluster.unblock(from, to);
+      },
+    };
+  }
+
   /** A wipe or a corrupt: losing a directory is survivable only while every other replica holds everything. */
   private mayLoseDirectory(): boolean {
     const view = this.acknowledgedView();
@@ -775,7 +824,8 @@ export class Nemesis {
       }
       case 'discard-crash':
       case 'coordinator-save-stall':
-        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave
+      case 'cut-crash':
+        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave, cutThenCrash
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.
         const until = cluster.now + this.random.integer(100, 4 * this.plan.faultDurationTicksMax);

@@ -324,6 +324,28 @@ test('with syncQuorum k, a new primary says it is ready to lead only once k back
   );
 });
 
+test('sim seed 2066: a primary kept in a new view before it was ready to lead the last one is still not ready until k backups hold its whole log', () => {
+  // r3, back from a crash with entries 1..6 on its disk (its commit index forgotten), was made primary
+  // of view 3 with r2 as its one backup (k = 1), which holds none of them. Before r2 caught up, view 4
+  // added a learner and kept r3 primary. Ready at once, it had its view acknowledged; the coordinator
+  // then counted on r2 for every commit, and promoted r2, which lacked the committed entries.
+  const primary = new ReplicaHarness(r3, entries(6, 2), 1, { config: quorumConfig(1) });
+  primary.adopt(view(3, r3, [r2]));
+  primary.replica.tick();
+  primary.drain();
+  assert.equal(primary.heartbeats.at(-1)?.leadReady, false, 'entries 1..6 may have committed before');
+  primary.adopt(view(4, r3, [r2], [r1]));
+  primary.replica.tick();
+  primary.drain();
+  assert.equal(
+    primary.heartbeats.at(-1)?.leadReady,
+    false,
+    'r2 still holds none of what may have committed: the new view changed nothing of that',
+  );
+  primary.ack(r2, primary.lastIndex());
+  assert.equal(primary.heartbeats.at(-1)?.leadReady, true);
+});
+
 test('the coordinator acknowledges a view, and grants a lease, only once its primary is ready to lead it', () => {
   const current = view(4, r1, [r2, r3]);
   const harness = new CoordinatorHarness(
