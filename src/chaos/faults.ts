@@ -132,6 +132,13 @@ export const AMNESIA_REFUSING_MS = [500, 2000] as const;
 export const AMNESIA_RECOVERY_TIMEOUT_MS = 60_000;
 /** A replica's link to the coordinator cut: past the failure timeout. */
 export const COORDINATOR_LINK_MS = [2000, 4000] as const;
+/** How long every replica stays down in a total crash. */
+export const TOTAL_CRASH_DOWN_MS = [500, 2000] as const;
+/**
+ * How long the last primary, restarted alone after a total crash, may take to lead again: the
+ * coordinator waits out its old lease and judges the others dead first.
+ */
+export const TOTAL_CRASH_LEAD_TIMEOUT_MS = 30_000;
 /** How often a corrupt fault hits the primary rather than a backup. */
 export const CORRUPT_PRIMARY_PROBABILITY = 0.3;
 /** How often a corrupt fault aims at a log record rather than the newest snapshot (the other if one is missing). */
@@ -178,6 +185,8 @@ export interface Reservation {
   readonly onCoordinator: boolean;
   /** It kills a replica's process (a kill; the coordinator's disk hang kills the primary). */
   readonly kills?: boolean;
+  /** It takes every replica down at once (a total crash): no other fault starts while it holds. */
+  readonly exclusive?: boolean;
 }
 
 /** The reservations of the faults in progress, summed up. */
@@ -189,9 +198,14 @@ export class Occupancy {
   readonly coordinatorBusy: boolean;
   /** An etcd member is down (the other two keep a majority). */
   readonly etcdMemberDown: boolean;
+  readonly exclusiveActive: boolean;
+  /** No fault is in progress. */
+  readonly empty: boolean;
 
   constructor(reservations: Iterable<Reservation>) {
     const all = [...reservations];
+    this.exclusiveActive = all.some((reservation) => reservation.exclusive === true);
+    this.empty = all.length === 0;
     this.down = new Set(all.flatMap((reservation) => reservation.down));
     this.processes = new Set(all.flatMap((reservation) => reservation.process ?? []));
     this.killActive = all.some((reservation) => reservation.kills === true);
@@ -342,6 +356,7 @@ class Planner {
   }
 
   plan(kind: NemesisKind): PlannedFault | null {
+    if (this.occupancy.exclusiveActive) return null;
     switch (kind) {
       case 'kill':
         return this.occupancy.directoryLost ? null : this.planProcessFault('kill');
@@ -372,7 +387,71 @@ class Planner {
         return this.planTransferKill();
       case 'switchover':
         return this.planSwitchover();
+      case 'total-crash':
+        return this.planTotalCrash();
     }
+  }
+
+  // ---- every replica at once -------------------------------------------------------------------
+
+  /**
+   * kill -9 of every replica at once, as a whole cluster's crash (the kernel keeps what the processes
+   * wrote, so it tests their recovery, not their fsyncs), outside the fault model's N − 1 on purpose:
+   * nothing acknowledged may be lost even so, since the last primary's disk holds every write it
+   * acknowledged, at every durability. So it restarts alone first and must lead again; then the others.
+   * Only from a whole view, with no other fault in progress, and none starts until it is over.
+   */
+  private planTotalCrash(): PlannedFault | null {
+    const { cluster, monitor, problem } = this.context;
+    const { view, primary } = this;
+    if (!this.occupancy.empty || view === null || primary === null) return null;
+    if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
+    const downMs = this.random.integer(...TOTAL_CRASH_DOWN_MS);
+    const others = this.replicaIds.filter((id) => id !== primary);
+    const viewNumber = this.viewNumber;
+    return {
+      reservation: {
+        kind: 'total-crash',
+        down: [...this.replicaIds],
+        process: null,
+        losesDirectory: false,
+        onCoordinator: false,
+        kills: true,
+        exclusive: true,
+      },
+      start: async () => {
+        const record = this.record(
+          'total-crash',
+          'every replica',
+          `kill -9 every replica (${this.replicaIds.join(', ')}; ${primary} primary)`,
+          null,
+        );
+        await Promise.all(this.replicaIds.map((id) => cluster.killReplica(id)));
+        return {
+          record,
+          holdDescription: `down for ${seconds(downMs)}, then ${primary} first`,
+          hold: (signal) => sleepUnlessAborted(downMs, signal),
+          heal: async (signal) => {
+            await cluster.startReplica(primary);
+            const led = await monitor.waitFor(
+              () => monitor.view?.primary === primary && monitor.view.number > viewNumber,
+              TOTAL_CRASH_LEAD_TIMEOUT_MS,
+              signal,
+            );
+            if (!led && !signal.aborted) {
+              problem(
+                `after a total crash ${primary}, the last primary, restarted alone and did not lead within ${seconds(TOTAL_CRASH_LEAD_TIMEOUT_MS)}`,
+              );
+            }
+            const outcome = led
+              ? `${primary} led again in view ${monitor.view?.number}`
+              : `${primary} did not lead`;
+            await Promise.all(others.map((id) => cluster.startReplica(id)));
+            return `${outcome}; restarted ${others.join(', ')}`;
+          },
+        };
+      },
+    };
   }
 
   // ---- an operator's planned switchover --------------------------------------------------------

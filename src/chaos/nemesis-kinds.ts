@@ -14,6 +14,7 @@ export const nemesisKinds = [
   'corrupt',
   'transfer-kill',
   'switchover',
+  'total-crash',
   'etcd',
 ] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];
