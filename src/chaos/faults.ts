@@ -132,6 +132,8 @@ export const AMNESIA_REFUSING_MS = [500, 2000] as const;
 export const AMNESIA_RECOVERY_TIMEOUT_MS = 60_000;
 /** A replica's link to the coordinator cut: past the failure timeout. */
 export const COORDINATOR_LINK_MS = [2000, 4000] as const;
+/** A total crash starts only in a view that has stood this long (it is acknowledged by then). */
+export const TOTAL_CRASH_STEADY_VIEW_MS = 2000;
 /** How long every replica stays down in a total crash. */
 export const TOTAL_CRASH_DOWN_MS = [500, 2000] as const;
 /**
@@ -406,6 +408,9 @@ class Planner {
     const { view, primary } = this;
     if (!this.occupancy.empty || view === null || primary === null) return null;
     if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
+    // A view that has stood this long is acknowledged, so its primary is the one the coordinator
+    // counts on: one just installed may lead with replicated writes in its memory only.
+    if (monitor.viewHeldMs < TOTAL_CRASH_STEADY_VIEW_MS) return null;
     const downMs = this.random.integer(...TOTAL_CRASH_DOWN_MS);
     const others = this.replicaIds.filter((id) => id !== primary);
     const viewNumber = this.viewNumber;

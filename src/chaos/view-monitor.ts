@@ -24,6 +24,8 @@ export class ViewMonitor {
   private latest: StatusReply | null = null;
   /** When the poll that produced `latest` was sent (performance.now() milliseconds). */
   private latestAskedAtMs = Number.NEGATIVE_INFINITY;
+  /** When the first status showing the latest view's number was asked for. */
+  private viewSinceMs = Number.POSITIVE_INFINITY;
   private readonly listeners = new Set<StatusListener>();
   private stopped = false;
   private readonly loop: Promise<void>;
@@ -39,6 +41,11 @@ export class ViewMonitor {
 
   get view(): View | null {
     return this.latest?.view ?? null;
+  }
+
+  /** How long the latest view has been the coordinator's, as far as the polls saw (0 with none). */
+  get viewHeldMs(): number {
+    return (this.latest?.view ?? null) === null ? 0 : Math.max(0, this.latestAskedAtMs - this.viewSinceMs);
   }
 
   /** The latest status the coordinator answered, or null before any. */
@@ -127,6 +134,7 @@ export class ViewMonitor {
       const askedAtMs = performance.now();
       try {
         const status = await this.client.status();
+        if (status.view?.number !== this.latest?.view?.number) this.viewSinceMs = askedAtMs;
         this.latest = status;
         this.latestAskedAtMs = askedAtMs;
         if (status.view !== null) this.primaries.set(status.view.number, status.view.primary);
