@@ -596,7 +596,10 @@ export class Replica {
     // primary never ready to lead the old view (its backups never held that) owes it in this one too
     // (sim seed 2066: lowered to the commit index, the view was acknowledged on a backup that lacked
     // committed entries, and that backup was promoted).
-    this.settleIndex = logIndex(Math.max(this.settleIndex, this.commitIndex));
+    this.settleIndex =
+      this.testOnlyFaults.settleOnlyCommitsWhenKept === true
+        ? this.commitIndex
+        : logIndex(Math.max(this.settleIndex, this.commitIndex));
     const members = new Set([...view.backups, ...view.learners]);
     for (const id of this.followers.keys()) if (!members.has(id)) this.followers.delete(id);
     for (const id of members) {

@@ -45,6 +45,11 @@ export interface TestOnlyFaults {
    * on record, so a crash in between takes them out of the count.
    */
   readonly keepUnreportedLossesInMemory?: boolean;
+  /**
+   * Commit quorum: a primary kept in a new view owes its backups only what it has committed, not what
+   * it inherited (sim seed 2066).
+   */
+  readonly settleOnlyCommitsWhenKept?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -62,4 +67,5 @@ export const testOnlyFaultNames = [
   'switchoverWithoutLeaseWait',
   'grantLeasesBeyondAuthority',
   'keepUnreportedLossesInMemory',
+  'settleOnlyCommitsWhenKept',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];
