@@ -227,6 +227,15 @@ export function withEmbeddedCoordinator(plan: FaultPlan): FaultPlan {
   return { ...plan, etcdHome: null, kinds: plan.kinds.filter((kind) => !etcdFaultKinds.includes(kind)) };
 }
 
+/**
+ * The plan with a commit quorum wherever one fits: a seed of 3 or 4 replicas that drew none commits at
+ * one backup (a seed that drew one keeps its k), so sweeps can dwell on that mode.
+ */
+export function withCommitQuorum(plan: FaultPlan): FaultPlan {
+  if (plan.syncQuorum !== null || plan.replicaCount < 3) return plan;
+  return { ...plan, syncQuorum: 1, config: { ...plan.config, syncQuorum: 1 } };
+}
+
 /** The plan with coordinators on etcd (its drawn settings, or a middle lease) and both etcd fault kinds. */
 export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
   const kinds = [...plan.kinds, ...etcdFaultKinds.filter((kind) => !plan.kinds.includes(kind))];

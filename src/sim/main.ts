@@ -9,7 +9,7 @@ import { runSeed, type SeedResult } from './run-seed.js';
 import { loadSimulation, runServiceSeeds } from './service-main.js';
 
 const lineLengthMax = 400;
-const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--coordinator-home H] [--service MODULE]
+const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--coordinator-home H] [--commit-quorum] [--service MODULE]
   --seeds N    run seeds S..S+N-1 (default 100)
   --start S    first seed (default 1)
   --seed S     replay one seed twice and show its trace
@@ -21,6 +21,8 @@ const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks
   --coordinator-home H  where the coordinator keeps its state in every seed: directory (one embedded
                coordinator) or etcd (a leader elected by lease, standbys, stale leaders and etcd
                outages among the faults); default: each seed draws (40 % on etcd)
+  --commit-quorum  every seed of 3 or 4 replicas commits at k backups (k = 1 where it drew none);
+               default: 40 % of them do
   --service MODULE  simulate a service of your own: MODULE (a path or a package name) default-exports a
                function that returns a ServiceSimulation (see understudy/simulator)`;
 
@@ -62,6 +64,7 @@ function main(): void {
         fault: { type: 'string' },
         'lag-policy': { type: 'string' },
         'coordinator-home': { type: 'string' },
+        'commit-quorum': { type: 'boolean' },
         service: { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -96,6 +99,7 @@ function main(): void {
   if (serviceModule !== undefined) {
     if (lagPolicy !== undefined) fail('--lag-policy applies to the key/value runs only');
     if (coordinatorHome !== undefined) fail('--coordinator-home applies to the key/value runs only');
+    if (values['commit-quorum'] === true) fail('--commit-quorum applies to the key/value runs only');
     const runOptions = {
       faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
       replay: text('seed') === undefined ? null : positiveInteger('seed', text('seed'), 1),
@@ -115,6 +119,7 @@ function main(): void {
     faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
     ...(lagPolicy === undefined ? {} : { lagPolicy: lagPolicy as LagPolicy }),
     ...(coordinatorHome === undefined ? {} : { coordinatorHome: coordinatorHome as 'directory' | 'etcd' }),
+    ...(values['commit-quorum'] === true ? { commitQuorum: true } : {}),
     ...(testOnlyFaults === undefined ? {} : { testOnlyFaults }),
   };
 

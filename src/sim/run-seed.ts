@@ -23,6 +23,7 @@ import {
   type FaultKind,
   Nemesis,
   planFaults,
+  withCommitQuorum,
   withEmbeddedCoordinator,
   withEtcdCoordinators,
 } from './faults.js';
@@ -45,6 +46,8 @@ export interface SeedOptions {
    * `etcd`, coordinators on etcd with both of its fault kinds. Absent: as drawn (40 % on etcd).
    */
   readonly coordinatorHome?: 'directory' | 'etcd';
+  /** Every seed of 3 or 4 replicas with a commit quorum (`withCommitQuorum`), not 40 % of them. */
+  readonly commitQuorum?: boolean;
 }
 
 export interface SeedResult {
@@ -102,12 +105,13 @@ const simKvLimits: KvLimits = {
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const drawn = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
-  const plan =
+  const homed =
     options.coordinatorHome === 'directory'
       ? withEmbeddedCoordinator(drawn)
       : options.coordinatorHome === 'etcd'
         ? withEtcdCoordinators(drawn)
         : drawn;
+  const plan = options.commitQuorum === true ? withCommitQuorum(homed) : homed;
   const cluster = new SimCluster({
     seed,
     replicaCount: plan.replicaCount,
