@@ -314,6 +314,17 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
       },
     },
     {
+      nemesis: 'total-crash',
+      seed: 5,
+      first: 'kills every replica at once and restarts the last primary first, which must lead again',
+      durationSeconds: 8,
+      failover: false,
+      check: (report, printed) => {
+        assert.ok(report.faultVariants.get('total-crash')?.get('every replica'), printed);
+        assert.ok(report.operations.ok > 0, printed);
+      },
+    },
+    {
       nemesis: 'coordinator',
       etcd: ['etcd'],
       seed: 4,
