@@ -564,6 +564,12 @@ export class Coordinator {
     const record = this.replicas.get(to);
     if (record === undefined) return `${to} has not been heard from since this coordinator started`;
     if (!this.alive(to)) return `${to} is not alive: ${this.healthProblem(record)}`;
+    // Alive still, but a view it may not hear would stop writes until a failover undid it (a chaos run
+    // handed over to a backup whose coordinator link had gone silent: writes stopped for 14 s).
+    const silentTicks = this.now - record.lastHeartbeatTick;
+    if (silentTicks > this.config.failureTimeoutTicks / 2) {
+      return `${to} has not been heard from for ${this.describeTicks(Math.round(silentTicks))}: a switchover goes only to a backup heard within half the failure timeout`;
+    }
     if (this.identityChanged(to, current)) return `${to} restarted since view ${view.number} was made`;
     return null;
   }

@@ -81,20 +81,37 @@ test('refused at once: not a backup, a learner, unacknowledged view, one under w
   assert.match(quorum.coordinator.requestSwitchover(r2)?.message ?? '', /commit quorum of 1 of 2 backups/);
 });
 
-test('a target that dies ends the switchover unfinished, and the primary is renewed again', () => {
+test('a target that goes silent ends the switchover unfinished, and the primary is renewed again', () => {
   const harness = settled();
   const withoutR2 = () => [
     [r1, { view: harness.coordinator.currentView() }] as const,
     [r3, { view: harness.coordinator.currentView() }] as const,
   ];
-  harness.run(failureTimeoutTicks - 10, withoutR2); // r2 went silent; still counted alive
+  harness.run(failureTimeoutTicks / 2 - 10, withoutR2); // r2 went silent, not for long yet
   assert.equal(harness.coordinator.requestSwitchover(r2), null);
   harness.run(12, withoutR2);
   assert.equal(harness.switchovers.length, 1);
   assert.equal(harness.switchovers[0]?.ok, false);
-  assert.match(harness.switchovers[0]?.message ?? '', /r2 is not alive|r2 is not a member in view 6/);
+  assert.match(harness.switchovers[0]?.message ?? '', /r2 has not been heard from for/);
   assert.equal(harness.coordinator.currentView()?.primary, r1);
+  assert.equal(harness.coordinator.currentView()?.number, 5, 'no view was made for a silent target');
   assert.equal(harness.beat(r1), leaseTicks, 'renewed once the switchover is over');
+});
+
+test('refused at once: a backup still counted alive but not heard from for half the failure timeout', () => {
+  const harness = settled();
+  harness.run(failureTimeoutTicks / 2 + 2, () => [
+    [r1, { view: harness.coordinator.currentView() }] as const,
+    [r3, { view: harness.coordinator.currentView() }] as const,
+  ]);
+  const refusal = harness.coordinator.requestSwitchover(r2);
+  assert.equal(refusal?.ok, false);
+  assert.match(
+    refusal?.message ?? '',
+    /r2 has not been heard from for \d+ ticks: a switchover goes only to a backup heard within half the failure timeout/,
+  );
+  assert.equal(harness.coordinator.currentView()?.number, 5);
+  assert.equal(harness.beat(r1), leaseTicks, 'the primary is renewed as before');
 });
 
 test('a primary that dies during the switchover is replaced by failover, and the switchover says so', () => {
