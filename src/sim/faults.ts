@@ -20,7 +20,8 @@
 // aim at the async loss record: `cut-crash` crashes a primary that was cut off from its backups while
 // it acknowledged async writes, so a failover loses them, and `discard-crash` waits for a replica that
 // has just discarded async writes after a failover and crashes it before it reports them, so only its
-// disk can tell of them.
+// disk can tell of them. `promote-crash` crashes a new primary before or just after it could lead, so
+// failovers chain through views no primary acknowledged.
 
 import { defaultProtocolConfig, type ProtocolConfig, tinyProtocolConfig } from '../protocol/config.js';
 import type { ReplicaId } from '../protocol/types.js';
@@ -61,6 +62,7 @@ export const faultKinds = [
   'discard-crash',
   'coordinator-save-stall',
   'cut-crash',
+  'promote-crash',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -137,6 +139,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     'discard-crash',
     'coordinator-save-stall',
     'cut-crash',
+    'promote-crash',
   ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
@@ -197,6 +200,8 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   // After that too: armed by the plan, it takes some of the schedule's turns (see cutThenCrash) only
   // in the seeds that draw it.
   if (random.chance(0.5)) kinds.push('cut-crash');
+  // Last again, armed in the same way (see crashNewPrimary).
+  if (random.chance(0.5)) kinds.push('promote-crash');
   const config: ProtocolConfig = {
     ...configWithoutQuorum,
     failureTimeoutTicks,
@@ -243,7 +248,12 @@ export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
 }
 
 /** Kinds the plan arms and the schedule never picks. */
-const armedKinds: readonly FaultKind[] = ['discard-crash', 'coordinator-save-stall', 'cut-crash'];
+const armedKinds: readonly FaultKind[] = [
+  'discard-crash',
+  'coordinator-save-stall',
+  'cut-crash',
+  'promote-crash',
+];
 /** Kinds only a coordinator on etcd has. */
 const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
 /** Share of seeds whose coordinators live on etcd. */
@@ -316,6 +326,8 @@ export class Nemesis {
   private readonly scheduled: readonly FaultKind[];
   /** Each replica's count of unreported async losses when last looked at (discard-crash). */
   private readonly unreportedSeen = new Map<ReplicaId, number>();
+  /** The primary of the last view looked at (promote-crash). */
+  private primarySeen: ReplicaId | null = null;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -340,6 +352,7 @@ export class Nemesis {
     if (this.active.some((fault) => fault.exclusive === true)) return;
     this.cutTransfer();
     if (this.plan.kinds.includes('discard-crash')) this.crashAfterDiscard();
+    if (this.plan.kinds.includes('promote-crash')) this.crashNewPrimary();
     if (now < this.nextFaultAt || this.scheduled.length === 0) return;
     if (this.active.length < this.plan.concurrentFaultsMax) {
       const fault =
@@ -652,6 +665,37 @@ export class Nemesis {
   }
 
   /**
+   * A promote-crash: a replica the coordinator just made primary (of a view that changed the primary)
+   * crashes within a few ticks, a third of the time: before it heard of its view, while it syncs
+   * what it inherited, or just after it was ready to lead. The next failover then chooses among the
+   * members of views never acknowledged, and the crashed one returns with a log that may end in its
+   * own view-start entry.
+   */
+  private crashNewPrimary(): void {
+    const cluster = this.cluster;
+    const primary = cluster.view()?.primary ?? null;
+    if (primary === null || primary === this.primarySeen) return;
+    this.primarySeen = primary;
+    if (this.active.length >= this.plan.concurrentFaultsMax || this.busy(primary)) return;
+    if (!cluster.isRunning(primary) || !this.random.chance(1 / 3)) return;
+    const crashAt = cluster.now + this.random.integer(0, 8);
+    let crashed = false;
+    cluster.note(`promote-crash: ${primary}, the new primary, crashes at ${crashAt}`);
+    this.active.push({
+      kind: 'promote-crash',
+      target: primary,
+      healAt: crashAt + this.random.integer(1, 2 * this.plan.config.failureTimeoutTicks),
+      heal: () => cluster.start(primary),
+      step: () => {
+        if (crashed || cluster.now < crashAt) return;
+        crashed = true;
+        if (cluster.isRunning(primary)) cluster.crash(primary);
+      },
+    });
+    this.injected.set('promote-crash', (this.injected.get('promote-crash') ?? 0) + 1);
+  }
+
+  /**
    * In some of the schedule's turns, for a plan that arms it: the primary is cut off from its backups
    * (one way: it still hears them, the coordinator and its clients), keeps acknowledging async writes
    * that now reach its disk alone, and crashes before the cut outlasts the lag bound; the cut heals
@@ -834,7 +878,8 @@ export class Nemesis {
       case 'discard-crash':
       case 'coordinator-save-stall':
       case 'cut-crash':
-        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave, cutThenCrash
+      case 'promote-crash':
+        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave, cutThenCrash, crashNewPrimary
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.
         const until = cluster.now + this.random.integer(100, 4 * this.plan.faultDurationTicksMax);
