@@ -405,8 +405,8 @@ class Planner {
    */
   private planTotalCrash(): PlannedFault | null {
     const { cluster, monitor, problem } = this.context;
-    const { view, primary } = this;
-    if (!this.occupancy.empty || view === null || primary === null) return null;
+    const { primary } = this;
+    if (!this.occupancy.empty || primary === null) return null;
     if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
     // A view that has stood this long is acknowledged, so its primary is the one the coordinator
     // counts on: one just installed may lead with replicated writes in its memory only.

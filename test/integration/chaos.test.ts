@@ -321,7 +321,6 @@ describe('short chaos runs against real processes', { concurrency: false }, () =
       failover: false,
       check: (report, printed) => {
         assert.ok(report.faultVariants.get('total-crash')?.get('every replica'), printed);
-        assert.ok(report.operations.ok > 0, printed);
       },
     },
     {

@@ -8,7 +8,7 @@ import { type ProtocolConfig, syncQuorumAll } from '../../src/protocol/config.js
 import { Coordinator } from '../../src/protocol/coordinator.js';
 import type { ClientReply } from '../../src/protocol/messages.js';
 import type { TestOnlyFaults } from '../../src/protocol/test-only-faults.js';
-import { clientId, logIndex, viewNumber } from '../../src/protocol/types.js';
+import { clientId, logIndex, type View, viewNumber } from '../../src/protocol/types.js';
 import { kvOperation } from '../../src/state-machine/index.js';
 import {
   CoordinatorHarness,
@@ -239,6 +239,14 @@ test('a restarted process takes a view made for its earlier process without a ro
   assert.equal(restarted.replica.status().role, 'primary');
 });
 
+/** Hands `harness` the view `next` and says whether its heartbeat after a tick calls it ready to lead. */
+function readyToLeadIn(harness: ReplicaHarness, next: View): boolean | undefined {
+  harness.adopt(next);
+  harness.replica.tick();
+  harness.drain();
+  return harness.heartbeats.at(-1)?.leadReady;
+}
+
 test('sim seed 1102070: a new primary says it is ready to lead only once its own disk holds what it received as a backup', () => {
   // r3, a backup of view 3, received a replicated entry (acknowledged to its client on the strength of
   // the old primary's disk and r3's memory) and had not synced it when it was made primary of view 4.
@@ -264,12 +272,10 @@ test('sim seed 1102070: a new primary says it is ready to lead only once its own
     echo: -1,
   });
   promoted.drain();
-  promoted.adopt(view(4, r3, [], [r1]));
-  promoted.replica.tick();
-  promoted.drain();
+  const ready = readyToLeadIn(promoted, view(4, r3, [], [r1]));
   assert.equal(promoted.replica.status().role, 'primary');
   assert.equal(
-    promoted.heartbeats.at(-1)?.leadReady,
+    ready,
     false,
     'the coordinator would count on its disk for the replicated write, which only its memory holds',
   );
@@ -306,11 +312,8 @@ test('with syncQuorum 1, a write commits once the primary and one backup of two 
 
 test('with syncQuorum k, a new primary says it is ready to lead only once k backups hold its whole log', () => {
   const primary = new ReplicaHarness(r1, entries(6, 2), 1, { config: quorumConfig(1) });
-  primary.adopt(view(3, r1, [r2, r3]));
-  primary.replica.tick();
-  primary.drain();
   assert.equal(
-    primary.heartbeats.at(-1)?.leadReady,
+    readyToLeadIn(primary, view(3, r1, [r2, r3])),
     false,
     'entries 1..6 may have committed on backups it lost',
   );
@@ -330,15 +333,9 @@ test('sim seed 2066: a primary kept in a new view before it was ready to lead th
   // added a learner and kept r3 primary. Ready at once, it had its view acknowledged; the coordinator
   // then counted on r2 for every commit, and promoted r2, which lacked the committed entries.
   const primary = new ReplicaHarness(r3, entries(6, 2), 1, { config: quorumConfig(1) });
-  primary.adopt(view(3, r3, [r2]));
-  primary.replica.tick();
-  primary.drain();
-  assert.equal(primary.heartbeats.at(-1)?.leadReady, false, 'entries 1..6 may have committed before');
-  primary.adopt(view(4, r3, [r2], [r1]));
-  primary.replica.tick();
-  primary.drain();
+  assert.equal(readyToLeadIn(primary, view(3, r3, [r2])), false, 'entries 1..6 may have committed before');
   assert.equal(
-    primary.heartbeats.at(-1)?.leadReady,
+    readyToLeadIn(primary, view(4, r3, [r2], [r1])),
     false,
     'r2 still holds none of what may have committed: the new view changed nothing of that',
   );
