@@ -684,6 +684,12 @@ export class SimCluster {
     return this.coordinator?.currentView() ?? this.coordinatorStored?.current?.view ?? null;
   }
 
+  /** Whether the coordinator's saved state has view `viewNumber` as current and acknowledged by its primary. */
+  acknowledged(viewNumber: number): boolean {
+    const stored = this.coordinatorStored;
+    return stored?.acknowledged === true && stored.current?.view.number === viewNumber;
+  }
+
   replica(id: ReplicaId): Replica | null {
     return this.node(id).replica;
   }

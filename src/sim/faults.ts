@@ -21,7 +21,9 @@
 // it acknowledged async writes, so a failover loses them, and `discard-crash` waits for a replica that
 // has just discarded async writes after a failover and crashes it before it reports them, so only its
 // disk can tell of them. `promote-crash` crashes a new primary before or just after it could lead, so
-// failovers chain through views no primary acknowledged.
+// failovers chain through views no primary acknowledged, and `keep-crash` does the same to a primary
+// the coordinator kept in a new view (a backup removed or added), so the next failover trusts what
+// that view's backups were promised to hold.
 
 import { defaultProtocolConfig, type ProtocolConfig, tinyProtocolConfig } from '../protocol/config.js';
 import type { ReplicaId } from '../protocol/types.js';
@@ -34,7 +36,7 @@ import {
   type SimCluster,
 } from './cluster.js';
 import type { EtcdHomeSettings } from './etcd-home.js';
-import type { Random } from './random.js';
+import { Random } from './random.js';
 
 export const faultKinds = [
   'crash',
@@ -63,6 +65,7 @@ export const faultKinds = [
   'coordinator-save-stall',
   'cut-crash',
   'promote-crash',
+  'keep-crash',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -98,6 +101,8 @@ export interface FaultPlan {
   readonly replicatedProbability: number;
   /** The coordinators on etcd (a leader elected by lease, standbys), or null: one embedded coordinator. */
   readonly etcdHome: EtcdHomeSettings | null;
+  /** The seed of keep-crash's own draws. */
+  readonly keepCrashSeed: number;
 }
 
 /** Snapshot thresholds most seeds pick from: a snapshot every few entries to every few dozen. */
@@ -140,6 +145,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     'coordinator-save-stall',
     'cut-crash',
     'promote-crash',
+    'keep-crash',
   ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
@@ -202,6 +208,10 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   if (random.chance(0.5)) kinds.push('cut-crash');
   // Last again, armed in the same way (see crashNewPrimary).
   if (random.chance(0.5)) kinds.push('promote-crash');
+  // Last again. Its own draws come from a generator of its own (see crashKeptPrimary), so a seed in
+  // which it never strikes runs as it did before it existed.
+  if (random.chance(0.5)) kinds.push('keep-crash');
+  const keepCrashSeed = random.nextUint32();
   const config: ProtocolConfig = {
     ...configWithoutQuorum,
     failureTimeoutTicks,
@@ -224,6 +234,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     syncQuorum,
     replicatedProbability,
     etcdHome,
+    keepCrashSeed,
   };
 }
 
@@ -253,6 +264,7 @@ const armedKinds: readonly FaultKind[] = [
   'coordinator-save-stall',
   'cut-crash',
   'promote-crash',
+  'keep-crash',
 ];
 /** Kinds only a coordinator on etcd has. */
 const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
@@ -328,6 +340,10 @@ export class Nemesis {
   private readonly unreportedSeen = new Map<ReplicaId, number>();
   /** The primary of the last view looked at (promote-crash). */
   private primarySeen: ReplicaId | null = null;
+  /** The last view looked at (keep-crash). */
+  private viewSeen: { readonly number: number; readonly primary: ReplicaId } | null = null;
+  /** keep-crash's own draws, apart from the schedule's. */
+  private readonly keepCrashRandom: Random;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -336,6 +352,7 @@ export class Nemesis {
   ) {
     this.nextFaultAt = cluster.now + plan.faultIntervalTicks;
     this.scheduled = plan.kinds.filter((kind) => !armedKinds.includes(kind));
+    this.keepCrashRandom = new Random(plan.keepCrashSeed);
     cluster.network = plan.network;
     cluster.disk = plan.disk;
     // The operator keeps watching after the faults are healed.
@@ -353,6 +370,7 @@ export class Nemesis {
     this.cutTransfer();
     if (this.plan.kinds.includes('discard-crash')) this.crashAfterDiscard();
     if (this.plan.kinds.includes('promote-crash')) this.crashNewPrimary();
+    if (this.plan.kinds.includes('keep-crash')) this.crashKeptPrimary();
     if (now < this.nextFaultAt || this.scheduled.length === 0) return;
     if (this.active.length < this.plan.concurrentFaultsMax) {
       const fault =
@@ -696,6 +714,53 @@ export class Nemesis {
   }
 
   /**
+   * A keep-crash: the primary of a new view that kept it (the coordinator removed or added a backup)
+   * crashes, a third of the time. Half of those strike within a few ticks, while it may still owe the
+   * new view's backups what it inherited; the other half strike as soon as the coordinator has saved
+   * the view as acknowledged, the moment it starts to trust that view's backups to hold every commit.
+   * Whatever it promotes next must hold them, though the crashed primary may have settled nothing.
+   */
+  private crashKeptPrimary(): void {
+    const cluster = this.cluster;
+    const view = cluster.view();
+    if (view === null || view.primary === null || view.number === this.viewSeen?.number) return;
+    const kept = this.viewSeen?.primary === view.primary;
+    this.viewSeen = { number: view.number, primary: view.primary };
+    const primary = view.primary;
+    if (!kept || this.active.length >= this.plan.concurrentFaultsMax || this.busy(primary)) return;
+    const random = this.keepCrashRandom;
+    if (!cluster.isRunning(primary) || !random.chance(1 / 3)) return;
+    const atAcknowledgement = random.chance(0.5);
+    let crashAt: number | null = atAcknowledgement ? null : cluster.now + random.integer(0, 8);
+    let crashed = false;
+    cluster.note(
+      `keep-crash: ${primary}, kept primary of view ${view.number}, crashes ${crashAt === null ? 'once the view is acknowledged' : `at ${crashAt}`}`,
+    );
+    const fault: ActiveFault = {
+      kind: 'keep-crash',
+      target: primary,
+      // Until it strikes, the longest a view may wait for its acknowledgement before it is replaced.
+      healAt: cluster.now + 4 * this.plan.config.failureTimeoutTicks,
+      heal: () => {
+        if (crashed) cluster.start(primary);
+      },
+      step: () => {
+        if (crashed) return;
+        if (crashAt === null) {
+          if (!cluster.acknowledged(view.number)) return;
+          crashAt = cluster.now + random.integer(0, 2);
+        }
+        if (cluster.now < crashAt) return;
+        crashed = true;
+        if (cluster.isRunning(primary)) cluster.crash(primary);
+        fault.healAt = cluster.now + random.integer(1, 2 * this.plan.config.failureTimeoutTicks);
+      },
+    };
+    this.active.push(fault);
+    this.injected.set('keep-crash', (this.injected.get('keep-crash') ?? 0) + 1);
+  }
+
+  /**
    * In some of the schedule's turns, for a plan that arms it: the primary is cut off from its backups
    * (one way: it still hears them, the coordinator and its clients), keeps acknowledging async writes
    * that now reach its disk alone, and crashes before the cut outlasts the lag bound; the cut heals
@@ -879,7 +944,8 @@ export class Nemesis {
       case 'coordinator-save-stall':
       case 'cut-crash':
       case 'promote-crash':
-        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave, cutThenCrash, crashNewPrimary
+      case 'keep-crash':
+        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave, cutThenCrash, crashNewPrimary, crashKeptPrimary
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.
         const until = cluster.now + this.random.integer(100, 4 * this.plan.faultDurationTicksMax);

@@ -97,11 +97,12 @@ const brokenBuilds: readonly {
   // After replicas heartbeat the coordinator every 100 ms rather than 50, and a primary reports a
   // learner that caught up at once: 26, 53, 230, 405, 516.
   // After the cut-crash fault (armed in half the seeds): 76, the first in 1..120. After the
-  // promote-crash fault (armed in half the seeds, 76 among them): 131, 142, 158 (of 1..250).
+  // promote-crash fault (armed in half the seeds, 76 among them): 131, 142, 158 (of 1..250). After
+  // the keep-crash fault (armed in half the seeds): 142, 148, 158, 337, 342 (of 1..400).
   {
     fault: 'answerRefusalsAtOnce',
     what: 'refusals answered from uncommitted state (hole 4)',
-    start: 131,
+    start: 142,
     seeds: 1,
     caughtAs: /not linearizable/,
   },
@@ -173,11 +174,12 @@ const brokenBuilds: readonly {
   // Since the simulator's incarnations are spread as real ones are (each replica's snapshot threshold
   // differs): 12, 21, 22, 28, 39.
   // After replicas heartbeat the coordinator every 100 ms rather than 50, and a primary reports a
-  // learner that caught up at once: 13, 22, 24, 53, 59.
+  // learner that caught up at once: 13, 22, 24, 53, 59. After the keep-crash fault (armed in half the
+  // seeds): 21 of 1..300, the first 3, 12, 18, 22, 28.
   {
     fault: 'switchoverWithoutLeaseWait',
     what: 'a switchover that does not wait out the old primary lease (two primaries at once)',
-    start: 13,
+    start: 3,
     seeds: 1,
     caughtAs: /two primaries hold a lease/,
   },
@@ -190,11 +192,12 @@ const brokenBuilds: readonly {
   // learner that caught up at once: 58, 85, 121, 133, 166.
   // After a new primary logs a view-start entry and leads only once its disk holds what it inherited:
   // 76, 133, 166. After a disk stall is judged by the failure timeout (76 among the seeds whose draws
-  // changed): 133, 166.
+  // changed): 133, 166. After the keep-crash fault (armed in half the seeds): 12 of 1..600, the first
+  // 57, 85, 186, 192, 205.
   {
     fault: 'grantLeasesBeyondAuthority',
     what: 'a coordinator on etcd that grants leases beyond its own (a stale leader)',
-    start: 133,
+    start: 57,
     seeds: 1,
     caughtAs: /two primaries hold a lease/,
   },
