@@ -208,8 +208,8 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   if (random.chance(0.5)) kinds.push('cut-crash');
   // Last again, armed in the same way (see crashNewPrimary).
   if (random.chance(0.5)) kinds.push('promote-crash');
-  // Last again. Its own draws come from a generator of its own (see crashKeptPrimary), so a seed in
-  // which it never strikes runs as it did before it existed.
+  // Last again. Its draws come from a generator of its own (see crashKeptPrimary), so a seed in which
+  // it never takes a turn runs as it did before it existed.
   if (random.chance(0.5)) kinds.push('keep-crash');
   const keepCrashSeed = random.nextUint32();
   const config: ProtocolConfig = {
@@ -747,6 +747,8 @@ export class Nemesis {
       step: () => {
         if (crashed) return;
         if (crashAt === null) {
+          // Replaced before it was acknowledged: the moment never came, and the fault is over.
+          if (cluster.view()?.number !== view.number) fault.healAt = cluster.now;
           if (!cluster.acknowledged(view.number)) return;
           crashAt = cluster.now + random.integer(0, 2);
         }
