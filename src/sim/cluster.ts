@@ -675,6 +675,15 @@ export class SimCluster {
   }
 
   /** The last view whose primary acknowledged it, as the coordinator stored it (what an operator could read). */
+  /**
+   * Whether the last acknowledged view's record names replica `id` with the data directory it has now
+   * (a view the coordinator installed before it heard of a wipe records the directory that was lost).
+   */
+  acknowledgedWithItsDirectory(id: ReplicaId): boolean {
+    const recorded = this.coordinatorStored?.lastAcknowledged?.identities[id]?.directory;
+    return recorded !== undefined && recorded === this.node(id).disk.identity;
+  }
+
   lastAcknowledgedView(): View | null {
     return this.coordinatorStored?.lastAcknowledged?.view ?? null;
   }

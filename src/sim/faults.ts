@@ -405,9 +405,14 @@ export class Nemesis {
     if (this.wipedAwaitingRejoin !== null && view !== null) {
       // Back only in a view formed after the wipe (the view it was wiped in still names it) that its
       // primary acknowledged: a view the coordinator merely installed may name a member that holds
-      // nothing yet (with a commit quorum, the fence view names every member of the last one).
+      // nothing yet (with a commit quorum, the fence view names every member of the last one). And
+      // only under its new directory: a coordinator that had not heard of the wipe names the old one,
+      // which is gone (sim seed 222236 on etcd with a commit quorum: a fence installed by a newly
+      // elected coordinator kept the wiped backup's old directory; a second wipe followed, and the
+      // coordinator, rightly counting that backup as lost, could never replace the primary).
       const { id, viewNumber } = this.wipedAwaitingRejoin;
-      if (view.number > viewNumber && (view.primary === id || view.backups.includes(id))) {
+      const named = view.primary === id || view.backups.includes(id);
+      if (view.number > viewNumber && named && this.cluster.acknowledgedWithItsDirectory(id)) {
         this.wipedAwaitingRejoin = null;
       }
     }
