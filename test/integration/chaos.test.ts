@@ -1,19 +1,14 @@
 // The chaos tooling: the fault-injecting proxy between a real listener and dialler, and short chaos
-// runs against real processes that must find nothing lost, every key linearizable and no bounded
-// read staler than its bound, one per kind of fault that hits the primary or loses or damages a
-// directory, each with a seed that makes it happen first.
+// runs against real processes (short-chaos.ts) for the faults that depose or stop the primary: kills,
+// partitions, frozen disks, pause-partitions. Lost and damaged directories, total crashes and the
+// coordinators' faults are in chaos-directories.test.ts.
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { etcdSkipReason } from '../../src/chaos/etcd-members.js';
-import type { NemesisKind } from '../../src/chaos/faults.js';
 import { FaultProxy } from '../../src/chaos/proxy.js';
-import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
-import { runChaos } from '../../src/chaos/run.js';
-import { diskHangUnavailable } from '../../src/chaos/server-disks.js';
 import { STALL_MESSAGE } from '../../src/node/stall-watch.js';
 import type { Hello } from '../../src/protocol/messages.js';
 import { Random } from '../../src/sim/random.js';
@@ -28,6 +23,7 @@ import {
   PROTOCOL_VERSION,
 } from '../../src/transport/index.js';
 import { waitFor } from './harness.js';
+import { describeShortChaosRuns } from './short-chaos.js';
 
 const clusterId = 'chaos-test';
 const clientHello: Hello = {
@@ -189,203 +185,49 @@ describe('the fault-injecting proxy', { concurrency: false }, () => {
   });
 });
 
-describe('short chaos runs against real processes', { concurrency: false }, () => {
-  interface ShortRun {
-    readonly nemesis: NemesisKind;
-    readonly seed: number;
-    /** What the seed makes the first fault do. */
-    readonly first: string;
-    /** The run's own proof that the fault did what it is for. */
-    readonly check?: (report: ChaosReport, printed: string) => void;
-    /** 6 s unless it says. */
-    readonly durationSeconds?: number;
-    /** Whether the first fault deposes the primary (true unless it says). */
-    readonly failover?: boolean;
-    /** The cluster's --sync-quorum (every backup unless it says). */
-    readonly syncQuorum?: number;
-    /** Two coordinators on a 3-member etcd, with these nemeses besides `nemesis`; skipped without etcd. */
-    readonly etcd?: readonly NemesisKind[];
-    /** Keep the run's directory for `check` to read (removed after it). */
-    readonly keep?: boolean;
-  }
-  const diskHangMissing = diskHangUnavailable();
-  // One fault at a time, so each seed's first fault is the one named.
-  const runs: readonly ShortRun[] = [
-    { nemesis: 'kill', seed: 20_240_607, first: 'kills the primary' },
-    {
-      nemesis: 'kill',
-      seed: 20_240_607,
-      first: 'kills the primary of a cluster with --sync-quorum 1',
-      syncQuorum: 1,
-      check: (report, printed) => {
-        assert.ok(
-          (report.replicatedWritesAcknowledged ?? 0) > 0,
-          `replicated writes were acknowledged:\n${printed}`,
-        );
-      },
+describeShortChaosRuns('short chaos runs against real processes: faults that depose the primary', [
+  { nemesis: 'kill', seed: 20_240_607, first: 'kills the primary' },
+  {
+    nemesis: 'kill',
+    seed: 20_240_607,
+    first: 'kills the primary of a cluster with --sync-quorum 1',
+    syncQuorum: 1,
+    check: (report, printed) => {
+      assert.ok(
+        (report.replicatedWritesAcknowledged ?? 0) > 0,
+        `replicated writes were acknowledged:\n${printed}`,
+      );
     },
-    { nemesis: 'partition', seed: 20_240_608, first: 'isolates the primary' },
-    {
-      nemesis: 'disk-hang',
-      seed: SEED_DISK_HANG,
-      first: "freezes the primary's disk past the failure timeout, then thaws it",
-      check: (report, printed) => {
-        assert.ok(report.faultVariants.get('disk-hang')?.get('primary'), printed);
-      },
+  },
+  { nemesis: 'partition', seed: 20_240_608, first: 'isolates the primary' },
+  {
+    nemesis: 'disk-hang',
+    seed: SEED_DISK_HANG,
+    first: "freezes the primary's disk past the failure timeout, then thaws it",
+    check: (report, printed) => {
+      assert.ok(report.faultVariants.get('disk-hang')?.get('primary'), printed);
     },
-    {
-      nemesis: 'disk-hang',
-      seed: SEED_COORDINATOR_DISK_HANG,
-      first:
-        "freezes the coordinator's disk and kills the primary: the failover's view waits in the coordinator's state write until the thaw",
-      keep: true,
-      check: (report, printed) => {
-        // The freeze stopped the coordinator itself, and it went on to fail the primary over.
-        const log = readFileSync(join(report.directory, 'logs', 'coordinator.log'), 'utf8');
-        assert.ok(log.includes(STALL_MESSAGE), `the coordinator warned that it stalled:\n${printed}`);
-        assert.match(log, /"cause":"failover"/, printed);
-        assert.ok(
-          report.faultVariants.get('disk-hang')?.get('coordinator, as the primary is killed'),
-          printed,
-        );
-      },
+  },
+  {
+    nemesis: 'disk-hang',
+    seed: SEED_COORDINATOR_DISK_HANG,
+    first:
+      "freezes the coordinator's disk and kills the primary: the failover's view waits in the coordinator's state write until the thaw",
+    keep: true,
+    check: (report, printed) => {
+      // The freeze stopped the coordinator itself, and it went on to fail the primary over.
+      const log = readFileSync(join(report.directory, 'logs', 'coordinator.log'), 'utf8');
+      assert.ok(log.includes(STALL_MESSAGE), `the coordinator warned that it stalled:\n${printed}`);
+      assert.match(log, /"cause":"failover"/, printed);
+      assert.ok(report.faultVariants.get('disk-hang')?.get('coordinator, as the primary is killed'), printed);
     },
-    {
-      nemesis: 'wipe',
-      seed: 20_261_222,
-      first: 'wipes the primary and restarts it at once, within the failure timeout',
-      check: (report, printed) => {
-        assert.ok(report.faultVariants.get('wipe')?.get('deleted, restarted at once'), printed);
-        assert.ok(report.directoryLoss.wipesRejoined >= 1, `the wiped replica rejoined:\n${printed}`);
-      },
+  },
+  {
+    nemesis: 'pause-partition',
+    seed: 20_261_298,
+    first: 'pauses the primary and cuts coordinator -> primary, resuming it still cut off',
+    check: (report, printed) => {
+      assert.ok(report.faultVariants.get('pause-partition')?.get('primary, coordinator -> replica'), printed);
     },
-    {
-      nemesis: 'coordinator',
-      seed: 20_261_222,
-      first: 'restarts the coordinator with an empty state directory',
-      check: (report, printed) => {
-        const loss = report.directoryLoss;
-        assert.ok(loss.amnesias >= 1, `an amnesia was injected:\n${printed}`);
-        assert.equal(loss.amnesiasRefusedUntilRecovery, loss.amnesias, `it refused to act:\n${printed}`);
-        assert.equal(
-          loss.amnesiasRecovered,
-          loss.amnesias,
-          `--recover-from-replicas made a whole view:\n${printed}`,
-        );
-      },
-    },
-    {
-      nemesis: 'pause-partition',
-      seed: 20_261_298,
-      first: 'pauses the primary and cuts coordinator -> primary, resuming it still cut off',
-      check: (report, printed) => {
-        assert.ok(
-          report.faultVariants.get('pause-partition')?.get('primary, coordinator -> replica'),
-          printed,
-        );
-      },
-    },
-    {
-      nemesis: 'corrupt',
-      seed: 1,
-      first: 'flips a bit in a synced log record of the primary and restarts it at once',
-      check: (report, printed) => {
-        const loss = report.directoryLoss;
-        assert.ok(loss.corruptedLogRecords >= 1, printed);
-        assert.ok(loss.corruptionsRepaired >= 1, `it logged "data directory repaired":\n${printed}`);
-        assert.ok(loss.corruptionsRejoined >= 1, `the repaired replica rejoined:\n${printed}`);
-      },
-    },
-    {
-      nemesis: 'transfer-kill',
-      seed: 7,
-      first: 'wipes a backup and kills it again while it receives the snapshot',
-      durationSeconds: 10,
-      failover: false,
-      check: (report, printed) => {
-        const loss = report.directoryLoss;
-        assert.ok(loss.transferKillsMidway >= 1, `killed mid-transfer:\n${printed}`);
-        // The first one at least; a later one the end of the run may cut short.
-        assert.ok(
-          loss.transferKillsResumed + loss.transferKillsNewerSnapshot >= 1,
-          `it resumed, or was offered a newer snapshot:\n${printed}`,
-        );
-        assert.ok(report.storage.transfersCompleted >= 1, printed);
-      },
-    },
-    {
-      nemesis: 'total-crash',
-      seed: 5,
-      first: 'kills every replica at once and restarts the last primary first, which must lead again',
-      durationSeconds: 8,
-      failover: false,
-      check: (report, printed) => {
-        assert.ok(report.faultVariants.get('total-crash')?.get('every replica'), printed);
-      },
-    },
-    {
-      nemesis: 'coordinator',
-      etcd: ['etcd'],
-      seed: 4,
-      first: 'stops the leading coordinator on etcd past its lease, and kills the etcd leader',
-      durationSeconds: 10,
-      failover: false,
-      check: (report, printed) => {
-        assert.ok(report.faultVariants.get('coordinator')?.get('stale leader'), printed);
-        assert.ok(report.faults.etcd >= 1, `an etcd member was killed:\n${printed}`);
-      },
-    },
-  ];
-  for (const {
-    nemesis,
-    seed,
-    first,
-    check,
-    durationSeconds = 6,
-    failover = true,
-    syncQuorum,
-    etcd,
-    keep,
-  } of runs) {
-    const skip =
-      etcd !== undefined
-        ? etcdSkipReason()
-        : nemesis === 'disk-hang' && diskHangMissing !== null
-          ? `cannot freeze a disk here: ${diskHangMissing}`
-          : false;
-    test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, {
-      skip,
-    }, async (t) => {
-      const report = await runChaos({
-        durationSeconds,
-        clients: 3,
-        pipeline: 2,
-        nemeses: [nemesis, ...(etcd ?? [])],
-        ...(etcd === undefined ? {} : { etcd: true }),
-        concurrency: 1,
-        replicas: 3,
-        keys: 2,
-        seed,
-        ...(syncQuorum === undefined ? {} : { syncQuorum }),
-        ...(keep === true ? { keepDirectory: true } : {}),
-      });
-      if (keep === true) t.after(() => rmSync(report.directory, { recursive: true, force: true }));
-      const printed = formatReport(report);
-      for (const line of printed.trimEnd().split('\n')) t.diagnostic(line);
-      assert.ok(report.faults[nemesis] >= 1, `a ${nemesis} fault was injected:\n${printed}`);
-      assert.equal(report.lostWrites.length, 0, printed);
-      assert.equal(report.duplicates.length, 0, printed);
-      assert.equal(report.linearizability.linearizable, report.linearizability.keys, printed);
-      assert.ok(report.linearizability.keys >= 2 * 2, printed);
-      assert.equal(report.linearizability.unknown.length, 0, printed);
-      assert.deepEqual(report.problems, [], printed);
-      assert.ok(report.operations.ok > 0, printed);
-      assert.deepEqual(report.boundedReads.violations, [], printed);
-      assert.ok(report.boundedReads.answered > 0, printed);
-      if (nemesis !== 'coordinator' && failover)
-        assert.ok(report.failoverMs.length >= 1, `the primary failed over:\n${printed}`);
-      check?.(report, printed);
-      assert.ok(report.passed, printed);
-    });
-  }
-});
+  },
+]);
