@@ -674,7 +674,6 @@ export class SimCluster {
     return replies;
   }
 
-  /** The last view whose primary acknowledged it, as the coordinator stored it (what an operator could read). */
   /**
    * Whether the last acknowledged view's record names replica `id` with the data directory it has now
    * (a view the coordinator installed before it heard of a wipe records the directory that was lost).
@@ -684,6 +683,7 @@ export class SimCluster {
     return recorded !== undefined && recorded === this.node(id).disk.identity;
   }
 
+  /** The last view whose primary acknowledged it, as the coordinator stored it (what an operator could read). */
   lastAcknowledgedView(): View | null {
     return this.coordinatorStored?.lastAcknowledged?.view ?? null;
   }

@@ -23,6 +23,11 @@ function everyone(harness: CoordinatorHarness) {
   return [r1, r2, r3].map((id) => [id, { view: current }] as const);
 }
 
+/** As `everyone`, but r2 has gone silent. */
+function allButR2(harness: CoordinatorHarness) {
+  return everyone(harness).filter(([id]) => id !== r2);
+}
+
 test('a backup takes over once the old lease ran out; the old primary is a learner, and the outcome is told', () => {
   const harness = settled();
   assert.equal(harness.beat(r1), leaseTicks, 'the primary holds a lease before');
@@ -83,13 +88,9 @@ test('refused at once: not a backup, a learner, unacknowledged view, one under w
 
 test('a target that goes silent ends the switchover unfinished, and the primary is renewed again', () => {
   const harness = settled();
-  const withoutR2 = () => [
-    [r1, { view: harness.coordinator.currentView() }] as const,
-    [r3, { view: harness.coordinator.currentView() }] as const,
-  ];
-  harness.run(failureTimeoutTicks / 2 - 10, withoutR2); // r2 went silent, not for long yet
+  harness.run(failureTimeoutTicks / 2 - 10, () => allButR2(harness)); // r2 went silent, not for long yet
   assert.equal(harness.coordinator.requestSwitchover(r2), null);
-  harness.run(12, withoutR2);
+  harness.run(12, () => allButR2(harness));
   assert.equal(harness.switchovers.length, 1);
   assert.equal(harness.switchovers[0]?.ok, false);
   assert.match(harness.switchovers[0]?.message ?? '', /r2 has not been heard from for/);
@@ -100,10 +101,7 @@ test('a target that goes silent ends the switchover unfinished, and the primary 
 
 test('refused at once: a backup still counted alive but not heard from for half the failure timeout', () => {
   const harness = settled();
-  harness.run(failureTimeoutTicks / 2 + 2, () => [
-    [r1, { view: harness.coordinator.currentView() }] as const,
-    [r3, { view: harness.coordinator.currentView() }] as const,
-  ]);
+  harness.run(failureTimeoutTicks / 2 + 2, () => allButR2(harness));
   const refusal = harness.coordinator.requestSwitchover(r2);
   assert.equal(refusal?.ok, false);
   assert.match(
