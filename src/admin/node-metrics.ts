@@ -103,5 +103,11 @@ export function createNodeRegistry(views: () => ViewCounts, stalls: () => StallC
     'Open TCP connections of this process (clients, peers, coordinator link), in either direction.',
     () => transportCounters.connectionsOpen,
   );
+  gaugeFrom(
+    registry,
+    'understudy_local_links',
+    "Connections of this process to its own replica held in memory, not over TCP: the Redis port's, while its replica is the primary.",
+    () => transportCounters.localLinksOpen,
+  );
   return registry;
 }

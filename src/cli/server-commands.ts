@@ -22,7 +22,7 @@ import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { LocalReplica } from '../resp/index.js';
-import { type AccessPolicy, formatAddress, type TlsMaterial } from '../transport/index.js';
+import { type AccessPolicy, formatAddress, type LocalLink, type TlsMaterial } from '../transport/index.js';
 import { serverAccess } from './auth-files.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
@@ -285,9 +285,7 @@ export function addServerCommands(program: Command): void {
       adminTls !== undefined,
     );
     const served =
-      flags.resp === undefined
-        ? node
-        : await withRespPort(node, flags, logger, () => server.status(), tls, respTls, access);
+      flags.resp === undefined ? node : await withRespPort(node, flags, logger, server, tls, respTls, access);
     await serveUntilSignal(served, `understudy replica ${flags.id}`, () =>
       reloadFiles(logger, flags, access, tls),
     );
@@ -358,7 +356,7 @@ async function withRespPort(
   node: ServedNode,
   flags: ReplicaFlags,
   logger: Logger,
-  local: () => LocalReplica,
+  replica: { status(): LocalReplica; readonly localLink: LocalLink },
   tls: TlsMaterial | undefined,
   respTls: ServedTls | undefined,
   access: AccessPolicy,
@@ -371,7 +369,9 @@ async function withRespPort(
       backend: clusterBackend({
         coordinator: flags.coordinator,
         clusterId: flags.clusterId,
-        local,
+        local: () => replica.status(),
+        // Commands reach this replica in memory while it is the primary, over TCP to any other.
+        localLink: replica.localLink,
         // Its own certificate too: a client's certificate is checked for the chain only.
         ...(tls === undefined ? {} : { tls }),
       }),

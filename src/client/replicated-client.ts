@@ -55,8 +55,10 @@ import {
   type View,
 } from '../protocol/types.js';
 import {
+  type DialOptions,
   dialFirst,
   ID_BYTES_MAX,
+  type LocalLink,
   type MessageConnection,
   PROTOCOL_VERSION,
   parseAddressList,
@@ -102,11 +104,17 @@ export interface ClientOptions {
    * An admin token may also ask for a switchover. Never logged or put in an error.
    */
   readonly token?: string;
+  /**
+   * For code that runs inside a replica's process (its Redis port): while that replica is the
+   * primary, requests reach it over this in-process link (`Listener.connectLocal`) instead of a
+   * socket to its own port. The same handshake, token check and retries; only the bytes stay in memory.
+   */
+  readonly localLink?: LocalLink;
 }
 
-/** ClientOptions with every default filled in; `tls` and `token` stay absent when not given. */
-type ResolvedClientOptions = Required<Omit<ClientOptions, 'tls' | 'token'>> &
-  Pick<ClientOptions, 'tls' | 'token'>;
+/** ClientOptions with every default filled in; `tls`, `token` and `localLink` stay absent when not given. */
+type ResolvedClientOptions = Required<Omit<ClientOptions, 'tls' | 'token' | 'localLink'>> &
+  Pick<ClientOptions, 'tls' | 'token' | 'localLink'>;
 
 export interface WriteOptions {
   readonly durability?: Durability;
@@ -191,6 +199,8 @@ interface Answer {
 
 export class ReplicatedClient {
   private readonly hello: Hello;
+  /** How every connection is dialled: TLS, and the in-process link to the replica we run in. */
+  private readonly dialing: SharedDialOptions;
   private readonly coordinator: SharedConnection<StatusReply>;
   /** One connection per member address, for the primary and for reads at backups alike. */
   private readonly members = new Map<string, SharedConnection<ClientReply>>();
@@ -222,12 +232,16 @@ export class ReplicatedClient {
     };
     const name = options.token === undefined ? null : tokenName(options.token);
     this.sessionPrefix = name === null ? randomUUID() : `${name}/${randomUUID()}`;
+    this.dialing = {
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.localLink === undefined ? {} : { local: options.localLink }),
+    };
     this.coordinator = new SharedConnection(
       options.coordinator,
       this.hello,
       parseStatusReply,
       this.nextId,
-      options.tls,
+      this.dialing,
     );
   }
 
@@ -398,7 +412,7 @@ export class ReplicatedClient {
       this.hello,
       parseSwitchoverReply,
       this.nextId,
-      this.options.tls,
+      this.dialing,
     );
     try {
       return await connection.call(
@@ -606,7 +620,7 @@ export class ReplicatedClient {
   private member(address: string): SharedConnection<ClientReply> {
     let connection = this.members.get(address);
     if (connection === undefined) {
-      connection = new SharedConnection(address, this.hello, parseClientReply, this.nextId, this.options.tls);
+      connection = new SharedConnection(address, this.hello, parseClientReply, this.nextId, this.dialing);
       if (!this.closing.signal.aborted) this.members.set(address, connection);
       else connection.close();
     }
@@ -694,6 +708,9 @@ function stalenessOf(options: ReadOptions, highestWriteIndex: number): Staleness
   };
 }
 
+/** The dial options every connection of a client shares. */
+type SharedDialOptions = Pick<DialOptions, 'tls' | 'local'>;
+
 /**
  * One connection to one address, dialled on first use and again after it closes; concurrent callers
  * share one dial. Replies are matched to calls by the per-connection `id`.
@@ -715,7 +732,7 @@ class SharedConnection<Reply extends { readonly id: number }> {
     private readonly parse: (message: unknown) => Reply,
     private readonly nextId: { value: number },
     /** Chosen per connection, so the per-message path is the same with TLS and without. */
-    private readonly tls: TlsMaterial | undefined,
+    private readonly dialing: SharedDialOptions,
   ) {
     this.addresses = parseAddressList(address);
   }
@@ -797,7 +814,7 @@ class SharedConnection<Reply extends { readonly id: number }> {
     // The coordinator may be a list (on etcd): the one that answered last is tried first.
     const { connection, index } = await dialFirst(this.addresses, this.addressIndex, this.hello, {
       timeoutMs,
-      ...(this.tls === undefined ? {} : { tls: this.tls }),
+      ...this.dialing,
     });
     this.addressIndex = index;
     if (this.closed) {
@@ -857,6 +874,7 @@ function resolveOptions(options: ClientOptions): ResolvedClientOptions {
     attemptTimeoutMs: options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS_DEFAULT,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.localLink === undefined ? {} : { localLink: options.localLink }),
   };
   if (
     options.token !== undefined &&

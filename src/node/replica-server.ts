@@ -42,6 +42,7 @@ import {
   ID_BYTES_MAX,
   isTransferMessage,
   type Listener,
+  type LocalLink,
   listen,
   listenSecurity,
   type MessageConnection,
@@ -360,6 +361,15 @@ export class ReplicaServer {
 
   get address(): string {
     return this.listener.address;
+  }
+
+  /**
+   * How code in this process (the Redis port) reaches this replica without a socket: its address as
+   * views list it, and a connection over an in-process link, served like any accepted one.
+   */
+  get localLink(): LocalLink {
+    const listener = this.listener;
+    return { address: this.options.advertise ?? listener.address, connect: () => listener.connectLocal() };
   }
 
   /** The service this replica runs, as it names it in handshakes. */

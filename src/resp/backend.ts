@@ -15,6 +15,7 @@
 
 import { Client, type TlsMaterial } from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
+import type { LocalLink } from '../transport/index.js';
 import type { LocalReplica, RespBackend } from './context.js';
 import { infoStatusWaitMs } from './limits.js';
 
@@ -27,6 +28,8 @@ export interface ClusterBackendOptions {
   readonly deadlineMs?: number;
   /** The cluster's TLS material, when it runs on TLS: the port's client dials over TLS with it. */
   readonly tls?: TlsMaterial;
+  /** The replica the port runs in: while it is the primary, commands reach it in memory. */
+  readonly localLink?: LocalLink;
 }
 
 /** One Client, connected on first use and again after a failed attempt. */
@@ -48,6 +51,7 @@ function connector(options: ClusterBackendOptions, token: string | null): Connec
           clusterId: options.clusterId,
           ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
           ...(options.tls === undefined ? {} : { tls: options.tls }),
+          ...(options.localLink === undefined ? {} : { localLink: options.localLink }),
           ...(token === null ? {} : { token }),
         });
         connecting = attempt;

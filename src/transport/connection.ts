@@ -1,4 +1,5 @@
-// A message connection over one TCP socket: frames out, decoded payloads in.
+// A message connection over one TCP or TLS socket (or an in-process link, local-link.ts): frames out,
+// decoded payloads in.
 //
 // Sending: everything sent during one callback (a replica's whole flush of effects, say) is framed
 // into one buffer and written once, in a microtask right after it, so a replica that answers many
@@ -11,11 +12,11 @@
 // they stay queued and the socket stops reading. Validation is the owner's: on bad input it calls
 // `fail`, which counts and closes.
 
-import type { Socket } from 'node:net';
 import { BadFrameError, ConnectionClosedError, ErrorCode, UnderstudyError } from '../errors.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 import { countRefusal, transportCounters } from './counters.js';
 import { FRAME_HEADER_BYTES, FRAME_SIZE_MAX_BYTES_DEFAULT, FrameReader } from './framing.js';
+import { type ByteStream, LocalStream } from './local-link.js';
 
 /** Unread output (ours and the socket's) beyond which the peer is treated as gone. */
 export const SEND_BUFFER_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -48,20 +49,22 @@ export class MessageConnection {
   private closeError: Error | undefined;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: ByteStream,
     options: ConnectionOptions = {},
   ) {
     this.frameSizeMaxBytes = options.frameSizeMaxBytes ?? FRAME_SIZE_MAX_BYTES_DEFAULT;
     this.sendBufferMaxBytes = options.sendBufferMaxBytes ?? SEND_BUFFER_MAX_BYTES_DEFAULT;
     this.reader = new FrameReader(this.frameSizeMaxBytes);
     socket.setNoDelay(true);
-    transportCounters.connectionsOpen += 1;
+    // A socket's connection; an in-process link counts itself (local-link.ts).
+    const counted = !(socket instanceof LocalStream);
+    if (counted) transportCounters.connectionsOpen += 1;
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => {
       this.closeError ??= new ConnectionClosedError(`connection failed: ${error.message}`);
     });
     socket.on('close', () => {
-      transportCounters.connectionsOpen -= 1;
+      if (counted) transportCounters.connectionsOpen -= 1;
       this.closing = true;
       this.onClose(this.closeError);
     });

@@ -20,6 +20,8 @@ export interface TransportCounters {
   respProtocolErrors: number;
   /** Connections whose socket has not closed yet, either direction, handshake or not. */
   connectionsOpen: number;
+  /** In-process links (local-link.ts) not closed yet: each is a connection of this process to itself. */
+  localLinksOpen: number;
   /** Connections refused at accept time or closed by a deadline, by reason (see RefusalReason). */
   connectionsRefused: Record<RefusalReason, number>;
   /** Requests refused on an authenticated port, by reason (see RequestRefusalReason). */
@@ -50,6 +52,7 @@ export const transportCounters: TransportCounters = {
   tlsIdentitiesRefused: 0,
   tlsHandshakesFailed: 0,
   connectionsOpen: 0,
+  localLinksOpen: 0,
   adminBadRequests: 0,
   respProtocolErrors: 0,
   connectionsRefused: {

@@ -11,6 +11,7 @@ import type { Hello } from '../protocol/messages.js';
 import { parseAddress } from './address.js';
 import { MessageConnection } from './connection.js';
 import { HANDSHAKE_TIMEOUT_MS, receiveFirst } from './handshake.js';
+import type { LocalLink } from './local-link.js';
 import { certificateUris, identityUri, type MemberIdentity, type TlsMaterial } from './tls.js';
 import { parseWelcome } from './validate.js';
 
@@ -22,6 +23,11 @@ export interface DialOptions {
   readonly tls?: TlsMaterial;
   /** With `tls`: the member we mean to reach, whose identity the listener's certificate must carry. */
   readonly expectPeer?: MemberIdentity;
+  /**
+   * The replica this code runs inside: a dial of its address takes the in-process link (no socket,
+   * no TLS: nothing leaves the process), with the same handshake.
+   */
+  readonly local?: LocalLink;
 }
 
 /**
@@ -34,19 +40,21 @@ export async function dial(
   options: DialOptions = {},
 ): Promise<MessageConnection> {
   const { host, port } = parseAddress(address);
-  const { timeoutMs = HANDSHAKE_TIMEOUT_MS, tls, expectPeer, ...connectionOptions } = options;
+  const { timeoutMs = HANDSHAKE_TIMEOUT_MS, tls, expectPeer, local, ...connectionOptions } = options;
   const socket =
-    tls === undefined
-      ? connect({ host, port })
-      : connectTls({
-          host,
-          port,
-          ...tls,
-          // An IP address is no SNI server name; the host is still checked against the certificate.
-          ...(isIP(host) === 0 ? { servername: host } : {}),
-          checkServerIdentity: (hostname, certificate) =>
-            checkServerIdentity(hostname, certificate) ?? memberMismatch(certificate, expectPeer),
-        });
+    local?.address === address
+      ? local.connect()
+      : tls === undefined
+        ? connect({ host, port })
+        : connectTls({
+            host,
+            port,
+            ...tls,
+            // An IP address is no SNI server name; the host is still checked against the certificate.
+            ...(isIP(host) === 0 ? { servername: host } : {}),
+            checkServerIdentity: (hostname, certificate) =>
+              checkServerIdentity(hostname, certificate) ?? memberMismatch(certificate, expectPeer),
+          });
   const connection = new MessageConnection(socket, connectionOptions);
   connection.send(hello);
   const welcome = await receiveFirst(connection, parseWelcome, timeoutMs).catch((error: unknown) => {

@@ -49,6 +49,7 @@ export {
   type HelloHeader,
   PROTOCOL_VERSION,
 } from './handshake.js';
+export { type ByteStream, type LocalLink, LocalStream } from './local-link.js';
 export { type Listener, type ListenOptions, listen, listenSecurity, type Refusal } from './server.js';
 export {
   certificateUris,

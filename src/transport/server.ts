@@ -9,7 +9,7 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket } from 'node:tls';
-import { ErrorCode, UnavailableError, UnderstudyError } from '../errors.js';
+import { ConnectionClosedError, ErrorCode, UnavailableError, UnderstudyError } from '../errors.js';
 import type { Hello, PeerKind, Welcome } from '../protocol/messages.js';
 import { formatAddress } from './address.js';
 import type { AccessPolicy, ClusterSecret, Credentials, Principal } from './auth.js';
@@ -17,6 +17,7 @@ import { MessageConnection } from './connection.js';
 import { ConnectionGate, type ConnectionLimits, connectionLimitsDefault } from './connection-gate.js';
 import { countRefusal, transportCounters } from './counters.js';
 import { CLIENT_IDLE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, receiveFirst, refusalReason } from './handshake.js';
+import { type ByteStream, LocalStream } from './local-link.js';
 import { serveWith, type TlsMaterial, tlsIdentityRefusal } from './tls.js';
 import { parseHello, parseHelloHeader } from './validate.js';
 
@@ -63,20 +64,34 @@ export interface ListenOptions {
 export interface Listener {
   /** host:port actually bound. */
   readonly address: string;
-  /** Stops listening and destroys every open connection, handed over or not. */
+  /**
+   * A connection to this listener from inside its own process, over an in-process link rather than
+   * a socket (local-link.ts); throws ConnectionClosedError once the listener is closed.
+   */
+  connectLocal(): ByteStream;
+  /** Stops listening and destroys every open connection, handed over or not, local ones too. */
   close(): Promise<void>;
 }
 
 export async function listen(options: ListenOptions): Promise<Listener> {
-  const sockets = new Set<Socket>();
   const timeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   const clientIdleTimeoutMs = options.clientIdleTimeoutMs ?? CLIENT_IDLE_TIMEOUT_MS;
   const gate = new ConnectionGate(options.connectionLimits ?? connectionLimitsDefault);
+  const sockets = new Set<ByteStream>();
+  const track = (stream: ByteStream): void => {
+    sockets.add(stream);
+    stream.on('close', () => sockets.delete(stream));
+  };
   const onSocket = (socket: Socket): void => {
     // Over TLS the raw socket was admitted (or refused) before its handshake: see createTlsListener.
     if (options.tls === undefined && !gate.admit(socket)) return;
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    track(socket);
+    serve(socket);
+  };
+  let closed = false;
+
+  /** Runs the handshake on an accepted stream and hands the connection over. */
+  function serve(socket: ByteStream): void {
     const connectionOptions = {
       frameSizeMaxBytes: options.frameSizeMaxBytes,
       ...(options.sendBufferMaxBytes === undefined ? {} : { sendBufferMaxBytes: options.sendBufferMaxBytes }),
@@ -123,7 +138,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       if (ownerRefusal !== null) refuse(connection, ownerRefusal);
       else accept(connection, hello, authenticated);
     }, drop);
-  };
+  }
   const server: Server = options.tls === undefined ? createServer(onSocket) : createTlsListener(options.tls);
 
   function createTlsListener(material: TlsMaterial): Server {
@@ -137,9 +152,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     // Admitted, and tracked, from the raw socket on: the caps apply before the costly handshake, and
     // close() also cuts connections still in it.
     tlsServer.on('connection', (raw: Socket) => {
-      if (!gate.admit(raw)) return;
-      sockets.add(raw);
-      raw.once('close', () => sockets.delete(raw));
+      if (gate.admit(raw)) track(raw);
     });
     tlsServer.on('tlsClientError', (error) => {
       transportCounters.tlsHandshakesFailed += 1;
@@ -197,8 +210,18 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const port = typeof bound === 'object' && bound !== null ? bound.port : options.port;
   return {
     address: formatAddress(options.host, port),
+    connectLocal: () => {
+      if (closed) throw new ConnectionClosedError('the listener is closed');
+      // Served as an accepted socket, handshake and token included, past the caps (it is one of
+      // this process's own) and without TLS (nothing leaves the process).
+      const [near, far] = LocalStream.pair();
+      track(far);
+      serve(far);
+      return near;
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       }),

@@ -1,16 +1,18 @@
 // The Redis port of real replicas on 127.0.0.1 (each on a port the OS picks), driven by the tools
 // Redis users run: ioredis against the primary and against a backup (whose writes are forwarded),
-// redis-cli, redis-benchmark, malformed input, and a kill -9 of the primary under a Redis client
-// connected to a backup, after which no acknowledged SET is missing.
+// redis-cli, redis-benchmark, malformed input, the primary's port reaching its replica in memory
+// (through a switchover), and a kill -9 of the primary under a Redis client connected to a backup,
+// after which no acknowledged SET is missing.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { LocalCluster, type RunningProcess, waitFor } from './harness.js';
+import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
+import { adminAddressOf, LocalCluster, type RunningProcess, waitFor } from './harness.js';
 
-const respArguments = ['--resp', '127.0.0.1:0'];
+const respArguments = ['--resp', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
 
 function respPortOf(running: RunningProcess | undefined): number {
   const match = /Redis protocol on \S+:(\d+)/.exec(running?.stdout() ?? '');
@@ -195,6 +197,42 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     const client = await connectTo('r3');
     assert.equal(await client.ping(), 'PONG');
     assert.equal(await client.get('greeting'), 'replaced!');
+  });
+
+  /** The replica's `understudy_local_links`: its Redis port's connections to it held in memory. */
+  const localLinks = async (id: string): Promise<number> => {
+    const response = await fetch(`http://${adminAddressOf(cluster.replicas.get(id))}/metrics`);
+    return sampleValue(parsePrometheusText(await response.text()), 'understudy_local_links');
+  };
+
+  test("the primary's port reaches its replica in memory, a backup's over TCP, and they trade places in a switchover", async () => {
+    const before = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const next = before.backups[0] as string;
+    const first = await connectTo(before.primary);
+    const second = await connectTo(next);
+    for (let n = 0; n < 20; n += 1) {
+      assert.equal(await first.set(`link:${n}`, `first-${n}`), 'OK');
+      assert.equal(await second.incr('link:count'), n + 1);
+    }
+    assert.equal(await localLinks(before.primary), 1, "the primary's port took the in-process link");
+    assert.equal(await localLinks(next), 0, "a backup's port dialled the primary over TCP");
+
+    const answer = await (await cluster.client()).switchover(next);
+    assert.equal(answer.ok, true, answer.message);
+    await cluster.waitForView((view) => view.primary === next && view.backups.length === 2);
+    // The old primary's port finds the new one (NOT_PRIMARY, a new view) and goes on over TCP.
+    for (let n = 0; n < 20; n += 1) {
+      assert.equal(await second.set(`link:${n}`, `second-${n}`), 'OK');
+      assert.equal(await first.incr('link:count'), 21 + n);
+    }
+    assert.equal(await localLinks(next), 1, "the new primary's port took its in-process link");
+    assert.deepEqual(
+      await first.mget('link:0', 'link:19', 'link:count'),
+      ['second-0', 'second-19', '40'],
+      'every write ran once, in order, whichever way it travelled',
+    );
+    first.disconnect();
+    second.disconnect();
   });
 
   test('kill -9 of the primary: a Redis client on a surviving replica keeps working, and no acknowledged SET is lost', async () => {
