@@ -48,6 +48,8 @@ const CHAOS_ETCD_LEASE_SECONDS = 2;
 const readyLinePattern = / listening on (\S+)/;
 /** What a server with an admin port prints before its ready line: "... admin on http://HOST:PORT/". */
 const adminLinePattern = / admin on https?:\/\/(\S+)\/$/;
+/** What a replica with a Redis port prints before its ready line: "... Redis protocol on HOST:PORT". */
+const redisLinePattern = / Redis protocol on (\S+)$/;
 const cliScript = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export type ProcessState = 'running' | 'paused' | 'stopped';
@@ -64,6 +66,7 @@ export class ServerProcess {
   private exited: Promise<void> = Promise.resolve();
   private paused = false;
   private admin: string | null = null;
+  private redis: string | null = null;
 
   constructor(
     readonly name: string,
@@ -84,6 +87,11 @@ export class ServerProcess {
   }
 
   /** HOST:PORT of its admin port, as it said at its last start; null if it serves none. */
+  /** Where its Redis port listens while it runs (a replica started with --resp), else null. */
+  get redisAddress(): string | null {
+    return this.child === null ? null : this.redis;
+  }
+
   get adminAddress(): string | null {
     return this.admin;
   }
@@ -117,9 +125,12 @@ export class ServerProcess {
           PROCESS_READY_TIMEOUT_MS,
         );
         this.admin = null;
+        this.redis = null;
         lines.on('line', (line) => {
           const admin = adminLinePattern.exec(line)?.[1];
           if (admin !== undefined) this.admin = admin;
+          const redis = redisLinePattern.exec(line)?.[1];
+          if (redis !== undefined) this.redis = redis;
           const address = readyLinePattern.exec(line)?.[1];
           if (address === undefined) return;
           clearTimeout(timer);
@@ -223,6 +234,16 @@ export class ChaosCluster {
 
   get replicaIds(): readonly string[] {
     return [...this.replicas.keys()];
+  }
+
+  /** The Redis ports of the replicas running now (started with --resp), in replica order. */
+  redisAddresses(): string[] {
+    const addresses: string[] = [];
+    for (const replica of this.replicas.values()) {
+      const address = replica.redisAddress;
+      if (address !== null && replica.state === 'running') addresses.push(address);
+    }
+    return addresses;
   }
 
   /** Starts the proxies, the coordinator and the replicas; on any failure, stops what started. */

@@ -7,6 +7,11 @@
 // that a snapshot spans several transfer chunks (1 MiB each) and takes seconds to send: long enough
 // to kill the learner in the middle and see it resume.
 
+/**
+ * History processes that go through the replicas' Redis ports (`chaos --redis-clients`), unless the
+ * options say; every replica then runs with `--resp`.
+ */
+export const CHAOS_REDIS_PROCESSES_DEFAULT = 1;
 /** Log bytes since the last snapshot before a replica takes the next (`--snapshot-log-bytes`). */
 export const CHAOS_SNAPSHOT_LOG_BYTES = 64 * 1024;
 /**

@@ -12,6 +12,9 @@ export interface ChaosReport {
   readonly durationSeconds: number;
   readonly clients: number;
   readonly pipeline: number;
+  /** History processes that went through the replicas' Redis ports, and their commands. */
+  readonly redisClients: number;
+  readonly redisCommands: { readonly sent: number; readonly ok: number };
   readonly nemeses: readonly NemesisKind[];
   readonly concurrency: number;
   readonly replicas: number;
@@ -175,7 +178,8 @@ export function formatReport(report: ChaosReport): string {
   const lines: string[] = [];
   const nemeses = report.nemeses.length === 0 ? 'none' : report.nemeses.join(',');
   lines.push(
-    `chaos: seed ${report.seed}, ${report.durationSeconds} s, ${report.clients} clients × ${report.pipeline} pipelined, ` +
+    `chaos: seed ${report.seed}, ${report.durationSeconds} s, ${report.clients} clients × ${report.pipeline} pipelined` +
+      `${report.redisClients > 0 ? ` and ${report.redisClients} through Redis ports` : ''}, ` +
       `nemesis ${nemeses}, concurrency ${report.concurrency}, ${report.replicas} replicas`,
   );
   const faultCounts = report.nemeses.map((kind) => `${report.faults[kind]} ${kind}`).join(', ');
@@ -230,6 +234,11 @@ export function formatReport(report: ChaosReport): string {
   lines.push(
     `operations: ${ok} ok (${report.replicatedWritesAcknowledged ?? 0} of them replicated writes), ${fail} failed, ${info} unknown (${report.asyncWritesAcknowledged} of them acknowledged async writes)`,
   );
+  if (report.redisClients > 0) {
+    lines.push(
+      `  through Redis ports: ${report.redisCommands.sent} commands, ${report.redisCommands.ok} answered ok`,
+    );
+  }
   if (report.unsuccessfulByCause.size > 0) {
     const causes = [...report.unsuccessfulByCause].sort(([, a], [, b]) => b - a);
     lines.push(`  not ok: ${causes.map(([cause, count]) => `${count} ${cause}`).join(', ')}`);

@@ -32,11 +32,12 @@ import { groupMembers, groupValue, isGroupKey } from '../sim/multi-key-workload.
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { transferChunkBytes } from '../storage/index.js';
-import { ChaosCluster } from './cluster-processes.js';
+import { CHAOS_HOST, ChaosCluster } from './cluster-processes.js';
 import {
   ballastKey,
   CHAOS_BALLAST_KEYS,
   CHAOS_BALLAST_VALUE_BYTES,
+  CHAOS_REDIS_PROCESSES_DEFAULT,
   CHAOS_SESSIONS_MAX_CHOICES,
   CHAOS_SNAPSHOT_LOG_BYTES,
   CHAOS_TRANSFER_BYTES_PER_SECOND,
@@ -90,6 +91,8 @@ export interface ChaosOptions {
   readonly clients: number;
   /** History processes per client: calls in flight on one connection. */
   readonly pipeline: number;
+  /** History processes that go through the replicas' Redis ports (CHAOS_REDIS_PROCESSES_DEFAULT if absent; 0: no Redis ports). */
+  readonly redisClients?: number;
   readonly nemeses: readonly NemesisKind[];
   /** How many faults may be in progress at once. */
   readonly concurrency: number;
@@ -152,6 +155,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const sessionsMax =
     options.sessionsMax ??
     new Random((options.seed ^ SESSIONS_MAX_STREAM_SALT) >>> 0).pick(CHAOS_SESSIONS_MAX_CHOICES);
+  const redisClients = options.redisClients ?? CHAOS_REDIS_PROCESSES_DEFAULT;
   const transfersSlowed = options.nemeses.includes('transfer-kill');
   const transferRate =
     options.transferBytesPerSecond ?? (transfersSlowed ? CHAOS_TRANSFER_BYTES_PER_SECOND : null);
@@ -176,6 +180,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         '--sessions-max',
         String(sessionsMax),
         ...(transferRate === null ? [] : ['--transfer-rate', String(transferRate)]),
+        ...(redisClients > 0 ? ['--resp', `${CHAOS_HOST}:0`] : []),
       ],
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
@@ -197,6 +202,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`chaos: cluster up in ${directory}`);
     if (transfersSlowed) await writeBallast(cluster.coordinatorAddress);
     const memberNames = new Map([...cluster.proxies].map(([name, proxy]) => [proxy.address, name]));
+    const runningCluster = cluster;
     workload = await Workload.start({
       coordinator: cluster.coordinatorAddress,
       clients: options.clients,
@@ -206,6 +212,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       recorder,
       clock,
       memberName: (address) => memberNames.get(address) ?? address,
+      redisProcesses: redisClients,
+      redisPorts: () => runningCluster.redisAddresses(),
     });
     nemesis = new Nemesis({
       cluster,
@@ -329,6 +337,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     durationSeconds: options.durationSeconds,
     clients: options.clients,
     pipeline: options.pipeline,
+    redisClients,
+    redisCommands: { ...(workload?.redisCommands ?? { sent: 0, ok: 0 }) },
     nemeses: options.nemeses,
     concurrency: options.concurrency,
     replicas: options.replicas,

@@ -38,6 +38,13 @@
 // read whose members disagree is a torn read (src/sim/multi-key-workload.ts, shared with the
 // simulator). Their keys move on like register keys.
 //
+// Redis-port processes (`redisProcesses`, numbered after the others): each runs GET, SET, APPEND and
+// INCR on the same register and append keys through a replica's Redis port, a connection of its own
+// to one port at a time (moving to the next replica's port after a lost connection), so the port's
+// commands share the history, and its checks, with the library's. A SET or APPEND answered OK is
+// definite; an error reply or a lost connection is info. They send each command once: a port that
+// ran one twice would show as a duplicate append.
+//
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
 // readYourWrites). A backup may answer them from an older state, so they stay out of the history;
 // they, and every write's version (its value or length, log index and acknowledgement time), go to
@@ -59,6 +66,12 @@ import type { Durability } from '../protocol/types.js';
 import { chooseFlagWrite, chooseGroupWrite, groupMembers, groupValue } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
 import { decodeResult, encodeOperation, kvOperation } from '../state-machine/index.js';
+import {
+  RedisConnectionError,
+  RedisPortClient,
+  type RedisReply,
+  RedisReplyError,
+} from './redis-port-client.js';
 import type { BoundedRead, KeyKind, WriteVersion } from './staleness.js';
 
 /** Deadline of one client call, retries included. */
@@ -75,6 +88,10 @@ export const ASYNC_WRITE_PROBABILITY = 0.1;
  * (the nemesis never crashes every replica), and are checked as definite.
  */
 export const REPLICATED_WRITE_PROBABILITY = 0.25;
+/** How long a Redis-port process waits to connect, for one command's reply (the port's own deadline is 10 s), and between failed connects. */
+export const REDIS_CONNECT_TIMEOUT_MS = 2000;
+export const REDIS_COMMAND_TIMEOUT_MS = 15_000;
+const REDIS_RECONNECT_PAUSE_MS = 100;
 /** Bounds one process's operations; register values are unique up to this many per process. */
 export const OPERATIONS_PER_PROCESS_MAX = 999_999;
 export const PROCESS_VALUE_STRIDE = 1_000_000_000;
@@ -135,6 +152,10 @@ export interface WorkloadOptions {
   readonly clock: () => number;
   /** The name of the member at an address a client dialled (a replica id), for bounded reads. */
   readonly memberName?: (address: string) => string;
+  /** History processes that go through the replicas' Redis ports (none if absent). */
+  readonly redisProcesses?: number;
+  /** Where the Redis ports of the replicas running now listen. */
+  readonly redisPorts?: () => readonly string[];
 }
 
 /** What became of the writes whose outcome the workload asked for, by the answer's state. */
@@ -174,6 +195,8 @@ export class Workload {
   readonly boundedReadCounts: BoundedReadCounts = { answered: 0, staleAnswers: 0, failed: 0 };
   /** Writes that ended SessionExpiredError. */
   sessionsExpired = 0;
+  /** Commands the Redis-port processes sent, and those answered ok (the rest are info). */
+  readonly redisCommands = { sent: 0, ok: 0 };
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
   readonly requestStatusAnswers = new Map<RequestStatusState, number>();
@@ -182,6 +205,8 @@ export class Workload {
   private readonly appendKeysUsed = new Set<string>();
   private stopped = false;
   private readonly loops: Promise<void>[];
+  /** The Redis-port processes' open connections, closed at once by stop(). */
+  private readonly redisConnections = new Set<RedisPortClient>();
 
   private constructor(
     private readonly options: WorkloadOptions,
@@ -198,6 +223,11 @@ export class Workload {
       assert(client !== undefined, `no client for process ${process}`);
       return this.runProcess(process, clientIndex, client, new Random(seeds.nextUint32()));
     });
+    // Drawn after the library's processes, so theirs are the same with or without these.
+    const first = this.loops.length;
+    for (let process = first; process < first + (options.redisProcesses ?? 0); process++) {
+      this.loops.push(this.runRedisProcess(process, new Random(seeds.nextUint32())));
+    }
   }
 
   /** How many history processes run: the final reads use the next number. */
@@ -240,6 +270,8 @@ export class Workload {
   /** Lets every process finish its operation in flight, then closes the clients. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // A command in flight through a port may wait for its deadline: its outcome is unknown (info).
+    for (const connection of this.redisConnections) connection.close();
     await Promise.all(this.loops);
     await Promise.all(this.clients.map((client) => client.close()));
   }
@@ -411,6 +443,130 @@ export class Workload {
       if (refusal !== undefined) recorder.fail(handle, clock(), refusal);
       else recorder.info(handle, clock());
     }
+  }
+
+  /** A Redis-port process: connects to one port after another and runs commands until stopped. */
+  private async runRedisProcess(process: number, random: Random): Promise<void> {
+    const generations = Array.from({ length: this.options.keys }, () => 0);
+    let next = process;
+    let connection: RedisPortClient | null = null;
+    for (let sequence = 1; !this.stopped && sequence <= OPERATIONS_PER_PROCESS_MAX; sequence++) {
+      if (connection === null) {
+        const ports = this.options.redisPorts?.() ?? [];
+        const address = ports[next++ % Math.max(1, ports.length)];
+        try {
+          if (address === undefined) throw new RedisConnectionError('no replica runs');
+          connection = await RedisPortClient.connect(address, REDIS_CONNECT_TIMEOUT_MS);
+        } catch {
+          await sleep(REDIS_RECONNECT_PAUSE_MS);
+          continue;
+        }
+        this.redisConnections.add(connection);
+        if (this.stopped) connection.close();
+      }
+      if (!(await this.redisStep(process, connection, random, generations, sequence))) {
+        connection.close();
+        this.redisConnections.delete(connection);
+        connection = null;
+      }
+    }
+    if (connection !== null) {
+      connection.close();
+      this.redisConnections.delete(connection);
+    }
+  }
+
+  /** One command through a Redis port; false when the connection is lost. */
+  private async redisStep(
+    process: number,
+    connection: RedisPortClient,
+    random: Random,
+    generations: number[],
+    sequence: number,
+  ): Promise<boolean> {
+    const { recorder, clock } = this.options;
+    const roll = random.next();
+    const f: OperationFunction = roll < 0.3 ? 'read' : roll < 0.55 ? 'write' : roll < 0.8 ? 'append' : 'incr';
+    const slot = random.integer(0, this.options.keys - 1);
+    const onAppendKey = f === 'append' || (f === 'read' && random.chance(0.5));
+    const kind: KeyKind = onAppendKey ? 'append' : 'register';
+    const key = onAppendKey
+      ? appendKey(slot, generations[slot] ?? 0)
+      : registerKey(slot, Math.floor(clock() / 1e9 / REGISTER_KEY_SECONDS));
+    if (onAppendKey) this.appendKeysUsed.add(key);
+    else this.registerKeysUsed.add(key);
+    const observe = (valueBytes: number) => {
+      if (onAppendKey && valueBytes >= APPEND_VALUE_BYTES_MAX)
+        generations[slot] = (generations[slot] ?? 0) + 1;
+    };
+    const value = random.chance(REGISTER_WORD_PROBABILITY)
+      ? `p${process}-w${sequence}`
+      : String((process + 1) * PROCESS_VALUE_STRIDE + sequence * SEQUENCE_VALUE_STRIDE);
+    const token = `p${process}-${sequence};`;
+    const input: EventValue = f === 'write' ? value : f === 'append' ? token : f === 'incr' ? 1 : null;
+    const invokedNs = clock();
+    const handle = recorder.invoke(process, f, key, input, invokedNs);
+    const command =
+      f === 'read'
+        ? ['GET', key]
+        : f === 'write'
+          ? ['SET', key, value]
+          : f === 'append'
+            ? ['APPEND', key, token]
+            : ['INCR', key];
+    // Its index is not in a Redis reply: for the staleness check a version of unknown index.
+    const version = (made: string | number) =>
+      this.versions.push({
+        key,
+        kind,
+        version: made,
+        index: null,
+        invokedNs,
+        acknowledgedNs: null,
+        client: -1,
+      });
+    let reply: RedisReply;
+    this.redisCommands.sent += 1;
+    try {
+      reply = await connection.command(command, REDIS_COMMAND_TIMEOUT_MS);
+    } catch (error) {
+      this.countCause(`redis ${f} ${describeError(error)}`);
+      if (f === 'write') version(value);
+      recorder.info(handle, clock());
+      return false;
+    }
+    if (reply instanceof RedisReplyError) {
+      this.countCause(`redis ${f} ${reply.message.split(' ')[0] ?? ''}`);
+      if (f === 'write') version(value);
+      recorder.info(handle, clock());
+      return true;
+    }
+    const doneNs = clock();
+    const ok = (result: EventValue) => {
+      this.redisCommands.ok += 1;
+      recorder.ok(handle, result, doneNs);
+    };
+    if (f === 'read' && (reply === null || Buffer.isBuffer(reply))) {
+      const read = reply === null ? null : reply.toString('utf8');
+      ok(read);
+      if (onAppendKey) observe(read === null ? 0 : Buffer.byteLength(read));
+      return true;
+    }
+    if (f === 'write' && reply === 'OK') {
+      ok(value);
+      version(value);
+      return true;
+    }
+    if ((f === 'append' || f === 'incr') && typeof reply === 'number') {
+      ok(reply);
+      version(f === 'append' ? reply : String(reply));
+      observe(reply);
+      return true;
+    }
+    // A reply of the wrong shape is the port's bug: on record as unknown, and named in the causes.
+    this.countCause(`redis ${f} unexpected reply ${JSON.stringify(reply)}`);
+    recorder.info(handle, clock());
+    return true;
   }
 
   /** One operation on a flag or a group key (see the file's header). */

@@ -5,7 +5,11 @@
 
 import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { CHAOS_SESSIONS_MAX_CHOICES, CHAOS_TRANSFER_BYTES_PER_SECOND } from '../chaos/cluster-settings.js';
+import {
+  CHAOS_REDIS_PROCESSES_DEFAULT,
+  CHAOS_SESSIONS_MAX_CHOICES,
+  CHAOS_TRANSFER_BYTES_PER_SECOND,
+} from '../chaos/cluster-settings.js';
 import { type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
 import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
@@ -41,6 +45,7 @@ export const CHAOS_TRANSFER_RATE_MAX = 2 ** 40;
 interface ChaosFlags {
   readonly duration: number;
   readonly clients: number;
+  readonly redisClients: number;
   readonly pipeline: number;
   readonly nemesis: readonly NemesisKind[];
   readonly concurrency: number;
@@ -99,6 +104,12 @@ export function addChaosCommand(program: Command): void {
       'calls in flight per client: each client is shared by this many processes of the history',
       integerIn(1, CHAOS_PIPELINE_MAX),
       CHAOS_PIPELINE_DEFAULT,
+    )
+    .option(
+      '--redis-clients <n>',
+      "history processes that run GET, SET, APPEND and INCR through the replicas' Redis ports (each replica gets one), 0 for none",
+      integerIn(0, CHAOS_CLIENTS_MAX),
+      CHAOS_REDIS_PROCESSES_DEFAULT,
     )
     .addOption(
       new Option(
@@ -212,6 +223,7 @@ export function addChaosCommand(program: Command): void {
           durationSeconds: flags.duration,
           clients: flags.clients,
           pipeline: flags.pipeline,
+          redisClients: flags.redisClients,
           nemeses: flags.nemesis,
           concurrency: flags.concurrency,
           replicas: flags.replicas,
