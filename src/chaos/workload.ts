@@ -41,8 +41,10 @@
 // Redis-port processes (`redisProcesses`, numbered after the others): each runs GET, SET, APPEND and
 // INCR on the same register and append keys through a replica's Redis port, a connection of its own
 // to one port at a time (moving to the next replica's port after a lost connection), so the port's
-// commands share the history, and its checks, with the library's. A SET or APPEND answered OK is
-// definite; an error reply or a lost connection is info. They send each command once: a port that
+// commands share the history, and its checks, with the library's. A SET answered OK and an APPEND
+// or INCR answered a number are definite, and so is INCR's not-an-integer error (the service's
+// NOT_AN_INTEGER, recorded as the library's refusal is); any other error reply or a lost connection
+// is info. They send each command once: a port that
 // ran one twice would show as a duplicate append.
 //
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
@@ -63,6 +65,7 @@ import {
 } from '../errors.js';
 import { assert } from '../protocol/assert.js';
 import type { Durability } from '../protocol/types.js';
+import { notAnIntegerText } from '../resp/arguments.js';
 import { chooseFlagWrite, chooseGroupWrite, groupMembers, groupValue } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
 import { decodeResult, encodeOperation, kvOperation } from '../state-machine/index.js';
@@ -536,6 +539,13 @@ export class Workload {
       return false;
     }
     if (reply instanceof RedisReplyError) {
+      if (f === 'incr' && reply.message === notAnIntegerText) {
+        // Only the service's NOT_AN_INTEGER gets this text for an INCR by 1: the same observation
+        // of the value as the library's refusal (a sync write's; the port writes only sync).
+        recorder.fail(handle, clock(), ErrorCode.notAnInteger);
+        this.countCause(`redis incr ${ErrorCode.notAnInteger}`);
+        return true;
+      }
       this.countCause(`redis ${f} ${reply.message.split(' ')[0] ?? ''}`);
       if (f === 'write') version(value);
       recorder.info(handle, clock());
