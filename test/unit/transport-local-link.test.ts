@@ -7,24 +7,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { ConnectionClosedError, ErrorCode, HandshakeError } from '../../src/errors.js';
-import type { ClientReply, ClientRequest, Hello } from '../../src/protocol/messages.js';
-import { clientId, logIndex, viewNumber } from '../../src/protocol/types.js';
 import { makeToken, parseCredentials } from '../../src/transport/auth.js';
-import type { MessageConnection } from '../../src/transport/connection.js';
 import { transportCounters } from '../../src/transport/counters.js';
 import { dial } from '../../src/transport/dial.js';
-import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
 import { LocalStream } from '../../src/transport/local-link.js';
-import { type ListenOptions, listen } from '../../src/transport/server.js';
-import { parseClientReply, parseClientRequest } from '../../src/transport/validate.js';
+import { clientHello, echoServer, replies, request } from './transport-echo.js';
 
-const clusterId = 'local-cluster';
-const hello: Hello = {
-  type: 'hello',
-  clusterId,
-  protocolVersion: PROTOCOL_VERSION,
-  peer: { kind: 'client' },
-};
+const hello = clientHello;
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -136,55 +125,6 @@ test('an end emits timeout once it has neither read nor written for its idle tim
   await turn();
 });
 
-/** A listener whose connections echo each request's operation back. */
-function echoServer(overrides: Partial<ListenOptions> = {}) {
-  return listen({
-    host: '127.0.0.1',
-    port: 0,
-    clusterId,
-    frameSizeMaxBytes: 1024 * 1024,
-    onConnection: (_peer, connection) => {
-      connection.onMessage = (message) => {
-        const { id, operation } = parseClientRequest(message);
-        const reply: ClientReply = {
-          type: 'reply',
-          id,
-          ok: true,
-          result: operation,
-          view: viewNumber(1),
-          index: logIndex(id),
-          durability: 'sync',
-          replicas: [],
-        };
-        connection.send(reply);
-      };
-    },
-    ...overrides,
-  });
-}
-
-const request = (id: number): ClientRequest => ({
-  type: 'request',
-  id,
-  clientId: clientId('c'),
-  requestNumber: id + 1,
-  kind: 'write',
-  staleness: null,
-  durability: 'sync',
-  operation: Buffer.from(`op-${id}`),
-});
-
-function replies(connection: MessageConnection, count: number): Promise<ClientReply[]> {
-  return new Promise((resolve, reject) => {
-    const all: ClientReply[] = [];
-    connection.onClose = (error) => reject(error ?? new Error('closed'));
-    connection.onMessage = (message) => {
-      all.push(parseClientReply(message));
-      if (all.length === count) resolve(all);
-    };
-  });
-}
-
 test("a dial of the listener's own address takes the link: 10,000 messages in order, and no TCP connection opened", async () => {
   const listener = await echoServer();
   const tcpBefore = transportCounters.connectionsOpen;
@@ -238,7 +178,7 @@ test('a local connection passes the same handshake: another cluster is refused, 
     dial(listener.address, { ...hello, clusterId: 'other' }, { local }),
     (error: unknown) => {
       assert.ok(error instanceof HandshakeError);
-      assert.match(error.message, /cluster other is not local-cluster/);
+      assert.match(error.message, /cluster other is not test-cluster/);
       return true;
     },
   );

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { BadFrameError } from '../../src/errors.js';
 import { commitRulesOf, defaultProtocolConfig } from '../../src/protocol/config.js';
-import type { ClientReply, ClientRequest, Hello } from '../../src/protocol/messages.js';
-import { clientId, logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
+import type { Hello } from '../../src/protocol/messages.js';
+import { replicaId } from '../../src/protocol/types.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { encodeMessage } from '../../src/transport/codec.js';
 import { MessageConnection } from '../../src/transport/connection.js';
@@ -16,71 +15,12 @@ import { transportCounters } from '../../src/transport/counters.js';
 import { dial } from '../../src/transport/dial.js';
 import { frame } from '../../src/transport/framing.js';
 import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
-import { type ListenOptions, listen } from '../../src/transport/server.js';
-import { parseClientReply, parseClientRequest } from '../../src/transport/validate.js';
+import { listen } from '../../src/transport/server.js';
+import { parseClientReply } from '../../src/transport/validate.js';
+import { clientHello, echoClusterId, echoServer, replies, request } from './transport-echo.js';
 
-const clusterId = 'test-cluster';
-const hello: Hello = {
-  type: 'hello',
-  clusterId,
-  protocolVersion: PROTOCOL_VERSION,
-  peer: { kind: 'client' },
-};
-
-const request = (id: number): ClientRequest => ({
-  type: 'request',
-  id,
-  clientId: clientId('c'),
-  requestNumber: id + 1,
-  kind: 'write',
-  staleness: null,
-  durability: 'sync',
-  operation: Buffer.from(`op-${id}`),
-});
-
-/** A listener whose connections answer each valid request and fail on anything else. */
-function echoServer(overrides: Partial<ListenOptions> = {}) {
-  return listen({
-    host: '127.0.0.1',
-    port: 0,
-    clusterId,
-    frameSizeMaxBytes: 1024 * 1024,
-    onConnection: (_peer, connection) => {
-      connection.onMessage = (message) => {
-        try {
-          const { id, operation } = parseClientRequest(message);
-          const reply: ClientReply = {
-            type: 'reply',
-            id,
-            ok: true,
-            result: operation,
-            view: viewNumber(1),
-            index: logIndex(id),
-            durability: 'sync',
-            replicas: [],
-          };
-          connection.send(reply);
-        } catch (error) {
-          if (!(error instanceof BadFrameError)) throw error;
-          connection.fail(error.code, error.message);
-        }
-      };
-    },
-    ...overrides,
-  });
-}
-
-/** Collects the next `count` replies on a connection. */
-function replies(connection: MessageConnection, count: number): Promise<ClientReply[]> {
-  return new Promise((resolve, reject) => {
-    const received: ClientReply[] = [];
-    connection.onClose = (error) => reject(error ?? new Error('closed'));
-    connection.onMessage = (message) => {
-      received.push(parseClientReply(message));
-      if (received.length === count) resolve(received);
-    };
-  });
-}
+const clusterId = echoClusterId;
+const hello = clientHello;
 
 /** Sends raw bytes from a plain socket and waits until the listener closes it. */
 async function sendRaw(address: string, bytes: Buffer): Promise<void> {
