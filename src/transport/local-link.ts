@@ -67,10 +67,6 @@ export class LocalStream extends EventEmitter implements ByteStream {
     return this.other?.heldBytes ?? 0;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   setNoDelay(): this {
     return this;
   }
