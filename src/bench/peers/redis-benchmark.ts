@@ -8,11 +8,14 @@
 //   npm run bench:redis-benchmark -- [--clients 1,32] [--requests N] [--json]
 //
 // The shape: 64-byte values (-d 64), keys random over 10,000 (-r 10000), no pipelining; -n requests
-// per test (default 2,000 at 1 client, 20,000 at more), after one unmeasured pass of the same tests
-// (10,000 requests by 8 clients) against each system: a fresh Understudy cluster spends its first
-// seconds in V8's compiler, and redis-benchmark has no warmup of its own. Understudy's writes through the port are
-// `sync` (on every replica's disk before the reply); Redis's SET and INCR are answered once the
-// primary's AOF is fsynced, and replicate asynchronously.
+// per test (default 10,000 at 1 client, 100,000 at more: shorter runs scattered more than a change
+// of 15 % between builds), after one unmeasured pass of the same tests (10,000 requests by 8 clients)
+// against each system: a fresh Understudy cluster spends its first seconds in V8's compiler, and
+// redis-benchmark has no warmup of its own. Each test is its own redis-benchmark run, so that the
+// servers' CPU time (every process of the system, from /proc) can be divided by that test's requests:
+// on a machine the servers share with the load, that figure scatters far less than requests a second.
+// Understudy's writes through the port are `sync` (on every replica's disk before the reply); Redis's
+// SET and INCR are answered once the primary's AOF is fsynced, and replicate asynchronously.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../tools/free-port.js';
 import { MEASURE_HOST, MeasuredCluster } from '../../tools/measure-cluster.js';
+import { CpuMeter, perOperation } from '../process-cpu.js';
 import { formatCount, formatMs } from '../table.js';
 import { ensureBinaries, findOnPath, type PeerBinary, REDIS_BINARY } from './install.js';
 import { RedisGroup } from './redis.js';
@@ -46,6 +50,8 @@ interface Row {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The system's server processes' CPU time per request, µs; null where /proc could not tell. */
+  readonly serverMicros: number | null;
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -82,14 +88,14 @@ function parsePlan(args: readonly string[]): Plan {
 }
 
 /** The flags every run gets, the same for both systems. */
-function benchmarkFlags(port: number, clients: number, requests: number): string[] {
+function benchmarkFlags(port: number, clients: number, requests: number, tests = 'set,get,incr'): string[] {
   return [
     '-h',
     MEASURE_HOST,
     '-p',
     String(port),
     '-t',
-    'set,get,incr',
+    tests,
     '-n',
     String(requests),
     '-c',
@@ -103,7 +109,7 @@ function benchmarkFlags(port: number, clients: number, requests: number): string
 }
 
 /** Runs redis-benchmark and reads its CSV: one row per test. */
-function runRedisBenchmark(binary: string, args: readonly string[]): Promise<Row[]> {
+function runRedisBenchmark(binary: string, args: readonly string[]): Promise<Omit<Row, 'serverMicros'>[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -132,7 +138,7 @@ function runRedisBenchmark(binary: string, args: readonly string[]): Promise<Row
 }
 
 /** `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"`. */
-function parseCsv(text: string): Row[] {
+function parseCsv(text: string): Omit<Row, 'serverMicros'>[] {
   const lines = text
     .trim()
     .split('\n')
@@ -166,10 +172,10 @@ async function measureRedis(
   const group = await RedisGroup.start(binaries.server, directory);
   try {
     await warmUp(binaries.benchmark, group.primaryPort);
+    const meter = new CpuMeter(() => group.processes());
     for (const clients of plan.clients) {
       log(`redis-benchmark against Redis, ${clients} client(s)`);
-      const args = benchmarkFlags(group.primaryPort, clients, requestsFor(plan, clients));
-      rows.set(clients, await runRedisBenchmark(binaries.benchmark, args));
+      rows.set(clients, await runTests(binaries.benchmark, meter, group.primaryPort, clients, plan));
     }
   } finally {
     await group.close();
@@ -194,15 +200,35 @@ async function measureUnderstudy(
   });
   try {
     await warmUp(benchmark, respPort);
+    const meter = new CpuMeter(() => cluster.processes());
     for (const clients of plan.clients) {
       log(`redis-benchmark against Understudy's Redis port, ${clients} client(s)`);
-      rows.set(
-        clients,
-        await runRedisBenchmark(benchmark, benchmarkFlags(respPort, clients, requestsFor(plan, clients))),
-      );
+      rows.set(clients, await runTests(benchmark, meter, respPort, clients, plan));
     }
   } finally {
     await cluster.close();
+  }
+  return rows;
+}
+
+/** One redis-benchmark run per test, each with the servers' CPU time over it per request. */
+async function runTests(
+  benchmark: string,
+  meter: CpuMeter,
+  port: number,
+  clients: number,
+  plan: Plan,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  const requests = requestsFor(plan, clients);
+  for (const test of TESTS) {
+    const before = meter.read();
+    const [row] = await runRedisBenchmark(
+      benchmark,
+      benchmarkFlags(port, clients, requests, test.toLowerCase()),
+    );
+    if (row === undefined) throw new Error(`redis-benchmark printed no row for ${test}`);
+    rows.push({ ...row, serverMicros: perOperation(before, meter.read(), requests)?.serversMicros ?? null });
   }
   return rows;
 }
@@ -215,13 +241,13 @@ async function warmUp(benchmark: string, port: number): Promise<void> {
 }
 
 function requestsFor(plan: Plan, clients: number): number {
-  return plan.requests ?? (clients === 1 ? 2_000 : 20_000);
+  return plan.requests ?? (clients === 1 ? 10_000 : 100_000);
 }
 
 function formatTable(plan: Plan, redis: Map<number, Row[]>, understudy: Map<number, Row[]>): string {
   const lines = [
-    '| test | clients | Redis ops/s (p50 / p99 ms) | Understudy ops/s (p50 / p99 ms) | Understudy / Redis |',
-    '|---|---|---|---|---|',
+    '| test | clients | Redis ops/s (p50 / p99 ms) | CPU µs/request | Understudy ops/s (p50 / p99 ms) | CPU µs/request | Understudy / Redis |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const clients of plan.clients) {
     for (const test of TESTS) {
@@ -229,8 +255,11 @@ function formatTable(plan: Plan, redis: Map<number, Row[]>, understudy: Map<numb
       const ours = understudy.get(clients)?.find((row) => row.test === test);
       const cell = (row: Row | undefined) =>
         row === undefined ? '—' : `${formatCount(row.rps)} (${formatMs(row.p50Ms)} / ${formatMs(row.p99Ms)})`;
+      const cpu = (row: Row | undefined) => (row?.serverMicros == null ? '—' : formatCount(row.serverMicros));
       const ratio = peer === undefined || ours === undefined ? '—' : `${(ours.rps / peer.rps).toFixed(2)}×`;
-      lines.push(`| ${test} | ${clients} | ${cell(peer)} | ${cell(ours)} | ${ratio} |`);
+      lines.push(
+        `| ${test} | ${clients} | ${cell(peer)} | ${cpu(peer)} | ${cell(ours)} | ${cpu(ours)} | ${ratio} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -258,7 +287,7 @@ async function main(): Promise<void> {
       );
       return;
     }
-    const flags = `redis-benchmark -t set,get,incr -d 64 -r 10000 -c C -n ${plan.requests ?? '2000 (1 client) / 20000'}, after an unmeasured pass of ${WARMUP_FLAGS.requests} by ${WARMUP_FLAGS.clients} clients`;
+    const flags = `redis-benchmark -t T -d 64 -r 10000 -c C -n ${plan.requests ?? '10000 (1 client) / 100000'}, one run per test T of set, get, incr, after an unmeasured pass of ${WARMUP_FLAGS.requests} by ${WARMUP_FLAGS.clients} clients; CPU µs/request: every server process of the system, user + system, from /proc`;
     process.stdout.write(`${started}: ${flags}\n`);
     process.stdout.write(
       "Redis: primary + 2 replicas, appendonly yes, appendfsync always; Understudy: 3 replicas, sync writes, the primary's Redis port\n\n",
