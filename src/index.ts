@@ -6,6 +6,7 @@ export {
   Client,
   type ClientOptions,
   type KvRequestStatus,
+  type LocalLink,
   parseRequestId,
   READ_MAX_STALENESS_MS_DEFAULT,
   type ReadFrom,

@@ -1,6 +1,6 @@
 // The client library: the generic replicated client and the key/value client built on it.
 
-export type { TlsMaterial } from '../transport/index.js';
+export type { LocalLink, TlsMaterial } from '../transport/index.js';
 export {
   type Bytes,
   Client,
