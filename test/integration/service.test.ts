@@ -1,5 +1,6 @@
 // Your own service: a custom state machine replicated in-process through the package's public
-// entry, and by the `understudy` command with --service; a replica of another service refused with
+// entry (and reached in memory by a client in the primary's process), and by the `understudy` command
+// with --service; a replica of another service refused with
 // who runs what (by the coordinator, by its peers, and by a data directory of another service);
 // and a bad module stopping the command before anything runs.
 
@@ -10,7 +11,7 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorServer, ReplicaServer, ReplicatedClient, RequestRefusedError } from '../../src/index.js';
-import { dial } from '../../src/transport/index.js';
+import { dial, transportCounters } from '../../src/transport/index.js';
 import createCounter, { service as counterService } from '../fixtures/counter-service.js';
 import { freePortRuns, launchStart, replicaHello, runCli, startProcess, stop, waitFor } from './harness.js';
 
@@ -60,6 +61,24 @@ test('a custom state machine replicated in-process: ReplicaServer, CoordinatorSe
       assert.equal(error.code, 'BAD_REQUEST');
       return true;
     });
+    // Code in the primary's process may reach it in memory (as the Redis port does): the same answers.
+    const { view } = await client.status();
+    const primary = replicas.find((replica) => replica.status().id === view?.primary);
+    assert.ok(primary !== undefined, 'the primary runs in this process');
+    const linksBefore = transportCounters.localLinksOpen;
+    const near = await ReplicatedClient.connect({
+      coordinator: coordinator.address,
+      deadlineMs: 20_000,
+      localLink: primary.localLink,
+    });
+    try {
+      assert.equal(decode((await near.write(encode('add 3'))).result), '10');
+      assert.equal(transportCounters.localLinksOpen, linksBefore + 1, 'it went over the in-process link');
+      assert.equal(decode((await client.read(encode('get'))).result), '10');
+    } finally {
+      await near.close();
+    }
+    assert.equal(transportCounters.localLinksOpen, linksBefore, 'closing the client closed the link');
   } finally {
     await client.close();
     for (const replica of replicas) await replica.close();
