@@ -86,12 +86,12 @@ export class ServerProcess {
     return this.child?.pid;
   }
 
-  /** HOST:PORT of its admin port, as it said at its last start; null if it serves none. */
   /** Where its Redis port listens while it runs (a replica started with --resp), else null. */
   get redisAddress(): string | null {
     return this.child === null ? null : this.redis;
   }
 
+  /** HOST:PORT of its admin port, as it said at its last start; null if it serves none. */
   get adminAddress(): string | null {
     return this.admin;
   }

@@ -6,6 +6,7 @@
 // RedisReplyError value, never a rejection, so the caller tells "the port said no" from "no answer".
 
 import { connect, type Socket } from 'node:net';
+import { encodeReply, reply } from '../resp/replies.js';
 import { parseAddress } from '../transport/index.js';
 
 export class RedisReplyError {
@@ -59,15 +60,6 @@ function parseReply(data: Buffer, at: number): { reply: RedisReply; end: number 
   }
 }
 
-function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
 export class RedisPortClient {
   private buffered: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (reply: RedisReply) => void; reject: (error: Error) => void } | null = null;
@@ -114,7 +106,8 @@ export class RedisPortClient {
           reject(error);
         },
       };
-      this.socket.write(encodeCommand(args));
+      // A command is an array of bulk strings, as the port's own replies encode one.
+      this.socket.write(encodeReply(reply.array(args.map((arg) => reply.bulk(arg)))));
     });
   }
 

@@ -139,6 +139,13 @@ export const REGISTER_KEY_SECONDS = 8;
 
 export const registerKey = (slot: number, generation: number): string => `r${slot}.${generation}`;
 export const appendKey = (slot: number, generation: number): string => `a${slot}.${generation}`;
+/** Process p's register value of its n-th operation: unique to it, a word when `word`, else a number. */
+const registerValue = (process: number, sequence: number, word: boolean): string =>
+  word
+    ? `p${process}-w${sequence}`
+    : String((process + 1) * PROCESS_VALUE_STRIDE + sequence * SEQUENCE_VALUE_STRIDE);
+/** Process p's append token of its n-th operation: unique to it. */
+const appendToken = (process: number, sequence: number): string => `p${process}-${sequence};`;
 export const chaosFlagKey = (slot: number, generation: number): string => `flag${slot}.${generation}`;
 export const chaosGroupKey = (slot: number, generation: number): string => `group${slot}.${generation}`;
 
@@ -307,19 +314,7 @@ export class Workload {
     }
     const roll = random.next();
     const f = operationMix.find(([, share]) => roll < share)?.[0] ?? 'read';
-    const slot = random.integer(0, this.options.keys - 1);
-    const onAppendKey = f === 'append' || (f === 'read' && random.chance(0.5));
-    const kind: KeyKind = onAppendKey ? 'append' : 'register';
-    const registerGeneration = Math.floor(clock() / 1e9 / REGISTER_KEY_SECONDS);
-    const key = onAppendKey ? appendKey(slot, generations[slot] ?? 0) : registerKey(slot, registerGeneration);
-    if (onAppendKey) this.appendKeysUsed.add(key);
-    else this.registerKeysUsed.add(key);
-    /** Moves the slot on once its value is long enough. */
-    const observe = (valueBytes: number) => {
-      if (onAppendKey && valueBytes >= APPEND_VALUE_BYTES_MAX) {
-        generations[slot] = (generations[slot] ?? 0) + 1;
-      }
-    };
+    const { key, kind, observe } = this.chooseKey(f, random, generations);
     if (f === 'read' && random.chance(BOUNDED_READ_PROBABILITY)) {
       await this.boundedRead(state, key, kind, observe);
       return;
@@ -330,11 +325,12 @@ export class Workload {
         : (f === 'write' || f === 'append' || f === 'cas') && random.chance(REPLICATED_WRITE_PROBABILITY)
           ? 'replicated'
           : 'sync';
-    const value =
-      (f === 'write' || f === 'cas') && random.chance(REGISTER_WORD_PROBABILITY)
-        ? `p${process}-w${sequence}`
-        : String((process + 1) * PROCESS_VALUE_STRIDE + sequence * SEQUENCE_VALUE_STRIDE);
-    const token = `p${process}-${sequence};`;
+    const value = registerValue(
+      process,
+      sequence,
+      (f === 'write' || f === 'cas') && random.chance(REGISTER_WORD_PROBABILITY),
+    );
+    const token = appendToken(process, sequence);
     const expected = lastRead.get(key) ?? null;
     const input: EventValue =
       f === 'read'
@@ -369,7 +365,7 @@ export class Workload {
         case 'read': {
           const read = await client.getText(key);
           recorder.ok(handle, read, clock());
-          if (onAppendKey) observe(read === null ? 0 : Buffer.byteLength(read));
+          if (kind === 'append') observe(read === null ? 0 : Buffer.byteLength(read));
           else lastRead.set(key, read);
           return;
         }
@@ -448,6 +444,29 @@ export class Workload {
     }
   }
 
+  /**
+   * The key of an operation `f` of a register or append slot (reads take either), noted as used, and
+   * `observe`, which moves an append slot on once its value is long enough. Draws the slot, then for
+   * a read the kind of key.
+   */
+  private chooseKey(
+    f: OperationFunction,
+    random: Random,
+    generations: number[],
+  ): { key: string; kind: KeyKind; observe: (valueBytes: number) => void } {
+    const slot = random.integer(0, this.options.keys - 1);
+    const onAppendKey = f === 'append' || (f === 'read' && random.chance(0.5));
+    const registerGeneration = Math.floor(this.options.clock() / 1e9 / REGISTER_KEY_SECONDS);
+    const key = onAppendKey ? appendKey(slot, generations[slot] ?? 0) : registerKey(slot, registerGeneration);
+    if (onAppendKey) this.appendKeysUsed.add(key);
+    else this.registerKeysUsed.add(key);
+    const observe = (valueBytes: number) => {
+      if (onAppendKey && valueBytes >= APPEND_VALUE_BYTES_MAX)
+        generations[slot] = (generations[slot] ?? 0) + 1;
+    };
+    return { key, kind: onAppendKey ? 'append' : 'register', observe };
+  }
+
   /** A Redis-port process: connects to one port after another and runs commands until stopped. */
   private async runRedisProcess(process: number, random: Random): Promise<void> {
     const generations = Array.from({ length: this.options.keys }, () => 0);
@@ -490,22 +509,9 @@ export class Workload {
     const { recorder, clock } = this.options;
     const roll = random.next();
     const f: OperationFunction = roll < 0.3 ? 'read' : roll < 0.55 ? 'write' : roll < 0.8 ? 'append' : 'incr';
-    const slot = random.integer(0, this.options.keys - 1);
-    const onAppendKey = f === 'append' || (f === 'read' && random.chance(0.5));
-    const kind: KeyKind = onAppendKey ? 'append' : 'register';
-    const key = onAppendKey
-      ? appendKey(slot, generations[slot] ?? 0)
-      : registerKey(slot, Math.floor(clock() / 1e9 / REGISTER_KEY_SECONDS));
-    if (onAppendKey) this.appendKeysUsed.add(key);
-    else this.registerKeysUsed.add(key);
-    const observe = (valueBytes: number) => {
-      if (onAppendKey && valueBytes >= APPEND_VALUE_BYTES_MAX)
-        generations[slot] = (generations[slot] ?? 0) + 1;
-    };
-    const value = random.chance(REGISTER_WORD_PROBABILITY)
-      ? `p${process}-w${sequence}`
-      : String((process + 1) * PROCESS_VALUE_STRIDE + sequence * SEQUENCE_VALUE_STRIDE);
-    const token = `p${process}-${sequence};`;
+    const { key, kind, observe } = this.chooseKey(f, random, generations);
+    const value = registerValue(process, sequence, random.chance(REGISTER_WORD_PROBABILITY));
+    const token = appendToken(process, sequence);
     const input: EventValue = f === 'write' ? value : f === 'append' ? token : f === 'incr' ? 1 : null;
     const invokedNs = clock();
     const handle = recorder.invoke(process, f, key, input, invokedNs);
@@ -559,7 +565,7 @@ export class Workload {
     if (f === 'read' && (reply === null || Buffer.isBuffer(reply))) {
       const read = reply === null ? null : reply.toString('utf8');
       ok(read);
-      if (onAppendKey) observe(read === null ? 0 : Buffer.byteLength(read));
+      if (kind === 'append') observe(read === null ? 0 : Buffer.byteLength(read));
       return true;
     }
     if (f === 'write' && reply === 'OK') {

@@ -88,7 +88,6 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     track(socket);
     serve(socket);
   };
-  let closed = false;
 
   /** Runs the handshake on an accepted stream and hands the connection over. */
   function serve(socket: ByteStream): void {
@@ -211,7 +210,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   return {
     address: formatAddress(options.host, port),
     connectLocal: () => {
-      if (closed) throw new ConnectionClosedError('the listener is closed');
+      if (!server.listening) throw new ConnectionClosedError('the listener is closed');
       // Served as an accepted socket, handshake and token included, past the caps (it is one of
       // this process's own) and without TLS (nothing leaves the process).
       const [near, far] = LocalStream.pair();
@@ -221,7 +220,6 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     },
     close: () =>
       new Promise<void>((resolve) => {
-        closed = true;
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       }),

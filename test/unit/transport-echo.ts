@@ -1,6 +1,7 @@
-// A listener whose connections echo each request's operation back, and what its tests send and
-// collect: shared by the transport tests over TCP and over the in-process link.
+// A listener whose connections echo each request's operation back, and what its tests send, collect
+// and check: shared by the transport tests over TCP and over the in-process link.
 
+import assert from 'node:assert/strict';
 import { BadFrameError } from '../../src/errors.js';
 import type { ClientReply, ClientRequest, Hello } from '../../src/protocol/messages.js';
 import { clientId, logIndex, viewNumber } from '../../src/protocol/types.js';
@@ -71,4 +72,23 @@ export function replies(connection: MessageConnection, count: number): Promise<C
       if (received.length === count) resolve(received);
     };
   });
+}
+
+export const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Sends `count` requests (a turn every 100) and checks that every echo came back, in order. */
+export async function expectEchoedInOrder(connection: MessageConnection, count: number): Promise<void> {
+  const received = replies(connection, count);
+  for (let id = 0; id < count; id += 1) {
+    connection.send(request(id));
+    if (id % 100 === 99) await turn();
+  }
+  const all = await received;
+  assert.deepEqual(
+    all.map((reply) => reply.id),
+    all.map((_, index) => index),
+  );
+  assert.deepEqual(all.map((reply) => (reply.ok ? Buffer.from(reply.result).toString() : '')).slice(-1), [
+    `op-${count - 1}`,
+  ]);
 }

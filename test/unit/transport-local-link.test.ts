@@ -11,11 +11,9 @@ import { makeToken, parseCredentials } from '../../src/transport/auth.js';
 import { transportCounters } from '../../src/transport/counters.js';
 import { dial } from '../../src/transport/dial.js';
 import { LocalStream } from '../../src/transport/local-link.js';
-import { clientHello, echoServer, replies, request } from './transport-echo.js';
+import { clientHello, echoServer, expectEchoedInOrder, replies, request, turn } from './transport-echo.js';
 
 const hello = clientHello;
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Everything `stream` receives, as text, in order. */
 function received(stream: LocalStream): string[] {
@@ -134,18 +132,7 @@ test("a dial of the listener's own address takes the link: 10,000 messages in or
   });
   assert.equal(transportCounters.localLinksOpen, linksBefore + 1);
   assert.equal(transportCounters.connectionsOpen, tcpBefore, 'neither end is a socket');
-  const all = replies(connection, 10_000);
-  for (let id = 0; id < 10_000; id += 1) {
-    connection.send(request(id));
-    if (id % 100 === 99) await turn();
-  }
-  const answers = await all;
-  assert.deepEqual(
-    answers.map((reply) => reply.id),
-    answers.map((_, index) => index),
-  );
-  const last = answers.at(-1);
-  assert.equal(last?.ok === true ? Buffer.from(last.result).toString() : '', 'op-9999');
+  await expectEchoedInOrder(connection, 10_000);
   connection.close();
   await listener.close();
   assert.equal(transportCounters.localLinksOpen, linksBefore);

@@ -17,7 +17,15 @@ import { frame } from '../../src/transport/framing.js';
 import { PROTOCOL_VERSION } from '../../src/transport/handshake.js';
 import { listen } from '../../src/transport/server.js';
 import { parseClientReply } from '../../src/transport/validate.js';
-import { clientHello, echoClusterId, echoServer, replies, request } from './transport-echo.js';
+import {
+  clientHello,
+  echoClusterId,
+  echoServer,
+  expectEchoedInOrder,
+  replies,
+  request,
+  turn,
+} from './transport-echo.js';
 
 const clusterId = echoClusterId;
 const hello = clientHello;
@@ -31,24 +39,10 @@ async function sendRaw(address: string, bytes: Buffer): Promise<void> {
   await once(socket, 'close');
 }
 
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 test('a dialled connection exchanges 10,000 messages in order', async () => {
   const listener = await echoServer();
   const connection = await dial(listener.address, hello);
-  const received = replies(connection, 10_000);
-  for (let id = 0; id < 10_000; id += 1) {
-    connection.send(request(id));
-    if (id % 100 === 99) await turn();
-  }
-  const all = await received;
-  assert.deepEqual(
-    all.map((reply) => reply.id),
-    all.map((_, index) => index),
-  );
-  assert.deepEqual(all.map((reply) => (reply.ok ? Buffer.from(reply.result).toString() : '')).slice(-1), [
-    'op-9999',
-  ]);
+  await expectEchoedInOrder(connection, 10_000);
   connection.close();
   await listener.close();
 });
