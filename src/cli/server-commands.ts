@@ -21,6 +21,7 @@ import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
+import type { Role } from '../protocol/types.js';
 import type { LocalReplica } from '../resp/index.js';
 import { type AccessPolicy, formatAddress, type LocalLink, type TlsMaterial } from '../transport/index.js';
 import { serverAccess } from './auth-files.js';
@@ -35,6 +36,7 @@ import {
   CLUSTER_HOST_DEFAULT,
   CLUSTER_PORT_DEFAULT,
   RESP_PORT_BASE,
+  type RespReadPlace,
 } from './settings/server-settings.js';
 import { etcdTlsMaterial, serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
 
@@ -112,9 +114,13 @@ interface ReplicaFlags extends ServerFlags, RetentionFlags, ClusterSettings, Ser
   readonly resp?: string;
   readonly adminTls?: boolean;
   readonly respTls?: boolean;
+  readonly respReads: RespReadPlace;
+  readonly respReadStalenessMs: number;
 }
 
 interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogFlags {
+  readonly respReads: RespReadPlace;
+  readonly respReadStalenessMs: number;
   readonly replicas: number;
   readonly dir: string;
   readonly port: number;
@@ -356,7 +362,7 @@ async function withRespPort(
   node: ServedNode,
   flags: ReplicaFlags,
   logger: Logger,
-  replica: { status(): LocalReplica; readonly localLink: LocalLink },
+  replica: { status(): LocalReplica; readonly role: Role; readonly localLink: LocalLink },
   tls: TlsMaterial | undefined,
   respTls: ServedTls | undefined,
   access: AccessPolicy,
@@ -370,6 +376,9 @@ async function withRespPort(
         coordinator: flags.coordinator,
         clusterId: flags.clusterId,
         local: () => replica.status(),
+        isPrimary: () => replica.role === 'primary',
+        readOnlyByDefault: flags.respReads === 'replica',
+        readStalenessMs: flags.respReadStalenessMs,
         // Commands reach this replica in memory while it is the primary, over TCP to any other.
         localLink: replica.localLink,
         // Its own certificate too: a client's certificate is checked for the chain only.
@@ -639,7 +648,16 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       coordinator,
       '--dir',
       join(directory, id),
-      ...(service === null ? ['--resp', formatAddress(flags.host, respPortOf(flags, k + 1))] : []),
+      ...(service === null
+        ? [
+            '--resp',
+            formatAddress(flags.host, respPortOf(flags, k + 1)),
+            '--resp-reads',
+            flags.respReads,
+            '--resp-read-staleness-ms',
+            String(flags.respReadStalenessMs),
+          ]
+        : []),
       '--admin',
       replicaAdminAddress(flags, k + 1),
       ...retentionArguments(flags),

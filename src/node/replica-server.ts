@@ -27,7 +27,7 @@ import {
   serviceIdentityProblem,
 } from '../protocol/service-identity.js';
 import type { StateMachineFactory, StateSize } from '../protocol/state-machine.js';
-import { type ConnectionId, connectionId, type ReplicaId, replicaId } from '../protocol/types.js';
+import { type ConnectionId, connectionId, type ReplicaId, type Role, replicaId } from '../protocol/types.js';
 import { createKeyValueStore, keyValueService } from '../state-machine/kv-service.js';
 import { claimDirectoryForService } from '../storage/directory-service.js';
 import { openReplicaDirectory } from '../storage/replica-directory.js';
@@ -370,6 +370,11 @@ export class ReplicaServer {
   get localLink(): LocalLink {
     const listener = this.listener;
     return { address: this.options.advertise ?? listener.address, connect: () => listener.connectLocal() };
+  }
+
+  /** The role the core holds now (allocates nothing, unlike `status`). */
+  get role(): Role {
+    return this.core.currentRole;
   }
 
   /** The service this replica runs, as it names it in handshakes. */

@@ -13,7 +13,12 @@
 // The client connects on first use, and again after a failed attempt: a port that starts before
 // its coordinator answers commands with UNAVAILABLE until it can reach one, instead of failing.
 
-import { Client, type TlsMaterial } from '../client/index.js';
+import {
+  Client,
+  READ_MAX_STALENESS_MS_DEFAULT,
+  type ReadOptions,
+  type TlsMaterial,
+} from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { LocalLink } from '../transport/index.js';
 import type { LocalReplica, RespBackend } from './context.js';
@@ -24,12 +29,18 @@ export interface ClusterBackendOptions {
   readonly clusterId: string;
   /** This replica's status, read at each INFO. */
   readonly local: () => LocalReplica;
+  /** Whether this replica is the primary now: asked at each READONLY read, so cheaper than `local`. */
+  readonly isPrimary?: () => boolean;
   /** How long one command may take, retries included (the client's default if absent). */
   readonly deadlineMs?: number;
   /** The cluster's TLS material, when it runs on TLS: the port's client dials over TLS with it. */
   readonly tls?: TlsMaterial;
   /** The replica the port runs in: while it is the primary, commands reach it in memory. */
   readonly localLink?: LocalLink;
+  /** How old the state a READONLY connection reads may be (READ_MAX_STALENESS_MS_DEFAULT if absent). */
+  readonly readStalenessMs?: number;
+  /** Whether connections start READONLY (false if absent). */
+  readonly readOnlyByDefault?: boolean;
 }
 
 /** One Client, connected on first use and again after a failed attempt. */
@@ -90,9 +101,23 @@ export function clusterBackend(options: ClusterBackendOptions): RespBackend {
     }
     return entry.client();
   };
+  const readStalenessMs = options.readStalenessMs ?? READ_MAX_STALENESS_MS_DEFAULT;
+  const preferMember = options.localLink?.address;
+  const isPrimary = options.isPrimary ?? (() => options.local().role === 'primary');
   return {
     client,
     local: options.local,
+    readOnlyByDefault: options.readOnlyByDefault ?? false,
+    replicaReadOptions(minIndex: number): ReadOptions | undefined {
+      if (isPrimary()) return undefined;
+      return {
+        read: 'any',
+        maxStalenessMs: readStalenessMs,
+        minIndex,
+        // In memory, over the link: this replica answers unless it is stale, then another member.
+        ...(preferMember === undefined ? {} : { preferMember }),
+      };
+    },
     async clusterStatus(token: string | null): Promise<StatusReply | null> {
       let timer: NodeJS.Timeout | undefined;
       const giveUp = new Promise<null>((resolve) => {

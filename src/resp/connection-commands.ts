@@ -131,4 +131,25 @@ export const connectionCommands: readonly CommandSpec[] = [
   { name: 'client', arity: -2, flags: [], keys: [0, 0, 0], handler: client },
   { name: 'hello', arity: -1, flags: ['fast'], keys: [0, 0, 0], handler: hello },
   { name: 'auth', arity: -2, flags: ['fast', 'no-auth'], keys: [0, 0, 0], handler: auth },
+  // Redis Cluster's words for reads at a replica; here on any port, and bounded (backend.ts).
+  {
+    name: 'readonly',
+    arity: 1,
+    flags: ['fast'],
+    keys: [0, 0, 0],
+    handler: (_args, context) => {
+      context.connection.readOnly = true;
+      return reply.ok;
+    },
+  },
+  {
+    name: 'readwrite',
+    arity: 1,
+    flags: ['fast'],
+    keys: [0, 0, 0],
+    handler: (_args, context) => {
+      context.connection.readOnly = false;
+      return reply.ok;
+    },
+  },
 ];

@@ -5,7 +5,7 @@
 // request id (at most once), its durability (sync: every backup's disk) and its reads at the
 // primary (linearizable).
 
-import type { Client } from '../client/index.js';
+import type { Client, ReadOptions } from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaSnapshot } from '../protocol/replica.js';
 import type { Credentials } from '../transport/index.js';
@@ -26,6 +26,14 @@ export interface RespBackend {
   local(): LocalReplica;
   /** The coordinator's status, asked with `token`, or null if it did not answer soon (INFO must not hang on it). */
   clusterStatus(token: string | null): Promise<StatusReply | null>;
+  /**
+   * Where a READONLY connection's reads go: to any member within the port's staleness bound, this
+   * replica first, once it has applied `minIndex` (the connection's own last write). Undefined while
+   * this replica is the primary: its reads are at the primary, linearizable, as every other's.
+   */
+  replicaReadOptions(minIndex: number): ReadOptions | undefined;
+  /** Whether a new connection starts READONLY (`--resp-reads replica`), as if it had sent READONLY. */
+  readonly readOnlyByDefault: boolean;
   close(): Promise<void>;
 }
 
@@ -40,6 +48,13 @@ export interface ConnectionState {
    * answered (WAIT), or null before its first write.
    */
   lastWriteBackups: number | null;
+  /**
+   * READONLY (until READWRITE): reads are answered by this replica within the port's staleness
+   * bound, after the connection's own writes (see RespBackend.replicaReadOptions).
+   */
+  readOnly: boolean;
+  /** The log index of this connection's last acknowledged write (0 before one): what its reads must see. */
+  lastWriteIndex: number;
   /** QUIT was asked: answer it, then close. */
   quitting: boolean;
   /** The token this connection authenticated with (AUTH), or null. Never logged or shown. */

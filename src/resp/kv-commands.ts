@@ -1,10 +1,12 @@
 // The key/value commands, each one operation of the key/value store through the shared client: a
 // write runs once (the client retries under its request id) and is answered when every backup has
-// it on disk (sync durability); a read is answered by the primary under its lease (linearizable).
+// it on disk (sync durability); a read is answered by the primary under its lease (linearizable), or,
+// on a READONLY connection, by this replica within the port's staleness bound, after the
+// connection's own writes.
 // Multi-key commands are one operation each (MSET is put-many, DEL is delete-many, MGET is
 // get-many, EXISTS and STRLEN are lengths), so they are atomic, as in Redis.
 
-import type { Client, WriteMetadata } from '../client/index.js';
+import type { Client, ReadOptions, WriteMetadata } from '../client/index.js';
 import { integerArgument, lowerName } from './arguments.js';
 import type { CommandSpec } from './command-table.js';
 import { wrongArity } from './command-table.js';
@@ -17,12 +19,23 @@ async function write<T extends WriteMetadata>(
   work: (client: Client) => Promise<T>,
 ): Promise<T> {
   const result = await work(await context.backend.client(context.connection.token));
-  context.connection.lastWriteBackups = Math.max(0, result.replicas.length - 1);
+  const { connection } = context;
+  connection.lastWriteBackups = Math.max(0, result.replicas.length - 1);
+  connection.lastWriteIndex = Math.max(connection.lastWriteIndex, result.index);
   return result;
 }
 
-async function read<T>(context: CommandContext, work: (client: Client) => Promise<T>): Promise<T> {
-  return work(await context.backend.client(context.connection.token));
+/** Runs `work` with the shared client and where this connection reads (the primary unless READONLY). */
+async function read<T>(
+  context: CommandContext,
+  work: (client: Client, options: ReadOptions | undefined) => Promise<T>,
+): Promise<T> {
+  const { connection, backend } = context;
+  const client = await backend.client(connection.token);
+  return work(
+    client,
+    connection.readOnly ? backend.replicaReadOptions(connection.lastWriteIndex) : undefined,
+  );
 }
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked
@@ -67,7 +80,8 @@ export const kvCommands: readonly CommandSpec[] = [
     arity: 2,
     flags: ['readonly', 'fast'],
     keys: [1, 1, 1],
-    handler: async (args, context) => reply.bulk(await read(context, (client) => client.get(arg(args, 1)))),
+    handler: async (args, context) =>
+      reply.bulk(await read(context, (client, options) => client.get(arg(args, 1), options))),
   },
   { name: 'set', arity: -3, flags: ['write', 'denyoom'], keys: [1, 1, 1], handler: set },
   {
@@ -86,7 +100,7 @@ export const kvCommands: readonly CommandSpec[] = [
     flags: ['readonly', 'fast'],
     keys: [1, -1, 1],
     handler: async (args, context) => {
-      const lengths = await read(context, (client) => client.lengths(args.slice(1)));
+      const lengths = await read(context, (client, options) => client.lengths(args.slice(1), options));
       return reply.integer(lengths.filter((length) => length !== null).length);
     },
   },
@@ -96,7 +110,7 @@ export const kvCommands: readonly CommandSpec[] = [
     flags: ['readonly', 'fast'],
     keys: [1, 1, 1],
     handler: async (args, context) => {
-      const [length] = await read(context, (client) => client.lengths([arg(args, 1)]));
+      const [length] = await read(context, (client, options) => client.lengths([arg(args, 1)], options));
       return reply.integer(length ?? 0);
     },
   },
@@ -132,7 +146,7 @@ export const kvCommands: readonly CommandSpec[] = [
     flags: ['readonly', 'fast'],
     keys: [1, -1, 1],
     handler: async (args, context) => {
-      const values = await read(context, (client) => client.getMany(args.slice(1)));
+      const values = await read(context, (client, options) => client.getMany(args.slice(1), options));
       return reply.array(values.map((value) => reply.bulk(value)));
     },
   },

@@ -142,6 +142,8 @@ export class RespServer {
       id: this.#nextConnectionId++,
       name: null,
       lastWriteBackups: null,
+      readOnly: this.options.backend.readOnlyByDefault,
+      lastWriteIndex: 0,
       quitting: false,
       token: null,
     };

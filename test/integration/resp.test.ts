@@ -1,7 +1,7 @@
 // The Redis port of real replicas on 127.0.0.1 (each on a port the OS picks), driven by the tools
 // Redis users run: ioredis against the primary and against a backup (whose writes are forwarded),
 // redis-cli, redis-benchmark, malformed input, the primary's port reaching its replica in memory
-// (through a switchover), and a kill -9 of the primary under a Redis client connected to a backup,
+// (through a switchover), READONLY reads at a backup, and a kill -9 of the primary under a Redis client connected to a backup,
 // after which no acknowledged SET is missing.
 
 import assert from 'node:assert/strict';
@@ -233,6 +233,65 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     );
     first.disconnect();
     second.disconnect();
+  });
+
+  /** Requests of `op` (read, read-any, ...) a replica has answered, from its own metrics. */
+  const requestsAnswered = async (id: string, op: string): Promise<number> => {
+    const response = await fetch(`http://${adminAddressOf(cluster.replicas.get(id))}/metrics`);
+    return sampleValue(
+      parsePrometheusText(await response.text()),
+      'understudy_request_duration_seconds_count',
+      {
+        op,
+        durability: 'none',
+      },
+    );
+  };
+
+  test("READONLY: a backup's port answers reads from its own replica, in memory, and each connection reads its own writes", async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const backupId = view.backups[0] as string;
+    const backup = await connectTo(backupId);
+    assert.equal(await backup.set('readonly:old', 'settled'), 'OK');
+    const servedBefore = await requestsAnswered(backupId, 'read-any');
+    assert.equal(await backup.call('READONLY'), 'OK');
+    // Once the backup has applied the write, its own replica answers (the bound is the default 1 s).
+    await waitFor(
+      'a read answered by the backup itself',
+      async () => {
+        assert.equal(await backup.get('readonly:old'), 'settled');
+        return (await requestsAnswered(backupId, 'read-any')) > servedBefore ? true : undefined;
+      },
+      60_000,
+    );
+    assert.equal(await localLinks(backupId), 1, "the backup's port reached its own replica over the link");
+    // Every read goes to this replica first, not round-robin over the members.
+    const askedFirst = await requestsAnswered(backupId, 'read-any');
+    for (let n = 0; n < 20; n += 1) assert.equal(await backup.get('readonly:old'), 'settled');
+    assert(
+      (await requestsAnswered(backupId, 'read-any')) >= askedFirst + 20,
+      'each read asked the backup first',
+    );
+    // Read-your-writes: each read follows the connection's own write, wherever it is answered.
+    for (let n = 0; n < 50; n += 1) {
+      assert.equal(await backup.set('readonly:mine', `v${n}`), 'OK');
+      assert.equal(await backup.get('readonly:mine'), `v${n}`);
+      assert.equal(await backup.incr('readonly:count'), n + 1);
+      assert.deepEqual(await backup.mget('readonly:mine', 'readonly:count'), [`v${n}`, String(n + 1)]);
+    }
+    assert.equal(await backup.call('READWRITE'), 'OK');
+    const readsBefore = await requestsAnswered(view.primary, 'read');
+    assert.equal(await backup.get('readonly:mine'), 'v49');
+    assert((await requestsAnswered(view.primary, 'read')) > readsBefore, 'READWRITE reads at the primary');
+
+    // READONLY on the primary's own port reads at the primary, as it always would: no detour.
+    const primary = await connectTo(view.primary);
+    assert.equal(await primary.call('READONLY'), 'OK');
+    const askedBefore = await requestsAnswered(view.primary, 'read-any');
+    for (let n = 0; n < 10; n += 1) assert.equal(await primary.get('readonly:mine'), 'v49');
+    assert.equal(await requestsAnswered(view.primary, 'read-any'), askedBefore);
+    backup.disconnect();
+    primary.disconnect();
   });
 
   test('kill -9 of the primary: a Redis client on a surviving replica keeps working, and no acknowledged SET is lost', async () => {

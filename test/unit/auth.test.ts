@@ -308,6 +308,8 @@ describe('AUTH on the Redis port', () => {
     },
     local: () => local,
     clusterStatus: async () => null,
+    replicaReadOptions: () => undefined,
+    readOnlyByDefault: false,
     close: async () => {},
   };
 

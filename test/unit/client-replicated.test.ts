@@ -458,6 +458,29 @@ test("a refusal by the service at a backup ends an 'any' read at once", async ()
   await close();
 });
 
+test("an 'any' read with preferMember asks that member first, every time, and the next one when it is stale", async () => {
+  let b1Stale = false;
+  const { client, primary, b1, b2, close } = await threeMembers({
+    primary: success(1),
+    b1: (request) => (b1Stale ? failure('STALE')() : success(1)(request)),
+    b2: success(1),
+  });
+  const members: string[] = [];
+  for (let k = 0; k < 4; k += 1) {
+    members.push((await client.read(bytes('get'), { read: 'any', preferMember: b1.address })).member);
+  }
+  assert.deepEqual(members, [b1.address, b1.address, b1.address, b1.address]);
+  b1Stale = true;
+  const moved = await client.read(bytes('get'), { read: 'any', preferMember: b1.address });
+  assert.equal(moved.member, b2.address, 'the member after the preferred one answered');
+  assert.equal(moved.staleAnswers, 1);
+  // A member the coordinator does not name is no preference: the reads go round as usual.
+  const unnamed = await client.read(bytes('get'), { read: 'any', preferMember: '127.0.0.1:1' });
+  assert.equal(unnamed.member, primary.address);
+  assert.deepEqual([reads(primary), reads(b1), reads(b2)], [1, 5, 1]);
+  await close();
+});
+
 test('readYourWrites asks for the highest index a write reply named', async () => {
   const { client, primary, b1, close } = await threeMembers({
     primary: success(1, 41),
@@ -489,6 +512,16 @@ const badReadOptions: readonly (readonly [string, ReadOptions, RegExp])[] = [
   ['a NaN index', { read: 'any', minIndex: Number.NaN }, /minIndex must be/],
   ['a bound on a primary read', { maxStalenessMs: 10 }, /maxStalenessMs applies to read: 'any' only/],
   ['an index on a primary read', { read: 'primary', minIndex: 3 }, /minIndex applies to read: 'any' only/],
+  [
+    'a preferred member on a primary read',
+    { preferMember: '127.0.0.1:7000' },
+    /preferMember applies to read: 'any' only/,
+  ],
+  [
+    'a preferred member that is not an address',
+    { read: 'any', preferMember: 7000 } as unknown as ReadOptions,
+    /preferMember must be a member's address/,
+  ],
   ['an unknown place', { read: 'nearest' } as unknown as ReadOptions, /read must be 'primary' or 'any'/],
 ];
 

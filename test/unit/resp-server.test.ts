@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import type { Client, ReadOptions } from '../../src/client/index.js';
 import { UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
@@ -37,8 +38,54 @@ function unreachableBackend(delayMs: number): RespBackend {
       ),
     local: () => local,
     clusterStatus: async () => null,
+    replicaReadOptions: () => undefined,
+    readOnlyByDefault: false,
     close: async () => {},
   };
+}
+
+/**
+ * A cluster that answers GET, MGET, EXISTS and SET (each write at log index 40 + its number) and
+ * records where each read was asked to go.
+ */
+function recordingBackend(readOnlyByDefault: boolean) {
+  const readsAt: (ReadOptions | undefined)[] = [];
+  let writes = 0;
+  const metadata = () => ({
+    view: 4,
+    index: 40 + ++writes,
+    durability: 'sync',
+    replicas: ['r1', 'r2', 'r3'],
+  });
+  const client = {
+    get: async (_key: Buffer, options?: ReadOptions) => {
+      readsAt.push(options);
+      return Buffer.from('v');
+    },
+    getMany: async (keys: readonly Buffer[], options?: ReadOptions) => {
+      readsAt.push(options);
+      return keys.map(() => null);
+    },
+    lengths: async (keys: readonly Buffer[], options?: ReadOptions) => {
+      readsAt.push(options);
+      return keys.map(() => 1);
+    },
+    put: async () => metadata(),
+  };
+  const backend: RespBackend = {
+    client: async () => client as unknown as Client,
+    local: () => local,
+    clusterStatus: async () => null,
+    replicaReadOptions: (minIndex) => ({
+      read: 'any',
+      maxStalenessMs: 250,
+      minIndex,
+      preferMember: 'r2:7002',
+    }),
+    readOnlyByDefault,
+    close: async () => {},
+  };
+  return { backend, readsAt };
 }
 
 interface Exchange {
@@ -136,7 +183,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':21',
+      ':23',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -237,5 +284,72 @@ describe('the Redis port without a cluster', () => {
     idle.write('PING\r\n');
     assert.equal(await answer, '+PONG\r\n');
     idle.destroy();
+  });
+});
+
+describe('READONLY and READWRITE', () => {
+  const servers: RespServer[] = [];
+  const start = async (readOnlyByDefault: boolean) => {
+    const { backend, readsAt } = recordingBackend(readOnlyByDefault);
+    const server = await RespServer.start({
+      listen: '127.0.0.1:0',
+      backend,
+      understudyVersion: 'test',
+      logger: createLogger({ level: 'silent' }),
+    });
+    servers.push(server);
+    return { port: Number(server.address.split(':').pop()), readsAt };
+  };
+
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  test("a READONLY connection's reads go to the replica, after its own last write; READWRITE sends them to the primary again", async () => {
+    const { port, readsAt } = await start(false);
+    const commands = [
+      'GET k',
+      'READONLY',
+      'GET k',
+      'SET k v',
+      'MGET a b',
+      'SET k w',
+      'EXISTS k',
+      'READWRITE',
+      'STRLEN k',
+    ];
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(11));
+    assert.equal(text, '$1\r\nv\r\n+OK\r\n$1\r\nv\r\n+OK\r\n*2\r\n$-1\r\n$-1\r\n+OK\r\n:1\r\n+OK\r\n:1\r\n');
+    const bounded = (minIndex: number): ReadOptions => ({
+      read: 'any',
+      maxStalenessMs: 250,
+      minIndex,
+      preferMember: 'r2:7002',
+    });
+    assert.deepEqual(readsAt, [undefined, bounded(0), bounded(41), bounded(42), undefined]);
+  });
+
+  test('READONLY belongs to its connection; with --resp-reads replica every connection starts READONLY', async () => {
+    const primaryFirst = await start(false);
+    await exchange(primaryFirst.port, 'READONLY\r\n', lines(1));
+    await exchange(primaryFirst.port, 'GET k\r\n', lines(2));
+    assert.deepEqual(primaryFirst.readsAt, [undefined], 'a new connection reads at the primary');
+
+    const replicaFirst = await start(true);
+    await exchange(replicaFirst.port, 'GET k\r\n', lines(2));
+    await exchange(replicaFirst.port, 'READWRITE\r\nGET k\r\n', lines(3));
+    assert.deepEqual(replicaFirst.readsAt, [
+      { read: 'any', maxStalenessMs: 250, minIndex: 0, preferMember: 'r2:7002' },
+      undefined,
+    ]);
+  });
+
+  test('READONLY and READWRITE take no arguments', async () => {
+    const { port } = await start(false);
+    const { text } = await exchange(port, 'READONLY now\r\nREADWRITE x\r\n', lines(2));
+    assert.equal(
+      text,
+      "-ERR wrong number of arguments for 'readonly' command\r\n-ERR wrong number of arguments for 'readwrite' command\r\n",
+    );
   });
 });

@@ -9,7 +9,7 @@
 // describe a whole cluster: `start` takes its own section, and from `replica` what all its replicas
 // share (the service, snapshots, sessions, transfers); the per-process settings it sets itself.
 
-import { CLUSTER_ID_DEFAULT } from '../../client/index.js';
+import { CLUSTER_ID_DEFAULT, READ_MAX_STALENESS_MS_DEFAULT } from '../../client/index.js';
 import { defaultNodeConfig } from '../../node/config.js';
 import { ETCD_LEASE_SECONDS_DEFAULT } from '../../node/etcd/etcd-leadership.js';
 import { logLevelDefault, logLevels } from '../../node/logger.js';
@@ -78,6 +78,10 @@ export const failureTimeoutMsMin =
 const failureTimeoutMsMax = 600_000;
 /** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
 const syncQuorumMax = 1000;
+const respReadStalenessMsMax = 3_600_000;
+/** Where the Redis port answers reads by default (--resp-reads). */
+export const respReadPlaces = ['primary', 'replica'] as const;
+export type RespReadPlace = (typeof respReadPlaces)[number];
 const retentionLimitMax = 2 ** 40;
 const sessionsMaxMax = 100_000_000;
 const sessionIdleSecondsMax = 10 * 365 * 24 * 3600;
@@ -306,6 +310,31 @@ export const serverSettings: readonly Setting[] = [
     value: portOrAddressValue('[host:]port', respAddress),
     conflicts: 'service',
     commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'respReads',
+    flags: '--resp-reads <where>',
+    help:
+      'where the Redis port answers reads: primary (linearizable; a connection may still send READONLY) or ' +
+      'replica (every connection starts READONLY: this replica answers within --resp-read-staleness-ms, after ' +
+      "the connection's own writes; READWRITE goes back)",
+    value: choiceValue(respReadPlaces),
+    defaultValue: 'primary',
+    conflicts: 'service',
+    commands: replicas,
+  }),
+  setting({
+    section: 'replica',
+    key: 'respReadStalenessMs',
+    flags: '--resp-read-staleness-ms <ms>',
+    help:
+      'how old the state a READONLY connection reads may be; a replica further behind sends the read on to ' +
+      `another member (default ${READ_MAX_STALENESS_MS_DEFAULT})`,
+    value: integerValue(0, respReadStalenessMsMax),
+    defaultValue: READ_MAX_STALENESS_MS_DEFAULT,
+    conflicts: 'service',
+    commands: replicas,
   }),
   setting({
     section: 'replica',
