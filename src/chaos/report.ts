@@ -14,7 +14,7 @@ export interface ChaosReport {
   readonly pipeline: number;
   /** History processes that went through the replicas' Redis ports, and their commands. */
   readonly redisClients: number;
-  readonly redisCommands: { readonly sent: number; readonly ok: number };
+  readonly redisCommands: { readonly sent: number; readonly ok: number; readonly readOnlyReads: number };
   readonly nemeses: readonly NemesisKind[];
   readonly concurrency: number;
   readonly replicas: number;
@@ -236,7 +236,8 @@ export function formatReport(report: ChaosReport): string {
   );
   if (report.redisClients > 0) {
     lines.push(
-      `  through Redis ports: ${report.redisCommands.sent} commands, ${report.redisCommands.ok} answered ok`,
+      `  through Redis ports: ${report.redisCommands.sent} commands, ${report.redisCommands.ok} answered ok; ` +
+        `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below)`,
     );
   }
   if (report.unsuccessfulByCause.size > 0) {

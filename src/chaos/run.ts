@@ -55,7 +55,7 @@ import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { diskHangUnavailable } from './server-disks.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
-import { type AsyncAppend, CLIENT_DEADLINE_MS, Workload } from './workload.js';
+import { type AsyncAppend, CLIENT_DEADLINE_MS, REDIS_READ_STALENESS_MS, Workload } from './workload.js';
 
 /** How long the cluster may take to form its first view with every replica. */
 export const CLUSTER_READY_TIMEOUT_MS = 30_000;
@@ -180,7 +180,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         '--sessions-max',
         String(sessionsMax),
         ...(transferRate === null ? [] : ['--transfer-rate', String(transferRate)]),
-        ...(redisClients > 0 ? ['--resp', `${CHAOS_HOST}:0`] : []),
+        ...(redisClients > 0
+          ? ['--resp', `${CHAOS_HOST}:0`, '--resp-read-staleness-ms', String(REDIS_READ_STALENESS_MS)]
+          : []),
       ],
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
@@ -338,7 +340,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     clients: options.clients,
     pipeline: options.pipeline,
     redisClients,
-    redisCommands: { ...(workload?.redisCommands ?? { sent: 0, ok: 0 }) },
+    redisCommands: { ...(workload?.redisCommands ?? { sent: 0, ok: 0, readOnlyReads: 0 }) },
     nemeses: options.nemeses,
     concurrency: options.concurrency,
     replicas: options.replicas,

@@ -25,6 +25,11 @@
 //     invoked before the required one completed, is not judged (counted as undecided).
 // Each rule is sound given unique values: a read that breaks one saw a state older than the bound
 // allows.
+//
+// Which acknowledged write is "the newest": on an append key the longest (lengths grow in log order,
+// so a write of unknown index, such as one through a Redis port, whose reply names no index, still
+// takes its place); on a register the one of the highest log index (a register write of unknown
+// index cannot be placed, so it requires nothing).
 
 /** Added to every bound: the margin for measuring (see the file header). */
 export const STALENESS_SLACK_MS = 50;
@@ -37,7 +42,7 @@ export interface WriteVersion {
   readonly kind: KeyKind;
   /** A register's value after the write; an append key's length after it (bytes). */
   readonly version: string | number;
-  /** The write's log index; null when its outcome was unknown. */
+  /** The write's log index; null when its outcome was unknown, or its reply named none (a Redis port's). */
   readonly index: number | null;
   /** Monotonic nanoseconds, on the run's clock. */
   readonly invokedNs: number;
@@ -110,7 +115,9 @@ export function checkStaleness(
       group = { acknowledged: [], producers: new Map() };
       byKey.set(write.key, group);
     }
-    if (write.acknowledgedNs !== null && write.index !== null) group.acknowledged.push(write);
+    if (write.acknowledgedNs !== null && (write.index !== null || write.kind === 'append')) {
+      group.acknowledged.push(write);
+    }
     const producers = group.producers.get(write.version);
     if (producers === undefined) group.producers.set(write.version, [write]);
     else producers.push(write);
@@ -161,7 +168,7 @@ export function checkStaleness(
   return { checked, undecided, violations };
 }
 
-/** The acknowledged write of the highest log index among those that `qualifies`, or null. */
+/** The latest acknowledged write in log order among those that `qualifies`, or null (see the header). */
 function newest(
   acknowledged: readonly WriteVersion[],
   qualifies: (write: WriteVersion) => boolean,
@@ -169,9 +176,14 @@ function newest(
   let best: WriteVersion | null = null;
   for (const write of acknowledged) {
     if (!qualifies(write)) continue;
-    if (best === null || (write.index ?? 0) > (best.index ?? 0)) best = write;
+    if (best === null || logOrder(write) > logOrder(best)) best = write;
   }
   return best;
+}
+
+/** An append key's length, a register's log index: what orders a key's writes in the log. */
+function logOrder(write: WriteVersion): number {
+  return write.kind === 'append' ? Number(write.version) : (write.index ?? 0);
 }
 
 /** Whether what `read` saw is at least as recent as `required`. */

@@ -45,7 +45,10 @@
 // or INCR answered a number are definite, and so is INCR's not-an-integer error (the service's
 // NOT_AN_INTEGER, recorded as the library's refusal is); any other error reply or a lost connection
 // is info. They send each command once: a port that
-// ran one twice would show as a duplicate append.
+// ran one twice would show as a duplicate append. Half their connections send READONLY first: the
+// GETs of such a connection are answered by the port's own replica within REDIS_READ_STALENESS_MS,
+// after the connection's own writes, so they go to the staleness check as bounded reads (with
+// readYourWrites), not to the history.
 //
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
 // readYourWrites). A backup may answer them from an older state, so they stay out of the history;
@@ -95,6 +98,12 @@ export const REPLICATED_WRITE_PROBABILITY = 0.25;
 export const REDIS_CONNECT_TIMEOUT_MS = 2000;
 export const REDIS_COMMAND_TIMEOUT_MS = 15_000;
 const REDIS_RECONNECT_PAUSE_MS = 100;
+/** Share of Redis-port connections that send READONLY first. */
+export const REDIS_READONLY_PROBABILITY = 0.5;
+/** The ports' bound for READONLY reads (`--resp-read-staleness-ms`, which the run gives every replica). */
+export const REDIS_READ_STALENESS_MS = 500;
+/** Redis-port connections are "clients" from here on in the staleness check (library Clients count from 0). */
+const REDIS_CONNECTION_CLIENT_BASE = 1_000_000;
 /** Bounds one process's operations; register values are unique up to this many per process. */
 export const OPERATIONS_PER_PROCESS_MAX = 999_999;
 export const PROCESS_VALUE_STRIDE = 1_000_000_000;
@@ -180,6 +189,15 @@ export interface BoundedReadCounts {
   failed: number;
 }
 
+/** A Redis-port process's connection, and what the staleness check knows it by. */
+interface RedisSession {
+  readonly connection: RedisPortClient;
+  readonly address: string;
+  readonly readOnly: boolean;
+  /** Its number among the staleness check's clients (its writes and its reads' readYourWrites). */
+  readonly client: number;
+}
+
 export interface WriteAcknowledgement {
   readonly timeNs: number;
   readonly view: number;
@@ -205,8 +223,12 @@ export class Workload {
   readonly boundedReadCounts: BoundedReadCounts = { answered: 0, staleAnswers: 0, failed: 0 };
   /** Writes that ended SessionExpiredError. */
   sessionsExpired = 0;
-  /** Commands the Redis-port processes sent, and those answered ok (the rest are info). */
-  readonly redisCommands = { sent: 0, ok: 0 };
+  /**
+   * Commands the Redis-port processes sent, those answered ok (the rest are info), and the GETs
+   * among them sent on READONLY connections (bounded reads).
+   */
+  readonly redisCommands = { sent: 0, ok: 0, readOnlyReads: 0 };
+  private redisConnectionsMade = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
   readonly requestStatusAnswers = new Map<RequestStatusState, number>();
@@ -471,47 +493,79 @@ export class Workload {
   private async runRedisProcess(process: number, random: Random): Promise<void> {
     const generations = Array.from({ length: this.options.keys }, () => 0);
     let next = process;
-    let connection: RedisPortClient | null = null;
+    let session: RedisSession | null = null;
     for (let sequence = 1; !this.stopped && sequence <= OPERATIONS_PER_PROCESS_MAX; sequence++) {
-      if (connection === null) {
+      if (session === null) {
         const ports = this.options.redisPorts?.() ?? [];
         const address = ports[next++ % Math.max(1, ports.length)];
-        try {
-          if (address === undefined) throw new RedisConnectionError('no replica runs');
-          connection = await RedisPortClient.connect(address, REDIS_CONNECT_TIMEOUT_MS);
-        } catch {
+        const readOnly = random.chance(REDIS_READONLY_PROBABILITY);
+        session = await this.openRedisSession(address, readOnly);
+        if (session === null) {
           await sleep(REDIS_RECONNECT_PAUSE_MS);
           continue;
         }
-        this.redisConnections.add(connection);
-        if (this.stopped) connection.close();
       }
-      if (!(await this.redisStep(process, connection, random, generations, sequence))) {
-        connection.close();
-        this.redisConnections.delete(connection);
-        connection = null;
+      if (!(await this.redisStep(process, session, random, generations, sequence))) {
+        this.closeRedisSession(session);
+        session = null;
       }
     }
-    if (connection !== null) {
-      connection.close();
-      this.redisConnections.delete(connection);
+    if (session !== null) this.closeRedisSession(session);
+  }
+
+  /** A connection to the port at `address`, READONLY if asked; null if it could not be had. */
+  private async openRedisSession(
+    address: string | undefined,
+    readOnly: boolean,
+  ): Promise<RedisSession | null> {
+    let connection: RedisPortClient;
+    try {
+      if (address === undefined) throw new RedisConnectionError('no replica runs');
+      connection = await RedisPortClient.connect(address, REDIS_CONNECT_TIMEOUT_MS);
+    } catch {
+      return null;
     }
+    this.redisConnections.add(connection);
+    const session: RedisSession = {
+      connection,
+      address,
+      readOnly,
+      client: REDIS_CONNECTION_CLIENT_BASE + this.redisConnectionsMade++,
+    };
+    if (this.stopped) connection.close();
+    if (!readOnly) return session;
+    try {
+      const reply = await connection.command(['READONLY'], REDIS_COMMAND_TIMEOUT_MS);
+      if (reply === 'OK') return session;
+      this.countCause(`redis readonly unexpected reply ${JSON.stringify(reply)}`);
+    } catch (error) {
+      this.countCause(`redis readonly ${describeError(error)}`);
+    }
+    this.closeRedisSession(session);
+    return null;
+  }
+
+  private closeRedisSession(session: RedisSession): void {
+    session.connection.close();
+    this.redisConnections.delete(session.connection);
   }
 
   /** One command through a Redis port; false when the connection is lost. */
   private async redisStep(
     process: number,
-    connection: RedisPortClient,
+    session: RedisSession,
     random: Random,
     generations: number[],
     sequence: number,
   ): Promise<boolean> {
     const { recorder, clock } = this.options;
+    const { connection } = session;
     const roll = random.next();
     const f: OperationFunction = roll < 0.3 ? 'read' : roll < 0.55 ? 'write' : roll < 0.8 ? 'append' : 'incr';
     const { key, kind, observe } = this.chooseKey(f, random, generations);
     const value = registerValue(process, sequence, random.chance(REGISTER_WORD_PROBABILITY));
     const token = appendToken(process, sequence);
+    if (f === 'read' && session.readOnly) return this.redisBoundedRead(process, session, key, kind, observe);
     const input: EventValue = f === 'write' ? value : f === 'append' ? token : f === 'incr' ? 1 : null;
     const invokedNs = clock();
     const handle = recorder.invoke(process, f, key, input, invokedNs);
@@ -523,16 +577,17 @@ export class Workload {
           : f === 'append'
             ? ['APPEND', key, token]
             : ['INCR', key];
-    // Its index is not in a Redis reply: for the staleness check a version of unknown index.
-    const version = (made: string | number) =>
+    // Its index is not in a Redis reply: for the staleness check a version of unknown index,
+    // acknowledged to this connection when the port answered it ok.
+    const version = (made: string | number, acknowledgedNs: number | null) =>
       this.versions.push({
         key,
         kind,
         version: made,
         index: null,
         invokedNs,
-        acknowledgedNs: null,
-        client: -1,
+        acknowledgedNs,
+        client: session.client,
       });
     let reply: RedisReply;
     this.redisCommands.sent += 1;
@@ -540,7 +595,7 @@ export class Workload {
       reply = await connection.command(command, REDIS_COMMAND_TIMEOUT_MS);
     } catch (error) {
       this.countCause(`redis ${f} ${describeError(error)}`);
-      if (f === 'write') version(value);
+      if (f === 'write') version(value, null);
       recorder.info(handle, clock());
       return false;
     }
@@ -553,7 +608,7 @@ export class Workload {
         return true;
       }
       this.countCause(`redis ${f} ${reply.message.split(' ')[0] ?? ''}`);
-      if (f === 'write') version(value);
+      if (f === 'write') version(value, null);
       recorder.info(handle, clock());
       return true;
     }
@@ -570,18 +625,63 @@ export class Workload {
     }
     if (f === 'write' && reply === 'OK') {
       ok(value);
-      version(value);
+      version(value, doneNs);
       return true;
     }
     if ((f === 'append' || f === 'incr') && typeof reply === 'number') {
       ok(reply);
-      version(f === 'append' ? reply : String(reply));
+      version(f === 'append' ? reply : String(reply), doneNs);
       observe(reply);
       return true;
     }
     // A reply of the wrong shape is the port's bug: on record as unknown, and named in the causes.
     this.countCause(`redis ${f} unexpected reply ${JSON.stringify(reply)}`);
     recorder.info(handle, clock());
+    return true;
+  }
+
+  /** A GET on a READONLY connection: a bounded read with read-your-writes, for the staleness check. */
+  private async redisBoundedRead(
+    process: number,
+    session: RedisSession,
+    key: string,
+    kind: KeyKind,
+    observe: (valueBytes: number) => void,
+  ): Promise<boolean> {
+    const invokedNs = this.options.clock();
+    this.redisCommands.sent += 1;
+    this.redisCommands.readOnlyReads += 1;
+    let reply: RedisReply;
+    try {
+      reply = await session.connection.command(['GET', key], REDIS_COMMAND_TIMEOUT_MS);
+    } catch (error) {
+      this.countCause(`redis readonly get ${describeError(error)}`);
+      this.boundedReadCounts.failed += 1;
+      return false;
+    }
+    if (reply !== null && !Buffer.isBuffer(reply)) {
+      const what = reply instanceof RedisReplyError ? reply.message.split(' ')[0] : 'unexpected reply';
+      this.countCause(`redis readonly get ${what}`);
+      this.boundedReadCounts.failed += 1;
+      return true;
+    }
+    this.redisCommands.ok += 1;
+    this.boundedReadCounts.answered += 1;
+    const length = reply === null ? 0 : reply.length;
+    this.boundedReads.push({
+      process,
+      client: session.client,
+      key,
+      kind,
+      version: kind === 'append' ? length : reply === null ? null : reply.toString('utf8'),
+      invokedNs,
+      maxStalenessMs: REDIS_READ_STALENESS_MS,
+      readYourWrites: true,
+      member: `the Redis port at ${session.address}`,
+      view: -1,
+      index: -1,
+    });
+    if (kind === 'append') observe(length);
     return true;
   }
 

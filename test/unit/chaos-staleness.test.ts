@@ -135,3 +135,29 @@ test('append keys are judged by length: a value shorter than a required append i
     ['staleness', 'read-your-writes'],
   );
 });
+
+test("an append acknowledged without its log index (a Redis port's reply names none) is placed by its length", () => {
+  const writes = [
+    write(6, 10, 1000, { key: 'a', kind: 'append' }),
+    // Through a Redis port: the reply is the length only. It is still the newest, being the longest.
+    write(12, null, 1100, { key: 'a', kind: 'append', client: 1_000_001 }),
+    write(9, 11, 1050, { key: 'a', kind: 'append' }),
+  ];
+  const report = checkStaleness(writes, [
+    read(9, 1700, { key: 'a', kind: 'append' }), // older than the port's append, acknowledged long before
+    read(9, 1110, { key: 'a', kind: 'append', client: 1_000_001, readYourWrites: true }), // behind its own
+    read(12, 1110, { key: 'a', kind: 'append', client: 1_000_001, readYourWrites: true }),
+    read(9, 1110, { key: 'a', kind: 'append' }), // within the bound: fine
+  ]);
+  assert.equal(report.checked, 4);
+  assert.deepEqual(
+    report.violations.map((violation) => violation.rule),
+    ['staleness', 'read-your-writes'],
+  );
+});
+
+test('a register write acknowledged without its log index requires nothing: it cannot be placed', () => {
+  const writes = [write('old', 20, 500), write('via-port', null, 600, { client: 1_000_001 })];
+  const report = checkStaleness(writes, [read('old', 2000, { client: 1_000_001, readYourWrites: true })]);
+  assert.deepEqual(report, { checked: 1, undecided: 0, violations: [] });
+});

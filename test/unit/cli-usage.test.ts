@@ -174,6 +174,28 @@ const usageErrors: [string[], RegExp][] = [
   ],
   [['start', '--lag-policy', 'kick'], /--lag-policy.*'kick' is invalid.*demote, throttle, eject/],
   [['start', '--backup-lag-max-ms', '1'], /--backup-lag-max-ms/],
+  [['start', '--resp-reads', 'backup'], /--resp-reads.*'backup' is invalid.*primary, replica/],
+  [['start', '--resp-read-staleness-ms', '-5'], /--resp-read-staleness-ms.*from 0 to 3600000/],
+  [
+    [
+      'replica',
+      '--id',
+      'r1',
+      '--listen',
+      '127.0.0.1:0',
+      '--coordinator',
+      '127.0.0.1:7000',
+      '--dir',
+      'd',
+      '--resp-reads',
+      'all',
+    ],
+    /--resp-reads.*'all' is invalid/,
+  ],
+  [
+    ['start', '--service', './my-service.js', '--resp-reads', 'replica'],
+    /--resp-reads.*cannot be used with.*--service/,
+  ],
   [['bench', '--start', '3', '--slow-backup-fsync-ms', 'soon'], /--slow-backup-fsync-ms/],
   [
     ['bench', '--scenario', 'failover'],
