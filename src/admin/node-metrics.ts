@@ -106,7 +106,7 @@ export function createNodeRegistry(views: () => ViewCounts, stalls: () => StallC
   gaugeFrom(
     registry,
     'understudy_local_links',
-    "Connections of this process to its own replica held in memory, not over TCP: the Redis port's, while its replica is the primary.",
+    "Connections of this process to its own replica held in memory, not over TCP: the Redis port's, while its replica is the primary or answers its READONLY reads.",
     () => transportCounters.localLinksOpen,
   );
   return registry;
