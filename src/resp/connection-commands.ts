@@ -106,6 +106,23 @@ function hello(args: readonly Buffer[], context: CommandContext): RespReply {
   ]);
 }
 
+/**
+ * READONLY and READWRITE, Redis Cluster's words for reads at a replica, offered on every port: whether
+ * this connection's reads go to the port's own replica within the bound (kv-commands.ts, backend.ts).
+ */
+function readsAt(name: string, readOnly: boolean): CommandSpec {
+  return {
+    name,
+    arity: 1,
+    flags: ['fast'],
+    keys: [0, 0, 0],
+    handler: (_args, context) => {
+      context.connection.readOnly = readOnly;
+      return reply.ok;
+    },
+  };
+}
+
 export const connectionCommands: readonly CommandSpec[] = [
   {
     name: 'ping',
@@ -131,25 +148,6 @@ export const connectionCommands: readonly CommandSpec[] = [
   { name: 'client', arity: -2, flags: [], keys: [0, 0, 0], handler: client },
   { name: 'hello', arity: -1, flags: ['fast'], keys: [0, 0, 0], handler: hello },
   { name: 'auth', arity: -2, flags: ['fast', 'no-auth'], keys: [0, 0, 0], handler: auth },
-  // Redis Cluster's words for reads at a replica; here on any port, and bounded (backend.ts).
-  {
-    name: 'readonly',
-    arity: 1,
-    flags: ['fast'],
-    keys: [0, 0, 0],
-    handler: (_args, context) => {
-      context.connection.readOnly = true;
-      return reply.ok;
-    },
-  },
-  {
-    name: 'readwrite',
-    arity: 1,
-    flags: ['fast'],
-    keys: [0, 0, 0],
-    handler: (_args, context) => {
-      context.connection.readOnly = false;
-      return reply.ok;
-    },
-  },
+  readsAt('readonly', true),
+  readsAt('readwrite', false),
 ];
