@@ -330,7 +330,7 @@ export const serverSettings: readonly Setting[] = [
     flags: '--resp-read-staleness-ms <ms>',
     help:
       'how old the state a READONLY connection reads may be; a replica further behind sends the read on to ' +
-      `another member (default ${READ_MAX_STALENESS_MS_DEFAULT})`,
+      'another member',
     value: integerValue(0, respReadStalenessMsMax),
     defaultValue: READ_MAX_STALENESS_MS_DEFAULT,
     conflicts: 'service',
