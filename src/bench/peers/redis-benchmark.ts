@@ -16,12 +16,18 @@
 // on a machine the servers share with the load, that figure scatters far less than requests a second.
 // Understudy's writes through the port are `sync` (on every replica's disk before the reply); Redis's
 // SET and INCR are answered once the primary's AOF is fsynced, and replicate asynchronously.
+//
+// One more test at 3 clients or more, "GET, every member": the clients split over the three
+// members' ports, three redis-benchmark runs at once, their requests a second added up. Redis's
+// replicas answer reads as they are; Understudy's replicas run `--resp-reads replica`, so each
+// port's own replica answers within 1 s of the primary's state (its primary's port reads at the
+// primary).
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../tools/free-port.js';
+import { freePorts } from '../../tools/free-port.js';
 import { MEASURE_HOST, MeasuredCluster } from '../../tools/measure-cluster.js';
 import { CpuMeter, perOperation } from '../process-cpu.js';
 import { formatCount, formatMs } from '../table.js';
@@ -34,6 +40,9 @@ const REDIS_BENCHMARK_BINARY: PeerBinary = {
   debianPackage: 'redis-tools',
 };
 const TESTS = ['SET', 'GET', 'INCR'] as const;
+/** The reads spread over every member's port (at 3 clients or more). */
+const SPREAD_TEST = 'GET, every member';
+const SPREAD_CLIENTS_MIN = 3;
 /** The unmeasured pass before the measured ones, the same for both systems. */
 const WARMUP_FLAGS = { clients: 8, requests: 10_000 } as const;
 /** Longest a redis-benchmark run may take before it is stopped (a hung server). */
@@ -171,11 +180,11 @@ async function measureRedis(
   const rows = new Map<number, Row[]>();
   const group = await RedisGroup.start(binaries.server, directory);
   try {
-    await warmUp(binaries.benchmark, group.primaryPort);
+    await warmUpAll(binaries.benchmark, group.ports);
     const meter = new CpuMeter(() => group.processes());
     for (const clients of plan.clients) {
       log(`redis-benchmark against Redis, ${clients} client(s)`);
-      rows.set(clients, await runTests(binaries.benchmark, meter, group.primaryPort, clients, plan));
+      rows.set(clients, await runTests(binaries.benchmark, meter, group.ports, clients, plan));
     }
   } finally {
     await group.close();
@@ -189,21 +198,26 @@ async function measureUnderstudy(
   plan: Plan,
 ): Promise<Map<number, Row[]>> {
   const rows = new Map<number, Row[]>();
-  const respPort = await freePort();
-  // Only r1, the primary of a new cluster, serves the Redis port: the same node redis-benchmark
-  // talks to on Redis.
+  // r1, the primary of a new cluster, first: the same node redis-benchmark talks to on Redis.
+  const ids = ['r1', 'r2', 'r3'];
+  const ports = await freePorts(ids.length);
   const cluster = await MeasuredCluster.start({
     directory,
-    replicaCount: 3,
+    replicaCount: ids.length,
     replicaFlags: [],
-    replicaEnv: new Map([['r1', { UNDERSTUDY_RESP: `${MEASURE_HOST}:${respPort}` }]]),
+    replicaEnv: new Map(
+      ids.map((id, k) => [
+        id,
+        { UNDERSTUDY_RESP: `${MEASURE_HOST}:${ports[k]}`, UNDERSTUDY_RESP_READS: 'replica' },
+      ]),
+    ),
   });
   try {
-    await warmUp(benchmark, respPort);
+    await warmUpAll(benchmark, ports);
     const meter = new CpuMeter(() => cluster.processes());
     for (const clients of plan.clients) {
-      log(`redis-benchmark against Understudy's Redis port, ${clients} client(s)`);
-      rows.set(clients, await runTests(benchmark, meter, respPort, clients, plan));
+      log(`redis-benchmark against Understudy's Redis ports, ${clients} client(s)`);
+      rows.set(clients, await runTests(benchmark, meter, ports, clients, plan));
     }
   } finally {
     await cluster.close();
@@ -211,16 +225,20 @@ async function measureUnderstudy(
   return rows;
 }
 
-/** One redis-benchmark run per test, each with the servers' CPU time over it per request. */
+/**
+ * One redis-benchmark run per test at the primary's port (`ports[0]`), then, with enough clients,
+ * the GETs spread over every port; each with the servers' CPU time over it per request.
+ */
 async function runTests(
   benchmark: string,
   meter: CpuMeter,
-  port: number,
+  ports: readonly number[],
   clients: number,
   plan: Plan,
 ): Promise<Row[]> {
   const rows: Row[] = [];
   const requests = requestsFor(plan, clients);
+  const port = ports[0] ?? 0;
   for (const test of TESTS) {
     const before = meter.read();
     const [row] = await runRedisBenchmark(
@@ -230,14 +248,55 @@ async function runTests(
     if (row === undefined) throw new Error(`redis-benchmark printed no row for ${test}`);
     rows.push({ ...row, serverMicros: perOperation(before, meter.read(), requests)?.serversMicros ?? null });
   }
+  if (clients >= SPREAD_CLIENTS_MIN) rows.push(await spreadGets(benchmark, meter, ports, clients, requests));
   return rows;
 }
 
-async function warmUp(benchmark: string, port: number): Promise<void> {
-  log(
-    `warming up on port ${port} (${WARMUP_FLAGS.requests} requests per test, ${WARMUP_FLAGS.clients} clients)`,
+/**
+ * `clients` split over `ports`, one redis-benchmark run each, all at once: their requests a second
+ * added up, and the worst p50 and p99 of the runs.
+ */
+async function spreadGets(
+  benchmark: string,
+  meter: CpuMeter,
+  ports: readonly number[],
+  clients: number,
+  requests: number,
+): Promise<Row> {
+  const share = (total: number, k: number) =>
+    Math.floor(total / ports.length) + (k < total % ports.length ? 1 : 0);
+  const before = meter.read();
+  const runs = await Promise.all(
+    ports.map((port, k) =>
+      runRedisBenchmark(benchmark, benchmarkFlags(port, share(clients, k), share(requests, k), 'get')),
+    ),
   );
-  await runRedisBenchmark(benchmark, benchmarkFlags(port, WARMUP_FLAGS.clients, WARMUP_FLAGS.requests));
+  const after = meter.read();
+  const measured = runs.map(([row]) => {
+    if (row === undefined) throw new Error(`redis-benchmark printed no row for ${SPREAD_TEST}`);
+    return row;
+  });
+  return {
+    test: SPREAD_TEST,
+    rps: measured.reduce((sum, row) => sum + row.rps, 0),
+    p50Ms: Math.max(...measured.map((row) => row.p50Ms)),
+    p99Ms: Math.max(...measured.map((row) => row.p99Ms)),
+    serverMicros: perOperation(before, after, requests)?.serversMicros ?? null,
+  };
+}
+
+/** The unmeasured pass: every test at the primary's port (first), GETs at the others (Redis's replicas take no writes). */
+async function warmUpAll(benchmark: string, ports: readonly number[]): Promise<void> {
+  for (const [k, port] of ports.entries()) {
+    const tests = k === 0 ? 'set,get,incr' : 'get';
+    log(
+      `warming up on port ${port} (${tests}: ${WARMUP_FLAGS.requests} requests each, ${WARMUP_FLAGS.clients} clients)`,
+    );
+    await runRedisBenchmark(
+      benchmark,
+      benchmarkFlags(port, WARMUP_FLAGS.clients, WARMUP_FLAGS.requests, tests),
+    );
+  }
 }
 
 function requestsFor(plan: Plan, clients: number): number {
@@ -250,7 +309,7 @@ function formatTable(plan: Plan, redis: Map<number, Row[]>, understudy: Map<numb
     '|---|---|---|---|---|---|---|',
   ];
   for (const clients of plan.clients) {
-    for (const test of TESTS) {
+    for (const test of [...TESTS, ...(clients >= SPREAD_CLIENTS_MIN ? [SPREAD_TEST] : [])]) {
       const peer = redis.get(clients)?.find((row) => row.test === test);
       const ours = understudy.get(clients)?.find((row) => row.test === test);
       const cell = (row: Row | undefined) =>
@@ -290,7 +349,8 @@ async function main(): Promise<void> {
     const flags = `redis-benchmark -t T -d 64 -r 10000 -c C -n ${plan.requests ?? '10000 (1 client) / 100000'}, one run per test T of set, get, incr, after an unmeasured pass of ${WARMUP_FLAGS.requests} by ${WARMUP_FLAGS.clients} clients; CPU µs/request: every server process of the system, user + system, from /proc`;
     process.stdout.write(`${started}: ${flags}\n`);
     process.stdout.write(
-      "Redis: primary + 2 replicas, appendonly yes, appendfsync always; Understudy: 3 replicas, sync writes, the primary's Redis port\n\n",
+      "Redis: primary + 2 replicas, appendonly yes, appendfsync always; Understudy: 3 replicas, sync writes, the primary's Redis port\n" +
+        `${SPREAD_TEST} (at ${SPREAD_CLIENTS_MIN} clients or more): the clients split over the 3 members' ports, 3 runs at once, requests a second added up, the worst p50 / p99; Redis's replicas read as they are, Understudy's with --resp-reads replica (within 1 s)\n\n`,
     );
     process.stdout.write(`${formatTable(plan, redis, understudy)}\n`);
   } finally {

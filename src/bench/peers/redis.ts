@@ -39,16 +39,21 @@ export function redisConnection(port: number): Redis {
 
 export class RedisGroup {
   private constructor(
-    readonly primaryPort: number,
+    /** The primary's port first, then each replica's (replicas answer reads, as Redis's do by default). */
+    readonly ports: readonly number[],
     private readonly servers: readonly ExternalProcess[],
   ) {}
+
+  get primaryPort(): number {
+    return this.ports[0] ?? 0;
+  }
 
   /** Starts the primary and the replicas; resolves once both replicas are online at the primary. */
   static async start(binary: string, directory: string): Promise<RedisGroup> {
     const processes: ExternalProcess[] = [];
     const names = ['primary', ...Array.from({ length: REDIS_REPLICAS }, (_, k) => `replica${k + 1}`)];
     const ports = await freePorts(names.length);
-    const group = new RedisGroup(ports[0] ?? 0, processes);
+    const group = new RedisGroup(ports, processes);
     try {
       for (const [index, name] of names.entries()) {
         const port = ports[index] ?? 0;
