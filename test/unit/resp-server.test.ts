@@ -11,7 +11,7 @@ import { UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
-import { RespServer } from '../../src/resp/index.js';
+import { clusterBackend, RespServer } from '../../src/resp/index.js';
 import { pipelinedCommandsMax } from '../../src/resp/limits.js';
 
 const local: LocalReplica = {
@@ -352,4 +352,37 @@ describe('READONLY and READWRITE', () => {
       "-ERR wrong number of arguments for 'readonly' command\r\n-ERR wrong number of arguments for 'readwrite' command\r\n",
     );
   });
+});
+
+test('the cluster backend sends a READONLY read to its own replica first, unless that replica is the primary', async () => {
+  let primary = false;
+  const backend = clusterBackend({
+    coordinator: '127.0.0.1:1', // never dialled: placing a read connects nothing
+    clusterId: 'test',
+    local: () => local,
+    isPrimary: () => primary,
+    localLink: {
+      address: '127.0.0.1:7002',
+      connect: () => {
+        throw new Error('not dialled here');
+      },
+    },
+    readStalenessMs: 250,
+    readOnlyByDefault: true,
+  });
+  assert.equal(backend.readOnlyByDefault, true);
+  assert.deepEqual(backend.replicaReadOptions(17), {
+    read: 'any',
+    maxStalenessMs: 250,
+    minIndex: 17,
+    preferMember: '127.0.0.1:7002',
+  });
+  primary = true;
+  assert.equal(backend.replicaReadOptions(17), undefined, 'at the primary a read is linearizable as it is');
+  // Without a link (a port outside a replica's process) the read still goes to any member within the bound.
+  const detached = clusterBackend({ coordinator: '127.0.0.1:1', clusterId: 'test', local: () => local });
+  assert.equal(detached.readOnlyByDefault, false);
+  assert.deepEqual(detached.replicaReadOptions(0), { read: 'any', maxStalenessMs: 1000, minIndex: 0 });
+  await backend.close();
+  await detached.close();
 });
