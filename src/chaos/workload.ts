@@ -532,7 +532,10 @@ export class Workload {
       readOnly,
       client: REDIS_CONNECTION_CLIENT_BASE + this.redisConnectionsMade++,
     };
-    if (this.stopped) connection.close();
+    if (this.stopped) {
+      this.closeRedisSession(session);
+      return null;
+    }
     if (!readOnly) return session;
     try {
       const reply = await connection.command(['READONLY'], REDIS_COMMAND_TIMEOUT_MS);
