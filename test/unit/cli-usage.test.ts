@@ -30,6 +30,19 @@ function run(...args: string[]): Promise<Run> {
   });
 }
 
+/** A replica's required flags, with nothing listening at its coordinator: the rows add the flag under test. */
+const aReplica = [
+  'replica',
+  '--id',
+  'r1',
+  '--listen',
+  '127.0.0.1:0',
+  '--coordinator',
+  '127.0.0.1:1',
+  '--dir',
+  'x',
+];
+
 const usageErrors: [string[], RegExp][] = [
   [['frobnicate'], /unknown command 'frobnicate'/],
   [['put', '--bogus', 'k', 'v'], /unknown option '--bogus'/],
@@ -44,37 +57,10 @@ const usageErrors: [string[], RegExp][] = [
   [['cas', 'k', 'only-expected'], /cas takes KEY EXPECTED NEW/],
   [['replica', '--id', 'r1'], /required option '--listen/],
   [
-    [
-      'replica',
-      '--id',
-      'r1',
-      '--listen',
-      '127.0.0.1:0',
-      '--coordinator',
-      '127.0.0.1:1',
-      '--dir',
-      'x',
-      '--resp',
-      'redis',
-    ],
+    [...aReplica, '--resp', 'redis'],
     /--resp.*'redis' is invalid.*expected \[host:\]port \(a port alone listens on 127\.0\.0\.1\)/,
   ],
-  [
-    [
-      'replica',
-      '--id',
-      'r1',
-      '--listen',
-      '127.0.0.1:0',
-      '--coordinator',
-      '127.0.0.1:1',
-      '--dir',
-      'x',
-      '--resp',
-      '70000',
-    ],
-    /--resp.*'70000' is invalid.*a port from 0 to 65535/,
-  ],
+  [[...aReplica, '--resp', '70000'], /--resp.*'70000' is invalid.*a port from 0 to 65535/],
   [
     ['start', '--resp-port', '65534', '--replicas', '3'],
     /--resp-port 65534 leaves no room for 3 Redis ports/,
@@ -86,21 +72,7 @@ const usageErrors: [string[], RegExp][] = [
     /option '--resp-port <port>' cannot be used with option '--service <module>'/,
   ],
   [
-    [
-      'replica',
-      '--id',
-      'r1',
-      '--listen',
-      '127.0.0.1:0',
-      '--coordinator',
-      '127.0.0.1:1',
-      '--dir',
-      'x',
-      '--resp',
-      '0',
-      '--service',
-      './x.js',
-    ],
+    [...aReplica, '--resp', '0', '--service', './x.js'],
     /option '--resp <\[host:\]port>' cannot be used with option '--service <module>'/,
   ],
   [['get', 'k', '--max-staleness', '100'], /--max-staleness applies to reads at any member: add --any/],
@@ -176,22 +148,7 @@ const usageErrors: [string[], RegExp][] = [
   [['start', '--backup-lag-max-ms', '1'], /--backup-lag-max-ms/],
   [['start', '--resp-reads', 'backup'], /--resp-reads.*'backup' is invalid.*primary, replica/],
   [['start', '--resp-read-staleness-ms', '-5'], /--resp-read-staleness-ms.*from 0 to 3600000/],
-  [
-    [
-      'replica',
-      '--id',
-      'r1',
-      '--listen',
-      '127.0.0.1:0',
-      '--coordinator',
-      '127.0.0.1:7000',
-      '--dir',
-      'd',
-      '--resp-reads',
-      'all',
-    ],
-    /--resp-reads.*'all' is invalid/,
-  ],
+  [[...aReplica, '--resp-reads', 'all'], /--resp-reads.*'all' is invalid/],
   [
     ['start', '--service', './my-service.js', '--resp-reads', 'replica'],
     /--resp-reads.*cannot be used with.*--service/,
