@@ -35,7 +35,7 @@ export interface ClusterBackendOptions {
   readonly deadlineMs?: number;
   /** The cluster's TLS material, when it runs on TLS: the port's client dials over TLS with it. */
   readonly tls?: TlsMaterial;
-  /** The replica the port runs in: while it is the primary, commands reach it in memory. */
+  /** The replica the port runs in: commands reach it in memory while it is the primary, READONLY reads always. */
   readonly localLink?: LocalLink;
   /** How old the state a READONLY connection reads may be (READ_MAX_STALENESS_MS_DEFAULT if absent). */
   readonly readStalenessMs?: number;
