@@ -4,7 +4,9 @@ export type { LocalLink, TlsMaterial } from '../transport/index.js';
 export {
   type Bytes,
   Client,
+  type ExecuteResult,
   type KvRequestStatus,
+  type SequenceResult,
   type WriteMetadata,
   type WriteResult,
 } from './kv-client.js';

@@ -8,9 +8,14 @@ import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
   decodeResult,
+  decodeSequenceResult,
   encodeOperation,
+  encodeSequence,
+  isReadOnly,
+  isReadOnlySequence,
   type KvOperation,
   type KvOperationKind,
+  type KvOutcome,
   type KvResult,
   type KvResultOf,
   kvOperation,
@@ -30,6 +35,20 @@ export type Bytes = string | Uint8Array;
 
 /** Where a write stands: every write's answer carries these besides its own result. */
 export type WriteMetadata = Omit<WriteReply, 'result'>;
+
+/** What `execute` answers: the operation's result, and for a write where it stands. */
+export interface ExecuteResult {
+  readonly result: KvResult;
+  /** Null for a read. */
+  readonly write: WriteMetadata | null;
+}
+
+/** What `sequence` answers: each operation's outcome in order, and for a write where it stands. */
+export interface SequenceResult {
+  readonly outcomes: readonly KvOutcome[];
+  /** Null for a sequence of reads only. */
+  readonly write: WriteMetadata | null;
+}
 
 /** The fields of a result of kind K, without the tag, plus the write's metadata. */
 export type WriteResult<K extends KvOperationKind> = Omit<KvResultOf<K>, 'kind'> & WriteMetadata;
@@ -156,6 +175,44 @@ export class Client {
   }
 
   /**
+   * Runs one operation built with `kvOperation`: a read (get, get-many, lengths) at the primary
+   * unless `options` allows any member, a write with `options.durability`. Answers its result,
+   * tagged with its kind, and for a write where it stands (`write`). The named methods above are
+   * the same calls, typed by operation.
+   */
+  async execute(operation: KvOperation, options?: ReadOptions & WriteOptions): Promise<ExecuteResult> {
+    const bytes = encodeOperation(operation);
+    if (isReadOnly(operation)) {
+      const reply = await this.replicated.read(bytes, options);
+      return { result: decode(operation.kind, reply.result), write: null };
+    }
+    const reply = await this.replicated.write(bytes, options);
+    return { result: decode(operation.kind, reply.result), write: metadataOf(reply) };
+  }
+
+  /**
+   * Runs `operations` (built with `kvOperation`) in order as one operation: one request, one log
+   * entry, so all of them or none, and none run twice. Each sees the effects of those before it; one
+   * the store refuses (an incr of a word, say) is answered with its refusal while the others run.
+   * Answers each operation's outcome in order, and for a write, where it stands (`write`). A
+   * sequence of reads only is a read (at the primary unless `options` allows any member); with a
+   * write in it, it is a write, with `options.durability`. At most `operationsPerSequenceMax`
+   * operations.
+   */
+  async sequence(
+    operations: readonly KvOperation[],
+    options?: ReadOptions & WriteOptions,
+  ): Promise<SequenceResult> {
+    const bytes = encodeSequence(operations);
+    if (isReadOnlySequence(operations)) {
+      const reply = await this.replicated.read(bytes, options);
+      return { outcomes: decodeOutcomes(operations, reply.result), write: null };
+    }
+    const reply = await this.replicated.write(bytes, options);
+    return { outcomes: decodeOutcomes(operations, reply.result), write: metadataOf(reply) };
+  }
+
+  /**
    * What became of write `requestId` (as OutcomeUnknownError names it); asking cancels a write that
    * has not run. See ReplicatedClient.requestStatus.
    */
@@ -193,6 +250,21 @@ export class Client {
     written.durability = reply.durability;
     written.replicas = reply.replicas;
     return written as WriteResult<K>;
+  }
+}
+
+/** Where a write stands, without its result (built field by field: object rest costs here). */
+function metadataOf(reply: WriteReply): WriteMetadata {
+  return { view: reply.view, index: reply.index, durability: reply.durability, replicas: reply.replicas };
+}
+
+/** Decodes a sequence's outcomes; a malformed answer is the server's fault, reported as BAD_FRAME. */
+function decodeOutcomes(operations: readonly KvOperation[], bytes: Uint8Array): KvOutcome[] {
+  try {
+    return decodeSequenceResult(operations, bytes);
+  } catch (error) {
+    if (error instanceof ServiceError) throw new BadFrameError(`malformed sequence result: ${error.message}`);
+    throw error;
   }
 }
 

@@ -46,6 +46,11 @@ export const ErrorCode = {
   requestCancelled: 'REQUEST_CANCELLED',
   /** The session moved past this request: it will never run now, but whether it ran is no longer known. */
   resultForgotten: 'RESULT_FORGOTTEN',
+  /**
+   * An operation of a sequence that did not run, nor did any after it: the results of the ones
+   * before it reached the sequence's limit (readBytesMax). Send it and the rest again.
+   */
+  notRun: 'NOT_RUN',
   /** A configuration value or command-line flag is invalid. */
   badConfig: 'BAD_CONFIG',
 } as const;

@@ -3,15 +3,33 @@
 // checks the arity before a handler runs, so handlers read their arguments without counting them.
 // A command that is not here is answered "unknown command", never run as something else.
 
+import type { KvOperation, KvResult } from '../state-machine/index.js';
 import { lowerName } from './arguments.js';
 import { noAuthRefusal } from './auth.js';
 import type { CommandContext } from './context.js';
+import { errorReply } from './errors.js';
 import { type RespReply, reply } from './replies.js';
 
 export type CommandHandler = (
   args: readonly Buffer[],
   context: CommandContext,
 ) => RespReply | Promise<RespReply>;
+
+/**
+ * A key/value command as one operation of the store and how its result is answered, so that
+ * pipelined commands can run as one sequence (pipeline.ts). A command whose arguments are wrong
+ * plans its error reply instead.
+ */
+export interface KvPlan {
+  readonly operation: KvOperation;
+  readonly reply: (result: KvResult) => RespReply;
+}
+
+export type Planned = KvPlan | RespReply;
+
+export function isPlan(planned: Planned): planned is KvPlan {
+  return 'operation' in planned;
+}
 
 export interface CommandSpec {
   readonly name: string;
@@ -21,6 +39,8 @@ export interface CommandSpec {
   /** Positions of the first and last key argument and the step between keys (0 0 0: no keys; -1: to the end). */
   readonly keys: readonly [first: number, last: number, step: number];
   readonly handler: CommandHandler;
+  /** For a key/value command: its plan (the handler runs the same plan alone). */
+  readonly plan?: (args: readonly Buffer[]) => Planned;
 }
 
 export function wrongArity(name: string): RespReply {
@@ -63,5 +83,23 @@ export class CommandTable {
     const refusal = noAuthRefusal(spec.name, context);
     if (refusal !== null) return refusal;
     return spec.handler(args, context);
+  }
+
+  /**
+   * The plan of `args` if it is a key/value command that dispatch would run (known, a fitting number
+   * of arguments, allowed on this connection); null for any other, which dispatch answers alone.
+   */
+  plan(args: readonly Buffer[], context: CommandContext): Planned | null {
+    const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
+    if (spec?.plan === undefined) return null;
+    const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
+    if (!fits || noAuthRefusal(spec.name, context) !== null) return null;
+    try {
+      return spec.plan(args);
+    } catch (error) {
+      const mapped = errorReply(error);
+      if (mapped === null) throw error;
+      return mapped;
+    }
   }
 }

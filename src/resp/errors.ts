@@ -26,14 +26,16 @@ export class RespArgumentError extends Error {
   }
 }
 
+/** The reply for the store's refusal of a command, with its code and message. */
+export function refusalReply(code: string, message: string): RespReply {
+  if (code === ErrorCode.notAnInteger) return reply.error('ERR value is not an integer or out of range');
+  return reply.error(`ERR ${message}`);
+}
+
 /** The reply for a command that failed with `error`; null for an error that is a bug (rethrow it). */
 export function errorReply(error: unknown): RespReply | null {
   if (error instanceof RespArgumentError) return reply.error(error.text);
-  if (error instanceof RequestRefusedError) {
-    if (error.code === ErrorCode.notAnInteger)
-      return reply.error('ERR value is not an integer or out of range');
-    return reply.error(`ERR ${error.message}`);
-  }
+  if (error instanceof RequestRefusedError) return refusalReply(error.code, error.message);
   if (
     error instanceof OutcomeUnknownError ||
     error instanceof SessionExpiredError ||

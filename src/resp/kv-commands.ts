@@ -5,43 +5,42 @@
 // connection's own writes.
 // Multi-key commands are one operation each (MSET is put-many, DEL is delete-many, MGET is
 // get-many, EXISTS and STRLEN are lengths), so they are atomic, as in Redis.
+//
+// Each command is a plan: its operation and how its result is answered. Alone it runs as that
+// operation; pipelined with others it runs in their sequence (pipeline.ts).
 
-import type { Client, ReadOptions, WriteMetadata } from '../client/index.js';
+import {
+  type KvOperationKind,
+  type KvOperationOf,
+  type KvResultOf,
+  kvOperation,
+} from '../state-machine/index.js';
 import { integerArgument, lowerName } from './arguments.js';
-import type { CommandSpec } from './command-table.js';
+import type { CommandSpec, KvPlan, Planned } from './command-table.js';
 import { wrongArity } from './command-table.js';
-import type { CommandContext } from './context.js';
+import { runPlanned } from './pipeline.js';
 import { type RespReply, reply } from './replies.js';
 
-/** Runs `work` with the shared client and notes, for WAIT, how many backups held the write. */
-async function write<T extends WriteMetadata>(
-  context: CommandContext,
-  work: (client: Client) => Promise<T>,
-): Promise<T> {
-  const result = await work(await context.backend.client(context.connection.token));
-  const { connection } = context;
-  connection.lastWriteBackups = Math.max(0, result.replicas.length - 1);
-  connection.lastWriteIndex = Math.max(connection.lastWriteIndex, result.index);
-  return result;
+/** A plan whose reply reads the result of its own operation's kind. */
+function planOf<K extends KvOperationKind>(
+  operation: KvOperationOf<K>,
+  answer: (result: KvResultOf<K>) => RespReply,
+): KvPlan {
+  // The client decodes a result by its operation's kind and refuses another, so the cast holds.
+  return { operation, reply: (result) => answer(result as KvResultOf<K>) };
 }
 
-/** Runs `work` with the shared client and where this connection reads (the primary unless READONLY). */
-async function read<T>(
-  context: CommandContext,
-  work: (client: Client, options: ReadOptions | undefined) => Promise<T>,
-): Promise<T> {
-  const { connection, backend } = context;
-  const client = await backend.client(connection.token);
-  return work(
-    client,
-    connection.readOnly ? backend.replicaReadOptions(connection.lastWriteIndex) : undefined,
-  );
+/** A key/value command: its handler runs its plan alone. */
+function kvCommand(
+  spec: Omit<CommandSpec, 'handler' | 'plan'> & { readonly plan: (args: readonly Buffer[]) => Planned },
+): CommandSpec {
+  return { ...spec, handler: (args, context) => runPlanned(spec.plan(args), context) };
 }
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked
 
 /** SET key value [NX | XX] [KEEPTTL]; expiry options are refused, there being no expiry here. */
-async function set(args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
+function set(args: readonly Buffer[]): Planned {
   let when: 'absent' | 'present' | null = null;
   for (const option of args.slice(3)) {
     const name = lowerName(option);
@@ -56,111 +55,111 @@ async function set(args: readonly Buffer[], context: CommandContext): Promise<Re
   }
   const key = arg(args, 1);
   const value = arg(args, 2);
-  if (when === null) {
-    await write(context, (client) => client.put(key, value));
-    return reply.ok;
-  }
-  const { written } = await write(context, (client) => client.putIf(key, value, when));
-  return written ? reply.ok : reply.nullBulk;
+  if (when === null) return planOf(kvOperation.put(key, value), () => reply.ok);
+  return planOf(kvOperation.putIf(key, value, when), ({ written }) => (written ? reply.ok : reply.nullBulk));
 }
 
 function incrBy(delta: (args: readonly Buffer[]) => number) {
-  return async (args: readonly Buffer[], context: CommandContext): Promise<RespReply> => {
-    const by = delta(args);
-    const { value } = await write(context, (client) => client.incr(arg(args, 1), by));
-    return reply.integer(value);
-  };
+  return (args: readonly Buffer[]): Planned =>
+    planOf(kvOperation.incr(arg(args, 1), delta(args)), ({ value }) => reply.integer(value));
 }
 
 const negated = (value: number): number => (value === 0 ? 0 : -value);
 
 export const kvCommands: readonly CommandSpec[] = [
-  {
+  kvCommand({
     name: 'get',
     arity: 2,
     flags: ['readonly', 'fast'],
     keys: [1, 1, 1],
-    handler: async (args, context) =>
-      reply.bulk(await read(context, (client, options) => client.get(arg(args, 1), options))),
-  },
-  { name: 'set', arity: -3, flags: ['write', 'denyoom'], keys: [1, 1, 1], handler: set },
-  {
+    plan: (args) => planOf(kvOperation.get(arg(args, 1)), ({ value }) => reply.bulk(value)),
+  }),
+  kvCommand({ name: 'set', arity: -3, flags: ['write', 'denyoom'], keys: [1, 1, 1], plan: set }),
+  kvCommand({
     name: 'del',
     arity: -2,
     flags: ['write'],
     keys: [1, -1, 1],
-    handler: async (args, context) => {
-      const { count } = await write(context, (client) => client.deleteMany(args.slice(1)));
-      return reply.integer(count);
-    },
-  },
-  {
+    plan: (args) => planOf(kvOperation.deleteMany(args.slice(1)), ({ count }) => reply.integer(count)),
+  }),
+  kvCommand({
     name: 'exists',
     arity: -2,
     flags: ['readonly', 'fast'],
     keys: [1, -1, 1],
-    handler: async (args, context) => {
-      const lengths = await read(context, (client, options) => client.lengths(args.slice(1), options));
-      return reply.integer(lengths.filter((length) => length !== null).length);
-    },
-  },
-  {
+    plan: (args) =>
+      planOf(kvOperation.lengths(args.slice(1)), ({ lengths }) =>
+        reply.integer(lengths.filter((length) => length !== null).length),
+      ),
+  }),
+  kvCommand({
     name: 'strlen',
     arity: 2,
     flags: ['readonly', 'fast'],
     keys: [1, 1, 1],
-    handler: async (args, context) => {
-      const [length] = await read(context, (client, options) => client.lengths([arg(args, 1)], options));
-      return reply.integer(length ?? 0);
-    },
-  },
-  {
+    plan: (args) =>
+      planOf(kvOperation.lengths([arg(args, 1)]), ({ lengths }) => reply.integer(lengths[0] ?? 0)),
+  }),
+  kvCommand({
     name: 'append',
     arity: 3,
     flags: ['write', 'denyoom', 'fast'],
     keys: [1, 1, 1],
-    handler: async (args, context) => {
-      const { length } = await write(context, (client) => client.append(arg(args, 1), arg(args, 2)));
-      return reply.integer(length);
-    },
-  },
-  { name: 'incr', arity: 2, flags: ['write', 'denyoom', 'fast'], keys: [1, 1, 1], handler: incrBy(() => 1) },
-  { name: 'decr', arity: 2, flags: ['write', 'denyoom', 'fast'], keys: [1, 1, 1], handler: incrBy(() => -1) },
-  {
+    plan: (args) =>
+      planOf(kvOperation.append(arg(args, 1), arg(args, 2)), ({ length }) => reply.integer(length)),
+  }),
+  kvCommand({
+    name: 'incr',
+    arity: 2,
+    flags: ['write', 'denyoom', 'fast'],
+    keys: [1, 1, 1],
+    plan: incrBy(() => 1),
+  }),
+  kvCommand({
+    name: 'decr',
+    arity: 2,
+    flags: ['write', 'denyoom', 'fast'],
+    keys: [1, 1, 1],
+    plan: incrBy(() => -1),
+  }),
+  kvCommand({
     name: 'incrby',
     arity: 3,
     flags: ['write', 'denyoom', 'fast'],
     keys: [1, 1, 1],
-    handler: incrBy((args) => integerArgument(arg(args, 2))),
-  },
-  {
+    plan: incrBy((args) => integerArgument(arg(args, 2))),
+  }),
+  kvCommand({
     name: 'decrby',
     arity: 3,
     flags: ['write', 'denyoom', 'fast'],
     keys: [1, 1, 1],
-    handler: incrBy((args) => negated(integerArgument(arg(args, 2)))),
-  },
-  {
+    plan: incrBy((args) => negated(integerArgument(arg(args, 2)))),
+  }),
+  kvCommand({
     name: 'mget',
     arity: -2,
     flags: ['readonly', 'fast'],
     keys: [1, -1, 1],
-    handler: async (args, context) => {
-      const values = await read(context, (client, options) => client.getMany(args.slice(1), options));
-      return reply.array(values.map((value) => reply.bulk(value)));
-    },
-  },
-  {
+    plan: (args) =>
+      planOf(kvOperation.getMany(args.slice(1)), ({ values }) =>
+        reply.array(values.map((value) => reply.bulk(value))),
+      ),
+  }),
+  kvCommand({
     name: 'mset',
     arity: -3,
     flags: ['write', 'denyoom'],
     keys: [1, -1, 2],
-    handler: async (args, context) => {
+    plan: (args) => {
       if (args.length % 2 === 0) return wrongArity('mset');
-      const entries: [Buffer, Buffer][] = [];
-      for (let at = 1; at < args.length; at += 2) entries.push([arg(args, at), arg(args, at + 1)]);
-      await write(context, (client) => client.putMany(entries));
-      return reply.ok;
+      const keys: Buffer[] = [];
+      const values: Buffer[] = [];
+      for (let at = 1; at < args.length; at += 2) {
+        keys.push(arg(args, at));
+        values.push(arg(args, at + 1));
+      }
+      return planOf(kvOperation.putMany(keys, values), () => reply.ok);
     },
-  },
+  }),
 ];

@@ -3,7 +3,11 @@
 // of its bytes; the relations between them are checked below, as the key/value limits are.
 
 import { assert } from '../protocol/assert.js';
-import { keysPerOperationMax, valueSizeMaxBytes } from '../state-machine/kv-limits.js';
+import {
+  keysPerOperationMax,
+  operationsPerSequenceMax,
+  valueSizeMaxBytes,
+} from '../state-machine/kv-limits.js';
 
 /** A line without its newline (an inline command, or a `*`/`$` header): Redis's PROTO_INLINE_MAX_SIZE. */
 export const inlineBytesMax = 64 * 1024;
@@ -19,12 +23,21 @@ export const argumentsMax = 2 * keysPerOperationMax + 1;
 export const commandBytesMax = 12 * 1024 * 1024;
 /** Commands read from one connection and not yet answered; reading pauses beyond it. */
 export const pipelinedCommandsMax = 1024;
+/** Pipelined key/value commands run as one sequence (pipeline.ts), at most. */
+export const pipelineSequenceCommandsMax = 256;
+/** The argument bytes of the commands of one sequence, at most (a command past it starts the next). */
+export const pipelineSequenceBytesMax = 1024 * 1024;
 /** How long INFO waits for the coordinator's view of the other replicas before it leaves them out. */
 export const infoStatusWaitMs = 300;
 /** A connection name (CLIENT SETNAME), in bytes. */
 export const clientNameBytesMax = 256;
 
 assert(bulkBytesMax <= commandBytesMax, 'one bulk string fits a command');
+assert(pipelineSequenceCommandsMax <= operationsPerSequenceMax, 'a pipeline sequence is one the store takes');
+assert(
+  pipelineSequenceBytesMax + pipelineSequenceCommandsMax * 16 < commandBytesMax,
+  'a pipeline sequence fits a request frame as a command does',
+);
 assert(valueSizeMaxBytes <= bulkBytesMax, 'the largest value the store holds fits a bulk string');
 assert(commandBytesMax < 16 * 1024 * 1024, 'a command fits a request frame (16 MiB) with its envelope');
 /** Client connections one port accepts at once; beyond it new ones are refused. */

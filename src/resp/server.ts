@@ -30,8 +30,14 @@ import {
 import { createCommandTable } from './commands.js';
 import type { CommandContext, ConnectionState, RespBackend, ServerFacts } from './context.js';
 import { errorReply } from './errors.js';
-import { connectionsMax, pipelinedCommandsMax } from './limits.js';
+import {
+  connectionsMax,
+  pipelinedCommandsMax,
+  pipelineSequenceBytesMax,
+  pipelineSequenceCommandsMax,
+} from './limits.js';
 import { type RespCommand, RespParser } from './parser.js';
+import { runPipelined, runPlanned } from './pipeline.js';
 import type { RespProtocolError } from './protocol-error.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 
@@ -54,13 +60,15 @@ export interface RespServerOptions {
 export interface RespCounters {
   connections: number;
   commands: number;
+  /** Pipelines of key/value commands run as one sequence. */
+  pipelinedSequences: number;
   protocolErrors: number;
 }
 
 type Queued = { readonly command: RespCommand } | { readonly fault: RespProtocolError };
 
 export class RespServer {
-  readonly counters: RespCounters = { connections: 0, commands: 0, protocolErrors: 0 };
+  readonly counters: RespCounters = { connections: 0, commands: 0, pipelinedSequences: 0, protocolErrors: 0 };
   readonly #table = createCommandTable();
   readonly #sockets = new Set<Socket>();
   // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
@@ -173,9 +181,9 @@ export class RespServer {
           finish();
           break;
         }
-        const answer = await this.#execute(next.command, context);
+        const answers = await this.#runNext(next.command, queue, context);
         if (finished) break;
-        const flushed = socket.write(encodeReply(answer));
+        const flushed = socket.write(answers);
         if (connection.quitting) {
           socket.end();
           finish();
@@ -216,11 +224,44 @@ export class RespServer {
     });
   }
 
-  /** The command's reply; a failure becomes its error reply, and a bug is logged and answered as one. */
-  async #execute(command: RespCommand, context: CommandContext): Promise<RespReply> {
+  /**
+   * Runs `command`, and with it the key/value commands queued right behind it when it is one too (a
+   * pipeline: one sequence, pipeline.ts), taking those off the queue; answers their replies in order,
+   * encoded as one buffer.
+   */
+  async #runNext(command: RespCommand, queue: Queued[], context: CommandContext): Promise<Buffer> {
     this.counters.commands += 1;
+    const first = this.#table.plan(command, context);
+    if (first === null)
+      return encodeReply(await this.#guard(command, () => this.#table.dispatch(command, context)));
+    const planned = [first];
+    let bytes = argumentBytes(command);
+    for (;;) {
+      const queued = queue[0];
+      if (queued === undefined || 'fault' in queued || planned.length >= pipelineSequenceCommandsMax) break;
+      const more = argumentBytes(queued.command);
+      if (bytes + more > pipelineSequenceBytesMax) break;
+      const plan = this.#table.plan(queued.command, context);
+      if (plan === null) break;
+      queue.shift();
+      planned.push(plan);
+      bytes += more;
+    }
+    if (planned.length === 1)
+      return encodeReply(await this.#guard(command, () => runPlanned(first, context)));
+    this.counters.commands += planned.length - 1;
+    this.counters.pipelinedSequences += 1;
+    const replies = await this.#guard(command, () => runPipelined(planned, context));
+    // An error here is a bug's, answered to every command.
+    return Buffer.concat(
+      Array.isArray(replies) ? replies.map(encodeReply) : planned.map(() => encodeReply(replies)),
+    );
+  }
+
+  /** What `run` answers; a failure becomes its error reply, and a bug is logged and answered as one. */
+  async #guard<T>(command: RespCommand, run: () => T | Promise<T>): Promise<T | RespReply> {
     try {
-      return await this.#table.dispatch(command, context);
+      return await run();
     } catch (error) {
       const mapped = errorReply(error);
       if (mapped !== null) return mapped;
@@ -234,6 +275,12 @@ export class RespServer {
       return reply.error(`ERR internal error: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+function argumentBytes(command: RespCommand): number {
+  let bytes = 0;
+  for (const argument of command) bytes += argument.byteLength;
+  return bytes;
 }
 
 /** Resolves once the socket can take more, or has closed. */

@@ -9,6 +9,7 @@ export {
   keysPerOperationMax,
   kvLimitsDefault,
   kvLimitsTiny,
+  operationsPerSequenceMax,
   readBytesMax,
   storeBytesMax,
   valueSizeMaxBytes,
@@ -30,5 +31,15 @@ export {
   type PutCondition,
   putConditions,
 } from './kv-operations.js';
+export {
+  decodeSequence,
+  decodeSequenceResult,
+  encodeSequence,
+  encodeSequenceResult,
+  isReadOnlySequence,
+  isSequence,
+  type KvEncodedOutcome,
+  type KvOutcome,
+} from './kv-sequence.js';
 export { createKeyValueStore, keyValueService } from './kv-service.js';
 export { KeyValueStore } from './kv-store.js';

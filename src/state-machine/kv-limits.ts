@@ -11,6 +11,8 @@ export const keySizeMaxBytes = 1024;
 export const valueSizeMaxBytes = 1024 * 1024;
 /** Keys one operation may name (get-many, lengths, put-many, delete-many). */
 export const keysPerOperationMax = 10_000;
+/** Operations one sequence may hold (kv-sequence.ts): a Redis pipeline is sent in sequences of at most this many. */
+export const operationsPerSequenceMax = 1024;
 /**
  * The most value bytes one multi-key read may answer: its reply must fit a frame (16 MiB) with room
  * to spare, whatever the keys hold.
@@ -49,6 +51,7 @@ export interface KvLimits {
   readonly keySizeMaxBytes: number;
   readonly valueSizeMaxBytes: number;
   readonly keysPerOperationMax: number;
+  readonly operationsPerSequenceMax: number;
   readonly readBytesMax: number;
   readonly keysMax: number;
   readonly storeBytesMax: number;
@@ -58,6 +61,7 @@ export const kvLimitsDefault: KvLimits = {
   keySizeMaxBytes,
   valueSizeMaxBytes,
   keysPerOperationMax,
+  operationsPerSequenceMax,
   readBytesMax,
   keysMax,
   storeBytesMax,
@@ -71,6 +75,7 @@ export const kvLimitsTiny: KvLimits = {
   keySizeMaxBytes: 8,
   valueSizeMaxBytes: 24,
   keysPerOperationMax: 4,
+  operationsPerSequenceMax: 4,
   readBytesMax: 40,
   keysMax: 4,
   storeBytesMax: 300,
@@ -89,6 +94,10 @@ export function checkKvLimits(limits: KvLimits): void {
   assert(
     Number.isSafeInteger(limits.keysPerOperationMax) && limits.keysPerOperationMax >= 1,
     'a multi-key operation may name a key',
+  );
+  assert(
+    Number.isSafeInteger(limits.operationsPerSequenceMax) && limits.operationsPerSequenceMax >= 1,
+    'a sequence may hold an operation',
   );
   // A multi-key read of one key answers whatever a get would.
   assert(

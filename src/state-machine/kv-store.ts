@@ -27,10 +27,18 @@ import {
   isReadOnly,
   type KvOperation,
   type KvOperationOf,
+  type KvReadOperation,
   type KvResult,
   type KvSingleKeyOperation,
   unpackMessage,
 } from './kv-operations.js';
+import {
+  decodeSequence,
+  encodeSequenceResult,
+  isReadOnlySequence,
+  isSequence,
+  type KvEncodedOutcome,
+} from './kv-sequence.js';
 import { KvSnapshotEncoding } from './kv-snapshot-encoding.js';
 import { binaryUpdateMarker, decodeBinaryUpdate, encodeUpdate, type KvUpdate } from './kv-updates.js';
 
@@ -43,7 +51,18 @@ const utf8 = new TextEncoder();
 
 /** The writes that name one key; put-many and delete-many name several. */
 type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' }>;
+type KvWriteOperation = Exclude<KvOperation, KvReadOperation>;
 type KvMultiKeyOperation = Exclude<KvOperation, KvSingleKeyOperation>;
+
+/**
+ * What the parts of a sequence executed so far changed: each key's value after them (null: deleted),
+ * and how many keys and bytes they added, for the limits the next part is checked against.
+ */
+interface Pending {
+  readonly values: Map<string, string | null>;
+  keys: number;
+  bytes: number;
+}
 
 export class KeyValueStore implements StateMachine {
   /**
@@ -54,6 +73,8 @@ export class KeyValueStore implements StateMachine {
   readonly #entries = new Map<string, string>();
   /** What the entries count against `storeBytesMax` (entryBytes of each). */
   #bytes = 0;
+  /** While a sequence executes: what its parts so far changed, which the next part sees. */
+  #pending: Pending | null = null;
 
   constructor(readonly limits: KvLimits = kvLimitsDefault) {
     checkKvLimits(limits);
@@ -78,36 +99,21 @@ export class KeyValueStore implements StateMachine {
   }
 
   execute(operation: Uint8Array): Execution {
+    if (isSequence(operation)) return this.#executeSequence(decodeSequence(operation));
     const decoded = decodeOperation(operation);
     if (isReadOnly(decoded)) {
       throw new ServiceError(ErrorCode.badRequest, `${decoded.kind} is a read: send it as a query`);
     }
-    if (decoded.kind === 'put-many') return this.#putMany(decoded);
-    if (decoded.kind === 'delete-many') return this.#deleteMany(decoded);
-    this.#checkOperands(decoded);
-    const before = this.#entries.get(latin1String(decoded.key));
-    const [result, update, afterLength] = this.#write(
-      decoded,
-      before === undefined ? undefined : latin1Bytes(before),
-    );
-    if (update.byteLength > 0) {
-      // On an absent key, any change adds it (a delete of it changes nothing).
-      const keyLength = decoded.key.byteLength;
-      const grown = entryBytes(keyLength, afterLength) - entryBytes(keyLength, before?.length);
-      this.#checkRoom(before === undefined ? 1 : 0, grown, decoded.kind);
-    }
-    return { result: encodeResult(result), update };
+    return this.#executeWrite(decoded);
   }
 
   query(operation: Uint8Array): Uint8Array {
+    if (isSequence(operation)) return this.#querySequence(decodeSequence(operation));
     const decoded = decodeOperation(operation);
-    if (decoded.kind === 'get-many' || decoded.kind === 'lengths') return this.#readMany(decoded);
-    if (decoded.kind !== 'get') {
+    if (!isReadOnly(decoded)) {
       throw new ServiceError(ErrorCode.badRequest, `${decoded.kind} is a write, not a query`);
     }
-    this.#checkOperands(decoded);
-    const value = this.#entries.get(latin1String(decoded.key));
-    return encodeResult({ kind: 'get', value: value === undefined ? null : latin1Bytes(value) });
+    return this.#query(decoded);
   }
 
   apply(update: Uint8Array): void {
@@ -206,6 +212,131 @@ export class KeyValueStore implements StateMachine {
     return createHash('sha256').update(encoded).digest('hex');
   }
 
+  #executeWrite(operation: KvWriteOperation): Execution {
+    if (operation.kind === 'put-many') return this.#putMany(operation);
+    if (operation.kind === 'delete-many') return this.#deleteMany(operation);
+    this.#checkOperands(operation);
+    const before = this.#lookup(latin1String(operation.key));
+    const [result, update, afterLength] = this.#write(
+      operation,
+      before === undefined ? undefined : latin1Bytes(before),
+    );
+    if (update.byteLength > 0) {
+      // On an absent key, any change adds it (a delete of it changes nothing).
+      const keyLength = operation.key.byteLength;
+      const grown = entryBytes(keyLength, afterLength) - entryBytes(keyLength, before?.length);
+      this.#checkRoom(before === undefined ? 1 : 0, grown, operation.kind);
+    }
+    return { result: encodeResult(result), update };
+  }
+
+  #query(operation: KvReadOperation): Uint8Array {
+    if (operation.kind === 'get-many' || operation.kind === 'lengths') return this.#readMany(operation);
+    this.#checkOperands(operation);
+    const value = this.#lookup(latin1String(operation.key));
+    return encodeResult({ kind: 'get', value: value === undefined ? null : latin1Bytes(value) });
+  }
+
+  /**
+   * Runs the parts in order, each against the state the parts before it left (held aside in
+   * `#pending`, so the store itself is unchanged, as `execute` promises); a refused part is answered
+   * with its refusal and changes nothing. The update is every part's, in order, as one batch.
+   */
+  #executeSequence(parts: readonly KvOperation[]): Execution {
+    this.#checkSequence(parts);
+    if (isReadOnlySequence(parts)) {
+      throw new ServiceError(ErrorCode.badRequest, 'a sequence of reads is a read: send it as a query');
+    }
+    const pending: Pending = { values: new Map(), keys: 0, bytes: 0 };
+    const updates: Uint8Array[] = [];
+    this.#pending = pending;
+    try {
+      const outcomes = this.#runParts(parts, (update) => {
+        const effects = isBatchUpdate(update) ? decodeBatchUpdate(update) : [update];
+        for (const effect of effects ?? []) {
+          updates.push(effect);
+          this.#holdPending(pending, decodeBinaryUpdate(effect) as KvUpdate); // encoded just now
+        }
+      });
+      return { result: encodeSequenceResult(outcomes), update: batchOf(updates) };
+    } finally {
+      this.#pending = null;
+    }
+  }
+
+  #querySequence(parts: readonly KvOperation[]): Uint8Array {
+    this.#checkSequence(parts);
+    if (!isReadOnlySequence(parts)) {
+      throw new ServiceError(ErrorCode.badRequest, 'a sequence with a write is a write, not a query');
+    }
+    return encodeSequenceResult(this.#runParts(parts, () => {}));
+  }
+
+  /**
+   * Each part's outcome, in order: a read answered from the pending state, a write executed against
+   * it (its update handed to `changed`), a ServiceError the part's refusal. The results together
+   * stay within readBytesMax (they are answered in one reply, and a write's are kept in its log
+   * entry): the part that would pass it, unless it is the first, does not run, nor any after it
+   * (NOT_RUN), so a client that sends those again keeps their order.
+   */
+  #runParts(parts: readonly KvOperation[], changed: (update: Uint8Array) => void): KvEncodedOutcome[] {
+    const outcomes: KvEncodedOutcome[] = [];
+    let answered = 0;
+    for (const part of parts) {
+      let execution: Execution;
+      try {
+        execution = isReadOnly(part)
+          ? { result: this.#query(part), update: noUpdate }
+          : this.#executeWrite(part);
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
+        outcomes.push({ ok: false, code: error.code, message: error.message });
+        continue;
+      }
+      if (answered > 0 && answered + execution.result.byteLength > this.limits.readBytesMax) {
+        const message = `not run: the results of the sequence's operations before this ${part.kind} reached readBytesMax = ${this.limits.readBytesMax} bytes`;
+        while (outcomes.length < parts.length) outcomes.push({ ok: false, code: ErrorCode.notRun, message });
+        break;
+      }
+      answered += execution.result.byteLength;
+      outcomes.push({ ok: true, result: execution.result });
+      if (execution.update.byteLength > 0) changed(execution.update);
+    }
+    return outcomes;
+  }
+
+  #checkSequence(parts: readonly KvOperation[]): void {
+    if (parts.length === 0) throw new ServiceError(ErrorCode.badRequest, 'a sequence holds no operation');
+    if (parts.length > this.limits.operationsPerSequenceMax) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `a sequence of ${parts.length} operations exceeds operationsPerSequenceMax = ${this.limits.operationsPerSequenceMax}`,
+      );
+    }
+  }
+
+  /** A key's value as the parts of a sequence run so far left it (outside one, the store's). */
+  #lookup(key: string): string | undefined {
+    const pending = this.#pending;
+    if (pending !== null) {
+      const value = pending.values.get(key);
+      if (value !== undefined) return value ?? undefined;
+    }
+    return this.#entries.get(key);
+  }
+
+  #holdPending(pending: Pending, effect: KvUpdate): void {
+    const { key } = effect;
+    const before = this.#lookup(key);
+    let after: string | undefined;
+    if (effect.kind === 'set') after = effect.value;
+    else if (effect.kind === 'append') after = (before ?? '') + effect.value;
+    pending.values.set(key, after ?? null);
+    if (before === undefined && after !== undefined) pending.keys += 1;
+    if (before !== undefined && after === undefined) pending.keys -= 1;
+    pending.bytes += entryBytes(key.length, after?.length) - entryBytes(key.length, before?.length);
+  }
+
   #applyEffect(effect: KvUpdate): void {
     const { key } = effect;
     const before = this.#entries.get(key);
@@ -220,7 +351,7 @@ export class KeyValueStore implements StateMachine {
   /** Answers get-many (the values) or lengths (their byte lengths), null for an absent key. */
   #readMany(operation: KvOperationOf<'get-many'> | KvOperationOf<'lengths'>): Uint8Array {
     this.#checkKeys(operation);
-    const found = operation.keys.map((key) => this.#entries.get(latin1String(key)));
+    const found = operation.keys.map((key) => this.#lookup(latin1String(key)));
     if (operation.kind === 'lengths') {
       return encodeResult({ kind: 'lengths', lengths: found.map((value) => value?.length ?? null) });
     }
@@ -250,7 +381,7 @@ export class KeyValueStore implements StateMachine {
     let added = 0;
     let grown = 0;
     for (const [key, value] of last) {
-      const before = this.#entries.get(key);
+      const before = this.#lookup(key);
       if (before === undefined) added += 1;
       grown += entryBytes(key.length, value.byteLength) - entryBytes(key.length, before?.length);
       const update = updateFor(
@@ -270,7 +401,7 @@ export class KeyValueStore implements StateMachine {
     const present = new Set<string>();
     for (const key of operation.keys) {
       const text = latin1String(key);
-      if (this.#entries.has(text)) present.add(text);
+      if (this.#lookup(text) !== undefined) present.add(text);
     }
     const parts = [...present].map((key) => encodeUpdate('delete', latin1Bytes(key)));
     return { result: encodeResult({ kind: 'delete-many', count: present.size }), update: batchOf(parts) };
@@ -295,17 +426,18 @@ export class KeyValueStore implements StateMachine {
    * (kv-limits.ts). A write that adds nothing goes on even in a store over its limit.
    */
   #checkRoom(added: number, grown: number, kind: KvOperation['kind']): void {
-    const held = this.#entries.size;
+    const held = this.#entries.size + (this.#pending?.keys ?? 0);
+    const bytes = this.#bytes + (this.#pending?.bytes ?? 0);
     if (added > 0 && held + added > this.limits.keysMax) {
       throw new ServiceError(
         ErrorCode.storeFull,
         `${kind} would add ${added === 1 ? 'a key' : `${added} keys`} to a store that holds ${held} of keysMax = ${this.limits.keysMax}; delete keys to make room`,
       );
     }
-    if (grown > 0 && this.#bytes + grown > this.limits.storeBytesMax) {
+    if (grown > 0 && bytes + grown > this.limits.storeBytesMax) {
       throw new ServiceError(
         ErrorCode.storeFull,
-        `${kind} would grow the store by ${grown} bytes, and it holds ${this.#bytes} of storeBytesMax = ${this.limits.storeBytesMax} (keys and values, and ${entryOverheadBytes} bytes a key); delete keys or shorten values to make room`,
+        `${kind} would grow the store by ${grown} bytes, and it holds ${bytes} of storeBytesMax = ${this.limits.storeBytesMax} (keys and values, and ${entryOverheadBytes} bytes a key); delete keys or shorten values to make room`,
       );
     }
   }

@@ -6,13 +6,27 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { RedisPortClient, type RedisReply } from '../../src/chaos/redis-port-client.js';
 import type { Client, ReadOptions } from '../../src/client/index.js';
-import { UnavailableError } from '../../src/errors.js';
+import { RequestRefusedError, UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
+import { ServiceError } from '../../src/protocol/state-machine.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
 import { pipelinedCommandsMax } from '../../src/resp/limits.js';
+import {
+  decodeResult,
+  decodeSequenceResult,
+  encodeOperation,
+  encodeSequence,
+  isReadOnly,
+  isReadOnlySequence,
+  KeyValueStore,
+  type KvLimits,
+  type KvOperation,
+  kvLimitsDefault,
+} from '../../src/state-machine/index.js';
 
 const local: LocalReplica = {
   id: replicaId('r2'),
@@ -44,12 +58,20 @@ function unreachableBackend(delayMs: number): RespBackend {
   };
 }
 
+/** One call the stand-in client got: its operations' kinds, and where a read was asked to go (null: a write). */
+interface ClientCall {
+  readonly kinds: readonly string[];
+  readonly read: ReadOptions | undefined | null;
+}
+
 /**
- * A cluster that answers GET, MGET, EXISTS and SET (each write at log index 40 + its number) and
- * records where each read was asked to go.
+ * A cluster of one real key/value store (each write at log index 40 + its number), reached through a
+ * stand-in client that records each call: `execute` for one command, `sequence` for a pipeline. A
+ * refusal by the store comes back as the real client's RequestRefusedError.
  */
-function recordingBackend(readOnlyByDefault: boolean) {
-  const readsAt: (ReadOptions | undefined)[] = [];
+function storeBackend(readOnlyByDefault: boolean, limits: KvLimits = kvLimitsDefault) {
+  const store = new KeyValueStore(limits);
+  const calls: ClientCall[] = [];
   let writes = 0;
   const metadata = () => ({
     view: 4,
@@ -57,20 +79,30 @@ function recordingBackend(readOnlyByDefault: boolean) {
     durability: 'sync',
     replicas: ['r1', 'r2', 'r3'],
   });
+  const run = (bytes: Uint8Array, write: boolean): Uint8Array => {
+    try {
+      if (!write) return store.query(bytes);
+      const { result, update } = store.execute(bytes);
+      store.apply(update);
+      return result;
+    } catch (error) {
+      if (error instanceof ServiceError) throw new RequestRefusedError(error.code, error.message);
+      throw error;
+    }
+  };
   const client = {
-    get: async (_key: Buffer, options?: ReadOptions) => {
-      readsAt.push(options);
-      return Buffer.from('v');
+    execute: async (operation: KvOperation, options?: ReadOptions) => {
+      const write = !isReadOnly(operation);
+      calls.push({ kinds: [operation.kind], read: write ? null : options });
+      const result = decodeResult(operation.kind, run(encodeOperation(operation), write));
+      return { result, write: write ? metadata() : null };
     },
-    getMany: async (keys: readonly Buffer[], options?: ReadOptions) => {
-      readsAt.push(options);
-      return keys.map(() => null);
+    sequence: async (operations: readonly KvOperation[], options?: ReadOptions) => {
+      const write = !isReadOnlySequence(operations);
+      calls.push({ kinds: operations.map((operation) => operation.kind), read: write ? null : options });
+      const outcomes = decodeSequenceResult(operations, run(encodeSequence(operations), write));
+      return { outcomes, write: write ? metadata() : null };
     },
-    lengths: async (keys: readonly Buffer[], options?: ReadOptions) => {
-      readsAt.push(options);
-      return keys.map(() => 1);
-    },
-    put: async () => metadata(),
   };
   const backend: RespBackend = {
     client: async () => client as unknown as Client,
@@ -85,8 +117,12 @@ function recordingBackend(readOnlyByDefault: boolean) {
     readOnlyByDefault,
     close: async () => {},
   };
-  return { backend, readsAt };
+  return { backend, calls, store };
 }
+
+/** Where each read call was asked to go, in order (writes left out). */
+const readsOf = (calls: readonly ClientCall[]) =>
+  calls.filter((call) => call.read !== null).map((call) => call.read);
 
 interface Exchange {
   readonly text: string;
@@ -120,6 +156,26 @@ function exchange(port: number, input: string | Buffer, until: (text: string) =>
 }
 
 const lines = (count: number) => (text: string) => text.split('\r\n').length > count;
+
+/** Sends each command (words split on spaces) on one connection once the reply before it came. */
+async function oneByOne(port: number, commands: readonly string[]): Promise<RedisReply[]> {
+  const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+  try {
+    const replies: RedisReply[] = [];
+    for (const command of commands) replies.push(await client.command(command.split(' '), 5_000));
+    return replies;
+  } finally {
+    client.close();
+  }
+}
+
+/** The read options of a READONLY connection whose last write was at `minIndex`. */
+const bounded = (minIndex: number): ReadOptions => ({
+  read: 'any',
+  maxStalenessMs: 250,
+  minIndex,
+  preferMember: 'r2:7002',
+});
 
 describe('the Redis port without a cluster', () => {
   let server: RespServer;
@@ -242,6 +298,14 @@ describe('the Redis port without a cluster', () => {
     assert.equal(closed, false);
   });
 
+  test('a pipeline that fails as a whole answers every command with the error, the others in their place', async () => {
+    const { text } = await exchange(port, 'SET a 1\r\nSET b 2 EX 1\r\nGET c\r\n', lines(3));
+    const [first, second, third] = text.split('\r\n');
+    assert.match(first ?? '', /^-UNAVAILABLE no coordinator answered$/);
+    assert.equal(second, '-ERR SET EX is not supported: keys never expire in Understudy');
+    assert.match(third ?? '', /^-UNAVAILABLE no coordinator answered$/);
+  });
+
   test('a pipeline longer than the port reads ahead is answered whole, in order', async () => {
     // Three times pipelinedCommandsMax: reading pauses and resumes along the way.
     const count = 3 * pipelinedCommandsMax;
@@ -290,7 +354,7 @@ describe('the Redis port without a cluster', () => {
 describe('READONLY and READWRITE', () => {
   const servers: RespServer[] = [];
   const start = async (readOnlyByDefault: boolean) => {
-    const { backend, readsAt } = recordingBackend(readOnlyByDefault);
+    const { backend, calls } = storeBackend(readOnlyByDefault);
     const server = await RespServer.start({
       listen: '127.0.0.1:0',
       backend,
@@ -298,7 +362,7 @@ describe('READONLY and READWRITE', () => {
       logger: createLogger({ level: 'silent' }),
     });
     servers.push(server);
-    return { port: Number(server.address.split(':').pop()), readsAt };
+    return { port: Number(server.address.split(':').pop()), calls };
   };
 
   after(async () => {
@@ -306,42 +370,33 @@ describe('READONLY and READWRITE', () => {
   });
 
   test("a READONLY connection's reads go to the replica, after its own last write; READWRITE sends them to the primary again", async () => {
-    const { port, readsAt } = await start(false);
-    const commands = [
+    const { port, calls } = await start(false);
+    // One command at a time: a pipeline would run them as one sequence (below).
+    const replies = await oneByOne(port, [
       'GET k',
       'READONLY',
       'GET k',
       'SET k v',
-      'MGET a b',
+      'MGET a k',
       'SET k w',
       'EXISTS k',
       'READWRITE',
       'STRLEN k',
-    ];
-    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(11));
-    assert.equal(text, '$1\r\nv\r\n+OK\r\n$1\r\nv\r\n+OK\r\n*2\r\n$-1\r\n$-1\r\n+OK\r\n:1\r\n+OK\r\n:1\r\n');
-    const bounded = (minIndex: number): ReadOptions => ({
-      read: 'any',
-      maxStalenessMs: 250,
-      minIndex,
-      preferMember: 'r2:7002',
-    });
-    assert.deepEqual(readsAt, [undefined, bounded(0), bounded(41), bounded(42), undefined]);
+    ]);
+    assert.deepEqual(replies, [null, 'OK', null, 'OK', [null, Buffer.from('v')], 'OK', 1, 'OK', 1]);
+    assert.deepEqual(readsOf(calls), [undefined, bounded(0), bounded(41), bounded(42), undefined]);
   });
 
   test('READONLY belongs to its connection; with --resp-reads replica every connection starts READONLY', async () => {
     const primaryFirst = await start(false);
-    await exchange(primaryFirst.port, 'READONLY\r\n', lines(1));
-    await exchange(primaryFirst.port, 'GET k\r\n', lines(2));
-    assert.deepEqual(primaryFirst.readsAt, [undefined], 'a new connection reads at the primary');
+    await oneByOne(primaryFirst.port, ['READONLY']);
+    await oneByOne(primaryFirst.port, ['GET k']);
+    assert.deepEqual(readsOf(primaryFirst.calls), [undefined], 'a new connection reads at the primary');
 
     const replicaFirst = await start(true);
-    await exchange(replicaFirst.port, 'GET k\r\n', lines(2));
-    await exchange(replicaFirst.port, 'READWRITE\r\nGET k\r\n', lines(3));
-    assert.deepEqual(replicaFirst.readsAt, [
-      { read: 'any', maxStalenessMs: 250, minIndex: 0, preferMember: 'r2:7002' },
-      undefined,
-    ]);
+    await oneByOne(replicaFirst.port, ['GET k']);
+    await oneByOne(replicaFirst.port, ['READWRITE', 'GET k']);
+    assert.deepEqual(readsOf(replicaFirst.calls), [bounded(0), undefined]);
   });
 
   test('READONLY and READWRITE take no arguments', async () => {
@@ -350,6 +405,135 @@ describe('READONLY and READWRITE', () => {
     assert.equal(
       text,
       "-ERR wrong number of arguments for 'readonly' command\r\n-ERR wrong number of arguments for 'readwrite' command\r\n",
+    );
+  });
+});
+
+describe('pipelines', () => {
+  const servers: RespServer[] = [];
+  const start = async (limits?: KvLimits) => {
+    const { backend, calls, store } = storeBackend(false, limits);
+    // INFO waits for the coordinator's status: a pipeline sent behind it is all read before it runs.
+    backend.clusterStatus = () => new Promise((resolve) => setTimeout(() => resolve(null), 150));
+    const server = await RespServer.start({
+      listen: '127.0.0.1:0',
+      backend,
+      understudyVersion: 'test',
+      logger: createLogger({ level: 'silent' }),
+    });
+    servers.push(server);
+    return { port: Number(server.address.split(':').pop()), calls, store, server };
+  };
+  /** Sends INFO and then `commands` at once; answers the replies after INFO's. */
+  const pipeline = async (port: number, commands: readonly string[], replyLines: number) => {
+    const { text } = await exchange(port, `INFO server\r\n${commands.join('\r\n')}\r\n`, (got) => {
+      const afterInfo = got.indexOf('\r\n\r\n');
+      return afterInfo >= 0 && got.slice(afterInfo + 4).split('\r\n').length > replyLines;
+    });
+    return text.slice(text.indexOf('\r\n\r\n') + 4);
+  };
+
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  test('pipelined commands run as one sequence, in order, each seeing the ones before it', async () => {
+    const { port, calls, store, server } = await start();
+    const commands = [
+      'SET x 5',
+      'INCR x',
+      'INCR w',
+      'SET w hello',
+      'INCR w',
+      'APPEND w !',
+      'MGET x w zz',
+      'SET x 1 EX 5',
+      'DEL x w',
+      'EXISTS x w',
+      'SET y 1 NX',
+      'SET y 2 NX',
+      'GET y',
+    ];
+    const text = await pipeline(port, commands, 19);
+    assert.equal(
+      text,
+      [
+        '+OK',
+        ':6',
+        ':1',
+        '+OK',
+        '-ERR value is not an integer or out of range',
+        ':6',
+        '*3',
+        '$1',
+        '6',
+        '$6',
+        'hello!',
+        '$-1',
+        '-ERR SET EX is not supported: keys never expire in Understudy',
+        ':2',
+        ':0',
+        '+OK',
+        '$-1',
+        '$1',
+        '1',
+        '',
+      ].join('\r\n'),
+    );
+    // The command with bad arguments was answered in its place, without reaching the cluster.
+    assert.deepEqual(calls, [
+      {
+        kinds: [
+          'put',
+          'incr',
+          'incr',
+          'put',
+          'incr',
+          'append',
+          'get-many',
+          'delete-many',
+          'lengths',
+          'put-if',
+          'put-if',
+          'get',
+        ],
+        read: null,
+      },
+    ]);
+    assert.equal(server.counters.pipelinedSequences, 1);
+    assert.equal(server.counters.commands, commands.length + 1);
+    assert.equal(store.entryCount, 1, 'only y is left');
+  });
+
+  test("a READONLY connection's pipeline of reads is one read at its replica; with a write it goes to the primary", async () => {
+    const { port, calls } = await start();
+    await pipeline(port, ['SET k v', 'READONLY', 'GET k', 'MGET k j', 'STRLEN k'], 7);
+    assert.deepEqual(calls.slice(1), [{ kinds: ['get', 'get-many', 'lengths'], read: bounded(41) }]);
+    await pipeline(port, ['READONLY', 'GET k', 'SET k w', 'GET k'], 4);
+    assert.deepEqual(calls.slice(2), [{ kinds: ['get', 'put', 'get'], read: null }]);
+  });
+
+  test('what a sequence did not run (its results reached their limit) is sent again, and every reply keeps its place', async () => {
+    // Results of at most 40 bytes a sequence: a GET of a 20-byte value answers 23.
+    const limits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 30, readBytesMax: 40 };
+    const { port, calls } = await start(limits);
+    const twenty = 'a'.repeat(20);
+    const text = await pipeline(
+      port,
+      [`SET a ${twenty}`, `SET b ${twenty}`, 'GET a', 'GET b', 'GET a', 'SET c x', 'GET c'],
+      10,
+    );
+    assert.equal(
+      text,
+      `+OK\r\n+OK\r\n$20\r\n${twenty}\r\n$20\r\n${twenty}\r\n$20\r\n${twenty}\r\n+OK\r\n$1\r\nx\r\n`,
+    );
+    assert.deepEqual(
+      calls.map((call) => call.kinds),
+      [
+        ['put', 'put', 'get', 'get', 'get', 'put', 'get'],
+        ['get', 'get', 'put', 'get'],
+        ['get', 'put', 'get'],
+      ],
     );
   });
 });

@@ -1,0 +1,100 @@
+// How planned key/value commands reach the cluster: one alone as its own operation, several read
+// together from a connection (a pipeline) as one sequence (state-machine/kv-sequence.ts). Redis runs
+// a connection's commands one after another; a sequence runs them in the same order, each seeing the
+// ones before it, in one round trip to the primary and one log entry, where one at a time took a
+// round trip and an entry each. It is atomic as well, which Redis's pipeline is not: a promise
+// stronger than Redis's, never a weaker one.
+//
+// A sequence of reads only is a read, answered where the connection's reads are (the primary, or on
+// a READONLY connection this replica within the port's bound, after the connection's own writes).
+// With a write in it, it is a write at the primary with sync durability, as each write command is.
+// If the sequence fails as a whole (UNAVAILABLE, OUTCOME_UNKNOWN), every command in it is answered
+// with that error: all of them ran or none did.
+
+import type { ReadOptions, WriteMetadata } from '../client/index.js';
+import { ErrorCode } from '../errors.js';
+import { isReadOnly, isReadOnlySequence, type KvOutcome, type KvResult } from '../state-machine/index.js';
+import { isPlan, type KvPlan, type Planned } from './command-table.js';
+import type { CommandContext } from './context.js';
+import { errorReply, refusalReply } from './errors.js';
+import type { RespReply } from './replies.js';
+
+/** Runs one planned command. */
+export async function runPlanned(planned: Planned, context: CommandContext): Promise<RespReply> {
+  return isPlan(planned) ? planned.reply(await resultOf(planned, context)) : planned;
+}
+
+/**
+ * Runs planned commands in order as one sequence and answers each; the ones planned as error replies
+ * keep their place. Operations the sequence did not run (NOT_RUN: its results reached their limit)
+ * are sent again as the next sequence, so every command is answered in order. A failure of a
+ * sequence as a whole (UNAVAILABLE, OUTCOME_UNKNOWN) answers each of its commands: all of them ran
+ * or none did.
+ */
+export async function runPipelined(
+  planned: readonly Planned[],
+  context: CommandContext,
+): Promise<RespReply[]> {
+  const plans = planned.filter(isPlan);
+  const replies: RespReply[] = [];
+  while (replies.length < plans.length) {
+    const rest = plans.slice(replies.length);
+    try {
+      if (rest.length === 1) {
+        const [last] = rest as [KvPlan];
+        replies.push(last.reply(await resultOf(last, context)));
+        break;
+      }
+      const ran = await sequenceOf(rest, context);
+      const notRun = ran.findIndex((outcome) => !outcome.ok && outcome.code === ErrorCode.notRun);
+      // The store runs a sequence's first operation whatever its result's size; a server that did
+      // not would otherwise be asked again forever.
+      const answered = notRun === -1 || notRun === 0 ? ran.length : notRun;
+      for (let at = 0; at < answered; at++) replies.push(replyOf(rest[at] as KvPlan, ran[at] as KvOutcome));
+    } catch (error) {
+      const mapped = errorReply(error);
+      if (mapped === null) throw error;
+      while (replies.length < plans.length) replies.push(mapped);
+    }
+  }
+  let at = 0;
+  return planned.map((one) => (isPlan(one) ? (replies[at++] as RespReply) : one));
+}
+
+async function resultOf(plan: KvPlan, context: CommandContext): Promise<KvResult> {
+  const client = await context.backend.client(context.connection.token);
+  const { result, write } = await client.execute(
+    plan.operation,
+    isReadOnly(plan.operation) ? readOptions(context) : undefined,
+  );
+  if (write !== null) noteWrite(context, write);
+  return result;
+}
+
+async function sequenceOf(plans: readonly KvPlan[], context: CommandContext): Promise<readonly KvOutcome[]> {
+  const client = await context.backend.client(context.connection.token);
+  const operations = plans.map((plan) => plan.operation);
+  const { outcomes, write } = await client.sequence(
+    operations,
+    isReadOnlySequence(operations) ? readOptions(context) : undefined,
+  );
+  if (write !== null) noteWrite(context, write);
+  return outcomes;
+}
+
+function replyOf(plan: KvPlan, outcome: KvOutcome): RespReply {
+  return outcome.ok ? plan.reply(outcome.result) : refusalReply(outcome.code, outcome.message);
+}
+
+/** Where this connection's reads go: the primary, or this replica when it is READONLY. */
+function readOptions(context: CommandContext): ReadOptions | undefined {
+  const { connection, backend } = context;
+  return connection.readOnly ? backend.replicaReadOptions(connection.lastWriteIndex) : undefined;
+}
+
+/** Notes, for WAIT and the connection's later reads, where its last write stands. */
+function noteWrite(context: CommandContext, write: WriteMetadata): void {
+  const { connection } = context;
+  connection.lastWriteBackups = Math.max(0, write.replicas.length - 1);
+  connection.lastWriteIndex = Math.max(connection.lastWriteIndex, write.index);
+}
