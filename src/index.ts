@@ -5,6 +5,7 @@ export {
   type Bytes,
   Client,
   type ClientOptions,
+  type ExecuteResult,
   type KvRequestStatus,
   type LocalLink,
   parseRequestId,
@@ -14,6 +15,7 @@ export {
   type ReadReply,
   ReplicatedClient,
   type RequestStatus,
+  type SequenceResult,
   type TlsMaterial,
   type WriteMetadata,
   type WriteOptions,
@@ -62,4 +64,11 @@ export {
   type StateSize,
 } from './protocol/state-machine.js';
 export type { Durability, View } from './protocol/types.js';
-export { KeyValueStore, type KvResult, keyValueService } from './state-machine/index.js';
+export {
+  KeyValueStore,
+  type KvOperation,
+  type KvOutcome,
+  type KvResult,
+  keyValueService,
+  kvOperation,
+} from './state-machine/index.js';

@@ -1,5 +1,6 @@
 // A minimal Redis (RESP2) client for the chaos workload's Redis-port processes: one connection, one
-// command at a time, no retries and no reconnection of its own. A real Redis client resends a
+// command at a time or one pipeline (several commands in one write, their replies in order), no
+// retries and no reconnection of its own. A real Redis client resends a
 // command after a reconnect (as a new request, which may run twice); this one never does, so a
 // command that ran twice through the port would be the port's fault, and the history shows it.
 // Replies: simple strings, errors, integers, bulk strings and arrays; an error reply resolves as a
@@ -62,7 +63,13 @@ function parseReply(data: Buffer, at: number): { reply: RedisReply; end: number 
 
 export class RedisPortClient {
   private buffered: Buffer = Buffer.alloc(0);
-  private waiting: { resolve: (reply: RedisReply) => void; reject: (error: Error) => void } | null = null;
+  /** The call waiting for replies: how many it still needs, and those that came. */
+  private waiting: {
+    readonly replies: RedisReply[];
+    readonly count: number;
+    readonly resolve: (replies: RedisReply[]) => void;
+    readonly reject: (error: Error) => void;
+  } | null = null;
   private failure: RedisConnectionError | null = null;
 
   private constructor(private readonly socket: Socket) {
@@ -91,15 +98,26 @@ export class RedisPortClient {
   }
 
   /** Sends one command and waits for its reply; rejects with RedisConnectionError when none came. */
-  command(args: readonly (string | Buffer)[], timeoutMs: number): Promise<RedisReply> {
+  async command(args: readonly (string | Buffer)[], timeoutMs: number): Promise<RedisReply> {
+    const [only] = await this.pipeline([args], timeoutMs);
+    return only as RedisReply;
+  }
+
+  /**
+   * Sends `commands` in one write and waits for all their replies, in order; rejects with
+   * RedisConnectionError when any did not come (those before it may have run, and later ones too).
+   */
+  pipeline(commands: readonly (readonly (string | Buffer)[])[], timeoutMs: number): Promise<RedisReply[]> {
     if (this.failure !== null) return Promise.reject(this.failure);
-    if (this.waiting !== null) return Promise.reject(new RedisConnectionError('one command at a time'));
+    if (this.waiting !== null) return Promise.reject(new RedisConnectionError('one call at a time'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(`no reply within ${timeoutMs} ms`), timeoutMs);
       this.waiting = {
-        resolve: (reply) => {
+        replies: [],
+        count: commands.length,
+        resolve: (replies) => {
           clearTimeout(timer);
-          resolve(reply);
+          resolve(replies);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -107,7 +125,8 @@ export class RedisPortClient {
         },
       };
       // A command is an array of bulk strings, as the port's own replies encode one.
-      this.socket.write(encodeReply(reply.array(args.map((arg) => reply.bulk(arg)))));
+      const encoded = commands.map((args) => encodeReply(reply.array(args.map((arg) => reply.bulk(arg)))));
+      this.socket.write(Buffer.concat(encoded));
     });
   }
 
@@ -117,23 +136,29 @@ export class RedisPortClient {
 
   private receive(chunk: Buffer): void {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    let parsed: { reply: RedisReply; end: number } | null;
-    try {
-      parsed = parseReply(this.buffered, 0);
-    } catch (error) {
-      this.fail(error instanceof Error ? error.message : String(error));
-      return;
+    for (;;) {
+      let parsed: { reply: RedisReply; end: number } | null;
+      try {
+        parsed = parseReply(this.buffered, 0);
+      } catch (error) {
+        this.fail(error instanceof Error ? error.message : String(error));
+        return;
+      }
+      if (parsed === null) return;
+      this.buffered = this.buffered.subarray(parsed.end);
+      const waiting = this.waiting;
+      if (waiting === null) {
+        this.fail('a reply nobody asked for');
+        return;
+      }
+      waiting.replies.push(parsed.reply);
+      if (waiting.replies.length === waiting.count) {
+        this.waiting = null;
+        waiting.resolve(waiting.replies);
+        if (this.buffered.length > 0) this.fail('a reply nobody asked for');
+        return;
+      }
     }
-    if (parsed === null) return;
-    this.buffered = this.buffered.subarray(parsed.end);
-    const waiting = this.waiting;
-    this.waiting = null;
-    if (waiting === null) {
-      this.fail('a reply nobody asked for');
-      return;
-    }
-    waiting.resolve(parsed.reply);
-    if (this.buffered.length > 0) this.fail('a reply nobody asked for');
   }
 
   private fail(reason: string): void {

@@ -14,7 +14,12 @@ export interface ChaosReport {
   readonly pipeline: number;
   /** History processes that went through the replicas' Redis ports, and their commands. */
   readonly redisClients: number;
-  readonly redisCommands: { readonly sent: number; readonly ok: number; readonly readOnlyReads: number };
+  readonly redisCommands: {
+    readonly sent: number;
+    readonly ok: number;
+    readonly readOnlyReads: number;
+    readonly pipelines: number;
+  };
   readonly nemeses: readonly NemesisKind[];
   readonly concurrency: number;
   readonly replicas: number;
@@ -237,7 +242,8 @@ export function formatReport(report: ChaosReport): string {
   if (report.redisClients > 0) {
     lines.push(
       `  through Redis ports: ${report.redisCommands.sent} commands, ${report.redisCommands.ok} answered ok; ` +
-        `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below)`,
+        `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below); ` +
+        `${report.redisCommands.pipelines} pipelines of 2-3 commands`,
     );
   }
   if (report.unsuccessfulByCause.size > 0) {

@@ -102,6 +102,10 @@ const REDIS_RECONNECT_PAUSE_MS = 100;
 export const REDIS_READONLY_PROBABILITY = 0.5;
 /** The ports' bound for READONLY reads (`--resp-read-staleness-ms`, which the run gives every replica). */
 export const REDIS_READ_STALENESS_MS = 500;
+/** Share of a Redis-port process's steps that send a pipeline of commands (one sequence at the port). */
+export const REDIS_PIPELINE_PROBABILITY = 0.3;
+/** The most commands of one pipeline: each a history process of its own. */
+export const REDIS_PIPELINE_WIDTH_MAX = 3;
 /** Redis-port connections are "clients" from here on in the staleness check (library Clients count from 0). */
 const REDIS_CONNECTION_CLIENT_BASE = 1_000_000;
 /** Bounds one process's operations; register values are unique up to this many per process. */
@@ -189,6 +193,14 @@ export interface BoundedReadCounts {
   failed: number;
 }
 
+/** One command of a Redis-port step: its arguments, and how its reply, or none, is recorded. */
+interface RedisCommand {
+  readonly args: readonly string[];
+  settle(reply: RedisReply): void;
+  /** No reply came: the connection was lost (`why`). */
+  lost(why: string): void;
+}
+
 /** A Redis-port process's connection, and what the staleness check knows it by. */
 interface RedisSession {
   readonly connection: RedisPortClient;
@@ -224,10 +236,10 @@ export class Workload {
   /** Writes that ended SessionExpiredError. */
   sessionsExpired = 0;
   /**
-   * Commands the Redis-port processes sent, those answered ok (the rest are info), and the GETs
-   * among them sent on READONLY connections (bounded reads).
+   * Commands the Redis-port processes sent, those answered ok (the rest are info), the GETs among
+   * them sent on READONLY connections (bounded reads), and the pipelines they were sent in.
    */
-  readonly redisCommands = { sent: 0, ok: 0, readOnlyReads: 0 };
+  readonly redisCommands = { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0 };
   private redisConnectionsMade = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
@@ -237,6 +249,8 @@ export class Workload {
   private readonly appendKeysUsed = new Set<string>();
   private stopped = false;
   private readonly loops: Promise<void>[];
+  /** How many history processes run: the final reads use the next number. */
+  readonly processes: number;
   /** The Redis-port processes' open connections, closed at once by stop(). */
   private readonly redisConnections = new Set<RedisPortClient>();
 
@@ -256,15 +270,12 @@ export class Workload {
       return this.runProcess(process, clientIndex, client, new Random(seeds.nextUint32()));
     });
     // Drawn after the library's processes, so theirs are the same with or without these.
-    const first = this.loops.length;
-    for (let process = first; process < first + (options.redisProcesses ?? 0); process++) {
-      this.loops.push(this.runRedisProcess(process, new Random(seeds.nextUint32())));
+    let next = this.loops.length;
+    for (let redis = 0; redis < (options.redisProcesses ?? 0); redis++) {
+      this.loops.push(this.runRedisProcess(next, new Random(seeds.nextUint32())));
+      next += REDIS_PIPELINE_WIDTH_MAX;
     }
-  }
-
-  /** How many history processes run: the final reads use the next number. */
-  get processes(): number {
-    return this.loops.length;
+    this.processes = next;
   }
 
   static async start(options: WorkloadOptions): Promise<Workload> {
@@ -489,10 +500,14 @@ export class Workload {
     return { key, kind: onAppendKey ? 'append' : 'register', observe };
   }
 
-  /** A Redis-port process: connects to one port after another and runs commands until stopped. */
-  private async runRedisProcess(process: number, random: Random): Promise<void> {
+  /**
+   * A Redis-port process: connects to one port after another and runs commands until stopped. Its
+   * history processes are `first` and the REDIS_PIPELINE_WIDTH_MAX - 1 after it: a pipeline's
+   * commands are concurrent operations in the history, one per history process.
+   */
+  private async runRedisProcess(first: number, random: Random): Promise<void> {
     const generations = Array.from({ length: this.options.keys }, () => 0);
-    let next = process;
+    let next = first;
     let session: RedisSession | null = null;
     for (let sequence = 1; !this.stopped && sequence <= OPERATIONS_PER_PROCESS_MAX; sequence++) {
       if (session === null) {
@@ -505,7 +520,7 @@ export class Workload {
           continue;
         }
       }
-      if (!(await this.redisStep(process, session, random, generations, sequence))) {
+      if (!(await this.redisStep(first, session, random, generations, sequence))) {
         this.closeRedisSession(session);
         session = null;
       }
@@ -553,16 +568,53 @@ export class Workload {
     this.redisConnections.delete(session.connection);
   }
 
-  /** One command through a Redis port; false when the connection is lost. */
+  /**
+   * One command through a Redis port, or sometimes (REDIS_PIPELINE_PROBABILITY) a pipeline of 2 to
+   * REDIS_PIPELINE_WIDTH_MAX commands sent in one write, which the port runs as one sequence; false
+   * when the connection is lost.
+   */
   private async redisStep(
-    process: number,
+    first: number,
     session: RedisSession,
     random: Random,
     generations: number[],
     sequence: number,
   ): Promise<boolean> {
+    const width = random.chance(REDIS_PIPELINE_PROBABILITY) ? random.integer(2, REDIS_PIPELINE_WIDTH_MAX) : 1;
+    const commands = Array.from({ length: width }, (_, at) =>
+      this.redisCommand(first + at, session, random, generations, sequence),
+    );
+    this.redisCommands.sent += width;
+    if (width > 1) this.redisCommands.pipelines += 1;
+    let replies: RedisReply[];
+    try {
+      replies = await session.connection.pipeline(
+        commands.map((command) => command.args),
+        REDIS_COMMAND_TIMEOUT_MS,
+      );
+    } catch (error) {
+      for (const command of commands) command.lost(describeError(error));
+      return false;
+    }
+    commands.forEach((command, at) => {
+      command.settle(replies[at] ?? null);
+    });
+    return true;
+  }
+
+  /**
+   * A command of history process `process` on `session`: its arguments, and how its reply, or the
+   * lack of one, is recorded. Invoked in the history now (a GET on a READONLY connection is a
+   * bounded read instead, for the staleness check).
+   */
+  private redisCommand(
+    process: number,
+    session: RedisSession,
+    random: Random,
+    generations: number[],
+    sequence: number,
+  ): RedisCommand {
     const { recorder, clock } = this.options;
-    const { connection } = session;
     const roll = random.next();
     const f: OperationFunction = roll < 0.3 ? 'read' : roll < 0.55 ? 'write' : roll < 0.8 ? 'append' : 'incr';
     const { key, kind, observe } = this.chooseKey(f, random, generations);
@@ -572,7 +624,7 @@ export class Workload {
     const input: EventValue = f === 'write' ? value : f === 'append' ? token : f === 'incr' ? 1 : null;
     const invokedNs = clock();
     const handle = recorder.invoke(process, f, key, input, invokedNs);
-    const command =
+    const args =
       f === 'read'
         ? ['GET', key]
         : f === 'write'
@@ -592,100 +644,94 @@ export class Workload {
         acknowledgedNs,
         client: session.client,
       });
-    let reply: RedisReply;
-    this.redisCommands.sent += 1;
-    try {
-      reply = await connection.command(command, REDIS_COMMAND_TIMEOUT_MS);
-    } catch (error) {
-      this.countCause(`redis ${f} ${describeError(error)}`);
-      if (f === 'write') version(value, null);
-      recorder.info(handle, clock());
-      return false;
-    }
-    if (reply instanceof RedisReplyError) {
-      if (f === 'incr' && reply.message === notAnIntegerText) {
-        // Only the service's NOT_AN_INTEGER gets this text for an INCR by 1: the same observation
-        // of the value as the library's refusal (a sync write's; the port writes only sync).
-        recorder.fail(handle, clock(), ErrorCode.notAnInteger);
-        this.countCause(`redis incr ${ErrorCode.notAnInteger}`);
-        return true;
+    const settle = (reply: RedisReply): void => {
+      if (reply instanceof RedisReplyError) {
+        if (f === 'incr' && reply.message === notAnIntegerText) {
+          // Only the service's NOT_AN_INTEGER gets this text for an INCR by 1: the same observation
+          // of the value as the library's refusal (a sync write's; the port writes only sync).
+          recorder.fail(handle, clock(), ErrorCode.notAnInteger);
+          this.countCause(`redis incr ${ErrorCode.notAnInteger}`);
+          return;
+        }
+        this.countCause(`redis ${f} ${reply.message.split(' ')[0] ?? ''}`);
+        if (f === 'write') version(value, null);
+        recorder.info(handle, clock());
+        return;
       }
-      this.countCause(`redis ${f} ${reply.message.split(' ')[0] ?? ''}`);
+      const doneNs = clock();
+      const ok = (result: EventValue) => {
+        this.redisCommands.ok += 1;
+        recorder.ok(handle, result, doneNs);
+      };
+      if (f === 'read' && (reply === null || Buffer.isBuffer(reply))) {
+        const read = reply === null ? null : reply.toString('utf8');
+        ok(read);
+        if (kind === 'append') observe(read === null ? 0 : Buffer.byteLength(read));
+        return;
+      }
+      if (f === 'write' && reply === 'OK') {
+        ok(value);
+        version(value, doneNs);
+        return;
+      }
+      if ((f === 'append' || f === 'incr') && typeof reply === 'number') {
+        ok(reply);
+        version(f === 'append' ? reply : String(reply), doneNs);
+        observe(reply);
+        return;
+      }
+      // A reply of the wrong shape is the port's bug: on record as unknown, and named in the causes.
+      this.countCause(`redis ${f} unexpected reply ${JSON.stringify(reply)}`);
+      recorder.info(handle, clock());
+    };
+    const lost = (why: string): void => {
+      this.countCause(`redis ${f} ${why}`);
       if (f === 'write') version(value, null);
       recorder.info(handle, clock());
-      return true;
-    }
-    const doneNs = clock();
-    const ok = (result: EventValue) => {
-      this.redisCommands.ok += 1;
-      recorder.ok(handle, result, doneNs);
     };
-    if (f === 'read' && (reply === null || Buffer.isBuffer(reply))) {
-      const read = reply === null ? null : reply.toString('utf8');
-      ok(read);
-      if (kind === 'append') observe(read === null ? 0 : Buffer.byteLength(read));
-      return true;
-    }
-    if (f === 'write' && reply === 'OK') {
-      ok(value);
-      version(value, doneNs);
-      return true;
-    }
-    if ((f === 'append' || f === 'incr') && typeof reply === 'number') {
-      ok(reply);
-      version(f === 'append' ? reply : String(reply), doneNs);
-      observe(reply);
-      return true;
-    }
-    // A reply of the wrong shape is the port's bug: on record as unknown, and named in the causes.
-    this.countCause(`redis ${f} unexpected reply ${JSON.stringify(reply)}`);
-    recorder.info(handle, clock());
-    return true;
+    return { args, settle, lost };
   }
 
   /** A GET on a READONLY connection: a bounded read with read-your-writes, for the staleness check. */
-  private async redisBoundedRead(
+  private redisBoundedRead(
     process: number,
     session: RedisSession,
     key: string,
     kind: KeyKind,
     observe: (valueBytes: number) => void,
-  ): Promise<boolean> {
+  ): RedisCommand {
     const invokedNs = this.options.clock();
-    this.redisCommands.sent += 1;
     this.redisCommands.readOnlyReads += 1;
-    let reply: RedisReply;
-    try {
-      reply = await session.connection.command(['GET', key], REDIS_COMMAND_TIMEOUT_MS);
-    } catch (error) {
-      this.countCause(`redis readonly get ${describeError(error)}`);
+    const settle = (reply: RedisReply): void => {
+      if (reply !== null && !Buffer.isBuffer(reply)) {
+        const what = reply instanceof RedisReplyError ? reply.message.split(' ')[0] : 'unexpected reply';
+        this.countCause(`redis readonly get ${what}`);
+        this.boundedReadCounts.failed += 1;
+        return;
+      }
+      this.redisCommands.ok += 1;
+      this.boundedReadCounts.answered += 1;
+      const length = reply === null ? 0 : reply.length;
+      this.boundedReads.push({
+        process,
+        client: session.client,
+        key,
+        kind,
+        version: kind === 'append' ? length : reply === null ? null : reply.toString('utf8'),
+        invokedNs,
+        maxStalenessMs: REDIS_READ_STALENESS_MS,
+        readYourWrites: true,
+        member: `the Redis port at ${session.address}`,
+        view: -1,
+        index: -1,
+      });
+      if (kind === 'append') observe(length);
+    };
+    const lost = (why: string): void => {
+      this.countCause(`redis readonly get ${why}`);
       this.boundedReadCounts.failed += 1;
-      return false;
-    }
-    if (reply !== null && !Buffer.isBuffer(reply)) {
-      const what = reply instanceof RedisReplyError ? reply.message.split(' ')[0] : 'unexpected reply';
-      this.countCause(`redis readonly get ${what}`);
-      this.boundedReadCounts.failed += 1;
-      return true;
-    }
-    this.redisCommands.ok += 1;
-    this.boundedReadCounts.answered += 1;
-    const length = reply === null ? 0 : reply.length;
-    this.boundedReads.push({
-      process,
-      client: session.client,
-      key,
-      kind,
-      version: kind === 'append' ? length : reply === null ? null : reply.toString('utf8'),
-      invokedNs,
-      maxStalenessMs: REDIS_READ_STALENESS_MS,
-      readYourWrites: true,
-      member: `the Redis port at ${session.address}`,
-      view: -1,
-      index: -1,
-    });
-    if (kind === 'append') observe(length);
-    return true;
+    };
+    return { args: ['GET', key], settle, lost };
   }
 
   /** One operation on a flag or a group key (see the file's header). */

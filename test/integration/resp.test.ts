@@ -178,6 +178,60 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal(await client.get('counter:__rand_int__'), '2000');
   });
 
+  test('a pipeline runs as one log entry, in order; redis-benchmark -P 16 increments exactly once each', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const primary = await connectTo(view.primary);
+    const backup = await connectTo(view.backups[0] as string);
+    const offset = async () =>
+      Number(/master_repl_offset:(\d+)/.exec(await primary.info('replication'))?.[1]);
+    await backup.set('warm', '1'); // the port's client has its session before the count starts
+    const before = await offset();
+    const pipeline = backup.pipeline();
+    for (let k = 0; k < 10; k++) pipeline.set(`piped:${k}`, String(k));
+    pipeline
+      .incr('piped:3')
+      .incr('piped:nope')
+      .append('piped:3', 'x')
+      .incr('piped:3')
+      .mget('piped:0', 'piped:3');
+    const replies = await pipeline.exec();
+    assert.deepEqual(
+      replies?.map(([error, value]) => (error === null ? value : error.message)),
+      [
+        ...Array.from({ length: 10 }, () => 'OK'),
+        4,
+        1,
+        2,
+        'ERR value is not an integer or out of range',
+        ['0', '4x'],
+      ],
+    );
+    // One entry for 15 commands (and room for one more the cluster may log meanwhile, a session).
+    assert.ok((await offset()) - before <= 2, 'the pipeline took one log entry, not one per command');
+
+    const port = String(ports.get(view.backups[0] as string));
+    const counter = async () => Number((await backup.get('counter:__rand_int__')) ?? 0);
+    const counted = await counter();
+    const run = await runTool('redis-benchmark', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'incr',
+      '-n',
+      '1600',
+      '-c',
+      '2',
+      '-P',
+      '16',
+      '-q',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await counter(), counted + 1600, 'each of the 1,600 pipelined INCRs ran once');
+    for (const client of [primary, backup]) client.disconnect();
+  });
+
   test('malformed input gets an error and closes that connection only; the replica goes on', async () => {
     const port = ports.get('r3') as number;
     const send = (bytes: string) =>

@@ -96,11 +96,11 @@ test('no reply: a closed connection or a timeout rejects, and the client stays f
   await assert.rejects(silent.command(['GET', 'k'], 2000), RedisConnectionError);
 });
 
-test('one command at a time, and a reply nobody asked for ends the connection', async () => {
+test('one call at a time, and a reply nobody asked for ends the connection', async () => {
   script = () => {};
   const client = await RedisPortClient.connect(address, 2000);
   const first = client.command(['GET', 'k'], 500);
-  await assert.rejects(client.command(['GET', 'j'], 500), /one command at a time/);
+  await assert.rejects(client.command(['GET', 'j'], 500), /one call at a time/);
   await assert.rejects(first, RedisConnectionError);
 
   script = (_command, socket) => socket.write('+OK\r\n+EXTRA\r\n');
@@ -117,4 +117,40 @@ test('a port that does not listen is a connection error', async () => {
   assert.ok(typeof bound === 'object' && bound !== null);
   await new Promise<void>((resolve) => closed.close(() => resolve()));
   await assert.rejects(RedisPortClient.connect(`127.0.0.1:${bound.port}`, 2000), RedisConnectionError);
+});
+
+test('a pipeline is one write of its commands; its replies come in order, split anywhere, and one missing fails it', async () => {
+  script = (_command, socket) => void dribble(socket, ':1\r\n$2\r\nhi\r\n-ERR no\r\n');
+  const client = await RedisPortClient.connect(address, 2000);
+  commandsSeen.length = 0;
+  const replies = await client.pipeline(
+    [
+      ['INCR', 'n'],
+      ['GET', 'k'],
+      ['INCR', 'w'],
+    ],
+    2000,
+  );
+  assert.deepEqual(replies.slice(0, 2), [1, Buffer.from('hi')]);
+  assert.ok(replies[2] instanceof RedisReplyError && replies[2].message === 'ERR no');
+  assert.deepEqual(commandsSeen, [
+    '*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$4\r\nINCR\r\n$1\r\nw\r\n',
+  ]);
+  client.close();
+
+  script = (_command, socket) => {
+    socket.write('+OK\r\n');
+    socket.destroy();
+  };
+  const cut = await RedisPortClient.connect(address, 2000);
+  await assert.rejects(
+    cut.pipeline(
+      [
+        ['SET', 'a', '1'],
+        ['SET', 'b', '2'],
+      ],
+      2000,
+    ),
+    RedisConnectionError,
+  );
 });

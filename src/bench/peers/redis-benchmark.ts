@@ -7,7 +7,9 @@
 //
 //   npm run bench:redis-benchmark -- [--clients 1,32] [--requests N] [--json]
 //
-// The shape: 64-byte values (-d 64), keys random over 10,000 (-r 10000), no pipelining; -n requests
+// The shape: 64-byte values (-d 64), keys random over 10,000 (-r 10000), no pipelining but in the
+// two tests that pipeline 16 commands a client (-P 16: Understudy's port runs them as one sequence,
+// one log entry, where Redis writes its AOF once for them); -n requests
 // per test (default 10,000 at 1 client, 100,000 at more: shorter runs scattered more than a change
 // of 15 % between builds), after one unmeasured pass of the same tests (10,000 requests by 8 clients)
 // against each system: a fresh Understudy cluster spends its first seconds in V8's compiler, and
@@ -39,7 +41,14 @@ const REDIS_BENCHMARK_BINARY: PeerBinary = {
   command: 'redis-benchmark',
   debianPackage: 'redis-tools',
 };
-const TESTS = ['SET', 'GET', 'INCR'] as const;
+/** The tests at the primary's port: redis-benchmark's test name, and how many commands each client pipelines. */
+const TESTS: readonly { readonly label: string; readonly test: string; readonly pipeline: number }[] = [
+  { label: 'SET', test: 'set', pipeline: 1 },
+  { label: 'GET', test: 'get', pipeline: 1 },
+  { label: 'INCR', test: 'incr', pipeline: 1 },
+  { label: 'SET, -P 16', test: 'set', pipeline: 16 },
+  { label: 'GET, -P 16', test: 'get', pipeline: 16 },
+];
 /** The reads spread over every member's port (at 3 clients or more). */
 const SPREAD_TEST = 'GET, every member';
 const SPREAD_CLIENTS_MIN = 3;
@@ -97,8 +106,16 @@ function parsePlan(args: readonly string[]): Plan {
 }
 
 /** The flags every run gets, the same for both systems. */
-function benchmarkFlags(port: number, clients: number, requests: number, tests = 'set,get,incr'): string[] {
+function benchmarkFlags(
+  port: number,
+  clients: number,
+  requests: number,
+  tests = 'set,get,incr',
+  pipeline = 1,
+): string[] {
   return [
+    '-P',
+    String(pipeline),
     '-h',
     MEASURE_HOST,
     '-p',
@@ -239,14 +256,15 @@ async function runTests(
   const rows: Row[] = [];
   const requests = requestsFor(plan, clients);
   const port = ports[0] ?? 0;
-  for (const test of TESTS) {
+  for (const { label, test, pipeline } of TESTS) {
     const before = meter.read();
-    const [row] = await runRedisBenchmark(
-      benchmark,
-      benchmarkFlags(port, clients, requests, test.toLowerCase()),
-    );
-    if (row === undefined) throw new Error(`redis-benchmark printed no row for ${test}`);
-    rows.push({ ...row, serverMicros: perOperation(before, meter.read(), requests)?.serversMicros ?? null });
+    const [row] = await runRedisBenchmark(benchmark, benchmarkFlags(port, clients, requests, test, pipeline));
+    if (row === undefined) throw new Error(`redis-benchmark printed no row for ${label}`);
+    rows.push({
+      ...row,
+      test: label,
+      serverMicros: perOperation(before, meter.read(), requests)?.serversMicros ?? null,
+    });
   }
   if (clients >= SPREAD_CLIENTS_MIN) rows.push(await spreadGets(benchmark, meter, ports, clients, requests));
   return rows;
@@ -309,7 +327,8 @@ function formatTable(plan: Plan, redis: Map<number, Row[]>, understudy: Map<numb
     '|---|---|---|---|---|---|---|',
   ];
   for (const clients of plan.clients) {
-    for (const test of [...TESTS, ...(clients >= SPREAD_CLIENTS_MIN ? [SPREAD_TEST] : [])]) {
+    const labels = TESTS.map(({ label }) => label);
+    for (const test of [...labels, ...(clients >= SPREAD_CLIENTS_MIN ? [SPREAD_TEST] : [])]) {
       const peer = redis.get(clients)?.find((row) => row.test === test);
       const ours = understudy.get(clients)?.find((row) => row.test === test);
       const cell = (row: Row | undefined) =>
@@ -346,7 +365,7 @@ async function main(): Promise<void> {
       );
       return;
     }
-    const flags = `redis-benchmark -t T -d 64 -r 10000 -c C -n ${plan.requests ?? '10000 (1 client) / 100000'}, one run per test T of set, get, incr, after an unmeasured pass of ${WARMUP_FLAGS.requests} by ${WARMUP_FLAGS.clients} clients; CPU µs/request: every server process of the system, user + system, from /proc`;
+    const flags = `redis-benchmark -t T -d 64 -r 10000 -c C -n ${plan.requests ?? '10000 (1 client) / 100000'} [-P 16], one run per test T of set, get, incr, set -P 16, get -P 16, after an unmeasured pass of ${WARMUP_FLAGS.requests} by ${WARMUP_FLAGS.clients} clients; CPU µs/request: every server process of the system, user + system, from /proc`;
     process.stdout.write(`${started}: ${flags}\n`);
     process.stdout.write(
       "Redis: primary + 2 replicas, appendonly yes, appendfsync always; Understudy: 3 replicas, sync writes, the primary's Redis port\n" +
