@@ -7,6 +7,7 @@ import { parseReplicaLog } from '../../src/chaos/replica-logs.js';
 import { Client } from '../../src/client/index.js';
 import { viewLogMessages } from '../../src/node/view-log.js';
 import type { ReplicaId } from '../../src/protocol/types.js';
+import { kvOperation } from '../../src/state-machine/index.js';
 import { LocalCluster, runCli, stop, waitFor } from './harness.js';
 
 describe('a cluster of real processes', { concurrency: false }, () => {
@@ -39,6 +40,48 @@ describe('a cluster of real processes', { concurrency: false }, () => {
     const asyncPut = await client.put('fast', 'yes', { durability: 'async' });
     assert.equal(asyncPut.durability, 'async');
     assert.equal(await client.getText('fast'), 'yes');
+  });
+
+  test('a sequence runs its operations in order as one log entry; a sequence of reads reads, at any member if asked', async () => {
+    const client = await cluster.client();
+    const bytes = (text: string) => Buffer.from(text, 'utf8');
+    const first = await client.put('seq:warm', '1');
+    const { outcomes, write } = await client.sequence(
+      [
+        kvOperation.put(bytes('seq:n'), bytes('40')),
+        kvOperation.incr(bytes('seq:n'), 2),
+        kvOperation.incr(bytes('seq:word')),
+        kvOperation.append(bytes('seq:word'), bytes('x')),
+        kvOperation.incr(bytes('seq:word')),
+        kvOperation.getMany([bytes('seq:n'), bytes('seq:word')]),
+      ],
+      { durability: 'replicated' },
+    );
+    assert.deepEqual(
+      outcomes.map((outcome) => (outcome.ok ? outcome.result : outcome.code)),
+      [
+        { kind: 'put', existed: false },
+        { kind: 'incr', value: 42 },
+        { kind: 'incr', value: 1 },
+        { kind: 'append', length: 2 },
+        'NOT_AN_INTEGER',
+        { kind: 'get-many', values: [new Uint8Array(bytes('42')), new Uint8Array(bytes('1x'))] },
+      ],
+    );
+    assert.equal(write?.durability, 'replicated');
+    assert.equal(write?.index, first.index + 1, 'six operations, one log entry');
+    const reads = [kvOperation.get(bytes('seq:n')), kvOperation.lengths([bytes('seq:word')])];
+    const read = await client.sequence(reads, { read: 'any', readYourWrites: true });
+    assert.equal(read.write, null);
+    assert.deepEqual(
+      read.outcomes.map((outcome) => (outcome.ok ? outcome.result : outcome.code)),
+      [
+        { kind: 'get', value: new Uint8Array(bytes('42')) },
+        { kind: 'lengths', lengths: [2] },
+      ],
+    );
+    const { result } = await client.execute(kvOperation.get(bytes('seq:word')));
+    assert.deepEqual(result, { kind: 'get', value: new Uint8Array(bytes('1x')) });
   });
 
   test('understudy append prints the new length in bytes, and get the whole value', async () => {
