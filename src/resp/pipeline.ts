@@ -19,6 +19,19 @@ import type { CommandContext } from './context.js';
 import { errorReply, refusalReply } from './errors.js';
 import type { RespReply } from './replies.js';
 
+/**
+ * Whether `next` may join the sequence of `run`. A run that begins with reads ends before its first
+ * write: those reads go as one read, and a write's sequence starts with a write, so the results kept
+ * in its log entry are a write's and what the reads after it answer, within the store's bound for
+ * them (writeSequenceResultBytesMax), never a large first read's (an MGET answers up to 8 MiB, and
+ * a log entry holds 4).
+ */
+export function joins(run: readonly Planned[], next: Planned): boolean {
+  if (!isPlan(next) || isReadOnly(next.operation)) return true;
+  const firstPlan = run.find(isPlan);
+  return firstPlan === undefined || !isReadOnly(firstPlan.operation);
+}
+
 /** Runs one planned command. */
 export async function runPlanned(planned: Planned, context: CommandContext): Promise<RespReply> {
   return isPlan(planned) ? planned.reply(await resultOf(planned, context)) : planned;

@@ -37,7 +37,7 @@ import {
   pipelineSequenceCommandsMax,
 } from './limits.js';
 import { type RespCommand, RespParser } from './parser.js';
-import { runPipelined, runPlanned } from './pipeline.js';
+import { joins, runPipelined, runPlanned } from './pipeline.js';
 import type { RespProtocolError } from './protocol-error.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 
@@ -242,7 +242,7 @@ export class RespServer {
       const more = argumentBytes(queued.command);
       if (bytes + more > pipelineSequenceBytesMax) break;
       const plan = this.#table.plan(queued.command, context);
-      if (plan === null) break;
+      if (plan === null || !joins(planned, plan)) break;
       queue.shift();
       planned.push(plan);
       bytes += more;

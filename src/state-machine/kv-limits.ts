@@ -14,6 +14,12 @@ export const keysPerOperationMax = 10_000;
 /** Operations one sequence may hold (kv-sequence.ts): a Redis pipeline is sent in sequences of at most this many. */
 export const operationsPerSequenceMax = 1024;
 /**
+ * The most result bytes a sequence with a write may answer (past its first operation): its results are
+ * kept in its log entry with its update, and an entry must fit a Prepare (4 MiB by default), so a
+ * sequence of writes and large reads is cut (NOT_RUN) rather than refused as a whole.
+ */
+export const writeSequenceResultBytesMax = 1024 * 1024;
+/**
  * The most value bytes one multi-key read may answer: its reply must fit a frame (16 MiB) with room
  * to spare, whatever the keys hold.
  */
@@ -52,6 +58,7 @@ export interface KvLimits {
   readonly valueSizeMaxBytes: number;
   readonly keysPerOperationMax: number;
   readonly operationsPerSequenceMax: number;
+  readonly writeSequenceResultBytesMax: number;
   readonly readBytesMax: number;
   readonly keysMax: number;
   readonly storeBytesMax: number;
@@ -62,6 +69,7 @@ export const kvLimitsDefault: KvLimits = {
   valueSizeMaxBytes,
   keysPerOperationMax,
   operationsPerSequenceMax,
+  writeSequenceResultBytesMax,
   readBytesMax,
   keysMax,
   storeBytesMax,
@@ -76,6 +84,7 @@ export const kvLimitsTiny: KvLimits = {
   valueSizeMaxBytes: 24,
   keysPerOperationMax: 4,
   operationsPerSequenceMax: 4,
+  writeSequenceResultBytesMax: 30,
   readBytesMax: 40,
   keysMax: 4,
   storeBytesMax: 300,
@@ -98,6 +107,12 @@ export function checkKvLimits(limits: KvLimits): void {
   assert(
     Number.isSafeInteger(limits.operationsPerSequenceMax) && limits.operationsPerSequenceMax >= 1,
     'a sequence may hold an operation',
+  );
+  assert(
+    Number.isSafeInteger(limits.writeSequenceResultBytesMax) &&
+      limits.writeSequenceResultBytesMax >= 1 &&
+      limits.writeSequenceResultBytesMax <= limits.readBytesMax,
+    'writeSequenceResultBytesMax is positive and no more than readBytesMax',
   );
   // A multi-key read of one key answers whatever a get would.
   assert(

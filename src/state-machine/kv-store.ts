@@ -251,7 +251,7 @@ export class KeyValueStore implements StateMachine {
     const updates: Uint8Array[] = [];
     this.#pending = pending;
     try {
-      const outcomes = this.#runParts(parts, (update) => {
+      const outcomes = this.#runParts(parts, this.limits.writeSequenceResultBytesMax, (update) => {
         const effects = isBatchUpdate(update) ? decodeBatchUpdate(update) : [update];
         for (const effect of effects ?? []) {
           updates.push(effect);
@@ -269,17 +269,22 @@ export class KeyValueStore implements StateMachine {
     if (!isReadOnlySequence(parts)) {
       throw new ServiceError(ErrorCode.badRequest, 'a sequence with a write is a write, not a query');
     }
-    return encodeSequenceResult(this.#runParts(parts, () => {}));
+    return encodeSequenceResult(this.#runParts(parts, this.limits.readBytesMax, () => {}));
   }
 
   /**
    * Each part's outcome, in order: a read answered from the pending state, a write executed against
    * it (its update handed to `changed`), a ServiceError the part's refusal. The results together
-   * stay within readBytesMax (they are answered in one reply, and a write's are kept in its log
-   * entry): the part that would pass it, unless it is the first, does not run, nor any after it
-   * (NOT_RUN), so a client that sends those again keeps their order.
+   * stay within `resultBytesMax` (readBytesMax for reads, answered in one reply;
+   * writeSequenceResultBytesMax with a write, whose results are kept in its log entry): the part
+   * that would pass it, unless it is the first, does not run, nor any after it (NOT_RUN), so a
+   * client that sends those again keeps their order.
    */
-  #runParts(parts: readonly KvOperation[], changed: (update: Uint8Array) => void): KvEncodedOutcome[] {
+  #runParts(
+    parts: readonly KvOperation[],
+    resultBytesMax: number,
+    changed: (update: Uint8Array) => void,
+  ): KvEncodedOutcome[] {
     const outcomes: KvEncodedOutcome[] = [];
     let answered = 0;
     for (const part of parts) {
@@ -293,8 +298,8 @@ export class KeyValueStore implements StateMachine {
         outcomes.push({ ok: false, code: error.code, message: error.message });
         continue;
       }
-      if (answered > 0 && answered + execution.result.byteLength > this.limits.readBytesMax) {
-        const message = `not run: the results of the sequence's operations before this ${part.kind} reached readBytesMax = ${this.limits.readBytesMax} bytes`;
+      if (answered > 0 && answered + execution.result.byteLength > resultBytesMax) {
+        const message = `not run: the results of the sequence's operations before this ${part.kind} reached ${resultBytesMax} bytes, the most one sequence answers`;
         while (outcomes.length < parts.length) outcomes.push({ ok: false, code: ErrorCode.notRun, message });
         break;
       }

@@ -160,8 +160,14 @@ test('a part that would add a key past keysMax is STORE_FULL, counting the keys 
   assert.equal(store.entryCount, 4);
 });
 
-test('once the results reach readBytesMax the next part and every one after it are NOT_RUN; the first always runs', () => {
-  const limits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 30, readBytesMax: 40 };
+test('once the results reach their bound the next part and every one after it are NOT_RUN; the first always runs', () => {
+  // A sequence of reads answers up to readBytesMax; one with a write up to writeSequenceResultBytesMax.
+  const limits: KvLimits = {
+    ...kvLimitsDefault,
+    valueSizeMaxBytes: 30,
+    readBytesMax: 80,
+    writeSequenceResultBytesMax: 40,
+  };
   const store = new KeyValueStore(limits);
   const twenty = 'v'.repeat(20);
   executeSequence(store, [op.put(bytes('a'), bytes(twenty)), op.put(bytes('b'), bytes(twenty))]);
@@ -178,8 +184,15 @@ test('once the results reach readBytesMax the next part and every one after it a
     ErrorCode.notRun,
     ErrorCode.notRun,
   ]);
-  assert.match((outcomes[2] as { message: string }).message, /readBytesMax = 40/);
+  assert.match((outcomes[2] as { message: string }).message, /reached 40 bytes/);
   assert.equal(store.entryCount, 3, 'c was written, d was not');
+  const reads = [op.get(bytes('a')), op.get(bytes('b')), op.get(bytes('a')), op.get(bytes('b'))];
+  assert.deepEqual(shown(decodeSequenceResult(reads, store.query(encodeSequence(reads)))), [
+    { kind: 'get', value: twenty },
+    { kind: 'get', value: twenty },
+    { kind: 'get', value: twenty },
+    ErrorCode.notRun,
+  ]);
 });
 
 test('an empty sequence, one past operationsPerSequenceMax, and a sequence inside a sequence are BAD_REQUEST', () => {
