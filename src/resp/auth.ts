@@ -32,12 +32,17 @@ export function mustAuthenticate(context: CommandContext): boolean {
   return context.credentials !== null && context.connection.token === null;
 }
 
+/** Whether command `name` may run on this connection now (noAuthRefusal's test, without counting). */
+export function mayRun(name: string, context: CommandContext): boolean {
+  return !mustAuthenticate(context) || beforeAuth.has(name);
+}
+
 /**
  * The refusal for `name` on a connection that has not authenticated on a port that asks for it, or
  * null when the command may run.
  */
 export function noAuthRefusal(name: string, context: CommandContext): RespReply | null {
-  if (!mustAuthenticate(context) || beforeAuth.has(name)) return null;
+  if (mayRun(name, context)) return null;
   countRequestRefusal('not_authenticated');
   return reply.error(NOAUTH);
 }

@@ -5,7 +5,7 @@
 
 import type { KvOperation, KvResult } from '../state-machine/index.js';
 import { lowerName } from './arguments.js';
-import { noAuthRefusal } from './auth.js';
+import { mayRun, noAuthRefusal } from './auth.js';
 import type { CommandContext } from './context.js';
 import { errorReply } from './errors.js';
 import { type RespReply, reply } from './replies.js';
@@ -93,7 +93,7 @@ export class CommandTable {
     const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
     if (spec?.plan === undefined) return null;
     const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
-    if (!fits || noAuthRefusal(spec.name, context) !== null) return null;
+    if (!fits || !mayRun(spec.name, context)) return null;
     try {
       return spec.plan(args);
     } catch (error) {

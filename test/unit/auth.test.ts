@@ -303,7 +303,7 @@ describe('AUTH on the Redis port', () => {
     client: (token) => {
       usedTokens.push(token);
       return Promise.resolve({
-        get: async () => Buffer.from('v'),
+        execute: async () => ({ result: { kind: 'get', value: Buffer.from('v') }, write: null }),
       } as never);
     },
     local: () => local,
