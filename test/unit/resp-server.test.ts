@@ -120,6 +120,21 @@ function storeBackend(readOnlyByDefault: boolean, limits: KvLimits = kvLimitsDef
   return { backend, calls, store };
 }
 
+/** A port on 127.0.0.1 (a free port) in front of `backend`, added to `servers` for the suite to close. */
+async function startPort(
+  backend: RespBackend,
+  servers: RespServer[],
+): Promise<{ server: RespServer; port: number }> {
+  const server = await RespServer.start({
+    listen: '127.0.0.1:0',
+    backend,
+    understudyVersion: 'test',
+    logger: createLogger({ level: 'silent' }),
+  });
+  servers.push(server);
+  return { server, port: Number(server.address.split(':').pop()) };
+}
+
 /** Where each read call was asked to go, in order (writes left out). */
 const readsOf = (calls: readonly ClientCall[]) =>
   calls.filter((call) => call.read !== null).map((call) => call.read);
@@ -355,14 +370,8 @@ describe('READONLY and READWRITE', () => {
   const servers: RespServer[] = [];
   const start = async (readOnlyByDefault: boolean) => {
     const { backend, calls } = storeBackend(readOnlyByDefault);
-    const server = await RespServer.start({
-      listen: '127.0.0.1:0',
-      backend,
-      understudyVersion: 'test',
-      logger: createLogger({ level: 'silent' }),
-    });
-    servers.push(server);
-    return { port: Number(server.address.split(':').pop()), calls };
+    const { port } = await startPort(backend, servers);
+    return { port, calls };
   };
 
   after(async () => {
@@ -415,14 +424,7 @@ describe('pipelines', () => {
     const { backend, calls, store } = storeBackend(false, limits);
     // INFO waits for the coordinator's status: a pipeline sent behind it is all read before it runs.
     backend.clusterStatus = () => new Promise((resolve) => setTimeout(() => resolve(null), 150));
-    const server = await RespServer.start({
-      listen: '127.0.0.1:0',
-      backend,
-      understudyVersion: 'test',
-      logger: createLogger({ level: 'silent' }),
-    });
-    servers.push(server);
-    return { port: Number(server.address.split(':').pop()), calls, store, server };
+    return { ...(await startPort(backend, servers)), calls, store };
   };
   /** Sends INFO and then `commands` at once; answers the replies after INFO's. */
   const pipeline = async (port: number, commands: readonly string[], replyLines: number) => {
