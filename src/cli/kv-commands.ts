@@ -368,6 +368,14 @@ function describeStatus(status: KvRequestStatus): string {
   switch (status.state) {
     case 'executed': {
       const where = `executed at index ${status.index} (answered in view ${status.view})`;
+      if (status.outcomes !== null) {
+        const each = status.outcomes.map((outcome) =>
+          outcome.ok
+            ? `${outcome.result.kind} ${describeResult(outcome.result)}`
+            : `${outcome.code}: ${outcome.message}`,
+        );
+        return `${where}: a sequence of ${status.outcomes.length}: ${each.join('; ')}`;
+      }
       if (status.result === null) {
         const bytes = Buffer.from(status.resultBytes).toString('base64');
         return `${where}: a result of ${status.resultBytes.length} bytes that is not a key/value result (base64 ${bytes})`;
@@ -387,7 +395,15 @@ function describeStatus(status: KvRequestStatus): string {
 
 function jsonOfStatus(status: KvRequestStatus): object {
   if (status.state !== 'executed') return status;
-  const { result, resultBytes, ...where } = status;
+  const { result, outcomes, resultBytes, ...where } = status;
+  if (outcomes !== null) {
+    return {
+      ...where,
+      outcomes: outcomes.map((outcome) =>
+        outcome.ok ? { ok: true, result: jsonOfResult(outcome.result) } : outcome,
+      ),
+    };
+  }
   return result === null
     ? { ...where, result: null, resultBase64: Buffer.from(resultBytes).toString('base64') }
     : { ...where, result: jsonOfResult(result) };

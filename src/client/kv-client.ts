@@ -9,10 +9,12 @@ import { ServiceError } from '../protocol/state-machine.js';
 import {
   decodeResult,
   decodeSequenceResult,
+  decodeSequenceResultAlone,
   encodeOperation,
   encodeSequence,
   isReadOnly,
   isReadOnlySequence,
+  isSequenceResult,
   type KvOperation,
   type KvOperationKind,
   type KvOutcome,
@@ -55,13 +57,15 @@ export type WriteResult<K extends KvOperationKind> = Omit<KvResultOf<K>, 'kind'>
 
 /**
  * What became of a write (see RequestStatus); an executed one also carries its result decoded as
- * the key/value store's (`result`, tagged with the operation's kind), or null when the bytes are not
- * one (a cluster that runs another service).
+ * the key/value store's (`result`, tagged with the operation's kind), or, for a sequence, each of
+ * its operations' outcomes (`outcomes`); both null when the bytes are neither (a cluster that runs
+ * another service).
  */
 export type KvRequestStatus =
   | {
       readonly state: 'executed';
       readonly result: KvResult | null;
+      readonly outcomes: readonly KvOutcome[] | null;
       readonly resultBytes: Uint8Array;
       readonly index: number;
       readonly view: number;
@@ -220,7 +224,15 @@ export class Client {
     const status = await this.replicated.requestStatus(requestId);
     if (status.state !== 'executed') return status;
     const { result, ...where } = status;
-    return { ...where, result: decodeAny(result), resultBytes: result };
+    if (isSequenceResult(result)) {
+      return {
+        ...where,
+        result: null,
+        outcomes: decodeOrNull(() => decodeSequenceResultAlone(result)),
+        resultBytes: result,
+      };
+    }
+    return { ...where, result: decodeAny(result), outcomes: null, resultBytes: result };
   }
 
   status(): Promise<StatusReply> {
@@ -270,9 +282,16 @@ function decodeOutcomes(operations: readonly KvOperation[], bytes: Uint8Array): 
 
 /** A key/value result of whatever kind its tag names, or null if the bytes are not one. */
 function decodeAny(bytes: Uint8Array): KvResult | null {
-  try {
+  return decodeOrNull(() => {
     const kind = resultKind(bytes);
     return kind === null ? null : decodeResult(kind, bytes);
+  });
+}
+
+/** What `decode` answers, or null where it refuses the bytes. */
+function decodeOrNull<T>(decode: () => T | null): T | null {
+  try {
+    return decode();
   } catch (error) {
     if (error instanceof ServiceError) return null;
     throw error;

@@ -34,10 +34,12 @@ export {
 export {
   decodeSequence,
   decodeSequenceResult,
+  decodeSequenceResultAlone,
   encodeSequence,
   encodeSequenceResult,
   isReadOnlySequence,
   isSequence,
+  isSequenceResult,
   type KvEncodedOutcome,
   type KvOutcome,
 } from './kv-sequence.js';

@@ -24,7 +24,9 @@ import {
   encodeOperation,
   isReadOnly,
   type KvOperation,
+  type KvOperationKind,
   type KvResult,
+  resultKind,
 } from './kv-operations.js';
 
 const sequenceCode = 0x30;
@@ -86,17 +88,44 @@ export function encodeSequenceResult(outcomes: readonly KvEncodedOutcome[]): Uin
  * number of outcomes, is refused with BAD_FRAME (the server's fault).
  */
 export function decodeSequenceResult(parts: readonly KvOperation[], bytes: Uint8Array): KvOutcome[] {
+  const outcomes = decodeOutcomes(bytes, (at) => parts[at]?.kind ?? null, parts.length);
+  if (outcomes.length !== parts.length) {
+    throw new ServiceError(ErrorCode.badFrame, `${outcomes.length} outcomes for ${parts.length} parts`);
+  }
+  return outcomes;
+}
+
+export function isSequenceResult(bytes: Uint8Array): boolean {
+  return (
+    bytes.byteLength >= headerBytes && bytes[0] === binaryLayoutMarker && bytes[1] === sequenceResultCode
+  );
+}
+
+/**
+ * The outcomes of a sequence result whose operations are not at hand (`request-status` learns only
+ * the result): each result names its own kind. Refused with BAD_FRAME if malformed.
+ */
+export function decodeSequenceResultAlone(bytes: Uint8Array): KvOutcome[] {
+  return decodeOutcomes(bytes, (_at, body) => resultKind(body), Number.POSITIVE_INFINITY);
+}
+
+/** Decodes the outcomes, each done one by the kind `kindOf` names (null: not a result); at most `count`. */
+function decodeOutcomes(
+  bytes: Uint8Array,
+  kindOf: (at: number, body: Uint8Array) => KvOperationKind | null,
+  count: number,
+): KvOutcome[] {
   const code = ErrorCode.badFrame;
   const input = asBuffer(bytes);
-  if (input.length < headerBytes || input[0] !== binaryLayoutMarker || input[1] !== sequenceResultCode) {
-    throw new ServiceError(code, 'the answer is not a sequence result');
-  }
+  if (!isSequenceResult(input)) throw new ServiceError(code, 'the answer is not a sequence result');
   const outcomes: KvOutcome[] = [];
   forEachPart(input, 1, code, (body, status) => {
-    const part = parts[outcomes.length];
-    if (part === undefined) throw new ServiceError(code, `more outcomes than the ${parts.length} parts`);
+    if (outcomes.length >= count) throw new ServiceError(code, `more outcomes than the ${count} parts`);
     if (status === done) {
-      outcomes.push({ ok: true, result: decodeResult(part.kind, body) });
+      const kind = kindOf(outcomes.length, body);
+      if (kind === null)
+        throw new ServiceError(code, `outcome ${outcomes.length + 1} is not a key/value result`);
+      outcomes.push({ ok: true, result: decodeResult(kind, body) });
     } else if (status === refused) {
       const codeLength = body[0] ?? 0;
       if (body.byteLength < 1 + codeLength) throw new ServiceError(code, 'a refusal runs past its part');
@@ -110,9 +139,6 @@ export function decodeSequenceResult(parts: readonly KvOperation[], bytes: Uint8
       throw new ServiceError(code, `unknown outcome status ${status}`);
     }
   });
-  if (outcomes.length !== parts.length) {
-    throw new ServiceError(code, `${outcomes.length} outcomes for ${parts.length} parts`);
-  }
   return outcomes;
 }
 

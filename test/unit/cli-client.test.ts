@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ClientRequest } from '../../src/protocol/messages.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
-import { encodeResult, type KvResult } from '../../src/state-machine/index.js';
+import { encodeResult, encodeSequenceResult, type KvResult } from '../../src/state-machine/index.js';
 import {
   type Answer,
   clusterId,
@@ -143,6 +143,12 @@ test('request-status prints what became of the write, exit 0 only if it ran', as
     5: failure('SESSION_EXPIRED')(),
     6: failure('VALUE_TOO_LARGE', 'value longer than 1048576 bytes')(),
     7: okReply(bytes('not msgpack of a kv result')),
+    8: okReply(
+      encodeSequenceResult([
+        { ok: true, result: encodeResult({ kind: 'incr', value: 42 }) },
+        { ok: false, code: 'NOT_AN_INTEGER', message: 'incr: the value "x" is not a decimal safe integer' },
+      ]),
+    ),
   };
   const answer: Answer = (request: ClientRequest) =>
     request.kind === 'request-status' ? (answers[request.requestNumber] ?? null) : null;
@@ -155,6 +161,11 @@ test('request-status prints what became of the write, exit 0 only if it ran', as
       ['c/0#5', 1, /^expired: /],
       ['c/0#6', 1, /^refused: VALUE_TOO_LARGE: value longer than 1048576 bytes\n$/],
       ['c/0#7', 0, /not a key\/value result \(base64 bm90IG1zZ3BhY2sgb2YgYSBrdiByZXN1bHQ=\)/],
+      [
+        'c/0#8',
+        0,
+        /: a sequence of 2: incr 42; NOT_AN_INTEGER: incr: the value "x" is not a decimal safe integer\n$/,
+      ],
     ];
     for (const [id, code, output] of expected) {
       const result = await understudy('request-status', id);
@@ -174,6 +185,11 @@ test('request-status prints what became of the write, exit 0 only if it ran', as
       view: 1,
       result: { kind: 'append', length: 4 },
     });
+    const sequence = await understudy('request-status', 'c/0#8', '--json');
+    assert.deepEqual(JSON.parse(sequence.stdout).outcomes, [
+      { ok: true, result: { kind: 'incr', value: 42 } },
+      { ok: false, code: 'NOT_AN_INTEGER', message: 'incr: the value "x" is not a decimal safe integer' },
+    ]);
     const cancelled = await understudy('request-status', 'c/0#3', '--json');
     assert.equal(cancelled.code, 1);
     assert.deepEqual(JSON.parse(cancelled.stdout), { requestId: 'c/0#3', state: 'cancelled' });
