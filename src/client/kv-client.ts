@@ -3,7 +3,7 @@
 // the view, the log index, the durability reached and the replicas holding it. Reads go to the
 // primary unless the call allows any member within a staleness bound (ReadOptions).
 
-import { BadFrameError } from '../errors.js';
+import { BadFrameError, ConfigError } from '../errors.js';
 import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
@@ -185,7 +185,7 @@ export class Client {
    * the same calls, typed by operation.
    */
   async execute(operation: KvOperation, options?: ReadOptions & WriteOptions): Promise<ExecuteResult> {
-    const bytes = encodeOperation(operation);
+    const bytes = encodeOperation(checked(operation, 'the operation'));
     if (isReadOnly(operation)) {
       const reply = await this.replicated.read(bytes, options);
       return { result: decode(operation.kind, reply.result), write: null };
@@ -207,7 +207,10 @@ export class Client {
     operations: readonly KvOperation[],
     options?: ReadOptions & WriteOptions,
   ): Promise<SequenceResult> {
-    const bytes = encodeSequence(operations);
+    if (!Array.isArray(operations)) throw new ConfigError('sequence takes an array of operations');
+    const bytes = encodeSequence(
+      operations.map((operation, at) => checked(operation, `operation ${at + 1}`)),
+    );
     if (isReadOnlySequence(operations)) {
       const reply = await this.replicated.read(bytes, options);
       return { outcomes: decodeOutcomes(operations, reply.result), write: null };
@@ -263,6 +266,19 @@ export class Client {
     written.replicas = reply.replicas;
     return written as WriteResult<K>;
   }
+}
+
+const operationKinds: ReadonlySet<string> = new Set(Object.keys(resultFields));
+
+/** `operation` if it names a kind of the store (a caller without types may pass anything), else ConfigError. */
+function checked(operation: KvOperation, what: string): KvOperation {
+  const kind: unknown = (operation as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string' || !operationKinds.has(kind)) {
+    throw new ConfigError(
+      `${what} is not a key/value operation (build it with kvOperation: ${[...operationKinds].join(', ')})`,
+    );
+  }
+  return operation;
 }
 
 /** Where a write stands, without its result (built field by field: object rest costs here). */

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parseReplicaLog } from '../../src/chaos/replica-logs.js';
 import { Client } from '../../src/client/index.js';
+import { ConfigError } from '../../src/errors.js';
 import { viewLogMessages } from '../../src/node/view-log.js';
 import type { ReplicaId } from '../../src/protocol/types.js';
 import { kvOperation } from '../../src/state-machine/index.js';
@@ -82,6 +83,13 @@ describe('a cluster of real processes', { concurrency: false }, () => {
     );
     const { result } = await client.execute(kvOperation.get(bytes('seq:word')));
     assert.deepEqual(result, { kind: 'get', value: new Uint8Array(bytes('1x')) });
+    // A caller without types may pass anything: a clear error, and nothing sent.
+    await assert.rejects(
+      client.sequence([kvOperation.get(bytes('a')), { kind: 'drop-table' } as never]),
+      (error: unknown) =>
+        error instanceof ConfigError && /operation 2 is not a key\/value operation/.test(error.message),
+    );
+    await assert.rejects(client.execute(null as never), ConfigError);
   });
 
   test('understudy append prints the new length in bytes, and get the whole value', async () => {
