@@ -1,7 +1,8 @@
 // One simulation run, fully determined by its seed: plan the faults, run a workload through them,
 // heal, demand liveness (every new operation completes, every replica converges to the same
 // state), then check the history: linearizable per key, no acknowledged write lost, no append
-// applied twice, no multi-key write read in part, bounded reads within their staleness bound and reflecting every write at or below
+// applied twice, no multi-key write read in part, no part of a sequence unseen by the parts after
+// it, bounded reads within their staleness bound and reflecting every write at or below
 // the index they observed, asynchronous writes lost only where a failover happened — each named
 // in the cluster's loss record, which names nothing but async writes the clients sent — and
 // replicated writes lost only where every replica that held one lost its copy (see
@@ -79,6 +80,8 @@ export interface SeedResult {
   };
   /** request-status answers by kind (executed, refused, cancelled, a code, unanswered). */
   readonly statusAnswers: ReadonlyMap<string, number>;
+  /** Sequences sent, and what became of them (SimWorkload.sequenceCounts). */
+  readonly sequences: Readonly<SimWorkload['sequenceCounts']>;
   /** Keys whose history the checker could not decide within its budget. */
   readonly unknownKeys: number;
   readonly violations: readonly string[];
@@ -176,6 +179,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     for (const [cause, count] of workload.unexpectedReplies)
       violations.push(`${count} unexpected replies: ${cause}`);
     violations.push(...workload.tornReads);
+    violations.push(...workload.readBackViolations);
     for (const [key, check] of linearizability.perKey) {
       if (check.result === 'not-linearizable')
         violations.push(`key ${key} is not linearizable: ${check.explanation ?? ''}`);
@@ -240,6 +244,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     sessionsExpired: workload.sessionsExpired,
     boundedReads: { ...workload.boundedReadCounts },
     statusAnswers: new Map(workload.statusAnswers),
+    sequences: { ...workload.sequenceCounts },
     unknownKeys,
     violations,
     trace: cluster.recentTrace(),

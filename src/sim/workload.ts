@@ -4,6 +4,8 @@
 // NOT_PRIMARY like the real client, and records every operation in a Jepsen-style history for the
 // checkers. A slot is one history process (process = connection · depth + slot), so each process
 // has at most one operation pending, as Jepsen's model wants; replies are matched by request id.
+// A slot's sequence (below) takes lanes besides: its unit l goes into the history as process
+// p + l · clients · depth (lane 0 is the slot's own), so each lane has at most one pending too.
 //
 // Keys come in five kinds so each final value can be checked: registers (read, write, cas, incr),
 // append lists (read, append of unique tokens), counters (read, incr), flags (read, put-if absent or
@@ -18,6 +20,20 @@
 // Asynchronous writes are recorded as "info" (they may be lost in a failover by design); their
 // append tokens are kept apart so the run can count how many a failover lost, and check that the
 // cluster's record of lost async writes names them.
+//
+// Sequences (`sequenceProbability` of new operations, probes aside): one request, one log entry,
+// carrying 2 or 3 units on distinct keys, each a read or a write as single operations mix them (a
+// group's put-many spelled out as a put of each member, and so on), sometimes ending with a
+// read-back of a key one of them wrote; all reads now and then, sent as a query. It goes out,
+// retries, asks request-status and is refused whole like any write (or read), under one request
+// number. Each unit is an operation of the history on its own lane, invoked and completed with the
+// sequence, with its own outcome: ok with its result, fail for a cas not swapped or a refusal the
+// checker models (its part's code: the store refuses a part and runs the others), info where the
+// sequence's outcome is unknown (for every unit) or a part got a code the workload does not expect.
+// The per-key checker judges each unit as it would the single operation (the units share one
+// interval, which holds the sequence's one point of effect); a group read in a sequence is checked
+// for tearing, and a read-back must see its writer's effect, which the answer tells
+// (`readBackViolations`). sequence-workload.ts has the details and why that is sound.
 //
 // Bounded reads (`boundedReadProbability` of reads): sent with a staleness bound (50 ms to 2 s,
 // sometimes with the index of the connection's last sync write as the minimum, for read-your-writes) to a random
@@ -45,6 +61,16 @@
 //                                          sends what the service should refuse, so such a code
 //                                          is a finding for the run to report; "info" claims
 //                                          nothing, so it cannot hide or invent a violation.
+// For a sequence, the codes above are for the whole (REQUEST_CANCELLED: fail for each write unit,
+// info for a read, which observed nothing); an ok carries one outcome per part, recorded per unit:
+//   part done                            → ok with its result, for every unit (sync, replicated, a
+//                                          request-status answer); info if async. A replicated
+//                                          sequence acknowledges every unit, so that one lost by
+//                                          every holder leaves them all unknown
+//   part refused NOT_AN_INTEGER (incr),  → fail with the code (info if async)
+//   VALUE_TOO_LARGE (append); cas not
+//   swapped, put-if not written
+//   part refused with any other code     → info, counted in `unexpectedReplies` as "sequence f CODE"
 
 import type { BoundedRead } from '../check/bounded-reads.js';
 import {
@@ -53,8 +79,10 @@ import {
   type OperationFunction,
   type OperationHandle,
 } from '../check/history.js';
+import { assert } from '../protocol/assert.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { ClientReply, ClientSuccess, RequestKind } from '../protocol/messages.js';
+import { ServiceError } from '../protocol/state-machine.js';
 import { clientId, type Durability, logIndex, type ReplicaId, viewNumber } from '../protocol/types.js';
 import {
   decodeResult,
@@ -63,6 +91,12 @@ import {
   type KvOperation,
   kvOperation,
 } from '../state-machine/kv-operations.js';
+import {
+  decodeSequenceResult,
+  encodeSequence,
+  isReadOnlySequence,
+  type KvOutcome,
+} from '../state-machine/kv-sequence.js';
 import { type SimCluster, simMsPerTick } from './cluster.js';
 import {
   chooseFlagWrite,
@@ -75,6 +109,20 @@ import {
   isGroupKey,
 } from './multi-key-workload.js';
 import type { Random } from './random.js';
+import {
+  describeOutcome,
+  observingRefusals,
+  partsOf,
+  readBackProblem,
+  readBackUnit,
+  readUnit,
+  type SequenceUnit,
+  sequenceLanes,
+  sequenceUnitsMax,
+  sequenceUnitsMin,
+  unitVerdict,
+  writesSomething,
+} from './sequence-workload.js';
 
 export interface WorkloadOptions {
   /** Client connections. */
@@ -115,6 +163,13 @@ export interface WorkloadOptions {
   readonly readYourWritesProbability?: number;
   /** Share of writes whose deadline passed unanswered that ask request-status until answered. */
   readonly statusProbability?: number;
+  /**
+   * Share of new operations (probes aside) sent as a sequence of operations on several keys
+   * (sequence-workload.ts); 0 draws nothing, so the other operations go exactly as without sequences.
+   */
+  readonly sequenceProbability?: number;
+  /** Share of sequences with a write that end with a read-back of a key they wrote. */
+  readonly readBackProbability?: number;
 }
 
 /** One operation at a time per connection; deeper pipelines make refusals of uncommitted state likelier. */
@@ -126,6 +181,9 @@ const boundedReadProbabilityDefault = 0.4;
 const readYourWritesProbabilityDefault = 0.3;
 const statusProbabilityDefault = 0.6;
 const replicatedProbabilityDefault = 0.2;
+/** Few enough that single operations keep their coverage; enough for every fault to meet sequences. */
+const sequenceProbabilityDefault = 0.1;
+const readBackProbabilityDefault = 0.5;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -143,6 +201,8 @@ export const workloadDefaults: WorkloadOptions = {
   boundedReadProbability: boundedReadProbabilityDefault,
   readYourWritesProbability: readYourWritesProbabilityDefault,
   statusProbability: statusProbabilityDefault,
+  sequenceProbability: sequenceProbabilityDefault,
+  readBackProbability: readBackProbabilityDefault,
 };
 
 const nanosecondsPerTick = 1_000_000;
@@ -167,12 +227,6 @@ const boundedReadBackupFirstProbability = 0.75;
  */
 const clockReadingSlackTicks = 2;
 
-/** Refusals that tell the client something about the value: recorded as fail with their code. */
-const observingRefusals: Readonly<Partial<Record<KvOperation['kind'], string>>> = {
-  incr: ErrorCode.notAnInteger,
-  append: ErrorCode.valueTooLarge,
-};
-
 /** A bounded read in progress: its bound, and whom it asked. */
 interface BoundedReadState {
   readonly maxStalenessMs: number;
@@ -194,11 +248,31 @@ interface StatusQuery {
   nextAttemptAt: number;
 }
 
-interface Pending {
-  /** Null for a bounded read: it stays out of the history (see `boundedReads`). */
+/** A unit of a sequence in flight: its operation of the history, on its own history process. */
+interface SentUnit extends SequenceUnit {
+  readonly process: number;
+  readonly handle: OperationHandle;
+}
+
+interface SentSequence {
+  /** Every unit's parts, in order: what is sent. */
+  readonly parts: readonly KvOperation[];
+  readonly units: readonly SentUnit[];
+}
+
+/** One operation (`operation`), or a sequence (`sequence`), each answered by one reply. */
+type Pending = PendingRequest &
+  (
+    | { readonly operation: KvOperation; readonly sequence: null }
+    | { readonly operation: null; readonly sequence: SentSequence }
+  );
+
+interface PendingRequest {
+  /** Null for a bounded read (it stays out of the history, see `boundedReads`) and for a sequence (its units have one each). */
   readonly handle: OperationHandle | null;
-  readonly operation: KvOperation;
-  readonly f: OperationFunction;
+  readonly readOnly: boolean;
+  /** For a sequence, 'sequence' and its units' keys: what messages name. */
+  readonly f: OperationFunction | 'sequence';
   readonly key: string;
   readonly written: string | null;
   readonly invokeValue: EventValue;
@@ -270,6 +344,19 @@ const bytes = (text: string): Uint8Array => encoder.encode(text);
 const readOf = (key: string): KvOperation =>
   isGroupKey(key) ? kvOperation.getMany(groupMembers(key).map(bytes)) : kvOperation.get(bytes(key));
 const text = (value: Uint8Array | null): string | null => (value === null ? null : decoder.decode(value));
+const invokeValueOf = (f: OperationFunction, written: string | null, expected: string | null): EventValue =>
+  f === 'cas' ? ([expected, written ?? ''] as const) : f === 'incr' ? 1 : written;
+
+/** A write as the workload chose it: the operation, and how it goes into the history. */
+interface WriteChoice {
+  readonly operation: KvOperation;
+  readonly f: OperationFunction;
+  readonly written: string | null;
+  /** A cas's expected value. */
+  readonly expected: string | null;
+  /** An incr on a register: sent sync whatever was drawn (see chooseWrite). */
+  readonly syncOnly: boolean;
+}
 
 export class SimWorkload {
   readonly recorder = new HistoryRecorder();
@@ -285,6 +372,18 @@ export class SimWorkload {
   sessionsExpired = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
+  /** Read-backs that did not see the part before them in their sequence. */
+  readonly readBackViolations: string[] = [];
+  /** Sequences sent (read-only ones, ones with a read-back), their units and parts, answers, refused parts. */
+  readonly sequenceCounts = {
+    sent: 0,
+    readOnly: 0,
+    readBacks: 0,
+    units: 0,
+    parts: 0,
+    answered: 0,
+    partsRefused: 0,
+  };
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */
@@ -318,6 +417,10 @@ export class SimWorkload {
   private readonly readYourWritesProbability: number;
   private readonly statusProbability: number;
   private readonly replicatedProbability: number;
+  private readonly sequenceProbability: number;
+  private readonly readBackProbability: number;
+  /** Session slots in all: a sequence's unit in lane l goes into the history as process + l · this. */
+  private readonly processCount: number;
   private nextRequestId = 1;
   private invoked = 0;
   private generating = true;
@@ -336,6 +439,9 @@ export class SimWorkload {
     this.readYourWritesProbability = options.readYourWritesProbability ?? readYourWritesProbabilityDefault;
     this.statusProbability = options.statusProbability ?? statusProbabilityDefault;
     this.replicatedProbability = options.replicatedProbability ?? replicatedProbabilityDefault;
+    this.sequenceProbability = options.sequenceProbability ?? sequenceProbabilityDefault;
+    this.readBackProbability = options.readBackProbability ?? readBackProbabilityDefault;
+    this.processCount = options.clients * this.pipelineDepth;
     if (!Number.isSafeInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
       throw new RangeError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}`);
     }
@@ -457,81 +563,146 @@ export class SimWorkload {
       this.invoke(process, kvOperation.incr(bytes(probed), 1), 'incr', probed, null, 'sync');
       return;
     }
+    if (this.sequenceProbability > 0 && this.random.chance(this.sequenceProbability)) {
+      if (this.livenessPhase) this.livenessOperationsLeft -= 1;
+      this.beginSequence(process);
+      return;
+    }
     const key = this.random.pick(this.keys);
-    const sequence = process.operationsDone;
-    const word = `p${process.process}-${sequence}`;
-    const durability: Durability = this.random.chance(this.options.asyncProbability)
-      ? 'async'
-      : this.random.chance(this.replicatedProbability)
-        ? 'replicated'
-        : 'sync';
+    const durability = this.chooseDurability();
     const reading = this.random.chance(readProbability);
     if (this.livenessPhase) this.livenessOperationsLeft -= 1;
     if (reading && !isGroupKey(key) && this.random.chance(this.boundedReadProbability)) {
       this.invokeBoundedRead(process, key);
     } else if (reading) {
       this.invoke(process, readOf(key), 'read', key, null, 'sync');
-    } else if (isFlagKey(key)) {
+    } else {
+      const { operation, f, written, expected, syncOnly } = this.chooseWrite(process, key);
+      this.invoke(process, operation, f, key, written, syncOnly ? 'sync' : durability, expected);
+    }
+  }
+
+  private chooseDurability(): Durability {
+    return this.random.chance(this.options.asyncProbability)
+      ? 'async'
+      : this.random.chance(this.replicatedProbability)
+        ? 'replicated'
+        : 'sync';
+  }
+
+  /** A write of `key` as the workload mixes them, with how it goes into the history. */
+  private chooseWrite(process: SimProcess, key: string): WriteChoice {
+    const sequence = process.operationsDone;
+    const word = `p${process.process}-${sequence}`;
+    const plain = (operation: KvOperation, f: OperationFunction, written: string | null): WriteChoice => ({
+      operation,
+      f,
+      written,
+      expected: null,
+      syncOnly: false,
+    });
+    if (isFlagKey(key)) {
       const write = chooseFlagWrite(this.random);
-      if (write === 'delete') {
-        this.invoke(process, kvOperation.deleteMany([bytes(key)]), 'delete', key, null, durability);
-      } else {
-        const when = write === 'put-if-absent' ? 'absent' : 'present';
-        const operation = kvOperation.putIf(bytes(key), bytes(word), when);
-        // A put-if-absent is a cas from absent; a put-if-present writes whatever the key held.
-        this.invoke(process, operation, when === 'absent' ? 'cas' : 'replace', key, word, durability);
-      }
-    } else if (isGroupKey(key)) {
+      if (write === 'delete') return plain(kvOperation.deleteMany([bytes(key)]), 'delete', null);
+      const when = write === 'put-if-absent' ? 'absent' : 'present';
+      // A put-if-absent is a cas from absent; a put-if-present writes whatever the key held.
+      return plain(
+        kvOperation.putIf(bytes(key), bytes(word), when),
+        when === 'absent' ? 'cas' : 'replace',
+        word,
+      );
+    }
+    if (isGroupKey(key)) {
       const members = groupMembers(key).map(bytes);
       if (chooseGroupWrite(this.random) === 'delete-many') {
-        this.invoke(process, kvOperation.deleteMany(members), 'delete', key, null, durability);
-      } else {
-        const operation = kvOperation.putMany(
-          members,
-          members.map(() => bytes(word)),
-        );
-        this.invoke(process, operation, 'write', key, word, durability);
+        return plain(kvOperation.deleteMany(members), 'delete', null);
       }
-    } else if (key.startsWith('register')) {
+      const values = members.map(() => bytes(word));
+      return plain(kvOperation.putMany(members, values), 'write', word);
+    }
+    if (key.startsWith('register')) {
       const roll = this.random.next();
       // Unique per process either way: a word, or a number whose increments stay in its block.
       const value = this.random.chance(this.registerWordProbability)
         ? word
         : String((process.process + 1) * processNumberStride + sequence * sequenceNumberStride);
-      if (roll < registerWriteShare) {
-        this.invoke(process, kvOperation.put(bytes(key), bytes(value)), 'write', key, value, durability);
-      } else if (roll < registerCasShare) {
+      if (roll < registerWriteShare) return plain(kvOperation.put(bytes(key), bytes(value)), 'write', value);
+      if (roll < registerCasShare) {
         const expected = process.connection.lastRead.get(key) ?? null;
         const operation = kvOperation.cas(
           bytes(key),
           expected === null ? null : bytes(expected),
           bytes(value),
         );
-        this.invoke(process, operation, 'cas', key, value, durability, expected);
-      } else {
-        // Always sync: an incr here is mostly there to be refused, and an async one's refusal (or
-        // acknowledgement) says nothing the checker can use, while it costs the search dearly.
-        this.invoke(process, kvOperation.incr(bytes(key), 1), 'incr', key, null, 'sync');
+        return { operation, f: 'cas', written: value, expected, syncOnly: false };
       }
-    } else if (key.startsWith('list')) {
-      const token = `${word};`;
-      this.invoke(process, kvOperation.append(bytes(key), bytes(token)), 'append', key, token, durability);
-    } else {
-      this.invoke(process, kvOperation.incr(bytes(key), 1), 'incr', key, null, durability);
+      // Always sync: an incr here is mostly there to be refused, and an async one's refusal (or
+      // acknowledgement) says nothing the checker can use, while it costs the search dearly.
+      return { ...plain(kvOperation.incr(bytes(key), 1), 'incr', null), syncOnly: true };
     }
+    if (key.startsWith('list')) {
+      const token = `${word};`;
+      return plain(kvOperation.append(bytes(key), bytes(token)), 'append', token);
+    }
+    return plain(kvOperation.incr(bytes(key), 1), 'incr', null);
   }
 
   /**
-   * A register with a write or cas in flight, the one invoked last: a refusal is answered at once,
-   * so an incr on it right away is the likeliest to meet that write before it commits.
+   * A sequence: 2 or 3 units on distinct keys, each a read or a write as single operations mix them
+   * (all reads now and then: a read sequence, sent as a query), and sometimes a read-back of a key
+   * one of them wrote.
+   */
+  private beginSequence(process: SimProcess): void {
+    const count = Math.min(this.random.integer(sequenceUnitsMin, sequenceUnitsMax), this.keys.length);
+    const keys = [...this.keys];
+    const chosen: string[] = [];
+    for (let at = 0; at < count; at++) {
+      chosen.push(...keys.splice(this.random.integer(0, keys.length - 1), 1));
+    }
+    let durability = this.chooseDurability();
+    const readOnly = this.random.chance(readProbability);
+    const units = chosen.map((key, at): SequenceUnit => {
+      // The first unit writes, unless every one reads: a sequence with a write is a write.
+      if (readOnly || (at > 0 && this.random.chance(readProbability))) return readUnit(key);
+      const { operation, f, written, expected, syncOnly } = this.chooseWrite(process, key);
+      if (syncOnly) durability = 'sync';
+      return {
+        f,
+        key,
+        written,
+        invokeValue: invokeValueOf(f, written, expected),
+        parts: partsOf(operation),
+        readsBack: null,
+      };
+    });
+    if (!readOnly && this.random.chance(this.readBackProbability)) {
+      // Not a group: its members' read is checked whole already (a torn read).
+      const writers = units.flatMap((unit, at) =>
+        writesSomething(unit) && !isGroupKey(unit.key) ? [at] : [],
+      );
+      const writer = writers.length === 0 ? undefined : this.random.pick(writers);
+      const unit = writer === undefined ? undefined : units[writer];
+      if (writer !== undefined && unit !== undefined) units.push(readBackUnit(unit, writer));
+    }
+    this.invokeSequence(process, units, readOnly ? 'sync' : durability);
+  }
+
+  /**
+   * A register with a write or cas in flight (alone or in a sequence), the one invoked last: a
+   * refusal is answered at once, so an incr on it right away is the likeliest to meet that write
+   * before it commits.
    */
   private registerBeingWritten(): string | undefined {
-    let latest: Pending | undefined;
+    let latest: { readonly key: string; readonly startedAt: number } | undefined;
     for (const connection of this.connections) {
       for (const { pending } of connection.processes) {
-        if (pending === null || !pending.key.startsWith('register')) continue;
-        if (pending.f !== 'write' && pending.f !== 'cas') continue;
-        if (latest === undefined || pending.startedAt > latest.startedAt) latest = pending;
+        if (pending === null) continue;
+        for (const { f, key } of pending.sequence?.units ?? [pending]) {
+          if (!key.startsWith('register') || (f !== 'write' && f !== 'cas')) continue;
+          if (latest === undefined || pending.startedAt > latest.startedAt) {
+            latest = { key, startedAt: pending.startedAt };
+          }
+        }
       }
     }
     return latest?.key;
@@ -546,7 +717,7 @@ export class SimWorkload {
     durability: Durability,
     expected: string | null = null,
   ): void {
-    const value = f === 'cas' ? ([expected, written ?? ''] as const) : f === 'incr' ? 1 : written;
+    const value = invokeValueOf(f, written, expected);
     const handle = this.recorder.invoke(process.process, f, key, value, this.time());
     this.invoked += 1;
     const readOnly = isReadOnly(operation);
@@ -554,10 +725,59 @@ export class SimWorkload {
     process.pending = {
       handle,
       operation,
+      sequence: null,
+      readOnly,
       f,
       key,
       written,
       invokeValue: value,
+      durability,
+      requestNumber: readOnly ? 0 : process.requestNumber,
+      startedAt: this.cluster.now,
+      attemptIds: new Set(),
+      nextAttemptAt: this.cluster.now,
+      liveness: this.livenessPhase,
+      bounded: null,
+      status: null,
+    };
+    this.send(process, process.pending);
+  }
+
+  /**
+   * Each unit goes into the history as an operation of its own, invoked now: the first on the
+   * slot's process, the one in lane l on process + l · processCount (history.ts allows one pending
+   * operation per process; see sequence-workload.ts for why the per-key check stays sound).
+   */
+  private invokeSequence(process: SimProcess, units: readonly SequenceUnit[], durability: Durability): void {
+    assert(units.length <= sequenceLanes, 'a sequence has a lane for each unit');
+    const time = this.time();
+    const sent = units.map((unit, lane): SentUnit => {
+      const history = process.process + lane * this.processCount;
+      return {
+        ...unit,
+        process: history,
+        handle: this.recorder.invoke(history, unit.f, unit.key, unit.invokeValue, time),
+      };
+    });
+    this.invoked += sent.length;
+    const parts = units.flatMap((unit) => unit.parts);
+    const readOnly = isReadOnlySequence(parts);
+    if (!readOnly) process.requestNumber += 1;
+    const counts = this.sequenceCounts;
+    counts.sent += 1;
+    counts.units += units.length;
+    counts.parts += parts.length;
+    if (readOnly) counts.readOnly += 1;
+    if (units.some((unit) => unit.readsBack !== null)) counts.readBacks += 1;
+    process.pending = {
+      handle: null,
+      operation: null,
+      sequence: { parts, units: sent },
+      readOnly,
+      f: 'sequence',
+      key: units.map((unit) => unit.key).join('+'),
+      written: null,
+      invokeValue: null,
       durability,
       requestNumber: readOnly ? 0 : process.requestNumber,
       startedAt: this.cluster.now,
@@ -577,6 +797,8 @@ export class SimWorkload {
     process.pending = {
       handle: null,
       operation: kvOperation.get(bytes(key)),
+      sequence: null,
+      readOnly: true,
       f: 'read',
       key,
       written: null,
@@ -601,7 +823,7 @@ export class SimWorkload {
 
   /** The deadline passed with no answer: give up (info), or ask whether the write ran. */
   private onDeadline(process: SimProcess, pending: Pending): void {
-    const write = !isReadOnly(pending.operation);
+    const write = !pending.readOnly;
     if (!write || !this.random.chance(this.statusProbability)) {
       if (pending.bounded !== null) this.boundedReadCounts.abandoned += 1;
       this.finish(process, 'info', null);
@@ -642,22 +864,27 @@ export class SimWorkload {
     pending.attemptIds.add(id);
     if (bounded !== null) {
       bounded.attempts.set(id, { to, sentAt: this.cluster.now, atPrimary: member === null });
-    } else if (pending.durability === 'async' && !isReadOnly(pending.operation)) {
+    } else if (pending.durability === 'async' && !pending.readOnly) {
       const name = `${process.id}#${pending.requestNumber}`;
       if (this.asyncWritesSent.has(name)) this.asyncWritesResent.add(name);
       this.asyncWritesSent.add(name);
-      if (pending.operation.kind === 'append' && pending.written !== null) {
-        this.asyncAppendsSent.set(name, { key: pending.key, token: pending.written });
+      // A sequence is one entry, lost or kept whole: any one of its tokens tells which.
+      const append = pending.sequence?.units.find((unit) => unit.f === 'append') ?? pending;
+      if (append.f === 'append' && append.written !== null) {
+        this.asyncAppendsSent.set(name, { key: append.key, token: append.written });
       }
     }
     this.cluster.submit(process.connection.index, to, {
       type: 'request',
       id,
-      kind: isReadOnly(pending.operation) ? 'read' : 'write',
+      kind: pending.readOnly ? 'read' : 'write',
       clientId: clientId(process.id),
       requestNumber: pending.requestNumber,
       durability: pending.durability,
-      operation: encodeOperation(pending.operation),
+      operation:
+        pending.sequence === null
+          ? encodeOperation(pending.operation)
+          : encodeSequence(pending.sequence.parts),
       staleness:
         bounded === null
           ? null
@@ -754,12 +981,14 @@ export class SimWorkload {
       this.onRefusal(process, pending, reply.code);
       return;
     }
-    if (pending.durability === 'async' && !isReadOnly(pending.operation)) {
+    if (pending.durability === 'async' && !pending.readOnly) {
+      if (pending.sequence !== null) {
+        // Acknowledged, but a failover may still lose it: every unit unknown, as for one operation.
+        this.settleSequence(process, pending.sequence, reply, false);
+        return;
+      }
       if (pending.operation.kind === 'append' && pending.written !== null) {
-        const tokens = this.asyncAppendsAcknowledged.get(pending.key) ?? new Set<string>();
-        tokens.add(pending.written);
-        this.asyncAppendsAcknowledged.set(pending.key, tokens);
-        this.asyncAppendRequests.set(pending.written, `${process.id}#${pending.requestNumber}`);
+        this.acknowledgeAsyncAppend(pending.key, pending.written, `${process.id}#${pending.requestNumber}`);
       }
       // Not a read-your-writes index: a failover may lose the entry, and the log may never reach it again.
       // Acknowledged, but a failover may still lose it: unknown as far as linearizability goes.
@@ -819,30 +1048,13 @@ export class SimWorkload {
 
   /** A definite success: a sync reply, or a request-status answer (given once the entry committed). */
   private recordSuccess(process: SimProcess, pending: Pending, reply: ClientSuccess): void {
+    if (pending.sequence !== null) {
+      this.settleSequence(process, pending.sequence, reply, true);
+      return;
+    }
     const connection = process.connection;
     if (reply.durability === 'replicated' && !isReadOnly(pending.operation)) {
-      const acknowledged: ReplicatedAcknowledgement = {
-        process: process.process,
-        call: pending.startedAt * nanosecondsPerTick,
-        key: pending.key,
-        view: reply.view,
-        index: reply.index,
-        primary: reply.replicas[0] ?? null,
-        holders: [...reply.replicas],
-        lostCopies: new Set(),
-        settled: false,
-        overtaken: false,
-      };
-      // A holder may have lost it before the reply arrived: its receipt, or the reply, was on its way.
-      for (const loss of this.losses) {
-        if (loss.tick >= pending.startedAt && acknowledged.holders.includes(loss.id)) {
-          acknowledged.lostCopies.add(loss.id);
-        }
-      }
-      if (this.promotionsWithoutHolders.some((tick) => tick >= pending.startedAt)) {
-        acknowledged.overtaken = true;
-      }
-      this.replicatedAcknowledged.push(acknowledged);
+      this.acknowledgeReplicated(process.process, pending.startedAt, pending.key, reply);
     }
     const { index } = reply;
     // Not a read-your-writes index for a replicated write: lost with every replica that held it, its
@@ -905,6 +1117,140 @@ export class SimWorkload {
       case 'lengths':
         throw new Error('the workload sends no lengths read');
     }
+  }
+
+  /** A replicated write acknowledged: the operation of `process` invoked at `startedAt` on `key`. */
+  private acknowledgeReplicated(process: number, startedAt: number, key: string, reply: ClientSuccess): void {
+    const acknowledged: ReplicatedAcknowledgement = {
+      process,
+      call: startedAt * nanosecondsPerTick,
+      key,
+      view: reply.view,
+      index: reply.index,
+      primary: reply.replicas[0] ?? null,
+      holders: [...reply.replicas],
+      lostCopies: new Set(),
+      settled: false,
+      overtaken: false,
+    };
+    // A holder may have lost it before the reply arrived: its receipt, or the reply, was on its way.
+    for (const loss of this.losses) {
+      if (loss.tick >= startedAt && acknowledged.holders.includes(loss.id)) {
+        acknowledged.lostCopies.add(loss.id);
+      }
+    }
+    if (this.promotionsWithoutHolders.some((tick) => tick >= startedAt)) {
+      acknowledged.overtaken = true;
+    }
+    this.replicatedAcknowledged.push(acknowledged);
+  }
+
+  /**
+   * A sequence answered: each unit goes into the history with its own outcome (`definite`: a sync
+   * or replicated reply, or a request-status answer), or as info (an async acknowledgement). The
+   * torn-read and read-back checks hold either way: the store answered every part from one state.
+   */
+  private settleSequence(
+    process: SimProcess,
+    sequence: SentSequence,
+    reply: ClientSuccess,
+    definite: boolean,
+  ): void {
+    const pending = process.pending;
+    if (pending === null) return;
+    let outcomes: KvOutcome[];
+    try {
+      outcomes = decodeSequenceResult(sequence.parts, reply.result);
+    } catch (error) {
+      if (!(error instanceof ServiceError)) throw error;
+      this.countUnexpected(`sequence ${error.code}`);
+      this.finish(process, 'info', null, true);
+      return;
+    }
+    this.sequenceCounts.answered += 1;
+    const { index } = reply;
+    const written = !pending.readOnly;
+    // Not a read-your-writes index for a replicated write (nor an async one): see recordSuccess.
+    if (definite && written && reply.durability !== 'replicated')
+      this.noteWriteIndex(process.connection, index);
+    const time = this.time();
+    const outcomesOf = new Map<number, readonly KvOutcome[]>();
+    let first = 0;
+    sequence.units.forEach((unit, position) => {
+      outcomesOf.set(position, outcomes.slice(first, first + unit.parts.length));
+      first += unit.parts.length;
+    });
+    sequence.units.forEach((unit, position) => {
+      const own = outcomesOf.get(position) ?? [];
+      for (const outcome of own) {
+        if (outcome.ok) continue;
+        this.sequenceCounts.partsRefused += 1;
+        if (observingRefusals[unit.parts[0]?.kind ?? 'get'] === outcome.code) {
+          const cause = `${unit.f} ${outcome.code}`;
+          this.refusals.set(cause, (this.refusals.get(cause) ?? 0) + 1);
+        }
+      }
+      const verdict = unitVerdict(unit, own);
+      if (unit.readsBack !== null) this.checkReadBack(process, sequence, outcomesOf, unit, verdict, index);
+      if (verdict.status === 'info') {
+        if (verdict.unexpected !== undefined) this.countUnexpected(`sequence ${verdict.unexpected}`);
+        if (verdict.torn !== undefined) this.tornReads.push(`${verdict.torn} (a sequence, index ${index})`);
+        this.recorder.info(unit.handle, time);
+        return;
+      }
+      if (!definite) {
+        if (unit.f === 'append' && verdict.status === 'ok' && unit.written !== null) {
+          this.acknowledgeAsyncAppend(unit.key, unit.written, `${process.id}#${pending.requestNumber}`);
+        }
+        this.recorder.info(unit.handle, time);
+        return;
+      }
+      if (verdict.seen !== undefined) process.connection.lastRead.set(unit.key, verdict.seen);
+      // Every unit of a replicated write, its reads and refusals too: if every holder lost the
+      // entry, what each observed may be lost with it, and run-seed makes them all unknown.
+      if (written && reply.durability === 'replicated') {
+        this.acknowledgeReplicated(unit.process, pending.startedAt, unit.key, reply);
+      }
+      if (verdict.status === 'ok') this.recorder.ok(unit.handle, verdict.value, time, index);
+      else this.recorder.fail(unit.handle, time, verdict.error);
+    });
+    this.endPending(process);
+  }
+
+  /** A read-back must see what the unit it reads back did, earlier in the same sequence. */
+  private checkReadBack(
+    process: SimProcess,
+    sequence: SentSequence,
+    outcomesOf: ReadonlyMap<number, readonly KvOutcome[]>,
+    unit: SentUnit,
+    verdict: ReturnType<typeof unitVerdict>,
+    index: number,
+  ): void {
+    if (unit.readsBack === null || verdict.status !== 'ok' || typeof verdict.value === 'number') return;
+    const read = verdict.value;
+    if (read !== null && typeof read !== 'string') return;
+    const writer = sequence.units[unit.readsBack];
+    const [part] = writer?.parts ?? [];
+    const [outcome] = outcomesOf.get(unit.readsBack) ?? [];
+    if (writer === undefined || part === undefined || outcome === undefined) return;
+    const problem = readBackProblem(part, outcome, read);
+    if (problem === null) return;
+    const answered = describeOutcome(outcome);
+    this.readBackViolations.push(
+      `a sequence of ${process.id} (index ${index}, ${sequence.units.map((each) => `${each.f} ${each.key}`).join(', ')}): ` +
+        `the read-back of ${unit.key} returned ${JSON.stringify(read)} after its ${part.kind} (${answered}), ${problem}`,
+    );
+  }
+
+  private acknowledgeAsyncAppend(key: string, token: string, name: string): void {
+    const tokens = this.asyncAppendsAcknowledged.get(key) ?? new Set<string>();
+    tokens.add(token);
+    this.asyncAppendsAcknowledged.set(key, tokens);
+    this.asyncAppendRequests.set(token, name);
+  }
+
+  private countUnexpected(cause: string): void {
+    this.unexpectedReplies.set(cause, (this.unexpectedReplies.get(cause) ?? 0) + 1);
   }
 
   private noteWriteIndex(connection: SimConnection, index: number): void {
@@ -979,7 +1325,7 @@ export class SimWorkload {
       this.finish(process, 'fail', null, false, code);
       return;
     }
-    if (observingRefusals[pending.operation.kind] === code) {
+    if (pending.operation !== null && observingRefusals[pending.operation.kind] === code) {
       // It ran and was refused; the answer waited for that entry to commit, so it is an observation.
       this.countStatus('refused');
       this.refusals.set(`${pending.f} ${code}`, (this.refusals.get(`${pending.f} ${code}`) ?? 0) + 1);
@@ -1049,7 +1395,7 @@ export class SimWorkload {
       return;
     }
     const cause = `${pending.f} ${code}`;
-    if (observingRefusals[pending.operation.kind] === code) {
+    if (pending.operation !== null && observingRefusals[pending.operation.kind] === code) {
       this.refusals.set(cause, (this.refusals.get(cause) ?? 0) + 1);
       if (pending.durability === 'sync') this.finish(process, 'fail', null, false, code);
       else this.finish(process, 'info', null, true);
@@ -1074,7 +1420,15 @@ export class SimWorkload {
       this.livenessFailures.push(`${what} ${pending.key} by process ${process.process} did not complete`);
     }
     const handle = pending.handle;
-    if (handle === null) {
+    if (pending.sequence !== null) {
+      // The whole sequence's outcome (its units' own are recorded by settleSequence): unknown, or
+      // cancelled, which a read, having observed nothing, records as unknown.
+      assert(status !== 'ok', 'a sequence answered is settled unit by unit');
+      for (const unit of pending.sequence.units) {
+        if (status === 'fail' && unit.f !== 'read') this.recorder.fail(unit.handle, this.time(), error);
+        else this.recorder.info(unit.handle, this.time());
+      }
+    } else if (handle === null) {
       // A bounded read: recorded in `boundedReads` if it was answered, never in the history.
     } else if (status === 'ok') {
       this.recorder.ok(handle, value, this.time(), index);
@@ -1083,6 +1437,11 @@ export class SimWorkload {
     } else {
       this.recorder.info(handle, this.time());
     }
+    this.endPending(process);
+  }
+
+  /** The process is free for its next operation, after some think time. */
+  private endPending(process: SimProcess): void {
     process.pending = null;
     process.operationsDone += 1;
     const idleTicksMax = this.options.idleTicksMax ?? 0;

@@ -3,7 +3,10 @@
 // pipelined operations each in their own process and session, replies matched by request id,
 // refusals recorded with their codes, unexpected codes kept out of the fail outcomes, bounded reads
 // sent to members and kept out of the history, request-status asked for writes left unanswered,
-// and a run that depends on its seed only.
+// sequences whose units reach the history each with the outcome the store gave its part, and a run
+// that depends on its seed only. Tests of single operations switch sequences off
+// (`sequenceProbability: 0`): a sequence's units take history processes of their own, and its
+// refusals come whole.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,13 +14,29 @@ import { checkBoundedReads } from '../../src/check/bounded-reads.js';
 import { type HistoryEvent, pairOperations } from '../../src/check/history.js';
 import { checkLinearizable } from '../../src/check/linearizability.js';
 import type { ClientReply, ClientRequest } from '../../src/protocol/messages.js';
-import { ServiceError } from '../../src/protocol/state-machine.js';
+import { type Execution, ServiceError } from '../../src/protocol/state-machine.js';
 import { logIndex, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
 import type { SimCluster } from '../../src/sim/cluster.js';
+import { GROUP_SIZE } from '../../src/sim/multi-key-workload.js';
 import { Random } from '../../src/sim/random.js';
 import { SimWorkload, type WorkloadOptions, workloadDefaults } from '../../src/sim/workload.js';
 import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/kv-limits.js';
-import { encodeOperation, kvOperation } from '../../src/state-machine/kv-operations.js';
+import {
+  encodeOperation,
+  encodeResult,
+  type KvOperation,
+  kvOperation,
+} from '../../src/state-machine/kv-operations.js';
+import {
+  decodeSequence,
+  decodeSequenceResult,
+  encodeSequence,
+  encodeSequenceResult,
+  isReadOnlySequence,
+  isSequence,
+  type KvEncodedOutcome,
+  type KvOutcome,
+} from '../../src/state-machine/kv-sequence.js';
 import { KeyValueStore } from '../../src/state-machine/kv-store.js';
 
 /** Small enough that appends are refused VALUE_TOO_LARGE after a few tokens. */
@@ -43,6 +62,8 @@ class OneServer {
   now = 0;
   readonly store: KeyValueStore;
   readonly submitted: Submitted[] = [];
+  /** What each read or write that ran answered, by request id. */
+  readonly results = new Map<number, Uint8Array>();
   private readonly outbox: {
     readonly due: number;
     readonly connection: number;
@@ -58,8 +79,9 @@ class OneServer {
     readonly answer: (request: ClientRequest, to: string) => Answer = () => undefined,
     limits: KvLimits = smallLimits,
     backups: readonly string[] = [],
+    store?: KeyValueStore,
   ) {
-    this.store = new KeyValueStore(limits);
+    this.store = store ?? new KeyValueStore(limits);
     this.viewNow = {
       number: viewNumber(1),
       primary: replicaId('r1'),
@@ -113,6 +135,7 @@ class OneServer {
         result = execution.result;
       }
       this.index += 1;
+      this.results.set(request.id, result);
       const reply = this.success(request, result);
       if (request.kind === 'write') this.executed.set(name, reply);
       if (code !== 'run-silently') this.outbox.push({ due, connection, reply });
@@ -190,7 +213,7 @@ function overlappingSlots(events: readonly HistoryEvent[], depth: number): Set<n
 
 test('a pipelined connection runs one process per session slot, and its history checks out', () => {
   const server = new OneServer();
-  const { workload, events } = run(server, { clients: 2, pipelineDepth: 3 });
+  const { workload, events } = run(server, { clients: 2, pipelineDepth: 3, sequenceProbability: 0 });
   const processes = new Set(events.map((event) => event.process));
   assert.deepEqual([...processes].sort(), [0, 1, 2, 3, 4, 5]);
   // Slots of one connection overlap: several operations in flight at once.
@@ -255,7 +278,11 @@ test('registers hold numbers and words, so incr on a register is refused NOT_AN_
 });
 
 test('a refusal of an asynchronous write is info: answered before it replicates, like its acknowledgement', () => {
-  const { workload, events } = run(new OneServer(), { clients: 2, asyncProbability: 1 });
+  const { workload, events } = run(new OneServer(), {
+    clients: 2,
+    asyncProbability: 1,
+    sequenceProbability: 0,
+  });
   assert.ok((workload.refusals.get('append VALUE_TOO_LARGE') ?? 0) > 0);
   assert.ok(!events.some((event) => event.type === 'fail' && event.f === 'append'));
   // incr on a register is always sync: what it is there for is its refusal.
@@ -264,7 +291,7 @@ test('a refusal of an asynchronous write is info: answered before it replicates,
 
 test('a code the workload does not expect is recorded as info and counted, never as a fail', () => {
   const server = new OneServer((request) => (request.kind === 'write' ? 'BAD_REQUEST' : undefined));
-  const { workload, events } = run(server, { clients: 2, pipelineDepth: 2 }, 3, 100);
+  const { workload, events } = run(server, { clients: 2, pipelineDepth: 2, sequenceProbability: 0 }, 3, 100);
   assert.ok(!events.some((event) => event.type === 'fail'));
   const counted = [...workload.unexpectedReplies.values()].reduce((total, count) => total + count, 0);
   const writes = events.filter((event) => event.type === 'info');
@@ -341,7 +368,11 @@ test('bounded reads go to a backup, then another member, then the primary, and s
     smallLimits,
     ['r2', 'r3'],
   );
-  const { workload, events } = run(server, { clients: 2, boundedReadProbability: 1 });
+  const { workload, events } = run(server, {
+    clients: 2,
+    boundedReadProbability: 1,
+    sequenceProbability: 0,
+  });
   const bounded = server.submitted.filter(({ request }) => request.staleness !== null);
   assert.ok(bounded.length > 0);
   // Each bounded read asks at most two members (mostly backups) before the primary answers it.
@@ -429,3 +460,209 @@ test('flags take put-if both ways and deletes, groups move whole, and a group re
 });
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+const text = (value: Uint8Array | null): string | null =>
+  value === null ? null : new TextDecoder().decode(value);
+
+/** How the history must record a unit of a sequence, from its parts and what the store answered them. */
+function expectedCompletion(
+  parts: readonly KvOperation[],
+  outcomes: readonly KvOutcome[],
+): { readonly status: 'ok' | 'fail'; readonly value?: unknown; readonly error?: string } {
+  const results = [];
+  for (const outcome of outcomes) {
+    if (!outcome.ok) return { status: 'fail', error: outcome.code };
+    results.push(outcome.result);
+  }
+  const [first] = results;
+  const [part] = parts;
+  assert.ok(first !== undefined && part !== undefined);
+  switch (first.kind) {
+    case 'get': {
+      const values = results.map((result) => (result.kind === 'get' ? text(result.value) : undefined));
+      assert.ok(
+        values.every((value) => value === values[0]),
+        'a group read whole',
+      );
+      return { status: 'ok', value: values[0] ?? null };
+    }
+    case 'put':
+      return { status: 'ok', value: part.kind === 'put' ? text(part.value) : undefined };
+    case 'delete':
+      return { status: 'ok', value: null };
+    case 'append':
+      return { status: 'ok', value: first.length };
+    case 'incr':
+      return { status: 'ok', value: first.value };
+    case 'cas':
+      return first.swapped && part.kind === 'cas'
+        ? { status: 'ok', value: [text(part.expected), text(part.next)] }
+        : { status: 'fail' };
+    case 'put-if':
+      return first.written && part.kind === 'put-if'
+        ? {
+            status: 'ok',
+            value: part.when === 'absent' ? [null, text(part.value)] : text(part.value),
+          }
+        : { status: 'fail' };
+    default:
+      throw new Error(`the workload sends no ${first.kind} in a sequence`);
+  }
+}
+
+/** A sequence's parts, cut into the units the history records: a group's members together. */
+function unitsOf(parts: readonly KvOperation[]): { readonly key: string; readonly parts: KvOperation[] }[] {
+  const units: { key: string; parts: KvOperation[] }[] = [];
+  for (let at = 0; at < parts.length; ) {
+    const part = parts[at];
+    assert.ok(part !== undefined && 'key' in part, 'single-key parts');
+    const key = text(part.key) ?? '';
+    const group = /^(group\d+)\.\d+$/.exec(key)?.[1];
+    const size = group === undefined ? 1 : GROUP_SIZE;
+    units.push({ key: group ?? key, parts: parts.slice(at, at + size) });
+    at += size;
+  }
+  return units;
+}
+
+test('sequences: each unit reaches the history on a lane of its own, with the outcome the store gave its part', () => {
+  const clients = 2;
+  const depth = 2;
+  const processes = clients * depth;
+  const server = new OneServer();
+  const { workload, events } = run(
+    server,
+    { clients, pipelineDepth: depth, sequenceProbability: 0.5 },
+    11,
+    1500,
+  );
+  const operations = pairOperations(events);
+  const sequences = server.submitted.filter(({ request }) => isSequence(request.operation));
+  assert.equal(sequences.length, workload.sequenceCounts.sent, 'each sequence sent once');
+  assert.ok(sequences.length >= 50, `${sequences.length} sequences sent`);
+  assert.ok(
+    sequences.some(({ request }) => request.kind === 'read'),
+    'some read sequences, sent as queries',
+  );
+  assert.ok(workload.sequenceCounts.readBacks > 0, 'some sequences read back what they wrote');
+  const seen = { units: 0, groups: 0, refusals: 0, notSwapped: 0, async: 0 };
+  for (const { connection, request, at } of sequences) {
+    const slot = Number(/\/(\d+)$/.exec(request.clientId)?.[1]);
+    const slotProcess = connection * depth + slot;
+    const parts = decodeSequence(request.operation);
+    const result = server.results.get(request.id);
+    assert.ok(result !== undefined, 'one server answers every request');
+    const outcomes = decodeSequenceResult(parts, result);
+    const recorded = operations
+      .filter((operation) => operation.call === at * 1e6 && operation.process % processes === slotProcess)
+      .sort((a, b) => a.process - b.process);
+    const units = unitsOf(parts);
+    assert.deepEqual(
+      recorded.map((operation) => [operation.key, Math.floor(operation.process / processes)]),
+      units.map((unit, lane) => [unit.key, lane]),
+      'a unit per key, each on its lane',
+    );
+    let first = 0;
+    units.forEach((unit, position) => {
+      const operation = recorded[position];
+      assert.ok(operation !== undefined);
+      const own = outcomes.slice(first, first + unit.parts.length);
+      first += unit.parts.length;
+      seen.units += 1;
+      if (unit.parts.length > 1) seen.groups += 1;
+      if (request.kind === 'write' && request.durability === 'async') {
+        seen.async += 1;
+        assert.equal(operation.status, 'info', 'an async sequence may yet be lost');
+        return;
+      }
+      const expected = expectedCompletion(unit.parts, own);
+      assert.equal(operation.status, expected.status, `${operation.f} ${operation.key}`);
+      if (expected.status === 'ok') assert.deepEqual(operation.output, expected.value);
+      else assert.equal(operation.error, expected.error);
+      if (expected.error !== undefined) seen.refusals += 1;
+      else if (expected.status === 'fail') seen.notSwapped += 1;
+    });
+  }
+  assert.equal(seen.units, workload.sequenceCounts.units);
+  for (const [name, count] of Object.entries(seen)) assert.ok(count > 0, `${name}: ${count}`);
+  const report = checkLinearizable(operations, { valueSizeMaxBytes: smallLimits.valueSizeMaxBytes });
+  assert.equal(report.result, 'linearizable');
+  assert.deepEqual(report.unmodeledFailures, []);
+  assert.deepEqual(workload.unexpectedReplies, new Map());
+  assert.deepEqual(workload.tornReads, []);
+  assert.deepEqual(workload.readBackViolations, []);
+});
+
+test('a sequence refused whole: every unit info, counted once as an unexpected code', () => {
+  const server = new OneServer((request) =>
+    isSequence(request.operation) && request.kind === 'write' ? 'BAD_REQUEST' : undefined,
+  );
+  const { workload, events } = run(
+    server,
+    { clients: 2, sequenceProbability: 1, probeProbability: 0 },
+    3,
+    200,
+  );
+  const refused = server.submitted.filter(({ request }) => request.kind === 'write').length;
+  assert.ok(refused > 0);
+  assert.equal(workload.unexpectedReplies.get('sequence BAD_REQUEST'), refused);
+  // Read sequences are answered; every unit of a refused one is unknown.
+  const operations = pairOperations(events);
+  assert.ok(operations.some((operation) => operation.status === 'info'));
+  assert.ok(operations.every((operation) => operation.status === 'info' || operation.f === 'read'));
+});
+
+/** Answers a sequence with every part's result, but leaves the last part's update out. */
+class DroppingStore extends KeyValueStore {
+  override execute(operation: Uint8Array): Execution {
+    const whole = super.execute(operation);
+    if (!isSequence(operation)) return whole;
+    const kept = decodeSequence(operation).slice(0, -1);
+    const update =
+      kept.length === 0 || isReadOnlySequence(kept)
+        ? new Uint8Array(0)
+        : super.execute(encodeSequence(kept)).update;
+    return { result: whole.result, update };
+  }
+}
+
+/** Applies a sequence whole, but answers its parts as run last to first: each before the parts ahead of it. */
+class MisorderedStore extends KeyValueStore {
+  override execute(operation: Uint8Array): Execution {
+    const whole = super.execute(operation);
+    if (!isSequence(operation)) return whole;
+    const reversed = decodeSequence(operation).reverse();
+    const outcomes = decodeSequenceResult(reversed, super.execute(encodeSequence(reversed)).result).reverse();
+    const encoded = outcomes.map(
+      (outcome): KvEncodedOutcome =>
+        outcome.ok ? { ok: true, result: encodeResult(outcome.result) } : outcome,
+    );
+    return { result: encodeSequenceResult(encoded), update: whole.update };
+  }
+}
+
+test('the checks catch a store that drops a part of a sequence, or runs its parts out of order', () => {
+  const options = { clients: 2, pipelineDepth: 2, sequenceProbability: 0.5 };
+  const dropping = run(
+    new OneServer(undefined, smallLimits, [], new DroppingStore(smallLimits)),
+    options,
+    5,
+    800,
+  );
+  const report = checkLinearizable(pairOperations(dropping.events), {
+    valueSizeMaxBytes: smallLimits.valueSizeMaxBytes,
+  });
+  assert.equal(report.result, 'not-linearizable');
+
+  const misordered = run(
+    new OneServer(undefined, smallLimits, [], new MisorderedStore(smallLimits)),
+    options,
+    5,
+    800,
+  );
+  assert.ok(misordered.workload.readBackViolations.length > 0, 'a read-back missed the part before it');
+  assert.match(
+    misordered.workload.readBackViolations[0] ?? '',
+    /^a sequence of sim-client-\d\/\d \(index \d+, /,
+  );
+});
