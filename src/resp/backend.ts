@@ -8,7 +8,7 @@
 // that connects per request would otherwise open a session per request, each a log entry and an
 // entry in every replica's session table until it expires). Each request still carries its own
 // client id and request number, so sharing costs nothing of at-most-once; the order of one
-// connection's commands is kept by the server, which runs them one at a time.
+// connection's commands is kept by the server, which runs them in order (a pipeline as one sequence).
 //
 // The client connects on first use, and again after a failed attempt: a port that starts before
 // its coordinator answers commands with UNAVAILABLE until it can reach one, instead of failing.

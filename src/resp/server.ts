@@ -1,7 +1,8 @@
 // The Redis-protocol (RESP2) port of a replica: a TCP listener whose connections each read commands
-// (parser.ts) and answer them in order, one at a time, as Redis does, so a pipelining client sees
-// its replies in the order it sent the commands and each command sees the effects of the ones
-// before it. Commands run through the command table against the shared backend.
+// (parser.ts) and answer them in order, as Redis does, so a pipelining client sees its replies in
+// the order it sent the commands and each command sees the effects of the ones before it. Commands
+// run through the command table against the shared backend; the key/value commands waiting on a
+// connection when its turn comes run together as one sequence of the store (pipeline.ts).
 //
 // A connection that breaks the protocol is answered `-ERR Protocol error: ...` after the commands
 // read before the fault, then closed; the other connections and the replica go on. A connection
