@@ -412,8 +412,6 @@ class Planner {
     // counts on: one just installed may lead with replicated writes in its memory only.
     if (monitor.viewHeldMs < TOTAL_CRASH_STEADY_VIEW_MS) return null;
     const downMs = this.random.integer(...TOTAL_CRASH_DOWN_MS);
-    const others = this.replicaIds.filter((id) => id !== primary);
-    const viewNumber = this.viewNumber;
     return {
       reservation: {
         kind: 'total-crash',
@@ -434,23 +432,30 @@ class Planner {
         await Promise.all(this.replicaIds.map((id) => cluster.killReplica(id)));
         return {
           record,
-          holdDescription: `down for ${seconds(downMs)}, then ${primary} first`,
+          holdDescription: `down for ${seconds(downMs)}, then the last primary first`,
           hold: (signal) => sleepUnlessAborted(downMs, signal),
           heal: async (signal) => {
-            await cluster.startReplica(primary);
+            // The last primary is the primary of the view the coordinator holds now, asked after the
+            // kills: a view may have changed since the plan (a switchover that just ended, a failover
+            // to the replica that died last), and only its primary may hold writes no other has.
+            await monitor.waitFor(() => true, TOTAL_CRASH_LEAD_TIMEOUT_MS, signal);
+            const last = monitor.view?.primary ?? primary;
+            const lastNumber = monitor.view?.number ?? this.viewNumber;
+            const others = this.replicaIds.filter((id) => id !== last);
+            await cluster.startReplica(last);
             const led = await monitor.waitFor(
-              () => monitor.view?.primary === primary && monitor.view.number > viewNumber,
+              () => monitor.view?.primary === last && monitor.view.number > lastNumber,
               TOTAL_CRASH_LEAD_TIMEOUT_MS,
               signal,
             );
             if (!led && !signal.aborted) {
               problem(
-                `after a total crash ${primary}, the last primary, restarted alone and did not lead within ${seconds(TOTAL_CRASH_LEAD_TIMEOUT_MS)}`,
+                `after a total crash ${last}, the last primary, restarted alone and did not lead within ${seconds(TOTAL_CRASH_LEAD_TIMEOUT_MS)}`,
               );
             }
             const outcome = led
-              ? `${primary} led again in view ${monitor.view?.number}`
-              : `${primary} did not lead`;
+              ? `${last} led again in view ${monitor.view?.number}`
+              : `${last} did not lead`;
             await Promise.all(others.map((id) => cluster.startReplica(id)));
             return `${outcome}; restarted ${others.join(', ')}`;
           },
