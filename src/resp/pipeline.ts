@@ -9,7 +9,8 @@
 // a READONLY connection this replica within the port's bound, after the connection's own writes).
 // With a write in it, it is a write at the primary with sync durability, as each write command is.
 // If the sequence fails as a whole (UNAVAILABLE, OUTCOME_UNKNOWN), every command in it is answered
-// with that error: all of them ran or none did.
+// with that error: all of them ran or none did. The commands after one the sequence did not run
+// (NOT_RUN) go back to the connection's queue, and run as the next sequence.
 
 import type { ReadOptions, WriteMetadata } from '../client/index.js';
 import { ErrorCode } from '../errors.js';
@@ -38,40 +39,46 @@ export async function runPlanned(planned: Planned, context: CommandContext): Pro
 }
 
 /**
- * Runs planned commands in order as one sequence and answers each; the ones planned as error replies
- * keep their place. Operations the sequence did not run (NOT_RUN: its results reached their limit)
- * are sent again as the next sequence, so every command is answered in order. A failure of a
- * sequence as a whole (UNAVAILABLE, OUTCOME_UNKNOWN) answers each of its commands: all of them ran
- * or none did.
+ * Runs planned commands in order as one sequence; answers the replies of the commands it ran, from
+ * the first, in order (the ones planned as error replies keep their place): all of them, or those
+ * before the first operation the sequence did not run (NOT_RUN: its results reached their bound),
+ * which the caller runs again next, so a connection never holds more than one sequence's answers. A
+ * failure of the sequence as a whole (UNAVAILABLE, OUTCOME_UNKNOWN) answers each of its commands:
+ * all of them ran or none did.
  */
 export async function runPipelined(
   planned: readonly Planned[],
   context: CommandContext,
 ): Promise<RespReply[]> {
   const plans = planned.filter(isPlan);
-  const replies: RespReply[] = [];
-  while (replies.length < plans.length) {
-    const rest = plans.slice(replies.length);
-    try {
-      if (rest.length === 1) {
-        const [last] = rest as [KvPlan];
-        replies.push(last.reply(await resultOf(last, context)));
-        break;
-      }
-      const ran = await sequenceOf(rest, context);
-      const notRun = ran.findIndex((outcome) => !outcome.ok && outcome.code === ErrorCode.notRun);
-      // The store runs a sequence's first operation whatever its result's size; a server that did
-      // not would otherwise be asked again forever.
-      const answered = notRun === -1 || notRun === 0 ? ran.length : notRun;
-      for (let at = 0; at < answered; at++) replies.push(replyOf(rest[at] as KvPlan, ran[at] as KvOutcome));
-    } catch (error) {
-      const mapped = errorReply(error);
-      if (mapped === null) throw error;
-      while (replies.length < plans.length) replies.push(mapped);
-    }
+  let answers: RespReply[];
+  try {
+    answers = await answersOf(plans, context);
+  } catch (error) {
+    const mapped = errorReply(error);
+    if (mapped === null) throw error;
+    answers = plans.map(() => mapped);
   }
-  let at = 0;
-  return planned.map((one) => (isPlan(one) ? (replies[at++] as RespReply) : one));
+  const replies: RespReply[] = [];
+  let answered = 0;
+  for (const one of planned) {
+    if (!isPlan(one)) replies.push(one);
+    else if (answered < answers.length) replies.push(answers[answered++] as RespReply);
+    else break;
+  }
+  return replies;
+}
+
+/** The replies to `plans` run as one sequence, up to the first it did not run. */
+async function answersOf(plans: readonly KvPlan[], context: CommandContext): Promise<RespReply[]> {
+  if (plans.length <= 1)
+    return Promise.all(plans.map(async (plan) => plan.reply(await resultOf(plan, context))));
+  const ran = await sequenceOf(plans, context);
+  const notRun = ran.findIndex((outcome) => !outcome.ok && outcome.code === ErrorCode.notRun);
+  // The store runs a sequence's first operation whatever its result's size; a server that did not
+  // would be asked the same again and again, so its NOT_RUN is then the answer.
+  const count = notRun <= 0 ? ran.length : notRun;
+  return ran.slice(0, count).map((outcome, at) => replyOf(plans[at] as KvPlan, outcome));
 }
 
 async function resultOf(plan: KvPlan, context: CommandContext): Promise<KvResult> {

@@ -231,10 +231,12 @@ export class RespServer {
    * encoded as one buffer.
    */
   async #runNext(command: RespCommand, queue: Queued[], context: CommandContext): Promise<Buffer> {
-    this.counters.commands += 1;
     const first = this.#table.plan(command, context);
-    if (first === null)
+    if (first === null) {
+      this.counters.commands += 1;
       return encodeReply(await this.#guard(command, () => this.#table.dispatch(command, context)));
+    }
+    const commands = [command];
     const planned = [first];
     let bytes = argumentBytes(command);
     for (;;) {
@@ -245,18 +247,22 @@ export class RespServer {
       const plan = this.#table.plan(queued.command, context);
       if (plan === null || !joins(planned, plan)) break;
       queue.shift();
+      commands.push(queued.command);
       planned.push(plan);
       bytes += more;
     }
-    if (planned.length === 1)
+    if (planned.length === 1) {
+      this.counters.commands += 1;
       return encodeReply(await this.#guard(command, () => runPlanned(first, context)));
-    this.counters.commands += planned.length - 1;
+    }
     this.counters.pipelinedSequences += 1;
     const replies = await this.#guard(command, () => runPipelined(planned, context));
     // An error here is a bug's, answered to every command.
-    return Buffer.concat(
-      Array.isArray(replies) ? replies.map(encodeReply) : planned.map(() => encodeReply(replies)),
-    );
+    const answered = Array.isArray(replies) ? replies : planned.map(() => replies);
+    this.counters.commands += answered.length;
+    // The commands the sequence did not run go first again (pipeline.ts).
+    queue.unshift(...commands.slice(answered.length).map((again) => ({ command: again })));
+    return Buffer.concat(answered.map(encodeReply));
   }
 
   /** What `run` answers; a failure becomes its error reply, and a bug is logged and answered as one. */
