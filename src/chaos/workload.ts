@@ -581,11 +581,16 @@ export class Workload {
     sequence: number,
   ): Promise<boolean> {
     const width = random.chance(REDIS_PIPELINE_PROBABILITY) ? random.integer(2, REDIS_PIPELINE_WIDTH_MAX) : 1;
-    const commands = Array.from({ length: width }, (_, at) =>
-      this.redisCommand(first + at, session, random, generations, sequence),
-    );
-    this.redisCommands.sent += width;
-    if (width > 1) this.redisCommands.pipelines += 1;
+    // On distinct keys: commands of one pipeline are concurrent in the history, and two on one key
+    // would only widen the checker's search (a command that drew a key already taken is not sent).
+    const keys = new Set<string>();
+    const commands: RedisCommand[] = [];
+    for (let at = 0; at < width; at++) {
+      const command = this.redisCommand(first + at, session, random, generations, sequence, keys);
+      if (command !== null) commands.push(command);
+    }
+    this.redisCommands.sent += commands.length;
+    if (commands.length > 1) this.redisCommands.pipelines += 1;
     let replies: RedisReply[];
     try {
       replies = await session.connection.pipeline(
@@ -605,7 +610,7 @@ export class Workload {
   /**
    * A command of history process `process` on `session`: its arguments, and how its reply, or the
    * lack of one, is recorded. Invoked in the history now (a GET on a READONLY connection is a
-   * bounded read instead, for the staleness check).
+   * bounded read instead, for the staleness check). Null if it drew a key in `taken`.
    */
   private redisCommand(
     process: number,
@@ -613,11 +618,14 @@ export class Workload {
     random: Random,
     generations: number[],
     sequence: number,
-  ): RedisCommand {
+    taken: Set<string>,
+  ): RedisCommand | null {
     const { recorder, clock } = this.options;
     const roll = random.next();
     const f: OperationFunction = roll < 0.3 ? 'read' : roll < 0.55 ? 'write' : roll < 0.8 ? 'append' : 'incr';
     const { key, kind, observe } = this.chooseKey(f, random, generations);
+    if (taken.has(key)) return null;
+    taken.add(key);
     const value = registerValue(process, sequence, random.chance(REGISTER_WORD_PROBABILITY));
     const token = appendToken(process, sequence);
     if (f === 'read' && session.readOnly) return this.redisBoundedRead(process, session, key, kind, observe);
