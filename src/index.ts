@@ -15,6 +15,7 @@ export {
   type ReadReply,
   ReplicatedClient,
   type RequestStatus,
+  type SequenceOptions,
   type SequenceResult,
   type TlsMaterial,
   type WriteMetadata,

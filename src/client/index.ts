@@ -6,6 +6,7 @@ export {
   Client,
   type ExecuteResult,
   type KvRequestStatus,
+  type SequenceOptions,
   type SequenceResult,
   type WriteMetadata,
   type WriteResult,

@@ -45,6 +45,16 @@ export interface ExecuteResult {
   readonly write: WriteMetadata | null;
 }
 
+/** How a sequence runs: where its reads go, its writes' durability, and whether it may be cut. */
+export type SequenceOptions = ReadOptions &
+  WriteOptions & {
+    /**
+     * Never cut (a transaction): where a sequence whose results pass their bound answers NOT_RUN for
+     * the operations past it, a whole one is refused whole with VALUE_TOO_LARGE, and nothing runs.
+     */
+    readonly whole?: boolean;
+  };
+
 /** What `sequence` answers: each operation's outcome in order, and for a write where it stands. */
 export interface SequenceResult {
   readonly outcomes: readonly KvOutcome[];
@@ -201,12 +211,11 @@ export class Client {
    * Answers each operation's outcome in order, and for a write, where it stands (`write`). A
    * sequence of reads only is a read (at the primary unless `options` allows any member); with a
    * write in it, it is a write, with `options.durability`. At most `operationsPerSequenceMax`
-   * operations.
+   * operations. Its results are bounded (readBytesMax for reads, writeSequenceResultBytesMax with a
+   * write): the operations past the bound answer NOT_RUN and did not run, unless `options.whole`,
+   * which refuses the sequence whole instead (a transaction: all or nothing).
    */
-  async sequence(
-    operations: readonly KvOperation[],
-    options?: ReadOptions & WriteOptions,
-  ): Promise<SequenceResult> {
+  async sequence(operations: readonly KvOperation[], options?: SequenceOptions): Promise<SequenceResult> {
     if (!Array.isArray(operations)) throw new ConfigError('sequence takes an array of operations');
     const bytes = encodeSequence(
       operations.map((operation, at) => checked(operation, `operation ${at + 1}`)),

@@ -75,14 +75,22 @@ export class CommandTable {
 
   /** Runs `args` (name first) if it names a known command with a fitting number of arguments. */
   dispatch(args: readonly Buffer[], context: CommandContext): RespReply | Promise<RespReply> {
+    const refusal = this.refusal(args, context);
+    if (refusal !== null) return refusal;
+    const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0))) as CommandSpec; // known: not refused
+    return spec.handler(args, context);
+  }
+
+  /**
+   * Why `args` may not run, as its reply: an unknown command, a wrong number of arguments, or (after
+   * those, as Redis orders its checks) a connection that has not authenticated; null if it may.
+   */
+  refusal(args: readonly Buffer[], context: CommandContext): RespReply | null {
     const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
     if (spec === undefined) return unknownCommand(args);
     const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
     if (!fits) return wrongArity(spec.name);
-    // After the name and arity, as Redis orders its checks.
-    const refusal = noAuthRefusal(spec.name, context);
-    if (refusal !== null) return refusal;
-    return spec.handler(args, context);
+    return noAuthRefusal(spec.name, context);
   }
 
   /**

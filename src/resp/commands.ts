@@ -5,12 +5,14 @@ import { CommandTable } from './command-table.js';
 import { connectionCommands } from './connection-commands.js';
 import { kvCommands } from './kv-commands.js';
 import { replicationCommands } from './replication-commands.js';
+import { transactionCommands } from './transaction.js';
 
 export function createCommandTable(): CommandTable {
   const table: CommandTable = new CommandTable([
     ...kvCommands,
     ...connectionCommands,
     ...replicationCommands,
+    ...transactionCommands,
     commandCommand(() => table),
   ]);
   return table;

@@ -9,6 +9,7 @@ import type { Client, ReadOptions } from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaSnapshot } from '../protocol/replica.js';
 import type { Credentials } from '../transport/index.js';
+import type { Planned } from './command-table.js';
 
 /** This replica as its core sees itself: what INFO reports besides the coordinator's view. */
 export type LocalReplica = Pick<
@@ -55,6 +56,8 @@ export interface ConnectionState {
   readOnly: boolean;
   /** The log index of this connection's last acknowledged write (0 before one): what its reads must see. */
   lastWriteIndex: number;
+  /** After MULTI (until EXEC or DISCARD): the commands queued, and whether one was refused (EXECABORT). */
+  transaction: { readonly planned: Planned[]; aborted: boolean } | null;
   /** QUIT was asked: answer it, then close. */
   quitting: boolean;
   /** The token this connection authenticated with (AUTH), or null. Never logged or shown. */

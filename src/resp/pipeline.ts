@@ -81,6 +81,32 @@ async function answersOf(plans: readonly KvPlan[], context: CommandContext): Pro
   return ran.slice(0, count).map((outcome, at) => replyOf(plans[at] as KvPlan, outcome));
 }
 
+/**
+ * Runs a transaction's commands (MULTI ... EXEC) as one whole sequence at the primary: its replies in
+ * order (the ones planned as error replies in their place), or, if it failed or was refused as a whole
+ * (nothing ran), that error alone, for EXEC to answer.
+ */
+export async function runTransaction(
+  planned: readonly Planned[],
+  context: CommandContext,
+): Promise<RespReply[] | RespReply> {
+  const plans = planned.filter(isPlan);
+  try {
+    const client = await context.backend.client(context.connection.token);
+    const { outcomes, write } = await client.sequence(
+      plans.map((plan) => plan.operation),
+      { whole: true },
+    );
+    if (write !== null) noteWrite(context, write);
+    let at = 0;
+    return planned.map((one) => (isPlan(one) ? replyOf(one, outcomes[at++] as KvOutcome) : one));
+  } catch (error) {
+    const mapped = errorReply(error);
+    if (mapped === null) throw error;
+    return mapped;
+  }
+}
+
 async function resultOf(plan: KvPlan, context: CommandContext): Promise<KvResult> {
   const client = await context.backend.client(context.connection.token);
   const { result, write } = await client.execute(

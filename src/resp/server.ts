@@ -28,6 +28,7 @@ import {
   serveWith,
   transportCounters,
 } from '../transport/index.js';
+import { lowerName } from './arguments.js';
 import { createCommandTable } from './commands.js';
 import type { CommandContext, ConnectionState, RespBackend, ServerFacts } from './context.js';
 import { errorReply } from './errors.js';
@@ -41,6 +42,7 @@ import { type RespCommand, RespParser } from './parser.js';
 import { joins, runPipelined, runPlanned } from './pipeline.js';
 import type { RespProtocolError } from './protocol-error.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
+import { queueCommand } from './transaction.js';
 
 /** The Redis version whose commands and replies the port follows (HELLO, INFO redis_version). */
 export const REDIS_COMPATIBLE_VERSION = '7.0.0';
@@ -153,6 +155,7 @@ export class RespServer {
       lastWriteBackups: null,
       readOnly: this.options.backend.readOnlyByDefault,
       lastWriteIndex: 0,
+      transaction: null,
       quitting: false,
       token: null,
     };
@@ -231,6 +234,11 @@ export class RespServer {
    * encoded as one buffer.
    */
   async #runNext(command: RespCommand, queue: Queued[], context: CommandContext): Promise<Buffer> {
+    const queued = queueCommand(lowerName(command[0] ?? Buffer.alloc(0)), command, context, this.#table);
+    if (queued !== null) {
+      this.counters.commands += 1;
+      return encodeReply(queued);
+    }
     const first = this.#table.plan(command, context);
     if (first === null) {
       this.counters.commands += 1;

@@ -42,6 +42,7 @@ export {
   isSequenceResult,
   type KvEncodedOutcome,
   type KvOutcome,
+  type KvSequence,
 } from './kv-sequence.js';
 export { createKeyValueStore, keyValueService } from './kv-service.js';
 export { KeyValueStore } from './kv-store.js';

@@ -5,13 +5,13 @@
 // request id, one entry, however many commands, instead of one of each per command. A sequence
 // whose parts are all reads is a read itself, answered from the state without a log entry.
 //
-//   sequence: 0xc1, 0x30, then per part a u32 (little endian) length and the part as
-//             encodeOperation writes it (never another sequence)
+//   sequence: 0xc1, 0x30 (0x31: whole, never cut), then per part a u32 (little endian) length and
+//             the part as encodeOperation writes it (never another sequence)
 //   result:   0xc1, 0x40, then per part a status byte, a u32 length, and by status:
 //             0 (done)     the part's result as encodeResult writes it
 //             1 (refused)  a u8 code length, the code, the message up to the part's end (UTF-8)
 //
-// 0x30 and 0x40 sit outside the ranges of the single operations' and results' kind codes
+// 0x30, 0x31 and 0x40 sit outside the ranges of the single operations' and results' kind codes
 // (kv-operation-layout.ts), so a sequence handed to their decoders is refused, and the reverse.
 
 import { asBuffer } from '../buffers.js';
@@ -30,6 +30,8 @@ import {
 } from './kv-operations.js';
 
 const sequenceCode = 0x30;
+/** A whole sequence: one the store refuses whole rather than cut (a Redis transaction, MULTI/EXEC). */
+const wholeSequenceCode = 0x31;
 const sequenceResultCode = 0x40;
 const headerBytes = 2;
 const lengthBytes = 4;
@@ -52,22 +54,36 @@ export function isReadOnlySequence(parts: readonly KvOperation[]): boolean {
 }
 
 export function isSequence(bytes: Uint8Array): boolean {
-  return bytes.byteLength >= headerBytes && bytes[0] === binaryLayoutMarker && bytes[1] === sequenceCode;
+  return (
+    bytes.byteLength >= headerBytes &&
+    bytes[0] === binaryLayoutMarker &&
+    (bytes[1] === sequenceCode || bytes[1] === wholeSequenceCode)
+  );
 }
 
-export function encodeSequence(parts: readonly KvOperation[]): Uint8Array {
-  return framed(sequenceCode, parts.map(encodeOperation), 0);
+/**
+ * `parts` as one sequence. A `whole` one is never cut: where a plain one answers NOT_RUN for the
+ * parts past its results' bound, a whole one is refused whole (VALUE_TOO_LARGE), and nothing runs.
+ */
+export function encodeSequence(parts: readonly KvOperation[], whole = false): Uint8Array {
+  return framed(whole ? wholeSequenceCode : sequenceCode, parts.map(encodeOperation), 0);
 }
 
-/** The parts of a sequence (the caller has seen isSequence); anything malformed is refused with BAD_REQUEST. */
-export function decodeSequence(bytes: Uint8Array): KvOperation[] {
+/** A decoded sequence: its parts, and whether it is run whole or not at all. */
+export interface KvSequence {
+  readonly parts: KvOperation[];
+  readonly whole: boolean;
+}
+
+/** A sequence (the caller has seen isSequence); anything malformed is refused with BAD_REQUEST. */
+export function decodeSequence(bytes: Uint8Array): KvSequence {
   const code = ErrorCode.badRequest;
   const parts: KvOperation[] = [];
   forEachPart(asBuffer(bytes), 0, code, (part) => {
     if (isSequence(part)) throw new ServiceError(code, 'a sequence may not hold another sequence');
     parts.push(decodeOperation(part));
   });
-  return parts;
+  return { parts, whole: bytes[1] === wholeSequenceCode };
 }
 
 export function encodeSequenceResult(outcomes: readonly KvEncodedOutcome[]): Uint8Array {

@@ -38,6 +38,7 @@ import {
   isReadOnlySequence,
   isSequence,
   type KvEncodedOutcome,
+  type KvSequence,
 } from './kv-sequence.js';
 import { KvSnapshotEncoding } from './kv-snapshot-encoding.js';
 import { binaryUpdateMarker, decodeBinaryUpdate, encodeUpdate, type KvUpdate } from './kv-updates.js';
@@ -242,7 +243,7 @@ export class KeyValueStore implements StateMachine {
    * `#pending`, so the store itself is unchanged, as `execute` promises); a refused part is answered
    * with its refusal and changes nothing. The update is every part's, in order, as one batch.
    */
-  #executeSequence(parts: readonly KvOperation[]): Execution {
+  #executeSequence({ parts, whole }: KvSequence): Execution {
     this.#checkSequence(parts);
     if (isReadOnlySequence(parts)) {
       throw new ServiceError(ErrorCode.badRequest, 'a sequence of reads is a read: send it as a query');
@@ -251,7 +252,7 @@ export class KeyValueStore implements StateMachine {
     const updates: Uint8Array[] = [];
     this.#pending = pending;
     try {
-      const outcomes = this.#runParts(parts, this.limits.writeSequenceResultBytesMax, (update) => {
+      const outcomes = this.#runParts(parts, whole, this.limits.writeSequenceResultBytesMax, (update) => {
         const effects = isBatchUpdate(update) ? decodeBatchUpdate(update) : [update];
         for (const effect of effects ?? []) {
           updates.push(effect);
@@ -264,12 +265,12 @@ export class KeyValueStore implements StateMachine {
     }
   }
 
-  #querySequence(parts: readonly KvOperation[]): Uint8Array {
+  #querySequence({ parts, whole }: KvSequence): Uint8Array {
     this.#checkSequence(parts);
     if (!isReadOnlySequence(parts)) {
       throw new ServiceError(ErrorCode.badRequest, 'a sequence with a write is a write, not a query');
     }
-    return encodeSequenceResult(this.#runParts(parts, this.limits.readBytesMax, () => {}));
+    return encodeSequenceResult(this.#runParts(parts, whole, this.limits.readBytesMax, () => {}));
   }
 
   /**
@@ -278,10 +279,12 @@ export class KeyValueStore implements StateMachine {
    * stay within `resultBytesMax` (readBytesMax for reads, answered in one reply;
    * writeSequenceResultBytesMax with a write, whose results are kept in its log entry): the part
    * that would pass it, unless it is the first, does not run, nor any after it (NOT_RUN), so a
-   * client that sends those again keeps their order.
+   * client that sends those again keeps their order; in a `whole` sequence it refuses the sequence
+   * whole instead (VALUE_TOO_LARGE), so nothing runs.
    */
   #runParts(
     parts: readonly KvOperation[],
+    whole: boolean,
     resultBytesMax: number,
     changed: (update: Uint8Array) => void,
   ): KvEncodedOutcome[] {
@@ -299,6 +302,12 @@ export class KeyValueStore implements StateMachine {
         continue;
       }
       if (answered > 0 && answered + execution.result.byteLength > resultBytesMax) {
+        if (whole) {
+          throw new ServiceError(
+            ErrorCode.valueTooLarge,
+            `the results of the whole sequence would pass ${resultBytesMax} bytes, the most one sequence answers, at its operation ${outcomes.length + 1} (a ${part.kind}); nothing ran`,
+          );
+        }
         const message = `not run: the results of the sequence's operations before this ${part.kind} reached ${resultBytesMax} bytes, the most one sequence answers`;
         while (outcomes.length < parts.length) outcomes.push({ ok: false, code: ErrorCode.notRun, message });
         break;

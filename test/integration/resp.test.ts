@@ -196,7 +196,7 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal(await client.get('counter:__rand_int__'), '3600');
   });
 
-  test('an ioredis pipeline runs as one log entry, its commands in order, each answered', async () => {
+  test('an ioredis pipeline runs as one log entry, its commands in order, each answered; so does a transaction', async () => {
     const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
     const primary = await connectTo(view.primary);
     const backup = await connectTo(view.backups[0] as string);
@@ -226,6 +226,12 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     );
     // One entry for 15 commands (and room for one more the cluster may log meanwhile, a session).
     assert.ok((await offset()) - before <= 2, 'the pipeline took one log entry, not one per command');
+    // A transaction (ioredis's multi: MULTI, the commands, EXEC) is one whole sequence.
+    const transaction = await backup.multi().set('tx', '1').incr('tx').incr('piped:3').get('tx').exec();
+    assert.deepEqual(
+      transaction?.map(([error, value]) => (error === null ? value : error.message)),
+      ['OK', 2, 'ERR value is not an integer or out of range', '2'],
+    );
 
     for (const client of [primary, backup]) client.disconnect();
   });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { RedisPortClient, type RedisReply } from '../../src/chaos/redis-port-client.js';
-import type { Client, ReadOptions } from '../../src/client/index.js';
+import type { Client, ReadOptions, SequenceOptions } from '../../src/client/index.js';
 import { RequestRefusedError, UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
 import { ServiceError } from '../../src/protocol/state-machine.js';
@@ -62,6 +62,8 @@ function unreachableBackend(delayMs: number): RespBackend {
 interface ClientCall {
   readonly kinds: readonly string[];
   readonly read: ReadOptions | undefined | null;
+  /** A sequence sent whole (a transaction). */
+  readonly whole?: true;
 }
 
 /**
@@ -97,10 +99,15 @@ function storeBackend(readOnlyByDefault: boolean, limits: KvLimits = kvLimitsDef
       const result = decodeResult(operation.kind, run(encodeOperation(operation), write));
       return { result, write: write ? metadata() : null };
     },
-    sequence: async (operations: readonly KvOperation[], options?: ReadOptions) => {
+    sequence: async (operations: readonly KvOperation[], options?: SequenceOptions) => {
       const write = !isReadOnlySequence(operations);
-      calls.push({ kinds: operations.map((operation) => operation.kind), read: write ? null : options });
-      const outcomes = decodeSequenceResult(operations, run(encodeSequence(operations), write));
+      const { whole, ...read } = options ?? {};
+      calls.push({
+        kinds: operations.map((operation) => operation.kind),
+        read: write ? null : options === undefined ? undefined : read,
+        ...(whole === true ? { whole } : {}),
+      });
+      const outcomes = decodeSequenceResult(operations, run(encodeSequence(operations, whole), write));
       return { outcomes, write: write ? metadata() : null };
     },
   };
@@ -254,7 +261,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':23',
+      ':26',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -550,6 +557,98 @@ describe('pipelines', () => {
         ['put', 'get'],
       ],
     );
+  });
+});
+
+describe('MULTI, EXEC and DISCARD', () => {
+  const servers: RespServer[] = [];
+  const start = async (limits?: KvLimits) => {
+    const { backend, calls, store } = storeBackend(false, limits);
+    return { ...(await startPort(backend, servers)), calls, store };
+  };
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  test('EXEC runs the queued commands as one whole sequence and answers their replies as an array', async () => {
+    const { port, calls } = await start();
+    const replies = await oneByOne(port, [
+      'MULTI',
+      'SET a 1',
+      'INCR a',
+      'SET b 2 EX 1',
+      'APPEND a x',
+      'INCR a',
+      'GET a',
+      'EXEC',
+      'GET a',
+    ]);
+    assert.deepEqual(replies.slice(0, 7), ['OK', 'QUEUED', 'QUEUED', 'QUEUED', 'QUEUED', 'QUEUED', 'QUEUED']);
+    const [ok, two, expiry, length, notInteger, value] = replies[7] as RedisReply[];
+    assert.deepEqual([ok, two, length, value], ['OK', 2, 2, Buffer.from('2x')]);
+    assert.match(String((expiry as { message: string }).message), /^ERR SET EX is not supported/);
+    assert.equal((notInteger as { message: string }).message, 'ERR value is not an integer or out of range');
+    assert.deepEqual(replies[8], Buffer.from('2x'));
+    assert.deepEqual(calls[0], { kinds: ['put', 'incr', 'append', 'incr', 'get'], read: null, whole: true });
+  });
+
+  test('a command refused before it is queued discards the transaction at EXEC; nothing reaches the cluster', async () => {
+    const { port, calls } = await start();
+    const replies = await oneByOne(port, ['MULTI', 'SET a 1', 'NOSUCH x', 'GET', 'PING', 'EXEC', 'EXEC']);
+    const messages = replies.map((one) =>
+      typeof one === 'object' && one !== null && 'message' in one ? one.message : one,
+    );
+    assert.deepEqual(messages, [
+      'OK',
+      'QUEUED',
+      "ERR unknown command 'NOSUCH', with args beginning with: 'x' ",
+      "ERR wrong number of arguments for 'get' command",
+      'ERR PING inside MULTI is not supported: Understudy queues only key/value commands',
+      'EXECABORT Transaction discarded because of previous errors.',
+      'ERR EXEC without MULTI',
+    ]);
+    assert.deepEqual(calls, []);
+  });
+
+  test('MULTI does not nest, DISCARD drops the queue, and an empty transaction answers an empty array', async () => {
+    const { port, calls } = await start();
+    const replies = await oneByOne(port, [
+      'MULTI',
+      'MULTI',
+      'SET a 1',
+      'DISCARD',
+      'DISCARD',
+      'MULTI',
+      'EXEC',
+      'GET a',
+    ]);
+    const messages = replies.map((one) =>
+      typeof one === 'object' && one !== null && 'message' in one ? one.message : one,
+    );
+    assert.deepEqual(messages, [
+      'OK',
+      'ERR MULTI calls can not be nested',
+      'QUEUED',
+      'OK',
+      'ERR DISCARD without MULTI',
+      'OK',
+      [],
+      null,
+    ]);
+    assert.deepEqual(calls, [{ kinds: ['get'], read: undefined }]);
+  });
+
+  test('a transaction whose results would pass their bound is refused whole: nothing of it runs', async () => {
+    const limits: KvLimits = { ...kvLimitsDefault, valueSizeMaxBytes: 30, writeSequenceResultBytesMax: 40 };
+    const { port, store } = await start(limits);
+    const twenty = 'v'.repeat(20);
+    await oneByOne(port, [`SET big ${twenty}`]);
+    const replies = await oneByOne(port, ['MULTI', 'SET a 1', 'GET big', 'GET big', 'EXEC']);
+    assert.match(
+      String((replies[4] as { message: string }).message),
+      /^ERR the results of the whole sequence would pass 40 bytes/,
+    );
+    assert.equal(store.entryCount, 1, 'a was not written');
   });
 });
 

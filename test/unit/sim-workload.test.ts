@@ -549,7 +549,7 @@ test('sequences: each unit reaches the history on a lane of its own, with the ou
   for (const { connection, request, at } of sequences) {
     const slot = Number(/\/(\d+)$/.exec(request.clientId)?.[1]);
     const slotProcess = connection * depth + slot;
-    const parts = decodeSequence(request.operation);
+    const parts = decodeSequence(request.operation).parts;
     const result = server.results.get(request.id);
     assert.ok(result !== undefined, 'one server answers every request');
     const outcomes = decodeSequenceResult(parts, result);
@@ -617,7 +617,7 @@ class DroppingStore extends KeyValueStore {
   override execute(operation: Uint8Array): Execution {
     const whole = super.execute(operation);
     if (!isSequence(operation)) return whole;
-    const kept = decodeSequence(operation).slice(0, -1);
+    const kept = decodeSequence(operation).parts.slice(0, -1);
     const update =
       kept.length === 0 || isReadOnlySequence(kept)
         ? new Uint8Array(0)
@@ -631,7 +631,7 @@ class MisorderedStore extends KeyValueStore {
   override execute(operation: Uint8Array): Execution {
     const whole = super.execute(operation);
     if (!isSequence(operation)) return whole;
-    const reversed = decodeSequence(operation).reverse();
+    const reversed = decodeSequence(operation).parts.reverse();
     const outcomes = decodeSequenceResult(reversed, super.execute(encodeSequence(reversed)).result).reverse();
     const encoded = outcomes.map(
       (outcome): KvEncodedOutcome =>
