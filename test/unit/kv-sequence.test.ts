@@ -195,6 +195,40 @@ test('once the results reach their bound the next part and every one after it ar
   ]);
 });
 
+test('a whole sequence whose results would pass their bound is refused whole, and changes nothing', () => {
+  const limits: KvLimits = {
+    ...kvLimitsDefault,
+    valueSizeMaxBytes: 30,
+    readBytesMax: 40,
+    writeSequenceResultBytesMax: 40,
+  };
+  const store = new KeyValueStore(limits);
+  const twenty = 'v'.repeat(20);
+  executeSequence(store, [op.put(bytes('a'), bytes(twenty))]);
+  const writes = [op.put(bytes('b'), bytes('1')), op.get(bytes('a')), op.get(bytes('a'))];
+  assert.throws(
+    () => store.execute(encodeSequence(writes, true)),
+    refusedWith(
+      ErrorCode.valueTooLarge,
+      /whole sequence would pass 40 bytes.* at its operation 3 \(a get\); nothing ran/,
+    ),
+  );
+  const reads = [op.get(bytes('a')), op.get(bytes('a'))];
+  assert.throws(
+    () => store.query(encodeSequence(reads, true)),
+    refusedWith(ErrorCode.valueTooLarge, /nothing ran/),
+  );
+  assert.equal(store.entryCount, 1);
+  // Within the bound a whole sequence runs as any other, and decodes as one.
+  const fits = [op.put(bytes('b'), bytes('1')), op.get(bytes('a'))];
+  assert.deepEqual(decodeSequence(encodeSequence(fits, true)).whole, true);
+  assert.deepEqual(decodeSequence(encodeSequence(fits)).whole, false);
+  assert.deepEqual(shown(executeSequence(store, fits).outcomes), [
+    { kind: 'put', existed: false },
+    { kind: 'get', value: twenty },
+  ]);
+});
+
 test('an empty sequence, one past operationsPerSequenceMax, and a sequence inside a sequence are BAD_REQUEST', () => {
   const store = new KeyValueStore(kvLimitsTiny);
   assert.throws(
