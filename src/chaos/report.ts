@@ -19,6 +19,7 @@ export interface ChaosReport {
     readonly ok: number;
     readonly readOnlyReads: number;
     readonly pipelines: number;
+    readonly transactions: number;
   };
   readonly nemeses: readonly NemesisKind[];
   readonly concurrency: number;
@@ -243,7 +244,7 @@ export function formatReport(report: ChaosReport): string {
     lines.push(
       `  through Redis ports: ${report.redisCommands.sent} commands, ${report.redisCommands.ok} answered ok; ` +
         `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below); ` +
-        `${report.redisCommands.pipelines} pipelines of 2-3 commands`,
+        `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC`,
     );
   }
   if (report.unsuccessfulByCause.size > 0) {

@@ -340,7 +340,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     clients: options.clients,
     pipeline: options.pipeline,
     redisClients,
-    redisCommands: { ...(workload?.redisCommands ?? { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0 }) },
+    redisCommands: {
+      ...(workload?.redisCommands ?? { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0 }),
+    },
     nemeses: options.nemeses,
     concurrency: options.concurrency,
     replicas: options.replicas,

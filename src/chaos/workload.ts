@@ -104,6 +104,8 @@ export const REDIS_READONLY_PROBABILITY = 0.5;
 export const REDIS_READ_STALENESS_MS = 500;
 /** Share of a Redis-port process's steps that send a pipeline of commands (one sequence at the port). */
 export const REDIS_PIPELINE_PROBABILITY = 0.3;
+/** Share of pipelines sent as a transaction, MULTI ... EXEC (one whole sequence at the port). */
+export const REDIS_TRANSACTION_PROBABILITY = 0.5;
 /** The most commands of one pipeline: each a history process of its own. */
 export const REDIS_PIPELINE_WIDTH_MAX = 3;
 /** Redis-port connections are "clients" from here on in the staleness check (library Clients count from 0). */
@@ -237,9 +239,10 @@ export class Workload {
   sessionsExpired = 0;
   /**
    * Commands the Redis-port processes sent, those answered ok (the rest are info), the GETs among
-   * them sent on READONLY connections (bounded reads), and the pipelines they were sent in.
+   * them sent on READONLY connections (bounded reads), the pipelines they were sent in, and the
+   * pipelines among those sent as transactions (MULTI ... EXEC).
    */
-  readonly redisCommands = { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0 };
+  readonly redisCommands = { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0 };
   private redisConnectionsMade = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
@@ -591,15 +594,30 @@ export class Workload {
     }
     this.redisCommands.sent += commands.length;
     if (commands.length > 1) this.redisCommands.pipelines += 1;
+    // Half the pipelines are transactions: MULTI, the commands (each answered QUEUED), EXEC, whose
+    // reply is the array of theirs, or one error for all (none ran, or it is not known).
+    const transaction = commands.length > 1 && random.chance(REDIS_TRANSACTION_PROBABILITY);
+    const args = commands.map((command) => command.args);
     let replies: RedisReply[];
     try {
       replies = await session.connection.pipeline(
-        commands.map((command) => command.args),
+        transaction ? [['MULTI'], ...args, ['EXEC']] : args,
         REDIS_COMMAND_TIMEOUT_MS,
       );
     } catch (error) {
       for (const command of commands) command.lost(describeError(error));
       return false;
+    }
+    if (transaction) {
+      this.redisCommands.transactions += 1;
+      const executed = replies.at(-1);
+      const queued = replies.slice(0, -1).every((one, at) => one === (at === 0 ? 'OK' : 'QUEUED'));
+      if (!queued)
+        this.countCause(`redis transaction unexpected replies ${JSON.stringify(replies.slice(0, -1))}`);
+      commands.forEach((command, at) => {
+        command.settle(Array.isArray(executed) ? (executed[at] ?? null) : (executed ?? null));
+      });
+      return true;
     }
     commands.forEach((command, at) => {
       command.settle(replies[at] ?? null);
