@@ -234,10 +234,12 @@ export class RespServer {
    * encoded as one buffer.
    */
   async #runNext(command: RespCommand, queue: Queued[], context: CommandContext): Promise<Buffer> {
-    const queued = queueCommand(lowerName(command[0] ?? Buffer.alloc(0)), command, context, this.#table);
-    if (queued !== null) {
-      this.counters.commands += 1;
-      return encodeReply(queued);
+    if (context.connection.transaction !== null) {
+      const queued = queueCommand(lowerName(command[0] ?? Buffer.alloc(0)), command, context, this.#table);
+      if (queued !== null) {
+        this.counters.commands += 1;
+        return encodeReply(queued);
+      }
     }
     const first = this.#table.plan(command, context);
     if (first === null) {
