@@ -2,8 +2,8 @@
 // together from a connection (a pipeline) as one sequence (state-machine/kv-sequence.ts). Redis runs
 // a connection's commands one after another; a sequence runs them in the same order, each seeing the
 // ones before it, in one round trip to the primary and one log entry, where one at a time took a
-// round trip and an entry each. It is atomic as well, which Redis's pipeline is not: a promise
-// stronger than Redis's, never a weaker one.
+// round trip and an entry each. Each sequence is atomic as well, which Redis's pipeline is not: a
+// promise stronger than Redis's, never a weaker one.
 //
 // A sequence of reads only is a read, answered where the connection's reads are (the primary, or on
 // a READONLY connection this replica within the port's bound, after the connection's own writes).
