@@ -721,7 +721,6 @@ export class SimWorkload {
     const handle = this.recorder.invoke(process.process, f, key, value, this.time());
     this.invoked += 1;
     const readOnly = isReadOnly(operation);
-    if (!readOnly) process.requestNumber += 1;
     process.pending = {
       handle,
       operation,
@@ -732,15 +731,29 @@ export class SimWorkload {
       written,
       invokeValue: value,
       durability,
-      requestNumber: readOnly ? 0 : process.requestNumber,
-      startedAt: this.cluster.now,
-      attemptIds: new Set(),
-      nextAttemptAt: this.cluster.now,
-      liveness: this.livenessPhase,
+      requestNumber: this.requestNumberFor(process, readOnly),
+      ...this.firstAttempt(),
       bounded: null,
       status: null,
     };
     this.send(process, process.pending);
+  }
+
+  /** A write takes the slot's next request number; a read has none (0). */
+  private requestNumberFor(process: SimProcess, readOnly: boolean): number {
+    if (readOnly) return 0;
+    process.requestNumber += 1;
+    return process.requestNumber;
+  }
+
+  /** Where a request's first attempt stands as it is invoked. */
+  private firstAttempt(): Pick<PendingRequest, 'startedAt' | 'attemptIds' | 'nextAttemptAt' | 'liveness'> {
+    return {
+      startedAt: this.cluster.now,
+      attemptIds: new Set(),
+      nextAttemptAt: this.cluster.now,
+      liveness: this.livenessPhase,
+    };
   }
 
   /**
@@ -762,7 +775,6 @@ export class SimWorkload {
     this.invoked += sent.length;
     const parts = units.flatMap((unit) => unit.parts);
     const readOnly = isReadOnlySequence(parts);
-    if (!readOnly) process.requestNumber += 1;
     const counts = this.sequenceCounts;
     counts.sent += 1;
     counts.units += units.length;
@@ -779,11 +791,8 @@ export class SimWorkload {
       written: null,
       invokeValue: null,
       durability,
-      requestNumber: readOnly ? 0 : process.requestNumber,
-      startedAt: this.cluster.now,
-      attemptIds: new Set(),
-      nextAttemptAt: this.cluster.now,
-      liveness: this.livenessPhase,
+      requestNumber: this.requestNumberFor(process, readOnly),
+      ...this.firstAttempt(),
       bounded: null,
       status: null,
     };
@@ -805,10 +814,7 @@ export class SimWorkload {
       invokeValue: null,
       durability: 'sync',
       requestNumber: 0,
-      startedAt: this.cluster.now,
-      attemptIds: new Set(),
-      nextAttemptAt: this.cluster.now,
-      liveness: this.livenessPhase,
+      ...this.firstAttempt(),
       bounded: {
         maxStalenessMs: this.random.pick(maxStalenessChoicesMs),
         minIndex: readYourWrites ? process.connection.lastWriteIndex : 0,
