@@ -9,9 +9,10 @@
 
 /**
  * History processes that go through the replicas' Redis ports (`chaos --redis-clients`), unless the
- * options say; every replica then runs with `--resp`.
+ * options say; every replica then runs with `--resp`. Two, so that two connections often reach one
+ * port at once and share its sequences (src/resp/shared-sequences.ts): they start at the same port.
  */
-export const CHAOS_REDIS_PROCESSES_DEFAULT = 1;
+export const CHAOS_REDIS_PROCESSES_DEFAULT = 2;
 /** Log bytes since the last snapshot before a replica takes the next (`--snapshot-log-bytes`). */
 export const CHAOS_SNAPSHOT_LOG_BYTES = 64 * 1024;
 /**

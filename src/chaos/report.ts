@@ -20,6 +20,11 @@ export interface ChaosReport {
     readonly readOnlyReads: number;
     readonly pipelines: number;
     readonly transactions: number;
+    /**
+     * Sequences that carried the commands of more than one connection, as the Redis ports running at
+     * the end count them (INFO stats): since each port's last start, so at least this many.
+     */
+    readonly sharedSequences: number;
   };
   readonly nemeses: readonly NemesisKind[];
   readonly concurrency: number;
@@ -244,7 +249,8 @@ export function formatReport(report: ChaosReport): string {
     lines.push(
       `  through Redis ports: ${report.redisCommands.sent} commands, ${report.redisCommands.ok} answered ok; ` +
         `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below); ` +
-        `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC`,
+        `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC; ` +
+        `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }
   if (report.unsuccessfulByCause.size > 0) {

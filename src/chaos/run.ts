@@ -44,6 +44,7 @@ import {
 } from './cluster-settings.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
+import { RedisPortClient } from './redis-port-client.js';
 import {
   addStorageEvents,
   countStorageEvents,
@@ -55,7 +56,13 @@ import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { diskHangUnavailable } from './server-disks.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
-import { type AsyncAppend, CLIENT_DEADLINE_MS, REDIS_READ_STALENESS_MS, Workload } from './workload.js';
+import {
+  type AsyncAppend,
+  CLIENT_DEADLINE_MS,
+  REDIS_CONNECT_TIMEOUT_MS,
+  REDIS_READ_STALENESS_MS,
+  Workload,
+} from './workload.js';
 
 /** How long the cluster may take to form its first view with every replica. */
 export const CLUSTER_READY_TIMEOUT_MS = 30_000;
@@ -146,6 +153,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let finalReads = new Map<string, string | null>();
   let snapshotIndexMax = 0;
   let asyncLost: number | null = null;
+  let sharedSequences = 0;
   // Counted per coordinator process (a restart starts over at 0): the increases seen, summed.
   let promotionsWithoutHolders = 0;
   let promotionsSeen = 0;
@@ -243,6 +251,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         );
       }
     }
+    // Before the workload stops: a port restarted by the last fault counts from 0 again.
+    if (redisClients > 0) sharedSequences = await sharedSequencesAt(cluster.redisAddresses());
     await workload.stop();
     if (!interrupted()) {
       const finalReader = {
@@ -342,6 +352,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     redisClients,
     redisCommands: {
       ...(workload?.redisCommands ?? { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0 }),
+      sharedSequences,
     },
     nemeses: options.nemeses,
     concurrency: options.concurrency,
@@ -536,4 +547,28 @@ async function readFinalValues(
     await client.close();
   }
   return finals;
+}
+
+/**
+ * The sequences the Redis ports at `addresses` shared between connections since each started (INFO
+ * stats, src/resp/shared-sequences.ts): what the report says of them. A port that does not answer
+ * counts none.
+ */
+async function sharedSequencesAt(addresses: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const address of addresses) {
+    try {
+      const connection = await RedisPortClient.connect(address, REDIS_CONNECT_TIMEOUT_MS);
+      try {
+        const reply = await connection.command(['INFO', 'stats'], REDIS_CONNECT_TIMEOUT_MS);
+        const text = Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply);
+        total += Number(/understudy_shared_sequences:(\d+)/.exec(text)?.[1] ?? 0);
+      } finally {
+        connection.close();
+      }
+    } catch {
+      // Counted as none: the count is a floor, said as one.
+    }
+  }
+  return total;
 }

@@ -10,6 +10,7 @@ import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaSnapshot } from '../protocol/replica.js';
 import type { Credentials } from '../transport/index.js';
 import type { Planned } from './command-table.js';
+import type { SharedSequences } from './shared-sequences.js';
 
 /** This replica as its core sees itself: what INFO reports besides the coordinator's view. */
 export type LocalReplica = Pick<
@@ -64,6 +65,17 @@ export interface ConnectionState {
   token: string | null;
 }
 
+/** What a port has seen, for INFO's Stats section and tests. */
+export interface RespCounters {
+  connections: number;
+  commands: number;
+  /** Pipelines of key/value commands run as one sequence. */
+  pipelinedSequences: number;
+  /** Sequences that carried the commands of more than one connection (shared-sequences.ts). */
+  sharedSequences: number;
+  protocolErrors: number;
+}
+
 /** What the server states about itself (INFO server, HELLO). */
 export interface ServerFacts {
   /** The Redis version whose protocol this port follows, for clients that look. */
@@ -81,4 +93,8 @@ export interface CommandContext {
   readonly facts: ServerFacts;
   /** The tokens this port accepts (AUTH), or null when it asks for none. */
   readonly credentials: Credentials | null;
+  /** Where the port's connections hand over their commands for the primary, to share sequences. */
+  readonly sharing: SharedSequences;
+  /** What the port has seen so far (INFO stats). */
+  readonly counters: Readonly<RespCounters>;
 }

@@ -34,7 +34,15 @@ function planOf<K extends KvOperationKind>(
 function kvCommand(
   spec: Omit<CommandSpec, 'handler' | 'plan'> & { readonly plan: (args: readonly Buffer[]) => Planned },
 ): CommandSpec {
-  return { ...spec, handler: (args, context) => runPlanned(spec.plan(args), context) };
+  return {
+    ...spec,
+    handler: (args, context) =>
+      runPlanned(
+        spec.plan(args),
+        context,
+        args.reduce((bytes, argument) => bytes + argument.byteLength, 0),
+      ),
+  };
 }
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked

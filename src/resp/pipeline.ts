@@ -14,11 +14,12 @@
 
 import type { ReadOptions, WriteMetadata } from '../client/index.js';
 import { ErrorCode } from '../errors.js';
-import { isReadOnly, isReadOnlySequence, type KvOutcome, type KvResult } from '../state-machine/index.js';
+import { isReadOnly, isReadOnlySequence, type KvOutcome } from '../state-machine/index.js';
 import { isPlan, type KvPlan, type Planned } from './command-table.js';
 import type { CommandContext } from './context.js';
 import { errorReply, refusalReply } from './errors.js';
 import type { RespReply } from './replies.js';
+import { runAlone } from './shared-sequences.js';
 
 /**
  * Whether `next` may join the sequence of `run`. A run that begins with reads ends before its first
@@ -33,27 +34,35 @@ export function joins(run: readonly Planned[], next: Planned): boolean {
   return firstPlan === undefined || !isReadOnly(firstPlan.operation);
 }
 
-/** Runs one planned command. */
-export async function runPlanned(planned: Planned, context: CommandContext): Promise<RespReply> {
-  return isPlan(planned) ? planned.reply(await resultOf(planned, context)) : planned;
+/** Runs one planned command; `bytes`, its arguments' size. */
+export async function runPlanned(
+  planned: Planned,
+  context: CommandContext,
+  bytes: number,
+): Promise<RespReply> {
+  if (!isPlan(planned)) return planned;
+  const [outcome] = await outcomesOf([planned], context, bytes);
+  if (outcome === undefined) throw new Error('a command was answered no outcome');
+  return replyOf(planned, outcome);
 }
 
 /**
- * Runs planned commands in order as one sequence; answers the replies of the commands it ran, from
- * the first, in order (the ones planned as error replies keep their place): all of them, or those
- * before the first operation the sequence did not run (NOT_RUN: its results reached their bound),
- * which the caller runs again next, so a connection never holds more than one sequence's answers. A
- * failure of the sequence as a whole (UNAVAILABLE, OUTCOME_UNKNOWN) answers each of its commands:
- * all of them ran or none did.
+ * Runs planned commands in order as one sequence (`bytes`: their arguments' size); answers the
+ * replies of the commands it ran, from the first, in order (the ones planned as error replies keep
+ * their place): all of them, or those before the first operation the sequence did not run (NOT_RUN:
+ * its results reached their bound), which the caller runs again next, so a connection never holds
+ * more than one sequence's answers. A failure of the sequence as a whole (UNAVAILABLE,
+ * OUTCOME_UNKNOWN) answers each of its commands: all of them ran or none did.
  */
 export async function runPipelined(
   planned: readonly Planned[],
   context: CommandContext,
+  bytes: number,
 ): Promise<RespReply[]> {
   const plans = planned.filter(isPlan);
   let answers: RespReply[];
   try {
-    answers = await answersOf(plans, context);
+    answers = await answersOf(plans, context, bytes);
   } catch (error) {
     const mapped = errorReply(error);
     if (mapped === null) throw error;
@@ -70,10 +79,13 @@ export async function runPipelined(
 }
 
 /** The replies to `plans` run as one sequence, up to the first it did not run. */
-async function answersOf(plans: readonly KvPlan[], context: CommandContext): Promise<RespReply[]> {
-  if (plans.length <= 1)
-    return Promise.all(plans.map(async (plan) => plan.reply(await resultOf(plan, context))));
-  const ran = await sequenceOf(plans, context);
+async function answersOf(
+  plans: readonly KvPlan[],
+  context: CommandContext,
+  bytes: number,
+): Promise<RespReply[]> {
+  if (plans.length === 0) return [];
+  const ran = await outcomesOf(plans, context, bytes);
   const notRun = ran.findIndex((outcome) => !outcome.ok && outcome.code === ErrorCode.notRun);
   // The store runs a sequence's first operation whatever its result's size; a server that did not
   // would be asked the same again and again, so its NOT_RUN is then the answer.
@@ -107,23 +119,23 @@ export async function runTransaction(
   }
 }
 
-async function resultOf(plan: KvPlan, context: CommandContext): Promise<KvResult> {
-  const client = await context.backend.client(context.connection.token);
-  const { result, write } = await client.execute(
-    plan.operation,
-    isReadOnly(plan.operation) ? readOptions(context) : undefined,
-  );
-  if (write !== null) noteWrite(context, write);
-  return result;
-}
-
-async function sequenceOf(plans: readonly KvPlan[], context: CommandContext): Promise<readonly KvOutcome[]> {
+/**
+ * The outcomes of `plans` run in order as one operation (one alone) or sequence: at the primary
+ * shared with other connections' commands of this turn (shared-sequences.ts), or, for a READONLY
+ * connection's reads, at its replica on their own.
+ */
+async function outcomesOf(
+  plans: readonly KvPlan[],
+  context: CommandContext,
+  bytes: number,
+): Promise<readonly KvOutcome[]> {
   const client = await context.backend.client(context.connection.token);
   const operations = plans.map((plan) => plan.operation);
-  const { outcomes, write } = await client.sequence(
-    operations,
-    isReadOnlySequence(operations) ? readOptions(context) : undefined,
-  );
+  const read = isReadOnlySequence(operations) ? readOptions(context) : undefined;
+  const { outcomes, write } =
+    read === undefined
+      ? await context.sharing.run(client, operations, bytes)
+      : await runAlone(client, operations, read);
   if (write !== null) noteWrite(context, write);
   return outcomes;
 }

@@ -1,4 +1,5 @@
-// INFO and WAIT: what the port says about the replica it runs in and the cluster around it.
+// INFO and WAIT: what the port says about the replica it runs in, the cluster around it, and what
+// the port itself has seen (INFO stats).
 //
 // INFO speaks Redis's field names where the meaning carries over (role:master on the primary,
 // role:slave elsewhere; slaveN lines on the primary; master_repl_offset) and adds understudy_* fields
@@ -18,7 +19,7 @@ import { type RespReply, reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
 
-const allSections = ['server', 'replication'] as const;
+const allSections = ['server', 'stats', 'replication'] as const;
 type Section = (typeof allSections)[number];
 
 function section(title: string, fields: readonly (readonly [string, string | number])[]): string {
@@ -40,6 +41,17 @@ function serverSection(context: CommandContext): string {
     ['uptime_in_seconds', uptimeSeconds],
     ['uptime_in_days', Math.floor(uptimeSeconds / 86_400)],
     ['understudy_replica', context.backend.local().id],
+  ]);
+}
+
+function statsSection(context: CommandContext): string {
+  const { counters } = context;
+  return section('Stats', [
+    ['total_connections_received', counters.connections],
+    ['total_commands_processed', counters.commands],
+    ['understudy_pipelined_sequences', counters.pipelinedSequences],
+    ['understudy_shared_sequences', counters.sharedSequences],
+    ['understudy_protocol_errors', counters.protocolErrors],
   ]);
 }
 
@@ -100,6 +112,7 @@ async function info(args: readonly Buffer[], context: CommandContext): Promise<R
   const parts: string[] = [];
   for (const name of sections) {
     if (name === 'server') parts.push(serverSection(context));
+    else if (name === 'stats') parts.push(statsSection(context));
     else
       parts.push(
         replicationSection(

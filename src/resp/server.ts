@@ -30,7 +30,10 @@ import {
 } from '../transport/index.js';
 import { lowerName } from './arguments.js';
 import { createCommandTable } from './commands.js';
-import type { CommandContext, ConnectionState, RespBackend, ServerFacts } from './context.js';
+import type { CommandContext, ConnectionState, RespBackend, RespCounters, ServerFacts } from './context.js';
+
+export type { RespCounters } from './context.js';
+
 import { errorReply } from './errors.js';
 import {
   connectionsMax,
@@ -42,6 +45,7 @@ import { type RespCommand, RespParser } from './parser.js';
 import { joins, runPipelined, runPlanned } from './pipeline.js';
 import type { RespProtocolError } from './protocol-error.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
+import { SharedSequences } from './shared-sequences.js';
 import { queueCommand } from './transaction.js';
 
 /** The Redis version whose commands and replies the port follows (HELLO, INFO redis_version). */
@@ -59,19 +63,19 @@ export interface RespServerOptions {
   readonly credentials?: Credentials;
 }
 
-/** What a port has seen, for tests and status. */
-export interface RespCounters {
-  connections: number;
-  commands: number;
-  /** Pipelines of key/value commands run as one sequence. */
-  pipelinedSequences: number;
-  protocolErrors: number;
-}
-
 type Queued = { readonly command: RespCommand } | { readonly fault: RespProtocolError };
 
 export class RespServer {
-  readonly counters: RespCounters = { connections: 0, commands: 0, pipelinedSequences: 0, protocolErrors: 0 };
+  readonly counters: RespCounters = {
+    connections: 0,
+    commands: 0,
+    pipelinedSequences: 0,
+    sharedSequences: 0,
+    protocolErrors: 0,
+  };
+  readonly #sharing = new SharedSequences(() => {
+    this.counters.sharedSequences += 1;
+  });
   readonly #table = createCommandTable();
   readonly #sockets = new Set<Socket>();
   // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
@@ -164,6 +168,8 @@ export class RespServer {
       backend: this.options.backend,
       facts: this.facts,
       credentials: this.options.credentials ?? null,
+      sharing: this.#sharing,
+      counters: this.counters,
     };
     const parser = new RespParser();
     const queue: Queued[] = [];
@@ -263,10 +269,10 @@ export class RespServer {
     }
     if (planned.length === 1) {
       this.counters.commands += 1;
-      return encodeReply(await this.#guard(command, () => runPlanned(first, context)));
+      return encodeReply(await this.#guard(command, () => runPlanned(first, context, bytes)));
     }
     this.counters.pipelinedSequences += 1;
-    const replies = await this.#guard(command, () => runPipelined(planned, context));
+    const replies = await this.#guard(command, () => runPipelined(planned, context, bytes));
     // An error here is a bug's, answered to every command.
     const answered = Array.isArray(replies) ? replies : planned.map(() => replies);
     this.counters.commands += answered.length;

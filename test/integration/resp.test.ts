@@ -152,7 +152,7 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal(piped.stdout, 'OK\n2\n');
   });
 
-  test('redis-benchmark -t set,get,incr completes against a backup, and its increments ran exactly once, pipelined or not', async () => {
+  test('redis-benchmark -t set,get,incr completes against a backup, and its increments ran exactly once, pipelined, shared or neither', async () => {
     const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
     const backupId = view.backups[0] as string;
     const port = String(ports.get(backupId));
@@ -194,6 +194,27 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     ]);
     assert.equal(pipelined.code, 0, pipelined.stderr);
     assert.equal(await client.get('counter:__rand_int__'), '3600');
+    // Sixteen connections, one command each at a time: the commands that reach the port in one turn
+    // go as one shared sequence. 1,600 more, each run once.
+    const shared = async () =>
+      Number(/understudy_shared_sequences:(\d+)/.exec(await client.info('stats'))?.[1]);
+    const sharedBefore = await shared();
+    const concurrent = await runTool('redis-benchmark', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'incr',
+      '-n',
+      '1600',
+      '-c',
+      '16',
+      '-q',
+    ]);
+    assert.equal(concurrent.code, 0, concurrent.stderr);
+    assert.equal(await client.get('counter:__rand_int__'), '5200');
+    assert.ok((await shared()) > sharedBefore, 'connections shared sequences');
   });
 
   test('an ioredis pipeline runs as one log entry, its commands in order, each answered; so does a transaction', async () => {

@@ -305,6 +305,10 @@ describe('the Redis port without a cluster', () => {
     assert.match(text, new RegExp(`tcp_port:${port}\r\n`));
     assert.match(
       text,
+      /\r\n\r\n# Stats\r\ntotal_connections_received:\d+\r\ntotal_commands_processed:\d+\r\nunderstudy_pipelined_sequences:\d+\r\nunderstudy_shared_sequences:0\r\n/,
+    );
+    assert.match(
+      text,
       /\r\n\r\n# Replication\r\nrole:slave\r\nunderstudy_role:backup\r\nunderstudy_view:4\r\n/,
     );
     assert.match(text, /slave_repl_offset:12\r\nmaster_repl_offset:12\r\n.*understudy_commit_index:11\r\n/s);

@@ -1,0 +1,218 @@
+// The Redis port's shared sequences (src/resp/shared-sequences.ts): what several connections hand
+// over in one turn of the event loop goes to the primary as one sequence, each connection answered
+// its own outcomes, over a real key/value store behind a stand-in client that records each call.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { SequenceOptions, SequenceResult } from '../../src/client/index.js';
+import { ErrorCode, OutcomeUnknownError, RequestRefusedError } from '../../src/errors.js';
+import { ServiceError } from '../../src/protocol/state-machine.js';
+import { pipelineSequenceCommandsMax } from '../../src/resp/limits.js';
+import { type SequenceClient, SharedSequences } from '../../src/resp/shared-sequences.js';
+import {
+  decodeResult,
+  decodeSequenceResult,
+  encodeOperation,
+  encodeSequence,
+  isReadOnly,
+  isReadOnlySequence,
+  KeyValueStore,
+  type KvLimits,
+  type KvOperation,
+  kvLimitsDefault,
+  kvOperation,
+} from '../../src/state-machine/index.js';
+
+interface Call {
+  readonly method: 'execute' | 'sequence';
+  readonly kinds: readonly string[];
+}
+
+/** A stand-in client over one real store; each write is at log index 100 + its number. */
+function storeClient(limits: KvLimits = kvLimitsDefault) {
+  const store = new KeyValueStore(limits);
+  const calls: Call[] = [];
+  let writes = 0;
+  let failNext: Error | null = null;
+  const run = (bytes: Uint8Array, write: boolean): Uint8Array => {
+    try {
+      if (!write) return store.query(bytes);
+      const { result, update } = store.execute(bytes);
+      store.apply(update);
+      return result;
+    } catch (error) {
+      if (error instanceof ServiceError) throw new RequestRefusedError(error.code, error.message);
+      throw error;
+    }
+  };
+  const metadata = () => ({
+    view: 2,
+    index: 100 + ++writes,
+    durability: 'sync' as const,
+    replicas: ['r1', 'r2'],
+  });
+  const failing = (): void => {
+    const error = failNext;
+    failNext = null;
+    if (error !== null) throw error;
+  };
+  const client: SequenceClient = {
+    execute: async (operation: KvOperation) => {
+      calls.push({ method: 'execute', kinds: [operation.kind] });
+      failing();
+      const write = !isReadOnly(operation);
+      const result = decodeResult(operation.kind, run(encodeOperation(operation), write));
+      return { result, write: write ? metadata() : null };
+    },
+    sequence: async (operations: readonly KvOperation[], options?: SequenceOptions) => {
+      calls.push({ method: 'sequence', kinds: operations.map((operation) => operation.kind) });
+      failing();
+      const write = !isReadOnlySequence(operations);
+      const outcomes = decodeSequenceResult(
+        operations,
+        run(encodeSequence(operations, options?.whole), write),
+      );
+      return { outcomes, write: write ? metadata() : null };
+    },
+  };
+  return {
+    client,
+    calls,
+    failNextWith: (error: Error) => {
+      failNext = error;
+    },
+  };
+}
+
+const put = (key: string, value: string) => kvOperation.put(Buffer.from(key), Buffer.from(value));
+const get = (key: string) => kvOperation.get(Buffer.from(key));
+const incr = (key: string) => kvOperation.incr(Buffer.from(key));
+
+/** What each outcome says, briefly: a result's value or number, or the refusal's code. */
+function brief(result: SequenceResult): string[] {
+  return result.outcomes.map((outcome) => {
+    if (!outcome.ok) return outcome.code;
+    const answer = outcome.result;
+    if (answer.kind === 'get') return answer.value === null ? 'null' : Buffer.from(answer.value).toString();
+    if (answer.kind === 'incr') return String(answer.value);
+    return answer.kind;
+  });
+}
+
+describe('shared sequences', () => {
+  test('what connections hand over in one turn is one sequence, in order; each gets its own outcomes', async () => {
+    const { client, calls } = storeClient();
+    let shared = 0;
+    const sharing = new SharedSequences(() => {
+      shared += 1;
+    });
+    const answers = await Promise.all([
+      sharing.run(client, [put('n', 'word'), incr('n')], 10),
+      sharing.run(client, [incr('c')], 5),
+      sharing.run(client, [incr('c'), put('m', 'x'), get('m')], 12),
+      sharing.run(client, [incr('c')], 5),
+    ]);
+    assert.deepEqual(answers.map(brief), [['put', ErrorCode.notAnInteger], ['1'], ['2', 'put', 'x'], ['3']]);
+    assert.deepEqual(calls, [
+      { method: 'sequence', kinds: ['put', 'incr', 'incr', 'incr', 'put', 'get', 'incr'] },
+    ]);
+    assert.equal(shared, 1);
+    // One log entry for all: each write answered with where it stands.
+    for (const answer of answers) assert.equal(answer.write?.index, 101);
+  });
+
+  test('one submission in a turn goes as it came: one command as itself, a pipeline as its own sequence', async () => {
+    const { client, calls } = storeClient();
+    const sharing = new SharedSequences();
+    assert.deepEqual(brief(await sharing.run(client, [put('k', 'v')], 3)), ['put']);
+    assert.deepEqual(brief(await sharing.run(client, [get('k'), get('j')], 3)), ['v', 'null']);
+    // A refusal of a command alone is its outcome, as in a sequence.
+    const refused = await sharing.run(client, [incr('k')], 3);
+    assert.deepEqual(brief(refused), [ErrorCode.notAnInteger]);
+    assert.equal(refused.write, null);
+    assert.deepEqual(calls, [
+      { method: 'execute', kinds: ['put'] },
+      { method: 'sequence', kinds: ['get', 'get'] },
+      { method: 'execute', kinds: ['incr'] },
+    ]);
+  });
+
+  test('reads and writes of one turn go apart: the reads as a read, the writes as a write', async () => {
+    const { client, calls } = storeClient();
+    const sharing = new SharedSequences();
+    await sharing.run(client, [put('a', '1')], 3);
+    const [first, second, third] = await Promise.all([
+      sharing.run(client, [get('a')], 3),
+      sharing.run(client, [put('a', '2'), get('a')], 3),
+      sharing.run(client, [get('a'), get('b')], 3),
+    ]);
+    assert.equal(first?.write, null);
+    assert.equal(third?.write, null);
+    assert.deepEqual(brief(second as SequenceResult), ['put', '2']);
+    assert.deepEqual(calls.slice(1), [
+      { method: 'sequence', kinds: ['get', 'get', 'get'] },
+      { method: 'sequence', kinds: ['put', 'get'] },
+    ]);
+  });
+
+  test('a submission the sequence cut before its first command goes again, first; one cut within answers what ran', async () => {
+    // Results of at most 40 bytes a sequence: a GET of a 20-byte value answers 23.
+    const limits: KvLimits = {
+      ...kvLimitsDefault,
+      valueSizeMaxBytes: 30,
+      readBytesMax: 40,
+      writeSequenceResultBytesMax: 40,
+    };
+    const { client, calls } = storeClient(limits);
+    const sharing = new SharedSequences();
+    const twenty = 'a'.repeat(20);
+    await sharing.run(client, [put('x', twenty)], 23);
+    const answers = await Promise.all([
+      sharing.run(client, [get('x')], 3),
+      sharing.run(client, [get('x'), get('x')], 6),
+      sharing.run(client, [get('x')], 3),
+    ]);
+    assert.deepEqual(answers.map(brief), [[twenty], [twenty, ErrorCode.notRun], [twenty]]);
+    assert.deepEqual(
+      calls.slice(1).map((call) => call.kinds.length),
+      // Four gets: the first answered, the rest cut; the second submission, first now, runs its first
+      // get (its second is NOT_RUN, for its connection to send again), and the third is cut again.
+      [4, 3, 1],
+    );
+  });
+
+  test('a sequence that fails as a whole fails every submission in it with that error', async () => {
+    const { client, failNextWith } = storeClient();
+    const sharing = new SharedSequences();
+    failNextWith(new OutcomeUnknownError('port', 7, 'no answer in time'));
+    const answers = await Promise.allSettled([
+      sharing.run(client, [put('a', '1')], 3),
+      sharing.run(client, [incr('b')], 3),
+    ]);
+    for (const answer of answers) {
+      assert.equal(answer.status, 'rejected');
+      assert.ok(answer.reason instanceof OutcomeUnknownError);
+    }
+    // The next turn is not held by it.
+    assert.deepEqual(brief(await sharing.run(client, [incr('b')], 3)), ['1']);
+  });
+
+  test("a sequence stays within a pipeline's bound of commands: more in a turn go as several", async () => {
+    const { client, calls } = storeClient();
+    const sharing = new SharedSequences();
+    const count = pipelineSequenceCommandsMax + 10;
+    const answers = await Promise.all(
+      Array.from({ length: count }, () => sharing.run(client, [incr('many')], 7)),
+    );
+    const values = answers.flatMap(brief).map(Number);
+    assert.deepEqual(
+      [...values].sort((a, b) => a - b),
+      Array.from({ length: count }, (_, at) => at + 1),
+      'every increment ran once',
+    );
+    assert.deepEqual(
+      calls.map((call) => call.kinds.length),
+      [pipelineSequenceCommandsMax, 10],
+    );
+  });
+});
