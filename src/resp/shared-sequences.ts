@@ -20,8 +20,10 @@
 // Reads and writes are shared apart: a sequence of reads only is a read (no log entry), and a write's
 // sequence then begins with a write, as one connection's does (pipeline.ts, `joins`). Only commands
 // answered at the primary are shared; a READONLY connection's reads, with their own bound, are not.
-// A turn with one submission sends it as it came (one command alone as that operation), so a port with
-// one busy connection sees no change.
+// A submission that finds nothing of its kind under way (no sequence sent and unanswered, none
+// waiting) goes at once, as it came (one command alone as that operation): a lone connection waits
+// for no one and sees no change. Those that come while something is under way wait for the end of
+// the turn and go together; a turn with one of them sends it as it came too.
 
 import type { Client, SequenceResult } from '../client/index.js';
 import { ErrorCode, RequestRefusedError } from '../errors.js';
@@ -39,10 +41,17 @@ interface Submission {
   readonly reject: (error: unknown) => void;
 }
 
-/** The submissions of one client waiting for the end of the turn, reads and writes apart. */
+/** Submissions of one kind (reads, or writes) waiting for the end of the turn, and those sent. */
+class Waiting {
+  readonly submissions: Submission[] = [];
+  /** Sequences (or commands alone) of this kind sent and not yet answered. */
+  inFlight = 0;
+}
+
+/** One client's submissions, reads and writes apart. */
 class ClientQueue {
-  readonly reads: Submission[] = [];
-  readonly writes: Submission[] = [];
+  readonly reads = new Waiting();
+  readonly writes = new Waiting();
   scheduled = false;
 
   constructor(readonly client: SequenceClient) {}
@@ -67,8 +76,17 @@ export class SharedSequences {
       this.#queues.set(client, queue);
     }
     const waiting = isReadOnlySequence(operations) ? queue.reads : queue.writes;
+    if (waiting.inFlight === 0 && waiting.submissions.length === 0) {
+      // Nothing of its kind under way: no one to wait for, and waiting for the end of the turn would
+      // cost a lone connection a turn of the event loop on every command. Those that come while it
+      // is under way share the next sequences.
+      waiting.inFlight += 1;
+      return runAlone(queue.client, operations).finally(() => {
+        waiting.inFlight -= 1;
+      });
+    }
     return new Promise<SequenceResult>((resolve, reject) => {
-      waiting.push({ operations, bytes, resolve, reject });
+      waiting.submissions.push({ operations, bytes, resolve, reject });
       this.#schedule(queue);
     });
   }
@@ -81,42 +99,49 @@ export class SharedSequences {
     setImmediate(() => {
       queue.scheduled = false;
       for (const waiting of [queue.reads, queue.writes]) {
-        const taken = waiting.splice(0);
+        const taken = waiting.submissions.splice(0);
         for (const group of groups(taken)) this.#send(queue, waiting, group);
       }
     });
   }
 
-  #send(queue: ClientQueue, waiting: Submission[], group: readonly Submission[]): void {
+  #send(queue: ClientQueue, waiting: Waiting, group: readonly Submission[]): void {
+    waiting.inFlight += 1;
+    const answered = (): void => {
+      waiting.inFlight -= 1;
+    };
     const [only] = group;
     if (only !== undefined && group.length === 1) {
-      runAlone(queue.client, only.operations).then(only.resolve, only.reject);
+      runAlone(queue.client, only.operations).finally(answered).then(only.resolve, only.reject);
       return;
     }
     this.onShared();
     const operations = group.flatMap((submission) => submission.operations);
-    queue.client.sequence(operations).then(
-      ({ outcomes, write }) => {
-        let at = 0;
-        const again: Submission[] = [];
-        group.forEach((submission, position) => {
-          const own = outcomes.slice(at, at + submission.operations.length);
-          at += submission.operations.length;
-          if (position > 0 && notRun(own[0])) again.push(submission);
-          else
-            submission.resolve({
-              outcomes: own,
-              write: isReadOnlySequence(submission.operations) ? null : write,
-            });
-        });
-        if (again.length === 0) return;
-        waiting.unshift(...again);
-        this.#schedule(queue);
-      },
-      (error: unknown) => {
-        for (const submission of group) submission.reject(error);
-      },
-    );
+    queue.client
+      .sequence(operations)
+      .finally(answered)
+      .then(
+        ({ outcomes, write }) => {
+          let at = 0;
+          const again: Submission[] = [];
+          group.forEach((submission, position) => {
+            const own = outcomes.slice(at, at + submission.operations.length);
+            at += submission.operations.length;
+            if (position > 0 && notRun(own[0])) again.push(submission);
+            else
+              submission.resolve({
+                outcomes: own,
+                write: isReadOnlySequence(submission.operations) ? null : write,
+              });
+          });
+          if (again.length === 0) return;
+          waiting.submissions.unshift(...again);
+          this.#schedule(queue);
+        },
+        (error: unknown) => {
+          for (const submission of group) submission.reject(error);
+        },
+      );
   }
 }
 

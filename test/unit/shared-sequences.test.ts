@@ -106,6 +106,8 @@ describe('shared sequences', () => {
     const sharing = new SharedSequences(() => {
       shared += 1;
     });
+    // The first goes at once: nothing was under way. The rest come while it is, in one turn.
+    const lead = sharing.run(client, [put('lead', '0')], 9);
     const answers = await Promise.all([
       sharing.run(client, [put('n', 'word'), incr('n')], 10),
       sharing.run(client, [incr('c')], 5),
@@ -114,17 +116,21 @@ describe('shared sequences', () => {
     ]);
     assert.deepEqual(answers.map(brief), [['put', ErrorCode.notAnInteger], ['1'], ['2', 'put', 'x'], ['3']]);
     assert.deepEqual(calls, [
+      { method: 'execute', kinds: ['put'] },
       { method: 'sequence', kinds: ['put', 'incr', 'incr', 'incr', 'put', 'get', 'incr'] },
     ]);
     assert.equal(shared, 1);
+    assert.equal((await lead).write?.index, 101);
     // One log entry for all: each write answered with where it stands.
-    for (const answer of answers) assert.equal(answer.write?.index, 101);
+    for (const answer of answers) assert.equal(answer.write?.index, 102);
   });
 
-  test('one submission in a turn goes as it came: one command as itself, a pipeline as its own sequence', async () => {
+  test('a submission that finds nothing under way goes at once as it came: one command as itself, a pipeline as its own sequence', async () => {
     const { client, calls } = storeClient();
     const sharing = new SharedSequences();
-    assert.deepEqual(brief(await sharing.run(client, [put('k', 'v')], 3)), ['put']);
+    const alone = sharing.run(client, [put('k', 'v')], 3);
+    assert.equal(calls.length, 1, 'sent at once, not at the end of the turn');
+    assert.deepEqual(brief(await alone), ['put']);
     assert.deepEqual(brief(await sharing.run(client, [get('k'), get('j')], 3)), ['v', 'null']);
     // A refusal of a command alone is its outcome, as in a sequence.
     const refused = await sharing.run(client, [incr('k')], 3);
@@ -141,17 +147,25 @@ describe('shared sequences', () => {
     const { client, calls } = storeClient();
     const sharing = new SharedSequences();
     await sharing.run(client, [put('a', '1')], 3);
-    const [first, second, third] = await Promise.all([
+    // A read and a write go at once (nothing of their kind under way); the rest wait for the turn's end.
+    const answers = await Promise.all([
       sharing.run(client, [get('a')], 3),
       sharing.run(client, [put('a', '2'), get('a')], 3),
       sharing.run(client, [get('a'), get('b')], 3),
+      sharing.run(client, [put('b', '3'), get('b')], 3),
+      sharing.run(client, [get('b')], 3),
+      sharing.run(client, [incr('c')], 3),
     ]);
-    assert.equal(first?.write, null);
-    assert.equal(third?.write, null);
-    assert.deepEqual(brief(second as SequenceResult), ['put', '2']);
+    assert.deepEqual(answers.map(brief), [['1'], ['put', '2'], ['2', 'null'], ['put', '3'], ['null'], ['1']]);
+    assert.deepEqual(
+      answers.map((answer) => answer.write === null),
+      [true, false, true, false, true, false],
+    );
     assert.deepEqual(calls.slice(1), [
-      { method: 'sequence', kinds: ['get', 'get', 'get'] },
+      { method: 'execute', kinds: ['get'] },
       { method: 'sequence', kinds: ['put', 'get'] },
+      { method: 'sequence', kinds: ['get', 'get', 'get'] },
+      { method: 'sequence', kinds: ['put', 'get', 'incr'] },
     ]);
   });
 
@@ -167,14 +181,16 @@ describe('shared sequences', () => {
     const sharing = new SharedSequences();
     const twenty = 'a'.repeat(20);
     await sharing.run(client, [put('x', twenty)], 23);
+    const lead = sharing.run(client, [get('x')], 3);
     const answers = await Promise.all([
       sharing.run(client, [get('x')], 3),
       sharing.run(client, [get('x'), get('x')], 6),
       sharing.run(client, [get('x')], 3),
     ]);
+    assert.deepEqual(brief(await lead), [twenty]);
     assert.deepEqual(answers.map(brief), [[twenty], [twenty, ErrorCode.notRun], [twenty]]);
     assert.deepEqual(
-      calls.slice(1).map((call) => call.kinds.length),
+      calls.slice(2).map((call) => call.kinds.length),
       // Four gets: the first answered, the rest cut; the second submission, first now, runs its first
       // get (its second is NOT_RUN, for its connection to send again), and the third is cut again.
       [4, 3, 1],
@@ -184,6 +200,7 @@ describe('shared sequences', () => {
   test('a sequence that fails as a whole fails every submission in it with that error', async () => {
     const { client, failNextWith } = storeClient();
     const sharing = new SharedSequences();
+    const lead = sharing.run(client, [put('lead', '0')], 3);
     failNextWith(new OutcomeUnknownError('port', 7, 'no answer in time'));
     const answers = await Promise.allSettled([
       sharing.run(client, [put('a', '1')], 3),
@@ -193,6 +210,7 @@ describe('shared sequences', () => {
       assert.equal(answer.status, 'rejected');
       assert.ok(answer.reason instanceof OutcomeUnknownError);
     }
+    assert.deepEqual(brief(await lead), ['put']);
     // The next turn is not held by it.
     assert.deepEqual(brief(await sharing.run(client, [incr('b')], 3)), ['1']);
   });
@@ -200,7 +218,8 @@ describe('shared sequences', () => {
   test("a sequence stays within a pipeline's bound of commands: more in a turn go as several", async () => {
     const { client, calls } = storeClient();
     const sharing = new SharedSequences();
-    const count = pipelineSequenceCommandsMax + 10;
+    // One more than the bound and ten: the first goes at once, the rest in the turn's sequences.
+    const count = pipelineSequenceCommandsMax + 11;
     const answers = await Promise.all(
       Array.from({ length: count }, () => sharing.run(client, [incr('many')], 7)),
     );
@@ -212,7 +231,7 @@ describe('shared sequences', () => {
     );
     assert.deepEqual(
       calls.map((call) => call.kinds.length),
-      [pipelineSequenceCommandsMax, 10],
+      [1, pipelineSequenceCommandsMax, 10],
     );
   });
 });
