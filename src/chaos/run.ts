@@ -329,6 +329,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
   problems.push(...(nemesis?.problems ?? []));
   problems.push(...(workload?.tornReads ?? []));
+  const malformed = workload?.malformedRedisReplies ?? [];
+  if (malformed.length > 0) {
+    problems.push(
+      `${malformed.length} Redis-port replies had a shape no answer to their command may have; the first: ${malformed[0]}`,
+    );
+  }
 
   const staleness = checkStaleness(workload?.versions ?? [], workload?.boundedReads ?? []);
   const boundedReads = workload?.boundedReads ?? [];

@@ -246,6 +246,11 @@ export class Workload {
   private redisConnectionsMade = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
+  /**
+   * Redis-port replies of a shape no answer to their command may have (an INCR answered with a
+   * string or a malformed integer): the port's bug, whatever the faults, so each fails the run.
+   */
+  readonly malformedRedisReplies: string[] = [];
   readonly requestStatusAnswers = new Map<RequestStatusState, number>();
   private readonly multiKeysUsed = new Set<string>();
   private readonly registerKeysUsed = new Set<string>();
@@ -700,14 +705,16 @@ export class Workload {
         version(value, doneNs);
         return;
       }
-      if ((f === 'append' || f === 'incr') && typeof reply === 'number') {
+      if ((f === 'append' || f === 'incr') && typeof reply === 'number' && Number.isSafeInteger(reply)) {
         ok(reply);
         version(f === 'append' ? reply : String(reply), doneNs);
         observe(reply);
         return;
       }
-      // A reply of the wrong shape is the port's bug: on record as unknown, and named in the causes.
-      this.countCause(`redis ${f} unexpected reply ${JSON.stringify(reply)}`);
+      // A reply of the wrong shape is the port's bug: on record as unknown, named in the causes,
+      // and a problem of the run.
+      this.countCause(`redis ${f} unexpected reply`);
+      this.malformedRedisReplies.push(`${args[0]} ${key} was answered ${describeReply(reply)}`);
       recorder.info(handle, clock());
     };
     const lost = (why: string): void => {
@@ -731,6 +738,8 @@ export class Workload {
     const settle = (reply: RedisReply): void => {
       if (reply !== null && !Buffer.isBuffer(reply)) {
         const what = reply instanceof RedisReplyError ? reply.message.split(' ')[0] : 'unexpected reply';
+        if (!(reply instanceof RedisReplyError))
+          this.malformedRedisReplies.push(`GET ${key} (READONLY) was answered ${describeReply(reply)}`);
         this.countCause(`redis readonly get ${what}`);
         this.boundedReadCounts.failed += 1;
         return;
@@ -1032,4 +1041,13 @@ const observingRefusals: Readonly<Partial<Record<OperationFunction, string>>> = 
 function observingRefusal(f: OperationFunction, durability: Durability, error: unknown): string | undefined {
   if (!(error instanceof RequestRefusedError) || durability !== 'sync') return undefined;
   return observingRefusals[f] === error.code ? error.code : undefined;
+}
+
+/** A Redis reply as a report names it: numbers as they are (NaN too), the rest as JSON, briefly. */
+function describeReply(reply: RedisReply): string {
+  if (typeof reply === 'number') return `the integer ${String(reply)}`;
+  const text = Buffer.isBuffer(reply)
+    ? `the bulk string ${JSON.stringify(reply.toString('utf8'))}`
+    : JSON.stringify(reply);
+  return text.length > 120 ? `${text.slice(0, 120)}...` : text;
 }
