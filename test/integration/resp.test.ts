@@ -156,63 +156,27 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
     const backupId = view.backups[0] as string;
     const port = String(ports.get(backupId));
-    const run = await runTool('redis-benchmark', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-t',
-      'set,get,incr',
-      '-n',
-      '2000',
-      '-c',
-      '4',
-      '-q',
-    ]);
-    assert.equal(run.code, 0, run.stderr);
+    const benchmark = async (...args: string[]) => {
+      const run = await runTool('redis-benchmark', ['-h', '127.0.0.1', '-p', port, ...args, '-q']);
+      assert.equal(run.code, 0, run.stderr);
+      return run.stdout;
+    };
+    const all = await benchmark('-t', 'set,get,incr', '-n', '2000', '-c', '4');
     for (const name of ['SET', 'GET', 'INCR']) {
-      assert.match(run.stdout, new RegExp(`${name}: [0-9.]+ requests per second`), run.stdout.slice(-2000));
+      assert.match(all, new RegExp(`${name}: [0-9.]+ requests per second`), all.slice(-2000));
     }
     // Without -r every INCR hits one key: 2,000 of them, each run once.
     const client = await connectTo(backupId);
     assert.equal(await client.get('counter:__rand_int__'), '2000');
     // Pipelined 16 at a time, each pipeline one sequence at the port: 1,600 more, each run once.
-    const pipelined = await runTool('redis-benchmark', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-t',
-      'incr',
-      '-n',
-      '1600',
-      '-c',
-      '2',
-      '-P',
-      '16',
-      '-q',
-    ]);
-    assert.equal(pipelined.code, 0, pipelined.stderr);
+    await benchmark('-t', 'incr', '-n', '1600', '-c', '2', '-P', '16');
     assert.equal(await client.get('counter:__rand_int__'), '3600');
     // Sixteen connections, one command each at a time: the commands that reach the port in one turn
     // go as one shared sequence. 1,600 more, each run once.
     const shared = async () =>
       Number(/understudy_shared_sequences:(\d+)/.exec(await client.info('stats'))?.[1]);
     const sharedBefore = await shared();
-    const concurrent = await runTool('redis-benchmark', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-t',
-      'incr',
-      '-n',
-      '1600',
-      '-c',
-      '16',
-      '-q',
-    ]);
-    assert.equal(concurrent.code, 0, concurrent.stderr);
+    await benchmark('-t', 'incr', '-n', '1600', '-c', '16');
     assert.equal(await client.get('counter:__rand_int__'), '5200');
     assert.ok((await shared()) > sharedBefore, 'connections shared sequences');
   });

@@ -7,26 +7,15 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { RedisPortClient, type RedisReply } from '../../src/chaos/redis-port-client.js';
-import type { Client, ReadOptions, SequenceOptions } from '../../src/client/index.js';
-import { RequestRefusedError, UnavailableError } from '../../src/errors.js';
+import type { Client, ReadOptions } from '../../src/client/index.js';
+import { UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
-import { ServiceError } from '../../src/protocol/state-machine.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
 import { pipelinedCommandsMax } from '../../src/resp/limits.js';
-import {
-  decodeResult,
-  decodeSequenceResult,
-  encodeOperation,
-  encodeSequence,
-  isReadOnly,
-  isReadOnlySequence,
-  KeyValueStore,
-  type KvLimits,
-  type KvOperation,
-  kvLimitsDefault,
-} from '../../src/state-machine/index.js';
+import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/index.js';
+import { type StoreCall, storeClient } from './store-client.js';
 
 const local: LocalReplica = {
   id: replicaId('r2'),
@@ -58,59 +47,12 @@ function unreachableBackend(delayMs: number): RespBackend {
   };
 }
 
-/** One call the stand-in client got: its operations' kinds, and where a read was asked to go (null: a write). */
-interface ClientCall {
-  readonly kinds: readonly string[];
-  readonly read: ReadOptions | undefined | null;
-  /** A sequence sent whole (a transaction). */
-  readonly whole?: true;
-}
-
 /**
- * A cluster of one real key/value store (each write at log index 40 + its number), reached through a
- * stand-in client that records each call: `execute` for one command, `sequence` for a pipeline. A
- * refusal by the store comes back as the real client's RequestRefusedError.
+ * A cluster of one real key/value store, reached through a stand-in client that records each call
+ * (store-client.ts): `execute` for one command, `sequence` for a pipeline.
  */
 function storeBackend(readOnlyByDefault: boolean, limits: KvLimits = kvLimitsDefault) {
-  const store = new KeyValueStore(limits);
-  const calls: ClientCall[] = [];
-  let writes = 0;
-  const metadata = () => ({
-    view: 4,
-    index: 40 + ++writes,
-    durability: 'sync',
-    replicas: ['r1', 'r2', 'r3'],
-  });
-  const run = (bytes: Uint8Array, write: boolean): Uint8Array => {
-    try {
-      if (!write) return store.query(bytes);
-      const { result, update } = store.execute(bytes);
-      store.apply(update);
-      return result;
-    } catch (error) {
-      if (error instanceof ServiceError) throw new RequestRefusedError(error.code, error.message);
-      throw error;
-    }
-  };
-  const client = {
-    execute: async (operation: KvOperation, options?: ReadOptions) => {
-      const write = !isReadOnly(operation);
-      calls.push({ kinds: [operation.kind], read: write ? null : options });
-      const result = decodeResult(operation.kind, run(encodeOperation(operation), write));
-      return { result, write: write ? metadata() : null };
-    },
-    sequence: async (operations: readonly KvOperation[], options?: SequenceOptions) => {
-      const write = !isReadOnlySequence(operations);
-      const { whole, ...read } = options ?? {};
-      calls.push({
-        kinds: operations.map((operation) => operation.kind),
-        read: write ? null : options === undefined ? undefined : read,
-        ...(whole === true ? { whole } : {}),
-      });
-      const outcomes = decodeSequenceResult(operations, run(encodeSequence(operations, whole), write));
-      return { outcomes, write: write ? metadata() : null };
-    },
-  };
+  const { client, calls, store } = storeClient(limits);
   const backend: RespBackend = {
     client: async () => client as unknown as Client,
     local: () => local,
@@ -143,7 +85,7 @@ async function startPort(
 }
 
 /** Where each read call was asked to go, in order (writes left out). */
-const readsOf = (calls: readonly ClientCall[]) =>
+const readsOf = (calls: readonly StoreCall[]) =>
   calls.filter((call) => call.read !== null).map((call) => call.read);
 
 interface Exchange {
@@ -496,6 +438,7 @@ describe('pipelines', () => {
     // The command with bad arguments was answered in its place, without reaching the cluster.
     assert.deepEqual(calls, [
       {
+        method: 'sequence',
         kinds: [
           'put',
           'incr',
@@ -521,13 +464,15 @@ describe('pipelines', () => {
   test("a READONLY connection's pipeline of reads is one read at its replica; from a write on, a sequence at the primary", async () => {
     const { port, calls } = await start();
     await pipeline(port, ['SET k v', 'READONLY', 'GET k', 'MGET k j', 'STRLEN k'], 7);
-    assert.deepEqual(calls.slice(1), [{ kinds: ['get', 'get-many', 'lengths'], read: bounded(41) }]);
+    assert.deepEqual(calls.slice(1), [
+      { method: 'sequence', kinds: ['get', 'get-many', 'lengths'], read: bounded(41) },
+    ]);
     // Reads before a write go as one read (a new connection: none of its own writes to wait for);
     // the write's sequence begins with it.
     await pipeline(port, ['READONLY', 'GET k', 'MGET k', 'SET k w', 'GET k'], 6);
     assert.deepEqual(calls.slice(2), [
-      { kinds: ['get', 'get-many'], read: bounded(0) },
-      { kinds: ['put', 'get'], read: null },
+      { method: 'sequence', kinds: ['get', 'get-many'], read: bounded(0) },
+      { method: 'sequence', kinds: ['put', 'get'], read: null },
     ]);
   });
 
@@ -593,7 +538,12 @@ describe('MULTI, EXEC and DISCARD', () => {
     assert.match(String((expiry as { message: string }).message), /^ERR SET EX is not supported/);
     assert.equal((notInteger as { message: string }).message, 'ERR value is not an integer or out of range');
     assert.deepEqual(replies[8], Buffer.from('2x'));
-    assert.deepEqual(calls[0], { kinds: ['put', 'incr', 'append', 'incr', 'get'], read: null, whole: true });
+    assert.deepEqual(calls[0], {
+      method: 'sequence',
+      kinds: ['put', 'incr', 'append', 'incr', 'get'],
+      read: null,
+      whole: true,
+    });
   });
 
   test('a command refused before it is queued discards the transaction at EXEC; nothing reaches the cluster', async () => {
@@ -639,7 +589,7 @@ describe('MULTI, EXEC and DISCARD', () => {
       [],
       null,
     ]);
-    assert.deepEqual(calls, [{ kinds: ['get'], read: undefined }]);
+    assert.deepEqual(calls, [{ method: 'execute', kinds: ['get'], read: undefined }]);
   });
 
   test('a transaction whose results would pass their bound is refused whole: nothing of it runs', async () => {

@@ -4,85 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { SequenceOptions, SequenceResult } from '../../src/client/index.js';
-import { ErrorCode, OutcomeUnknownError, RequestRefusedError } from '../../src/errors.js';
-import { ServiceError } from '../../src/protocol/state-machine.js';
+import type { SequenceResult } from '../../src/client/index.js';
+import { ErrorCode, OutcomeUnknownError } from '../../src/errors.js';
 import { pipelineSequenceCommandsMax } from '../../src/resp/limits.js';
-import { type SequenceClient, SharedSequences } from '../../src/resp/shared-sequences.js';
-import {
-  decodeResult,
-  decodeSequenceResult,
-  encodeOperation,
-  encodeSequence,
-  isReadOnly,
-  isReadOnlySequence,
-  KeyValueStore,
-  type KvLimits,
-  type KvOperation,
-  kvLimitsDefault,
-  kvOperation,
-} from '../../src/state-machine/index.js';
-
-interface Call {
-  readonly method: 'execute' | 'sequence';
-  readonly kinds: readonly string[];
-}
-
-/** A stand-in client over one real store; each write is at log index 100 + its number. */
-function storeClient(limits: KvLimits = kvLimitsDefault) {
-  const store = new KeyValueStore(limits);
-  const calls: Call[] = [];
-  let writes = 0;
-  let failNext: Error | null = null;
-  const run = (bytes: Uint8Array, write: boolean): Uint8Array => {
-    try {
-      if (!write) return store.query(bytes);
-      const { result, update } = store.execute(bytes);
-      store.apply(update);
-      return result;
-    } catch (error) {
-      if (error instanceof ServiceError) throw new RequestRefusedError(error.code, error.message);
-      throw error;
-    }
-  };
-  const metadata = () => ({
-    view: 2,
-    index: 100 + ++writes,
-    durability: 'sync' as const,
-    replicas: ['r1', 'r2'],
-  });
-  const failing = (): void => {
-    const error = failNext;
-    failNext = null;
-    if (error !== null) throw error;
-  };
-  const client: SequenceClient = {
-    execute: async (operation: KvOperation) => {
-      calls.push({ method: 'execute', kinds: [operation.kind] });
-      failing();
-      const write = !isReadOnly(operation);
-      const result = decodeResult(operation.kind, run(encodeOperation(operation), write));
-      return { result, write: write ? metadata() : null };
-    },
-    sequence: async (operations: readonly KvOperation[], options?: SequenceOptions) => {
-      calls.push({ method: 'sequence', kinds: operations.map((operation) => operation.kind) });
-      failing();
-      const write = !isReadOnlySequence(operations);
-      const outcomes = decodeSequenceResult(
-        operations,
-        run(encodeSequence(operations, options?.whole), write),
-      );
-      return { outcomes, write: write ? metadata() : null };
-    },
-  };
-  return {
-    client,
-    calls,
-    failNextWith: (error: Error) => {
-      failNext = error;
-    },
-  };
-}
+import { SharedSequences } from '../../src/resp/shared-sequences.js';
+import { type KvLimits, kvLimitsDefault, kvOperation } from '../../src/state-machine/index.js';
+import { storeClient } from './store-client.js';
 
 const put = (key: string, value: string) => kvOperation.put(Buffer.from(key), Buffer.from(value));
 const get = (key: string) => kvOperation.get(Buffer.from(key));
@@ -116,13 +43,13 @@ describe('shared sequences', () => {
     ]);
     assert.deepEqual(answers.map(brief), [['put', ErrorCode.notAnInteger], ['1'], ['2', 'put', 'x'], ['3']]);
     assert.deepEqual(calls, [
-      { method: 'execute', kinds: ['put'] },
-      { method: 'sequence', kinds: ['put', 'incr', 'incr', 'incr', 'put', 'get', 'incr'] },
+      { method: 'execute', kinds: ['put'], read: null },
+      { method: 'sequence', kinds: ['put', 'incr', 'incr', 'incr', 'put', 'get', 'incr'], read: null },
     ]);
     assert.equal(shared, 1);
-    assert.equal((await lead).write?.index, 101);
+    assert.equal((await lead).write?.index, 41);
     // One log entry for all: each write answered with where it stands.
-    for (const answer of answers) assert.equal(answer.write?.index, 102);
+    for (const answer of answers) assert.equal(answer.write?.index, 42);
   });
 
   test('a submission that finds nothing under way goes at once as it came: one command as itself, a pipeline as its own sequence', async () => {
@@ -137,9 +64,9 @@ describe('shared sequences', () => {
     assert.deepEqual(brief(refused), [ErrorCode.notAnInteger]);
     assert.equal(refused.write, null);
     assert.deepEqual(calls, [
-      { method: 'execute', kinds: ['put'] },
-      { method: 'sequence', kinds: ['get', 'get'] },
-      { method: 'execute', kinds: ['incr'] },
+      { method: 'execute', kinds: ['put'], read: null },
+      { method: 'sequence', kinds: ['get', 'get'], read: undefined },
+      { method: 'execute', kinds: ['incr'], read: null },
     ]);
   });
 
@@ -162,10 +89,10 @@ describe('shared sequences', () => {
       [true, false, true, false, true, false],
     );
     assert.deepEqual(calls.slice(1), [
-      { method: 'execute', kinds: ['get'] },
-      { method: 'sequence', kinds: ['put', 'get'] },
-      { method: 'sequence', kinds: ['get', 'get', 'get'] },
-      { method: 'sequence', kinds: ['put', 'get', 'incr'] },
+      { method: 'execute', kinds: ['get'], read: undefined },
+      { method: 'sequence', kinds: ['put', 'get'], read: null },
+      { method: 'sequence', kinds: ['get', 'get', 'get'], read: undefined },
+      { method: 'sequence', kinds: ['put', 'get', 'incr'], read: null },
     ]);
   });
 
