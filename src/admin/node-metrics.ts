@@ -97,6 +97,19 @@ export function createNodeRegistry(views: () => ViewCounts, stalls: () => StallC
     'Redis-port connections closed for a protocol error (answered -ERR Protocol error).',
     () => transportCounters.respProtocolErrors,
   );
+  counterFrom(
+    registry,
+    'understudy_resp_commands_total',
+    'Commands the Redis port answered (its INFO stats total_commands_processed).',
+    () => transportCounters.respCommands,
+  );
+  labelledCounterFrom(
+    registry,
+    'understudy_resp_sequences_total',
+    "Sequences the Redis port sent to the primary for more than one command: a connection's pipeline (pipeline), or the commands of several connections handed over in one turn (shared).",
+    'kind',
+    () => Object.entries(transportCounters.respSequences),
+  );
   gaugeFrom(
     registry,
     'understudy_connections',

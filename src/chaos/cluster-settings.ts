@@ -9,10 +9,11 @@
 
 /**
  * History processes that go through the replicas' Redis ports (`chaos --redis-clients`), unless the
- * options say; every replica then runs with `--resp`. Two, so that two connections often reach one
- * port at once and share its sequences (src/resp/shared-sequences.ts): they start at the same port.
+ * options say; every replica then runs with `--resp`. Three, so that connections share a port's
+ * sequences (src/resp/shared-sequences.ts): they start at the same port, and a shared sequence needs
+ * two commands that come while a third is under way.
  */
-export const CHAOS_REDIS_PROCESSES_DEFAULT = 2;
+export const CHAOS_REDIS_PROCESSES_DEFAULT = 3;
 /** Log bytes since the last snapshot before a replica takes the next (`--snapshot-log-bytes`). */
 export const CHAOS_SNAPSHOT_LOG_BYTES = 64 * 1024;
 /**

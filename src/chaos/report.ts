@@ -21,8 +21,8 @@ export interface ChaosReport {
     readonly pipelines: number;
     readonly transactions: number;
     /**
-     * Sequences that carried the commands of more than one connection, as the Redis ports running at
-     * the end count them (INFO stats): since each port's last start, so at least this many.
+     * Sequences that carried the commands of more than one connection, as the Redis ports counted
+     * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
      */
     readonly sharedSequences: number;
   };

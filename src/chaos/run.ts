@@ -44,7 +44,7 @@ import {
 } from './cluster-settings.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
-import { RedisPortClient } from './redis-port-client.js';
+import { SharedSequenceCount } from './redis-port-stats.js';
 import {
   addStorageEvents,
   countStorageEvents,
@@ -56,13 +56,7 @@ import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { diskHangUnavailable } from './server-disks.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
-import {
-  type AsyncAppend,
-  CLIENT_DEADLINE_MS,
-  REDIS_CONNECT_TIMEOUT_MS,
-  REDIS_READ_STALENESS_MS,
-  Workload,
-} from './workload.js';
+import { type AsyncAppend, CLIENT_DEADLINE_MS, REDIS_READ_STALENESS_MS, Workload } from './workload.js';
 
 /** How long the cluster may take to form its first view with every replica. */
 export const CLUSTER_READY_TIMEOUT_MS = 30_000;
@@ -154,6 +148,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let snapshotIndexMax = 0;
   let asyncLost: number | null = null;
   let sharedSequences = 0;
+  let sharedCount: SharedSequenceCount | null = null;
   // Counted per coordinator process (a restart starts over at 0): the increases seen, summed.
   let promotionsWithoutHolders = 0;
   let promotionsSeen = 0;
@@ -225,6 +220,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       redisProcesses: redisClients,
       redisPorts: () => runningCluster.redisAddresses(),
     });
+    sharedCount = redisClients > 0 ? new SharedSequenceCount(() => runningCluster.redisAddresses()) : null;
     nemesis = new Nemesis({
       cluster,
       monitor,
@@ -251,8 +247,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         );
       }
     }
-    // Before the workload stops: a port restarted by the last fault counts from 0 again.
-    if (redisClients > 0) sharedSequences = await sharedSequencesAt(cluster.redisAddresses());
+    sharedSequences = (await sharedCount?.stop()) ?? 0;
     await workload.stop();
     if (!interrupted()) {
       const finalReader = {
@@ -273,6 +268,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (interrupted()) problems.push('the run was interrupted');
   } finally {
     nemesisStop.abort();
+    sharedCount?.cancel();
     await workload?.stop();
     await monitor?.stop();
     await cluster?.close();
@@ -553,28 +549,4 @@ async function readFinalValues(
     await client.close();
   }
   return finals;
-}
-
-/**
- * The sequences the Redis ports at `addresses` shared between connections since each started (INFO
- * stats, src/resp/shared-sequences.ts): what the report says of them. A port that does not answer
- * counts none.
- */
-async function sharedSequencesAt(addresses: readonly string[]): Promise<number> {
-  let total = 0;
-  for (const address of addresses) {
-    try {
-      const connection = await RedisPortClient.connect(address, REDIS_CONNECT_TIMEOUT_MS);
-      try {
-        const reply = await connection.command(['INFO', 'stats'], REDIS_CONNECT_TIMEOUT_MS);
-        const text = Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply);
-        total += Number(/understudy_shared_sequences:(\d+)/.exec(text)?.[1] ?? 0);
-      } finally {
-        connection.close();
-      }
-    } catch {
-      // Counted as none: the count is a floor, said as one.
-    }
-  }
-  return total;
 }

@@ -75,6 +75,7 @@ export class RespServer {
   };
   readonly #sharing = new SharedSequences(() => {
     this.counters.sharedSequences += 1;
+    transportCounters.respSequences.shared += 1;
   });
   readonly #table = createCommandTable();
   readonly #sockets = new Set<Socket>();
@@ -243,13 +244,13 @@ export class RespServer {
     if (context.connection.transaction !== null) {
       const queued = queueCommand(lowerName(command[0] ?? Buffer.alloc(0)), command, context, this.#table);
       if (queued !== null) {
-        this.counters.commands += 1;
+        this.#answered(1);
         return encodeReply(queued);
       }
     }
     const first = this.#table.plan(command, context);
     if (first === null) {
-      this.counters.commands += 1;
+      this.#answered(1);
       return encodeReply(await this.#guard(command, () => this.#table.dispatch(command, context)));
     }
     const commands = [command];
@@ -268,17 +269,24 @@ export class RespServer {
       bytes += more;
     }
     if (planned.length === 1) {
-      this.counters.commands += 1;
+      this.#answered(1);
       return encodeReply(await this.#guard(command, () => runPlanned(first, context, bytes)));
     }
     this.counters.pipelinedSequences += 1;
+    transportCounters.respSequences.pipeline += 1;
     const replies = await this.#guard(command, () => runPipelined(planned, context, bytes));
     // An error here is a bug's, answered to every command.
     const answered = Array.isArray(replies) ? replies : planned.map(() => replies);
-    this.counters.commands += answered.length;
+    this.#answered(answered.length);
     // The commands the sequence did not run go first again (pipeline.ts).
     queue.unshift(...commands.slice(answered.length).map((again) => ({ command: again })));
     return Buffer.concat(answered.map(encodeReply));
+  }
+
+  /** Counts `count` commands answered, for INFO stats and /metrics. */
+  #answered(count: number): void {
+    this.counters.commands += count;
+    transportCounters.respCommands += count;
   }
 
   /** What `run` answers; a failure becomes its error reply, and a bug is logged and answered as one. */

@@ -18,6 +18,13 @@ export interface TransportCounters {
   adminBadRequests: number;
   /** Redis-port connections closed for a protocol error (answered `-ERR Protocol error`). */
   respProtocolErrors: number;
+  /** Commands the Redis port answered. */
+  respCommands: number;
+  /**
+   * Sequences the Redis port sent to the primary for more than one command: a connection's pipeline
+   * (`pipeline`), or the commands of several connections (`shared`, resp/shared-sequences.ts).
+   */
+  respSequences: Record<'pipeline' | 'shared', number>;
   /** Connections whose socket has not closed yet, either direction, handshake or not. */
   connectionsOpen: number;
   /** In-process links (local-link.ts) not closed yet: each is a connection of this process to itself. */
@@ -55,6 +62,8 @@ export const transportCounters: TransportCounters = {
   localLinksOpen: 0,
   adminBadRequests: 0,
   respProtocolErrors: 0,
+  respCommands: 0,
+  respSequences: { pipeline: 0, shared: 0 },
   connectionsRefused: {
     connections_max: 0,
     address_connections_max: 0,

@@ -67,6 +67,16 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     return client;
   };
 
+  /** What the replica's /metrics counts of its Redis port: commands, and sequences shared by connections. */
+  const respMetrics = async (id: string): Promise<{ commands: number; shared: number }> => {
+    const response = await fetch(`http://${adminAddressOf(cluster.replicas.get(id))}/metrics`);
+    const samples = parsePrometheusText(await response.text());
+    return {
+      commands: sampleValue(samples, 'understudy_resp_commands_total'),
+      shared: sampleValue(samples, 'understudy_resp_sequences_total', { kind: 'shared' }),
+    };
+  };
+
   before(async () => {
     cluster = await LocalCluster.start(3, respArguments);
     for (const [id, running] of cluster.replicas) ports.set(id, respPortOf(running));
@@ -176,9 +186,14 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     const shared = async () =>
       Number(/understudy_shared_sequences:(\d+)/.exec(await client.info('stats'))?.[1]);
     const sharedBefore = await shared();
+    const metricsBefore = await respMetrics(backupId);
     await benchmark('-t', 'incr', '-n', '1600', '-c', '16');
     assert.equal(await client.get('counter:__rand_int__'), '5200');
     assert.ok((await shared()) > sharedBefore, 'connections shared sequences');
+    // /metrics counts the same: every command, and the shared sequences.
+    const metricsAfter = await respMetrics(backupId);
+    assert.ok(metricsAfter.commands - metricsBefore.commands >= 1600, 'every INCR counted');
+    assert.ok(metricsAfter.shared > metricsBefore.shared, 'shared sequences counted');
   });
 
   test('an ioredis pipeline runs as one log entry, its commands in order, each answered; so does a transaction', async () => {
