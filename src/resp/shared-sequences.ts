@@ -1,6 +1,6 @@
-// The key/value commands of different connections that reach the port in one turn of the event loop
-// go to the primary together, as one sequence of the store: one request and one log entry for all of
-// them, where each took its own. An application behind a pool of connections, each sending one
+// The key/value commands that different connections hand over while others are under way go to the
+// primary together at the end of the turn of the event loop, as one sequence of the store: one
+// request and one log entry for all of them, where each took its own. An application behind a pool of connections, each sending one
 // command at a time (a web server's usual shape), then costs the cluster what one connection's
 // pipeline costs (pipeline.ts), without pipelining.
 //
