@@ -124,6 +124,33 @@ describe('shared sequences', () => {
     );
   });
 
+  test("connections of different clients (the port's tokens) never share a sequence", async () => {
+    const first = storeClient();
+    const second = storeClient();
+    const sharing = new SharedSequences();
+    const leads = [
+      sharing.run(first.client, [put('a', '1')], 3),
+      sharing.run(second.client, [put('b', '1')], 3),
+    ];
+    await Promise.all([
+      ...leads,
+      sharing.run(first.client, [incr('a')], 3),
+      sharing.run(second.client, [incr('b')], 3),
+      sharing.run(first.client, [put('c', 'x')], 3),
+      sharing.run(second.client, [put('d', 'y')], 3),
+    ]);
+    assert.deepEqual(
+      first.calls.map((call) => call.kinds),
+      [['put'], ['incr', 'put']],
+    );
+    assert.deepEqual(
+      second.calls.map((call) => call.kinds),
+      [['put'], ['incr', 'put']],
+    );
+    assert.equal(first.store.entryCount, 2, 'a and c only');
+    assert.equal(second.store.entryCount, 2, 'b and d only');
+  });
+
   test('a sequence that fails as a whole fails every submission in it with that error', async () => {
     const { client, failNextWith } = storeClient();
     const sharing = new SharedSequences();
