@@ -3,7 +3,8 @@
 // a connection's commands one after another; a sequence runs them in the same order, each seeing the
 // ones before it, in one round trip to the primary and one log entry, where one at a time took a
 // round trip and an entry each. Each sequence is atomic as well, which Redis's pipeline is not: a
-// promise stronger than Redis's, never a weaker one.
+// promise stronger than Redis's, never a weaker one. What a connection hands over for the primary
+// may share its sequence with other connections' (shared-sequences.ts).
 //
 // A sequence of reads only is a read, answered where the connection's reads are (the primary, or on
 // a READONLY connection this replica within the port's bound, after the connection's own writes).
