@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { RedisPortClient, type RedisReply } from '../../src/chaos/redis-port-client.js';
+import { RedisPortClient, type RedisReply, RedisReplyError } from '../../src/chaos/redis-port-client.js';
 import type { Client, ReadOptions } from '../../src/client/index.js';
 import { UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
@@ -132,6 +132,10 @@ async function oneByOne(port: number, commands: readonly string[]): Promise<Redi
     client.close();
   }
 }
+
+/** A reply with an error reply as its message, for comparing replies in one array. */
+const messageOf = (reply: RedisReply): Exclude<RedisReply, RedisReplyError> | string =>
+  reply instanceof RedisReplyError ? reply.message : reply;
 
 /** The read options of a READONLY connection whose last write was at `minIndex`. */
 const bounded = (minIndex: number): ReadOptions => ({
@@ -549,10 +553,7 @@ describe('MULTI, EXEC and DISCARD', () => {
   test('a command refused before it is queued discards the transaction at EXEC; nothing reaches the cluster', async () => {
     const { port, calls } = await start();
     const replies = await oneByOne(port, ['MULTI', 'SET a 1', 'NOSUCH x', 'GET', 'PING', 'EXEC', 'EXEC']);
-    const messages = replies.map((one) =>
-      typeof one === 'object' && one !== null && 'message' in one ? one.message : one,
-    );
-    assert.deepEqual(messages, [
+    assert.deepEqual(replies.map(messageOf), [
       'OK',
       'QUEUED',
       "ERR unknown command 'NOSUCH', with args beginning with: 'x' ",
@@ -576,10 +577,7 @@ describe('MULTI, EXEC and DISCARD', () => {
       'EXEC',
       'GET a',
     ]);
-    const messages = replies.map((one) =>
-      typeof one === 'object' && one !== null && 'message' in one ? one.message : one,
-    );
-    assert.deepEqual(messages, [
+    assert.deepEqual(replies.map(messageOf), [
       'OK',
       'ERR MULTI calls can not be nested',
       'QUEUED',
