@@ -58,6 +58,11 @@ export function unknownCommand(args: readonly Buffer[]): RespReply {
   return reply.error(`ERR unknown command '${name}', with args beginning with: ${shown}`);
 }
 
+/** Whether `args` (name first) has a number of arguments `spec` takes (a negative arity: at least). */
+function fitsArity(spec: CommandSpec, args: readonly Buffer[]): boolean {
+  return spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
+}
+
 export class CommandTable {
   readonly #byName = new Map<string, CommandSpec>();
 
@@ -73,12 +78,15 @@ export class CommandTable {
     return this.#byName.get(name);
   }
 
+  #specOf(args: readonly Buffer[]): CommandSpec | undefined {
+    return this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
+  }
+
   /** Runs `args` (name first) if it names a known command with a fitting number of arguments. */
   dispatch(args: readonly Buffer[], context: CommandContext): RespReply | Promise<RespReply> {
     const refusal = this.refusal(args, context);
     if (refusal !== null) return refusal;
-    const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0))) as CommandSpec; // known: not refused
-    return spec.handler(args, context);
+    return (this.#specOf(args) as CommandSpec).handler(args, context); // known: not refused
   }
 
   /**
@@ -86,10 +94,9 @@ export class CommandTable {
    * those, as Redis orders its checks) a connection that has not authenticated; null if it may.
    */
   refusal(args: readonly Buffer[], context: CommandContext): RespReply | null {
-    const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
+    const spec = this.#specOf(args);
     if (spec === undefined) return unknownCommand(args);
-    const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
-    if (!fits) return wrongArity(spec.name);
+    if (!fitsArity(spec, args)) return wrongArity(spec.name);
     return noAuthRefusal(spec.name, context);
   }
 
@@ -98,10 +105,8 @@ export class CommandTable {
    * of arguments, allowed on this connection); null for any other, which dispatch answers alone.
    */
   plan(args: readonly Buffer[], context: CommandContext): Planned | null {
-    const spec = this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
-    if (spec?.plan === undefined) return null;
-    const fits = spec.arity >= 0 ? args.length === spec.arity : args.length >= -spec.arity;
-    if (!fits || !mayRun(spec.name, context)) return null;
+    const spec = this.#specOf(args);
+    if (spec?.plan === undefined || !fitsArity(spec, args) || !mayRun(spec.name, context)) return null;
     try {
       return spec.plan(args);
     } catch (error) {
