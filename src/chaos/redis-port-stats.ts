@@ -12,8 +12,7 @@ const SAMPLE_INTERVAL_MS = 2_000;
 const SAMPLE_TIMEOUT_MS = 1_000;
 
 export class SharedSequenceCount {
-  /** Shared sequences counted so far, over every port and restart. */
-  total = 0;
+  #total = 0;
   readonly #last = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   #sampling: Promise<void> | null = null;
@@ -27,12 +26,16 @@ export class SharedSequenceCount {
     }, SAMPLE_INTERVAL_MS);
   }
 
+  /** Shared sequences counted so far, over every port and restart. */
+  get total(): number {
+    return this.#total;
+  }
+
   /** Stops reading, after one last read of every port. */
-  async stop(): Promise<number> {
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#sampling;
     await this.#sample();
-    return this.total;
   }
 
   /** Stops reading, without a last read (a run that ended early). */
@@ -45,7 +48,7 @@ export class SharedSequenceCount {
       const count = await sharedSequencesAt(address);
       if (count === null) continue;
       const last = this.#last.get(address) ?? 0;
-      this.total += count >= last ? count - last : count;
+      this.#total += count >= last ? count - last : count;
       this.#last.set(address, count);
     }
   }

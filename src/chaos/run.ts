@@ -147,7 +147,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let finalReads = new Map<string, string | null>();
   let snapshotIndexMax = 0;
   let asyncLost: number | null = null;
-  let sharedSequences = 0;
   let sharedCount: SharedSequenceCount | null = null;
   // Counted per coordinator process (a restart starts over at 0): the increases seen, summed.
   let promotionsWithoutHolders = 0;
@@ -247,7 +246,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         );
       }
     }
-    sharedSequences = (await sharedCount?.stop()) ?? 0;
+    await sharedCount?.stop();
     await workload.stop();
     if (!interrupted()) {
       const finalReader = {
@@ -354,7 +353,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     redisClients,
     redisCommands: {
       ...(workload?.redisCommands ?? { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0 }),
-      sharedSequences,
+      sharedSequences: sharedCount?.total ?? 0,
     },
     nemeses: options.nemeses,
     concurrency: options.concurrency,
