@@ -347,6 +347,8 @@ function describeResult(result: KvResult): string {
       return 'written';
     case 'delete-many':
       return `deleted ${result.count}`;
+    case 'expect':
+      return 'as expected';
   }
 }
 

@@ -51,6 +51,11 @@ export const ErrorCode = {
    * before it reached the sequence's limit (readBytesMax). Send it and the rest again.
    */
   notRun: 'NOT_RUN',
+  /**
+   * An expect found a key holding another value than the one expected (the Redis port's WATCH saw a
+   * watched key change): nothing of its whole sequence ran.
+   */
+  valueChanged: 'VALUE_CHANGED',
   /** A configuration value or command-line flag is invalid. */
   badConfig: 'BAD_CONFIG',
 } as const;

@@ -47,7 +47,17 @@ export type KvOperation =
       readonly keys: readonly Uint8Array[];
       readonly values: readonly Uint8Array[];
     }
-  | { readonly kind: 'delete-many'; readonly keys: readonly Uint8Array[] };
+  | { readonly kind: 'delete-many'; readonly keys: readonly Uint8Array[] }
+  /**
+   * A guard, read-only: answered when `keys[i]` holds `values[i]` (null: absent) for every i, and
+   * refused VALUE_CHANGED otherwise. In a whole sequence a refused expect refuses the sequence whole,
+   * so nothing of it runs: the Redis port's WATCH (resp/watch.ts).
+   */
+  | {
+      readonly kind: 'expect';
+      readonly keys: readonly Uint8Array[];
+      readonly values: readonly (Uint8Array | null)[];
+    };
 
 /** When a `put-if` writes: only if the key is absent (Redis SET NX), or only if present (SET XX). */
 export type PutCondition = 'absent' | 'present';
@@ -79,7 +89,8 @@ export type KvResult =
   | { readonly kind: 'put-if'; readonly written: boolean }
   | { readonly kind: 'put-many' }
   /** `count`: the keys that existed and were deleted (a key named twice counts once, as Redis DEL). */
-  | { readonly kind: 'delete-many'; readonly count: number };
+  | { readonly kind: 'delete-many'; readonly count: number }
+  | { readonly kind: 'expect' };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
 
@@ -110,13 +121,23 @@ export const kvOperation = {
     values,
   }),
   deleteMany: (keys: readonly Uint8Array[]): KvOperationOf<'delete-many'> => ({ kind: 'delete-many', keys }),
+  expect: (keys: readonly Uint8Array[], values: readonly (Uint8Array | null)[]): KvOperationOf<'expect'> => ({
+    kind: 'expect',
+    keys,
+    values,
+  }),
 } as const;
 
 /** The operations a replica answers from its state (queries); every other one is a write. */
-export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths'>;
+export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths' | 'expect'>;
 
 export function isReadOnly(operation: KvOperation): operation is KvReadOperation {
-  return operation.kind === 'get' || operation.kind === 'get-many' || operation.kind === 'lengths';
+  return (
+    operation.kind === 'get' ||
+    operation.kind === 'get-many' ||
+    operation.kind === 'lengths' ||
+    operation.kind === 'expect'
+  );
 }
 
 // Field names, for arity checks and error messages.
@@ -132,6 +153,7 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   'put-if': ['key', 'value', 'when'],
   'put-many': ['keys', 'values'],
   'delete-many': ['keys'],
+  expect: ['keys', 'values'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
 export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
@@ -146,6 +168,7 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   'put-if': ['written'],
   'put-many': [],
   'delete-many': ['count'],
+  expect: [],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -199,6 +222,7 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
     case 'put-if':
       return packMessage([operation.kind, operation.key, operation.value, operation.when]);
     case 'put-many':
+    case 'expect':
       return packMessage([operation.kind, operation.keys, operation.values]);
   }
 }
@@ -212,6 +236,7 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
     case 'put-if':
       return packMessage([result.kind, result.written]);
     case 'put-many':
+    case 'expect':
       return packMessage([result.kind]);
     case 'delete-many':
       return packMessage([result.kind, result.count]);
@@ -250,6 +275,14 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
       const values = field.list(1, (value) => field.asBytes(1, value));
       if (keys.length !== values.length) {
         throw new ServiceError(code, `put-many: ${keys.length} keys but ${values.length} values`);
+      }
+      return { kind, keys, values };
+    }
+    case 'expect': {
+      const keys = field.list(0, (value) => field.asBytes(0, value));
+      const values = field.list(1, (value) => (value === null ? null : field.asBytes(1, value)));
+      if (keys.length !== values.length) {
+        throw new ServiceError(code, `expect: ${keys.length} keys but ${values.length} values`);
       }
       return { kind, keys, values };
     }
@@ -313,6 +346,7 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
     case 'put-if':
       return { kind, written: field.boolean(0) };
     case 'put-many':
+    case 'expect':
       return { kind };
     case 'delete-many':
       return { kind, count: field.byteCount(0) };

@@ -233,6 +233,7 @@ export class KeyValueStore implements StateMachine {
 
   #query(operation: KvReadOperation): Uint8Array {
     if (operation.kind === 'get-many' || operation.kind === 'lengths') return this.#readMany(operation);
+    if (operation.kind === 'expect') return this.#expect(operation);
     this.#checkOperands(operation);
     const value = this.#lookup(latin1String(operation.key));
     return encodeResult({ kind: 'get', value: value === undefined ? null : latin1Bytes(value) });
@@ -298,6 +299,8 @@ export class KeyValueStore implements StateMachine {
           : this.#executeWrite(part);
       } catch (error) {
         if (!(error instanceof ServiceError)) throw error;
+        // A guard that failed: a whole sequence runs nothing at all.
+        if (whole && part.kind === 'expect') throw error;
         outcomes.push({ ok: false, code: error.code, message: error.message });
         continue;
       }
@@ -378,6 +381,30 @@ export class KeyValueStore implements StateMachine {
     }
     const values = found.map((value) => (value === undefined ? null : latin1Bytes(value)));
     return encodeResult({ kind: 'get-many', values });
+  }
+
+  /** Answers when every key holds its expected value (null: absent); refuses VALUE_CHANGED otherwise. */
+  #expect(operation: KvOperationOf<'expect'>): Uint8Array {
+    this.#checkKeys(operation);
+    operation.keys.forEach((key, at) => {
+      const expected = operation.values[at] ?? null;
+      if (expected !== null) {
+        this.#checkValueSize(expected.byteLength, `expect: value of ${expected.byteLength} bytes`);
+      }
+      const found = this.#lookup(latin1String(key));
+      const holds =
+        found === undefined
+          ? expected === null
+          : expected !== null && sameBytes(latin1Bytes(found), expected);
+      if (!holds) {
+        const shown = JSON.stringify(latin1String(key).slice(0, 64));
+        throw new ServiceError(
+          ErrorCode.valueChanged,
+          `expect: key ${shown} ${found === undefined ? 'is absent' : 'holds another value'} than expected`,
+        );
+      }
+    });
+    return encodeResult({ kind: 'expect' });
   }
 
   /** Sets every key at once: one batch update of the sets that change something. */

@@ -92,6 +92,16 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
         for (const key of deleted) model.delete(key);
         return { result: { kind: 'delete-many', count: deleted.size } };
       }
+      case 'expect':
+        for (const [at, value] of found.entries()) {
+          const expected = operation.values[at] ?? null;
+          if (expected !== null && expected.length > valueSizeMaxBytes)
+            return { refused: ErrorCode.valueTooLarge };
+          const holds =
+            value === null ? expected === null : expected !== null && latin1(value) === latin1(expected);
+          if (!holds) return { refused: ErrorCode.valueChanged };
+        }
+        return { result: { kind: 'expect' } };
     }
   }
   const refusal = keyRefusal(operation.key);
@@ -197,6 +207,16 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
   keysArbitrary.map((keys) => op.lengths(keys)),
   keysArbitrary.map((keys) => op.deleteMany(keys)),
   fc
+    .array(fc.tuple(keyArbitrary, fc.option(valueArbitrary)), {
+      maxLength: kvLimitsTiny.keysPerOperationMax + 1,
+    })
+    .map((entries) =>
+      op.expect(
+        entries.map(([key]) => key),
+        entries.map(([, value]) => value),
+      ),
+    ),
+  fc
     .array(fc.tuple(keyArbitrary, valueArbitrary), { maxLength: kvLimitsTiny.keysPerOperationMax + 1 })
     .map((entries) =>
       op.putMany(
@@ -300,6 +320,83 @@ test('the same operations sent in sequences of random lengths match the model on
         assert.deepEqual(decodeResult('get', read).value, value);
       }
     }),
+    { numRuns: 300 },
+  );
+});
+
+/** The state's values of `keys` in the model (null: absent), as an expect that holds would name them. */
+function expectHolding(model: Map<string, Uint8Array>, keys: readonly Uint8Array[]): KvOperation {
+  return op.expect(
+    keys,
+    keys.map((key) => model.get(latin1(key)) ?? null),
+  );
+}
+
+test('a whole sequence behind an expect runs as the model says when it holds, and nothing at all when it does not', () => {
+  const guardKeys = fc.array(
+    fc.constantFrom('a', 'b', 'c', 'counter').map((key) => new Uint8Array(Buffer.from(key, 'latin1'))),
+    { minLength: 1, maxLength: 3 },
+  );
+  const body = fc.array(
+    operationArbitrary.filter((operation) => operation.kind !== 'expect'),
+    { minLength: 1, maxLength: kvLimitsTiny.operationsPerSequenceMax - 1 },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(operationArbitrary, { maxLength: 30 }),
+      fc.array(fc.tuple(guardKeys, fc.boolean(), body), { minLength: 1, maxLength: 8 }),
+      (setup, rounds) => {
+        const model = new Map<string, Uint8Array>();
+        const primary = new KeyValueStore(kvLimitsTiny);
+        const backup = new KeyValueStore(kvLimitsTiny);
+        for (const operation of setup) storeStep(primary, backup, operation);
+        for (const operation of setup) modelStep(model, operation);
+        for (const [keys, changed, operations] of rounds) {
+          let guard = expectHolding(model, keys);
+          if (changed && guard.kind === 'expect') {
+            // Another value than the key holds, of no greater length: its first byte changed, or a
+            // byte where it is empty or absent.
+            const first = guard.values[0] ?? null;
+            const other = first === null || first.length === 0 ? new Uint8Array([7]) : new Uint8Array(first);
+            if (first !== null && first.length > 0) other[0] = ((other[0] as number) + 1) % 256;
+            guard = op.expect(guard.keys, [other, ...guard.values.slice(1)]);
+          }
+          const parts = [guard, ...operations];
+          const encoded = encodeSequence(parts, true);
+          const before = primary.stateHash();
+          let result: Uint8Array;
+          try {
+            if (isReadOnlySequence(parts)) {
+              result = primary.query(encoded);
+            } else {
+              const execution = primary.execute(encoded);
+              primary.apply(execution.update);
+              backup.apply(execution.update);
+              result = execution.result;
+            }
+          } catch (error) {
+            if (!(error instanceof ServiceError)) throw error;
+            // Refused whole: the guard failed, or the results passed the sequence's bound.
+            assert.equal(
+              error.code,
+              changed ? ErrorCode.valueChanged : ErrorCode.valueTooLarge,
+              error.message,
+            );
+            assert.equal(primary.stateHash(), before, 'a sequence refused whole changed the state');
+            continue;
+          }
+          assert.equal(changed, false, 'a whole sequence ran though its expect did not hold');
+          const [first, ...rest] = decodeSequenceResult(parts, result);
+          assert.deepEqual(first, { ok: true, result: { kind: 'expect' } });
+          rest.forEach((outcome, k) => {
+            const expected = modelStep(model, operations[k] as KvOperation);
+            assert.deepEqual(outcome.ok ? { result: outcome.result } : { refused: outcome.code }, expected);
+          });
+        }
+        assert.equal(backup.stateHash(), primary.stateHash());
+        assert.equal(primary.storeBytes, modelBytes(model));
+      },
+    ),
     { numRuns: 300 },
   );
 });
