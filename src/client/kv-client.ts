@@ -219,6 +219,7 @@ export class Client {
     if (!Array.isArray(operations)) throw new ConfigError('sequence takes an array of operations');
     const bytes = encodeSequence(
       operations.map((operation, at) => checked(operation, `operation ${at + 1}`)),
+      options?.whole === true,
     );
     if (isReadOnlySequence(operations)) {
       const reply = await this.replicated.read(bytes, options);

@@ -236,6 +236,19 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     for (const client of [primary, backup]) client.disconnect();
   });
 
+  test('a transaction whose answers would pass 1 MiB is refused whole: nothing of it ran', async () => {
+    const client = await connectTo('r1');
+    const big = 'b'.repeat(700 * 1024);
+    assert.equal(await client.set('tx:big', big), 'OK');
+    // Two reads of 700 KiB behind a write: a write sequence's answers are kept in its log entry, so
+    // the store answers at most 1 MiB of them, and a transaction is all of it or nothing.
+    await assert.rejects(client.multi().set('tx:marker', 'ran').get('tx:big').get('tx:big').exec(), {
+      message: /^ERR the results of the whole sequence would pass 1048576 bytes.*nothing ran$/,
+    });
+    assert.equal(await client.get('tx:marker'), null, 'a part of the refused transaction ran');
+    client.disconnect();
+  });
+
   test('malformed input gets an error and closes that connection only; the replica goes on', async () => {
     const port = ports.get('r3') as number;
     const send = (bytes: string) =>
