@@ -6,6 +6,7 @@ import { connectionCommands } from './connection-commands.js';
 import { kvCommands } from './kv-commands.js';
 import { replicationCommands } from './replication-commands.js';
 import { transactionCommands } from './transaction.js';
+import { watchCommands } from './watch.js';
 
 export function createCommandTable(): CommandTable {
   const table: CommandTable = new CommandTable([
@@ -13,6 +14,7 @@ export function createCommandTable(): CommandTable {
     ...connectionCommands,
     ...replicationCommands,
     ...transactionCommands,
+    ...watchCommands,
     commandCommand(() => table),
   ]);
   return table;

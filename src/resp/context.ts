@@ -57,12 +57,23 @@ export interface ConnectionState {
   readOnly: boolean;
   /** The log index of this connection's last acknowledged write (0 before one): what its reads must see. */
   lastWriteIndex: number;
+  /**
+   * WATCH: each watched key (by its bytes as latin1) with the value it held when first watched (null:
+   * absent), until EXEC, DISCARD or UNWATCH; EXEC runs only if every one still holds it (watch.ts).
+   */
+  readonly watched: Map<string, WatchedKey>;
   /** After MULTI (until EXEC or DISCARD): the commands queued, and whether one was refused (EXECABORT). */
   transaction: { readonly planned: Planned[]; aborted: boolean } | null;
   /** QUIT was asked: answer it, then close. */
   quitting: boolean;
   /** The token this connection authenticated with (AUTH), or null. Never logged or shown. */
   token: string | null;
+}
+
+/** A key under WATCH and the value it held when watched. */
+export interface WatchedKey {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | null;
 }
 
 /** What a port has seen, for INFO's Stats section and tests. */

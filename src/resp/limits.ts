@@ -42,3 +42,14 @@ assert(valueSizeMaxBytes <= bulkBytesMax, 'the largest value the store holds fit
 assert(commandBytesMax < 16 * 1024 * 1024, 'a command fits a request frame (16 MiB) with its envelope');
 /** Client connections one port accepts at once; beyond it new ones are refused. */
 export const connectionsMax = 10_000;
+/**
+ * The keys one connection may WATCH at once: its guard is one expect operation at EXEC (watch.ts).
+ */
+export const watchedKeysMax = keysPerOperationMax;
+/** The bytes of the watched keys and of the values they held when watched, at most, per connection. */
+export const watchedBytesMax = valueSizeMaxBytes;
+
+assert(
+  watchedBytesMax + pipelineSequenceBytesMax < commandBytesMax,
+  'a guard fits a request frame beside a transaction',
+);

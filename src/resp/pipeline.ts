@@ -14,12 +14,12 @@
 // (NOT_RUN) go back to the connection's queue, and run as the next sequence.
 
 import type { ReadOptions, WriteMetadata } from '../client/index.js';
-import { ErrorCode } from '../errors.js';
-import { isReadOnly, isReadOnlySequence, type KvOutcome } from '../state-machine/index.js';
+import { ErrorCode, RequestRefusedError } from '../errors.js';
+import { isReadOnly, isReadOnlySequence, type KvOperation, type KvOutcome } from '../state-machine/index.js';
 import { isPlan, type KvPlan, type Planned } from './command-table.js';
 import type { CommandContext } from './context.js';
 import { errorReply, refusalReply } from './errors.js';
-import type { RespReply } from './replies.js';
+import { type RespReply, reply } from './replies.js';
 import { runAlone } from './shared-sequences.js';
 
 /**
@@ -95,25 +95,30 @@ async function answersOf(
 }
 
 /**
- * Runs a transaction's commands (MULTI ... EXEC) as one whole sequence at the primary: its replies in
- * order (the ones planned as error replies in their place), or, if it failed or was refused as a whole
+ * Runs a transaction's commands (MULTI ... EXEC) as one whole sequence at the primary, behind `guard`
+ * (WATCH's expect) if there is one: its replies in order (the ones planned as error replies in their
+ * place); nil if the guard did not hold (nothing ran); or, if it failed or was refused as a whole
  * (nothing ran), that error alone, for EXEC to answer.
  */
 export async function runTransaction(
   planned: readonly Planned[],
   context: CommandContext,
+  guard: KvOperation | null,
 ): Promise<RespReply[] | RespReply> {
   const plans = planned.filter(isPlan);
+  const operations = plans.map((plan) => plan.operation);
   try {
     const client = await context.backend.client(context.connection.token);
-    const { outcomes, write } = await client.sequence(
-      plans.map((plan) => plan.operation),
-      { whole: true },
-    );
+    const { outcomes, write } = await client.sequence(guard === null ? operations : [guard, ...operations], {
+      whole: true,
+    });
     if (write !== null) noteWrite(context, write);
-    let at = 0;
+    let at = guard === null ? 0 : 1;
     return planned.map((one) => (isPlan(one) ? replyOf(one, outcomes[at++] as KvOutcome) : one));
   } catch (error) {
+    if (guard !== null && error instanceof RequestRefusedError && error.code === ErrorCode.valueChanged) {
+      return reply.array(null);
+    }
     const mapped = errorReply(error);
     if (mapped === null) throw error;
     return mapped;

@@ -160,6 +160,7 @@ export class RespServer {
       lastWriteBackups: null,
       readOnly: this.options.backend.readOnlyByDefault,
       lastWriteIndex: 0,
+      watched: new Map(),
       transaction: null,
       quitting: false,
       token: null,

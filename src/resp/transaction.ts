@@ -5,13 +5,16 @@
 // it is queued (unknown, a wrong number of arguments) discards the transaction at EXEC (EXECABORT), and
 // one whose arguments are wrong for its own reasons (SET ... EX) is queued and answered with its error
 // inside EXEC's array while the others run. Only key/value commands may be queued: the others (PING,
-// INFO, ...) are refused inside MULTI and abort it, where Redis would queue them. WATCH is not offered.
+// INFO, ...) are refused inside MULTI and abort it, where Redis would queue them. After WATCH the
+// transaction runs behind a guard of the watched values, and EXEC answers nil if one changed
+// (watch.ts).
 
 import { type CommandSpec, type CommandTable, isPlan, type Planned } from './command-table.js';
 import type { CommandContext } from './context.js';
 import type { RespCommand } from './parser.js';
 import { runTransaction } from './pipeline.js';
 import { type RespReply, reply } from './replies.js';
+import { takeWatchGuard, WATCH_INSIDE_MULTI } from './watch.js';
 
 const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 
@@ -30,6 +33,10 @@ export function queueCommand(
 ): RespReply | null {
   const transaction = context.connection.transaction;
   if (transaction === null || controls.has(name)) return null;
+  if (name === 'watch') {
+    transaction.aborted = true;
+    return reply.error(WATCH_INSIDE_MULTI);
+  }
   const planned = table.plan(command, context);
   if (planned === null) {
     transaction.aborted = true;
@@ -50,9 +57,12 @@ async function exec(_args: readonly Buffer[], context: CommandContext): Promise<
   const transaction = connection.transaction;
   if (transaction === null) return reply.error('ERR EXEC without MULTI');
   connection.transaction = null;
+  const guard = takeWatchGuard(connection);
   if (transaction.aborted) return reply.error(EXECABORT);
-  if (!transaction.planned.some(isPlan)) return reply.array(transaction.planned as RespReply[]);
-  const replies = await runTransaction(transaction.planned, context);
+  if (guard === null && !transaction.planned.some(isPlan)) {
+    return reply.array(transaction.planned as RespReply[]);
+  }
+  const replies = await runTransaction(transaction.planned, context, guard);
   return Array.isArray(replies) ? reply.array(replies) : replies;
 }
 
@@ -77,6 +87,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     handler: (_args, context) => {
       if (context.connection.transaction === null) return reply.error('ERR DISCARD without MULTI');
       context.connection.transaction = null;
+      context.connection.watched.clear();
       return reply.ok;
     },
   },

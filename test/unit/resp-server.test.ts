@@ -13,7 +13,7 @@ import { createLogger } from '../../src/node/logger.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
-import { pipelinedCommandsMax } from '../../src/resp/limits.js';
+import { pipelinedCommandsMax, watchedKeysMax } from '../../src/resp/limits.js';
 import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/index.js';
 import { type StoreCall, storeClient } from './store-client.js';
 
@@ -601,6 +601,149 @@ describe('MULTI, EXEC and DISCARD', () => {
       /^ERR the results of the whole sequence would pass 40 bytes/,
     );
     assert.equal(store.entryCount, 1, 'a was not written');
+  });
+});
+
+describe('WATCH and UNWATCH', () => {
+  const servers: RespServer[] = [];
+  const start = async () => {
+    const { backend, calls, store } = storeBackend(false);
+    return { ...(await startPort(backend, servers)), calls, store };
+  };
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  /** Two connections to `port`, each sending its commands one by one, in the order given. */
+  const twoConnections = async (port: number, steps: readonly (readonly ['a' | 'b', string])[]) => {
+    const a = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    const b = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      const replies: (ReturnType<typeof messageOf> | null)[] = [];
+      for (const [who, command] of steps) {
+        replies.push(messageOf(await (who === 'a' ? a : b).command(command.split(' '), 5_000)));
+      }
+      return replies;
+    } finally {
+      a.close();
+      b.close();
+    }
+  };
+
+  test('EXEC after WATCH runs behind an expect of the watched values; if one changed it answers nil and nothing ran', async () => {
+    const { port, calls } = await start();
+    const replies = await twoConnections(port, [
+      ['a', 'SET w 1'],
+      ['a', 'WATCH w absent'],
+      ['b', 'SET w 2'],
+      ['a', 'MULTI'],
+      ['a', 'SET out changed'],
+      ['a', 'EXEC'],
+      ['a', 'GET out'],
+      // The watch ended with EXEC: the next transaction runs, behind a fresh WATCH of its own.
+      ['a', 'WATCH w'],
+      ['a', 'MULTI'],
+      ['a', 'INCR w'],
+      ['a', 'EXEC'],
+      // A watched key that was absent and is written counts as changed.
+      ['a', 'WATCH absent'],
+      ['b', 'SET absent now'],
+      ['a', 'MULTI'],
+      ['a', 'GET w'],
+      ['a', 'EXEC'],
+    ]);
+    assert.deepEqual(replies, [
+      'OK',
+      'OK',
+      'OK',
+      'OK',
+      'QUEUED',
+      null,
+      null,
+      'OK',
+      'OK',
+      'QUEUED',
+      [3],
+      'OK',
+      'OK',
+      'OK',
+      'QUEUED',
+      null,
+    ]);
+    const expectKinds = calls.filter((call) => call.kinds[0] === 'expect');
+    assert.deepEqual(
+      expectKinds.map((call) => ({ kinds: call.kinds, whole: call.whole })),
+      [
+        { kinds: ['expect', 'put'], whole: true },
+        { kinds: ['expect', 'incr'], whole: true },
+        { kinds: ['expect', 'get'], whole: true },
+      ],
+    );
+    // Each WATCH read its keys at the primary, once each.
+    assert.deepEqual(
+      calls.filter((call) => call.kinds[0] === 'get-many').map((call) => call.read),
+      [undefined, undefined, undefined],
+    );
+  });
+
+  test('UNWATCH and DISCARD end the watch; WATCH inside MULTI discards the transaction, as in Redis 7', async () => {
+    const { port } = await start();
+    const replies = await twoConnections(port, [
+      ['a', 'WATCH k'],
+      ['a', 'UNWATCH'],
+      ['b', 'SET k 1'],
+      ['a', 'MULTI'],
+      ['a', 'SET seen 1'],
+      ['a', 'EXEC'],
+      ['a', 'WATCH k'],
+      ['a', 'MULTI'],
+      ['a', 'DISCARD'],
+      ['b', 'SET k 2'],
+      ['a', 'MULTI'],
+      ['a', 'SET seen 2'],
+      ['a', 'EXEC'],
+      ['a', 'MULTI'],
+      ['a', 'WATCH k'],
+      ['a', 'EXEC'],
+      ['a', 'WATCH'],
+      ['a', 'GET seen'],
+    ]);
+    assert.deepEqual(replies, [
+      'OK',
+      'OK',
+      'OK',
+      'OK',
+      'QUEUED',
+      ['OK'],
+      'OK',
+      'OK',
+      'OK',
+      'OK',
+      'OK',
+      'QUEUED',
+      ['OK'],
+      'OK',
+      'ERR WATCH inside MULTI is not allowed',
+      'EXECABORT Transaction discarded because of previous errors.',
+      "ERR wrong number of arguments for 'watch' command",
+      Buffer.from('2'),
+    ]);
+  });
+
+  test('a connection watches at most watchedKeysMax keys; WATCH past it is refused and watches none of them', async () => {
+    const { port, calls } = await start();
+    const keys = Array.from({ length: watchedKeysMax + 1 }, (_, at) => `k${at}`);
+    const replies = await oneByOne(port, [`WATCH ${keys.join(' ')}`, 'MULTI', 'SET k0 x', 'EXEC']);
+    assert.deepEqual(replies.map(messageOf), [
+      `ERR WATCH of ${watchedKeysMax + 1} keys: one connection watches at most ${watchedKeysMax} in Understudy`,
+      'OK',
+      'QUEUED',
+      ['OK'],
+    ]);
+    assert.deepEqual(
+      calls.map((call) => call.kinds),
+      [['put']],
+    );
   });
 });
 
