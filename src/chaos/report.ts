@@ -20,6 +20,9 @@ export interface ChaosReport {
     readonly readOnlyReads: number;
     readonly pipelines: number;
     readonly transactions: number;
+    /** Transactions that WATCHed their keys first, and those whose EXEC answered nil (none of it ran). */
+    readonly watched: number;
+    readonly watchAborts: number;
     /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
@@ -249,7 +252,8 @@ export function formatReport(report: ChaosReport): string {
     lines.push(
       `  through Redis ports: ${report.redisCommands.sent} commands, ${report.redisCommands.ok} answered ok; ` +
         `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below); ` +
-        `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC; ` +
+        `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC ` +
+        `(${report.redisCommands.watched} behind WATCH, ${report.redisCommands.watchAborts} of those answered nil: a watched key changed); ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }

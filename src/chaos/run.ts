@@ -56,7 +56,13 @@ import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { diskHangUnavailable } from './server-disks.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
-import { type AsyncAppend, CLIENT_DEADLINE_MS, REDIS_READ_STALENESS_MS, Workload } from './workload.js';
+import {
+  type AsyncAppend,
+  CLIENT_DEADLINE_MS,
+  noRedisCommands,
+  REDIS_READ_STALENESS_MS,
+  Workload,
+} from './workload.js';
 
 /** How long the cluster may take to form its first view with every replica. */
 export const CLUSTER_READY_TIMEOUT_MS = 30_000;
@@ -352,7 +358,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     pipeline: options.pipeline,
     redisClients,
     redisCommands: {
-      ...(workload?.redisCommands ?? { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0 }),
+      ...(workload?.redisCommands ?? noRedisCommands()),
       sharedSequences: sharedCount?.total ?? 0,
     },
     nemeses: options.nemeses,

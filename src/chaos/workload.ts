@@ -48,7 +48,9 @@
 // ran one twice would show as a duplicate append. Half their connections send READONLY first: the
 // GETs of such a connection are answered by the port's own replica within REDIS_READ_STALENESS_MS,
 // after the connection's own writes, so they go to the staleness check as bounded reads (with
-// readYourWrites), not to the history.
+// readYourWrites), not to the history. Some of their pipelines are transactions (MULTI ... EXEC), and
+// half of those WATCH their keys a moment before: an EXEC answered nil never ran, so its writes are
+// recorded as failed VALUE_CHANGED (never took effect, as a cancelled write) and its reads as info.
 //
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
 // readYourWrites). A backup may answer them from an older state, so they stay out of the history;
@@ -106,6 +108,12 @@ export const REDIS_READ_STALENESS_MS = 500;
 export const REDIS_PIPELINE_PROBABILITY = 0.3;
 /** Share of pipelines sent as a transaction, MULTI ... EXEC (one whole sequence at the port). */
 export const REDIS_TRANSACTION_PROBABILITY = 0.5;
+/**
+ * Share of transactions that WATCH their keys first, a moment (up to REDIS_WATCH_PAUSE_MS_MAX)
+ * before MULTI: a write by another process meanwhile makes EXEC answer nil, and none of it ran.
+ */
+export const REDIS_WATCH_PROBABILITY = 0.5;
+const REDIS_WATCH_PAUSE_MS_MAX = 10;
 /** The most commands of one pipeline: each a history process of its own. */
 export const REDIS_PIPELINE_WIDTH_MAX = 3;
 /** Redis-port connections are "clients" from here on in the staleness check (library Clients count from 0). */
@@ -196,11 +204,18 @@ export interface BoundedReadCounts {
 }
 
 /** One command of a Redis-port step: its arguments, and how its reply, or none, is recorded. */
+/** What the Redis-port processes sent, before they sent anything (the report's redisCommands). */
+export function noRedisCommands() {
+  return { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0, watched: 0, watchAborts: 0 };
+}
+
 interface RedisCommand {
   readonly args: readonly string[];
   settle(reply: RedisReply): void;
   /** No reply came: the connection was lost (`why`). */
   lost(why: string): void;
+  /** Its transaction's EXEC answered nil (a watched key changed): it never ran. */
+  aborted(): void;
 }
 
 /** A Redis-port process's connection, and what the staleness check knows it by. */
@@ -242,7 +257,7 @@ export class Workload {
    * them sent on READONLY connections (bounded reads), the pipelines they were sent in, and the
    * pipelines among those sent as transactions (MULTI ... EXEC).
    */
-  readonly redisCommands = { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0 };
+  readonly redisCommands = noRedisCommands();
   private redisConnectionsMade = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
@@ -600,11 +615,19 @@ export class Workload {
     this.redisCommands.sent += commands.length;
     if (commands.length > 1) this.redisCommands.pipelines += 1;
     // Half the pipelines are transactions: MULTI, the commands (each answered QUEUED), EXEC, whose
-    // reply is the array of theirs, or one error for all (none ran, or it is not known).
+    // reply is the array of theirs, or one error for all (none ran, or it is not known), or after
+    // WATCH nil (none ran).
     const transaction = commands.length > 1 && random.chance(REDIS_TRANSACTION_PROBABILITY);
     const args = commands.map((command) => command.args);
     let replies: RedisReply[];
     try {
+      if (transaction && random.chance(REDIS_WATCH_PROBABILITY)) {
+        this.redisCommands.watched += 1;
+        const keys = args.map((one) => one[1] as string); // every command here names its key first
+        const watched = await session.connection.command(['WATCH', ...keys], REDIS_COMMAND_TIMEOUT_MS);
+        if (watched !== 'OK') this.countCause(`redis watch ${describeReply(watched)}`);
+        await sleep(random.integer(0, REDIS_WATCH_PAUSE_MS_MAX));
+      }
       replies = await session.connection.pipeline(
         transaction ? [['MULTI'], ...args, ['EXEC']] : args,
         REDIS_COMMAND_TIMEOUT_MS,
@@ -619,6 +642,11 @@ export class Workload {
       const queued = replies.slice(0, -1).every((one, at) => one === (at === 0 ? 'OK' : 'QUEUED'));
       if (!queued)
         this.countCause(`redis transaction unexpected replies ${JSON.stringify(replies.slice(0, -1))}`);
+      if (executed === null) {
+        this.redisCommands.watchAborts += 1;
+        for (const command of commands) command.aborted();
+        return true;
+      }
       commands.forEach((command, at) => {
         command.settle(Array.isArray(executed) ? (executed[at] ?? null) : (executed ?? null));
       });
@@ -722,7 +750,12 @@ export class Workload {
       if (f === 'write') version(value, null);
       recorder.info(handle, clock());
     };
-    return { args, settle, lost };
+    // Refused whole with VALUE_CHANGED: a write never took effect; a read observed nothing.
+    const aborted = (): void => {
+      if (f === 'read') recorder.info(handle, clock());
+      else recorder.fail(handle, clock(), ErrorCode.valueChanged);
+    };
+    return { args, settle, lost, aborted };
   }
 
   /** A GET on a READONLY connection: a bounded read with read-your-writes, for the staleness check. */
@@ -766,7 +799,10 @@ export class Workload {
       this.countCause(`redis readonly get ${why}`);
       this.boundedReadCounts.failed += 1;
     };
-    return { args: ['GET', key], settle, lost };
+    const aborted = (): void => {
+      this.boundedReadCounts.failed += 1;
+    };
+    return { args: ['GET', key], settle, lost, aborted };
   }
 
   /** One operation on a flag or a group key (see the file's header). */

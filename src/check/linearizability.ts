@@ -158,9 +158,16 @@ interface ModelLimits {
   readonly valueSizeMaxBytes: number | null;
 }
 
-/** A write the cluster said it cancelled (REQUEST_CANCELLED): it never took effect. */
+/**
+ * A write the cluster said never ran: cancelled (REQUEST_CANCELLED), or in a transaction refused
+ * whole because a key it watched changed (VALUE_CHANGED). It never took effect.
+ */
 export function isCancelled({ f, status, error }: Operation): boolean {
-  return status === 'fail' && error === ErrorCode.requestCancelled && f !== 'read';
+  return (
+    status === 'fail' &&
+    (error === ErrorCode.requestCancelled || error === ErrorCode.valueChanged) &&
+    f !== 'read'
+  );
 }
 
 /** A cas that did not swap, or a refusal the model can judge from the value. */

@@ -18,8 +18,8 @@ import { errorReply } from './errors.js';
 import { watchedBytesMax, watchedKeysMax } from './limits.js';
 import { type RespReply, reply } from './replies.js';
 
-/** Redis 7's answer to WATCH inside MULTI, which also discards the transaction. */
-export const WATCH_INSIDE_MULTI = 'ERR WATCH inside MULTI is not allowed';
+/** Redis 7's answer to WATCH inside MULTI (a command flagged no-multi), which also discards the transaction. */
+export const WATCH_INSIDE_MULTI = 'ERR Command not allowed inside a transaction';
 
 /** The expect that guards the connection's transaction (null: nothing is watched), ending the watch. */
 export function takeWatchGuard(connection: ConnectionState): KvOperationOf<'expect'> | null {

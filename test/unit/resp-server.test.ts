@@ -723,7 +723,7 @@ describe('WATCH and UNWATCH', () => {
       'QUEUED',
       ['OK'],
       'OK',
-      'ERR WATCH inside MULTI is not allowed',
+      'ERR Command not allowed inside a transaction',
       'EXECABORT Transaction discarded because of previous errors.',
       "ERR wrong number of arguments for 'watch' command",
       Buffer.from('2'),
