@@ -184,7 +184,17 @@ function main(): void {
   };
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
-  const sequences = { sent: 0, readOnly: 0, readBacks: 0, units: 0, parts: 0, answered: 0, partsRefused: 0 };
+  const sequences = {
+    sent: 0,
+    readOnly: 0,
+    readBacks: 0,
+    units: 0,
+    parts: 0,
+    answered: 0,
+    partsRefused: 0,
+    guarded: 0,
+    guardsFailed: 0,
+  };
   const failed: SeedResult[] = [];
   for (let seed = start; seed < start + count; seed++) {
     const result = runSeed(seed, options);
@@ -230,7 +240,7 @@ function main(): void {
       `sessions expired under a pending write: ${sessionsExpired}`,
       `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,
       `request-status answers: ${[...statusAnswers].map(([answer, number]) => `${answer} ${number}`).join(', ') || 'none'}`,
-      `sequences: ${sequences.sent} sent (${sequences.readOnly} of reads only, ${sequences.readBacks} with a read-back), ${sequences.units} history operations of ${sequences.parts} parts; ${sequences.answered} answered, ${sequences.partsRefused} parts refused`,
+      `sequences: ${sequences.sent} sent (${sequences.readOnly} of reads only, ${sequences.readBacks} with a read-back), ${sequences.units} history operations of ${sequences.parts} parts; ${sequences.answered} answered, ${sequences.partsRefused} parts refused; ${sequences.guarded} sent whole behind a guard, ${sequences.guardsFailed} of them refused whole (VALUE_CHANGED: none of it ran)`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
       '',

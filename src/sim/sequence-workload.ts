@@ -57,8 +57,8 @@ import { groupMembers, groupValue, isGroupKey } from './multi-key-workload.js';
  */
 export const sequenceUnitsMin = 2;
 export const sequenceUnitsMax = 3;
-/** The history processes one session slot needs for a sequence: one per unit, read-back included. */
-export const sequenceLanes = sequenceUnitsMax + 1;
+/** The history processes one session slot needs for a sequence: one per unit, read-back and guard included. */
+export const sequenceLanes = sequenceUnitsMax + 2;
 
 /** Refusals that tell the client something about the value: recorded as fail with their code. */
 export const observingRefusals: Readonly<Partial<Record<KvOperation['kind'], string>>> = {
@@ -77,6 +77,11 @@ export interface SequenceUnit {
   readonly parts: readonly KvOperation[];
   /** For a read-back: the position of the unit whose write it reads. */
   readonly readsBack: number | null;
+  /**
+   * For a guard (an expect that the key holds this value, null: absent; the sequence is sent whole,
+   * so nothing of it runs if the guard fails): the value expected. Recorded as a read of it.
+   */
+  readonly guards?: string | null;
 }
 
 /** How a unit goes into the history, and what it tells the workload. */
@@ -123,6 +128,15 @@ export function readUnit(key: string): SequenceUnit {
   return { f: 'read', key, written: null, invokeValue: null, parts, readsBack: null };
 }
 
+/**
+ * An expect that `key` (a single key) holds `value`, as a unit: the sequence goes whole behind it.
+ * Answered, it observed the value: a read of `value` at the sequence's point.
+ */
+export function guardUnit(key: string, value: string | null): SequenceUnit {
+  const part = kvOperation.expect([bytes(key)], [value === null ? null : bytes(value)]);
+  return { f: 'read', key, written: null, invokeValue: null, parts: [part], readsBack: null, guards: value };
+}
+
 /** A get of the key that the unit at `position` writes: it must see what that unit did. */
 export function readBackUnit(writer: SequenceUnit, position: number): SequenceUnit {
   return { ...readUnit(writer.key), readsBack: position };
@@ -134,6 +148,18 @@ export function writesSomething(unit: SequenceUnit): boolean {
 
 /** The unit's history outcome from its parts' outcomes (in the unit's order). */
 export function unitVerdict(unit: SequenceUnit, outcomes: readonly KvOutcome[]): UnitVerdict {
+  if (unit.guards !== undefined) {
+    // A sequence sent whole ran only if its guard held; a refused guard refuses it whole, no outcome.
+    const [outcome] = outcomes;
+    if (outcomes.length !== 1 || outcome?.ok !== true) {
+      return {
+        status: 'info',
+        unexpected: `guard ${outcome?.ok === false ? outcome.code : 'unanswered'}`,
+        torn: undefined,
+      };
+    }
+    return { status: 'ok', value: unit.guards, seen: unit.guards };
+  }
   const results: KvResult[] = [];
   for (const outcome of outcomes) {
     if (outcome.ok) {

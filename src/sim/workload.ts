@@ -111,6 +111,7 @@ import {
 import type { Random } from './random.js';
 import {
   describeOutcome,
+  guardUnit,
   observingRefusals,
   partsOf,
   readBackProblem,
@@ -170,6 +171,11 @@ export interface WorkloadOptions {
   readonly sequenceProbability?: number;
   /** Share of sequences with a write that end with a read-back of a key they wrote. */
   readonly readBackProbability?: number;
+  /**
+   * Share of sequences with a write sent whole behind a guard: an expect that another register holds
+   * the value this connection last read of it (VALUE_CHANGED, and nothing ran, if it does not).
+   */
+  readonly guardProbability?: number;
 }
 
 /** One operation at a time per connection; deeper pipelines make refusals of uncommitted state likelier. */
@@ -184,6 +190,7 @@ const replicatedProbabilityDefault = 0.2;
 /** Few enough that single operations keep their coverage; enough for every fault to meet sequences. */
 const sequenceProbabilityDefault = 0.1;
 const readBackProbabilityDefault = 0.5;
+const guardProbabilityDefault = 0.3;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -203,6 +210,7 @@ export const workloadDefaults: WorkloadOptions = {
   statusProbability: statusProbabilityDefault,
   sequenceProbability: sequenceProbabilityDefault,
   readBackProbability: readBackProbabilityDefault,
+  guardProbability: guardProbabilityDefault,
 };
 
 const nanosecondsPerTick = 1_000_000;
@@ -258,6 +266,8 @@ interface SentSequence {
   /** Every unit's parts, in order: what is sent. */
   readonly parts: readonly KvOperation[];
   readonly units: readonly SentUnit[];
+  /** Sent whole (it has a guard): refused whole, nothing of it run, if the guard does not hold. */
+  readonly whole: boolean;
 }
 
 /** One operation (`operation`), or a sequence (`sequence`), each answered by one reply. */
@@ -383,6 +393,9 @@ export class SimWorkload {
     parts: 0,
     answered: 0,
     partsRefused: 0,
+    /** Sent whole behind a guard, and of those refused whole because the guard did not hold. */
+    guarded: 0,
+    guardsFailed: 0,
   };
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
@@ -419,6 +432,7 @@ export class SimWorkload {
   private readonly replicatedProbability: number;
   private readonly sequenceProbability: number;
   private readonly readBackProbability: number;
+  private readonly guardProbability: number;
   /** Session slots in all: a sequence's unit in lane l goes into the history as process + l · this. */
   private readonly processCount: number;
   private nextRequestId = 1;
@@ -441,6 +455,7 @@ export class SimWorkload {
     this.replicatedProbability = options.replicatedProbability ?? replicatedProbabilityDefault;
     this.sequenceProbability = options.sequenceProbability ?? sequenceProbabilityDefault;
     this.readBackProbability = options.readBackProbability ?? readBackProbabilityDefault;
+    this.guardProbability = options.guardProbability ?? guardProbabilityDefault;
     this.processCount = options.clients * this.pipelineDepth;
     if (!Number.isSafeInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
       throw new RangeError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}`);
@@ -684,6 +699,15 @@ export class SimWorkload {
       const unit = writer === undefined ? undefined : units[writer];
       if (writer !== undefined && unit !== undefined) units.push(readBackUnit(unit, writer));
     }
+    if (!readOnly && this.random.chance(this.guardProbability)) {
+      // On a register the sequence leaves alone, that this connection has read: the value it read.
+      const { lastRead } = process.connection;
+      const guarded = this.keys.filter(
+        (key) => key.startsWith('register') && !chosen.includes(key) && lastRead.has(key),
+      );
+      const key = guarded.length === 0 ? undefined : this.random.pick(guarded);
+      if (key !== undefined) units.push(guardUnit(key, lastRead.get(key) ?? null));
+    }
     this.invokeSequence(process, units, readOnly ? 'sync' : durability);
   }
 
@@ -775,8 +799,10 @@ export class SimWorkload {
     this.invoked += sent.length;
     const parts = units.flatMap((unit) => unit.parts);
     const readOnly = isReadOnlySequence(parts);
+    const whole = units.some((unit) => unit.guards !== undefined);
     const counts = this.sequenceCounts;
     counts.sent += 1;
+    if (whole) counts.guarded += 1;
     counts.units += units.length;
     counts.parts += parts.length;
     if (readOnly) counts.readOnly += 1;
@@ -784,7 +810,7 @@ export class SimWorkload {
     process.pending = {
       handle: null,
       operation: null,
-      sequence: { parts, units: sent },
+      sequence: { parts, units: sent, whole },
       readOnly,
       f: 'sequence',
       key: units.map((unit) => unit.key).join('+'),
@@ -890,7 +916,7 @@ export class SimWorkload {
       operation:
         pending.sequence === null
           ? encodeOperation(pending.operation)
-          : encodeSequence(pending.sequence.parts),
+          : encodeSequence(pending.sequence.parts, pending.sequence.whole),
       staleness:
         bounded === null
           ? null
@@ -1331,6 +1357,13 @@ export class SimWorkload {
       this.finish(process, 'fail', null, false, code);
       return;
     }
+    if (code === ErrorCode.valueChanged && pending.sequence?.whole === true) {
+      // Refused whole, its guard not holding, in an entry that committed before this answer: none ran.
+      this.countStatus('refused');
+      this.sequenceCounts.guardsFailed += 1;
+      this.finish(process, 'fail', null, false, code);
+      return;
+    }
     if (pending.operation !== null && observingRefusals[pending.operation.kind] === code) {
       // It ran and was refused; the answer waited for that entry to commit, so it is an observation.
       this.countStatus('refused');
@@ -1382,6 +1415,15 @@ export class SimWorkload {
   private onRefusal(process: SimProcess, pending: Pending, code: string): void {
     if (code === ErrorCode.sessionExpired) {
       this.expireSession(process);
+      return;
+    }
+    if (code === ErrorCode.valueChanged && pending.sequence?.whole === true) {
+      // The guard did not hold, so nothing of the sequence ran. Answered once what it observed
+      // committed (sync); an async or replicated one's refusal may be lost with its entry, after
+      // which a late copy of the request may still run: unknown.
+      this.sequenceCounts.guardsFailed += 1;
+      if (pending.durability === 'sync') this.finish(process, 'fail', null, false, code);
+      else this.finish(process, 'info', null, true);
       return;
     }
     if (code === ErrorCode.requestCancelled) {
