@@ -254,7 +254,10 @@ test('registers hold numbers and words, so incr on a register is refused NOT_AN_
   );
   const numeric = registerWrites.filter((event) => /^[0-9]+$/.test(String(event.value)));
   assert.ok(numeric.length > 0 && numeric.length < registerWrites.length, 'numbers and words written');
-  const refusals = events.filter((event) => event.type === 'fail' && event.error !== undefined);
+  // Refusals of single operations and of parts; a guarded sequence refused whole (VALUE_CHANGED) aside.
+  const refusals = events.filter(
+    (event) => event.type === 'fail' && event.error !== undefined && event.error !== 'VALUE_CHANGED',
+  );
   assert.ok(refusals.some((event) => event.f === 'incr' && event.key.startsWith('register')));
   assert.ok(refusals.some((event) => event.f === 'append' && event.error === 'VALUE_TOO_LARGE'));
   for (const event of refusals) {
@@ -478,6 +481,9 @@ function expectedCompletion(
   const [part] = parts;
   assert.ok(first !== undefined && part !== undefined);
   switch (first.kind) {
+    case 'expect':
+      // A guard that held: a read of the value it expected.
+      return { status: 'ok', value: part.kind === 'expect' ? text(part.values[0] ?? null) : undefined };
     case 'get': {
       const values = results.map((result) => (result.kind === 'get' ? text(result.value) : undefined));
       assert.ok(
@@ -515,8 +521,11 @@ function unitsOf(parts: readonly KvOperation[]): { readonly key: string; readonl
   const units: { key: string; parts: KvOperation[] }[] = [];
   for (let at = 0; at < parts.length; ) {
     const part = parts[at];
-    assert.ok(part !== undefined && 'key' in part, 'single-key parts');
-    const key = text(part.key) ?? '';
+    assert.ok(
+      part !== undefined && ('key' in part || part.kind === 'expect'),
+      'single-key parts, or a guard',
+    );
+    const key = text('key' in part ? part.key : (part.keys[0] ?? null)) ?? '';
     const group = /^(group\d+)\.\d+$/.exec(key)?.[1];
     const size = group === undefined ? 1 : GROUP_SIZE;
     units.push({ key: group ?? key, parts: parts.slice(at, at + size) });
@@ -545,18 +554,36 @@ test('sequences: each unit reaches the history on a lane of its own, with the ou
     'some read sequences, sent as queries',
   );
   assert.ok(workload.sequenceCounts.readBacks > 0, 'some sequences read back what they wrote');
-  const seen = { units: 0, groups: 0, refusals: 0, notSwapped: 0, async: 0 };
+  const seen = { units: 0, groups: 0, refusals: 0, notSwapped: 0, async: 0, guards: 0, refusedWhole: 0 };
   for (const { connection, request, at } of sequences) {
     const slot = Number(/\/(\d+)$/.exec(request.clientId)?.[1]);
     const slotProcess = connection * depth + slot;
-    const parts = decodeSequence(request.operation).parts;
-    const result = server.results.get(request.id);
-    assert.ok(result !== undefined, 'one server answers every request');
-    const outcomes = decodeSequenceResult(parts, result);
+    const { parts, whole } = decodeSequence(request.operation);
     const recorded = operations
       .filter((operation) => operation.call === at * 1e6 && operation.process % processes === slotProcess)
       .sort((a, b) => a.process - b.process);
     const units = unitsOf(parts);
+    assert.equal(
+      whole,
+      parts.at(-1)?.kind === 'expect',
+      'a sequence goes whole exactly when a guard ends it',
+    );
+    const result = server.results.get(request.id);
+    if (result === undefined) {
+      // Refused whole, its guard not holding: none of it ran (a write unit fails with the code, a read
+      // observed nothing); an async or replicated one's refusal may be lost with its entry: unknown.
+      assert.ok(whole, 'one server answers every request, refusing only a guarded sequence');
+      const sync = request.durability === 'sync';
+      for (const operation of recorded) {
+        seen.refusedWhole += 1;
+        if (!sync || operation.f === 'read') assert.equal(operation.status, 'info');
+        else assert.deepEqual([operation.status, operation.error], ['fail', 'VALUE_CHANGED']);
+      }
+      seen.units += recorded.length;
+      continue;
+    }
+    if (whole) seen.guards += 1;
+    const outcomes = decodeSequenceResult(parts, result);
     assert.deepEqual(
       recorded.map((operation) => [operation.key, Math.floor(operation.process / processes)]),
       units.map((unit, lane) => [unit.key, lane]),
