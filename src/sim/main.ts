@@ -7,6 +7,7 @@ import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { type TestOnlyFaults, testOnlyFaultNames } from '../protocol/test-only-faults.js';
 import { runSeed, type SeedResult } from './run-seed.js';
 import { loadSimulation, runServiceSeeds } from './service-main.js';
+import { noSequenceCounts } from './workload.js';
 
 const lineLengthMax = 400;
 const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--coordinator-home H] [--commit-quorum] [--service MODULE]
@@ -184,17 +185,7 @@ function main(): void {
   };
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
-  const sequences = {
-    sent: 0,
-    readOnly: 0,
-    readBacks: 0,
-    units: 0,
-    parts: 0,
-    answered: 0,
-    partsRefused: 0,
-    guarded: 0,
-    guardsFailed: 0,
-  };
+  const sequences = noSequenceCounts();
   const failed: SeedResult[] = [];
   for (let seed = start; seed < start + count; seed++) {
     const result = runSeed(seed, options);

@@ -178,6 +178,25 @@ export interface WorkloadOptions {
   readonly guardProbability?: number;
 }
 
+/**
+ * What became of a workload's sequences, before it sent any (SimWorkload.sequenceCounts): sent
+ * (read-only ones, ones with a read-back), their units and parts, answers, refused parts, and those
+ * sent whole behind a guard and refused whole because it did not hold.
+ */
+export function noSequenceCounts() {
+  return {
+    sent: 0,
+    readOnly: 0,
+    readBacks: 0,
+    units: 0,
+    parts: 0,
+    answered: 0,
+    partsRefused: 0,
+    guarded: 0,
+    guardsFailed: 0,
+  };
+}
+
 /** One operation at a time per connection; deeper pipelines make refusals of uncommitted state likelier. */
 const pipelineDepthDefault = 1;
 /** Half words, half numbers: the likeliest mix for a refusal to see a word written over a number. */
@@ -385,18 +404,7 @@ export class SimWorkload {
   /** Read-backs that did not see the part before them in their sequence. */
   readonly readBackViolations: string[] = [];
   /** Sequences sent (read-only ones, ones with a read-back), their units and parts, answers, refused parts. */
-  readonly sequenceCounts = {
-    sent: 0,
-    readOnly: 0,
-    readBacks: 0,
-    units: 0,
-    parts: 0,
-    answered: 0,
-    partsRefused: 0,
-    /** Sent whole behind a guard, and of those refused whole because the guard did not hold. */
-    guarded: 0,
-    guardsFailed: 0,
-  };
+  readonly sequenceCounts = noSequenceCounts();
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */

@@ -266,6 +266,21 @@ test('random operation sequences match a Map model, and a backup fed only update
   );
 });
 
+/** `parts` as one sequence at `primary` (a query if it only reads), its update applied at both: its result. */
+function runSequence(
+  primary: KeyValueStore,
+  backup: KeyValueStore,
+  parts: readonly KvOperation[],
+  whole: boolean,
+): Uint8Array {
+  const encoded = encodeSequence(parts, whole);
+  if (isReadOnlySequence(parts)) return primary.query(encoded);
+  const execution = primary.execute(encoded);
+  primary.apply(execution.update);
+  backup.apply(execution.update);
+  return execution.result;
+}
+
 /**
  * The outcomes of `operations` sent as one sequence, up to the first NOT_RUN (the ones from there on
  * did not run: the caller sends them again, as the Redis port does).
@@ -275,16 +290,7 @@ function sequenceStep(
   backup: KeyValueStore,
   operations: readonly KvOperation[],
 ): Outcome[] {
-  const encoded = encodeSequence(operations);
-  let result: Uint8Array;
-  if (isReadOnlySequence(operations)) {
-    result = primary.query(encoded);
-  } else {
-    const execution = primary.execute(encoded);
-    primary.apply(execution.update);
-    backup.apply(execution.update);
-    result = execution.result;
-  }
+  const result = runSequence(primary, backup, operations, false);
   const outcomes: Outcome[] = [];
   for (const outcome of decodeSequenceResult(operations, result)) {
     if (!outcome.ok && outcome.code === ErrorCode.notRun) break;
@@ -362,18 +368,10 @@ test('a whole sequence behind an expect runs as the model says when it holds, an
             guard = op.expect(guard.keys, [other, ...guard.values.slice(1)]);
           }
           const parts = [guard, ...operations];
-          const encoded = encodeSequence(parts, true);
           const before = primary.stateHash();
           let result: Uint8Array;
           try {
-            if (isReadOnlySequence(parts)) {
-              result = primary.query(encoded);
-            } else {
-              const execution = primary.execute(encoded);
-              primary.apply(execution.update);
-              backup.apply(execution.update);
-              result = execution.result;
-            }
+            result = runSequence(primary, backup, parts, true);
           } catch (error) {
             if (!(error instanceof ServiceError)) throw error;
             // Refused whole: the guard failed, or the results passed the sequence's bound.
