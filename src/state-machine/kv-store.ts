@@ -398,10 +398,13 @@ export class KeyValueStore implements StateMachine {
           : expected !== null && sameBytes(latin1Bytes(found), expected);
       if (!holds) {
         const shown = JSON.stringify(latin1String(key).slice(0, 64));
-        throw new ServiceError(
-          ErrorCode.valueChanged,
-          `expect: key ${shown} ${found === undefined ? 'is absent' : 'holds another value'} than expected`,
-        );
+        const what =
+          found === undefined
+            ? 'is absent, where a value was expected'
+            : expected === null
+              ? 'holds a value, where it was expected absent'
+              : 'holds another value than expected';
+        throw new ServiceError(ErrorCode.valueChanged, `expect: key ${shown} ${what}`);
       }
     });
     return encodeResult({ kind: 'expect' });
