@@ -58,10 +58,13 @@ export interface ConnectionState {
   /** The log index of this connection's last acknowledged write (0 before one): what its reads must see. */
   lastWriteIndex: number;
   /**
-   * WATCH: each watched key (by its bytes as latin1) with the value it held when first watched (null:
-   * absent), until EXEC, DISCARD or UNWATCH; EXEC runs only if every one still holds it (watch.ts).
+   * WATCH: each watched key (by its bytes as latin1) with the value the connection last saw it hold
+   * (at WATCH, or in a later GET or MGET; null: absent), until EXEC, DISCARD or UNWATCH; EXEC runs
+   * only if every one still holds it (watch.ts).
    */
   readonly watched: Map<string, WatchedKey>;
+  /** A value it saw would have passed the watch's byte bound: EXEC answers nil (watch.ts). */
+  watchOverflowed: boolean;
   /** After MULTI (until EXEC or DISCARD): the commands queued, and whether one was refused (EXECABORT). */
   transaction: { readonly planned: Planned[]; aborted: boolean } | null;
   /** QUIT was asked: answer it, then close. */

@@ -21,6 +21,7 @@ import type { CommandContext } from './context.js';
 import { errorReply, refusalReply } from './errors.js';
 import { type RespReply, reply } from './replies.js';
 import { runAlone } from './shared-sequences.js';
+import { noteWatchedReads } from './watch.js';
 
 /**
  * Whether `next` may join the sequence of `run`. A run that begins with reads ends before its first
@@ -143,6 +144,7 @@ async function outcomesOf(
       ? await context.sharing.run(client, operations, bytes)
       : await runAlone(client, operations, read);
   if (write !== null) noteWrite(context, write);
+  noteWatchedReads(context.connection, operations, outcomes);
   return outcomes;
 }
 
@@ -150,10 +152,15 @@ function replyOf(plan: KvPlan, outcome: KvOutcome): RespReply {
   return outcome.ok ? plan.reply(outcome.result) : refusalReply(outcome.code, outcome.message);
 }
 
-/** Where this connection's reads go: the primary, or this replica when it is READONLY. */
+/**
+ * Where this connection's reads go: the primary, or this replica when it is READONLY and watches no
+ * key (watch.ts: a watched value must never be read staler than the one WATCH saw).
+ */
 function readOptions(context: CommandContext): ReadOptions | undefined {
   const { connection, backend } = context;
-  return connection.readOnly ? backend.replicaReadOptions(connection.lastWriteIndex) : undefined;
+  return connection.readOnly && connection.watched.size === 0
+    ? backend.replicaReadOptions(connection.lastWriteIndex)
+    : undefined;
 }
 
 /** Notes, for WAIT and the connection's later reads, where its last write stands. */

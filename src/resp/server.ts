@@ -161,6 +161,7 @@ export class RespServer {
       readOnly: this.options.backend.readOnlyByDefault,
       lastWriteIndex: 0,
       watched: new Map(),
+      watchOverflowed: false,
       transaction: null,
       quitting: false,
       token: null,

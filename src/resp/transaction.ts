@@ -14,7 +14,7 @@ import type { CommandContext } from './context.js';
 import type { RespCommand } from './parser.js';
 import { runTransaction } from './pipeline.js';
 import { type RespReply, reply } from './replies.js';
-import { takeWatchGuard, WATCH_INSIDE_MULTI } from './watch.js';
+import { endWatch, OVERFLOWED, takeWatchGuard, WATCH_INSIDE_MULTI } from './watch.js';
 
 const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 
@@ -59,6 +59,7 @@ async function exec(_args: readonly Buffer[], context: CommandContext): Promise<
   connection.transaction = null;
   const guard = takeWatchGuard(connection);
   if (transaction.aborted) return reply.error(EXECABORT);
+  if (guard === OVERFLOWED) return reply.array(null);
   if (guard === null && !transaction.planned.some(isPlan)) {
     return reply.array(transaction.planned as RespReply[]);
   }
@@ -87,7 +88,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     handler: (_args, context) => {
       if (context.connection.transaction === null) return reply.error('ERR DISCARD without MULTI');
       context.connection.transaction = null;
-      context.connection.watched.clear();
+      endWatch(context.connection);
       return reply.ok;
     },
   },

@@ -13,7 +13,7 @@ import { createLogger } from '../../src/node/logger.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
-import { pipelinedCommandsMax, watchedKeysMax } from '../../src/resp/limits.js';
+import { pipelinedCommandsMax, watchedBytesMax, watchedKeysMax } from '../../src/resp/limits.js';
 import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/index.js';
 import { type StoreCall, storeClient } from './store-client.js';
 
@@ -728,6 +728,75 @@ describe('WATCH and UNWATCH', () => {
       "ERR wrong number of arguments for 'watch' command",
       Buffer.from('2'),
     ]);
+  });
+
+  test('the guard expects the value the connection last saw: a GET after WATCH replaces it, so a value given back still aborts', async () => {
+    const { port } = await start();
+    const replies = await twoConnections(port, [
+      ['a', 'SET w 1'],
+      ['a', 'WATCH w'],
+      ['b', 'SET w 2'],
+      ['a', 'GET w'],
+      ['b', 'SET w 1'],
+      // The transaction was computed from 2; w holds 1 again (its value at WATCH): it must not run.
+      ['a', 'MULTI'],
+      ['a', 'SET w 3'],
+      ['a', 'EXEC'],
+      // Read after a change: the transaction runs on the value the connection saw.
+      ['a', 'WATCH x'],
+      ['b', 'SET x 5'],
+      ['a', 'MGET x w'],
+      ['a', 'MULTI'],
+      ['a', 'SET x 6'],
+      ['a', 'EXEC'],
+      ['a', 'MGET x w'],
+    ]);
+    assert.deepEqual(replies, [
+      'OK',
+      'OK',
+      'OK',
+      Buffer.from('2'),
+      'OK',
+      'OK',
+      'QUEUED',
+      null,
+      'OK',
+      'OK',
+      [Buffer.from('5'), Buffer.from('1')],
+      'OK',
+      'QUEUED',
+      ['OK'],
+      [Buffer.from('6'), Buffer.from('1')],
+    ]);
+  });
+
+  test("a READONLY connection's reads go to the primary while it watches, and to its replica again after", async () => {
+    const { backend, calls } = storeBackend(true);
+    const { port } = await startPort(backend, servers);
+    await oneByOne(port, ['GET k', 'WATCH k', 'GET k', 'MULTI', 'SET k 1', 'EXEC', 'GET k']);
+    assert.deepEqual(
+      calls.filter((call) => call.kinds[0] === 'get').map((call) => call.read),
+      [bounded(0), undefined, bounded(41)],
+    );
+  });
+
+  test('a value read past the watch byte bound makes EXEC answer nil, and nothing of it runs', async () => {
+    const { port, store } = await start();
+    const a = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    const b = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      const big = 'v'.repeat(watchedBytesMax);
+      assert.equal(await a.command(['WATCH', 'big'], 5_000), 'OK');
+      assert.equal(await b.command(['SET', 'big', big], 5_000), 'OK');
+      assert.equal(((await a.command(['GET', 'big'], 5_000)) as Buffer).length, watchedBytesMax);
+      assert.equal(await a.command(['MULTI'], 5_000), 'OK');
+      assert.equal(await a.command(['SET', 'out', 'x'], 5_000), 'QUEUED');
+      assert.equal(await a.command(['EXEC'], 5_000), null);
+      assert.equal(store.entryCount, 1, 'out was not written');
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   test('a connection watches at most watchedKeysMax keys; WATCH past it is refused and watches none of them', async () => {
