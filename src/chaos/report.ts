@@ -23,6 +23,9 @@ export interface ChaosReport {
     /** Transactions that WATCHed their keys first, and those whose EXEC answered nil (none of it ran). */
     readonly watched: number;
     readonly watchAborts: number;
+    /** WATCH, GET, MULTI, SET, EXEC on a register (a cas from the value read), and those not swapped (nil). */
+    readonly watchedCas: number;
+    readonly watchedCasNotSwapped: number;
     /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
@@ -254,6 +257,7 @@ export function formatReport(report: ChaosReport): string {
         `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below); ` +
         `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC ` +
         `(${report.redisCommands.watched} behind WATCH, ${report.redisCommands.watchAborts} of those answered nil: a watched key changed); ` +
+        `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }

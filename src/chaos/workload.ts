@@ -51,6 +51,9 @@
 // readYourWrites), not to the history. Some of their pipelines are transactions (MULTI ... EXEC), and
 // half of those WATCH their keys a moment before: an EXEC answered nil never ran, so its writes are
 // recorded as failed VALUE_CHANGED (never took effect, as a cancelled write) and its reads as info.
+// And one step in ten is a compare-and-set done the Redis way, WATCH, GET, MULTI, SET, EXEC on a
+// register: the port's guard expects the value the GET read, so it goes into the history as a cas
+// from that value (EXEC's array: swapped; nil: not swapped).
 //
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
 // readYourWrites). A backup may answer them from an older state, so they stay out of the history;
@@ -113,6 +116,12 @@ export const REDIS_TRANSACTION_PROBABILITY = 0.5;
  * before MULTI: a write by another process meanwhile makes EXEC answer nil, and none of it ran.
  */
 export const REDIS_WATCH_PROBABILITY = 0.5;
+/**
+ * Share of a Redis-port process's steps that compare and set a register the Redis way: WATCH it,
+ * GET it, then MULTI, SET, EXEC. The port's guard expects what the GET read, so the four commands
+ * are a cas from that value: EXEC's array is a swap, its nil a value that differed.
+ */
+export const REDIS_WATCHED_CAS_PROBABILITY = 0.1;
 const REDIS_WATCH_PAUSE_MS_MAX = 10;
 /** The most commands of one pipeline: each a history process of its own. */
 export const REDIS_PIPELINE_WIDTH_MAX = 3;
@@ -206,7 +215,17 @@ export interface BoundedReadCounts {
 /** One command of a Redis-port step: its arguments, and how its reply, or none, is recorded. */
 /** What the Redis-port processes sent, before they sent anything (the report's redisCommands). */
 export function noRedisCommands() {
-  return { sent: 0, ok: 0, readOnlyReads: 0, pipelines: 0, transactions: 0, watched: 0, watchAborts: 0 };
+  return {
+    sent: 0,
+    ok: 0,
+    readOnlyReads: 0,
+    pipelines: 0,
+    transactions: 0,
+    watched: 0,
+    watchAborts: 0,
+    watchedCas: 0,
+    watchedCasNotSwapped: 0,
+  };
 }
 
 interface RedisCommand {
@@ -603,6 +622,9 @@ export class Workload {
     generations: number[],
     sequence: number,
   ): Promise<boolean> {
+    if (random.chance(REDIS_WATCHED_CAS_PROBABILITY)) {
+      return this.redisWatchedCas(first, session, random, generations, sequence);
+    }
     const width = random.chance(REDIS_PIPELINE_PROBABILITY) ? random.integer(2, REDIS_PIPELINE_WIDTH_MAX) : 1;
     // On distinct keys: commands of one pipeline are concurrent in the history, and two on one key
     // would only widen the checker's search (a command that drew a key already taken is not sent).
@@ -756,6 +778,87 @@ export class Workload {
       else recorder.fail(handle, clock(), ErrorCode.valueChanged);
     };
     return { args, settle, lost, aborted };
+  }
+
+  /**
+   * WATCH key, GET key, MULTI, SET key value, EXEC on a register: a cas in the history from the value
+   * the GET read (the port's guard expects what the connection last saw), invoked as MULTI is sent.
+   * False when the connection is lost.
+   */
+  private async redisWatchedCas(
+    process: number,
+    session: RedisSession,
+    random: Random,
+    generations: number[],
+    sequence: number,
+  ): Promise<boolean> {
+    const { recorder, clock } = this.options;
+    const { key } = this.chooseKey('write', random, generations);
+    const value = registerValue(process, sequence, random.chance(REGISTER_WORD_PROBABILITY));
+    let seen: string | null;
+    try {
+      const watched = await session.connection.command(['WATCH', key], REDIS_COMMAND_TIMEOUT_MS);
+      const read = await session.connection.command(['GET', key], REDIS_COMMAND_TIMEOUT_MS);
+      if (watched !== 'OK' || (read !== null && !Buffer.isBuffer(read))) {
+        this.countCause(`redis watched cas: WATCH ${describeReply(watched)}, GET ${describeReply(read)}`);
+        await session.connection.command(['UNWATCH'], REDIS_COMMAND_TIMEOUT_MS);
+        return true;
+      }
+      seen = read === null ? null : read.toString('utf8');
+    } catch (error) {
+      this.countCause(`redis watched cas ${describeError(error)}`);
+      return false;
+    }
+    this.redisCommands.watchedCas += 1;
+    const invokedNs = clock();
+    const handle = recorder.invoke(process, 'cas', key, [seen, value], invokedNs);
+    const version = (acknowledgedNs: number | null) =>
+      this.versions.push({
+        key,
+        kind: 'register',
+        version: value,
+        index: null,
+        invokedNs,
+        acknowledgedNs,
+        client: session.client,
+      });
+    let replies: RedisReply[];
+    try {
+      replies = await session.connection.pipeline(
+        [['MULTI'], ['SET', key, value], ['EXEC']],
+        REDIS_COMMAND_TIMEOUT_MS,
+      );
+    } catch (error) {
+      this.countCause(`redis watched cas ${describeError(error)}`);
+      version(null);
+      recorder.info(handle, clock());
+      return false;
+    }
+    const executed = replies.at(-1);
+    if (executed === null) {
+      // The guard did not hold: the register no longer held what the GET read. Not swapped.
+      this.redisCommands.watchedCasNotSwapped += 1;
+      recorder.fail(handle, clock());
+      return true;
+    }
+    if (Array.isArray(executed) && executed.length === 1 && executed[0] === 'OK') {
+      const doneNs = clock();
+      this.redisCommands.ok += 1;
+      recorder.ok(handle, [seen, value], doneNs);
+      version(doneNs);
+      return true;
+    }
+    if (!(executed instanceof RedisReplyError)) {
+      this.malformedRedisReplies.push(
+        `EXEC of a watched SET ${key} was answered ${describeReply(executed ?? null)}`,
+      );
+    }
+    this.countCause(
+      `redis watched cas ${executed instanceof RedisReplyError ? (executed.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
+    );
+    version(null);
+    recorder.info(handle, clock());
+    return true;
   }
 
   /** A GET on a READONLY connection: a bounded read with read-your-writes, for the staleness check. */
