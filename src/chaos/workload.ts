@@ -809,6 +809,8 @@ export class Workload {
       this.countCause(`redis watched cas ${describeError(error)}`);
       return false;
     }
+    // Counted as one command, answered ok if it swapped, as the report's other commands are.
+    this.redisCommands.sent += 1;
     this.redisCommands.watchedCas += 1;
     const invokedNs = clock();
     const handle = recorder.invoke(process, 'cas', key, [seen, value], invokedNs);
