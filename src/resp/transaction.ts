@@ -4,8 +4,9 @@
 // cut: kv-sequence.ts), and answers an array of their replies. As in Redis, a command refused before
 // it is queued (unknown, a wrong number of arguments) discards the transaction at EXEC (EXECABORT), and
 // one whose arguments are wrong for its own reasons (SET ... EX) is queued and answered with its error
-// inside EXEC's array while the others run. Only key/value commands may be queued: the others (PING,
-// INFO, ...) are refused inside MULTI and abort it, where Redis would queue them. After WATCH the
+// inside EXEC's array while the others run. Only key/value commands (and UNWATCH, answered OK) may be
+// queued: the others (PING, INFO, ...) are refused inside MULTI and abort it, where Redis would queue
+// them. After WATCH the
 // transaction runs behind a guard of the watched values, and EXEC answers nil if one changed
 // (watch.ts).
 
@@ -36,6 +37,11 @@ export function queueCommand(
   if (name === 'watch') {
     transaction.aborted = true;
     return reply.error(WATCH_INSIDE_MULTI);
+  }
+  if (name === 'unwatch' && table.refusal(command, context) === null) {
+    // As in Redis, queued and answered OK in EXEC's array; EXEC ends the watch anyway.
+    transaction.planned.push(reply.ok);
+    return reply.simple('QUEUED');
   }
   const planned = table.plan(command, context);
   if (planned === null) {

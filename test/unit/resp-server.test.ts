@@ -730,6 +730,36 @@ describe('WATCH and UNWATCH', () => {
     ]);
   });
 
+  test('UNWATCH inside MULTI is queued and answered OK in EXEC, which still checks the watch, as in Redis', async () => {
+    const { port } = await start();
+    const replies = await twoConnections(port, [
+      ['a', 'WATCH k'],
+      ['a', 'MULTI'],
+      ['a', 'UNWATCH'],
+      ['a', 'SET out 1'],
+      ['b', 'SET k changed'],
+      ['a', 'EXEC'],
+      ['a', 'MULTI'],
+      ['a', 'UNWATCH'],
+      ['a', 'SET out 2'],
+      ['a', 'EXEC'],
+      ['a', 'GET out'],
+    ]);
+    assert.deepEqual(replies, [
+      'OK',
+      'OK',
+      'QUEUED',
+      'QUEUED',
+      'OK',
+      null,
+      'OK',
+      'QUEUED',
+      'QUEUED',
+      ['OK', 'OK'],
+      Buffer.from('2'),
+    ]);
+  });
+
   test('the guard expects the value the connection last saw: a GET after WATCH replaces it, so a value given back still aborts', async () => {
     const { port } = await start();
     const replies = await twoConnections(port, [
