@@ -298,12 +298,7 @@ function metadataOf(reply: WriteReply): WriteMetadata {
 
 /** Decodes a sequence's outcomes; a malformed answer is the server's fault, reported as BAD_FRAME. */
 function decodeOutcomes(operations: readonly KvOperation[], bytes: Uint8Array): KvOutcome[] {
-  try {
-    return decodeSequenceResult(operations, bytes);
-  } catch (error) {
-    if (error instanceof ServiceError) throw new BadFrameError(`malformed sequence result: ${error.message}`);
-    throw error;
-  }
+  return asBadFrame('sequence', () => decodeSequenceResult(operations, bytes));
 }
 
 /** A key/value result of whatever kind its tag names, or null if the bytes are not one. */
@@ -326,10 +321,15 @@ function decodeOrNull<T>(decode: () => T | null): T | null {
 
 /** Decodes a result; a malformed one is the server's fault, reported as BAD_FRAME. */
 function decode<K extends KvOperationKind>(kind: K, bytes: Uint8Array): KvResultOf<K> {
+  return asBadFrame(kind, () => decodeResult(kind, bytes));
+}
+
+/** What `decode` answers; a ServiceError (the server's answer is malformed) as a BadFrameError. */
+function asBadFrame<T>(what: string, decode: () => T): T {
   try {
-    return decodeResult(kind, bytes);
+    return decode();
   } catch (error) {
-    if (error instanceof ServiceError) throw new BadFrameError(`malformed ${kind} result: ${error.message}`);
+    if (error instanceof ServiceError) throw new BadFrameError(`malformed ${what} result: ${error.message}`);
     throw error;
   }
 }
