@@ -1,5 +1,12 @@
-// INFO and WAIT: what the port says about the replica it runs in, the cluster around it, and what
-// the port itself has seen (INFO stats).
+// INFO, ROLE and WAIT: what the port says about the replica it runs in, the cluster around it, and
+// what the port itself has seen (INFO stats).
+//
+// ROLE answers in Redis 7's shape: on the primary ["master", offset, [[ip, port, offset], ...]] with
+// a triple for each backup and learner whose address the coordinator reported; elsewhere ["slave",
+// primary ip, primary port, state, offset], the state "connected" while the primary is alive as far
+// as the coordinator says, "connect" otherwise (and an empty ip and port 0 if its address is not
+// known). Addresses are the replicas' cluster addresses and offsets their durable log indexes, as
+// in INFO.
 //
 // INFO speaks Redis's field names where the meaning carries over (role:master on the primary,
 // role:slave elsewhere; slaveN lines on the primary; master_repl_offset) and adds understudy_* fields
@@ -125,6 +132,31 @@ async function info(args: readonly Buffer[], context: CommandContext): Promise<R
   return reply.bulk(parts.join('\r\n'));
 }
 
+async function role(_args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
+  const local = context.backend.local();
+  const status = await context.backend.clusterStatus(context.connection.token);
+  const known = new Map((status?.replicas ?? []).map((replica) => [replica.id as string, replica]));
+  const view = local.view;
+  if (local.role === 'primary' && view !== null) {
+    const followers = [...view.backups, ...view.learners].flatMap((id) => {
+      const replica = known.get(id);
+      if (replica === undefined) return [];
+      const [ip, port] = hostAndPort(replica.address);
+      return [reply.array([reply.bulk(ip), reply.bulk(port), reply.bulk(String(replica.durableIndex))])];
+    });
+    return reply.array([reply.bulk('master'), reply.integer(local.lastIndex), reply.array(followers)]);
+  }
+  const primary = view === null ? undefined : known.get(view.primary);
+  const [ip, port] = primary === undefined ? ['', '0'] : hostAndPort(primary.address);
+  return reply.array([
+    reply.bulk('slave'),
+    reply.bulk(ip),
+    reply.integer(Number(port)),
+    reply.bulk(primary?.alive === true ? 'connected' : 'connect'),
+    reply.integer(local.durableIndex),
+  ]);
+}
+
 function wait(args: readonly Buffer[], context: CommandContext): RespReply {
   integerArgument(arg(args, 1));
   const timeout = integerArgument(arg(args, 2), 'ERR timeout is not an integer or out of range');
@@ -137,4 +169,5 @@ function wait(args: readonly Buffer[], context: CommandContext): RespReply {
 export const replicationCommands: readonly CommandSpec[] = [
   { name: 'info', arity: -1, flags: [], keys: [0, 0, 0], handler: info },
   { name: 'wait', arity: 3, flags: [], keys: [0, 0, 0], handler: wait },
+  { name: 'role', arity: 1, flags: ['noscript', 'loading', 'stale', 'fast'], keys: [0, 0, 0], handler: role },
 ];

@@ -289,6 +289,37 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     for (const client of workers) client.disconnect();
   });
 
+  test("ROLE: the primary names its backups' cluster addresses and durable offsets; a backup names the primary", async () => {
+    const status = await cluster.status();
+    const view = status.view;
+    assert.ok(view !== null && view.backups.length === 2, 'a whole view');
+    const [first, second] = view.backups;
+    assert.ok(first !== undefined && second !== undefined);
+    const primary = await connectTo(view.primary);
+    const backup = await connectTo(first);
+    await primary.set('role:probe', '1');
+    const addressOf = (id: string): [string, string] => {
+      const address = status.replicas.find((replica) => replica.id === id)?.address ?? '';
+      const at = address.lastIndexOf(':');
+      return [address.slice(0, at), address.slice(at + 1)];
+    };
+    await waitFor('ROLE to name both backups at the primary', async () => {
+      const [kind, offset, followers] = (await primary.role()) as [string, number, string[][]];
+      assert.equal(kind, 'master');
+      assert.ok(offset > 0);
+      assert.deepEqual(
+        followers.map(([ip, port]) => [ip, port]).sort(),
+        [addressOf(first), addressOf(second)].sort(),
+      );
+      return true;
+    });
+    const [kind, ip, port, state, offset] = (await backup.role()) as [string, string, number, string, number];
+    assert.deepEqual([kind, ip, String(port), state], ['slave', ...addressOf(view.primary), 'connected']);
+    assert.ok(offset > 0);
+    primary.disconnect();
+    backup.disconnect();
+  });
+
   test('malformed input gets an error and closes that connection only; the replica goes on', async () => {
     const port = ports.get('r3') as number;
     const send = (bytes: string) =>

@@ -207,7 +207,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':28',
+      ':29',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -258,6 +258,14 @@ describe('the Redis port without a cluster', () => {
       /\r\n\r\n# Replication\r\nrole:slave\r\nunderstudy_role:backup\r\nunderstudy_view:4\r\n/,
     );
     assert.match(text, /slave_repl_offset:12\r\nmaster_repl_offset:12\r\n.*understudy_commit_index:11\r\n/s);
+  });
+
+  test("ROLE answers Redis 7's shape for a backup; with no coordinator to ask, the primary's address is unknown", async () => {
+    const { text } = await exchange(port, 'ROLE\r\nROLE x\r\n', lines(8));
+    assert.equal(
+      text,
+      "*5\r\n$5\r\nslave\r\n$0\r\n\r\n:0\r\n$7\r\nconnect\r\n:12\r\n-ERR wrong number of arguments for 'role' command\r\n",
+    );
   });
 
   test('a command the cluster must answer, with no cluster, is UNAVAILABLE, and replies keep command order', async () => {
