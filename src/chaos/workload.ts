@@ -713,18 +713,8 @@ export class Workload {
           : f === 'append'
             ? ['APPEND', key, token]
             : ['INCR', key];
-    // Its index is not in a Redis reply: for the staleness check a version of unknown index,
-    // acknowledged to this connection when the port answered it ok.
     const version = (made: string | number, acknowledgedNs: number | null) =>
-      this.versions.push({
-        key,
-        kind,
-        version: made,
-        index: null,
-        invokedNs,
-        acknowledgedNs,
-        client: session.client,
-      });
+      this.redisVersion(session, key, kind, made, invokedNs, acknowledgedNs);
     const settle = (reply: RedisReply): void => {
       if (reply instanceof RedisReplyError) {
         if (f === 'incr' && reply.message === notAnIntegerText) {
@@ -815,15 +805,7 @@ export class Workload {
     const invokedNs = clock();
     const handle = recorder.invoke(process, 'cas', key, [seen, value], invokedNs);
     const version = (acknowledgedNs: number | null) =>
-      this.versions.push({
-        key,
-        kind: 'register',
-        version: value,
-        index: null,
-        invokedNs,
-        acknowledgedNs,
-        client: session.client,
-      });
+      this.redisVersion(session, key, 'register', value, invokedNs, acknowledgedNs);
     let replies: RedisReply[];
     try {
       replies = await session.connection.pipeline(
@@ -861,6 +843,30 @@ export class Workload {
     version(null);
     recorder.info(handle, clock());
     return true;
+  }
+
+  /**
+   * What a write through a Redis port made `key`, for the staleness check: its index is not in a
+   * Redis reply, so a version of unknown index, acknowledged to the connection when the port answered
+   * it ok (null: not known to be acknowledged).
+   */
+  private redisVersion(
+    session: RedisSession,
+    key: string,
+    kind: KeyKind,
+    made: string | number,
+    invokedNs: number,
+    acknowledgedNs: number | null,
+  ): void {
+    this.versions.push({
+      key,
+      kind,
+      version: made,
+      index: null,
+      invokedNs,
+      acknowledgedNs,
+      client: session.client,
+    });
   }
 
   /** A GET on a READONLY connection: a bounded read with read-your-writes, for the staleness check. */

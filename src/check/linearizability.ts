@@ -122,7 +122,7 @@ export function checkLinearizable(
   const unmodeled = new Map<string, { readonly example: Operation; count: number }>();
   for (const operation of operations) {
     if (operation.status === 'info' && operation.f === 'read') continue; // no effect, no observation
-    if (isCancelled(operation)) continue; // never ran, never will: no effect, no observation
+    if (neverRan(operation)) continue; // never ran, never will: no effect, no observation
     if (operation.status === 'fail' && !isModeledFailure(operation, limits)) {
       const group = `${operation.f} ${operation.error}`;
       const seen = unmodeled.get(group);
@@ -162,7 +162,7 @@ interface ModelLimits {
  * A write the cluster said never ran: cancelled (REQUEST_CANCELLED), or in a transaction refused
  * whole because a key it watched changed (VALUE_CHANGED). It never took effect.
  */
-export function isCancelled({ f, status, error }: Operation): boolean {
+export function neverRan({ f, status, error }: Operation): boolean {
   return (
     status === 'fail' &&
     (error === ErrorCode.requestCancelled || error === ErrorCode.valueChanged) &&

@@ -73,7 +73,7 @@ export interface ConnectionState {
   token: string | null;
 }
 
-/** A key under WATCH and the value it held when watched. */
+/** A key under WATCH and the value the connection last saw it hold (null: absent). */
 export interface WatchedKey {
   readonly key: Uint8Array;
   readonly value: Uint8Array | null;

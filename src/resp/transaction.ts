@@ -6,9 +6,8 @@
 // one whose arguments are wrong for its own reasons (SET ... EX) is queued and answered with its error
 // inside EXEC's array while the others run. Only key/value commands (and UNWATCH, answered OK) may be
 // queued: the others (PING, INFO, ...) are refused inside MULTI and abort it, where Redis would queue
-// them. After WATCH the
-// transaction runs behind a guard of the watched values, and EXEC answers nil if one changed
-// (watch.ts).
+// them. After WATCH the transaction runs behind a guard of the watched values, and EXEC answers nil
+// if one changed (watch.ts).
 
 import { type CommandSpec, type CommandTable, isPlan, type Planned } from './command-table.js';
 import type { CommandContext } from './context.js';

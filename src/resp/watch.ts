@@ -15,6 +15,7 @@
 // by value, so one connection holds at most watchedKeysMax keys and watchedBytesMax bytes of keys
 // and values (limits.ts); a read that would pass the bytes makes the next EXEC answer nil.
 
+import { asBuffer } from '../buffers.js';
 import { type KvOperation, type KvOperationOf, type KvOutcome, kvOperation } from '../state-machine/index.js';
 import type { CommandSpec } from './command-table.js';
 import type { CommandContext, ConnectionState } from './context.js';
@@ -66,7 +67,7 @@ export function noteWatchedReads(
   const { watched } = connection;
   if (watched.size === 0) return;
   const seen = (key: Uint8Array, value: Uint8Array | null): void => {
-    const name = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    const name = asBuffer(key).toString('latin1');
     const entry = watched.get(name);
     if (entry !== undefined) watched.set(name, { key: entry.key, value });
   };
@@ -106,10 +107,11 @@ async function watch(args: readonly Buffer[], context: CommandContext): Promise<
       `ERR WATCH of ${watched.size + fresh.size} keys: one connection watches at most ${watchedKeysMax} in Understudy`,
     );
   }
+  const keys = [...fresh.values()];
   let values: (Uint8Array | null)[];
   try {
     const client = await context.backend.client(connection.token);
-    const { result } = await client.execute(kvOperation.getMany([...fresh.values()]));
+    const { result } = await client.execute(kvOperation.getMany(keys));
     if (result.kind !== 'get-many') throw new Error(`WATCH read a ${result.kind} result`);
     values = [...result.values];
   } catch (error) {
@@ -118,7 +120,7 @@ async function watch(args: readonly Buffer[], context: CommandContext): Promise<
     return mapped;
   }
   let bytes = watchedBytes(connection);
-  [...fresh.values()].forEach((key, at) => {
+  keys.forEach((key, at) => {
     bytes += key.byteLength + (values[at]?.byteLength ?? 0);
   });
   if (bytes > watchedBytesMax) {
@@ -126,8 +128,8 @@ async function watch(args: readonly Buffer[], context: CommandContext): Promise<
       `ERR WATCH would hold ${bytes} bytes of keys and their values: one connection watches at most ${watchedBytesMax} in Understudy, which compares values`,
     );
   }
-  [...fresh.values()].forEach((key, at) => {
-    watched.set(key.toString('latin1'), { key: new Uint8Array(key), value: values[at] ?? null });
+  [...fresh].forEach(([name, key], at) => {
+    watched.set(name, { key: new Uint8Array(key), value: values[at] ?? null });
   });
   return reply.ok;
 }
