@@ -51,7 +51,7 @@ function describeWrite(metadata: WriteMetadata): string {
   return `(view ${metadata.view}, index ${metadata.index}, ${metadata.durability} on ${holders})`;
 }
 
-async function withClient(flags: ClientFlags, run: (client: Client) => Promise<void>): Promise<void> {
+export async function withClient(flags: ClientFlags, run: (client: Client) => Promise<void>): Promise<void> {
   const tls = clientTlsMaterial(flags);
   const token = clientToken(flags.tokenFile);
   const client = await Client.connect({

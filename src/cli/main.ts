@@ -12,6 +12,7 @@ import { addClientCommands } from './kv-commands.js';
 import { exitCode } from './options.js';
 import { packageVersion } from './package-version.js';
 import { addServerCommands } from './server-commands.js';
+import { addSnapshotCommands } from './snapshot-commands.js';
 import { addTokenCommand } from './token-command.js';
 
 const program = new Command('understudy')
@@ -22,6 +23,7 @@ const program = new Command('understudy')
   .showSuggestionAfterError(true);
 addClientCommands(program);
 addServerCommands(program);
+addSnapshotCommands(program);
 addConfigCommand(program);
 addChaosCommand(program);
 addBenchCommand(program);

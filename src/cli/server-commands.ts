@@ -130,6 +130,8 @@ interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogF
   readonly adminPort?: number;
   readonly tlsDir?: string;
   readonly scheduling: SchedulingPolicy;
+  /** A saved snapshot to start a new cluster from (a decision for one start: no variable, no file). */
+  readonly restore?: string;
 }
 
 /** The protocol settings every process of the cluster shares, from the defaults and the flags. */
@@ -299,7 +301,12 @@ export function addServerCommands(program: Command): void {
 
   const start = program
     .command('start')
-    .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it');
+    .description('run a local cluster (a coordinator and N replicas) in the foreground; Ctrl-C stops it')
+    .option(
+      '--restore <file>',
+      'start a new cluster from a snapshot `understudy snapshot save` wrote: every replica directory ' +
+        'is made from it (--dir must hold no cluster), and the coordinator rebuilds the view from them',
+    );
   addSettings(start, 'start').action(async (flags: StartFlags, command: Command) => {
     const usage = (message: string): never =>
       command.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
@@ -430,6 +437,31 @@ function hasReplicaData(directory: string): boolean {
   if (!existsSync(directory)) return false;
   return readdirSync(directory, { withFileTypes: true }).some(
     (entry) => entry.isDirectory() && existsSync(join(directory, entry.name, 'identity')),
+  );
+}
+
+/**
+ * Makes each replica's directory under `directory` from the saved snapshot `file`, checked whole
+ * first. Refuses a `directory` that holds a cluster already: a restore starts a new one.
+ */
+async function restoreCluster(file: string, directory: string, replicaIds: readonly string[]): Promise<void> {
+  const { readSavedSnapshot } = await import('../storage/saved-snapshot.js');
+  const { restoreReplicaDirectory } = await import('../storage/restore.js');
+  const saved = readSavedSnapshot(file);
+  const held = ['coordinator', ...replicaIds].filter((name) => {
+    const path = join(directory, name);
+    return existsSync(path) && readdirSync(path).length > 0;
+  });
+  if (held.length > 0) {
+    throw new ConfigError(
+      `--restore starts a new cluster, but ${directory} holds one already (${held.join(', ')}): ` +
+        'choose another --dir, or move this one aside',
+    );
+  }
+  for (const id of replicaIds) restoreReplicaDirectory(saved, join(directory, id));
+  process.stdout.write(
+    `understudy: restored ${replicaIds.join(', ')} from ${file}: the state at index ${saved.position.index}, ` +
+      `saved from ${saved.metadata.replica} at ${saved.metadata.savedAt}\n`,
   );
 }
 
@@ -618,6 +650,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
   // A hang-up (its terminal closed) stops the cluster too: the servers take SIGHUP as a reload.
   process.on('SIGINT', stopOnSignal).on('SIGTERM', stopOnSignal).on('SIGHUP', stopOnSignal);
 
+  const replicaIds = Array.from({ length: flags.replicas }, (_, k) => `r${k + 1}`);
+  if (flags.restore !== undefined) await restoreCluster(flags.restore, directory, replicaIds);
   const coordinatorChild = launch('coordinator', [
     'coordinator',
     '--listen',
@@ -625,8 +659,13 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     '--dir',
     join(directory, 'coordinator'),
     // A data folder with no replica data yet is a new cluster; otherwise the coordinator's own state
-    // must be there, or it refuses to act rather than start over and reuse view numbers.
-    ...(hasReplicaData(directory) ? [] : ['--new-cluster']),
+    // must be there, or it refuses to act rather than start over and reuse view numbers. A restored
+    // cluster's coordinator is new, and its replicas hold the state: it rebuilds the view from them.
+    ...(flags.restore !== undefined
+      ? ['--recover-from-replicas', replicaIds.join(',')]
+      : hasReplicaData(directory)
+        ? []
+        : ['--new-cluster']),
     '--admin',
     formatAddress(flags.host, adminPortOf(flags)),
     // The replicas' admin ports, which `start` chooses below: the dashboard's latency comes from them.
@@ -636,9 +675,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     ...tlsArgumentsFrom(tlsDirectory, 'coordinator'),
   ]);
   if (!(await coordinatorChild.ready)) return; // its exit was reported; nothing else is running
-  const replicas = Array.from({ length: flags.replicas }, (_, k) => {
-    const id = `r${k + 1}`;
-    return launch(id, [
+  const replicas = replicaIds.map((id, k) =>
+    launch(id, [
       'replica',
       '--id',
       id,
@@ -664,8 +702,8 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
       ...quorum,
       ...(service === null ? [] : ['--service', service.argument]),
       ...tlsArgumentsFrom(tlsDirectory, id),
-    ]);
-  });
+    ]),
+  );
   const ready = await Promise.all(replicas.map((replica) => replica.ready));
   if (stopping) return;
   if (!ready.includes(true)) {

@@ -25,6 +25,10 @@ export {
   type ReadReply,
   ReplicatedClient,
   type RequestStatus,
+  SAVE_DEADLINE_MS_DEFAULT,
+  type SaveSnapshotOptions,
+  type SnapshotSaveSink,
   type WriteOptions,
   type WriteReply,
 } from './replicated-client.js';
+export { type SavedSnapshotSummary, saveSnapshotToFile } from './save-snapshot.js';

@@ -29,9 +29,11 @@ import {
   type ReadOptions,
   ReplicatedClient,
   type RequestStatus,
+  type SaveSnapshotOptions,
   type WriteOptions,
   type WriteReply,
 } from './replicated-client.js';
+import { type SavedSnapshotSummary, saveSnapshotToFile } from './save-snapshot.js';
 
 export type Bytes = string | Uint8Array;
 
@@ -255,6 +257,15 @@ export class Client {
   /** Hands the primary role to backup `to` (see ReplicatedClient.switchover). */
   switchover(to: string): Promise<SwitchoverReply> {
     return this.replicated.switchover(to);
+  }
+
+  /**
+   * Saves a snapshot of the store holding every write acknowledged before the call into `file`
+   * (`understudy snapshot save`; see ReplicatedClient.saveSnapshot). `understudy snapshot restore`
+   * makes replica data directories of it.
+   */
+  saveSnapshot(file: string, options: SaveSnapshotOptions = {}): Promise<SavedSnapshotSummary> {
+    return saveSnapshotToFile(this.replicated, file, options);
   }
 
   close(): Promise<void> {

@@ -24,7 +24,9 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
 import {
+  BadFrameError,
   ConfigError,
   ConnectionClosedError,
   ErrorCode,
@@ -41,6 +43,8 @@ import type {
   ClientRequest,
   ClientSuccess,
   Hello,
+  SaveReady,
+  SaveReply,
   StalenessBound,
   StatusReply,
   SwitchoverReply,
@@ -63,6 +67,7 @@ import {
   PROTOCOL_VERSION,
   parseAddressList,
   parseClientReply,
+  parseSaveReply,
   parseStatusReply,
   parseSwitchoverReply,
   type TlsMaterial,
@@ -84,6 +89,36 @@ const retryableCodes: ReadonlySet<string> = new Set([ErrorCode.notPrimary, Error
 const nextMemberCodes: ReadonlySet<string> = new Set([...retryableCodes, ErrorCode.stale]);
 
 const noOperation = new Uint8Array(0);
+
+/** How long `saveSnapshot` may take, retries included, unless the call says otherwise. */
+export const SAVE_DEADLINE_MS_DEFAULT = 10 * 60_000;
+/** How long one chunk of a saved snapshot may take to arrive. */
+const saveChunkTimeoutMs = 30_000;
+/** Bytes a save asks for at once, and reads it keeps in flight. */
+const saveChunkBytes = 1024 * 1024;
+const saveReadsInFlight = 4;
+/** Refusals of a save that another attempt may not meet (the primary changed, the file was replaced). */
+const saveRetryableCodes: ReadonlySet<string> = new Set([
+  ErrorCode.notPrimary,
+  ErrorCode.overloaded,
+  ErrorCode.unavailable,
+  ErrorCode.snapshotGone,
+]);
+
+/** Where `saveSnapshot` writes the file it reads, in order (storage/saved-snapshot.ts writes one). */
+export interface SnapshotSaveSink {
+  /** An attempt starts: the primary named this snapshot; what an earlier attempt wrote is dropped. */
+  begin(ready: SaveReady): Promise<void>;
+  /** The file's next bytes. */
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+export interface SaveSnapshotOptions {
+  /** How long the save may take, retries included (default 10 minutes). */
+  readonly deadlineMs?: number;
+  /** Called after each chunk is written: the bytes written so far of `total`. */
+  readonly onProgress?: (written: number, total: number) => void;
+}
 
 export interface ClientOptions {
   /** The coordinator's "host:port"; on etcd, every coordinator's, comma-separated (the leader is found among them). */
@@ -435,6 +470,44 @@ export class ReplicatedClient {
     }
   }
 
+  /**
+   * Saves a snapshot of the service's state holding every write acknowledged before this call
+   * (`understudy snapshot save`): the primary names a kept, so committed, snapshot at or past its
+   * log's end, and its file is read chunk by chunk, each checked against its CRC, into `sink`.
+   * An attempt whose primary changed, or whose snapshot was replaced while it was read, starts over
+   * until the deadline. A cluster that asks for tokens wants an admin token.
+   */
+  async saveSnapshot(sink: SnapshotSaveSink, options: SaveSnapshotOptions = {}): Promise<SaveReady> {
+    const endMs = performance.now() + (options.deadlineMs ?? SAVE_DEADLINE_MS_DEFAULT);
+    let backoffMs = RETRY_BACKOFF_MIN_MS;
+    let lastFailure = 'no attempt finished';
+    while (performance.now() < endMs && !this.closing.signal.aborted) {
+      let primary: SharedConnection<SaveReply> | null = null;
+      try {
+        const remainingMs = endMs - performance.now();
+        const status = await this.fetchStatus(Math.min(this.options.attemptTimeoutMs, remainingMs));
+        const primaryId = status.view?.primary;
+        const address = status.replicas.find((replica) => replica.id === primaryId)?.address;
+        if (address === undefined) throw new UnavailableError('the coordinator names no primary');
+        primary = new SharedConnection(address, this.hello, parseSaveReply, this.nextId, this.dialing);
+        const ready = await primary.call((id) => ({ type: 'save_request', id }), endMs);
+        if (ready.type !== 'save_ready') throw saveFailure(ready, 'a save');
+        await sink.begin(ready);
+        await readSavedSnapshot(primary, ready, sink, endMs, options.onProgress);
+        return ready;
+      } catch (error) {
+        if (!(error instanceof UnderstudyError) || error instanceof HandshakeError) throw error;
+        if (error instanceof RequestRefusedError && !saveRetryableCodes.has(error.code)) throw error;
+        lastFailure = error.message;
+      } finally {
+        primary?.close();
+      }
+      await sleep(Math.min(backoffMs, Math.max(0, endMs - performance.now())));
+      backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MAX_MS);
+    }
+    throw new UnavailableError(`no snapshot saved within the deadline: ${lastFailure}`);
+  }
+
   async close(): Promise<void> {
     if (this.closing.signal.aborted) return;
     this.closing.abort();
@@ -719,6 +792,60 @@ function stalenessOf(options: ReadOptions, highestWriteIndex: number): Staleness
     maxStalenessMs,
     minIndex: logIndex(readYourWrites ? Math.max(minIndex, highestWriteIndex) : minIndex),
   };
+}
+
+/** Reads the file `ready` names into `sink`, a few chunks in flight, each checked before it is written. */
+async function readSavedSnapshot(
+  primary: SharedConnection<SaveReply>,
+  ready: SaveReady,
+  sink: SnapshotSaveSink,
+  endMs: number,
+  onProgress: ((written: number, total: number) => void) | undefined,
+): Promise<void> {
+  const { snapshot } = ready;
+  const total = snapshot.sizeBytes;
+  const reads: { readonly offset: number; readonly reply: Promise<SaveReply> }[] = [];
+  let asked = 0;
+  let written = 0;
+  try {
+    while (written < total) {
+      while (reads.length < saveReadsInFlight && asked < total) {
+        const offset = asked;
+        const reply = primary.call(
+          (id) => ({ type: 'save_read', id, snapshot, offset, length: saveChunkBytes }),
+          Math.min(endMs, performance.now() + saveChunkTimeoutMs),
+        );
+        reply.catch(() => undefined); // awaited in order below; one failure ends the attempt
+        reads.push({ offset, reply });
+        asked += Math.min(saveChunkBytes, total - offset);
+      }
+      const next = reads.shift();
+      if (next === undefined) break;
+      const chunk = await next.reply;
+      if (chunk.type !== 'save_chunk') throw saveFailure(chunk, 'a read of the snapshot');
+      const expected = Math.min(saveChunkBytes, total - next.offset);
+      if (
+        chunk.offset !== next.offset ||
+        chunk.bytes.length !== expected ||
+        crc32(chunk.bytes) !== chunk.checksum
+      ) {
+        throw new UnavailableError(
+          `a chunk of the snapshot at offset ${next.offset} arrived damaged or misplaced; save again`,
+        );
+      }
+      await sink.write(chunk.bytes);
+      written += chunk.bytes.length;
+      onProgress?.(written, total);
+    }
+  } finally {
+    reads.length = 0;
+  }
+}
+
+/** A save's refusal, or an answer of the wrong kind, as the error the caller sees. */
+function saveFailure(reply: SaveReply, what: string): UnderstudyError {
+  if (reply.type === 'save_refused') return new RequestRefusedError(reply.code, reply.message);
+  return new BadFrameError(`${what} was answered ${reply.type}`);
 }
 
 /** The dial options every connection of a client shares. */

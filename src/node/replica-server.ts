@@ -40,6 +40,7 @@ import {
   countRequestRefusal,
   dialFirst,
   ID_BYTES_MAX,
+  isSaveMessage,
   isTransferMessage,
   type Listener,
   type LocalLink,
@@ -54,6 +55,7 @@ import {
   parseClientRequest,
   parseCoordinatorToReplica,
   parsePeerMessage,
+  parseSaveClientMessage,
   parseTransferMessage,
   type TlsMaterial,
 } from '../transport/index.js';
@@ -62,6 +64,7 @@ import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig }
 import { createLogger, errorText, type Logger } from './logger.js';
 import { PeerLinks } from './peer-links.js';
 import { createRequestHistogram, InFlightRequests } from './request-timing.js';
+import { SnapshotSaves } from './snapshot-saves.js';
 import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
 import { type StallCounts, StallWatch } from './stall-watch.js';
 import { fsyncBoundsSeconds, TimingHistogram } from './timing-histogram.js';
@@ -182,6 +185,7 @@ export class ReplicaServer {
   private snapshotWork: Promise<void> = Promise.resolve();
   private readonly fetcher: SnapshotFetcher;
   private readonly snapshotServer: SnapshotServer;
+  private readonly saves: SnapshotSaves;
   /** Handshake refusals already logged, so that retries do not repeat them. */
   private readonly refusalsLogged = new Set<string>();
   /** The core's count of views adopted when this shell last logged one (debug only). */
@@ -219,6 +223,16 @@ export class ReplicaServer {
       options.config.transferBytesPerSecond,
       this.logger,
     );
+    this.saves = new SnapshotSaves({
+      replica: core.id,
+      service: options.service,
+      requestSave: () => core.requestSave(),
+      role: () => core.currentRole,
+      newestKept: () => snapshots.newestInfo(),
+      server: this.snapshotServer,
+      scheduleFlush: () => this.scheduleFlush(),
+      logger: this.logger,
+    });
     this.fetcher = new SnapshotFetcher(
       {
         beginTransfer: (info) => snapshots.beginTransfer(info),
@@ -243,6 +257,7 @@ export class ReplicaServer {
       }
       this.stalls.tick();
       this.core.tick();
+      this.saves.tick();
       this.redialCoordinatorIfSilent();
       this.flush();
       this.logAdoptedView();
@@ -437,6 +452,10 @@ export class ReplicaServer {
     };
     connection.onMessage = (raw) => {
       try {
+        if (isSaveMessage(raw)) {
+          this.saves.onMessage(connection, principal, parseSaveClientMessage(raw));
+          return;
+        }
         const request = parseClientRequest(raw);
         if (principal !== null && !ownsClientId(principal, request.clientId)) {
           refuseForeignClientId(connection, request.id, principal);
@@ -459,7 +478,8 @@ export class ReplicaServer {
       try {
         if (isTransferMessage(raw)) {
           const message = parseTransferMessage(raw);
-          if (message.type === 'snapshot_read') this.snapshotServer.onRead(from, message);
+          if (message.type === 'snapshot_read')
+            this.snapshotServer.onRead({ kind: 'learner', id: from }, message);
           else this.fetcher.onMessage(from, message);
           return;
         }

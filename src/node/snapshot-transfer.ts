@@ -50,9 +50,17 @@ export interface SnapshotSink {
 
 type Send = (to: ReplicaId, message: TransferMessage) => void;
 
+/**
+ * Who a source serves: a learner (a replica, by id), or a client saving a snapshot (`understudy
+ * snapshot save`), answered on its own connection under its call's id.
+ */
+export type TransferDestination =
+  | { readonly kind: 'learner'; readonly id: ReplicaId }
+  | { readonly kind: 'save'; readonly reply: (message: SnapshotChunk | SnapshotGone) => void };
+
 export class SnapshotServer {
-  private readonly queue: { readonly to: ReplicaId; readonly read: SnapshotRead }[] = [];
-  /** The snapshot each learner was last sent, so that a transfer is logged at its start, not per chunk. */
+  private readonly queue: { readonly to: TransferDestination; readonly read: SnapshotRead }[] = [];
+  /** The snapshot each reader was last sent, so that a transfer is logged at its start, not per chunk. */
   private readonly announced = new Map<ReplicaId, SnapshotInfo>();
   private serving = false;
   /** When the token bucket next allows a byte out (performance.now() ms). */
@@ -68,7 +76,8 @@ export class SnapshotServer {
     private readonly chunkBytesMax = transferChunkBytesDefault,
   ) {}
 
-  onRead(from: ReplicaId, read: SnapshotRead): void {
+  /** Serves `read`; learners and saves share one queue and one pace (`--transfer-rate`). */
+  onRead(from: TransferDestination, read: SnapshotRead): void {
     if (this.closed || this.queue.length >= queuedReadsMax) return;
     this.queue.push({ to: from, read });
     if (!this.serving) void this.serve();
@@ -90,11 +99,10 @@ export class SnapshotServer {
     }
   }
 
-  private async answer(to: ReplicaId, read: SnapshotRead): Promise<void> {
+  private async answer(to: TransferDestination, read: SnapshotRead): Promise<void> {
     const { snapshot } = read;
     if (!this.source.has(snapshot)) {
-      const gone: SnapshotGone = { type: 'snapshot_gone', snapshot };
-      this.send(to, gone);
+      this.deliver(to, { type: 'snapshot_gone', snapshot });
       return;
     }
     this.announce(to, read);
@@ -104,7 +112,7 @@ export class SnapshotServer {
     try {
       bytes = await this.source.readChunk(snapshot, read.offset, length);
     } catch {
-      this.send(to, { type: 'snapshot_gone', snapshot });
+      this.deliver(to, { type: 'snapshot_gone', snapshot });
       return;
     }
     const chunk: SnapshotChunk = {
@@ -114,21 +122,28 @@ export class SnapshotServer {
       bytes,
       checksum: crc32(bytes),
     };
-    this.send(to, chunk);
+    this.deliver(to, chunk);
   }
 
-  private announce(to: ReplicaId, read: SnapshotRead): void {
-    const announced = this.announced.get(to);
+  private deliver(to: TransferDestination, message: SnapshotChunk | SnapshotGone): void {
+    if (to.kind === 'learner') this.send(to.id, message);
+    else to.reply(message);
+  }
+
+  /** Learners only: a save is logged once, when the primary names its snapshot (snapshot-saves.ts). */
+  private announce(to: TransferDestination, read: SnapshotRead): void {
+    if (to.kind !== 'learner') return;
+    const announced = this.announced.get(to.id);
     if (announced !== undefined && sameSnapshot(announced, read.snapshot)) return;
-    this.announced.set(to, read.snapshot);
+    this.announced.set(to.id, read.snapshot);
     const { snapshot } = read;
     this.logger.info(
       {
-        to,
+        to: to.id,
         index: snapshot.position.index,
         bytes: snapshot.sizeBytes,
         fromOffset: read.offset,
-        reason: `${to} lacks log entries this replica no longer keeps: they are in this snapshot`,
+        reason: `${to.id} lacks log entries this replica no longer keeps: they are in this snapshot`,
       },
       'sending a snapshot',
     );

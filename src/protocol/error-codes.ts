@@ -56,6 +56,11 @@ export const ErrorCode = {
    * watched key change): nothing of its whole sequence ran.
    */
   valueChanged: 'VALUE_CHANGED',
+  /**
+   * The snapshot a save was reading is no longer kept (two newer ones replaced it while the save
+   * read slowly): ask for a new save.
+   */
+  snapshotGone: 'SNAPSHOT_GONE',
   /** A configuration value or command-line flag is invalid. */
   badConfig: 'BAD_CONFIG',
 } as const;

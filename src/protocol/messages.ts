@@ -330,6 +330,59 @@ export interface ClientFailure {
 
 export type ClientReply = ClientSuccess | ClientFailure;
 
+// ---- client ↔ primary: saving a snapshot (`understudy snapshot save`) ---------------------------
+// The client asks the primary for a snapshot that holds every write acknowledged before it asked;
+// the primary takes one if its newest kept snapshot is older, and names it once it is kept (so
+// committed). The client then reads the file chunk by chunk, as a learner does, over the same
+// connection; the primary's shell serves the chunks from its kept files.
+
+/** Client → primary: a snapshot holding every write acknowledged until now. */
+export interface SaveRequest {
+  readonly type: 'save_request';
+  readonly id: number;
+}
+
+/** Primary → client: the kept snapshot to read, and the service whose state it holds. */
+export interface SaveReady {
+  readonly type: 'save_ready';
+  readonly id: number;
+  readonly snapshot: SnapshotInfo;
+  readonly service: ServiceIdentity;
+  /** The replica that took it (the primary). */
+  readonly replica: ReplicaId;
+}
+
+/** Client → replica: `length` bytes of that snapshot's file from `offset`. */
+export interface SaveRead {
+  readonly type: 'save_read';
+  readonly id: number;
+  readonly snapshot: SnapshotInfo;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Replica → client: part of the file, with the crc32 of these bytes. */
+export interface SaveChunk {
+  readonly type: 'save_chunk';
+  readonly id: number;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly checksum: number;
+}
+
+/** Replica → client: no snapshot for it (not the primary, no admin token, the file gone). */
+export interface SaveRefused {
+  readonly type: 'save_refused';
+  readonly id: number;
+  readonly code: string;
+  readonly message: string;
+  /** For NOT_PRIMARY: the primary this replica believes in, if any. */
+  readonly primary: ReplicaId | null;
+}
+
+export type SaveClientMessage = SaveRequest | SaveRead;
+export type SaveReply = SaveReady | SaveChunk | SaveRefused;
+
 // ---- handshake ---------------------------------------------------------------------------------
 
 /**

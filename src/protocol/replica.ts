@@ -79,6 +79,16 @@ import {
   type View,
 } from './types.js';
 
+/** What a save is told: the index a kept snapshot must reach, or why this replica takes none. */
+export type SaveAnswer =
+  | { readonly ok: true; readonly index: LogIndex }
+  | {
+      readonly ok: false;
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly primary: ReplicaId | null;
+    };
+
 /** A snapshot as read from disk: its description and the payload the core encoded. */
 export interface StoredSnapshot {
   readonly info: SnapshotInfo;
@@ -201,6 +211,8 @@ export class Replica {
   /** The snapshots the shell keeps (the newest two), oldest first. */
   private keptSnapshots: SnapshotInfo[] = [];
   private snapshotInProgress: SnapshotInProgress | null = null;
+  /** A save asked for a kept snapshot at this index or later (0: none asked); taken then whatever the log's size. */
+  private saveWantedIndex = 0;
   private logBytesSinceSnapshot = 0;
   /**
    * This process takes its snapshots at two thirds to all of the threshold, by its incarnation:
@@ -433,6 +445,35 @@ export class Replica {
     taking.written = info;
     this.keepSnapshotIfCommitted();
     this.checkInvariants();
+  }
+
+  /**
+   * A client asks to save a snapshot (`understudy snapshot save`). Only the primary under its lease
+   * answers: its log then holds every write acknowledged until now, acknowledged async ones too, so a
+   * kept snapshot at its log's end or later holds them all, and is committed. Answers that index (the
+   * shell names the client the first kept snapshot to reach it) and takes such a snapshot soon if the
+   * newest kept one is older; or why this replica cannot.
+   */
+  requestSave(): SaveAnswer {
+    this.catchUp();
+    const view = this.view;
+    if (this.role !== 'primary' || view === null || !this.leaseValid()) {
+      const primary = view !== null && view.primary !== this.id ? view.primary : null;
+      const why = this.role === 'primary' ? 'holds no lease' : 'is not the primary';
+      return { ok: false, code: ErrorCode.notPrimary, message: `replica ${this.id} ${why}`, primary };
+    }
+    const index = this.appliedIndex;
+    if (index === 0) {
+      return {
+        ok: false,
+        code: ErrorCode.badRequest,
+        message: 'the cluster holds nothing yet',
+        primary: null,
+      };
+    }
+    this.saveWantedIndex = Math.max(this.saveWantedIndex, index);
+    this.maybeTakeSnapshot();
+    return { ok: true, index: logIndex(index) };
   }
 
   /** The shell made the snapshot of a `keep-snapshot` operation the newest kept one. */
@@ -1644,7 +1685,8 @@ export class Replica {
     if (this.appliedIndex <= (saved?.position.index ?? 0)) return;
     const threshold =
       Math.max(this.config.snapshotLogBytes, Math.floor((saved?.sizeBytes ?? 0) / 4)) * this.snapshotStagger;
-    if (this.logBytesSinceSnapshot < threshold) return;
+    const saveWaits = this.saveWantedIndex > (saved?.position.index ?? 0);
+    if (this.logBytesSinceSnapshot < threshold && !saveWaits) return;
     const position = this.log.positionAt(this.appliedIndex);
     const stateMachine = this.stateMachine;
     const payload = beginSnapshotPayload({

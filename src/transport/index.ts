@@ -65,6 +65,7 @@ export {
 export {
   ADDRESS_BYTES_MAX,
   ID_BYTES_MAX,
+  isSaveMessage,
   isTransferMessage,
   parseClientReply,
   parseClientRequest,
@@ -74,6 +75,8 @@ export {
   parseHello,
   parseHelloHeader,
   parsePeerMessage,
+  parseSaveClientMessage,
+  parseSaveReply,
   parseStatusReply,
   parseStatusRequest,
   parseSwitchoverReply,

@@ -15,6 +15,8 @@ import type {
   PeerKind,
   PeerMessage,
   ReplicaStatus,
+  SaveClientMessage,
+  SaveReply,
   StalenessBound,
   StatusReply,
   StatusRequest,
@@ -283,6 +285,8 @@ const statusRequestTypes = oneOf('status_request');
 const statusReplyTypes = oneOf('status_reply');
 const switchoverRequestTypes = oneOf('switchover_request');
 const switchoverReplyTypes = oneOf('switchover_reply');
+const saveClientTypes = oneOf('save_request', 'save_read');
+const saveReplyTypes = oneOf('save_ready', 'save_chunk', 'save_refused');
 const helloTypes = oneOf('hello');
 const welcomeTypes = oneOf('welcome');
 
@@ -327,6 +331,13 @@ const transferTypes: ReadonlySet<unknown> = new Set(['snapshot_read', 'snapshot_
 /** Whether a frame from a peer replica is for the shells' snapshot transfer rather than the core. */
 export function isTransferMessage(value: unknown): boolean {
   return typeof value === 'object' && value !== null && transferTypes.has((value as { type?: unknown }).type);
+}
+
+const saveTypes: ReadonlySet<unknown> = new Set(['save_request', 'save_read']);
+
+/** Whether a frame from a client is a snapshot save's rather than a request. */
+export function isSaveMessage(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && saveTypes.has((value as { type?: unknown }).type);
 }
 
 export function parseTransferMessage(value: unknown): TransferMessage {
@@ -486,6 +497,53 @@ export function parseSwitchoverReply(value: unknown): SwitchoverReply {
     message: field('message', longText),
     view: field('view', viewOrNull),
   };
+}
+
+/** What a client may send a replica besides requests: a snapshot save and its reads. */
+export function parseSaveClientMessage(value: unknown): SaveClientMessage {
+  const field = fields(value, 'save message');
+  const type = field('type', saveClientTypes);
+  const id = field('id', integer);
+  if (type === 'save_request') return { type, id };
+  return {
+    type,
+    id,
+    snapshot: field('snapshot', snapshotInfo),
+    offset: field('offset', integer),
+    length: field('length', integer),
+  };
+}
+
+export function parseSaveReply(value: unknown): SaveReply {
+  const field = fields(value, 'save reply');
+  const type = field('type', saveReplyTypes);
+  const id = field('id', integer);
+  switch (type) {
+    case 'save_ready':
+      return {
+        type,
+        id,
+        snapshot: field('snapshot', snapshotInfo),
+        service: field('service', service),
+        replica: field('replica', replica),
+      };
+    case 'save_chunk':
+      return {
+        type,
+        id,
+        offset: field('offset', integer),
+        bytes: field('bytes', binary),
+        checksum: field('checksum', integer),
+      };
+    case 'save_refused':
+      return {
+        type,
+        id,
+        code: field('code', idText),
+        message: field('message', longText),
+        primary: field('primary', replicaOrNull),
+      };
+  }
 }
 
 /** The start of a Hello of any protocol version: read before the rest, which may be shaped otherwise. */

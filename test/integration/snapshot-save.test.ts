@@ -1,0 +1,133 @@
+// `understudy snapshot save` and `snapshot restore` against real processes: a snapshot saved while
+// writes go on holds every write acknowledged before the save began and none begun after it ended,
+// and a cluster started from it (`understudy start --restore`) serves exactly that state.
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { Client } from '../../src/client/index.js';
+import { decodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
+import { decodeResult, encodeOperation, KeyValueStore, kvOperation } from '../../src/state-machine/index.js';
+import { readSavedSnapshot } from '../../src/storage/saved-snapshot.js';
+import { freePortRuns, LocalCluster, launchStart, runCli, waitFor } from './harness.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A key's value in the store a saved snapshot holds, or null. */
+function savedStore(file: string): (key: string) => string | null {
+  const store = new KeyValueStore();
+  store.restore(decodeSnapshotPayload(readSavedSnapshot(file).payload).state);
+  return (key) => {
+    const { value } = decodeResult('get', store.query(encodeOperation(kvOperation.get(encoder.encode(key)))));
+    return value === null ? null : decoder.decode(value);
+  };
+}
+
+interface Write {
+  readonly value: string;
+  readonly startedAtMs: number;
+  readonly ackedAtMs: number;
+  readonly index: number;
+}
+
+test('a snapshot saved under load holds every acknowledged write, and a cluster restored from it serves them', async (t) => {
+  // A small threshold: the primary has taken snapshots of its own before the save asks for one.
+  const cluster = await LocalCluster.start(3, ['--snapshot-log-bytes', '32768']);
+  t.after(() => cluster.close());
+  const client = await cluster.client();
+
+  const writes = new Map<string, Write>();
+  let writing = true;
+  const writer = async (number: number) => {
+    for (let n = 0; writing; n++) {
+      const key = `w${number}-${n}`;
+      const value = `${key}:${'x'.repeat(100)}`;
+      const startedAtMs = performance.now();
+      const { index } = await client.put(encoder.encode(key), encoder.encode(value));
+      writes.set(key, { value, startedAtMs, ackedAtMs: performance.now(), index });
+    }
+  };
+  const writers = [1, 2, 3, 4].map(writer);
+  await waitFor('writes before the save', () => (writes.size >= 400 ? true : undefined));
+
+  const askedAtMs = performance.now();
+  const file = path.join(cluster.directory, 'saved.snap');
+  const saved = await client.saveSnapshot(file);
+  const endedAtMs = performance.now();
+  const countAtEnd = writes.size;
+  await waitFor('writes after the save', () => (writes.size >= countAtEnd + 100 ? true : undefined));
+  writing = false;
+  await Promise.all(writers);
+
+  assert.ok(existsSync(file) && !existsSync(`${file}.part`));
+  const read = savedStore(file);
+  let before = 0;
+  let after = 0;
+  for (const [key, write] of writes) {
+    if (write.ackedAtMs < askedAtMs) {
+      before += 1;
+      assert.equal(read(key), write.value, `${key}, acknowledged before the save began, is in it`);
+      assert.ok(write.index <= saved.index, `${key} (index ${write.index}) is at or below ${saved.index}`);
+    } else if (write.startedAtMs > endedAtMs) {
+      after += 1;
+      assert.equal(read(key), null, `${key}, begun after the save ended, is not in it`);
+    }
+  }
+  assert.ok(before >= 400 && after >= 50, `${before} writes before the save, ${after} after`);
+  assert.equal(saved.service.name, 'understudy-kv');
+
+  // A new cluster from the file, as a user starts one.
+  const [port, resp, admin] = await freePortRuns([4, 3, 4]);
+  const { child, lines } = launchStart([
+    '--restore',
+    file,
+    '--dir',
+    path.join(cluster.directory, 'restored'),
+    '--port',
+    String(port),
+    '--resp-port',
+    String(resp),
+    '--admin-port',
+    String(admin),
+  ]);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let restored: Client | null = null;
+  try {
+    await waitFor('the restored cluster', () => lines.find((line) => line.startsWith('try:')));
+    assert.ok(lines.some((line) => line.includes(`restored r1, r2, r3 from ${file}`)));
+    const restoredClient = await Client.connect({ coordinator: `127.0.0.1:${port}`, deadlineMs: 20_000 });
+    restored = restoredClient;
+    const status = await waitFor('a view of three', async () => {
+      const reply = await restoredClient.status();
+      return reply.view?.backups.length === 2 ? reply : undefined;
+    });
+    assert.ok(status.replicas.every((replica) => replica.appliedIndex >= saved.index));
+    for (const [key, write] of writes) {
+      const got = await restoredClient.get(encoder.encode(key));
+      const value = got === null ? null : decoder.decode(got);
+      assert.equal(value, read(key), `${key} in the restored cluster is what the file holds`);
+      if (write.ackedAtMs < askedAtMs) assert.equal(value, write.value);
+    }
+    await restoredClient.put(encoder.encode('after-restore'), encoder.encode('yes'));
+    assert.deepEqual(await restoredClient.get(encoder.encode('after-restore')), encoder.encode('yes'));
+  } finally {
+    await restored?.close();
+    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+  }
+  assert.equal(await exited, 0);
+  // The original cluster never saw the restored one's write.
+  assert.equal(await client.get(encoder.encode('after-restore')), null);
+
+  // Restoring into a directory that holds something is refused, and changes nothing.
+  const again = await runCli([
+    'snapshot',
+    'restore',
+    file,
+    '--dir',
+    path.join(cluster.directory, 'restored', 'r1'),
+  ]);
+  assert.equal(again.code, 2, again.stderr);
+  assert.match(again.stderr, /is not empty: a snapshot is restored only into a new data directory/);
+});
