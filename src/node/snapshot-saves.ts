@@ -11,7 +11,7 @@ import type { SaveClientMessage, SaveRefused } from '../protocol/messages.js';
 import type { SaveAnswer } from '../protocol/replica.js';
 import type { ServiceIdentity } from '../protocol/service-identity.js';
 import type { LogIndex, ReplicaId, Role, SnapshotInfo } from '../protocol/types.js';
-import type { MessageConnection, Principal } from '../transport/index.js';
+import { countRequestRefusal, type MessageConnection, type Principal } from '../transport/index.js';
 import type { Logger } from './logger.js';
 import type { SnapshotServer } from './snapshot-transfer.js';
 
@@ -23,8 +23,11 @@ export const saveWaitMsDefault = 60_000;
 /** Saves one replica waits on at once; more are refused OVERLOADED. */
 const pendingSavesMax = 16;
 
+/** What a save needs of its client's connection. */
+export type SaveConnection = Pick<MessageConnection, 'send' | 'isClosed'>;
+
 interface PendingSave {
-  readonly connection: MessageConnection;
+  readonly connection: SaveConnection;
   readonly id: number;
   readonly index: LogIndex;
   readonly deadlineMs: number;
@@ -42,16 +45,24 @@ export interface SnapshotSavesOptions {
   readonly scheduleFlush: () => void;
   readonly logger: Logger;
   readonly waitMs?: number;
+  /** Milliseconds on a monotonic clock (performance.now unless a test gives another). */
+  readonly clock?: () => number;
 }
 
 export class SnapshotSaves {
   private readonly pending: PendingSave[] = [];
+  private readonly clock: () => number;
+  private readonly waitMs: number;
 
-  constructor(private readonly options: SnapshotSavesOptions) {}
+  constructor(private readonly options: SnapshotSavesOptions) {
+    this.clock = options.clock ?? (() => performance.now());
+    this.waitMs = options.waitMs ?? saveWaitMsDefault;
+  }
 
   /** `principal`: who the connection's token proved, or null when this replica asks for no token. */
-  onMessage(connection: MessageConnection, principal: Principal | null, message: SaveClientMessage): void {
+  onMessage(connection: SaveConnection, principal: Principal | null, message: SaveClientMessage): void {
     if (principal !== null && principal.role !== 'admin') {
+      countRequestRefusal('not_admin');
       refuse(
         connection,
         message.id,
@@ -107,12 +118,11 @@ export class SnapshotSaves {
       );
       return;
     }
-    const waitMs = this.options.waitMs ?? saveWaitMsDefault;
     this.pending.push({
       connection,
       id: message.id,
       index: answer.index,
-      deadlineMs: performance.now() + waitMs,
+      deadlineMs: this.clock() + this.waitMs,
     });
     this.tick();
   }
@@ -122,7 +132,7 @@ export class SnapshotSaves {
     if (this.pending.length === 0) return;
     const kept = this.options.newestKept();
     const isPrimary = this.options.role() === 'primary';
-    const now = performance.now();
+    const now = this.clock();
     let waiting = 0;
     for (const save of this.pending) {
       if (save.connection.isClosed) continue;
@@ -140,7 +150,7 @@ export class SnapshotSaves {
           save.connection,
           save.id,
           ErrorCode.unavailable,
-          `no snapshot reaching index ${save.index} was kept within ${Math.round((this.options.waitMs ?? saveWaitMsDefault) / 1000)} s (the cluster commits nothing?); save again`,
+          `no snapshot reaching index ${save.index} was kept within ${Math.round(this.waitMs / 1000)} s (the cluster commits nothing?); save again`,
         );
       } else {
         this.pending[waiting++] = save;
@@ -160,7 +170,7 @@ export class SnapshotSaves {
 }
 
 function refuse(
-  connection: MessageConnection,
+  connection: SaveConnection,
   id: number,
   code: string,
   message: string,

@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -236,6 +236,34 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     });
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     assert.equal((await cluster.waitForView((candidate) => candidate.primary === to)).primary, to);
+  });
+
+  test('a snapshot save with a client token is refused and counted; with an admin token it saves', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const primaryAdmin = adminAddressOf(cluster.replicas.get(view.primary));
+    const before = await counter(primaryAdmin, 'understudy_requests_refused_total', 'not_admin');
+    const file = path.join(directory, 'saved.snap');
+    const asClient = await runCli(['snapshot', 'save', file, '--coordinator', cluster.coordinatorAddress], {
+      UNDERSTUDY_TOKEN_FILE: app1.file,
+    });
+    assert.equal(asClient.code, 1, asClient.stdout + asClient.stderr);
+    assert.match(
+      asClient.stderr,
+      /NOT_AUTHORIZED: saving a snapshot needs an admin token \(app1's is a client's\)/,
+    );
+    assert.ok(!existsSync(file) && !existsSync(`${file}.part`), 'nothing was written');
+    assert.equal(await counter(primaryAdmin, 'understudy_requests_refused_total', 'not_admin'), before + 1);
+
+    const asAdmin = await runCli(
+      ['snapshot', 'save', file, '--coordinator', cluster.coordinatorAddress, '--json'],
+      {
+        UNDERSTUDY_TOKEN_FILE: ops.file,
+      },
+    );
+    assert.equal(asAdmin.code, 0, asAdmin.stdout + asAdmin.stderr);
+    const saved = JSON.parse(asAdmin.stdout) as { readonly replica: string; readonly index: number };
+    assert.equal(saved.replica, view.primary);
+    assert.ok(existsSync(file) && saved.index > 0);
   });
 
   test('a process posing as replica r2 without the cluster secret is refused by the coordinator and a replica, and counted', async () => {

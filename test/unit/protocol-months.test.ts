@@ -12,7 +12,7 @@ import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { ClientReply, ClientRequest, LostEntry, PeerMessage } from '../../src/protocol/messages.js';
 import type { StoredSnapshot } from '../../src/protocol/replica.js';
 import { SessionTable } from '../../src/protocol/sessions.js';
-import { encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
+import { decodeSnapshotPayload, encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
 import { finishSnapshot } from '../../src/protocol/state-machine.js';
 import { isSystemEntry } from '../../src/protocol/system-entries.js';
 import {
@@ -482,6 +482,61 @@ test('a primary without a lease vouches for nothing', () => {
   const later = pump([primary, backup]);
   const echoes = [...messages, ...later].filter((message) => message.type === 'prepare' && message.echo >= 0);
   assert.deepEqual(echoes, []);
+});
+
+// ---- saving a snapshot (`understudy snapshot save`) ------------------------------------------
+
+/** The key/value store a kept snapshot holds: `key`'s value in it, or null. */
+function keptValue(snapshot: StoredSnapshot | undefined, key: string): string | null {
+  assert.ok(snapshot !== undefined, 'a snapshot is kept');
+  const store = new KeyValueStore();
+  store.restore(decodeSnapshotPayload(snapshot.payload).state);
+  const value = decodeResult('get', store.query(encodeOperation(kvOperation.get(text(key))))).value;
+  return value === null ? null : new TextDecoder().decode(value);
+}
+
+test('a save at the primary gets a kept snapshot at its log end, whatever the log size, kept only once committed', () => {
+  // A threshold no test reaches: only the save makes a snapshot.
+  const { primary, backup } = pair({ ...months, snapshotLogBytes: 2 ** 30 });
+  assert.equal(primary.kept.length, 0);
+  // An uncommitted write: its Prepare waits in the primary's outbox until pump() delivers it.
+  write(primary, 'writer', 2, 'k', 'v2');
+  const answer = primary.replica.requestSave();
+  assert.ok(answer.ok, 'the primary under its lease takes a save');
+  assert.equal(answer.index, primary.harness.lastIndex(), 'up to its log end: the uncommitted write too');
+  primary.tick();
+  assert.ok(
+    primary.stored.some((operation) => operation.kind === 'snapshot'),
+    'the snapshot is taken at once, far below the threshold',
+  );
+  assert.equal(primary.kept.length, 0, 'written aside, not kept: its last entry has not committed');
+  pump([primary, backup]);
+  primary.tick();
+  const kept = primary.kept.at(-1);
+  assert.ok(kept !== undefined && kept.info.position.index >= answer.index, 'kept once committed');
+  assert.equal(keptValue(kept, 'k'), 'v2');
+  // Asked again with nothing new, the kept one answers: no snapshot is taken for it.
+  const snapshotsTaken = primary.stored.filter((operation) => operation.kind === 'snapshot').length;
+  const again = primary.replica.requestSave();
+  assert.ok(again.ok && again.index <= (primary.kept.at(-1)?.info.position.index ?? -1));
+  primary.tick(3);
+  assert.equal(primary.stored.filter((operation) => operation.kind === 'snapshot').length, snapshotsTaken);
+});
+
+test('a save is refused by a backup (naming the primary), by a primary without a lease, and on an empty log', () => {
+  const { primary, backup } = pair();
+  const atBackup = backup.replica.requestSave();
+  assert.deepEqual(atBackup.ok ? null : [atBackup.code, atBackup.primary], [ErrorCode.notPrimary, r1]);
+  primary.harness.clock.now += config().leaseTicks + 1;
+  const unleased = primary.replica.requestSave();
+  assert.deepEqual(unleased.ok ? null : [unleased.code, unleased.message], [
+    ErrorCode.notPrimary,
+    'replica r1 holds no lease',
+  ]);
+  const empty = new Node(r3);
+  empty.harness.lead(view(2, r3, []));
+  const nothing = empty.replica.requestSave();
+  assert.deepEqual(nothing.ok ? null : nothing.code, ErrorCode.badRequest);
 });
 
 // ---- async loss --------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import {
   parseHeartbeat,
   parseHello,
   parsePeerMessage,
+  parseSaveClientMessage,
+  parseSaveReply,
   parseStatusReply,
   parseStatusRequest,
   parseWelcome,
@@ -294,6 +296,23 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
   ],
   ['hello coordinator', { ...hello, peer: { kind: 'coordinator' } }, parseHello],
   ['welcome', { type: 'welcome', ok: false, code: 'HANDSHAKE_REFUSED', message: 'no' }, parseWelcome],
+  ['save_request', { type: 'save_request', id: 3 }, parseSaveClientMessage],
+  [
+    'save_read',
+    { type: 'save_read', id: 4, snapshot, offset: 1_048_576, length: 1_048_576 },
+    parseSaveClientMessage,
+  ],
+  [
+    'save_ready',
+    { type: 'save_ready', id: 3, snapshot, service: { name: 'understudy-kv', version: 1 }, replica: 'a' },
+    parseSaveReply,
+  ],
+  ['save_chunk', { type: 'save_chunk', id: 4, offset: 0, bytes: bytes(1, 2), checksum: 12 }, parseSaveReply],
+  [
+    'save_refused',
+    { type: 'save_refused', id: 4, code: 'SNAPSHOT_GONE', message: 'save again', primary: null },
+    parseSaveReply,
+  ],
 ];
 
 for (const [name, message, parse] of samples) {
@@ -557,6 +576,21 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
     'a replica peer whose service has version 0',
     () => parseHello({ ...hello, peer: { kind: 'replica', id: 'b', service: { name: 'kv', version: 0 } } }),
     /hello\.peer\.service: "version" must be a positive integer/,
+  ],
+  [
+    'a save read without a snapshot',
+    () => parseSaveClientMessage({ type: 'save_read', id: 1, offset: 0, length: 10 }),
+    /^save message\.snapshot: expected an object/,
+  ],
+  [
+    'a save read at a negative offset',
+    () => parseSaveClientMessage({ type: 'save_read', id: 1, snapshot, offset: -1, length: 10 }),
+    /^save message\.offset: expected a non-negative integer/,
+  ],
+  [
+    'a save of an unknown type',
+    () => parseSaveClientMessage({ type: 'save_everything', id: 1 }),
+    /^save message\.type: expected one of/,
   ],
   [
     'a numeric cluster id',
