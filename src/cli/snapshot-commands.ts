@@ -31,6 +31,7 @@ export function addSnapshotCommands(program: Command): void {
   addClientOptions(
     snapshot
       .command('save')
+      .summary('save a snapshot of the cluster to FILE')
       .description(
         "Save a snapshot of the cluster to FILE: the primary takes one at its log's end (or names a newer " +
           'kept one), and once it is committed its file is read, checked chunk by chunk, read back from ' +
@@ -72,6 +73,7 @@ export function addSnapshotCommands(program: Command): void {
 
   snapshot
     .command('restore')
+    .summary('make a new replica data directory from a saved snapshot')
     .description(
       'Make DIR, which must be absent or empty, a replica data directory holding the snapshot saved in ' +
         'FILE (checked whole first). A replica started on it begins with that state, as a member of a ' +

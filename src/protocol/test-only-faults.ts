@@ -50,6 +50,11 @@ export interface TestOnlyFaults {
    * it inherited (sim seed 2066).
    */
   readonly settleOnlyCommitsWhenKept?: boolean;
+  /**
+   * Snapshot save: a primary takes a save without a lease, so one deposed without knowing it saves a
+   * state that lacks what the new primary acknowledged.
+   */
+  readonly saveWithoutLease?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -68,4 +73,5 @@ export const testOnlyFaultNames = [
   'grantLeasesBeyondAuthority',
   'keepUnreportedLossesInMemory',
   'settleOnlyCommitsWhenKept',
+  'saveWithoutLease',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { type TestOnlyFaults, testOnlyFaultNames } from '../protocol/test-only-faults.js';
 import { runSeed, type SeedResult } from './run-seed.js';
+import { noSaveCounts } from './save-workload.js';
 import { loadSimulation, runServiceSeeds } from './service-main.js';
 import { noSequenceCounts } from './workload.js';
 
@@ -186,6 +187,7 @@ function main(): void {
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
   const sequences = noSequenceCounts();
+  const saves = noSaveCounts();
   const failed: SeedResult[] = [];
   for (let seed = start; seed < start + count; seed++) {
     const result = runSeed(seed, options);
@@ -207,6 +209,12 @@ function main(): void {
       bounded[name] += result.boundedReads[name];
     for (const name of Object.keys(sequences) as (keyof typeof sequences)[])
       sequences[name] += result.sequences[name];
+    saves.asked += result.saves.asked;
+    saves.refused += result.saves.refused;
+    saves.saved += result.saves.saved;
+    saves.failed += result.saves.failed;
+    for (const why of Object.keys(saves.failures) as (keyof typeof saves.failures)[])
+      saves.failures[why] += result.saves.failures[why];
     for (const [answer, number] of result.statusAnswers) {
       statusAnswers.set(answer, (statusAnswers.get(answer) ?? 0) + number);
     }
@@ -232,6 +240,11 @@ function main(): void {
       `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,
       `request-status answers: ${[...statusAnswers].map(([answer, number]) => `${answer} ${number}`).join(', ') || 'none'}`,
       `sequences: ${sequences.sent} sent (${sequences.readOnly} of reads only, ${sequences.readBacks} with a read-back), ${sequences.units} history operations of ${sequences.parts} parts; ${sequences.answered} answered, ${sequences.partsRefused} parts refused; ${sequences.guarded} sent whole behind a guard, ${sequences.guardsFailed} of them refused whole (VALUE_CHANGED: none of it ran)`,
+      `snapshot saves: ${saves.asked} asked, ${saves.refused} refused at once (not the primary, no lease, nothing yet), ${saves.saved} saved and checked as a read of every key, ${saves.failed} failed (${Object.entries(
+        saves.failures,
+      )
+        .map(([why, number]) => `${why} ${number}`)
+        .join(', ')})`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
       '',

@@ -29,6 +29,7 @@ import {
   withEtcdCoordinators,
 } from './faults.js';
 import { Random } from './random.js';
+import { noSaveCounts, type SaveCounts } from './save-workload.js';
 import { SimWorkload, workloadDefaults } from './workload.js';
 
 export interface SeedOptions {
@@ -82,6 +83,8 @@ export interface SeedResult {
   readonly statusAnswers: ReadonlyMap<string, number>;
   /** Sequences sent, and what became of them (SimWorkload.sequenceCounts). */
   readonly sequences: Readonly<SimWorkload['sequenceCounts']>;
+  /** Snapshot saves asked, refused, completed (checked as reads of every key) and failed. */
+  readonly saves: SaveCounts;
   /** Keys whose history the checker could not decide within its budget. */
   readonly unknownKeys: number;
   readonly violations: readonly string[];
@@ -93,6 +96,8 @@ const firstViewTicksMax = 3_000;
 const livenessOperationsPerClient = 3;
 const livenessTicksMax = 8_000;
 const finalReadAttemptsMax = 5;
+/** Chance per tick that a client asks for a snapshot save while none is under way (save-workload.ts). */
+const saveProbability = 0.004;
 
 /**
  * Values stay small enough that a cas's entry (its new value twice, as update and result) fits even
@@ -131,6 +136,8 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     deadlineTicks: plan.clientDeadlineTicks,
     livenessDeadlineTicks: workloadDefaults.deadlineTicks,
     replicatedProbability: plan.replicatedProbability,
+    // Their own stream: the clients' draws, and so the schedules, stay what they were without saves.
+    saves: { probability: saveProbability, seed: seed ^ 0x5a7e_5a7e },
   });
   // Made once the first view formed: its network and disks are the plan's from then on.
   let nemesis: Nemesis | null = null;
@@ -245,6 +252,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     boundedReads: { ...workload.boundedReadCounts },
     statusAnswers: new Map(workload.statusAnswers),
     sequences: { ...workload.sequenceCounts },
+    saves: workload.saves?.counts ?? noSaveCounts(),
     unknownKeys,
     violations,
     trace: cluster.recentTrace(),

@@ -108,7 +108,8 @@ import {
   isFlagKey,
   isGroupKey,
 } from './multi-key-workload.js';
-import type { Random } from './random.js';
+import { Random } from './random.js';
+import { SimSaves } from './save-workload.js';
 import {
   describeOutcome,
   guardUnit,
@@ -176,6 +177,11 @@ export interface WorkloadOptions {
    * the value this connection last read of it (VALUE_CHANGED, and nothing ran, if it does not).
    */
   readonly guardProbability?: number;
+  /**
+   * Snapshot saves (save-workload.ts): the chance per tick that one is asked while none is under
+   * way, and the seed of their own draws. None without it.
+   */
+  readonly saves?: { readonly probability: number; readonly seed: number };
 }
 
 /**
@@ -448,6 +454,7 @@ export class SimWorkload {
   private generating = true;
   private livenessPhase = false;
   private livenessOperationsLeft = 0;
+  readonly saves: SimSaves | null;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -475,6 +482,21 @@ export class SimWorkload {
     for (let number = 0; number < (options.flags ?? 0); number++) keys.push(flagKey(number));
     for (let number = 0; number < (options.groups ?? 0); number++) keys.push(groupKey(number));
     this.keys = keys;
+    const saves = options.saves;
+    this.saves =
+      saves === undefined
+        ? null
+        : new SimSaves(
+            cluster,
+            new Random(saves.seed),
+            this.recorder,
+            keys,
+            // Past every lane of every slot (sequence units included), one process per key.
+            this.processCount * sequenceLanes,
+            saves.probability,
+            () => this.time(),
+            this.tornReads,
+          );
     for (let index = 0; index < options.clients; index++) {
       const processes: SimProcess[] = [];
       const connection: SimConnection = {
@@ -513,11 +535,15 @@ export class SimWorkload {
 
   stopGenerating(): void {
     this.generating = false;
+    this.saves?.stopGenerating();
   }
 
   get idle(): boolean {
-    return this.connections.every((connection) =>
-      connection.processes.every((process) => process.pending === null),
+    return (
+      (this.saves?.idle ?? true) &&
+      this.connections.every((connection) =>
+        connection.processes.every((process) => process.pending === null),
+      )
     );
   }
 
@@ -526,6 +552,7 @@ export class SimWorkload {
   }
 
   step(): void {
+    this.saves?.step();
     for (const connection of this.connections) {
       for (const reply of this.cluster.takeReplies(connection.index)) this.onReply(connection, reply);
       for (const process of connection.processes) {

@@ -131,3 +131,37 @@ test('a snapshot saved under load holds every acknowledged write, and a cluster 
   assert.equal(again.code, 2, again.stderr);
   assert.match(again.stderr, /is not empty: a snapshot is restored only into a new data directory/);
 });
+
+test('a save whose primary is killed while the file is read starts over at the new primary and holds every write', async (t) => {
+  // Paced, so the file takes seconds to read: the kill lands after its first chunk, before its last.
+  const cluster = await LocalCluster.start(3, ['--transfer-rate', '300000']);
+  t.after(() => cluster.close());
+  const client = await cluster.client();
+  const keys = Array.from({ length: 60 }, (_, batch) => batch);
+  const value = (key: string) => encoder.encode(`${key}:${'v'.repeat(1000)}`);
+  // 1,800 keys of about 1 KB: a snapshot of two chunks or more.
+  await Promise.all(
+    keys.map(async (batch) => {
+      const names = Array.from({ length: 30 }, (_, n) => `k${batch}-${n}`);
+      await client.putMany(names.map((name) => [encoder.encode(name), value(name)] as const));
+    }),
+  );
+  const before = await cluster.waitForView((view) => view.backups.length === 2);
+  const file = path.join(cluster.directory, 'killed.snap');
+  let killed: Promise<void> | null = null;
+  const saved = await client.saveSnapshot(file, {
+    onProgress: (written, total) => {
+      if (killed === null && written < total) killed = cluster.kill(before.primary);
+    },
+  });
+  assert.ok(killed !== null, 'the primary was killed while its file was read');
+  await killed;
+  assert.notEqual(saved.replica, before.primary, 'the save was read from the new primary');
+  const read = savedStore(file);
+  for (const batch of keys) {
+    for (let n = 0; n < 30; n++) {
+      const key = `k${batch}-${n}`;
+      assert.equal(read(key), decoder.decode(value(key)), `${key} is in the save`);
+    }
+  }
+});

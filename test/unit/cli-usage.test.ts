@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -190,6 +190,13 @@ const usageErrors: [string[], RegExp][] = [
     /--admin-tls reads --replica-admins over HTTPS: it needs both --replica-admins and --tls-ca/,
   ],
   [['bench', '--scenario', 'steady', '--start', '3', '--trials', '5'], /--trials is for --scenario failover/],
+  [['snapshot', 'save'], /missing required argument 'file'/],
+  [['snapshot', 'save', 'a.snap', '--within', '0'], /--within.*expected an integer from 1/],
+  [['snapshot', 'restore', 'a.snap'], /required option '--dir <dir>' not specified/],
+  [
+    ['snapshot', 'restore', '/nonexistent/a.snap', '--dir', '/nonexistent/r1'],
+    /BAD_CONFIG: cannot read saved snapshot \/nonexistent\/a\.snap/,
+  ],
 ];
 
 for (const [args, message] of usageErrors) {
@@ -212,6 +219,7 @@ const commandArguments: Record<string, RegExp> = {
   coordinator: /--listen[\s\S]*--dir/,
   replica: /--id[\s\S]*--listen[\s\S]*--coordinator[\s\S]*--dir/,
   start: /--replicas[\s\S]*--dir[\s\S]*--port[\s\S]*--host/,
+  snapshot: /save[\s\S]*restore/,
   bench:
     /--scenario <name>[\s\S]*"load",\s+"failover",\s+"steady"[\s\S]*--trials <n>[\s\S]*--start <n>[\s\S]*--slow-backup-fsync-ms <ms>[\s\S]*--clients <n>[\s\S]*--pipeline <k>[\s\S]*--shared-client[\s\S]*--mix <weights>[\s\S]*--durability[\s\S]*--read[\s\S]*--duration[\s\S]*--runs[\s\S]*--warmup[\s\S]*--verify[\s\S]*--coordinator[\s\S]*--json/,
 };
@@ -224,6 +232,20 @@ for (const [command, mentions] of Object.entries(commandArguments)) {
     assert.match(result.stdout, mentions);
   });
 }
+
+test('snapshot restore of a file that is not a saved snapshot fails (exit 1), saying so, and creates nothing', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'understudy-restore-'));
+  try {
+    const notSaved = join(directory, 'notes.txt');
+    writeFileSync(notSaved, 'not a snapshot at all, but long enough to have a header and a trailer');
+    const result = await run('snapshot', 'restore', notSaved, '--dir', join(directory, 'r1'));
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /does not start with the saved snapshot magic/);
+    assert.ok(!existsSync(join(directory, 'r1')) && !existsSync(join(directory, 'r1.restoring')));
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
 
 test('get with nobody listening fails (exit 1) as UNAVAILABLE within the timeout', async () => {
   const port = await freePort();
