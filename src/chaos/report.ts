@@ -5,6 +5,7 @@
 
 import type { DirectoryLossChecks, FaultRecord, NemesisKind } from './faults.js';
 import type { StorageEvents } from './replica-logs.js';
+import type { SaveCounts } from './snapshot-saver.js';
 import type { BoundedReadCounts, RequestStatusState, WriteAcknowledgement } from './workload.js';
 
 export interface ChaosReport {
@@ -32,6 +33,11 @@ export interface ChaosReport {
      */
     readonly sharedSequences: number;
   };
+  /**
+   * The saver's snapshot saves: asked, completed (each recorded as a read of every register key,
+   * `reads` in all) and failed (they observed nothing), with the first failure's message.
+   */
+  readonly saves: Readonly<SaveCounts>;
   readonly nemeses: readonly NemesisKind[];
   readonly concurrency: number;
   readonly replicas: number;
@@ -185,6 +191,15 @@ export function failoverTimes(
   return { times, notObserved, slowest };
 }
 
+/** The report's line on the saver's snapshot saves. */
+export function describeSaves(saves: Readonly<SaveCounts>): string {
+  const failure = saves.firstFailure === null ? '' : ` (the first: ${saves.firstFailure})`;
+  return (
+    `snapshot saves: ${saves.asked} asked, ${saves.completed} completed (checked as ${saves.reads} reads of ` +
+    `register keys), ${saves.failed} failed${failure}`
+  );
+}
+
 /** Nearest-rank percentile of ascending `sorted`. */
 export function percentile(sorted: readonly number[], fraction: number): number {
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
@@ -261,6 +276,7 @@ export function formatReport(report: ChaosReport): string {
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }
+  lines.push(`  ${describeSaves(report.saves)}`);
   if (report.unsuccessfulByCause.size > 0) {
     const causes = [...report.unsuccessfulByCause].sort(([, a], [, b]) => b - a);
     lines.push(`  not ok: ${causes.map(([cause, count]) => `${count} ${cause}`).join(', ')}`);

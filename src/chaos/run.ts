@@ -6,8 +6,8 @@
 // The replicas run with small retention limits (cluster-settings.ts), so snapshots, compaction,
 // transfers and session expiry happen all the time.
 // Invariant: whatever happens, every process is stopped by its id, every proxy and client closed and
-// every timer cleared before runChaos settles; the directory (logs, data, lost directories and the
-// history) goes unless a check failed.
+// every timer cleared before runChaos settles; the directory (logs, data, lost directories, the
+// history and the last snapshot saves) goes unless a check failed.
 
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +54,7 @@ import {
 } from './replica-logs.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { diskHangUnavailable } from './server-disks.js';
+import { noSaves } from './snapshot-saver.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import {
@@ -89,6 +90,8 @@ assert(CHAOS_BALLAST_KEYS * CHAOS_BALLAST_VALUE_BYTES >= 2 * transferChunkBytes,
 const SESSIONS_MAX_STREAM_SALT = 0x5e55_10a5;
 /** The history's name in the run's directory. */
 export const RUN_HISTORY_FILE = 'history.jsonl';
+/** Where the workload's saver writes its snapshot saves, in the run's directory. */
+export const RUN_SAVES_DIRECTORY = 'saves';
 /** The history is written this many events at a time, never as one string. */
 const HISTORY_WRITE_EVENTS_PER_CHUNK = 10_000;
 
@@ -224,6 +227,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       memberName: (address) => memberNames.get(address) ?? address,
       redisProcesses: redisClients,
       redisPorts: () => runningCluster.redisAddresses(),
+      saveDirectory: join(directory, RUN_SAVES_DIRECTORY),
+      keepSaves: options.keepDirectory === true,
     });
     sharedCount = redisClients > 0 ? new SharedSequenceCount(() => runningCluster.redisAddresses()) : null;
     nemesis = new Nemesis({
@@ -330,6 +335,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
   problems.push(...(nemesis?.problems ?? []));
   problems.push(...(workload?.tornReads ?? []));
+  problems.push(...(workload?.saver?.unreadable ?? []));
   const malformed = workload?.malformedRedisReplies ?? [];
   if (malformed.length > 0) {
     problems.push(
@@ -361,6 +367,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...(workload?.redisCommands ?? noRedisCommands()),
       sharedSequences: sharedCount?.total ?? 0,
     },
+    saves: { ...(workload?.saver?.counts ?? noSaves()) },
     nemeses: options.nemeses,
     concurrency: options.concurrency,
     replicas: options.replicas,

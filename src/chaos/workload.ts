@@ -55,11 +55,16 @@
 // register: the port's guard expects the value the GET read, so it goes into the history as a cas
 // from that value (EXEC's array: swapped; nil: not swapped).
 //
+// The saver (snapshot-saver.ts; when the run gives a directory for its files), one more process
+// numbered after the Redis-port ones, saves a snapshot of the cluster every few seconds through a
+// Client of its own and records each save as a read of every register key.
+//
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
 // readYourWrites). A backup may answer them from an older state, so they stay out of the history;
 // they, and every write's version (its value or length, log index and acknowledgement time), go to
 // the staleness check (staleness.ts) instead.
 
+import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventValue, HistoryRecorder, OperationFunction, OperationHandle } from '../check/index.js';
 import { Client, type KvRequestStatus, type WriteMetadata } from '../client/index.js';
@@ -83,6 +88,7 @@ import {
   type RedisReply,
   RedisReplyError,
 } from './redis-port-client.js';
+import { SnapshotSaver } from './snapshot-saver.js';
 import type { BoundedRead, KeyKind, WriteVersion } from './staleness.js';
 
 /** Deadline of one client call, retries included. */
@@ -198,6 +204,10 @@ export interface WorkloadOptions {
   readonly redisProcesses?: number;
   /** Where the Redis ports of the replicas running now listen. */
   readonly redisPorts?: () => readonly string[];
+  /** Where the saver writes its snapshot saves (made if missing); no saver if absent. */
+  readonly saveDirectory?: string;
+  /** Keep every save file (the run keeps its directory); else only the last few. */
+  readonly keepSaves?: boolean;
 }
 
 /** What became of the writes whose outcome the workload asked for, by the answer's state. */
@@ -295,10 +305,16 @@ export class Workload {
   readonly processes: number;
   /** The Redis-port processes' open connections, closed at once by stop(). */
   private readonly redisConnections = new Set<RedisPortClient>();
+  /** The saver, if the run gave it a directory; its counts are the report's saves. */
+  readonly saver: SnapshotSaver | null = null;
+  /** Ends the saver's pause between saves at once when the workload stops. */
+  private readonly stopping = new AbortController();
 
   private constructor(
     private readonly options: WorkloadOptions,
     private readonly clients: readonly Client[],
+    /** The saver's own Client: its saves wait on nothing the other processes do. */
+    private readonly saverClient: Client | null,
   ) {
     for (let slot = 0; slot < options.keys; slot++) {
       this.registerKeysUsed.add(registerKey(slot, 0));
@@ -317,11 +333,26 @@ export class Workload {
       this.loops.push(this.runRedisProcess(next, new Random(seeds.nextUint32())));
       next += REDIS_PIPELINE_WIDTH_MAX;
     }
+    // Drawn after the Redis-port processes, for the same reason.
+    if (saverClient !== null && options.saveDirectory !== undefined) {
+      this.saver = new SnapshotSaver({
+        client: saverClient,
+        directory: options.saveDirectory,
+        keepFiles: options.keepSaves === true,
+        process: next++,
+        random: new Random(seeds.nextUint32()),
+        recorder: options.recorder,
+        clock: options.clock,
+        registerKeys: () => this.registerKeys,
+      });
+      this.loops.push(this.saver.run(this.stopping.signal));
+    }
     this.processes = next;
   }
 
   static async start(options: WorkloadOptions): Promise<Workload> {
     const clients: Client[] = [];
+    let saverClient: Client | null = null;
     try {
       for (let process = 0; process < options.clients; process++) {
         clients.push(
@@ -331,11 +362,18 @@ export class Workload {
           }),
         );
       }
+      if (options.saveDirectory !== undefined) {
+        mkdirSync(options.saveDirectory, { recursive: true });
+        saverClient = await Client.connect({
+          coordinator: options.coordinator,
+          deadlineMs: CLIENT_DEADLINE_MS,
+        });
+      }
     } catch (error) {
       await Promise.all(clients.map((client) => client.close()));
       throw error;
     }
-    return new Workload(options, clients);
+    return new Workload(options, clients, saverClient);
   }
 
   /** Every register key used so far (each slot's first key at least). */
@@ -355,10 +393,12 @@ export class Workload {
   /** Lets every process finish its operation in flight, then closes the clients. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     // A command in flight through a port may wait for its deadline: its outcome is unknown (info).
     for (const connection of this.redisConnections) connection.close();
     await Promise.all(this.loops);
-    await Promise.all(this.clients.map((client) => client.close()));
+    const clients = this.saverClient === null ? this.clients : [...this.clients, this.saverClient];
+    await Promise.all(clients.map((client) => client.close()));
   }
 
   private async runProcess(

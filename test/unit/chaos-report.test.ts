@@ -1,9 +1,10 @@
 // The chaos runner's check of the cluster's async loss record against the async appends its final
-// reads found missing: short is a failure, unless a data directory was lost in the run.
+// reads found missing: short is a failure, unless a data directory was lost in the run; and the
+// report's line on the saver's snapshot saves.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lossRecordShortfall } from '../../src/chaos/report.js';
+import { describeSaves, lossRecordShortfall } from '../../src/chaos/report.js';
 
 test('a loss record that counts fewer async writes than the appends found lost fails the run', () => {
   assert.match(
@@ -20,4 +21,21 @@ test('a record at or above the appends found lost passes: it also counts other a
 test('a short record is excused when a directory was lost, and not judged when it is unknown', () => {
   assert.equal(lossRecordShortfall({ asyncAppendsLost: 3, asyncLost: 0, directoryLost: true }), null);
   assert.equal(lossRecordShortfall({ asyncAppendsLost: 3, asyncLost: null, directoryLost: false }), null);
+});
+
+test("the saves' line counts those asked, completed (as reads) and failed, naming the first failure", () => {
+  assert.equal(
+    describeSaves({
+      asked: 30,
+      completed: 28,
+      failed: 2,
+      reads: 812,
+      firstFailure: 'UNAVAILABLE: no primary',
+    }),
+    'snapshot saves: 30 asked, 28 completed (checked as 812 reads of register keys), 2 failed (the first: UNAVAILABLE: no primary)',
+  );
+  assert.equal(
+    describeSaves({ asked: 3, completed: 3, failed: 0, reads: 12, firstFailure: null }),
+    'snapshot saves: 3 asked, 3 completed (checked as 12 reads of register keys), 0 failed',
+  );
 });
