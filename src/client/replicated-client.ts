@@ -92,6 +92,12 @@ const noOperation = new Uint8Array(0);
 
 /** How long `saveSnapshot` may take, retries included, unless the call says otherwise. */
 export const SAVE_DEADLINE_MS_DEFAULT = 10 * 60_000;
+/**
+ * How long one attempt waits for the primary to name its snapshot: past the 60 s a primary waits for
+ * it to be kept before it refuses (node/snapshot-saves.ts), so silence this long means the answer or
+ * the primary was lost, and the save asks the coordinator again.
+ */
+const saveReadyTimeoutMs = 65_000;
 /** How long one chunk of a saved snapshot may take to arrive. */
 const saveChunkTimeoutMs = 30_000;
 /** Bytes a save asks for at once, and reads it keeps in flight. */
@@ -490,7 +496,10 @@ export class ReplicatedClient {
         const address = status.replicas.find((replica) => replica.id === primaryId)?.address;
         if (address === undefined) throw new UnavailableError('the coordinator names no primary');
         primary = new SharedConnection(address, this.hello, parseSaveReply, this.nextId, this.dialing);
-        const ready = await primary.call((id) => ({ type: 'save_request', id }), endMs);
+        const ready = await primary.call(
+          (id) => ({ type: 'save_request', id }),
+          Math.min(endMs, performance.now() + saveReadyTimeoutMs),
+        );
         if (ready.type !== 'save_ready') throw saveFailure(ready, 'a save');
         await sink.begin(ready);
         await readSavedSnapshot(primary, ready, sink, endMs, options.onProgress);
