@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { describeService } from '../protocol/service-identity.js';
 import { restoreReplicaDirectory } from '../storage/restore.js';
-import { readSavedSnapshot } from '../storage/saved-snapshot.js';
+import { checkSaveTarget, readSavedSnapshot } from '../storage/saved-snapshot.js';
 import { withClient } from './kv-commands.js';
 import { addClientOptions, type ClientFlags, integerIn } from './options.js';
 
@@ -45,8 +45,9 @@ export function addSnapshotCommands(program: Command): void {
         integerIn(1, 24 * 60 * 60),
         saveWithinSecondsDefault,
       ),
-  ).action((file: string, flags: ClientFlags & { readonly within: number }) =>
-    withClient(flags, async (client) => {
+  ).action((file: string, flags: ClientFlags & { readonly within: number }) => {
+    checkSaveTarget(file);
+    return withClient(flags, async (client) => {
       const showProgress = process.stderr.isTTY && flags.json !== true;
       const saved = await client.saveSnapshot(file, {
         deadlineMs: flags.within * 1000,
@@ -68,8 +69,8 @@ export function addSnapshotCommands(program: Command): void {
         `saved ${saved.file}: the state at index ${saved.index} (view ${saved.view}), ` +
           `${saved.bytes.toLocaleString('en-US')} bytes of ${describeService(saved.service)}, from ${saved.replica}`,
       );
-    }),
-  );
+    });
+  });
 
   snapshot
     .command('restore')

@@ -64,6 +64,20 @@ function encodeHeader(metadata: SavedSnapshotMetadata): Buffer {
 }
 
 /**
+ * Throws ConfigError if a saved snapshot cannot be written at `file`: its directory is missing, or
+ * it names a directory. Checked before a save asks the cluster for anything.
+ */
+export function checkSaveTarget(file: string): void {
+  const directory = path.dirname(path.resolve(file));
+  if (!fs.existsSync(directory) || !fs.statSync(directory).isDirectory()) {
+    throw new ConfigError(`cannot save to ${file}: ${directory} is not a directory`);
+  }
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) {
+    throw new ConfigError(`cannot save to ${file}: it is a directory; name a file`);
+  }
+}
+
+/**
  * Writes a saved snapshot as its chunks arrive, in order: `begin` (again to start over), `write`
  * each chunk, `finish` to verify, fsync and name it. `abort` removes the partial file.
  */
@@ -73,7 +87,9 @@ export class SavedSnapshotWriter {
   private checksum = 0;
   private readonly partial: string;
 
+  /** Throws ConfigError at once if `file` cannot be written (checkSaveTarget). */
   constructor(private readonly file: string) {
+    checkSaveTarget(file);
     this.partial = `${file}.part`;
   }
 

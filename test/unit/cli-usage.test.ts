@@ -193,6 +193,12 @@ const usageErrors: [string[], RegExp][] = [
   [['snapshot', 'save'], /missing required argument 'file'/],
   [['snapshot', 'save', 'a.snap', '--within', '0'], /--within.*expected an integer from 1/],
   [['snapshot', 'restore', 'a.snap'], /required option '--dir <dir>' not specified/],
+  // Refused before any cluster is asked (none listens here).
+  [
+    ['snapshot', 'save', '/nonexistent/dir/a.snap'],
+    /BAD_CONFIG: cannot save to \/nonexistent\/dir\/a\.snap: \/nonexistent\/dir is not a directory/,
+  ],
+  [['snapshot', 'save', tmpdir()], /BAD_CONFIG: cannot save to .*: it is a directory; name a file/],
   [
     ['snapshot', 'restore', '/nonexistent/a.snap', '--dir', '/nonexistent/r1'],
     /BAD_CONFIG: cannot read saved snapshot \/nonexistent\/a\.snap/,
