@@ -103,7 +103,7 @@ const saveChunkTimeoutMs = 30_000;
 /** Bytes a save asks for at once, and reads it keeps in flight. */
 const saveChunkBytes = 1024 * 1024;
 const saveReadsInFlight = 4;
-/** Refusals of a save that another attempt may not meet (the primary changed, the file was replaced). */
+/** Refusals of a save after which another attempt may succeed (the primary changed, the file was replaced). */
 const saveRetryableCodes: ReadonlySet<string> = new Set([
   ErrorCode.notPrimary,
   ErrorCode.overloaded,
@@ -502,7 +502,7 @@ export class ReplicatedClient {
         );
         if (ready.type !== 'save_ready') throw saveFailure(ready, 'a save');
         await sink.begin(ready);
-        await readSavedSnapshot(primary, ready, sink, endMs, options.onProgress);
+        await fetchSnapshotFile(primary, ready, sink, endMs, options.onProgress);
         return ready;
       } catch (error) {
         if (!(error instanceof UnderstudyError) || error instanceof HandshakeError) throw error;
@@ -804,7 +804,7 @@ function stalenessOf(options: ReadOptions, highestWriteIndex: number): Staleness
 }
 
 /** Reads the file `ready` names into `sink`, a few chunks in flight, each checked before it is written. */
-async function readSavedSnapshot(
+async function fetchSnapshotFile(
   primary: SharedConnection<SaveReply>,
   ready: SaveReady,
   sink: SnapshotSaveSink,
@@ -816,38 +816,34 @@ async function readSavedSnapshot(
   const reads: { readonly offset: number; readonly reply: Promise<SaveReply> }[] = [];
   let asked = 0;
   let written = 0;
-  try {
-    while (written < total) {
-      while (reads.length < saveReadsInFlight && asked < total) {
-        const offset = asked;
-        const reply = primary.call(
-          (id) => ({ type: 'save_read', id, snapshot, offset, length: saveChunkBytes }),
-          Math.min(endMs, performance.now() + saveChunkTimeoutMs),
-        );
-        reply.catch(() => undefined); // awaited in order below; one failure ends the attempt
-        reads.push({ offset, reply });
-        asked += Math.min(saveChunkBytes, total - offset);
-      }
-      const next = reads.shift();
-      if (next === undefined) break;
-      const chunk = await next.reply;
-      if (chunk.type !== 'save_chunk') throw saveFailure(chunk, 'a read of the snapshot');
-      const expected = Math.min(saveChunkBytes, total - next.offset);
-      if (
-        chunk.offset !== next.offset ||
-        chunk.bytes.length !== expected ||
-        crc32(chunk.bytes) !== chunk.checksum
-      ) {
-        throw new UnavailableError(
-          `a chunk of the snapshot at offset ${next.offset} arrived damaged or misplaced; save again`,
-        );
-      }
-      await sink.write(chunk.bytes);
-      written += chunk.bytes.length;
-      onProgress?.(written, total);
+  while (written < total) {
+    while (reads.length < saveReadsInFlight && asked < total) {
+      const offset = asked;
+      const reply = primary.call(
+        (id) => ({ type: 'save_read', id, snapshot, offset, length: saveChunkBytes }),
+        Math.min(endMs, performance.now() + saveChunkTimeoutMs),
+      );
+      reply.catch(() => undefined); // awaited in order below; one failure ends the attempt
+      reads.push({ offset, reply });
+      asked += Math.min(saveChunkBytes, total - offset);
     }
-  } finally {
-    reads.length = 0;
+    const next = reads.shift();
+    if (next === undefined) break;
+    const chunk = await next.reply;
+    if (chunk.type !== 'save_chunk') throw saveFailure(chunk, 'a read of the snapshot');
+    const expected = Math.min(saveChunkBytes, total - next.offset);
+    if (
+      chunk.offset !== next.offset ||
+      chunk.bytes.length !== expected ||
+      crc32(chunk.bytes) !== chunk.checksum
+    ) {
+      throw new UnavailableError(
+        `a chunk of the snapshot at offset ${next.offset} arrived damaged or misplaced; save again`,
+      );
+    }
+    await sink.write(chunk.bytes);
+    written += chunk.bytes.length;
+    onProgress?.(written, total);
   }
 }
 

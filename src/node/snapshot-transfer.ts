@@ -60,7 +60,7 @@ export type TransferDestination =
 
 export class SnapshotServer {
   private readonly queue: { readonly to: TransferDestination; readonly read: SnapshotRead }[] = [];
-  /** The snapshot each reader was last sent, so that a transfer is logged at its start, not per chunk. */
+  /** The snapshot each learner was last sent, so that a transfer is logged at its start, not per chunk. */
   private readonly announced = new Map<ReplicaId, SnapshotInfo>();
   private serving = false;
   /** When the token bucket next allows a byte out (performance.now() ms). */
