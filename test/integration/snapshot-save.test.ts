@@ -3,7 +3,7 @@
 // and a cluster started from it (`understudy start --restore`) serves exactly that state.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Client } from '../../src/client/index.js';
@@ -77,6 +77,22 @@ test('a snapshot saved under load holds every acknowledged write, and a cluster 
   }
   assert.ok(before >= 400 && after >= 50, `${before} writes before the save, ${after} after`);
   assert.equal(saved.service.name, 'understudy-kv');
+
+  // `snapshot status` checks the file and counts what it holds: exactly the keys read back from it.
+  const held = [...writes.keys()].filter((key) => read(key) !== null).length;
+  const status = await runCli(['snapshot', 'status', file, '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  const described = JSON.parse(status.stdout) as { index: number; keys: number; sessions: number };
+  assert.deepEqual([described.index, described.keys], [saved.index, held]);
+  assert.ok(described.sessions >= 1, "the writers' sessions are in it");
+  const damaged = path.join(cluster.directory, 'damaged.snap');
+  const bytes = readFileSync(file);
+  const middle = Math.floor(bytes.length / 2);
+  bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
+  writeFileSync(damaged, bytes);
+  const checked = await runCli(['snapshot', 'status', damaged]);
+  assert.equal(checked.code, 1, checked.stderr);
+  assert.match(checked.stderr, /CRC mismatch/);
 
   // A new cluster from the file, as a user starts one.
   const [port, resp, admin] = await freePortRuns([4, 3, 4]);
