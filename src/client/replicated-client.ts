@@ -103,6 +103,8 @@ const saveChunkTimeoutMs = 30_000;
 /** Bytes a save asks for at once, and reads it keeps in flight. */
 const saveChunkBytes = 1024 * 1024;
 const saveReadsInFlight = 4;
+/** Passes over the rest of a file that may fail in a row, none writing a byte, before the attempt starts over. */
+const saveReadRetries = 3;
 /** Refusals of a save after which another attempt may succeed (the primary changed, the file was replaced). */
 const saveRetryableCodes: ReadonlySet<string> = new Set([
   ErrorCode.notPrimary,
@@ -803,7 +805,12 @@ function stalenessOf(options: ReadOptions, highestWriteIndex: number): Staleness
   };
 }
 
-/** Reads the file `ready` names into `sink`, a few chunks in flight, each checked before it is written. */
+/**
+ * Reads the file `ready` names into `sink`, a few chunks in flight, each checked before it is written.
+ * A chunk lost, late or damaged, or the connection cut, is asked for again from where the file
+ * stands, over a new connection if need be: the snapshot named stays good while its primary keeps it
+ * (SNAPSHOT_GONE says when it does not), so only a primary that stays unreachable ends the attempt.
+ */
 async function fetchSnapshotFile(
   primary: SharedConnection<SaveReply>,
   ready: SaveReady,
@@ -811,19 +818,41 @@ async function fetchSnapshotFile(
   endMs: number,
   onProgress: ((written: number, total: number) => void) | undefined,
 ): Promise<void> {
+  const progress = { written: 0 };
+  let failures = 0;
+  while (progress.written < ready.snapshot.sizeBytes) {
+    const before = progress.written;
+    try {
+      await fetchChunksFrom(primary, ready, sink, endMs, progress, onProgress);
+    } catch (error) {
+      const lost = error instanceof ConnectionClosedError || error instanceof UnavailableError;
+      failures = progress.written > before ? 1 : failures + 1;
+      if (!lost || failures > saveReadRetries || performance.now() >= endMs) throw error;
+    }
+  }
+}
+
+/** Reads from `progress.written` to the file's end, moving `progress` on with each chunk written. */
+async function fetchChunksFrom(
+  primary: SharedConnection<SaveReply>,
+  ready: SaveReady,
+  sink: SnapshotSaveSink,
+  endMs: number,
+  progress: { written: number },
+  onProgress: ((written: number, total: number) => void) | undefined,
+): Promise<void> {
   const { snapshot } = ready;
   const total = snapshot.sizeBytes;
   const reads: { readonly offset: number; readonly reply: Promise<SaveReply> }[] = [];
-  let asked = 0;
-  let written = 0;
-  while (written < total) {
+  let asked = progress.written;
+  while (progress.written < total) {
     while (reads.length < saveReadsInFlight && asked < total) {
       const offset = asked;
       const reply = primary.call(
         (id) => ({ type: 'save_read', id, snapshot, offset, length: saveChunkBytes }),
         Math.min(endMs, performance.now() + saveChunkTimeoutMs),
       );
-      reply.catch(() => undefined); // awaited in order below; one failure ends the attempt
+      reply.catch(() => undefined); // awaited in order below; one failure ends this pass
       reads.push({ offset, reply });
       asked += Math.min(saveChunkBytes, total - offset);
     }
@@ -838,12 +867,12 @@ async function fetchSnapshotFile(
       crc32(chunk.bytes) !== chunk.checksum
     ) {
       throw new UnavailableError(
-        `a chunk of the snapshot at offset ${next.offset} arrived damaged or misplaced; save again`,
+        `the chunk of the snapshot at offset ${next.offset} arrived damaged or misplaced`,
       );
     }
     await sink.write(chunk.bytes);
-    written += chunk.bytes.length;
-    onProgress?.(written, total);
+    progress.written += chunk.bytes.length;
+    onProgress?.(progress.written, total);
   }
 }
 
