@@ -98,6 +98,8 @@ export const SAVE_DEADLINE_MS_DEFAULT = 10 * 60_000;
  * the primary was lost, and the save asks the coordinator again.
  */
 const saveReadyTimeoutMs = 65_000;
+/** How often a save waiting for the primary to name its snapshot asks the coordinator who leads. */
+const saveLeaderCheckMs = 1000;
 /** How long one chunk of a saved snapshot may take to arrive. */
 const saveChunkTimeoutMs = 30_000;
 /** Bytes a save asks for at once, and reads it keeps in flight. */
@@ -498,10 +500,7 @@ export class ReplicatedClient {
         const address = status.replicas.find((replica) => replica.id === primaryId)?.address;
         if (address === undefined) throw new UnavailableError('the coordinator names no primary');
         primary = new SharedConnection(address, this.hello, parseSaveReply, this.nextId, this.dialing);
-        const ready = await primary.call(
-          (id) => ({ type: 'save_request', id }),
-          Math.min(endMs, performance.now() + saveReadyTimeoutMs),
-        );
+        const ready = await this.awaitSaveReady(primary, primaryId, endMs);
         if (ready.type !== 'save_ready') throw saveFailure(ready, 'a save');
         await sink.begin(ready);
         await fetchSnapshotFile(primary, ready, sink, endMs, options.onProgress);
@@ -517,6 +516,45 @@ export class ReplicatedClient {
       backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MAX_MS);
     }
     throw new UnavailableError(`no snapshot saved within the deadline: ${lastFailure}`);
+  }
+
+  /**
+   * Asks `primary` for a save and waits for its answer, while asking the coordinator every second
+   * whether `primaryId` still leads: a primary cut off from the coordinator, or whose disk hangs,
+   * may never learn it was replaced, and would keep the save waiting for a snapshot it cannot keep.
+   */
+  private async awaitSaveReady(
+    primary: SharedConnection<SaveReply>,
+    primaryId: string | undefined,
+    endMs: number,
+  ): Promise<SaveReply> {
+    const answer = primary.call(
+      (id) => ({ type: 'save_request', id }),
+      Math.min(endMs, performance.now() + saveReadyTimeoutMs),
+    );
+    const answered = answer.then(
+      () => true,
+      () => true,
+    );
+    const checks = new AbortController();
+    try {
+      for (;;) {
+        const pause = sleep(saveLeaderCheckMs, false, { signal: checks.signal }).catch(() => false);
+        if (await Promise.race([answered, pause])) return await answer;
+        const remainingMs = endMs - performance.now();
+        const status = await this.fetchStatus(Math.min(this.options.attemptTimeoutMs, remainingMs)).catch(
+          () => null,
+        );
+        const leader = status?.view?.primary;
+        if (leader !== undefined && leader !== primaryId) {
+          throw new UnavailableError(
+            `${primaryId} stopped leading (${leader} leads) before it named its snapshot`,
+          );
+        }
+      }
+    } finally {
+      checks.abort();
+    }
   }
 
   async close(): Promise<void> {

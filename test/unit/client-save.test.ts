@@ -22,8 +22,11 @@ const snapshot: SnapshotInfo = {
 /** How the scripted primary treats a read: answer it, cut the connection, or answer damaged bytes. */
 type ReadScript = (offset: number, connection: number) => 'answer' | 'cut' | 'damage';
 
-/** A primary that names `snapshot` to every save and serves `file` by the script; it counts what it got. */
-async function scriptedPrimary(script: ReadScript) {
+/**
+ * A primary that names `snapshot` to every save (or, `silent`, never answers one, as a primary that
+ * cannot keep its snapshot) and serves `file` by the script; it counts what it got.
+ */
+async function scriptedPrimary(script: ReadScript, { replica = 'r1', silent = false } = {}) {
   const seen = { requests: 0, connections: 0, reads: [] as number[] };
   const listener = await listen({
     host: '127.0.0.1',
@@ -36,8 +39,9 @@ async function scriptedPrimary(script: ReadScript) {
         const message = parseSaveClientMessage(raw);
         if (message.type === 'save_request') {
           seen.requests += 1;
+          if (silent) return;
           const service = { name: 'understudy-kv', version: 1 };
-          connection.send({ type: 'save_ready', id: message.id, snapshot, service, replica: 'r1' });
+          connection.send({ type: 'save_ready', id: message.id, snapshot, service, replica });
           return;
         }
         seen.reads.push(message.offset);
@@ -133,3 +137,37 @@ test('a chunk that keeps failing ends the attempt: the save starts over, then gi
       assert.ok(seen.requests >= 2, `the save was asked again (${seen.requests} times)`);
     },
   ));
+
+test('a save waiting on a primary the coordinator replaced asks the new one, without waiting out the old', async () => {
+  const stuck = await scriptedPrimary(() => 'answer', { replica: 'r1', silent: true });
+  const next = await scriptedPrimary(() => 'answer', { replica: 'r2' });
+  const coordinator = await fakeCoordinator([
+    { id: 'r1', address: stuck.listener.address, role: 'primary' },
+    { id: 'r2', address: next.listener.address, role: 'backup' },
+  ]);
+  const client = await ReplicatedClient.connect({ coordinator: coordinator.listener.address, clusterId });
+  try {
+    const { sink, methods } = memorySink();
+    // A deadline far below the 65 s an attempt may wait for its answer: only asking the coordinator meets it.
+    const saving = client.saveSnapshot(methods, { deadlineMs: 10_000 });
+    await waitUntil(() => stuck.seen.requests === 1);
+    coordinator.members = [
+      { id: 'r1', address: stuck.listener.address, role: 'none', alive: false },
+      { id: 'r2', address: next.listener.address, role: 'primary' },
+    ];
+    const ready = await saving;
+    assert.equal(ready.replica, 'r2');
+    assert.equal(next.seen.requests, 1);
+    assert.deepEqual(Buffer.concat(sink.chunks), Buffer.from(file));
+  } finally {
+    await client.close();
+    await coordinator.listener.close();
+    await stuck.listener.close();
+    await next.listener.close();
+  }
+});
+
+/** Resolves once `condition` holds, checking every 10 ms (the save under test runs meanwhile). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
