@@ -184,7 +184,7 @@ export function addClientOptions(command: Command, { write = false } = {}): Comm
       withVariable(
         '--token-file <file>',
         'a file holding the token for a cluster run with --auth-file (default: the UNDERSTUDY_TOKEN variable); ' +
-          'switchover needs an admin token',
+          'switchover and snapshot save need an admin token',
       ),
     );
   command

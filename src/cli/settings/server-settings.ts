@@ -510,7 +510,7 @@ export const serverSettings: readonly Setting[] = [
     help:
       'ask every client for a token: a JSON file of token digests, { "clients": { NAME: "sha256:..." }, ' +
       '"admins": { NAME: "sha256:..." } } (understudy token NAME makes a token and its line); a client may ' +
-      'use only its own session ids, a switchover needs an admin token, and the Redis port asks for AUTH ' +
+      'use only its own session ids, a switchover or a snapshot save needs an admin token, and the Redis port asks for AUTH ' +
       '(default: no tokens)',
     value: fileValue,
     commands: allServers,
