@@ -23,9 +23,8 @@ import { join } from 'node:path';
 import type { HistoryRecorder } from '../check/index.js';
 import type { Client } from '../client/index.js';
 import { UnderstudyError } from '../errors.js';
-import { decodeSnapshotPayload } from '../protocol/snapshot-payload.js';
 import type { Random } from '../sim/random.js';
-import { decodeResult, encodeOperation, KeyValueStore, kvOperation } from '../state-machine/index.js';
+import { keyValueStoreOfSnapshot, textValueOf } from '../state-machine/index.js';
 import { readSavedSnapshot } from '../storage/saved-snapshot.js';
 import { sleepUnlessAborted } from './view-monitor.js';
 
@@ -142,19 +141,10 @@ export class SnapshotSaver {
   }
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 /** The value of each of `keys` in the store a saved snapshot holds (null if absent), as text. */
 export function readSavedValues(file: string, keys: readonly string[]): Map<string, string | null> {
-  const store = new KeyValueStore();
-  store.restore(decodeSnapshotPayload(readSavedSnapshot(file).payload).state);
-  const values = new Map<string, string | null>();
-  for (const key of keys) {
-    const { value } = decodeResult('get', store.query(encodeOperation(kvOperation.get(encoder.encode(key)))));
-    values.set(key, value === null ? null : decoder.decode(value));
-  }
-  return values;
+  const store = keyValueStoreOfSnapshot(readSavedSnapshot(file).payload);
+  return new Map(keys.map((key) => [key, textValueOf(store, key)]));
 }
 
 function describeSaveError(error: unknown): string {

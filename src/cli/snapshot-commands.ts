@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { describeService, type ServiceIdentity, sameService } from '../protocol/service-identity.js';
 import { decodeSnapshotPayload } from '../protocol/snapshot-payload.js';
 import type { StateSize } from '../protocol/state-machine.js';
-import { KeyValueStore, keyValueService } from '../state-machine/index.js';
+import { keyValueService, keyValueStoreOfSnapshot } from '../state-machine/index.js';
 import { restoreReplicaDirectory } from '../storage/restore.js';
 import { checkSaveTarget, readSavedSnapshot } from '../storage/saved-snapshot.js';
 import { withClient } from './kv-commands.js';
@@ -153,11 +153,7 @@ function savedSnapshotStatus(file: string): SavedSnapshotStatus {
   const payload = decodeSnapshotPayload(saved.payload);
   const { service, replica, savedAt } = saved.metadata;
   let size: StateSize | null = null;
-  if (sameService(service, keyValueService)) {
-    const store = new KeyValueStore();
-    store.restore(payload.state);
-    size = store.size();
-  }
+  if (sameService(service, keyValueService)) size = keyValueStoreOfSnapshot(saved.payload).size();
   return {
     service,
     replica,

@@ -212,7 +212,6 @@ function main(): void {
     saves.asked += result.saves.asked;
     saves.refused += result.saves.refused;
     saves.saved += result.saves.saved;
-    saves.failed += result.saves.failed;
     for (const why of Object.keys(saves.failures) as (keyof typeof saves.failures)[])
       saves.failures[why] += result.saves.failures[why];
     for (const [answer, number] of result.statusAnswers) {
@@ -240,7 +239,7 @@ function main(): void {
       `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,
       `request-status answers: ${[...statusAnswers].map(([answer, number]) => `${answer} ${number}`).join(', ') || 'none'}`,
       `sequences: ${sequences.sent} sent (${sequences.readOnly} of reads only, ${sequences.readBacks} with a read-back), ${sequences.units} history operations of ${sequences.parts} parts; ${sequences.answered} answered, ${sequences.partsRefused} parts refused; ${sequences.guarded} sent whole behind a guard, ${sequences.guardsFailed} of them refused whole (VALUE_CHANGED: none of it ran)`,
-      `snapshot saves: ${saves.asked} asked, ${saves.refused} refused at once (not the primary, no lease, nothing yet), ${saves.saved} saved and checked as a read of every key, ${saves.failed} failed (${Object.entries(
+      `snapshot saves: ${saves.asked} asked, ${saves.refused} refused at once (not the primary, no lease, nothing yet), ${saves.saved} saved and checked as a read of every key, ${Object.values(saves.failures).reduce((sum, number) => sum + number, 0)} failed (${Object.entries(
         saves.failures,
       )
         .map(([why, number]) => `${why} ${number}`)

@@ -13,10 +13,8 @@
 
 import type { EventValue, HistoryRecorder, OperationHandle } from '../check/history.js';
 import type { Replica } from '../protocol/replica.js';
-import { decodeSnapshotPayload } from '../protocol/snapshot-payload.js';
 import type { ReplicaId } from '../protocol/types.js';
-import { decodeResult, encodeOperation, kvOperation } from '../state-machine/kv-operations.js';
-import { KeyValueStore } from '../state-machine/kv-store.js';
+import { keyValueStoreOfSnapshot, textValueOf } from '../state-machine/kv-snapshot-reader.js';
 import type { SimCluster } from './cluster.js';
 import { groupMembers, groupValue, isGroupKey } from './multi-key-workload.js';
 import type { Random } from './random.js';
@@ -33,13 +31,12 @@ export interface SaveCounts {
   refused: number;
   /** Completed: their state went into the history. */
   saved: number;
-  /** The process crashed, restarted or was deposed, or the deadline passed, before a snapshot was kept. */
-  failed: number;
+  /** Failed, by why: the process crashed or restarted, was deposed, or the deadline passed, before a snapshot was kept. */
   readonly failures: Record<'crashed' | 'deposed' | 'deadline', number>;
 }
 
 export function noSaveCounts(): SaveCounts {
-  return { asked: 0, refused: 0, saved: 0, failed: 0, failures: { crashed: 0, deposed: 0, deadline: 0 } };
+  return { asked: 0, refused: 0, saved: 0, failures: { crashed: 0, deposed: 0, deadline: 0 } };
 }
 
 interface PendingSave {
@@ -50,9 +47,6 @@ interface PendingSave {
   readonly startedAt: number;
   readonly handles: readonly OperationHandle[];
 }
-
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 export class SimSaves {
   readonly counts = noSaveCounts();
@@ -131,15 +125,8 @@ export class SimSaves {
   }
 
   private complete(pending: PendingSave, payload: Uint8Array, index: number): void {
-    const store = new KeyValueStore();
-    store.restore(decodeSnapshotPayload(payload).state);
-    const get = (key: string): string | null => {
-      const { value } = decodeResult(
-        'get',
-        store.query(encodeOperation(kvOperation.get(encoder.encode(key)))),
-      );
-      return value === null ? null : decoder.decode(value);
-    };
+    const store = keyValueStoreOfSnapshot(payload);
+    const get = (key: string): string | null => textValueOf(store, key);
     const time = this.time();
     this.keys.forEach((key, offset) => {
       const handle = pending.handles[offset];
@@ -167,7 +154,6 @@ export class SimSaves {
     if (pending === null) return;
     const time = this.time();
     for (const handle of pending.handles) this.recorder.info(handle, time);
-    this.counts.failed += 1;
     this.counts.failures[why] += 1;
     this.pending = null;
   }

@@ -45,4 +45,5 @@ export {
   type KvSequence,
 } from './kv-sequence.js';
 export { createKeyValueStore, keyValueService } from './kv-service.js';
+export { keyValueStoreOfSnapshot, textValueOf } from './kv-snapshot-reader.js';
 export { KeyValueStore } from './kv-store.js';

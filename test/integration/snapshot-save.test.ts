@@ -7,8 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Client } from '../../src/client/index.js';
-import { decodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
-import { decodeResult, encodeOperation, KeyValueStore, kvOperation } from '../../src/state-machine/index.js';
+import { keyValueStoreOfSnapshot, textValueOf } from '../../src/state-machine/index.js';
 import { readSavedSnapshot } from '../../src/storage/saved-snapshot.js';
 import { freePortRuns, LocalCluster, launchStart, runCli, waitFor } from './harness.js';
 
@@ -17,12 +16,8 @@ const decoder = new TextDecoder();
 
 /** A key's value in the store a saved snapshot holds, or null. */
 function savedStore(file: string): (key: string) => string | null {
-  const store = new KeyValueStore();
-  store.restore(decodeSnapshotPayload(readSavedSnapshot(file).payload).state);
-  return (key) => {
-    const { value } = decodeResult('get', store.query(encodeOperation(kvOperation.get(encoder.encode(key)))));
-    return value === null ? null : decoder.decode(value);
-  };
+  const store = keyValueStoreOfSnapshot(readSavedSnapshot(file).payload);
+  return (key) => textValueOf(store, key);
 }
 
 interface Write {

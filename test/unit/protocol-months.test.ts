@@ -12,7 +12,7 @@ import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { ClientReply, ClientRequest, LostEntry, PeerMessage } from '../../src/protocol/messages.js';
 import type { StoredSnapshot } from '../../src/protocol/replica.js';
 import { SessionTable } from '../../src/protocol/sessions.js';
-import { decodeSnapshotPayload, encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
+import { encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
 import { finishSnapshot } from '../../src/protocol/state-machine.js';
 import { isSystemEntry } from '../../src/protocol/system-entries.js';
 import {
@@ -24,7 +24,14 @@ import {
   type View,
   viewNumber,
 } from '../../src/protocol/types.js';
-import { decodeResult, encodeOperation, KeyValueStore, kvOperation } from '../../src/state-machine/index.js';
+import {
+  decodeResult,
+  encodeOperation,
+  KeyValueStore,
+  keyValueStoreOfSnapshot,
+  kvOperation,
+  textValueOf,
+} from '../../src/state-machine/index.js';
 import { ReplicaHarness, r1, r2, r3, text, view } from './core-fixtures.js';
 
 const months: ProtocolConfig = {
@@ -489,10 +496,7 @@ test('a primary without a lease vouches for nothing', () => {
 /** The key/value store a kept snapshot holds: `key`'s value in it, or null. */
 function keptValue(snapshot: StoredSnapshot | undefined, key: string): string | null {
   assert.ok(snapshot !== undefined, 'a snapshot is kept');
-  const store = new KeyValueStore();
-  store.restore(decodeSnapshotPayload(snapshot.payload).state);
-  const value = decodeResult('get', store.query(encodeOperation(kvOperation.get(text(key))))).value;
-  return value === null ? null : new TextDecoder().decode(value);
+  return textValueOf(keyValueStoreOfSnapshot(snapshot.payload), key);
 }
 
 test('a save at the primary gets a kept snapshot at its log end, whatever the log size, kept only once committed', () => {
