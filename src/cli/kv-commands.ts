@@ -349,6 +349,15 @@ function describeResult(result: KvResult): string {
       return `deleted ${result.count}`;
     case 'expect':
       return 'as expected';
+    case 'set':
+      return result.written ? 'written' : 'not written';
+    case 'expire':
+      return result.updated ? 'expiry set' : 'expiry not set';
+    case 'persist':
+      return result.removed ? 'expiry removed' : 'no expiry';
+    case 'ttl':
+      if (!result.exists) return 'absent';
+      return result.remainingMs === null ? 'no expiry' : `expires in ${result.remainingMs} ms`;
   }
 }
 

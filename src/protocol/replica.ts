@@ -1035,6 +1035,7 @@ export class Replica {
   private tickPrimary(): void {
     if (!this.leaseValid()) this.failWaitingObservations();
     this.expireSessions();
+    this.logServiceUpdate();
     this.recordOwnLosses();
     this.sendFollowerHeartbeats(false);
     for (const follower of this.followers.values()) {
@@ -1277,6 +1278,13 @@ export class Replica {
     if (expired.length === 0) return;
     for (const id of expired) this.sessionSeenTicks.delete(id);
     this.appendSystemEntry({ kind: 'expire-sessions', clients: expired });
+  }
+
+  /** Logs what the service changes by itself as time passes (keys whose time to live ran out). */
+  private logServiceUpdate(): void {
+    if (!this.leaseValid() || this.stateMachine.dueUpdate === undefined) return;
+    const update = this.stateMachine.dueUpdate(this.config.prepareBytesMax - serviceUpdateOverheadBytes);
+    if (update !== null) this.appendSystemEntry({ kind: 'service-update', update });
   }
 
   /** The members every entry must reach: the backups, and the learners that hold everything. */
@@ -1643,6 +1651,10 @@ export class Replica {
 
   private applySystemOperation(operation: SystemOperation, entry: Entry): void {
     if (operation.kind === 'view-start') return;
+    if (operation.kind === 'service-update') {
+      this.stateMachine.apply(operation.update);
+      return;
+    }
     if (operation.kind === 'expire-sessions') {
       this.sessions.expire(operation.clients);
       return;
@@ -2015,6 +2027,8 @@ export const keptSnapshotsMax = 2;
 const entryOverheadBytes = 64;
 /** Sessions one expiry entry names at most. */
 const expireBatchMax = 4096;
+/** What a service update's system entry wraps around the update (msgpack's kind, array, bin header). */
+const serviceUpdateOverheadBytes = 64;
 /** Vouched commit indexes a lagging follower remembers. */
 const pendingFreshnessMax = 1024;
 /** Below the snapshot, the log is trimmed for followers only in steps this large (trimming copies). */

@@ -27,6 +27,13 @@ export interface StateMachine {
   beginSnapshot?(): SnapshotEncoding;
   restore(snapshot: Uint8Array): void;
   /**
+   * Optional: an update the service makes by itself as time passes (the key/value store deletes the
+   * keys whose time to live ran out), at most `bytesMax` bytes, or null when there is none. Asked of
+   * the primary each tick while it holds its lease; it is logged and applied as it is, so it must be
+   * an update this state machine's `apply` takes, true of the state now.
+   */
+  dueUpdate?(bytesMax: number): Uint8Array | null;
+  /**
    * Optional: how large the state is now, for the replica's metrics (`understudy_state_*`), so an
    * operator sees a bound coming before the service refuses writes at it.
    */

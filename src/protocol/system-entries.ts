@@ -1,8 +1,9 @@
 // Entries the primary logs on its own account, not a client's: the expiry of sessions, the record of
-// async writes lost in a failover, and the start of a new primary's view. They carry the empty client
-// id (clients must name themselves) and their operation in `update`; every replica applies them to
-// its session table and loss record, never to the service's state machine, so all replicas decide the
-// same things at the same index.
+// async writes lost in a failover, the start of a new primary's view, and the service's own updates
+// as time passes (`StateMachine.dueUpdate`: the key/value store's expired keys). They carry the empty
+// client id (clients must name themselves) and their operation in `update`; every replica applies
+// them to its session table and loss record, and a service update to the service's state machine, so
+// all replicas decide the same things at the same index.
 //
 // `view-start` changes nothing when applied. A new primary that inherits entries which may not have
 // committed yet logs one, and commits nothing before it: so a log holding anything committed in a
@@ -21,7 +22,8 @@ export const systemClientId: ClientId = clientId('');
 export type SystemOperation =
   | { readonly kind: 'expire-sessions'; readonly clients: readonly ClientId[] }
   | { readonly kind: 'async-lost'; readonly entries: readonly LostEntry[] }
-  | { readonly kind: 'view-start' };
+  | { readonly kind: 'view-start' }
+  | { readonly kind: 'service-update'; readonly update: Uint8Array };
 
 const packr = new Packr({ useRecords: false });
 
@@ -40,7 +42,9 @@ export function encodeSystemOperation(operation: SystemOperation): Uint8Array {
       ? [...operation.clients]
       : operation.kind === 'async-lost'
         ? operation.entries.map((lost) => [lost.view, lost.index, lost.clientId, lost.requestNumber])
-        : [];
+        : operation.kind === 'service-update'
+          ? [operation.update]
+          : [];
   return new Uint8Array(packr.pack([operation.kind, body]));
 }
 
@@ -68,6 +72,12 @@ export function decodeSystemOperation(update: Uint8Array): SystemOperation {
         };
       }),
     };
+  }
+  if (kind === 'service-update') {
+    const [update] = items;
+    if (items.length !== 1 || !(update instanceof Uint8Array))
+      throw new Error('a service update is not [bytes]');
+    return { kind, update };
   }
   if (kind === 'view-start') {
     if (items.length > 0) throw new Error('a view-start entry has items');

@@ -2,6 +2,12 @@
 // results with their encoding, and its limits.
 
 export {
+  type ExpireCondition,
+  type Expiry,
+  expireConditions,
+  expiryAtMsMax,
+} from './kv-expiry.js';
+export {
   checkKvLimits,
   entryOverheadBytes,
   type KvLimits,

@@ -8,6 +8,13 @@ import { Packr } from 'msgpackr';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
+  type ExpireCondition,
+  type Expiry,
+  type ExpiryKind,
+  expireConditions,
+  expiryKinds,
+} from './kv-expiry.js';
+import {
   binaryLayoutMarker,
   binaryResultKind,
   decodeBinaryOperation,
@@ -57,7 +64,27 @@ export type KvOperation =
       readonly kind: 'expect';
       readonly keys: readonly Uint8Array[];
       readonly values: readonly (Uint8Array | null)[];
-    };
+    }
+  // Times to live (kv-expiry.ts): Redis SET with its options, EXPIRE, PERSIST and TTL.
+  /** Sets the value (when `when` allows: null, always) and the time to live as `expiry` says. */
+  | {
+      readonly kind: 'set';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      readonly when: PutCondition | null;
+      readonly expiry: Expiry;
+    }
+  /** Gives a present key a time to live, when `condition` allows; a time already past deletes it. */
+  | {
+      readonly kind: 'expire';
+      readonly key: Uint8Array;
+      readonly expiry: Extract<Expiry, { readonly ms: number }>;
+      readonly condition: ExpireCondition;
+    }
+  /** Removes a key's time to live. */
+  | { readonly kind: 'persist'; readonly key: Uint8Array }
+  /** A read: whether the key exists, and when it expires. */
+  | { readonly kind: 'ttl'; readonly key: Uint8Array };
 
 /** When a `put-if` writes: only if the key is absent (Redis SET NX), or only if present (SET XX). */
 export type PutCondition = 'absent' | 'present';
@@ -90,7 +117,22 @@ export type KvResult =
   | { readonly kind: 'put-many' }
   /** `count`: the keys that existed and were deleted (a key named twice counts once, as Redis DEL). */
   | { readonly kind: 'delete-many'; readonly count: number }
-  | { readonly kind: 'expect' };
+  | { readonly kind: 'expect' }
+  | { readonly kind: 'set'; readonly written: boolean }
+  /** `updated`: the key existed and the condition allowed the new time (or it was deleted, the time being past). */
+  | { readonly kind: 'expire'; readonly updated: boolean }
+  | { readonly kind: 'persist'; readonly removed: boolean }
+  /**
+   * `expiresAtMs`: the time the key expires at (Unix milliseconds), null when it has none or is absent;
+   * `remainingMs`: how long until then by the answering replica's clock, 0 once past (the key is then
+   * deleted within a tick or so).
+   */
+  | {
+      readonly kind: 'ttl';
+      readonly exists: boolean;
+      readonly expiresAtMs: number | null;
+      readonly remainingMs: number | null;
+    };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
 
@@ -126,17 +168,36 @@ export const kvOperation = {
     keys,
     values,
   }),
+  set: (
+    key: Uint8Array,
+    value: Uint8Array,
+    options: { readonly when?: PutCondition | null; readonly expiry?: Expiry } = {},
+  ): KvOperationOf<'set'> => ({
+    kind: 'set',
+    key,
+    value,
+    when: options.when ?? null,
+    expiry: options.expiry ?? { kind: 'none' },
+  }),
+  expire: (
+    key: Uint8Array,
+    expiry: Extract<Expiry, { readonly ms: number }>,
+    condition: ExpireCondition = 'always',
+  ): KvOperationOf<'expire'> => ({ kind: 'expire', key, expiry, condition }),
+  persist: (key: Uint8Array): KvOperationOf<'persist'> => ({ kind: 'persist', key }),
+  ttl: (key: Uint8Array): KvOperationOf<'ttl'> => ({ kind: 'ttl', key }),
 } as const;
 
 /** The operations a replica answers from its state (queries); every other one is a write. */
-export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths' | 'expect'>;
+export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths' | 'expect' | 'ttl'>;
 
 export function isReadOnly(operation: KvOperation): operation is KvReadOperation {
   return (
     operation.kind === 'get' ||
     operation.kind === 'get-many' ||
     operation.kind === 'lengths' ||
-    operation.kind === 'expect'
+    operation.kind === 'expect' ||
+    operation.kind === 'ttl'
   );
 }
 
@@ -154,6 +215,10 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   'put-many': ['keys', 'values'],
   'delete-many': ['keys'],
   expect: ['keys', 'values'],
+  set: ['key', 'value', 'when', 'expiry'],
+  expire: ['key', 'expiry', 'condition'],
+  persist: ['key'],
+  ttl: ['key'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
 export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
@@ -169,6 +234,10 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   'put-many': [],
   'delete-many': ['count'],
   expect: [],
+  set: ['written'],
+  expire: ['updated'],
+  persist: ['removed'],
+  ttl: ['exists', 'expiresAtMs', 'remainingMs'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -224,7 +293,24 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
     case 'put-many':
     case 'expect':
       return packMessage([operation.kind, operation.keys, operation.values]);
+    case 'set':
+      return packMessage([
+        operation.kind,
+        operation.key,
+        operation.value,
+        operation.when,
+        expiryTuple(operation.expiry),
+      ]);
+    case 'expire':
+      return packMessage([operation.kind, operation.key, expiryTuple(operation.expiry), operation.condition]);
+    case 'persist':
+    case 'ttl':
+      return packMessage([operation.kind, operation.key]);
   }
+}
+
+function expiryTuple(expiry: Expiry): [ExpiryKind] | [ExpiryKind, number] {
+  return expiry.kind === 'none' || expiry.kind === 'keep' ? [expiry.kind] : [expiry.kind, expiry.ms];
 }
 
 function encodeResultTuple(result: KvTupleResult): Uint8Array {
@@ -240,6 +326,14 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
       return packMessage([result.kind]);
     case 'delete-many':
       return packMessage([result.kind, result.count]);
+    case 'set':
+      return packMessage([result.kind, result.written]);
+    case 'expire':
+      return packMessage([result.kind, result.updated]);
+    case 'persist':
+      return packMessage([result.kind, result.removed]);
+    case 'ttl':
+      return packMessage([result.kind, result.exists, result.expiresAtMs, result.remainingMs]);
   }
 }
 
@@ -256,7 +350,24 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
   switch (kind) {
     case 'get':
     case 'delete':
+    case 'persist':
+    case 'ttl':
       return { kind, key: field.bytes(0) };
+    case 'set':
+      return {
+        kind,
+        key: field.bytes(0),
+        value: field.bytes(1),
+        when: field.conditionOrNull(2),
+        expiry: field.expiry(3),
+      };
+    case 'expire': {
+      const expiry = field.expiry(1);
+      if (expiry.kind === 'none' || expiry.kind === 'keep') {
+        throw new ServiceError(code, `expire: expiry must be after or at, got ${expiry.kind}`);
+      }
+      return { kind, key: field.bytes(0), expiry, condition: field.expireCondition(2) };
+    }
     case 'put':
     case 'append':
       return { kind, key: field.bytes(0), value: field.bytes(1) };
@@ -350,6 +461,19 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
       return { kind };
     case 'delete-many':
       return { kind, count: field.byteCount(0) };
+    case 'set':
+      return { kind, written: field.boolean(0) };
+    case 'expire':
+      return { kind, updated: field.boolean(0) };
+    case 'persist':
+      return { kind, removed: field.boolean(0) };
+    case 'ttl':
+      return {
+        kind,
+        exists: field.boolean(0),
+        expiresAtMs: field.safeIntegerOrNull(1),
+        remainingMs: field.safeIntegerOrNull(2),
+      };
   }
 }
 
@@ -416,6 +540,35 @@ class FieldReader {
     const condition = putConditions.find((known) => known === value);
     if (condition === undefined) this.refuse(index, `one of ${putConditions.join(', ')}`, value);
     return condition;
+  }
+
+  conditionOrNull(index: number): PutCondition | null {
+    return this.fields[index] === null ? null : this.condition(index);
+  }
+
+  /** `[kind]` or `[kind, ms]` (kv-expiry.ts), the milliseconds a safe integer. */
+  expiry(index: number): Expiry {
+    const value = this.fields[index];
+    const wanted = `[${expiryKinds.join(' | ')}] or [after | at, ms]`;
+    if (!Array.isArray(value) || value.length === 0) this.refuse(index, wanted, value);
+    const [kind, ms] = value as unknown[];
+    if ((kind === 'none' || kind === 'keep') && value.length === 1) return { kind };
+    if ((kind === 'after' || kind === 'at') && value.length === 2) {
+      const number = typeof ms === 'bigint' && ms >= safeIntegerMin && ms <= safeIntegerMax ? Number(ms) : ms;
+      if (typeof number === 'number' && Number.isSafeInteger(number)) return { kind, ms: number };
+    }
+    return this.refuse(index, wanted, value);
+  }
+
+  expireCondition(index: number): ExpireCondition {
+    const value = this.fields[index];
+    const condition = expireConditions.find((known) => known === value);
+    if (condition === undefined) this.refuse(index, `one of ${expireConditions.join(', ')}`, value);
+    return condition;
+  }
+
+  safeIntegerOrNull(index: number): number | null {
+    return this.fields[index] === null ? null : this.safeInteger(index);
   }
 
   asByteCount(index: number, value: unknown): number {

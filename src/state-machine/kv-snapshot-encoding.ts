@@ -8,7 +8,9 @@
 // the primary (docs/PERFORMANCE.md, "Steady run", "Memory through a 10-minute load").
 //
 // Layout: a u8 format version, a u32 count, then per entry a u32 key length, the key (latin1: one
-// byte per character), a u32 value length, the value (the same); little endian.
+// byte per character), a u32 value length, the value (the same); little endian. Format 4 then has
+// the keys with a time to live: a u32 count, and per key its u32 length, the key and the time it
+// expires at (Unix milliseconds, f64).
 
 import type { SnapshotEncoding } from '../protocol/state-machine.js';
 
@@ -17,11 +19,16 @@ const pieceEntriesMax = 8192;
 const pieceBytesMax = 1024 * 1024;
 const headerBytes = 5;
 const fieldLengthBytes = 4;
+const expiryBytes = 8;
 
 export class KvSnapshotEncoding implements SnapshotEncoding {
   readonly sizeBytes: number;
   private readonly keys: string[];
   private readonly values: string[];
+  /** Format 4's keys with a time to live and their times; null in the formats without them. */
+  private readonly expiring: { readonly keys: string[]; readonly times: number[] } | null;
+  private nextExpiring = 0;
+  private expiringCountWritten = false;
   private readonly version: number;
   /** Room for the header and the largest entry, at least: every piece holds one entry or more. */
   private readonly pieceBytes: number;
@@ -29,8 +36,12 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   /** Bytes returned in pieces so far; the first piece starts with the header. */
   private bytesReturned = 0;
 
-  /** Captures `entries` as they are now, in their Map order. */
-  constructor(entries: ReadonlyMap<string, string>, version: number) {
+  /** Captures `entries` (and `expiries`, for format 4) as they are now, in their Map order. */
+  constructor(
+    entries: ReadonlyMap<string, string>,
+    version: number,
+    expiries?: Iterable<readonly [string, number]>,
+  ) {
     this.keys = new Array<string>(entries.size);
     this.values = new Array<string>(entries.size);
     let size = headerBytes;
@@ -46,6 +57,17 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
       if (entryBytes > largestEntry) largestEntry = entryBytes;
       at += 1;
     });
+    this.expiring = expiries === undefined ? null : { keys: [], times: [] };
+    if (this.expiring !== null && expiries !== undefined) {
+      size += fieldLengthBytes;
+      for (const [key, atMs] of expiries) {
+        this.expiring.keys.push(key);
+        this.expiring.times.push(atMs);
+        const itemBytes = fieldLengthBytes + key.length + expiryBytes;
+        size += itemBytes;
+        if (itemBytes > largestEntry) largestEntry = itemBytes;
+      }
+    }
     this.sizeBytes = size;
     this.version = version;
     this.pieceBytes = Math.max(pieceBytesMax, headerBytes + largestEntry);
@@ -53,10 +75,14 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
 
   next(): Uint8Array | null {
     const { keys, values } = this;
-    if (this.bytesReturned > 0 && this.nextEntry === keys.length) {
+    if (this.bytesReturned === this.sizeBytes && this.bytesReturned > 0) {
       // The captured references are not needed any more.
       this.keys.length = 0;
       this.values.length = 0;
+      if (this.expiring !== null) {
+        this.expiring.keys.length = 0;
+        this.expiring.times.length = 0;
+      }
       return null;
     }
     const out = Buffer.allocUnsafe(Math.min(this.pieceBytes, this.sizeBytes - this.bytesReturned));
@@ -76,8 +102,29 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
       offset = writeField(out, offset, value);
     }
     this.nextEntry = index;
+    if (index === keys.length && this.expiring !== null) offset = this.writeExpiring(out, offset);
     this.bytesReturned += offset;
     return out.subarray(0, offset);
+  }
+
+  /** As many of format 4's keys with a time to live as fit in `out` from `offset` (first their count). */
+  private writeExpiring(out: Buffer, offset: number): number {
+    const { keys, times } = this.expiring as { readonly keys: string[]; readonly times: number[] };
+    let at = offset;
+    if (!this.expiringCountWritten) {
+      if (at + fieldLengthBytes > out.length) return at;
+      out.writeUInt32LE(keys.length, at);
+      at += fieldLengthBytes;
+      this.expiringCountWritten = true;
+    }
+    for (; this.nextExpiring < keys.length; this.nextExpiring++) {
+      const key = keys[this.nextExpiring] as string;
+      if (at + fieldLengthBytes + key.length + expiryBytes > out.length) break;
+      at = writeField(out, at, key);
+      out.writeDoubleLE(times[this.nextExpiring] as number, at);
+      at += expiryBytes;
+    }
+    return at;
   }
 }
 

@@ -6,7 +6,8 @@
 // update and the result, so an append's are bounded by its suffix, not by the value it grows: its
 // update carries the suffix and its result the new length, and appending to a long value logs only
 // what was appended. Keys are held as latin1 strings (one char per byte), so sorting them sorts
-// by bytes and snapshots come out in a deterministic order.
+// by bytes and snapshots come out in a deterministic order. Keys may have a time to live, fixed
+// when the primary executes the write and ended by a deletion the primary logs (kv-expiry.ts).
 
 import { createHash } from 'node:crypto';
 import { asBuffer } from '../buffers.js';
@@ -20,6 +21,7 @@ import {
   type StateSize,
 } from '../protocol/state-machine.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
+import { type Expiry, ExpiryTimes, expireApplies, expiryAtMsMax, expiryTime } from './kv-expiry.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
@@ -41,8 +43,16 @@ import {
   type KvSequence,
 } from './kv-sequence.js';
 import { KvSnapshotEncoding } from './kv-snapshot-encoding.js';
-import { binaryUpdateMarker, decodeBinaryUpdate, encodeUpdate, type KvUpdate } from './kv-updates.js';
+import {
+  binaryUpdateMarker,
+  decodeBinaryUpdate,
+  encodeExpireUpdate,
+  encodeUpdate,
+  type KvUpdate,
+} from './kv-updates.js';
 
+/** Format 3, then the keys that have a time to live; written only when one has. */
+const expiringSnapshotFormatVersion = 4;
 const snapshotFormatVersion = 3;
 /** Entries sorted by key: what older builds wrote, still read; stateHash hashes this form. */
 const sortedSnapshotFormatVersion = 2;
@@ -51,7 +61,7 @@ const incrTextPattern = /^-?[0-9]+$/;
 const utf8 = new TextEncoder();
 
 /** The writes that name one key; put-many and delete-many name several. */
-type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' }>;
+type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' | 'ttl' }>;
 type KvWriteOperation = Exclude<KvOperation, KvReadOperation>;
 type KvMultiKeyOperation = Exclude<KvOperation, KvSingleKeyOperation>;
 
@@ -61,9 +71,14 @@ type KvMultiKeyOperation = Exclude<KvOperation, KvSingleKeyOperation>;
  */
 interface Pending {
   readonly values: Map<string, string | null>;
+  /** Each key's time to live after them (null: none). */
+  readonly expiries: Map<string, number | null>;
   keys: number;
   bytes: number;
 }
+
+/** The most keys one logged expiry deletes; more wait for the next tick. */
+const dueKeysMax = 1000;
 
 export class KeyValueStore implements StateMachine {
   /**
@@ -76,9 +91,49 @@ export class KeyValueStore implements StateMachine {
   #bytes = 0;
   /** While a sequence executes: what its parts so far changed, which the next part sees. */
   #pending: Pending | null = null;
+  /** The keys that have a time to live. */
+  readonly #expiries = new ExpiryTimes();
+  readonly #clock: () => number;
 
-  constructor(readonly limits: KvLimits = kvLimitsDefault) {
+  /**
+   * `clock`: the wall clock in Unix milliseconds, read when the primary executes a write with a
+   * relative time to live, answers `ttl`, and looks for keys whose time ran out.
+   */
+  constructor(limits: KvLimits = kvLimitsDefault, clock: () => number = Date.now) {
     checkKvLimits(limits);
+    this.limits = limits;
+    this.#clock = clock;
+  }
+
+  readonly limits: KvLimits;
+
+  /** When `key` (latin1) expires, in Unix milliseconds; undefined if it has no time to live. */
+  expiryOf(key: string): number | undefined {
+    return this.#expiries.get(key);
+  }
+
+  /** How many keys have a time to live. */
+  get expiringCount(): number {
+    return this.#expiries.size;
+  }
+
+  /**
+   * The update that deletes the keys whose time ran out by the clock (the earliest first, at most
+   * dueKeysMax and `bytesMax` bytes), or null when none has. The primary logs it as it is.
+   */
+  dueUpdate(bytesMax: number): Uint8Array | null {
+    const parts: Uint8Array[] = [];
+    let bytes = 2;
+    this.#expiries.due(this.#clock(), (key) => {
+      const part = encodeUpdate('delete', latin1Bytes(key));
+      if (parts.length > 0 && (parts.length >= dueKeysMax || bytes + 4 + part.byteLength > bytesMax)) {
+        return false;
+      }
+      parts.push(part);
+      bytes += 4 + part.byteLength;
+      return true;
+    });
+    return parts.length === 0 ? null : batchOf(parts);
   }
 
   get entryCount(): number {
@@ -161,7 +216,9 @@ export class KeyValueStore implements StateMachine {
 
   /** The snapshot of the state as it is now, encoded a slice at a time later. */
   beginSnapshot(): SnapshotEncoding {
-    return new KvSnapshotEncoding(this.#entries, snapshotFormatVersion);
+    return this.#expiries.size === 0
+      ? new KvSnapshotEncoding(this.#entries, snapshotFormatVersion)
+      : new KvSnapshotEncoding(this.#entries, expiringSnapshotFormatVersion, this.#expiries.entries());
   }
 
   /** Replaces the whole state; a malformed snapshot throws and leaves the state untouched. */
@@ -169,8 +226,14 @@ export class KeyValueStore implements StateMachine {
     const bytes = asBuffer(snapshot);
     const malformed = (why: string) => new Error(`kv snapshot is malformed: ${why}`);
     const version = bytes.length < 5 ? -1 : bytes.readUInt8(0);
-    if (version !== snapshotFormatVersion && version !== sortedSnapshotFormatVersion) {
-      throw malformed(`not format version ${snapshotFormatVersion} (or ${sortedSnapshotFormatVersion})`);
+    if (
+      version !== expiringSnapshotFormatVersion &&
+      version !== snapshotFormatVersion &&
+      version !== sortedSnapshotFormatVersion
+    ) {
+      throw malformed(
+        `not format version ${expiringSnapshotFormatVersion} (or ${snapshotFormatVersion}, ${sortedSnapshotFormatVersion})`,
+      );
     }
     const count = bytes.readUInt32LE(1);
     const entries = new Map<string, string>();
@@ -194,13 +257,31 @@ export class KeyValueStore implements StateMachine {
       entries.set(key, field());
       previous = key;
     }
+    const expiries = new Map<string, number>();
+    if (version === expiringSnapshotFormatVersion) {
+      if (offset + 4 > bytes.length) throw malformed('the count of keys with a time to live is missing');
+      const expiring = bytes.readUInt32LE(offset);
+      offset += 4;
+      for (let index = 0; index < expiring; index++) {
+        const key = field();
+        if (offset + 8 > bytes.length) throw malformed('a time to live runs past the end');
+        const atMs = bytes.readDoubleLE(offset);
+        offset += 8;
+        if (!entries.has(key)) throw malformed('a time to live names a key that is absent');
+        if (!Number.isSafeInteger(atMs)) throw malformed('a time to live is not a whole number');
+        if (expiries.has(key)) throw malformed('a key has two times to live');
+        expiries.set(key, atMs);
+      }
+    }
     if (offset !== bytes.length) throw malformed('bytes follow the last entry');
     this.#entries.clear();
+    this.#expiries.clear();
     this.#bytes = 0;
     for (const [key, value] of entries) {
       this.#entries.set(key, value);
       this.#bytes += entryBytes(key.length, value.length);
     }
+    for (const [key, atMs] of expiries) this.#expiries.set(key, atMs);
   }
 
   /**
@@ -208,19 +289,25 @@ export class KeyValueStore implements StateMachine {
    * equal, whatever order they were written in. For tests and checks, not the hot path.
    */
   stateHash(): string {
-    const sorted = new Map([...this.#entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+    const sorted = new Map([...this.#entries].sort(byKey));
     const encoded = finishSnapshot(new KvSnapshotEncoding(sorted, sortedSnapshotFormatVersion));
-    return createHash('sha256').update(encoded).digest('hex');
+    const hash = createHash('sha256').update(encoded);
+    // Without a time to live the hash is what it always was.
+    for (const [key, atMs] of [...this.#expiries.entries()].sort(byKey)) hash.update(`\n${key}\t${atMs}`);
+    return hash.digest('hex');
   }
 
   #executeWrite(operation: KvWriteOperation): Execution {
     if (operation.kind === 'put-many') return this.#putMany(operation);
     if (operation.kind === 'delete-many') return this.#deleteMany(operation);
     this.#checkOperands(operation);
-    const before = this.#lookup(latin1String(operation.key));
+    const key = latin1String(operation.key);
+    const before = this.#lookup(key);
     const [result, update, afterLength] = this.#write(
       operation,
       before === undefined ? undefined : latin1Bytes(before),
+      before === undefined ? undefined : this.#lookupExpiry(key),
     );
     if (update.byteLength > 0) {
       // On an absent key, any change adds it (a delete of it changes nothing).
@@ -235,7 +322,17 @@ export class KeyValueStore implements StateMachine {
     if (operation.kind === 'get-many' || operation.kind === 'lengths') return this.#readMany(operation);
     if (operation.kind === 'expect') return this.#expect(operation);
     this.#checkOperands(operation);
-    const value = this.#lookup(latin1String(operation.key));
+    const key = latin1String(operation.key);
+    const value = this.#lookup(key);
+    if (operation.kind === 'ttl') {
+      const atMs = value === undefined ? undefined : this.#lookupExpiry(key);
+      return encodeResult({
+        kind: 'ttl',
+        exists: value !== undefined,
+        expiresAtMs: atMs ?? null,
+        remainingMs: atMs === undefined ? null : Math.max(0, atMs - this.#clock()),
+      });
+    }
     return encodeResult({ kind: 'get', value: value === undefined ? null : latin1Bytes(value) });
   }
 
@@ -249,7 +346,7 @@ export class KeyValueStore implements StateMachine {
     if (isReadOnlySequence(parts)) {
       throw new ServiceError(ErrorCode.badRequest, 'a sequence of reads is a read: send it as a query');
     }
-    const pending: Pending = { values: new Map(), keys: 0, bytes: 0 };
+    const pending: Pending = { values: new Map(), expiries: new Map(), keys: 0, bytes: 0 };
     const updates: Uint8Array[] = [];
     this.#pending = pending;
     try {
@@ -342,12 +439,27 @@ export class KeyValueStore implements StateMachine {
     return this.#entries.get(key);
   }
 
+  /** A key's time to live as the parts of a sequence run so far left it (outside one, the store's). */
+  #lookupExpiry(key: string): number | undefined {
+    const pending = this.#pending;
+    if (pending !== null) {
+      const atMs = pending.expiries.get(key);
+      if (atMs !== undefined) return atMs ?? undefined;
+    }
+    return this.#expiries.get(key);
+  }
+
   #holdPending(pending: Pending, effect: KvUpdate): void {
     const { key } = effect;
+    if (effect.kind === 'expire' || effect.kind === 'persist') {
+      pending.expiries.set(key, effect.kind === 'expire' ? effect.atMs : null);
+      return;
+    }
     const before = this.#lookup(key);
     let after: string | undefined;
     if (effect.kind === 'set') after = effect.value;
     else if (effect.kind === 'append') after = (before ?? '') + effect.value;
+    else pending.expiries.set(key, null);
     pending.values.set(key, after ?? null);
     if (before === undefined && after !== undefined) pending.keys += 1;
     if (before !== undefined && after === undefined) pending.keys -= 1;
@@ -356,12 +468,23 @@ export class KeyValueStore implements StateMachine {
 
   #applyEffect(effect: KvUpdate): void {
     const { key } = effect;
+    if (effect.kind === 'expire') {
+      // Only ever logged for a present key; a time for an absent one would outlive nothing.
+      if (this.#entries.has(key)) this.#expiries.set(key, effect.atMs);
+      return;
+    }
+    if (effect.kind === 'persist') {
+      this.#expiries.delete(key);
+      return;
+    }
     const before = this.#entries.get(key);
     let after: string | undefined;
     if (effect.kind === 'set') after = effect.value;
     else if (effect.kind === 'append') after = (before ?? '') + effect.value;
-    if (after === undefined) this.#entries.delete(key);
-    else this.#entries.set(key, after);
+    if (after === undefined) {
+      this.#entries.delete(key);
+      this.#expiries.delete(key);
+    } else this.#entries.set(key, after);
     this.#bytes += entryBytes(key.length, after?.length) - entryBytes(key.length, before?.length);
   }
 
@@ -428,12 +551,11 @@ export class KeyValueStore implements StateMachine {
       const before = this.#lookup(key);
       if (before === undefined) added += 1;
       grown += entryBytes(key.length, value.byteLength) - entryBytes(key.length, before?.length);
-      const update = updateFor(
-        latin1Bytes(key),
-        before === undefined ? undefined : latin1Bytes(before),
-        value,
-      );
+      const keyBytes = latin1Bytes(key);
+      const update = updateFor(keyBytes, before === undefined ? undefined : latin1Bytes(before), value);
       if (update.byteLength > 0) parts.push(update);
+      // A put ends a time to live, as Redis MSET does.
+      if (this.#lookupExpiry(key) !== undefined) parts.push(encodeUpdate('persist', keyBytes));
     }
     this.#checkRoom(added, grown, 'put-many');
     return { result: encodeResult({ kind: 'put-many' }), update: batchOf(parts) };
@@ -499,11 +621,12 @@ export class KeyValueStore implements StateMachine {
 
   /**
    * The result of a write, its update, and the length of the key's value after it, given the value
-   * before it (undefined: absent).
+   * before it (undefined: absent) and its time to live (undefined: none).
    */
   #write(
     operation: KvSingleKeyWrite,
     before: Uint8Array | undefined,
+    expiresAtMs: number | undefined,
   ): [KvResult, Uint8Array, number | undefined] {
     const { key } = operation;
     switch (operation.kind) {
@@ -511,8 +634,29 @@ export class KeyValueStore implements StateMachine {
         const { value } = operation;
         return [
           { kind: 'put', existed: before !== undefined },
-          updateFor(key, before, value),
+          withoutExpiry(key, updateFor(key, before, value), expiresAtMs),
           value.byteLength,
+        ];
+      }
+      case 'set':
+        return this.#set(operation, before, expiresAtMs);
+      case 'expire': {
+        const atMs = this.#expiryTime(operation.expiry);
+        if (before === undefined || !expireApplies(operation.condition, expiresAtMs, atMs)) {
+          return [{ kind: 'expire', updated: false }, noUpdate, before?.byteLength];
+        }
+        // A time already past deletes the key now, as Redis does.
+        if (atMs <= this.#clock())
+          return [{ kind: 'expire', updated: true }, updateFor(key, before, undefined), undefined];
+        const update = atMs === expiresAtMs ? noUpdate : encodeExpireUpdate(key, atMs);
+        return [{ kind: 'expire', updated: true }, update, before.byteLength];
+      }
+      case 'persist': {
+        const removed = expiresAtMs !== undefined;
+        return [
+          { kind: 'persist', removed },
+          removed ? encodeUpdate('persist', key) : noUpdate,
+          before?.byteLength,
         ];
       }
       case 'delete':
@@ -549,7 +693,9 @@ export class KeyValueStore implements StateMachine {
       }
       case 'put-if': {
         const written = (before === undefined) === (operation.when === 'absent');
-        const update = written ? updateFor(key, before, operation.value) : noUpdate;
+        const update = written
+          ? withoutExpiry(key, updateFor(key, before, operation.value), expiresAtMs)
+          : noUpdate;
         return [
           { kind: 'put-if', written },
           update,
@@ -559,11 +705,57 @@ export class KeyValueStore implements StateMachine {
     }
   }
 
+  /**
+   * Redis SET with its options: written when `when` allows; the time to live cleared, kept or set as
+   * `expiry` says. A time already past leaves the key absent, as Redis does.
+   */
+  #set(
+    operation: KvOperationOf<'set'>,
+    before: Uint8Array | undefined,
+    expiresAtMs: number | undefined,
+  ): [KvResult, Uint8Array, number | undefined] {
+    const { key, value, when, expiry } = operation;
+    const written = when === null || (before === undefined) === (when === 'absent');
+    if (!written) return [{ kind: 'set', written }, noUpdate, before?.byteLength];
+    if (expiry.kind === 'none') {
+      return [
+        { kind: 'set', written },
+        withoutExpiry(key, updateFor(key, before, value), expiresAtMs),
+        value.byteLength,
+      ];
+    }
+    if (expiry.kind === 'keep')
+      return [{ kind: 'set', written }, updateFor(key, before, value), value.byteLength];
+    const atMs = this.#expiryTime(expiry);
+    if (atMs <= this.#clock())
+      return [{ kind: 'set', written }, updateFor(key, before, undefined), undefined];
+    const parts = [updateFor(key, before, value)];
+    if (atMs !== expiresAtMs) parts.push(encodeExpireUpdate(key, atMs));
+    return [{ kind: 'set', written }, batchOf(parts.filter((part) => part.byteLength > 0)), value.byteLength];
+  }
+
+  /** The time an `after` or `at` expiry names by the clock now; refused past the latest time. */
+  #expiryTime(expiry: Extract<Expiry, { readonly ms: number }>): number {
+    const atMs = expiryTime(expiry, this.#clock());
+    if (atMs === null) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `invalid expire time: ${expiry.kind} ${expiry.ms} ms is past the latest time a key may expire at (${expiryAtMsMax})`,
+      );
+    }
+    return atMs;
+  }
+
   /** Refuses empty or oversized keys and oversized value operands, whatever the state. */
   #checkOperands(operation: KvSingleKeyOperation): void {
     this.#checkKey(operation.kind, operation.key);
     const values = operation.kind === 'cas' ? [operation.expected, operation.next] : [];
-    if (operation.kind === 'put' || operation.kind === 'append' || operation.kind === 'put-if') {
+    if (
+      operation.kind === 'put' ||
+      operation.kind === 'append' ||
+      operation.kind === 'put-if' ||
+      operation.kind === 'set'
+    ) {
       values.push(operation.value);
     }
     for (const value of values) {
@@ -591,6 +783,13 @@ function updateFor(
 ): Uint8Array {
   if (after === undefined) return before === undefined ? noUpdate : encodeUpdate('delete', key);
   return sameBytes(before, after) ? noUpdate : encodeUpdate('set', key, after);
+}
+
+/** `update` (a write of a value) and, for a key with a time to live, its end: what a plain put does. */
+function withoutExpiry(key: Uint8Array, update: Uint8Array, expiresAtMs: number | undefined): Uint8Array {
+  if (expiresAtMs === undefined) return update;
+  const persist = encodeUpdate('persist', key);
+  return update.byteLength === 0 ? persist : encodeBatchUpdate([update, persist]);
 }
 
 /** What a key with a value of `valueLength` (undefined: absent) counts against storeBytesMax. */

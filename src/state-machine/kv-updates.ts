@@ -3,9 +3,13 @@
 // microseconds and a few copies per write. Updates logged by older builds are msgpack
 // (`['set', key, value]`, `['append', key, suffix]`, `['delete', key]`); they are still applied.
 //
-//   0xc1 (a byte msgpack never uses), the kind (1 set, 2 append, 3 delete), a u32 (little endian)
-//   key length, the key, then for set and append the value (or suffix) up to the end.
+//   0xc1 (a byte msgpack never uses), the kind (1 set, 2 append, 3 delete, 5 expire, 6 persist), a
+//   u32 (little endian) key length, the key, then for set and append the value (or suffix) up to the
+//   end, for expire the time it expires at (Unix milliseconds, f64).
 //   Kind 4 is a batch of these (a multi-key write): kv-batch-updates.ts.
+//
+// A set or an append keeps the key's time to live; a delete ends it with the key; expire sets it and
+// persist removes it (kv-expiry.ts).
 
 import { asBuffer } from '../buffers.js';
 
@@ -13,12 +17,18 @@ export const binaryUpdateMarker = 0xc1;
 
 export type KvUpdate =
   | { readonly kind: 'set' | 'append'; readonly key: string; readonly value: string }
-  | { readonly kind: 'delete'; readonly key: string };
+  | { readonly kind: 'delete' | 'persist'; readonly key: string }
+  | { readonly kind: 'expire'; readonly key: string; readonly atMs: number };
 
-const kindCodes = { set: 1, append: 2, delete: 3 } as const;
+const kindCodes = { set: 1, append: 2, delete: 3, expire: 5, persist: 6 } as const;
 const headerBytes = 6;
+const expiryBytes = 8;
 
-export function encodeUpdate(kind: KvUpdate['kind'], key: Uint8Array, value?: Uint8Array): Uint8Array {
+export function encodeUpdate(
+  kind: 'set' | 'append' | 'delete' | 'persist',
+  key: Uint8Array,
+  value?: Uint8Array,
+): Uint8Array {
   const valueBytes = value?.byteLength ?? 0;
   const out = Buffer.allocUnsafe(headerBytes + key.byteLength + valueBytes);
   out[0] = binaryUpdateMarker;
@@ -43,7 +53,25 @@ export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
       return { kind: 'append', key, value: bytes.toString('latin1', keyEnd) };
     case kindCodes.delete:
       return keyEnd === bytes.length ? { kind: 'delete', key } : null;
+    case kindCodes.persist:
+      return keyEnd === bytes.length ? { kind: 'persist', key } : null;
+    case kindCodes.expire: {
+      if (keyEnd + expiryBytes !== bytes.length) return null;
+      const atMs = bytes.readDoubleLE(keyEnd);
+      return Number.isSafeInteger(atMs) ? { kind: 'expire', key, atMs } : null;
+    }
     default:
       return null;
   }
+}
+
+/** The update that makes `key` expire at `atMs` (Unix milliseconds). */
+export function encodeExpireUpdate(key: Uint8Array, atMs: number): Uint8Array {
+  const out = Buffer.allocUnsafe(headerBytes + key.byteLength + expiryBytes);
+  out[0] = binaryUpdateMarker;
+  out[1] = kindCodes.expire;
+  out.writeUInt32LE(key.byteLength, 2);
+  out.set(key, headerBytes);
+  out.writeDoubleLE(atMs, headerBytes + key.byteLength);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -6,6 +6,7 @@ import { Coordinator } from '../../src/protocol/coordinator.js';
 import type { CoordinatorState, ReplicaEffects, SwitchoverOutcome } from '../../src/protocol/effects.js';
 import type { ClientReply, ClientRequest, Heartbeat, LostEntry } from '../../src/protocol/messages.js';
 import { Replica, type StoredSnapshot } from '../../src/protocol/replica.js';
+import type { StateMachineFactory } from '../../src/protocol/state-machine.js';
 import {
   clientId,
   connectionId,
@@ -204,6 +205,7 @@ export class ReplicaHarness {
       readonly snapshot?: StoredSnapshot | null;
       readonly readSnapshot?: () => StoredSnapshot | null;
       readonly unreportedLosses?: readonly LostEntry[];
+      readonly createStateMachine?: StateMachineFactory;
     } = {},
   ) {
     this.replica = new Replica({
@@ -213,7 +215,7 @@ export class ReplicaHarness {
       clock: this.clock.read,
       address: `sim:${id}`,
       config: options.config ?? config,
-      createStateMachine: () => new KeyValueStore(),
+      createStateMachine: options.createStateMachine ?? (() => new KeyValueStore()),
       recovered: {
         snapshot: options.snapshot ?? null,
         entries: recovered,

@@ -156,6 +156,11 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
       if (written) model.set(key, operation.value);
       return { result: { kind: 'put-if', written } };
     }
+    case 'set':
+    case 'expire':
+    case 'persist':
+    case 'ttl':
+      throw new Error(`${operation.kind}: times to live have their own model (kv-expiry.test.ts)`);
   }
 }
 

@@ -14,7 +14,7 @@ import type { StoredSnapshot } from '../../src/protocol/replica.js';
 import { SessionTable } from '../../src/protocol/sessions.js';
 import { encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
 import { finishSnapshot } from '../../src/protocol/state-machine.js';
-import { isSystemEntry } from '../../src/protocol/system-entries.js';
+import { decodeSystemOperation, isSystemEntry } from '../../src/protocol/system-entries.js';
 import {
   clientId,
   connectionId,
@@ -41,6 +41,9 @@ const months: ProtocolConfig = {
   sessionIdleTicks: 100_000,
 };
 
+/** The wall clock the nodes' key/value stores read (Unix milliseconds), moved by the tests. */
+const wall = { nowMs: 1_000_000 };
+
 /** A replica and what its disk keeps: the shell's part, done in memory. */
 class Node {
   readonly harness: ReplicaHarness;
@@ -63,6 +66,7 @@ class Node {
       snapshot: options.snapshot ?? null,
       readSnapshot: () => this.kept.at(-1) ?? null,
       unreportedLosses: options.unreportedLosses ?? [],
+      createStateMachine: () => new KeyValueStore(undefined, () => wall.nowMs),
     });
     if (options.snapshot) this.kept.push(options.snapshot);
   }
@@ -846,4 +850,83 @@ test('chaos seed 1: a learner keeps being offered the snapshot it is fetching wh
   const again = learner.harness.transfers.at(-1)?.snapshot;
   assert.equal(again?.position.index, first.position.index, 'the same snapshot is offered again');
   assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'and the log after it is kept');
+});
+
+// ---- times to live -----------------------------------------------------------------------------
+
+function setExpiring(
+  node: Node,
+  client: string,
+  requestNumber: number,
+  key: string,
+  afterMs: number,
+): number {
+  return send(node, {
+    kind: 'write',
+    clientId: clientId(client),
+    requestNumber,
+    durability: 'sync',
+    operation: encodeOperation(
+      kvOperation.set(text(key), text('soon gone'), { expiry: { kind: 'after', ms: afterMs } }),
+    ),
+    staleness: null,
+  });
+}
+
+/** The indexes of the entries that delete keys whose time ran out. */
+function expiryIndexes(node: Node): number[] {
+  return node.replica
+    .entries()
+    .filter((entry) => isSystemEntry(entry) && decodeSystemOperation(entry.update).kind === 'service-update')
+    .map((entry) => entry.index);
+}
+
+test('a key whose time ran out is deleted by an entry the primary logs, at the same index on the backup', () => {
+  const { primary, backup, current } = pair({ ...months, snapshotLogBytes: 1 << 30 });
+  const set = setExpiring(primary, 'writer', 2, 'brief', 100);
+  pump([primary, backup]);
+  assert.equal(code(primary, set), 'OK');
+  const store = (node: Node) => node.replica.currentStateMachine() as KeyValueStore;
+  primary.tick(months.followerHeartbeatTicks); // carries the commit index: the backup applies
+  pump([primary, backup]);
+  assert.equal(store(primary).expiryOf('brief'), wall.nowMs + 100, 'the primary fixed the time');
+  assert.equal(store(backup).expiryOf('brief'), wall.nowMs + 100, 'the backup holds the same');
+  wall.nowMs += 99;
+  primary.tick(5);
+  primary.harness.grantLease(current);
+  pump([primary, backup]);
+  assert.equal(primary.get('brief'), 'soon gone', 'not before its time');
+  assert.deepEqual(expiryIndexes(primary), []);
+  wall.nowMs += 1;
+  primary.tick(1);
+  pump([primary, backup]);
+  primary.tick(months.followerHeartbeatTicks);
+  pump([primary, backup]);
+  assert.equal(primary.get('brief'), null);
+  assert.equal(backup.get('brief'), null);
+  assert.equal(primary.get('k'), 'v1', 'a key without a time to live stays');
+  const [index] = expiryIndexes(primary);
+  assert.ok(index !== undefined, 'one entry deleted it');
+  assert.deepEqual(expiryIndexes(backup), [index], 'the backup deleted it at the same index');
+  assert.equal(store(primary).stateHash(), store(backup).stateHash());
+});
+
+test('a primary without its lease logs no expiry: its clock may be a deposed one', () => {
+  const { primary, backup, current } = pair({ ...months, snapshotLogBytes: 1 << 30 });
+  const set = setExpiring(primary, 'writer', 2, 'brief', 10);
+  pump([primary, backup]);
+  assert.equal(code(primary, set), 'OK');
+  primary.tick(months.leaseTicks + 5); // no lease granted meanwhile: it ran out
+  wall.nowMs += 1000;
+  primary.tick(3);
+  pump([primary, backup]);
+  assert.deepEqual(expiryIndexes(primary), [], 'nothing logged without a lease');
+  assert.equal(primary.get('brief'), 'soon gone');
+  primary.harness.grantLease(current);
+  primary.tick(1);
+  pump([primary, backup]);
+  primary.tick(months.followerHeartbeatTicks);
+  pump([primary, backup]);
+  assert.equal(expiryIndexes(primary).length, 1, 'logged once the lease is back');
+  assert.equal(backup.get('brief'), null);
 });
