@@ -6,6 +6,7 @@ export {
   Client,
   type ClientOptions,
   type ExecuteResult,
+  type ExpireOptions,
   type KvRequestStatus,
   type LocalLink,
   parseRequestId,
@@ -17,7 +18,9 @@ export {
   type RequestStatus,
   type SequenceOptions,
   type SequenceResult,
+  type SetOptions,
   type TlsMaterial,
+  type TtlResult,
   type WriteMetadata,
   type WriteOptions,
   type WriteReply,
@@ -66,6 +69,8 @@ export {
 } from './protocol/state-machine.js';
 export type { Durability, View } from './protocol/types.js';
 export {
+  type ExpireCondition,
+  type Expiry,
   KeyValueStore,
   type KvOperation,
   type KvOutcome,

@@ -137,13 +137,72 @@ export function addClientCommands(program: Command): void {
       .command('put')
       .description('set KEY to VALUE')
       .argument('<key>', 'the key (UTF-8)')
-      .argument('<value>', 'the value (UTF-8)'),
+      .argument('<value>', 'the value (UTF-8)')
+      .option(
+        '--ttl <ms>',
+        "delete KEY this many milliseconds after the write (by the primary's clock; default: never)",
+        integerIn(1, Number.MAX_SAFE_INTEGER),
+      ),
     { write: true },
-  ).action((key: string, value: string, flags: WriteFlags) =>
+  ).action((key: string, value: string, flags: WriteFlags & { readonly ttl?: number }) =>
     withClient(flags, async (client) => {
+      if (flags.ttl !== undefined) {
+        const reply = await client.set(key, value, { ...durabilityOf(flags), ttlMs: flags.ttl });
+        if (flags.json) printJson({ key, value, ttlMs: flags.ttl, ...reply });
+        else printLine(`written, expires in ${flags.ttl} ms ${describeWrite(reply)}`);
+        return;
+      }
       const reply = await client.put(key, value, durabilityOf(flags));
       if (flags.json) printJson({ key, value, ...reply });
       else printLine(`${reply.existed ? 'replaced' : 'created'} ${describeWrite(reply)}`);
+    }),
+  );
+
+  addClientOptions(
+    program
+      .command('expire')
+      .description('delete KEY MS milliseconds from now (0: at once); exit 1 if it is absent')
+      .argument('<key>', 'the key (UTF-8)')
+      .addArgument(new Argument('<ms>', 'milliseconds').argParser(integerIn(0, Number.MAX_SAFE_INTEGER))),
+    { write: true },
+  ).action((key: string, ms: number, flags: WriteFlags) =>
+    withClient(flags, async (client) => {
+      const reply = await client.expire(key, ms, durabilityOf(flags));
+      if (flags.json) printJson({ key, ttlMs: ms, ...reply });
+      else printLine(`${reply.updated ? `expires in ${ms} ms` : 'not found'} ${describeWrite(reply)}`);
+      if (!reply.updated) process.exitCode = exitCode.failed;
+    }),
+  );
+
+  addClientOptions(
+    program
+      .command('persist')
+      .description('remove the time to live of KEY')
+      .argument('<key>', 'the key (UTF-8)'),
+    { write: true },
+  ).action((key: string, flags: WriteFlags) =>
+    withClient(flags, async (client) => {
+      const reply = await client.persist(key, durabilityOf(flags));
+      if (flags.json) printJson({ key, ...reply });
+      else printLine(`${reply.removed ? 'expiry removed' : 'no expiry to remove'} ${describeWrite(reply)}`);
+    }),
+  );
+
+  addClientOptions(
+    program
+      .command('ttl')
+      .description(
+        'print how many milliseconds KEY has left, or "no expiry"; exit 1 if it is absent (with --json: exit 0)',
+      )
+      .argument('<key>', 'the key (UTF-8)'),
+  ).action((key: string, flags: ClientFlags) =>
+    withClient(flags, async (client) => {
+      const ttl = await client.ttl(key);
+      if (flags.json) printJson({ key, ...ttl });
+      else if (!ttl.exists) {
+        process.stderr.write(`key not found: ${key}\n`);
+        process.exitCode = exitCode.failed;
+      } else printLine(ttl.remainingMs === null ? 'no expiry' : String(ttl.remainingMs));
     }),
   );
 

@@ -5,9 +5,12 @@ export {
   type Bytes,
   Client,
   type ExecuteResult,
+  type ExpireOptions,
   type KvRequestStatus,
   type SequenceOptions,
   type SequenceResult,
+  type SetOptions,
+  type TtlResult,
   type WriteMetadata,
   type WriteResult,
 } from './kv-client.js';

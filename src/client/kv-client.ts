@@ -10,8 +10,11 @@ import {
   decodeResult,
   decodeSequenceResult,
   decodeSequenceResultAlone,
+  type ExpireCondition,
+  type Expiry,
   encodeOperation,
   encodeSequence,
+  expireConditions,
   isReadOnly,
   isReadOnlySequence,
   isSequenceResult,
@@ -22,6 +25,7 @@ import {
   type KvResultOf,
   kvOperation,
   type PutCondition,
+  putConditions,
 } from '../state-machine/index.js';
 import { resultFields, resultKind } from '../state-machine/kv-operations.js';
 import {
@@ -83,6 +87,26 @@ export type KvRequestStatus =
       readonly view: number;
     }
   | Exclude<RequestStatus, { readonly state: 'executed' }>;
+
+/** How `set` writes: only when `when` allows, and with a time to live (at most one of the three). */
+export interface SetOptions extends WriteOptions {
+  /** Only if the key is absent (Redis SET NX), or only if present (XX). */
+  readonly when?: PutCondition;
+  /** The key expires this many milliseconds after the primary runs the write (Redis PX). */
+  readonly ttlMs?: number;
+  /** The key expires at this time, Unix milliseconds (Redis PXAT). */
+  readonly expiresAtMs?: number;
+  /** The key keeps the time to live it has (Redis KEEPTTL); without a time option a set removes it. */
+  readonly keepTtl?: boolean;
+}
+
+/** When `expire` sets the time: always, or as Redis 7's EXPIRE options (a key without one never expires). */
+export interface ExpireOptions extends WriteOptions {
+  readonly condition?: ExpireCondition;
+}
+
+/** What `ttl` answers: whether the key exists, and when it expires (both null if it never does). */
+export type TtlResult = Omit<KvResultOf<'ttl'>, 'kind'>;
 
 const decoder = new TextDecoder();
 
@@ -147,6 +171,46 @@ export class Client {
     options?: WriteOptions,
   ): Promise<WriteResult<'put-if'>> {
     return this.write(kvOperation.putIf(toBytes(key), toBytes(value), when), options);
+  }
+
+  /**
+   * Sets `key` to `value` (only if `options.when` allows) with a time to live: `ttlMs` after the
+   * primary runs it, until `expiresAtMs`, or the one it has (`keepTtl`); with none of them the key
+   * keeps none, as with `put`. A key lives at least its time to live by the primary's clock, and is
+   * deleted by a write the primary logs soon after (docs/OPERATIONS.md, "Keys that expire").
+   */
+  set(key: Bytes, value: Bytes, options: SetOptions = {}): Promise<WriteResult<'set'>> {
+    return this.write(
+      kvOperation.set(toBytes(key), toBytes(value), {
+        when: whenOf(options.when),
+        expiry: expiryOf(options),
+      }),
+      options,
+    );
+  }
+
+  /** Gives `key` a time to live of `ttlMs` from when the primary runs it; 0 or less deletes it now. */
+  expire(key: Bytes, ttlMs: number, options: ExpireOptions = {}): Promise<WriteResult<'expire'>> {
+    const expiry: Expiry = { kind: 'after', ms: wholeMs(ttlMs, 'ttlMs', Number.MIN_SAFE_INTEGER) };
+    return this.write(kvOperation.expire(toBytes(key), expiry, conditionOf(options.condition)), options);
+  }
+
+  /** Makes `key` expire at `atMs`, Unix milliseconds; a time already past deletes it now. */
+  expireAt(key: Bytes, atMs: number, options: ExpireOptions = {}): Promise<WriteResult<'expire'>> {
+    const expiry: Expiry = { kind: 'at', ms: wholeMs(atMs, 'atMs', 0) };
+    return this.write(kvOperation.expire(toBytes(key), expiry, conditionOf(options.condition)), options);
+  }
+
+  /** Removes `key`'s time to live; `removed` says whether it had one. */
+  persist(key: Bytes, options?: WriteOptions): Promise<WriteResult<'persist'>> {
+    return this.write(kvOperation.persist(toBytes(key)), options);
+  }
+
+  /** Whether `key` exists and when it expires: `remainingMs` by the answering replica's clock. */
+  async ttl(key: Bytes, options?: ReadOptions): Promise<TtlResult> {
+    const reply = await this.replicated.read(encodeOperation(kvOperation.ttl(toBytes(key))), options);
+    const { exists, expiresAtMs, remainingMs } = decode('ttl', reply.result);
+    return { exists, expiresAtMs, remainingMs };
   }
 
   /** Sets every key to its value at once (one log entry); a key named twice ends with its last value. */
@@ -290,6 +354,48 @@ export class Client {
 }
 
 const operationKinds: ReadonlySet<string> = new Set(Object.keys(resultFields));
+
+/** The time to live `set`'s options name; more than one, or a time that is not a whole number, is a ConfigError. */
+function expiryOf(options: SetOptions): Expiry {
+  const named = [
+    options.ttlMs === undefined ? null : 'ttlMs',
+    options.expiresAtMs === undefined ? null : 'expiresAtMs',
+    options.keepTtl === true ? 'keepTtl' : null,
+  ].filter((name) => name !== null);
+  if (named.length > 1)
+    throw new ConfigError(`set takes one of ttlMs, expiresAtMs and keepTtl, got ${named.join(' and ')}`);
+  if (options.ttlMs !== undefined) return { kind: 'after', ms: wholeMs(options.ttlMs, 'ttlMs', 1) };
+  if (options.expiresAtMs !== undefined)
+    return { kind: 'at', ms: wholeMs(options.expiresAtMs, 'expiresAtMs', 0) };
+  return options.keepTtl === true ? { kind: 'keep' } : { kind: 'none' };
+}
+
+function wholeMs(value: unknown, name: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new ConfigError(
+      `${name} must be a whole number of milliseconds, at least ${min}; got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function whenOf(when: unknown): PutCondition | null {
+  if (when === undefined) return null;
+  if (!putConditions.includes(when as PutCondition)) {
+    throw new ConfigError(`when must be one of ${putConditions.join(', ')}; got ${String(when)}`);
+  }
+  return when as PutCondition;
+}
+
+function conditionOf(condition: unknown): ExpireCondition {
+  if (condition === undefined) return 'always';
+  if (!expireConditions.includes(condition as ExpireCondition)) {
+    throw new ConfigError(
+      `condition must be one of ${expireConditions.join(', ')}; got ${String(condition)}`,
+    );
+  }
+  return condition as ExpireCondition;
+}
 
 /** `operation` if it names a kind of the store (a caller without types may pass anything), else ConfigError. */
 function checked(operation: KvOperation, what: string): KvOperation {

@@ -54,6 +54,11 @@ const usageErrors: [string[], RegExp][] = [
   [['get', 'k', '--coordinator', 'nonsense'], /--coordinator.*bad address "nonsense"/],
   [['get', 'k', '--timeout', 'soon'], /--timeout.*'soon' is invalid/],
   [['incr', 'k', '1.5'], /'1.5' is invalid for argument 'delta'/],
+  [['put', 'k', 'v', '--ttl', '0'], /--ttl.*'0' is invalid.*from 1 to/],
+  [['put', 'k', 'v', '--ttl', 'soon'], /--ttl.*'soon' is invalid/],
+  [['expire', 'k'], /missing required argument 'ms'/],
+  [['expire', 'k', '-5'], /'-5' is invalid for argument 'ms'/],
+  [['ttl'], /missing required argument 'key'/],
   [['cas', 'k', 'only-expected'], /cas takes KEY EXPECTED NEW/],
   [['replica', '--id', 'r1'], /required option '--listen/],
   [
