@@ -10,10 +10,14 @@
 // operation; pipelined with others it runs in their sequence (pipeline.ts).
 
 import {
+  type ExpireCondition,
+  type Expiry,
+  expiryAtMsMax,
   type KvOperationKind,
   type KvOperationOf,
   type KvResultOf,
   kvOperation,
+  type PutCondition,
 } from '../state-machine/index.js';
 import { integerArgument, lowerName } from './arguments.js';
 import type { CommandSpec, KvPlan, Planned } from './command-table.js';
@@ -47,24 +51,114 @@ function kvCommand(
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked
 
-/** SET key value [NX | XX] [KEEPTTL]; expiry options are refused, there being no expiry here. */
+/** SET key value [NX | XX] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]; GET is refused. */
 function set(args: readonly Buffer[]): Planned {
-  let when: 'absent' | 'present' | null = null;
-  for (const option of args.slice(3)) {
-    const name = lowerName(option);
+  let when: PutCondition | null = null;
+  let expiry: Expiry = { kind: 'none' };
+  let timed = false;
+  for (let at = 3; at < args.length; at++) {
+    const name = lowerName(arg(args, at));
     if ((name === 'nx' || name === 'xx') && when === null) when = name === 'nx' ? 'absent' : 'present';
-    else if (name === 'keepttl') {
-      // No key has a time to live, so every SET keeps it.
-    } else if (['ex', 'px', 'exat', 'pxat'].includes(name)) {
-      return reply.error(`ERR SET ${name.toUpperCase()} is not supported: keys never expire in Understudy`);
+    else if (name === 'keepttl' && !timed) {
+      timed = true;
+      expiry = { kind: 'keep' };
+    } else if (expiryUnits.has(name) && !timed && at + 1 < args.length) {
+      timed = true;
+      const amount = integerArgument(arg(args, ++at));
+      if (amount <= 0) return invalidExpireTime('set');
+      const timedExpiry = expiryOf(name, amount);
+      if (timedExpiry === null) return invalidExpireTime('set');
+      expiry = timedExpiry;
     } else if (name === 'get') {
       return reply.error('ERR SET GET is not supported: use GET, then SET');
     } else return reply.error('ERR syntax error');
   }
   const key = arg(args, 1);
   const value = arg(args, 2);
+  if (expiry.kind !== 'none') {
+    return planOf(kvOperation.set(key, value, { when, expiry }), ({ written }) =>
+      written ? reply.ok : reply.nullBulk,
+    );
+  }
   if (when === null) return planOf(kvOperation.put(key, value), () => reply.ok);
   return planOf(kvOperation.putIf(key, value, when), ({ written }) => (written ? reply.ok : reply.nullBulk));
+}
+
+/** Milliseconds per unit of each time option, and whether it names a time (at) or a length (after). */
+const expiryUnits: ReadonlyMap<string, { readonly ms: number; readonly kind: 'after' | 'at' }> = new Map([
+  ['ex', { ms: 1000, kind: 'after' }],
+  ['px', { ms: 1, kind: 'after' }],
+  ['exat', { ms: 1000, kind: 'at' }],
+  ['pxat', { ms: 1, kind: 'at' }],
+]);
+
+/** The expiry option `name` with `amount` names, or null if it passes the latest time a key may expire at. */
+function expiryOf(name: string, amount: number): Extract<Expiry, { readonly ms: number }> | null {
+  const unit = expiryUnits.get(name) as { readonly ms: number; readonly kind: 'after' | 'at' };
+  const ms = amount * unit.ms;
+  return Math.abs(ms) > expiryAtMsMax ? null : { kind: unit.kind, ms };
+}
+
+function invalidExpireTime(command: string): RespReply {
+  return reply.error(`ERR invalid expire time in '${command}' command`);
+}
+
+/** SETEX key seconds value, PSETEX key milliseconds value. */
+function setex(name: 'setex' | 'psetex') {
+  return (args: readonly Buffer[]): Planned => {
+    const amount = integerArgument(arg(args, 2));
+    const expiry = amount > 0 ? expiryOf(name === 'setex' ? 'ex' : 'px', amount) : null;
+    if (expiry === null) return invalidExpireTime(name);
+    return planOf(kvOperation.set(arg(args, 1), arg(args, 3), { expiry }), () => reply.ok);
+  };
+}
+
+/** EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX | XX | GT | LT]: 1 if the time was set, else 0. */
+function expire(name: 'expire' | 'pexpire' | 'expireat' | 'pexpireat', unit: 'ex' | 'px' | 'exat' | 'pxat') {
+  return (args: readonly Buffer[]): Planned => {
+    const amount = integerArgument(arg(args, 2));
+    const options = new Set<string>();
+    for (const option of args.slice(3)) {
+      const lower = lowerName(option);
+      if (!['nx', 'xx', 'gt', 'lt'].includes(lower)) {
+        return reply.error(`ERR Unsupported option ${option.toString('utf8').slice(0, 64)}`);
+      }
+      options.add(lower);
+    }
+    if (options.has('nx') && options.size > 1) {
+      return reply.error('ERR NX and XX, GT or LT options at the same time are not compatible');
+    }
+    if (options.has('gt') && options.has('lt')) {
+      return reply.error('ERR GT and LT options at the same time are not compatible');
+    }
+    // GT already needs a time to live (none counts as forever), so XX adds nothing to it; to LT it does.
+    const condition: ExpireCondition = options.has('nx')
+      ? 'nx'
+      : options.has('gt')
+        ? 'gt'
+        : options.has('lt')
+          ? options.has('xx')
+            ? 'xx-lt'
+            : 'lt'
+          : options.has('xx')
+            ? 'xx'
+            : 'always';
+    const expiry = expiryOf(unit, amount);
+    if (expiry === null) return invalidExpireTime(name);
+    return planOf(kvOperation.expire(arg(args, 1), expiry, condition), ({ updated }) =>
+      reply.integer(updated ? 1 : 0),
+    );
+  };
+}
+
+/** TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 absent, -1 no time to live, else the time left or the time. */
+function ttl(answer: (result: { readonly expiresAtMs: number; readonly remainingMs: number }) => number) {
+  return (args: readonly Buffer[]): Planned =>
+    planOf(kvOperation.ttl(arg(args, 1)), ({ exists, expiresAtMs, remainingMs }) => {
+      if (!exists) return reply.integer(-2);
+      if (expiresAtMs === null || remainingMs === null) return reply.integer(-1);
+      return reply.integer(answer({ expiresAtMs, remainingMs }));
+    });
 }
 
 function incrBy(delta: (args: readonly Buffer[]) => number) {
@@ -169,5 +263,60 @@ export const kvCommands: readonly CommandSpec[] = [
       }
       return planOf(kvOperation.putMany(keys, values), () => reply.ok);
     },
+  }),
+  kvCommand({ name: 'setex', arity: 4, flags: ['write', 'denyoom'], keys: [1, 1, 1], plan: setex('setex') }),
+  kvCommand({
+    name: 'psetex',
+    arity: 4,
+    flags: ['write', 'denyoom'],
+    keys: [1, 1, 1],
+    plan: setex('psetex'),
+  }),
+  ...(
+    [
+      ['expire', 'ex'],
+      ['pexpire', 'px'],
+      ['expireat', 'exat'],
+      ['pexpireat', 'pxat'],
+    ] as const
+  ).map(([name, unit]) =>
+    kvCommand({ name, arity: -3, flags: ['write', 'fast'], keys: [1, 1, 1], plan: expire(name, unit) }),
+  ),
+  kvCommand({
+    name: 'persist',
+    arity: 2,
+    flags: ['write', 'fast'],
+    keys: [1, 1, 1],
+    plan: (args) =>
+      planOf(kvOperation.persist(arg(args, 1)), ({ removed }) => reply.integer(removed ? 1 : 0)),
+  }),
+  // TTL rounds to the nearest second, as Redis does.
+  kvCommand({
+    name: 'ttl',
+    arity: 2,
+    flags: ['readonly', 'fast'],
+    keys: [1, 1, 1],
+    plan: ttl(({ remainingMs }) => Math.floor((remainingMs + 500) / 1000)),
+  }),
+  kvCommand({
+    name: 'pttl',
+    arity: 2,
+    flags: ['readonly', 'fast'],
+    keys: [1, 1, 1],
+    plan: ttl(({ remainingMs }) => remainingMs),
+  }),
+  kvCommand({
+    name: 'expiretime',
+    arity: 2,
+    flags: ['readonly', 'fast'],
+    keys: [1, 1, 1],
+    plan: ttl(({ expiresAtMs }) => Math.floor(expiresAtMs / 1000)),
+  }),
+  kvCommand({
+    name: 'pexpiretime',
+    arity: 2,
+    flags: ['readonly', 'fast'],
+    keys: [1, 1, 1],
+    plan: ttl(({ expiresAtMs }) => expiresAtMs),
   }),
 ];

@@ -20,9 +20,12 @@ export type Expiry =
 export type ExpiryKind = Expiry['kind'];
 export const expiryKinds: readonly ExpiryKind[] = ['none', 'keep', 'after', 'at'];
 
-/** When an `expire` sets the time (Redis 7's EXPIRE options); a key without one counts as never expiring. */
-export type ExpireCondition = 'always' | 'nx' | 'xx' | 'gt' | 'lt';
-export const expireConditions: readonly ExpireCondition[] = ['always', 'nx', 'xx', 'gt', 'lt'];
+/**
+ * When an `expire` sets the time (Redis 7's EXPIRE options; `xx-lt` is XX and LT together: only a key
+ * that has a time, and only an earlier one). For GT and LT a key without a time never expires.
+ */
+export type ExpireCondition = 'always' | 'nx' | 'xx' | 'gt' | 'lt' | 'xx-lt';
+export const expireConditions: readonly ExpireCondition[] = ['always', 'nx', 'xx', 'gt', 'lt', 'xx-lt'];
 
 /** The latest time a key may expire at: the end of JavaScript's Date range. */
 export const expiryAtMsMax = 8_640_000_000_000_000;
@@ -50,6 +53,8 @@ export function expireApplies(
       return currentMs !== undefined && atMs > currentMs;
     case 'lt':
       return currentMs === undefined || atMs < currentMs;
+    case 'xx-lt':
+      return currentMs !== undefined && atMs < currentMs;
   }
 }
 

@@ -129,7 +129,7 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       backup.incrby('big', '9007199254740992'),
       /ERR value is not an integer or out of range/,
     );
-    await assert.rejects(backup.set('k', 'v', 'EX', '10'), /ERR SET EX is not supported/);
+    await assert.rejects(backup.set('k', 'v', 'EX', '0'), /ERR invalid expire time in 'set' command/);
 
     const pipeline = backup.pipeline().set('p', '1').incr('p').get('p').del('p');
     assert.deepEqual(await pipeline.exec(), [
@@ -143,6 +143,74 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     // Closed here: ioredis redials a connection that was open when its server died (a later test
     // kills this primary), retryStrategy or not, and prints each refusal as an unhandled error.
     for (const client of [primary, backup, third]) client.disconnect();
+  });
+
+  test('keys that expire: SET PX lives its time then goes, a lock by SET NX PX, EXPIRE, PERSIST, TTL, KEEPTTL, in MULTI too', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const primary = await connectTo(view.primary);
+    const backup = await connectTo(view.backups[0] as string);
+
+    const askedAtMs = Date.now();
+    assert.equal(await backup.set('brief', 'v', 'PX', 400), 'OK');
+    const pttl = await primary.pttl('brief');
+    assert.ok(pttl > 0 && pttl <= 400, `PTTL ${pttl}`);
+    // Present at every read answered before 400 ms passed since the SET was sent; gone after.
+    for (;;) {
+      const value = await backup.get('brief');
+      const answeredAtMs = Date.now();
+      if (value === null) {
+        assert.ok(answeredAtMs >= askedAtMs + 400, `gone ${answeredAtMs - askedAtMs} ms after the SET`);
+        break;
+      }
+      assert.ok(answeredAtMs - askedAtMs < 15_000, 'the key was never deleted');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(await primary.ttl('brief'), -2);
+
+    // A lock: the second taker fails until the first one's time ran out.
+    assert.equal(await primary.set('lock', 'a', 'PX', 300, 'NX'), 'OK');
+    assert.equal(await backup.set('lock', 'b', 'PX', 300, 'NX'), null);
+    const taken = await waitFor('the lock to free', async () =>
+      (await backup.set('lock', 'b', 'PX', 60_000, 'NX')) === 'OK' ? true : undefined,
+    );
+    assert.equal(taken, true);
+    assert.equal(await primary.get('lock'), 'b');
+
+    assert.equal(await primary.set('counter', '1', 'EX', 100), 'OK');
+    assert.equal(await primary.incr('counter'), 2);
+    const kept = await primary.ttl('counter');
+    assert.ok(kept > 90 && kept <= 100, `INCR keeps the time to live: TTL ${kept}`);
+    assert.equal(await primary.set('counter', '5', 'KEEPTTL'), 'OK');
+    assert.ok((await primary.ttl('counter')) > 90, 'KEEPTTL keeps it');
+    const expiresAt = await primary.expiretime('counter');
+    assert.ok(Math.abs(expiresAt - Math.floor(Date.now() / 1000) - 100) <= 2, `EXPIRETIME ${expiresAt}`);
+    assert.equal(await primary.set('counter', '6'), 'OK');
+    assert.equal(await primary.ttl('counter'), -1, 'a plain SET removes it');
+    assert.equal(await primary.expire('counter', 50, 'XX'), 0, 'XX: it has none');
+    assert.equal(await primary.expire('counter', 50, 'NX'), 1);
+    assert.equal(await primary.expire('counter', 40, 'GT'), 0);
+    assert.equal(await primary.expire('counter', 60, 'GT'), 1);
+    assert.equal(await primary.persist('counter'), 1);
+    assert.equal(await primary.persist('counter'), 0);
+    assert.equal(await primary.setex('session', 30, 'x'), 'OK');
+    assert.ok((await primary.pttl('session')) > 25_000);
+    assert.equal(await primary.pexpire('session', -1), 1, 'a time already past deletes the key');
+    assert.equal(await primary.exists('session'), 0);
+    assert.equal(await primary.expire('nothing-here', 10), 0);
+
+    const answers = (
+      (await primary.multi().set('in-multi', 'v').expire('in-multi', 30).ttl('in-multi').exec()) ?? []
+    ).map(([error, value]) => error ?? value);
+    assert.deepEqual(answers, ['OK', 1, 30]);
+    const cli = await runTool('redis-cli', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(ports.get(view.primary)),
+      'TTL',
+      'in-multi',
+    ]);
+    assert.match(cli.stdout, /^(29|30)\n$/);
   });
 
   test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {

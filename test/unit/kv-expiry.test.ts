@@ -90,6 +90,7 @@ class Model {
           xx: had !== undefined,
           gt: had !== undefined && atMs > had,
           lt: had === undefined || atMs < had,
+          'xx-lt': had !== undefined && atMs < had,
         }[operation.condition];
         if (current === undefined || !allowed) return { result: { kind: 'expire', updated: false } };
         if (atMs <= this.now) {
@@ -165,7 +166,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
         )
         .map(([key, value, when, expiry]) => op.set(key, value, { when, expiry })),
       fc
-        .tuple(keyArbitrary, timedExpiry, fc.constantFrom('always', 'nx', 'xx', 'gt', 'lt' as const))
+        .tuple(keyArbitrary, timedExpiry, fc.constantFrom('always', 'nx', 'xx', 'gt', 'lt', 'xx-lt' as const))
         .map(([key, expiry, condition]) => op.expire(key, expiry, condition)),
       keyArbitrary.map((key) => op.persist(key)),
       keyArbitrary.map((key) => op.incr(key, 1)),

@@ -207,7 +207,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':29',
+      ':40',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -223,22 +223,48 @@ describe('the Redis port without a cluster', () => {
     assert.match(text, /\$4\r\nrole\r\n\$7\r\nreplica\r\n\$7\r\nmodules\r\n\*0\r\n/);
   });
 
-  test('SET refuses expiry and unknown options, INCRBY a non-integer, before anything is sent', async () => {
+  test('SET and EXPIRE refuse bad times and options, INCRBY a non-integer, before anything is sent', async () => {
     const commands = [
-      'SET k v EX 10',
-      'SET k v PX 5',
+      'SET k v EX 0',
+      'SET k v PX -5',
+      'SET k v EX 10 PX 5',
+      'SET k v KEEPTTL EX 5',
+      'SET k v EX',
+      'SET k v EX ten',
+      'SET k v EXAT 9000000000000000',
       'SET k v NX XX',
       'SET k v GET',
+      'SETEX k 0 v',
+      'PSETEX k -1 v',
+      'EXPIRE k 10 NX XX',
+      'EXPIRE k 10 GT LT',
+      'EXPIRE k 10 SOON',
+      'PEXPIRE k 1.5',
+      'EXPIRE k 9000000000000000',
+      'TTL k extra',
       'INCRBY k 1.5',
       'DECRBY k 9007199254740993',
       'MSET a 1 b',
     ];
-    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(7));
-    assert.deepEqual(text.split('\r\n').slice(0, 7), [
-      '-ERR SET EX is not supported: keys never expire in Understudy',
-      '-ERR SET PX is not supported: keys never expire in Understudy',
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(20));
+    assert.deepEqual(text.split('\r\n').slice(0, 20), [
+      "-ERR invalid expire time in 'set' command",
+      "-ERR invalid expire time in 'set' command",
+      '-ERR syntax error',
+      '-ERR syntax error',
+      '-ERR syntax error',
+      '-ERR value is not an integer or out of range',
+      "-ERR invalid expire time in 'set' command",
       '-ERR syntax error',
       '-ERR SET GET is not supported: use GET, then SET',
+      "-ERR invalid expire time in 'setex' command",
+      "-ERR invalid expire time in 'psetex' command",
+      '-ERR NX and XX, GT or LT options at the same time are not compatible',
+      '-ERR GT and LT options at the same time are not compatible',
+      '-ERR Unsupported option SOON',
+      '-ERR value is not an integer or out of range',
+      "-ERR invalid expire time in 'expire' command",
+      "-ERR wrong number of arguments for 'ttl' command",
       '-ERR value is not an integer or out of range',
       '-ERR value is not an integer or out of range',
       "-ERR wrong number of arguments for 'mset' command",
@@ -279,10 +305,10 @@ describe('the Redis port without a cluster', () => {
   });
 
   test('a pipeline that fails as a whole answers every command with the error, the others in their place', async () => {
-    const { text } = await exchange(port, 'SET a 1\r\nSET b 2 EX 1\r\nGET c\r\n', lines(3));
+    const { text } = await exchange(port, 'SET a 1\r\nSET b 2 EX 0\r\nGET c\r\n', lines(3));
     const [first, second, third] = text.split('\r\n');
     assert.match(first ?? '', /^-UNAVAILABLE no coordinator answered$/);
-    assert.equal(second, '-ERR SET EX is not supported: keys never expire in Understudy');
+    assert.equal(second, "-ERR invalid expire time in 'set' command");
     assert.match(third ?? '', /^-UNAVAILABLE no coordinator answered$/);
   });
 
@@ -414,7 +440,7 @@ describe('pipelines', () => {
       'INCR w',
       'APPEND w !',
       'MGET x w zz',
-      'SET x 1 EX 5',
+      'SET x 1 EX 0',
       'DEL x w',
       'EXISTS x w',
       'SET y 1 NX',
@@ -437,7 +463,7 @@ describe('pipelines', () => {
         '$6',
         'hello!',
         '$-1',
-        '-ERR SET EX is not supported: keys never expire in Understudy',
+        "-ERR invalid expire time in 'set' command",
         ':2',
         ':0',
         '+OK',
@@ -537,7 +563,7 @@ describe('MULTI, EXEC and DISCARD', () => {
       'MULTI',
       'SET a 1',
       'INCR a',
-      'SET b 2 EX 1',
+      'SET b 2 EX 0',
       'APPEND a x',
       'INCR a',
       'GET a',
@@ -547,7 +573,7 @@ describe('MULTI, EXEC and DISCARD', () => {
     assert.deepEqual(replies.slice(0, 7), ['OK', 'QUEUED', 'QUEUED', 'QUEUED', 'QUEUED', 'QUEUED', 'QUEUED']);
     const [ok, two, expiry, length, notInteger, value] = replies[7] as RedisReply[];
     assert.deepEqual([ok, two, length, value], ['OK', 2, 2, Buffer.from('2x')]);
-    assert.match(String((expiry as { message: string }).message), /^ERR SET EX is not supported/);
+    assert.equal(String((expiry as { message: string }).message), "ERR invalid expire time in 'set' command");
     assert.equal((notInteger as { message: string }).message, 'ERR value is not an integer or out of range');
     assert.deepEqual(replies[8], Buffer.from('2x'));
     assert.deepEqual(calls[0], {
