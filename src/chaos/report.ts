@@ -89,6 +89,8 @@ export interface ChaosReport {
   readonly storage: StorageEvents;
   /** Writes that ended SessionExpiredError. */
   readonly sessionsExpired: number;
+  /** Register writes sent with a time to live, each a possible deletion in the history (and among the unknown operations). */
+  readonly expiringWrites?: number;
   readonly boundedReads: BoundedReadCounts & {
     /** Answered by a backup rather than the primary of the view they came from. */
     readonly byBackup: number;
@@ -295,6 +297,7 @@ export function formatReport(report: ChaosReport): string {
   );
   lines.push(
     `sessions: --sessions-max ${report.sessionsMax}, ${report.sessionsExpired} writes ended SESSION_EXPIRED`,
+    `keys that expire: ${report.expiringWrites ?? 0} register writes with a time to live, each a deletion in the history from its earliest time on (counted among the unknown operations)`,
   );
   const answers = [...report.requestStatusAnswers].sort(([, a], [, b]) => b - a);
   const asked = answers.reduce((sum, [, count]) => sum + count, 0);

@@ -395,6 +395,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     snapshotIndexMax,
     storage,
     sessionsExpired: workload?.sessionsExpired ?? 0,
+    expiringWrites: workload?.expiringWrites ?? 0,
     boundedReads: {
       ...(workload?.boundedReadCounts ?? { answered: 0, staleAnswers: 0, failed: 0 }),
       byBackup,

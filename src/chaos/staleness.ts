@@ -20,7 +20,9 @@
 //     index of that write orders it. The value read is recent enough if a write producing it has a
 //     log index at or above the required one, or if one whose index is unknown (its outcome was
 //     unknown) was invoked after the required write was acknowledged, so it follows it in the log.
-//     The absent value (null) is the state before any write: index 0. A value whose producers all
+//     The absent value (null) is the state before any write: index 0, or a deletion's (a key's time
+//     to live ran out: the cluster deleted it, at an index unknown, no sooner than the time it is
+//     recorded at). A value whose producers all
 //     sit below the required index is stale; one no write explains, or only writes of unknown index
 //     invoked before the required one completed, is not judged (counted as undecided).
 // Each rule is sound given unique values: a read that breaks one saw a state older than the bound
@@ -40,8 +42,8 @@ export type KeyKind = 'register' | 'append';
 export interface WriteVersion {
   readonly key: string;
   readonly kind: KeyKind;
-  /** A register's value after the write; an append key's length after it (bytes). */
-  readonly version: string | number;
+  /** A register's value after the write (null: a deletion); an append key's length after it (bytes). */
+  readonly version: string | number | null;
   /** The write's log index; null when its outcome was unknown, or its reply named none (a Redis port's). */
   readonly index: number | null;
   /** Monotonic nanoseconds, on the run's clock. */
@@ -100,7 +102,7 @@ interface KeyWrites {
   /** Sync writes acknowledged to the client, in order of acknowledgement. */
   readonly acknowledged: WriteVersion[];
   /** Register value → the writes that produced it. */
-  readonly producers: Map<string | number, WriteVersion[]>;
+  readonly producers: Map<string | number | null, WriteVersion[]>;
 }
 
 export function checkStaleness(
@@ -198,8 +200,10 @@ function judge(
   }
   if (read.version === required.version) return 'recent';
   const requiredIndex = required.index ?? 0;
-  if (read.version === null) return requiredIndex === 0 ? 'recent' : 'older';
+  if (read.version === null && requiredIndex === 0) return 'recent';
   const producers = group.producers.get(read.version) ?? [];
+  // No deletion explains an absent value: only the state before any write does, which is older.
+  if (read.version === null && producers.length === 0) return 'older';
   let anyUndecided = producers.length === 0;
   for (const producer of producers) {
     if (producer.index !== null) {

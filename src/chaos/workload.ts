@@ -139,6 +139,20 @@ export const PROCESS_VALUE_STRIDE = 1_000_000_000;
 export const SEQUENCE_VALUE_STRIDE = 1000;
 /** Once an append key's value is this long, its slot moves on to a fresh key. */
 export const APPEND_VALUE_BYTES_MAX = 2048;
+/**
+ * Share of the library processes' register writes sent with a time to live (`set` with `ttlMs`), and
+ * its range. Each such write puts a deletion of the key into the history (a delete of unknown outcome,
+ * on a process of its own) invoked EXPIRY_MARGIN_MS before the earliest time the cluster may delete
+ * it: the primary fixes the key's time when it runs the write, after the client sent it, on the same
+ * machine's clock. So a key gone sooner than its time to live is a violation, and one gone after it is
+ * explained; the margin covers the two clocks (the run's monotonic one, the primary's wall clock).
+ */
+export const TTL_WRITE_PROBABILITY = 0.1;
+const TTL_MS_MIN = 200;
+const TTL_MS_MAX = 3000;
+const EXPIRY_MARGIN_MS = 20;
+/** History processes of the expiries, one each: past every process a workload has. */
+const EXPIRY_PROCESS_BASE = 10_000_000;
 /** Share of register writes and cas replacements that write a word, which incr refuses. */
 export const REGISTER_WORD_PROBABILITY = 0.2;
 /** Share of reads sent to any member under a staleness bound (kept out of the history). */
@@ -281,6 +295,8 @@ export class Workload {
   readonly boundedReadCounts: BoundedReadCounts = { answered: 0, staleAnswers: 0, failed: 0 };
   /** Writes that ended SessionExpiredError. */
   sessionsExpired = 0;
+  /** Register writes sent with a time to live; each put a possible deletion into the history. */
+  expiringWrites = 0;
   /**
    * Commands the Redis-port processes sent, those answered ok (the rest are info), the GETs among
    * them sent on READONLY connections (bounded reads), the pipelines they were sent in, and the
@@ -485,7 +501,12 @@ export class Workload {
           return;
         }
         case 'write': {
-          const reply = await client.put(key, value, { durability });
+          const ttlMs = random.chance(TTL_WRITE_PROBABILITY) ? random.integer(TTL_MS_MIN, TTL_MS_MAX) : null;
+          if (ttlMs !== null) this.expectExpiry(key, invokedNs + ttlMs * 1e6, state.clientIndex);
+          const reply =
+            ttlMs === null
+              ? await client.put(key, value, { durability })
+              : await client.set(key, value, { durability, ttlMs });
           acknowledged(reply);
           if (durability === 'async') {
             this.asyncAcknowledged(handle);
@@ -1130,6 +1151,28 @@ export class Workload {
    * Records the operation as the cluster's answer about it says; false if the answer settles
    * nothing (forgotten, expired, or a refusal the model does not judge): the caller records info.
    */
+  /**
+   * The cluster may delete `key` once `earliestNs` passed (a write gave it a time to live): into the
+   * history as a delete that may take effect then or later, or never (another write may have removed
+   * the time first), and into the staleness check as a way the key may have become absent.
+   */
+  private expectExpiry(key: string, earliestNs: number, client: number): void {
+    const { recorder } = this.options;
+    const invokedNs = earliestNs - EXPIRY_MARGIN_MS * 1e6;
+    const handle = recorder.invoke(EXPIRY_PROCESS_BASE + this.expiringWrites, 'delete', key, null, invokedNs);
+    recorder.info(handle, invokedNs);
+    this.expiringWrites += 1;
+    this.versions.push({
+      key,
+      kind: 'register',
+      version: null,
+      index: null,
+      invokedNs,
+      acknowledgedNs: null,
+      client,
+    });
+  }
+
   private settle(
     handle: OperationHandle,
     f: OperationFunction,
@@ -1144,7 +1187,7 @@ export class Workload {
       case 'executed': {
         // Answered once its entry committed, async ones too: it ran, and stays.
         const { result, index } = status;
-        if (f === 'write' && result?.kind === 'put') {
+        if (f === 'write' && (result?.kind === 'put' || result?.kind === 'set')) {
           recorder.ok(handle, value, clock());
           version(value, index, null);
           return true;

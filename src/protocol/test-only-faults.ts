@@ -55,6 +55,12 @@ export interface TestOnlyFaults {
    * state that lacks what the new primary acknowledged.
    */
   readonly saveWithoutLease?: boolean;
+  /**
+   * Keys that expire: the key/value store looks 100 ms ahead when it picks the keys whose time came,
+   * so they go early. Honoured by the simulator's store (src/sim/expiry-workload.ts), where the check
+   * that a key lives at least its time to live must catch it.
+   */
+  readonly expireEarly?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -74,4 +80,5 @@ export const testOnlyFaultNames = [
   'keepUnreportedLossesInMemory',
   'settleOnlyCommitsWhenKept',
   'saveWithoutLease',
+  'expireEarly',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

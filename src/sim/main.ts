@@ -174,6 +174,8 @@ function main(): void {
   let promotionsWithoutHolders = 0;
   let unknownKeys = 0;
   let sessionsExpired = 0;
+  let expirySet = 0;
+  let expired = 0;
   const storage = {
     snapshotsTaken: 0,
     snapshotsKept: 0,
@@ -209,6 +211,8 @@ function main(): void {
       bounded[name] += result.boundedReads[name];
     for (const name of Object.keys(sequences) as (keyof typeof sequences)[])
       sequences[name] += result.sequences[name];
+    expirySet += result.expiry.set;
+    expired += result.expiry.expired;
     saves.asked += result.saves.asked;
     saves.refused += result.saves.refused;
     saves.saved += result.saves.saved;
@@ -244,6 +248,7 @@ function main(): void {
       )
         .map(([why, number]) => `${why} ${number}`)
         .join(', ')})`,
+      `keys that expire: ${expirySet} register writes with a time to live; ${expired} keys deleted by a primary's logged expiry, each checked not before its time and put in the history`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
       '',

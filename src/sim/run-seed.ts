@@ -17,8 +17,9 @@ import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import type { ReplicaId } from '../protocol/types.js';
 import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
-import { SimCluster, type StorageCounts } from './cluster.js';
+import { SimCluster, type StorageCounts, simMsPerTick } from './cluster.js';
 import { checkConvergence } from './convergence.js';
+import { type ExpiryCounts, type SimExpiries, SimKeyValueStore } from './expiry-workload.js';
 import {
   describePlan,
   type FaultKind,
@@ -85,6 +86,8 @@ export interface SeedResult {
   readonly sequences: Readonly<SimWorkload['sequenceCounts']>;
   /** Snapshot saves asked, refused, completed (checked as reads of every key) and failed. */
   readonly saves: SaveCounts;
+  /** Register writes sent with a time to live, and keys the primaries' logged deletions named. */
+  readonly expiry: ExpiryCounts;
   /** Keys whose history the checker could not decide within its budget. */
   readonly unknownKeys: number;
   readonly violations: readonly string[];
@@ -98,6 +101,9 @@ const livenessTicksMax = 8_000;
 const finalReadAttemptsMax = 5;
 /** Chance per tick that a client asks for a snapshot save while none is under way (save-workload.ts). */
 const saveProbability = 0.004;
+/** Share of seeds whose register puts sometimes carry a time to live, and how often they do (expiry-workload.ts). */
+const expirySeedShare = 0.5;
+const expiryProbabilityDrawn = 0.25;
 
 /**
  * Values stay small enough that a cas's entry (its new value twice, as update and result) fits even
@@ -112,6 +118,10 @@ const simKvLimits: KvLimits = {
 };
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
+  let expiries: SimExpiries | null = null;
+  // The simulated wall clock the stores read: the cluster's time, once there is a cluster.
+  let ticks = (): number => 0;
+  const nowMs = () => ticks() * simMsPerTick;
   const drawn = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
   const homed =
     options.coordinatorHome === 'directory'
@@ -124,11 +134,17 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     seed,
     replicaCount: plan.replicaCount,
     config: options.lagPolicy === undefined ? plan.config : { ...plan.config, lagPolicy: options.lagPolicy },
-    createStateMachine: () => new KeyValueStore(simKvLimits),
+    createStateMachine: () =>
+      new SimKeyValueStore(simKvLimits, nowMs, () => expiries, options.testOnlyFaults?.expireEarly === true),
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
     ...(plan.etcdHome === null ? {} : { etcdHome: plan.etcdHome }),
   });
+  ticks = () => cluster.now;
   const violations: string[] = [];
+  // Keys that expire in half the seeds, drawn apart: the other half run as they did before expiry.
+  const expiryProbability = new Random(seed ^ 0x7e1e_7e1e).chance(expirySeedShare)
+    ? expiryProbabilityDrawn
+    : 0;
   const workload = new SimWorkload(cluster, cluster.random, {
     ...workloadDefaults,
     pipelineDepth: plan.pipelineDepth,
@@ -138,7 +154,9 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     replicatedProbability: plan.replicatedProbability,
     // Their own stream: the clients' draws, and so the schedules, stay what they were without saves.
     saves: { probability: saveProbability, seed: seed ^ 0x5a7e_5a7e },
+    expiry: { probability: expiryProbability, seed: seed ^ 0x0e_a1e5, nowMs, violations },
   });
+  expiries = workload.expiries;
   // Made once the first view formed: its network and disks are the plan's from then on.
   let nemesis: Nemesis | null = null;
   const startNemesis = (): Nemesis => {
@@ -253,6 +271,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     statusAnswers: new Map(workload.statusAnswers),
     sequences: { ...workload.sequenceCounts },
     saves: workload.saves?.counts ?? noSaveCounts(),
+    expiry: { ...(workload.expiries?.counts ?? { set: 0, expired: 0 }) },
     unknownKeys,
     violations,
     trace: cluster.recentTrace(),

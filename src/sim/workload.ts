@@ -98,6 +98,7 @@ import {
   type KvOutcome,
 } from '../state-machine/kv-sequence.js';
 import { type SimCluster, simMsPerTick } from './cluster.js';
+import { SimExpiries } from './expiry-workload.js';
 import {
   chooseFlagWrite,
   chooseGroupWrite,
@@ -182,6 +183,17 @@ export interface WorkloadOptions {
    * way, and the seed of their own draws. None without it.
    */
   readonly saves?: { readonly probability: number; readonly seed: number };
+  /**
+   * Keys that expire (expiry-workload.ts): the share of register puts sent with a time to live, the
+   * seed of their own draws, the simulated wall clock (ms), and where the stores' deletions are
+   * checked. None without it.
+   */
+  readonly expiry?: {
+    readonly probability: number;
+    readonly seed: number;
+    readonly nowMs: () => number;
+    readonly violations: string[];
+  };
 }
 
 /**
@@ -455,6 +467,7 @@ export class SimWorkload {
   private livenessPhase = false;
   private livenessOperationsLeft = 0;
   readonly saves: SimSaves | null;
+  readonly expiries: SimExpiries | null;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -496,6 +509,21 @@ export class SimWorkload {
             saves.probability,
             () => this.time(),
             this.tornReads,
+          );
+    const expiry = options.expiry;
+    this.expiries =
+      expiry === undefined
+        ? null
+        : new SimExpiries(
+            this.recorder,
+            keys,
+            // Past the saves' processes, one per key.
+            this.processCount * sequenceLanes + keys.length,
+            new Random(expiry.seed),
+            expiry.probability,
+            () => this.time(),
+            expiry.nowMs,
+            expiry.violations,
           );
     for (let index = 0; index < options.clients; index++) {
       const processes: SimProcess[] = [];
@@ -676,7 +704,10 @@ export class SimWorkload {
       const value = this.random.chance(this.registerWordProbability)
         ? word
         : String((process.process + 1) * processNumberStride + sequence * sequenceNumberStride);
-      if (roll < registerWriteShare) return plain(kvOperation.put(bytes(key), bytes(value)), 'write', value);
+      if (roll < registerWriteShare) {
+        const expiring = this.expiries?.setFor(key, bytes(value)) ?? null;
+        return plain(expiring ?? kvOperation.put(bytes(key), bytes(value)), 'write', value);
+      }
       if (roll < registerCasShare) {
         const expected = process.connection.lastRead.get(key) ?? null;
         const operation = kvOperation.cas(
@@ -1137,6 +1168,7 @@ export class SimWorkload {
         return;
       }
       case 'put':
+      case 'set': // a register's put with a time to live (expiry-workload.ts): unconditional
         this.finish(process, 'ok', pending.written, false, undefined, index);
         return;
       case 'append':
@@ -1182,7 +1214,10 @@ export class SimWorkload {
         return;
       }
       case 'lengths':
-        throw new Error('the workload sends no lengths read');
+      case 'expire':
+      case 'persist':
+      case 'ttl':
+        throw new Error(`the workload sends no ${pending.operation.kind}`);
     }
   }
 

@@ -161,3 +161,19 @@ test('a register write acknowledged without its log index requires nothing: it c
   const report = checkStaleness(writes, [read('old', 2000, { client: 1_000_001, readYourWrites: true })]);
   assert.deepEqual(report, { checked: 1, undecided: 0, violations: [] });
 });
+
+test('a register read absent is explained by a deletion (a time to live ran out) only from when it may happen', () => {
+  const deletion = (atMs: number): WriteVersion => ({
+    ...write('unused', null, null),
+    version: null,
+    invokedNs: atMs * ms,
+  });
+  const writes = [write('a', 10, 1000)];
+  // a was acknowledged long before the read: absent is older, unless a deletion came after it.
+  assert.equal(checkStaleness(writes, [read(null, 3000)]).violations.length, 1);
+  assert.deepEqual(checkStaleness([...writes, deletion(1200)], [read(null, 3000)]).violations, []);
+  // One possible only before the write was acknowledged cannot be ordered after it: undecided, as any
+  // value whose only producers have unknown indexes invoked too early.
+  const early = checkStaleness([...writes, deletion(900)], [read(null, 3000)]);
+  assert.deepEqual([early.violations, early.undecided], [[], 1]);
+});
