@@ -152,7 +152,9 @@ function expire(name: 'expire' | 'pexpire' | 'expireat' | 'pexpireat', unit: 'ex
 }
 
 /** TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 absent, -1 no time to live, else the time left or the time. */
-function ttl(answer: (result: { readonly expiresAtMs: number; readonly remainingMs: number }) => number) {
+type TtlAnswer = (result: { readonly expiresAtMs: number; readonly remainingMs: number }) => number;
+
+function ttl(answer: TtlAnswer) {
   return (args: readonly Buffer[]): Planned =>
     planOf(kvOperation.ttl(arg(args, 1)), ({ exists, expiresAtMs, remainingMs }) => {
       if (!exists) return reply.integer(-2);
@@ -291,32 +293,14 @@ export const kvCommands: readonly CommandSpec[] = [
       planOf(kvOperation.persist(arg(args, 1)), ({ removed }) => reply.integer(removed ? 1 : 0)),
   }),
   // TTL rounds to the nearest second, as Redis does.
-  kvCommand({
-    name: 'ttl',
-    arity: 2,
-    flags: ['readonly', 'fast'],
-    keys: [1, 1, 1],
-    plan: ttl(({ remainingMs }) => Math.floor((remainingMs + 500) / 1000)),
-  }),
-  kvCommand({
-    name: 'pttl',
-    arity: 2,
-    flags: ['readonly', 'fast'],
-    keys: [1, 1, 1],
-    plan: ttl(({ remainingMs }) => remainingMs),
-  }),
-  kvCommand({
-    name: 'expiretime',
-    arity: 2,
-    flags: ['readonly', 'fast'],
-    keys: [1, 1, 1],
-    plan: ttl(({ expiresAtMs }) => Math.floor(expiresAtMs / 1000)),
-  }),
-  kvCommand({
-    name: 'pexpiretime',
-    arity: 2,
-    flags: ['readonly', 'fast'],
-    keys: [1, 1, 1],
-    plan: ttl(({ expiresAtMs }) => expiresAtMs),
-  }),
+  ...(
+    [
+      ['ttl', ({ remainingMs }) => Math.floor((remainingMs + 500) / 1000)],
+      ['pttl', ({ remainingMs }) => remainingMs],
+      ['expiretime', ({ expiresAtMs }) => Math.floor(expiresAtMs / 1000)],
+      ['pexpiretime', ({ expiresAtMs }) => expiresAtMs],
+    ] as const satisfies readonly (readonly [string, TtlAnswer])[]
+  ).map(([name, answer]) =>
+    kvCommand({ name, arity: 2, flags: ['readonly', 'fast'], keys: [1, 1, 1], plan: ttl(answer) }),
+  ),
 ];

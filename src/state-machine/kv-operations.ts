@@ -510,6 +510,13 @@ function readTuple(
 const safeIntegerMin = BigInt(Number.MIN_SAFE_INTEGER);
 const safeIntegerMax = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** `value` as a safe integer (MessagePack int64 decodes as bigint: taken when it fits), else undefined. */
+function asSafeInteger(value: unknown): number | undefined {
+  const fits = typeof value === 'bigint' && value >= safeIntegerMin && value <= safeIntegerMax;
+  const number = fits ? Number(value) : value;
+  return typeof number === 'number' && Number.isSafeInteger(number) ? number : undefined;
+}
+
 class FieldReader {
   constructor(
     private readonly kind: KvOperationKind,
@@ -536,10 +543,15 @@ class FieldReader {
   }
 
   condition(index: number): PutCondition {
+    return this.oneOf(index, putConditions);
+  }
+
+  /** Field `index`, which must be one of `choices`. */
+  private oneOf<T extends string>(index: number, choices: readonly T[]): T {
     const value = this.fields[index];
-    const condition = putConditions.find((known) => known === value);
-    if (condition === undefined) this.refuse(index, `one of ${putConditions.join(', ')}`, value);
-    return condition;
+    const choice = choices.find((known) => known === value);
+    if (choice === undefined) this.refuse(index, `one of ${choices.join(', ')}`, value);
+    return choice;
   }
 
   conditionOrNull(index: number): PutCondition | null {
@@ -553,18 +565,14 @@ class FieldReader {
     if (!Array.isArray(value) || value.length === 0) this.refuse(index, wanted, value);
     const [kind, ms] = value as unknown[];
     if ((kind === 'none' || kind === 'keep') && value.length === 1) return { kind };
-    if ((kind === 'after' || kind === 'at') && value.length === 2) {
-      const number = typeof ms === 'bigint' && ms >= safeIntegerMin && ms <= safeIntegerMax ? Number(ms) : ms;
-      if (typeof number === 'number' && Number.isSafeInteger(number)) return { kind, ms: number };
-    }
+    const number = asSafeInteger(ms);
+    if ((kind === 'after' || kind === 'at') && value.length === 2 && number !== undefined)
+      return { kind, ms: number };
     return this.refuse(index, wanted, value);
   }
 
   expireCondition(index: number): ExpireCondition {
-    const value = this.fields[index];
-    const condition = expireConditions.find((known) => known === value);
-    if (condition === undefined) this.refuse(index, `one of ${expireConditions.join(', ')}`, value);
-    return condition;
+    return this.oneOf(index, expireConditions);
   }
 
   safeIntegerOrNull(index: number): number | null {
@@ -590,12 +598,8 @@ class FieldReader {
 
   safeInteger(index: number): number {
     const value = this.fields[index];
-    // MessagePack int64 decodes as bigint; accept it when it fits.
-    const fits = typeof value === 'bigint' && value >= safeIntegerMin && value <= safeIntegerMax;
-    const number = fits ? Number(value) : value;
-    if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
-      this.refuse(index, 'a safe integer', value);
-    }
+    const number = asSafeInteger(value);
+    if (number === undefined) this.refuse(index, 'a safe integer', value);
     return number;
   }
 
