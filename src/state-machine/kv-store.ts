@@ -99,13 +99,13 @@ export class KeyValueStore implements StateMachine {
    * `clock`: the wall clock in Unix milliseconds, read when the primary executes a write with a
    * relative time to live, answers `ttl`, and looks for keys whose time ran out.
    */
-  constructor(limits: KvLimits = kvLimitsDefault, clock: () => number = Date.now) {
+  constructor(
+    readonly limits: KvLimits = kvLimitsDefault,
+    clock: () => number = Date.now,
+  ) {
     checkKvLimits(limits);
-    this.limits = limits;
     this.#clock = clock;
   }
-
-  readonly limits: KvLimits;
 
   /** When `key` (latin1) expires, in Unix milliseconds; undefined if it has no time to live. */
   expiryOf(key: string): number | undefined {
@@ -431,22 +431,12 @@ export class KeyValueStore implements StateMachine {
 
   /** A key's value as the parts of a sequence run so far left it (outside one, the store's). */
   #lookup(key: string): string | undefined {
-    const pending = this.#pending;
-    if (pending !== null) {
-      const value = pending.values.get(key);
-      if (value !== undefined) return value ?? undefined;
-    }
-    return this.#entries.get(key);
+    return pendingOr(this.#pending?.values, key, this.#entries);
   }
 
   /** A key's time to live as the parts of a sequence run so far left it (outside one, the store's). */
   #lookupExpiry(key: string): number | undefined {
-    const pending = this.#pending;
-    if (pending !== null) {
-      const atMs = pending.expiries.get(key);
-      if (atMs !== undefined) return atMs ?? undefined;
-    }
-    return this.#expiries.get(key);
+    return pendingOr(this.#pending?.expiries, key, this.#expiries);
   }
 
   #holdPending(pending: Pending, effect: KvUpdate): void {
@@ -785,11 +775,20 @@ function updateFor(
   return sameBytes(before, after) ? noUpdate : encodeUpdate('set', key, after);
 }
 
+/** `key` as `pending` holds it (null: absent), else as `store` does. */
+function pendingOr<T>(
+  pending: ReadonlyMap<string, T | null> | undefined,
+  key: string,
+  store: { get(key: string): T | undefined },
+): T | undefined {
+  const held = pending?.get(key);
+  return held === undefined ? store.get(key) : (held ?? undefined);
+}
+
 /** `update` (a write of a value) and, for a key with a time to live, its end: what a plain put does. */
 function withoutExpiry(key: Uint8Array, update: Uint8Array, expiresAtMs: number | undefined): Uint8Array {
   if (expiresAtMs === undefined) return update;
-  const persist = encodeUpdate('persist', key);
-  return update.byteLength === 0 ? persist : encodeBatchUpdate([update, persist]);
+  return batchOf([update, encodeUpdate('persist', key)].filter((part) => part.byteLength > 0));
 }
 
 /** What a key with a value of `valueLength` (undefined: absent) counts against storeBytesMax. */
