@@ -61,6 +61,18 @@ export interface TestOnlyFaults {
    * that a key lives at least its time to live must catch it.
    */
   readonly expireEarly?: boolean;
+  /**
+   * Keys that expire: the key/value store never hands the primary the deletion of a key whose time
+   * came. Honoured by the simulator's store, where the check that the healed cluster deletes every key
+   * due must catch it.
+   */
+  readonly neverExpire?: boolean;
+  /**
+   * Keys that expire: applying a put's update (or a persist's) leaves the key's time to live, so a key
+   * written without one still expires. Honoured by the simulator's store, where the check that a key
+   * whose time was taken away is not deleted by expiry must catch it.
+   */
+  readonly keepTtlOnPut?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -81,4 +93,6 @@ export const testOnlyFaultNames = [
   'settleOnlyCommitsWhenKept',
   'saveWithoutLease',
   'expireEarly',
+  'neverExpire',
+  'keepTtlOnPut',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

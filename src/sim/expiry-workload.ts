@@ -1,24 +1,43 @@
 // Keys that expire, in the simulation. In some seeds a share of the register writes carry a time to
-// live (a `set` with `after` or `at` milliseconds of the simulated wall clock), and every replica's
-// store is a SimKeyValueStore, which reports each deletion its primary's `dueUpdate` hands the core to
-// log. Each deletion goes into the history as a `delete` of the key invoked at that moment with an
-// unknown outcome: the entry is appended then and may commit at any later point, or never (a primary
-// deposed before it commits). So the per-key checker accepts a key gone only where some logged expiry
-// could have deleted it, and still refuses a key that vanishes without one, or comes back.
+// live (a `set` with `after` or `at` milliseconds of the simulated wall clock), some single writes are
+// an `expire` or a `persist` instead, and some reads a `ttl`; and every replica's store is a
+// SimKeyValueStore, which reports each deletion its primary's `dueUpdate` hands the core to log. Each
+// deletion goes into the history as a `delete` of the key invoked at that moment with an unknown
+// outcome: the entry is appended then and may commit at any later point, or never (a primary deposed
+// before it commits). So the per-key checker accepts a key gone only where some logged expiry could
+// have deleted it, and still refuses a key that vanishes without one, or comes back.
 //
-// And a key must live at least its time to live: at each deletion the time the store holds for the
-// key is checked against the simulated clock (not before it), and against the writes that could have
-// set it (an `at` write names it exactly; an `after` write no sooner than its invocation plus its
-// length). The test-only fault `expireEarly` makes the stores look 100 ms ahead when they pick what is
-// due, which these checks must catch. Draws come from their own Random, so the other clients' choices
-// stay the same; seeds whose draw gives no expiry run exactly as before it existed.
+// `expire` and `persist` change no value, so they stay out of the history (an `expire` to a time
+// already past deletes the key as it runs, so an absolute one puts a deletion into the history from
+// its invocation on, as an absolute `set` does). A `ttl` read that finds the key absent is a read of
+// the absent value; one that finds it says nothing of the value and goes in as unknown; either way
+// the time it names must be one a write could have set, and the time left must fit the clock.
+//
+// And each deletion is checked when the store picks it:
+// - not before its time: the time the store holds for the key is not after the simulated clock, and is
+//   one a write could have set (an `at` write names it exactly; an `after` write no sooner than its
+//   invocation plus its length);
+// - not after the time was taken away: a key whose value was written by a plain put (which ends any
+//   time to live), or that a persist definitely reached after the write of its value, may only expire
+//   if some expire could have run after that.
+// And at the end, with the faults healed, the primary deletes every key whose time came, within
+// `dueDeletionTicksMax`. The test-only faults `expireEarly` (the stores look ahead when they pick what
+// is due), `neverExpire` (they never hand the core a deletion) and `keepTtlOnPut` (applying a put or a
+// persist leaves the key's time) break each of these, and must be caught.
+//
+// Draws come from their own Random, so the other clients' choices stay the same; seeds whose draw
+// gives no expiry run exactly as before it existed.
 
 import type { HistoryRecorder } from '../check/history.js';
-import { decodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
+import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
+import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
+import { expireConditions } from '../state-machine/kv-expiry.js';
 import type { KvLimits } from '../state-machine/kv-limits.js';
-import { type KvOperation, kvOperation } from '../state-machine/kv-operations.js';
+import { type KvOperation, type KvResultOf, kvOperation } from '../state-machine/kv-operations.js';
+import { textValueOf } from '../state-machine/kv-snapshot-reader.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { decodeBinaryUpdate } from '../state-machine/kv-updates.js';
+import type { SimCluster } from './cluster.js';
 import type { Random } from './random.js';
 
 /** How far ahead a store looks for keys due under the test-only fault `expireEarly`. */
@@ -26,13 +45,32 @@ const expireEarlyMs = 100;
 /** The times to live the workload draws, in milliseconds of the simulated clock. */
 const ttlMsMin = 30;
 const ttlMsMax = 1500;
+/** Of the single register writes, the share sent as an `expire` or a `persist` instead (seeds with expiry). */
+const changeProbability = 0.1;
+/** Of those, the share that are a `persist`. */
+const persistShare = 0.3;
+/** Of the register reads at the primary, the share sent as a `ttl` (seeds with expiry). */
+const ttlReadProbability = 0.1;
+/**
+ * With the faults healed and the replicas converged, the primary must have deleted (and committed the
+ * deletion of) every key whose time came, within this many ticks: a tick and a commit, with room.
+ */
+const dueDeletionTicksMax = 300;
 
 /** What expiry did in a run. */
 export interface ExpiryCounts {
   /** Register writes sent with a time to live. */
   set: number;
+  /** Expires and persists sent (out of the history). */
+  changed: number;
+  /** Ttl reads answered. */
+  ttlReads: number;
   /** Keys the primaries' logged deletions named (a deletion that never committed counts too). */
   expired: number;
+}
+
+export function noExpiryCounts(): ExpiryCounts {
+  return { set: 0, changed: 0, ttlReads: 0, expired: 0 };
 }
 
 /** A write that may have given `key` its time: exactly `atMs`, or no sooner than `earliestMs`. */
@@ -41,9 +79,33 @@ interface TtlWrite {
   readonly earliestMs: number;
 }
 
+/** A register write of a value: a plain put ends any time to live, a set with one gives it. History times (ns). */
+interface ValueWrite {
+  readonly kind: 'put' | 'set';
+  readonly invokedAt: number;
+  /** When a definite answer said it ran; null while unknown. */
+  completedAt: number | null;
+}
+
+/** An expire or a persist sent. History times (ns). */
+interface Change {
+  readonly kind: 'expire' | 'persist';
+  readonly invokedAt: number;
+  /** When a definite answer said it ran; null while unknown (it may run at any later time). */
+  completedAt: number | null;
+}
+
+/** What a process has in flight that this file must hear the end of. */
+type InFlight =
+  | { readonly kind: 'change'; readonly change: Change }
+  | { readonly kind: 'ttl'; readonly key: string; readonly invokedMs: number };
+
 export class SimExpiries {
-  readonly counts: ExpiryCounts = { set: 0, expired: 0 };
-  private readonly writes = new Map<string, TtlWrite[]>();
+  readonly counts: ExpiryCounts = noExpiryCounts();
+  private readonly ttlWrites = new Map<string, TtlWrite[]>();
+  private readonly valueWrites = new Map<string, Map<string, ValueWrite>>();
+  private readonly changes = new Map<string, Change[]>();
+  private readonly inFlight = new Map<number, InFlight>();
   private readonly processOf: ReadonlyMap<string, number>;
 
   constructor(
@@ -52,7 +114,7 @@ export class SimExpiries {
     /** The history process of the first key's expiries (the next keys' follow). */
     firstProcess: number,
     private readonly random: Random,
-    /** Share of register puts sent with a time to live. */
+    /** Share of register puts sent with a time to live; 0: no expiry in this seed. */
     private readonly probability: number,
     /** The history's clock (ns). */
     private readonly time: () => number,
@@ -64,40 +126,188 @@ export class SimExpiries {
   }
 
   /** A register's put as a set with a time to live, now and then; null to send the put. */
-  setFor(key: string, value: Uint8Array): KvOperation | null {
-    if (this.probability === 0 || !this.random.chance(this.probability)) return null;
+  setFor(key: string, value: string, valueBytes: Uint8Array): KvOperation | null {
+    if (this.probability === 0) return null;
+    if (!this.random.chance(this.probability)) {
+      this.noteValueWrite(key, value, 'put');
+      return null;
+    }
     const ttlMs = this.random.integer(ttlMsMin, ttlMsMax);
-    const keyBytes = new Uint8Array(Buffer.from(key, 'latin1'));
-    const nowMs = this.nowMs();
     const absolute = this.random.chance(0.5);
-    const writes = this.writes.get(key) ?? [];
-    writes.push(
-      absolute
-        ? { atMs: nowMs + ttlMs, earliestMs: nowMs + ttlMs }
-        : { atMs: null, earliestMs: nowMs + ttlMs },
-    );
-    this.writes.set(key, writes);
+    const expiry = this.noteTtlWrite(key, ttlMs, absolute);
+    this.noteValueWrite(key, value, 'set');
     this.counts.set += 1;
-    // A time that has passed when the primary runs the write (a retry, a failover) deletes the key as
-    // the write runs, with no logged expiry: from now on it may have happened.
-    if (absolute) this.recordDeletion(key);
-    return kvOperation.set(keyBytes, value, {
-      expiry: absolute ? { kind: 'at', ms: nowMs + ttlMs } : { kind: 'after', ms: ttlMs },
-    });
+    return kvOperation.set(latin1(key), valueBytes, { expiry });
   }
 
-  /** A primary's store is about to hand the core the deletion of `key`, whose time is `atMs`. */
-  deleting(key: string, atMs: number | undefined): void {
+  /**
+   * Now and then, an expire or a persist of a register in place of a single write by `process`
+   * (sent sync, out of the history); null to send the write.
+   */
+  changeFor(process: number, key: string): KvOperation | null {
+    if (this.probability === 0 || !this.random.chance(changeProbability)) return null;
+    this.counts.changed += 1;
+    const persist = this.random.chance(persistShare);
+    const change: Change = {
+      kind: persist ? 'persist' : 'expire',
+      invokedAt: this.time(),
+      completedAt: null,
+    };
+    const changes = this.changes.get(key) ?? [];
+    changes.push(change);
+    this.changes.set(key, changes);
+    this.inFlight.set(process, { kind: 'change', change });
+    if (persist) return kvOperation.persist(latin1(key));
+    const ttlMs = this.random.integer(ttlMsMin, ttlMsMax);
+    const expiry = this.noteTtlWrite(key, ttlMs, this.random.chance(0.5));
+    return kvOperation.expire(latin1(key), expiry, this.random.pick(expireConditions));
+  }
+
+  /** Now and then, a ttl read of a register in place of a read by `process`; null to send the read. */
+  ttlReadFor(process: number, key: string): KvOperation | null {
+    if (this.probability === 0 || !this.random.chance(ttlReadProbability)) return null;
+    this.inFlight.set(process, { kind: 'ttl', key, invokedMs: this.nowMs() });
+    return kvOperation.ttl(latin1(key));
+  }
+
+  /** A single put or set of `key` to `value` answered: it ran. */
+  written(key: string, value: string | null): void {
+    const write = value === null ? undefined : this.valueWrites.get(key)?.get(value);
+    if (write !== undefined && write.completedAt === null) write.completedAt = this.time();
+  }
+
+  /** The expire or persist `process` sent was answered: it ran. */
+  changed(process: number): void {
+    const inFlight = this.inFlight.get(process);
+    this.inFlight.delete(process);
+    if (inFlight?.kind === 'change') inFlight.change.completedAt = this.time();
+  }
+
+  /**
+   * The ttl read `process` sent was answered `result` by the primary: the time it names must be one a
+   * write could have set, and the time left must fit the clock between the read's invocation and now.
+   */
+  ttlAnswered(process: number, key: string, result: KvResultOf<'ttl'>): void {
+    const inFlight = this.inFlight.get(process);
+    this.inFlight.delete(process);
+    this.counts.ttlReads += 1;
+    const { exists, expiresAtMs, remainingMs } = result;
+    const answer = `ttl of ${key}: exists ${exists}, expires at ${expiresAtMs}, ${remainingMs} ms left`;
+    if (expiresAtMs === null || !exists) {
+      if (expiresAtMs !== null || remainingMs !== null) this.violations.push(`expiry: ${answer}`);
+      return;
+    }
+    if (!(this.ttlWrites.get(key) ?? []).some((write) => matches(write, expiresAtMs))) {
+      this.violations.push(`expiry: ${answer}, a time no write could have set`);
+    }
+    const invokedMs = inFlight?.kind === 'ttl' ? inFlight.invokedMs : Number.NEGATIVE_INFINITY;
+    const leftMin = Math.max(0, expiresAtMs - this.nowMs());
+    const leftMax = Math.max(0, expiresAtMs - invokedMs);
+    if (remainingMs === null || remainingMs < leftMin || remainingMs > leftMax) {
+      this.violations.push(`expiry: ${answer}, though between ${leftMin} and ${leftMax} ms were left`);
+    }
+  }
+
+  /** `process` no longer waits for what it sent (given up, or answered otherwise). */
+  abandoned(process: number): void {
+    this.inFlight.delete(process);
+  }
+
+  /**
+   * A primary's store is about to hand the core the deletion of `key`, whose time is `atMs`, and which
+   * holds `value`.
+   */
+  deleting(key: string, atMs: number | undefined, value: string | null): void {
     const nowMs = this.nowMs();
     this.counts.expired += 1;
     if (atMs === undefined) {
       this.violations.push(`expiry: key ${key} deleted at ${nowMs} ms though it has no time to live`);
     } else if (atMs > nowMs) {
       this.violations.push(`expiry: key ${key} deleted at ${nowMs} ms, before its time (${atMs} ms)`);
-    } else if (!(this.writes.get(key) ?? []).some((write) => matches(write, atMs))) {
+    } else if (!(this.ttlWrites.get(key) ?? []).some((write) => matches(write, atMs))) {
       this.violations.push(`expiry: key ${key} holds the time ${atMs} ms, which no write could have set`);
     }
+    const ended = value === null ? null : this.timeEnded(key, value);
+    if (ended !== null) {
+      this.violations.push(
+        `expiry: key ${key} deleted at ${nowMs} ms, but ${ended}, and no expire could have given it a time since`,
+      );
+    }
     this.recordDeletion(key);
+  }
+
+  /**
+   * With the faults healed and the replicas converged: the primary deletes every key whose time came,
+   * and commits the deletion, within dueDeletionTicksMax.
+   */
+  checkDueKeysDeleted(cluster: SimCluster): void {
+    if (this.probability === 0) return;
+    const dueMs = this.nowMs();
+    const overdue = (): string[] => {
+      const primary = cluster.view()?.primary;
+      const replica = primary === undefined ? null : cluster.replica(primary);
+      const store = replica?.currentStateMachine();
+      if (replica === null || replica === undefined || !(store instanceof KeyValueStore))
+        return ['(no primary)'];
+      const due = [...this.processOf.keys()].filter(
+        (key) => (store.expiryOf(key) ?? Number.POSITIVE_INFINITY) <= dueMs,
+      );
+      const status = replica.status();
+      return due.length > 0 || status.commitIndex === status.lastIndex ? due : ['(deletions not committed)'];
+    };
+    if (cluster.runUntil(() => overdue().length === 0, dueDeletionTicksMax)) return;
+    this.violations.push(
+      `liveness: ${dueDeletionTicksMax} ticks after the replicas converged at ${dueMs} ms, keys whose time had come are not deleted: ${overdue().join(', ')}`,
+    );
+  }
+
+  /**
+   * Why `key`, holding `value`, can have no time to live, or null if it may: `value` was written by a
+   * plain put, or a persist ran after its write, and no expire could have run after that.
+   */
+  private timeEnded(key: string, value: string): string | null {
+    const write = this.valueWrites.get(key)?.get(value);
+    if (write === undefined) return null; // a cas or an incr wrote it, which keep the time they found
+    let endedAt: number | null = write.kind === 'put' ? write.invokedAt : null;
+    let why = `its value ${value} was written by a plain put, which ends any time to live`;
+    const changes = this.changes.get(key) ?? [];
+    for (const change of changes) {
+      // Invoked once the write had run, and answered: it ran after it, and before now.
+      const after = write.completedAt !== null && change.invokedAt > write.completedAt;
+      if (
+        change.kind === 'persist' &&
+        after &&
+        change.completedAt !== null &&
+        change.invokedAt > (endedAt ?? -1)
+      ) {
+        endedAt = change.invokedAt;
+        why = `a persist ran after the write of its value ${value}`;
+      }
+    }
+    if (endedAt === null) return null;
+    const from = endedAt;
+    const expireMayFollow = changes.some(
+      (change) => change.kind === 'expire' && (change.completedAt === null || change.completedAt >= from),
+    );
+    return expireMayFollow ? null : why;
+  }
+
+  /** The expiry a set or expire of `key` sends, noted as a time some write may give it. */
+  private noteTtlWrite(key: string, ttlMs: number, absolute: boolean): { kind: 'after' | 'at'; ms: number } {
+    const nowMs = this.nowMs();
+    const writes = this.ttlWrites.get(key) ?? [];
+    writes.push({ atMs: absolute ? nowMs + ttlMs : null, earliestMs: nowMs + ttlMs });
+    this.ttlWrites.set(key, writes);
+    // A time that has passed when the primary runs the write (a retry, a failover) deletes the key as
+    // the write runs, with no logged expiry: from now on it may have happened.
+    if (absolute) this.recordDeletion(key);
+    return absolute ? { kind: 'at', ms: nowMs + ttlMs } : { kind: 'after', ms: ttlMs };
+  }
+
+  private noteValueWrite(key: string, value: string, kind: ValueWrite['kind']): void {
+    const writes = this.valueWrites.get(key) ?? new Map<string, ValueWrite>();
+    writes.set(value, { kind, invokedAt: this.time(), completedAt: null });
+    this.valueWrites.set(key, writes);
   }
 
   /** A deletion of `key` from now on, which may take effect at any later time, or never. */
@@ -117,28 +327,38 @@ function matches(write: TtlWrite, atMs: number): boolean {
   return write.atMs === null ? atMs >= write.earliestMs : atMs === write.atMs;
 }
 
+function latin1(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'latin1'));
+}
+
+/** The test-only faults a SimKeyValueStore honours. */
+type StoreFaults = Pick<TestOnlyFaults, 'expireEarly' | 'neverExpire' | 'keepTtlOnPut'>;
+
 /**
- * The key/value store as every simulated replica runs it, reporting the deletions it hands the core
- * (under `expireEarly`, looking ahead when it picks what is due).
+ * The key/value store as every simulated replica runs it, reporting the deletions it hands the core,
+ * and breaking expiry as the test-only faults say: looking ahead when it picks what is due
+ * (`expireEarly`), never handing the core a deletion (`neverExpire`), or applying a put's or a
+ * persist's update without its end of the time to live (`keepTtlOnPut`).
  */
 export class SimKeyValueStore extends KeyValueStore {
   constructor(
     limits: KvLimits,
     nowMs: () => number,
     private readonly observer: () => SimExpiries | null,
-    expireEarly: boolean,
+    faults: StoreFaults,
     lookahead: { ms: number } = { ms: 0 },
   ) {
     super(limits, () => nowMs() + lookahead.ms);
     this.lookahead = lookahead;
-    this.expireEarly = expireEarly;
+    this.faults = faults;
   }
 
   private readonly lookahead: { ms: number };
-  private readonly expireEarly: boolean;
+  private readonly faults: StoreFaults;
 
   override dueUpdate(bytesMax: number): Uint8Array | null {
-    this.lookahead.ms = this.expireEarly ? expireEarlyMs : 0;
+    if (this.faults.neverExpire === true) return null;
+    this.lookahead.ms = this.faults.expireEarly === true ? expireEarlyMs : 0;
     const update = super.dueUpdate(bytesMax);
     this.lookahead.ms = 0;
     const observer = this.observer();
@@ -146,8 +366,22 @@ export class SimKeyValueStore extends KeyValueStore {
     const parts = isBatchUpdate(update) ? (decodeBatchUpdate(update) ?? []) : [update];
     for (const part of parts) {
       const effect = decodeBinaryUpdate(part);
-      if (effect?.kind === 'delete') observer.deleting(effect.key, this.expiryOf(effect.key));
+      if (effect?.kind === 'delete') {
+        observer.deleting(effect.key, this.expiryOf(effect.key), textValueOf(this, effect.key));
+      }
     }
     return update;
+  }
+
+  override apply(update: Uint8Array): void {
+    if (this.faults.keepTtlOnPut !== true) {
+      super.apply(update);
+      return;
+    }
+    const parts = isBatchUpdate(update) ? (decodeBatchUpdate(update) ?? []) : [update];
+    const kept = parts.filter((part) => decodeBinaryUpdate(part)?.kind !== 'persist');
+    if (kept.length === parts.length) super.apply(update);
+    else if (kept.length === 1) super.apply(kept[0] ?? new Uint8Array(0));
+    else if (kept.length > 1) super.apply(encodeBatchUpdate(kept));
   }
 }

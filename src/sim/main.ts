@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { type TestOnlyFaults, testOnlyFaultNames } from '../protocol/test-only-faults.js';
+import { noExpiryCounts } from './expiry-workload.js';
 import { runSeed, type SeedResult } from './run-seed.js';
 import { noSaveCounts } from './save-workload.js';
 import { loadSimulation, runServiceSeeds } from './service-main.js';
@@ -174,8 +175,7 @@ function main(): void {
   let promotionsWithoutHolders = 0;
   let unknownKeys = 0;
   let sessionsExpired = 0;
-  let expirySet = 0;
-  let expired = 0;
+  const expiry = noExpiryCounts();
   const storage = {
     snapshotsTaken: 0,
     snapshotsKept: 0,
@@ -211,8 +211,7 @@ function main(): void {
       bounded[name] += result.boundedReads[name];
     for (const name of Object.keys(sequences) as (keyof typeof sequences)[])
       sequences[name] += result.sequences[name];
-    expirySet += result.expiry.set;
-    expired += result.expiry.expired;
+    for (const name of Object.keys(expiry) as (keyof typeof expiry)[]) expiry[name] += result.expiry[name];
     saves.asked += result.saves.asked;
     saves.refused += result.saves.refused;
     saves.saved += result.saves.saved;
@@ -248,7 +247,7 @@ function main(): void {
       )
         .map(([why, number]) => `${why} ${number}`)
         .join(', ')})`,
-      `keys that expire: ${expirySet} register writes with a time to live; ${expired} keys deleted by a primary's logged expiry, each checked not before its time and put in the history`,
+      `keys that expire: ${expiry.set} register writes with a time to live, ${expiry.changed} expires and persists, ${expiry.ttlReads} ttl reads checked; ${expiry.expired} keys deleted by a primary's logged expiry, each checked not before its time nor after it was taken away, and put in the history`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
       '',

@@ -19,7 +19,7 @@ import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { SimCluster, type StorageCounts, simMsPerTick } from './cluster.js';
 import { checkConvergence } from './convergence.js';
-import { type ExpiryCounts, type SimExpiries, SimKeyValueStore } from './expiry-workload.js';
+import { type ExpiryCounts, noExpiryCounts, type SimExpiries, SimKeyValueStore } from './expiry-workload.js';
 import {
   describePlan,
   type FaultKind,
@@ -86,7 +86,7 @@ export interface SeedResult {
   readonly sequences: Readonly<SimWorkload['sequenceCounts']>;
   /** Snapshot saves asked, refused, completed (checked as reads of every key) and failed. */
   readonly saves: SaveCounts;
-  /** Register writes sent with a time to live, and keys the primaries' logged deletions named. */
+  /** Register writes sent with a time to live, expires and persists, ttl reads, and keys the primaries' logged deletions named. */
   readonly expiry: ExpiryCounts;
   /** Keys whose history the checker could not decide within its budget. */
   readonly unknownKeys: number;
@@ -135,7 +135,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     replicaCount: plan.replicaCount,
     config: options.lagPolicy === undefined ? plan.config : { ...plan.config, lagPolicy: options.lagPolicy },
     createStateMachine: () =>
-      new SimKeyValueStore(simKvLimits, nowMs, () => expiries, options.testOnlyFaults?.expireEarly === true),
+      new SimKeyValueStore(simKvLimits, nowMs, () => expiries, options.testOnlyFaults ?? {}),
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
     ...(plan.etcdHome === null ? {} : { etcdHome: plan.etcdHome }),
   });
@@ -271,7 +271,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     statusAnswers: new Map(workload.statusAnswers),
     sequences: { ...workload.sequenceCounts },
     saves: workload.saves?.counts ?? noSaveCounts(),
-    expiry: { ...(workload.expiries?.counts ?? { set: 0, expired: 0 }) },
+    expiry: { ...(workload.expiries?.counts ?? noExpiryCounts()) },
     unknownKeys,
     violations,
     trace: cluster.recentTrace(),
@@ -368,6 +368,8 @@ function runPhases(
   checkConvergence(cluster, violations, (state) =>
     state instanceof KeyValueStore ? `state hash ${state.stateHash()}` : 'no key/value store',
   );
+  // Healed and converged: every key whose time came must now go (expiry-workload.ts).
+  workload.expiries?.checkDueKeysDeleted(cluster);
   const primary = cluster.view()?.primary;
   const status = primary === undefined ? undefined : cluster.replica(primary)?.status();
   const lossRecord =

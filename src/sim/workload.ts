@@ -184,9 +184,9 @@ export interface WorkloadOptions {
    */
   readonly saves?: { readonly probability: number; readonly seed: number };
   /**
-   * Keys that expire (expiry-workload.ts): the share of register puts sent with a time to live, the
-   * seed of their own draws, the simulated wall clock (ms), and where the stores' deletions are
-   * checked. None without it.
+   * Keys that expire (expiry-workload.ts): the share of register puts sent with a time to live (0: no
+   * expiry, and no expire, persist or ttl either), the seed of their own draws, the simulated wall
+   * clock (ms), and where the stores' deletions are checked. None without it.
    */
   readonly expiry?: {
     readonly probability: number;
@@ -319,7 +319,7 @@ interface PendingRequest {
   readonly handle: OperationHandle | null;
   readonly readOnly: boolean;
   /** For a sequence, 'sequence' and its units' keys: what messages name. */
-  readonly f: OperationFunction | 'sequence';
+  readonly f: OperationFunction | 'sequence' | 'expire' | 'persist';
   readonly key: string;
   readonly written: string | null;
   readonly invokeValue: EventValue;
@@ -653,8 +653,21 @@ export class SimWorkload {
     if (reading && !isGroupKey(key) && this.random.chance(this.boundedReadProbability)) {
       this.invokeBoundedRead(process, key);
     } else if (reading) {
-      this.invoke(process, readOf(key), 'read', key, null, 'sync');
+      // Now and then a ttl read of a register (expiry-workload.ts): a read of the absent value, or unknown.
+      const ttl = key.startsWith('register')
+        ? (this.expiries?.ttlReadFor(process.process, key) ?? null)
+        : null;
+      this.invoke(process, ttl ?? readOf(key), 'read', key, null, 'sync');
     } else {
+      // Now and then an expire or a persist of a register (expiry-workload.ts): it changes no value, so
+      // it stays out of the history.
+      const change = key.startsWith('register')
+        ? (this.expiries?.changeFor(process.process, key) ?? null)
+        : null;
+      if (change !== null) {
+        this.invokeUnrecorded(process, change, key);
+        return;
+      }
       const { operation, f, written, expected, syncOnly } = this.chooseWrite(process, key);
       this.invoke(process, operation, f, key, written, syncOnly ? 'sync' : durability, expected);
     }
@@ -705,7 +718,7 @@ export class SimWorkload {
         ? word
         : String((process.process + 1) * processNumberStride + sequence * sequenceNumberStride);
       if (roll < registerWriteShare) {
-        const expiring = this.expiries?.setFor(key, bytes(value)) ?? null;
+        const expiring = this.expiries?.setFor(key, value, bytes(value)) ?? null;
         return plain(expiring ?? kvOperation.put(bytes(key), bytes(value)), 'write', value);
       }
       if (roll < registerCasShare) {
@@ -822,6 +835,34 @@ export class SimWorkload {
       invokeValue: value,
       durability,
       requestNumber: this.requestNumberFor(process, readOnly),
+      ...this.firstAttempt(),
+      bounded: null,
+      status: null,
+    };
+    this.send(process, process.pending);
+  }
+
+  /**
+   * An expire or a persist: sent sync and retried like any write, but kept out of the history (it
+   * changes no value; expiry-workload.ts follows it).
+   */
+  private invokeUnrecorded(process: SimProcess, operation: KvOperation, key: string): void {
+    assert(
+      operation.kind === 'expire' || operation.kind === 'persist',
+      'only expire and persist go unrecorded',
+    );
+    this.invoked += 1;
+    process.pending = {
+      handle: null,
+      operation,
+      sequence: null,
+      readOnly: false,
+      f: operation.kind,
+      key,
+      written: null,
+      invokeValue: null,
+      durability: 'sync',
+      requestNumber: this.requestNumberFor(process, false),
       ...this.firstAttempt(),
       bounded: null,
       status: null,
@@ -1169,6 +1210,7 @@ export class SimWorkload {
       }
       case 'put':
       case 'set': // a register's put with a time to live (expiry-workload.ts): unconditional
+        this.expiries?.written(pending.key, pending.written);
         this.finish(process, 'ok', pending.written, false, undefined, index);
         return;
       case 'append':
@@ -1213,10 +1255,21 @@ export class SimWorkload {
         this.finish(process, 'ok', seen.value, false, undefined, index);
         return;
       }
-      case 'lengths':
       case 'expire':
       case 'persist':
-      case 'ttl':
+        // Out of the history (handle null): expiry-workload.ts notes that it ran.
+        this.expiries?.changed(process.process);
+        this.finish(process, 'ok', null, false, undefined, index);
+        return;
+      case 'ttl': {
+        // Absent: a read of the absent value. Present: nothing of the value, so unknown.
+        const result = decodeResult('ttl', reply.result);
+        this.expiries?.ttlAnswered(process.process, pending.key, result);
+        if (result.exists) this.finish(process, 'info', null, true);
+        else this.finish(process, 'ok', null, false, undefined, index);
+        return;
+      }
+      case 'lengths':
         throw new Error(`the workload sends no ${pending.operation.kind}`);
     }
   }
@@ -1560,6 +1613,7 @@ export class SimWorkload {
 
   /** The process is free for its next operation, after some think time. */
   private endPending(process: SimProcess): void {
+    this.expiries?.abandoned(process.process);
     process.pending = null;
     process.operationsDone += 1;
     const idleTicksMax = this.options.idleTicksMax ?? 0;
