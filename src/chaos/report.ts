@@ -91,6 +91,17 @@ export interface ChaosReport {
   readonly sessionsExpired: number;
   /** Register writes sent with a time to live, each a possible deletion in the history (and among the unknown operations). */
   readonly expiringWrites?: number;
+  /**
+   * Expiries observed: register reads that found a key gone after a definite write of it; registers
+   * read absent at the end though written; and those whose final value a write with a time to live
+   * gave them, read again until they went (expiry-check.ts), and how many did.
+   */
+  readonly expiries?: {
+    readonly seen: number;
+    readonly goneAtEnd: number;
+    readonly stillExpiring: number;
+    readonly goneAfter: number;
+  };
   readonly boundedReads: BoundedReadCounts & {
     /** Answered by a backup rather than the primary of the view they came from. */
     readonly byBackup: number;
@@ -299,6 +310,12 @@ export function formatReport(report: ChaosReport): string {
     `sessions: --sessions-max ${report.sessionsMax}, ${report.sessionsExpired} writes ended SESSION_EXPIRED`,
     `keys that expire: ${report.expiringWrites ?? 0} register writes with a time to live, each a deletion in the history from its earliest time on (counted among the unknown operations)`,
   );
+  if (report.expiries !== undefined) {
+    const { seen, goneAtEnd, stillExpiring, goneAfter } = report.expiries;
+    lines.push(
+      `  expiries seen: ${seen} reads found a register gone after a write of it; ${goneAtEnd} registers read absent at the end; ${stillExpiring} whose final value had a time to live read again until gone: ${goneAfter} went`,
+    );
+  }
   const answers = [...report.requestStatusAnswers].sort(([, a], [, b]) => b - a);
   const asked = answers.reduce((sum, [, count]) => sum + count, 0);
   lines.push(

@@ -42,6 +42,7 @@ import {
   CHAOS_SNAPSHOT_LOG_BYTES,
   CHAOS_TRANSFER_BYTES_PER_SECOND,
 } from './cluster-settings.js';
+import { checkKeysExpire, keysStillExpiring } from './expiry-check.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noDirectoryLossChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
 import { SharedSequenceCount } from './redis-port-stats.js';
@@ -154,6 +155,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let workload: Workload | null = null;
   let nemesis: Nemesis | null = null;
   let finalReads = new Map<string, string | null>();
+  const expiry = { stillExpiring: 0, goneAfter: 0, goneAtEnd: 0 };
   let snapshotIndexMax = 0;
   let asyncLost: number | null = null;
   let sharedCount: SharedSequenceCount | null = null;
@@ -267,6 +269,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         clock,
       };
       finalReads = await readFinalValues(finalReader, workload.keys, problems, options.signal);
+      // Registers whose final value a write with a time to live gave them must go (expiry-check.ts).
+      const expiring = keysStillExpiring(finalReads, workload.expiringValues);
+      expiry.stillExpiring = expiring.length;
+      expiry.goneAfter = await checkKeysExpire(finalReader, expiring, problems, options.signal);
+      const registers = workload;
+      expiry.goneAtEnd = [...finalReads].filter(
+        ([key, value]) => value === null && registers.registerWasWritten(key),
+      ).length;
       // Replicas back from the last faults may still be reporting what they discarded.
       const lost = asyncAppendsLostIn(workload.asyncAppendsAcknowledged, workload.appendKeys, finalReads);
       if (!directoryLostIn(nemesis?.faults ?? [])) {
@@ -396,6 +406,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     storage,
     sessionsExpired: workload?.sessionsExpired ?? 0,
     expiringWrites: workload?.expiringWrites ?? 0,
+    expiries: { seen: workload?.expiriesSeen ?? 0, ...expiry },
     boundedReads: {
       ...(workload?.boundedReadCounts ?? { answered: 0, staleAnswers: 0, failed: 0 }),
       byBackup,

@@ -10,6 +10,12 @@
 // is (p + 1)·10⁹ + n·10³, and increments climb inside that block), and sometimes words ("p3-w17"),
 // so an incr is refused NOT_AN_INTEGER or not depending on the value: the refusal is an observation
 // the checker holds against the model.
+// Keys that expire: a tenth of the register writes carry a time to live, and each library process has
+// an expiring register of its own ("x3.0", moving on as the slots do), which it alone writes, about
+// once a second and always with a time to live, and which every process reads: there keys live long
+// enough to expire, and reads see them go. Each write with a time to live puts a deletion into the
+// history from the earliest time the cluster may make it (expectExpiry); expiry-check.ts checks at
+// the end that keys whose time came are gone.
 // An append value grows without end, and so does every read of it in the history and every value
 // the checker's search carries for that key; so each of the K append slots moves to a fresh key
 // ("a0.0", "a0.1", ...) once a process sees its value pass APPEND_VALUE_BYTES_MAX, by the length an
@@ -82,6 +88,7 @@ import { notAnIntegerText } from '../resp/arguments.js';
 import { chooseFlagWrite, chooseGroupWrite, groupMembers, groupValue } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
 import { decodeResult, encodeOperation, kvOperation } from '../state-machine/index.js';
+import type { ExpiringValue } from './expiry-check.js';
 import {
   RedisConnectionError,
   RedisPortClient,
@@ -153,6 +160,15 @@ const TTL_MS_MAX = 3000;
 const EXPIRY_MARGIN_MS = 20;
 /** History processes of the expiries, one each: past every process a workload has. */
 const EXPIRY_PROCESS_BASE = 10_000_000;
+/**
+ * Share of a library process's steps on the expiring registers ("x<p>.<generation>", one per process,
+ * moving on as register slots do): the register slots take a write every few milliseconds, each
+ * plain put ending the time a write gave, so their keys almost never live long enough to expire.
+ * Process p alone writes its own, every second or so (EXPIRING_WRITE_SHARE of these steps), always
+ * with a time to live; every process reads them all. So keys expire between writes, and reads see them go.
+ */
+export const EXPIRING_KEY_PROBABILITY = 0.05;
+const EXPIRING_WRITE_SHARE = 0.1;
 /** Share of register writes and cas replacements that write a word, which incr refuses. */
 export const REGISTER_WORD_PROBABILITY = 0.2;
 /** Share of reads sent to any member under a staleness bound (kept out of the history). */
@@ -191,6 +207,7 @@ export const REGISTER_KEY_SECONDS = 8;
 
 export const registerKey = (slot: number, generation: number): string => `r${slot}.${generation}`;
 export const appendKey = (slot: number, generation: number): string => `a${slot}.${generation}`;
+export const expiringKey = (process: number, generation: number): string => `x${process}.${generation}`;
 /** Process p's register value of its n-th operation: unique to it, a word when `word`, else a number. */
 const registerValue = (process: number, sequence: number, word: boolean): string =>
   word
@@ -297,6 +314,15 @@ export class Workload {
   sessionsExpired = 0;
   /** Register writes sent with a time to live; each put a possible deletion into the history. */
   expiringWrites = 0;
+  /**
+   * Register reads that found the key absent though a definite write of it was acknowledged before
+   * they began: the cluster deleted it, which only expiry does to a register.
+   */
+  expiriesSeen = 0;
+  /** A register's first definite write acknowledged (monotonic ns), by key. */
+  private readonly registersWritten = new Map<string, number>();
+  /** Values written by a definite write with a time to live, each once (values are unique). */
+  readonly expiringValues = new Map<string, ExpiringValue>();
   /**
    * Commands the Redis-port processes sent, those answered ok (the rest are info), the GETs among
    * them sent on READONLY connections (bounded reads), the pipelines they were sent in, and the
@@ -443,9 +469,16 @@ export class Workload {
       await this.multiKeyStep(state, sequence);
       return;
     }
+    const expiring = random.chance(EXPIRING_KEY_PROBABILITY);
     const roll = random.next();
-    const f = operationMix.find(([, share]) => roll < share)?.[0] ?? 'read';
-    const { key, kind, observe } = this.chooseKey(f, random, generations);
+    const f = expiring
+      ? roll < EXPIRING_WRITE_SHARE
+        ? 'write'
+        : 'read'
+      : (operationMix.find(([, share]) => roll < share)?.[0] ?? 'read');
+    const { key, kind, observe } = expiring
+      ? this.chooseExpiringKey(f, process, random)
+      : this.chooseKey(f, random, generations);
     if (f === 'read' && random.chance(BOUNDED_READ_PROBABILITY)) {
       await this.boundedRead(state, key, kind, observe);
       return;
@@ -498,10 +531,18 @@ export class Workload {
           recorder.ok(handle, read, clock());
           if (kind === 'append') observe(read === null ? 0 : Buffer.byteLength(read));
           else lastRead.set(key, read);
+          if (
+            kind === 'register' &&
+            read === null &&
+            (this.registersWritten.get(key) ?? invokedNs) < invokedNs
+          ) {
+            this.expiriesSeen += 1;
+          }
           return;
         }
         case 'write': {
-          const ttlMs = random.chance(TTL_WRITE_PROBABILITY) ? random.integer(TTL_MS_MIN, TTL_MS_MAX) : null;
+          const ttlMs =
+            expiring || random.chance(TTL_WRITE_PROBABILITY) ? random.integer(TTL_MS_MIN, TTL_MS_MAX) : null;
           if (ttlMs !== null) this.expectExpiry(key, invokedNs + ttlMs * 1e6, state.clientIndex);
           const reply =
             ttlMs === null
@@ -515,6 +556,8 @@ export class Workload {
             const doneNs = clock();
             recorder.ok(handle, value, doneNs);
             version(value, reply.index, doneNs);
+            this.registerWritten(key, doneNs);
+            if (ttlMs !== null) this.expiringValues.set(value, { key, acknowledgedNs: doneNs, ttlMs });
           }
           return;
         }
@@ -539,6 +582,7 @@ export class Workload {
             const doneNs = clock();
             recorder.ok(handle, [expected, value], doneNs);
             version(value, reply.index, doneNs);
+            this.registerWritten(key, doneNs);
           } else {
             recorder.fail(handle, clock());
             this.countCause('cas not swapped');
@@ -552,6 +596,7 @@ export class Workload {
           const doneNs = clock();
           recorder.ok(handle, reply.value, doneNs);
           version(String(reply.value), reply.index, doneNs);
+          this.registerWritten(key, doneNs);
           return;
         }
       }
@@ -578,6 +623,19 @@ export class Workload {
       if (refusal !== undefined) recorder.fail(handle, clock(), refusal);
       else recorder.info(handle, clock());
     }
+  }
+
+  /** An expiring register: `process`'s own to write, any library process's to read; noted as used. */
+  private chooseExpiringKey(
+    f: OperationFunction,
+    process: number,
+    random: Random,
+  ): { key: string; kind: KeyKind; observe: (valueBytes: number) => void } {
+    const owner =
+      f === 'write' ? process : random.integer(0, this.clients.length * this.options.pipeline - 1);
+    const key = expiringKey(owner, Math.floor(this.options.clock() / 1e9 / REGISTER_KEY_SECONDS));
+    this.registerKeysUsed.add(key);
+    return { key, kind: 'register', observe: () => undefined };
   }
 
   /**
@@ -1147,10 +1205,16 @@ export class Workload {
     }
   }
 
-  /**
-   * Records the operation as the cluster's answer about it says; false if the answer settles
-   * nothing (forgotten, expired, or a refusal the model does not judge): the caller records info.
-   */
+  /** A definite write of the register `key` was acknowledged at `doneNs`. */
+  private registerWritten(key: string, doneNs: number): void {
+    if (!this.registersWritten.has(key)) this.registersWritten.set(key, doneNs);
+  }
+
+  /** Whether a definite write of the register `key` was acknowledged. */
+  registerWasWritten(key: string): boolean {
+    return this.registersWritten.has(key);
+  }
+
   /**
    * The cluster may delete `key` once `earliestNs` passed (a write gave it a time to live): into the
    * history as a delete that may take effect then or later, or never (another write may have removed
@@ -1173,6 +1237,10 @@ export class Workload {
     });
   }
 
+  /**
+   * Records the operation as the cluster's answer about it says; false if the answer settles
+   * nothing (forgotten, expired, or a refusal the model does not judge): the caller records info.
+   */
   private settle(
     handle: OperationHandle,
     f: OperationFunction,
