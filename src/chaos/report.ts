@@ -207,9 +207,13 @@ export function failoverTimes(
 /** The report's line on the saver's snapshot saves. */
 export function describeSaves(saves: Readonly<SaveCounts>): string {
   const failure = saves.firstFailure === null ? '' : ` (the first: ${saves.firstFailure})`;
+  const healed =
+    saves.healed === null
+      ? ''
+      : `; with the cluster healed, one more ${saves.healed ? 'completed' : 'FAILED'}`;
   return (
     `snapshot saves: ${saves.asked} asked, ${saves.completed} completed (checked as ${saves.reads} reads of ` +
-    `register keys), ${saves.failed} failed${failure}`
+    `register keys), ${saves.failed} failed${failure}${healed}`
   );
 }
 

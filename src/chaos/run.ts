@@ -55,7 +55,7 @@ import {
 } from './replica-logs.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { diskHangUnavailable } from './server-disks.js';
-import { noSaves } from './snapshot-saver.js';
+import { checkHealedSave, noSaves } from './snapshot-saver.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import {
@@ -273,6 +273,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const expiring = keysStillExpiring(finalReads, workload.expiringValues);
       expiry.stillExpiring = expiring.length;
       expiry.goneAfter = await checkKeysExpire(finalReader, expiring, problems, options.signal);
+      if (workload.saver !== null) await checkHealedSave(finalReader.coordinator, workload.saver, problems);
       const registers = workload;
       expiry.goneAtEnd = [...finalReads].filter(
         ([key, value]) => value === null && registers.registerWasWritten(key),

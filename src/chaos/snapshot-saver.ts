@@ -21,7 +21,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HistoryRecorder } from '../check/index.js';
-import type { Client } from '../client/index.js';
+import { Client } from '../client/index.js';
 import { UnderstudyError } from '../errors.js';
 import type { Random } from '../sim/random.js';
 import { keyValueStoreOfSnapshot, textValueOf } from '../state-machine/index.js';
@@ -49,10 +49,12 @@ export interface SaveCounts {
   reads: number;
   /** The first failed save's error, or null if none failed. */
   firstFailure: string | null;
+  /** The save asked once the cluster healed (checkHealedSave): whether it completed; null if not asked. */
+  healed: boolean | null;
 }
 
 export function noSaves(): SaveCounts {
-  return { asked: 0, completed: 0, failed: 0, reads: 0, firstFailure: null };
+  return { asked: 0, completed: 0, failed: 0, reads: 0, firstFailure: null, healed: null };
 }
 
 export interface SnapshotSaverOptions {
@@ -91,17 +93,20 @@ export class SnapshotSaver {
     }
   }
 
-  /** One save, recorded (if it completed) as a read of every register key. */
-  async saveOnce(): Promise<void> {
-    const { client, directory, process, recorder, clock } = this.options;
+  /**
+   * One save, recorded (if it completed) as a read of every register key, through `client` (the
+   * saver's own unless given: once the workload stopped, the run's check of a save with the cluster
+   * healed brings its own). Returns why it failed, or null if it completed.
+   */
+  async saveOnce(client: Pick<Client, 'saveSnapshot'> = this.options.client): Promise<string | null> {
+    const { directory, process, recorder, clock } = this.options;
     const file = join(directory, `save-${++this.saved}.snap`);
     this.counts.asked += 1;
     const invokedNs = clock();
     try {
       await client.saveSnapshot(file, { deadlineMs: SAVE_DEADLINE_MS });
     } catch (error) {
-      this.failed(describeSaveError(error));
-      return;
+      return this.failed(describeSaveError(error));
     }
     const doneNs = clock();
     this.files.push(file);
@@ -114,8 +119,7 @@ export class SnapshotSaver {
     } catch (error) {
       const message = `${file} was saved but does not read back: ${describeSaveError(error)}`;
       this.unreadable.push(message);
-      this.failed(message);
-      return;
+      return this.failed(message);
     } finally {
       this.dropOldFiles();
     }
@@ -125,11 +129,13 @@ export class SnapshotSaver {
     }
     this.counts.completed += 1;
     this.counts.reads += keys.length;
+    return null;
   }
 
-  private failed(message: string): void {
+  private failed(message: string): string {
     this.counts.failed += 1;
     this.counts.firstFailure ??= message;
+    return message;
   }
 
   private dropOldFiles(): void {
@@ -150,4 +156,29 @@ export function readSavedValues(file: string, keys: readonly string[]): Map<stri
 function describeSaveError(error: unknown): string {
   if (error instanceof UnderstudyError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * Saves once more with the cluster healed, through a client of its own (the workload's are closed):
+ * under the faults every save may fail and the run still hold, so without this a save that never
+ * completes would go unnoticed. It must complete, and goes into the history like every other.
+ */
+export async function checkHealedSave(
+  coordinator: string,
+  saver: SnapshotSaver,
+  problems: string[],
+): Promise<void> {
+  let failure: string | null;
+  try {
+    const client = await Client.connect({ coordinator, deadlineMs: SAVE_DEADLINE_MS });
+    try {
+      failure = await saver.saveOnce(client);
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    failure = describeSaveError(error);
+  }
+  saver.counts.healed = failure === null;
+  if (failure !== null) problems.push(`a snapshot save with the cluster healed failed: ${failure}`);
 }

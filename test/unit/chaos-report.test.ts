@@ -31,11 +31,16 @@ test("the saves' line counts those asked, completed (as reads) and failed, namin
       failed: 2,
       reads: 812,
       firstFailure: 'UNAVAILABLE: no primary',
+      healed: null,
     }),
     'snapshot saves: 30 asked, 28 completed (checked as 812 reads of register keys), 2 failed (the first: UNAVAILABLE: no primary)',
   );
   assert.equal(
-    describeSaves({ asked: 3, completed: 3, failed: 0, reads: 12, firstFailure: null }),
-    'snapshot saves: 3 asked, 3 completed (checked as 12 reads of register keys), 0 failed',
+    describeSaves({ asked: 3, completed: 3, failed: 0, reads: 12, firstFailure: null, healed: true }),
+    'snapshot saves: 3 asked, 3 completed (checked as 12 reads of register keys), 0 failed; with the cluster healed, one more completed',
+  );
+  assert.equal(
+    describeSaves({ asked: 3, completed: 0, failed: 3, reads: 0, firstFailure: 'x', healed: false }),
+    'snapshot saves: 3 asked, 0 completed (checked as 0 reads of register keys), 3 failed (the first: x); with the cluster healed, one more FAILED',
   );
 });

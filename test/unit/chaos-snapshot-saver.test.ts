@@ -138,6 +138,7 @@ test('a completed save is a read of every register key over the call, with what 
         failed: 0,
         reads: 3,
         firstFailure: null,
+        healed: null,
       });
     },
   ));
@@ -157,10 +158,10 @@ test('a save that throws records nothing and is counted, with the first failure 
       },
     },
     async (harness) => {
-      await harness.saver.saveOnce();
-      await harness.saver.saveOnce();
+      assert.equal(await harness.saver.saveOnce(), 'UNAVAILABLE: the primary changed');
+      assert.equal(await harness.saver.saveOnce(), 'UNAVAILABLE: no snapshot saved within the deadline');
       assert.deepEqual(harness.recorder.events(), []);
-      await harness.saver.saveOnce();
+      assert.equal(await harness.saver.saveOnce(), null);
       assert.deepEqual(
         pairOperations(harness.recorder.events()).map(({ key, output }) => [key, output]),
         [['r0.0', 'v']],
@@ -237,3 +238,35 @@ test('the checker holds a save to its promise: every write acknowledged before i
   assert.equal(await verdict({ call: 150, ret: 310 }, { 'r0.0': 'w' }), 'linearizable', 'concurrent: in it');
   assert.equal(await verdict({ call: 150, ret: 310 }, {}), 'linearizable', 'concurrent: not in it');
 });
+
+test("a save through another client (the run's check once the cluster healed) records as the saver's own", () =>
+  withSaver(
+    {
+      keys: ['r0.0'],
+      save: async () => {
+        throw new UnavailableError('the saver client is closed');
+      },
+    },
+    async (harness) => {
+      const other = {
+        saveSnapshot: async (file: string): Promise<SavedSnapshotSummary> => {
+          await writeSaved(file, { 'r0.0': 'healed' });
+          return {
+            file,
+            index: position.index,
+            view: position.view,
+            bytes: 0,
+            service,
+            replica: 'r2',
+            savedAt: '2026-12-05T00:00:00.000Z',
+          };
+        },
+      };
+      assert.equal(await harness.saver.saveOnce(other), null);
+      assert.deepEqual(
+        pairOperations(harness.recorder.events()).map(({ key, output }) => [key, output]),
+        [['r0.0', 'healed']],
+      );
+      assert.match((await harness.saver.saveOnce()) ?? '', /the saver client is closed/);
+    },
+  ));
