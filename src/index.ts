@@ -7,6 +7,7 @@ export {
   type ClientOptions,
   type ExecuteResult,
   type ExpireOptions,
+  type GetExpireOptions,
   type KvRequestStatus,
   type LocalLink,
   parseRequestId,

@@ -417,6 +417,11 @@ function describeResult(result: KvResult): string {
     case 'ttl':
       if (!result.exists) return 'absent';
       return result.remainingMs === null ? 'no expiry' : `expires in ${result.remainingMs} ms`;
+    case 'get-delete':
+    case 'get-expire':
+      return `was ${textOrNull(result.value) ?? 'absent'}`;
+    case 'get-set':
+      return `${result.written ? 'written' : 'not written'}, was ${textOrNull(result.previous) ?? 'absent'}`;
   }
 }
 
@@ -429,6 +434,11 @@ function jsonOfResult(result: KvResult): object {
       return { ...result, current: textOrNull(result.current) };
     case 'get-many':
       return { ...result, values: result.values.map(textOrNull) };
+    case 'get-delete':
+    case 'get-expire':
+      return { ...result, value: textOrNull(result.value) };
+    case 'get-set':
+      return { ...result, previous: textOrNull(result.previous) };
     default:
       return result;
   }

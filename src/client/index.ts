@@ -6,6 +6,7 @@ export {
   Client,
   type ExecuteResult,
   type ExpireOptions,
+  type GetExpireOptions,
   type KvRequestStatus,
   type SequenceOptions,
   type SequenceResult,

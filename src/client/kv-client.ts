@@ -20,6 +20,7 @@ import {
   isSequenceResult,
   type KvOperation,
   type KvOperationKind,
+  type KvOperationOf,
   type KvOutcome,
   type KvResult,
   type KvResultOf,
@@ -103,6 +104,16 @@ export interface SetOptions extends WriteOptions {
 /** When `expire` sets the time: always, or as Redis 7's EXPIRE options (a key without one never expires). */
 export interface ExpireOptions extends WriteOptions {
   readonly condition?: ExpireCondition;
+}
+
+/** How `getExpire` changes the time to live: exactly one of the three. */
+export interface GetExpireOptions extends WriteOptions {
+  /** The key expires this many milliseconds after the primary runs it; 0 or less deletes it now. */
+  readonly ttlMs?: number;
+  /** The key expires at this time, Unix milliseconds; a time already past deletes it now. */
+  readonly expiresAtMs?: number;
+  /** The key no longer expires. */
+  readonly persist?: boolean;
 }
 
 /** What `ttl` answers: whether the key exists, and when it expires (both null if it never does). */
@@ -204,6 +215,34 @@ export class Client {
   /** Removes `key`'s time to live; `removed` says whether it had one. */
   persist(key: Bytes, options?: WriteOptions): Promise<WriteResult<'persist'>> {
     return this.write(kvOperation.persist(toBytes(key)), options);
+  }
+
+  /** Deletes `key` and answers the value it held (null: absent), in one step (Redis GETDEL). */
+  getDelete(key: Bytes, options?: WriteOptions): Promise<WriteResult<'get-delete'>> {
+    return this.write(kvOperation.getDelete(toBytes(key)), options);
+  }
+
+  /**
+   * `set` that also answers the value the key held before (`previous`, null: absent), in one step,
+   * whether or not `when` let it write (Redis SET ... GET, GETSET).
+   */
+  getSet(key: Bytes, value: Bytes, options: SetOptions = {}): Promise<WriteResult<'get-set'>> {
+    return this.write(
+      kvOperation.getSet(toBytes(key), toBytes(value), {
+        when: whenOf(options.when),
+        expiry: expiryOf(options),
+      }),
+      options,
+    );
+  }
+
+  /**
+   * Answers `key`'s value and, in the same step, gives it a time to live (`ttlMs` from when the
+   * primary runs it, or until `expiresAtMs`) or removes the one it has (`persist`); exactly one of
+   * the three (Redis GETEX). A key that is absent stays so.
+   */
+  getExpire(key: Bytes, options: GetExpireOptions): Promise<WriteResult<'get-expire'>> {
+    return this.write(kvOperation.getExpire(toBytes(key), getExpiryOf(options)), options);
   }
 
   /** Whether `key` exists and when it expires: `remainingMs` by the answering replica's clock. */
@@ -368,6 +407,25 @@ function expiryOf(options: SetOptions): Expiry {
   if (options.expiresAtMs !== undefined)
     return { kind: 'at', ms: wholeMs(options.expiresAtMs, 'expiresAtMs', 0) };
   return options.keepTtl === true ? { kind: 'keep' } : { kind: 'none' };
+}
+
+/** The change `getExpire`'s options name; none or more than one is a ConfigError. */
+function getExpiryOf(options: GetExpireOptions): KvOperationOf<'get-expire'>['expiry'] {
+  const named = [
+    options.ttlMs === undefined ? null : 'ttlMs',
+    options.expiresAtMs === undefined ? null : 'expiresAtMs',
+    options.persist === true ? 'persist' : null,
+  ].filter((name) => name !== null);
+  if (named.length !== 1) {
+    throw new ConfigError(
+      `getExpire takes exactly one of ttlMs, expiresAtMs and persist, got ${named.length === 0 ? 'none' : named.join(' and ')}`,
+    );
+  }
+  if (options.ttlMs !== undefined)
+    return { kind: 'after', ms: wholeMs(options.ttlMs, 'ttlMs', Number.MIN_SAFE_INTEGER) };
+  if (options.expiresAtMs !== undefined)
+    return { kind: 'at', ms: wholeMs(options.expiresAtMs, 'expiresAtMs', 0) };
+  return { kind: 'none' };
 }
 
 function wholeMs(value: unknown, name: string, min: number): number {

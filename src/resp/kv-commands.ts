@@ -51,11 +51,15 @@ function kvCommand(
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked
 
-/** SET key value [NX | XX] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]; GET is refused. */
+/**
+ * SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]: OK or nil (NX or XX did
+ * not hold), or with GET the value before (nil: absent) whether or not it wrote.
+ */
 function set(args: readonly Buffer[]): Planned {
   let when: PutCondition | null = null;
   let expiry: Expiry = { kind: 'none' };
   let timed = false;
+  let get = false;
   for (let at = 3; at < args.length; at++) {
     const name = lowerName(arg(args, at));
     if ((name === 'nx' || name === 'xx') && when === null) when = name === 'nx' ? 'absent' : 'present';
@@ -69,12 +73,14 @@ function set(args: readonly Buffer[]): Planned {
       const timedExpiry = expiryOf(name, amount);
       if (timedExpiry === null) return invalidExpireTime('set');
       expiry = timedExpiry;
-    } else if (name === 'get') {
-      return reply.error('ERR SET GET is not supported: use GET, then SET');
-    } else return reply.error('ERR syntax error');
+    } else if (name === 'get' && !get) get = true;
+    else return reply.error('ERR syntax error');
   }
   const key = arg(args, 1);
   const value = arg(args, 2);
+  if (get) {
+    return planOf(kvOperation.getSet(key, value, { when, expiry }), ({ previous }) => reply.bulk(previous));
+  }
   if (expiry.kind !== 'none') {
     return planOf(kvOperation.set(key, value, { when, expiry }), ({ written }) =>
       written ? reply.ok : reply.nullBulk,
@@ -151,6 +157,22 @@ function expire(name: 'expire' | 'pexpire' | 'expireat' | 'pexpireat', unit: 'ex
   };
 }
 
+/** GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]: the value; without an option, a GET. */
+function getex(args: readonly Buffer[]): Planned {
+  const key = arg(args, 1);
+  if (args.length === 2) return planOf(kvOperation.get(key), ({ value }) => reply.bulk(value));
+  const name = lowerName(arg(args, 2));
+  let expiry: KvOperationOf<'get-expire'>['expiry'];
+  if (name === 'persist' && args.length === 3) expiry = { kind: 'none' };
+  else if (expiryUnits.has(name) && args.length === 4) {
+    const amount = integerArgument(arg(args, 3));
+    const timed = amount > 0 ? expiryOf(name, amount) : null;
+    if (timed === null) return invalidExpireTime('getex');
+    expiry = timed;
+  } else return reply.error('ERR syntax error');
+  return planOf(kvOperation.getExpire(key, expiry), ({ value }) => reply.bulk(value));
+}
+
 /** TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 absent, -1 no time to live, else the time left or the time. */
 type TtlAnswer = (result: { readonly expiresAtMs: number; readonly remainingMs: number }) => number;
 
@@ -179,6 +201,22 @@ export const kvCommands: readonly CommandSpec[] = [
     plan: (args) => planOf(kvOperation.get(arg(args, 1)), ({ value }) => reply.bulk(value)),
   }),
   kvCommand({ name: 'set', arity: -3, flags: ['write', 'denyoom'], keys: [1, 1, 1], plan: set }),
+  kvCommand({
+    name: 'getdel',
+    arity: 2,
+    flags: ['write', 'fast'],
+    keys: [1, 1, 1],
+    plan: (args) => planOf(kvOperation.getDelete(arg(args, 1)), ({ value }) => reply.bulk(value)),
+  }),
+  kvCommand({
+    name: 'getset',
+    arity: 3,
+    flags: ['write', 'denyoom', 'fast'],
+    keys: [1, 1, 1],
+    plan: (args) =>
+      planOf(kvOperation.getSet(arg(args, 1), arg(args, 2)), ({ previous }) => reply.bulk(previous)),
+  }),
+  kvCommand({ name: 'getex', arity: -2, flags: ['write', 'fast'], keys: [1, 1, 1], plan: getex }),
   kvCommand({
     name: 'del',
     arity: -2,

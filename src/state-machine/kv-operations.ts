@@ -84,7 +84,28 @@ export type KvOperation =
   /** Removes a key's time to live. */
   | { readonly kind: 'persist'; readonly key: Uint8Array }
   /** A read: whether the key exists, and when it expires. */
-  | { readonly kind: 'ttl'; readonly key: Uint8Array };
+  | { readonly kind: 'ttl'; readonly key: Uint8Array }
+  // A write that also answers the value the key held before it, in the same step (Redis GETDEL,
+  // SET ... GET and GETSET, GETEX): one operation, so one log entry, so atomic.
+  /** Deletes the key; answers its value before. */
+  | { readonly kind: 'get-delete'; readonly key: Uint8Array }
+  /** A `set` that answers the value before it, whether or not it wrote. */
+  | {
+      readonly kind: 'get-set';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      readonly when: PutCondition | null;
+      readonly expiry: Expiry;
+    }
+  /**
+   * Gives a present key the time `expiry` names (`after` or `at`; a time already past deletes it), or
+   * removes its time to live (`none`); answers its value before.
+   */
+  | {
+      readonly kind: 'get-expire';
+      readonly key: Uint8Array;
+      readonly expiry: Exclude<Expiry, { readonly kind: 'keep' }>;
+    };
 
 /** When a `put-if` writes: only if the key is absent (Redis SET NX), or only if present (SET XX). */
 export type PutCondition = 'absent' | 'present';
@@ -132,7 +153,12 @@ export type KvResult =
       readonly exists: boolean;
       readonly expiresAtMs: number | null;
       readonly remainingMs: number | null;
-    };
+    }
+  /** `value`: what the key held before (null: absent). */
+  | { readonly kind: 'get-delete'; readonly value: Uint8Array | null }
+  /** `previous`: what the key held before (null: absent); `written`: whether `when` let the set run. */
+  | { readonly kind: 'get-set'; readonly written: boolean; readonly previous: Uint8Array | null }
+  | { readonly kind: 'get-expire'; readonly value: Uint8Array | null };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
 
@@ -186,6 +212,26 @@ export const kvOperation = {
   ): KvOperationOf<'expire'> => ({ kind: 'expire', key, expiry, condition }),
   persist: (key: Uint8Array): KvOperationOf<'persist'> => ({ kind: 'persist', key }),
   ttl: (key: Uint8Array): KvOperationOf<'ttl'> => ({ kind: 'ttl', key }),
+  getDelete: (key: Uint8Array): KvOperationOf<'get-delete'> => ({ kind: 'get-delete', key }),
+  getSet: (
+    key: Uint8Array,
+    value: Uint8Array,
+    options: { readonly when?: PutCondition | null; readonly expiry?: Expiry } = {},
+  ): KvOperationOf<'get-set'> => ({
+    kind: 'get-set',
+    key,
+    value,
+    when: options.when ?? null,
+    expiry: options.expiry ?? { kind: 'none' },
+  }),
+  getExpire: (
+    key: Uint8Array,
+    expiry: KvOperationOf<'get-expire'>['expiry'],
+  ): KvOperationOf<'get-expire'> => ({
+    kind: 'get-expire',
+    key,
+    expiry,
+  }),
 } as const;
 
 /** The operations a replica answers from its state (queries); every other one is a write. */
@@ -219,6 +265,9 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   expire: ['key', 'expiry', 'condition'],
   persist: ['key'],
   ttl: ['key'],
+  'get-delete': ['key'],
+  'get-set': ['key', 'value', 'when', 'expiry'],
+  'get-expire': ['key', 'expiry'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
 export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
@@ -238,6 +287,9 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   expire: ['updated'],
   persist: ['removed'],
   ttl: ['exists', 'expiresAtMs', 'remainingMs'],
+  'get-delete': ['value'],
+  'get-set': ['written', 'previous'],
+  'get-expire': ['value'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -294,6 +346,7 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
     case 'expect':
       return packMessage([operation.kind, operation.keys, operation.values]);
     case 'set':
+    case 'get-set':
       return packMessage([
         operation.kind,
         operation.key,
@@ -305,7 +358,10 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
       return packMessage([operation.kind, operation.key, expiryTuple(operation.expiry), operation.condition]);
     case 'persist':
     case 'ttl':
+    case 'get-delete':
       return packMessage([operation.kind, operation.key]);
+    case 'get-expire':
+      return packMessage([operation.kind, operation.key, expiryTuple(operation.expiry)]);
   }
 }
 
@@ -334,6 +390,11 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
       return packMessage([result.kind, result.removed]);
     case 'ttl':
       return packMessage([result.kind, result.exists, result.expiresAtMs, result.remainingMs]);
+    case 'get-delete':
+    case 'get-expire':
+      return packMessage([result.kind, result.value]);
+    case 'get-set':
+      return packMessage([result.kind, result.written, result.previous]);
   }
 }
 
@@ -352,8 +413,16 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
     case 'delete':
     case 'persist':
     case 'ttl':
+    case 'get-delete':
       return { kind, key: field.bytes(0) };
+    case 'get-expire': {
+      const expiry = field.expiry(1);
+      if (expiry.kind === 'keep')
+        throw new ServiceError(code, 'get-expire: expiry must be none, after or at');
+      return { kind, key: field.bytes(0), expiry };
+    }
     case 'set':
+    case 'get-set':
       return {
         kind,
         key: field.bytes(0),
@@ -474,6 +543,11 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
         expiresAtMs: field.safeIntegerOrNull(1),
         remainingMs: field.safeIntegerOrNull(2),
       };
+    case 'get-delete':
+    case 'get-expire':
+      return { kind, value: field.bytesOrNull(0) };
+    case 'get-set':
+      return { kind, written: field.boolean(0), previous: field.bytesOrNull(1) };
   }
 }
 

@@ -628,8 +628,25 @@ export class KeyValueStore implements StateMachine {
           value.byteLength,
         ];
       }
-      case 'set':
-        return this.#set(operation, before, expiresAtMs);
+      case 'set': {
+        const [written, update, length] = this.#set(operation, before, expiresAtMs);
+        return [{ kind: 'set', written }, update, length];
+      }
+      case 'get-set': {
+        const [written, update, length] = this.#set(operation, before, expiresAtMs);
+        return [{ kind: 'get-set', written, previous: before ?? null }, update, length];
+      }
+      case 'get-delete':
+        return [{ kind: 'get-delete', value: before ?? null }, updateFor(key, before, undefined), undefined];
+      case 'get-expire': {
+        const { expiry } = operation;
+        const change: KvSingleKeyWrite =
+          expiry.kind === 'none'
+            ? { kind: 'persist', key }
+            : { kind: 'expire', key, expiry, condition: 'always' };
+        const [, update, length] = this.#write(change, before, expiresAtMs);
+        return [{ kind: 'get-expire', value: before ?? null }, update, length];
+      }
       case 'expire': {
         const atMs = this.#expiryTime(operation.expiry);
         if (before === undefined || !expireApplies(operation.condition, expiresAtMs, atMs)) {
@@ -700,28 +717,22 @@ export class KeyValueStore implements StateMachine {
    * `expiry` says. A time already past leaves the key absent, as Redis does.
    */
   #set(
-    operation: KvOperationOf<'set'>,
+    operation: KvOperationOf<'set' | 'get-set'>,
     before: Uint8Array | undefined,
     expiresAtMs: number | undefined,
-  ): [KvResult, Uint8Array, number | undefined] {
+  ): [written: boolean, update: Uint8Array, length: number | undefined] {
     const { key, value, when, expiry } = operation;
     const written = when === null || (before === undefined) === (when === 'absent');
-    if (!written) return [{ kind: 'set', written }, noUpdate, before?.byteLength];
+    if (!written) return [written, noUpdate, before?.byteLength];
     if (expiry.kind === 'none') {
-      return [
-        { kind: 'set', written },
-        withoutExpiry(key, updateFor(key, before, value), expiresAtMs),
-        value.byteLength,
-      ];
+      return [written, withoutExpiry(key, updateFor(key, before, value), expiresAtMs), value.byteLength];
     }
-    if (expiry.kind === 'keep')
-      return [{ kind: 'set', written }, updateFor(key, before, value), value.byteLength];
+    if (expiry.kind === 'keep') return [written, updateFor(key, before, value), value.byteLength];
     const atMs = this.#expiryTime(expiry);
-    if (atMs <= this.#clock())
-      return [{ kind: 'set', written }, updateFor(key, before, undefined), undefined];
+    if (atMs <= this.#clock()) return [written, updateFor(key, before, undefined), undefined];
     const parts = [updateFor(key, before, value)];
     if (atMs !== expiresAtMs) parts.push(encodeExpireUpdate(key, atMs));
-    return [{ kind: 'set', written }, batchOf(parts.filter((part) => part.byteLength > 0)), value.byteLength];
+    return [written, batchOf(parts.filter((part) => part.byteLength > 0)), value.byteLength];
   }
 
   /** The time an `after` or `at` expiry names by the clock now; refused past the latest time. */
@@ -744,7 +755,8 @@ export class KeyValueStore implements StateMachine {
       operation.kind === 'put' ||
       operation.kind === 'append' ||
       operation.kind === 'put-if' ||
-      operation.kind === 'set'
+      operation.kind === 'set' ||
+      operation.kind === 'get-set'
     ) {
       values.push(operation.value);
     }

@@ -213,6 +213,59 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.match(cli.stdout, /^(29|30)\n$/);
   });
 
+  test('GETDEL, GETSET, SET ... GET and GETEX answer the value before in one step; racing GETDELs hand out each item once', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const primary = await connectTo(view.primary);
+    const backup = await connectTo(view.backups[0] as string);
+
+    assert.equal(await backup.set('job', 'first'), 'OK');
+    assert.equal(await backup.getset('job', 'second'), 'first');
+    assert.equal(await primary.set('job', 'third', 'GET'), 'second');
+    assert.equal(
+      await primary.call('SET', 'job', 'fourth', 'NX', 'GET'),
+      'third',
+      'NX did not hold: nothing written',
+    );
+    assert.equal(await primary.get('job'), 'third');
+    assert.equal(await primary.call('SET', 'fresh', 'v', 'NX', 'GET'), null);
+    assert.equal(await primary.get('fresh'), 'v');
+    assert.equal(await backup.getdel('job'), 'third');
+    assert.equal(await backup.getdel('job'), null);
+    assert.equal(await primary.exists('job'), 0);
+
+    assert.equal(await primary.set('session', 's', 'EX', 100), 'OK');
+    assert.equal(await primary.getset('session', 't'), 's');
+    assert.equal(await primary.ttl('session'), -1, 'GETSET ends the time to live, as SET does');
+    assert.equal(await primary.call('GETEX', 'session', 'PX', 60_000), 't');
+    const pttl = await primary.pttl('session');
+    assert.ok(pttl > 50_000 && pttl <= 60_000, `PTTL ${pttl}`);
+    assert.equal(await backup.call('GETEX', 'session', 'PERSIST'), 't');
+    assert.equal(await primary.ttl('session'), -1);
+    assert.equal(await primary.call('GETEX', 'session'), 't');
+    assert.equal(await primary.call('GETEX', 'session', 'PXAT', 1), 't', 'a time already past deletes it');
+    assert.equal(await primary.exists('session'), 0);
+    assert.equal(await primary.call('GETEX', 'nothing-here', 'EX', 10), null);
+
+    // A work queue: 60 items, taken by GETDEL from two connections at each replica at once. Each item
+    // goes to exactly one taker, and every one is taken.
+    const items = Array.from({ length: 60 }, (_, at) => `item-${at}`);
+    await primary.mset(...items.flatMap((item) => [item, `payload-${item}`]));
+    const takers = await Promise.all([...ports.keys()].flatMap((id) => [connectTo(id), connectTo(id)]));
+    const taken = await Promise.all(
+      takers.map(async (taker, at) => {
+        const mine: string[] = [];
+        for (let step = 0; step < items.length; step++) {
+          const item = items[(step + at * 7) % items.length] as string;
+          const payload = await taker.getdel(item);
+          if (payload !== null) mine.push(payload);
+        }
+        return mine;
+      }),
+    );
+    const all = taken.flat().sort();
+    assert.deepEqual(all, items.map((item) => `payload-${item}`).sort(), 'each item taken exactly once');
+  });
+
   test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {
     const port = String(ports.get('r2'));
     const cli = (...args: string[]) => runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, ...args]);

@@ -118,6 +118,25 @@ class Model {
         this.values.delete(key);
         this.expiries.delete(key);
         return { result: { kind: 'delete', existed: current !== undefined } };
+      // The value before, and then what the write alone does.
+      case 'get-delete': {
+        this.step(op.delete(operation.key));
+        return { result: { kind: 'get-delete', value: current === undefined ? null : bytes(current) } };
+      }
+      case 'get-set': {
+        const { when, expiry } = operation;
+        const set = this.step(op.set(operation.key, operation.value, { when, expiry })) as {
+          result: KvResult & { kind: 'set' };
+        };
+        const previous = current === undefined ? null : bytes(current);
+        return { result: { kind: 'get-set', written: set.result.written, previous } };
+      }
+      case 'get-expire': {
+        const { expiry } = operation;
+        if (expiry.kind === 'none') this.step(op.persist(operation.key));
+        else this.step(op.expire(operation.key, expiry, 'always'));
+        return { result: { kind: 'get-expire', value: current === undefined ? null : bytes(current) } };
+      }
       default:
         throw new Error(`${operation.kind} is not generated here`);
     }
@@ -172,6 +191,18 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       keyArbitrary.map((key) => op.incr(key, 1)),
       fc.tuple(keyArbitrary, valueArbitrary).map(([key, value]) => op.append(key, value)),
       keyArbitrary.map((key) => op.delete(key)),
+      keyArbitrary.map((key) => op.getDelete(key)),
+      fc
+        .tuple(
+          keyArbitrary,
+          valueArbitrary,
+          fc.constantFrom(null, 'absent' as const, 'present' as const),
+          expiryArbitrary,
+        )
+        .map(([key, value, when, expiry]) => op.getSet(key, value, { when, expiry })),
+      fc
+        .tuple(keyArbitrary, fc.oneof(fc.constant({ kind: 'none' as const }), timedExpiry))
+        .map(([key, expiry]) => op.getExpire(key, expiry)),
     )
     .map((operation) => ({ operation })),
 );

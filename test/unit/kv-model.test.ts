@@ -126,6 +126,9 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
     case 'delete':
       model.delete(key);
       return { result: { kind: 'delete', existed: current !== null } };
+    case 'get-delete':
+      model.delete(key);
+      return { result: { kind: 'get-delete', value: current } };
     case 'append': {
       const value = concat(current ?? new Uint8Array(0), operation.value);
       if (value.length > valueSizeMaxBytes) return { refused: ErrorCode.valueTooLarge };
@@ -160,6 +163,8 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
     case 'expire':
     case 'persist':
     case 'ttl':
+    case 'get-set':
+    case 'get-expire':
       throw new Error(`${operation.kind}: times to live have their own model (kv-expiry.test.ts)`);
   }
 }
@@ -200,6 +205,7 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
   keyArbitrary.map((key) => op.get(key)),
   fc.tuple(keyArbitrary, valueArbitrary).map(([key, value]) => op.put(key, value)),
   keyArbitrary.map((key) => op.delete(key)),
+  keyArbitrary.map((key) => op.getDelete(key)),
   fc.tuple(keyArbitrary, valueArbitrary).map(([key, value]) => op.append(key, value)),
   fc
     .tuple(keyArbitrary, fc.option(valueArbitrary), fc.option(valueArbitrary))

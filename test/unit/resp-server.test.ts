@@ -207,7 +207,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':40',
+      ':43',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -223,7 +223,7 @@ describe('the Redis port without a cluster', () => {
     assert.match(text, /\$4\r\nrole\r\n\$7\r\nreplica\r\n\$7\r\nmodules\r\n\*0\r\n/);
   });
 
-  test('SET and EXPIRE refuse bad times and options, INCRBY a non-integer, before anything is sent', async () => {
+  test('SET, EXPIRE and GETEX refuse bad times and options, INCRBY a non-integer, before anything is sent', async () => {
     const commands = [
       'SET k v EX 0',
       'SET k v PX -5',
@@ -233,7 +233,7 @@ describe('the Redis port without a cluster', () => {
       'SET k v EX ten',
       'SET k v EXAT 9000000000000000',
       'SET k v NX XX',
-      'SET k v GET',
+      'SET k v GET GET',
       'SETEX k 0 v',
       'PSETEX k -1 v',
       'EXPIRE k 10 NX XX',
@@ -245,9 +245,15 @@ describe('the Redis port without a cluster', () => {
       'INCRBY k 1.5',
       'DECRBY k 9007199254740993',
       'MSET a 1 b',
+      'GETEX k EX 0',
+      'GETEX k PX 10 PERSIST',
+      'GETEX k SOON',
+      'GETEX k PERSIST 5',
+      'GETDEL k extra',
+      'GETSET k',
     ];
-    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(20));
-    assert.deepEqual(text.split('\r\n').slice(0, 20), [
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(26));
+    assert.deepEqual(text.split('\r\n').slice(0, 26), [
       "-ERR invalid expire time in 'set' command",
       "-ERR invalid expire time in 'set' command",
       '-ERR syntax error',
@@ -256,7 +262,7 @@ describe('the Redis port without a cluster', () => {
       '-ERR value is not an integer or out of range',
       "-ERR invalid expire time in 'set' command",
       '-ERR syntax error',
-      '-ERR SET GET is not supported: use GET, then SET',
+      '-ERR syntax error',
       "-ERR invalid expire time in 'setex' command",
       "-ERR invalid expire time in 'psetex' command",
       '-ERR NX and XX, GT or LT options at the same time are not compatible',
@@ -268,6 +274,12 @@ describe('the Redis port without a cluster', () => {
       '-ERR value is not an integer or out of range',
       '-ERR value is not an integer or out of range',
       "-ERR wrong number of arguments for 'mset' command",
+      "-ERR invalid expire time in 'getex' command",
+      '-ERR syntax error',
+      '-ERR syntax error',
+      '-ERR syntax error',
+      "-ERR wrong number of arguments for 'getdel' command",
+      "-ERR wrong number of arguments for 'getset' command",
     ]);
   });
 
