@@ -91,6 +91,8 @@ export interface ChaosReport {
   readonly sessionsExpired: number;
   /** Register writes sent with a time to live, each a possible deletion in the history (and among the unknown operations). */
   readonly expiringWrites?: number;
+  /** Library register writes sent as a GETSET or a GETDEL and acknowledged (the value before checked as a read), and GETDELs of them. */
+  readonly readingWrites?: { readonly acknowledged: number; readonly getDeletes: number };
   /**
    * Expiries observed: register reads that found a key gone after a definite write of it; registers
    * read absent at the end though written; and those whose final value a write with a time to live
@@ -314,6 +316,12 @@ export function formatReport(report: ChaosReport): string {
     `sessions: --sessions-max ${report.sessionsMax}, ${report.sessionsExpired} writes ended SESSION_EXPIRED`,
     `keys that expire: ${report.expiringWrites ?? 0} register writes with a time to live, each a deletion in the history from its earliest time on (counted among the unknown operations)`,
   );
+  if (report.readingWrites !== undefined) {
+    const { acknowledged, getDeletes } = report.readingWrites;
+    lines.push(
+      `writes that answer the value before: ${acknowledged} acknowledged (${acknowledged - getDeletes} GETSET, ${getDeletes} GETDEL), each value before checked as a read over the call`,
+    );
+  }
   if (report.expiries !== undefined) {
     const { seen, goneAtEnd, stillExpiring, goneAfter } = report.expiries;
     lines.push(

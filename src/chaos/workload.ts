@@ -160,6 +160,12 @@ const TTL_MS_MAX = 3000;
 const EXPIRY_MARGIN_MS = 20;
 /** History processes of the expiries, one each: past every process a workload has. */
 const EXPIRY_PROCESS_BASE = 10_000_000;
+/** History processes of the values GETSETs and GETDELs answered, one each: past the expiries'. */
+const READ_BEFORE_PROCESS_BASE = 20_000_000;
+/** Share of library register writes (without a time to live) sent as a GETSET or a GETDEL. */
+export const READING_WRITE_PROBABILITY = 0.08;
+/** Of those, the share that are a GETDEL. */
+const GET_DELETE_SHARE = 0.3;
 /**
  * Share of a library process's steps on the expiring registers ("x<p>.<generation>", one per process,
  * moving on as register slots do): the register slots take a write every few milliseconds, each
@@ -314,6 +320,10 @@ export class Workload {
   sessionsExpired = 0;
   /** Register writes sent with a time to live; each put a possible deletion into the history. */
   expiringWrites = 0;
+  /** GETSETs and GETDELs acknowledged, each with the value before recorded as a read. */
+  readingWrites = 0;
+  /** Of them, GETDELs. */
+  getDeletes = 0;
   /**
    * Register reads that found the key absent though a definite write of it was acknowledged before
    * they began: the cluster deleted it, which only expiry does to a register.
@@ -471,20 +481,29 @@ export class Workload {
     }
     const expiring = random.chance(EXPIRING_KEY_PROBABILITY);
     const roll = random.next();
-    const f = expiring
+    const chosen: OperationFunction = expiring
       ? roll < EXPIRING_WRITE_SHARE
         ? 'write'
         : 'read'
       : (operationMix.find(([, share]) => roll < share)?.[0] ?? 'read');
     const { key, kind, observe } = expiring
-      ? this.chooseExpiringKey(f, process, random)
-      : this.chooseKey(f, random, generations);
+      ? this.chooseExpiringKey(chosen, process, random)
+      : this.chooseKey(chosen, random, generations);
+    // Now and then a register write answers the value the key held before it (GETSET), or is a
+    // GETDEL instead: the value before goes into the history as a read over the call's interval.
+    const reading =
+      chosen === 'write' && !expiring && kind === 'register' && random.chance(READING_WRITE_PROBABILITY)
+        ? random.chance(GET_DELETE_SHARE)
+          ? 'get-delete'
+          : 'get-set'
+        : null;
+    const f: OperationFunction = reading === 'get-delete' ? 'delete' : chosen;
     if (f === 'read' && random.chance(BOUNDED_READ_PROBABILITY)) {
       await this.boundedRead(state, key, kind, observe);
       return;
     }
     const durability: Durability =
-      (f === 'write' || f === 'append') && random.chance(ASYNC_WRITE_PROBABILITY)
+      (f === 'write' || f === 'append') && reading === null && random.chance(ASYNC_WRITE_PROBABILITY)
         ? 'async'
         : (f === 'write' || f === 'append' || f === 'cas') && random.chance(REPLICATED_WRITE_PROBABILITY)
           ? 'replicated'
@@ -497,7 +516,7 @@ export class Workload {
     const token = appendToken(process, sequence);
     const expected = lastRead.get(key) ?? null;
     const input: EventValue =
-      f === 'read'
+      f === 'read' || f === 'delete'
         ? null
         : f === 'write'
           ? value
@@ -544,6 +563,16 @@ export class Workload {
           const ttlMs =
             expiring || random.chance(TTL_WRITE_PROBABILITY) ? random.integer(TTL_MS_MIN, TTL_MS_MAX) : null;
           if (ttlMs !== null) this.expectExpiry(key, invokedNs + ttlMs * 1e6, state.clientIndex);
+          if (reading === 'get-set') {
+            const reply = await client.getSet(key, value, { durability });
+            acknowledged(reply);
+            const doneNs = clock();
+            recorder.ok(handle, value, doneNs);
+            this.readBefore(key, reply.previous, invokedNs, doneNs);
+            version(value, reply.index, doneNs);
+            this.registerWritten(key, doneNs);
+            return;
+          }
           const reply =
             ttlMs === null
               ? await client.put(key, value, { durability })
@@ -590,6 +619,24 @@ export class Workload {
           lastRead.set(key, reply.current === null ? null : new TextDecoder().decode(reply.current));
           return;
         }
+        case 'delete': {
+          const reply = await client.getDelete(key);
+          acknowledged(reply);
+          const doneNs = clock();
+          recorder.ok(handle, null, doneNs);
+          this.readBefore(key, reply.value, invokedNs, doneNs);
+          this.versions.push({
+            key,
+            kind,
+            version: null,
+            index: reply.index,
+            invokedNs,
+            acknowledgedNs: doneNs,
+            client: state.clientIndex,
+          });
+          this.getDeletes += 1;
+          return;
+        }
         case 'incr': {
           const reply = await client.incr(key, 1);
           acknowledged(reply);
@@ -613,16 +660,43 @@ export class Workload {
         );
         if (status !== null && this.settle(handle, f, durability, expected, value, status, version)) return;
       }
-      if (
-        unknownVersion !== null &&
-        (error instanceof OutcomeUnknownError || error instanceof SessionExpiredError)
-      ) {
-        version(unknownVersion, null, null);
+      if (error instanceof OutcomeUnknownError || error instanceof SessionExpiredError) {
+        if (unknownVersion !== null) version(unknownVersion, null, null);
+        else if (f === 'delete') {
+          this.versions.push({
+            key,
+            kind,
+            version: null,
+            index: null,
+            invokedNs,
+            acknowledgedNs: null,
+            client: state.clientIndex,
+          });
+        }
       }
       const refusal = observingRefusal(f, durability, error);
       if (refusal !== undefined) recorder.fail(handle, clock(), refusal);
       else recorder.info(handle, clock());
     }
+  }
+
+  /**
+   * What a GETSET or GETDEL answered the key held before it: a read of that value somewhere in the
+   * call's interval, on a history process of its own (the write is the calling process's operation).
+   * Two operations, so the check does not hold them to one instant; the store's tests do.
+   */
+  private readBefore(key: string, previous: Uint8Array | null, invokedNs: number, doneNs: number): void {
+    const { recorder } = this.options;
+    const text = previous === null ? null : new TextDecoder().decode(previous);
+    const handle = recorder.invoke(
+      READ_BEFORE_PROCESS_BASE + this.readingWrites,
+      'read',
+      key,
+      null,
+      invokedNs,
+    );
+    recorder.ok(handle, text, doneNs);
+    this.readingWrites += 1;
   }
 
   /** An expiring register: `process`'s own to write, any library process's to read; noted as used. */

@@ -28,7 +28,7 @@
 // Draws come from their own Random, so the other clients' choices stay the same; seeds whose draw
 // gives no expiry run exactly as before it existed.
 
-import type { HistoryRecorder } from '../check/history.js';
+import type { EventValue, HistoryRecorder, OperationFunction } from '../check/history.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
 import { expireConditions } from '../state-machine/kv-expiry.js';
@@ -49,6 +49,15 @@ const ttlMsMax = 1500;
 const changeProbability = 0.1;
 /** Of those, the share that are a `persist`. */
 const persistShare = 0.3;
+/**
+ * Of the single register writes, the share sent as a write that answers the value before it (Redis
+ * GETSET, GETDEL): a `get-set` or a `get-delete` (seeds with expiry).
+ */
+const readingWriteProbability = 0.05;
+/** Of those, the share that are a `get-delete`. */
+const getDeleteShare = 0.4;
+/** Of the expires and persists, the share sent as a `get-expire` (Redis GETEX): the value too. */
+const getExpireShare = 0.3;
 /** Of the register reads at the primary, the share sent as a `ttl` (seeds with expiry). */
 const ttlReadProbability = 0.1;
 /**
@@ -63,6 +72,8 @@ export interface ExpiryCounts {
   set: number;
   /** Expires and persists sent (out of the history). */
   changed: number;
+  /** Get-sets, get-deletes and get-expires answered, each recorded as what its answer showed. */
+  readingWrites: number;
   /** Ttl reads answered. */
   ttlReads: number;
   /** Keys the primaries' logged deletions named (a deletion that never committed counts too). */
@@ -70,7 +81,7 @@ export interface ExpiryCounts {
 }
 
 export function noExpiryCounts(): ExpiryCounts {
-  return { set: 0, changed: 0, ttlReads: 0, expired: 0 };
+  return { set: 0, changed: 0, readingWrites: 0, ttlReads: 0, expired: 0 };
 }
 
 /** A write that may have given `key` its time: exactly `atMs`, or no sooner than `earliestMs`. */
@@ -97,8 +108,18 @@ interface Change {
 
 /** What a process has in flight that this file must hear the end of. */
 type InFlight =
-  | { readonly kind: 'change'; readonly change: Change }
-  | { readonly kind: 'ttl'; readonly key: string; readonly invokedMs: number };
+  | { readonly kind: 'change'; readonly change: Change; readonly reading: ReadingWrite | null }
+  | { readonly kind: 'ttl'; readonly key: string; readonly invokedMs: number }
+  | { readonly kind: 'reading-write'; readonly reading: ReadingWrite };
+
+/** A write that answers the value before it, recorded once its outcome is known. History time (ns). */
+interface ReadingWrite {
+  readonly kind: 'get-set' | 'get-delete' | 'get-expire';
+  readonly key: string;
+  /** What a get-set writes. */
+  readonly value: string | null;
+  readonly invokedAt: number;
+}
 
 export class SimExpiries {
   readonly counts: ExpiryCounts = noExpiryCounts();
@@ -141,26 +162,47 @@ export class SimExpiries {
   }
 
   /**
-   * Now and then, an expire or a persist of a register in place of a single write by `process`
-   * (sent sync, out of the history); null to send the write.
+   * Now and then, in place of a single write of a register by `process`: an expire, a persist or a
+   * get-expire (sent sync, out of the history until answered), or a get-set of `word` or a
+   * get-delete (recorded once answered, as what the answer showed); null to send the write.
    */
-  changeFor(process: number, key: string): KvOperation | null {
-    if (this.probability === 0 || !this.random.chance(changeProbability)) return null;
+  changeFor(process: number, key: string, word: string): KvOperation | null {
+    if (this.probability === 0) return null;
+    if (this.random.chance(readingWriteProbability)) {
+      const getDelete = this.random.chance(getDeleteShare);
+      const reading: ReadingWrite = {
+        kind: getDelete ? 'get-delete' : 'get-set',
+        key,
+        value: getDelete ? null : word,
+        invokedAt: this.time(),
+      };
+      this.inFlight.set(process, { kind: 'reading-write', reading });
+      if (getDelete) return kvOperation.getDelete(latin1(key));
+      this.noteValueWrite(key, word, 'put'); // it ends any time to live, as a put does
+      return kvOperation.getSet(latin1(key), latin1(word));
+    }
+    if (!this.random.chance(changeProbability)) return null;
     this.counts.changed += 1;
     const persist = this.random.chance(persistShare);
-    const change: Change = {
-      kind: persist ? 'persist' : 'expire',
-      invokedAt: this.time(),
-      completedAt: null,
-    };
+    const invokedAt = this.time();
+    const change: Change = { kind: persist ? 'persist' : 'expire', invokedAt, completedAt: null };
     const changes = this.changes.get(key) ?? [];
     changes.push(change);
     this.changes.set(key, changes);
-    this.inFlight.set(process, { kind: 'change', change });
-    if (persist) return kvOperation.persist(latin1(key));
+    const reading: ReadingWrite | null = this.random.chance(getExpireShare)
+      ? { kind: 'get-expire', key, value: null, invokedAt }
+      : null;
+    this.inFlight.set(process, { kind: 'change', change, reading });
+    if (persist) {
+      return reading === null
+        ? kvOperation.persist(latin1(key))
+        : kvOperation.getExpire(latin1(key), { kind: 'none' });
+    }
     const ttlMs = this.random.integer(ttlMsMin, ttlMsMax);
     const expiry = this.noteTtlWrite(key, ttlMs, this.random.chance(0.5));
-    return kvOperation.expire(latin1(key), expiry, this.random.pick(expireConditions));
+    return reading === null
+      ? kvOperation.expire(latin1(key), expiry, this.random.pick(expireConditions))
+      : kvOperation.getExpire(latin1(key), expiry);
   }
 
   /** Now and then, a ttl read of a register in place of a read by `process`; null to send the read. */
@@ -176,11 +218,53 @@ export class SimExpiries {
     if (write !== undefined && write.completedAt === null) write.completedAt = this.time();
   }
 
-  /** The expire or persist `process` sent was answered: it ran. */
-  changed(process: number): void {
+  /**
+   * The expire, persist or get-expire `process` sent was answered: it ran (a get-expire's `value`, what
+   * the key held, goes into the history as a read).
+   */
+  changed(process: number, value?: Uint8Array | null, index?: number): void {
     const inFlight = this.inFlight.get(process);
     this.inFlight.delete(process);
-    if (inFlight?.kind === 'change') inFlight.change.completedAt = this.time();
+    if (inFlight?.kind !== 'change') return;
+    inFlight.change.completedAt = this.time();
+    if (inFlight.reading !== null && value !== undefined) {
+      this.counts.readingWrites += 1;
+      this.record(
+        process,
+        'read',
+        inFlight.reading.key,
+        null,
+        inFlight.reading.invokedAt,
+        textOf(value),
+        index,
+      );
+    }
+  }
+
+  /**
+   * The get-set or get-delete `process` sent was answered with the value the key held before it, and
+   * ran at `index`. A get-set that found `previous` is, in the register model, a cas from it that
+   * swapped; a get-delete that found a value a read of it and a delete in the same interval (two
+   * operations, so the check does not hold them to one instant), and one that found none a read of
+   * the absent value (a delete of nothing changes nothing).
+   */
+  readingWriteAnswered(process: number, previous: Uint8Array | null, index: number): void {
+    const inFlight = this.inFlight.get(process);
+    this.inFlight.delete(process);
+    if (inFlight?.kind !== 'reading-write') return;
+    this.counts.readingWrites += 1;
+    const { kind, key, value, invokedAt } = inFlight.reading;
+    const before = textOf(previous);
+    if (kind === 'get-set' && value !== null) {
+      this.written(key, value);
+      this.record(process, 'cas', key, [before, value], invokedAt, [before, value], index);
+      return;
+    }
+    this.record(process, 'read', key, null, invokedAt, before, index);
+    if (before !== null) {
+      const deleter = this.processOf.get(key);
+      if (deleter !== undefined) this.record(deleter, 'delete', key, null, invokedAt, null, index);
+    }
   }
 
   /**
@@ -208,9 +292,37 @@ export class SimExpiries {
     }
   }
 
-  /** `process` no longer waits for what it sent (given up, or answered otherwise). */
+  /**
+   * `process` no longer waits for what it sent (given up, or answered otherwise). A get-set or a
+   * get-delete left unanswered may still run: a write or a delete of unknown outcome.
+   */
   abandoned(process: number): void {
+    const inFlight = this.inFlight.get(process);
     this.inFlight.delete(process);
+    if (inFlight?.kind !== 'reading-write') return;
+    const { kind, key, value, invokedAt } = inFlight.reading;
+    const handle = this.recorder.invoke(
+      process,
+      kind === 'get-set' ? 'write' : 'delete',
+      key,
+      value,
+      invokedAt,
+    );
+    this.recorder.info(handle, this.time());
+  }
+
+  /** One operation, invoked at `invokedAt` and answered now with `output`. */
+  private record(
+    process: number,
+    f: OperationFunction,
+    key: string,
+    input: EventValue,
+    invokedAt: number,
+    output: EventValue,
+    index?: number,
+  ): void {
+    const handle = this.recorder.invoke(process, f, key, input, invokedAt);
+    this.recorder.ok(handle, output, this.time(), index);
   }
 
   /**
@@ -325,6 +437,12 @@ export class SimExpiries {
 
 function matches(write: TtlWrite, atMs: number): boolean {
   return write.atMs === null ? atMs >= write.earliestMs : atMs === write.atMs;
+}
+
+function textOf(bytes: Uint8Array | null): string | null {
+  return bytes === null
+    ? null
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 function latin1(text: string): Uint8Array {

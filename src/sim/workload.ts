@@ -314,12 +314,23 @@ type Pending = PendingRequest &
     | { readonly operation: null; readonly sequence: SentSequence }
   );
 
+/** What goes out of the history as it runs (expiry-workload.ts records what each showed, if anything). */
+type UnrecordedKind = 'expire' | 'persist' | 'get-set' | 'get-delete' | 'get-expire';
+const unrecordedKinds: ReadonlySet<string> = new Set<UnrecordedKind>([
+  'expire',
+  'persist',
+  'get-set',
+  'get-delete',
+  'get-expire',
+]);
+const isUnrecorded = (kind: KvOperation['kind']): kind is UnrecordedKind => unrecordedKinds.has(kind);
+
 interface PendingRequest {
   /** Null for a bounded read (it stays out of the history, see `boundedReads`) and for a sequence (its units have one each). */
   readonly handle: OperationHandle | null;
   readonly readOnly: boolean;
   /** For a sequence, 'sequence' and its units' keys: what messages name. */
-  readonly f: OperationFunction | 'sequence' | 'expire' | 'persist';
+  readonly f: OperationFunction | 'sequence' | UnrecordedKind;
   readonly key: string;
   readonly written: string | null;
   readonly invokeValue: EventValue;
@@ -659,10 +670,11 @@ export class SimWorkload {
         : null;
       this.invoke(process, ttl ?? readOf(key), 'read', key, null, 'sync');
     } else {
-      // Now and then an expire or a persist of a register (expiry-workload.ts): it changes no value, so
-      // it stays out of the history.
+      // Now and then an expire or a persist of a register (expiry-workload.ts), which changes no value,
+      // or a write that answers the value before it: out of the history until answered.
       const change = key.startsWith('register')
-        ? (this.expiries?.changeFor(process.process, key) ?? null)
+        ? (this.expiries?.changeFor(process.process, key, `p${process.process}-${process.operationsDone}`) ??
+          null)
         : null;
       if (change !== null) {
         this.invokeUnrecorded(process, change, key);
@@ -843,21 +855,19 @@ export class SimWorkload {
   }
 
   /**
-   * An expire or a persist: sent sync and retried like any write, but kept out of the history (it
-   * changes no value; expiry-workload.ts follows it).
+   * An expire, a persist, or a write that answers the value before it: sent sync and retried like
+   * any write, but kept out of the history as it goes (expiry-workload.ts records what it showed).
    */
   private invokeUnrecorded(process: SimProcess, operation: KvOperation, key: string): void {
-    assert(
-      operation.kind === 'expire' || operation.kind === 'persist',
-      'only expire and persist go unrecorded',
-    );
+    const kind = operation.kind;
+    assert(isUnrecorded(kind), `${kind} does not go unrecorded`);
     this.invoked += 1;
     process.pending = {
       handle: null,
       operation,
       sequence: null,
       readOnly: false,
-      f: operation.kind,
+      f: kind,
       key,
       written: null,
       invokeValue: null,
@@ -1261,6 +1271,18 @@ export class SimWorkload {
         this.expiries?.changed(process.process);
         this.finish(process, 'ok', null, false, undefined, index);
         return;
+      case 'get-expire':
+        this.expiries?.changed(process.process, decodeResult('get-expire', reply.result).value, index);
+        this.finish(process, 'ok', null, false, undefined, index);
+        return;
+      case 'get-set':
+      case 'get-delete': {
+        const result = decodeResult(pending.operation.kind, reply.result);
+        const previous = result.kind === 'get-set' ? result.previous : result.value;
+        this.expiries?.readingWriteAnswered(process.process, previous, index ?? 0);
+        this.finish(process, 'ok', null, false, undefined, index);
+        return;
+      }
       case 'ttl': {
         // Absent: a read of the absent value. Present: nothing of the value, so unknown.
         const result = decodeResult('ttl', reply.result);

@@ -215,11 +215,12 @@ const brokenBuilds: readonly {
   // changed): 133, 166. After the keep-crash fault (armed in half the seeds): 12 of 1..600, the first
   // 57, 85, 186, 192, 205. After the simulator began to ask for snapshot saves: 85, the first.
   // After half the seeds began to write keys with a time to live: 121, the first. After those seeds
-  // began to send expire, persist and ttl too: 130, 223, 290.
+  // began to send expire, persist and ttl too: 130, 223, 290. After they began to send get-set,
+  // get-delete and get-expire too: 16, 120, 121.
   {
     fault: 'grantLeasesBeyondAuthority',
     what: 'a coordinator on etcd that grants leases beyond its own (a stale leader)',
-    start: 130,
+    start: 16,
     seeds: 1,
     caughtAs: /two primaries hold a lease/,
   },
@@ -234,11 +235,12 @@ const brokenBuilds: readonly {
   // After the workload began to send sequences: 69, 158, 342.
   // After sequences went whole behind a guard (WATCH's expect): 307, 312, 367.
   // After half the seeds began to write keys with a time to live: 1108, the first. After those seeds
-  // began to send expire, persist and ttl too: 143, 1378, 2087.
+  // began to send expire, persist and ttl too: 143, 1378, 2087. After they began to send get-set,
+  // get-delete and get-expire too: 1109, 1326, 1378.
   {
     fault: 'keepUnreportedLossesInMemory',
     what: 'a replica that keeps its unreported async losses only in memory (a crash drops them from the record)',
-    start: 143,
+    start: 1109,
     seeds: 1,
     caughtAs: /the loss record \(\d+\) does not name it/,
   },
