@@ -345,6 +345,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultVariants.set(fault.kind, variants);
   }
   problems.push(...(nemesis?.problems ?? []));
+  problems.push(...(workload?.crashes ?? []));
   problems.push(...(workload?.tornReads ?? []));
   problems.push(...(workload?.saver?.unreadable ?? []));
   const malformed = workload?.malformedRedisReplies ?? [];

@@ -320,6 +320,8 @@ export class Workload {
   sessionsExpired = 0;
   /** Register writes sent with a time to live; each put a possible deletion into the history. */
   expiringWrites = 0;
+  /** Processes that stopped on an error of the runner (guarded): each a problem of the run. */
+  readonly crashes: string[] = [];
   /** GETSETs and GETDELs acknowledged, each with the value before recorded as a read. */
   readingWrites = 0;
   /** Of them, GETDELs. */
@@ -377,27 +379,31 @@ export class Workload {
       const clientIndex = Math.floor(process / options.pipeline);
       const client = clients[clientIndex];
       assert(client !== undefined, `no client for process ${process}`);
-      return this.runProcess(process, clientIndex, client, new Random(seeds.nextUint32()));
+      return this.guarded(
+        process,
+        this.runProcess(process, clientIndex, client, new Random(seeds.nextUint32())),
+      );
     });
     // Drawn after the library's processes, so theirs are the same with or without these.
     let next = this.loops.length;
     for (let redis = 0; redis < (options.redisProcesses ?? 0); redis++) {
-      this.loops.push(this.runRedisProcess(next, new Random(seeds.nextUint32())));
+      this.loops.push(this.guarded(next, this.runRedisProcess(next, new Random(seeds.nextUint32()))));
       next += REDIS_PIPELINE_WIDTH_MAX;
     }
     // Drawn after the Redis-port processes, for the same reason.
     if (saverClient !== null && options.saveDirectory !== undefined) {
+      const saverProcess = next++;
       this.saver = new SnapshotSaver({
         client: saverClient,
         directory: options.saveDirectory,
         keepFiles: options.keepSaves === true,
-        process: next++,
+        process: saverProcess,
         random: new Random(seeds.nextUint32()),
         recorder: options.recorder,
         clock: options.clock,
         registerKeys: () => this.registerKeys,
       });
-      this.loops.push(this.saver.run(this.stopping.signal));
+      this.loops.push(this.guarded(saverProcess, this.saver.run(this.stopping.signal)));
     }
     this.processes = next;
   }
@@ -440,6 +446,19 @@ export class Workload {
 
   get keys(): readonly string[] {
     return [...this.registerKeys, ...this.appendKeys, ...this.multiKeysUsed];
+  }
+
+  /**
+   * A process's loop, whose error (a bug of the runner's, never the cluster's: those are recorded)
+   * becomes a problem of the run rather than an unhandled rejection, which would end the runner
+   * before it stopped the cluster and unmounted its disks.
+   */
+  private guarded(process: number, loop: Promise<void>): Promise<void> {
+    return loop.catch((error: unknown) => {
+      this.crashes.push(
+        `workload process ${process} stopped on an error of the runner: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+    });
   }
 
   /** Lets every process finish its operation in flight, then closes the clients. */
