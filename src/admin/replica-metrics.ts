@@ -85,6 +85,14 @@ export function createReplicaRegistry(
       "The state's size in its service's own measure (the key/value store: keys' and values' bytes plus 64 a key).",
       () => size()?.bytes ?? 0,
     );
+    if (source.current.stateSize.expiring !== undefined) {
+      gaugeFrom(
+        registry,
+        'understudy_state_entries_expiring',
+        'Entries that will go by themselves (the key/value store: keys with a time to live).',
+        () => size()?.expiring ?? 0,
+      );
+    }
     gaugeFrom(
       registry,
       'understudy_state_entries_max',

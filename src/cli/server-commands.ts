@@ -21,6 +21,7 @@ import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
+import type { StateSize } from '../protocol/state-machine.js';
 import type { Role } from '../protocol/types.js';
 import type { LocalReplica } from '../resp/index.js';
 import { type AccessPolicy, formatAddress, type LocalLink, type TlsMaterial } from '../transport/index.js';
@@ -369,7 +370,12 @@ async function withRespPort(
   node: ServedNode,
   flags: ReplicaFlags,
   logger: Logger,
-  replica: { status(): LocalReplica; readonly role: Role; readonly localLink: LocalLink },
+  replica: {
+    status(): LocalReplica;
+    stateSize(): StateSize | null;
+    readonly role: Role;
+    readonly localLink: LocalLink;
+  },
   tls: TlsMaterial | undefined,
   respTls: ServedTls | undefined,
   access: AccessPolicy,
@@ -383,6 +389,7 @@ async function withRespPort(
         coordinator: flags.coordinator,
         clusterId: flags.clusterId,
         local: () => replica.status(),
+        stateSize: () => replica.stateSize(),
         isPrimary: () => replica.role === 'primary',
         readOnlyByDefault: flags.respReads === 'replica',
         readStalenessMs: flags.respReadStalenessMs,

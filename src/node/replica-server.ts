@@ -402,6 +402,11 @@ export class ReplicaServer {
     return this.core.status();
   }
 
+  /** The state machine's size, if its service measures it (the Redis port's INFO keyspace). */
+  stateSize(): StateSize | null {
+    return this.core.stateSize();
+  }
+
   /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
   inspect(): ReplicaInspection {
     const status = this.core.status();

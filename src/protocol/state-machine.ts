@@ -47,6 +47,8 @@ export interface StateSize {
   /** In the service's own measure (the key/value store: keys' and values' bytes plus 64 a key). */
   readonly bytes: number;
   readonly bytesMax: number | null;
+  /** Entries that will go by themselves, where the service has such (the key/value store: keys with a time to live). */
+  readonly expiring?: number;
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type TlsMaterial,
 } from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
+import type { StateSize } from '../protocol/state-machine.js';
 import type { LocalLink } from '../transport/index.js';
 import type { LocalReplica, RespBackend } from './context.js';
 import { infoStatusWaitMs } from './limits.js';
@@ -29,6 +30,8 @@ export interface ClusterBackendOptions {
   readonly clusterId: string;
   /** This replica's status, read at each INFO. */
   readonly local: () => LocalReplica;
+  /** The size of this replica's state (INFO keyspace); none if absent. */
+  readonly stateSize?: () => StateSize | null;
   /** Whether this replica is the primary now: asked at each READONLY read, so cheaper than `local`. */
   readonly isPrimary?: () => boolean;
   /** How long one command may take, retries included (the client's default if absent). */
@@ -107,6 +110,7 @@ export function clusterBackend(options: ClusterBackendOptions): RespBackend {
   return {
     client,
     local: options.local,
+    stateSize: options.stateSize ?? (() => null),
     readOnlyByDefault: options.readOnlyByDefault ?? false,
     replicaReadOptions(minIndex: number): ReadOptions | undefined {
       if (isPrimary()) return undefined;

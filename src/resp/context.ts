@@ -8,6 +8,7 @@
 import type { Client, ReadOptions } from '../client/index.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaSnapshot } from '../protocol/replica.js';
+import type { StateSize } from '../protocol/state-machine.js';
 import type { Credentials } from '../transport/index.js';
 import type { Planned } from './command-table.js';
 import type { SharedSequences } from './shared-sequences.js';
@@ -26,6 +27,8 @@ export interface RespBackend {
   client(token: string | null): Promise<Client>;
   /** This replica, now. */
   local(): LocalReplica;
+  /** The size of this replica's state, if its service measures it (INFO keyspace). */
+  stateSize?(): StateSize | null;
   /** The coordinator's status, asked with `token`, or null if it did not answer soon (INFO must not hang on it). */
   clusterStatus(token: string | null): Promise<StatusReply | null>;
   /**

@@ -19,6 +19,7 @@
 // on disk (or, with a commit quorum, K of them), so the number is known when the write is answered.
 
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
+import type { StateSize } from '../protocol/state-machine.js';
 import { integerArgument, lowerName } from './arguments.js';
 import type { CommandSpec } from './command-table.js';
 import type { CommandContext, LocalReplica } from './context.js';
@@ -26,7 +27,7 @@ import { type RespReply, reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
 
-const allSections = ['server', 'stats', 'replication'] as const;
+const allSections = ['server', 'stats', 'replication', 'keyspace'] as const;
 type Section = (typeof allSections)[number];
 
 function section(title: string, fields: readonly (readonly [string, string | number])[]): string {
@@ -111,6 +112,15 @@ function replicationSection(local: LocalReplica, status: StatusReply | null): st
   return section('Replication', fields);
 }
 
+/**
+ * Redis's one database, as this replica's state holds it: keys, and keys with a time to live (no line
+ * while it holds none, as Redis). Redis's `avg_ttl` is left out: it would take a pass over every key.
+ */
+function keyspaceSection(size: StateSize | null): string {
+  const keys = size?.entries ?? 0;
+  return section('Keyspace', keys === 0 ? [] : [['db0', `keys=${keys},expires=${size?.expiring ?? 0}`]]);
+}
+
 async function info(args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
   const asked = args.slice(1).map(lowerName);
   const everything =
@@ -120,6 +130,7 @@ async function info(args: readonly Buffer[], context: CommandContext): Promise<R
   for (const name of sections) {
     if (name === 'server') parts.push(serverSection(context));
     else if (name === 'stats') parts.push(statsSection(context));
+    else if (name === 'keyspace') parts.push(keyspaceSection(context.backend.stateSize?.() ?? null));
     else
       parts.push(
         replicationSection(

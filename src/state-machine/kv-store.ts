@@ -151,6 +151,7 @@ export class KeyValueStore implements StateMachine {
       entriesMax: this.limits.keysMax,
       bytes: this.#bytes,
       bytesMax: this.limits.storeBytesMax,
+      expiring: this.#expiries.size,
     };
   }
 

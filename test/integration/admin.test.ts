@@ -51,12 +51,15 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
   const requestsBefore = sampleValue(before, 'understudy_request_duration_seconds_count', writeSync);
   const entriesBefore = sampleValue(before, 'understudy_state_entries');
   const bytesBefore = sampleValue(before, 'understudy_state_bytes');
+  const expiringBefore = sampleValue(before, 'understudy_state_entries_expiring');
   const client = await cluster.client();
   const writes = 20;
   let bytesWritten = 0;
   for (let number = 0; number < writes; number++) {
     const [key, value] = [`metrics-${number}`, `value-${number}`];
-    await client.put(key, value);
+    // Every fourth with a time to live, long enough to outlast the test.
+    if (number % 4 === 0) await client.set(key, value, { ttlMs: 600_000 });
+    else await client.put(key, value);
     bytesWritten += key.length + value.length + entryOverheadBytes;
   }
   const after = await waitFor('the primary to count the writes', async () => {
@@ -81,6 +84,7 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
   // Twenty new keys: the store's size moves by exactly what they count against its bound.
   assert.equal(sampleValue(after, 'understudy_state_entries'), entriesBefore + writes);
   assert.equal(sampleValue(after, 'understudy_state_bytes'), bytesBefore + bytesWritten);
+  assert.equal(sampleValue(after, 'understudy_state_entries_expiring'), expiringBefore + writes / 4);
   assert.equal(sampleValue(after, 'understudy_state_entries_max'), keysMax);
   assert.ok(sampleValue(after, 'understudy_state_bytes_max') > bytesBefore + bytesWritten);
   const view = (await cluster.status()).view;

@@ -56,6 +56,7 @@ function storeBackend(readOnlyByDefault: boolean, limits: KvLimits = kvLimitsDef
   const backend: RespBackend = {
     client: async () => client as unknown as Client,
     local: () => local,
+    stateSize: () => store.size(),
     clusterStatus: async () => null,
     replicaReadOptions: (minIndex) => ({
       read: 'any',
@@ -440,6 +441,15 @@ describe('pipelines', () => {
 
   after(async () => {
     for (const server of servers) await server.close();
+  });
+
+  test("INFO keyspace counts this replica's keys and those with a time to live, as Redis's db0 line", async () => {
+    const { port } = await start();
+    const empty = await exchange(port, 'INFO keyspace\r\n', (got) => got.endsWith('\r\n\r\n'));
+    assert.equal(empty.text, '$12\r\n# Keyspace\r\n\r\n');
+    await exchange(port, 'SET a 1\r\nSET b 2 EX 100\r\nSET c 3 PX 100000\r\n', lines(3));
+    const { text } = await exchange(port, 'INFO keyspace\r\n', (got) => got.endsWith('\r\n\r\n'));
+    assert.match(text, /# Keyspace\r\ndb0:keys=3,expires=2\r\n/);
   });
 
   test('pipelined commands run as one sequence, in order, each seeing the ones before it', async () => {
