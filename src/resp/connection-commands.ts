@@ -1,5 +1,5 @@
 // Commands about the connection itself, answered here without the cluster: PING, ECHO, QUIT, AUTH
-// (auth.ts), CLIENT SETNAME/GETNAME/ID, and HELLO, which speaks RESP2 only (HELLO 3 gets NOPROTO, as from a
+// (auth.ts), CLIENT SETNAME/GETNAME/ID, SELECT 0, and HELLO, which speaks RESP2 only (HELLO 3 gets NOPROTO, as from a
 // server without RESP3, and clients such as ioredis then stay on RESP2).
 
 import { integerArgument, lowerName } from './arguments.js';
@@ -150,4 +150,13 @@ export const connectionCommands: readonly CommandSpec[] = [
   { name: 'auth', arity: -2, flags: ['fast', 'no-auth'], keys: [0, 0, 0], handler: auth },
   readsAt('readonly', true),
   readsAt('readwrite', false),
+  // Redis's one database is number 0: some clients and pools select it as they connect.
+  {
+    name: 'select',
+    arity: 2,
+    flags: ['loading', 'stale', 'fast'],
+    keys: [0, 0, 0],
+    handler: (args) =>
+      integerArgument(arg(args, 1)) === 0 ? reply.ok : reply.error('ERR DB index is out of range'),
+  },
 ];

@@ -304,6 +304,26 @@ export const kvCommands: readonly CommandSpec[] = [
       return planOf(kvOperation.putMany(keys, values), () => reply.ok);
     },
   }),
+  kvCommand({
+    name: 'setnx',
+    arity: 3,
+    flags: ['write', 'denyoom', 'fast'],
+    keys: [1, 1, 1],
+    plan: (args) =>
+      planOf(kvOperation.putIf(arg(args, 1), arg(args, 2), 'absent'), ({ written }) =>
+        reply.integer(written ? 1 : 0),
+      ),
+  }),
+  kvCommand({
+    name: 'type',
+    arity: 2,
+    flags: ['readonly', 'fast'],
+    keys: [1, 1, 1],
+    plan: (args) =>
+      planOf(kvOperation.lengths([arg(args, 1)]), ({ lengths }) =>
+        reply.simple(lengths[0] === null || lengths[0] === undefined ? 'none' : 'string'),
+      ),
+  }),
   kvCommand({ name: 'setex', arity: 4, flags: ['write', 'denyoom'], keys: [1, 1, 1], plan: setex('setex') }),
   kvCommand({
     name: 'psetex',

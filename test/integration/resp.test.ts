@@ -272,6 +272,11 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal((await cli('PING')).stdout, 'PONG\n');
     assert.equal((await cli('SET', 'cli-key', 'cli value')).stdout, 'OK\n');
     assert.equal((await cli('GET', 'cli-key')).stdout, 'cli value\n');
+    assert.equal((await cli('TYPE', 'cli-key')).stdout, 'string\n');
+    assert.equal((await cli('SETNX', 'cli-key', 'other')).stdout, '0\n');
+    assert.match((await cli('DBSIZE')).stdout, /^[1-9]\d*\n$/);
+    const other = await runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, '-n', '1', 'PING']);
+    assert.match(other.stdout + other.stderr, /DB index is out of range/);
     const info = await cli('INFO', 'replication');
     assert.match(info.stdout, /^# Replication\r?\nrole:(master|slave)\r?\n/);
     assert.match(info.stdout, /master_repl_offset:\d+/);

@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':43',
+      ':47',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -450,6 +450,34 @@ describe('pipelines', () => {
     await exchange(port, 'SET a 1\r\nSET b 2 EX 100\r\nSET c 3 PX 100000\r\n', lines(3));
     const { text } = await exchange(port, 'INFO keyspace\r\n', (got) => got.endsWith('\r\n\r\n'));
     assert.match(text, /# Keyspace\r\ndb0:keys=3,expires=2\r\n/);
+  });
+
+  test('SETNX, TYPE, DBSIZE and SELECT answer as Redis does; only database 0 exists', async () => {
+    const { port } = await start();
+    const commands = [
+      'SETNX a 1',
+      'SETNX a 2',
+      'GET a',
+      'TYPE a',
+      'TYPE nothing',
+      'DBSIZE',
+      'SELECT 0',
+      'SELECT 1',
+      'SELECT one',
+    ];
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(10));
+    assert.deepEqual(text.split('\r\n').slice(0, 10), [
+      ':1',
+      ':0',
+      '$1',
+      '1',
+      '+string',
+      '+none',
+      ':1',
+      '+OK',
+      '-ERR DB index is out of range',
+      '-ERR value is not an integer or out of range',
+    ]);
   });
 
   test('pipelined commands run as one sequence, in order, each seeing the ones before it', async () => {
