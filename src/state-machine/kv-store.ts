@@ -21,7 +21,14 @@ import {
   type StateSize,
 } from '../protocol/state-machine.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
-import { type Expiry, ExpiryTimes, expireApplies, expiryAtMsMax, expiryTime } from './kv-expiry.js';
+import {
+  type ExpireCondition,
+  type Expiry,
+  ExpiryTimes,
+  expireApplies,
+  expiryAtMsMax,
+  expiryTime,
+} from './kv-expiry.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
@@ -641,31 +648,20 @@ export class KeyValueStore implements StateMachine {
         return [{ kind: 'get-delete', value: before ?? null }, updateFor(key, before, undefined), undefined];
       case 'get-expire': {
         const { expiry } = operation;
-        const change: KvSingleKeyWrite =
+        const [, update, length] =
           expiry.kind === 'none'
-            ? { kind: 'persist', key }
-            : { kind: 'expire', key, expiry, condition: 'always' };
-        const [, update, length] = this.#write(change, before, expiresAtMs);
+            ? persist(key, before, expiresAtMs)
+            : this.#expire(key, expiry, 'always', before, expiresAtMs);
         return [{ kind: 'get-expire', value: before ?? null }, update, length];
       }
       case 'expire': {
-        const atMs = this.#expiryTime(operation.expiry);
-        if (before === undefined || !expireApplies(operation.condition, expiresAtMs, atMs)) {
-          return [{ kind: 'expire', updated: false }, noUpdate, before?.byteLength];
-        }
-        // A time already past deletes the key now, as Redis does.
-        if (atMs <= this.#clock())
-          return [{ kind: 'expire', updated: true }, updateFor(key, before, undefined), undefined];
-        const update = atMs === expiresAtMs ? noUpdate : encodeExpireUpdate(key, atMs);
-        return [{ kind: 'expire', updated: true }, update, before.byteLength];
+        const { expiry, condition } = operation;
+        const [updated, update, length] = this.#expire(key, expiry, condition, before, expiresAtMs);
+        return [{ kind: 'expire', updated }, update, length];
       }
       case 'persist': {
-        const removed = expiresAtMs !== undefined;
-        return [
-          { kind: 'persist', removed },
-          removed ? encodeUpdate('persist', key) : noUpdate,
-          before?.byteLength,
-        ];
+        const [removed, update, length] = persist(key, before, expiresAtMs);
+        return [{ kind: 'persist', removed }, update, length];
       }
       case 'delete':
         return [
@@ -734,6 +730,23 @@ export class KeyValueStore implements StateMachine {
     const parts = [updateFor(key, before, value)];
     if (atMs !== expiresAtMs) parts.push(encodeExpireUpdate(key, atMs));
     return [written, batchOf(parts.filter((part) => part.byteLength > 0)), value.byteLength];
+  }
+
+  /** EXPIRE: the time `expiry` names, if the key is present and `condition` allows it. */
+  #expire(
+    key: Uint8Array,
+    expiry: Extract<Expiry, { readonly ms: number }>,
+    condition: ExpireCondition,
+    before: Uint8Array | undefined,
+    expiresAtMs: number | undefined,
+  ): [updated: boolean, update: Uint8Array, length: number | undefined] {
+    const atMs = this.#expiryTime(expiry);
+    if (before === undefined || !expireApplies(condition, expiresAtMs, atMs)) {
+      return [false, noUpdate, before?.byteLength];
+    }
+    // A time already past deletes the key now, as Redis does.
+    if (atMs <= this.#clock()) return [true, updateFor(key, before, undefined), undefined];
+    return [true, atMs === expiresAtMs ? noUpdate : encodeExpireUpdate(key, atMs), before.byteLength];
   }
 
   /** The time an `after` or `at` expiry names by the clock now; refused past the latest time. */
@@ -837,4 +850,14 @@ function latin1String(bytes: Uint8Array): string {
 
 function latin1Bytes(text: string): Uint8Array {
   return Buffer.from(text, 'latin1');
+}
+
+/** PERSIST: the key's time to live removed, if it had one. */
+function persist(
+  key: Uint8Array,
+  before: Uint8Array | undefined,
+  expiresAtMs: number | undefined,
+): [removed: boolean, update: Uint8Array, length: number | undefined] {
+  const removed = expiresAtMs !== undefined;
+  return [removed, removed ? encodeUpdate('persist', key) : noUpdate, before?.byteLength];
 }
