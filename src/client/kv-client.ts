@@ -191,13 +191,7 @@ export class Client {
    * deleted by a write the primary logs soon after (docs/OPERATIONS.md, "Keys that expire").
    */
   set(key: Bytes, value: Bytes, options: SetOptions = {}): Promise<WriteResult<'set'>> {
-    return this.write(
-      kvOperation.set(toBytes(key), toBytes(value), {
-        when: whenOf(options.when),
-        expiry: expiryOf(options),
-      }),
-      options,
-    );
+    return this.write(kvOperation.set(toBytes(key), toBytes(value), setOptionsOf(options)), options);
   }
 
   /** Gives `key` a time to live of `ttlMs` from when the primary runs it; 0 or less deletes it now. */
@@ -227,13 +221,7 @@ export class Client {
    * whether or not `when` let it write (Redis SET ... GET, GETSET).
    */
   getSet(key: Bytes, value: Bytes, options: SetOptions = {}): Promise<WriteResult<'get-set'>> {
-    return this.write(
-      kvOperation.getSet(toBytes(key), toBytes(value), {
-        when: whenOf(options.when),
-        expiry: expiryOf(options),
-      }),
-      options,
-    );
+    return this.write(kvOperation.getSet(toBytes(key), toBytes(value), setOptionsOf(options)), options);
   }
 
   /**
@@ -393,6 +381,11 @@ export class Client {
 }
 
 const operationKinds: ReadonlySet<string> = new Set(Object.keys(resultFields));
+
+/** The condition and the time to live `set`'s options name (a ConfigError where they are wrong). */
+function setOptionsOf(options: SetOptions): { readonly when: PutCondition | null; readonly expiry: Expiry } {
+  return { when: whenOf(options.when), expiry: expiryOf(options) };
+}
 
 /** The time to live `set`'s options name; more than one, or a time that is not a whole number, is a ConfigError. */
 function expiryOf(options: SetOptions): Expiry {

@@ -51,6 +51,19 @@ async function writeSaved(file: string, values: Readonly<Record<string, string>>
   });
 }
 
+/** What `saveSnapshot` answers for `file`, saved from `replica`. */
+function summaryOf(file: string, replica: string): SavedSnapshotSummary {
+  return {
+    file,
+    index: position.index,
+    view: position.view,
+    bytes: 0,
+    service,
+    replica,
+    savedAt: '2026-12-05T00:00:00.000Z',
+  };
+}
+
 interface Harness {
   readonly saver: SnapshotSaver;
   readonly recorder: HistoryRecorder;
@@ -81,15 +94,7 @@ function withSaver(
       saveSnapshot: async (file: string): Promise<SavedSnapshotSummary> => {
         await options.save(file);
         clock.now = options.endAt?.() ?? clock.now + 100;
-        return {
-          file,
-          index: position.index,
-          view: position.view,
-          bytes: 0,
-          service,
-          replica: 'r1',
-          savedAt: '2026-12-05T00:00:00.000Z',
-        };
+        return summaryOf(file, 'r1');
       },
     },
     directory,
@@ -251,15 +256,7 @@ test("a save through another client (the run's check once the cluster healed) re
       const other = {
         saveSnapshot: async (file: string): Promise<SavedSnapshotSummary> => {
           await writeSaved(file, { 'r0.0': 'healed' });
-          return {
-            file,
-            index: position.index,
-            view: position.view,
-            bytes: 0,
-            service,
-            replica: 'r2',
-            savedAt: '2026-12-05T00:00:00.000Z',
-          };
+          return summaryOf(file, 'r2');
         },
       };
       assert.equal(await harness.saver.saveOnce(other), null);
