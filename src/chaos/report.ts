@@ -91,7 +91,7 @@ export interface ChaosReport {
   readonly sessionsExpired: number;
   /** Register writes sent with a time to live, each a possible deletion in the history (and among the unknown operations). */
   readonly expiringWrites?: number;
-  /** Library register writes sent as a GETSET or a GETDEL and acknowledged (the value before checked as a read), and GETDELs of them. */
+  /** Library register writes sent as a GETSET or a GETDEL and acknowledged (each checked as a cas from the value before), and GETDELs of them. */
   readonly readingWrites?: { readonly acknowledged: number; readonly getDeletes: number };
   /**
    * Expiries observed: register reads that found a key gone after a definite write of it; registers
@@ -319,7 +319,7 @@ export function formatReport(report: ChaosReport): string {
   if (report.readingWrites !== undefined) {
     const { acknowledged, getDeletes } = report.readingWrites;
     lines.push(
-      `writes that answer the value before: ${acknowledged} acknowledged (${acknowledged - getDeletes} GETSET, ${getDeletes} GETDEL), each value before checked as a read over the call`,
+      `writes that answer the value before: ${acknowledged} acknowledged (${acknowledged - getDeletes} GETSET, ${getDeletes} GETDEL), each checked as a cas from the value before it`,
     );
   }
   if (report.expiries !== undefined) {

@@ -160,8 +160,6 @@ const TTL_MS_MAX = 3000;
 const EXPIRY_MARGIN_MS = 20;
 /** History processes of the expiries, one each: past every process a workload has. */
 const EXPIRY_PROCESS_BASE = 10_000_000;
-/** History processes of the values GETSETs and GETDELs answered, one each: past the expiries'. */
-const READ_BEFORE_PROCESS_BASE = 20_000_000;
 /** Share of library register writes (without a time to live) sent as a GETSET or a GETDEL. */
 export const READING_WRITE_PROBABILITY = 0.08;
 /** Of those, the share that are a GETDEL. */
@@ -322,7 +320,7 @@ export class Workload {
   expiringWrites = 0;
   /** Processes that stopped on an error of the runner (guarded): each a problem of the run. */
   readonly crashes: string[] = [];
-  /** GETSETs and GETDELs acknowledged, each with the value before recorded as a read. */
+  /** GETSETs and GETDELs acknowledged, each recorded as a cas from the value before it. */
   readingWrites = 0;
   /** Of them, GETDELs. */
   getDeletes = 0;
@@ -509,7 +507,7 @@ export class Workload {
       ? this.chooseExpiringKey(chosen, process, random)
       : this.chooseKey(chosen, random, generations);
     // Now and then a register write answers the value the key held before it (GETSET), or is a
-    // GETDEL instead: the value before goes into the history as a read over the call's interval.
+    // GETDEL instead: it goes into the history once answered, as a cas from the value it found.
     const reading =
       chosen === 'write' && !expiring && kind === 'register' && random.chance(READING_WRITE_PROBABILITY)
         ? random.chance(GET_DELETE_SHARE)
@@ -545,7 +543,13 @@ export class Workload {
               ? [expected, value]
               : 1;
     const invokedNs = clock();
-    const handle = recorder.invoke(process, f, key, input, invokedNs);
+    // A GETSET or GETDEL is invoked in the history only when its outcome is unknown or refused
+    // (as the write or delete it is); answered, it is recorded as what it found (readingWriteAnswered).
+    let invoked = reading === null ? recorder.invoke(process, f, key, input, invokedNs) : undefined;
+    const handle = () => {
+      invoked ??= recorder.invoke(process, f, key, input, invokedNs);
+      return invoked;
+    };
     const acknowledged = (metadata: WriteMetadata) => {
       this.writeAcknowledgements.push({ timeNs: clock(), view: metadata.view });
       if (metadata.durability === 'replicated') this.replicatedWritesAcknowledged += 1;
@@ -566,7 +570,7 @@ export class Workload {
       switch (f) {
         case 'read': {
           const read = await client.getText(key);
-          recorder.ok(handle, read, clock());
+          recorder.ok(handle(), read, clock());
           if (kind === 'append') observe(read === null ? 0 : Buffer.byteLength(read));
           else lastRead.set(key, read);
           if (
@@ -586,8 +590,7 @@ export class Workload {
             const reply = await client.getSet(key, value, { durability });
             acknowledged(reply);
             const doneNs = clock();
-            recorder.ok(handle, value, doneNs);
-            this.readBefore(key, reply.previous, invokedNs, doneNs);
+            this.readingWriteAnswered(process, key, reply.previous, value, invokedNs, doneNs);
             version(value, reply.index, doneNs);
             this.registerWritten(key, doneNs);
             return;
@@ -598,11 +601,11 @@ export class Workload {
               : await client.set(key, value, { durability, ttlMs });
           acknowledged(reply);
           if (durability === 'async') {
-            this.asyncAcknowledged(handle);
+            this.asyncAcknowledged(handle());
             version(value, reply.index, null);
           } else {
             const doneNs = clock();
-            recorder.ok(handle, value, doneNs);
+            recorder.ok(handle(), value, doneNs);
             version(value, reply.index, doneNs);
             this.registerWritten(key, doneNs);
             if (ttlMs !== null) this.expiringValues.set(value, { key, acknowledgedNs: doneNs, ttlMs });
@@ -613,11 +616,11 @@ export class Workload {
           const reply = await client.append(key, token, { durability });
           acknowledged(reply);
           if (durability === 'async') {
-            this.asyncAcknowledged(handle);
+            this.asyncAcknowledged(handle());
             this.asyncAppendsAcknowledged.push({ key, token });
           } else {
             const doneNs = clock();
-            recorder.ok(handle, reply.length, doneNs);
+            recorder.ok(handle(), reply.length, doneNs);
             version(reply.length, reply.index, doneNs);
           }
           observe(reply.length);
@@ -628,11 +631,11 @@ export class Workload {
           acknowledged(reply);
           if (reply.swapped) {
             const doneNs = clock();
-            recorder.ok(handle, [expected, value], doneNs);
+            recorder.ok(handle(), [expected, value], doneNs);
             version(value, reply.index, doneNs);
             this.registerWritten(key, doneNs);
           } else {
-            recorder.fail(handle, clock());
+            recorder.fail(handle(), clock());
             this.countCause('cas not swapped');
           }
           lastRead.set(key, reply.current === null ? null : new TextDecoder().decode(reply.current));
@@ -642,8 +645,7 @@ export class Workload {
           const reply = await client.getDelete(key);
           acknowledged(reply);
           const doneNs = clock();
-          recorder.ok(handle, null, doneNs);
-          this.readBefore(key, reply.value, invokedNs, doneNs);
+          this.readingWriteAnswered(process, key, reply.value, null, invokedNs, doneNs);
           this.versions.push({
             key,
             kind,
@@ -660,7 +662,7 @@ export class Workload {
           const reply = await client.incr(key, 1);
           acknowledged(reply);
           const doneNs = clock();
-          recorder.ok(handle, reply.value, doneNs);
+          recorder.ok(handle(), reply.value, doneNs);
           version(String(reply.value), reply.index, doneNs);
           this.registerWritten(key, doneNs);
           return;
@@ -677,7 +679,7 @@ export class Workload {
           status?.state ?? 'unanswered',
           (this.requestStatusAnswers.get(status?.state ?? 'unanswered') ?? 0) + 1,
         );
-        if (status !== null && this.settle(handle, f, durability, expected, value, status, version)) return;
+        if (status !== null && this.settle(handle(), f, durability, expected, value, status, version)) return;
       }
       if (error instanceof OutcomeUnknownError || error instanceof SessionExpiredError) {
         if (unknownVersion !== null) version(unknownVersion, null, null);
@@ -694,27 +696,31 @@ export class Workload {
         }
       }
       const refusal = observingRefusal(f, durability, error);
-      if (refusal !== undefined) recorder.fail(handle, clock(), refusal);
-      else recorder.info(handle, clock());
+      if (refusal !== undefined) recorder.fail(handle(), clock(), refusal);
+      else recorder.info(handle(), clock());
     }
   }
 
   /**
-   * What a GETSET or GETDEL answered the key held before it: a read of that value somewhere in the
-   * call's interval, on a history process of its own (the write is the calling process's operation).
-   * Two operations, so the check does not hold them to one instant; the store's tests do.
+   * A GETSET (`after` its value) or GETDEL (`after` null) of `process` answered that `key` held
+   * `previous`: a cas from it to `after`, held to one instant (a GETDEL that found nothing is a read
+   * of the absent value, since it changed nothing).
    */
-  private readBefore(key: string, previous: Uint8Array | null, invokedNs: number, doneNs: number): void {
+  private readingWriteAnswered(
+    process: number,
+    key: string,
+    previous: Uint8Array | null,
+    after: string | null,
+    invokedNs: number,
+    doneNs: number,
+  ): void {
     const { recorder } = this.options;
-    const text = previous === null ? null : new TextDecoder().decode(previous);
-    const handle = recorder.invoke(
-      READ_BEFORE_PROCESS_BASE + this.readingWrites,
-      'read',
-      key,
-      null,
-      invokedNs,
-    );
-    recorder.ok(handle, text, doneNs);
+    const before = previous === null ? null : new TextDecoder().decode(previous);
+    if (before === null && after === null) {
+      recorder.ok(recorder.invoke(process, 'read', key, null, invokedNs), null, doneNs);
+    } else {
+      recorder.ok(recorder.invoke(process, 'cas', key, [before, after], invokedNs), [before, after], doneNs);
+    }
     this.readingWrites += 1;
   }
 

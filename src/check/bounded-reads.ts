@@ -19,7 +19,7 @@
 // "Reflects", by the kind of key (write values are unique, as the workloads make them):
 //   - an append list (the key has appends): v contains the write's token;
 //   - a register (write, cas, incr, delete, replace): v was produced by an operation that does not
-//     precede the write (an absent v by the initial state or a delete).
+//     precede the write (an absent v by the initial state, a delete, or a cas that took the value).
 //     P precedes X when P returned before X was called, or both name log indexes and P's is lower;
 //     the initial null precedes every write. An incr whose result is unknown may have produced any
 //     number, so a number v is then not judged;
@@ -226,7 +226,7 @@ function checkRegisterRead(
   // Who could have produced the value read; null stands for the initial (absent) value.
   const producers: (Operation | null)[] =
     value === null
-      ? [null, ...history.possible.filter((write) => write.f === 'delete')]
+      ? [null, ...history.possible.filter(deletes)]
       : history.possible.filter((write) => produced(write, value));
   if (producers.length === 0) {
     if (value !== null && integerOf(value) !== undefined && history.unknownIncrement) return null;
@@ -265,6 +265,11 @@ function checkRegisterRead(
       ? `was written by ${describeWrite(write, null, read)}, above the index it observed`
       : `was overwritten by ${describeWrite(write, rule, read)}`;
   return { rule, message: `${describeRead(read)}: the value read ${why}` };
+}
+
+/** Whether `write` leaves a register absent: a delete, or a cas that takes the value (GETDEL). */
+function deletes(write: Operation): boolean {
+  return write.f === 'delete' || (write.f === 'cas' && isCasValue(write.input) && write.input[1] === null);
 }
 
 /** Whether `write` could have left `value` in a register. */

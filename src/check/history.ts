@@ -24,8 +24,11 @@ export const eventTypes = ['invoke', 'ok', 'fail', 'info'] as const;
 export type EventType = (typeof eventTypes)[number];
 export type OperationStatus = Exclude<EventType, 'invoke'>;
 
-/** cas: swap to `replacement` if the value equals `expected` (null: the key must be absent). */
-export type CasValue = readonly [expected: string | null, replacement: string];
+/**
+ * cas: swap to `replacement` if the value equals `expected` (null: the key must be absent). A null
+ * replacement deletes: what a GETDEL that took `expected` did, at one instant.
+ */
+export type CasValue = readonly [expected: string | null, replacement: string | null];
 /**
  * read: invoke null, ok the value read (null if absent). write: the string written. append: invoke the
  * string appended, ok the value's new length in UTF-8 bytes (what the store answers). cas: CasValue.
@@ -293,6 +296,6 @@ export function isCasValue(value: unknown): value is CasValue {
     Array.isArray(value) &&
     value.length === 2 &&
     (value[0] === null || typeof value[0] === 'string') &&
-    typeof value[1] === 'string'
+    (value[1] === null || typeof value[1] === 'string')
   );
 }

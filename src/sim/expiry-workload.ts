@@ -243,10 +243,9 @@ export class SimExpiries {
 
   /**
    * The get-set or get-delete `process` sent was answered with the value the key held before it, and
-   * ran at `index`. A get-set that found `previous` is, in the register model, a cas from it that
-   * swapped; a get-delete that found a value a read of it and a delete in the same interval (two
-   * operations, so the check does not hold them to one instant), and one that found none a read of
-   * the absent value (a delete of nothing changes nothing).
+   * ran at `index`. In the register model a get-set that found `previous` is a cas from it that
+   * swapped, a get-delete that found a value a cas from it to absent, each held to one instant; a
+   * get-delete that found none is a read of the absent value (a delete of nothing changes nothing).
    */
   readingWriteAnswered(process: number, previous: Uint8Array | null, index: number): void {
     const inFlight = this.inFlight.get(process);
@@ -255,16 +254,10 @@ export class SimExpiries {
     this.counts.readingWrites += 1;
     const { kind, key, value, invokedAt } = inFlight.reading;
     const before = textOf(previous);
-    if (kind === 'get-set' && value !== null) {
-      this.written(key, value);
-      this.record(process, 'cas', key, [before, value], invokedAt, [before, value], index);
-      return;
-    }
-    this.record(process, 'read', key, null, invokedAt, before, index);
-    if (before !== null) {
-      const deleter = this.processOf.get(key);
-      if (deleter !== undefined) this.record(deleter, 'delete', key, null, invokedAt, null, index);
-    }
+    if (kind === 'get-set' && value !== null) this.written(key, value);
+    const after = kind === 'get-set' ? value : null;
+    if (before === null && after === null) this.record(process, 'read', key, null, invokedAt, null, index);
+    else this.record(process, 'cas', key, [before, after], invokedAt, [before, after], index);
   }
 
   /**

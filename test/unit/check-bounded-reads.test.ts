@@ -145,3 +145,15 @@ test('a delete produces the absent value and a replace its value, judged like an
   assert.deepEqual(rules([read('x', null, { index: 8, bound: 200 })], history), ['index']);
   assert.deepEqual(rules([read('x', 'r', { index: 9 })], history), ['unwritten']);
 });
+
+test('a cas to null (GETDEL taking the value) produces the absent value, like a delete', () => {
+  const history = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }),
+    write(2, 'cas', 'x', ['a', null], ['a', null], [20, 30], 'ok', { index: 5 }),
+    write(2, 'write', 'x', 'b', 'b', [85, 90], 'ok', { index: 8 }),
+  ];
+  // Sent at 100 with bound 20: the take (acknowledged at 30) must be reflected, 'b' need not.
+  assert.deepEqual(rules([read('x', null, { index: 5 })], history), []);
+  assert.deepEqual(rules([read('x', 'a', { index: 4 })], history), ['staleness']);
+  assert.deepEqual(rules([read('x', null, { index: 8, bound: 200 })], history), ['index']);
+});

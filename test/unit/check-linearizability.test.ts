@@ -516,3 +516,28 @@ test('a delete makes the key absent; a replace writes only a present key, and fa
   ];
   assert.equal(checkLinearizable(unknownDelete).result, 'linearizable');
 });
+
+test('a cas to null takes the value at one instant (GETDEL): two takers of one write is not linearizable', () => {
+  const take = (process: number, value: string, interval: readonly [number, number]) =>
+    operation(process, 'cas', [value, null], [value, null], interval);
+  // Two racing takers: one took 'a', the other found nothing, and the key stays absent.
+  const legal = [write(1, 'a', [0, 1]), take(2, 'a', [2, 6]), read(3, null, [3, 7]), read(1, null, [8, 9])];
+  assert.equal(checkLinearizable(legal).result, 'linearizable');
+  // Both took the one 'a': no order lets the second find it after the first took it.
+  const twice = [write(1, 'a', [0, 1]), take(2, 'a', [2, 6]), take(3, 'a', [3, 7])];
+  const report = checkLinearizable(twice);
+  assert.equal(report.result, 'not-linearizable');
+  assert.match(report.perKey.get('x')?.explanation ?? '', /cas\(\["a",null\]\)/);
+  // Recorded as a read of 'a' and a delete each, the same answers pass: what the cas records catch.
+  const apart = [
+    write(1, 'a', [0, 1]),
+    read(2, 'a', [2, 6]),
+    operation(4, 'delete', null, null, [2, 6]),
+    read(3, 'a', [3, 7]),
+    operation(5, 'delete', null, null, [3, 7]),
+  ];
+  assert.equal(checkLinearizable(apart).result, 'linearizable');
+  // A take that left the value in place shows in the read after it.
+  const kept = [write(1, 'a', [0, 1]), take(2, 'a', [2, 3]), read(3, 'a', [4, 5])];
+  assert.equal(checkLinearizable(kept).result, 'not-linearizable');
+});
