@@ -45,6 +45,15 @@ function printJson(value: object): void {
   printLine(JSON.stringify(value));
 }
 
+/** A value read, or "key not found" on stderr and exit status 1. */
+function printValue(key: string, value: string | null): void {
+  if (value !== null) printLine(value);
+  else {
+    process.stderr.write(`key not found: ${key}\n`);
+    process.exitCode = exitCode.failed;
+  }
+}
+
 /** " (view 3, index 42, sync on r1, r2)" */
 function describeWrite(metadata: WriteMetadata): string {
   const holders = metadata.replicas.length === 0 ? 'no replica yet' : metadata.replicas.join(', ');
@@ -230,11 +239,7 @@ export function addClientCommands(program: Command): void {
     return withClient(flags, async (client) => {
       const value = await client.getText(key, options);
       if (flags.json) printJson({ key, value });
-      else if (value !== null) printLine(value);
-      else {
-        process.stderr.write(`key not found: ${key}\n`);
-        process.exitCode = exitCode.failed;
-      }
+      else printValue(key, value);
     });
   });
 
@@ -246,6 +251,84 @@ export function addClientCommands(program: Command): void {
       if (flags.json) printJson({ key, ...reply });
       else printLine(`${reply.existed ? 'deleted' : 'not found'} ${describeWrite(reply)}`);
     }),
+  );
+
+  addClientOptions(
+    program
+      .command('getdel')
+      .description(
+        'print the value of KEY and delete it, in one step; exit 1 if it is absent (with --json: value null, exit 0)',
+      )
+      .argument('<key>', 'the key (UTF-8)'),
+    { write: true },
+  ).action((key: string, flags: WriteFlags) =>
+    withClient(flags, async (client) => {
+      const reply = await client.getDelete(key, durabilityOf(flags));
+      const value = textOrNull(reply.value);
+      if (flags.json) printJson({ key, ...reply, value });
+      else printValue(key, value);
+    }),
+  );
+
+  addClientOptions(
+    program
+      .command('getset')
+      .description(
+        'set KEY to VALUE and print the value it held before, in one step; "(none)" on stderr if it held none',
+      )
+      .argument('<key>', 'the key (UTF-8)')
+      .argument('<value>', 'the value (UTF-8)')
+      .option(
+        '--ttl <ms>',
+        "delete KEY this many milliseconds after the write (by the primary's clock; default: never)",
+        integerIn(1, Number.MAX_SAFE_INTEGER),
+      ),
+    { write: true },
+  ).action((key: string, value: string, flags: WriteFlags & { readonly ttl?: number }) =>
+    withClient(flags, async (client) => {
+      const ttl = flags.ttl === undefined ? {} : { ttlMs: flags.ttl };
+      const reply = await client.getSet(key, value, { ...durabilityOf(flags), ...ttl });
+      const previous = textOrNull(reply.previous);
+      if (flags.json) printJson({ key, value, ...ttl, ...reply, previous });
+      else if (previous !== null) printLine(previous);
+      else process.stderr.write('(none)\n');
+    }),
+  );
+
+  addClientOptions(
+    program
+      .command('getex')
+      .description(
+        'print the value of KEY and, in the same step, give it a time to live (--ttl) or remove its own (--persist); exit 1 if it is absent',
+      )
+      .argument('<key>', 'the key (UTF-8)')
+      .option(
+        '--ttl <ms>',
+        'KEY expires this many milliseconds from now',
+        integerIn(0, Number.MAX_SAFE_INTEGER),
+      )
+      .option('--persist', 'KEY no longer expires'),
+    { write: true },
+  ).action(
+    (
+      key: string,
+      flags: WriteFlags & { readonly ttl?: number; readonly persist?: boolean },
+      command: Command,
+    ) => {
+      if ((flags.ttl === undefined) === (flags.persist !== true)) {
+        command.error('error: getex needs exactly one of --ttl MS and --persist', {
+          exitCode: exitCode.usage,
+          code: 'understudy.usage',
+        });
+      }
+      const expiry = flags.ttl === undefined ? { persist: true } : { ttlMs: flags.ttl };
+      return withClient(flags, async (client) => {
+        const reply = await client.getExpire(key, { ...durabilityOf(flags), ...expiry });
+        const value = textOrNull(reply.value);
+        if (flags.json) printJson({ key, ...expiry, ...reply, value });
+        else printValue(key, value);
+      });
+    },
   );
 
   addClientOptions(

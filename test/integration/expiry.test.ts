@@ -58,6 +58,25 @@ test('a key lives at least its time to live, then the cluster deletes it; the CL
   const absent = await runCli(['expire', 'nothing-here', '1000', ...coordinator]);
   assert.equal(absent.code, 1);
   assert.match(absent.stdout, /^not found /);
+
+  // The commands that answer the value a write replaced: getset, getex, getdel.
+  const first = await runCli(['getset', 'swap', 'one', ...coordinator]);
+  assert.deepEqual([first.code, first.stdout, first.stderr], [0, '', '(none)\n']);
+  const second = await runCli(['getset', 'swap', 'two', '--ttl', '60000', ...coordinator]);
+  assert.deepEqual([second.code, second.stdout], [0, 'one\n']);
+  assert.ok(((await client.ttl('swap')).remainingMs ?? 0) > 30_000, 'getset --ttl gave a time to live');
+  const kept = await runCli(['getex', 'swap', '--persist', ...coordinator]);
+  assert.deepEqual([kept.code, kept.stdout], [0, 'two\n']);
+  assert.equal((await client.ttl('swap')).expiresAtMs, null, 'getex --persist removed it');
+  const taken = await runCli(['getdel', 'swap', '--json', ...coordinator]);
+  assert.equal(taken.code, 0, taken.stderr);
+  assert.equal(JSON.parse(taken.stdout).value, 'two');
+  assert.equal(await client.getText('swap'), null, 'getdel deleted it');
+  const none = await runCli(['getdel', 'swap', ...coordinator]);
+  assert.deepEqual([none.code, none.stdout, none.stderr], [1, '', 'key not found: swap\n']);
+  const neither = await runCli(['getex', 'swap', ...coordinator]);
+  assert.equal(neither.code, 2);
+  assert.match(neither.stderr, /exactly one of --ttl MS and --persist/);
 });
 
 test('a time to live survives a failover, where the new primary deletes the key, and travels in a saved snapshot', async (t) => {
