@@ -4,7 +4,7 @@
 // a request that did not run). A write whose outcome is unknown also prints its request id and how
 // to ask what became of it.
 
-import { Argument, type Command, InvalidArgumentError } from 'commander';
+import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 import { statusDocument } from '../admin/status-document.js';
 import {
   ATTEMPT_TIMEOUT_MS_DEFAULT,
@@ -140,6 +140,13 @@ const durabilityOf = (flags: WriteFlags): { durability: Durability } => ({
   durability: flags.durability ?? (flags.async === true ? 'async' : 'sync'),
 });
 
+/** A write's `--ttl`: the key it writes expires that long after it. */
+const writeTtlOption = (): Option =>
+  new Option(
+    '--ttl <ms>',
+    "delete KEY this many milliseconds after the write (by the primary's clock; default: never)",
+  ).argParser(integerIn(1, Number.MAX_SAFE_INTEGER));
+
 export function addClientCommands(program: Command): void {
   addClientOptions(
     program
@@ -147,11 +154,7 @@ export function addClientCommands(program: Command): void {
       .description('set KEY to VALUE')
       .argument('<key>', 'the key (UTF-8)')
       .argument('<value>', 'the value (UTF-8)')
-      .option(
-        '--ttl <ms>',
-        "delete KEY this many milliseconds after the write (by the primary's clock; default: never)",
-        integerIn(1, Number.MAX_SAFE_INTEGER),
-      ),
+      .addOption(writeTtlOption()),
     { write: true },
   ).action((key: string, value: string, flags: WriteFlags & { readonly ttl?: number }) =>
     withClient(flags, async (client) => {
@@ -278,11 +281,7 @@ export function addClientCommands(program: Command): void {
       )
       .argument('<key>', 'the key (UTF-8)')
       .argument('<value>', 'the value (UTF-8)')
-      .option(
-        '--ttl <ms>',
-        "delete KEY this many milliseconds after the write (by the primary's clock; default: never)",
-        integerIn(1, Number.MAX_SAFE_INTEGER),
-      ),
+      .addOption(writeTtlOption()),
     { write: true },
   ).action((key: string, value: string, flags: WriteFlags & { readonly ttl?: number }) =>
     withClient(flags, async (client) => {
