@@ -72,7 +72,13 @@
 
 import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EventValue, HistoryRecorder, OperationFunction, OperationHandle } from '../check/index.js';
+import {
+  answeredReadingWrite,
+  type EventValue,
+  type HistoryRecorder,
+  type OperationFunction,
+  type OperationHandle,
+} from '../check/index.js';
 import { Client, type KvRequestStatus, type WriteMetadata } from '../client/index.js';
 import {
   ConfigError,
@@ -703,8 +709,7 @@ export class Workload {
 
   /**
    * A GETSET (`after` its value) or GETDEL (`after` null) of `process` answered that `key` held
-   * `previous`: a cas from it to `after`, held to one instant (a GETDEL that found nothing is a read
-   * of the absent value, since it changed nothing).
+   * `previous`: into the history as `answeredReadingWrite` says.
    */
   private readingWriteAnswered(
     process: number,
@@ -716,11 +721,8 @@ export class Workload {
   ): void {
     const { recorder } = this.options;
     const before = previous === null ? null : new TextDecoder().decode(previous);
-    if (before === null && after === null) {
-      recorder.ok(recorder.invoke(process, 'read', key, null, invokedNs), null, doneNs);
-    } else {
-      recorder.ok(recorder.invoke(process, 'cas', key, [before, after], invokedNs), [before, after], doneNs);
-    }
+    const { f, input, output } = answeredReadingWrite(before, after);
+    recorder.ok(recorder.invoke(process, f, key, input, invokedNs), output, doneNs);
     this.readingWrites += 1;
   }
 

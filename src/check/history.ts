@@ -291,6 +291,19 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
   return valid ? undefined : `"value" ${JSON.stringify(value)} is not valid for ${f} ${type}`;
 }
 
+/**
+ * What a write that answers the value before it goes into the history as, once answered that the key
+ * held `before` (GETSET: `after` its value; GETDEL: `after` null): a cas from `before` to `after`,
+ * held to one instant, or a read of the absent value if it found none and left none.
+ */
+export function answeredReadingWrite(
+  before: string | null,
+  after: string | null,
+): { readonly f: OperationFunction; readonly input: EventValue; readonly output: EventValue } {
+  if (before === null && after === null) return { f: 'read', input: null, output: null };
+  return { f: 'cas', input: [before, after], output: [before, after] };
+}
+
 export function isCasValue(value: unknown): value is CasValue {
   return (
     Array.isArray(value) &&

@@ -28,7 +28,12 @@
 // Draws come from their own Random, so the other clients' choices stay the same; seeds whose draw
 // gives no expiry run exactly as before it existed.
 
-import type { EventValue, HistoryRecorder, OperationFunction } from '../check/history.js';
+import {
+  answeredReadingWrite,
+  type EventValue,
+  type HistoryRecorder,
+  type OperationFunction,
+} from '../check/history.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
 import { expireConditions } from '../state-machine/kv-expiry.js';
@@ -255,9 +260,8 @@ export class SimExpiries {
     const { kind, key, value, invokedAt } = inFlight.reading;
     const before = textOf(previous);
     if (kind === 'get-set' && value !== null) this.written(key, value);
-    const after = kind === 'get-set' ? value : null;
-    if (before === null && after === null) this.record(process, 'read', key, null, invokedAt, null, index);
-    else this.record(process, 'cas', key, [before, after], invokedAt, [before, after], index);
+    const { f, input, output } = answeredReadingWrite(before, kind === 'get-set' ? value : null);
+    this.record(process, f, key, input, invokedAt, output, index);
   }
 
   /**
