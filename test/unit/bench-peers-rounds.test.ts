@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatComparison, Results, type SystemId } from '../../src/bench/peers/comparison.js';
+import { formatComparison, Results, ratios, type SystemId } from '../../src/bench/peers/comparison.js';
 import type { PeerRun } from '../../src/bench/peers/peer-load.js';
 import { combineCells, ratiosOverRounds } from '../../src/bench/peers/rounds.js';
 
@@ -99,4 +99,30 @@ test('the table shows the median ratio with the lowest and highest; one round sh
   const single = formatComparison(rounds[0] ?? new Results(), clientCounts);
   assert.match(single, /1\.20/);
   assert.doesNotMatch(single, /\d\.\d\d \(/);
+});
+
+test('ratios pair like with like: gets over Redis GET and etcd get, puts over the writes', () => {
+  const results = new Results();
+  for (const [system, ops] of [
+    ['redis-set', 10_000],
+    ['redis-wait', 8_000],
+    ['etcd-put', 2_000],
+    ['redis-get', 40_000],
+    ['etcd-get', 5_000],
+    ['u3-sync', 6_000],
+    ['u3-get', 20_000],
+  ] as const) {
+    results.set(system, 32, run(ops, 10));
+  }
+  const list = ratios(results, [32]);
+  const of = (understudy: SystemId) =>
+    Object.fromEntries(list.filter((r) => r.understudy === understudy).map((r) => [r.peer, r.ratio]));
+  assert.deepStrictEqual(of('u3-get'), { 'redis-get': 0.5, 'etcd-get': 4 });
+  assert.deepStrictEqual(of('u3-sync'), { 'redis-set': 0.6, 'redis-wait': 0.75, 'etcd-put': 3 });
+  const getRow = formatComparison(results, [32])
+    .split('\n')
+    .find((line) => line.includes('Understudy 3 replicas, get'));
+  // Columns: ×Redis SET, ×Redis WAIT, ×etcd put (empty for a get), then ×Redis GET, ×etcd get.
+  const cells = getRow?.split('│').map((cell) => cell.trim());
+  assert.deepStrictEqual(cells?.slice(-6), ['', '', '', '0.50', '4.00', '']);
 });

@@ -1,6 +1,7 @@
 // The comparison's one table: a row per system, for each client count its throughput, p99 and CPU
 // per operation (the servers' processes + the load generator's, of the median run), then for each
-// Understudy row its throughput over each peer's at each client count. Ratios are only meaningful
+// Understudy row its throughput over each peer's that does the same kind of operation (writes over
+// writes, reads over reads) at each client count. Ratios are only meaningful
 // within one run of the comparison: absolute figures drift 2–3× between runs on a shared machine,
 // the ratios much less, and the CPU per operation least.
 
@@ -13,29 +14,41 @@ export type SystemId =
   | 'redis-set'
   | 'redis-wait'
   | 'etcd-put'
+  | 'redis-get'
+  | 'etcd-get'
   | 'u1-sync'
   | 'u3-sync'
   | 'u3-replicated'
   | 'u3-async'
   | 'u3-get';
 
+/** A row's ratios are taken only against peers of the same operation: a get over a SET says nothing. */
+export type Operation = 'write' | 'read';
+
 export interface System {
   readonly id: SystemId;
   readonly label: string;
   readonly peer: boolean;
+  readonly operation: Operation;
 }
 
 /** The rows, in the order of the table. */
 export const systems: readonly System[] = [
-  { id: 'redis-set', label: 'Redis SET (async replication)', peer: true },
-  { id: 'redis-wait', label: 'Redis SET + WAIT 2 0', peer: true },
-  { id: 'etcd-put', label: 'etcd put', peer: true },
-  { id: 'u1-sync', label: 'Understudy 1 replica, sync put', peer: false },
-  { id: 'u3-sync', label: 'Understudy 3 replicas, sync put', peer: false },
-  { id: 'u3-replicated', label: 'Understudy 3 replicas, replicated put', peer: false },
-  { id: 'u3-async', label: 'Understudy 3 replicas, async put', peer: false },
-  { id: 'u3-get', label: 'Understudy 3 replicas, get', peer: false },
+  { id: 'redis-set', label: 'Redis SET (async replication)', peer: true, operation: 'write' },
+  { id: 'redis-wait', label: 'Redis SET + WAIT 2 0', peer: true, operation: 'write' },
+  { id: 'etcd-put', label: 'etcd put', peer: true, operation: 'write' },
+  { id: 'redis-get', label: 'Redis GET (at the primary)', peer: true, operation: 'read' },
+  { id: 'etcd-get', label: 'etcd get (linearizable)', peer: true, operation: 'read' },
+  { id: 'u1-sync', label: 'Understudy 1 replica, sync put', peer: false, operation: 'write' },
+  { id: 'u3-sync', label: 'Understudy 3 replicas, sync put', peer: false, operation: 'write' },
+  { id: 'u3-replicated', label: 'Understudy 3 replicas, replicated put', peer: false, operation: 'write' },
+  { id: 'u3-async', label: 'Understudy 3 replicas, async put', peer: false, operation: 'write' },
+  { id: 'u3-get', label: 'Understudy 3 replicas, get', peer: false, operation: 'read' },
 ];
+
+/** The peers a row is compared with: those of its own operation. */
+const peersOf = (row: System): System[] =>
+  systems.filter((system) => system.peer && system.operation === row.operation);
 
 /** What one system did at one client count: its median run, or why it did not run. */
 export type Cell = PeerRun | { readonly skipped: string };
@@ -69,7 +82,7 @@ export interface Ratio {
 export function ratios(results: Results, clientCounts: readonly number[]): Ratio[] {
   const list: Ratio[] = [];
   for (const understudy of systems.filter((system) => !system.peer)) {
-    for (const peer of systems.filter((system) => system.peer)) {
+    for (const peer of peersOf(understudy)) {
       for (const clients of clientCounts) {
         const ours = results.get(understudy.id, clients);
         const theirs = results.get(peer.id, clients);
@@ -87,7 +100,9 @@ export function ratios(results: Results, clientCounts: readonly number[]): Ratio
 const peerShortNames: Readonly<Partial<Record<SystemId, string>>> = {
   'redis-set': '×Redis SET',
   'redis-wait': '×Redis WAIT',
-  'etcd-put': '×etcd',
+  'etcd-put': '×etcd put',
+  'redis-get': '×Redis GET',
+  'etcd-get': '×etcd get',
 };
 
 /** A ratio as the table shows it: over several rounds, the median and (lowest–highest). */
@@ -98,7 +113,10 @@ function formatRatio(ratio: Ratio | RatioOverRounds | undefined): string {
   return `${ratio.ratio.toFixed(2)} (${ratio.lowest.toFixed(2)}–${ratio.highest.toFixed(2)})`;
 }
 
-/** The table; `ratioList` (each Understudy row over each peer) is this one run's unless given. */
+/**
+ * The table; `ratioList` (each Understudy row over each peer of its operation) is this one run's
+ * unless given. A ratio column a row has no pairing in stays empty.
+ */
 export function formatComparison(
   results: Results,
   clientCounts: readonly number[],
@@ -131,7 +149,7 @@ export function formatComparison(
     ...systems
       .filter((peer) => peer.peer)
       .map((peer) => {
-        if (system.peer) return '';
+        if (system.peer || peer.operation !== system.operation) return '';
         return clientCounts
           .map((clients) =>
             formatRatio(

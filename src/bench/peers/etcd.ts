@@ -1,7 +1,7 @@
 // etcd as the peers comparison runs it: three members on 127.0.0.1 (client and peer ports chosen
 // free), each with its own data directory. A put is acknowledged once a majority has it in its
 // fsynced log. The load goes to the leader (a follower would forward it, an extra hop) through the
-// v3 JSON gateway (POST /v3/kv/put, keys and values in base64) with Node's built-in fetch, whose
+// v3 JSON gateway (POST /v3/kv/put and /v3/kv/range, keys and values in base64) with Node's built-in fetch, whose
 // keep-alive pool gives each client in flight a connection of its own.
 
 import { mkdirSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { freePorts } from '../../tools/free-port.js';
 import { MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
 import type { NamedProcess } from '../process-cpu.js';
 import { ExternalProcess, runningProcesses } from './external-process.js';
-import { CyclingWrites, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
+import { KeyCycle, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
 
 export const ETCD_MEMBERS = 3;
 /** How long the members may take to elect a leader and answer. */
@@ -134,19 +134,35 @@ export class EtcdGroup {
   }
 }
 
-/** The call each client makes: a put of its next key at the leader. */
+export type EtcdCall = 'put' | 'get';
+
+/**
+ * The call each client makes at the leader: a put of its next key, or a get of it (a range of one
+ * key, linearizable, as etcd's default read is: the leader confirms it still leads first).
+ */
 export function etcdLoad(
   leaderUrl: string,
   clients: number,
+  kind: EtcdCall,
   shape: { readonly keys: number; readonly valueBytes: number },
 ): (caller: number) => Promise<void> {
-  const writes = Array.from(
+  const cycles = Array.from(
     { length: clients },
-    (_, client) => new CyclingWrites(client, shape.keys, shape.valueBytes),
+    (_, client) => new KeyCycle(client, shape.keys, shape.valueBytes),
   );
   return async (caller) => {
-    const next = writes[caller]?.next();
-    if (next === undefined) throw new Error(`no etcd client ${caller}`);
+    const cycle = cycles[caller];
+    if (cycle === undefined) throw new Error(`no etcd client ${caller}`);
+    if (kind === 'get') {
+      const key = cycle.nextKey();
+      const reply = (await gateway(leaderUrl, '/v3/kv/range', { key: base64(key) })) as {
+        readonly kvs?: readonly { readonly value?: string }[];
+      };
+      const value = reply.kvs?.[0]?.value;
+      cycle.checkRead(key, value === undefined ? null : Buffer.from(value, 'base64').toString());
+      return;
+    }
+    const next = cycle.nextWrite();
     await gateway(leaderUrl, '/v3/kv/put', { key: base64(next.key), value: base64(next.value) });
   };
 }

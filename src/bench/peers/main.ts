@@ -7,6 +7,9 @@
 // by its process id; the data directories live in one temporary directory, removed at the end
 // (each round starts every server afresh, in a folder of its own).
 //
+// Each Understudy row's ratios are against the peers of its operation: puts over Redis's SET and
+// etcd's put, gets over Redis's GET and etcd's get.
+//
 //   npm run bench:peers -- [--duration S] [--runs N] [--warmup S] [--rounds R] [--clients 1,32] [--json]
 
 import { spawnSync } from 'node:child_process';
@@ -117,15 +120,16 @@ async function main(): Promise<void> {
 
   /** Every system once, one after another, into `results`; their data under `roundDirectory`. */
   async function runRound(roundDirectory: string): Promise<void> {
-    await stage(['redis-set', 'redis-wait'], lookup(REDIS_BINARY), async (path) => {
+    await stage(['redis-set', 'redis-wait', 'redis-get'], lookup(REDIS_BINARY), async (path) => {
       const group = await RedisGroup.start(path, roundDirectory);
       try {
-        for (const [id, write] of [
+        for (const [id, kind] of [
           ['redis-set', 'set'],
           ['redis-wait', 'set-wait'],
+          ['redis-get', 'get'],
         ] as const) {
           for (const clients of plan.clientCounts) {
-            const load = await redisLoad(group.primaryPort, clients, write, shape);
+            const load = await redisLoad(group.primaryPort, clients, kind, shape);
             try {
               record(
                 id,
@@ -142,17 +146,22 @@ async function main(): Promise<void> {
       }
     });
 
-    await stage(['etcd-put'], lookup(ETCD_BINARY), async (path) => {
+    await stage(['etcd-put', 'etcd-get'], lookup(ETCD_BINARY), async (path) => {
       const group = await EtcdGroup.start(path, roundDirectory);
       try {
         const leader = await group.leaderUrl();
-        for (const clients of plan.clientCounts) {
-          const call = etcdLoad(leader, clients, shape);
-          record(
-            'etcd-put',
-            clients,
-            (await measureLoad(phasePlan, clients, call, () => group.processes())).median,
-          );
+        for (const [id, kind] of [
+          ['etcd-put', 'put'],
+          ['etcd-get', 'get'],
+        ] as const) {
+          for (const clients of plan.clientCounts) {
+            const call = etcdLoad(leader, clients, kind, shape);
+            record(
+              id,
+              clients,
+              (await measureLoad(phasePlan, clients, call, () => group.processes())).median,
+            );
+          }
         }
       } finally {
         await group.close();
@@ -215,7 +224,7 @@ async function main(): Promise<void> {
         `  1-minute load average ${machine.loadAverage.before} at the start (before its own load), ${machine.loadAverage.after} at the end`,
         `  Redis (${machine.redis}): a primary and 2 replicas, appendonly yes, appendfsync always`,
         `  etcd (${machine.etcd}): 3 members; Understudy: a coordinator and 1 or 3 replicas; all on 127.0.0.1`,
-        `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs ${plan.warmupSeconds === 0 ? 'with no warmup' : `after a ${plan.warmupSeconds} s warmup`}, median run; latency in ms; CPU µs/op: user + system time of the servers' processes + the load generator's, per operation; ratios: Understudy ops/s over the peer's`,
+        `  closed loop, ${shape.valueBytes}-byte values, ${shape.keys} keys per client, ${plan.runs} × ${plan.durationSeconds} s runs ${plan.warmupSeconds === 0 ? 'with no warmup' : `after a ${plan.warmupSeconds} s warmup`}, median run; latency in ms; CPU µs/op: user + system time of the servers' processes + the load generator's, per operation; ratios: Understudy ops/s over the peer's, puts over writes and gets over reads`,
         ...(plan.rounds > 1
           ? [
               `  ${plan.rounds} rounds, every system once in each: a cell is its median round; a ratio the median of the rounds' ratios (the lowest–the highest)`,

@@ -1,5 +1,5 @@
 // The load shape `understudy bench` runs, for the peers: each client cycles over its own keys
-// (bench/CLIENT/N), every write a new value of the same size (the number of the write, padded, as
+// (bench/CLIENT/N), reads in the same cycle as the writes, every write a new value of the same size (the number of the write, padded, as
 // the bench's values are: a store may skip a write of the value it already holds), measured by the
 // same closed loop, warmup and median run.
 
@@ -12,8 +12,11 @@ import { CpuMeter, type CpuPerOperation, type NamedProcess } from '../process-cp
 /** A peer call that takes longer fails (every call must be bounded for the loop to end). */
 export const PEER_CALL_TIMEOUT_MS = 10_000;
 
-/** The keys and values of one client: the next key in its cycle, and a value that no write repeats. */
-export class CyclingWrites {
+/**
+ * The keys and values of one client: the next key in its cycle, and a value that no write repeats.
+ * Reads take the keys in the same cycle, so they start over the keys the writes before them wrote.
+ */
+export class KeyCycle {
   private keyIndex = 0;
   private writes = 0;
 
@@ -23,11 +26,25 @@ export class CyclingWrites {
     private readonly valueBytes: number,
   ) {}
 
-  next(): { readonly key: string; readonly value: string } {
+  nextKey(): string {
     const key = `bench/${this.client}/${this.keyIndex}`;
     this.keyIndex = (this.keyIndex + 1) % this.keys;
+    return key;
+  }
+
+  nextWrite(): { readonly key: string; readonly value: string } {
     this.writes += 1;
-    return { key, value: valueText(this.writes, this.valueBytes) };
+    return { key: this.nextKey(), value: valueText(this.writes, this.valueBytes) };
+  }
+
+  /**
+   * Throws unless `value` is what a read of this shape may find: nothing (a key no write reached
+   * yet) or a value of the written size.
+   */
+  checkRead(key: string, value: string | null): void {
+    if (value !== null && value.length !== this.valueBytes) {
+      throw new Error(`a read of ${key} found ${value.length} bytes, not ${this.valueBytes}`);
+    }
   }
 }
 

@@ -1,9 +1,9 @@
 // Redis as the peers comparison runs it: a primary and two replicas, each with its own directory,
 // on 127.0.0.1 ports chosen free, every one with `appendonly yes` and `appendfsync always` (each
-// write reaches the AOF and is fsynced before the reply). Two loads, one ioredis connection per
-// client: SET (replication is asynchronous: the reply leaves before any replica has the write), and
+// write reaches the AOF and is fsynced before the reply). Three loads, one ioredis connection per
+// client: SET (replication is asynchronous: the reply leaves before any replica has the write),
 // SET + WAIT 2 0 sent together (the reply to WAIT leaves once both replicas acknowledged the write:
-// they received it, not necessarily fsynced it).
+// they received it, not necessarily fsynced it), and GET at the primary over the keys the SETs wrote.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,13 +12,13 @@ import { freePorts } from '../../tools/free-port.js';
 import { MEASURE_HOST, waitFor } from '../../tools/measure-cluster.js';
 import type { NamedProcess } from '../process-cpu.js';
 import { ExternalProcess, runningProcesses } from './external-process.js';
-import { CyclingWrites, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
+import { KeyCycle, PEER_CALL_TIMEOUT_MS } from './peer-load.js';
 
 export const REDIS_REPLICAS = 2;
 /** How long the servers may take to answer and the replicas to be online at the primary. */
 export const REDIS_READY_TIMEOUT_MS = 30_000;
 
-export type RedisWrite = 'set' | 'set-wait';
+export type RedisCall = 'set' | 'set-wait' | 'get';
 
 /** An ioredis connection that fails fast instead of queueing and reconnecting behind the bench's back. */
 export function redisConnection(port: number): Redis {
@@ -137,7 +137,7 @@ export class RedisGroup {
 export async function redisLoad(
   port: number,
   clients: number,
-  write: RedisWrite,
+  kind: RedisCall,
   shape: { readonly keys: number; readonly valueBytes: number },
 ): Promise<{ readonly call: (caller: number) => Promise<void>; close(): void }> {
   const connections: Redis[] = [];
@@ -154,12 +154,18 @@ export async function redisLoad(
     close();
     throw error;
   }
-  const writes = connections.map((_, client) => new CyclingWrites(client, shape.keys, shape.valueBytes));
+  const cycles = connections.map((_, client) => new KeyCycle(client, shape.keys, shape.valueBytes));
   const call = async (caller: number): Promise<void> => {
     const connection = connections[caller];
-    const next = writes[caller]?.next();
-    if (connection === undefined || next === undefined) throw new Error(`no redis client ${caller}`);
-    if (write === 'set') {
+    const cycle = cycles[caller];
+    if (connection === undefined || cycle === undefined) throw new Error(`no redis client ${caller}`);
+    if (kind === 'get') {
+      const key = cycle.nextKey();
+      cycle.checkRead(key, await connection.get(key));
+      return;
+    }
+    const next = cycle.nextWrite();
+    if (kind === 'set') {
       const reply = await connection.set(next.key, next.value);
       if (reply !== 'OK') throw new Error(`SET answered ${String(reply)}`);
       return;
