@@ -504,6 +504,10 @@ function describeResult(result: KvResult): string {
       return `was ${textOrNull(result.value) ?? 'absent'}`;
     case 'get-set':
       return `${result.written ? 'written' : 'not written'}, was ${textOrNull(result.previous) ?? 'absent'}`;
+    case 'scan':
+      return `${result.keys.length} keys, cursor ${result.cursor}`;
+    case 'keys':
+      return `${result.keys.length} keys`;
   }
 }
 
@@ -521,6 +525,9 @@ function jsonOfResult(result: KvResult): object {
       return { ...result, value: textOrNull(result.value) };
     case 'get-set':
       return { ...result, previous: textOrNull(result.previous) };
+    case 'scan':
+    case 'keys':
+      return { ...result, keys: result.keys.map(textOrNull) };
     default:
       return result;
   }

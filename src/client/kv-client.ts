@@ -106,6 +106,17 @@ export interface ExpireOptions extends WriteOptions {
   readonly condition?: ExpireCondition;
 }
 
+/** Which keys `scan` and `scanKeys` look at and answer. */
+export interface ScanOptions extends ReadOptions {
+  /** Keys looked at per call (Redis's COUNT, 10 if absent): whole buckets, so a few more come. */
+  readonly count?: number;
+  /** Only keys that match this glob (`*`, `?`, `[a-z]`, `[^a]`, `\x`); every key if absent. */
+  readonly match?: Bytes;
+}
+
+/** One step of a scan: keys, and the cursor to pass next (0: every key was looked at). */
+export type ScanPage = Omit<KvResultOf<'scan'>, 'kind'>;
+
 /** How `getExpire` changes the time to live: exactly one of the three. */
 export interface GetExpireOptions extends WriteOptions {
   /** The key expires this many milliseconds after the primary runs it; 0 or less deletes it now. */
@@ -238,6 +249,42 @@ export class Client {
     const reply = await this.replicated.read(encodeOperation(kvOperation.ttl(toBytes(key))), options);
     const { exists, expiresAtMs, remainingMs } = decode('ttl', reply.result);
     return { exists, expiresAtMs, remainingMs };
+  }
+
+  /**
+   * Some keys, from `cursor` (0: the start) on, and the cursor to pass next: 0 once every key was
+   * looked at. As Redis SCAN promises, the calls from cursor 0 until one answers 0 return every key
+   * present from the first call to the last, perhaps some twice; a key added or deleted meanwhile
+   * may or may not come. A cursor is the same on every member, so `read: 'any'` calls may mix.
+   */
+  async scan(cursor: number, options: ScanOptions = {}): Promise<ScanPage> {
+    const { count, match } = options;
+    const operation = kvOperation.scan(cursor, {
+      ...(count === undefined ? {} : { count }),
+      match: match === undefined ? null : toBytes(match),
+    });
+    const reply = await this.replicated.read(encodeOperation(operation), options);
+    const { cursor: next, keys } = decode('scan', reply.result);
+    return { cursor: next, keys };
+  }
+
+  /** Every key (that matches `options.match`), by scans from cursor 0 until one answers 0. */
+  async *scanKeys(options: ScanOptions = {}): AsyncGenerator<Uint8Array> {
+    let cursor = 0;
+    do {
+      const page = await this.scan(cursor, options);
+      yield* page.keys;
+      cursor = page.cursor;
+    } while (cursor !== 0);
+  }
+
+  /**
+   * Every key that matches `pattern` (a glob), read at once: refused VALUE_TOO_LARGE when they take
+   * more than 8 MiB (scan through them instead).
+   */
+  async keys(pattern: Bytes, options?: ReadOptions): Promise<Uint8Array[]> {
+    const reply = await this.replicated.read(encodeOperation(kvOperation.keys(toBytes(pattern))), options);
+    return [...decode('keys', reply.result).keys];
   }
 
   /** Sets every key to its value at once (one log entry); a key named twice ends with its last value. */

@@ -3,6 +3,7 @@
 import { commandCommand } from './command-command.js';
 import { CommandTable } from './command-table.js';
 import { connectionCommands } from './connection-commands.js';
+import { keyspaceCommands } from './keyspace-commands.js';
 import { kvCommands } from './kv-commands.js';
 import { replicationCommands } from './replication-commands.js';
 import { transactionCommands } from './transaction.js';
@@ -11,6 +12,7 @@ import { watchCommands } from './watch.js';
 export function createCommandTable(): CommandTable {
   const table: CommandTable = new CommandTable([
     ...kvCommands,
+    ...keyspaceCommands,
     ...connectionCommands,
     ...replicationCommands,
     ...transactionCommands,

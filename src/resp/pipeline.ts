@@ -49,6 +49,18 @@ export async function runPlanned(
 }
 
 /**
+ * Runs one operation on its own, never in a sequence with other commands (SCAN and KEYS: they read
+ * the store's keys, not what a sequence's parts before them changed), where this connection's reads go.
+ */
+export async function runOnItsOwn(operation: KvOperation, context: CommandContext): Promise<KvOutcome> {
+  const client = await context.backend.client(context.connection.token);
+  const { outcomes } = await runAlone(client, [operation], readOptions(context));
+  const [outcome] = outcomes;
+  if (outcome === undefined) throw new Error('an operation was answered no outcome');
+  return outcome;
+}
+
+/**
  * Runs planned commands in order as one sequence (`bytes`: their arguments' size); answers the
  * replies of the commands it ran, from the first, in order (the ones planned as error replies keep
  * their place): all of them, or those before the first operation the sequence did not run (NOT_RUN:

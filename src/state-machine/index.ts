@@ -7,6 +7,8 @@ export {
   expireConditions,
   expiryAtMsMax,
 } from './kv-expiry.js';
+export { globMatches } from './kv-glob.js';
+export { scanCursorMax } from './kv-key-buckets.js';
 export {
   checkKvLimits,
   entryOverheadBytes,
@@ -36,6 +38,7 @@ export {
   kvOperation,
   type PutCondition,
   putConditions,
+  scanCountDefault,
 } from './kv-operations.js';
 export {
   decodeSequence,

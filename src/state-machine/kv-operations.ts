@@ -105,14 +105,28 @@ export type KvOperation =
       readonly kind: 'get-expire';
       readonly key: Uint8Array;
       readonly expiry: Exclude<Expiry, { readonly kind: 'keep' }>;
-    };
+    }
+  // The keys themselves (Redis SCAN and KEYS; kv-key-buckets.ts, kv-glob.ts).
+  /**
+   * Some keys, from `cursor` (0: the start) on: about `count` looked at, those that match `match`
+   * (a glob; null: all) answered, with the cursor to go on from (0 once every key was looked at).
+   */
+  | {
+      readonly kind: 'scan';
+      readonly cursor: number;
+      readonly count: number;
+      readonly match: Uint8Array | null;
+    }
+  /** Every key that matches `match` (a glob), at once. */
+  | { readonly kind: 'keys'; readonly match: Uint8Array };
 
 /** When a `put-if` writes: only if the key is absent (Redis SET NX), or only if present (SET XX). */
 export type PutCondition = 'absent' | 'present';
 export const putConditions: readonly PutCondition[] = ['absent', 'present'];
 
-/** The operations that name one key (`key`); the others name several (`keys`). */
+/** The operations that name one key (`key`), and those that name several (`keys`). */
 export type KvSingleKeyOperation = Extract<KvOperation, { readonly key: Uint8Array }>;
+export type KvMultiKeyOperation = Extract<KvOperation, { readonly keys: readonly Uint8Array[] }>;
 
 export type KvOperationKind = KvOperation['kind'];
 
@@ -158,7 +172,9 @@ export type KvResult =
   | { readonly kind: 'get-delete'; readonly value: Uint8Array | null }
   /** `previous`: what the key held before (null: absent); `written`: whether `when` let the set run. */
   | { readonly kind: 'get-set'; readonly written: boolean; readonly previous: Uint8Array | null }
-  | { readonly kind: 'get-expire'; readonly value: Uint8Array | null };
+  | { readonly kind: 'get-expire'; readonly value: Uint8Array | null }
+  | { readonly kind: 'scan'; readonly cursor: number; readonly keys: readonly Uint8Array[] }
+  | { readonly kind: 'keys'; readonly keys: readonly Uint8Array[] };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
 
@@ -232,10 +248,25 @@ export const kvOperation = {
     key,
     expiry,
   }),
+  scan: (
+    cursor: number,
+    options: { readonly count?: number; readonly match?: Uint8Array | null } = {},
+  ): KvOperationOf<'scan'> => ({
+    kind: 'scan',
+    cursor,
+    count: options.count ?? scanCountDefault,
+    match: options.match ?? null,
+  }),
+  keys: (match: Uint8Array): KvOperationOf<'keys'> => ({ kind: 'keys', match }),
 } as const;
 
+/** Keys a scan looks at when not told how many (Redis's COUNT default). */
+export const scanCountDefault = 10;
+
 /** The operations a replica answers from its state (queries); every other one is a write. */
-export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths' | 'expect' | 'ttl'>;
+export type KvReadOperation = KvOperationOf<
+  'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan' | 'keys'
+>;
 
 export function isReadOnly(operation: KvOperation): operation is KvReadOperation {
   return (
@@ -243,7 +274,9 @@ export function isReadOnly(operation: KvOperation): operation is KvReadOperation
     operation.kind === 'get-many' ||
     operation.kind === 'lengths' ||
     operation.kind === 'expect' ||
-    operation.kind === 'ttl'
+    operation.kind === 'ttl' ||
+    operation.kind === 'scan' ||
+    operation.kind === 'keys'
   );
 }
 
@@ -268,6 +301,8 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   'get-delete': ['key'],
   'get-set': ['key', 'value', 'when', 'expiry'],
   'get-expire': ['key', 'expiry'],
+  scan: ['cursor', 'count', 'match'],
+  keys: ['match'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
 export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
@@ -290,6 +325,8 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   'get-delete': ['value'],
   'get-set': ['written', 'previous'],
   'get-expire': ['value'],
+  scan: ['cursor', 'keys'],
+  keys: ['keys'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -362,6 +399,10 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
       return packMessage([operation.kind, operation.key]);
     case 'get-expire':
       return packMessage([operation.kind, operation.key, expiryTuple(operation.expiry)]);
+    case 'scan':
+      return packMessage([operation.kind, operation.cursor, operation.count, operation.match]);
+    case 'keys':
+      return packMessage([operation.kind, operation.match]);
   }
 }
 
@@ -395,6 +436,10 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
       return packMessage([result.kind, result.value]);
     case 'get-set':
       return packMessage([result.kind, result.written, result.previous]);
+    case 'scan':
+      return packMessage([result.kind, result.cursor, result.keys]);
+    case 'keys':
+      return packMessage([result.kind, result.keys]);
   }
 }
 
@@ -466,6 +511,10 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
       }
       return { kind, keys, values };
     }
+    case 'scan':
+      return { kind, cursor: field.wholeNumber(0), count: field.wholeNumber(1), match: field.bytesOrNull(2) };
+    case 'keys':
+      return { kind, match: field.bytes(0) };
   }
 }
 
@@ -548,6 +597,10 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
       return { kind, value: field.bytesOrNull(0) };
     case 'get-set':
       return { kind, written: field.boolean(0), previous: field.bytesOrNull(1) };
+    case 'scan':
+      return { kind, cursor: field.wholeNumber(0), keys: field.list(1, (value) => field.asBytes(1, value)) };
+    case 'keys':
+      return { kind, keys: field.list(0, (value) => field.asBytes(0, value)) };
   }
 }
 
@@ -681,6 +734,13 @@ class FieldReader {
   byteCount(index: number): number {
     const value = this.safeInteger(index);
     if (value < 0) this.refuse(index, 'a byte count (not negative)', value);
+    return value;
+  }
+
+  /** A cursor or a count: a safe integer, not negative. */
+  wholeNumber(index: number): number {
+    const value = this.safeInteger(index);
+    if (value < 0) this.refuse(index, 'a whole number (not negative)', value);
     return value;
   }
 

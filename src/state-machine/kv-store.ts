@@ -29,11 +29,14 @@ import {
   expiryAtMsMax,
   expiryTime,
 } from './kv-expiry.js';
+import { globFilters, globMatches } from './kv-glob.js';
+import { KeyBuckets, scanCursorMax } from './kv-key-buckets.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
   encodeResult,
   isReadOnly,
+  type KvMultiKeyOperation,
   type KvOperation,
   type KvOperationOf,
   type KvReadOperation,
@@ -70,7 +73,6 @@ const utf8 = new TextEncoder();
 /** The writes that name one key; put-many and delete-many name several. */
 type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' | 'ttl' }>;
 type KvWriteOperation = Exclude<KvOperation, KvReadOperation>;
-type KvMultiKeyOperation = Exclude<KvOperation, KvSingleKeyOperation>;
 
 /**
  * What the parts of a sequence executed so far changed: each key's value after them (null: deleted),
@@ -100,6 +102,8 @@ export class KeyValueStore implements StateMachine {
   #pending: Pending | null = null;
   /** The keys that have a time to live. */
   readonly #expiries = new ExpiryTimes();
+  /** SCAN's cursor over the keys: null until the first scan (kv-key-buckets.ts). */
+  #buckets: KeyBuckets | null = null;
   readonly #clock: () => number;
 
   /**
@@ -290,6 +294,7 @@ export class KeyValueStore implements StateMachine {
       this.#bytes += entryBytes(key.length, value.length);
     }
     for (const [key, atMs] of expiries) this.#expiries.set(key, atMs);
+    this.#buckets = null;
   }
 
   /**
@@ -329,6 +334,8 @@ export class KeyValueStore implements StateMachine {
   #query(operation: KvReadOperation): Uint8Array {
     if (operation.kind === 'get-many' || operation.kind === 'lengths') return this.#readMany(operation);
     if (operation.kind === 'expect') return this.#expect(operation);
+    if (operation.kind === 'scan') return this.#scan(operation);
+    if (operation.kind === 'keys') return this.#keys(operation);
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
     const value = this.#lookup(key);
@@ -429,6 +436,14 @@ export class KeyValueStore implements StateMachine {
 
   #checkSequence(parts: readonly KvOperation[]): void {
     if (parts.length === 0) throw new ServiceError(ErrorCode.badRequest, 'a sequence holds no operation');
+    // They read the store's keys, not what the parts before them changed: send them on their own.
+    const walk = parts.find((part) => part.kind === 'scan' || part.kind === 'keys');
+    if (walk !== undefined) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `${walk.kind} cannot be part of a sequence: send it on its own`,
+      );
+    }
     if (parts.length > this.limits.operationsPerSequenceMax) {
       throw new ServiceError(
         ErrorCode.badRequest,
@@ -480,9 +495,12 @@ export class KeyValueStore implements StateMachine {
     if (effect.kind === 'set') after = effect.value;
     else if (effect.kind === 'append') after = (before ?? '') + effect.value;
     if (after === undefined) {
-      this.#entries.delete(key);
+      if (this.#entries.delete(key)) this.#buckets?.delete(key);
       this.#expiries.delete(key);
-    } else this.#entries.set(key, after);
+    } else {
+      this.#entries.set(key, after);
+      if (before === undefined) this.#buckets?.add(key);
+    }
     this.#bytes += entryBytes(key.length, after?.length) - entryBytes(key.length, before?.length);
   }
 
@@ -502,6 +520,77 @@ export class KeyValueStore implements StateMachine {
     }
     const values = found.map((value) => (value === undefined ? null : latin1Bytes(value)));
     return encodeResult({ kind: 'get-many', values });
+  }
+
+  /**
+   * The keys of the buckets from the cursor on until `count` were looked at, those that match; whole
+   * buckets, so a reply may hold a few more. A reply stops early past half of readBytesMax, and a
+   * bucket that alone would pass readBytesMax is refused.
+   */
+  #scan(operation: KvOperationOf<'scan'>): Uint8Array {
+    const { cursor, count } = operation;
+    if (!Number.isSafeInteger(cursor) || cursor < 0 || cursor > scanCursorMax) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `scan: cursor ${cursor} is not one this store gave (0 to ${scanCursorMax})`,
+      );
+    }
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `scan: count must be a whole number of at least 1, got ${count}`,
+      );
+    }
+    const match = operation.match === null ? null : this.#pattern('scan', operation.match);
+    const pattern = match !== null && globFilters(match) ? match : null;
+    this.#buckets ??= new KeyBuckets(this.#entries.keys());
+    const keys: Uint8Array[] = [];
+    let bytes = 0;
+    const next = this.#buckets.scan(cursor, count, (key) => {
+      if (pattern === null || globMatches(pattern, key)) {
+        keys.push(latin1Bytes(key));
+        bytes += key.length;
+      }
+      return bytes < this.limits.readBytesMax / 2;
+    });
+    if (bytes > this.limits.readBytesMax) {
+      throw new ServiceError(
+        ErrorCode.valueTooLarge,
+        `scan: the keys at cursor ${cursor} take ${bytes} bytes, more than readBytesMax = ${this.limits.readBytesMax}`,
+      );
+    }
+    return encodeResult({ kind: 'scan', cursor: next, keys });
+  }
+
+  /** Every key that matches, at once; refused past readBytesMax (a scan walks them in steps). */
+  #keys(operation: KvOperationOf<'keys'>): Uint8Array {
+    const pattern = this.#pattern('keys', operation.match);
+    const all = !globFilters(pattern);
+    const keys: Uint8Array[] = [];
+    let bytes = 0;
+    for (const key of this.#entries.keys()) {
+      if (!all && !globMatches(pattern, key)) continue;
+      bytes += key.length;
+      if (bytes > this.limits.readBytesMax) {
+        throw new ServiceError(
+          ErrorCode.valueTooLarge,
+          `keys: the keys that match take more than readBytesMax = ${this.limits.readBytesMax} bytes; scan through them instead`,
+        );
+      }
+      keys.push(latin1Bytes(key));
+    }
+    return encodeResult({ kind: 'keys', keys });
+  }
+
+  /** A glob pattern as a latin1 string; as long as a key may be, or a little longer (escapes). */
+  #pattern(kind: 'scan' | 'keys', match: Uint8Array): string {
+    if (match.byteLength > 2 * this.limits.keySizeMaxBytes) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `${kind}: a pattern of ${match.byteLength} bytes; at most ${2 * this.limits.keySizeMaxBytes} (twice the longest key)`,
+      );
+    }
+    return latin1String(match);
   }
 
   /** Answers when every key holds its expected value (null: absent); refuses VALUE_CHANGED otherwise. */

@@ -1,6 +1,6 @@
 // The Redis port of real replicas on 127.0.0.1 (each on a port the OS picks), driven by the tools
 // Redis users run: ioredis against the primary and against a backup (whose writes are forwarded),
-// redis-cli, redis-benchmark, malformed input, the primary's port reaching its replica in memory
+// redis-cli, redis-benchmark, SCAN while keys come and go, malformed input, the primary's port reaching its replica in memory
 // (through a switchover), READONLY reads at a backup, optimistic transactions (WATCH) by clients at
 // every replica, and a kill -9 of the primary under a Redis client connected to a backup, after which
 // no acknowledged SET is missing.
@@ -287,6 +287,60 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       `printf 'SET piped 1\\nINCR piped\\n' | redis-cli -h 127.0.0.1 -p ${port}`,
     ]);
     assert.equal(piped.stdout, 'OK\n2\n');
+  });
+
+  test('SCAN and KEYS: ioredis scans at a backup while keys come and go, redis-cli --scan, KEYS with a pattern', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const writer = await connectTo(view.primary);
+    const scanner = await connectTo(view.backups[0] as string);
+    const stable = Array.from({ length: 300 }, (_, at) => `scan:${at}`);
+    await writer.mset(...stable.flatMap((key) => [key, 'v']));
+    // Keys added and deleted by another client all through the scan.
+    let churning = true;
+    const churn = (async () => {
+      for (let round = 0; churning; round++) {
+        await writer.set(`churn:${round % 50}`, 'x');
+        await writer.del(`churn:${(round + 25) % 50}`);
+      }
+    })();
+    const seen: string[] = [];
+    try {
+      for await (const keys of scanner.scanStream({ match: 'scan:*', count: 20 }))
+        seen.push(...(keys as string[]));
+    } finally {
+      churning = false;
+      await churn;
+    }
+    assert.deepEqual(
+      [...new Set(seen)].sort(),
+      [...stable].sort(),
+      'every key present throughout, and no other',
+    );
+    assert.equal(seen.length, stable.length, 'none twice: none of them moved');
+
+    const port = String(ports.get(view.backups[1] as string));
+    const cli = await runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, '--scan', '--pattern', 'scan:1?']);
+    assert.deepEqual(
+      cli.stdout.trim().split('\n').sort(),
+      Array.from({ length: 10 }, (_, at) => `scan:1${at}`).sort(),
+    );
+    assert.deepEqual((await scanner.keys('scan:2[0-4]')).sort(), [
+      'scan:20',
+      'scan:21',
+      'scan:22',
+      'scan:23',
+      'scan:24',
+    ]);
+    const [cursor, page] = (await scanner.call('SCAN', '0', 'COUNT', '1000', 'TYPE', 'hash')) as [
+      string,
+      string[],
+    ];
+    assert.deepEqual([cursor, page], ['0', []], 'every key is a string');
+    await assert.rejects(scanner.call('SCAN', 'x'), /ERR invalid cursor/);
+    await assert.rejects(scanner.call('SCAN', '65536'), /ERR invalid cursor/);
+    await assert.rejects(scanner.call('SCAN', '0', 'COUNT', '0'), /ERR syntax error/);
+    await assert.rejects(scanner.call('SCAN', '0', 'LIMIT', '5'), /ERR syntax error/);
+    for (const client of [writer, scanner]) client.disconnect();
   });
 
   test('redis-benchmark -t set,get,incr completes against a backup, and its increments ran exactly once, pipelined, shared or neither', async () => {

@@ -109,7 +109,7 @@ test('results logged as MessagePack by older builds decode as the binary ones do
     assert.equal(resultKind(pack(old)), result.kind);
     assert.equal(resultKind(encodeResult(result)), result.kind);
   }
-  assert.equal(resultKind(pack(['scan', 1])), null);
+  assert.equal(resultKind(pack(['hscan', 1])), null);
   assert.equal(resultKind(new Uint8Array([0xc1, 0x99])), null);
 });
 
@@ -229,8 +229,8 @@ test('an int64 delta that fits is accepted, one that does not is refused', () =>
 
 test('an unknown operation is UNKNOWN_OPERATION naming it', () => {
   assert.throws(
-    () => decodeOperation(pack(['scan', bytes('k')])),
-    refusedWith(ErrorCode.unknownOperation, /"scan"/),
+    () => decodeOperation(pack(['hscan', bytes('k')])),
+    refusedWith(ErrorCode.unknownOperation, /"hscan"/),
   );
   assert.throws(
     () => decodeOperation(pack(['toString'])),

@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':47',
+      ':49',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -450,6 +450,31 @@ describe('pipelines', () => {
     await exchange(port, 'SET a 1\r\nSET b 2 EX 100\r\nSET c 3 PX 100000\r\n', lines(3));
     const { text } = await exchange(port, 'INFO keyspace\r\n', (got) => got.endsWith('\r\n\r\n'));
     assert.match(text, /# Keyspace\r\ndb0:keys=3,expires=2\r\n/);
+  });
+
+  test("SCAN and KEYS run on their own, never in a pipeline's sequence, and see the writes before them; in MULTI they are refused", async () => {
+    const { port, calls } = await start();
+    const text = await pipeline(
+      port,
+      ['SET k:1 a', 'SET k:2 b', 'SCAN 0 MATCH k:* COUNT 100', 'KEYS k:[2]', 'GET k:1'],
+      12,
+    );
+    assert.deepEqual(text.split('\r\n').slice(0, 3), ['+OK', '+OK', '*2']);
+    assert.match(
+      text,
+      /^\+OK\r\n\+OK\r\n\*2\r\n\$1\r\n0\r\n\*2\r\n\$3\r\nk:[12]\r\n\$3\r\nk:[12]\r\n\*1\r\n\$3\r\nk:2\r\n\$1\r\na\r\n/,
+    );
+    assert.deepEqual(
+      calls.map((call) => [call.method, call.kinds]),
+      [
+        ['sequence', ['put', 'put']],
+        ['execute', ['scan']],
+        ['execute', ['keys']],
+        ['execute', ['get']],
+      ],
+    );
+    const { text: multi } = await exchange(port, 'MULTI\r\nSCAN 0\r\nEXEC\r\n', lines(3));
+    assert.match(multi, /^\+OK\r\n-ERR SCAN inside MULTI is not supported[^\r]*\r\n-EXECABORT/);
   });
 
   test('SETNX, TYPE, DBSIZE and SELECT answer as Redis does; only database 0 exists', async () => {

@@ -1,0 +1,250 @@
+// SCAN and KEYS on the key/value store: Redis's glob patterns, and a scan's promise (a full
+// iteration returns every key present from its first call to its last, each once when nothing
+// changes), on the primary, on a backup that only applied updates, and across a restore.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ErrorCode } from '../../src/protocol/error-codes.js';
+import { ServiceError } from '../../src/protocol/state-machine.js';
+import {
+  decodeResult,
+  encodeOperation,
+  encodeSequence,
+  globMatches,
+  KeyValueStore,
+  kvLimitsTiny,
+  kvOperation as op,
+  scanCursorMax,
+} from '../../src/state-machine/index.js';
+
+const bytes = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+const text = (value: Uint8Array): string => Buffer.from(value).toString('latin1');
+
+function put(store: KeyValueStore, key: string, value = 'v'): void {
+  store.apply(store.execute(encodeOperation(op.put(bytes(key), bytes(value)))).update);
+}
+
+function remove(store: KeyValueStore, key: string): void {
+  store.apply(store.execute(encodeOperation(op.delete(bytes(key)))).update);
+}
+
+function scan(store: KeyValueStore, cursor: number, count = 10, match?: string) {
+  const result = decodeResult(
+    'scan',
+    store.query(
+      encodeOperation(op.scan(cursor, { count, match: match === undefined ? null : bytes(match) })),
+    ),
+  );
+  return { cursor: result.cursor, keys: result.keys.map(text) };
+}
+
+/** Every key a whole iteration returns, in order, with `between` run after each call. */
+function iterate(
+  store: KeyValueStore,
+  count: number,
+  between: (step: number) => void = () => {},
+  match?: string,
+) {
+  const seen: string[] = [];
+  let cursor = 0;
+  let step = 0;
+  do {
+    const page = scan(store, cursor, count, match);
+    seen.push(...page.keys);
+    cursor = page.cursor;
+    between(step++);
+  } while (cursor !== 0);
+  return { seen, steps: step };
+}
+
+function refusedWith(code: string, pattern: RegExp): (error: unknown) => boolean {
+  return (error) => error instanceof ServiceError && error.code === code && pattern.test(error.message);
+}
+
+test('glob patterns as Redis reads them: *, ?, classes, ranges, negation, escapes', () => {
+  const cases: [string, string, boolean][] = [
+    ['*', '', true],
+    ['*', 'anything', true],
+    ['user:*', 'user:42', true],
+    ['user:*', 'users:42', false],
+    ['*:42', 'user:42', true],
+    ['a*b*c', 'aXXbYYc', true],
+    ['a*b*c', 'aXXbYY', false],
+    ['a**c', 'ac', true],
+    ['h?llo', 'hello', true],
+    ['h?llo', 'hllo', false],
+    ['h[ae]llo', 'hallo', true],
+    ['h[ae]llo', 'hillo', false],
+    ['h[^e]llo', 'hallo', true],
+    ['h[^e]llo', 'hello', false],
+    ['h[a-b]llo', 'hbllo', true],
+    ['h[b-a]llo', 'hbllo', true],
+    ['h[a-b]llo', 'hcllo', false],
+    ['h\\*llo', 'h*llo', true],
+    ['h\\*llo', 'hello', false],
+    ['[\\]]', ']', true],
+    ['[abc', 'b', true],
+    ['[abc', 'd', false],
+    ['', '', true],
+    ['', 'a', false],
+    ['a', 'ab', false],
+  ];
+  for (const [pattern, key, expected] of cases) {
+    assert.equal(globMatches(pattern, key), expected, `${JSON.stringify(pattern)} on ${JSON.stringify(key)}`);
+  }
+});
+
+test('a glob of literals and stars matches as the same regular expression does', () => {
+  const alphabet = fc.constantFrom('a', 'b', '*');
+  fc.assert(
+    fc.property(
+      fc.string({ unit: alphabet, maxLength: 8 }),
+      fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: 10 }),
+      (pattern, key) => {
+        const expression = new RegExp(`^${pattern.replaceAll('*', '.*')}$`);
+        assert.equal(globMatches(pattern, key), expression.test(key), `${pattern} on ${key}`);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+test('a full scan with nothing changing returns every key exactly once, about count at a time', () => {
+  const store = new KeyValueStore();
+  const keys = Array.from({ length: 2000 }, (_, at) => `key:${at}`);
+  for (const key of keys) put(store, key);
+  const { seen, steps } = iterate(store, 100);
+  assert.deepStrictEqual([...seen].sort(), [...keys].sort());
+  assert.ok(steps >= 15 && steps <= 25, `2000 keys 100 at a time took ${steps} calls`);
+  assert.deepStrictEqual(
+    scan(new KeyValueStore(), 0),
+    { cursor: 0, keys: [] },
+    'an empty store: done at once',
+  );
+});
+
+test('a key present throughout a scan comes back, whatever is added and deleted meanwhile', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400 }),
+      fc.integer({ min: 1, max: 50 }),
+      (changes, count) => {
+        const store = new KeyValueStore();
+        const stable = Array.from({ length: 200 }, (_, at) => `stable:${at}`);
+        for (const key of stable) put(store, key);
+        for (let at = 0; at < 100; at++) put(store, `churn:${at}`);
+        let next = 0;
+        const { seen } = iterate(store, count, () => {
+          for (let k = 0; k < 4 && next < changes.length; k++, next++) {
+            const [add, n] = changes[next] as [boolean, number];
+            if (add) put(store, `churn:${n}`);
+            else remove(store, `churn:${n}`);
+          }
+        });
+        const returned = new Set(seen);
+        for (const key of stable)
+          assert.ok(returned.has(key), `${key} was present throughout and not returned`);
+        for (const key of seen)
+          assert.ok(key.startsWith('stable:') || key.startsWith('churn:'), `${key} was never written`);
+        // Present throughout and never moved: each stable key comes back once.
+        assert.equal(seen.filter((key) => key.startsWith('stable:')).length, stable.length);
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+test('a cursor is the same on a backup that only applied the updates, and after a restore', () => {
+  const primary = new KeyValueStore();
+  const backup = new KeyValueStore();
+  for (let at = 0; at < 500; at++) {
+    const { update } = primary.execute(encodeOperation(op.put(bytes(`k${at}`), bytes('v'))));
+    primary.apply(update);
+    backup.apply(update);
+  }
+  const first = scan(primary, 0, 50);
+  // Carried on at the backup: together every key, once.
+  const keys = [...first.keys];
+  let cursor = first.cursor;
+  while (cursor !== 0) {
+    const page = scan(backup, cursor, 50);
+    keys.push(...page.keys);
+    cursor = page.cursor;
+  }
+  assert.equal(keys.length, 500);
+  assert.equal(new Set(keys).size, 500);
+  const restored = new KeyValueStore();
+  restored.restore(primary.snapshot());
+  assert.deepStrictEqual(scan(restored, first.cursor, 50), scan(primary, first.cursor, 50));
+  // A store scanned before a restore holds the restored keys, not its own.
+  const scanned = new KeyValueStore();
+  put(scanned, 'old');
+  scan(scanned, 0);
+  scanned.restore(primary.snapshot());
+  assert.equal(new Set(iterate(scanned, 1000).seen).size, 500);
+  assert.ok(!iterate(scanned, 1000).seen.includes('old'));
+});
+
+test('MATCH filters the keys looked at; COUNT still counts every key looked at', () => {
+  const store = new KeyValueStore();
+  for (let at = 0; at < 300; at++) put(store, at % 3 === 0 ? `user:${at}` : `order:${at}`);
+  const { seen } = iterate(store, 20, () => {}, 'user:*');
+  assert.equal(seen.length, 100);
+  assert.ok(seen.every((key) => key.startsWith('user:')));
+  assert.deepStrictEqual(iterate(store, 20, () => {}, 'nobody:*').seen, []);
+});
+
+test('KEYS answers every match at once; past readBytesMax it is refused and names SCAN', () => {
+  const store = new KeyValueStore();
+  for (const key of ['a:1', 'a:2', 'b:1']) put(store, key);
+  const keysOf = (pattern: string) =>
+    decodeResult('keys', store.query(encodeOperation(op.keys(bytes(pattern)))))
+      .keys.map(text)
+      .sort();
+  assert.deepStrictEqual(keysOf('a:*'), ['a:1', 'a:2']);
+  assert.deepStrictEqual(keysOf('*'), ['a:1', 'a:2', 'b:1']);
+  assert.deepStrictEqual(keysOf('c*'), []);
+  const tiny = new KeyValueStore({ ...kvLimitsTiny, readBytesMax: 30 });
+  for (let at = 0; at < 4; at++) put(tiny, `key${at}abcd`);
+  assert.equal(decodeResult('keys', tiny.query(encodeOperation(op.keys(bytes('key[01]*'))))).keys.length, 2);
+  assert.throws(
+    () => tiny.query(encodeOperation(op.keys(bytes('*')))),
+    refusedWith(ErrorCode.valueTooLarge, /readBytesMax = 30 bytes; scan through them instead/),
+  );
+});
+
+test('a bad cursor, count or pattern is BAD_REQUEST; scan and keys are reads, and never part of a sequence', () => {
+  const store = new KeyValueStore();
+  put(store, 'a');
+  const query = (operation: Parameters<typeof encodeOperation>[0]) => store.query(encodeOperation(operation));
+  assert.throws(
+    () => query(op.scan(scanCursorMax + 1)),
+    refusedWith(ErrorCode.badRequest, /cursor 65536 is not one this store gave/),
+  );
+  assert.throws(
+    () => query(op.scan(0, { count: 0 })),
+    refusedWith(ErrorCode.badRequest, /count must be a whole number of at least 1/),
+  );
+  assert.throws(() => query(op.scan(-1)), refusedWith(ErrorCode.badRequest, /cursor must be a whole number/));
+  assert.throws(
+    () => query(op.scan(1.5)),
+    refusedWith(ErrorCode.badRequest, /cursor must be a safe integer/),
+  );
+  assert.throws(
+    () => query(op.keys(bytes('*'.repeat(2049)))),
+    refusedWith(ErrorCode.badRequest, /a pattern of 2049 bytes; at most 2048/),
+  );
+  assert.throws(
+    () => store.execute(encodeOperation(op.scan(0))),
+    refusedWith(ErrorCode.badRequest, /scan is a read/),
+  );
+  assert.throws(
+    () => store.query(encodeSequence([op.get(bytes('a')), op.keys(bytes('*'))], false)),
+    refusedWith(ErrorCode.badRequest, /keys cannot be part of a sequence: send it on its own/),
+  );
+  assert.throws(
+    () => store.execute(encodeSequence([op.put(bytes('b'), bytes('1')), op.scan(0)], false)),
+    refusedWith(ErrorCode.badRequest, /scan cannot be part of a sequence/),
+  );
+});
