@@ -73,6 +73,13 @@ export interface TestOnlyFaults {
    * whose time was taken away is not deleted by expiry must catch it.
    */
   readonly keepTtlOnPut?: boolean;
+  /**
+   * Scans: the key/value store's cursor is a position in its keys' order (the naive cursor, which a
+   * deletion behind it shifts, so the key after it is skipped) instead of a hash bucket. Honoured by
+   * the simulator's store, where the check that a whole scan returns every key present throughout
+   * must catch it.
+   */
+  readonly scanByPosition?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -95,4 +102,5 @@ export const testOnlyFaultNames = [
   'expireEarly',
   'neverExpire',
   'keepTtlOnPut',
+  'scanByPosition',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

@@ -38,7 +38,16 @@ import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
 import { expireConditions } from '../state-machine/kv-expiry.js';
 import type { KvLimits } from '../state-machine/kv-limits.js';
-import { type KvOperation, type KvResultOf, kvOperation } from '../state-machine/kv-operations.js';
+import {
+  decodeOperation,
+  decodeResult,
+  encodeOperation,
+  encodeResult,
+  type KvOperation,
+  type KvResultOf,
+  kvOperation,
+} from '../state-machine/kv-operations.js';
+import { isSequence } from '../state-machine/kv-sequence.js';
 import { textValueOf } from '../state-machine/kv-snapshot-reader.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { decodeBinaryUpdate } from '../state-machine/kv-updates.js';
@@ -447,13 +456,14 @@ function latin1(text: string): Uint8Array {
 }
 
 /** The test-only faults a SimKeyValueStore honours. */
-type StoreFaults = Pick<TestOnlyFaults, 'expireEarly' | 'neverExpire' | 'keepTtlOnPut'>;
+type StoreFaults = Pick<TestOnlyFaults, 'expireEarly' | 'neverExpire' | 'keepTtlOnPut' | 'scanByPosition'>;
 
 /**
  * The key/value store as every simulated replica runs it, reporting the deletions it hands the core,
  * and breaking expiry as the test-only faults say: looking ahead when it picks what is due
  * (`expireEarly`), never handing the core a deletion (`neverExpire`), or applying a put's or a
- * persist's update without its end of the time to live (`keepTtlOnPut`).
+ * persist's update without its end of the time to live (`keepTtlOnPut`); and scans, when told, with
+ * the naive cursor, a position in the keys' order (`scanByPosition`, scan-workload.ts).
  */
 export class SimKeyValueStore extends KeyValueStore {
   constructor(
@@ -486,6 +496,20 @@ export class SimKeyValueStore extends KeyValueStore {
       }
     }
     return update;
+  }
+
+  override query(operation: Uint8Array): Uint8Array {
+    if (this.faults.scanByPosition !== true || isSequence(operation)) return super.query(operation);
+    const scan = decodeOperation(operation);
+    if (scan.kind !== 'scan') return super.query(operation);
+    // The keys in the store's order (a KEYS of every key walks it), a page from the cursor's position.
+    const all = decodeResult('keys', super.query(encodeOperation(kvOperation.keys(latin1('*'))))).keys;
+    const end = scan.cursor + scan.count;
+    return encodeResult({
+      kind: 'scan',
+      cursor: end >= all.length ? 0 : end,
+      keys: all.slice(scan.cursor, end),
+    });
   }
 
   override apply(update: Uint8Array): void {

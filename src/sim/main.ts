@@ -8,6 +8,7 @@ import { type TestOnlyFaults, testOnlyFaultNames } from '../protocol/test-only-f
 import { noExpiryCounts } from './expiry-workload.js';
 import { runSeed, type SeedResult } from './run-seed.js';
 import { noSaveCounts } from './save-workload.js';
+import { noScanCounts } from './scan-workload.js';
 import { loadSimulation, runServiceSeeds } from './service-main.js';
 import { noSequenceCounts } from './workload.js';
 
@@ -176,6 +177,7 @@ function main(): void {
   let unknownKeys = 0;
   let sessionsExpired = 0;
   const expiry = noExpiryCounts();
+  const scans = { ...noScanCounts(), keysDue: 0 };
   const storage = {
     snapshotsTaken: 0,
     snapshotsKept: 0,
@@ -212,6 +214,7 @@ function main(): void {
     for (const name of Object.keys(sequences) as (keyof typeof sequences)[])
       sequences[name] += result.sequences[name];
     for (const name of Object.keys(expiry) as (keyof typeof expiry)[]) expiry[name] += result.expiry[name];
+    for (const name of Object.keys(scans) as (keyof typeof scans)[]) scans[name] += result.scans[name];
     saves.asked += result.saves.asked;
     saves.refused += result.saves.refused;
     saves.saved += result.saves.saved;
@@ -248,6 +251,7 @@ function main(): void {
         .map(([why, number]) => `${why} ${number}`)
         .join(', ')})`,
       `keys that expire: ${expiry.set} register writes with a time to live, ${expiry.changed} expires and persists, ${expiry.ttlReads} ttl reads checked, ${expiry.readingWrites} get-sets, get-deletes and get-expires answered and recorded as what they showed; ${expiry.expired} keys deleted by a primary's logged expiry, each checked not before its time nor after it was taken away, and put in the history`,
+      `scans of every key: ${scans.started} begun, ${scans.completed} whole (${scans.pages} pages answered) and checked: ${scans.keysDue} keys present throughout one, each returned`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
       '',

@@ -111,6 +111,7 @@ import {
 } from './multi-key-workload.js';
 import { Random } from './random.js';
 import { SimSaves } from './save-workload.js';
+import { SimScans } from './scan-workload.js';
 import {
   describeOutcome,
   guardUnit,
@@ -194,6 +195,8 @@ export interface WorkloadOptions {
     readonly nowMs: () => number;
     readonly violations: string[];
   };
+  /** Whole scans (scan-workload.ts): the seed of their own draws. None without it. */
+  readonly scans?: { readonly seed: number };
 }
 
 /**
@@ -329,8 +332,8 @@ interface PendingRequest {
   /** Null for a bounded read (it stays out of the history, see `boundedReads`) and for a sequence (its units have one each). */
   readonly handle: OperationHandle | null;
   readonly readOnly: boolean;
-  /** For a sequence, 'sequence' and its units' keys: what messages name. */
-  readonly f: OperationFunction | 'sequence' | UnrecordedKind;
+  /** For a sequence, 'sequence' and its units' keys: what messages name. A scan's page: 'scan'. */
+  readonly f: OperationFunction | 'sequence' | UnrecordedKind | 'scan';
   readonly key: string;
   readonly written: string | null;
   readonly invokeValue: EventValue;
@@ -479,6 +482,8 @@ export class SimWorkload {
   private livenessOperationsLeft = 0;
   readonly saves: SimSaves | null;
   readonly expiries: SimExpiries | null;
+  /** Whole scans, if this run draws them (scan-workload.ts). */
+  readonly scans: SimScans | null;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -536,6 +541,8 @@ export class SimWorkload {
             expiry.nowMs,
             expiry.violations,
           );
+    this.scans =
+      options.scans === undefined ? null : new SimScans(new Random(options.scans.seed), () => this.time());
     for (let index = 0; index < options.clients; index++) {
       const processes: SimProcess[] = [];
       const connection: SimConnection = {
@@ -646,6 +653,12 @@ export class SimWorkload {
   // ---- operations ------------------------------------------------------------------------------
 
   private begin(process: SimProcess): void {
+    const page = this.scans?.pageFor(process.process) ?? null;
+    if (page !== null) {
+      if (this.livenessPhase) this.livenessOperationsLeft -= 1;
+      this.invokeScanPage(process, page);
+      return;
+    }
     const probed = this.random.chance(this.probeProbability) ? this.registerBeingWritten() : undefined;
     if (probed !== undefined) {
       if (this.livenessPhase) this.livenessOperationsLeft -= 1;
@@ -935,6 +948,27 @@ export class SimWorkload {
       invokeValue: null,
       durability,
       requestNumber: this.requestNumberFor(process, readOnly),
+      ...this.firstAttempt(),
+      bounded: null,
+      status: null,
+    };
+    this.send(process, process.pending);
+  }
+
+  /** A page of a whole scan (scan-workload.ts): a read at the primary, kept out of the history. */
+  private invokeScanPage(process: SimProcess, operation: KvOperation): void {
+    this.invoked += 1;
+    process.pending = {
+      handle: null,
+      operation,
+      sequence: null,
+      readOnly: true,
+      f: 'scan',
+      key: 'scan',
+      written: null,
+      invokeValue: null,
+      durability: 'sync',
+      requestNumber: 0,
       ...this.firstAttempt(),
       bounded: null,
       status: null,
@@ -1291,7 +1325,12 @@ export class SimWorkload {
         else this.finish(process, 'ok', null, false, undefined, index);
         return;
       }
+      case 'scan':
+        this.scans?.pageAnswered(process.process, decodeResult('scan', reply.result));
+        this.finish(process, 'ok', null, false, undefined, index);
+        return;
       case 'lengths':
+      case 'keys':
         throw new Error(`the workload sends no ${pending.operation.kind}`);
     }
   }
@@ -1636,6 +1675,7 @@ export class SimWorkload {
   /** The process is free for its next operation, after some think time. */
   private endPending(process: SimProcess): void {
     this.expiries?.abandoned(process.process);
+    this.scans?.ended(process.process);
     process.pending = null;
     process.operationsDone += 1;
     const idleTicksMax = this.options.idleTicksMax ?? 0;

@@ -297,6 +297,16 @@ const brokenBuilds: readonly {
     seeds: 1,
     caughtAs: /which ends any time to live|a persist ran after the write/,
   },
+  // Scans (scan-workload.ts, in 30 % of the seeds, none of those above): the naive cursor, a position
+  // in the keys' order, which a deletion behind it shifts; caught in 9 of seeds 1..200 (6, 25, 51,
+  // 104, 121, ...).
+  {
+    fault: 'scanByPosition',
+    what: 'a store whose scan cursor is a position in its keys (a deletion behind it skips a key)',
+    start: 6,
+    seeds: 1,
+    caughtAs: /did not return \S+, present throughout it/,
+  },
 ];
 
 for (const { fault, what, start, seeds, caughtAs } of brokenBuilds) {

@@ -1,0 +1,80 @@
+// The check of whole scans against a history: a key present from the scan's first call to its last
+// must come back, a key that may have been deleted meanwhile need not, and a scan returns only keys
+// some client wrote.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  checkScans,
+  type EventValue,
+  type Operation,
+  type OperationFunction,
+  type OperationStatus,
+} from '../../src/check/index.js';
+
+function op(
+  f: OperationFunction,
+  key: string,
+  input: EventValue,
+  output: EventValue,
+  [call, ret]: readonly [number, number],
+  status: OperationStatus = 'ok',
+): Operation {
+  return {
+    process: 1,
+    f,
+    key,
+    input,
+    output: status === 'ok' ? output : null,
+    call,
+    ret: status === 'info' ? Number.POSITIVE_INFINITY : ret,
+    status,
+  };
+}
+
+const alone = (key: string) => [key];
+const scan = (keys: readonly string[], start = 100, end = 200) => ({ start, end, keys: new Set(keys) });
+
+test('a key written before the scan and never deleted must come back', () => {
+  const history = [op('write', 'a', 'x', 'x', [10, 20]), op('append', 'b', 't', 1, [30, 40])];
+  assert.deepEqual(checkScans([scan(['a', 'b'])], history, alone), { violations: [], keysDue: 2 });
+  const missed = checkScans([scan(['a'])], history, alone);
+  assert.equal(missed.violations.length, 1);
+  assert.match(missed.violations[0] ?? '', /did not return b, present throughout it \(a append/);
+});
+
+test('a key seen present by a read counts; one written during the scan, or absent, need not come back', () => {
+  const history = [
+    op('read', 'seen', null, 'v', [10, 20]),
+    op('read', 'absent', null, null, [10, 20]),
+    op('write', 'late', 'x', 'x', [90, 150]),
+    op('write', 'unknown', 'x', null, [10, 20], 'info'),
+  ];
+  const result = checkScans([scan([])], history, alone);
+  assert.equal(result.keysDue, 1);
+  assert.match(result.violations.join('\n'), /did not return seen/);
+});
+
+test('anything that may delete the key before the scan ended excuses it, whatever became of it', () => {
+  const history = [
+    op('write', 'a', 'x', 'x', [10, 20]),
+    op('delete', 'a', null, null, [150, 160], 'fail'),
+    op('write', 'b', 'x', 'x', [10, 20]),
+    op('cas', 'b', ['x', null], ['x', null], [5, 8], 'info'),
+    op('write', 'c', 'x', 'x', [10, 20]),
+    op('delete', 'c', null, null, [250, 260]),
+  ];
+  const result = checkScans([scan([])], history, alone);
+  assert.equal(result.keysDue, 1, 'only c: its delete came after the scan ended');
+  assert.match(result.violations.join('\n'), /did not return c/);
+});
+
+test('a key no client wrote before the scan ended is reported; a group stands for its members', () => {
+  const history = [op('write', 'g', 'v', 'v', [10, 20])];
+  const members = (key: string) => (key === 'g' ? ['g.0', 'g.1'] : [key]);
+  assert.deepEqual(checkScans([scan(['g.0', 'g.1'])], history, members).violations, []);
+  const result = checkScans([scan(['g.0', 'g.1', 'ghost'])], history, members);
+  assert.deepEqual(result.violations.length, 1);
+  assert.match(result.violations[0] ?? '', /returned ghost, which no client wrote before it ended/);
+  assert.match(checkScans([scan(['g.0'])], history, members).violations.join('\n'), /did not return g\.1/);
+});
