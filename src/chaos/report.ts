@@ -5,6 +5,7 @@
 
 import type { DirectoryLossChecks, FaultRecord, NemesisKind } from './faults.js';
 import type { StorageEvents } from './replica-logs.js';
+import type { ScanCounts } from './scanner.js';
 import type { SaveCounts } from './snapshot-saver.js';
 import type { BoundedReadCounts, RequestStatusState, WriteAcknowledgement } from './workload.js';
 
@@ -38,6 +39,11 @@ export interface ChaosReport {
    * `reads` in all) and failed (they observed nothing), with the first failure's message.
    */
   readonly saves: Readonly<SaveCounts>;
+  /**
+   * The scanner's walks over every key: begun, whole (each checked against the history: `keysDue`
+   * keys present throughout one, all of which had to come back), ended by a failed call.
+   */
+  readonly scans: Readonly<ScanCounts> & { readonly keysDue: number };
   readonly nemeses: readonly NemesisKind[];
   readonly concurrency: number;
   readonly replicas: number;
@@ -219,6 +225,15 @@ export function describeSaves(saves: Readonly<SaveCounts>): string {
   );
 }
 
+/** The report's line on the scanner's walks. */
+export function describeScans(scans: ChaosReport['scans']): string {
+  const failure = scans.firstFailure === null ? '' : ` (the first: ${scans.firstFailure})`;
+  return (
+    `scans: ${scans.started} walks of every key begun, ${scans.completed} whole (${scans.pages} calls answered), ` +
+    `checked: ${scans.keysDue} keys present throughout one, each returned; ${scans.failed} ended by a failed call${failure}`
+  );
+}
+
 /** Nearest-rank percentile of ascending `sorted`. */
 export function percentile(sorted: readonly number[], fraction: number): number {
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
@@ -296,6 +311,7 @@ export function formatReport(report: ChaosReport): string {
     );
   }
   lines.push(`  ${describeSaves(report.saves)}`);
+  lines.push(`  ${describeScans(report.scans)}`);
   if (report.unsuccessfulByCause.size > 0) {
     const causes = [...report.unsuccessfulByCause].sort(([, a], [, b]) => b - a);
     lines.push(`  not ok: ${causes.map(([cause, count]) => `${count} ${cause}`).join(', ')}`);

@@ -16,6 +16,7 @@ import {
   checkAtMostOnce,
   checkLinearizable,
   checkNoLostWrites,
+  checkScans,
   describeOperation,
   type HistoryEvent,
   HistoryRecorder,
@@ -54,6 +55,7 @@ import {
   type StorageEvents,
 } from './replica-logs.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
+import { noScans } from './scanner.js';
 import { diskHangUnavailable } from './server-disks.js';
 import { checkHealedSave, noSaves } from './snapshot-saver.js';
 import { checkStaleness } from './staleness.js';
@@ -347,6 +349,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   problems.push(...(nemesis?.problems ?? []));
   problems.push(...(workload?.crashes ?? []));
   problems.push(...(workload?.tornReads ?? []));
+  // Whole walks over every key, against the history (check/scans.ts); a group stands for its members,
+  // and the ballast was written before the workload, outside the history.
+  const ballast = new Set(Array.from({ length: CHAOS_BALLAST_KEYS }, (_, k) => ballastKey(k)));
+  const scanCheck = checkScans(
+    workload?.scanner.completed ?? [],
+    operations,
+    (key) => (isGroupKey(key) ? groupMembers(key) : [key]),
+    (key) => ballast.has(key),
+  );
+  problems.push(...scanCheck.violations);
   problems.push(...(workload?.saver?.unreadable ?? []));
   const malformed = workload?.malformedRedisReplies ?? [];
   if (malformed.length > 0) {
@@ -380,6 +392,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sharedSequences: sharedCount?.total ?? 0,
     },
     saves: { ...(workload?.saver?.counts ?? noSaves()) },
+    scans: { ...(workload?.scanner.counts ?? noScans()), keysDue: scanCheck.keysDue },
     nemeses: options.nemeses,
     concurrency: options.concurrency,
     replicas: options.replicas,

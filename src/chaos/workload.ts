@@ -65,6 +65,9 @@
 // numbered after the Redis-port ones, saves a snapshot of the cluster every few seconds through a
 // Client of its own and records each save as a read of every register key.
 //
+// The scanner (scanner.ts) walks every key with SCAN every few seconds through the last library
+// Client; its walks stay out of the history and are checked against it (check/scans.ts).
+//
 // Bounded reads: some reads ask any member, within BOUNDED_READ_MAX_STALENESS_MS (half of them also
 // readYourWrites). A backup may answer them from an older state, so they stay out of the history;
 // they, and every write's version (its value or length, log index and acknowledgement time), go to
@@ -101,6 +104,7 @@ import {
   type RedisReply,
   RedisReplyError,
 } from './redis-port-client.js';
+import { Scanner } from './scanner.js';
 import { SnapshotSaver } from './snapshot-saver.js';
 import type { BoundedRead, KeyKind, WriteVersion } from './staleness.js';
 
@@ -365,7 +369,9 @@ export class Workload {
   private readonly redisConnections = new Set<RedisPortClient>();
   /** The saver, if the run gave it a directory; its counts are the report's saves. */
   readonly saver: SnapshotSaver | null = null;
-  /** Ends the saver's pause between saves at once when the workload stops. */
+  /** Walks every key with SCAN while the faults go on (scanner.ts); its counts are the report's scans. */
+  readonly scanner: Scanner;
+  /** Ends the saver's and the scanner's pauses at once when the workload stops. */
   private readonly stopping = new AbortController();
 
   private constructor(
@@ -409,6 +415,15 @@ export class Workload {
       });
       this.loops.push(this.guarded(saverProcess, this.saver.run(this.stopping.signal)));
     }
+    // Drawn after the saver, for the same reason. Out of the history: it needs no process of its own.
+    const scanClient = clients[clients.length - 1];
+    assert(scanClient !== undefined, 'a workload has a client');
+    this.scanner = new Scanner({
+      client: scanClient,
+      random: new Random(seeds.nextUint32()),
+      clock: options.clock,
+    });
+    this.loops.push(this.guarded(next, this.scanner.run(this.stopping.signal)));
     this.processes = next;
   }
 

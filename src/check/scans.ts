@@ -11,7 +11,8 @@
 // And a scan returns nothing but keys: every key it returned is one some client wrote, by an
 // operation invoked before its last answer.
 //
-// A history key may stand for several store keys (the simulator's groups: `storeKeysOf`).
+// A history key may stand for several store keys (the simulator's groups: `storeKeysOf`), and some
+// store keys may be written outside the history (a chaos run's ballast: `writtenElsewhere`).
 
 import { isCasValue, type Operation } from './history.js';
 
@@ -57,6 +58,7 @@ export function checkScans(
   scans: readonly ScanObservation[],
   operations: readonly Operation[],
   storeKeysOf: (historyKey: string) => readonly string[],
+  writtenElsewhere: (storeKey: string) => boolean = () => false,
 ): ScanCheck {
   const byKey = new Map<string, Operation[]>();
   for (const operation of operations) {
@@ -87,7 +89,7 @@ export function checkScans(
       }
     }
     for (const key of scan.keys) {
-      if (!written.has(key))
+      if (!written.has(key) && !writtenElsewhere(key))
         violations.push(`${which} returned ${key}, which no client wrote before it ended`);
     }
   }

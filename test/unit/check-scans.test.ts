@@ -78,3 +78,9 @@ test('a key no client wrote before the scan ended is reported; a group stands fo
   assert.match(result.violations[0] ?? '', /returned ghost, which no client wrote before it ended/);
   assert.match(checkScans([scan(['g.0'])], history, members).violations.join('\n'), /did not return g\.1/);
 });
+
+test('a key written outside the history (a chaos run ballast) is no stranger', () => {
+  const elsewhere = (key: string) => key.startsWith('ballast.');
+  assert.deepEqual(checkScans([scan(['ballast.0'])], [], alone, elsewhere).violations, []);
+  assert.equal(checkScans([scan(['ballast.0', 'other'])], [], alone, elsewhere).violations.length, 1);
+});
