@@ -246,6 +246,26 @@ export function addClientCommands(program: Command): void {
     });
   });
 
+  addClientOptions(
+    program
+      .command('keys')
+      .description(
+        'print every key that matches PATTERN (a glob: * ? [a-z] [^a] \\x; default *), one a line, walking them with SCAN a page at a time (keys added or deleted meanwhile may or may not show)',
+      )
+      .argument('[pattern]', 'the glob the keys must match', '*')
+      .option('--count <n>', 'keys each SCAN call looks at', integerIn(1, 100_000), 1000),
+  ).action((pattern: string, flags: ClientFlags & { readonly count: number }) =>
+    withClient(flags, async (client) => {
+      const keys: string[] = [];
+      for await (const key of client.scanKeys({ match: pattern, count: flags.count })) {
+        const text = Buffer.from(key).toString('utf8');
+        if (flags.json) keys.push(text);
+        else printLine(text);
+      }
+      if (flags.json) printJson({ pattern, keys });
+    }),
+  );
+
   addClientOptions(program.command('del').description('delete KEY').argument('<key>', 'the key (UTF-8)'), {
     write: true,
   }).action((key: string, flags: WriteFlags) =>

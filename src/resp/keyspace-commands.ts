@@ -6,7 +6,12 @@
 // connection (a cursor is the same number on every replica, so an iteration may go on anywhere).
 // Every key is a string here, so SCAN ... TYPE string filters nothing and any other type finds none.
 
-import { type KvOperation, type KvResultOf, kvOperation, scanCursorMax } from '../state-machine/index.js';
+import {
+  type KvOperation,
+  type KvResultOf,
+  kvOperation,
+  SCAN_CURSOR_BUILDING,
+} from '../state-machine/index.js';
 import { integerArgument, lowerName } from './arguments.js';
 import type { CommandSpec } from './command-table.js';
 import type { CommandContext } from './context.js';
@@ -31,7 +36,7 @@ const keysReply = (keys: readonly Uint8Array[]): RespReply => reply.array(keys.m
 /** SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: the next cursor and some keys. */
 async function scan(args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
   const cursor = integerArgument(arg(args, 1), 'ERR invalid cursor');
-  if (cursor < 0 || cursor > scanCursorMax) return reply.error('ERR invalid cursor');
+  if (cursor < 0 || cursor > SCAN_CURSOR_BUILDING) return reply.error('ERR invalid cursor');
   let match: Buffer | null = null;
   let count: number | undefined;
   let stringsOnly = true;

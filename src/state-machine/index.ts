@@ -8,7 +8,7 @@ export {
   expiryAtMsMax,
 } from './kv-expiry.js';
 export { globMatches } from './kv-glob.js';
-export { scanCursorMax } from './kv-key-buckets.js';
+export { SCAN_CURSOR_BUILDING } from './kv-key-buckets.js';
 export {
   checkKvLimits,
   entryOverheadBytes,

@@ -5,52 +5,97 @@
 // names the next bucket to visit and a call visits whole buckets in order. A key present throughout
 // sits in one bucket the whole time, which the iteration visits once: it comes back exactly once.
 // The cursor is the same number on every replica (they hold the same keys), so a READONLY client may
-// carry on at another member. Built on the store's first SCAN and kept up from then on: a store that
-// is never scanned pays nothing for it.
+// carry on at another member, or after a failover.
+//
+// The buckets are made on the store's first scan, so a store never scanned pays nothing for them,
+// and made a slice of keys per call (`buildKeysPerCall`): made at once, 320,000 keys took the event
+// loop 340 ms, and a primary that stops that long under load risks being judged dead. Until they
+// are whole a call answers no keys and a cursor to come back with: SCAN_CURSOR_BUILDING for an
+// iteration that has not begun, or the cursor it was given. Meanwhile the slices walk a live
+// iterator of the store's Map, which also meets every key added after it began (a Map's iterator
+// visits what is appended while it runs), so only deletions need noting before the buckets are
+// whole; after, every key added or deleted is noted as it happens.
 
-export const scanBucketCount = 1 << 16;
-/** A cursor is a bucket's number, 0 to scanBucketCount − 1; 0 starts an iteration and ends one. */
-export const scanCursorMax = scanBucketCount - 1;
+/** Buckets of keys; a cursor names one, 0 to SCAN_CURSOR_LAST. */
+const bucketCount = 1 << 16;
+export const SCAN_CURSOR_LAST = bucketCount - 1;
+/** The cursor of an iteration that has not begun because the buckets are still being made. */
+export const SCAN_CURSOR_BUILDING = bucketCount;
 
 export class KeyBuckets {
-  readonly #buckets: (Set<string> | undefined)[] = new Array(scanBucketCount).fill(undefined);
+  readonly #buckets: (string[] | undefined)[] = new Array(bucketCount).fill(undefined);
+  /** The store's keys not yet put in buckets; null once every key is in one. */
+  #unplaced: Iterator<string> | null;
 
-  constructor(keys: Iterable<string>) {
-    for (const key of keys) this.add(key);
+  constructor(
+    keys: Iterator<string>,
+    private readonly buildKeysPerCall: number,
+  ) {
+    this.#unplaced = keys;
   }
 
-  add(key: string): void {
-    const bucket = bucketOf(key);
-    const keys = this.#buckets[bucket];
-    if (keys === undefined) this.#buckets[bucket] = new Set([key]);
-    else keys.add(key);
+  get whole(): boolean {
+    return this.#unplaced === null;
   }
 
-  delete(key: string): void {
+  /** A key the store added. Before the buckets are whole, the live iterator meets it anyway. */
+  added(key: string): void {
+    if (this.#unplaced === null) this.#place(key);
+  }
+
+  /** A key the store deleted. */
+  deleted(key: string): void {
     const bucket = bucketOf(key);
     const keys = this.#buckets[bucket];
-    if (keys === undefined) return;
-    keys.delete(key);
-    if (keys.size === 0) this.#buckets[bucket] = undefined;
+    const at = keys?.indexOf(key) ?? -1;
+    if (keys === undefined || at < 0) return;
+    // Order within a bucket does not matter: the last takes the deleted one's place.
+    const last = keys.pop() as string;
+    if (at < keys.length) keys[at] = last;
+    if (keys.length === 0) this.#buckets[bucket] = undefined;
   }
 
   /**
    * Hands `visit` every key of the buckets from `cursor` on, whole buckets, until `count` keys were
    * visited or `visit` answers false (the caller's reply is full); answers the cursor to go on from,
-   * 0 once the last bucket was visited.
+   * 0 once the last bucket was visited. While the buckets are not whole it makes a slice of them
+   * and, if that did not finish them, visits nothing and answers the cursor to come back with.
    */
   scan(cursor: number, count: number, visit: (key: string) => boolean): number {
+    if (this.#unplaced !== null) {
+      this.#placeSome();
+      if (this.#unplaced !== null) return cursor === 0 ? SCAN_CURSOR_BUILDING : cursor;
+    }
     let visited = 0;
-    for (let bucket = cursor; bucket < scanBucketCount; bucket++) {
+    for (let bucket = cursor === SCAN_CURSOR_BUILDING ? 0 : cursor; bucket < bucketCount; bucket++) {
       const keys = this.#buckets[bucket];
       if (keys === undefined) continue;
       let more = true;
       for (const key of keys) more = visit(key) && more;
-      visited += keys.size;
-      const next = bucket + 1 === scanBucketCount ? 0 : bucket + 1;
+      visited += keys.length;
+      const next = bucket + 1 === bucketCount ? 0 : bucket + 1;
       if (visited >= count || !more) return next;
     }
     return 0;
+  }
+
+  #placeSome(): void {
+    const unplaced = this.#unplaced as Iterator<string>;
+    for (let placed = 0; placed < this.buildKeysPerCall; placed++) {
+      const next = unplaced.next();
+      if (next.done === true) {
+        this.#unplaced = null;
+        return;
+      }
+      this.#place(next.value);
+    }
+  }
+
+  #place(key: string): void {
+    const bucket = bucketOf(key);
+    const keys = this.#buckets[bucket];
+    if (keys === undefined) this.#buckets[bucket] = [key];
+    else keys.push(key);
   }
 }
 

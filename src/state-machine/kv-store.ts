@@ -30,7 +30,7 @@ import {
   expiryTime,
 } from './kv-expiry.js';
 import { globFilters, globMatches } from './kv-glob.js';
-import { KeyBuckets, scanCursorMax } from './kv-key-buckets.js';
+import { KeyBuckets, SCAN_CURSOR_BUILDING } from './kv-key-buckets.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
@@ -495,11 +495,11 @@ export class KeyValueStore implements StateMachine {
     if (effect.kind === 'set') after = effect.value;
     else if (effect.kind === 'append') after = (before ?? '') + effect.value;
     if (after === undefined) {
-      if (this.#entries.delete(key)) this.#buckets?.delete(key);
+      if (this.#entries.delete(key)) this.#buckets?.deleted(key);
       this.#expiries.delete(key);
     } else {
       this.#entries.set(key, after);
-      if (before === undefined) this.#buckets?.add(key);
+      if (before === undefined) this.#buckets?.added(key);
     }
     this.#bytes += entryBytes(key.length, after?.length) - entryBytes(key.length, before?.length);
   }
@@ -529,10 +529,10 @@ export class KeyValueStore implements StateMachine {
    */
   #scan(operation: KvOperationOf<'scan'>): Uint8Array {
     const { cursor, count } = operation;
-    if (!Number.isSafeInteger(cursor) || cursor < 0 || cursor > scanCursorMax) {
+    if (!Number.isSafeInteger(cursor) || cursor < 0 || cursor > SCAN_CURSOR_BUILDING) {
       throw new ServiceError(
         ErrorCode.badRequest,
-        `scan: cursor ${cursor} is not one this store gave (0 to ${scanCursorMax})`,
+        `scan: cursor ${cursor} is not one this store gave (0 to ${SCAN_CURSOR_BUILDING})`,
       );
     }
     if (!Number.isSafeInteger(count) || count < 1) {
@@ -543,7 +543,7 @@ export class KeyValueStore implements StateMachine {
     }
     const match = operation.match === null ? null : this.#pattern('scan', operation.match);
     const pattern = match !== null && globFilters(match) ? match : null;
-    this.#buckets ??= new KeyBuckets(this.#entries.keys());
+    this.#buckets ??= new KeyBuckets(this.#entries.keys(), this.limits.scanBuildKeysPerCall);
     const keys: Uint8Array[] = [];
     let bytes = 0;
     const next = this.#buckets.scan(cursor, count, (key) => {

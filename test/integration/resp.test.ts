@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
-import { adminAddressOf, LocalCluster, type RunningProcess, waitFor } from './harness.js';
+import { adminAddressOf, LocalCluster, type RunningProcess, runCli, waitFor } from './harness.js';
 
 const respArguments = ['--resp', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
 
@@ -341,6 +341,28 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     await assert.rejects(scanner.call('SCAN', '0', 'COUNT', '0'), /ERR syntax error/);
     await assert.rejects(scanner.call('SCAN', '0', 'LIMIT', '5'), /ERR syntax error/);
     for (const client of [writer, scanner]) client.disconnect();
+
+    // The same keys through the library and the command line.
+    const native = await cluster.client();
+    const walked: string[] = [];
+    for await (const key of native.scanKeys({ match: 'scan:2*', count: 7 }))
+      walked.push(Buffer.from(key).toString());
+    assert.equal(walked.length, 111, 'scan:2, scan:20..29, scan:200..299');
+    assert.deepEqual(
+      (await native.keys('scan:29?')).map((key) => Buffer.from(key).toString()).sort(),
+      Array.from({ length: 10 }, (_, at) => `scan:29${at}`),
+    );
+    const coordinator = ['--coordinator', cluster.coordinatorAddress];
+    const listed = await runCli(['keys', 'scan:1?', ...coordinator]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      listed.stdout.trim().split('\n').sort(),
+      Array.from({ length: 10 }, (_, at) => `scan:1${at}`),
+    );
+    const json = await runCli(['keys', 'scan:5', '--json', ...coordinator]);
+    assert.deepEqual(JSON.parse(json.stdout), { pattern: 'scan:5', keys: ['scan:5'] });
+    const bad = await runCli(['keys', '--count', '0', ...coordinator]);
+    assert.equal(bad.code, 2, bad.stderr);
   });
 
   test('redis-benchmark -t set,get,incr completes against a backup, and its increments ran exactly once, pipelined, shared or neither', async () => {

@@ -13,9 +13,10 @@ import {
   encodeSequence,
   globMatches,
   KeyValueStore,
+  kvLimitsDefault,
   kvLimitsTiny,
   kvOperation as op,
-  scanCursorMax,
+  SCAN_CURSOR_BUILDING,
 } from '../../src/state-machine/index.js';
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'latin1');
@@ -124,13 +125,14 @@ test('a full scan with nothing changing returns every key exactly once, about co
   );
 });
 
-test('a key present throughout a scan comes back, whatever is added and deleted meanwhile', () => {
+test('a key present throughout a scan comes back, whatever is added and deleted meanwhile, the buckets made or in the making', () => {
   fc.assert(
     fc.property(
       fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400 }),
       fc.integer({ min: 1, max: 50 }),
-      (changes, count) => {
-        const store = new KeyValueStore();
+      fc.integer({ min: 1, max: 400 }),
+      (changes, count, buildKeysPerCall) => {
+        const store = new KeyValueStore({ ...kvLimitsDefault, scanBuildKeysPerCall: buildKeysPerCall });
         const stable = Array.from({ length: 200 }, (_, at) => `stable:${at}`);
         for (const key of stable) put(store, key);
         for (let at = 0; at < 100; at++) put(store, `churn:${at}`);
@@ -149,10 +151,30 @@ test('a key present throughout a scan comes back, whatever is added and deleted 
           assert.ok(key.startsWith('stable:') || key.startsWith('churn:'), `${key} was never written`);
         // Present throughout and never moved: each stable key comes back once.
         assert.equal(seen.filter((key) => key.startsWith('stable:')).length, stable.length);
+        // With nothing changing, the next scan returns exactly the keys the store holds, each once:
+        // every key added or deleted while the buckets were made, or after, was noted.
+        const held = decodeResult('keys', store.query(encodeOperation(op.keys(bytes('*'))))).keys.map(text);
+        assert.deepEqual(iterate(store, count).seen.sort(), held.sort());
       },
     ),
     { numRuns: 100 },
   );
+});
+
+test('a large store makes its buckets a slice per call: until whole, a call answers no keys and a cursor to come back with', () => {
+  const store = new KeyValueStore({ ...kvLimitsDefault, scanBuildKeysPerCall: 100 });
+  for (let at = 0; at < 450; at++) put(store, `k${at}`);
+  // 450 keys, 100 a call: four calls answer nothing; the fifth finishes the buckets and answers.
+  for (let call = 0; call < 4; call++)
+    assert.deepEqual(scan(store, 0), { cursor: SCAN_CURSOR_BUILDING, keys: [] });
+  const first = scan(store, SCAN_CURSOR_BUILDING, 100);
+  assert.ok(first.keys.length >= 100 && first.cursor > 0);
+  const rest = iterate(store, 100).seen;
+  assert.equal(new Set(rest).size, 450, 'then a whole iteration, every key once');
+  // A cursor of an iteration begun elsewhere waits, unchanged, on a store still making its buckets.
+  const fresh = new KeyValueStore({ ...kvLimitsDefault, scanBuildKeysPerCall: 100 });
+  fresh.restore(store.snapshot());
+  assert.deepEqual(scan(fresh, first.cursor), { cursor: first.cursor, keys: [] });
 });
 
 test('a cursor is the same on a backup that only applied the updates, and after a restore', () => {
@@ -219,8 +241,8 @@ test('a bad cursor, count or pattern is BAD_REQUEST; scan and keys are reads, an
   put(store, 'a');
   const query = (operation: Parameters<typeof encodeOperation>[0]) => store.query(encodeOperation(operation));
   assert.throws(
-    () => query(op.scan(scanCursorMax + 1)),
-    refusedWith(ErrorCode.badRequest, /cursor 65536 is not one this store gave/),
+    () => query(op.scan(SCAN_CURSOR_BUILDING + 1)),
+    refusedWith(ErrorCode.badRequest, /cursor 65537 is not one this store gave \(0 to 65536\)/),
   );
   assert.throws(
     () => query(op.scan(0, { count: 0 })),
