@@ -224,6 +224,14 @@ export const kvCommands: readonly CommandSpec[] = [
     keys: [1, -1, 1],
     plan: (args) => planOf(kvOperation.deleteMany(args.slice(1)), ({ count }) => reply.integer(count)),
   }),
+  // Redis frees an UNLINKed value in the background; here a delete is one logged entry either way.
+  kvCommand({
+    name: 'unlink',
+    arity: -2,
+    flags: ['write', 'fast'],
+    keys: [1, -1, 1],
+    plan: (args) => planOf(kvOperation.deleteMany(args.slice(1)), ({ count }) => reply.integer(count)),
+  }),
   kvCommand({
     name: 'exists',
     arity: -2,

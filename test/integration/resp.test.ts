@@ -337,7 +337,7 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     ];
     assert.deepEqual([cursor, page], ['0', []], 'every key is a string');
     await assert.rejects(scanner.call('SCAN', 'x'), /ERR invalid cursor/);
-    await assert.rejects(scanner.call('SCAN', '65536'), /ERR invalid cursor/);
+    await assert.rejects(scanner.call('SCAN', '65537'), /ERR invalid cursor/);
     await assert.rejects(scanner.call('SCAN', '0', 'COUNT', '0'), /ERR syntax error/);
     await assert.rejects(scanner.call('SCAN', '0', 'LIMIT', '5'), /ERR syntax error/);
     for (const client of [writer, scanner]) client.disconnect();

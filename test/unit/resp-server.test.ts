@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':49',
+      ':50',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -477,7 +477,7 @@ describe('pipelines', () => {
     assert.match(multi, /^\+OK\r\n-ERR SCAN inside MULTI is not supported[^\r]*\r\n-EXECABORT/);
   });
 
-  test('SETNX, TYPE, DBSIZE and SELECT answer as Redis does; only database 0 exists', async () => {
+  test('SETNX, TYPE, DBSIZE, SELECT and UNLINK answer as Redis does; only database 0 exists', async () => {
     const { port } = await start();
     const commands = [
       'SETNX a 1',
@@ -489,9 +489,11 @@ describe('pipelines', () => {
       'SELECT 0',
       'SELECT 1',
       'SELECT one',
+      'UNLINK a nothing',
+      'TYPE a',
     ];
-    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(10));
-    assert.deepEqual(text.split('\r\n').slice(0, 10), [
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(12));
+    assert.deepEqual(text.split('\r\n').slice(0, 12), [
       ':1',
       ':0',
       '$1',
@@ -502,6 +504,8 @@ describe('pipelines', () => {
       '+OK',
       '-ERR DB index is out of range',
       '-ERR value is not an integer or out of range',
+      ':1',
+      '+none',
     ]);
   });
 
