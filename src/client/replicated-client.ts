@@ -500,10 +500,12 @@ export class ReplicatedClient {
         const address = status.replicas.find((replica) => replica.id === primaryId)?.address;
         if (address === undefined) throw new UnavailableError('the coordinator names no primary');
         primary = new SharedConnection(address, this.hello, parseSaveReply, this.nextId, this.dialing);
-        const ready = await this.awaitSaveReady(primary, primaryId, endMs);
+        const leading = <T>(answer: Promise<T>, what: string) =>
+          this.whileLeading(answer, primaryId, endMs, what);
+        const ready = await this.awaitSaveReady(primary, leading, endMs);
         if (ready.type !== 'save_ready') throw saveFailure(ready, 'a save');
         await sink.begin(ready);
-        await fetchSnapshotFile(primary, ready, sink, endMs, options.onProgress);
+        await fetchSnapshotFile(primary, ready, sink, endMs, leading, options.onProgress);
         return ready;
       } catch (error) {
         if (!(error instanceof UnderstudyError) || error instanceof HandshakeError) throw error;
@@ -518,20 +520,31 @@ export class ReplicatedClient {
     throw new UnavailableError(`no snapshot saved within the deadline: ${lastFailure}`);
   }
 
-  /**
-   * Asks `primary` for a save and waits for its answer, while asking the coordinator every second
-   * whether `primaryId` still leads: a primary cut off from the coordinator, or whose disk hangs,
-   * may never learn it was replaced, and would keep the save waiting for a snapshot it cannot keep.
-   */
-  private async awaitSaveReady(
+  /** Asks `primary` for a save and waits for its answer, as long as it leads. */
+  private awaitSaveReady(
     primary: SharedConnection<SaveReply>,
-    primaryId: string | undefined,
+    leading: WhileLeading,
     endMs: number,
   ): Promise<SaveReply> {
     const answer = primary.call(
       (id) => ({ type: 'save_request', id }),
       Math.min(endMs, performance.now() + saveReadyTimeoutMs),
     );
+    return leading(answer, 'named its snapshot');
+  }
+
+  /**
+   * `answer`, while asking the coordinator every second whether `primaryId` still leads: a primary
+   * cut off from the coordinator, stopped, or whose disk hangs may never learn it was replaced, and
+   * would keep the save waiting, for a snapshot it cannot keep or a chunk it cannot send, until a
+   * timeout of tens of seconds. Once another leads, NOT_PRIMARY: the save starts over there.
+   */
+  private async whileLeading<T>(
+    answer: Promise<T>,
+    primaryId: string | undefined,
+    endMs: number,
+    what: string,
+  ): Promise<T> {
     const answered = answer.then(
       () => true,
       () => true,
@@ -547,8 +560,9 @@ export class ReplicatedClient {
         );
         const leader = status?.view?.primary;
         if (leader !== undefined && leader !== primaryId) {
-          throw new UnavailableError(
-            `${primaryId} stopped leading (${leader} leads) before it named its snapshot`,
+          throw new RequestRefusedError(
+            ErrorCode.notPrimary,
+            `${primaryId} stopped leading (${leader} leads) before it ${what}`,
           );
         }
       }
@@ -854,6 +868,7 @@ async function fetchSnapshotFile(
   ready: SaveReady,
   sink: SnapshotSaveSink,
   endMs: number,
+  leading: WhileLeading,
   onProgress: ((written: number, total: number) => void) | undefined,
 ): Promise<void> {
   const progress = { written: 0 };
@@ -861,7 +876,7 @@ async function fetchSnapshotFile(
   while (progress.written < ready.snapshot.sizeBytes) {
     const before = progress.written;
     try {
-      await fetchChunksFrom(primary, ready, sink, endMs, progress, onProgress);
+      await fetchChunksFrom(primary, ready, sink, endMs, leading, progress, onProgress);
     } catch (error) {
       const lost = error instanceof ConnectionClosedError || error instanceof UnavailableError;
       failures = progress.written > before ? 1 : failures + 1;
@@ -876,6 +891,7 @@ async function fetchChunksFrom(
   ready: SaveReady,
   sink: SnapshotSaveSink,
   endMs: number,
+  leading: WhileLeading,
   progress: { written: number },
   onProgress: ((written: number, total: number) => void) | undefined,
 ): Promise<void> {
@@ -896,7 +912,7 @@ async function fetchChunksFrom(
     }
     const next = reads.shift();
     if (next === undefined) break;
-    const chunk = await next.reply;
+    const chunk = await leading(next.reply, `sent the chunk at offset ${next.offset}`);
     if (chunk.type !== 'save_chunk') throw saveFailure(chunk, 'a read of the snapshot');
     const expected = Math.min(saveChunkBytes, total - next.offset);
     if (
@@ -913,6 +929,9 @@ async function fetchChunksFrom(
     onProgress?.(progress.written, total);
   }
 }
+
+/** An answer of the primary a save reads from, awaited as long as it leads (`whileLeading`). */
+type WhileLeading = <T>(answer: Promise<T>, what: string) => Promise<T>;
 
 /** A save's refusal, or an answer of the wrong kind, as the error the caller sees. */
 function saveFailure(reply: SaveReply, what: string): UnderstudyError {

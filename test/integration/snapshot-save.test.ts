@@ -143,6 +143,41 @@ test('a snapshot saved under load holds every acknowledged write, and a cluster 
   assert.match(again.stderr, /is not empty: a snapshot is restored only into a new data directory/);
 });
 
+test('a save whose primary is stopped (SIGSTOP) while the file is read starts over at the new primary, within its deadline', async (t) => {
+  // Paced, so the file takes seconds to read; the primary stops after the first chunk and stays
+  // stopped. A chunk waits up to 30 s for its answer, so a save that noticed no new primary would
+  // still be waiting when its 20 s deadline ran out.
+  const cluster = await LocalCluster.start(3, ['--transfer-rate', '300000']);
+  const client = await cluster.client();
+  const value = (key: string) => encoder.encode(`${key}:${'v'.repeat(1000)}`);
+  for (let batch = 0; batch < 60; batch++) {
+    const names = Array.from({ length: 30 }, (_, n) => `s${batch}-${n}`);
+    await client.putMany(names.map((name) => [encoder.encode(name), value(name)] as const));
+  }
+  const before = await cluster.waitForView((view) => view.backups.length === 2);
+  const stopped = cluster.replicas.get(before.primary);
+  assert(stopped !== undefined);
+  t.after(async () => {
+    stopped.child.kill('SIGCONT');
+    await cluster.close();
+  });
+  const file = path.join(cluster.directory, 'stopped.snap');
+  let stoppedIt = false;
+  const saved = await client.saveSnapshot(file, {
+    deadlineMs: 20_000,
+    onProgress: (written, total) => {
+      if (!stoppedIt && written < total) stoppedIt = stopped.child.kill('SIGSTOP');
+    },
+  });
+  assert.ok(stoppedIt, 'the primary was stopped while its file was read');
+  assert.notEqual(saved.replica, before.primary, 'the save was read from the new primary');
+  const read = savedStore(file);
+  for (let batch = 0; batch < 60; batch++) {
+    for (let n = 0; n < 30; n++)
+      assert.equal(read(`s${batch}-${n}`), decoder.decode(value(`s${batch}-${n}`)));
+  }
+});
+
 test('a save whose primary is killed while the file is read starts over at the new primary and holds every write', async (t) => {
   // Paced, so the file takes seconds to read: the kill lands after its first chunk, before its last.
   const cluster = await LocalCluster.start(3, ['--transfer-rate', '300000']);
