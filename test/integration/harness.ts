@@ -302,17 +302,19 @@ export { freePort, freePorts } from '../../src/tools/free-port.js';
 
 /**
  * `understudy start ARGS` as a user runs it (in the foreground; it launches its own servers), with
- * the lines it prints on stdout as they come. The caller stops it, by its process id.
+ * the lines it prints on stdout, and on stderr, as they come. The caller stops it, by its process id.
  */
 export function launchStart(args: readonly string[]): {
   readonly child: ChildProcess;
   readonly lines: string[];
+  readonly errorLines: string[];
 } {
   const child = spawn(process.execPath, [cliPath, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
+  const errorLines: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
-  child.stderr.resume();
-  return { child, lines };
+  createInterface({ input: child.stderr }).on('line', (line) => errorLines.push(line));
+  return { child, lines, errorLines };
 }
 
 /**
