@@ -4,37 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  type BoundedRead,
-  checkBoundedReads,
-  type EventValue,
-  type Operation,
-  type OperationFunction,
-  type OperationStatus,
-} from '../../src/check/index.js';
-
-function write(
-  process: number,
-  f: OperationFunction,
-  key: string,
-  input: EventValue,
-  output: EventValue,
-  [call, ret]: readonly [number, number],
-  status: OperationStatus = 'ok',
-  extra: { readonly index?: number; readonly error?: string } = {},
-): Operation {
-  return {
-    process,
-    f,
-    key,
-    input,
-    output: status === 'ok' ? output : null,
-    call,
-    ret: status === 'info' ? Number.POSITIVE_INFINITY : ret,
-    status,
-    ...extra,
-  };
-}
+import { type BoundedRead, checkBoundedReads, type Operation } from '../../src/check/index.js';
+import { operation as write } from './history-fixtures.js';
 
 function read(key: string, value: string | null, options: Partial<BoundedRead> = {}): BoundedRead {
   return {

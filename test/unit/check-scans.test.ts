@@ -7,30 +7,19 @@ import { test } from 'node:test';
 import {
   checkScans,
   type EventValue,
-  type Operation,
   type OperationFunction,
   type OperationStatus,
 } from '../../src/check/index.js';
+import { operation } from './history-fixtures.js';
 
-function op(
+const op = (
   f: OperationFunction,
   key: string,
   input: EventValue,
   output: EventValue,
-  [call, ret]: readonly [number, number],
+  interval: readonly [number, number],
   status: OperationStatus = 'ok',
-): Operation {
-  return {
-    process: 1,
-    f,
-    key,
-    input,
-    output: status === 'ok' ? output : null,
-    call,
-    ret: status === 'info' ? Number.POSITIVE_INFINITY : ret,
-    status,
-  };
-}
+) => operation(1, f, key, input, output, interval, status);
 
 const alone = (key: string) => [key];
 const scan = (keys: readonly string[], start = 100, end = 200) => ({ start, end, keys: new Set(keys) });
