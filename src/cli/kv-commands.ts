@@ -101,6 +101,25 @@ interface ReadFlags extends ClientFlags {
   readonly minIndex?: number;
 }
 
+/** --any, --max-staleness and --min-index: where a read may be answered. */
+function addReadOptions(command: Command): Command {
+  return command
+    .option(
+      '--any',
+      'let any member (a backup or the primary) answer, from a state at most --max-staleness old (default: the primary answers)',
+    )
+    .option(
+      '--max-staleness <ms>',
+      `with --any: how old the state read may be, in milliseconds (default ${READ_MAX_STALENESS_MS_DEFAULT})`,
+      integerIn(0, MAX_STALENESS_MS_MAX),
+    )
+    .option(
+      '--min-index <n>',
+      'with --any: the log index the answering member must have applied (a write prints its index)',
+      integerIn(0, Number.MAX_SAFE_INTEGER),
+    );
+}
+
 /** The read options the flags ask for; a bound without --any is a usage error. */
 function readOptionsOf(flags: ReadFlags, command: Command): ReadOptions {
   if (!flags.any) {
@@ -219,24 +238,12 @@ export function addClientCommands(program: Command): void {
   );
 
   addClientOptions(
-    program
-      .command('get')
-      .description('print the value of KEY; exit 1 if it is absent (with --json: value null, exit 0)')
-      .argument('<key>', 'the key (UTF-8)')
-      .option(
-        '--any',
-        'let any member (a backup or the primary) answer, from a state at most --max-staleness old (default: the primary answers)',
-      )
-      .option(
-        '--max-staleness <ms>',
-        `with --any: how old the state read may be, in milliseconds (default ${READ_MAX_STALENESS_MS_DEFAULT})`,
-        integerIn(0, MAX_STALENESS_MS_MAX),
-      )
-      .option(
-        '--min-index <n>',
-        'with --any: the log index the answering member must have applied (a write prints its index)',
-        integerIn(0, Number.MAX_SAFE_INTEGER),
-      ),
+    addReadOptions(
+      program
+        .command('get')
+        .description('print the value of KEY; exit 1 if it is absent (with --json: value null, exit 0)')
+        .argument('<key>', 'the key (UTF-8)'),
+    ),
   ).action((key: string, flags: ReadFlags, command: Command) => {
     const options = readOptionsOf(flags, command); // a usage error before anything connects
     return withClient(flags, async (client) => {
@@ -247,24 +254,27 @@ export function addClientCommands(program: Command): void {
   });
 
   addClientOptions(
-    program
-      .command('keys')
-      .description(
-        'print every key that matches PATTERN (a glob: * ? [a-z] [^a] \\x; default *), one a line, walking them with SCAN a page at a time (keys added or deleted meanwhile may or may not show)',
-      )
-      .argument('[pattern]', 'the glob the keys must match', '*')
-      .option('--count <n>', 'keys each SCAN call looks at', integerIn(1, 100_000), 1000),
-  ).action((pattern: string, flags: ClientFlags & { readonly count: number }) =>
-    withClient(flags, async (client) => {
+    addReadOptions(
+      program
+        .command('keys')
+        .description(
+          'print every key that matches PATTERN (a glob: * ? [a-z] [^a] \\x; default *), one a line, walking them with SCAN a page at a time (keys added or deleted meanwhile may or may not show); with --any, a backup may answer each page',
+        )
+        .argument('[pattern]', 'the glob the keys must match', '*')
+        .option('--count <n>', 'keys each SCAN call looks at', integerIn(1, 100_000), 1000),
+    ),
+  ).action((pattern: string, flags: ReadFlags & { readonly count: number }, command: Command) => {
+    const options = readOptionsOf(flags, command); // a usage error before anything connects
+    return withClient(flags, async (client) => {
       const keys: string[] = [];
-      for await (const key of client.scanKeys({ match: pattern, count: flags.count })) {
+      for await (const key of client.scanKeys({ ...options, match: pattern, count: flags.count })) {
         const text = Buffer.from(key).toString('utf8');
         if (flags.json) keys.push(text);
         else printLine(text);
       }
       if (flags.json) printJson({ pattern, keys });
-    }),
-  );
+    });
+  });
 
   addClientOptions(program.command('del').description('delete KEY').argument('<key>', 'the key (UTF-8)'), {
     write: true,

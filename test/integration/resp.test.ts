@@ -363,6 +363,15 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.deepEqual(JSON.parse(json.stdout), { pattern: 'scan:5', keys: ['scan:5'] });
     const bad = await runCli(['keys', '--count', '0', ...coordinator]);
     assert.equal(bad.code, 2, bad.stderr);
+    // Every page at any member within a minute's staleness: these keys were written long before.
+    const anywhere = await runCli(['keys', 'scan:7?', '--any', '--max-staleness', '60000', ...coordinator]);
+    assert.deepEqual(
+      anywhere.stdout.trim().split('\n').sort(),
+      Array.from({ length: 10 }, (_, at) => `scan:7${at}`),
+    );
+    const unbounded = await runCli(['keys', '--max-staleness', '5', ...coordinator]);
+    assert.equal(unbounded.code, 2);
+    assert.match(unbounded.stderr, /--max-staleness applies to reads at any member: add --any/);
   });
 
   test('redis-benchmark -t set,get,incr completes against a backup, and its increments ran exactly once, pipelined, shared or neither', async () => {
