@@ -536,8 +536,6 @@ function describeResult(result: KvResult): string {
       return `${result.written ? 'written' : 'not written'}, was ${textOrNull(result.previous) ?? 'absent'}`;
     case 'scan':
       return `${result.keys.length} keys, cursor ${result.cursor}`;
-    case 'keys':
-      return `${result.keys.length} keys`;
   }
 }
 
@@ -556,7 +554,6 @@ function jsonOfResult(result: KvResult): object {
     case 'get-set':
       return { ...result, previous: textOrNull(result.previous) };
     case 'scan':
-    case 'keys':
       return { ...result, keys: result.keys.map(textOrNull) };
     default:
       return result;

@@ -117,6 +117,9 @@ export interface ScanOptions extends ReadOptions {
 /** One step of a scan: keys, and the cursor to pass next (0: every key was looked at). */
 export type ScanPage = Omit<KvResultOf<'scan'>, 'kind'>;
 
+/** Keys each scan of `keys` looks at. */
+const keysPageCount = 1000;
+
 /** How `getExpire` changes the time to live: exactly one of the three. */
 export interface GetExpireOptions extends WriteOptions {
   /** The key expires this many milliseconds after the primary runs it; 0 or less deletes it now. */
@@ -279,12 +282,15 @@ export class Client {
   }
 
   /**
-   * Every key that matches `pattern` (a glob), read at once: refused VALUE_TOO_LARGE when they take
-   * more than 8 MiB (scan through them instead).
+   * Every key that matches `pattern` (a glob), gathered by `scanKeys` (a page of 1,000 at a time, so
+   * no member holds its event loop for the whole store): unlike Redis's KEYS, not one instant; a key
+   * added or deleted while it walks may or may not come.
    */
   async keys(pattern: Bytes, options?: ReadOptions): Promise<Uint8Array[]> {
-    const reply = await this.replicated.read(encodeOperation(kvOperation.keys(toBytes(pattern))), options);
-    return [...decode('keys', reply.result).keys];
+    const keys: Uint8Array[] = [];
+    for await (const key of this.scanKeys({ ...options, match: pattern, count: keysPageCount }))
+      keys.push(key);
+    return keys;
   }
 
   /** Sets every key to its value at once (one log entry); a key named twice ends with its last value. */

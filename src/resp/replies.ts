@@ -8,7 +8,9 @@ export type RespReply =
   | { readonly type: 'error'; readonly text: string }
   | { readonly type: 'integer'; readonly value: number }
   | { readonly type: 'bulk'; readonly bytes: Uint8Array | null }
-  | { readonly type: 'array'; readonly items: readonly RespReply[] | null };
+  | { readonly type: 'array'; readonly items: readonly RespReply[] | null }
+  /** Already in RESP: a long reply built a part at a time (KEYS), with no object per item. */
+  | { readonly type: 'encoded'; readonly bytes: Uint8Array };
 
 export const reply = {
   ok: { type: 'simple', text: 'OK' } as RespReply,
@@ -22,7 +24,23 @@ export const reply = {
   }),
   nullBulk: { type: 'bulk', bytes: null } as RespReply,
   array: (items: readonly RespReply[] | null): RespReply => ({ type: 'array', items }),
+  encoded: (bytes: Uint8Array): RespReply => ({ type: 'encoded', bytes }),
 } as const;
+
+/** `items` as RESP bulk strings, one after another in one buffer (the items of an array, without its header). */
+export function encodeBulkStrings(items: readonly Uint8Array[]): Buffer {
+  let size = 0;
+  for (const item of items) size += String(item.byteLength).length + item.byteLength + 5;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const item of items) {
+    at += out.write(`$${item.byteLength}\r\n`, at, 'latin1');
+    out.set(item, at);
+    at += item.byteLength;
+    at += out.write('\r\n', at, 'latin1');
+  }
+  return out;
+}
 
 const lineBreaks = /[\r\n]/g;
 
@@ -46,6 +64,9 @@ function collect(value: RespReply, parts: (string | Uint8Array)[]): void {
     case 'bulk':
       if (value.bytes === null) parts.push('$-1\r\n');
       else parts.push(`$${value.bytes.byteLength}\r\n`, value.bytes, '\r\n');
+      return;
+    case 'encoded':
+      parts.push(value.bytes);
       return;
     case 'array':
       if (value.items === null) {

@@ -40,8 +40,6 @@ import { expireConditions } from '../state-machine/kv-expiry.js';
 import type { KvLimits } from '../state-machine/kv-limits.js';
 import {
   decodeOperation,
-  decodeResult,
-  encodeOperation,
   encodeResult,
   type KvOperation,
   type KvResultOf,
@@ -502,13 +500,13 @@ export class SimKeyValueStore extends KeyValueStore {
     if (this.faults.scanByPosition !== true || isSequence(operation)) return super.query(operation);
     const scan = decodeOperation(operation);
     if (scan.kind !== 'scan') return super.query(operation);
-    // The keys in the store's order (a KEYS of every key walks it), a page from the cursor's position.
-    const all = decodeResult('keys', super.query(encodeOperation(kvOperation.keys(latin1('*'))))).keys;
+    // A page of the keys in the store's order, from the cursor's position.
+    const all = [...this.keys()];
     const end = scan.cursor + scan.count;
     return encodeResult({
       kind: 'scan',
       cursor: end >= all.length ? 0 : end,
-      keys: all.slice(scan.cursor, end),
+      keys: all.slice(scan.cursor, end).map(latin1),
     });
   }
 

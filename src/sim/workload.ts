@@ -1330,7 +1330,6 @@ export class SimWorkload {
         this.finish(process, 'ok', null, false, undefined, index);
         return;
       case 'lengths':
-      case 'keys':
         throw new Error(`the workload sends no ${pending.operation.kind}`);
     }
   }

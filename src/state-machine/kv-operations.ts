@@ -106,7 +106,7 @@ export type KvOperation =
       readonly key: Uint8Array;
       readonly expiry: Exclude<Expiry, { readonly kind: 'keep' }>;
     }
-  // The keys themselves (Redis SCAN and KEYS; kv-key-buckets.ts, kv-glob.ts).
+  // The keys themselves (Redis SCAN, and KEYS as a walk of them; kv-key-buckets.ts, kv-glob.ts).
   /**
    * Some keys, from `cursor` (0: the start) on: about `count` looked at, those that match `match`
    * (a glob; null: all) answered, with the cursor to go on from (0 once every key was looked at).
@@ -116,9 +116,7 @@ export type KvOperation =
       readonly cursor: number;
       readonly count: number;
       readonly match: Uint8Array | null;
-    }
-  /** Every key that matches `match` (a glob), at once. */
-  | { readonly kind: 'keys'; readonly match: Uint8Array };
+    };
 
 /** When a `put-if` writes: only if the key is absent (Redis SET NX), or only if present (SET XX). */
 export type PutCondition = 'absent' | 'present';
@@ -173,8 +171,7 @@ export type KvResult =
   /** `previous`: what the key held before (null: absent); `written`: whether `when` let the set run. */
   | { readonly kind: 'get-set'; readonly written: boolean; readonly previous: Uint8Array | null }
   | { readonly kind: 'get-expire'; readonly value: Uint8Array | null }
-  | { readonly kind: 'scan'; readonly cursor: number; readonly keys: readonly Uint8Array[] }
-  | { readonly kind: 'keys'; readonly keys: readonly Uint8Array[] };
+  | { readonly kind: 'scan'; readonly cursor: number; readonly keys: readonly Uint8Array[] };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
 
@@ -257,16 +254,13 @@ export const kvOperation = {
     count: options.count ?? scanCountDefault,
     match: options.match ?? null,
   }),
-  keys: (match: Uint8Array): KvOperationOf<'keys'> => ({ kind: 'keys', match }),
 } as const;
 
 /** Keys a scan looks at when not told how many (Redis's COUNT default). */
 export const scanCountDefault = 10;
 
 /** The operations a replica answers from its state (queries); every other one is a write. */
-export type KvReadOperation = KvOperationOf<
-  'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan' | 'keys'
->;
+export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan'>;
 
 export function isReadOnly(operation: KvOperation): operation is KvReadOperation {
   return (
@@ -275,8 +269,7 @@ export function isReadOnly(operation: KvOperation): operation is KvReadOperation
     operation.kind === 'lengths' ||
     operation.kind === 'expect' ||
     operation.kind === 'ttl' ||
-    operation.kind === 'scan' ||
-    operation.kind === 'keys'
+    operation.kind === 'scan'
   );
 }
 
@@ -302,7 +295,6 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   'get-set': ['key', 'value', 'when', 'expiry'],
   'get-expire': ['key', 'expiry'],
   scan: ['cursor', 'count', 'match'],
-  keys: ['match'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
 export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
@@ -326,7 +318,6 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   'get-set': ['written', 'previous'],
   'get-expire': ['value'],
   scan: ['cursor', 'keys'],
-  keys: ['keys'],
 };
 
 const packr = new Packr({ useRecords: false });
@@ -401,8 +392,6 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
       return packMessage([operation.kind, operation.key, expiryTuple(operation.expiry)]);
     case 'scan':
       return packMessage([operation.kind, operation.cursor, operation.count, operation.match]);
-    case 'keys':
-      return packMessage([operation.kind, operation.match]);
   }
 }
 
@@ -438,8 +427,6 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
       return packMessage([result.kind, result.written, result.previous]);
     case 'scan':
       return packMessage([result.kind, result.cursor, result.keys]);
-    case 'keys':
-      return packMessage([result.kind, result.keys]);
   }
 }
 
@@ -513,8 +500,6 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
     }
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), count: field.wholeNumber(1), match: field.bytesOrNull(2) };
-    case 'keys':
-      return { kind, match: field.bytes(0) };
   }
 }
 
@@ -599,8 +584,6 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
       return { kind, written: field.boolean(0), previous: field.bytesOrNull(1) };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), keys: field.list(1, (value) => field.asBytes(1, value)) };
-    case 'keys':
-      return { kind, keys: field.list(0, (value) => field.asBytes(0, value)) };
   }
 }
 

@@ -118,6 +118,11 @@ export class KeyValueStore implements StateMachine {
     this.#clock = clock;
   }
 
+  /** Every key (latin1), in the store's own order: the order of its snapshots. */
+  keys(): IterableIterator<string> {
+    return this.#entries.keys();
+  }
+
   /** When `key` (latin1) expires, in Unix milliseconds; undefined if it has no time to live. */
   expiryOf(key: string): number | undefined {
     return this.#expiries.get(key);
@@ -335,7 +340,6 @@ export class KeyValueStore implements StateMachine {
     if (operation.kind === 'get-many' || operation.kind === 'lengths') return this.#readMany(operation);
     if (operation.kind === 'expect') return this.#expect(operation);
     if (operation.kind === 'scan') return this.#scan(operation);
-    if (operation.kind === 'keys') return this.#keys(operation);
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
     const value = this.#lookup(key);
@@ -436,13 +440,9 @@ export class KeyValueStore implements StateMachine {
 
   #checkSequence(parts: readonly KvOperation[]): void {
     if (parts.length === 0) throw new ServiceError(ErrorCode.badRequest, 'a sequence holds no operation');
-    // They read the store's keys, not what the parts before them changed: send them on their own.
-    const walk = parts.find((part) => part.kind === 'scan' || part.kind === 'keys');
-    if (walk !== undefined) {
-      throw new ServiceError(
-        ErrorCode.badRequest,
-        `${walk.kind} cannot be part of a sequence: send it on its own`,
-      );
+    // It reads the store's keys, not what the parts before it changed: send it on its own.
+    if (parts.some((part) => part.kind === 'scan')) {
+      throw new ServiceError(ErrorCode.badRequest, 'scan cannot be part of a sequence: send it on its own');
     }
     if (parts.length > this.limits.operationsPerSequenceMax) {
       throw new ServiceError(
@@ -541,7 +541,7 @@ export class KeyValueStore implements StateMachine {
         `scan: count must be a whole number of at least 1, got ${count}`,
       );
     }
-    const match = operation.match === null ? null : this.#pattern('scan', operation.match);
+    const match = operation.match === null ? null : this.#pattern(operation.match);
     const pattern = match !== null && globFilters(match) ? match : null;
     this.#buckets ??= new KeyBuckets(this.#entries.keys(), this.limits.scanBuildKeysPerCall);
     const keys: Uint8Array[] = [];
@@ -562,32 +562,12 @@ export class KeyValueStore implements StateMachine {
     return encodeResult({ kind: 'scan', cursor: next, keys });
   }
 
-  /** Every key that matches, at once; refused past readBytesMax (a scan walks them in steps). */
-  #keys(operation: KvOperationOf<'keys'>): Uint8Array {
-    const pattern = this.#pattern('keys', operation.match);
-    const all = !globFilters(pattern);
-    const keys: Uint8Array[] = [];
-    let bytes = 0;
-    for (const key of this.#entries.keys()) {
-      if (!all && !globMatches(pattern, key)) continue;
-      bytes += key.length;
-      if (bytes > this.limits.readBytesMax) {
-        throw new ServiceError(
-          ErrorCode.valueTooLarge,
-          `keys: the keys that match take more than readBytesMax = ${this.limits.readBytesMax} bytes; scan through them instead`,
-        );
-      }
-      keys.push(latin1Bytes(key));
-    }
-    return encodeResult({ kind: 'keys', keys });
-  }
-
   /** A glob pattern as a latin1 string; as long as a key may be, or a little longer (escapes). */
-  #pattern(kind: 'scan' | 'keys', match: Uint8Array): string {
+  #pattern(match: Uint8Array): string {
     if (match.byteLength > 2 * this.limits.keySizeMaxBytes) {
       throw new ServiceError(
         ErrorCode.badRequest,
-        `${kind}: a pattern of ${match.byteLength} bytes; at most ${2 * this.limits.keySizeMaxBytes} (twice the longest key)`,
+        `scan: a pattern of ${match.byteLength} bytes; at most ${2 * this.limits.keySizeMaxBytes} (twice the longest key)`,
       );
     }
     return latin1String(match);

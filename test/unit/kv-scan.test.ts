@@ -1,4 +1,4 @@
-// SCAN and KEYS on the key/value store: Redis's glob patterns, and a scan's promise (a full
+// SCAN on the key/value store: Redis's glob patterns, and a scan's promise (a full
 // iteration returns every key present from its first call to its last, each once when nothing
 // changes), on the primary, on a backup that only applied updates, and across a restore.
 
@@ -14,7 +14,6 @@ import {
   globMatches,
   KeyValueStore,
   kvLimitsDefault,
-  kvLimitsTiny,
   kvOperation as op,
   SCAN_CURSOR_BUILDING,
 } from '../../src/state-machine/index.js';
@@ -153,8 +152,7 @@ test('a key present throughout a scan comes back, whatever is added and deleted 
         assert.equal(seen.filter((key) => key.startsWith('stable:')).length, stable.length);
         // With nothing changing, the next scan returns exactly the keys the store holds, each once:
         // every key added or deleted while the buckets were made, or after, was noted.
-        const held = decodeResult('keys', store.query(encodeOperation(op.keys(bytes('*'))))).keys.map(text);
-        assert.deepEqual(iterate(store, count).seen.sort(), held.sort());
+        assert.deepEqual(iterate(store, count).seen.sort(), [...store.keys()].sort());
       },
     ),
     { numRuns: 100 },
@@ -217,26 +215,7 @@ test('MATCH filters the keys looked at; COUNT still counts every key looked at',
   assert.deepStrictEqual(iterate(store, 20, () => {}, 'nobody:*').seen, []);
 });
 
-test('KEYS answers every match at once; past readBytesMax it is refused and names SCAN', () => {
-  const store = new KeyValueStore();
-  for (const key of ['a:1', 'a:2', 'b:1']) put(store, key);
-  const keysOf = (pattern: string) =>
-    decodeResult('keys', store.query(encodeOperation(op.keys(bytes(pattern)))))
-      .keys.map(text)
-      .sort();
-  assert.deepStrictEqual(keysOf('a:*'), ['a:1', 'a:2']);
-  assert.deepStrictEqual(keysOf('*'), ['a:1', 'a:2', 'b:1']);
-  assert.deepStrictEqual(keysOf('c*'), []);
-  const tiny = new KeyValueStore({ ...kvLimitsTiny, readBytesMax: 30 });
-  for (let at = 0; at < 4; at++) put(tiny, `key${at}abcd`);
-  assert.equal(decodeResult('keys', tiny.query(encodeOperation(op.keys(bytes('key[01]*'))))).keys.length, 2);
-  assert.throws(
-    () => tiny.query(encodeOperation(op.keys(bytes('*')))),
-    refusedWith(ErrorCode.valueTooLarge, /readBytesMax = 30 bytes; scan through them instead/),
-  );
-});
-
-test('a bad cursor, count or pattern is BAD_REQUEST; scan and keys are reads, and never part of a sequence', () => {
+test('a bad cursor, count or pattern is BAD_REQUEST; a scan is a read, and never part of a sequence', () => {
   const store = new KeyValueStore();
   put(store, 'a');
   const query = (operation: Parameters<typeof encodeOperation>[0]) => store.query(encodeOperation(operation));
@@ -254,7 +233,7 @@ test('a bad cursor, count or pattern is BAD_REQUEST; scan and keys are reads, an
     refusedWith(ErrorCode.badRequest, /cursor must be a safe integer/),
   );
   assert.throws(
-    () => query(op.keys(bytes('*'.repeat(2049)))),
+    () => query(op.scan(0, { match: bytes('*'.repeat(2049)) })),
     refusedWith(ErrorCode.badRequest, /a pattern of 2049 bytes; at most 2048/),
   );
   assert.throws(
@@ -262,8 +241,8 @@ test('a bad cursor, count or pattern is BAD_REQUEST; scan and keys are reads, an
     refusedWith(ErrorCode.badRequest, /scan is a read/),
   );
   assert.throws(
-    () => store.query(encodeSequence([op.get(bytes('a')), op.keys(bytes('*'))], false)),
-    refusedWith(ErrorCode.badRequest, /keys cannot be part of a sequence: send it on its own/),
+    () => store.query(encodeSequence([op.get(bytes('a')), op.scan(0)], false)),
+    refusedWith(ErrorCode.badRequest, /scan cannot be part of a sequence: send it on its own/),
   );
   assert.throws(
     () => store.execute(encodeSequence([op.put(bytes('b'), bytes('1')), op.scan(0)], false)),

@@ -469,12 +469,41 @@ describe('pipelines', () => {
       [
         ['sequence', ['put', 'put']],
         ['execute', ['scan']],
-        ['execute', ['keys']],
+        ['execute', ['scan']],
         ['execute', ['get']],
       ],
     );
     const { text: multi } = await exchange(port, 'MULTI\r\nSCAN 0\r\nEXEC\r\n', lines(3));
     assert.match(multi, /^\+OK\r\n-ERR SCAN inside MULTI is not supported[^\r]*\r\n-EXECABORT/);
+  });
+
+  test('KEYS walks the keys a page of scan at a time, and is refused past 8 MiB of keys', async () => {
+    const { port, calls } = await start();
+    const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      // 9,000 keys of 1,000 bytes: 9 MB of keys, in MSETs of 500.
+      const name = (n: number) => `${String(n).padStart(4, '0')}${'k'.repeat(996)}`;
+      for (let batch = 0; batch < 18; batch++) {
+        const keys = Array.from({ length: 500 }, (_, at) => name(batch * 500 + at));
+        assert.equal(await client.command(['MSET', ...keys.flatMap((key) => [key, 'v'])], 5_000), 'OK');
+      }
+      const before = calls.length;
+      const some = await client.command(['KEYS', '00[0-4]*'], 5_000);
+      assert.ok(Array.isArray(some) && some.length === 50, 'keys 0000 to 0049');
+      const reads = calls.slice(before);
+      assert.ok(
+        reads.length >= 9 && reads.every((call) => call.kinds[0] === 'scan'),
+        `${reads.length} scans`,
+      );
+      const all = await client.command(['KEYS', '*'], 5_000);
+      assert.ok(all instanceof RedisReplyError);
+      assert.equal(
+        all.message,
+        'ERR KEYS would answer more than 8388608 bytes of keys; SCAN through them instead',
+      );
+    } finally {
+      client.close();
+    }
   });
 
   test('SETNX, TYPE, DBSIZE, SELECT and UNLINK answer as Redis does; only database 0 exists', async () => {
