@@ -124,7 +124,7 @@ const simKvLimits: KvLimits = {
   storeBytesMax: 256 * 1024 * 1024,
   // A few keys per call, so a scan meets SCAN's buckets still in the making (a new primary's, say),
   // as a large store's scans do.
-  scanBuildKeysPerCall: 4,
+  scanKeysPerCallMax: 4,
 };
 
 export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {

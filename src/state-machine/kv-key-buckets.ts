@@ -8,7 +8,7 @@
 // carry on at another member, or after a failover.
 //
 // The buckets are made on the store's first scan, so a store never scanned pays nothing for them,
-// and made a slice of keys per call (`buildKeysPerCall`): made at once, 320,000 keys took the event
+// and made a slice of keys per call (`keysPerCallMax`): made at once, 320,000 keys took the event
 // loop 340 ms, and a primary that stops that long under load risks being judged dead. Until they
 // are whole a call answers no keys and a cursor to come back with: SCAN_CURSOR_BUILDING for an
 // iteration that has not begun, or the cursor it was given. Meanwhile the slices walk a live
@@ -29,7 +29,7 @@ export class KeyBuckets {
 
   constructor(
     keys: Iterator<string>,
-    private readonly buildKeysPerCall: number,
+    private readonly keysPerCallMax: number,
   ) {
     this.#unplaced = keys;
   }
@@ -81,7 +81,7 @@ export class KeyBuckets {
 
   #placeSome(): void {
     const unplaced = this.#unplaced as Iterator<string>;
-    for (let placed = 0; placed < this.buildKeysPerCall; placed++) {
+    for (let placed = 0; placed < this.keysPerCallMax; placed++) {
       const next = unplaced.next();
       if (next.done === true) {
         this.#unplaced = null;

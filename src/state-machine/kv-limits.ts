@@ -25,10 +25,11 @@ export const writeSequenceResultBytesMax = 1024 * 1024;
  */
 export const readBytesMax = 8 * 1024 * 1024;
 /**
- * Keys a scan puts in SCAN's buckets per call until every key is in one (kv-key-buckets.ts): about
- * 10-20 ms of the event loop, where all 320,000 keys of a large store at once took 340 ms.
+ * The most keys one scan call looks at, whatever COUNT it asks (Redis's COUNT is a hint), and puts in
+ * SCAN's buckets while it makes them (kv-key-buckets.ts): about 10-20 ms of the event loop, where all
+ * 320,000 keys of a large store at once took 340 ms to put in buckets and 2.5 s to answer.
  */
-export const scanBuildKeysPerCall = 16_384;
+export const scanKeysPerCallMax = 16_384;
 /**
  * The most keys the store holds. Its keys live in one JavaScript Map, and a Map holds at most 2^24
  * (16,777,216) entries: one more throws. The throw would come in `apply`, on every replica at the
@@ -65,7 +66,7 @@ export interface KvLimits {
   readonly operationsPerSequenceMax: number;
   readonly writeSequenceResultBytesMax: number;
   readonly readBytesMax: number;
-  readonly scanBuildKeysPerCall: number;
+  readonly scanKeysPerCallMax: number;
   readonly keysMax: number;
   readonly storeBytesMax: number;
 }
@@ -77,7 +78,7 @@ export const kvLimitsDefault: KvLimits = {
   operationsPerSequenceMax,
   writeSequenceResultBytesMax,
   readBytesMax,
-  scanBuildKeysPerCall,
+  scanKeysPerCallMax,
   keysMax,
   storeBytesMax,
 };
@@ -93,7 +94,7 @@ export const kvLimitsTiny: KvLimits = {
   operationsPerSequenceMax: 4,
   writeSequenceResultBytesMax: 30,
   readBytesMax: 40,
-  scanBuildKeysPerCall: 2,
+  scanKeysPerCallMax: 2,
   keysMax: 4,
   storeBytesMax: 300,
 };
@@ -128,8 +129,8 @@ export function checkKvLimits(limits: KvLimits): void {
     'readBytesMax must hold the largest value',
   );
   assert(
-    Number.isSafeInteger(limits.scanBuildKeysPerCall) && limits.scanBuildKeysPerCall >= 1,
-    'a scan puts at least one key in its buckets per call',
+    Number.isSafeInteger(limits.scanKeysPerCallMax) && limits.scanKeysPerCallMax >= 1,
+    'a scan call looks at one key at least',
   );
   assert(
     Number.isSafeInteger(limits.keysMax) &&

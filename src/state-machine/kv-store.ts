@@ -528,22 +528,24 @@ export class KeyValueStore implements StateMachine {
    * bucket that alone would pass readBytesMax is refused.
    */
   #scan(operation: KvOperationOf<'scan'>): Uint8Array {
-    const { cursor, count } = operation;
+    const { cursor } = operation;
     if (!Number.isSafeInteger(cursor) || cursor < 0 || cursor > SCAN_CURSOR_BUILDING) {
       throw new ServiceError(
         ErrorCode.badRequest,
         `scan: cursor ${cursor} is not one this store gave (0 to ${SCAN_CURSOR_BUILDING})`,
       );
     }
-    if (!Number.isSafeInteger(count) || count < 1) {
+    if (!Number.isSafeInteger(operation.count) || operation.count < 1) {
       throw new ServiceError(
         ErrorCode.badRequest,
-        `scan: count must be a whole number of at least 1, got ${count}`,
+        `scan: count must be a whole number of at least 1, got ${operation.count}`,
       );
     }
+    // A hint, as Redis's is: no call holds the event loop for more than a slice of a large store.
+    const count = Math.min(operation.count, this.limits.scanKeysPerCallMax);
     const match = operation.match === null ? null : this.#pattern(operation.match);
     const pattern = match !== null && globFilters(match) ? match : null;
-    this.#buckets ??= new KeyBuckets(this.#entries.keys(), this.limits.scanBuildKeysPerCall);
+    this.#buckets ??= new KeyBuckets(this.#entries.keys(), this.limits.scanKeysPerCallMax);
     const keys: Uint8Array[] = [];
     let bytes = 0;
     const next = this.#buckets.scan(cursor, count, (key) => {

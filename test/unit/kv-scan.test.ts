@@ -131,7 +131,7 @@ test('a key present throughout a scan comes back, whatever is added and deleted 
       fc.integer({ min: 1, max: 50 }),
       fc.integer({ min: 1, max: 400 }),
       (changes, count, buildKeysPerCall) => {
-        const store = new KeyValueStore({ ...kvLimitsDefault, scanBuildKeysPerCall: buildKeysPerCall });
+        const store = new KeyValueStore({ ...kvLimitsDefault, scanKeysPerCallMax: buildKeysPerCall });
         const stable = Array.from({ length: 200 }, (_, at) => `stable:${at}`);
         for (const key of stable) put(store, key);
         for (let at = 0; at < 100; at++) put(store, `churn:${at}`);
@@ -159,8 +159,8 @@ test('a key present throughout a scan comes back, whatever is added and deleted 
   );
 });
 
-test('a large store makes its buckets a slice per call: until whole, a call answers no keys and a cursor to come back with', () => {
-  const store = new KeyValueStore({ ...kvLimitsDefault, scanBuildKeysPerCall: 100 });
+test('a large store makes its buckets a slice per call: until whole, a call answers no keys and a cursor to come back with; no call looks at more than a slice', () => {
+  const store = new KeyValueStore({ ...kvLimitsDefault, scanKeysPerCallMax: 100 });
   for (let at = 0; at < 450; at++) put(store, `k${at}`);
   // 450 keys, 100 a call: four calls answer nothing; the fifth finishes the buckets and answers.
   for (let call = 0; call < 4; call++)
@@ -169,8 +169,14 @@ test('a large store makes its buckets a slice per call: until whole, a call answ
   assert.ok(first.keys.length >= 100 && first.cursor > 0);
   const rest = iterate(store, 100).seen;
   assert.equal(new Set(rest).size, 450, 'then a whole iteration, every key once');
+  // COUNT is a hint: no call looks at more than scanKeysPerCallMax keys (and the rest of a bucket).
+  const asked = scan(store, 0, 1_000_000);
+  assert.ok(
+    asked.keys.length >= 100 && asked.keys.length < 110 && asked.cursor !== 0,
+    `${asked.keys.length} keys`,
+  );
   // A cursor of an iteration begun elsewhere waits, unchanged, on a store still making its buckets.
-  const fresh = new KeyValueStore({ ...kvLimitsDefault, scanBuildKeysPerCall: 100 });
+  const fresh = new KeyValueStore({ ...kvLimitsDefault, scanKeysPerCallMax: 100 });
   fresh.restore(store.snapshot());
   assert.deepEqual(scan(fresh, first.cursor), { cursor: first.cursor, keys: [] });
 });
