@@ -18,6 +18,9 @@ import { endWatch, OVERFLOWED, takeWatchGuard, WATCH_INSIDE_MULTI } from './watc
 
 const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 
+/** Key/value commands that read the store's keys, not a transaction's pending writes (keyspace-commands.ts). */
+const walksOfKeys: ReadonlySet<string> = new Set(['scan', 'keys']);
+
 /** Commands that act on the transaction itself, or on the connection (QUIT closes it), never queued. */
 const controls: ReadonlySet<string> = new Set(['multi', 'exec', 'discard', 'quit']);
 
@@ -46,12 +49,10 @@ export function queueCommand(
   if (planned === null) {
     transaction.aborted = true;
     const refusal = table.refusal(command, context);
-    return (
-      refusal ??
-      reply.error(
-        `ERR ${name.toUpperCase()} inside MULTI is not supported: Understudy queues only key/value commands`,
-      )
-    );
+    const why = walksOfKeys.has(name)
+      ? 'it walks the keys in reads of its own, never in a transaction'
+      : 'Understudy queues only key/value commands';
+    return refusal ?? reply.error(`ERR ${name.toUpperCase()} inside MULTI is not supported: ${why}`);
   }
   transaction.planned.push(planned);
   return reply.simple('QUEUED');
