@@ -29,7 +29,7 @@ import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { assert } from '../protocol/assert.js';
 import type { LagPolicy } from '../protocol/config.js';
 import type { StatusReply } from '../protocol/messages.js';
-import { groupMembers, groupValue, isGroupKey } from '../sim/multi-key-workload.js';
+import { groupMembers, groupValue, isGroupKey, storeKeysOf } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { transferChunkBytes } from '../storage/index.js';
@@ -352,11 +352,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // Whole walks over every key, against the history (check/scans.ts); a group stands for its members,
   // and the ballast was written before the workload, outside the history.
   const ballast = new Set(Array.from({ length: CHAOS_BALLAST_KEYS }, (_, k) => ballastKey(k)));
-  const scanCheck = checkScans(
-    workload?.scanner.completed ?? [],
-    operations,
-    (key) => (isGroupKey(key) ? groupMembers(key) : [key]),
-    (key) => ballast.has(key),
+  const scanCheck = checkScans(workload?.scanner.completed ?? [], operations, storeKeysOf, (key) =>
+    ballast.has(key),
   );
   problems.push(...scanCheck.violations);
   problems.push(...(workload?.saver?.unreadable ?? []));

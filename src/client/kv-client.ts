@@ -24,6 +24,7 @@ import {
   type KvOutcome,
   type KvResult,
   type KvResultOf,
+  keysPageCount,
   kvOperation,
   type PutCondition,
   putConditions,
@@ -116,9 +117,6 @@ export interface ScanOptions extends ReadOptions {
 
 /** One step of a scan: keys, and the cursor to pass next (0: every key was looked at). */
 export type ScanPage = Omit<KvResultOf<'scan'>, 'kind'>;
-
-/** Keys each scan of `keys` looks at. */
-const keysPageCount = 1000;
 
 /** How `getExpire` changes the time to live: exactly one of the three. */
 export interface GetExpireOptions extends WriteOptions {

@@ -1,6 +1,6 @@
 // SCAN and KEYS: the keys themselves. SCAN walks them a few at a time with Redis's promise (a full
 // iteration returns every key present from its start to its end; state-machine/kv-key-buckets.ts).
-// KEYS answers every match, gathered here by such a walk, KEYS_PAGE_COUNT keys a read: a store's
+// KEYS answers every match, gathered here by such a walk, keysPageCount keys a read: a store's
 // every key in one read held a primary of 330,000 keys 2.5 s, and the coordinator replaced it. So,
 // unlike Redis's, it is not one instant: a key added or deleted while it walks may or may not come.
 // It is refused past 8 MiB of keys (the store's read bound). Each read runs on its own, never in a
@@ -9,7 +9,13 @@
 // go on anywhere). Every key is a string here, so SCAN ... TYPE string filters nothing and any other
 // type finds none.
 
-import { type KvResultOf, kvOperation, readBytesMax, SCAN_CURSOR_BUILDING } from '../state-machine/index.js';
+import {
+  type KvResultOf,
+  keysPageCount,
+  kvOperation,
+  readBytesMax,
+  SCAN_CURSOR_BUILDING,
+} from '../state-machine/index.js';
 import { integerArgument, lowerName } from './arguments.js';
 import type { CommandSpec } from './command-table.js';
 import type { CommandContext } from './context.js';
@@ -18,9 +24,6 @@ import { runOnItsOwn } from './pipeline.js';
 import { encodeBulkStrings, type RespReply, reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked
-
-/** Keys each read of KEYS looks at: a few milliseconds of the answering replica's event loop. */
-export const KEYS_PAGE_COUNT = 1000;
 
 /** One page of SCAN, where this connection's reads go. */
 async function scanPage(
@@ -68,7 +71,7 @@ async function keys(args: readonly Buffer[], context: CommandContext): Promise<R
   let bytes = 0;
   let cursor = 0;
   do {
-    const page = await scanPage(cursor, { match: arg(args, 1), count: KEYS_PAGE_COUNT }, context);
+    const page = await scanPage(cursor, { match: arg(args, 1), count: keysPageCount }, context);
     if (!isPage(page)) return page;
     for (const key of page.keys) bytes += key.byteLength;
     if (bytes > readBytesMax) {

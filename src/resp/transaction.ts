@@ -11,6 +11,7 @@
 
 import { type CommandSpec, type CommandTable, isPlan, type Planned } from './command-table.js';
 import type { CommandContext } from './context.js';
+import { keyspaceCommands } from './keyspace-commands.js';
 import type { RespCommand } from './parser.js';
 import { runTransaction } from './pipeline.js';
 import { type RespReply, reply } from './replies.js';
@@ -18,8 +19,8 @@ import { endWatch, OVERFLOWED, takeWatchGuard, WATCH_INSIDE_MULTI } from './watc
 
 const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 
-/** Key/value commands that read the store's keys, not a transaction's pending writes (keyspace-commands.ts). */
-const walksOfKeys: ReadonlySet<string> = new Set(['scan', 'keys']);
+/** Key/value commands that read the store's keys, not a transaction's pending writes. */
+const walksOfKeys: ReadonlySet<string> = new Set(keyspaceCommands.map((command) => command.name));
 
 /** Commands that act on the transaction itself, or on the connection (QUIT closes it), never queued. */
 const controls: ReadonlySet<string> = new Set(['multi', 'exec', 'discard', 'quit']);

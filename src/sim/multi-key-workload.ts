@@ -23,6 +23,9 @@ export function groupMembers(key: string): string[] {
   return Array.from({ length: GROUP_SIZE }, (_, member) => `${key}.${member}`);
 }
 
+/** The store keys a history key stands for: a group's members, or the key itself. */
+export const storeKeysOf = (key: string): string[] => (isGroupKey(key) ? groupMembers(key) : [key]);
+
 export type FlagWrite = 'put-if-absent' | 'put-if-present' | 'delete';
 export type GroupWrite = 'put-many' | 'delete-many';
 

@@ -30,7 +30,7 @@ import {
   withEmbeddedCoordinator,
   withEtcdCoordinators,
 } from './faults.js';
-import { groupMembers, isGroupKey } from './multi-key-workload.js';
+import { storeKeysOf } from './multi-key-workload.js';
 import { Random } from './random.js';
 import { noSaveCounts, type SaveCounts } from './save-workload.js';
 import { noScanCounts, type ScanCounts } from './scan-workload.js';
@@ -219,9 +219,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     for (const [cause, count] of workload.unexpectedReplies)
       violations.push(`${count} unexpected replies: ${cause}`);
     violations.push(...workload.tornReads);
-    const scanCheck = checkScans(workload.scans?.completed ?? [], operations, (key) =>
-      isGroupKey(key) ? groupMembers(key) : [key],
-    );
+    const scanCheck = checkScans(workload.scans?.completed ?? [], operations, storeKeysOf);
     violations.push(...scanCheck.violations);
     scanKeysDue = scanCheck.keysDue;
     violations.push(...workload.readBackViolations);

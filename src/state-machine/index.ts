@@ -35,10 +35,10 @@ export {
   type KvResult,
   type KvResultOf,
   type KvSingleKeyOperation,
+  keysPageCount,
   kvOperation,
   type PutCondition,
   putConditions,
-  scanCountDefault,
 } from './kv-operations.js';
 export {
   decodeSequence,

@@ -16,9 +16,8 @@
 // visits what is appended while it runs), so only deletions need noting before the buckets are
 // whole; after, every key added or deleted is noted as it happens.
 
-/** Buckets of keys; a cursor names one, 0 to SCAN_CURSOR_LAST. */
+/** Buckets of keys; a cursor names one, 0 to bucketCount − 1. */
 const bucketCount = 1 << 16;
-export const SCAN_CURSOR_LAST = bucketCount - 1;
 /** The cursor of an iteration that has not begun because the buckets are still being made. */
 export const SCAN_CURSOR_BUILDING = bucketCount;
 
@@ -32,10 +31,6 @@ export class KeyBuckets {
     private readonly keysPerCallMax: number,
   ) {
     this.#unplaced = keys;
-  }
-
-  get whole(): boolean {
-    return this.#unplaced === null;
   }
 
   /** A key the store added. Before the buckets are whole, the live iterator meets it anyway. */

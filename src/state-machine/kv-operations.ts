@@ -257,7 +257,12 @@ export const kvOperation = {
 } as const;
 
 /** Keys a scan looks at when not told how many (Redis's COUNT default). */
-export const scanCountDefault = 10;
+const scanCountDefault = 10;
+/**
+ * Keys each scan of a KEYS walk looks at (`Client.keys`, the Redis port's KEYS): a few milliseconds
+ * of the answering replica's event loop, where every key of a large store in one read held it seconds.
+ */
+export const keysPageCount = 1000;
 
 /** The operations a replica answers from its state (queries); every other one is a write. */
 export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan'>;

@@ -543,8 +543,16 @@ export class KeyValueStore implements StateMachine {
     }
     // A hint, as Redis's is: no call holds the event loop for more than a slice of a large store.
     const count = Math.min(operation.count, this.limits.scanKeysPerCallMax);
-    const match = operation.match === null ? null : this.#pattern(operation.match);
-    const pattern = match !== null && globFilters(match) ? match : null;
+    const { match } = operation;
+    // A pattern is as long as a key may be, or a little longer (escapes).
+    if (match !== null && match.byteLength > 2 * this.limits.keySizeMaxBytes) {
+      throw new ServiceError(
+        ErrorCode.badRequest,
+        `scan: a pattern of ${match.byteLength} bytes; at most ${2 * this.limits.keySizeMaxBytes} (twice the longest key)`,
+      );
+    }
+    const glob = match === null ? null : latin1String(match);
+    const pattern = glob !== null && globFilters(glob) ? glob : null;
     this.#buckets ??= new KeyBuckets(this.#entries.keys(), this.limits.scanKeysPerCallMax);
     const keys: Uint8Array[] = [];
     let bytes = 0;
@@ -562,17 +570,6 @@ export class KeyValueStore implements StateMachine {
       );
     }
     return encodeResult({ kind: 'scan', cursor: next, keys });
-  }
-
-  /** A glob pattern as a latin1 string; as long as a key may be, or a little longer (escapes). */
-  #pattern(match: Uint8Array): string {
-    if (match.byteLength > 2 * this.limits.keySizeMaxBytes) {
-      throw new ServiceError(
-        ErrorCode.badRequest,
-        `scan: a pattern of ${match.byteLength} bytes; at most ${2 * this.limits.keySizeMaxBytes} (twice the longest key)`,
-      );
-    }
-    return latin1String(match);
   }
 
   /** Answers when every key holds its expected value (null: absent); refuses VALUE_CHANGED otherwise. */
