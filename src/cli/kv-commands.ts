@@ -508,11 +508,14 @@ function describeResult(result: KvResult): string {
     }
     case 'incr':
       return String(result.value);
+    case 'incr-float':
+      return textOrNull(result.value) ?? '';
     case 'get-many':
       return result.values.map((value) => textOrNull(value) ?? 'absent').join(', ');
     case 'lengths':
       return result.lengths.map((length) => (length === null ? 'absent' : `length ${length}`)).join(', ');
     case 'put-if':
+    case 'put-many-if-absent':
       return result.written ? 'written' : 'not written';
     case 'put-many':
       return 'written';
@@ -550,6 +553,7 @@ function jsonOfResult(result: KvResult): object {
       return { ...result, values: result.values.map(textOrNull) };
     case 'get-delete':
     case 'get-expire':
+    case 'incr-float':
       return { ...result, value: textOrNull(result.value) };
     case 'get-set':
       return { ...result, previous: textOrNull(result.previous) };

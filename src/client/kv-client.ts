@@ -301,6 +301,16 @@ export class Client {
     return this.write(kvOperation.putMany(keys, values), options);
   }
 
+  /** `putMany` only if every key is absent, else nothing (Redis MSETNX); `written` says which. */
+  putManyIfAbsent(
+    entries: readonly (readonly [Bytes, Bytes])[],
+    options?: WriteOptions,
+  ): Promise<WriteResult<'put-many-if-absent'>> {
+    const keys = entries.map(([key]) => toBytes(key));
+    const values = entries.map(([, value]) => toBytes(value));
+    return this.write(kvOperation.putManyIfAbsent(keys, values), options);
+  }
+
   /** Deletes every key at once; `count` is how many existed. */
   deleteMany(keys: readonly Bytes[], options?: WriteOptions): Promise<WriteResult<'delete-many'>> {
     return this.write(kvOperation.deleteMany(keys.map(toBytes)), options);
@@ -330,6 +340,18 @@ export class Client {
   /** Adds `delta` to a decimal integer value (absent counts as 0); answers the new number. */
   incr(key: Bytes, delta = 1, options?: WriteOptions): Promise<WriteResult<'incr'>> {
     return this.write(kvOperation.incr(toBytes(key), delta), options);
+  }
+
+  /**
+   * Adds `delta` (a finite number) to a decimal value (absent counts as 0), as Redis INCRBYFLOAT;
+   * `value` in the answer is the text the key now holds: the sum rounded to 15 significant digits,
+   * without an exponent ("10.6" after 10.5 and 0.1). A value that is not a decimal number is refused
+   * NOT_A_FLOAT.
+   */
+  incrFloat(key: Bytes, delta: number, options?: WriteOptions): Promise<WriteResult<'incr-float'>> {
+    if (!Number.isFinite(delta))
+      throw new ConfigError(`incrFloat: delta must be a finite number, got ${delta}`);
+    return this.write(kvOperation.incrFloat(toBytes(key), delta), options);
   }
 
   /**

@@ -24,6 +24,8 @@ export const ErrorCode = {
   storeFull: 'STORE_FULL',
   /** incr on a value that is not a decimal integer. */
   notAnInteger: 'NOT_AN_INTEGER',
+  /** incr-float on a value that is not a decimal number, or a sum that would not be finite. */
+  notAFloat: 'NOT_A_FLOAT',
   /** A frame longer than the limit, or one that does not decode. */
   badFrame: 'BAD_FRAME',
   /** The peer speaks another protocol version or belongs to another cluster. */

@@ -3,7 +3,8 @@
 // "value is not an integer or out of range". The key/value store counts in safe integers
 // (±2^53 − 1), not 64-bit ones, so the range here is the store's.
 
-import { RespArgumentError } from './errors.js';
+import { parseDecimal } from '../state-machine/kv-decimal.js';
+import { notAFloatText, RespArgumentError } from './errors.js';
 
 const integerPattern = /^(0|-?[1-9][0-9]*)$/;
 
@@ -14,6 +15,17 @@ export function integerArgument(argument: Buffer, errorText = notAnIntegerText):
   const text = argument.toString('latin1');
   const value = integerPattern.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value)) throw new RespArgumentError(errorText);
+  return value;
+}
+
+/**
+ * The argument as a finite number, as Redis reads INCRBYFLOAT's: decimal, an optional fraction and
+ * exponent, no spaces; else a RespArgumentError with Redis's text. (Redis also takes hexadecimal and
+ * "inf", which an increment could not use anyway.)
+ */
+export function floatArgument(argument: Buffer): number {
+  const value = parseDecimal(argument.toString('latin1'));
+  if (value === null) throw new RespArgumentError(notAFloatText);
   return value;
 }
 

@@ -6,7 +6,7 @@
 //   names its request id, for `understudy request-status`);
 // - SESSION_EXPIRED: the write's session expired meanwhile; whether it ran can no longer be learned.
 // A refusal by the store (a key too long, a value not a number) is ERR with the store's message,
-// except NOT_AN_INTEGER, which Redis clients know by its Redis text.
+// except NOT_AN_INTEGER and NOT_A_FLOAT, which Redis clients know by their Redis texts.
 
 import {
   ErrorCode,
@@ -17,6 +17,8 @@ import {
   UnderstudyError,
 } from '../errors.js';
 import { type RespReply, reply } from './replies.js';
+
+export const notAFloatText = 'ERR value is not a valid float';
 
 /** A bad argument: answered with `text` (a whole error line, prefix included). */
 export class RespArgumentError extends Error {
@@ -29,6 +31,7 @@ export class RespArgumentError extends Error {
 /** The reply for the store's refusal of a command, with its code and message. */
 export function refusalReply(code: string, message: string): RespReply {
   if (code === ErrorCode.notAnInteger) return reply.error('ERR value is not an integer or out of range');
+  if (code === ErrorCode.notAFloat) return reply.error(notAFloatText);
   return reply.error(`ERR ${message}`);
 }
 

@@ -19,7 +19,7 @@ import {
   kvOperation,
   type PutCondition,
 } from '../state-machine/index.js';
-import { integerArgument, lowerName } from './arguments.js';
+import { floatArgument, integerArgument, lowerName } from './arguments.js';
 import type { CommandSpec, KvPlan, Planned } from './command-table.js';
 import { wrongArity } from './command-table.js';
 import { runPlanned } from './pipeline.js';
@@ -192,6 +192,37 @@ function incrBy(delta: (args: readonly Buffer[]) => number) {
 
 const negated = (value: number): number => (value === 0 ? 0 : -value);
 
+/** MSET's and MSETNX's pairs as keys and values; null when a value is missing. */
+function pairsOf(args: readonly Buffer[]): { readonly keys: Buffer[]; readonly values: Buffer[] } | null {
+  if (args.length % 2 === 0) return null;
+  const keys: Buffer[] = [];
+  const values: Buffer[] = [];
+  for (let at = 1; at < args.length; at += 2) {
+    keys.push(arg(args, at));
+    values.push(arg(args, at + 1));
+  }
+  return { keys, values };
+}
+
+/**
+ * GETRANGE key start end: the bytes from start to end, both included, counted from the end when
+ * negative, as Redis clamps them; an absent key or an empty range is the empty string. The whole
+ * value is read and cut here: the store has no read of part of a value.
+ */
+function getrange(args: readonly Buffer[]): Planned {
+  const first = integerArgument(arg(args, 2));
+  const last = integerArgument(arg(args, 3));
+  return planOf(kvOperation.get(arg(args, 1)), ({ value }) => {
+    const length = value?.byteLength ?? 0;
+    if (value === null || length === 0 || (first < 0 && last < 0 && first > last)) return reply.bulk(empty);
+    const start = Math.max(0, first < 0 ? length + first : first);
+    const end = Math.min(length - 1, Math.max(0, last < 0 ? length + last : last));
+    return reply.bulk(start > end ? empty : value.subarray(start, end + 1));
+  });
+}
+
+const empty = new Uint8Array(0);
+
 export const kvCommands: readonly CommandSpec[] = [
   kvCommand({
     name: 'get',
@@ -302,16 +333,37 @@ export const kvCommands: readonly CommandSpec[] = [
     flags: ['write', 'denyoom'],
     keys: [1, -1, 2],
     plan: (args) => {
-      if (args.length % 2 === 0) return wrongArity('mset');
-      const keys: Buffer[] = [];
-      const values: Buffer[] = [];
-      for (let at = 1; at < args.length; at += 2) {
-        keys.push(arg(args, at));
-        values.push(arg(args, at + 1));
-      }
-      return planOf(kvOperation.putMany(keys, values), () => reply.ok);
+      const pairs = pairsOf(args);
+      if (pairs === null) return wrongArity('mset');
+      return planOf(kvOperation.putMany(pairs.keys, pairs.values), () => reply.ok);
     },
   }),
+  kvCommand({
+    name: 'msetnx',
+    arity: -3,
+    flags: ['write', 'denyoom'],
+    keys: [1, -1, 2],
+    plan: (args) => {
+      const pairs = pairsOf(args);
+      if (pairs === null) return wrongArity('msetnx');
+      return planOf(kvOperation.putManyIfAbsent(pairs.keys, pairs.values), ({ written }) =>
+        reply.integer(written ? 1 : 0),
+      );
+    },
+  }),
+  kvCommand({
+    name: 'incrbyfloat',
+    arity: 3,
+    flags: ['write', 'denyoom', 'fast'],
+    keys: [1, 1, 1],
+    plan: (args) =>
+      planOf(kvOperation.incrFloat(arg(args, 1), floatArgument(arg(args, 2))), ({ value }) =>
+        reply.bulk(value),
+      ),
+  }),
+  kvCommand({ name: 'getrange', arity: 4, flags: ['readonly'], keys: [1, 1, 1], plan: getrange }),
+  // SUBSTR: GETRANGE's name before Redis 2.0, which Redis still answers.
+  kvCommand({ name: 'substr', arity: 4, flags: ['readonly'], keys: [1, 1, 1], plan: getrange }),
   kvCommand({
     name: 'setnx',
     arity: 3,

@@ -37,6 +37,11 @@ export type KvOperation =
       readonly next: Uint8Array | null;
     }
   | { readonly kind: 'incr'; readonly key: Uint8Array; readonly delta: number }
+  /**
+   * Adds `delta` (a finite number) to a decimal value (absent: 0), as Redis INCRBYFLOAT: the sum in
+   * double precision, kept as its decimal text rounded to 15 significant digits, with no exponent.
+   */
+  | { readonly kind: 'incr-float'; readonly key: Uint8Array; readonly delta: number }
   // Multi-key and conditional operations (what the Redis port's MGET, EXISTS, STRLEN, SET NX/XX,
   // MSET and DEL need): each one is one operation, so one log entry, so atomic.
   | { readonly kind: 'get-many'; readonly keys: readonly Uint8Array[] }
@@ -55,6 +60,12 @@ export type KvOperation =
       readonly values: readonly Uint8Array[];
     }
   | { readonly kind: 'delete-many'; readonly keys: readonly Uint8Array[] }
+  /** A put-many that runs only if every key is absent, else changes nothing (Redis MSETNX). */
+  | {
+      readonly kind: 'put-many-if-absent';
+      readonly keys: readonly Uint8Array[];
+      readonly values: readonly Uint8Array[];
+    }
   /**
    * A guard, read-only: answered when `keys[i]` holds `values[i]` (null: absent) for every i, and
    * refused VALUE_CHANGED otherwise. In a whole sequence a refused expect refuses the sequence whole,
@@ -144,12 +155,16 @@ export type KvResult =
   | { readonly kind: 'cas'; readonly swapped: boolean; readonly current: Uint8Array | null }
   /** `value`: the number after the increment (always a safe integer). */
   | { readonly kind: 'incr'; readonly value: number }
+  /** `value`: the decimal text the key holds after the increment. */
+  | { readonly kind: 'incr-float'; readonly value: Uint8Array }
   | { readonly kind: 'get-many'; readonly values: readonly (Uint8Array | null)[] }
   | { readonly kind: 'lengths'; readonly lengths: readonly (number | null)[] }
   | { readonly kind: 'put-if'; readonly written: boolean }
   | { readonly kind: 'put-many' }
   /** `count`: the keys that existed and were deleted (a key named twice counts once, as Redis DEL). */
   | { readonly kind: 'delete-many'; readonly count: number }
+  /** `written`: every key was absent, so all were set. */
+  | { readonly kind: 'put-many-if-absent'; readonly written: boolean }
   | { readonly kind: 'expect' }
   | { readonly kind: 'set'; readonly written: boolean }
   /** `updated`: the key existed and the condition allowed the new time (or it was deleted, the time being past). */
@@ -188,6 +203,11 @@ export const kvOperation = {
     next,
   }),
   incr: (key: Uint8Array, delta = 1): KvOperationOf<'incr'> => ({ kind: 'incr', key, delta }),
+  incrFloat: (key: Uint8Array, delta: number): KvOperationOf<'incr-float'> => ({
+    kind: 'incr-float',
+    key,
+    delta,
+  }),
   getMany: (keys: readonly Uint8Array[]): KvOperationOf<'get-many'> => ({ kind: 'get-many', keys }),
   lengths: (keys: readonly Uint8Array[]): KvOperationOf<'lengths'> => ({ kind: 'lengths', keys }),
   putIf: (key: Uint8Array, value: Uint8Array, when: PutCondition): KvOperationOf<'put-if'> => ({
@@ -202,6 +222,10 @@ export const kvOperation = {
     values,
   }),
   deleteMany: (keys: readonly Uint8Array[]): KvOperationOf<'delete-many'> => ({ kind: 'delete-many', keys }),
+  putManyIfAbsent: (
+    keys: readonly Uint8Array[],
+    values: readonly Uint8Array[],
+  ): KvOperationOf<'put-many-if-absent'> => ({ kind: 'put-many-if-absent', keys, values }),
   expect: (keys: readonly Uint8Array[], values: readonly (Uint8Array | null)[]): KvOperationOf<'expect'> => ({
     kind: 'expect',
     keys,
@@ -286,11 +310,13 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   append: ['key', 'value'],
   cas: ['key', 'expected', 'next'],
   incr: ['key', 'delta'],
+  'incr-float': ['key', 'delta'],
   'get-many': ['keys'],
   lengths: ['keys'],
   'put-if': ['key', 'value', 'when'],
   'put-many': ['keys', 'values'],
   'delete-many': ['keys'],
+  'put-many-if-absent': ['keys', 'values'],
   expect: ['keys', 'values'],
   set: ['key', 'value', 'when', 'expiry'],
   expire: ['key', 'expiry', 'condition'],
@@ -309,11 +335,13 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   append: ['length'],
   cas: ['swapped', 'current'],
   incr: ['value'],
+  'incr-float': ['value'],
   'get-many': ['values'],
   lengths: ['lengths'],
   'put-if': ['written'],
   'put-many': [],
   'delete-many': ['count'],
+  'put-many-if-absent': ['written'],
   expect: [],
   set: ['written'],
   expire: ['updated'],
@@ -376,8 +404,11 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
     case 'put-if':
       return packMessage([operation.kind, operation.key, operation.value, operation.when]);
     case 'put-many':
+    case 'put-many-if-absent':
     case 'expect':
       return packMessage([operation.kind, operation.keys, operation.values]);
+    case 'incr-float':
+      return packMessage([operation.kind, operation.key, operation.delta]);
     case 'set':
     case 'get-set':
       return packMessage([
@@ -411,7 +442,10 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
     case 'lengths':
       return packMessage([result.kind, result.lengths]);
     case 'put-if':
+    case 'put-many-if-absent':
       return packMessage([result.kind, result.written]);
+    case 'incr-float':
+      return packMessage([result.kind, result.value]);
     case 'put-many':
     case 'expect':
       return packMessage([result.kind]);
@@ -481,17 +515,20 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
       return { kind, key: field.bytes(0), expected: field.bytesOrNull(1), next: field.bytesOrNull(2) };
     case 'incr':
       return { kind, key: field.bytes(0), delta: field.safeInteger(1) };
+    case 'incr-float':
+      return { kind, key: field.bytes(0), delta: field.finiteNumber(1) };
     case 'get-many':
     case 'lengths':
     case 'delete-many':
       return { kind, keys: field.list(0, (value) => field.asBytes(0, value)) };
     case 'put-if':
       return { kind, key: field.bytes(0), value: field.bytes(1), when: field.condition(2) };
-    case 'put-many': {
+    case 'put-many':
+    case 'put-many-if-absent': {
       const keys = field.list(0, (value) => field.asBytes(0, value));
       const values = field.list(1, (value) => field.asBytes(1, value));
       if (keys.length !== values.length) {
-        throw new ServiceError(code, `put-many: ${keys.length} keys but ${values.length} values`);
+        throw new ServiceError(code, `${kind}: ${keys.length} keys but ${values.length} values`);
       }
       return { kind, keys, values };
     }
@@ -550,6 +587,8 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
       return { kind, length: field.byteCount(0) };
     case 'incr':
       return { kind, value: field.safeInteger(0) };
+    case 'incr-float':
+      return { kind, value: field.bytes(0) };
     case 'put':
     case 'delete':
       return { kind, existed: field.boolean(0) };
@@ -563,6 +602,7 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
         lengths: field.list(0, (value) => (value === null ? null : field.asByteCount(0, value))),
       };
     case 'put-if':
+    case 'put-many-if-absent':
       return { kind, written: field.boolean(0) };
     case 'put-many':
     case 'expect':
@@ -709,6 +749,14 @@ class FieldReader {
     const value = this.fields[index];
     if (typeof value !== 'boolean') this.refuse(index, 'a boolean', value);
     return value;
+  }
+
+  /** A number, neither NaN nor infinite (MessagePack may carry a whole one as an integer). */
+  finiteNumber(index: number): number {
+    const value = this.fields[index];
+    const number = asSafeInteger(value) ?? value;
+    if (typeof number !== 'number' || !Number.isFinite(number)) this.refuse(index, 'a finite number', value);
+    return number;
   }
 
   safeInteger(index: number): number {

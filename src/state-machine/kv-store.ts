@@ -21,6 +21,7 @@ import {
   type StateSize,
 } from '../protocol/state-machine.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
+import { formatDecimal, parseDecimal } from './kv-decimal.js';
 import {
   type ExpireCondition,
   type Expiry,
@@ -318,6 +319,7 @@ export class KeyValueStore implements StateMachine {
 
   #executeWrite(operation: KvWriteOperation): Execution {
     if (operation.kind === 'put-many') return this.#putMany(operation);
+    if (operation.kind === 'put-many-if-absent') return this.#putManyIfAbsent(operation);
     if (operation.kind === 'delete-many') return this.#deleteMany(operation);
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
@@ -627,6 +629,18 @@ export class KeyValueStore implements StateMachine {
     return { result: encodeResult({ kind: 'put-many' }), update: batchOf(parts) };
   }
 
+  /** Sets every key at once if none is present (Redis MSETNX), else changes nothing. */
+  #putManyIfAbsent(operation: KvOperationOf<'put-many-if-absent'>): Execution {
+    this.#checkKeys(operation);
+    for (const value of operation.values) {
+      this.#checkValueSize(value.byteLength, `${operation.kind}: value of ${value.byteLength} bytes`);
+    }
+    const present = operation.keys.some((key) => this.#lookup(latin1String(key)) !== undefined);
+    if (present) return { result: encodeResult({ kind: operation.kind, written: false }), update: noUpdate };
+    const { update } = this.#putMany({ kind: 'put-many', keys: operation.keys, values: operation.values });
+    return { result: encodeResult({ kind: operation.kind, written: true }), update };
+  }
+
   /** Deletes every key that exists at once; counts each deleted key once. */
   #deleteMany(operation: KvOperationOf<'delete-many'>): Execution {
     this.#checkKeys(operation);
@@ -762,6 +776,16 @@ export class KeyValueStore implements StateMachine {
         }
         const text = utf8.encode(String(value));
         return [{ kind: 'incr', value }, updateFor(key, before, text), text.byteLength];
+      }
+      case 'incr-float': {
+        const sum = formatDecimal(parseFloatValue(before) + operation.delta);
+        // Rounded to its digits, the largest doubles round past the largest one.
+        if (parseDecimal(sum) === null) {
+          throw new ServiceError(ErrorCode.badRequest, 'increment would produce NaN or Infinity');
+        }
+        const text = utf8.encode(sum);
+        this.#checkValueSize(text.byteLength, `incr-float would make a value of ${text.byteLength} bytes`);
+        return [{ kind: 'incr-float', value: text }, updateFor(key, before, text), text.byteLength];
       }
       case 'put-if': {
         const written = (before === undefined) === (operation.when === 'absent');
@@ -904,6 +928,18 @@ function parseInteger(value: Uint8Array | undefined): number {
   if (!Number.isSafeInteger(number)) {
     const shown = JSON.stringify(text.slice(0, 32)) + (text.length > 32 ? '…' : '');
     throw new ServiceError(ErrorCode.notAnInteger, `incr: the value ${shown} is not a decimal safe integer`);
+  }
+  return number;
+}
+
+/** A missing key counts as 0; anything but a decimal number is NOT_A_FLOAT. */
+function parseFloatValue(value: Uint8Array | undefined): number {
+  if (value === undefined) return 0;
+  const text = asBuffer(value).toString('latin1');
+  const number = parseDecimal(text);
+  if (number === null) {
+    const shown = JSON.stringify(text.slice(0, 32)) + (text.length > 32 ? '…' : '');
+    throw new ServiceError(ErrorCode.notAFloat, `incr-float: the value ${shown} is not a decimal number`);
   }
   return number;
 }

@@ -266,6 +266,46 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.deepEqual(all, items.map((item) => `payload-${item}`).sort(), 'each item taken exactly once');
   });
 
+  test('INCRBYFLOAT from every replica counts each increment once; racing MSETNX has one winner; GETRANGE cuts', async () => {
+    const callers = await Promise.all([...ports.keys()].flatMap((id) => [connectTo(id), connectTo(id)]));
+    const answers = await Promise.all(
+      callers.map(async (caller) => {
+        const mine: string[] = [];
+        for (let step = 0; step < 20; step++) mine.push(await caller.incrbyfloat('float-counter', '0.5'));
+        return mine;
+      }),
+    );
+    // 240 increments of 0.5: each answer a distinct step of the sum, and the last one 60.
+    const steps = Array.from({ length: callers.length * 20 }, (_, at) => String((at + 1) / 2)).sort();
+    assert.deepEqual(answers.flat().sort(), steps, 'every increment applied exactly once');
+    // Reads are linearizable at every port: each sees the last increment.
+    for (const caller of callers) assert.equal(await caller.get('float-counter'), '60');
+    const client = await cluster.client();
+    const { value } = await client.incrFloat('float-counter', -0.25);
+    assert.equal(Buffer.from(value).toString(), '59.75');
+
+    const wins = await Promise.all(
+      callers.map((caller, at) => caller.msetnx('lock:a', `owner-${at}`, 'lock:b', `owner-${at}`)),
+    );
+    assert.equal(wins.filter((won) => won === 1).length, 1, `one winner: ${wins.join(',')}`);
+    const winner = wins.indexOf(1);
+    assert.deepEqual(await callers[0]?.mget('lock:a', 'lock:b'), [`owner-${winner}`, `owner-${winner}`]);
+    const { written } = await client.putManyIfAbsent([
+      ['lock:c', 'x'],
+      ['lock:a', 'y'],
+    ]);
+    assert.equal(written, false);
+    assert.equal(await callers[0]?.exists('lock:c'), 0, 'nothing of a refused MSETNX was written');
+
+    const port = String(ports.get('r3'));
+    const cli = (...args: string[]) => runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, ...args]);
+    assert.equal((await cli('SET', 'range-key', 'This is a string')).stdout, 'OK\n');
+    assert.equal((await cli('GETRANGE', 'range-key', '0', '3')).stdout, 'This\n');
+    assert.equal((await cli('GETRANGE', 'range-key', '-3', '-1')).stdout, 'ing\n');
+    assert.equal((await cli('GETRANGE', 'range-key', '10', '100')).stdout, 'string\n');
+    assert.match((await cli('INCRBYFLOAT', 'range-key', '1')).stdout, /^ERR value is not a valid float\n/);
+  });
+
   test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {
     const port = String(ports.get('r2'));
     const cli = (...args: string[]) => runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, ...args]);

@@ -23,6 +23,7 @@ import {
   kvOperation as op,
   putConditions,
 } from '../../src/state-machine/index.js';
+import { formatDecimal } from '../../src/state-machine/kv-decimal.js';
 
 type Outcome = { result: KvResult } | { refused: string };
 
@@ -82,13 +83,20 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
       case 'lengths':
         return { result: { kind: 'lengths', lengths: found.map((value) => value?.length ?? null) } };
       case 'put-many':
+      case 'put-many-if-absent': {
         if (operation.values.some((value) => value.length > valueSizeMaxBytes)) {
           return { refused: ErrorCode.valueTooLarge };
         }
-        keys.forEach((key, at) => {
-          model.set(latin1(key), operation.values[at] as Uint8Array);
-        });
-        return { result: { kind: 'put-many' } };
+        const written = operation.kind === 'put-many' || found.every((value) => value === null);
+        if (written) {
+          keys.forEach((key, at) => {
+            model.set(latin1(key), operation.values[at] as Uint8Array);
+          });
+        }
+        return {
+          result: operation.kind === 'put-many' ? { kind: 'put-many' } : { kind: operation.kind, written },
+        };
+      }
       case 'delete-many': {
         const deleted = new Set(keys.map(latin1).filter((key) => model.has(key)));
         for (const key of deleted) model.delete(key);
@@ -156,6 +164,20 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
       model.set(key, new TextEncoder().encode(value.toString()));
       return { result: { kind: 'incr', value: Number(value) } };
     }
+    case 'incr-float': {
+      const text = current === null ? '0' : latin1(current);
+      const number = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(text)
+        ? Number(text)
+        : Number.NaN;
+      if (!Number.isFinite(number)) return { refused: ErrorCode.notAFloat };
+      const sum = number + operation.delta;
+      const value = new TextEncoder().encode(Number.isFinite(sum) ? formatDecimal(sum) : '');
+      if (!Number.isFinite(sum) || !Number.isFinite(Number(latin1(value))))
+        return { refused: ErrorCode.badRequest };
+      if (value.length > valueSizeMaxBytes) return { refused: ErrorCode.valueTooLarge };
+      model.set(key, value);
+      return { result: { kind: 'incr-float', value } };
+    }
     case 'put-if': {
       const written = (current === null) === (operation.when === 'absent');
       if (written) model.set(key, operation.value);
@@ -189,7 +211,20 @@ const numberText = fc
 const valueArbitrary = fc.oneof(
   fc.uint8Array({ maxLength: 6 }),
   fc
-    .constantFrom('x', 'yy', '-0', '007', '9007199254740992', '1.5')
+    .constantFrom(
+      'x',
+      'yy',
+      '-0',
+      '007',
+      '9007199254740992',
+      '1.5',
+      '1e3',
+      '.5',
+      '+2.',
+      'inf',
+      '1e400',
+      '1e308',
+    )
     .map((text) => new TextEncoder().encode(text)),
   numberText.map((text) => new TextEncoder().encode(text)),
   fc.uint8Array({
@@ -214,6 +249,12 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
     .map(([key, expected, next]) => op.cas(key, expected, next)),
   fc.tuple(keyArbitrary, deltaArbitrary).map(([key, delta]) => op.incr(key, delta)),
   fc
+    .tuple(
+      keyArbitrary,
+      fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0.1, -2.5, 1e308, 3)),
+    )
+    .map(([key, delta]) => op.incrFloat(key, delta)),
+  fc
     .tuple(keyArbitrary, valueArbitrary, fc.constantFrom(...putConditions))
     .map(([key, value, when]) => op.putIf(key, value, when)),
   keysArbitrary.map((keys) => op.getMany(keys)),
@@ -233,6 +274,14 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
     .array(fc.tuple(keyArbitrary, valueArbitrary), { maxLength: kvLimitsTiny.keysPerOperationMax + 1 })
     .map((entries) =>
       op.putMany(
+        entries.map(([key]) => key),
+        entries.map(([, value]) => value),
+      ),
+    ),
+  fc
+    .array(fc.tuple(keyArbitrary, valueArbitrary), { maxLength: kvLimitsTiny.keysPerOperationMax + 1 })
+    .map((entries) =>
+      op.putManyIfAbsent(
         entries.map(([key]) => key),
         entries.map(([, value]) => value),
       ),

@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':50',
+      ':54',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -539,6 +539,75 @@ describe('pipelines', () => {
       ':1',
       '+none',
     ]);
+  });
+
+  test('INCRBYFLOAT, MSETNX and GETRANGE answer as Redis does', async () => {
+    const { port, calls } = await start();
+    const replies = await oneByOne(port, [
+      'SET f 10.50',
+      'INCRBYFLOAT f 0.1',
+      'INCRBYFLOAT f -5',
+      'SET e 5.0e3',
+      'INCRBYFLOAT e 2.0e2',
+      'INCRBYFLOAT new 3',
+      'INCRBYFLOAT f abc',
+      'INCRBYFLOAT f 0x10',
+      'SET w word',
+      'INCRBYFLOAT w 1',
+      'SET big 1e308',
+      'INCRBYFLOAT big 1e308',
+      'GET big',
+      'MSETNX m1 a m2 b',
+      'MSETNX m2 c m3 d',
+      'MGET m1 m2 m3',
+      'MSETNX m3',
+      'SET s Hello_World',
+      'GETRANGE s 0 4',
+      'GETRANGE s -5 -1',
+      'GETRANGE s 6 100',
+      'GETRANGE s -100 2',
+      'GETRANGE s 5 2',
+      'GETRANGE s -1 -5',
+      'GETRANGE nothing 0 -1',
+      'SUBSTR s 0 -1',
+      'GETRANGE s one 2',
+    ]);
+    assert.deepEqual(replies.map(messageOf), [
+      'OK',
+      Buffer.from('10.6'),
+      Buffer.from('5.6'),
+      'OK',
+      Buffer.from('5200'),
+      Buffer.from('3'),
+      'ERR value is not a valid float',
+      'ERR value is not a valid float',
+      'OK',
+      'ERR value is not a valid float',
+      'OK',
+      'ERR increment would produce NaN or Infinity',
+      Buffer.from('1e308'),
+      1,
+      0,
+      [Buffer.from('a'), Buffer.from('b'), null],
+      "ERR wrong number of arguments for 'msetnx' command",
+      'OK',
+      Buffer.from('Hello'),
+      Buffer.from('World'),
+      Buffer.from('World'),
+      Buffer.from('Hel'),
+      Buffer.from(''),
+      Buffer.from(''),
+      Buffer.from(''),
+      Buffer.from('Hello_World'),
+      'ERR value is not an integer or out of range',
+    ]);
+    const kinds = calls.map((call) => call.kinds[0]);
+    assert.equal(
+      kinds.filter((kind) => kind === 'incr-float').length,
+      6,
+      'increments that are not numbers never reach the store',
+    );
+    assert.equal(kinds.filter((kind) => kind === 'put-many-if-absent').length, 2);
   });
 
   test('pipelined commands run as one sequence, in order, each seeing the ones before it', async () => {
