@@ -99,6 +99,8 @@ export interface ChaosReport {
   readonly expiringWrites?: number;
   /** Library register writes sent as a GETSET or a GETDEL and acknowledged (each checked as a cas from the value before), and GETDELs of them. */
   readonly readingWrites?: { readonly acknowledged: number; readonly getDeletes: number };
+  /** Increments that went as incrFloat or INCRBYFLOAT, and group writes as putManyIfAbsent, answered. */
+  readonly floatsAndAllAbsent?: { readonly incrFloats: number; readonly allAbsent: number };
   /**
    * Expiries observed: register reads that found a key gone after a definite write of it; registers
    * read absent at the end though written; and those whose final value a write with a time to live
@@ -336,6 +338,12 @@ export function formatReport(report: ChaosReport): string {
     const { acknowledged, getDeletes } = report.readingWrites;
     lines.push(
       `writes that answer the value before: ${acknowledged} acknowledged (${acknowledged - getDeletes} GETSET, ${getDeletes} GETDEL), each checked as a cas from the value before it`,
+    );
+  }
+  if (report.floatsAndAllAbsent !== undefined) {
+    const { incrFloats, allAbsent } = report.floatsAndAllAbsent;
+    lines.push(
+      `INCRBYFLOAT and MSETNX: ${incrFloats} increments answered as incrFloat or INCRBYFLOAT (checked as the incrs they are), ${allAbsent} group writes as putManyIfAbsent (checked as a cas from absent)`,
     );
   }
   if (report.expiries !== undefined) {

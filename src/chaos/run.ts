@@ -419,6 +419,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     sessionsExpired: workload?.sessionsExpired ?? 0,
     expiringWrites: workload?.expiringWrites ?? 0,
     readingWrites: { acknowledged: workload?.readingWrites ?? 0, getDeletes: workload?.getDeletes ?? 0 },
+    floatsAndAllAbsent: { incrFloats: workload?.incrFloats ?? 0, allAbsent: workload?.allAbsentWrites ?? 0 },
     expiries: { seen: workload?.expiriesSeen ?? 0, ...expiry },
     boundedReads: {
       ...(workload?.boundedReadCounts ?? { answered: 0, staleAnswers: 0, failed: 0 }),

@@ -94,6 +94,7 @@ import {
 import { assert } from '../protocol/assert.js';
 import type { Durability } from '../protocol/types.js';
 import { notAnIntegerText } from '../resp/arguments.js';
+import { notAFloatText } from '../resp/errors.js';
 import { chooseFlagWrite, chooseGroupWrite, groupMembers, groupValue } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
 import { decodeResult, encodeOperation, kvOperation } from '../state-machine/index.js';
@@ -334,6 +335,10 @@ export class Workload {
   readingWrites = 0;
   /** Of them, GETDELs. */
   getDeletes = 0;
+  /** Increments answered that went as incrFloat (INCRBYFLOAT on the Redis port). */
+  incrFloats = 0;
+  /** Group writes answered that went as putManyIfAbsent (MSETNX). */
+  allAbsentWrites = 0;
   /**
    * Register reads that found the key absent though a definite write of it was acknowledged before
    * they began: the cluster deleted it, which only expiry does to a register.
@@ -680,7 +685,13 @@ export class Workload {
           return;
         }
         case 'incr': {
-          const reply = await client.incr(key, 1);
+          // Every other one an incrFloat (INCRBYFLOAT), the same increment on these values.
+          let reply: WriteMetadata & { readonly value: number };
+          if (sequence % 2 === 1) {
+            const answer = await client.incrFloat(key, 1);
+            reply = { ...answer, value: Number(new TextDecoder().decode(answer.value)) };
+            this.incrFloats += 1;
+          } else reply = await client.incr(key, 1);
           acknowledged(reply);
           const doneNs = clock();
           recorder.ok(handle(), reply.value, doneNs);
@@ -947,16 +958,19 @@ export class Workload {
           ? ['SET', key, value]
           : f === 'append'
             ? ['APPEND', key, token]
-            : ['INCR', key];
+            : sequence % 2 === 1
+              ? ['INCRBYFLOAT', key, '1']
+              : ['INCR', key];
     const version = (made: string | number, acknowledgedNs: number | null) =>
       this.redisVersion(session, key, kind, made, invokedNs, acknowledgedNs);
     const settle = (reply: RedisReply): void => {
       if (reply instanceof RedisReplyError) {
-        if (f === 'incr' && reply.message === notAnIntegerText) {
-          // Only the service's NOT_AN_INTEGER gets this text for an INCR by 1: the same observation
-          // of the value as the library's refusal (a sync write's; the port writes only sync).
+        if (f === 'incr' && (reply.message === notAnIntegerText || reply.message === notAFloatText)) {
+          // Only the service's NOT_AN_INTEGER (NOT_A_FLOAT) gets this text for an INCR (INCRBYFLOAT)
+          // by 1: the same observation of the value as the library's refusal (a sync write's; the
+          // port writes only sync), and on these values the two refuse the same ones.
           recorder.fail(handle, clock(), ErrorCode.notAnInteger);
-          this.countCause(`redis incr ${ErrorCode.notAnInteger}`);
+          this.countCause(`redis ${args[0]} ${reply.message}`);
           return;
         }
         this.countCause(`redis ${f} ${reply.message.split(' ')[0] ?? ''}`);
@@ -980,10 +994,13 @@ export class Workload {
         version(value, doneNs);
         return;
       }
-      if ((f === 'append' || f === 'incr') && typeof reply === 'number' && Number.isSafeInteger(reply)) {
-        ok(reply);
-        version(f === 'append' ? reply : String(reply), doneNs);
-        observe(reply);
+      // INCRBYFLOAT answers the new value as text: here always a whole number.
+      const number = f === 'incr' && Buffer.isBuffer(reply) ? Number(reply.toString('latin1')) : reply;
+      if ((f === 'append' || f === 'incr') && typeof number === 'number' && Number.isSafeInteger(number)) {
+        ok(number);
+        version(f === 'append' ? number : String(number), doneNs);
+        observe(number);
+        if (args[0] === 'INCRBYFLOAT') this.incrFloats += 1;
         return;
       }
       // A reply of the wrong shape is the port's bug: on record as unknown, named in the causes,
@@ -1171,10 +1188,13 @@ export class Workload {
         : random.chance(REPLICATED_WRITE_PROBABILITY)
           ? 'replicated'
           : 'sync';
+    // Every fourth group write by this process only if the group is absent (MSETNX): a cas from
+    // absent, since members written only together are absent only together.
+    const allAbsent = write === 'put-many' && sequence % 4 === 3;
     const f: OperationFunction =
       write === null
         ? 'read'
-        : write === 'put-if-absent'
+        : write === 'put-if-absent' || allAbsent
           ? 'cas'
           : write === 'put-if-present'
             ? 'replace'
@@ -1220,6 +1240,14 @@ export class Workload {
         );
         written = answer.written;
         reply = answer;
+      } else if (allAbsent) {
+        const answer = await client.putManyIfAbsent(
+          members.map((member) => [member, word] as const),
+          options,
+        );
+        written = answer.written;
+        reply = answer;
+        this.allAbsentWrites += 1;
       } else if (write === 'put-many') {
         reply = await client.putMany(
           members.map((member) => [member, word] as const),
@@ -1251,8 +1279,9 @@ export class Workload {
         if (status?.state === 'executed' && status.result !== null) {
           // Answered once its entry committed, async ones too: it ran, and stays.
           const { result } = status;
-          if (result.kind === 'put-if' && !result.written) recorder.fail(handle, clock());
-          else if (result.kind === 'put-if' || result.kind === 'put-many' || result.kind === 'delete-many') {
+          const conditional = result.kind === 'put-if' || result.kind === 'put-many-if-absent';
+          if (conditional && !result.written) recorder.fail(handle, clock());
+          else if (conditional || result.kind === 'put-many' || result.kind === 'delete-many') {
             recorder.ok(handle, f === 'delete' ? null : input, clock());
           } else recorder.info(handle, clock()); // a result of another kind: say nothing rather than guess
           return;
@@ -1451,10 +1480,13 @@ const observingRefusals: Readonly<Partial<Record<OperationFunction, string>>> = 
 /**
  * The code to record a fail with, or undefined to record info. Only a sync operation's refusal is
  * held against the value: an async one is answered before it replicates, like its acknowledgement.
+ * An incrFloat's NOT_A_FLOAT goes on record as an incr's NOT_AN_INTEGER: of the values this
+ * workload writes (words like "p3-w17", and safe integers) the two refuse exactly the same ones.
  */
 function observingRefusal(f: OperationFunction, durability: Durability, error: unknown): string | undefined {
   if (!(error instanceof RequestRefusedError) || durability !== 'sync') return undefined;
-  return observingRefusals[f] === error.code ? error.code : undefined;
+  const code = error.code === ErrorCode.notAFloat && f === 'incr' ? ErrorCode.notAnInteger : error.code;
+  return observingRefusals[f] === code ? code : undefined;
 }
 
 /** A Redis reply as a report names it: numbers as they are (NaN too), the rest as JSON, briefly. */

@@ -63,8 +63,17 @@ export const sequenceLanes = sequenceUnitsMax + 2;
 /** Refusals that tell the client something about the value: recorded as fail with their code. */
 export const observingRefusals: Readonly<Partial<Record<KvOperation['kind'], string>>> = {
   incr: ErrorCode.notAnInteger,
+  'incr-float': ErrorCode.notAFloat,
   append: ErrorCode.valueTooLarge,
 };
+
+/**
+ * The code a refusal goes into the history with: incr-float's NOT_A_FLOAT as an incr's
+ * NOT_AN_INTEGER, since of the values the simulator writes (words like "p3-17", and safe integers)
+ * the two refuse exactly the same ones.
+ */
+export const recordedRefusal = (code: string): string =>
+  code === ErrorCode.notAFloat ? ErrorCode.notAnInteger : code;
 
 /** One operation of the history that a sequence carries. */
 export interface SequenceUnit {
@@ -168,7 +177,7 @@ export function unitVerdict(unit: SequenceUnit, outcomes: readonly KvOutcome[]):
     }
     const [part] = unit.parts;
     if (unit.parts.length === 1 && part !== undefined && observingRefusals[part.kind] === outcome.code) {
-      return { status: 'fail', error: outcome.code, seen: undefined };
+      return { status: 'fail', error: recordedRefusal(outcome.code), seen: undefined };
     }
     return { status: 'info', unexpected: `${unit.f} ${outcome.code}`, torn: undefined };
   }
@@ -194,12 +203,12 @@ export function unitVerdict(unit: SequenceUnit, outcomes: readonly KvOutcome[]):
     case 'append':
       return { status: 'ok', value: resultOf(first, 'append').length, seen: undefined };
     case 'incr': {
-      const { value } = resultOf(first, 'incr');
+      const value = incrementResult(first);
       return { status: 'ok', value, seen: String(value) };
     }
     case 'cas':
     case 'replace': {
-      if (first.kind === 'put-if') {
+      if (first.kind === 'put-if' || first.kind === 'put-many-if-absent') {
         // Not written is an observation: the key was present (absent, for a put-if-present).
         return first.written
           ? { status: 'ok', value: unit.invokeValue, seen: undefined }
@@ -228,7 +237,10 @@ export function readBackProblem(writer: KvOperation, outcome: KvOutcome, read: s
         `a value not ending with the refused ${JSON.stringify(token)}`,
       );
     }
-    if (writer.kind === 'incr' && outcome.code === ErrorCode.notAnInteger) {
+    if (
+      (writer.kind === 'incr' || writer.kind === 'incr-float') &&
+      observingRefusals[writer.kind] === outcome.code
+    ) {
       return expect(read !== null && !/^-?[0-9]+$/.test(read), 'the value that is not an integer');
     }
     return null;
@@ -247,9 +259,10 @@ export function readBackProblem(writer: KvOperation, outcome: KvOutcome, read: s
         `${length} bytes ending with ${JSON.stringify(token)}`,
       );
     }
-    case 'incr': {
-      const { value } = resultOf(result, 'incr');
-      return expect(read === String(value), String(value));
+    case 'incr':
+    case 'incr-float': {
+      const value = String(incrementResult(result));
+      return expect(read === value, value);
     }
     case 'cas': {
       // The value after the cas, swapped or not.
@@ -270,6 +283,11 @@ export function readBackProblem(writer: KvOperation, outcome: KvOutcome, read: s
   }
 }
 
+/** The number an incr or an incr-float (by a whole delta, on a safe integer) answered. */
+function incrementResult(result: KvResult): number {
+  return result.kind === 'incr-float' ? Number(text(result.value)) : resultOf(result, 'incr').value;
+}
+
 function resultOf<K extends KvResult['kind']>(result: KvResult, kind: K): KvResultOf<K> {
   if (result.kind !== kind) throw new Error(`a ${result.kind} result where a ${kind} result belongs`);
   return result as KvResultOf<K>;
@@ -283,7 +301,8 @@ export function describeOutcome(outcome: KvOutcome): string {
     case 'append':
       return `length ${result.length}`;
     case 'incr':
-      return `value ${result.value}`;
+    case 'incr-float':
+      return `value ${incrementResult(result)}`;
     case 'cas':
       return `${result.swapped ? 'swapped' : 'not swapped'}, now ${JSON.stringify(text(result.current))}`;
     case 'put-if':

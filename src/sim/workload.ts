@@ -120,6 +120,7 @@ import {
   readBackProblem,
   readBackUnit,
   readUnit,
+  recordedRefusal,
   type SequenceUnit,
   sequenceLanes,
   sequenceUnitsMax,
@@ -197,6 +198,11 @@ export interface WorkloadOptions {
   };
   /** Whole scans (scan-workload.ts): the seed of their own draws. None without it. */
   readonly scans?: { readonly seed: number };
+  /**
+   * Some increments sent as incr-float and some group writes as put-many-if-absent (Redis
+   * INCRBYFLOAT and MSETNX), chosen by each process's count of operations, so no draw changes.
+   */
+  readonly floatsAndAllAbsent?: boolean;
 }
 
 /**
@@ -437,6 +443,8 @@ export class SimWorkload {
   readonly readBackViolations: string[] = [];
   /** Sequences sent (read-only ones, ones with a read-back), their units and parts, answers, refused parts. */
   readonly sequenceCounts = noSequenceCounts();
+  /** Single incr-floats and put-many-if-absents answered, and what they answered. */
+  readonly floatsAndAllAbsent = { incrFloats: 0, incrFloatsRefused: 0, allAbsent: 0, allAbsentWritten: 0 };
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */
@@ -734,6 +742,11 @@ export class SimWorkload {
         return plain(kvOperation.deleteMany(members), 'delete', null);
       }
       const values = members.map(() => bytes(word));
+      // Every fourth (by the process's count, no draw) only if the group is absent (Redis MSETNX): a
+      // cas from absent, since members written only together are absent only together.
+      if (this.options.floatsAndAllAbsent === true && sequence % 4 === 3) {
+        return plain(kvOperation.putManyIfAbsent(members, values), 'cas', word);
+      }
       return plain(kvOperation.putMany(members, values), 'write', word);
     }
     if (key.startsWith('register')) {
@@ -757,13 +770,24 @@ export class SimWorkload {
       }
       // Always sync: an incr here is mostly there to be refused, and an async one's refusal (or
       // acknowledgement) says nothing the checker can use, while it costs the search dearly.
-      return { ...plain(kvOperation.incr(bytes(key), 1), 'incr', null), syncOnly: true };
+      return { ...plain(this.increment(key, sequence), 'incr', null), syncOnly: true };
     }
     if (key.startsWith('list')) {
       const token = `${word};`;
       return plain(kvOperation.append(bytes(key), bytes(token)), 'append', token);
     }
-    return plain(kvOperation.incr(bytes(key), 1), 'incr', null);
+    return plain(this.increment(key, sequence), 'incr', null);
+  }
+
+  /**
+   * An increment by 1 of `key`: with `floatsAndAllAbsent`, every other one an incr-float, which on
+   * the simulator's values (words, and safe integers) is the same increment and refuses the same
+   * values (sequence-workload.ts, `recordedRefusal`).
+   */
+  private increment(key: string, sequence: number): KvOperation {
+    return this.options.floatsAndAllAbsent === true && sequence % 2 === 1
+      ? kvOperation.incrFloat(bytes(key), 1)
+      : kvOperation.incr(bytes(key), 1);
   }
 
   /**
@@ -1273,12 +1297,27 @@ export class SimWorkload {
         this.finish(process, 'ok', value, false, undefined, index);
         return;
       }
+      case 'incr-float': {
+        // Recorded as the incr it is on these values: a whole delta on a safe integer.
+        this.floatsAndAllAbsent.incrFloats += 1;
+        const written = text(decodeResult('incr-float', reply.result).value) ?? '';
+        connection.lastRead.set(pending.key, written);
+        this.finish(process, 'ok', Number(written), false, undefined, index);
+        return;
+      }
       case 'delete':
       case 'delete-many':
         this.finish(process, 'ok', null, false, undefined, index);
         return;
       case 'put-many':
         this.finish(process, 'ok', pending.written, false, undefined, index);
+        return;
+      case 'put-many-if-absent':
+        this.floatsAndAllAbsent.allAbsent += 1;
+        if (decodeResult('put-many-if-absent', reply.result).written) {
+          this.floatsAndAllAbsent.allAbsentWritten += 1;
+          this.finish(process, 'ok', pending.invokeValue, false, undefined, index);
+        } else this.finish(process, 'fail', pending.invokeValue);
         return;
       case 'put-if': {
         // Not written is an observation: the key was present (absent, for a put-if-present).
@@ -1551,7 +1590,7 @@ export class SimWorkload {
       // It ran and was refused; the answer waited for that entry to commit, so it is an observation.
       this.countStatus('refused');
       this.refusals.set(`${pending.f} ${code}`, (this.refusals.get(`${pending.f} ${code}`) ?? 0) + 1);
-      this.finish(process, 'fail', null, false, code);
+      this.finish(process, 'fail', null, false, recordedRefusal(code));
       return;
     }
     this.countStatus(code);
@@ -1628,7 +1667,8 @@ export class SimWorkload {
     const cause = `${pending.f} ${code}`;
     if (pending.operation !== null && observingRefusals[pending.operation.kind] === code) {
       this.refusals.set(cause, (this.refusals.get(cause) ?? 0) + 1);
-      if (pending.durability === 'sync') this.finish(process, 'fail', null, false, code);
+      if (code === ErrorCode.notAFloat) this.floatsAndAllAbsent.incrFloatsRefused += 1;
+      if (pending.durability === 'sync') this.finish(process, 'fail', null, false, recordedRefusal(code));
       else this.finish(process, 'info', null, true);
       return;
     }
