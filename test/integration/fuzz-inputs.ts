@@ -80,10 +80,10 @@ const fieldNames = [
 const fieldValue = fc.oneof(
   fc.integer(),
   fc.double(),
-  fc.string({ maxLength: 24 }),
+  fc.string({ maxLength: 24, size: 'max' }),
   fc.boolean(),
   fc.constant(null),
-  fc.uint8Array({ maxLength: 48 }),
+  fc.uint8Array({ maxLength: 48, size: 'max' }),
   fc.array(fc.oneof(fc.integer(), fc.string({ maxLength: 8 })), { maxLength: 4 }),
   fc.dictionary(fc.constantFrom(...fieldNames), fc.integer(), { maxKeys: 3 }),
 );
@@ -138,12 +138,12 @@ function mutated(templates: readonly Buffer[]): fc.Arbitrary<Buffer> {
 
 /** One frame's bytes as a hostile peer might send them. */
 export const hostileFrame: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.uint8Array({ maxLength: 64 }).map((payload) => frame(payload)),
+  fc.uint8Array({ maxLength: 64, size: 'max' }).map((payload) => frame(payload)),
   shapedMessage.map((message) => frame(encodeOrText(message))),
   mutated(validTemplates).map((payload) => frame(payload)),
   // A length header that lies: past the frame limit (refused before allocation) or beyond what follows.
   fc
-    .tuple(fc.integer({ min: 0, max: 0xffff_ffff }), fc.uint8Array({ maxLength: 16 }))
+    .tuple(fc.integer({ min: 0, max: 0xffff_ffff }), fc.uint8Array({ maxLength: 16, size: 'max' }))
     .map(([length, tail]) => {
       const header = Buffer.alloc(4);
       header.writeUInt32BE(length, 0);
@@ -159,10 +159,10 @@ const httpTemplates = [
 ].map((text) => Buffer.from(text));
 
 export const hostileHttpRequest: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.uint8Array({ minLength: 1, maxLength: 96 }).map((bytes) => Buffer.from(bytes)),
+  fc.uint8Array({ minLength: 1, maxLength: 96, size: 'max' }).map((bytes) => Buffer.from(bytes)),
   mutated(httpTemplates),
   fc
-    .tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }))
+    .tuple(fc.string({ maxLength: 12, size: 'max' }), fc.string({ maxLength: 40, size: 'max' }), fc.string({ maxLength: 40, size: 'max' }))
     .map(([method, target, header]) => Buffer.from(`${method} ${target} HTTP/1.1\r\n${header}\r\n\r\n`)),
 );
 
@@ -174,7 +174,7 @@ const respTemplates = [
 ].map((text) => Buffer.from(text));
 
 export const hostileRespCommand: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+  fc.uint8Array({ minLength: 1, maxLength: 64, size: 'max' }).map((bytes) => Buffer.from(bytes)),
   mutated(respTemplates),
   fc
     .tuple(fc.constantFrom('*', '$'), fc.oneof(fc.integer(), fc.constant(2 ** 40), fc.constant(-5)))

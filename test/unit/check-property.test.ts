@@ -121,7 +121,7 @@ function runSequentially(commands: readonly Command[]): Operation[] {
   return pairOperations(parseJsonLines(toJsonLines(recorder.events())));
 }
 
-const historyArbitrary = fc.array(commandArbitrary, { maxLength: 40 }).map(runSequentially);
+const historyArbitrary = fc.array(commandArbitrary, { maxLength: 40, size: 'max' }).map(runSequentially);
 
 test('histories run one operation at a time against the model are always linearizable', () => {
   fc.assert(

@@ -20,6 +20,7 @@ import {
   kvLimitsTiny,
   kvOperation as op,
 } from '../../src/state-machine/index.js';
+import { formatDecimal, parseDecimal } from '../../src/state-machine/kv-decimal.js';
 import { ExpiryTimes } from '../../src/state-machine/kv-expiry.js';
 
 type Outcome = { result: KvResult } | { refused: string };
@@ -109,6 +110,14 @@ class Model {
         this.values.set(key, String(value));
         return { result: { kind: 'incr', value } };
       }
+      case 'incr-float': {
+        // As incr, a time to live stays: the values here are small, the deltas halves.
+        const number = parseDecimal(current ?? '0');
+        if (number === null) return { refused: ErrorCode.notAFloat };
+        const value = formatDecimal(number + operation.delta);
+        this.values.set(key, value);
+        return { result: { kind: 'incr-float', value: bytes(value) } };
+      }
       case 'append': {
         const value = (current ?? '') + text(operation.value);
         this.values.set(key, value);
@@ -189,6 +198,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
         .map(([key, expiry, condition]) => op.expire(key, expiry, condition)),
       keyArbitrary.map((key) => op.persist(key)),
       keyArbitrary.map((key) => op.incr(key, 1)),
+      keyArbitrary.map((key) => op.incrFloat(key, 0.5)),
       fc.tuple(keyArbitrary, valueArbitrary).map(([key, value]) => op.append(key, value)),
       keyArbitrary.map((key) => op.delete(key)),
       keyArbitrary.map((key) => op.getDelete(key)),
@@ -231,7 +241,7 @@ function keysOf(store: KeyValueStore, candidates: readonly string[]): string[] {
 
 test('random writes, reads and clock steps match a model of values and expiry times; backups fed the updates match', () => {
   fc.assert(
-    fc.property(fc.array(stepArbitrary, { maxLength: 80 }), (steps) => {
+    fc.property(fc.array(stepArbitrary, { maxLength: 80, size: 'max' }), (steps) => {
       const model = new Model();
       const clock = () => model.now;
       const primary = new KeyValueStore(kvLimitsTiny, clock);

@@ -304,7 +304,7 @@ function storeStep(primary: KeyValueStore, backup: KeyValueStore, operation: KvO
 
 test('random operation sequences match a Map model, and a backup fed only updates matches the primary', () => {
   fc.assert(
-    fc.property(fc.array(operationArbitrary, { maxLength: 60 }), (operations) => {
+    fc.property(fc.array(operationArbitrary, { maxLength: 60, size: 'max' }), (operations) => {
       const model = new Map<string, Uint8Array>();
       const primary = new KeyValueStore(kvLimitsTiny);
       const backup = new KeyValueStore(kvLimitsTiny);
@@ -366,28 +366,33 @@ test('the same operations sent in sequences of random lengths match the model on
   const lengths = fc.array(fc.integer({ min: 1, max: kvLimitsTiny.operationsPerSequenceMax }), {
     minLength: 1,
     maxLength: 30,
+    size: 'max',
   });
   fc.assert(
-    fc.property(fc.array(operationArbitrary, { maxLength: 60 }), lengths, (operations, sizes) => {
-      const model = new Map<string, Uint8Array>();
-      const primary = new KeyValueStore(kvLimitsTiny);
-      const backup = new KeyValueStore(kvLimitsTiny);
-      let at = 0;
-      for (let round = 0; at < operations.length; round++) {
-        const chunk = operations.slice(at, at + (sizes[round % sizes.length] as number));
-        const outcomes = sequenceStep(primary, backup, chunk);
-        outcomes.forEach((outcome, k) => {
-          assert.deepEqual(outcome, modelStep(model, chunk[k] as KvOperation));
-        });
-        at += outcomes.length;
-      }
-      assert.equal(primary.storeBytes, modelBytes(model));
-      assert.equal(backup.stateHash(), primary.stateHash());
-      for (const [key, value] of model) {
-        const read = primary.query(encodeOperation(op.get(new Uint8Array(Buffer.from(key, 'latin1')))));
-        assert.deepEqual(decodeResult('get', read).value, value);
-      }
-    }),
+    fc.property(
+      fc.array(operationArbitrary, { maxLength: 60, size: 'max' }),
+      lengths,
+      (operations, sizes) => {
+        const model = new Map<string, Uint8Array>();
+        const primary = new KeyValueStore(kvLimitsTiny);
+        const backup = new KeyValueStore(kvLimitsTiny);
+        let at = 0;
+        for (let round = 0; at < operations.length; round++) {
+          const chunk = operations.slice(at, at + (sizes[round % sizes.length] as number));
+          const outcomes = sequenceStep(primary, backup, chunk);
+          outcomes.forEach((outcome, k) => {
+            assert.deepEqual(outcome, modelStep(model, chunk[k] as KvOperation));
+          });
+          at += outcomes.length;
+        }
+        assert.equal(primary.storeBytes, modelBytes(model));
+        assert.equal(backup.stateHash(), primary.stateHash());
+        for (const [key, value] of model) {
+          const read = primary.query(encodeOperation(op.get(new Uint8Array(Buffer.from(key, 'latin1')))));
+          assert.deepEqual(decodeResult('get', read).value, value);
+        }
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -411,7 +416,7 @@ test('a whole sequence behind an expect runs as the model says when it holds, an
   );
   fc.assert(
     fc.property(
-      fc.array(operationArbitrary, { maxLength: 30 }),
+      fc.array(operationArbitrary, { maxLength: 30, size: 'max' }),
       fc.array(fc.tuple(guardKeys, fc.boolean(), body), { minLength: 1, maxLength: 8 }),
       (setup, rounds) => {
         const model = new Map<string, Uint8Array>();

@@ -36,7 +36,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('put' as const),
       key: fc.nat(keyCount - 1),
-      value: fc.string({ maxLength: 12 }),
+      value: fc.string({ maxLength: 12, size: 'max' }),
     }),
   },
   {
@@ -79,7 +79,7 @@ function readPiece(pending: Pending): boolean {
 
 test('snapshots begun, read, dropped and overlapped among writes and restores each restore the state at their beginning', () => {
   fc.assert(
-    fc.property(fc.array(step, { maxLength: 400 }), (steps) => {
+    fc.property(fc.array(step, { maxLength: 400, size: 'max' }), (steps) => {
       const store = new KeyValueStore();
       // A state across every shard before the first step, so pieces and shards interleave.
       for (let key = 0; key < keyCount; key += 2) write(store, op.put(bytes(`k${key}`), bytes(`v${key}`)));

@@ -23,12 +23,12 @@ const claimedEntryArbitrary: fc.Arbitrary<{ entry: Entry; syncedThrough: number 
   .record({
     view: fc.nat({ max: Number.MAX_SAFE_INTEGER }).map(viewNumber),
     index: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }).map(logIndex),
-    clientId: fc.string({ unit: 'binary', maxLength: 40 }).map(clientId),
+    clientId: fc.string({ unit: 'binary', maxLength: 40, size: 'max' }).map(clientId),
     requestNumber: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
     durability: fc.constantFrom('sync' as const, 'async' as const),
     refused: fc.boolean(),
-    update: fc.uint8Array({ maxLength: 300 }),
-    result: fc.uint8Array({ maxLength: 300 }),
+    update: fc.uint8Array({ maxLength: 300, size: 'max' }),
+    result: fc.uint8Array({ maxLength: 300, size: 'max' }),
   })
   .chain((entry) => fc.nat({ max: entry.index - 1 }).map((syncedThrough) => ({ entry, syncedThrough })));
 
@@ -48,7 +48,7 @@ test('an entry record round-trips any entry and its syncedThrough claim, also am
     fc.property(
       claimedEntryArbitrary,
       saltArbitrary,
-      fc.uint8Array({ maxLength: 20 }),
+      fc.uint8Array({ maxLength: 20, size: 'max' }),
       ({ entry, syncedThrough }, anySalt, before) => {
         const record = encodeEntryRecord(entry, syncedThrough, anySalt);
         const decoded = decodeRecord(Buffer.concat([before, record]), before.length, anySalt);
@@ -195,7 +195,7 @@ test('an unknown record kind, or a sync marker of the wrong length, is bad even 
 test('arbitrary bytes never throw and never decode as a record', () => {
   fc.assert(
     fc.property(
-      fc.uint8Array({ maxLength: 200 }),
+      fc.uint8Array({ maxLength: 200, size: 'max' }),
       fc.nat({ max: 200 }),
       saltArbitrary,
       (bytes, at, anySalt) => {
