@@ -162,7 +162,11 @@ export const hostileHttpRequest: fc.Arbitrary<Buffer> = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 96, size: 'max' }).map((bytes) => Buffer.from(bytes)),
   mutated(httpTemplates),
   fc
-    .tuple(fc.string({ maxLength: 12, size: 'max' }), fc.string({ maxLength: 40, size: 'max' }), fc.string({ maxLength: 40, size: 'max' }))
+    .tuple(
+      fc.string({ maxLength: 12, size: 'max' }),
+      fc.string({ maxLength: 40, size: 'max' }),
+      fc.string({ maxLength: 40, size: 'max' }),
+    )
     .map(([method, target, header]) => Buffer.from(`${method} ${target} HTTP/1.1\r\n${header}\r\n\r\n`)),
 );
 
