@@ -28,6 +28,8 @@ export interface ChaosReport {
     /** WATCH, GET, MULTI, SET, EXEC on a register (a cas from the value read), and those not swapped (nil). */
     readonly watchedCas: number;
     readonly watchedCasNotSwapped: number;
+    /** GET, then SET ... IFEQ (NX where it read nothing) on a register: the same cas in one command. */
+    readonly ifEqualCas?: number;
     /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
@@ -308,7 +310,7 @@ export function formatReport(report: ChaosReport): string {
         `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below); ` +
         `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC ` +
         `(${report.redisCommands.watched} behind WATCH, ${report.redisCommands.watchAborts} of those answered nil: a watched key changed); ` +
-        `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ` +
+        `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ${report.redisCommands.ifEqualCas ?? 0} GET-SET IFEQ on a register; ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }

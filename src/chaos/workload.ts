@@ -281,6 +281,7 @@ export function noRedisCommands() {
     watchAborts: 0,
     watchedCas: 0,
     watchedCasNotSwapped: 0,
+    ifEqualCas: 0,
   };
 }
 
@@ -1037,6 +1038,9 @@ export class Workload {
     const { recorder, clock } = this.options;
     const { key } = this.chooseKey('write', random, generations);
     const value = registerValue(process, sequence, random.chance(REGISTER_WORD_PROBABILITY));
+    // Every other one by this process the same cas in one command: SET ... IFEQ what the GET read
+    // (SET ... NX if it read nothing), with no WATCH.
+    if (sequence % 2 === 1) return this.redisIfEqualCas(process, session, key, value);
     let seen: string | null;
     try {
       const watched = await session.connection.command(['WATCH', key], REDIS_COMMAND_TIMEOUT_MS);
@@ -1091,6 +1095,65 @@ export class Workload {
     }
     this.countCause(
       `redis watched cas ${executed instanceof RedisReplyError ? (executed.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
+    );
+    version(null);
+    recorder.info(handle, clock());
+    return true;
+  }
+
+  /** A GET, then SET ... IFEQ the value it read (NX if none): a cas, swapped when answered OK. */
+  private async redisIfEqualCas(
+    process: number,
+    session: RedisSession,
+    key: string,
+    value: string,
+  ): Promise<boolean> {
+    const { recorder, clock } = this.options;
+    let seen: string | null;
+    try {
+      const read = await session.connection.command(['GET', key], REDIS_COMMAND_TIMEOUT_MS);
+      if (read !== null && !Buffer.isBuffer(read)) {
+        this.countCause(`redis SET IFEQ cas: GET ${describeReply(read)}`);
+        return true;
+      }
+      seen = read === null ? null : read.toString('utf8');
+    } catch (error) {
+      this.countCause(`redis SET IFEQ cas ${describeError(error)}`);
+      return false;
+    }
+    this.redisCommands.sent += 1;
+    this.redisCommands.ifEqualCas += 1;
+    const invokedNs = clock();
+    const handle = recorder.invoke(process, 'cas', key, [seen, value], invokedNs);
+    const version = (acknowledgedNs: number | null) =>
+      this.redisVersion(session, key, 'register', value, invokedNs, acknowledgedNs);
+    const command = seen === null ? ['SET', key, value, 'NX'] : ['SET', key, value, 'IFEQ', seen];
+    let reply: RedisReply;
+    try {
+      reply = await session.connection.command(command, REDIS_COMMAND_TIMEOUT_MS);
+    } catch (error) {
+      this.countCause(`redis SET IFEQ cas ${describeError(error)}`);
+      version(null);
+      recorder.info(handle, clock());
+      return false;
+    }
+    if (reply === null) {
+      recorder.fail(handle, clock());
+      this.countCause('redis SET IFEQ not written');
+      return true;
+    }
+    if (reply === 'OK') {
+      const doneNs = clock();
+      this.redisCommands.ok += 1;
+      recorder.ok(handle, [seen, value], doneNs);
+      version(doneNs);
+      return true;
+    }
+    if (!(reply instanceof RedisReplyError)) {
+      this.malformedRedisReplies.push(`${command.join(' ')} was answered ${describeReply(reply)}`);
+    }
+    this.countCause(
+      `redis SET IFEQ cas ${reply instanceof RedisReplyError ? (reply.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
     );
     version(null);
     recorder.info(handle, clock());

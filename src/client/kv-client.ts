@@ -28,6 +28,7 @@ import {
   kvOperation,
   type PutCondition,
   putConditions,
+  type SetCondition,
 } from '../state-machine/index.js';
 import { resultFields, resultKind } from '../state-machine/kv-operations.js';
 import {
@@ -92,8 +93,11 @@ export type KvRequestStatus =
 
 /** How `set` writes: only when `when` allows, and with a time to live (at most one of the three). */
 export interface SetOptions extends WriteOptions {
-  /** Only if the key is absent (Redis SET NX), or only if present (XX). */
-  readonly when?: PutCondition;
+  /**
+   * Only if the key is absent (Redis SET NX), or only if present (XX), or only if it holds exactly
+   * `equals` (SET ... IFEQ: a compare-and-set that, unlike `cas`, sets the time to live as a set does).
+   */
+  readonly when?: PutCondition | { readonly equals: Bytes };
   /** The key expires this many milliseconds after the primary runs the write (Redis PX). */
   readonly ttlMs?: number;
   /** The key expires at this time, Unix milliseconds (Redis PXAT). */
@@ -456,7 +460,7 @@ export class Client {
 const operationKinds: ReadonlySet<string> = new Set(Object.keys(resultFields));
 
 /** The condition and the time to live `set`'s options name (a ConfigError where they are wrong). */
-function setOptionsOf(options: SetOptions): { readonly when: PutCondition | null; readonly expiry: Expiry } {
+function setOptionsOf(options: SetOptions): { readonly when: SetCondition | null; readonly expiry: Expiry } {
   return { when: whenOf(options.when), expiry: expiryOf(options) };
 }
 
@@ -503,10 +507,16 @@ function wholeMs(value: unknown, name: string, min: number): number {
   return value;
 }
 
-function whenOf(when: unknown): PutCondition | null {
+function whenOf(when: unknown): SetCondition | null {
   if (when === undefined) return null;
+  if (typeof when === 'object' && when !== null && 'equals' in when) {
+    const { equals } = when as { readonly equals: unknown };
+    if (typeof equals === 'string' || equals instanceof Uint8Array) return { equals: toBytes(equals) };
+  }
   if (!putConditions.includes(when as PutCondition)) {
-    throw new ConfigError(`when must be one of ${putConditions.join(', ')}; got ${String(when)}`);
+    throw new ConfigError(
+      `when must be one of ${putConditions.join(', ')} or { equals: value }; got ${String(when)}`,
+    );
   }
   return when as PutCondition;
 }

@@ -17,7 +17,7 @@ import {
   type KvOperationOf,
   type KvResultOf,
   kvOperation,
-  type PutCondition,
+  type SetCondition,
 } from '../state-machine/index.js';
 import { floatArgument, integerArgument, lowerName } from './arguments.js';
 import type { CommandSpec, KvPlan, Planned } from './command-table.js';
@@ -52,17 +52,19 @@ function kvCommand(
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked
 
 /**
- * SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]: OK or nil (NX or XX did
- * not hold), or with GET the value before (nil: absent) whether or not it wrote.
+ * SET key value [NX | XX | IFEQ value] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]: OK or nil
+ * (the condition did not hold), or with GET the value before (nil: absent) whether or not it wrote.
+ * IFEQ (Redis 8.4, Valkey 8.1) writes only over exactly that value, never creating the key.
  */
 function set(args: readonly Buffer[]): Planned {
-  let when: PutCondition | null = null;
+  let when: SetCondition | null = null;
   let expiry: Expiry = { kind: 'none' };
   let timed = false;
   let get = false;
   for (let at = 3; at < args.length; at++) {
     const name = lowerName(arg(args, at));
     if ((name === 'nx' || name === 'xx') && when === null) when = name === 'nx' ? 'absent' : 'present';
+    else if (name === 'ifeq' && when === null && at + 1 < args.length) when = { equals: arg(args, ++at) };
     else if (name === 'keepttl' && !timed) {
       timed = true;
       expiry = { kind: 'keep' };
@@ -81,7 +83,8 @@ function set(args: readonly Buffer[]): Planned {
   if (get) {
     return planOf(kvOperation.getSet(key, value, { when, expiry }), ({ previous }) => reply.bulk(previous));
   }
-  if (expiry.kind !== 'none') {
+  // IFEQ goes as a set, not a put-if: a set of a new value ends the time to live, as Redis's does.
+  if (expiry.kind !== 'none' || (when !== null && typeof when === 'object')) {
     return planOf(kvOperation.set(key, value, { when, expiry }), ({ written }) =>
       written ? reply.ok : reply.nullBulk,
     );
@@ -192,6 +195,24 @@ function incrBy(delta: (args: readonly Buffer[]) => number) {
 
 const negated = (value: number): number => (value === 0 ? 0 : -value);
 
+/**
+ * DELEX key [IFEQ value] (Redis 8.4): without a condition a DEL of the key, with IFEQ a delete only
+ * while it holds the value; 1 deleted, 0 not. IFNE, IFDEQ and IFDNE are refused, saying so.
+ */
+function delex(args: readonly Buffer[]): Planned {
+  const key = arg(args, 1);
+  if (args.length === 2) return planOf(kvOperation.deleteMany([key]), ({ count }) => reply.integer(count));
+  const name = lowerName(arg(args, 2));
+  if (args.length !== 4) return reply.error('ERR syntax error');
+  if (name === 'ifeq') {
+    return planOf(kvOperation.cas(key, arg(args, 3), null), ({ swapped }) => reply.integer(swapped ? 1 : 0));
+  }
+  if (['ifne', 'ifdeq', 'ifdne'].includes(name)) {
+    return reply.error(`ERR DELEX ${name.toUpperCase()} is not supported here; IFEQ is`);
+  }
+  return reply.error('ERR syntax error');
+}
+
 /** MSET's and MSETNX's pairs as keys and values; null when a value is missing. */
 function pairsOf(args: readonly Buffer[]): { readonly keys: Buffer[]; readonly values: Buffer[] } | null {
   if (args.length % 2 === 0) return null;
@@ -263,6 +284,18 @@ export const kvCommands: readonly CommandSpec[] = [
     keys: [1, -1, 1],
     plan: (args) => planOf(kvOperation.deleteMany(args.slice(1)), ({ count }) => reply.integer(count)),
   }),
+  // Valkey 9.0's lock release: delete only while it holds the value (one cas to absent).
+  kvCommand({
+    name: 'delifeq',
+    arity: 3,
+    flags: ['write', 'fast'],
+    keys: [1, 1, 1],
+    plan: (args) =>
+      planOf(kvOperation.cas(arg(args, 1), arg(args, 2), null), ({ swapped }) =>
+        reply.integer(swapped ? 1 : 0),
+      ),
+  }),
+  kvCommand({ name: 'delex', arity: -2, flags: ['write', 'fast'], keys: [1, 1, 1], plan: delex }),
   kvCommand({
     name: 'exists',
     arity: -2,

@@ -191,7 +191,14 @@ function main(): void {
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
   const sequences = noSequenceCounts();
-  const floats = { incrFloats: 0, incrFloatsRefused: 0, allAbsent: 0, allAbsentWritten: 0 };
+  const floats = {
+    incrFloats: 0,
+    incrFloatsRefused: 0,
+    allAbsent: 0,
+    allAbsentWritten: 0,
+    ifEqualSets: 0,
+    ifEqualSetsWritten: 0,
+  };
   const saves = noSaveCounts();
   const failed: SeedResult[] = [];
   for (let seed = start; seed < start + count; seed++) {
@@ -216,7 +223,7 @@ function main(): void {
       sequences[name] += result.sequences[name];
     for (const name of Object.keys(expiry) as (keyof typeof expiry)[]) expiry[name] += result.expiry[name];
     for (const name of Object.keys(floats) as (keyof typeof floats)[])
-      floats[name] += result.floatsAndAllAbsent[name];
+      floats[name] += result.stringWriteCounts[name];
     for (const name of Object.keys(scans) as (keyof typeof scans)[]) scans[name] += result.scans[name];
     saves.asked += result.saves.asked;
     saves.refused += result.saves.refused;
@@ -254,7 +261,7 @@ function main(): void {
         .map(([why, number]) => `${why} ${number}`)
         .join(', ')})`,
       `keys that expire: ${expiry.set} register writes with a time to live, ${expiry.changed} expires and persists, ${expiry.ttlReads} ttl reads checked, ${expiry.readingWrites} get-sets, get-deletes and get-expires answered and recorded as what they showed; ${expiry.expired} keys deleted by a primary's logged expiry, each checked not before its time nor after it was taken away, and put in the history`,
-      `incr-floats (as INCRBYFLOAT, recorded as the incrs they are): ${floats.incrFloats} answered, ${floats.incrFloatsRefused} refused NOT_A_FLOAT; put-many-if-absent on groups (MSETNX, recorded as a cas from absent): ${floats.allAbsent} answered, ${floats.allAbsentWritten} of them written`,
+      `incr-floats (as INCRBYFLOAT, recorded as the incrs they are): ${floats.incrFloats} answered, ${floats.incrFloatsRefused} refused NOT_A_FLOAT; put-many-if-absent on groups (MSETNX, recorded as a cas from absent): ${floats.allAbsent} answered, ${floats.allAbsentWritten} of them written; SET ... IFEQ on registers (recorded as a cas): ${floats.ifEqualSets} answered, ${floats.ifEqualSetsWritten} of them written`,
       `scans of every key: ${scans.started} begun, ${scans.completed} whole (${scans.pages} pages answered) and checked: ${scans.keysDue} keys present throughout one, each returned`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,

@@ -208,7 +208,7 @@ export function unitVerdict(unit: SequenceUnit, outcomes: readonly KvOutcome[]):
     }
     case 'cas':
     case 'replace': {
-      if (first.kind === 'put-if' || first.kind === 'put-many-if-absent') {
+      if (first.kind === 'put-if' || first.kind === 'put-many-if-absent' || first.kind === 'set') {
         // Not written is an observation: the key was present (absent, for a put-if-present).
         return first.written
           ? { status: 'ok', value: unit.invokeValue, seen: undefined }

@@ -88,6 +88,7 @@ import {
   decodeResult,
   encodeOperation,
   isReadOnly,
+  isValueCondition,
   type KvOperation,
   kvOperation,
 } from '../state-machine/kv-operations.js';
@@ -199,10 +200,11 @@ export interface WorkloadOptions {
   /** Whole scans (scan-workload.ts): the seed of their own draws. None without it. */
   readonly scans?: { readonly seed: number };
   /**
-   * Some increments sent as incr-float and some group writes as put-many-if-absent (Redis
-   * INCRBYFLOAT and MSETNX), chosen by each process's count of operations, so no draw changes.
+   * Some increments sent as incr-float, some group writes as put-many-if-absent, and (where no key
+   * has a time to live) some register cas writes as a set with an IFEQ condition (Redis INCRBYFLOAT,
+   * MSETNX and SET ... IFEQ), chosen by each process's count of operations, so no draw changes.
    */
-  readonly floatsAndAllAbsent?: boolean;
+  readonly newerStringWrites?: boolean;
 }
 
 /**
@@ -443,8 +445,15 @@ export class SimWorkload {
   readonly readBackViolations: string[] = [];
   /** Sequences sent (read-only ones, ones with a read-back), their units and parts, answers, refused parts. */
   readonly sequenceCounts = noSequenceCounts();
-  /** Single incr-floats and put-many-if-absents answered, and what they answered. */
-  readonly floatsAndAllAbsent = { incrFloats: 0, incrFloatsRefused: 0, allAbsent: 0, allAbsentWritten: 0 };
+  /** Single incr-floats, put-many-if-absents and SET ... IFEQs answered, and what they answered. */
+  readonly stringWriteCounts = {
+    incrFloats: 0,
+    incrFloatsRefused: 0,
+    allAbsent: 0,
+    allAbsentWritten: 0,
+    ifEqualSets: 0,
+    ifEqualSetsWritten: 0,
+  };
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */
@@ -744,7 +753,7 @@ export class SimWorkload {
       const values = members.map(() => bytes(word));
       // Every fourth (by the process's count, no draw) only if the group is absent (Redis MSETNX): a
       // cas from absent, since members written only together are absent only together.
-      if (this.options.floatsAndAllAbsent === true && sequence % 4 === 3) {
+      if (this.options.newerStringWrites === true && sequence % 4 === 3) {
         return plain(kvOperation.putManyIfAbsent(members, values), 'cas', word);
       }
       return plain(kvOperation.putMany(members, values), 'write', word);
@@ -761,6 +770,12 @@ export class SimWorkload {
       }
       if (roll < registerCasShare) {
         const expected = process.connection.lastRead.get(key) ?? null;
+        if (expected !== null && this.sendsConditionalSets && sequence % 3 === 2) {
+          // Every third cas from a value as SET ... IFEQ: where no key has a time to live, the same
+          // compare-and-set (a set ends a time to live, a cas keeps it).
+          const operation = kvOperation.set(bytes(key), bytes(value), { when: { equals: bytes(expected) } });
+          return { operation, f: 'cas', written: value, expected, syncOnly: false };
+        }
         const operation = kvOperation.cas(
           bytes(key),
           expected === null ? null : bytes(expected),
@@ -779,13 +794,18 @@ export class SimWorkload {
     return plain(this.increment(key, sequence), 'incr', null);
   }
 
+  /** Whether register cas writes go as SET ... IFEQ now and then: only where no key has a time to live. */
+  private get sendsConditionalSets(): boolean {
+    return this.options.newerStringWrites === true && (this.options.expiry?.probability ?? 0) === 0;
+  }
+
   /**
-   * An increment by 1 of `key`: with `floatsAndAllAbsent`, every other one an incr-float, which on
+   * An increment by 1 of `key`: with `newerStringWrites`, every other one an incr-float, which on
    * the simulator's values (words, and safe integers) is the same increment and refuses the same
    * values (sequence-workload.ts, `recordedRefusal`).
    */
   private increment(key: string, sequence: number): KvOperation {
-    return this.options.floatsAndAllAbsent === true && sequence % 2 === 1
+    return this.options.newerStringWrites === true && sequence % 2 === 1
       ? kvOperation.incrFloat(bytes(key), 1)
       : kvOperation.incr(bytes(key), 1);
   }
@@ -1269,6 +1289,16 @@ export class SimWorkload {
     if (!isReadOnly(pending.operation) && reply.durability !== 'replicated') {
       this.noteWriteIndex(connection, index);
     }
+    if (pending.operation.kind === 'set' && isValueCondition(pending.operation.when)) {
+      // SET ... IFEQ: the cas it is, over a key with no time to live.
+      this.stringWriteCounts.ifEqualSets += 1;
+      if (decodeResult('set', reply.result).written) {
+        this.stringWriteCounts.ifEqualSetsWritten += 1;
+        connection.lastRead.set(pending.key, pending.written);
+        this.finish(process, 'ok', pending.invokeValue, false, undefined, index);
+      } else this.finish(process, 'fail', pending.invokeValue);
+      return;
+    }
     switch (pending.operation.kind) {
       case 'get': {
         const value = text(decodeResult('get', reply.result).value);
@@ -1299,7 +1329,7 @@ export class SimWorkload {
       }
       case 'incr-float': {
         // Recorded as the incr it is on these values: a whole delta on a safe integer.
-        this.floatsAndAllAbsent.incrFloats += 1;
+        this.stringWriteCounts.incrFloats += 1;
         const written = text(decodeResult('incr-float', reply.result).value) ?? '';
         connection.lastRead.set(pending.key, written);
         this.finish(process, 'ok', Number(written), false, undefined, index);
@@ -1313,9 +1343,9 @@ export class SimWorkload {
         this.finish(process, 'ok', pending.written, false, undefined, index);
         return;
       case 'put-many-if-absent':
-        this.floatsAndAllAbsent.allAbsent += 1;
+        this.stringWriteCounts.allAbsent += 1;
         if (decodeResult('put-many-if-absent', reply.result).written) {
-          this.floatsAndAllAbsent.allAbsentWritten += 1;
+          this.stringWriteCounts.allAbsentWritten += 1;
           this.finish(process, 'ok', pending.invokeValue, false, undefined, index);
         } else this.finish(process, 'fail', pending.invokeValue);
         return;
@@ -1667,7 +1697,7 @@ export class SimWorkload {
     const cause = `${pending.f} ${code}`;
     if (pending.operation !== null && observingRefusals[pending.operation.kind] === code) {
       this.refusals.set(cause, (this.refusals.get(cause) ?? 0) + 1);
-      if (code === ErrorCode.notAFloat) this.floatsAndAllAbsent.incrFloatsRefused += 1;
+      if (code === ErrorCode.notAFloat) this.stringWriteCounts.incrFloatsRefused += 1;
       if (pending.durability === 'sync') this.finish(process, 'fail', null, false, recordedRefusal(code));
       else this.finish(process, 'info', null, true);
       return;

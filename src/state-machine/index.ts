@@ -28,6 +28,7 @@ export {
   encodeOperation,
   encodeResult,
   isReadOnly,
+  isValueCondition,
   type KvOperation,
   type KvOperationKind,
   type KvOperationOf,
@@ -39,6 +40,7 @@ export {
   kvOperation,
   type PutCondition,
   putConditions,
+  type SetCondition,
 } from './kv-operations.js';
 export {
   decodeSequence,

@@ -82,7 +82,7 @@ export type KvOperation =
       readonly kind: 'set';
       readonly key: Uint8Array;
       readonly value: Uint8Array;
-      readonly when: PutCondition | null;
+      readonly when: SetCondition | null;
       readonly expiry: Expiry;
     }
   /** Gives a present key a time to live, when `condition` allows; a time already past deletes it. */
@@ -105,7 +105,7 @@ export type KvOperation =
       readonly kind: 'get-set';
       readonly key: Uint8Array;
       readonly value: Uint8Array;
-      readonly when: PutCondition | null;
+      readonly when: SetCondition | null;
       readonly expiry: Expiry;
     }
   /**
@@ -132,6 +132,28 @@ export type KvOperation =
 /** When a `put-if` writes: only if the key is absent (Redis SET NX), or only if present (SET XX). */
 export type PutCondition = 'absent' | 'present';
 export const putConditions: readonly PutCondition[] = ['absent', 'present'];
+
+/**
+ * When a `set` or `get-set` writes: a put-if's condition, or only if the key holds exactly `equals`
+ * (Redis 8.4's and Valkey 8.1's SET ... IFEQ: an absent key is not created).
+ */
+export type SetCondition = PutCondition | { readonly equals: Uint8Array };
+
+/** Whether `condition` is IFEQ's, on the value, rather than a put-if's, on presence. */
+export function isValueCondition(
+  condition: SetCondition | null,
+): condition is { readonly equals: Uint8Array } {
+  return condition !== null && typeof condition === 'object';
+}
+
+/** Whether `condition` (null: none) lets a write go on a key that holds `before` (undefined: absent). */
+export function conditionHolds(condition: SetCondition | null, before: Uint8Array | undefined): boolean {
+  if (condition === null) return true;
+  if (isValueCondition(condition)) {
+    return before !== undefined && Buffer.compare(before, condition.equals) === 0;
+  }
+  return (before === undefined) === (condition === 'absent');
+}
 
 /** The operations that name one key (`key`), and those that name several (`keys`). */
 export type KvSingleKeyOperation = Extract<KvOperation, { readonly key: Uint8Array }>;
@@ -234,7 +256,7 @@ export const kvOperation = {
   set: (
     key: Uint8Array,
     value: Uint8Array,
-    options: { readonly when?: PutCondition | null; readonly expiry?: Expiry } = {},
+    options: { readonly when?: SetCondition | null; readonly expiry?: Expiry } = {},
   ): KvOperationOf<'set'> => ({
     kind: 'set',
     key,
@@ -253,7 +275,7 @@ export const kvOperation = {
   getSet: (
     key: Uint8Array,
     value: Uint8Array,
-    options: { readonly when?: PutCondition | null; readonly expiry?: Expiry } = {},
+    options: { readonly when?: SetCondition | null; readonly expiry?: Expiry } = {},
   ): KvOperationOf<'get-set'> => ({
     kind: 'get-set',
     key,
@@ -415,7 +437,7 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
         operation.kind,
         operation.key,
         operation.value,
-        operation.when,
+        conditionTuple(operation.when),
         expiryTuple(operation.expiry),
       ]);
     case 'expire':
@@ -429,6 +451,11 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
     case 'scan':
       return packMessage([operation.kind, operation.cursor, operation.count, operation.match]);
   }
+}
+
+/** A set's condition on the wire: null, 'absent' or 'present', or ['equals', bytes]. */
+function conditionTuple(condition: SetCondition | null): PutCondition | null | ['equals', Uint8Array] {
+  return condition !== null && typeof condition === 'object' ? ['equals', condition.equals] : condition;
 }
 
 function expiryTuple(expiry: Expiry): [ExpiryKind] | [ExpiryKind, number] {
@@ -498,7 +525,7 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
         kind,
         key: field.bytes(0),
         value: field.bytes(1),
-        when: field.conditionOrNull(2),
+        when: field.setConditionOrNull(2),
         expiry: field.expiry(3),
       };
     case 'expire': {
@@ -709,8 +736,16 @@ class FieldReader {
     return choice;
   }
 
-  conditionOrNull(index: number): PutCondition | null {
-    return this.fields[index] === null ? null : this.condition(index);
+  /** null, a put-if's condition, or `['equals', bytes]`. */
+  setConditionOrNull(index: number): SetCondition | null {
+    const value = this.fields[index];
+    if (value === null) return null;
+    if (!Array.isArray(value)) return this.condition(index);
+    const [name, equals] = value as unknown[];
+    if (value.length !== 2 || name !== 'equals' || !(equals instanceof Uint8Array)) {
+      this.refuse(index, `null, one of ${putConditions.join(', ')}, or ['equals', bytes]`, value);
+    }
+    return { equals: this.asBytes(index, equals) };
   }
 
   /** `[kind]` or `[kind, ms]` (kv-expiry.ts), the milliseconds a safe integer. */

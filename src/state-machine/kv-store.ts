@@ -34,6 +34,7 @@ import { globFilters, globMatches } from './kv-glob.js';
 import { KeyBuckets, SCAN_CURSOR_BUILDING } from './kv-key-buckets.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
+  conditionHolds,
   decodeOperation,
   encodeResult,
   isReadOnly,
@@ -811,7 +812,7 @@ export class KeyValueStore implements StateMachine {
     expiresAtMs: number | undefined,
   ): [written: boolean, update: Uint8Array, length: number | undefined] {
     const { key, value, when, expiry } = operation;
-    const written = when === null || (before === undefined) === (when === 'absent');
+    const written = conditionHolds(when, before);
     if (!written) return [written, noUpdate, before?.byteLength];
     if (expiry.kind === 'none') {
       return [written, withoutExpiry(key, updateFor(key, before, value), expiresAtMs), value.byteLength];
@@ -865,6 +866,9 @@ export class KeyValueStore implements StateMachine {
       operation.kind === 'get-set'
     ) {
       values.push(operation.value);
+    }
+    if ((operation.kind === 'set' || operation.kind === 'get-set') && typeof operation.when === 'object') {
+      values.push(operation.when?.equals ?? null); // null: no condition
     }
     for (const value of values) {
       if (value !== null) {

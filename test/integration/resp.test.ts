@@ -266,7 +266,7 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.deepEqual(all, items.map((item) => `payload-${item}`).sort(), 'each item taken exactly once');
   });
 
-  test('INCRBYFLOAT from every replica counts each increment once; racing MSETNX has one winner; GETRANGE cuts', async () => {
+  test('INCRBYFLOAT from every replica counts each increment once; racing MSETNX has one winner; GETRANGE cuts; a lock released by DELIFEQ', async () => {
     const callers = await Promise.all([...ports.keys()].flatMap((id) => [connectTo(id), connectTo(id)]));
     const answers = await Promise.all(
       callers.map(async (caller) => {
@@ -296,6 +296,10 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     ]);
     assert.equal(written, false);
     assert.equal(await callers[0]?.exists('lock:c'), 0, 'nothing of a refused MSETNX was written');
+    await client.put('config', 'v1');
+    assert.equal((await client.set('config', 'v2', { when: { equals: 'v0' } })).written, false);
+    assert.equal((await client.set('config', 'v2', { when: { equals: 'v1' } })).written, true);
+    assert.equal(await client.getText('config'), 'v2');
 
     const port = String(ports.get('r3'));
     const cli = (...args: string[]) => runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, ...args]);
@@ -304,6 +308,19 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal((await cli('GETRANGE', 'range-key', '-3', '-1')).stdout, 'ing\n');
     assert.equal((await cli('GETRANGE', 'range-key', '10', '100')).stdout, 'string\n');
     assert.match((await cli('INCRBYFLOAT', 'range-key', '1')).stdout, /^ERR value is not a valid float\n/);
+
+    // A lock taken with SET NX PX, handed over with SET ... IFEQ, released only by its holder.
+    const [first, second] = callers as [Redis, Redis];
+    assert.equal(await first.set('job-lock', 'worker-1', 'PX', 30_000, 'NX'), 'OK');
+    assert.equal(await second.set('job-lock', 'worker-2', 'PX', 30_000, 'NX'), null);
+    assert.equal(await second.call('DELIFEQ', 'job-lock', 'worker-2'), 0, 'not the holder');
+    assert.equal(await second.call('SET', 'job-lock', 'worker-2', 'IFEQ', 'worker-9'), null);
+    assert.equal(await first.call('SET', 'job-lock', 'worker-2', 'IFEQ', 'worker-1', 'KEEPTTL'), 'OK');
+    assert.ok((await second.pttl('job-lock')) > 0, 'the handover kept its time to live');
+    assert.equal(await first.call('DELEX', 'job-lock', 'IFEQ', 'worker-1'), 0, 'no longer the holder');
+    assert.equal(await second.call('DELIFEQ', 'job-lock', 'worker-2'), 1);
+    assert.equal(await first.exists('job-lock'), 0);
+    assert.equal((await cli('SET', 'job-lock', 'x', 'IFEQ', 'y')).stdout, '\n', 'IFEQ never creates the key');
   });
 
   test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {

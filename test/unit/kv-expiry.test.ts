@@ -68,7 +68,12 @@ class Model {
       }
       case 'set': {
         const { when, expiry } = operation;
-        const written = when === null || (current === undefined) === (when === 'absent');
+        const written =
+          when === null
+            ? true
+            : typeof when === 'object'
+              ? current === text(when.equals)
+              : (current === undefined) === (when === 'absent');
         if (!written) return { result: { kind: 'set', written } };
         if (expiry.kind === 'after' || expiry.kind === 'at') {
           const atMs = at(expiry);
@@ -189,7 +194,13 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
         .tuple(
           keyArbitrary,
           valueArbitrary,
-          fc.constantFrom(null, 'absent' as const, 'present' as const),
+          fc.constantFrom(
+            null,
+            'absent' as const,
+            'present' as const,
+            { equals: bytes('7') },
+            { equals: bytes('x') },
+          ),
           expiryArbitrary,
         )
         .map(([key, value, when, expiry]) => op.set(key, value, { when, expiry })),
@@ -206,7 +217,13 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
         .tuple(
           keyArbitrary,
           valueArbitrary,
-          fc.constantFrom(null, 'absent' as const, 'present' as const),
+          fc.constantFrom(
+            null,
+            'absent' as const,
+            'present' as const,
+            { equals: bytes('7') },
+            { equals: bytes('x') },
+          ),
           expiryArbitrary,
         )
         .map(([key, value, when, expiry]) => op.getSet(key, value, { when, expiry })),

@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':54',
+      ':56',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -608,6 +608,54 @@ describe('pipelines', () => {
       'increments that are not numbers never reach the store',
     );
     assert.equal(kinds.filter((kind) => kind === 'put-many-if-absent').length, 2);
+  });
+
+  test('SET ... IFEQ, DELIFEQ and DELEX: writes and deletes only over the value named', async () => {
+    const { port } = await start();
+    const replies = await oneByOne(port, [
+      'SET lock owner-1 PX 60000',
+      'SET lock owner-2 IFEQ owner-9',
+      'SET lock owner-2 IFEQ owner-1',
+      'PTTL lock',
+      'SET lock owner-3 IFEQ owner-2 GET KEEPTTL',
+      'SET absent v IFEQ v',
+      'EXISTS absent',
+      'SET lock v NX IFEQ owner-3',
+      'DELIFEQ lock owner-9',
+      'DELIFEQ lock owner-3',
+      'DELIFEQ lock owner-3',
+      'SET other 1',
+      'DELEX other IFEQ 2',
+      'DELEX other IFEQ 1',
+      'SET other 1',
+      'DELEX other',
+      'DELEX other',
+      'DELEX other IFNE 1',
+      'DELEX other IFEQ',
+      'DELEX other WHEN 1',
+    ]);
+    assert.deepEqual(replies.map(messageOf), [
+      'OK',
+      null,
+      'OK',
+      -1,
+      Buffer.from('owner-2'),
+      null,
+      0,
+      'ERR syntax error',
+      0,
+      1,
+      0,
+      'OK',
+      0,
+      1,
+      'OK',
+      1,
+      0,
+      'ERR DELEX IFNE is not supported here; IFEQ is',
+      'ERR syntax error',
+      'ERR syntax error',
+    ]);
   });
 
   test('pipelined commands run as one sequence, in order, each seeing the ones before it', async () => {
