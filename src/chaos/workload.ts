@@ -97,6 +97,7 @@ import { notAnIntegerText } from '../resp/arguments.js';
 import { notAFloatText } from '../resp/errors.js';
 import { chooseFlagWrite, chooseGroupWrite, groupMembers, groupValue } from '../sim/multi-key-workload.js';
 import { Random } from '../sim/random.js';
+import { recordedRefusal } from '../sim/sequence-workload.js';
 import { decodeResult, encodeOperation, kvOperation } from '../state-machine/index.js';
 import type { ExpiringValue } from './expiry-check.js';
 import {
@@ -1543,12 +1544,12 @@ const observingRefusals: Readonly<Partial<Record<OperationFunction, string>>> = 
 /**
  * The code to record a fail with, or undefined to record info. Only a sync operation's refusal is
  * held against the value: an async one is answered before it replicates, like its acknowledgement.
- * An incrFloat's NOT_A_FLOAT goes on record as an incr's NOT_AN_INTEGER: of the values this
- * workload writes (words like "p3-w17", and safe integers) the two refuse exactly the same ones.
+ * An incrFloat's NOT_A_FLOAT goes on record as an incr's NOT_AN_INTEGER (`recordedRefusal`): of the
+ * values this workload writes too (words like "p3-w17", and safe integers) the two refuse the same.
  */
 function observingRefusal(f: OperationFunction, durability: Durability, error: unknown): string | undefined {
   if (!(error instanceof RequestRefusedError) || durability !== 'sync') return undefined;
-  const code = error.code === ErrorCode.notAFloat && f === 'incr' ? ErrorCode.notAnInteger : error.code;
+  const code = recordedRefusal(error.code);
   return observingRefusals[f] === code ? code : undefined;
 }
 

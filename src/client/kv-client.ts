@@ -300,8 +300,7 @@ export class Client {
     entries: readonly (readonly [Bytes, Bytes])[],
     options?: WriteOptions,
   ): Promise<WriteResult<'put-many'>> {
-    const keys = entries.map(([key]) => toBytes(key));
-    const values = entries.map(([, value]) => toBytes(value));
+    const { keys, values } = keysAndValues(entries);
     return this.write(kvOperation.putMany(keys, values), options);
   }
 
@@ -310,8 +309,7 @@ export class Client {
     entries: readonly (readonly [Bytes, Bytes])[],
     options?: WriteOptions,
   ): Promise<WriteResult<'put-many-if-absent'>> {
-    const keys = entries.map(([key]) => toBytes(key));
-    const values = entries.map(([, value]) => toBytes(value));
+    const { keys, values } = keysAndValues(entries);
     return this.write(kvOperation.putManyIfAbsent(keys, values), options);
   }
 
@@ -458,6 +456,14 @@ export class Client {
 }
 
 const operationKinds: ReadonlySet<string> = new Set(Object.keys(resultFields));
+
+/** `[key, value]` pairs as the two lists put-many and put-many-if-absent take. */
+function keysAndValues(entries: readonly (readonly [Bytes, Bytes])[]): {
+  readonly keys: Uint8Array[];
+  readonly values: Uint8Array[];
+} {
+  return { keys: entries.map(([key]) => toBytes(key)), values: entries.map(([, value]) => toBytes(value)) };
+}
 
 /** The condition and the time to live `set`'s options name (a ConfigError where they are wrong). */
 function setOptionsOf(options: SetOptions): { readonly when: SetCondition | null; readonly expiry: Expiry } {

@@ -13,6 +13,7 @@ import {
   type ExpireCondition,
   type Expiry,
   expiryAtMsMax,
+  isValueCondition,
   type KvOperationKind,
   type KvOperationOf,
   type KvResultOf,
@@ -84,7 +85,7 @@ function set(args: readonly Buffer[]): Planned {
     return planOf(kvOperation.getSet(key, value, { when, expiry }), ({ previous }) => reply.bulk(previous));
   }
   // IFEQ goes as a set, not a put-if: a set of a new value ends the time to live, as Redis's does.
-  if (expiry.kind !== 'none' || (when !== null && typeof when === 'object')) {
+  if (expiry.kind !== 'none' || isValueCondition(when)) {
     return planOf(kvOperation.set(key, value, { when, expiry }), ({ written }) =>
       written ? reply.ok : reply.nullBulk,
     );

@@ -10,7 +10,7 @@ import { runSeed, type SeedResult } from './run-seed.js';
 import { noSaveCounts } from './save-workload.js';
 import { noScanCounts } from './scan-workload.js';
 import { loadSimulation, runServiceSeeds } from './service-main.js';
-import { noSequenceCounts } from './workload.js';
+import { noSequenceCounts, noStringWriteCounts } from './workload.js';
 
 const lineLengthMax = 400;
 const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--coordinator-home H] [--commit-quorum] [--service MODULE]
@@ -191,14 +191,7 @@ function main(): void {
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
   const sequences = noSequenceCounts();
-  const floats = {
-    incrFloats: 0,
-    incrFloatsRefused: 0,
-    allAbsent: 0,
-    allAbsentWritten: 0,
-    ifEqualSets: 0,
-    ifEqualSetsWritten: 0,
-  };
+  const floats = noStringWriteCounts();
   const saves = noSaveCounts();
   const failed: SeedResult[] = [];
   for (let seed = start; seed < start + count; seed++) {

@@ -427,6 +427,18 @@ interface WriteChoice {
   readonly syncOnly: boolean;
 }
 
+/** Single incr-floats, put-many-if-absents and SET ... IFEQs answered, before any was. */
+export function noStringWriteCounts() {
+  return {
+    incrFloats: 0,
+    incrFloatsRefused: 0,
+    allAbsent: 0,
+    allAbsentWritten: 0,
+    ifEqualSets: 0,
+    ifEqualSetsWritten: 0,
+  };
+}
+
 export class SimWorkload {
   readonly recorder = new HistoryRecorder();
   /** Acknowledged asynchronous append tokens per key. */
@@ -446,14 +458,7 @@ export class SimWorkload {
   /** Sequences sent (read-only ones, ones with a read-back), their units and parts, answers, refused parts. */
   readonly sequenceCounts = noSequenceCounts();
   /** Single incr-floats, put-many-if-absents and SET ... IFEQs answered, and what they answered. */
-  readonly stringWriteCounts = {
-    incrFloats: 0,
-    incrFloatsRefused: 0,
-    allAbsent: 0,
-    allAbsentWritten: 0,
-    ifEqualSets: 0,
-    ifEqualSetsWritten: 0,
-  };
+  readonly stringWriteCounts = noStringWriteCounts();
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */

@@ -7,7 +7,7 @@
 const decimalPattern = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 
 /** Significant digits a sum is kept with. */
-export const decimalDigits = 15;
+const decimalDigits = 15;
 
 /** `text` as a finite number, or null if it is not a decimal number or names an infinite one. */
 export function parseDecimal(text: string): number | null {

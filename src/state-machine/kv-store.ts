@@ -38,6 +38,7 @@ import {
   decodeOperation,
   encodeResult,
   isReadOnly,
+  isValueCondition,
   type KvMultiKeyOperation,
   type KvOperation,
   type KvOperationOf,
@@ -867,8 +868,8 @@ export class KeyValueStore implements StateMachine {
     ) {
       values.push(operation.value);
     }
-    if ((operation.kind === 'set' || operation.kind === 'get-set') && typeof operation.when === 'object') {
-      values.push(operation.when?.equals ?? null); // null: no condition
+    if ((operation.kind === 'set' || operation.kind === 'get-set') && isValueCondition(operation.when)) {
+      values.push(operation.when.equals);
     }
     for (const value of values) {
       if (value !== null) {

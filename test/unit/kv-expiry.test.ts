@@ -174,6 +174,14 @@ const timedExpiry = fc.oneof(
   msArbitrary.map((ms) => ({ kind: 'after' as const, ms })),
   msArbitrary.map((ms) => ({ kind: 'at' as const, ms: 1_000_000 + ms })),
 );
+/** A set's condition: none, NX or XX, or IFEQ a value the keys may hold. */
+const setConditionArbitrary = fc.constantFrom(
+  null,
+  'absent' as const,
+  'present' as const,
+  { equals: bytes('7') },
+  { equals: bytes('x') },
+);
 const expiryArbitrary = fc.oneof(
   fc.constant({ kind: 'none' as const }),
   fc.constant({ kind: 'keep' as const }),
@@ -191,18 +199,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
         .tuple(keyArbitrary, valueArbitrary, fc.constantFrom('absent' as const, 'present' as const))
         .map(([key, value, when]) => op.putIf(key, value, when)),
       fc
-        .tuple(
-          keyArbitrary,
-          valueArbitrary,
-          fc.constantFrom(
-            null,
-            'absent' as const,
-            'present' as const,
-            { equals: bytes('7') },
-            { equals: bytes('x') },
-          ),
-          expiryArbitrary,
-        )
+        .tuple(keyArbitrary, valueArbitrary, setConditionArbitrary, expiryArbitrary)
         .map(([key, value, when, expiry]) => op.set(key, value, { when, expiry })),
       fc
         .tuple(keyArbitrary, timedExpiry, fc.constantFrom('always', 'nx', 'xx', 'gt', 'lt', 'xx-lt' as const))
@@ -214,18 +211,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       keyArbitrary.map((key) => op.delete(key)),
       keyArbitrary.map((key) => op.getDelete(key)),
       fc
-        .tuple(
-          keyArbitrary,
-          valueArbitrary,
-          fc.constantFrom(
-            null,
-            'absent' as const,
-            'present' as const,
-            { equals: bytes('7') },
-            { equals: bytes('x') },
-          ),
-          expiryArbitrary,
-        )
+        .tuple(keyArbitrary, valueArbitrary, setConditionArbitrary, expiryArbitrary)
         .map(([key, value, when, expiry]) => op.getSet(key, value, { when, expiry })),
       fc
         .tuple(keyArbitrary, fc.oneof(fc.constant({ kind: 'none' as const }), timedExpiry))
