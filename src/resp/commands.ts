@@ -2,6 +2,7 @@
 
 import { commandCommand } from './command-command.js';
 import { CommandTable } from './command-table.js';
+import { configCommand } from './config-command.js';
 import { connectionCommands } from './connection-commands.js';
 import { keyspaceCommands } from './keyspace-commands.js';
 import { kvCommands } from './kv-commands.js';
@@ -17,6 +18,7 @@ export function createCommandTable(): CommandTable {
     ...replicationCommands,
     ...transactionCommands,
     ...watchCommands,
+    configCommand,
     commandCommand(() => table),
   ]);
   return table;

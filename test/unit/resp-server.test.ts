@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':56',
+      ':57',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -608,6 +608,36 @@ describe('pipelines', () => {
       'increments that are not numbers never reach the store',
     );
     assert.equal(kinds.filter((kind) => kind === 'put-many-if-absent').length, 2);
+  });
+
+  test('CONFIG GET answers how this server keeps data, in Redis names; CONFIG SET is refused, saying why', async () => {
+    const { port, calls } = await start();
+    const replies = await oneByOne(port, [
+      'CONFIG GET maxmemory-policy',
+      'CONFIG GET APPEND*',
+      'CONFIG GET save maxmemory',
+      'CONFIG GET databases maxmemory-*',
+      'CONFIG SET maxmemory-policy allkeys-lru',
+      'CONFIG GET',
+      'CONFIG',
+      'CONFIG NOPE',
+    ]);
+    assert.deepEqual(replies.map(messageOf), [
+      [Buffer.from('maxmemory-policy'), Buffer.from('noeviction')],
+      [Buffer.from('appendonly'), Buffer.from('yes'), Buffer.from('appendfsync'), Buffer.from('always')],
+      [Buffer.from('save'), Buffer.from('')],
+      [
+        Buffer.from('databases'),
+        Buffer.from('1'),
+        Buffer.from('maxmemory-policy'),
+        Buffer.from('noeviction'),
+      ],
+      'ERR CONFIG SET is not supported: each replica is configured by its command line, the same on every member',
+      "ERR wrong number of arguments for 'config|get' command",
+      "ERR wrong number of arguments for 'config' command",
+      "ERR unknown subcommand 'NOPE'. Try CONFIG HELP.",
+    ]);
+    assert.equal(calls.length, 0, 'answered by the port, not the cluster');
   });
 
   test('SET ... IFEQ, DELIFEQ and DELEX: writes and deletes only over the value named', async () => {

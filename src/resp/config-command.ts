@@ -1,0 +1,64 @@
+// CONFIG, as far as clients that look at the server before they use it need it: GET answers the few
+// parameters that say how this server keeps data, in Redis's names and values (nothing for any other
+// name, as Redis answers a name it does not know); SET, RESETSTAT and REWRITE are refused, saying why:
+// a replica is configured by its command line, the same on every member (docs/OPERATIONS.md).
+// BullMQ, for one, warns unless maxmemory-policy is noeviction; redis-benchmark asks at start.
+
+import { globMatches } from '../state-machine/index.js';
+import { lowerName } from './arguments.js';
+import { type CommandSpec, wrongArity } from './command-table.js';
+import { type RespReply, reply } from './replies.js';
+
+const parameters: ReadonlyMap<string, string> = new Map([
+  // Only database 0 (SELECT).
+  ['databases', '1'],
+  // A write past the store's limits is refused (STORE_FULL); no key is ever evicted.
+  ['maxmemory-policy', 'noeviction'],
+  // A write is in the log on disk before it is answered (a sync write on every replica's disk).
+  ['appendonly', 'yes'],
+  ['appendfsync', 'always'],
+  // No RDB schedule: a replica's snapshots follow its log's growth (--snapshot-log-bytes), not a clock.
+  ['save', ''],
+]);
+
+const configHelp = [
+  'CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'GET <pattern> [<pattern> ...]',
+  '    Return parameters matching the glob-like <pattern> and their values.',
+  'HELP',
+  '    Print this help.',
+];
+
+function config(args: readonly Buffer[]): RespReply {
+  const subcommand = lowerName(args[1] as Buffer);
+  switch (subcommand) {
+    case 'get': {
+      if (args.length < 3) return wrongArity('config|get');
+      const patterns = args.slice(2).map(lowerName);
+      const found = [...parameters].filter(([name]) =>
+        patterns.some((pattern) => globMatches(pattern, name)),
+      );
+      return reply.array(found.flatMap(([name, value]) => [reply.bulk(name), reply.bulk(value)]));
+    }
+    case 'set':
+    case 'resetstat':
+    case 'rewrite':
+      return reply.error(
+        `ERR CONFIG ${subcommand.toUpperCase()} is not supported: each replica is configured by its command line, the same on every member`,
+      );
+    case 'help':
+      return reply.array(configHelp.map((line) => reply.simple(line)));
+    default:
+      return reply.error(
+        `ERR unknown subcommand '${(args[1] as Buffer).toString('utf8').slice(0, 128)}'. Try CONFIG HELP.`,
+      );
+  }
+}
+
+export const configCommand: CommandSpec = {
+  name: 'config',
+  arity: -2,
+  flags: ['admin', 'noscript', 'loading', 'stale'],
+  keys: [0, 0, 0],
+  handler: config,
+};
