@@ -2,7 +2,7 @@
 // parameters that say how this server keeps data, in Redis's names and values (nothing for any other
 // name, as Redis answers a name it does not know); SET, RESETSTAT and REWRITE are refused, saying why:
 // a replica is configured by its command line, the same on every member (docs/OPERATIONS.md).
-// BullMQ, for one, warns unless maxmemory-policy is noeviction; redis-benchmark asks at start.
+// redis-benchmark asks for save and appendonly at start, and warns when it gets nothing.
 
 import { globMatches } from '../state-machine/index.js';
 import { lowerName } from './arguments.js';
