@@ -27,7 +27,7 @@ import { type RespReply, reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
 
-const allSections = ['server', 'stats', 'replication', 'keyspace'] as const;
+const allSections = ['server', 'memory', 'stats', 'replication', 'keyspace'] as const;
 type Section = (typeof allSections)[number];
 
 function section(title: string, fields: readonly (readonly [string, string | number])[]): string {
@@ -113,6 +113,37 @@ function replicationSection(local: LocalReplica, status: StatusReply | null): st
 }
 
 /**
+ * Memory as Redis names it: `used_memory` what the store counts against its limit (keys, values and
+ * 64 bytes a key; `maxmemory`, none without a store that counts), `used_memory_rss` the process's
+ * resident memory, and the policy at the limit, which is to refuse the write (STORE_FULL), never to
+ * evict a key.
+ */
+function memorySection(size: StateSize | null): string {
+  const rss = process.memoryUsage.rss();
+  const fields: [string, string | number][] = [];
+  if (size !== null) fields.push(['used_memory', size.bytes], ['used_memory_human', humanBytes(size.bytes)]);
+  fields.push(['used_memory_rss', rss], ['used_memory_rss_human', humanBytes(rss)]);
+  if (size?.bytesMax != null) {
+    fields.push(['maxmemory', size.bytesMax], ['maxmemory_human', humanBytes(size.bytesMax)]);
+  }
+  fields.push(['maxmemory_policy', 'noeviction']);
+  return section('Memory', fields);
+}
+
+/** Bytes as Redis's `_human` fields write them: 1.50K, 12.00M, 1.00G (B below 1 KiB). */
+function humanBytes(bytes: number): string {
+  const units = ['K', 'M', 'G', 'T'];
+  let value = bytes;
+  let unit = 'B';
+  for (const next of units) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = next;
+  }
+  return unit === 'B' ? `${bytes}B` : `${value.toFixed(2)}${unit}`;
+}
+
+/**
  * Redis's one database, as this replica's state holds it: keys, and keys with a time to live (no line
  * while it holds none, as Redis). Redis's `avg_ttl` is left out: it would take a pass over every key.
  */
@@ -129,6 +160,7 @@ async function info(args: readonly Buffer[], context: CommandContext): Promise<R
   const parts: string[] = [];
   for (const name of sections) {
     if (name === 'server') parts.push(serverSection(context));
+    else if (name === 'memory') parts.push(memorySection(context.backend.stateSize?.() ?? null));
     else if (name === 'stats') parts.push(statsSection(context));
     else if (name === 'keyspace') parts.push(keyspaceSection(context.backend.stateSize?.() ?? null));
     else

@@ -452,6 +452,17 @@ describe('pipelines', () => {
     assert.match(text, /# Keyspace\r\ndb0:keys=3,expires=2\r\n/);
   });
 
+  test('INFO memory: what the store counts against its limit, the process, and no eviction at the limit', async () => {
+    const { port, store } = await start();
+    await exchange(port, 'SET a 1\r\nSET bb 22\r\n', lines(2));
+    const { text } = await exchange(port, 'INFO memory\r\n', (got) => got.endsWith('\r\n\r\n'));
+    const bytes = store.size().bytes;
+    assert.ok(bytes > 0);
+    assert.match(text, new RegExp(`# Memory\r\nused_memory:${bytes}\r\nused_memory_human:${bytes}B\r\n`));
+    assert.match(text, /used_memory_rss:\d+\r\nused_memory_rss_human:\d+\.\d\dM\r\n/);
+    assert.match(text, /maxmemory:\d+\r\nmaxmemory_human:\d+\.\d\d[MG]\r\nmaxmemory_policy:noeviction\r\n/);
+  });
+
   test("SCAN and KEYS run on their own, never in a pipeline's sequence, and see the writes before them; in MULTI they are refused", async () => {
     const { port, calls } = await start();
     const text = await pipeline(
