@@ -459,7 +459,7 @@ describe('pipelines', () => {
     const bytes = store.size().bytes;
     assert.ok(bytes > 0);
     assert.match(text, new RegExp(`# Memory\r\nused_memory:${bytes}\r\nused_memory_human:${bytes}B\r\n`));
-    assert.match(text, /used_memory_rss:\d+\r\nused_memory_rss_human:\d+\.\d\dM\r\n/);
+    assert.match(text, /used_memory_rss:\d+\r\nused_memory_rss_human:\d+\.\d\d[KMG]\r\n/);
     assert.match(text, /maxmemory:\d+\r\nmaxmemory_human:\d+\.\d\d[MG]\r\nmaxmemory_policy:noeviction\r\n/);
   });
 
