@@ -146,15 +146,6 @@ export function isValueCondition(
   return condition !== null && typeof condition === 'object';
 }
 
-/** Whether `condition` (null: none) lets a write go on a key that holds `before` (undefined: absent). */
-export function conditionHolds(condition: SetCondition | null, before: Uint8Array | undefined): boolean {
-  if (condition === null) return true;
-  if (isValueCondition(condition)) {
-    return before !== undefined && Buffer.compare(before, condition.equals) === 0;
-  }
-  return (before === undefined) === (condition === 'absent');
-}
-
 /** The operations that name one key (`key`), and those that name several (`keys`). */
 export type KvSingleKeyOperation = Extract<KvOperation, { readonly key: Uint8Array }>;
 export type KvMultiKeyOperation = Extract<KvOperation, { readonly keys: readonly Uint8Array[] }>;

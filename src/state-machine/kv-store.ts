@@ -34,7 +34,6 @@ import { globFilters, globMatches } from './kv-glob.js';
 import { KeyBuckets, SCAN_CURSOR_BUILDING } from './kv-key-buckets.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
-  conditionHolds,
   decodeOperation,
   encodeResult,
   isReadOnly,
@@ -45,6 +44,7 @@ import {
   type KvReadOperation,
   type KvResult,
   type KvSingleKeyOperation,
+  type SetCondition,
   unpackMessage,
 } from './kv-operations.js';
 import {
@@ -790,7 +790,7 @@ export class KeyValueStore implements StateMachine {
         return [{ kind: 'incr-float', value: text }, updateFor(key, before, text), text.byteLength];
       }
       case 'put-if': {
-        const written = (before === undefined) === (operation.when === 'absent');
+        const written = conditionHolds(operation.when, before);
         const update = written
           ? withoutExpiry(key, updateFor(key, before, operation.value), expiresAtMs)
           : noUpdate;
@@ -931,10 +931,17 @@ function parseInteger(value: Uint8Array | undefined): number {
   const text = asBuffer(value).toString('latin1');
   const number = incrTextPattern.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(number)) {
-    const shown = JSON.stringify(text.slice(0, 32)) + (text.length > 32 ? '…' : '');
-    throw new ServiceError(ErrorCode.notAnInteger, `incr: the value ${shown} is not a decimal safe integer`);
+    throw new ServiceError(
+      ErrorCode.notAnInteger,
+      `incr: the value ${shownValue(text)} is not a decimal safe integer`,
+    );
   }
   return number;
+}
+
+/** A value as a refusal shows it: its first 32 characters, quoted. */
+function shownValue(text: string): string {
+  return JSON.stringify(text.slice(0, 32)) + (text.length > 32 ? '…' : '');
 }
 
 /** A missing key counts as 0; anything but a decimal number is NOT_A_FLOAT. */
@@ -943,10 +950,19 @@ function parseFloatValue(value: Uint8Array | undefined): number {
   const text = asBuffer(value).toString('latin1');
   const number = parseDecimal(text);
   if (number === null) {
-    const shown = JSON.stringify(text.slice(0, 32)) + (text.length > 32 ? '…' : '');
-    throw new ServiceError(ErrorCode.notAFloat, `incr-float: the value ${shown} is not a decimal number`);
+    throw new ServiceError(
+      ErrorCode.notAFloat,
+      `incr-float: the value ${shownValue(text)} is not a decimal number`,
+    );
   }
   return number;
+}
+
+/** Whether `condition` (null: none) lets a write go on a key that holds `before` (undefined: absent). */
+function conditionHolds(condition: SetCondition | null, before: Uint8Array | undefined): boolean {
+  if (condition === null) return true;
+  if (isValueCondition(condition)) return sameBytes(before, condition.equals);
+  return (before === undefined) === (condition === 'absent');
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
