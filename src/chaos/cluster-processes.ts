@@ -12,7 +12,7 @@
 // each behind its own proxy, one leading and one standing by; replicas and clients take both.
 // With `serverDisks`, each replica's data directory, and the coordinator's when it keeps its state
 // there (not on etcd), lives with what a wipe moves aside on a file system of its own
-// (server-disks.ts), which the disk-hang nemesis freezes.
+// (server-disks.ts), which the disk-hang nemesis freezes and the disk-full nemesis fills.
 // Invariants: processes are only ever signalled by their own process id; close() leaves none
 // running (SIGCONT, SIGTERM, then SIGKILL after a grace period), thawing every frozen disk first, and
 // closes every proxy.
@@ -468,6 +468,17 @@ export class ChaosCluster {
 
   async thawDisk(name: string): Promise<void> {
     await this.disks?.thaw(name);
+  }
+
+  /** Takes every free block of `name`'s file system: its next write that needs one fails ENOSPC. */
+  async fillDisk(name: string): Promise<number> {
+    assert(this.disks?.has(name) === true, `${name} has no disk of its own to fill`);
+    return await this.disks.fill(name);
+  }
+
+  /** Frees what fillDisk took. */
+  async freeDisk(name: string): Promise<void> {
+    await this.disks?.free(name);
   }
 
   /** Thaws every frozen disk. */

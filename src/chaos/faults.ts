@@ -21,6 +21,12 @@
 //   disk-hang         freeze a replica's file system (fsfreeze; replicas on disks of their own, as
 //                     root) past the failure timeout: its writes and fsyncs wait in the kernel, as on
 //                     a disk that stopped answering, while it holds its connections; thaw it
+//   disk-full         fill a replica's file system (fallocate; disks of their own, as root): its
+//                     next write fails ENOSPC and it must stop saying so in a fatal log line; half
+//                     the time restart it while still full (a supervisor would); free the space and
+//                     restart it. Or every replica's at once (all stop: nothing acknowledged may be
+//                     lost), or the coordinator's as the primary is killed (its failover view cannot
+//                     be stored: it must stop, and go on from its stored state once restarted)
 //   partition         isolate the primary, cut the coordinator's connections to one replica, or
 //                     one one-way cut between two replicas
 //   loss              frame loss and delay on every proxy
@@ -99,6 +105,16 @@ export const LOSS_DELAY_MAX_MS = 20;
 export const DISK_HANG_MS = [1500, 3000] as const;
 /** How often a disk-hang freezes the coordinator's disk (where it has one: not on etcd) rather than a replica's. */
 export const COORDINATOR_DISK_HANG_PROBABILITY = 0.25;
+/** A full disk stays full past the failure timeout. */
+export const DISK_FULL_MS = [2000, 4000] as const;
+/** How often a disk-full fills every replica's disk at once (from a steady whole view, like a total crash). */
+export const DISK_FULL_EVERY_REPLICA_PROBABILITY = 0.2;
+/** How often a disk-full fills the coordinator's disk (where it has one) and kills the primary. */
+export const COORDINATOR_DISK_FULL_PROBABILITY = 0.2;
+/** How often a replica stopped by its full disk is restarted while the disk is still full. */
+export const DISK_FULL_RESTART_WHILE_FULL_PROBABILITY = 0.5;
+/** What a server's fatal line on a full disk names (the system error's code). */
+const NO_SPACE = 'ENOSPC';
 /** Paused and cut off: past the lease (400 ms) plus its margin and the failure timeout. */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */
@@ -222,8 +238,8 @@ export class Occupancy {
   }
 }
 
-/** What the faults that lose a directory saw the cluster do about it, for the report. */
-export interface DirectoryLossChecks {
+/** What the faults that lose or damage a directory, or fill a disk, saw the cluster do about it, for the report. */
+export interface FaultChecks {
   wipes: number;
   /** Wiped replicas seen primary or backup again, two views or more after the wipe. */
   wipesRejoined: number;
@@ -250,9 +266,16 @@ export interface DirectoryLossChecks {
   transferKillsNewerSnapshot: number;
   /** Seen primary or backup again, two views or more after the wipe. */
   transferKillsRejoined: number;
+  /** Disks filled (a server's, or every replica's at once: each counts). */
+  disksFilled: number;
+  /** Servers that stopped on their full disk, each saying so in a fatal line naming ENOSPC. */
+  diskFullStops: number;
+  /** Restarts tried while the disk was still full (a supervisor's), and how many of them ran. */
+  diskFullRestarts: number;
+  diskFullRestartsRan: number;
 }
 
-export const noDirectoryLossChecks = (): DirectoryLossChecks => ({
+export const noFaultChecks = (): FaultChecks => ({
   wipes: 0,
   wipesRejoined: 0,
   amnesias: 0,
@@ -268,6 +291,10 @@ export const noDirectoryLossChecks = (): DirectoryLossChecks => ({
   transferKillsResumed: 0,
   transferKillsNewerSnapshot: 0,
   transferKillsRejoined: 0,
+  disksFilled: 0,
+  diskFullStops: 0,
+  diskFullRestarts: 0,
+  diskFullRestartsRan: 0,
 });
 
 export interface FaultContext {
@@ -279,7 +306,7 @@ export interface FaultContext {
   readonly log: (line: string) => void;
   /** Something the run must fail for: a broken rule of the core, or a fault that could not be undone. */
   readonly problem: (text: string) => void;
-  readonly checks: DirectoryLossChecks;
+  readonly checks: FaultChecks;
   /** The cluster's `--failure-timeout-ms`: the faults meant to outlast it hold that much longer. */
   readonly failureTimeoutMs: number;
 }
@@ -312,6 +339,7 @@ export function planFault(
 }
 
 const seconds = (milliseconds: number): string => `${(milliseconds / 1000).toFixed(1)} s`;
+const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 /** A fault on a coordinator's process that keeps every directory. */
 const coordinatorRestart: Reservation = {
@@ -368,6 +396,8 @@ class Planner {
         return this.planPausePartition();
       case 'disk-hang':
         return this.context.cluster.disks === null ? null : this.planDiskHang();
+      case 'disk-full':
+        return this.context.cluster.disks === null ? null : this.planDiskFull();
       case 'partition':
         return this.planPartition();
       case 'loss':
@@ -673,6 +703,217 @@ class Planner {
         };
       },
     };
+  }
+
+  /**
+   * Fills a replica's file system for longer than the failure timeout: its next write that needs a
+   * block fails with ENOSPC, and a replica must then stop (it cannot tell what reached the disk) and
+   * say so in a fatal log line. A supervisor restarts a stopped server at once, so half the time it is
+   * started again while the disk is still full: it may refuse to start or run until its next write,
+   * but never damage what it holds. Then the space is freed and it restarts from its directory.
+   */
+  private planDiskFull(): PlannedFault | null {
+    const { cluster } = this.context;
+    if (
+      cluster.hasOwnDisk(COORDINATOR_NAME) &&
+      !this.occupancy.coordinatorBusy &&
+      this.random.chance(COORDINATOR_DISK_FULL_PROBABILITY)
+    ) {
+      return this.planCoordinatorDiskFull();
+    }
+    if (this.random.chance(DISK_FULL_EVERY_REPLICA_PROBABILITY)) return this.planEveryDiskFull();
+    const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
+    if (target === null) return null;
+    const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_FULL_MS));
+    const restartWhileFull = this.random.chance(DISK_FULL_RESTART_WHILE_FULL_PROBABILITY);
+    const role = this.role(target);
+    return {
+      reservation: {
+        kind: 'disk-full',
+        down: [target],
+        process: target,
+        losesDirectory: false,
+        onCoordinator: false,
+        kills: true,
+      },
+      start: async () => {
+        const fault = this.record(
+          'disk-full',
+          restartWhileFull ? `${role}, restarted while full` : role,
+          `fill ${target}'s disk (${role})`,
+          this.ifPrimary(target),
+        );
+        const stops = this.diskFullWatch([target]);
+        const bytes = await cluster.fillDisk(target);
+        this.context.checks.disksFilled += 1;
+        return {
+          record: fault,
+          holdDescription: `${megabytes(bytes)} taken, for ${seconds(holdMs)}`,
+          hold: async (signal) => {
+            await sleepUnlessAborted(holdMs / 2, signal);
+            if (restartWhileFull && !signal.aborted) await this.restartWhileFull(target);
+            await sleepUnlessAborted(holdMs / 2, signal);
+          },
+          heal: async () => {
+            await cluster.freeDisk(target);
+            const said = stops();
+            if (cluster.replica(target).state !== 'stopped') return `freed ${target}'s disk; ${said}`;
+            await cluster.startReplica(target);
+            return `freed ${target}'s disk; ${said}; restarted it`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Every replica's disk full at once, as when identical replicas outgrow identical disks together:
+   * outside the fault model's N − 1 (all stop), like a total crash, and for the same reason nothing
+   * acknowledged may be lost: each replica stops at a write it could not make, and its disk keeps
+   * every one it made. Only from a steady whole view, with no other fault in progress.
+   */
+  private planEveryDiskFull(): PlannedFault | null {
+    const { cluster, monitor } = this.context;
+    if (!this.occupancy.empty || this.primary === null) return null;
+    if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
+    if (monitor.viewHeldMs < TOTAL_CRASH_STEADY_VIEW_MS) return null;
+    const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_FULL_MS));
+    const ids = this.replicaIds;
+    return {
+      reservation: {
+        kind: 'disk-full',
+        down: [...ids],
+        process: null,
+        losesDirectory: false,
+        onCoordinator: false,
+        kills: true,
+        exclusive: true,
+      },
+      start: async () => {
+        const fault = this.record(
+          'disk-full',
+          'every replica',
+          `fill every replica's disk (${ids.join(', ')}; ${this.primary} primary)`,
+          null,
+        );
+        const stops = this.diskFullWatch(ids);
+        let bytes = 0;
+        for (const id of ids) bytes += await cluster.fillDisk(id);
+        this.context.checks.disksFilled += ids.length;
+        return {
+          record: fault,
+          holdDescription: `${megabytes(bytes)} taken, for ${seconds(holdMs)}`,
+          hold: (signal) => sleepUnlessAborted(holdMs, signal),
+          heal: async () => {
+            for (const id of ids) await cluster.freeDisk(id);
+            const said = stops();
+            const stopped = ids.filter((id) => cluster.replica(id).state === 'stopped');
+            await Promise.all(stopped.map((id) => cluster.startReplica(id)));
+            return `freed every disk; ${said}${stopped.length === 0 ? '' : `; restarted ${stopped.join(', ')}`}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Fills the coordinator's file system and kills the primary: the failover's view cannot be stored,
+   * and a coordinator must then stop rather than tell a view it has not stored. Restarted once the
+   * space is free, it goes on from the state it stored (views never go back) and answers a status.
+   */
+  private planCoordinatorDiskFull(): PlannedFault | null {
+    const { primary } = this;
+    if (primary === null || !this.freeReplicas().includes(primary)) return null;
+    const { cluster, monitor, problem, checks } = this.context;
+    const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_FULL_MS));
+    return {
+      reservation: {
+        kind: 'disk-full',
+        down: [primary],
+        process: primary,
+        losesDirectory: false,
+        onCoordinator: true,
+        kills: true,
+      },
+      start: async () => {
+        const fault = this.record(
+          'disk-full',
+          'coordinator, as the primary is killed',
+          `fill the coordinator's disk and kill ${primary} (primary)`,
+          primary,
+        );
+        const stops = this.diskFullWatch([COORDINATOR_NAME]);
+        const bytes = await cluster.fillDisk(COORDINATOR_NAME);
+        checks.disksFilled += 1;
+        await cluster.killReplica(primary);
+        return {
+          record: fault,
+          holdDescription: `${megabytes(bytes)} taken, for ${seconds(holdMs)}`,
+          hold: (signal) => sleepUnlessAborted(holdMs, signal),
+          heal: async (signal) => {
+            await cluster.freeDisk(COORDINATOR_NAME);
+            const said = stops();
+            let restarted = '';
+            if (cluster.coordinator.state === 'stopped') {
+              await cluster.startCoordinator({ recover: false });
+              restarted = '; restarted the coordinator';
+            }
+            const answered = await monitor.waitFor(() => true, COORDINATOR_STATUS_TIMEOUT_MS, signal);
+            if (!answered && !signal.aborted) {
+              problem(
+                `the coordinator answered no status within ${seconds(COORDINATOR_STATUS_TIMEOUT_MS)} once its disk had room again`,
+              );
+            }
+            await cluster.startReplica(primary);
+            return `freed the coordinator's disk; ${said}${restarted}; restarted ${primary}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Notes where each of `names`' logs ends now; the returned function (called at the heal) counts
+   * those that stopped since, each of which must have said why in a fatal line naming ENOSPC.
+   */
+  private diskFullWatch(names: readonly string[]): () => string {
+    const { cluster, checks, problem } = this.context;
+    const server = (name: string) =>
+      name === COORDINATOR_NAME ? cluster.coordinator : cluster.replica(name);
+    const from = new Map(names.map((name) => [name, logSize(server(name).logPath)]));
+    return () => {
+      const stopped: string[] = [];
+      for (const name of names) {
+        const fatal = readReplicaLog(server(name).logPath, from.get(name)).some(
+          (line) => line.fields.level === 'fatal' && JSON.stringify(line.fields).includes(NO_SPACE),
+        );
+        if (fatal) {
+          checks.diskFullStops += 1;
+          stopped.push(name);
+        } else if (server(name).state === 'stopped') {
+          problem(`${name} stopped while its disk was full without a fatal log line naming ${NO_SPACE}`);
+        }
+      }
+      return stopped.length === 0
+        ? 'none stopped on it'
+        : `${stopped.join(', ')} stopped on ${NO_SPACE}, saying so`;
+    };
+  }
+
+  /** A supervisor's restart of `target`, stopped by its full disk, while the disk is still full. */
+  private async restartWhileFull(target: string): Promise<void> {
+    const { cluster, checks, log } = this.context;
+    if (cluster.replica(target).state !== 'stopped') return;
+    checks.diskFullRestarts += 1;
+    try {
+      await cluster.startReplica(target);
+      checks.diskFullRestartsRan += 1;
+      log(`chaos: +${seconds(this.context.clock() / 1e6)} ${target} started again on its full disk`);
+    } catch (error) {
+      log(
+        `chaos: +${seconds(this.context.clock() / 1e6)} ${target} did not start on its full disk: ${String(error)}`,
+      );
+    }
   }
 
   /**

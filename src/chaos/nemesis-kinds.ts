@@ -5,6 +5,7 @@ export const nemesisKinds = [
   'kill',
   'pause',
   'disk-hang',
+  'disk-full',
   'partition',
   'loss',
   'pause-partition',
@@ -18,3 +19,6 @@ export const nemesisKinds = [
   'etcd',
 ] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];
+
+/** The nemeses that need each server's data directory on a file system of its own (root, a loop device). */
+export const diskNemesisKinds: readonly NemesisKind[] = ['disk-hang', 'disk-full'];

@@ -15,11 +15,11 @@
 import { Random } from '../sim/random.js';
 import type { ChaosCluster } from './cluster-processes.js';
 import {
-  type DirectoryLossChecks,
+  type FaultChecks,
   type FaultContext,
   type FaultRecord,
   type NemesisKind,
-  noDirectoryLossChecks,
+  noFaultChecks,
   Occupancy,
   type PlannedFault,
   planFault,
@@ -64,7 +64,7 @@ export class Nemesis {
   readonly problems: string[] = [];
   /** Faults skipped: the view was not whole, or the fault model did not allow them, in time. */
   skipped = 0;
-  readonly checks: DirectoryLossChecks = noDirectoryLossChecks();
+  readonly checks: FaultChecks = noFaultChecks();
   private readonly reservations = new Set<Reservation>();
   private readonly network: NetworkFaults;
   private readonly slotRandoms: readonly Random[];

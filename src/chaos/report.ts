@@ -3,7 +3,7 @@
 // applied twice, async appends lost only if a failover happened, no bounded read staler than its
 // bound allows, and nothing else went wrong.
 
-import type { DirectoryLossChecks, FaultRecord, NemesisKind } from './faults.js';
+import type { FaultChecks, FaultRecord, NemesisKind } from './faults.js';
 import type { StorageEvents } from './replica-logs.js';
 import type { ScanCounts } from './scanner.js';
 import type { SaveCounts } from './snapshot-saver.js';
@@ -57,7 +57,7 @@ export interface ChaosReport {
   readonly faultsMostAtOnce: number;
   readonly faultsSkipped: number;
   /** What the wipes and the coordinator's amnesias saw the cluster do. */
-  readonly directoryLoss: Readonly<DirectoryLossChecks>;
+  readonly faultChecks: Readonly<FaultChecks>;
   readonly operations: { readonly ok: number; readonly fail: number; readonly info: number };
   /** Why workload operations did not complete ok ("cas not swapped", "write OUTCOME_UNKNOWN"). */
   readonly unsuccessfulByCause: ReadonlyMap<string, number>;
@@ -267,7 +267,7 @@ export function formatReport(report: ChaosReport): string {
       .map(([variant, count]) => `${count} ${variant}`);
     lines.push(`  ${kind}: ${counts.join('; ')}`);
   }
-  const loss = report.directoryLoss;
+  const loss = report.faultChecks;
   if (loss.wipes > 0) {
     lines.push(
       `wiped replicas: ${loss.wipes}, rejoined as primary or backup after a demotion: ${loss.wipesRejoined}`,
@@ -292,6 +292,12 @@ export function formatReport(report: ChaosReport): string {
       `transfer-kills: ${loss.transferKills}, killed mid-transfer: ${loss.transferKillsMidway}, resumed the same snapshot: ` +
         `${loss.transferKillsResumed}, offered a newer one: ${loss.transferKillsNewerSnapshot}, ` +
         `rejoined after a demotion: ${loss.transferKillsRejoined}`,
+    );
+  }
+  if (loss.disksFilled > 0) {
+    lines.push(
+      `disks filled: ${loss.disksFilled}, servers stopped on ENOSPC saying so: ${loss.diskFullStops}, ` +
+        `restarted while still full: ${loss.diskFullRestarts} (${loss.diskFullRestartsRan} ran)`,
     );
   }
   const { storage } = report;

@@ -44,8 +44,9 @@ import {
   CHAOS_TRANSFER_BYTES_PER_SECOND,
 } from './cluster-settings.js';
 import { checkKeysExpire, keysStillExpiring } from './expiry-check.js';
-import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noDirectoryLossChecks } from './faults.js';
+import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noFaultChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
+import { diskNemesisKinds } from './nemesis-kinds.js';
 import { SharedSequenceCount } from './redis-port-stats.js';
 import {
   addStorageEvents,
@@ -175,13 +176,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const transferRate =
     options.transferBytesPerSecond ?? (transfersSlowed ? CHAOS_TRANSFER_BYTES_PER_SECOND : null);
 
-  // Servers on file systems of their own only for the disk-hang nemesis, and only where they can be
+  // Servers on file systems of their own only for the disk nemeses, and only where they can be
   // made. The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
-  const diskHangMissing = options.nemeses.includes('disk-hang') ? diskHangUnavailable() : null;
-  if (diskHangMissing !== null) log(`chaos: the disk-hang nemesis is left out: ${diskHangMissing}`);
+  const wantsDisks = options.nemeses.some((kind) => diskNemesisKinds.includes(kind));
+  const disksMissing = wantsDisks ? diskHangUnavailable() : null;
+  if (disksMissing !== null) log(`chaos: the disk-hang and disk-full nemeses are left out: ${disksMissing}`);
   const nemeses = options.nemeses.filter(
     (kind) =>
-      !(kind === 'disk-hang' && diskHangMissing !== null) && (kind !== 'etcd' || options.etcd === true),
+      !(diskNemesisKinds.includes(kind) && disksMissing !== null) &&
+      (kind !== 'etcd' || options.etcd === true),
   );
 
   try {
@@ -201,7 +204,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ],
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
-      serverDisks: nemeses.includes('disk-hang'),
+      serverDisks: nemeses.some((kind) => diskNemesisKinds.includes(kind)),
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {
@@ -398,7 +401,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultVariants,
     faultsMostAtOnce: nemesis?.mostAtOnce ?? 0,
     faultsSkipped: nemesis?.skipped ?? 0,
-    directoryLoss: { ...(nemesis?.checks ?? noDirectoryLossChecks()) },
+    faultChecks: { ...(nemesis?.checks ?? noFaultChecks()) },
     operations: { ok: summary.ok, fail: summary.fail, info: summary.info },
     unsuccessfulByCause: workload?.unsuccessfulByCause ?? new Map(),
     lostWrites,

@@ -1,15 +1,20 @@
 // Each server's data directory (a replica's, the coordinator's) on a file system of its own, so that
-// one server's disk can hang while the others and the run's logs go on: an ext4 image (a sparse file in the
-// run's directory) mounted through a loop device. `fsfreeze --freeze` then makes every write and
-// every fsync to that file system wait in the kernel, as on a disk that stopped answering, until
-// `fsfreeze --unfreeze`. A process waiting there cannot even be killed, so every frozen disk is
-// thawed before any process is stopped, and close() thaws before it unmounts.
+// one server's disk can hang or fill up while the others and the run's logs go on: an ext4 image (a
+// sparse file in the run's directory) mounted through a loop device.
+// - Hung: `fsfreeze --freeze` makes every write and every fsync to that file system wait in the
+//   kernel, as on a disk that stopped answering, until `fsfreeze --unfreeze`. A process waiting there
+//   cannot even be killed, so every frozen disk is thawed before any process is stopped, and close()
+//   thaws before it unmounts.
+// - Full: `fallocate` gives every free block to filler files beside the data directory, so the next
+//   write that needs a block fails with ENOSPC, as on a disk something else filled; removing them
+//   frees the space. fallocate reserves blocks without writing them: the image stays sparse.
 //
-// Needs root, a loop device, mkfs.ext4, mount and fsfreeze; `diskHangUnavailable` says what is
-// missing, so a run (or a test) can leave the disk-hang nemesis out and say why.
+// Needs root, a loop device, mkfs.ext4, mount, fsfreeze and fallocate; `diskHangUnavailable` says
+// what is missing, so a run (or a test) can leave the disk nemeses out and say why.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, truncateSync } from 'node:fs';
+import { readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -17,7 +22,9 @@ const run = promisify(execFile);
 
 /** The image's size: sparse, so only what a server writes takes space. */
 const IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
-const TOOLS = ['mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup'] as const;
+const TOOLS = ['mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup', 'fallocate'] as const;
+/** The names of the files that fill a disk, at its root. */
+const FILLER_PREFIX = 'filler.';
 
 /** Why replica disks cannot be made here, or null when they can. */
 export function diskHangUnavailable(): string | null {
@@ -108,6 +115,40 @@ export class ServerDisks {
 
   async thawAll(): Promise<void> {
     for (const id of [...this.frozen.keys()]) await this.thaw(id);
+  }
+
+  /**
+   * Takes every free block of `id`'s file system, so that its server's next write that needs one
+   * fails with ENOSPC; returns the bytes taken. What is already written stays readable, and a write
+   * into blocks a file already has still succeeds, as on a real full disk. The largest fallocate that
+   * fits, then halves of what is left, down to one block.
+   */
+  async fill(id: string): Promise<number> {
+    if (!this.has(id)) return 0;
+    const root = this.mountPoint(id);
+    const before = await statfs(root);
+    let size = before.bfree * before.bsize;
+    let files = 0;
+    while (size >= before.bsize) {
+      try {
+        await run('fallocate', ['--length', String(size), join(root, `${FILLER_PREFIX}${files}`)]);
+        files += 1;
+      } catch {
+        // A fallocate that did not fit may have kept part of its space; the next try reuses its name.
+        size = Math.floor(size / 2 / before.bsize) * before.bsize;
+      }
+    }
+    const after = await statfs(root);
+    return (before.bfree - after.bfree) * before.bsize;
+  }
+
+  /** Removes what fill(id) put on `id`'s file system: its space is free again. */
+  async free(id: string): Promise<void> {
+    if (!this.has(id)) return;
+    const root = this.mountPoint(id);
+    for (const name of await readdir(root)) {
+      if (name.startsWith(FILLER_PREFIX)) await rm(join(root, name), { force: true });
+    }
   }
 
   /** Thaws and unmounts every file system; the images stay, with the run's directory. */

@@ -10,7 +10,7 @@ import {
   CHAOS_SESSIONS_MAX_CHOICES,
   CHAOS_TRANSFER_BYTES_PER_SECOND,
 } from '../chaos/cluster-settings.js';
-import { type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
+import { diskNemesisKinds, type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
 import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { exitCode, integerIn, nonEmpty } from './options.js';
@@ -114,7 +114,7 @@ export function addChaosCommand(program: Command): void {
     .addOption(
       new Option(
         '--nemesis <list>',
-        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd only with --etcd; disk-hang only as root, where it can mount and fsfreeze a file system per replica), or none`,
+        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd only with --etcd; disk-hang and disk-full only as root, where it can mount, fsfreeze and fill a file system per server), or none`,
       )
         .argParser(nemesisList)
         .default([...nemesisKinds], nemesisKinds.join(',')),
@@ -199,10 +199,11 @@ export function addChaosCommand(program: Command): void {
         if (flags.nemesis.includes('etcd') && flags.etcd !== true) {
           usage('--nemesis etcd kills members of the etcd that --etcd starts: add --etcd');
         }
-        if (flags.nemesis.includes('disk-hang')) {
+        const diskNemeses = flags.nemesis.filter((kind) => diskNemesisKinds.includes(kind));
+        if (diskNemeses.length > 0) {
           const { diskHangUnavailable } = await import('../chaos/server-disks.js');
           const missing = diskHangUnavailable();
-          if (missing !== null) usage(`--nemesis disk-hang cannot run here: ${missing}`);
+          if (missing !== null) usage(`--nemesis ${diskNemeses.join(',')} cannot run here: ${missing}`);
         }
       }
       const { runChaos } = await import('../chaos/run.js');

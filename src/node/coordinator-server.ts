@@ -48,7 +48,7 @@ import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig }
 import { EtcdClient, type EtcdTls } from './etcd/etcd-client.js';
 import { ETCD_LEASE_SECONDS_DEFAULT, EtcdLeadership } from './etcd/etcd-leadership.js';
 import { EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, errorText, type Logger } from './logger.js';
 import { type StallCounts, StallWatch } from './stall-watch.js';
 import { StateStore } from './state-store.js';
 import { logViewTransition } from './view-log.js';
@@ -189,7 +189,18 @@ export class CoordinatorServer {
     server.etcdClient = client;
     if (home !== null) {
       const { store, stored, service } = home;
-      server.term = { ...newCore(stored), save: (state) => store.save(state), service };
+      const save = (state: CoordinatorState): void => {
+        try {
+          store.save(state);
+        } catch (error) {
+          // A decision not stored is never told (flush releases effects only after their save), so
+          // stopping keeps the promise; a restart goes on from the last state stored. Written
+          // before the exit (the log's destination is synchronous): a full disk says so here.
+          logger.fatal({ error: errorText(error) }, 'saving the coordinator state failed; stopping');
+          process.exit(1);
+        }
+      };
+      server.term = { ...newCore(stored), save, service };
     }
     try {
       server.listener = await listen({

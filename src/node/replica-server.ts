@@ -283,7 +283,14 @@ export class ReplicaServer {
     const logger = (options.logger ?? createLogger()).child({ component: `replica ${options.id}` });
     // Before anything reads the directory: another service's log must not be replayed.
     claimDirectoryForService(options.directory, service, keyValueService);
-    const recovered = openReplicaDirectory(options.directory);
+    const recovered = openReplicaDirectory(options.directory, {
+      // Written before the exit (the log's destination is synchronous), where an operator's log
+      // pipeline looks: a full disk (ENOSPC) or a failing one stops the replica, and this says why.
+      fatal: (error) => {
+        logger.fatal({ error: errorText(error) }, 'the write-ahead log failed; stopping');
+        process.exit(1);
+      },
+    });
     const { log, snapshots } = recovered;
     if (recovered.repaired !== null) logger.warn({ what: recovered.repaired }, 'data directory repaired');
     for (const damaged of recovered.damagedSnapshots) {

@@ -218,7 +218,19 @@ export class SnapshotFetcher {
   }
 
   private start(from: ReplicaId, snapshot: SnapshotInfo): void {
-    const held = this.sink.beginTransfer(snapshot);
+    let held: number;
+    try {
+      held = this.sink.beginTransfer(snapshot);
+    } catch (error) {
+      // Its first write failed (a full disk): like a write later on, the replica stays as it was and
+      // the next offer tries again. Thrown from here it was an unhandled rejection that stopped the process.
+      this.logger.warn(
+        { error: errorText(error) },
+        'snapshot transfer failed; starting over at the next offer',
+      );
+      this.abort();
+      return;
+    }
     const now = performance.now();
     this.current = {
       from,

@@ -129,10 +129,17 @@ const fatalDefault = (error: Error): void => {
   process.exit(1);
 };
 
-/** Writes all of `data` at `position`; a short write is an error like any other (never retried). */
+/**
+ * Writes all of `data` at `position`. A short write (a nearly full disk) is resumed where it stopped,
+ * the same bytes at the same place, so that what ends it is the system's own error, which says why
+ * (ENOSPC): the caller's failure is then fatal, as for any failed write.
+ */
 function writeSyncAt(fd: number, data: Buffer, position: number): void {
-  const written = fs.writeSync(fd, data, 0, data.length, position);
-  if (written !== data.length) throw new Error(`short write: ${written} of ${data.length}`);
+  for (let written = 0; written < data.length; ) {
+    const count = fs.writeSync(fd, data, written, data.length - written, position + written);
+    if (count <= 0) throw new Error(`a write made no progress at byte ${written} of ${data.length}`);
+    written += count;
+  }
 }
 
 function pushOffset(segment: LogSegment, offset: number): void {

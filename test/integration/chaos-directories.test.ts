@@ -14,7 +14,7 @@ describeShortChaosRuns(
       first: 'wipes the primary and restarts it at once, within the failure timeout',
       check: (report, printed) => {
         assert.ok(report.faultVariants.get('wipe')?.get('deleted, restarted at once'), printed);
-        assert.ok(report.directoryLoss.wipesRejoined >= 1, `the wiped replica rejoined:\n${printed}`);
+        assert.ok(report.faultChecks.wipesRejoined >= 1, `the wiped replica rejoined:\n${printed}`);
       },
     },
     {
@@ -22,7 +22,7 @@ describeShortChaosRuns(
       seed: 20_261_222,
       first: 'restarts the coordinator with an empty state directory',
       check: (report, printed) => {
-        const loss = report.directoryLoss;
+        const loss = report.faultChecks;
         assert.ok(loss.amnesias >= 1, `an amnesia was injected:\n${printed}`);
         assert.equal(loss.amnesiasRefusedUntilRecovery, loss.amnesias, `it refused to act:\n${printed}`);
         assert.equal(
@@ -37,7 +37,7 @@ describeShortChaosRuns(
       seed: 1,
       first: 'flips a bit in a synced log record of the primary and restarts it at once',
       check: (report, printed) => {
-        const loss = report.directoryLoss;
+        const loss = report.faultChecks;
         assert.ok(loss.corruptedLogRecords >= 1, printed);
         assert.ok(loss.corruptionsRepaired >= 1, `it logged "data directory repaired":\n${printed}`);
         assert.ok(loss.corruptionsRejoined >= 1, `the repaired replica rejoined:\n${printed}`);
@@ -50,7 +50,7 @@ describeShortChaosRuns(
       durationSeconds: 10,
       failover: false,
       check: (report, printed) => {
-        const loss = report.directoryLoss;
+        const loss = report.faultChecks;
         assert.ok(loss.transferKillsMidway >= 1, `killed mid-transfer:\n${printed}`);
         // The first one at least; a later one the end of the run may cut short.
         assert.ok(

@@ -1,15 +1,21 @@
-// The chaos runner's hung disk (src/chaos/server-disks.ts): a server's own file system, frozen,
-// makes a process's write and fsync there wait, while a write to another replica's file system goes
-// through; thawed, the waiting write completes with its bytes intact; closed, nothing stays mounted.
-// Needs root, a loop device and fsfreeze (CI has them); elsewhere the suite is skipped and says why.
+// The chaos runner's hung and full disks (src/chaos/server-disks.ts): a server's own file system,
+// frozen, makes a process's write and fsync there wait, while a write to another replica's file
+// system goes through; thawed, the waiting write completes with its bytes intact; closed, nothing
+// stays mounted. Filled, its next write fails ENOSPC while what it holds stays readable; the
+// write-ahead log on it then fails saying ENOSPC, and after the space is freed gives back every entry
+// it made durable before. Needs root, a loop device, fsfreeze and fallocate (CI has them); elsewhere
+// the suite is skipped and says why.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { diskHangUnavailable, ServerDisks } from '../../src/chaos/server-disks.js';
+import type { Entry } from '../../src/protocol/types.js';
+import { WriteAheadLog } from '../../src/storage/write-ahead-log.js';
+import { appendDurably, entry, oneSegmentBytes, range } from '../unit/storage-fixtures.js';
 
 const unavailable = diskHangUnavailable();
 
@@ -30,7 +36,7 @@ function mountedUnder(directory: string): string[] {
     .filter((point) => point.startsWith(directory));
 }
 
-describe('replica disks: a frozen file system is a hung disk for the process that writes to it', {
+describe('replica disks: a frozen file system is a hung disk, a filled one a full disk', {
   skip: unavailable === null ? false : `cannot freeze a disk here: ${unavailable}`,
 }, () => {
   const directory = mkdtempSync(join(tmpdir(), 'understudy-disks-'));
@@ -72,5 +78,59 @@ describe('replica disks: a frozen file system is a hung disk for the process tha
     await disks.close();
     assert.equal(await waiting.exited, 0, 'the waiting write completed once close() thawed the disk');
     assert.deepEqual(mountedUnder(join(directory, 'close')), []);
+  });
+
+  test('a filled disk refuses the next write that needs a block (ENOSPC), keeps what it holds, and takes writes once freed', async () => {
+    const disks = await ServerDisks.create(join(directory, 'full'), ['r1']);
+    try {
+      const root = disks.mountPoint('r1');
+      writeFileSync(join(root, 'before.txt'), 'written before');
+      const taken = await disks.fill('r1');
+      assert.ok(taken > 1e9, `most of the 2 GiB image was taken: ${taken} bytes`);
+      assert.throws(() => writeFileSync(join(root, 'after.bin'), Buffer.alloc(256 * 1024)), {
+        code: 'ENOSPC',
+      });
+      assert.equal(readFileSync(join(root, 'before.txt'), 'utf8'), 'written before');
+      await disks.free('r1');
+      writeFileSync(join(root, 'after.bin'), Buffer.alloc(256 * 1024));
+      assert.equal(readFileSync(join(root, 'after.bin')).length, 256 * 1024);
+    } finally {
+      await disks.close();
+    }
+  });
+
+  // Found by chaos's disk-full nemesis: the log's writes on a nearly full disk came back short, and
+  // the log stopped on "short write: 263 of 490", which does not say the disk was full.
+  test('the write-ahead log on a full disk stops saying ENOSPC, and every entry durable before comes back', async () => {
+    const disks = await ServerDisks.create(join(directory, 'wal'), ['r1']);
+    try {
+      const logDirectory = join(disks.mountPoint('r1'), 'log');
+      const failures: Error[] = [];
+      const options = { segmentSizeBytes: oneSegmentBytes, fatal: (error: Error) => failures.push(error) };
+      const { log } = WriteAheadLog.open(logDirectory, options);
+      const durable = range(1, 100);
+      await appendDurably(log, durable);
+      await disks.fill('r1');
+      // Records of odd sizes, so that some start in a block the file already has and need the next one.
+      const appended: Entry[] = [];
+      for (let index = 101; index <= 5000 && failures.length === 0; index++) {
+        const next = entry(index, 1, 1000 + ((index * 37) % 3000));
+        appended.push(next);
+        log.append([next]);
+        if (index % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      await log.close().catch(() => {});
+      assert.equal(failures.length, 1, 'the full disk stopped the log, once');
+      assert.equal((failures[0] as NodeJS.ErrnoException).code, 'ENOSPC', String(failures[0]));
+      await disks.free('r1');
+      const { log: reopened, recovered } = WriteAheadLog.open(logDirectory, options);
+      await reopened.close();
+      assert.deepEqual(recovered.entries.slice(0, durable.length), durable);
+      // What it holds beyond them is a prefix of what was appended after, each entry whole.
+      const after = recovered.entries.slice(durable.length);
+      assert.deepEqual(after, appended.slice(0, after.length));
+    } finally {
+      await disks.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import type { NemesisKind } from '../../src/chaos/faults.js';
+import { diskNemesisKinds } from '../../src/chaos/nemesis-kinds.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
 import { runChaos } from '../../src/chaos/run.js';
 import { diskHangUnavailable } from '../../src/chaos/server-disks.js';
@@ -49,8 +50,8 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
       const skip =
         etcd !== undefined
           ? etcdSkipReason()
-          : nemesis === 'disk-hang' && diskHangMissing !== null
-            ? `cannot freeze a disk here: ${diskHangMissing}`
+          : diskNemesisKinds.includes(nemesis) && diskHangMissing !== null
+            ? `cannot freeze or fill a disk here: ${diskHangMissing}`
             : false;
       test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, {
         skip,

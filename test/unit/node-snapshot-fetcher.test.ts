@@ -45,7 +45,8 @@ interface Learner {
   answer(file: Buffer): void;
 }
 
-function learner(store: SnapshotStore): Learner {
+/** `failBegin`: whether beginTransfer throws now, as on a full disk (ENOSPC from its first write). */
+function learner(store: SnapshotStore, failBegin: () => boolean = () => false): Learner {
   const reads: Learner['reads'] = [];
   const installed: StoredSnapshot[] = [];
   const warnings: string[] = [];
@@ -53,7 +54,12 @@ function learner(store: SnapshotStore): Learner {
   const logger = createLogger({ level: 'warn', destination: { write: (line) => warnings.push(line) } });
   const fetcher = new SnapshotFetcher(
     {
-      beginTransfer: (info) => store.beginTransfer(info),
+      beginTransfer: (info) => {
+        if (failBegin()) {
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        }
+        return store.beginTransfer(info);
+      },
       writeTransferChunk: (offset, bytes) => store.writeTransferChunk(offset, bytes),
       finishTransfer: () => store.finishTransfer(),
       abortTransfer: () => store.abortTransfer(),
@@ -114,6 +120,41 @@ test('a snapshot offered right after the one being received was gone is received
     assert.deepEqual(warnings, []);
     assert.equal(installed.length, 1);
     assert.deepEqual(installed[0]?.info, newer.info);
+  } finally {
+    fetcher.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+// Found by chaos's disk-full nemesis: on a full disk the first write of a transfer (its part file's
+// description) threw out of a promise callback, and the learner died of an unhandled rejection with
+// a stack trace and no log line, where a failed write later in a transfer is a warning and a retry.
+test('a transfer that cannot begin (a full disk) is a warning, and the next offer after the space is back installs it', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'understudy-fetcher-'));
+  const { store } = SnapshotStore.open(path.join(root, 'snapshots'));
+  let diskFull = true;
+  const { fetcher, installed, warnings, answer } = learner(store, () => diskFull);
+  try {
+    const { info, file } = sourceSnapshot(at(100), 5);
+    for (let offer = 0; offer < 3; offer++) {
+      fetcher.request(source, info);
+      await turn();
+    }
+    assert.equal(installed.length, 0);
+    assert.ok(warnings.length >= 1, 'the failed begin was said');
+    for (const line of warnings) {
+      const parsed = JSON.parse(line) as { message: string; error: string };
+      assert.equal(parsed.message, 'snapshot transfer failed; starting over at the next offer');
+      assert.match(parsed.error, /ENOSPC/);
+    }
+    diskFull = false;
+    for (let attempt = 0; attempt < 200 && installed.length === 0; attempt++) {
+      fetcher.request(source, info);
+      answer(file);
+      await turn();
+    }
+    assert.equal(installed.length, 1);
+    assert.deepEqual(installed[0]?.info, info);
   } finally {
     fetcher.close();
     fs.rmSync(root, { recursive: true, force: true });
