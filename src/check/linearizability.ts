@@ -235,7 +235,11 @@ class EntryLists {
 type Phase = 'known' | 'unknownAnyValue' | 'unknownThisValue';
 
 function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetSteps: number): KeyCheck {
-  const { operations, standIns, unobservedValue, unobservedWordValue } = plan;
+  const { operations, standIns, unobservedValue, unobservedWordValue, boundRead } = plan;
+  const bound = boundRead === -1 ? null : operationAt(operations, boundRead).output;
+  let boundPlaced = false;
+  const withinBound = (reached: RegisterValue): boolean =>
+    boundPlaced || typeof bound !== 'string' || reached === null || bound.startsWith(reached);
   const operationCount = operations.length;
   const transitions = operations.map((operation) => compileTransition(operation, limits, plan));
   const isInfo = operations.map((operation) => !Number.isFinite(operation.ret));
@@ -323,6 +327,7 @@ function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetStep
         return { result: 'not-linearizable', operations: operationCount, steps, explanation };
       }
       ({ value, deadline } = top);
+      if (top.call === boundRead) boundPlaced = false;
       deepestShared = Math.min(deepestShared, stack.length);
       cache.toggle(top.call);
       if (isInfo[top.call]) {
@@ -341,11 +346,13 @@ function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetStep
     // without that pair loses nothing; the cache tells such configurations apart.
     const afterInfo = isInfo[stack[stack.length - 1]?.call ?? -1] === true;
     const skip = afterInfo && operationAt(operations, entry).f === 'write';
-    const nextValue: RegisterValue | undefined = skip ? undefined : transitions[entry]?.(value);
+    const reached: RegisterValue | undefined = skip ? undefined : transitions[entry]?.(value);
+    const nextValue = reached !== undefined && withinBound(reached) ? reached : undefined;
     if (nextValue !== undefined) {
       cache.toggle(entry);
       if (cache.remember(nextValue, isInfo[entry] === true)) {
         stack.push({ call: entry, value, deadline });
+        if (entry === boundRead) boundPlaced = true;
         value = nextValue;
         lists.lift(entry);
         if (isInfo[entry]) {
@@ -456,6 +463,8 @@ interface SearchPlan {
   readonly unobservedValue: string;
   /** Left instead of words that nothing accepts but cas failures and incr refusals. */
   readonly unobservedWordValue: string;
+  /** On a key of appends and reads only: a known read of the longest value, or -1 (appendOnlyBound). */
+  readonly boundRead: number;
 }
 
 /**
@@ -562,7 +571,36 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
     if (casFails) standIns.set(operation, unobservedValue);
     return casFails;
   });
-  return { operations: kept, standIns, unobservedValue, unobservedWordValue };
+  return {
+    operations: kept,
+    standIns,
+    unobservedValue,
+    unobservedWordValue,
+    boundRead: appendOnlyBound(kept),
+  };
+}
+
+/**
+ * On a key that only appends and reads, a value only ever grows at its end, so every value an order
+ * reaches before a read must be a prefix of what that read returned. The read of the longest value
+ * (every other read's a prefix of it, or the key is not linearizable and no bound is set) then bounds
+ * every value reached while it is not yet placed: a search that places unknown appends in an order
+ * that read contradicts stops at once, rather than when it reaches the read. Without it a key with a
+ * dozen unknown appends (every replica down at once: chaos's disk-full) took 12.7 million steps.
+ * Returns that read's index in `operations`, or -1.
+ */
+function appendOnlyBound(operations: readonly Operation[]): number {
+  let bound = -1;
+  let longest = '';
+  const outputs: string[] = [];
+  for (const [index, { f, status, output }] of operations.entries()) {
+    if (f !== 'append' && f !== 'read') return -1;
+    if (f !== 'read' || status !== 'ok') continue;
+    const text = output === null ? '' : String(output);
+    outputs.push(text);
+    if (bound === -1 || text.length > longest.length) [bound, longest] = [index, text];
+  }
+  return outputs.every((text) => longest.startsWith(text)) ? bound : -1;
 }
 
 /**

@@ -283,6 +283,36 @@ test('many timed-out writes seen by nothing but cas failures stay cheap to refut
   assert.equal(refuted.result, 'not-linearizable');
 });
 
+// Found by chaos's disk-full nemesis (every replica's disk full at once): an append key with 11
+// unknown appends needed 12.7 million steps (17 s), over the chaos runner's budget. On a key of
+// appends and reads only, the longest read bounds every value before it.
+test('a dozen timed-out appends on a key of appends and reads stay cheap to decide', () => {
+  const history: Operation[] = [];
+  let written = '';
+  for (let round = 0; round < 20; round++) {
+    const token = `k${round};`;
+    written += token;
+    history.push(operation(1, 'append', token, written.length, [round * 4, round * 4 + 1]));
+    history.push(read(2, written, [round * 4 + 2, round * 4 + 3]));
+  }
+  // Every replica down: twelve appends time out, each from its own process; five took effect.
+  const lost = Array.from({ length: 12 }, (_, n) => `u${n};`);
+  for (const [n, token] of lost.entries()) {
+    history.push(operation(10 + n, 'append', token, null, [100 + n, unknown], 'info'));
+  }
+  const final = written + [3, 0, 7, 11, 5].map((n) => lost[n]).join('');
+  history.push(operation(1, 'append', 'end;', final.length + 4, [200, 201]));
+  history.push(read(2, `${final}end;`, [202, 203]));
+  assert.equal(checkLinearizable(history, { budgetSteps: 10_000 }).result, 'linearizable');
+  // A token the final read shows twice was applied twice, which no order explains.
+  const twice = [
+    ...history.slice(0, -2),
+    operation(1, 'append', 'end;', final.length + 8, [200, 201]),
+    read(2, `${final}${lost[3]}end;`, [202, 203]),
+  ];
+  assert.equal(checkLinearizable(twice, { budgetSteps: 10_000 }).result, 'not-linearizable');
+});
+
 // ---- refusals: a fail with the code that refused it is an observation of the value ------------
 
 const refused = (
