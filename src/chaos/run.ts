@@ -57,7 +57,7 @@ import {
 } from './replica-logs.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { noScans } from './scanner.js';
-import { diskHangUnavailable } from './server-disks.js';
+import { serverDisksUnavailable } from './server-disks.js';
 import { checkHealedSave, noSaves } from './snapshot-saver.js';
 import { checkStaleness } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
@@ -179,7 +179,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // Servers on file systems of their own only for the disk nemeses, and only where they can be
   // made. The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
   const wantsDisks = options.nemeses.some((kind) => diskNemesisKinds.includes(kind));
-  const disksMissing = wantsDisks ? diskHangUnavailable() : null;
+  const disksMissing = wantsDisks ? serverDisksUnavailable() : null;
   if (disksMissing !== null) log(`chaos: the disk-hang and disk-full nemeses are left out: ${disksMissing}`);
   const nemeses = options.nemeses.filter(
     (kind) =>

@@ -9,7 +9,7 @@
 //   write that needs a block fails with ENOSPC, as on a disk something else filled; removing them
 //   frees the space. fallocate reserves blocks without writing them: the image stays sparse.
 //
-// Needs root, a loop device, mkfs.ext4, mount, fsfreeze and fallocate; `diskHangUnavailable` says
+// Needs root, a loop device, mkfs.ext4, mount, fsfreeze and fallocate; `serverDisksUnavailable` says
 // what is missing, so a run (or a test) can leave the disk nemeses out and say why.
 
 import { execFile, execFileSync } from 'node:child_process';
@@ -27,7 +27,7 @@ const TOOLS = ['mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup', 'fallocate
 const FILLER_PREFIX = 'filler.';
 
 /** Why replica disks cannot be made here, or null when they can. */
-export function diskHangUnavailable(): string | null {
+export function serverDisksUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'it needs root (mount, fsfreeze)';
   for (const tool of TOOLS) {
     try {

@@ -201,8 +201,8 @@ export function addChaosCommand(program: Command): void {
         }
         const diskNemeses = flags.nemesis.filter((kind) => diskNemesisKinds.includes(kind));
         if (diskNemeses.length > 0) {
-          const { diskHangUnavailable } = await import('../chaos/server-disks.js');
-          const missing = diskHangUnavailable();
+          const { serverDisksUnavailable } = await import('../chaos/server-disks.js');
+          const missing = serverDisksUnavailable();
           if (missing !== null) usage(`--nemesis ${diskNemeses.join(',')} cannot run here: ${missing}`);
         }
       }

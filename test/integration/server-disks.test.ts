@@ -12,12 +12,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { diskHangUnavailable, ServerDisks } from '../../src/chaos/server-disks.js';
+import { ServerDisks, serverDisksUnavailable } from '../../src/chaos/server-disks.js';
 import type { Entry } from '../../src/protocol/types.js';
 import { WriteAheadLog } from '../../src/storage/write-ahead-log.js';
 import { appendDurably, entry, oneSegmentBytes, range } from '../unit/storage-fixtures.js';
 
-const unavailable = diskHangUnavailable();
+const unavailable = serverDisksUnavailable();
 
 /** A child process that writes `text` to `file` and fsyncs it; resolves with its exit code. */
 function writeAndSync(file: string, text: string): { child: ChildProcess; exited: Promise<number | null> } {
@@ -37,7 +37,7 @@ function mountedUnder(directory: string): string[] {
 }
 
 describe('replica disks: a frozen file system is a hung disk, a filled one a full disk', {
-  skip: unavailable === null ? false : `cannot freeze a disk here: ${unavailable}`,
+  skip: unavailable === null ? false : `cannot freeze or fill a disk here: ${unavailable}`,
 }, () => {
   const directory = mkdtempSync(join(tmpdir(), 'understudy-disks-'));
   after(() => rmSync(directory, { recursive: true, force: true }));

@@ -11,7 +11,7 @@ import type { NemesisKind } from '../../src/chaos/faults.js';
 import { diskNemesisKinds } from '../../src/chaos/nemesis-kinds.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
 import { runChaos } from '../../src/chaos/run.js';
-import { diskHangUnavailable } from '../../src/chaos/server-disks.js';
+import { serverDisksUnavailable } from '../../src/chaos/server-disks.js';
 
 export interface ShortRun {
   readonly nemesis: NemesisKind;
@@ -35,7 +35,7 @@ export interface ShortRun {
 /** One test per run, one run at a time, so each seed's first fault is the one named. */
 export function describeShortChaosRuns(title: string, runs: readonly ShortRun[]): void {
   describe(title, { concurrency: false }, () => {
-    const diskHangMissing = diskHangUnavailable();
+    const disksMissing = serverDisksUnavailable();
     for (const {
       nemesis,
       seed,
@@ -50,8 +50,8 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
       const skip =
         etcd !== undefined
           ? etcdSkipReason()
-          : diskNemesisKinds.includes(nemesis) && diskHangMissing !== null
-            ? `cannot freeze or fill a disk here: ${diskHangMissing}`
+          : diskNemesisKinds.includes(nemesis) && disksMissing !== null
+            ? `cannot freeze or fill a disk here: ${disksMissing}`
             : false;
       test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, {
         skip,
