@@ -13,7 +13,7 @@ import { statusDocument } from './status-document.js';
 
 export function coordinatorAdminRoutes(server: CoordinatorServer): AdminRoute[] {
   const source = new ScrapeSource(() => server.inspect());
-  const registry = createCoordinatorRegistry(source);
+  const registry = createCoordinatorRegistry(source, server.dataDirectory);
   return [
     { path: '/status', get: () => jsonResponse(200, statusDocument(server.inspect().status)) },
     metricsRoute(registry, () => source.refresh()),

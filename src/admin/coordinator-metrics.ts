@@ -6,7 +6,11 @@ import type { CoordinatorInspection } from '../node/coordinator-server.js';
 import { counterFrom, labelledGaugeFrom, roleGaugeFrom, type ScrapeSource } from './metric-kinds.js';
 import { createNodeRegistry } from './node-metrics.js';
 
-export function createCoordinatorRegistry(source: ScrapeSource<CoordinatorInspection>): Registry {
+/** `dataDirectory`: the directory home's, or null on etcd. */
+export function createCoordinatorRegistry(
+  source: ScrapeSource<CoordinatorInspection>,
+  dataDirectory: string | null,
+): Registry {
   const now = () => source.current;
   const registry = createNodeRegistry(
     () => ({
@@ -15,6 +19,7 @@ export function createCoordinatorRegistry(source: ScrapeSource<CoordinatorInspec
       failovers: now().primariesReplaced,
     }),
     () => now().stalls,
+    dataDirectory,
   );
   roleGaugeFrom(registry, ['coordinator'], () => 'coordinator');
   counterFrom(

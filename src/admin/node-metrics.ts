@@ -1,7 +1,10 @@
 // The metrics every admin port reports, replica or coordinator: the process (prom-client's defaults:
-// CPU, memory, event-loop delay, GC), the transport's counters, and the view as this node knows it.
+// CPU, memory, event-loop delay, GC), the transport's counters, the view as this node knows it, and
+// the space on the disk that holds its data directory.
 
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { StatsFs } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { StallCounts } from '../node/stall-watch.js';
 import { transportCounters } from '../transport/index.js';
 import { counterFrom, gaugeFrom, labelledCounterFrom } from './metric-kinds.js';
@@ -14,9 +17,15 @@ export interface ViewCounts {
   readonly failovers: number;
 }
 
-export function createNodeRegistry(views: () => ViewCounts, stalls: () => StallCounts): Registry {
+/** `dataDirectory`: where the node keeps its data, or null if it keeps none (a coordinator on etcd). */
+export function createNodeRegistry(
+  views: () => ViewCounts,
+  stalls: () => StallCounts,
+  dataDirectory: string | null,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (dataDirectory !== null) diskGauges(registry, dataDirectory);
   counterFrom(
     registry,
     'understudy_stalls_total',
@@ -123,4 +132,36 @@ export function createNodeRegistry(views: () => ViewCounts, stalls: () => StallC
     () => transportCounters.localLinksOpen,
   );
   return registry;
+}
+
+/**
+ * The file system that holds `directory`: the bytes this process may still write there, and its
+ * size. A full disk stops a replica (docs/OPERATIONS.md, "A full disk"), so this is what to alert
+ * on. Read at each scrape with an asynchronous statfs, so a hung disk holds up the scrape, never the
+ * event loop; a failed read leaves the last value.
+ */
+function diskGauges(registry: Registry, directory: string): void {
+  const gauge = (name: string, help: string, bytes: (stats: StatsFs) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(bytes(await statfs(directory)));
+        } catch {
+          // The directory is gone or unreadable: the process's own log says more.
+        }
+      },
+    });
+  gauge(
+    'understudy_disk_free_bytes',
+    "Bytes free on the file system that holds its data directory, as df shows them (statfs's available blocks; a process run as root may also use the blocks reserved for root). Once none is left, a replica's next log write fails ENOSPC and it stops.",
+    (stats) => stats.bavail * stats.bsize,
+  );
+  gauge(
+    'understudy_disk_size_bytes',
+    'The size of the file system that holds its data directory.',
+    (stats) => stats.blocks * stats.bsize,
+  );
 }

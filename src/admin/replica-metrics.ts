@@ -23,6 +23,7 @@ export function createReplicaRegistry(
       failovers: now().primaryChanges,
     }),
     () => now().stalls,
+    server.dataDirectory,
   );
   roleGaugeFrom(registry, replicaRoles, () => now().status.role);
   labelledGaugeFrom(

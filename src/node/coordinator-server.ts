@@ -147,6 +147,8 @@ export class CoordinatorServer {
   private constructor(
     private readonly logger: Logger,
     private readonly config: NodeConfig,
+    /** Where the directory home keeps the state (null on etcd): its disk's space is a metric. */
+    readonly dataDirectory: string | null,
   ) {
     this.stalls = StallWatch.forNode(logger, config);
     this.timer = setInterval(() => {
@@ -173,7 +175,7 @@ export class CoordinatorServer {
     const client =
       etcd === undefined ? null : new EtcdClient(etcd.endpoints, etcd.requestTimeoutMs, etcd.tls);
     const home = directory === undefined ? null : openDirectoryHome(directory, options.newCluster === true);
-    const server = new CoordinatorServer(logger, config);
+    const server = new CoordinatorServer(logger, config, directory ?? null);
     const newCore = (stored: CoordinatorState | null) => {
       const startedAtMs = performance.now();
       const ticksAt = (ms: number) => (ms - startedAtMs) / config.tickMs;

@@ -415,6 +415,11 @@ export class ReplicaServer {
   }
 
   /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
+  /** The replica's data directory (its disk's space is a metric). */
+  get dataDirectory(): string {
+    return this.options.directory;
+  }
+
   inspect(): ReplicaInspection {
     const status = this.core.status();
     const { config } = this.options;

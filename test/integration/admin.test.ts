@@ -4,7 +4,7 @@
 // a kill -9 of the primary; /status has the shape `understudy status --json` prints.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,23 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
   const coordinator = await metrics(adminAddressOf(cluster.coordinator));
   assert.equal(sampleValue(coordinator, 'understudy_role', { role: 'coordinator' }), 1);
   assert.equal(sampleValue(coordinator, 'understudy_replica_alive', { replica: primary }), 1);
+});
+
+// A full disk stops a replica (docs/OPERATIONS.md, "A full disk"): the space left is what to alert on.
+test("/metrics reports the space left on the disk that holds each server's data directory", async () => {
+  const servers = [
+    { name: 'coordinator', address: adminAddressOf(cluster.coordinator) },
+    ...[...cluster.replicas.keys()].map((id) => ({ name: id, address: replicaAdmin(id) })),
+  ];
+  for (const { name, address } of servers) {
+    const reported = await metrics(address);
+    const disk = statfsSync(join(cluster.directory, name));
+    assert.equal(sampleValue(reported, 'understudy_disk_size_bytes'), disk.blocks * disk.bsize, name);
+    // What the process may still write, not counting the blocks reserved for root; other writers on
+    // this machine move it between the two reads, by far less than the reserve.
+    const free = sampleValue(reported, 'understudy_disk_free_bytes');
+    assert.ok(Math.abs(free - disk.bavail * disk.bsize) < 256 * 1024 * 1024, `${name}: ${free}`);
+  }
 });
 
 test('/primary is 200 only on the primary and /replica only on the backups; the coordinator is neither', async () => {
