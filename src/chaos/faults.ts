@@ -350,6 +350,16 @@ const coordinatorRestart: Reservation = {
   onCoordinator: true,
 };
 
+/** A fault on the coordinator's disk that kills the primary, so that the failover's view is stored there. */
+const coordinatorDiskFault = (kind: NemesisKind, primary: string): Reservation => ({
+  kind,
+  down: [primary],
+  process: primary,
+  losesDirectory: false,
+  onCoordinator: true,
+  kills: true,
+});
+
 /** Which way a replica's link to the coordinator is cut. */
 const linkWays = ['both ways', 'replica -> coordinator', 'coordinator -> replica'] as const;
 type LinkWay = (typeof linkWays)[number];
@@ -597,6 +607,16 @@ class Planner {
     };
   }
 
+  /** A fault on the coordinator's disk as the primary is killed (`what`: what is done to the disk). */
+  private recordCoordinatorDiskFault(kind: NemesisKind, what: string, primary: string): FaultRecord {
+    return this.record(
+      kind,
+      'coordinator, as the primary is killed',
+      `${what} the coordinator's disk and kill ${primary} (primary)`,
+      primary,
+    );
+  }
+
   private pastFailureTimeout(range: readonly [number, number]): [number, number] {
     return pastFailureTimeout(range, this.context.failureTimeoutMs);
   }
@@ -827,21 +847,9 @@ class Planner {
     const { cluster, monitor, problem, checks } = this.context;
     const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_FULL_MS));
     return {
-      reservation: {
-        kind: 'disk-full',
-        down: [primary],
-        process: primary,
-        losesDirectory: false,
-        onCoordinator: true,
-        kills: true,
-      },
+      reservation: coordinatorDiskFault('disk-full', primary),
       start: async () => {
-        const fault = this.record(
-          'disk-full',
-          'coordinator, as the primary is killed',
-          `fill the coordinator's disk and kill ${primary} (primary)`,
-          primary,
-        );
+        const fault = this.recordCoordinatorDiskFault('disk-full', 'fill', primary);
         const stops = this.diskFullWatch([COORDINATOR_NAME]);
         const bytes = await cluster.fillDisk(COORDINATOR_NAME);
         checks.disksFilled += 1;
@@ -928,21 +936,9 @@ class Planner {
     const { cluster, monitor, problem } = this.context;
     const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_HANG_MS));
     return {
-      reservation: {
-        kind: 'disk-hang',
-        down: [primary],
-        process: primary,
-        losesDirectory: false,
-        onCoordinator: true,
-        kills: true,
-      },
+      reservation: coordinatorDiskFault('disk-hang', primary),
       start: async () => {
-        const fault = this.record(
-          'disk-hang',
-          'coordinator, as the primary is killed',
-          `freeze the coordinator's disk and kill ${primary} (primary)`,
-          primary,
-        );
+        const fault = this.recordCoordinatorDiskFault('disk-hang', 'freeze', primary);
         await cluster.freezeDisk(COORDINATOR_NAME);
         let lastAnswerMs = performance.now();
         let longestSilenceMs = 0;
