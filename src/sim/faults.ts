@@ -424,9 +424,14 @@ export class Nemesis {
       // which is gone (sim seed 222236 on etcd with a commit quorum: a fence installed by a newly
       // elected coordinator kept the wiped backup's old directory; a second wipe followed, and the
       // coordinator, rightly counting that backup as lost, could never replace the primary).
+      // And only once it runs again: a damaged directory becomes a new one when its replica starts
+      // and repairs it, so before that the coordinator's record of the old one still matched, and a
+      // view acknowledged meanwhile that named the stopped replica let a second directory go (sim
+      // seed 1000432: both replicas of two repaired, and no candidate left to lead, for good).
       const { id, viewNumber } = this.wipedAwaitingRejoin;
       const named = view.primary === id || view.backups.includes(id);
-      if (view.number > viewNumber && named && this.cluster.acknowledgedWithItsDirectory(id)) {
+      const back = cluster.isRunning(id) && this.cluster.acknowledgedWithItsDirectory(id);
+      if (view.number > viewNumber && named && back) {
         this.wipedAwaitingRejoin = null;
       }
     }
