@@ -127,8 +127,8 @@ test("/metrics reports the space left on the disk that holds each server's data 
     const reported = await metrics(address);
     const disk = statfsSync(join(cluster.directory, name));
     assert.equal(sampleValue(reported, 'understudy_disk_size_bytes'), disk.blocks * disk.bsize, name);
-    // What the process may still write, not counting the blocks reserved for root; other writers on
-    // this machine move it between the two reads, by far less than the reserve.
+    // Free as df shows it, without the blocks reserved for root; other writers on this machine move
+    // it between the two reads, by far less than that reserve (a gauge of all free blocks fails).
     const free = sampleValue(reported, 'understudy_disk_free_bytes');
     assert.ok(Math.abs(free - disk.bavail * disk.bsize) < 256 * 1024 * 1024, `${name}: ${free}`);
   }
