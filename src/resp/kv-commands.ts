@@ -196,18 +196,24 @@ function incrBy(delta: (args: readonly Buffer[]) => number) {
 
 const negated = (value: number): number => (value === 0 ? 0 : -value);
 
+/** DEL's answer: how many of `keys` were there to delete. */
+const deleteKeys = (keys: readonly Buffer[]): Planned =>
+  planOf(kvOperation.deleteMany(keys), ({ count }) => reply.integer(count));
+
+/** A delete only while `key` holds exactly `value` (a cas to absent): 1 deleted, 0 not. */
+const deleteIfEquals = (key: Buffer, value: Buffer): Planned =>
+  planOf(kvOperation.cas(key, value, null), ({ swapped }) => reply.integer(swapped ? 1 : 0));
+
 /**
  * DELEX key [IFEQ value] (Redis 8.4): without a condition a DEL of the key, with IFEQ a delete only
  * while it holds the value; 1 deleted, 0 not. IFNE, IFDEQ and IFDNE are refused, saying so.
  */
 function delex(args: readonly Buffer[]): Planned {
   const key = arg(args, 1);
-  if (args.length === 2) return planOf(kvOperation.deleteMany([key]), ({ count }) => reply.integer(count));
+  if (args.length === 2) return deleteKeys([key]);
   const name = lowerName(arg(args, 2));
   if (args.length !== 4) return reply.error('ERR syntax error');
-  if (name === 'ifeq') {
-    return planOf(kvOperation.cas(key, arg(args, 3), null), ({ swapped }) => reply.integer(swapped ? 1 : 0));
-  }
+  if (name === 'ifeq') return deleteIfEquals(key, arg(args, 3));
   if (['ifne', 'ifdeq', 'ifdne'].includes(name)) {
     return reply.error(`ERR DELEX ${name.toUpperCase()} is not supported here; IFEQ is`);
   }
@@ -275,7 +281,7 @@ export const kvCommands: readonly CommandSpec[] = [
     arity: -2,
     flags: ['write'],
     keys: [1, -1, 1],
-    plan: (args) => planOf(kvOperation.deleteMany(args.slice(1)), ({ count }) => reply.integer(count)),
+    plan: (args) => deleteKeys(args.slice(1)),
   }),
   // Redis frees an UNLINKed value in the background; here a delete is one logged entry either way.
   kvCommand({
@@ -283,7 +289,7 @@ export const kvCommands: readonly CommandSpec[] = [
     arity: -2,
     flags: ['write', 'fast'],
     keys: [1, -1, 1],
-    plan: (args) => planOf(kvOperation.deleteMany(args.slice(1)), ({ count }) => reply.integer(count)),
+    plan: (args) => deleteKeys(args.slice(1)),
   }),
   // Valkey 9.0's lock release: delete only while it holds the value (one cas to absent).
   kvCommand({
@@ -291,10 +297,7 @@ export const kvCommands: readonly CommandSpec[] = [
     arity: 3,
     flags: ['write', 'fast'],
     keys: [1, 1, 1],
-    plan: (args) =>
-      planOf(kvOperation.cas(arg(args, 1), arg(args, 2), null), ({ swapped }) =>
-        reply.integer(swapped ? 1 : 0),
-      ),
+    plan: (args) => deleteIfEquals(arg(args, 1), arg(args, 2)),
   }),
   kvCommand({ name: 'delex', arity: -2, flags: ['write', 'fast'], keys: [1, 1, 1], plan: delex }),
   kvCommand({
