@@ -537,6 +537,12 @@ function describeResult(result: KvResult): string {
       return `was ${textOrNull(result.value) ?? 'absent'}`;
     case 'get-set':
       return `${result.written ? 'written' : 'not written'}, was ${textOrNull(result.previous) ?? 'absent'}`;
+    case 'rename':
+      return result.renamed ? 'renamed' : 'not renamed';
+    case 'copy':
+      return result.copied ? 'copied' : 'not copied';
+    case 'set-range':
+      return `length ${result.length}`;
     case 'scan':
       return `${result.keys.length} keys, cursor ${result.cursor}`;
   }

@@ -249,6 +249,50 @@ export class Client {
     return this.write(kvOperation.getExpire(toBytes(key), getExpiryOf(options)), options);
   }
 
+  /**
+   * Moves `key`'s value and time to live to `destination`, replacing whatever it held (Redis
+   * RENAME); with `onlyIfAbsent`, only if `destination` is absent (`renamed` false otherwise: Redis
+   * RENAMENX). One step. Rejects with RequestRefusedError NO_SUCH_KEY if `key` is absent.
+   */
+  rename(
+    key: Bytes,
+    destination: Bytes,
+    options: WriteOptions & { readonly onlyIfAbsent?: boolean } = {},
+  ): Promise<WriteResult<'rename'>> {
+    const operation = kvOperation.rename(toBytes(key), toBytes(destination), options.onlyIfAbsent === true);
+    return this.write(operation, options);
+  }
+
+  /**
+   * Copies `key`'s value and time to live to `destination` if `key` is present and `destination`
+   * absent, or with `replace` whatever it held (`copied` says whether it did; Redis COPY).
+   */
+  copy(
+    key: Bytes,
+    destination: Bytes,
+    options: WriteOptions & { readonly replace?: boolean } = {},
+  ): Promise<WriteResult<'copy'>> {
+    const operation = kvOperation.copy(toBytes(key), toBytes(destination), options.replace === true);
+    return this.write(operation, options);
+  }
+
+  /**
+   * Writes `value` over `key`'s value from byte `offset` on, padding it with zero bytes first if it
+   * is shorter (an absent key counts as empty); keeps its time to live; answers the new `length`
+   * (Redis SETRANGE).
+   */
+  setRange(
+    key: Bytes,
+    offset: number,
+    value: Bytes,
+    options?: WriteOptions,
+  ): Promise<WriteResult<'set-range'>> {
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new ConfigError(`setRange: offset must be a whole number of bytes, not negative; got ${offset}`);
+    }
+    return this.write(kvOperation.setRange(toBytes(key), offset, toBytes(value)), options);
+  }
+
   /** Whether `key` exists and when it expires: `remainingMs` by the answering replica's clock. */
   async ttl(key: Bytes, options?: ReadOptions): Promise<TtlResult> {
     const reply = await this.replicated.read(encodeOperation(kvOperation.ttl(toBytes(key))), options);

@@ -26,6 +26,8 @@ export const ErrorCode = {
   notAnInteger: 'NOT_AN_INTEGER',
   /** incr-float on a value that is not a decimal number, or a sum that would not be finite. */
   notAFloat: 'NOT_A_FLOAT',
+  /** rename of a key that is absent (Redis RENAME's `ERR no such key`). */
+  noSuchKey: 'NO_SUCH_KEY',
   /** A frame longer than the limit, or one that does not decode. */
   badFrame: 'BAD_FRAME',
   /** The peer speaks another protocol version or belongs to another cluster. */

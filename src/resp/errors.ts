@@ -6,7 +6,7 @@
 //   names its request id, for `understudy request-status`);
 // - SESSION_EXPIRED: the write's session expired meanwhile; whether it ran can no longer be learned.
 // A refusal by the store (a key too long, a value not a number) is ERR with the store's message,
-// except NOT_AN_INTEGER and NOT_A_FLOAT, which Redis clients know by their Redis texts.
+// except NOT_AN_INTEGER, NOT_A_FLOAT and NO_SUCH_KEY, which Redis clients know by their Redis texts.
 
 import {
   ErrorCode,
@@ -32,6 +32,7 @@ export class RespArgumentError extends Error {
 export function refusalReply(code: string, message: string): RespReply {
   if (code === ErrorCode.notAnInteger) return reply.error('ERR value is not an integer or out of range');
   if (code === ErrorCode.notAFloat) return reply.error(notAFloatText);
+  if (code === ErrorCode.noSuchKey) return reply.error('ERR no such key');
   return reply.error(`ERR ${message}`);
 }
 

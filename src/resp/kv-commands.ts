@@ -251,6 +251,33 @@ function getrange(args: readonly Buffer[]): Planned {
 
 const empty = new Uint8Array(0);
 
+/** COPY source destination [DB destination-db] [REPLACE]: 1 copied, 0 not. Database 0 is the one there is. */
+function copy(args: readonly Buffer[]): Planned {
+  let replace = false;
+  for (let at = 3; at < args.length; at++) {
+    const name = lowerName(arg(args, at));
+    if (name === 'replace') replace = true;
+    else if (name === 'db' && at + 1 < args.length) {
+      if (integerArgument(arg(args, ++at)) !== 0) return reply.error('ERR DB index is out of range');
+    } else return reply.error('ERR syntax error');
+  }
+  // Redis's words for it; the store refuses it too.
+  if (arg(args, 1).equals(arg(args, 2)))
+    return reply.error('ERR source and destination objects are the same');
+  return planOf(kvOperation.copy(arg(args, 1), arg(args, 2), replace), ({ copied }) =>
+    reply.integer(copied ? 1 : 0),
+  );
+}
+
+/** SETRANGE key offset value: the value's length after it. */
+function setrange(args: readonly Buffer[]): Planned {
+  const offset = integerArgument(arg(args, 2));
+  if (offset < 0) return reply.error('ERR offset is out of range');
+  return planOf(kvOperation.setRange(arg(args, 1), offset, arg(args, 3)), ({ length }) =>
+    reply.integer(length),
+  );
+}
+
 export const kvCommands: readonly CommandSpec[] = [
   kvCommand({
     name: 'get',
@@ -399,6 +426,25 @@ export const kvCommands: readonly CommandSpec[] = [
       ),
   }),
   kvCommand({ name: 'getrange', arity: 4, flags: ['readonly'], keys: [1, 1, 1], plan: getrange }),
+  kvCommand({ name: 'setrange', arity: 4, flags: ['write', 'denyoom'], keys: [1, 1, 1], plan: setrange }),
+  kvCommand({
+    name: 'rename',
+    arity: 3,
+    flags: ['write'],
+    keys: [1, 2, 1],
+    plan: (args) => planOf(kvOperation.rename(arg(args, 1), arg(args, 2)), () => reply.ok),
+  }),
+  kvCommand({
+    name: 'renamenx',
+    arity: 3,
+    flags: ['write', 'fast'],
+    keys: [1, 2, 1],
+    plan: (args) =>
+      planOf(kvOperation.rename(arg(args, 1), arg(args, 2), true), ({ renamed }) =>
+        reply.integer(renamed ? 1 : 0),
+      ),
+  }),
+  kvCommand({ name: 'copy', arity: -3, flags: ['write', 'denyoom'], keys: [1, 2, 1], plan: copy }),
   // SUBSTR: GETRANGE's name before Redis 2.0, which Redis still answers.
   kvCommand({ name: 'substr', arity: 4, flags: ['readonly'], keys: [1, 1, 1], plan: getrange }),
   kvCommand({

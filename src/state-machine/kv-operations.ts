@@ -117,6 +117,38 @@ export type KvOperation =
       readonly key: Uint8Array;
       readonly expiry: Exclude<Expiry, { readonly kind: 'keep' }>;
     }
+  // A value moved, copied or overwritten in part (Redis RENAME, RENAMENX, COPY, SETRANGE): one
+  // operation, so one log entry; its update is sets, deletes and times to live, as any other write's.
+  /**
+   * Moves the value of `key`, and its time to live, to `destination`, which it replaces (value and
+   * time to live); with `onlyIfAbsent`, only if `destination` is absent. `key` absent: refused NO_SUCH_KEY.
+   */
+  | {
+      readonly kind: 'rename';
+      readonly key: Uint8Array;
+      readonly destination: Uint8Array;
+      readonly onlyIfAbsent: boolean;
+    }
+  /**
+   * Copies the value of `key`, and its time to live, to `destination` if `key` is present and
+   * `destination` absent (or `replace`). Refused when both name one key.
+   */
+  | {
+      readonly kind: 'copy';
+      readonly key: Uint8Array;
+      readonly destination: Uint8Array;
+      readonly replace: boolean;
+    }
+  /**
+   * Writes `value` over the key's value from byte `offset` on, first padding it with zero bytes to
+   * `offset` (an absent key counts as empty); keeps its time to live. An empty `value` changes nothing.
+   */
+  | {
+      readonly kind: 'set-range';
+      readonly key: Uint8Array;
+      readonly offset: number;
+      readonly value: Uint8Array;
+    }
   // The keys themselves (Redis SCAN, and KEYS as a walk of them; kv-key-buckets.ts, kv-glob.ts).
   /**
    * Some keys, from `cursor` (0: the start) on: about `count` looked at, those that match `match`
@@ -199,6 +231,11 @@ export type KvResult =
   /** `previous`: what the key held before (null: absent); `written`: whether `when` let the set run. */
   | { readonly kind: 'get-set'; readonly written: boolean; readonly previous: Uint8Array | null }
   | { readonly kind: 'get-expire'; readonly value: Uint8Array | null }
+  /** `renamed`: false only when `onlyIfAbsent` found the destination present (or both name one key). */
+  | { readonly kind: 'rename'; readonly renamed: boolean }
+  | { readonly kind: 'copy'; readonly copied: boolean }
+  /** `length`: the value's length after the write (as Redis SETRANGE answers). */
+  | { readonly kind: 'set-range'; readonly length: number }
   | { readonly kind: 'scan'; readonly cursor: number; readonly keys: readonly Uint8Array[] };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
@@ -282,6 +319,24 @@ export const kvOperation = {
     key,
     expiry,
   }),
+  rename: (key: Uint8Array, destination: Uint8Array, onlyIfAbsent = false): KvOperationOf<'rename'> => ({
+    kind: 'rename',
+    key,
+    destination,
+    onlyIfAbsent,
+  }),
+  copy: (key: Uint8Array, destination: Uint8Array, replace = false): KvOperationOf<'copy'> => ({
+    kind: 'copy',
+    key,
+    destination,
+    replace,
+  }),
+  setRange: (key: Uint8Array, offset: number, value: Uint8Array): KvOperationOf<'set-range'> => ({
+    kind: 'set-range',
+    key,
+    offset,
+    value,
+  }),
   scan: (
     cursor: number,
     options: { readonly count?: number; readonly match?: Uint8Array | null } = {},
@@ -338,6 +393,9 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   'get-delete': ['key'],
   'get-set': ['key', 'value', 'when', 'expiry'],
   'get-expire': ['key', 'expiry'],
+  rename: ['key', 'destination', 'onlyIfAbsent'],
+  copy: ['key', 'destination', 'replace'],
+  'set-range': ['key', 'offset', 'value'],
   scan: ['cursor', 'count', 'match'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
@@ -363,6 +421,9 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   'get-delete': ['value'],
   'get-set': ['written', 'previous'],
   'get-expire': ['value'],
+  rename: ['renamed'],
+  copy: ['copied'],
+  'set-range': ['length'],
   scan: ['cursor', 'keys'],
 };
 
@@ -439,6 +500,12 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
       return packMessage([operation.kind, operation.key]);
     case 'get-expire':
       return packMessage([operation.kind, operation.key, expiryTuple(operation.expiry)]);
+    case 'rename':
+      return packMessage([operation.kind, operation.key, operation.destination, operation.onlyIfAbsent]);
+    case 'copy':
+      return packMessage([operation.kind, operation.key, operation.destination, operation.replace]);
+    case 'set-range':
+      return packMessage([operation.kind, operation.key, operation.offset, operation.value]);
     case 'scan':
       return packMessage([operation.kind, operation.cursor, operation.count, operation.match]);
   }
@@ -482,6 +549,12 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
       return packMessage([result.kind, result.value]);
     case 'get-set':
       return packMessage([result.kind, result.written, result.previous]);
+    case 'rename':
+      return packMessage([result.kind, result.renamed]);
+    case 'copy':
+      return packMessage([result.kind, result.copied]);
+    case 'set-range':
+      return packMessage([result.kind, result.length]);
     case 'scan':
       return packMessage([result.kind, result.cursor, result.keys]);
   }
@@ -558,6 +631,12 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
       }
       return { kind, keys, values };
     }
+    case 'rename':
+      return { kind, key: field.bytes(0), destination: field.bytes(1), onlyIfAbsent: field.boolean(2) };
+    case 'copy':
+      return { kind, key: field.bytes(0), destination: field.bytes(1), replace: field.boolean(2) };
+    case 'set-range':
+      return { kind, key: field.bytes(0), offset: field.wholeNumber(1), value: field.bytes(2) };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), count: field.wholeNumber(1), match: field.bytesOrNull(2) };
   }
@@ -645,6 +724,12 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
       return { kind, value: field.bytesOrNull(0) };
     case 'get-set':
       return { kind, written: field.boolean(0), previous: field.bytesOrNull(1) };
+    case 'rename':
+      return { kind, renamed: field.boolean(0) };
+    case 'copy':
+      return { kind, copied: field.boolean(0) };
+    case 'set-range':
+      return { kind, length: field.byteCount(0) };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), keys: field.list(1, (value) => field.asBytes(1, value)) };
   }

@@ -73,8 +73,8 @@ const noUpdate = new Uint8Array(0);
 const incrTextPattern = /^-?[0-9]+$/;
 const utf8 = new TextEncoder();
 
-/** The writes that name one key; put-many and delete-many name several. */
-type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' | 'ttl' }>;
+/** The writes that name one key; put-many and delete-many name several, rename and copy two. */
+type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' | 'ttl' | 'rename' | 'copy' }>;
 type KvWriteOperation = Exclude<KvOperation, KvReadOperation>;
 
 /**
@@ -323,6 +323,7 @@ export class KeyValueStore implements StateMachine {
     if (operation.kind === 'put-many') return this.#putMany(operation);
     if (operation.kind === 'put-many-if-absent') return this.#putManyIfAbsent(operation);
     if (operation.kind === 'delete-many') return this.#deleteMany(operation);
+    if (operation.kind === 'rename' || operation.kind === 'copy') return this.#move(operation);
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
     const before = this.#lookup(key);
@@ -655,6 +656,55 @@ export class KeyValueStore implements StateMachine {
     return { result: encodeResult({ kind: 'delete-many', count: present.size }), update: batchOf(parts) };
   }
 
+  /**
+   * Redis RENAME, RENAMENX and COPY: the destination gets the source's value and time to live (a
+   * set keeps the destination's own, so it is replaced or removed by name); a rename deletes the
+   * source too. An absent source is refused by a rename (NO_SUCH_KEY) and not copied by a copy.
+   */
+  #move(operation: KvOperationOf<'rename' | 'copy'>): Execution {
+    const { kind, key, destination } = operation;
+    this.#checkKey(kind, key);
+    this.#checkKey(kind, destination);
+    const from = latin1String(key);
+    const to = latin1String(destination);
+    const value = this.#lookup(from);
+    const result = (done: boolean): Uint8Array =>
+      encodeResult(kind === 'rename' ? { kind, renamed: done } : { kind, copied: done });
+    if (from === to) {
+      if (kind === 'copy') {
+        throw new ServiceError(ErrorCode.badRequest, 'copy: the source and destination are the same key');
+      }
+      if (value === undefined) throw noSuchKey(from);
+      return { result: result(!operation.onlyIfAbsent), update: noUpdate };
+    }
+    if (value === undefined) {
+      if (kind === 'rename') throw noSuchKey(from);
+      return { result: result(false), update: noUpdate };
+    }
+    const before = this.#lookup(to);
+    const mayReplace = kind === 'rename' ? !operation.onlyIfAbsent : operation.replace;
+    if (before !== undefined && !mayReplace) return { result: result(false), update: noUpdate };
+    const toBytes = latin1Bytes(to);
+    const valueBytes = latin1Bytes(value);
+    const parts = [updateFor(toBytes, before === undefined ? undefined : latin1Bytes(before), valueBytes)];
+    const expiresAtMs = this.#lookupExpiry(from);
+    const destinationExpiresAtMs = before === undefined ? undefined : this.#lookupExpiry(to);
+    if (expiresAtMs !== undefined && expiresAtMs !== destinationExpiresAtMs) {
+      parts.push(encodeExpireUpdate(toBytes, expiresAtMs));
+    } else if (expiresAtMs === undefined && destinationExpiresAtMs !== undefined) {
+      parts.push(encodeUpdate('persist', toBytes));
+    }
+    let added = before === undefined ? 1 : 0;
+    let grown = entryBytes(to.length, value.length) - entryBytes(to.length, before?.length);
+    if (kind === 'rename') {
+      parts.push(encodeUpdate('delete', key));
+      added -= 1;
+      grown -= entryBytes(from.length, value.length);
+    }
+    this.#checkRoom(added, grown, kind);
+    return { result: result(true), update: batchOf(parts.filter((part) => part.byteLength > 0)) };
+  }
+
   /** Refuses a multi-key operation that names no key, too many, or an empty or oversized key. */
   #checkKeys(operation: KvMultiKeyOperation): void {
     const count = operation.keys.length;
@@ -789,6 +839,21 @@ export class KeyValueStore implements StateMachine {
         this.#checkValueSize(text.byteLength, `incr-float would make a value of ${text.byteLength} bytes`);
         return [{ kind: 'incr-float', value: text }, updateFor(key, before, text), text.byteLength];
       }
+      case 'set-range': {
+        const { offset, value } = operation;
+        const length = Math.max(before?.byteLength ?? 0, offset + value.byteLength);
+        // Writing nothing pads nothing, nor creates the key, as in Redis.
+        if (value.byteLength === 0)
+          return [{ kind: 'set-range', length: before?.byteLength ?? 0 }, noUpdate, before?.byteLength];
+        this.#checkValueSize(length, `set-range would make a value of ${length} bytes`);
+        if (before !== undefined && offset === before.byteLength) {
+          return [{ kind: 'set-range', length }, encodeUpdate('append', key, value), length];
+        }
+        const after = Buffer.alloc(length);
+        if (before !== undefined) after.set(before);
+        after.set(value, offset);
+        return [{ kind: 'set-range', length }, updateFor(key, before, after), length];
+      }
       case 'put-if': {
         const written = conditionHolds(operation.when, before);
         const update = written
@@ -862,6 +927,7 @@ export class KeyValueStore implements StateMachine {
     if (
       operation.kind === 'put' ||
       operation.kind === 'append' ||
+      operation.kind === 'set-range' ||
       operation.kind === 'put-if' ||
       operation.kind === 'set' ||
       operation.kind === 'get-set'
@@ -937,6 +1003,10 @@ function parseInteger(value: Uint8Array | undefined): number {
     );
   }
   return number;
+}
+
+function noSuchKey(key: string): ServiceError {
+  return new ServiceError(ErrorCode.noSuchKey, `rename: no such key ${shownValue(key)}`);
 }
 
 /** A value as a refusal shows it: its first 32 characters, quoted. */

@@ -323,6 +323,51 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal((await cli('SET', 'job-lock', 'x', 'IFEQ', 'y')).stdout, '\n', 'IFEQ never creates the key');
   });
 
+  test('a value built aside and renamed over the live key from every replica: each rename runs once, one wins RENAMENX; COPY and SETRANGE', async () => {
+    const callers = await Promise.all([...ports.keys()].flatMap((id) => [connectTo(id), connectTo(id)]));
+    // Each caller builds its version under a key of its own with a time to live, then renames it
+    // over the one key readers use: the old version goes in the same step, the new one never shows half-built.
+    const renamed = await Promise.all(
+      callers.map(async (caller, at) => {
+        await caller.set(`report:building:${at}`, `version-${at}`, 'PX', 600_000);
+        return caller.rename(`report:building:${at}`, 'report');
+      }),
+    );
+    assert.deepEqual(
+      renamed,
+      callers.map(() => 'OK'),
+    );
+    const [first, second] = callers as [Redis, Redis];
+    const report = await first.get('report');
+    assert.match(report ?? '', /^version-\d+$/);
+    assert.ok((await first.pttl('report')) > 0, 'the time to live came with the value');
+    for (const at of callers.keys()) assert.equal(await second.exists(`report:building:${at}`), 0);
+    await assert.rejects(first.rename('report:building:0', 'report'), /ERR no such key/);
+
+    await Promise.all(callers.map((caller, at) => caller.set(`claim:${at}`, `claimed-by-${at}`)));
+    const wins = await Promise.all(callers.map((caller, at) => caller.renamenx(`claim:${at}`, 'claim')));
+    assert.equal(wins.filter((won) => won === 1).length, 1, `one winner: ${wins.join(',')}`);
+    const winner = wins.indexOf(1);
+    assert.equal(await second.get('claim'), `claimed-by-${winner}`);
+    const losers = [...callers.keys()].filter((at) => at !== winner);
+    for (const at of losers)
+      assert.equal(await first.get(`claim:${at}`), `claimed-by-${at}`, 'a loser keeps its key');
+
+    assert.equal(await first.copy('report', 'report:backup'), 1);
+    assert.equal(await second.copy('report', 'report:backup'), 0, 'no REPLACE: the copy stays');
+    assert.equal(await second.get('report:backup'), report);
+    assert.equal(await first.setrange('greeting', 6, 'World'), 11);
+    assert.equal(await second.setrange('greeting', 0, 'Hello!'), 11);
+    assert.equal(await first.get('greeting'), 'Hello!World');
+
+    const client = await cluster.client();
+    assert.equal((await client.copy('greeting', 'report:backup', { replace: true })).copied, true);
+    assert.equal((await client.rename('report:backup', 'greeting-2')).renamed, true);
+    assert.equal((await client.setRange('greeting-2', 5, ' ')).length, 11);
+    assert.equal(await client.getText('greeting-2'), 'Hello World');
+    assert.equal((await client.rename('greeting-2', 'greeting', { onlyIfAbsent: true })).renamed, false);
+  });
+
   test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {
     const port = String(ports.get('r2'));
     const cli = (...args: string[]) => runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, ...args]);

@@ -151,6 +151,43 @@ class Model {
         else this.step(op.expire(operation.key, expiry, 'always'));
         return { result: { kind: 'get-expire', value: current === undefined ? null : bytes(current) } };
       }
+      // The destination takes the source's value and time to live (or none), whatever it had.
+      case 'rename':
+      case 'copy': {
+        const destination = text(operation.destination);
+        const done = (moved: boolean): Outcome => ({
+          result:
+            operation.kind === 'rename'
+              ? { kind: 'rename', renamed: moved }
+              : { kind: 'copy', copied: moved },
+        });
+        if (operation.kind === 'copy' && key === destination) return { refused: ErrorCode.badRequest };
+        if (current === undefined) {
+          return operation.kind === 'rename' ? { refused: ErrorCode.noSuchKey } : done(false);
+        }
+        if (key === destination) return done(operation.kind === 'rename' && !operation.onlyIfAbsent);
+        const mayReplace = operation.kind === 'rename' ? !operation.onlyIfAbsent : operation.replace;
+        if (this.values.has(destination) && !mayReplace) return done(false);
+        const expiresAtMs = this.expiries.get(key);
+        this.values.set(destination, current);
+        if (expiresAtMs === undefined) this.expiries.delete(destination);
+        else this.expiries.set(destination, expiresAtMs);
+        if (operation.kind === 'rename') {
+          this.values.delete(key);
+          this.expiries.delete(key);
+        }
+        return done(true);
+      }
+      // As append, a time to live stays.
+      case 'set-range': {
+        const { offset } = operation;
+        const value = text(operation.value);
+        if (value.length === 0) return { result: { kind: 'set-range', length: current?.length ?? 0 } };
+        const padded = (current ?? '').padEnd(offset, '\0');
+        const after = padded.slice(0, offset) + value + padded.slice(offset + value.length);
+        this.values.set(key, after);
+        return { result: { kind: 'set-range', length: after.length } };
+      }
       default:
         throw new Error(`${operation.kind} is not generated here`);
     }
@@ -216,6 +253,15 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       fc
         .tuple(keyArbitrary, fc.oneof(fc.constant({ kind: 'none' as const }), timedExpiry))
         .map(([key, expiry]) => op.getExpire(key, expiry)),
+      fc
+        .tuple(keyArbitrary, keyArbitrary, fc.boolean())
+        .map(([key, destination, onlyIfAbsent]) => op.rename(key, destination, onlyIfAbsent)),
+      fc
+        .tuple(keyArbitrary, keyArbitrary, fc.boolean())
+        .map(([key, destination, replace]) => op.copy(key, destination, replace)),
+      fc
+        .tuple(keyArbitrary, fc.integer({ min: 0, max: 3 }), valueArbitrary)
+        .map(([key, offset, value]) => op.setRange(key, offset, value)),
     )
     .map((operation) => ({ operation })),
 );

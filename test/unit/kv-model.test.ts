@@ -116,8 +116,12 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
   }
   const refusal = keyRefusal(operation.key);
   if (refusal !== null) return refusal;
+  if (operation.kind === 'rename' || operation.kind === 'copy') return modelMove(model, operation);
   const operands =
-    operation.kind === 'put' || operation.kind === 'append' || operation.kind === 'put-if'
+    operation.kind === 'put' ||
+    operation.kind === 'append' ||
+    operation.kind === 'put-if' ||
+    operation.kind === 'set-range'
       ? [operation.value]
       : operation.kind === 'cas'
         ? [operation.expected, operation.next]
@@ -183,6 +187,17 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
       if (written) model.set(key, operation.value);
       return { result: { kind: 'put-if', written } };
     }
+    case 'set-range': {
+      const { offset, value } = operation;
+      if (value.length === 0) return { result: { kind: 'set-range', length: current?.length ?? 0 } };
+      const length = Math.max(current?.length ?? 0, offset + value.length);
+      if (length > valueSizeMaxBytes) return { refused: ErrorCode.valueTooLarge };
+      const after = new Uint8Array(length);
+      after.set(current ?? new Uint8Array(0));
+      after.set(value, offset);
+      model.set(key, after);
+      return { result: { kind: 'set-range', length } };
+    }
     case 'set':
     case 'expire':
     case 'persist':
@@ -191,6 +206,34 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
     case 'get-expire':
       throw new Error(`${operation.kind}: times to live have their own model (kv-expiry.test.ts)`);
   }
+}
+
+/** Redis RENAME, RENAMENX and COPY, as their documentation says them. */
+function modelMove(
+  model: Map<string, Uint8Array>,
+  operation: Extract<KvOperation, { readonly kind: 'rename' | 'copy' }>,
+): Outcome {
+  const refusal = keyRefusal(operation.destination);
+  if (refusal !== null) return refusal;
+  const from = latin1(operation.key);
+  const to = latin1(operation.destination);
+  const value = model.get(from);
+  const done = (moved: boolean): Outcome => ({
+    result:
+      operation.kind === 'rename' ? { kind: 'rename', renamed: moved } : { kind: 'copy', copied: moved },
+  });
+  if (operation.kind === 'copy') {
+    if (from === to) return { refused: ErrorCode.badRequest };
+    if (value === undefined || (model.has(to) && !operation.replace)) return done(false);
+    model.set(to, value);
+    return done(true);
+  }
+  if (value === undefined) return { refused: ErrorCode.noSuchKey };
+  if (from === to) return done(!operation.onlyIfAbsent);
+  if (model.has(to) && operation.onlyIfAbsent) return done(false);
+  model.delete(from);
+  model.set(to, value);
+  return done(true);
 }
 
 const keyArbitrary = fc
@@ -257,6 +300,19 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
   fc
     .tuple(keyArbitrary, valueArbitrary, fc.constantFrom(...putConditions))
     .map(([key, value, when]) => op.putIf(key, value, when)),
+  fc
+    .tuple(keyArbitrary, keyArbitrary, fc.boolean())
+    .map(([key, destination, onlyIfAbsent]) => op.rename(key, destination, onlyIfAbsent)),
+  fc
+    .tuple(keyArbitrary, keyArbitrary, fc.boolean())
+    .map(([key, destination, replace]) => op.copy(key, destination, replace)),
+  fc
+    .tuple(
+      keyArbitrary,
+      fc.oneof(fc.integer({ min: 0, max: 8 }), fc.constantFrom(kvLimitsTiny.valueSizeMaxBytes, 2 ** 40)),
+      valueArbitrary,
+    )
+    .map(([key, offset, value]) => op.setRange(key, offset, value)),
   keysArbitrary.map((keys) => op.getMany(keys)),
   keysArbitrary.map((keys) => op.lengths(keys)),
   keysArbitrary.map((keys) => op.deleteMany(keys)),

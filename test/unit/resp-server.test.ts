@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':57',
+      ':61',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -619,6 +619,126 @@ describe('pipelines', () => {
       'increments that are not numbers never reach the store',
     );
     assert.equal(kinds.filter((kind) => kind === 'put-many-if-absent').length, 2);
+  });
+
+  // Each expected reply is what Redis 7.0.15 answered to the same commands (redis-cli, 2026-12-05), but
+  // COPY ... DB 1, which Redis runs in its database 1 and this server, which has only 0, refuses.
+  test('RENAME, RENAMENX, COPY and SETRANGE answer as Redis does, a time to live going with the value', async () => {
+    const { port, calls } = await start();
+    const replies = await oneByOne(port, [
+      'SET a 1',
+      'RENAME a b',
+      'GET a',
+      'GET b',
+      'RENAME a c',
+      'RENAME b b',
+      'RENAMENX b b',
+      'SET c 3',
+      'RENAMENX b c',
+      'RENAMENX b d',
+      'GET d',
+      'SET t v EX 100',
+      'SET u old EX 500',
+      'RENAME t u',
+      'TTL u',
+      'SET p plain',
+      'RENAME p u',
+      'TTL u',
+      'GET u',
+      'COPY u u',
+      'COPY nothing x',
+      'COPY u x',
+      'GET x',
+      'SET y yval',
+      'COPY u y',
+      'COPY u y REPLACE',
+      'GET y',
+      'SET z zz EX 50',
+      'COPY z w DB 0',
+      'TTL w',
+      'TTL z',
+      'COPY z w2 DB 1',
+      'COPY z w BOGUS',
+      'SETRANGE s 0 Hello',
+      'SETRANGE s 6 World',
+      'GET s',
+      'SETRANGE s 5 _',
+      'SETRANGE s 11 !',
+      'GET s',
+      'SETRANGE nothing 2 ab',
+      'GET nothing',
+      'SETRANGE s -1 x',
+      'SETRANGE s one x',
+      'RENAME',
+      'COPY a',
+    ]);
+    assert.deepEqual(replies.map(messageOf), [
+      'OK',
+      'OK',
+      null,
+      Buffer.from('1'),
+      'ERR no such key',
+      'OK',
+      0,
+      'OK',
+      0,
+      1,
+      Buffer.from('1'),
+      'OK',
+      'OK',
+      'OK',
+      100,
+      'OK',
+      'OK',
+      -1,
+      Buffer.from('plain'),
+      'ERR source and destination objects are the same',
+      0,
+      1,
+      Buffer.from('plain'),
+      'OK',
+      0,
+      1,
+      Buffer.from('plain'),
+      'OK',
+      1,
+      50,
+      50,
+      'ERR DB index is out of range',
+      'ERR syntax error',
+      5,
+      11,
+      Buffer.from('Hello\0World'),
+      11,
+      12,
+      Buffer.from('Hello_World!'),
+      4,
+      Buffer.from('\0\0ab'),
+      'ERR offset is out of range',
+      'ERR value is not an integer or out of range',
+      "ERR wrong number of arguments for 'rename' command",
+      "ERR wrong number of arguments for 'copy' command",
+    ]);
+    const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      // Writing nothing pads nothing, nor creates the key.
+      assert.equal(await client.command(['SETRANGE', 'empty', '3', ''], 5_000), 0);
+      assert.equal(await client.command(['EXISTS', 'empty'], 5_000), 0);
+      assert.equal(await client.command(['SETRANGE', 's', '0', ''], 5_000), 12);
+    } finally {
+      client.close();
+    }
+    const kinds = calls.map((call) => call.kinds[0]);
+    assert.equal(
+      kinds.filter((kind) => kind === 'rename').length,
+      8,
+      'every RENAME and RENAMENX is one operation',
+    );
+    assert.equal(
+      kinds.filter((kind) => kind === 'copy').length,
+      5,
+      'a COPY the port refuses never reaches the store',
+    );
   });
 
   test('CONFIG GET answers how this server keeps data, in Redis names; CONFIG SET is refused, saying why', async () => {
