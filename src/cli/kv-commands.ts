@@ -288,6 +288,30 @@ export function addClientCommands(program: Command): void {
 
   addClientOptions(
     program
+      .command('rename')
+      .description(
+        'move the value of KEY, and its time to live, to NEWKEY, replacing what NEWKEY held, in one step; ' +
+          'with --nx only if NEWKEY is absent (exit 1 if it is not)',
+      )
+      .argument('<key>', 'the key (UTF-8); absent: refused NO_SUCH_KEY')
+      .argument('<newkey>', 'the key it moves to (UTF-8)')
+      .option('--nx', 'only if NEWKEY is absent (Redis RENAMENX)'),
+    { write: true },
+  ).action((key: string, newKey: string, flags: WriteFlags & { readonly nx?: boolean }) =>
+    withClient(flags, async (client) => {
+      const reply = await client.rename(key, newKey, {
+        ...durabilityOf(flags),
+        onlyIfAbsent: flags.nx === true,
+      });
+      if (flags.json) printJson({ key, newKey, ...reply });
+      else
+        printLine(`${reply.renamed ? 'renamed' : 'not renamed: the new key exists'} ${describeWrite(reply)}`);
+      if (!reply.renamed) process.exitCode = exitCode.failed;
+    }),
+  );
+
+  addClientOptions(
+    program
       .command('getdel')
       .description(
         'print the value of KEY and delete it, in one step; exit 1 if it is absent (with --json: value null, exit 0)',

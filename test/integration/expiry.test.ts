@@ -1,5 +1,5 @@
 // Keys with a time to live, against real processes: a key lives at least its time to live and is then
-// deleted by the cluster itself; the command line sets, shows and removes times to live; a time to
+// deleted by the cluster itself; the command line sets, shows, removes and renames times to live; a time to
 // live survives a failover (the new primary deletes the key) and travels in a saved snapshot.
 
 import assert from 'node:assert/strict';
@@ -77,6 +77,23 @@ test('a key lives at least its time to live, then the cluster deletes it; the CL
   const neither = await runCli(['getex', 'swap', ...coordinator]);
   assert.equal(neither.code, 2);
   assert.match(neither.stderr, /exactly one of --ttl MS and --persist/);
+
+  // rename moves the value and its time to live; with --nx only onto an absent key.
+  await client.set('draft', 'd1', { ttlMs: 60_000 });
+  const moved = await runCli(['rename', 'draft', 'published', ...coordinator]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.match(moved.stdout, /^renamed \(view \d+, index \d+, sync on r\d, r\d, r\d\)\n$/);
+  assert.equal(await client.getText('draft'), null);
+  assert.equal(await client.getText('published'), 'd1');
+  assert.ok(((await client.ttl('published')).remainingMs ?? 0) > 30_000, 'the time to live moved with it');
+  await client.put('draft', 'd2');
+  const taken2 = await runCli(['rename', 'draft', 'published', '--nx', ...coordinator]);
+  assert.equal(taken2.code, 1);
+  assert.match(taken2.stdout, /^not renamed: the new key exists /);
+  assert.equal(await client.getText('published'), 'd1');
+  const missing = await runCli(['rename', 'nothing-here', 'published', ...coordinator]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^error: NO_SUCH_KEY: rename: no such key "nothing-here"/);
 });
 
 test('a time to live survives a failover, where the new primary deletes the key, and travels in a saved snapshot', async (t) => {
