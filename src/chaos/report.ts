@@ -30,6 +30,8 @@ export interface ChaosReport {
     readonly watchedCasNotSwapped: number;
     /** GET, then SET ... IFEQ (NX where it read nothing) on a register: the same cas in one command. */
     readonly ifEqualCas?: number;
+    /** SET under a staging key, then RENAME, COPY ... REPLACE or RENAMENX of it over a register. */
+    readonly stagedWrites?: number;
     /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
@@ -316,7 +318,7 @@ export function formatReport(report: ChaosReport): string {
         `${report.redisCommands.readOnlyReads} of them GETs on READONLY connections (bounded reads, below); ` +
         `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC ` +
         `(${report.redisCommands.watched} behind WATCH, ${report.redisCommands.watchAborts} of those answered nil: a watched key changed); ` +
-        `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ${report.redisCommands.ifEqualCas ?? 0} GET-SET IFEQ on a register; ` +
+        `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ${report.redisCommands.ifEqualCas ?? 0} GET-SET IFEQ on a register; ${report.redisCommands.stagedWrites ?? 0} SET aside then RENAME, COPY or RENAMENX over a register; ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }

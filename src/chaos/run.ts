@@ -353,10 +353,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   problems.push(...(workload?.crashes ?? []));
   problems.push(...(workload?.tornReads ?? []));
   // Whole walks over every key, against the history (check/scans.ts); a group stands for its members,
-  // and the ballast was written before the workload, outside the history.
+  // the ballast was written before the workload, and staging keys by SETs outside the history.
   const ballast = new Set(Array.from({ length: CHAOS_BALLAST_KEYS }, (_, k) => ballastKey(k)));
-  const scanCheck = checkScans(workload?.scanner.completed ?? [], operations, storeKeysOf, (key) =>
-    ballast.has(key),
+  const staged = workload?.stagingKeys ?? new Map<string, number>();
+  const scanCheck = checkScans(
+    workload?.scanner.completed ?? [],
+    operations,
+    storeKeysOf,
+    (key, before) => ballast.has(key) || (staged.get(key) ?? Number.POSITIVE_INFINITY) < before,
   );
   problems.push(...scanCheck.violations);
   problems.push(...(workload?.saver?.unreadable ?? []));

@@ -269,6 +269,10 @@ export interface BoundedReadCounts {
   failed: number;
 }
 
+/** How a staged register write moves its value over the register (redisStagedWrite), in turn. */
+const stagedMoves = ['RENAME', 'COPY', 'RENAMENX'] as const;
+type StagedMove = (typeof stagedMoves)[number];
+
 /** One command of a Redis-port step: its arguments, and how its reply, or none, is recorded. */
 /** What the Redis-port processes sent, before they sent anything (the report's redisCommands). */
 export function noRedisCommands() {
@@ -283,6 +287,7 @@ export function noRedisCommands() {
     watchedCas: 0,
     watchedCasNotSwapped: 0,
     ifEqualCas: 0,
+    stagedWrites: 0,
   };
 }
 
@@ -356,6 +361,8 @@ export class Workload {
    * pipelines among those sent as transactions (MULTI ... EXEC).
    */
   readonly redisCommands = noRedisCommands();
+  /** Each staging key a Redis-port process wrote (redisStagedWrite), and when its SET was sent. */
+  readonly stagingKeys = new Map<string, number>();
   private redisConnectionsMade = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
@@ -1042,6 +1049,8 @@ export class Workload {
     // Every other one by this process the same cas in one command: SET ... IFEQ what the GET read
     // (SET ... NX if it read nothing), with no WATCH.
     if (sequence % 2 === 1) return this.redisIfEqualCas(process, session, key, value);
+    // And every fourth a write of the value built aside and moved over the register.
+    if (sequence % 4 === 2) return this.redisStagedWrite(process, session, key, value, sequence);
     let seen: string | null;
     try {
       const watched = await session.connection.command(['WATCH', key], REDIS_COMMAND_TIMEOUT_MS);
@@ -1155,6 +1164,77 @@ export class Workload {
     }
     this.countCause(
       `redis SET IFEQ cas ${reply instanceof RedisReplyError ? (reply.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
+    );
+    version(null);
+    recorder.info(handle, clock());
+    return true;
+  }
+
+  /**
+   * A register written as a value is replaced whole in Redis: SET under a staging key, then moved over
+   * the register by RENAME (a write of the value), COPY ... REPLACE (the same) or RENAMENX (a cas from
+   * absent, answered 0 while the register holds a value). The staging key is this step's alone, so a
+   * late copy of an earlier step's command can only ever move that step's value. A move answered
+   * anything but done (or, for RENAMENX, 0) after the staging SET was acknowledged is the port's or
+   * the cluster's bug: the staged value was there to move.
+   */
+  private async redisStagedWrite(
+    process: number,
+    session: RedisSession,
+    key: string,
+    value: string,
+    sequence: number,
+  ): Promise<boolean> {
+    const { recorder, clock } = this.options;
+    const staging = `staging-${process}-${sequence}`;
+    const how = stagedMoves[Math.floor(sequence / 4) % stagedMoves.length] as StagedMove;
+    this.stagingKeys.set(staging, clock());
+    try {
+      const staged = await session.connection.command(['SET', staging, value], REDIS_COMMAND_TIMEOUT_MS);
+      if (staged !== 'OK') {
+        this.countCause(`redis staged write: SET ${describeReply(staged)}`);
+        return true;
+      }
+    } catch (error) {
+      this.countCause(`redis staged write ${describeError(error)}`);
+      return false;
+    }
+    this.redisCommands.sent += 1;
+    this.redisCommands.stagedWrites += 1;
+    const cas = how === 'RENAMENX';
+    const invokedNs = clock();
+    const handle = cas
+      ? recorder.invoke(process, 'cas', key, [null, value], invokedNs)
+      : recorder.invoke(process, 'write', key, value, invokedNs);
+    const version = (acknowledgedNs: number | null) =>
+      this.redisVersion(session, key, 'register', value, invokedNs, acknowledgedNs);
+    const command = how === 'COPY' ? ['COPY', staging, key, 'REPLACE'] : [how, staging, key];
+    let reply: RedisReply;
+    try {
+      reply = await session.connection.command(command, REDIS_COMMAND_TIMEOUT_MS);
+    } catch (error) {
+      this.countCause(`redis ${how} ${describeError(error)}`);
+      version(null);
+      recorder.info(handle, clock());
+      return false;
+    }
+    if (reply === (how === 'RENAME' ? 'OK' : 1)) {
+      const doneNs = clock();
+      this.redisCommands.ok += 1;
+      recorder.ok(handle, cas ? [null, value] : value, doneNs);
+      version(doneNs);
+      return true;
+    }
+    if (cas && reply === 0) {
+      recorder.fail(handle, clock());
+      this.countCause('redis RENAMENX not renamed');
+      return true;
+    }
+    const unexpected = !(reply instanceof RedisReplyError) || reply.message.startsWith('ERR no such key');
+    if (unexpected)
+      this.malformedRedisReplies.push(`${command.join(' ')} was answered ${describeReply(reply)}`);
+    this.countCause(
+      `redis ${how} ${reply instanceof RedisReplyError ? (reply.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
     );
     version(null);
     recorder.info(handle, clock());

@@ -12,7 +12,9 @@
 // operation invoked before its last answer.
 //
 // A history key may stand for several store keys (the simulator's groups: `storeKeysOf`), and some
-// store keys may be written outside the history (a chaos run's ballast: `writtenElsewhere`).
+// store keys may be written outside the history (a chaos run's ballast, and the staging keys its
+// Redis-port processes write a value under before they move it over a register: `writtenElsewhere`,
+// asked whether a key was written by a call sent before a time).
 
 import { isCasValue, type Operation } from './history.js';
 
@@ -58,7 +60,7 @@ export function checkScans(
   scans: readonly ScanObservation[],
   operations: readonly Operation[],
   storeKeysOf: (historyKey: string) => readonly string[],
-  writtenElsewhere: (storeKey: string) => boolean = () => false,
+  writtenElsewhere: (storeKey: string, before: number) => boolean = () => false,
 ): ScanCheck {
   const byKey = new Map<string, Operation[]>();
   for (const operation of operations) {
@@ -89,7 +91,7 @@ export function checkScans(
       }
     }
     for (const key of scan.keys) {
-      if (!written.has(key) && !writtenElsewhere(key))
+      if (!written.has(key) && !writtenElsewhere(key, scan.end))
         violations.push(`${which} returned ${key}, which no client wrote before it ended`);
     }
   }

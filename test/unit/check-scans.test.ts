@@ -68,8 +68,12 @@ test('a key no client wrote before the scan ended is reported; a group stands fo
   assert.match(checkScans([scan(['g.0'])], history, members).violations.join('\n'), /did not return g\.1/);
 });
 
-test('a key written outside the history (a chaos run ballast) is no stranger', () => {
-  const elsewhere = (key: string) => key.startsWith('ballast.');
-  assert.deepEqual(checkScans([scan(['ballast.0'])], [], alone, elsewhere).violations, []);
+test('a key written outside the history (a chaos run ballast, a staging key) is no stranger once sent', () => {
+  const stagedAt = new Map([['staging-1-4', 150]]);
+  const elsewhere = (key: string, before: number) =>
+    key.startsWith('ballast.') || (stagedAt.get(key) ?? Number.POSITIVE_INFINITY) < before;
+  assert.deepEqual(checkScans([scan(['ballast.0', 'staging-1-4'])], [], alone, elsewhere).violations, []);
   assert.equal(checkScans([scan(['ballast.0', 'other'])], [], alone, elsewhere).violations.length, 1);
+  const early = checkScans([scan(['staging-1-4'], 20, 140)], [], alone, elsewhere);
+  assert.match(early.violations.join('\n'), /returned staging-1-4, which no client wrote before it ended/);
 });
