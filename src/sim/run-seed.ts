@@ -157,6 +157,10 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   const expiryProbability = new Random(seed ^ 0x7e1e_7e1e).chance(expirySeedShare)
     ? expiryProbabilityDrawn
     : 0;
+  // INCRBYFLOAT's, MSETNX's and SET ... IFEQ's operations in half the seeds, drawn apart, and so,
+  // under this constant, in none of the three broken-build seeds whose schedules they changed
+  // (21, 9994, 65403).
+  const newerStringWrites = new Random(seed ^ 0x0f_10aa).chance(0.5);
   const workload = new SimWorkload(cluster, cluster.random, {
     ...workloadDefaults,
     pipelineDepth: plan.pipelineDepth,
@@ -171,10 +175,10 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     // none of the seeds the broken-build tests name (test/unit/sim.test.ts) draws scans, so each
     // keeps the schedule that catches its bug (seed 65403 is the only one known for its rule).
     ...(new Random(seed ^ 0x5ca7_63db).chance(scanSeedShare) ? { scans: { seed: seed ^ 0x05ca_0001 } } : {}),
-    // INCRBYFLOAT's, MSETNX's and SET ... IFEQ's operations in half the seeds, drawn apart, and so,
-    // under this constant, in none of the three broken-build seeds whose schedules they changed
-    // (21, 9994, 65403).
-    newerStringWrites: new Random(seed ^ 0x0f_10aa).chance(0.5),
+    newerStringWrites,
+    // Staged renames in half of those, drawn apart again, under a constant that draws them in none
+    // of the seeds sim.test names (1..40, 221, 1109, 9994, 65403): their schedules stay as they were.
+    stagedRenames: newerStringWrites && new Random((seed ^ 0x5ea4_6076) >>> 0).chance(0.5),
   });
   expiries = workload.expiries;
   // Made once the first view formed: its network and disks are the plan's from then on.

@@ -90,6 +90,7 @@ import {
   isReadOnly,
   isValueCondition,
   type KvOperation,
+  type KvOperationOf,
   kvOperation,
 } from '../state-machine/kv-operations.js';
 import {
@@ -205,6 +206,8 @@ export interface WorkloadOptions {
    * MSETNX and SET ... IFEQ), chosen by each process's count of operations, so no draw changes.
    */
   readonly newerStringWrites?: boolean;
+  /** Every other register put in a sequence staged and renamed over the register (stagedParts). */
+  readonly stagedRenames?: boolean;
 }
 
 /**
@@ -413,6 +416,16 @@ const bytes = (text: string): Uint8Array => encoder.encode(text);
 const readOf = (key: string): KvOperation =>
   isGroupKey(key) ? kvOperation.getMany(groupMembers(key).map(bytes)) : kvOperation.get(bytes(key));
 const text = (value: Uint8Array | null): string | null => (value === null ? null : decoder.decode(value));
+
+/**
+ * A register's put as Redis users replace a value whole: put under a staging key of this process's
+ * operation alone, then renamed over the register, as two parts of the unit. The sequence runs them
+ * in one step, so the staging key never outlives it, and the unit is the write of the value it was.
+ */
+function stagedParts(put: KvOperationOf<'put'>, process: SimProcess): KvOperation[] {
+  const staging = bytes(`staging-${decoder.decode(put.key)}-p${process.process}-${process.operationsDone}`);
+  return [kvOperation.put(staging, put.value), kvOperation.rename(staging, put.key)];
+}
 const invokeValueOf = (f: OperationFunction, written: string | null, expected: string | null): EventValue =>
   f === 'cas' ? ([expected, written ?? ''] as const) : f === 'incr' ? 1 : written;
 
@@ -427,7 +440,7 @@ interface WriteChoice {
   readonly syncOnly: boolean;
 }
 
-/** Single incr-floats, put-many-if-absents and SET ... IFEQs answered, before any was. */
+/** Single incr-floats, put-many-if-absents and SET ... IFEQs, and staged renames, answered, before any was. */
 export function noStringWriteCounts() {
   return {
     incrFloats: 0,
@@ -436,6 +449,8 @@ export function noStringWriteCounts() {
     allAbsentWritten: 0,
     ifEqualSets: 0,
     ifEqualSetsWritten: 0,
+    /** Register puts in sequences staged under a key of their own and renamed over (stagedParts). */
+    stagedRenames: 0,
   };
 }
 
@@ -799,6 +814,19 @@ export class SimWorkload {
     return plain(this.increment(key, sequence), 'incr', null);
   }
 
+  /**
+   * Whether a register's put in a sequence goes staged (stagedParts): in seeds with staged renames,
+   * every other one by the process's count, so no draw changes.
+   */
+  private stages(process: SimProcess, operation: KvOperation): operation is KvOperationOf<'put'> {
+    return (
+      this.options.stagedRenames === true &&
+      operation.kind === 'put' &&
+      process.operationsDone % 2 === 1 &&
+      decoder.decode(operation.key).startsWith('register')
+    );
+  }
+
   /** Whether register cas writes go as SET ... IFEQ now and then: only where no key has a time to live. */
   private get sendsConditionalSets(): boolean {
     return this.options.newerStringWrites === true && (this.options.expiry?.probability ?? 0) === 0;
@@ -839,7 +867,7 @@ export class SimWorkload {
         key,
         written,
         invokeValue: invokeValueOf(f, written, expected),
-        parts: partsOf(operation),
+        parts: this.stages(process, operation) ? stagedParts(operation, process) : partsOf(operation),
         readsBack: null,
       };
     });
@@ -1499,6 +1527,9 @@ export class SimWorkload {
       // entry, what each observed may be lost with it, and run-seed makes them all unknown.
       if (written && reply.durability === 'replicated') {
         this.acknowledgeReplicated(unit.process, pending.startedAt, unit.key, reply);
+      }
+      if (verdict.status === 'ok' && unit.parts.some((part) => part.kind === 'rename')) {
+        this.stringWriteCounts.stagedRenames += 1;
       }
       if (verdict.status === 'ok') this.recorder.ok(unit.handle, verdict.value, time, index);
       else this.recorder.fail(unit.handle, time, verdict.error);

@@ -356,16 +356,16 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal(await first.copy('report', 'report:backup'), 1);
     assert.equal(await second.copy('report', 'report:backup'), 0, 'no REPLACE: the copy stays');
     assert.equal(await second.get('report:backup'), report);
-    assert.equal(await first.setrange('greeting', 6, 'World'), 11);
-    assert.equal(await second.setrange('greeting', 0, 'Hello!'), 11);
-    assert.equal(await first.get('greeting'), 'Hello!World');
+    assert.equal(await first.setrange('banner', 6, 'World'), 11);
+    assert.equal(await second.setrange('banner', 0, 'Hello!'), 11);
+    assert.equal(await first.get('banner'), 'Hello!World');
 
     const client = await cluster.client();
-    assert.equal((await client.copy('greeting', 'report:backup', { replace: true })).copied, true);
-    assert.equal((await client.rename('report:backup', 'greeting-2')).renamed, true);
-    assert.equal((await client.setRange('greeting-2', 5, ' ')).length, 11);
-    assert.equal(await client.getText('greeting-2'), 'Hello World');
-    assert.equal((await client.rename('greeting-2', 'greeting', { onlyIfAbsent: true })).renamed, false);
+    assert.equal((await client.copy('banner', 'report:backup', { replace: true })).copied, true);
+    assert.equal((await client.rename('report:backup', 'banner-2')).renamed, true);
+    assert.equal((await client.setRange('banner-2', 5, ' ')).length, 11);
+    assert.equal(await client.getText('banner-2'), 'Hello World');
+    assert.equal((await client.rename('banner-2', 'banner', { onlyIfAbsent: true })).renamed, false);
   });
 
   test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {
