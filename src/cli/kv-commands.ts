@@ -567,6 +567,8 @@ function describeResult(result: KvResult): string {
       return result.copied ? 'copied' : 'not copied';
     case 'set-range':
       return `length ${result.length}`;
+    case 'clear':
+      return `deleted ${result.count}`;
     case 'scan':
       return `${result.keys.length} keys, cursor ${result.cursor}`;
   }

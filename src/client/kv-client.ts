@@ -293,6 +293,14 @@ export class Client {
     return this.write(kvOperation.setRange(toBytes(key), offset, toBytes(value)), options);
   }
 
+  /**
+   * Deletes every key in one step (Redis FLUSHALL, FLUSHDB): one log entry, so every replica empties
+   * at the same index, and no write is half before it and half after. `count`: the keys deleted.
+   */
+  deleteAll(options?: WriteOptions): Promise<WriteResult<'clear'>> {
+    return this.write(kvOperation.clear(), options);
+  }
+
   /** Whether `key` exists and when it expires: `remainingMs` by the answering replica's clock. */
   async ttl(key: Bytes, options?: ReadOptions): Promise<TtlResult> {
     const reply = await this.replicated.read(encodeOperation(kvOperation.ttl(toBytes(key))), options);

@@ -269,6 +269,15 @@ function copy(args: readonly Buffer[]): Planned {
   );
 }
 
+/** FLUSHALL, FLUSHDB [ASYNC | SYNC]: OK once every key is deleted (one entry; ASYNC changes nothing here). */
+function flush(args: readonly Buffer[]): Planned {
+  const option = args.length === 2 ? lowerName(arg(args, 1)) : null;
+  if (args.length > 2 || (option !== null && option !== 'async' && option !== 'sync')) {
+    return reply.error('ERR syntax error');
+  }
+  return planOf(kvOperation.clear(), () => reply.ok);
+}
+
 /** SETRANGE key offset value: the value's length after it. */
 function setrange(args: readonly Buffer[]): Planned {
   const offset = integerArgument(arg(args, 2));
@@ -445,6 +454,9 @@ export const kvCommands: readonly CommandSpec[] = [
       ),
   }),
   kvCommand({ name: 'copy', arity: -3, flags: ['write', 'denyoom'], keys: [1, 2, 1], plan: copy }),
+  // Both names empty the one database there is.
+  kvCommand({ name: 'flushall', arity: -1, flags: ['write'], keys: [0, 0, 0], plan: flush }),
+  kvCommand({ name: 'flushdb', arity: -1, flags: ['write'], keys: [0, 0, 0], plan: flush }),
   // SUBSTR: GETRANGE's name before Redis 2.0, which Redis still answers.
   kvCommand({ name: 'substr', arity: 4, flags: ['readonly'], keys: [1, 1, 1], plan: getrange }),
   kvCommand({

@@ -149,6 +149,8 @@ export type KvOperation =
       readonly offset: number;
       readonly value: Uint8Array;
     }
+  /** Deletes every key (Redis FLUSHALL, FLUSHDB): one entry, so every replica empties at one index. */
+  | { readonly kind: 'clear' }
   // The keys themselves (Redis SCAN, and KEYS as a walk of them; kv-key-buckets.ts, kv-glob.ts).
   /**
    * Some keys, from `cursor` (0: the start) on: about `count` looked at, those that match `match`
@@ -236,6 +238,8 @@ export type KvResult =
   | { readonly kind: 'copy'; readonly copied: boolean }
   /** `length`: the value's length after the write (as Redis SETRANGE answers). */
   | { readonly kind: 'set-range'; readonly length: number }
+  /** `count`: the keys deleted. */
+  | { readonly kind: 'clear'; readonly count: number }
   | { readonly kind: 'scan'; readonly cursor: number; readonly keys: readonly Uint8Array[] };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
@@ -337,6 +341,7 @@ export const kvOperation = {
     offset,
     value,
   }),
+  clear: (): KvOperationOf<'clear'> => ({ kind: 'clear' }),
   scan: (
     cursor: number,
     options: { readonly count?: number; readonly match?: Uint8Array | null } = {},
@@ -396,6 +401,7 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   rename: ['key', 'destination', 'onlyIfAbsent'],
   copy: ['key', 'destination', 'replace'],
   'set-range': ['key', 'offset', 'value'],
+  clear: [],
   scan: ['cursor', 'count', 'match'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
@@ -424,6 +430,7 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   rename: ['renamed'],
   copy: ['copied'],
   'set-range': ['length'],
+  clear: ['count'],
   scan: ['cursor', 'keys'],
 };
 
@@ -506,6 +513,8 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
       return packMessage([operation.kind, operation.key, operation.destination, operation.replace]);
     case 'set-range':
       return packMessage([operation.kind, operation.key, operation.offset, operation.value]);
+    case 'clear':
+      return packMessage([operation.kind]);
     case 'scan':
       return packMessage([operation.kind, operation.cursor, operation.count, operation.match]);
   }
@@ -554,7 +563,8 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
     case 'copy':
       return packMessage([result.kind, result.copied]);
     case 'set-range':
-      return packMessage([result.kind, result.length]);
+    case 'clear':
+      return packMessage([result.kind, result.kind === 'clear' ? result.count : result.length]);
     case 'scan':
       return packMessage([result.kind, result.cursor, result.keys]);
   }
@@ -637,6 +647,8 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
       return { kind, key: field.bytes(0), destination: field.bytes(1), replace: field.boolean(2) };
     case 'set-range':
       return { kind, key: field.bytes(0), offset: field.wholeNumber(1), value: field.bytes(2) };
+    case 'clear':
+      return { kind };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), count: field.wholeNumber(1), match: field.bytesOrNull(2) };
   }
@@ -730,6 +742,8 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
       return { kind, copied: field.boolean(0) };
     case 'set-range':
       return { kind, length: field.byteCount(0) };
+    case 'clear':
+      return { kind, count: field.byteCount(0) };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), keys: field.list(1, (value) => field.asBytes(1, value)) };
   }

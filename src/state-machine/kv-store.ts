@@ -59,6 +59,7 @@ import { KvSnapshotEncoding } from './kv-snapshot-encoding.js';
 import {
   binaryUpdateMarker,
   decodeBinaryUpdate,
+  encodeClearUpdate,
   encodeExpireUpdate,
   encodeUpdate,
   type KvUpdate,
@@ -85,6 +86,8 @@ interface Pending {
   readonly values: Map<string, string | null>;
   /** Each key's time to live after them (null: none). */
   readonly expiries: Map<string, number | null>;
+  /** A clear ran: a key not in `values` is absent, whatever the store holds. */
+  cleared: boolean;
   keys: number;
   bytes: number;
 }
@@ -324,6 +327,13 @@ export class KeyValueStore implements StateMachine {
     if (operation.kind === 'put-many-if-absent') return this.#putManyIfAbsent(operation);
     if (operation.kind === 'delete-many') return this.#deleteMany(operation);
     if (operation.kind === 'rename' || operation.kind === 'copy') return this.#move(operation);
+    if (operation.kind === 'clear') {
+      const count = this.#entries.size + (this.#pending?.keys ?? 0);
+      return {
+        result: encodeResult({ kind: 'clear', count }),
+        update: count === 0 ? noUpdate : encodeClearUpdate(),
+      };
+    }
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
     const before = this.#lookup(key);
@@ -370,7 +380,7 @@ export class KeyValueStore implements StateMachine {
     if (isReadOnlySequence(parts)) {
       throw new ServiceError(ErrorCode.badRequest, 'a sequence of reads is a read: send it as a query');
     }
-    const pending: Pending = { values: new Map(), expiries: new Map(), keys: 0, bytes: 0 };
+    const pending: Pending = { values: new Map(), expiries: new Map(), cleared: false, keys: 0, bytes: 0 };
     const updates: Uint8Array[] = [];
     this.#pending = pending;
     try {
@@ -459,15 +469,23 @@ export class KeyValueStore implements StateMachine {
 
   /** A key's value as the parts of a sequence run so far left it (outside one, the store's). */
   #lookup(key: string): string | undefined {
-    return pendingOr(this.#pending?.values, key, this.#entries);
+    return pendingOr(this.#pending, this.#pending?.values, key, this.#entries);
   }
 
   /** A key's time to live as the parts of a sequence run so far left it (outside one, the store's). */
   #lookupExpiry(key: string): number | undefined {
-    return pendingOr(this.#pending?.expiries, key, this.#expiries);
+    return pendingOr(this.#pending, this.#pending?.expiries, key, this.#expiries);
   }
 
   #holdPending(pending: Pending, effect: KvUpdate): void {
+    if (effect.kind === 'clear') {
+      pending.values.clear();
+      pending.expiries.clear();
+      pending.cleared = true;
+      pending.keys = -this.#entries.size;
+      pending.bytes = -this.#bytes;
+      return;
+    }
     const { key } = effect;
     if (effect.kind === 'expire' || effect.kind === 'persist') {
       pending.expiries.set(key, effect.kind === 'expire' ? effect.atMs : null);
@@ -485,6 +503,13 @@ export class KeyValueStore implements StateMachine {
   }
 
   #applyEffect(effect: KvUpdate): void {
+    if (effect.kind === 'clear') {
+      this.#entries.clear();
+      this.#expiries.clear();
+      this.#bytes = 0;
+      this.#buckets = null;
+      return;
+    }
     const { key } = effect;
     if (effect.kind === 'expire') {
       // Only ever logged for a present key; a time for an absent one would outlive nothing.
@@ -964,14 +989,16 @@ function updateFor(
   return sameBytes(before, after) ? noUpdate : encodeUpdate('set', key, after);
 }
 
-/** `key` as `pending` holds it (null: absent), else as `store` does. */
+/** `key` as `held` (a sequence's pending changes) holds it (null: absent), else as `store` does, unless cleared. */
 function pendingOr<T>(
-  pending: ReadonlyMap<string, T | null> | undefined,
+  pending: Pending | null,
+  held: ReadonlyMap<string, T | null> | undefined,
   key: string,
   store: { get(key: string): T | undefined },
 ): T | undefined {
-  const held = pending?.get(key);
-  return held === undefined ? store.get(key) : (held ?? undefined);
+  const value = held?.get(key);
+  if (value !== undefined) return value ?? undefined;
+  return pending?.cleared === true ? undefined : store.get(key);
 }
 
 /** `update` (a write of a value) and, for a key with a time to live, its end: what a plain put does. */

@@ -3,13 +3,14 @@
 // microseconds and a few copies per write. Updates logged by older builds are msgpack
 // (`['set', key, value]`, `['append', key, suffix]`, `['delete', key]`); they are still applied.
 //
-//   0xc1 (a byte msgpack never uses), the kind (1 set, 2 append, 3 delete, 5 expire, 6 persist), a
-//   u32 (little endian) key length, the key, then for set and append the value (or suffix) up to the
-//   end, for expire the time it expires at (Unix milliseconds, f64).
+//   0xc1 (a byte msgpack never uses), the kind (1 set, 2 append, 3 delete, 5 expire, 6 persist, 7
+//   clear), a u32 (little endian) key length, the key, then for set and append the value (or suffix)
+//   up to the end, for expire the time it expires at (Unix milliseconds, f64). A clear names no key
+//   (length 0).
 //   Kind 4 is a batch of these (a multi-key write): kv-batch-updates.ts.
 //
 // A set or an append keeps the key's time to live; a delete ends it with the key; expire sets it and
-// persist removes it (kv-expiry.ts).
+// persist removes it (kv-expiry.ts); a clear deletes every key.
 
 import { asBuffer } from '../buffers.js';
 
@@ -18,9 +19,11 @@ export const binaryUpdateMarker = 0xc1;
 export type KvUpdate =
   | { readonly kind: 'set' | 'append'; readonly key: string; readonly value: string }
   | { readonly kind: 'delete' | 'persist'; readonly key: string }
-  | { readonly kind: 'expire'; readonly key: string; readonly atMs: number };
+  | { readonly kind: 'expire'; readonly key: string; readonly atMs: number }
+  /** Every key deleted; `key` is empty. */
+  | { readonly kind: 'clear'; readonly key: '' };
 
-const kindCodes = { set: 1, append: 2, delete: 3, expire: 5, persist: 6 } as const;
+const kindCodes = { set: 1, append: 2, delete: 3, expire: 5, persist: 6, clear: 7 } as const;
 const headerBytes = 6;
 const expiryBytes = 8;
 
@@ -55,6 +58,8 @@ export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
       return keyEnd === bytes.length ? { kind: 'delete', key } : null;
     case kindCodes.persist:
       return keyEnd === bytes.length ? { kind: 'persist', key } : null;
+    case kindCodes.clear:
+      return keyEnd === headerBytes && keyEnd === bytes.length ? { kind: 'clear', key: '' } : null;
     case kindCodes.expire: {
       if (keyEnd + expiryBytes !== bytes.length) return null;
       const atMs = bytes.readDoubleLE(keyEnd);
@@ -63,6 +68,14 @@ export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
     default:
       return null;
   }
+}
+
+/** The update that deletes every key. */
+export function encodeClearUpdate(): Uint8Array {
+  const out = Buffer.alloc(headerBytes);
+  out[0] = binaryUpdateMarker;
+  out[1] = kindCodes.clear;
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** The update that makes `key` expire at `atMs` (Unix milliseconds). */

@@ -35,6 +35,12 @@ class Model {
   now = 1_000_000;
 
   step(operation: KvOperation): Outcome {
+    if (operation.kind === 'clear') {
+      const count = this.values.size;
+      this.values.clear();
+      this.expiries.clear();
+      return { result: { kind: 'clear', count } };
+    }
     if (!('key' in operation)) throw new Error(`${operation.kind} is not generated here`);
     const key = text(operation.key);
     const current = this.values.get(key);
@@ -262,6 +268,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       fc
         .tuple(keyArbitrary, fc.integer({ min: 0, max: 3 }), valueArbitrary)
         .map(([key, offset, value]) => op.setRange(key, offset, value)),
+      fc.constant(op.clear()),
     )
     .map((operation) => ({ operation })),
 );

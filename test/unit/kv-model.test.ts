@@ -66,6 +66,11 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
   const { valueSizeMaxBytes, keysPerOperationMax, readBytesMax } = kvLimitsTiny;
   // The walk over every key has tests of its own (kv-scan.test.ts); none is generated here.
   if (operation.kind === 'scan') throw new Error('scan is not modelled');
+  if (operation.kind === 'clear') {
+    const count = model.size;
+    model.clear();
+    return { result: { kind: 'clear', count } };
+  }
   if (!('key' in operation)) {
     const { keys } = operation;
     if (keys.length === 0 || keys.length > keysPerOperationMax) return { refused: ErrorCode.badRequest };
@@ -313,6 +318,7 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
       valueArbitrary,
     )
     .map(([key, offset, value]) => op.setRange(key, offset, value)),
+  fc.constant(op.clear()),
   keysArbitrary.map((keys) => op.getMany(keys)),
   keysArbitrary.map((keys) => op.lengths(keys)),
   keysArbitrary.map((keys) => op.deleteMany(keys)),

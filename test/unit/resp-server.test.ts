@@ -208,7 +208,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':61',
+      ':63',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -623,7 +623,7 @@ describe('pipelines', () => {
 
   // Each expected reply is what Redis 7.0.15 answered to the same commands (redis-cli, 2026-12-05), but
   // COPY ... DB 1, which Redis runs in its database 1 and this server, which has only 0, refuses.
-  test('RENAME, RENAMENX, COPY and SETRANGE answer as Redis does, a time to live going with the value', async () => {
+  test('RENAME, RENAMENX, COPY, SETRANGE and FLUSHALL answer as Redis does, a time to live going with the value', async () => {
     const { port, calls } = await start();
     const replies = await oneByOne(port, [
       'SET a 1',
@@ -671,6 +671,14 @@ describe('pipelines', () => {
       'SETRANGE s one x',
       'RENAME',
       'COPY a',
+      'FLUSHDB ASYNC',
+      'EXISTS s u d',
+      'SET b 2',
+      'FLUSHALL',
+      'GET b',
+      'FLUSHALL NOW',
+      'FLUSHDB a b',
+      'FLUSHALL SYNC',
     ]);
     assert.deepEqual(replies.map(messageOf), [
       'OK',
@@ -718,12 +726,21 @@ describe('pipelines', () => {
       'ERR value is not an integer or out of range',
       "ERR wrong number of arguments for 'rename' command",
       "ERR wrong number of arguments for 'copy' command",
+      'OK',
+      0,
+      'OK',
+      'OK',
+      null,
+      'ERR syntax error',
+      'ERR syntax error',
+      'OK',
     ]);
     const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
     try {
       // Writing nothing pads nothing, nor creates the key.
       assert.equal(await client.command(['SETRANGE', 'empty', '3', ''], 5_000), 0);
       assert.equal(await client.command(['EXISTS', 'empty'], 5_000), 0);
+      assert.equal(await client.command(['SET', 's', 'Hello_World!'], 5_000), 'OK');
       assert.equal(await client.command(['SETRANGE', 's', '0', ''], 5_000), 12);
     } finally {
       client.close();
