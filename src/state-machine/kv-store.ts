@@ -208,7 +208,7 @@ export class KeyValueStore implements StateMachine {
     }
     if (update[0] === binaryUpdateMarker) {
       const effect = decodeBinaryUpdate(update);
-      if (effect === null) throw new Error('kv update is not a set, append or delete of the binary layout');
+      if (effect === null) throw new Error('kv update is not one of the binary layout (kv-updates.ts)');
       this.#applyEffect(effect);
       return;
     }

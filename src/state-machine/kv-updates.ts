@@ -20,8 +20,8 @@ export type KvUpdate =
   | { readonly kind: 'set' | 'append'; readonly key: string; readonly value: string }
   | { readonly kind: 'delete' | 'persist'; readonly key: string }
   | { readonly kind: 'expire'; readonly key: string; readonly atMs: number }
-  /** Every key deleted; `key` is empty. */
-  | { readonly kind: 'clear'; readonly key: '' };
+  /** Every key deleted. */
+  | { readonly kind: 'clear' };
 
 const kindCodes = { set: 1, append: 2, delete: 3, expire: 5, persist: 6, clear: 7 } as const;
 const headerBytes = 6;
@@ -59,7 +59,7 @@ export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
     case kindCodes.persist:
       return keyEnd === bytes.length ? { kind: 'persist', key } : null;
     case kindCodes.clear:
-      return keyEnd === headerBytes && keyEnd === bytes.length ? { kind: 'clear', key: '' } : null;
+      return keyEnd === headerBytes && keyEnd === bytes.length ? { kind: 'clear' } : null;
     case kindCodes.expire: {
       if (keyEnd + expiryBytes !== bytes.length) return null;
       const atMs = bytes.readDoubleLE(keyEnd);
