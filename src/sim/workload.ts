@@ -426,6 +426,7 @@ function stagedParts(put: KvOperationOf<'put'>, process: SimProcess): KvOperatio
   const staging = bytes(`staging-${decoder.decode(put.key)}-p${process.process}-${process.operationsDone}`);
   return [kvOperation.put(staging, put.value), kvOperation.rename(staging, put.key)];
 }
+
 const invokeValueOf = (f: OperationFunction, written: string | null, expected: string | null): EventValue =>
   f === 'cas' ? ([expected, written ?? ''] as const) : f === 'incr' ? 1 : written;
 
