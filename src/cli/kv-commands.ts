@@ -569,6 +569,8 @@ function describeResult(result: KvResult): string {
       return `length ${result.length}`;
     case 'clear':
       return `deleted ${result.count}`;
+    case 'count':
+      return `${result.count} keys`;
     case 'scan':
       return `${result.keys.length} keys, cursor ${result.cursor}`;
   }

@@ -176,6 +176,12 @@ export class Client {
     return [...decode('lengths', reply.result).lengths];
   }
 
+  /** How many keys the store holds (Redis DBSIZE). */
+  async keyCount(options?: ReadOptions): Promise<number> {
+    const reply = await this.replicated.read(encodeOperation(kvOperation.count()), options);
+    return decode('count', reply.result).count;
+  }
+
   /** The value of `key` decoded as UTF-8, or null if it is absent. */
   async getText(key: Bytes, options?: ReadOptions): Promise<string | null> {
     const value = await this.get(key, options);

@@ -457,6 +457,15 @@ export const kvCommands: readonly CommandSpec[] = [
   // Both names empty the one database there is.
   kvCommand({ name: 'flushall', arity: -1, flags: ['write'], keys: [0, 0, 0], plan: flush }),
   kvCommand({ name: 'flushdb', arity: -1, flags: ['write'], keys: [0, 0, 0], plan: flush }),
+  // A read like GET: at the primary, or on a READONLY connection at this replica after the
+  // connection's own writes; so a FLUSHALL and then a DBSIZE answers 0, whichever port took them.
+  kvCommand({
+    name: 'dbsize',
+    arity: 1,
+    flags: ['readonly', 'fast'],
+    keys: [0, 0, 0],
+    plan: () => planOf(kvOperation.count(), ({ count }) => reply.integer(count)),
+  }),
   // SUBSTR: GETRANGE's name before Redis 2.0, which Redis still answers.
   kvCommand({ name: 'substr', arity: 4, flags: ['readonly'], keys: [1, 1, 1], plan: getrange }),
   kvCommand({

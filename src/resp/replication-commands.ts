@@ -211,14 +211,6 @@ function wait(args: readonly Buffer[], context: CommandContext): RespReply {
 
 export const replicationCommands: readonly CommandSpec[] = [
   { name: 'info', arity: -1, flags: [], keys: [0, 0, 0], handler: info },
-  // This replica's keys as it has applied them, as INFO keyspace counts them.
-  {
-    name: 'dbsize',
-    arity: 1,
-    flags: ['readonly', 'fast'],
-    keys: [0, 0, 0],
-    handler: (_args, context) => reply.integer(context.backend.stateSize?.()?.entries ?? 0),
-  },
   { name: 'wait', arity: 3, flags: [], keys: [0, 0, 0], handler: wait },
   { name: 'role', arity: 1, flags: ['noscript', 'loading', 'stale', 'fast'], keys: [0, 0, 0], handler: role },
 ];

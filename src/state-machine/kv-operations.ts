@@ -151,6 +151,8 @@ export type KvOperation =
     }
   /** Deletes every key (Redis FLUSHALL, FLUSHDB): one entry, so every replica empties at one index. */
   | { readonly kind: 'clear' }
+  /** A read: how many keys there are (Redis DBSIZE). */
+  | { readonly kind: 'count' }
   // The keys themselves (Redis SCAN, and KEYS as a walk of them; kv-key-buckets.ts, kv-glob.ts).
   /**
    * Some keys, from `cursor` (0: the start) on: about `count` looked at, those that match `match`
@@ -240,6 +242,7 @@ export type KvResult =
   | { readonly kind: 'set-range'; readonly length: number }
   /** `count`: the keys deleted. */
   | { readonly kind: 'clear'; readonly count: number }
+  | { readonly kind: 'count'; readonly count: number }
   | { readonly kind: 'scan'; readonly cursor: number; readonly keys: readonly Uint8Array[] };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
@@ -342,6 +345,7 @@ export const kvOperation = {
     value,
   }),
   clear: (): KvOperationOf<'clear'> => ({ kind: 'clear' }),
+  count: (): KvOperationOf<'count'> => ({ kind: 'count' }),
   scan: (
     cursor: number,
     options: { readonly count?: number; readonly match?: Uint8Array | null } = {},
@@ -362,7 +366,9 @@ const scanCountDefault = 10;
 export const keysPageCount = 1000;
 
 /** The operations a replica answers from its state (queries); every other one is a write. */
-export type KvReadOperation = KvOperationOf<'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan'>;
+export type KvReadOperation = KvOperationOf<
+  'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan' | 'count'
+>;
 
 export function isReadOnly(operation: KvOperation): operation is KvReadOperation {
   return (
@@ -371,7 +377,8 @@ export function isReadOnly(operation: KvOperation): operation is KvReadOperation
     operation.kind === 'lengths' ||
     operation.kind === 'expect' ||
     operation.kind === 'ttl' ||
-    operation.kind === 'scan'
+    operation.kind === 'scan' ||
+    operation.kind === 'count'
   );
 }
 
@@ -402,6 +409,7 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   copy: ['key', 'destination', 'replace'],
   'set-range': ['key', 'offset', 'value'],
   clear: [],
+  count: [],
   scan: ['cursor', 'count', 'match'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
@@ -431,6 +439,7 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   copy: ['copied'],
   'set-range': ['length'],
   clear: ['count'],
+  count: ['count'],
   scan: ['cursor', 'keys'],
 };
 
@@ -514,6 +523,7 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
     case 'set-range':
       return packMessage([operation.kind, operation.key, operation.offset, operation.value]);
     case 'clear':
+    case 'count':
       return packMessage([operation.kind]);
     case 'scan':
       return packMessage([operation.kind, operation.cursor, operation.count, operation.match]);
@@ -563,8 +573,10 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
     case 'copy':
       return packMessage([result.kind, result.copied]);
     case 'set-range':
+      return packMessage([result.kind, result.length]);
     case 'clear':
-      return packMessage([result.kind, result.kind === 'clear' ? result.count : result.length]);
+    case 'count':
+      return packMessage([result.kind, result.count]);
     case 'scan':
       return packMessage([result.kind, result.cursor, result.keys]);
   }
@@ -648,6 +660,7 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
     case 'set-range':
       return { kind, key: field.bytes(0), offset: field.wholeNumber(1), value: field.bytes(2) };
     case 'clear':
+    case 'count':
       return { kind };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), count: field.wholeNumber(1), match: field.bytesOrNull(2) };
@@ -743,6 +756,7 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
     case 'set-range':
       return { kind, length: field.byteCount(0) };
     case 'clear':
+    case 'count':
       return { kind, count: field.byteCount(0) };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), keys: field.list(1, (value) => field.asBytes(1, value)) };

@@ -355,6 +355,9 @@ export class KeyValueStore implements StateMachine {
     if (operation.kind === 'get-many' || operation.kind === 'lengths') return this.#readMany(operation);
     if (operation.kind === 'expect') return this.#expect(operation);
     if (operation.kind === 'scan') return this.#scan(operation);
+    if (operation.kind === 'count') {
+      return encodeResult({ kind: 'count', count: this.#entries.size + (this.#pending?.keys ?? 0) });
+    }
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
     const value = this.#lookup(key);

@@ -42,9 +42,12 @@ test('FLUSHALL empties every replica at one index; a backup killed and restarted
     else await backup.set(`before:${at}`, `v${at}`);
   }
   assert.equal(await backup.call('FLUSHALL'), 'OK');
+  assert.equal(await backup.dbsize(), 0, 'a DBSIZE after it, at the same port, sees none');
   assert.equal(await primary.exists('before:0', 'before:49'), 0, 'a read after it sees none');
   for (let at = 0; at < 5; at++) await primary.set(`after:${at}`, `w${at}`);
-  const keysAt = async (client: Redis): Promise<number> => Number(await client.dbsize());
+  // What the port's own replica has applied (DBSIZE is a read at the primary).
+  const keysAt = async (client: Redis): Promise<number> =>
+    Number(/db0:keys=(\d+)/.exec(await client.info('keyspace'))?.[1] ?? 0);
   for (const [id, client] of [
     [view.primary, primary],
     [backupId, backup],
@@ -63,10 +66,13 @@ test('FLUSHALL empties every replica at one index; a backup killed and restarted
     (await keysAt(restarted)) === 5 ? true : undefined,
   );
   await restarted.call('READONLY');
+  assert.equal(await restarted.dbsize(), 5, 'a READONLY DBSIZE at the restarted backup counts its own keys');
   assert.deepEqual(await restarted.mget('after:0', 'after:4', 'before:0'), ['w0', 'w4', null]);
   const info = await restarted.info('keyspace');
   assert.match(info, /db0:keys=5,expires=0/, 'no time to live outlived the flush');
   const client = await cluster.client();
+  assert.equal(await client.keyCount(), 5);
   assert.equal((await client.deleteAll()).count, 5);
+  assert.equal(await client.keyCount(), 0);
   assert.equal((await client.deleteAll()).count, 0, 'nothing left, nothing logged');
 });

@@ -41,6 +41,7 @@ class Model {
       this.expiries.clear();
       return { result: { kind: 'clear', count } };
     }
+    if (operation.kind === 'count') return { result: { kind: 'count', count: this.values.size } };
     if (!('key' in operation)) throw new Error(`${operation.kind} is not generated here`);
     const key = text(operation.key);
     const current = this.values.get(key);
@@ -269,6 +270,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
         .tuple(keyArbitrary, fc.integer({ min: 0, max: 3 }), valueArbitrary)
         .map(([key, offset, value]) => op.setRange(key, offset, value)),
       fc.constant(op.clear()),
+      fc.constant(op.count()),
     )
     .map((operation) => ({ operation })),
 );

@@ -71,6 +71,7 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
     model.clear();
     return { result: { kind: 'clear', count } };
   }
+  if (operation.kind === 'count') return { result: { kind: 'count', count: model.size } };
   if (!('key' in operation)) {
     const { keys } = operation;
     if (keys.length === 0 || keys.length > keysPerOperationMax) return { refused: ErrorCode.badRequest };
@@ -319,6 +320,7 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
     )
     .map(([key, offset, value]) => op.setRange(key, offset, value)),
   fc.constant(op.clear()),
+  fc.constant(op.count()),
   keysArbitrary.map((keys) => op.getMany(keys)),
   keysArbitrary.map((keys) => op.lengths(keys)),
   keysArbitrary.map((keys) => op.deleteMany(keys)),
