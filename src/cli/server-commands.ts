@@ -16,7 +16,7 @@ import { ConfigError } from '../errors.js';
 import { type ClusterSettings, clusterSettingArguments } from '../node/cluster-settings.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import type { EtcdHomeOptions } from '../node/coordinator-server.js';
-import { createLogger, type Logger, type LogLevel } from '../node/logger.js';
+import { createLogger, errorText, type Logger, type LogLevel } from '../node/logger.js';
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
@@ -216,37 +216,39 @@ export function addServerCommands(program: Command): void {
       await mkdir(directory, { recursive: true });
       home = { directory };
     }
-    const server = await CoordinatorServer.start({
-      listen: flags.listen,
-      ...home,
-      ...(flags.advertise === undefined ? {} : { advertise: flags.advertise }),
-      clusterId: flags.clusterId,
-      recoverFromReplicas: flags.recoverFromReplicas ?? [],
-      newCluster: flags.newCluster === true,
-      config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
-      logger,
-      ...(tls === undefined ? {} : { tls }),
-      ...access,
+    const node = await startedOrLogged(logger, async () => {
+      const server = await CoordinatorServer.start({
+        listen: flags.listen,
+        ...home,
+        ...(flags.advertise === undefined ? {} : { advertise: flags.advertise }),
+        clusterId: flags.clusterId,
+        recoverFromReplicas: flags.recoverFromReplicas ?? [],
+        newCluster: flags.newCluster === true,
+        config: { ...defaultNodeConfig, protocol: clusterProtocol(flags) },
+        logger,
+        ...(tls === undefined ? {} : { tls }),
+        ...access,
+      });
+      return startAdmin(
+        server,
+        flags.admin,
+        async (listen) => {
+          const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
+          // With --admin-tls the replicas' admin ports are HTTPS too (one setting across the cluster).
+          const replicaAdminsTrust = adminTls === undefined ? undefined : tls;
+          return startCoordinatorAdmin(
+            server,
+            listen,
+            {
+              replicaAdmins: flags.replicaAdmins ?? [],
+              ...(replicaAdminsTrust === undefined ? {} : { replicaAdminsTrust }),
+            },
+            adminTls,
+          );
+        },
+        adminTls !== undefined,
+      );
     });
-    const node = await startAdmin(
-      server,
-      flags.admin,
-      async (listen) => {
-        const { startCoordinatorAdmin } = await import('../admin/coordinator-admin.js');
-        // With --admin-tls the replicas' admin ports are HTTPS too (one setting across the cluster).
-        const replicaAdminsTrust = adminTls === undefined ? undefined : tls;
-        return startCoordinatorAdmin(
-          server,
-          listen,
-          {
-            replicaAdmins: flags.replicaAdmins ?? [],
-            ...(replicaAdminsTrust === undefined ? {} : { replicaAdminsTrust }),
-          },
-          adminTls,
-        );
-      },
-      adminTls !== undefined,
-    );
     await serveUntilSignal(node, 'understudy coordinator', () => reloadFiles(logger, flags, access, tls));
   });
 
@@ -271,30 +273,33 @@ export function addServerCommands(program: Command): void {
     await mkdir(directory, { recursive: true });
     const service: ReplicaServiceOptions =
       loaded === null ? {} : { service: loaded.service, createStateMachine: loaded.createStateMachine };
-    const server = await ReplicaServer.start({
-      id: flags.id,
-      listen: flags.listen,
-      coordinator: flags.coordinator,
-      ...(flags.advertise === undefined ? {} : { advertise: flags.advertise }),
-      clusterId: flags.clusterId,
-      directory,
-      config: replicaConfig(flags),
-      logger,
-      ...(tls === undefined ? {} : { tls }),
-      ...access,
-      ...service,
+    const served = await startedOrLogged(logger, async () => {
+      const server = await ReplicaServer.start({
+        id: flags.id,
+        listen: flags.listen,
+        coordinator: flags.coordinator,
+        ...(flags.advertise === undefined ? {} : { advertise: flags.advertise }),
+        clusterId: flags.clusterId,
+        directory,
+        config: replicaConfig(flags),
+        logger,
+        ...(tls === undefined ? {} : { tls }),
+        ...access,
+        ...service,
+      });
+      const node = await startAdmin(
+        server,
+        flags.admin,
+        async (listen) => {
+          const { startReplicaAdmin } = await import('../admin/replica-admin.js');
+          return startReplicaAdmin(server, listen, adminTls === undefined ? {} : { tls: adminTls });
+        },
+        adminTls !== undefined,
+      );
+      return flags.resp === undefined
+        ? node
+        : await withRespPort(node, flags, logger, server, tls, respTls, access);
     });
-    const node = await startAdmin(
-      server,
-      flags.admin,
-      async (listen) => {
-        const { startReplicaAdmin } = await import('../admin/replica-admin.js');
-        return startReplicaAdmin(server, listen, adminTls === undefined ? {} : { tls: adminTls });
-      },
-      adminTls !== undefined,
-    );
-    const served =
-      flags.resp === undefined ? node : await withRespPort(node, flags, logger, server, tls, respTls, access);
     await serveUntilSignal(served, `understudy replica ${flags.id}`, () =>
       reloadFiles(logger, flags, access, tls),
     );
@@ -421,6 +426,20 @@ async function withRespPort(
       }
     },
   };
+}
+
+/**
+ * Runs a server's start (its ports, its data directory): a failure, a port taken or a full or damaged
+ * disk, is logged as a fatal line first, where an operator's log pipeline looks for why a server
+ * stopped, then thrown for the CLI to print and exit 1.
+ */
+async function startedOrLogged<T>(logger: Logger, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    logger.fatal({ error: errorText(error) }, 'could not start; stopping');
+    throw error;
+  }
 }
 
 /**

@@ -281,7 +281,12 @@ test('a bad --admin value is refused with a clear error, and a taken admin port 
     try {
       const taken = await replica(`127.0.0.1:${address.port}`);
       assert.equal(taken.code, 1, taken.stderr);
-      assert.match(taken.stderr, /EADDRINUSE/);
+      // A fatal line for the log pipeline, then the command line's own.
+      assert.match(
+        taken.stderr,
+        /^\{"level":"fatal"[^\n]*"error":"[^"]*EADDRINUSE[^"]*","message":"could not start; stopping"\}\n/m,
+      );
+      assert.match(taken.stderr, /^error: .*EADDRINUSE/m);
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
