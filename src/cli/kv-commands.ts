@@ -571,6 +571,8 @@ function describeResult(result: KvResult): string {
       return `deleted ${result.count}`;
     case 'count':
       return `${result.count} keys`;
+    case 'get-range':
+      return textOrNull(result.value) ?? '';
     case 'scan':
       return `${result.keys.length} keys, cursor ${result.cursor}`;
   }

@@ -176,6 +176,25 @@ export class Client {
     return [...decode('lengths', reply.result).lengths];
   }
 
+  /**
+   * The bytes of `key`'s value from `start` to `end`, both included, a negative one counted from the
+   * end, clamped as Redis GETRANGE does (empty for an absent key); only those bytes travel.
+   */
+  async getRange(key: Bytes, start: number, end: number, options?: ReadOptions): Promise<Uint8Array> {
+    for (const [name, value] of [
+      ['start', start],
+      ['end', end],
+    ] as const) {
+      if (!Number.isSafeInteger(value))
+        throw new ConfigError(`getRange: ${name} must be a whole number, got ${value}`);
+    }
+    const reply = await this.replicated.read(
+      encodeOperation(kvOperation.getRange(toBytes(key), start, end)),
+      options,
+    );
+    return decode('get-range', reply.result).value;
+  }
+
   /** How many keys the store holds (Redis DBSIZE). */
   async keyCount(options?: ReadOptions): Promise<number> {
     const reply = await this.replicated.read(encodeOperation(kvOperation.count()), options);

@@ -234,22 +234,14 @@ function pairsOf(args: readonly Buffer[]): { readonly keys: Buffer[]; readonly v
 
 /**
  * GETRANGE key start end: the bytes from start to end, both included, counted from the end when
- * negative, as Redis clamps them; an absent key or an empty range is the empty string. The whole
- * value is read and cut here: the store has no read of part of a value.
+ * negative, as Redis clamps them; an absent key or an empty range is the empty string. The store
+ * cuts the value, so only the bytes asked for travel.
  */
 function getrange(args: readonly Buffer[]): Planned {
   const first = integerArgument(arg(args, 2));
   const last = integerArgument(arg(args, 3));
-  return planOf(kvOperation.get(arg(args, 1)), ({ value }) => {
-    const length = value?.byteLength ?? 0;
-    if (value === null || length === 0 || (first < 0 && last < 0 && first > last)) return reply.bulk(empty);
-    const start = Math.max(0, first < 0 ? length + first : first);
-    const end = Math.min(length - 1, Math.max(0, last < 0 ? length + last : last));
-    return reply.bulk(start > end ? empty : value.subarray(start, end + 1));
-  });
+  return planOf(kvOperation.getRange(arg(args, 1), first, last), ({ value }) => reply.bulk(value));
 }
-
-const empty = new Uint8Array(0);
 
 /** COPY source destination [DB destination-db] [REPLACE]: 1 copied, 0 not. Database 0 is the one there is. */
 function copy(args: readonly Buffer[]): Planned {

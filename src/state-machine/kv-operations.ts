@@ -153,6 +153,11 @@ export type KvOperation =
   | { readonly kind: 'clear' }
   /** A read: how many keys there are (Redis DBSIZE). */
   | { readonly kind: 'count' }
+  /**
+   * A read: the bytes of the value from `start` to `end`, both included, a negative one counted from
+   * the end, clamped as Redis GETRANGE clamps them (empty for an absent key).
+   */
+  | { readonly kind: 'get-range'; readonly key: Uint8Array; readonly start: number; readonly end: number }
   // The keys themselves (Redis SCAN, and KEYS as a walk of them; kv-key-buckets.ts, kv-glob.ts).
   /**
    * Some keys, from `cursor` (0: the start) on: about `count` looked at, those that match `match`
@@ -243,6 +248,7 @@ export type KvResult =
   /** `count`: the keys deleted. */
   | { readonly kind: 'clear'; readonly count: number }
   | { readonly kind: 'count'; readonly count: number }
+  | { readonly kind: 'get-range'; readonly value: Uint8Array }
   | { readonly kind: 'scan'; readonly cursor: number; readonly keys: readonly Uint8Array[] };
 
 export type KvResultOf<K extends KvOperationKind> = Extract<KvResult, { readonly kind: K }>;
@@ -346,6 +352,12 @@ export const kvOperation = {
   }),
   clear: (): KvOperationOf<'clear'> => ({ kind: 'clear' }),
   count: (): KvOperationOf<'count'> => ({ kind: 'count' }),
+  getRange: (key: Uint8Array, start: number, end: number): KvOperationOf<'get-range'> => ({
+    kind: 'get-range',
+    key,
+    start,
+    end,
+  }),
   scan: (
     cursor: number,
     options: { readonly count?: number; readonly match?: Uint8Array | null } = {},
@@ -367,7 +379,7 @@ export const keysPageCount = 1000;
 
 /** The operations a replica answers from its state (queries); every other one is a write. */
 export type KvReadOperation = KvOperationOf<
-  'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan' | 'count'
+  'get' | 'get-many' | 'lengths' | 'expect' | 'ttl' | 'scan' | 'count' | 'get-range'
 >;
 
 export function isReadOnly(operation: KvOperation): operation is KvReadOperation {
@@ -378,7 +390,8 @@ export function isReadOnly(operation: KvOperation): operation is KvReadOperation
     operation.kind === 'expect' ||
     operation.kind === 'ttl' ||
     operation.kind === 'scan' ||
-    operation.kind === 'count'
+    operation.kind === 'count' ||
+    operation.kind === 'get-range'
   );
 }
 
@@ -410,6 +423,7 @@ const operationFields: Readonly<Record<KvOperationKind, readonly string[]>> = {
   'set-range': ['key', 'offset', 'value'],
   clear: [],
   count: [],
+  'get-range': ['key', 'start', 'end'],
   scan: ['cursor', 'count', 'match'],
 };
 /** The fields of each kind of result, in their order on the wire (and their names in a KvResult). */
@@ -440,6 +454,7 @@ export const resultFields: Readonly<Record<KvOperationKind, readonly string[]>> 
   'set-range': ['length'],
   clear: ['count'],
   count: ['count'],
+  'get-range': ['value'],
   scan: ['cursor', 'keys'],
 };
 
@@ -525,6 +540,8 @@ function encodeTuple(operation: KvTupleOperation): Uint8Array {
     case 'clear':
     case 'count':
       return packMessage([operation.kind]);
+    case 'get-range':
+      return packMessage([operation.kind, operation.key, operation.start, operation.end]);
     case 'scan':
       return packMessage([operation.kind, operation.cursor, operation.count, operation.match]);
   }
@@ -577,6 +594,8 @@ function encodeResultTuple(result: KvTupleResult): Uint8Array {
     case 'clear':
     case 'count':
       return packMessage([result.kind, result.count]);
+    case 'get-range':
+      return packMessage([result.kind, result.value]);
     case 'scan':
       return packMessage([result.kind, result.cursor, result.keys]);
   }
@@ -662,6 +681,8 @@ export function decodeOperation(bytes: Uint8Array): KvOperation {
     case 'clear':
     case 'count':
       return { kind };
+    case 'get-range':
+      return { kind, key: field.bytes(0), start: field.safeInteger(1), end: field.safeInteger(2) };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), count: field.wholeNumber(1), match: field.bytesOrNull(2) };
   }
@@ -758,6 +779,8 @@ function decodeResultFields(kind: KvOperationKind, field: FieldReader): KvResult
     case 'clear':
     case 'count':
       return { kind, count: field.byteCount(0) };
+    case 'get-range':
+      return { kind, value: field.bytes(0) };
     case 'scan':
       return { kind, cursor: field.wholeNumber(0), keys: field.list(1, (value) => field.asBytes(1, value)) };
   }

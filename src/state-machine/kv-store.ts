@@ -75,7 +75,10 @@ const incrTextPattern = /^-?[0-9]+$/;
 const utf8 = new TextEncoder();
 
 /** The writes that name one key; put-many and delete-many name several, rename and copy two. */
-type KvSingleKeyWrite = Exclude<KvSingleKeyOperation, { readonly kind: 'get' | 'ttl' | 'rename' | 'copy' }>;
+type KvSingleKeyWrite = Exclude<
+  KvSingleKeyOperation,
+  { readonly kind: 'get' | 'get-range' | 'ttl' | 'rename' | 'copy' }
+>;
 type KvWriteOperation = Exclude<KvOperation, KvReadOperation>;
 
 /**
@@ -361,6 +364,10 @@ export class KeyValueStore implements StateMachine {
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
     const value = this.#lookup(key);
+    if (operation.kind === 'get-range') {
+      const bytes = value === undefined ? undefined : latin1Bytes(value);
+      return encodeResult({ kind: 'get-range', value: rangeOf(bytes, operation.start, operation.end) });
+    }
     if (operation.kind === 'ttl') {
       const atMs = value === undefined ? undefined : this.#lookupExpiry(key);
       return encodeResult({
@@ -1033,6 +1040,18 @@ function parseInteger(value: Uint8Array | undefined): number {
     );
   }
   return number;
+}
+
+/**
+ * Redis GETRANGE's bytes of `value` (undefined: absent) from `first` to `last`, both included, a
+ * negative one counted from the end; empty where the range holds nothing.
+ */
+function rangeOf(value: Uint8Array | undefined, first: number, last: number): Uint8Array {
+  const length = value?.byteLength ?? 0;
+  if (value === undefined || length === 0 || (first < 0 && last < 0 && first > last)) return noUpdate;
+  const start = Math.max(0, first < 0 ? length + first : first);
+  const end = Math.min(length - 1, Math.max(0, last < 0 ? length + last : last));
+  return start > end ? noUpdate : value.subarray(start, end + 1);
 }
 
 function noSuchKey(key: string): ServiceError {

@@ -366,6 +366,8 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal((await client.setRange('banner-2', 5, ' ')).length, 11);
     assert.equal(await client.getText('banner-2'), 'Hello World');
     assert.equal((await client.rename('banner-2', 'banner', { onlyIfAbsent: true })).renamed, false);
+    assert.equal(Buffer.from(await client.getRange('banner', 6, -1)).toString(), 'World');
+    assert.equal((await client.getRange('no-such-banner', 0, -1)).byteLength, 0);
   });
 
   test('redis-cli: PING, SET, GET, INFO and an unknown command', async () => {

@@ -140,6 +140,24 @@ function modelOperation(model: Map<string, Uint8Array>, operation: KvOperation):
   switch (operation.kind) {
     case 'get':
       return { result: { kind: 'get', value: current } };
+    case 'get-range': {
+      // GETRANGE as Redis 7's getrangeCommand computes it: ends counted from the end when negative,
+      // then clamped to the value (so two negative ends past its start still give its first byte).
+      const bytes = current ?? new Uint8Array(0);
+      const from = Math.max(0, operation.start < 0 ? bytes.length + operation.start : operation.start);
+      const to = Math.min(
+        bytes.length - 1,
+        Math.max(0, operation.end < 0 ? bytes.length + operation.end : operation.end),
+      );
+      const empty =
+        bytes.length === 0 || (operation.start < 0 && operation.end < 0 && operation.start > operation.end);
+      return {
+        result: {
+          kind: 'get-range',
+          value: empty || from > to ? new Uint8Array(0) : bytes.slice(from, to + 1),
+        },
+      };
+    }
     case 'put':
       model.set(key, operation.value);
       return { result: { kind: 'put', existed: current !== null } };
@@ -321,6 +339,9 @@ const operationArbitrary: fc.Arbitrary<KvOperation> = fc.oneof(
     .map(([key, offset, value]) => op.setRange(key, offset, value)),
   fc.constant(op.clear()),
   fc.constant(op.count()),
+  fc
+    .tuple(keyArbitrary, fc.integer({ min: -8, max: 8 }), fc.integer({ min: -8, max: 8 }))
+    .map(([key, start, end]) => op.getRange(key, start, end)),
   keysArbitrary.map((keys) => op.getMany(keys)),
   keysArbitrary.map((keys) => op.lengths(keys)),
   keysArbitrary.map((keys) => op.deleteMany(keys)),
