@@ -46,8 +46,11 @@ export class EtcdMembers {
     private readonly members: readonly Member[],
   ) {}
 
-  /** Starts `size` members with their data under `directory` and resolves once each answers. */
-  static async start(directory: string, size = 3): Promise<EtcdMembers> {
+  /**
+   * Starts `size` members with their data under `directory` and resolves once each answers;
+   * `extraArgs` go to every member (a small `--quota-backend-bytes`, say).
+   */
+  static async start(directory: string, size = 3, extraArgs: readonly string[] = []): Promise<EtcdMembers> {
     const binary = findEtcd();
     if (binary === null) throw new Error(etcdSkipReason() || 'no etcd binary');
     mkdirSync(directory, { recursive: true });
@@ -81,6 +84,7 @@ export class EtcdMembers {
         'new',
         '--initial-cluster-token',
         token,
+        ...extraArgs,
       ];
       return { name, clientUrl, args, child: null, log: '' };
     });
