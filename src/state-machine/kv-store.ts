@@ -365,8 +365,8 @@ export class KeyValueStore implements StateMachine {
     const key = latin1String(operation.key);
     const value = this.#lookup(key);
     if (operation.kind === 'get-range') {
-      const bytes = value === undefined ? undefined : latin1Bytes(value);
-      return encodeResult({ kind: 'get-range', value: rangeOf(bytes, operation.start, operation.end) });
+      const range = value === undefined ? '' : rangeOf(value, operation.start, operation.end);
+      return encodeResult({ kind: 'get-range', value: latin1Bytes(range) });
     }
     if (operation.kind === 'ttl') {
       const atMs = value === undefined ? undefined : this.#lookupExpiry(key);
@@ -1043,15 +1043,16 @@ function parseInteger(value: Uint8Array | undefined): number {
 }
 
 /**
- * Redis GETRANGE's bytes of `value` (undefined: absent) from `first` to `last`, both included, a
- * negative one counted from the end; empty where the range holds nothing.
+ * Redis GETRANGE's bytes of `value` (latin1: a character a byte) from `first` to `last`, both
+ * included, a negative one counted from the end; empty where the range holds nothing. Cut as a string,
+ * so only the range is copied out of a long value.
  */
-function rangeOf(value: Uint8Array | undefined, first: number, last: number): Uint8Array {
-  const length = value?.byteLength ?? 0;
-  if (value === undefined || length === 0 || (first < 0 && last < 0 && first > last)) return noUpdate;
+function rangeOf(value: string, first: number, last: number): string {
+  const { length } = value;
+  if (length === 0 || (first < 0 && last < 0 && first > last)) return '';
   const start = Math.max(0, first < 0 ? length + first : first);
   const end = Math.min(length - 1, Math.max(0, last < 0 ? length + last : last));
-  return start > end ? noUpdate : value.subarray(start, end + 1);
+  return start > end ? '' : value.slice(start, end + 1);
 }
 
 function noSuchKey(key: string): ServiceError {
