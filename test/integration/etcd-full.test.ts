@@ -94,6 +94,16 @@ test('etcd past its quota: writes go on, no failover until space is freed, then 
     30_000,
   );
   assert.match(coordinator.stderr(), /no longer the leading coordinator/);
+  await waitFor(
+    'the coordinator to say etcd is out of space, and what to do',
+    () =>
+      /"hint":"etcd is past its space quota[^"]*alarm disarm[^"]*","message":"etcd is out of space"/.test(
+        coordinator.stderr(),
+      )
+        ? true
+        : undefined,
+    30_000,
+  );
   // No coordinator leads now: a short question gets no answer, or the view from before.
   const quiet = await Client.connect({ coordinator: coordinator.address, deadlineMs: 2_000 })
     .then(async (asking) => {

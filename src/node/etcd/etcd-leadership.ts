@@ -162,8 +162,17 @@ export class EtcdLeadership {
 
   private noteProblem(problem: string | null): void {
     if (problem === this.lastProblem) return;
-    if (problem !== null) this.options.logger.warn({ problem }, 'etcd unavailable');
+    if (problem !== null && etcdFullPattern.test(problem)) {
+      this.options.logger.error({ problem, hint: etcdFullHint }, 'etcd is out of space');
+    } else if (problem !== null) this.options.logger.warn({ problem }, 'etcd unavailable');
     else if (this.lastProblem !== null) this.options.logger.info('etcd answers again');
     this.lastProblem = problem;
   }
 }
+
+/** etcd's words for a database past its space quota (its NOSPACE alarm), which refuses every write. */
+const etcdFullPattern = /database space exceeded/;
+const etcdFullHint =
+  'etcd is past its space quota (its NOSPACE alarm) and refuses every write: no view can be stored, ' +
+  'so no failover happens until space is freed (etcdctl compact, etcdctl defrag, etcdctl alarm disarm; ' +
+  'run etcd with --auto-compaction-retention; docs/OPERATIONS.md, The coordinator on etcd)';
