@@ -136,9 +136,10 @@ export function createNodeRegistry(
 
 /**
  * The file system that holds `directory`: the bytes free there as df shows them (an unprivileged
- * process's share; root may also use the blocks reserved for it), and its size. A full disk stops a replica (docs/OPERATIONS.md, "A full disk"), so this is what to alert
- * on. Read at each scrape with an asynchronous statfs, so a hung disk holds up the scrape, never the
- * event loop; a failed read leaves the last value.
+ * process's share; root may also use the blocks reserved for it), and its size. A full disk stops a
+ * replica (docs/OPERATIONS.md, "A full disk"), so this is what to alert on. Read at each scrape with
+ * an asynchronous statfs, so a hung disk holds up the scrape, never the event loop; a failed read
+ * leaves the last value.
  */
 function diskGauges(registry: Registry, directory: string): void {
   const gauge = (name: string, help: string, bytes: (stats: StatsFs) => number) =>

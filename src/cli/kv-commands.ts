@@ -524,6 +524,7 @@ function describeResult(result: KvResult): string {
     case 'delete':
       return result.existed ? 'deleted' : 'not found';
     case 'append':
+    case 'set-range':
       return `length ${result.length}`;
     case 'cas': {
       const current = textOrNull(result.current);
@@ -544,6 +545,7 @@ function describeResult(result: KvResult): string {
     case 'put-many':
       return 'written';
     case 'delete-many':
+    case 'clear':
       return `deleted ${result.count}`;
     case 'expect':
       return 'as expected';
@@ -565,10 +567,6 @@ function describeResult(result: KvResult): string {
       return result.renamed ? 'renamed' : 'not renamed';
     case 'copy':
       return result.copied ? 'copied' : 'not copied';
-    case 'set-range':
-      return `length ${result.length}`;
-    case 'clear':
-      return `deleted ${result.count}`;
     case 'count':
       return `${result.count} keys`;
     case 'get-range':

@@ -414,12 +414,12 @@ export class ReplicaServer {
     return this.core.stateSize();
   }
 
-  /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
   /** The replica's data directory (its disk's space is a metric). */
   get dataDirectory(): string {
     return this.options.directory;
   }
 
+  /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
   inspect(): ReplicaInspection {
     const status = this.core.status();
     const { config } = this.options;

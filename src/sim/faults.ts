@@ -430,7 +430,7 @@ export class Nemesis {
       // seed 1000432: both replicas of two repaired, and no candidate left to lead, for good).
       const { id, viewNumber } = this.wipedAwaitingRejoin;
       const named = view.primary === id || view.backups.includes(id);
-      const back = cluster.isRunning(id) && this.cluster.acknowledgedWithItsDirectory(id);
+      const back = cluster.isRunning(id) && cluster.acknowledgedWithItsDirectory(id);
       if (view.number > viewNumber && named && back) {
         this.wipedAwaitingRejoin = null;
       }
