@@ -25,6 +25,9 @@
 //     number, so a number v is then not judged;
 //   - a counter (only increments): v is at least the write's result; and below the result of any
 //     increment acknowledged at an index above i.
+// A clear (FLUSHALL, once per key: history.ts) is a delete of a register; a key with one is no
+// counter; and an append a clear may follow (the clear did not finish before the append began, nor
+// sit at a lower index) is not held against a read, which may come after that clear.
 // Each rule is sound: a read that breaks one saw a state no execution of the history allows.
 
 import { ErrorCode } from '../protocol/error-codes.js';
@@ -79,6 +82,8 @@ interface KeyHistory {
   readonly possible: readonly Operation[];
   /** An incr whose result is unknown: it may have produced any number. */
   readonly unknownIncrement: boolean;
+  /** Clears that did not fail: an append one of them may follow is not held against a read. */
+  readonly clears: readonly Operation[];
 }
 
 const writeFunctions: ReadonlySet<Operation['f']> = new Set([
@@ -88,6 +93,7 @@ const writeFunctions: ReadonlySet<Operation['f']> = new Set([
   'incr',
   'delete',
   'replace',
+  'clear',
 ]);
 
 export function checkBoundedReads(
@@ -133,6 +139,7 @@ function keyHistory(writes: readonly Operation[]): KeyHistory {
     ),
     possible: writes.filter((operation) => operation.status !== 'fail'),
     unknownIncrement: writes.some((operation) => operation.f === 'incr' && operation.status === 'info'),
+    clears: writes.filter((operation) => operation.f === 'clear' && operation.status !== 'fail'),
   };
 }
 
@@ -173,6 +180,7 @@ function checkAppendRead(
   const value = read.value ?? '';
   for (const [write, rule] of reasons) {
     if (write.f !== 'append' || typeof write.input !== 'string' || value.includes(write.input)) continue;
+    if (history.clears.some((clear) => !precedes(clear, write))) continue;
     return { rule, message: `${describeRead(read)}: lacks ${describeWrite(write, rule, read)}` };
   }
   for (const write of later) {
@@ -269,7 +277,11 @@ function checkRegisterRead(
 
 /** Whether `write` leaves a register absent: a delete, or a cas that takes the value (GETDEL). */
 function deletes(write: Operation): boolean {
-  return write.f === 'delete' || (write.f === 'cas' && isCasValue(write.input) && write.input[1] === null);
+  return (
+    write.f === 'delete' ||
+    write.f === 'clear' ||
+    (write.f === 'cas' && isCasValue(write.input) && write.input[1] === null)
+  );
 }
 
 /** Whether `write` could have left `value` in a register. */

@@ -18,7 +18,16 @@
 
 import { assert } from '../protocol/assert.js';
 
-export const operationFunctions = ['read', 'write', 'append', 'cas', 'incr', 'delete', 'replace'] as const;
+export const operationFunctions = [
+  'read',
+  'write',
+  'append',
+  'cas',
+  'incr',
+  'delete',
+  'replace',
+  'clear',
+] as const;
 export type OperationFunction = (typeof operationFunctions)[number];
 export const eventTypes = ['invoke', 'ok', 'fail', 'info'] as const;
 export type EventType = (typeof eventTypes)[number];
@@ -35,7 +44,8 @@ export type CasValue = readonly [expected: string | null, replacement: string | 
  * incr: invoke the delta, ok the new number. delete: null (the key becomes absent). replace: the
  * string written only if the key is present (Redis SET XX); a fail without an error code means the
  * key was absent, so it wrote nothing. A null ok value for append or incr means the result was not
- * reported.
+ * reported. clear: null, under the key `everyKey` (Redis FLUSHALL: every key absent at one point;
+ * `expandClears` makes it one operation per key for the per-key checks).
  */
 export type EventValue = string | number | null | CasValue;
 
@@ -248,6 +258,23 @@ function toOperation(invoke: HistoryEvent, completion: HistoryEvent, status: Ope
   };
 }
 
+/** The key a clear goes into a history under: it names every key. */
+export const everyKey = '*';
+
+/**
+ * Each clear as one operation per key the other operations name, with the clear's process, interval
+ * and outcome: the per-key checks then hold every key to it as to a delete. Sound as long as the
+ * clear's process invoked nothing else meanwhile, which a history's one pending operation per
+ * process ensures. A key no other operation names was never written, so its clear is left out.
+ */
+export function expandClears(operations: readonly Operation[]): Operation[] {
+  if (!operations.some(({ f }) => f === 'clear')) return [...operations];
+  const keys = [...new Set(operations.flatMap(({ f, key }) => (f === 'clear' ? [] : [key])))];
+  return operations.flatMap((operation) =>
+    operation.f === 'clear' ? keys.map((key) => ({ ...operation, key })) : [operation],
+  );
+}
+
 /** Why a decoded event is malformed, or undefined if it is well-formed. */
 function describeInvalidEvent(event: Readonly<Record<string, unknown>> | HistoryEvent): string | undefined {
   const { process, type, f, key, value, time, error, index } = event as Record<string, unknown>;
@@ -257,6 +284,7 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
     return `"f" must be one of ${operationFunctions.join(', ')}`;
   }
   if (typeof key !== 'string') return '"key" must be a string';
+  if ((f === 'clear') !== (key === everyKey)) return `"key" ${everyKey} goes with clear, and only with it`;
   if (typeof time !== 'number' || !Number.isFinite(time)) return '"time" must be a finite number';
   if (value === undefined) return '"value" is missing';
   if (error !== undefined) {
@@ -274,7 +302,10 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
   // fail and info completions may carry the invoke value or null.
   const nullAllowed =
     type === 'fail' || type === 'info' || (type === 'ok' && f !== 'write' && f !== 'cas' && f !== 'replace');
-  if (value === null && (nullAllowed || ((f === 'read' || f === 'delete') && type === 'invoke')))
+  if (
+    value === null &&
+    (nullAllowed || ((f === 'read' || f === 'delete' || f === 'clear') && type === 'invoke'))
+  )
     return undefined;
   const valid =
     f === 'read'
@@ -285,8 +316,8 @@ function describeInvalidEvent(event: Readonly<Record<string, unknown>> | History
           ? typeof value === 'string'
           : f === 'cas'
             ? isCasValue(value)
-            : f === 'delete'
-              ? false // a delete carries null only
+            : f === 'delete' || f === 'clear'
+              ? false // a delete or a clear carries null only
               : typeof value === 'number' && Number.isSafeInteger(value);
   return valid ? undefined : `"value" ${JSON.stringify(value)} is not valid for ${f} ${type}`;
 }

@@ -17,16 +17,21 @@ export type FinalReads = ReadonlyMap<string, string | null>;
 
 export const appendTokenTerminatorDefault = ';';
 
-/** Every acknowledged append's token must appear in the final value of its key. */
+/**
+ * Every acknowledged append's token must appear in the final value of its key, unless a clear of the
+ * key may have come after it (one that did not fail and was not answered before the append began:
+ * `clearMayFollow`). Clears are expected once per key, as expandClears leaves them.
+ */
 export function checkNoLostWrites(
   operations: readonly Operation[],
   finalReads: FinalReads,
 ): InvariantViolation[] {
   const violations: InvariantViolation[] = [];
-  for (const { f, key, input, status, process } of operations) {
+  const clearMayFollow = clearsOf(operations);
+  for (const { f, key, input, status, process, call } of operations) {
     if (f !== 'append' || status !== 'ok' || typeof input !== 'string') continue;
     const final = finalReads.get(key) ?? null;
-    if (final?.includes(input) === true) continue;
+    if (final?.includes(input) === true || clearMayFollow(key, call)) continue;
     violations.push({
       invariant: 'no-lost-writes',
       key,
@@ -35,6 +40,19 @@ export function checkNoLostWrites(
     });
   }
   return violations;
+}
+
+/**
+ * Asks whether a clear of `key` may have taken effect after an operation invoked at `call`: one that
+ * did not fail and was not answered before that call.
+ */
+export function clearsOf(operations: readonly Operation[]): (key: string, call: number) => boolean {
+  const lastAnswered = new Map<string, number>();
+  for (const { f, key, status, ret } of operations) {
+    if (f === 'clear' && status !== 'fail')
+      lastAnswered.set(key, Math.max(ret, lastAnswered.get(key) ?? ret));
+  }
+  return (key, call) => (lastAnswered.get(key) ?? Number.NEGATIVE_INFINITY) >= call;
 }
 
 /** No token may appear twice in a final value. */
@@ -90,6 +108,7 @@ export function summarize(operations: readonly Operation[]): HistorySummary {
     incr: empty(),
     delete: empty(),
     replace: empty(),
+    clear: empty(),
   };
   for (const { f, status } of operations) {
     total[status]++;

@@ -15,7 +15,8 @@
 // value with the input after it. A lost or doubled append thus still shows, in the length of every
 // append after it and in every read.
 //
-// A delete leaves the key absent whatever it held. A replace (Redis SET XX) writes only a present
+// A delete leaves the key absent whatever it held, and so does a clear (FLUSHALL), which goes into
+// the search once per key (history.ts, expandClears). A replace (Redis SET XX) writes only a present
 // key: acknowledged, the value before it was present; failed without a code, it was absent.
 //
 // Outcomes: a "fail" is an observation wherever the model knows why it failed. A cas fail without
@@ -231,6 +232,9 @@ class EntryLists {
   }
 }
 
+/** Whether `f` leaves the same value whatever it finds: a write, a delete, a clear. */
+const overwrites = (f: OperationFunction): boolean => f === 'write' || f === 'delete' || f === 'clear';
+
 /** Where the scan for the next candidate is: known calls, unknown ones for any value, or for this value. */
 type Phase = 'known' | 'unknownAnyValue' | 'unknownThisValue';
 
@@ -342,10 +346,11 @@ function checkKey(key: string, plan: SearchPlan, limits: ModelLimits, budgetStep
       entry = lists.after(top.call);
       continue;
     }
-    // An unknown operation placed just before a write is undone by it, so searching only orders
-    // without that pair loses nothing; the cache tells such configurations apart.
+    // An unknown operation placed just before a write (or a delete, or a clear: each leaves the same
+    // value whatever it finds) is undone by it, so searching only orders without that pair loses
+    // nothing; the cache tells such configurations apart.
     const afterInfo = isInfo[stack[stack.length - 1]?.call ?? -1] === true;
-    const skip = afterInfo && operationAt(operations, entry).f === 'write';
+    const skip = afterInfo && overwrites(operationAt(operations, entry).f);
     const reached: RegisterValue | undefined = skip ? undefined : transitions[entry]?.(value);
     const nextValue = reached !== undefined && withinBound(reached) ? reached : undefined;
     if (nextValue !== undefined) {
@@ -467,6 +472,12 @@ interface SearchPlan {
   readonly boundRead: number;
 }
 
+/** What an unknown append whose token nothing reads appends instead, one per byte of it. */
+const appendStandInCharacter = '\u0001';
+
+/** Whether appending `input` could leave a decimal integer (an incr accepts it, a refusal does not). */
+const couldBeNumeric = (input: string): boolean => /^[0-9-]*$/.test(input);
+
 /**
  * Simplifies unknown operations before the search. The value an unknown write, cas or append
  * leaves matters only to an operation that accepts it as the value before it, so:
@@ -486,6 +497,12 @@ interface SearchPlan {
  * compileTransition).
  * Where an unknown append could turn one value into another, nothing is simplified; where an
  * unknown increment could, numbers are not.
+ * An unknown append that is kept but whose token no value read or expected contains is told apart
+ * from others by its length alone (acknowledged appends' lengths, refusals of long values): it
+ * appends a stand-in of as many bytes instead, so alike ones are interchangeable (rule 3). Between
+ * clears, which leave a key empty, many such appends of equal lengths fit the same lengths, and
+ * told apart by their tokens they made the search try each of their subsets after every clear.
+ * A token that could leave a number (digits and minus signs only) keeps its own.
  */
 function planUnknowns(operations: readonly Operation[], limits: ModelLimits): SearchPlan {
   const accepted = new Set<RegisterValue>();
@@ -510,7 +527,7 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
       else casFails = true;
       continue;
     }
-    if (f === 'delete') continue; // leaves null whatever it finds: it observes nothing
+    if (f === 'delete' || f === 'clear') continue; // leaves null whatever it finds: it observes nothing
     if (status === 'fail' && f !== 'cas') {
       // A refusal the model judges (the others never reach the search): it observes, never writes.
       refusals = true;
@@ -544,19 +561,25 @@ function planUnknowns(operations: readonly Operation[], limits: ModelLimits): Se
   const unobservedValue = standInFor('\u0000unobserved');
   const unobservedWordValue = standInFor('\u0000unobserved word');
   const standIns = new Map<Operation, string>();
+  const appendStandIns = !longest.includes(appendStandInCharacter);
   const kept = operations.filter((operation) => {
     const { f, input, status } = operation;
     if (status !== 'info') return true;
     if (f === 'append') {
-      return (
+      const keep =
         typeof input !== 'string' ||
         input === '' ||
         casFails ||
         refusals ||
         increments ||
         acceptedLengths.size > 0 ||
-        longest.includes(input)
-      );
+        longest.includes(input);
+      if (keep && appendStandIns && typeof input === 'string' && input !== '' && !longest.includes(input)) {
+        // Seen by lengths, refusals or cas failures only, never in a value: only its length tells.
+        if (!couldBeNumeric(input))
+          standIns.set(operation, appendStandInCharacter.repeat(utf8ByteLength(input)));
+      }
+      return keep;
     }
     const result = f === 'write' || f === 'replace' ? input : isCasValue(input) ? input[1] : null;
     if (typeof result !== 'string' || unknownAppends || accepted.has(result)) return true;
@@ -644,10 +667,11 @@ function compileTransition(operation: Operation, limits: ModelLimits, plan: Sear
       }
       if (reported === null) {
         // Unknown outcome: where the value would outgrow the limit, the service refuses it.
+        const appended = standIn ?? input;
         return (value) => {
           const before = value ?? '';
           const fits = valueSizeMaxBytes === null || fitsAfterAppend(before, inputBytes, valueSizeMaxBytes);
-          return fits ? before + input : undefined;
+          return fits ? before + appended : undefined;
         };
       }
       // No value leads to a length shorter than the input, or past the limit (the service never
@@ -677,6 +701,7 @@ function compileTransition(operation: Operation, limits: ModelLimits, plan: Sear
       return (value) => (value === expected ? replacement : undefined);
     }
     case 'delete':
+    case 'clear':
       return () => null;
     case 'replace': {
       if (typeof input !== 'string') return fail();
@@ -758,7 +783,7 @@ function explain(
 
 export function describeOperation(operation: Operation): string {
   const { process, f, input, output, status, call, ret, error } = operation;
-  const argument = f === 'read' || f === 'delete' ? '' : `(${quote(input)})`;
+  const argument = f === 'read' || f === 'delete' || f === 'clear' ? '' : `(${quote(input)})`;
   const result =
     status === 'info'
       ? ' → ?'
@@ -774,7 +799,7 @@ export function describeOperation(operation: Operation): string {
               ? ' → failed'
               : '';
   const observed =
-    status !== 'ok' || f === 'write' || f === 'cas' || f === 'replace' || f === 'delete'
+    status !== 'ok' || f === 'write' || f === 'cas' || f === 'replace' || f === 'delete' || f === 'clear'
       ? ''
       : f === 'append' && typeof output === 'number'
         ? ` → length ${output}`

@@ -45,6 +45,7 @@ function showsPresent(operation: Operation): boolean {
     case 'read':
       return operation.output !== null;
     case 'delete':
+    case 'clear':
       return false;
   }
 }
@@ -52,6 +53,7 @@ function showsPresent(operation: Operation): boolean {
 function mayDelete(operation: Operation): boolean {
   return (
     operation.f === 'delete' ||
+    operation.f === 'clear' ||
     (operation.f === 'cas' && isCasValue(operation.input) && operation.input[1] === null)
   );
 }

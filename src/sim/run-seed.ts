@@ -9,8 +9,8 @@
 // SimWorkload.noteLoss): until then they are checked as definite as sync writes.
 
 import { checkBoundedReads } from '../check/bounded-reads.js';
-import { type Operation, pairOperations } from '../check/history.js';
-import { checkAtMostOnce, checkNoLostWrites, type FinalReads } from '../check/invariants.js';
+import { expandClears, type Operation, pairOperations } from '../check/history.js';
+import { checkAtMostOnce, checkNoLostWrites, clearsOf, type FinalReads } from '../check/invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
 import { checkScans } from '../check/scans.js';
 import type { LagPolicy } from '../protocol/config.js';
@@ -89,6 +89,8 @@ export interface SeedResult {
   readonly sequences: Readonly<SimWorkload['sequenceCounts']>;
   /** Single incr-floats, put-many-if-absents and SET ... IFEQs answered (SimWorkload.stringWriteCounts). */
   readonly stringWriteCounts: Readonly<SimWorkload['stringWriteCounts']>;
+  /** Clears of every key sent and answered (SimWorkload.clearCounts). */
+  readonly clears: Readonly<SimWorkload['clearCounts']>;
   /** Snapshot saves asked, refused, completed (checked as reads of every key) and failed. */
   readonly saves: SaveCounts;
   /** Register writes sent with a time to live, expires and persists, ttl reads, and keys the primaries' logged deletions named. */
@@ -102,6 +104,8 @@ export interface SeedResult {
 }
 
 const faultTicksDefault = 2_000;
+/** Draws the seeds with clears apart; none of the seeds sim.test names draws them under it. */
+const CLEAR_SALT = 0x0c20_d276;
 const firstViewTicksMax = 3_000;
 const livenessOperationsPerClient = 3;
 const livenessTicksMax = 8_000;
@@ -113,6 +117,8 @@ const expirySeedShare = 0.5;
 const expiryProbabilityDrawn = 0.25;
 /** Share of seeds in which clients now and then scan every key (scan-workload.ts). */
 const scanSeedShare = 0.3;
+/** Share of the seeds without keys that expire in which clients now and then clear every key (FLUSHALL). */
+const clearSeedShare = 0.4;
 
 /**
  * Values stay small enough that a cas's entry (its new value twice, as update and result) fits even
@@ -179,6 +185,9 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     // Staged renames in half of those, drawn apart again, under a constant that draws them in none
     // of the seeds sim.test names (1..40, 221, 1109, 9994, 65403): their schedules stay as they were.
     stagedRenames: newerStringWrites && new Random((seed ^ 0x5ea4_6076) >>> 0).chance(0.5),
+    // Clears where no key expires, drawn apart under a constant that draws them in none of the seeds
+    // sim.test names: their schedules stay as they were.
+    clears: expiryProbability === 0 && new Random((seed ^ CLEAR_SALT) >>> 0).chance(clearSeedShare),
   });
   expiries = workload.expiries;
   // Made once the first view formed: its network and disks are the plan's from then on.
@@ -210,11 +219,14 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     const excused = workload.replicatedExcused();
     replicatedExcused = excused.length;
     const excusedKeys = new Set(excused.map(({ process, call }) => `${process}@${call}`));
-    const operations = pairOperations(workload.recorder.events()).map(
-      (operation): Operation =>
-        excusedKeys.has(`${operation.process}@${operation.call}`)
-          ? { ...operation, status: 'info', output: null, ret: Number.POSITIVE_INFINITY }
-          : operation,
+    // A clear goes into each key's history as one operation per key, so every check below sees it.
+    const operations = expandClears(
+      pairOperations(workload.recorder.events()).map(
+        (operation): Operation =>
+          excusedKeys.has(`${operation.process}@${operation.call}`)
+            ? { ...operation, status: 'info', output: null, ret: Number.POSITIVE_INFINITY }
+            : operation,
+      ),
     );
     const linearizability = checkLinearizable(operations, {
       budgetSteps: options.checkBudgetSteps ?? 200_000,
@@ -251,11 +263,18 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       violations.push(`key ${violation.key}: ${violation.rule}: ${violation.message}`);
     }
     const missing: string[] = [];
+    // A token a clear may have removed is no loss; tokens are unique, so each names its append.
+    const clearMayFollow = clearsOf(operations);
+    const appendCalls = new Map(
+      operations.flatMap(({ f, input, call }) =>
+        f === 'append' && typeof input === 'string' ? [[input, call]] : [],
+      ),
+    );
     for (const [key, tokens] of workload.asyncAppendsAcknowledged) {
       const final = finalReads.get(key) ?? '';
       for (const token of tokens) {
         asyncAcknowledged += 1;
-        if (final.includes(token)) continue;
+        if (final.includes(token) || clearMayFollow(key, appendCalls.get(token) ?? 0)) continue;
         asyncLost += 1;
         missing.push(token);
       }
@@ -299,6 +318,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     statusAnswers: new Map(workload.statusAnswers),
     sequences: { ...workload.sequenceCounts },
     stringWriteCounts: { ...workload.stringWriteCounts },
+    clears: { ...workload.clearCounts },
     saves: workload.saves?.counts ?? noSaveCounts(),
     expiry: { ...(workload.expiries?.counts ?? noExpiryCounts()) },
     scans: { ...(workload.scans?.counts ?? noScanCounts()), keysDue: scanKeysDue },

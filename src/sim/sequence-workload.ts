@@ -199,6 +199,7 @@ export function unitVerdict(unit: SequenceUnit, outcomes: readonly KvOutcome[]):
     case 'write':
       return { status: 'ok', value: unit.written, seen: undefined };
     case 'delete':
+    case 'clear':
       return { status: 'ok', value: null, seen: undefined };
     case 'append':
       return { status: 'ok', value: resultOf(first, 'append').length, seen: undefined };

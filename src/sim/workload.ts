@@ -17,6 +17,8 @@
 // Some operations are probes (`probeProbability`): an incr on a register another process is
 // writing right now, answered at once, so refusals often meet writes that have not committed (and
 // after a failover, may never commit): a rare path made common.
+// In some seeds (`clears`) an operation now and then clears every key (Redis FLUSHALL): recorded
+// once, under `everyKey`, and held against every key as a delete at one point (history.ts).
 // Asynchronous writes are recorded as "info" (they may be lost in a failover by design); their
 // append tokens are kept apart so the run can count how many a failover lost, and check that the
 // cluster's record of lost async writes names them.
@@ -75,6 +77,7 @@
 import type { BoundedRead } from '../check/bounded-reads.js';
 import {
   type EventValue,
+  everyKey,
   HistoryRecorder,
   type OperationFunction,
   type OperationHandle,
@@ -208,6 +211,12 @@ export interface WorkloadOptions {
   readonly newerStringWrites?: boolean;
   /** Every other register put in a sequence staged and renamed over the register (stagedParts). */
   readonly stagedRenames?: boolean;
+  /**
+   * Now and then (`clearProbability` of new operations) a clear of every key (Redis FLUSHALL),
+   * recorded once under `everyKey` (history.ts: a delete of each key for the per-key checks). Only
+   * where no key has a time to live: the expiry workload keeps its own account of each key.
+   */
+  readonly clears?: boolean;
 }
 
 /**
@@ -242,6 +251,8 @@ const replicatedProbabilityDefault = 0.2;
 const sequenceProbabilityDefault = 0.1;
 const readBackProbabilityDefault = 0.5;
 const guardProbabilityDefault = 0.3;
+/** Rare, as FLUSHALL is: a few a seed, each of which empties every key the other checks follow. */
+const clearProbability = 0.02;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -475,6 +486,8 @@ export class SimWorkload {
   readonly sequenceCounts = noSequenceCounts();
   /** Single incr-floats, put-many-if-absents and SET ... IFEQs answered, and what they answered. */
   readonly stringWriteCounts = noStringWriteCounts();
+  /** Clears of every key sent, and answered (a sync or replicated reply, or a request-status answer). */
+  readonly clearCounts = { sent: 0, answered: 0 };
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */
@@ -706,6 +719,12 @@ export class SimWorkload {
     if (this.sequenceProbability > 0 && this.random.chance(this.sequenceProbability)) {
       if (this.livenessPhase) this.livenessOperationsLeft -= 1;
       this.beginSequence(process);
+      return;
+    }
+    if (this.options.clears === true && this.random.chance(clearProbability)) {
+      if (this.livenessPhase) this.livenessOperationsLeft -= 1;
+      this.clearCounts.sent += 1;
+      this.invoke(process, kvOperation.clear(), 'clear', everyKey, null, this.chooseDurability());
       return;
     }
     const key = this.random.pick(this.keys);
@@ -1371,6 +1390,10 @@ export class SimWorkload {
       }
       case 'delete':
       case 'delete-many':
+        this.finish(process, 'ok', null, false, undefined, index);
+        return;
+      case 'clear':
+        this.clearCounts.answered += 1;
         this.finish(process, 'ok', null, false, undefined, index);
         return;
       case 'put-many':

@@ -90,6 +90,43 @@ test('a counter read is at least every increment acknowledged before the bound',
   assert.deepEqual(rules([read('n', '4', { index: 5 })], history), ['index']);
 });
 
+test('a clear is a delete of a register, makes a counter a register, and excuses the appends it may follow', () => {
+  const register = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }),
+    write(2, 'clear', 'x', null, null, [20, 30], 'ok', { index: 5 }),
+  ];
+  assert.deepEqual(rules([read('x', null, { index: 5 })], register), []);
+  assert.deepEqual(rules([read('x', 'a', { index: 5 })], register), ['index']);
+  assert.deepEqual(rules([read('x', 'a', { index: 4 })], register), ['staleness']);
+  // A counter cleared starts again: a read below an increment before the clear is no violation.
+  const counter = [
+    write(1, 'incr', 'n', 1, 1, [0, 5], 'ok', { index: 2 }),
+    write(1, 'incr', 'n', 1, 2, [6, 10], 'ok', { index: 3 }),
+    write(2, 'clear', 'n', null, null, [12, 14], 'ok', { index: 4 }),
+    write(1, 'incr', 'n', 1, 1, [15, 20], 'ok', { index: 5 }),
+  ];
+  assert.deepEqual(
+    rules([read('n', '1', { index: 5 }), read('n', null, { index: 4, bound: 200 })], counter),
+    [],
+  );
+  assert.deepEqual(rules([read('n', '2', { index: 5 })], counter), ['index']);
+  const list = [
+    write(1, 'append', 'l', 'p1-0;', 5, [0, 10], 'ok', { index: 2 }),
+    write(2, 'clear', 'l', null, null, [12, 14], 'ok', { index: 3 }),
+    write(1, 'append', 'l', 'p1-1;', 5, [20, 30], 'ok', { index: 4 }),
+  ];
+  const asOf = (index: number) => ({ index, bound: 200 });
+  assert.deepEqual(
+    rules([read('l', 'p1-1;', asOf(4)), read('l', null, asOf(3)), read('l', null, asOf(1))], list),
+    [],
+  );
+  // The append after the clear must show, and one above the observed index must not; nor, once the
+  // bound passed, may the read miss it.
+  assert.deepEqual(rules([read('l', null, asOf(4))], list), ['index']);
+  assert.deepEqual(rules([read('l', 'p1-0;p1-1;', asOf(3))], list), ['index']);
+  assert.deepEqual(rules([read('l', null, { index: 3 })], list), ['staleness']);
+});
+
 test('the value of a cancelled write never shows up', () => {
   const history = [
     write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }),

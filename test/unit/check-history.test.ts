@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  checkLinearizable,
+  everyKey,
+  expandClears,
   HistoryError,
   HistoryRecorder,
   pairOperations,
@@ -148,4 +151,50 @@ test('an error code is validated: fail events only, a short line of printable AS
   );
   const recorder = new HistoryRecorder();
   assert.throws(() => recorder.fail(recorder.invoke(1, 'incr', 'x', 1, 1), 2, ''), AssertionError);
+});
+
+test('a clear goes into a history once, under every key, and expands into one clear per key the history names', () => {
+  const recorder = new HistoryRecorder();
+  const write = recorder.invoke(1, 'write', 'x', 'a', 0);
+  recorder.ok(write, 'a', 1);
+  const append = recorder.invoke(2, 'append', 'l', 't1;', 2);
+  recorder.ok(append, 3, 3);
+  const clear = recorder.invoke(1, 'clear', everyKey, null, 4);
+  recorder.ok(clear, null, 6);
+  const read = recorder.invoke(2, 'read', 'x', null, 7);
+  recorder.ok(read, null, 8);
+  const text = toJsonLines(recorder.events());
+  assert.match(text, /"f":"clear","key":"\*","value":null/);
+  const operations = expandClears(pairOperations(parseJsonLines(text)));
+  assert.deepEqual(
+    operations
+      .filter(({ f }) => f === 'clear')
+      .map(({ key, call, ret, process }) => ({ key, call, ret, process })),
+    [
+      { key: 'x', call: 4, ret: 6, process: 1 },
+      { key: 'l', call: 4, ret: 6, process: 1 },
+    ],
+  );
+  // Held against each key as a delete: the read of x after it sees it absent, and could not see 'a'.
+  assert.equal(checkLinearizable(operations).result, 'linearizable');
+  const stale = operations.map((operation) =>
+    operation.f === 'read' ? { ...operation, output: 'a' } : operation,
+  );
+  assert.equal(checkLinearizable(stale).result, 'not-linearizable');
+  assert.match(checkLinearizable(stale).perKey.get('x')?.explanation ?? '', /p1 clear \[4, 6\]/);
+  // A history without clears expands to itself.
+  const plain = pairOperations(recordSample().events());
+  assert.deepEqual(expandClears(plain), plain);
+});
+
+test('a clear names every key and nothing else does: other keys and values are refused', () => {
+  const recorder = new HistoryRecorder();
+  assert.throws(
+    () => recorder.invoke(1, 'clear', 'x', null, 0),
+    /"key" \* goes with clear, and only with it/,
+  );
+  assert.throws(() => recorder.invoke(1, 'write', everyKey, 'a', 0), /goes with clear/);
+  assert.throws(() => recorder.invoke(1, 'clear', everyKey, 'a', 0), /not valid for clear invoke/);
+  const bad = '{"process":1,"type":"invoke","f":"clear","key":"k","value":null,"time":1}';
+  assert.throws(() => parseJsonLines(bad), /^HistoryError: line 1: "key" \* goes with clear/);
 });

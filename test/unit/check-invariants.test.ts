@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import {
   checkAtMostOnce,
   checkNoLostWrites,
+  everyKey,
+  expandClears,
   HistoryRecorder,
   pairOperations,
   summarize,
@@ -53,6 +55,35 @@ test('an acknowledged append missing from the final value is caught by checkNoLo
       { key: 'x', token: 'p1-1;' },
       { key: 'y', token: 'p1-2;' },
     ],
+  );
+});
+
+test('an acknowledged append a clear may have followed is no loss; one after every clear ended must survive', () => {
+  const recorder = new HistoryRecorder();
+  const before = recorder.invoke(1, 'append', 'x', 'p1-1;', 0);
+  recorder.ok(before, 5, 1);
+  const clear = recorder.invoke(2, 'clear', everyKey, null, 2);
+  const during = recorder.invoke(1, 'append', 'x', 'p1-2;', 3);
+  recorder.ok(during, 5, 4);
+  recorder.ok(clear, null, 5);
+  const after = recorder.invoke(1, 'append', 'x', 'p1-3;', 6);
+  recorder.ok(after, 10, 7);
+  const operations = expandClears(pairOperations(recorder.events()));
+  assert.deepEqual(checkNoLostWrites(operations, new Map([['x', 'p1-2;p1-3;']])), []);
+  assert.deepEqual(checkNoLostWrites(operations, new Map([['x', 'p1-3;']])), []);
+  assert.deepEqual(
+    checkNoLostWrites(operations, new Map([['x', 'p1-2;']])).map(({ token }) => token),
+    ['p1-3;'],
+  );
+  // A clear refused REQUEST_CANCELLED never ran: it excuses nothing.
+  const cancelled = operations.map((operation) =>
+    operation.f === 'clear'
+      ? { ...operation, status: 'fail' as const, error: 'REQUEST_CANCELLED' }
+      : operation,
+  );
+  assert.deepEqual(
+    checkNoLostWrites(cancelled, new Map([['x', 'p1-3;']])).map(({ token }) => token),
+    ['p1-1;', 'p1-2;'],
   );
 });
 

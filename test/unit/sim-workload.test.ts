@@ -11,17 +11,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkBoundedReads } from '../../src/check/bounded-reads.js';
-import { type HistoryEvent, pairOperations } from '../../src/check/history.js';
+import { everyKey, expandClears, type HistoryEvent, pairOperations } from '../../src/check/history.js';
 import { checkLinearizable } from '../../src/check/linearizability.js';
 import type { ClientReply, ClientRequest } from '../../src/protocol/messages.js';
 import { type Execution, ServiceError } from '../../src/protocol/state-machine.js';
 import { logIndex, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
 import type { SimCluster } from '../../src/sim/cluster.js';
-import { GROUP_SIZE } from '../../src/sim/multi-key-workload.js';
+import { GROUP_SIZE, groupMembers } from '../../src/sim/multi-key-workload.js';
 import { Random } from '../../src/sim/random.js';
 import { SimWorkload, type WorkloadOptions, workloadDefaults } from '../../src/sim/workload.js';
 import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/kv-limits.js';
 import {
+  decodeOperation,
   encodeOperation,
   encodeResult,
   type KvOperation,
@@ -459,6 +460,46 @@ test('flags take put-if both ways and deletes, groups move whole, and a group re
   assert.match(
     workload.tornReads[0] ?? '',
     /^torn read of group0: its members, written only together, held /,
+  );
+});
+
+test('clears go into the history once, under every key, and catch a store whose clear leaves the lists', () => {
+  const options = { clients: 3, pipelineDepth: 2, clears: true };
+  const { workload, events } = run(new OneServer(), options, 3, 1500);
+  const clears = events.filter((event) => event.f === 'clear');
+  assert.ok(
+    clears.some((event) => event.type === 'ok'),
+    'a clear was answered',
+  );
+  assert.ok(clears.every((event) => event.key === everyKey));
+  assert.equal(workload.clearCounts.answered, clears.filter((event) => event.type === 'ok').length);
+  const operations = expandClears(pairOperations(events));
+  assert.ok(
+    operations.some(({ f, key }) => f === 'clear' && key === 'list0'),
+    'each key gets the clear',
+  );
+  const report = checkLinearizable(operations, { valueSizeMaxBytes: smallLimits.valueSizeMaxBytes });
+  assert.equal(report.result, 'linearizable');
+
+  // A clear that deletes every key but the append lists: their reads after it show what it left.
+  class ClearLeavingLists extends KeyValueStore {
+    override execute(operation: Uint8Array): Execution {
+      if (decodeOperation(operation).kind !== 'clear') return super.execute(operation);
+      const others = ['register0', 'register1', 'counter0', 'flag0', ...groupMembers('group0')];
+      const { update } = super.execute(encodeOperation(kvOperation.deleteMany(others.map(bytes))));
+      return { result: encodeResult({ kind: 'clear', count: 0 }), update };
+    }
+  }
+  const broken = new OneServer(undefined, smallLimits, [], new ClearLeavingLists(smallLimits));
+  const caught = run(broken, options, 3, 1500);
+  const brokenReport = checkLinearizable(expandClears(pairOperations(caught.events)), {
+    valueSizeMaxBytes: smallLimits.valueSizeMaxBytes,
+  });
+  assert.equal(brokenReport.result, 'not-linearizable');
+  const failing = [...brokenReport.perKey].filter(([, check]) => check.result === 'not-linearizable');
+  assert.ok(
+    failing.every(([key]) => key.startsWith('list')),
+    failing.map(([key]) => key).join(', '),
   );
 });
 
