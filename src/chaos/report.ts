@@ -32,6 +32,9 @@ export interface ChaosReport {
     readonly ifEqualCas?: number;
     /** SET under a staging key, then RENAME, COPY ... REPLACE or RENAMENX of it over a register. */
     readonly stagedWrites?: number;
+    /** FLUSHALLs sent, and those answered OK (each a clear of every key in the history). */
+    readonly flushes?: number;
+    readonly flushesOk?: number;
     /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
@@ -319,6 +322,7 @@ export function formatReport(report: ChaosReport): string {
         `${report.redisCommands.pipelines} pipelines of 2-3 commands, ${report.redisCommands.transactions} of them MULTI ... EXEC ` +
         `(${report.redisCommands.watched} behind WATCH, ${report.redisCommands.watchAborts} of those answered nil: a watched key changed); ` +
         `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ${report.redisCommands.ifEqualCas ?? 0} GET-SET IFEQ on a register; ${report.redisCommands.stagedWrites ?? 0} SET aside then RENAME, COPY or RENAMENX over a register; ` +
+        `${report.redisCommands.flushes ?? 0} FLUSHALL (${report.redisCommands.flushesOk ?? 0} answered OK), each a clear of every key in the history; ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }

@@ -17,9 +17,12 @@ import {
   checkLinearizable,
   checkNoLostWrites,
   checkScans,
+  clearsOf,
   describeOperation,
+  expandClears,
   type HistoryEvent,
   HistoryRecorder,
+  type Operation,
   pairOperations,
   summarize,
   toJsonLines,
@@ -59,7 +62,7 @@ import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { noScans } from './scanner.js';
 import { serverDisksUnavailable } from './server-disks.js';
 import { checkHealedSave, noSaves } from './snapshot-saver.js';
-import { checkStaleness } from './staleness.js';
+import { checkStaleness, STALENESS_SLACK_MS } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import {
   type AsyncAppend,
@@ -236,6 +239,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       redisPorts: () => runningCluster.redisAddresses(),
       saveDirectory: join(directory, RUN_SAVES_DIRECTORY),
       keepSaves: options.keepDirectory === true,
+      // A FLUSHALL takes the ballast too: written again, transfers stay long enough to be cut.
+      ...(transfersSlowed
+        ? { rewriteBallast: () => writeBallast(runningCluster.coordinatorAddress, CLIENT_DEADLINE_MS) }
+        : {}),
     });
     sharedCount = redisClients > 0 ? new SharedSequenceCount(() => runningCluster.redisAddresses()) : null;
     nemesis = new Nemesis({
@@ -284,7 +291,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         ([key, value]) => value === null && registers.registerWasWritten(key),
       ).length;
       // Replicas back from the last faults may still be reporting what they discarded.
-      const lost = asyncAppendsLostIn(workload.asyncAppendsAcknowledged, workload.appendKeys, finalReads);
+      const lost = asyncAppendsLostIn(
+        workload.asyncAppendsAcknowledged,
+        workload.appendKeys,
+        finalReads,
+        clearMayHaveTaken(expandClears(pairOperations(recorder.events()))),
+      );
       if (!directoryLostIn(nemesis?.faults ?? [])) {
         const recorded = () => (monitor?.status?.asyncLost ?? 0) >= lost;
         await monitor.waitFor(recorded, LOSS_RECORD_TIMEOUT_MS, options.signal);
@@ -314,7 +326,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     historyFile = resolve(options.historyFile);
     writeHistory(historyFile, events);
   }
-  const operations = pairOperations(events);
+  // A FLUSHALL goes into each key's history as one operation per key, so every check below sees it.
+  const operations = expandClears(pairOperations(events));
   const summary = summarize(operations);
   const linearizability = checkLinearizable(operations, {
     valueSizeMaxBytes: kvLimitsDefault.valueSizeMaxBytes, // the replicas run the default KeyValueStore
@@ -334,7 +347,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   ).map((violation) => violation.message);
   const duplicates = checkAtMostOnce(appendFinals).map((violation) => violation.message);
   const asyncAppends = workload?.asyncAppendsAcknowledged ?? [];
-  const asyncAppendsLost = asyncAppendsLostIn(asyncAppends, workload?.appendKeys ?? [], finalReads);
+  const asyncAppendsLost = asyncAppendsLostIn(
+    asyncAppends,
+    workload?.appendKeys ?? [],
+    finalReads,
+    clearMayHaveTaken(operations),
+  );
   const faults = nemesis?.faults ?? [];
   const primaries = monitor?.primaries ?? new Map<number, string>();
   const failovers = failoverTimes(faults, workload?.writeAcknowledgements ?? [], primaries);
@@ -371,7 +389,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
   }
 
-  const staleness = checkStaleness(workload?.versions ?? [], workload?.boundedReads ?? []);
+  const staleness = checkStaleness(
+    workload?.versions ?? [],
+    workload?.boundedReads ?? [],
+    STALENESS_SLACK_MS,
+    workload?.clears ?? [],
+  );
   const boundedReads = workload?.boundedReads ?? [];
   const byBackup = boundedReads.filter(
     (read) => primaries.get(read.view) !== undefined && primaries.get(read.view) !== read.member,
@@ -449,16 +472,33 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return { ...draft, directoryKept: kept, passed };
 }
 
-/** Acknowledged async appends missing from their key's final value (keys read at the end only). */
+/**
+ * Acknowledged async appends missing from their key's final value (keys read at the end only), but
+ * for those a FLUSHALL may have taken (`cleared`).
+ */
 function asyncAppendsLostIn(
   appends: readonly AsyncAppend[],
   appendKeys: readonly string[],
   finalReads: ReadonlyMap<string, string | null>,
+  cleared: (append: AsyncAppend) => boolean,
 ): number {
   const keys = new Set(appendKeys);
   return appends.filter(
-    ({ key, token }) => keys.has(key) && finalReads.has(key) && !(finalReads.get(key) ?? '').includes(token),
+    (append) =>
+      keys.has(append.key) &&
+      finalReads.has(append.key) &&
+      !(finalReads.get(append.key) ?? '').includes(append.token) &&
+      !cleared(append),
   ).length;
+}
+
+/** Whether a clear of the history may have come after an append (its token names it: tokens are unique). */
+function clearMayHaveTaken(operations: readonly Operation[]): (append: AsyncAppend) => boolean {
+  const clearMayFollow = clearsOf(operations);
+  const calls = new Map<string, number>();
+  for (const { f, input, call } of operations)
+    if (f === 'append' && typeof input === 'string') calls.set(input, call);
+  return ({ key, token }) => clearMayFollow(key, calls.get(token) ?? 0);
 }
 
 /** Faults that lose or repair a data directory: async writes only it held may go unreported. */
@@ -482,8 +522,8 @@ function describeReplicas(status: StatusReply | null): string {
 }
 
 /** Writes the ballast (not part of the history) through a client of its own. */
-async function writeBallast(coordinator: string): Promise<void> {
-  const client = await Client.connect({ coordinator, deadlineMs: FINAL_READS_TIMEOUT_MS });
+async function writeBallast(coordinator: string, deadlineMs = FINAL_READS_TIMEOUT_MS): Promise<void> {
+  const client = await Client.connect({ coordinator, deadlineMs });
   try {
     const value = 'b'.repeat(CHAOS_BALLAST_VALUE_BYTES);
     for (let k = 0; k < CHAOS_BALLAST_KEYS; k++) await client.put(ballastKey(k), value);

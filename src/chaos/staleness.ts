@@ -28,6 +28,11 @@
 // Each rule is sound given unique values: a read that breaks one saw a state older than the bound
 // allows.
 //
+// A clear of every key (FLUSHALL) that may have come between a write and the read's state (it was
+// not acknowledged before the write was invoked, and was invoked before the read was answered) may
+// have emptied the key: such a write requires nothing of an append key's length, and on a register
+// it explains the absent value (the clear's place in the log is not known: a Redis port's reply names
+// no index).
 // Which acknowledged write is "the newest": on an append key the longest (lengths grow in log order,
 // so a write of unknown index, such as one through a Redis port, whose reply names no index, still
 // takes its place); on a register the one of the highest log index (a register write of unknown
@@ -80,6 +85,14 @@ export interface BoundedRead {
   readonly view: number;
   /** The log index the member said the read observed, for messages. */
   readonly index: number;
+  /** When the answer reached the client, on the run's clock: the read's state is no later than that. */
+  readonly answeredNs: number;
+}
+
+/** A clear of every key (FLUSHALL): when it was invoked, and acknowledged (null: not known to be). */
+export interface ClearVersion {
+  readonly invokedNs: number;
+  readonly acknowledgedNs: number | null;
 }
 
 export type StalenessRule = 'staleness' | 'read-your-writes';
@@ -109,7 +122,15 @@ export function checkStaleness(
   writes: readonly WriteVersion[],
   reads: readonly BoundedRead[],
   slackMs: number = STALENESS_SLACK_MS,
+  clears: readonly ClearVersion[] = [],
 ): StalenessReport {
+  /** Whether a clear may sit between `write` and the state `read` saw (see the file header). */
+  const clearedBetween = (write: WriteVersion, read: BoundedRead): boolean =>
+    clears.some(
+      (clear) =>
+        clear.invokedNs < read.answeredNs &&
+        (clear.acknowledgedNs ?? Number.POSITIVE_INFINITY) > write.invokedNs,
+    );
   const byKey = new Map<string, KeyWrites>();
   for (const write of writes) {
     let group = byKey.get(write.key);
@@ -128,6 +149,9 @@ export function checkStaleness(
     group.acknowledged.sort((a, b) => (a.acknowledgedNs ?? 0) - (b.acknowledgedNs ?? 0));
   }
 
+  // An append a clear may have followed requires nothing: the key may have been emptied since.
+  const survives = (write: WriteVersion, read: BoundedRead): boolean =>
+    write.kind !== 'append' || !clearedBetween(write, read);
   let checked = 0;
   let undecided = 0;
   const violations: StalenessViolation[] = [];
@@ -139,7 +163,8 @@ export function checkStaleness(
         'staleness',
         newest(
           group.acknowledged,
-          (write) => write.beforeCommit !== true && (write.acknowledgedNs ?? 0) < cutoffNs,
+          (write) =>
+            write.beforeCommit !== true && (write.acknowledgedNs ?? 0) < cutoffNs && survives(write, read),
         ),
       ],
     ];
@@ -148,7 +173,10 @@ export function checkStaleness(
         'read-your-writes',
         newest(
           group.acknowledged,
-          (write) => write.client === read.client && (write.acknowledgedNs ?? 0) <= read.invokedNs,
+          (write) =>
+            write.client === read.client &&
+            (write.acknowledgedNs ?? 0) <= read.invokedNs &&
+            survives(write, read),
         ),
       ]);
     }
@@ -156,7 +184,8 @@ export function checkStaleness(
     let decided = true;
     for (const [rule, required] of requirements) {
       if (required === null) continue;
-      const judged = judge(read, required, group);
+      const judged =
+        read.version === null && clearedBetween(required, read) ? 'recent' : judge(read, required, group);
       if (judged === 'older') {
         violations.push({ rule, key: read.key, message: describeViolation(rule, read, required) });
         violated = true;

@@ -61,6 +61,12 @@
 // register: the port's guard expects the value the GET read, so it goes into the history as a cas
 // from that value (EXEC's array: swapped; nil: not swapped).
 //
+// About every REDIS_FLUSHALL_INTERVAL_MS one Redis-port step is a FLUSHALL: a clear of every key,
+// in the history once (check/history.ts expands it into a delete of each key); OK is definite. The
+// other checks take it into account: a staged move whose staging key a FLUSHALL may have taken is
+// unknown, not the port's bug; a bounded read may find a key emptied by one (staleness.ts); an async
+// append one may have followed is not counted lost. The run writes its ballast again after each.
+//
 // The saver (snapshot-saver.ts; when the run gives a directory for its files), one more process
 // numbered after the Redis-port ones, saves a snapshot of the cluster every few seconds through a
 // Client of its own and records each save as a read of every register key.
@@ -78,6 +84,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   answeredReadingWrite,
   type EventValue,
+  everyKey,
   type HistoryRecorder,
   type OperationFunction,
   type OperationHandle,
@@ -255,6 +262,8 @@ export interface WorkloadOptions {
   readonly saveDirectory?: string;
   /** Keep every save file (the run keeps its directory); else only the last few. */
   readonly keepSaves?: boolean;
+  /** Writes the run's ballast again after a clear took it (absent: the run has none). */
+  readonly rewriteBallast?: () => Promise<void>;
 }
 
 /** What became of the writes whose outcome the workload asked for, by the answer's state. */
@@ -268,6 +277,13 @@ export interface BoundedReadCounts {
   /** Bounded reads no member answered in time. */
   failed: number;
 }
+
+/**
+ * About how often a Redis-port process clears every key (FLUSHALL): rarely, as in use, since each
+ * takes every key the other checks follow (each time drawn from half to one and a half of this; the
+ * first from a tenth to two fifths).
+ */
+export const REDIS_FLUSHALL_INTERVAL_MS = 25_000;
 
 /** How a staged register write moves its value over the register (redisStagedWrite), in turn. */
 const stagedMoves = ['RENAME', 'COPY', 'RENAMENX'] as const;
@@ -288,6 +304,8 @@ export function noRedisCommands() {
     watchedCasNotSwapped: 0,
     ifEqualCas: 0,
     stagedWrites: 0,
+    flushes: 0,
+    flushesOk: 0,
   };
 }
 
@@ -363,6 +381,10 @@ export class Workload {
   readonly redisCommands = noRedisCommands();
   /** Each staging key a Redis-port process wrote (redisStagedWrite), and when its SET was sent. */
   readonly stagingKeys = new Map<string, number>();
+  /** Every FLUSHALL sent: when, and when answered OK (null until then, or never). */
+  readonly clears: { readonly invokedNs: number; acknowledgedNs: number | null }[] = [];
+  /** When the next FLUSHALL is due (REDIS_FLUSHALL_INTERVAL_MS); the first Redis-port step sets it. */
+  private nextClearNs: number | null = null;
   private redisConnectionsMade = 0;
   /** Group reads whose members disagreed: a multi-key write applied in part. */
   readonly tornReads: string[] = [];
@@ -877,6 +899,7 @@ export class Workload {
     generations: number[],
     sequence: number,
   ): Promise<boolean> {
+    if (this.clearDue(random)) return this.redisClear(first, session);
     if (random.chance(REDIS_WATCHED_CAS_PROBABILITY)) {
       return this.redisWatchedCas(first, session, random, generations, sequence);
     }
@@ -1171,6 +1194,64 @@ export class Workload {
   }
 
   /**
+   * Whether a FLUSHALL is due; if so, the next is set (REDIS_FLUSHALL_INTERVAL_MS). The first comes
+   * early, so even a short run has one.
+   */
+  private clearDue(random: Random): boolean {
+    const now = this.options.clock();
+    const next = (share: number) => now + REDIS_FLUSHALL_INTERVAL_MS * 1e6 * share;
+    if (this.nextClearNs === null) this.nextClearNs = next(0.1 + 0.3 * random.next());
+    if (now < this.nextClearNs) return false;
+    this.nextClearNs = next(0.5 + random.next());
+    return true;
+  }
+
+  /**
+   * FLUSHALL through a Redis port: a clear of every key, in the history once (history.ts, everyKey),
+   * definite when answered OK. The run's ballast, which it takes too, is written again after it.
+   */
+  private async redisClear(process: number, session: RedisSession): Promise<boolean> {
+    const { recorder, clock } = this.options;
+    const clear = { invokedNs: clock(), acknowledgedNs: null as number | null };
+    this.clears.push(clear);
+    const handle = recorder.invoke(process, 'clear', everyKey, null, clear.invokedNs);
+    this.redisCommands.sent += 1;
+    this.redisCommands.flushes += 1;
+    let reply: RedisReply;
+    try {
+      reply = await session.connection.command(['FLUSHALL'], REDIS_COMMAND_TIMEOUT_MS);
+    } catch (error) {
+      this.countCause(`redis FLUSHALL ${describeError(error)}`);
+      recorder.info(handle, clock());
+      return false;
+    }
+    if (reply !== 'OK') {
+      if (!(reply instanceof RedisReplyError))
+        this.malformedRedisReplies.push(`FLUSHALL was answered ${describeReply(reply)}`);
+      this.countCause(
+        `redis FLUSHALL ${reply instanceof RedisReplyError ? (reply.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
+      );
+      recorder.info(handle, clock());
+      return true;
+    }
+    clear.acknowledgedNs = clock();
+    recorder.ok(handle, null, clear.acknowledgedNs);
+    this.redisCommands.ok += 1;
+    this.redisCommands.flushesOk += 1;
+    try {
+      await this.options.rewriteBallast?.();
+    } catch (error) {
+      this.countCause(`ballast rewrite after FLUSHALL ${describeError(error)}`);
+    }
+    return true;
+  }
+
+  /** Whether a FLUSHALL sent before now may have taken effect after `sinceNs` (not answered before it). */
+  private clearedSince(sinceNs: number): boolean {
+    return this.clears.some((clear) => (clear.acknowledgedNs ?? Number.POSITIVE_INFINITY) > sinceNs);
+  }
+
+  /**
    * A register written as a value is replaced whole in Redis: SET under a staging key, then moved over
    * the register by RENAME (a write of the value), COPY ... REPLACE (the same) or RENAMENX (a cas from
    * absent, answered 0 while the register holds a value). The staging key is this step's alone, so a
@@ -1188,7 +1269,8 @@ export class Workload {
     const { recorder, clock } = this.options;
     const staging = `staging-${process}-${sequence}`;
     const how = stagedMoves[Math.floor(sequence / 4) % stagedMoves.length] as StagedMove;
-    this.stagingKeys.set(staging, clock());
+    const stagedNs = clock();
+    this.stagingKeys.set(staging, stagedNs);
     try {
       const staged = await session.connection.command(['SET', staging, value], REDIS_COMMAND_TIMEOUT_MS);
       if (staged !== 'OK') {
@@ -1228,6 +1310,17 @@ export class Workload {
     if (cas && reply === 0) {
       recorder.fail(handle, clock());
       this.countCause('redis RENAMENX not renamed');
+      return true;
+    }
+    const missing =
+      how === 'COPY'
+        ? reply === 0
+        : reply instanceof RedisReplyError && reply.message.startsWith('ERR no such key');
+    if (missing && this.clearedSince(stagedNs)) {
+      // A FLUSHALL took the staging key: nothing moved. Unknown is sound (and all the history may say).
+      this.countCause(`redis ${how} of a staging key a FLUSHALL took`);
+      version(null);
+      recorder.info(handle, clock());
       return true;
     }
     const unexpected = !(reply instanceof RedisReplyError) || reply.message.startsWith('ERR no such key');
@@ -1299,6 +1392,7 @@ export class Workload {
         member: `the Redis port at ${session.address}`,
         view: -1,
         index: -1,
+        answeredNs: this.options.clock(),
       });
       if (kind === 'append') observe(length);
     };
@@ -1469,6 +1563,7 @@ export class Workload {
         member: memberName?.(reply.member) ?? reply.member,
         view: reply.view,
         index: reply.index,
+        answeredNs: clock(),
       });
       if (kind === 'append') observe(value?.length ?? 0);
     } catch {

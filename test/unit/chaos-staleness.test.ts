@@ -50,6 +50,7 @@ function read(
     member: 'r2',
     view: 3,
     index: 0,
+    answeredNs: (invokedMs + 1) * ms,
   };
 }
 
@@ -176,4 +177,44 @@ test('a register read absent is explained by a deletion (a time to live ran out)
   // value whose only producers have unknown indexes invoked too early.
   const early = checkStaleness([...writes, deletion(900)], [read(null, 3000)]);
   assert.deepEqual([early.violations, early.undecided], [[], 1]);
+});
+
+test('a clear that may come between a write and the read explains an absent register and frees an append key', () => {
+  const writes = [
+    write('a', 10, 1000),
+    write(12, 11, 1000, { key: 'l', kind: 'append' }),
+    write(6, 13, 1300, { key: 'l', kind: 'append' }),
+  ];
+  // Sent through a Redis port at 1100, acknowledged at 1200: its index is not known.
+  const clears = [{ invokedNs: 1100 * ms, acknowledgedNs: 1200 * ms }];
+  const late = 3000;
+  const report = checkStaleness(
+    writes,
+    [
+      read(null, late), // the clear emptied it
+      read('a', late), // not stale either: a clear leaves no value, so 'a' is still the newest write's
+      read(6, late, { key: 'l', kind: 'append' }), // the append after the clear is there
+      read(3, late, { key: 'l', kind: 'append' }), // shorter than the append after the clear: stale
+    ],
+    STALENESS_SLACK_MS,
+    clears,
+  );
+  assert.deepEqual(
+    report.violations.map((violation) => `${violation.key} ${violation.rule}`),
+    ['l staleness'],
+  );
+  // Without the clear, the absent register and the shorter list are stale.
+  const without = checkStaleness(writes, [read(null, late), read(6, late, { key: 'l', kind: 'append' })]);
+  assert.equal(without.violations.length, 2);
+  // A clear answered before the write began, or sent after the read was answered, explains nothing.
+  for (const clear of [
+    { invokedNs: 800 * ms, acknowledgedNs: 900 * ms },
+    { invokedNs: (late + 2) * ms, acknowledgedNs: null },
+  ]) {
+    const report = checkStaleness(writes, [read(null, late)], STALENESS_SLACK_MS, [clear]);
+    assert.deepEqual(
+      report.violations.map((violation) => violation.rule),
+      ['staleness'],
+    );
+  }
 });
