@@ -130,6 +130,8 @@ export interface ChaosOptions {
    * nemesis runs (the ballast is written then too), unlimited otherwise.
    */
   readonly transferBytesPerSecond?: number;
+  /** About how often a Redis-port process sends FLUSHALL (REDIS_FLUSHALL_INTERVAL_MS if absent). */
+  readonly flushallIntervalMs?: number;
   /** Two coordinators on a 3-member etcd started for the run (the `coordinator` nemesis then stops or kills the leader, `etcd` kills members). */
   readonly etcd?: boolean;
   readonly seed: number;
@@ -237,6 +239,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       memberName: (address) => memberNames.get(address) ?? address,
       redisProcesses: redisClients,
       redisPorts: () => runningCluster.redisAddresses(),
+      ...(options.flushallIntervalMs === undefined ? {} : { clearIntervalMs: options.flushallIntervalMs }),
       saveDirectory: join(directory, RUN_SAVES_DIRECTORY),
       keepSaves: options.keepDirectory === true,
       // A FLUSHALL takes the ballast too: written again, transfers stay long enough to be cut.

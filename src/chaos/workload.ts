@@ -262,6 +262,8 @@ export interface WorkloadOptions {
   readonly saveDirectory?: string;
   /** Keep every save file (the run keeps its directory); else only the last few. */
   readonly keepSaves?: boolean;
+  /** About how often a Redis-port process sends FLUSHALL (REDIS_FLUSHALL_INTERVAL_MS if absent). */
+  readonly clearIntervalMs?: number;
   /** Writes the run's ballast again after a clear took it (absent: the run has none). */
   readonly rewriteBallast?: () => Promise<void>;
 }
@@ -1194,12 +1196,13 @@ export class Workload {
   }
 
   /**
-   * Whether a FLUSHALL is due; if so, the next is set (REDIS_FLUSHALL_INTERVAL_MS). The first comes
-   * early, so even a short run has one.
+   * Whether a FLUSHALL is due; if so, the next is set (`clearIntervalMs`). The first comes early, so
+   * even a short run has one.
    */
   private clearDue(random: Random): boolean {
     const now = this.options.clock();
-    const next = (share: number) => now + REDIS_FLUSHALL_INTERVAL_MS * 1e6 * share;
+    const intervalMs = this.options.clearIntervalMs ?? REDIS_FLUSHALL_INTERVAL_MS;
+    const next = (share: number) => now + intervalMs * 1e6 * share;
     if (this.nextClearNs === null) this.nextClearNs = next(0.1 + 0.3 * random.next());
     if (now < this.nextClearNs) return false;
     this.nextClearNs = next(0.5 + random.next());

@@ -199,6 +199,18 @@ describeShortChaosRuns('short chaos runs against real processes: faults that dep
       );
     },
   },
+  {
+    nemesis: 'kill',
+    seed: 20_240_607,
+    first: 'kills the primary, with a FLUSHALL through a Redis port about every 2 s',
+    durationSeconds: 10,
+    flushallIntervalMs: 2000,
+    check: (report, printed) => {
+      // Each a clear of every key in the history: the checks above held every key to it.
+      assert.ok((report.redisCommands.flushesOk ?? 0) >= 2, `FLUSHALLs were answered OK:\n${printed}`);
+      assert.ok(report.linearizability.keys >= 4, printed);
+    },
+  },
   { nemesis: 'partition', seed: 20_240_608, first: 'isolates the primary' },
   {
     nemesis: 'disk-hang',

@@ -30,6 +30,8 @@ export interface ShortRun {
   readonly etcd?: readonly NemesisKind[];
   /** Keep the run's directory for `check` to read (removed after it). */
   readonly keep?: boolean;
+  /** About how often a Redis-port process sends FLUSHALL (the run's default if absent). */
+  readonly flushallIntervalMs?: number;
 }
 
 /** One test per run, one run at a time, so each seed's first fault is the one named. */
@@ -46,6 +48,7 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
       syncQuorum,
       etcd,
       keep,
+      flushallIntervalMs,
     } of runs) {
       const skip =
         etcd !== undefined
@@ -68,6 +71,7 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
           seed,
           ...(syncQuorum === undefined ? {} : { syncQuorum }),
           ...(keep === true ? { keepDirectory: true } : {}),
+          ...(flushallIntervalMs === undefined ? {} : { flushallIntervalMs }),
         });
         if (keep === true) t.after(() => rmSync(report.directory, { recursive: true, force: true }));
         const printed = formatReport(report);
