@@ -329,9 +329,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     historyFile = resolve(options.historyFile);
     writeHistory(historyFile, events);
   }
+  const paired = pairOperations(events);
+  const summary = summarize(paired);
   // A FLUSHALL goes into each key's history as one operation per key, so every check below sees it.
-  const operations = expandClears(pairOperations(events));
-  const summary = summarize(operations);
+  const operations = expandClears(paired);
   const linearizability = checkLinearizable(operations, {
     valueSizeMaxBytes: kvLimitsDefault.valueSizeMaxBytes, // the replicas run the default KeyValueStore
     budgetSteps: CHAOS_SEARCH_STEPS_PER_KEY_MAX,
