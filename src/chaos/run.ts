@@ -17,7 +17,7 @@ import {
   checkLinearizable,
   checkNoLostWrites,
   checkScans,
-  clearsOf,
+  clearMayFollowIn,
   describeOperation,
   expandClears,
   type HistoryEvent,
@@ -498,7 +498,7 @@ function asyncAppendsLostIn(
 
 /** Whether a clear of the history may have come after an append (its token names it: tokens are unique). */
 function clearMayHaveTaken(operations: readonly Operation[]): (append: AsyncAppend) => boolean {
-  const clearMayFollow = clearsOf(operations);
+  const clearMayFollow = clearMayFollowIn(operations);
   const calls = new Map<string, number>();
   for (const { f, input, call } of operations)
     if (f === 'append' && typeof input === 'string') calls.set(input, call);

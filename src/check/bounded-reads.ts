@@ -31,7 +31,7 @@
 // Each rule is sound: a read that breaks one saw a state no execution of the history allows.
 
 import { ErrorCode } from '../protocol/error-codes.js';
-import { isCasValue, type Operation } from './history.js';
+import { isCasValue, type Operation, operationFunctions } from './history.js';
 
 export interface BoundedRead {
   /** The history process that read (for messages). */
@@ -86,15 +86,8 @@ interface KeyHistory {
   readonly clears: readonly Operation[];
 }
 
-const writeFunctions: ReadonlySet<Operation['f']> = new Set([
-  'write',
-  'append',
-  'cas',
-  'incr',
-  'delete',
-  'replace',
-  'clear',
-]);
+/** Every function but a read changes the key (or may: a cas, a replace). */
+const writeFunctions: ReadonlySet<Operation['f']> = new Set(operationFunctions.filter((f) => f !== 'read'));
 
 export function checkBoundedReads(
   reads: readonly BoundedRead[],

@@ -27,7 +27,7 @@ export function checkNoLostWrites(
   finalReads: FinalReads,
 ): InvariantViolation[] {
   const violations: InvariantViolation[] = [];
-  const clearMayFollow = clearsOf(operations);
+  const clearMayFollow = clearMayFollowIn(operations);
   for (const { f, key, input, status, process, call } of operations) {
     if (f !== 'append' || status !== 'ok' || typeof input !== 'string') continue;
     const final = finalReads.get(key) ?? null;
@@ -46,7 +46,7 @@ export function checkNoLostWrites(
  * Asks whether a clear of `key` may have taken effect after an operation invoked at `call`: one that
  * did not fail and was not answered before that call.
  */
-export function clearsOf(operations: readonly Operation[]): (key: string, call: number) => boolean {
+export function clearMayFollowIn(operations: readonly Operation[]): (key: string, call: number) => boolean {
   const lastAnswered = new Map<string, number>();
   for (const { f, key, status, ret } of operations) {
     if (f === 'clear' && status !== 'fail')

@@ -10,7 +10,12 @@
 
 import { checkBoundedReads } from '../check/bounded-reads.js';
 import { expandClears, type Operation, pairOperations } from '../check/history.js';
-import { checkAtMostOnce, checkNoLostWrites, clearsOf, type FinalReads } from '../check/invariants.js';
+import {
+  checkAtMostOnce,
+  checkNoLostWrites,
+  clearMayFollowIn,
+  type FinalReads,
+} from '../check/invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
 import { checkScans } from '../check/scans.js';
 import type { LagPolicy } from '../protocol/config.js';
@@ -264,7 +269,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     }
     const missing: string[] = [];
     // A token a clear may have removed is no loss; tokens are unique, so each names its append.
-    const clearMayFollow = clearsOf(operations);
+    const clearMayFollow = clearMayFollowIn(operations);
     const appendCalls = new Map(
       operations.flatMap(({ f, input, call }) =>
         f === 'append' && typeof input === 'string' ? [[input, call]] : [],
