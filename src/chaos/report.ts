@@ -189,7 +189,10 @@ export interface SlowestFailover {
 /**
  * For each fault that cut the primary off: the time from the fault to the first write answered in
  * a later view whose primary is another replica (a view whose primary was never observed counts),
- * looking no further than the next such fault.
+ * looking no further than the next such fault. A write the same primary answered once the fault
+ * ended, before any other's, ends the search too: it led on (a paused primary whose backups could
+ * not lead, say), and the fault counts as not observed rather than as a failover that came later
+ * for another reason.
  */
 export function failoverTimes(
   faults: readonly FaultRecord[],
@@ -203,14 +206,15 @@ export function failoverTimes(
   let slowest: SlowestFailover | null = null;
   onPrimary.forEach((fault, index) => {
     const horizonNs = onPrimary[index + 1]?.startNs ?? Number.POSITIVE_INFINITY;
+    const ledOnAt = (timeNs: number, view: number) =>
+      fault.endNs !== null && timeNs >= fault.endNs && primaries.get(view) === fault.formerPrimary;
     const first = sorted.find(
       ({ timeNs, view }) =>
         timeNs >= fault.startNs &&
         timeNs < horizonNs &&
-        view > fault.viewNumber &&
-        primaries.get(view) !== fault.formerPrimary,
+        ((view > fault.viewNumber && primaries.get(view) !== fault.formerPrimary) || ledOnAt(timeNs, view)),
     );
-    if (first === undefined) {
+    if (first === undefined || ledOnAt(first.timeNs, first.view)) {
       notObserved += 1;
       return;
     }

@@ -14,13 +14,14 @@ function fault(
   startMs: number,
   formerPrimary: string | null,
   viewNumber: number,
+  endMs: number | null = null,
 ): FaultRecord {
   return {
     kind: 'kill',
     variant: 'primary',
     description,
     startNs: ms(startMs),
-    endNs: null,
+    endNs: endMs === null ? null : ms(endMs),
     formerPrimary,
     viewNumber,
   };
@@ -73,4 +74,34 @@ test('a failover is not looked for past the next fault on a primary', () => {
   assert.equal(measured.notObserved, 1);
   assert.equal(measured.slowest?.ms, 200);
   assert.deepEqual(failoverTimes([], [], primaries), { times: [], notObserved: 0, slowest: null });
+});
+
+test('a primary that leads on once its fault ended had no failover: not observed, not a late one', () => {
+  // Seed 20262217: r2 paused while no backup could lead; it resumed and led on, and the next change
+  // of primary came 18 s later, after a total crash (whose record names no former primary), and was
+  // counted as this fault's failover: 21.2 s.
+  const primaries = new Map([
+    [60, 'r2'],
+    [61, 'r2'],
+    [66, 'r3'],
+  ]);
+  const paused = [fault('pause r2 (primary) in view 60', 88_000, 'r2', 60, 90_700)];
+  const acknowledgements = [
+    { timeNs: ms(91_000), view: 61 },
+    { timeNs: ms(109_200), view: 66 },
+  ];
+  assert.deepEqual(failoverTimes(paused, acknowledgements, primaries), {
+    times: [],
+    notObserved: 1,
+    slowest: null,
+  });
+  // Another primary first: a failover, whatever the old one does after.
+  const early = [{ timeNs: ms(89_500), view: 66 }, ...acknowledgements];
+  assert.deepEqual(failoverTimes(paused, early, primaries).times, [1_500]);
+  // The old primary answering while the fault holds (a partition, until its lease ends) is no sign.
+  const duringFault = [
+    { timeNs: ms(88_100), view: 60 },
+    { timeNs: ms(95_000), view: 66 },
+  ];
+  assert.deepEqual(failoverTimes(paused, duringFault, primaries).times, [7_000]);
 });
