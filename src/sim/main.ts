@@ -192,7 +192,7 @@ function main(): void {
   const statusAnswers = new Map<string, number>();
   const sequences = noSequenceCounts();
   const floats = noStringWriteCounts();
-  const clears = { sent: 0, answered: 0, seeds: 0 };
+  const clears = { sent: 0, answered: 0, inSequences: 0, seeds: 0 };
   const saves = noSaveCounts();
   const failed: SeedResult[] = [];
   for (let seed = start; seed < start + count; seed++) {
@@ -220,7 +220,8 @@ function main(): void {
       floats[name] += result.stringWriteCounts[name];
     clears.sent += result.clears.sent;
     clears.answered += result.clears.answered;
-    if (result.clears.sent > 0) clears.seeds += 1;
+    clears.inSequences += result.clears.inSequences;
+    if (result.clears.sent + result.clears.inSequences > 0) clears.seeds += 1;
     for (const name of Object.keys(scans) as (keyof typeof scans)[]) scans[name] += result.scans[name];
     saves.asked += result.saves.asked;
     saves.refused += result.saves.refused;
@@ -258,7 +259,7 @@ function main(): void {
         .map(([why, number]) => `${why} ${number}`)
         .join(', ')})`,
       `keys that expire: ${expiry.set} register writes with a time to live, ${expiry.changed} expires and persists, ${expiry.ttlReads} ttl reads checked, ${expiry.readingWrites} get-sets, get-deletes and get-expires answered and recorded as what they showed; ${expiry.expired} keys deleted by a primary's logged expiry, each checked not before its time nor after it was taken away, and put in the history`,
-      `clears of every key (FLUSHALL, checked as a delete of each key): ${clears.sent} sent in ${clears.seeds} seeds, ${clears.answered} answered definitely`,
+      `clears of every key (FLUSHALL, checked as a delete of each key): ${clears.sent} sent alone in ${clears.seeds} seeds, ${clears.answered} of them answered definitely; ${clears.inSequences} sequences that clear first`,
       `incr-floats (as INCRBYFLOAT, recorded as the incrs they are): ${floats.incrFloats} answered, ${floats.incrFloatsRefused} refused NOT_A_FLOAT; put-many-if-absent on groups (MSETNX, recorded as a cas from absent): ${floats.allAbsent} answered, ${floats.allAbsentWritten} of them written; SET ... IFEQ on registers (recorded as a cas): ${floats.ifEqualSets} answered, ${floats.ifEqualSetsWritten} of them written; register puts in sequences staged under a key of their own and renamed over (recorded as the write): ${floats.stagedRenames} answered`,
       `scans of every key: ${scans.started} begun, ${scans.completed} whole (${scans.pages} pages answered) and checked: ${scans.keysDue} keys present throughout one, each returned`,
       `keys the checker could not decide: ${unknownKeys}`,

@@ -36,8 +36,12 @@
 //     value, the key gone after a delete.
 // Both hold whatever became of the sequence later (an async one a failover lost answered from one
 // state too), so they apply to every answer.
+// A clear of every key may be a sequence's first unit (clearUnit): recorded once under everyKey, as
+// a single clear, so the per-key check holds each key to it at the sequence's point, in either order
+// with the units after it on the same key (the store runs the clear first); no read-back reads a
+// clear, and no guard stands behind one.
 
-import type { EventValue, OperationFunction } from '../check/history.js';
+import { type EventValue, everyKey, type OperationFunction } from '../check/history.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import {
   isReadOnly,
@@ -135,6 +139,18 @@ export function readUnit(key: string): SequenceUnit {
     ? groupMembers(key).map((member) => kvOperation.get(bytes(member)))
     : [kvOperation.get(bytes(key))];
   return { f: 'read', key, written: null, invokeValue: null, parts, readsBack: null };
+}
+
+/** A clear of every key as a unit: recorded once, under everyKey, as a single clear is. */
+export function clearUnit(): SequenceUnit {
+  return {
+    f: 'clear',
+    key: everyKey,
+    written: null,
+    invokeValue: null,
+    parts: [kvOperation.clear()],
+    readsBack: null,
+  };
 }
 
 /**

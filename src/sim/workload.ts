@@ -118,6 +118,7 @@ import { Random } from './random.js';
 import { SimSaves } from './save-workload.js';
 import { SimScans } from './scan-workload.js';
 import {
+  clearUnit,
   describeOutcome,
   guardUnit,
   observingRefusals,
@@ -253,6 +254,8 @@ const readBackProbabilityDefault = 0.5;
 const guardProbabilityDefault = 0.3;
 /** Rare, as FLUSHALL is: a few a seed, each of which empties every key the other checks follow. */
 const clearProbability = 0.02;
+/** Share of the sequences with a write that clear every key first, in seeds with clears. */
+const sequenceClearProbability = 0.1;
 
 export const workloadDefaults: WorkloadOptions = {
   clients: 4,
@@ -486,8 +489,11 @@ export class SimWorkload {
   readonly sequenceCounts = noSequenceCounts();
   /** Single incr-floats, put-many-if-absents and SET ... IFEQs answered, and what they answered. */
   readonly stringWriteCounts = noStringWriteCounts();
-  /** Clears of every key sent, and answered (a sync or replicated reply, or a request-status answer). */
-  readonly clearCounts = { sent: 0, answered: 0 };
+  /**
+   * Clears of every key sent alone, and answered (a sync or replicated reply, or a request-status
+   * answer); and sequences sent that clear first.
+   */
+  readonly clearCounts = { sent: 0, answered: 0, inSequences: 0 };
   /** Bounded reads answered, for checkBoundedReads (they are not in the history). */
   readonly boundedReads: BoundedRead[] = [];
   /** What became of bounded reads: served by a member or by the primary, STALE replies, given up. */
@@ -877,7 +883,13 @@ export class SimWorkload {
     }
     let durability = this.chooseDurability();
     const readOnly = this.random.chance(readProbability);
+    // Now and then, where clears are drawn, the first unit clears every key: the parts after it see
+    // an empty store (the store's pending state learns "cleared", kv-store.ts).
+    const clearsFirst =
+      !readOnly && this.options.clears === true && this.random.chance(sequenceClearProbability);
+    if (clearsFirst) this.clearCounts.inSequences += 1;
     const units = chosen.map((key, at): SequenceUnit => {
+      if (clearsFirst && at === 0) return clearUnit();
       // The first unit writes, unless every one reads: a sequence with a write is a write.
       if (readOnly || (at > 0 && this.random.chance(readProbability))) return readUnit(key);
       const { operation, f, written, expected, syncOnly } = this.chooseWrite(process, key);
@@ -894,13 +906,14 @@ export class SimWorkload {
     if (!readOnly && this.random.chance(this.readBackProbability)) {
       // Not a group: its members' read is checked whole already (a torn read).
       const writers = units.flatMap((unit, at) =>
-        writesSomething(unit) && !isGroupKey(unit.key) ? [at] : [],
+        writesSomething(unit) && !isGroupKey(unit.key) && unit.f !== 'clear' ? [at] : [],
       );
       const writer = writers.length === 0 ? undefined : this.random.pick(writers);
       const unit = writer === undefined ? undefined : units[writer];
       if (writer !== undefined && unit !== undefined) units.push(readBackUnit(unit, writer));
     }
-    if (!readOnly && this.random.chance(this.guardProbability)) {
+    // Not behind a clear: the guarded register would be gone by the time the guard is checked.
+    if (!readOnly && !clearsFirst && this.random.chance(this.guardProbability)) {
       // On a register the sequence leaves alone, that this connection has read: the value it read.
       const { lastRead } = process.connection;
       const guarded = this.keys.filter(

@@ -363,7 +363,8 @@ test("the coordinator's state write hangs (coordinator-save-stall), and sometime
 
 test('clears of every key (FLUSHALL) in the seeds that draw them: no violation, and the clears answered', () => {
   // Seeds 1..40 draw none (run-seed.ts: their schedules stay those the tests above rely on); these
-  // three do, and a build whose clear leaves the append lists fails each of them (docs/TESTING.md).
+  // three do, and a build whose clear leaves the append lists fails each of them, one whose sequence
+  // does not see its own clear seed 43 (docs/TESTING.md).
   let answered = 0;
   for (const seed of [41, 43, 53]) {
     const result = runSeed(seed);
