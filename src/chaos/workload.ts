@@ -65,7 +65,9 @@
 // in the history once (check/history.ts expands it into a delete of each key); OK is definite. The
 // other checks take it into account: a staged move whose staging key a FLUSHALL may have taken is
 // unknown, not the port's bug; a bounded read may find a key emptied by one (staleness.ts); an async
-// append one may have followed is not counted lost. The run writes its ballast again after each.
+// append one may have followed is not counted lost. Half of them carry another command after them in
+// one pipeline, so the port's sequence runs it on the emptied store. The run writes its ballast
+// again after each.
 //
 // The saver (snapshot-saver.ts; when the run gives a directory for its files), one more process
 // numbered after the Redis-port ones, saves a snapshot of the cluster every few seconds through a
@@ -286,6 +288,8 @@ export interface BoundedReadCounts {
  * first from a tenth to two fifths).
  */
 export const REDIS_FLUSHALL_INTERVAL_MS = 25_000;
+/** Share of FLUSHALLs sent with another command after them in one pipeline (one sequence at the port). */
+export const REDIS_CLEAR_PIPELINED_PROBABILITY = 0.5;
 
 /** How a staged register write moves its value over the register (redisStagedWrite), in turn. */
 const stagedMoves = ['RENAME', 'COPY', 'RENAMENX'] as const;
@@ -901,7 +905,7 @@ export class Workload {
     generations: number[],
     sequence: number,
   ): Promise<boolean> {
-    if (this.clearDue(random)) return this.redisClear(first, session);
+    if (this.clearDue(random)) return this.redisClear(first, session, random, generations, sequence);
     if (random.chance(REDIS_WATCHED_CAS_PROBABILITY)) {
       return this.redisWatchedCas(first, session, random, generations, sequence);
     }
@@ -914,6 +918,20 @@ export class Workload {
       const command = this.redisCommand(first + at, session, random, generations, sequence, keys);
       if (command !== null) commands.push(command);
     }
+    return this.sendRedisCommands(session, random, commands, true);
+  }
+
+  /**
+   * Sends `commands` in one pipeline, which the port runs as one sequence; half the pipelines of
+   * more than one as a transaction (MULTI ... EXEC), and, if `mayWatch`, half of those behind a WATCH
+   * of their keys. False when the connection is lost.
+   */
+  private async sendRedisCommands(
+    session: RedisSession,
+    random: Random,
+    commands: readonly RedisCommand[],
+    mayWatch: boolean,
+  ): Promise<boolean> {
     this.redisCommands.sent += commands.length;
     if (commands.length > 1) this.redisCommands.pipelines += 1;
     // Half the pipelines are transactions: MULTI, the commands (each answered QUEUED), EXEC, whose
@@ -923,7 +941,7 @@ export class Workload {
     const args = commands.map((command) => command.args);
     let replies: RedisReply[];
     try {
-      if (transaction && random.chance(REDIS_WATCH_PROBABILITY)) {
+      if (transaction && mayWatch && random.chance(REDIS_WATCH_PROBABILITY)) {
         this.redisCommands.watched += 1;
         const keys = args.map((one) => one[1] as string); // every command here names its key first
         const watched = await session.connection.command(['WATCH', ...keys], REDIS_COMMAND_TIMEOUT_MS);
@@ -1211,42 +1229,65 @@ export class Workload {
 
   /**
    * FLUSHALL through a Redis port: a clear of every key, in the history once (history.ts, everyKey),
-   * definite when answered OK. The run's ballast, which it takes too, is written again after it.
+   * definite when answered OK. Half the time another command follows it in the same pipeline (so in
+   * the port's sequence, where it runs on the emptied store), sometimes as a transaction; never behind
+   * a WATCH, which needs keys. The run's ballast, which it takes too, is written again after it.
    */
-  private async redisClear(process: number, session: RedisSession): Promise<boolean> {
+  private async redisClear(
+    first: number,
+    session: RedisSession,
+    random: Random,
+    generations: number[],
+    sequence: number,
+  ): Promise<boolean> {
+    const commands = [this.clearCommand(first)];
+    if (random.chance(REDIS_CLEAR_PIPELINED_PROBABILITY)) {
+      const after = this.redisCommand(first + 1, session, random, generations, sequence, new Set());
+      if (after !== null) commands.push(after);
+    }
+    this.redisCommands.flushes += 1;
+    const clearsBefore = this.redisCommands.flushesOk;
+    const connected = await this.sendRedisCommands(session, random, commands, false);
+    if (this.redisCommands.flushesOk > clearsBefore) {
+      try {
+        await this.options.rewriteBallast?.();
+      } catch (error) {
+        this.countCause(`ballast rewrite after FLUSHALL ${describeError(error)}`);
+      }
+    }
+    return connected;
+  }
+
+  /** FLUSHALL as a command of history process `process`: invoked in the history now. */
+  private clearCommand(process: number): RedisCommand {
     const { recorder, clock } = this.options;
     const clear = { invokedNs: clock(), acknowledgedNs: null as number | null };
     this.clears.push(clear);
     const handle = recorder.invoke(process, 'clear', everyKey, null, clear.invokedNs);
-    this.redisCommands.sent += 1;
-    this.redisCommands.flushes += 1;
-    let reply: RedisReply;
-    try {
-      reply = await session.connection.command(['FLUSHALL'], REDIS_COMMAND_TIMEOUT_MS);
-    } catch (error) {
-      this.countCause(`redis FLUSHALL ${describeError(error)}`);
-      recorder.info(handle, clock());
-      return false;
-    }
-    if (reply !== 'OK') {
-      if (!(reply instanceof RedisReplyError))
-        this.malformedRedisReplies.push(`FLUSHALL was answered ${describeReply(reply)}`);
-      this.countCause(
-        `redis FLUSHALL ${reply instanceof RedisReplyError ? (reply.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
-      );
-      recorder.info(handle, clock());
-      return true;
-    }
-    clear.acknowledgedNs = clock();
-    recorder.ok(handle, null, clear.acknowledgedNs);
-    this.redisCommands.ok += 1;
-    this.redisCommands.flushesOk += 1;
-    try {
-      await this.options.rewriteBallast?.();
-    } catch (error) {
-      this.countCause(`ballast rewrite after FLUSHALL ${describeError(error)}`);
-    }
-    return true;
+    return {
+      args: ['FLUSHALL'],
+      settle: (reply) => {
+        if (reply !== 'OK') {
+          if (!(reply instanceof RedisReplyError))
+            this.malformedRedisReplies.push(`FLUSHALL was answered ${describeReply(reply)}`);
+          this.countCause(
+            `redis FLUSHALL ${reply instanceof RedisReplyError ? (reply.message.split(' ')[0] ?? '') : 'unexpected reply'}`,
+          );
+          recorder.info(handle, clock());
+          return;
+        }
+        clear.acknowledgedNs = clock();
+        recorder.ok(handle, null, clear.acknowledgedNs);
+        this.redisCommands.ok += 1;
+        this.redisCommands.flushesOk += 1;
+      },
+      lost: (why) => {
+        this.countCause(`redis FLUSHALL ${why}`);
+        recorder.info(handle, clock());
+      },
+      // Never behind a WATCH, so never aborted by one; unknown is all a history may say anyway.
+      aborted: () => recorder.info(handle, clock()),
+    };
   }
 
   /** Whether a FLUSHALL sent before now may have taken effect after `sinceNs` (not answered before it). */
