@@ -17,12 +17,11 @@ import {
   checkLinearizable,
   checkNoLostWrites,
   checkScans,
-  clearMayFollowIn,
+  clearMayHaveTakenIn,
   describeOperation,
   expandClears,
   type HistoryEvent,
   HistoryRecorder,
-  type Operation,
   pairOperations,
   summarize,
   toJsonLines,
@@ -298,7 +297,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         workload.asyncAppendsAcknowledged,
         workload.appendKeys,
         finalReads,
-        clearMayHaveTaken(expandClears(pairOperations(recorder.events()))),
+        clearMayHaveTakenIn(expandClears(pairOperations(recorder.events()))),
       );
       if (!directoryLostIn(nemesis?.faults ?? [])) {
         const recorded = () => (monitor?.status?.asyncLost ?? 0) >= lost;
@@ -355,7 +354,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     asyncAppends,
     workload?.appendKeys ?? [],
     finalReads,
-    clearMayHaveTaken(operations),
+    clearMayHaveTakenIn(operations),
   );
   const faults = nemesis?.faults ?? [];
   const primaries = monitor?.primaries ?? new Map<number, string>();
@@ -484,7 +483,7 @@ function asyncAppendsLostIn(
   appends: readonly AsyncAppend[],
   appendKeys: readonly string[],
   finalReads: ReadonlyMap<string, string | null>,
-  cleared: (append: AsyncAppend) => boolean,
+  cleared: (key: string, token: string) => boolean,
 ): number {
   const keys = new Set(appendKeys);
   return appends.filter(
@@ -492,17 +491,8 @@ function asyncAppendsLostIn(
       keys.has(append.key) &&
       finalReads.has(append.key) &&
       !(finalReads.get(append.key) ?? '').includes(append.token) &&
-      !cleared(append),
+      !cleared(append.key, append.token),
   ).length;
-}
-
-/** Whether a clear of the history may have come after an append (its token names it: tokens are unique). */
-function clearMayHaveTaken(operations: readonly Operation[]): (append: AsyncAppend) => boolean {
-  const clearMayFollow = clearMayFollowIn(operations);
-  const calls = new Map<string, number>();
-  for (const { f, input, call } of operations)
-    if (f === 'append' && typeof input === 'string') calls.set(input, call);
-  return ({ key, token }) => clearMayFollow(key, calls.get(token) ?? 0);
 }
 
 /** Faults that lose or repair a data directory: async writes only it held may go unreported. */

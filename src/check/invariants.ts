@@ -55,6 +55,21 @@ export function clearMayFollowIn(operations: readonly Operation[]): (key: string
   return (key, call) => (lastAnswered.get(key) ?? Number.NEGATIVE_INFINITY) >= call;
 }
 
+/**
+ * Asks whether a clear of `key` may have taken `token`: come after the append that wrote it (tokens
+ * are unique, so each names its append; clearMayFollowIn). Not for tokens the history lacks.
+ */
+export function clearMayHaveTakenIn(
+  operations: readonly Operation[],
+): (key: string, token: string) => boolean {
+  const clearMayFollow = clearMayFollowIn(operations);
+  const calls = new Map<string, number>();
+  for (const { f, input, call } of operations) {
+    if (f === 'append' && typeof input === 'string') calls.set(input, call);
+  }
+  return (key, token) => clearMayFollow(key, calls.get(token) ?? Number.NEGATIVE_INFINITY);
+}
+
 /** No token may appear twice in a final value. */
 export function checkAtMostOnce(
   finalReads: FinalReads,

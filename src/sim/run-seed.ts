@@ -13,7 +13,7 @@ import { expandClears, type Operation, pairOperations } from '../check/history.j
 import {
   checkAtMostOnce,
   checkNoLostWrites,
-  clearMayFollowIn,
+  clearMayHaveTakenIn,
   type FinalReads,
 } from '../check/invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
@@ -268,18 +268,13 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       violations.push(`key ${violation.key}: ${violation.rule}: ${violation.message}`);
     }
     const missing: string[] = [];
-    // A token a clear may have removed is no loss; tokens are unique, so each names its append.
-    const clearMayFollow = clearMayFollowIn(operations);
-    const appendCalls = new Map(
-      operations.flatMap(({ f, input, call }) =>
-        f === 'append' && typeof input === 'string' ? [[input, call]] : [],
-      ),
-    );
+    // A token a clear may have removed is no loss.
+    const clearMayHaveTaken = clearMayHaveTakenIn(operations);
     for (const [key, tokens] of workload.asyncAppendsAcknowledged) {
       const final = finalReads.get(key) ?? '';
       for (const token of tokens) {
         asyncAcknowledged += 1;
-        if (final.includes(token) || clearMayFollow(key, appendCalls.get(token) ?? 0)) continue;
+        if (final.includes(token) || clearMayHaveTaken(key, token)) continue;
         asyncLost += 1;
         missing.push(token);
       }

@@ -331,7 +331,7 @@ export class KeyValueStore implements StateMachine {
     if (operation.kind === 'delete-many') return this.#deleteMany(operation);
     if (operation.kind === 'rename' || operation.kind === 'copy') return this.#move(operation);
     if (operation.kind === 'clear') {
-      const count = this.#entries.size + (this.#pending?.keys ?? 0);
+      const count = this.#keysHeld();
       return {
         result: encodeResult({ kind: 'clear', count }),
         update: count === 0 ? noUpdate : encodeClearUpdate(),
@@ -359,7 +359,7 @@ export class KeyValueStore implements StateMachine {
     if (operation.kind === 'expect') return this.#expect(operation);
     if (operation.kind === 'scan') return this.#scan(operation);
     if (operation.kind === 'count') {
-      return encodeResult({ kind: 'count', count: this.#entries.size + (this.#pending?.keys ?? 0) });
+      return encodeResult({ kind: 'count', count: this.#keysHeld() });
     }
     this.#checkOperands(operation);
     const key = latin1String(operation.key);
@@ -475,6 +475,11 @@ export class KeyValueStore implements StateMachine {
         `a sequence of ${parts.length} operations exceeds operationsPerSequenceMax = ${this.limits.operationsPerSequenceMax}`,
       );
     }
+  }
+
+  /** The keys the store holds, as the parts of a sequence run so far left it. */
+  #keysHeld(): number {
+    return this.#entries.size + (this.#pending?.keys ?? 0);
   }
 
   /** A key's value as the parts of a sequence run so far left it (outside one, the store's). */
@@ -759,7 +764,7 @@ export class KeyValueStore implements StateMachine {
    * (kv-limits.ts). A write that adds nothing goes on even in a store over its limit.
    */
   #checkRoom(added: number, grown: number, kind: KvOperation['kind']): void {
-    const held = this.#entries.size + (this.#pending?.keys ?? 0);
+    const held = this.#keysHeld();
     const bytes = this.#bytes + (this.#pending?.bytes ?? 0);
     if (added > 0 && held + added > this.limits.keysMax) {
       throw new ServiceError(

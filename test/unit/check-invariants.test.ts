@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import {
   checkAtMostOnce,
   checkNoLostWrites,
+  clearMayHaveTakenIn,
   everyKey,
   expandClears,
   HistoryRecorder,
@@ -85,6 +86,20 @@ test('an acknowledged append a clear may have followed is no loss; one after eve
     checkNoLostWrites(cancelled, new Map([['x', 'p1-3;']])).map(({ token }) => token),
     ['p1-1;', 'p1-2;'],
   );
+});
+
+test('clearMayHaveTakenIn names the tokens of appends a clear of their key may have come after', () => {
+  const recorder = new HistoryRecorder();
+  const before = recorder.invoke(1, 'append', 'x', 'p1-1;', 0);
+  recorder.info(before, 1); // async: acknowledged, may be lost
+  const clear = recorder.invoke(2, 'clear', everyKey, null, 2);
+  recorder.ok(clear, null, 3);
+  const after = recorder.invoke(1, 'append', 'x', 'p1-2;', 4);
+  recorder.info(after, 5);
+  const taken = clearMayHaveTakenIn(expandClears(pairOperations(recorder.events())));
+  assert.equal(taken('x', 'p1-1;'), true);
+  assert.equal(taken('x', 'p1-2;'), false);
+  assert.equal(taken('y', 'p1-1;'), false, 'no clear names a key the history lacks');
 });
 
 test('summarize counts outcomes overall and per function', () => {
