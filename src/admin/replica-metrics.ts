@@ -5,7 +5,13 @@
 import type { Registry } from 'prom-client';
 import type { ReplicaInspection, ReplicaServer } from '../node/replica-server.js';
 import { requestSeriesLabels } from '../node/request-timing.js';
-import { gaugeFrom, labelledGaugeFrom, roleGaugeFrom, type ScrapeSource } from './metric-kinds.js';
+import {
+  counterFrom,
+  gaugeFrom,
+  labelledGaugeFrom,
+  roleGaugeFrom,
+  type ScrapeSource,
+} from './metric-kinds.js';
 import { createNodeRegistry } from './node-metrics.js';
 import { ScrapedHistogram } from './scraped-histogram.js';
 
@@ -70,6 +76,12 @@ export function createReplicaRegistry(
     'understudy_async_at_risk',
     'Primary only: async writes on its disk (acknowledged) that some backup of the view does not hold on disk yet; a failover now could lose them.',
     () => now().asyncAtRisk,
+  );
+  counterFrom(
+    registry,
+    'understudy_snapshot_write_failures_total',
+    'Snapshots this process could not write (a full or failing disk). It serves on and tries again later; until one is kept, its log is not compacted and takes ever more disk.',
+    () => now().snapshotWriteFailures,
   );
   // A replica runs one service for its life: a service that measures its state always does.
   if (source.current.stateSize !== null) {

@@ -115,6 +115,8 @@ export const COORDINATOR_DISK_FULL_PROBABILITY = 0.2;
 export const DISK_FULL_RESTART_WHILE_FULL_PROBABILITY = 0.5;
 /** What a server's fatal line on a full disk names (the system error's code). */
 const NO_SPACE = 'ENOSPC';
+/** How a replica's warning begins when a snapshot write failed and it serves on. */
+const SNAPSHOT_WRITE_FAILED = 'writing a snapshot failed';
 /** Paused and cut off: past the lease (400 ms) plus its margin and the failure timeout. */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */
@@ -270,6 +272,8 @@ export interface FaultChecks {
   disksFilled: number;
   /** Servers that stopped on their full disk, each saying so in a fatal line naming ENOSPC. */
   diskFullStops: number;
+  /** Snapshot writes that failed on a full disk while the replica served on, saying so in a warning. */
+  diskFullSnapshotFailures: number;
   /** Restarts tried while the disk was still full (a supervisor's), and how many of them ran. */
   diskFullRestarts: number;
   diskFullRestartsRan: number;
@@ -293,6 +297,7 @@ export const noFaultChecks = (): FaultChecks => ({
   transferKillsRejoined: 0,
   disksFilled: 0,
   diskFullStops: 0,
+  diskFullSnapshotFailures: 0,
   diskFullRestarts: 0,
   diskFullRestartsRan: 0,
 });
@@ -882,7 +887,8 @@ class Planner {
 
   /**
    * Notes where each of `names`' logs ends now; the returned function (called at the heal) counts
-   * those that stopped since, each of which must have said why in a fatal line naming ENOSPC.
+   * those that stopped since, each of which must have said why in a fatal line naming ENOSPC, and
+   * the snapshot writes that failed on ENOSPC while their replica served on (a warning each).
    */
   private diskFullWatch(names: readonly string[]): () => string {
     const { cluster, checks, problem } = this.context;
@@ -891,10 +897,17 @@ class Planner {
     const from = new Map(names.map((name) => [name, logSize(server(name).logPath)]));
     return () => {
       const stopped: string[] = [];
+      let snapshotFailures = 0;
       for (const name of names) {
-        const fatal = readReplicaLog(server(name).logPath, from.get(name)).some(
-          (line) => line.fields.level === 'fatal' && JSON.stringify(line.fields).includes(NO_SPACE),
-        );
+        const lines = readReplicaLog(server(name).logPath, from.get(name));
+        const naming = (level: string) =>
+          lines.filter(
+            (line) => line.fields.level === level && JSON.stringify(line.fields).includes(NO_SPACE),
+          );
+        snapshotFailures += naming('warn').filter((line) =>
+          line.message.startsWith(SNAPSHOT_WRITE_FAILED),
+        ).length;
+        const fatal = naming('fatal').length > 0;
         if (fatal) {
           checks.diskFullStops += 1;
           stopped.push(name);
@@ -902,9 +915,11 @@ class Planner {
           problem(`${name} stopped while its disk was full without a fatal log line naming ${NO_SPACE}`);
         }
       }
+      checks.diskFullSnapshotFailures += snapshotFailures;
+      const served = snapshotFailures === 0 ? '' : `; ${snapshotFailures} snapshot writes failed, served on`;
       return stopped.length === 0
-        ? 'none stopped on it'
-        : `${stopped.join(', ')} stopped on ${NO_SPACE}, saying so`;
+        ? `none stopped on it${served}`
+        : `${stopped.join(', ')} stopped on ${NO_SPACE}, saying so${served}`;
     };
   }
 

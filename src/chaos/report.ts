@@ -306,6 +306,7 @@ export function formatReport(report: ChaosReport): string {
   if (loss.disksFilled > 0) {
     lines.push(
       `disks filled: ${loss.disksFilled}, servers stopped on ENOSPC saying so: ${loss.diskFullStops}, ` +
+        `snapshot writes that failed on ENOSPC, the replica serving on: ${loss.diskFullSnapshotFailures}, ` +
         `restarted while still full: ${loss.diskFullRestarts} (${loss.diskFullRestartsRan} ran)`,
     );
   }

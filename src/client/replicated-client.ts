@@ -107,6 +107,7 @@ const saveChunkBytes = 1024 * 1024;
 const saveReadsInFlight = 4;
 /** Passes over the rest of a file that may fail in a row, none writing a byte, before the attempt starts over. */
 const saveReadRetries = 3;
+const noAttemptFinished = 'no attempt finished';
 /** Refusals of a save after which another attempt may succeed (the primary changed, the file was replaced). */
 const saveRetryableCodes: ReadonlySet<string> = new Set([
   ErrorCode.notPrimary,
@@ -490,7 +491,7 @@ export class ReplicatedClient {
   async saveSnapshot(sink: SnapshotSaveSink, options: SaveSnapshotOptions = {}): Promise<SaveReady> {
     const endMs = performance.now() + (options.deadlineMs ?? SAVE_DEADLINE_MS_DEFAULT);
     let backoffMs = RETRY_BACKOFF_MIN_MS;
-    let lastFailure = 'no attempt finished';
+    let lastFailure = noAttemptFinished;
     while (performance.now() < endMs && !this.closing.signal.aborted) {
       let primary: SharedConnection<SaveReply> | null = null;
       try {
@@ -510,7 +511,8 @@ export class ReplicatedClient {
       } catch (error) {
         if (!(error instanceof UnderstudyError) || error instanceof HandshakeError) throw error;
         if (error instanceof RequestRefusedError && !saveRetryableCodes.has(error.code)) throw error;
-        lastFailure = error.message;
+        // An attempt the deadline itself cut short says less than the failure before it.
+        if (performance.now() < endMs || lastFailure === noAttemptFinished) lastFailure = error.message;
       } finally {
         primary?.close();
       }

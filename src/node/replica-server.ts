@@ -27,7 +27,15 @@ import {
   serviceIdentityProblem,
 } from '../protocol/service-identity.js';
 import type { StateMachineFactory, StateSize } from '../protocol/state-machine.js';
-import { type ConnectionId, connectionId, type ReplicaId, type Role, replicaId } from '../protocol/types.js';
+import {
+  type ConnectionId,
+  connectionId,
+  type LogPosition,
+  type ReplicaId,
+  type Role,
+  replicaId,
+  type SnapshotInfo,
+} from '../protocol/types.js';
 import { createKeyValueStore, keyValueService } from '../state-machine/kv-service.js';
 import { claimDirectoryForService } from '../storage/directory-service.js';
 import { openReplicaDirectory } from '../storage/replica-directory.js';
@@ -148,6 +156,8 @@ export interface ReplicaInspection {
   readonly stateSize: StateSize | null;
   /** The service this replica runs. */
   readonly service: ServiceIdentity;
+  /** Snapshot writes that failed since this process started (it serves on; see snapshotWriteFailed). */
+  readonly snapshotWriteFailures: number;
 }
 
 /** Timings this shell takes on the hot path, into typed arrays (see timing-histogram.ts). */
@@ -439,6 +449,7 @@ export class ReplicaServer {
       stalls: this.stalls,
       failureTimeoutTicks: config.protocol.failureTimeoutTicks,
       stateSize: this.core.stateSize(),
+      snapshotWriteFailures: this.core.snapshotWriteFailures,
     };
   }
 
@@ -668,7 +679,13 @@ export class ReplicaServer {
         const { position, payload } = operation;
         crashIfAt('before-snapshot');
         this.afterSnapshotWork(async () => {
-          const info = await this.snapshots.write(position, payload);
+          let info: SnapshotInfo;
+          try {
+            info = await this.snapshots.write(position, payload);
+          } catch (error) {
+            this.snapshotWriteFailed(position, error);
+            return;
+          }
           crashIfAt('snapshot-written');
           this.core.snapshotWritten(info);
         });
@@ -701,8 +718,29 @@ export class ReplicaServer {
   }
 
   /**
-   * Runs snapshot file work after what was asked before it. A failed write or fsync is fatal, as in
-   * the log: the process stops rather than trust a file whose data may not be on disk.
+   * A snapshot could not be written (the store removed what it wrote). Not fatal, unlike the log: no
+   * write was acknowledged on the strength of it, and the log still holds every entry since the last
+   * kept snapshot, so the replica serves on and tries again later. On a disk that fills up, the
+   * snapshot, a whole new file, is the first write to find no room (the log writes into segments
+   * created at full size): stopping there put every replica of a cluster with equal disks in a loop
+   * of restarts and failed snapshots while its log still had room.
+   */
+  private snapshotWriteFailed(position: LogPosition, error: unknown): void {
+    const retrySeconds =
+      (this.options.config.protocol.snapshotRetryTicks * this.options.config.tickMs) / 1000;
+    const reason = errorText(error);
+    this.logger.warn(
+      { error: reason, index: position.index, retryInSeconds: retrySeconds },
+      'writing a snapshot failed; the log keeps every entry since the last kept snapshot, and the next is tried later',
+    );
+    this.core.snapshotFailed(position);
+    this.saves.snapshotFailed(reason);
+  }
+
+  /**
+   * Runs snapshot file work after what was asked before it. A failure that reaches here (keeping a
+   * written snapshot: a rename and a directory fsync) is fatal, as in the log: the process stops
+   * rather than trust a directory whose changes may not be on disk.
    */
   private afterSnapshotWork(work: () => Promise<void>): void {
     this.snapshotWork = this.snapshotWork.then(async () => {
@@ -711,7 +749,7 @@ export class ReplicaServer {
         await work();
       } catch (error) {
         // Written before the exit: the log's destination is synchronous (logger.ts).
-        this.logger.fatal({ error: errorText(error) }, 'writing a snapshot failed; stopping');
+        this.logger.fatal({ error: errorText(error) }, 'keeping a snapshot failed; stopping');
         process.exit(1);
       }
       this.scheduleFlush();

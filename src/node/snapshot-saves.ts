@@ -159,6 +159,24 @@ export class SnapshotSaves {
     this.pending.length = waiting;
   }
 
+  /**
+   * The snapshot the waiting saves counted on could not be written: each is refused with why, at
+   * once, rather than at its deadline (the next is not tried before the core's retry wait, and a
+   * save asked again tries at once).
+   */
+  snapshotFailed(reason: string): void {
+    for (const save of this.pending) {
+      if (save.connection.isClosed) continue;
+      refuse(
+        save.connection,
+        save.id,
+        ErrorCode.unavailable,
+        `replica ${this.options.replica} could not write the snapshot (${reason}); save again once its disk has room`,
+      );
+    }
+    this.pending.length = 0;
+  }
+
   private ready(save: PendingSave, snapshot: SnapshotInfo): void {
     const { replica, service } = this.options;
     this.options.logger.info(

@@ -63,6 +63,12 @@ export interface ProtocolConfig {
    * thirds to all of it (by its incarnation), so replicas do not all rewrite their state at once.
    */
   readonly snapshotLogBytes: number;
+  /**
+   * After a snapshot write failed (a full disk, a failing one), the wait before the next is tried.
+   * The log keeps every entry since the last kept snapshot meanwhile, so nothing is lost; the disk
+   * only holds more log until a snapshot is kept again. An operator's save tries at once.
+   */
+  readonly snapshotRetryTicks: number;
   /** A session whose client sent nothing for this long is expired (decided by the primary, logged). */
   readonly sessionIdleTicks: number;
   /** Beyond this many sessions the least recently active are expired, oldest first. */
@@ -137,6 +143,7 @@ export const defaultProtocolConfig: ProtocolConfig = {
   pendingRequestsMax: 16384,
   stallTicksMin: 15,
   snapshotLogBytes: 4 * 1024 * 1024,
+  snapshotRetryTicks: 500,
   sessionIdleTicks: 360_000,
   sessionsMax: 50_000,
   syncQuorum: syncQuorumAll,
@@ -152,6 +159,7 @@ export const tinyProtocolConfig: ProtocolConfig = {
   inFlightEntriesMax: 8,
   pendingRequestsMax: 64,
   snapshotLogBytes: 2048,
+  snapshotRetryTicks: 50,
   sessionIdleTicks: 3000,
   sessionsMax: 64,
 };

@@ -214,6 +214,12 @@ export class Replica {
   /** A save asked for a kept snapshot at this index or later (0: none asked); taken then whatever the log's size. */
   private saveWantedIndex = 0;
   private logBytesSinceSnapshot = 0;
+  /** No snapshot is begun before this tick (but for a save) once one failed to be written. */
+  private snapshotRetryTick = Number.NEGATIVE_INFINITY;
+  /** A snapshot failed to be written and none was begun since: the next is taken whatever the log's size. */
+  private snapshotRetryOwed = false;
+  /** Snapshot writes that failed in this process's life; a kept snapshot does not reset it. */
+  private snapshotWriteFailureCount = 0;
   /**
    * This process takes its snapshots at two thirds to all of the threshold, by its incarnation:
    * replicas apply the same log, and with one threshold all of them rewrote a large state at the same
@@ -445,6 +451,30 @@ export class Replica {
     taking.written = info;
     this.keepSnapshotIfCommitted();
     this.checkInvariants();
+  }
+
+  /**
+   * The shell could not write the snapshot asked for by a `snapshot` operation (a full or failing
+   * disk; it removed what it wrote). Nothing relied on it: the log still holds every entry since the
+   * last kept snapshot. The next is tried after `snapshotRetryTicks`, however little log came since;
+   * the saves that waited for this one were refused by the shell.
+   */
+  snapshotFailed(position: LogPosition): void {
+    this.catchUp();
+    if (this.testOnlyFaults.ignoreFailedSnapshots === true) return;
+    const taking = this.snapshotInProgress;
+    if (taking === null || taking.written !== null || taking.position.index !== position.index) return;
+    this.snapshotInProgress = null;
+    this.snapshotRetryOwed = true;
+    this.snapshotRetryTick = this.now + this.config.snapshotRetryTicks;
+    this.snapshotWriteFailureCount += 1;
+    this.saveWantedIndex = 0;
+    this.checkInvariants();
+  }
+
+  /** Snapshot writes that failed since this process started (a metric). */
+  get snapshotWriteFailures(): number {
+    return this.snapshotWriteFailureCount;
   }
 
   /**
@@ -1699,7 +1729,10 @@ export class Replica {
     const threshold =
       Math.max(this.config.snapshotLogBytes, Math.floor((saved?.sizeBytes ?? 0) / 4)) * this.snapshotStagger;
     const saveWaits = this.saveWantedIndex > (saved?.position.index ?? 0);
-    if (this.logBytesSinceSnapshot < threshold && !saveWaits) return;
+    if (!saveWaits) {
+      if (this.now < this.snapshotRetryTick) return;
+      if (this.logBytesSinceSnapshot < threshold && !this.snapshotRetryOwed) return;
+    }
     const position = this.log.positionAt(this.appliedIndex);
     const stateMachine = this.stateMachine;
     const payload = beginSnapshotPayload({
@@ -1709,6 +1742,7 @@ export class Replica {
       epochs: this.log.historyThrough(position.index),
     });
     this.logBytesSinceSnapshot = 0;
+    this.snapshotRetryOwed = false;
     this.snapshotInProgress = { position, written: null, keeping: false };
     this.effects.storage.push({ kind: 'snapshot', position, payload });
   }

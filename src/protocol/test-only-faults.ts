@@ -80,6 +80,12 @@ export interface TestOnlyFaults {
    * must catch it.
    */
   readonly scanByPosition?: boolean;
+  /**
+   * Snapshot writes that fail: the core ignores the shell's report of one and waits for the write for
+   * ever, so it takes no snapshot again. The check that a replica keeps a snapshot once its disk
+   * healed must catch it.
+   */
+  readonly ignoreFailedSnapshots?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -103,4 +109,5 @@ export const testOnlyFaultNames = [
   'neverExpire',
   'keepTtlOnPut',
   'scanByPosition',
+  'ignoreFailedSnapshots',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

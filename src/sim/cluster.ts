@@ -123,6 +123,8 @@ interface SimNode {
   clockTime: number;
   paused: boolean;
   held: HeldInput[];
+  /** The last snapshot whose write failed, and the process that asked for it (a restart forgets it). */
+  failedSnapshot: { readonly replica: Replica; readonly index: number } | null;
 }
 
 /**
@@ -187,6 +189,8 @@ export interface TransferUnderWay {
 export interface StorageCounts {
   /** Snapshots written aside, and made the newest kept one. */
   snapshotsTaken: number;
+  /** Snapshot writes that failed (snapshot-fail): the replica served on and tried again later. */
+  snapshotsFailed: number;
   snapshotsKept: number;
   transfersCompleted: number;
   /** Transfers that died with their receiver, their sender or the link between them. */
@@ -239,6 +243,7 @@ export class SimCluster {
   private readonly transfers: SimTransfer[] = [];
   readonly counts: StorageCounts = {
     snapshotsTaken: 0,
+    snapshotsFailed: 0,
     snapshotsKept: 0,
     transfersCompleted: 0,
     transfersFailed: 0,
@@ -292,6 +297,7 @@ export class SimCluster {
         clockTime: 0,
         paused: false,
         held: [],
+        failedSnapshot: null,
       };
       this.nodes.set(id, node);
       this.start(id);
@@ -605,6 +611,12 @@ export class SimCluster {
     this.node(id).disk.failNextSync = fails;
   }
 
+  /** While set, `id`'s snapshot writes fail and its log's go on (a disk nearly full); it serves on. */
+  setSnapshotWritesFail(id: ReplicaId, fail: boolean): void {
+    this.node(id).disk.failSnapshotWrites = fail;
+    this.trace(`snapshot writes of ${id} ${fail ? 'fail' : 'succeed again'}`);
+  }
+
   /** Makes `id`'s clock run at `rate` ticks per simulated tick (1 is exact). */
   setClockRate(id: ReplicaId, rate: number): void {
     this.node(id).clockRate = rate;
@@ -703,6 +715,18 @@ export class SimCluster {
     return this.node(id).replica;
   }
 
+  /** The protocol's settings every replica runs with. */
+  get config(): ProtocolConfig {
+    return this.options.config;
+  }
+
+  /** The index of the last snapshot `id`'s running process failed to write, or null if none failed. */
+  failedSnapshotIndex(id: ReplicaId): number | null {
+    const node = this.node(id);
+    const failed = node.failedSnapshot;
+    return failed !== null && failed.replica === node.replica ? failed.index : null;
+  }
+
   /** Snapshot transfers under way now. */
   transfersUnderWay(): readonly TransferUnderWay[] {
     return this.transfers.map(({ from, to, snapshot, deliverAt }) => ({
@@ -731,6 +755,7 @@ export class SimCluster {
       const disk = node.disk.step(this.now, this.random, node.diskFaults ?? this.disk);
       if (disk.kind === 'synced') {
         this.counts.snapshotsTaken += disk.snapshotsWritten.length;
+        this.counts.snapshotsFailed += disk.snapshotsFailed.length;
         this.counts.snapshotsKept += disk.snapshotsKept.length;
       }
       if (disk.kind === 'failed') {
@@ -862,6 +887,10 @@ export class SimCluster {
     if (replica === null) return;
     replica.durable(node.disk.durablePosition);
     for (const info of step.snapshotsWritten) replica.snapshotWritten(info);
+    for (const position of step.snapshotsFailed) {
+      replica.snapshotFailed(position);
+      node.failedSnapshot = { replica, index: position.index };
+    }
     for (const position of step.snapshotsKept) replica.snapshotKept(position);
     this.flushReplica(id, replica, node.disk);
   }

@@ -3,10 +3,13 @@
 // record, and their states must be equal.
 
 import type { StateMachine } from '../protocol/state-machine.js';
+import type { ReplicaId } from '../protocol/types.js';
 import type { SimCluster } from './cluster.js';
 
 /** How long the healed cluster may take to bring every replica into the view and up to date. */
 export const convergenceTicksMax = 8_000;
+/** How long past its retry wait a replica whose snapshot write failed may take to keep one. */
+const snapshotResumeTicksMax = 2_000;
 
 /**
  * Checks that every replica ends in the view with the whole log applied and the same state, as
@@ -37,6 +40,7 @@ export function checkConvergence(
     violations.push(`liveness: replicas did not converge (view ${JSON.stringify(cluster.view())})`);
     return;
   }
+  checkSnapshotsResume(cluster, violations);
   const fingerprints = ids.map((id) => {
     const replica = cluster.replica(id);
     replica?.applyCommitted();
@@ -44,5 +48,28 @@ export function checkConvergence(
   });
   if (new Set(fingerprints).size !== 1) {
     violations.push(`replicas diverged: ${ids.map((id, k) => `${id} ${fingerprints[k]}`).join(', ')}`);
+  }
+}
+
+/**
+ * A snapshot that could not be written (snapshot-fail) is tried again once the retry wait is over:
+ * with the disk healed, every replica whose running process failed to write one must keep a snapshot
+ * as far as it got, or as far as its log now goes if a rollback took that back. Otherwise its log
+ * would never be compacted again.
+ */
+function checkSnapshotsResume(cluster: SimCluster, violations: string[]): void {
+  const ids = [...cluster.nodes.keys()];
+  const owed = (id: ReplicaId): boolean => {
+    const failedAt = cluster.failedSnapshotIndex(id);
+    const status = cluster.replica(id)?.status();
+    if (failedAt === null || status === undefined) return false;
+    return (status.snapshot?.position.index ?? 0) < Math.min(failedAt, status.appliedIndex);
+  };
+  if (cluster.runUntil(() => !ids.some(owed), cluster.config.snapshotRetryTicks + snapshotResumeTicksMax))
+    return;
+  for (const id of ids.filter(owed)) {
+    violations.push(
+      `liveness: ${id} kept no snapshot as far as the one it failed to write (index ${cluster.failedSnapshotIndex(id)}) once its disk was healed`,
+    );
   }
 }

@@ -57,6 +57,8 @@ export type DiskStep =
   | {
       readonly kind: 'synced';
       readonly snapshotsWritten: readonly SnapshotInfo[];
+      /** Snapshots whose write failed (failSnapshotWrites): the shell removed the file and serves on. */
+      readonly snapshotsFailed: readonly LogPosition[];
       readonly snapshotsKept: readonly LogPosition[];
     };
 
@@ -99,6 +101,12 @@ export class SimDisk {
   hung = false;
   /** The next fsync fails: the process stops, as the real log does (it never retries an fsync). */
   failNextSync = false;
+  /**
+   * Snapshot writes fail while set (a disk nearly full: a snapshot is a whole new file, while the log
+   * writes into segments created at full size), and the log's writes go on. The disk's, so a restart
+   * keeps it; a wiped directory is a new disk.
+   */
+  failSnapshotWrites = false;
   private readonly salt: number;
   /** The position the log image follows: its segment starts at base.index + 1. */
   private base: LogPosition = positionZero;
@@ -288,9 +296,13 @@ export class SimDisk {
         return { kind: 'failed' };
       }
       const snapshotsWritten: SnapshotInfo[] = [];
+      const snapshotsFailed: LogPosition[] = [];
       const snapshotsKept: LogPosition[] = [];
       for (const write of this.syncing.writes) {
-        if (write.kind === 'snapshot') {
+        if (write.kind === 'snapshot' && this.failSnapshotWrites) {
+          this.temporary = null;
+          snapshotsFailed.push(write.position);
+        } else if (write.kind === 'snapshot') {
           // Encoded only now, after the replica has applied more: the encoding must still be the
           // state at write.position.
           const payload = finishSnapshot(write.payload);
@@ -309,7 +321,7 @@ export class SimDisk {
         }
       }
       this.syncing = null;
-      result = { kind: 'synced', snapshotsWritten, snapshotsKept };
+      result = { kind: 'synced', snapshotsWritten, snapshotsFailed, snapshotsKept };
     }
     if (this.syncing === null && this.queued.length > 0) {
       this.syncing = {

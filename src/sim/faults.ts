@@ -67,6 +67,7 @@ export const faultKinds = [
   'promote-crash',
   'keep-crash',
   'every-disk-full',
+  'snapshot-fail',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -148,6 +149,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     'promote-crash',
     'keep-crash',
     'every-disk-full',
+    'snapshot-fail',
   ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
@@ -220,6 +222,10 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   if (new Random((keepCrashSeed ^ everyDiskFullSalt) >>> 0).chance(everyDiskFullSeedShare)) {
     kinds.push('every-disk-full');
   }
+  // The same way, under a constant of its own.
+  if (new Random((keepCrashSeed ^ snapshotFailSalt) >>> 0).chance(snapshotFailSeedShare)) {
+    kinds.push('snapshot-fail');
+  }
   const config: ProtocolConfig = {
     ...configWithoutQuorum,
     failureTimeoutTicks,
@@ -269,6 +275,13 @@ export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
 /** Seeds the draw of every-disk-full (planFaults). */
 const everyDiskFullSalt = 0x0d17_d30e;
 const everyDiskFullSeedShare = 0.25;
+/** Seeds the draw of snapshot-fail (planFaults), in about 30 % of the seeds, none of sim.test's. */
+const snapshotFailSalt = 0x05df_fc73;
+const snapshotFailSeedShare = 0.3;
+/** How long snapshot writes fail: a few of the retries `snapshotRetryTicks` spaces (50 or 500 ticks). */
+const snapshotFailTicks = [100, 2_000] as const;
+/** How often snapshot-fail hits every replica's disk, as identical disks fill together. */
+const snapshotFailEveryReplicaProbability = 0.4;
 /** While every disk is full, the chance each tick that a stopped replica's supervisor restarts it. */
 const restartOnFullDiskProbability = 0.02;
 
@@ -1057,6 +1070,21 @@ export class Nemesis {
         return fault(target, () => {
           if (cluster.isRunning(target)) cluster.setDiskHung(target, false);
         });
+      }
+      case 'snapshot-fail': {
+        // A disk nearly full: its snapshot writes fail (a whole new file), its log's go on (segments
+        // made at full size). The replica serves on, keeps every entry since its last kept snapshot,
+        // and tries again after snapshotRetryTicks; a save waiting for it is refused.
+        const targets = this.random.chance(snapshotFailEveryReplicaProbability) ? ids : [target];
+        for (const id of targets) cluster.setSnapshotWritesFail(id, true);
+        return {
+          kind,
+          target,
+          healAt: cluster.now + this.random.integer(...snapshotFailTicks),
+          heal: () => {
+            for (const id of targets) cluster.setSnapshotWritesFail(id, false);
+          },
+        };
       }
       case 'fsync-fail': {
         cluster.setFsyncFails(target, true);

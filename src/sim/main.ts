@@ -142,7 +142,7 @@ function main(): void {
     );
     const { storage, boundedReads } = first;
     process.stdout.write(
-      `snapshots ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs ${storage.repairs}; ` +
+      `snapshots ${storage.snapshotsTaken} taken, ${storage.snapshotsFailed} failed to be written, ${storage.snapshotsKept} kept; transfers ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs ${storage.repairs}; ` +
         `sessions expired ${first.sessionsExpired}; bounded reads ${boundedReads.servedByMember} by a member, ${boundedReads.servedByPrimary} by the primary, ${boundedReads.staleReplies} STALE; ` +
         `request-status ${[...first.statusAnswers].map(([answer, count]) => `${answer} ${count}`).join(', ') || 'none'}; ` +
         `async lost ${first.asyncLost} of ${first.asyncAcknowledged} acknowledged appends, ${first.asyncLostReported ?? '?'} on the loss record; ` +
@@ -180,6 +180,7 @@ function main(): void {
   const scans = { ...noScanCounts(), keysDue: 0 };
   const storage = {
     snapshotsTaken: 0,
+    snapshotsFailed: 0,
     snapshotsKept: 0,
     transfersCompleted: 0,
     transfersFailed: 0,
@@ -248,7 +249,7 @@ function main(): void {
       `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records; ${storage.lossReportsAcrossCrashes} crashes of a replica with losses not yet on the record`,
       `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,
       `seeds with a commit quorum (syncQuorum below the backups): ${quorumSeeds}`,
-      `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}; views decided while the coordinator's state write hung: ${storage.coordinatorSaveStalls} (${storage.coordinatorSavesLost} lost: it went down first)`,
+      `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsFailed} failed to be written (the replica served on), ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}; views decided while the coordinator's state write hung: ${storage.coordinatorSaveStalls} (${storage.coordinatorSavesLost} lost: it went down first)`,
       `sessions expired under a pending write: ${sessionsExpired}`,
       `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,
       `request-status answers: ${[...statusAnswers].map(([answer, number]) => `${answer} ${number}`).join(', ') || 'none'}`,

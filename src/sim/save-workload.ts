@@ -8,8 +8,9 @@
 // must agree in it, as in any group read.
 //
 // The asking takes no message (the shell answers at once); what can go wrong is the process: crashed,
-// restarted, deposed or paused past the deadline, each of which fails the save (a read that observed
-// nothing, recorded as unknown). Saves draw from their own Random, so the other clients' choices stay the same.
+// restarted, deposed or paused past the deadline, or its snapshot could not be written (the shell
+// refuses the saves waiting for it), each of which fails the save (a read that observed nothing,
+// recorded as unknown). Saves draw from their own Random, so the other clients' choices stay the same.
 
 import type { EventValue, HistoryRecorder, OperationHandle } from '../check/history.js';
 import type { Replica } from '../protocol/replica.js';
@@ -31,16 +32,23 @@ export interface SaveCounts {
   refused: number;
   /** Completed: their state went into the history. */
   saved: number;
-  /** Failed, by why: the process crashed or restarted, was deposed, or the deadline passed, before a snapshot was kept. */
-  readonly failures: Record<'crashed' | 'deposed' | 'deadline', number>;
+  /**
+   * Failed, by why: the process crashed or restarted, was deposed, the deadline passed, or a snapshot
+   * write failed (snapshot-fail), before a snapshot was kept.
+   */
+  readonly failures: Record<SaveFailure, number>;
 }
 
 export function noSaveCounts(): SaveCounts {
-  return { asked: 0, refused: 0, saved: 0, failures: { crashed: 0, deposed: 0, deadline: 0 } };
+  return { asked: 0, refused: 0, saved: 0, failures: { crashed: 0, deposed: 0, deadline: 0, unwritten: 0 } };
 }
+
+type SaveFailure = 'crashed' | 'deposed' | 'deadline' | 'unwritten';
 
 interface PendingSave {
   readonly id: ReplicaId;
+  /** The process's failed snapshot writes when the save was asked: one more refuses the save. */
+  readonly snapshotWriteFailures: number;
   /** The process asked: a restart is another one. */
   readonly replica: Replica;
   readonly index: number;
@@ -94,6 +102,8 @@ export class SimSaves {
     const kept = node.disk.newestSnapshot();
     if (kept !== null && kept.info.position.index >= pending.index) {
       this.complete(pending, kept.payload, kept.info.position.index);
+    } else if (pending.replica.snapshotWriteFailures > pending.snapshotWriteFailures) {
+      this.fail('unwritten');
     } else if (pending.replica.currentRole !== 'primary') {
       this.fail('deposed');
     } else if (this.cluster.now - pending.startedAt >= saveDeadlineTicks) {
@@ -121,7 +131,14 @@ export class SimSaves {
       for (const handle of handles) this.recorder.info(handle, this.time());
       return;
     }
-    this.pending = { id, replica, index: answer.index, startedAt: this.cluster.now, handles };
+    this.pending = {
+      id,
+      replica,
+      snapshotWriteFailures: replica.snapshotWriteFailures,
+      index: answer.index,
+      startedAt: this.cluster.now,
+      handles,
+    };
   }
 
   private complete(pending: PendingSave, payload: Uint8Array, index: number): void {
@@ -149,7 +166,7 @@ export class SimSaves {
     this.pending = null;
   }
 
-  private fail(why: 'crashed' | 'deposed' | 'deadline'): void {
+  private fail(why: SaveFailure): void {
     const pending = this.pending;
     if (pending === null) return;
     const time = this.time();

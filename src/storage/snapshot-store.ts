@@ -204,41 +204,48 @@ export class SnapshotStore {
   /**
    * Writes a snapshot of the state at `position` to snapshot.tmp, a piece at a time (each written
    * before the encoding is asked for the next, which may reuse its buffer), and fsyncs it; keep(position)
-   * then makes it a kept snapshot. Nothing relies on it before then.
+   * then makes it a kept snapshot. Nothing relies on it before then. If it fails, snapshot.tmp is
+   * removed (best effort) before the error is thrown, so a disk that filled up gets its space back.
    */
   async write(position: LogPosition, encoding: SnapshotEncoding): Promise<SnapshotInfo> {
     assert(!this.temporaryBusy, 'one snapshot write or keep at a time');
     this.temporaryBusy = true;
     this.written = null;
     try {
-      const payloadBytes = encoding.sizeBytes;
-      const header = encodeSnapshotHeader(position, payloadBytes);
-      let checksum = crc32(header);
-      const fd = await openFile(path.join(this.directory, temporaryFileName), 'w');
-      try {
-        await writeAllAt(fd, header, 0);
-        let offset = header.length;
-        for (let piece = encoding.next(); piece !== null; piece = encoding.next()) {
-          if (offset + piece.length > header.length + payloadBytes) {
-            throw snapshotSizeError(encoding, offset + piece.length - header.length);
-          }
-          checksum = crc32(piece, checksum);
-          await writeAllAt(fd, piece, offset);
-          offset += piece.length;
-        }
-        if (offset !== header.length + payloadBytes)
-          throw snapshotSizeError(encoding, offset - header.length);
-        await writeAllAt(fd, encodeSnapshotTrailer(checksum), offset);
-        await fsync(fd);
-      } finally {
-        await close(fd);
-      }
-      const info: SnapshotInfo = { position, sizeBytes: snapshotFileBytes(payloadBytes), checksum };
-      this.written = info;
-      return info;
+      return await this.writeTemporary(position, encoding);
+    } catch (error) {
+      await fs.promises.rm(path.join(this.directory, temporaryFileName), { force: true }).catch(() => {});
+      throw error;
     } finally {
       this.temporaryBusy = false;
     }
+  }
+
+  private async writeTemporary(position: LogPosition, encoding: SnapshotEncoding): Promise<SnapshotInfo> {
+    const payloadBytes = encoding.sizeBytes;
+    const header = encodeSnapshotHeader(position, payloadBytes);
+    let checksum = crc32(header);
+    const fd = await openFile(path.join(this.directory, temporaryFileName), 'w');
+    try {
+      await writeAllAt(fd, header, 0);
+      let offset = header.length;
+      for (let piece = encoding.next(); piece !== null; piece = encoding.next()) {
+        if (offset + piece.length > header.length + payloadBytes) {
+          throw snapshotSizeError(encoding, offset + piece.length - header.length);
+        }
+        checksum = crc32(piece, checksum);
+        await writeAllAt(fd, piece, offset);
+        offset += piece.length;
+      }
+      if (offset !== header.length + payloadBytes) throw snapshotSizeError(encoding, offset - header.length);
+      await writeAllAt(fd, encodeSnapshotTrailer(checksum), offset);
+      await fsync(fd);
+    } finally {
+      await close(fd);
+    }
+    const info: SnapshotInfo = { position, sizeBytes: snapshotFileBytes(payloadBytes), checksum };
+    this.written = info;
+    return info;
   }
 
   /**

@@ -51,6 +51,8 @@ class Node {
   /** Every storage operation settled, in order. */
   readonly stored: StorageOperation[] = [];
   private written: StoredSnapshot | null = null;
+  /** Snapshot writes fail, as on a full disk: the shell reports each with snapshotFailed. */
+  failSnapshotWrites = false;
 
   constructor(
     readonly id: ReplicaId,
@@ -83,7 +85,9 @@ class Node {
       if (operations.length === 0) break;
       this.stored.push(...operations);
       for (const operation of operations) {
-        if (operation.kind === 'snapshot') {
+        if (operation.kind === 'snapshot' && this.failSnapshotWrites) {
+          this.replica.snapshotFailed(operation.position);
+        } else if (operation.kind === 'snapshot') {
           const { position } = operation;
           const payload = finishSnapshot(operation.payload);
           const info = { position, sizeBytes: payload.length, checksum: crc32(payload) };
@@ -230,6 +234,38 @@ test('a primary keeps a snapshot only once everything in it committed, then trim
     primary.harness.storage.length === 0 &&
       primary.replica.status().snapshot?.position.index === primary.harness.lastIndex(),
   );
+});
+
+test('a snapshot that cannot be written is tried again after snapshotRetryTicks (a save at once), and the log is kept meanwhile', () => {
+  const primary = new Node(r1);
+  const current = view(2, r1, [r2]);
+  primary.harness.lead(current);
+  primary.failSnapshotWrites = true;
+  open(primary, 'writer');
+  write(primary, 'writer', 1, 'k', 'v1');
+  primary.harness.ack(r2, primary.harness.lastIndex());
+  primary.tick();
+  const attempts = () => primary.stored.filter((operation) => operation.kind === 'snapshot').length;
+  assert.equal(attempts(), 1);
+  assert.equal(primary.replica.snapshotWriteFailures, 1);
+  primary.tick(months.snapshotRetryTicks - 2);
+  assert.equal(attempts(), 1, 'no second try before the retry wait');
+  assert.equal(primary.replica.status().logBaseIndex, 0, 'the log keeps every entry');
+  primary.tick(2);
+  assert.equal(attempts(), 2, 'tried again once the wait is over, with no write since');
+  primary.harness.grantLease(current);
+  const save = primary.replica.requestSave();
+  assert.ok(save.ok);
+  primary.settle();
+  assert.equal(attempts(), 3, 'a save tries at once');
+  assert.equal(primary.replica.snapshotWriteFailures, 3);
+  primary.failSnapshotWrites = false;
+  primary.tick(months.snapshotRetryTicks);
+  assert.equal(attempts(), 4);
+  assert.equal(primary.kept.length, 1, 'kept once it could be written');
+  primary.tick();
+  assert.equal(primary.replica.status().logBaseIndex, primary.harness.lastIndex(), 'and the log trimmed');
+  assert.equal(primary.get('k'), 'v1');
 });
 
 test('replica processes take their snapshots at their own two thirds to all of the threshold, never above it', () => {

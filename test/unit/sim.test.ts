@@ -307,6 +307,15 @@ const brokenBuilds: readonly {
     seeds: 1,
     caughtAs: /did not return \S+, present throughout it/,
   },
+  // Snapshot writes that fail (snapshot-fail, in 30 % of the seeds, none of those above): caught in 30
+  // of seeds 41..240, the first 56, 66, 67, 107, 113.
+  {
+    fault: 'ignoreFailedSnapshots',
+    what: 'a replica that waits for a failed snapshot write for ever (no snapshot again)',
+    start: 56,
+    seeds: 1,
+    caughtAs: /kept no snapshot as far as the one it failed to write/,
+  },
 ];
 
 for (const { fault, what, start, seeds, caughtAs } of brokenBuilds) {

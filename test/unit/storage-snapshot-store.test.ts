@@ -173,6 +173,29 @@ test('an encoding whose pieces do not add up to the size it stated fails the wri
   });
 });
 
+test('a write that fails part-way removes what it wrote, and the next write and keep succeed', async () => {
+  await withDirectory(async (directory) => {
+    const { store } = SnapshotStore.open(directory);
+    const payload = payloadAt(40);
+    const pieces = encodedSnapshot(payload);
+    let calls = 0;
+    const failing: SnapshotEncoding = {
+      sizeBytes: payload.length * 2,
+      next: () => {
+        calls += 1;
+        if (calls === 1) return pieces.next();
+        throw new Error('ENOSPC: no space left on device, write');
+      },
+    };
+    await assert.rejects(store.write(at(40), failing), /ENOSPC/);
+    assert.deepEqual(filesIn(directory), [], 'the partial snapshot.tmp is gone');
+    await assert.rejects(store.keep(at(40)), /keep\(\) follows the write\(\) of it/);
+    const info = await writeAndKeep(store, at(41));
+    assert.deepEqual(filesIn(directory), [snapshotFileName(at(41))]);
+    assert.deepEqual(SnapshotStore.open(directory).newest?.info, info);
+  });
+});
+
 test('keep() retains only the two newest snapshots', async () => {
   await withDirectory(async (directory) => {
     const { store } = SnapshotStore.open(directory);
