@@ -49,10 +49,17 @@
 //                     segment or in its newest snapshot, restart it at once; it must find the damage
 //                     (a lost record: "data directory repaired", a new identity, back only after
 //                     being a learner) and be primary or backup again
+//   snapshot-fail     make a replica's snapshot writes fail (a directory where the file to write
+//                     goes: EISDIR, as root or not; disk-full gives the real ENOSPC): it must serve
+//                     on, say so in a warning, and keep a snapshot as far as the one it failed to
+//                     write once the writes succeed again
 //   transfer-kill     wipe a backup and restart it, so it needs the whole state by transfer; SIGKILL
 //                     it while the status shows its transfer under way (a whole chunk held), restart
 //                     it from its directory: the same snapshot must resume where it stopped
 
+import { readdirSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Client } from '../client/kv-client.js';
 import { defaultNodeConfig } from '../node/config.js';
 import { assert } from '../protocol/assert.js';
@@ -60,7 +67,8 @@ import { defaultProtocolConfig } from '../protocol/config.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
-import { transferChunkBytes } from '../storage/index.js';
+import { parseSnapshotFileName, transferChunkBytes } from '../storage/index.js';
+import { snapshotDirectoryName } from '../storage/replica-directory.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
 import { type DamageKind, damageDirectory } from './data-damage.js';
 import type { NemesisKind } from './nemesis-kinds.js';
@@ -105,6 +113,10 @@ export const LOSS_DELAY_MAX_MS = 20;
 export const DISK_HANG_MS = [1500, 3000] as const;
 /** How often a disk-hang freezes the coordinator's disk (where it has one: not on etcd) rather than a replica's. */
 export const COORDINATOR_DISK_HANG_PROBABILITY = 0.25;
+/** How long a replica's snapshot writes fail: a few of its retries, 5 s apart. */
+export const SNAPSHOT_FAIL_MS = [4000, 12000] as const;
+/** After its snapshot writes succeed again, how long a replica may take to keep one: a retry and its write. */
+const SNAPSHOT_RESUME_MS = 30_000;
 /** A full disk stays full past the failure timeout. */
 export const DISK_FULL_MS = [2000, 4000] as const;
 /** How often a disk-full fills every replica's disk at once (from a steady whole view, like a total crash). */
@@ -115,8 +127,6 @@ export const COORDINATOR_DISK_FULL_PROBABILITY = 0.2;
 export const DISK_FULL_RESTART_WHILE_FULL_PROBABILITY = 0.5;
 /** What a server's fatal line on a full disk names (the system error's code). */
 const NO_SPACE = 'ENOSPC';
-/** How a replica's warning begins when a snapshot write failed and it serves on. */
-const SNAPSHOT_WRITE_FAILED = 'writing a snapshot failed';
 /** Paused and cut off: past the lease (400 ms) plus its margin and the failure timeout. */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */
@@ -272,6 +282,9 @@ export interface FaultChecks {
   disksFilled: number;
   /** Servers that stopped on their full disk, each saying so in a fatal line naming ENOSPC. */
   diskFullStops: number;
+  /** snapshot-fail: the snapshot writes that failed (a warning each), and the faults after which a snapshot was kept. */
+  snapshotWritesFailed: number;
+  snapshotWritesResumed: number;
   /** Snapshot writes that failed on a full disk while the replica served on, saying so in a warning. */
   diskFullSnapshotFailures: number;
   /** Restarts tried while the disk was still full (a supervisor's), and how many of them ran. */
@@ -297,6 +310,8 @@ export const noFaultChecks = (): FaultChecks => ({
   transferKillsRejoined: 0,
   disksFilled: 0,
   diskFullStops: 0,
+  snapshotWritesFailed: 0,
+  snapshotWritesResumed: 0,
   diskFullSnapshotFailures: 0,
   diskFullRestarts: 0,
   diskFullRestartsRan: 0,
@@ -430,6 +445,8 @@ class Planner {
         return this.planCoordinatorLink();
       case 'corrupt':
         return this.planCorrupt();
+      case 'snapshot-fail':
+        return this.planSnapshotFail();
       case 'transfer-kill':
         return this.planTransferKill();
       case 'switchover':
@@ -904,8 +921,8 @@ class Planner {
           lines.filter(
             (line) => line.fields.level === level && JSON.stringify(line.fields).includes(NO_SPACE),
           );
-        snapshotFailures += naming('warn').filter((line) =>
-          line.message.startsWith(SNAPSHOT_WRITE_FAILED),
+        snapshotFailures += naming('warn').filter(
+          (line) => line.message === replicaLogMessages.snapshotWriteFailed,
         ).length;
         const fatal = naming('fatal').length > 0;
         if (fatal) {
@@ -1232,6 +1249,74 @@ class Planner {
             if (back === null) return `${target} ${found}`;
             if (!repaired || back.demoted) checks.corruptionsRejoined += 1;
             return `${target} ${found}; ${back.description}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * A replica's snapshot writes fail for a while, as on a disk nearly full or failing where its log
+   * still has room: a directory stands where the snapshot's file goes, so opening it fails (EISDIR).
+   * The replica must serve on (nothing relied on the snapshot), warn of each failure, and once the
+   * writes succeed again keep a snapshot as far as the last one it failed to write.
+   */
+  private planSnapshotFail(): PlannedFault | null {
+    const { cluster, problem, checks } = this.context;
+    const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
+    if (target === null) return null;
+    const holdMs = this.random.integer(...SNAPSHOT_FAIL_MS);
+    const role = this.role(target);
+    return {
+      reservation: {
+        kind: 'snapshot-fail',
+        down: [],
+        process: target,
+        losesDirectory: false,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const fault = this.record(
+          'snapshot-fail',
+          role,
+          `make ${target}'s snapshot writes fail (${role})`,
+          this.ifPrimary(target),
+        );
+        const logFile = cluster.replica(target).logPath;
+        const logFrom = logSize(logFile);
+        const snapshots = join(cluster.dataDirectory(target), snapshotDirectoryName);
+        const blocked = await blockSnapshotWrites(snapshots);
+        return {
+          record: fault,
+          holdDescription: blocked
+            ? `for ${seconds(holdMs)}`
+            : 'not placed: a snapshot was being written throughout',
+          hold: (signal) => sleepUnlessAborted(holdMs, signal),
+          heal: async (signal) => {
+            if (blocked) await rm(join(snapshots, SNAPSHOT_TEMPORARY_FILE), { recursive: true, force: true });
+            const failedAt = readReplicaLog(logFile, logFrom)
+              .filter((line) => line.message === replicaLogMessages.snapshotWriteFailed)
+              .map((line) => Number(line.fields.index));
+            checks.snapshotWritesFailed += failedAt.length;
+            if (cluster.replica(target).state === 'stopped') {
+              problem(`${target} stopped while its snapshot writes failed`);
+              return `${target} stopped`;
+            }
+            const last = Math.max(0, ...failedAt);
+            if (failedAt.length === 0)
+              return `${target}'s writes succeed again; it tried no snapshot meanwhile`;
+            const deadline = Date.now() + SNAPSHOT_RESUME_MS;
+            while (keptSnapshotIndex(snapshots) < last && Date.now() < deadline && !signal.aborted) {
+              await sleepUnlessAborted(VIEW_POLL_INTERVAL_MS, signal);
+            }
+            if (keptSnapshotIndex(snapshots) < last && !signal.aborted) {
+              problem(
+                `${target} kept no snapshot as far as index ${last}, the last it failed to write, within ${seconds(SNAPSHOT_RESUME_MS)} of its writes succeeding again`,
+              );
+              return `${target} failed ${failedAt.length} snapshot writes and kept none after`;
+            }
+            checks.snapshotWritesResumed += 1;
+            return `${target} failed ${failedAt.length} snapshot writes, served on, and kept one as far as ${last}`;
           },
         };
       },
@@ -1692,4 +1777,33 @@ class Planner {
       },
     };
   }
+}
+
+/** Where a replica writes a snapshot before keeping it (src/storage/snapshot-store.ts). */
+const SNAPSHOT_TEMPORARY_FILE = 'snapshot.tmp';
+/** Tries to place the blocking directory while a snapshot write holds the name, for about a second. */
+const SNAPSHOT_BLOCK_ATTEMPTS = 20;
+
+/** Puts a directory where `snapshots`' next snapshot file goes; false if a write held the name throughout. */
+async function blockSnapshotWrites(snapshots: string): Promise<boolean> {
+  for (let attempt = 0; attempt < SNAPSHOT_BLOCK_ATTEMPTS; attempt++) {
+    try {
+      await mkdir(join(snapshots, SNAPSHOT_TEMPORARY_FILE));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      await sleepUnlessAborted(50);
+    }
+  }
+  return false;
+}
+
+/** The index of the newest snapshot kept in `snapshots`, by the files' names; 0 if none. */
+function keptSnapshotIndex(snapshots: string): number {
+  let newest = 0;
+  for (const name of readdirSync(snapshots)) {
+    const position = parseSnapshotFileName(name);
+    if (position !== null && position.index > newest) newest = position.index;
+  }
+  return newest;
 }

@@ -13,6 +13,7 @@ export const nemesisKinds = [
   'coordinator',
   'coordinator-link',
   'corrupt',
+  'snapshot-fail',
   'transfer-kill',
   'switchover',
   'total-crash',

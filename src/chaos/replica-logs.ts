@@ -5,6 +5,7 @@
 // A line that is not such a JSON object (a crash mid-write, a stack trace) is skipped, never fatal.
 
 import * as fs from 'node:fs';
+import { snapshotWriteFailedMessage } from '../node/replica-server.js';
 
 /** The messages this file looks for, as src/node writes them. */
 export const replicaLogMessages = {
@@ -13,6 +14,7 @@ export const replicaLogMessages = {
   snapshotSetAside: 'damaged snapshot set aside',
   receivingSnapshot: 'receiving a snapshot',
   snapshotReceived: 'snapshot received',
+  snapshotWriteFailed: snapshotWriteFailedMessage,
 } as const;
 
 export interface ReplicaLogLine {

@@ -303,6 +303,12 @@ export function formatReport(report: ChaosReport): string {
         `rejoined after a demotion: ${loss.transferKillsRejoined}`,
     );
   }
+  if (report.faults['snapshot-fail'] > 0) {
+    lines.push(
+      `snapshot-fail: ${loss.snapshotWritesFailed} snapshot writes failed, the replica serving on; ` +
+        `kept one as far as the last failed once writes succeeded again: ${loss.snapshotWritesResumed}`,
+    );
+  }
   if (loss.disksFilled > 0) {
     lines.push(
       `disks filled: ${loss.disksFilled}, servers stopped on ENOSPC saying so: ${loss.diskFullStops}, ` +

@@ -139,6 +139,10 @@ export interface ReplicaServerBaseOptions {
 }
 
 /** What this replica knows of itself and of its backups, read when the admin port is asked. */
+/** The warning of a snapshot write that failed (the chaos runner looks for it). */
+export const snapshotWriteFailedMessage =
+  'writing a snapshot failed; the log keeps every entry since the last kept snapshot, and the next is tried later';
+
 export interface ReplicaInspection {
   readonly status: ReplicaSnapshot;
   /** The address the coordinator is told (what `understudy status` shows). */
@@ -731,7 +735,7 @@ export class ReplicaServer {
     const reason = errorText(error);
     this.logger.warn(
       { error: reason, index: position.index, retryInSeconds: retrySeconds },
-      'writing a snapshot failed; the log keeps every entry since the last kept snapshot, and the next is tried later',
+      snapshotWriteFailedMessage,
     );
     this.core.snapshotFailed(position);
     this.saves.snapshotFailed(reason);

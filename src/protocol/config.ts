@@ -66,7 +66,7 @@ export interface ProtocolConfig {
   /**
    * After a snapshot write failed (a full disk, a failing one), the wait before the next is tried.
    * The log keeps every entry since the last kept snapshot meanwhile, so nothing is lost; the disk
-   * only holds more log until a snapshot is kept again. An operator's save tries at once.
+   * only holds more log until a snapshot is kept again. A save asked meanwhile waits for it.
    */
   readonly snapshotRetryTicks: number;
   /** A session whose client sent nothing for this long is expired (decided by the primary, logged). */

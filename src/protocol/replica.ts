@@ -214,7 +214,7 @@ export class Replica {
   /** A save asked for a kept snapshot at this index or later (0: none asked); taken then whatever the log's size. */
   private saveWantedIndex = 0;
   private logBytesSinceSnapshot = 0;
-  /** No snapshot is begun before this tick (but for a save) once one failed to be written. */
+  /** No snapshot is begun before this tick, not even for a save, once one failed to be written. */
   private snapshotRetryTick = Number.NEGATIVE_INFINITY;
   /** A snapshot failed to be written and none was begun since: the next is taken whatever the log's size. */
   private snapshotRetryOwed = false;
@@ -1728,11 +1728,11 @@ export class Replica {
     if (this.appliedIndex <= (saved?.position.index ?? 0)) return;
     const threshold =
       Math.max(this.config.snapshotLogBytes, Math.floor((saved?.sizeBytes ?? 0) / 4)) * this.snapshotStagger;
+    // After a failed write, saves wait for the retry too: each would rewrite the whole state only to
+    // fail again, as often as clients ask.
+    if (this.now < this.snapshotRetryTick) return;
     const saveWaits = this.saveWantedIndex > (saved?.position.index ?? 0);
-    if (!saveWaits) {
-      if (this.now < this.snapshotRetryTick) return;
-      if (this.logBytesSinceSnapshot < threshold && !this.snapshotRetryOwed) return;
-    }
+    if (this.logBytesSinceSnapshot < threshold && !saveWaits && !this.snapshotRetryOwed) return;
     const position = this.log.positionAt(this.appliedIndex);
     const stateMachine = this.stateMachine;
     const payload = beginSnapshotPayload({

@@ -123,7 +123,10 @@ interface SimNode {
   clockTime: number;
   paused: boolean;
   held: HeldInput[];
-  /** The last snapshot whose write failed, and the process that asked for it (a restart forgets it). */
+  /**
+   * The last snapshot whose write failed, and the process that asked for it (a restart forgets it),
+   * until that process writes one.
+   */
   failedSnapshot: { readonly replica: Replica; readonly index: number } | null;
 }
 
@@ -720,7 +723,10 @@ export class SimCluster {
     return this.options.config;
   }
 
-  /** The index of the last snapshot `id`'s running process failed to write, or null if none failed. */
+  /**
+   * The index of the last snapshot `id`'s running process failed to write, or null if none failed or
+   * it has written one since.
+   */
   failedSnapshotIndex(id: ReplicaId): number | null {
     const node = this.node(id);
     const failed = node.failedSnapshot;
@@ -887,6 +893,8 @@ export class SimCluster {
     if (replica === null) return;
     replica.durable(node.disk.durablePosition);
     for (const info of step.snapshotsWritten) replica.snapshotWritten(info);
+    if (step.snapshotsWritten.length > 0 && node.failedSnapshot?.replica === replica)
+      node.failedSnapshot = null;
     for (const position of step.snapshotsFailed) {
       replica.snapshotFailed(position);
       node.failedSnapshot = { replica, index: position.index };

@@ -8,7 +8,7 @@ import type { SimCluster } from './cluster.js';
 
 /** How long the healed cluster may take to bring every replica into the view and up to date. */
 export const convergenceTicksMax = 8_000;
-/** How long past its retry wait a replica whose snapshot write failed may take to keep one. */
+/** How long past its retry wait a replica whose snapshot write failed may take to write one. */
 const snapshotResumeTicksMax = 2_000;
 
 /**
@@ -53,23 +53,22 @@ export function checkConvergence(
 
 /**
  * A snapshot that could not be written (snapshot-fail) is tried again once the retry wait is over:
- * with the disk healed, every replica whose running process failed to write one must keep a snapshot
- * as far as it got, or as far as its log now goes if a rollback took that back. Otherwise its log
- * would never be compacted again.
+ * with the disk healed, every replica whose running process failed to write a snapshot must write
+ * one after it, unless its kept snapshot already holds all it applied. Otherwise its log would never
+ * be compacted again.
  */
 function checkSnapshotsResume(cluster: SimCluster, violations: string[]): void {
   const ids = [...cluster.nodes.keys()];
   const owed = (id: ReplicaId): boolean => {
-    const failedAt = cluster.failedSnapshotIndex(id);
     const status = cluster.replica(id)?.status();
-    if (failedAt === null || status === undefined) return false;
-    return (status.snapshot?.position.index ?? 0) < Math.min(failedAt, status.appliedIndex);
+    if (cluster.failedSnapshotIndex(id) === null || status === undefined) return false;
+    return (status.snapshot?.position.index ?? 0) < status.appliedIndex;
   };
   if (cluster.runUntil(() => !ids.some(owed), cluster.config.snapshotRetryTicks + snapshotResumeTicksMax))
     return;
   for (const id of ids.filter(owed)) {
     violations.push(
-      `liveness: ${id} kept no snapshot as far as the one it failed to write (index ${cluster.failedSnapshotIndex(id)}) once its disk was healed`,
+      `liveness: ${id} wrote no snapshot after the one it failed to write (index ${cluster.failedSnapshotIndex(id)}) once its disk was healed`,
     );
   }
 }

@@ -61,9 +61,10 @@ test('a replica whose snapshots cannot be written serves on, refuses saves with 
     );
   }
 
-  // A save cannot get one either: refused with the disk's error until its deadline.
+  // A save cannot get one either: it waits for the next try (5 s apart) and is refused with the
+  // disk's error, again and again until its deadline.
   await assert.rejects(
-    client.saveSnapshot(path.join(cluster.directory, 'saved.snap'), { deadlineMs: 3000 }),
+    client.saveSnapshot(path.join(cluster.directory, 'saved.snap'), { deadlineMs: 12_000 }),
     (error) => {
       assert.ok(error instanceof UnavailableError);
       assert.match(error.message, /could not write the snapshot \(.*EISDIR/);

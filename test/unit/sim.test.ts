@@ -314,7 +314,7 @@ const brokenBuilds: readonly {
     what: 'a replica that waits for a failed snapshot write for ever (no snapshot again)',
     start: 56,
     seeds: 1,
-    caughtAs: /kept no snapshot as far as the one it failed to write/,
+    caughtAs: /wrote no snapshot after the one it failed to write/,
   },
 ];
 
