@@ -115,8 +115,11 @@ export const DISK_HANG_MS = [1500, 3000] as const;
 export const COORDINATOR_DISK_HANG_PROBABILITY = 0.25;
 /** How long a replica's snapshot writes fail: a few of its retries, 5 s apart. */
 export const SNAPSHOT_FAIL_MS = [4000, 12000] as const;
-/** After its snapshot writes succeed again, how long a replica may take to keep one: a retry and its write. */
-const SNAPSHOT_RESUME_MS = 30_000;
+/**
+ * After its snapshot writes succeed again, how long a replica may take to keep one: its retry (5 s
+ * after a failure, doubled for each further one in a row, at most 40 s) and the write.
+ */
+const SNAPSHOT_RESUME_MS = 60_000;
 /** A full disk stays full past the failure timeout. */
 export const DISK_FULL_MS = [2000, 4000] as const;
 /** How often a disk-full fills every replica's disk at once (from a steady whole view, like a total crash). */

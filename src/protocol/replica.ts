@@ -153,6 +153,9 @@ interface Follower {
 }
 
 /** A snapshot being taken: written aside, then kept once its position is committed. */
+/** The retry wait after failed snapshot writes in a row grows to at most this many `snapshotRetryTicks`. */
+export const snapshotRetryWaitMaxFactor = 8;
+
 interface SnapshotInProgress {
   readonly position: LogPosition;
   written: SnapshotInfo | null;
@@ -220,6 +223,8 @@ export class Replica {
   private snapshotRetryOwed = false;
   /** Snapshot writes that failed in this process's life; a kept snapshot does not reset it. */
   private snapshotWriteFailureCount = 0;
+  /** Snapshot writes that failed since the last that succeeded: each doubles the retry wait, up to a cap. */
+  private snapshotFailuresInARow = 0;
   /**
    * This process takes its snapshots at two thirds to all of the threshold, by its incarnation:
    * replicas apply the same log, and with one threshold all of them rewrote a large state at the same
@@ -449,6 +454,7 @@ export class Replica {
     const taking = this.snapshotInProgress;
     if (taking === null || taking.position.index !== info.position.index) return;
     taking.written = info;
+    this.snapshotFailuresInARow = 0;
     this.keepSnapshotIfCommitted();
     this.checkInvariants();
   }
@@ -456,20 +462,26 @@ export class Replica {
   /**
    * The shell could not write the snapshot asked for by a `snapshot` operation (a full or failing
    * disk; it removed what it wrote). Nothing relied on it: the log still holds every entry since the
-   * last kept snapshot. The next is tried after `snapshotRetryTicks`, however little log came since;
-   * the saves that waited for this one were refused by the shell.
+   * last kept snapshot. The next is tried after `snapshotRetryTicks`, however little log came since,
+   * twice that after two failures in a row, and so on up to `snapshotRetryWaitMaxFactor` times: on a
+   * disk nearly full, each try writes the whole state until it finds no room. The saves that waited
+   * for this one were refused by the shell. Answers the wait in ticks (0: no snapshot was under way).
    */
-  snapshotFailed(position: LogPosition): void {
+  snapshotFailed(position: LogPosition): number {
     this.catchUp();
-    if (this.testOnlyFaults.ignoreFailedSnapshots === true) return;
+    if (this.testOnlyFaults.ignoreFailedSnapshots === true) return 0;
     const taking = this.snapshotInProgress;
-    if (taking === null || taking.written !== null || taking.position.index !== position.index) return;
+    if (taking === null || taking.written !== null || taking.position.index !== position.index) return 0;
     this.snapshotInProgress = null;
     this.snapshotRetryOwed = true;
-    this.snapshotRetryTick = this.now + this.config.snapshotRetryTicks;
+    this.snapshotFailuresInARow += 1;
+    const factor = Math.min(2 ** (this.snapshotFailuresInARow - 1), snapshotRetryWaitMaxFactor);
+    const waitTicks = this.config.snapshotRetryTicks * factor;
+    this.snapshotRetryTick = this.now + waitTicks;
     this.snapshotWriteFailureCount += 1;
     this.saveWantedIndex = 0;
     this.checkInvariants();
+    return waitTicks;
   }
 
   /** Snapshot writes that failed since this process started (a metric). */

@@ -2,6 +2,7 @@
 // come back into the view with the whole log applied and every async write it discarded on the loss
 // record, and their states must be equal.
 
+import { snapshotRetryWaitMaxFactor } from '../protocol/replica.js';
 import type { StateMachine } from '../protocol/state-machine.js';
 import type { ReplicaId } from '../protocol/types.js';
 import type { SimCluster } from './cluster.js';
@@ -66,8 +67,8 @@ function checkSnapshotsResume(cluster: SimCluster, violations: string[]): void {
     if (cluster.failedSnapshotIndex(id) === null || status === undefined) return false;
     return (status.snapshot?.position.index ?? 0) < status.appliedIndex;
   };
-  if (cluster.runUntil(() => !ids.some(owed), cluster.config.snapshotRetryTicks + snapshotResumeTicksMax))
-    return;
+  const waitTicksMax = cluster.config.snapshotRetryTicks * snapshotRetryWaitMaxFactor;
+  if (cluster.runUntil(() => !ids.some(owed), waitTicksMax + snapshotResumeTicksMax)) return;
   for (const id of ids.filter(owed)) {
     violations.push(
       `liveness: ${id} wrote no snapshot after the one it failed to write (index ${cluster.failedSnapshotIndex(id)}) once its disk was healed`,

@@ -236,7 +236,7 @@ test('a primary keeps a snapshot only once everything in it committed, then trim
   );
 });
 
-test('a snapshot that cannot be written is tried again after snapshotRetryTicks (a save waits for it too), and the log is kept meanwhile', () => {
+test('a snapshot that cannot be written is tried again after snapshotRetryTicks, twice that after two failures (a save waits too), and the log is kept meanwhile', () => {
   const primary = new Node(r1);
   const current = view(2, r1, [r2]);
   primary.harness.lead(current);
@@ -253,10 +253,11 @@ test('a snapshot that cannot be written is tried again after snapshotRetryTicks 
   assert.equal(primary.replica.status().logBaseIndex, 0, 'the log keeps every entry');
   primary.tick(2);
   assert.equal(attempts(), 2, 'tried again once the wait is over, with no write since');
+  // A second failure in a row doubles the wait.
   primary.harness.grantLease(current);
   const save = primary.replica.requestSave();
   assert.ok(save.ok);
-  primary.tick(months.snapshotRetryTicks - 1);
+  primary.tick(2 * months.snapshotRetryTicks - 1);
   assert.equal(attempts(), 2, 'a save does not try before the retry wait is over');
   primary.failSnapshotWrites = false;
   primary.tick();
