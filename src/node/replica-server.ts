@@ -138,11 +138,11 @@ export interface ReplicaServerBaseOptions {
   readonly clusterSecret?: ClusterSecret;
 }
 
-/** What this replica knows of itself and of its backups, read when the admin port is asked. */
 /** The warning of a snapshot write that failed (the chaos runner looks for it). */
 export const snapshotWriteFailedMessage =
   'writing a snapshot failed; the log keeps every entry since the last kept snapshot, and the next is tried later';
 
+/** What this replica knows of itself and of its backups, read when the admin port is asked. */
 export interface ReplicaInspection {
   readonly status: ReplicaSnapshot;
   /** The address the coordinator is told (what `understudy status` shows). */
@@ -726,18 +726,14 @@ export class ReplicaServer {
    * write was acknowledged on the strength of it, and the log still holds every entry since the last
    * kept snapshot, so the replica serves on and tries again later. On a disk that fills up, the
    * snapshot, a whole new file, is the first write to find no room (the log writes into segments
-   * created at full size): stopping there put every replica of a cluster with equal disks in a loop
+   * created at full size): stopping there would put every replica of a cluster with equal disks in a loop
    * of restarts and failed snapshots while its log still had room.
    */
   private snapshotWriteFailed(position: LogPosition, error: unknown): void {
-    const retrySeconds =
-      (this.options.config.protocol.snapshotRetryTicks * this.options.config.tickMs) / 1000;
     const reason = errorText(error);
-    this.logger.warn(
-      { error: reason, index: position.index, retryInSeconds: retrySeconds },
-      snapshotWriteFailedMessage,
-    );
-    this.core.snapshotFailed(position);
+    const retryTicks = this.core.snapshotFailed(position);
+    const retryInSeconds = (retryTicks * this.options.config.tickMs) / 1000;
+    this.logger.warn({ error: reason, index: position.index, retryInSeconds }, snapshotWriteFailedMessage);
     this.saves.snapshotFailed(reason);
   }
 

@@ -161,8 +161,7 @@ export class SnapshotSaves {
 
   /**
    * The snapshot the waiting saves counted on could not be written: each is refused with why, at
-   * once, rather than at its deadline (the next is not tried before the core's retry wait, and a
-   * save asked again tries at once).
+   * once, rather than at its deadline (a save asked again waits for the core's next try).
    */
   snapshotFailed(reason: string): void {
     for (const save of this.pending) {

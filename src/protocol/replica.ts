@@ -152,10 +152,10 @@ interface Follower {
   offered: SnapshotInfo | null;
 }
 
-/** A snapshot being taken: written aside, then kept once its position is committed. */
 /** The retry wait after failed snapshot writes in a row grows to at most this many `snapshotRetryTicks`. */
 export const snapshotRetryWaitMaxFactor = 8;
 
+/** A snapshot being taken: written aside, then kept once its position is committed. */
 interface SnapshotInProgress {
   readonly position: LogPosition;
   written: SnapshotInfo | null;
