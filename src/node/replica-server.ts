@@ -725,9 +725,9 @@ export class ReplicaServer {
    * A snapshot could not be written (the store removed what it wrote). Not fatal, unlike the log: no
    * write was acknowledged on the strength of it, and the log still holds every entry since the last
    * kept snapshot, so the replica serves on and tries again later. On a disk that fills up, the
-   * snapshot, a whole new file, is the first write to find no room (the log writes into segments
-   * created at full size): stopping there would put every replica of a cluster with equal disks in a loop
-   * of restarts and failed snapshots while its log still had room.
+   * snapshot, which needs room for the whole state at once, is often the first write to find none
+   * while the log's appends of a few kilobytes still fit: stopping there would put every replica of
+   * a cluster with equal disks in a loop of restarts and failed snapshots while its log still had room.
    */
   private snapshotWriteFailed(position: LogPosition, error: unknown): void {
     const reason = errorText(error);

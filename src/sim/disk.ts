@@ -102,9 +102,9 @@ export class SimDisk {
   /** The next fsync fails: the process stops, as the real log does (it never retries an fsync). */
   failNextSync = false;
   /**
-   * Snapshot writes fail while set (a disk nearly full: a snapshot is a whole new file, while the log
-   * writes into segments created at full size), and the log's writes go on. The disk's, so a restart
-   * keeps it; a wiped directory is a new disk.
+   * Snapshot writes fail while set (a disk nearly full: a snapshot needs room for the whole state at
+   * once), and the log's small writes go on. The disk's, so a restart keeps it; a wiped directory is a
+   * new disk.
    */
   failSnapshotWrites = false;
   private readonly salt: number;

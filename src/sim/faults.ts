@@ -1072,9 +1072,9 @@ export class Nemesis {
         });
       }
       case 'snapshot-fail': {
-        // A disk nearly full: its snapshot writes fail (a whole new file), its log's go on (segments
-        // made at full size). The replica serves on, keeps every entry since its last kept snapshot,
-        // and tries again after snapshotRetryTicks; a save waiting for it is refused.
+        // A disk nearly full: its snapshot writes fail (room for the whole state at once), its log's
+        // small ones go on. The replica serves on, keeps every entry since its last kept snapshot,
+        // and tries again after snapshotRetryTicks (backing off); a save waiting for it is refused.
         const targets = this.random.chance(snapshotFailEveryReplicaProbability) ? ids : [target];
         for (const id of targets) cluster.setSnapshotWritesFail(id, true);
         return {
