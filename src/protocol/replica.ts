@@ -465,23 +465,24 @@ export class Replica {
    * last kept snapshot. The next is tried after `snapshotRetryTicks`, however little log came since,
    * twice that after two failures in a row, and so on up to `snapshotRetryWaitMaxFactor` times: on a
    * disk nearly full, each try writes the whole state until it finds no room. The saves that waited
-   * for this one were refused by the shell. Answers the wait in ticks (0: no snapshot was under way).
+   * for this one were refused by the shell. Answers the ticks until the next may begin.
    */
   snapshotFailed(position: LogPosition): number {
     this.catchUp();
     if (this.testOnlyFaults.ignoreFailedSnapshots === true) return 0;
-    const taking = this.snapshotInProgress;
-    if (taking === null || taking.written !== null || taking.position.index !== position.index) return 0;
-    this.snapshotInProgress = null;
-    this.snapshotRetryOwed = true;
-    this.snapshotFailuresInARow += 1;
-    const factor = Math.min(2 ** (this.snapshotFailuresInARow - 1), snapshotRetryWaitMaxFactor);
-    const waitTicks = this.config.snapshotRetryTicks * factor;
-    this.snapshotRetryTick = this.now + waitTicks;
     this.snapshotWriteFailureCount += 1;
-    this.saveWantedIndex = 0;
+    const taking = this.snapshotInProgress;
+    // One a rollback dropped meanwhile is no longer waited for.
+    if (taking !== null && taking.written === null && taking.position.index === position.index) {
+      this.snapshotInProgress = null;
+      this.snapshotRetryOwed = true;
+      this.snapshotFailuresInARow += 1;
+      const factor = Math.min(2 ** (this.snapshotFailuresInARow - 1), snapshotRetryWaitMaxFactor);
+      this.snapshotRetryTick = this.now + this.config.snapshotRetryTicks * factor;
+      this.saveWantedIndex = 0;
+    }
     this.checkInvariants();
-    return waitTicks;
+    return Math.max(0, this.snapshotRetryTick - this.now);
   }
 
   /** Snapshot writes that failed since this process started (a metric). */
