@@ -219,7 +219,10 @@ export class Replica {
   private logBytesSinceSnapshot = 0;
   /** No snapshot is begun before this tick, not even for a save, once one failed to be written. */
   private snapshotRetryTick = Number.NEGATIVE_INFINITY;
-  /** A snapshot failed to be written and none was begun since: the next is taken whatever the log's size. */
+  /**
+   * A snapshot failed to be written, or a rollback dropped it, and none was begun since: the next is
+   * taken whatever the log's size.
+   */
   private snapshotRetryOwed = false;
   /** Snapshot writes that failed in this process's life; a kept snapshot does not reset it. */
   private snapshotWriteFailureCount = 0;
@@ -1625,8 +1628,10 @@ export class Replica {
       this.appliedIndex = position.index;
     }
     if (this.snapshotInProgress !== null && this.snapshotInProgress.position.index > index) {
-      // It holds entries that are gone; the shell overwrites the file with the next one.
+      // It holds entries that are gone; the shell overwrites the file with the next one, taken at
+      // once rather than after another threshold of log (its bytes were counted for this one).
       this.snapshotInProgress = null;
+      this.snapshotRetryOwed = true;
     }
   }
 
@@ -1765,6 +1770,7 @@ export class Replica {
     if (taking === null || taking.written === null || taking.keeping) return;
     if (!this.log.holds(taking.position)) {
       this.snapshotInProgress = null;
+      this.snapshotRetryOwed = true;
       return;
     }
     if (this.commitIndex < taking.position.index) return;
