@@ -1,7 +1,6 @@
 // Short chaos runs against real processes (short-chaos.ts) for lost and damaged data directories,
-// total crashes and the coordinators' faults: a wipe, the coordinator's amnesia, a flipped bit,
-// snapshot writes that fail, a transfer killed half way, every replica killed at once, and a stale
-// leader on etcd.
+// total crashes and the coordinators' faults: a wipe, the coordinator's amnesia, a flipped bit, a
+// transfer killed half way, every replica killed at once, and a stale leader on etcd.
 
 import assert from 'node:assert/strict';
 import { describeShortChaosRuns } from './short-chaos.js';
@@ -42,24 +41,6 @@ describeShortChaosRuns(
         assert.ok(loss.corruptedLogRecords >= 1, printed);
         assert.ok(loss.corruptionsRepaired >= 1, `it logged "data directory repaired":\n${printed}`);
         assert.ok(loss.corruptionsRejoined >= 1, `the repaired replica rejoined:\n${printed}`);
-      },
-    },
-    {
-      nemesis: 'snapshot-fail',
-      seed: 20_262_223,
-      first: "makes the primary's snapshot writes fail for 10.8 s",
-      durationSeconds: 15,
-      failover: false,
-      check: (report, printed) => {
-        const loss = report.faultChecks;
-        assert.ok(
-          loss.snapshotWritesFailed >= 1,
-          `a snapshot write failed, the replica serving on:\n${printed}`,
-        );
-        assert.ok(
-          loss.snapshotWritesResumed >= 1,
-          `it kept a snapshot once its writes succeeded:\n${printed}`,
-        );
       },
     },
     {

@@ -1,14 +1,15 @@
 // Short chaos runs against real processes (short-chaos.ts) for full disks: a replica's file system
 // filled under load, every replica's at once, and the coordinator's as the primary is killed. Each
 // server that stops must say why (a fatal line naming ENOSPC), nothing acknowledged may be lost, and
-// once the space is back the cluster goes on. Needs root and a loop device, like disk-hang.
+// once the space is back the cluster goes on. Needs root and a loop device, like disk-hang. And
+// snapshot writes that fail (any user): the replica serves on, and keeps one once they succeed.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeShortChaosRuns } from './short-chaos.js';
 
-describeShortChaosRuns('short chaos runs against real processes: full disks', [
+describeShortChaosRuns('short chaos runs against real processes: full disks, failing snapshot writes', [
   {
     nemesis: 'disk-full',
     seed: 2,
@@ -48,6 +49,21 @@ describeShortChaosRuns('short chaos runs against real processes: full disks', [
       );
       // Restarted with room again, it went on from its stored state to fail the primary over.
       assert.match(log, /"cause":"failover"/, printed);
+    },
+  },
+  {
+    nemesis: 'snapshot-fail',
+    seed: 20_262_223,
+    first: "makes the primary's snapshot writes fail for 10.8 s",
+    durationSeconds: 15,
+    failover: false,
+    check: (report, printed) => {
+      const loss = report.faultChecks;
+      assert.ok(
+        loss.snapshotWritesFailed >= 1,
+        `a snapshot write failed, the replica serving on:\n${printed}`,
+      );
+      assert.ok(loss.snapshotWritesResumed >= 1, `it kept a snapshot once its writes succeeded:\n${printed}`);
     },
   },
 ]);
