@@ -69,6 +69,7 @@ import { replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
 import { parseSnapshotFileName, transferChunkBytes } from '../storage/index.js';
 import { snapshotDirectoryName } from '../storage/replica-directory.js';
+import { temporaryFileName } from '../storage/snapshot-store.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
 import { type DamageKind, damageDirectory } from './data-damage.js';
 import type { NemesisKind } from './nemesis-kinds.js';
@@ -113,7 +114,7 @@ export const LOSS_DELAY_MAX_MS = 20;
 export const DISK_HANG_MS = [1500, 3000] as const;
 /** How often a disk-hang freezes the coordinator's disk (where it has one: not on etcd) rather than a replica's. */
 export const COORDINATOR_DISK_HANG_PROBABILITY = 0.25;
-/** How long a replica's snapshot writes fail: a few of its retries, 5 s apart. */
+/** How long a replica's snapshot writes fail: a few of its tries (5 s after a failure, then 10 s). */
 export const SNAPSHOT_FAIL_MS = [4000, 12000] as const;
 /**
  * After its snapshot writes succeed again, how long a replica may take to keep one: its retry (5 s
@@ -1296,7 +1297,7 @@ class Planner {
             : 'not placed: a snapshot was being written throughout',
           hold: (signal) => sleepUnlessAborted(holdMs, signal),
           heal: async (signal) => {
-            if (blocked) await rm(join(snapshots, SNAPSHOT_TEMPORARY_FILE), { recursive: true, force: true });
+            if (blocked) await rm(join(snapshots, temporaryFileName), { recursive: true, force: true });
             const failedAt = readReplicaLog(logFile, logFrom)
               .filter((line) => line.message === replicaLogMessages.snapshotWriteFailed)
               .map((line) => Number(line.fields.index));
@@ -1782,8 +1783,6 @@ class Planner {
   }
 }
 
-/** Where a replica writes a snapshot before keeping it (src/storage/snapshot-store.ts). */
-const SNAPSHOT_TEMPORARY_FILE = 'snapshot.tmp';
 /** Tries to place the blocking directory while a snapshot write holds the name, for about a second. */
 const SNAPSHOT_BLOCK_ATTEMPTS = 20;
 
@@ -1791,7 +1790,7 @@ const SNAPSHOT_BLOCK_ATTEMPTS = 20;
 async function blockSnapshotWrites(snapshots: string): Promise<boolean> {
   for (let attempt = 0; attempt < SNAPSHOT_BLOCK_ATTEMPTS; attempt++) {
     try {
-      await mkdir(join(snapshots, SNAPSHOT_TEMPORARY_FILE));
+      await mkdir(join(snapshots, temporaryFileName));
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

@@ -53,7 +53,8 @@ export {
   transferSyncIntervalBytes,
 } from './snapshot-transfer.js';
 
-const temporaryFileName = 'snapshot.tmp';
+/** Where a snapshot is written before keep() renames it (the chaos runner blocks it to fail writes). */
+export const temporaryFileName = 'snapshot.tmp';
 const damagedSuffix = '.damaged';
 
 /** A snapshot asked for by its info is no longer kept (a newer one replaced it). */

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { UnavailableError } from '../../src/errors.js';
 import { snapshotDirectoryName } from '../../src/storage/replica-directory.js';
+import { temporaryFileName } from '../../src/storage/snapshot-store.js';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
 import { adminAddressOf, LocalCluster, waitFor } from './harness.js';
 
@@ -21,7 +22,7 @@ test('a replica whose snapshots cannot be written serves on, refuses saves with 
   const cluster = await LocalCluster.start(3, ['--snapshot-log-bytes', '16384', '--admin', '127.0.0.1:0']);
   t.after(() => cluster.close());
   const snapshotsOf = (id: string) => path.join(cluster.replicaDirectory(id), snapshotDirectoryName);
-  const blockers = ids.map((id) => path.join(snapshotsOf(id), 'snapshot.tmp'));
+  const blockers = ids.map((id) => path.join(snapshotsOf(id), temporaryFileName));
   for (const blocker of blockers) mkdirSync(blocker);
 
   const failures = async (id: string) => {
