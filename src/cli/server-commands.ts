@@ -98,6 +98,7 @@ interface CoordinatorFlags extends Omit<ServerFlags, 'dir'>, ClusterSettings, Tl
 /** What a replica keeps and forgets: snapshots, sessions, transfers (each has a default). */
 interface RetentionFlags {
   readonly snapshotLogBytes?: number;
+  readonly snapshotRetryMs?: number;
   readonly sessionsMax?: number;
   readonly sessionIdleSeconds?: number;
   readonly transferRate?: number;
@@ -160,6 +161,7 @@ function replicaConfig(flags: RetentionFlags & ClusterSettings): NodeConfig {
     protocol: {
       ...protocol,
       snapshotLogBytes: flags.snapshotLogBytes ?? protocol.snapshotLogBytes,
+      snapshotRetryTicks: ticksOf(flags.snapshotRetryMs, protocol.snapshotRetryTicks),
       sessionsMax: flags.sessionsMax ?? protocol.sessionsMax,
       sessionIdleTicks:
         flags.sessionIdleSeconds === undefined
@@ -173,6 +175,7 @@ function replicaConfig(flags: RetentionFlags & ClusterSettings): NodeConfig {
 function retentionArguments(flags: RetentionFlags): string[] {
   const pairs: [string, number | undefined][] = [
     ['--snapshot-log-bytes', flags.snapshotLogBytes],
+    ['--snapshot-retry-ms', flags.snapshotRetryMs],
     ['--sessions-max', flags.sessionsMax],
     ['--session-idle-seconds', flags.sessionIdleSeconds],
     ['--transfer-rate', flags.transferRate],

@@ -732,7 +732,7 @@ export class ReplicaServer {
   private snapshotWriteFailed(position: LogPosition, error: unknown): void {
     const reason = errorText(error);
     const retryTicks = this.core.snapshotFailed(position);
-    const retryInSeconds = (retryTicks * this.options.config.tickMs) / 1000;
+    const retryInSeconds = Math.round(retryTicks * this.options.config.tickMs) / 1000;
     this.logger.warn({ error: reason, index: position.index, retryInSeconds }, snapshotWriteFailedMessage);
     this.saves.snapshotFailed(reason);
   }

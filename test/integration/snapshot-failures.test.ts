@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { UnavailableError } from '../../src/errors.js';
+import { snapshotWriteFailedMessage } from '../../src/node/replica-server.js';
 import { snapshotDirectoryName } from '../../src/storage/replica-directory.js';
 import { temporaryFileName } from '../../src/storage/snapshot-store.js';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
@@ -19,7 +20,15 @@ const decoder = new TextDecoder();
 const ids = ['r1', 'r2', 'r3'];
 
 test('a replica whose snapshots cannot be written serves on, refuses saves with why, and keeps one once it can', async (t) => {
-  const cluster = await LocalCluster.start(3, ['--snapshot-log-bytes', '16384', '--admin', '127.0.0.1:0']);
+  // Retries 1 s after a failure (2, 4, then 8 s apart), so the test need not wait out the default 5 s.
+  const cluster = await LocalCluster.start(3, [
+    '--snapshot-log-bytes',
+    '16384',
+    '--snapshot-retry-ms',
+    '1000',
+    '--admin',
+    '127.0.0.1:0',
+  ]);
   t.after(() => cluster.close());
   const snapshotsOf = (id: string) => path.join(cluster.replicaDirectory(id), snapshotDirectoryName);
   const blockers = ids.map((id) => path.join(snapshotsOf(id), temporaryFileName));
@@ -45,10 +54,10 @@ test('a replica whose snapshots cannot be written serves on, refuses saves with 
 
   // Well past every replica's threshold (two thirds to all of 16 KiB): each tries and fails.
   await write(400);
-  // A save cannot get a snapshot either: it waits for the primary's next try (5 s after the first
-  // failure, 10 s after the second) and is refused with the disk's error, until its deadline.
+  // A save cannot get a snapshot either: it waits for the primary's next try (at most 8 s away) and
+  // is refused with the disk's error, until its deadline.
   await assert.rejects(
-    client.saveSnapshot(path.join(cluster.directory, 'saved.snap'), { deadlineMs: 20_000 }),
+    client.saveSnapshot(path.join(cluster.directory, 'saved.snap'), { deadlineMs: 10_000 }),
     (error) => {
       assert.ok(error instanceof UnavailableError);
       assert.match(error.message, /could not write the snapshot \(.*EISDIR/);
@@ -61,10 +70,13 @@ test('a replica whose snapshots cannot be written serves on, refuses saves with 
     );
     const running = cluster.replicas.get(id);
     assert.equal(running?.child.exitCode, null, `${id} is still running`);
-    assert.match(
-      running?.stderr() ?? '',
-      /"level":"warn".*writing a snapshot failed; the log keeps every entry/,
-    );
+    const warnings = (running?.stderr() ?? '')
+      .split('\n')
+      .filter((line) => line.includes(snapshotWriteFailedMessage))
+      .map((line) => JSON.parse(line) as { level: string; error: string; retryInSeconds: number });
+    assert.equal(warnings[0]?.level, 'warn', `${id} warned`);
+    assert.match(warnings[0]?.error ?? '', /EISDIR/);
+    assert.equal(warnings[0]?.retryInSeconds, 1, 'the first failure waits --snapshot-retry-ms');
     assert.deepEqual(
       readdirSync(snapshotsOf(id)).filter((name) => name.endsWith('.snap')),
       [],
@@ -73,12 +85,10 @@ test('a replica whose snapshots cannot be written serves on, refuses saves with 
   }
 
   for (const blocker of blockers) rmdirSync(blocker);
-  // No write needed: a failed snapshot is owed, and its retry comes by itself (at most 40 s apart).
+  // No write needed: a failed snapshot is owed, and its retry comes by itself (at most 8 s apart).
   for (const id of ids) {
-    await waitFor(
-      `${id} keeps a snapshot once it can`,
-      () => (readdirSync(snapshotsOf(id)).some((name) => name.endsWith('.snap')) ? true : undefined),
-      60_000,
+    await waitFor(`${id} keeps a snapshot once it can`, () =>
+      readdirSync(snapshotsOf(id)).some((name) => name.endsWith('.snap')) ? true : undefined,
     );
   }
   const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);

@@ -76,6 +76,9 @@ const backupLagMaxMsMax = 600_000;
 export const failureTimeoutMsMin =
   (2 * defaultProtocolConfig.heartbeatIntervalTicks + 1) * defaultNodeConfig.tickMs;
 const failureTimeoutMsMax = 600_000;
+/** A snapshot retry wait: a tick at least, an hour at most (eight times that after failures in a row). */
+const snapshotRetryMsMin = defaultNodeConfig.tickMs;
+const snapshotRetryMsMax = 3_600_000;
 /** Backups a commit may wait for at most (there are at most CLUSTER_REPLICAS_MAX − 1 in a local cluster). */
 const syncQuorumMax = 1000;
 const respReadStalenessMsMax = 3_600_000;
@@ -354,6 +357,17 @@ export const serverSettings: readonly Setting[] = [
     help: 'log bytes since the last snapshot before the next (at least a quarter of the last snapshot)',
     value: integerValue(1, retentionLimitMax),
     defaultValue: defaultProtocolConfig.snapshotLogBytes,
+    commands: replicas,
+  }),
+  setting({
+    section: 'replica',
+    key: 'snapshotRetryMs',
+    flags: '--snapshot-retry-ms <ms>',
+    help:
+      'after a snapshot write failed (a full or failing disk), the wait before the next try, doubled for ' +
+      'each further failure in a row up to 8 times; the replica serves on meanwhile',
+    value: integerValue(snapshotRetryMsMin, snapshotRetryMsMax),
+    defaultValue: defaultProtocolConfig.snapshotRetryTicks * defaultNodeConfig.tickMs,
     commands: replicas,
   }),
   setting({
