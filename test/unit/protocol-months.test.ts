@@ -415,6 +415,48 @@ test('a deposed primary rolls back to its kept snapshot to drop what it applied 
   assert.equal(primary.get('k'), 'v1', 'the uncommitted write is gone from the state');
 });
 
+test('a snapshot a rollback dropped is taken again at once, not after another threshold of log', () => {
+  // Snapshots by the log's size only: a large write crosses the threshold, a small entry does not.
+  const { primary, backup } = pair({ ...months, snapshotLogBytes: 1500 });
+  const snapshotsTaken = () => primary.stored.filter((operation) => operation.kind === 'snapshot');
+  assert.deepEqual(snapshotsTaken(), [], 'none yet');
+  pump([primary, backup]);
+  const committed = primary.harness.lastIndex();
+  // Cut off from r2, the primary runs a large write that never commits: its snapshot is written
+  // aside, never kept.
+  write(primary, 'writer', 2, 'k', 'x'.repeat(2000));
+  primary.harness.sent.length = 0;
+  primary.tick();
+  assert.equal(snapshotsTaken().length, 1);
+  assert.equal(primary.kept.length, 0, 'not kept: it holds an uncommitted entry');
+  // r2 leads view 3 and its entry at that index replaces ours: the snapshot in progress is dropped.
+  const next = view(3, r2, [r1]);
+  primary.harness.adopt(next);
+  primary.replica.receiveFromPeer(r2, {
+    type: 'prepare',
+    view: viewNumber(3),
+    previous: { view: viewNumber(2), index: logIndex(committed) },
+    entries: [
+      {
+        view: viewNumber(3),
+        index: logIndex(committed + 1),
+        clientId: clientId('other'),
+        requestNumber: 0,
+        durability: 'sync',
+        refused: false,
+        update: new Uint8Array(0),
+        result: new Uint8Array(0),
+      },
+    ],
+    commitIndex: logIndex(committed + 1),
+    echo: -1,
+  });
+  primary.settle();
+  primary.tick();
+  assert.equal(snapshotsTaken().length, 2, 'taken again at once, though one small entry came since');
+  assert.equal(primary.kept.at(-1)?.info.position.index, committed + 1, 'and kept');
+});
+
 // ---- sessions ----------------------------------------------------------------------------------
 
 test('a write without a session is refused with SESSION_EXPIRED and never runs', () => {
