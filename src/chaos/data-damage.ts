@@ -94,13 +94,7 @@ export function damageLogRecord(directory: string, random: Random): Damage | nul
 /** Flips a bit of the newest kept snapshot file; null if there is none. */
 export function damageNewestSnapshot(directory: string, random: Random): Damage | null {
   const snapshotDirectory = path.join(directory, snapshotDirectoryName);
-  let newest: { name: string; index: number } | null = null;
-  for (const name of listFiles(snapshotDirectory)) {
-    const position = parseSnapshotFileName(name);
-    if (position !== null && (newest === null || position.index > newest.index)) {
-      newest = { name, index: position.index };
-    }
-  }
+  const newest = newestKeptSnapshot(snapshotDirectory);
   if (newest === null) return null;
   const file = path.join(snapshotDirectory, newest.name);
   const size = fs.statSync(file).size;
@@ -129,6 +123,18 @@ function flipBit(file: string, offset: number, bit: number): void {
   } finally {
     fs.closeSync(descriptor);
   }
+}
+
+/** The newest kept snapshot file in a replica's snapshot directory, by the files' names; null if none. */
+export function newestKeptSnapshot(snapshotDirectory: string): { name: string; index: number } | null {
+  let newest: { name: string; index: number } | null = null;
+  for (const name of listFiles(snapshotDirectory)) {
+    const position = parseSnapshotFileName(name);
+    if (position !== null && (newest === null || position.index > newest.index)) {
+      newest = { name, index: position.index };
+    }
+  }
+  return newest;
 }
 
 function listFiles(directory: string): string[] {

@@ -57,7 +57,6 @@
 //                     it while the status shows its transfer under way (a whole chunk held), restart
 //                     it from its directory: the same snapshot must resume where it stopped
 
-import { readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '../client/kv-client.js';
@@ -67,11 +66,11 @@ import { defaultProtocolConfig } from '../protocol/config.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
-import { parseSnapshotFileName, transferChunkBytes } from '../storage/index.js';
+import { transferChunkBytes } from '../storage/index.js';
 import { snapshotDirectoryName } from '../storage/replica-directory.js';
 import { temporaryFileName } from '../storage/snapshot-store.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
-import { type DamageKind, damageDirectory } from './data-damage.js';
+import { type DamageKind, damageDirectory, newestKeptSnapshot } from './data-damage.js';
 import type { NemesisKind } from './nemesis-kinds.js';
 import type { DirectedPair, NetworkFault, NetworkFaults } from './network-faults.js';
 import { logSize, readReplicaLog, replicaLogMessages, transferStarts } from './replica-logs.js';
@@ -1309,11 +1308,12 @@ class Planner {
             const last = Math.max(0, ...failedAt);
             if (failedAt.length === 0)
               return `${target}'s writes succeed again; it tried no snapshot meanwhile`;
+            const keptIndex = () => newestKeptSnapshot(snapshots)?.index ?? 0;
             const deadline = Date.now() + SNAPSHOT_RESUME_MS;
-            while (keptSnapshotIndex(snapshots) < last && Date.now() < deadline && !signal.aborted) {
+            while (keptIndex() < last && Date.now() < deadline && !signal.aborted) {
               await sleepUnlessAborted(VIEW_POLL_INTERVAL_MS, signal);
             }
-            if (keptSnapshotIndex(snapshots) < last && !signal.aborted) {
+            if (keptIndex() < last && !signal.aborted) {
               problem(
                 `${target} kept no snapshot as far as index ${last}, the last it failed to write, within ${seconds(SNAPSHOT_RESUME_MS)} of its writes succeeding again`,
               );
@@ -1798,14 +1798,4 @@ async function blockSnapshotWrites(snapshots: string): Promise<boolean> {
     }
   }
   return false;
-}
-
-/** The index of the newest snapshot kept in `snapshots`, by the files' names; 0 if none. */
-function keptSnapshotIndex(snapshots: string): number {
-  let newest = 0;
-  for (const name of readdirSync(snapshots)) {
-    const position = parseSnapshotFileName(name);
-    if (position !== null && position.index > newest) newest = position.index;
-  }
-  return newest;
 }

@@ -380,19 +380,13 @@ test('a replica restarts from its newest snapshot and the log after it', () => {
   );
 });
 
-test('a deposed primary rolls back to its kept snapshot to drop what it applied but never committed', () => {
-  const { primary, backup } = pair();
-  primary.tick(2);
-  pump([primary, backup]);
-  const committed = primary.harness.lastIndex();
-  // Cut off from r2, the primary runs a write that never commits.
-  write(primary, 'writer', 2, 'k', 'never committed');
-  primary.harness.sent.length = 0;
-  assert.equal(primary.get('k'), 'never committed');
-  // r2 leads view 3 and appends its own entry at that index.
-  const next = view(3, r2, [r1]);
-  primary.harness.adopt(next);
-  primary.replica.receiveFromPeer(r2, {
+/**
+ * r2, leading view 3, sends `node` (r1, which led view 2) an entry of its own right after `committed`,
+ * committed: whatever `node` holds past `committed` diverged and goes.
+ */
+function receiveDivergingEntry(node: Node, committed: number): void {
+  node.harness.adopt(view(3, r2, [r1]));
+  node.replica.receiveFromPeer(r2, {
     type: 'prepare',
     view: viewNumber(3),
     previous: { view: viewNumber(2), index: logIndex(committed) },
@@ -411,6 +405,19 @@ test('a deposed primary rolls back to its kept snapshot to drop what it applied 
     commitIndex: logIndex(committed + 1),
     echo: -1,
   });
+}
+
+test('a deposed primary rolls back to its kept snapshot to drop what it applied but never committed', () => {
+  const { primary, backup } = pair();
+  primary.tick(2);
+  pump([primary, backup]);
+  const committed = primary.harness.lastIndex();
+  // Cut off from r2, the primary runs a write that never commits.
+  write(primary, 'writer', 2, 'k', 'never committed');
+  primary.harness.sent.length = 0;
+  assert.equal(primary.get('k'), 'never committed');
+  // r2 leads view 3 and appends its own entry at that index.
+  receiveDivergingEntry(primary, committed);
   primary.settle();
   assert.equal(primary.get('k'), 'v1', 'the uncommitted write is gone from the state');
 });
@@ -430,27 +437,7 @@ test('a snapshot a rollback dropped is taken again at once, not after another th
   assert.equal(snapshotsTaken().length, 1);
   assert.equal(primary.kept.length, 0, 'not kept: it holds an uncommitted entry');
   // r2 leads view 3 and its entry at that index replaces ours: the snapshot in progress is dropped.
-  const next = view(3, r2, [r1]);
-  primary.harness.adopt(next);
-  primary.replica.receiveFromPeer(r2, {
-    type: 'prepare',
-    view: viewNumber(3),
-    previous: { view: viewNumber(2), index: logIndex(committed) },
-    entries: [
-      {
-        view: viewNumber(3),
-        index: logIndex(committed + 1),
-        clientId: clientId('other'),
-        requestNumber: 0,
-        durability: 'sync',
-        refused: false,
-        update: new Uint8Array(0),
-        result: new Uint8Array(0),
-      },
-    ],
-    commitIndex: logIndex(committed + 1),
-    echo: -1,
-  });
+  receiveDivergingEntry(primary, committed);
   primary.settle();
   primary.tick();
   assert.equal(snapshotsTaken().length, 2, 'taken again at once, though one small entry came since');
