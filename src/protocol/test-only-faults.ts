@@ -81,6 +81,13 @@ export interface TestOnlyFaults {
    */
   readonly scanByPosition?: boolean;
   /**
+   * Scans: each replica keys SCAN's buckets with a seed of its own instead of the one the primary
+   * logged, so a cursor names other buckets at another replica. Honoured by the simulator's store,
+   * where the check that a whole scan (carried across failovers) returns every key present
+   * throughout must catch it.
+   */
+  readonly ownScanSeeds?: boolean;
+  /**
    * Snapshot writes that fail: the core ignores the shell's report of one and waits for the write for
    * ever, so it takes no snapshot again. The check that a replica keeps a snapshot once its disk
    * healed must catch it.
@@ -109,5 +116,6 @@ export const testOnlyFaultNames = [
   'neverExpire',
   'keepTtlOnPut',
   'scanByPosition',
+  'ownScanSeeds',
   'ignoreFailedSnapshots',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

@@ -37,6 +37,7 @@ import {
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
 import { expireConditions } from '../state-machine/kv-expiry.js';
+import type { ScanSeed } from '../state-machine/kv-key-hash.js';
 import type { KvLimits } from '../state-machine/kv-limits.js';
 import {
   decodeOperation,
@@ -48,7 +49,7 @@ import {
 import { isSequence } from '../state-machine/kv-sequence.js';
 import { textValueOf } from '../state-machine/kv-snapshot-reader.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
-import { decodeBinaryUpdate } from '../state-machine/kv-updates.js';
+import { decodeBinaryUpdate, encodeScanSeedUpdate } from '../state-machine/kv-updates.js';
 import type { SimCluster } from './cluster.js';
 import type { Random } from './random.js';
 
@@ -454,14 +455,19 @@ function latin1(text: string): Uint8Array {
 }
 
 /** The test-only faults a SimKeyValueStore honours. */
-type StoreFaults = Pick<TestOnlyFaults, 'expireEarly' | 'neverExpire' | 'keepTtlOnPut' | 'scanByPosition'>;
+type StoreFaults = Pick<
+  TestOnlyFaults,
+  'expireEarly' | 'neverExpire' | 'keepTtlOnPut' | 'scanByPosition' | 'ownScanSeeds'
+>;
 
 /**
  * The key/value store as every simulated replica runs it, reporting the deletions it hands the core,
  * and breaking expiry as the test-only faults say: looking ahead when it picks what is due
  * (`expireEarly`), never handing the core a deletion (`neverExpire`), or applying a put's or a
  * persist's update without its end of the time to live (`keepTtlOnPut`); and scans, when told, with
- * the naive cursor, a position in the keys' order (`scanByPosition`, scan-workload.ts).
+ * the naive cursor, a position in the keys' order (`scanByPosition`, scan-workload.ts), or with a
+ * scan seed of its own in place of the one the primary logged (`ownScanSeeds`). Its scan seeds come
+ * from `newSeed`, the run's own generator, so a seed runs the same every time.
  */
 export class SimKeyValueStore extends KeyValueStore {
   constructor(
@@ -469,12 +475,17 @@ export class SimKeyValueStore extends KeyValueStore {
     nowMs: () => number,
     private readonly observer: () => SimExpiries | null,
     faults: StoreFaults,
+    newSeed: () => ScanSeed,
     lookahead: { ms: number } = { ms: 0 },
   ) {
-    super(limits, () => nowMs() + lookahead.ms);
+    super(limits, () => nowMs() + lookahead.ms, newSeed);
     this.lookahead = lookahead;
     this.faults = faults;
+    this.ownSeed = encodeScanSeedUpdate(newSeed());
   }
+
+  /** The seed `ownScanSeeds` applies instead of the logged one. */
+  private readonly ownSeed: Uint8Array;
 
   private readonly lookahead: { ms: number };
   private readonly faults: StoreFaults;
@@ -511,14 +522,19 @@ export class SimKeyValueStore extends KeyValueStore {
   }
 
   override apply(update: Uint8Array): void {
-    if (this.faults.keepTtlOnPut !== true) {
+    if (this.faults.keepTtlOnPut !== true && this.faults.ownScanSeeds !== true) {
       super.apply(update);
       return;
     }
     const parts = isBatchUpdate(update) ? (decodeBatchUpdate(update) ?? []) : [update];
-    const kept = parts.filter((part) => decodeBinaryUpdate(part)?.kind !== 'persist');
-    if (kept.length === parts.length) super.apply(update);
-    else if (kept.length === 1) super.apply(kept[0] ?? new Uint8Array(0));
+    const kept = parts
+      .filter((part) => this.faults.keepTtlOnPut !== true || decodeBinaryUpdate(part)?.kind !== 'persist')
+      .map((part) =>
+        decodeBinaryUpdate(part)?.kind === 'scan-seed' && this.faults.ownScanSeeds === true
+          ? this.ownSeed
+          : part,
+      );
+    if (kept.length === 1) super.apply(kept[0] ?? new Uint8Array(0));
     else if (kept.length > 1) super.apply(encodeBatchUpdate(kept));
   }
 }

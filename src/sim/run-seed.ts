@@ -21,6 +21,7 @@ import { checkScans } from '../check/scans.js';
 import type { LagPolicy } from '../protocol/config.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import type { ReplicaId } from '../protocol/types.js';
+import type { ScanSeed } from '../state-machine/kv-key-hash.js';
 import { type KvLimits, kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { KeyValueStore } from '../state-machine/kv-store.js';
 import { SimCluster, type StorageCounts, simMsPerTick } from './cluster.js';
@@ -146,6 +147,9 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
   let ticks = (): number => 0;
   const nowMs = () => ticks() * simMsPerTick;
   const drawn = planFaults(new Random(seed ^ 0x5eed5eed), workloadDefaults.clients);
+  // The stores' scan seeds, from a generator of their own so no other draw moves.
+  const scanSeeds = new Random(seed ^ 0x5ca7_5eed);
+  const newScanSeed = (): ScanSeed => ({ low: scanSeeds.nextUint32(), high: scanSeeds.nextUint32() });
   const homed =
     options.coordinatorHome === 'directory'
       ? withEmbeddedCoordinator(drawn)
@@ -158,7 +162,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     replicaCount: plan.replicaCount,
     config: options.lagPolicy === undefined ? plan.config : { ...plan.config, lagPolicy: options.lagPolicy },
     createStateMachine: () =>
-      new SimKeyValueStore(simKvLimits, nowMs, () => expiries, options.testOnlyFaults ?? {}),
+      new SimKeyValueStore(simKvLimits, nowMs, () => expiries, options.testOnlyFaults ?? {}, newScanSeed),
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
     ...(plan.etcdHome === null ? {} : { etcdHome: plan.etcdHome }),
   });
@@ -416,7 +420,9 @@ function runPhases(
 
   const finalReads = readEverything(cluster, workload, violations);
   checkConvergence(cluster, violations, (state) =>
-    state instanceof KeyValueStore ? `state hash ${state.stateHash()}` : 'no key/value store',
+    state instanceof KeyValueStore
+      ? `state hash ${state.stateHash()}, scan seed ${JSON.stringify(state.scanSeed)}`
+      : 'no key/value store',
   );
   // Healed and converged: every key whose time came must now go (expiry-workload.ts).
   workload.expiries?.checkDueKeysDeleted(cluster);

@@ -9,6 +9,7 @@ export {
 } from './kv-expiry.js';
 export { globMatches } from './kv-glob.js';
 export { SCAN_CURSOR_BUILDING } from './kv-key-buckets.js';
+export { halfSipHash, type ScanSeed } from './kv-key-hash.js';
 export {
   checkKvLimits,
   entryOverheadBytes,

@@ -3,7 +3,8 @@
 // from kv-updates.ts, whose single-key layout it wraps without changing:
 //
 //   0xc1 (the binary marker), the kind 4 (batch), then per part a u32 (little endian) length and
-//   the part: a single-key binary update (set, append or delete), never another batch.
+//   the part: a binary update of kv-updates.ts (set, append, delete, expire, persist, clear or scan
+//   seed), never another batch.
 
 import { asBuffer } from '../buffers.js';
 import { binaryUpdateMarker } from './kv-updates.js';

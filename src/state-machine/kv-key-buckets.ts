@@ -4,8 +4,9 @@
 // resume from, so the keys are also spread over 2^16 buckets by a hash of their bytes: a cursor
 // names the next bucket to visit and a call visits whole buckets in order. A key present throughout
 // sits in one bucket the whole time, which the iteration visits once: it comes back exactly once.
-// The cursor is the same number on every replica (they hold the same keys), so a READONLY client may
-// carry on at another member, or after a failover.
+// The hash is keyed by the store's scan seed (kv-key-hash.ts), so keys cannot be chosen to share a
+// bucket; every replica holds the same seed (the primary logs it), so the cursor is the same number
+// on every replica and a READONLY client may carry on at another member, or after a failover.
 //
 // The buckets are made on the store's first scan, so a store never scanned pays nothing for them,
 // and made a slice of keys per call (`keysPerCallMax`): made at once, 320,000 keys took the event
@@ -15,6 +16,8 @@
 // iterator of the store's Map, which also meets every key added after it began (a Map's iterator
 // visits what is appended while it runs), so only deletions need noting before the buckets are
 // whole; after, every key added or deleted is noted as it happens.
+
+import { halfSipHash, type ScanSeed } from './kv-key-hash.js';
 
 /** Buckets of keys; a cursor names one, 0 to bucketCount − 1. */
 const bucketCount = 1 << 16;
@@ -29,6 +32,7 @@ export class KeyBuckets {
   constructor(
     keys: Iterator<string>,
     private readonly keysPerCallMax: number,
+    private readonly seed: ScanSeed,
   ) {
     this.#unplaced = keys;
   }
@@ -40,7 +44,7 @@ export class KeyBuckets {
 
   /** A key the store deleted. */
   deleted(key: string): void {
-    const bucket = bucketOf(key);
+    const bucket = halfSipHash(key, this.seed) >>> 16;
     const keys = this.#buckets[bucket];
     const at = keys?.indexOf(key) ?? -1;
     if (keys === undefined || at < 0) return;
@@ -87,16 +91,9 @@ export class KeyBuckets {
   }
 
   #place(key: string): void {
-    const bucket = bucketOf(key);
+    const bucket = halfSipHash(key, this.seed) >>> 16;
     const keys = this.#buckets[bucket];
     if (keys === undefined) this.#buckets[bucket] = [key];
     else keys.push(key);
   }
-}
-
-/** FNV-1a over the key's bytes (latin1: one char a byte), its high 16 bits. */
-function bucketOf(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let at = 0; at < key.length; at++) hash = Math.imul(hash ^ key.charCodeAt(at), 0x01000193);
-  return hash >>> 16;
 }

@@ -10,9 +10,11 @@
 // Layout: a u8 format version, a u32 count, then per entry a u32 key length, the key (latin1: one
 // byte per character), a u32 value length, the value (the same); little endian. Format 4 then has
 // the keys with a time to live: a u32 count, and per key its u32 length, the key and the time it
-// expires at (Unix milliseconds, f64).
+// expires at (Unix milliseconds, f64). Format 5 is format 4 (the count of keys with a time to live
+// is there even when it is 0) followed by the store's scan seed, two u32 words (kv-key-hash.ts).
 
 import type { SnapshotEncoding } from '../protocol/state-machine.js';
+import type { ScanSeed } from './kv-key-hash.js';
 
 /** Work per piece: whichever limit comes first. A piece takes a few milliseconds. */
 const pieceEntriesMax = 8192;
@@ -20,6 +22,7 @@ const pieceBytesMax = 1024 * 1024;
 const headerBytes = 5;
 const fieldLengthBytes = 4;
 const expiryBytes = 8;
+const seedBytes = 8;
 
 export class KvSnapshotEncoding implements SnapshotEncoding {
   readonly sizeBytes: number;
@@ -29,6 +32,9 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   private readonly expiring: { readonly keys: string[]; readonly times: number[] } | null;
   private nextExpiring = 0;
   private expiringCountWritten = false;
+  /** Format 5's seed, written after the last key with a time to live; null before format 5. */
+  private readonly seed: ScanSeed | null;
+  private seedWritten = false;
   private readonly version: number;
   /** Room for the header and the largest entry, at least: every piece holds one entry or more. */
   private readonly pieceBytes: number;
@@ -36,11 +42,15 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   /** Bytes returned in pieces so far; the first piece starts with the header. */
   private bytesReturned = 0;
 
-  /** Captures `entries` (and `expiries`, for format 4) as they are now, in their Map order. */
+  /**
+   * Captures `entries` (and `expiries`, for formats 4 and 5, and `seed`, for format 5) as they are
+   * now, in their Map order.
+   */
   constructor(
     entries: ReadonlyMap<string, string>,
     version: number,
     expiries?: Iterable<readonly [string, number]>,
+    seed: ScanSeed | null = null,
   ) {
     this.keys = new Array<string>(entries.size);
     this.values = new Array<string>(entries.size);
@@ -68,6 +78,8 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
         if (itemBytes > largestEntry) largestEntry = itemBytes;
       }
     }
+    this.seed = seed;
+    if (seed !== null) size += seedBytes;
     this.sizeBytes = size;
     this.version = version;
     this.pieceBytes = Math.max(pieceBytesMax, headerBytes + largestEntry);
@@ -103,6 +115,17 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     }
     this.nextEntry = index;
     if (index === keys.length && this.expiring !== null) offset = this.writeExpiring(out, offset);
+    const expiringDone =
+      this.expiring === null ||
+      (this.expiringCountWritten && this.nextExpiring === this.expiring.keys.length);
+    const seedDue = this.seed !== null && !this.seedWritten && index === keys.length && expiringDone;
+    if (seedDue && offset + seedBytes <= out.length) {
+      const seed = this.seed as ScanSeed;
+      out.writeUInt32LE(seed.low >>> 0, offset);
+      out.writeUInt32LE(seed.high >>> 0, offset + 4);
+      offset += seedBytes;
+      this.seedWritten = true;
+    }
     this.bytesReturned += offset;
     return out.subarray(0, offset);
   }

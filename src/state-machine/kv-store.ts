@@ -9,7 +9,7 @@
 // by bytes and snapshots come out in a deterministic order. Keys may have a time to live, fixed
 // when the primary executes the write and ended by a deletion the primary logs (kv-expiry.ts).
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { asBuffer } from '../buffers.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import {
@@ -32,6 +32,7 @@ import {
 } from './kv-expiry.js';
 import { globFilters, globMatches } from './kv-glob.js';
 import { KeyBuckets, SCAN_CURSOR_BUILDING } from './kv-key-buckets.js';
+import { type ScanSeed, UNSEEDED } from './kv-key-hash.js';
 import { checkKvLimits, entryOverheadBytes, type KvLimits, kvLimitsDefault } from './kv-limits.js';
 import {
   decodeOperation,
@@ -61,10 +62,13 @@ import {
   decodeBinaryUpdate,
   encodeClearUpdate,
   encodeExpireUpdate,
+  encodeScanSeedUpdate,
   encodeUpdate,
   type KvUpdate,
 } from './kv-updates.js';
 
+/** Format 4, then the scan seed; written once the store has a seed. */
+const seededSnapshotFormatVersion = 5;
 /** Format 3, then the keys that have a time to live; written only when one has. */
 const expiringSnapshotFormatVersion = 4;
 const snapshotFormatVersion = 3;
@@ -113,18 +117,34 @@ export class KeyValueStore implements StateMachine {
   readonly #expiries = new ExpiryTimes();
   /** SCAN's cursor over the keys: null until the first scan (kv-key-buckets.ts). */
   #buckets: KeyBuckets | null = null;
+  /**
+   * The key of the buckets' hash: null until the store applies its first seed, which the primary
+   * adds to the first write that changes the store (a store written by a build before the seed
+   * hashes with UNSEEDED until then).
+   */
+  #scanSeed: ScanSeed | null = null;
   readonly #clock: () => number;
+  readonly #newSeed: () => ScanSeed;
 
   /**
    * `clock`: the wall clock in Unix milliseconds, read when the primary executes a write with a
-   * relative time to live, answers `ttl`, and looks for keys whose time ran out.
+   * relative time to live, answers `ttl`, and looks for keys whose time ran out. `newSeed`: a scan
+   * seed nobody outside the cluster can guess, asked for when the primary executes the first write
+   * of a store without one (the simulator's is drawn from its own seeded generator).
    */
   constructor(
     readonly limits: KvLimits = kvLimitsDefault,
     clock: () => number = Date.now,
+    newSeed: () => ScanSeed = randomScanSeed,
   ) {
     checkKvLimits(limits);
     this.#clock = clock;
+    this.#newSeed = newSeed;
+  }
+
+  /** The key of SCAN's bucket hash (kv-key-hash.ts); null until the store's first write. */
+  get scanSeed(): ScanSeed | null {
+    return this.#scanSeed;
   }
 
   /** Every key (latin1), in the store's own order: the order of its snapshots. */
@@ -181,12 +201,25 @@ export class KeyValueStore implements StateMachine {
   }
 
   execute(operation: Uint8Array): Execution {
-    if (isSequence(operation)) return this.#executeSequence(decodeSequence(operation));
+    if (isSequence(operation)) return this.#seeded(this.#executeSequence(decodeSequence(operation)));
     const decoded = decodeOperation(operation);
     if (isReadOnly(decoded)) {
       throw new ServiceError(ErrorCode.badRequest, `${decoded.kind} is a read: send it as a query`);
     }
-    return this.#executeWrite(decoded);
+    return this.#seeded(this.#executeWrite(decoded));
+  }
+
+  /**
+   * The execution, its update preceded by a new scan seed if the store has none and the update
+   * changes it: every replica then keys its buckets with the seed this primary drew.
+   */
+  #seeded(execution: Execution): Execution {
+    if (this.#scanSeed !== null || execution.update.byteLength === 0) return execution;
+    const seed = encodeScanSeedUpdate(this.#newSeed());
+    const parts = isBatchUpdate(execution.update)
+      ? (decodeBatchUpdate(execution.update) as Uint8Array[]) // encoded just now
+      : [execution.update];
+    return { result: execution.result, update: encodeBatchUpdate([seed, ...parts]) };
   }
 
   query(operation: Uint8Array): Uint8Array {
@@ -242,6 +275,10 @@ export class KeyValueStore implements StateMachine {
 
   /** The snapshot of the state as it is now, encoded a slice at a time later. */
   beginSnapshot(): SnapshotEncoding {
+    if (this.#scanSeed !== null) {
+      const expiries = this.#expiries.entries();
+      return new KvSnapshotEncoding(this.#entries, seededSnapshotFormatVersion, expiries, this.#scanSeed);
+    }
     return this.#expiries.size === 0
       ? new KvSnapshotEncoding(this.#entries, snapshotFormatVersion)
       : new KvSnapshotEncoding(this.#entries, expiringSnapshotFormatVersion, this.#expiries.entries());
@@ -253,12 +290,13 @@ export class KeyValueStore implements StateMachine {
     const malformed = (why: string) => new Error(`kv snapshot is malformed: ${why}`);
     const version = bytes.length < 5 ? -1 : bytes.readUInt8(0);
     if (
+      version !== seededSnapshotFormatVersion &&
       version !== expiringSnapshotFormatVersion &&
       version !== snapshotFormatVersion &&
       version !== sortedSnapshotFormatVersion
     ) {
       throw malformed(
-        `not format version ${expiringSnapshotFormatVersion} (or ${snapshotFormatVersion}, ${sortedSnapshotFormatVersion})`,
+        `not format version ${seededSnapshotFormatVersion} (or ${expiringSnapshotFormatVersion}, ${snapshotFormatVersion}, ${sortedSnapshotFormatVersion})`,
       );
     }
     const count = bytes.readUInt32LE(1);
@@ -284,7 +322,7 @@ export class KeyValueStore implements StateMachine {
       previous = key;
     }
     const expiries = new Map<string, number>();
-    if (version === expiringSnapshotFormatVersion) {
+    if (version === expiringSnapshotFormatVersion || version === seededSnapshotFormatVersion) {
       if (offset + 4 > bytes.length) throw malformed('the count of keys with a time to live is missing');
       const expiring = bytes.readUInt32LE(offset);
       offset += 4;
@@ -299,7 +337,14 @@ export class KeyValueStore implements StateMachine {
         expiries.set(key, atMs);
       }
     }
+    let seed: ScanSeed | null = null;
+    if (version === seededSnapshotFormatVersion) {
+      if (offset + 8 !== bytes.length) throw malformed('the scan seed is not the last 8 bytes');
+      seed = { low: bytes.readUInt32LE(offset), high: bytes.readUInt32LE(offset + 4) };
+      offset += 8;
+    }
     if (offset !== bytes.length) throw malformed('bytes follow the last entry');
+    this.#scanSeed = seed;
     this.#entries.clear();
     this.#expiries.clear();
     this.#bytes = 0;
@@ -493,6 +538,7 @@ export class KeyValueStore implements StateMachine {
   }
 
   #holdPending(pending: Pending, effect: KvUpdate): void {
+    if (effect.kind === 'scan-seed') return; // added after a sequence runs, never within one
     if (effect.kind === 'clear') {
       pending.values.clear();
       pending.expiries.clear();
@@ -518,7 +564,15 @@ export class KeyValueStore implements StateMachine {
   }
 
   #applyEffect(effect: KvUpdate): void {
+    if (effect.kind === 'scan-seed') {
+      // The first counts: two writes a primary executed before applying either both carry one.
+      if (this.#scanSeed !== null) return;
+      this.#scanSeed = effect.seed;
+      this.#buckets = null;
+      return;
+    }
     if (effect.kind === 'clear') {
+      // The seed stays: cursors of iterations under way keep naming the same buckets.
       this.#entries.clear();
       this.#expiries.clear();
       this.#bytes = 0;
@@ -598,7 +652,11 @@ export class KeyValueStore implements StateMachine {
     }
     const glob = match === null ? null : latin1String(match);
     const pattern = glob !== null && globFilters(glob) ? glob : null;
-    this.#buckets ??= new KeyBuckets(this.#entries.keys(), this.limits.scanKeysPerCallMax);
+    this.#buckets ??= new KeyBuckets(
+      this.#entries.keys(),
+      this.limits.scanKeysPerCallMax,
+      this.#scanSeed ?? UNSEEDED,
+    );
     const keys: Uint8Array[] = [];
     let bytes = 0;
     const next = this.#buckets.scan(cursor, count, (key) => {
@@ -1025,6 +1083,12 @@ function withoutExpiry(key: Uint8Array, update: Uint8Array, expiresAtMs: number 
 /** What a key with a value of `valueLength` (undefined: absent) counts against storeBytesMax. */
 function entryBytes(keyLength: number, valueLength: number | undefined): number {
   return valueLength === undefined ? 0 : keyLength + valueLength + entryOverheadBytes;
+}
+
+/** A seed from the operating system's random source. */
+function randomScanSeed(): ScanSeed {
+  const bytes = randomBytes(8);
+  return { low: bytes.readUInt32LE(0), high: bytes.readUInt32LE(4) };
 }
 
 /** One update for the parts of a multi-key write: none, the single part, or a batch. */

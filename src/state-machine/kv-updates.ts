@@ -4,15 +4,18 @@
 // (`['set', key, value]`, `['append', key, suffix]`, `['delete', key]`); they are still applied.
 //
 //   0xc1 (a byte msgpack never uses), the kind (1 set, 2 append, 3 delete, 5 expire, 6 persist, 7
-//   clear), a u32 (little endian) key length, the key, then for set and append the value (or suffix)
-//   up to the end, for expire the time it expires at (Unix milliseconds, f64). A clear names no key
-//   (length 0).
+//   clear, 8 scan seed), a u32 (little endian) key length, the key, then for set and append the
+//   value (or suffix) up to the end, for expire the time it expires at (Unix milliseconds, f64). A
+//   clear names no key (length 0); nor does a scan seed, whose two u32 words follow.
 //   Kind 4 is a batch of these (a multi-key write): kv-batch-updates.ts.
 //
 // A set or an append keeps the key's time to live; a delete ends it with the key; expire sets it and
-// persist removes it (kv-expiry.ts); a clear deletes every key.
+// persist removes it (kv-expiry.ts); a clear deletes every key. A scan seed keys the hash of SCAN's
+// buckets (kv-key-hash.ts): the primary adds one to the first write of a store that has none, and
+// only the first a store applies counts, so every replica holds the same.
 
 import { asBuffer } from '../buffers.js';
+import type { ScanSeed } from './kv-key-hash.js';
 
 export const binaryUpdateMarker = 0xc1;
 
@@ -21,11 +24,14 @@ export type KvUpdate =
   | { readonly kind: 'delete' | 'persist'; readonly key: string }
   | { readonly kind: 'expire'; readonly key: string; readonly atMs: number }
   /** Every key deleted. */
-  | { readonly kind: 'clear' };
+  | { readonly kind: 'clear' }
+  /** The key of SCAN's bucket hash, unless the store has one already. */
+  | { readonly kind: 'scan-seed'; readonly seed: ScanSeed };
 
-const kindCodes = { set: 1, append: 2, delete: 3, expire: 5, persist: 6, clear: 7 } as const;
+const kindCodes = { set: 1, append: 2, delete: 3, expire: 5, persist: 6, clear: 7, scanSeed: 8 } as const;
 const headerBytes = 6;
 const expiryBytes = 8;
+const seedBytes = 8;
 
 export function encodeUpdate(
   kind: 'set' | 'append' | 'delete' | 'persist',
@@ -60,6 +66,13 @@ export function decodeBinaryUpdate(update: Uint8Array): KvUpdate | null {
       return keyEnd === bytes.length ? { kind: 'persist', key } : null;
     case kindCodes.clear:
       return keyEnd === headerBytes && keyEnd === bytes.length ? { kind: 'clear' } : null;
+    case kindCodes.scanSeed:
+      return keyEnd === headerBytes && keyEnd + seedBytes === bytes.length
+        ? {
+            kind: 'scan-seed',
+            seed: { low: bytes.readUInt32LE(keyEnd), high: bytes.readUInt32LE(keyEnd + 4) },
+          }
+        : null;
     case kindCodes.expire: {
       if (keyEnd + expiryBytes !== bytes.length) return null;
       const atMs = bytes.readDoubleLE(keyEnd);
@@ -86,5 +99,15 @@ export function encodeExpireUpdate(key: Uint8Array, atMs: number): Uint8Array {
   out.writeUInt32LE(key.byteLength, 2);
   out.set(key, headerBytes);
   out.writeDoubleLE(atMs, headerBytes + key.byteLength);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The update that keys SCAN's bucket hash with `seed` in a store that has no seed yet. */
+export function encodeScanSeedUpdate(seed: ScanSeed): Uint8Array {
+  const out = Buffer.alloc(headerBytes + seedBytes);
+  out[0] = binaryUpdateMarker;
+  out[1] = kindCodes.scanSeed;
+  out.writeUInt32LE(seed.low >>> 0, headerBytes);
+  out.writeUInt32LE(seed.high >>> 0, headerBytes + 4);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -212,6 +212,64 @@ test('a cursor is the same on a backup that only applied the updates, and after 
   assert.ok(!iterate(scanned, 1000).seen.includes('old'));
 });
 
+/** The keys SCAN's buckets once took from FNV-1a's top 16 bits, unkeyed: the hash an attacker could aim at. */
+function unkeyedBucket(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let at = 0; at < key.length; at++) hash = Math.imul(hash ^ key.charCodeAt(at), 0x01000193);
+  return hash >>> 16;
+}
+
+test('keys chosen to share a bucket of a fixed hash are spread: no SCAN call visits them all at once', () => {
+  // 200 keys in one bucket of the unkeyed hash, found by trying names (65,536 tries a key on average).
+  const crafted: string[] = [];
+  for (let at = 0; crafted.length < 200; at++) {
+    if (unkeyedBucket(`k${at}`) === 0) crafted.push(`k${at}`);
+  }
+  const store = new KeyValueStore();
+  for (const key of crafted) put(store, key);
+  const pages: number[] = [];
+  const seen: string[] = [];
+  let cursor = 0;
+  do {
+    const page = scan(store, cursor, 10);
+    pages.push(page.keys.length);
+    seen.push(...page.keys);
+    cursor = page.cursor;
+  } while (cursor !== 0);
+  assert.equal(new Set(seen).size, 200);
+  // A bucket of them all was one reply of 200 keys (and each deletion searched all 200).
+  assert.ok(Math.max(...pages) <= 20, `the largest reply held ${Math.max(...pages)} keys`);
+});
+
+test('a store draws its scan seed at its first write; backups, restores and clears keep it', () => {
+  const primary = new KeyValueStore();
+  const backup = new KeyValueStore();
+  assert.equal(primary.scanSeed, null);
+  // Two writes executed before either is applied both carry a seed; only the first counts.
+  const first = primary.execute(encodeOperation(op.put(bytes('a'), bytes('1')))).update;
+  const second = primary.execute(encodeOperation(op.put(bytes('b'), bytes('2')))).update;
+  for (const update of [first, second]) {
+    primary.apply(update);
+    backup.apply(update);
+  }
+  const seed = primary.scanSeed;
+  assert.notEqual(seed, null);
+  assert.deepEqual(backup.scanSeed, seed);
+  const withOnlySecond = new KeyValueStore();
+  withOnlySecond.apply(second);
+  assert.notDeepEqual(withOnlySecond.scanSeed, seed, 'each write drew its own seed');
+  // Another store draws another, so nobody can choose keys for this one's buckets.
+  const other = new KeyValueStore();
+  put(other, 'a');
+  assert.notDeepEqual(other.scanSeed, seed);
+  const restored = new KeyValueStore();
+  restored.restore(primary.snapshot());
+  assert.deepEqual(restored.scanSeed, seed);
+  primary.apply(primary.execute(encodeOperation(op.clear())).update);
+  assert.deepEqual(primary.scanSeed, seed);
+  assert.equal(primary.snapshot()[0], 5, 'a seeded store writes format 5');
+});
+
 test('MATCH filters the keys looked at; COUNT still counts every key looked at', () => {
   const store = new KeyValueStore();
   for (let at = 0; at < 300; at++) put(store, at % 3 === 0 ? `user:${at}` : `order:${at}`);
