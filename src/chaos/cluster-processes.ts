@@ -198,6 +198,9 @@ export interface ChaosClusterOptions {
   readonly serverDisks?: boolean;
 }
 
+/** The space quota of the chaos runs' etcd members (`--quota-backend-bytes`). */
+const ETCD_QUOTA_BYTES = 16 * 1024 * 1024;
+
 export class ChaosCluster {
   /** Set when the coordinator's state directory is lost; cleared by a start that recovers. */
   private coordinatorStateLost = false;
@@ -256,7 +259,15 @@ export class ChaosCluster {
     const replicas = new Map<string, ServerProcess>();
     const coordinators = new Map<string, ServerProcess>();
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
-    const etcd = options.etcd === true ? await EtcdMembers.start(join(directory, 'etcd')) : null;
+    // A space quota of 16 MiB, so the etcd-full nemesis reaches it with a few puts; a run's own
+    // state (a few kilobytes per view change) stays far below it.
+    const etcd =
+      options.etcd === true
+        ? await EtcdMembers.start(join(directory, 'etcd'), 3, [
+            '--quota-backend-bytes',
+            String(ETCD_QUOTA_BYTES),
+          ])
+        : null;
     let disks: ServerDisks | null = null;
     try {
       if (options.serverDisks === true) {

@@ -11,6 +11,22 @@ import { freePorts } from '../tools/free-port.js';
 /** How long a member may take to answer /health after it starts. */
 const MEMBER_READY_TIMEOUT_MS = 30_000;
 const HEALTH_POLL_MS = 100;
+/** The values that fill etcd past its space quota: large, so a few puts do it. */
+const FILLER_VALUE_BYTES = 1_000_000;
+/** Puts a fill makes at most before it gives up on reaching the quota. */
+const FILLER_PUTS_MAX = 200;
+/** What etcd answers a write past its space quota (its NOSPACE alarm). */
+const SPACE_EXCEEDED = /database space exceeded/;
+/** One call of etcd's gateway: a defragmentation of a filled member takes a few seconds at most. */
+const GATEWAY_TIMEOUT_MS = 30_000;
+
+const base64 = (text: string): string => Buffer.from(text, 'latin1').toString('base64');
+
+/** The end of the key range of every key beginning with `prefix` (its last byte plus one). */
+function rangeEndOf(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
 
 /** The etcd binary, or null when none is installed (Debian's package etcd-server has one). */
 export function findEtcd(): string | null {
@@ -135,6 +151,55 @@ export class EtcdMembers {
     return null;
   }
 
+  /**
+   * Fills etcd past its space quota with large values under `prefix` until it refuses a write (its
+   * NOSPACE alarm): from then on it refuses every write, as when something else filled it. Returns
+   * how many values it took; throws if it never refused.
+   */
+  async fill(prefix: string): Promise<number> {
+    const value = Buffer.alloc(FILLER_VALUE_BYTES, 0x78).toString('base64');
+    for (let at = 0; at < FILLER_PUTS_MAX; at++) {
+      const answer = await this.gateway('kv/put', { key: base64(`${prefix}${at}`), value });
+      if (typeof answer.error === 'string') {
+        if (SPACE_EXCEEDED.test(answer.error)) return at;
+        throw new Error(`etcd refused a filler value for another reason: ${answer.error}`);
+      }
+    }
+    throw new Error(`etcd took ${FILLER_PUTS_MAX} values of ${FILLER_VALUE_BYTES} bytes and still had room`);
+  }
+
+  /** Whether a member has raised the NOSPACE alarm. */
+  async outOfSpace(): Promise<boolean> {
+    return (await this.alarms()).some((alarm) => alarm.alarm === 'NOSPACE');
+  }
+
+  /**
+   * Frees what `fill(prefix)` took, as etcd's documentation says: delete, compact the history,
+   * defragment every running member, disarm the alarms. Writes succeed again after it.
+   */
+  async free(prefix: string): Promise<void> {
+    await this.gateway('kv/deleterange', { key: base64(prefix), range_end: base64(rangeEndOf(prefix)) });
+    const { header } = (await this.gateway('kv/range', { key: base64(prefix) })) as {
+      header?: { revision?: string };
+    };
+    if (header?.revision === undefined) throw new Error('etcd answered no revision');
+    const compacted = await this.gateway('kv/compaction', { revision: header.revision, physical: true });
+    // A compaction at a revision already compacted is refused, and changes nothing: go on.
+    if (typeof compacted.error === 'string' && !/compacted/.test(compacted.error)) {
+      throw new Error(`etcd refused the compaction: ${compacted.error}`);
+    }
+    for (const member of this.members) {
+      if (member.child !== null) await this.gateway('maintenance/defragment', {}, member.clientUrl);
+    }
+    for (const alarm of await this.alarms()) {
+      await this.gateway('maintenance/alarm', {
+        action: 'DEACTIVATE',
+        alarm: alarm.alarm,
+        memberID: alarm.memberID,
+      });
+    }
+  }
+
   /** kill -9 of one member, by its process id. */
   async kill(name: string): Promise<void> {
     const member = this.member(name);
@@ -158,6 +223,25 @@ export class EtcdMembers {
 
   async close(): Promise<void> {
     for (const member of this.members) await this.kill(member.name);
+  }
+
+  private async alarms(): Promise<{ memberID: string; alarm: string }[]> {
+    const answer = (await this.gateway('maintenance/alarm', { action: 'GET' })) as {
+      alarms?: { memberID: string; alarm: string }[];
+    };
+    return answer.alarms ?? [];
+  }
+
+  /** POSTs `body` to etcd's v3 JSON gateway at `route`, at `url` or the first running member. */
+  private async gateway(route: string, body: object, url?: string): Promise<Record<string, unknown>> {
+    const target = url ?? this.members.find((member) => member.child !== null)?.clientUrl;
+    if (target === undefined) throw new Error('no etcd member is running');
+    const response = await fetch(`${target}/v3/${route}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
+    });
+    return (await response.json()) as Record<string, unknown>;
   }
 
   private member(name: string): Member {

@@ -43,6 +43,10 @@
 //                     standby takes over once its lease ran out), or SIGSTOP it past its lease and
 //                     resume it after a standby took over (a stale leader: it must stand by)
 //   etcd              on etcd: kill -9 one etcd member (the leader half the time), restart it later
+//   etcd-full         on etcd: fill etcd past its space quota (its NOSPACE alarm: every write
+//                     refused) for a few seconds, then free it as its documentation says (delete,
+//                     compact, defragment, disarm); no view may be installed meanwhile (none can be
+//                     stored), and writes must succeed again after
 //   coordinator-link  one replica's link to the coordinator (on etcd, every one) goes silent: both
 //                     ways, or one way
 //   corrupt           SIGKILL a replica, flip a bit in a synced log record in the middle of its
@@ -61,6 +65,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '../client/kv-client.js';
 import { defaultNodeConfig } from '../node/config.js';
+import { etcdFullMessage } from '../node/etcd/etcd-leadership.js';
 import { assert } from '../protocol/assert.js';
 import { defaultProtocolConfig } from '../protocol/config.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
@@ -120,6 +125,12 @@ export const SNAPSHOT_FAIL_MS = [4000, 12000] as const;
  * after a failure, doubled for each further one in a row, at most 40 s) and the write.
  */
 const SNAPSHOT_RESUME_MS = 60_000;
+/** How long etcd stays past its quota: a failover asked for meanwhile waits for it. */
+export const ETCD_FULL_MS = [3000, 8000] as const;
+/** Within an etcd-full, the time before its check begins: a view stored just before the quota was reached may still be on its way. */
+const ETCD_FULL_SETTLE_MS = 1500;
+/** The keys an etcd-full fills etcd with: apart from every cluster's (`/understudy/...`). */
+const ETCD_FILLER_PREFIX = '/chaos-filler/';
 /** A full disk stays full past the failure timeout. */
 export const DISK_FULL_MS = [2000, 4000] as const;
 /** How often a disk-full fills every replica's disk at once (from a steady whole view, like a total crash). */
@@ -229,8 +240,8 @@ export class Occupancy {
   readonly killActive: boolean;
   readonly directoryLost: boolean;
   readonly coordinatorBusy: boolean;
-  /** An etcd member is down (the other two keep a majority). */
-  readonly etcdMemberDown: boolean;
+  /** An etcd fault is in progress: a member down (the other two keep a majority), or etcd full. */
+  readonly etcdBusy: boolean;
   readonly exclusiveActive: boolean;
   /** No fault is in progress. */
   readonly empty: boolean;
@@ -244,7 +255,9 @@ export class Occupancy {
     this.killActive = all.some((reservation) => reservation.kills === true);
     this.directoryLost = all.some((reservation) => reservation.losesDirectory);
     this.coordinatorBusy = all.some((reservation) => reservation.onCoordinator);
-    this.etcdMemberDown = all.some((reservation) => reservation.kind === 'etcd');
+    this.etcdBusy = all.some(
+      (reservation) => reservation.kind === 'etcd' || reservation.kind === 'etcd-full',
+    );
   }
 
   /** Whether taking `ids` down too leaves at least one of `replicaCount` replicas up. */
@@ -293,6 +306,9 @@ export interface FaultChecks {
   /** Restarts tried while the disk was still full (a supervisor's), and how many of them ran. */
   diskFullRestarts: number;
   diskFullRestartsRan: number;
+  /** etcd-full: times etcd was filled past its quota, and the coordinators' log lines saying it was out of space. */
+  etcdFills: number;
+  etcdFullRefusals: number;
 }
 
 export const noFaultChecks = (): FaultChecks => ({
@@ -318,6 +334,8 @@ export const noFaultChecks = (): FaultChecks => ({
   diskFullSnapshotFailures: 0,
   diskFullRestarts: 0,
   diskFullRestartsRan: 0,
+  etcdFills: 0,
+  etcdFullRefusals: 0,
 });
 
 export interface FaultContext {
@@ -441,9 +459,9 @@ class Planner {
         if (this.occupancy.coordinatorBusy) return null;
         return this.context.cluster.etcd === null ? this.planCoordinator() : this.planLeadingCoordinator();
       case 'etcd':
-        return this.occupancy.etcdMemberDown || this.context.cluster.etcd === null
-          ? null
-          : this.planEtcdMember();
+        return this.occupancy.etcdBusy || this.context.cluster.etcd === null ? null : this.planEtcdMember();
+      case 'etcd-full':
+        return this.occupancy.etcdBusy || this.context.cluster.etcd === null ? null : this.planEtcdFull();
       case 'coordinator-link':
         return this.planCoordinatorLink();
       case 'corrupt':
@@ -1693,6 +1711,67 @@ class Planner {
           heal: async () => {
             await etcd.restart(member);
             return `restarted etcd member ${member}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * etcd past its space quota: every write refused, so no view can be stored (a failover waits, a
+   * leader that must store steps down, and no one is elected) while the primary serves on. No view may
+   * be installed meanwhile; once freed, etcd must take writes again.
+   */
+  private planEtcdFull(): PlannedFault | null {
+    const { monitor, problem, checks, cluster } = this.context;
+    const etcd = cluster.etcd;
+    if (etcd === null) return null;
+    const holdMs = this.random.integer(...ETCD_FULL_MS);
+    return {
+      reservation: {
+        kind: 'etcd-full',
+        down: [],
+        process: null,
+        losesDirectory: false,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const fault = this.record(
+          'etcd-full',
+          'past its quota',
+          'etcd-full: fill etcd past its space quota',
+          null,
+        );
+        const logsFrom = new Map(
+          cluster.coordinatorNames.map((name) => [name, logSize(cluster.coordinatorNamed(name).logPath)]),
+        );
+        const values = await etcd.fill(ETCD_FILLER_PREFIX);
+        checks.etcdFills += 1;
+        return {
+          record: fault,
+          holdDescription: `${values} values of 1 MB; full for ${seconds(holdMs)}`,
+          hold: async (signal) => {
+            // A view stored just before the quota was reached may still be on its way to the polls.
+            await sleepUnlessAborted(ETCD_FULL_SETTLE_MS, signal);
+            const before = monitor.highestViewNumber;
+            await sleepUnlessAborted(holdMs - ETCD_FULL_SETTLE_MS, signal);
+            const after = monitor.highestViewNumber;
+            if (after > before) {
+              problem(
+                `view ${after} was installed while etcd was full (it stood at ${before}): no view can be stored then`,
+              );
+            }
+          },
+          heal: async () => {
+            await etcd.free(ETCD_FILLER_PREFIX);
+            if (await etcd.outOfSpace()) problem('etcd still raised its NOSPACE alarm after it was freed');
+            let refusals = 0;
+            for (const [name, from] of logsFrom) {
+              const lines = readReplicaLog(cluster.coordinatorNamed(name).logPath, from);
+              refusals += lines.filter((line) => line.message === etcdFullMessage).length;
+            }
+            checks.etcdFullRefusals += refusals;
+            return `freed etcd (deleted, compacted, defragmented, alarms disarmed); coordinators said it was out of space ${refusals} times`;
           },
         };
       },

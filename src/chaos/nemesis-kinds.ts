@@ -18,8 +18,12 @@ export const nemesisKinds = [
   'switchover',
   'total-crash',
   'etcd',
+  'etcd-full',
 ] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];
+
+/** The nemeses that act on the etcd that `--etcd` starts. */
+export const etcdNemesisKinds: readonly NemesisKind[] = ['etcd', 'etcd-full'];
 
 /** The nemeses that need each server's data directory on a file system of its own (root, a loop device). */
 export const diskNemesisKinds: readonly NemesisKind[] = ['disk-hang', 'disk-full'];

@@ -309,6 +309,12 @@ export function formatReport(report: ChaosReport): string {
         `kept one as far as the last failed once writes succeeded again: ${loss.snapshotWritesResumed}`,
     );
   }
+  if (loss.etcdFills > 0) {
+    lines.push(
+      `etcd-full: etcd filled past its quota ${loss.etcdFills} times, no view installed while full; ` +
+        `coordinators said it was out of space ${loss.etcdFullRefusals} times`,
+    );
+  }
   if (loss.disksFilled > 0) {
     lines.push(
       `disks filled: ${loss.disksFilled}, servers stopped on ENOSPC saying so: ${loss.diskFullStops}, ` +

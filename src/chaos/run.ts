@@ -48,7 +48,7 @@ import {
 import { checkKeysExpire, keysStillExpiring } from './expiry-check.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noFaultChecks } from './faults.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
-import { diskNemesisKinds } from './nemesis-kinds.js';
+import { diskNemesisKinds, etcdNemesisKinds } from './nemesis-kinds.js';
 import { SharedSequenceCount } from './redis-port-stats.js';
 import {
   addStorageEvents,
@@ -188,7 +188,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const nemeses = options.nemeses.filter(
     (kind) =>
       !(diskNemesisKinds.includes(kind) && disksMissing !== null) &&
-      (kind !== 'etcd' || options.etcd === true),
+      (!etcdNemesisKinds.includes(kind) || options.etcd === true),
   );
 
   try {

@@ -10,7 +10,12 @@ import {
   CHAOS_SESSIONS_MAX_CHOICES,
   CHAOS_TRANSFER_BYTES_PER_SECOND,
 } from '../chaos/cluster-settings.js';
-import { diskNemesisKinds, type NemesisKind, nemesisKinds } from '../chaos/nemesis-kinds.js';
+import {
+  diskNemesisKinds,
+  etcdNemesisKinds,
+  type NemesisKind,
+  nemesisKinds,
+} from '../chaos/nemesis-kinds.js';
 import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { exitCode, integerIn, nonEmpty } from './options.js';
@@ -114,7 +119,7 @@ export function addChaosCommand(program: Command): void {
     .addOption(
       new Option(
         '--nemesis <list>',
-        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd only with --etcd; disk-hang and disk-full only as root, where it can mount, fsfreeze and fill a file system per server), or none`,
+        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd and etcd-full only with --etcd; disk-hang and disk-full only as root, where it can mount, fsfreeze and fill a file system per server), or none`,
       )
         .argParser(nemesisList)
         .default([...nemesisKinds], nemesisKinds.join(',')),
@@ -196,8 +201,9 @@ export function addChaosCommand(program: Command): void {
       if (self.getOptionValueSource('nemesis') === 'cli') {
         const usage = (message: string): never =>
           self.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.usage' });
-        if (flags.nemesis.includes('etcd') && flags.etcd !== true) {
-          usage('--nemesis etcd kills members of the etcd that --etcd starts: add --etcd');
+        const etcdNemeses = flags.nemesis.filter((kind) => etcdNemesisKinds.includes(kind));
+        if (etcdNemeses.length > 0 && flags.etcd !== true) {
+          usage(`--nemesis ${etcdNemeses.join(',')} acts on the etcd that --etcd starts: add --etcd`);
         }
         const diskNemeses = flags.nemesis.filter((kind) => diskNemesisKinds.includes(kind));
         if (diskNemeses.length > 0) {

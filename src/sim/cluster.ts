@@ -208,6 +208,8 @@ export interface StorageCounts {
   coordinatorSaveStalls: number;
   /** Of those, views lost: the coordinator went down before the write completed. */
   coordinatorSavesLost: number;
+  /** Views a leader could not store because etcd was out of space (etcd-full): it stepped down instead. */
+  viewsRefusedByFullEtcd: number;
 }
 
 /** Ticks a transfer takes: a fixed cost and one tick per this many bytes. */
@@ -254,6 +256,7 @@ export class SimCluster {
     lossReportsAcrossCrashes: 0,
     promotionsWithoutHolders: 0,
     coordinatorSaveStalls: 0,
+    viewsRefusedByFullEtcd: 0,
     coordinatorSavesLost: 0,
   };
   /**
@@ -511,6 +514,13 @@ export class SimCluster {
     if (this.etcd === null) return;
     this.etcd.available = available;
     this.trace(available ? 'etcd answers again' : 'etcd unavailable');
+  }
+
+  /** etcd passes its space quota (it refuses writes and elections, answers keepalives), or has room again. */
+  setEtcdFull(full: boolean): void {
+    if (this.etcd === null) return;
+    this.etcd.full = full;
+    this.trace(full ? 'etcd is out of space' : 'etcd has room again');
   }
 
   /** Until a stale coordinator ends, `id`'s heartbeats reach it only (its link to the new leader failed). */
@@ -1046,8 +1056,11 @@ export class SimCluster {
       for (const listener of this.promotionWithoutHoldersListeners) listener();
     }
     const effects = this.coordinator.takeEffects();
-    if (effects.save !== null && this.etcd?.available === false) {
-      this.stepDown('it could not store a view: etcd is unavailable');
+    const refusedByFullEtcd = effects.save !== null && this.etcd?.available === true && this.etcd.full;
+    if (refusedByFullEtcd) this.counts.viewsRefusedByFullEtcd += 1;
+    if (effects.save !== null && (this.etcd?.available === false || this.etcd?.full === true)) {
+      const why = refusedByFullEtcd ? 'etcd is out of space' : 'etcd is unavailable';
+      this.stepDown(`it could not store a view: ${why}`);
       return;
     }
     if (effects.save !== null && this.coordinatorSaveStallArmed) {

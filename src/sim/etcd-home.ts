@@ -7,7 +7,10 @@
 // - a leader knows its authority only from its last answered keepalive, counted from when it asked:
 //   `Coordinator.holdAuthorityUntil` keeps it from granting a lease beyond that;
 // - state is written by a transaction that also compares the leader key, so a coordinator that lost
-//   its lease (a stale leader) never stores a view, and while etcd is unavailable no one does.
+//   its lease (a stale leader) never stores a view, and while etcd is unavailable no one does;
+// - past its space quota (its NOSPACE alarm) etcd still answers and renews leases, but refuses every
+//   write: no view is stored and no one is elected (the leader key is a write), while a leader that
+//   needs no write goes on leading.
 // The simulation's clock is etcd's; coordinator machines' clocks run at the same rate.
 
 /** How the coordinators' leadership lease is kept, in ticks. */
@@ -27,6 +30,8 @@ export type KeepaliveOutcome =
 export class EtcdHome {
   /** While false, etcd answers nothing: no keepalive, election or write succeeds. */
   available = true;
+  /** While true, etcd is past its space quota: keepalives are answered, writes and elections refused. */
+  full = false;
   /** When the leader's lease runs out, on etcd's clock; 0: no leader yet. */
   private leaseExpiresAt = 0;
   /** The leader's clock when it last sent a keepalive. */
@@ -36,7 +41,7 @@ export class EtcdHome {
 
   /** A standby may be elected now: etcd answers and no leader's lease remains. */
   canElect(now: number): boolean {
-    return this.available && now >= this.leaseExpiresAt;
+    return this.available && !this.full && now >= this.leaseExpiresAt;
   }
 
   /** A coordinator was elected at `now` (its clock reads `clock`): until when it may act. */

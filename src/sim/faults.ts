@@ -68,6 +68,7 @@ export const faultKinds = [
   'keep-crash',
   'every-disk-full',
   'snapshot-fail',
+  'etcd-full',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -150,6 +151,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     'keep-crash',
     'every-disk-full',
     'snapshot-fail',
+    'etcd-full',
   ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
@@ -226,6 +228,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   if (new Random((keepCrashSeed ^ snapshotFailSalt) >>> 0).chance(snapshotFailSeedShare)) {
     kinds.push('snapshot-fail');
   }
+  if (etcdHome !== null && drawsEtcdFull(keepCrashSeed)) kinds.push('etcd-full');
   const config: ProtocolConfig = {
     ...configWithoutQuorum,
     failureTimeoutTicks,
@@ -254,7 +257,8 @@ export function planFaults(random: Random, clients: number): FaultPlan {
 
 /** The plan with one embedded coordinator instead of coordinators on etcd. */
 export function withEmbeddedCoordinator(plan: FaultPlan): FaultPlan {
-  return { ...plan, etcdHome: null, kinds: plan.kinds.filter((kind) => !etcdFaultKinds.includes(kind)) };
+  const kinds = plan.kinds.filter((kind) => !etcdFaultKinds.includes(kind) && kind !== 'etcd-full');
+  return { ...plan, etcdHome: null, kinds };
 }
 
 /**
@@ -269,6 +273,7 @@ export function withCommitQuorum(plan: FaultPlan): FaultPlan {
 /** The plan with coordinators on etcd (its drawn settings, or a middle lease) and both etcd fault kinds. */
 export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
   const kinds = [...plan.kinds, ...etcdFaultKinds.filter((kind) => !plan.kinds.includes(kind))];
+  if (!kinds.includes('etcd-full') && drawsEtcdFull(plan.keepCrashSeed)) kinds.push('etcd-full');
   return { ...plan, etcdHome: plan.etcdHome ?? { leaseTtlTicks: 120, keepaliveEveryTicks: 30 }, kinds };
 }
 
@@ -293,8 +298,19 @@ const armedKinds: readonly FaultKind[] = [
   'promote-crash',
   'keep-crash',
 ];
-/** Kinds only a coordinator on etcd has. */
+/** Kinds only a coordinator on etcd has (etcd-full too, drawn apart: drawsEtcdFull). */
 const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
+/**
+ * Seeds the draw of etcd-full among the seeds on etcd, 30 % of them, apart from the plan's generator
+ * and under a constant with which none of sim.test's seeds draws it (their schedules hold).
+ */
+const etcdFullSalt = 0x0e7c_55fe;
+const etcdFullSeedShare = 0.3;
+
+/** Whether a seed on etcd draws etcd-full. */
+function drawsEtcdFull(keepCrashSeed: number): boolean {
+  return new Random((keepCrashSeed ^ etcdFullSalt) >>> 0).chance(etcdFullSeedShare);
+}
 /** Share of seeds whose coordinators live on etcd. */
 const etcdSeedProbability = 0.4;
 
@@ -337,9 +353,12 @@ export function describePlan(plan: FaultPlan, clients: 'key-value' | 'service' =
 }
 
 /** One disruption in progress: what it touches (so faults never stack on one target) and how to undo it. */
+/** What a fault acts on: a process, or etcd itself (etcd-full, which a coordinator's crash may meet). */
+type FaultTarget = Endpoint | 'etcd';
+
 interface ActiveFault {
   readonly kind: FaultKind;
-  readonly target: Endpoint;
+  readonly target: FaultTarget;
   healAt: number;
   heal(): void;
   /** For faults that unfold in stages: called every step while the fault is active. */
@@ -634,7 +653,7 @@ export class Nemesis {
     fault.heal();
   }
 
-  private busy(target: Endpoint): boolean {
+  private busy(target: FaultTarget): boolean {
     return this.active.some((fault) => fault.target === target);
   }
 
@@ -899,7 +918,7 @@ export class Nemesis {
         ? primary
         : (this.random.pick(free.length > 0 ? free : ids) as ReplicaId);
     const healAt = cluster.now + this.random.integer(20, this.plan.faultDurationTicksMax);
-    const fault = (faultTarget: Endpoint, heal: () => void): ActiveFault => ({
+    const fault = (faultTarget: FaultTarget, heal: () => void): ActiveFault => ({
       kind,
       target: faultTarget,
       healAt,
@@ -992,6 +1011,15 @@ export class Nemesis {
         if (this.busy('coordinator')) return null;
         cluster.setEtcdAvailable(false);
         return fault('coordinator', () => cluster.setEtcdAvailable(true));
+      }
+      case 'etcd-full': {
+        // etcd past its space quota: the leader goes on leading (keepalives are answered) while it
+        // needs no write; a view it must store (a failover) makes it step down, and no one is elected
+        // (the leader key is a write) until there is room again. Nothing it could not store is told.
+        // etcd's own slot: the leader may crash or stall meanwhile, and a standby must then wait.
+        if (this.busy('etcd')) return null;
+        cluster.setEtcdFull(true);
+        return fault('etcd', () => cluster.setEtcdFull(false));
       }
       case 'stale-leader': {
         // The leader stalls past its etcd lease, a standby takes over, and often the primary's link to

@@ -188,6 +188,7 @@ function main(): void {
     lossReportsAcrossCrashes: 0,
     coordinatorSaveStalls: 0,
     coordinatorSavesLost: 0,
+    viewsRefusedByFullEtcd: 0,
   };
   const bounded = { servedByMember: 0, servedByPrimary: 0, staleReplies: 0, abandoned: 0 };
   const statusAnswers = new Map<string, number>();
@@ -249,7 +250,7 @@ function main(): void {
       `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records; ${storage.lossReportsAcrossCrashes} crashes of a replica with losses not yet on the record`,
       `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,
       `seeds with a commit quorum (syncQuorum below the backups): ${quorumSeeds}`,
-      `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsFailed} failed to be written (the replica served on), ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}; views decided while the coordinator's state write hung: ${storage.coordinatorSaveStalls} (${storage.coordinatorSavesLost} lost: it went down first)`,
+      `snapshots: ${storage.snapshotsTaken} taken, ${storage.snapshotsFailed} failed to be written (the replica served on), ${storage.snapshotsKept} kept; transfers: ${storage.transfersCompleted} completed, ${storage.transfersFailed} interrupted; repairs after damage: ${storage.repairs}; views decided while the coordinator's state write hung: ${storage.coordinatorSaveStalls} (${storage.coordinatorSavesLost} lost: it went down first); views etcd out of space refused (the leader stepped down): ${storage.viewsRefusedByFullEtcd}`,
       `sessions expired under a pending write: ${sessionsExpired}`,
       `bounded reads: ${bounded.servedByMember} served by a member, ${bounded.servedByPrimary} by the primary after STALE, ${bounded.staleReplies} STALE replies, ${bounded.abandoned} given up`,
       `request-status answers: ${[...statusAnswers].map(([answer, number]) => `${answer} ${number}`).join(', ') || 'none'}`,

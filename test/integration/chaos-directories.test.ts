@@ -1,6 +1,7 @@
 // Short chaos runs against real processes (short-chaos.ts) for lost and damaged data directories,
-// total crashes and the coordinators' faults: a wipe, the coordinator's amnesia, a flipped bit, a
-// transfer killed half way, every replica killed at once, and a stale leader on etcd.
+// total crashes and the coordinator's faults: a wipe, the coordinator's amnesia, a flipped bit, a
+// transfer killed half way, every replica killed at once (the coordinators on etcd:
+// chaos-etcd.test.ts).
 
 import assert from 'node:assert/strict';
 import { describeShortChaosRuns } from './short-chaos.js';
@@ -68,20 +69,6 @@ describeShortChaosRuns(
       failover: false,
       check: (report, printed) => {
         assert.ok(report.faultVariants.get('total-crash')?.get('every replica'), printed);
-      },
-    },
-    {
-      nemesis: 'coordinator',
-      etcd: ['etcd'],
-      seed: 4,
-      first: 'kills the etcd leader, then stops the leading coordinator on etcd past its lease',
-      // The second fault begins about 11 s in (etcd and two coordinators take a while to form a whole
-      // view, then a fault and a quiet spell): 10 s left it out once on a loaded machine.
-      durationSeconds: 18,
-      failover: false,
-      check: (report, printed) => {
-        assert.ok(report.faultVariants.get('coordinator')?.get('stale leader'), printed);
-        assert.ok(report.faults.etcd >= 1, `an etcd member was killed:\n${printed}`);
       },
     },
   ],

@@ -13,14 +13,6 @@ import { EtcdMembers, etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import { Client } from '../../src/client/index.js';
 import { type RunningProcess, startProcess, stop, waitFor } from './harness.js';
 
-/** etcd's v3 JSON gateway: POST `body` to `route`, the answer's JSON. */
-async function gateway(endpoint: string, route: string, body: object): Promise<Record<string, unknown>> {
-  const response = await fetch(`${endpoint}/v3/${route}`, { method: 'POST', body: JSON.stringify(body) });
-  return (await response.json()) as Record<string, unknown>;
-}
-
-const base64 = (text: string) => Buffer.from(text).toString('base64');
-
 test('etcd past its quota: writes go on, no failover until space is freed, then one, and nothing is lost', {
   skip: etcdSkipReason(),
 }, async (t) => {
@@ -68,19 +60,8 @@ test('etcd past its quota: writes go on, no failover until space is freed, then 
   for (let at = 0; at < 20; at++) await write(`before-${at}`);
 
   // Fill etcd past its quota with values of 1 MB until it refuses.
-  let refusal = '';
-  for (let at = 0; at < 40 && refusal === ''; at++) {
-    const answer = await gateway(endpoint, 'kv/put', {
-      key: base64(`/junk/${at}`),
-      value: Buffer.alloc(1_000_000, 120).toString('base64'),
-    });
-    if (typeof answer.error === 'string') refusal = answer.error;
-  }
-  assert.match(refusal, /database space exceeded/);
-  const { alarms } = (await gateway(endpoint, 'maintenance/alarm', { action: 'GET' })) as {
-    alarms?: { memberID: string; alarm: string }[];
-  };
-  assert.equal(alarms?.[0]?.alarm, 'NOSPACE');
+  assert.ok((await etcd.fill('/junk/')) > 0);
+  assert.ok(await etcd.outOfSpace(), 'the NOSPACE alarm is raised');
 
   // The primary keeps serving: no write of etcd's is needed for that.
   for (let at = 0; at < 5; at++) await write(`while-full-${at}`);
@@ -117,17 +98,8 @@ test('etcd past its quota: writes go on, no failover until space is freed, then 
   assert.ok(quiet === null || quiet.view?.number === whole.number, 'no view was stored while full');
 
   // Free the space as etcd's documentation says: delete, compact, defragment, disarm.
-  await gateway(endpoint, 'kv/deleterange', { key: base64('/junk/'), range_end: base64('/junk0') });
-  const { header } = (await gateway(endpoint, 'kv/range', { key: base64('/any') })) as {
-    header: { revision: string };
-  };
-  await gateway(endpoint, 'kv/compaction', { revision: header.revision, physical: true });
-  await gateway(endpoint, 'maintenance/defragment', {});
-  await gateway(endpoint, 'maintenance/alarm', {
-    action: 'DEACTIVATE',
-    alarm: 'NOSPACE',
-    memberID: alarms?.[0]?.memberID,
-  });
+  await etcd.free('/junk/');
+  assert.equal(await etcd.outOfSpace(), false);
 
   const after = await waitFor(
     'a failover once etcd has room',

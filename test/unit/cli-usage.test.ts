@@ -109,9 +109,10 @@ const usageErrors: [string[], RegExp][] = [
   [['start', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
   [['coordinator', '--listen', '127.0.0.1:0', '--dir', 'd', '--sync-quorum', 'x'], /--sync-quorum/],
   [['chaos', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
+  [['chaos', '--nemesis', 'kill,etcd'], /--nemesis etcd acts on the etcd that --etcd starts: add --etcd/],
   [
-    ['chaos', '--nemesis', 'kill,etcd'],
-    /--nemesis etcd kills members of the etcd that --etcd starts: add --etcd/,
+    ['chaos', '--nemesis', 'etcd-full,kill'],
+    /--nemesis etcd-full acts on the etcd that --etcd starts: add --etcd/,
   ],
   [
     ['chaos', '--nemesis', 'kill,flood'],

@@ -163,13 +163,15 @@ export class EtcdLeadership {
   private noteProblem(problem: string | null): void {
     if (problem === this.lastProblem) return;
     if (problem !== null && etcdFullPattern.test(problem)) {
-      this.options.logger.error({ problem, hint: etcdFullHint }, 'etcd is out of space');
+      this.options.logger.error({ problem, hint: etcdFullHint }, etcdFullMessage);
     } else if (problem !== null) this.options.logger.warn({ problem }, 'etcd unavailable');
     else if (this.lastProblem !== null) this.options.logger.info('etcd answers again');
     this.lastProblem = problem;
   }
 }
 
+/** What a coordinator logs (error) when etcd refuses its write for its space quota. */
+export const etcdFullMessage = 'etcd is out of space';
 /** etcd's words for a database past its space quota (its NOSPACE alarm), which refuses every write. */
 const etcdFullPattern = /database space exceeded/;
 const etcdFullHint =
