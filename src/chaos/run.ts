@@ -185,6 +185,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const wantsDisks = options.nemeses.some((kind) => diskNemesisKinds.includes(kind));
   const disksMissing = wantsDisks ? serverDisksUnavailable() : null;
   if (disksMissing !== null) log(`chaos: the disk-hang and disk-full nemeses are left out: ${disksMissing}`);
+  const etcdLeftOut =
+    options.etcd !== true && options.nemeses.some((kind) => etcdNemesisKinds.includes(kind));
+  if (etcdLeftOut) log(`chaos: the ${etcdNemesisKinds.join(' and ')} nemeses are left out: they need --etcd`);
   const nemeses = options.nemeses.filter(
     (kind) =>
       !(diskNemesisKinds.includes(kind) && disksMissing !== null) &&
@@ -423,7 +426,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     },
     saves: { ...(workload?.saver?.counts ?? noSaves()) },
     scans: { ...(workload?.scanner.counts ?? noScans()), keysDue: scanCheck.keysDue },
-    nemeses: options.nemeses,
+    // What the run could inject: the report counts each of them.
+    nemeses,
     concurrency: options.concurrency,
     replicas: options.replicas,
     keys: options.keys,
