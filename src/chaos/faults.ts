@@ -306,8 +306,12 @@ export interface FaultChecks {
   /** Restarts tried while the disk was still full (a supervisor's), and how many of them ran. */
   diskFullRestarts: number;
   diskFullRestartsRan: number;
-  /** etcd-full: times etcd was filled past its quota, and the coordinators' log lines saying it was out of space. */
+  /**
+   * etcd-full: times etcd was filled past its quota, those in which a view was installed all the same
+   * (each a problem), and the coordinators' log lines saying it was out of space.
+   */
   etcdFills: number;
+  etcdFullViewsInstalled: number;
   etcdFullRefusals: number;
 }
 
@@ -335,6 +339,7 @@ export const noFaultChecks = (): FaultChecks => ({
   diskFullRestarts: 0,
   diskFullRestartsRan: 0,
   etcdFills: 0,
+  etcdFullViewsInstalled: 0,
   etcdFullRefusals: 0,
 });
 
@@ -1757,6 +1762,7 @@ class Planner {
             await sleepUnlessAborted(holdMs - ETCD_FULL_SETTLE_MS, signal);
             const after = monitor.highestViewNumber;
             if (after > before) {
+              checks.etcdFullViewsInstalled += 1;
               problem(
                 `view ${after} was installed while etcd was full (it stood at ${before}): no view can be stored then`,
               );

@@ -311,7 +311,7 @@ export function formatReport(report: ChaosReport): string {
   }
   if (loss.etcdFills > 0) {
     lines.push(
-      `etcd-full: etcd filled past its quota ${loss.etcdFills} times, no view installed while full; ` +
+      `etcd-full: etcd filled past its quota ${loss.etcdFills} times, a view installed while full in ${loss.etcdFullViewsInstalled}; ` +
         `coordinators said it was out of space ${loss.etcdFullRefusals} times`,
     );
   }

@@ -256,8 +256,8 @@ export class SimCluster {
     lossReportsAcrossCrashes: 0,
     promotionsWithoutHolders: 0,
     coordinatorSaveStalls: 0,
-    viewsRefusedByFullEtcd: 0,
     coordinatorSavesLost: 0,
+    viewsRefusedByFullEtcd: 0,
   };
   /**
    * Rules broken as the cluster ran: storage rules the real recovery code broke on a simulated disk
