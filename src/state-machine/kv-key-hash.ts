@@ -14,7 +14,7 @@ export interface ScanSeed {
   readonly high: number;
 }
 
-/** The seed of a store that has none yet: one written by a build before the seed, until its next write. */
+/** The seed of a store that has none yet: one an older build wrote, until its primary logs a seed. */
 export const UNSEEDED: ScanSeed = { low: 0, high: 0 };
 
 const rotl = (word: number, bits: number): number => (word << bits) | (word >>> (32 - bits));

@@ -119,8 +119,8 @@ export class KeyValueStore implements StateMachine {
   #buckets: KeyBuckets | null = null;
   /**
    * The key of the buckets' hash: null until the store applies its first seed, which the primary
-   * adds to the first write that changes the store (a store written by a build before the seed
-   * hashes with UNSEEDED until then).
+   * adds to the first write that changes the store, or logs at its next tick for a store an older
+   * build wrote (which hashes with UNSEEDED until then).
    */
   #scanSeed: ScanSeed | null = null;
   readonly #clock: () => number;
@@ -164,9 +164,12 @@ export class KeyValueStore implements StateMachine {
 
   /**
    * The update that deletes the keys whose time ran out by the clock (the earliest first, at most
-   * dueKeysMax and `bytesMax` bytes), or null when none has. The primary logs it as it is.
+   * dueKeysMax and `bytesMax` bytes), or null when none has. The primary logs it as it is. First, a
+   * store that has keys and no scan seed (an older build wrote it) gets one: its buckets are then
+   * keyed without waiting for a write, which a store only read from would never have.
    */
   dueUpdate(bytesMax: number): Uint8Array | null {
+    if (this.#scanSeed === null && this.#entries.size > 0) return encodeScanSeedUpdate(this.#newSeed());
     const parts: Uint8Array[] = [];
     let bytes = 2;
     this.#expiries.due(this.#clock(), (key) => {

@@ -445,7 +445,7 @@ test('the heap of expiry times stays bounded when one key is given a new time ag
   assert.deepEqual(due, ['k'], 'old times of the key are skipped');
 });
 
-test('a store an older build wrote keeps the formats older builds read until its first write', () => {
+test('a store an older build wrote keeps the formats older builds read until it gets a seed', () => {
   const store = new KeyValueStore();
   // What a build before scan seeds left: format 3, no seed.
   store.restore(Buffer.from([3, 1, 0, 0, 0, 1, 0, 0, 0, 0x6b, 1, 0, 0, 0, 0x76]));

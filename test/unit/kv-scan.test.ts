@@ -270,6 +270,23 @@ test('a store draws its scan seed at its first write; backups, restores and clea
   assert.equal(primary.snapshot()[0], 5, 'a seeded store writes format 5');
 });
 
+test('a store an older build wrote, keys and no seed, gets one from its primary at once, not at its next write', () => {
+  const store = new KeyValueStore();
+  // Format 3, as a build before scan seeds wrote it: one key, no seed.
+  store.restore(Buffer.from([3, 1, 0, 0, 0, 1, 0, 0, 0, 0x6b, 1, 0, 0, 0, 0x76]));
+  assert.equal(store.scanSeed, null);
+  const update = store.dueUpdate(1024);
+  assert.notEqual(update, null);
+  const backup = new KeyValueStore();
+  backup.restore(store.snapshot());
+  for (const replica of [store, backup]) replica.apply(update as Uint8Array);
+  assert.notEqual(store.scanSeed, null);
+  assert.deepEqual(backup.scanSeed, store.scanSeed);
+  assert.equal(store.dueUpdate(1024), null, 'one seed, then nothing more is due');
+  // An empty store waits for its first write, which carries the seed.
+  assert.equal(new KeyValueStore().dueUpdate(1024), null);
+});
+
 test('MATCH filters the keys looked at; COUNT still counts every key looked at', () => {
   const store = new KeyValueStore();
   for (let at = 0; at < 300; at++) put(store, at % 3 === 0 ? `user:${at}` : `order:${at}`);
