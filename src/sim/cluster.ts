@@ -1056,11 +1056,12 @@ export class SimCluster {
       for (const listener of this.promotionWithoutHoldersListeners) listener();
     }
     const effects = this.coordinator.takeEffects();
-    const refusedByFullEtcd = effects.save !== null && this.etcd?.available === true && this.etcd.full;
-    if (refusedByFullEtcd) this.counts.viewsRefusedByFullEtcd += 1;
-    if (effects.save !== null && (this.etcd?.available === false || this.etcd?.full === true)) {
-      const why = refusedByFullEtcd ? 'etcd is out of space' : 'etcd is unavailable';
-      this.stepDown(`it could not store a view: ${why}`);
+    const etcd = this.etcd;
+    if (effects.save !== null && etcd !== null && (!etcd.available || etcd.full)) {
+      if (etcd.available) this.counts.viewsRefusedByFullEtcd += 1;
+      this.stepDown(
+        `it could not store a view: ${etcd.available ? 'etcd is out of space' : 'etcd is unavailable'}`,
+      );
       return;
     }
     if (effects.save !== null && this.coordinatorSaveStallArmed) {

@@ -481,11 +481,11 @@ export class SimKeyValueStore extends KeyValueStore {
     super(limits, () => nowMs() + lookahead.ms, newSeed);
     this.lookahead = lookahead;
     this.faults = faults;
-    this.ownSeed = encodeScanSeedUpdate(newSeed());
+    this.ownSeed = faults.ownScanSeeds === true ? encodeScanSeedUpdate(newSeed()) : null;
   }
 
-  /** The seed `ownScanSeeds` applies instead of the logged one. */
-  private readonly ownSeed: Uint8Array;
+  /** The seed `ownScanSeeds` applies instead of the logged one; null without that fault. */
+  private readonly ownSeed: Uint8Array | null;
 
   private readonly lookahead: { ms: number };
   private readonly faults: StoreFaults;
@@ -527,13 +527,12 @@ export class SimKeyValueStore extends KeyValueStore {
       return;
     }
     const parts = isBatchUpdate(update) ? (decodeBatchUpdate(update) ?? []) : [update];
-    const kept = parts
-      .filter((part) => this.faults.keepTtlOnPut !== true || decodeBinaryUpdate(part)?.kind !== 'persist')
-      .map((part) =>
-        decodeBinaryUpdate(part)?.kind === 'scan-seed' && this.faults.ownScanSeeds === true
-          ? this.ownSeed
-          : part,
-      );
+    const kept: Uint8Array[] = [];
+    for (const part of parts) {
+      const kind = decodeBinaryUpdate(part)?.kind;
+      if (kind === 'persist' && this.faults.keepTtlOnPut === true) continue;
+      kept.push(kind === 'scan-seed' && this.ownSeed !== null ? this.ownSeed : part);
+    }
     if (kept.length === 1) super.apply(kept[0] ?? new Uint8Array(0));
     else if (kept.length > 1) super.apply(encodeBatchUpdate(kept));
   }
