@@ -9,12 +9,12 @@ import { logIndex } from '../protocol/types.js';
 
 export type StatusDocument = Pick<
   StatusReply,
-  'view' | 'replicas' | 'problem' | 'asyncLost' | 'promotionsWithoutHolders' | 'service'
+  'view' | 'replicas' | 'problem' | 'asyncLost' | 'promotionsWithoutHolders' | 'formatLevel' | 'service'
 >;
 
 export function statusDocument(reply: StatusReply): StatusDocument {
-  const { view, replicas, problem, asyncLost, promotionsWithoutHolders, service } = reply;
-  return { view, replicas, problem, asyncLost, promotionsWithoutHolders, service };
+  const { view, replicas, problem, asyncLost, promotionsWithoutHolders, formatLevel, service } = reply;
+  return { view, replicas, problem, asyncLost, promotionsWithoutHolders, formatLevel, service };
 }
 
 /** A replica's own row, with the fields the coordinator fills from its heartbeats. */
@@ -32,6 +32,7 @@ export function replicaStatusOf(inspection: ReplicaInspection): ReplicaStatus {
     transfer: status.transfer,
     snapshotIndex: status.snapshot?.position.index ?? logIndex(0),
     sessions: status.sessions,
+    formatLevel: status.formatLevel,
   };
 }
 
@@ -42,6 +43,7 @@ export function replicaStatusDocument(inspection: ReplicaInspection): StatusDocu
     problem: null,
     asyncLost: inspection.status.asyncLost,
     promotionsWithoutHolders: 0,
+    formatLevel: inspection.status.clusterFormatLevel,
     service: inspection.service,
   };
 }

@@ -118,6 +118,7 @@ interface ReplicaFlags extends ServerFlags, RetentionFlags, ClusterSettings, Ser
   readonly respTls?: boolean;
   readonly respReads: RespReadPlace;
   readonly respReadStalenessMs: number;
+  readonly formatLevel: number;
 }
 
 interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogFlags {
@@ -285,6 +286,7 @@ export function addServerCommands(program: Command): void {
         clusterId: flags.clusterId,
         directory,
         config: replicaConfig(flags),
+        formatLevel: flags.formatLevel,
         logger,
         ...(tls === undefined ? {} : { tls }),
         ...access,

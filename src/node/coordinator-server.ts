@@ -25,6 +25,7 @@ import {
   type SwitchoverOutcome,
 } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import { BASE_FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
@@ -303,6 +304,7 @@ export class CoordinatorServer {
           problem: this.standbyMessage(),
           asyncLost: 0,
           promotionsWithoutHolders: 0,
+          formatLevel: BASE_FORMAT_LEVEL,
           service: null,
         },
         viewsInstalled: 0,
@@ -505,6 +507,15 @@ export class CoordinatorServer {
     if (this.acting() !== term) return;
     // After the save: a view is told once it is stored.
     for (const transition of effects.viewChanges) logViewTransition(this.logger, transition);
+    if (effects.formatLevelRaised !== null) {
+      this.logger.info(
+        { ...effects.formatLevelRaised, view: term.core.currentView()?.number ?? null },
+        'format level raised: every member of the view reads it',
+      );
+    }
+    for (const { id, reason } of effects.formatRefusals) {
+      this.logger.warn({ replica: id, reason }, 'replica kept out of the view: its format level is too low');
+    }
     const problem = term.core.problem;
     if (problem !== this.problemLogged) {
       if (problem !== null) this.logger.error({ problem }, 'not acting');

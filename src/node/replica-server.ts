@@ -136,6 +136,8 @@ export interface ReplicaServerBaseOptions {
   readonly credentials?: Credentials;
   /** The secret every member of the cluster brings to its peers and the coordinator, and asks of them. */
   readonly clusterSecret?: ClusterSecret;
+  /** The highest format level it reports reading (`--format-level`); this build's by default. */
+  readonly formatLevel?: number;
 }
 
 /** The warning of a snapshot write that failed (the chaos runner looks for it). */
@@ -352,6 +354,7 @@ export class ReplicaServer {
       },
       readSnapshot: () => snapshots.readNewestPayload(),
       msPerTick: config.tickMs,
+      ...(options.formatLevel === undefined ? {} : { formatLevel: options.formatLevel }),
     });
     const peers = new PeerLinks(
       id,

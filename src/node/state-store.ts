@@ -9,11 +9,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { CoordinatorState, ViewRecord } from '../protocol/effects.js';
+import { BASE_FORMAT_LEVEL } from '../protocol/format-level.js';
 import { type ReplicaIdentity, replicaId, viewNumber } from '../protocol/types.js';
 import { type FileWriter, writeFileDurably } from '../storage/durable-file.js';
 
 const fileName = 'coordinator-state.json';
-/** Version 2: views with their members' identities, and the last acknowledged view. */
+/**
+ * Version 2: views with their members' identities, and the last acknowledged view; since 2026-12-06
+ * the cluster's format level too, which a state without it reads as level 1 (and older builds ignore).
+ */
 const formatVersion = 2;
 
 /** The one file-system call tests replace (to write short, or fail part way). */
@@ -58,11 +62,21 @@ export function parseCoordinatorState(text: string, source: string): Coordinator
       current: viewRecord(stored.current, 'current'),
       acknowledged: stored.acknowledged,
       lastAcknowledged: viewRecord(stored.lastAcknowledged, 'lastAcknowledged'),
+      formatLevel: storedFormatLevel(stored.formatLevel),
     };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(`${source} is not a valid coordinator state: ${reason}`);
   }
+}
+
+/** A state written before format levels existed has none: its cluster logged level 1. */
+function storedFormatLevel(value: unknown): number {
+  if (value === undefined) return BASE_FORMAT_LEVEL;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < BASE_FORMAT_LEVEL) {
+    throw new Error('"formatLevel" is not a positive integer');
+  }
+  return value;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

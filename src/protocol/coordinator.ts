@@ -41,6 +41,7 @@ import {
   type SwitchoverOutcome,
   type ViewRecord,
 } from './effects.js';
+import { formatLevelRefusal } from './format-level.js';
 import type {
   CoordinatorStatus,
   Heartbeat,
@@ -122,6 +123,8 @@ interface ReplicaRecord {
   snapshotIndex: LogIndex;
   sessions: number;
   asyncLost: number;
+  /** The highest format level its process reads (format-level.ts). */
+  formatLevel: number;
 }
 
 export class Coordinator {
@@ -206,6 +209,7 @@ export class Coordinator {
       primaryIncarnation: current === null ? null : primaryIncarnationOf(current),
       addresses: this.addresses(),
       leaseTicks,
+      formatLevel: this.state.formatLevel,
     };
     this.effects.messages.push({ to: heartbeat.replicaId, message: reply });
   }
@@ -306,6 +310,7 @@ export class Coordinator {
         transfer: record.transfer,
         snapshotIndex: record.snapshotIndex,
         sessions: record.sessions,
+        formatLevel: record.formatLevel,
       }));
     const primary = view === null ? undefined : this.replicas.get(view.primary);
     return {
@@ -316,6 +321,7 @@ export class Coordinator {
       problem: this.currentProblem,
       asyncLost: primary?.asyncLost ?? 0,
       promotionsWithoutHolders: this.promotionsWithoutHolders,
+      formatLevel: this.state.formatLevel,
     };
   }
 
@@ -366,6 +372,10 @@ export class Coordinator {
       }
     }
     this.firstHeartbeatTick ??= this.now;
+    if (known === undefined || !sameIdentity(known.identity, identity)) {
+      const refusal = formatLevelRefusal(heartbeat.formatLevel, this.state.formatLevel);
+      if (refusal !== null) this.effects.formatRefusals.push({ id: heartbeat.replicaId, reason: refusal });
+    }
     const view = heartbeat.view;
     this.replicas.set(heartbeat.replicaId, {
       address: heartbeat.address,
@@ -385,6 +395,7 @@ export class Coordinator {
       snapshotIndex: heartbeat.snapshotIndex,
       sessions: heartbeat.sessions,
       asyncLost: heartbeat.asyncLost,
+      formatLevel: heartbeat.formatLevel,
       report:
         view !== null && view.primary === heartbeat.replicaId
           ? {
@@ -397,8 +408,15 @@ export class Coordinator {
     return true;
   }
 
+  /**
+   * Why `record`'s replica does not count as alive, or null. One that reads less than the cluster's
+   * format level could not read the log: it is never a member (a build older than the cluster's).
+   */
   private healthProblem(record: ReplicaRecord): string | null {
-    return healthProblem(this.now - record.lastHeartbeatTick, record, this.config, this.describeTicks);
+    return (
+      healthProblem(this.now - record.lastHeartbeatTick, record, this.config, this.describeTicks) ??
+      formatLevelRefusal(record.formatLevel, this.state.formatLevel)
+    );
   }
 
   private alive(id: ReplicaId): boolean {
@@ -511,13 +529,18 @@ export class Coordinator {
     // With a commit quorum, a primary is ready only once enough backups hold what may have committed.
     if (!heartbeat.leadReady) return;
     // The first acknowledgement of this view by the process it was given to: it may now lead.
-    this.save({ current, acknowledged: true, lastAcknowledged: current });
+    this.save({ ...this.state, current, acknowledged: true, lastAcknowledged: current });
   }
 
   // ---- decisions -------------------------------------------------------------------------------
 
   private reconcile(): void {
     if (this.detectLostState()) return;
+    this.changeView();
+    this.raiseFormatLevel();
+  }
+
+  private changeView(): void {
     const current = this.state.current;
     if (current === null) {
       this.formView('formed');
@@ -528,6 +551,25 @@ export class Coordinator {
     const primary = current.view.primary;
     if (!this.alive(primary) || this.identityChanged(primary, current)) this.replacePrimary(current);
     else if (!this.handOver(current)) this.adjustMembership(current);
+  }
+
+  /**
+   * Raises the cluster's format level to the lowest level any replica heard since this coordinator
+   * started reads, alive or not, once that is higher and every member of the view was heard: each
+   * replica that holds the log, is catching up to it, or may come back to it reads what the primary
+   * may then log. A replica of the older build that is down through an upgrade (a crash, a
+   * reboot) keeps the level where it can rejoin; one never heard by this coordinator process does
+   * not, and is kept out once the level rose. Stored before any heartbeat reply tells it, like a view.
+   */
+  private raiseFormatLevel(): void {
+    const current = this.state.current;
+    if (current === null || this.currentProblem !== null) return;
+    for (const id of membersOf(current.view)) if (!this.replicas.has(id)) return;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const record of this.replicas.values()) lowest = Math.min(lowest, record.formatLevel);
+    if (lowest <= this.state.formatLevel) return;
+    this.effects.formatLevelRaised = { from: this.state.formatLevel, to: lowest };
+    this.save({ ...this.state, formatLevel: lowest });
   }
 
   /**
@@ -883,9 +925,9 @@ export class Coordinator {
       describeViewChange(previous?.view ?? null, view, cause, this.memberFacts(previous)),
     );
     this.save({
+      ...this.state,
       current: { view, identities },
       acknowledged: false,
-      lastAcknowledged: this.state.lastAcknowledged,
     });
     // Reports are about the view they were made in; the primary reports afresh in the new one.
     for (const record of this.replicas.values()) record.report = null;
@@ -931,7 +973,14 @@ export class Coordinator {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function emptyEffects(): Mutable<CoordinatorEffects> {
-  return { save: null, messages: [], switchovers: [], viewChanges: [] };
+  return {
+    save: null,
+    messages: [],
+    switchovers: [],
+    viewChanges: [],
+    formatLevelRaised: null,
+    formatRefusals: [],
+  };
 }
 
 /** What a replica's liveness is judged by: its own reports, and how long it has been silent. */

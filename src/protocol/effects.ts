@@ -4,6 +4,7 @@
 // soon as it has one, before the same batch's storage operations run; the node's shell does, so that
 // a primary's Prepares leave before its own log write.
 
+import { BASE_FORMAT_LEVEL } from './format-level.js';
 import type { ClientReply, CoordinatorToReplica, Heartbeat, LostEntry, PeerMessage } from './messages.js';
 import type { SnapshotEncoding } from './state-machine.js';
 import type {
@@ -75,12 +76,18 @@ export interface CoordinatorState {
    * client, so every member of it still holds every committed entry and stays a candidate.
    */
   readonly lastAcknowledged: ViewRecord | null;
+  /**
+   * The format level the cluster logs at (format-level.ts): raised once every member of the view
+   * reads more, never lowered, so a replica that reads less never rejoins a log it could not read.
+   */
+  readonly formatLevel: number;
 }
 
 export const emptyCoordinatorState: CoordinatorState = {
   current: null,
   acknowledged: false,
   lastAcknowledged: null,
+  formatLevel: BASE_FORMAT_LEVEL,
 };
 
 /** How a planned switchover (Coordinator.requestSwitchover) ended. */
@@ -101,6 +108,10 @@ export interface CoordinatorEffects {
   readonly switchovers: SwitchoverOutcome[];
   /** Views installed in this batch, each with why (the shell logs them). */
   readonly viewChanges: ViewTransition[];
+  /** The cluster's format level, when this batch raised it (the shell logs it). */
+  readonly formatLevelRaised: { readonly from: number; readonly to: number } | null;
+  /** Replica processes first heard in this batch that read less than the cluster's format level: kept out. */
+  readonly formatRefusals: { readonly id: ReplicaId; readonly reason: string }[];
 }
 
 export function emptyReplicaEffects(): ReplicaEffects {

@@ -182,6 +182,11 @@ export interface Heartbeat {
   readonly snapshotIndex: LogIndex;
   /** Client sessions in the replicated session table, as applied here. */
   readonly sessions: number;
+  /**
+   * The highest format level this replica reads (format-level.ts): its build's, or lower with
+   * `--format-level`. A build before format levels sends none, read as UNREPORTED_FORMAT_LEVEL.
+   */
+  readonly formatLevel: number;
 }
 
 export interface HeartbeatReply {
@@ -195,6 +200,8 @@ export interface HeartbeatReply {
   readonly addresses: Readonly<Record<string, Address>>;
   /** Ticks of lease granted to the primary of `view`, counted from when the heartbeat left; 0 for none. */
   readonly leaseTicks: number;
+  /** The cluster's format level: the primary logs nothing above it. A coordinator before format levels sends none (1). */
+  readonly formatLevel: number;
 }
 
 /** Coordinator → every replica it knows, as soon as a view is stored. */
@@ -233,6 +240,8 @@ export interface ReplicaStatus {
   readonly transfer: TransferProgress | null;
   readonly snapshotIndex: LogIndex;
   readonly sessions: number;
+  /** The highest format level it reads, as it last reported. */
+  readonly formatLevel: number;
 }
 
 export interface StatusReply {
@@ -249,6 +258,8 @@ export interface StatusReply {
    * replicated write being alive to it: replicated writes not yet committed may have been lost then.
    */
   readonly promotionsWithoutHolders: number;
+  /** The format level the cluster logs at (format-level.ts); 1 from a coordinator before format levels. */
+  readonly formatLevel: number;
   /** The service the cluster runs, as its first replica named it; null before any replica joined. */
   readonly service: ServiceIdentity | null;
 }

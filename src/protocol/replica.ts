@@ -26,6 +26,7 @@ import { AsyncLossRecord } from './async-loss.js';
 import { commitQuorumOf, type ProtocolConfig, quorumConfigured } from './config.js';
 import { emptyReplicaEffects, type ReplicaEffects } from './effects.js';
 import { ErrorCode } from './error-codes.js';
+import { BASE_FORMAT_LEVEL, FORMAT_LEVEL } from './format-level.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -46,6 +47,7 @@ import {
   encodedSnapshot,
   isServiceError,
   type StateMachine,
+  type StateMachineContext,
   type StateMachineFactory,
   type StateSize,
 } from './state-machine.js';
@@ -125,6 +127,11 @@ export interface ReplicaOptions {
   readonly readSnapshot: () => StoredSnapshot | null;
   /** Real time of one tick: clients state staleness bounds in milliseconds. */
   readonly msPerTick: number;
+  /**
+   * The highest format level this replica reports reading (format-level.ts): its build's, unless an
+   * operator holds it lower (`--format-level`) to keep the cluster where an older build can rejoin.
+   */
+  readonly formatLevel?: number;
   /** Deliberate bugs, for proving that the simulator's checks catch them. Never set in production. */
   readonly testOnlyFaults?: TestOnlyFaults;
 }
@@ -186,6 +193,15 @@ export class Replica {
   private readonly config: ProtocolConfig;
   private readonly createStateMachine: StateMachineFactory;
   private readonly testOnlyFaults: TestOnlyFaults;
+  /** The highest format level this replica reads, as it reports it. */
+  readonly formatLevel: number;
+  /**
+   * The format level the cluster logs at, as the coordinator last said (never above our own): a
+   * primary logs nothing above it. BASE_FORMAT_LEVEL until the coordinator says more.
+   */
+  private clusterLevel = BASE_FORMAT_LEVEL;
+  /** What every state machine this replica makes is told (StateMachineContext). */
+  private readonly stateMachineContext: StateMachineContext;
   private readonly incarnation: number;
   private readonly directory: string;
   private readonly clock: () => number;
@@ -321,6 +337,11 @@ export class Replica {
     this.config = options.config;
     this.createStateMachine = options.createStateMachine;
     this.testOnlyFaults = options.testOnlyFaults ?? {};
+    this.formatLevel = options.formatLevel ?? FORMAT_LEVEL;
+    this.stateMachineContext = {
+      clusterFormatLevel: () => this.clusterLevel,
+      formatLevel: this.formatLevel,
+    };
     this.incarnation = options.incarnation;
     this.snapshotStagger = 1 - (options.incarnation % 1024) / 3072;
     this.directory = options.directory;
@@ -329,7 +350,7 @@ export class Replica {
     this.lastHeardFromCoordinatorTick = this.now;
     this.readSnapshot = options.readSnapshot;
     this.msPerTick = options.msPerTick;
-    this.stateMachine = options.createStateMachine();
+    this.stateMachine = options.createStateMachine(this.stateMachineContext);
     const { snapshot, entries, unreportedLosses } = options.recovered;
     this.log = new ReplicaLog(snapshot?.info.position ?? positionZero, entries);
     if (snapshot !== null) {
@@ -376,6 +397,8 @@ export class Replica {
       message.primaryIncarnation !== null &&
       message.primaryIncarnation !== this.incarnation;
     if (message.view !== null) this.adoptView(message.view, meantForAnother);
+    if (message.type === 'heartbeat_reply')
+      this.clusterLevel = Math.min(message.formatLevel, this.formatLevel);
     if (
       message.type === 'heartbeat_reply' &&
       message.leaseTicks > 0 &&
@@ -1619,7 +1642,7 @@ export class Replica {
       );
       assert(position.index >= this.log.base.index, 'the log reaches back to the kept snapshot');
       if (snapshot === null) {
-        this.stateMachine = this.createStateMachine();
+        this.stateMachine = this.createStateMachine(this.stateMachineContext);
         this.sessions = new SessionTable();
         this.loss = new AsyncLossRecord();
       } else {
@@ -1726,7 +1749,7 @@ export class Replica {
   }
 
   private adopt(decoded: SnapshotPayload): void {
-    const stateMachine = this.createStateMachine();
+    const stateMachine = this.createStateMachine(this.stateMachineContext);
     stateMachine.restore(decoded.state);
     this.stateMachine = stateMachine;
     this.sessions = decoded.sessions;
@@ -1849,7 +1872,13 @@ export class Replica {
       asyncLost: this.loss.count,
       snapshotIndex: this.savedSnapshot?.position.index ?? logIndex(0),
       sessions: this.sessions.size,
+      formatLevel: this.formatLevel,
     });
+  }
+
+  /** The format level the cluster logs at, as the coordinator last said (see `clusterLevel`). */
+  get clusterFormatLevel(): number {
+    return this.clusterLevel;
   }
 
   /** How long this replica has heard nothing from the coordinator (the shell redials a silent link). */
@@ -1947,6 +1976,8 @@ export class Replica {
       lostRecent: this.loss.recent,
       lostUnreported: this.pendingLost.length,
       transfer: this.transferProgress,
+      formatLevel: this.formatLevel,
+      clusterFormatLevel: this.clusterLevel,
     };
   }
 
@@ -2049,6 +2080,9 @@ export interface ReplicaSnapshot {
   /** Async writes this replica discarded and has not yet seen recorded (kept in memory only). */
   readonly lostUnreported: number;
   readonly transfer: TransferProgress | null;
+  /** The highest format level it reads, and the cluster's as the coordinator last said. */
+  readonly formatLevel: number;
+  readonly clusterFormatLevel: number;
 }
 
 export interface BackupProgress {

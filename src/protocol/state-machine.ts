@@ -128,4 +128,17 @@ export function isServiceError(error: unknown): error is ServiceError {
   return marked[serviceErrorBrand] === true && typeof marked.code === 'string';
 }
 
-export type StateMachineFactory = () => StateMachine;
+/**
+ * What a replica tells the state machines it makes. A service whose formats follow Understudy's
+ * format levels (format-level.ts; the built-in key/value store) writes nothing above
+ * `clusterFormatLevel()` and refuses what is above `formatLevel`; any other service names its own
+ * formats by its service version (service-identity.ts) and may ignore both.
+ */
+export interface StateMachineContext {
+  /** The level the cluster logs at now, as the coordinator last said; read when the primary executes. */
+  readonly clusterFormatLevel: () => number;
+  /** The highest level this replica reads. */
+  readonly formatLevel: number;
+}
+
+export type StateMachineFactory = (context?: StateMachineContext) => StateMachine;

@@ -34,6 +34,7 @@ import {
   type HistoryRecorder,
   type OperationFunction,
 } from '../check/history.js';
+import type { StateMachineContext } from '../protocol/state-machine.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
 import { expireConditions } from '../state-machine/kv-expiry.js';
@@ -467,7 +468,8 @@ type StoreFaults = Pick<
  * persist's update without its end of the time to live (`keepTtlOnPut`); and scans, when told, with
  * the naive cursor, a position in the keys' order (`scanByPosition`, scan-workload.ts), or with a
  * scan seed of its own in place of the one the primary logged (`ownScanSeeds`). Its scan seeds come
- * from `newSeed`, the run's own generator, so a seed runs the same every time.
+ * from `newSeed`, the run's own generator, so a seed runs the same every time; `context` is its
+ * replica's format levels, as a replica's store is given them.
  */
 export class SimKeyValueStore extends KeyValueStore {
   constructor(
@@ -476,9 +478,10 @@ export class SimKeyValueStore extends KeyValueStore {
     private readonly observer: () => SimExpiries | null,
     faults: StoreFaults,
     newSeed: () => ScanSeed,
+    context?: StateMachineContext,
     lookahead: { ms: number } = { ms: 0 },
   ) {
-    super(limits, () => nowMs() + lookahead.ms, newSeed);
+    super(limits, () => nowMs() + lookahead.ms, newSeed, context);
     this.lookahead = lookahead;
     this.faults = faults;
     this.ownSeed = faults.ownScanSeeds === true ? encodeScanSeedUpdate(newSeed()) : null;

@@ -161,8 +161,15 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     seed,
     replicaCount: plan.replicaCount,
     config: options.lagPolicy === undefined ? plan.config : { ...plan.config, lagPolicy: options.lagPolicy },
-    createStateMachine: () =>
-      new SimKeyValueStore(simKvLimits, nowMs, () => expiries, options.testOnlyFaults ?? {}, newScanSeed),
+    createStateMachine: (context) =>
+      new SimKeyValueStore(
+        simKvLimits,
+        nowMs,
+        () => expiries,
+        options.testOnlyFaults ?? {},
+        newScanSeed,
+        context,
+      ),
     ...(options.testOnlyFaults === undefined ? {} : { testOnlyFaults: options.testOnlyFaults }),
     ...(plan.etcdHome === null ? {} : { etcdHome: plan.etcdHome }),
   });

@@ -3,8 +3,11 @@
 
 import type { ServiceIdentity } from '../protocol/service-identity.js';
 import type { StateMachineFactory } from '../protocol/state-machine.js';
-import { KeyValueStore } from './kv-store.js';
+import { kvLimitsDefault } from './kv-limits.js';
+import { KeyValueStore, randomScanSeed } from './kv-store.js';
 
 export const keyValueService: ServiceIdentity = { name: 'understudy-kv', version: 1 };
 
-export const createKeyValueStore: StateMachineFactory = () => new KeyValueStore();
+/** The store a replica runs: it logs and reads formats as far as the replica's format levels say. */
+export const createKeyValueStore: StateMachineFactory = (context) =>
+  new KeyValueStore(kvLimitsDefault, Date.now, randomScanSeed, context);

@@ -12,12 +12,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { asBuffer } from '../buffers.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import { FORMAT_LEVEL, SCAN_SEED_FORMAT_LEVEL } from '../protocol/format-level.js';
 import {
   type Execution,
   finishSnapshot,
   ServiceError,
   type SnapshotEncoding,
   type StateMachine,
+  type StateMachineContext,
   type StateSize,
 } from '../protocol/state-machine.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
@@ -69,6 +71,11 @@ import {
 
 /** Format 4, then the scan seed; written once the store has a seed. */
 const seededSnapshotFormatVersion = 5;
+/** A store made outside a replica (tests, tools reading a snapshot) writes and reads all this build does. */
+const thisBuildsFormats: StateMachineContext = {
+  clusterFormatLevel: () => FORMAT_LEVEL,
+  formatLevel: FORMAT_LEVEL,
+};
 /** Format 3, then the keys that have a time to live; written only when one has. */
 const expiringSnapshotFormatVersion = 4;
 const snapshotFormatVersion = 3;
@@ -125,21 +132,41 @@ export class KeyValueStore implements StateMachine {
   #scanSeed: ScanSeed | null = null;
   readonly #clock: () => number;
   readonly #newSeed: () => ScanSeed;
+  readonly #context: StateMachineContext;
 
   /**
    * `clock`: the wall clock in Unix milliseconds, read when the primary executes a write with a
    * relative time to live, answers `ttl`, and looks for keys whose time ran out. `newSeed`: a scan
    * seed nobody outside the cluster can guess, asked for when the primary executes the first write
-   * of a store without one (the simulator's is drawn from its own seeded generator).
+   * of a store without one (the simulator's is drawn from its own seeded generator). `context`: the
+   * format levels (format-level.ts) the store writes at most and reads; by default this build's.
    */
   constructor(
     readonly limits: KvLimits = kvLimitsDefault,
     clock: () => number = Date.now,
     newSeed: () => ScanSeed = randomScanSeed,
+    context: StateMachineContext = thisBuildsFormats,
   ) {
     checkKvLimits(limits);
     this.#clock = clock;
     this.#newSeed = newSeed;
+    this.#context = context;
+  }
+
+  /**
+   * Whether a seed may be logged now: only once the cluster's format level has it, or a replica of
+   * an older build, which reads no seed, would stop at it.
+   */
+  #mayDrawSeed(): boolean {
+    return this.#context.clusterFormatLevel() >= SCAN_SEED_FORMAT_LEVEL;
+  }
+
+  /** What a replica held at a lower format level than `level` refuses, as an older build would. */
+  #checkReadable(what: string, level: number): void {
+    if (this.#context.formatLevel >= level) return;
+    throw new Error(
+      `${what} (format level ${level}) reached a replica that reads format level ${this.#context.formatLevel}`,
+    );
   }
 
   /** The key of SCAN's bucket hash (kv-key-hash.ts); null until the store's first write. */
@@ -169,7 +196,9 @@ export class KeyValueStore implements StateMachine {
    * keyed without waiting for a write, which a store only read from would never have.
    */
   dueUpdate(bytesMax: number): Uint8Array | null {
-    if (this.#scanSeed === null && this.#entries.size > 0) return encodeScanSeedUpdate(this.#newSeed());
+    if (this.#scanSeed === null && this.#entries.size > 0 && this.#mayDrawSeed()) {
+      return encodeScanSeedUpdate(this.#newSeed());
+    }
     const parts: Uint8Array[] = [];
     let bytes = 2;
     this.#expiries.due(this.#clock(), (key) => {
@@ -217,7 +246,8 @@ export class KeyValueStore implements StateMachine {
    * changes it: every replica then keys its buckets with the seed this primary drew.
    */
   #seeded(execution: Execution): Execution {
-    if (this.#scanSeed !== null || execution.update.byteLength === 0) return execution;
+    if (this.#scanSeed !== null || execution.update.byteLength === 0 || !this.#mayDrawSeed())
+      return execution;
     const seed = encodeScanSeedUpdate(this.#newSeed());
     const parts = isBatchUpdate(execution.update)
       ? (decodeBatchUpdate(execution.update) as Uint8Array[]) // encoded just now
@@ -342,6 +372,7 @@ export class KeyValueStore implements StateMachine {
     }
     let seed: ScanSeed | null = null;
     if (version === seededSnapshotFormatVersion) {
+      this.#checkReadable(`snapshot format ${seededSnapshotFormatVersion}`, SCAN_SEED_FORMAT_LEVEL);
       if (offset + 8 !== bytes.length) throw malformed('the scan seed is not the last 8 bytes');
       seed = { low: bytes.readUInt32LE(offset), high: bytes.readUInt32LE(offset + 4) };
       offset += 8;
@@ -568,6 +599,7 @@ export class KeyValueStore implements StateMachine {
 
   #applyEffect(effect: KvUpdate): void {
     if (effect.kind === 'scan-seed') {
+      this.#checkReadable('a scan seed', SCAN_SEED_FORMAT_LEVEL);
       // The first counts: two writes a primary executed before applying either both carry one.
       if (this.#scanSeed !== null) return;
       this.#scanSeed = effect.seed;
@@ -1089,7 +1121,7 @@ function entryBytes(keyLength: number, valueLength: number | undefined): number 
 }
 
 /** A seed from the operating system's random source. */
-function randomScanSeed(): ScanSeed {
+export function randomScanSeed(): ScanSeed {
   const bytes = randomBytes(8);
   return { low: bytes.readUInt32LE(0), high: bytes.readUInt32LE(4) };
 }

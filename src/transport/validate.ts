@@ -5,6 +5,7 @@
 
 import { BadFrameError } from '../errors.js';
 import { type CommitRules, lagPolicies } from '../protocol/config.js';
+import { UNREPORTED_FORMAT_LEVEL } from '../protocol/format-level.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -125,6 +126,17 @@ function nullable<T>(check: Check<T>): Check<T | null> {
 function optional<T>(check: Check<T>): Check<T | undefined> {
   return (value, path, name) => (value === undefined ? undefined : check(value, path, name));
 }
+
+/**
+ * A format level (format-level.ts); absent from a build before format levels existed, which reads
+ * UNREPORTED_FORMAT_LEVEL. Any positive integer is taken: a newer build may read more than this one.
+ */
+const formatLevel: Check<number> = (value, path, name) =>
+  value === undefined
+    ? UNREPORTED_FORMAT_LEVEL
+    : typeof value === 'number' && Number.isSafeInteger(value) && value >= 1
+      ? value
+      : reject(path, name, 'a positive integer', value);
 
 function dictionary<T>(key: Check<string>, item: Check<T>): Check<Record<string, T>> {
   return (value, path, name) => {
@@ -254,6 +266,7 @@ const replicaStatus: Check<ReplicaStatus> = (value, path, name) => {
     transfer: field('transfer', nullable(transferProgress)),
     snapshotIndex: field('snapshotIndex', index),
     sessions: field('sessions', integer),
+    formatLevel: field('formatLevel', formatLevel),
   };
 };
 
@@ -383,6 +396,7 @@ export function parseCoordinatorToReplica(value: unknown): CoordinatorToReplica 
     primaryIncarnation: field('primaryIncarnation', integerOrNull),
     addresses: field('addresses', addresses),
     leaseTicks: field('leaseTicks', integer),
+    formatLevel: field('formatLevel', formatLevel),
   };
 }
 
@@ -410,6 +424,7 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     asyncLost: field('asyncLost', integer),
     snapshotIndex: field('snapshotIndex', index),
     sessions: field('sessions', integer),
+    formatLevel: field('formatLevel', formatLevel),
   };
 }
 
@@ -471,6 +486,7 @@ export function parseStatusReply(value: unknown): StatusReply {
     problem: field('problem', longTextOrNull),
     asyncLost: field('asyncLost', integer),
     promotionsWithoutHolders: field('promotionsWithoutHolders', integer),
+    formatLevel: field('formatLevel', formatLevel),
     service: field('service', serviceOrNull),
   };
 }

@@ -3,6 +3,7 @@
 // (members, roles, transfers, async losses) the test changes as it goes. Shared by the library's
 // tests and the CLI's, which run the real `understudy` command against them.
 
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import type {
   ClientFailure,
   ClientRequest,
@@ -116,6 +117,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
             transfer: member.transfer ?? null,
             snapshotIndex: logIndex(member.snapshotIndex ?? 0),
             sessions: member.sessions ?? 0,
+            formatLevel: FORMAT_LEVEL,
           }),
         );
         const primary = state.members.find((member) => member.role === 'primary');
@@ -140,6 +142,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
           problem: null,
           asyncLost: state.asyncLost,
           promotionsWithoutHolders: 0,
+          formatLevel: FORMAT_LEVEL,
           service: null,
         } satisfies StatusReply);
       };

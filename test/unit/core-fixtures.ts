@@ -4,6 +4,7 @@
 import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
 import { Coordinator } from '../../src/protocol/coordinator.js';
 import type { CoordinatorState, ReplicaEffects, SwitchoverOutcome } from '../../src/protocol/effects.js';
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import type { ClientReply, ClientRequest, Heartbeat, LostEntry } from '../../src/protocol/messages.js';
 import { Replica, type StoredSnapshot } from '../../src/protocol/replica.js';
 import type { StateMachineFactory } from '../../src/protocol/state-machine.js';
@@ -71,6 +72,7 @@ export function storedState(
     current: { view: current, identities: identities(current) },
     acknowledged,
     lastAcknowledged: last === null ? null : { view: last, identities: identities(last) },
+    formatLevel: FORMAT_LEVEL,
   };
 }
 
@@ -87,6 +89,8 @@ export interface HeartbeatFields {
   readonly storageStalledTicks?: number;
   readonly syncedLearners?: ReplicaId[];
   readonly laggingBackups?: ReplicaId[];
+  /** The highest format level it reads; this build's when not given. */
+  readonly formatLevel?: number;
 }
 
 /** A coordinator on a manual clock, with heartbeats numbered per replica process. */
@@ -139,6 +143,7 @@ export class CoordinatorHarness {
       asyncLost: 0,
       snapshotIndex: logIndex(0),
       sessions: 0,
+      formatLevel: fields.formatLevel ?? FORMAT_LEVEL,
     };
   }
 
@@ -265,6 +270,7 @@ export class ReplicaHarness {
       primaryIncarnation: null,
       addresses: {},
       leaseTicks,
+      formatLevel: FORMAT_LEVEL,
     });
     this.drain();
   }

@@ -2,6 +2,7 @@
 // counters, and each replica's indexes as its heartbeats would have reported them.
 
 import type { CoordinatorInspection } from '../../src/node/coordinator-server.js';
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import type { ReplicaStatus } from '../../src/protocol/messages.js';
 import { logIndex, type Role, replicaId, viewNumber } from '../../src/protocol/types.js';
 
@@ -66,6 +67,7 @@ export function inspection(of: InspectionOf): CoordinatorInspection {
       transfer: null,
       snapshotIndex: logIndex(0),
       sessions: 0,
+      formatLevel: FORMAT_LEVEL,
     };
   });
   return {
@@ -77,6 +79,7 @@ export function inspection(of: InspectionOf): CoordinatorInspection {
       problem: null,
       asyncLost: 0,
       promotionsWithoutHolders: 0,
+      formatLevel: FORMAT_LEVEL,
       service: null,
     },
     viewsInstalled: of.viewsInstalled ?? of.view?.number ?? 0,

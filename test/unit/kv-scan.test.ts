@@ -287,6 +287,36 @@ test('a store an older build wrote, keys and no seed, gets one from its primary 
   assert.equal(new KeyValueStore().dueUpdate(1024), null);
 });
 
+test('a seed waits for the cluster to log format level 2; a replica held at level 1 refuses one, as an older build', () => {
+  let clusterFormatLevel = 1;
+  const formats = { clusterFormatLevel: () => clusterFormatLevel, formatLevel: 2 };
+  const primary = new KeyValueStore(kvLimitsDefault, Date.now, undefined, formats);
+  const older = new KeyValueStore(kvLimitsDefault, Date.now, undefined, {
+    clusterFormatLevel: () => 1,
+    formatLevel: 1,
+  });
+  const unseeded = primary.execute(encodeOperation(op.put(bytes('a'), bytes('1')))).update;
+  for (const store of [primary, older]) store.apply(unseeded);
+  assert.equal(primary.scanSeed, null, 'a member reads level 1 only: no seed');
+  assert.equal(primary.dueUpdate(1024), null, 'nor one of its own for a store with keys');
+  assert.equal(primary.snapshot()[0], 3, 'an unseeded store writes a format level 1 reads');
+  clusterFormatLevel = 2;
+  const seeding = primary.dueUpdate(1024);
+  assert.notEqual(seeding, null, 'every member reads level 2: the seed is logged');
+  primary.apply(seeding as Uint8Array);
+  assert.notEqual(primary.scanSeed, null);
+  assert.throws(
+    () => older.apply(seeding as Uint8Array),
+    /a scan seed \(format level 2\) reached a replica that reads format level 1/,
+  );
+  assert.throws(
+    () => older.restore(primary.snapshot()),
+    /snapshot format 5 \(format level 2\) reached a replica that reads format level 1/,
+  );
+  assert.equal(older.scanSeed, null);
+  assert.equal(older.entryCount, 1, 'the refused snapshot left the state as it was');
+});
+
 test('MATCH filters the keys looked at; COUNT still counts every key looked at', () => {
   const store = new KeyValueStore();
   for (let at = 0; at < 300; at++) put(store, at % 3 === 0 ? `user:${at}` : `order:${at}`);

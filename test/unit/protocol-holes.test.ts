@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import { logIndex, positionZero, viewNumber } from '../../src/protocol/types.js';
 import { decodeResult, kvOperation } from '../../src/state-machine/index.js';
 import {
@@ -396,6 +397,7 @@ test('sim seed 242: a late heartbeat of a replaced process neither rolls its ide
     primaryIncarnation: null,
     addresses: {},
     leaseTicks: config.leaseTicks,
+    formatLevel: FORMAT_LEVEL,
   });
   wiped.drain();
   assert.equal(wiped.replica.status().leaseValid, false, 'a lease for another process is not taken');

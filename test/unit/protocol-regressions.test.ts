@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultProtocolConfig } from '../../src/protocol/config.js';
 import { Coordinator } from '../../src/protocol/coordinator.js';
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import type { Heartbeat } from '../../src/protocol/messages.js';
 import { Replica } from '../../src/protocol/replica.js';
 import {
@@ -50,6 +51,7 @@ function heartbeat(id: ReplicaId, incarnation: number, view: View | null, sequen
     asyncLost: 0,
     snapshotIndex: logIndex(0),
     sessions: 0,
+    formatLevel: FORMAT_LEVEL,
   };
 }
 
@@ -70,7 +72,12 @@ function coordinatorOfView4(
   const coordinator = new Coordinator({
     config,
     clock: clock.read,
-    stored: { current: record, acknowledged, lastAcknowledged: acknowledged ? record : null },
+    stored: {
+      current: record,
+      acknowledged,
+      lastAcknowledged: acknowledged ? record : null,
+      formatLevel: FORMAT_LEVEL,
+    },
   });
   return { coordinator, view };
 }

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
 import { type StateFileWriter, StateStore } from '../../src/node/state-store.js';
 import { type CoordinatorState, emptyCoordinatorState } from '../../src/protocol/effects.js';
+import { SCAN_SEED_FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import { replicaId, viewNumber } from '../../src/protocol/types.js';
 
 const stateFile = 'coordinator-state.json';
@@ -30,6 +31,7 @@ const state = (number: number, acknowledgedIncarnation: number | null): Coordina
     current,
     acknowledged: acknowledgedIncarnation !== null,
     lastAcknowledged: acknowledgedIncarnation !== null ? current : null,
+    formatLevel: SCAN_SEED_FORMAT_LEVEL,
   };
 };
 
@@ -110,6 +112,17 @@ test('a missing file loads as no state, and a saved empty state round-trips', ()
   });
 });
 
+test('a state a build before format levels wrote loads at format level 1; the level is kept from then on', () => {
+  withDirectory((directory) => {
+    const { formatLevel: _level, ...older } = state(3, 1);
+    fs.writeFileSync(path.join(directory, stateFile), JSON.stringify({ format: 2, ...older }));
+    const store = new StateStore(directory);
+    assert.deepStrictEqual(store.load(), { ...older, formatLevel: 1 });
+    store.save(state(4, 1));
+    assert.equal(store.load()?.formatLevel, 2);
+  });
+});
+
 test('a garbled file is a ConfigError that names the file', () => {
   const whole = JSON.stringify(state(7, 2));
   const garbled = [
@@ -126,6 +139,8 @@ test('a garbled file is a ConfigError that names the file', () => {
     '{"format": 2, "current": {"view": {"number": 1, "primary": "a", "backups": ["b", 2], "learners": []}, "identities": {}}, "acknowledged": false, "lastAcknowledged": null}',
     '{"format": 2, "current": {"view": {"number": -1, "primary": "a", "backups": [], "learners": []}, "identities": {}}, "acknowledged": false, "lastAcknowledged": null}',
     '{"format": 2, "current": {"view": {"number": 1, "primary": "a", "backups": [], "learners": []}, "identities": {"a": {"incarnation": "1", "directory": "d"}}}, "acknowledged": false, "lastAcknowledged": null}',
+    '{"format": 2, "current": null, "acknowledged": false, "lastAcknowledged": null, "formatLevel": 0}',
+    '{"format": 2, "current": null, "acknowledged": false, "lastAcknowledged": null, "formatLevel": "2"}',
   ];
   for (const content of garbled) {
     withDirectory((directory) => {

@@ -103,6 +103,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       asyncLost: 0,
       snapshotIndex: 0,
       sessions: 12,
+      formatLevel: 2,
     },
     parseHeartbeat,
   ],
@@ -129,6 +130,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       asyncLost: 3,
       snapshotIndex: 0,
       sessions: 0,
+      formatLevel: 1,
     },
     parseHeartbeat,
   ],
@@ -142,6 +144,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       primaryIncarnation: 123456789,
       addresses: { a: 'h:1', b: '[::1]:2' },
       leaseTicks: 40,
+      formatLevel: 2,
     },
     parseCoordinatorToReplica,
   ],
@@ -155,6 +158,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       primaryIncarnation: null,
       addresses: {},
       leaseTicks: 0,
+      formatLevel: 1,
     },
     parseCoordinatorToReplica,
   ],
@@ -183,6 +187,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
           transfer: null,
           snapshotIndex: 4096,
           sessions: 17,
+          formatLevel: 2,
         },
         {
           id: 'c',
@@ -196,11 +201,13 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
           transfer,
           snapshotIndex: 0,
           sessions: 0,
+          formatLevel: 2,
         },
       ],
       problem: null,
       asyncLost: 2,
       promotionsWithoutHolders: 1,
+      formatLevel: 2,
       service: { name: 'understudy-kv', version: 1 },
     },
     parseStatusReply,
@@ -368,6 +375,18 @@ function sample(name: string): Record<string, unknown> {
   return found;
 }
 
+test('a build before format levels sends none in heartbeats, replies and status: it reads level 1', () => {
+  const { formatLevel: _heartbeatLevel, ...oldHeartbeat } = sample('heartbeat');
+  assert.equal(parseHeartbeat(oldHeartbeat).formatLevel, 1);
+  const { formatLevel: _replyLevel, ...oldReply } = sample('heartbeat_reply');
+  const reply = parseCoordinatorToReplica(oldReply);
+  assert.equal(reply.type === 'heartbeat_reply' ? reply.formatLevel : null, 1);
+  const { formatLevel: _statusLevel, ...oldStatus } = sample('status_reply');
+  assert.equal(parseStatusReply(oldStatus).formatLevel, 1);
+  // A newer build may read more than this one knows of: taken as it says.
+  assert.equal(parseHeartbeat({ ...sample('heartbeat'), formatLevel: 9 }).formatLevel, 9);
+});
+
 const prepare = sample('prepare');
 const request = sample('request');
 const boundedRead = sample('request read with a staleness bound');
@@ -465,6 +484,11 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
     'a heartbeat without its session count',
     () => parseHeartbeat({ ...heartbeat, sessions: undefined }),
     /\.sessions: .* got nothing/,
+  ],
+  [
+    'a heartbeat with a format level of 0',
+    () => parseHeartbeat({ ...heartbeat, formatLevel: 0 }),
+    /\.formatLevel: expected a positive integer/,
   ],
   [
     'a transfer with a negative rate',

@@ -14,6 +14,7 @@ import { defaultNodeConfig } from '../../node/config.js';
 import { ETCD_LEASE_SECONDS_DEFAULT } from '../../node/etcd/etcd-leadership.js';
 import { logLevelDefault, logLevels } from '../../node/logger.js';
 import { defaultProtocolConfig, lagPolicies } from '../../protocol/config.js';
+import { BASE_FORMAT_LEVEL, FORMAT_LEVEL } from '../../protocol/format-level.js';
 import {
   address,
   addressList,
@@ -338,6 +339,19 @@ export const serverSettings: readonly Setting[] = [
     defaultValue: READ_MAX_STALENESS_MS_DEFAULT,
     conflicts: 'service',
     commands: replicas,
+  }),
+  setting({
+    section: 'replica',
+    key: 'formatLevel',
+    flags: '--format-level <n>',
+    help:
+      'the highest format level this replica reports reading (what it writes down: log entries, store ' +
+      "updates, snapshots); the cluster logs at the lowest level among its members' and raises it once " +
+      'each reads more, never lowering it. Hold it at 1 through a rolling upgrade from a build of ' +
+      "2026-12-05 (f571c9b and after) to keep a way back to it (default: this build's)",
+    value: integerValue(BASE_FORMAT_LEVEL, FORMAT_LEVEL),
+    defaultValue: FORMAT_LEVEL,
+    commands: ['replica'],
   }),
   setting({
     section: 'replica',
