@@ -415,7 +415,9 @@ export class Coordinator {
   private healthProblem(record: ReplicaRecord): string | null {
     return (
       healthProblem(this.now - record.lastHeartbeatTick, record, this.config, this.describeTicks) ??
-      formatLevelRefusal(record.formatLevel, this.state.formatLevel)
+      (this.testOnlyFaults.admitAnyFormatLevel === true
+        ? null
+        : formatLevelRefusal(record.formatLevel, this.state.formatLevel))
     );
   }
 

@@ -93,6 +93,13 @@ export interface TestOnlyFaults {
    * healed must catch it.
    */
   readonly ignoreFailedSnapshots?: boolean;
+  /**
+   * The coordinator lets a replica that reads less than the cluster's format level join views. A
+   * replica of the older build started after the level rose then meets what it cannot read.
+   */
+  readonly admitAnyFormatLevel?: boolean;
+  /** The key/value store draws its scan seed whatever the cluster's format level: an older build's replica meets it. */
+  readonly seedAtAnyFormatLevel?: boolean;
 }
 
 export const testOnlyFaultNames = [
@@ -118,4 +125,6 @@ export const testOnlyFaultNames = [
   'scanByPosition',
   'ownScanSeeds',
   'ignoreFailedSnapshots',
+  'admitAnyFormatLevel',
+  'seedAtAnyFormatLevel',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

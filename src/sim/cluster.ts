@@ -24,6 +24,7 @@ import {
   type CoordinatorState,
   emptyCoordinatorState,
 } from '../protocol/effects.js';
+import { BASE_FORMAT_LEVEL, FORMAT_LEVEL } from '../protocol/format-level.js';
 import type {
   ClientReply,
   ClientRequest,
@@ -66,6 +67,11 @@ export interface SimClusterOptions {
   readonly testOnlyFaults?: TestOnlyFaults;
   /** The coordinators keep their state on etcd and elect a leader there (etcd-home.ts); else one embedded coordinator. */
   readonly etcdHome?: EtcdHomeSettings;
+  /**
+   * The format level each replica (r1, r2, ...) starts reading (format-level.ts): below this build's,
+   * a replica of an older build. This build's for any not listed.
+   */
+  readonly startFormatLevels?: readonly number[];
 }
 
 export const calmNetwork: NetworkFaults = {
@@ -128,6 +134,8 @@ interface SimNode {
    * until that process writes one.
    */
   failedSnapshot: { readonly replica: Replica; readonly index: number } | null;
+  /** The format level its next start reads (the build it runs: an upgrade or a rollback changes it). */
+  formatLevel: number;
 }
 
 /**
@@ -304,6 +312,7 @@ export class SimCluster {
         paused: false,
         held: [],
         failedSnapshot: null,
+        formatLevel: options.startFormatLevels?.[number - 1] ?? FORMAT_LEVEL,
       };
       this.nodes.set(id, node);
       this.start(id);
@@ -348,10 +357,27 @@ export class SimCluster {
       recovered,
       readSnapshot: () => node.disk.newestSnapshot(),
       msPerTick: simMsPerTick,
+      formatLevel: node.formatLevel,
       ...(this.options.testOnlyFaults === undefined ? {} : { testOnlyFaults: this.options.testOnlyFaults }),
     });
     const at = recovered.snapshot?.info.position.index ?? 0;
     this.trace(`start ${id} with snapshot at ${at} and ${recovered.entries.length} entries`);
+  }
+
+  /** The format level `id`'s process reads, or will read at its next start. */
+  formatLevelOf(id: ReplicaId): number {
+    return this.node(id).formatLevel;
+  }
+
+  /** `id` runs another build from its next start on: one that reads `level` (an upgrade, a rollback). */
+  setFormatLevel(id: ReplicaId, level: number): void {
+    this.node(id).formatLevel = level;
+    this.trace(`${id} runs a build of format level ${level} from its next start`);
+  }
+
+  /** The cluster's format level, as the coordinator stored it last. */
+  get clusterFormatLevel(): number {
+    return this.coordinatorStored?.formatLevel ?? BASE_FORMAT_LEVEL;
   }
 
   /** The replica's data directory is emptied (or replaced by an empty one): it crashes if running. */

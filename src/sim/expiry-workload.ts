@@ -34,6 +34,7 @@ import {
   type HistoryRecorder,
   type OperationFunction,
 } from '../check/history.js';
+import { FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { StateMachineContext } from '../protocol/state-machine.js';
 import type { TestOnlyFaults } from '../protocol/test-only-faults.js';
 import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from '../state-machine/kv-batch-updates.js';
@@ -458,7 +459,7 @@ function latin1(text: string): Uint8Array {
 /** The test-only faults a SimKeyValueStore honours. */
 type StoreFaults = Pick<
   TestOnlyFaults,
-  'expireEarly' | 'neverExpire' | 'keepTtlOnPut' | 'scanByPosition' | 'ownScanSeeds'
+  'expireEarly' | 'neverExpire' | 'keepTtlOnPut' | 'scanByPosition' | 'ownScanSeeds' | 'seedAtAnyFormatLevel'
 >;
 
 /**
@@ -469,7 +470,8 @@ type StoreFaults = Pick<
  * the naive cursor, a position in the keys' order (`scanByPosition`, scan-workload.ts), or with a
  * scan seed of its own in place of the one the primary logged (`ownScanSeeds`). Its scan seeds come
  * from `newSeed`, the run's own generator, so a seed runs the same every time; `context` is its
- * replica's format levels, as a replica's store is given them.
+ * replica's format levels, as a replica's store is given them, and `onSeeded` hears when it first
+ * applies a seed (a scan under way then may miss keys: kv-store.ts).
  */
 export class SimKeyValueStore extends KeyValueStore {
   constructor(
@@ -479,9 +481,17 @@ export class SimKeyValueStore extends KeyValueStore {
     faults: StoreFaults,
     newSeed: () => ScanSeed,
     context?: StateMachineContext,
+    private readonly onSeeded: (seed: ScanSeed) => void = () => {},
     lookahead: { ms: number } = { ms: 0 },
   ) {
-    super(limits, () => nowMs() + lookahead.ms, newSeed, context);
+    super(
+      limits,
+      () => nowMs() + lookahead.ms,
+      newSeed,
+      faults.seedAtAnyFormatLevel === true && context !== undefined
+        ? { clusterFormatLevel: () => FORMAT_LEVEL, formatLevel: context.formatLevel }
+        : context,
+    );
     this.lookahead = lookahead;
     this.faults = faults;
     this.ownSeed = faults.ownScanSeeds === true ? encodeScanSeedUpdate(newSeed()) : null;
@@ -524,7 +534,26 @@ export class SimKeyValueStore extends KeyValueStore {
     });
   }
 
+  /** Tells `onSeeded` when this store first applies a seed: its buckets are made again then. */
   override apply(update: Uint8Array): void {
+    if (this.scanSeed !== null) {
+      this.applyAsFaultsSay(update);
+      return;
+    }
+    // The seed the primary logged, not the one ownScanSeeds applies instead: one moment per seed.
+    const parts = isBatchUpdate(update) ? (decodeBatchUpdate(update) ?? []) : [update];
+    const logged = parts.map(decodeBinaryUpdate).find((effect) => effect?.kind === 'scan-seed');
+    this.applyAsFaultsSay(update);
+    if (logged?.kind === 'scan-seed' && this.scanSeed !== null) this.onSeeded(logged.seed);
+  }
+
+  override restore(snapshot: Uint8Array): void {
+    const unseeded = this.scanSeed === null;
+    super.restore(snapshot);
+    if (unseeded && this.scanSeed !== null) this.onSeeded(this.scanSeed);
+  }
+
+  private applyAsFaultsSay(update: Uint8Array): void {
     if (this.faults.keepTtlOnPut !== true && this.faults.ownScanSeeds !== true) {
       super.apply(update);
       return;

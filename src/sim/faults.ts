@@ -26,6 +26,7 @@
 // that view's backups were promised to hold.
 
 import { defaultProtocolConfig, type ProtocolConfig, tinyProtocolConfig } from '../protocol/config.js';
+import { BASE_FORMAT_LEVEL, FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { ReplicaId } from '../protocol/types.js';
 import {
   calmDisk,
@@ -69,6 +70,7 @@ export const faultKinds = [
   'every-disk-full',
   'snapshot-fail',
   'etcd-full',
+  'upgrade',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -152,6 +154,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     'every-disk-full',
     'snapshot-fail',
     'etcd-full',
+    'upgrade',
   ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
@@ -229,6 +232,8 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     kinds.push('snapshot-fail');
   }
   if (etcdHome !== null && drawsEtcdFull(keepCrashSeed)) kinds.push('etcd-full');
+  // The same way: a cluster of the older build, upgraded one replica at a time (see 'upgrade').
+  if (new Random((keepCrashSeed ^ upgradeSalt) >>> 0).chance(upgradeSeedShare)) kinds.push('upgrade');
   const config: ProtocolConfig = {
     ...configWithoutQuorum,
     failureTimeoutTicks,
@@ -276,6 +281,13 @@ export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
   if (!kinds.includes('etcd-full') && drawsEtcdFull(plan.keepCrashSeed)) kinds.push('etcd-full');
   return { ...plan, etcdHome: plan.etcdHome ?? { leaseTtlTicks: 120, keepaliveEveryTicks: 30 }, kinds };
 }
+
+/**
+ * Seeds the draw of upgrade (planFaults), in a quarter of the seeds, none of those sim.test runs: the
+ * replicas of such a seed start on a build of format level 1 (run-seed.ts).
+ */
+const upgradeSalt = 0x06a0_1f46;
+const upgradeSeedShare = 0.25;
 
 /** Seeds the draw of every-disk-full (planFaults). */
 const everyDiskFullSalt = 0x0d17_d30e;
@@ -372,6 +384,8 @@ const partialReturnTicksMax = 1_500;
 
 export class Nemesis {
   readonly injected = new Map<FaultKind, number>();
+  /** Upgrade faults that started a replica of the older build after every replica ran this one. */
+  rollbacks = 0;
   /** Liveness the faults demand and the cluster did not deliver (a total crash's partial return). */
   readonly violations: string[] = [];
   private nextFaultAt: number;
@@ -397,7 +411,9 @@ export class Nemesis {
     private readonly plan: FaultPlan,
   ) {
     this.nextFaultAt = cluster.now + plan.faultIntervalTicks;
-    this.scheduled = plan.kinds.filter((kind) => !armedKinds.includes(kind));
+    const scheduled = plan.kinds.filter((kind) => !armedKinds.includes(kind));
+    // An upgrade takes a step per older replica, and then a rollback: three turns in the schedule.
+    this.scheduled = scheduled.includes('upgrade') ? [...scheduled, 'upgrade', 'upgrade'] : scheduled;
     this.keepCrashRandom = new Random(plan.keepCrashSeed);
     cluster.network = plan.network;
     cluster.disk = plan.disk;
@@ -436,6 +452,12 @@ export class Nemesis {
     this.cluster.heal();
     this.cluster.network = calmNetwork;
     this.cluster.disk = calmDisk;
+    // The rolling upgrade completes: a replica still on the older build is restarted on this one.
+    for (const id of this.cluster.nodes.keys()) {
+      if (this.cluster.formatLevelOf(id) >= FORMAT_LEVEL) continue;
+      if (this.cluster.isRunning(id)) this.cluster.crash(id);
+      this.cluster.setFormatLevel(id, FORMAT_LEVEL);
+    }
     for (const id of this.cluster.nodes.keys()) this.cluster.start(id);
     this.cluster.startCoordinator();
   }
@@ -906,6 +928,43 @@ export class Nemesis {
     );
   }
 
+  /**
+   * A rolling upgrade's step: a replica still on the older build (format level 1) stops and starts
+   * on this one, on its own directory, when the fault heals. Once every replica runs this build, a
+   * rollback instead: one replica, its directory lost, starts on the older build, which the
+   * coordinator must keep out once the cluster's level rose (were it let in, the first scan seed or
+   * snapshot of format 5 it met would stop the run with an error); it is upgraded again at the heal.
+   */
+  private upgrade(
+    ids: readonly ReplicaId[],
+    free: readonly ReplicaId[],
+    target: ReplicaId,
+    healAt: number,
+  ): ActiveFault | null {
+    const cluster = this.cluster;
+    const older = free.filter((id) => cluster.formatLevelOf(id) < FORMAT_LEVEL);
+    const upgrade = (id: ReplicaId) => () => {
+      if (cluster.isRunning(id)) cluster.crash(id);
+      cluster.setFormatLevel(id, FORMAT_LEVEL);
+      cluster.start(id);
+    };
+    if (older.length > 0) {
+      const id = this.random.pick(older);
+      cluster.crash(id);
+      cluster.setFormatLevel(id, FORMAT_LEVEL);
+      return { kind: 'upgrade', target: id, healAt, heal: () => cluster.start(id) };
+    }
+    const view = cluster.view();
+    if (view === null || ids.some((id) => cluster.formatLevelOf(id) < FORMAT_LEVEL)) return null;
+    if (!this.mayLoseDirectory()) return null;
+    cluster.wipe(target);
+    this.wipedAwaitingRejoin = { id: target, viewNumber: view.number };
+    cluster.setFormatLevel(target, BASE_FORMAT_LEVEL);
+    cluster.start(target);
+    this.rollbacks += 1;
+    return { kind: 'upgrade', target, healAt, heal: upgrade(target) };
+  }
+
   /** Starts one fault, or returns null when it would not fit beside the ones already active. */
   private inject(kind: FaultKind): ActiveFault | null {
     const cluster = this.cluster;
@@ -1012,6 +1071,8 @@ export class Nemesis {
         cluster.setEtcdAvailable(false);
         return fault('coordinator', () => cluster.setEtcdAvailable(true));
       }
+      case 'upgrade':
+        return this.upgrade(ids, free, target, healAt);
       case 'etcd-full': {
         // etcd past its space quota: the leader goes on leading (keepalives are answered) while it
         // needs no write; a view it must store (a failover) makes it step down, and no one is elected

@@ -176,8 +176,9 @@ function main(): void {
   let promotionsWithoutHolders = 0;
   let unknownKeys = 0;
   let sessionsExpired = 0;
+  let rollbacks = 0;
   const expiry = noExpiryCounts();
-  const scans = { ...noScanCounts(), keysDue: 0 };
+  const scans = { ...noScanCounts(), keysDue: 0, acrossSeeding: 0 };
   const storage = {
     snapshotsTaken: 0,
     snapshotsFailed: 0,
@@ -200,6 +201,7 @@ function main(): void {
   for (let seed = start; seed < start + count; seed++) {
     const result = runSeed(seed, options);
     for (const [kind, number] of result.faults) faults.set(kind, (faults.get(kind) ?? 0) + number);
+    rollbacks += result.rollbacks;
     operations += result.operations;
     failovers += result.failovers;
     asyncAcknowledged += result.asyncAcknowledged;
@@ -245,7 +247,7 @@ function main(): void {
   process.stdout.write(
     [
       `sim: ${count} seeds (${start}..${start + count - 1}) in ${seconds} s${faultName === undefined ? '' : `, test-only fault ${faultName} ON`}`,
-      `faults injected: ${totalFaults} (${breakdown})`,
+      `faults injected: ${totalFaults} (${breakdown}); of the upgrades, ${rollbacks} rollbacks to the older build after every replica ran this one`,
       `operations checked: ${operations}`,
       `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records; ${storage.lossReportsAcrossCrashes} crashes of a replica with losses not yet on the record`,
       `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,
@@ -263,7 +265,7 @@ function main(): void {
       `keys that expire: ${expiry.set} register writes with a time to live, ${expiry.changed} expires and persists, ${expiry.ttlReads} ttl reads checked, ${expiry.readingWrites} get-sets, get-deletes and get-expires answered and recorded as what they showed; ${expiry.expired} keys deleted by a primary's logged expiry, each checked not before its time nor after it was taken away, and put in the history`,
       `clears of every key (FLUSHALL, checked as a delete of each key): ${clears.sent} sent alone in ${clears.seeds} seeds, ${clears.answered} of them answered definitely; ${clears.inSequences} sequences that clear first`,
       `incr-floats (as INCRBYFLOAT, recorded as the incrs they are): ${floats.incrFloats} answered, ${floats.incrFloatsRefused} refused NOT_A_FLOAT; put-many-if-absent on groups (MSETNX, recorded as a cas from absent): ${floats.allAbsent} answered, ${floats.allAbsentWritten} of them written; SET ... IFEQ on registers (recorded as a cas): ${floats.ifEqualSets} answered, ${floats.ifEqualSetsWritten} of them written; register puts in sequences staged under a key of their own and renamed over (recorded as the write): ${floats.stagedRenames} answered`,
-      `scans of every key: ${scans.started} begun, ${scans.completed} whole (${scans.pages} pages answered) and checked: ${scans.keysDue} keys present throughout one, each returned`,
+      `scans of every key: ${scans.started} begun, ${scans.completed} whole (${scans.pages} pages answered) and checked: ${scans.keysDue} keys present throughout one, each returned (${scans.acrossSeeding} scans under way as the store was seeded, not checked)`,
       `keys the checker could not decide: ${unknownKeys}`,
       `violations: ${failed.length} seeds${failed.length > 0 ? ` (${failed.map((result) => result.seed).join(', ')})` : ''}`,
       '',

@@ -278,7 +278,7 @@ export const workloadDefaults: WorkloadOptions = {
   guardProbability: guardProbabilityDefault,
 };
 
-const nanosecondsPerTick = 1_000_000;
+export const nanosecondsPerTick = 1_000_000;
 const retryBackoffTicks = 5;
 /** Numbers written to registers: process p's n-th is (p + 1)·10⁹ + n·10³, so increments stay unique. */
 const processNumberStride = 1_000_000_000;
