@@ -4,8 +4,10 @@
 // too (a replica that runs another service: see ListenOptions.admit).
 //
 // Compatibility: peers must speak exactly the same protocol version, and every change to a message
-// bumps it. A Hello is read version first (HelloHeader), so a peer of another version is told
-// "protocol version N is not M" even when the rest of its Hello is shaped otherwise.
+// bumps it, except a new field an older build ignores (validators drop fields they do not know): the
+// heartbeat's and its reply's `formatLevel` kept version 7, so a cluster can be upgraded one process
+// at a time (format-level.ts). A Hello is read version first (HelloHeader), so a peer of another
+// version is told "protocol version N is not M" even when the rest of its Hello is shaped otherwise.
 
 import { ConnectionClosedError, UnavailableError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
