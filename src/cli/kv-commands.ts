@@ -18,6 +18,7 @@ import {
 } from '../client/index.js';
 import { formatTransfer } from '../client/transfer-progress.js';
 import { ConfigError, OutcomeUnknownError } from '../errors.js';
+import { FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
 import type { Durability } from '../protocol/types.js';
 import type { KvResult } from '../state-machine/index.js';
@@ -655,6 +656,7 @@ function formatStatus({
   problem,
   asyncLost,
   promotionsWithoutHolders,
+  formatLevel,
   service,
 }: StatusReply): string {
   const list = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.join(','));
@@ -693,7 +695,15 @@ function formatStatus({
   const transfers = replicas.flatMap((replica: ReplicaStatus) =>
     replica.transfer === null ? [] : [`${replica.id}  ${formatTransfer(replica.transfer)}`],
   );
+  // Said only while it matters: half way through a rolling upgrade (OPERATIONS, "Upgrading").
+  const upgrading =
+    formatLevel < FORMAT_LEVEL || replicas.some((replica) => replica.formatLevel !== formatLevel)
+      ? [
+          `format level ${formatLevel} (${replicas.map((replica) => `${replica.id} reads ${replica.formatLevel}`).join(', ')})`,
+        ]
+      : [];
   const problems = [
+    ...upgrading,
     ...(problem === null ? [] : [`coordinator: ${problem}`]),
     ...replicas.flatMap((replica) => (replica.problem === null ? [] : [`${replica.id}: ${replica.problem}`])),
   ];

@@ -105,9 +105,25 @@ test('status shows snapshot index, sessions and transfers, and async writes lost
       assert.equal(lines[5], 'r3  receiving snapshot 42,118 of 210,000,000 bytes  0%  105 MB/s  2.0 s left');
       assert.doesNotMatch(quiet.stdout, /async writes lost/);
 
+      assert.doesNotMatch(
+        quiet.stdout,
+        /format level/,
+        'every replica reads what the cluster logs: nothing to say',
+      );
+
       coordinator.asyncLost = 3;
       const lossy = await understudy('status');
       assert.match(lossy.stdout, /\nasync writes lost in failovers: 3\n$/);
+
+      // Half way through a rolling upgrade: r3 still on the older build.
+      const r3 = coordinator.members[2];
+      assert.ok(r3 !== undefined);
+      r3.formatLevel = 1;
+      coordinator.formatLevel = 1;
+      const upgrading = await understudy('status');
+      assert.match(upgrading.stdout, /\nformat level 1 \(r1 reads 2, r2 reads 2, r3 reads 1\)\n/);
+      delete r3.formatLevel;
+      coordinator.formatLevel = 2;
 
       const json = await understudy('status', '--json');
       assert.equal(json.code, 0, json.stderr);

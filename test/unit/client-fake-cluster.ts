@@ -81,6 +81,7 @@ export interface Member {
   transfer?: TransferProgress | null;
   snapshotIndex?: number;
   sessions?: number;
+  formatLevel?: number;
 }
 
 export interface FakeCoordinator {
@@ -88,13 +89,15 @@ export interface FakeCoordinator {
   /** The status it answers: change them and the next answer follows. */
   members: Member[];
   asyncLost: number;
+  /** The cluster's format level it answers. */
+  formatLevel: number;
   /** Status requests answered so far. */
   readonly asked: { count: number };
 }
 
 /** A coordinator whose view has the member of role 'primary' as primary and the 'backup' ones as backups. */
 export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinator> {
-  const state = { members, asyncLost: 0, asked: { count: 0 } };
+  const state = { members, asyncLost: 0, formatLevel: FORMAT_LEVEL, asked: { count: 0 } };
   const listener = await listen({
     host: '127.0.0.1',
     port: 0,
@@ -117,7 +120,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
             transfer: member.transfer ?? null,
             snapshotIndex: logIndex(member.snapshotIndex ?? 0),
             sessions: member.sessions ?? 0,
-            formatLevel: FORMAT_LEVEL,
+            formatLevel: member.formatLevel ?? FORMAT_LEVEL,
           }),
         );
         const primary = state.members.find((member) => member.role === 'primary');
@@ -142,7 +145,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
           problem: null,
           asyncLost: state.asyncLost,
           promotionsWithoutHolders: 0,
-          formatLevel: FORMAT_LEVEL,
+          formatLevel: state.formatLevel,
           service: null,
         } satisfies StatusReply);
       };
