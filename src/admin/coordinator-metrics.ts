@@ -3,7 +3,13 @@
 
 import type { Registry } from 'prom-client';
 import type { CoordinatorInspection } from '../node/coordinator-server.js';
-import { counterFrom, labelledGaugeFrom, roleGaugeFrom, type ScrapeSource } from './metric-kinds.js';
+import {
+  counterFrom,
+  gaugeFrom,
+  labelledGaugeFrom,
+  roleGaugeFrom,
+  type ScrapeSource,
+} from './metric-kinds.js';
 import { createNodeRegistry } from './node-metrics.js';
 
 /** `dataDirectory`: the directory home's, or null on etcd. */
@@ -34,6 +40,12 @@ export function createCoordinatorRegistry(
     'Coordinator only: 1 for each replica it counts as alive (heartbeating, hearing it, its disk not stalled), 0 otherwise.',
     'replica',
     () => now().status.replicas.map((replica) => [replica.id, replica.alive ? 1 : 0] as const),
+  );
+  gaugeFrom(
+    registry,
+    'understudy_format_level',
+    'The cluster\'s format level: what the primary may write down (docs/OPERATIONS.md, "Upgrading").',
+    () => now().status.formatLevel,
   );
   return registry;
 }

@@ -53,6 +53,18 @@ export function createReplicaRegistry(
   );
   gaugeFrom(
     registry,
+    'understudy_format_level',
+    "The cluster's format level as the coordinator last told this replica (1 until it did).",
+    () => now().status.clusterFormatLevel,
+  );
+  gaugeFrom(
+    registry,
+    'understudy_format_level_readable',
+    "The highest format level this replica reads: its build's, or lower with --format-level.",
+    () => now().status.formatLevel,
+  );
+  gaugeFrom(
+    registry,
     'understudy_applied_index',
     "The highest log index this replica's state machine has applied.",
     () => now().status.appliedIndex,

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import { entryOverheadBytes, keysMax } from '../../src/state-machine/kv-limits.js';
 import { type Family, parsePrometheusText, sampleValue } from '../prometheus-text.js';
 import { adminAddressOf, LocalCluster, runCli, waitFor } from './harness.js';
@@ -115,6 +116,10 @@ test('/metrics is Prometheus text whose commit index and request histogram move 
   const coordinator = await metrics(adminAddressOf(cluster.coordinator));
   assert.equal(sampleValue(coordinator, 'understudy_role', { role: 'coordinator' }), 1);
   assert.equal(sampleValue(coordinator, 'understudy_replica_alive', { replica: primary }), 1);
+  assert.equal(sampleValue(coordinator, 'understudy_format_level'), FORMAT_LEVEL);
+  const backup = await metrics(adminAddressOf(cluster.replicas.get(view?.backups[0] ?? '')));
+  assert.equal(sampleValue(backup, 'understudy_format_level'), FORMAT_LEVEL);
+  assert.equal(sampleValue(backup, 'understudy_format_level_readable'), FORMAT_LEVEL);
 });
 
 // A full disk stops a replica (docs/OPERATIONS.md, "A full disk"): the space left is what to alert on.
