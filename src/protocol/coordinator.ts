@@ -41,7 +41,7 @@ import {
   type SwitchoverOutcome,
   type ViewRecord,
 } from './effects.js';
-import { formatLevelRefusal } from './format-level.js';
+import { BASE_FORMAT_LEVEL, formatLevelRefusal } from './format-level.js';
 import type {
   CoordinatorStatus,
   Heartbeat,
@@ -147,6 +147,8 @@ export class Coordinator {
   private readonly ejectedUntil = new Map<ReplicaId, number>();
   /** Why this coordinator forms no view and grants no lease, or null. */
   private currentProblem: string | null = null;
+  /** The highest format level any replica heard since this process started holds (Heartbeat.formatLevelHeld). */
+  private formatLevelHeld = BASE_FORMAT_LEVEL;
   /** Until when (our ticks) it may act: the end of its leadership lease; infinite when it leads alone. */
   private authorityUntilTick = Number.POSITIVE_INFINITY;
   /**
@@ -209,7 +211,7 @@ export class Coordinator {
       primaryIncarnation: current === null ? null : primaryIncarnationOf(current),
       addresses: this.addresses(),
       leaseTicks,
-      formatLevel: this.state.formatLevel,
+      formatLevel: this.formatLevelNow(),
     };
     this.effects.messages.push({ to: heartbeat.replicaId, message: reply });
   }
@@ -321,7 +323,7 @@ export class Coordinator {
       problem: this.currentProblem,
       asyncLost: primary?.asyncLost ?? 0,
       promotionsWithoutHolders: this.promotionsWithoutHolders,
-      formatLevel: this.state.formatLevel,
+      formatLevel: this.formatLevelNow(),
     };
   }
 
@@ -372,8 +374,9 @@ export class Coordinator {
       }
     }
     this.firstHeartbeatTick ??= this.now;
+    this.formatLevelHeld = Math.max(this.formatLevelHeld, heartbeat.formatLevelHeld);
     if (known === undefined || !sameIdentity(known.identity, identity)) {
-      const refusal = formatLevelRefusal(heartbeat.formatLevel, this.state.formatLevel);
+      const refusal = formatLevelRefusal(heartbeat.formatLevel, this.formatLevelNow());
       if (refusal !== null) this.effects.formatRefusals.push({ id: heartbeat.replicaId, reason: refusal });
     }
     const view = heartbeat.view;
@@ -417,7 +420,7 @@ export class Coordinator {
       healthProblem(this.now - record.lastHeartbeatTick, record, this.config, this.describeTicks) ??
       (this.testOnlyFaults.admitAnyFormatLevel === true
         ? null
-        : formatLevelRefusal(record.formatLevel, this.state.formatLevel))
+        : formatLevelRefusal(record.formatLevel, this.formatLevelNow()))
     );
   }
 
@@ -566,12 +569,23 @@ export class Coordinator {
   private raiseFormatLevel(): void {
     const current = this.state.current;
     if (current === null || this.currentProblem !== null) return;
-    for (const id of membersOf(current.view)) if (!this.replicas.has(id)) return;
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const record of this.replicas.values()) lowest = Math.min(lowest, record.formatLevel);
-    if (lowest <= this.state.formatLevel) return;
-    this.effects.formatLevelRaised = { from: this.state.formatLevel, to: lowest };
-    this.save({ ...this.state, formatLevel: lowest });
+    let level = this.formatLevelHeld;
+    if (membersOf(current.view).every((id) => this.replicas.has(id))) {
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const record of this.replicas.values()) lowest = Math.min(lowest, record.formatLevel);
+      level = Math.max(level, lowest);
+    }
+    if (level <= this.state.formatLevel) return;
+    this.effects.formatLevelRaised = { from: this.state.formatLevel, to: level };
+    this.save({ ...this.state, formatLevel: level });
+  }
+
+  /**
+   * The cluster's format level now: the one stored, or more where a replica holds content of a
+   * higher level (a coordinator that lost its state learns so from them before it rebuilds).
+   */
+  private formatLevelNow(): number {
+    return Math.max(this.state.formatLevel, this.formatLevelHeld);
   }
 
   /**

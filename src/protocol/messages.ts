@@ -187,6 +187,12 @@ export interface Heartbeat {
    * `--format-level`. A build before format levels sends none, read as UNREPORTED_FORMAT_LEVEL.
    */
   readonly formatLevel: number;
+  /**
+   * The highest format level of what this replica holds (its store's content: the key/value store
+   * holds level 2 once it has a scan seed). A coordinator that lost its state learns from it that
+   * the cluster logged that level, and keeps out a replica that reads less. Absent: level 1.
+   */
+  readonly formatLevelHeld: number;
 }
 
 export interface HeartbeatReply {

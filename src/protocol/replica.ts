@@ -1873,6 +1873,7 @@ export class Replica {
       snapshotIndex: this.savedSnapshot?.position.index ?? logIndex(0),
       sessions: this.sessions.size,
       formatLevel: this.formatLevel,
+      formatLevelHeld: this.stateMachine.formatLevelHeld?.() ?? BASE_FORMAT_LEVEL,
     });
   }
 

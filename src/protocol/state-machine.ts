@@ -34,6 +34,11 @@ export interface StateMachine {
    */
   dueUpdate?(bytesMax: number): Uint8Array | null;
   /**
+   * Optional, for a service whose formats follow Understudy's format levels (StateMachineContext):
+   * the highest level of what its state holds (format-level.ts). Level 1 without it.
+   */
+  formatLevelHeld?(): number;
+  /**
    * Optional: how large the state is now, for the replica's metrics (`understudy_state_*`), so an
    * operator sees a bound coming before the service refuses writes at it.
    */

@@ -255,8 +255,12 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       options,
       violations,
     );
-    // Every replica runs this build once the faults healed: the cluster must have raised its level.
-    if (plan.kinds.includes('upgrade') && cluster.clusterFormatLevel !== FORMAT_LEVEL) {
+    // Every replica runs this build once the faults healed: the cluster must raise its level, once
+    // the coordinator heard each (a late heartbeat of a replaced process may hold that up a while).
+    if (
+      plan.kinds.includes('upgrade') &&
+      !cluster.runUntil(() => cluster.clusterFormatLevel === FORMAT_LEVEL, livenessTicksMax)
+    ) {
       violations.push(
         `every replica reads format level ${FORMAT_LEVEL} at the end, but the cluster stayed at ${cluster.clusterFormatLevel}`,
       );

@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { asBuffer } from '../buffers.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import { FORMAT_LEVEL, SCAN_SEED_FORMAT_LEVEL } from '../protocol/format-level.js';
+import { BASE_FORMAT_LEVEL, FORMAT_LEVEL, SCAN_SEED_FORMAT_LEVEL } from '../protocol/format-level.js';
 import {
   type Execution,
   finishSnapshot,
@@ -159,6 +159,11 @@ export class KeyValueStore implements StateMachine {
    */
   #mayDrawSeed(): boolean {
     return this.#context.clusterFormatLevel() >= SCAN_SEED_FORMAT_LEVEL;
+  }
+
+  /** A store with a scan seed holds format level 2: a replica reading less could not take it. */
+  formatLevelHeld(): number {
+    return this.#scanSeed === null ? BASE_FORMAT_LEVEL : SCAN_SEED_FORMAT_LEVEL;
   }
 
   /** What a replica held at a lower format level than `level` refuses, as an older build would. */

@@ -425,6 +425,7 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     snapshotIndex: field('snapshotIndex', index),
     sessions: field('sessions', integer),
     formatLevel: field('formatLevel', formatLevel),
+    formatLevelHeld: field('formatLevelHeld', formatLevel),
   };
 }
 

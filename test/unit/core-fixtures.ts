@@ -91,6 +91,8 @@ export interface HeartbeatFields {
   readonly laggingBackups?: ReplicaId[];
   /** The highest format level it reads; this build's when not given. */
   readonly formatLevel?: number;
+  /** The highest format level of what it holds; 1 when not given. */
+  readonly formatLevelHeld?: number;
 }
 
 /** A coordinator on a manual clock, with heartbeats numbered per replica process. */
@@ -144,6 +146,7 @@ export class CoordinatorHarness {
       snapshotIndex: logIndex(0),
       sessions: 0,
       formatLevel: fields.formatLevel ?? FORMAT_LEVEL,
+      formatLevelHeld: fields.formatLevelHeld ?? 1,
     };
   }
 

@@ -94,3 +94,30 @@ test('a coordinator before format levels, or one not yet heard, leaves a replica
   harness.run(1, () => [[r2, { formatLevel: 2 }]]);
   assert.equal(harness.coordinator.status(0).formatLevel, 2);
 });
+
+test('a coordinator that lost its state learns the level from what replicas hold, and rebuilds only once all read it', () => {
+  // Its directory was lost (null state); the operator names both replicas. r2 holds a seeded store
+  // (level 2); r1 was put back on the older build with an empty directory.
+  const harness = new CoordinatorHarness(null, [r1, r2]);
+  const current = view(7, r2, [r1]);
+  const ticks = failureTimeoutTicks + defaultProtocolConfig.leaseTicks + 50;
+  harness.run(ticks, () => [
+    [r1, { formatLevel: 1, formatLevelHeld: 1, view: null, incarnation: 2 }],
+    [r2, { formatLevel: 2, formatLevelHeld: 2, view: current }],
+  ]);
+  const status = harness.coordinator.status(0);
+  assert.equal(status.formatLevel, 2, 'r2 holds level-2 content: the cluster logged level 2');
+  assert.match(status.replicas.find((row) => row.id === r1)?.problem ?? '', /reads format level 1/);
+  assert.match(status.problem ?? '', /waiting to hear from r1/, 'r1 could not read what r2 holds');
+  assert.equal(harness.coordinator.currentView(), null);
+
+  // Upgraded, r1 counts, and the view is rebuilt with it.
+  harness.run(ticks, () => [
+    [r1, { formatLevel: 2, formatLevelHeld: 1, view: null, incarnation: 3 }],
+    [r2, { formatLevel: 2, formatLevelHeld: 2, view: current }],
+  ]);
+  const rebuilt = harness.coordinator.currentView();
+  assert.ok(rebuilt !== null && rebuilt.number > 7, 'rebuilt from the replicas');
+  assert.deepEqual(membersOf(rebuilt).sort(), [r1, r2]);
+  assert.equal(harness.coordinator.status(0).formatLevel, 2);
+});

@@ -52,6 +52,7 @@ function heartbeat(id: ReplicaId, incarnation: number, view: View | null, sequen
     snapshotIndex: logIndex(0),
     sessions: 0,
     formatLevel: FORMAT_LEVEL,
+    formatLevelHeld: 1,
   };
 }
 

@@ -104,6 +104,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       snapshotIndex: 0,
       sessions: 12,
       formatLevel: 2,
+      formatLevelHeld: 2,
     },
     parseHeartbeat,
   ],
@@ -131,6 +132,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       snapshotIndex: 0,
       sessions: 0,
       formatLevel: 1,
+      formatLevelHeld: 1,
     },
     parseHeartbeat,
   ],
@@ -376,8 +378,9 @@ function sample(name: string): Record<string, unknown> {
 }
 
 test('a build before format levels sends none in heartbeats, replies and status: it reads level 1', () => {
-  const { formatLevel: _heartbeatLevel, ...oldHeartbeat } = sample('heartbeat');
+  const { formatLevel: _heartbeatLevel, formatLevelHeld: _held, ...oldHeartbeat } = sample('heartbeat');
   assert.equal(parseHeartbeat(oldHeartbeat).formatLevel, 1);
+  assert.equal(parseHeartbeat(oldHeartbeat).formatLevelHeld, 1);
   const { formatLevel: _replyLevel, ...oldReply } = sample('heartbeat_reply');
   const reply = parseCoordinatorToReplica(oldReply);
   assert.equal(reply.type === 'heartbeat_reply' ? reply.formatLevel : null, 1);
