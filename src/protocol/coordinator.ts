@@ -418,9 +418,7 @@ export class Coordinator {
   private healthProblem(record: ReplicaRecord): string | null {
     return (
       healthProblem(this.now - record.lastHeartbeatTick, record, this.config, this.describeTicks) ??
-      (this.testOnlyFaults.admitAnyFormatLevel === true
-        ? null
-        : formatLevelRefusal(record.formatLevel, this.formatLevelNow()))
+      formatLevelRefusal(record.formatLevel, this.formatLevelNow())
     );
   }
 

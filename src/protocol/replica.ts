@@ -200,6 +200,8 @@ export class Replica {
    * primary logs nothing above it. BASE_FORMAT_LEVEL until the coordinator says more.
    */
   private clusterLevel = BASE_FORMAT_LEVEL;
+  /** The cluster's format level as the coordinator last said it; null until a heartbeat reply. */
+  private coordinatorFormatLevel: number | null = null;
   /** What every state machine this replica makes is told (StateMachineContext). */
   private readonly stateMachineContext: StateMachineContext;
   private readonly incarnation: number;
@@ -397,8 +399,10 @@ export class Replica {
       message.primaryIncarnation !== null &&
       message.primaryIncarnation !== this.incarnation;
     if (message.view !== null) this.adoptView(message.view, meantForAnother);
-    if (message.type === 'heartbeat_reply')
+    if (message.type === 'heartbeat_reply') {
+      this.coordinatorFormatLevel = message.formatLevel;
       this.clusterLevel = Math.min(message.formatLevel, this.formatLevel);
+    }
     if (
       message.type === 'heartbeat_reply' &&
       message.leaseTicks > 0 &&
@@ -426,6 +430,11 @@ export class Replica {
 
   receiveFromPeer(from: ReplicaId, message: PeerMessage): void {
     this.catchUp();
+    // Nothing from a peer once the coordinator said the cluster logs more than we read: a primary
+    // that still lists this replica (its process before a restart on an older build) could send what
+    // we would stop at, before the coordinator takes it out of the view (sim seeds 1137161, 1137809).
+    const aboveUs = this.coordinatorFormatLevel !== null && this.coordinatorFormatLevel > this.formatLevel;
+    if (aboveUs && this.testOnlyFaults.readAboveFormatLevel !== true) return;
     switch (message.type) {
       case 'prepare':
         this.onPrepare(from, message);

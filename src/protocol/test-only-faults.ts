@@ -94,10 +94,11 @@ export interface TestOnlyFaults {
    */
   readonly ignoreFailedSnapshots?: boolean;
   /**
-   * The coordinator lets a replica that reads less than the cluster's format level join views. A
-   * replica of the older build started after the level rose then meets what it cannot read.
+   * A replica takes what its peers send even after the coordinator said the cluster logs more than
+   * it reads: a primary that still lists it from before its restart on an older build sends what it
+   * cannot read.
    */
-  readonly admitAnyFormatLevel?: boolean;
+  readonly readAboveFormatLevel?: boolean;
   /** The key/value store draws its scan seed whatever the cluster's format level: an older build's replica meets it. */
   readonly seedAtAnyFormatLevel?: boolean;
 }
@@ -125,6 +126,6 @@ export const testOnlyFaultNames = [
   'scanByPosition',
   'ownScanSeeds',
   'ignoreFailedSnapshots',
-  'admitAnyFormatLevel',
+  'readAboveFormatLevel',
   'seedAtAnyFormatLevel',
 ] as const satisfies readonly (keyof TestOnlyFaults)[];

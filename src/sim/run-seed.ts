@@ -337,7 +337,10 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     if (lossRecord !== null) {
       asyncLostReported = lossRecord.count;
       // A directory lost in the run (a wipe, a repair) may take unreported async writes with it.
-      const wipes = (nemesis as Nemesis | null)?.injected.get('wipe') ?? 0;
+      // A rollback (upgrade) starts its replica on a lost directory too.
+      const wipes =
+        ((nemesis as Nemesis | null)?.injected.get('wipe') ?? 0) +
+        ((nemesis as Nemesis | null)?.rollbacks ?? 0);
       // What the loss record cannot know: a directory lost (its list of unreported losses with it), or
       // a replica that never came back to report.
       const everyReplicaBack = [...cluster.nodes.keys()].every((id) => cluster.isRunning(id));
