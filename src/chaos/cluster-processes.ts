@@ -13,6 +13,9 @@
 // With `serverDisks`, each replica's data directory, and the coordinator's when it keeps its state
 // there (not on etcd), lives with what a wipe moves aside on a file system of its own
 // (server-disks.ts), which the disk-hang nemesis freezes and the disk-full nemesis fills.
+// A replica may be held at a format level below this build's (`--format-level`, the upgrade
+// nemesis: a replica of the older build): the cluster keeps each replica's level and starts it with
+// it at every start, whichever fault restarts it, until it is changed while the replica is stopped.
 // Invariants: processes are only ever signalled by their own process id; close() leaves none
 // running (SIGCONT, SIGTERM, then SIGKILL after a grace period), thawing every frozen disk first, and
 // closes every proxy.
@@ -67,6 +70,9 @@ export class ServerProcess {
   private paused = false;
   private admin: string | null = null;
   private redis: string | null = null;
+  /** Set by kill() and stop() until the next start: the exit that follows is ours, not its own. */
+  private stopRequested = false;
+  private ownExits = 0;
 
   constructor(
     readonly name: string,
@@ -91,6 +97,11 @@ export class ServerProcess {
     return this.child === null ? null : this.redis;
   }
 
+  /** How many times a process of it exited with no kill() or stop() asked for (a crash, a fatal stop). */
+  get exitsOnItsOwn(): number {
+    return this.ownExits;
+  }
+
   /** HOST:PORT of its admin port, as it said at its last start; null if it serves none. */
   get adminAddress(): string | null {
     return this.admin;
@@ -111,8 +122,10 @@ export class ServerProcess {
     }
     this.child = child;
     this.paused = false;
+    this.stopRequested = false;
     this.exited = new Promise((resolve) => {
       child.once('exit', () => {
+        if (!this.stopRequested) this.ownExits += 1;
         if (this.child === child) this.child = null;
         resolve();
       });
@@ -153,6 +166,7 @@ export class ServerProcess {
 
   /** SIGKILL: a crash, with no chance to flush or say goodbye. */
   async kill(): Promise<void> {
+    if (this.child !== null) this.stopRequested = true;
     this.child?.kill('SIGKILL');
     await this.exited;
     this.paused = false;
@@ -175,6 +189,7 @@ export class ServerProcess {
   async stop(): Promise<void> {
     const child = this.child;
     if (child === null) return;
+    this.stopRequested = true;
     this.resume();
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_STOP_GRACE_MS);
@@ -196,6 +211,8 @@ export interface ChaosClusterOptions {
   readonly etcd?: boolean;
   /** Each server's data directory on a file system of its own, which can be frozen (needs root). */
   readonly serverDisks?: boolean;
+  /** Every replica starts held at this format level (`--format-level`): a cluster of an older build. */
+  readonly replicaFormatLevel?: number;
 }
 
 /** The space quota of the chaos runs' etcd members (`--quota-backend-bytes`). */
@@ -206,6 +223,8 @@ export class ChaosCluster {
   private coordinatorStateLost = false;
   /** How many directories were moved aside, to name each one apart. */
   private directoriesLost = 0;
+  /** The replicas held at a format level below this build's, and that level (`--format-level`). */
+  private readonly formatLevels = new Map<string, number>();
 
   private constructor(
     readonly directory: string,
@@ -330,6 +349,8 @@ export class ChaosCluster {
           ...(options.clusterArguments ?? []),
         ];
         replicas.set(id, new ServerProcess(id, args, logPath(id)));
+        if (options.replicaFormatLevel !== undefined)
+          cluster.formatLevels.set(id, options.replicaFormatLevel);
       }
       // A new cluster in a new folder: said once, at the first start. A restart after losing the
       // state directory comes without it, as it would from an operator who did not notice.
@@ -361,11 +382,29 @@ export class ChaosCluster {
     return replica;
   }
 
-  /** Starts (or restarts, from its data directory) a replica and points its proxy at it. */
+  /**
+   * Starts (or restarts, from its data directory) a replica at the format level it is held at, if
+   * any, and points its proxy at it.
+   */
   async startReplica(id: string): Promise<void> {
     const proxy = this.proxy(id);
     proxy.setTarget(null);
-    proxy.setTarget(await this.replica(id).start());
+    const level = this.formatLevels.get(id);
+    proxy.setTarget(
+      await this.replica(id).start(level === undefined ? [] : ['--format-level', String(level)]),
+    );
+  }
+
+  /** The format level replica `id` is held at, or null when it runs at this build's. */
+  formatLevelOf(id: string): number | null {
+    return this.formatLevels.get(id) ?? null;
+  }
+
+  /** Holds a stopped replica at `level` from its next start on; null: this build's level (an upgrade). */
+  setFormatLevel(id: string, level: number | null): void {
+    assert(this.replica(id).state === 'stopped', `${id}'s format level changed while its process runs`);
+    if (level === null) this.formatLevels.delete(id);
+    else this.formatLevels.set(id, level);
   }
 
   async killReplica(id: string): Promise<void> {

@@ -7,8 +7,8 @@
 // coordinator is reachable, and a lost directory loses only that replica's copy):
 // - at most N−1 replicas are down (killed, paused, frozen on their disk, wiped or isolated) at once;
 // - no two faults act on one replica's process;
-// - at most one data directory is lost or damaged at a time (a wipe, a corrupt, a transfer-kill, or
-//   the coordinator's amnesia), and only
+// - at most one data directory is lost or damaged at a time (a wipe, a corrupt, a transfer-kill, an
+//   upgrade's rollback, or the coordinator's amnesia), and only
 //   when the view is whole; it holds its place until the replica is primary or backup again (or the
 //   coordinator formed a whole view again), and never overlaps a kill;
 // - at most one fault acts on the coordinator's process, and one sets loss and delay.
@@ -60,6 +60,12 @@
 //   transfer-kill     wipe a backup and restart it, so it needs the whole state by transfer; SIGKILL
 //                     it while the status shows its transfer under way (a whole chunk held), restart
 //                     it from its directory: the same snapshot must resume where it stopped
+//   upgrade           a rolling upgrade (format-upgrade.ts): the run starts every replica at
+//                     --format-level 1 (the older build); each fault kills -9 one still held there and
+//                     restarts it at this build's level on its directory, the one kept out first if the
+//                     level rose without it. Once none is held, a refused rollback: kill a backup, wipe
+//                     its directory, start it at level 1 for a few seconds (it must be kept out,
+//                     alive), then restart it at this build's level: it must rejoin as a new member
 
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -68,6 +74,7 @@ import { defaultNodeConfig } from '../node/config.js';
 import { etcdFullMessage } from '../node/etcd/etcd-leadership.js';
 import { assert } from '../protocol/assert.js';
 import { defaultProtocolConfig } from '../protocol/config.js';
+import { FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
@@ -76,6 +83,7 @@ import { snapshotDirectoryName } from '../storage/replica-directory.js';
 import { temporaryFileName } from '../storage/snapshot-store.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
 import { type DamageKind, damageDirectory, newestKeptSnapshot } from './data-damage.js';
+import type { UpgradeWatch } from './format-upgrade.js';
 import type { NemesisKind } from './nemesis-kinds.js';
 import type { DirectedPair, NetworkFault, NetworkFaults } from './network-faults.js';
 import { logSize, readReplicaLog, replicaLogMessages, transferStarts } from './replica-logs.js';
@@ -194,6 +202,24 @@ export const CORRUPT_LOG_RECORD_PROBABILITY = 0.5;
 export const TRANSFER_KILL_WAIT_MS = 30_000;
 /** How long the learner stays down between the kill and its restart. */
 export const TRANSFER_KILL_DOWN_MS = [200, 1000] as const;
+/** How often an upgrade aims at the primary (when held at the older build's level) rather than another replica. */
+export const UPGRADE_PRIMARY_PROBABILITY = 0.3;
+/** How long an upgraded replica stays down between its kill and its start at this build's level. */
+export const UPGRADE_DOWN_MS = [0, 2000] as const;
+/** How often a rolled-back backup starts at level 1 at once, well within the failure timeout. */
+export const ROLLBACK_RESTART_AT_ONCE_PROBABILITY = 0.5;
+/** How long a rolled-back backup runs at level 1 once the coordinator was seen keeping it out. */
+export const ROLLBACK_HELD_MS = [3000, 8000] as const;
+/** How long the coordinator may take to say it keeps a rolled-back backup out (through other faults). */
+export const ROLLBACK_REFUSAL_TIMEOUT_MS = 15_000;
+/** The variants of the upgrade faults that roll a backup back, wiping its directory, begin so. */
+const ROLLBACK_VARIANT = 'rollback';
+
+/** Whether `fault` was an upgrade fault's rollback, which loses the backup's directory. */
+export function isRollback(fault: FaultRecord): boolean {
+  return fault.kind === 'upgrade' && fault.variant.startsWith(ROLLBACK_VARIANT);
+}
+
 /** How often a kill, pause, pause-partition or link cut aims at the primary rather than another replica. */
 export const PRIMARY_TARGET_PROBABILITY = 0.7;
 /** How long an operator's switchover may take to end (a lease, a view, its acknowledgement; with faults). */
@@ -355,6 +381,8 @@ export interface FaultContext {
   readonly checks: FaultChecks;
   /** The cluster's `--failure-timeout-ms`: the faults meant to outlast it hold that much longer. */
   readonly failureTimeoutMs: number;
+  /** The pins and checks of the upgrade nemesis, when the run has it. */
+  readonly upgrade?: UpgradeWatch;
 }
 
 /** A fault injected and in progress. */
@@ -479,6 +507,8 @@ class Planner {
         return this.planSwitchover();
       case 'total-crash':
         return this.planTotalCrash();
+      case 'upgrade':
+        return this.planUpgrade();
     }
   }
 
@@ -1183,14 +1213,23 @@ class Planner {
     // With a new identity, only a view formed after the wipe counts: the one it was wiped in still
     // names it, and a coordinator that starts to lead meanwhile (on etcd) shows that stored view
     // until it has heard the new directory and waited out the old primary's lease.
+    // A replica of the older build (the upgrade nemesis) is kept out once the level rose without it.
+    const keptOut = () => this.context.upgrade?.keptOut(target) === true;
     const back = await monitor.waitFor(
       () =>
-        monitor.isMember(target) &&
-        monitor.isAlive(target) &&
-        (!newIdentity || (monitor.view?.number ?? 0) > viewNumber),
+        keptOut() ||
+        (monitor.isMember(target) &&
+          monitor.isAlive(target) &&
+          (!newIdentity || (monitor.view?.number ?? 0) > viewNumber)),
       WIPE_REJOIN_TIMEOUT_MS,
       signal,
     );
+    if (back && keptOut()) {
+      return {
+        demoted: false,
+        description: `kept out: it reads format level ${monitor.replica(target)?.formatLevel} and the cluster logs ${monitor.status?.formatLevel} (until its upgrade)`,
+      };
+    }
     if (!back) {
       if (!signal.aborted) {
         problem(
@@ -1405,7 +1444,8 @@ class Planner {
             const seen = await monitor.waitFor(
               () =>
                 midway() !== null ||
-                (monitor.isMember(target) && (monitor.view?.number ?? 0) >= viewNumber + 2),
+                (monitor.isMember(target) && (monitor.view?.number ?? 0) >= viewNumber + 2) ||
+                this.context.upgrade?.keptOut(target) === true,
               TRANSFER_KILL_WAIT_MS,
               signal,
             );
@@ -1456,6 +1496,185 @@ class Planner {
               );
             }
             return `${target} ${outcome}; ${back?.description ?? 'not back'}`;
+          },
+        };
+      },
+    };
+  }
+
+  // ---- a rolling upgrade -----------------------------------------------------------------------
+
+  /**
+   * While a replica still runs the older build (held at format level 1), upgrades one; once none
+   * does, rolls a backup back to it, which the coordinator must keep out (format-upgrade.ts).
+   */
+  private planUpgrade(): PlannedFault | null {
+    const watch = this.context.upgrade;
+    if (watch === undefined) return null;
+    const older = watch.olderBuildReplicas;
+    return older.length > 0 ? this.planUpgradeOfOne(watch, older) : this.planRefusedRollback(watch);
+  }
+
+  /**
+   * kill -9 of a replica of the older build and a start at this build's level on the same directory:
+   * one step of a rolling upgrade. One the coordinator keeps out (the level rose without it) goes
+   * first: it cannot rejoin until then. It must be primary or backup again.
+   */
+  private planUpgradeOfOne(watch: UpgradeWatch, older: readonly string[]): PlannedFault | null {
+    if (this.occupancy.directoryLost) return null;
+    const free = this.freeReplicas();
+    const candidates = older.filter((id) => free.includes(id));
+    const keptOut = candidates.filter((id) => watch.keptOut(id));
+    const target =
+      keptOut.length > 0
+        ? this.random.pick(keptOut)
+        : this.chooseTarget(candidates, UPGRADE_PRIMARY_PROBABILITY);
+    if (target === null) return null;
+    const downMs = this.random.integer(...UPGRADE_DOWN_MS);
+    const { cluster } = this.context;
+    const wasKeptOut = keptOut.includes(target);
+    const role = wasKeptOut ? 'kept out for its format level' : this.role(target);
+    const viewNumber = this.viewNumber;
+    return {
+      reservation: {
+        kind: 'upgrade',
+        down: [target],
+        process: target,
+        losesDirectory: false,
+        onCoordinator: false,
+        kills: true,
+      },
+      start: async () => {
+        const fault = this.record(
+          'upgrade',
+          role,
+          `upgrade ${target} (${role}): kill -9, start it at this build's format level`,
+          this.ifPrimary(target),
+        );
+        await cluster.killReplica(target);
+        return {
+          record: fault,
+          holdDescription: `down for ${seconds(downMs)}`,
+          hold: (signal) => sleepUnlessAborted(downMs, signal),
+          heal: async (signal) => {
+            watch.unpin(target);
+            await cluster.startReplica(target);
+            watch.counts.upgrades += 1;
+            if (wasKeptOut) watch.counts.upgradesOfKeptOut += 1;
+            const left = watch.olderBuildReplicas.length;
+            const upgraded = `started ${target} at this build's format level (${left === 0 ? 'none' : left} left at the older build's)`;
+            const back = await this.waitForRejoin(target, 'upgraded', viewNumber, false, signal);
+            return back === null ? upgraded : `${upgraded}; ${back.description}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Once every replica runs this build and the cluster logs level 2: a backup rolled back to the
+   * older build, as an operator would (its directory wiped, since the older build cannot read what
+   * it holds). The coordinator must keep it out, alive, never sending it what it cannot read; started
+   * again at this build's level, it must rejoin as a new member.
+   */
+  private planRefusedRollback(watch: UpgradeWatch): PlannedFault | null {
+    const { occupancy, context } = this;
+    const { cluster, monitor, problem, log } = context;
+    if (occupancy.directoryLost || occupancy.killActive) return null;
+    if (!monitor.isWholeNow(this.replicaIds, WHOLE_VIEW_FRESH_MS)) return null;
+    // Refused only once the level rose: until then it would be let in, at level 1.
+    if ((monitor.status?.formatLevel ?? 0) < FORMAT_LEVEL) return null;
+    const backups = this.freeReplicas().filter((id) => this.view?.backups.includes(replicaId(id)) === true);
+    if (backups.length === 0) return null;
+    const target = this.random.pick(backups);
+    const how: DirectoryLoss = this.random.chance(0.5) ? 'deleted' : 'emptied';
+    const atOnce = this.random.chance(ROLLBACK_RESTART_AT_ONCE_PROBABILITY);
+    const downMs = atOnce ? 0 : this.random.integer(...this.pastFailureTimeout(WIPE_DOWN_MS));
+    const heldMs = this.random.integer(...ROLLBACK_HELD_MS);
+    const viewNumber = this.viewNumber;
+    const when = atOnce ? 'at once' : 'later';
+    /** Whether its process at level 1 started, and whether the wait for its refusal ran out. */
+    let started = false;
+    let refusalTimedOut = false;
+    /** The end of the run stopped its hold before the coordinator was seen to keep it out. */
+    let cutShort = false;
+    const startHeld = async (): Promise<void> => {
+      try {
+        await cluster.startReplica(target);
+        started = true;
+      } catch (error) {
+        problem(
+          `${target}, rolled back to format level 1 on a wiped directory, did not start: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    };
+    return {
+      reservation: {
+        kind: 'upgrade',
+        down: [target],
+        process: target,
+        losesDirectory: true,
+        onCoordinator: false,
+        kills: true,
+      },
+      start: async () => {
+        const fault = this.record(
+          'upgrade',
+          `${ROLLBACK_VARIANT}, started ${when}`,
+          `roll ${target} (backup) back to format level 1: kill -9, directory ${how}, start it at level 1`,
+          null,
+        );
+        await cluster.killReplica(target);
+        cluster.loseDirectory(target, how);
+        watch.pinForRollback(target);
+        if (atOnce) await startHeld();
+        return {
+          record: fault,
+          holdDescription: `${atOnce ? 'started at once' : `down for ${seconds(downMs)}`}; until kept out, then ${seconds(heldMs)} more`,
+          hold: async (signal) => {
+            await sleepUnlessAborted(downMs, signal);
+            if (!signal.aborted && !atOnce) await startHeld();
+            if (!started) {
+              cutShort = signal.aborted;
+              return;
+            }
+            const refused = await monitor.waitFor(
+              () => watch.refused(target),
+              ROLLBACK_REFUSAL_TIMEOUT_MS,
+              signal,
+            );
+            if (!refused && signal.aborted) {
+              cutShort = true;
+              return;
+            }
+            if (!refused) {
+              refusalTimedOut = true;
+              return;
+            }
+            log(
+              `chaos: +${seconds(this.context.clock() / 1e6)} ${target} at format level 1 is kept out: ${monitor.replica(target)?.problem ?? ''}`,
+            );
+            await sleepUnlessAborted(heldMs, signal);
+          },
+          heal: async (signal) => {
+            const stoppedMeanwhile = started && cluster.replica(target).state === 'stopped';
+            await cluster.killReplica(target);
+            const found = watch.refused(target);
+            const logged = watch.unpin(target);
+            if (found) watch.counts.rollbacksRefused += 1;
+            else if (cutShort) watch.counts.rollbacksCutShort += 1;
+            if (stoppedMeanwhile && logged.length === 0) {
+              problem(`${target}, rolled back to format level 1, stopped while it had to wait, kept out`);
+            }
+            if (refusalTimedOut && !found) {
+              problem(
+                `${target}, rolled back to format level 1, was not reported kept out for its format level within ${seconds(ROLLBACK_REFUSAL_TIMEOUT_MS)}`,
+              );
+            }
+            await cluster.startReplica(target);
+            const outcome = `${found ? 'kept out' : 'not seen kept out'}; started ${target} at this build's format level`;
+            const back = await this.waitForRejoin(target, 'rolled-back', viewNumber, true, signal);
+            return back === null ? outcome : `${outcome}; ${back.description}`;
           },
         };
       },

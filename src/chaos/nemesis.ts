@@ -11,6 +11,9 @@
 // Invariants: a fault's reservation is taken synchronously with the check that allows it, so two
 // slots never both take the last place; every fault is healed before run() resolves; with
 // concurrency 1 at most one fault is active and none starts before the view holds every replica.
+// The one exception: with the upgrade nemesis, a replica of the older build the coordinator keeps
+// out (the level rose without it) keeps the view from being whole until it is upgraded, so a slot
+// that finds the view not whole for that reason injects that upgrade.
 
 import { Random } from '../sim/random.js';
 import type { ChaosCluster } from './cluster-processes.js';
@@ -25,6 +28,7 @@ import {
   planFault,
   type Reservation,
 } from './faults.js';
+import type { UpgradeWatch } from './format-upgrade.js';
 import { NetworkFaults } from './network-faults.js';
 import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './view-monitor.js';
 
@@ -54,6 +58,8 @@ export interface NemesisOptions {
   readonly interrupted?: AbortSignal;
   /** The cluster's `--failure-timeout-ms` (the faults meant to outlast it are moved by it). */
   readonly failureTimeoutMs: number;
+  /** The pins and checks of the upgrade nemesis, when `kinds` has it. */
+  readonly upgrade?: UpgradeWatch;
 }
 
 const neverAborted = new AbortController().signal;
@@ -104,16 +110,24 @@ export class Nemesis {
     while (!signal.aborted) {
       await sleepUnlessAborted(random.integer(...NEMESIS_QUIET_MS), signal);
       if (signal.aborted) break;
+      let upgradeOwed = false;
       if (this.reservations.size === 0) {
-        const whole = await monitor.waitWhole(cluster.replicaIds, NEMESIS_WHOLE_VIEW_WAIT_MS, signal);
+        const ready = await monitor.waitFor(
+          () => monitor.isWhole(cluster.replicaIds) || this.upgradeDue(),
+          NEMESIS_WHOLE_VIEW_WAIT_MS,
+          signal,
+        );
         if (signal.aborted) break;
-        if (!whole) {
+        if (!ready) {
           this.skipped += 1;
           log(`chaos: ${this.elapsed()} the view is not whole; slot ${slot + 1} skips a fault`);
           continue;
         }
+        upgradeOwed = !monitor.isWhole(cluster.replicaIds) && this.upgradeDue();
       }
-      const kind = random.pick(this.options.kinds);
+      // Drawn either way, so that the draws after it stay the same.
+      const drawn = random.pick(this.options.kinds);
+      const kind: NemesisKind = upgradeOwed ? 'upgrade' : drawn;
       // The fault's own draws (target, variant, durations) come from this seed, the same at every attempt.
       const faultSeed = random.nextUint32();
       const planned = await this.planWhenAllowed(kind, faultSeed, signal);
@@ -151,6 +165,7 @@ export class Nemesis {
       problem: (text: string) => this.problems.push(text),
       checks: this.checks,
       failureTimeoutMs: this.options.failureTimeoutMs,
+      ...(this.options.upgrade === undefined ? {} : { upgrade: this.options.upgrade }),
     };
     const endMs = performance.now() + NEMESIS_PLAN_WAIT_MS;
     while (!signal.aborted && performance.now() < endMs) {
@@ -184,6 +199,11 @@ export class Nemesis {
       this.problems.push(`healing ${fault.record.description}: ${describe(error)}`);
     }
     fault.record.endNs = clock();
+  }
+
+  /** A replica of the older build is kept out and waits for its upgrade (format-upgrade.ts). */
+  private upgradeDue(): boolean {
+    return this.options.kinds.includes('upgrade') && this.options.upgrade?.upgradeDue === true;
   }
 
   private elapsed(): string {

@@ -4,6 +4,7 @@
 // bound allows, and nothing else went wrong.
 
 import type { FaultChecks, FaultRecord, NemesisKind } from './faults.js';
+import type { UpgradeCounts } from './format-upgrade.js';
 import type { StorageEvents } from './replica-logs.js';
 import type { ScanCounts } from './scanner.js';
 import type { SaveCounts } from './snapshot-saver.js';
@@ -63,6 +64,8 @@ export interface ChaosReport {
   readonly faultsSkipped: number;
   /** What the wipes and the coordinator's amnesias saw the cluster do. */
   readonly faultChecks: Readonly<FaultChecks>;
+  /** With the upgrade nemesis: the upgrades and rollbacks it made and the format levels it saw. */
+  readonly upgrade?: Readonly<UpgradeCounts>;
   readonly operations: { readonly ok: number; readonly fail: number; readonly info: number };
   /** Why workload operations did not complete ok ("cas not swapped", "write OUTCOME_UNKNOWN"). */
   readonly unsuccessfulByCause: ReadonlyMap<string, number>;
@@ -73,7 +76,7 @@ export interface ChaosReport {
   readonly asyncAppendsAcknowledged: number;
   readonly asyncAppendsLost: number;
   /**
-   * A data directory was lost or repaired in the run (a wipe, a corrupt, a transfer-kill): the async
+   * A data directory was lost or repaired in the run (a wipe, a corrupt, a transfer-kill, a rollback): the async
    * writes only it held may be gone unreported, so the record is not held to the lost appends.
    */
   readonly directoryLost: boolean;
@@ -247,6 +250,18 @@ export function describeScans(scans: ChaosReport['scans']): string {
   );
 }
 
+/** The report's line on the upgrade nemesis: upgrades, refused rollbacks, the format levels seen. */
+export function describeUpgrade(upgrade: Readonly<UpgradeCounts>): string {
+  return (
+    `upgrade: ${upgrade.upgrades} replicas upgraded from format level 1 by faults (${upgrade.upgradesOfKeptOut} of them ` +
+    `kept out first), ${upgrade.upgradesAtHeal} at the heal; replicas at level 1 kept out once the level rose ` +
+    `without them: ${upgrade.keptOut}; rollbacks to level 1 refused: ${upgrade.rollbacksRefused} of ${upgrade.rollbacks}` +
+    `${upgrade.rollbacksCutShort > 0 ? ` (${upgrade.rollbacksCutShort} cut short by the end of the run)` : ''}; ` +
+    `format level raised ${upgrade.levelRaises} times, at the end: ${upgrade.finalLevel ?? 'unknown'}; ` +
+    `${upgrade.scansAcrossSeeding} whole scans under way as it rose, when the store may have been seeded, not checked`
+  );
+}
+
 /** Nearest-rank percentile of ascending `sorted`. */
 export function percentile(sorted: readonly number[], fraction: number): number {
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
@@ -322,6 +337,7 @@ export function formatReport(report: ChaosReport): string {
         `restarted while still full: ${loss.diskFullRestarts} (${loss.diskFullRestartsRan} ran)`,
     );
   }
+  if (report.upgrade !== undefined) lines.push(describeUpgrade(report.upgrade));
   const { storage } = report;
   lines.push(
     `storage: snapshots up to index ${report.snapshotIndexMax}, transfers ${storage.transfersCompleted} completed of ` +

@@ -2,7 +2,9 @@
 // nemesis injects faults, heal everything, wait for a whole view, stop the clients, read every key,
 // and check the history (linearizability per key, no lost acknowledged appends, at most once, async
 // appends lost only in failovers) and the bounded reads (staleness.ts), with failover times from the
-// faults and the answered writes, and what the replicas' logs say of repairs and transfers.
+// faults and the answered writes, and what the replicas' logs say of repairs and transfers. With the
+// upgrade nemesis the cluster starts at the older build's format level, and the heal finishes the
+// rolling upgrade: every replica at this build's level, the cluster's level must then rise to it.
 // The replicas run with small retention limits (cluster-settings.ts), so snapshots, compaction,
 // transfers and session expiry happen all the time.
 // Invariant: whatever happens, every process is stopped by its id, every proxy and client closed and
@@ -46,7 +48,8 @@ import {
   CHAOS_TRANSFER_BYTES_PER_SECOND,
 } from './cluster-settings.js';
 import { checkKeysExpire, keysStillExpiring } from './expiry-check.js';
-import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, noFaultChecks } from './faults.js';
+import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, isRollback, noFaultChecks } from './faults.js';
+import { PINNED_FORMAT_LEVEL, UpgradeWatch } from './format-upgrade.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
 import { diskNemesisKinds, etcdNemesisKinds } from './nemesis-kinds.js';
 import { SharedSequenceCount } from './redis-port-stats.js';
@@ -161,6 +164,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let monitor: ViewMonitor | null = null;
   let workload: Workload | null = null;
   let nemesis: Nemesis | null = null;
+  let upgrade: UpgradeWatch | null = null;
   let finalReads = new Map<string, string | null>();
   const expiry = { stillExpiring: 0, goneAfter: 0, goneAtEnd: 0 };
   let snapshotIndexMax = 0;
@@ -212,6 +216,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
       serverDisks: nemeses.some((kind) => diskNemesisKinds.includes(kind)),
+      ...(nemeses.includes('upgrade') ? { replicaFormatLevel: PINNED_FORMAT_LEVEL } : {}),
     });
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {
@@ -227,6 +232,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     }
     log(`chaos: cluster up in ${directory}`);
+    if (nemeses.includes('upgrade')) {
+      upgrade = new UpgradeWatch(
+        cluster,
+        monitor,
+        (line) => log(`chaos: +${(clock() / 1e9).toFixed(1)} s ${line}`),
+        clock,
+      );
+      log(
+        `chaos: every replica runs at --format-level ${PINNED_FORMAT_LEVEL} (the older build) until its upgrade`,
+      );
+    }
     if (transfersSlowed) await writeBallast(cluster.coordinatorAddress);
     const memberNames = new Map([...cluster.proxies].map(([name, proxy]) => [proxy.address, name]));
     const runningCluster = cluster;
@@ -260,6 +276,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log,
       ...(options.signal === undefined ? {} : { interrupted: options.signal }),
       failureTimeoutMs: options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS,
+      ...(upgrade === null ? {} : { upgrade }),
     });
     const nemesisDone = nemesis.run(nemesisStop.signal);
     await sleepUnlessAborted(options.durationSeconds * 1000, options.signal);
@@ -269,12 +286,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!interrupted()) {
       log(`chaos: +${(clock() / 1e9).toFixed(1)} s healing and waiting for every replica to rejoin`);
       await healEverything(cluster, problems);
+      await upgrade?.finishUpgrade(options.signal);
       if (!(await monitor.waitWhole(cluster.replicaIds, HEAL_TIMEOUT_MS, options.signal)) && !interrupted()) {
         problems.push(
           `after healing, the view did not hold every replica within ${HEAL_TIMEOUT_MS / 1000} s ` +
             `(${describeReplicas(monitor.status)})`,
         );
       }
+      await upgrade?.checkFinalLevel(options.signal);
     }
     await sharedCount?.stop();
     await workload.stop();
@@ -315,6 +334,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await workload?.stop();
     await monitor?.stop();
     await cluster?.close();
+    upgrade?.finish();
   }
   for (const id of cluster?.replicaIds ?? []) {
     const logFile = cluster?.replica(id).logPath;
@@ -374,14 +394,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultVariants.set(fault.kind, variants);
   }
   problems.push(...(nemesis?.problems ?? []));
+  problems.push(...(upgrade?.problems ?? []));
   problems.push(...(workload?.crashes ?? []));
   problems.push(...(workload?.tornReads ?? []));
   // Whole walks over every key, against the history (check/scans.ts); a group stands for its members,
-  // the ballast was written before the workload, and staging keys by SETs outside the history.
+  // the ballast was written before the workload, and staging keys by SETs outside the history. A walk
+  // under way as the format level rose may miss keys, as documented (format-upgrade.ts): unchecked.
   const ballast = new Set(Array.from({ length: CHAOS_BALLAST_KEYS }, (_, k) => ballastKey(k)));
   const staged = workload?.stagingKeys ?? new Map<string, number>();
+  const walks = workload?.scanner.completed ?? [];
+  const checkedWalks = walks.filter((walk) => upgrade?.mayHaveSeededDuring(walk.start, walk.end) !== true);
+  if (upgrade !== null) upgrade.counts.scansAcrossSeeding = walks.length - checkedWalks.length;
   const scanCheck = checkScans(
-    workload?.scanner.completed ?? [],
+    checkedWalks,
     operations,
     storeKeysOf,
     (key, before) => ballast.has(key) || (staged.get(key) ?? Number.POSITIVE_INFINITY) < before,
@@ -436,6 +461,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultsMostAtOnce: nemesis?.mostAtOnce ?? 0,
     faultsSkipped: nemesis?.skipped ?? 0,
     faultChecks: { ...(nemesis?.checks ?? noFaultChecks()) },
+    ...(upgrade === null ? {} : { upgrade: { ...upgrade.counts } }),
     operations: { ok: summary.ok, fail: summary.fail, info: summary.info },
     unsuccessfulByCause: workload?.unsuccessfulByCause ?? new Map(),
     lostWrites,
@@ -499,11 +525,11 @@ function asyncAppendsLostIn(
   ).length;
 }
 
-/** Faults that lose or repair a data directory: async writes only it held may go unreported. */
+/** Faults that lose or repair a data directory (and an upgrade's rollback): async writes only it held may go unreported. */
 const directoryLosingKinds: readonly NemesisKind[] = ['wipe', 'corrupt', 'transfer-kill'];
 
 function directoryLostIn(faults: readonly FaultRecord[]): boolean {
-  return faults.some((fault) => directoryLosingKinds.includes(fault.kind));
+  return faults.some((fault) => directoryLosingKinds.includes(fault.kind) || isRollback(fault));
 }
 
 /** Each replica's role, liveness and transfer as a status shows them, for a problem's message. */
