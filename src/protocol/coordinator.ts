@@ -557,8 +557,9 @@ export class Coordinator {
   }
 
   /**
-   * Raises the cluster's format level to the lowest level any replica heard since this coordinator
-   * started reads, alive or not, once that is higher and every member of the view was heard: each
+   * Raises the cluster's format level to what some replica holds (a coordinator that lost its state
+   * learns it so), and to the lowest level any replica heard since this coordinator started reads,
+   * alive or not, once that is higher and every member of the view was heard: each
    * replica that holds the log, is catching up to it, or may come back to it reads what the primary
    * may then log. A replica of the older build that is down through an upgrade (a crash, a
    * reboot) keeps the level where it can rejoin; one never heard by this coordinator process does

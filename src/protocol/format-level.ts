@@ -1,11 +1,12 @@
 // Format levels: what a build can read of what replicas write down (the log's entries, the built-in
 // store's updates, snapshots), numbered so that members of one cluster running different builds
 // (a rolling upgrade, one replica at a time) agree on what the primary may log. Each replica reports
-// the highest level it reads in its heartbeats; the coordinator sets the cluster's level to the
-// lowest level among the members of its view, raises it once every member reads more, never lowers
-// it, and counts a replica that reads less than the cluster's level as not alive (it never joins a
-// view: it could not read the log). Heartbeat replies carry the cluster's level to the primary,
-// which logs nothing above it.
+// the highest level it reads in its heartbeats, and the highest level of what it holds; the
+// coordinator sets the cluster's level to the lowest level any replica it heard reads, raises it once
+// all read more, never lowers it nor counts it below what a replica holds, and counts a replica that
+// reads less than the cluster's level as not alive (it never joins a view: it could not read the
+// log). Heartbeat replies carry the cluster's level to the primary, which logs nothing above it, and
+// to every replica, which takes nothing from its peers once the level is above what it reads.
 //
 // A format a new build reads but does not yet write needs no level; one that an older build could
 // not read does. Like etcd's cluster version, the level rises by itself once every member runs the
@@ -24,14 +25,6 @@ export const FORMAT_LEVEL = SCAN_SEED_FORMAT_LEVEL;
  * (`unknown system entry kind ...`), as they always did: they must be stopped, not rolled.
  */
 export const UNREPORTED_FORMAT_LEVEL = BASE_FORMAT_LEVEL;
-
-/** Why `level` cannot be a replica's `--format-level`, or null. */
-export function formatLevelProblem(level: number): string | null {
-  if (!Number.isSafeInteger(level) || level < BASE_FORMAT_LEVEL || level > FORMAT_LEVEL) {
-    return `must be an integer from ${BASE_FORMAT_LEVEL} to ${FORMAT_LEVEL} (this build's)`;
-  }
-  return null;
-}
 
 /** A replica reports reading `replicaLevel` while the cluster logs `clusterLevel`: why it cannot join, or null. */
 export function formatLevelRefusal(replicaLevel: number, clusterLevel: number): string | null {
