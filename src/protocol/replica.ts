@@ -196,11 +196,9 @@ export class Replica {
   /** The highest format level this replica reads, as it reports it. */
   readonly formatLevel: number;
   /**
-   * The format level the cluster logs at, as the coordinator last said (never above our own): a
-   * primary logs nothing above it. BASE_FORMAT_LEVEL until the coordinator says more.
+   * The cluster's format level as the coordinator last said it; null until a heartbeat reply. A
+   * primary logs nothing above it, nor above what it reads itself (`clusterFormatLevel`).
    */
-  private clusterLevel = BASE_FORMAT_LEVEL;
-  /** The cluster's format level as the coordinator last said it; null until a heartbeat reply. */
   private coordinatorFormatLevel: number | null = null;
   /** What every state machine this replica makes is told (StateMachineContext). */
   private readonly stateMachineContext: StateMachineContext;
@@ -341,7 +339,7 @@ export class Replica {
     this.testOnlyFaults = options.testOnlyFaults ?? {};
     this.formatLevel = options.formatLevel ?? FORMAT_LEVEL;
     this.stateMachineContext = {
-      clusterFormatLevel: () => this.clusterLevel,
+      clusterFormatLevel: () => Math.min(this.coordinatorFormatLevel ?? BASE_FORMAT_LEVEL, this.formatLevel),
       formatLevel: this.formatLevel,
     };
     this.incarnation = options.incarnation;
@@ -399,10 +397,7 @@ export class Replica {
       message.primaryIncarnation !== null &&
       message.primaryIncarnation !== this.incarnation;
     if (message.view !== null) this.adoptView(message.view, meantForAnother);
-    if (message.type === 'heartbeat_reply') {
-      this.coordinatorFormatLevel = message.formatLevel;
-      this.clusterLevel = Math.min(message.formatLevel, this.formatLevel);
-    }
+    if (message.type === 'heartbeat_reply') this.coordinatorFormatLevel = message.formatLevel;
     if (
       message.type === 'heartbeat_reply' &&
       message.leaseTicks > 0 &&
@@ -1886,11 +1881,6 @@ export class Replica {
     });
   }
 
-  /** The format level the cluster logs at, as the coordinator last said (see `clusterLevel`). */
-  get clusterFormatLevel(): number {
-    return this.clusterLevel;
-  }
-
   /** How long this replica has heard nothing from the coordinator (the shell redials a silent link). */
   get coordinatorSilentTicks(): number {
     return Math.floor(this.now - this.lastHeardFromCoordinatorTick);
@@ -1987,7 +1977,7 @@ export class Replica {
       lostUnreported: this.pendingLost.length,
       transfer: this.transferProgress,
       formatLevel: this.formatLevel,
-      clusterFormatLevel: this.clusterLevel,
+      clusterFormatLevel: this.coordinatorFormatLevel ?? BASE_FORMAT_LEVEL,
     };
   }
 

@@ -85,8 +85,8 @@ test('a new cluster of two builds forms with every replica, at the level the old
   assert.equal(levelToldTo(harness, formed.primary, 2), 1, 'the primary is told to log level 1');
 });
 
-test('a coordinator before format levels, or one not yet heard, leaves a replica at level 1', () => {
-  // A replica's level comes only from replies; a stored state without one reads as level 1.
+test('a member of the view not yet heard by this coordinator holds the level down until it is', () => {
+  // The cluster at level 1, as stored; r1 and r2 members of its view.
   const harness = new CoordinatorHarness({ ...storedState(view(5, r1, [r2])), formatLevel: 1 });
   // r2 not heard since this coordinator started: no raise, whatever r1 reads.
   harness.run(3, () => [[r1, { formatLevel: 2 }]]);
