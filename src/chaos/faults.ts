@@ -78,7 +78,7 @@ import { FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
-import { transferChunkBytes } from '../storage/index.js';
+import { noRoomMessageStart, transferChunkBytes } from '../storage/index.js';
 import { snapshotDirectoryName } from '../storage/replica-directory.js';
 import { temporaryFileName } from '../storage/snapshot-store.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
@@ -329,6 +329,8 @@ export interface FaultChecks {
   snapshotWritesResumed: number;
   /** Snapshot writes that failed on a full disk while the replica served on, saying so in a warning. */
   diskFullSnapshotFailures: number;
+  /** Snapshots (written or received) not tried on a full disk for want of room, each a warning. */
+  diskFullSnapshotsNotTried: number;
   /** Restarts tried while the disk was still full (a supervisor's), and how many of them ran. */
   diskFullRestarts: number;
   diskFullRestartsRan: number;
@@ -362,6 +364,7 @@ export const noFaultChecks = (): FaultChecks => ({
   snapshotWritesFailed: 0,
   snapshotWritesResumed: 0,
   diskFullSnapshotFailures: 0,
+  diskFullSnapshotsNotTried: 0,
   diskFullRestarts: 0,
   diskFullRestartsRan: 0,
   etcdFills: 0,
@@ -961,7 +964,8 @@ class Planner {
   /**
    * Notes where each of `names`' logs ends now; the returned function (called at the heal) counts
    * those that stopped since, each of which must have said why in a fatal line naming ENOSPC, and
-   * the snapshot writes that failed on ENOSPC while their replica served on (a warning each).
+   * the snapshot writes that failed on ENOSPC while their replica served on (a warning each), and
+   * the snapshots not tried for want of room (free-space.ts).
    */
   private diskFullWatch(names: readonly string[]): () => string {
     const { cluster, checks, problem } = this.context;
@@ -971,8 +975,12 @@ class Planner {
     return () => {
       const stopped: string[] = [];
       let snapshotFailures = 0;
+      let notTried = 0;
       for (const name of names) {
         const lines = readReplicaLog(server(name).logPath, from.get(name));
+        notTried += lines.filter(
+          (line) => line.fields.level === 'warn' && String(line.fields.error).startsWith(noRoomMessageStart),
+        ).length;
         const naming = (level: string) =>
           lines.filter(
             (line) => line.fields.level === level && JSON.stringify(line.fields).includes(NO_SPACE),
@@ -989,7 +997,10 @@ class Planner {
         }
       }
       checks.diskFullSnapshotFailures += snapshotFailures;
-      const served = snapshotFailures === 0 ? '' : `; ${snapshotFailures} snapshot writes failed, served on`;
+      checks.diskFullSnapshotsNotTried += notTried;
+      const served =
+        (snapshotFailures === 0 ? '' : `; ${snapshotFailures} snapshot writes failed, served on`) +
+        (notTried === 0 ? '' : `; ${notTried} snapshots not tried for want of room`);
       return stopped.length === 0
         ? `none stopped on it${served}`
         : `${stopped.join(', ')} stopped on ${NO_SPACE}, saying so${served}`;

@@ -334,6 +334,7 @@ export function formatReport(report: ChaosReport): string {
     lines.push(
       `disks filled: ${loss.disksFilled}, servers stopped on ENOSPC saying so: ${loss.diskFullStops}, ` +
         `snapshot writes that failed on ENOSPC, the replica serving on: ${loss.diskFullSnapshotFailures}, ` +
+        `snapshots not tried for want of room: ${loss.diskFullSnapshotsNotTried}, ` +
         `restarted while still full: ${loss.diskFullRestarts} (${loss.diskFullRestartsRan} ran)`,
     );
   }

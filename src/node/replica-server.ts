@@ -252,6 +252,7 @@ export class ReplicaServer {
     this.fetcher = new SnapshotFetcher(
       {
         beginTransfer: (info) => snapshots.beginTransfer(info),
+        ensureRoomToReceive: (bytes) => snapshots.ensureRoomToReceive(bytes),
         writeTransferChunk: (offset, bytes) => snapshots.writeTransferChunk(offset, bytes),
         finishTransfer: () => snapshots.finishTransfer(),
         abortTransfer: () => snapshots.abortTransfer(),

@@ -28,6 +28,11 @@ export const transferChunkBytesDefault = 1024 * 1024;
 const chunksInFlightMax = 4;
 /** A transfer that received nothing for this long asks again from what it holds. */
 const stallMs = 3000;
+/**
+ * After a transfer found no room for itself, offers are ignored this long (they come at every
+ * tick): each would be refused again, with a warning.
+ */
+export const noRoomRetryMs = 5000;
 /** Reads a source queues; more are dropped (the learner asks again). */
 const queuedReadsMax = 64;
 
@@ -41,6 +46,8 @@ export interface SnapshotSource {
 export interface SnapshotSink {
   /** Where to resume: the bytes of this snapshot already held (0 for a new transfer). */
   beginTransfer(info: SnapshotInfo): number;
+  /** Rejects (NoRoomError) if the file system has no room for `bytes` more: the transfer is not tried. */
+  ensureRoomToReceive(bytes: number): Promise<void>;
   writeTransferChunk(offset: number, bytes: Uint8Array): Promise<void>;
   /** Verifies the whole file and keeps it as the newest snapshot; rejects if it does not verify. */
   finishTransfer(): Promise<StoredSnapshot>;
@@ -174,6 +181,8 @@ interface Transfer {
   queued: number;
   writing: Promise<void>;
   finishing: boolean;
+  /** Until the file system was found to have room for the rest, nothing is asked for. */
+  roomFound: boolean;
 }
 
 export class SnapshotFetcher {
@@ -185,6 +194,8 @@ export class SnapshotFetcher {
   private aborting: Promise<void> = Promise.resolve();
   private starting = false;
   private closed = false;
+  /** When offers are taken again after a transfer found no room (performance.now). */
+  private noRoomUntilMs = 0;
   private readonly stallTimer: NodeJS.Timeout;
 
   constructor(
@@ -194,6 +205,7 @@ export class SnapshotFetcher {
     private readonly onProgress: (progress: TransferProgress | null) => void,
     private readonly logger: Logger,
     private readonly chunkBytes = transferChunkBytesDefault,
+    private readonly noRoomPauseMs = noRoomRetryMs,
   ) {
     this.stallTimer = setInterval(() => this.askAgainIfStalled(), stallMs / 3);
     this.stallTimer.unref();
@@ -208,6 +220,7 @@ export class SnapshotFetcher {
     }
     // Keep going with a transfer that is making progress; the newer offer comes again.
     if (this.starting || (current !== null && performance.now() - current.lastChunkAtMs < stallMs)) return;
+    if (current === null && performance.now() < this.noRoomUntilMs) return;
     if (current !== null) this.abort();
     this.starting = true;
     const begin = () => {
@@ -232,7 +245,7 @@ export class SnapshotFetcher {
       return;
     }
     const now = performance.now();
-    this.current = {
+    const transfer: Transfer = {
       from,
       snapshot,
       held,
@@ -244,7 +257,9 @@ export class SnapshotFetcher {
       queued: 0,
       writing: Promise.resolve(),
       finishing: false,
+      roomFound: held >= snapshot.sizeBytes,
     };
+    this.current = transfer;
     const reason =
       `the primary no longer keeps the log entries this replica lacks: they are in its snapshot at index ${snapshot.position.index}` +
       (held > 0 ? `; resuming where an earlier attempt stopped, ${held} bytes in` : '');
@@ -253,8 +268,22 @@ export class SnapshotFetcher {
       'receiving a snapshot',
     );
     this.report();
-    if (held >= snapshot.sizeBytes) this.finish(this.current);
-    else this.askMore(this.current);
+    if (transfer.roomFound) {
+      this.finish(transfer);
+      return;
+    }
+    this.sink.ensureRoomToReceive(snapshot.sizeBytes - held).then(
+      () => {
+        if (this.current !== transfer) return;
+        transfer.roomFound = true;
+        transfer.lastChunkAtMs = performance.now();
+        this.askMore(transfer);
+      },
+      (error: unknown) => {
+        this.noRoomUntilMs = performance.now() + this.noRoomPauseMs;
+        this.fail(transfer, error);
+      },
+    );
   }
 
   onMessage(from: ReplicaId, message: TransferMessage): void {
@@ -319,7 +348,7 @@ export class SnapshotFetcher {
 
   private askAgainIfStalled(): void {
     const transfer = this.current;
-    if (transfer === null || transfer.finishing) return;
+    if (transfer === null || transfer.finishing || !transfer.roomFound) return;
     if (performance.now() - transfer.lastChunkAtMs < stallMs) return;
     transfer.lastChunkAtMs = performance.now();
     transfer.next = transfer.held + transfer.queued;

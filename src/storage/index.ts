@@ -3,6 +3,7 @@
 
 export { directoryIdentity, renewDirectoryIdentity } from './directory-identity.js';
 export { claimDirectoryForService } from './directory-service.js';
+export { type FreeSpaceReader, logHeadroomBytes, NoRoomError, noRoomMessageStart } from './free-space.js';
 export type { CorruptionHandling, LogCorruption } from './log-recovery.js';
 export {
   type DecodedRecord,

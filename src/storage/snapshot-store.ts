@@ -25,6 +25,7 @@ import { type SnapshotEncoding, snapshotSizeError } from '../protocol/state-mach
 import { type LogPosition, type SnapshotInfo, sameSnapshot } from '../protocol/types.js';
 import { close, fsync, fsyncDirectoryAsync, openFile, readAt, writeAllAt } from './async-file.js';
 import { fsyncDirectory } from './durable-file.js';
+import { ensureRoom, type FreeSpaceReader, writableBytes } from './free-space.js';
 import {
   decodeSnapshotFile,
   encodeSnapshotHeader,
@@ -120,6 +121,7 @@ export class SnapshotStore {
     private readonly directory: string,
     kept: KeptSnapshot[],
     damaged: DamagedSnapshot[],
+    private readonly readFree: FreeSpaceReader,
   ) {
     this.kept = kept;
     this.damagedToSetAside = damaged;
@@ -130,9 +132,13 @@ export class SnapshotStore {
    * Opens (creating if needed) the snapshots in `directory` and loads the newest that verifies.
    * Synchronous: run at start. Damaged files are set aside at once unless `setAsideDamaged` is false:
    * then the caller does it with setAsideDamaged(), after it has recorded what the damage cost (so a
-   * crash in between cannot hide the damage from the next start).
+   * crash in between cannot hide the damage from the next start). `readFree` says how much room the
+   * file system has left (free-space.ts; tests give their own).
    */
-  static open(directory: string, options: { setAsideDamaged?: boolean } = {}): SnapshotStoreOpening {
+  static open(
+    directory: string,
+    options: { setAsideDamaged?: boolean; readFree?: FreeSpaceReader } = {},
+  ): SnapshotStoreOpening {
     if (!fs.existsSync(directory)) {
       fs.mkdirSync(directory, { recursive: true });
       fsyncDirectory(path.dirname(path.resolve(directory)));
@@ -180,7 +186,7 @@ export class SnapshotStore {
       }
       kept.push({ name, info: { position, sizeBytes, checksum: readRecordedChecksum(file, sizeBytes) } });
     }
-    const store = new SnapshotStore(directory, kept, damaged);
+    const store = new SnapshotStore(directory, kept, damaged, options.readFree ?? writableBytes);
     if (options.setAsideDamaged !== false) store.setAsideDamaged();
     return { store, newest, damaged };
   }
@@ -205,7 +211,8 @@ export class SnapshotStore {
   /**
    * Writes a snapshot of the state at `position` to snapshot.tmp, a piece at a time (each written
    * before the encoding is asked for the next, which may reuse its buffer), and fsyncs it; keep(position)
-   * then makes it a kept snapshot. Nothing relies on it before then. If it fails, snapshot.tmp is
+   * then makes it a kept snapshot. Nothing relies on it before then. A snapshot the file system has no
+   * room for is not tried (NoRoomError: free-space.ts says why). If it fails, snapshot.tmp is
    * removed (best effort) before the error is thrown, so a disk that filled up gets its space back.
    */
   async write(position: LogPosition, encoding: SnapshotEncoding): Promise<SnapshotInfo> {
@@ -224,6 +231,7 @@ export class SnapshotStore {
 
   private async writeTemporary(position: LogPosition, encoding: SnapshotEncoding): Promise<SnapshotInfo> {
     const payloadBytes = encoding.sizeBytes;
+    await ensureRoom(this.directory, snapshotFileBytes(payloadBytes), 'a snapshot', this.readFree);
     const header = encodeSnapshotHeader(position, payloadBytes);
     let checksum = crc32(header);
     const fd = await openFile(path.join(this.directory, temporaryFileName), 'w');
@@ -333,6 +341,14 @@ export class SnapshotStore {
    */
   beginTransfer(info: SnapshotInfo): number {
     return this.transfer.begin(info);
+  }
+
+  /**
+   * Resolves if the `bytes` a transfer has yet to receive fit on the file system (with the log's
+   * headroom), else rejects with NoRoomError: a transfer that cannot fit is not tried.
+   */
+  ensureRoomToReceive(bytes: number): Promise<void> {
+    return ensureRoom(this.directory, bytes, 'the rest of a snapshot being received', this.readFree);
   }
 
   /** Writes a received chunk, which must start where the received bytes end. */

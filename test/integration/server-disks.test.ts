@@ -8,12 +8,15 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ServerDisks, serverDisksUnavailable } from '../../src/chaos/server-disks.js';
-import type { Entry } from '../../src/protocol/types.js';
+import { encodedSnapshot } from '../../src/protocol/state-machine.js';
+import { type Entry, logIndex, viewNumber } from '../../src/protocol/types.js';
+import { NoRoomError, writableBytes } from '../../src/storage/free-space.js';
+import { encodeSnapshotFile, SnapshotStore } from '../../src/storage/snapshot-store.js';
 import { WriteAheadLog } from '../../src/storage/write-ahead-log.js';
 import { appendDurably, entry, oneSegmentBytes, range } from '../unit/storage-fixtures.js';
 
@@ -94,6 +97,34 @@ describe('replica disks: a frozen file system is a hung disk, a filled one a ful
       await disks.free('r1');
       writeFileSync(join(root, 'after.bin'), Buffer.alloc(256 * 1024));
       assert.equal(readFileSync(join(root, 'after.bin')).length, 256 * 1024);
+    } finally {
+      await disks.close();
+    }
+  });
+
+  // Before, a snapshot on a full disk was written until ENOSPC (and retried so every few seconds),
+  // each time taking whatever blocks were left from the log's appends until its partial file went.
+  test('a snapshot on a full disk is refused before it takes a block, and written once the space is back', async () => {
+    const disks = await ServerDisks.create(join(directory, 'snapshots'), ['r1']);
+    try {
+      const snapshotDirectory = join(disks.mountPoint('r1'), 'snapshots');
+      const { store } = SnapshotStore.open(snapshotDirectory);
+      const payload = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7) & 0xff);
+      const position = { view: viewNumber(1), index: logIndex(10) };
+      await disks.fill('r1');
+      const freeBefore = await writableBytes(snapshotDirectory);
+      await assert.rejects(
+        store.write(position, encodedSnapshot(payload)),
+        (error: unknown) =>
+          error instanceof NoRoomError && /no room for a snapshot of \d+ bytes/.test(error.message),
+      );
+      assert.equal(await writableBytes(snapshotDirectory), freeBefore, 'it took no block');
+      assert.deepEqual(readdirSync(snapshotDirectory), []);
+      await disks.free('r1');
+      const info = await store.write(position, encodedSnapshot(payload));
+      await store.keep(position);
+      assert.deepEqual(SnapshotStore.open(snapshotDirectory).newest?.payload, payload);
+      assert.equal(info.sizeBytes, encodeSnapshotFile(position, payload).length);
     } finally {
       await disks.close();
     }

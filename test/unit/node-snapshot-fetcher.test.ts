@@ -19,6 +19,7 @@ import {
   type SnapshotInfo,
   viewNumber,
 } from '../../src/protocol/types.js';
+import { logHeadroomBytes } from '../../src/storage/free-space.js';
 import { encodeSnapshotFile, SnapshotStore, transferChunkBytes } from '../../src/storage/snapshot-store.js';
 
 const source = replicaId('r1');
@@ -45,8 +46,15 @@ interface Learner {
   answer(file: Buffer): void;
 }
 
-/** `failBegin`: whether beginTransfer throws now, as on a full disk (ENOSPC from its first write). */
-function learner(store: SnapshotStore, failBegin: () => boolean = () => false): Learner {
+/**
+ * `failBegin`: whether beginTransfer throws now, as on a full disk (ENOSPC from its first write).
+ * `noRoomPauseMs`: how long offers are ignored after one found no room.
+ */
+function learner(
+  store: SnapshotStore,
+  failBegin: () => boolean = () => false,
+  noRoomPauseMs = 5000,
+): Learner {
   const reads: Learner['reads'] = [];
   const installed: StoredSnapshot[] = [];
   const warnings: string[] = [];
@@ -60,6 +68,7 @@ function learner(store: SnapshotStore, failBegin: () => boolean = () => false): 
         }
         return store.beginTransfer(info);
       },
+      ensureRoomToReceive: (bytes) => store.ensureRoomToReceive(bytes),
       writeTransferChunk: (offset, bytes) => store.writeTransferChunk(offset, bytes),
       finishTransfer: () => store.finishTransfer(),
       abortTransfer: () => store.abortTransfer(),
@@ -70,6 +79,8 @@ function learner(store: SnapshotStore, failBegin: () => boolean = () => false): 
     (snapshot) => installed.push(snapshot),
     () => {},
     logger,
+    transferChunkBytes,
+    noRoomPauseMs,
   );
   return {
     fetcher,
@@ -157,6 +168,66 @@ test('a transfer that cannot begin (a full disk) is a warning, and the next offe
     assert.deepEqual(installed[0]?.info, info);
   } finally {
     fetcher.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+// A transfer that cannot fit used to write until ENOSPC at every offer, taking the disk's last blocks
+// from the learner's log each time. Now it asks the file system first and writes nothing.
+test('a transfer the file system has no room for is not tried: no read, no partial file, one warning per pause', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'understudy-fetcher-'));
+  const directory = path.join(root, 'snapshots');
+  const { info, file } = sourceSnapshot(at(100), 9);
+  // Room for the log's headroom and all but one byte of the snapshot.
+  let free = info.sizeBytes + logHeadroomBytes - 1;
+  const asked: string[] = [];
+  const { store } = SnapshotStore.open(directory, {
+    readFree: async (where) => {
+      asked.push(where);
+      return free;
+    },
+  });
+  const paused = learner(store, () => false, 10 * 60 * 1000);
+  const retrying = learner(store, () => false, 50);
+  try {
+    for (let offer = 0; offer < 5; offer++) {
+      paused.fetcher.request(source, info);
+      await turn();
+    }
+    assert.deepEqual(asked, [directory], 'the file system was asked once, for the snapshots folder');
+    assert.equal(paused.reads.length, 0, 'no chunk was asked for');
+    assert.equal(paused.installed.length, 0);
+    assert.deepEqual(
+      fs.readdirSync(directory).filter((name) => name.startsWith('transfer')),
+      [],
+      'no partial file is left',
+    );
+    assert.equal(paused.warnings.length, 1, 'one warning for the offers within the pause');
+    const warning = JSON.parse(paused.warnings[0] ?? '{}') as { message: string; error: string };
+    assert.equal(warning.message, 'snapshot transfer failed; starting over at the next offer');
+    assert.match(warning.error, new RegExp(`no room for .* of ${info.sizeBytes} bytes, ${free} bytes free`));
+
+    // After its pause a learner asks the file system again; once there is room, the offer installs.
+    retrying.fetcher.request(source, info);
+    await turn();
+    assert.equal(retrying.warnings.length, 1);
+    free = info.sizeBytes + logHeadroomBytes;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    for (let attempt = 0; attempt < 200 && retrying.installed.length === 0; attempt++) {
+      retrying.fetcher.request(source, info);
+      retrying.answer(file);
+      await turn();
+    }
+    assert.equal(
+      retrying.installed.length,
+      1,
+      'once there is room, the next offer after the pause installs it',
+    );
+    assert.deepEqual(retrying.installed[0]?.info, info);
+    assert.equal(retrying.warnings.length, 1);
+  } finally {
+    paused.fetcher.close();
+    retrying.fetcher.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
