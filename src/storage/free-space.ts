@@ -48,7 +48,7 @@ export async function ensureRoom(
   const free = await readFree(directory);
   if (free >= bytes + logHeadroomBytes) return;
   throw new NoRoomError(
-    `${noRoomMessageStart} for ${what} of ${bytes} bytes, ${free} bytes free on the file system ` +
-      `that holds ${directory} (${logHeadroomBytes} of them are left to the log's appends)`,
+    `${noRoomMessageStart} for ${what} of ${bytes} bytes and the ${logHeadroomBytes} bytes left to ` +
+      `the log's appends: ${free} bytes free on the file system that holds ${directory}`,
   );
 }

@@ -205,7 +205,12 @@ test('a transfer the file system has no room for is not tried: no read, no parti
     assert.equal(paused.warnings.length, 1, 'one warning for the offers within the pause');
     const warning = JSON.parse(paused.warnings[0] ?? '{}') as { message: string; error: string };
     assert.equal(warning.message, 'snapshot transfer failed; starting over at the next offer');
-    assert.match(warning.error, new RegExp(`no room for .* of ${info.sizeBytes} bytes, ${free} bytes free`));
+    assert.match(
+      warning.error,
+      new RegExp(
+        `no room for .* of ${info.sizeBytes} bytes and the ${logHeadroomBytes} bytes .*: ${free} bytes free`,
+      ),
+    );
 
     // After its pause a learner asks the file system again; once there is room, the offer installs.
     retrying.fetcher.request(source, info);

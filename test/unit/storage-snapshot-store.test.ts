@@ -224,7 +224,10 @@ test('a snapshot the file system has no room for is not tried: no piece is encod
       store.write(at(50), counted),
       (error: unknown) =>
         error instanceof NoRoomError &&
-        error.message.includes(`no room for a snapshot of ${fileBytes} bytes, ${free} bytes free`) &&
+        error.message.includes(
+          `no room for a snapshot of ${fileBytes} bytes and the ${logHeadroomBytes} bytes`,
+        ) &&
+        error.message.includes(`: ${free} bytes free`) &&
         error.message.includes(directory),
     );
     assert.deepEqual(asked, [directory]);
