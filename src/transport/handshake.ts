@@ -8,6 +8,13 @@
 // heartbeat's and its reply's `formatLevel` kept version 7, so a cluster can be upgraded one process
 // at a time (format-level.ts). A Hello is read version first (HelloHeader), so a peer of another
 // version is told "protocol version N is not M" even when the rest of its Hello is shaped otherwise.
+//
+// The build that brings version 8 can still be rolled in, because builds of version 7 ignore what
+// they do not know in a Hello and a Welcome: its Hello keeps `protocolVersion: 7` (the oldest it
+// speaks, which a build of 7 compares) and adds the newest it speaks in a new field; its listener
+// answers a Hello that names a newer one with the version chosen in a new Welcome field, and one that
+// names none (a build of 7) with 7; its dialler takes a Welcome without that field as 7. Each
+// connection then encodes by the version chosen, until a later build drops 7.
 
 import { ConnectionClosedError, UnavailableError } from '../errors.js';
 import type { Hello } from '../protocol/messages.js';
