@@ -30,6 +30,7 @@ import {
   exitCode,
   integerIn,
   MAX_STALENESS_MS_MAX,
+  nonEmpty,
   type WriteFlags,
 } from './options.js';
 import { clientTlsMaterial } from './tls-files.js';
@@ -500,6 +501,28 @@ export function addClientCommands(program: Command): void {
       const reply = await client.switchover(flags.to);
       if (flags.json) printJson({ ok: reply.ok, message: reply.message, view: reply.view });
       else printLine(reply.ok ? `switchover done: ${reply.message}` : `switchover refused: ${reply.message}`);
+      if (!reply.ok) process.exitCode = exitCode.failed;
+    }),
+  );
+
+  addClientOptions(
+    program
+      .command('forget')
+      .summary('have the coordinator forget a replica taken out of service for good')
+      .description(
+        'Drop what the coordinator knows of replica ID, stopped for good (its machine replaced, the ' +
+          'cluster made smaller): it leaves `understudy status`, the dashboard and the metrics, and no ' +
+          'longer holds the format level down. ID must be out of the view (the coordinator takes a replica ' +
+          'it stops hearing out within the failure timeout) and silent for a failure timeout. If it runs ' +
+          'again it is heard as new and rejoins as a learner. Exit 0 once forgotten; 1 if the coordinator ' +
+          'refused (a member of the view, still heard, not known), with why.',
+      )
+      .argument('<id>', 'the replica to forget', nonEmpty('the replica id')),
+  ).action((id: string, flags: ClientFlags) =>
+    withClient(flags, async (client) => {
+      const reply = await client.forget(id);
+      if (flags.json) printJson({ ok: reply.ok, message: reply.message });
+      else printLine(reply.ok ? reply.message : `forget refused: ${reply.message}`);
       if (!reply.ok) process.exitCode = exitCode.failed;
     }),
   );

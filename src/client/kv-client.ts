@@ -4,7 +4,7 @@
 // primary unless the call allows any member within a staleness bound (ReadOptions).
 
 import { BadFrameError, ConfigError } from '../errors.js';
-import type { StatusReply, SwitchoverReply } from '../protocol/messages.js';
+import type { ForgetReply, StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { ServiceError } from '../protocol/state-machine.js';
 import {
   decodeResult,
@@ -500,6 +500,11 @@ export class Client {
   /** Hands the primary role to backup `to` (see ReplicatedClient.switchover). */
   switchover(to: string): Promise<SwitchoverReply> {
     return this.replicated.switchover(to);
+  }
+
+  /** Has the coordinator forget replica `id`, taken out of service for good (see ReplicatedClient.forget). */
+  forget(id: string): Promise<ForgetReply> {
+    return this.replicated.forget(id);
   }
 
   /**

@@ -42,6 +42,7 @@ import type {
   ClientReply,
   ClientRequest,
   ClientSuccess,
+  ForgetReply,
   Hello,
   SaveReady,
   SaveReply,
@@ -67,6 +68,7 @@ import {
   PROTOCOL_VERSION,
   parseAddressList,
   parseClientReply,
+  parseForgetReply,
   parseSaveReply,
   parseStatusReply,
   parseSwitchoverReply,
@@ -476,6 +478,34 @@ export class ReplicatedClient {
       const why = error instanceof Error ? error.message : String(error);
       // The coordinator may still carry it out: only the view can tell.
       throw new UnavailableError(`switchover to ${to}: ${why}; whether it happened: see understudy status`);
+    } finally {
+      connection.close();
+    }
+  }
+
+  /**
+   * Asks the coordinator to forget replica `id`, taken out of service for good: it leaves the status,
+   * the metrics and the count of the format level (a replica of an older build no longer holds it
+   * down). Resolves with `ok`, or `ok: false` and why it was refused: a member of the view, still
+   * heard (stop it first), or not known. A cluster that asks for tokens wants an admin token.
+   */
+  async forget(id: string): Promise<ForgetReply> {
+    const connection = new SharedConnection(
+      this.options.coordinator,
+      this.hello,
+      parseForgetReply,
+      this.nextId,
+      this.dialing,
+    );
+    try {
+      return await connection.call(
+        (callId) => ({ type: 'forget_request', id: callId, replica: replicaId(id) }),
+        this.deadline(),
+      );
+    } catch (error) {
+      if (error instanceof HandshakeError) throw error;
+      const why = error instanceof Error ? error.message : String(error);
+      throw new UnavailableError(`forget ${id}: ${why}; whether it was forgotten: see understudy status`);
     } finally {
       connection.close();
     }

@@ -11,8 +11,8 @@
 // Each term of leadership has a core of its own, made from the state read from etcd when it began:
 // like a restarted coordinator, it waits out any lease the previous leader may have granted.
 //
-// With credentials, every client connection brings a token and a switchover (the one call that
-// changes the cluster) an admin token; with a cluster secret, a replica must bring it, so a process
+// With credentials, every client connection brings a token, and a switchover and a forget (the
+// calls that change the cluster) an admin token; with a cluster secret, a replica must bring it, so a process
 // that reaches this port cannot report as a replica of the cluster.
 
 import { BadFrameError, ConfigError } from '../errors.js';
@@ -22,11 +22,12 @@ import {
   type CoordinatorEffects,
   type CoordinatorState,
   emptyCoordinatorState,
+  type ForgetOutcome,
   type SwitchoverOutcome,
 } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { BASE_FORMAT_LEVEL } from '../protocol/format-level.js';
-import type { PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
+import type { ForgetReply, PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type ClusterSecret,
@@ -438,9 +439,30 @@ export class CoordinatorServer {
           connection.send({ ...term.core.status(request.id), service: term.service.service });
           return;
         }
+        const by = principal === null ? {} : { by: principal.name };
+        if (request.type === 'forget_request') {
+          if (principal !== null && principal.role !== 'admin') {
+            countRequestRefusal('not_admin');
+            this.logger.warn({ replica: request.replica, ...by }, 'forget refused: not an admin token');
+            connection.send(
+              forgetReply(request.id, {
+                ok: false,
+                message: `${ErrorCode.notAuthorized}: forgetting a replica needs an admin token; ${principal.name} is a client`,
+              }),
+            );
+            return;
+          }
+          const outcome = term.core.forgetReplica(request.replica);
+          if (outcome.ok) this.logger.info({ replica: request.replica, ...by }, 'replica forgotten');
+          else
+            this.logger.warn({ replica: request.replica, reason: outcome.message, ...by }, 'forget refused');
+          connection.send(forgetReply(request.id, outcome));
+          this.flush(term);
+          return;
+        }
         if (principal !== null && principal.role !== 'admin') {
           countRequestRefusal('not_admin');
-          this.logger.warn({ to: request.to, by: principal.name }, 'switchover refused: not an admin token');
+          this.logger.warn({ to: request.to, ...by }, 'switchover refused: not an admin token');
           connection.send(
             switchoverReply(request.id, {
               ok: false,
@@ -451,10 +473,7 @@ export class CoordinatorServer {
           );
           return;
         }
-        this.logger.info(
-          { to: request.to, ...(principal === null ? {} : { by: principal.name }) },
-          'switchover requested',
-        );
+        this.logger.info({ to: request.to, ...by }, 'switchover requested');
         const refused = term.core.requestSwitchover(request.to);
         if (refused !== null) {
           this.logSwitchover(refused);
@@ -545,6 +564,10 @@ export class CoordinatorServer {
       }
     }
   }
+}
+
+function forgetReply(id: number, outcome: ForgetOutcome): ForgetReply {
+  return { type: 'forget_reply', id, ok: outcome.ok, message: outcome.message };
 }
 
 function switchoverReply(id: number, outcome: SwitchoverOutcome): SwitchoverReply {

@@ -38,6 +38,7 @@ import {
   type CoordinatorEffects,
   type CoordinatorState,
   emptyCoordinatorState,
+  type ForgetOutcome,
   type SwitchoverOutcome,
   type ViewRecord,
 } from './effects.js';
@@ -280,6 +281,51 @@ export class Coordinator {
     this.reconcile();
     this.checkSwitchover();
     return null;
+  }
+
+  /**
+   * Drops what this coordinator knows of `id`, a replica taken out of service for good (`understudy
+   * forget`): it leaves the status, the metrics and the format level's count, as if never heard.
+   * Only a replica outside the view (the coordinator removes one it stops hearing) and silent for a
+   * failure timeout: a member's record is what the next view is chosen by, and a running replica
+   * would be heard again at its next heartbeat. If it runs again later, it is heard as new and
+   * rejoins as a learner. Not stored: a coordinator that restarts forgets every replica anyway.
+   */
+  forgetReplica(id: ReplicaId): ForgetOutcome {
+    this.catchUp();
+    if (this.currentProblem !== null) {
+      return { ok: false, message: `the coordinator is not acting: ${this.currentProblem}` };
+    }
+    const record = this.replicas.get(id);
+    if (record === undefined) {
+      return {
+        ok: false,
+        message: `${id} is not known to this coordinator: never heard since it started, or forgotten`,
+      };
+    }
+    const current = this.state.current;
+    const role = roleIn(current?.view ?? null, id);
+    if (current !== null && role !== 'none') {
+      return {
+        ok: false,
+        message:
+          `${id} is a ${role} of view ${current.view.number}: stop its process, and once the coordinator ` +
+          'took it out of the view (within the failure timeout) it can be forgotten',
+      };
+    }
+    const silentTicks = this.now - record.lastHeartbeatTick;
+    if (silentTicks < this.config.failureTimeoutTicks) {
+      return {
+        ok: false,
+        message: `${id} was heard ${this.describeTicks(silentTicks)} ago: stop its process first (a running replica is heard again at its next heartbeat)`,
+      };
+    }
+    this.replicas.delete(id);
+    this.reconcile();
+    return {
+      ok: true,
+      message: `${id} forgotten; it had not been heard from for ${this.describeTicks(silentTicks)}`,
+    };
   }
 
   currentView(): View | null {

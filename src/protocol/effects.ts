@@ -91,6 +91,12 @@ export const emptyCoordinatorState: CoordinatorState = {
 };
 
 /** How a planned switchover (Coordinator.requestSwitchover) ended. */
+/** What became of `understudy forget`: done, or refused with why. */
+export interface ForgetOutcome {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
 export interface SwitchoverOutcome {
   readonly to: ReplicaId;
   readonly ok: boolean;

@@ -289,6 +289,24 @@ export interface SwitchoverReply {
   readonly view: View | null;
 }
 
+/**
+ * Drop what the coordinator knows of `replica`, taken out of service for good (`understudy forget`).
+ * A coordinator from before 2026-12-06 does not know it and closes the connection as bad input.
+ */
+export interface ForgetRequest {
+  readonly type: 'forget_request';
+  readonly id: number;
+  readonly replica: ReplicaId;
+}
+
+/** Done, or refused with why (a member of the view, still heard, not known). */
+export interface ForgetReply {
+  readonly type: 'forget_reply';
+  readonly id: number;
+  readonly ok: boolean;
+  readonly message: string;
+}
+
 // ---- client ↔ replica --------------------------------------------------------------------------
 
 /**

@@ -71,6 +71,7 @@ export {
   parseClientRequest,
   parseCoordinatorRequest,
   parseCoordinatorToReplica,
+  parseForgetReply,
   parseHeartbeat,
   parseHello,
   parseHelloHeader,

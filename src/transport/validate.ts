@@ -10,6 +10,8 @@ import type {
   ClientReply,
   ClientRequest,
   CoordinatorToReplica,
+  ForgetReply,
+  ForgetRequest,
   Heartbeat,
   Hello,
   LostEntry,
@@ -298,6 +300,8 @@ const statusRequestTypes = oneOf('status_request');
 const statusReplyTypes = oneOf('status_reply');
 const switchoverRequestTypes = oneOf('switchover_request');
 const switchoverReplyTypes = oneOf('switchover_reply');
+const forgetRequestTypes = oneOf('forget_request');
+const forgetReplyTypes = oneOf('forget_reply');
 const saveClientTypes = oneOf('save_request', 'save_read');
 const saveReplyTypes = oneOf('save_ready', 'save_chunk', 'save_refused');
 const helloTypes = oneOf('hello');
@@ -492,10 +496,24 @@ export function parseStatusReply(value: unknown): StatusReply {
   };
 }
 
-/** What a client may ask the coordinator: its status, or a switchover. */
-export function parseCoordinatorRequest(value: unknown): StatusRequest | SwitchoverRequest {
+/** What a client may ask the coordinator: its status, a switchover, or to forget a replica. */
+export function parseCoordinatorRequest(value: unknown): StatusRequest | SwitchoverRequest | ForgetRequest {
   const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
-  return type === 'switchover_request' ? parseSwitchoverRequest(value) : parseStatusRequest(value);
+  if (type === 'switchover_request') return parseSwitchoverRequest(value);
+  if (type === 'forget_request') return parseForgetRequest(value);
+  return parseStatusRequest(value);
+}
+
+export function parseForgetRequest(value: unknown): ForgetRequest {
+  const field = fields(value, 'forget request');
+  const type = field('type', forgetRequestTypes);
+  return { type, id: field('id', integer), replica: field('replica', replica) };
+}
+
+export function parseForgetReply(value: unknown): ForgetReply {
+  const field = fields(value, 'forget reply');
+  const type = field('type', forgetReplyTypes);
+  return { type, id: field('id', integer), ok: field('ok', boolean), message: field('message', longText) };
 }
 
 export function parseSwitchoverRequest(value: unknown): SwitchoverRequest {

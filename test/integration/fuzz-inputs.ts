@@ -39,6 +39,8 @@ export const peerHello = frame(
 const messageTypes = [
   'heartbeat',
   'heartbeat_reply',
+  'forget_reply',
+  'forget_request',
   'hello',
   'lost_report',
   'prepare',

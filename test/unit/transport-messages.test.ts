@@ -10,7 +10,9 @@ import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
 import {
   parseClientReply,
   parseClientRequest,
+  parseCoordinatorRequest,
   parseCoordinatorToReplica,
+  parseForgetReply,
   parseHeartbeat,
   parseHello,
   parsePeerMessage,
@@ -170,6 +172,12 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
     parseCoordinatorToReplica,
   ],
   ['status_request', { type: 'status_request', id: 1 }, parseStatusRequest],
+  ['forget_request', { type: 'forget_request', id: 4, replica: 'r3' }, parseCoordinatorRequest],
+  [
+    'forget_reply',
+    { type: 'forget_reply', id: 4, ok: false, message: 'r3 is a backup of view 2' },
+    parseForgetReply,
+  ],
   [
     'status_reply',
     {
@@ -618,6 +626,16 @@ const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
     'a save of an unknown type',
     () => parseSaveClientMessage({ type: 'save_everything', id: 1 }),
     /^save message\.type: expected one of/,
+  ],
+  [
+    'a forget request without a replica',
+    () => parseCoordinatorRequest({ type: 'forget_request', id: 1 }),
+    /^forget request\.replica: expected a string/,
+  ],
+  [
+    'a forget reply whose ok is not a boolean',
+    () => parseForgetReply({ type: 'forget_reply', id: 1, ok: 1, message: '' }),
+    /^forget reply\.ok: expected a boolean/,
   ],
   [
     'a numeric cluster id',
