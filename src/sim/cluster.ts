@@ -23,6 +23,7 @@ import {
   type CoordinatorEffects,
   type CoordinatorState,
   emptyCoordinatorState,
+  type ForgetOutcome,
 } from '../protocol/effects.js';
 import { BASE_FORMAT_LEVEL, FORMAT_LEVEL } from '../protocol/format-level.js';
 import type {
@@ -1071,6 +1072,18 @@ export class SimCluster {
     this.trace(`switchover to ${to} ${refused === null ? 'begins' : `answered: ${refused.message}`}`);
     this.flushCoordinator();
     return true;
+  }
+
+  /**
+   * An operator asks the running coordinator to forget replica `id` (`understudy forget`); the outcome
+   * is traced and returned. Null if no coordinator runs (or it is paused).
+   */
+  forgetReplica(id: ReplicaId): ForgetOutcome | null {
+    if (this.coordinator === null || this.coordinatorPaused) return null;
+    const outcome = this.coordinator.forgetReplica(id);
+    this.trace(`forget ${id}: ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`);
+    this.flushCoordinator();
+    return outcome;
   }
 
   private flushCoordinator(): void {

@@ -71,6 +71,7 @@ export const faultKinds = [
   'snapshot-fail',
   'etcd-full',
   'upgrade',
+  'forget',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -155,6 +156,7 @@ export function planFaults(random: Random, clients: number): FaultPlan {
     'snapshot-fail',
     'etcd-full',
     'upgrade',
+    'forget',
   ];
   const kinds = faultKinds.filter((kind) => !drawnLast.includes(kind) && random.chance(0.5));
   const lossy = random.chance(0.5);
@@ -234,6 +236,8 @@ export function planFaults(random: Random, clients: number): FaultPlan {
   if (etcdHome !== null && drawsEtcdFull(keepCrashSeed)) kinds.push('etcd-full');
   // The same way: a cluster of the older build, upgraded one replica at a time (see 'upgrade').
   if (new Random((keepCrashSeed ^ upgradeSalt) >>> 0).chance(upgradeSeedShare)) kinds.push('upgrade');
+  // The same way: an operator forgets replicas as their faults end (see forgetAtHeal).
+  if (new Random((keepCrashSeed ^ forgetSalt) >>> 0).chance(forgetSeedShare)) kinds.push('forget');
   const config: ProtocolConfig = {
     ...configWithoutQuorum,
     failureTimeoutTicks,
@@ -289,6 +293,15 @@ export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
 const upgradeSalt = 0x06a0_1f46;
 const upgradeSeedShare = 0.25;
 
+/**
+ * Seeds the draw of forget (planFaults), in 30 % of the seeds, none of those sim.test proves broken
+ * builds with; its own draws come from a generator of its own (forgetRandom).
+ */
+const forgetSalt = 0x0f0e_854a;
+const forgetSeedShare = 0.3;
+/** In a seed that draws forget, the chance that the operator forgets a replica as its fault ends. */
+const forgetAtHealProbability = 0.5;
+
 /** Seeds the draw of every-disk-full (planFaults). */
 const everyDiskFullSalt = 0x0d17_d30e;
 const everyDiskFullSeedShare = 0.25;
@@ -309,6 +322,7 @@ const armedKinds: readonly FaultKind[] = [
   'cut-crash',
   'promote-crash',
   'keep-crash',
+  'forget',
 ];
 /** Kinds only a coordinator on etcd has (etcd-full too, drawn apart: drawsEtcdFull). */
 const etcdFaultKinds: readonly FaultKind[] = ['etcd-outage', 'stale-leader'];
@@ -404,6 +418,10 @@ export class Nemesis {
   private viewSeen: { readonly number: number; readonly primary: ReplicaId } | null = null;
   /** keep-crash's own draws, apart from the schedule's. */
   private readonly keepCrashRandom: Random;
+  /** forget's own draws, apart from the schedule's; null in a seed that does not draw it. */
+  private readonly forgetRandom: Random | null;
+  /** Replicas the coordinator forgot when the operator asked (forget; `injected` counts the asks). */
+  forgotten = 0;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -415,6 +433,9 @@ export class Nemesis {
     // An upgrade takes a step per older replica, and then a rollback: three turns in the schedule.
     this.scheduled = scheduled.includes('upgrade') ? [...scheduled, 'upgrade', 'upgrade'] : scheduled;
     this.keepCrashRandom = new Random(plan.keepCrashSeed);
+    this.forgetRandom = plan.kinds.includes('forget')
+      ? new Random((plan.keepCrashSeed ^ forgetSalt) >>> 0)
+      : null;
     cluster.network = plan.network;
     cluster.disk = plan.disk;
     // The operator keeps watching after the faults are healed.
@@ -672,7 +693,25 @@ export class Nemesis {
 
   private healOne(fault: ActiveFault): void {
     this.active = this.active.filter((candidate) => candidate !== fault);
+    this.forgetAtHeal(fault.target);
     fault.heal();
+  }
+
+  /**
+   * forget: as a fault on a replica ends, before it is restarted or heard again, the operator may
+   * take it for gone for good and ask the coordinator to forget it. The coordinator forgets it only
+   * once it is out of the view and silent for a failure timeout (a replica cut off but running is
+   * forgotten too, and comes back as new when the network does); otherwise it refuses. Either way
+   * the replica then returns, and must rejoin like a new one without losing or repeating anything.
+   */
+  private forgetAtHeal(target: FaultTarget): void {
+    const random = this.forgetRandom;
+    const id = [...this.cluster.nodes.keys()].find((replica) => replica === target);
+    if (random === null || id === undefined || !random.chance(forgetAtHealProbability)) return;
+    const outcome = this.cluster.forgetReplica(id);
+    if (outcome === null) return;
+    this.injected.set('forget', (this.injected.get('forget') ?? 0) + 1);
+    if (outcome.ok) this.forgotten += 1;
   }
 
   private busy(target: FaultTarget): boolean {
@@ -1111,7 +1150,8 @@ export class Nemesis {
       case 'cut-crash':
       case 'promote-crash':
       case 'keep-crash':
-        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave, cutThenCrash, crashNewPrimary, crashKeptPrimary
+      case 'forget':
+        return null; // armed by the plan, never scheduled: see crashAfterDiscard, stallCoordinatorSave, cutThenCrash, crashNewPrimary, crashKeptPrimary, forgetAtHeal
       case 'transfer-cut': {
         // Armed, not yet a fault: see cutTransfer.
         const until = cluster.now + this.random.integer(100, 4 * this.plan.faultDurationTicksMax);

@@ -177,6 +177,7 @@ function main(): void {
   let unknownKeys = 0;
   let sessionsExpired = 0;
   let rollbacks = 0;
+  let forgotten = 0;
   const expiry = noExpiryCounts();
   const scans = { ...noScanCounts(), keysDue: 0, acrossSeeding: 0 };
   const storage = {
@@ -202,6 +203,7 @@ function main(): void {
     const result = runSeed(seed, options);
     for (const [kind, number] of result.faults) faults.set(kind, (faults.get(kind) ?? 0) + number);
     rollbacks += result.rollbacks;
+    forgotten += result.forgotten;
     operations += result.operations;
     failovers += result.failovers;
     asyncAcknowledged += result.asyncAcknowledged;
@@ -247,7 +249,7 @@ function main(): void {
   process.stdout.write(
     [
       `sim: ${count} seeds (${start}..${start + count - 1}) in ${seconds} s${faultName === undefined ? '' : `, test-only fault ${faultName} ON`}`,
-      `faults injected: ${totalFaults} (${breakdown}); of the upgrades, ${rollbacks} rollbacks to the older build after every replica ran this one`,
+      `faults injected: ${totalFaults} (${breakdown}); of the upgrades, ${rollbacks} rollbacks to the older build after every replica ran this one; of the forgets, ${forgotten} forgotten (the rest refused)`,
       `operations checked: ${operations}`,
       `failovers: ${failovers}; async writes lost in failovers: ${asyncLost} of ${asyncAcknowledged} acknowledged appends missing, ${asyncLostReported} async writes on the clusters' loss records; ${storage.lossReportsAcrossCrashes} crashes of a replica with losses not yet on the record`,
       `replicated writes acknowledged: ${replicatedAcknowledged}; ${replicatedExcused} of them unchecked (every replica that held them failed before they committed); ${promotionsWithoutHolders} primaries chosen among restarted replicas, none that held everything being alive`,

@@ -71,6 +71,8 @@ export interface SeedResult {
   readonly faults: ReadonlyMap<FaultKind, number>;
   /** Upgrade faults that started a replica of the older build after every replica ran this one. */
   readonly rollbacks: number;
+  /** forget: replicas the coordinator forgot as their faults ended (the rest of the asks it refused). */
+  readonly forgotten: number;
   readonly operations: number;
   readonly failovers: number;
   readonly asyncAcknowledged: number;
@@ -363,6 +365,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     ticks: cluster.now,
     faults: (nemesis as Nemesis | null)?.injected ?? new Map(),
     rollbacks: (nemesis as Nemesis | null)?.rollbacks ?? 0,
+    forgotten: (nemesis as Nemesis | null)?.forgotten ?? 0,
     operations: workload.operationsInvoked,
     failovers,
     asyncAcknowledged,
