@@ -415,3 +415,22 @@ test('clears of every key (FLUSHALL) in the seeds that draw them: no violation, 
   }
   assert.ok(answered >= 3, `only ${answered} clears answered`);
 });
+
+test('replicas forgotten by the operator as their faults end (forget) rejoin as new: no violation', () => {
+  // Seeds 42, 48 and 51 draw forget (run-seed.ts; none of those above does): the coordinator forgets
+  // some replicas (out of the view and silent) and refuses the rest, and each comes back.
+  let asked = 0;
+  let forgotten = 0;
+  for (const seed of [42, 48, 51]) {
+    const result = runSeed(seed);
+    assert.deepEqual(
+      result.violations,
+      [],
+      `seed ${seed} (${result.plan}) failed; replay: npm run sim -- --seed ${seed}`,
+    );
+    asked += result.faults.get('forget') ?? 0;
+    forgotten += result.forgotten;
+  }
+  assert.ok(forgotten >= 3, `only ${forgotten} replicas forgotten`);
+  assert.ok(asked > forgotten, 'no forget was refused');
+});
