@@ -76,7 +76,7 @@ import { assert } from '../protocol/assert.js';
 import { defaultProtocolConfig } from '../protocol/config.js';
 import { FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
-import { replicaId, roleIn, type View } from '../protocol/types.js';
+import { membersOf, replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
 import { noRoomMessageStart, transferChunkBytes } from '../storage/index.js';
 import { snapshotDirectoryName } from '../storage/replica-directory.js';
@@ -224,6 +224,8 @@ export function isRollback(fault: FaultRecord): boolean {
 export const PRIMARY_TARGET_PROBABILITY = 0.7;
 /** How long an operator's switchover may take to end (a lease, a view, its acknowledgement; with faults). */
 export const SWITCHOVER_DEADLINE_MS = 10_000;
+/** How long a killed backup may take to leave the view before `forget` is asked anyway. */
+export const FORGET_OUT_OF_VIEW_TIMEOUT_MS = 15_000;
 /** A fault that needs a whole view now trusts a status at most this old. */
 export const WHOLE_VIEW_FRESH_MS = 5 * VIEW_POLL_INTERVAL_MS;
 /** The source name proxies see for every client. */
@@ -341,6 +343,13 @@ export interface FaultChecks {
   etcdFills: number;
   etcdFullViewsInstalled: number;
   etcdFullRefusals: number;
+  /**
+   * forget: backups killed to be forgotten, those the coordinator forgot (each then gone from its
+   * status), and asks to forget the primary, which must each be refused.
+   */
+  forgets: number;
+  forgotten: number;
+  forgetsOfPrimaryRefused: number;
 }
 
 export const noFaultChecks = (): FaultChecks => ({
@@ -370,6 +379,9 @@ export const noFaultChecks = (): FaultChecks => ({
   etcdFills: 0,
   etcdFullViewsInstalled: 0,
   etcdFullRefusals: 0,
+  forgets: 0,
+  forgotten: 0,
+  forgetsOfPrimaryRefused: 0,
 });
 
 export interface FaultContext {
@@ -512,6 +524,8 @@ class Planner {
         return this.planTotalCrash();
       case 'upgrade':
         return this.planUpgrade();
+      case 'forget':
+        return this.occupancy.directoryLost ? null : this.planForget();
     }
   }
 
@@ -638,6 +652,99 @@ class Planner {
         };
       },
     };
+  }
+
+  // ---- an operator forgets a replica taken out of service -------------------------------------
+
+  /**
+   * kill -9 of a backup taken out of service for good, as an operator replacing its machine would:
+   * once the coordinator took it out of the view, `understudy forget` (through the coordinator's
+   * proxy) must forget it, and it must then be gone from the status; the same ask for the primary
+   * must be refused. Then the replica starts again on its directory (the machine was not replaced
+   * after all): heard as new, it must rejoin like any other. A coordinator restarted meanwhile (the
+   * coordinator nemesis) no longer knows it: a refusal then is an answer, not a problem.
+   */
+  private planForget(): PlannedFault | null {
+    const target = this.chooseTarget(
+      this.freeReplicas().filter((id) => id !== this.primary),
+      0,
+    );
+    if (target === null || this.role(target) !== 'backup') return null;
+    const { cluster, monitor, checks, failureTimeoutMs } = this.context;
+    return {
+      reservation: {
+        kind: 'forget',
+        down: [target],
+        process: target,
+        losesDirectory: false,
+        onCoordinator: false,
+        kills: true,
+      },
+      start: async () => {
+        const fault = this.record('forget', 'backup', `kill ${target} (backup) and forget it`, null);
+        await cluster.killReplica(target);
+        checks.forgets += 1;
+        return {
+          record: fault,
+          holdDescription: 'until it is out of the view and forgotten',
+          hold: async (signal) => {
+            const out = await monitor.waitFor(
+              () => monitor.view !== null && !membersOf(monitor.view).includes(replicaId(target)),
+              FORGET_OUT_OF_VIEW_TIMEOUT_MS,
+              signal,
+            );
+            if (!out) return;
+            // Out of the view means silent for a failure timeout; a little more, for the clock's sake.
+            await sleepUnlessAborted(failureTimeoutMs / 2, signal);
+          },
+          heal: async () => {
+            const outcome = await this.forgetThenAskForThePrimary(target);
+            await cluster.startReplica(target);
+            return `${outcome}; restarted ${target}`;
+          },
+        };
+      },
+    };
+  }
+
+  /** Asks the coordinator to forget `target`, checks what it then lists, and asks for the primary's too. */
+  private async forgetThenAskForThePrimary(target: string): Promise<string> {
+    const { cluster, monitor, checks, problem } = this.context;
+    const client = await Client.connect({
+      coordinator: cluster.coordinatorAddress,
+      deadlineMs: SWITCHOVER_DEADLINE_MS,
+    });
+    try {
+      const inView = monitor.view !== null && membersOf(monitor.view).includes(replicaId(target));
+      const reply = await client.forget(target);
+      let outcome = `${reply.ok ? 'forgotten' : 'not forgotten'}: ${reply.message}`;
+      if (reply.ok) {
+        checks.forgotten += 1;
+        const status = await client.status();
+        if (status.replicas.some((replica) => replica.id === target)) {
+          problem(`${target} was forgotten but the coordinator still lists it`);
+        }
+      } else if (!inView && !/not known|not acting|was heard/.test(reply.message)) {
+        problem(`forgetting ${target}, out of the view and down, was refused: ${reply.message}`);
+      }
+      const primary = monitor.view?.primary;
+      if (primary !== undefined) {
+        const asked = await client.forget(primary);
+        // Refused for being a member (of a view the monitor may not have seen yet), or while the
+        // coordinator is not acting; any other answer means the member rule did not hold.
+        if (asked.ok) problem(`the coordinator forgot ${primary}, the primary: ${asked.message}`);
+        else if (/is a primary of view/.test(asked.message)) checks.forgetsOfPrimaryRefused += 1;
+        else if (!/is a (backup|learner) of view|not acting/.test(asked.message)) {
+          problem(`forgetting ${primary}, the primary, was refused for another reason: ${asked.message}`);
+        }
+        outcome += `; forgetting ${primary} (primary) refused`;
+      }
+      return outcome;
+    } catch (error) {
+      return `no answer: ${error instanceof Error ? error.message : String(error)}`;
+    } finally {
+      await client.close();
+    }
   }
 
   // ---- choosing ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ export const nemesisKinds = [
   'etcd',
   'etcd-full',
   'upgrade',
+  'forget',
 ] as const;
 export type NemesisKind = (typeof nemesisKinds)[number];
 

@@ -311,6 +311,12 @@ export function formatReport(report: ChaosReport): string {
         `back as primary or backup: ${loss.corruptionsRejoined}`,
     );
   }
+  if (loss.forgets > 0) {
+    lines.push(
+      `forget: ${loss.forgets} backups killed to be forgotten, ${loss.forgotten} forgotten (each then gone ` +
+        `from the status), ${loss.forgetsOfPrimaryRefused} asks to forget the primary refused`,
+    );
+  }
   if (loss.transferKills > 0) {
     lines.push(
       `transfer-kills: ${loss.transferKills}, killed mid-transfer: ${loss.transferKillsMidway}, resumed the same snapshot: ` +

@@ -317,14 +317,14 @@ export class Coordinator {
     if (silentTicks < this.config.failureTimeoutTicks) {
       return {
         ok: false,
-        message: `${id} was heard ${this.describeTicks(silentTicks)} ago: stop its process first (a running replica is heard again at its next heartbeat)`,
+        message: `${id} was heard ${this.describeTicks(Math.round(silentTicks))} ago: stop its process first (a running replica is heard again at its next heartbeat)`,
       };
     }
     this.replicas.delete(id);
     this.reconcile();
     return {
       ok: true,
-      message: `${id} forgotten; it had not been heard from for ${this.describeTicks(silentTicks)}`,
+      message: `${id} forgotten; it had not been heard from for ${this.describeTicks(Math.round(silentTicks))}`,
     };
   }
 

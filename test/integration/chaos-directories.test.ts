@@ -1,6 +1,6 @@
 // Short chaos runs against real processes (short-chaos.ts) for lost and damaged data directories,
-// total crashes and the coordinator's faults: a wipe, the coordinator's amnesia, a flipped bit, a
-// transfer killed half way, every replica killed at once (the coordinators on etcd:
+// total crashes and the coordinator's faults: a wipe, the coordinator's amnesia, a replica forgotten,
+// a flipped bit, a transfer killed half way, every replica killed at once (the coordinators on etcd:
 // chaos-etcd.test.ts).
 
 import assert from 'node:assert/strict';
@@ -30,6 +30,22 @@ describeShortChaosRuns(
           loss.amnesiasRecovered,
           loss.amnesias,
           `--recover-from-replicas made a whole view:\n${printed}`,
+        );
+      },
+    },
+    {
+      nemesis: 'forget',
+      seed: 1,
+      first: 'kills a backup, forgets it once out of the view, and starts it again',
+      durationSeconds: 8,
+      failover: false,
+      check: (report, printed) => {
+        const loss = report.faultChecks;
+        assert.ok(loss.forgotten >= 1, `the coordinator forgot the backup:\n${printed}`);
+        assert.equal(
+          loss.forgetsOfPrimaryRefused,
+          loss.forgotten,
+          `each ask for the primary refused:\n${printed}`,
         );
       },
     },
