@@ -733,7 +733,7 @@ class Planner {
         // Refused for being a member (of a view the monitor may not have seen yet), or while the
         // coordinator is not acting; any other answer means the member rule did not hold.
         if (asked.ok) problem(`the coordinator forgot ${primary}, the primary: ${asked.message}`);
-        else if (/is a primary of view/.test(asked.message)) checks.forgetsOfPrimaryRefused += 1;
+        else if (/is the primary of view/.test(asked.message)) checks.forgetsOfPrimaryRefused += 1;
         else if (!/is a (backup|learner) of view|not acting/.test(asked.message)) {
           problem(`forgetting ${primary}, the primary, was refused for another reason: ${asked.message}`);
         }

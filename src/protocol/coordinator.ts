@@ -309,7 +309,7 @@ export class Coordinator {
       return {
         ok: false,
         message:
-          `${id} is a ${role} of view ${current.view.number}: stop its process, and once the coordinator ` +
+          `${id} is ${role === 'primary' ? 'the' : 'a'} ${role} of view ${current.view.number}: stop its process, and once the coordinator ` +
           'took it out of the view (within the failure timeout) it can be forgotten',
       };
     }

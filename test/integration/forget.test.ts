@@ -62,7 +62,7 @@ describe('understudy forget', { concurrency: false }, () => {
     assert.match(again.stdout, new RegExp(`forget refused: ${gone} is not known to this coordinator`));
     const primary = await runCli(['forget', view.primary, ...coordinator()]);
     assert.equal(primary.code, 1);
-    assert.match(primary.stdout, new RegExp(`forget refused: ${view.primary} is a primary of view`));
+    assert.match(primary.stdout, new RegExp(`forget refused: ${view.primary} is the primary of view`));
     const empty = await runCli(['forget', ' ', ...coordinator()]);
     assert.equal(empty.code, 2, 'a usage error');
     assert.match(empty.stderr, /the replica id must not be empty/);

@@ -44,7 +44,7 @@ test('refused with why: a member of the view, a replica still heard, one never h
   const number = harness.viewNumber;
   assert.deepEqual(harness.coordinator.forgetReplica(r1), {
     ok: false,
-    message: `r1 is a primary of view ${number}: stop its process, and once the coordinator took it out of the view (within the failure timeout) it can be forgotten`,
+    message: `r1 is the primary of view ${number}: stop its process, and once the coordinator took it out of the view (within the failure timeout) it can be forgotten`,
   });
   assert.match(
     harness.coordinator.forgetReplica(r2).message,
