@@ -238,6 +238,27 @@ describe('a cluster that asks for tokens and a cluster secret', { concurrency: f
     assert.equal((await cluster.waitForView((candidate) => candidate.primary === to)).primary, to);
   });
 
+  test('a forget with a client token is refused and counted; with an admin token it is answered', async () => {
+    const coordinatorAdmin = adminAddressOf(cluster.coordinator ?? undefined);
+    const before = await counter(coordinatorAdmin, 'understudy_requests_refused_total', 'not_admin');
+    const asClient = await (await connect(app1.token)).forget('r9');
+    assert.deepEqual(asClient, {
+      type: 'forget_reply',
+      id: asClient.id,
+      ok: false,
+      message: 'NOT_AUTHORIZED: forgetting a replica needs an admin token; app1 is a client',
+    });
+    assert.equal(
+      await counter(coordinatorAdmin, 'understudy_requests_refused_total', 'not_admin'),
+      before + 1,
+    );
+    const cli = await runCli(['forget', 'r9', '--coordinator', cluster.coordinatorAddress], {
+      UNDERSTUDY_TOKEN_FILE: ops.file,
+    });
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+    assert.match(cli.stdout, /forget refused: r9 is not known to this coordinator/);
+  });
+
   test('a snapshot save with a client token is refused and counted; with an admin token it saves', async () => {
     const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
     const primaryAdmin = adminAddressOf(cluster.replicas.get(view.primary));
