@@ -737,7 +737,7 @@ class Planner {
         else if (!/is a (backup|learner) of view|not acting/.test(asked.message)) {
           problem(`forgetting ${primary}, the primary, was refused for another reason: ${asked.message}`);
         }
-        outcome += `; forgetting ${primary} (primary) refused`;
+        outcome += `; forgetting ${primary} (primary): ${asked.ok ? 'done' : `refused: ${asked.message}`}`;
       }
       return outcome;
     } catch (error) {

@@ -12,8 +12,8 @@
 // like a restarted coordinator, it waits out any lease the previous leader may have granted.
 //
 // With credentials, every client connection brings a token, and a switchover and a forget (the
-// calls that change the cluster) an admin token; with a cluster secret, a replica must bring it, so a process
-// that reaches this port cannot report as a replica of the cluster.
+// calls that change the cluster) an admin token; with a cluster secret, a replica must bring it, so
+// a process that reaches this port cannot report as a replica of the cluster.
 
 import { BadFrameError, ConfigError } from '../errors.js';
 import { commitRulesMismatch, commitRulesOf } from '../protocol/config.js';

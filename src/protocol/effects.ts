@@ -90,13 +90,13 @@ export const emptyCoordinatorState: CoordinatorState = {
   formatLevel: BASE_FORMAT_LEVEL,
 };
 
-/** How a planned switchover (Coordinator.requestSwitchover) ended. */
-/** What became of `understudy forget`: done, or refused with why. */
+/** What became of `understudy forget` (Coordinator.forgetReplica): done, or refused with why. */
 export interface ForgetOutcome {
   readonly ok: boolean;
   readonly message: string;
 }
 
+/** How a planned switchover (Coordinator.requestSwitchover) ended. */
 export interface SwitchoverOutcome {
   readonly to: ReplicaId;
   readonly ok: boolean;
