@@ -461,26 +461,12 @@ export class ReplicatedClient {
    * Asked once, never resent: a second ask while one is under way is refused.
    */
   async switchover(to: string): Promise<SwitchoverReply> {
-    const connection = new SharedConnection(
-      this.options.coordinator,
-      this.hello,
+    return this.askCoordinatorOnce(
       parseSwitchoverReply,
-      this.nextId,
-      this.dialing,
+      (id) => ({ type: 'switchover_request', id, to: replicaId(to) }),
+      `switchover to ${to}`,
+      'whether it happened',
     );
-    try {
-      return await connection.call(
-        (id) => ({ type: 'switchover_request', id, to: replicaId(to) }),
-        this.deadline(),
-      );
-    } catch (error) {
-      if (error instanceof HandshakeError) throw error;
-      const why = error instanceof Error ? error.message : String(error);
-      // The coordinator may still carry it out: only the view can tell.
-      throw new UnavailableError(`switchover to ${to}: ${why}; whether it happened: see understudy status`);
-    } finally {
-      connection.close();
-    }
   }
 
   /**
@@ -490,22 +476,38 @@ export class ReplicatedClient {
    * heard (stop it first), or not known. A cluster that asks for tokens wants an admin token.
    */
   async forget(id: string): Promise<ForgetReply> {
+    return this.askCoordinatorOnce(
+      parseForgetReply,
+      (callId) => ({ type: 'forget_request', id: callId, replica: replicaId(id) }),
+      `forget ${id}`,
+      'whether it was forgotten',
+    );
+  }
+
+  /**
+   * An operator's call to the coordinator, on a connection of its own, sent once and never resent.
+   * Without an answer the coordinator may still have carried it out: only its status can tell, and
+   * the UnavailableError says so (`what`, `whether`).
+   */
+  private async askCoordinatorOnce<Reply extends { readonly id: number }>(
+    parse: (message: unknown) => Reply,
+    build: (id: number) => object,
+    what: string,
+    whether: string,
+  ): Promise<Reply> {
     const connection = new SharedConnection(
       this.options.coordinator,
       this.hello,
-      parseForgetReply,
+      parse,
       this.nextId,
       this.dialing,
     );
     try {
-      return await connection.call(
-        (callId) => ({ type: 'forget_request', id: callId, replica: replicaId(id) }),
-        this.deadline(),
-      );
+      return await connection.call(build, this.deadline());
     } catch (error) {
       if (error instanceof HandshakeError) throw error;
       const why = error instanceof Error ? error.message : String(error);
-      throw new UnavailableError(`forget ${id}: ${why}; whether it was forgotten: see understudy status`);
+      throw new UnavailableError(`${what}: ${why}; ${whether}: see understudy status`);
     } finally {
       connection.close();
     }
