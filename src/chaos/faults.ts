@@ -261,6 +261,15 @@ export interface Reservation {
   readonly exclusive?: boolean;
 }
 
+/** The reservation of a fault that takes one replica out of service through its process. */
+function oneReplica(
+  kind: NemesisKind,
+  target: string,
+  { losesDirectory = false, kills = false }: { losesDirectory?: boolean; kills?: boolean } = {},
+): Reservation {
+  return { kind, down: [target], process: target, losesDirectory, onCoordinator: false, kills };
+}
+
 /** The reservations of the faults in progress, summed up. */
 export class Occupancy {
   readonly down: ReadonlySet<string>;
@@ -672,14 +681,7 @@ class Planner {
     if (target === null || this.role(target) !== 'backup') return null;
     const { cluster, monitor, checks, failureTimeoutMs } = this.context;
     return {
-      reservation: {
-        kind: 'forget',
-        down: [target],
-        process: target,
-        losesDirectory: false,
-        onCoordinator: false,
-        kills: true,
-      },
+      reservation: oneReplica('forget', target, { kills: true }),
       start: async () => {
         const fault = this.record('forget', 'backup', `kill ${target} (backup) and forget it`, null);
         await cluster.killReplica(target);
@@ -836,14 +838,7 @@ class Planner {
             target,
           );
     return {
-      reservation: {
-        kind,
-        down: [target],
-        process: target,
-        losesDirectory: false,
-        onCoordinator: false,
-        kills: kind === 'kill',
-      },
+      reservation: oneReplica(kind, target, { kills: kind === 'kill' }),
       start: async () => {
         const fault = record();
         if (cutFirstMs !== null) await this.cutOffThenKill(target, cutFirstMs);
@@ -885,13 +880,7 @@ class Planner {
     const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_HANG_MS));
     const role = this.role(target);
     return {
-      reservation: {
-        kind: 'disk-hang',
-        down: [target],
-        process: target,
-        losesDirectory: false,
-        onCoordinator: false,
-      },
+      reservation: oneReplica('disk-hang', target),
       start: async () => {
         const fault = this.record(
           'disk-hang',
@@ -936,14 +925,7 @@ class Planner {
     const restartWhileFull = this.random.chance(DISK_FULL_RESTART_WHILE_FULL_PROBABILITY);
     const role = this.role(target);
     return {
-      reservation: {
-        kind: 'disk-full',
-        down: [target],
-        process: target,
-        losesDirectory: false,
-        onCoordinator: false,
-        kills: true,
-      },
+      reservation: oneReplica('disk-full', target, { kills: true }),
       start: async () => {
         const fault = this.record(
           'disk-full',
@@ -1227,13 +1209,7 @@ class Planner {
         this.ifPrimary(target),
       );
     return {
-      reservation: {
-        kind: 'pause-partition',
-        down: [target],
-        process: target,
-        losesDirectory: false,
-        onCoordinator: false,
-      },
+      reservation: oneReplica('pause-partition', target),
       start: async () => {
         const fault = record();
         cluster.replica(target).pause();
@@ -1282,13 +1258,7 @@ class Planner {
       );
     const viewNumber = this.viewNumber;
     return {
-      reservation: {
-        kind: 'wipe',
-        down: [target],
-        process: target,
-        losesDirectory: true,
-        onCoordinator: false,
-      },
+      reservation: oneReplica('wipe', target, { losesDirectory: true }),
       start: async () => {
         const fault = record();
         await cluster.killReplica(target);
@@ -1379,13 +1349,7 @@ class Planner {
     const role = this.role(target);
     const viewNumber = this.viewNumber;
     return {
-      reservation: {
-        kind: 'corrupt',
-        down: [target],
-        process: target,
-        losesDirectory: true,
-        onCoordinator: false,
-      },
+      reservation: oneReplica('corrupt', target, { losesDirectory: true }),
       start: async () => {
         const startNs = this.context.clock();
         const logFile = cluster.replica(target).logPath;
@@ -1529,13 +1493,7 @@ class Planner {
         null,
       );
     return {
-      reservation: {
-        kind: 'transfer-kill',
-        down: [target],
-        process: target,
-        losesDirectory: true,
-        onCoordinator: false,
-      },
+      reservation: oneReplica('transfer-kill', target, { losesDirectory: true }),
       start: async () => {
         const fault = record();
         const logFile = cluster.replica(target).logPath;
@@ -1654,14 +1612,7 @@ class Planner {
     const role = wasKeptOut ? 'kept out for its format level' : this.role(target);
     const viewNumber = this.viewNumber;
     return {
-      reservation: {
-        kind: 'upgrade',
-        down: [target],
-        process: target,
-        losesDirectory: false,
-        onCoordinator: false,
-        kills: true,
-      },
+      reservation: oneReplica('upgrade', target, { kills: true }),
       start: async () => {
         const fault = this.record(
           'upgrade',
@@ -1727,14 +1678,7 @@ class Planner {
       }
     };
     return {
-      reservation: {
-        kind: 'upgrade',
-        down: [target],
-        process: target,
-        losesDirectory: true,
-        onCoordinator: false,
-        kills: true,
-      },
+      reservation: oneReplica('upgrade', target, { losesDirectory: true, kills: true }),
       start: async () => {
         const fault = this.record(
           'upgrade',

@@ -441,15 +441,10 @@ export class CoordinatorServer {
         }
         const by = principal === null ? {} : { by: principal.name };
         if (request.type === 'forget_request') {
-          if (principal !== null && principal.role !== 'admin') {
-            countRequestRefusal('not_admin');
+          const notAdmin = notAdminRefusal(principal, 'forgetting a replica');
+          if (notAdmin !== null) {
             this.logger.warn({ replica: request.replica, ...by }, 'forget refused: not an admin token');
-            connection.send(
-              forgetReply(request.id, {
-                ok: false,
-                message: `${ErrorCode.notAuthorized}: forgetting a replica needs an admin token; ${principal.name} is a client`,
-              }),
-            );
+            connection.send(forgetReply(request.id, { ok: false, message: notAdmin }));
             return;
           }
           const outcome = term.core.forgetReplica(request.replica);
@@ -460,16 +455,11 @@ export class CoordinatorServer {
           this.flush(term);
           return;
         }
-        if (principal !== null && principal.role !== 'admin') {
-          countRequestRefusal('not_admin');
+        const notAdmin = notAdminRefusal(principal, 'a switchover');
+        if (notAdmin !== null) {
           this.logger.warn({ to: request.to, ...by }, 'switchover refused: not an admin token');
           connection.send(
-            switchoverReply(request.id, {
-              ok: false,
-              to: request.to,
-              message: `${ErrorCode.notAuthorized}: a switchover needs an admin token; ${principal.name} is a client`,
-              view: null,
-            }),
+            switchoverReply(request.id, { ok: false, to: request.to, message: notAdmin, view: null }),
           );
           return;
         }
@@ -564,6 +554,16 @@ export class CoordinatorServer {
       }
     }
   }
+}
+
+/**
+ * The refusal of `what` (a call that changes the cluster) to a client token, counted, or null when
+ * the principal may ask it: an admin token, or no token asked for.
+ */
+function notAdminRefusal(principal: Principal | null, what: string): string | null {
+  if (principal === null || principal.role === 'admin') return null;
+  countRequestRefusal('not_admin');
+  return `${ErrorCode.notAuthorized}: ${what} needs an admin token; ${principal.name} is a client`;
 }
 
 function forgetReply(id: number, outcome: ForgetOutcome): ForgetReply {
