@@ -23,7 +23,7 @@ import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { StateSize } from '../protocol/state-machine.js';
 import type { Role } from '../protocol/types.js';
-import type { LocalReplica } from '../resp/index.js';
+import type { LocalPersistence, LocalReplica } from '../resp/index.js';
 import { type AccessPolicy, formatAddress, type LocalLink, type TlsMaterial } from '../transport/index.js';
 import { serverAccess } from './auth-files.js';
 import { address, exitCode, PORT_MAX } from './options.js';
@@ -383,6 +383,7 @@ async function withRespPort(
   replica: {
     status(): LocalReplica;
     stateSize(): StateSize | null;
+    persistence(): LocalPersistence;
     readonly role: Role;
     readonly localLink: LocalLink;
   },
@@ -400,6 +401,7 @@ async function withRespPort(
         clusterId: flags.clusterId,
         local: () => replica.status(),
         stateSize: () => replica.stateSize(),
+        persistence: () => replica.persistence(),
         isPrimary: () => replica.role === 'primary',
         readOnlyByDefault: flags.respReads === 'replica',
         readStalenessMs: flags.respReadStalenessMs,

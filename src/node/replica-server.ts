@@ -199,6 +199,9 @@ export class ReplicaServer {
   private closed = false;
   /** Snapshot writes and renames, one after another in the order the core asked for them. */
   private snapshotWork: Promise<void> = Promise.resolve();
+  /** A snapshot is being written now, and how the last write ended (INFO persistence). */
+  private writingSnapshot = false;
+  private lastSnapshotWriteFailed: boolean | null = null;
   private readonly fetcher: SnapshotFetcher;
   private readonly snapshotServer: SnapshotServer;
   private readonly saves: SnapshotSaves;
@@ -425,6 +428,11 @@ export class ReplicaServer {
   /** The core's view of itself, for tests and status pages. */
   status() {
     return this.core.status();
+  }
+
+  /** What its disk is doing: a snapshot being written, how the last write ended (INFO persistence). */
+  persistence(): { readonly writingSnapshot: boolean; readonly lastSnapshotWriteFailed: boolean | null } {
+    return { writingSnapshot: this.writingSnapshot, lastSnapshotWriteFailed: this.lastSnapshotWriteFailed };
   }
 
   /** The state machine's size, if its service measures it (the Redis port's INFO keyspace). */
@@ -688,12 +696,17 @@ export class ReplicaServer {
         crashIfAt('before-snapshot');
         this.afterSnapshotWork(async () => {
           let info: SnapshotInfo;
+          this.writingSnapshot = true;
           try {
             info = await this.snapshots.write(position, payload);
           } catch (error) {
+            this.lastSnapshotWriteFailed = true;
             this.snapshotWriteFailed(position, error);
             return;
+          } finally {
+            this.writingSnapshot = false;
           }
+          this.lastSnapshotWriteFailed = false;
           crashIfAt('snapshot-written');
           this.core.snapshotWritten(info);
         });

@@ -22,7 +22,7 @@ import {
 import type { StatusReply } from '../protocol/messages.js';
 import type { StateSize } from '../protocol/state-machine.js';
 import type { LocalLink } from '../transport/index.js';
-import type { LocalReplica, RespBackend } from './context.js';
+import type { LocalPersistence, LocalReplica, RespBackend } from './context.js';
 import { infoStatusWaitMs } from './limits.js';
 
 export interface ClusterBackendOptions {
@@ -32,6 +32,8 @@ export interface ClusterBackendOptions {
   readonly local: () => LocalReplica;
   /** The size of this replica's state (INFO keyspace); none if absent. */
   readonly stateSize?: () => StateSize | null;
+  /** What the replica's disk is doing (INFO persistence). */
+  readonly persistence?: () => LocalPersistence;
   /** Whether this replica is the primary now: asked at each READONLY read, so cheaper than `local`. */
   readonly isPrimary?: () => boolean;
   /** How long one command may take, retries included (the client's default if absent). */
@@ -111,6 +113,7 @@ export function clusterBackend(options: ClusterBackendOptions): RespBackend {
     client,
     local: options.local,
     stateSize: options.stateSize ?? (() => null),
+    ...(options.persistence === undefined ? {} : { persistence: options.persistence }),
     readOnlyByDefault: options.readOnlyByDefault ?? false,
     replicaReadOptions(minIndex: number): ReadOptions | undefined {
       if (isPrimary()) return undefined;

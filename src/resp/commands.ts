@@ -4,6 +4,8 @@ import { commandCommand } from './command-command.js';
 import { CommandTable } from './command-table.js';
 import { configCommand } from './config-command.js';
 import { connectionCommands } from './connection-commands.js';
+import { infoCommand } from './info-command.js';
+import { keyFactsCommands } from './key-facts-commands.js';
 import { keyspaceCommands } from './keyspace-commands.js';
 import { kvCommands } from './kv-commands.js';
 import { replicationCommands } from './replication-commands.js';
@@ -14,10 +16,12 @@ export function createCommandTable(): CommandTable {
   const table: CommandTable = new CommandTable([
     ...kvCommands,
     ...keyspaceCommands,
+    ...keyFactsCommands,
     ...connectionCommands,
     ...replicationCommands,
     ...transactionCommands,
     ...watchCommands,
+    infoCommand,
     configCommand,
     commandCommand(() => table),
   ]);

@@ -1,64 +1,15 @@
 // Commands about the connection itself, answered here without the cluster: PING, ECHO, QUIT, AUTH
-// (auth.ts), CLIENT SETNAME/GETNAME/ID, SELECT 0, and HELLO, which speaks RESP2 only (HELLO 3 gets NOPROTO, as from a
+// (auth.ts), CLIENT (client-command.ts), SELECT 0, and HELLO, which speaks RESP2 only (HELLO 3 gets NOPROTO, as from a
 // server without RESP3, and clients such as ioredis then stay on RESP2).
 
 import { integerArgument, lowerName } from './arguments.js';
 import { auth, authenticate, helloNoAuthRefusal } from './auth.js';
+import { client, clientNameProblem } from './client-command.js';
 import { type CommandSpec, wrongArity } from './command-table.js';
 import type { CommandContext } from './context.js';
-import { clientNameBytesMax } from './limits.js';
 import { type RespReply, reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
-
-/** A name is printable ASCII without spaces, as Redis requires. */
-function nameProblem(name: Buffer): string | null {
-  if (name.length > clientNameBytesMax) return `ERR Client names are limited to ${clientNameBytesMax} bytes`;
-  for (const byte of name) {
-    if (byte < 0x21 || byte > 0x7e)
-      return 'ERR Client names cannot contain spaces, newlines or special characters.';
-  }
-  return null;
-}
-
-const clientHelp = [
-  'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
-  'GETNAME',
-  '    Return the name of the current connection.',
-  'ID',
-  '    Return the ID of the current connection.',
-  'SETNAME <name>',
-  '    Assign the name <name> to the current connection.',
-  'HELP',
-  '    Print this help.',
-];
-
-function client(args: readonly Buffer[], context: CommandContext): RespReply {
-  const subcommand = lowerName(arg(args, 1));
-  const exactly = (count: number): boolean => args.length === count;
-  switch (subcommand) {
-    case 'setname': {
-      if (!exactly(3)) return wrongArity('client|setname');
-      const problem = nameProblem(arg(args, 2));
-      if (problem !== null) return reply.error(problem);
-      const name = arg(args, 2).toString('latin1');
-      context.connection.name = name === '' ? null : name;
-      return reply.ok;
-    }
-    case 'getname':
-      if (!exactly(2)) return wrongArity('client|getname');
-      return reply.bulk(context.connection.name);
-    case 'id':
-      if (!exactly(2)) return wrongArity('client|id');
-      return reply.integer(context.connection.id);
-    case 'help':
-      return reply.array(clientHelp.map((line) => reply.simple(line)));
-    default:
-      return reply.error(
-        `ERR unknown subcommand '${arg(args, 1).toString('utf8').slice(0, 128)}'. Try CLIENT HELP.`,
-      );
-  }
-}
 
 /** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only; AUTH as auth.ts checks it. */
 function hello(args: readonly Buffer[], context: CommandContext): RespReply {
@@ -70,7 +21,7 @@ function hello(args: readonly Buffer[], context: CommandContext): RespReply {
   for (let at = 2; at < args.length; at++) {
     const option = lowerName(arg(args, at));
     if (option === 'setname' && at + 1 < args.length) {
-      const problem = nameProblem(arg(args, at + 1));
+      const problem = clientNameProblem(arg(args, at + 1));
       if (problem !== null) return reply.error(problem);
       name = arg(args, at + 1).toString('latin1');
       at += 1;

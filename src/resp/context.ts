@@ -16,7 +16,15 @@ import type { SharedSequences } from './shared-sequences.js';
 /** This replica as its core sees itself: what INFO reports besides the coordinator's view. */
 export type LocalReplica = Pick<
   ReplicaSnapshot,
-  'id' | 'role' | 'view' | 'lastIndex' | 'durableIndex' | 'commitIndex' | 'appliedIndex'
+  | 'id'
+  | 'role'
+  | 'view'
+  | 'lastIndex'
+  | 'durableIndex'
+  | 'commitIndex'
+  | 'appliedIndex'
+  | 'snapshot'
+  | 'transfer'
 >;
 
 export interface RespBackend {
@@ -29,6 +37,8 @@ export interface RespBackend {
   local(): LocalReplica;
   /** The size of this replica's state, if its service measures it (INFO keyspace). */
   stateSize?(): StateSize | null;
+  /** What this replica's disk is doing (INFO persistence), if the port runs in a replica. */
+  persistence?(): LocalPersistence;
   /** The coordinator's status, asked with `token`, or null if it did not answer soon (INFO must not hang on it). */
   clusterStatus(token: string | null): Promise<StatusReply | null>;
   /**
@@ -42,12 +52,31 @@ export interface RespBackend {
   close(): Promise<void>;
 }
 
+/** What this replica's disk is doing, as INFO persistence reports it. */
+export interface LocalPersistence {
+  /** It is writing a snapshot of its state now. */
+  readonly writingSnapshot: boolean;
+  /** Its last snapshot write failed (null: none was tried since it started). */
+  readonly lastSnapshotWriteFailed: boolean | null;
+}
+
 /** One client connection's own state. */
 export interface ConnectionState {
   /** Unique in this process, from 1 (CLIENT ID, HELLO). */
   readonly id: number;
+  /** The client's address and the port's, as host:port (CLIENT LIST). */
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  /** performance.now() when it connected, and when its last command came (CLIENT LIST's age, idle). */
+  readonly connectedAtMs: number;
+  lastCommandAtMs: number;
+  /** Its last command's arguments, name first (CLIENT LIST's cmd), or null before one. */
+  lastCommand: readonly Buffer[] | null;
   /** CLIENT SETNAME, or null. */
   name: string | null;
+  /** CLIENT SETINFO LIB-NAME and LIB-VER: the client library, as it names itself. */
+  libName: string | null;
+  libVersion: string | null;
   /**
    * The replicas besides the primary that held this connection's last acknowledged write when it was
    * answered (WAIT), or null before its first write.
@@ -114,4 +143,6 @@ export interface CommandContext {
   readonly sharing: SharedSequences;
   /** What the port has seen so far (INFO stats). */
   readonly counters: Readonly<RespCounters>;
+  /** Every connection of the port open now, by id (CLIENT LIST, INFO clients). */
+  readonly connections: ReadonlyMap<number, Readonly<ConnectionState>>;
 }

@@ -2,5 +2,5 @@
 // redis-benchmark, through the client library.
 
 export { type ClusterBackendOptions, clusterBackend } from './backend.js';
-export type { LocalReplica, RespBackend } from './context.js';
+export type { LocalPersistence, LocalReplica, RespBackend } from './context.js';
 export { REDIS_COMPATIBLE_VERSION, type RespCounters, RespServer, type RespServerOptions } from './server.js';

@@ -1,4 +1,4 @@
-// SCAN and KEYS: the keys themselves. SCAN walks them a few at a time with Redis's promise (a full
+// SCAN, KEYS and RANDOMKEY: the keys themselves. SCAN walks them a few at a time with Redis's promise (a full
 // iteration returns every key present from its start to its end; state-machine/kv-key-buckets.ts).
 // KEYS answers every match, gathered here by such a walk, keysPageCount keys a read: a store's
 // every key in one read held a primary of 330,000 keys 2.5 s, and the coordinator replaced it. So,
@@ -86,7 +86,36 @@ async function keys(args: readonly Buffer[], context: CommandContext): Promise<R
   return reply.encoded(Buffer.concat([Buffer.from(`*${count}\r\n`), ...parts]));
 }
 
+/** A bucket to start RANDOMKEY's look from: any of them, each as likely. */
+const randomCursor = (): number => Math.floor(Math.random() * SCAN_CURSOR_BUILDING);
+
+/** Pages RANDOMKEY asks for at most before it answers that the store is still making its buckets. */
+const randomKeyPagesMax = 64;
+
+/**
+ * RANDOMKEY: a key of the first bucket that holds one from a random bucket on (SCAN's buckets, spread
+ * by a keyed hash, so each key is about as likely as the others), or from the first bucket if none
+ * after it does; nil only when a walk from the start found none. Like Redis's, not exactly uniform.
+ */
+async function randomKey(_args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
+  let cursor = randomCursor();
+  let fromStart = false;
+  for (let page = 0; page < randomKeyPagesMax; page++) {
+    const answer = await scanPage(cursor, { match: null, count: 1 }, context);
+    if (!isPage(answer)) return answer;
+    const { keys } = answer;
+    if (keys.length > 0) return reply.bulk(keys[Math.floor(Math.random() * keys.length)] as Uint8Array);
+    if (answer.cursor === 0) {
+      if (fromStart) return reply.nullBulk;
+      fromStart = true;
+    }
+    cursor = answer.cursor;
+  }
+  return reply.error('BUSY the store is still indexing its keys for SCAN; try RANDOMKEY again in a moment');
+}
+
 export const keyspaceCommands: readonly CommandSpec[] = [
+  { name: 'randomkey', arity: 1, flags: ['readonly'], keys: [0, 0, 0], handler: randomKey },
   {
     name: 'scan',
     arity: -2,

@@ -27,7 +27,7 @@ import { runPlanned } from './pipeline.js';
 import { type RespReply, reply } from './replies.js';
 
 /** A plan whose reply reads the result of its own operation's kind. */
-function planOf<K extends KvOperationKind>(
+export function planOf<K extends KvOperationKind>(
   operation: KvOperationOf<K>,
   answer: (result: KvResultOf<K>) => RespReply,
 ): KvPlan {
@@ -36,7 +36,7 @@ function planOf<K extends KvOperationKind>(
 }
 
 /** A key/value command: its handler runs its plan alone. */
-function kvCommand(
+export function kvCommand(
   spec: Omit<CommandSpec, 'handler' | 'plan'> & { readonly plan: (args: readonly Buffer[]) => Planned },
 ): CommandSpec {
   return {

@@ -79,6 +79,7 @@ export class RespServer {
   });
   readonly #table = createCommandTable();
   readonly #sockets = new Set<Socket>();
+  readonly #connections = new Map<number, ConnectionState>();
   // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
   readonly #gate = new ConnectionGate({
     connectionsMax,
@@ -154,9 +155,17 @@ export class RespServer {
     this.counters.connections += 1;
     this.#sockets.add(socket);
     socket.setNoDelay(true);
+    const connectedAtMs = performance.now();
     const connection: ConnectionState = {
       id: this.#nextConnectionId++,
+      remoteAddress: formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0),
+      localAddress: formatAddress(socket.localAddress ?? '', socket.localPort ?? 0),
+      connectedAtMs,
+      lastCommandAtMs: connectedAtMs,
+      lastCommand: null,
       name: null,
+      libName: null,
+      libVersion: null,
       lastWriteBackups: null,
       readOnly: this.options.backend.readOnlyByDefault,
       lastWriteIndex: 0,
@@ -173,7 +182,9 @@ export class RespServer {
       credentials: this.options.credentials ?? null,
       sharing: this.#sharing,
       counters: this.counters,
+      connections: this.#connections,
     };
+    this.#connections.set(connection.id, connection);
     const parser = new RespParser();
     const queue: Queued[] = [];
     let running = false;
@@ -234,6 +245,7 @@ export class RespServer {
     socket.on('close', () => {
       finish();
       this.#sockets.delete(socket);
+      this.#connections.delete(connection.id);
     });
   }
 
@@ -243,6 +255,8 @@ export class RespServer {
    * encoded as one buffer.
    */
   async #runNext(command: RespCommand, queue: Queued[], context: CommandContext): Promise<Buffer> {
+    context.connection.lastCommand = command;
+    context.connection.lastCommandAtMs = performance.now();
     if (context.connection.transaction !== null) {
       const queued = queueCommand(lowerName(command[0] ?? Buffer.alloc(0)), command, context, this.#table);
       if (queued !== null) {
@@ -270,6 +284,7 @@ export class RespServer {
       planned.push(plan);
       bytes += more;
     }
+    context.connection.lastCommand = commands[commands.length - 1] as RespCommand;
     if (planned.length === 1) {
       this.#answered(1);
       return encodeReply(await this.#guard(command, () => runPlanned(first, context, bytes)));

@@ -298,6 +298,8 @@ describe('AUTH on the Redis port', () => {
     durableIndex: logIndex(0),
     commitIndex: logIndex(0),
     appliedIndex: logIndex(0),
+    snapshot: null,
+    transfer: null,
   };
   const backend: RespBackend = {
     client: (token) => {

@@ -30,6 +30,8 @@ const local: LocalReplica = {
   durableIndex: logIndex(12),
   commitIndex: logIndex(11),
   appliedIndex: logIndex(11),
+  snapshot: null,
+  transfer: null,
 };
 
 /** A cluster nobody can reach: every command that needs it fails, after `delayMs`. */
@@ -208,7 +210,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':63',
+      ':66',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -949,6 +951,229 @@ describe('pipelines', () => {
         // ...and the write with what follows it.
         ['put', 'get'],
       ],
+    );
+  });
+});
+
+describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence, MEMORY, OBJECT, RANDOMKEY', () => {
+  const servers: RespServer[] = [];
+  const start = async () => {
+    const { backend, calls, store } = storeBackend(false);
+    return { ...(await startPort(backend, servers)), calls, store };
+  };
+
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  /** The fields of CLIENT LIST's lines, one record per connection. */
+  const clientLines = (text: string): Record<string, string>[] =>
+    text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) =>
+        Object.fromEntries(line.split(' ').map((field) => field.split('=', 2) as [string, string])),
+      );
+
+  test('CLIENT LIST names every connection with its address, name, library, flags and last command; ID and TYPE filter it', async () => {
+    const { port } = await start();
+    const other = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    const caller = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      assert.equal(await other.command(['CLIENT', 'SETNAME', 'worker-7'], 5_000), 'OK');
+      assert.equal(await other.command(['READONLY'], 5_000), 'OK');
+      assert.equal(await other.command(['MULTI'], 5_000), 'OK');
+      assert.equal(await other.command(['SET', 'k', 'v'], 5_000), 'QUEUED');
+      assert.equal(await caller.command(['CLIENT', 'SETINFO', 'LIB-NAME', 'tool'], 5_000), 'OK');
+      assert.equal(await caller.command(['CLIENT', 'SETINFO', 'lib-ver', '1.2.3'], 5_000), 'OK');
+      const listed = await caller.command(['CLIENT', 'LIST'], 5_000);
+      assert(Buffer.isBuffer(listed), 'CLIENT LIST answers a bulk string');
+      const records = clientLines(listed.toString('utf8'));
+      assert.equal(records.length, 2);
+      const [otherRecord, callerRecord] = records;
+      assert.equal(otherRecord?.name, 'worker-7');
+      assert.equal(otherRecord?.flags, 'xr');
+      assert.equal(otherRecord?.multi, '1');
+      assert.equal(otherRecord?.cmd, 'set');
+      assert.match(otherRecord?.addr ?? '', /^127\.0\.0\.1:\d+$/);
+      assert.equal(otherRecord?.laddr, `127.0.0.1:${port}`);
+      assert.equal(callerRecord?.['lib-name'], 'tool');
+      assert.equal(callerRecord?.['lib-ver'], '1.2.3');
+      assert.equal(callerRecord?.cmd, 'client|list');
+      assert.equal(callerRecord?.flags, 'N');
+      assert.equal(callerRecord?.multi, '-1');
+      assert.equal(callerRecord?.user, 'default');
+      const callerId = await caller.command(['CLIENT', 'ID'], 5_000);
+      assert.equal(Number(callerRecord?.id), callerId);
+      const mine = await caller.command(['CLIENT', 'INFO'], 5_000);
+      assert(Buffer.isBuffer(mine));
+      assert.equal(clientLines(mine.toString('utf8'))[0]?.cmd, 'client|info');
+      const byId = await caller.command(['CLIENT', 'LIST', 'ID', String(otherRecord?.id)], 5_000);
+      assert(Buffer.isBuffer(byId));
+      assert.deepEqual(
+        clientLines(byId.toString('utf8')).map((record) => record.name),
+        ['worker-7'],
+      );
+      assert.equal(String(await caller.command(['CLIENT', 'LIST', 'TYPE', 'replica'], 5_000)), '');
+      assert.equal(
+        clientLines(String(await caller.command(['CLIENT', 'LIST', 'TYPE', 'normal'], 5_000))).length,
+        2,
+      );
+      const refusals: (string | RedisReply)[] = [];
+      for (const command of [
+        ['CLIENT', 'LIST', 'TYPE', 'nosuch'],
+        ['CLIENT', 'LIST', 'ID', '0'],
+        ['CLIENT', 'LIST', 'bogus'],
+        ['CLIENT', 'SETINFO', 'LIB-NAME', 'has space'],
+        ['CLIENT', 'SETINFO', 'colour', 'x'],
+        ['CLIENT', 'SETINFO', 'LIB-VER'],
+      ]) {
+        refusals.push(messageOf(await caller.command(command, 5_000)));
+      }
+      assert.deepEqual(refusals, [
+        "ERR Unknown client type 'nosuch'",
+        'ERR Invalid client ID',
+        'ERR syntax error',
+        'ERR lib-name cannot contain spaces, newlines or special characters.',
+        "ERR Unrecognized option 'colour'",
+        "ERR wrong number of arguments for 'client|setinfo' command",
+      ]);
+    } finally {
+      other.close();
+      caller.close();
+    }
+  });
+
+  test('INFO clients counts the open connections; INFO persistence the log entries since the newest snapshot; INFO cpu this process', async () => {
+    const { port } = await start();
+    const idle = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      assert.equal(await idle.command(['READONLY'], 5_000), 'OK');
+      const [clients, persistence, cpu, all] = await oneByOne(port, [
+        'INFO clients',
+        'INFO persistence',
+        'INFO cpu',
+        'INFO',
+      ]);
+      assert.match(
+        String(clients),
+        /^# Clients\r\nconnected_clients:2\r\nmaxclients:10000\r\nblocked_clients:0\r\ntracking_clients:0\r\nunderstudy_readonly_clients:1\r\n$/,
+      );
+      // The stand-in replica: log index 12, no snapshot, no transfer, no disk facts of its own.
+      assert.match(
+        String(persistence),
+        /^# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:12\r\n/,
+      );
+      assert.doesNotMatch(String(persistence), /rdb_bgsave_in_progress/);
+      assert.match(String(persistence), /aof_enabled:1\r\naof_rewrite_in_progress:0\r\n/);
+      assert.match(String(cpu), /^# CPU\r\nused_cpu_sys:\d+\.\d{6}\r\nused_cpu_user:\d+\.\d{6}\r\n$/);
+      const titles = [...String(all).matchAll(/^# (\w+)\r$/gm)].map((match) => match[1]);
+      assert.deepEqual(titles, [
+        'Server',
+        'Clients',
+        'Memory',
+        'Persistence',
+        'Stats',
+        'Replication',
+        'CPU',
+        'Keyspace',
+      ]);
+    } finally {
+      idle.close();
+    }
+  });
+
+  test('MEMORY USAGE counts key, value and the per-key overhead as used_memory does; OBJECT names the encoding; both nil for a missing key', async () => {
+    const { port, store } = await start();
+    const big = 'v'.repeat(45);
+    const replies = await oneByOne(port, [
+      'SET small abc',
+      'SET number -9223372036854775808',
+      'SET toolarge 9223372036854775808',
+      `SET big ${big}`,
+      'MEMORY USAGE small',
+      'MEMORY USAGE big SAMPLES 0',
+      'MEMORY USAGE missing',
+      'OBJECT ENCODING small',
+      'OBJECT ENCODING number',
+      'OBJECT ENCODING toolarge',
+      'OBJECT ENCODING big',
+      'OBJECT ENCODING missing',
+      'OBJECT REFCOUNT small',
+      'OBJECT REFCOUNT missing',
+      'OBJECT FREQ missing',
+      'OBJECT FREQ small',
+      'OBJECT IDLETIME small',
+      'MEMORY USAGE small SAMPLES',
+      'MEMORY USAGE small SAMPLES -1',
+      'MEMORY STATS',
+      'OBJECT ENCODING',
+      'OBJECT nosuch k',
+    ]);
+    const smallBytes = 5 + 3 + 64;
+    const bigBytes = 3 + 45 + 64;
+    assert.deepEqual(replies.slice(4, 15).map(messageOf).map(String), [
+      String(smallBytes),
+      String(bigBytes),
+      'null',
+      'embstr',
+      'int',
+      'embstr',
+      'raw',
+      'null',
+      '1',
+      'null',
+      'null',
+    ]);
+    const keysBytes = 5 + 3 + (6 + 20) + (8 + 19) + (3 + 45) + 4 * 64;
+    assert.equal(store.size().bytes, keysBytes, 'MEMORY USAGE adds up to what used_memory counts');
+    assert.match(
+      String(messageOf(replies[15] as RedisReply)),
+      /^ERR An LFU maxmemory policy is not selected/,
+    );
+    assert.match(
+      String(messageOf(replies[16] as RedisReply)),
+      /^ERR Understudy does not keep when a key was last used/,
+    );
+    assert.deepEqual(replies.slice(17).map(messageOf), [
+      'ERR syntax error',
+      'ERR syntax error',
+      "ERR unknown subcommand 'STATS'. Try MEMORY HELP.",
+      "ERR wrong number of arguments for 'object|encoding' command",
+      "ERR unknown subcommand 'nosuch'. Try OBJECT HELP.",
+    ]);
+  });
+
+  test('MEMORY and OBJECT pipeline as reads of one sequence, after the writes before them', async () => {
+    const { port, calls } = await start();
+    const { text } = await exchange(port, 'SET a 12\r\nMEMORY USAGE a\r\nOBJECT ENCODING a\r\n', lines(4));
+    assert.equal(text, '+OK\r\n:67\r\n$3\r\nint\r\n');
+    assert.equal(calls.length, 1, 'one sequence');
+  });
+
+  test('RANDOMKEY answers nil for an empty store, and every key of a small one in time, nothing else', async () => {
+    const { port } = await start();
+    const [empty] = await oneByOne(port, ['RANDOMKEY']);
+    assert.equal(empty, null);
+    const keys = ['alpha', 'beta', 'gamma', 'delta'];
+    await oneByOne(
+      port,
+      keys.map((key) => `SET ${key} 1`),
+    );
+    const seen = new Set<string>();
+    for (let draw = 0; draw < 400 && seen.size < keys.length; draw++) {
+      const [key] = await oneByOne(port, ['RANDOMKEY']);
+      assert(Buffer.isBuffer(key), 'a key');
+      assert(keys.includes(key.toString('utf8')), `${key.toString('utf8')} is a key of the store`);
+      seen.add(key.toString('utf8'));
+    }
+    assert.deepEqual([...seen].sort(), [...keys].sort());
+    await oneByOne(port, ['FLUSHALL']);
+    const [none, multi, refused] = await oneByOne(port, ['RANDOMKEY', 'MULTI', 'RANDOMKEY']);
+    assert.deepEqual([none, multi], [null, 'OK']);
+    assert.equal(
+      messageOf(refused as RedisReply),
+      'ERR RANDOMKEY inside MULTI is not supported: it walks the keys in reads of its own, never in a transaction',
     );
   });
 });

@@ -1,0 +1,182 @@
+// CLIENT: the connections of this port. SETNAME, GETNAME and ID for the caller's own; SETINFO for the
+// library it names itself by (clients such as redis-py and go-redis send it as they connect); LIST and
+// INFO describe connections in Redis's `key=value` line, with the fields this port knows and none it
+// would have to make up (no file descriptor, buffer or memory sizes: a connection here is a Node
+// socket, not a Redis client struct). Every connection sees every other one, as Redis's default user
+// does; with tokens asked (auth.ts) only one that authenticated may ask, and `user` is its token's name.
+
+import { tokenName } from '../transport/index.js';
+import { integerArgument, lowerName } from './arguments.js';
+import { wrongArity } from './command-table.js';
+import type { CommandContext, ConnectionState } from './context.js';
+import { clientNameBytesMax } from './limits.js';
+import { type RespReply, reply } from './replies.js';
+
+const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
+
+/** Commands that name a subcommand, which CLIENT LIST's `cmd` shows as `name|subcommand`, as Redis does. */
+const containers: ReadonlySet<string> = new Set(['client', 'command', 'config', 'memory', 'object']);
+
+/** A name is printable ASCII without spaces, as Redis requires; `what` names it in the error. */
+function nameProblem(name: Buffer, what: 'Client names' | 'lib-name' | 'lib-ver'): string | null {
+  if (name.length > clientNameBytesMax) {
+    return `ERR ${what} ${what === 'Client names' ? 'are' : 'is'} limited to ${clientNameBytesMax} bytes`;
+  }
+  for (const byte of name) {
+    if (byte < 0x21 || byte > 0x7e)
+      return `ERR ${what} cannot contain spaces, newlines or special characters.`;
+  }
+  return null;
+}
+
+/** A connection name (CLIENT SETNAME, HELLO SETNAME): null if it may be used, else the error reply. */
+export function clientNameProblem(name: Buffer): string | null {
+  return nameProblem(name, 'Client names');
+}
+
+const clientHelp = [
+  'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'GETNAME',
+  '    Return the name of the current connection.',
+  'ID',
+  '    Return the ID of the current connection.',
+  'INFO',
+  '    Return information about the current connection.',
+  'LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]',
+  '    Return information about client connections, one line each.',
+  'SETINFO <LIB-NAME|LIB-VER> <value>',
+  '    Set the name or version of the client library of the current connection.',
+  'SETNAME <name>',
+  '    Assign the name <name> to the current connection.',
+  'HELP',
+  '    Print this help.',
+];
+
+/** Redis's flags: x in MULTI, r after READONLY, N for none. */
+function flagsOf(connection: Readonly<ConnectionState>): string {
+  const flags = `${connection.transaction !== null ? 'x' : ''}${connection.readOnly ? 'r' : ''}`;
+  return flags === '' ? 'N' : flags;
+}
+
+function commandOf(connection: Readonly<ConnectionState>): string {
+  const command = connection.lastCommand;
+  if (command === null) return 'NULL';
+  const name = lowerName(command[0] ?? Buffer.alloc(0)).slice(0, 64);
+  const subcommand = command[1];
+  return containers.has(name) && subcommand !== undefined
+    ? `${name}|${lowerName(subcommand).slice(0, 64)}`
+    : name;
+}
+
+/** One connection in CLIENT LIST's form. */
+export function describeConnection(connection: Readonly<ConnectionState>, nowMs: number): string {
+  const seconds = (sinceMs: number): number => Math.max(0, Math.floor((nowMs - sinceMs) / 1000));
+  const fields: [string, string | number][] = [
+    ['id', connection.id],
+    ['addr', connection.remoteAddress],
+    ['laddr', connection.localAddress],
+    ['name', connection.name ?? ''],
+    ['age', seconds(connection.connectedAtMs)],
+    ['idle', seconds(connection.lastCommandAtMs)],
+    ['flags', flagsOf(connection)],
+    ['db', 0],
+    ['sub', 0],
+    ['psub', 0],
+    ['ssub', 0],
+    ['multi', connection.transaction === null ? -1 : connection.transaction.planned.length],
+    ['watch', connection.watched.size],
+    ['cmd', commandOf(connection)],
+    ['user', connection.token === null ? 'default' : (tokenName(connection.token) ?? 'default')],
+    ['resp', 2],
+    ['lib-name', connection.libName ?? ''],
+    ['lib-ver', connection.libVersion ?? ''],
+  ];
+  return fields.map(([name, value]) => `${name}=${value}`).join(' ');
+}
+
+/** CLIENT LIST [TYPE type] [ID id ...]: the connections that match, one line each. */
+function list(args: readonly Buffer[], context: CommandContext): RespReply {
+  let ids: Set<number> | null = null;
+  let normal = true;
+  for (let at = 2; at < args.length; at++) {
+    const option = lowerName(arg(args, at));
+    if (option === 'type' && at + 1 < args.length) {
+      const type = lowerName(arg(args, at + 1));
+      if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(type)) {
+        return reply.error(
+          `ERR Unknown client type '${arg(args, at + 1)
+            .toString('utf8')
+            .slice(0, 128)}'`,
+        );
+      }
+      // Every connection of this port is a normal one: replicas replicate over the cluster port.
+      normal = type === 'normal';
+      at += 1;
+    } else if (option === 'id' && at + 1 < args.length) {
+      ids = new Set();
+      for (at += 1; at < args.length; at++) {
+        const id = integerArgument(arg(args, at), 'ERR Invalid client ID');
+        if (id <= 0) return reply.error('ERR Invalid client ID');
+        ids.add(id);
+      }
+    } else {
+      return reply.error('ERR syntax error');
+    }
+  }
+  const nowMs = performance.now();
+  let text = '';
+  if (normal) {
+    for (const connection of context.connections.values()) {
+      if (ids === null || ids.has(connection.id)) text += `${describeConnection(connection, nowMs)}\n`;
+    }
+  }
+  return reply.bulk(text);
+}
+
+function setInfo(args: readonly Buffer[], context: CommandContext): RespReply {
+  if (args.length !== 4) return wrongArity('client|setinfo');
+  const attribute = lowerName(arg(args, 2));
+  if (attribute !== 'lib-name' && attribute !== 'lib-ver') {
+    return reply.error(`ERR Unrecognized option '${arg(args, 2).toString('utf8').slice(0, 128)}'`);
+  }
+  const problem = nameProblem(arg(args, 3), attribute === 'lib-name' ? 'lib-name' : 'lib-ver');
+  if (problem !== null) return reply.error(problem);
+  const value = arg(args, 3).toString('latin1');
+  if (attribute === 'lib-name') context.connection.libName = value === '' ? null : value;
+  else context.connection.libVersion = value === '' ? null : value;
+  return reply.ok;
+}
+
+export function client(args: readonly Buffer[], context: CommandContext): RespReply {
+  const subcommand = lowerName(arg(args, 1));
+  const exactly = (count: number): boolean => args.length === count;
+  switch (subcommand) {
+    case 'setname': {
+      if (!exactly(3)) return wrongArity('client|setname');
+      const problem = clientNameProblem(arg(args, 2));
+      if (problem !== null) return reply.error(problem);
+      const name = arg(args, 2).toString('latin1');
+      context.connection.name = name === '' ? null : name;
+      return reply.ok;
+    }
+    case 'getname':
+      if (!exactly(2)) return wrongArity('client|getname');
+      return reply.bulk(context.connection.name);
+    case 'id':
+      if (!exactly(2)) return wrongArity('client|id');
+      return reply.integer(context.connection.id);
+    case 'info':
+      if (!exactly(2)) return wrongArity('client|info');
+      return reply.bulk(`${describeConnection(context.connection, performance.now())}\n`);
+    case 'list':
+      return list(args, context);
+    case 'setinfo':
+      return setInfo(args, context);
+    case 'help':
+      return reply.array(clientHelp.map((line) => reply.simple(line)));
+    default:
+      return reply.error(
+        `ERR unknown subcommand '${arg(args, 1).toString('utf8').slice(0, 128)}'. Try CLIENT HELP.`,
+      );
+  }
+}
