@@ -8,7 +8,9 @@ import { infoCommand } from './info-command.js';
 import { keyFactsCommands } from './key-facts-commands.js';
 import { keyspaceCommands } from './keyspace-commands.js';
 import { kvCommands } from './kv-commands.js';
+import { latencyCommand } from './latency-command.js';
 import { replicationCommands } from './replication-commands.js';
+import { slowLogSpec } from './slow-log.js';
 import { transactionCommands } from './transaction.js';
 import { watchCommands } from './watch.js';
 
@@ -23,6 +25,8 @@ export function createCommandTable(): CommandTable {
     ...watchCommands,
     infoCommand,
     configCommand,
+    slowLogSpec,
+    latencyCommand,
     commandCommand(() => table),
   ]);
   return table;

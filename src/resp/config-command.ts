@@ -7,7 +7,10 @@
 import { globMatches } from '../state-machine/index.js';
 import { lowerName } from './arguments.js';
 import { type CommandSpec, wrongArity } from './command-table.js';
+import type { CommandContext } from './context.js';
+import { connectionsMax } from './limits.js';
 import { type RespReply, reply } from './replies.js';
+import { slowLogEntriesMax, slowLogMicrosMin } from './slow-log.js';
 
 const parameters: ReadonlyMap<string, string> = new Map([
   // Only database 0 (SELECT).
@@ -19,6 +22,12 @@ const parameters: ReadonlyMap<string, string> = new Map([
   ['appendfsync', 'always'],
   // No RDB schedule: a replica's snapshots follow its log's growth (--snapshot-log-bytes), not a clock.
   ['save', ''],
+  // The port's cap on connections at once (INFO clients).
+  ['maxclients', String(connectionsMax)],
+  // The slow log keeps Redis's defaults (slow-log.ts); the latency monitor is off (latency-command.ts).
+  ['slowlog-log-slower-than', String(slowLogMicrosMin)],
+  ['slowlog-max-len', String(slowLogEntriesMax)],
+  ['latency-monitor-threshold', '0'],
 ]);
 
 const configHelp = [
@@ -29,13 +38,15 @@ const configHelp = [
   '    Print this help.',
 ];
 
-function config(args: readonly Buffer[]): RespReply {
+function config(args: readonly Buffer[], context: CommandContext): RespReply {
   const subcommand = lowerName(args[1] as Buffer);
   switch (subcommand) {
     case 'get': {
       if (args.length < 3) return wrongArity('config|get');
       const patterns = args.slice(2).map(lowerName);
-      const found = [...parameters].filter(([name]) =>
+      // The store's limit, as INFO memory's maxmemory; 0 (Redis's "no limit") for a service that counts none.
+      const maxmemory = String(context.backend.stateSize?.()?.bytesMax ?? 0);
+      const found = [...parameters, ['maxmemory', maxmemory] as const].filter(([name]) =>
         patterns.some((pattern) => globMatches(pattern, name)),
       );
       return reply.array(found.flatMap(([name, value]) => [reply.bulk(name), reply.bulk(value)]));

@@ -12,6 +12,7 @@ import type { StateSize } from '../protocol/state-machine.js';
 import type { Credentials } from '../transport/index.js';
 import type { Planned } from './command-table.js';
 import type { SharedSequences } from './shared-sequences.js';
+import type { SlowLog } from './slow-log.js';
 
 /** This replica as its core sees itself: what INFO reports besides the coordinator's view. */
 export type LocalReplica = Pick<
@@ -143,6 +144,8 @@ export interface CommandContext {
   readonly sharing: SharedSequences;
   /** What the port has seen so far (INFO stats). */
   readonly counters: Readonly<RespCounters>;
+  /** The port's commands that took longest (SLOWLOG). */
+  readonly slowLog: SlowLog;
   /** Every connection of the port open now, by id (CLIENT LIST, INFO clients). */
   readonly connections: ReadonlyMap<number, Readonly<ConnectionState>>;
 }

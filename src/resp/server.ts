@@ -46,6 +46,7 @@ import { joins, runPipelined, runPlanned } from './pipeline.js';
 import type { RespProtocolError } from './protocol-error.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 import { SharedSequences } from './shared-sequences.js';
+import { SlowLog } from './slow-log.js';
 import { queueCommand } from './transaction.js';
 
 /** The Redis version whose commands and replies the port follows (HELLO, INFO redis_version). */
@@ -80,6 +81,7 @@ export class RespServer {
   readonly #table = createCommandTable();
   readonly #sockets = new Set<Socket>();
   readonly #connections = new Map<number, ConnectionState>();
+  readonly #slowLog = new SlowLog();
   // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
   readonly #gate = new ConnectionGate({
     connectionsMax,
@@ -182,6 +184,7 @@ export class RespServer {
       credentials: this.options.credentials ?? null,
       sharing: this.#sharing,
       counters: this.counters,
+      slowLog: this.#slowLog,
       connections: this.#connections,
     };
     this.#connections.set(connection.id, connection);
@@ -267,7 +270,9 @@ export class RespServer {
     const first = this.#table.plan(command, context);
     if (first === null) {
       this.#answered(1);
-      return encodeReply(await this.#guard(command, () => this.#table.dispatch(command, context)));
+      const answer = encodeReply(await this.#guard(command, () => this.#table.dispatch(command, context)));
+      this.#noteIfSlow(command, context, 0);
+      return answer;
     }
     const commands = [command];
     const planned = [first];
@@ -287,7 +292,9 @@ export class RespServer {
     context.connection.lastCommand = commands[commands.length - 1] as RespCommand;
     if (planned.length === 1) {
       this.#answered(1);
-      return encodeReply(await this.#guard(command, () => runPlanned(first, context, bytes)));
+      const answer = encodeReply(await this.#guard(command, () => runPlanned(first, context, bytes)));
+      this.#noteIfSlow(command, context, 0);
+      return answer;
     }
     this.counters.pipelinedSequences += 1;
     transportCounters.respSequences.pipeline += 1;
@@ -295,9 +302,16 @@ export class RespServer {
     // An error here is a bug's, answered to every command.
     const answered = Array.isArray(replies) ? replies : planned.map(() => replies);
     this.#answered(answered.length);
+    this.#noteIfSlow(command, context, answered.length - 1);
     // The commands the sequence did not run go first again (pipeline.ts).
     queue.unshift(...commands.slice(answered.length).map((again) => ({ command: again })));
     return Buffer.concat(answered.map(encodeReply));
+  }
+
+  /** Puts `command` (and the `pipelinedAfter` that ran in its sequence) in the slow log if it was slow. */
+  #noteIfSlow(command: RespCommand, context: CommandContext, pipelinedAfter: number): void {
+    const micros = (performance.now() - context.connection.lastCommandAtMs) * 1000;
+    this.#slowLog.note(command, micros, context.connection, pipelinedAfter);
   }
 
   /** Counts `count` commands answered, for INFO stats and /metrics. */

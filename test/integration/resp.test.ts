@@ -6,8 +6,8 @@
 // no acknowledged SET is missing.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { connect } from 'node:net';
+import { execFile, spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
@@ -41,6 +41,69 @@ function runTool(tool: string, args: readonly string[], timeoutMs = 120_000): Pr
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Runs a tool that prints until stopped; answers the first `count` lines that `wanted` accepts, then
+ * stops it by its process id (a generous time limit, not a timing assertion).
+ */
+function linesOf(
+  tool: string,
+  args: readonly string[],
+  wanted: (line: string) => boolean,
+  count: number,
+): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const found: string[] = [];
+    let pending = '';
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${tool} printed no ${count} lines in time: ${JSON.stringify(output.slice(-2000))}`));
+    }, 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (wanted(line) && found.length < count) found.push(line.trim());
+      if (found.length === count) {
+        clearTimeout(timer);
+        child.kill('SIGTERM');
+        resolve(found);
+      }
+    });
+  });
+}
+
+/** A port no one listens on now, for a tool that cannot be told to pick one. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+/** Bytes as redis-cli --stat prints them: 717B, 1.50K, 12.00M. */
+function humanBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes}B`;
+  const units = ['K', 'M', 'G', 'T'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(2)}${units[unit]}`;
 }
 
 function redisClient(port: number): Redis {
@@ -394,6 +457,95 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       `printf 'SET piped 1\\nINCR piped\\n' | redis-cli -h 127.0.0.1 -p ${port}`,
     ]);
     assert.equal(piped.stdout, 'OK\n2\n');
+  });
+
+  test("Redis's own tools read true figures: redis-cli --stat and --memkeys, and Prometheus's redis_exporter", async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    const port = String(ports.get(view.primary));
+    const cli = (...args: string[]) => runTool('redis-cli', ['-h', '127.0.0.1', '-p', port, ...args]);
+    const sizes = new Map([
+      ['tools:small', 10],
+      ['tools:medium', 1_000],
+      ['tools:large', 20_000],
+    ]);
+    for (const [key, bytes] of sizes) assert.equal((await cli('SET', key, 'x'.repeat(bytes))).stdout, 'OK\n');
+    // What each costs against the store's limit: its key, its value, and 64 bytes a key.
+    const usage = (key: string) => key.length + (sizes.get(key) ?? 0) + 64;
+    assert.equal((await cli('MEMORY', 'USAGE', 'tools:large')).stdout, `${usage('tools:large')}\n`);
+    const memkeys = await cli('--memkeys', '--pattern', 'tools:*');
+    assert.equal(memkeys.code, 0, memkeys.stderr);
+    assert.match(
+      memkeys.stdout,
+      new RegExp(`Biggest string found '?"tools:large"'? has ${usage('tools:large')} bytes`),
+    );
+    const total = [...sizes.keys()].reduce((sum, key) => sum + usage(key), 0);
+    assert.match(memkeys.stdout, new RegExp(`3 strings with ${total} bytes`));
+
+    // --stat prints a row a second (here every 0.1 s) until stopped: keys, memory, clients, blocked.
+    const keys = Number((await cli('DBSIZE')).stdout);
+    const usedMemory = /used_memory:(\d+)/.exec((await cli('INFO', 'memory')).stdout)?.[1];
+    const rows = await linesOf(
+      'stdbuf',
+      ['-oL', 'redis-cli', '-h', '127.0.0.1', '-p', port, '--stat', '-i', '0.1'],
+      (line) => /^\d+ /.test(line),
+      2,
+    );
+    for (const row of rows) {
+      const [rowKeys, memory, clients, blocked, requests] = row.split(/\s+/);
+      assert.equal(Number(rowKeys), keys, row);
+      assert.equal(memory, humanBytes(Number(usedMemory)), row);
+      assert.ok(Number(clients) >= 1, row);
+      assert.equal(blocked, '0', row);
+      assert.match(requests ?? '', /^\d+$/, row);
+    }
+
+    // The exporter Prometheus users point at Redis, pointed at the primary's port.
+    const exporterPort = await freePort();
+    const exporter = spawn(
+      'prometheus-redis-exporter',
+      ['-redis.addr', `redis://127.0.0.1:${port}`, '-web.listen-address', `127.0.0.1:${exporterPort}`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let exporterLog = '';
+    exporter.stderr.on('data', (chunk: Buffer) => {
+      exporterLog += chunk.toString('utf8');
+    });
+    const spawned = new Promise<void>((resolve, reject) => {
+      exporter.once('spawn', resolve);
+      exporter.once('error', (error) =>
+        reject(
+          new Error(
+            `prometheus-redis-exporter could not run (Debian: apt-get install prometheus-redis-exporter; .ci/run installs it): ${error.message}`,
+          ),
+        ),
+      );
+    });
+    try {
+      await spawned;
+      const samples = await waitFor('the exporter to answer', async () => {
+        const response = await fetch(`http://127.0.0.1:${exporterPort}/metrics`).catch(() => null);
+        return response?.ok === true ? parsePrometheusText(await response.text()) : undefined;
+      });
+      assert.equal(sampleValue(samples, 'redis_up'), 1);
+      assert.equal(sampleValue(samples, 'redis_exporter_last_scrape_error'), 0);
+      assert.equal(sampleValue(samples, 'redis_db_keys', { db: 'db0' }), keys);
+      assert.equal(sampleValue(samples, 'redis_memory_used_bytes'), Number(usedMemory));
+      assert.equal(
+        sampleValue(samples, 'redis_instance_info', { role: 'master', redis_mode: 'standalone' }),
+        1,
+      );
+      assert.equal(sampleValue(samples, 'redis_connected_slaves'), 2);
+      assert.ok(sampleValue(samples, 'redis_connected_clients') >= 1);
+      assert.equal(sampleValue(samples, 'redis_aof_enabled'), 1);
+      assert.equal(
+        sampleValue(samples, 'redis_slowlog_length'),
+        Number((await cli('SLOWLOG', 'LEN')).stdout),
+      );
+      assert.ok(sampleValue(samples, 'redis_config_maxclients') > 0);
+      assert.doesNotMatch(exporterLog, /unknown command|unknown subcommand/);
+    } finally {
+      exporter.kill('SIGTERM');
+    }
   });
 
   test('SCAN and KEYS: ioredis scans at a backup while keys come and go, redis-cli --scan, KEYS with a pattern', async () => {

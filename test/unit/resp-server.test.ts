@@ -210,7 +210,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':66',
+      ':68',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -761,11 +761,12 @@ describe('pipelines', () => {
   });
 
   test('CONFIG GET answers how this server keeps data, in Redis names; CONFIG SET is refused, saying why', async () => {
-    const { port, calls } = await start();
+    const { port, calls, store } = await start();
     const replies = await oneByOne(port, [
       'CONFIG GET maxmemory-policy',
       'CONFIG GET APPEND*',
       'CONFIG GET save maxmemory',
+      'CONFIG GET slowlog* latency* maxclients',
       'CONFIG GET databases maxmemory-*',
       'CONFIG SET maxmemory-policy allkeys-lru',
       'CONFIG GET',
@@ -775,7 +776,22 @@ describe('pipelines', () => {
     assert.deepEqual(replies.map(messageOf), [
       [Buffer.from('maxmemory-policy'), Buffer.from('noeviction')],
       [Buffer.from('appendonly'), Buffer.from('yes'), Buffer.from('appendfsync'), Buffer.from('always')],
-      [Buffer.from('save'), Buffer.from('')],
+      [
+        Buffer.from('save'),
+        Buffer.from(''),
+        Buffer.from('maxmemory'),
+        Buffer.from(String(store.size().bytesMax)),
+      ],
+      [
+        'maxclients',
+        '10000',
+        'slowlog-log-slower-than',
+        '10000',
+        'slowlog-max-len',
+        '128',
+        'latency-monitor-threshold',
+        '0',
+      ].map((text) => Buffer.from(text)),
       [
         Buffer.from('databases'),
         Buffer.from('1'),
@@ -1149,6 +1165,49 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
     const { text } = await exchange(port, 'SET a 12\r\nMEMORY USAGE a\r\nOBJECT ENCODING a\r\n', lines(4));
     assert.equal(text, '+OK\r\n:67\r\n$3\r\nint\r\n');
     assert.equal(calls.length, 1, 'one sequence');
+  });
+
+  test('SLOWLOG keeps the commands that took 10 ms or more, newest first, a pipeline as one entry; LATENCY reports no events', async () => {
+    // Every command that needs the cluster fails after 30 ms here: slow, and logged whatever its answer.
+    const { port } = await startPort(unreachableBackend(30), servers);
+    const fast = await oneByOne(port, ['CLIENT SETNAME probe', 'PING', 'SLOWLOG LEN']);
+    assert.deepEqual(fast, ['OK', 'PONG', 0]);
+    await oneByOne(port, ['GET first']);
+    await exchange(port, 'GET a\r\nGET b\r\nGET c\r\n', lines(3));
+    const replies = await oneByOne(port, ['SLOWLOG LEN', 'SLOWLOG GET', 'SLOWLOG GET 1', 'SLOWLOG GET -1']);
+    assert.equal(replies[0], 2);
+    const entries = replies[1] as RedisReply[][];
+    const [newest, oldest] = entries;
+    assert.deepEqual((newest?.[3] as Buffer[]).map(String), ['GET', 'a', '... (2 more pipelined commands)']);
+    assert.deepEqual((oldest?.[3] as Buffer[]).map(String), ['GET', 'first']);
+    assert.equal(newest?.[0], 1, 'ids count up');
+    assert.equal(oldest?.[0], 0);
+    assert.ok((oldest?.[2] as number) >= 10_000, 'microseconds, at least the threshold');
+    assert.ok(Math.abs((oldest?.[1] as number) - Date.now() / 1000) < 60, 'a Unix time in seconds');
+    assert.match(String(oldest?.[4]), /^127\.0\.0\.1:\d+$/);
+    assert.equal(String(oldest?.[5]), '', 'the connection that sent it had no name');
+    assert.equal((replies[2] as RedisReply[]).length, 1);
+    assert.equal((replies[3] as RedisReply[]).length, 2, 'GET -1: every entry');
+    const more = await oneByOne(port, [
+      'SLOWLOG GET -5',
+      'SLOWLOG RESET',
+      'SLOWLOG LEN',
+      'SLOWLOG NOPE',
+      'LATENCY LATEST',
+      'LATENCY HISTORY command',
+      'LATENCY RESET',
+      'LATENCY DOCTOR',
+    ]);
+    assert.deepEqual(more.map(messageOf), [
+      'ERR count should be greater than or equal to -1',
+      'OK',
+      0,
+      "ERR unknown subcommand 'NOPE'. Try SLOWLOG HELP.",
+      [],
+      [],
+      0,
+      "ERR unknown subcommand 'DOCTOR'. Try LATENCY HELP.",
+    ]);
   });
 
   test('RANDOMKEY answers nil for an empty store, and every key of a small one in time, nothing else', async () => {
