@@ -36,6 +36,9 @@ export interface ChaosReport {
     /** FLUSHALLs sent, and those answered OK (each a clear of every key in the history). */
     readonly flushes?: number;
     readonly flushesOk?: number;
+    /** RANDOMKEYs sent, and those answered nil (an empty store); any other answer named a key of the run. */
+    readonly randomKeys?: number;
+    readonly randomKeysNil?: number;
     /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
@@ -363,6 +366,7 @@ export function formatReport(report: ChaosReport): string {
         `(${report.redisCommands.watched} behind WATCH, ${report.redisCommands.watchAborts} of those answered nil: a watched key changed); ` +
         `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ${report.redisCommands.ifEqualCas ?? 0} GET-SET IFEQ on a register; ${report.redisCommands.stagedWrites ?? 0} SET aside then RENAME, COPY or RENAMENX over a register; ` +
         `${report.redisCommands.flushes ?? 0} FLUSHALL (${report.redisCommands.flushesOk ?? 0} answered OK), each a clear of every key in the history; ` +
+        `${report.redisCommands.randomKeys ?? 0} RANDOMKEY (${report.redisCommands.randomKeysNil ?? 0} nil), each a key of the run; ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }

@@ -59,7 +59,8 @@
 // recorded as failed VALUE_CHANGED (never took effect, as a cancelled write) and its reads as info.
 // And one step in ten is a compare-and-set done the Redis way, WATCH, GET, MULTI, SET, EXEC on a
 // register: the port's guard expects the value the GET read, so it goes into the history as a cas
-// from that value (EXEC's array: swapped; nil: not swapped).
+// from that value (EXEC's array: swapped; nil: not swapped). A few steps (REDIS_RANDOMKEY_PROBABILITY)
+// ask RANDOMKEY, which must answer nil or a name this run gives its keys (workloadKeyPattern).
 //
 // About every REDIS_FLUSHALL_INTERVAL_MS one Redis-port step is a FLUSHALL: a clear of every key,
 // in the history once (check/history.ts expands it into a delete of each key); OK is definite. The
@@ -156,6 +157,8 @@ export const REDIS_WATCH_PROBABILITY = 0.5;
  * are a cas from that value: EXEC's array is a swap, its nil a value that differed.
  */
 export const REDIS_WATCHED_CAS_PROBABILITY = 0.1;
+/** Share of a Redis-port process's other steps that ask RANDOMKEY (checked to name a key of the run). */
+export const REDIS_RANDOMKEY_PROBABILITY = 0.03;
 const REDIS_WATCH_PAUSE_MS_MAX = 10;
 /** The most commands of one pipeline: each a history process of its own. */
 export const REDIS_PIPELINE_WIDTH_MAX = 3;
@@ -242,6 +245,12 @@ const registerValue = (process: number, sequence: number, word: boolean): string
 const appendToken = (process: number, sequence: number): string => `p${process}-${sequence};`;
 export const chaosFlagKey = (slot: number, generation: number): string => `flag${slot}.${generation}`;
 export const chaosGroupKey = (slot: number, generation: number): string => `group${slot}.${generation}`;
+/**
+ * Every name a key of a chaos run may have: the makers above, a group's members (groupMembers), a
+ * staging key (redisStagedWrite) and a ballast key (cluster-settings.ts). RANDOMKEY must answer one of
+ * these or nil; a key family added without its name here fails the run, saying which.
+ */
+const workloadKeyPattern = /^(?:(?:r|a|x|flag)\d+\.\d+|group\d+\.\d+\.\d+|staging-\d+-\d+|ballast\.\d+)$/;
 
 export interface WorkloadOptions {
   readonly coordinator: string;
@@ -312,6 +321,8 @@ export function noRedisCommands() {
     stagedWrites: 0,
     flushes: 0,
     flushesOk: 0,
+    randomKeys: 0,
+    randomKeysNil: 0,
   };
 }
 
@@ -909,6 +920,7 @@ export class Workload {
     if (random.chance(REDIS_WATCHED_CAS_PROBABILITY)) {
       return this.redisWatchedCas(first, session, random, generations, sequence);
     }
+    if (random.chance(REDIS_RANDOMKEY_PROBABILITY)) return this.redisRandomKey(session);
     const width = random.chance(REDIS_PIPELINE_PROBABILITY) ? random.integer(2, REDIS_PIPELINE_WIDTH_MAX) : 1;
     // On distinct keys: commands of one pipeline are concurrent in the history, and two on one key
     // would only widen the checker's search (a command that drew a key already taken is not sent).
@@ -919,6 +931,37 @@ export class Workload {
       if (command !== null) commands.push(command);
     }
     return this.sendRedisCommands(session, random, commands, true);
+  }
+
+  /**
+   * RANDOMKEY, where this connection's reads go: nil, or a key of this run's (workloadKeyPattern).
+   * Anything else is a reply meant for another command or a key no client wrote. False when the
+   * connection is lost.
+   */
+  private async redisRandomKey(session: RedisSession): Promise<boolean> {
+    this.redisCommands.sent += 1;
+    this.redisCommands.randomKeys += 1;
+    let reply: RedisReply;
+    try {
+      reply = await session.connection.command(['RANDOMKEY'], REDIS_COMMAND_TIMEOUT_MS);
+    } catch (error) {
+      this.countCause(`redis randomkey ${describeError(error)}`);
+      return false;
+    }
+    if (reply instanceof RedisReplyError) {
+      this.countCause(`redis randomkey ${reply.message.split(' ')[0] ?? ''}`);
+    } else if (
+      reply === null ||
+      (Buffer.isBuffer(reply) && workloadKeyPattern.test(reply.toString('latin1')))
+    ) {
+      this.redisCommands.ok += 1;
+      if (reply === null) this.redisCommands.randomKeysNil += 1;
+    } else {
+      this.malformedRedisReplies.push(
+        `RANDOMKEY was answered ${describeReply(reply)}, not a key of this run`,
+      );
+    }
+    return true;
   }
 
   /**
