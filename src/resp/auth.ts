@@ -47,6 +47,23 @@ export function noAuthRefusal(name: string, context: CommandContext): RespReply 
   return reply.error(NOAUTH);
 }
 
+/**
+ * The refusal of `name`, a command that shows other connections' commands or arguments (MONITOR,
+ * CLIENT LIST, SLOWLOG), to a connection whose token is not an admin's, as Redis's ACLs refuse its
+ * @admin commands to a user without them; null when it may run (always, on a port that asks for no
+ * token, as for Redis's default user). Counted as the cluster counts a client token's operator call.
+ */
+export function notAdminRefusal(name: string, context: CommandContext): RespReply | null {
+  const { credentials, connection } = context;
+  if (credentials === null) return null;
+  const principal = connection.token === null ? null : credentials.authenticate(connection.token);
+  if (principal?.role === 'admin') return null;
+  countRequestRefusal('not_admin');
+  return reply.error(
+    `NOPERM User ${principal?.name ?? 'default'} has no permissions to run the '${name}' command: it shows other connections' commands, so it takes an admin token`,
+  );
+}
+
 /** HELLO's refusal once its version and options were read, if the connection has still not authenticated. */
 export function helloNoAuthRefusal(context: CommandContext): RespReply | null {
   if (!mustAuthenticate(context)) return null;

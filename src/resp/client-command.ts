@@ -3,10 +3,12 @@
 // INFO describe connections in Redis's `key=value` line, with the fields this port knows and none it
 // would have to make up (no file descriptor, buffer or memory sizes: a connection here is a Node
 // socket, not a Redis client struct). Every connection sees every other one, as Redis's default user
-// does; with tokens asked (auth.ts) only one that authenticated may ask, and `user` is its token's name.
+// does; with tokens asked (auth.ts) LIST takes an admin token, as Redis's ACLs keep it to @admin
+// users, and `user` is each connection's token's name.
 
 import { tokenName } from '../transport/index.js';
 import { integerArgument, lowerName } from './arguments.js';
+import { notAdminRefusal } from './auth.js';
 import { wrongArity } from './command-table.js';
 import type { CommandContext, ConnectionState } from './context.js';
 import { clientNameBytesMax } from './limits.js';
@@ -169,7 +171,7 @@ export function client(args: readonly Buffer[], context: CommandContext): RespRe
       if (!exactly(2)) return wrongArity('client|info');
       return reply.bulk(`${describeConnection(context.connection, performance.now())}\n`);
     case 'list':
-      return list(args, context);
+      return notAdminRefusal('client|list', context) ?? list(args, context);
     case 'setinfo':
       return setInfo(args, context);
     case 'help':

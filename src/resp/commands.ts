@@ -9,6 +9,7 @@ import { keyFactsCommands } from './key-facts-commands.js';
 import { keyspaceCommands } from './keyspace-commands.js';
 import { kvCommands } from './kv-commands.js';
 import { latencyCommand } from './latency-command.js';
+import { monitorCommand } from './monitor.js';
 import { replicationCommands } from './replication-commands.js';
 import { slowLogSpec } from './slow-log.js';
 import { transactionCommands } from './transaction.js';
@@ -27,6 +28,7 @@ export function createCommandTable(): CommandTable {
     configCommand,
     slowLogSpec,
     latencyCommand,
+    monitorCommand,
     commandCommand(() => table),
   ]);
   return table;

@@ -102,6 +102,8 @@ export interface ConnectionState {
   transaction: { readonly planned: Planned[]; aborted: boolean } | null;
   /** QUIT was asked: answer it, then close. */
   quitting: boolean;
+  /** MONITOR was asked: it is sent the other connections' commands, and may only QUIT (monitor.ts). */
+  monitoring: boolean;
   /** The token this connection authenticated with (AUTH), or null. Never logged or shown. */
   token: string | null;
 }

@@ -41,6 +41,7 @@ import {
   pipelineSequenceBytesMax,
   pipelineSequenceCommandsMax,
 } from './limits.js';
+import { Monitors, monitorBufferBytesMax } from './monitor.js';
 import { type RespCommand, RespParser } from './parser.js';
 import { joins, runPipelined, runPlanned } from './pipeline.js';
 import type { RespProtocolError } from './protocol-error.js';
@@ -82,6 +83,12 @@ export class RespServer {
   readonly #sockets = new Set<Socket>();
   readonly #connections = new Map<number, ConnectionState>();
   readonly #slowLog = new SlowLog();
+  readonly #monitors = new Monitors((connection) =>
+    this.options.logger.info(
+      { connection, bufferedBytesMax: monitorBufferBytesMax },
+      'a MONITOR connection did not read what it was sent; closed',
+    ),
+  );
   // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
   readonly #gate = new ConnectionGate({
     connectionsMax,
@@ -175,6 +182,7 @@ export class RespServer {
       watchOverflowed: false,
       transaction: null,
       quitting: false,
+      monitoring: false,
       token: null,
     };
     const context: CommandContext = {
@@ -211,6 +219,7 @@ export class RespServer {
         const answers = await this.#runNext(next.command, queue, context);
         if (finished) break;
         const flushed = socket.write(answers);
+        if (connection.monitoring) this.#monitors.add(connection.id, socket);
         if (connection.quitting) {
           socket.end();
           finish();
@@ -232,6 +241,7 @@ export class RespServer {
       if (finished) return;
       const { commands, error } = parser.push(chunk);
       for (const command of commands) queue.push({ command });
+      if (this.#monitors.size > 0) this.#monitors.feed(commands, connection);
       if (error !== null) {
         this.counters.protocolErrors += 1;
         transportCounters.respProtocolErrors += 1;
@@ -249,6 +259,7 @@ export class RespServer {
       finish();
       this.#sockets.delete(socket);
       this.#connections.delete(connection.id);
+      this.#monitors.remove(connection.id);
     });
   }
 
@@ -260,6 +271,10 @@ export class RespServer {
   async #runNext(command: RespCommand, queue: Queued[], context: CommandContext): Promise<Buffer> {
     context.connection.lastCommand = command;
     context.connection.lastCommandAtMs = performance.now();
+    if (context.connection.monitoring && lowerName(command[0] ?? Buffer.alloc(0)) !== 'quit') {
+      this.#answered(1);
+      return encodeReply(reply.error('ERR only QUIT is allowed in MONITOR mode'));
+    }
     if (context.connection.transaction !== null) {
       const queued = queueCommand(lowerName(command[0] ?? Buffer.alloc(0)), command, context, this.#table);
       if (queued !== null) {

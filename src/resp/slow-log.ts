@@ -4,9 +4,11 @@
 // time here includes what it waited for in the cluster: a sync write is answered once every backup
 // has it on disk, so a slow disk or a failover shows in this log, which is what an operator reading
 // it looks for. Pipelined commands that ran as one sequence are one entry, named by the first, with
-// how many followed it. Kept in memory by each port, reset by SLOWLOG RESET or a restart.
+// how many followed it. Kept in memory by each port, reset by SLOWLOG RESET or a restart. Its entries
+// hold other connections' arguments, so with tokens asked it takes an admin token (auth.ts).
 
 import { integerArgument, lowerName } from './arguments.js';
+import { notAdminRefusal } from './auth.js';
 import type { CommandSpec } from './command-table.js';
 import type { CommandContext, ConnectionState } from './context.js';
 import { type RespReply, reply } from './replies.js';
@@ -107,6 +109,11 @@ const slowLogHelp = [
 function slowLogCommand(args: readonly Buffer[], context: CommandContext): RespReply {
   const subcommand = lowerName(args[1] as Buffer);
   const { slowLog } = context;
+  // Its entries hold other connections' arguments (values, too).
+  if (subcommand !== 'help') {
+    const refused = notAdminRefusal(`slowlog|${subcommand.slice(0, 64)}`, context);
+    if (refused !== null) return refused;
+  }
   switch (subcommand) {
     case 'get': {
       if (args.length > 3) return reply.error("ERR wrong number of arguments for 'slowlog|get' command");

@@ -136,6 +136,17 @@ async function oneByOne(port: number, commands: readonly string[]): Promise<Redi
   }
 }
 
+/** Resolves once `probe` answers a value (checked every 20 ms, for at most 10 s: a deadline, not a timing). */
+async function waitFor<T>(what: string, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** A reply with an error reply as its message, for comparing replies in one array. */
 const messageOf = (reply: RedisReply): Exclude<RedisReply, RedisReplyError> | string =>
   reply instanceof RedisReplyError ? reply.message : reply;
@@ -210,7 +221,7 @@ describe('the Redis port without a cluster', () => {
       ':2', // no write yet: every backup of the view holds everything this connection wrote
       '-ERR timeout is negative',
       '-ERR value is not an integer or out of range',
-      ':68',
+      ':69',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
   });
@@ -1208,6 +1219,72 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
       0,
       "ERR unknown subcommand 'DOCTOR'. Try LATENCY HELP.",
     ]);
+  });
+
+  test("MONITOR streams the other connections' commands as Redis writes them, AUTH's arguments hidden; then only QUIT", async () => {
+    const { port } = await start();
+    const monitor = connect(port, '127.0.0.1');
+    let streamed = '';
+    monitor.on('data', (chunk: Buffer) => {
+      streamed += chunk.toString('latin1');
+    });
+    const until = (done: (text: string) => boolean): Promise<boolean> =>
+      waitFor('the monitor to be sent its lines', () => (done(streamed) ? true : undefined));
+    try {
+      monitor.write('MONITOR\r\n');
+      await until((text) => text === '+OK\r\n');
+      const answers = await oneByOne(port, ['SET greeting say"hi\\', 'AUTH not-a-token', 'GET greeting']);
+      assert.equal(answers[0], 'OK');
+      await until((text) => text.split('\r\n').length > 4);
+      const lines = streamed.split('\r\n').slice(1, 4);
+      assert.match(
+        lines[0] ?? '',
+        /^\+\d{10}\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "greeting" "say\\"hi\\\\"$/,
+      );
+      assert.match(lines[1] ?? '', /\] "AUTH" "\(redacted\)"$/);
+      assert.doesNotMatch(streamed, /not-a-token/);
+      assert.match(lines[2] ?? '', /\] "GET" "greeting"$/);
+      const before = streamed.length;
+      monitor.write('PING\r\nQUIT\r\n');
+      await until((text) => text.length > before && text.endsWith('+OK\r\n'));
+      assert.equal(streamed.slice(before), '-ERR only QUIT is allowed in MONITOR mode\r\n+OK\r\n');
+    } finally {
+      monitor.destroy();
+    }
+  });
+
+  test('a MONITOR connection that does not read what it is sent is closed once 8 MiB wait for it; the port goes on', async () => {
+    const { port } = await start();
+    const monitor = connect(port, '127.0.0.1');
+    let answered = '';
+    await new Promise<void>((resolve) => {
+      monitor.on('data', (chunk: Buffer) => {
+        answered += chunk.toString('latin1');
+        if (answered.startsWith('+OK\r\n')) {
+          monitor.pause(); // from here on it reads nothing
+          resolve();
+        }
+      });
+      monitor.write('MONITOR\r\n');
+    });
+    const clients = async (): Promise<number> => {
+      const [info] = await oneByOne(port, ['INFO clients']);
+      return Number(/connected_clients:(\d+)/.exec(String(info))?.[1]);
+    };
+    assert.equal(await clients(), 2, 'the monitor and the asking connection');
+    const sender = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      const big = 'm'.repeat(1024 * 1024);
+      for (let sent = 0; sent < 64; sent++) {
+        assert.equal(String(await sender.command(['ECHO', big], 5_000)).length, big.length);
+        if ((await clients()) === 2) break; // the sender and the asker: the monitor was closed
+      }
+      assert.equal(await clients(), 2, 'the monitor was closed, the sender still served');
+      assert.equal(await sender.command(['PING'], 5_000), 'PONG');
+    } finally {
+      sender.close();
+      monitor.destroy();
+    }
   });
 
   test('RANDOMKEY answers nil for an empty store, and every key of a small one in time, nothing else', async () => {
