@@ -48,8 +48,8 @@ export function noAuthRefusal(name: string, context: CommandContext): RespReply 
 }
 
 /**
- * The refusal of `name`, a command that shows other connections' commands or arguments (MONITOR,
- * CLIENT LIST, SLOWLOG), to a connection whose token is not an admin's, as Redis's ACLs refuse its
+ * The refusal of `name`, a command that shows or ends other connections' commands (MONITOR, CLIENT
+ * LIST and KILL, SLOWLOG), to a connection whose token is not an admin's, as Redis's ACLs refuse its
  * @admin commands to a user without them; null when it may run (always, on a port that asks for no
  * token, as for Redis's default user). Counted as the cluster counts a client token's operator call.
  */
@@ -60,7 +60,7 @@ export function notAdminRefusal(name: string, context: CommandContext): RespRepl
   if (principal?.role === 'admin') return null;
   countRequestRefusal('not_admin');
   return reply.error(
-    `NOPERM User ${principal?.name ?? 'default'} has no permissions to run the '${name}' command: it shows other connections' commands, so it takes an admin token`,
+    `NOPERM User ${principal?.name ?? 'default'} has no permissions to run the '${name}' command: it reaches other connections' commands, so it takes an admin token`,
   );
 }
 

@@ -3,8 +3,8 @@
 // INFO describe connections in Redis's `key=value` line, with the fields this port knows and none it
 // would have to make up (no file descriptor, buffer or memory sizes: a connection here is a Node
 // socket, not a Redis client struct). Every connection sees every other one, as Redis's default user
-// does; with tokens asked (auth.ts) LIST takes an admin token, as Redis's ACLs keep it to @admin
-// users, and `user` is each connection's token's name.
+// does; with tokens asked (auth.ts) LIST and KILL take an admin token, as Redis's ACLs keep them to
+// @admin users, and `user` is each connection's token's name.
 
 import { tokenName } from '../transport/index.js';
 import { integerArgument, lowerName } from './arguments.js';
@@ -44,6 +44,11 @@ const clientHelp = [
   '    Return the ID of the current connection.',
   'INFO',
   '    Return information about the current connection.',
+  'KILL <ip:port>',
+  '    Kill connection made from <ip:port>.',
+  'KILL <option> <value> [<option> <value> [...]]',
+  '    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>,',
+  '    USER <username>, TYPE (NORMAL|MASTER|REPLICA|PUBSUB), MAXAGE <seconds>, SKIPME (YES|NO).',
   'LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]',
   '    Return information about client connections, one line each.',
   'SETINFO <LIB-NAME|LIB-VER> <value>',
@@ -135,6 +140,94 @@ function list(args: readonly Buffer[], context: CommandContext): RespReply {
   return reply.bulk(text);
 }
 
+/** Which connections CLIENT KILL's filters name, or the error reply for a malformed one. */
+function killFilter(
+  args: readonly Buffer[],
+  context: CommandContext,
+): { readonly matches: (connection: Readonly<ConnectionState>) => boolean } | RespReply {
+  const tests: ((connection: Readonly<ConnectionState>) => boolean)[] = [];
+  let skipMe = true;
+  for (let at = 2; at < args.length; at += 2) {
+    const option = lowerName(arg(args, at));
+    const value = args[at + 1];
+    if (value === undefined) return reply.error('ERR syntax error');
+    const text = value.toString('latin1');
+    switch (option) {
+      case 'id': {
+        const id = integerArgument(value, 'ERR client-id should be greater than 0');
+        if (id <= 0) return reply.error('ERR client-id should be greater than 0');
+        tests.push((connection) => connection.id === id);
+        break;
+      }
+      case 'addr':
+        tests.push((connection) => connection.remoteAddress === text);
+        break;
+      case 'laddr':
+        tests.push((connection) => connection.localAddress === text);
+        break;
+      case 'user':
+        tests.push(
+          (connection) =>
+            (connection.token === null ? 'default' : (tokenName(connection.token) ?? 'default')) === text,
+        );
+        break;
+      case 'type': {
+        const type = lowerName(value);
+        if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(type)) {
+          return reply.error(`ERR Unknown client type '${text.slice(0, 128)}'`);
+        }
+        tests.push(() => type === 'normal');
+        break;
+      }
+      case 'skipme': {
+        const answer = lowerName(value);
+        if (answer !== 'yes' && answer !== 'no') return reply.error('ERR syntax error');
+        skipMe = answer === 'yes';
+        break;
+      }
+      case 'maxage': {
+        const seconds = integerArgument(value);
+        const nowMs = performance.now();
+        tests.push((connection) => nowMs - connection.connectedAtMs >= seconds * 1000);
+        break;
+      }
+      default:
+        return reply.error('ERR syntax error');
+    }
+  }
+  const self = context.connection.id;
+  return {
+    matches: (connection) => !(skipMe && connection.id === self) && tests.every((test) => test(connection)),
+  };
+}
+
+/**
+ * CLIENT KILL ip:port (the old form: OK, or an error if no connection has that address) or CLIENT
+ * KILL <filter value> ... (the number closed; the caller is skipped unless SKIPME no). A connection
+ * closed here ends without the answer of a command it was waiting on (which may still run, once, as
+ * after any client's disconnect); the caller's own is closed after its answer.
+ */
+function kill(args: readonly Buffer[], context: CommandContext): RespReply {
+  const close = (connection: Readonly<ConnectionState>): void => {
+    if (connection.id === context.connection.id) context.connection.quitting = true;
+    else connection.close();
+  };
+  if (args.length === 3) {
+    const address = arg(args, 2).toString('latin1');
+    const found = [...context.connections.values()].find(
+      (connection) => connection.remoteAddress === address,
+    );
+    if (found === undefined) return reply.error('ERR No such client');
+    close(found);
+    return reply.ok;
+  }
+  const filter = killFilter(args, context);
+  if (!('matches' in filter)) return filter;
+  const doomed = [...context.connections.values()].filter(filter.matches);
+  for (const connection of doomed) close(connection);
+  return reply.integer(doomed.length);
+}
+
 function setInfo(args: readonly Buffer[], context: CommandContext): RespReply {
   if (args.length !== 4) return wrongArity('client|setinfo');
   const attribute = lowerName(arg(args, 2));
@@ -172,6 +265,9 @@ export function client(args: readonly Buffer[], context: CommandContext): RespRe
       return reply.bulk(`${describeConnection(context.connection, performance.now())}\n`);
     case 'list':
       return notAdminRefusal('client|list', context) ?? list(args, context);
+    case 'kill':
+      if (args.length < 3) return wrongArity('client|kill');
+      return notAdminRefusal('client|kill', context) ?? kill(args, context);
     case 'setinfo':
       return setInfo(args, context);
     case 'help':

@@ -104,6 +104,8 @@ export interface ConnectionState {
   quitting: boolean;
   /** MONITOR was asked: it is sent the other connections' commands, and may only QUIT (monitor.ts). */
   monitoring: boolean;
+  /** Closes the connection once what it was answered so far is written (CLIENT KILL). */
+  readonly close: () => void;
   /** The token this connection authenticated with (AUTH), or null. Never logged or shown. */
   token: string | null;
 }

@@ -184,6 +184,10 @@ export class RespServer {
       quitting: false,
       monitoring: false,
       token: null,
+      close: () => {
+        finish();
+        socket.end();
+      },
     };
     const context: CommandContext = {
       connection,

@@ -393,24 +393,33 @@ describe('AUTH on the Redis port', () => {
     assert.equal(hello[0], '*14');
   });
 
-  test("MONITOR, CLIENT LIST and SLOWLOG show other connections' commands, so a client token is refused NOPERM and counted; an admin's runs them", async () => {
+  test("MONITOR, CLIENT LIST, CLIENT KILL and SLOWLOG reach other connections, so a client token is refused NOPERM and counted; an admin's runs them", async () => {
     const notAdmin = transportCounters.requestsRefused.not_admin;
     const asClient = await exchange(
-      [`AUTH ${app.token}`, 'MONITOR', 'CLIENT LIST', 'SLOWLOG GET', 'SLOWLOG RESET', 'CLIENT INFO'],
-      6,
+      [
+        `AUTH ${app.token}`,
+        'MONITOR',
+        'CLIENT LIST',
+        'SLOWLOG GET',
+        'SLOWLOG RESET',
+        'CLIENT KILL ID 1',
+        'CLIENT INFO',
+      ],
+      7,
     );
-    assert.deepEqual(asClient.slice(0, 5), [
+    assert.deepEqual(asClient.slice(0, 6), [
       '+OK',
-      "-NOPERM User app1 has no permissions to run the 'monitor' command: it shows other connections' commands, so it takes an admin token",
-      "-NOPERM User app1 has no permissions to run the 'client|list' command: it shows other connections' commands, so it takes an admin token",
-      "-NOPERM User app1 has no permissions to run the 'slowlog|get' command: it shows other connections' commands, so it takes an admin token",
-      "-NOPERM User app1 has no permissions to run the 'slowlog|reset' command: it shows other connections' commands, so it takes an admin token",
+      "-NOPERM User app1 has no permissions to run the 'monitor' command: it reaches other connections' commands, so it takes an admin token",
+      "-NOPERM User app1 has no permissions to run the 'client|list' command: it reaches other connections' commands, so it takes an admin token",
+      "-NOPERM User app1 has no permissions to run the 'slowlog|get' command: it reaches other connections' commands, so it takes an admin token",
+      "-NOPERM User app1 has no permissions to run the 'slowlog|reset' command: it reaches other connections' commands, so it takes an admin token",
+      "-NOPERM User app1 has no permissions to run the 'client|kill' command: it reaches other connections' commands, so it takes an admin token",
     ]);
-    assert.match(asClient[5] ?? '', /^\$\d+$/, "its own connection's line is its own to see");
-    assert.equal(transportCounters.requestsRefused.not_admin, notAdmin + 4);
+    assert.match(asClient[6] ?? '', /^\$\d+$/, "its own connection's line is its own to see");
+    assert.equal(transportCounters.requestsRefused.not_admin, notAdmin + 5);
     const asAdmin = await exchange([`AUTH ${admin.token}`, 'SLOWLOG LEN', 'CLIENT LIST'], 4);
     assert.deepEqual(asAdmin.slice(0, 2), ['+OK', ':0']);
     assert.match(asAdmin[3] ?? '', /user=ops /);
-    assert.equal(transportCounters.requestsRefused.not_admin, notAdmin + 4);
+    assert.equal(transportCounters.requestsRefused.not_admin, notAdmin + 5);
   });
 });

@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { RedisPortClient, type RedisReply, RedisReplyError } from '../../src/chaos/redis-port-client.js';
+import {
+  RedisConnectionError,
+  RedisPortClient,
+  type RedisReply,
+  RedisReplyError,
+} from '../../src/chaos/redis-port-client.js';
 import type { Client, ReadOptions } from '../../src/client/index.js';
 import { UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
@@ -215,7 +220,7 @@ describe('the Redis port without a cluster', () => {
       '$8',
       'worker-1',
       ':1',
-      "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.",
+      '-ERR No such client',
       '-NOPROTO unsupported protocol version',
       '-ERR Protocol version is not an integer or out of range',
       ':2', // no write yet: every backup of the view holds everything this connection wrote
@@ -1068,6 +1073,47 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
     } finally {
       other.close();
       caller.close();
+    }
+  });
+
+  test('CLIENT KILL closes the connections its address or filters name, the caller after its answer', async () => {
+    const { port } = await start();
+    const victims = await Promise.all(
+      [1, 2, 3].map(() => RedisPortClient.connect(`127.0.0.1:${port}`, 5_000)),
+    );
+    const caller = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      const ids = await Promise.all(victims.map((victim) => victim.command(['CLIENT', 'ID'], 5_000)));
+      const [first, second] = victims;
+      assert.equal(await caller.command(['CLIENT', 'KILL', 'ID', String(ids[0])], 5_000), 1);
+      await assert.rejects(first?.command(['PING'], 5_000) ?? Promise.resolve(), RedisConnectionError);
+      const listed = String(await caller.command(['CLIENT', 'LIST', 'ID', String(ids[1])], 5_000));
+      const address = /addr=(\S+)/.exec(listed)?.[1] ?? '';
+      assert.equal(await caller.command(['CLIENT', 'KILL', address], 5_000), 'OK');
+      await assert.rejects(second?.command(['PING'], 5_000) ?? Promise.resolve(), RedisConnectionError);
+      assert.deepEqual(
+        [
+          messageOf(await caller.command(['CLIENT', 'KILL', '127.0.0.1:1'], 5_000)),
+          messageOf(await caller.command(['CLIENT', 'KILL', 'ID', '0'], 5_000)),
+          messageOf(await caller.command(['CLIENT', 'KILL', 'SKIPME', 'maybe'], 5_000)),
+          messageOf(await caller.command(['CLIENT', 'KILL', 'NOPE', 'x'], 5_000)),
+          // Everyone else: the third victim (the caller is skipped).
+          await caller.command(['CLIENT', 'KILL', 'USER', 'default'], 5_000),
+          await caller.command(['CLIENT', 'KILL', 'TYPE', 'pubsub'], 5_000),
+        ],
+        [
+          'ERR No such client',
+          'ERR client-id should be greater than 0',
+          'ERR syntax error',
+          'ERR syntax error',
+          1,
+          0,
+        ],
+      );
+      assert.equal(await caller.command(['CLIENT', 'KILL', 'USER', 'default', 'SKIPME', 'no'], 5_000), 1);
+      await assert.rejects(caller.command(['PING'], 5_000), RedisConnectionError);
+    } finally {
+      for (const client of [...victims, caller]) client.close();
     }
   });
 
