@@ -65,13 +65,15 @@ function flagsOf(connection: Readonly<ConnectionState>): string {
   return flags === '' ? 'N' : flags;
 }
 
-function commandOf(connection: Readonly<ConnectionState>): string {
-  const command = connection.lastCommand;
-  if (command === null) return 'NULL';
-  const name = lowerName(command[0] ?? Buffer.alloc(0)).slice(0, 64);
+/**
+ * `command`'s name as CLIENT LIST's `cmd` shows it (`get`, `client|list`): kept per connection in
+ * place of the command, whose arguments (a value of megabytes, say) must not outlive it.
+ */
+export function commandName(command: readonly Buffer[]): string {
+  const name = lowerName((command[0] ?? Buffer.alloc(0)).subarray(0, 64));
   const subcommand = command[1];
   return containers.has(name) && subcommand !== undefined
-    ? `${name}|${lowerName(subcommand).slice(0, 64)}`
+    ? `${name}|${lowerName(subcommand.subarray(0, 64))}`
     : name;
 }
 
@@ -92,7 +94,7 @@ export function describeConnection(connection: Readonly<ConnectionState>, nowMs:
     ['ssub', 0],
     ['multi', connection.transaction === null ? -1 : connection.transaction.planned.length],
     ['watch', connection.watched.size],
-    ['cmd', commandOf(connection)],
+    ['cmd', connection.lastCommand ?? 'NULL'],
     ['user', connection.token === null ? 'default' : (tokenName(connection.token) ?? 'default')],
     ['resp', 2],
     ['lib-name', connection.libName ?? ''],

@@ -71,8 +71,8 @@ export interface ConnectionState {
   /** performance.now() when it connected, and when its last command came (CLIENT LIST's age, idle). */
   readonly connectedAtMs: number;
   lastCommandAtMs: number;
-  /** Its last command's arguments, name first (CLIENT LIST's cmd), or null before one. */
-  lastCommand: readonly Buffer[] | null;
+  /** Its last command's name (CLIENT LIST's cmd: `get`, `client|list`), or null before one. */
+  lastCommand: string | null;
   /** CLIENT SETNAME, or null. */
   name: string | null;
   /** CLIENT SETINFO LIB-NAME and LIB-VER: the client library, as it names itself. */

@@ -29,6 +29,7 @@ import {
   transportCounters,
 } from '../transport/index.js';
 import { lowerName } from './arguments.js';
+import { commandName } from './client-command.js';
 import { createCommandTable } from './commands.js';
 import type { CommandContext, ConnectionState, RespBackend, RespCounters, ServerFacts } from './context.js';
 
@@ -273,7 +274,7 @@ export class RespServer {
    * encoded as one buffer.
    */
   async #runNext(command: RespCommand, queue: Queued[], context: CommandContext): Promise<Buffer> {
-    context.connection.lastCommand = command;
+    context.connection.lastCommand = commandName(command);
     context.connection.lastCommandAtMs = performance.now();
     if (context.connection.monitoring && lowerName(command[0] ?? Buffer.alloc(0)) !== 'quit') {
       this.#answered(1);
@@ -308,7 +309,8 @@ export class RespServer {
       planned.push(plan);
       bytes += more;
     }
-    context.connection.lastCommand = commands[commands.length - 1] as RespCommand;
+    if (commands.length > 1)
+      context.connection.lastCommand = commandName(commands[commands.length - 1] as RespCommand);
     if (planned.length === 1) {
       this.#answered(1);
       const answer = encodeReply(await this.#guard(command, () => runPlanned(first, context, bytes)));
