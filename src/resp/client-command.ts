@@ -9,7 +9,7 @@
 import { tokenName } from '../transport/index.js';
 import { integerArgument, lowerName } from './arguments.js';
 import { notAdminRefusal } from './auth.js';
-import { wrongArity } from './command-table.js';
+import { helpReply, unknownSubcommand, wrongArity } from './command-table.js';
 import type { CommandContext, ConnectionState } from './context.js';
 import { clientNameBytesMax } from './limits.js';
 import { type RespReply, reply } from './replies.js';
@@ -273,10 +273,8 @@ export function client(args: readonly Buffer[], context: CommandContext): RespRe
     case 'setinfo':
       return setInfo(args, context);
     case 'help':
-      return reply.array(clientHelp.map((line) => reply.simple(line)));
+      return helpReply(clientHelp);
     default:
-      return reply.error(
-        `ERR unknown subcommand '${arg(args, 1).toString('utf8').slice(0, 128)}'. Try CLIENT HELP.`,
-      );
+      return unknownSubcommand(args, 'CLIENT');
   }
 }

@@ -3,7 +3,7 @@
 // is refused, so redis-cli falls back to the help built into it rather than show none.
 
 import { lowerName } from './arguments.js';
-import type { CommandSpec, CommandTable } from './command-table.js';
+import { type CommandSpec, type CommandTable, helpReply, unknownSubcommand } from './command-table.js';
 import { type RespReply, reply } from './replies.js';
 
 function describe(spec: CommandSpec): RespReply {
@@ -62,11 +62,9 @@ export function commandCommand(table: () => CommandTable): CommandSpec {
           );
         }
         case 'help':
-          return reply.array(help.map((line) => reply.simple(line)));
+          return helpReply(help);
         default:
-          return reply.error(
-            `ERR unknown subcommand '${(args[1] as Buffer).toString('utf8').slice(0, 128)}'. Try COMMAND HELP.`,
-          );
+          return unknownSubcommand(args, 'COMMAND');
       }
     },
   };

@@ -47,6 +47,17 @@ export function wrongArity(name: string): RespReply {
   return reply.error(`ERR wrong number of arguments for '${name}' command`);
 }
 
+/** Redis's answer to a container command (CLIENT, CONFIG, ...) whose subcommand it does not know. */
+export function unknownSubcommand(args: readonly Buffer[], container: string): RespReply {
+  const subcommand = (args[1] ?? Buffer.alloc(0)).toString('utf8').slice(0, 128);
+  return reply.error(`ERR unknown subcommand '${subcommand}'. Try ${container} HELP.`);
+}
+
+/** A container command's HELP: its lines as simple strings. */
+export function helpReply(lines: readonly string[]): RespReply {
+  return reply.array(lines.map((line) => reply.simple(line)));
+}
+
 /** Redis's answer to an unknown command: its name and the start of its arguments, quoted. */
 export function unknownCommand(args: readonly Buffer[]): RespReply {
   const name = (args[0] ?? Buffer.alloc(0)).toString('utf8').slice(0, 128);

@@ -6,7 +6,7 @@
 
 import { globMatches } from '../state-machine/index.js';
 import { lowerName } from './arguments.js';
-import { type CommandSpec, wrongArity } from './command-table.js';
+import { type CommandSpec, helpReply, unknownSubcommand, wrongArity } from './command-table.js';
 import type { CommandContext } from './context.js';
 import { connectionsMax } from './limits.js';
 import { type RespReply, reply } from './replies.js';
@@ -58,11 +58,9 @@ function config(args: readonly Buffer[], context: CommandContext): RespReply {
         `ERR CONFIG ${subcommand.toUpperCase()} is not supported: each replica is configured by its command line, the same on every member`,
       );
     case 'help':
-      return reply.array(configHelp.map((line) => reply.simple(line)));
+      return helpReply(configHelp);
     default:
-      return reply.error(
-        `ERR unknown subcommand '${(args[1] as Buffer).toString('utf8').slice(0, 128)}'. Try CONFIG HELP.`,
-      );
+      return unknownSubcommand(args, 'CONFIG');
   }
 }
 

@@ -11,9 +11,9 @@
 
 import { entryOverheadBytes, kvOperation } from '../state-machine/index.js';
 import { integerArgument, lowerName } from './arguments.js';
-import type { CommandSpec, Planned } from './command-table.js';
+import { type CommandSpec, helpReply, type Planned, unknownSubcommand } from './command-table.js';
 import { kvCommand, planOf } from './kv-commands.js';
-import { type RespReply, reply } from './replies.js';
+import { reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer; // the arity was checked
 
@@ -32,14 +32,6 @@ export function redisEncodingOf(value: Uint8Array): 'int' | 'embstr' | 'raw' {
   }
   return value.byteLength <= embeddedStringBytesMax ? 'embstr' : 'raw';
 }
-
-const unknownSubcommand = (args: readonly Buffer[], command: string): RespReply =>
-  reply.error(
-    `ERR unknown subcommand '${arg(args, 1).toString('utf8').slice(0, 128)}'. Try ${command} HELP.`,
-  );
-
-const helpReply = (lines: readonly string[]): RespReply =>
-  reply.array(lines.map((line) => reply.simple(line)));
 
 const memoryHelp = [
   'MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',

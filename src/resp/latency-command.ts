@@ -5,7 +5,7 @@
 // for is in the slow log (slow-log.ts) and in the replica's /metrics histograms.
 
 import { lowerName } from './arguments.js';
-import { type CommandSpec, wrongArity } from './command-table.js';
+import { type CommandSpec, helpReply, unknownSubcommand, wrongArity } from './command-table.js';
 import { type RespReply, reply } from './replies.js';
 
 const latencyHelp = [
@@ -30,11 +30,9 @@ function latency(args: readonly Buffer[]): RespReply {
     case 'reset':
       return reply.integer(0);
     case 'help':
-      return reply.array(latencyHelp.map((line) => reply.simple(line)));
+      return helpReply(latencyHelp);
     default:
-      return reply.error(
-        `ERR unknown subcommand '${(args[1] as Buffer).toString('utf8').slice(0, 128)}'. Try LATENCY HELP.`,
-      );
+      return unknownSubcommand(args, 'LATENCY');
   }
 }
 

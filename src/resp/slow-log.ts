@@ -9,7 +9,7 @@
 
 import { integerArgument, lowerName } from './arguments.js';
 import { notAdminRefusal } from './auth.js';
-import type { CommandSpec } from './command-table.js';
+import { type CommandSpec, helpReply, unknownSubcommand } from './command-table.js';
 import type { CommandContext, ConnectionState } from './context.js';
 import { type RespReply, reply } from './replies.js';
 
@@ -130,11 +130,9 @@ function slowLogCommand(args: readonly Buffer[], context: CommandContext): RespR
       slowLog.reset();
       return reply.ok;
     case 'help':
-      return reply.array(slowLogHelp.map((line) => reply.simple(line)));
+      return helpReply(slowLogHelp);
     default:
-      return reply.error(
-        `ERR unknown subcommand '${(args[1] as Buffer).toString('utf8').slice(0, 128)}'. Try SLOWLOG HELP.`,
-      );
+      return unknownSubcommand(args, 'SLOWLOG');
   }
 }
 

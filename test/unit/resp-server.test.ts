@@ -92,6 +92,19 @@ async function startPort(
   return { server, port: Number(server.address.split(':').pop()) };
 }
 
+/** Ports in front of stores of their own (`start`), each closed after the suite that made them. */
+function storePorts() {
+  const servers: RespServer[] = [];
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+  const start = async () => {
+    const { backend, calls, store } = storeBackend(false);
+    return { ...(await startPort(backend, servers)), calls, store };
+  };
+  return { servers, start };
+}
+
 /** Where each read call was asked to go, in order (writes left out). */
 const readsOf = (calls: readonly StoreCall[]) =>
   calls.filter((call) => call.read !== null).map((call) => call.read);
@@ -988,15 +1001,7 @@ describe('pipelines', () => {
 });
 
 describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence, MEMORY, OBJECT, RANDOMKEY', () => {
-  const servers: RespServer[] = [];
-  const start = async () => {
-    const { backend, calls, store } = storeBackend(false);
-    return { ...(await startPort(backend, servers)), calls, store };
-  };
-
-  after(async () => {
-    for (const server of servers) await server.close();
-  });
+  const { servers, start } = storePorts();
 
   /** The fields of CLIENT LIST's lines, one record per connection. */
   const clientLines = (text: string): Record<string, string>[] =>
@@ -1233,16 +1238,15 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
     await exchange(port, 'GET a\r\nGET b\r\nGET c\r\n', lines(3));
     const replies = await oneByOne(port, ['SLOWLOG LEN', 'SLOWLOG GET', 'SLOWLOG GET 1', 'SLOWLOG GET -1']);
     assert.equal(replies[0], 2);
-    const entries = replies[1] as RedisReply[][];
-    const [newest, oldest] = entries;
-    assert.deepEqual((newest?.[3] as Buffer[]).map(String), ['GET', 'a', '... (2 more pipelined commands)']);
-    assert.deepEqual((oldest?.[3] as Buffer[]).map(String), ['GET', 'first']);
-    assert.equal(newest?.[0], 1, 'ids count up');
-    assert.equal(oldest?.[0], 0);
-    assert.ok((oldest?.[2] as number) >= 10_000, 'microseconds, at least the threshold');
-    assert.ok(Math.abs((oldest?.[1] as number) - Date.now() / 1000) < 60, 'a Unix time in seconds');
-    assert.match(String(oldest?.[4]), /^127\.0\.0\.1:\d+$/);
-    assert.equal(String(oldest?.[5]), '', 'the connection that sent it had no name');
+    const [newest, oldest] = replies[1] as [RedisReply[], RedisReply[]];
+    assert.deepEqual((newest[3] as Buffer[]).map(String), ['GET', 'a', '... (2 more pipelined commands)']);
+    assert.deepEqual((oldest[3] as Buffer[]).map(String), ['GET', 'first']);
+    assert.equal(newest[0], 1, 'ids count up');
+    assert.equal(oldest[0], 0);
+    assert.ok((oldest[2] as number) >= 10_000, 'microseconds, at least the threshold');
+    assert.ok(Math.abs((oldest[1] as number) - Date.now() / 1000) < 60, 'a Unix time in seconds');
+    assert.match(String(oldest[4]), /^127\.0\.0\.1:\d+$/);
+    assert.equal(String(oldest[5]), '', 'the connection that sent it had no name');
     assert.equal((replies[2] as RedisReply[]).length, 1);
     assert.equal((replies[3] as RedisReply[]).length, 2, 'GET -1: every entry');
     const more = await oneByOne(port, [
@@ -1452,14 +1456,7 @@ describe('MULTI, EXEC and DISCARD', () => {
 });
 
 describe('WATCH and UNWATCH', () => {
-  const servers: RespServer[] = [];
-  const start = async () => {
-    const { backend, calls, store } = storeBackend(false);
-    return { ...(await startPort(backend, servers)), calls, store };
-  };
-  after(async () => {
-    for (const server of servers) await server.close();
-  });
+  const { servers, start } = storePorts();
 
   /** Two connections to `port`, each sending its commands one by one, in the order given. */
   const twoConnections = async (port: number, steps: readonly (readonly ['a' | 'b', string])[]) => {
