@@ -5,8 +5,9 @@
 // applications using the client library). A command is shown as the port reads it, before it runs.
 // AUTH's and HELLO's arguments are never shown (they carry tokens). After MONITOR the connection may
 // only QUIT. A monitor that does not read what it is sent is dropped once `monitorBufferBytesMax`
-// waits for it, so one cannot make the replica hold its output. With tokens asked it takes an
-// admin token, as Redis's ACLs keep MONITOR to @admin users (auth.ts).
+// waits for it, and a port takes at most `monitorsMax`, so connections that ask and never read hold
+// a bounded amount of the replica's memory. With tokens asked it takes an admin token, as Redis's
+// ACLs keep MONITOR to @admin users (auth.ts).
 
 import type { Socket } from 'node:net';
 import { lowerName } from './arguments.js';
@@ -18,6 +19,11 @@ import { reply } from './replies.js';
 
 /** Output waiting for a monitor, at most; past it the monitor is closed. */
 export const monitorBufferBytesMax = 8 * 1024 * 1024;
+/**
+ * Monitors of one port at once: each is sent every command, so without a cap connections that ask
+ * and never read would hold monitorBufferBytesMax each (64 MiB in all at this cap).
+ */
+export const monitorsMax = 8;
 /** Commands whose arguments are never shown: they may carry a token. */
 const redacted: ReadonlySet<string> = new Set(['auth', 'hello']);
 
@@ -112,6 +118,11 @@ export const monitorCommand: CommandSpec = {
   handler: (_args, context) => {
     const refused = notAdminRefusal('monitor', context);
     if (refused !== null) return refused;
+    let monitors = 0;
+    for (const connection of context.connections.values()) if (connection.monitoring) monitors += 1;
+    if (monitors >= monitorsMax) {
+      return reply.error(`ERR this port has ${monitorsMax} MONITOR connections, its most; close one first`);
+    }
     // The server adds the connection to its monitors once this answer is written (server.ts).
     context.connection.monitoring = true;
     return reply.ok;

@@ -1303,6 +1303,41 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
     }
   });
 
+  test('a port takes at most 8 MONITOR connections at once; one more is refused until one closes', async () => {
+    const { port } = await start();
+    // Raw sockets: a monitor is sent lines it did not ask for, which a request-reply client refuses.
+    const monitors = Array.from({ length: 8 }, () => connect(port, '127.0.0.1'));
+    const ninth = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      await Promise.all(
+        monitors.map(
+          (monitor) =>
+            new Promise<void>((resolve) => {
+              monitor.once('data', (chunk: Buffer) => {
+                assert.equal(chunk.toString('latin1', 0, 5), '+OK\r\n');
+                resolve();
+              });
+              monitor.write('MONITOR\r\n');
+            }),
+        ),
+      );
+      assert.equal(
+        messageOf(await ninth.command(['MONITOR'], 5_000)),
+        'ERR this port has 8 MONITOR connections, its most; close one first',
+      );
+      monitors[0]?.destroy();
+      let again: RedisReply = null;
+      for (let attempt = 0; attempt < 500 && again !== 'OK'; attempt++) {
+        again = await ninth.command(['MONITOR'], 5_000);
+        if (again !== 'OK') await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(again, 'OK', 'a place is free once a monitor closed');
+    } finally {
+      for (const monitor of monitors) monitor.destroy();
+      ninth.close();
+    }
+  });
+
   test('a MONITOR connection that does not read what it is sent is closed once 8 MiB wait for it; the port goes on', async () => {
     const { port } = await start();
     const monitor = connect(port, '127.0.0.1');
