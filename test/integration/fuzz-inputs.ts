@@ -177,6 +177,14 @@ const respTemplates = [
   '*2\r\n$3\r\nGET\r\n$4\r\nfuzz\r\n',
   'PING\r\n',
   '*1\r\n$4\r\nINFO\r\n',
+  // What monitoring tools send; a mutated MONITOR may leave a connection that is sent lines it never reads.
+  'MONITOR\r\n',
+  'CLIENT LIST\r\n',
+  'SLOWLOG GET 5\r\n',
+  '*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n$4\r\nfuzz\r\n',
+  'OBJECT ENCODING fuzz\r\n',
+  'RANDOMKEY\r\n',
+  'CLIENT SETINFO LIB-NAME fuzz\r\n',
 ].map((text) => Buffer.from(text));
 
 export const hostileRespCommand: fc.Arbitrary<Buffer> = fc.oneof(
