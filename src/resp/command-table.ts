@@ -93,11 +93,9 @@ export class CommandTable {
     return this.#byName.get(lowerName(args[0] ?? Buffer.alloc(0)));
   }
 
-  /** Runs `args` (name first) if it names a known command with a fitting number of arguments. */
-  dispatch(args: readonly Buffer[], context: CommandContext): RespReply | Promise<RespReply> {
-    const refusal = this.refusal(args, context);
-    if (refusal !== null) return refusal;
-    return (this.#specOf(args) as CommandSpec).handler(args, context); // known: not refused
+  /** Runs `args` (name first), which `refusal` let through: a known command that may run. */
+  run(args: readonly Buffer[], context: CommandContext): RespReply | Promise<RespReply> {
+    return (this.#specOf(args) as CommandSpec).handler(args, context);
   }
 
   /**
@@ -112,8 +110,9 @@ export class CommandTable {
   }
 
   /**
-   * The plan of `args` if it is a key/value command that dispatch would run (known, a fitting number
-   * of arguments, allowed on this connection); null for any other, which dispatch answers alone.
+   * The plan of `args` if it is a key/value command that `refusal` would let through (known, a fitting
+   * number of arguments, allowed on this connection); null for any other, which the server answers
+   * alone (its refusal, or `run`).
    */
   plan(args: readonly Buffer[], context: CommandContext): Planned | null {
     const spec = this.#specOf(args);

@@ -10,6 +10,7 @@ import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaSnapshot } from '../protocol/replica.js';
 import type { StateSize } from '../protocol/state-machine.js';
 import type { Credentials } from '../transport/index.js';
+import type { CommandStats } from './command-stats.js';
 import type { Planned } from './command-table.js';
 import type { SharedSequences } from './shared-sequences.js';
 import type { SlowLog } from './slow-log.js';
@@ -150,6 +151,8 @@ export interface CommandContext {
   readonly counters: Readonly<RespCounters>;
   /** The port's commands that took longest (SLOWLOG). */
   readonly slowLog: SlowLog;
+  /** Calls and time per command, replies per error word (INFO commandstats, errorstats). */
+  readonly commandStats: CommandStats;
   /** Every connection of the port open now, by id (CLIENT LIST, INFO clients). */
   readonly connections: ReadonlyMap<number, Readonly<ConnectionState>>;
 }

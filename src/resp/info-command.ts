@@ -23,7 +23,8 @@ import { connectionsMax } from './limits.js';
 import { hostAndPort } from './replication-commands.js';
 import { type RespReply, reply } from './replies.js';
 
-// In Redis's order, which INFO with no section (or `all`, `everything`, `default`) follows.
+// In Redis's order, which INFO with no section (or `all`, `everything`, `default`) follows. (Redis
+// leaves commandstats out of `default`; here every section is small enough to come with it.)
 const allSections = [
   'server',
   'clients',
@@ -32,6 +33,8 @@ const allSections = [
   'stats',
   'replication',
   'cpu',
+  'commandstats',
+  'errorstats',
   'keyspace',
 ] as const;
 type Section = (typeof allSections)[number];
@@ -228,6 +231,10 @@ async function sectionText(name: Section, context: CommandContext): Promise<stri
       return replicationSection(backend.local(), await backend.clusterStatus(context.connection.token));
     case 'cpu':
       return cpuSection();
+    case 'commandstats':
+      return section('Commandstats', context.commandStats.commandFields());
+    case 'errorstats':
+      return section('Errorstats', context.commandStats.errorFields());
     case 'keyspace':
       return keyspaceSection(backend.stateSize?.() ?? null);
   }

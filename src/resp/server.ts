@@ -30,6 +30,7 @@ import {
 } from '../transport/index.js';
 import { lowerName } from './arguments.js';
 import { commandName } from './client-command.js';
+import { CommandStats } from './command-stats.js';
 import { createCommandTable } from './commands.js';
 import type { CommandContext, ConnectionState, RespBackend, RespCounters, ServerFacts } from './context.js';
 
@@ -84,6 +85,7 @@ export class RespServer {
   readonly #sockets = new Set<Socket>();
   readonly #connections = new Map<number, ConnectionState>();
   readonly #slowLog = new SlowLog();
+  readonly #commandStats = new CommandStats();
   readonly #monitors = new Monitors((connection) =>
     this.options.logger.info(
       { connection, bufferedBytesMax: monitorBufferBytesMax },
@@ -198,6 +200,7 @@ export class RespServer {
       sharing: this.#sharing,
       counters: this.counters,
       slowLog: this.#slowLog,
+      commandStats: this.#commandStats,
       connections: this.#connections,
     };
     this.#connections.set(connection.id, connection);
@@ -277,22 +280,20 @@ export class RespServer {
     context.connection.lastCommand = commandName(command);
     context.connection.lastCommandAtMs = performance.now();
     if (context.connection.monitoring && lowerName(command[0] ?? Buffer.alloc(0)) !== 'quit') {
-      this.#answered(1);
-      return encodeReply(reply.error('ERR only QUIT is allowed in MONITOR mode'));
+      return this.#answer([reply.error('ERR only QUIT is allowed in MONITOR mode')]);
     }
     if (context.connection.transaction !== null) {
       const queued = queueCommand(lowerName(command[0] ?? Buffer.alloc(0)), command, context, this.#table);
-      if (queued !== null) {
-        this.#answered(1);
-        return encodeReply(queued);
-      }
+      // Queued, it is counted in commandstats as the EXEC that runs it.
+      if (queued !== null) return this.#answer([queued]);
     }
     const first = this.#table.plan(command, context);
     if (first === null) {
-      this.#answered(1);
-      const answer = encodeReply(await this.#guard(command, () => this.#table.dispatch(command, context)));
-      this.#noteIfSlow(command, context, 0);
-      return answer;
+      // A command refused before it runs (unknown, its arity, NOAUTH) is no call of it, as in Redis.
+      const refusal = this.#table.refusal(command, context);
+      if (refusal !== null) return this.#answer([refusal]);
+      const answer = await this.#guard(command, () => this.#table.run(command, context));
+      return this.#answer([answer], [command], context);
     }
     const commands = [command];
     const planned = [first];
@@ -312,33 +313,41 @@ export class RespServer {
     if (commands.length > 1)
       context.connection.lastCommand = commandName(commands[commands.length - 1] as RespCommand);
     if (planned.length === 1) {
-      this.#answered(1);
-      const answer = encodeReply(await this.#guard(command, () => runPlanned(first, context, bytes)));
-      this.#noteIfSlow(command, context, 0);
-      return answer;
+      const answer = await this.#guard(command, () => runPlanned(first, context, bytes));
+      return this.#answer([answer], commands, context);
     }
     this.counters.pipelinedSequences += 1;
     transportCounters.respSequences.pipeline += 1;
     const replies = await this.#guard(command, () => runPipelined(planned, context, bytes));
     // An error here is a bug's, answered to every command.
     const answered = Array.isArray(replies) ? replies : planned.map(() => replies);
-    this.#answered(answered.length);
-    this.#noteIfSlow(command, context, answered.length - 1);
     // The commands the sequence did not run go first again (pipeline.ts).
     queue.unshift(...commands.slice(answered.length).map((again) => ({ command: again })));
-    return Buffer.concat(answered.map(encodeReply));
+    return this.#answer(answered, commands.slice(0, answered.length), context);
   }
 
-  /** Puts `command` (and the `pipelinedAfter` that ran in its sequence) in the slow log if it was slow. */
-  #noteIfSlow(command: RespCommand, context: CommandContext, pipelinedAfter: number): void {
-    const micros = (performance.now() - context.connection.lastCommandAtMs) * 1000;
-    this.#slowLog.note(command, micros, context.connection, pipelinedAfter);
-  }
-
-  /** Counts `count` commands answered, for INFO stats and /metrics. */
-  #answered(count: number): void {
-    this.counters.commands += count;
-    transportCounters.respCommands += count;
+  /**
+   * Encodes `replies`, and counts them: answered (INFO stats, /metrics), their errors (errorstats)
+   * and, for the `ran` commands that began at the connection's lastCommandAtMs, their time
+   * (commandstats, shared evenly in a sequence; the slow log, one entry for them all).
+   */
+  #answer(replies: readonly RespReply[], ran: readonly RespCommand[] = [], context?: CommandContext): Buffer {
+    this.counters.commands += replies.length;
+    transportCounters.respCommands += replies.length;
+    for (const answer of replies) if (answer.type === 'error') this.#commandStats.noteError(answer.text);
+    const first = ran[0];
+    if (first !== undefined && context !== undefined) {
+      const micros = (performance.now() - context.connection.lastCommandAtMs) * 1000;
+      this.#slowLog.note(first, micros, context.connection, ran.length - 1);
+      for (const command of ran) {
+        const name = lowerName(command[0] ?? Buffer.alloc(0));
+        // Only names the port knows, so made-up ones cannot grow the table.
+        if (this.#table.lookup(name) !== undefined) this.#commandStats.noteCall(name, micros / ran.length);
+      }
+    }
+    return replies.length === 1
+      ? encodeReply(replies[0] as RespReply)
+      : Buffer.concat(replies.map(encodeReply));
   }
 
   /** What `run` answers; a failure becomes its error reply, and a bug is logged and answered as one. */

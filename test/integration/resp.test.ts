@@ -542,6 +542,9 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
         Number((await cli('SLOWLOG', 'LEN')).stdout),
       );
       assert.ok(sampleValue(samples, 'redis_config_maxclients') > 0);
+      // The three SETs above went to this port (INFO commandstats); other tests' commands too, perhaps.
+      assert.ok(sampleValue(samples, 'redis_commands_total', { cmd: 'set' }) >= sizes.size);
+      assert.ok(sampleValue(samples, 'redis_commands_duration_seconds_total', { cmd: 'set' }) > 0);
       assert.doesNotMatch(exporterLog, /unknown command|unknown subcommand/);
     } finally {
       exporter.kill('SIGTERM');

@@ -1154,11 +1154,39 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
         'Stats',
         'Replication',
         'CPU',
+        'Commandstats',
+        'Errorstats',
         'Keyspace',
       ]);
     } finally {
       idle.close();
     }
+  });
+
+  test('INFO commandstats counts the calls of each command the port knows and their time, a pipeline shared; errorstats each error by its first word', async () => {
+    const { port } = await start();
+    await oneByOne(port, [
+      'SET a 1',
+      'GET a',
+      'GET a',
+      'GET',
+      'FROBNICATE x',
+      'INCR nosuch-number-here',
+      'SET a notanumber',
+    ]);
+    await exchange(port, 'GET a\r\nGET a\r\nMGET a b\r\n', lines(6));
+    await oneByOne(port, ['INCR a']);
+    const [commandstats, errorstats] = await oneByOne(port, ['INFO commandstats', 'INFO errorstats']);
+    const fields = new Map(
+      [
+        ...String(commandstats).matchAll(
+          /^cmdstat_([a-z|]+):calls=(\d+),usec=(\d+),usec_per_call=(\d+\.\d\d)\r$/gm,
+        ),
+      ].map((match) => [match[1], Number(match[2])]),
+    );
+    // GET's arity refusal and the unknown command are no calls, as in Redis; INFO counts itself once answered.
+    assert.deepEqual(Object.fromEntries(fields), { get: 4, incr: 2, mget: 1, set: 2 });
+    assert.match(String(errorstats), /^# Errorstats\r\nerrorstat_ERR:count=3\r\n$/);
   });
 
   test('MEMORY USAGE counts key, value and the per-key overhead as used_memory does; OBJECT names the encoding; both nil for a missing key', async () => {
