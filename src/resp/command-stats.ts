@@ -1,6 +1,7 @@
 // INFO commandstats and errorstats, as Redis keeps them: per command the calls and the microseconds
 // they took (from starting to run to their answer: for a write, the wait for the backups' disks too);
-// per error reply, its first word (ERR, NOAUTH, WRONGPASS, UNAVAILABLE, ...). redis_exporter turns
+// per error reply, its first word (ERR, NOAUTH, WRONGPASS, UNAVAILABLE, ...; a reply's own, not those
+// inside EXEC's array, which Redis counts too). redis_exporter turns
 // them into redis_commands_total, redis_commands_duration_seconds_total and redis_errors_total. The
 // per-command line is Redis's before 6.2 (no rejected_calls and failed_calls: errors here are not
 // told apart by whether the command began to run, and errorstats counts them all). Only commands the port knows are counted, by their top-level name (`client`,
