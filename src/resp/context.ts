@@ -120,7 +120,12 @@ export interface WatchedKey {
 /** What a port has seen, for INFO's Stats section and tests. */
 export interface RespCounters {
   connections: number;
+  /** Connections refused at the port's caps (in total, per address), as Redis's rejected_connections. */
+  rejectedConnections: number;
   commands: number;
+  /** Bytes read from clients and written to them (monitors' lines too). */
+  inputBytes: number;
+  outputBytes: number;
   /** Pipelines of key/value commands run as one sequence. */
   pipelinedSequences: number;
   /** Sequences that carried the commands of more than one connection (shared-sequences.ts). */

@@ -66,6 +66,11 @@ function statsSection(context: CommandContext): string {
   return section('Stats', [
     ['total_connections_received', counters.connections],
     ['total_commands_processed', counters.commands],
+    ['total_net_input_bytes', counters.inputBytes],
+    ['total_net_output_bytes', counters.outputBytes],
+    ['rejected_connections', counters.rejectedConnections],
+    // At the memory limit a write is refused (maxmemory_policy noeviction): no key is ever evicted.
+    ['evicted_keys', 0],
     ['understudy_pipelined_sequences', counters.pipelinedSequences],
     ['understudy_shared_sequences', counters.sharedSequences],
     ['understudy_protocol_errors', counters.protocolErrors],

@@ -77,7 +77,11 @@ export function monitorLine(command: RespCommand, client: string, nowMs: number)
 export class Monitors {
   readonly #sockets = new Map<number, Socket>();
 
-  constructor(private readonly dropped: (connection: number) => void) {}
+  /** `sent`: bytes written to monitors (INFO stats); `dropped`: a monitor closed for not reading. */
+  constructor(
+    private readonly sent: (bytes: number) => void,
+    private readonly dropped: (connection: number) => void,
+  ) {}
 
   get size(): number {
     return this.#sockets.size;
@@ -106,6 +110,7 @@ export class Monitors {
         continue;
       }
       socket.write(lines);
+      this.sent(Buffer.byteLength(lines, 'latin1'));
     }
   }
 }

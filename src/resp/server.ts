@@ -72,7 +72,10 @@ type Queued = { readonly command: RespCommand } | { readonly fault: RespProtocol
 export class RespServer {
   readonly counters: RespCounters = {
     connections: 0,
+    rejectedConnections: 0,
     commands: 0,
+    inputBytes: 0,
+    outputBytes: 0,
     pipelinedSequences: 0,
     sharedSequences: 0,
     protocolErrors: 0,
@@ -86,11 +89,15 @@ export class RespServer {
   readonly #connections = new Map<number, ConnectionState>();
   readonly #slowLog = new SlowLog();
   readonly #commandStats = new CommandStats();
-  readonly #monitors = new Monitors((connection) =>
-    this.options.logger.info(
-      { connection, bufferedBytesMax: monitorBufferBytesMax },
-      'a MONITOR connection did not read what it was sent; closed',
-    ),
+  readonly #monitors = new Monitors(
+    (bytes) => {
+      this.counters.outputBytes += bytes;
+    },
+    (connection) =>
+      this.options.logger.info(
+        { connection, bufferedBytesMax: monitorBufferBytesMax },
+        'a MONITOR connection did not read what it was sent; closed',
+      ),
   );
   // The port's caps: `connectionsMax` in total (as Redis's maxclients), the transport's per address.
   readonly #gate = new ConnectionGate({
@@ -163,7 +170,10 @@ export class RespServer {
       socket.destroy();
       return;
     }
-    if (!this.#gate.admit(socket)) return;
+    if (!this.#gate.admit(socket)) {
+      this.counters.rejectedConnections += 1;
+      return;
+    }
     this.counters.connections += 1;
     this.#sockets.add(socket);
     socket.setNoDelay(true);
@@ -226,6 +236,7 @@ export class RespServer {
         }
         const answers = await this.#runNext(next.command, queue, context);
         if (finished) break;
+        this.counters.outputBytes += answers.length;
         const flushed = socket.write(answers);
         if (connection.monitoring) this.#monitors.add(connection.id, socket);
         if (connection.quitting) {
@@ -247,6 +258,7 @@ export class RespServer {
 
     socket.on('data', (chunk: Buffer) => {
       if (finished) return;
+      this.counters.inputBytes += chunk.length;
       const { commands, error } = parser.push(chunk);
       for (const command of commands) queue.push({ command });
       if (this.#monitors.size > 0) this.#monitors.feed(commands, connection);

@@ -545,6 +545,9 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       // The three SETs above went to this port (INFO commandstats); other tests' commands too, perhaps.
       assert.ok(sampleValue(samples, 'redis_commands_total', { cmd: 'set' }) >= sizes.size);
       assert.ok(sampleValue(samples, 'redis_commands_duration_seconds_total', { cmd: 'set' }) > 0);
+      // The 21,010 bytes of values SET above came in through this port.
+      assert.ok(sampleValue(samples, 'redis_net_input_bytes_total') > 21_010);
+      assert.equal(sampleValue(samples, 'redis_evicted_keys_total'), 0);
       assert.doesNotMatch(exporterLog, /unknown command|unknown subcommand/);
     } finally {
       exporter.kill('SIGTERM');

@@ -321,7 +321,7 @@ describe('the Redis port without a cluster', () => {
     assert.match(text, new RegExp(`tcp_port:${port}\r\n`));
     assert.match(
       text,
-      /\r\n\r\n# Stats\r\ntotal_connections_received:\d+\r\ntotal_commands_processed:\d+\r\nunderstudy_pipelined_sequences:\d+\r\nunderstudy_shared_sequences:0\r\n/,
+      /\r\n\r\n# Stats\r\ntotal_connections_received:\d+\r\ntotal_commands_processed:\d+\r\ntotal_net_input_bytes:\d+\r\ntotal_net_output_bytes:\d+\r\nrejected_connections:0\r\nevicted_keys:0\r\nunderstudy_pipelined_sequences:\d+\r\nunderstudy_shared_sequences:0\r\n/,
     );
     assert.match(
       text,
@@ -1161,6 +1161,17 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
     } finally {
       idle.close();
     }
+  });
+
+  test('INFO stats counts the bytes the port read and wrote, to the byte, and no key evicted', async () => {
+    const { port } = await start();
+    assert.equal((await exchange(port, 'PING\r\n', lines(1))).text, '+PONG\r\n');
+    const { text } = await exchange(port, 'INFO stats\r\n', (got) => got.endsWith('\r\n\r\n'));
+    // In: PING's 6 bytes and this INFO's 12; out: +PONG's 7 (this answer is counted once written).
+    assert.match(
+      text,
+      /total_net_input_bytes:18\r\ntotal_net_output_bytes:7\r\nrejected_connections:0\r\nevicted_keys:0\r\n/,
+    );
   });
 
   test('INFO commandstats counts the calls of each command the port knows and their time, a pipeline shared; errorstats each error by its first word', async () => {
