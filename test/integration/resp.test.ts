@@ -482,18 +482,29 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.match(memkeys.stdout, new RegExp(`3 strings with ${total} bytes`));
 
     // --stat prints a row a second (here every 0.1 s) until stopped: keys, memory, clients, blocked.
-    const keys = Number((await cli('DBSIZE')).stdout);
-    const usedMemory = /used_memory:(\d+)/.exec((await cli('INFO', 'memory')).stdout)?.[1];
-    const rows = await linesOf(
-      'stdbuf',
-      ['-oL', 'redis-cli', '-h', '127.0.0.1', '-p', port, '--stat', '-i', '0.1'],
-      (line) => /^\d+ /.test(line),
-      2,
-    );
+    // Keys an earlier test gave a time to live may go meanwhile: each check is made in a window
+    // where the port's own count and memory did not change from before it to after it.
+    const facts = async () => ({
+      keys: Number((await cli('DBSIZE')).stdout),
+      usedMemory: Number(/used_memory:(\d+)/.exec((await cli('INFO', 'memory')).stdout)?.[1]),
+    });
+    let rows: string[] = [];
+    let stable = await facts();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      rows = await linesOf(
+        'stdbuf',
+        ['-oL', 'redis-cli', '-h', '127.0.0.1', '-p', port, '--stat', '-i', '0.1'],
+        (line) => /^\d+ /.test(line),
+        2,
+      );
+      const after = await facts();
+      if (after.keys === stable.keys && after.usedMemory === stable.usedMemory) break;
+      stable = after;
+    }
     for (const row of rows) {
       const [rowKeys, memory, clients, blocked, requests] = row.split(/\s+/);
-      assert.equal(Number(rowKeys), keys, row);
-      assert.equal(memory, humanBytes(Number(usedMemory)), row);
+      assert.equal(Number(rowKeys), stable.keys, row);
+      assert.equal(memory, humanBytes(stable.usedMemory), row);
       assert.ok(Number(clients) >= 1, row);
       assert.equal(blocked, '0', row);
       assert.match(requests ?? '', /^\d+$/, row);
@@ -522,14 +533,24 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     });
     try {
       await spawned;
-      const samples = await waitFor('the exporter to answer', async () => {
-        const response = await fetch(`http://127.0.0.1:${exporterPort}/metrics`).catch(() => null);
-        return response?.ok === true ? parsePrometheusText(await response.text()) : undefined;
-      });
+      // A scrape made in a window where the port's key count and memory held still (as above).
+      let portFacts = await facts();
+      const samples = await waitFor(
+        'a scrape of the exporter between two equal readings of the port',
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${exporterPort}/metrics`).catch(() => null);
+          if (response?.ok !== true) return undefined;
+          const scraped = parsePrometheusText(await response.text());
+          const after = await facts();
+          const steady = after.keys === portFacts.keys && after.usedMemory === portFacts.usedMemory;
+          portFacts = after;
+          return steady ? scraped : undefined;
+        },
+      );
       assert.equal(sampleValue(samples, 'redis_up'), 1);
       assert.equal(sampleValue(samples, 'redis_exporter_last_scrape_error'), 0);
-      assert.equal(sampleValue(samples, 'redis_db_keys', { db: 'db0' }), keys);
-      assert.equal(sampleValue(samples, 'redis_memory_used_bytes'), Number(usedMemory));
+      assert.equal(sampleValue(samples, 'redis_db_keys', { db: 'db0' }), portFacts.keys);
+      assert.equal(sampleValue(samples, 'redis_memory_used_bytes'), portFacts.usedMemory);
       assert.equal(
         sampleValue(samples, 'redis_instance_info', { role: 'master', redis_mode: 'standalone' }),
         1,
