@@ -4,8 +4,9 @@
 // server, so a monitor sees the commands sent to that port only (not those of other ports, nor of
 // applications using the client library). A command is shown as the port reads it, before it runs.
 // AUTH's and HELLO's arguments are never shown (they carry tokens). After MONITOR the connection may
-// only QUIT. A monitor that does not read what it is sent is dropped once `monitorBufferBytesMax`
-// waits for it, and a port takes at most `monitorsMax`, so connections that ask and never read hold
+// only QUIT. A monitor that does not read what it is sent is dropped before more than
+// `monitorBufferBytesMax` would wait for it (or one batch of lines longer than that, alone), and a
+// port takes at most `monitorsMax`, so connections that ask and never read hold
 // a bounded amount of the replica's memory. With tokens asked it takes an admin token, as Redis's
 // ACLs keep MONITOR to @admin users (auth.ts).
 
@@ -102,15 +103,17 @@ export class Monitors {
     const nowMs = performance.timeOrigin + performance.now();
     let lines = '';
     for (const command of commands) lines += monitorLine(command, from.remoteAddress, nowMs);
+    const bytes = Buffer.byteLength(lines, 'latin1');
     for (const [connection, socket] of this.#sockets) {
-      if (socket.writableLength > monitorBufferBytesMax) {
+      // What waits stays within the bound, or is these lines alone (a command longer than it).
+      if (socket.writableLength > 0 && socket.writableLength + bytes > monitorBufferBytesMax) {
         this.#sockets.delete(connection);
         socket.destroy();
         this.dropped(connection);
         continue;
       }
       socket.write(lines);
-      this.sent(Buffer.byteLength(lines, 'latin1'));
+      this.sent(bytes);
     }
   }
 }
