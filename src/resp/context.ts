@@ -126,6 +126,9 @@ export interface RespCounters {
   /** Bytes read from clients and written to them (monitors' lines too). */
   inputBytes: number;
   outputBytes: number;
+  /** GET, GETEX, GETDEL and each key of MGET that found its key, and those that did not. */
+  keyspaceHits: number;
+  keyspaceMisses: number;
   /** Pipelines of key/value commands run as one sequence. */
   pipelinedSequences: number;
   /** Sequences that carried the commands of more than one connection (shared-sequences.ts). */

@@ -71,6 +71,8 @@ function statsSection(context: CommandContext): string {
     ['rejected_connections', counters.rejectedConnections],
     // At the memory limit a write is refused (maxmemory_policy noeviction): no key is ever evicted.
     ['evicted_keys', 0],
+    ['keyspace_hits', counters.keyspaceHits],
+    ['keyspace_misses', counters.keyspaceMisses],
     ['understudy_pipelined_sequences', counters.pipelinedSequences],
     ['understudy_shared_sequences', counters.sharedSequences],
     ['understudy_protocol_errors', counters.protocolErrors],

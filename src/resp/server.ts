@@ -76,6 +76,8 @@ export class RespServer {
     commands: 0,
     inputBytes: 0,
     outputBytes: 0,
+    keyspaceHits: 0,
+    keyspaceMisses: 0,
     pipelinedSequences: 0,
     sharedSequences: 0,
     protocolErrors: 0,
@@ -351,15 +353,35 @@ export class RespServer {
     if (first !== undefined && context !== undefined) {
       const micros = (performance.now() - context.connection.lastCommandAtMs) * 1000;
       this.#slowLog.note(first, micros, context.connection, ran.length - 1);
-      for (const command of ran) {
+      ran.forEach((command, at) => {
         const name = lowerName(command[0] ?? Buffer.alloc(0));
         // Only names the port knows, so made-up ones cannot grow the table.
         if (this.#table.lookup(name) !== undefined) this.#commandStats.noteCall(name, micros / ran.length);
-      }
+        const answer = replies[at];
+        if (answer !== undefined) this.#noteLookups(name, answer);
+      });
     }
     return replies.length === 1
       ? encodeReply(replies[0] as RespReply)
       : Buffer.concat(replies.map(encodeReply));
+  }
+
+  /**
+   * INFO stats' keyspace_hits and keyspace_misses, for the reads whose answer tells: GET, GETEX and
+   * GETDEL (nil: a miss), each key of MGET. (Redis counts every read's lookup; a cache's hit rate is
+   * these.)
+   */
+  #noteLookups(name: string, answer: RespReply): void {
+    if (name === 'get' || name === 'getex' || name === 'getdel') {
+      if (answer.type === 'bulk') this.#countLookup(answer.bytes !== null);
+    } else if (name === 'mget' && answer.type === 'array' && answer.items !== null) {
+      for (const item of answer.items) if (item.type === 'bulk') this.#countLookup(item.bytes !== null);
+    }
+  }
+
+  #countLookup(hit: boolean): void {
+    if (hit) this.counters.keyspaceHits += 1;
+    else this.counters.keyspaceMisses += 1;
   }
 
   /** What `run` answers; a failure becomes its error reply, and a bug is logged and answered as one. */

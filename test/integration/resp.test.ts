@@ -510,6 +510,9 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       assert.match(requests ?? '', /^\d+$/, row);
     }
 
+    assert.equal((await cli('GET', 'tools:small')).stdout, `${'x'.repeat(10)}\n`);
+    assert.equal((await cli('GET', 'tools:none')).stdout, '\n');
+
     // The exporter Prometheus users point at Redis, pointed at the primary's port.
     const exporterPort = await freePort();
     const exporter = spawn(
@@ -569,6 +572,15 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       // The 21,010 bytes of values SET above came in through this port.
       assert.ok(sampleValue(samples, 'redis_net_input_bytes_total') > 21_010);
       assert.equal(sampleValue(samples, 'redis_evicted_keys_total'), 0);
+      // Counters only grow: what the exporter read is at most what the port says after it.
+      const stats = (await cli('INFO', 'stats')).stdout;
+      const [hits, misses] = ['keyspace_hits', 'keyspace_misses'].map((field) =>
+        Number(new RegExp(`${field}:(\\d+)`).exec(stats)?.[1]),
+      );
+      assert.ok(sampleValue(samples, 'redis_keyspace_hits_total') >= 1, 'the GET of tools:small');
+      assert.ok(sampleValue(samples, 'redis_keyspace_misses_total') >= 1, 'the GET of tools:none');
+      assert.ok(sampleValue(samples, 'redis_keyspace_hits_total') <= (hits ?? 0));
+      assert.ok(sampleValue(samples, 'redis_keyspace_misses_total') <= (misses ?? 0));
       assert.doesNotMatch(exporterLog, /unknown command|unknown subcommand/);
     } finally {
       exporter.kill('SIGTERM');

@@ -321,7 +321,7 @@ describe('the Redis port without a cluster', () => {
     assert.match(text, new RegExp(`tcp_port:${port}\r\n`));
     assert.match(
       text,
-      /\r\n\r\n# Stats\r\ntotal_connections_received:\d+\r\ntotal_commands_processed:\d+\r\ntotal_net_input_bytes:\d+\r\ntotal_net_output_bytes:\d+\r\nrejected_connections:0\r\nevicted_keys:0\r\nunderstudy_pipelined_sequences:\d+\r\nunderstudy_shared_sequences:0\r\n/,
+      /\r\n\r\n# Stats\r\ntotal_connections_received:\d+\r\ntotal_commands_processed:\d+\r\ntotal_net_input_bytes:\d+\r\ntotal_net_output_bytes:\d+\r\nrejected_connections:0\r\nevicted_keys:0\r\nkeyspace_hits:\d+\r\nkeyspace_misses:\d+\r\nunderstudy_pipelined_sequences:\d+\r\nunderstudy_shared_sequences:0\r\n/,
     );
     assert.match(
       text,
@@ -1172,6 +1172,14 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
       text,
       /total_net_input_bytes:18\r\ntotal_net_output_bytes:7\r\nrejected_connections:0\r\nevicted_keys:0\r\n/,
     );
+  });
+
+  test('INFO stats counts keyspace hits and misses of GET, GETEX, GETDEL and each key of MGET, pipelined too', async () => {
+    const { port } = await start();
+    await oneByOne(port, ['SET a 1', 'GET a', 'GET b', 'MGET a b c', 'STRLEN a', 'GETDEL a', 'GETEX a']);
+    await exchange(port, 'GET x\r\nGET y\r\n', lines(2));
+    const [stats] = await oneByOne(port, ['INFO stats']);
+    assert.match(String(stats), /\r\nkeyspace_hits:3\r\nkeyspace_misses:6\r\n/);
   });
 
   test('INFO commandstats counts the calls of each command the port knows and their time, a pipeline shared; errorstats each error by its first word', async () => {
