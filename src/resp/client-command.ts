@@ -59,6 +59,18 @@ const clientHelp = [
   '    Print this help.',
 ];
 
+/** The user a connection acts as: its token's name, or Redis's `default` without one. */
+function userOf(connection: Readonly<ConnectionState>): string {
+  return connection.token === null ? 'default' : (tokenName(connection.token) ?? 'default');
+}
+
+/** A client type CLIENT LIST and KILL take, lowercase, or the error reply for another. */
+function clientType(argument: Buffer): string | RespReply {
+  const type = lowerName(argument);
+  if (['normal', 'master', 'replica', 'slave', 'pubsub'].includes(type)) return type;
+  return reply.error(`ERR Unknown client type '${argument.toString('utf8').slice(0, 128)}'`);
+}
+
 /** Redis's flags: x in MULTI, r after READONLY, N for none. */
 function flagsOf(connection: Readonly<ConnectionState>): string {
   const flags = `${connection.transaction !== null ? 'x' : ''}${connection.readOnly ? 'r' : ''}`;
@@ -78,7 +90,7 @@ export function commandName(command: readonly Buffer[]): string {
 }
 
 /** One connection in CLIENT LIST's form. */
-export function describeConnection(connection: Readonly<ConnectionState>, nowMs: number): string {
+function describeConnection(connection: Readonly<ConnectionState>, nowMs: number): string {
   const seconds = (sinceMs: number): number => Math.max(0, Math.floor((nowMs - sinceMs) / 1000));
   const fields: [string, string | number][] = [
     ['id', connection.id],
@@ -95,7 +107,7 @@ export function describeConnection(connection: Readonly<ConnectionState>, nowMs:
     ['multi', connection.transaction === null ? -1 : connection.transaction.planned.length],
     ['watch', connection.watched.size],
     ['cmd', connection.lastCommand ?? 'NULL'],
-    ['user', connection.token === null ? 'default' : (tokenName(connection.token) ?? 'default')],
+    ['user', userOf(connection)],
     ['resp', 2],
     ['lib-name', connection.libName ?? ''],
     ['lib-ver', connection.libVersion ?? ''],
@@ -110,14 +122,8 @@ function list(args: readonly Buffer[], context: CommandContext): RespReply {
   for (let at = 2; at < args.length; at++) {
     const option = lowerName(arg(args, at));
     if (option === 'type' && at + 1 < args.length) {
-      const type = lowerName(arg(args, at + 1));
-      if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(type)) {
-        return reply.error(
-          `ERR Unknown client type '${arg(args, at + 1)
-            .toString('utf8')
-            .slice(0, 128)}'`,
-        );
-      }
+      const type = clientType(arg(args, at + 1));
+      if (typeof type !== 'string') return type;
       // Every connection of this port is a normal one: replicas replicate over the cluster port.
       normal = type === 'normal';
       at += 1;
@@ -168,16 +174,11 @@ function killFilter(
         tests.push((connection) => connection.localAddress === text);
         break;
       case 'user':
-        tests.push(
-          (connection) =>
-            (connection.token === null ? 'default' : (tokenName(connection.token) ?? 'default')) === text,
-        );
+        tests.push((connection) => userOf(connection) === text);
         break;
       case 'type': {
-        const type = lowerName(value);
-        if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(type)) {
-          return reply.error(`ERR Unknown client type '${text.slice(0, 128)}'`);
-        }
+        const type = clientType(value);
+        if (typeof type !== 'string') return type;
         tests.push(() => type === 'normal');
         break;
       }

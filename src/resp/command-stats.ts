@@ -18,6 +18,10 @@ interface CommandCounts {
   micros: number;
 }
 
+/** Entries ordered by their name, as Redis lists them. */
+const byName = ([a]: readonly [string, unknown], [b]: readonly [string, unknown]): number =>
+  a < b ? -1 : a > b ? 1 : 0;
+
 export class CommandStats {
   readonly #commands = new Map<string, CommandCounts>();
   readonly #errors = new Map<string, number>();
@@ -44,7 +48,7 @@ export class CommandStats {
   /** INFO commandstats' fields, by command name. */
   commandFields(): [string, string][] {
     return [...this.#commands]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(byName)
       .map(([name, { calls, micros }]) => [
         `cmdstat_${name}`,
         `calls=${calls},usec=${Math.round(micros)},usec_per_call=${(micros / calls).toFixed(2)}`,
@@ -53,8 +57,6 @@ export class CommandStats {
 
   /** INFO errorstats' fields, by error word. */
   errorFields(): [string, string][] {
-    return [...this.#errors]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([word, count]) => [`errorstat_${word}`, `count=${count}`]);
+    return [...this.#errors].sort(byName).map(([word, count]) => [`errorstat_${word}`, `count=${count}`]);
   }
 }

@@ -9,6 +9,7 @@
 // are refused for a key that exists: nothing here counts reads or keeps when a key was last used
 // (replicas apply writes, and reads leave no trace), and a made-up number would mislead more.
 
+import { asBuffer } from '../buffers.js';
 import { entryOverheadBytes, kvOperation } from '../state-machine/index.js';
 import { integerArgument, lowerName } from './arguments.js';
 import { type CommandSpec, helpReply, type Planned, unknownSubcommand } from './command-table.js';
@@ -22,9 +23,9 @@ const embeddedStringBytesMax = 44;
 /** A value Redis would keep as a 64-bit integer: decimal, no leading zeros or sign but '-'. */
 const integerPattern = /^(0|-?[1-9][0-9]{0,18})$/;
 
-export function redisEncodingOf(value: Uint8Array): 'int' | 'embstr' | 'raw' {
+function redisEncodingOf(value: Uint8Array): 'int' | 'embstr' | 'raw' {
   if (value.byteLength <= 20) {
-    const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+    const text = asBuffer(value).toString('latin1');
     if (integerPattern.test(text)) {
       const number = BigInt(text);
       if (number >= -(2n ** 63n) && number < 2n ** 63n) return 'int';

@@ -65,7 +65,7 @@ function quoted(argument: Buffer): string {
 }
 
 /** One MONITOR line for `command` from `client` at `nowMs` (Unix milliseconds, fractional). */
-export function monitorLine(command: RespCommand, client: string, nowMs: number): string {
+function monitorLine(command: RespCommand, client: string, nowMs: number): string {
   const seconds = Math.floor(nowMs / 1000);
   const micros = Math.floor((nowMs - seconds * 1000) * 1000);
   const name = command[0] ?? Buffer.alloc(0);
