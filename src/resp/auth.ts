@@ -7,6 +7,7 @@
 // token's own session ids. Each refusal is counted; none is logged with what was sent.
 
 import { type Credentials, countRefusal, countRequestRefusal, type Principal } from '../transport/index.js';
+import { lowerName } from './arguments.js';
 import type { CommandContext } from './context.js';
 import { type RespReply, reply } from './replies.js';
 
@@ -26,6 +27,17 @@ const NO_PASSWORD =
  * RESP2 and then sends AUTH.
  */
 const beforeAuth: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
+
+/** Commands whose arguments may carry a token (AUTH, HELLO ... AUTH). */
+const carriesToken: ReadonlySet<string> = new Set(['auth', 'hello']);
+
+/**
+ * Whether `command`'s arguments must never be shown (MONITOR, SLOWLOG): they may carry a token.
+ * Such a command is shown by its name, each argument as `(redacted)`, as Redis does.
+ */
+export function hidesArguments(command: readonly Buffer[]): boolean {
+  return carriesToken.has(lowerName(command[0] ?? Buffer.alloc(0)));
+}
 
 /** Whether the connection must still authenticate before its commands run. */
 export function mustAuthenticate(context: CommandContext): boolean {

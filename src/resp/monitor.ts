@@ -11,8 +11,7 @@
 // ACLs keep MONITOR to @admin users (auth.ts).
 
 import type { Socket } from 'node:net';
-import { lowerName } from './arguments.js';
-import { notAdminRefusal } from './auth.js';
+import { hidesArguments, notAdminRefusal } from './auth.js';
 import type { CommandSpec } from './command-table.js';
 import type { ConnectionState } from './context.js';
 import type { RespCommand } from './parser.js';
@@ -25,8 +24,6 @@ export const monitorBufferBytesMax = 8 * 1024 * 1024;
  * and never read would hold monitorBufferBytesMax each (64 MiB in all at this cap).
  */
 export const monitorsMax = 8;
-/** Commands whose arguments are never shown: they may carry a token. */
-const redacted: ReadonlySet<string> = new Set(['auth', 'hello']);
 
 /** `argument` as Redis's sdscatrepr quotes it. */
 function quoted(argument: Buffer): string {
@@ -68,8 +65,7 @@ function quoted(argument: Buffer): string {
 function monitorLine(command: RespCommand, client: string, nowMs: number): string {
   const seconds = Math.floor(nowMs / 1000);
   const micros = Math.floor((nowMs - seconds * 1000) * 1000);
-  const name = command[0] ?? Buffer.alloc(0);
-  const hidden = redacted.has(lowerName(name));
+  const hidden = hidesArguments(command);
   const args = command.map((argument, at) => (at > 0 && hidden ? '"(redacted)"' : quoted(argument)));
   return `+${seconds}.${String(micros).padStart(6, '0')} [0 ${client}] ${args.join(' ')}\r\n`;
 }

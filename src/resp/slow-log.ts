@@ -5,10 +5,11 @@
 // has it on disk, so a slow disk or a failover shows in this log, which is what an operator reading
 // it looks for. Pipelined commands that ran as one sequence are one entry, named by the first, with
 // how many followed it. Kept in memory by each port, reset by SLOWLOG RESET or a restart. Its entries
-// hold other connections' arguments, so with tokens asked it takes an admin token (auth.ts).
+// hold other connections' arguments, so with tokens asked it takes an admin token (auth.ts); an AUTH's
+// or a HELLO's are kept as `(redacted)`, as MONITOR shows them.
 
 import { integerArgument, lowerName } from './arguments.js';
-import { notAdminRefusal } from './auth.js';
+import { hidesArguments, notAdminRefusal } from './auth.js';
 import { type CommandSpec, helpReply, unknownSubcommand } from './command-table.js';
 import type { CommandContext, ConnectionState } from './context.js';
 import { type RespReply, reply } from './replies.js';
@@ -32,7 +33,9 @@ interface SlowLogEntry {
 
 function keptArguments(command: readonly Buffer[], pipelinedAfter: number): string[] {
   const kept = command.slice(0, command.length > argumentsKeptMax ? argumentsKeptMax - 1 : argumentsKeptMax);
-  const args = kept.map((argument) => {
+  const hidden = hidesArguments(command);
+  const args = kept.map((argument, at) => {
+    if (at > 0 && hidden) return '(redacted)';
     const text = argument.toString('latin1', 0, Math.min(argument.length, argumentCharsMax));
     return argument.length > argumentCharsMax
       ? `${text}... (${argument.length - argumentCharsMax} more bytes)`
@@ -51,7 +54,7 @@ export class SlowLog {
   note(
     command: readonly Buffer[],
     micros: number,
-    connection: Readonly<ConnectionState>,
+    connection: Readonly<Pick<ConnectionState, 'remoteAddress' | 'name'>>,
     pipelinedAfter = 0,
   ): void {
     if (micros < slowLogMicrosMin) return;

@@ -19,6 +19,7 @@ import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
 import { pipelinedCommandsMax, watchedBytesMax, watchedKeysMax } from '../../src/resp/limits.js';
+import { SlowLog } from '../../src/resp/slow-log.js';
 import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/index.js';
 import { type StoreCall, storeClient } from './store-client.js';
 
@@ -1316,6 +1317,23 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
       0,
       "ERR unknown subcommand 'DOCTOR'. Try LATENCY HELP.",
     ]);
+  });
+
+  test("the slow log keeps an AUTH's or a HELLO's arguments as (redacted), as MONITOR shows them", () => {
+    const slowLog = new SlowLog();
+    const from = { remoteAddress: '127.0.0.1:50000', name: null };
+    const command = (...words: string[]) => words.map((word) => Buffer.from(word));
+    slowLog.note(command('AUTH', 'app1', 'app1.secret'), 20_000, from);
+    slowLog.note(command('HELLO', '2', 'AUTH', 'app1', 'app1.secret'), 20_000, from);
+    slowLog.note(command('GET', 'greeting'), 20_000, from);
+    assert.deepEqual(
+      slowLog.newest(-1).map((entry) => entry.args),
+      [
+        ['GET', 'greeting'],
+        ['HELLO', '(redacted)', '(redacted)', '(redacted)', '(redacted)'],
+        ['AUTH', '(redacted)', '(redacted)'],
+      ],
+    );
   });
 
   test("MONITOR streams the other connections' commands as Redis writes them, AUTH's arguments hidden; then only QUIT", async () => {
