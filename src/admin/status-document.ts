@@ -19,7 +19,7 @@ export function statusDocument(reply: StatusReply): StatusDocument {
 
 /** A replica's own row, with the fields the coordinator fills from its heartbeats. */
 export function replicaStatusOf(inspection: ReplicaInspection): ReplicaStatus {
-  const { status, address, problem } = inspection;
+  const { status, address, redisAddress, problem } = inspection;
   return {
     id: status.id,
     address,
@@ -33,6 +33,7 @@ export function replicaStatusOf(inspection: ReplicaInspection): ReplicaStatus {
     snapshotIndex: status.snapshot?.position.index ?? logIndex(0),
     sessions: status.sessions,
     formatLevel: status.formatLevel,
+    redisAddress,
   };
 }
 

@@ -20,11 +20,18 @@ import { createLogger, errorText, type Logger, type LogLevel } from '../node/log
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
+import type { StatusReply } from '../protocol/messages.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { StateSize } from '../protocol/state-machine.js';
 import type { Role } from '../protocol/types.js';
 import type { LocalPersistence, LocalReplica } from '../resp/index.js';
-import { type AccessPolicy, formatAddress, type LocalLink, type TlsMaterial } from '../transport/index.js';
+import {
+  type AccessPolicy,
+  formatAddress,
+  type LocalLink,
+  parseAddress,
+  type TlsMaterial,
+} from '../transport/index.js';
 import { serverAccess } from './auth-files.js';
 import { address, exitCode, PORT_MAX } from './options.js';
 import { packageVersion } from './package-version.js';
@@ -38,6 +45,7 @@ import {
   CLUSTER_PORT_DEFAULT,
   RESP_PORT_BASE,
   type RespReadPlace,
+  SENTINEL_PORT_DEFAULT,
 } from './settings/server-settings.js';
 import { etcdTlsMaterial, serverTlsMaterial, type TlsFlags, tlsArgumentsFrom } from './tls-files.js';
 
@@ -61,6 +69,8 @@ export const CHILD_STOP_GRACE_MS = 5000;
 const READY_MARKER = ' listening on ';
 /** What a replica with a Redis port prints, before its ready line (it must not contain READY_MARKER). */
 const RESP_MARKER = ' Redis protocol on ';
+/** What a coordinator with a Sentinel port prints, before its ready line. */
+const SENTINEL_MARKER = ' Sentinel protocol on ';
 const cliScript = fileURLToPath(new URL('./main.js', import.meta.url));
 
 interface Closable {
@@ -93,6 +103,8 @@ interface CoordinatorFlags extends Omit<ServerFlags, 'dir'>, ClusterSettings, Tl
   readonly recoverFromReplicas?: string[];
   readonly newCluster?: boolean;
   readonly replicaAdmins?: string[];
+  readonly sentinel?: string;
+  readonly sentinelTls?: boolean;
 }
 
 /** What a replica keeps and forgets: snapshots, sessions, transfers (each has a default). */
@@ -114,6 +126,7 @@ interface ReplicaFlags extends ServerFlags, RetentionFlags, ClusterSettings, Ser
   readonly coordinator: string;
   readonly advertise?: string;
   readonly resp?: string;
+  readonly respAdvertise?: string;
   readonly adminTls?: boolean;
   readonly respTls?: boolean;
   readonly respReads: RespReadPlace;
@@ -130,6 +143,7 @@ interface StartFlags extends RetentionFlags, ClusterSettings, ServiceFlags, LogF
   readonly host: string;
   readonly clusterId: string;
   readonly respPort?: number;
+  readonly sentinelPort?: number;
   readonly adminPort?: number;
   readonly tlsDir?: string;
   readonly scheduling: SchedulingPolicy;
@@ -197,6 +211,7 @@ export function addServerCommands(program: Command): void {
     const tls = serverTlsMaterial(flags);
     const access = serverAccess(flags);
     const adminTls = servedTls(tls, flags.adminTls, '--admin-tls');
+    const sentinelTls = servedTls(tls, flags.sentinelTls, '--sentinel-tls');
     const logger = createLogger({ level: flags.logLevel });
     warnWithoutServerNodeFlags(logger, 'coordinator');
     let home: { directory: string } | { etcd: EtcdHomeOptions };
@@ -233,7 +248,7 @@ export function addServerCommands(program: Command): void {
         ...(tls === undefined ? {} : { tls }),
         ...access,
       });
-      return startAdmin(
+      const node = await startAdmin(
         server,
         flags.admin,
         async (listen) => {
@@ -252,6 +267,9 @@ export function addServerCommands(program: Command): void {
         },
         adminTls !== undefined,
       );
+      return flags.sentinel === undefined
+        ? node
+        : await withSentinelPort(node, flags, server, logger, sentinelTls, access);
     });
     await serveUntilSignal(node, 'understudy coordinator', () => reloadFiles(logger, flags, access, tls));
   });
@@ -366,6 +384,11 @@ export function addServerCommands(program: Command): void {
   });
 }
 
+/** The Sentinel port `start` gives the coordinator. */
+function sentinelPortOf(flags: StartFlags): number {
+  return flags.sentinelPort ?? SENTINEL_PORT_DEFAULT;
+}
+
 /** The Redis port `start` gives replica `number` (1-based). */
 function respPortOf(flags: StartFlags, number: number): number {
   return (flags.respPort ?? RESP_PORT_BASE + 1) + number - 1;
@@ -386,6 +409,8 @@ async function withRespPort(
     persistence(): LocalPersistence;
     readonly role: Role;
     readonly localLink: LocalLink;
+    readonly advertisedAddress: string;
+    announceRedisAddress(address: string): void;
   },
   tls: TlsMaterial | undefined,
   respTls: ServedTls | undefined,
@@ -420,6 +445,9 @@ async function withRespPort(
     await node.close();
     throw error;
   }
+  replica.announceRedisAddress(
+    flags.respAdvertise ?? advertisedAddress(resp.address, replica.advertisedAddress),
+  );
   process.stdout.write(`understudy replica ${flags.id}${RESP_MARKER}${resp.address}\n`);
   return {
     address: node.address,
@@ -433,6 +461,69 @@ async function withRespPort(
       }
     },
   };
+}
+
+/**
+ * Adds the coordinator's Sentinel port (resp/sentinel-server.ts) to what it serves: it reads the
+ * coordinator's status and hears of its view changes. Prints where it listens before the ready line;
+ * closed before the coordinator.
+ */
+async function withSentinelPort(
+  node: ServedNode,
+  flags: CoordinatorFlags,
+  coordinator: {
+    inspect(): { readonly status: StatusReply };
+    onViewChange(listener: () => void): () => void;
+  },
+  logger: Logger,
+  sentinelTls: ServedTls | undefined,
+  access: AccessPolicy,
+): Promise<ServedNode> {
+  const { SentinelServer } = await import('../resp/sentinel-server.js');
+  let sentinel: Closable;
+  try {
+    sentinel = await SentinelServer.start({
+      listen: flags.sentinel as string,
+      source: {
+        status: () => coordinator.inspect().status,
+        onViewChange: (listener) => coordinator.onViewChange(listener),
+      },
+      masterName: flags.clusterId,
+      failureTimeoutMs: clusterProtocol(flags).failureTimeoutTicks * defaultNodeConfig.tickMs,
+      understudyVersion: packageVersion,
+      logger: logger.child({ component: 'coordinator sentinel' }),
+      ...(sentinelTls === undefined ? {} : { tls: sentinelTls }),
+      ...(access.credentials === undefined ? {} : { credentials: access.credentials }),
+    });
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+  process.stdout.write(`understudy coordinator${SENTINEL_MARKER}${sentinel.address}\n`);
+  return {
+    address: node.address,
+    adminAddress: node.adminAddress,
+    ...(node.adminTls === undefined ? {} : { adminTls: node.adminTls }),
+    close: async () => {
+      try {
+        await sentinel.close();
+      } finally {
+        await node.close();
+      }
+    },
+  };
+}
+
+/**
+ * Where clients should dial a port bound at `bound`: itself, unless it listens on every interface, which
+ * names no host to dial; then the host of `peerAddress` (the replica's advertised cluster address).
+ */
+function advertisedAddress(bound: string, peerAddress: string): string {
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
+  const { host, port } = parseAddress(bound);
+  if (!wildcard(host)) return bound;
+  const peer = parseAddress(peerAddress).host;
+  return formatAddress(wildcard(peer) ? '127.0.0.1' : peer, port);
 }
 
 /**
@@ -704,6 +795,7 @@ async function startCluster(flags: StartFlags, service: ClusterService | null): 
     // The replicas' admin ports, which `start` chooses below: the dashboard's latency comes from them.
     '--replica-admins',
     Array.from({ length: flags.replicas }, (_, k) => replicaAdminAddress(flags, k + 1)).join(','),
+    ...(service === null ? ['--sentinel', formatAddress(flags.host, sentinelPortOf(flags))] : []),
     ...quorum,
     ...tlsArgumentsFrom(tlsDirectory, 'coordinator'),
   ]);

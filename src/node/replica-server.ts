@@ -149,6 +149,8 @@ export interface ReplicaInspection {
   readonly status: ReplicaSnapshot;
   /** The address the coordinator is told (what `understudy status` shows). */
   readonly address: string;
+  /** Where its Redis port takes clients, as the coordinator is told; null without one. */
+  readonly redisAddress: string | null;
   /** Why the coordinator would not count this replica as alive (deaf, disk stalled), or null. */
   readonly problem: string | null;
   /** Primary only: each backup of the view, with how far behind it is (`behindSeconds`, not ticks). */
@@ -197,6 +199,7 @@ export class ReplicaServer {
   /** Client connections are paused because too many requests wait (backpressure). */
   private clientReadsPaused = false;
   private closed = false;
+  private redisAddress: string | null = null;
   /** Snapshot writes and renames, one after another in the order the core asked for them. */
   private snapshotWork: Promise<void> = Promise.resolve();
   /** A snapshot is being written now, and how the last write ended (INFO persistence). */
@@ -406,6 +409,11 @@ export class ReplicaServer {
     return this.listener.address;
   }
 
+  /** The address the coordinator is told: --advertise, else where it listens. */
+  get advertisedAddress(): string {
+    return this.options.advertise ?? this.listener.address;
+  }
+
   /**
    * How code in this process (the Redis port) reaches this replica without a socket: its address as
    * views list it, and a connection over an in-process link, served like any accepted one.
@@ -446,13 +454,20 @@ export class ReplicaServer {
   }
 
   /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
+  /** Tells the coordinator, from the next heartbeat, where this replica's Redis port takes clients. */
+  announceRedisAddress(address: string): void {
+    this.redisAddress = address;
+    this.core.announceRedisAddress(address);
+  }
+
   inspect(): ReplicaInspection {
     const status = this.core.status();
     const { config } = this.options;
     const describeTicks = (ticks: number) => `${Math.round(ticks * config.tickMs)} ms`;
     return {
       status,
-      address: this.options.advertise ?? this.listener.address,
+      address: this.advertisedAddress,
+      redisAddress: this.redisAddress,
       problem: healthProblem(0, status, config.protocol, describeTicks),
       backups: this.core.backupProgress().map((backup) => ({
         ...backup,

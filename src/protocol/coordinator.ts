@@ -103,6 +103,7 @@ interface Switchover {
 
 interface ReplicaRecord {
   address: Address;
+  redisAddress: Address | null;
   identity: ReplicaIdentity;
   /**
    * Identities this replica had before: a late heartbeat of a process that is gone is ignored, unless
@@ -359,6 +360,7 @@ export class Coordinator {
         snapshotIndex: record.snapshotIndex,
         sessions: record.sessions,
         formatLevel: record.formatLevel,
+        redisAddress: record.redisAddress,
       }));
     const primary = view === null ? undefined : this.replicas.get(view.primary);
     return {
@@ -428,6 +430,7 @@ export class Coordinator {
     const view = heartbeat.view;
     this.replicas.set(heartbeat.replicaId, {
       address: heartbeat.address,
+      redisAddress: heartbeat.redisAddress,
       identity,
       retired,
       sequence: heartbeat.sequence,

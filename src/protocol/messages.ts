@@ -193,6 +193,12 @@ export interface Heartbeat {
    * the cluster logged that level, and keeps out a replica that reads less. Absent: level 1.
    */
   readonly formatLevelHeld: number;
+  /**
+   * Where Redis clients reach this replica's Redis port (`--resp`), for the coordinator's Sentinel
+   * port to name; null when it serves none, or from a build before it was reported (an older build
+   * ignores the field, so the protocol version stayed 7).
+   */
+  readonly redisAddress: Address | null;
 }
 
 export interface HeartbeatReply {
@@ -248,6 +254,8 @@ export interface ReplicaStatus {
   readonly sessions: number;
   /** The highest format level it reads, as it last reported. */
   readonly formatLevel: number;
+  /** Its Redis port's address as it last reported (Heartbeat.redisAddress); null: none known. */
+  readonly redisAddress: Address | null;
 }
 
 export interface StatusReply {

@@ -220,6 +220,8 @@ export class Replica {
   private view: View | null = null;
   private role: Role = 'none';
   private addresses: Readonly<Record<string, Address>> = {};
+  /** Where its Redis port listens, once the shell started one (announceRedisAddress). */
+  private redisAddress: Address | null = null;
   private now: number;
   /** Appends handed to storage and not yet reported durable: the last index of each, and when. */
   private readonly unsyncedAppends: { readonly index: LogIndex; readonly tick: number }[] = [];
@@ -1878,6 +1880,7 @@ export class Replica {
       sessions: this.sessions.size,
       formatLevel: this.formatLevel,
       formatLevelHeld: this.stateMachine.formatLevelHeld?.() ?? BASE_FORMAT_LEVEL,
+      redisAddress: this.redisAddress,
     });
   }
 
@@ -2010,6 +2013,14 @@ export class Replica {
       if (this.log.entryAt(logIndex(index)).durability === 'async') count++;
     }
     return count;
+  }
+
+  /**
+   * Reports where this replica's Redis port takes clients, in every heartbeat from the next: the
+   * coordinator's Sentinel port names the primary's. Nothing of the protocol depends on it.
+   */
+  announceRedisAddress(address: Address): void {
+    this.redisAddress = address;
   }
 
   /** Where a peer listens, as the coordinator last said. */

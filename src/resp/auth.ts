@@ -94,6 +94,21 @@ export function authenticate(
 ): RespReply | null {
   const credentials: Credentials | null = context.credentials;
   if (credentials === null) return reply.error(NO_PASSWORD);
+  const token = provenToken(username, password, credentials);
+  if (token === null) return reply.error(WRONGPASS);
+  context.connection.token = token;
+  return null;
+}
+
+/**
+ * The token a username (or null) and password name, when `credentials` list it and it is that
+ * user's; else null, counted as a refusal. Shared by the Redis ports and the Sentinel port.
+ */
+export function provenToken(
+  username: Buffer | null,
+  password: Buffer,
+  credentials: Credentials,
+): string | null {
   const user = username === null ? null : username.toString('utf8');
   const secret = password.toString('utf8');
   const token =
@@ -101,10 +116,9 @@ export function authenticate(
   const principal: Principal | null = credentials.authenticate(token);
   if (principal === null || (user !== null && user !== 'default' && principal.name !== user)) {
     countRefusal('unauthenticated');
-    return reply.error(WRONGPASS);
+    return null;
   }
-  context.connection.token = token;
-  return null;
+  return token;
 }
 
 /** AUTH [username] password. */

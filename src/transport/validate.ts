@@ -31,6 +31,7 @@ import type {
 } from '../protocol/messages.js';
 import { type ServiceIdentity, serviceIdentityProblem } from '../protocol/service-identity.js';
 import {
+  type Address,
   type ClientId,
   clientId,
   type Entry,
@@ -158,6 +159,9 @@ const address = text(ADDRESS_BYTES_MAX);
 const view: Check<ViewNumber> = (value, path, name) => viewNumber(integer(value, path, name));
 const index: Check<LogIndex> = (value, path, name) => logIndex(integer(value, path, name));
 const replica: Check<ReplicaId> = (value, path, name) => replicaId(idText(value, path, name));
+/** A Redis port's address; absent (a build before it was reported) reads as null. */
+const redisAddressOrNull: Check<Address | null> = (value, path, name) =>
+  value === undefined || value === null ? null : address(value, path, name);
 const client: Check<ClientId> = (value, path, name) => clientId(idText(value, path, name));
 const durability = oneOf('sync', 'replicated', 'async');
 const addresses = dictionary(idText, address);
@@ -269,6 +273,7 @@ const replicaStatus: Check<ReplicaStatus> = (value, path, name) => {
     snapshotIndex: field('snapshotIndex', index),
     sessions: field('sessions', integer),
     formatLevel: field('formatLevel', formatLevel),
+    redisAddress: field('redisAddress', redisAddressOrNull),
   };
 };
 
@@ -430,6 +435,7 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     sessions: field('sessions', integer),
     formatLevel: field('formatLevel', formatLevel),
     formatLevelHeld: field('formatLevelHeld', formatLevel),
+    redisAddress: field('redisAddress', redisAddressOrNull),
   };
 }
 

@@ -33,6 +33,7 @@ function row(id: string, formatLevel: number, problem: string | null = null): Re
     snapshotIndex: logIndex(0),
     sessions: 0,
     formatLevel,
+    redisAddress: null,
   };
 }
 

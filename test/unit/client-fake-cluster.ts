@@ -121,6 +121,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
             snapshotIndex: logIndex(member.snapshotIndex ?? 0),
             sessions: member.sessions ?? 0,
             formatLevel: member.formatLevel ?? FORMAT_LEVEL,
+            redisAddress: null,
           }),
         );
         const primary = state.members.find((member) => member.role === 'primary');

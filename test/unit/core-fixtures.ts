@@ -147,6 +147,7 @@ export class CoordinatorHarness {
       sessions: 0,
       formatLevel: fields.formatLevel ?? FORMAT_LEVEL,
       formatLevelHeld: fields.formatLevelHeld ?? 1,
+      redisAddress: null,
     };
   }
 

@@ -68,6 +68,7 @@ export function inspection(of: InspectionOf): CoordinatorInspection {
       snapshotIndex: logIndex(0),
       sessions: 0,
       formatLevel: FORMAT_LEVEL,
+      redisAddress: null,
     };
   });
   return {

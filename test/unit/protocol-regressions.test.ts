@@ -53,6 +53,7 @@ function heartbeat(id: ReplicaId, incarnation: number, view: View | null, sequen
     sessions: 0,
     formatLevel: FORMAT_LEVEL,
     formatLevelHeld: 1,
+    redisAddress: null,
   };
 }
 

@@ -68,6 +68,8 @@ export const CLUSTER_DIRECTORY_DEFAULT = './data';
 export const CLUSTER_ADMIN_PORT_OFFSET = 1000;
 /** `start` gives replica i the Redis port RESP_PORT_BASE + i (r1: 6379, Redis's own port). */
 export const RESP_PORT_BASE = 6378;
+/** The Sentinel port `start` gives the coordinator: Redis Sentinel's own. */
+export const SENTINEL_PORT_DEFAULT = 26379;
 
 /** A lag limit must exceed two of the primary's empty Prepares, which an idle backup acknowledges. */
 export const backupLagMaxMsMin =
@@ -217,6 +219,26 @@ export const serverSettings: readonly Setting[] = [
   }),
   setting({
     section: 'coordinator',
+    key: 'sentinel',
+    flags: '--sentinel <[host:]port>',
+    help:
+      "answer Redis Sentinel's protocol on this address too, so Redis clients with Sentinel support find the " +
+      "primary's Redis port through it (master name: the cluster id); a bare port listens on 127.0.0.1 " +
+      '(default: no Sentinel port)',
+    value: portOrAddressValue('[host:]port', respAddress),
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
+    key: 'sentinelTls',
+    flags: '--sentinel-tls',
+    help: 'serve the Sentinel port over TLS with --tls-cert and --tls-key (default: plain)',
+    value: switchValue(),
+    defaultValue: false,
+    commands: ['coordinator'],
+  }),
+  setting({
+    section: 'coordinator',
     key: 'replicaAdmins',
     flags: '--replica-admins <addresses>',
     help:
@@ -312,6 +334,17 @@ export const serverSettings: readonly Setting[] = [
       'serve the key/value store over the Redis protocol (RESP2) on this address too; a bare port listens on ' +
       '127.0.0.1, 0 picks a free one (default: no Redis port; not with --service)',
     value: portOrAddressValue('[host:]port', respAddress),
+    conflicts: 'service',
+    commands: ['replica'],
+  }),
+  setting({
+    section: 'replica',
+    key: 'respAdvertise',
+    flags: '--resp-advertise <host:port>',
+    help:
+      "address Redis clients should dial for this replica's Redis port, which the coordinator's Sentinel port " +
+      'names (default: the --resp address; on a wildcard host, the host of --advertise or --listen)',
+    value: addressValue,
     conflicts: 'service',
     commands: ['replica'],
   }),
@@ -496,6 +529,15 @@ export const serverSettings: readonly Setting[] = [
     key: 'respPort',
     flags: '--resp-port <port>',
     help: `Redis protocol port of r1; replica i gets port + i − 1 (default ${RESP_PORT_BASE + 1}: r1 ${RESP_PORT_BASE + 1}, r2 ${RESP_PORT_BASE + 2}, ...; none with --service)`,
+    value: integerValue(1, PORT_MAX),
+    conflicts: 'service',
+    commands: ['start'],
+  }),
+  setting({
+    section: 'start',
+    key: 'sentinelPort',
+    flags: '--sentinel-port <port>',
+    help: `the coordinator's Sentinel port, for Redis clients with Sentinel support (default ${SENTINEL_PORT_DEFAULT}, Sentinel's own; none with --service)`,
     value: integerValue(1, PORT_MAX),
     conflicts: 'service',
     commands: ['start'],

@@ -1,0 +1,444 @@
+// The coordinator's Sentinel port: Redis Sentinel's protocol, so that Redis clients built to follow a
+// Redis primary through Sentinel (ioredis `sentinels`, redis-py `Sentinel`, Jedis
+// `JedisSentinelPool`, Lettuce, go-redis `NewFailoverClient`) find the cluster's primary Redis port,
+// and follow it through failovers, with no change but the addresses they are given.
+//
+// It answers what sentinel-commands.ts says, from the coordinator's status at that moment, and
+// publishes Sentinel's `+switch-master <name> <old ip> <old port> <new ip> <new port>` to the
+// connections that SUBSCRIBE (or PSUBSCRIBE a matching pattern) each time a new view names another
+// primary, once the view is stored: Jedis moves its pool on that message alone, ioredis with
+// `failoverDetector: true` reconnects on it. A subscribed connection may only (P)SUBSCRIBE,
+// (P)UNSUBSCRIBE, PING and QUIT, as on Redis.
+//
+// With credentials (--auth-file) a connection must AUTH (or HELLO ... AUTH) with a token first, as
+// Sentinel's `requirepass` asks; any token will do, since nothing here changes the cluster. Input is
+// untrusted: the parser bounds every length, a protocol error is answered and the connection closed,
+// and a connection that does not read its replies is not read until it does.
+
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Logger } from '../node/logger.js';
+import type { StatusReply } from '../protocol/messages.js';
+import { globMatches } from '../state-machine/kv-glob.js';
+import {
+  CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+  ConnectionGate,
+  type Credentials,
+  countRequestRefusal,
+  formatAddress,
+  parseAddress,
+  serveWith,
+} from '../transport/index.js';
+import { integerArgument, lowerName } from './arguments.js';
+import { NOAUTH, NOAUTH_HELLO, provenToken, WRONGPASS } from './auth.js';
+import { unknownCommand, wrongArity } from './command-table.js';
+import { RespArgumentError } from './errors.js';
+import { connectionsMax } from './limits.js';
+import { RespParser } from './parser.js';
+import { encodeReply, type RespReply, reply } from './replies.js';
+import {
+  lookUpMaster,
+  type SentinelFacts,
+  sentinel,
+  sentinelInfo,
+  sentinelRole,
+} from './sentinel-commands.js';
+import { REDIS_COMPATIBLE_VERSION } from './server.js';
+
+/** What the port reads the cluster from: the coordinator. */
+export interface SentinelSource {
+  /** The cluster's status as the coordinator knows it now; no view while it stands by. */
+  status(): StatusReply;
+  /** Calls `listener` after each new view is stored and sent; returns what stops it. */
+  onViewChange(listener: () => void): () => void;
+}
+
+export interface SentinelServerOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  readonly listen: string;
+  readonly source: SentinelSource;
+  /** The one master's name: the cluster id. */
+  readonly masterName: string;
+  readonly failureTimeoutMs: number;
+  readonly understudyVersion: string;
+  readonly logger: Logger;
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Ask every connection to AUTH with one of these tokens first. */
+  readonly credentials?: Credentials;
+}
+
+/** The channel Sentinel announces a new primary on. */
+export const SWITCH_MASTER_CHANNEL = '+switch-master';
+
+interface SentinelConnection {
+  readonly id: number;
+  readonly socket: Socket;
+  authenticated: boolean;
+  name: string | null;
+  readonly channels: Set<string>;
+  readonly patterns: Set<string>;
+}
+
+/** Commands a subscribed connection may send (RESP2). */
+const whileSubscribed: ReadonlySet<string> = new Set([
+  'subscribe',
+  'psubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'ping',
+  'quit',
+]);
+const beforeAuth: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
+
+export class SentinelServer {
+  readonly #connections = new Set<SentinelConnection>();
+  readonly #gate = new ConnectionGate({
+    connectionsMax,
+    connectionsPerAddressMax: Math.min(connectionsMax, CONNECTIONS_PER_ADDRESS_MAX_DEFAULT),
+  });
+  readonly #stopWatching: () => void;
+  #nextId = 1;
+  #closed = false;
+  /** The primary's Redis address the last view named, announced when a later view names another. */
+  #announced: { readonly ip: string; readonly port: number } | null;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: SentinelServerOptions,
+    private readonly facts: SentinelFacts,
+  ) {
+    const master = lookUpMaster(options.source.status());
+    this.#announced = master.known ? { ip: master.ip, port: master.port } : null;
+    this.#stopWatching = options.source.onViewChange(() => this.#viewChanged());
+  }
+
+  static async start(options: SentinelServerOptions): Promise<SentinelServer> {
+    const { host, port } = parseAddress(options.listen);
+    let server: Server;
+    if (options.tls === undefined) {
+      server = createServer();
+    } else {
+      const tlsServer = createTlsServer(options.tls);
+      serveWith(options.tls, tlsServer);
+      server = tlsServer;
+    }
+    server.on('tlsClientError', (error: Error) => {
+      options.logger.warn({ reason: error.message }, 'a Sentinel client failed the TLS handshake');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address();
+    const facts: SentinelFacts = {
+      masterName: options.masterName,
+      myId: randomBytes(20).toString('hex'),
+      failureTimeoutMs: options.failureTimeoutMs,
+      redisVersion: REDIS_COMPATIBLE_VERSION,
+      understudyVersion: options.understudyVersion,
+      port: typeof bound === 'object' && bound !== null ? bound.port : port,
+      startedAtMs: performance.now(),
+    };
+    const sentinelServer = new SentinelServer(server, options, facts);
+    server.on(options.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) =>
+      sentinelServer.#accept(socket),
+    );
+    return sentinelServer;
+  }
+
+  get address(): string {
+    const bound = this.server.address();
+    if (typeof bound !== 'object' || bound === null) return this.options.listen;
+    return formatAddress(bound.address, bound.port);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopWatching();
+    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.#connections) connection.socket.destroy();
+    await closing;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closed || !this.#gate.admit(socket)) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const connection: SentinelConnection = {
+      id: this.#nextId++,
+      socket,
+      authenticated: this.options.credentials === undefined,
+      name: null,
+      channels: new Set(),
+      patterns: new Set(),
+    };
+    this.#connections.add(connection);
+    const parser = new RespParser();
+    socket.on('data', (chunk: Buffer) => {
+      const { commands, error } = parser.push(chunk);
+      const answers: Buffer[] = [];
+      let quitting = false;
+      for (const command of commands) {
+        const name = lowerName(command[0] as Buffer);
+        answers.push(encodeReply(this.#answerOrRefuse(name, command, connection)));
+        if (name === 'quit') {
+          quitting = true;
+          break;
+        }
+      }
+      if (error !== null && !quitting) {
+        answers.push(encodeReply(reply.error(`ERR ${error.message}`)));
+        quitting = true;
+      }
+      const bytes = Buffer.concat(answers);
+      if (quitting) {
+        socket.end(bytes);
+        return;
+      }
+      // A client that sends without reading is not read until its replies are taken.
+      if (bytes.length > 0 && !socket.write(bytes)) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.#connections.delete(connection));
+  }
+
+  #answerOrRefuse(name: string, args: Buffer[], connection: SentinelConnection): RespReply {
+    try {
+      return this.#answer(name, args, connection);
+    } catch (error) {
+      if (error instanceof RespArgumentError) return reply.error(error.text);
+      throw error;
+    }
+  }
+
+  #answer(name: string, args: Buffer[], connection: SentinelConnection): RespReply {
+    if (!connection.authenticated && !beforeAuth.has(name)) {
+      countRequestRefusal('not_authenticated');
+      return reply.error(NOAUTH);
+    }
+    const subscribed = connection.channels.size + connection.patterns.size > 0;
+    if (subscribed && !whileSubscribed.has(name)) {
+      return reply.error(
+        `ERR Can't execute '${name.slice(0, 128)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      );
+    }
+    const status = () => this.options.source.status();
+    switch (name) {
+      case 'ping':
+        if (args.length > 2) return wrongArity('ping');
+        if (subscribed) return reply.array([reply.bulk('pong'), reply.bulk(args[1] ?? '')]);
+        return args.length === 2 ? reply.bulk(args[1] as Buffer) : reply.simple('PONG');
+      case 'quit':
+        return reply.ok;
+      case 'auth':
+        if (args.length < 2 || args.length > 3) return wrongArity('auth');
+        return this.#authenticate(
+          args.length === 3 ? (args[1] as Buffer) : null,
+          args.at(-1) as Buffer,
+          connection,
+        );
+      case 'hello':
+        return this.#hello(args, connection);
+      case 'client':
+        return this.#client(args, connection);
+      case 'sentinel':
+        return sentinel(args, status(), this.facts);
+      case 'role':
+        return args.length === 1 ? sentinelRole(status(), this.facts) : wrongArity('role');
+      case 'info': {
+        if (args.length > 2) return reply.error('ERR syntax error');
+        const section = args.length === 2 ? lowerName(args[1] as Buffer) : null;
+        return reply.bulk(sentinelInfo(section, status(), this.facts, this.#connections.size));
+      }
+      case 'subscribe':
+      case 'psubscribe':
+        return this.#subscribe(name, args, connection);
+      case 'unsubscribe':
+      case 'punsubscribe':
+        return this.#unsubscribe(name, args, connection);
+      default:
+        return unknownCommand(args);
+    }
+  }
+
+  #authenticate(username: Buffer | null, password: Buffer, connection: SentinelConnection): RespReply {
+    const credentials = this.options.credentials;
+    if (credentials === undefined) {
+      return reply.error(
+        'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+      );
+    }
+    if (provenToken(username, password, credentials) === null) return reply.error(WRONGPASS);
+    connection.authenticated = true;
+    return reply.ok;
+  }
+
+  /** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only, as the Redis ports. */
+  #hello(args: readonly Buffer[], connection: SentinelConnection): RespReply {
+    if (args.length >= 2) {
+      const version = integerArgument(
+        args[1] as Buffer,
+        'ERR Protocol version is not an integer or out of range',
+      );
+      if (version !== 2) return reply.error('NOPROTO unsupported protocol version');
+    }
+    for (let at = 2; at < args.length; at++) {
+      const option = lowerName(args[at] as Buffer);
+      if (option === 'auth' && at + 2 < args.length) {
+        const refused = this.#authenticate(args[at + 1] as Buffer, args[at + 2] as Buffer, connection);
+        if (refused.type === 'error') return refused;
+        at += 2;
+      } else if (option === 'setname' && at + 1 < args.length) {
+        connection.name = (args[at + 1] as Buffer).toString('latin1').slice(0, 256);
+        at += 1;
+      } else {
+        return reply.error(
+          `ERR Syntax error in HELLO option '${(args[at] as Buffer).toString('utf8').slice(0, 128)}'`,
+        );
+      }
+    }
+    if (!connection.authenticated) {
+      countRequestRefusal('not_authenticated');
+      return reply.error(NOAUTH_HELLO);
+    }
+    return reply.array([
+      reply.bulk('server'),
+      reply.bulk('understudy'),
+      reply.bulk('version'),
+      reply.bulk(this.facts.redisVersion),
+      reply.bulk('proto'),
+      reply.integer(2),
+      reply.bulk('id'),
+      reply.integer(connection.id),
+      reply.bulk('mode'),
+      reply.bulk('sentinel'),
+      reply.bulk('role'),
+      reply.bulk('sentinel'),
+      reply.bulk('modules'),
+      reply.array([]),
+    ]);
+  }
+
+  /** CLIENT SETNAME / GETNAME / ID / SETINFO: what client libraries send on connecting. */
+  #client(args: readonly Buffer[], connection: SentinelConnection): RespReply {
+    if (args.length < 2) return wrongArity('client');
+    switch (lowerName(args[1] as Buffer)) {
+      case 'setname':
+        if (args.length !== 3) return wrongArity('client|setname');
+        connection.name =
+          (args[2] as Buffer).length === 0 ? null : (args[2] as Buffer).toString('latin1').slice(0, 256);
+        return reply.ok;
+      case 'getname':
+        return reply.bulk(connection.name);
+      case 'id':
+        return reply.integer(connection.id);
+      case 'setinfo':
+        return args.length === 4 ? reply.ok : wrongArity('client|setinfo');
+      default:
+        return reply.error(
+          `ERR unknown subcommand '${(args[1] as Buffer).toString('utf8').slice(0, 128)}'. Try CLIENT HELP.`,
+        );
+    }
+  }
+
+  #subscribe(
+    kind: 'subscribe' | 'psubscribe',
+    args: readonly Buffer[],
+    connection: SentinelConnection,
+  ): RespReply {
+    if (args.length < 2) return wrongArity(kind);
+    const into = kind === 'subscribe' ? connection.channels : connection.patterns;
+    // One confirmation per channel, as Redis sends them: an array each, written back to back.
+    const confirmations = args.slice(1).map((argument) => {
+      into.add(argument.toString('utf8'));
+      return encodeReply(
+        reply.array([
+          reply.bulk(kind),
+          reply.bulk(argument),
+          reply.integer(connection.channels.size + connection.patterns.size),
+        ]),
+      );
+    });
+    return reply.encoded(Buffer.concat(confirmations));
+  }
+
+  #unsubscribe(
+    kind: 'unsubscribe' | 'punsubscribe',
+    args: readonly Buffer[],
+    connection: SentinelConnection,
+  ): RespReply {
+    const from = kind === 'unsubscribe' ? connection.channels : connection.patterns;
+    const names = args.length > 1 ? args.slice(1).map((argument) => argument.toString('utf8')) : [...from];
+    if (names.length === 0) {
+      return reply.array([
+        reply.bulk(kind),
+        reply.nullBulk,
+        reply.integer(connection.channels.size + connection.patterns.size),
+      ]);
+    }
+    const confirmations = names.map((name) => {
+      from.delete(name);
+      return encodeReply(
+        reply.array([
+          reply.bulk(kind),
+          reply.bulk(name),
+          reply.integer(connection.channels.size + connection.patterns.size),
+        ]),
+      );
+    });
+    return reply.encoded(Buffer.concat(confirmations));
+  }
+
+  /** After a view is stored: a primary at another Redis address is announced as Sentinel does. */
+  #viewChanged(): void {
+    const master = lookUpMaster(this.options.source.status());
+    if (!master.known) return;
+    const before = this.#announced;
+    if (before !== null && before.ip === master.ip && before.port === master.port) return;
+    this.#announced = { ip: master.ip, port: master.port };
+    const payload = [
+      this.facts.masterName,
+      before?.ip ?? master.ip,
+      String(before?.port ?? master.port),
+      master.ip,
+      String(master.port),
+    ].join(' ');
+    this.options.logger.info(
+      { from: before === null ? null : `${before.ip}:${before.port}`, to: `${master.ip}:${master.port}` },
+      'Sentinel port: +switch-master published',
+    );
+    this.#publish(SWITCH_MASTER_CHANNEL, payload);
+  }
+
+  #publish(channel: string, payload: string): void {
+    for (const connection of this.#connections) {
+      const messages: RespReply[] = [];
+      if (connection.channels.has(channel)) {
+        messages.push(reply.array([reply.bulk('message'), reply.bulk(channel), reply.bulk(payload)]));
+      }
+      for (const pattern of connection.patterns) {
+        if (globMatches(pattern, channel)) {
+          messages.push(
+            reply.array([
+              reply.bulk('pmessage'),
+              reply.bulk(pattern),
+              reply.bulk(channel),
+              reply.bulk(payload),
+            ]),
+          );
+        }
+      }
+      if (messages.length > 0) connection.socket.write(Buffer.concat(messages.map(encodeReply)));
+    }
+  }
+}

@@ -1,0 +1,336 @@
+// The coordinator's Sentinel port, against a status the test sets: what Redis clients with Sentinel
+// support read from it (the primary's Redis address, the master's and replicas' fields), the
+// +switch-master message a new primary brings, AUTH, and bad input.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { createLogger } from '../../src/node/logger.js';
+import type { ReplicaStatus, StatusReply } from '../../src/protocol/messages.js';
+import { logIndex, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
+import { SentinelServer, type SentinelSource } from '../../src/resp/sentinel-server.js';
+import { makeToken, parseCredentials } from '../../src/transport/auth.js';
+
+function row(id: string, redisPort: number | null, alive = true): ReplicaStatus {
+  return {
+    id: replicaId(id),
+    address: `127.0.0.1:${7000 + Number(id.slice(1))}`,
+    role: 'none',
+    alive,
+    durableIndex: logIndex(40),
+    appliedIndex: logIndex(40),
+    commitIndex: logIndex(40),
+    problem: alive ? null : 'no heartbeat for 700 ms',
+    transfer: null,
+    snapshotIndex: logIndex(0),
+    sessions: 0,
+    formatLevel: 2,
+    redisAddress: redisPort === null ? null : `127.0.0.1:${redisPort}`,
+  };
+}
+
+function view(number: number, primary: string, backups: string[], learners: string[] = []): View {
+  return {
+    number: viewNumber(number),
+    primary: replicaId(primary),
+    backups: backups.map(replicaId),
+    learners: learners.map(replicaId),
+  };
+}
+
+/** A coordinator's status the test changes, and tells of as the coordinator tells of a stored view. */
+class FakeCoordinator implements SentinelSource {
+  current: StatusReply = {
+    type: 'status_reply',
+    id: 0,
+    view: view(3, 'r1', ['r2', 'r3']),
+    replicas: [row('r1', 6379), row('r2', 6380), row('r3', 6381)],
+    problem: null,
+    asyncLost: 0,
+    promotionsWithoutHolders: 0,
+    formatLevel: 2,
+    service: null,
+  };
+  readonly #listeners = new Set<() => void>();
+
+  status(): StatusReply {
+    return this.current;
+  }
+
+  onViewChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  install(next: Partial<StatusReply>): void {
+    this.current = { ...this.current, ...next };
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+/** The reply's flat field/value list as an object, as clients read Sentinel's maps. */
+function fieldsOf(flat: unknown): Record<string, string> {
+  assert(Array.isArray(flat));
+  const out: Record<string, string> = {};
+  for (let at = 0; at < flat.length; at += 2) out[String(flat[at])] = String(flat[at + 1]);
+  return out;
+}
+
+function client(port: number, options: { password?: string; enableReadyCheck?: boolean } = {}): Redis {
+  const redis = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    ...options,
+  });
+  redis.on('error', () => {}); // each test awaits what it expects; a reconnect is never wanted
+  return redis;
+}
+
+/** Sends raw bytes and collects what comes back until the server closes or `untilBytes` arrived. */
+async function exchange(port: number, bytes: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  });
+  socket.write(bytes);
+  await once(socket, 'close');
+  return received;
+}
+
+describe('the Sentinel port', { concurrency: false }, () => {
+  const coordinator = new FakeCoordinator();
+  let server: SentinelServer;
+  let port: number;
+  const clients: Redis[] = [];
+  const open = async (options: { password?: string } = {}, at = port): Promise<Redis> => {
+    const redis = client(at, options);
+    clients.push(redis);
+    await redis.connect();
+    return redis;
+  };
+
+  before(async () => {
+    server = await SentinelServer.start({
+      listen: '127.0.0.1:0',
+      source: coordinator,
+      masterName: 'understudy',
+      failureTimeoutMs: 600,
+      understudyVersion: 'test',
+      logger: createLogger({ level: 'silent' }),
+    });
+    port = Number(server.address.split(':').at(-1));
+  });
+
+  after(async () => {
+    for (const redis of clients) redis.disconnect();
+    await server.close();
+  });
+
+  test("names the primary's Redis port, its replicas, and itself as Sentinel does", async () => {
+    const redis = await open();
+    assert.deepEqual(await redis.call('SENTINEL', 'get-master-addr-by-name', 'understudy'), [
+      '127.0.0.1',
+      '6379',
+    ]);
+    assert.equal(
+      await redis.call('SENTINEL', 'get-master-addr-by-name', 'other'),
+      null,
+      'an unknown name: nil',
+    );
+    const masters = (await redis.call('SENTINEL', 'masters')) as unknown[];
+    assert.equal(masters.length, 1);
+    const master = fieldsOf(masters[0]);
+    assert.equal(master.name, 'understudy');
+    assert.equal(master.ip, '127.0.0.1');
+    assert.equal(master.port, '6379');
+    assert.equal(master.flags, 'master');
+    assert.equal(master['num-slaves'], '2');
+    assert.equal(master['num-other-sentinels'], '0');
+    assert.equal(master['config-epoch'], '3', 'the view number');
+    assert.equal(master['down-after-milliseconds'], '600');
+    assert.deepEqual(fieldsOf(await redis.call('SENTINEL', 'master', 'understudy')), master);
+    await assert.rejects(redis.call('SENTINEL', 'master', 'other'), /ERR No such master with that name/);
+
+    const replicas = ((await redis.call('SENTINEL', 'replicas', 'understudy')) as unknown[]).map(fieldsOf);
+    assert.deepEqual(
+      replicas.map((replica) => [
+        replica.name,
+        replica.flags,
+        replica['master-port'],
+        replica['master-link-status'],
+      ]),
+      [
+        ['127.0.0.1:6380', 'slave', '6379', 'ok'],
+        ['127.0.0.1:6381', 'slave', '6379', 'ok'],
+      ],
+    );
+    assert.deepEqual(
+      await redis.call('SENTINEL', 'slaves', 'understudy'),
+      await redis.call('SENTINEL', 'replicas', 'understudy'),
+    );
+    assert.deepEqual(await redis.call('SENTINEL', 'sentinels', 'understudy'), []);
+    assert.match(String(await redis.call('SENTINEL', 'ckquorum', 'understudy')), /^OK 1 usable Sentinels/);
+    assert.match(String(await redis.call('SENTINEL', 'myid')), /^[0-9a-f]{40}$/);
+    assert.deepEqual(await redis.call('ROLE'), ['sentinel', ['understudy']]);
+    const info = String(await redis.call('INFO'));
+    assert.match(info, /redis_mode:sentinel/);
+    assert.match(info, /master0:name=understudy,status=ok,address=127\.0\.0\.1:6379,slaves=2,sentinels=1/);
+    assert.doesNotMatch(String(await redis.call('INFO', 'sentinel')), /# Server/);
+    assert.equal(await redis.ping(), 'PONG');
+  });
+
+  test('a dead primary is flagged down, a learner has priority 0, and a primary with no Redis port is named by none', async () => {
+    const redis = await open();
+    const saved = coordinator.current;
+    try {
+      coordinator.current = {
+        ...saved,
+        view: view(4, 'r1', ['r2'], ['r3']),
+        replicas: [row('r1', 6379, false), row('r2', 6380), row('r3', 6381)],
+      };
+      const master = fieldsOf(await redis.call('SENTINEL', 'master', 'understudy'));
+      assert.equal(master.flags, 'master,s_down,o_down');
+      const replicas = ((await redis.call('SENTINEL', 'replicas', 'understudy')) as unknown[]).map(fieldsOf);
+      assert.deepEqual(
+        replicas.map((replica) => [replica.port, replica['slave-priority'], replica['master-link-status']]),
+        [
+          ['6380', '100', 'err'],
+          ['6381', '0', 'err'],
+        ],
+      );
+      assert.match(String(await redis.call('INFO', 'sentinel')), /status=odown/);
+
+      coordinator.current = { ...saved, replicas: [row('r1', null), row('r2', 6380), row('r3', 6381)] };
+      assert.equal(await redis.call('SENTINEL', 'get-master-addr-by-name', 'understudy'), null);
+      assert.deepEqual(await redis.call('SENTINEL', 'masters'), []);
+      await assert.rejects(
+        redis.call('SENTINEL', 'master', 'understudy'),
+        /ERR the primary r1 has reported no Redis port/,
+      );
+      await assert.rejects(redis.call('SENTINEL', 'ckquorum', 'understudy'), /NOQUORUM/);
+
+      // A coordinator that stands by knows no view: clients go on to the next Sentinel.
+      coordinator.current = { ...saved, view: null, replicas: [], problem: 'this coordinator stands by' };
+      assert.equal(await redis.call('SENTINEL', 'get-master-addr-by-name', 'understudy'), null);
+      assert.deepEqual(await redis.call('ROLE'), ['sentinel', []]);
+      assert.match(String(await redis.call('INFO', 'sentinel')), /sentinel_masters:0/);
+    } finally {
+      coordinator.current = saved;
+    }
+  });
+
+  test('a new primary is published on +switch-master, to channels and matching patterns', async () => {
+    const subscriber = await open();
+    const patterned = await open();
+    const messages: string[] = [];
+    const patternMessages: string[] = [];
+    subscriber.on('message', (channel: string, message: string) => messages.push(`${channel} ${message}`));
+    patterned.on('pmessage', (pattern: string, channel: string, message: string) =>
+      patternMessages.push(`${pattern} ${channel} ${message}`),
+    );
+    await subscriber.subscribe('+switch-master', '+sdown');
+    await patterned.psubscribe('*');
+    // In subscribed mode only the subscription commands, PING and QUIT run (ioredis itself refuses
+    // to send others, so raw bytes ask).
+    assert.equal(
+      await exchange(port, 'SUBSCRIBE +switch-master\r\nSENTINEL masters\r\nPING\r\nQUIT\r\n'),
+      '*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n' +
+        "-ERR Can't execute 'sentinel': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n" +
+        '*2\r\n$4\r\npong\r\n$0\r\n\r\n+OK\r\n',
+    );
+
+    // A view that keeps the primary announces nothing; one that names another primary does.
+    coordinator.install({ view: view(4, 'r1', ['r2']) });
+    coordinator.install({
+      view: view(5, 'r2', ['r3']),
+      replicas: [row('r1', 6379, false), row('r2', 6380), row('r3', 6381)],
+    });
+    const expected = '+switch-master understudy 127.0.0.1 6379 127.0.0.1 6380';
+    const deadline = Date.now() + 10_000;
+    while ((messages.length === 0 || patternMessages.length === 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(messages, [expected]);
+    assert.deepEqual(patternMessages, [`* ${expected}`]);
+    assert.deepEqual(await (await open()).call('SENTINEL', 'get-master-addr-by-name', 'understudy'), [
+      '127.0.0.1',
+      '6380',
+    ]);
+    await subscriber.unsubscribe();
+    assert.equal(await subscriber.ping(), 'PONG', 'after UNSUBSCRIBE every command runs again');
+  });
+
+  test('bad input is answered, and a protocol error closes only that connection', async () => {
+    const redis = await open();
+    await assert.rejects(redis.call('SENTINEL'), /ERR wrong number of arguments for 'sentinel' command/);
+    await assert.rejects(redis.call('SENTINEL', 'nope'), /ERR unknown subcommand 'nope'. Try SENTINEL HELP/);
+    await assert.rejects(redis.call('SENTINEL', 'failover', 'understudy'), /understudy switchover/);
+    await assert.rejects(redis.call('SENTINEL', 'remove', 'understudy'), /understudy forget/);
+    await assert.rejects(redis.call('SENTINEL', 'master'), /wrong number of arguments/);
+    await assert.rejects(redis.call('GET', 'k'), /ERR unknown command 'GET'/);
+    await assert.rejects(redis.call('HELLO', 'x'), /Protocol version is not an integer/);
+    await assert.rejects(redis.call('HELLO', '3'), /NOPROTO/);
+    await assert.rejects(redis.call('AUTH', 'secret'), /without any password configured/);
+    const help = (await redis.call('SENTINEL', 'help')) as string[];
+    assert(help.some((line) => line.startsWith('GET-MASTER-ADDR-BY-NAME')));
+
+    const answered = await exchange(port, '*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n*1\r\n$x\r\n');
+    assert.equal(answered, '$2\r\nhi\r\n-ERR Protocol error: invalid bulk length\r\n');
+    assert.equal(await redis.ping(), 'PONG', 'the other connections go on');
+  });
+});
+
+describe('the Sentinel port with tokens (--auth-file)', () => {
+  const token = makeToken('app1');
+  const credentials = parseCredentials(JSON.stringify({ clients: { app1: token.digest } }), 'test');
+  let server: SentinelServer;
+  let port: number;
+
+  before(async () => {
+    server = await SentinelServer.start({
+      listen: '127.0.0.1:0',
+      source: new FakeCoordinator(),
+      masterName: 'understudy',
+      failureTimeoutMs: 600,
+      understudyVersion: 'test',
+      logger: createLogger({ level: 'silent' }),
+      credentials,
+    });
+    port = Number(server.address.split(':').at(-1));
+  });
+
+  after(() => server.close());
+
+  test('asks for AUTH with a token before it names the primary', async () => {
+    // Its ready check (INFO) would be refused before AUTH, as on a Redis that asks for a password.
+    const anonymous = client(port, { enableReadyCheck: false });
+    const right = client(port, { password: token.token });
+    try {
+      await anonymous.connect();
+      await assert.rejects(anonymous.call('SENTINEL', 'get-master-addr-by-name', 'understudy'), /NOAUTH/);
+      await assert.rejects(anonymous.call('HELLO', '2'), /NOAUTH HELLO must be called/);
+      await assert.rejects(anonymous.call('AUTH', `${token.token}x`), /WRONGPASS/);
+      await assert.rejects(anonymous.call('AUTH', 'app2', token.token), /WRONGPASS/, "another user's name");
+      await right.connect();
+      assert.deepEqual(await right.call('SENTINEL', 'get-master-addr-by-name', 'understudy'), [
+        '127.0.0.1',
+        '6379',
+      ]);
+      assert.equal(await anonymous.call('AUTH', 'app1', token.token.slice('app1.'.length)), 'OK');
+      assert.deepEqual(await anonymous.call('SENTINEL', 'get-master-addr-by-name', 'understudy'), [
+        '127.0.0.1',
+        '6379',
+      ]);
+    } finally {
+      anonymous.disconnect();
+      right.disconnect();
+    }
+  });
+});
