@@ -372,6 +372,19 @@ export function addServerCommands(program: Command): void {
         `the Redis ports ${respFirst}..${respLast} overlap the admin ports ${admin}..${admin + flags.replicas}; choose another --resp-port or --admin-port`,
       );
     }
+    if (flags.service === undefined) {
+      const sentinel = sentinelPortOf(flags);
+      const taken: readonly (readonly [string, number, number])[] = [
+        ["the cluster's ports", flags.port, flags.port + flags.replicas],
+        ['the admin ports', admin, admin + flags.replicas],
+        ['the Redis ports', respFirst, respLast],
+      ];
+      for (const [what, first, last] of taken) {
+        if (first <= sentinel && sentinel <= last) {
+          usage(`--sentinel-port ${sentinel} is one of ${what} ${first}..${last}; choose another`);
+        }
+      }
+    }
     try {
       address(1)(formatAddress(flags.host, flags.port));
     } catch (error) {

@@ -107,6 +107,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       sessions: 12,
       formatLevel: 2,
       formatLevelHeld: 2,
+      redisAddress: '127.0.0.1:6379',
     },
     parseHeartbeat,
   ],
@@ -135,6 +136,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
       sessions: 0,
       formatLevel: 1,
       formatLevelHeld: 1,
+      redisAddress: null,
     },
     parseHeartbeat,
   ],
@@ -198,6 +200,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
           snapshotIndex: 4096,
           sessions: 17,
           formatLevel: 2,
+          redisAddress: '[::1]:6380',
         },
         {
           id: 'c',
@@ -212,6 +215,7 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
           snapshotIndex: 0,
           sessions: 0,
           formatLevel: 2,
+          redisAddress: null,
         },
       ],
       problem: null,
@@ -384,6 +388,25 @@ function sample(name: string): Record<string, unknown> {
   assert(found !== undefined, `no sample named ${name}`);
   return found;
 }
+
+test('a build before Redis addresses were reported sends none: it has none; a bad one is refused', () => {
+  const { redisAddress: _address, ...oldHeartbeat } = sample('heartbeat');
+  assert.equal(parseHeartbeat(oldHeartbeat).redisAddress, null);
+  const status = sample('status_reply');
+  const replicas = (status.replicas as Record<string, unknown>[]).map(({ redisAddress: _, ...row }) => row);
+  assert.deepEqual(
+    parseStatusReply({ ...status, replicas }).replicas.map((row) => row.redisAddress),
+    [null, null],
+  );
+  assert.throws(
+    () => parseHeartbeat({ ...sample('heartbeat'), redisAddress: 6379 }),
+    /heartbeat.redisAddress: expected a string/,
+  );
+  assert.throws(
+    () => parseHeartbeat({ ...sample('heartbeat'), redisAddress: 'h'.repeat(300) }),
+    /heartbeat.redisAddress: longer than/,
+  );
+});
 
 test('a build before format levels sends none in heartbeats, replies and status: it reads level 1', () => {
   const { formatLevel: _heartbeatLevel, formatLevelHeld: _held, ...oldHeartbeat } = sample('heartbeat');
