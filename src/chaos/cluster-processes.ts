@@ -53,6 +53,8 @@ const readyLinePattern = / listening on (\S+)/;
 const adminLinePattern = / admin on https?:\/\/(\S+)\/$/;
 /** What a replica with a Redis port prints before its ready line: "... Redis protocol on HOST:PORT". */
 const redisLinePattern = / Redis protocol on (\S+)$/;
+/** What a coordinator with a Sentinel port prints before its ready line. */
+const sentinelLinePattern = / Sentinel protocol on (\S+)$/;
 const cliScript = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export type ProcessState = 'running' | 'paused' | 'stopped';
@@ -70,6 +72,9 @@ export class ServerProcess {
   private paused = false;
   private admin: string | null = null;
   private redis: string | null = null;
+  private sentinel: string | null = null;
+  /** Every Redis address it had in this run, one per start (a port 0 is new at each start). */
+  private readonly redisEver = new Set<string>();
   /** Set by kill() and stop() until the next start: the exit that follows is ours, not its own. */
   private stopRequested = false;
   private ownExits = 0;
@@ -95,6 +100,16 @@ export class ServerProcess {
   /** Where its Redis port listens while it runs (a replica started with --resp), else null. */
   get redisAddress(): string | null {
     return this.child === null ? null : this.redis;
+  }
+
+  /** Where its Sentinel port listens while it runs (a coordinator started with --sentinel), else null. */
+  get sentinelAddress(): string | null {
+    return this.child === null ? null : this.sentinel;
+  }
+
+  /** Whether it had its Redis port at `address` at some start in this run. */
+  hadRedisAddress(address: string): boolean {
+    return this.redisEver.has(address);
   }
 
   /** How many times a process of it exited with no kill() or stop() asked for (a crash, a fatal stop). */
@@ -139,11 +154,17 @@ export class ServerProcess {
         );
         this.admin = null;
         this.redis = null;
+        this.sentinel = null;
         lines.on('line', (line) => {
           const admin = adminLinePattern.exec(line)?.[1];
           if (admin !== undefined) this.admin = admin;
           const redis = redisLinePattern.exec(line)?.[1];
-          if (redis !== undefined) this.redis = redis;
+          if (redis !== undefined) {
+            this.redis = redis;
+            this.redisEver.add(redis);
+          }
+          const sentinel = sentinelLinePattern.exec(line)?.[1];
+          if (sentinel !== undefined) this.sentinel = sentinel;
           const address = readyLinePattern.exec(line)?.[1];
           if (address === undefined) return;
           clearTimeout(timer);
@@ -205,6 +226,8 @@ export interface ChaosClusterOptions {
   readonly seed: number;
   /** Flags every replica starts with besides its own (retention and transfer settings). */
   readonly replicaArguments?: readonly string[];
+  /** Flags for the coordinators only (a Sentinel port, say). */
+  readonly coordinatorArguments?: readonly string[];
   /** Flags the coordinator and every replica start with (cluster settings: the commit quorum). */
   readonly clusterArguments?: readonly string[];
   /** Two coordinators keep the state on a 3-member etcd started for the run (else one, on its directory). */
@@ -268,6 +291,20 @@ export class ChaosCluster {
     return addresses;
   }
 
+  /** The Sentinel ports of the coordinators running now (started with --sentinel). */
+  sentinelAddresses(): string[] {
+    return this.coordinatorNames.flatMap((name) => {
+      const coordinator = this.coordinatorNamed(name);
+      const address = coordinator.sentinelAddress;
+      return address !== null && coordinator.state === 'running' ? [address] : [];
+    });
+  }
+
+  /** Whether some replica of this run had its Redis port at `address` (now or at an earlier start). */
+  wasRedisAddress(address: string): boolean {
+    return [...this.replicas.values()].some((replica) => replica.hadRedisAddress(address));
+  }
+
   /** Starts the proxies, the coordinator and the replicas; on any failure, stops what started. */
   static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
     const { directory } = options;
@@ -327,6 +364,7 @@ export class ChaosCluster {
           '--listen',
           `${CHAOS_HOST}:0`,
           ...home,
+          ...(options.coordinatorArguments ?? []),
           ...(options.clusterArguments ?? []),
         ];
         coordinators.set(name, new ServerProcess(name, args, logPath(name)));

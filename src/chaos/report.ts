@@ -40,6 +40,13 @@ export interface ChaosReport {
     readonly randomKeys?: number;
     readonly randomKeysNil?: number;
     /**
+     * New connections that asked a coordinator's Sentinel port for the primary first: asked, answered
+     * with a Redis port of the run (then dialled), answered nil (no primary to name).
+     */
+    readonly sentinelAsks?: number;
+    readonly sentinelNamed?: number;
+    readonly sentinelNil?: number;
+    /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
      */
@@ -367,6 +374,7 @@ export function formatReport(report: ChaosReport): string {
         `${report.redisCommands.watchedCas} WATCH-GET-MULTI-SET-EXEC on a register, ${report.redisCommands.watchedCasNotSwapped} of them nil (the value the GET read had changed); ${report.redisCommands.ifEqualCas ?? 0} GET-SET IFEQ on a register; ${report.redisCommands.stagedWrites ?? 0} SET aside then RENAME, COPY or RENAMENX over a register; ` +
         `${report.redisCommands.flushes ?? 0} FLUSHALL (${report.redisCommands.flushesOk ?? 0} answered OK), each a clear of every key in the history; ` +
         `${report.redisCommands.randomKeys ?? 0} RANDOMKEY (${report.redisCommands.randomKeysNil ?? 0} nil), each a key of the run; ` +
+        `${report.redisCommands.sentinelAsks ?? 0} connections that asked a Sentinel port for the primary first (${report.redisCommands.sentinelNamed ?? 0} named a Redis port of the run, ${report.redisCommands.sentinelNil ?? 0} nil); ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }

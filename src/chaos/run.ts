@@ -213,6 +213,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           ? ['--resp', `${CHAOS_HOST}:0`, '--resp-read-staleness-ms', String(REDIS_READ_STALENESS_MS)]
           : []),
       ],
+      // Redis-port processes find the primary's port through a coordinator's Sentinel port too.
+      ...(redisClients > 0 ? { coordinatorArguments: ['--sentinel', `${CHAOS_HOST}:0`] } : {}),
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
       serverDisks: nemeses.some((kind) => diskNemesisKinds.includes(kind)),
@@ -257,6 +259,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       memberName: (address) => memberNames.get(address) ?? address,
       redisProcesses: redisClients,
       redisPorts: () => runningCluster.redisAddresses(),
+      sentinelPorts: () => runningCluster.sentinelAddresses(),
+      wasRedisAddress: (address) => runningCluster.wasRedisAddress(address),
       ...(options.flushallIntervalMs === undefined ? {} : { clearIntervalMs: options.flushallIntervalMs }),
       saveDirectory: join(directory, RUN_SAVES_DIRECTORY),
       keepSaves: options.keepDirectory === true,

@@ -60,7 +60,9 @@
 // And one step in ten is a compare-and-set done the Redis way, WATCH, GET, MULTI, SET, EXEC on a
 // register: the port's guard expects the value the GET read, so it goes into the history as a cas
 // from that value (EXEC's array: swapped; nil: not swapped). A few steps (REDIS_RANDOMKEY_PROBABILITY)
-// ask RANDOMKEY, which must answer nil or a name this run gives its keys (workloadKeyPattern).
+// ask RANDOMKEY, which must answer nil or a name this run gives its keys (workloadKeyPattern). A
+// share of new connections (REDIS_SENTINEL_PROBABILITY) go where a coordinator's Sentinel port names
+// the primary, as a Sentinel client's would; an answer that is not a Redis port of the run fails it.
 //
 // About every REDIS_FLUSHALL_INTERVAL_MS one Redis-port step is a FLUSHALL: a clear of every key,
 // in the history once (check/history.ts expands it into a delete of each key); OK is definite. The
@@ -157,6 +159,14 @@ export const REDIS_WATCH_PROBABILITY = 0.5;
  * are a cas from that value: EXEC's array is a swap, its nil a value that differed.
  */
 export const REDIS_WATCHED_CAS_PROBABILITY = 0.1;
+/**
+ * Share of a Redis-port process's new connections that go where a coordinator's Sentinel port names
+ * the primary (SENTINEL GET-MASTER-ADDR-BY-NAME), as a Sentinel client would, instead of the next port.
+ */
+export const REDIS_SENTINEL_PROBABILITY = 0.3;
+/** The master name a Sentinel port knows the cluster by: its cluster id (chaos runs the default). */
+const SENTINEL_MASTER_NAME = 'understudy';
+
 /** Share of a Redis-port process's other steps that ask RANDOMKEY (checked to name a key of the run). */
 export const REDIS_RANDOMKEY_PROBABILITY = 0.03;
 const REDIS_WATCH_PAUSE_MS_MAX = 10;
@@ -269,6 +279,10 @@ export interface WorkloadOptions {
   readonly redisProcesses?: number;
   /** Where the Redis ports of the replicas running now listen. */
   readonly redisPorts?: () => readonly string[];
+  /** Where the coordinators' Sentinel ports running now listen (none if absent). */
+  readonly sentinelPorts?: () => readonly string[];
+  /** Whether a replica of the run had its Redis port at this address (now or at an earlier start). */
+  readonly wasRedisAddress?: (address: string) => boolean;
   /** Where the saver writes its snapshot saves (made if missing); no saver if absent. */
   readonly saveDirectory?: string;
   /** Keep every save file (the run keeps its directory); else only the last few. */
@@ -323,6 +337,9 @@ export function noRedisCommands() {
     flushesOk: 0,
     randomKeys: 0,
     randomKeysNil: 0,
+    sentinelAsks: 0,
+    sentinelNamed: 0,
+    sentinelNil: 0,
   };
 }
 
@@ -848,7 +865,8 @@ export class Workload {
     for (let sequence = 1; !this.stopped && sequence <= OPERATIONS_PER_PROCESS_MAX; sequence++) {
       if (session === null) {
         const ports = this.options.redisPorts?.() ?? [];
-        const address = ports[next++ % Math.max(1, ports.length)];
+        const named = random.chance(REDIS_SENTINEL_PROBABILITY) ? await this.askSentinel(random) : null;
+        const address = named ?? ports[next++ % Math.max(1, ports.length)];
         const readOnly = random.chance(REDIS_READONLY_PROBABILITY);
         session = await this.openRedisSession(address, readOnly);
         if (session === null) {
@@ -862,6 +880,46 @@ export class Workload {
       }
     }
     if (session !== null) this.closeRedisSession(session);
+  }
+
+  /**
+   * The primary's Redis address as a running coordinator's Sentinel port names it, or null (none
+   * runs, it names none, or it could not be asked). An answer that is not a Redis port some replica
+   * of this run had is recorded as malformed: the run fails.
+   */
+  private async askSentinel(random: Random): Promise<string | null> {
+    const sentinels = this.options.sentinelPorts?.() ?? [];
+    if (sentinels.length === 0) return null;
+    const sentinel = sentinels[random.integer(0, sentinels.length - 1)] as string;
+    this.redisCommands.sentinelAsks += 1;
+    let connection: RedisPortClient | null = null;
+    let reply: RedisReply;
+    try {
+      connection = await RedisPortClient.connect(sentinel, REDIS_CONNECT_TIMEOUT_MS);
+      reply = await connection.command(
+        ['SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME],
+        REDIS_COMMAND_TIMEOUT_MS,
+      );
+    } catch (error) {
+      this.countCause(`sentinel ${describeError(error)}`);
+      return null;
+    } finally {
+      connection?.close();
+    }
+    if (reply === null) {
+      this.redisCommands.sentinelNil += 1;
+      return null;
+    }
+    const [ip, port] = Array.isArray(reply) ? reply : [];
+    const address = Buffer.isBuffer(ip) && Buffer.isBuffer(port) ? `${ip}:${port}` : null;
+    if (address === null || this.options.wasRedisAddress?.(address) !== true) {
+      this.malformedRedisReplies.push(
+        `SENTINEL GET-MASTER-ADDR-BY-NAME was answered ${address ?? describeReply(reply)}, not a Redis port of the run`,
+      );
+      return null;
+    }
+    this.redisCommands.sentinelNamed += 1;
+    return address;
   }
 
   /** A connection to the port at `address`, READONLY if asked; null if it could not be had. */
