@@ -127,8 +127,14 @@ function cpuSection(): string {
   ]);
 }
 
-function followerLine(replica: ReplicaStatus, state: string, lastIndex: number): string {
-  const [ip, port] = hostAndPort(replica.address);
+/** A follower's `slaveN` line, at its Redis port (where Redis tools would dial it). */
+function followerLine(
+  replica: ReplicaStatus,
+  redisAddress: string,
+  state: string,
+  lastIndex: number,
+): string {
+  const [ip, port] = hostAndPort(redisAddress);
   const behind = Math.max(0, lastIndex - replica.durableIndex);
   return `id=${replica.id},ip=${ip},port=${port},state=${replica.alive ? state : 'down'},offset=${replica.durableIndex},behind=${behind}`;
 }
@@ -151,12 +157,17 @@ function replicationSection(local: LocalReplica, status: StatusReply | null): st
     fields.push(['connected_slaves', followers.length]);
     followers.forEach(([id, state], index) => {
       const replica = known.get(id);
-      if (replica !== undefined)
-        fields.push([`slave${index}`, followerLine(replica, state, local.lastIndex)]);
+      // One with no Redis port has no line: there is nothing a Redis tool could dial.
+      if (replica?.redisAddress != null)
+        fields.push([`slave${index}`, followerLine(replica, replica.redisAddress, state, local.lastIndex)]);
     });
   } else {
     const primaryStatus = view === null ? undefined : known.get(view.primary);
     const linked = view !== null && (status === null || primaryStatus?.alive === true);
+    if (primaryStatus?.redisAddress != null) {
+      const [host, port] = hostAndPort(primaryStatus.redisAddress);
+      fields.push(['master_host', host], ['master_port', port]);
+    }
     fields.push(['master_link_status', linked ? 'up' : 'down']);
     if (primaryStatus !== undefined) fields.push(['understudy_primary_address', primaryStatus.address]);
     fields.push(['slave_repl_offset', local.durableIndex]);

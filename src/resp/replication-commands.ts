@@ -2,11 +2,11 @@
 // says the rest).
 //
 // ROLE answers in Redis 7's shape: on the primary ["master", offset, [[ip, port, offset], ...]] with
-// a triple for each backup and learner whose address the coordinator reported; elsewhere ["slave",
+// a triple for each backup and learner whose Redis port the coordinator reported; elsewhere ["slave",
 // primary ip, primary port, state, offset], the state "connected" while the primary is alive as far
-// as the coordinator says, "connect" otherwise (and an empty ip and port 0 if its address is not
-// known). Addresses are the replicas' cluster addresses and offsets their durable log indexes, as
-// in INFO.
+// as the coordinator says, "connect" otherwise (and an empty ip and port 0 if its Redis port is not
+// known). Addresses are the replicas' Redis ports, where Redis tools that follow ROLE (Lettuce's
+// master/replica discovery, say) dial them, and offsets their durable log indexes, as in INFO.
 //
 // WAIT answers how many replicas besides the primary held the connection's last write when it was
 // acknowledged. It never blocks: a write is acknowledged only once every backup of the view has it
@@ -33,14 +33,14 @@ async function role(_args: readonly Buffer[], context: CommandContext): Promise<
   if (local.role === 'primary' && view !== null) {
     const followers = [...view.backups, ...view.learners].flatMap((id) => {
       const replica = known.get(id);
-      if (replica === undefined) return [];
-      const [ip, port] = hostAndPort(replica.address);
+      if (replica?.redisAddress == null) return [];
+      const [ip, port] = hostAndPort(replica.redisAddress);
       return [reply.array([reply.bulk(ip), reply.bulk(port), reply.bulk(String(replica.durableIndex))])];
     });
     return reply.array([reply.bulk('master'), reply.integer(local.lastIndex), reply.array(followers)]);
   }
   const primary = view === null ? undefined : known.get(view.primary);
-  const [ip, port] = primary === undefined ? ['', '0'] : hostAndPort(primary.address);
+  const [ip, port] = primary?.redisAddress == null ? ['', '0'] : hostAndPort(primary.redisAddress);
   return reply.array([
     reply.bulk('slave'),
     reply.bulk(ip),

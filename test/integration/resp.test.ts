@@ -804,7 +804,7 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     for (const client of workers) client.disconnect();
   });
 
-  test("ROLE: the primary names its backups' cluster addresses and durable offsets; a backup names the primary", async () => {
+  test("ROLE and INFO name the replicas' Redis ports (where Redis tools dial them) and durable offsets", async () => {
     const status = await cluster.status();
     const view = status.view;
     assert.ok(view !== null && view.backups.length === 2, 'a whole view');
@@ -813,11 +813,7 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     const primary = await connectTo(view.primary);
     const backup = await connectTo(first);
     await primary.set('role:probe', '1');
-    const addressOf = (id: string): [string, string] => {
-      const address = status.replicas.find((replica) => replica.id === id)?.address ?? '';
-      const at = address.lastIndexOf(':');
-      return [address.slice(0, at), address.slice(at + 1)];
-    };
+    const addressOf = (id: string): [string, string] => ['127.0.0.1', String(ports.get(id))];
     await waitFor('ROLE to name both backups at the primary', async () => {
       const [kind, offset, followers] = (await primary.role()) as [string, number, string[][]];
       assert.equal(kind, 'master');
@@ -831,6 +827,18 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     const [kind, ip, port, state, offset] = (await backup.role()) as [string, string, number, string, number];
     assert.deepEqual([kind, ip, String(port), state], ['slave', ...addressOf(view.primary), 'connected']);
     assert.ok(offset > 0);
+    const backupInfo = await backup.info('replication');
+    assert.match(
+      backupInfo,
+      new RegExp(`master_host:127\\.0\\.0\\.1\r\nmaster_port:${ports.get(view.primary)}\r\n`),
+    );
+    const primaryInfo = await primary.info('replication');
+    for (const id of [first, second]) {
+      assert.match(
+        primaryInfo,
+        new RegExp(`slave\\d:id=${id},ip=127\\.0\\.0\\.1,port=${ports.get(id)},state=online,`),
+      );
+    }
     primary.disconnect();
     backup.disconnect();
   });
