@@ -20,10 +20,11 @@ import { createLogger, errorText, type Logger, type LogLevel } from '../node/log
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
 import { defaultProtocolConfig, syncQuorumAll } from '../protocol/config.js';
+import type { SwitchoverOutcome } from '../protocol/effects.js';
 import type { StatusReply } from '../protocol/messages.js';
 import { describeService } from '../protocol/service-identity.js';
 import type { StateSize } from '../protocol/state-machine.js';
-import type { Role } from '../protocol/types.js';
+import type { ReplicaId, Role } from '../protocol/types.js';
 import type { LocalPersistence, LocalReplica } from '../resp/index.js';
 import {
   type AccessPolicy,
@@ -476,6 +477,13 @@ async function withRespPort(
   };
 }
 
+/** What the Sentinel port needs of the coordinator. */
+interface SentinelSourceServer {
+  inspect(): { readonly status: StatusReply };
+  onViewChange(listener: () => void): () => void;
+  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null;
+}
+
 /**
  * Adds the coordinator's Sentinel port (resp/sentinel-server.ts) to what it serves: it reads the
  * coordinator's status and hears of its view changes. Prints where it listens before the ready line;
@@ -484,10 +492,7 @@ async function withRespPort(
 async function withSentinelPort(
   node: ServedNode,
   flags: CoordinatorFlags,
-  coordinator: {
-    inspect(): { readonly status: StatusReply };
-    onViewChange(listener: () => void): () => void;
-  },
+  coordinator: SentinelSourceServer,
   logger: Logger,
   sentinelTls: ServedTls | undefined,
   access: AccessPolicy,
@@ -500,6 +505,7 @@ async function withSentinelPort(
       source: {
         status: () => coordinator.inspect().status,
         onViewChange: (listener) => coordinator.onViewChange(listener),
+        switchover: (to, by) => coordinator.switchover(to, by),
       },
       masterName: flags.clusterId,
       failureTimeoutMs: clusterProtocol(flags).failureTimeoutTicks * defaultNodeConfig.tickMs,

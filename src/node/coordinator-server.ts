@@ -463,19 +463,34 @@ export class CoordinatorServer {
           );
           return;
         }
-        this.logger.info({ to: request.to, ...by }, 'switchover requested');
-        const refused = term.core.requestSwitchover(request.to);
-        if (refused !== null) {
-          this.logSwitchover(refused);
-          connection.send(switchoverReply(request.id, refused));
-        } else {
-          this.switchoverWaiters.push({ connection, id: request.id });
-        }
+        const refused = this.startSwitchover(term, request.to, by);
+        if (refused !== null) connection.send(switchoverReply(request.id, refused));
+        else this.switchoverWaiters.push({ connection, id: request.id });
         this.flush(term);
       } catch (error) {
         refuseBadInput(connection, error);
       }
     };
+  }
+
+  /**
+   * Asks for a switchover to `to`, as `understudy switchover` does, for a caller that checked who may
+   * (the Sentinel port's `SENTINEL FAILOVER`): the refusal, or null once it is under way. Its end is
+   * logged as any switchover's.
+   */
+  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null {
+    const term = this.acting();
+    if (term === null) return { ok: false, to, message: this.standbyMessage(), view: null };
+    const refused = this.startSwitchover(term, to, by === null ? {} : { by });
+    this.flush(term);
+    return refused;
+  }
+
+  private startSwitchover(term: Term, to: ReplicaId, by: { readonly by?: string }): SwitchoverOutcome | null {
+    this.logger.info({ to, ...by }, 'switchover requested');
+    const refused = term.core.requestSwitchover(to);
+    if (refused !== null) this.logSwitchover(refused);
+    return refused;
   }
 
   private logSwitchover(outcome: SwitchoverOutcome): void {

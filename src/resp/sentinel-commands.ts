@@ -7,8 +7,9 @@
 // The coordinator is one Sentinel that decides alone (its state in its home, not a vote of
 // Sentinels), so it lists no other Sentinels and reports a quorum of 1. A coordinator that stands by
 // (the etcd home) knows no view: it names no master, and clients ask the next Sentinel in their list.
-// Commands that would change what Sentinel monitors (MONITOR, REMOVE, SET, RESET, FAILOVER, CONFIG)
-// are refused saying what to use instead: the cluster is changed with `understudy`.
+// SENTINEL FAILOVER is a switchover (sentinel-server.ts) to the backup failoverTarget picks. Commands
+// that would change what Sentinel monitors (MONITOR, REMOVE, SET, RESET, CONFIG) are refused saying
+// what to use instead: the cluster is changed with `understudy`.
 
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
 import { lowerName } from './arguments.js';
@@ -65,6 +66,8 @@ const sentinelHelp = [
   '    Show a list of replicas for this master and their state (SLAVES too).',
   'SENTINELS <master-name>',
   '    Show a list of Sentinel instances for this master and their state (none: the coordinator decides alone).',
+  'FAILOVER <master-name>',
+  '    Hand the primary role to the most caught-up live backup (a planned switchover: nothing committed is lost).',
   'CKQUORUM <master-name>',
   '    Check if the current Sentinel configuration is able to reach the quorum needed to failover.',
   'MYID',
@@ -75,7 +78,6 @@ const sentinelHelp = [
 
 /** Subcommands Redis Sentinel has that change what it monitors: the cluster is changed with `understudy`. */
 const refusedSubcommands: Readonly<Record<string, string>> = {
-  failover: 'understudy switchover <replica> hands the primary role to a backup',
   monitor: 'the coordinator monitors the replicas that report to it',
   remove: 'understudy forget <replica> takes a replica out of service for good',
   set: "the cluster's settings are the coordinator's and replicas' flags",
@@ -139,6 +141,18 @@ export function sentinel(args: readonly Buffer[], status: StatusReply, facts: Se
       );
     }
   }
+}
+
+/**
+ * The backup SENTINEL FAILOVER hands the primary role to: of the view's live backups, the one with the
+ * most on its disk (the first by id among equals), as Sentinel picks the replica with the largest
+ * offset; null when none is alive.
+ */
+export function failoverTarget(status: StatusReply): ReplicaStatus | null {
+  const backups = new Set<string>(status.view?.backups ?? []);
+  const candidates = status.replicas.filter((replica) => backups.has(replica.id) && replica.alive);
+  candidates.sort((a, b) => b.durableIndex - a.durableIndex || a.id.localeCompare(b.id));
+  return candidates[0] ?? null;
 }
 
 /** ROLE on a Sentinel: ["sentinel", [master names]]. */

@@ -11,7 +11,8 @@
 // (P)UNSUBSCRIBE, PING and QUIT, as on Redis.
 //
 // With credentials (--auth-file) a connection must AUTH (or HELLO ... AUTH) with a token first, as
-// Sentinel's `requirepass` asks; any token will do, since nothing here changes the cluster. Input is
+// Sentinel's `requirepass` asks; any token will do, but SENTINEL FAILOVER (a switchover) takes an
+// admin token, as `understudy switchover` does. Input is
 // untrusted: the parser bounds every length, a protocol error is answered and the connection closed,
 // and a connection that does not read its replies is not read until it does.
 
@@ -19,7 +20,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../node/logger.js';
+import type { SwitchoverOutcome } from '../protocol/effects.js';
 import type { StatusReply } from '../protocol/messages.js';
+import type { ReplicaId } from '../protocol/types.js';
 import { globMatches } from '../state-machine/kv-glob.js';
 import {
   CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
@@ -27,6 +30,7 @@ import {
   type Credentials,
   countRequestRefusal,
   formatAddress,
+  type Principal,
   parseAddress,
   serveWith,
 } from '../transport/index.js';
@@ -38,6 +42,7 @@ import { connectionsMax } from './limits.js';
 import { RespParser } from './parser.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 import {
+  failoverTarget,
   lookUpMaster,
   type SentinelFacts,
   sentinel,
@@ -52,6 +57,8 @@ export interface SentinelSource {
   status(): StatusReply;
   /** Calls `listener` after each new view is stored and sent; returns what stops it. */
   onViewChange(listener: () => void): () => void;
+  /** Starts a switchover to `to` (`by`: the token's name); the refusal, or null once under way. */
+  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null;
 }
 
 export interface SentinelServerOptions {
@@ -75,6 +82,8 @@ interface SentinelConnection {
   readonly id: number;
   readonly socket: Socket;
   authenticated: boolean;
+  /** Who its token proved (null: no tokens asked, or not yet authenticated). */
+  principal: Principal | null;
   name: string | null;
   readonly channels: Set<string>;
   readonly patterns: Set<string>;
@@ -175,6 +184,7 @@ export class SentinelServer {
       id: this.#nextId++,
       socket,
       authenticated: this.options.credentials === undefined,
+      principal: null,
       name: null,
       channels: new Set(),
       patterns: new Set(),
@@ -252,6 +262,8 @@ export class SentinelServer {
       case 'client':
         return this.#client(args, connection);
       case 'sentinel':
+        if (args.length >= 2 && lowerName(args[1] as Buffer) === 'failover')
+          return this.#failover(args, connection);
         return sentinel(args, status(), this.facts);
       case 'role':
         return args.length === 1 ? sentinelRole(status(), this.facts) : wrongArity('role');
@@ -278,9 +290,36 @@ export class SentinelServer {
         'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
       );
     }
-    if (provenToken(username, password, credentials) === null) return reply.error(WRONGPASS);
+    const token = provenToken(username, password, credentials);
+    if (token === null) return reply.error(WRONGPASS);
     connection.authenticated = true;
+    connection.principal = credentials.authenticate(token);
     return reply.ok;
+  }
+
+  /**
+   * SENTINEL FAILOVER name: a switchover to the most caught-up live backup, answered OK once under
+   * way, as Sentinel answers before its failover ends (the new primary is published on
+   * +switch-master). With tokens it takes an admin token, as `understudy switchover` does.
+   */
+  #failover(args: readonly Buffer[], connection: SentinelConnection): RespReply {
+    if (args.length !== 3) return wrongArity('sentinel|failover');
+    if ((args[2] as Buffer).toString('utf8') !== this.facts.masterName) {
+      return reply.error('ERR No such master with that name');
+    }
+    if (this.options.credentials !== undefined && connection.principal?.role !== 'admin') {
+      countRequestRefusal('not_admin');
+      return reply.error(
+        `NOPERM User ${connection.principal?.name ?? 'default'} has no permissions to run the 'sentinel|failover' command: a switchover takes an admin token`,
+      );
+    }
+    const target = failoverTarget(this.options.source.status());
+    if (target === null)
+      return reply.error('NOGOODSLAVE No suitable replica to promote: no backup of the view is alive');
+    const refused = this.options.source.switchover(target.id, connection.principal?.name ?? null);
+    if (refused === null) return reply.ok;
+    const inProgress = refused.message.includes('under way');
+    return reply.error(`${inProgress ? 'INPROG' : 'ERR'} ${refused.message}`);
   }
 
   /** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only, as the Redis ports. */

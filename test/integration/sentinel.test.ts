@@ -171,6 +171,21 @@ describe("the coordinator's Sentinel port, asked by Redis clients", { concurrenc
     });
   });
 
+  test('SENTINEL FAILOVER hands the primary role to the backup, as understudy switchover does', async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length >= 1);
+    await primaryNamed(view.primary);
+    const native = await cluster.client();
+    await native.put('before-sentinel-failover', 'kept');
+    const answer = await run('redis-cli', ['-p', String(sentinelPort), 'SENTINEL', 'FAILOVER', 'understudy']);
+    assert.equal(answer.trim(), 'OK');
+    const next = await cluster.waitForView((candidate) => candidate.primary !== view.primary);
+    assert(view.backups.includes(next.primary), 'a backup of the view took over');
+    await primaryNamed(next.primary);
+    assert.equal(await native.getText('before-sentinel-failover'), 'kept');
+    await native.put('after-sentinel-failover', 'written');
+    assert.equal(await native.getText('after-sentinel-failover'), 'written');
+  });
+
   test('a restarted coordinator names the primary again once the replicas report', async () => {
     const view = await cluster.waitForView((candidate) => candidate.backups.length >= 1);
     assert(cluster.coordinator !== null);

@@ -8,8 +8,9 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createLogger } from '../../src/node/logger.js';
+import type { SwitchoverOutcome } from '../../src/protocol/effects.js';
 import type { ReplicaStatus, StatusReply } from '../../src/protocol/messages.js';
-import { logIndex, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
+import { logIndex, type ReplicaId, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
 import { SentinelServer, type SentinelSource } from '../../src/resp/sentinel-server.js';
 import { makeToken, parseCredentials } from '../../src/transport/auth.js';
 
@@ -54,6 +55,14 @@ class FakeCoordinator implements SentinelSource {
     service: null,
   };
   readonly #listeners = new Set<() => void>();
+  /** Switchovers asked for, and what the next one is answered (null: under way). */
+  readonly switchovers: { readonly to: string; readonly by: string | null }[] = [];
+  switchoverAnswer: SwitchoverOutcome | null = null;
+
+  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null {
+    this.switchovers.push({ to, by });
+    return this.switchoverAnswer;
+  }
 
   status(): StatusReply {
     return this.current;
@@ -267,11 +276,68 @@ describe('the Sentinel port', { concurrency: false }, () => {
     assert.equal(await subscriber.ping(), 'PONG', 'after UNSUBSCRIBE every command runs again');
   });
 
+  test('SENTINEL FAILOVER is a switchover to the live backup with the most on its disk', async () => {
+    const redis = await open();
+    const saved = coordinator.current;
+    const durable = (status: ReplicaStatus, index: number): ReplicaStatus => ({
+      ...status,
+      durableIndex: logIndex(index),
+    });
+    try {
+      coordinator.current = {
+        ...saved,
+        view: view(6, 'r1', ['r2', 'r3', 'r4']),
+        replicas: [
+          row('r1', 6379),
+          durable(row('r2', 6380), 90),
+          durable(row('r3', 6381), 95),
+          durable(row('r4', 6382, false), 99),
+        ],
+      };
+      assert.equal(await redis.call('SENTINEL', 'failover', 'understudy'), 'OK');
+      assert.deepEqual(
+        coordinator.switchovers.at(-1),
+        { to: 'r3', by: null },
+        'r4 is further on but not alive',
+      );
+
+      coordinator.switchoverAnswer = {
+        ok: false,
+        to: replicaId('r3'),
+        message: 'a switchover to r3 is under way',
+        view: null,
+      };
+      await assert.rejects(
+        redis.call('SENTINEL', 'failover', 'understudy'),
+        /INPROG a switchover to r3 is under way/,
+      );
+      coordinator.switchoverAnswer = {
+        ok: false,
+        to: replicaId('r3'),
+        message: 'r3 is not alive',
+        view: null,
+      };
+      await assert.rejects(redis.call('SENTINEL', 'failover', 'understudy'), /ERR r3 is not alive/);
+      coordinator.switchoverAnswer = null;
+
+      coordinator.current = { ...coordinator.current, replicas: [row('r1', 6379), row('r2', 6380, false)] };
+      const asked = coordinator.switchovers.length;
+      await assert.rejects(
+        redis.call('SENTINEL', 'failover', 'understudy'),
+        /NOGOODSLAVE No suitable replica to promote/,
+      );
+      await assert.rejects(redis.call('SENTINEL', 'failover', 'other'), /No such master with that name/);
+      await assert.rejects(redis.call('SENTINEL', 'failover'), /wrong number of arguments/);
+      assert.equal(coordinator.switchovers.length, asked, 'none of these asked for a switchover');
+    } finally {
+      coordinator.current = saved;
+    }
+  });
+
   test('bad input is answered, and a protocol error closes only that connection', async () => {
     const redis = await open();
     await assert.rejects(redis.call('SENTINEL'), /ERR wrong number of arguments for 'sentinel' command/);
     await assert.rejects(redis.call('SENTINEL', 'nope'), /ERR unknown subcommand 'nope'. Try SENTINEL HELP/);
-    await assert.rejects(redis.call('SENTINEL', 'failover', 'understudy'), /understudy switchover/);
     await assert.rejects(redis.call('SENTINEL', 'remove', 'understudy'), /understudy forget/);
     await assert.rejects(redis.call('SENTINEL', 'master'), /wrong number of arguments/);
     await assert.rejects(redis.call('GET', 'k'), /ERR unknown command 'GET'/);
@@ -289,14 +355,19 @@ describe('the Sentinel port', { concurrency: false }, () => {
 
 describe('the Sentinel port with tokens (--auth-file)', () => {
   const token = makeToken('app1');
-  const credentials = parseCredentials(JSON.stringify({ clients: { app1: token.digest } }), 'test');
+  const admin = makeToken('ops');
+  const credentials = parseCredentials(
+    JSON.stringify({ clients: { app1: token.digest }, admins: { ops: admin.digest } }),
+    'test',
+  );
+  const coordinator = new FakeCoordinator();
   let server: SentinelServer;
   let port: number;
 
   before(async () => {
     server = await SentinelServer.start({
       listen: '127.0.0.1:0',
-      source: new FakeCoordinator(),
+      source: coordinator,
       masterName: 'understudy',
       failureTimeoutMs: 600,
       understudyVersion: 'test',
@@ -328,6 +399,15 @@ describe('the Sentinel port with tokens (--auth-file)', () => {
         '127.0.0.1',
         '6379',
       ]);
+      // A switchover takes an admin token, as `understudy switchover` does.
+      await assert.rejects(
+        right.call('SENTINEL', 'failover', 'understudy'),
+        /NOPERM User app1 has no permissions to run the 'sentinel\|failover' command/,
+      );
+      assert.equal(coordinator.switchovers.length, 0);
+      assert.equal(await right.call('AUTH', admin.token), 'OK');
+      assert.equal(await right.call('SENTINEL', 'failover', 'understudy'), 'OK');
+      assert.deepEqual(coordinator.switchovers, [{ to: 'r2', by: 'ops' }]);
     } finally {
       anonymous.disconnect();
       right.disconnect();
