@@ -86,6 +86,7 @@ import { type DamageKind, damageDirectory, newestKeptSnapshot } from './data-dam
 import type { UpgradeWatch } from './format-upgrade.js';
 import type { NemesisKind } from './nemesis-kinds.js';
 import type { DirectedPair, NetworkFault, NetworkFaults } from './network-faults.js';
+import { RedisPortClient, RedisReplyError } from './redis-port-client.js';
 import { logSize, readReplicaLog, replicaLogMessages, transferStarts } from './replica-logs.js';
 import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './view-monitor.js';
 
@@ -614,12 +615,17 @@ class Planner {
    * Asks the coordinator (through its proxy, as an operator would) to hand the primary role to a
    * backup, under the load and the other faults. A refusal is an answer too (another fault may have
    * taken the backup down); a switchover that says it is done must have installed a view the target leads.
+   * Where a coordinator serves a Sentinel port, half of them are asked there instead, as `SENTINEL
+   * FAILOVER` (the coordinator picks the backup; OK means under way, so only the answer is recorded).
    */
   private planSwitchover(): PlannedFault | null {
     const backups = this.view?.backups ?? [];
     if (backups.length === 0) return null;
-    const target = this.random.pick(backups);
     const { cluster, problem } = this.context;
+    const sentinels = cluster.sentinelAddresses();
+    if (sentinels.length > 0 && this.random.chance(0.5))
+      return this.planSentinelFailover(this.random.pick(sentinels));
+    const target = this.random.pick(backups);
     return {
       reservation: {
         kind: 'switchover',
@@ -652,6 +658,53 @@ class Planner {
           outcome = `no answer: ${error instanceof Error ? error.message : String(error)}`;
         } finally {
           await client.close();
+        }
+        return {
+          record: fault,
+          holdDescription: 'until it ends',
+          hold: async () => {},
+          heal: async () => outcome,
+        };
+      },
+    };
+  }
+
+  private planSentinelFailover(sentinel: string): PlannedFault {
+    return {
+      reservation: {
+        kind: 'switchover',
+        down: [],
+        process: null,
+        losesDirectory: false,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const fault = this.record(
+          'switchover',
+          'SENTINEL FAILOVER',
+          'SENTINEL FAILOVER understudy',
+          this.primary,
+        );
+        let outcome: string;
+        let connection: RedisPortClient | null = null;
+        try {
+          connection = await RedisPortClient.connect(sentinel, SWITCHOVER_DEADLINE_MS);
+          const reply = await connection.command(
+            ['SENTINEL', 'FAILOVER', 'understudy'],
+            SWITCHOVER_DEADLINE_MS,
+          );
+          if (reply === 'OK') outcome = 'under way';
+          else if (reply instanceof RedisReplyError) outcome = `refused: ${reply.message}`;
+          else {
+            outcome = `answered ${JSON.stringify(reply)}`;
+            this.context.problem(
+              `SENTINEL FAILOVER was answered ${JSON.stringify(reply)}, neither OK nor an error`,
+            );
+          }
+        } catch (error) {
+          outcome = `no answer: ${error instanceof Error ? error.message : String(error)}`;
+        } finally {
+          connection?.close();
         }
         return {
           record: fault,
