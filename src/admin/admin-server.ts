@@ -16,6 +16,7 @@ import {
   serveWith,
   transportCounters,
 } from '../transport/index.js';
+import { listenOn } from '../transport/listen-on.js';
 
 /**
  * How long a client may take to send a request's headers, and the whole request: a scraper sends
@@ -127,19 +128,8 @@ export class AdminServer {
       else if (timedOut) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
       else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = server.address();
-    return new AdminServer(
-      server,
-      formatAddress(host, typeof bound === 'object' && bound !== null ? bound.port : port),
-      options.onClose ?? (() => {}),
-    );
+    const boundPort = await listenOn(server, host, port);
+    return new AdminServer(server, formatAddress(host, boundPort), options.onClose ?? (() => {}));
   }
 
   async close(): Promise<void> {

@@ -623,89 +623,59 @@ class Planner {
     if (backups.length === 0) return null;
     const { cluster, problem } = this.context;
     const sentinels = cluster.sentinelAddresses();
-    if (sentinels.length > 0 && this.random.chance(0.5))
-      return this.planSentinelFailover(this.random.pick(sentinels));
-    const target = this.random.pick(backups);
-    return {
-      reservation: {
-        kind: 'switchover',
-        down: [],
-        process: null,
-        losesDirectory: false,
-        onCoordinator: false,
-      },
-      start: async () => {
-        const fault = this.record(
-          'switchover',
-          'to a backup',
-          `switchover to ${target} (backup)`,
-          this.primary,
-        );
-        const client = await Client.connect({
-          coordinator: cluster.coordinatorAddress,
-          deadlineMs: SWITCHOVER_DEADLINE_MS,
-        });
-        let outcome: string;
+    if (sentinels.length > 0 && this.random.chance(0.5)) {
+      const sentinel = this.random.pick(sentinels);
+      return this.switchoverFault('SENTINEL FAILOVER', 'SENTINEL FAILOVER understudy', async () => {
+        const connection = await RedisPortClient.connect(sentinel, SWITCHOVER_DEADLINE_MS);
         try {
-          const reply = await client.switchover(target);
-          if (reply.ok && reply.view?.primary !== target) {
-            problem(
-              `switchover to ${target} said done, but view ${reply.view?.number} is led by ${reply.view?.primary}`,
-            );
-          }
-          outcome = `${reply.ok ? 'done' : 'not done'}: ${reply.message}`;
-        } catch (error) {
-          outcome = `no answer: ${error instanceof Error ? error.message : String(error)}`;
-        } finally {
-          await client.close();
-        }
-        return {
-          record: fault,
-          holdDescription: 'until it ends',
-          hold: async () => {},
-          heal: async () => outcome,
-        };
-      },
-    };
-  }
-
-  private planSentinelFailover(sentinel: string): PlannedFault {
-    return {
-      reservation: {
-        kind: 'switchover',
-        down: [],
-        process: null,
-        losesDirectory: false,
-        onCoordinator: false,
-      },
-      start: async () => {
-        const fault = this.record(
-          'switchover',
-          'SENTINEL FAILOVER',
-          'SENTINEL FAILOVER understudy',
-          this.primary,
-        );
-        let outcome: string;
-        let connection: RedisPortClient | null = null;
-        try {
-          connection = await RedisPortClient.connect(sentinel, SWITCHOVER_DEADLINE_MS);
           const reply = await connection.command(
             ['SENTINEL', 'FAILOVER', 'understudy'],
             SWITCHOVER_DEADLINE_MS,
           );
-          if (reply === 'OK') outcome = 'under way';
-          else if (reply instanceof RedisReplyError) outcome = `refused: ${reply.message}`;
-          else {
-            outcome = `answered ${JSON.stringify(reply)}`;
-            this.context.problem(
-              `SENTINEL FAILOVER was answered ${JSON.stringify(reply)}, neither OK nor an error`,
-            );
-          }
-        } catch (error) {
-          outcome = `no answer: ${error instanceof Error ? error.message : String(error)}`;
+          if (reply === 'OK') return 'under way';
+          if (reply instanceof RedisReplyError) return `refused: ${reply.message}`;
+          problem(`SENTINEL FAILOVER was answered ${JSON.stringify(reply)}, neither OK nor an error`);
+          return `answered ${JSON.stringify(reply)}`;
         } finally {
-          connection?.close();
+          connection.close();
         }
+      });
+    }
+    const target = this.random.pick(backups);
+    return this.switchoverFault('to a backup', `switchover to ${target} (backup)`, async () => {
+      const client = await Client.connect({
+        coordinator: cluster.coordinatorAddress,
+        deadlineMs: SWITCHOVER_DEADLINE_MS,
+      });
+      try {
+        const reply = await client.switchover(target);
+        if (reply.ok && reply.view?.primary !== target) {
+          problem(
+            `switchover to ${target} said done, but view ${reply.view?.number} is led by ${reply.view?.primary}`,
+          );
+        }
+        return `${reply.ok ? 'done' : 'not done'}: ${reply.message}`;
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  /** A switchover asked by `ask`, which answers its outcome; one that gets no answer is recorded so. */
+  private switchoverFault(short: string, description: string, ask: () => Promise<string>): PlannedFault {
+    return {
+      reservation: {
+        kind: 'switchover',
+        down: [],
+        process: null,
+        losesDirectory: false,
+        onCoordinator: false,
+      },
+      start: async () => {
+        const fault = this.record('switchover', short, description, this.primary);
+        const outcome = await ask().catch(
+          (error: unknown) => `no answer: ${error instanceof Error ? error.message : String(error)}`,
+        );
         return {
           record: fault,
           holdDescription: 'until it ends',

@@ -463,18 +463,7 @@ async function withRespPort(
     flags.respAdvertise ?? advertisedAddress(resp.address, replica.advertisedAddress),
   );
   process.stdout.write(`understudy replica ${flags.id}${RESP_MARKER}${resp.address}\n`);
-  return {
-    address: node.address,
-    adminAddress: node.adminAddress,
-    ...(node.adminTls === undefined ? {} : { adminTls: node.adminTls }),
-    close: async () => {
-      try {
-        await resp.close();
-      } finally {
-        await node.close();
-      }
-    },
-  };
+  return servedWith(node, resp);
 }
 
 /** What the Sentinel port needs of the coordinator. */
@@ -519,13 +508,18 @@ async function withSentinelPort(
     throw error;
   }
   process.stdout.write(`understudy coordinator${SENTINEL_MARKER}${sentinel.address}\n`);
+  return servedWith(node, sentinel);
+}
+
+/** `node` serving `port` too: the port is closed first, then the node. */
+function servedWith(node: ServedNode, port: Closable): ServedNode {
   return {
     address: node.address,
     adminAddress: node.adminAddress,
     ...(node.adminTls === undefined ? {} : { adminTls: node.adminTls }),
     close: async () => {
       try {
-        await sentinel.close();
+        await port.close();
       } finally {
         await node.close();
       }

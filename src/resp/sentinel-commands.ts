@@ -209,7 +209,27 @@ export function sentinelInfo(
   return parts.join('\r\n');
 }
 
-function pairs(fields: readonly (readonly [string, string | number])[]): RespReply {
+type Field = readonly [string, string | number];
+
+/**
+ * The fields of Sentinel's link to an instance, which a client may read but no decision here rests on:
+ * the coordinator's heartbeats stand for Sentinel's pings, so their times are 0.
+ */
+function linkFields(facts: SentinelFacts, role: 'master' | 'slave'): Field[] {
+  return [
+    ['link-pending-commands', 0],
+    ['link-refcount', 1],
+    ['last-ping-sent', 0],
+    ['last-ok-ping-reply', 0],
+    ['last-ping-reply', 0],
+    ['down-after-milliseconds', facts.failureTimeoutMs],
+    ['info-refresh', 0],
+    ['role-reported', role],
+    ['role-reported-time', 0],
+  ];
+}
+
+function pairs(fields: readonly Field[]): RespReply {
   return reply.array(fields.flatMap(([name, value]) => [reply.bulk(name), reply.bulk(String(value))]));
 }
 
@@ -225,15 +245,7 @@ function masterMap(
     ['port', master.port],
     ['runid', ''],
     ['flags', `master${down}`],
-    ['link-pending-commands', 0],
-    ['link-refcount', 1],
-    ['last-ping-sent', 0],
-    ['last-ok-ping-reply', 0],
-    ['last-ping-reply', 0],
-    ['down-after-milliseconds', facts.failureTimeoutMs],
-    ['info-refresh', 0],
-    ['role-reported', 'master'],
-    ['role-reported-time', 0],
+    ...linkFields(facts, 'master'),
     // Sentinel's epoch grows at each failover, as the view number does at each view change.
     ['config-epoch', status.view?.number ?? 0],
     ['num-slaves', replicaMaps(status, facts).length],
@@ -262,15 +274,7 @@ function replicaMaps(status: StatusReply, facts: SentinelFacts): RespReply[] {
         ['port', port],
         ['runid', ''],
         ['flags', replica.alive ? 'slave' : 'slave,s_down'],
-        ['link-pending-commands', 0],
-        ['link-refcount', 1],
-        ['last-ping-sent', 0],
-        ['last-ok-ping-reply', 0],
-        ['last-ping-reply', 0],
-        ['down-after-milliseconds', facts.failureTimeoutMs],
-        ['info-refresh', 0],
-        ['role-reported', 'slave'],
-        ['role-reported-time', 0],
+        ...linkFields(facts, 'slave'),
         ['master-link-down-time', 0],
         ['master-link-status', linked ? 'ok' : 'err'],
         ['master-host', masterHost],

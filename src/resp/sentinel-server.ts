@@ -17,8 +17,7 @@
 // and a connection that does not read its replies is not read until it does.
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import type { Server, Socket } from 'node:net';
 import type { Logger } from '../node/logger.js';
 import type { SwitchoverOutcome } from '../protocol/effects.js';
 import type { StatusReply } from '../protocol/messages.js';
@@ -31,8 +30,6 @@ import {
   countRequestRefusal,
   formatAddress,
   type Principal,
-  parseAddress,
-  serveWith,
 } from '../transport/index.js';
 import { integerArgument, lowerName } from './arguments.js';
 import { NOAUTH, NOAUTH_HELLO, provenToken, WRONGPASS } from './auth.js';
@@ -50,6 +47,7 @@ import {
   sentinelRole,
 } from './sentinel-commands.js';
 import { REDIS_COMPATIBLE_VERSION } from './server.js';
+import { connectionEvent, listenForRespClients, type ServedTls } from './tcp-listener.js';
 
 /** What the port reads the cluster from: the coordinator. */
 export interface SentinelSource {
@@ -70,7 +68,7 @@ export interface SentinelServerOptions {
   readonly failureTimeoutMs: number;
   readonly understudyVersion: string;
   readonly logger: Logger;
-  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  readonly tls?: ServedTls;
   /** Ask every connection to AUTH with one of these tokens first. */
   readonly credentials?: Credentials;
 }
@@ -123,39 +121,23 @@ export class SentinelServer {
   }
 
   static async start(options: SentinelServerOptions): Promise<SentinelServer> {
-    const { host, port } = parseAddress(options.listen);
-    let server: Server;
-    if (options.tls === undefined) {
-      server = createServer();
-    } else {
-      const tlsServer = createTlsServer(options.tls);
-      serveWith(options.tls, tlsServer);
-      server = tlsServer;
-    }
-    server.on('tlsClientError', (error: Error) => {
-      options.logger.warn({ reason: error.message }, 'a Sentinel client failed the TLS handshake');
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = server.address();
+    const { server, port } = await listenForRespClients(
+      options.listen,
+      options.tls,
+      options.logger,
+      'Sentinel',
+    );
     const facts: SentinelFacts = {
       masterName: options.masterName,
       myId: randomBytes(20).toString('hex'),
       failureTimeoutMs: options.failureTimeoutMs,
       redisVersion: REDIS_COMPATIBLE_VERSION,
       understudyVersion: options.understudyVersion,
-      port: typeof bound === 'object' && bound !== null ? bound.port : port,
+      port,
       startedAtMs: performance.now(),
     };
     const sentinelServer = new SentinelServer(server, options, facts);
-    server.on(options.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) =>
-      sentinelServer.#accept(socket),
-    );
+    server.on(connectionEvent(options.tls), (socket: Socket) => sentinelServer.#accept(socket));
     return sentinelServer;
   }
 
@@ -236,7 +218,7 @@ export class SentinelServer {
       countRequestRefusal('not_authenticated');
       return reply.error(NOAUTH);
     }
-    const subscribed = connection.channels.size + connection.patterns.size > 0;
+    const subscribed = subscriptionCount(connection) > 0;
     if (subscribed && !whileSubscribed.has(name)) {
       return reply.error(
         `ERR Can't execute '${name.slice(0, 128)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
@@ -397,18 +379,8 @@ export class SentinelServer {
   ): RespReply {
     if (args.length < 2) return wrongArity(kind);
     const into = kind === 'subscribe' ? connection.channels : connection.patterns;
-    // One confirmation per channel, as Redis sends them: an array each, written back to back.
-    const confirmations = args.slice(1).map((argument) => {
-      into.add(argument.toString('utf8'));
-      return encodeReply(
-        reply.array([
-          reply.bulk(kind),
-          reply.bulk(argument),
-          reply.integer(connection.channels.size + connection.patterns.size),
-        ]),
-      );
-    });
-    return reply.encoded(Buffer.concat(confirmations));
+    const names = args.slice(1).map((argument) => argument.toString('utf8'));
+    return confirmations(kind, names, connection, (name) => into.add(name));
   }
 
   #unsubscribe(
@@ -419,23 +391,9 @@ export class SentinelServer {
     const from = kind === 'unsubscribe' ? connection.channels : connection.patterns;
     const names = args.length > 1 ? args.slice(1).map((argument) => argument.toString('utf8')) : [...from];
     if (names.length === 0) {
-      return reply.array([
-        reply.bulk(kind),
-        reply.nullBulk,
-        reply.integer(connection.channels.size + connection.patterns.size),
-      ]);
+      return reply.array([reply.bulk(kind), reply.nullBulk, reply.integer(subscriptionCount(connection))]);
     }
-    const confirmations = names.map((name) => {
-      from.delete(name);
-      return encodeReply(
-        reply.array([
-          reply.bulk(kind),
-          reply.bulk(name),
-          reply.integer(connection.channels.size + connection.patterns.size),
-        ]),
-      );
-    });
-    return reply.encoded(Buffer.concat(confirmations));
+    return confirmations(kind, names, connection, (name) => from.delete(name));
   }
 
   /** After a view is stored: a primary at another Redis address is announced as Sentinel does. */
@@ -480,4 +438,27 @@ export class SentinelServer {
       if (messages.length > 0) connection.socket.write(Buffer.concat(messages.map(encodeReply)));
     }
   }
+}
+
+function subscriptionCount(connection: SentinelConnection): number {
+  return connection.channels.size + connection.patterns.size;
+}
+
+/**
+ * One confirmation per channel or pattern, each after its `change`, as Redis sends them: an array
+ * each, [kind, name, subscriptions left], written back to back.
+ */
+function confirmations(
+  kind: string,
+  names: readonly string[],
+  connection: SentinelConnection,
+  change: (name: string) => void,
+): RespReply {
+  const encoded = names.map((name) => {
+    change(name);
+    return encodeReply(
+      reply.array([reply.bulk(kind), reply.bulk(name), reply.integer(subscriptionCount(connection))]),
+    );
+  });
+  return reply.encoded(Buffer.concat(encoded));
 }

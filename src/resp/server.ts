@@ -16,16 +16,13 @@
 // its token.
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import type { Server, Socket } from 'node:net';
 import type { Logger } from '../node/logger.js';
 import {
   CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
   ConnectionGate,
   type Credentials,
   formatAddress,
-  parseAddress,
-  serveWith,
   transportCounters,
 } from '../transport/index.js';
 import { lowerName } from './arguments.js';
@@ -50,6 +47,7 @@ import type { RespProtocolError } from './protocol-error.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 import { SharedSequences } from './shared-sequences.js';
 import { SlowLog } from './slow-log.js';
+import { connectionEvent, listenForRespClients } from './tcp-listener.js';
 import { queueCommand } from './transaction.js';
 
 /** The Redis version whose commands and replies the port follows (HELLO, INFO redis_version). */
@@ -116,39 +114,17 @@ export class RespServer {
   ) {}
 
   static async start(options: RespServerOptions): Promise<RespServer> {
-    const { host, port } = parseAddress(options.listen);
     // The caps (in total and per address) are the gate's, checked as each connection is accepted.
-    let server: Server;
-    if (options.tls === undefined) {
-      server = createServer();
-    } else {
-      const tlsServer = createTlsServer(options.tls);
-      serveWith(options.tls, tlsServer);
-      server = tlsServer;
-    }
-    server.on('tlsClientError', (error: Error) => {
-      options.logger.warn({ reason: error.message }, 'a Redis client failed the TLS handshake');
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = server.address();
+    const { server, port } = await listenForRespClients(options.listen, options.tls, options.logger, 'Redis');
     const facts: ServerFacts = {
       redisVersion: REDIS_COMPATIBLE_VERSION,
       understudyVersion: options.understudyVersion,
-      respPort: typeof bound === 'object' && bound !== null ? bound.port : port,
+      respPort: port,
       startedAtMs: performance.now(),
       runId: randomBytes(20).toString('hex'),
     };
     const resp = new RespServer(server, options, facts);
-    // A TLS server's 'connection' is the raw socket; its commands come on the secure one.
-    server.on(options.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) =>
-      resp.#accept(socket),
-    );
+    server.on(connectionEvent(options.tls), (socket: Socket) => resp.#accept(socket));
     return resp;
   }
 

@@ -12,7 +12,7 @@ import type { SwitchoverOutcome } from '../../src/protocol/effects.js';
 import type { ReplicaStatus, StatusReply } from '../../src/protocol/messages.js';
 import { logIndex, type ReplicaId, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
 import { SentinelServer, type SentinelSource } from '../../src/resp/sentinel-server.js';
-import { makeToken, parseCredentials } from '../../src/transport/auth.js';
+import { type Credentials, makeToken, parseCredentials } from '../../src/transport/auth.js';
 
 function row(id: string, redisPort: number | null, alive = true): ReplicaStatus {
   return {
@@ -79,6 +79,22 @@ class FakeCoordinator implements SentinelSource {
   }
 }
 
+function startSentinel(source: SentinelSource, credentials?: Credentials): Promise<SentinelServer> {
+  return SentinelServer.start({
+    listen: '127.0.0.1:0',
+    source,
+    masterName: 'understudy',
+    failureTimeoutMs: 600,
+    understudyVersion: 'test',
+    logger: createLogger({ level: 'silent' }),
+    ...(credentials === undefined ? {} : { credentials }),
+  });
+}
+
+function portOf(server: SentinelServer): number {
+  return Number(server.address.split(':').at(-1));
+}
+
 /** The reply's flat field/value list as an object, as clients read Sentinel's maps. */
 function fieldsOf(flat: unknown): Record<string, string> {
   assert(Array.isArray(flat));
@@ -126,15 +142,8 @@ describe('the Sentinel port', { concurrency: false }, () => {
   };
 
   before(async () => {
-    server = await SentinelServer.start({
-      listen: '127.0.0.1:0',
-      source: coordinator,
-      masterName: 'understudy',
-      failureTimeoutMs: 600,
-      understudyVersion: 'test',
-      logger: createLogger({ level: 'silent' }),
-    });
-    port = Number(server.address.split(':').at(-1));
+    server = await startSentinel(coordinator);
+    port = portOf(server);
   });
 
   after(async () => {
@@ -365,16 +374,8 @@ describe('the Sentinel port with tokens (--auth-file)', () => {
   let port: number;
 
   before(async () => {
-    server = await SentinelServer.start({
-      listen: '127.0.0.1:0',
-      source: coordinator,
-      masterName: 'understudy',
-      failureTimeoutMs: 600,
-      understudyVersion: 'test',
-      logger: createLogger({ level: 'silent' }),
-      credentials,
-    });
-    port = Number(server.address.split(':').at(-1));
+    server = await startSentinel(coordinator, credentials);
+    port = portOf(server);
   });
 
   after(() => server.close());
