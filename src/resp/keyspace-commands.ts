@@ -91,27 +91,44 @@ const randomCursor = (): number => Math.floor(Math.random() * SCAN_CURSOR_BUILDI
 
 /** Pages RANDOMKEY asks for at most before it answers that the store is still making its buckets. */
 const randomKeyPagesMax = 64;
+/** The keys in a row RANDOMKEY draws from: all of them in a store of no more. */
+const randomKeyWindow = 16;
 
 /**
- * RANDOMKEY: a key of the first bucket that holds one from a random bucket on (SCAN's buckets, spread
- * by a keyed hash, so each key is about as likely as the others), or from the first bucket if none
- * after it does; nil only when a walk from the start found none. Like Redis's, not exactly uniform.
+ * RANDOMKEY: one of the first `randomKeyWindow` keys (SCAN's order) from a random bucket on, going on
+ * from the first bucket past the last, each of them as likely; nil only when a walk of every bucket
+ * found none. Every key of a store of up to 16 keys is as likely as the others. In a larger one a key
+ * is drawn about as often as the others (a window of 16 evens out the gaps between SCAN's buckets,
+ * where the first key after a random bucket alone made a key after a long empty stretch far likelier);
+ * like Redis's, not exactly uniform.
  */
 async function randomKey(_args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
-  let cursor = randomCursor();
-  let fromStart = false;
+  const start = randomCursor();
+  let cursor = start;
+  let wrapped = false;
+  const found = new Map<string, Uint8Array>();
   for (let page = 0; page < randomKeyPagesMax; page++) {
-    const answer = await scanPage(cursor, { match: null, count: 1 }, context);
+    const answer = await scanPage(cursor, { match: null, count: randomKeyWindow - found.size }, context);
     if (!isPage(answer)) return answer;
-    const { keys } = answer;
-    if (keys.length > 0) return reply.bulk(keys[Math.floor(Math.random() * keys.length)] as Uint8Array);
+    for (const key of answer.keys) found.set(Buffer.from(key).toString('latin1'), key);
+    if (found.size >= randomKeyWindow) break;
     if (answer.cursor === 0) {
-      if (fromStart) return reply.nullBulk;
-      fromStart = true;
+      if (wrapped) break;
+      wrapped = true;
     }
+    // Past the bucket it began at, after the wrap, the walk only finds keys it has.
+    if (wrapped && answer.cursor >= start && answer.cursor !== SCAN_CURSOR_BUILDING) break;
     cursor = answer.cursor;
+    if (page === randomKeyPagesMax - 1 && found.size === 0) {
+      return reply.error(
+        'BUSY the store is still indexing its keys for SCAN; try RANDOMKEY again in a moment',
+      );
+    }
   }
-  return reply.error('BUSY the store is still indexing its keys for SCAN; try RANDOMKEY again in a moment');
+  const keys = [...found.values()];
+  return keys.length === 0
+    ? reply.nullBulk
+    : reply.bulk(keys[Math.floor(Math.random() * keys.length)] as Uint8Array);
 }
 
 export const keyspaceCommands: readonly CommandSpec[] = [

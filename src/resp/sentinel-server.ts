@@ -97,6 +97,9 @@ const whileSubscribed: ReadonlySet<string> = new Set([
   'quit',
 ]);
 const beforeAuth: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
+/** A connection's channels and patterns, together, and each one's length. */
+const subscriptionsMax = 256;
+const subscriptionNameBytesMax = 1024;
 
 export class SentinelServer {
   readonly #connections = new Set<SentinelConnection>();
@@ -173,7 +176,9 @@ export class SentinelServer {
     };
     this.#connections.add(connection);
     const parser = new RespParser();
+    let ended = false;
     socket.on('data', (chunk: Buffer) => {
+      if (ended) return; // after QUIT or a protocol error, what else comes is not read
       const { commands, error } = parser.push(chunk);
       const answers: Buffer[] = [];
       let quitting = false;
@@ -191,6 +196,7 @@ export class SentinelServer {
       }
       const bytes = Buffer.concat(answers);
       if (quitting) {
+        ended = true;
         socket.end(bytes);
         return;
       }
@@ -379,6 +385,15 @@ export class SentinelServer {
   ): RespReply {
     if (args.length < 2) return wrongArity(kind);
     const into = kind === 'subscribe' ? connection.channels : connection.patterns;
+    // Sentinel publishes on a handful of channels; the bounds keep a connection's memory small.
+    if (args.some((argument, at) => at > 0 && argument.length > subscriptionNameBytesMax)) {
+      return reply.error(`ERR a channel or pattern is at most ${subscriptionNameBytesMax} bytes here`);
+    }
+    if (subscriptionCount(connection) + args.length - 1 > subscriptionsMax) {
+      return reply.error(
+        `ERR a connection subscribes to at most ${subscriptionsMax} channels and patterns here`,
+      );
+    }
     const names = args.slice(1).map((argument) => argument.toString('utf8'));
     return confirmations(kind, names, connection, (name) => into.add(name));
   }

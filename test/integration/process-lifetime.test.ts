@@ -31,7 +31,7 @@ async function startCluster(
   const attempts = 3;
   let lastLines: string[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const [port, adminPort, respPort] = await freePortRuns([3, 3, 2]);
+    const [port, adminPort, respPort, sentinelPort] = await freePortRuns([3, 3, 2, 1]);
     const {
       child: start,
       lines,
@@ -45,6 +45,8 @@ async function startCluster(
       String(adminPort),
       '--resp-port',
       String(respPort),
+      '--sentinel-port',
+      String(sentinelPort),
       '--dir',
       path.join(directory, `cluster-${attempt}`),
       ...extraArgs,

@@ -90,7 +90,7 @@ test('a snapshot saved under load holds every acknowledged write, and a cluster 
   assert.match(checked.stderr, /CRC mismatch/);
 
   // A new cluster from the file, as a user starts one.
-  const [port, resp, admin] = await freePortRuns([4, 3, 4]);
+  const [port, resp, admin, sentinel] = await freePortRuns([4, 3, 4, 1]);
   const { child, lines } = launchStart([
     '--restore',
     file,
@@ -102,6 +102,8 @@ test('a snapshot saved under load holds every acknowledged write, and a cluster 
     String(resp),
     '--admin-port',
     String(admin),
+    '--sentinel-port',
+    String(sentinel),
   ]);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let restored: Client | null = null;

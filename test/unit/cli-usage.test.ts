@@ -73,6 +73,18 @@ const usageErrors: [string[], RegExp][] = [
   [['start', '--resp-port', '7002'], /the Redis ports 7002..7004 overlap the cluster's ports 7000..7003/],
   [['start', '--resp-port', 'six'], /--resp-port.*'six' is invalid/],
   [
+    ['start', '--sentinel-port', '7001'],
+    /--sentinel-port 7001 is one of the cluster's ports 7000..7003; choose another/,
+  ],
+  [
+    ['start', '--sentinel-port', '6380'],
+    /--sentinel-port 6380 is one of the Redis ports 6379..6381; choose another/,
+  ],
+  [
+    ['start', '--sentinel-port', '7379', '--service', './x.js'],
+    /option '--sentinel-port <port>' cannot be used with option '--service <module>'/,
+  ],
+  [
     ['start', '--resp-port', '7379', '--service', './x.js'],
     /option '--resp-port <port>' cannot be used with option '--service <module>'/,
   ],

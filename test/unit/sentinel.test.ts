@@ -356,6 +356,17 @@ describe('the Sentinel port', { concurrency: false }, () => {
     const help = (await redis.call('SENTINEL', 'help')) as string[];
     assert(help.some((line) => line.startsWith('GET-MASTER-ADDR-BY-NAME')));
 
+    await assert.rejects(
+      redis.subscribe('x'.repeat(1025)),
+      /ERR a channel or pattern is at most 1024 bytes here/,
+    );
+    const many = Array.from({ length: 257 }, (_, at) => `channel-${at}`);
+    await assert.rejects(
+      redis.subscribe(...many),
+      /ERR a connection subscribes to at most 256 channels and patterns here/,
+    );
+    assert.equal(await redis.ping(), 'PONG', 'a refused SUBSCRIBE subscribed to nothing');
+
     const answered = await exchange(port, '*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n*1\r\n$x\r\n');
     assert.equal(answered, '$2\r\nhi\r\n-ERR Protocol error: invalid bulk length\r\n');
     assert.equal(await redis.ping(), 'PONG', 'the other connections go on');
