@@ -37,6 +37,7 @@ import { unknownCommand, wrongArity } from './command-table.js';
 import { RespArgumentError } from './errors.js';
 import { connectionsMax } from './limits.js';
 import { RespParser } from './parser.js';
+import { hostAndPort } from './replication-commands.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 import {
   failoverTarget,
@@ -110,16 +111,19 @@ export class SentinelServer {
   readonly #stopWatching: () => void;
   #nextId = 1;
   #closed = false;
-  /** The primary's Redis address the last view named, announced when a later view names another. */
-  #announced: { readonly ip: string; readonly port: number } | null;
+  /**
+   * The primary the last view named, and its Redis address when known: a later view that names
+   * another, or the same at another address, is announced. By id, since a coordinator that just
+   * restarted knows its stored view before any replica has reported an address.
+   */
+  #announced: { readonly primary: ReplicaId; readonly address: string | null } | null;
 
   private constructor(
     private readonly server: Server,
     private readonly options: SentinelServerOptions,
     private readonly facts: SentinelFacts,
   ) {
-    const master = lookUpMaster(options.source.status());
-    this.#announced = master.known ? { ip: master.ip, port: master.port } : null;
+    this.#announced = primaryOf(options.source.status());
     this.#stopWatching = options.source.onViewChange(() => this.#viewChanged());
   }
 
@@ -411,22 +415,25 @@ export class SentinelServer {
     return confirmations(kind, names, connection, (name) => from.delete(name));
   }
 
-  /** After a view is stored: a primary at another Redis address is announced as Sentinel does. */
+  /** After a view is stored: a primary other than the last, or at another address, is announced as Sentinel does. */
   #viewChanged(): void {
-    const master = lookUpMaster(this.options.source.status());
-    if (!master.known) return;
+    const status = this.options.source.status();
+    const next = primaryOf(status);
+    const master = lookUpMaster(status);
+    if (next === null || !master.known) return;
     const before = this.#announced;
-    if (before !== null && before.ip === master.ip && before.port === master.port) return;
-    this.#announced = { ip: master.ip, port: master.port };
-    const payload = [
-      this.facts.masterName,
-      before?.ip ?? master.ip,
-      String(before?.port ?? master.port),
-      master.ip,
-      String(master.port),
-    ].join(' ');
+    const moved =
+      before === null || before.primary !== next.primary || (before.address ?? next.address) !== next.address;
+    this.#announced = next;
+    if (!moved) return;
+    // The old primary's address as it last reported it; a Sentinel always knows it, a coordinator that
+    // restarted may not (then the new one stands in: the message still names where to go).
+    const oldAddress =
+      before?.address ?? status.replicas.find((replica) => replica.id === before?.primary)?.redisAddress;
+    const [oldIp, oldPort] = oldAddress == null ? [master.ip, String(master.port)] : hostAndPort(oldAddress);
+    const payload = [this.facts.masterName, oldIp, oldPort, master.ip, String(master.port)].join(' ');
     this.options.logger.info(
-      { from: before === null ? null : `${before.ip}:${before.port}`, to: `${master.ip}:${master.port}` },
+      { from: before?.primary ?? null, to: next.primary, address: `${master.ip}:${master.port}` },
       'Sentinel port: +switch-master published',
     );
     this.#publish(SWITCH_MASTER_CHANNEL, payload);
@@ -476,4 +483,14 @@ function confirmations(
     );
   });
   return reply.encoded(Buffer.concat(encoded));
+}
+
+/** The view's primary and its Redis address as the status has it, or null with no view. */
+function primaryOf(
+  status: StatusReply,
+): { readonly primary: ReplicaId; readonly address: string | null } | null {
+  const view = status.view;
+  if (view === null) return null;
+  const address = status.replicas.find((replica) => replica.id === view.primary)?.redisAddress ?? null;
+  return { primary: view.primary, address };
 }

@@ -373,6 +373,43 @@ describe('the Sentinel port', { concurrency: false }, () => {
   });
 });
 
+describe("the Sentinel port of a coordinator that restarted (its view stored, no replica's address heard yet)", () => {
+  test('a view that keeps the primary announces nothing; another primary, or the same at a new port, is announced', async () => {
+    const coordinator = new FakeCoordinator();
+    coordinator.current = { ...coordinator.current, view: view(7, 'r1', ['r2']), replicas: [] };
+    const server = await startSentinel(coordinator);
+    const subscriber = client(portOf(server));
+    const messages: string[] = [];
+    try {
+      await subscriber.connect();
+      subscriber.on('message', (_channel: string, message: string) => messages.push(message));
+      await subscriber.subscribe('+switch-master');
+      // The replicas report; a backup joins: the primary stays r1, which clients already use.
+      coordinator.install({
+        view: view(8, 'r1', ['r2', 'r3']),
+        replicas: [row('r1', 6379), row('r2', 6380), row('r3', 6381)],
+      });
+      // r1 fails: r2 leads, and r1's last reported port is the old address.
+      coordinator.install({
+        view: view(9, 'r2', ['r3']),
+        replicas: [row('r1', 6379, false), row('r2', 6380), row('r3', 6381)],
+      });
+      // r2 restarts on another port and leads again in a new view.
+      coordinator.install({ view: view(10, 'r2', ['r3']), replicas: [row('r2', 7380), row('r3', 6381)] });
+      const deadline = Date.now() + 10_000;
+      while (messages.length < 2 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(messages, [
+        'understudy 127.0.0.1 6379 127.0.0.1 6380',
+        'understudy 127.0.0.1 6380 127.0.0.1 7380',
+      ]);
+    } finally {
+      subscriber.disconnect();
+      await server.close();
+    }
+  });
+});
+
 describe('the Sentinel port with tokens (--auth-file)', () => {
   const token = makeToken('app1');
   const admin = makeToken('ops');
