@@ -28,9 +28,9 @@ import type { ReplicaId, Role } from '../protocol/types.js';
 import type { LocalPersistence, LocalReplica } from '../resp/index.js';
 import {
   type AccessPolicy,
+  dialableAddress,
   formatAddress,
   type LocalLink,
-  parseAddress,
   type TlsMaterial,
 } from '../transport/index.js';
 import { serverAccess } from './auth-files.js';
@@ -284,6 +284,12 @@ export function addServerCommands(program: Command): void {
         code: 'understudy.usage',
       });
     }
+    if (flags.respAdvertise !== undefined && flags.resp === undefined) {
+      command.error('error: --resp-advertise names where clients dial the Redis port: it needs --resp', {
+        exitCode: exitCode.usage,
+        code: 'understudy.usage',
+      });
+    }
     const { ReplicaServer } = await import('../node/replica-server.js');
     const loaded = flags.service === undefined ? null : await loadServiceModule(flags.service);
     const tls = serverTlsMaterial(flags);
@@ -460,7 +466,7 @@ async function withRespPort(
     throw error;
   }
   replica.announceRedisAddress(
-    flags.respAdvertise ?? advertisedAddress(resp.address, replica.advertisedAddress),
+    flags.respAdvertise ?? dialableAddress(resp.address, replica.advertisedAddress),
   );
   process.stdout.write(`understudy replica ${flags.id}${RESP_MARKER}${resp.address}\n`);
   return servedWith(node, resp);
@@ -525,18 +531,6 @@ function servedWith(node: ServedNode, port: Closable): ServedNode {
       }
     },
   };
-}
-
-/**
- * Where clients should dial a port bound at `bound`: itself, unless it listens on every interface, which
- * names no host to dial; then the host of `peerAddress` (the replica's advertised cluster address).
- */
-function advertisedAddress(bound: string, peerAddress: string): string {
-  const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
-  const { host, port } = parseAddress(bound);
-  if (!wildcard(host)) return bound;
-  const peer = parseAddress(peerAddress).host;
-  return formatAddress(wildcard(peer) ? '127.0.0.1' : peer, port);
 }
 
 /**

@@ -199,7 +199,6 @@ export class ReplicaServer {
   /** Client connections are paused because too many requests wait (backpressure). */
   private clientReadsPaused = false;
   private closed = false;
-  private redisAddress: string | null = null;
   /** Snapshot writes and renames, one after another in the order the core asked for them. */
   private snapshotWork: Promise<void> = Promise.resolve();
   /** A snapshot is being written now, and how the last write ended (INFO persistence). */
@@ -453,13 +452,12 @@ export class ReplicaServer {
     return this.options.directory;
   }
 
-  /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
   /** Tells the coordinator, from the next heartbeat, where this replica's Redis port takes clients. */
   announceRedisAddress(address: string): void {
-    this.redisAddress = address;
     this.core.announceRedisAddress(address);
   }
 
+  /** Everything the admin port reports, at the moment it asks (allocates: never on the hot path). */
   inspect(): ReplicaInspection {
     const status = this.core.status();
     const { config } = this.options;
@@ -467,7 +465,7 @@ export class ReplicaServer {
     return {
       status,
       address: this.advertisedAddress,
-      redisAddress: this.redisAddress,
+      redisAddress: this.core.redisAddress,
       problem: healthProblem(0, status, config.protocol, describeTicks),
       backups: this.core.backupProgress().map((backup) => ({
         ...backup,

@@ -220,8 +220,8 @@ export class Replica {
   private view: View | null = null;
   private role: Role = 'none';
   private addresses: Readonly<Record<string, Address>> = {};
-  /** Where its Redis port listens, once the shell started one (announceRedisAddress). */
-  private redisAddress: Address | null = null;
+  /** Where its Redis port takes clients, once the shell started one (announceRedisAddress). */
+  private announcedRedisAddress: Address | null = null;
   private now: number;
   /** Appends handed to storage and not yet reported durable: the last index of each, and when. */
   private readonly unsyncedAppends: { readonly index: LogIndex; readonly tick: number }[] = [];
@@ -1880,7 +1880,7 @@ export class Replica {
       sessions: this.sessions.size,
       formatLevel: this.formatLevel,
       formatLevelHeld: this.stateMachine.formatLevelHeld?.() ?? BASE_FORMAT_LEVEL,
-      redisAddress: this.redisAddress,
+      redisAddress: this.announcedRedisAddress,
     });
   }
 
@@ -2020,7 +2020,12 @@ export class Replica {
    * coordinator's Sentinel port names the primary's. Nothing of the protocol depends on it.
    */
   announceRedisAddress(address: Address): void {
-    this.redisAddress = address;
+    this.announcedRedisAddress = address;
+  }
+
+  /** What announceRedisAddress said, or null. */
+  get redisAddress(): Address | null {
+    return this.announcedRedisAddress;
   }
 
   /** Where a peer listens, as the coordinator last said. */

@@ -21,3 +21,16 @@ export function parseAddress(text: string): { host: string; port: number } {
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/**
+ * Where clients should dial a port bound at `bound`: itself, unless it listens on every interface
+ * (0.0.0.0 or ::), which names no host to dial; then the host of `peerAddress` (the process's
+ * advertised cluster address), and 127.0.0.1 if that is a wildcard too.
+ */
+export function dialableAddress(bound: string, peerAddress: string): string {
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
+  const { host, port } = parseAddress(bound);
+  if (!wildcard(host)) return bound;
+  const peer = parseAddress(peerAddress).host;
+  return formatAddress(wildcard(peer) ? '127.0.0.1' : peer, port);
+}

@@ -1,6 +1,6 @@
 // The transport's public surface: framing, codec, validation and TCP connections with a handshake.
 
-export { formatAddress, parseAddress } from './address.js';
+export { dialableAddress, formatAddress, parseAddress } from './address.js';
 export {
   type AccessPolicy,
   ClusterSecret,

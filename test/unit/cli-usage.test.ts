@@ -73,6 +73,22 @@ const usageErrors: [string[], RegExp][] = [
   [['start', '--resp-port', '7002'], /the Redis ports 7002..7004 overlap the cluster's ports 7000..7003/],
   [['start', '--resp-port', 'six'], /--resp-port.*'six' is invalid/],
   [
+    [
+      'replica',
+      '--id',
+      'r1',
+      '--listen',
+      '127.0.0.1:7001',
+      '--coordinator',
+      '127.0.0.1:7000',
+      '--dir',
+      'd',
+      '--resp-advertise',
+      '10.0.0.1:6379',
+    ],
+    /--resp-advertise names where clients dial the Redis port: it needs --resp/,
+  ],
+  [
     ['start', '--sentinel-port', '7001'],
     /--sentinel-port 7001 is one of the cluster's ports 7000..7003; choose another/,
   ],

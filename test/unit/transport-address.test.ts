@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatAddress, parseAddress } from '../../src/transport/address.js';
+import { dialableAddress, formatAddress, parseAddress } from '../../src/transport/address.js';
 
 test('good addresses parse into host and port', () => {
   assert.deepEqual(parseAddress('127.0.0.1:7000'), { host: '127.0.0.1', port: 7000 });
@@ -33,4 +33,12 @@ test('formatAddress brackets IPv6 hosts so that parseAddress reads them back', (
   assert.equal(formatAddress('::1', 7000), '[::1]:7000');
   assert.deepEqual(parseAddress(formatAddress('::1', 7000)), { host: '::1', port: 7000 });
   assert.equal(formatAddress('127.0.0.1', 1), '127.0.0.1:1');
+});
+
+test("a port on every interface is dialled at the process's advertised host; any other where it listens", () => {
+  assert.equal(dialableAddress('127.0.0.1:6379', '10.0.0.5:7001'), '127.0.0.1:6379');
+  assert.equal(dialableAddress('0.0.0.0:6379', '10.0.0.5:7001'), '10.0.0.5:6379');
+  assert.equal(dialableAddress('[::]:6379', 'replica-1.internal:7001'), 'replica-1.internal:6379');
+  assert.equal(dialableAddress('[::]:6379', '[fd00::5]:7001'), '[fd00::5]:6379');
+  assert.equal(dialableAddress('0.0.0.0:6379', '0.0.0.0:7001'), '127.0.0.1:6379');
 });
