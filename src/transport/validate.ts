@@ -46,6 +46,7 @@ import {
   type ViewNumber,
   viewNumber,
 } from '../protocol/types.js';
+import { parseAddress } from './address.js';
 import { TOKEN_CHARACTERS_MAX } from './auth.js';
 import type { HelloHeader } from './handshake.js';
 
@@ -159,9 +160,20 @@ const address = text(ADDRESS_BYTES_MAX);
 const view: Check<ViewNumber> = (value, path, name) => viewNumber(integer(value, path, name));
 const index: Check<LogIndex> = (value, path, name) => logIndex(integer(value, path, name));
 const replica: Check<ReplicaId> = (value, path, name) => replicaId(idText(value, path, name));
-/** A Redis port's address; absent (a build before it was reported) reads as null. */
-const redisAddressOrNull: Check<Address | null> = (value, path, name) =>
-  value === undefined || value === null ? null : address(value, path, name);
+/**
+ * A Redis port's address, which Redis clients are told to dial: host:port or [ipv6]:port, as
+ * parseAddress reads it. Absent (a build before it was reported) reads as null.
+ */
+const redisAddressOrNull: Check<Address | null> = (value, path, name) => {
+  if (value === undefined || value === null) return null;
+  const text = address(value, path, name);
+  try {
+    parseAddress(text);
+  } catch {
+    reject(path, name, 'host:port or [ipv6]:port', value);
+  }
+  return text;
+};
 const client: Check<ClientId> = (value, path, name) => clientId(idText(value, path, name));
 const durability = oneOf('sync', 'replicated', 'async');
 const addresses = dictionary(idText, address);

@@ -402,6 +402,13 @@ test('a build before Redis addresses were reported sends none: it has none; a ba
     () => parseHeartbeat({ ...sample('heartbeat'), redisAddress: 6379 }),
     /heartbeat.redisAddress: expected a string/,
   );
+  for (const bad of ['6379', 'host', 'host:port', '::1:6379', 'a b:1']) {
+    assert.throws(
+      () => parseHeartbeat({ ...sample('heartbeat'), redisAddress: bad }),
+      /heartbeat.redisAddress: expected host:port or \[ipv6\]:port, got string/,
+      bad,
+    );
+  }
   assert.throws(
     () => parseHeartbeat({ ...sample('heartbeat'), redisAddress: 'h'.repeat(300) }),
     /heartbeat.redisAddress: longer than/,
