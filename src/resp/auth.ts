@@ -17,7 +17,7 @@ export const NOAUTH_HELLO =
   'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH ' +
   '<user> <pass> option can be used to authenticate the client and select the RESP protocol version at ' +
   'the same time';
-const NO_PASSWORD =
+export const NO_PASSWORD =
   'ERR AUTH <password> called without any password configured for the default user. Are you sure your ' +
   'configuration is correct?';
 
@@ -27,6 +27,11 @@ const NO_PASSWORD =
  * RESP2 and then sends AUTH.
  */
 const beforeAuth: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
+
+/** Whether command `name` may run before its connection authenticated (AUTH, HELLO, QUIT). */
+export function runsBeforeAuth(name: string): boolean {
+  return beforeAuth.has(name);
+}
 
 /** Commands whose arguments may carry a token (AUTH, HELLO ... AUTH). */
 const carriesToken: ReadonlySet<string> = new Set(['auth', 'hello']);
@@ -46,7 +51,7 @@ export function mustAuthenticate(context: CommandContext): boolean {
 
 /** Whether command `name` may run on this connection now (noAuthRefusal's test, without counting). */
 export function mayRun(name: string, context: CommandContext): boolean {
-  return !mustAuthenticate(context) || beforeAuth.has(name);
+  return !mustAuthenticate(context) || runsBeforeAuth(name);
 }
 
 /**

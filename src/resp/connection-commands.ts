@@ -11,50 +11,67 @@ import { type RespReply, reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
 
-/** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only; AUTH as auth.ts checks it. */
-function hello(args: readonly Buffer[], context: CommandContext): RespReply {
+/**
+ * HELLO [protover [AUTH username password] [SETNAME clientname]]'s version and options, as the Redis
+ * ports and the Sentinel port read them (RESP2 only): the first refusal (`authenticate`'s for AUTH),
+ * or the name SETNAME gave (null to clear it; undefined when none was given).
+ */
+export function readHello(
+  args: readonly Buffer[],
+  authenticate: (username: Buffer, password: Buffer) => RespReply | null,
+): { readonly refused: RespReply } | { readonly name: string | null | undefined } {
   if (args.length >= 2) {
     const version = integerArgument(arg(args, 1), 'ERR Protocol version is not an integer or out of range');
-    if (version !== 2) return reply.error('NOPROTO unsupported protocol version');
+    if (version !== 2) return { refused: reply.error('NOPROTO unsupported protocol version') };
   }
   let name: string | null | undefined;
   for (let at = 2; at < args.length; at++) {
     const option = lowerName(arg(args, at));
     if (option === 'setname' && at + 1 < args.length) {
       const problem = clientNameProblem(arg(args, at + 1));
-      if (problem !== null) return reply.error(problem);
+      if (problem !== null) return { refused: reply.error(problem) };
       name = arg(args, at + 1).toString('latin1');
       at += 1;
     } else if (option === 'auth' && at + 2 < args.length) {
-      const refused = authenticate(arg(args, at + 1), arg(args, at + 2), context);
-      if (refused !== null) return refused;
+      const refused = authenticate(arg(args, at + 1), arg(args, at + 2));
+      if (refused !== null) return { refused };
       at += 2;
     } else {
-      return reply.error(
-        `ERR Syntax error in HELLO option '${arg(args, at).toString('utf8').slice(0, 128)}'`,
-      );
+      const text = `ERR Syntax error in HELLO option '${arg(args, at).toString('utf8').slice(0, 128)}'`;
+      return { refused: reply.error(text) };
     }
   }
-  const refused = helloNoAuthRefusal(context);
-  if (refused !== null) return refused;
-  if (name !== undefined) context.connection.name = name === '' ? null : name;
-  const role = context.backend.local().role === 'primary' ? 'master' : 'replica';
+  return { name: name === '' ? null : name };
+}
+
+/** HELLO's answer: who speaks, on RESP2. */
+export function helloReply(redisVersion: string, id: number, mode: string, role: string): RespReply {
   return reply.array([
     reply.bulk('server'),
     reply.bulk('understudy'),
     reply.bulk('version'),
-    reply.bulk(context.facts.redisVersion),
+    reply.bulk(redisVersion),
     reply.bulk('proto'),
     reply.integer(2),
     reply.bulk('id'),
-    reply.integer(context.connection.id),
+    reply.integer(id),
     reply.bulk('mode'),
-    reply.bulk('standalone'),
+    reply.bulk(mode),
     reply.bulk('role'),
     reply.bulk(role),
     reply.bulk('modules'),
     reply.array([]),
   ]);
+}
+
+function hello(args: readonly Buffer[], context: CommandContext): RespReply {
+  const read = readHello(args, (username, password) => authenticate(username, password, context));
+  if ('refused' in read) return read.refused;
+  const refused = helloNoAuthRefusal(context);
+  if (refused !== null) return refused;
+  if (read.name !== undefined) context.connection.name = read.name;
+  const role = context.backend.local().role === 'primary' ? 'master' : 'replica';
+  return helloReply(context.facts.redisVersion, context.connection.id, 'standalone', role);
 }
 
 /**

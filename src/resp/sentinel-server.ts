@@ -28,12 +28,13 @@ import {
   ConnectionGate,
   type Credentials,
   countRequestRefusal,
-  formatAddress,
   type Principal,
 } from '../transport/index.js';
-import { integerArgument, lowerName } from './arguments.js';
-import { NOAUTH, NOAUTH_HELLO, provenToken, WRONGPASS } from './auth.js';
+import { lowerName } from './arguments.js';
+import { NO_PASSWORD, NOAUTH, NOAUTH_HELLO, provenToken, runsBeforeAuth, WRONGPASS } from './auth.js';
+import { clientNameProblem } from './client-command.js';
 import { unknownCommand, wrongArity } from './command-table.js';
+import { helloReply, readHello } from './connection-commands.js';
 import { RespArgumentError } from './errors.js';
 import { connectionsMax } from './limits.js';
 import { RespParser } from './parser.js';
@@ -48,7 +49,13 @@ import {
   sentinelRole,
 } from './sentinel-commands.js';
 import { REDIS_COMPATIBLE_VERSION } from './server.js';
-import { connectionEvent, listenForRespClients, type ServedTls } from './tcp-listener.js';
+import {
+  boundAddress,
+  closeListener,
+  connectionEvent,
+  listenForRespClients,
+  type ServedTls,
+} from './tcp-listener.js';
 
 /** What the port reads the cluster from: the coordinator. */
 export interface SentinelSource {
@@ -97,7 +104,6 @@ const whileSubscribed: ReadonlySet<string> = new Set([
   'ping',
   'quit',
 ]);
-const beforeAuth: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
 /** A connection's channels and patterns, together, and each one's length. */
 const subscriptionsMax = 256;
 const subscriptionNameBytesMax = 1024;
@@ -149,18 +155,17 @@ export class SentinelServer {
   }
 
   get address(): string {
-    const bound = this.server.address();
-    if (typeof bound !== 'object' || bound === null) return this.options.listen;
-    return formatAddress(bound.address, bound.port);
+    return boundAddress(this.server, this.options.listen);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopWatching();
-    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const connection of this.#connections) connection.socket.destroy();
-    await closing;
+    await closeListener(
+      this.server,
+      [...this.#connections].map((connection) => connection.socket),
+    );
   }
 
   #accept(socket: Socket): void {
@@ -224,7 +229,7 @@ export class SentinelServer {
   }
 
   #answer(name: string, args: Buffer[], connection: SentinelConnection): RespReply {
-    if (!connection.authenticated && !beforeAuth.has(name)) {
+    if (!connection.authenticated && !runsBeforeAuth(name)) {
       countRequestRefusal('not_authenticated');
       return reply.error(NOAUTH);
     }
@@ -277,11 +282,7 @@ export class SentinelServer {
 
   #authenticate(username: Buffer | null, password: Buffer, connection: SentinelConnection): RespReply {
     const credentials = this.options.credentials;
-    if (credentials === undefined) {
-      return reply.error(
-        'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
-      );
-    }
+    if (credentials === undefined) return reply.error(NO_PASSWORD);
     const token = provenToken(username, password, credentials);
     if (token === null) return reply.error(WRONGPASS);
     connection.authenticated = true;
@@ -316,59 +317,30 @@ export class SentinelServer {
 
   /** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only, as the Redis ports. */
   #hello(args: readonly Buffer[], connection: SentinelConnection): RespReply {
-    if (args.length >= 2) {
-      const version = integerArgument(
-        args[1] as Buffer,
-        'ERR Protocol version is not an integer or out of range',
-      );
-      if (version !== 2) return reply.error('NOPROTO unsupported protocol version');
-    }
-    for (let at = 2; at < args.length; at++) {
-      const option = lowerName(args[at] as Buffer);
-      if (option === 'auth' && at + 2 < args.length) {
-        const refused = this.#authenticate(args[at + 1] as Buffer, args[at + 2] as Buffer, connection);
-        if (refused.type === 'error') return refused;
-        at += 2;
-      } else if (option === 'setname' && at + 1 < args.length) {
-        connection.name = (args[at + 1] as Buffer).toString('latin1').slice(0, 256);
-        at += 1;
-      } else {
-        return reply.error(
-          `ERR Syntax error in HELLO option '${(args[at] as Buffer).toString('utf8').slice(0, 128)}'`,
-        );
-      }
-    }
+    const read = readHello(args, (username, password) => {
+      const refused = this.#authenticate(username, password, connection);
+      return refused.type === 'error' ? refused : null;
+    });
+    if ('refused' in read) return read.refused;
     if (!connection.authenticated) {
       countRequestRefusal('not_authenticated');
       return reply.error(NOAUTH_HELLO);
     }
-    return reply.array([
-      reply.bulk('server'),
-      reply.bulk('understudy'),
-      reply.bulk('version'),
-      reply.bulk(this.facts.redisVersion),
-      reply.bulk('proto'),
-      reply.integer(2),
-      reply.bulk('id'),
-      reply.integer(connection.id),
-      reply.bulk('mode'),
-      reply.bulk('sentinel'),
-      reply.bulk('role'),
-      reply.bulk('sentinel'),
-      reply.bulk('modules'),
-      reply.array([]),
-    ]);
+    if (read.name !== undefined) connection.name = read.name;
+    return helloReply(this.facts.redisVersion, connection.id, 'sentinel', 'sentinel');
   }
 
   /** CLIENT SETNAME / GETNAME / ID / SETINFO: what client libraries send on connecting. */
   #client(args: readonly Buffer[], connection: SentinelConnection): RespReply {
     if (args.length < 2) return wrongArity('client');
     switch (lowerName(args[1] as Buffer)) {
-      case 'setname':
+      case 'setname': {
         if (args.length !== 3) return wrongArity('client|setname');
-        connection.name =
-          (args[2] as Buffer).length === 0 ? null : (args[2] as Buffer).toString('latin1').slice(0, 256);
+        const problem = clientNameProblem(args[2] as Buffer);
+        if (problem !== null) return reply.error(problem);
+        connection.name = (args[2] as Buffer).length === 0 ? null : (args[2] as Buffer).toString('latin1');
         return reply.ok;
+      }
       case 'getname':
         return reply.bulk(connection.name);
       case 'id':

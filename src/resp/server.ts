@@ -47,7 +47,13 @@ import type { RespProtocolError } from './protocol-error.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 import { SharedSequences } from './shared-sequences.js';
 import { SlowLog } from './slow-log.js';
-import { connectionEvent, listenForRespClients } from './tcp-listener.js';
+import {
+  boundAddress,
+  closeListener,
+  connectionEvent,
+  listenForRespClients,
+  type ServedTls,
+} from './tcp-listener.js';
 import { queueCommand } from './transaction.js';
 
 /** The Redis version whose commands and replies the port follows (HELLO, INFO redis_version). */
@@ -60,7 +66,7 @@ export interface RespServerOptions {
   readonly understudyVersion: string;
   readonly logger: Logger;
   /** Serve TLS with this certificate and key (PEM); clients need not present one. */
-  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  readonly tls?: ServedTls;
   /** Ask every connection to AUTH with one of these tokens before its commands run (auth.ts). */
   readonly credentials?: Credentials;
 }
@@ -129,17 +135,13 @@ export class RespServer {
   }
 
   get address(): string {
-    const bound = this.server.address();
-    if (typeof bound !== 'object' || bound === null) return this.options.listen;
-    return formatAddress(bound.address, bound.port);
+    return boundAddress(this.server, this.options.listen);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.#sockets) socket.destroy();
-    await closing;
+    await closeListener(this.server, this.#sockets);
     await this.options.backend.close();
   }
 

@@ -1,10 +1,10 @@
 // The listening socket of a port that speaks RESP (a replica's Redis port, the coordinator's Sentinel
 // port): plain TCP, or TLS with the process's own certificate, bound to `listen`.
 
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../node/logger.js';
-import { parseAddress, serveWith } from '../transport/index.js';
+import { formatAddress, parseAddress, serveWith } from '../transport/index.js';
 import { listenOn } from '../transport/listen-on.js';
 
 export interface ServedTls {
@@ -41,4 +41,18 @@ export async function listenForRespClients(
 /** The event a server of `listenForRespClients` hands over each connection's socket on. */
 export function connectionEvent(tls: ServedTls | undefined): 'connection' | 'secureConnection' {
   return tls === undefined ? 'connection' : 'secureConnection';
+}
+
+/** Where `server` listens (host:port), or `listen` as it was asked while it is not listening. */
+export function boundAddress(server: Server, listen: string): string {
+  const bound = server.address();
+  if (typeof bound !== 'object' || bound === null) return listen;
+  return formatAddress(bound.address, bound.port);
+}
+
+/** Stops listening and ends every open connection; resolves once the server has closed. */
+export async function closeListener(server: Server, sockets: Iterable<Socket>): Promise<void> {
+  const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const socket of sockets) socket.destroy();
+  await closing;
 }
