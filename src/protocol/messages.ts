@@ -188,9 +188,10 @@ export interface Heartbeat {
    */
   readonly formatLevel: number;
   /**
-   * The highest format level of what this replica holds (its store's content: the key/value store
-   * holds level 2 once it has a scan seed). A coordinator that lost its state learns from it that
-   * the cluster logged that level, and keeps out a replica that reads less. Absent: level 1.
+   * The highest format level of what this replica holds: its store's content (the key/value store
+   * holds level 2 once it has a scan seed) and its log's entries, applied or not. A coordinator that
+   * lost its state learns from it that the cluster logged that level, and keeps out a replica that
+   * reads less. Absent: level 1.
    */
   readonly formatLevelHeld: number;
   /**

@@ -200,6 +200,13 @@ export class Replica {
    * primary logs nothing above it, nor above what it reads itself (`clusterFormatLevel`).
    */
   private coordinatorFormatLevel: number | null = null;
+  /**
+   * The highest format level of any entry this process's log held (recovered, appended), applied or
+   * not: reported with the store's own level, so a coordinator that lost its state learns what a
+   * primary may yet send before it admits a replica that reads less. Never lowered (a truncated
+   * entry of level L was logged while the cluster's level was L).
+   */
+  private logFormatLevel = BASE_FORMAT_LEVEL;
   /** What every state machine this replica makes is told (StateMachineContext). */
   private readonly stateMachineContext: StateMachineContext;
   private readonly incarnation: number;
@@ -355,6 +362,7 @@ export class Replica {
     this.stateMachine = options.createStateMachine(this.stateMachineContext);
     const { snapshot, entries, unreportedLosses } = options.recovered;
     this.log = new ReplicaLog(snapshot?.info.position ?? positionZero, entries);
+    for (const entry of entries) this.noteFormatLevel(entry);
     if (snapshot !== null) {
       const restored = this.restore(snapshot.payload);
       this.log.adoptHistory(restored.epochs);
@@ -1600,6 +1608,7 @@ export class Replica {
 
   private appendEntry(entry: Entry): void {
     this.log.append(entry);
+    this.noteFormatLevel(entry);
     this.pendingAppends.push(entry);
     this.logBytesSinceSnapshot += entry.update.length + entry.result.length + entryOverheadBytes;
   }
@@ -1711,6 +1720,20 @@ export class Replica {
       if (fresh !== undefined) this.freshTick = Math.max(this.freshTick, fresh.tick);
     }
     if (this.pendingFreshness.length > pendingFreshnessMax) this.pendingFreshness.shift();
+  }
+
+  /** Raises `logFormatLevel` to the level of `entry`'s update; nothing to ask once it is the highest. */
+  private noteFormatLevel(entry: Entry): void {
+    if (this.logFormatLevel >= FORMAT_LEVEL || this.stateMachine.formatLevelOf === undefined) return;
+    let update = entry.update;
+    if (isSystemEntry(entry)) {
+      const operation = decodeSystemOperation(entry.update);
+      if (operation.kind !== 'service-update') return;
+      update = operation.update;
+    } else if (isSessionOpen(entry) || entry.refused || update.length === 0) {
+      return;
+    }
+    this.logFormatLevel = Math.max(this.logFormatLevel, this.stateMachine.formatLevelOf(update));
   }
 
   private applyEntry(entry: Entry): void {
@@ -1879,7 +1902,10 @@ export class Replica {
       snapshotIndex: this.savedSnapshot?.position.index ?? logIndex(0),
       sessions: this.sessions.size,
       formatLevel: this.formatLevel,
-      formatLevelHeld: this.stateMachine.formatLevelHeld?.() ?? BASE_FORMAT_LEVEL,
+      formatLevelHeld: Math.max(
+        this.stateMachine.formatLevelHeld?.() ?? BASE_FORMAT_LEVEL,
+        this.logFormatLevel,
+      ),
       redisAddress: this.announcedRedisAddress,
     });
   }

@@ -39,6 +39,12 @@ export interface StateMachine {
    */
   formatLevelHeld?(): number;
   /**
+   * Optional, with `formatLevelHeld`: the level of an update `execute` or `dueUpdate` produced, so a
+   * replica reports what its log holds before it is applied (a coordinator that lost its state must
+   * not admit a replica that reads less than an entry a primary may yet send). Level 1 without it.
+   */
+  formatLevelOf?(update: Uint8Array): number;
+  /**
    * Optional: how large the state is now, for the replica's metrics (`understudy_state_*`), so an
    * operator sees a bound coming before the service refuses writes at it.
    */

@@ -35,6 +35,22 @@ export function isBatchUpdate(update: Uint8Array): boolean {
   );
 }
 
+/**
+ * Whether some part of a batch update passes `test`, walking the parts in place (none is copied).
+ * A part whose length runs past the end is not tested.
+ */
+export function someBatchPart(update: Uint8Array, test: (part: Uint8Array) => boolean): boolean {
+  const bytes = asBuffer(update);
+  let offset = headerBytes;
+  while (offset + partLengthBytes <= bytes.length) {
+    const end = offset + partLengthBytes + bytes.readUInt32LE(offset);
+    if (end > bytes.length) return false;
+    if (test(update.subarray(offset + partLengthBytes, end))) return true;
+    offset = end;
+  }
+  return false;
+}
+
 /** The parts of a batch update (views into it), or null if its lengths do not add up or a part is a batch. */
 export function decodeBatchUpdate(update: Uint8Array): Uint8Array[] | null {
   if (!isBatchUpdate(update)) return null;

@@ -22,7 +22,7 @@ import {
   type StateMachineContext,
   type StateSize,
 } from '../protocol/state-machine.js';
-import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate } from './kv-batch-updates.js';
+import { decodeBatchUpdate, encodeBatchUpdate, isBatchUpdate, someBatchPart } from './kv-batch-updates.js';
 import { formatDecimal, parseDecimal } from './kv-decimal.js';
 import {
   type ExpireCondition,
@@ -66,6 +66,7 @@ import {
   encodeExpireUpdate,
   encodeScanSeedUpdate,
   encodeUpdate,
+  isScanSeedUpdate,
   type KvUpdate,
 } from './kv-updates.js';
 
@@ -164,6 +165,13 @@ export class KeyValueStore implements StateMachine {
   /** A store with a scan seed holds format level 2: a replica reading less could not take it. */
   formatLevelHeld(): number {
     return this.#scanSeed === null ? BASE_FORMAT_LEVEL : SCAN_SEED_FORMAT_LEVEL;
+  }
+
+  /** An update holding a scan seed, alone or in a batch, is of format level 2. */
+  formatLevelOf(update: Uint8Array): number {
+    const seeds =
+      isScanSeedUpdate(update) || (isBatchUpdate(update) && someBatchPart(update, isScanSeedUpdate));
+    return seeds ? SCAN_SEED_FORMAT_LEVEL : BASE_FORMAT_LEVEL;
   }
 
   /** What a replica held at a lower format level than `level` refuses, as an older build would. */

@@ -102,6 +102,11 @@ export function encodeExpireUpdate(key: Uint8Array, atMs: number): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
+/** Whether `update` is a scan seed (format level 2), read from its first two bytes alone. */
+export function isScanSeedUpdate(update: Uint8Array): boolean {
+  return update.byteLength >= 2 && update[0] === binaryUpdateMarker && update[1] === kindCodes.scanSeed;
+}
+
 /** The update that keys SCAN's bucket hash with `seed` in a store that has no seed yet. */
 export function encodeScanSeedUpdate(seed: ScanSeed): Uint8Array {
   const out = Buffer.alloc(headerBytes + seedBytes);

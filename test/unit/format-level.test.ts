@@ -6,8 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultProtocolConfig } from '../../src/protocol/config.js';
 import { emptyCoordinatorState } from '../../src/protocol/effects.js';
-import { membersOf } from '../../src/protocol/types.js';
-import { CoordinatorHarness, r1, r2, r3, storedState, view } from './core-fixtures.js';
+import { encodeSystemOperation, systemClientId } from '../../src/protocol/system-entries.js';
+import { type Entry, logIndex, membersOf, viewNumber } from '../../src/protocol/types.js';
+import { encodeOperation, kvOperation as op } from '../../src/state-machine/index.js';
+import { KeyValueStore } from '../../src/state-machine/kv-store.js';
+import { encodeScanSeedUpdate, encodeUpdate } from '../../src/state-machine/kv-updates.js';
+import { CoordinatorHarness, ReplicaHarness, r1, r2, r3, storedState, text, view } from './core-fixtures.js';
 
 const { failureTimeoutTicks, viewFormationTicks } = defaultProtocolConfig;
 
@@ -120,4 +124,75 @@ test('a coordinator that lost its state learns the level from what replicas hold
   assert.ok(rebuilt !== null && rebuilt.number > 7, 'rebuilt from the replicas');
   assert.deepEqual(membersOf(rebuilt).sort(), [r1, r2]);
   assert.equal(harness.coordinator.status(0).formatLevel, 2);
+});
+
+/** The format level of what `harness`'s replica holds, as its next heartbeat reports it. */
+function levelHeld(harness: ReplicaHarness): number {
+  harness.clock.now += defaultProtocolConfig.heartbeatIntervalTicks;
+  harness.replica.tick();
+  harness.drain();
+  const last = harness.heartbeats.at(-1);
+  assert.ok(last !== undefined, 'a heartbeat');
+  return last.formatLevelHeld;
+}
+
+test("a replica reports the level of its log's entries before it applies them (sim seed 1179726)", () => {
+  // Sim seed 1179726: a coordinator that lost its state heard a primary whose log held a scan seed
+  // it had not yet applied, took level 1 from it, and admitted a replica of the older build, which
+  // stopped at that seed. Every holder of such an entry must report level 2 from the moment it holds it.
+  const primary = new ReplicaHarness(r2);
+  const current = view(3, r2, [r1]);
+  primary.lead(current);
+  const backup = new ReplicaHarness(r1);
+  backup.adopt(current);
+  assert.equal(levelHeld(primary), 1, 'an empty store, an empty log');
+
+  primary.request(op.put(text('k'), text('v')));
+  const seeded = primary.replica.entries().at(-1);
+  assert.equal(primary.replica.status().commitIndex < (seeded?.index ?? 0), true, 'not yet committed');
+  assert.equal(levelHeld(primary), 2, "the primary's log holds the first write, its scan seed with it");
+
+  for (const { to, message } of primary.sent.splice(0))
+    if (to === r1) backup.replica.receiveFromPeer(r2, message);
+  backup.drain();
+  assert.equal(backup.replica.entries().at(-1)?.index, seeded?.index, 'the backup holds it');
+  assert.equal(levelHeld(backup), 2, 'and reports it before it applies it');
+
+  const restarted = new ReplicaHarness(r2, [...primary.replica.entries()], 2);
+  assert.equal(levelHeld(restarted), 2, 'a log recovered from disk, nothing of it applied');
+
+  // The seed a primary logs by itself (a store an older build wrote), inside a system entry.
+  const entry = (index: number, update: Uint8Array): Entry => ({
+    view: viewNumber(1),
+    index: logIndex(index),
+    clientId: systemClientId,
+    requestNumber: index,
+    durability: 'sync',
+    refused: false,
+    update: encodeSystemOperation({ kind: 'service-update', update }),
+    result: new Uint8Array(),
+  });
+  const older = entry(1, encodeUpdate('delete', text('k')));
+  assert.equal(levelHeld(new ReplicaHarness(r3, [older])), 1, 'a delete is level 1');
+  const seed = entry(2, encodeScanSeedUpdate({ low: 1, high: 2 }));
+  assert.equal(levelHeld(new ReplicaHarness(r3, [older, seed])), 2, "the due update's seed is level 2");
+});
+
+test('the key/value store names the level of each update: a scan seed, alone or in a batch, is level 2', () => {
+  const store = new KeyValueStore();
+  const first = store.execute(encodeOperation(op.put(text('a'), text('1')))).update;
+  assert.equal(store.formatLevelOf(first), 2, 'the first write carries the seed');
+  store.apply(first);
+  const second = store.execute(encodeOperation(op.put(text('b'), text('2')))).update;
+  assert.equal(store.formatLevelOf(second), 1, 'a later write does not');
+  const many = store.execute(
+    encodeOperation(op.putMany([text('c'), text('d')], [text('3'), text('4')])),
+  ).update;
+  assert.equal(store.formatLevelOf(many), 1, 'nor a batch without a seed');
+  assert.equal(store.formatLevelOf(encodeScanSeedUpdate({ low: 5, high: 6 })), 2);
+  assert.equal(
+    store.formatLevelOf(new Uint8Array([0xc1, 4, 200, 0, 0, 0])),
+    1,
+    'a damaged batch names no seed',
+  );
 });

@@ -380,6 +380,14 @@ test('coordinators on etcd in simulation: leader loss, stale leaders and etcd ou
   }
 });
 
+test('sim seed 1179726 on etcd: a coordinator that lost its state while a log held an unapplied scan seed', () => {
+  // It admitted a replica of the older build (format level 1), which then stopped at the seed
+  // (format-level.test.ts holds the lasting check; this schedule holds while the draws do not move).
+  const result = runSeed(1179726, { coordinatorHome: 'etcd' });
+  assert.deepEqual(result.violations, [], 'replay: npm run sim -- --seed 1179726 --coordinator-home etcd');
+  assert.ok((result.faults.get('coordinator-amnesia') ?? 0) > 0 && (result.faults.get('upgrade') ?? 0) > 0);
+});
+
 test("the coordinator's state write hangs (coordinator-save-stall), and sometimes it goes down first: no violation", () => {
   // Seeds 1..40 with the embedded coordinator hold such hangs, and seeds 30 and 34 a coordinator that
   // went down before the hung write completed (its decided view lost).
