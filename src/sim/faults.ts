@@ -279,6 +279,11 @@ export function withCommitQuorum(plan: FaultPlan): FaultPlan {
   return { ...plan, syncQuorum: 1, config: { ...plan.config, syncQuorum: 1 } };
 }
 
+/** The plan of a rolling upgrade under way, as a quarter of the seeds draw it (the upgrade fault). */
+export function withRollingUpgrade(plan: FaultPlan): FaultPlan {
+  return plan.kinds.includes('upgrade') ? plan : { ...plan, kinds: [...plan.kinds, 'upgrade'] };
+}
+
 /** The plan with coordinators on etcd (its drawn settings, or a middle lease) and both etcd fault kinds. */
 export function withEtcdCoordinators(plan: FaultPlan): FaultPlan {
   const kinds = [...plan.kinds, ...etcdFaultKinds.filter((kind) => !plan.kinds.includes(kind))];

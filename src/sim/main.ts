@@ -13,7 +13,7 @@ import { loadSimulation, runServiceSeeds } from './service-main.js';
 import { noSequenceCounts, noStringWriteCounts } from './workload.js';
 
 const lineLengthMax = 400;
-const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--coordinator-home H] [--commit-quorum] [--service MODULE]
+const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks T] [--fault NAME] [--lag-policy P] [--coordinator-home H] [--commit-quorum] [--upgrade] [--service MODULE]
   --seeds N    run seeds S..S+N-1 (default 100)
   --start S    first seed (default 1)
   --seed S     replay one seed twice and show its trace
@@ -25,6 +25,8 @@ const usage = `usage: npm run sim -- [--seeds N] [--start S] [--seed S] [--ticks
   --coordinator-home H  where the coordinator keeps its state in every seed: directory (one embedded
                coordinator) or etcd (a leader elected by lease, standbys, stale leaders and etcd
                outages among the faults); default: each seed draws (40 % on etcd)
+  --upgrade    every seed is a rolling upgrade under way (the upgrade fault: replicas on the older
+               format level, upgraded and rolled back); default: a quarter of the seeds
   --commit-quorum  every seed of 3 or 4 replicas commits at k backups (k = 1 where it drew none);
                default: 40 % of them do
   --service MODULE  simulate a service of your own: MODULE (a path or a package name) default-exports a
@@ -69,6 +71,7 @@ function main(): void {
         'lag-policy': { type: 'string' },
         'coordinator-home': { type: 'string' },
         'commit-quorum': { type: 'boolean' },
+        upgrade: { type: 'boolean' },
         service: { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -104,6 +107,7 @@ function main(): void {
     if (lagPolicy !== undefined) fail('--lag-policy applies to the key/value runs only');
     if (coordinatorHome !== undefined) fail('--coordinator-home applies to the key/value runs only');
     if (values['commit-quorum'] === true) fail('--commit-quorum applies to the key/value runs only');
+    if (values.upgrade === true) fail('--upgrade applies to the key/value runs only');
     const runOptions = {
       faultTicks: positiveInteger('ticks', text('ticks'), 2_000),
       replay: text('seed') === undefined ? null : positiveInteger('seed', text('seed'), 1),
@@ -124,6 +128,7 @@ function main(): void {
     ...(lagPolicy === undefined ? {} : { lagPolicy: lagPolicy as LagPolicy }),
     ...(coordinatorHome === undefined ? {} : { coordinatorHome: coordinatorHome as 'directory' | 'etcd' }),
     ...(values['commit-quorum'] === true ? { commitQuorum: true } : {}),
+    ...(values.upgrade === true ? { rollingUpgrade: true } : {}),
     ...(testOnlyFaults === undefined ? {} : { testOnlyFaults }),
   };
 

@@ -36,6 +36,7 @@ import {
   withCommitQuorum,
   withEmbeddedCoordinator,
   withEtcdCoordinators,
+  withRollingUpgrade,
 } from './faults.js';
 import { storeKeysOf } from './multi-key-workload.js';
 import { Random } from './random.js';
@@ -61,6 +62,8 @@ export interface SeedOptions {
   readonly coordinatorHome?: 'directory' | 'etcd';
   /** Every seed of 3 or 4 replicas with a commit quorum (`withCommitQuorum`), not 40 % of them. */
   readonly commitQuorum?: boolean;
+  /** Every seed a rolling upgrade under way (`withRollingUpgrade`), not a quarter of them. */
+  readonly rollingUpgrade?: boolean;
 }
 
 export interface SeedResult {
@@ -170,7 +173,8 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
       : options.coordinatorHome === 'etcd'
         ? withEtcdCoordinators(drawn)
         : drawn;
-  const plan = options.commitQuorum === true ? withCommitQuorum(homed) : homed;
+  const quorate = options.commitQuorum === true ? withCommitQuorum(homed) : homed;
+  const plan = options.rollingUpgrade === true ? withRollingUpgrade(quorate) : quorate;
   const cluster = new SimCluster({
     seed,
     replicaCount: plan.replicaCount,

@@ -388,6 +388,22 @@ test('sim seed 1179726 on etcd: a coordinator that lost its state while a log he
   assert.ok((result.faults.get('coordinator-amnesia') ?? 0) > 0 && (result.faults.get('upgrade') ?? 0) > 0);
 });
 
+test('--upgrade makes every seed a rolling upgrade under way: no violation', () => {
+  // Seeds 1..40 draw no upgrade (faults.ts: their schedules stay those the tests above rely on).
+  let upgrades = 0;
+  for (let seed = 1; seed <= 4; seed++) {
+    assert.equal(runSeed(seed).faults.get('upgrade') ?? 0, 0, `seed ${seed} drew upgrade by itself`);
+    const result = runSeed(seed, { rollingUpgrade: true });
+    assert.deepEqual(
+      result.violations,
+      [],
+      `seed ${seed} failed; replay: npm run sim -- --seed ${seed} --upgrade`,
+    );
+    upgrades += result.faults.get('upgrade') ?? 0;
+  }
+  assert.ok(upgrades >= 2, `only ${upgrades} upgrades in seeds 1..4`);
+});
+
 test("the coordinator's state write hangs (coordinator-save-stall), and sometimes it goes down first: no violation", () => {
   // Seeds 1..40 with the embedded coordinator hold such hangs, and seeds 30 and 34 a coordinator that
   // went down before the hung write completed (its decided view lost).
