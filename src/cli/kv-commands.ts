@@ -693,11 +693,26 @@ function formatStatus({
     primaryDurable === undefined || replica.role === 'none'
       ? '-'
       : String(Math.max(0, primaryDurable - replica.durableIndex));
+  // Where a Redis client dials each replica, once any serves a Redis port (`--resp`).
+  const redis = replicas.some((replica) => replica.redisAddress !== null);
   const rows = [
-    ['ID', 'ADDRESS', 'ROLE', 'ALIVE', 'DURABLE', 'BEHIND', 'APPLIED', 'COMMIT', 'SNAPSHOT', 'SESSIONS'],
+    [
+      'ID',
+      'ADDRESS',
+      ...(redis ? ['REDIS'] : []),
+      'ROLE',
+      'ALIVE',
+      'DURABLE',
+      'BEHIND',
+      'APPLIED',
+      'COMMIT',
+      'SNAPSHOT',
+      'SESSIONS',
+    ],
     ...replicas.map((replica) => [
       replica.id,
       replica.address,
+      ...(redis ? [replica.redisAddress ?? '-'] : []),
       replica.role,
       replica.alive ? 'yes' : 'no',
       String(replica.durableIndex),

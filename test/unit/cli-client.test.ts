@@ -125,6 +125,19 @@ test('status shows snapshot index, sessions and transfers, and async writes lost
       delete r3.formatLevel;
       coordinator.formatLevel = 2;
 
+      // Replicas that serve Redis ports: a column says where Redis clients dial each.
+      const [r1, r2] = coordinator.members;
+      assert.ok(r1 !== undefined && r2 !== undefined);
+      r1.redisAddress = '127.0.0.1:6379';
+      r2.redisAddress = '127.0.0.1:6380';
+      const redis = (await understudy('status')).stdout.split('\n');
+      assert.match(redis[1] ?? '', /^ID +ADDRESS +REDIS +ROLE +ALIVE +DURABLE /);
+      assert.match(redis[2] ?? '', /^r1 +\S+ +127\.0\.0\.1:6379 +primary /);
+      assert.match(redis[3] ?? '', /^r2 +127\.0\.0\.1:1 +127\.0\.0\.1:6380 +backup /);
+      assert.match(redis[4] ?? '', /^r3 +127\.0\.0\.1:2 +- +learner /, 'r3 serves none');
+      delete r1.redisAddress;
+      delete r2.redisAddress;
+
       const json = await understudy('status', '--json');
       assert.equal(json.code, 0, json.stderr);
       const status = JSON.parse(json.stdout) as {

@@ -82,6 +82,8 @@ export interface Member {
   snapshotIndex?: number;
   sessions?: number;
   formatLevel?: number;
+  /** Its Redis port (`--resp`), as heartbeats report it. */
+  redisAddress?: string;
 }
 
 export interface FakeCoordinator {
@@ -121,7 +123,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
             snapshotIndex: logIndex(member.snapshotIndex ?? 0),
             sessions: member.sessions ?? 0,
             formatLevel: member.formatLevel ?? FORMAT_LEVEL,
-            redisAddress: null,
+            redisAddress: member.redisAddress ?? null,
           }),
         );
         const primary = state.members.find((member) => member.role === 'primary');
