@@ -16,11 +16,11 @@
 
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
 import type { StateSize } from '../protocol/state-machine.js';
+import { hostAndPort } from '../transport/address.js';
 import { lowerName } from './arguments.js';
 import type { CommandSpec } from './command-table.js';
 import type { CommandContext, LocalPersistence, LocalReplica } from './context.js';
 import { connectionsMax } from './limits.js';
-import { hostAndPort } from './replication-commands.js';
 import { type RespReply, reply } from './replies.js';
 
 // In Redis's order, which INFO with no section (or `all`, `everything`, `default`) follows. (Redis

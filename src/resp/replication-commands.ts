@@ -12,18 +12,13 @@
 // acknowledged. It never blocks: a write is acknowledged only once every backup of the view has it
 // on disk (or, with a commit quorum, K of them), so the number is known when the write is answered.
 
+import { hostAndPort } from '../transport/address.js';
 import { integerArgument } from './arguments.js';
 import type { CommandSpec } from './command-table.js';
 import type { CommandContext } from './context.js';
 import { type RespReply, reply } from './replies.js';
 
 const arg = (args: readonly Buffer[], at: number): Buffer => args[at] as Buffer;
-
-/** `ip` and `port` of a replica's address (host:port, or [v6]:port). */
-export function hostAndPort(address: string): [string, string] {
-  const at = address.lastIndexOf(':');
-  return [address.slice(0, at).replace(/^\[|\]$/g, ''), address.slice(at + 1)];
-}
 
 async function role(_args: readonly Buffer[], context: CommandContext): Promise<RespReply> {
   const local = context.backend.local();

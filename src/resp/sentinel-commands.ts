@@ -12,9 +12,9 @@
 // what to use instead: the cluster is changed with `understudy`.
 
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
+import { hostAndPort } from '../transport/address.js';
 import { lowerName } from './arguments.js';
 import { helpReply, unknownSubcommand, wrongArity } from './command-table.js';
-import { hostAndPort } from './replication-commands.js';
 import { type RespReply, reply } from './replies.js';
 
 /** What a Sentinel port says of itself, fixed when it starts. */

@@ -23,6 +23,7 @@ import type { SwitchoverOutcome } from '../protocol/effects.js';
 import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaId } from '../protocol/types.js';
 import { globMatches } from '../state-machine/kv-glob.js';
+import { hostAndPort } from '../transport/address.js';
 import {
   CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
   ConnectionGate,
@@ -38,7 +39,6 @@ import { helloReply, readHello } from './connection-commands.js';
 import { RespArgumentError } from './errors.js';
 import { connectionsMax } from './limits.js';
 import { RespParser } from './parser.js';
-import { hostAndPort } from './replication-commands.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
 import {
   failoverTarget,

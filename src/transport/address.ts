@@ -18,6 +18,15 @@ export function parseAddress(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/**
+ * The host (unbracketed) and port of an address already known to be host:port or [ipv6]:port, as
+ * strings, the way Redis's replies give them; never throws (parseAddress checks).
+ */
+export function hostAndPort(address: string): [string, string] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at).replace(/^\[|\]$/g, ''), address.slice(at + 1)];
+}
+
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

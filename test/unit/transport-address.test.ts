@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dialableAddress, formatAddress, parseAddress } from '../../src/transport/address.js';
+import { dialableAddress, formatAddress, hostAndPort, parseAddress } from '../../src/transport/address.js';
 
 test('good addresses parse into host and port', () => {
   assert.deepEqual(parseAddress('127.0.0.1:7000'), { host: '127.0.0.1', port: 7000 });
@@ -41,4 +41,10 @@ test("a port on every interface is dialled at the process's advertised host; any
   assert.equal(dialableAddress('[::]:6379', 'replica-1.internal:7001'), 'replica-1.internal:6379');
   assert.equal(dialableAddress('[::]:6379', '[fd00::5]:7001'), '[fd00::5]:6379');
   assert.equal(dialableAddress('0.0.0.0:6379', '0.0.0.0:7001'), '127.0.0.1:6379');
+});
+
+test('hostAndPort gives the host unbracketed and the port, as Redis replies name them', () => {
+  assert.deepEqual(hostAndPort('127.0.0.1:6379'), ['127.0.0.1', '6379']);
+  assert.deepEqual(hostAndPort('[::1]:6380'), ['::1', '6380']);
+  assert.deepEqual(hostAndPort('redis-1.internal:26379'), ['redis-1.internal', '26379']);
 });
