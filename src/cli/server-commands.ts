@@ -16,6 +16,7 @@ import { ConfigError } from '../errors.js';
 import { type ClusterSettings, clusterSettingArguments } from '../node/cluster-settings.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import type { EtcdHomeOptions } from '../node/coordinator-server.js';
+import type { LeaderStatus } from '../node/leader-status.js';
 import { createLogger, errorText, type Logger, type LogLevel } from '../node/logger.js';
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
 import { isPathSpecifier, type LoadedService, loadServiceModule } from '../node/service-module.js';
@@ -474,15 +475,22 @@ async function withRespPort(
 
 /** What the Sentinel port needs of the coordinator. */
 interface SentinelSourceServer {
+  readonly leading: boolean;
   inspect(): { readonly status: StatusReply };
   onViewChange(listener: () => void): () => void;
   switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null;
+  followLeader(pollMs: number, staleMs: number): LeaderStatus | null;
 }
+
+/** How often a standby's Sentinel port asks the leader for its status, and how long it answers from it. */
+const sentinelLeaderPollMs = 250;
+const sentinelLeaderStaleMs = 2_000;
 
 /**
  * Adds the coordinator's Sentinel port (resp/sentinel-server.ts) to what it serves: it reads the
- * coordinator's status and hears of its view changes. Prints where it listens before the ready line;
- * closed before the coordinator.
+ * coordinator's status and hears of its view changes, and while this coordinator stands by (the etcd
+ * home), the leader's (node/leader-status.ts), as every Sentinel of a deployment answers alike.
+ * Prints where it listens before the ready line; closed before the coordinator.
  */
 async function withSentinelPort(
   node: ServedNode,
@@ -493,13 +501,24 @@ async function withSentinelPort(
   access: AccessPolicy,
 ): Promise<ServedNode> {
   const { SentinelServer } = await import('../resp/sentinel-server.js');
+  const leader = coordinator.followLeader(sentinelLeaderPollMs, sentinelLeaderStaleMs);
   let sentinel: Closable;
   try {
     sentinel = await SentinelServer.start({
       listen: flags.sentinel as string,
       source: {
-        status: () => coordinator.inspect().status,
-        onViewChange: (listener) => coordinator.onViewChange(listener),
+        status: () =>
+          coordinator.leading
+            ? coordinator.inspect().status
+            : (leader?.status() ?? coordinator.inspect().status),
+        onViewChange: (listener) => {
+          const stopOwn = coordinator.onViewChange(listener);
+          const stopLeader = leader?.onChange(listener);
+          return () => {
+            stopOwn();
+            stopLeader?.();
+          };
+        },
         switchover: (to, by) => coordinator.switchover(to, by),
       },
       masterName: flags.clusterId,
@@ -510,11 +529,19 @@ async function withSentinelPort(
       ...(access.credentials === undefined ? {} : { credentials: access.credentials }),
     });
   } catch (error) {
+    leader?.close();
     await node.close();
     throw error;
   }
   process.stdout.write(`understudy coordinator${SENTINEL_MARKER}${sentinel.address}\n`);
-  return servedWith(node, sentinel);
+  const port = sentinel;
+  return servedWith(node, {
+    address: port.address,
+    close: async () => {
+      leader?.close();
+      await port.close();
+    },
+  });
 }
 
 /** `node` serving `port` too: the port is closed first, then the node. */

@@ -27,7 +27,7 @@ import {
 } from '../protocol/effects.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { BASE_FORMAT_LEVEL } from '../protocol/format-level.js';
-import type { ForgetReply, PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
+import type { ForgetReply, Hello, PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
 import {
   type ClusterSecret,
@@ -37,10 +37,12 @@ import {
   listen,
   listenSecurity,
   type MessageConnection,
+  PROTOCOL_VERSION,
   type Principal,
   parseAddress,
   parseCoordinatorRequest,
   parseHeartbeat,
+  parseStatusRequest,
   type Refusal,
   type TlsMaterial,
 } from '../transport/index.js';
@@ -50,6 +52,7 @@ import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig }
 import { EtcdClient, type EtcdTls } from './etcd/etcd-client.js';
 import { ETCD_LEASE_SECONDS_DEFAULT, EtcdLeadership } from './etcd/etcd-leadership.js';
 import { EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home.js';
+import { LeaderStatus } from './leader-status.js';
 import { createLogger, errorText, type Logger } from './logger.js';
 import { type StallCounts, StallWatch } from './stall-watch.js';
 import { StateStore } from './state-store.js';
@@ -145,6 +148,8 @@ export class CoordinatorServer {
   private etcdClient: EtcdClient | null = null;
   private listener: Listener | null = null;
   private readonly stalls: StallWatch;
+  /** How this process dials another coordinator (a standby, the leader): as members dial. */
+  private peerDialing: { readonly hello: Hello; readonly tls?: TlsMaterial } | null = null;
 
   private constructor(
     private readonly logger: Logger,
@@ -191,6 +196,16 @@ export class CoordinatorServer {
       return { core, ticksAt };
     };
     server.etcdClient = client;
+    server.peerDialing = {
+      hello: {
+        type: 'hello',
+        clusterId: options.clusterId ?? clusterIdDefault,
+        protocolVersion: PROTOCOL_VERSION,
+        peer: { kind: 'coordinator' },
+        ...(options.clusterSecret === undefined ? {} : { credential: options.clusterSecret.presented }),
+      },
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    };
     if (home !== null) {
       const { store, stored, service } = home;
       const save = (state: CoordinatorState): void => {
@@ -219,7 +234,7 @@ export class CoordinatorServer {
           if (server.acting() === null) connection.close();
           else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
           else if (peer.kind === 'client') server.acceptClient(connection, principal);
-          else connection.close();
+          else server.acceptCoordinator(connection);
         },
       });
     } catch (error) {
@@ -418,6 +433,54 @@ export class CoordinatorServer {
       }
       this.flush(term);
     };
+  }
+
+  /**
+   * Another coordinator of the cluster (a standby, for its Sentinel port: LeaderStatus): it may ask
+   * for the status, and nothing else; it proved membership in the handshake as replicas do.
+   */
+  private acceptCoordinator(connection: MessageConnection): void {
+    this.clients.add(connection);
+    connection.onClose = (error) => {
+      this.clients.delete(connection);
+      logIfClosedForBadInput(this.logger, error);
+    };
+    connection.onMessage = (raw) => {
+      const term = this.acting();
+      if (term === null) {
+        connection.close();
+        return;
+      }
+      try {
+        const { id } = parseStatusRequest(raw);
+        connection.send({ ...term.core.status(id), service: term.service.service });
+      } catch (error) {
+        refuseBadInput(connection, error);
+      }
+    };
+  }
+
+  /**
+   * The leader's status as this process sees it while it stands by (null with the directory home,
+   * where this process always leads): asked of the leader every `pollMs`, answered for `staleMs`.
+   */
+  followLeader(pollMs: number, staleMs: number): LeaderStatus | null {
+    const leadership = this.leadership;
+    const dialing = this.peerDialing;
+    if (leadership === null || dialing === null) return null;
+    return new LeaderStatus({
+      leader: () => (this.term !== null ? null : leadership.leaderAddress),
+      hello: dialing.hello,
+      dialOptions: {
+        timeoutMs: 2_000,
+        ...(dialing.tls === undefined
+          ? {}
+          : { tls: dialing.tls, expectPeer: { kind: 'coordinator' } as const }),
+      },
+      pollMs,
+      staleMs,
+      logger: this.logger,
+    });
   }
 
   /** `principal`: who the client's token proved, or null when this coordinator asks for no token. */

@@ -1,0 +1,65 @@
+// Another coordinator of the cluster may dial the leader, as a standby's Sentinel port does
+// (node/leader-status.ts): it proves membership as replicas do (the cluster secret here), may ask for
+// the status, and nothing else; without the secret it is refused at the handshake.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { CoordinatorServer } from '../../src/node/coordinator-server.js';
+import { createLogger } from '../../src/node/logger.js';
+import type { Hello } from '../../src/protocol/messages.js';
+import { ClusterSecret, dial, PROTOCOL_VERSION, parseStatusReply } from '../../src/transport/index.js';
+
+const secret = 'a-cluster-secret-of-enough-length';
+const coordinatorHello = (credential?: string): Hello => ({
+  type: 'hello',
+  clusterId: 'understudy',
+  protocolVersion: PROTOCOL_VERSION,
+  peer: { kind: 'coordinator' },
+  ...(credential === undefined ? {} : { credential }),
+});
+
+/** The next message `connection` receives, or null once it closed. */
+function next(connection: Awaited<ReturnType<typeof dial>>): Promise<unknown> {
+  return new Promise((resolve) => {
+    connection.onMessage = (message) => resolve(message);
+    connection.onClose = () => resolve(null);
+  });
+}
+
+test('a coordinator peer with the cluster secret may ask the status, and only that', async () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-coordinator-peer-'));
+  const coordinator = await CoordinatorServer.start({
+    listen: '127.0.0.1:0',
+    directory,
+    newCluster: true,
+    clusterSecret: new ClusterSecret([secret]),
+    logger: createLogger({ level: 'silent' }),
+  });
+  try {
+    await assert.rejects(dial(coordinator.address, coordinatorHello()), {
+      name: 'HandshakeError',
+      message: /a coordinator did not bring this cluster's secret/,
+    });
+    await assert.rejects(dial(coordinator.address, coordinatorHello('not-the-cluster-secret')), {
+      name: 'HandshakeError',
+    });
+
+    const peer = await dial(coordinator.address, coordinatorHello(secret));
+    const answer = next(peer);
+    peer.send({ type: 'status_request', id: 7 });
+    const status = parseStatusReply(await answer);
+    assert.equal(status.id, 7);
+    assert.deepEqual(status.replicas, [], 'no replica has reported yet');
+
+    // A switchover is an operator's, with a client's (admin) token: a coordinator peer is closed for it.
+    const closed = next(peer);
+    peer.send({ type: 'switchover_request', id: 8, to: 'r2' });
+    assert.equal(await closed, null);
+  } finally {
+    await coordinator.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
