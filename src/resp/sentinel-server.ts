@@ -48,6 +48,7 @@ import {
   sentinelInfo,
   sentinelRole,
 } from './sentinel-commands.js';
+import { failoverEvents, type ReplicasSeen, replicaEvents, replicasSeen } from './sentinel-events.js';
 import { REDIS_COMPATIBLE_VERSION } from './server.js';
 import {
   boundAddress,
@@ -123,13 +124,18 @@ export class SentinelServer {
    * restarted knows its stored view before any replica has reported an address.
    */
   #announced: { readonly primary: ReplicaId; readonly address: string | null } | null;
+  /** The replicas as the last view showed them, and those announced down since (sentinel-events.ts). */
+  #seen: ReplicasSeen;
+  readonly #down = new Set<string>();
 
   private constructor(
     private readonly server: Server,
     private readonly options: SentinelServerOptions,
     private readonly facts: SentinelFacts,
   ) {
-    this.#announced = primaryOf(options.source.status());
+    const status = options.source.status();
+    this.#announced = primaryOf(status);
+    this.#seen = replicasSeen(status);
     this.#stopWatching = options.source.onViewChange(() => this.#viewChanged());
   }
 
@@ -387,28 +393,45 @@ export class SentinelServer {
     return confirmations(kind, names, connection, (name) => from.delete(name));
   }
 
-  /** After a view is stored: a primary other than the last, or at another address, is announced as Sentinel does. */
+  /**
+   * After a view is stored: a primary other than the last, or at another address, is announced as
+   * Sentinel does (a failed one down first, the failover's end, then `+switch-master`), and then what
+   * changed among the replicas (`+slave`, `+sdown`, `-sdown`).
+   */
   #viewChanged(): void {
     const status = this.options.source.status();
+    const seenBefore = this.#seen;
+    this.#seen = replicasSeen(status);
     const next = primaryOf(status);
     const master = lookUpMaster(status);
     if (next === null || !master.known) return;
+    const masterAt = { name: this.facts.masterName, ip: master.ip, port: String(master.port) };
     const before = this.#announced;
     const moved =
       before === null || before.primary !== next.primary || (before.address ?? next.address) !== next.address;
     this.#announced = next;
-    if (!moved) return;
-    // The old primary's address as it last reported it; a Sentinel always knows it, a coordinator that
-    // restarted may not (then the new one stands in: the message still names where to go).
-    const oldAddress =
-      before?.address ?? status.replicas.find((replica) => replica.id === before?.primary)?.redisAddress;
-    const [oldIp, oldPort] = oldAddress == null ? [master.ip, String(master.port)] : hostAndPort(oldAddress);
-    const payload = [this.facts.masterName, oldIp, oldPort, master.ip, String(master.port)].join(' ');
-    this.options.logger.info(
-      { from: before?.primary ?? null, to: next.primary, address: `${master.ip}:${master.port}` },
-      'Sentinel port: +switch-master published',
-    );
-    this.#publish(SWITCH_MASTER_CHANNEL, payload);
+    if (moved) {
+      // The old primary's address as it last reported it; a Sentinel always knows it, a coordinator that
+      // restarted may not (then the new one stands in: the message still names where to go).
+      const oldAddress =
+        before?.address ?? status.replicas.find((replica) => replica.id === before?.primary)?.redisAddress;
+      const [oldIp, oldPort] = oldAddress == null ? [master.ip, masterAt.port] : hostAndPort(oldAddress);
+      if (before !== null && oldAddress != null && before.primary !== next.primary) {
+        const failed = !this.#seen.alive.has(before.primary);
+        if (failed) this.#down.add(oldAddress);
+        const oldMaster = { name: masterAt.name, ip: oldIp, port: oldPort };
+        for (const event of failoverEvents(oldMaster, failed)) this.#publish(event.channel, event.payload);
+      }
+      const payload = [masterAt.name, oldIp, oldPort, master.ip, masterAt.port].join(' ');
+      this.options.logger.info(
+        { from: before?.primary ?? null, to: next.primary, address: `${master.ip}:${master.port}` },
+        'Sentinel port: +switch-master published',
+      );
+      this.#publish(SWITCH_MASTER_CHANNEL, payload);
+    }
+    for (const event of replicaEvents(seenBefore, this.#seen, masterAt, this.#down)) {
+      this.#publish(event.channel, event.payload);
+    }
   }
 
   #publish(channel: string, payload: string): void {

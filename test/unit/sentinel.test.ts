@@ -270,19 +270,85 @@ describe('the Sentinel port', { concurrency: false }, () => {
       view: view(5, 'r2', ['r3']),
       replicas: [row('r1', 6379, false), row('r2', 6380), row('r3', 6381)],
     });
+    // r1 failed: down, the failover's end, the switch; then r3, back in the view, a replica of r2.
     const expected = '+switch-master understudy 127.0.0.1 6379 127.0.0.1 6380';
+    const failedMaster = '+sdown master understudy 127.0.0.1 6379';
+    const all = [
+      failedMaster,
+      '+odown master understudy 127.0.0.1 6379 #quorum 1/1',
+      '+failover-end master understudy 127.0.0.1 6379',
+      expected,
+      '+slave slave 127.0.0.1:6381 127.0.0.1 6381 @ understudy 127.0.0.1 6380',
+    ];
     const deadline = Date.now() + 10_000;
-    while ((messages.length === 0 || patternMessages.length === 0) && Date.now() < deadline) {
+    while ((messages.length < 2 || patternMessages.length < all.length) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    assert.deepEqual(messages, [expected]);
-    assert.deepEqual(patternMessages, [`* ${expected}`]);
+    assert.deepEqual(messages, [failedMaster, expected]);
+    assert.deepEqual(
+      patternMessages,
+      all.map((message) => `* ${message}`),
+    );
     assert.deepEqual(await (await open()).call('SENTINEL', 'get-master-addr-by-name', 'understudy'), [
       '127.0.0.1',
       '6380',
     ]);
     await subscriber.unsubscribe();
     assert.equal(await subscriber.ping(), 'PONG', 'after UNSUBSCRIBE every command runs again');
+  });
+
+  test('a replica that goes down, leaves and comes back is announced as Sentinel does', async () => {
+    const saved = coordinator.current;
+    const patterned = await open();
+    const heard: string[] = [];
+    patterned.on('pmessage', (_pattern: string, channel: string, message: string) =>
+      heard.push(`${channel} ${message}`),
+    );
+    await patterned.psubscribe('*');
+    const heardAfter = async (count: number): Promise<string[]> => {
+      const deadline = Date.now() + 10_000;
+      while (heard.length < count && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      return heard.splice(0);
+    };
+    const r3 = (suffix: string) =>
+      `${suffix} slave 127.0.0.1:6381 127.0.0.1 6381 @ understudy 127.0.0.1 6380`;
+    const r1 = (suffix: string) =>
+      `${suffix} slave 127.0.0.1:6379 127.0.0.1 6379 @ understudy 127.0.0.1 6380`;
+    try {
+      // From the view above (r2 primary, r3 its backup, r1 failed and out): r3 stops answering.
+      coordinator.install({
+        view: view(6, 'r2', ['r3']),
+        replicas: [row('r1', 6379, false), row('r2', 6380), row('r3', 6381, false)],
+      });
+      assert.deepEqual(await heardAfter(1), [r3('+sdown')]);
+      // Taken out of the view while down: nothing more to say.
+      coordinator.install({ view: view(7, 'r2', []) });
+      // Back, as a learner: up again, and a replica again.
+      coordinator.install({
+        view: view(8, 'r2', [], ['r3']),
+        replicas: [row('r1', 6379, false), row('r2', 6380), row('r3', 6381)],
+      });
+      assert.deepEqual(await heardAfter(2), [r3('-sdown'), r3('+slave')]);
+      // The failed master comes back: it was down since the failover.
+      coordinator.install({
+        view: view(9, 'r2', ['r3', 'r1']),
+        replicas: [row('r1', 6379), row('r2', 6380), row('r3', 6381)],
+      });
+      assert.deepEqual(await heardAfter(2), [r1('-sdown'), r1('+slave')]);
+      // One that leaves the view alive (ejected for its lag) is not down; a view that changes no
+      // replica says nothing.
+      coordinator.install({ view: view(10, 'r2', ['r3']) });
+      coordinator.install({ view: view(11, 'r2', ['r3']) });
+      coordinator.install({
+        view: view(12, 'r2', ['r3']),
+        replicas: [row('r1', 6379, false), row('r2', 6380), row('r3', 6381)],
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(heard, []);
+    } finally {
+      coordinator.current = saved;
+    }
   });
 
   test('SENTINEL FAILOVER is a switchover to the live backup with the most on its disk', async () => {
