@@ -71,6 +71,13 @@ export class RedisPortClient {
     readonly reject: (error: Error) => void;
   } | null = null;
   private failure: RedisConnectionError | null = null;
+  /**
+   * Where replies nobody asked for go, once set: a subscribed connection's messages. Without it
+   * such a reply fails the connection.
+   */
+  onPush: ((reply: RedisReply) => void) | null = null;
+  /** Called once when the connection fails or closes. */
+  onClosed: (() => void) | null = null;
 
   private constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -148,13 +155,18 @@ export class RedisPortClient {
       this.buffered = this.buffered.subarray(parsed.end);
       const waiting = this.waiting;
       if (waiting === null) {
-        this.fail('a reply nobody asked for');
-        return;
+        if (this.onPush === null) {
+          this.fail('a reply nobody asked for');
+          return;
+        }
+        this.onPush(parsed.reply);
+        continue;
       }
       waiting.replies.push(parsed.reply);
       if (waiting.replies.length === waiting.count) {
         this.waiting = null;
         waiting.resolve(waiting.replies);
+        if (this.onPush !== null) continue;
         if (this.buffered.length > 0) this.fail('a reply nobody asked for');
         return;
       }
@@ -162,6 +174,7 @@ export class RedisPortClient {
   }
 
   private fail(reason: string): void {
+    if (this.failure === null) this.onClosed?.();
     this.failure ??= new RedisConnectionError(reason);
     this.socket.destroy();
     const waiting = this.waiting;

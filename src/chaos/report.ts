@@ -46,6 +46,8 @@ export interface ChaosReport {
     readonly sentinelAsks?: number;
     readonly sentinelNamed?: number;
     readonly sentinelNil?: number;
+    /** Messages a subscriber on every Sentinel port heard, by channel (each checked: sentinel-watch.ts). */
+    readonly sentinelMessages?: Readonly<Record<string, number>>;
     /**
      * Sequences that carried the commands of more than one connection, as the Redis ports counted
      * them (INFO stats, read through the run: redis-port-stats.ts); at least this many.
@@ -375,6 +377,7 @@ export function formatReport(report: ChaosReport): string {
         `${report.redisCommands.flushes ?? 0} FLUSHALL (${report.redisCommands.flushesOk ?? 0} answered OK), each a clear of every key in the history; ` +
         `${report.redisCommands.randomKeys ?? 0} RANDOMKEY (${report.redisCommands.randomKeysNil ?? 0} nil), each a key of the run; ` +
         `${report.redisCommands.sentinelAsks ?? 0} connections that asked a Sentinel port for the primary first (${report.redisCommands.sentinelNamed ?? 0} named a Redis port of the run, ${report.redisCommands.sentinelNil ?? 0} nil); ` +
+        `${describeSentinelMessages(report.redisCommands.sentinelMessages ?? {})}; ` +
         `at least ${report.redisCommands.sharedSequences} sequences shared by connections`,
     );
   }
@@ -454,4 +457,12 @@ export function formatReport(report: ChaosReport): string {
   const reasons = failures(report);
   lines.push(reasons.length === 0 ? 'result: PASS' : `result: FAIL (${reasons.join('; ')})`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The Sentinel ports' messages a subscriber heard, by channel, as the report line gives them. */
+function describeSentinelMessages(heard: Readonly<Record<string, number>>): string {
+  const channels = Object.entries(heard).sort(([a], [b]) => a.localeCompare(b));
+  if (channels.length === 0) return 'no Sentinel port message heard';
+  const counts = channels.map(([channel, count]) => `${count} ${channel}`).join(', ');
+  return `Sentinel port messages heard: ${counts}, each naming Redis ports of the run`;
 }

@@ -62,6 +62,7 @@ import {
 } from './replica-logs.js';
 import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { noScans } from './scanner.js';
+import { SentinelWatch } from './sentinel-watch.js';
 import { serverDisksUnavailable } from './server-disks.js';
 import { checkHealedSave, noSaves } from './snapshot-saver.js';
 import { checkStaleness, STALENESS_SLACK_MS } from './staleness.js';
@@ -71,6 +72,7 @@ import {
   CLIENT_DEADLINE_MS,
   noRedisCommands,
   REDIS_READ_STALENESS_MS,
+  SENTINEL_MASTER_NAME,
   Workload,
 } from './workload.js';
 
@@ -170,6 +172,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let snapshotIndexMax = 0;
   let asyncLost: number | null = null;
   let sharedCount: SharedSequenceCount | null = null;
+  let sentinelWatch: SentinelWatch | null = null;
   // Counted per coordinator process (a restart starts over at 0): the increases seen, summed.
   let promotionsWithoutHolders = 0;
   let promotionsSeen = 0;
@@ -270,6 +273,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         : {}),
     });
     sharedCount = redisClients > 0 ? new SharedSequenceCount(() => runningCluster.redisAddresses()) : null;
+    sentinelWatch =
+      redisClients > 0
+        ? new SentinelWatch({
+            sentinelPorts: () => runningCluster.sentinelAddresses(),
+            isRunAddress: (address) => runningCluster.wasRedisAddress(address),
+            masterName: SENTINEL_MASTER_NAME,
+          })
+        : null;
     nemesis = new Nemesis({
       cluster,
       monitor,
@@ -300,6 +311,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await upgrade?.checkFinalLevel(options.signal);
     }
     await sharedCount?.stop();
+    sentinelWatch?.stop();
     await workload.stop();
     if (!interrupted()) {
       const finalReader = {
@@ -335,6 +347,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     nemesisStop.abort();
     sharedCount?.cancel();
+    sentinelWatch?.stop();
     await workload?.stop();
     await monitor?.stop();
     await cluster?.close();
@@ -417,7 +430,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   );
   problems.push(...scanCheck.violations);
   problems.push(...(workload?.saver?.unreadable ?? []));
-  const malformed = workload?.malformedRedisReplies ?? [];
+  const malformed = [...(workload?.malformedRedisReplies ?? []), ...(sentinelWatch?.malformed ?? [])];
   if (malformed.length > 0) {
     problems.push(
       `${malformed.length} Redis-port replies had a shape no answer to their command may have; the first: ${malformed[0]}`,
@@ -452,6 +465,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     redisCommands: {
       ...(workload?.redisCommands ?? noRedisCommands()),
       sharedSequences: sharedCount?.total ?? 0,
+      sentinelMessages: Object.fromEntries(sentinelWatch?.heard ?? []),
     },
     saves: { ...(workload?.saver?.counts ?? noSaves()) },
     scans: { ...(workload?.scanner.counts ?? noScans()), keysDue: scanCheck.keysDue },

@@ -165,7 +165,7 @@ export const REDIS_WATCHED_CAS_PROBABILITY = 0.1;
  */
 export const REDIS_SENTINEL_PROBABILITY = 0.3;
 /** The master name a Sentinel port knows the cluster by: its cluster id (chaos runs the default). */
-const SENTINEL_MASTER_NAME = 'understudy';
+export const SENTINEL_MASTER_NAME = 'understudy';
 
 /** Share of a Redis-port process's other steps that ask RANDOMKEY (checked to name a key of the run). */
 export const REDIS_RANDOMKEY_PROBABILITY = 0.03;

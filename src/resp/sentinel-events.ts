@@ -5,13 +5,13 @@
 // master/replica topology on `+slave`, `+sdown` and `-sdown` naming its master (`@ <name> ...`), so a
 // client reading from replicas stops asking a dead one and starts asking a new one.
 //
-// A replica is named as Sentinel names it, `<ip>:<port>`, with its details: `slave <ip>:<port> <ip>
+// A replica is named as Sentinel names it, `<ip>:<port>` ([v6]:port), with its details: `slave <ip>:<port> <ip>
 // <port> @ <master name> <master ip> <master port>`; a master: `master <name> <ip> <port>`. The
 // coordinator alone decides, so an `+odown` says a quorum of `1/1`.
 
 import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaId } from '../protocol/types.js';
-import { hostAndPort } from '../transport/address.js';
+import { formatAddress, hostAndPort } from '../transport/address.js';
 
 export interface SentinelEvent {
   readonly channel: string;
@@ -44,9 +44,10 @@ export interface MasterAt {
   readonly port: string;
 }
 
+/** A replica's details; its name is `<ip>:<port>`, an IPv6 address bracketed, as Redis formats one. */
 function replicaDetails(address: string, master: MasterAt): string {
   const [ip, port] = hostAndPort(address);
-  return `slave ${ip}:${port} ${ip} ${port} @ ${master.name} ${master.ip} ${master.port}`;
+  return `slave ${formatAddress(ip, Number(port))} ${ip} ${port} @ ${master.name} ${master.ip} ${master.port}`;
 }
 
 /**

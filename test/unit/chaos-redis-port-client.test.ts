@@ -109,6 +109,31 @@ test('one call at a time, and a reply nobody asked for ends the connection', asy
   await assert.rejects(chatty.command(['GET', 'k'], 2000), /a reply nobody asked for/);
 });
 
+test("with onPush, replies nobody asked for (a subscriber's messages) go to it, and a close is told once", async () => {
+  script = (_command, socket) =>
+    void dribble(
+      socket,
+      '*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$6\r\n+sdown\r\n$4\r\nbody\r\n',
+    ).then(() => socket.end());
+  const subscriber = await RedisPortClient.connect(address, 2000);
+  const pushed: unknown[] = [];
+  let closed = 0;
+  subscriber.onPush = (message) => pushed.push(message);
+  subscriber.onClosed = () => {
+    closed += 1;
+  };
+  const confirmation = await subscriber.command(['PSUBSCRIBE', '*'], 2000);
+  assert.deepEqual(confirmation, [Buffer.from('psubscribe'), Buffer.from('*'), 1]);
+  const deadline = Date.now() + 5_000;
+  while (closed === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(pushed, [
+    [Buffer.from('pmessage'), Buffer.from('*'), Buffer.from('+sdown'), Buffer.from('body')],
+  ]);
+  assert.equal(closed, 1);
+  subscriber.close();
+  assert.equal(closed, 1, 'told once');
+});
+
 test('a port that does not listen is a connection error', async () => {
   const closed = createServer();
   closed.listen(0, '127.0.0.1');
