@@ -464,5 +464,5 @@ function describeSentinelMessages(heard: Readonly<Record<string, number>>): stri
   const channels = Object.entries(heard).sort(([a], [b]) => a.localeCompare(b));
   if (channels.length === 0) return 'no Sentinel port message heard';
   const counts = channels.map(([channel, count]) => `${count} ${channel}`).join(', ');
-  return `Sentinel port messages heard: ${counts}, each naming Redis ports of the run`;
+  return `Sentinel port messages heard (each checked to name Redis ports of the run): ${counts}`;
 }

@@ -440,6 +440,18 @@ export class CoordinatorServer {
    * for the status, and nothing else; it proved membership in the handshake as replicas do.
    */
   private acceptCoordinator(connection: MessageConnection): void {
+    this.serveInTerm(connection, (term, raw) => {
+      const { id } = parseStatusRequest(raw);
+      connection.send({ ...term.core.status(id), service: term.service.service });
+    });
+  }
+
+  /**
+   * Serves a client's or a coordinator peer's requests with `handle`, each in the term this process
+   * acts in (none: the connection is closed, so the peer finds the leader); a request `handle` cannot
+   * read (it throws) is refused as bad input.
+   */
+  private serveInTerm(connection: MessageConnection, handle: (term: Term, raw: unknown) => void): void {
     this.clients.add(connection);
     connection.onClose = (error) => {
       this.clients.delete(connection);
@@ -452,8 +464,7 @@ export class CoordinatorServer {
         return;
       }
       try {
-        const { id } = parseStatusRequest(raw);
-        connection.send({ ...term.core.status(id), service: term.service.service });
+        handle(term, raw);
       } catch (error) {
         refuseBadInput(connection, error);
       }
@@ -485,55 +496,40 @@ export class CoordinatorServer {
 
   /** `principal`: who the client's token proved, or null when this coordinator asks for no token. */
   private acceptClient(connection: MessageConnection, principal: Principal | null): void {
-    this.clients.add(connection);
-    connection.onClose = (error) => {
-      this.clients.delete(connection);
-      logIfClosedForBadInput(this.logger, error);
-    };
-    connection.onMessage = (raw) => {
-      const term = this.acting();
-      if (term === null) {
-        connection.close();
+    this.serveInTerm(connection, (term, raw) => {
+      const request = parseCoordinatorRequest(raw);
+      if (request.type === 'status_request') {
+        connection.send({ ...term.core.status(request.id), service: term.service.service });
         return;
       }
-      try {
-        const request = parseCoordinatorRequest(raw);
-        if (request.type === 'status_request') {
-          connection.send({ ...term.core.status(request.id), service: term.service.service });
-          return;
-        }
-        const by = principal === null ? {} : { by: principal.name };
-        if (request.type === 'forget_request') {
-          const notAdmin = notAdminRefusal(principal, 'forgetting a replica');
-          if (notAdmin !== null) {
-            this.logger.warn({ replica: request.replica, ...by }, 'forget refused: not an admin token');
-            connection.send(forgetReply(request.id, { ok: false, message: notAdmin }));
-            return;
-          }
-          const outcome = term.core.forgetReplica(request.replica);
-          if (outcome.ok) this.logger.info({ replica: request.replica, ...by }, 'replica forgotten');
-          else
-            this.logger.warn({ replica: request.replica, reason: outcome.message, ...by }, 'forget refused');
-          connection.send(forgetReply(request.id, outcome));
-          this.flush(term);
-          return;
-        }
-        const notAdmin = notAdminRefusal(principal, 'a switchover');
+      const by = principal === null ? {} : { by: principal.name };
+      if (request.type === 'forget_request') {
+        const notAdmin = notAdminRefusal(principal, 'forgetting a replica');
         if (notAdmin !== null) {
-          this.logger.warn({ to: request.to, ...by }, 'switchover refused: not an admin token');
-          connection.send(
-            switchoverReply(request.id, { ok: false, to: request.to, message: notAdmin, view: null }),
-          );
+          this.logger.warn({ replica: request.replica, ...by }, 'forget refused: not an admin token');
+          connection.send(forgetReply(request.id, { ok: false, message: notAdmin }));
           return;
         }
-        const refused = this.startSwitchover(term, request.to, by);
-        if (refused !== null) connection.send(switchoverReply(request.id, refused));
-        else this.switchoverWaiters.push({ connection, id: request.id });
+        const outcome = term.core.forgetReplica(request.replica);
+        if (outcome.ok) this.logger.info({ replica: request.replica, ...by }, 'replica forgotten');
+        else this.logger.warn({ replica: request.replica, reason: outcome.message, ...by }, 'forget refused');
+        connection.send(forgetReply(request.id, outcome));
         this.flush(term);
-      } catch (error) {
-        refuseBadInput(connection, error);
+        return;
       }
-    };
+      const notAdmin = notAdminRefusal(principal, 'a switchover');
+      if (notAdmin !== null) {
+        this.logger.warn({ to: request.to, ...by }, 'switchover refused: not an admin token');
+        connection.send(
+          switchoverReply(request.id, { ok: false, to: request.to, message: notAdmin, view: null }),
+        );
+        return;
+      }
+      const refused = this.startSwitchover(term, request.to, by);
+      if (refused !== null) connection.send(switchoverReply(request.id, refused));
+      else this.switchoverWaiters.push({ connection, id: request.id });
+      this.flush(term);
+    });
   }
 
   /**
