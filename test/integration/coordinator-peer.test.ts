@@ -3,10 +3,11 @@
 // the status, and nothing else; without the secret it is refused at the handshake.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { generateCertificates } from '../../src/certs/generate.js';
 import { CoordinatorServer } from '../../src/node/coordinator-server.js';
 import { createLogger } from '../../src/node/logger.js';
 import type { Hello } from '../../src/protocol/messages.js';
@@ -58,6 +59,39 @@ test('a coordinator peer with the cluster secret may ask the status, and only th
     const closed = next(peer);
     peer.send({ type: 'switchover_request', id: 8, to: 'r2' });
     assert.equal(await closed, null);
+  } finally {
+    await coordinator.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("on mutual TLS a coordinator peer proves itself by a coordinator's certificate, not a replica's", async () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-coordinator-peer-tls-'));
+  const certificates = path.join(directory, 'certs');
+  await generateCertificates({ directory: certificates, replicaIds: ['r1'] });
+  const pem = (name: string) => readFileSync(path.join(certificates, name));
+  const as = (member: string) => ({
+    ca: pem('ca.crt'),
+    cert: pem(`${member}.crt`),
+    key: pem(`${member}.key`),
+  });
+  const coordinator = await CoordinatorServer.start({
+    listen: '127.0.0.1:0',
+    directory: path.join(directory, 'state'),
+    newCluster: true,
+    tls: as('coordinator'),
+    logger: createLogger({ level: 'silent' }),
+  });
+  try {
+    const expectPeer = { kind: 'coordinator' } as const;
+    await assert.rejects(dial(coordinator.address, coordinatorHello(), { tls: as('r1'), expectPeer }), {
+      name: 'HandshakeError',
+    });
+    const peer = await dial(coordinator.address, coordinatorHello(), { tls: as('coordinator'), expectPeer });
+    const answer = next(peer);
+    peer.send({ type: 'status_request', id: 3 });
+    assert.equal(parseStatusReply(await answer).id, 3);
+    peer.close();
   } finally {
     await coordinator.close();
     rmSync(directory, { recursive: true, force: true });
