@@ -50,18 +50,26 @@ function replicaDetails(address: string, master: MasterAt): string {
   return `slave ${formatAddress(ip, Number(port))} ${ip} ${port} @ ${master.name} ${master.ip} ${master.port}`;
 }
 
+/** Replicas announced down that are remembered, to announce them up again (the oldest forgotten first). */
+const downRememberedMax = 256;
+
+/** Notes `address` as announced down, forgetting the oldest beyond `downRememberedMax`. */
+export function markDown(down: Set<string>, address: string): void {
+  down.add(address);
+  if (down.size > downRememberedMax) down.delete(down.values().next().value as string);
+}
+
 /**
  * The replicas' events from `before` to `after` under `master`; `down` holds the replicas announced
- * down and not yet up again (by address), and is updated. Nothing for the first status seen: a
- * Sentinel that starts announces what changes, not what is.
+ * down and not yet up again (by address), and is updated. A replica that reported no Redis port
+ * before is new to a Sentinel's eyes (`+slave`), as one a Sentinel discovers at its start.
  */
 export function replicaEvents(
-  before: ReplicasSeen | null,
+  before: ReplicasSeen,
   after: ReplicasSeen,
   master: MasterAt,
   down: Set<string>,
 ): SentinelEvent[] {
-  if (before === null) return [];
   const events: SentinelEvent[] = [];
   const publish = (channel: string, address: string) =>
     events.push({ channel, payload: replicaDetails(address, master) });
@@ -70,7 +78,7 @@ export function replicaEvents(
     if (now.alive && down.delete(now.address)) publish('-sdown', now.address);
     if (was === undefined || was.address !== now.address) publish('+slave', now.address);
     else if (was.alive && !now.alive && !down.has(now.address)) {
-      down.add(now.address);
+      markDown(down, now.address);
       publish('+sdown', now.address);
     }
   }
@@ -78,7 +86,7 @@ export function replicaEvents(
   // promoted, or ejected for its lag, and is not down).
   for (const [id, was] of before.members) {
     if (after.members.has(id) || after.alive.has(id) || down.has(was.address)) continue;
-    down.add(was.address);
+    markDown(down, was.address);
     publish('+sdown', was.address);
   }
   return events;

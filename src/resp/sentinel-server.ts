@@ -48,7 +48,13 @@ import {
   sentinelInfo,
   sentinelRole,
 } from './sentinel-commands.js';
-import { failoverEvents, type ReplicasSeen, replicaEvents, replicasSeen } from './sentinel-events.js';
+import {
+  failoverEvents,
+  markDown,
+  type ReplicasSeen,
+  replicaEvents,
+  replicasSeen,
+} from './sentinel-events.js';
 import { REDIS_COMPATIBLE_VERSION } from './server.js';
 import {
   boundAddress,
@@ -418,7 +424,7 @@ export class SentinelServer {
       const [oldIp, oldPort] = oldAddress == null ? [master.ip, masterAt.port] : hostAndPort(oldAddress);
       if (before !== null && oldAddress != null && before.primary !== next.primary) {
         const failed = !this.#seen.alive.has(before.primary);
-        if (failed) this.#down.add(oldAddress);
+        if (failed) markDown(this.#down, oldAddress);
         const oldMaster = { name: masterAt.name, ip: oldIp, port: oldPort };
         for (const event of failoverEvents(oldMaster, failed)) this.#publish(event.channel, event.payload);
       }

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/node/logger.js';
 import type { SwitchoverOutcome } from '../../src/protocol/effects.js';
 import type { ReplicaStatus, StatusReply } from '../../src/protocol/messages.js';
 import { logIndex, type ReplicaId, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
+import { markDown } from '../../src/resp/sentinel-events.js';
 import { SentinelServer, type SentinelSource } from '../../src/resp/sentinel-server.js';
 import { type Credentials, makeToken, parseCredentials } from '../../src/transport/auth.js';
 
@@ -528,4 +529,11 @@ describe('the Sentinel port with tokens (--auth-file)', () => {
       right.disconnect();
     }
   });
+});
+
+test('the replicas remembered as down are bounded: the oldest is forgotten first', () => {
+  const down = new Set<string>();
+  for (let port = 1; port <= 300; port += 1) markDown(down, `127.0.0.1:${port}`);
+  assert.equal(down.size, 256);
+  assert.ok(!down.has('127.0.0.1:44') && down.has('127.0.0.1:45') && down.has('127.0.0.1:300'));
 });
