@@ -4,7 +4,7 @@
 // of this run had, under the cluster's name: a message that names another, or has a shape no Sentinel
 // event has, fails the run. The report counts the messages by channel.
 
-import { parseAddress } from '../transport/address.js';
+import { formatAddress, parseAddress } from '../transport/address.js';
 import { RedisPortClient, type RedisReply } from './redis-port-client.js';
 
 /** How often the watch looks for Sentinel ports it has no subscriber on (a restarted coordinator's). */
@@ -14,7 +14,7 @@ const CONNECT_TIMEOUT_MS = 2_000;
 /** `host:port` of `ip` and `port` as a message gives them, or null if they are no address. */
 function addressOf(ip: string | undefined, port: string | undefined): string | null {
   if (ip === undefined || port === undefined || !/^\d{1,5}$/.test(port)) return null;
-  const address = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+  const address = formatAddress(ip, Number(port));
   try {
     parseAddress(address);
     return address;
@@ -99,30 +99,26 @@ export class SentinelWatch {
     for (const address of this.options.sentinelPorts()) {
       if (this.#subscribers.has(address)) continue;
       this.#subscribers.set(address, 'connecting');
-      this.#subscribe(address).then(
-        (subscriber) => {
-          if (this.#stopped) subscriber.close();
-          else this.#subscribers.set(address, subscriber);
-        },
-        // Down (a killed coordinator), or gone: tried again at the next poll.
-        () => this.#subscribers.delete(address),
-      );
+      // Down (a killed coordinator), or gone: tried again at the next poll.
+      this.#subscribe(address).catch(() => {
+        if (this.#subscribers.get(address) === 'connecting') this.#subscribers.delete(address);
+      });
     }
   }
 
-  async #subscribe(address: string): Promise<RedisPortClient> {
+  /** Subscribes at `address`; a connection that fails or closes, then or later, is forgotten. */
+  async #subscribe(address: string): Promise<void> {
     const subscriber = await RedisPortClient.connect(address, CONNECT_TIMEOUT_MS);
-    subscriber.onPush = (reply) => this.#message(reply);
-    try {
-      await subscriber.command(['PSUBSCRIBE', '*'], CONNECT_TIMEOUT_MS);
-    } catch (error) {
+    if (this.#stopped) {
       subscriber.close();
-      throw error;
+      return;
     }
+    this.#subscribers.set(address, subscriber);
     subscriber.onClosed = () => {
       if (this.#subscribers.get(address) === subscriber) this.#subscribers.delete(address);
     };
-    return subscriber;
+    subscriber.onPush = (reply) => this.#message(reply);
+    await subscriber.command(['PSUBSCRIBE', '*'], CONNECT_TIMEOUT_MS);
   }
 
   #message(reply: RedisReply): void {
