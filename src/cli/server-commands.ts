@@ -16,6 +16,7 @@ import { ConfigError } from '../errors.js';
 import { type ClusterSettings, clusterSettingArguments } from '../node/cluster-settings.js';
 import { defaultNodeConfig, type NodeConfig } from '../node/config.js';
 import type { EtcdHomeOptions } from '../node/coordinator-server.js';
+import type { SentinelPeer, SentinelRegistry } from '../node/etcd/sentinel-registry.js';
 import type { LeaderStatus } from '../node/leader-status.js';
 import { createLogger, errorText, type Logger, type LogLevel } from '../node/logger.js';
 import type { ReplicaServiceOptions } from '../node/replica-server.js';
@@ -480,11 +481,14 @@ interface SentinelSourceServer {
   onViewChange(listener: () => void): () => void;
   switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null;
   followLeader(pollMs: number, staleMs: number): LeaderStatus | null;
+  registerSentinel(self: SentinelPeer, pollMs: number): SentinelRegistry | null;
 }
 
 /** How often a standby's Sentinel port asks the leader for its status, and how long it answers from it. */
 const sentinelLeaderPollMs = 250;
 const sentinelLeaderStaleMs = 2_000;
+/** How often a coordinator on etcd reads the other coordinators' Sentinel ports (SENTINEL SENTINELS). */
+const sentinelPeersPollMs = 1_000;
 
 /**
  * Adds the coordinator's Sentinel port (resp/sentinel-server.ts) to what it serves: it reads the
@@ -502,7 +506,8 @@ async function withSentinelPort(
 ): Promise<ServedNode> {
   const { SentinelServer } = await import('../resp/sentinel-server.js');
   const leader = coordinator.followLeader(sentinelLeaderPollMs, sentinelLeaderStaleMs);
-  let sentinel: Closable;
+  let registry: SentinelRegistry | null = null;
+  let sentinel: Awaited<ReturnType<typeof SentinelServer.start>>;
   try {
     sentinel = await SentinelServer.start({
       listen: flags.sentinel as string,
@@ -520,6 +525,7 @@ async function withSentinelPort(
           };
         },
         switchover: (to, by) => coordinator.switchover(to, by),
+        otherSentinels: () => registry?.peers() ?? [],
       },
       masterName: flags.clusterId,
       failureTimeoutMs: clusterProtocol(flags).failureTimeoutTicks * defaultNodeConfig.tickMs,
@@ -535,10 +541,15 @@ async function withSentinelPort(
   }
   process.stdout.write(`understudy coordinator${SENTINEL_MARKER}${sentinel.address}\n`);
   const port = sentinel;
+  registry = coordinator.registerSentinel(
+    { runId: port.myId, address: dialableAddress(port.address, node.address) },
+    sentinelPeersPollMs,
+  );
   return servedWith(node, {
     address: port.address,
     close: async () => {
       leader?.close();
+      registry?.close();
       await port.close();
     },
   });

@@ -51,7 +51,8 @@ import { ClusterServiceRecord, type ServiceRecord } from './cluster-service.js';
 import { checkNodeConfig, clusterIdDefault, defaultNodeConfig, type NodeConfig } from './config.js';
 import { EtcdClient, type EtcdTls } from './etcd/etcd-client.js';
 import { ETCD_LEASE_SECONDS_DEFAULT, EtcdLeadership } from './etcd/etcd-leadership.js';
-import { EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home.js';
+import { type EtcdKeys, EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home.js';
+import { type SentinelPeer, SentinelRegistry } from './etcd/sentinel-registry.js';
 import { LeaderStatus } from './leader-status.js';
 import { createLogger, errorText, type Logger } from './logger.js';
 import { type StallCounts, StallWatch } from './stall-watch.js';
@@ -146,6 +147,7 @@ export class CoordinatorServer {
   /** Null with the directory home. */
   private leadership: EtcdLeadership | null = null;
   private etcdClient: EtcdClient | null = null;
+  private etcdKeys: EtcdKeys | null = null;
   private listener: Listener | null = null;
   private readonly stalls: StallWatch;
   /** How this process dials another coordinator (a standby, the leader): as members dial. */
@@ -243,6 +245,7 @@ export class CoordinatorServer {
     }
     if (client !== null && etcd !== undefined) {
       const keys = etcdKeysOf(options.clusterId ?? clusterIdDefault);
+      server.etcdKeys = keys;
       /** Counts elections and depositions: a term's state read that arrives after either is stale. */
       let changes = 0;
       const leadership = new EtcdLeadership({
@@ -490,6 +493,23 @@ export class CoordinatorServer {
       },
       pollMs,
       staleMs,
+      logger: this.logger,
+    });
+  }
+
+  /**
+   * Lists this process's Sentinel port (`self`) in etcd beside the other coordinators', and reads
+   * theirs every `pollMs` (null with the directory home: one coordinator, no peers).
+   */
+  registerSentinel(self: SentinelPeer, pollMs: number): SentinelRegistry | null {
+    const { leadership, etcdClient, etcdKeys } = this;
+    if (leadership === null || etcdClient === null || etcdKeys === null) return null;
+    return new SentinelRegistry({
+      client: etcdClient,
+      prefix: etcdKeys.sentinels,
+      lease: () => leadership.lease,
+      self,
+      pollMs,
       logger: this.logger,
     });
   }

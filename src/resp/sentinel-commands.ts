@@ -12,7 +12,7 @@
 // what to use instead: the cluster is changed with `understudy`.
 
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
-import { hostAndPort } from '../transport/address.js';
+import { formatAddress, hostAndPort } from '../transport/address.js';
 import { lowerName } from './arguments.js';
 import { helpReply, unknownSubcommand, wrongArity } from './command-table.js';
 import { type RespReply, reply } from './replies.js';
@@ -65,7 +65,7 @@ const sentinelHelp = [
   'REPLICAS <master-name>',
   '    Show a list of replicas for this master and their state (SLAVES too).',
   'SENTINELS <master-name>',
-  '    Show a list of Sentinel instances for this master and their state (none: the coordinator decides alone).',
+  "    Show a list of Sentinel instances for this master and their state (the cluster's other coordinators on etcd).",
   'FAILOVER <master-name>',
   '    Hand the primary role to the most caught-up live backup (a planned switchover: nothing committed is lost).',
   'CKQUORUM <master-name>',
@@ -92,7 +92,19 @@ const refusedSubcommands: Readonly<Record<string, string>> = {
 };
 
 /** SENTINEL <subcommand> ...; `status` is read once per command. */
-export function sentinel(args: readonly Buffer[], status: StatusReply, facts: SentinelFacts): RespReply {
+/** Another coordinator's Sentinel port (the etcd home lists them: node/etcd/sentinel-registry.ts). */
+export interface OtherSentinel {
+  readonly runId: string;
+  /** host:port */
+  readonly address: string;
+}
+
+export function sentinel(
+  args: readonly Buffer[],
+  status: StatusReply,
+  facts: SentinelFacts,
+  others: readonly OtherSentinel[],
+): RespReply {
   if (args.length < 2) return wrongArity('sentinel');
   const subcommand = lowerName(args[1] as Buffer);
   const named = (at: number): boolean => (args[at] as Buffer).toString('utf8') === facts.masterName;
@@ -111,23 +123,27 @@ export function sentinel(args: readonly Buffer[], status: StatusReply, facts: Se
     case 'masters': {
       if (args.length !== 2) return wrongArity('sentinel|masters');
       const master = lookUpMaster(status);
-      return reply.array(master.known ? [masterMap(master, status, facts)] : []);
+      return reply.array(master.known ? [masterMap(master, status, facts, others.length)] : []);
     }
     case 'master':
       return withName(() => {
         const master = lookUpMaster(status);
-        return master.known ? masterMap(master, status, facts) : reply.error(`ERR ${master.reason}`);
+        return master.known
+          ? masterMap(master, status, facts, others.length)
+          : reply.error(`ERR ${master.reason}`);
       });
     case 'replicas':
     case 'slaves':
       return withName(() => reply.array(replicaMaps(status, facts)));
     case 'sentinels':
-      return withName(() => reply.array([]));
+      return withName(() => reply.array(others.map((other) => sentinelMap(other, facts))));
     case 'ckquorum':
       return withName(() => {
         const master = lookUpMaster(status);
         if (!master.known) return reply.error(`NOQUORUM ${master.reason}`);
-        return reply.simple('OK 1 usable Sentinels. Quorum and failover authorization can be reached');
+        return reply.simple(
+          `OK ${others.length + 1} usable Sentinels. Quorum and failover authorization can be reached`,
+        );
       });
     case 'myid':
       return args.length === 2 ? reply.bulk(facts.myId) : wrongArity('sentinel|myid');
@@ -167,6 +183,7 @@ export function sentinelInfo(
   status: StatusReply,
   facts: SentinelFacts,
   connectedClients: number,
+  others: readonly OtherSentinel[],
 ): string {
   const sections: Record<string, () => string[]> = {
     server: () => [
@@ -194,7 +211,7 @@ export function sentinelInfo(
         const state = master.primary.alive ? 'ok' : 'odown';
         const backups = replicaMaps(status, facts).length;
         lines.push(
-          `master0:name=${facts.masterName},status=${state},address=${master.ip}:${master.port},slaves=${backups},sentinels=1`,
+          `master0:name=${facts.masterName},status=${state},address=${master.ip}:${master.port},slaves=${backups},sentinels=${others.length + 1}`,
         );
       }
       return lines;
@@ -215,6 +232,30 @@ type Field = readonly [string, string | number];
  * The fields of Sentinel's link to an instance, which a client may read but no decision here rests on:
  * the coordinator's heartbeats stand for Sentinel's pings, so their times are 0.
  */
+/**
+ * Another coordinator's Sentinel port as Sentinel lists a peer: it votes on nothing (the leading
+ * coordinator decides alone), so no leader it voted for.
+ */
+function sentinelMap(other: OtherSentinel, facts: SentinelFacts): RespReply {
+  const [ip, port] = hostAndPort(other.address);
+  return pairs([
+    ['name', other.runId],
+    ['ip', ip],
+    ['port', port],
+    ['runid', other.runId],
+    ['flags', 'sentinel'],
+    ['link-pending-commands', 0],
+    ['link-refcount', 1],
+    ['last-ping-sent', 0],
+    ['last-ok-ping-reply', 0],
+    ['last-ping-reply', 0],
+    ['down-after-milliseconds', facts.failureTimeoutMs],
+    ['last-hello-message', 0],
+    ['voted-leader', '?'],
+    ['voted-leader-epoch', 0],
+  ]);
+}
+
 function linkFields(facts: SentinelFacts, role: 'master' | 'slave'): Field[] {
   return [
     ['link-pending-commands', 0],
@@ -237,6 +278,7 @@ function masterMap(
   master: Extract<MasterLookup, { known: true }>,
   status: StatusReply,
   facts: SentinelFacts,
+  otherSentinels: number,
 ): RespReply {
   const down = master.primary.alive ? '' : ',s_down,o_down';
   return pairs([
@@ -249,7 +291,7 @@ function masterMap(
     // Sentinel's epoch grows at each failover, as the view number does at each view change.
     ['config-epoch', status.view?.number ?? 0],
     ['num-slaves', replicaMaps(status, facts).length],
-    ['num-other-sentinels', 0],
+    ['num-other-sentinels', otherSentinels],
     ['quorum', 1],
     ['failover-timeout', facts.failureTimeoutMs],
     ['parallel-syncs', 1],
@@ -269,7 +311,7 @@ function replicaMaps(status: StatusReply, facts: SentinelFacts): RespReply[] {
     const linked = replica.alive && master.known && master.primary.alive;
     return [
       pairs([
-        ['name', `${ip}:${port}`],
+        ['name', formatAddress(ip, Number(port))],
         ['ip', ip],
         ['port', port],
         ['runid', ''],

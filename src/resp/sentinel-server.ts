@@ -43,6 +43,7 @@ import { encodeReply, type RespReply, reply } from './replies.js';
 import {
   failoverTarget,
   lookUpMaster,
+  type OtherSentinel,
   type SentinelFacts,
   sentinel,
   sentinelInfo,
@@ -72,6 +73,8 @@ export interface SentinelSource {
   onViewChange(listener: () => void): () => void;
   /** Starts a switchover to `to` (`by`: the token's name); the refusal, or null once under way. */
   switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null;
+  /** The cluster's other coordinators' Sentinel ports (none with the directory home). */
+  otherSentinels(): readonly OtherSentinel[];
 }
 
 export interface SentinelServerOptions {
@@ -168,6 +171,11 @@ export class SentinelServer {
 
   get address(): string {
     return boundAddress(this.server, this.options.listen);
+  }
+
+  /** Its run id, as `SENTINEL MYID` answers it. */
+  get myId(): string {
+    return this.facts.myId;
   }
 
   async close(): Promise<void> {
@@ -273,13 +281,21 @@ export class SentinelServer {
       case 'sentinel':
         if (args.length >= 2 && lowerName(args[1] as Buffer) === 'failover')
           return this.#failover(args, connection);
-        return sentinel(args, status(), this.facts);
+        return sentinel(args, status(), this.facts, this.options.source.otherSentinels());
       case 'role':
         return args.length === 1 ? sentinelRole(status(), this.facts) : wrongArity('role');
       case 'info': {
         if (args.length > 2) return reply.error('ERR syntax error');
         const section = args.length === 2 ? lowerName(args[1] as Buffer) : null;
-        return reply.bulk(sentinelInfo(section, status(), this.facts, this.#connections.size));
+        return reply.bulk(
+          sentinelInfo(
+            section,
+            status(),
+            this.facts,
+            this.#connections.size,
+            this.options.source.otherSentinels(),
+          ),
+        );
       }
       case 'subscribe':
       case 'psubscribe':

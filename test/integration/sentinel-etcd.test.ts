@@ -3,7 +3,8 @@
 // clients ask only the first Sentinel they reach (Lettuce, so Spring Data Redis, fails with "Cannot
 // provide redisAddress using sentinel" on nil), so each step asks one port, once the cluster settled,
 // and expects an answer: the standby before and after a kill -9 of the primary (its subscribers get
-// +switch-master too), then the other port once the leading coordinator was killed.
+// +switch-master too), then the other port once the leading coordinator was killed. Each lists the
+// other in SENTINEL SENTINELS (from etcd), and a killed one drops out of the list with its lease.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,16 +35,32 @@ async function masterAt(port: number): Promise<[string, string] | null> {
   }
 }
 
+/** A Sentinel reply's flat field/value list, by field. */
+function fieldMap(flat: readonly string[]): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (let at = 0; at + 1 < flat.length; at += 2) fields.set(flat[at] as string, flat[at + 1] as string);
+  return fields;
+}
+
 /** SENTINEL MASTERS at `port`: the one master's fields (none while it names no master). */
 async function masterFieldsAt(port: number): Promise<Map<string, string>> {
   const redis = sentinelClient(port);
   try {
     await redis.connect();
     const [master = []] = (await redis.call('SENTINEL', 'masters')) as string[][];
-    const fields = new Map<string, string>();
-    for (let at = 0; at + 1 < master.length; at += 2)
-      fields.set(master[at] as string, master[at + 1] as string);
-    return fields;
+    return fieldMap(master);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** SENTINEL SENTINELS at `port`: each peer's fields. */
+async function sentinelsAt(port: number): Promise<Map<string, string>[]> {
+  const redis = sentinelClient(port);
+  try {
+    await redis.connect();
+    const peers = (await redis.call('SENTINEL', 'sentinels', clusterId)) as string[][];
+    return peers.map(fieldMap);
   } finally {
     redis.disconnect();
   }
@@ -175,11 +192,28 @@ describe("every coordinator's Sentinel port names the primary (etcd home)", {
     assert.deepEqual(await masterAt(standbyPort), ['127.0.0.1', newPort]);
   });
 
+  test('each lists the other as its peer Sentinel (SENTINEL SENTINELS), from etcd', async () => {
+    for (const [at, port] of sentinelPorts.entries()) {
+      const other = sentinelPorts[1 - at] as number;
+      const peers = await waitFor(`port ${port} to list port ${other}`, async () => {
+        const listed = await sentinelsAt(port);
+        return listed.length === 1 && listed[0]?.get('port') === String(other) ? listed : undefined;
+      });
+      assert.equal(peers[0]?.get('ip'), '127.0.0.1');
+      assert.match(peers[0]?.get('runid') ?? '', /^[0-9a-f]{40}$/);
+      assert.equal(peers[0]?.get('flags'), 'sentinel');
+    }
+  });
+
   test('once the leading coordinator is killed, the other port, now leading, still names the primary', async () => {
     const leader = await leaderIndex();
     const named = await primaryPortAt(sentinelPorts[leader] as number);
     await stop(coordinators[leader] as RunningProcess);
     const other = sentinelPorts[1 - leader] as number;
+    // The killed one's entry goes with its etcd lease.
+    await waitFor('the survivor to list no peer', async () =>
+      (await sentinelsAt(other)).length === 0 ? true : undefined,
+    );
     // Until its lease ran out the old leader's status stands: the other port may go silent (nil)
     // for that while, then names the primary again, as leader.
     await waitFor('the other coordinator to lead', async () =>

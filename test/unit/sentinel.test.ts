@@ -65,6 +65,13 @@ class FakeCoordinator implements SentinelSource {
     return this.switchoverAnswer;
   }
 
+  /** The other coordinators' Sentinel ports it answers (the etcd home lists them). */
+  others: { readonly runId: string; readonly address: string }[] = [];
+
+  otherSentinels(): readonly { readonly runId: string; readonly address: string }[] {
+    return this.others;
+  }
+
   status(): StatusReply {
     return this.current;
   }
@@ -203,6 +210,27 @@ describe('the Sentinel port', { concurrency: false }, () => {
     assert.match(info, /master0:name=understudy,status=ok,address=127\.0\.0\.1:6379,slaves=2,sentinels=1/);
     assert.doesNotMatch(String(await redis.call('INFO', 'sentinel')), /# Server/);
     assert.equal(await redis.ping(), 'PONG');
+
+    // On the etcd home the other coordinators' Sentinel ports are its peers, as Sentinels list theirs.
+    const runId = 'ab'.repeat(20);
+    coordinator.others = [{ runId, address: '127.0.0.1:26380' }];
+    try {
+      const [peer, ...more] = (await redis.call('SENTINEL', 'sentinels', 'understudy')) as unknown[];
+      assert.equal(more.length, 0);
+      const fields = fieldsOf(peer);
+      assert.deepEqual(
+        [fields.name, fields.ip, fields.port, fields.runid, fields.flags],
+        [runId, '127.0.0.1', '26380', runId, 'sentinel'],
+      );
+      assert.equal(
+        fieldsOf(await redis.call('SENTINEL', 'master', 'understudy'))['num-other-sentinels'],
+        '1',
+      );
+      assert.match(String(await redis.call('SENTINEL', 'ckquorum', 'understudy')), /^OK 2 usable Sentinels/);
+      assert.match(String(await redis.call('INFO', 'sentinel')), /slaves=2,sentinels=2/);
+    } finally {
+      coordinator.others = [];
+    }
   });
 
   test('a dead primary is flagged down, a learner has priority 0, and a primary with no Redis port is named by none', async () => {

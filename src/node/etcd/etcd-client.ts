@@ -109,6 +109,16 @@ export class EtcdClient {
     return { kv: first === undefined ? null : keyValue(first), revision: headerRevision(answer) };
   }
 
+  /** Every key under `prefix`, in key order (etcd's range up to the prefix's end). */
+  async rangePrefix(prefix: string): Promise<KeyValue[]> {
+    const start = Buffer.from(prefix, 'utf8');
+    const answer = await this.call('/v3/kv/range', {
+      key: start.toString('base64'),
+      range_end: prefixEnd(start).toString('base64'),
+    });
+    return Array.isArray(answer.kvs) ? answer.kvs.map(keyValue) : [];
+  }
+
   /** If every compare holds, the puts; otherwise reads the first compare's key back. */
   async txn(compares: readonly Compare[], puts: readonly Put[]): Promise<TxnResult> {
     const first = compares[0];
@@ -253,6 +263,18 @@ function parseEndpoint(text: string): string {
 }
 
 const encode = (key: string): string => Buffer.from(key, 'utf8').toString('base64');
+
+/** The first key past every key that starts with `prefix`: its last byte below 0xff raised by one. */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let at = end.length - 1; at >= 0; at -= 1) {
+    if ((end[at] as number) < 0xff) {
+      end[at] = (end[at] as number) + 1;
+      return end.subarray(0, at + 1);
+    }
+  }
+  return Buffer.from([0]); // every key (etcd's "\0" range end)
+}
 
 /** proto3 JSON: an absent int64 is 0, a present one a decimal string. */
 function integer(value: unknown): number {

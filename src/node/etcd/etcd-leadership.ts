@@ -69,6 +69,11 @@ export class EtcdLeadership {
     return this.term !== null ? this.options.address : this.leader;
   }
 
+  /** The etcd lease this process holds now (every coordinator keeps one, leading or not), or null. */
+  get lease(): string | null {
+    return this.leaseId;
+  }
+
   /** The term this process leads in, or null. */
   get currentTerm(): number | null {
     return this.term;

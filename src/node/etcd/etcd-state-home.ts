@@ -29,12 +29,19 @@ export interface EtcdKeys {
   readonly leader: string;
   readonly state: string;
   readonly service: string;
+  /** Under it, each coordinator's Sentinel port, on that coordinator's lease (sentinel-registry.ts). */
+  readonly sentinels: string;
 }
 
 /** Keys of cluster `clusterId`: several clusters may share one etcd. */
 export function etcdKeysOf(clusterId: string): EtcdKeys {
   const prefix = `/understudy/${clusterId}`;
-  return { leader: `${prefix}/leader`, state: `${prefix}/state`, service: `${prefix}/service` };
+  return {
+    leader: `${prefix}/leader`,
+    state: `${prefix}/state`,
+    service: `${prefix}/service`,
+    sentinels: `${prefix}/sentinels/`,
+  };
 }
 
 /** A write lost its compare: another coordinator leads (or led) since this term read the state. */
