@@ -84,12 +84,11 @@ test('the dashboard shows the primary, then the new primary and a failover after
   const admins = await freePorts(3);
   const ports = new Map(['r1', 'r2', 'r3'].map((id, k) => [id, admins[k]]));
   const replicaAdmin = (id: string) => `127.0.0.1:${ports.get(id)}`;
-  const cluster = await LocalCluster.start(3, (id) => ['--admin', replicaAdmin(id)], [
-    '--admin',
-    '127.0.0.1:0',
-    '--replica-admins',
-    [...ports.keys()].map(replicaAdmin).join(','),
-  ]);
+  const cluster = await LocalCluster.start(
+    3,
+    (id) => ['--admin', replicaAdmin(id), '--resp', '127.0.0.1:0'],
+    ['--admin', '127.0.0.1:0', '--replica-admins', [...ports.keys()].map(replicaAdmin).join(',')],
+  );
   let writing = true;
   let writer: Promise<void> = Promise.resolve();
   try {
@@ -107,6 +106,12 @@ test('the dashboard shows the primary, then the new primary and a failover after
       'primary',
     );
     assert.match(await textOf(page, '#connection'), /^live/);
+    // Each row names where Redis clients dial that replica, once its heartbeats said.
+    await waitForPage(
+      "the primary's Redis port",
+      () => textOf(page, `#replicas tr[data-replica="${first.primary}"] .redis`),
+      (shown) => /^Redis 127\.0\.0\.1:\d+$/.test(shown),
+    );
 
     // Writes for the charts, until the test ends: bounded in count, and each waits for its answer.
     const client = await cluster.client();

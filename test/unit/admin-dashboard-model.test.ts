@@ -229,3 +229,18 @@ test("a replica's lag is how far its disk and state machine are behind the prima
   assert.equal(none.commitIndex, null);
   assert.deepEqual(none.latencySource, { addresses: 3, reachable: 1 });
 });
+
+test("a replica's Redis port, as its heartbeats report it, reaches the page; none for one that serves none", () => {
+  const status = dashboardStatus(
+    42,
+    inspection({
+      view: { number: 3, primary: 'r1', backups: ['r2'] },
+      commitIndex: { r1: 10, r2: 10 },
+      redis: { r1: '127.0.0.1:6379' },
+    }),
+    null,
+  );
+  const row = (id: string) => status.replicas.find((replica) => replica.id === id);
+  assert.equal(row('r1')?.redisAddress, '127.0.0.1:6379');
+  assert.equal(row('r2')?.redisAddress, null);
+});

@@ -25,6 +25,8 @@ export interface InspectionOf {
   readonly dead?: readonly string[];
   /** Replicas to list besides the view's members. */
   readonly others?: readonly string[];
+  /** Replicas' Redis ports, by id (none: no Redis port). */
+  readonly redis?: Readonly<Record<string, string>>;
 }
 
 export function inspection(of: InspectionOf): CoordinatorInspection {
@@ -68,7 +70,7 @@ export function inspection(of: InspectionOf): CoordinatorInspection {
       snapshotIndex: logIndex(0),
       sessions: 0,
       formatLevel: FORMAT_LEVEL,
-      redisAddress: null,
+      redisAddress: of.redis?.[id] ?? null,
     };
   });
   return {

@@ -8,6 +8,8 @@ import type { Role } from '../../protocol/types.js';
 export interface DashboardReplica {
   readonly id: string;
   readonly address: string;
+  /** Where Redis clients dial it (its Redis port, as its heartbeats report it), or null. */
+  readonly redisAddress: string | null;
   readonly role: Role;
   /** Whether the coordinator counts it as alive; `problem` says why not. */
   readonly alive: boolean;

@@ -34,6 +34,7 @@ export function dashboardStatus(
   const replicas: DashboardReplica[] = status.replicas.map((replica) => ({
     id: replica.id,
     address: replica.address,
+    redisAddress: replica.redisAddress,
     role: replica.role,
     alive: replica.alive,
     problem: replica.problem,

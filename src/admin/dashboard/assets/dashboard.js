@@ -103,6 +103,8 @@
       row.dataset.alive = String(replica.alive);
       const id = element('td', replica.id, 'replica-id');
       id.append(element('div', replica.address, 'address'));
+      if (replica.redisAddress !== null)
+        id.append(element('div', `Redis ${replica.redisAddress}`, 'address redis'));
       const role = element('td');
       const badge = element('span', replica.role, 'role');
       badge.dataset.role = replica.role;
