@@ -20,7 +20,9 @@ const latencyHelp = [
   '    Print this help.',
 ];
 
-function latency(args: readonly Buffer[]): RespReply {
+/** LATENCY's answer, also on the Sentinel port (redis_exporter polls a Sentinel with it too). */
+export function latency(args: readonly Buffer[]): RespReply {
+  if (args.length < 2) return wrongArity('latency');
   const subcommand = lowerName(args[1] as Buffer);
   switch (subcommand) {
     case 'latest':

@@ -37,6 +37,7 @@ import { clientNameProblem } from './client-command.js';
 import { unknownCommand, wrongArity } from './command-table.js';
 import { helloReply, readHello } from './connection-commands.js';
 import { RespArgumentError } from './errors.js';
+import { latency } from './latency-command.js';
 import { connectionsMax } from './limits.js';
 import { RespParser } from './parser.js';
 import { encodeReply, type RespReply, reply } from './replies.js';
@@ -284,6 +285,8 @@ export class SentinelServer {
         return sentinel(args, status(), this.facts, this.options.source.otherSentinels());
       case 'role':
         return args.length === 1 ? sentinelRole(status(), this.facts) : wrongArity('role');
+      case 'latency':
+        return latency(args);
       case 'info': {
         if (args.length > 2) return reply.error('ERR syntax error');
         const section = args.length === 2 ? lowerName(args[1] as Buffer) : null;

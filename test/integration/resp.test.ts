@@ -7,11 +7,12 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
 import { adminAddressOf, LocalCluster, type RunningProcess, runCli, waitFor } from './harness.js';
+import { startRedisExporter } from './redis-exporter.js';
 
 const respArguments = ['--resp', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
 
@@ -77,18 +78,6 @@ function linesOf(
         child.kill('SIGTERM');
         resolve(found);
       }
-    });
-  });
-}
-
-/** A port no one listens on now, for a tool that cannot be told to pick one. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
     });
   });
 }
@@ -520,36 +509,15 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
     assert.equal((await cli('GET', 'tools:none')).stdout, '\n');
 
     // The exporter Prometheus users point at Redis, pointed at the primary's port.
-    const exporterPort = await freePort();
-    const exporter = spawn(
-      'prometheus-redis-exporter',
-      ['-redis.addr', `redis://127.0.0.1:${port}`, '-web.listen-address', `127.0.0.1:${exporterPort}`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let exporterLog = '';
-    exporter.stderr.on('data', (chunk: Buffer) => {
-      exporterLog += chunk.toString('utf8');
-    });
-    const spawned = new Promise<void>((resolve, reject) => {
-      exporter.once('spawn', resolve);
-      exporter.once('error', (error) =>
-        reject(
-          new Error(
-            `prometheus-redis-exporter could not run (Debian: apt-get install prometheus-redis-exporter; .ci/run installs it): ${error.message}`,
-          ),
-        ),
-      );
-    });
+    const exporter = await startRedisExporter(`127.0.0.1:${port}`);
     try {
-      await spawned;
       // A scrape made in a window where the port's key count and memory held still (as above).
       let portFacts = await facts();
       const samples = await waitFor(
         'a scrape of the exporter between two equal readings of the port',
         async () => {
-          const response = await fetch(`http://127.0.0.1:${exporterPort}/metrics`).catch(() => null);
-          if (response?.ok !== true) return undefined;
-          const scraped = parsePrometheusText(await response.text());
+          const scraped = await exporter.scrape();
+          if (scraped === null) return undefined;
           const after = await facts();
           const steady = after.keys === portFacts.keys && after.usedMemory === portFacts.usedMemory;
           portFacts = after;
@@ -587,9 +555,9 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       assert.ok(sampleValue(samples, 'redis_keyspace_misses_total') >= 1, 'the GET of tools:none');
       assert.ok(sampleValue(samples, 'redis_keyspace_hits_total') <= (hits ?? 0));
       assert.ok(sampleValue(samples, 'redis_keyspace_misses_total') <= (misses ?? 0));
-      assert.doesNotMatch(exporterLog, /unknown command|unknown subcommand/);
+      assert.doesNotMatch(exporter.log(), /unknown command|unknown subcommand/);
     } finally {
-      exporter.kill('SIGTERM');
+      exporter.stop();
     }
   });
 

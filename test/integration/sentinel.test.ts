@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { sampleValue } from '../prometheus-text.js';
 import { freePort, LocalCluster, type RunningProcess, stop, waitFor } from './harness.js';
+import { startRedisExporter } from './redis-exporter.js';
 
 /** Debian's interpreter, where python3-redis installs (not whichever python3 is first on the PATH). */
 const debianPython = '/usr/bin/python3';
@@ -110,6 +112,38 @@ describe("the coordinator's Sentinel port, asked by Redis clients", { concurrenc
     assert.equal(answer.read, 'hello');
     const native = await cluster.client();
     assert.equal(await native.getText('from-redis-py'), 'hello');
+  });
+
+  test("Prometheus's redis_exporter, pointed at the Sentinel port, reports the master, its replicas and their state", async () => {
+    const view = await cluster.waitForView((candidate) => candidate.backups.length === 2);
+    await primaryNamed(view.primary);
+    const exporter = await startRedisExporter(`127.0.0.1:${sentinelPort}`);
+    try {
+      const samples = await waitFor('a scrape that saw the master', async () => {
+        const scraped = await exporter.scrape();
+        return scraped !== null && sampleValue(scraped, 'redis_sentinel_masters') === 1 ? scraped : undefined;
+      });
+      const master = {
+        master_name: 'understudy',
+        master_address: `127.0.0.1:${redisPorts.get(view.primary)}`,
+      };
+      assert.equal(sampleValue(samples, 'redis_up'), 1);
+      assert.equal(sampleValue(samples, 'redis_instance_info', { redis_mode: 'sentinel' }), 1);
+      assert.equal(
+        sampleValue(samples, 'redis_sentinel_master_status', { ...master, master_status: 'ok' }),
+        1,
+      );
+      assert.equal(sampleValue(samples, 'redis_sentinel_master_slaves', master), 2);
+      assert.equal(sampleValue(samples, 'redis_sentinel_master_ok_slaves', master), 2);
+      assert.equal(sampleValue(samples, 'redis_sentinel_master_sentinels', master), 1);
+      assert.equal(
+        sampleValue(samples, 'redis_sentinel_master_ckquorum_status', { master_name: 'understudy' }),
+        1,
+      );
+      assert.doesNotMatch(exporter.log(), /unknown command|unknown subcommand|err:/);
+    } finally {
+      exporter.stop();
+    }
   });
 
   test('ioredis in Sentinel mode follows a kill -9 of the primary; nothing acknowledged is lost', async () => {
