@@ -244,19 +244,15 @@ function sentinelMap(other: OtherSentinel, facts: SentinelFacts): RespReply {
     ['port', port],
     ['runid', other.runId],
     ['flags', 'sentinel'],
-    ['link-pending-commands', 0],
-    ['link-refcount', 1],
-    ['last-ping-sent', 0],
-    ['last-ok-ping-reply', 0],
-    ['last-ping-reply', 0],
-    ['down-after-milliseconds', facts.failureTimeoutMs],
+    ...pingFields(facts),
     ['last-hello-message', 0],
     ['voted-leader', '?'],
     ['voted-leader-epoch', 0],
   ]);
 }
 
-function linkFields(facts: SentinelFacts, role: 'master' | 'slave'): Field[] {
+/** The link and ping fields Sentinel gives every instance it watches (no pings here: all 0). */
+function pingFields(facts: SentinelFacts): Field[] {
   return [
     ['link-pending-commands', 0],
     ['link-refcount', 1],
@@ -264,10 +260,11 @@ function linkFields(facts: SentinelFacts, role: 'master' | 'slave'): Field[] {
     ['last-ok-ping-reply', 0],
     ['last-ping-reply', 0],
     ['down-after-milliseconds', facts.failureTimeoutMs],
-    ['info-refresh', 0],
-    ['role-reported', role],
-    ['role-reported-time', 0],
   ];
+}
+
+function linkFields(facts: SentinelFacts, role: 'master' | 'slave'): Field[] {
+  return [...pingFields(facts), ['info-refresh', 0], ['role-reported', role], ['role-reported-time', 0]];
 }
 
 function pairs(fields: readonly Field[]): RespReply {
