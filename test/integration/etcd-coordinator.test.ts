@@ -19,14 +19,7 @@ import { EtcdStateHome, etcdKeysOf, LostLeadershipError } from '../../src/node/e
 import { createLogger } from '../../src/node/logger.js';
 import { emptyCoordinatorState } from '../../src/protocol/effects.js';
 import { dial } from '../../src/transport/index.js';
-import {
-  clientHello,
-  coordinatorLeads,
-  type RunningProcess,
-  startProcess,
-  stop,
-  waitFor,
-} from './harness.js';
+import { clientHello, coordinatorLeads, type RunningProcess, startOnEtcd, stop, waitFor } from './harness.js';
 
 const skip = etcdSkipReason();
 /** With ETCD_TEST_VERBOSE=1, where the long test is, on stderr. */
@@ -42,44 +35,19 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
     etcd = await EtcdMembers.start(etcdDirectory, 3);
   });
 
-  /**
-   * Starts `count` coordinators of cluster `clusterId` on the test's etcd, then replicas r1..r3 with
-   * their data under `directory`, into `coordinators` and `replicas` (so that the caller stops what
-   * started, also when a start fails). Returns the coordinator list replicas and clients are given.
-   */
-  async function startOnEtcd(
+  /** Starts `count` coordinators of cluster `clusterId` on the test's etcd, then r1..r3 (startOnEtcd). */
+  const startCluster = (
     clusterId: string,
     count: number,
     directory: string,
     coordinators: RunningProcess[],
     replicas: Map<string, RunningProcess>,
-  ): Promise<string> {
-    for (let number = 0; number < count; number += 1) {
-      coordinators.push(
-        await startProcess([
-          'coordinator',
-          '--listen',
-          '127.0.0.1:0',
-          '--etcd',
-          etcd.endpoints,
-          '--etcd-lease-seconds',
-          '2',
-          '--cluster-id',
-          clusterId,
-          '--new-cluster',
-        ]),
-      );
-    }
-    const coordinatorList = coordinators.map((running) => running.address).join(',');
-    for (const id of ['r1', 'r2', 'r3']) {
-      const args = ['--listen', '127.0.0.1:0', '--coordinator', coordinatorList, '--cluster-id', clusterId];
-      replicas.set(
-        id,
-        await startProcess(['replica', '--id', id, ...args, '--dir', path.join(directory, id)]),
-      );
-    }
-    return coordinatorList;
-  }
+  ): Promise<string> =>
+    startOnEtcd(
+      { endpoints: etcd.endpoints, clusterId, coordinatorCount: count, directory },
+      coordinators,
+      replicas,
+    );
 
   after(async () => {
     await etcd?.close();
@@ -161,7 +129,7 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
     let client: Client | null = null;
     let passed = false;
     try {
-      const coordinatorList = await startOnEtcd('load-test', 3, directory, coordinators, replicas);
+      const coordinatorList = await startCluster('load-test', 3, directory, coordinators, replicas);
       const connected = await Client.connect({
         coordinator: coordinatorList,
         clusterId: 'load-test',
@@ -331,7 +299,7 @@ describe('the coordinator on etcd', { skip, concurrency: false }, () => {
     const replicas = new Map<string, RunningProcess>();
     let client: Client | null = null;
     try {
-      const coordinatorList = await startOnEtcd(clusterId, 2, directory, coordinators, replicas);
+      const coordinatorList = await startCluster(clusterId, 2, directory, coordinators, replicas);
       const connected = await Client.connect({ coordinator: coordinatorList, clusterId, deadlineMs: 2_000 });
       client = connected;
       const acknowledged: string[] = [];

@@ -73,6 +73,64 @@ export function startProcess(
   });
 }
 
+/** What `startOnEtcd` starts: where, and the flags each process adds to its own. */
+export interface OnEtcd {
+  /** etcd's client URLs (comma-separated), as `--etcd` takes them. */
+  readonly endpoints: string;
+  readonly clusterId: string;
+  readonly coordinatorCount: number;
+  /** Replicas r1..r3 keep their data under it. */
+  readonly directory: string;
+  readonly coordinatorFlags?: (index: number) => readonly string[];
+  readonly replicaFlags?: readonly string[];
+}
+
+/**
+ * Starts coordinators of a new cluster on etcd (a 2-s lease), then replicas r1..r3 dialling them,
+ * into `coordinators` and `replicas` (so that the caller stops what started, also when a start
+ * fails). Returns the coordinator list replicas and clients are given.
+ */
+export async function startOnEtcd(
+  on: OnEtcd,
+  coordinators: RunningProcess[],
+  replicas: Map<string, RunningProcess>,
+): Promise<string> {
+  for (let index = 0; index < on.coordinatorCount; index += 1) {
+    coordinators.push(
+      await startProcess([
+        'coordinator',
+        '--listen',
+        '127.0.0.1:0',
+        '--etcd',
+        on.endpoints,
+        '--etcd-lease-seconds',
+        '2',
+        '--cluster-id',
+        on.clusterId,
+        '--new-cluster',
+        ...(on.coordinatorFlags?.(index) ?? []),
+      ]),
+    );
+  }
+  const coordinatorList = coordinators.map((running) => running.address).join(',');
+  for (const id of ['r1', 'r2', 'r3']) {
+    const args = ['--listen', '127.0.0.1:0', '--coordinator', coordinatorList, '--cluster-id', on.clusterId];
+    replicas.set(
+      id,
+      await startProcess([
+        'replica',
+        '--id',
+        id,
+        ...args,
+        '--dir',
+        path.join(on.directory, id),
+        ...(on.replicaFlags ?? []),
+      ]),
+    );
+  }
+  return coordinatorList;
+}
+
 /** What a client says first; a test dials with it to ask a coordinator whether it leads. */
 export const clientHello = {
   type: 'hello',

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { EtcdMembers, etcdSkipReason } from '../../src/chaos/etcd-members.js';
-import { coordinatorLeads, freePorts, type RunningProcess, startProcess, stop, waitFor } from './harness.js';
+import { coordinatorLeads, freePorts, type RunningProcess, startOnEtcd, stop, waitFor } from './harness.js';
 
 const clusterId = 'sentinel-etcd';
 
@@ -85,45 +85,18 @@ describe("every coordinator's Sentinel port names the primary (etcd home)", {
   before(async () => {
     etcd = await EtcdMembers.start(path.join(directory, 'etcd'), 3);
     sentinelPorts.push(...(await freePorts(2)));
-    for (const port of sentinelPorts) {
-      coordinators.push(
-        await startProcess([
-          'coordinator',
-          '--listen',
-          '127.0.0.1:0',
-          '--etcd',
-          etcd.endpoints,
-          '--etcd-lease-seconds',
-          '2',
-          '--cluster-id',
-          clusterId,
-          '--new-cluster',
-          '--sentinel',
-          `127.0.0.1:${port}`,
-        ]),
-      );
-    }
-    const coordinatorList = coordinators.map((running) => running.address).join(',');
-    for (const id of ['r1', 'r2', 'r3']) {
-      replicas.set(
-        id,
-        await startProcess([
-          'replica',
-          '--id',
-          id,
-          '--listen',
-          '127.0.0.1:0',
-          '--coordinator',
-          coordinatorList,
-          '--cluster-id',
-          clusterId,
-          '--dir',
-          path.join(directory, id),
-          '--resp',
-          '127.0.0.1:0',
-        ]),
-      );
-    }
+    await startOnEtcd(
+      {
+        endpoints: etcd.endpoints,
+        clusterId,
+        coordinatorCount: sentinelPorts.length,
+        directory,
+        coordinatorFlags: (index) => ['--sentinel', `127.0.0.1:${sentinelPorts[index]}`],
+        replicaFlags: ['--resp', '127.0.0.1:0'],
+      },
+      coordinators,
+      replicas,
+    );
   });
 
   after(async () => {
