@@ -12,7 +12,7 @@
 // what to use instead: the cluster is changed with `understudy`.
 
 import type { ReplicaStatus, StatusReply } from '../protocol/messages.js';
-import { formatAddress, hostAndPort } from '../transport/address.js';
+import { hostAndPort } from '../transport/address.js';
 import { lowerName } from './arguments.js';
 import { helpReply, unknownSubcommand, wrongArity } from './command-table.js';
 import { type RespReply, reply } from './replies.js';
@@ -308,7 +308,7 @@ function replicaMaps(status: StatusReply, facts: SentinelFacts): RespReply[] {
     const linked = replica.alive && master.known && master.primary.alive;
     return [
       pairs([
-        ['name', formatAddress(ip, Number(port))],
+        ['name', replica.redisAddress],
         ['ip', ip],
         ['port', port],
         ['runid', ''],

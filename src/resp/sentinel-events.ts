@@ -11,7 +11,7 @@
 
 import type { StatusReply } from '../protocol/messages.js';
 import type { ReplicaId } from '../protocol/types.js';
-import { formatAddress, hostAndPort } from '../transport/address.js';
+import { hostAndPort } from '../transport/address.js';
 
 export interface SentinelEvent {
   readonly channel: string;
@@ -44,10 +44,10 @@ export interface MasterAt {
   readonly port: string;
 }
 
-/** A replica's details; its name is `<ip>:<port>`, an IPv6 address bracketed, as Redis formats one. */
+/** A replica's details; its name is its address (`<ip>:<port>`, IPv6 bracketed, as Redis formats one). */
 function replicaDetails(address: string, master: MasterAt): string {
   const [ip, port] = hostAndPort(address);
-  return `slave ${formatAddress(ip, Number(port))} ${ip} ${port} @ ${master.name} ${master.ip} ${master.port}`;
+  return `slave ${address} ${ip} ${port} @ ${master.name} ${master.ip} ${master.port}`;
 }
 
 /** Replicas announced down that are remembered, to announce them up again (the oldest forgotten first). */

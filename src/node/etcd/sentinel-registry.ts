@@ -8,6 +8,7 @@
 // holds a new lease. Every `pollMs` it reads the prefix back. Nothing of the protocol reads it: a
 // failed put or read (etcd unavailable, or out of space) leaves the last list, and is tried again.
 
+import { parseAddress } from '../../transport/address.js';
 import type { Logger } from '../logger.js';
 import type { EtcdClient } from './etcd-client.js';
 
@@ -97,8 +98,8 @@ function peerOf(value: Buffer): SentinelPeer | null {
     if (typeof parsed !== 'object' || parsed === null) return null;
     const { runId, address } = parsed as Record<string, unknown>;
     if (typeof runId !== 'string' || !/^[0-9a-f]{40}$/.test(runId)) return null;
-    if (typeof address !== 'string' || !/^(\[[0-9a-fA-F:.%\w]+\]|[\w.-]+):\d{1,5}$/.test(address))
-      return null;
+    if (typeof address !== 'string') return null;
+    parseAddress(address); // throws for anything but host:port or [ipv6]:port
     return { runId, address };
   } catch {
     return null;
