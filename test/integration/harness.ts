@@ -362,7 +362,7 @@ export { freePort, freePorts } from '../../src/tools/free-port.js';
  * `understudy start ARGS` as a user runs it (in the foreground; it launches its own servers), with
  * the lines it prints on stdout, and on stderr, as they come. The caller stops it, by its process id.
  */
-export function launchStart(args: readonly string[]): {
+function launchStart(args: readonly string[]): {
   readonly child: ChildProcess;
   readonly lines: string[];
   readonly errorLines: string[];
@@ -375,11 +375,92 @@ export function launchStart(args: readonly string[]): {
   return { child, lines, errorLines };
 }
 
+/** `understudy start` once it said it is ready with every server it launched listening. */
+export interface StartedCluster {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  readonly errorLines: string[];
+  /** Its coordinator's port; replica k listens on port + k. */
+  readonly port: number;
+  /** The data directory of the attempt that started. */
+  readonly directory: string;
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * `understudy start` with `replicas` replicas on ports free a moment before (its own, its admin,
+ * Redis and Sentinel ports alike), once it printed its hint with every server running. Another
+ * process may take a port between the choice and the bind (a port the OS just handed out is handed to
+ * the next outgoing connection too): that is the test's set-up racing, not what it tests, so on
+ * `EADDRINUSE` it stops that start and starts again on new ports, in `directory-2`, then `-3`.
+ * Anything else that stops a server fails at once, with what start printed.
+ */
+export async function startOnFreePorts(
+  replicas: number,
+  directory: string,
+  args: readonly string[] = [],
+): Promise<StartedCluster> {
+  const attempts = 3;
+  let said = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const [port, adminPort, respPort, sentinelPort] = await freePortRuns([
+      replicas + 1,
+      replicas + 1,
+      replicas,
+      1,
+    ]);
+    if (port === undefined) throw new Error('no free ports');
+    const attemptDirectory = attempt === 1 ? directory : `${directory}-${attempt}`;
+    const launched = launchStart([
+      '--replicas',
+      String(replicas),
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+      // A cluster of the user's own service serves no Redis port, and start refuses one.
+      ...(args.includes('--service')
+        ? []
+        : ['--resp-port', String(respPort), '--sentinel-port', String(sentinelPort)]),
+      '--dir',
+      attemptDirectory,
+      ...args,
+    ]);
+    const { child, lines, errorLines } = launched;
+    let code: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (exitCode) => {
+        code = exitCode;
+        resolve(exitCode);
+      }),
+    );
+    const outcome = await waitFor(
+      'understudy start to be ready or stop',
+      () =>
+        lines.some((line) => line.startsWith('try:')) ? 'ready' : code !== undefined ? 'exited' : undefined,
+      60_000,
+    ).catch((error: unknown) => {
+      child.kill('SIGKILL');
+      throw error;
+    });
+    const serverStopped = errorLines.some((line) => / exited (with code|on )/.test(line));
+    if (outcome === 'ready' && !serverStopped)
+      return { ...launched, port, directory: attemptDirectory, exited };
+    said = [...lines, ...errorLines].slice(-40).join('\n');
+    if (code === undefined) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (!errorLines.some((line) => line.includes('EADDRINUSE'))) break;
+  }
+  throw new Error(`understudy start did not run every server; it said:\n${said}`);
+}
+
 /**
  * For each count, a first port from which that many ports in a row are free now (start takes
  * consecutive ports). Every port stays bound until all runs are found, so no two runs overlap.
  */
-export async function freePortRuns(counts: readonly number[]): Promise<number[]> {
+async function freePortRuns(counts: readonly number[]): Promise<number[]> {
   const held: Server[] = [];
   try {
     const firsts: number[] = [];

@@ -12,60 +12,20 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { canBatchServers, canTieServers } from '../../src/cli/server-spawn.js';
-import { freePortRuns, launchStart, waitFor } from './harness.js';
+import { startOnFreePorts, waitFor } from './harness.js';
 
 /** SCHED_OTHER's and SCHED_BATCH's numbers in /proc/PID/stat's policy field (linux/sched.h). */
 const schedOther = 0;
 const schedBatch = 3;
 
-/**
- * `understudy start` with two replicas on free ports, once it said it is ready with all three servers
- * running, and their pids. Ports are chosen free, then released for the servers to bind, and another
- * test running beside this one may take one first: start then goes on with the replicas that did
- * start. That is a race of the test's set-up, not what it tests, so it starts again on new ports.
- */
+/** `understudy start` with two replicas on free ports, once it is ready, and its servers' pids. */
 async function startCluster(
   directory: string,
   extraArgs: readonly string[] = [],
 ): Promise<{ start: ChildProcess; lines: string[]; servers: number[] }> {
-  const attempts = 3;
-  let lastLines: string[] = [];
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const [port, adminPort, respPort, sentinelPort] = await freePortRuns([3, 3, 2, 1]);
-    const {
-      child: start,
-      lines,
-      errorLines,
-    } = launchStart([
-      '--replicas',
-      '2',
-      '--port',
-      String(port),
-      '--admin-port',
-      String(adminPort),
-      '--resp-port',
-      String(respPort),
-      '--sentinel-port',
-      String(sentinelPort),
-      '--dir',
-      path.join(directory, `cluster-${attempt}`),
-      ...extraArgs,
-    ]);
-    try {
-      await waitFor('the cluster to be ready', () => lines.find((line) => line.startsWith('try:')));
-    } catch (error) {
-      start.kill('SIGKILL');
-      throw error;
-    }
-    assert.ok(start.pid !== undefined);
-    const servers = childrenOf(start.pid);
-    if (servers.length === 3) return { start, lines, servers };
-    lastLines = [...lines, ...errorLines.slice(-20)];
-    cleanUp(start, servers, null);
-  }
-  throw new Error(
-    `start never ran all three servers in ${attempts} attempts; the last said:\n${lastLines.join('\n')}`,
-  );
+  const { child: start, lines } = await startOnFreePorts(2, path.join(directory, 'cluster'), extraArgs);
+  assert.ok(start.pid !== undefined);
+  return { start, lines, servers: childrenOf(start.pid) };
 }
 
 /** Kills what a test left running (only if it failed) and removes its folder, if named. */

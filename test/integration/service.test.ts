@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { CoordinatorServer, ReplicaServer, ReplicatedClient, RequestRefusedError } from '../../src/index.js';
 import { dial, transportCounters } from '../../src/transport/index.js';
 import createCounter, { service as counterService } from '../fixtures/counter-service.js';
-import { freePortRuns, launchStart, replicaHello, runCli, startProcess, stop, waitFor } from './harness.js';
+import { replicaHello, runCli, startOnFreePorts, startProcess, stop, waitFor } from './harness.js';
 
 const counterModule = fileURLToPath(new URL('../fixtures/counter-service.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'understudy-service-'));
@@ -201,25 +201,15 @@ describe('a bad service module stops the command before anything runs', () => {
 });
 
 test('understudy start --service runs a whole cluster of that service', async () => {
-  const [port] = await freePortRuns([3]);
-  const { child, lines } = launchStart([
-    '--replicas',
-    '2',
-    '--port',
-    String(port),
-    '--dir',
-    path.join(root, 'start'),
+  const { child, lines, port, exited } = await startOnFreePorts(2, path.join(root, 'start'), [
     '--service',
     counterModule,
   ]);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let client: ReplicatedClient | null = null;
   try {
-    const hint = await waitFor('the cluster to be ready', () =>
-      lines.find((line) => line.startsWith('try:')),
-    );
+    const hint = lines.find((line) => line.startsWith('try:'));
     assert.match(
-      hint,
+      hint ?? '',
       /a ReplicatedClient with coordinator 127\.0\.0\.1:\d+ \(service "counter" version 1\)/,
     );
     client = await ReplicatedClient.connect({ coordinator: `127.0.0.1:${port}`, deadlineMs: 20_000 });

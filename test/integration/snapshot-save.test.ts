@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { keyValueStoreOfSnapshot, textValueOf } from '../../src/state-machine/index.js';
 import { readSavedSnapshot } from '../../src/storage/saved-snapshot.js';
-import { freePortRuns, LocalCluster, launchStart, runCli, waitFor } from './harness.js';
+import { LocalCluster, runCli, startOnFreePorts, waitFor } from './harness.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -90,25 +90,13 @@ test('a snapshot saved under load holds every acknowledged write, and a cluster 
   assert.match(checked.stderr, /CRC mismatch/);
 
   // A new cluster from the file, as a user starts one.
-  const [port, resp, admin, sentinel] = await freePortRuns([4, 3, 4, 1]);
-  const { child, lines } = launchStart([
-    '--restore',
-    file,
-    '--dir',
+  const { child, lines, port, exited, directory } = await startOnFreePorts(
+    3,
     path.join(cluster.directory, 'restored'),
-    '--port',
-    String(port),
-    '--resp-port',
-    String(resp),
-    '--admin-port',
-    String(admin),
-    '--sentinel-port',
-    String(sentinel),
-  ]);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    ['--restore', file],
+  );
   let restored: Client | null = null;
   try {
-    await waitFor('the restored cluster', () => lines.find((line) => line.startsWith('try:')));
     assert.ok(lines.some((line) => line.includes(`restored r1, r2, r3 from ${file}`)));
     const restoredClient = await Client.connect({ coordinator: `127.0.0.1:${port}`, deadlineMs: 20_000 });
     restored = restoredClient;
@@ -134,13 +122,7 @@ test('a snapshot saved under load holds every acknowledged write, and a cluster 
   assert.equal(await client.get(encoder.encode('after-restore')), null);
 
   // Restoring into a directory that holds something is refused, and changes nothing.
-  const again = await runCli([
-    'snapshot',
-    'restore',
-    file,
-    '--dir',
-    path.join(cluster.directory, 'restored', 'r1'),
-  ]);
+  const again = await runCli(['snapshot', 'restore', file, '--dir', path.join(directory, 'r1')]);
   assert.equal(again.code, 2, again.stderr);
   assert.match(again.stderr, /is not empty: a snapshot is restored only into a new data directory/);
 });
