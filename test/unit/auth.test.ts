@@ -418,7 +418,9 @@ describe('AUTH on the Redis port', () => {
     assert.match(asClient[6] ?? '', /^\$\d+$/, "its own connection's line is its own to see");
     assert.equal(transportCounters.requestsRefused.not_admin, notAdmin + 5);
     const asAdmin = await exchange([`AUTH ${admin.token}`, 'SLOWLOG LEN', 'CLIENT LIST'], 4);
-    assert.deepEqual(asAdmin.slice(0, 2), ['+OK', ':0']);
+    assert.equal(asAdmin[0], '+OK');
+    // Its length, whatever it is: on a busy machine any command here may have been slow enough.
+    assert.match(asAdmin[1] ?? '', /^:\d+$/);
     assert.match(asAdmin[3] ?? '', /user=ops /);
     assert.equal(transportCounters.requestsRefused.not_admin, notAdmin + 5);
   });

@@ -1280,37 +1280,46 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
   test('SLOWLOG keeps the commands that took 10 ms or more, newest first, a pipeline as one entry; LATENCY reports no events', async () => {
     // Every command that needs the cluster fails after 30 ms here: slow, and logged whatever its answer.
     const { port } = await startPort(unreachableBackend(30), servers);
-    const fast = await oneByOne(port, ['CLIENT SETNAME probe', 'PING', 'SLOWLOG LEN']);
-    assert.deepEqual(fast, ['OK', 'PONG', 0]);
+    // A busy machine may hold up any command past 10 ms: an entry may name one. What must hold is
+    // that every entry took at least the threshold, and that each slow command is there.
+    const fast = await oneByOne(port, ['CLIENT SETNAME probe', 'PING', 'SLOWLOG GET -1']);
+    assert.deepEqual(fast.slice(0, 2), ['OK', 'PONG']);
+    for (const entry of fast[2] as RedisReply[][]) {
+      assert.ok((entry[2] as number) >= 10_000, `${String((entry[3] as Buffer[])[0])} took less than 10 ms`);
+    }
     await oneByOne(port, ['GET first']);
     await exchange(port, 'GET a\r\nGET b\r\nGET c\r\n', lines(3));
     const replies = await oneByOne(port, ['SLOWLOG LEN', 'SLOWLOG GET', 'SLOWLOG GET 1', 'SLOWLOG GET -1']);
-    assert.equal(replies[0], 2);
-    const [newest, oldest] = replies[1] as [RedisReply[], RedisReply[]];
+    const everyEntry = replies[3] as RedisReply[][];
+    assert.equal(everyEntry.length, replies[0], 'GET -1: every entry');
+    const gets = everyEntry.filter((entry) => String((entry[3] as Buffer[])[0]) === 'GET');
+    assert.equal(gets.length, 2);
+    const [newest, oldest] = gets as [RedisReply[], RedisReply[]];
     assert.deepEqual((newest[3] as Buffer[]).map(String), ['GET', 'a', '... (2 more pipelined commands)']);
     assert.deepEqual((oldest[3] as Buffer[]).map(String), ['GET', 'first']);
-    assert.equal(newest[0], 1, 'ids count up');
-    assert.equal(oldest[0], 0);
+    assert.ok((newest[0] as number) > (oldest[0] as number), 'ids count up');
     assert.ok((oldest[2] as number) >= 10_000, 'microseconds, at least the threshold');
     assert.ok(Math.abs((oldest[1] as number) - Date.now() / 1000) < 60, 'a Unix time in seconds');
     assert.match(String(oldest[4]), /^127\.0\.0\.1:\d+$/);
     assert.equal(String(oldest[5]), '', 'the connection that sent it had no name');
-    assert.equal((replies[2] as RedisReply[]).length, 1);
-    assert.equal((replies[3] as RedisReply[]).length, 2, 'GET -1: every entry');
+    assert.deepEqual(replies[1], everyEntry.slice(0, 10), 'GET: the newest ten');
+    assert.deepEqual(replies[2], everyEntry.slice(0, 1), 'GET 1: the newest');
     const more = await oneByOne(port, [
       'SLOWLOG GET -5',
       'SLOWLOG RESET',
-      'SLOWLOG LEN',
+      'SLOWLOG GET -1',
       'SLOWLOG NOPE',
       'LATENCY LATEST',
       'LATENCY HISTORY command',
       'LATENCY RESET',
       'LATENCY DOCTOR',
     ]);
-    assert.deepEqual(more.map(messageOf), [
+    // Emptied: whatever is there now (the RESET itself, on a busy machine) came after it.
+    const afterReset = more[2] as RedisReply[][];
+    assert.ok(afterReset.every((entry) => String((entry[3] as Buffer[])[0]) === 'SLOWLOG'));
+    assert.deepEqual([...more.slice(0, 2), ...more.slice(3)].map(messageOf), [
       'ERR count should be greater than or equal to -1',
       'OK',
-      0,
       "ERR unknown subcommand 'NOPE'. Try SLOWLOG HELP.",
       [],
       [],
