@@ -535,10 +535,8 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
       assert.equal(sampleValue(samples, 'redis_connected_slaves'), 2);
       assert.ok(sampleValue(samples, 'redis_connected_clients') >= 1);
       assert.equal(sampleValue(samples, 'redis_aof_enabled'), 1);
-      assert.equal(
-        sampleValue(samples, 'redis_slowlog_length'),
-        Number((await cli('SLOWLOG', 'LEN')).stdout),
-      );
+      // The log only grows here (nothing resets it), and a command the scrape waited on may join it.
+      assert.ok(sampleValue(samples, 'redis_slowlog_length') <= Number((await cli('SLOWLOG', 'LEN')).stdout));
       assert.ok(sampleValue(samples, 'redis_config_maxclients') > 0);
       // The three SETs above went to this port (INFO commandstats); other tests' commands too, perhaps.
       assert.ok(sampleValue(samples, 'redis_commands_total', { cmd: 'set' }) >= sizes.size);
