@@ -17,6 +17,8 @@ const FILLER_VALUE_BYTES = 1_000_000;
 const FILLER_PUTS_MAX = 200;
 /** What etcd answers a write past its space quota (its NOSPACE alarm). */
 const SPACE_EXCEEDED = /database space exceeded/;
+/** How soon the alarm etcd raises as it refuses a write must be listed, before a fill raises it. */
+const ALARM_SEEN_WITHIN_MS = 1000;
 /** One call of etcd's gateway: a defragmentation of a filled member takes a few seconds at most. */
 const GATEWAY_TIMEOUT_MS = 30_000;
 
@@ -152,20 +154,43 @@ export class EtcdMembers {
   }
 
   /**
-   * Fills etcd past its space quota with large values under `prefix` until it refuses a write (its
-   * NOSPACE alarm): from then on it refuses every write, as when something else filled it. Returns
-   * how many values it took; throws if it never refused.
+   * Fills etcd past its space quota with large values under `prefix` until it refuses a write, then
+   * makes sure its NOSPACE alarm stands: from then on it refuses every write, as when something else
+   * filled it. etcd raises the alarm itself as it refuses, but does not look at whether the raise
+   * took; without the alarm, a member whose database is a little smaller than the quota still takes a
+   * small write (chaos seed 20262287: an election and a view stored mid-hold). So if none stands, the
+   * fill raises it as etcd would (`raised`). Throws if etcd never refused.
    */
-  async fill(prefix: string): Promise<number> {
+  async fill(prefix: string): Promise<{ values: number; raised: boolean }> {
     const value = Buffer.alloc(FILLER_VALUE_BYTES, 0x78).toString('base64');
     for (let at = 0; at < FILLER_PUTS_MAX; at++) {
       const answer = await this.gateway('kv/put', { key: base64(`${prefix}${at}`), value });
       if (typeof answer.error === 'string') {
-        if (SPACE_EXCEEDED.test(answer.error)) return at;
-        throw new Error(`etcd refused a filler value for another reason: ${answer.error}`);
+        if (!SPACE_EXCEEDED.test(answer.error))
+          throw new Error(`etcd refused a filler value for another reason: ${answer.error}`);
+        return { values: at, raised: await this.raiseNoSpace() };
       }
     }
     throw new Error(`etcd took ${FILLER_PUTS_MAX} values of ${FILLER_VALUE_BYTES} bytes and still had room`);
+  }
+
+  /** Raises the NOSPACE alarm unless it stands within a moment; whether it had to. */
+  async raiseNoSpace(): Promise<boolean> {
+    const endMs = performance.now() + ALARM_SEEN_WITHIN_MS;
+    do {
+      if (await this.outOfSpace()) return false;
+      await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
+    } while (performance.now() < endMs);
+    const { header } = (await this.gateway('maintenance/status', {})) as { header?: { member_id?: string } };
+    if (header?.member_id === undefined) throw new Error('etcd answered no member id');
+    const raised = await this.gateway('maintenance/alarm', {
+      action: 'ACTIVATE',
+      alarm: 'NOSPACE',
+      memberID: header.member_id,
+    });
+    if (typeof raised.error === 'string') throw new Error(`etcd refused to raise NOSPACE: ${raised.error}`);
+    if (!(await this.outOfSpace())) throw new Error('etcd took the NOSPACE alarm and does not list it');
+    return true;
   }
 
   /** Whether a member has raised the NOSPACE alarm. */

@@ -349,10 +349,12 @@ export interface FaultChecks {
   /**
    * etcd-full: times etcd was filled past its quota, those in which a view was installed all the same
    * while its NOSPACE alarm stood (each a problem), those in which the alarm did not stand through the
-   * hold (etcd took writes then: a view stored meanwhile is not counted), and the coordinators' log
-   * lines saying it was out of space.
+   * hold (etcd took writes then: a view stored meanwhile is not counted), those in which etcd refused
+   * a filler value but raised no alarm (the nemesis raised it), and the coordinators' log lines saying
+   * it was out of space.
    */
   etcdFills: number;
+  etcdFullAlarmsRaised: number;
   etcdFullViewsInstalled: number;
   etcdFullAlarmsLapsed: number;
   etcdFullRefusals: number;
@@ -392,6 +394,7 @@ export const noFaultChecks = (): FaultChecks => ({
   etcdFills: 0,
   etcdFullViewsInstalled: 0,
   etcdFullAlarmsLapsed: 0,
+  etcdFullAlarmsRaised: 0,
   etcdFullRefusals: 0,
   forgets: 0,
   forgotten: 0,
@@ -2062,11 +2065,12 @@ class Planner {
         const logsFrom = new Map(
           cluster.coordinatorNames.map((name) => [name, logSize(cluster.coordinatorNamed(name).logPath)]),
         );
-        const values = await etcd.fill(ETCD_FILLER_PREFIX);
+        const { values, raised } = await etcd.fill(ETCD_FILLER_PREFIX);
         checks.etcdFills += 1;
+        if (raised) checks.etcdFullAlarmsRaised += 1;
         return {
           record: fault,
-          holdDescription: `${values} values of 1 MB; full for ${seconds(holdMs)}`,
+          holdDescription: `${values} values of 1 MB${raised ? ' (etcd refused one, yet raised no alarm: the nemesis raised NOSPACE)' : ''}; full for ${seconds(holdMs)}`,
           hold: async (signal) => {
             // A view stored just before the quota was reached may still be on its way to the polls.
             await sleepUnlessAborted(ETCD_FULL_SETTLE_MS, signal);
@@ -2076,8 +2080,8 @@ class Planner {
             const after = monitor.highestViewNumber;
             const alarmAtEnd = await alarmStands();
             if (after <= before) return;
-            // A refused fill raises the alarm, and only `free` disarms it; etcd takes writes while it
-            // does not stand (seen once: seed 20262287), and a view stored then is no fault of ours.
+            // The fill made sure the alarm stands, and only `free` disarms it; should it lapse all the
+            // same, etcd takes writes, and a view stored then is no fault of ours.
             if (alarmAtStart === false || alarmAtEnd === false) {
               checks.etcdFullAlarmsLapsed += 1;
               log(

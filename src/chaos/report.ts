@@ -345,7 +345,8 @@ export function formatReport(report: ChaosReport): string {
   if (loss.etcdFills > 0) {
     lines.push(
       `etcd-full: etcd filled past its quota ${loss.etcdFills} times, a view installed while full in ${loss.etcdFullViewsInstalled}, ` +
-        `its NOSPACE alarm not standing through the hold in ${loss.etcdFullAlarmsLapsed}; ` +
+        `its NOSPACE alarm not standing through the hold in ${loss.etcdFullAlarmsLapsed}, ` +
+        `raised by the nemesis (etcd refused a value, yet raised none) in ${loss.etcdFullAlarmsRaised}; ` +
         `coordinators said it was out of space ${loss.etcdFullRefusals} times`,
     );
   }

@@ -60,7 +60,7 @@ test('etcd past its quota: writes go on, no failover until space is freed, then 
   for (let at = 0; at < 20; at++) await write(`before-${at}`);
 
   // Fill etcd past its quota with values of 1 MB until it refuses.
-  assert.ok((await etcd.fill('/junk/')) > 0);
+  assert.ok((await etcd.fill('/junk/')).values > 0);
   assert.ok(await etcd.outOfSpace(), 'the NOSPACE alarm is raised');
 
   // The primary keeps serving: no write of etcd's is needed for that.
@@ -112,4 +112,32 @@ test('etcd past its quota: writes go on, no failover until space is freed, then 
   assert.ok(after.number > whole.number);
   await write('after-the-failover');
   for (const key of written) assert.equal(await connected.getText(key), `value of ${key}`, key);
+});
+
+test('a NOSPACE alarm a client raises holds etcd full as a filled database does, until it is freed', {
+  skip: etcdSkipReason(),
+}, async (t) => {
+  // What the chaos runner's etcd-full relies on when etcd refuses a filler value but raises no alarm.
+  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-etcd-alarm-'));
+  const etcd = await EtcdMembers.start(path.join(directory, 'etcd'), 1);
+  t.after(async () => {
+    await etcd.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+  const [endpoint] = etcd.urls as [string];
+  const put = async (key: string): Promise<unknown> => {
+    const response = await fetch(`${endpoint}/v3/kv/put`, {
+      method: 'POST',
+      body: JSON.stringify({ key: Buffer.from(key).toString('base64'), value: 'dg==' }),
+    });
+    return ((await response.json()) as { error?: unknown }).error;
+  };
+  assert.equal(await put('/before'), undefined);
+  assert.equal(await etcd.raiseNoSpace(), true, 'no alarm stood: it raised one');
+  assert.equal(await etcd.outOfSpace(), true);
+  assert.match(String(await put('/while-raised')), /database space exceeded/);
+  assert.equal(await etcd.raiseNoSpace(), false, 'the alarm stands already');
+  await etcd.free('/nothing-filled/');
+  assert.equal(await etcd.outOfSpace(), false);
+  assert.equal(await put('/after'), undefined);
 });
