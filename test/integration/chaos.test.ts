@@ -32,8 +32,6 @@ const clientHello: Hello = {
   protocolVersion: PROTOCOL_VERSION,
   peer: { kind: 'client' },
 };
-/** Long enough for a frame to cross loopback and the proxy several times over. */
-const quietMs = 300;
 /** The first fault of this seed's disk-hang run freezes the primary's disk. */
 const SEED_DISK_HANG = 2;
 /** The first fault of this seed's disk-hang run freezes the coordinator's disk and kills the primary. */
@@ -124,7 +122,11 @@ describe('the fault-injecting proxy', { concurrency: false }, () => {
     const connection = await dialThroughProxy(); // the handshake completed through the proxy
     const droppedBefore = proxy.counters.framesDropped;
     for (let sequence = 1; sequence <= 10; sequence++) connection.send({ type: 'echo', sequence });
-    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    await waitFor(
+      'the ten frames dropped',
+      () => (proxy.counters.framesDropped >= droppedBefore + 10 ? true : undefined),
+      5000,
+    );
     assert.equal(serverConnections.length, 1, 'the Hello reached the server');
     assert.deepEqual(received, []);
     assert.equal(proxy.counters.framesDropped, droppedBefore + 10);
@@ -155,13 +157,21 @@ describe('the fault-injecting proxy', { concurrency: false }, () => {
     proxy.setOneWayCuts({ toTarget: [], toSource: ['client'] });
     for (let sequence = 1; sequence <= 5; sequence++) connection.send({ type: 'echo', sequence });
     await waitFor('the requests', () => (received.length === 5 ? true : undefined), 5000);
-    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    await waitFor(
+      'the five answers cut',
+      () => (proxy.counters.framesCutOneWay >= cutBefore + 5 ? true : undefined),
+      5000,
+    );
     assert.deepEqual(echoes, []);
 
     // The clients' frames to the server are dropped: nothing arrives, nothing comes back.
     proxy.setOneWayCuts({ toTarget: ['client'], toSource: [] });
     for (let sequence = 6; sequence <= 10; sequence++) connection.send({ type: 'echo', sequence });
-    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    await waitFor(
+      'the five requests cut',
+      () => (proxy.counters.framesCutOneWay >= cutBefore + 10 ? true : undefined),
+      5000,
+    );
     assert.deepEqual(received, [1, 2, 3, 4, 5]);
     assert.equal(proxy.counters.framesCutOneWay, cutBefore + 10);
 

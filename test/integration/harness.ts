@@ -17,7 +17,7 @@ import type { Hello } from '../../src/protocol/messages.js';
 import type { ServiceIdentity } from '../../src/protocol/service-identity.js';
 import { replicaId } from '../../src/protocol/types.js';
 import { keyValueService } from '../../src/state-machine/kv-service.js';
-import { bindLoopback, closeAll } from '../../src/tools/free-port.js';
+import { bindDrawn, bindLoopback, closeAll, freePort } from '../../src/tools/free-port.js';
 import { dial, PROTOCOL_VERSION } from '../../src/transport/index.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/understudy.js', import.meta.url));
@@ -265,7 +265,9 @@ export class LocalCluster {
   }
 
   async startCoordinator(): Promise<void> {
-    const listen = this.coordinatorAddress === '' ? '127.0.0.1:0' : this.coordinatorAddress;
+    // A port drawn apart from the OS's ephemeral range: a test may restart the coordinator on it while
+    // replicas keep dialling it, and the OS could hand an ephemeral one to an outgoing connection.
+    const listen = this.coordinatorAddress === '' ? `127.0.0.1:${await freePort()}` : this.coordinatorAddress;
     this.coordinator = await startProcess([
       'coordinator',
       '--listen',
@@ -473,8 +475,7 @@ async function freePortRuns(counts: readonly number[]): Promise<number[]> {
 
 async function holdPortRun(count: number, held: Server[]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const first = await bindLoopback(0);
-    if (first === null) continue;
+    const first = await bindDrawn();
     const run = [first.server];
     for (let port = first.port + 1; port < first.port + count && port <= 65_535; port++) {
       const next = await bindLoopback(port);
