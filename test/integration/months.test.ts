@@ -249,7 +249,16 @@ describe('run for months', { concurrency: false }, () => {
         deadlineMs: 1500,
         attemptTimeoutMs: 500,
       });
-      await impatient.put('k', 'before');
+      // Its deadline is short for the write below; on a busy machine this first one may need again.
+      await waitFor(
+        'a first write',
+        () =>
+          impatient.put('k', 'before').then(
+            () => true,
+            () => undefined,
+          ),
+        30_000,
+      );
       // The backup and the coordinator stop: the write reaches the primary, but it cannot commit
       // (the backup does not ack) and no new view can drop the backup before the deadline.
       const backup = cluster.replicas.get(view.backups[0] ?? '');

@@ -706,8 +706,9 @@ describe('the Redis port of a real cluster', { concurrency: false }, () => {
         ['0', '4x'],
       ],
     );
-    // One entry for 15 commands (and room for one more the cluster may log meanwhile, a session).
-    assert.ok((await offset()) - before <= 2, 'the pipeline took one log entry, not one per command');
+    // One entry for 15 commands, and room for a few the cluster may log meanwhile (a session, the
+    // deletion of a key whose time ran out, from the tests before).
+    assert.ok((await offset()) - before <= 5, 'the pipeline took one log entry, not one per command');
     // A transaction (ioredis's multi: MULTI, the commands, EXEC) is one whole sequence.
     const transaction = await backup.multi().set('tx', '1').incr('tx').incr('piped:3').get('tx').exec();
     assert.deepEqual(
