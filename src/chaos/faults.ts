@@ -623,7 +623,8 @@ class Planner {
    * backup, under the load and the other faults. A refusal is an answer too (another fault may have
    * taken the backup down); a switchover that says it is done must have installed a view the target leads.
    * Where a coordinator serves a Sentinel port, half of them are asked there instead, as `SENTINEL
-   * FAILOVER` (the coordinator picks the backup; OK means under way, so only the answer is recorded).
+   * FAILOVER` (the coordinator picks the backup; OK means under way, or done where a standby handed it
+   * to the leader, so only the answer is recorded).
    */
   private planSwitchover(): PlannedFault | null {
     const backups = this.view?.backups ?? [];

@@ -524,7 +524,15 @@ async function withSentinelPort(
             stopLeader?.();
           };
         },
-        switchover: (to, by) => coordinator.switchover(to, by),
+        // A standby hands SENTINEL FAILOVER to the leader, as any Sentinel of a deployment takes it.
+        switchover: (to, by) => {
+          if (coordinator.leading || leader === null) return coordinator.switchover(to, by);
+          logger.info(
+            { to, ...(by === null ? {} : { by }) },
+            'SENTINEL FAILOVER handed to the leading coordinator',
+          );
+          return leader.switchover(to);
+        },
         otherSentinels: () => registry?.peers() ?? [],
       },
       masterName: flags.clusterId,

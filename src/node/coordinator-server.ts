@@ -42,7 +42,6 @@ import {
   parseAddress,
   parseCoordinatorRequest,
   parseHeartbeat,
-  parseStatusRequest,
   type Refusal,
   type TlsMaterial,
 } from '../transport/index.js';
@@ -236,7 +235,7 @@ export class CoordinatorServer {
           if (server.acting() === null) connection.close();
           else if (peer.kind === 'replica') server.acceptReplica(peer.id, connection);
           else if (peer.kind === 'client') server.acceptClient(connection, principal);
-          else server.acceptCoordinator(connection);
+          else server.acceptCoordinator(connection, switchoverFromPeers(options));
         },
       });
     } catch (error) {
@@ -440,12 +439,32 @@ export class CoordinatorServer {
 
   /**
    * Another coordinator of the cluster (a standby, for its Sentinel port: LeaderStatus): it may ask
-   * for the status, and nothing else; it proved membership in the handshake as replicas do.
+   * for the status, and hand over a SENTINEL FAILOVER it took (it checked the token that asked) when
+   * `switchovers` says one may; it proved membership in the handshake as replicas do. A forget from
+   * one is refused as bad input.
    */
-  private acceptCoordinator(connection: MessageConnection): void {
+  private acceptCoordinator(connection: MessageConnection, switchovers: string | null): void {
     this.serveInTerm(connection, (term, raw) => {
-      const { id } = parseStatusRequest(raw);
-      connection.send({ ...term.core.status(id), service: term.service.service });
+      const request = parseCoordinatorRequest(raw);
+      if (request.type === 'status_request') {
+        connection.send({ ...term.core.status(request.id), service: term.service.service });
+        return;
+      }
+      if (request.type !== 'switchover_request')
+        throw new BadFrameError(`a coordinator peer may not send ${request.type}`);
+      if (switchovers !== null) {
+        this.logger.warn({ to: request.to }, `a standby's switchover refused: ${switchovers}`);
+        connection.send(
+          switchoverReply(request.id, { ok: false, to: request.to, message: switchovers, view: null }),
+        );
+        return;
+      }
+      const refused = this.startSwitchover(term, request.to, {
+        by: 'SENTINEL FAILOVER at a standby coordinator',
+      });
+      if (refused !== null) connection.send(switchoverReply(request.id, refused));
+      else this.switchoverWaiters.push({ connection, id: request.id });
+      this.flush(term);
     });
   }
 
@@ -662,6 +681,17 @@ function notAdminRefusal(principal: Principal | null, what: string): string | nu
 
 function forgetReply(id: number, outcome: ForgetOutcome): ForgetReply {
   return { type: 'forget_reply', id, ok: outcome.ok, message: outcome.message };
+}
+
+/**
+ * Whether a coordinator peer's switchover is taken (null), or why not: with tokens asked, a switchover
+ * takes an admin token, which a standby checked; but a peer proves it is a coordinator only with a
+ * cluster secret or TLS, and without either anyone could say it is one.
+ */
+function switchoverFromPeers(options: CoordinatorServerOptions): string | null {
+  if (options.credentials === undefined) return null;
+  if (options.clusterSecret !== undefined || options.tls !== undefined) return null;
+  return 'tokens are asked, and coordinators prove themselves to each other only with a cluster secret or TLS: ask the leading coordinator';
 }
 
 function switchoverReply(id: number, outcome: SwitchoverOutcome): SwitchoverReply {

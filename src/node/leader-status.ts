@@ -6,12 +6,19 @@
 // or its certificate, as members do), asks for the status every `pollMs`, and answers from the last
 // reply for `staleMs`; past that, or while no leader is known, it knows nothing. The leader is the
 // one that decides and stores views, so a standby's answer is the leader's, at most one poll late.
+// A SENTINEL FAILOVER the standby's port is asked goes to the leader over the same connection, and
+// is answered as the leader answers it (once done), as any Sentinel of a deployment takes one.
 
-import type { Hello, StatusReply } from '../protocol/messages.js';
+import type { SwitchoverOutcome } from '../protocol/effects.js';
+import type { Hello, StatusReply, SwitchoverReply } from '../protocol/messages.js';
+import type { ReplicaId } from '../protocol/types.js';
 import type { MessageConnection } from '../transport/connection.js';
 import { type DialOptions, dial } from '../transport/dial.js';
-import { parseStatusReply } from '../transport/validate.js';
+import { parseStatusReply, parseSwitchoverReply } from '../transport/validate.js';
 import type { Logger } from './logger.js';
+
+/** How long a switchover handed to the leader is waited for: a handoff takes about a second. */
+const SWITCHOVER_ANSWER_MS = 30_000;
 
 export interface LeaderStatusOptions {
   /** The leader's address, or null while this process leads or no leader is known. */
@@ -39,6 +46,8 @@ export class LeaderStatus {
   #latest: { readonly status: StatusReply; readonly atMs: number } | null = null;
   /** What listeners last heard of: the view number and the primary's Redis address. */
   #told = '';
+  /** Switchovers handed to the leader, by request id: each one's answer. */
+  readonly #switchovers = new Map<number, (answer: Omit<SwitchoverOutcome, 'to'>) => void>();
 
   constructor(options: LeaderStatusOptions) {
     this.#options = options;
@@ -63,6 +72,40 @@ export class LeaderStatus {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#drop();
+  }
+
+  /**
+   * Hands a switchover to `to` to the leader (SENTINEL FAILOVER at a standby), over the connection
+   * the status comes by; resolves with null once the leader says it is done, or with why not. Never
+   * rejects.
+   */
+  switchover(to: ReplicaId): Promise<SwitchoverOutcome | null> {
+    const connection = this.#connection;
+    const refused = (message: string): SwitchoverOutcome => ({ ok: false, to, message, view: null });
+    if (connection === null) {
+      const leader =
+        this.#address === null
+          ? 'no leading coordinator is known'
+          : `the leader at ${this.#address} is not reachable`;
+      return Promise.resolve(refused(`this coordinator stands by and ${leader}; ask the leader`));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#switchovers.delete(id);
+        resolve(
+          refused(
+            `the leader at ${this.#address} did not answer within ${SWITCHOVER_ANSWER_MS / 1000} s; the switchover may still happen`,
+          ),
+        );
+      }, SWITCHOVER_ANSWER_MS);
+      this.#switchovers.set(id, (answer) => {
+        clearTimeout(timer);
+        this.#switchovers.delete(id);
+        resolve(answer.ok ? null : { ...answer, to });
+      });
+      connection.send({ type: 'switchover_request', id, to });
+    });
   }
 
   #poll(): void {
@@ -101,6 +144,7 @@ export class LeaderStatus {
           if (this.#connection !== connection) return;
           this.#connection = null;
           this.#asked = null;
+          this.#leaderGone(address);
         };
         this.#poll();
       },
@@ -115,6 +159,10 @@ export class LeaderStatus {
   }
 
   #answered(connection: MessageConnection, raw: unknown): void {
+    if (isSwitchoverReply(raw)) {
+      this.#switchoverAnswered(connection, raw);
+      return;
+    }
     let status: StatusReply;
     try {
       status = parseStatusReply(raw);
@@ -136,9 +184,42 @@ export class LeaderStatus {
     for (const listener of this.#listeners) listener();
   }
 
+  #switchoverAnswered(connection: MessageConnection, raw: unknown): void {
+    let answer: SwitchoverReply;
+    try {
+      answer = parseSwitchoverReply(raw);
+    } catch (error) {
+      this.#options.logger.warn(
+        { leader: this.#address, error: error instanceof Error ? error.message : String(error) },
+        "the leader's switchover answer could not be read; dialling it again",
+      );
+      connection.close();
+      return;
+    }
+    this.#switchovers.get(answer.id)?.({ ok: answer.ok, message: answer.message, view: answer.view });
+  }
+
+  /** The switchovers handed to a leader whose connection closed: each told it may still happen. */
+  #leaderGone(address: string): void {
+    for (const [id, answer] of this.#switchovers) {
+      answer({
+        ok: false,
+        message: `the connection to the leader at ${address} closed before it answered; the switchover may still happen`,
+        view: null,
+      });
+      this.#switchovers.delete(id);
+    }
+  }
+
   #drop(): void {
+    const address = this.#address;
     this.#connection?.close();
     this.#connection = null;
     this.#asked = null;
+    if (address !== null) this.#leaderGone(address);
   }
+}
+
+function isSwitchoverReply(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'switchover_reply';
 }

@@ -72,8 +72,11 @@ export interface SentinelSource {
   status(): StatusReply;
   /** Calls `listener` after each new view is stored and sent; returns what stops it. */
   onViewChange(listener: () => void): () => void;
-  /** Starts a switchover to `to` (`by`: the token's name); the refusal, or null once under way. */
-  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null;
+  /**
+   * Starts a switchover to `to` (`by`: the token's name); the refusal, or null once under way. A
+   * standby hands it to the leader and answers once the leader does.
+   */
+  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null | Promise<SwitchoverOutcome | null>;
   /** The cluster's other coordinators' Sentinel ports (none with the directory home). */
   otherSentinels(): readonly OtherSentinel[];
 }
@@ -104,7 +107,12 @@ interface SentinelConnection {
   name: string | null;
   readonly channels: Set<string>;
   readonly patterns: Set<string>;
+  /** Replies still being awaited (a forwarded SENTINEL FAILOVER): later ones are written after them. */
+  pending: Promise<void> | null;
 }
+
+/** A reply now, or one awaited (SENTINEL FAILOVER at a standby). */
+type Answer = RespReply | Promise<RespReply>;
 
 /** Commands a subscribed connection may send (RESP2). */
 const whileSubscribed: ReadonlySet<string> = new Set([
@@ -203,6 +211,7 @@ export class SentinelServer {
       name: null,
       channels: new Set(),
       patterns: new Set(),
+      pending: null,
     };
     this.#connections.add(connection);
     const parser = new RespParser();
@@ -210,37 +219,58 @@ export class SentinelServer {
     socket.on('data', (chunk: Buffer) => {
       if (ended) return; // after QUIT or a protocol error, what else comes is not read
       const { commands, error } = parser.push(chunk);
-      const answers: Buffer[] = [];
+      const answers: Answer[] = [];
       let quitting = false;
       for (const command of commands) {
         const name = lowerName(command[0] as Buffer);
-        answers.push(encodeReply(this.#answerOrRefuse(name, command, connection)));
+        answers.push(this.#answerOrRefuse(name, command, connection));
         if (name === 'quit') {
           quitting = true;
           break;
         }
       }
       if (error !== null && !quitting) {
-        answers.push(encodeReply(reply.error(`ERR ${error.message}`)));
+        answers.push(reply.error(`ERR ${error.message}`));
         quitting = true;
       }
-      const bytes = Buffer.concat(answers);
-      if (quitting) {
-        ended = true;
-        socket.end(bytes);
+      if (quitting) ended = true;
+      const send = (replies: readonly RespReply[]) => {
+        const bytes = Buffer.concat(replies.map(encodeReply));
+        if (quitting) {
+          socket.end(bytes);
+          return;
+        }
+        // A client that sends without reading is not read until its replies are taken.
+        if (bytes.length > 0 && !socket.write(bytes)) {
+          socket.pause();
+          socket.once('drain', () => socket.resume());
+        }
+      };
+      if (connection.pending === null && answers.every((answer) => !(answer instanceof Promise))) {
+        send(answers as RespReply[]);
         return;
       }
-      // A client that sends without reading is not read until its replies are taken.
-      if (bytes.length > 0 && !socket.write(bytes)) {
-        socket.pause();
-        socket.once('drain', () => socket.resume());
-      }
+      // In order: after what is still awaited, once each of these is answered.
+      const sent = (connection.pending ?? Promise.resolve())
+        .then(() => Promise.all(answers))
+        .then(send, (failure: unknown) => {
+          // A source's bug: the connection cannot be answered in order any more.
+          this.options.logger.warn(
+            { error: String(failure) },
+            'a Sentinel reply failed; closing the connection',
+          );
+          socket.destroy();
+        });
+      connection.pending = sent;
+      void sent.then(() => {
+        if (connection.pending === sent) connection.pending = null;
+      });
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.#connections.delete(connection));
   }
 
-  #answerOrRefuse(name: string, args: Buffer[], connection: SentinelConnection): RespReply {
+  #answerOrRefuse(name: string, args: Buffer[], connection: SentinelConnection): Answer {
     try {
       return this.#answer(name, args, connection);
     } catch (error) {
@@ -249,7 +279,7 @@ export class SentinelServer {
     }
   }
 
-  #answer(name: string, args: Buffer[], connection: SentinelConnection): RespReply {
+  #answer(name: string, args: Buffer[], connection: SentinelConnection): Answer {
     if (!connection.authenticated && !runsBeforeAuth(name)) {
       countRequestRefusal('not_authenticated');
       return reply.error(NOAUTH);
@@ -326,7 +356,7 @@ export class SentinelServer {
    * way, as Sentinel answers before its failover ends (the new primary is published on
    * +switch-master). With tokens it takes an admin token, as `understudy switchover` does.
    */
-  #failover(args: readonly Buffer[], connection: SentinelConnection): RespReply {
+  #failover(args: readonly Buffer[], connection: SentinelConnection): Answer {
     if (args.length !== 3) return wrongArity('sentinel|failover');
     if ((args[2] as Buffer).toString('utf8') !== this.facts.masterName) {
       return reply.error('ERR No such master with that name');
@@ -340,10 +370,8 @@ export class SentinelServer {
     const target = failoverTarget(this.options.source.status());
     if (target === null)
       return reply.error('NOGOODSLAVE No suitable replica to promote: no backup of the view is alive');
-    const refused = this.options.source.switchover(target.id, connection.principal?.name ?? null);
-    if (refused === null) return reply.ok;
-    const inProgress = refused.message.includes('under way');
-    return reply.error(`${inProgress ? 'INPROG' : 'ERR'} ${refused.message}`);
+    const outcome = this.options.source.switchover(target.id, connection.principal?.name ?? null);
+    return outcome instanceof Promise ? outcome.then(failoverReply) : failoverReply(outcome);
   }
 
   /** HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only, as the Redis ports. */
@@ -513,4 +541,11 @@ function primaryOf(
   if (view === null) return null;
   const address = status.replicas.find((replica) => replica.id === view.primary)?.redisAddress ?? null;
   return { primary: view.primary, address };
+}
+
+/** SENTINEL FAILOVER's answer: OK once under way (or done), else why not. */
+function failoverReply(refused: SwitchoverOutcome | null): RespReply {
+  if (refused === null) return reply.ok;
+  const inProgress = refused.message.includes('under way');
+  return reply.error(`${inProgress ? 'INPROG' : 'ERR'} ${refused.message}`);
 }

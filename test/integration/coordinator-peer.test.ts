@@ -1,6 +1,7 @@
 // Another coordinator of the cluster may dial the leader, as a standby's Sentinel port does
 // (node/leader-status.ts): it proves membership as replicas do (the cluster secret here), may ask for
-// the status, and nothing else; without the secret it is refused at the handshake.
+// the status and hand over a SENTINEL FAILOVER, and nothing else; without the secret it is refused at
+// the handshake.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +12,14 @@ import { generateCertificates } from '../../src/certs/generate.js';
 import { CoordinatorServer } from '../../src/node/coordinator-server.js';
 import { createLogger } from '../../src/node/logger.js';
 import type { Hello } from '../../src/protocol/messages.js';
-import { ClusterSecret, dial, PROTOCOL_VERSION, parseStatusReply } from '../../src/transport/index.js';
+import { makeToken, parseCredentials } from '../../src/transport/auth.js';
+import {
+  ClusterSecret,
+  dial,
+  PROTOCOL_VERSION,
+  parseStatusReply,
+  parseSwitchoverReply,
+} from '../../src/transport/index.js';
 
 const secret = 'a-cluster-secret-of-enough-length';
 const coordinatorHello = (credential?: string): Hello => ({
@@ -30,7 +38,7 @@ function next(connection: Awaited<ReturnType<typeof dial>>): Promise<unknown> {
   });
 }
 
-test('a coordinator peer with the cluster secret may ask the status, and only that', async () => {
+test('a coordinator peer with the cluster secret may ask the status and hand over a switchover, and nothing else', async () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'understudy-coordinator-peer-'));
   const coordinator = await CoordinatorServer.start({
     listen: '127.0.0.1:0',
@@ -55,9 +63,17 @@ test('a coordinator peer with the cluster secret may ask the status, and only th
     assert.equal(status.id, 7);
     assert.deepEqual(status.replicas, [], 'no replica has reported yet');
 
-    // A switchover is an operator's, with a client's (admin) token: a coordinator peer is closed for it.
-    const closed = next(peer);
+    // A switchover a standby's Sentinel port took (SENTINEL FAILOVER) is handed over: the core answers.
+    const refusal = next(peer);
     peer.send({ type: 'switchover_request', id: 8, to: 'r2' });
+    const answered = parseSwitchoverReply(await refusal);
+    assert.equal(answered.id, 8);
+    assert.equal(answered.ok, false);
+    assert.equal(answered.message, 'there is no view yet', 'the core refused it: no replica has reported');
+
+    // A forget is an operator's alone, with a client's (admin) token: a coordinator peer is closed for it.
+    const closed = next(peer);
+    peer.send({ type: 'forget_request', id: 9, replica: 'r2' });
     assert.equal(await closed, null);
   } finally {
     await coordinator.close();
@@ -91,6 +107,34 @@ test("on mutual TLS a coordinator peer proves itself by a coordinator's certific
     const answer = next(peer);
     peer.send({ type: 'status_request', id: 3 });
     assert.equal(parseStatusReply(await answer).id, 3);
+    peer.close();
+  } finally {
+    await coordinator.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('with tokens asked but no cluster secret or TLS, a coordinator peer proves nothing: its switchover is refused', async () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'understudy-coordinator-peer-tokens-'));
+  const { digest } = makeToken('ops');
+  const coordinator = await CoordinatorServer.start({
+    listen: '127.0.0.1:0',
+    directory,
+    newCluster: true,
+    credentials: parseCredentials(JSON.stringify({ admins: { ops: digest } }), 'test credentials'),
+    logger: createLogger({ level: 'silent' }),
+  });
+  try {
+    // Anyone may say it is a coordinator here: a switchover would skip the admin token.
+    const peer = await dial(coordinator.address, coordinatorHello());
+    const answer = next(peer);
+    peer.send({ type: 'switchover_request', id: 4, to: 'r2' });
+    const refused = parseSwitchoverReply(await answer);
+    assert.equal(refused.ok, false);
+    assert.match(
+      refused.message,
+      /coordinators prove themselves to each other only with a cluster secret or TLS/,
+    );
     peer.close();
   } finally {
     await coordinator.close();

@@ -4,7 +4,8 @@
 // provide redisAddress using sentinel" on nil), so each step asks one port, once the cluster settled,
 // and expects an answer: the standby before and after a kill -9 of the primary (its subscribers get
 // +switch-master too), then the other port once the leading coordinator was killed. Each lists the
-// other in SENTINEL SENTINELS (from etcd), and a killed one drops out of the list with its lease.
+// other in SENTINEL SENTINELS (from etcd), and a killed one drops out of the list with its lease. A
+// SENTINEL FAILOVER the standby takes is handed to the leader.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -176,6 +177,35 @@ describe("every coordinator's Sentinel port names the primary (etcd home)", {
       assert.match(peers[0]?.get('runid') ?? '', /^[0-9a-f]{40}$/);
       assert.equal(peers[0]?.get('flags'), 'sentinel');
     }
+  });
+
+  test('SENTINEL FAILOVER at the standby is handed to the leader, and answered OK once the backup leads', async () => {
+    const leader = await leaderIndex();
+    const standbyPort = sentinelPorts[1 - leader] as number;
+    const before = await waitFor('the standby to name a primary with a live backup', async () => {
+      const fields = await masterFieldsAt(standbyPort);
+      return fields.get('port') !== undefined && fields.get('num-slaves') !== '0' ? fields : undefined;
+    });
+    const redis = sentinelClient(standbyPort);
+    try {
+      await redis.connect();
+      assert.equal(await redis.call('SENTINEL', 'FAILOVER', clusterId), 'OK');
+    } finally {
+      redis.disconnect();
+    }
+    // Answered once the leader said it was done: the leader names the backup now, the standby a poll later.
+    const leaderNames = await masterAt(sentinelPorts[leader] as number);
+    assert.ok(
+      leaderNames !== null && leaderNames[1] !== before.get('port'),
+      'the leader names the new primary',
+    );
+    await waitFor('the standby to name the new primary', async () =>
+      (await masterAt(standbyPort))?.[1] === leaderNames[1] ? true : undefined,
+    );
+    assert.match(
+      (coordinators[leader] as RunningProcess).stderr(),
+      /"by":"SENTINEL FAILOVER at a standby coordinator".*"message":"switchover requested"/,
+    );
   });
 
   test('once the leading coordinator is killed, the other port, now leading, still names the primary', async () => {

@@ -162,47 +162,54 @@ describe("the coordinator's Sentinel port, asked by Redis clients", { concurrenc
     });
     redis.on('error', () => {}); // the kill makes connection errors; each write's own answer is checked
     clients.push(redis);
-    const acknowledged: string[] = [];
-    let written = 0;
-    const writeSome = async (count: number): Promise<void> => {
-      for (let k = 0; k < count; k++) {
-        const key = `sentinel-${written++}`;
-        try {
-          if ((await redis.set(key, `value of ${key}`)) === 'OK') acknowledged.push(key);
-        } catch {
-          // Not acknowledged: it may or may not have run, and nothing is claimed of it.
+    try {
+      const acknowledged: string[] = [];
+      let written = 0;
+      const writeSome = async (count: number): Promise<void> => {
+        for (let k = 0; k < count; k++) {
+          const key = `sentinel-${written++}`;
+          try {
+            if ((await redis.set(key, `value of ${key}`)) === 'OK') acknowledged.push(key);
+          } catch {
+            // Not acknowledged: it may or may not have run, and nothing is claimed of it.
+          }
         }
-      }
-    };
-    await writeSome(50);
-    assert.equal(redis.stream.remotePort, redisPorts.get(view.primary), 'ioredis went to the primary');
+      };
+      await writeSome(50);
+      assert.equal(redis.stream.remotePort, redisPorts.get(view.primary), 'ioredis went to the primary');
 
-    await cluster.kill(view.primary);
-    const next = await cluster.waitForView((candidate) => candidate.primary !== view.primary, 60_000);
-    const newPort = redisPorts.get(next.primary);
-    await writeSome(50);
-    await waitFor(
-      'ioredis on the new primary',
-      async () => {
-        await writeSome(1);
-        return redis.stream.remotePort === newPort ? true : undefined;
-      },
-      60_000,
-    );
-    await waitFor('+switch-master', () => (switches.length > 0 ? true : undefined));
-    assert.equal(switches[0], `understudy 127.0.0.1 ${redisPorts.get(view.primary)} 127.0.0.1 ${newPort}`);
-    assert.deepEqual(await masterAddress(), ['127.0.0.1', String(newPort)]);
-
-    assert(acknowledged.length >= 100, `${acknowledged.length} writes acknowledged`);
-    const native = await cluster.client();
-    const values = await native.getMany(acknowledged);
-    acknowledged.forEach((key, at) => {
-      assert.equal(
-        values[at] === null ? null : Buffer.from(values[at] as Uint8Array).toString(),
-        `value of ${key}`,
-        key,
+      await cluster.kill(view.primary);
+      const next = await cluster.waitForView((candidate) => candidate.primary !== view.primary, 60_000);
+      const newPort = redisPorts.get(next.primary);
+      await writeSome(50);
+      await waitFor(
+        'ioredis on the new primary',
+        async () => {
+          await writeSome(1);
+          return redis.stream.remotePort === newPort ? true : undefined;
+        },
+        60_000,
       );
-    });
+      await waitFor('+switch-master', () => (switches.length > 0 ? true : undefined));
+      assert.equal(switches[0], `understudy 127.0.0.1 ${redisPorts.get(view.primary)} 127.0.0.1 ${newPort}`);
+      assert.deepEqual(await masterAddress(), ['127.0.0.1', String(newPort)]);
+
+      assert(acknowledged.length >= 100, `${acknowledged.length} writes acknowledged`);
+      const native = await cluster.client();
+      const values = await native.getMany(acknowledged);
+      acknowledged.forEach((key, at) => {
+        assert.equal(
+          values[at] === null ? null : Buffer.from(values[at] as Uint8Array).toString(),
+          `value of ${key}`,
+          key,
+        );
+      });
+    } finally {
+      // Now, not after the file's last test: a later one restarts the coordinator, and ioredis
+      // subscribes again on reconnecting without catching the rejection if the port closes meanwhile.
+      subscriber.disconnect();
+      redis.disconnect();
+    }
   });
 
   test('SENTINEL FAILOVER hands the primary role to the backup, as understudy switchover does', async () => {

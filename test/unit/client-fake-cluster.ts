@@ -10,10 +10,13 @@ import type {
   ClientSuccess,
   ReplicaStatus,
   StatusReply,
+  SwitchoverRequest,
   TransferProgress,
 } from '../../src/protocol/messages.js';
 import { logIndex, type Role, replicaId, viewNumber } from '../../src/protocol/types.js';
+import type { MessageConnection } from '../../src/transport/connection.js';
 import { type Listener, listen, parseClientRequest, parseStatusRequest } from '../../src/transport/index.js';
+import { parseSwitchoverRequest } from '../../src/transport/validate.js';
 
 export const clusterId = 'test-client';
 const frameSizeMaxBytes = 1024 * 1024;
@@ -95,11 +98,19 @@ export interface FakeCoordinator {
   formatLevel: number;
   /** Status requests answered so far. */
   readonly asked: { count: number };
+  /** Called with each switchover asked of it (a standby's Sentinel port hands one over); none: ignored. */
+  onSwitchover: ((request: SwitchoverRequest, connection: MessageConnection) => void) | null;
 }
 
 /** A coordinator whose view has the member of role 'primary' as primary and the 'backup' ones as backups. */
 export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinator> {
-  const state = { members, asyncLost: 0, formatLevel: FORMAT_LEVEL, asked: { count: 0 } };
+  const state: Omit<FakeCoordinator, 'listener'> = {
+    members,
+    asyncLost: 0,
+    formatLevel: FORMAT_LEVEL,
+    asked: { count: 0 },
+    onSwitchover: null,
+  };
   const listener = await listen({
     host: '127.0.0.1',
     port: 0,
@@ -107,6 +118,10 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
     frameSizeMaxBytes,
     onConnection: (_peer, connection) => {
       connection.onMessage = (message) => {
+        if ((message as { type?: unknown }).type === 'switchover_request') {
+          state.onSwitchover?.(parseSwitchoverRequest(message), connection);
+          return;
+        }
         const { id } = parseStatusRequest(message);
         state.asked.count += 1;
         const replicas = state.members.map(

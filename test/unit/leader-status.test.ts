@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LeaderStatus } from '../../src/node/leader-status.js';
 import { createLogger } from '../../src/node/logger.js';
+import { replicaId } from '../../src/protocol/types.js';
 import { PROTOCOL_VERSION } from '../../src/transport/index.js';
 import { clusterId, fakeCoordinator } from './client-fake-cluster.js';
 
@@ -66,6 +67,54 @@ test("a standby answers from the leader's status while it hears it, and from not
     leaderAddress = null;
     await new Promise((resolve) => setTimeout(resolve, 60));
     assert.equal(follower.status(), null);
+  } finally {
+    follower.close();
+    await leader.listener.close();
+  }
+});
+
+test('a switchover handed to the leader is answered as the leader answers, or refused saying why', async () => {
+  const leader = await fakeCoordinator([
+    { id: 'r1', address: '127.0.0.1:1', role: 'primary', redisAddress: '127.0.0.1:6379' },
+    { id: 'r2', address: '127.0.0.1:2', role: 'backup', redisAddress: '127.0.0.1:6380' },
+  ]);
+  let leaderAddress: string | null = null;
+  const follower = new LeaderStatus({
+    leader: () => leaderAddress,
+    hello: { type: 'hello', clusterId, protocolVersion: PROTOCOL_VERSION, peer: { kind: 'coordinator' } },
+    dialOptions: { timeoutMs: 2_000 },
+    pollMs: 20,
+    staleMs: 2_000,
+    logger: createLogger({ level: 'silent' }),
+  });
+  try {
+    // No leader known: refused at once, saying so.
+    const alone = await follower.switchover(replicaId('r2'));
+    assert.match(alone?.message ?? '', /stands by and no leading coordinator is known/);
+
+    leaderAddress = leader.listener.address;
+    await until('the first status', () => follower.status());
+    const asked: number[] = [];
+    leader.onSwitchover = (request, connection) => {
+      asked.push(request.id);
+      // Done with the first; the second refused.
+      const ok = asked.length === 1;
+      connection.send({
+        type: 'switchover_reply',
+        id: request.id,
+        ok,
+        message: ok ? 'r2 leads' : 'r2 is not alive',
+        view: null,
+      });
+    };
+    assert.equal(await follower.switchover(replicaId('r2')), null, 'done: nothing to refuse');
+    const refused = await follower.switchover(replicaId('r2'));
+    assert.deepEqual(refused, { ok: false, to: 'r2', message: 'r2 is not alive', view: null });
+
+    // The leader goes away before it answers: the caller hears it may still happen.
+    leader.onSwitchover = (_request, connection) => connection.close();
+    const cut = await follower.switchover(replicaId('r2'));
+    assert.match(cut?.message ?? '', /closed before it answered; the switchover may still happen/);
   } finally {
     follower.close();
     await leader.listener.close();

@@ -60,9 +60,14 @@ class FakeCoordinator implements SentinelSource {
   readonly switchovers: { readonly to: string; readonly by: string | null }[] = [];
   switchoverAnswer: SwitchoverOutcome | null = null;
 
-  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null {
+  /** Set: each switchover is answered later, when the test resolves the one it was handed (a standby's). */
+  answerLater: ((outcome: SwitchoverOutcome | null) => void)[] | null = null;
+
+  switchover(to: ReplicaId, by: string | null): SwitchoverOutcome | null | Promise<SwitchoverOutcome | null> {
     this.switchovers.push({ to, by });
-    return this.switchoverAnswer;
+    const later = this.answerLater;
+    if (later === null) return this.switchoverAnswer;
+    return new Promise((resolve) => later.push(resolve));
   }
 
   /** The other coordinators' Sentinel ports it answers (the etcd home lists them). */
@@ -122,6 +127,14 @@ function client(port: number, options: { password?: string; enableReadyCheck?: b
   });
   redis.on('error', () => {}); // each test awaits what it expects; a reconnect is never wanted
   return redis;
+}
+
+/** Resolves once `condition` holds (checked every 5 ms, for at most 10 s: a deadline, not a timing). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (const endMs = performance.now() + 10_000; !condition(); ) {
+    if (performance.now() > endMs) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** Sends raw bytes and collects what comes back until the server closes or `untilBytes` arrived. */
@@ -435,6 +448,31 @@ describe('the Sentinel port', { concurrency: false }, () => {
       assert.equal(coordinator.switchovers.length, asked, 'none of these asked for a switchover');
     } finally {
       coordinator.current = saved;
+    }
+  });
+
+  test("SENTINEL FAILOVER answered later (a standby waits for the leader's answer) keeps every reply in order", async () => {
+    const answers: ((outcome: SwitchoverOutcome | null) => void)[] = [];
+    coordinator.answerLater = answers;
+    const socket = connect(port, '127.0.0.1');
+    try {
+      await once(socket, 'connect');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      socket.write('SENTINEL FAILOVER understudy\r\n');
+      await waitUntil(() => answers.length === 1);
+      // Read while the first waits: a second failover, and a PING answered at once but sent after.
+      socket.write('SENTINEL FAILOVER understudy\r\nPING\r\n');
+      await waitUntil(() => answers.length === 2);
+      answers[1]?.({ ok: false, to: replicaId('r2'), message: 'r2 is not alive', view: null });
+      answers[0]?.(null);
+      await waitUntil(() => received.split('\r\n').length > 3);
+      assert.equal(received, '+OK\r\n-ERR r2 is not alive\r\n+PONG\r\n');
+    } finally {
+      coordinator.answerLater = null;
+      socket.destroy();
     }
   });
 
