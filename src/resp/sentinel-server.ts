@@ -262,8 +262,12 @@ export class SentinelServer {
           socket.destroy();
         });
       connection.pending = sent;
+      // Nothing more is read meanwhile: what a client sends behind it waits in the socket, not here.
+      socket.pause();
       void sent.then(() => {
-        if (connection.pending === sent) connection.pending = null;
+        if (connection.pending !== sent) return;
+        connection.pending = null;
+        if (!socket.writableNeedDrain) socket.resume(); // else the drain resumes it
       });
     });
     socket.on('error', () => socket.destroy());
@@ -354,7 +358,8 @@ export class SentinelServer {
   /**
    * SENTINEL FAILOVER name: a switchover to the most caught-up live backup, answered OK once under
    * way, as Sentinel answers before its failover ends (the new primary is published on
-   * +switch-master). With tokens it takes an admin token, as `understudy switchover` does.
+   * +switch-master); a standby answers once the leader it handed it to says it is done. With tokens
+   * it takes an admin token, as `understudy switchover` does.
    */
   #failover(args: readonly Buffer[], connection: SentinelConnection): Answer {
     if (args.length !== 3) return wrongArity('sentinel|failover');
