@@ -10,7 +10,7 @@
 // is answered as the leader answers it (once done), as any Sentinel of a deployment takes one.
 
 import type { SwitchoverOutcome } from '../protocol/effects.js';
-import type { Hello, StatusReply, SwitchoverReply } from '../protocol/messages.js';
+import type { Hello, StatusReply } from '../protocol/messages.js';
 import type { ReplicaId } from '../protocol/types.js';
 import type { MessageConnection } from '../transport/connection.js';
 import { type DialOptions, dial } from '../transport/dial.js';
@@ -160,21 +160,13 @@ export class LeaderStatus {
 
   #answered(connection: MessageConnection, raw: unknown): void {
     if (isSwitchoverReply(raw)) {
-      this.#switchoverAnswered(connection, raw);
+      const answer = this.#read(connection, raw, parseSwitchoverReply, 'switchover answer');
+      if (answer === null) return;
+      this.#switchovers.get(answer.id)?.({ ok: answer.ok, message: answer.message, view: answer.view });
       return;
     }
-    let status: StatusReply;
-    try {
-      status = parseStatusReply(raw);
-    } catch (error) {
-      this.#options.logger.warn(
-        { leader: this.#address, error: error instanceof Error ? error.message : String(error) },
-        "the leader's status could not be read; dialling it again",
-      );
-      connection.close();
-      return;
-    }
-    if (status.id !== this.#asked?.id) return;
+    const status = this.#read(connection, raw, parseStatusReply, 'status');
+    if (status === null || status.id !== this.#asked?.id) return;
     this.#asked = null;
     this.#latest = { status, atMs: performance.now() };
     const primary = status.replicas.find((replica) => replica.id === status.view?.primary);
@@ -184,19 +176,18 @@ export class LeaderStatus {
     for (const listener of this.#listeners) listener();
   }
 
-  #switchoverAnswered(connection: MessageConnection, raw: unknown): void {
-    let answer: SwitchoverReply;
+  /** `raw` read by `parse`; null, the connection closed to be dialled again, if it cannot be. */
+  #read<T>(connection: MessageConnection, raw: unknown, parse: (raw: unknown) => T, what: string): T | null {
     try {
-      answer = parseSwitchoverReply(raw);
+      return parse(raw);
     } catch (error) {
       this.#options.logger.warn(
         { leader: this.#address, error: error instanceof Error ? error.message : String(error) },
-        "the leader's switchover answer could not be read; dialling it again",
+        `the leader's ${what} could not be read; dialling it again`,
       );
       connection.close();
-      return;
+      return null;
     }
-    this.#switchovers.get(answer.id)?.({ ok: answer.ok, message: answer.message, view: answer.view });
   }
 
   /** The switchovers handed to a leader whose connection closed: each told it may still happen. */
