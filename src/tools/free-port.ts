@@ -16,7 +16,7 @@ const DRAWN_LAST = 25_999;
 const DRAWS_MAX = 100;
 
 /** A port from the drawn range, at random. */
-export function drawPort(): number {
+function drawPort(): number {
   return DRAWN_FIRST + Math.floor(Math.random() * (DRAWN_LAST - DRAWN_FIRST + 1));
 }
 
