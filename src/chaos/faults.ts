@@ -365,6 +365,8 @@ export interface FaultChecks {
   forgets: number;
   forgotten: number;
   forgetsOfPrimaryRefused: number;
+  /** Asks to forget the primary that were done because another fault had taken it out of the view. */
+  forgetsOfPrimaryAfterItLeft: number;
 }
 
 export const noFaultChecks = (): FaultChecks => ({
@@ -399,6 +401,7 @@ export const noFaultChecks = (): FaultChecks => ({
   forgets: 0,
   forgotten: 0,
   forgetsOfPrimaryRefused: 0,
+  forgetsOfPrimaryAfterItLeft: 0,
 });
 
 export interface FaultContext {
@@ -760,13 +763,23 @@ class Planner {
       } else if (!inView && !/not known|not acting|was heard/.test(reply.message)) {
         problem(`forgetting ${target}, out of the view and down, was refused: ${reply.message}`);
       }
-      const primary = monitor.view?.primary;
+      const seen = monitor.view;
+      const primary = seen?.primary;
       if (primary !== undefined) {
         const asked = await client.forget(primary);
         // Refused for being a member (of a view the monitor may not have seen yet), or while the
-        // coordinator is not acting; any other answer means the member rule did not hold.
-        if (asked.ok) problem(`the coordinator forgot ${primary}, the primary: ${asked.message}`);
-        else if (/is the primary of view/.test(asked.message)) checks.forgetsOfPrimaryRefused += 1;
+        // coordinator is not acting; any other answer means the member rule did not hold. Done is
+        // right only if another fault took it out of the view meanwhile (killed it, seed 20262293):
+        // the coordinator's view then is a newer one without it.
+        if (asked.ok) {
+          const { view } = await client.status();
+          const left =
+            view !== null &&
+            view.number > (seen?.number ?? 0) &&
+            !membersOf(view).includes(replicaId(primary));
+          if (left) checks.forgetsOfPrimaryAfterItLeft += 1;
+          else problem(`the coordinator forgot ${primary}, the primary: ${asked.message}`);
+        } else if (/is the primary of view/.test(asked.message)) checks.forgetsOfPrimaryRefused += 1;
         else if (!/is a (backup|learner) of view|not acting/.test(asked.message)) {
           problem(`forgetting ${primary}, the primary, was refused for another reason: ${asked.message}`);
         }

@@ -326,7 +326,8 @@ export function formatReport(report: ChaosReport): string {
   if (loss.forgets > 0) {
     lines.push(
       `forget: ${loss.forgets} backups killed to be forgotten, ${loss.forgotten} forgotten (each then gone ` +
-        `from the status), ${loss.forgetsOfPrimaryRefused} asks to forget the primary refused`,
+        `from the status), ${loss.forgetsOfPrimaryRefused} asks to forget the primary refused, ` +
+        `${loss.forgetsOfPrimaryAfterItLeft} done once another fault had taken it out of the view`,
     );
   }
   if (loss.transferKills > 0) {
