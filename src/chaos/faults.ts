@@ -148,6 +148,10 @@ export const DISK_FULL_EVERY_REPLICA_PROBABILITY = 0.2;
 export const COORDINATOR_DISK_FULL_PROBABILITY = 0.2;
 /** How often a replica stopped by its full disk is restarted while the disk is still full. */
 export const DISK_FULL_RESTART_WHILE_FULL_PROBABILITY = 0.5;
+/** After a disk is freed, time for a write in flight on it to fail or not. */
+const DISK_FULL_LAST_WRITE_MS = 500;
+/** A server's fatal line on a full disk to its exit. */
+const DISK_FULL_EXIT_WAIT_MS = 10_000;
 /** What a server's fatal line on a full disk names (the system error's code). */
 const NO_SPACE = 'ENOSPC';
 /** Paused and cut off: past the lease (400 ms) plus its margin and the failure timeout. */
@@ -968,6 +972,8 @@ class Planner {
     const holdMs = this.random.integer(...this.pastFailureTimeout(DISK_FULL_MS));
     const restartWhileFull = this.random.chance(DISK_FULL_RESTART_WHILE_FULL_PROBABILITY);
     const role = this.role(target);
+    /** Where its log stood when the restart on the full disk began, if it ran. */
+    let restartedFrom: number | null = null;
     return {
       reservation: oneReplica('disk-full', target, { kills: true }),
       start: async () => {
@@ -985,11 +991,12 @@ class Planner {
           holdDescription: `${megabytes(bytes)} taken, for ${seconds(holdMs)}`,
           hold: async (signal) => {
             await sleepUnlessAborted(holdMs / 2, signal);
-            if (restartWhileFull && !signal.aborted) await this.restartWhileFull(target);
+            if (restartWhileFull && !signal.aborted) restartedFrom = await this.restartWhileFull(target);
             await sleepUnlessAborted(holdMs / 2, signal);
           },
           heal: async () => {
             await cluster.freeDisk(target);
+            if (restartedFrom !== null) await this.stoppedAgainOnTheFullDisk(target, restartedFrom);
             const said = stops();
             if (cluster.replica(target).state !== 'stopped') return `freed ${target}'s disk; ${said}`;
             await cluster.startReplica(target);
@@ -1140,18 +1147,47 @@ class Planner {
     };
   }
 
-  /** A supervisor's restart of `target`, stopped by its full disk, while the disk is still full. */
-  private async restartWhileFull(target: string): Promise<void> {
+  /**
+   * A supervisor's restart of `target`, stopped by its full disk, while the disk is still full;
+   * where its log stood as it began, if the restart ran.
+   */
+  private async restartWhileFull(target: string): Promise<number | null> {
     const { cluster, checks, log } = this.context;
-    if (cluster.replica(target).state !== 'stopped') return;
+    if (cluster.replica(target).state !== 'stopped') return null;
     checks.diskFullRestarts += 1;
+    const from = logSize(cluster.replica(target).logPath);
     try {
       await cluster.startReplica(target);
       checks.diskFullRestartsRan += 1;
       log(`chaos: +${seconds(this.context.clock() / 1e6)} ${target} started again on its full disk`);
+      return from;
     } catch (error) {
       log(
         `chaos: +${seconds(this.context.clock() / 1e6)} ${target} did not start on its full disk: ${String(error)}`,
+      );
+      return null;
+    }
+  }
+
+  /**
+   * Once the disk is freed: a process restarted on the full disk may have stopped on it too, and be
+   * on its way out (a write in flight as the space came back), though it still counts as running; the
+   * heal restarts only a stopped one, so it waits for that exit (seed 20262293: r2 left down for the
+   * rest of the run). A process that said it stops and does not is a problem.
+   */
+  private async stoppedAgainOnTheFullDisk(target: string, from: number): Promise<void> {
+    const { cluster, problem } = this.context;
+    const replica = cluster.replica(target);
+    await sleepUnlessAborted(DISK_FULL_LAST_WRITE_MS);
+    const stopping = readReplicaLog(replica.logPath, from).some(
+      (line) => line.fields.level === 'fatal' && JSON.stringify(line.fields).includes(NO_SPACE),
+    );
+    if (!stopping) return;
+    const endMs = performance.now() + DISK_FULL_EXIT_WAIT_MS;
+    while (replica.state !== 'stopped' && performance.now() < endMs) await sleepUnlessAborted(50);
+    if (replica.state !== 'stopped') {
+      problem(
+        `${target} said it stops on ${NO_SPACE} and still ran ${seconds(DISK_FULL_EXIT_WAIT_MS)} later`,
       );
     }
   }
