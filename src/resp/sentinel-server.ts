@@ -6,8 +6,9 @@
 // It answers what sentinel-commands.ts says, from the coordinator's status at that moment, and
 // publishes Sentinel's `+switch-master <name> <old ip> <old port> <new ip> <new port>` to the
 // connections that SUBSCRIBE (or PSUBSCRIBE a matching pattern) each time a new view names another
-// primary, once the view is stored: Jedis moves its pool on that message alone, ioredis with
-// `failoverDetector: true` reconnects on it. A subscribed connection may only (P)SUBSCRIBE,
+// primary, once the view is stored: Jedis moves its pool on that message alone (ioredis's
+// `failoverDetector` reconnects on it, and docs/OPERATIONS.md says why to leave that off). A
+// subscribed connection may only (P)SUBSCRIBE,
 // (P)UNSUBSCRIBE, PING and QUIT, as on Redis.
 //
 // With credentials (--auth-file) a connection must AUTH (or HELLO ... AUTH) with a token first, as
