@@ -87,7 +87,13 @@ import type { UpgradeWatch } from './format-upgrade.js';
 import type { NemesisKind } from './nemesis-kinds.js';
 import type { DirectedPair, NetworkFault, NetworkFaults } from './network-faults.js';
 import { RedisPortClient, RedisReplyError } from './redis-port-client.js';
-import { logSize, readReplicaLog, replicaLogMessages, transferStarts } from './replica-logs.js';
+import {
+  logSize,
+  type ReplicaLogLine,
+  readReplicaLog,
+  replicaLogMessages,
+  transferStarts,
+} from './replica-logs.js';
 import { sleepUnlessAborted, VIEW_POLL_INTERVAL_MS, type ViewMonitor } from './view-monitor.js';
 
 export { type NemesisKind, nemesisKinds } from './nemesis-kinds.js';
@@ -154,6 +160,11 @@ const DISK_FULL_LAST_WRITE_MS = 500;
 const DISK_FULL_EXIT_WAIT_MS = 10_000;
 /** What a server's fatal line on a full disk names (the system error's code). */
 const NO_SPACE = 'ENOSPC';
+
+/** Whether a server's log line of `level` names a full disk. */
+function namesNoSpace(line: ReplicaLogLine, level: string): boolean {
+  return line.fields.level === level && JSON.stringify(line.fields).includes(NO_SPACE);
+}
 /** Paused and cut off: past the lease (400 ms) plus its margin and the failure timeout. */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */
@@ -1121,14 +1132,10 @@ class Planner {
         notTried += lines.filter(
           (line) => line.fields.level === 'warn' && String(line.fields.error).startsWith(noRoomMessageStart),
         ).length;
-        const naming = (level: string) =>
-          lines.filter(
-            (line) => line.fields.level === level && JSON.stringify(line.fields).includes(NO_SPACE),
-          );
-        snapshotFailures += naming('warn').filter(
-          (line) => line.message === replicaLogMessages.snapshotWriteFailed,
+        snapshotFailures += lines.filter(
+          (line) => namesNoSpace(line, 'warn') && line.message === replicaLogMessages.snapshotWriteFailed,
         ).length;
-        const fatal = naming('fatal').length > 0;
+        const fatal = lines.some((line) => namesNoSpace(line, 'fatal'));
         if (fatal) {
           checks.diskFullStops += 1;
           stopped.push(name);
@@ -1179,9 +1186,7 @@ class Planner {
     const { cluster, problem } = this.context;
     const replica = cluster.replica(target);
     await sleepUnlessAborted(DISK_FULL_LAST_WRITE_MS);
-    const stopping = readReplicaLog(replica.logPath, from).some(
-      (line) => line.fields.level === 'fatal' && JSON.stringify(line.fields).includes(NO_SPACE),
-    );
+    const stopping = readReplicaLog(replica.logPath, from).some((line) => namesNoSpace(line, 'fatal'));
     if (!stopping) return;
     const endMs = performance.now() + DISK_FULL_EXIT_WAIT_MS;
     while (replica.state !== 'stopped' && performance.now() < endMs) await sleepUnlessAborted(50);
