@@ -1,6 +1,6 @@
 // The coordinator process: the pure `Coordinator` wired to TCP, a timer, and a home for its state.
 // A view is stored durably before any replica hears of it: messages wait behind every save made
-// before them. The core's clock is the monotonic clock, so leases are judged by the time that
+// before them, and status (the CLI, the admin port, the Sentinel port) shows the stored state. The core's clock is the monotonic clock, so leases are judged by the time that
 // passed, also after this process stalled. Replicas are admitted only if they run the cluster's
 // service (cluster-service.ts).
 //
@@ -126,6 +126,11 @@ interface Term {
   /** Resolves once the state is stored; rejects when it cannot be (this process no longer leads). */
   readonly save: (state: CoordinatorState) => void | Promise<void>;
   readonly service: ServiceRecord;
+  /**
+   * The state last stored, which status answers from: the core's own runs ahead of it while a save
+   * is on its way to etcd (and stays ahead if etcd refuses it), and no replica hears of that yet.
+   */
+  stored: CoordinatorState;
 }
 
 export class CoordinatorServer {
@@ -220,7 +225,7 @@ export class CoordinatorServer {
           process.exit(1);
         }
       };
-      server.term = { ...newCore(stored), save, service };
+      server.term = { ...newCore(stored), save, service, stored: stored ?? emptyCoordinatorState };
     }
     try {
       server.listener = await listen({
@@ -270,6 +275,7 @@ export class CoordinatorServer {
                 ...newCore(stored),
                 save: (saved) => home.save(saved),
                 service: home.serviceRecord,
+                stored: stored ?? emptyCoordinatorState,
               };
               logger.info({ term, view: stored?.current?.view ?? null }, 'leading: read the state from etcd');
             })
@@ -332,7 +338,7 @@ export class CoordinatorServer {
       };
     }
     return {
-      status: { ...term.core.status(0), service: term.service.service },
+      status: { ...term.core.status(0, term.stored), service: term.service.service },
       viewsInstalled: term.core.viewsInstalled,
       primariesReplaced: term.core.primariesReplaced,
       switchoversDone: term.core.switchoversDone,
@@ -447,7 +453,7 @@ export class CoordinatorServer {
     this.serveInTerm(connection, (term, raw) => {
       const request = parseCoordinatorRequest(raw);
       if (request.type === 'status_request') {
-        connection.send({ ...term.core.status(request.id), service: term.service.service });
+        connection.send({ ...term.core.status(request.id, term.stored), service: term.service.service });
         return;
       }
       if (request.type !== 'switchover_request')
@@ -538,7 +544,7 @@ export class CoordinatorServer {
     this.serveInTerm(connection, (term, raw) => {
       const request = parseCoordinatorRequest(raw);
       if (request.type === 'status_request') {
-        connection.send({ ...term.core.status(request.id), service: term.service.service });
+        connection.send({ ...term.core.status(request.id, term.stored), service: term.service.service });
         return;
       }
       const by = principal === null ? {} : { by: principal.name };
@@ -625,6 +631,7 @@ export class CoordinatorServer {
 
   /** Sends what the core decided, its save (if any) being stored. */
   private release(term: Term, effects: CoordinatorEffects): void {
+    if (effects.save !== null) term.stored = effects.save;
     // A lease granted late would outlive what the next leader waits out: a leader that may have lapsed sends nothing.
     if (this.acting() !== term) return;
     // After the save: a view is told once it is stored.

@@ -343,8 +343,13 @@ export class Coordinator {
     return this.currentProblem !== null && this.recoverFromReplicas.length === 0;
   }
 
-  status(requestId: number): CoordinatorStatus {
-    const view = this.currentView();
+  /**
+   * What `understudy status` is answered, as of `stored`: the state the shell knows is stored (by
+   * default the core's own, which a synchronous home stores at once). A view whose save is still on
+   * its way to etcd, or was refused, is not shown: no replica was told of it, and it may never be.
+   */
+  status(requestId: number, stored: CoordinatorState = this.state): CoordinatorStatus {
+    const view = stored.current?.view ?? null;
     const replicas: ReplicaStatus[] = [...this.replicas.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([id, record]) => ({
@@ -371,7 +376,7 @@ export class Coordinator {
       problem: this.currentProblem,
       asyncLost: primary?.asyncLost ?? 0,
       promotionsWithoutHolders: this.promotionsWithoutHolders,
-      formatLevel: this.formatLevelNow(),
+      formatLevel: Math.max(stored.formatLevel, this.formatLevelHeld),
     };
   }
 
