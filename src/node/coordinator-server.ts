@@ -1,8 +1,8 @@
 // The coordinator process: the pure `Coordinator` wired to TCP, a timer, and a home for its state.
 // A view is stored durably before any replica hears of it: messages wait behind every save made
-// before them, and status (the CLI, the admin port, the Sentinel port) shows the stored state. The core's clock is the monotonic clock, so leases are judged by the time that
-// passed, also after this process stalled. Replicas are admitted only if they run the cluster's
-// service (cluster-service.ts).
+// before them, and status (the CLI, the admin port, the Sentinel port) shows the stored state. The
+// core's clock is the monotonic clock, so leases are judged by the time that passed, also after this
+// process stalled. Replicas are admitted only if they run the cluster's service (cluster-service.ts).
 //
 // Two homes (DESIGN §4): a directory (the embedded coordinator, one process, always leading), or etcd
 // (any number of processes, one leading; etcd/). With etcd, a process acts only while it leads and
@@ -131,6 +131,11 @@ interface Term {
    * is on its way to etcd (and stays ahead if etcd refuses it), and no replica hears of that yet.
    */
   stored: CoordinatorState;
+}
+
+/** What status asks are answered in `term`: its stored state, and the cluster's service. */
+function statusOf(term: Term, requestId: number): StatusReply {
+  return { ...term.core.status(requestId, term.stored), service: term.service.service };
 }
 
 export class CoordinatorServer {
@@ -338,7 +343,7 @@ export class CoordinatorServer {
       };
     }
     return {
-      status: { ...term.core.status(0, term.stored), service: term.service.service },
+      status: statusOf(term, 0),
       viewsInstalled: term.core.viewsInstalled,
       primariesReplaced: term.core.primariesReplaced,
       switchoversDone: term.core.switchoversDone,
@@ -453,7 +458,7 @@ export class CoordinatorServer {
     this.serveInTerm(connection, (term, raw) => {
       const request = parseCoordinatorRequest(raw);
       if (request.type === 'status_request') {
-        connection.send({ ...term.core.status(request.id, term.stored), service: term.service.service });
+        connection.send(statusOf(term, request.id));
         return;
       }
       if (request.type !== 'switchover_request')
@@ -544,7 +549,7 @@ export class CoordinatorServer {
     this.serveInTerm(connection, (term, raw) => {
       const request = parseCoordinatorRequest(raw);
       if (request.type === 'status_request') {
-        connection.send({ ...term.core.status(request.id, term.stored), service: term.service.service });
+        connection.send(statusOf(term, request.id));
         return;
       }
       const by = principal === null ? {} : { by: principal.name };

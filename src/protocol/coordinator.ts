@@ -376,7 +376,7 @@ export class Coordinator {
       problem: this.currentProblem,
       asyncLost: primary?.asyncLost ?? 0,
       promotionsWithoutHolders: this.promotionsWithoutHolders,
-      formatLevel: Math.max(stored.formatLevel, this.formatLevelHeld),
+      formatLevel: this.formatLevelNow(stored),
     };
   }
 
@@ -637,8 +637,8 @@ export class Coordinator {
    * The cluster's format level now: the one stored, or more where a replica holds content of a
    * higher level (a coordinator that lost its state learns so from them before it rebuilds).
    */
-  private formatLevelNow(): number {
-    return Math.max(this.state.formatLevel, this.formatLevelHeld);
+  private formatLevelNow(state: CoordinatorState = this.state): number {
+    return Math.max(state.formatLevel, this.formatLevelHeld);
   }
 
   /**
