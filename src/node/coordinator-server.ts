@@ -29,6 +29,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { BASE_FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { ForgetReply, Hello, PeerKind, StatusReply, SwitchoverReply } from '../protocol/messages.js';
 import { type ReplicaId, replicaId } from '../protocol/types.js';
+import type { ViewTransition } from '../protocol/view-change.js';
 import {
   type ClusterSecret,
   type Credentials,
@@ -110,7 +111,11 @@ export interface CoordinatorServerOptions {
 export interface CoordinatorInspection {
   /** What `understudy status` is answered. */
   readonly status: StatusReply;
-  /** Since this process started. */
+  /**
+   * Since this process started, whatever terms it led: views it stored and told; those that named
+   * another primary than the view before because the primary failed (failovers); and planned
+   * switchovers that installed their view.
+   */
   readonly viewsInstalled: number;
   readonly primariesReplaced: number;
   readonly switchoversDone: number;
@@ -149,6 +154,8 @@ export class CoordinatorServer {
   /** Told of each new view (the admin dashboard's timeline), after it is stored and sent. */
   private readonly viewListeners = new Set<() => void>();
   private viewNumberAnnounced: number | null = null;
+  /** Counted as views are told (after their save), so they agree with status and the log. */
+  private readonly viewCounts = { viewsInstalled: 0, primariesReplaced: 0, switchoversDone: 0 };
   /** The term this process leads in; with the directory home, always the one it started with. */
   private term: Term | null = null;
   /** Effects waiting for a save before them to be stored (the etcd home saves asynchronously). */
@@ -336,19 +343,11 @@ export class CoordinatorServer {
           formatLevel: BASE_FORMAT_LEVEL,
           service: null,
         },
-        viewsInstalled: 0,
-        primariesReplaced: 0,
-        switchoversDone: 0,
+        ...this.viewCounts,
         stalls: this.stalls,
       };
     }
-    return {
-      status: statusOf(term, 0),
-      viewsInstalled: term.core.viewsInstalled,
-      primariesReplaced: term.core.primariesReplaced,
-      switchoversDone: term.core.switchoversDone,
-      stalls: this.stalls,
-    };
+    return { status: statusOf(term, 0), ...this.viewCounts, stalls: this.stalls };
   }
 
   /**
@@ -640,7 +639,10 @@ export class CoordinatorServer {
     // A lease granted late would outlive what the next leader waits out: a leader that may have lapsed sends nothing.
     if (this.acting() !== term) return;
     // After the save: a view is told once it is stored.
-    for (const transition of effects.viewChanges) logViewTransition(this.logger, transition);
+    for (const transition of effects.viewChanges) {
+      logViewTransition(this.logger, transition);
+      this.countViewChange(transition);
+    }
     if (effects.formatLevelRaised !== null) {
       this.logger.info(
         { ...effects.formatLevelRaised, view: term.core.currentView()?.number ?? null },
@@ -667,6 +669,13 @@ export class CoordinatorServer {
       this.viewNumberAnnounced = viewNumber;
       this.announceView();
     }
+  }
+
+  private countViewChange({ previous, view, cause }: ViewTransition): void {
+    this.viewCounts.viewsInstalled += 1;
+    if (previous === null || previous.primary === view.primary) return;
+    if (cause === 'switchover') this.viewCounts.switchoversDone += 1;
+    else this.viewCounts.primariesReplaced += 1;
   }
 
   private announceView(): void {

@@ -158,13 +158,6 @@ export class Coordinator {
    * memory was alive to this coordinator: replicated writes not yet committed may be lost by it.
    */
   promotionsWithoutHolders = 0;
-  /**
-   * Views this coordinator process installed; those that named another primary than the view before
-   * because the primary failed (failovers); and planned switchovers that installed their view.
-   */
-  viewsInstalled = 0;
-  primariesReplaced = 0;
-  switchoversDone = 0;
   private switchover: Switchover | null = null;
   private effects: Mutable<CoordinatorEffects> = emptyEffects();
 
@@ -976,13 +969,6 @@ export class Coordinator {
       backups: [...members.backups].sort(),
       learners: [...members.learners].sort(),
     };
-    this.viewsInstalled += 1;
-    const previousPrimary = this.state.current?.view.primary;
-    if (previousPrimary !== undefined && previousPrimary !== view.primary) {
-      const handingOver = this.switchover?.installed === null && this.switchover.to === view.primary;
-      if (handingOver) this.switchoversDone += 1;
-      else this.primariesReplaced += 1;
-    }
     const identities: Record<string, ReplicaIdentity> = {};
     for (const id of membersOf(view)) {
       const identity = keep[id] ?? this.replicas.get(id)?.identity ?? this.state.current?.identities[id];

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { EtcdMembers, etcdSkipReason } from '../../src/chaos/etcd-members.js';
 import { Client } from '../../src/client/index.js';
-import { type RunningProcess, startProcess, stop, waitFor } from './harness.js';
+import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
+import { adminAddressOf, type RunningProcess, startProcess, stop, waitFor } from './harness.js';
 
 test('etcd past its quota: writes go on, no failover until space is freed, then one, and nothing is lost', {
   skip: etcdSkipReason(),
@@ -40,6 +41,8 @@ test('etcd past its quota: writes go on, no failover until space is freed, then 
     '--etcd-lease-seconds',
     '2',
     '--new-cluster',
+    '--admin',
+    '127.0.0.1:0',
   ]);
   processes.push(coordinator);
   for (const id of ['r1', 'r2', 'r3']) {
@@ -112,6 +115,30 @@ test('etcd past its quota: writes go on, no failover until space is freed, then 
   assert.ok(after.number > whole.number);
   await write('after-the-failover');
   for (const key of written) assert.equal(await connected.getText(key), `value of ${key}`, key);
+
+  // The coordinator's counters are its process's, across the term it gave up and the one it won
+  // back, and count the views it stored and told: exactly its logged view changes and failovers
+  // (the view etcd refused is in neither).
+  const logged = (message: string) =>
+    coordinator
+      .stderr()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { message?: string; from?: string; to?: string })
+      .filter((line) => line.message === message)
+      // A failover that keeps its primary (restarted in place) replaces none.
+      .filter((line) => message !== 'failover' || line.from !== line.to).length;
+  let counted = '';
+  await waitFor('the metrics to count every logged view change', async () => {
+    const response = await fetch(`http://${adminAddressOf(coordinator)}/metrics`);
+    const metrics = parsePrometheusText(await response.text());
+    const views = sampleValue(metrics, 'understudy_view_changes_total');
+    const failovers = sampleValue(metrics, 'understudy_failovers_total');
+    counted = `counted ${views} views and ${failovers} failovers; logged ${logged('view change')} and ${logged('failover')}`;
+    return views === logged('view change') && failovers === logged('failover') ? true : undefined;
+  }).catch((error: unknown) => assert.fail(`${String(error)}: ${counted}`));
+  assert.ok(logged('failover') >= 1);
+  assert.ok(logged('view change') > logged('failover'), 'views before the fill are counted too');
 });
 
 test('a NOSPACE alarm a client raises holds etcd full as a filled database does, until it is freed', {
