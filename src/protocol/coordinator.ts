@@ -290,13 +290,8 @@ export class Coordinator {
     if (this.currentProblem !== null) {
       return { ok: false, message: `the coordinator is not acting: ${this.currentProblem}` };
     }
-    const record = this.replicas.get(id);
-    if (record === undefined) {
-      return {
-        ok: false,
-        message: `${id} is not known to this coordinator: never heard since it started, or forgotten`,
-      };
-    }
+    // A member first: a coordinator that has just begun (restarted, or newly leading on etcd) has
+    // heard no replica yet, but its view still names them.
     const current = this.state.current;
     const role = roleIn(current?.view ?? null, id);
     if (current !== null && role !== 'none') {
@@ -305,6 +300,13 @@ export class Coordinator {
         message:
           `${id} is ${role === 'primary' ? 'the' : 'a'} ${role} of view ${current.view.number}: stop its process, and once the coordinator ` +
           'took it out of the view (within the failure timeout) it can be forgotten',
+      };
+    }
+    const record = this.replicas.get(id);
+    if (record === undefined) {
+      return {
+        ok: false,
+        message: `${id} is not known to this coordinator: never heard since it started, or forgotten`,
       };
     }
     const silentTicks = this.now - record.lastHeartbeatTick;

@@ -66,6 +66,19 @@ test('refused with why: a member of the view, a replica still heard, one never h
   assert.deepEqual(listed(kept), [r1, r2, r3, r4]);
 });
 
+test('a member of the view is refused as one by a coordinator that has heard no replica yet', () => {
+  // Restarted, or newly leading on etcd: its stored view names r1 and r2, and nobody has reported.
+  // (Chaos seed 20262305: "r1 is not known to this coordinator" for the view's primary.)
+  const harness = new CoordinatorHarness(storedState(view(5, r1, [r2])));
+  assert.deepEqual(listed(harness), []);
+  assert.match(
+    harness.coordinator.forgetReplica(r1).message,
+    /^r1 is the primary of view 5: stop its process/,
+  );
+  assert.match(harness.coordinator.forgetReplica(r2).message, /^r2 is a backup of view 5: stop its process/);
+  assert.match(harness.coordinator.forgetReplica(r3).message, /^r3 is not known to this coordinator/);
+});
+
 test('forgetting the last replica of an older build that will not come back lets the format level rise', () => {
   const harness = new CoordinatorHarness({ ...storedState(view(5, r1, [r2, r3])), formatLevel: 1 });
   harness.run(failureTimeoutTicks + 5, () => [
