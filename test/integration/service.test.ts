@@ -13,7 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { CoordinatorServer, ReplicaServer, ReplicatedClient, RequestRefusedError } from '../../src/index.js';
 import { dial, transportCounters } from '../../src/transport/index.js';
 import createCounter, { service as counterService } from '../fixtures/counter-service.js';
-import { replicaHello, runCli, startOnFreePorts, startProcess, stop, waitFor } from './harness.js';
+import {
+  type RunningProcess,
+  replicaHello,
+  runCli,
+  startOnFreePorts,
+  startProcess,
+  stop,
+  waitFor,
+} from './harness.js';
 
 const counterModule = fileURLToPath(new URL('../fixtures/counter-service.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'understudy-service-'));
@@ -112,18 +120,23 @@ describe('a replica of another service never joins', { concurrency: false }, () 
       ]);
     const r1 = await replica('r1', ['--service', counterModule]);
     const client = await ReplicatedClient.connect({ coordinator: coordinator.address, deadlineMs: 20_000 });
+    let r2: RunningProcess | null = null;
     try {
       await waitFor('r1 leading', async () =>
         (await client.status()).view?.primary === 'r1' ? true : undefined,
       );
-      const r2 = await replica('r2', []); // the key/value store, the default
+      const refused = await replica('r2', []); // the key/value store, the default
+      r2 = refused;
       const expected =
         'replica r2 runs service "understudy-kv" version 1, but this cluster runs "counter" version 1 ' +
         "(replica r1 ran it first): start r2 with the cluster's service, or give it a cluster of its own";
       await waitFor('r2 to log its refusal', () =>
-        r2.stderr().includes(JSON.stringify(expected).slice(1, -1)) ? true : undefined,
+        refused.stderr().includes(JSON.stringify(expected).slice(1, -1)) ? true : undefined,
       );
-      assert.match(coordinator.stderr(), /HANDSHAKE_REFUSED: replica r2 runs service/);
+      // The coordinator's own line comes through another pipe: r2's may be read first.
+      await waitFor('the coordinator to log its refusal', () =>
+        /HANDSHAKE_REFUSED: replica r2 runs service/.test(coordinator.stderr()) ? true : undefined,
+      );
       // Never reported, so never in a view: the coordinator does not know it at all.
       const status = await client.status();
       assert.deepEqual(
@@ -139,9 +152,10 @@ describe('a replica of another service never joins', { concurrency: false }, () 
       });
       // The counter cluster serves on, r2 or not.
       assert.equal(decode((await client.write(encode('add 1'))).result), '1');
-      await stop(r2);
     } finally {
       await client.close();
+      // Stopped whatever failed: a process left running keeps the test file from ending.
+      if (r2 !== null) await stop(r2);
       await stop(r1);
       await stop(coordinator);
     }
