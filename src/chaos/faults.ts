@@ -165,6 +165,7 @@ const NO_SPACE = 'ENOSPC';
 function namesNoSpace(line: ReplicaLogLine, level: string): boolean {
   return line.fields.level === level && JSON.stringify(line.fields).includes(NO_SPACE);
 }
+
 /** Paused and cut off: past the lease (400 ms) plus its margin and the failure timeout. */
 export const PAUSE_PARTITION_STOPPED_MS = [1500, 3000] as const;
 /** Resumed but still cut off from the coordinator, before the cut heals. */

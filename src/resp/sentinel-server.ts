@@ -8,8 +8,7 @@
 // connections that SUBSCRIBE (or PSUBSCRIBE a matching pattern) each time a new view names another
 // primary, once the view is stored: Jedis moves its pool on that message alone (ioredis's
 // `failoverDetector` reconnects on it, and docs/OPERATIONS.md says why to leave that off). A
-// subscribed connection may only (P)SUBSCRIBE,
-// (P)UNSUBSCRIBE, PING and QUIT, as on Redis.
+// subscribed connection may only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING and QUIT, as on Redis.
 //
 // With credentials (--auth-file) a connection must AUTH (or HELLO ... AUTH) with a token first, as
 // Sentinel's `requirepass` asks; any token will do, but SENTINEL FAILOVER (a switchover) takes an
