@@ -24,7 +24,10 @@ interface Link {
 
 export class PeerLinks {
   private readonly links = new Map<ReplicaId, Link>();
-  /** After a failed dial, when we may dial that peer again. */
+  /**
+   * After a failed dial, when we may dial that peer again: performance.now(), since a wall clock
+   * stepped back would hold the link down until it caught up.
+   */
   private readonly retryAt = new Map<ReplicaId, number>();
   private closed = false;
 
@@ -50,7 +53,7 @@ export class PeerLinks {
       link = undefined;
     }
     if (link === undefined) {
-      if (Date.now() < (this.retryAt.get(to) ?? 0)) return;
+      if (performance.now() < (this.retryAt.get(to) ?? 0)) return;
       link = { address, connection: null, queue: [] };
       this.links.set(to, link);
       this.connect(to, link);
@@ -108,7 +111,7 @@ export class PeerLinks {
       },
       (error: unknown) => {
         if (error instanceof HandshakeError && !this.closed) this.onRefused(to, error.message);
-        this.retryAt.set(to, Date.now() + this.config.reconnectDelayMs);
+        this.retryAt.set(to, performance.now() + this.config.reconnectDelayMs);
         if (this.links.get(to) === link) this.links.delete(to);
       },
     );
