@@ -27,6 +27,10 @@
 //                     restart it. Or every replica's at once (all stop: nothing acknowledged may be
 //                     lost), or the coordinator's as the primary is killed (its failover view cannot
 //                     be stored: it must stop, and go on from its stored state once restarted)
+//   disk-slow         make a replica's file system stutter (or the coordinator's, where it has one):
+//                     frozen for up to 0.4 s (two thirds of the failure timeout), answering for a
+//                     moment, frozen again, for seconds; its writes and fsyncs wait as on a slow disk
+//                     while it lives on: a primary's sync writes wait, a backup falls behind
 //   partition         isolate the primary, cut the coordinator's connections to one replica, or
 //                     one one-way cut between two replicas
 //   loss              frame loss and delay on every proxy
@@ -146,6 +150,18 @@ export const ETCD_FULL_MS = [3000, 8000] as const;
 const ETCD_FULL_SETTLE_MS = 1500;
 /** The keys an etcd-full fills etcd with: apart from every cluster's (`/understudy/...`). */
 const ETCD_FILLER_PREFIX = '/chaos-filler/';
+/** How long a disk stutters. */
+export const DISK_SLOW_MS = [4000, 12_000] as const;
+/**
+ * Each of a stuttering disk's freezes lasts from this long up to two thirds of the failure timeout
+ * (400 ms at the default): a slow disk's wait, not a dead one's. A server whose log write waits on
+ * its event loop heartbeats again before the coordinator misses it.
+ */
+export const DISK_SLOW_FREEZE_MIN_MS = 20;
+/** Between a stuttering disk's freezes, the disk answers for this long. */
+export const DISK_SLOW_THAW_MS = [10, 250] as const;
+/** How often a disk-slow stutters the coordinator's disk (where it has one: not on etcd) rather than a replica's. */
+export const COORDINATOR_DISK_SLOW_PROBABILITY = 0.25;
 /** A full disk stays full past the failure timeout. */
 export const DISK_FULL_MS = [2000, 4000] as const;
 /** How often a disk-full fills every replica's disk at once (from a steady whole view, like a total crash). */
@@ -352,6 +368,13 @@ export interface FaultChecks {
   disksFilled: number;
   /** Servers that stopped on their full disk, each saying so in a fatal line naming ENOSPC. */
   diskFullStops: number;
+  /**
+   * disk-slow: disks made to stutter, their freezes in all, and the stutters after which the
+   * replica's role was not the one it had before (the lag policy, or a failover, acted).
+   */
+  diskStutters: number;
+  diskStutterFreezes: number;
+  diskStutterRoleChanges: number;
   /** snapshot-fail: the snapshot writes that failed (a warning each), and the faults after which a snapshot was kept. */
   snapshotWritesFailed: number;
   snapshotWritesResumed: number;
@@ -403,6 +426,9 @@ export const noFaultChecks = (): FaultChecks => ({
   transferKillsRejoined: 0,
   disksFilled: 0,
   diskFullStops: 0,
+  diskStutters: 0,
+  diskStutterFreezes: 0,
+  diskStutterRoleChanges: 0,
   snapshotWritesFailed: 0,
   snapshotWritesResumed: 0,
   diskFullSnapshotFailures: 0,
@@ -464,6 +490,13 @@ export function planFault(
 }
 
 const seconds = (milliseconds: number): string => `${(milliseconds / 1000).toFixed(1)} s`;
+
+/** A replica's role in `view`, for the log. */
+function roleOf(view: View | null, id: string): string {
+  if (view === null) return 'no view known';
+  const role = roleIn(view, replicaId(id));
+  return role === 'none' ? 'not in the view' : role;
+}
 const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 /** A fault on a coordinator's process that keeps every directory. */
@@ -533,6 +566,8 @@ class Planner {
         return this.context.cluster.disks === null ? null : this.planDiskHang();
       case 'disk-full':
         return this.context.cluster.disks === null ? null : this.planDiskFull();
+      case 'disk-slow':
+        return this.context.cluster.disks === null ? null : this.planDiskSlow();
       case 'partition':
         return this.planPartition();
       case 'loss':
@@ -833,11 +868,9 @@ class Planner {
     return this.random.pick(others);
   }
 
-  /** The replica's role in the view the monitor saw last. */
+  /** The replica's role in the view the monitor saw when this planner began. */
   private role(id: string): string {
-    if (this.view === null) return 'no view known';
-    const role = roleIn(this.view, replicaId(id));
-    return role === 'none' ? 'not in the view' : role;
+    return roleOf(this.view, id);
   }
 
   private record(
@@ -956,6 +989,81 @@ class Planner {
           heal: async () => {
             await cluster.thawDisk(target);
             return `thawed ${target}'s disk`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Makes a replica's file system stutter (or, on the directory home, the coordinator's): frozen
+   * for up to 0.4 s, answering for a moment, frozen again, for several seconds. Every write and
+   * fsync may wait up to a freeze, as on a slow or overloaded disk, and the process lives on: a
+   * primary's sync writes wait, a backup falls behind (the lag policy acts if it passes its bound),
+   * a coordinator's saves wait. Nothing is down; nothing acknowledged may be lost. The heal says how
+   * many freezes there were and the replica's role after them (a view change is allowed, not asked).
+   */
+  private planDiskSlow(): PlannedFault | null {
+    const { cluster, monitor, checks } = this.context;
+    const onCoordinator =
+      cluster.hasOwnDisk(COORDINATOR_NAME) &&
+      !this.occupancy.coordinatorBusy &&
+      this.random.chance(COORDINATOR_DISK_SLOW_PROBABILITY);
+    const candidates = this.replicaIds.filter(
+      (id) => !this.occupancy.processes.has(id) && !this.occupancy.down.has(id),
+    );
+    const target = onCoordinator
+      ? COORDINATOR_NAME
+      : this.chooseTarget(candidates, PRIMARY_TARGET_PROBABILITY);
+    if (target === null) return null;
+    const holdMs = this.random.integer(...DISK_SLOW_MS);
+    const freezeMaxMs = Math.round((this.context.failureTimeoutMs * 2) / 3);
+    // Its own stream, drawn now: the stutter's draws happen while other faults are planned.
+    const stutter = new Random(this.random.integer(0, 0xffff_ffff));
+    const role = onCoordinator ? 'coordinator' : this.role(target);
+    let freezes = 0;
+    let longestFreezeMs = 0;
+    return {
+      reservation: {
+        kind: 'disk-slow',
+        down: [],
+        process: target,
+        losesDirectory: false,
+        onCoordinator,
+        kills: false,
+      },
+      start: async () => {
+        const what = onCoordinator ? "the coordinator's disk" : `${target}'s disk (${role})`;
+        const fault = this.record('disk-slow', role, `make ${what} stutter`, null);
+        return {
+          record: fault,
+          holdDescription: `for ${seconds(holdMs)}`,
+          hold: async (signal) => {
+            const endMs = performance.now() + holdMs;
+            while (!signal.aborted && performance.now() < endMs) {
+              const freezeMs = Math.min(
+                stutter.integer(DISK_SLOW_FREEZE_MIN_MS, freezeMaxMs),
+                endMs - performance.now(),
+              );
+              await cluster.freezeDisk(target);
+              freezes += 1;
+              longestFreezeMs = Math.max(longestFreezeMs, freezeMs);
+              await sleepUnlessAborted(freezeMs, signal);
+              await cluster.thawDisk(target);
+              await sleepUnlessAborted(stutter.integer(...DISK_SLOW_THAW_MS), signal);
+            }
+          },
+          heal: async () => {
+            await cluster.thawDisk(target);
+            checks.diskStutters += 1;
+            checks.diskStutterFreezes += freezes;
+            const disk = onCoordinator ? "the coordinator's disk" : `${target}'s disk`;
+            const steady = `${disk} answers steadily again after ${freezes} freezes of up to ${seconds(longestFreezeMs)}`;
+            if (onCoordinator) return steady;
+            const view = monitor.view;
+            const roleAfter = roleOf(view, target);
+            if (roleAfter !== role) checks.diskStutterRoleChanges += 1;
+            return `${steady}; ${target} is ${roleAfter} in view ${view?.number ?? '?'}`;
           },
         };
       },

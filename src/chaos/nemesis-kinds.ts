@@ -6,6 +6,7 @@ export const nemesisKinds = [
   'pause',
   'disk-hang',
   'disk-full',
+  'disk-slow',
   'partition',
   'loss',
   'pause-partition',
@@ -35,4 +36,4 @@ export const defaultNemesisKinds: readonly NemesisKind[] = nemesisKinds.filter((
 export const etcdNemesisKinds: readonly NemesisKind[] = ['etcd', 'etcd-full'];
 
 /** The nemeses that need each server's data directory on a file system of its own (root, a loop device). */
-export const diskNemesisKinds: readonly NemesisKind[] = ['disk-hang', 'disk-full'];
+export const diskNemesisKinds: readonly NemesisKind[] = ['disk-hang', 'disk-full', 'disk-slow'];

@@ -359,6 +359,12 @@ export function formatReport(report: ChaosReport): string {
         `restarted while still full: ${loss.diskFullRestarts} (${loss.diskFullRestartsRan} ran)`,
     );
   }
+  if (loss.diskStutters > 0) {
+    lines.push(
+      `disk-slow: ${loss.diskStutters} disks made to stutter, ${loss.diskStutterFreezes} freezes in all; ` +
+        `the replica's role changed meanwhile in ${loss.diskStutterRoleChanges}`,
+    );
+  }
   if (report.upgrade !== undefined) lines.push(describeUpgrade(report.upgrade));
   const { storage } = report;
   lines.push(

@@ -191,7 +191,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // made. The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
   const wantsDisks = options.nemeses.some((kind) => diskNemesisKinds.includes(kind));
   const disksMissing = wantsDisks ? serverDisksUnavailable() : null;
-  if (disksMissing !== null) log(`chaos: the disk-hang and disk-full nemeses are left out: ${disksMissing}`);
+  if (disksMissing !== null)
+    log(`chaos: the ${diskNemesisKinds.join(', ')} nemeses are left out: ${disksMissing}`);
   const etcdLeftOut =
     options.etcd !== true && options.nemeses.some((kind) => etcdNemesisKinds.includes(kind));
   if (etcdLeftOut) log(`chaos: the ${etcdNemesisKinds.join(' and ')} nemeses are left out: they need --etcd`);
