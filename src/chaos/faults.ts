@@ -1061,9 +1061,10 @@ class Planner {
             const steady = `${disk} answers steadily again after ${freezes} freezes of up to ${seconds(longestFreezeMs)}`;
             if (onCoordinator) return steady;
             const view = monitor.view;
+            if (view === null) return `${steady}; no view known now`;
             const roleAfter = roleOf(view, target);
             if (roleAfter !== role) checks.diskStutterRoleChanges += 1;
-            return `${steady}; ${target} is ${roleAfter} in view ${view?.number ?? '?'}`;
+            return `${steady}; ${target} is ${roleAfter} in view ${view.number}`;
           },
         };
       },
