@@ -490,6 +490,7 @@ export function planFault(
 }
 
 const seconds = (milliseconds: number): string => `${(milliseconds / 1000).toFixed(1)} s`;
+const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 /** A replica's role in `view`, for the log. */
 function roleOf(view: View | null, id: string): string {
@@ -497,7 +498,6 @@ function roleOf(view: View | null, id: string): string {
   const role = roleIn(view, replicaId(id));
   return role === 'none' ? 'not in the view' : role;
 }
-const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 /** A fault on a coordinator's process that keeps every directory. */
 const coordinatorRestart: Reservation = {
