@@ -30,6 +30,7 @@ import { spawnServer } from '../cli/server-spawn.js';
 import { clusterIdDefault } from '../node/config.js';
 import { EtcdClient } from '../node/etcd/etcd-client.js';
 import { etcdKeysOf } from '../node/etcd/etcd-state-home.js';
+import { TEST_CLOCK_RATE_VARIABLE } from '../node/test-clock-rate.js';
 import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
 import { EtcdMembers } from './etcd-members.js';
@@ -236,6 +237,11 @@ export interface ChaosClusterOptions {
   readonly serverDisks?: boolean;
   /** Every replica starts held at this format level (`--format-level`): a cluster of an older build. */
   readonly replicaFormatLevel?: number;
+  /**
+   * The rate of each server's monotonic clock, by name (the coordinators, then each replica): each
+   * process of it runs with UNDERSTUDY_TEST_CLOCK_RATE at that rate (test-clock-rate.ts). Absent: 1.
+   */
+  readonly clockRateOf?: (name: string) => number;
 }
 
 /** The space quota of the chaos runs' etcd members (`--quota-backend-bytes`). */
@@ -336,6 +342,10 @@ export class ChaosCluster {
       throw error;
     }
     const cluster = new ChaosCluster(directory, coordinators, replicas, proxies, etcd, disks);
+    const clockEnvironment = (name: string): Record<string, string> => {
+      const rate = options.clockRateOf?.(name) ?? 1;
+      return rate === 1 ? {} : { [TEST_CLOCK_RATE_VARIABLE]: String(rate) };
+    };
     try {
       const coordinatorNames = etcd === null ? [COORDINATOR_NAME] : [...ETCD_COORDINATOR_NAMES];
       for (const name of [...coordinatorNames, ...replicaIds]) {
@@ -367,7 +377,7 @@ export class ChaosCluster {
           ...(options.coordinatorArguments ?? []),
           ...(options.clusterArguments ?? []),
         ];
-        coordinators.set(name, new ServerProcess(name, args, logPath(name)));
+        coordinators.set(name, new ServerProcess(name, args, logPath(name), clockEnvironment(name)));
       }
       const coordinatorAddress = cluster.coordinatorAddress;
       for (const id of replicaIds) {
@@ -386,7 +396,7 @@ export class ChaosCluster {
           ...(options.replicaArguments ?? []),
           ...(options.clusterArguments ?? []),
         ];
-        replicas.set(id, new ServerProcess(id, args, logPath(id)));
+        replicas.set(id, new ServerProcess(id, args, logPath(id), clockEnvironment(id)));
         if (options.replicaFormatLevel !== undefined)
           cluster.formatLevels.set(id, options.replicaFormatLevel);
       }

@@ -3,6 +3,7 @@
 // applied twice, async appends lost only if a failover happened, no bounded read staler than its
 // bound allows, and nothing else went wrong.
 
+import { describeClockRates } from './clock-rates.js';
 import type { FaultChecks, FaultRecord, NemesisKind } from './faults.js';
 import type { UpgradeCounts } from './format-upgrade.js';
 import type { StorageEvents } from './replica-logs.js';
@@ -68,6 +69,9 @@ export interface ChaosReport {
   readonly concurrency: number;
   readonly replicas: number;
   readonly keys: number;
+  /** How far from 1 the servers' clock rates were drawn, and each server's rate (clock-rates.ts). */
+  readonly clockDrift: number;
+  readonly clockRates: ReadonlyMap<string, number>;
   readonly faults: Readonly<Record<NemesisKind, number>>;
   /** Per kind, how many faults of each variant ("primary", "emptied, restarted at once", "amnesia"). */
   readonly faultVariants: ReadonlyMap<NemesisKind, ReadonlyMap<string, number>>;
@@ -288,6 +292,7 @@ export function formatReport(report: ChaosReport): string {
       `${report.redisClients > 0 ? ` and ${report.redisClients} through Redis ports` : ''}, ` +
       `nemesis ${nemeses}, concurrency ${report.concurrency}, ${report.replicas} replicas`,
   );
+  lines.push(describeClockRates(report.clockRates, report.clockDrift));
   const faultCounts = report.nemeses.map((kind) => `${report.faults[kind]} ${kind}`).join(', ');
   const details = [
     ...(report.nemeses.length > 0 ? [`at most ${report.faultsMostAtOnce} at once`] : []),

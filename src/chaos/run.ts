@@ -37,6 +37,7 @@ import { groupMembers, groupValue, isGroupKey, storeKeysOf } from '../sim/multi-
 import { Random } from '../sim/random.js';
 import { kvLimitsDefault } from '../state-machine/kv-limits.js';
 import { transferChunkBytes } from '../storage/index.js';
+import { CLOCK_DRIFT_DEFAULT, CLOCK_DRIFT_MAX, describeClockRates, drawClockRates } from './clock-rates.js';
 import { CHAOS_HOST, ChaosCluster } from './cluster-processes.js';
 import {
   ballastKey,
@@ -136,6 +137,11 @@ export interface ChaosOptions {
   readonly transferBytesPerSecond?: number;
   /** About how often a Redis-port process sends FLUSHALL (REDIS_FLUSHALL_INTERVAL_MS if absent). */
   readonly flushallIntervalMs?: number;
+  /**
+   * How far from 1 each server's monotonic clock rate is drawn (clock-rates.ts): CLOCK_DRIFT_DEFAULT
+   * if absent, 0 for the machine's clock everywhere.
+   */
+  readonly clockDrift?: number;
   /** Two coordinators on a 3-member etcd started for the run (the `coordinator` nemesis then stops or kills the leader, `etcd` kills members). */
   readonly etcd?: boolean;
   readonly seed: number;
@@ -202,6 +208,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       (!etcdNemesisKinds.includes(kind) || options.etcd === true),
   );
 
+  const clockDrift = options.clockDrift ?? CLOCK_DRIFT_DEFAULT;
+  assert(
+    clockDrift >= 0 && clockDrift <= CLOCK_DRIFT_MAX,
+    `a clock drift of ${clockDrift} is outside 0..${CLOCK_DRIFT_MAX}`,
+  );
+  const clockRates = drawClockRates(options.seed, clockDrift);
+
   try {
     cluster = await ChaosCluster.start({
       directory,
@@ -223,7 +236,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       etcd: options.etcd === true,
       serverDisks: nemeses.some((kind) => diskNemesisKinds.includes(kind)),
       ...(nemeses.includes('upgrade') ? { replicaFormatLevel: PINNED_FORMAT_LEVEL } : {}),
+      clockRateOf: (name) => clockRates.rateOf(name),
     });
+    log(`chaos: ${describeClockRates(clockRates.drawn, clockDrift)}`);
     monitor = await ViewMonitor.start(cluster.coordinatorAddress);
     monitor.observe((status) => {
       for (const replica of status.replicas)
@@ -443,6 +458,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workload?.boundedReads ?? [],
     STALENESS_SLACK_MS,
     workload?.clears ?? [],
+    clockDrift,
   );
   const boundedReads = workload?.boundedReads ?? [];
   const byBackup = boundedReads.filter(
@@ -475,6 +491,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     concurrency: options.concurrency,
     replicas: options.replicas,
     keys: options.keys,
+    clockDrift,
+    clockRates: new Map(clockRates.drawn),
     faults: faultCounts,
     faultVariants,
     faultsMostAtOnce: nemesis?.mostAtOnce ?? 0,

@@ -123,6 +123,8 @@ export function checkStaleness(
   reads: readonly BoundedRead[],
   slackMs: number = STALENESS_SLACK_MS,
   clears: readonly ClearVersion[] = [],
+  /** How far a member's clock rate may be from 1: a bound it judges by its own clock lasts B / (1 − drift). */
+  clockDrift = 0,
 ): StalenessReport {
   /** Whether a clear may sit between `write` and the state `read` saw (see the file header). */
   const clearedBetween = (write: WriteVersion, read: BoundedRead): boolean =>
@@ -157,7 +159,7 @@ export function checkStaleness(
   const violations: StalenessViolation[] = [];
   for (const read of reads) {
     const group = byKey.get(read.key) ?? { acknowledged: [], producers: new Map() };
-    const cutoffNs = read.invokedNs - (read.maxStalenessMs + slackMs) * 1e6;
+    const cutoffNs = read.invokedNs - (read.maxStalenessMs / (1 - clockDrift) + slackMs) * 1e6;
     const requirements: [StalenessRule, WriteVersion | null][] = [
       [
         'staleness',

@@ -5,6 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { CLOCK_DRIFT_DEFAULT, CLOCK_DRIFT_MAX } from '../chaos/clock-rates.js';
 import {
   CHAOS_REDIS_PROCESSES_DEFAULT,
   CHAOS_SESSIONS_MAX_CHOICES,
@@ -19,7 +20,7 @@ import {
 } from '../chaos/nemesis-kinds.js';
 import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
-import { exitCode, integerIn, nonEmpty } from './options.js';
+import { decimalIn, exitCode, integerIn, nonEmpty } from './options.js';
 import { backupLagMaxMsMin, CLUSTER_REPLICAS_MAX, failureTimeoutMsMin } from './server-commands.js';
 
 export const CHAOS_DURATION_SECONDS_DEFAULT = 60;
@@ -64,6 +65,7 @@ interface ChaosFlags {
   readonly lagPolicy?: LagPolicy;
   readonly backupLagMaxMs?: number;
   readonly failureTimeoutMs?: number;
+  readonly clockDrift?: number;
   readonly etcd?: boolean;
   readonly seed?: number;
   readonly dir?: string;
@@ -181,6 +183,12 @@ export function addChaosCommand(program: Command): void {
       integerIn(failureTimeoutMsMin, CHAOS_FAILURE_TIMEOUT_MS_MAX),
     )
     .option(
+      '--clock-drift <fraction>',
+      `each server's monotonic clock runs at a rate of its own, drawn by the seed within 1 ± this ` +
+        `(the drift the lease's margin allows for; 0: the machine's clock everywhere) (default: ${CLOCK_DRIFT_DEFAULT})`,
+      decimalIn(0, CLOCK_DRIFT_MAX),
+    )
+    .option(
       '--etcd',
       'run two coordinators on a 3-member etcd started for the run (needs the etcd binary): the ' +
         'coordinator nemesis then kills or stops the leading one, the etcd nemesis kills members',
@@ -242,6 +250,7 @@ export function addChaosCommand(program: Command): void {
           ...(flags.lagPolicy === undefined ? {} : { lagPolicy: flags.lagPolicy }),
           ...(flags.backupLagMaxMs === undefined ? {} : { backupLagMaxMs: flags.backupLagMaxMs }),
           ...(flags.failureTimeoutMs === undefined ? {} : { failureTimeoutMs: flags.failureTimeoutMs }),
+          ...(flags.clockDrift === undefined ? {} : { clockDrift: flags.clockDrift }),
           ...(flags.etcd === true ? { etcd: true } : {}),
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),

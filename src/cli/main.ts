@@ -4,6 +4,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
+import { applyTestClockRate, TEST_CLOCK_RATE_VARIABLE } from '../node/test-clock-rate.js';
 import { addBenchCommand } from './bench-command.js';
 import { addCertsCommand } from './certs-command.js';
 import { addChaosCommand } from './chaos-command.js';
@@ -31,6 +32,7 @@ addCertsCommand(program);
 addTokenCommand(program);
 
 try {
+  applyTestClockRate(process.env[TEST_CLOCK_RATE_VARIABLE]);
   await program.parseAsync(process.argv);
 } catch (error) {
   // Exit now, not when the event loop drains: a server that failed part way through its start may

@@ -29,6 +29,17 @@ export function integerIn(min: number, max: number): (text: string) => number {
   };
 }
 
+/** A decimal-number parser for commander that refuses anything outside [min, max]. */
+export function decimalIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^\d+(\.\d+)?$/.test(text.trim()) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected a number from ${min} to ${max}.`);
+    }
+    return value;
+  };
+}
+
 /** A "host:port" parser for commander; `portMin` 0 allows "pick a free port". */
 export function address(portMin: number): (text: string) => string {
   return (text) => {

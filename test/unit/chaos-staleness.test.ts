@@ -79,6 +79,21 @@ test('a value older than one acknowledged more than the bound plus the slack bef
   assert.deepEqual(checkStaleness(writes, [read('a', edge)]).violations, []);
 });
 
+test("a member whose clock runs slow may serve a bound that lasts B / (1 − drift) by the run's clock, and no longer", () => {
+  const writes = [write('a', 10, 1000), write('b', 20, 1400)];
+  const drift = 0.05;
+  // 500 ms by a clock at 0.95 is 526.3 ms: a read 520 ms past b's acknowledgement (plus the slack) is
+  // stale by the machine's clock, and within what the drift allows.
+  const late = 1400 + bound + 20 + STALENESS_SLACK_MS;
+  assert.equal(checkStaleness(writes, [read('a', late)]).violations.length, 1);
+  assert.deepEqual(checkStaleness(writes, [read('a', late)], STALENESS_SLACK_MS, [], drift).violations, []);
+  const later = 1400 + bound / (1 - drift) + STALENESS_SLACK_MS + 1;
+  assert.equal(
+    checkStaleness(writes, [read('a', later)], STALENESS_SLACK_MS, [], drift).violations.length,
+    1,
+  );
+});
+
 test('a newer value than required passes, even one of unknown outcome invoked after the required write', () => {
   const writes = [
     write('a', 10, 1000),
