@@ -137,6 +137,8 @@ const usageErrors: [string[], RegExp][] = [
   [['start', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
   [['coordinator', '--listen', '127.0.0.1:0', '--dir', 'd', '--sync-quorum', 'x'], /--sync-quorum/],
   [['chaos', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
+  [['chaos', '--clock-drift', '0.2'], /--clock-drift.*expected a number from 0 to 0.05/],
+  [['chaos', '--clock-drift', 'fast'], /--clock-drift.*expected a number from 0 to 0.05/],
   [['chaos', '--nemesis', 'kill,etcd'], /--nemesis etcd acts on the etcd that --etcd starts: add --etcd/],
   [
     ['chaos', '--nemesis', 'etcd-full,kill'],
