@@ -229,7 +229,13 @@ export class ReplicaServer {
   ) {
     this.logger = options.logger;
     this.unreportedLosses = core.unreportedLossCount;
-    this.stalls = StallWatch.forNode(this.logger, options.config);
+    this.stalls = StallWatch.forNode(this.logger, options.config, (stalledMs) => {
+      // Most of the stall spent in one disk call of the log: the disk held the process up.
+      const waitedMs = Math.round(this.log.takeLongestWaitOnLoopMs());
+      return waitedMs >= stalledMs / 2 && waitedMs > 0
+        ? { cause: `the disk: one write or fdatasync of the log held the event loop ${waitedMs} ms` }
+        : null;
+    });
     this.log.onDurable = (position) => {
       this.core.durable(position);
       // At once, not on the next turn: the acks and replies this fsync releases wait for nothing else.

@@ -166,6 +166,8 @@ export class WriteAheadLog {
    * event loop"). Read as each batch's sync starts, so it may change at any time.
    */
   fsyncOnEventLoop = false;
+  /** The longest the event loop waited in one of this log's disk calls (a write, an fdatasync on it). */
+  private longestWaitOnLoopMs = 0;
 
   // Queued state (what the log will hold once the queue is written): checks appends, answers positions.
   private last: LogPosition;
@@ -437,7 +439,7 @@ export class WriteAheadLog {
     // The write only copies into the page cache: done on the event loop, it saves a thread-pool round
     // trip (and an event-loop turn) per batch; the fdatasync is what waits for the disk.
     try {
-      writeSyncAt(fd, chunk, position);
+      this.writeOnLoop(fd, chunk, position);
     } catch (error) {
       this.fail(error);
       return;
@@ -453,17 +455,43 @@ export class WriteAheadLog {
     };
     const syncHere = (): void => {
       let syncError: NodeJS.ErrnoException | null = null;
+      const startedMs = performance.now();
       try {
         fs.fdatasyncSync(fd);
       } catch (error) {
         syncError = error as NodeJS.ErrnoException;
       }
+      this.noteWaitOnLoop(startedMs);
       synced(syncError);
     };
     const onLoop = this.fsyncOnEventLoop;
     if (fsyncDelayMs > 0) setTimeout(() => (onLoop ? syncHere() : fs.fdatasync(fd, synced)), fsyncDelayMs);
     else if (onLoop) setImmediate(syncHere);
     else fs.fdatasync(fd, synced);
+  }
+
+  /**
+   * The longest the event loop waited in one of this log's disk calls (each write, and an fdatasync
+   * run on the loop) since the last call of this, in milliseconds: what a stall can be blamed on.
+   */
+  takeLongestWaitOnLoopMs(): number {
+    const waitedMs = this.longestWaitOnLoopMs;
+    this.longestWaitOnLoopMs = 0;
+    return waitedMs;
+  }
+
+  /** writeSyncAt, timed: a write only copies into the page cache, unless the disk holds it up. */
+  private writeOnLoop(fd: number, data: Buffer, position: number): void {
+    const startedMs = performance.now();
+    try {
+      writeSyncAt(fd, data, position);
+    } finally {
+      this.noteWaitOnLoop(startedMs);
+    }
+  }
+
+  private noteWaitOnLoop(startedMs: number): void {
+    this.longestWaitOnLoopMs = Math.max(this.longestWaitOnLoopMs, performance.now() - startedMs);
   }
 
   /**
@@ -487,7 +515,7 @@ export class WriteAheadLog {
     };
     const fd = fs.openSync(segment.path, 'wx');
     try {
-      writeSyncAt(fd, encodeSegmentHeader(segment), 0);
+      this.writeOnLoop(fd, encodeSegmentHeader(segment), 0);
       this.growToSegmentSize(fd);
       fs.fdatasyncSync(fd);
     } catch (error) {
@@ -614,7 +642,7 @@ export class WriteAheadLog {
     segment.sizeBytes += marker.length;
     this.busy = true;
     try {
-      writeSyncAt(fd, marker, position);
+      this.writeOnLoop(fd, marker, position);
     } catch (error) {
       this.fail(error);
       return;
@@ -633,7 +661,7 @@ export class WriteAheadLog {
     const fd = this.fd;
     assert(segment !== undefined && fd !== null, 'the last segment is open');
     const marker = encodeSyncMarker(this.syncedIndex, segment.salt);
-    writeSyncAt(fd, marker, segment.sizeBytes);
+    this.writeOnLoop(fd, marker, segment.sizeBytes);
     fs.fdatasyncSync(fd);
     segment.sizeBytes += marker.length;
     this.stats.syncMarkers++;

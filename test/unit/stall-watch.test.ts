@@ -49,3 +49,39 @@ test('a timer that fires the threshold late or later is a stall: warned once, co
     ],
   );
 });
+
+test('a stall its owner can explain names the cause; the owner is asked at every firing, stalled or not', () => {
+  const { logger, lines } = capturedLogger();
+  let now = 1_000;
+  const asked: number[] = [];
+  let diskWaitMs = 0;
+  const watch = new StallWatch(
+    logger,
+    10,
+    150,
+    () => now,
+    (stalledMs) => {
+      asked.push(stalledMs);
+      const waited = diskWaitMs;
+      diskWaitMs = 0; // what it measured starts again at each firing
+      return waited >= stalledMs / 2 ? { cause: `the disk held it ${waited} ms` } : null;
+    },
+  );
+  diskWaitMs = 90; // a slow write before an ordinary firing: no stall, nothing to blame it on
+  now += 100;
+  watch.tick();
+  now += 410; // 400 ms late, 380 of them in a disk call
+  diskWaitMs = 380;
+  watch.tick();
+  now += 310; // 300 ms late, the disk not to blame
+  diskWaitMs = 20;
+  watch.tick();
+  assert.deepEqual(asked, [90, 400, 300]);
+  assert.deepEqual(
+    lines.map((line) => [line.message, line.stalledMs, line.cause]),
+    [
+      [STALL_MESSAGE, 400, 'the disk held it 380 ms'],
+      [STALL_MESSAGE, 300, undefined],
+    ],
+  );
+});
