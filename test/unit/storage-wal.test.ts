@@ -179,6 +179,22 @@ test('appends issued in one tick share fsyncs (group commit)', async () => {
   });
 });
 
+test('the log says how long the event loop waited in its disk calls since it was last asked, then starts again', async () => {
+  await withDirectory(async (directory) => {
+    const { log } = WriteAheadLog.open(directory);
+    log.fsyncOnEventLoop = true; // a backup's: the fdatasync on the loop counts too
+    assert.equal(log.takeLongestWaitOnLoopMs(), 0, 'nothing written yet');
+    let durable = 0;
+    log.onDurable = () => durable++;
+    for (let index = 1; index <= 10; index++) log.append([entry(index)]);
+    await until(() => durable > 0, 'the first batch durable');
+    const waitedMs = log.takeLongestWaitOnLoopMs();
+    assert.ok(waitedMs > 0, `a write and an fdatasync took ${waitedMs} ms`);
+    assert.equal(log.takeLongestWaitOnLoopMs(), 0, 'taken, it starts again');
+    await log.close();
+  });
+});
+
 test('truncateAfter then appends in a new view: the log is the prefix plus the new entries', async () => {
   await withDirectory(async (directory) => {
     const { log } = openLog(directory, { segmentSizeBytes: oneSegmentBytes });
