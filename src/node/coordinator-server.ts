@@ -55,7 +55,7 @@ import { type EtcdKeys, EtcdStateHome, etcdKeysOf } from './etcd/etcd-state-home
 import { type SentinelPeer, SentinelRegistry } from './etcd/sentinel-registry.js';
 import { LeaderStatus } from './leader-status.js';
 import { createLogger, errorText, type Logger } from './logger.js';
-import { type StallCounts, StallWatch } from './stall-watch.js';
+import { diskStallCause, type StallCounts, StallWatch } from './stall-watch.js';
 import { StateStore } from './state-store.js';
 import { logViewTransition } from './view-log.js';
 
@@ -166,6 +166,8 @@ export class CoordinatorServer {
   private etcdKeys: EtcdKeys | null = null;
   private listener: Listener | null = null;
   private readonly stalls: StallWatch;
+  /** The directory home's store (null on etcd): its saves run on the event loop. */
+  private stateStore: StateStore | null = null;
   /** How this process dials another coordinator (a standby, the leader): as members dial. */
   private peerDialing: { readonly hello: Hello; readonly tls?: TlsMaterial } | null = null;
 
@@ -175,7 +177,9 @@ export class CoordinatorServer {
     /** Where the directory home keeps the state (null on etcd): its disk's space is a metric. */
     readonly dataDirectory: string | null,
   ) {
-    this.stalls = StallWatch.forNode(logger, config);
+    this.stalls = StallWatch.forNode(logger, config, (stalledMs) =>
+      diskStallCause(this.stateStore?.takeLongestSaveMs() ?? 0, stalledMs, 'a save of the coordinator state'),
+    );
     this.timer = setInterval(() => {
       this.stalls.tick();
       const term = this.acting();
@@ -226,6 +230,7 @@ export class CoordinatorServer {
     };
     if (home !== null) {
       const { store, stored, service } = home;
+      server.stateStore = store;
       const save = (state: CoordinatorState): void => {
         try {
           store.save(state);

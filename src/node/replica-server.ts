@@ -74,7 +74,7 @@ import { PeerLinks } from './peer-links.js';
 import { createRequestHistogram, InFlightRequests } from './request-timing.js';
 import { SnapshotSaves } from './snapshot-saves.js';
 import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
-import { type StallCounts, StallWatch } from './stall-watch.js';
+import { diskStallCause, type StallCounts, StallWatch } from './stall-watch.js';
 import { fsyncBoundsSeconds, TimingHistogram } from './timing-histogram.js';
 
 /**
@@ -229,13 +229,9 @@ export class ReplicaServer {
   ) {
     this.logger = options.logger;
     this.unreportedLosses = core.unreportedLossCount;
-    this.stalls = StallWatch.forNode(this.logger, options.config, (stalledMs) => {
-      // Most of the stall spent in one disk call of the log: the disk held the process up.
-      const waitedMs = Math.round(this.log.takeLongestWaitOnLoopMs());
-      return waitedMs >= stalledMs / 2 && waitedMs > 0
-        ? { cause: `the disk: one write or fdatasync of the log held the event loop ${waitedMs} ms` }
-        : null;
-    });
+    this.stalls = StallWatch.forNode(this.logger, options.config, (stalledMs) =>
+      diskStallCause(this.log.takeLongestWaitOnLoopMs(), stalledMs, 'one write or fdatasync of the log'),
+    );
     this.log.onDurable = (position) => {
       this.core.durable(position);
       // At once, not on the next turn: the acks and replies this fsync releases wait for nothing else.

@@ -5,7 +5,8 @@
 // hold its peers' silence in that time against them); this says that it happened, once per stall,
 // as a warning with how long it lasted, and counts it for the metrics. A view change that nothing
 // explains can then be matched with the process that stopped. Where the owner knows what held it up
-// (a replica: its log's write or fdatasync waiting on a slow disk), the warning names it too.
+// (a replica: its log's write or fdatasync waiting on a slow disk; a coordinator: a save of its
+// state in its directory), the warning names it too.
 
 import type { NodeConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -17,6 +18,17 @@ export const STALL_MESSAGE =
 /** What held a process up, when it knows: a field of the stall's warning. */
 export interface StallCause {
   readonly cause: string;
+}
+
+/**
+ * The cause of a stall most of which (half or more) one disk call on the event loop took: `what`,
+ * waiting `waitedMs`. Null when the call took less: the stall was something else.
+ */
+export function diskStallCause(waitedMs: number, stalledMs: number, what: string): StallCause | null {
+  const rounded = Math.round(waitedMs);
+  return rounded > 0 && rounded >= stalledMs / 2
+    ? { cause: `the disk: ${what} held the event loop ${rounded} ms` }
+    : null;
 }
 
 export interface StallCounts {

@@ -25,6 +25,7 @@ export type StateFileWriter = FileWriter;
 
 export class StateStore {
   private readonly file: string;
+  private longestSaveMs = 0;
 
   constructor(
     directory: string,
@@ -41,7 +42,19 @@ export class StateStore {
   }
 
   save(state: CoordinatorState): void {
-    writeFileDurably(this.file, encodeCoordinatorState(state), this.writer);
+    const startedMs = performance.now();
+    try {
+      writeFileDurably(this.file, encodeCoordinatorState(state), this.writer);
+    } finally {
+      this.longestSaveMs = Math.max(this.longestSaveMs, performance.now() - startedMs);
+    }
+  }
+
+  /** The longest a save took since the last call of this, in ms: it holds its caller's event loop. */
+  takeLongestSaveMs(): number {
+    const savedMs = this.longestSaveMs;
+    this.longestSaveMs = 0;
+    return savedMs;
   }
 }
 

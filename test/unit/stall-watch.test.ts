@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/node/logger.js';
-import { STALL_MESSAGE, StallWatch } from '../../src/node/stall-watch.js';
+import { diskStallCause, STALL_MESSAGE, StallWatch } from '../../src/node/stall-watch.js';
 
 function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -84,4 +84,15 @@ test('a stall its owner can explain names the cause; the owner is asked at every
       [STALL_MESSAGE, 300, undefined],
     ],
   );
+});
+
+test('a disk call that took half the stall or more is its cause; a shorter one is not', () => {
+  assert.deepEqual(diskStallCause(380.4, 400, 'one write of the log'), {
+    cause: 'the disk: one write of the log held the event loop 380 ms',
+  });
+  assert.deepEqual(diskStallCause(200, 400, 'a save'), {
+    cause: 'the disk: a save held the event loop 200 ms',
+  });
+  assert.equal(diskStallCause(199, 400, 'a save'), null);
+  assert.equal(diskStallCause(0, 0, 'a save'), null, 'no call, no cause');
 });

@@ -103,6 +103,25 @@ test('a write that makes no progress is an error, not an endless loop, and the p
   });
 });
 
+test('the store says how long its longest save took since it was last asked (a stall it caused), then starts again', () => {
+  withDirectory((directory) => {
+    // A disk that holds each write 60 ms: the save runs on the caller's event loop, so it waits.
+    const held = new Int32Array(new SharedArrayBuffer(4));
+    const slow: StateFileWriter = {
+      writeSync: (fd, buffer, offset, length) => {
+        Atomics.wait(held, 0, 0, 60);
+        return fs.writeSync(fd, buffer, offset, length);
+      },
+    };
+    const store = new StateStore(directory, slow);
+    assert.equal(store.takeLongestSaveMs(), 0, 'nothing saved yet');
+    store.save(state(4, 1));
+    const savedMs = store.takeLongestSaveMs();
+    assert.ok(savedMs >= 59, `the save took ${savedMs} ms`);
+    assert.equal(store.takeLongestSaveMs(), 0, 'taken, it starts again');
+  });
+});
+
 test('a missing file loads as no state, and a saved empty state round-trips', () => {
   withDirectory((directory) => {
     const store = new StateStore(path.join(directory, 'not-yet'));
