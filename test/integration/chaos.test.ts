@@ -240,6 +240,11 @@ describeShortChaosRuns('short chaos runs against real processes: faults that dep
       // The freeze stopped the coordinator itself, and it went on to fail the primary over.
       const log = readFileSync(join(report.directory, 'logs', 'coordinator.log'), 'utf8');
       assert.ok(log.includes(STALL_MESSAGE), `the coordinator warned that it stalled:\n${printed}`);
+      assert.match(
+        log,
+        /"cause":"the disk: a save of the coordinator state held the event loop \d+ ms"/,
+        `its stall warning named its disk:\n${printed}`,
+      );
       assert.match(log, /"cause":"failover"/, printed);
       assert.ok(report.faultVariants.get('disk-hang')?.get('coordinator, as the primary is killed'), printed);
     },
