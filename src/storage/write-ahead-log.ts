@@ -166,7 +166,7 @@ export class WriteAheadLog {
    * event loop"). Read as each batch's sync starts, so it may change at any time.
    */
   fsyncOnEventLoop = false;
-  /** The longest the event loop waited in one of this log's disk calls (a write, an fdatasync on it). */
+  /** The longest the event loop waited in one write of this log, or one batch's fdatasync on it. */
   private longestWaitOnLoopMs = 0;
 
   // Queued state (what the log will hold once the queue is written): checks appends, answers positions.
@@ -471,8 +471,10 @@ export class WriteAheadLog {
   }
 
   /**
-   * The longest the event loop waited in one of this log's disk calls (each write, and an fdatasync
-   * run on the loop) since the last call of this, in milliseconds: what a stall can be blamed on.
+   * The longest the event loop waited in one of this log's disk calls since the last call of this, in
+   * milliseconds: what a stall can be blamed on. Timed: every write (a batch's, a sync marker's, a
+   * segment header's) and a batch's fdatasync when it runs on the loop; not the fsyncs of opening,
+   * closing, truncating or starting a segment, which are rare beside the batches.
    */
   takeLongestWaitOnLoopMs(): number {
     const waitedMs = this.longestWaitOnLoopMs;
