@@ -69,18 +69,13 @@ describeShortChaosRuns(
       first: "makes the primary's disk stutter: its writes wait through each freeze",
       durationSeconds: 12,
       failover: false,
-      keep: true,
+      // Whether the primary's event loop stalls at all depends on when each freeze begins (during
+      // its fdatasync, on the thread pool, the loop runs on), so its stall warnings are not checked
+      // here: stall-watch.test and storage-wal.test hold the cause they name.
       check: (report, printed) => {
         assert.ok(report.faultVariants.get('disk-slow')?.get('primary'), printed);
         const loss = report.faultChecks;
         assert.ok(loss.diskStutterFreezes >= 5, `the disk froze again and again:\n${printed}`);
-        // The primary's log writes wait on its event loop: its stall warnings name the disk.
-        const log = readFileSync(join(report.directory, 'logs', 'r1.log'), 'utf8');
-        assert.match(
-          log,
-          /"cause":"the disk: one write or fdatasync of the log held the event loop \d+ ms"/,
-          `r1's stall warnings named its disk:\n${printed}`,
-        );
       },
     },
     {
