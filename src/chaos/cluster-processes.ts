@@ -31,9 +31,11 @@ import { clusterIdDefault } from '../node/config.js';
 import { EtcdClient } from '../node/etcd/etcd-client.js';
 import { etcdKeysOf } from '../node/etcd/etcd-state-home.js';
 import { TEST_CLOCK_RATE_VARIABLE } from '../node/test-clock-rate.js';
+import { TEST_LEASE_RECORD_VARIABLE } from '../node/test-lease-record.js';
 import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
 import { EtcdMembers } from './etcd-members.js';
+import { leaseRecordDirectory, leaseRecordPath } from './lease-overlaps.js';
 import { FaultProxy } from './proxy.js';
 import { ServerDisks } from './server-disks.js';
 
@@ -315,6 +317,7 @@ export class ChaosCluster {
   static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
     const { directory } = options;
     mkdirSync(join(directory, 'logs'), { recursive: true });
+    mkdirSync(leaseRecordDirectory(directory), { recursive: true });
     const random = new Random(options.seed);
     const replicaIds = Array.from({ length: options.replicaCount }, (_, k) => `r${k + 1}`);
     const proxies = new Map<string, FaultProxy>();
@@ -396,7 +399,12 @@ export class ChaosCluster {
           ...(options.replicaArguments ?? []),
           ...(options.clusterArguments ?? []),
         ];
-        replicas.set(id, new ServerProcess(id, args, logPath(id), clockEnvironment(id)));
+        // Every lease it is granted, written down for the check that no two ran at once.
+        const environment = {
+          ...clockEnvironment(id),
+          [TEST_LEASE_RECORD_VARIABLE]: leaseRecordPath(directory, id),
+        };
+        replicas.set(id, new ServerProcess(id, args, logPath(id), environment));
         if (options.replicaFormatLevel !== undefined)
           cluster.formatLevels.set(id, options.replicaFormatLevel);
       }

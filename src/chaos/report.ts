@@ -1,11 +1,12 @@
 // The outcome of a chaos run and how it is printed. `passed` holds only when every check held:
 // linearizable on every key (unknown is not a pass), no acknowledged sync append lost, no append
 // applied twice, async appends lost only if a failover happened, no bounded read staler than its
-// bound allows, and nothing else went wrong.
+// bound allows, no two primaries' leases at once, and nothing else went wrong.
 
 import { describeClockRates } from './clock-rates.js';
 import type { FaultChecks, FaultRecord, NemesisKind } from './faults.js';
 import type { UpgradeCounts } from './format-upgrade.js';
+import { describeLeases, type LeaseCheck } from './lease-overlaps.js';
 import type { StorageEvents } from './replica-logs.js';
 import type { ScanCounts } from './scanner.js';
 import type { SaveCounts } from './snapshot-saver.js';
@@ -138,6 +139,8 @@ export interface ChaosReport {
     readonly stillExpiring: number;
     readonly goneAfter: number;
   };
+  /** The replicas' primary leases, as they wrote them down: none may run beside another's. */
+  readonly leases: LeaseCheck;
   readonly boundedReads: BoundedReadCounts & {
     /** Answered by a backup rather than the primary of the view they came from. */
     readonly byBackup: number;
@@ -194,6 +197,9 @@ export function failures(report: Omit<ChaosReport, 'passed'>): string[] {
   if (shortRecord !== null) reasons.push(shortRecord);
   if (report.boundedReads.violations.length > 0) {
     reasons.push(`${report.boundedReads.violations.length} bounded reads staler than their bound`);
+  }
+  if (report.leases.overlaps.length > 0) {
+    reasons.push(`${report.leases.overlaps.length} times two primaries held a lease at once`);
   }
   reasons.push(...report.problems);
   return reasons;
@@ -449,6 +455,8 @@ export function formatReport(report: ChaosReport): string {
       `${bounded.checked} checked (${bounded.undecided} undecided)`,
   );
   for (const message of bounded.violations.slice(0, 5)) lines.push(`  ${message}`);
+  lines.push(describeLeases(report.leases));
+  for (const overlap of report.leases.overlaps.slice(0, 5)) lines.push(`  ${overlap}`);
   const { linearizability } = report;
   lines.push(
     `linearizable: ${linearizability.linearizable} of ${linearizability.keys} keys (unknown: ${linearizability.unknown.length})`,

@@ -51,6 +51,7 @@ import {
 import { checkKeysExpire, keysStillExpiring } from './expiry-check.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, type FaultRecord, isRollback, noFaultChecks } from './faults.js';
 import { PINNED_FORMAT_LEVEL, UpgradeWatch } from './format-upgrade.js';
+import { checkLeases, readLeaseGrants } from './lease-overlaps.js';
 import { Nemesis, type NemesisKind, nemesisKinds } from './nemesis.js';
 import { diskNemesisKinds, etcdNemesisKinds } from './nemesis-kinds.js';
 import { SharedSequenceCount } from './redis-port-stats.js';
@@ -376,6 +377,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 
   // ---- checks ------------------------------------------------------------------------------------
+  const leases = checkLeases(readLeaseGrants(directory), Number(startNs) / 1e6);
   const events = recorder.events();
   // The run's directory always gets the history, so a failed run keeps it beside the logs.
   writeHistory(join(directory, RUN_HISTORY_FILE), events);
@@ -521,6 +523,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     readingWrites: { acknowledged: workload?.readingWrites ?? 0, getDeletes: workload?.getDeletes ?? 0 },
     floatsAndAllAbsent: { incrFloats: workload?.incrFloats ?? 0, allAbsent: workload?.allAbsentWrites ?? 0 },
     expiries: { seen: workload?.expiriesSeen ?? 0, ...expiry },
+    leases,
     boundedReads: {
       ...(workload?.boundedReadCounts ?? { answered: 0, staleAnswers: 0, failed: 0 }),
       byBackup,

@@ -75,6 +75,7 @@ import { createRequestHistogram, InFlightRequests } from './request-timing.js';
 import { SnapshotSaves } from './snapshot-saves.js';
 import { SnapshotFetcher, SnapshotServer } from './snapshot-transfer.js';
 import { diskStallCause, type StallCounts, StallWatch } from './stall-watch.js';
+import { LeaseRecord, TEST_LEASE_RECORD_VARIABLE } from './test-lease-record.js';
 import { fsyncBoundsSeconds, TimingHistogram } from './timing-histogram.js';
 
 /**
@@ -225,6 +226,8 @@ export class ReplicaServer {
       config: NodeConfig;
       service: ServiceIdentity;
       logger: Logger;
+      /** The chaos runner's record of this process's leases (test-lease-record.ts), or null. */
+      leaseRecord: LeaseRecord | null;
     },
   ) {
     this.logger = options.logger;
@@ -347,11 +350,13 @@ export class ReplicaServer {
       },
     });
     const startedAtMs = performance.now();
+    const clock = () => (performance.now() - startedAtMs) / config.tickMs;
+    const incarnation = randomInt(2 ** 47);
     const core = new Replica({
       id,
-      incarnation: randomInt(2 ** 47),
+      incarnation,
       directory: recovered.identity,
-      clock: () => (performance.now() - startedAtMs) / config.tickMs,
+      clock,
       address: options.advertise ?? listener.address,
       config: config.protocol,
       createStateMachine,
@@ -379,6 +384,13 @@ export class ReplicaServer {
       config,
       service,
       logger,
+      leaseRecord: LeaseRecord.open(
+        process.env[TEST_LEASE_RECORD_VARIABLE],
+        id,
+        incarnation,
+        clock,
+        config.tickMs,
+      ),
     });
     logger.info(
       {
@@ -799,6 +811,7 @@ export class ReplicaServer {
 
   private flush(): void {
     if (this.closed) return;
+    this.options.leaseRecord?.observe(this.core.viewNumber, this.core.primaryLeaseEndTick);
     const effects = this.core.takeEffects();
     // Peer messages first, and out before the log's write: the backups' writes and fsyncs then run
     // beside ours instead of after it. None of them says more about our disk than the log has already

@@ -9,8 +9,19 @@
 import { ConfigError } from '../errors.js';
 
 export const TEST_CLOCK_RATE_VARIABLE = 'UNDERSTUDY_TEST_CLOCK_RATE';
-/** The rates the hook takes: far wider than any drift a test asks for, narrow enough to catch a typo. */
-export const TEST_CLOCK_RATE_RANGE = [0.5, 2] as const;
+/**
+ * The rates the hook takes: far wider than any drift a run asks for (a test breaks the lease's margin
+ * on purpose with a quarter), narrow enough to catch a typo.
+ */
+export const TEST_CLOCK_RATE_RANGE = [0.25, 4] as const;
+
+/** The rate applied to this process's clock (1 without the hook). */
+let appliedRate = 1;
+
+/** How fast this process's performance.now() runs against the machine's monotonic clock. */
+export function testClockRate(): number {
+  return appliedRate;
+}
 
 /** Applies UNDERSTUDY_TEST_CLOCK_RATE (`value`) to this process's performance.now(); absent: nothing. */
 export function applyTestClockRate(value: string | undefined): void {
@@ -23,6 +34,7 @@ export function applyTestClockRate(value: string | undefined): void {
     );
   }
   if (rate === 1) return;
+  appliedRate = rate;
   const machineNow = performance.now.bind(performance);
   const startMs = machineNow();
   performance.now = () => startMs + (machineNow() - startMs) * rate;

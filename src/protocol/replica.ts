@@ -1980,6 +1980,16 @@ export class Replica {
     return now < this.leaseExpiryTick;
   }
 
+  /** Where this primary's lease ends, in its ticks (0 when it is no primary or was never granted one). */
+  get primaryLeaseEndTick(): number {
+    return this.role === 'primary' ? this.leaseExpiryTick : 0;
+  }
+
+  /** The number of the view it follows, or null before its first. */
+  get viewNumber(): number | null {
+    return this.view?.number ?? null;
+  }
+
   /** Async writes discarded and not yet seen on the loss record (status().lostUnreported, cheaply). */
   get unreportedLossCount(): number {
     return this.pendingLost.length;

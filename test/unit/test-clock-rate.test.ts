@@ -8,12 +8,13 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeClockRates, drawClockRates } from '../../src/chaos/clock-rates.js';
 import { ConfigError } from '../../src/errors.js';
-import { applyTestClockRate } from '../../src/node/test-clock-rate.js';
+import { applyTestClockRate, testClockRate } from '../../src/node/test-clock-rate.js';
 
 test("a rate of 1.5 makes performance.now() advance 1.5 times as far as the machine's clock", async () => {
   const machineNow = performance.now;
   try {
     applyTestClockRate('1.5');
+    assert.equal(testClockRate(), 1.5, 'the rate is there for the lease record to convert by');
     const [startMs, wallStartMs] = [performance.now(), Date.now()];
     await sleep(300);
     // Both clocks measure the same interval, so the ratio does not depend on how long the sleep took.
@@ -35,14 +36,14 @@ test('no rate, or a rate of 1, leaves the clock alone', () => {
   }
 });
 
-test('a rate that is not a number from 0.5 to 2 is refused, naming the variable and the value', () => {
+test('a rate that is not a number from 0.25 to 4 is refused, naming the variable and the value', () => {
   const machineNow = performance.now;
-  for (const value of ['abc', '0.1', '3', '-1', '1e0', ' 1', '1.']) {
+  for (const value of ['abc', '0.1', '5', '-1', '1e0', ' 1', '1.']) {
     assert.throws(
       () => applyTestClockRate(value),
       (error: unknown) =>
         error instanceof ConfigError &&
-        error.message.includes('UNDERSTUDY_TEST_CLOCK_RATE must be a rate from 0.5 to 2') &&
+        error.message.includes('UNDERSTUDY_TEST_CLOCK_RATE must be a rate from 0.25 to 4') &&
         error.message.includes(JSON.stringify(value)),
       `refused ${JSON.stringify(value)}`,
     );
