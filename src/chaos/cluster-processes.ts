@@ -587,6 +587,17 @@ export class ChaosCluster {
     await this.disks?.free(name);
   }
 
+  /**
+   * The power fails under `name` (a replica id or 'coordinator'): its process dies at once (kill -9),
+   * its disk loses what was not synced and is mounted again (server-disks.ts). Not restarted.
+   */
+  async cutPower(name: string): Promise<void> {
+    assert(this.disks?.has(name) === true, `${name} has no disk of its own to cut the power of`);
+    if (name === COORDINATOR_NAME) await this.killCoordinator();
+    else await this.killReplica(name);
+    await this.disks.cutPower(name);
+  }
+
   /** Thaws every frozen disk. */
   async thawDisks(): Promise<void> {
     await this.disks?.thawAll();

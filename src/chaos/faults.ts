@@ -162,6 +162,15 @@ export const DISK_SLOW_FREEZE_MIN_MS = 20;
 export const DISK_SLOW_THAW_MS = [10, 250] as const;
 /** How often a disk-slow stutters the coordinator's disk (where it has one: not on etcd) rather than a replica's. */
 export const COORDINATOR_DISK_SLOW_PROBABILITY = 0.25;
+/**
+ * power-loss: how often the power fails under every server at once (from a steady whole view, like a
+ * total crash), and else how often under the coordinator's disk (the directory home) as the primary
+ * is killed, rather than under one replica's.
+ */
+export const POWER_LOSS_EVERY_SERVER_PROBABILITY = 0.25;
+export const COORDINATOR_POWER_LOSS_PROBABILITY = 0.25;
+/** How long after the primary's kill the coordinator's power fails, in per cent of the failure timeout: about when it stores the failover's view. */
+export const COORDINATOR_POWER_LOSS_AFTER_KILL_PERCENT = [60, 140] as const;
 /** A full disk stays full past the failure timeout. */
 export const DISK_FULL_MS = [2000, 4000] as const;
 /** How often a disk-full fills every replica's disk at once (from a steady whole view, like a total crash). */
@@ -375,6 +384,12 @@ export interface FaultChecks {
   diskStutters: number;
   diskStutterFreezes: number;
   diskStutterRoleChanges: number;
+  /**
+   * power-loss: servers whose power was cut (each of a whole cut counts), and restarts after one
+   * that dropped a torn tail from the log (a record the cut caught half on disk).
+   */
+  powerCuts: number;
+  powerCutTornTails: number;
   /** snapshot-fail: the snapshot writes that failed (a warning each), and the faults after which a snapshot was kept. */
   snapshotWritesFailed: number;
   snapshotWritesResumed: number;
@@ -429,6 +444,8 @@ export const noFaultChecks = (): FaultChecks => ({
   diskStutters: 0,
   diskStutterFreezes: 0,
   diskStutterRoleChanges: 0,
+  powerCuts: 0,
+  powerCutTornTails: 0,
   snapshotWritesFailed: 0,
   snapshotWritesResumed: 0,
   diskFullSnapshotFailures: 0,
@@ -592,7 +609,9 @@ class Planner {
       case 'switchover':
         return this.planSwitchover();
       case 'total-crash':
-        return this.planTotalCrash();
+        return this.planTotalCrash('total-crash');
+      case 'power-loss':
+        return this.context.cluster.disks === null ? null : this.planPowerLoss();
       case 'upgrade':
         return this.planUpgrade();
       case 'forget':
@@ -608,8 +627,10 @@ class Planner {
    * nothing acknowledged may be lost even so, since the last primary's disk holds every write it
    * acknowledged, at every durability. So it restarts alone first and must lead again; then the others.
    * Only from a whole view, with no other fault in progress, and none starts until it is over.
+   * As `power-loss`, the power fails under every server instead (the coordinator's too, on the
+   * directory home): each disk keeps only what it synced, which is what that reasoning rests on.
    */
-  private planTotalCrash(): PlannedFault | null {
+  private planTotalCrash(kind: 'total-crash' | 'power-loss'): PlannedFault | null {
     const { cluster, monitor, problem } = this.context;
     const { primary } = this;
     if (!this.occupancy.empty || primary === null) return null;
@@ -618,29 +639,43 @@ class Planner {
     // counts on: one just installed may lead with replicated writes in its memory only.
     if (monitor.viewHeldMs < TOTAL_CRASH_STEADY_VIEW_MS) return null;
     const downMs = this.random.integer(...TOTAL_CRASH_DOWN_MS);
+    const powerCut = kind === 'power-loss';
+    const withCoordinator = powerCut && cluster.hasOwnDisk(COORDINATOR_NAME);
     return {
       reservation: {
-        kind: 'total-crash',
+        kind,
         down: [...this.replicaIds],
         process: null,
         losesDirectory: false,
-        onCoordinator: false,
+        onCoordinator: withCoordinator,
         kills: true,
         exclusive: true,
       },
       start: async () => {
-        const record = this.record(
-          'total-crash',
-          'every replica',
-          `kill -9 every replica (${this.replicaIds.join(', ')}; ${primary} primary)`,
-          null,
-        );
-        await Promise.all(this.replicaIds.map((id) => cluster.killReplica(id)));
+        const replicas = `${this.replicaIds.join(', ')}; ${primary} primary`;
+        const record = powerCut
+          ? this.record(
+              kind,
+              'every server',
+              `cut the power of every server (${withCoordinator ? 'the coordinator, ' : ''}${replicas})`,
+              null,
+            )
+          : this.record(kind, 'every replica', `kill -9 every replica (${replicas})`, null);
+        const highestBefore = monitor.highestViewNumber;
+        const logsFrom = this.replicaLogEnds();
+        if (powerCut) {
+          const servers = withCoordinator ? [COORDINATOR_NAME, ...this.replicaIds] : this.replicaIds;
+          await Promise.all(servers.map((name) => cluster.cutPower(name)));
+          this.context.checks.powerCuts += servers.length;
+        } else await Promise.all(this.replicaIds.map((id) => cluster.killReplica(id)));
         return {
           record,
-          holdDescription: `down for ${seconds(downMs)}, then the last primary first`,
+          holdDescription: `down for ${seconds(downMs)}, then ${withCoordinator ? 'the coordinator, ' : ''}the last primary first`,
           hold: (signal) => sleepUnlessAborted(downMs, signal),
           heal: async (signal) => {
+            const coordinator = withCoordinator
+              ? `${await this.restartCoordinatorShowingNoOlderView(highestBefore, signal, 'after the power cut')}; `
+              : '';
             // The last primary is the primary of the view the coordinator holds now, asked after the
             // kills: a view may have changed since the plan (a switchover that just ended, a failover
             // to the replica that died last), and only its primary may hold writes no other has.
@@ -656,18 +691,137 @@ class Planner {
             );
             if (!led && !signal.aborted) {
               problem(
-                `after a total crash ${last}, the last primary, restarted alone and did not lead within ${seconds(TOTAL_CRASH_LEAD_TIMEOUT_MS)}`,
+                `after ${powerCut ? 'a power cut of every server' : 'a total crash'} ${last}, the last primary, restarted alone and did not lead within ${seconds(TOTAL_CRASH_LEAD_TIMEOUT_MS)}`,
               );
             }
             const outcome = led
               ? `${last} led again in view ${monitor.view?.number}`
               : `${last} did not lead`;
             await Promise.all(others.map((id) => cluster.startReplica(id)));
-            return `${outcome}; restarted ${others.join(', ')}`;
+            const torn = powerCut ? this.countTornTails(logsFrom) : '';
+            return `${coordinator}${outcome}; restarted ${others.join(', ')}${torn}`;
           },
         };
       },
     };
+  }
+
+  // ---- power cuts ------------------------------------------------------------------------------
+
+  /**
+   * The power fails under a server: its process dies at once and its disk loses everything written
+   * and not yet synced (server-disks.ts), as a machine's does. A kill leaves what the process wrote
+   * with the kernel; this holds the servers to their fsyncs: a replica acknowledges nothing its disk
+   * has not synced, and the coordinator tells no one of a view it has not stored. Under one replica
+   * (the primary most often), back past the failure timeout; under the coordinator (directory home)
+   * about when it stores the view of the primary's failover, back within 2 s, and it must show no view
+   * older than one seen before; or, from a steady whole view, under every server at once.
+   */
+  private planPowerLoss(): PlannedFault | null {
+    const { cluster } = this.context;
+    if (this.random.chance(POWER_LOSS_EVERY_SERVER_PROBABILITY)) return this.planTotalCrash('power-loss');
+    if (
+      cluster.hasOwnDisk(COORDINATOR_NAME) &&
+      !this.occupancy.coordinatorBusy &&
+      this.random.chance(COORDINATOR_POWER_LOSS_PROBABILITY)
+    ) {
+      return this.planCoordinatorPowerLoss();
+    }
+    const target = this.chooseTarget(this.freeReplicas(), PRIMARY_TARGET_PROBABILITY);
+    if (target === null) return null;
+    const holdMs = this.random.integer(...this.pastFailureTimeout(KILL_DOWN_MS));
+    const role = this.role(target);
+    return {
+      reservation: oneReplica('power-loss', target, { kills: true }),
+      start: async () => {
+        const fault = this.record(
+          'power-loss',
+          role,
+          `cut the power of ${target} (${role})`,
+          this.ifPrimary(target),
+        );
+        const logsFrom = this.replicaLogEnds();
+        await cluster.cutPower(target);
+        this.context.checks.powerCuts += 1;
+        return {
+          record: fault,
+          holdDescription: `down for ${seconds(holdMs)}`,
+          hold: (signal) => sleepUnlessAborted(holdMs, signal),
+          heal: async () => {
+            await cluster.startReplica(target);
+            return `restarted ${target} from what its disk had synced${this.countTornTails(logsFrom)}`;
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Kills the primary and, a failure timeout later give or take (when the coordinator stores the
+   * failover's view, or about to), cuts the power of the coordinator's disk. Restarted, the
+   * coordinator must show no view older than one anyone saw: a view is stored before it is told.
+   */
+  private planCoordinatorPowerLoss(): PlannedFault | null {
+    const { primary } = this;
+    if (primary === null || !this.freeReplicas().includes(primary)) return null;
+    const { cluster, monitor, failureTimeoutMs } = this.context;
+    const afterMs = Math.round(
+      (failureTimeoutMs * this.random.integer(...COORDINATOR_POWER_LOSS_AFTER_KILL_PERCENT)) / 100,
+    );
+    const downMs = this.random.integer(...COORDINATOR_DOWN_MS);
+    return {
+      reservation: coordinatorDiskFault('power-loss', primary),
+      start: async () => {
+        const fault = this.record(
+          'power-loss',
+          'coordinator, as the primary is killed',
+          `kill ${primary} (primary), then ${seconds(afterMs)} later cut the power of the coordinator`,
+          primary,
+        );
+        await cluster.killReplica(primary);
+        await sleepUnlessAborted(afterMs);
+        const highestBefore = monitor.highestViewNumber;
+        await cluster.cutPower(COORDINATOR_NAME);
+        this.context.checks.powerCuts += 1;
+        return {
+          record: fault,
+          holdDescription: `down for ${seconds(downMs)}`,
+          hold: (signal) => sleepUnlessAborted(downMs, signal),
+          heal: async (signal) => {
+            const restarted = await this.restartCoordinatorShowingNoOlderView(
+              highestBefore,
+              signal,
+              'after the power cut',
+            );
+            await cluster.startReplica(primary);
+            return `${restarted}; restarted ${primary}`;
+          },
+        };
+      },
+    };
+  }
+
+  /** Where each replica's log ends now: a power cut's heal reads what each start said after it. */
+  private replicaLogEnds(): Map<string, number> {
+    const { cluster } = this.context;
+    return new Map(this.replicaIds.map((id) => [id, logSize(cluster.replica(id).logPath)]));
+  }
+
+  /**
+   * Counts the replicas whose start since `from` dropped a torn tail from their log (a record the power
+   * cut caught half on disk): ", N of them dropped a torn tail" for the heal's line, or nothing.
+   */
+  private countTornTails(from: ReadonlyMap<string, number>): string {
+    const { cluster, checks } = this.context;
+    let torn = 0;
+    for (const [id, offset] of from) {
+      const starts = readReplicaLog(cluster.replica(id).logPath, offset).filter(
+        (line) => line.message === 'started' && Number(line.fields.tornBytesDropped) > 0,
+      );
+      if (starts.length > 0) torn += 1;
+    }
+    checks.powerCutTornTails += torn;
+    return torn === 0 ? '' : `; ${torn} dropped a torn tail of their log`;
   }
 
   // ---- an operator's planned switchover --------------------------------------------------------
@@ -2074,7 +2228,7 @@ class Planner {
     if (this.random.chance(COORDINATOR_AMNESIA_PROBABILITY))
       return amnesiaAllowed ? this.planAmnesia() : null;
     const downMs = this.random.integer(...COORDINATOR_DOWN_MS);
-    const { cluster, monitor, problem } = context;
+    const { cluster, monitor } = context;
     const record = () =>
       this.record('coordinator', 'restart', 'coordinator: kill and restart from its directory', null);
     return {
@@ -2087,36 +2241,47 @@ class Planner {
           record: fault,
           holdDescription: `down for ${seconds(downMs)}`,
           hold: (signal) => sleepUnlessAborted(downMs, signal),
-          heal: async (signal) => {
-            await cluster.startCoordinator({ recover: cluster.coordinatorNeedsRecovery });
-            const startedAtMs = performance.now();
-            // Its first status: the view it stored, never an older one.
-            let first: StatusReply | null = null;
-            const stop = monitor.observe((status, askedAtMs) => {
-              if (askedAtMs >= startedAtMs) first ??= status;
-            });
-            let answered: boolean;
-            try {
-              answered = await monitor.waitFor(() => first !== null, COORDINATOR_STATUS_TIMEOUT_MS, signal);
-            } finally {
-              stop();
-            }
-            if (!answered && !signal.aborted) {
-              problem(
-                `the coordinator restarted from its directory answered no status within ${seconds(COORDINATOR_STATUS_TIMEOUT_MS)}`,
-              );
-            }
-            const shown = (first as StatusReply | null)?.view?.number ?? null;
-            if (shown !== null && shown < highestBefore) {
-              problem(
-                `the coordinator restarted from its directory shows view ${shown}, below view ${highestBefore} seen before`,
-              );
-            }
-            return `restarted the coordinator${shown === null ? '' : ` (view ${shown})`}`;
-          },
+          heal: (signal) =>
+            this.restartCoordinatorShowingNoOlderView(highestBefore, signal, 'from its directory'),
         };
       },
     };
+  }
+
+  /**
+   * Starts the coordinator from its directory (`how` it went down, for the problems) and checks its
+   * first status: the view it stored, never one older than `highestBefore`, seen before it went down.
+   */
+  private async restartCoordinatorShowingNoOlderView(
+    highestBefore: number,
+    signal: AbortSignal,
+    how: string,
+  ): Promise<string> {
+    const { cluster, monitor, problem } = this.context;
+    await cluster.startCoordinator({ recover: cluster.coordinatorNeedsRecovery });
+    const startedAtMs = performance.now();
+    let first: StatusReply | null = null;
+    const stop = monitor.observe((status, askedAtMs) => {
+      if (askedAtMs >= startedAtMs) first ??= status;
+    });
+    let answered: boolean;
+    try {
+      answered = await monitor.waitFor(() => first !== null, COORDINATOR_STATUS_TIMEOUT_MS, signal);
+    } finally {
+      stop();
+    }
+    if (!answered && !signal.aborted) {
+      problem(
+        `the coordinator restarted ${how} answered no status within ${seconds(COORDINATOR_STATUS_TIMEOUT_MS)}`,
+      );
+    }
+    const shown = (first as StatusReply | null)?.view?.number ?? null;
+    if (shown !== null && shown < highestBefore) {
+      problem(
+        `the coordinator restarted ${how} shows view ${shown}, below view ${highestBefore} seen before`,
+      );
+    }
+    return `restarted the coordinator${shown === null ? '' : ` (view ${shown})`}`;
   }
 
   /**

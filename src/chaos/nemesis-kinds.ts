@@ -7,6 +7,7 @@ export const nemesisKinds = [
   'disk-hang',
   'disk-full',
   'disk-slow',
+  'power-loss',
   'partition',
   'loss',
   'pause-partition',
@@ -36,4 +37,4 @@ export const defaultNemesisKinds: readonly NemesisKind[] = nemesisKinds.filter((
 export const etcdNemesisKinds: readonly NemesisKind[] = ['etcd', 'etcd-full'];
 
 /** The nemeses that need each server's data directory on a file system of its own (root, a loop device). */
-export const diskNemesisKinds: readonly NemesisKind[] = ['disk-hang', 'disk-full', 'disk-slow'];
+export const diskNemesisKinds: readonly NemesisKind[] = ['disk-hang', 'disk-full', 'disk-slow', 'power-loss'];

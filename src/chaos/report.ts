@@ -376,6 +376,12 @@ export function formatReport(report: ChaosReport): string {
         `the replica's role changed meanwhile in ${loss.diskStutterRoleChanges}`,
     );
   }
+  if (loss.powerCuts > 0) {
+    lines.push(
+      `power-loss: ${loss.powerCuts} servers' power cut (what their disks had not synced lost), ` +
+        `restarts that dropped a torn tail from their log: ${loss.powerCutTornTails}`,
+    );
+  }
   if (report.upgrade !== undefined) lines.push(describeUpgrade(report.upgrade));
   const { storage } = report;
   lines.push(

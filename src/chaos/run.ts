@@ -65,7 +65,7 @@ import {
 import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { noScans } from './scanner.js';
 import { SentinelWatch } from './sentinel-watch.js';
-import { serverDisksUnavailable } from './server-disks.js';
+import { powerCutsUnavailable, serverDisksUnavailable } from './server-disks.js';
 import { checkHealedSave, noSaves } from './snapshot-saver.js';
 import { checkStaleness, STALENESS_SLACK_MS } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
@@ -203,9 +203,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const etcdLeftOut =
     options.etcd !== true && options.nemeses.some((kind) => etcdNemesisKinds.includes(kind));
   if (etcdLeftOut) log(`chaos: the ${etcdNemesisKinds.join(' and ')} nemeses are left out: they need --etcd`);
+  const powerCutsMissing =
+    disksMissing === null && options.nemeses.includes('power-loss') ? powerCutsUnavailable() : null;
+  if (powerCutsMissing !== null) log(`chaos: the power-loss nemesis is left out: ${powerCutsMissing}`);
   const nemeses = options.nemeses.filter(
     (kind) =>
       !(diskNemesisKinds.includes(kind) && disksMissing !== null) &&
+      !(kind === 'power-loss' && powerCutsMissing !== null) &&
       (!etcdNemesisKinds.includes(kind) || options.etcd === true),
   );
 

@@ -8,15 +8,22 @@
 // - Full: `fallocate` gives every free block to filler files beside the data directory, so the next
 //   write that needs a block fails with ENOSPC, as on a disk something else filled; removing them
 //   frees the space. fallocate reserves blocks without writing them: the image stays sparse.
+// - Power cut: `xfs_io -x -c shutdown` shuts the file system down without flushing anything (ext4's
+//   EXT4_IOC_SHUTDOWN with NOLOGFLUSH, what xfstests uses to stand for a power failure): every write
+//   not yet synced to the device is dropped, and the journal too. Unmounted and mounted again, it
+//   holds what a machine finds on its disk after the power came back, once the journal is replayed:
+//   whatever was fsynced, and of the rest only what the kernel happened to write back before.
 //
 // Needs root, a loop device, mkfs.ext4, mount, fsfreeze and fallocate; `serverDisksUnavailable` says
-// what is missing, so a run (or a test) can leave the disk nemeses out and say why.
+// what is missing, so a run (or a test) can leave the disk nemeses out and say why. Power cuts need
+// xfs_io too (Debian's xfsprogs): `powerCutsUnavailable`.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, truncateSync } from 'node:fs';
 import { readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { assert } from '../protocol/assert.js';
 
 const run = promisify(execFile);
 
@@ -44,6 +51,19 @@ export function serverDisksUnavailable(): string | null {
   return null;
 }
 
+/** Why power cuts cannot be made here (given server disks), or null when they can. */
+export function powerCutsUnavailable(): string | null {
+  try {
+    execFileSync('sh', ['-c', 'command -v xfs_io'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'xfs_io is not installed (Debian package xfsprogs)';
+  }
+}
+
+/** How long a power cut's unmount is tried again while the killed process's files are let go. */
+const UNMOUNT_RETRY_MS = 5000;
+
 export class ServerDisks {
   /** Each frozen file system, by server name: the freeze command's run (a thaw waits for it). */
   private readonly frozen = new Map<string, Promise<unknown>>();
@@ -57,7 +77,7 @@ export class ServerDisks {
     const disks = new ServerDisks(directory);
     try {
       for (const id of ids) {
-        const image = join(directory, `${id}.img`);
+        const image = disks.imagePath(id);
         mkdirSync(disks.mountPoint(id), { recursive: true });
         closeSync(openSync(image, 'w'));
         truncateSync(image, IMAGE_BYTES);
@@ -70,6 +90,10 @@ export class ServerDisks {
       throw error;
     }
     return disks;
+  }
+
+  private imagePath(id: string): string {
+    return join(this.directory, `${id}.img`);
   }
 
   /** The root of `id`'s file system (its data directory and anything moved aside live below it). */
@@ -149,6 +173,29 @@ export class ServerDisks {
     for (const name of await readdir(root)) {
       if (name.startsWith(FILLER_PREFIX)) await rm(join(root, name), { force: true });
     }
+  }
+
+  /**
+   * The power fails under `id`'s file system: everything written to it and not yet synced is lost,
+   * then it is mounted again, as after a reboot. Its server's process must be dead first (as it would
+   * be: its machine went down with it); the unmount is not lazy, so the file system is mounted once.
+   */
+  async cutPower(id: string): Promise<void> {
+    if (!this.has(id)) return;
+    assert(!this.frozen.has(id), `the power of ${id}'s disk was cut while it was frozen`);
+    const root = this.mountPoint(id);
+    await run('xfs_io', ['-x', '-c', 'shutdown', root]);
+    const endMs = performance.now() + UNMOUNT_RETRY_MS;
+    for (;;) {
+      try {
+        await run('umount', [root]);
+        break;
+      } catch (error) {
+        if (performance.now() > endMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await run('mount', ['-o', 'loop', this.imagePath(id), root]);
   }
 
   /** Thaws and unmounts every file system; the images stay, with the run's directory. */

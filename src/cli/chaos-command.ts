@@ -122,7 +122,7 @@ export function addChaosCommand(program: Command): void {
     .addOption(
       new Option(
         '--nemesis <list>',
-        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd and etcd-full only with --etcd; disk-hang, disk-full and disk-slow only as root, where it can mount, fsfreeze and fill a file system per server; upgrade, only when named, starts every replica at --format-level 1 and upgrades them one at a time, then tries rollbacks the cluster must refuse), or none`,
+        `faults to inject: a subset of ${nemesisKinds.join(',')} (etcd and etcd-full only with --etcd; disk-hang, disk-full, disk-slow and power-loss only as root, where it can mount, fsfreeze and fill a file system per server, power-loss with xfs_io too; upgrade, only when named, starts every replica at --format-level 1 and upgrades them one at a time, then tries rollbacks the cluster must refuse), or none`,
       )
         .argParser(nemesisList)
         .default([...defaultNemesisKinds], defaultNemesisKinds.join(',')),

@@ -11,7 +11,7 @@ import type { NemesisKind } from '../../src/chaos/faults.js';
 import { diskNemesisKinds } from '../../src/chaos/nemesis-kinds.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
 import { runChaos } from '../../src/chaos/run.js';
-import { serverDisksUnavailable } from '../../src/chaos/server-disks.js';
+import { powerCutsUnavailable, serverDisksUnavailable } from '../../src/chaos/server-disks.js';
 
 export interface ShortRun {
   readonly nemesis: NemesisKind;
@@ -38,6 +38,7 @@ export interface ShortRun {
 export function describeShortChaosRuns(title: string, runs: readonly ShortRun[]): void {
   describe(title, { concurrency: false }, () => {
     const disksMissing = serverDisksUnavailable();
+    const powerCutsMissing = powerCutsUnavailable();
     for (const {
       nemesis,
       seed,
@@ -55,7 +56,9 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
           ? etcdSkipReason()
           : diskNemesisKinds.includes(nemesis) && disksMissing !== null
             ? `cannot freeze or fill a disk here: ${disksMissing}`
-            : false;
+            : nemesis === 'power-loss' && powerCutsMissing !== null
+              ? `cannot cut a disk's power here: ${powerCutsMissing}`
+              : false;
       test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, {
         skip,
       }, async (t) => {
