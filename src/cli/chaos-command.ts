@@ -216,9 +216,11 @@ export function addChaosCommand(program: Command): void {
         }
         const diskNemeses = flags.nemesis.filter((kind) => diskNemesisKinds.includes(kind));
         if (diskNemeses.length > 0) {
-          const { serverDisksUnavailable } = await import('../chaos/server-disks.js');
+          const { powerCutsUnavailable, serverDisksUnavailable } = await import('../chaos/server-disks.js');
           const missing = serverDisksUnavailable();
           if (missing !== null) usage(`--nemesis ${diskNemeses.join(',')} cannot run here: ${missing}`);
+          const noPowerCuts = flags.nemesis.includes('power-loss') ? powerCutsUnavailable() : null;
+          if (noPowerCuts !== null) usage(`--nemesis power-loss cannot run here: ${noPowerCuts}`);
         }
       }
       const { runChaos } = await import('../chaos/run.js');

@@ -4,12 +4,13 @@
 // reported as UNAVAILABLE within the timeout.
 
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { powerCutsUnavailable, serverDisksUnavailable } from '../../src/chaos/server-disks.js';
 import { serverNodeFlags } from '../../src/cli/server-node-flags.js';
 import { freePort } from '../../src/tools/free-port.js';
 
@@ -274,6 +275,40 @@ for (const [command, mentions] of Object.entries(commandArguments)) {
     assert.match(result.stdout, mentions);
   });
 }
+
+test('chaos --nemesis power-loss without xfs_io is bad usage (exit 2), saying what to install', {
+  skip:
+    process.getuid?.() !== 0
+      ? 'the disk nemeses need root'
+      : (serverDisksUnavailable() ?? powerCutsUnavailable() ?? false),
+}, async () => {
+  // Every tool the other disk nemeses need, on a PATH of its own without xfs_io.
+  const bin = mkdtempSync(join(tmpdir(), 'understudy-no-xfs-io-'));
+  try {
+    for (const tool of ['sh', 'mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup', 'fallocate']) {
+      const found = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+      symlinkSync(found, join(bin, tool));
+    }
+    const result = await new Promise<Run>((resolve) => {
+      execFile(
+        process.execPath,
+        [cli, 'chaos', '--nemesis', 'kill,power-loss'],
+        { timeout: 20_000, env: { ...process.env, PATH: bin } },
+        (error, stdout, stderr) => {
+          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /--nemesis power-loss cannot run here: xfs_io is not installed \(Debian package xfsprogs\)/,
+    );
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+});
 
 test('snapshot restore of a file that is not a saved snapshot fails (exit 1), saying so, and creates nothing', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'understudy-restore-'));
