@@ -662,7 +662,7 @@ class Planner {
             )
           : this.record(kind, 'every replica', `kill -9 every replica (${replicas})`, null);
         const highestBefore = monitor.highestViewNumber;
-        const logsFrom = this.replicaLogEnds();
+        const logsFrom = this.replicaLogEnds(this.replicaIds);
         if (powerCut) {
           const servers = withCoordinator ? [COORDINATOR_NAME, ...this.replicaIds] : this.replicaIds;
           await Promise.all(servers.map((name) => cluster.cutPower(name)));
@@ -698,7 +698,7 @@ class Planner {
               ? `${last} led again in view ${monitor.view?.number}`
               : `${last} did not lead`;
             await Promise.all(others.map((id) => cluster.startReplica(id)));
-            const torn = powerCut ? this.countTornTails(logsFrom) : '';
+            const torn = powerCut ? this.checkStartsAfterPowerCut(logsFrom) : '';
             return `${coordinator}${outcome}; restarted ${others.join(', ')}${torn}`;
           },
         };
@@ -740,7 +740,7 @@ class Planner {
           `cut the power of ${target} (${role})`,
           this.ifPrimary(target),
         );
-        const logsFrom = this.replicaLogEnds();
+        const logsFrom = this.replicaLogEnds([target]);
         await cluster.cutPower(target);
         this.context.checks.powerCuts += 1;
         return {
@@ -749,7 +749,7 @@ class Planner {
           hold: (signal) => sleepUnlessAborted(holdMs, signal),
           heal: async () => {
             await cluster.startReplica(target);
-            return `restarted ${target} from what its disk had synced${this.countTornTails(logsFrom)}`;
+            return `restarted ${target} from what its disk had synced${this.checkStartsAfterPowerCut(logsFrom)}`;
           },
         };
       },
@@ -801,24 +801,37 @@ class Planner {
     };
   }
 
-  /** Where each replica's log ends now: a power cut's heal reads what each start said after it. */
-  private replicaLogEnds(): Map<string, number> {
+  /** Where each of `ids`' logs ends now: a power cut's heal reads what each start said after it. */
+  private replicaLogEnds(ids: readonly string[]): Map<string, number> {
     const { cluster } = this.context;
-    return new Map(this.replicaIds.map((id) => [id, logSize(cluster.replica(id).logPath)]));
+    return new Map(ids.map((id) => [id, logSize(cluster.replica(id).logPath)]));
   }
 
   /**
-   * Counts the replicas whose start since `from` dropped a torn tail from their log (a record the power
-   * cut caught half on disk): ", N of them dropped a torn tail" for the heal's line, or nothing.
+   * Reads what each replica's starts since `from` (where its log ended at the power cut) said. A cut
+   * loses only what was not synced, which recovery must take for a torn tail, never for damage: a
+   * repaired directory or a kept snapshot set aside after it is a problem. Counts the replicas that
+   * dropped a torn tail (a record the cut caught half on disk): ", N dropped a torn tail ..." for the
+   * heal's line, or nothing.
    */
-  private countTornTails(from: ReadonlyMap<string, number>): string {
-    const { cluster, checks } = this.context;
+  private checkStartsAfterPowerCut(from: ReadonlyMap<string, number>): string {
+    const { cluster, checks, problem } = this.context;
     let torn = 0;
     for (const [id, offset] of from) {
-      const starts = readReplicaLog(cluster.replica(id).logPath, offset).filter(
-        (line) => line.message === 'started' && Number(line.fields.tornBytesDropped) > 0,
+      const lines = readReplicaLog(cluster.replica(id).logPath, offset);
+      const damage = lines.filter(
+        (line) =>
+          line.message === replicaLogMessages.repaired ||
+          line.message === replicaLogMessages.snapshotSetAside,
       );
-      if (starts.length > 0) torn += 1;
+      for (const line of damage) {
+        problem(
+          `after a power cut ${id} said "${line.message}" (${JSON.stringify(line.fields.what ?? line.fields.reason ?? '')}): ` +
+            'what a power cut loses was never synced, so recovery must drop it as a torn tail, not call it damage',
+        );
+      }
+      const started = lines.filter((line) => line.message === replicaLogMessages.started);
+      if (started.some((line) => Number(line.fields.tornBytesDropped) > 0)) torn += 1;
     }
     checks.powerCutTornTails += torn;
     return torn === 0 ? '' : `; ${torn} dropped a torn tail of their log`;
