@@ -166,7 +166,10 @@ export class WriteAheadLog {
    * event loop"). Read as each batch's sync starts, so it may change at any time.
    */
   fsyncOnEventLoop = false;
-  /** The longest the event loop waited in one write of this log, or one batch's fdatasync on it. */
+  /**
+   * The longest the event loop waited in one write of this log, one batch's fdatasync on it, or one
+   * of its rare operations (a new segment, a truncation, a compaction, a reset, with their fsyncs).
+   */
   private longestWaitOnLoopMs = 0;
 
   // Queued state (what the log will hold once the queue is written): checks appends, answers positions.
@@ -372,11 +375,11 @@ export class WriteAheadLog {
           const operation = operations[operationIndex];
           assert(operation !== undefined, 'operation index in range');
           if (operation.kind === 'truncate') {
-            this.truncateNow(operation.index);
+            this.timedOnLoop(() => this.truncateNow(operation.index));
           } else if (operation.kind === 'compact') {
-            this.compactNow(operation.index);
+            this.timedOnLoop(() => this.compactNow(operation.index));
           } else if (operation.kind === 'reset') {
-            this.resetNow(operation.position);
+            this.timedOnLoop(() => this.resetNow(operation.position));
           } else if (entryIndex < operation.entries.length) {
             this.writeEntries(operation, entryIndex, (written) => {
               entryIndex += written;
@@ -411,7 +414,7 @@ export class WriteAheadLog {
     const fits = (sizeBytes: number): boolean => sizeBytes + syncMarkerRecordBytes <= limit;
     let segment = this.segments.at(-1);
     if (segment === undefined || (segment.count > 0 && !fits(segment.sizeBytes + firstBytes))) {
-      segment = this.createSegment(nextIndex);
+      segment = this.timedOnLoop(() => this.createSegment(nextIndex));
     }
     assert(nextIndex === segment.startIndex + segment.count, 'written entries are contiguous');
     const fd = this.fd;
@@ -473,8 +476,9 @@ export class WriteAheadLog {
   /**
    * The longest the event loop waited in one of this log's disk calls since the last call of this, in
    * milliseconds: what a stall can be blamed on. Timed: every write (a batch's, a sync marker's, a
-   * segment header's) and a batch's fdatasync when it runs on the loop; not the fsyncs of opening,
-   * closing, truncating or starting a segment, which are rare beside the batches.
+   * segment header's), a batch's fdatasync when it runs on the loop, and each new segment, truncation,
+   * compaction and reset whole (the fsyncs of the file and the directory in them); not the fsyncs of
+   * opening and closing the log, before and after the process serves.
    */
   takeLongestWaitOnLoopMs(): number {
     const waitedMs = this.longestWaitOnLoopMs;
@@ -487,6 +491,16 @@ export class WriteAheadLog {
     const startedMs = performance.now();
     try {
       writeSyncAt(fd, data, position);
+    } finally {
+      this.noteWaitOnLoop(startedMs);
+    }
+  }
+
+  /** Runs one of the rare disk operations on the loop (a new segment, a truncation), timed. */
+  private timedOnLoop<T>(work: () => T): T {
+    const startedMs = performance.now();
+    try {
+      return work();
     } finally {
       this.noteWaitOnLoop(startedMs);
     }

@@ -4,7 +4,8 @@
 // page cache held them, with no close() and no further marker.
 
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
+import nodeFs, * as fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, LogCorruptedError } from '../../src/errors.js';
@@ -191,6 +192,32 @@ test('the log says how long the event loop waited in its disk calls since it was
     const waitedMs = log.takeLongestWaitOnLoopMs();
     assert.ok(waitedMs > 0, `a write and an fdatasync took ${waitedMs} ms`);
     assert.equal(log.takeLongestWaitOnLoopMs(), 0, 'taken, it starts again');
+    await log.close();
+  });
+});
+
+test("a new segment's fsyncs count as a wait on the event loop, so a stall in them names the disk", async () => {
+  await withDirectory(async (directory) => {
+    const { log } = openLog(directory, { segmentSizeBytes: tinySegmentBytes, syncMarkerIdleMs: idleNeverMs });
+    await appendDurably(log, range(1, 2));
+    log.takeLongestWaitOnLoopMs();
+    // A disk whose fsyncs each take 80 ms, while the segments roll over (the batches' own fdatasync
+    // runs on the thread pool here, a primary's, so only the new segments' fsyncs wait on the loop).
+    const fsyncSync = nodeFs.fsyncSync;
+    nodeFs.fsyncSync = (fd) => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 80);
+      fsyncSync(fd);
+    };
+    syncBuiltinESMExports();
+    try {
+      await appendDurably(log, range(3, 12));
+    } finally {
+      nodeFs.fsyncSync = fsyncSync;
+      syncBuiltinESMExports();
+    }
+    assert.ok(segmentFiles(directory).length > 1, 'the log rolled over to a new segment');
+    const waitedMs = log.takeLongestWaitOnLoopMs();
+    assert.ok(waitedMs >= 80, `the longest wait on the loop was ${waitedMs} ms`);
     await log.close();
   });
 });
