@@ -233,7 +233,11 @@ export class ReplicaServer {
     this.logger = options.logger;
     this.unreportedLosses = core.unreportedLossCount;
     this.stalls = StallWatch.forNode(this.logger, options.config, (stalledMs) =>
-      diskStallCause(this.log.takeLongestWaitOnLoopMs(), stalledMs, 'one disk call of the log (a write, an fdatasync, a new segment)'),
+      diskStallCause(
+        this.log.takeLongestWaitOnLoopMs(),
+        stalledMs,
+        'one disk call of the log (a write, an fdatasync, a new segment)',
+      ),
     );
     this.log.onDurable = (position) => {
       this.core.durable(position);
