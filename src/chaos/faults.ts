@@ -662,7 +662,7 @@ class Planner {
             )
           : this.record(kind, 'every replica', `kill -9 every replica (${replicas})`, null);
         const highestBefore = monitor.highestViewNumber;
-        const logsFrom = this.replicaLogEnds(this.replicaIds);
+        const logsFrom = powerCut ? this.replicaLogEnds(this.replicaIds) : null;
         if (powerCut) {
           const servers = withCoordinator ? [COORDINATOR_NAME, ...this.replicaIds] : this.replicaIds;
           await Promise.all(servers.map((name) => cluster.cutPower(name)));
@@ -698,7 +698,7 @@ class Planner {
               ? `${last} led again in view ${monitor.view?.number}`
               : `${last} did not lead`;
             await Promise.all(others.map((id) => cluster.startReplica(id)));
-            const torn = powerCut ? this.checkStartsAfterPowerCut(logsFrom) : '';
+            const torn = logsFrom === null ? '' : this.checkStartsAfterPowerCut(logsFrom);
             return `${coordinator}${outcome}; restarted ${others.join(', ')}${torn}`;
           },
         };
