@@ -661,7 +661,7 @@ class Planner {
               null,
             )
           : this.record(kind, 'every replica', `kill -9 every replica (${replicas})`, null);
-        const highestBefore = monitor.highestViewNumber;
+        const highestBefore = withCoordinator ? monitor.highestViewNumber : 0;
         const logsFrom = powerCut ? this.replicaLogEnds(this.replicaIds) : null;
         if (powerCut) {
           const servers = withCoordinator ? [COORDINATOR_NAME, ...this.replicaIds] : this.replicaIds;

@@ -486,7 +486,10 @@ export class WriteAheadLog {
     return waitedMs;
   }
 
-  /** writeSyncAt, timed: a write only copies into the page cache, unless the disk holds it up. */
+  /**
+   * writeSyncAt, timed: a write only copies into the page cache, unless the disk holds it up. Not
+   * through timedOnLoop: it runs for every batch, where a closure each time is garbage.
+   */
   private writeOnLoop(fd: number, data: Buffer, position: number): void {
     const startedMs = performance.now();
     try {
