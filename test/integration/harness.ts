@@ -241,6 +241,8 @@ export class LocalCluster {
   private replicaArguments: ReplicaArguments = [];
   /** Flags the coordinator starts with (an admin port, say). */
   private coordinatorArguments: readonly string[] = [];
+  /** Data directories placed outside the cluster's folder (on a disk of its own, say), by replica id. */
+  private placedDirectories: ReadonlyMap<string, string> = new Map();
   /** What the test's clients dial with when the cluster runs on TLS. */
   private clientTls: TlsMaterial | undefined;
   /** The token the test's clients bring when the cluster runs with --auth-file. */
@@ -252,10 +254,12 @@ export class LocalCluster {
     coordinatorArguments: readonly string[] = [],
     clientTls?: TlsMaterial,
     clientToken?: string,
+    placedDirectories: ReadonlyMap<string, string> = new Map(),
   ): Promise<LocalCluster> {
     const cluster = new LocalCluster();
     cluster.clientTls = clientTls;
     cluster.clientToken = clientToken;
+    cluster.placedDirectories = placedDirectories;
     cluster.replicaArguments = replicaArguments;
     cluster.coordinatorArguments = coordinatorArguments;
     await cluster.startCoordinator();
@@ -295,7 +299,7 @@ export class LocalCluster {
         '--coordinator',
         this.coordinatorAddress,
         '--dir',
-        path.join(this.directory, id),
+        this.replicaDirectory(id),
         ...(typeof this.replicaArguments === 'function' ? this.replicaArguments(id) : this.replicaArguments),
       ],
       options.env,
@@ -305,7 +309,7 @@ export class LocalCluster {
   }
 
   replicaDirectory(id: string): string {
-    return path.join(this.directory, id);
+    return this.placedDirectories.get(id) ?? path.join(this.directory, id);
   }
 
   async kill(id: string): Promise<void> {
