@@ -37,7 +37,7 @@ import { Random } from '../sim/random.js';
 import { EtcdMembers } from './etcd-members.js';
 import { leaseRecordDirectory, leaseRecordPath } from './lease-overlaps.js';
 import { FaultProxy } from './proxy.js';
-import { ServerDisks } from './server-disks.js';
+import { type FileSystem, ServerDisks } from './server-disks.js';
 
 export const CHAOS_HOST = '127.0.0.1';
 /** How long a server process may take to print its ready line. */
@@ -235,8 +235,8 @@ export interface ChaosClusterOptions {
   readonly clusterArguments?: readonly string[];
   /** Two coordinators keep the state on a 3-member etcd started for the run (else one, on its directory). */
   readonly etcd?: boolean;
-  /** Each server's data directory on a file system of its own, which can be frozen (needs root). */
-  readonly serverDisks?: boolean;
+  /** Each server's data directory on a file system of its own, of this kind, which can be frozen (needs root). */
+  readonly serverDisks?: FileSystem;
   /** Every replica starts held at this format level (`--format-level`): a cluster of an older build. */
   readonly replicaFormatLevel?: number;
   /**
@@ -308,6 +308,11 @@ export class ChaosCluster {
     });
   }
 
+  /** The file system of the servers' own disks, or null: they have none. */
+  get fileSystem(): FileSystem | null {
+    return this.disks?.fileSystem ?? null;
+  }
+
   /** Whether some replica of this run had its Redis port at `address` (now or at an earlier start). */
   wasRedisAddress(address: string): boolean {
     return [...this.replicas.values()].some((replica) => replica.hadRedisAddress(address));
@@ -335,10 +340,10 @@ export class ChaosCluster {
         : null;
     let disks: ServerDisks | null = null;
     try {
-      if (options.serverDisks === true) {
+      if (options.serverDisks !== undefined) {
         // On etcd the coordinators' state is in etcd: their disks hold nothing they wait for.
         const names = etcd === null ? [COORDINATOR_NAME, ...replicaIds] : replicaIds;
-        disks = await ServerDisks.create(join(directory, 'disks'), names);
+        disks = await ServerDisks.create(join(directory, 'disks'), names, options.serverDisks);
       }
     } catch (error) {
       await etcd?.close();

@@ -9,6 +9,7 @@ import type { UpgradeCounts } from './format-upgrade.js';
 import { describeLeases, type LeaseCheck } from './lease-overlaps.js';
 import type { StorageEvents } from './replica-logs.js';
 import type { ScanCounts } from './scanner.js';
+import type { FileSystem } from './server-disks.js';
 import type { SaveCounts } from './snapshot-saver.js';
 import type { BoundedReadCounts, RequestStatusState, WriteAcknowledgement } from './workload.js';
 
@@ -73,6 +74,8 @@ export interface ChaosReport {
   /** How far from 1 the servers' clock rates were drawn, and each server's rate (clock-rates.ts). */
   readonly clockDrift: number;
   readonly clockRates: ReadonlyMap<string, number>;
+  /** The file system of each server's own disk (the disk nemeses'), or null: none had one. */
+  readonly serverDisks: FileSystem | null;
   readonly faults: Readonly<Record<NemesisKind, number>>;
   /** Per kind, how many faults of each variant ("primary", "emptied, restarted at once", "amnesia"). */
   readonly faultVariants: ReadonlyMap<NemesisKind, ReadonlyMap<string, number>>;
@@ -296,7 +299,8 @@ export function formatReport(report: ChaosReport): string {
   lines.push(
     `chaos: seed ${report.seed}, ${report.durationSeconds} s, ${report.clients} clients × ${report.pipeline} pipelined` +
       `${report.redisClients > 0 ? ` and ${report.redisClients} through Redis ports` : ''}, ` +
-      `nemesis ${nemeses}, concurrency ${report.concurrency}, ${report.replicas} replicas`,
+      `nemesis ${nemeses}, concurrency ${report.concurrency}, ${report.replicas} replicas` +
+      `${report.serverDisks === null ? '' : `, each server on a disk of its own (${report.serverDisks})`}`,
   );
   lines.push(describeClockRates(report.clockRates, report.clockDrift));
   const faultCounts = report.nemeses.map((kind) => `${report.faults[kind]} ${kind}`).join(', ');

@@ -65,7 +65,7 @@ import {
 import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { noScans } from './scanner.js';
 import { SentinelWatch } from './sentinel-watch.js';
-import { powerCutsUnavailable, serverDisksUnavailable } from './server-disks.js';
+import { type FileSystem, powerCutsUnavailable, serverDisksUnavailable } from './server-disks.js';
 import { checkHealedSave, noSaves } from './snapshot-saver.js';
 import { checkStaleness, STALENESS_SLACK_MS } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
@@ -143,6 +143,8 @@ export interface ChaosOptions {
    * if absent, 0 for the machine's clock everywhere.
    */
   readonly clockDrift?: number;
+  /** The file system of each server's own disk, with the disk nemeses (ext4 if absent). */
+  readonly fileSystem?: FileSystem;
   /** Two coordinators on a 3-member etcd started for the run (the `coordinator` nemesis then stops or kills the leader, `etcd` kills members). */
   readonly etcd?: boolean;
   readonly seed: number;
@@ -197,7 +199,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // Servers on file systems of their own only for the disk nemeses, and only where they can be
   // made. The etcd nemesis needs coordinators on etcd; without them it would only take turns from the rest.
   const wantsDisks = options.nemeses.some((kind) => diskNemesisKinds.includes(kind));
-  const disksMissing = wantsDisks ? serverDisksUnavailable() : null;
+  const fileSystem = options.fileSystem ?? 'ext4';
+  const disksMissing = wantsDisks ? serverDisksUnavailable(fileSystem) : null;
   if (disksMissing !== null)
     log(`chaos: the ${diskNemesisKinds.join(', ')} nemeses are left out: ${disksMissing}`);
   const etcdLeftOut =
@@ -239,7 +242,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...(redisClients > 0 ? { coordinatorArguments: ['--sentinel', `${CHAOS_HOST}:0`] } : {}),
       clusterArguments: clusterSettingArguments(options),
       etcd: options.etcd === true,
-      serverDisks: nemeses.some((kind) => diskNemesisKinds.includes(kind)),
+      ...(nemeses.some((kind) => diskNemesisKinds.includes(kind)) ? { serverDisks: fileSystem } : {}),
       ...(nemeses.includes('upgrade') ? { replicaFormatLevel: PINNED_FORMAT_LEVEL } : {}),
       clockRateOf: (name) => clockRates.rateOf(name),
     });
@@ -499,6 +502,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     keys: options.keys,
     clockDrift,
     clockRates: new Map(clockRates.drawn),
+    serverDisks: cluster?.fileSystem ?? null,
     faults: faultCounts,
     faultVariants,
     faultsMostAtOnce: nemesis?.mostAtOnce ?? 0,

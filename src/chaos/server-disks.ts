@@ -1,6 +1,7 @@
 // Each server's data directory (a replica's, the coordinator's) on a file system of its own, so that
 // one server's disk can hang or fill up while the others and the run's logs go on: an ext4 image (a
-// sparse file in the run's directory) mounted through a loop device.
+// sparse file in the run's directory) mounted through a loop device, or XFS (RHEL's default), whose
+// allocation and crash recovery are another file system's, so a run can hold the servers to both.
 // - Hung: `fsfreeze --freeze` makes every write and every fsync to that file system wait in the
 //   kernel, as on a disk that stopped answering, until `fsfreeze --unfreeze`. A process waiting there
 //   cannot even be killed, so every frozen disk is thawed before any process is stopped, and close()
@@ -14,9 +15,9 @@
 //   holds what a machine finds on its disk after the power came back, once the journal is replayed:
 //   whatever was fsynced, and of the rest only what the kernel happened to write back before.
 //
-// Needs root, a loop device, mkfs.ext4, mount, fsfreeze and fallocate; `serverDisksUnavailable` says
-// what is missing, so a run (or a test) can leave the disk nemeses out and say why. Power cuts need
-// xfs_io too (Debian's xfsprogs): `powerCutsUnavailable`.
+// Needs root, a loop device, mkfs.ext4 (or mkfs.xfs), mount, fsfreeze and fallocate;
+// `serverDisksUnavailable` says what is missing, so a run (or a test) can leave the disk nemeses out
+// and say why. Power cuts need xfs_io too (Debian's xfsprogs): `powerCutsUnavailable`.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, truncateSync } from 'node:fs';
@@ -29,19 +30,28 @@ const run = promisify(execFile);
 
 /** The image's size: sparse, so only what a server writes takes space. */
 const IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
-const TOOLS = ['mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup', 'fallocate'] as const;
+const TOOLS = ['mount', 'umount', 'fsfreeze', 'losetup', 'fallocate'] as const;
+
+/** The file systems a server's disk can be made with (`chaos --file-system`). */
+export const fileSystems = ['ext4', 'xfs'] as const;
+export type FileSystem = (typeof fileSystems)[number];
+/** Each file system's mkfs and its arguments before the image: quiet, and over whatever is there. */
+const MAKE_FILE_SYSTEM: Readonly<Record<FileSystem, readonly [string, ...string[]]>> = {
+  ext4: ['mkfs.ext4', '-q', '-F'],
+  xfs: ['mkfs.xfs', '-q', '-f'],
+};
+/** The Debian package of each file system's tools. */
+const FILE_SYSTEM_PACKAGE: Readonly<Record<FileSystem, string>> = { ext4: 'e2fsprogs', xfs: 'xfsprogs' };
 /** The names of the files that fill a disk, at its root. */
 const FILLER_PREFIX = 'filler.';
 
-/** Why replica disks cannot be made here, or null when they can. */
-export function serverDisksUnavailable(): string | null {
+/** Why replica disks of `fileSystem` cannot be made here, or null when they can. */
+export function serverDisksUnavailable(fileSystem: FileSystem = 'ext4'): string | null {
   if (process.getuid?.() !== 0) return 'it needs root (mount, fsfreeze)';
+  const [mkfs] = MAKE_FILE_SYSTEM[fileSystem];
+  if (!installed(mkfs)) return `${mkfs} is not installed (Debian package ${FILE_SYSTEM_PACKAGE[fileSystem]})`;
   for (const tool of TOOLS) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
+    if (!installed(tool)) return `${tool} is not installed`;
   }
   try {
     execFileSync('losetup', ['--find'], { stdio: 'ignore' });
@@ -53,11 +63,15 @@ export function serverDisksUnavailable(): string | null {
 
 /** Why power cuts cannot be made here (given server disks), or null when they can. */
 export function powerCutsUnavailable(): string | null {
+  return installed('xfs_io') ? null : 'xfs_io is not installed (Debian package xfsprogs)';
+}
+
+function installed(tool: string): boolean {
   try {
-    execFileSync('sh', ['-c', 'command -v xfs_io'], { stdio: 'ignore' });
-    return null;
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
   } catch {
-    return 'xfs_io is not installed (Debian package xfsprogs)';
+    return false;
   }
 }
 
@@ -69,19 +83,27 @@ export class ServerDisks {
   private readonly frozen = new Map<string, Promise<unknown>>();
   private readonly mounted: string[] = [];
 
-  private constructor(private readonly directory: string) {}
+  private constructor(
+    private readonly directory: string,
+    readonly fileSystem: FileSystem,
+  ) {}
 
   /** Makes and mounts a file system for each of `ids` under `directory`; on failure, unmounts what it mounted. */
-  static async create(directory: string, ids: readonly string[]): Promise<ServerDisks> {
+  static async create(
+    directory: string,
+    ids: readonly string[],
+    fileSystem: FileSystem = 'ext4',
+  ): Promise<ServerDisks> {
     mkdirSync(directory, { recursive: true });
-    const disks = new ServerDisks(directory);
+    const disks = new ServerDisks(directory, fileSystem);
+    const [mkfs, ...mkfsArguments] = MAKE_FILE_SYSTEM[fileSystem];
     try {
       for (const id of ids) {
         const image = disks.imagePath(id);
         mkdirSync(disks.mountPoint(id), { recursive: true });
         closeSync(openSync(image, 'w'));
         truncateSync(image, IMAGE_BYTES);
-        await run('mkfs.ext4', ['-q', '-F', image]);
+        await run(mkfs, [...mkfsArguments, image]);
         await run('mount', ['-o', 'loop', image, disks.mountPoint(id)]);
         disks.mounted.push(id);
       }

@@ -18,6 +18,12 @@ import {
   type NemesisKind,
   nemesisKinds,
 } from '../chaos/nemesis-kinds.js';
+import {
+  type FileSystem,
+  fileSystems,
+  powerCutsUnavailable,
+  serverDisksUnavailable,
+} from '../chaos/server-disks.js';
 import { clusterSettingArguments } from '../node/cluster-settings.js';
 import { type LagPolicy, lagPolicies } from '../protocol/config.js';
 import { decimalIn, exitCode, integerIn, nonEmpty } from './options.js';
@@ -66,6 +72,7 @@ interface ChaosFlags {
   readonly backupLagMaxMs?: number;
   readonly failureTimeoutMs?: number;
   readonly clockDrift?: number;
+  readonly fileSystem: FileSystem;
   readonly etcd?: boolean;
   readonly seed?: number;
   readonly dir?: string;
@@ -188,6 +195,15 @@ export function addChaosCommand(program: Command): void {
         `(the drift the lease's margin allows for; 0: the machine's clock everywhere) (default: ${CLOCK_DRIFT_DEFAULT})`,
       decimalIn(0, CLOCK_DRIFT_MAX),
     )
+    .addOption(
+      new Option(
+        '--file-system <name>',
+        "the file system of each server's own disk, which the disk nemeses freeze, fill and cut the power of " +
+          '(xfs needs mkfs.xfs: Debian package xfsprogs)',
+      )
+        .choices(fileSystems)
+        .default('ext4'),
+    )
     .option(
       '--etcd',
       'run two coordinators on a 3-member etcd started for the run (needs the etcd binary): the ' +
@@ -216,8 +232,7 @@ export function addChaosCommand(program: Command): void {
         }
         const diskNemeses = flags.nemesis.filter((kind) => diskNemesisKinds.includes(kind));
         if (diskNemeses.length > 0) {
-          const { powerCutsUnavailable, serverDisksUnavailable } = await import('../chaos/server-disks.js');
-          const missing = serverDisksUnavailable();
+          const missing = serverDisksUnavailable(flags.fileSystem);
           if (missing !== null) usage(`--nemesis ${diskNemeses.join(',')} cannot run here: ${missing}`);
           const noPowerCuts = flags.nemesis.includes('power-loss') ? powerCutsUnavailable() : null;
           if (noPowerCuts !== null) usage(`--nemesis power-loss cannot run here: ${noPowerCuts}`);
@@ -253,6 +268,7 @@ export function addChaosCommand(program: Command): void {
           ...(flags.backupLagMaxMs === undefined ? {} : { backupLagMaxMs: flags.backupLagMaxMs }),
           ...(flags.failureTimeoutMs === undefined ? {} : { failureTimeoutMs: flags.failureTimeoutMs }),
           ...(flags.clockDrift === undefined ? {} : { clockDrift: flags.clockDrift }),
+          fileSystem: flags.fileSystem,
           ...(flags.etcd === true ? { etcd: true } : {}),
           seed,
           ...(flags.history === undefined ? {} : { historyFile: flags.history }),

@@ -11,7 +11,11 @@ import type { NemesisKind } from '../../src/chaos/faults.js';
 import { diskNemesisKinds } from '../../src/chaos/nemesis-kinds.js';
 import { type ChaosReport, formatReport } from '../../src/chaos/report.js';
 import { runChaos } from '../../src/chaos/run.js';
-import { powerCutsUnavailable, serverDisksUnavailable } from '../../src/chaos/server-disks.js';
+import {
+  type FileSystem,
+  powerCutsUnavailable,
+  serverDisksUnavailable,
+} from '../../src/chaos/server-disks.js';
 
 export interface ShortRun {
   readonly nemesis: NemesisKind;
@@ -32,12 +36,13 @@ export interface ShortRun {
   readonly keep?: boolean;
   /** About how often a Redis-port process sends FLUSHALL (the run's default if absent). */
   readonly flushallIntervalMs?: number;
+  /** The file system of the servers' own disks, with a disk nemesis (ext4 if absent). */
+  readonly fileSystem?: FileSystem;
 }
 
 /** One test per run, one run at a time, so each seed's first fault is the one named. */
 export function describeShortChaosRuns(title: string, runs: readonly ShortRun[]): void {
   describe(title, { concurrency: false }, () => {
-    const disksMissing = serverDisksUnavailable();
     const powerCutsMissing = powerCutsUnavailable();
     for (const {
       nemesis,
@@ -50,7 +55,9 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
       etcd,
       keep,
       flushallIntervalMs,
+      fileSystem,
     } of runs) {
+      const disksMissing = serverDisksUnavailable(fileSystem);
       const skip =
         etcd !== undefined
           ? etcdSkipReason()
@@ -75,11 +82,14 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
           ...(syncQuorum === undefined ? {} : { syncQuorum }),
           ...(keep === true ? { keepDirectory: true } : {}),
           ...(flushallIntervalMs === undefined ? {} : { flushallIntervalMs }),
+          ...(fileSystem === undefined ? {} : { fileSystem }),
         });
         if (keep === true) t.after(() => rmSync(report.directory, { recursive: true, force: true }));
         const printed = formatReport(report);
         for (const line of printed.trimEnd().split('\n')) t.diagnostic(line);
         assert.ok(report.faults[nemesis] >= 1, `a ${nemesis} fault was injected:\n${printed}`);
+        if (diskNemesisKinds.includes(nemesis))
+          assert.equal(report.serverDisks, fileSystem ?? 'ext4', printed);
         assert.equal(report.lostWrites.length, 0, printed);
         assert.equal(report.duplicates.length, 0, printed);
         assert.equal(report.linearizability.linearizable, report.linearizability.keys, printed);

@@ -140,6 +140,7 @@ const usageErrors: [string[], RegExp][] = [
   [['chaos', '--sync-quorum', '0'], /--sync-quorum.*from 1/],
   [['chaos', '--clock-drift', '0.2'], /--clock-drift.*expected a number from 0 to 0.05/],
   [['chaos', '--clock-drift', 'fast'], /--clock-drift.*expected a number from 0 to 0.05/],
+  [['chaos', '--file-system', 'zfs'], /--file-system.*'zfs' is invalid.*ext4, xfs/],
   [['chaos', '--nemesis', 'kill,etcd'], /--nemesis etcd acts on the etcd that --etcd starts: add --etcd/],
   [
     ['chaos', '--nemesis', 'etcd-full,kill'],
@@ -276,7 +277,7 @@ for (const [command, mentions] of Object.entries(commandArguments)) {
   });
 }
 
-test('chaos --nemesis power-loss without xfs_io is bad usage (exit 2), saying what to install', {
+test('chaos --nemesis power-loss without xfs_io, or --file-system xfs without mkfs.xfs, is bad usage (exit 2), saying what to install', {
   skip:
     process.getuid?.() !== 0
       ? 'the disk nemeses need root'
@@ -289,21 +290,29 @@ test('chaos --nemesis power-loss without xfs_io is bad usage (exit 2), saying wh
       const found = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
       symlinkSync(found, join(bin, tool));
     }
-    const result = await new Promise<Run>((resolve) => {
-      execFile(
-        process.execPath,
-        [cli, 'chaos', '--nemesis', 'kill,power-loss'],
-        { timeout: 20_000, env: { ...process.env, PATH: bin } },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
-    assert.equal(result.code, 2, result.stderr);
+    const chaosWithout = (...args: string[]) =>
+      new Promise<Run>((resolve) => {
+        execFile(
+          process.execPath,
+          [cli, 'chaos', ...args],
+          { timeout: 20_000, env: { ...process.env, PATH: bin } },
+          (error, stdout, stderr) => {
+            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+            resolve({ code, stdout, stderr });
+          },
+        );
+      });
+    const noPowerCuts = await chaosWithout('--nemesis', 'kill,power-loss');
+    assert.equal(noPowerCuts.code, 2, noPowerCuts.stderr);
     assert.match(
-      result.stderr,
+      noPowerCuts.stderr,
       /--nemesis power-loss cannot run here: xfs_io is not installed \(Debian package xfsprogs\)/,
+    );
+    const noXfs = await chaosWithout('--nemesis', 'kill,disk-full', '--file-system', 'xfs');
+    assert.equal(noXfs.code, 2, noXfs.stderr);
+    assert.match(
+      noXfs.stderr,
+      /--nemesis disk-full cannot run here: mkfs.xfs is not installed \(Debian package xfsprogs\)/,
     );
   } finally {
     rmSync(bin, { recursive: true, force: true });
