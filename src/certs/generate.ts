@@ -14,11 +14,13 @@ import { join } from 'node:path';
 import forge from 'node-forge';
 import { ConfigError } from '../errors.js';
 import { identityUri } from '../transport/index.js';
+import { CERTIFICATE_HOSTS_DEFAULT } from './hosts.js';
+
+export { CERTIFICATE_HOSTS_DEFAULT } from './hosts.js';
 
 export const CERTIFICATE_VALIDITY_DAYS = 825;
 export const CA_VALIDITY_DAYS = 3650;
 export const RSA_KEY_BITS = 2048;
-export const CERTIFICATE_HOSTS_DEFAULT: readonly string[] = ['127.0.0.1', 'localhost'];
 const FILE_MODE = 0o600;
 const DAY_MS = 24 * 3600 * 1000;
 

@@ -3,7 +3,7 @@
 // each certificate names). Prints the file names, never a key.
 
 import type { Command } from 'commander';
-import { CERTIFICATE_HOSTS_DEFAULT, generateCertificates } from '../certs/generate.js';
+import { CERTIFICATE_HOSTS_DEFAULT } from '../certs/hosts.js';
 import { idList } from './options.js';
 
 interface CertsFlags {
@@ -26,6 +26,8 @@ export function addCertsCommand(program: Command): void {
       idList('--hosts'),
     )
     .action(async (flags: CertsFlags) => {
+      // Loaded here: node-forge costs every other command's start some 40 ms.
+      const { generateCertificates } = await import('../certs/generate.js');
       const { files } = await generateCertificates({
         directory: flags.out,
         replicaIds: flags.ids,

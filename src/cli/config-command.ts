@@ -4,7 +4,6 @@
 // it prints is a valid --config file (null: not set).
 
 import type { Command } from 'commander';
-import { Document, isMap, isScalar } from 'yaml';
 import { variableOf } from './settings/command-settings.js';
 import { defaultSettings, serverSettings } from './settings/server-settings.js';
 
@@ -24,15 +23,17 @@ export function addConfigCommand(program: Command): void {
     .description('print the settings of the server commands (coordinator, replica, start)')
     .requiredOption('--defaults', 'every setting with its default, as a config file (YAML)')
     .option('--json', 'as JSON')
-    .action((flags: { readonly json?: boolean }) => {
+    .action(async (flags: { readonly json?: boolean }) => {
       const defaults = defaultSettings();
       process.stdout.write(
-        flags.json === true ? `${JSON.stringify(defaults, null, 2)}\n` : defaultsYaml(defaults),
+        flags.json === true ? `${JSON.stringify(defaults, null, 2)}\n` : await defaultsYaml(defaults),
       );
     });
 }
 
-function defaultsYaml(defaults: ReturnType<typeof defaultSettings>): string {
+async function defaultsYaml(defaults: ReturnType<typeof defaultSettings>): Promise<string> {
+  // Loaded here, as by --config: the yaml library costs every other command's start some 40 ms.
+  const { Document, isMap, isScalar } = await import('yaml');
   const document = new Document(defaults);
   document.commentBefore = header;
   const sections = document.contents;

@@ -184,6 +184,16 @@ test('values are checked as their flags check them', () => {
     ['coordinator:\n  newCluster: yes\n', /coordinator\.newCluster: expected true or false, got "yes"/],
     ['log:\n  level: loud\n', /log\.level: expected one of trace, debug, info, warn, error, fatal, silent/],
     ['replica: 5\n', /replica: expected a mapping of settings, got 5/],
+    [
+      'replica:\n  snapshotLogBytes: 1.5\n',
+      /replica\.snapshotLogBytes: expected an integer from 1 to 1099511627776, got 1\.5/,
+    ],
+    ['replica:\n  admin: 9107.5\n', /replica\.admin: expected .*, got 9107\.5/],
+    [
+      'coordinator:\n  recoverFromReplicas: [r1, 2]\n',
+      /coordinator\.recoverFromReplicas: expected .*, got \["r1",2\]/,
+    ],
+    ['replica:\n  id: [r1]\n', /replica\.id: expected .*, got \["r1"\]/],
     ['- a list\n', /the file: expected a mapping of sections/],
   ];
   for (const [text, message] of cases) {

@@ -13,7 +13,7 @@
 
 import { type Command, Option } from 'commander';
 import { exitCode } from '../options.js';
-import { readConfigFile } from './config-file.js';
+import type { ConfigDocument } from './config-file.js';
 import { type ServerCommand, type Setting, serverSettings, settingSections } from './server-settings.js';
 import { flagParser } from './setting-value.js';
 import { settingVariablePrefix, variableOfFlags } from './setting-variables.js';
@@ -66,12 +66,14 @@ export function addSettings(command: Command, name: ServerCommand): Command {
       `read settings from this JSON or YAML file (flags and ${settingVariablePrefix}* variables override it; see understudy config --defaults)`,
     ).env(configVariable),
   );
-  command.hook('preAction', (thisCommand) => {
+  command.hook('preAction', async (thisCommand) => {
     const usage = (message: string): never =>
       thisCommand.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.config' });
     const file: unknown = thisCommand.getOptionValue('config');
     if (typeof file === 'string') {
-      let document: ReturnType<typeof readConfigFile> = {};
+      // Loaded only for a file: the yaml library and the file's schema cost a start some 40 ms.
+      const { readConfigFile } = await import('./config-file.js');
+      let document: ConfigDocument = {};
       try {
         document = readConfigFile(file);
       } catch (error) {
