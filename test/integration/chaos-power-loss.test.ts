@@ -29,6 +29,10 @@ describeShortChaosRuns('short chaos runs against real processes: power cuts', [
     nemesis: 'power-loss',
     seed: 3,
     first: "kills the primary and cuts the coordinator's power as it stores the failover's view",
+    // Not always to another primary: when the killed primary is back before the restarted coordinator
+    // judged it dead (a failure timeout after its start), it leads again, holding the longest log
+    // (seen in a CI run). Either way the coordinator's view change is a failover, checked below.
+    failover: false,
     keep: true,
     check: (report, printed) => {
       assert.ok(
