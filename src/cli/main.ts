@@ -5,16 +5,9 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
 import { applyTestClockRate, TEST_CLOCK_RATE_VARIABLE } from '../node/test-clock-rate.js';
-import { addBenchCommand } from './bench-command.js';
-import { addCertsCommand } from './certs-command.js';
-import { addChaosCommand } from './chaos-command.js';
-import { addConfigCommand } from './config-command.js';
-import { addClientCommands } from './kv-commands.js';
+import { groupsFor } from './command-groups.js';
 import { exitCode } from './options.js';
 import { packageVersion } from './package-version.js';
-import { addServerCommands } from './server-commands.js';
-import { addSnapshotCommands } from './snapshot-commands.js';
-import { addTokenCommand } from './token-command.js';
 
 const program = new Command('understudy')
   .description('Primary-backup replication: run a replicated key/value cluster and talk to it')
@@ -22,14 +15,8 @@ const program = new Command('understudy')
   .exitOverride()
   .showHelpAfterError('(add --help for usage)')
   .showSuggestionAfterError(true);
-addClientCommands(program);
-addServerCommands(program);
-addSnapshotCommands(program);
-addConfigCommand(program);
-addChaosCommand(program);
-addBenchCommand(program);
-addCertsCommand(program);
-addTokenCommand(program);
+// Only the group of the command named (command-groups.ts), in order.
+for (const group of groupsFor(process.argv)) await group.add(program);
 
 try {
   applyTestClockRate(process.env[TEST_CLOCK_RATE_VARIABLE]);
