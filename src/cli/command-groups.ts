@@ -1,8 +1,8 @@
 // The CLI's commands in groups, each with the names it adds, so that `understudy get` loads only the
 // client's commands and `understudy replica` only the servers': every group's module graph costs a
-// start its share (a server's, and each CLI command's). A command line that names no command of the
-// table (help, --version, a typo commander suggests a name for) loads every group, in this order,
-// which is the order of the help. cli-commands.test checks the names against what each group adds.
+// start its share (a server's, and each CLI command's). `--version` alone loads none; a command line
+// that names no command of the table (help, a typo commander suggests a name for) loads every group,
+// in this order, which is the order of the help. cli-commands.test checks the names against what each group adds.
 
 import type { Command } from 'commander';
 
@@ -55,9 +55,10 @@ export const commandGroups: readonly CommandGroup[] = [
   { names: ['token'], add: async (program) => (await import('./token-command.js')).addTokenCommand(program) },
 ];
 
-/** The groups a command line needs: the one that adds its command, or all of them. */
+/** The groups a command line needs: none for the version, the one that adds its command, or all of them. */
 export function groupsFor(argv: readonly string[]): readonly CommandGroup[] {
   const name = argv[2];
+  if (argv.length === 3 && (name === '--version' || name === '-V')) return [];
   const group = commandGroups.find((candidate) => name !== undefined && candidate.names.includes(name));
   return group === undefined ? commandGroups : [group];
 }

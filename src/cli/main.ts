@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, UnderstudyError } from '../errors.js';
 import { applyTestClockRate, TEST_CLOCK_RATE_VARIABLE } from '../node/test-clock-rate.js';
 import { groupsFor } from './command-groups.js';
-import { exitCode } from './options.js';
+import { exitCode } from './exit-code.js';
 import { packageVersion } from './package-version.js';
 
 const program = new Command('understudy')

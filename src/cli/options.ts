@@ -15,8 +15,7 @@ export const PORT_MAX = 65535;
 /** The largest staleness bound `get --any --max-staleness` takes: a day. */
 export const MAX_STALENESS_MS_MAX = 24 * 60 * 60 * 1000;
 
-/** Exit codes of the understudy command. */
-export const exitCode = { success: 0, failed: 1, usage: 2 } as const;
+export { exitCode } from './exit-code.js';
 
 /** An integer parser for commander that refuses anything outside [min, max]. */
 export function integerIn(min: number, max: number): (text: string) => number {

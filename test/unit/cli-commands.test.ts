@@ -20,7 +20,7 @@ test('each group names exactly the commands it adds, and no name is in two group
   assert.equal(new Set(names).size, names.length);
 });
 
-test('a command line naming a command loads its group alone; anything else loads every group', () => {
+test('a command line naming a command loads its group alone, --version none, anything else every group', () => {
   const line = (...args: string[]) => ['node', 'understudy', ...args];
   assert.deepEqual(
     groupsFor(line('get', 'k')).map((group) => group.names[0]),
@@ -30,7 +30,9 @@ test('a command line naming a command loads its group alone; anything else loads
     groupsFor(line('replica', '--id', 'r1')).map((group) => group.names),
     [['coordinator', 'replica', 'start']],
   );
-  for (const other of [line(), line('--help'), line('--version'), line('help', 'get'), line('gett')]) {
+  assert.deepEqual(groupsFor(line('--version')), []);
+  assert.deepEqual(groupsFor(line('-V')), []);
+  for (const other of [line(), line('--help'), line('--version', 'get'), line('help', 'get'), line('gett')]) {
     assert.equal(groupsFor(other), commandGroups, other.join(' '));
   }
 });
