@@ -34,7 +34,7 @@ import { TEST_CLOCK_RATE_VARIABLE } from '../node/test-clock-rate.js';
 import { TEST_LEASE_RECORD_VARIABLE } from '../node/test-lease-record.js';
 import { assert } from '../protocol/assert.js';
 import { Random } from '../sim/random.js';
-import { EtcdMembers } from './etcd-members.js';
+import { EtcdMembers, etcdMemberName } from './etcd-members.js';
 import { leaseRecordDirectory, leaseRecordPath } from './lease-overlaps.js';
 import { FaultProxy } from './proxy.js';
 import { type FileSystem, ServerDisks } from './server-disks.js';
@@ -47,6 +47,7 @@ export const PROCESS_STOP_GRACE_MS = 2000;
 export const COORDINATOR_NAME = 'coordinator';
 /** On etcd: the coordinators, the first named as the only one is without etcd. */
 const ETCD_COORDINATOR_NAMES = [COORDINATOR_NAME, 'coordinator-2'] as const;
+const ETCD_MEMBERS = 3;
 /** On etcd: the coordinators' leadership lease, short so that a standby takes over within a chaos run. */
 const CHAOS_ETCD_LEASE_SECONDS = 2;
 
@@ -329,24 +330,31 @@ export class ChaosCluster {
     const replicas = new Map<string, ServerProcess>();
     const coordinators = new Map<string, ServerProcess>();
     const logPath = (name: string) => join(directory, 'logs', `${name}.log`);
-    // A space quota of 16 MiB, so the etcd-full nemesis reaches it with a few puts; a run's own
-    // state (a few kilobytes per view change) stays far below it.
-    const etcd =
-      options.etcd === true
-        ? await EtcdMembers.start(join(directory, 'etcd'), 3, [
-            '--quota-backend-bytes',
-            String(ETCD_QUOTA_BYTES),
-          ])
-        : null;
-    let disks: ServerDisks | null = null;
+    // On etcd the coordinators' state is in etcd: their disks hold nothing they wait for, and each
+    // etcd member gets one instead, so the etcd nemesis can cut a member's power.
+    const etcdMembers = Array.from({ length: ETCD_MEMBERS }, (_, k) => etcdMemberName(k + 1));
+    const disks =
+      options.serverDisks === undefined
+        ? null
+        : await ServerDisks.create(
+            join(directory, 'disks'),
+            options.etcd === true ? [...replicaIds, ...etcdMembers] : [COORDINATOR_NAME, ...replicaIds],
+            options.serverDisks,
+          );
+    let etcd: EtcdMembers | null = null;
     try {
-      if (options.serverDisks !== undefined) {
-        // On etcd the coordinators' state is in etcd: their disks hold nothing they wait for.
-        const names = etcd === null ? [COORDINATOR_NAME, ...replicaIds] : replicaIds;
-        disks = await ServerDisks.create(join(directory, 'disks'), names, options.serverDisks);
+      // A space quota of 16 MiB, so the etcd-full nemesis reaches it with a few puts; a run's own
+      // state (a few kilobytes per view change) stays far below it.
+      if (options.etcd === true) {
+        etcd = await EtcdMembers.start(
+          join(directory, 'etcd'),
+          ETCD_MEMBERS,
+          ['--quota-backend-bytes', String(ETCD_QUOTA_BYTES)],
+          (name) => (disks === null ? join(directory, 'etcd', name) : join(disks.mountPoint(name), name)),
+        );
       }
     } catch (error) {
-      await etcd?.close();
+      await disks?.close();
       throw error;
     }
     const cluster = new ChaosCluster(directory, coordinators, replicas, proxies, etcd, disks);
@@ -600,6 +608,16 @@ export class ChaosCluster {
     assert(this.disks?.has(name) === true, `${name} has no disk of its own to cut the power of`);
     if (name === COORDINATOR_NAME) await this.killCoordinator();
     else await this.killReplica(name);
+    await this.disks.cutPower(name);
+  }
+
+  /** kill -9 of etcd member `name`, and its disk loses what it had not synced (server-disks.ts). Not restarted. */
+  async cutEtcdPower(name: string): Promise<void> {
+    assert(
+      this.etcd !== null && this.disks?.has(name) === true,
+      `etcd member ${name} has no disk of its own`,
+    );
+    await this.etcd.kill(name);
     await this.disks.cutPower(name);
   }
 

@@ -58,6 +58,9 @@ interface Member {
   log: string;
 }
 
+/** The name of member `number` (from 1), as each member's --name and its data directory's. */
+export const etcdMemberName = (number: number): string => `e${number}`;
+
 export class EtcdMembers {
   private constructor(
     private readonly binary: string,
@@ -65,17 +68,27 @@ export class EtcdMembers {
   ) {}
 
   /**
-   * Starts `size` members with their data under `directory` and resolves once each answers;
-   * `extraArgs` go to every member (a small `--quota-backend-bytes`, say).
+   * Starts `size` members with their data under `directory` (or each where `dataDirectoryOf` says: on
+   * a disk of its own, say) and resolves once each answers; `extraArgs` go to every member (a small
+   * `--quota-backend-bytes`, say).
    */
-  static async start(directory: string, size = 3, extraArgs: readonly string[] = []): Promise<EtcdMembers> {
+  static async start(
+    directory: string,
+    size = 3,
+    extraArgs: readonly string[] = [],
+    dataDirectoryOf: (name: string) => string = (name) => join(directory, name),
+  ): Promise<EtcdMembers> {
     const binary = findEtcd();
     if (binary === null) throw new Error(etcdSkipReason() || 'no etcd binary');
     mkdirSync(directory, { recursive: true });
     const free = await freePorts(2 * size);
     const ports: { name: string; client: number; peer: number }[] = [];
     for (let number = 1; number <= size; number += 1) {
-      ports.push({ name: `e${number}`, client: free[2 * number - 2] ?? 0, peer: free[2 * number - 1] ?? 0 });
+      ports.push({
+        name: etcdMemberName(number),
+        client: free[2 * number - 2] ?? 0,
+        peer: free[2 * number - 1] ?? 0,
+      });
     }
     const initialCluster = ports.map(({ name, peer }) => `${name}=http://127.0.0.1:${peer}`).join(',');
     // One token for the members of this cluster, and no other: a member of another run never joins it.
@@ -87,7 +100,7 @@ export class EtcdMembers {
         '--name',
         name,
         '--data-dir',
-        join(directory, name),
+        dataDirectoryOf(name),
         '--listen-client-urls',
         clientUrl,
         '--advertise-client-urls',

@@ -2347,12 +2347,19 @@ class Planner {
     };
   }
 
-  /** kill -9 of one etcd member (the etcd leader half the time); the other two keep a majority. */
+  /**
+   * kill -9 of one etcd member (the etcd leader half the time); the other two keep a majority. Where
+   * the members have disks of their own, half the kills cut the member's power too: etcd answers a
+   * put once a majority fsynced it, so a member that lost what it had not synced must rejoin and
+   * catch up, and no coordinator may see a state go back.
+   */
   private planEtcdMember(): PlannedFault | null {
-    const etcd = this.context.cluster.etcd;
+    const { cluster } = this.context;
+    const etcd = cluster.etcd;
     if (etcd === null) return null;
     const downMs = this.random.integer(...KILL_DOWN_MS);
     const aimAtLeader = this.random.chance(0.5);
+    const powerCut = etcd.names.every((name) => cluster.hasOwnDisk(name)) && this.random.chance(0.5);
     return {
       reservation: { kind: 'etcd', down: [], process: null, losesDirectory: false, onCoordinator: false },
       start: async () => {
@@ -2360,18 +2367,21 @@ class Planner {
         const member = leader ?? this.random.pick(etcd.names);
         const fault = this.record(
           'etcd',
-          leader === null ? 'a member' : 'the etcd leader',
-          `etcd: kill -9 member ${member}${leader === null ? '' : ' (the leader)'}`,
+          `${leader === null ? 'a member' : 'the etcd leader'}${powerCut ? ', its power cut' : ''}`,
+          `etcd: ${powerCut ? 'cut the power of' : 'kill -9'} member ${member}${leader === null ? '' : ' (the leader)'}`,
           null,
         );
-        await etcd.kill(member);
+        if (powerCut) {
+          await cluster.cutEtcdPower(member);
+          this.context.checks.powerCuts += 1;
+        } else await etcd.kill(member);
         return {
           record: fault,
           holdDescription: `down for ${seconds(downMs)}`,
           hold: (signal) => sleepUnlessAborted(downMs, signal),
           heal: async () => {
             await etcd.restart(member);
-            return `restarted etcd member ${member}`;
+            return `restarted etcd member ${member}${powerCut ? ' from what its disk had synced' : ''}`;
           },
         };
       },
