@@ -2,10 +2,11 @@
 // everything written and not yet synced, as a machine's does when its power fails (a kill -9 leaves
 // that with the kernel). Under every server at once, the coordinator restarts first, then the last
 // primary alone, which must lead again from what its disk synced; under the coordinator about when it
-// stores the failover's view, it must come back showing no older view than one anyone saw. Nothing
-// acknowledged may be lost either way. The first run's servers are on XFS (RHEL's default file system,
-// whose allocation and crash recovery differ from ext4's), the second's on ext4. Needs root, a loop
-// device, xfs_io and mkfs.xfs (CI installs xfsprogs).
+// stores the failover's view, it must come back showing no older view than one anyone saw; under the
+// etcd leader, on etcd, the other two members keep a majority and it must catch up. Nothing
+// acknowledged may be lost either way. The first run's servers are on XFS (RHEL's default file
+// system, whose allocation and crash recovery differ from ext4's), the others on ext4. Needs root, a
+// loop device, xfs_io and mkfs.xfs (CI installs xfsprogs), and etcd for the third.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -42,6 +43,19 @@ describeShortChaosRuns('short chaos runs against real processes: power cuts', [
       // Restarted from what its disk synced, it went on to fail the primary over.
       const log = readFileSync(join(report.directory, 'logs', 'coordinator.log'), 'utf8');
       assert.match(log, /"cause":"failover"/, printed);
+    },
+  },
+  {
+    nemesis: 'etcd',
+    // The disk nemeses give each etcd member a disk of its own.
+    etcd: ['power-loss'],
+    seed: 3,
+    // Its first fault comes some 6.5 s in.
+    durationSeconds: 8,
+    first: 'cuts the power of the etcd leader, each etcd member on a disk of its own',
+    failover: false,
+    check: (report, printed) => {
+      assert.ok(report.faultVariants.get('etcd')?.get('the etcd leader, its power cut'), printed);
     },
   },
 ]);

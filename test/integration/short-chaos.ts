@@ -58,14 +58,14 @@ export function describeShortChaosRuns(title: string, runs: readonly ShortRun[])
       fileSystem,
     } of runs) {
       const disksMissing = serverDisksUnavailable(fileSystem);
+      const kinds = [nemesis, ...(etcd ?? [])];
       const skip =
-        etcd !== undefined
-          ? etcdSkipReason()
-          : diskNemesisKinds.includes(nemesis) && disksMissing !== null
-            ? `cannot freeze or fill a disk here: ${disksMissing}`
-            : nemesis === 'power-loss' && powerCutsMissing !== null
-              ? `cannot cut a disk's power here: ${powerCutsMissing}`
-              : false;
+        (etcd !== undefined && etcdSkipReason()) ||
+        (kinds.some((kind) => diskNemesisKinds.includes(kind)) && disksMissing !== null
+          ? `cannot freeze or fill a disk here: ${disksMissing}`
+          : kinds.includes('power-loss') && powerCutsMissing !== null
+            ? `cannot cut a disk's power here: ${powerCutsMissing}`
+            : false);
       test(`${nemesis} (seed ${seed} ${first}): nothing acknowledged is lost and every key is linearizable`, {
         skip,
       }, async (t) => {
