@@ -601,23 +601,15 @@ export class ChaosCluster {
   }
 
   /**
-   * The power fails under `name` (a replica id or 'coordinator'): its process dies at once (kill -9),
-   * its disk loses what was not synced and is mounted again (server-disks.ts). Not restarted.
+   * The power fails under `name` (a replica id, 'coordinator' or an etcd member): its process dies at
+   * once (kill -9), its disk loses what was not synced and is mounted again (server-disks.ts). Not
+   * restarted.
    */
   async cutPower(name: string): Promise<void> {
     assert(this.disks?.has(name) === true, `${name} has no disk of its own to cut the power of`);
     if (name === COORDINATOR_NAME) await this.killCoordinator();
+    else if (this.etcd?.names.includes(name) === true) await this.etcd.kill(name);
     else await this.killReplica(name);
-    await this.disks.cutPower(name);
-  }
-
-  /** kill -9 of etcd member `name`, and its disk loses what it had not synced (server-disks.ts). Not restarted. */
-  async cutEtcdPower(name: string): Promise<void> {
-    assert(
-      this.etcd !== null && this.disks?.has(name) === true,
-      `etcd member ${name} has no disk of its own`,
-    );
-    await this.etcd.kill(name);
     await this.disks.cutPower(name);
   }
 

@@ -2372,7 +2372,7 @@ class Planner {
           null,
         );
         if (powerCut) {
-          await cluster.cutEtcdPower(member);
+          await cluster.cutPower(member);
           this.context.checks.powerCuts += 1;
         } else await etcd.kill(member);
         return {

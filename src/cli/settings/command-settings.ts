@@ -71,7 +71,7 @@ export function addSettings(command: Command, name: ServerCommand): Command {
       thisCommand.error(`error: ${message}`, { exitCode: exitCode.usage, code: 'understudy.config' });
     const file: unknown = thisCommand.getOptionValue('config');
     if (typeof file === 'string') {
-      // Loaded only for a file: the yaml library and the file's schema cost a start some 40 ms.
+      // Loaded only for a file: the yaml library costs a start some 40 ms.
       const { readConfigFile } = await import('./config-file.js');
       let document: ConfigDocument = {};
       try {
