@@ -1,0 +1,218 @@
+// `npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files a,b] [--only TEXT] [--list]`: mutation
+// testing of the protocol's core against the simulator. Each mutant (mutants.ts) removes or bends one
+// rule of the compiled core; a copy of the build holding it runs simulator seeds until one finds a
+// violation. A mutant no seed catches names a rule no fault of the swarm exercises, or one that does
+// nothing: docs/TESTING.md ("Mutants of the core") records what each survivor was found to be.
+//
+// The copies live in the system's temporary directory, one per job, and are removed at the end.
+
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { applyMutant, type Mutant, mutantsOf } from './mutants.js';
+
+const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--list]
+  --seeds N          simulator seeds a mutant may take before it counts as survived (default 200)
+  --start S          the first seed (default 1)
+  --jobs J           mutants tried at once, each in a copy of the build (default 2)
+  --files LIST       compiled core files, relative to dist/src (default ${defaultFilesText()})
+  --only TEXT        only mutants whose id contains TEXT (ids: file:line:kind:n)
+  --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default 600)
+  --list             print the mutants and run nothing`;
+
+function defaultFiles(): string[] {
+  return [
+    'protocol/replica.js',
+    'protocol/coordinator.js',
+    'protocol/view-change.js',
+    'protocol/replica-log.js',
+    'protocol/sessions.js',
+    'protocol/async-loss.js',
+  ];
+}
+
+function defaultFilesText(): string {
+  return defaultFiles().join(',');
+}
+
+function fail(message: string): never {
+  process.stderr.write(`mutate: ${message}\n${usage}\n`);
+  process.exit(2);
+}
+
+function count(name: string, text: string | undefined, fallback: number, least: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < least)
+    fail(`--${name} must be an integer of at least ${least}, got ${text}`);
+  return value;
+}
+
+type Outcome =
+  | { readonly caught: true; readonly seed: number; readonly violation: string }
+  | { readonly caught: false; readonly seeds: number }
+  | { readonly hung: true }
+  | { readonly failed: string };
+
+/** The build's root (dist/..): the copies take its dist, package.json and node_modules. */
+const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const distSource = join(packageRoot, 'dist', 'src');
+
+/** A copy of the build to run mutants in: dist copied, package.json and node_modules beside it. */
+function makeCopy(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'understudy-mutate-'));
+  cpSync(join(packageRoot, 'dist'), join(copy, 'dist'), { recursive: true });
+  cpSync(join(packageRoot, 'package.json'), join(copy, 'package.json'));
+  symlinkSync(join(packageRoot, 'node_modules'), join(copy, 'node_modules'), 'dir');
+  return copy;
+}
+
+function trial(copy: string, start: number, seeds: number, timeoutMs: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [join(copy, 'dist', 'src', 'tools', 'mutant-seeds.js'), String(start), String(seeds)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-2_000);
+    });
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', () => {
+      clearTimeout(timer);
+      if (hung) return resolve({ hung: true });
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      try {
+        resolve(JSON.parse(line) as Outcome);
+      } catch {
+        resolve({ failed: (stderr.trim().split('\n').slice(-3).join(' | ') || 'no output').slice(0, 300) });
+      }
+    });
+  });
+}
+
+function describe(outcome: Outcome): string {
+  if ('hung' in outcome) return 'caught: hung';
+  if ('failed' in outcome) return `caught: the run crashed: ${outcome.failed}`;
+  if (outcome.caught) return `caught by seed ${outcome.seed}: ${outcome.violation}`;
+  return `SURVIVED ${outcome.seeds} seeds`;
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      options: {
+        seeds: { type: 'string' },
+        start: { type: 'string' },
+        jobs: { type: 'string' },
+        files: { type: 'string' },
+        only: { type: 'string' },
+        'timeout-seconds': { type: 'string' },
+        list: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const text = (name: string) => (typeof values[name] === 'string' ? values[name] : undefined);
+  const seeds = count('seeds', text('seeds'), 200, 1);
+  const start = count('start', text('start'), 1, 1);
+  const jobs = count('jobs', text('jobs'), 2, 1);
+  const timeoutMs = count('timeout-seconds', text('timeout-seconds'), 600, 1) * 1000;
+  const files = text('files')?.split(',') ?? defaultFiles();
+  const only = text('only');
+
+  const sources = new Map<string, string>();
+  const mutants: Mutant[] = [];
+  for (const file of files) {
+    let source: string;
+    try {
+      source = readFileSync(join(distSource, file), 'utf8');
+    } catch {
+      fail(
+        `no compiled file ${file} under ${relative(process.cwd(), distSource) || '.'} (run npm run build)`,
+      );
+    }
+    sources.set(file, source);
+    mutants.push(
+      ...mutantsOf(file, source).filter((mutant) => only === undefined || mutant.id.includes(only)),
+    );
+  }
+  if (values.list === true) {
+    for (const mutant of mutants)
+      process.stdout.write(`${mutant.id}  ${oneLine(mutant.before)}  →  ${mutant.after}\n`);
+    process.stdout.write(`${mutants.length} mutants\n`);
+    return;
+  }
+
+  const copies = Array.from({ length: Math.min(jobs, Math.max(mutants.length, 1)) }, makeCopy);
+  const removeCopies = () => {
+    for (const copy of copies) rmSync(copy, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => {
+    removeCopies();
+    process.exit(130);
+  });
+  try {
+    const baseline = await trial(copies[0] ?? fail('no copy'), start, seeds, timeoutMs);
+    if (!('caught' in baseline) || baseline.caught) {
+      fail(`the build itself does not pass seeds ${start}..${start + seeds - 1}: ${describe(baseline)}`);
+    }
+    process.stdout.write(
+      `${mutants.length} mutants of ${files.join(', ')}; each may take seeds ${start}..${start + seeds - 1}, which the build passes\n`,
+    );
+    const survivors: Mutant[] = [];
+    let next = 0;
+    let done = 0;
+    const work = async (copy: string) => {
+      for (let mutant = mutants[next++]; mutant !== undefined; mutant = mutants[next++]) {
+        const target = join(copy, 'dist', 'src', mutant.file);
+        const source = sources.get(mutant.file) ?? '';
+        writeFileSync(target, applyMutant(source, mutant));
+        const outcome = await trial(copy, start, seeds, timeoutMs);
+        writeFileSync(target, source);
+        done += 1;
+        if ('caught' in outcome && !outcome.caught) survivors.push(mutant);
+        process.stdout.write(
+          `[${done}/${mutants.length}] ${mutant.id}  ${oneLine(mutant.before)} → ${mutant.after}: ${describe(outcome)}\n`,
+        );
+      }
+    };
+    await Promise.all(copies.map(work));
+    survivors.sort((a, b) => a.file.localeCompare(b.file) || a.start - b.start);
+    process.stdout.write(
+      `\n${mutants.length - survivors.length} of ${mutants.length} mutants caught; ${survivors.length} survived:\n`,
+    );
+    for (const mutant of survivors)
+      process.stdout.write(`  ${mutant.id}  ${oneLine(mutant.before)} → ${mutant.after}\n`);
+  } finally {
+    removeCopies();
+  }
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length <= 120 ? line : `${line.slice(0, 117)}...`;
+}
+
+await main();
