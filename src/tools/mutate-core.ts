@@ -1,25 +1,29 @@
-// `npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files a,b] [--only TEXT] [--list]`: mutation
-// testing of the protocol's core against the simulator. Each mutant (mutants.ts) removes or bends one
-// rule of the compiled core; a copy of the build holding it runs simulator seeds until one finds a
-// violation. A mutant no seed catches names a rule no fault of the swarm exercises, or one that does
-// nothing: docs/TESTING.md ("Mutants of the core") records what each survivor was found to be.
+// `npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files a,b] [--only TEXT] [--tests] [--list]`:
+// mutation testing of the protocol's core against the simulator. Each mutant (mutants.ts) removes or
+// bends one rule of the compiled core; a copy of the build holding it runs simulator seeds until one
+// finds a violation, and with --tests one that no seed caught runs the core's unit tests
+// (test/unit/protocol-*.test.ts) too. A mutant nothing catches names a rule no fault of the swarm
+// exercises and no test pins, or one that does nothing: docs/TESTING.md ("Mutants of the core")
+// records what each survivor was found to be.
 //
 // The copies live in the system's temporary directory, one per job, and are removed at the end.
 
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { applyMutant, type Mutant, mutantsOf } from './mutants.js';
 
-const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--list]
+const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--ids FILE] [--tests] [--list]
   --seeds N          simulator seeds a mutant may take before it counts as survived (default 200)
   --start S          the first seed (default 1)
   --jobs J           mutants tried at once, each in a copy of the build (default 2)
   --files LIST       compiled core files, relative to dist/src (default ${defaultFilesText()})
   --only TEXT        only mutants whose id contains TEXT (ids: file:line:kind:n)
+  --ids FILE         only the mutants whose ids FILE lists (the first word of each line)
+  --tests            a mutant no seed catches runs the core's unit tests too
   --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default 600)
   --list             print the mutants and run nothing`;
 
@@ -54,6 +58,7 @@ function count(name: string, text: string | undefined, fallback: number, least: 
 type Outcome =
   | { readonly caught: true; readonly seed: number; readonly violation: string }
   | { readonly caught: false; readonly seeds: number }
+  | { readonly caughtByTest: string }
   | { readonly hung: true }
   | { readonly failed: string };
 
@@ -103,7 +108,31 @@ function trial(copy: string, start: number, seeds: number, timeoutMs: number): P
   });
 }
 
+/** The core's unit tests in the copy: the name of the first that fails, or null if all pass. */
+function unitTests(copy: string, timeoutMs: number): Promise<string | null> {
+  const directory = join(copy, 'dist', 'test', 'unit');
+  const files = readdirSync(directory)
+    .filter((name) => name.startsWith('protocol-') && name.endsWith('.test.js'))
+    .map((name) => join(directory, name));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const failed = /^\s*not ok \d+ - (.*)$/m.exec(stdout);
+      resolve(code === 0 ? null : (failed?.[1] ?? `exit ${code}`));
+    });
+  });
+}
+
 function describe(outcome: Outcome): string {
+  if ('caughtByTest' in outcome) return `caught by a unit test: ${outcome.caughtByTest}`;
   if ('hung' in outcome) return 'caught: hung';
   if ('failed' in outcome) return `caught: the run crashed: ${outcome.failed}`;
   if (outcome.caught) return `caught by seed ${outcome.seed}: ${outcome.violation}`;
@@ -120,6 +149,8 @@ async function main(): Promise<void> {
         jobs: { type: 'string' },
         files: { type: 'string' },
         only: { type: 'string' },
+        ids: { type: 'string' },
+        tests: { type: 'boolean' },
         'timeout-seconds': { type: 'string' },
         list: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -141,6 +172,22 @@ async function main(): Promise<void> {
   const timeoutMs = count('timeout-seconds', text('timeout-seconds'), 600, 1) * 1000;
   const files = text('files')?.split(',') ?? defaultFiles();
   const only = text('only');
+  const idsFile = text('ids');
+  let ids: Set<string> | null = null;
+  if (idsFile !== undefined) {
+    try {
+      ids = new Set(
+        readFileSync(idsFile, 'utf8')
+          .split('\n')
+          .map((line) => line.trim().split(/\s+/)[0] ?? '')
+          .filter((id) => id !== ''),
+      );
+    } catch (error) {
+      fail(`cannot read --ids ${idsFile}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const wanted = (mutant: Mutant) =>
+    (only === undefined || mutant.id.includes(only)) && (ids === null || ids.has(mutant.id));
 
   const sources = new Map<string, string>();
   const mutants: Mutant[] = [];
@@ -154,9 +201,7 @@ async function main(): Promise<void> {
       );
     }
     sources.set(file, source);
-    mutants.push(
-      ...mutantsOf(file, source).filter((mutant) => only === undefined || mutant.id.includes(only)),
-    );
+    mutants.push(...mutantsOf(file, source).filter(wanted));
   }
   if (values.list === true) {
     for (const mutant of mutants)
@@ -189,7 +234,11 @@ async function main(): Promise<void> {
         const target = join(copy, 'dist', 'src', mutant.file);
         const source = sources.get(mutant.file) ?? '';
         writeFileSync(target, applyMutant(source, mutant));
-        const outcome = await trial(copy, start, seeds, timeoutMs);
+        let outcome = await trial(copy, start, seeds, timeoutMs);
+        if (values.tests === true && 'caught' in outcome && !outcome.caught) {
+          const failed = await unitTests(copy, timeoutMs);
+          if (failed !== null) outcome = { caughtByTest: failed };
+        }
         writeFileSync(target, source);
         done += 1;
         if ('caught' in outcome && !outcome.caught) survivors.push(mutant);
