@@ -17,7 +17,8 @@ import { parseArgs } from 'node:util';
 import { applyMutant, type Mutant, mutantsOf } from './mutants.js';
 
 const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--ids FILE] [--tests] [--list]
-  --seeds N          simulator seeds a mutant may take before it counts as survived (default 200)
+  --seeds N          simulator seeds a mutant may take before it counts as survived (default 200;
+                     0 with --tests: the unit tests alone)
   --start S          the first seed (default 1)
   --jobs J           mutants tried at once, each in a copy of the build (default 2)
   --files LIST       compiled core files, relative to dist/src (default ${defaultFilesText()})
@@ -76,6 +77,7 @@ function makeCopy(): string {
 }
 
 function trial(copy: string, start: number, seeds: number, timeoutMs: number): Promise<Outcome> {
+  if (seeds === 0) return Promise.resolve({ caught: false, seeds: 0 });
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
@@ -131,12 +133,12 @@ function unitTests(copy: string, timeoutMs: number): Promise<string | null> {
   });
 }
 
-function describe(outcome: Outcome): string {
+function describe(outcome: Outcome, testsToo = false): string {
   if ('caughtByTest' in outcome) return `caught by a unit test: ${outcome.caughtByTest}`;
   if ('hung' in outcome) return 'caught: hung';
   if ('failed' in outcome) return `caught: the run crashed: ${outcome.failed}`;
   if (outcome.caught) return `caught by seed ${outcome.seed}: ${outcome.violation}`;
-  return `SURVIVED ${outcome.seeds} seeds`;
+  return `SURVIVED ${outcome.seeds} seeds${testsToo ? ' and the unit tests' : ''}`;
 }
 
 async function main(): Promise<void> {
@@ -166,7 +168,7 @@ async function main(): Promise<void> {
     return;
   }
   const text = (name: string) => (typeof values[name] === 'string' ? values[name] : undefined);
-  const seeds = count('seeds', text('seeds'), 200, 1);
+  const seeds = count('seeds', text('seeds'), 200, values.tests === true ? 0 : 1);
   const start = count('start', text('start'), 1, 1);
   const jobs = count('jobs', text('jobs'), 2, 1);
   const timeoutMs = count('timeout-seconds', text('timeout-seconds'), 600, 1) * 1000;
@@ -219,12 +221,17 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   try {
-    const baseline = await trial(copies[0] ?? fail('no copy'), start, seeds, timeoutMs);
+    const first = copies[0] ?? fail('no copy');
+    const baseline = await trial(first, start, seeds, timeoutMs);
     if (!('caught' in baseline) || baseline.caught) {
       fail(`the build itself does not pass seeds ${start}..${start + seeds - 1}: ${describe(baseline)}`);
     }
+    const failedTest = values.tests === true ? await unitTests(first, timeoutMs) : null;
+    if (failedTest !== null) fail(`the build itself fails a unit test: ${failedTest}`);
+    const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
+    const tried = values.tests === true ? `${seedRange} and the core's unit tests` : seedRange;
     process.stdout.write(
-      `${mutants.length} mutants of ${files.join(', ')}; each may take seeds ${start}..${start + seeds - 1}, which the build passes\n`,
+      `${mutants.length} mutants of ${files.join(', ')}; each is tried against ${tried}, which the build passes\n`,
     );
     const survivors: Mutant[] = [];
     let next = 0;
@@ -243,7 +250,7 @@ async function main(): Promise<void> {
         done += 1;
         if ('caught' in outcome && !outcome.caught) survivors.push(mutant);
         process.stdout.write(
-          `[${done}/${mutants.length}] ${mutant.id}  ${oneLine(mutant.before)} → ${mutant.after}: ${describe(outcome)}\n`,
+          `[${done}/${mutants.length}] ${mutant.id}  ${oneLine(mutant.before)} → ${mutant.after}: ${describe(outcome, values.tests === true)}\n`,
         );
       }
     };
