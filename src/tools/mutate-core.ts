@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { applyMutant, type Mutant, mutantsOf } from './mutants.js';
 
-const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--ids FILE] [--tests] [--list]
+const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--ids FILE] [--tests] [--together] [--list]
   --seeds N          simulator seeds a mutant may take before it counts as survived (default 200;
                      0 with --tests: the unit tests alone)
   --start S          the first seed (default 1)
@@ -25,6 +25,7 @@ const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--fi
   --only TEXT        only mutants whose id contains TEXT (ids: file:line:kind:n)
   --ids FILE         only the mutants whose ids FILE lists (the first word of each line)
   --tests            a mutant no seed catches runs the core's unit tests too
+  --together         apply every mutant chosen at once, in one trial (two layers of one rule, say)
   --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default 600)
   --list             print the mutants and run nothing`;
 
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
         only: { type: 'string' },
         ids: { type: 'string' },
         tests: { type: 'boolean' },
+        together: { type: 'boolean' },
         'timeout-seconds': { type: 'string' },
         list: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -212,7 +214,10 @@ async function main(): Promise<void> {
     return;
   }
 
-  const copies = Array.from({ length: Math.min(jobs, Math.max(mutants.length, 1)) }, makeCopy);
+  if (mutants.length === 0) fail('no mutant matches --only and --ids');
+  // Each trial applies one group: one mutant, or with --together all of them at once.
+  const groups = values.together === true ? [mutants] : mutants.map((mutant) => [mutant]);
+  const copies = Array.from({ length: Math.min(jobs, groups.length) }, makeCopy);
   const removeCopies = () => {
     for (const copy of copies) rmSync(copy, { recursive: true, force: true });
   };
@@ -233,37 +238,44 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${mutants.length} mutants of ${files.join(', ')}; each is tried against ${tried}, which the build passes\n`,
     );
-    const survivors: Mutant[] = [];
+    const survivors: Mutant[][] = [];
     let next = 0;
     let done = 0;
     const work = async (copy: string) => {
-      for (let mutant = mutants[next++]; mutant !== undefined; mutant = mutants[next++]) {
-        const target = join(copy, 'dist', 'src', mutant.file);
-        const source = sources.get(mutant.file) ?? '';
-        writeFileSync(target, applyMutant(source, mutant));
+      for (let group = groups[next++]; group !== undefined; group = groups[next++]) {
+        const files = [...new Set(group.map((mutant) => mutant.file))];
+        for (const file of files) {
+          // From the end of the file back, so each mutant's offsets still hold.
+          const own = group.filter((mutant) => mutant.file === file).sort((a, b) => b.start - a.start);
+          const mutated = own.reduce(applyMutant, sources.get(file) ?? '');
+          writeFileSync(join(copy, 'dist', 'src', file), mutated);
+        }
         let outcome = await trial(copy, start, seeds, timeoutMs);
         if (values.tests === true && 'caught' in outcome && !outcome.caught) {
           const failed = await unitTests(copy, timeoutMs);
           if (failed !== null) outcome = { caughtByTest: failed };
         }
-        writeFileSync(target, source);
+        for (const file of files) writeFileSync(join(copy, 'dist', 'src', file), sources.get(file) ?? '');
         done += 1;
-        if ('caught' in outcome && !outcome.caught) survivors.push(mutant);
+        if ('caught' in outcome && !outcome.caught) survivors.push(group);
         process.stdout.write(
-          `[${done}/${mutants.length}] ${mutant.id}  ${oneLine(mutant.before)} → ${mutant.after}: ${describe(outcome, values.tests === true)}\n`,
+          `[${done}/${groups.length}] ${group.map(named).join(' + ')}: ${describe(outcome, values.tests === true)}\n`,
         );
       }
     };
     await Promise.all(copies.map(work));
-    survivors.sort((a, b) => a.file.localeCompare(b.file) || a.start - b.start);
+    survivors.sort(([a], [b]) => (a && b ? a.file.localeCompare(b.file) || a.start - b.start : 0));
     process.stdout.write(
-      `\n${mutants.length - survivors.length} of ${mutants.length} mutants caught; ${survivors.length} survived:\n`,
+      `\n${groups.length - survivors.length} of ${groups.length} trials caught; ${survivors.length} survived:\n`,
     );
-    for (const mutant of survivors)
-      process.stdout.write(`  ${mutant.id}  ${oneLine(mutant.before)} → ${mutant.after}\n`);
+    for (const group of survivors) process.stdout.write(`  ${group.map(named).join(' + ')}\n`);
   } finally {
     removeCopies();
   }
+}
+
+function named(mutant: Mutant): string {
+  return `${mutant.id}  ${oneLine(mutant.before)} → ${mutant.after}`;
 }
 
 function oneLine(text: string): string {
