@@ -26,7 +26,8 @@ const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--fi
   --ids FILE         only the mutants whose ids FILE lists (the first word of each line)
   --tests            a mutant no seed catches runs the core's unit tests too
   --together         apply every mutant chosen at once, in one trial (two layers of one rule, say)
-  --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default 600)
+  --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default: five
+                     times what the build took over the same seeds and tests, at least 60)
   --list             print the mutants and run nothing`;
 
 function defaultFiles(): string[] {
@@ -136,7 +137,7 @@ function unitTests(copy: string, timeoutMs: number): Promise<string | null> {
 
 function describe(outcome: Outcome, testsToo = false): string {
   if ('caughtByTest' in outcome) return `caught by a unit test: ${outcome.caughtByTest}`;
-  if ('hung' in outcome) return 'caught: hung';
+  if ('hung' in outcome) return 'caught: still running at the time limit (hung, or far slower)';
   if ('failed' in outcome) return `caught: the run crashed: ${outcome.failed}`;
   if (outcome.caught) return `caught by seed ${outcome.seed}: ${outcome.violation}`;
   return `SURVIVED ${outcome.seeds} seeds${testsToo ? ' and the unit tests' : ''}`;
@@ -173,7 +174,9 @@ async function main(): Promise<void> {
   const seeds = count('seeds', text('seeds'), 200, values.tests === true ? 0 : 1);
   const start = count('start', text('start'), 1, 1);
   const jobs = count('jobs', text('jobs'), 2, 1);
-  const timeoutMs = count('timeout-seconds', text('timeout-seconds'), 600, 1) * 1000;
+  const timeoutText = text('timeout-seconds');
+  const givenTimeoutMs =
+    timeoutText === undefined ? null : count('timeout-seconds', timeoutText, 60, 1) * 1000;
   const files = text('files')?.split(',') ?? defaultFiles();
   const only = text('only');
   const idsFile = text('ids');
@@ -227,12 +230,16 @@ async function main(): Promise<void> {
   });
   try {
     const first = copies[0] ?? fail('no copy');
-    const baseline = await trial(first, start, seeds, timeoutMs);
+    // The build's own time over the same trial sets the default limit of a mutant's.
+    const baselineLimitMs = givenTimeoutMs ?? 3_600_000;
+    const began = performance.now();
+    const baseline = await trial(first, start, seeds, baselineLimitMs);
     if (!('caught' in baseline) || baseline.caught) {
       fail(`the build itself does not pass seeds ${start}..${start + seeds - 1}: ${describe(baseline)}`);
     }
-    const failedTest = values.tests === true ? await unitTests(first, timeoutMs) : null;
+    const failedTest = values.tests === true ? await unitTests(first, baselineLimitMs) : null;
     if (failedTest !== null) fail(`the build itself fails a unit test: ${failedTest}`);
+    const timeoutMs = givenTimeoutMs ?? Math.max(60_000, 5 * (performance.now() - began));
     const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
     const tried = values.tests === true ? `${seedRange} and the core's unit tests` : seedRange;
     process.stdout.write(
