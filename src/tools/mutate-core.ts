@@ -224,10 +224,15 @@ async function main(): Promise<void> {
   const removeCopies = () => {
     for (const copy of copies) rmSync(copy, { recursive: true, force: true });
   };
-  process.on('SIGINT', () => {
-    removeCopies();
-    process.exit(130);
-  });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.on(signal, () => {
+      removeCopies();
+      process.exit(code);
+    });
+  }
   try {
     const first = copies[0] ?? fail('no copy');
     // The build's own time over the same trial sets the default limit of a mutant's.
