@@ -8,7 +8,7 @@
 //
 // The copies live in the system's temporary directory, one per job, and are removed at the end.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -78,6 +78,14 @@ function makeCopy(): string {
   return copy;
 }
 
+/** Child processes running now, stopped with the copies when the run is interrupted. */
+const running = new Set<ChildProcess>();
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.on('close', () => running.delete(child));
+}
+
 function trial(copy: string, start: number, seeds: number, timeoutMs: number): Promise<Outcome> {
   if (seeds === 0) return Promise.resolve({ caught: false, seeds: 0 });
   return new Promise((resolve) => {
@@ -86,6 +94,7 @@ function trial(copy: string, start: number, seeds: number, timeoutMs: number): P
       [join(copy, 'dist', 'src', 'tools', 'mutant-seeds.js'), String(start), String(seeds)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    track(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -122,6 +131,7 @@ function unitTests(copy: string, timeoutMs: number): Promise<string | null> {
     const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
+    track(child);
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
@@ -229,6 +239,7 @@ async function main(): Promise<void> {
     ['SIGTERM', 143],
   ] as const) {
     process.on(signal, () => {
+      for (const child of running) child.kill('SIGKILL');
       removeCopies();
       process.exit(code);
     });
