@@ -37,3 +37,33 @@ test('leases shrink as the authority ends, and none is granted once it lapsed', 
   harness.coordinator.holdAuthorityUntil(now + 1_000);
   assert.equal(harness.beat(r1), leaseTicks, 'renewed (its keepalive was answered): full leases again');
 });
+
+// Each rule of the grant on its own: the replica's side and the view's numbering guard most of them a
+// second time, so the simulator cannot tell one of them removed (`npm run mutate`, docs/TESTING.md,
+// "Mutants of the core"); this test can.
+test('a lease goes only to the primary of the acknowledged view, for a heartbeat of that view, while nothing is wrong', () => {
+  const current = view(5, r1, [r2, r3]);
+  const harness = settled();
+  assert.equal(harness.beat(r1, { view: current }), leaseTicks, "the primary's heartbeat of its view");
+  assert.equal(harness.beat(r2, { view: current }), 0, 'a backup of the view');
+  assert.equal(harness.beat(r1, { view: view(4, r1, [r2, r3]) }), 0, 'the primary, naming an older view');
+
+  const unacknowledged = new CoordinatorHarness(storedState(current, { acknowledged: false }));
+  unacknowledged.run(failureTimeoutTicks + leaseTicks + leaseDriftMarginTicks + 5, () => [
+    [r1, { view: current, leadReady: false }],
+    [r2, { view: current }],
+    [r3, { view: current }],
+  ]);
+  assert.equal(
+    unacknowledged.beat(r1, { view: current, leadReady: false }),
+    0,
+    'a view its primary has not acknowledged (not ready to lead it)',
+  );
+
+  // A replica holds a later view than the stored one: this coordinator's state is old, and it acts on
+  // nothing until the operator recovers it.
+  const behind = settled();
+  behind.beat(r2, { view: view(9, r2, [r1, r3]) });
+  assert.match(behind.coordinator.problem ?? '', /./, 'it knows its state is behind');
+  assert.equal(behind.beat(r1, { view: current }), 0, 'so even the primary of its view gets none');
+});
