@@ -67,6 +67,22 @@ test('hole 1: a primary forgets what it knew of its learners at every new view',
   assert.deepEqual(primary.heartbeats.at(-1)?.syncedLearners, [], 'nothing carried into view 6');
 });
 
+test('hole 1: a primary commits nothing in its view until the coordinator grants it a lease there', () => {
+  // A reply without a lease (the coordinator has not acknowledged the view: its primary was not ready
+  // to lead, or the coordinator's state is behind) acknowledges nothing. The coordinator's side grants
+  // no lease then either, so the simulator could not tell this rule removed (npm run mutate).
+  const primary = new ReplicaHarness(r1, entries(3));
+  const current = view(5, r1, [r2]);
+  primary.adopt(current);
+  primary.grantLease(current, 0);
+  primary.syncAll();
+  primary.ack(r2, primary.lastIndex()); // the inherited entries and the view-start entry, on r2's disk
+  assert.equal(primary.lastIndex(), 4, 'a view-start entry after the three inherited');
+  assert.equal(primary.replica.status().commitIndex, 0, 'nothing commits in a view not acknowledged');
+  primary.grantLease(current);
+  assert.equal(primary.replica.status().commitIndex, 4, 'all of it once the lease came');
+});
+
 // ---- hole 2: a wiped member is a learner again and never a candidate ----------------------------
 
 test('hole 2: a backup whose data directory changed is demoted to learner by a new view', () => {
