@@ -1,0 +1,21 @@
+// Rules of the core that no fault of the simulator's swarm tells from their removal: `npm run mutate`
+// removed each (docs/TESTING.md, "Mutants of the core") and every simulated history still passed.
+// Each test here fails with its rule removed (checked with `npm run mutate -- --tests`).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCode } from '../../src/protocol/error-codes.js';
+import { kvOperation } from '../../src/state-machine/index.js';
+import { ReplicaHarness, r1, r2, r3, text, view } from './core-fixtures.js';
+
+test('a primary moved to a backup answers its waiting writes NOT_PRIMARY at once, so clients retry at the new primary', () => {
+  const primary = new ReplicaHarness(r1);
+  primary.lead(view(5, r1, [r2, r3]));
+  const write = primary.request(kvOperation.put(text('k'), text('v')));
+  primary.syncAll();
+  primary.ack(r2, primary.lastIndex()); // r3 has not answered: the write waits
+  assert.equal(primary.replyTo(write), undefined);
+  primary.adopt(view(6, r2, [r1, r3]));
+  const reply = primary.replyTo(write);
+  assert.equal(reply?.ok === false ? reply.code : reply, ErrorCode.notPrimary);
+});
