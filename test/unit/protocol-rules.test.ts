@@ -5,8 +5,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
+import { logIndex, viewNumber } from '../../src/protocol/types.js';
 import { kvOperation } from '../../src/state-machine/index.js';
-import { ReplicaHarness, r1, r2, r3, text, view } from './core-fixtures.js';
+import {
+  CoordinatorHarness,
+  config,
+  ReplicaHarness,
+  r1,
+  r2,
+  r3,
+  storedState,
+  text,
+  view,
+} from './core-fixtures.js';
+
+/** Ticks after which a coordinator that just started judges liveness and leases have run out. */
+const settle = config.failureTimeoutTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5;
 
 test('a primary moved to a backup answers its waiting writes NOT_PRIMARY at once, so clients retry at the new primary', () => {
   const primary = new ReplicaHarness(r1);
@@ -18,4 +32,16 @@ test('a primary moved to a backup answers its waiting writes NOT_PRIMARY at once
   primary.adopt(view(6, r2, [r1, r3]));
   const reply = primary.replyTo(write);
   assert.equal(reply?.ok === false ? reply.code : reply, ErrorCode.notPrimary);
+});
+
+test("a heartbeat that arrives after a later one of the same process changes nothing: the coordinator's record never goes back", () => {
+  const harness = new CoordinatorHarness(storedState(view(5, r1, [r2, r3])));
+  harness.run(settle, () => [r1, r2, r3].map((id) => [id, {}] as const));
+  const at = (index: number) => ({ durable: { view: viewNumber(5), index: logIndex(index) } });
+  const earlier = harness.heartbeat(r2, at(10));
+  const later = harness.heartbeat(r2, at(20));
+  harness.coordinator.receiveHeartbeat(later);
+  harness.coordinator.receiveHeartbeat(earlier); // delayed on the way
+  const record = harness.coordinator.status(1).replicas.find((replica) => replica.id === r2);
+  assert.equal(record?.durableIndex, 20);
 });
