@@ -48,7 +48,7 @@ test('a backup takes over once the old lease ran out; the old primary is a learn
   assert.equal(harness.beat(r2), leaseTicks, 'the new primary holds a lease');
 });
 
-test('refused at once: not a backup, a learner, unacknowledged view, one under way, a commit quorum', () => {
+test('refused at once: not a backup, a learner, unacknowledged view, one under way, a commit quorum, a state behind', () => {
   const harness = settled(view(5, r1, [r2], [r3]));
   const refusal = (to: string) => harness.coordinator.requestSwitchover(to as typeof r2);
   assert.match(
@@ -84,6 +84,13 @@ test('refused at once: not a backup, a learner, unacknowledged view, one under w
   });
   quorum.run(failureTimeoutTicks + leaseRunsOut + 5, () => everyone(quorum));
   assert.match(quorum.coordinator.requestSwitchover(r2)?.message ?? '', /commit quorum of 1 of 2 backups/);
+
+  // A replica holds a later view than the stored one: this coordinator acts on nothing until the
+  // operator recovers its state, so a switchover it accepted would never happen.
+  const behind = settled();
+  behind.beat(r3, { view: view(9, r3, [r1, r2]) });
+  assert.ok(behind.coordinator.problem !== null, 'its state is behind');
+  assert.equal(behind.coordinator.requestSwitchover(r2)?.ok, false);
 });
 
 test('a target that goes silent ends the switchover unfinished, and the primary is renewed again', () => {
