@@ -45,3 +45,22 @@ test("a heartbeat that arrives after a later one of the same process changes not
   const record = harness.coordinator.status(1).replicas.find((replica) => replica.id === r2);
   assert.equal(record?.durableIndex, 20);
 });
+
+test('a view is acknowledged only by its primary heartbeating in it: not by a backup, not by the primary from an older view', () => {
+  const current = view(5, r1, [r2, r3]);
+  const harness = new CoordinatorHarness(storedState(current, { acknowledged: false }));
+  // r1 has not taken view 5 yet (the coordinator's message to it is slow); r2 and r3 have.
+  harness.run(settle, () => [
+    [r1, { view: view(4, r1, [r2, r3]) }],
+    [r2, { view: current }],
+    [r3, { view: current }],
+  ]);
+  assert.match(harness.coordinator.requestSwitchover(r2)?.message ?? '', /view 5 is not yet acknowledged/);
+  assert.equal(harness.beat(r1, { view: view(4, r1, [r2, r3]) }), 0, 'and no lease');
+  harness.run(1, () => [[r1, { view: current }]]);
+  assert.equal(
+    harness.beat(r1, { view: current }),
+    config.leaseTicks,
+    'acknowledged once r1 heartbeats in it',
+  );
+});
