@@ -259,7 +259,7 @@ async function main(): Promise<void> {
     const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
     const tried = values.tests === true ? `${seedRange} and the core's unit tests` : seedRange;
     process.stdout.write(
-      `${mutants.length} mutants of ${files.join(', ')}; each is tried against ${tried}, which the build passes\n`,
+      `${mutants.length} mutants of ${files.join(', ')}; ${values.together === true ? 'all at once are' : 'each is'} tried against ${tried}, which the build passes\n`,
     );
     const survivors: Mutant[][] = [];
     let next = 0;
