@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
-import { logIndex, viewNumber } from '../../src/protocol/types.js';
+import {
+  clientId,
+  type Entry,
+  type LogPosition,
+  logIndex,
+  positionZero,
+  type ReplicaId,
+  viewNumber,
+} from '../../src/protocol/types.js';
 import { kvOperation } from '../../src/state-machine/index.js';
 import {
   CoordinatorHarness,
@@ -63,4 +71,43 @@ test('a view is acknowledged only by its primary heartbeating in it: not by a ba
     config.leaseTicks,
     'acknowledged once r1 heartbeats in it',
   );
+});
+
+test('a sync that began before a truncation does not make the entries that replaced what it synced durable', () => {
+  const backup = new ReplicaHarness(r2);
+  const entry = (entryView: number, index: number): Entry => ({
+    view: viewNumber(entryView),
+    index: logIndex(index),
+    clientId: clientId('client'),
+    requestNumber: index,
+    durability: 'sync',
+    refused: false,
+    update: new Uint8Array(),
+    result: new Uint8Array(),
+  });
+  const prepare = (from: ReplicaId, inView: number, previous: LogPosition, sent: Entry[]) => {
+    backup.replica.receiveFromPeer(from, {
+      type: 'prepare',
+      view: viewNumber(inView),
+      previous,
+      entries: sent,
+      commitIndex: logIndex(0),
+      echo: -1,
+    });
+    backup.drain();
+  };
+  const acknowledged = () =>
+    backup.sent.flatMap(({ message }) => (message.type === 'prepare_ok' ? [message.index] : []));
+  backup.adopt(view(3, r1, [r2]));
+  prepare(r1, 3, positionZero, [entry(3, 1), entry(3, 2), entry(3, 3)]); // their fsync begins
+  // r3 leads view 4 (r1's entries 2 and 3 never committed); its own entries 2 and 3 replace them.
+  backup.adopt(view(4, r3, [r2]));
+  prepare(r3, 4, { view: viewNumber(3), index: logIndex(1) }, [entry(4, 2), entry(4, 3)]);
+  backup.sent.length = 0;
+  backup.replica.durable({ view: viewNumber(3), index: logIndex(3) }); // the fsync of view 3's entries ends
+  backup.drain();
+  assert.deepEqual(acknowledged(), [], 'entries 2 and 3 of view 4 are not on disk yet');
+  backup.replica.durable({ view: viewNumber(4), index: logIndex(3) });
+  backup.drain();
+  assert.deepEqual(acknowledged(), [3], 'once their own fsync ends, they are');
 });
