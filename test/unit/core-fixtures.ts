@@ -27,6 +27,8 @@ import { encodeOperation, type KvOperation } from '../../src/state-machine/index
 import { KeyValueStore } from '../../src/state-machine/kv-store.js';
 
 export const config = defaultProtocolConfig;
+/** Ticks after which a coordinator that just started judges liveness and leases have run out. */
+export const settle = config.failureTimeoutTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5;
 export const [r1, r2, r3] = [replicaId('r1'), replicaId('r2'), replicaId('r3')];
 
 /** A clock the test moves by hand. */

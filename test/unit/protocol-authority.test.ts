@@ -4,16 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultProtocolConfig } from '../../src/protocol/config.js';
-import { CoordinatorHarness, r1, r2, r3, storedState, view } from './core-fixtures.js';
+import { CoordinatorHarness, r1, r2, r3, settle, storedState, view } from './core-fixtures.js';
 
-const { failureTimeoutTicks, leaseTicks, leaseDriftMarginTicks } = defaultProtocolConfig;
+const { leaseTicks, leaseDriftMarginTicks } = defaultProtocolConfig;
 
 /** A coordinator of view 5 (r1 primary) that heard everyone long enough to grant leases. */
 function settled(): CoordinatorHarness {
   const harness = new CoordinatorHarness(storedState(view(5, r1, [r2, r3])));
-  harness.run(failureTimeoutTicks + leaseTicks + leaseDriftMarginTicks + 5, () =>
-    [r1, r2, r3].map((id) => [id, {}] as const),
-  );
+  harness.run(settle, () => [r1, r2, r3].map((id) => [id, {}] as const));
   return harness;
 }
 
@@ -49,7 +47,7 @@ test('a lease goes only to the primary of the acknowledged view, for a heartbeat
   assert.equal(harness.beat(r1, { view: view(4, r1, [r2, r3]) }), 0, 'the primary, naming an older view');
 
   const unacknowledged = new CoordinatorHarness(storedState(current, { acknowledged: false }));
-  unacknowledged.run(failureTimeoutTicks + leaseTicks + leaseDriftMarginTicks + 5, () => [
+  unacknowledged.run(settle, () => [
     [r1, { view: current, leadReady: false }],
     [r2, { view: current }],
     [r3, { view: current }],

@@ -20,13 +20,12 @@ import {
   r1,
   r2,
   r3,
+  settle,
   storedState,
   text,
   view,
 } from './core-fixtures.js';
 
-/** Ticks after which a coordinator that just started judges liveness and leases have run out. */
-const settle = config.failureTimeoutTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5;
 const r4 = 'r4' as typeof r1;
 const at = (entryView: number, index: number) => ({ view: viewNumber(entryView), index: logIndex(index) });
 

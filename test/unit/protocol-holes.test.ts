@@ -17,13 +17,11 @@ import {
   r1,
   r2,
   r3,
+  settle,
   storedState,
   text,
   view,
 } from './core-fixtures.js';
-
-/** Ticks after which a coordinator that just started judges liveness and leases have run out. */
-const settle = config.failureTimeoutTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5;
 
 // ---- hole 1: reports belong to a view ---------------------------------------------------------
 

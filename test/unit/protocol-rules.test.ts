@@ -22,13 +22,11 @@ import {
   r1,
   r2,
   r3,
+  settle,
   storedState,
   text,
   view,
 } from './core-fixtures.js';
-
-/** Ticks after which a coordinator that just started judges liveness and leases have run out. */
-const settle = config.failureTimeoutTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5;
 
 test('a primary moved to a backup answers its waiting writes NOT_PRIMARY at once, so clients retry at the new primary', () => {
   const primary = new ReplicaHarness(r1);

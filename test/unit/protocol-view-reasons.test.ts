@@ -7,16 +7,14 @@ import { test } from 'node:test';
 import { emptyCoordinatorState } from '../../src/protocol/effects.js';
 import {
   CoordinatorHarness,
-  config,
   type HeartbeatFields,
   r1,
   r2,
   r3,
+  settle,
   storedState,
   view,
 } from './core-fixtures.js';
-
-const settle = config.failureTimeoutTicks + config.leaseTicks + config.leaseDriftMarginTicks + 5;
 
 type Beats = readonly (readonly [typeof r1, HeartbeatFields])[];
 const allThree: Beats = [
