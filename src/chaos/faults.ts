@@ -82,7 +82,7 @@ import { FORMAT_LEVEL } from '../protocol/format-level.js';
 import type { StatusReply, TransferProgress } from '../protocol/messages.js';
 import { membersOf, replicaId, roleIn, type View } from '../protocol/types.js';
 import { Random } from '../sim/random.js';
-import { noRoomMessageStart, transferChunkBytes } from '../storage/index.js';
+import { noRoomMessageStart, transferChunkBytes, transferInDirectory } from '../storage/index.js';
 import { snapshotDirectoryName } from '../storage/replica-directory.js';
 import { temporaryFileName } from '../storage/snapshot-store.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
@@ -242,6 +242,8 @@ export const CORRUPT_LOG_RECORD_PROBABILITY = 0.5;
  * point); after that, or once it is a member again, it gives up killing it.
  */
 export const TRANSFER_KILL_WAIT_MS = 30_000;
+/** How often it looks for the transfer under way (the learner's files and the latest status). */
+export const TRANSFER_KILL_POLL_MS = 20;
 /** How long the learner stays down between the kill and its restart. */
 export const TRANSFER_KILL_DOWN_MS = [200, 1000] as const;
 /** How often an upgrade aims at the primary (when held at the older build's level) rather than another replica. */
@@ -1866,27 +1868,44 @@ class Planner {
         /** The transfer in progress when it was killed again; null if it was not. */
         let killedDuring: TransferProgress | null = null;
         let logFrom = 0;
+        const resumable = (transfer: TransferProgress | null): TransferProgress | null =>
+          transfer !== null &&
+          transfer.receivedBytes >= transferChunkBytes &&
+          transfer.receivedBytes < transfer.snapshot.sizeBytes
+            ? transfer
+            : null;
+        // As the coordinator's status reports it, or as the learner's own files show it: on a loaded
+        // machine the status can come too late for a transfer of a second or two (a CI run's
+        // transfer-kill saw neither of its two transfers under way).
         const midway = (): TransferProgress | null => {
-          const transfer = monitor.replica(target)?.transfer ?? null;
-          const resumable =
-            transfer !== null &&
-            transfer.receivedBytes >= transferChunkBytes &&
-            transfer.receivedBytes < transfer.snapshot.sizeBytes;
-          return resumable ? transfer : null;
+          const onDisk = transferInDirectory(join(cluster.dataDirectory(target), snapshotDirectoryName));
+          return (
+            resumable(monitor.replica(target)?.transfer ?? null) ??
+            resumable(
+              onDisk === null
+                ? null
+                : { snapshot: onDisk.info, receivedBytes: onDisk.receivedBytes, bytesPerSecond: 0 },
+            )
+          );
         };
         return {
           record: fault,
           holdDescription: `until its transfer holds a whole chunk, then down for ${seconds(downMs)}`,
           hold: async (signal) => {
             // Or until it is back without one (a member again in a view that demoted it first).
-            const seen = await monitor.waitFor(
-              () =>
-                midway() !== null ||
-                (monitor.isMember(target) && (monitor.view?.number ?? 0) >= viewNumber + 2) ||
-                this.context.upgrade?.keptOut(target) === true,
-              TRANSFER_KILL_WAIT_MS,
-              signal,
-            );
+            // Checked every TRANSFER_KILL_POLL_MS, not only at each status: the files change between.
+            const backOrKeptOut = () =>
+              (monitor.isMember(target) && (monitor.view?.number ?? 0) >= viewNumber + 2) ||
+              this.context.upgrade?.keptOut(target) === true;
+            const until = performance.now() + TRANSFER_KILL_WAIT_MS;
+            let seen = false;
+            while (!signal.aborted && performance.now() < until) {
+              if (midway() !== null || backOrKeptOut()) {
+                seen = true;
+                break;
+              }
+              await sleepUnlessAborted(TRANSFER_KILL_POLL_MS, signal);
+            }
             const transfer = midway();
             if (signal.aborted) return;
             if (!seen || transfer === null) {

@@ -50,6 +50,7 @@ export {
   SnapshotTransferError,
   type TransferProgress,
   transferChunkBytes,
+  transferInDirectory,
   transferSyncIntervalBytes,
 } from './snapshot-transfer.js';
 export {

@@ -120,6 +120,23 @@ function verify(bytes: Buffer, info: SnapshotInfo): { payload: Uint8Array } | { 
   return { payload };
 }
 
+/**
+ * What a transfer left in `directory` so far, read from its files alone: the snapshot being received
+ * and the bytes written (not all of them synced). For the chaos runner, which must catch a learner
+ * in the middle of a transfer even when the coordinator's status comes late; null if none is under way.
+ */
+export function transferInDirectory(directory: string): { info: SnapshotInfo; receivedBytes: number } | null {
+  const info = readState(path.join(directory, stateFileName));
+  if (info === null) return null;
+  let receivedBytes: number | null;
+  try {
+    receivedBytes = sizeOf(path.join(directory, partFileName));
+  } catch {
+    return null; // the directory itself is gone (a wipe), or unreadable for a moment
+  }
+  return receivedBytes === null ? null : { info, receivedBytes };
+}
+
 export class TransferReceiver {
   private receiving: Receiving | null = null;
   private writing: Promise<void> | null = null;

@@ -16,6 +16,7 @@ import {
   snapshotFileName,
   transferChunkBytes,
 } from '../../src/storage/snapshot-store.js';
+import { transferInDirectory } from '../../src/storage/snapshot-transfer.js';
 
 const at = (index: number, view = 1): LogPosition => ({ view: viewNumber(view), index: logIndex(index) });
 
@@ -164,5 +165,21 @@ test('abortTransfer deletes the partial files; chunks must come in order', async
     await store.abortTransfer();
     assert.deepStrictEqual(fs.readdirSync(directory), []);
     assert.equal(store.transferProgress(), null);
+  });
+});
+
+test('transferInDirectory reads a transfer under way from its files alone, and nothing once it is finished', async () => {
+  await withDirectory(async (directory) => {
+    const { info, file } = primarySnapshot(at(500, 4));
+    const { store } = SnapshotStore.open(directory);
+    assert.equal(transferInDirectory(directory), null);
+    store.beginTransfer(info);
+    await receiveFrom(store, file, 0, transferChunkBytes);
+    assert.deepStrictEqual(transferInDirectory(directory), { info, receivedBytes: transferChunkBytes });
+    await receiveFrom(store, file, transferChunkBytes);
+    await store.finishTransfer();
+    assert.equal(transferInDirectory(directory), null);
+    fs.rmSync(directory, { recursive: true });
+    assert.equal(transferInDirectory(directory), null, 'a directory wiped away');
   });
 });
