@@ -1877,35 +1877,29 @@ class Planner {
         // As the coordinator's status reports it, or as the learner's own files show it: on a loaded
         // machine the status can come too late for a transfer of a second or two (a CI run's
         // transfer-kill saw neither of its two transfers under way).
-        const midway = (): TransferProgress | null => {
-          const onDisk = transferInDirectory(join(cluster.dataDirectory(target), snapshotDirectoryName));
-          return (
-            resumable(monitor.replica(target)?.transfer ?? null) ??
-            resumable(
-              onDisk === null
-                ? null
-                : { snapshot: onDisk.info, receivedBytes: onDisk.receivedBytes, bytesPerSecond: 0 },
-            )
-          );
+        const onDisk = (): TransferProgress | null => {
+          const found = transferInDirectory(join(cluster.dataDirectory(target), snapshotDirectoryName));
+          return found === null
+            ? null
+            : { snapshot: found.info, receivedBytes: found.receivedBytes, bytesPerSecond: 0 };
         };
+        const midway = (): TransferProgress | null =>
+          resumable(monitor.replica(target)?.transfer ?? null) ?? resumable(onDisk());
         return {
           record: fault,
           holdDescription: `until its transfer holds a whole chunk, then down for ${seconds(downMs)}`,
           hold: async (signal) => {
             // Or until it is back without one (a member again in a view that demoted it first).
             // Checked every TRANSFER_KILL_POLL_MS, not only at each status: the files change between.
-            const backOrKeptOut = () =>
-              (monitor.isMember(target) && (monitor.view?.number ?? 0) >= viewNumber + 2) ||
-              this.context.upgrade?.keptOut(target) === true;
-            const until = performance.now() + TRANSFER_KILL_WAIT_MS;
-            let seen = false;
-            while (!signal.aborted && performance.now() < until) {
-              if (midway() !== null || backOrKeptOut()) {
-                seen = true;
-                break;
-              }
-              await sleepUnlessAborted(TRANSFER_KILL_POLL_MS, signal);
-            }
+            const seen = await monitor.waitFor(
+              () =>
+                midway() !== null ||
+                (monitor.isMember(target) && (monitor.view?.number ?? 0) >= viewNumber + 2) ||
+                this.context.upgrade?.keptOut(target) === true,
+              TRANSFER_KILL_WAIT_MS,
+              signal,
+              TRANSFER_KILL_POLL_MS,
+            );
             const transfer = midway();
             if (signal.aborted) return;
             if (!seen || transfer === null) {

@@ -110,14 +110,20 @@ export class ViewMonitor {
 
   /**
    * Resolves true once a status asked for after this call satisfies `condition`, false after
-   * `timeoutMs` or on abort.
+   * `timeoutMs` or on abort. `condition` is checked every `everyMs`: more often than statuses come
+   * when it also reads something else (a learner's files, say).
    */
-  async waitFor(condition: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  async waitFor(
+    condition: () => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    everyMs = VIEW_POLL_INTERVAL_MS,
+  ): Promise<boolean> {
     const sinceMs = performance.now();
     const endMs = sinceMs + timeoutMs;
     while (!(this.latestAskedAtMs >= sinceMs && condition())) {
       if (performance.now() >= endMs || signal?.aborted === true || this.stopped) return false;
-      await sleepUnlessAborted(VIEW_POLL_INTERVAL_MS, signal);
+      await sleepUnlessAborted(everyMs, signal);
     }
     return true;
   }
