@@ -64,6 +64,12 @@ export interface SyncRequest {
   /** The epochs of the entries after `base`. */
   readonly epochs: readonly Epoch[];
   readonly lastIndex: LogIndex;
+  /**
+   * The highest format level the follower's process reads (format-level.ts): the primary sends it
+   * no snapshot and no entries while it reads less than they may hold. A build before format levels
+   * sends none, read as UNREPORTED_FORMAT_LEVEL.
+   */
+  readonly formatLevel: number;
 }
 
 /**

@@ -157,6 +157,8 @@ interface Follower {
   transferIndex: number;
   /** The snapshot offered to it: offered again while it is still kept, so a transfer under way finishes. */
   offered: SnapshotInfo | null;
+  /** The format level its process reads, as its last sync in this view said; null before one. */
+  readsFormatLevel: number | null;
 }
 
 /** The retry wait after failed snapshot writes in a row grows to at most this many `snapshotRetryTicks`. */
@@ -779,6 +781,7 @@ export class Replica {
       lastEcho: -1,
       transferIndex: -1,
       offered: null,
+      readsFormatLevel: null,
     };
   }
 
@@ -1152,7 +1155,20 @@ export class Replica {
     return follower.nextIndex <= this.log.base.index;
   }
 
+  /**
+   * The follower's process reads less than what we may send it: our snapshot and log hold, and what
+   * the cluster's level lets us log. It gets nothing it would stop at (sim seed 1269394: a replica
+   * restarted on an older build, still listed in the view, was sent a snapshot of format 5); the
+   * coordinator takes it out of the view once it hears the level it reads.
+   */
+  private readsTooLittle(follower: Follower): boolean {
+    if (follower.readsFormatLevel === null) return false;
+    const sent = Math.max(this.coordinatorFormatLevel ?? BASE_FORMAT_LEVEL, this.formatLevelHeld());
+    return follower.readsFormatLevel < sent;
+  }
+
   private offerSnapshot(to: ReplicaId, follower: Follower): void {
+    if (this.readsTooLittle(follower)) return;
     const view = this.view;
     const newest = this.savedSnapshot;
     assert(view !== null, 'a primary has a view');
@@ -1177,7 +1193,7 @@ export class Replica {
     let batchStart = 0;
     let batchRoom = 0;
     for (const [id, follower] of this.followers) {
-      if (this.needsSnapshot(follower)) continue;
+      if (this.needsSnapshot(follower) || this.readsTooLittle(follower)) continue;
       while (follower.nextIndex <= this.log.lastIndex) {
         const inFlight = follower.nextIndex - 1 - follower.matchIndex;
         if (inFlight >= this.config.inFlightEntriesMax) break;
@@ -1273,6 +1289,7 @@ export class Replica {
     follower.confirmed = true;
     follower.nextIndex = logIndex(match + 1);
     follower.lastProgressTick = this.now;
+    follower.readsFormatLevel = message.formatLevel;
     if (this.needsSnapshot(follower)) {
       this.offerSnapshot(from, follower);
       return;
@@ -1600,6 +1617,7 @@ export class Replica {
         base: this.log.base,
         epochs: [...this.log.epochs()],
         lastIndex: this.log.lastIndex,
+        formatLevel: this.formatLevel,
       },
     });
   }
@@ -1720,6 +1738,11 @@ export class Replica {
       if (fresh !== undefined) this.freshTick = Math.max(this.freshTick, fresh.tick);
     }
     if (this.pendingFreshness.length > pendingFreshnessMax) this.pendingFreshness.shift();
+  }
+
+  /** The highest format level of what this replica holds: its store's content and its log's entries. */
+  private formatLevelHeld(): number {
+    return Math.max(this.stateMachine.formatLevelHeld?.() ?? BASE_FORMAT_LEVEL, this.logFormatLevel);
   }
 
   /** Raises `logFormatLevel` to the level of `entry`'s update; nothing to ask once it is the highest. */
@@ -1902,10 +1925,7 @@ export class Replica {
       snapshotIndex: this.savedSnapshot?.position.index ?? logIndex(0),
       sessions: this.sessions.size,
       formatLevel: this.formatLevel,
-      formatLevelHeld: Math.max(
-        this.stateMachine.formatLevelHeld?.() ?? BASE_FORMAT_LEVEL,
-        this.logFormatLevel,
-      ),
+      formatLevelHeld: this.formatLevelHeld(),
       redisAddress: this.announcedRedisAddress,
     });
   }

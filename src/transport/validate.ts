@@ -352,6 +352,7 @@ export function parsePeerMessage(value: unknown): PeerMessage {
         base: field('base', position),
         epochs: field('epochs', epochList),
         lastIndex: field('lastIndex', index),
+        formatLevel: field('formatLevel', formatLevel),
       };
     case 'snapshot_offer':
       return { type, view: field('view', view), snapshot: field('snapshot', snapshotInfo) };

@@ -217,6 +217,7 @@ export class ReplicaHarness {
       readonly readSnapshot?: () => StoredSnapshot | null;
       readonly unreportedLosses?: readonly LostEntry[];
       readonly createStateMachine?: StateMachineFactory;
+      readonly formatLevel?: number;
     } = {},
   ) {
     this.replica = new Replica({
@@ -234,6 +235,7 @@ export class ReplicaHarness {
       },
       readSnapshot: options.readSnapshot ?? (() => null),
       msPerTick: 10,
+      ...(options.formatLevel === undefined ? {} : { formatLevel: options.formatLevel }),
     });
   }
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultNodeConfig } from '../../src/node/config.js';
 import { PeerLinks } from '../../src/node/peer-links.js';
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import type { PeerMessage } from '../../src/protocol/messages.js';
 import { logIndex, positionZero, replicaId, viewNumber } from '../../src/protocol/types.js';
 import { keyValueService } from '../../src/state-machine/kv-service.js';
@@ -49,6 +50,7 @@ test('a wall clock stepped back an hour after a refused dial does not hold off t
     base: positionZero,
     epochs: [],
     lastIndex: logIndex(0),
+    formatLevel: FORMAT_LEVEL,
   };
   const wallNow = Date.now;
   try {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ProtocolConfig, syncQuorumAll } from '../../src/protocol/config.js';
 import { Coordinator } from '../../src/protocol/coordinator.js';
+import { FORMAT_LEVEL } from '../../src/protocol/format-level.js';
 import type { ClientReply } from '../../src/protocol/messages.js';
 import type { TestOnlyFaults } from '../../src/protocol/test-only-faults.js';
 import { clientId, logIndex, type View, viewNumber } from '../../src/protocol/types.js';
@@ -138,6 +139,7 @@ test('a backup that restarted is not counted on for what its earlier process rec
     base: at(0, 0),
     epochs: [{ view: viewNumber(3), startIndex: logIndex(1) }],
     lastIndex: logIndex(opened),
+    formatLevel: FORMAT_LEVEL,
   });
   primary.drain();
   const next = primary.request(kvOperation.put(text('b'), text('2')), { durability: 'replicated' });

@@ -126,6 +126,7 @@ test('hole 2: a SyncRequest below what a follower acknowledged lowers its match 
     base: positionZero,
     epochs: [],
     lastIndex: logIndex(0),
+    formatLevel: FORMAT_LEVEL,
   });
   primary.drain();
   const read = primary.request(kvOperation.get(text('k')));

@@ -61,9 +61,11 @@ class Node {
       entries?: Entry[];
       snapshot?: StoredSnapshot | null;
       unreportedLosses?: readonly LostEntry[];
+      formatLevel?: number;
     } = {},
   ) {
     this.harness = new ReplicaHarness(id, options.entries ?? [], 1, {
+      ...(options.formatLevel === undefined ? {} : { formatLevel: options.formatLevel }),
       config: options.config ?? months,
       snapshot: options.snapshot ?? null,
       readSnapshot: () => this.kept.at(-1) ?? null,
@@ -335,6 +337,48 @@ test('a follower that needs trimmed entries is offered the snapshot, installs it
   assert.equal(learner.get('k'), 'v2', 'the learner holds the snapshot and the log after it');
   const reported = primary.harness.heartbeats.at(-1)?.syncedLearners ?? [];
   assert.deepEqual(reported, [r3], 'and counts as holding everything');
+});
+
+test('sim seed 1269394: a learner that reads a lower format level is sent no snapshot and no entries, until it reads more', () => {
+  // Sim seed 1269394: a replica restarted on an older build (format level 1), still listed in the
+  // view, asked to sync before the coordinator had heard what it reads; the primary offered it a
+  // snapshot of format 5 (level 2), and it stopped at it. A build before format levels says no level
+  // in its sync and is taken to read level 1, so the rule holds for every build rolled back to.
+  const serve = (config: ProtocolConfig) => {
+    const { primary, backup } = pair(config);
+    primary.tick(months.heartbeatIntervalTicks + 1);
+    pump([primary, backup]);
+    assert.equal(primary.harness.heartbeats.at(-1)?.formatLevelHeld, 2, 'the primary holds a scan seed');
+    const joined = view(3, r1, [r2], [r3]);
+    backup.harness.adopt(joined);
+    primary.harness.lead(joined);
+    const older = new Node(r3, { config, formatLevel: 1 });
+    older.harness.adopt(joined);
+    const delivered = pump([primary, backup, older]);
+    primary.tick(months.heartbeatIntervalTicks + 1);
+    delivered.push(...pump([primary, backup, older]));
+    const offered = older.harness.transfers.length;
+    const entries = older.replica.entries().length;
+    const sentEntries = delivered.some((message) => message.type === 'prepare' && message.entries.length > 0);
+    // The same replica, restarted on this build: it syncs again, saying what it reads now.
+    const newer = new Node(r3, { config });
+    newer.harness.adopt(joined);
+    pump([primary, backup, newer]);
+    const served = newer.harness.transfers.length + newer.replica.entries().length;
+    return { trimmed: primary.replica.status().logBaseIndex > 0, offered, entries, sentEntries, served };
+  };
+
+  const fromSnapshot = serve(months);
+  assert.ok(fromSnapshot.trimmed, 'the primary trimmed its log: a learner needs its snapshot');
+  assert.equal(fromSnapshot.offered, 0, 'no snapshot offered to a learner that reads level 1');
+  assert.equal(fromSnapshot.entries, 0);
+  assert.ok(fromSnapshot.served > 0, 'the learner on this build is offered one');
+
+  const fromLog = serve({ ...months, snapshotLogBytes: 1 << 30 });
+  assert.ok(!fromLog.trimmed, 'the primary kept its whole log: a learner could be sent entries from 1');
+  assert.equal(fromLog.sentEntries, false, 'no entries sent to a learner that reads level 1');
+  assert.equal(fromLog.entries, 0);
+  assert.ok(fromLog.served > 0, 'the learner on this build is sent the log');
 });
 
 test('a primary tells the coordinator at once that a learner caught up, not a heartbeat later', () => {

@@ -66,7 +66,14 @@ const samples: ReadonlyArray<readonly [string, Record<string, unknown>, (value: 
   ['prepare_ok', { type: 'prepare_ok', view: 3, index: 9, received: 11, time: 1234.5 }, parsePeerMessage],
   [
     'sync',
-    { type: 'sync', view: 3, base: position, epochs: [{ view: 1, startIndex: 1 }], lastIndex: 5 },
+    {
+      type: 'sync',
+      view: 3,
+      base: position,
+      epochs: [{ view: 1, startIndex: 1 }],
+      lastIndex: 5,
+      formatLevel: 2,
+    },
     parsePeerMessage,
   ],
   ['snapshot_offer', { type: 'snapshot_offer', view: 3, snapshot }, parsePeerMessage],
@@ -415,7 +422,7 @@ test('a build before Redis addresses were reported sends none: it has none; a ba
   );
 });
 
-test('a build before format levels sends none in heartbeats, replies and status: it reads level 1', () => {
+test('a build before format levels sends none in heartbeats, replies, syncs and status: it reads level 1', () => {
   const { formatLevel: _heartbeatLevel, formatLevelHeld: _held, ...oldHeartbeat } = sample('heartbeat');
   assert.equal(parseHeartbeat(oldHeartbeat).formatLevel, 1);
   assert.equal(parseHeartbeat(oldHeartbeat).formatLevelHeld, 1);
@@ -424,6 +431,9 @@ test('a build before format levels sends none in heartbeats, replies and status:
   assert.equal(reply.type === 'heartbeat_reply' ? reply.formatLevel : null, 1);
   const { formatLevel: _statusLevel, ...oldStatus } = sample('status_reply');
   assert.equal(parseStatusReply(oldStatus).formatLevel, 1);
+  const { formatLevel: _syncLevel, ...oldSync } = sample('sync');
+  const sync = parsePeerMessage(oldSync);
+  assert.equal(sync.type === 'sync' ? sync.formatLevel : null, 1);
   // A newer build may read more than this one knows of: taken as it says.
   assert.equal(parseHeartbeat({ ...sample('heartbeat'), formatLevel: 9 }).formatLevel, 9);
 });
