@@ -6,7 +6,8 @@
 // all read more, never lowers it nor counts it below what a replica holds, and counts a replica that
 // reads less than the cluster's level as not alive (it never joins a view: it could not read the
 // log). Heartbeat replies carry the cluster's level to the primary, which logs nothing above it, and
-// to every replica, which takes nothing from its peers once the level is above what it reads.
+// to every replica, which takes nothing from its peers once the level is above what it reads. A
+// follower's sync says what it reads too, and the primary sends it nothing it could not read.
 //
 // A format a new build reads but does not yet write needs no level; one that an older build could
 // not read does. Like etcd's cluster version, the level rises by itself once every member runs the

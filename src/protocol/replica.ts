@@ -1140,12 +1140,14 @@ export class Replica {
     for (const [id, follower] of this.followers) {
       if (!force && this.now - follower.lastHeartbeatTick < this.config.followerHeartbeatTicks) continue;
       follower.lastHeartbeatTick = this.now;
-      if (follower.confirmed && this.needsSnapshot(follower)) {
+      const served = follower.confirmed && !this.readsTooLittle(follower);
+      if (served && this.needsSnapshot(follower)) {
         this.offerSnapshot(id, follower);
         continue;
       }
       // An unconfirmed follower is probed at our last entry: a mismatch makes it send its log's shape.
-      const previousIndex = follower.confirmed ? follower.matchIndex : this.log.lastIndex;
+      // So is one that reads too little, so that its next process, on a newer build, says what it reads.
+      const previousIndex = served ? follower.matchIndex : this.log.lastIndex;
       this.sendPrepare(id, view.number, previousIndex, []);
     }
   }

@@ -360,10 +360,17 @@ test('sim seed 1269394: a learner that reads a lower format level is sent no sna
     const offered = older.harness.transfers.length;
     const entries = older.replica.entries().length;
     const sentEntries = delivered.some((message) => message.type === 'prepare' && message.entries.length > 0);
-    // The same replica, restarted on this build: it syncs again, saying what it reads now.
+    // The same replica, restarted on this build: it syncs again, saying what it reads now. Its first
+    // sync is lost; the primary's probes make it ask again.
     const newer = new Node(r3, { config });
     newer.harness.adopt(joined);
-    pump([primary, backup, newer]);
+    const lost = newer.harness.sent.splice(0).filter(({ message }) => message.type !== 'sync');
+    newer.harness.sent.push(...lost);
+    for (let tick = 0; tick < 3 * config.syncRetryTicks; tick++) {
+      primary.tick();
+      newer.tick();
+      pump([primary, backup, newer]);
+    }
     const served = newer.harness.transfers.length + newer.replica.entries().length;
     return { trimmed: primary.replica.status().logBaseIndex > 0, offered, entries, sentEntries, served };
   };

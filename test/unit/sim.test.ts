@@ -388,6 +388,14 @@ test('sim seed 1179726 on etcd: a coordinator that lost its state while a log he
   assert.ok((result.faults.get('coordinator-amnesia') ?? 0) > 0 && (result.faults.get('upgrade') ?? 0) > 0);
 });
 
+test('sim seed 1269394: a replica rolled back to the older build, still in the view, asks to sync', () => {
+  // Before the coordinator heard what its new process reads, the primary offered it a snapshot of
+  // format 5 and it stopped at it (protocol-months.test.ts holds the lasting check).
+  const result = runSeed(1269394);
+  assert.deepEqual(result.violations, [], 'replay: npm run sim -- --seed 1269394');
+  assert.ok((result.faults.get('upgrade') ?? 0) > 0 && result.storage.transfersCompleted > 0);
+});
+
 test('--upgrade makes every seed a rolling upgrade under way: no violation', () => {
   // Seeds 1..40 draw no upgrade (faults.ts: their schedules stay those the tests above rely on).
   let upgrades = 0;
