@@ -1164,6 +1164,7 @@ export class Replica {
    * coordinator takes it out of the view once it hears the level it reads.
    */
   private readsTooLittle(follower: Follower): boolean {
+    if (this.testOnlyFaults.readAboveFormatLevel === true) return false;
     if (follower.readsFormatLevel === null) return false;
     const sent = Math.max(this.coordinatorFormatLevel ?? BASE_FORMAT_LEVEL, this.formatLevelHeld());
     return follower.readsFormatLevel < sent;

@@ -94,9 +94,11 @@ export interface TestOnlyFaults {
    */
   readonly ignoreFailedSnapshots?: boolean;
   /**
-   * A replica takes what its peers send even after the coordinator said the cluster logs more than
-   * it reads: a primary that still lists it from before its restart on an older build sends what it
-   * cannot read.
+   * Format levels not kept between peers: a primary sends a follower what its sync said it cannot
+   * read, and a replica takes what its peers send even after the coordinator said the cluster logs
+   * more than it reads. A primary that still lists a replica from before its restart on an older
+   * build sends it what it cannot read. (Each of the two rules alone masks the other's removal from
+   * the simulator's seeds: unit tests hold each.)
    */
   readonly readAboveFormatLevel?: boolean;
   /** The key/value store draws its scan seed whatever the cluster's format level: an older build's replica meets it. */

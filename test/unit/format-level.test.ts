@@ -196,3 +196,41 @@ test('the key/value store names the level of each update: a scan seed, alone or 
     'a damaged batch names no seed',
   );
 });
+
+test('a replica takes nothing from its peers once the coordinator said the cluster logs more than it reads', () => {
+  // The replica's own rule, beside the primary's (protocol-months.test.ts, sim seed 1269394): it
+  // holds where the primary has no sync to go by, as for a new process whose log matched the
+  // primary's probe, and a primary of a build before levels holds nothing back at all.
+  const current = view(3, r2, [r1]);
+  const primary = new ReplicaHarness(r2);
+  primary.lead(current);
+  primary.request(op.put(text('k'), text('v')));
+  const sent = primary.sent.splice(0).flatMap(({ to, message }) => (to === r1 ? [message] : []));
+  assert.ok(sent.some((message) => message.type === 'prepare' && message.entries.length > 0));
+  const offer = {
+    type: 'snapshot_offer',
+    view: current.number,
+    snapshot: { position: { view: current.number, index: logIndex(40) }, sizeBytes: 100, checksum: 1 },
+  } as const;
+  const taken = (told: boolean) => {
+    const older = new ReplicaHarness(r1, [], 1, { formatLevel: 1 });
+    older.adopt(current);
+    if (told)
+      older.replica.receiveFromCoordinator({
+        type: 'heartbeat_reply',
+        incarnation: 1,
+        sequence: 0,
+        view: current,
+        primaryIncarnation: null,
+        addresses: {},
+        leaseTicks: 0,
+        formatLevel: 2,
+      });
+    for (const message of [...sent, offer]) older.replica.receiveFromPeer(r2, message);
+    older.drain();
+    return { entries: older.replica.entries().length, transfers: older.transfers.length };
+  };
+  const before = taken(false);
+  assert.ok(before.entries > 0 && before.transfers > 0, 'told nothing yet, it takes entries and offers');
+  assert.deepEqual(taken(true), { entries: 0, transfers: 0 }, 'told level 2, it takes neither');
+});

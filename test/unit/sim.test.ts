@@ -327,13 +327,15 @@ const brokenBuilds: readonly {
     seeds: 1,
     caughtAs: /wrote no snapshot after the one it failed to write/,
   },
-  // Rolling upgrades (upgrade, in a quarter of the seeds, none of those above): a replica that takes
-  // what its peers send after the coordinator said the cluster logs more than it reads, caught in 1
-  // of seeds 1..1500 (1020: a primary that still listed a rolled-back replica sent it the seed); a
-  // store that seeds at any level, in 20 of 1..100 (8, 12, 33, 40, 45).
+  // Rolling upgrades (upgrade, in a quarter of the seeds, none of those above): peers that keep no
+  // format level between them (a primary sends what a follower's sync said it cannot read, and the
+  // replica takes what peers send after the coordinator said the cluster logs more than it reads),
+  // caught in 1 of seeds 1..1500 (1020: a primary that still listed a rolled-back replica sent it the
+  // seed); either rule alone masks the other here, and unit tests hold each (format-level.test,
+  // protocol-months.test). A store that seeds at any level, in 20 of 1..100 (8, 12, 33, 40, 45).
   {
     fault: 'readAboveFormatLevel',
-    what: 'a replica that takes what peers send after the coordinator said the cluster logs more than it reads',
+    what: 'peers that send and take what a replica cannot read, after its sync and the coordinator said so',
     start: 1020,
     seeds: 1,
     caughtAs: /reached a replica that reads format level 1/,
