@@ -1,10 +1,10 @@
 // `npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files a,b] [--only TEXT] [--tests] [--list]`:
 // mutation testing of the protocol's core against the simulator. Each mutant (mutants.ts) removes or
 // bends one rule of the compiled core; a copy of the build holding it runs simulator seeds until one
-// finds a violation, and with --tests one that no seed caught runs the core's unit tests
-// (test/unit/protocol-*.test.ts) too. A mutant nothing catches names a rule no fault of the swarm
-// exercises and no test pins, or one that does nothing: docs/TESTING.md ("Mutants of the core")
-// records what each survivor was found to be.
+// finds a violation, and with --tests one that no seed caught runs the unit tests of its family
+// (test/unit/protocol-*.test.ts for the core, storage-*.test.ts for storage/...) too. A mutant
+// nothing catches names a rule no fault of the swarm exercises and no test pins, or one that does
+// nothing: docs/TESTING.md ("Mutants of the core") records what each survivor was found to be.
 //
 // The copies live in the system's temporary directory, one per job, and are removed at the end.
 
@@ -21,10 +21,10 @@ const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--fi
                      0 with --tests: the unit tests alone)
   --start S          the first seed (default 1)
   --jobs J           mutants tried at once, each in a copy of the build (default 2)
-  --files LIST       compiled core files, relative to dist/src (default ${defaultFilesText()})
+  --files LIST       compiled files, relative to dist/src (default the core: ${defaultFilesText()})
   --only TEXT        only mutants whose id contains TEXT (ids: file:line:kind:n)
   --ids FILE         only the mutants whose ids FILE lists (the first word of each line)
-  --tests            a mutant no seed catches runs the core's unit tests too
+  --tests            a mutant no seed catches runs its family's unit tests too (protocol-*, storage-*)
   --together         apply every mutant chosen at once, in one trial (two layers of one rule, say)
   --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default: five
                      times what the build took over the same seeds and tests, at least 60)
@@ -121,11 +121,14 @@ function trial(copy: string, start: number, seeds: number, timeoutMs: number): P
   });
 }
 
-/** The core's unit tests in the copy: the name of the first that fails, or null if all pass. */
-function unitTests(copy: string, timeoutMs: number): Promise<string | null> {
+/**
+ * The unit tests of the mutated files' families in the copy (`protocol-*.test.js` for `protocol/...`,
+ * `storage-*.test.js` for `storage/...`): the name of the first that fails, or null if all pass.
+ */
+function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<string | null> {
   const directory = join(copy, 'dist', 'test', 'unit');
   const files = readdirSync(directory)
-    .filter((name) => name.startsWith('protocol-') && name.endsWith('.test.js'))
+    .filter((name) => families.some((family) => name.startsWith(`${family}-`)) && name.endsWith('.test.js'))
     .map((name) => join(directory, name));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], {
@@ -253,11 +256,13 @@ async function main(): Promise<void> {
     if (!('caught' in baseline) || baseline.caught) {
       fail(`the build itself does not pass seeds ${start}..${start + seeds - 1}: ${describe(baseline)}`);
     }
-    const failedTest = values.tests === true ? await unitTests(first, baselineLimitMs) : null;
+    const families = [...new Set(files.map((file) => file.split('/')[0] ?? file))];
+    const failedTest = values.tests === true ? await unitTests(first, families, baselineLimitMs) : null;
     if (failedTest !== null) fail(`the build itself fails a unit test: ${failedTest}`);
     const timeoutMs = givenTimeoutMs ?? Math.max(60_000, 5 * (performance.now() - began));
     const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
-    const tried = values.tests === true ? `${seedRange} and the core's unit tests` : seedRange;
+    const testsNamed = families.map((family) => `${family}-*`).join(', ');
+    const tried = values.tests === true ? `${seedRange} and the unit tests ${testsNamed}` : seedRange;
     process.stdout.write(
       `${mutants.length} mutants of ${files.join(', ')}; ${values.together === true ? 'all at once are' : 'each is'} tried against ${tried}, which the build passes\n`,
     );
@@ -275,7 +280,7 @@ async function main(): Promise<void> {
         }
         let outcome = await trial(copy, start, seeds, timeoutMs);
         if (values.tests === true && 'caught' in outcome && !outcome.caught) {
-          const failed = await unitTests(copy, timeoutMs);
+          const failed = await unitTests(copy, families, timeoutMs);
           if (failed !== null) outcome = { caughtByTest: failed };
         }
         for (const file of files) writeFileSync(join(copy, 'dist', 'src', file), sources.get(file) ?? '');
