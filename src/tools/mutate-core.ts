@@ -121,14 +121,26 @@ function trial(copy: string, start: number, seeds: number, timeoutMs: number): P
   });
 }
 
+/** The harness a family's tests are built on, beside those named for it. */
+const familyHarnesses: Readonly<Record<string, string>> = {
+  protocol: "from './core-fixtures.js'",
+  storage: "from './storage-fixtures.js'",
+};
+
 /**
- * The unit tests of the mutated files' families in the copy (`protocol-*.test.js` for `protocol/...`,
- * `storage-*.test.js` for `storage/...`): the name of the first that fails, or null if all pass.
+ * The unit tests of the mutated files' families in the copy (for `protocol/...`, `protocol-*.test.js`
+ * and the tests built on the core's harness, `format-level.test.js` among them; for `storage/...`,
+ * `storage-*.test.js` and those on its fixtures): the name of the first that fails, or null if all pass.
  */
 function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<string | null> {
   const directory = join(copy, 'dist', 'test', 'unit');
+  const ofFamily = (name: string, family: string): boolean => {
+    if (name.startsWith(`${family}-`)) return true;
+    const harness = familyHarnesses[family];
+    return harness !== undefined && readFileSync(join(directory, name), 'utf8').includes(harness);
+  };
   const files = readdirSync(directory)
-    .filter((name) => families.some((family) => name.startsWith(`${family}-`)) && name.endsWith('.test.js'))
+    .filter((name) => name.endsWith('.test.js') && families.some((family) => ofFamily(name, family)))
     .map((name) => join(directory, name));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], {
@@ -261,7 +273,11 @@ async function main(): Promise<void> {
     if (failedTest !== null) fail(`the build itself fails a unit test: ${failedTest}`);
     const timeoutMs = givenTimeoutMs ?? Math.max(60_000, 5 * (performance.now() - began));
     const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
-    const testsNamed = families.map((family) => `${family}-*`).join(', ');
+    const testsNamed = families
+      .map(
+        (family) => `${family}-*${familyHarnesses[family] === undefined ? '' : ' and those on its harness'}`,
+      )
+      .join(', ');
     const tried = values.tests === true ? `${seedRange} and the unit tests ${testsNamed}` : seedRange;
     process.stdout.write(
       `${mutants.length} mutants of ${files.join(', ')}; ${values.together === true ? 'all at once are' : 'each is'} tried against ${tried}, which the build passes\n`,

@@ -48,15 +48,32 @@ test('the level rises once every member of the view reads more, is stored before
   harness.coordinator.receiveHeartbeat(harness.heartbeat(r3, { formatLevel: 2 }));
   const effects = harness.coordinator.takeEffects();
   assert.equal(effects.save?.formatLevel, 2, 'the raise is a save, stored before any reply is sent');
+  assert.deepEqual(effects.formatLevelRaised, { from: 1, to: 2 });
   assert.equal(levelToldTo(harness, r1, 2), 2);
   assert.equal(harness.coordinator.status(0).formatLevel, 2);
+  // Raised once: the heartbeats after it neither save the level again nor say it rose.
+  for (const id of [r3, r1, r2]) {
+    harness.coordinator.receiveHeartbeat(harness.heartbeat(id, { formatLevel: 2 }));
+    const after = harness.coordinator.takeEffects();
+    assert.equal(after.save, null, `a heartbeat of ${id} after the raise saves nothing`);
+    assert.equal(after.formatLevelRaised, null);
+  }
 
-  // A member that comes back reading less does not bring the level down: it is kept out instead.
-  harness.run(failureTimeoutTicks + 5, () => [
-    [r1, { formatLevel: 2 }],
-    [r2, { formatLevel: 2 }],
-    [r3, { formatLevel: 1, incarnation: 2 }],
-  ]);
+  // A member that comes back reading less does not bring the level down: it is kept out instead,
+  // and the operator is told so once, at its process's first heartbeat.
+  const refusals: string[] = [];
+  for (let tick = 0; tick < failureTimeoutTicks + 5; tick++) {
+    harness.clock.now += 1;
+    harness.coordinator.tick();
+    harness.coordinator.receiveHeartbeat(harness.heartbeat(r1, { formatLevel: 2 }));
+    harness.coordinator.receiveHeartbeat(harness.heartbeat(r2, { formatLevel: 2 }));
+    harness.coordinator.receiveHeartbeat(harness.heartbeat(r3, { formatLevel: 1, incarnation: 2 }));
+    refusals.push(
+      ...harness.coordinator.takeEffects().formatRefusals.map(({ id, reason }) => `${id}: ${reason}`),
+    );
+  }
+  assert.equal(refusals.length, 1, 'one refusal logged for the process, not one a heartbeat');
+  assert.match(refusals[0] ?? '', /^r3: it reads format level 1 but the cluster logs level 2/);
   assert.equal(harness.coordinator.status(0).formatLevel, 2);
   const current = harness.coordinator.currentView();
   assert.ok(current !== null && !membersOf(current).includes(r3), 'r3, reading level 1, left the view');
@@ -124,6 +141,22 @@ test('a coordinator that lost its state learns the level from what replicas hold
   assert.ok(rebuilt !== null && rebuilt.number > 7, 'rebuilt from the replicas');
   assert.deepEqual(membersOf(rebuilt).sort(), [r1, r2]);
   assert.equal(harness.coordinator.status(0).formatLevel, 2);
+});
+
+test('a coordinator whose state is behind the replicas raises no level: the view it knows may not be theirs', () => {
+  // Given old state (view 5 stored, the replicas report view 7): it acts only to rebuild, with the
+  // operator's consent. Members of the view it does not know may read level 1, and a raise would
+  // let the primary log what they cannot read.
+  const harness = new CoordinatorHarness({ ...storedState(view(5, r1, [r2])), formatLevel: 1 });
+  const reported = view(7, r1, [r2]);
+  harness.run(failureTimeoutTicks + 5, () => [
+    [r1, { formatLevel: 2, view: reported }],
+    [r2, { formatLevel: 2, view: reported }],
+  ]);
+  const status = harness.coordinator.status(0);
+  assert.match(status.problem ?? '', /stored only view 5/);
+  assert.equal(status.formatLevel, 1, 'no raise while behind');
+  assert.equal(levelToldTo(harness, r1, 2), 1);
 });
 
 /** The format level of what `harness`'s replica holds, as its next heartbeat reports it. */
