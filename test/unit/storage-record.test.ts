@@ -60,6 +60,15 @@ test('an entry record round-trips any entry and its syncedThrough claim, also am
       },
     ),
   );
+  // The smallest entry record: an empty client id (the system's), update and result.
+  const empty: Entry = {
+    ...sample,
+    clientId: clientId(''),
+    update: new Uint8Array(),
+    result: new Uint8Array(),
+  };
+  const decoded = decodeRecord(encodeEntryRecord(empty, 41, salt), 0, salt);
+  assert.deepStrictEqual(decoded.kind === 'entry' ? decoded.entry : decoded, empty);
 });
 
 test('a sync marker round-trips its claim and holds no entry', () => {
@@ -190,6 +199,50 @@ test('an unknown record kind, or a sync marker of the wrong length, is bad even 
       `kind ${kind}, ${bodyLength}`,
     );
   }
+});
+
+test('fixed fields or lengths this build cannot read are bad even with a good CRC: a newer flag is refused, never misread', () => {
+  /** The sample's record with its body changed by `change`, and its CRC made good again. */
+  const resealed = (change: (body: Buffer) => void): Buffer => {
+    const record = encodeEntryRecord(sample, 41, salt);
+    change(record.subarray(recordPrefixBytes));
+    record.writeUInt32LE(crc32(record.subarray(recordPrefixBytes), salt), 4);
+    return record;
+  };
+  const clientIdBytes = Buffer.byteLength(sample.clientId, 'utf8');
+  const updateLengthAt = 36 + clientIdBytes;
+  const resultLengthAt = updateLengthAt + 4 + sample.update.length;
+  const cases: ReadonlyArray<readonly [string, (body: Buffer) => void, RegExp]> = [
+    ['a claim that is no count', (body) => body.writeDoubleLE(-1, 1), /malformed syncedThrough/],
+    ['a view that is no count', (body) => body.writeDoubleLE(Number.NaN, 9), /malformed fixed fields/],
+    ['an index that is no count', (body) => body.writeDoubleLE(-42, 17), /malformed fixed fields/],
+    ['a request number that is no count', (body) => body.writeDoubleLE(7.5, 25), /malformed fixed fields/],
+    ['a flag this build does not know', (body) => body.writeUInt8(0x80, 33), /malformed fixed fields/],
+    ['a client id past the body', (body) => body.writeUInt16LE(0xffff, 34), /client id runs past/],
+    ['an update past the body', (body) => body.writeUInt32LE(1000, updateLengthAt), /update runs past/],
+    ['a result one byte short', (body) => body.writeUInt32LE(1, resultLengthAt), /do not add up/],
+  ];
+  assert.equal(
+    decodeRecord(
+      resealed(() => {}),
+      0,
+      salt,
+    ).kind,
+    'entry',
+    'resealed unchanged, it decodes',
+  );
+  for (const [what, change, reason] of cases) {
+    const decoded = decodeRecord(resealed(change), 0, salt);
+    assert.equal(decoded.kind, 'bad', what);
+    assert.match(decoded.kind === 'bad' ? decoded.reason : '', reason, what);
+  }
+  // An entry record whose body is shorter than its fixed fields.
+  const short = Buffer.alloc(recordPrefixBytes + 40);
+  short.writeUInt32LE(40, 0);
+  short.writeUInt8(1, recordPrefixBytes);
+  short.writeUInt32LE(crc32(short.subarray(recordPrefixBytes), salt), 4);
+  const decodedShort = decodeRecord(short, 0, salt);
+  assert.match(decodedShort.kind === 'bad' ? decodedShort.reason : '', /body length 40 too small/);
 });
 
 test('arbitrary bytes never throw and never decode as a record', () => {

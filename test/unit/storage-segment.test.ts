@@ -286,6 +286,13 @@ test('a last segment whose header never reached the disk holds nothing and is dr
     assert.deepStrictEqual(recovered.entries, []);
   }
   assertCorruption(() => recover(Buffer.alloc(0), false), /never written .* not the last/);
+  // A damaged header whose last byte is the data's last: nothing follows it, so nothing rests on it.
+  const flippedAlone = Buffer.from(header);
+  flippedAlone.writeUInt8((flippedAlone[20] ?? 0) ^ 1, 20);
+  assert.notEqual(flippedAlone[segmentHeaderBytes - 1], 0, "the header's last byte is data");
+  const alone = recover(flippedAlone);
+  assert.equal(alone.created, false);
+  assert.equal(alone.tornBytes, segmentHeaderBytes);
 });
 
 test('a damaged header with records after it is corruption: the header is fsynced before any record', () => {
@@ -335,6 +342,9 @@ test('a header naming another start index, or a segment that does not follow the
 test('entries that do not follow their predecessor are corruption, not a torn write', () => {
   const image = Buffer.concat([header, encodeBatch([entry(1), entry(3)], 0, salt)]);
   assertCorruption(() => recover(image), /entry \(view 1, index 3\) does not follow its predecessor/);
+  // Views never go back along a log: a later entry of an older view is not this log's.
+  const backwards = Buffer.concat([header, encodeBatch([entry(1, 3), entry(2, 2)], 0, salt)]);
+  assertCorruption(() => recover(backwards), /entry \(view 2, index 2\) does not follow its predecessor/);
 });
 
 /** Salvages `image` as recovery reads it from a file: through a window of `windowBytes`. */

@@ -234,6 +234,21 @@ test('a log that diverges from its base (another view at base.index, or ending b
   }
 });
 
+test('a log whose segment starts exactly at the base index is checked there too: another view means another history', async () => {
+  // The first segment read is the one holding base.index; when it starts there, its first entry is
+  // the one the snapshot ends with, and its view says whether the log after it continues the snapshot.
+  await withDirectory(async (directory) => {
+    await writeLog(directory, range(1, 60));
+    const start = segmentStarts(directory)[2] ?? 0;
+    assert.ok(start > 1, 'a segment that starts after the first');
+    const continued = openLog(directory, { base: at(start, 1) }).recovered;
+    assert.deepStrictEqual(continued, { ...intact, entries: range(start + 1, 60) }, 'the same view: kept');
+    const diverged = openLog(directory, { base: at(start, 2) }).recovered;
+    assert.deepStrictEqual(diverged, { ...intact, entries: [], continuesBase: false }, 'another view: reset');
+    assert.deepStrictEqual(segmentFiles(directory), []);
+  });
+});
+
 test('a gap between the base and the log: reported and reset with truncate, refused untouched with throw', async () => {
   await withDirectory(async (directory) => {
     const { log } = openLog(directory);

@@ -240,6 +240,25 @@ test('truncateAfter then appends in a new view: the log is the prefix plus the n
   });
 });
 
+test('a reopened log knows the view of each entry: truncated into a later view, that view is its last', async () => {
+  await withDirectory(async (directory) => {
+    await writeLog(directory, [
+      ...range(1, 10),
+      ...range(11, 20, 2),
+      ...range(21, 30, 2),
+      ...range(31, 40, 4),
+    ]);
+    const { log } = openLog(directory);
+    log.truncateAfter(logIndex(35));
+    assert.deepStrictEqual(log.lastPosition, { view: 4, index: 35 });
+    log.truncateAfter(logIndex(25));
+    assert.deepStrictEqual(log.lastPosition, { view: 2, index: 25 });
+    log.truncateAfter(logIndex(10));
+    assert.deepStrictEqual(log.lastPosition, { view: 1, index: 10 });
+    await log.close();
+  });
+});
+
 test('truncation across segment boundaries deletes later segments', async () => {
   await withDirectory(async (directory) => {
     await writeLog(directory, range(1, 40));
