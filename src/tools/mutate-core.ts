@@ -86,13 +86,27 @@ function track(child: ChildProcess): void {
   child.on('close', () => running.delete(child));
 }
 
+/**
+ * Each child runs in a process group of its own (`detached`), and is stopped with the whole group:
+ * `node --test` runs each test file in a process of its own, and killing the runner alone left the
+ * file a hung mutant was stuck in running on, an orphan taking a core for hours.
+ */
+function stop(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // The group is gone already.
+  }
+}
+
 function trial(copy: string, start: number, seeds: number, timeoutMs: number): Promise<Outcome> {
   if (seeds === 0) return Promise.resolve({ caught: false, seeds: 0 });
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
       [join(copy, 'dist', 'src', 'tools', 'mutant-seeds.js'), String(start), String(seeds)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     track(child);
     let stdout = '';
@@ -106,7 +120,7 @@ function trial(copy: string, start: number, seeds: number, timeoutMs: number): P
     let hung = false;
     const timer = setTimeout(() => {
       hung = true;
-      child.kill('SIGKILL');
+      stop(child);
     }, timeoutMs);
     child.on('close', () => {
       clearTimeout(timer);
@@ -145,13 +159,14 @@ function unitTests(copy: string, families: readonly string[], timeoutMs: number)
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], {
       stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
     });
     track(child);
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => stop(child), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       const failed = /^\s*not ok \d+ - (.*)$/m.exec(stdout);
@@ -254,7 +269,7 @@ async function main(): Promise<void> {
     ['SIGTERM', 143],
   ] as const) {
     process.on(signal, () => {
-      for (const child of running) child.kill('SIGKILL');
+      for (const child of running) stop(child);
       removeCopies();
       process.exit(code);
     });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { AsyncLossRecord } from '../../src/protocol/async-loss.js';
+import { AsyncLossRecord, lostEntriesKeptMax } from '../../src/protocol/async-loss.js';
 import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/config.js';
 import type { StorageOperation } from '../../src/protocol/effects.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
@@ -705,6 +705,24 @@ function backupThatDiscardsTwoAsyncWrites(): { node: Node; kept: Entry; replacem
   });
   return { node, kept, replacement };
 }
+
+test('the loss record counts every loss and names the newest lostEntriesKeptMax: it stays bounded over months', () => {
+  const record = new AsyncLossRecord();
+  const lost = (index: number): LostEntry => ({
+    view: viewNumber(2),
+    index: logIndex(index),
+    clientId: clientId(`client-${index}`),
+    requestNumber: 1,
+  });
+  for (let batch = 0; batch < 3; batch++) {
+    record.record(Array.from({ length: 600 }, (_, position) => lost(batch * 600 + position + 1)));
+  }
+  assert.equal(record.count, 1800);
+  assert.equal(record.recent.length, lostEntriesKeptMax);
+  assert.equal(record.recent[0]?.index, 1800 - lostEntriesKeptMax + 1, 'the oldest named went first');
+  assert.equal(record.recent.at(-1)?.index, 1800);
+  assert.ok(!record.has(lost(1)) && record.has(lost(1800)));
+});
 
 test('async writes a backup discards after a failover are reported and recorded once', () => {
   // The new primary r3 holds only entry 1: entries 2 and 3 fall beyond its log.
