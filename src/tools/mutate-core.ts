@@ -1,10 +1,11 @@
 // `npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files a,b] [--only TEXT] [--tests] [--list]`:
 // mutation testing of the protocol's core (or of other compiled files: --files) against the
-// simulator. Each mutant (mutants.ts) removes or bends one rule of the compiled code; a copy of the build holding it runs simulator seeds until one
-// finds a violation, and with --tests one that no seed caught runs the unit tests of its family
-// (test/unit/protocol-*.test.ts for the core, storage-*.test.ts for storage/...) too. A mutant
-// nothing catches names a rule no fault of the swarm exercises and no test pins, or one that does
-// nothing: docs/TESTING.md ("Mutants of the core") records what each survivor was found to be.
+// simulator. Each mutant (mutants.ts) removes or bends one rule of the compiled code; a copy of the
+// build holding it runs simulator seeds until one finds a violation, and with --tests one that no
+// seed caught runs the unit tests of its family (test/unit/protocol-*.test.ts for the core,
+// storage-*.test.ts for storage/...) too. A mutant nothing catches names a rule no fault of the
+// swarm exercises and no test pins, or one that does nothing: docs/TESTING.md ("Mutants of the
+// core") records what each survivor was found to be.
 //
 // The copies live in the system's temporary directory, one per job, and are removed at the end.
 
