@@ -3,9 +3,9 @@
 // simulator. Each mutant (mutants.ts) removes or bends one rule of the compiled code; a copy of the
 // build holding it runs simulator seeds until one finds a violation, and with --tests one that no
 // seed caught runs the unit tests of its family (test/unit/protocol-*.test.ts for the core,
-// storage-*.test.ts for storage/...) too. A mutant nothing catches names a rule no fault of the
-// swarm exercises and no test pins, or one that does nothing: docs/TESTING.md ("Mutants of the
-// core") records what each survivor was found to be.
+// storage-*.test.ts for storage/..., check-*.test.ts for the checker) too. A mutant nothing
+// catches names a rule no fault of the swarm exercises and no test pins, or one that does nothing:
+// docs/TESTING.md ("Mutants of the core") records what each survivor was found to be.
 //
 // The copies live in the system's temporary directory, one per job, and are removed at the end.
 
@@ -25,7 +25,8 @@ const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--fi
   --files LIST       compiled files, relative to dist/src (default the core: ${defaultFilesText()})
   --only TEXT        only mutants whose id contains TEXT (ids: file:line:kind:n)
   --ids FILE         only the mutants whose ids FILE lists (the first word of each line)
-  --tests            a mutant no seed catches runs its family's unit tests too (protocol-*, storage-*)
+  --tests            a mutant no seed catches runs its family's unit tests too (for a file of
+                     protocol/, test/unit/protocol-*.test.js and the tests on its harness; so on)
   --together         apply every mutant chosen at once, in one trial (two layers of one rule, say)
   --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default: five
                      times what the build took over the same seeds and tests, at least 60)
@@ -63,7 +64,7 @@ type Outcome =
   | { readonly caught: true; readonly seed: number; readonly violation: string }
   | { readonly caught: false; readonly seeds: number }
   | { readonly caughtByTest: string }
-  | { readonly hung: true }
+  | { readonly hung: 'the seeds' | 'the unit tests' }
   | { readonly failed: string };
 
 /** The build's root (dist/..): the copies take its dist, package.json and node_modules. */
@@ -125,7 +126,7 @@ function trial(copy: string, start: number, seeds: number, timeoutMs: number): P
     }, timeoutMs);
     child.on('close', () => {
       clearTimeout(timer);
-      if (hung) return resolve({ hung: true });
+      if (hung) return resolve({ hung: 'the seeds' });
       const line = stdout.trim().split('\n').at(-1) ?? '';
       try {
         resolve(JSON.parse(line) as Outcome);
@@ -140,14 +141,19 @@ function trial(copy: string, start: number, seeds: number, timeoutMs: number): P
 const familyHarnesses: Readonly<Record<string, string>> = {
   protocol: "from './core-fixtures.js'",
   storage: "from './storage-fixtures.js'",
+  check: "from '../../src/check/",
 };
 
+/** What a family's unit tests made of a build: null when every one passed. */
+type TestsOutcome = { readonly caughtByTest: string } | { readonly hung: 'the unit tests' } | null;
+
 /**
- * The unit tests of the mutated files' families in the copy (for `protocol/...`, `protocol-*.test.js`
- * and the tests built on the core's harness, `format-level.test.js` among them; for `storage/...`,
- * `storage-*.test.js` and those on its fixtures): the name of the first that fails, or null if all pass.
+ * Runs the unit tests of the mutated files' families in the copy (for `protocol/...`,
+ * `protocol-*.test.js` and the tests built on the core's harness, `format-level.test.js` among them;
+ * for `storage/...`, `storage-*.test.js` and those on its fixtures): the first that fails names the
+ * outcome; a run stopped at the time limit is told apart from a failure, since it has no exit code.
  */
-function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<string | null> {
+function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<TestsOutcome> {
   const directory = join(copy, 'dist', 'test', 'unit');
   const ofFamily = (name: string, family: string): boolean => {
     if (name.startsWith(`${family}-`)) return true;
@@ -167,18 +173,24 @@ function unitTests(copy: string, families: readonly string[], timeoutMs: number)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
     });
-    const timer = setTimeout(() => stop(child), timeoutMs);
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      stop(child);
+    }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (hung) return resolve({ hung: 'the unit tests' });
       const failed = /^\s*not ok \d+ - (.*)$/m.exec(stdout);
-      resolve(code === 0 ? null : (failed?.[1] ?? `exit ${code}`));
+      resolve(code === 0 ? null : { caughtByTest: failed?.[1] ?? `exit ${code}` });
     });
   });
 }
 
 function describe(outcome: Outcome, testsToo = false): string {
   if ('caughtByTest' in outcome) return `caught by a unit test: ${outcome.caughtByTest}`;
-  if ('hung' in outcome) return 'caught: still running at the time limit (hung, or far slower)';
+  if ('hung' in outcome)
+    return `caught: ${outcome.hung} still running at the time limit (hung, or far slower)`;
   if ('failed' in outcome) return `caught: the run crashed: ${outcome.failed}`;
   if (outcome.caught) return `caught by seed ${outcome.seed}: ${outcome.violation}`;
   return `SURVIVED ${outcome.seeds} seeds${testsToo ? ' and the unit tests' : ''}`;
@@ -285,8 +297,8 @@ async function main(): Promise<void> {
       fail(`the build itself does not pass seeds ${start}..${start + seeds - 1}: ${describe(baseline)}`);
     }
     const families = [...new Set(files.map((file) => file.split('/')[0] ?? file))];
-    const failedTest = values.tests === true ? await unitTests(first, families, baselineLimitMs) : null;
-    if (failedTest !== null) fail(`the build itself fails a unit test: ${failedTest}`);
+    const tests = values.tests === true ? await unitTests(first, families, baselineLimitMs) : null;
+    if (tests !== null) fail(`the build itself does not pass its unit tests: ${describe(tests)}`);
     const timeoutMs = givenTimeoutMs ?? Math.max(60_000, 5 * (performance.now() - began));
     const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
     const testsNamed = families
@@ -312,8 +324,7 @@ async function main(): Promise<void> {
         }
         let outcome = await trial(copy, start, seeds, timeoutMs);
         if (values.tests === true && 'caught' in outcome && !outcome.caught) {
-          const failed = await unitTests(copy, families, timeoutMs);
-          if (failed !== null) outcome = { caughtByTest: failed };
+          outcome = (await unitTests(copy, families, timeoutMs)) ?? outcome;
         }
         for (const file of files) writeFileSync(join(copy, 'dist', 'src', file), sources.get(file) ?? '');
         done += 1;
