@@ -165,3 +165,61 @@ test('a cas to null (GETDEL taking the value) produces the absent value, like a 
   assert.deepEqual(rules([read('x', 'a', { index: 4 })], history), ['staleness']);
   assert.deepEqual(rules([read('x', null, { index: 8, bound: 200 })], history), ['index']);
 });
+
+test('a counter read that is no number, as the store reads numbers, saw a value no increment wrote', () => {
+  const history = [write(1, 'incr', 'n', 1, 1, [0, 10], 'ok', { index: 2 })];
+  for (const value of ['one', '1e3', ' 1', '', '1.0']) {
+    assert.deepEqual(rules([read('n', value, { index: 2 })], history), ['unwritten'], value);
+  }
+  assert.deepEqual(rules([read('n', '1', { index: 2 })], history), []);
+});
+
+test('a write acknowledged before it committed (replicated) is held by the index the read observed, not the bound', () => {
+  const replicated = write(1, 'write', 'x', 'b', 'b', [20, 30], 'ok', { index: 5 });
+  const history = [write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok', { index: 3 }), replicated];
+  const reads = [read('x', 'a', { index: 4 })];
+  // Acknowledged at 30, before 100 − bound 20: stale if it had committed when it was acknowledged.
+  assert.deepEqual(rules(reads, history), ['staleness']);
+  const excused = checkBoundedReads(reads, history, new Set([replicated]));
+  assert.deepEqual(excused.violations, []);
+  const asOfItsIndex = checkBoundedReads([read('x', 'a', { index: 5 })], history, new Set([replicated]));
+  assert.deepEqual(
+    asOfItsIndex.violations.map(({ rule }) => rule),
+    ['index'],
+  );
+});
+
+test('an increment of unknown outcome may have left any number: such a register read is not judged', () => {
+  const known = [
+    write(1, 'write', 'x', '5', '5', [0, 10], 'ok', { index: 3 }),
+    write(1, 'write', 'x', 'w', 'w', [30, 40], 'ok', { index: 6 }),
+    write(1, 'write', 'x', 'u', 'u', [50, 60], 'ok', { index: 8 }),
+  ];
+  const history = [...known, write(2, 'incr', 'x', 2, null, [20, 0], 'info')];
+  // '7' was written by no acknowledged operation, and '5' was overwritten long before 100 − 20;
+  // either may be the unknown increment's result, left after 'u' (it may have run last).
+  assert.deepEqual(rules([read('x', '7', { index: 9 }), read('x', '5', { index: 9 })], history), []);
+  // Without it, no one wrote '7', and '5' was overwritten at or below the index read.
+  assert.deepEqual(rules([read('x', '7', { index: 9 }), read('x', '5', { index: 9 })], known), [
+    'unwritten',
+    'index',
+  ]);
+  // A word is no increment's result: 'v' was written by no one, and 'w' was overwritten by 'u'.
+  assert.deepEqual(rules([read('x', 'v', { index: 9 }), read('x', 'w', { index: 7 })], history), [
+    'unwritten',
+    'staleness',
+  ]);
+});
+
+test('a write that returned at the instant another was called overlapped it: its value may be the last', () => {
+  const history = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok'),
+    write(2, 'write', 'x', 'b', 'b', [10, 20], 'ok'),
+  ];
+  assert.deepEqual(rules([read('x', 'a', { index: 0 })], history), []);
+  const apart = [
+    write(1, 'write', 'x', 'a', 'a', [0, 10], 'ok'),
+    write(2, 'write', 'x', 'b', 'b', [11, 20], 'ok'),
+  ];
+  assert.deepEqual(rules([read('x', 'a', { index: 0 })], apart), ['staleness']);
+});

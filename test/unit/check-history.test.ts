@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  answeredReadingWrite,
   checkLinearizable,
+  errorCodeLengthMax,
   everyKey,
   expandClears,
   HistoryError,
@@ -71,6 +73,57 @@ test('parse errors name the line', () => {
   );
 });
 
+// Each field of an event is checked on its own, so a history written by a faulty recorder (or
+// edited by hand) is refused with the field named, never paired into operations the checker misreads.
+test('each malformed field of an event is refused with its reason, and its edge values are taken', () => {
+  const good = { process: 1, type: 'ok', f: 'write', key: 'x', value: 'a', time: 2, index: 3 };
+  const invoke = JSON.stringify({ ...good, type: 'invoke', index: undefined });
+  const parse = (changes: Record<string, unknown>) =>
+    parseJsonLines(`${invoke}\n${JSON.stringify({ ...good, ...changes })}`);
+  const refusals: readonly [Record<string, unknown>, RegExp][] = [
+    [{ process: '1' }, /line 2: "process" must be an integer/],
+    [{ process: 1.5 }, /line 2: "process" must be an integer/],
+    [{ f: 'frob' }, /line 2: "f" must be one of/],
+    [{ key: 5 }, /line 2: "key" must be a string/],
+    [{ time: '2' }, /line 2: "time" must be a finite number/],
+    [{ value: undefined }, /line 2: "value" is missing/],
+    [{ type: 'fail', index: 3 }, /line 2: "index" belongs on ok events only/],
+    [{ index: '3' }, /line 2: "index" must be a non-negative integer/],
+    [{ index: 1.5 }, /line 2: "index" must be a non-negative integer/],
+    [{ index: -1 }, /line 2: "index" must be a non-negative integer/],
+  ];
+  for (const [changes, reason] of refusals) {
+    assert.throws(() => parse(changes), reason, JSON.stringify(changes));
+  }
+  // JSON has no Infinity, but a number too large for a double parses to it.
+  const endless = `${invoke}\n${JSON.stringify(good).replace('"time":2', '"time":1e999')}`;
+  assert.throws(() => parseJsonLines(endless), /line 2: "time" must be a finite number/);
+  assert.equal(parse({ index: 0 })[1]?.index, 0);
+  const longest = 'X'.repeat(errorCodeLengthMax);
+  assert.equal(parse({ type: 'fail', index: undefined, error: longest })[1]?.error, longest);
+  for (const notAnObject of ['5', 'null', '"ok"']) {
+    assert.throws(() => parseJsonLines(notAnObject), /^HistoryError: line 1: expected a JSON object/);
+  }
+  const cas = (value: unknown) =>
+    parseJsonLines(JSON.stringify({ process: 1, type: 'invoke', f: 'cas', key: 'x', value, time: 1 }));
+  for (const bad of [[5, 'a'], ['a', 5], ['a'], ['a', 'b', 'c']]) {
+    assert.throws(() => cas(bad), /line 1: "value" .* is not valid for cas invoke/, JSON.stringify(bad));
+  }
+  assert.deepEqual(cas([null, 'a'])[0]?.value, [null, 'a']);
+  // An empty string appended to an absent key answers its length, 0.
+  const append = '{"process":1,"type":"invoke","f":"append","key":"l","value":"","time":1}';
+  const appended = append.replace('"invoke"', '"ok"').replace('"value":""', '"value":0');
+  assert.equal(parseJsonLines(`${append}\n${appended}`)[1]?.value, 0);
+});
+
+test('a write that answers the value before it (GETSET, GETDEL) goes in as a cas between the two values', () => {
+  assert.deepEqual(answeredReadingWrite('a', 'b'), { f: 'cas', input: ['a', 'b'], output: ['a', 'b'] });
+  assert.deepEqual(answeredReadingWrite(null, 'b'), { f: 'cas', input: [null, 'b'], output: [null, 'b'] });
+  assert.deepEqual(answeredReadingWrite('a', null), { f: 'cas', input: ['a', null], output: ['a', null] });
+  // Found nothing and left nothing: a read of the absent value.
+  assert.deepEqual(answeredReadingWrite(null, null), { f: 'read', input: null, output: null });
+});
+
 test('pairing rejects a completion with nothing pending and a second invoke while one is pending', () => {
   const invoke = { process: 1, type: 'invoke', f: 'write', key: 'x', value: 'a', time: 1 } as const;
   assert.throws(
@@ -84,6 +137,25 @@ test('pairing rejects a completion with nothing pending and a second invoke whil
   assert.throws(
     () => pairOperations([invoke, { ...invoke, type: 'ok', key: 'y' }]),
     /does not match event 1/,
+  );
+  assert.throws(
+    () => pairOperations([invoke, { ...invoke, type: 'ok', f: 'append', value: 1 }]),
+    /line 2: completion append x does not match event 1/,
+  );
+  assert.throws(
+    () =>
+      pairOperations([
+        { ...invoke, time: 5 },
+        { ...invoke, type: 'ok', time: 4 },
+      ]),
+    /line 2: completes before its invoke/,
+  );
+  assert.equal(
+    pairOperations([
+      { ...invoke, time: 5 },
+      { ...invoke, type: 'ok', time: 5 },
+    ])[0]?.ret,
+    5,
   );
 });
 

@@ -88,6 +88,25 @@ test('an acknowledged append a clear may have followed is no loss; one after eve
   );
 });
 
+test('a clear answered at the instant an append was invoked overlapped it, and may have followed it', () => {
+  const recorder = new HistoryRecorder();
+  const clear = recorder.invoke(2, 'clear', everyKey, null, 2);
+  const append = recorder.invoke(1, 'append', 'x', 'p1-1;', 3);
+  recorder.ok(clear, null, 3);
+  recorder.ok(append, 5, 4);
+  const later = recorder.invoke(1, 'append', 'x', 'p1-2;', 5);
+  recorder.ok(later, 5, 6);
+  const operations = expandClears(pairOperations(recorder.events()));
+  assert.deepEqual(
+    checkNoLostWrites(operations, new Map([['x', 'p1-2;']])).map(({ token }) => token),
+    [],
+  );
+  assert.deepEqual(
+    checkNoLostWrites(operations, new Map([['x', 'p1-1;']])).map(({ token }) => token),
+    ['p1-2;'],
+  );
+});
+
 test('clearMayHaveTakenIn names the tokens of appends a clear of their key may have come after', () => {
   const recorder = new HistoryRecorder();
   const before = recorder.invoke(1, 'append', 'x', 'p1-1;', 0);

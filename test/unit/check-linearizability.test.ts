@@ -422,6 +422,8 @@ test('failures the model cannot judge are reported with their codes, not silentl
     { ...operation(5, 'cas', ['q', 'r'], null, [2, 3], 'fail'), error: 'OVERLOADED' },
     operation(6, 'cas', ['q', 'r'], null, [2, 3], 'fail'), // not swapped: modeled
     refused(7, 'incr', 1, [2, 3]), // NOT_AN_INTEGER from "a": modeled and legal
+    // Only writes are cancelled (a write that never ran): a read refused so is a finding.
+    { ...operation(8, 'read', null, null, [2, 3], 'fail'), error: 'REQUEST_CANCELLED' },
   ];
   const report = checkLinearizable(history);
   assert.equal(report.result, 'linearizable');
@@ -432,13 +434,14 @@ test('failures the model cannot judge are reported with their codes, not silentl
       ['incr', 'BAD_REQUEST', 1, 3],
       ['write', null, 1, 4],
       ['cas', 'OVERLOADED', 1, 5],
+      ['read', 'REQUEST_CANCELLED', 1, 8],
     ],
   );
   assert.equal(report.perKey.get('x')?.operations, 3);
   const limited = checkLinearizable(history, { valueSizeMaxBytes: 1 });
   assert.deepEqual(
     limited.unmodeledFailures.map(({ f, error }) => `${f} ${error}`),
-    ['incr BAD_REQUEST', 'write null', 'cas OVERLOADED'],
+    ['incr BAD_REQUEST', 'write null', 'cas OVERLOADED', 'read REQUEST_CANCELLED'],
   );
   assert.equal(limited.result, 'linearizable');
 });
@@ -570,4 +573,22 @@ test('a cas to null takes the value at one instant (GETDEL): two takers of one w
   // A take that left the value in place shows in the read after it.
   const kept = [write(1, 'a', [0, 1]), take(2, 'a', [2, 3]), read(3, 'a', [4, 5])];
   assert.equal(checkLinearizable(kept).result, 'not-linearizable');
+});
+
+// Histories reach the checker paired and validated (history.ts); one built by hand that the model
+// cannot read is refused by name rather than searched as something else.
+test('an operation whose input or output does not fit its function is refused, naming it', () => {
+  const malformed: readonly Operation[] = [
+    operation(1, 'read', null, 5, [0, 1]),
+    operation(1, 'write', 5, 5, [0, 1]),
+    operation(1, 'append', 5, 1, [0, 1]),
+    operation(1, 'append', 'a', 'a', [0, 1]),
+    operation(1, 'cas', 'a', 'a', [0, 1]),
+    operation(1, 'replace', 5, 5, [0, 1]),
+    operation(1, 'incr', '1', 1, [0, 1]),
+    operation(1, 'incr', 1, '1', [0, 1]),
+  ];
+  for (const bad of malformed) {
+    assert.throws(() => checkLinearizable([bad]), /^TypeError: malformed ok \w+ on "x"/, JSON.stringify(bad));
+  }
 });

@@ -52,6 +52,9 @@ test('anything that may delete the key before the scan ended excuses it, whateve
     op('cas', 'b', ['x', null], ['x', null], [5, 8], 'info'),
     op('write', 'c', 'x', 'x', [10, 20]),
     op('delete', 'c', null, null, [250, 260]),
+    // A clear (FLUSHALL) as expandClears leaves it: once per key.
+    op('write', 'd', 'x', 'x', [10, 20]),
+    op('clear', 'd', null, null, [120, 130]),
   ];
   const result = checkScans([scan([])], history, alone);
   assert.equal(result.keysDue, 1, 'only c: its delete came after the scan ended');
