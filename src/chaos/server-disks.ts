@@ -77,6 +77,8 @@ function installed(tool: string): boolean {
 
 /** How long a power cut's unmount is tried again while the killed process's files are let go. */
 const UNMOUNT_RETRY_MS = 5000;
+/** How long a power cut waits, once unmounted, for the kernel to let go of the shut-down file system. */
+const DETACH_WAIT_MS = 30_000;
 
 export class ServerDisks {
   /** Each frozen file system, by server name: the freeze command's run (a thaw waits for it). */
@@ -217,7 +219,30 @@ export class ServerDisks {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
+    await this.waitDetached(id);
     await run('mount', ['-o', 'loop', this.imagePath(id), root]);
+  }
+
+  /**
+   * Waits until no loop device holds `id`'s image. An unmount can return while the kernel still
+   * holds the shut-down file system (its loop device is let go with it); `mount -o loop` then reuses
+   * that device, and the kernel hands back the same shut-down file system rather than reading the
+   * image again, so every access fails with EIO (seen once in CI: no "recovery complete" in the
+   * kernel's log, and the restarted replica could not read its service.json).
+   */
+  private async waitDetached(id: string): Promise<void> {
+    const image = this.imagePath(id);
+    const endMs = performance.now() + DETACH_WAIT_MS;
+    for (;;) {
+      const { stdout } = await run('losetup', ['--associated', image]);
+      if (stdout.trim() === '') return;
+      if (performance.now() > endMs) {
+        throw new Error(
+          `${id}'s disk image is still attached (${stdout.trim()}) ${DETACH_WAIT_MS / 1000} s after its file system was unmounted`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** Thaws and unmounts every file system; the images stay, with the run's directory. */
