@@ -3,9 +3,10 @@
 // simulator. Each mutant (mutants.ts) removes or bends one rule of the compiled code; a copy of the
 // build holding it runs simulator seeds until one finds a violation, and with --tests one that no
 // seed caught runs the unit tests of its family (test/unit/protocol-*.test.ts for the core,
-// storage-*.test.ts for storage/..., check-*.test.ts for the checker) too. A mutant nothing
-// catches names a rule no fault of the swarm exercises and no test pins, or one that does nothing:
-// docs/TESTING.md ("Mutants of the core") records what each survivor was found to be.
+// storage-*.test.ts for storage/..., check-*.test.ts for the checker, client-*.test.ts for the
+// client) too. A mutant nothing catches names a rule no fault of the swarm exercises and no test
+// pins, or one that does nothing: docs/TESTING.md ("Mutants of the core") records what each
+// survivor was found to be.
 //
 // The copies live in the system's temporary directory, one per job, and are removed at the end.
 
@@ -142,6 +143,7 @@ const familyHarnesses: Readonly<Record<string, string>> = {
   protocol: "from './core-fixtures.js'",
   storage: "from './storage-fixtures.js'",
   check: "from '../../src/check/",
+  client: "from './client-fake-cluster.js'",
 };
 
 /** What a family's unit tests made of a build: null when every one passed. */
