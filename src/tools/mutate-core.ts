@@ -72,10 +72,14 @@ type Outcome =
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const distSource = join(packageRoot, 'dist', 'src');
 
-/** A copy of the build to run mutants in: dist copied, package.json and node_modules beside it. */
+/**
+ * A copy of the build to run mutants in: dist and bin (the CLI some tests run) copied,
+ * package.json and node_modules beside them.
+ */
 function makeCopy(): string {
   const copy = mkdtempSync(join(tmpdir(), 'understudy-mutate-'));
   cpSync(join(packageRoot, 'dist'), join(copy, 'dist'), { recursive: true });
+  cpSync(join(packageRoot, 'bin'), join(copy, 'bin'), { recursive: true });
   cpSync(join(packageRoot, 'package.json'), join(copy, 'package.json'));
   symlinkSync(join(packageRoot, 'node_modules'), join(copy, 'node_modules'), 'dir');
   return copy;
