@@ -8,7 +8,12 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRequestId, type ReadOptions, ReplicatedClient } from '../../src/client/index.js';
+import {
+  parseRequestId,
+  type ReadOptions,
+  ReplicatedClient,
+  type WriteOptions,
+} from '../../src/client/index.js';
 import {
   ConfigError,
   OutcomeUnknownError,
@@ -156,6 +161,35 @@ test('a refused operation rejects at once with RequestRefusedError', async () =>
   await close();
 });
 
+test('a session whose write was refused is given back: the next write uses it, with the next number', async () => {
+  const { client, replica, close } = await cluster(
+    scripted('write', [failure('NOT_AN_INTEGER'), success(1)]),
+  );
+  await assert.rejects(client.write(bytes('incr')), RequestRefusedError);
+  await client.write(bytes('put'));
+  assert.equal(replica.of('open-session').length, 1, 'a refusal settles the write: no new session');
+  assert.deepEqual(
+    replica.of('write').map(({ clientId, requestNumber }) => [clientId, requestNumber]),
+    [
+      [replica.of('open-session')[0]?.clientId, 1],
+      [replica.of('open-session')[0]?.clientId, 2],
+    ],
+  );
+  await close();
+});
+
+test('a durability the cluster does not know is a ConfigError, and nothing is sent', async () => {
+  const { client, replica, close } = await cluster(success(1));
+  const options = { durability: 'fast' } as unknown as WriteOptions;
+  await assert.rejects(client.write(bytes('op'), options), (error: unknown) => {
+    assert(error instanceof ConfigError);
+    assert.match(error.message, /durability must be one of 'sync', 'replicated', 'async', got fast/);
+    return true;
+  });
+  assert.equal(replica.requests.length, 0);
+  await close();
+});
+
 test('a write out of time is outcome-unknown, naming itself for request-status; its session is not reused', async () => {
   let silent = true;
   const { client, replica, close } = await cluster(
@@ -278,6 +312,9 @@ test('connect fails as UNAVAILABLE when no coordinator answers', async () => {
 test('a request id is split at its last "#"', () => {
   assert.deepEqual(parseRequestId('0b7e/3#7'), { clientId: '0b7e/3', requestNumber: 7 });
   assert.deepEqual(parseRequestId('a#b#12'), { clientId: 'a#b', requestNumber: 12 });
+  // The longest client id the cluster takes, 256 bytes (128 two-byte characters), is taken here too.
+  assert.deepEqual(parseRequestId(`${'é'.repeat(128)}#1`), { clientId: 'é'.repeat(128), requestNumber: 1 });
+  assert.throws(() => parseRequestId('#1'), /the client id before "#" is empty/);
 });
 
 for (const malformed of [
@@ -511,6 +548,11 @@ const badReadOptions: readonly (readonly [string, ReadOptions, RegExp])[] = [
     /maxStalenessMs must be/,
   ],
   ['a negative index', { read: 'any', minIndex: -3 }, /minIndex must be a non-negative integer/],
+  [
+    'read-your-writes that is no boolean',
+    { read: 'any', readYourWrites: 'yes' } as unknown as ReadOptions,
+    /readYourWrites must be a boolean, got "yes"/,
+  ],
   ['a NaN index', { read: 'any', minIndex: Number.NaN }, /minIndex must be/],
   ['a bound on a primary read', { maxStalenessMs: 10 }, /maxStalenessMs applies to read: 'any' only/],
   ['an index on a primary read', { read: 'primary', minIndex: 3 }, /minIndex applies to read: 'any' only/],

@@ -19,8 +19,12 @@ const snapshot: SnapshotInfo = {
   checksum: 7,
 };
 
-/** How the scripted primary treats a read: answer it, cut the connection, or answer damaged bytes. */
-type ReadScript = (offset: number, connection: number) => 'answer' | 'cut' | 'damage';
+/**
+ * How the scripted primary treats a read: answer it, cut the connection, or answer with one byte
+ * flipped under the checksum of the true bytes (`damage`), with the bytes of the next offset
+ * (`misplace`), or with the chunk's first half under that half's own checksum (`short`).
+ */
+type ReadScript = (offset: number, connection: number) => 'answer' | 'cut' | 'damage' | 'misplace' | 'short';
 
 /**
  * A primary that names `snapshot` to every save (or, `silent`, never answers one, as a primary that
@@ -50,9 +54,12 @@ async function scriptedPrimary(script: ReadScript, { replica = 'r1', silent = fa
           connection.destroy();
           return;
         }
-        const bytes = file.slice(message.offset, message.offset + Math.min(message.length, mebibyte));
-        const checksum = action === 'damage' ? crc32(bytes) ^ 1 : crc32(bytes);
-        connection.send({ type: 'save_chunk', id: message.id, offset: message.offset, bytes, checksum });
+        const offset = action === 'misplace' ? message.offset + 1 : message.offset;
+        const length = Math.min(message.length, mebibyte);
+        const bytes = file.slice(offset, offset + (action === 'short' ? length / 2 : length));
+        const checksum = crc32(bytes);
+        if (action === 'damage') bytes[0] = (bytes[0] ?? 0) ^ 1;
+        connection.send({ type: 'save_chunk', id: message.id, offset, bytes, checksum });
       };
     },
   });
@@ -111,22 +118,25 @@ test('a save whose connection is cut mid-file reads on from where the file stand
     },
   ));
 
-test('a damaged chunk is asked for again, and never written', () => {
-  let damaged = false;
-  return withPrimary(
-    (offset) => {
-      if (offset !== 2 * mebibyte || damaged) return 'answer';
-      damaged = true;
-      return 'damage';
-    },
-    async (client, seen) => {
-      const { sink, methods } = memorySink();
-      await client.saveSnapshot(methods);
-      assert.equal(seen.requests, 1);
-      assert.deepEqual(Buffer.concat(sink.chunks), Buffer.from(file));
-    },
-  );
-});
+for (const fault of ['damage', 'misplace', 'short'] as const) {
+  test(`a chunk that arrives wrong (${fault}) is asked for again, and never written`, () => {
+    let done = false;
+    return withPrimary(
+      (offset) => {
+        if (offset !== mebibyte || done) return 'answer';
+        done = true;
+        return fault;
+      },
+      async (client, seen) => {
+        const { sink, methods } = memorySink();
+        await client.saveSnapshot(methods);
+        assert.equal(seen.requests, 1);
+        assert.deepEqual(Buffer.concat(sink.chunks), Buffer.from(file));
+        assert.equal(seen.reads.filter((offset) => offset === mebibyte).length, 2, 'asked again once');
+      },
+    );
+  });
+}
 
 test('a chunk that keeps failing ends the attempt: the save starts over, then gives up at its deadline', () =>
   withPrimary(
