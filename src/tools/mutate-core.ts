@@ -26,8 +26,8 @@ const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--fi
   --files LIST       compiled files, relative to dist/src (default the core: ${defaultFilesText()})
   --only TEXT        only mutants whose id contains TEXT (ids: file:line:kind:n)
   --ids FILE         only the mutants whose ids FILE lists (the first word of each line)
-  --tests            a mutant no seed catches runs its family's unit tests too (for a file of
-                     protocol/, test/unit/protocol-*.test.js and the tests on its harness; so on)
+  --tests            a mutant no seed catches runs its family's unit tests too: for a file of
+                     <folder>/, test/unit/<folder>-*.test.js and the tests on that folder's harness
   --together         apply every mutant chosen at once, in one trial (two layers of one rule, say)
   --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default: five
                      times what the build took over the same seeds and tests, at least 60)
@@ -68,7 +68,7 @@ type Outcome =
   | { readonly hung: 'the seeds' | 'the unit tests' }
   | { readonly failed: string };
 
-/** The build's root (dist/..): the copies take its dist, package.json and node_modules. */
+/** The build's root (dist/..): the copies take its dist, bin, package.json and node_modules. */
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const distSource = join(packageRoot, 'dist', 'src');
 
@@ -156,7 +156,7 @@ type TestsOutcome = { readonly caughtByTest: string } | { readonly hung: 'the un
 /**
  * Runs the unit tests of the mutated files' families in the copy (for `protocol/...`,
  * `protocol-*.test.js` and the tests built on the core's harness, `format-level.test.js` among them;
- * for `storage/...`, `storage-*.test.js` and those on its fixtures): the first that fails names the
+ * likewise `storage/`, `check/` and `client/` with `familyHarnesses`): the first that fails names the
  * outcome; a run stopped at the time limit is told apart from a failure, since it has no exit code.
  */
 function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<TestsOutcome> {
