@@ -27,9 +27,8 @@ export const CHAOS_SESSIONS_MAX_CHOICES = [8, 16, 32] as const;
 /**
  * With the transfer-kill nemesis: every replica serves snapshots at this pace (`--transfer-rate`),
  * and CHAOS_BALLAST_KEYS values of CHAOS_BALLAST_VALUE_BYTES are written first, so a snapshot spans
- * five chunks and takes over a second to send. Not slower: a replica takes its next snapshot after a
- * quarter of the last one's size in log bytes, about every 4 s at a quick run's pace, and a learner
- * whose transfer takes longer than that never catches up (see docs/TESTING.md, the bugs found).
+ * five chunks and takes over a second to send. Not slower: a short run would end before a transfer
+ * did (and one paced below half the write rate starts over; see docs/OPERATIONS.md, state transfer).
  */
 export const CHAOS_TRANSFER_BYTES_PER_SECOND = 4 * 1024 * 1024;
 export const CHAOS_BALLAST_KEYS = 6;

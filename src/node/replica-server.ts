@@ -744,9 +744,9 @@ export class ReplicaServer {
         return;
       }
       case 'keep-snapshot': {
-        const { position } = operation;
+        const { position, retained } = operation;
         this.afterSnapshotWork(async () => {
-          await this.snapshots.keep(position);
+          await this.snapshots.keep(position, retained);
           crashIfAt('snapshot-kept');
           this.core.snapshotKept(position);
         });

@@ -32,8 +32,15 @@ export type StorageOperation =
    * payload is the state at `position`, still to be encoded: run its slices between other work.
    */
   | { readonly kind: 'snapshot'; readonly position: LogPosition; readonly payload: SnapshotEncoding }
-  /** The snapshot written aside is committed: make it the newest kept snapshot (rename, fsync). */
-  | { readonly kind: 'keep-snapshot'; readonly position: LogPosition }
+  /**
+   * The snapshot written aside is committed: make it the newest kept snapshot (rename, fsync). Of the
+   * older ones keep the one before it, and those at `retained` (a follower is receiving them).
+   */
+  | {
+      readonly kind: 'keep-snapshot';
+      readonly position: LogPosition;
+      readonly retained: readonly LogPosition[];
+    }
   /** The log up to `throughIndex` is covered by a kept snapshot: whole segments there may go. */
   | { readonly kind: 'compact'; readonly throughIndex: LogIndex }
   /** An installed snapshot replaced the log: drop all of it; it continues after `position`. */

@@ -169,6 +169,8 @@ interface SnapshotInProgress {
   readonly position: LogPosition;
   written: SnapshotInfo | null;
   keeping: boolean;
+  /** Older snapshots the shell was told to keep on beside it (a follower was receiving them). */
+  retained: readonly SnapshotInfo[];
 }
 
 type Answer =
@@ -238,8 +240,13 @@ export class Replica {
   // Snapshots.
   /** The newest snapshot kept on disk; the log's base is at or below it. */
   private savedSnapshot: SnapshotInfo | null = null;
-  /** The snapshots the shell keeps (the newest two), oldest first. */
-  private keptSnapshots: SnapshotInfo[] = [];
+  /**
+   * The snapshots the shell keeps, oldest first: the newest two, and older ones a follower is still
+   * receiving (keptSnapshotsPastReceivedMax). Each with the count of snapshots kept when it was.
+   */
+  private keptSnapshots: { readonly info: SnapshotInfo; readonly ordinal: number }[] = [];
+  /** Snapshots this process kept or installed: the ordinal of the next one. */
+  private snapshotsKept = 0;
   private snapshotInProgress: SnapshotInProgress | null = null;
   /** A save asked for a kept snapshot at this index or later (0: none asked); taken then whatever the log's size. */
   private saveWantedIndex = 0;
@@ -567,7 +574,7 @@ export class Replica {
     this.catchUp();
     const taking = this.snapshotInProgress;
     if (taking === null || taking.written === null || taking.position.index !== position.index) return;
-    this.noteKept(taking.written);
+    this.noteKept(taking.written, taking.retained);
     this.snapshotInProgress = null;
     // Durable in the snapshot even if the log has not synced its entries yet.
     this.raiseDurableIndex(position.index);
@@ -1180,7 +1187,7 @@ export class Replica {
     // newest), and the log after it: offering each newer one in turn, and trimming the log to it,
     // left a learner whose transfers outlast the gap between snapshots behind for ever (chaos seed 1).
     const offered = follower.offered;
-    const stillKept = offered !== null && this.keptSnapshots.some((kept) => sameSnapshot(kept, offered));
+    const stillKept = offered !== null && this.keptSnapshots.some((kept) => sameSnapshot(kept.info, offered));
     const snapshot = stillKept && offered.position.index >= this.log.base.index ? offered : newest;
     follower.offered = snapshot;
     follower.transferIndex = snapshot.position.index;
@@ -1839,7 +1846,7 @@ export class Replica {
     });
     this.logBytesSinceSnapshot = 0;
     this.snapshotRetryOwed = false;
-    this.snapshotInProgress = { position, written: null, keeping: false };
+    this.snapshotInProgress = { position, written: null, keeping: false, retained: [] };
     this.effects.storage.push({ kind: 'snapshot', position, payload });
   }
 
@@ -1853,7 +1860,12 @@ export class Replica {
     }
     if (this.commitIndex < taking.position.index) return;
     taking.keeping = true;
-    this.effects.storage.push({ kind: 'keep-snapshot', position: taking.position });
+    taking.retained = this.snapshotsBeingReceived();
+    this.effects.storage.push({
+      kind: 'keep-snapshot',
+      position: taking.position,
+      retained: taking.retained.map((info) => info.position),
+    });
   }
 
   /**
@@ -1879,10 +1891,41 @@ export class Replica {
     this.effects.storage.push({ kind: 'compact', throughIndex: position.index });
   }
 
-  /** A snapshot became the newest kept one; the shell keeps it and the one before it. */
-  private noteKept(info: SnapshotInfo): void {
+  /**
+   * A snapshot became the newest kept one; the shell keeps it, the one before it and those of
+   * `retained` it still had.
+   */
+  private noteKept(info: SnapshotInfo, retained: readonly SnapshotInfo[] = []): void {
     this.savedSnapshot = info;
-    this.keptSnapshots = [...this.keptSnapshots, info].slice(-keptSnapshotsMax);
+    this.snapshotsKept += 1;
+    const all = [...this.keptSnapshots, { info, ordinal: this.snapshotsKept }];
+    this.keptSnapshots = all.filter(
+      (kept, at) =>
+        at >= all.length - keptSnapshotsMax || retained.some((other) => sameSnapshot(other, kept.info)),
+    );
+  }
+
+  /**
+   * The older kept snapshots that followers are being offered, to keep on beside the next: a transfer
+   * slower than the pace of new snapshots still finishes (two kept were not enough when transfers
+   * were paced below twice the write rate: the learner never caught up), while a follower that never
+   * does pins one for at most keptSnapshotsPastReceivedMax newer ones, and the log after it.
+   */
+  private snapshotsBeingReceived(): SnapshotInfo[] {
+    if (this.role !== 'primary') return [];
+    const oldestKept = this.snapshotsKept + 1 - keptSnapshotsPastReceivedMax;
+    const older = this.keptSnapshots.slice(0, -1).filter(({ ordinal }) => ordinal >= oldestKept);
+    const received: SnapshotInfo[] = [];
+    for (const { info } of older) {
+      for (const follower of this.followers.values()) {
+        const offered = follower.offered;
+        if (follower.transferIndex >= 0 && offered !== null && sameSnapshot(offered, info)) {
+          received.push(info);
+          break;
+        }
+      }
+    }
+    return received;
   }
 
   private raiseDurableIndex(index: LogIndex): void {
@@ -2184,6 +2227,12 @@ function insertByIndex(queue: Waiter[], waiter: Waiter): void {
 const noUpdate = new Uint8Array(0);
 /** Snapshots a shell keeps: the newest, and the one before it (it may still be serving a transfer). */
 export const keptSnapshotsMax = 2;
+/**
+ * A snapshot a follower is receiving is kept on until this many newer ones were kept: with one taken
+ * after a quarter of the last one's size in log bytes, transfers paced at more than half the write
+ * rate (in bytes) finish, and the source then holds at most twice the state's size in log after it.
+ */
+export const keptSnapshotsPastReceivedMax = 8;
 
 /** Counted per entry towards the snapshot threshold, besides its update and result. */
 const entryOverheadBytes = 64;

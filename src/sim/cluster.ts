@@ -204,6 +204,8 @@ export interface StorageCounts {
   /** Snapshot writes that failed (snapshot-fail): the replica served on and tried again later. */
   snapshotsFailed: number;
   snapshotsKept: number;
+  /** Keeps that kept on an older snapshot besides the newest two: a follower was still receiving it. */
+  snapshotsRetained: number;
   transfersCompleted: number;
   /** Transfers that died with their receiver, their sender or the link between them. */
   transfersFailed: number;
@@ -259,6 +261,7 @@ export class SimCluster {
     snapshotsTaken: 0,
     snapshotsFailed: 0,
     snapshotsKept: 0,
+    snapshotsRetained: 0,
     transfersCompleted: 0,
     transfersFailed: 0,
     repairs: 0,
@@ -800,6 +803,7 @@ export class SimCluster {
         this.counts.snapshotsTaken += disk.snapshotsWritten.length;
         this.counts.snapshotsFailed += disk.snapshotsFailed.length;
         this.counts.snapshotsKept += disk.snapshotsKept.length;
+        this.counts.snapshotsRetained += disk.snapshotsRetained;
       }
       if (disk.kind === 'failed') {
         this.trace(`fsync failed on ${id}`);

@@ -60,6 +60,8 @@ export type DiskStep =
       /** Snapshots whose write failed (failSnapshotWrites): the shell removed the file and serves on. */
       readonly snapshotsFailed: readonly LogPosition[];
       readonly snapshotsKept: readonly LogPosition[];
+      /** Of those, keeps that kept on an older snapshot a follower was receiving. */
+      readonly snapshotsRetained: number;
     };
 
 /** The description a snapshot file of this payload would have. */
@@ -122,7 +124,7 @@ export class SimDisk {
   /** The snapshot written aside, not yet kept: a crash loses it. */
   private temporary: StoredSnapshot | null = null;
   /** Kept snapshots, oldest first. */
-  private readonly kept: StoredSnapshot[] = [];
+  private kept: StoredSnapshot[] = [];
   /** The synced log entry whose record `damage` flipped a bit of, until a start repairs it. */
   private damagedIndex: number | null = null;
   private damagedSnapshot = false;
@@ -203,7 +205,7 @@ export class SimDisk {
 
   /** A transferred snapshot, kept (durably) before the replica installs it. */
   keepTransferred(snapshot: StoredSnapshot): void {
-    this.keepSnapshot(snapshot);
+    this.keepSnapshot(snapshot, []);
   }
 
   /**
@@ -298,6 +300,7 @@ export class SimDisk {
       const snapshotsWritten: SnapshotInfo[] = [];
       const snapshotsFailed: LogPosition[] = [];
       const snapshotsKept: LogPosition[] = [];
+      let snapshotsRetained = 0;
       for (const write of this.syncing.writes) {
         if (write.kind === 'snapshot' && this.failSnapshotWrites) {
           this.temporary = null;
@@ -312,16 +315,17 @@ export class SimDisk {
         } else if (write.kind === 'keep-snapshot') {
           const temporary = this.temporary;
           if (temporary !== null && temporary.info.position.index === write.position.index) {
-            this.keepSnapshot(temporary);
+            this.keepSnapshot(temporary, write.retained);
             this.temporary = null;
             snapshotsKept.push(write.position);
+            if (write.retained.length > 0) snapshotsRetained += 1;
           }
         } else {
           this.apply(write);
         }
       }
       this.syncing = null;
-      result = { kind: 'synced', snapshotsWritten, snapshotsFailed, snapshotsKept };
+      result = { kind: 'synced', snapshotsWritten, snapshotsFailed, snapshotsKept, snapshotsRetained };
     }
     if (this.syncing === null && this.queued.length > 0) {
       this.syncing = {
@@ -418,7 +422,8 @@ export class SimDisk {
     this.imageBytes = offset + (this.chunks.at(-1)?.length ?? 0);
   }
 
-  private keepSnapshot(snapshot: StoredSnapshot): void {
+  /** Keeps the newest keptSnapshotsMax, and older ones at `retained`, as SnapshotStore.keep() does. */
+  private keepSnapshot(snapshot: StoredSnapshot, retained: readonly LogPosition[]): void {
     const index = this.kept.findIndex((kept) => kept.info.position.index >= snapshot.info.position.index);
     if (index >= 0 && this.kept[index]?.info.position.index === snapshot.info.position.index) {
       this.kept[index] = snapshot;
@@ -427,7 +432,10 @@ export class SimDisk {
     } else {
       this.kept.push(snapshot);
     }
-    if (this.kept.length > keptSnapshotsMax) this.kept.splice(0, this.kept.length - keptSnapshotsMax);
+    const held = ({ info }: StoredSnapshot): boolean =>
+      retained.some(({ view, index }) => info.position.view === view && info.position.index === index);
+    const newestFrom = this.kept.length - keptSnapshotsMax;
+    this.kept = this.kept.filter((kept, at) => at >= newestFrom || held(kept));
   }
 
   /** Encodes the operations as the real log writes them: each record claims what was fsynced before. */

@@ -11,7 +11,9 @@
 //   then renamed, and the rename is made durable before keep() resolves, so before the caller may
 //   compact the log through it.
 // - The newest two are kept: the newest is what the log continues, and the one before may still be
-//   serving a transfer to a learner (readChunk of a deleted one throws SnapshotGoneError).
+//   serving a transfer to a learner (readChunk of a deleted one throws SnapshotGoneError). So are
+//   older ones the core says a follower is still receiving (keep()'s `retained`), until a later keep
+//   no longer names them.
 // - At open, the newest file that verifies is loaded. Newer ones that fail are damage: reported, and
 //   set aside (renamed, never deleted). Older ones are not read: they verify when they are needed.
 // - One write() or keep() at a time; writes never block the event loop (a snapshot may be large).
@@ -259,9 +261,10 @@ export class SnapshotStore {
 
   /**
    * Renames snapshot.tmp (which must hold `position`) to its kept name, durably; then deletes all but
-   * the newest keptSnapshotsMax. Once it resolves, the log may be compacted through position.index.
+   * the newest keptSnapshotsMax and those at `retained` (a follower is receiving them). Once it
+   * resolves, the log may be compacted through position.index.
    */
-  async keep(position: LogPosition): Promise<void> {
+  async keep(position: LogPosition, retained: readonly LogPosition[] = []): Promise<void> {
     assert(!this.temporaryBusy, 'one snapshot write or keep at a time');
     const written = this.written;
     assert(written !== null && samePosition(written.position, position), 'keep() follows the write() of it');
@@ -277,7 +280,7 @@ export class SnapshotStore {
       this.written = null;
       await fsyncDirectoryAsync(this.directory);
       this.addKept({ name, info: written });
-      await this.deleteAllButNewest();
+      await this.deleteAllButNewest(retained);
     } finally {
       this.temporaryBusy = false;
     }
@@ -367,7 +370,7 @@ export class SnapshotStore {
     const name = snapshotFileName(progress.info.position);
     const received = await this.transfer.finish(path.join(this.directory, name));
     this.addKept({ name, info: received.info });
-    await this.deleteAllButNewest();
+    await this.deleteAllButNewest([]);
     return received;
   }
 
@@ -387,9 +390,12 @@ export class SnapshotStore {
     this.kept.sort((a, b) => newestFirst(a.info.position, b.info.position));
   }
 
-  private async deleteAllButNewest(): Promise<void> {
-    const deleted = this.kept.splice(keptSnapshotsMax);
+  private async deleteAllButNewest(retained: readonly LogPosition[]): Promise<void> {
+    const held = (kept: KeptSnapshot): boolean =>
+      retained.some((position) => samePosition(position, kept.info.position));
+    const deleted = this.kept.filter((kept, at) => at >= keptSnapshotsMax && !held(kept));
     if (deleted.length === 0) return;
+    for (const gone of deleted) this.kept.splice(this.kept.indexOf(gone), 1);
     for (const { name } of deleted) await fs.promises.rm(path.join(this.directory, name), { force: true });
     await fsyncDirectoryAsync(this.directory);
   }

@@ -10,7 +10,11 @@ import { defaultProtocolConfig, type ProtocolConfig } from '../../src/protocol/c
 import type { StorageOperation } from '../../src/protocol/effects.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { ClientReply, ClientRequest, LostEntry, PeerMessage } from '../../src/protocol/messages.js';
-import type { StoredSnapshot } from '../../src/protocol/replica.js';
+import {
+  keptSnapshotsMax,
+  keptSnapshotsPastReceivedMax,
+  type StoredSnapshot,
+} from '../../src/protocol/replica.js';
 import { SessionTable } from '../../src/protocol/sessions.js';
 import { encodeSnapshotPayload } from '../../src/protocol/snapshot-payload.js';
 import { finishSnapshot } from '../../src/protocol/state-machine.js';
@@ -985,6 +989,52 @@ test('chaos seed 1: a learner keeps being offered the snapshot it is fetching wh
   const again = learner.harness.transfers.at(-1)?.snapshot;
   assert.equal(again?.position.index, first.position.index, 'the same snapshot is offered again');
   assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'and the log after it is kept');
+});
+
+test('a snapshot a follower is receiving stays kept past two newer ones, and the log after it, up to a bound', () => {
+  const { primary, backup } = pair();
+  primary.tick(2);
+  pump([primary, backup]);
+  const learner = new Node(r3);
+  const joined = view(3, r1, [r2], [r3]);
+  learner.harness.adopt(joined);
+  backup.harness.adopt(joined);
+  primary.harness.lead(joined);
+  pump([primary, backup, learner]);
+  const first = learner.harness.transfers.at(-1)?.snapshot;
+  assert.ok(first !== undefined, 'offered a snapshot');
+  const offered = () => {
+    primary.tick(config().followerHeartbeatTicks);
+    pump([primary, backup, learner]);
+    return learner.harness.transfers.at(-1)?.snapshot.position.index;
+  };
+  // A transfer paced slower than the writes: newer snapshots are kept while the learner still fetches.
+  let requestNumber = 2;
+  const keepNewer = (count: number) => {
+    for (let kept = 0; kept < count; kept++) {
+      const before = primary.replica.status().snapshot?.position.index ?? 0;
+      write(primary, 'writer', requestNumber, 'k', `v${requestNumber}`);
+      requestNumber += 1;
+      pump([primary, backup], (message) => message.type === 'snapshot_offer');
+      primary.tick(2);
+      pump([primary, backup], (message) => message.type === 'snapshot_offer');
+      assert.ok((primary.replica.status().snapshot?.position.index ?? 0) > before, 'a newer snapshot kept');
+    }
+  };
+  const retained = () =>
+    primary.stored.flatMap((operation) => (operation.kind === 'keep-snapshot' ? [operation] : [])).at(-1)
+      ?.retained;
+  keepNewer(keptSnapshotsMax + 1);
+  assert.equal(offered(), first.position.index, 'the same snapshot is offered again');
+  assert.deepEqual(retained(), [first.position], 'the shell is told to keep it');
+  assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'and the log after it');
+  keepNewer(keptSnapshotsPastReceivedMax - keptSnapshotsMax - 1);
+  assert.equal(offered(), first.position.index, `kept until ${keptSnapshotsPastReceivedMax} newer ones`);
+  keepNewer(1);
+  assert.deepEqual(retained(), [], 'then the shell may delete it');
+  const newest = primary.replica.status().snapshot?.position.index;
+  assert.equal(offered(), newest, 'and the learner is offered the newest');
+  assert.ok(primary.replica.status().logBaseIndex > first.position.index, 'the log after it goes');
 });
 
 // ---- times to live -----------------------------------------------------------------------------

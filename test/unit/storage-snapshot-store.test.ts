@@ -257,6 +257,28 @@ test('keep() retains only the two newest snapshots', async () => {
   });
 });
 
+test('keep() retains an older snapshot it is told a follower receives, until a later keep() leaves it out', async () => {
+  await withDirectory(async (directory) => {
+    const { store } = SnapshotStore.open(directory);
+    const received = await writeAndKeep(store, at(10));
+    await writeAndKeep(store, at(20));
+    for (const index of [30, 40]) {
+      await store.write(at(index), encodedSnapshot(payloadAt(index)));
+      await store.keep(at(index), [at(10)]);
+    }
+    assert.deepStrictEqual(
+      filesIn(directory),
+      [10, 30, 40].map((index) => snapshotFileName(at(index))),
+    );
+    assert.ok(store.has(received), 'still kept');
+    const chunk = await store.readChunk(received, 0, 16);
+    assert.equal(chunk.length, 16, 'and still served');
+    await writeAndKeep(store, at(50));
+    assert.deepStrictEqual(filesIn(directory), [snapshotFileName(at(40)), snapshotFileName(at(50))]);
+    assert.equal(store.has(received), false);
+  });
+});
+
 test('a snapshot.tmp left by a crash before keep() is deleted at open', async () => {
   await withDirectory(async (directory) => {
     const { store } = SnapshotStore.open(directory);
