@@ -142,6 +142,8 @@ interface Follower {
   matchIndex: LogIndex;
   /** Highest index the follower acknowledged as matching and in its memory (≥ matchIndex). */
   receivedIndex: LogIndex;
+  /** Where its last sync found its log to match ours (0 before one): the log after it is what it needs. */
+  syncMatch: LogIndex;
   /** Next index to send. */
   nextIndex: LogIndex;
   /** The follower answered in this view, so `nextIndex` is grounded in its real log. */
@@ -779,6 +781,7 @@ export class Replica {
     return {
       matchIndex: logIndex(0),
       receivedIndex: logIndex(0),
+      syncMatch: logIndex(0),
       nextIndex: logIndex(this.log.lastIndex + 1),
       confirmed: false,
       synced: false,
@@ -1297,6 +1300,7 @@ export class Replica {
     if (match < follower.receivedIndex)
       follower.receivedIndex = logIndex(Math.max(match, follower.matchIndex));
     follower.confirmed = true;
+    follower.syncMatch = match;
     follower.nextIndex = logIndex(match + 1);
     follower.lastProgressTick = this.now;
     follower.readsFormatLevel = message.formatLevel;
@@ -1879,8 +1883,12 @@ export class Replica {
     let floor: number = Math.min(saved.position.index, this.appliedIndex);
     if (this.role === 'primary') {
       for (const follower of this.followers.values()) {
+        // What it holds: what it acknowledged, or where its sync matched (a learner that installed a
+        // snapshot acknowledges nothing until entries after it reach it; chaos at 512 KiB/s compacted
+        // them away between, and the learner was offered a new snapshot the moment it had one).
+        const holds = Math.max(follower.matchIndex, follower.syncMatch);
         if (follower.transferIndex >= 0) floor = Math.min(floor, follower.transferIndex);
-        else if (follower.matchIndex >= this.log.base.index) floor = Math.min(floor, follower.matchIndex);
+        else if (holds >= this.log.base.index) floor = Math.min(floor, holds);
       }
     }
     if (floor <= this.log.base.index) return;

@@ -25,6 +25,7 @@ import {
   type Entry,
   logIndex,
   type ReplicaId,
+  sameSnapshot,
   type View,
   viewNumber,
 } from '../../src/protocol/types.js';
@@ -991,7 +992,11 @@ test('chaos seed 1: a learner keeps being offered the snapshot it is fetching wh
   assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'and the log after it is kept');
 });
 
-test('a snapshot a follower is receiving stays kept past two newer ones, and the log after it, up to a bound', () => {
+/**
+ * r3 joins with an empty directory and is offered r1's snapshot; `keepNewer` then has the primary keep
+ * newer snapshots while the learner still fetches (a transfer paced slower than the writes).
+ */
+function slowLearner() {
   const { primary, backup } = pair();
   primary.tick(2);
   pump([primary, backup]);
@@ -1003,12 +1008,6 @@ test('a snapshot a follower is receiving stays kept past two newer ones, and the
   pump([primary, backup, learner]);
   const first = learner.harness.transfers.at(-1)?.snapshot;
   assert.ok(first !== undefined, 'offered a snapshot');
-  const offered = () => {
-    primary.tick(config().followerHeartbeatTicks);
-    pump([primary, backup, learner]);
-    return learner.harness.transfers.at(-1)?.snapshot.position.index;
-  };
-  // A transfer paced slower than the writes: newer snapshots are kept while the learner still fetches.
   let requestNumber = 2;
   const keepNewer = (count: number) => {
     for (let kept = 0; kept < count; kept++) {
@@ -1020,6 +1019,17 @@ test('a snapshot a follower is receiving stays kept past two newer ones, and the
       pump([primary, backup], (message) => message.type === 'snapshot_offer');
       assert.ok((primary.replica.status().snapshot?.position.index ?? 0) > before, 'a newer snapshot kept');
     }
+  };
+  const lastValue = () => `v${requestNumber - 1}`;
+  return { primary, backup, learner, first, keepNewer, lastValue };
+}
+
+test('a snapshot a follower is receiving stays kept past two newer ones, and the log after it, up to a bound', () => {
+  const { primary, backup, learner, first, keepNewer } = slowLearner();
+  const offered = () => {
+    primary.tick(config().followerHeartbeatTicks);
+    pump([primary, backup, learner]);
+    return learner.harness.transfers.at(-1)?.snapshot.position.index;
   };
   const retained = () =>
     primary.stored.flatMap((operation) => (operation.kind === 'keep-snapshot' ? [operation] : [])).at(-1)
@@ -1035,6 +1045,28 @@ test('a snapshot a follower is receiving stays kept past two newer ones, and the
   const newest = primary.replica.status().snapshot?.position.index;
   assert.equal(offered(), newest, 'and the learner is offered the newest');
   assert.ok(primary.replica.status().logBaseIndex > first.position.index, 'the log after it goes');
+});
+
+test('a learner that installed its snapshot keeps the log after it at the primary until it acknowledges entries', () => {
+  // Chaos at 512 KiB/s: a learner installed a snapshot it had fetched for 13 s; its sync ended the
+  // transfer at the primary before any entry was acknowledged, a save's snapshot was kept in between,
+  // and the compaction took the log after the installed snapshot: it was offered a new one at once.
+  const { primary, backup, learner, first, keepNewer, lastValue } = slowLearner();
+  keepNewer(keptSnapshotsMax + 1);
+  const snapshot = primary.kept.find((kept) => sameSnapshot(kept.info, first));
+  assert.ok(snapshot !== undefined, 'still kept');
+  learner.kept.push(snapshot);
+  learner.replica.installSnapshot(snapshot);
+  pump([primary, learner], (message) => message.type === 'prepare'); // its sync, and nothing more
+  keepNewer(1);
+  assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'the log after it stays');
+  const transfers = learner.harness.transfers.length;
+  for (let beat = 0; beat < 10; beat++) {
+    primary.tick(config().followerHeartbeatTicks);
+    pump([primary, backup, learner]);
+  }
+  assert.equal(learner.get('k'), lastValue(), 'the learner caught up from the log');
+  assert.equal(learner.harness.transfers.length, transfers, 'offered no other snapshot');
 });
 
 // ---- times to live -----------------------------------------------------------------------------
