@@ -746,7 +746,7 @@ export class ReplicaServer {
       case 'keep-snapshot': {
         const { position, retained } = operation;
         this.afterSnapshotWork(async () => {
-          await this.snapshots.keep(position, retained);
+          await this.snapshots.keep(position, [...retained, ...this.saves.beingRead()]);
           crashIfAt('snapshot-kept');
           this.core.snapshotKept(position);
         });

@@ -10,7 +10,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { SaveClientMessage, SaveRefused } from '../protocol/messages.js';
 import type { SaveAnswer } from '../protocol/replica.js';
 import type { ServiceIdentity } from '../protocol/service-identity.js';
-import type { LogIndex, ReplicaId, Role, SnapshotInfo } from '../protocol/types.js';
+import type { LogIndex, LogPosition, ReplicaId, Role, SnapshotInfo } from '../protocol/types.js';
 import { countRequestRefusal, type MessageConnection, type Principal } from '../transport/index.js';
 import type { Logger } from './logger.js';
 import type { SnapshotServer } from './snapshot-transfer.js';
@@ -22,6 +22,11 @@ import type { SnapshotServer } from './snapshot-transfer.js';
 export const saveWaitMsDefault = 60_000;
 /** Saves one replica waits on at once; more are refused OVERLOADED. */
 const pendingSavesMax = 16;
+/**
+ * A snapshot a save read a chunk of within this long is kept on past two newer ones (beingRead): a
+ * save asks again within 30 s of a chunk it lacks, so one that stays silent longer has given up.
+ */
+export const saveReadKeepsMs = 60_000;
 
 /** What a save needs of its client's connection. */
 export type SaveConnection = Pick<MessageConnection, 'send' | 'isClosed'>;
@@ -51,6 +56,8 @@ export interface SnapshotSavesOptions {
 
 export class SnapshotSaves {
   private readonly pending: PendingSave[] = [];
+  /** The snapshots saves read, by file name's position, with when a chunk of each was last asked for. */
+  private readonly reading = new Map<string, { readonly position: LogPosition; lastReadMs: number }>();
   private readonly clock: () => number;
   private readonly waitMs: number;
 
@@ -82,6 +89,7 @@ export class SnapshotSaves {
         );
         return;
       }
+      this.noteRead(snapshot.position);
       this.options.server.onRead(
         {
           kind: 'save',
@@ -174,6 +182,25 @@ export class SnapshotSaves {
       );
     }
     this.pending.length = 0;
+  }
+
+  /**
+   * The snapshots saves are reading (a chunk asked for within saveReadKeepsMs): the store keeps them
+   * on at its next keep, so a save slower than two new snapshots (paced by --transfer-rate) finishes.
+   */
+  beingRead(): LogPosition[] {
+    const now = this.clock();
+    for (const [key, read] of this.reading) {
+      if (now - read.lastReadMs > saveReadKeepsMs) this.reading.delete(key);
+    }
+    return [...this.reading.values()].map((read) => read.position);
+  }
+
+  private noteRead(position: LogPosition): void {
+    const key = `${position.view}/${position.index}`;
+    const read = this.reading.get(key);
+    if (read === undefined) this.reading.set(key, { position, lastReadMs: this.clock() });
+    else read.lastReadMs = this.clock();
   }
 
   private ready(save: PendingSave, snapshot: SnapshotInfo): void {

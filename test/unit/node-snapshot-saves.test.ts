@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { createLogger } from '../../src/node/logger.js';
-import { type SaveConnection, SnapshotSaves } from '../../src/node/snapshot-saves.js';
+import { type SaveConnection, SnapshotSaves, saveReadKeepsMs } from '../../src/node/snapshot-saves.js';
 import { SnapshotServer } from '../../src/node/snapshot-transfer.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { SaveReply } from '../../src/protocol/messages.js';
@@ -167,4 +167,32 @@ test("a save's reads are served under their call ids, checked, and refused for a
   });
   const unauthorized = connection.sent.at(-1);
   assert.ok(unauthorized?.type === 'save_refused' && unauthorized.code === ErrorCode.notAuthorized);
+});
+
+test('the snapshots saves read are named to the store to keep on, until no save asked for a chunk of one for a minute', () => {
+  const { state, saves } = shell();
+  const connection = new Connection();
+  const read = (snapshot: SnapshotInfo, id: number, offset: number) =>
+    saves.onMessage(connection, admin, { type: 'save_read', id, snapshot, offset, length: 4 });
+  assert.deepEqual(saves.beingRead(), []);
+  read(snapshotAt(30), 1, 0);
+  state.now += saveReadKeepsMs / 2;
+  read(snapshotAt(50), 2, 0);
+  assert.deepEqual(saves.beingRead(), [snapshotAt(30).position, snapshotAt(50).position]);
+  state.now += saveReadKeepsMs / 2;
+  read(snapshotAt(30), 3, 4);
+  state.now += saveReadKeepsMs / 2 + 1;
+  assert.deepEqual(saves.beingRead(), [snapshotAt(30).position], 'the save of 50 stopped asking');
+  read(snapshotAt(30), 4, 8);
+  saves.onMessage(connection, client, {
+    type: 'save_read',
+    id: 5,
+    snapshot: snapshotAt(70),
+    offset: 0,
+    length: 4,
+  });
+  read({ ...snapshotAt(80), sizeBytes: 4 }, 6, 5);
+  assert.deepEqual(saves.beingRead(), [snapshotAt(30).position], 'refused reads keep nothing');
+  state.now += saveReadKeepsMs + 1;
+  assert.deepEqual(saves.beingRead(), []);
 });
