@@ -1187,8 +1187,9 @@ export class Replica {
     assert(view !== null, 'a primary has a view');
     assert(newest !== null, 'a log with a base has a snapshot');
     // Keep offering the snapshot a follower may be fetching while the shell still keeps it (the two
-    // newest), and the log after it: offering each newer one in turn, and trimming the log to it,
-    // left a learner whose transfers outlast the gap between snapshots behind for ever (chaos seed 1).
+    // newest, or one kept on for it: snapshotsBeingReceived), and the log after it: offering each
+    // newer one in turn, and trimming the log to it, left a learner whose transfers outlast the gap
+    // between snapshots behind for ever (chaos seed 1).
     const offered = follower.offered;
     const stillKept = offered !== null && this.keptSnapshots.some((kept) => sameSnapshot(kept.info, offered));
     const snapshot = stillKept && offered.position.index >= this.log.base.index ? offered : newest;
