@@ -742,7 +742,12 @@ export class Replica {
       const follower = this.followers.get(id);
       const forget = view.learners.includes(id) && this.testOnlyFaults.actOnReportsOfAnyView !== true;
       if (follower === undefined || forget) {
-        this.followers.set(id, this.newFollower());
+        const fresh = this.newFollower();
+        // Its reports are forgotten, not the snapshot we offered it: a transfer under way goes on
+        // (and keeps it kept) in the new view, instead of starting over at a newer snapshot.
+        fresh.offered = follower?.offered ?? null;
+        fresh.transferIndex = follower?.transferIndex ?? -1;
+        this.followers.set(id, fresh);
         continue;
       }
       if (view.backups.includes(id) || this.testOnlyFaults.actOnReportsOfAnyView !== true)

@@ -1029,6 +1029,20 @@ test('a snapshot a follower is receiving stays kept past two newer ones, and the
   assert.ok(primary.replica.status().logBaseIndex > first.position.index, 'the log after it goes');
 });
 
+test('a learner still receiving its snapshot in a new view is offered the same one, kept on for it', () => {
+  const { primary, backup, learner, first, keepNewer } = slowLearner();
+  keepNewer(1);
+  const next = view(4, r1, [r2], [r3]);
+  for (const follower of [backup, learner]) follower.harness.adopt(next);
+  primary.harness.lead(next);
+  pump([primary, backup, learner], (message) => message.type === 'snapshot_offer');
+  keepNewer(keptSnapshotsMax);
+  primary.tick(config().followerHeartbeatTicks);
+  pump([primary, backup, learner]);
+  assert.equal(learner.harness.transfers.at(-1)?.snapshot.position.index, first.position.index);
+  assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'and the log after it');
+});
+
 test('a learner that installed its snapshot keeps the log after it at the primary until it acknowledges entries', () => {
   // Chaos at 512 KiB/s: a learner installed a snapshot it had fetched for 13 s; its sync ended the
   // transfer at the primary before any entry was acknowledged, a save's snapshot was kept in between,
