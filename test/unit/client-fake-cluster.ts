@@ -49,6 +49,8 @@ export const withSessions =
 
 export interface FakeReplica extends Listener {
   readonly requests: ClientRequest[];
+  /** Connections open to it now. */
+  readonly connections: { open: number };
   /** The requests of one kind, in arrival order. */
   of(kind: ClientRequest['kind']): ClientRequest[];
 }
@@ -56,12 +58,17 @@ export interface FakeReplica extends Listener {
 /** A replica that answers each request with `answer` and records it. */
 export async function fakeReplica(answer: Answer): Promise<FakeReplica> {
   const requests: ClientRequest[] = [];
+  const connections = { open: 0 };
   const listener = await listen({
     host: '127.0.0.1',
     port: 0,
     clusterId,
     frameSizeMaxBytes,
     onConnection: (_peer, connection) => {
+      connections.open += 1;
+      connection.onClose = () => {
+        connections.open -= 1;
+      };
       connection.onMessage = (message) => {
         const request = parseClientRequest(message);
         requests.push(request);
@@ -72,6 +79,7 @@ export async function fakeReplica(answer: Answer): Promise<FakeReplica> {
   });
   return Object.assign(listener, {
     requests,
+    connections,
     of: (kind: ClientRequest['kind']) => requests.filter((request) => request.kind === kind),
   });
 }

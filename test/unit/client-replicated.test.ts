@@ -452,6 +452,26 @@ test("an 'any' read answered STALE moves on to the next member", async () => {
   await close();
 });
 
+test('a member the view no longer names has its connection closed at the next refresh', async () => {
+  const { client, b1, b2, coordinator, close } = await threeMembers({
+    primary: scripted('read', [success(1), failure('NOT_PRIMARY'), success(1)]),
+    b1: success(1),
+    b2: success(1),
+  });
+  try {
+    for (let k = 0; k < 3; k += 1) await client.read(bytes('get'), { read: 'any' });
+    assert.deepEqual([b1.connections.open, b2.connections.open], [1, 1]);
+    coordinator.members = coordinator.members.filter((member) => member.address !== b2.address);
+    // NOT_PRIMARY: the client asks the coordinator for the view again, which no longer names r3.
+    await client.read(bytes('get'));
+    const deadline = Date.now() + 10_000;
+    while (b2.connections.open > 0 && Date.now() < deadline) await new Promise((go) => setTimeout(go, 10));
+    assert.deepEqual([b1.connections.open, b2.connections.open], [1, 0]);
+  } finally {
+    await close();
+  }
+});
+
 test("an 'any' read that finds every member stale asks the coordinator again and goes on", async () => {
   const fresh = await fakeReplica(success(1));
   let coordinator: FakeCoordinator | undefined;
