@@ -224,7 +224,7 @@ export function runSeed(seed: number, options: SeedOptions = {}): SeedResult {
     expiry: { probability: expiryProbability, seed: seed ^ 0x0e_a1e5, nowMs, violations },
     // Scans in some seeds, drawn apart: the others run as they did before scans. Under this constant
     // none of the seeds the broken-build tests name (test/unit/sim.test.ts) draws scans, so each
-    // keeps the schedule that catches its bug (seed 65403 is the only one known for its rule).
+    // keeps the schedule that catches its bug (seed 65403 was then the only one known for its rule).
     ...(new Random(seed ^ 0x5ca7_63db).chance(scanSeedShare) ? { scans: { seed: seed ^ 0x05ca_0001 } } : {}),
     newerStringWrites,
     // Staged renames in half of those, drawn apart again, under a constant that draws them in none
