@@ -2,7 +2,7 @@
 // which log index a kept snapshot must reach to hold every write acknowledged so far, and takes one
 // if its newest kept snapshot is older (Replica.requestSave). This waits for the snapshot store to
 // keep one that far, names it to the client, and serves the file's chunks through the replica's
-// SnapshotServer, so saves and learners share one queue and one pace (`--transfer-rate`).
+// SnapshotServer, so saves and learners share one pace (`--transfer-rate`), learners' reads first.
 // When the replica asks for tokens, only an admin token may save: a snapshot holds every key and
 // every client's session.
 

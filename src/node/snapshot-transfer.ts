@@ -33,7 +33,7 @@ const stallMs = 3000;
  * tick): each would be refused again, with a warning.
  */
 export const noRoomRetryMs = 5000;
-/** Reads a source queues; more are dropped (the learner asks again). */
+/** Reads a source queues, of learners and of saves each; more are dropped (the reader asks again). */
 const queuedReadsMax = 64;
 
 /** Where a source reads snapshot files from. */
@@ -65,8 +65,18 @@ export type TransferDestination =
   | { readonly kind: 'learner'; readonly id: ReplicaId }
   | { readonly kind: 'save'; readonly reply: (message: SnapshotChunk | SnapshotGone) => void };
 
+interface QueuedRead {
+  readonly to: TransferDestination;
+  readonly read: SnapshotRead;
+}
+
 export class SnapshotServer {
-  private readonly queue: { readonly to: TransferDestination; readonly read: SnapshotRead }[] = [];
+  /**
+   * The reads waiting, learners' apart from saves': a learner's go first. A learner gives the cluster
+   * back a replica; a save is a copy, and under --transfer-rate the saves' reads (four in flight
+   * each, asked again by every attempt) held a learner at 0 bytes for a minute (chaos at 512 KiB/s).
+   */
+  private readonly queues: Record<TransferDestination['kind'], QueuedRead[]> = { learner: [], save: [] };
   /** The snapshot each learner was last sent, so that a transfer is logged at its start, not per chunk. */
   private readonly announced = new Map<ReplicaId, SnapshotInfo>();
   private serving = false;
@@ -83,22 +93,28 @@ export class SnapshotServer {
     private readonly chunkBytesMax = transferChunkBytesDefault,
   ) {}
 
-  /** Serves `read`; learners and saves share one queue and one pace (`--transfer-rate`). */
+  /** Serves `read`; learners and saves share one pace (`--transfer-rate`), learners first. */
   onRead(from: TransferDestination, read: SnapshotRead): void {
-    if (this.closed || this.queue.length >= queuedReadsMax) return;
-    this.queue.push({ to: from, read });
+    const queue = this.queues[from.kind];
+    if (this.closed || queue.length >= queuedReadsMax) return;
+    queue.push({ to: from, read });
     if (!this.serving) void this.serve();
   }
 
   close(): void {
     this.closed = true;
-    this.queue.length = 0;
+    this.queues.learner.length = 0;
+    this.queues.save.length = 0;
+  }
+
+  private next(): QueuedRead | undefined {
+    return this.queues.learner.shift() ?? this.queues.save.shift();
   }
 
   private async serve(): Promise<void> {
     this.serving = true;
     try {
-      for (let next = this.queue.shift(); next !== undefined && !this.closed; next = this.queue.shift()) {
+      for (let next = this.next(); next !== undefined && !this.closed; next = this.next()) {
         await this.answer(next.to, next.read);
       }
     } finally {

@@ -196,3 +196,30 @@ test('the snapshots saves read are named to the store to keep on, until no save 
   state.now += saveReadKeepsMs + 1;
   assert.deepEqual(saves.beingRead(), []);
 });
+
+test("a learner's reads are served before the saves' queued ahead of them", async () => {
+  const file = Uint8Array.from({ length: 64 }, (_, i) => i);
+  const served: string[] = [];
+  const server = new SnapshotServer(
+    { has: () => true, readChunk: async (_info, offset, length) => file.slice(offset, offset + length) },
+    (to, message) => {
+      if (message.type === 'snapshot_chunk') served.push(`${to}@${message.offset}`);
+    },
+    0,
+    silent,
+  );
+  const snapshot = snapshotAt(30, file.length);
+  const read = (offset: number) => ({ type: 'snapshot_read' as const, snapshot, offset, length: 8 });
+  const save = {
+    kind: 'save' as const,
+    reply: (message: { type: string; offset?: number }) => {
+      if (message.type === 'snapshot_chunk') served.push(`save@${message.offset}`);
+    },
+  };
+  for (const offset of [0, 8, 16]) server.onRead(save, read(offset));
+  for (const offset of [0, 8]) server.onRead({ kind: 'learner', id: replicaId('r3') }, read(offset));
+  while (served.length < 5) await new Promise<void>((resolve) => setImmediate(resolve));
+  // The first save read was being served when the learner asked; the learner's go next.
+  assert.deepEqual(served, ['save@0', 'r3@0', 'r3@8', 'save@8', 'save@16']);
+  server.close();
+});
