@@ -93,6 +93,7 @@ export class SnapshotSaves {
       this.options.server.onRead(
         {
           kind: 'save',
+          asker: connection,
           reply: (sent) => {
             if (sent.type === 'snapshot_chunk') {
               const { bytes, checksum } = sent;

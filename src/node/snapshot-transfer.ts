@@ -35,6 +35,11 @@ const stallMs = 3000;
 export const noRoomRetryMs = 5000;
 /** Reads a source queues, of learners and of saves each; more are dropped (the reader asks again). */
 const queuedReadsMax = 64;
+/**
+ * A save's read that waited this long is dropped unserved: its client asked again by then (after 30 s
+ * without the chunk), or gave up; serving it would spend the pace on bytes no one reads.
+ */
+export const saveReadWaitMaxMs = 30_000;
 
 /** Where a source reads snapshot files from. */
 export interface SnapshotSource {
@@ -63,11 +68,17 @@ type Send = (to: ReplicaId, message: TransferMessage) => void;
  */
 export type TransferDestination =
   | { readonly kind: 'learner'; readonly id: ReplicaId }
-  | { readonly kind: 'save'; readonly reply: (message: SnapshotChunk | SnapshotGone) => void };
+  | {
+      readonly kind: 'save';
+      /** Who asks (its connection): a read it asks again while the first still waits is dropped. */
+      readonly asker: object;
+      readonly reply: (message: SnapshotChunk | SnapshotGone) => void;
+    };
 
 interface QueuedRead {
   readonly to: TransferDestination;
   readonly read: SnapshotRead;
+  readonly queuedAtMs: number;
 }
 
 export class SnapshotServer {
@@ -91,13 +102,17 @@ export class SnapshotServer {
     private readonly bytesPerSecond: number,
     private readonly logger: Logger,
     private readonly chunkBytesMax = transferChunkBytesDefault,
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   /** Serves `read`; learners and saves share one pace (`--transfer-rate`), learners first. */
   onRead(from: TransferDestination, read: SnapshotRead): void {
     const queue = this.queues[from.kind];
     if (this.closed || queue.length >= queuedReadsMax) return;
-    queue.push({ to: from, read });
+    // A read asked again while the first waits (a learner's stall timer, a save's retry): one is
+    // enough. Paced below a chunk per stall interval, the copies filled the queue, each served.
+    if (queue.some((queued) => sameReader(queued.to, from) && sameRead(queued.read, read))) return;
+    queue.push({ to: from, read, queuedAtMs: this.clock() });
     if (!this.serving) void this.serve();
   }
 
@@ -108,7 +123,12 @@ export class SnapshotServer {
   }
 
   private next(): QueuedRead | undefined {
-    return this.queues.learner.shift() ?? this.queues.save.shift();
+    const learners = this.queues.learner.shift();
+    if (learners !== undefined) return learners;
+    const oldestKept = this.clock() - saveReadWaitMaxMs;
+    let save = this.queues.save.shift();
+    while (save !== undefined && save.queuedAtMs < oldestKept) save = this.queues.save.shift();
+    return save;
   }
 
   private async serve(): Promise<void> {
@@ -424,4 +444,14 @@ export class SnapshotFetcher {
     const bytesPerSecond = seconds > 0 ? (transfer.held - transfer.startedHeld) / seconds : 0;
     this.onProgress({ snapshot: transfer.snapshot, receivedBytes: transfer.held, bytesPerSecond });
   }
+}
+
+function sameReader(a: TransferDestination, b: TransferDestination): boolean {
+  return a.kind === 'learner'
+    ? b.kind === 'learner' && a.id === b.id
+    : b.kind === 'save' && a.asker === b.asker;
+}
+
+function sameRead(a: SnapshotRead, b: SnapshotRead): boolean {
+  return sameSnapshot(a.snapshot, b.snapshot) && a.offset === b.offset && a.length === b.length;
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { createLogger } from '../../src/node/logger.js';
 import { type SaveConnection, SnapshotSaves, saveReadKeepsMs } from '../../src/node/snapshot-saves.js';
-import { SnapshotServer } from '../../src/node/snapshot-transfer.js';
+import { SnapshotServer, saveReadWaitMaxMs } from '../../src/node/snapshot-transfer.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { SaveReply } from '../../src/protocol/messages.js';
 import type { SaveAnswer } from '../../src/protocol/replica.js';
@@ -197,9 +197,11 @@ test('the snapshots saves read are named to the store to keep on, until no save 
   assert.deepEqual(saves.beingRead(), []);
 });
 
-test("a learner's reads are served before the saves' queued ahead of them", async () => {
+/** A source of a 64-byte snapshot at pace 0, recording what it served to whom, on a clock the test moves. */
+function servingSource() {
   const file = Uint8Array.from({ length: 64 }, (_, i) => i);
   const served: string[] = [];
+  const clock = { now: 0 };
   const server = new SnapshotServer(
     { has: () => true, readChunk: async (_info, offset, length) => file.slice(offset, offset + length) },
     (to, message) => {
@@ -207,19 +209,54 @@ test("a learner's reads are served before the saves' queued ahead of them", asyn
     },
     0,
     silent,
+    undefined,
+    () => clock.now,
   );
   const snapshot = snapshotAt(30, file.length);
   const read = (offset: number) => ({ type: 'snapshot_read' as const, snapshot, offset, length: 8 });
-  const save = {
+  const save = (name: string) => ({
     kind: 'save' as const,
+    asker: { name },
     reply: (message: { type: string; offset?: number }) => {
-      if (message.type === 'snapshot_chunk') served.push(`save@${message.offset}`);
+      if (message.type === 'snapshot_chunk') served.push(`${name}@${message.offset}`);
     },
+  });
+  const learner = { kind: 'learner' as const, id: replicaId('r3') };
+  const servedCount = async (count: number) => {
+    while (served.length < count) await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
   };
-  for (const offset of [0, 8, 16]) server.onRead(save, read(offset));
-  for (const offset of [0, 8]) server.onRead({ kind: 'learner', id: replicaId('r3') }, read(offset));
-  while (served.length < 5) await new Promise<void>((resolve) => setImmediate(resolve));
+  return { server, served, clock, read, save, learner, servedCount };
+}
+
+test("a learner's reads are served before the saves' queued ahead of them", async () => {
+  const { server, served, read, save, learner, servedCount } = servingSource();
+  const saving = save('save');
+  for (const offset of [0, 8, 16]) server.onRead(saving, read(offset));
+  for (const offset of [0, 8]) server.onRead(learner, read(offset));
+  await servedCount(5);
   // The first save read was being served when the learner asked; the learner's go next.
   assert.deepEqual(served, ['save@0', 'r3@0', 'r3@8', 'save@8', 'save@16']);
+  server.close();
+});
+
+test("a read asked again while the first waits is served once; a save's read that waited 30 s is dropped", async () => {
+  const { server, served, clock, read, save, learner, servedCount } = servingSource();
+  const [a, b, c] = [save('a'), save('b'), save('c')];
+  server.onRead(a, read(0)); // served at once
+  server.onRead(a, read(8));
+  server.onRead(a, read(8)); // asked again: one is enough
+  server.onRead(b, read(8)); // another save's
+  server.onRead(learner, read(0));
+  server.onRead(learner, read(0));
+  await servedCount(4);
+  assert.deepEqual(served, ['a@0', 'r3@0', 'a@8', 'b@8']);
+  served.length = 0;
+  server.onRead(b, read(16)); // served at once
+  server.onRead(a, read(24));
+  clock.now += saveReadWaitMaxMs + 1; // a has asked again or given up by now
+  server.onRead(c, read(32));
+  await servedCount(2);
+  assert.deepEqual(served, ['b@16', 'c@32']);
   server.close();
 });
