@@ -66,7 +66,7 @@ import { type ChaosReport, failoverTimes, failures } from './report.js';
 import { noScans } from './scanner.js';
 import { SentinelWatch } from './sentinel-watch.js';
 import { type FileSystem, powerCutsUnavailable, serverDisksUnavailable } from './server-disks.js';
-import { checkHealedSave, noSaves } from './snapshot-saver.js';
+import { checkHealedSave, noSaves, SAVE_DEADLINE_MS } from './snapshot-saver.js';
 import { checkStaleness, STALENESS_SLACK_MS } from './staleness.js';
 import { sleepUnlessAborted, ViewMonitor } from './view-monitor.js';
 import {
@@ -349,7 +349,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const expiring = keysStillExpiring(finalReads, workload.expiringValues);
       expiry.stillExpiring = expiring.length;
       expiry.goneAfter = await checkKeysExpire(finalReader, expiring, problems, options.signal);
-      if (workload.saver !== null) await checkHealedSave(finalReader.coordinator, workload.saver, problems);
+      if (workload.saver !== null) {
+        // Paced, the save must be given the time to send the ballast twice over (at 256 KiB/s,
+        // 36 s): 20 s alone was a deadline no save could meet, not a save that never completes.
+        const pacedMs =
+          transferRate === null
+            ? 0
+            : ((2 * CHAOS_BALLAST_KEYS * CHAOS_BALLAST_VALUE_BYTES) / transferRate) * 1000;
+        const deadlineMs = SAVE_DEADLINE_MS + Math.ceil(pacedMs);
+        await checkHealedSave(finalReader.coordinator, workload.saver, problems, deadlineMs);
+      }
       const registers = workload;
       expiry.goneAtEnd = [...finalReads].filter(
         ([key, value]) => value === null && registers.registerWasWritten(key),

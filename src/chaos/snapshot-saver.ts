@@ -98,13 +98,16 @@ export class SnapshotSaver {
    * saver's own unless given: once the workload stopped, the run's check of a save with the cluster
    * healed brings its own). Returns why it failed, or null if it completed.
    */
-  async saveOnce(client: Pick<Client, 'saveSnapshot'> = this.options.client): Promise<string | null> {
+  async saveOnce(
+    client: Pick<Client, 'saveSnapshot'> = this.options.client,
+    deadlineMs = SAVE_DEADLINE_MS,
+  ): Promise<string | null> {
     const { directory, process, recorder, clock } = this.options;
     const file = join(directory, `save-${++this.saved}.snap`);
     this.counts.asked += 1;
     const invokedNs = clock();
     try {
-      await client.saveSnapshot(file, { deadlineMs: SAVE_DEADLINE_MS });
+      await client.saveSnapshot(file, { deadlineMs });
     } catch (error) {
       return this.failed(describeSaveError(error));
     }
@@ -167,12 +170,13 @@ export async function checkHealedSave(
   coordinator: string,
   saver: SnapshotSaver,
   problems: string[],
+  deadlineMs = SAVE_DEADLINE_MS,
 ): Promise<void> {
   let failure: string | null;
   try {
-    const client = await Client.connect({ coordinator, deadlineMs: SAVE_DEADLINE_MS });
+    const client = await Client.connect({ coordinator, deadlineMs });
     try {
-      failure = await saver.saveOnce(client);
+      failure = await saver.saveOnce(client, deadlineMs);
     } finally {
       await client.close();
     }
