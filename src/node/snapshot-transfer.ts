@@ -123,8 +123,8 @@ export class SnapshotServer {
   }
 
   private next(): QueuedRead | undefined {
-    const learners = this.queues.learner.shift();
-    if (learners !== undefined) return learners;
+    const learner = this.queues.learner.shift();
+    if (learner !== undefined) return learner;
     const oldestKept = this.clock() - saveReadWaitMaxMs;
     let save = this.queues.save.shift();
     while (save !== undefined && save.queuedAtMs < oldestKept) save = this.queues.save.shift();
