@@ -301,6 +301,12 @@ export class Replica {
 
   // Primary state.
   private readonly followers = new Map<ReplicaId, Follower>();
+  /**
+   * The snapshot each replica that left the view was receiving: offered again if it comes back while
+   * it is kept (a learner killed mid-transfer is out of the view when it returns), and kept for it on
+   * the same terms as a follower's.
+   */
+  private readonly departedOffers = new Map<ReplicaId, SnapshotInfo>();
   private readonly commitWaiters: Waiter[] = [];
   private readonly durableWaiters: Waiter[] = [];
   private readonly replicatedWaiters: Waiter[] = [];
@@ -708,6 +714,7 @@ export class Replica {
       );
     }
     this.followers.clear();
+    this.departedOffers.clear();
     for (const id of [...view.backups, ...view.learners]) this.followers.set(id, this.newFollower());
     this.leaseExpiryTick = 0;
     // Entries we inherited that may not have committed commit only with an entry of this view (see
@@ -737,7 +744,12 @@ export class Replica {
         ? this.commitIndex
         : logIndex(Math.max(this.settleIndex, this.commitIndex));
     const members = new Set([...view.backups, ...view.learners]);
-    for (const id of this.followers.keys()) if (!members.has(id)) this.followers.delete(id);
+    for (const [id, follower] of this.followers) {
+      if (members.has(id)) continue;
+      if (follower.transferIndex >= 0 && follower.offered !== null)
+        this.departedOffers.set(id, follower.offered);
+      this.followers.delete(id);
+    }
     for (const id of members) {
       const follower = this.followers.get(id);
       const forget = view.learners.includes(id) && this.testOnlyFaults.actOnReportsOfAnyView !== true;
@@ -745,8 +757,15 @@ export class Replica {
         const fresh = this.newFollower();
         // Its reports are forgotten, not the snapshot we offered it: a transfer under way goes on
         // (and keeps it kept) in the new view, instead of starting over at a newer snapshot.
-        fresh.offered = follower?.offered ?? null;
-        fresh.transferIndex = follower?.transferIndex ?? -1;
+        const offered =
+          follower !== undefined && follower.transferIndex >= 0
+            ? follower.offered
+            : this.departedOffers.get(id);
+        this.departedOffers.delete(id);
+        if (offered !== undefined && offered !== null) {
+          fresh.offered = offered;
+          fresh.transferIndex = offered.position.index;
+        }
         this.followers.set(id, fresh);
         continue;
       }
@@ -760,6 +779,7 @@ export class Replica {
   }
 
   private stepDown(): void {
+    this.departedOffers.clear();
     for (const waiter of [...this.commitWaiters, ...this.durableWaiters, ...this.replicatedWaiters]) {
       this.replyFailure(waiter.connection, waiter.requestId, ErrorCode.notPrimary, 'primary changed');
     }
@@ -1896,6 +1916,7 @@ export class Replica {
         if (follower.transferIndex >= 0) floor = Math.min(floor, follower.transferIndex);
         else if (holds >= this.log.base.index) floor = Math.min(floor, holds);
       }
+      for (const offered of this.departedOffers.values()) floor = Math.min(floor, offered.position.index);
     }
     if (floor <= this.log.base.index) return;
     if (floor < saved.position.index && floor - this.log.base.index < compactionEntriesMin) return;
@@ -1917,6 +1938,10 @@ export class Replica {
       (kept, at) =>
         at >= all.length - keptSnapshotsMax || retained.some((other) => sameSnapshot(other, kept.info)),
     );
+    for (const [id, offered] of this.departedOffers) {
+      if (!this.keptSnapshots.some((kept) => sameSnapshot(kept.info, offered)))
+        this.departedOffers.delete(id);
+    }
   }
 
   /**
@@ -1929,17 +1954,11 @@ export class Replica {
     if (this.role !== 'primary') return [];
     const oldestKept = this.snapshotsKept + 1 - keptSnapshotsPastReceivedMax;
     const older = this.keptSnapshots.slice(0, -1).filter(({ ordinal }) => ordinal >= oldestKept);
-    const received: SnapshotInfo[] = [];
-    for (const { info } of older) {
-      for (const follower of this.followers.values()) {
-        const offered = follower.offered;
-        if (follower.transferIndex >= 0 && offered !== null && sameSnapshot(offered, info)) {
-          received.push(info);
-          break;
-        }
-      }
+    const offers = [...this.departedOffers.values()];
+    for (const follower of this.followers.values()) {
+      if (follower.transferIndex >= 0 && follower.offered !== null) offers.push(follower.offered);
     }
-    return received;
+    return older.flatMap(({ info }) => (offers.some((offered) => sameSnapshot(offered, info)) ? [info] : []));
   }
 
   private raiseDurableIndex(index: LogIndex): void {

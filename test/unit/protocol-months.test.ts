@@ -1043,6 +1043,23 @@ test('a learner still receiving its snapshot in a new view is offered the same o
   assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'and the log after it');
 });
 
+test('a learner that left the view mid-transfer and comes back is offered the same snapshot, kept for it meanwhile', () => {
+  const { primary, backup, learner, first, keepNewer } = slowLearner();
+  keepNewer(1);
+  // Killed while it fetched: the coordinator takes it out of the view, then adds it again.
+  const without = view(4, r1, [r2]);
+  backup.harness.adopt(without);
+  primary.harness.lead(without);
+  pump([primary, backup]);
+  keepNewer(keptSnapshotsMax);
+  const back = view(5, r1, [r2], [r3]);
+  for (const follower of [backup, learner]) follower.harness.adopt(back);
+  primary.harness.lead(back);
+  pump([primary, backup, learner]);
+  assert.equal(learner.harness.transfers.at(-1)?.snapshot.position.index, first.position.index);
+  assert.ok(primary.replica.status().logBaseIndex <= first.position.index, 'and the log after it');
+});
+
 test('a learner that installed its snapshot keeps the log after it at the primary until it acknowledges entries', () => {
   // Chaos at 512 KiB/s: a learner installed a snapshot it had fetched for 13 s; its sync ended the
   // transfer at the primary before any entry was acknowledged, a save's snapshot was kept in between,
