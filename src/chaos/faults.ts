@@ -421,7 +421,10 @@ export interface FaultChecks {
   forgets: number;
   forgotten: number;
   forgetsOfPrimaryRefused: number;
-  /** Asks to forget the primary that were done because another fault had taken it out of the view. */
+  /**
+   * Asks to forget the primary that were done, or refused as a replica not heard since the
+   * coordinator restarted, because another fault had taken it out of the view.
+   */
   forgetsOfPrimaryAfterItLeft: number;
 }
 
@@ -988,19 +991,25 @@ class Planner {
       if (primary !== undefined) {
         const asked = await client.forget(primary);
         // Refused for being a member (of a view the monitor may not have seen yet), or while the
-        // coordinator is not acting; any other answer means the member rule did not hold. Done is
-        // right only if another fault took it out of the view meanwhile (killed it, seed 20262293):
-        // the coordinator's view then is a newer one without it.
-        if (asked.ok) {
+        // coordinator is not acting; any other answer means the member rule did not hold. Done, or
+        // refused as a replica it has not heard since it restarted, is right only if another fault
+        // took it out of the view meanwhile (killed it, seed 20262293; killed it and cut the
+        // coordinator's power, seed 20262360): the coordinator's view then is a newer one without it.
+        const leftTheView = async (): Promise<boolean> => {
           const { view } = await client.status();
-          const left =
+          return (
             view !== null &&
             view.number > (seen?.number ?? 0) &&
-            !membersOf(view).includes(replicaId(primary));
-          if (left) checks.forgetsOfPrimaryAfterItLeft += 1;
+            !membersOf(view).includes(replicaId(primary))
+          );
+        };
+        if (asked.ok) {
+          if (await leftTheView()) checks.forgetsOfPrimaryAfterItLeft += 1;
           else problem(`the coordinator forgot ${primary}, the primary: ${asked.message}`);
         } else if (/is the primary of view/.test(asked.message)) checks.forgetsOfPrimaryRefused += 1;
-        else if (!/is a (backup|learner) of view|not acting/.test(asked.message)) {
+        else if (/not known|was heard/.test(asked.message) && (await leftTheView())) {
+          checks.forgetsOfPrimaryAfterItLeft += 1;
+        } else if (!/is a (backup|learner) of view|not acting/.test(asked.message)) {
           problem(`forgetting ${primary}, the primary, was refused for another reason: ${asked.message}`);
         }
         outcome += `; forgetting ${primary} (primary): ${asked.ok ? 'done' : `refused: ${asked.message}`}`;

@@ -342,7 +342,7 @@ export function formatReport(report: ChaosReport): string {
     lines.push(
       `forget: ${loss.forgets} backups killed to be forgotten, ${loss.forgotten} forgotten (each then gone ` +
         `from the status), ${loss.forgetsOfPrimaryRefused} asks to forget the primary refused, ` +
-        `${loss.forgetsOfPrimaryAfterItLeft} done once another fault had taken it out of the view`,
+        `${loss.forgetsOfPrimaryAfterItLeft} done (or refused as not known) once another fault had taken it out of the view`,
     );
   }
   if (loss.transferKills > 0) {
