@@ -23,6 +23,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, truncateSync } from 'node:fs';
 import { readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { assert } from '../protocol/assert.js';
 
@@ -216,7 +217,7 @@ export class ServerDisks {
         break;
       } catch (error) {
         if (performance.now() > endMs) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
     }
     await this.waitDetached(id);
@@ -241,7 +242,7 @@ export class ServerDisks {
           `${id}'s disk image is still attached (${stdout.trim()}) ${DETACH_WAIT_MS / 1000} s after its file system was unmounted`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 

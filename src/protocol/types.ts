@@ -140,12 +140,12 @@ export interface SnapshotInfo {
   readonly checksum: number;
 }
 
+/** The same point of the log: an index written in the same view. */
+export function samePosition(a: LogPosition, b: LogPosition): boolean {
+  return a.view === b.view && a.index === b.index;
+}
+
 /** Two descriptions of the same snapshot file. */
 export function sameSnapshot(a: SnapshotInfo, b: SnapshotInfo): boolean {
-  return (
-    a.position.view === b.position.view &&
-    a.position.index === b.position.index &&
-    a.sizeBytes === b.sizeBytes &&
-    a.checksum === b.checksum
-  );
+  return samePosition(a.position, b.position) && a.sizeBytes === b.sizeBytes && a.checksum === b.checksum;
 }

@@ -32,6 +32,7 @@ import {
   logIndex,
   positionZero,
   type SnapshotInfo,
+  samePosition,
   sameSnapshot,
 } from '../protocol/types.js';
 import {
@@ -433,7 +434,7 @@ export class SimDisk {
       this.kept.push(snapshot);
     }
     const held = ({ info }: StoredSnapshot): boolean =>
-      retained.some(({ view, index }) => info.position.view === view && info.position.index === index);
+      retained.some((position) => samePosition(position, info.position));
     const newestFrom = this.kept.length - keptSnapshotsMax;
     this.kept = this.kept.filter((kept, at) => at >= newestFrom || held(kept));
   }

@@ -24,7 +24,7 @@ import { crc32 } from 'node:zlib';
 import { assert } from '../protocol/assert.js';
 import { keptSnapshotsMax } from '../protocol/replica.js';
 import { type SnapshotEncoding, snapshotSizeError } from '../protocol/state-machine.js';
-import { type LogPosition, type SnapshotInfo, sameSnapshot } from '../protocol/types.js';
+import { type LogPosition, type SnapshotInfo, samePosition, sameSnapshot } from '../protocol/types.js';
 import { close, fsync, fsyncDirectoryAsync, openFile, readAt, writeAllAt } from './async-file.js';
 import { fsyncDirectory } from './durable-file.js';
 import { ensureRoom, type FreeSpaceReader, writableBytes } from './free-space.js';
@@ -92,8 +92,6 @@ interface KeptSnapshot {
 }
 
 const newestFirst = (a: LogPosition, b: LogPosition): number => b.index - a.index || b.view - a.view;
-
-const samePosition = (a: LogPosition, b: LogPosition): boolean => a.view === b.view && a.index === b.index;
 
 const describe = (position: LogPosition): string => `(view ${position.view}, index ${position.index})`;
 
