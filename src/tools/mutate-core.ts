@@ -148,6 +148,7 @@ const familyHarnesses: Readonly<Record<string, string>> = {
   storage: "from './storage-fixtures.js'",
   check: "from '../../src/check/",
   client: "from './client-fake-cluster.js'",
+  'state-machine': "from '../../src/state-machine/",
 };
 
 /** What a family's unit tests made of a build: null when every one passed. */
@@ -156,8 +157,9 @@ type TestsOutcome = { readonly caughtByTest: string } | { readonly hung: 'the un
 /**
  * Runs the unit tests of the mutated files' families in the copy (for `protocol/...`,
  * `protocol-*.test.js` and the tests built on the core's harness, `format-level.test.js` among them;
- * likewise `storage/`, `check/` and `client/` with `familyHarnesses`): the first that fails names the
- * outcome; a run stopped at the time limit is told apart from a failure, since it has no exit code.
+ * likewise `storage/`, `check/`, `client/` and `state-machine/` with `familyHarnesses`): the first
+ * that fails names the outcome; a run stopped at the time limit is told apart from a failure, since
+ * it has no exit code.
  */
 function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<TestsOutcome> {
   const directory = join(copy, 'dist', 'test', 'unit');

@@ -7,7 +7,7 @@
 // answer to its state; and it spreads bounded reads over the members, moving on from a stale one.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import {
   parseRequestId,
   type ReadOptions,
@@ -38,6 +38,12 @@ import {
 
 type Timing = { deadlineMs?: number; attemptTimeoutMs?: number };
 
+/** What each test opened: closed after it, also when an assertion failed first (else the file hangs). */
+const opened: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const thing of opened.splice(0)) await thing.close();
+});
+
 async function cluster(answer: Answer, options: Timing = {}) {
   const replica = await fakeReplica(answer);
   const coordinator = await fakeCoordinator([{ id: 'r1', address: replica.address, role: 'primary' }]);
@@ -46,12 +52,8 @@ async function cluster(answer: Answer, options: Timing = {}) {
     clusterId,
     ...options,
   });
-  const close = async () => {
-    await client.close();
-    await replica.close();
-    await coordinator.listener.close();
-  };
-  return { client, replica, coordinator, close };
+  opened.push(client, replica, coordinator.listener);
+  return { client, replica, coordinator };
 }
 
 /** A primary and two backups, each answering with its own script. */
@@ -69,11 +71,8 @@ async function threeMembers(answers: { primary: Answer; b1: Answer; b2: Answer }
     clusterId,
     ...options,
   });
-  const close = async () => {
-    await client.close();
-    for (const listener of [primary, b1, b2, coordinator.listener]) await listener.close();
-  };
-  return { client, primary, b1, b2, coordinator, close };
+  opened.push(client, primary, b1, b2, coordinator.listener);
+  return { client, primary, b1, b2, coordinator };
 }
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -94,7 +93,7 @@ function scripted(kind: ClientRequest['kind'], script: Answer[]): Answer {
 // ---- sessions and writes ----------------------------------------------------------------------
 
 test('a new session is opened before its first write, and a settled one is reused without reopening', async () => {
-  const { client, replica, close } = await cluster(success(1));
+  const { client, replica } = await cluster(success(1));
   await client.write(bytes('a'));
   await client.write(bytes('b'));
   const [open, ...others] = replica.of('open-session');
@@ -109,12 +108,12 @@ test('a new session is opened before its first write, and a settled one is reuse
       [open.clientId, 2],
     ],
   );
-  await close();
 });
 
 test('a write refused with NOT_PRIMARY is resent to the new primary with the same id and number', async () => {
-  const { client, replica, coordinator, close } = await cluster(withSessions(failure('NOT_PRIMARY')));
+  const { client, replica, coordinator } = await cluster(withSessions(failure('NOT_PRIMARY')));
   const successor = await fakeReplica(success(2));
+  opened.push(successor);
   const first = coordinator.members[0];
   assert(first !== undefined);
   first.role = 'none';
@@ -128,12 +127,10 @@ test('a write refused with NOT_PRIMARY is resent to the new primary with the sam
   assert.equal(resent.requestNumber, sent.requestNumber);
   assert.equal(sent.requestNumber, 1);
   assert.equal(successor.of('open-session').length, 0, 'the session is replicated state: not reopened');
-  await successor.close();
-  await close();
 });
 
 test('concurrent writes hold distinct sessions; a settled session is reused with the next number', async () => {
-  const { client, replica, close } = await cluster(success(1));
+  const { client, replica } = await cluster(success(1));
   await Promise.all([client.write(bytes('a')), client.write(bytes('b')), client.write(bytes('c'))]);
   const ids = new Set(replica.of('write').map((request) => request.clientId));
   assert.equal(ids.size, 3);
@@ -147,24 +144,20 @@ test('concurrent writes hold distinct sessions; a settled session is reused with
   const last = replica.of('write').at(-1);
   assert(last !== undefined && ids.has(last.clientId));
   assert.equal(last.requestNumber, 2);
-  await close();
 });
 
 test('a refused operation rejects at once with RequestRefusedError', async () => {
-  const { client, replica, close } = await cluster(withSessions(failure('KEY_TOO_LARGE')));
+  const { client, replica } = await cluster(withSessions(failure('KEY_TOO_LARGE')));
   await assert.rejects(client.write(bytes('op')), (error: unknown) => {
     assert(error instanceof RequestRefusedError);
     assert.equal(error.code, 'KEY_TOO_LARGE');
     return true;
   });
   assert.equal(replica.of('write').length, 1);
-  await close();
 });
 
 test('a session whose write was refused is given back: the next write uses it, with the next number', async () => {
-  const { client, replica, close } = await cluster(
-    scripted('write', [failure('NOT_AN_INTEGER'), success(1)]),
-  );
+  const { client, replica } = await cluster(scripted('write', [failure('NOT_AN_INTEGER'), success(1)]));
   await assert.rejects(client.write(bytes('incr')), RequestRefusedError);
   await client.write(bytes('put'));
   assert.equal(replica.of('open-session').length, 1, 'a refusal settles the write: no new session');
@@ -175,11 +168,10 @@ test('a session whose write was refused is given back: the next write uses it, w
       [replica.of('open-session')[0]?.clientId, 2],
     ],
   );
-  await close();
 });
 
 test('a durability the cluster does not know is a ConfigError, and nothing is sent', async () => {
-  const { client, replica, close } = await cluster(success(1));
+  const { client, replica } = await cluster(success(1));
   const options = { durability: 'fast' } as unknown as WriteOptions;
   await assert.rejects(client.write(bytes('op'), options), (error: unknown) => {
     assert(error instanceof ConfigError);
@@ -187,12 +179,11 @@ test('a durability the cluster does not know is a ConfigError, and nothing is se
     return true;
   });
   assert.equal(replica.requests.length, 0);
-  await close();
 });
 
 test('a write out of time is outcome-unknown, naming itself for request-status; its session is not reused', async () => {
   let silent = true;
-  const { client, replica, close } = await cluster(
+  const { client, replica } = await cluster(
     withSessions((request) => (silent ? null : success(1)(request))),
     // Room for the dial, the open and a send or two on a busy machine; the attempts stay short.
     { deadlineMs: 1500, attemptTimeoutMs: 100 },
@@ -219,20 +210,18 @@ test('a write out of time is outcome-unknown, naming itself for request-status; 
   assert(unknown !== undefined && next !== undefined);
   assert.notEqual(next.clientId, unknown.clientId, 'the session of an unknown outcome stays where it is');
   assert.equal(replica.of('open-session').length, 2);
-  await close();
 });
 
 test('a read out of time is unavailable', async () => {
-  const { client, close } = await cluster(
+  const { client } = await cluster(
     withSessions(() => null),
     { deadlineMs: 300, attemptTimeoutMs: 100 },
   );
   await assert.rejects(client.read(bytes('op')), UnavailableError);
-  await close();
 });
 
 test('a write whose session cannot be opened is unavailable and was never sent', async () => {
-  const { client, replica, close } = await cluster(() => null, { deadlineMs: 1500, attemptTimeoutMs: 100 });
+  const { client, replica } = await cluster(() => null, { deadlineMs: 1500, attemptTimeoutMs: 100 });
   await assert.rejects(client.write(bytes('op')), (error: unknown) => {
     assert(error instanceof UnavailableError);
     assert.match(error.message, /never sent, so it never ran/);
@@ -240,11 +229,10 @@ test('a write whose session cannot be opened is unavailable and was never sent',
   });
   assert.equal(replica.of('write').length, 0);
   assert(replica.of('open-session').length > 1, 'the open was retried');
-  await close();
 });
 
 test('SESSION_EXPIRED after a resend is SessionExpiredError, and the next write opens a new session', async () => {
-  const { client, replica, close } = await cluster(
+  const { client, replica } = await cluster(
     scripted('write', [() => null, failure('SESSION_EXPIRED'), success(1)]),
     { deadlineMs: 2000, attemptTimeoutMs: 100 },
   );
@@ -265,13 +253,10 @@ test('SESSION_EXPIRED after a resend is SessionExpiredError, and the next write 
   assert.notEqual(opens[1]?.clientId, opens[0]?.clientId, 'an expired client id is never reopened');
   assert.equal(writes.at(-1)?.clientId, opens[1]?.clientId);
   assert.equal(writes.at(-1)?.requestNumber, 1);
-  await close();
 });
 
 test('a write whose only copy found no session never ran: it is sent again under a fresh session', async () => {
-  const { client, replica, close } = await cluster(
-    scripted('write', [failure('SESSION_EXPIRED'), success(1)]),
-  );
+  const { client, replica } = await cluster(scripted('write', [failure('SESSION_EXPIRED'), success(1)]));
   const reply = await client.write(bytes('op'));
   assert.equal(text(reply.result), 'op');
   const opens = replica.of('open-session');
@@ -281,11 +266,10 @@ test('a write whose only copy found no session never ran: it is sent again under
   assert.equal(writes[0]?.clientId, opens[0]?.clientId);
   assert.equal(writes[1]?.clientId, opens[1]?.clientId);
   assert.notEqual(opens[0]?.clientId, opens[1]?.clientId);
-  await close();
 });
 
 test('close() ends a write in flight promptly', async () => {
-  const { client, replica, close } = await cluster(
+  const { client, replica } = await cluster(
     withSessions(() => null),
     { deadlineMs: 60_000 },
   );
@@ -294,7 +278,6 @@ test('close() ends a write in flight promptly', async () => {
   while (replica.of('write').length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   void client.close();
   await assert.rejects(write, OutcomeUnknownError);
-  await close();
 });
 
 test('connect fails as UNAVAILABLE when no coordinator answers', async () => {
@@ -331,7 +314,7 @@ for (const malformed of [
 ]) {
   test(`a malformed request id is a ConfigError: ${JSON.stringify(malformed.slice(0, 20))}`, async () => {
     assert.throws(() => parseRequestId(malformed), ConfigError);
-    const { client, replica, close } = await cluster(success(1));
+    const { client, replica } = await cluster(success(1));
     await assert.rejects(client.requestStatus(malformed), (error: unknown) => {
       assert(error instanceof ConfigError);
       assert.equal(error.code, 'BAD_CONFIG');
@@ -339,7 +322,6 @@ for (const malformed of [
       return true;
     });
     assert.equal(replica.of('request-status').length, 0);
-    await close();
   });
 }
 
@@ -359,7 +341,7 @@ test('request-status asks about the named write and maps each answer to its stat
     5: failure('SESSION_EXPIRED')(),
   };
   let overloadedOnce = false;
-  const { client, replica, close } = await cluster((request) => {
+  const { client, replica } = await cluster((request) => {
     if (request.kind !== 'request-status') return null;
     if (!overloadedOnce) {
       overloadedOnce = true;
@@ -387,19 +369,17 @@ test('request-status asks about the named write and maps each answer to its stat
     [1, 1, 2, 3, 4, 5],
   );
   assert.equal(replica.of('open-session').length, 0, 'asking needs no session of its own');
-  await close();
 });
 
 test('request-status with no answer in time is unavailable (asking again is safe)', async () => {
-  const { client, close } = await cluster(() => null, { deadlineMs: 300, attemptTimeoutMs: 100 });
+  const { client } = await cluster(() => null, { deadlineMs: 300, attemptTimeoutMs: 100 });
   await assert.rejects(client.requestStatus('c/0#1'), UnavailableError);
-  await close();
 });
 
 // ---- reads --------------------------------------------------------------------------------------
 
 test('reads go to the primary by default, with no staleness bound', async () => {
-  const { client, primary, b1, b2, close } = await threeMembers({
+  const { client, primary, b1, b2 } = await threeMembers({
     primary: success(1),
     b1: success(1),
     b2: success(1),
@@ -409,11 +389,10 @@ test('reads go to the primary by default, with no staleness bound', async () => 
   assert.equal(reads(primary), 2);
   assert.equal(reads(b1) + reads(b2), 0);
   assert(primary.of('read').every((request) => request.staleness === null && request.requestNumber === 0));
-  await close();
 });
 
 test("'any' reads spread round-robin over the members, with the default bound", async () => {
-  const { client, primary, b1, b2, close } = await threeMembers({
+  const { client, primary, b1, b2 } = await threeMembers({
     primary: success(1),
     b1: success(1),
     b2: success(1),
@@ -425,11 +404,10 @@ test("'any' reads spread round-robin over the members, with the default bound", 
       assert.deepEqual(request.staleness, { maxStalenessMs: 1000, minIndex: 0 });
     }
   }
-  await close();
 });
 
 test("an 'any' read answered STALE moves on to the next member", async () => {
-  const { client, primary, b1, b2, close } = await threeMembers({
+  const { client, primary, b1, b2 } = await threeMembers({
     primary: success(1),
     b1: failure('STALE'),
     b2: success(1),
@@ -449,27 +427,22 @@ test("an 'any' read answered STALE moves on to the next member", async () => {
     [b2.address, 0],
   ]);
   assert.deepEqual(b1.of('read')[0]?.staleness, { maxStalenessMs: 250, minIndex: 9 });
-  await close();
 });
 
 test('a member the view no longer names has its connection closed at the next refresh', async () => {
-  const { client, b1, b2, coordinator, close } = await threeMembers({
+  const { client, b1, b2, coordinator } = await threeMembers({
     primary: scripted('read', [success(1), failure('NOT_PRIMARY'), success(1)]),
     b1: success(1),
     b2: success(1),
   });
-  try {
-    for (let k = 0; k < 3; k += 1) await client.read(bytes('get'), { read: 'any' });
-    assert.deepEqual([b1.connections.open, b2.connections.open], [1, 1]);
-    coordinator.members = coordinator.members.filter((member) => member.address !== b2.address);
-    // NOT_PRIMARY: the client asks the coordinator for the view again, which no longer names r3.
-    await client.read(bytes('get'));
-    const deadline = Date.now() + 10_000;
-    while (b2.connections.open > 0 && Date.now() < deadline) await new Promise((go) => setTimeout(go, 10));
-    assert.deepEqual([b1.connections.open, b2.connections.open], [1, 0]);
-  } finally {
-    await close();
-  }
+  for (let k = 0; k < 3; k += 1) await client.read(bytes('get'), { read: 'any' });
+  assert.deepEqual([b1.connections.open, b2.connections.open], [1, 1]);
+  coordinator.members = coordinator.members.filter((member) => member.address !== b2.address);
+  // NOT_PRIMARY: the client asks the coordinator for the view again, which no longer names r3.
+  await client.read(bytes('get'));
+  const deadline = Date.now() + 10_000;
+  while (b2.connections.open > 0 && Date.now() < deadline) await new Promise((go) => setTimeout(go, 10));
+  assert.deepEqual([b1.connections.open, b2.connections.open], [1, 0]);
 });
 
 test("an 'any' read that finds every member stale asks the coordinator again and goes on", async () => {
@@ -482,18 +455,17 @@ test("an 'any' read that finds every member stale asks the coordinator again and
   });
   coordinator = await fakeCoordinator([{ id: 'r2', address: stale.address, role: 'backup' }]);
   const client = await ReplicatedClient.connect({ coordinator: coordinator.listener.address, clusterId });
+  opened.push(client, stale, fresh, coordinator.listener);
   const askedBefore = coordinator.asked.count;
   const reply = await client.read(bytes('get'), { read: 'any' });
   assert.equal(text(reply.result), 'get');
   assert.equal(reads(stale), 1);
   assert.equal(reads(fresh), 1);
   assert(coordinator.asked.count > askedBefore, 'the members were asked for again after a round');
-  await client.close();
-  for (const listener of [stale, fresh, coordinator.listener]) await listener.close();
 });
 
 test("an 'any' read from a silent member moves on within the attempt timeout", async () => {
-  const { client, b1, b2, close } = await threeMembers(
+  const { client, b1, b2 } = await threeMembers(
     { primary: success(1), b1: () => null, b2: success(1) },
     { deadlineMs: 5000, attemptTimeoutMs: 100 },
   );
@@ -502,11 +474,10 @@ test("an 'any' read from a silent member moves on within the attempt timeout", a
   await client.read(bytes('get'), { read: 'any' });
   assert.equal(reads(b1), 1);
   assert.equal(reads(b2), 1);
-  await close();
 });
 
 test("a refusal by the service at a backup ends an 'any' read at once", async () => {
-  const { client, primary, b1, b2, close } = await threeMembers({
+  const { client, primary, b1, b2 } = await threeMembers({
     primary: success(1),
     b1: failure('BAD_REQUEST'),
     b2: failure('BAD_REQUEST'),
@@ -514,12 +485,11 @@ test("a refusal by the service at a backup ends an 'any' read at once", async ()
   await client.read(bytes('get'), { read: 'any' }); // r1
   await assert.rejects(client.read(bytes('get'), { read: 'any' }), RequestRefusedError);
   assert.equal(reads(primary) + reads(b1) + reads(b2), 2);
-  await close();
 });
 
 test("an 'any' read with preferMember asks that member first, every time, and the next one when it is stale", async () => {
   let b1Stale = false;
-  const { client, primary, b1, b2, close } = await threeMembers({
+  const { client, primary, b1, b2 } = await threeMembers({
     primary: success(1),
     b1: (request) => (b1Stale ? failure('STALE')() : success(1)(request)),
     b2: success(1),
@@ -537,11 +507,10 @@ test("an 'any' read with preferMember asks that member first, every time, and th
   const unnamed = await client.read(bytes('get'), { read: 'any', preferMember: '127.0.0.1:1' });
   assert.equal(unnamed.member, primary.address);
   assert.deepEqual([reads(primary), reads(b1), reads(b2)], [1, 5, 1]);
-  await close();
 });
 
 test('readYourWrites asks for the highest index a write reply named', async () => {
-  const { client, primary, b1, close } = await threeMembers({
+  const { client, primary, b1 } = await threeMembers({
     primary: success(1, 41),
     b1: success(1),
     b2: success(1),
@@ -552,7 +521,6 @@ test('readYourWrites asks for the highest index a write reply named', async () =
   await client.read(bytes('get'), { read: 'any', readYourWrites: true, minIndex: 50 }); // r2
   assert.deepEqual(primary.of('read')[0]?.staleness, { maxStalenessMs: 1000, minIndex: 42 });
   assert.deepEqual(b1.of('read')[0]?.staleness, { maxStalenessMs: 1000, minIndex: 50 });
-  await close();
 });
 
 const badReadOptions: readonly (readonly [string, ReadOptions, RegExp])[] = [
@@ -591,14 +559,13 @@ const badReadOptions: readonly (readonly [string, ReadOptions, RegExp])[] = [
 
 for (const [name, options, message] of badReadOptions) {
   test(`read options with ${name} are a ConfigError, and nothing is sent`, async () => {
-    const { client, replica, close } = await cluster(success(1));
+    const { client, replica } = await cluster(success(1));
     await assert.rejects(client.read(bytes('get'), options), (error: unknown) => {
       assert(error instanceof ConfigError);
       assert.match(error.message, message);
       return true;
     });
     assert.equal(replica.requests.length, 0);
-    await close();
   });
 }
 
@@ -607,7 +574,7 @@ test('many calls waiting in retry back-off at once raise no listener-leak warnin
   const onWarning = (warning: Error) => warnings.push(warning.name);
   process.on('warning', onWarning);
   // The primary answers every write NOT_PRIMARY: each call backs off and retries until its deadline.
-  const { client, close } = await cluster(withSessions(failure('NOT_PRIMARY')), { deadlineMs: 400 });
+  const { client } = await cluster(withSessions(failure('NOT_PRIMARY')), { deadlineMs: 400 });
   try {
     const calls = Array.from({ length: 20 }, (_, number) => client.write(new Uint8Array([number])));
     const settled = await Promise.allSettled(calls);
@@ -616,6 +583,5 @@ test('many calls waiting in retry back-off at once raise no listener-leak warnin
     assert.deepEqual(warnings, []);
   } finally {
     process.off('warning', onWarning);
-    await close();
   }
 });
