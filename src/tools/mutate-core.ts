@@ -148,8 +148,10 @@ const familyHarnesses: Readonly<Record<string, string>> = {
   storage: "from './storage-fixtures.js'",
   check: "from '../../src/check/",
   client: "from './client-fake-cluster.js'",
-  'state-machine': "from '../../src/state-machine/",
 };
+
+/** A family whose tests are named otherwise than its folder: the key/value store's are `kv-*`. */
+const familyTestPrefixes: Readonly<Record<string, string>> = { 'state-machine': 'kv' };
 
 /** What a family's unit tests made of a build: null when every one passed. */
 type TestsOutcome = { readonly caughtByTest: string } | { readonly hung: 'the unit tests' } | null;
@@ -157,14 +159,14 @@ type TestsOutcome = { readonly caughtByTest: string } | { readonly hung: 'the un
 /**
  * Runs the unit tests of the mutated files' families in the copy (for `protocol/...`,
  * `protocol-*.test.js` and the tests built on the core's harness, `format-level.test.js` among them;
- * likewise `storage/`, `check/`, `client/` and `state-machine/` with `familyHarnesses`): the first
- * that fails names the outcome; a run stopped at the time limit is told apart from a failure, since
+ * likewise `storage/`, `check/` and `client/` with `familyHarnesses`; `kv-*.test.js` for
+ * `state-machine/`): the first that fails names the outcome; a run stopped at the time limit is told apart from a failure, since
  * it has no exit code.
  */
 function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<TestsOutcome> {
   const directory = join(copy, 'dist', 'test', 'unit');
   const ofFamily = (name: string, family: string): boolean => {
-    if (name.startsWith(`${family}-`)) return true;
+    if (name.startsWith(`${familyTestPrefixes[family] ?? family}-`)) return true;
     const harness = familyHarnesses[family];
     return harness !== undefined && readFileSync(join(directory, name), 'utf8').includes(harness);
   };
@@ -311,7 +313,8 @@ async function main(): Promise<void> {
     const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
     const testsNamed = families
       .map(
-        (family) => `${family}-*${familyHarnesses[family] === undefined ? '' : ' and those on its harness'}`,
+        (family) =>
+          `${familyTestPrefixes[family] ?? family}-*${familyHarnesses[family] === undefined ? '' : ' and those on its harness'}`,
       )
       .join(', ');
     const tried = values.tests === true ? `${seedRange} and the unit tests ${testsNamed}` : seedRange;

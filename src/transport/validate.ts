@@ -71,8 +71,16 @@ function at(path: string, name: string | number | undefined): string {
 }
 
 function reject(path: string, name: string | number | undefined, expected: string, value: unknown): never {
-  const found = value === undefined ? 'nothing' : Array.isArray(value) ? 'an array' : typeof value;
-  throw new BadFrameError(`${at(path, name)}: expected ${expected}, got ${found}`);
+  throw new BadFrameError(`${at(path, name)}: expected ${expected}, got ${kindOf(value)}`);
+}
+
+/** What a value is, as an error names it: msgpack's null and binary are objects to `typeof`. */
+function kindOf(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'binary';
+  return typeof value;
 }
 
 /** Opens an object for field-by-field checks; each field's path names it in errors. */

@@ -55,3 +55,26 @@ test('a frame exactly at the limit passes and one byte more is refused', () => {
   assert.equal(new FrameReader(10).push(frame(payloadOf(10, 0))).length, 1);
   assert.throws(() => new FrameReader(10).push(frame(payloadOf(11, 0))), { name: 'BadFrameError' });
 });
+
+test('a frame of no payload comes out as soon as its 4 header bytes are in', () => {
+  const reader = new FrameReader(1024);
+  assert.deepEqual(reader.push(frame(Buffer.alloc(0))), [Buffer.alloc(0)]);
+  // Its header alone, after a frame whose payload came in two pieces.
+  const [head, tail] = [frame(payloadOf(6, 1)).subarray(0, 7), frame(payloadOf(6, 1)).subarray(7)];
+  assert.deepEqual(reader.push(head), []);
+  assert.deepEqual(reader.push(tail), [payloadOf(6, 1)]);
+  assert.deepEqual(reader.push(frame(Buffer.alloc(0))), [Buffer.alloc(0)]);
+});
+
+test('a payload within one chunk is a view of it, not a copy; one across chunks is joined', () => {
+  const reader = new FrameReader(1024);
+  const chunk = Buffer.concat([frame(payloadOf(5, 1)), frame(payloadOf(9, 2))]);
+  const payloads = reader.push(chunk);
+  assert.deepEqual(payloads, [payloadOf(5, 1), payloadOf(9, 2)]);
+  chunk.fill(0);
+  assert.deepEqual(payloads, [Buffer.alloc(5), Buffer.alloc(9)], 'views of the chunk');
+  const spanning = frame(payloadOf(9, 3));
+  const [joined] = readAll(reader, [spanning.subarray(0, 8), spanning.subarray(8)]);
+  spanning.fill(0);
+  assert.deepEqual(joined, payloadOf(9, 3), 'a copy');
+});

@@ -115,3 +115,104 @@ test('a message of the wrong shape goes out as msgpack, for the receiver to refu
   const failure = { type: 'reply', id: 1, ok: false, code: 'NOT_PRIMARY', message: 'no', primary: null };
   assert.deepEqual(parseClientReply(decodeMessage(encodeMessage(failure))), failure);
 });
+
+// A hot message with one field of the wrong type or value goes out as msgpack with that field as
+// it is, so the receiver refuses it by name: the binary layout would have coerced it ('7' to 7) or
+// written garbage. Each prepare gets a fresh entries array, so it is checked whole, not as a batch
+// encoded a moment ago for another backup.
+const entries = () => prepare.entries.map((one) => ({ ...one }));
+const withEntry = (change: Record<string, unknown>) => ({
+  ...prepare,
+  entries: [...entries(), { ...entry(11, false), ...change }],
+});
+const wrongShapes: ReadonlyArray<readonly [string, object, (value: unknown) => unknown, RegExp]> = [
+  ['request kind', { ...request, kind: 'erase' }, parseClientRequest, /\.kind:/],
+  ['request durability', { ...request, durability: 'maybe' }, parseClientRequest, /\.durability:/],
+  ['request id', { ...request, id: '7' }, parseClientRequest, /\.id: expected a non-negative integer/],
+  ['request number', { ...request, requestNumber: '5' }, parseClientRequest, /\.requestNumber:/],
+  ['request client id', { ...request, clientId: 7 }, parseClientRequest, /\.clientId: expected a string/],
+  ['request staleness', { ...request, staleness: 5 }, parseClientRequest, /\.staleness: expected an object/],
+  [
+    'request staleness bound',
+    { ...boundedRead, staleness: { maxStalenessMs: '250', minIndex: 99 } },
+    parseClientRequest,
+    /\.staleness\.maxStalenessMs:/,
+  ],
+  [
+    'request minimum index',
+    { ...boundedRead, staleness: { maxStalenessMs: 250, minIndex: '99' } },
+    parseClientRequest,
+    /\.staleness\.minIndex:/,
+  ],
+  ['reply ok', { ...reply, ok: 'true' }, parseClientReply, /\.ok: expected a boolean/],
+  ['reply id', { ...reply, id: '7' }, parseClientReply, /\.id: expected a non-negative integer/],
+  ['reply view', { ...reply, view: '12' }, parseClientReply, /\.view:/],
+  ['reply index', { ...reply, index: '4' }, parseClientReply, /\.index:/],
+  ['reply durability', { ...reply, durability: 'maybe' }, parseClientReply, /\.durability:/],
+  ['reply replicas', { ...reply, replicas: 'r1' }, parseClientReply, /\.replicas: expected an array/],
+  [
+    'reply replica',
+    { ...reply, replicas: ['r1', 2] },
+    parseClientReply,
+    /\.replicas\[1\]: expected a string/,
+  ],
+  ['reply result', { ...reply, result: 'ok' }, parseClientReply, /\.result: expected binary/],
+  ['prepare view', { ...prepare, entries: entries(), view: '3' }, parsePeerMessage, /\.view:/],
+  [
+    'prepare commit',
+    { ...prepare, entries: entries(), commitIndex: '6' },
+    parsePeerMessage,
+    /\.commitIndex:/,
+  ],
+  ['prepare echo', { ...prepare, entries: entries(), echo: '-1' }, parsePeerMessage, /\.echo:/],
+  [
+    'prepare previous view',
+    { ...prepare, entries: entries(), previous: { view: '2', index: 7 } },
+    parsePeerMessage,
+    /\.previous\.view:/,
+  ],
+  [
+    'prepare previous index',
+    { ...prepare, entries: entries(), previous: { view: 2, index: '7' } },
+    parsePeerMessage,
+    /\.previous\.index:/,
+  ],
+  ['prepare entries', { ...prepare, entries: 'all' }, parsePeerMessage, /\.entries: expected an array/],
+  ['entry view', withEntry({ view: '3' }), parsePeerMessage, /\.entries\[3\]\.view:/],
+  ['entry index', withEntry({ index: '11' }), parsePeerMessage, /\.entries\[3\]\.index:/],
+  ['entry number', withEntry({ requestNumber: '110' }), parsePeerMessage, /\.entries\[3\]\.requestNumber:/],
+  ['entry durability', withEntry({ durability: 'maybe' }), parsePeerMessage, /\.entries\[3\]\.durability:/],
+  [
+    'entry refused',
+    withEntry({ refused: 0 }),
+    parsePeerMessage,
+    /\.entries\[3\]\.refused: expected a boolean/,
+  ],
+  ['entry client id', withEntry({ clientId: 7 }), parsePeerMessage, /\.entries\[3\]\.clientId:/],
+  ['entry update', withEntry({ update: 'x' }), parsePeerMessage, /\.entries\[3\]\.update: expected binary/],
+  ['entry result', withEntry({ result: 'x' }), parsePeerMessage, /\.entries\[3\]\.result: expected binary/],
+  ['prepare_ok view', { ...prepareOk, view: '3' }, parsePeerMessage, /\.view:/],
+  ['prepare_ok index', { ...prepareOk, index: '10' }, parsePeerMessage, /\.index:/],
+  ['prepare_ok received', { ...prepareOk, received: '12' }, parsePeerMessage, /\.received:/],
+  ['prepare_ok time', { ...prepareOk, time: '1' }, parsePeerMessage, /\.time:/],
+];
+
+for (const [name, malformed, parse, field] of wrongShapes) {
+  test(`a ${name} of the wrong type goes out as msgpack and is refused by name`, () => {
+    const encoded = encodeMessage(malformed);
+    assert.notEqual(encoded[0], HOT_MESSAGE_MARKER);
+    assert.throws(() => parse(decodeMessage(encoded)), { name: 'BadFrameError', message: field });
+  });
+}
+
+test('a reply names at most 255 replicas, and a name in the layout at most 65,535 bytes', () => {
+  const named = (count: number) => Array.from({ length: count }, (_, at) => replicaId(`r${at}`));
+  const widest = { ...reply, replicas: named(255) };
+  assert.deepEqual(parseClientReply(decodeMessage(encodeMessage(widest))), widest);
+  assert.throws(() => encodeMessage({ ...reply, replicas: named(256) }), /at most 255 replicas/);
+  // The validator refuses client ids over 256 bytes; the layout itself holds 65,535.
+  const longest = { ...request, clientId: clientId('c'.repeat(0xffff)) };
+  assert.equal((decodeMessage(encodeMessage(longest)) as ClientRequest).clientId, longest.clientId);
+  const tooLong = { ...request, clientId: clientId('c'.repeat(0x10000)) };
+  assert.throws(() => encodeMessage(tooLong), /a name of 65536 bytes does not fit/);
+});

@@ -8,6 +8,8 @@ import type { Hello } from '../../src/protocol/messages.js';
 import { clientId, logIndex, replicaId, type View, viewNumber } from '../../src/protocol/types.js';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
 import {
+  isSaveMessage,
+  isTransferMessage,
   parseClientReply,
   parseClientRequest,
   parseCoordinatorRequest,
@@ -445,7 +447,13 @@ const heartbeat = sample('heartbeat');
 const statusReply = sample('status_reply');
 const lostReport = sample('lost_report');
 const rejected: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
-  ['a non-object', () => parseHello(null), /^hello: expected an object, got object/],
+  ['a non-object', () => parseHello(null), /^hello: expected an object, got null/],
+  ['binary for an object', () => parseHello(Buffer.from([1])), /^hello: expected an object, got binary/],
+  [
+    'binary for a string',
+    () => parseHello({ ...hello, clusterId: Buffer.from('test') }),
+    /^hello\.clusterId: expected a string, got binary/,
+  ],
   ['an array', () => parseHello([1]), /^hello: expected an object, got an array/],
   ['an unknown type', () => parsePeerMessage({ type: 'commit' }), /peer message\.type: expected one of/],
   ['the wrong family', () => parseHello({ ...hello, type: 'welcome' }), /hello\.type/],
@@ -689,3 +697,45 @@ for (const [name, run, field] of rejected) {
     assert.throws(run, { name: 'BadFrameError', code: 'BAD_FRAME', message: field });
   });
 }
+
+test('values at the edge of a rule are taken: a time of 0, names of exactly 256 bytes', () => {
+  const ok = { type: 'prepare_ok', view: 1, index: 1, received: 1, time: 0 };
+  assert.deepEqual(parsePeerMessage(ok), ok);
+  // 256 bytes as 256 one-byte characters and as 128 two-byte ones; 257 is refused.
+  for (const replicaId of ['r'.repeat(256), 'é'.repeat(128)]) {
+    assert.equal(parseHeartbeat({ ...sample('heartbeat'), replicaId }).replicaId, replicaId);
+  }
+  assert.throws(
+    () => parseHeartbeat({ ...sample('heartbeat'), replicaId: 'r'.repeat(257) }),
+    /longer than 256/,
+  );
+});
+
+test('the coordinator tells a switchover, a forget and a status request apart by their type', () => {
+  const switchover = { type: 'switchover_request', id: 4, to: 'r2' };
+  assert.deepEqual(parseCoordinatorRequest(switchover), switchover);
+  const forget = { type: 'forget_request', id: 5, replica: 'r3' };
+  assert.deepEqual(parseCoordinatorRequest(forget), forget);
+  const status = { type: 'status_request', id: 6 };
+  assert.deepEqual(parseCoordinatorRequest(status), status);
+  assert.throws(
+    () => parseCoordinatorRequest({ type: 'switchover_request', id: 4 }),
+    /switchover request\.to/,
+  );
+});
+
+test("a frame is told to be a transfer's or a save's by its type alone, whatever else it is", () => {
+  for (const type of ['snapshot_read', 'snapshot_chunk', 'snapshot_gone']) {
+    assert.equal(isTransferMessage({ type }), true, type);
+    assert.equal(isSaveMessage({ type }), false, type);
+  }
+  for (const type of ['save_request', 'save_read']) {
+    assert.equal(isSaveMessage({ type }), true, type);
+    assert.equal(isTransferMessage({ type }), false, type);
+  }
+  // Whatever a peer sends decodes to some value: none of these is either, and none throws.
+  for (const value of [null, undefined, 7, 'snapshot_read', 'save_read', [], {}, { type: 'prepare' }]) {
+    assert.equal(isTransferMessage(value), false, String(value));
+    assert.equal(isSaveMessage(value), false, String(value));
+  }
+});
