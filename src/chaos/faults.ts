@@ -87,6 +87,7 @@ import { snapshotDirectoryName } from '../storage/replica-directory.js';
 import { temporaryFileName } from '../storage/snapshot-store.js';
 import { type ChaosCluster, COORDINATOR_NAME, type DirectoryLoss } from './cluster-processes.js';
 import { type DamageKind, damageDirectory, newestKeptSnapshot } from './data-damage.js';
+import { judgePrimaryForget } from './forget-check.js';
 import type { UpgradeWatch } from './format-upgrade.js';
 import type { NemesisKind } from './nemesis-kinds.js';
 import type { DirectedPair, NetworkFault, NetworkFaults } from './network-faults.js';
@@ -990,28 +991,17 @@ class Planner {
       const primary = seen?.primary;
       if (primary !== undefined) {
         const asked = await client.forget(primary);
-        // Refused for being a member (of a view the monitor may not have seen yet), or while the
-        // coordinator is not acting; any other answer means the member rule did not hold. Done, or
-        // refused as a replica it has not heard since it restarted, is right only if another fault
-        // took it out of the view meanwhile (killed it, seed 20262293; killed it and cut the
-        // coordinator's power, seed 20262360): the coordinator's view then is a newer one without it.
-        const leftTheView = async (): Promise<boolean> => {
+        const verdict = await judgePrimaryForget(primary, asked, async () => {
           const { view } = await client.status();
           return (
             view !== null &&
             view.number > (seen?.number ?? 0) &&
             !membersOf(view).includes(replicaId(primary))
           );
-        };
-        if (asked.ok) {
-          if (await leftTheView()) checks.forgetsOfPrimaryAfterItLeft += 1;
-          else problem(`the coordinator forgot ${primary}, the primary: ${asked.message}`);
-        } else if (/is the primary of view/.test(asked.message)) checks.forgetsOfPrimaryRefused += 1;
-        else if (/not known|was heard/.test(asked.message) && (await leftTheView())) {
-          checks.forgetsOfPrimaryAfterItLeft += 1;
-        } else if (!/is a (backup|learner) of view|not acting/.test(asked.message)) {
-          problem(`forgetting ${primary}, the primary, was refused for another reason: ${asked.message}`);
-        }
+        });
+        if (verdict === 'refused-as-primary') checks.forgetsOfPrimaryRefused += 1;
+        else if (verdict === 'after-it-left') checks.forgetsOfPrimaryAfterItLeft += 1;
+        else if (typeof verdict === 'object') problem(verdict.problem);
         outcome += `; forgetting ${primary} (primary): ${asked.ok ? 'done' : `refused: ${asked.message}`}`;
       }
       return outcome;
