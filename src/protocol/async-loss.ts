@@ -4,6 +4,7 @@
 // report them (LostReport), the primary logs them in a system entry, and every replica applies it here.
 
 import type { LostEntry } from './messages.js';
+import { samePosition } from './types.js';
 
 /** How many lost writes are kept by name; the count keeps growing. */
 export const lostEntriesKeptMax = 1000;
@@ -22,7 +23,7 @@ export class AsyncLossRecord {
 
   /** True when this loss is already on record (two replicas may report the same one). */
   has(lost: LostEntry): boolean {
-    return this.recentList.some((known) => known.view === lost.view && known.index === lost.index);
+    return this.recentList.some((known) => samePosition(known, lost));
   }
 
   record(entries: readonly LostEntry[]): void {

@@ -77,6 +77,7 @@ import {
   type Role,
   roleIn,
   type SnapshotInfo,
+  samePosition,
   sameSnapshot,
   type View,
 } from './types.js';
@@ -1347,8 +1348,7 @@ export class Replica {
       (lost, position) =>
         !this.loss.has(lost) &&
         this.log.viewOf(lost.index) !== lost.view &&
-        message.entries.findIndex((other) => other.view === lost.view && other.index === lost.index) ===
-          position,
+        message.entries.findIndex((other) => samePosition(other, lost)) === position,
     );
     if (fresh.length > 0) this.appendSystemEntry({ kind: 'async-lost', entries: fresh });
   }
@@ -1377,7 +1377,7 @@ export class Replica {
 
   private recordUncommitted(lost: LostEntry): boolean {
     return this.lossRecordsUncommitted.some((record) =>
-      record.entries.some((entry) => sameLoss(entry, lost)),
+      record.entries.some((entry) => samePosition(entry, lost)),
     );
   }
 
@@ -1393,7 +1393,9 @@ export class Replica {
   }
 
   private forgetRecorded(recorded: readonly LostEntry[]): void {
-    this.setPendingLost(this.pendingLost.filter((lost) => !recorded.some((entry) => sameLoss(entry, lost))));
+    this.setPendingLost(
+      this.pendingLost.filter((lost) => !recorded.some((entry) => samePosition(entry, lost))),
+    );
   }
 
   /**
@@ -1759,7 +1761,7 @@ export class Replica {
       if (entry.durability !== 'async' || entry.refused || isSystemEntry(entry) || isSessionOpen(entry))
         continue;
       if (this.log.viewOf(entry.index) === entry.view) continue;
-      if (noted.some((lost) => sameLoss(lost, entry))) continue;
+      if (noted.some((lost) => samePosition(lost, entry))) continue;
       noted.push({
         view: entry.view,
         index: entry.index,
@@ -2297,8 +2299,4 @@ function answerOf(executed: { readonly refused: boolean; readonly result: Uint8A
 function refusal(error: unknown): Refusal {
   if (!isServiceError(error)) throw error;
   return { code: error.code, message: error.message };
-}
-
-function sameLoss(a: LostEntry, b: LostEntry): boolean {
-  return a.view === b.view && a.index === b.index;
 }
