@@ -414,6 +414,59 @@ test('a due update holds at most the bytes it is given, and the rest follow', ()
   assert.ok(rounds > 1, 'the keys took several updates');
 });
 
+/** A store of `count` keys named `key-<n>` (padded to `width`), each due at 10 + n, the clock at 0. */
+function storeDueLater(count: number, width = 4): { store: KeyValueStore; at: (ms: number) => void } {
+  let now = 0;
+  const store = new KeyValueStore(undefined, () => now);
+  for (let k = 0; k < count; k++) {
+    const key = bytes(`key-${String(k).padStart(width, '0')}`);
+    store.apply(
+      store.execute(encodeOperation(op.set(key, bytes('v'), { expiry: { kind: 'at', ms: 10 + k } }))).update,
+    );
+  }
+  return {
+    store,
+    at: (ms) => {
+      now = ms;
+    },
+  };
+}
+
+test('a due update deletes at most 1,000 keys, and takes a whole update of exactly its bytes', () => {
+  const many = storeDueLater(1001);
+  many.at(1_000_000);
+  const first = many.store.dueUpdate(1 << 30);
+  assert.ok(first !== null);
+  many.store.apply(first);
+  assert.equal(many.store.entryCount, 1, 'the first 1,000 due keys');
+  const rest = many.store.dueUpdate(1 << 30);
+  assert.ok(rest !== null);
+  many.store.apply(rest);
+  assert.equal(many.store.entryCount, 0);
+
+  // Three keys' update is N bytes: given N it holds all three, given N - 1 two.
+  const three = storeDueLater(3);
+  three.at(1000);
+  const whole = three.store.dueUpdate(1 << 30);
+  assert.ok(whole !== null);
+  const exact = three.store.dueUpdate(whole.byteLength);
+  assert.deepEqual(exact, whole);
+  const less = three.store.dueUpdate(whole.byteLength - 1);
+  assert.ok(less !== null && less.byteLength < whole.byteLength);
+  three.store.apply(less);
+  assert.equal(three.store.entryCount, 1);
+});
+
+test('a due key whose delete alone is over the bytes given is deleted all the same, one an update', () => {
+  const { store, at } = storeDueLater(2, 300);
+  at(1000);
+  const update = store.dueUpdate(100);
+  assert.ok(update !== null, 'a key is never left due for ever');
+  assert.ok(update.byteLength > 300);
+  store.apply(update);
+  assert.equal(store.entryCount, 1);
+});
+
 test('a time past the latest a key may expire at is refused, and a time given again changes nothing', () => {
   const store = new KeyValueStore(kvLimitsTiny, () => 5);
   const refused = () =>

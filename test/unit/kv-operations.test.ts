@@ -288,8 +288,96 @@ test('a malformed multi-key or conditional operation is BAD_REQUEST naming what 
       String(pattern),
     );
   }
+  for (const [count, got] of [
+    [-1, '-1'],
+    [1.5, '1.5'],
+    ['3', 'the string "3"'],
+  ] as const) {
+    assert.throws(
+      () => decodeResult('lengths', pack(['lengths', [count]])),
+      refusedWith(ErrorCode.badFrame, new RegExp(`lengths: lengths must be byte counts, got ${got}`)),
+      String(count),
+    );
+  }
+});
+
+test('a malformed expiry, set condition or key list is BAD_REQUEST, however it came to be', () => {
+  const k = bytes('k');
+  const v = bytes('v');
+  const cases: [unknown, RegExp][] = [
+    // An expiry is [none | keep] or [after | at, ms], the milliseconds a safe integer.
+    [['set', k, v, null, 'none'], /set: expiry must be/],
+    [['set', k, v, null, []], /set: expiry must be/],
+    [['set', k, v, null, ['none', 5]], /set: expiry must be/],
+    [['set', k, v, null, ['keep', 5]], /set: expiry must be/],
+    [['set', k, v, null, ['after']], /set: expiry must be/],
+    [['set', k, v, null, ['at', 5, 6]], /set: expiry must be/],
+    [['set', k, v, null, ['soon', 5]], /set: expiry must be/],
+    [['set', k, v, null, ['after', 1.5]], /set: expiry must be/],
+    [['set', k, v, null, ['after', 2n ** 53n]], /set: expiry must be/],
+    // Which expiries each command takes.
+    [['get-expire', k, ['keep']], /get-expire: expiry must be none, after or at/],
+    [['expire', k, ['none'], 'always'], /expire: expiry must be after or at, got none/],
+    [['expire', k, ['keep'], 'always'], /expire: expiry must be after or at, got keep/],
+    // A set's condition: null, absent, present, or ['equals', bytes].
+    [
+      ['set', k, v, ['equals'], ['none']],
+      /set: when must be null, one of absent, present, or \['equals', bytes\]/,
+    ],
+    [['set', k, v, ['equal', v], ['none']], /set: when must be null/],
+    [['set', k, v, ['equals', 'v'], ['none']], /set: when must be null/],
+    [['set', k, v, ['equals', v, v], ['none']], /set: when must be null/],
+    [['expect', [k, k], [v]], /expect: 2 keys but 1 values/],
+    [['incr', k, 2n ** 53n], /incr: delta must be/],
+    [['incr', k, -(2n ** 53n)], /incr: delta must be a safe integer, got -9007199254740992/],
+    [['incr-float', k, Number.NaN], /incr-float: delta must be a finite number, got NaN/],
+    [['incr-float', k, Number.POSITIVE_INFINITY], /incr-float: delta must be a finite number/],
+    [['incr-float', k, '1.5'], /incr-float: delta must be a finite number, got the string "1.5"/],
+    [['rename', k, v, 'yes'], /rename: onlyIfAbsent must be a boolean, got the string "yes"/],
+    [['copy', k, v, 1], /copy: replace must be a boolean, got 1/],
+    // The error names what came: an array by its length, a boolean as itself.
+    [['get', [k, k]], /get: key must be bytes, got an array of 2/],
+    [['get', true], /get: key must be bytes, got true/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(
+      () => decodeOperation(pack(value)),
+      refusedWith(ErrorCode.badRequest, pattern),
+      `${String(pattern)}: ${String(value)}`,
+    );
+  }
+});
+
+test('the edges of what an operation may carry are taken', () => {
+  const k = bytes('k');
+  const v = bytes('v');
+  // MessagePack carries integers past 32 bits as int64, which decodes as a bigint.
+  for (const delta of [BigInt(Number.MAX_SAFE_INTEGER), BigInt(Number.MIN_SAFE_INTEGER)]) {
+    assert.deepEqual(decodeOperation(pack(['incr', k, delta])), kvOperation.incr(k, Number(delta)));
+  }
+  assert.deepEqual(decodeOperation(pack(['set', k, v, ['equals', v], ['after', 5]])), {
+    kind: 'set',
+    key: k,
+    value: v,
+    when: { equals: v },
+    expiry: { kind: 'after', ms: 5 },
+  });
+  assert.deepEqual(decodeOperation(pack(['get-expire', k, ['none']])), {
+    kind: 'get-expire',
+    key: k,
+    expiry: { kind: 'none' },
+  });
+});
+
+test('a logged result of another kind than the operation is refused, in either encoding', () => {
+  const logged = encodeResult({ kind: 'put', existed: false });
   assert.throws(
-    () => decodeResult('lengths', pack(['lengths', [-1]])),
-    refusedWith(ErrorCode.badFrame, /lengths: lengths must be byte counts, got -1/),
+    () => decodeResult('get', logged),
+    refusedWith(ErrorCode.badFrame, /expected a get result, got a put/),
+  );
+  const older = pack(['put', [false]]);
+  assert.throws(
+    () => decodeResult('get', older),
+    refusedWith(ErrorCode.badFrame, /expected a get result, got a put/),
   );
 });
