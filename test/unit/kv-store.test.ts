@@ -537,6 +537,7 @@ test('a malformed snapshot or update is rejected and leaves the state untouched'
     ['append', bytes('a'), bytes('x'), bytes('y')],
     ['set', bytes('a')],
     ['delete', bytes('a'), bytes('x')],
+    ['delete', 'a'],
   ]) {
     assert.throws(() => store.apply(pack(update)), /kv update/, JSON.stringify(update));
   }
@@ -624,4 +625,60 @@ test('a damaged batch update is refused and changes nothing', () => {
     assert.throws(() => store.apply(bad), /kv batch update/);
   }
   assert.equal(store.stateHash(), before);
+});
+
+test('a damaged snapshot is refused whole and leaves the state as it was', () => {
+  const source = new KeyValueStore();
+  write(source, op.put(bytes('plain'), bytes('P')));
+  write(source, op.set(bytes('soon'), bytes('S'), { expiry: { kind: 'at', ms: 1_900_000_000_000 } }));
+  write(source, op.set(bytes('later'), bytes('L'), { expiry: { kind: 'at', ms: 2_000_000_000_000 } }));
+  const snapshot = Buffer.from(source.snapshot());
+  assert.equal(snapshot[0], 5, 'entries, times to live and a scan seed');
+
+  const target = new KeyValueStore();
+  write(target, op.put(bytes('mine'), bytes('M')));
+  const before = target.stateHash();
+  const refused = (damaged: Buffer, why: RegExp, what: string) => {
+    assert.throws(() => target.restore(damaged), why, what);
+    assert.equal(target.stateHash(), before, `${what}: the state is as it was`);
+    assert.equal(get(target, 'mine'), 'M');
+  };
+  for (let length = 0; length < snapshot.length; length++) {
+    refused(snapshot.subarray(0, length), /kv snapshot is malformed/, `cut to ${length}`);
+  }
+  refused(Buffer.concat([snapshot, Buffer.from([0])]), /kv snapshot is malformed/, 'a byte more');
+  for (const version of [0, 1, 6, 255]) {
+    const other = Buffer.from(snapshot);
+    other[0] = version;
+    refused(other, /not format version 5 \(or 4, 3, 2\)/, `format version ${version}`);
+  }
+
+  // The times to live follow the entries: [count][key][ms as a double]... then the seed's 8 bytes.
+  const entryBytes = (key: string, value: string) => 4 + key.length + 4 + value.length;
+  const ttlCountAt = 5 + entryBytes('plain', 'P') + entryBytes('soon', 'S') + entryBytes('later', 'L');
+  assert.equal(snapshot.readUInt32LE(ttlCountAt), 2, 'two times to live');
+  const ttls = snapshot.subarray(ttlCountAt + 4, snapshot.length - 8);
+  const ttl = (key: string, ms: number) => {
+    const out = Buffer.alloc(4 + key.length + 8);
+    out.writeUInt32LE(key.length, 0);
+    out.write(key, 4, 'latin1');
+    out.writeDoubleLE(ms, 4 + key.length);
+    return out;
+  };
+  const withTtls = (...parts: Buffer[]) =>
+    Buffer.concat([
+      snapshot.subarray(0, ttlCountAt),
+      Buffer.from([parts.length, 0, 0, 0]),
+      ...parts,
+      snapshot.subarray(snapshot.length - 8),
+    ]);
+  assert.deepEqual(withTtls(ttls.subarray(0, 17), ttls.subarray(17)), snapshot, 'the layout is as read');
+  refused(withTtls(ttl('gone', 5)), /a time to live names a key that is absent/, 'an absent key');
+  refused(withTtls(ttl('soon', 5.5)), /a time to live is not a whole number/, 'a fraction');
+  refused(withTtls(ttl('soon', 5), ttl('soon', 6)), /a key has two times to live/, 'two times');
+
+  target.restore(snapshot);
+  assert.equal(target.stateHash(), source.stateHash());
+  assert.equal(get(target, 'mine'), null);
+  assert.equal(target.expiryOf('later'), 2_000_000_000_000);
 });
