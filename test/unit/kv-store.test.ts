@@ -682,3 +682,47 @@ test('a damaged snapshot is refused whole and leaves the state as it was', () =>
   assert.equal(get(target, 'mine'), null);
   assert.equal(target.expiryOf('later'), 2_000_000_000_000);
 });
+
+test('a put-many ends the time to live of each key it writes, on the primary and a backup alike', () => {
+  const primary = new KeyValueStore();
+  const backup = new KeyValueStore();
+  const run = (operation: KvOperation) => {
+    const { update } = primary.execute(encodeOperation(operation));
+    primary.apply(update);
+    backup.apply(update);
+  };
+  run(op.set(bytes('a'), bytes('1'), { expiry: { kind: 'at', ms: 1_900_000_000_000 } }));
+  run(op.set(bytes('b'), bytes('2'), { expiry: { kind: 'at', ms: 1_900_000_000_000 } }));
+  run(op.putMany([bytes('a')], [bytes('3')]));
+  for (const store of [primary, backup]) {
+    assert.equal(store.expiryOf('a'), undefined, 'as Redis MSET does');
+    assert.equal(store.expiryOf('b'), 1_900_000_000_000, 'a key it did not name keeps its time');
+    assert.equal(get(store, 'a'), '3');
+  }
+  assert.equal(primary.stateHash(), backup.stateHash());
+});
+
+test('reads answer exactly their limits: readBytesMax of values, a pattern twice the longest key', () => {
+  const store = new KeyValueStore(kvLimitsTiny); // readBytesMax 40, keys of at most 8 bytes
+  write(store, op.put(bytes('a'), new Uint8Array(20)));
+  write(store, op.put(bytes('b'), new Uint8Array(20)));
+  write(store, op.put(bytes('c'), new Uint8Array(1)));
+  const many = decodeResult('get-many', store.query(encodeOperation(op.getMany([bytes('a'), bytes('b')]))));
+  assert.deepEqual(
+    many.values.map((value) => value?.length),
+    [20, 20],
+  );
+  assert.throws(
+    () => store.query(encodeOperation(op.getMany([bytes('a'), bytes('b'), bytes('c')]))),
+    refusedWith(
+      ErrorCode.valueTooLarge,
+      /get-many would answer 41 bytes of values, more than readBytesMax = 40/,
+    ),
+  );
+  const scan = (match: string) => store.query(encodeOperation(op.scan(0, { match: bytes(match) })));
+  assert.equal(decodeResult('scan', scan('*'.repeat(16))).kind, 'scan');
+  assert.throws(
+    () => scan('*'.repeat(17)),
+    refusedWith(ErrorCode.badRequest, /a pattern of 17 bytes; at most 16/),
+  );
+});
