@@ -726,3 +726,64 @@ test('reads answer exactly their limits: readBytesMax of values, a pattern twice
     refusedWith(ErrorCode.badRequest, /a pattern of 17 bytes; at most 16/),
   );
 });
+
+test('RENAME and COPY carry the time to live of the key they move, and clear the one it replaces', () => {
+  const later = 1_900_000_000_000;
+  const other = 2_000_000_000_000;
+  const store = new KeyValueStore();
+  const backup = new KeyValueStore();
+  const run = (operation: KvOperation) => {
+    const { update } = store.execute(encodeOperation(operation));
+    store.apply(update);
+    backup.apply(update);
+  };
+  run(op.set(bytes('timed'), bytes('T'), { expiry: { kind: 'at', ms: later } }));
+  run(op.set(bytes('other'), bytes('O'), { expiry: { kind: 'at', ms: other } }));
+  run(op.put(bytes('plain'), bytes('P')));
+  run(op.set(bytes('target'), bytes('X'), { expiry: { kind: 'at', ms: other } }));
+
+  run(op.rename(bytes('timed'), bytes('moved'))); // onto an absent key: its time goes with it
+  run(op.copy(bytes('moved'), bytes('other'), true)); // onto a key with another time: the copy's
+  run(op.copy(bytes('plain'), bytes('target'), true)); // no time onto a timed key: none after
+  for (const replica of [store, backup]) {
+    assert.equal(replica.expiryOf('timed'), undefined);
+    assert.equal(replica.expiryOf('moved'), later);
+    assert.equal(replica.expiryOf('other'), later);
+    assert.equal(get(replica, 'other'), 'T');
+    assert.equal(replica.expiryOf('target'), undefined);
+    assert.equal(get(replica, 'target'), 'P');
+    assert.equal(replica.expiryOf('plain'), undefined);
+  }
+  assert.equal(store.stateHash(), backup.stateHash());
+});
+
+test('a store over its limits (lowered since it filled) still takes writes that add no key or byte', () => {
+  const source = new KeyValueStore();
+  for (const key of ['a', 'b', 'c', 'd', 'e']) write(source, op.put(bytes(key), bytes('0123456789')));
+  const store = new KeyValueStore({ ...kvLimitsTiny, keysMax: 4, storeBytesMax: 200 });
+  store.restore(source.snapshot()); // 5 keys of 4, 5 × 75 bytes of 200
+  write(store, op.put(bytes('a'), bytes('012345678'))); // a byte shorter
+  write(store, op.rename(bytes('b'), bytes('f'))); // a key for a key of the same length
+  assert.equal(get(store, 'f'), '0123456789');
+  assert.throws(
+    () => store.execute(encodeOperation(op.put(bytes('g'), bytes('1')))),
+    refusedWith(ErrorCode.storeFull, /holds 5 of keysMax = 4/),
+  );
+  assert.throws(
+    () => store.execute(encodeOperation(op.append(bytes('a'), bytes('9')))),
+    refusedWith(ErrorCode.storeFull, /would grow the store by 1 bytes/),
+  );
+});
+
+test('a SET or EXPIRE whose time is now deletes the key at once, as a time already past does', () => {
+  const now = 1_800_000_000_000;
+  const store = new KeyValueStore(undefined, () => now);
+  write(store, op.put(bytes('e'), bytes('1')));
+  write(store, op.expire(bytes('e'), { kind: 'at', ms: now }));
+  assert.equal(get(store, 'e'), null);
+  assert.equal(store.entryCount, 0);
+  write(store, op.set(bytes('s'), bytes('1'), { expiry: { kind: 'at', ms: now } }));
+  assert.equal(get(store, 's'), null);
+  write(store, op.set(bytes('s'), bytes('1'), { expiry: { kind: 'at', ms: now + 1 } }));
+  assert.equal(get(store, 's'), '1');
+});
