@@ -787,3 +787,23 @@ test('a SET or EXPIRE whose time is now deletes the key at once, as a time alrea
   write(store, op.set(bytes('s'), bytes('1'), { expiry: { kind: 'at', ms: now + 1 } }));
   assert.equal(get(store, 's'), '1');
 });
+
+test('an oversized operand is VALUE_TOO_LARGE whatever the state, before any condition is asked', () => {
+  const store = new KeyValueStore(kvLimitsTiny); // values of at most 24 bytes
+  const big = new Uint8Array(kvLimitsTiny.valueSizeMaxBytes + 1);
+  const small = bytes('v');
+  const absent = bytes('nobody');
+  for (const operation of [
+    op.set(absent, big, { when: 'present' }), // a condition that fails on the absent key
+    op.getSet(absent, big),
+    op.setRange(absent, 0, big),
+    op.set(absent, small, { when: { equals: big } }),
+  ]) {
+    assert.throws(
+      () => store.execute(encodeOperation(operation)),
+      refusedWith(ErrorCode.valueTooLarge, /value of 25 bytes exceeds valueSizeMaxBytes = 24/),
+      operation.kind,
+    );
+  }
+  assert.equal(store.entryCount, 0);
+});
