@@ -160,6 +160,30 @@ test('a part that would add a key past keysMax is STORE_FULL, counting the keys 
   assert.equal(store.entryCount, 4);
 });
 
+test('a delete of an absent key within a sequence makes no room, and takes none', () => {
+  const limits: KvLimits = { ...kvLimitsTiny, operationsPerSequenceMax: 8 };
+  const full = new KeyValueStore(limits);
+  executeSequence(
+    full,
+    ['a', 'b', 'c', 'd'].map((key) => op.put(bytes(key), bytes('1'))),
+  );
+  const { outcomes } = executeSequence(full, [op.delete(bytes('x')), op.put(bytes('y'), bytes('1'))]);
+  assert.deepEqual(shown(outcomes), [{ kind: 'delete', existed: false }, ErrorCode.storeFull]);
+  assert.equal(full.entryCount, 4);
+
+  const oneShort = new KeyValueStore(limits);
+  executeSequence(
+    oneShort,
+    ['a', 'b', 'c'].map((key) => op.put(bytes(key), bytes('1'))),
+  );
+  const taken = executeSequence(oneShort, [op.delete(bytes('x')), op.put(bytes('y'), bytes('1'))]);
+  assert.deepEqual(shown(taken.outcomes), [
+    { kind: 'delete', existed: false },
+    { kind: 'put', existed: false },
+  ]);
+  assert.equal(oneShort.entryCount, 4);
+});
+
 test('once the results reach their bound the next part and every one after it are NOT_RUN; the first always runs', () => {
   // A sequence of reads answers up to readBytesMax; one with a write up to writeSequenceResultBytesMax.
   const limits: KvLimits = {

@@ -745,9 +745,13 @@ test('RENAME and COPY carry the time to live of the key they move, and clear the
   run(op.rename(bytes('timed'), bytes('moved'))); // onto an absent key: its time goes with it
   run(op.copy(bytes('moved'), bytes('other'), true)); // onto a key with another time: the copy's
   run(op.copy(bytes('plain'), bytes('target'), true)); // no time onto a timed key: none after
+  run(op.set(bytes('same'), bytes('S'), { expiry: { kind: 'at', ms: later } }));
+  run(op.rename(bytes('moved'), bytes('same'))); // onto a key of the same time: it stays
   for (const replica of [store, backup]) {
     assert.equal(replica.expiryOf('timed'), undefined);
-    assert.equal(replica.expiryOf('moved'), later);
+    assert.equal(replica.expiryOf('moved'), undefined);
+    assert.equal(replica.expiryOf('same'), later);
+    assert.equal(get(replica, 'same'), 'T');
     assert.equal(replica.expiryOf('other'), later);
     assert.equal(get(replica, 'other'), 'T');
     assert.equal(replica.expiryOf('target'), undefined);
@@ -806,4 +810,17 @@ test('an oversized operand is VALUE_TOO_LARGE whatever the state, before any con
     );
   }
   assert.equal(store.entryCount, 0);
+});
+
+test('a snapshot whose last value is empty is taken; a byte after it is not', () => {
+  // Format 3 as a build before scan seeds wrote it: one key "k" of an empty value, nothing after.
+  const snapshot = Buffer.from([3, 1, 0, 0, 0, 1, 0, 0, 0, 0x6b, 0, 0, 0, 0]);
+  const store = new KeyValueStore();
+  store.restore(snapshot);
+  assert.equal(get(store, 'k'), '');
+  assert.throws(
+    () => store.restore(Buffer.concat([snapshot, Buffer.from([0])])),
+    /bytes follow the last entry/,
+  );
+  assert.equal(get(store, 'k'), '');
 });
