@@ -683,7 +683,8 @@ test('a damaged snapshot is refused whole and leaves the state as it was', () =>
   assert.equal(target.expiryOf('later'), 2_000_000_000_000);
 });
 
-test('a put-many ends the time to live of each key it writes, on the primary and a backup alike', () => {
+/** A primary and a backup fed only the updates the primary's writes make. */
+function primaryAndBackup() {
   const primary = new KeyValueStore();
   const backup = new KeyValueStore();
   const run = (operation: KvOperation) => {
@@ -691,6 +692,11 @@ test('a put-many ends the time to live of each key it writes, on the primary and
     primary.apply(update);
     backup.apply(update);
   };
+  return { primary, backup, run };
+}
+
+test('a put-many ends the time to live of each key it writes, on the primary and a backup alike', () => {
+  const { primary, backup, run } = primaryAndBackup();
   run(op.set(bytes('a'), bytes('1'), { expiry: { kind: 'at', ms: 1_900_000_000_000 } }));
   run(op.set(bytes('b'), bytes('2'), { expiry: { kind: 'at', ms: 1_900_000_000_000 } }));
   run(op.putMany([bytes('a')], [bytes('3')]));
@@ -730,13 +736,7 @@ test('reads answer exactly their limits: readBytesMax of values, a pattern twice
 test('RENAME and COPY carry the time to live of the key they move, and clear the one it replaces', () => {
   const later = 1_900_000_000_000;
   const other = 2_000_000_000_000;
-  const store = new KeyValueStore();
-  const backup = new KeyValueStore();
-  const run = (operation: KvOperation) => {
-    const { update } = store.execute(encodeOperation(operation));
-    store.apply(update);
-    backup.apply(update);
-  };
+  const { primary: store, backup, run } = primaryAndBackup();
   run(op.set(bytes('timed'), bytes('T'), { expiry: { kind: 'at', ms: later } }));
   run(op.set(bytes('other'), bytes('O'), { expiry: { kind: 'at', ms: other } }));
   run(op.put(bytes('plain'), bytes('P')));
