@@ -160,8 +160,8 @@ type TestsOutcome = { readonly caughtByTest: string } | { readonly hung: 'the un
  * Runs the unit tests of the mutated files' families in the copy (for `protocol/...`,
  * `protocol-*.test.js` and the tests built on the core's harness, `format-level.test.js` among them;
  * likewise `storage/`, `check/` and `client/` with `familyHarnesses`; `kv-*.test.js` for
- * `state-machine/`): the first that fails names the outcome; a run stopped at the time limit is told apart from a failure, since
- * it has no exit code.
+ * `state-machine/`): the first that fails names the outcome; a run stopped at the time limit is told
+ * apart from a failure, since it has no exit code.
  */
 function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<TestsOutcome> {
   const directory = join(copy, 'dist', 'test', 'unit');
