@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { argumentsMax, bulkBytesMax, inlineBytesMax } from '../../src/resp/limits.js';
+import { argumentsMax, bulkBytesMax, commandBytesMax, inlineBytesMax } from '../../src/resp/limits.js';
 import { RespParser, splitInline } from '../../src/resp/parser.js';
 
 const texts = (commands: readonly Buffer[][]): string[][] =>
@@ -36,12 +36,13 @@ test('multibulk and inline commands, pipelined in one chunk, come out in order',
 });
 
 test('any split of the stream into chunks gives the same commands', () => {
-  const stream = `${multibulk('MSET', 'a', '1', 'b', 'x'.repeat(300))}  set "a b" 'c d'\r\n*0\r\n\r\nPING\r\n`;
+  const stream = `${multibulk('MSET', 'a', '1', 'b', 'x'.repeat(300))}  set "a b" 'c d'\r\n*0\r\n\r\nPING\r\n${multibulk('ECHO', '', 'e')}`;
   const expected = parseAll(stream);
   assert.deepEqual(expected.commands, [
     ['MSET', 'a', '1', 'b', 'x'.repeat(300)],
     ['set', 'a b', 'c d'],
     ['PING'],
+    ['ECHO', '', 'e'],
   ]);
   fc.assert(
     fc.property(fc.array(fc.nat(stream.length), { maxLength: 12, size: 'max' }), (cuts) => {
@@ -70,6 +71,8 @@ test('malformed multibulk input gets the protocol error Redis gives, after the c
     ['*1\r\n$-5\r\n', 'Protocol error: invalid bulk length'],
     ['*1\r\n$3x\r\n', 'Protocol error: invalid bulk length'],
     ['*1\r\n$3\r\nabcde', 'Protocol error: a bulk string does not end with CRLF'],
+    ['*1\r\n$3\r\nabc\rx', 'Protocol error: a bulk string does not end with CRLF'],
+    ['*1\r\n$3\r\nabcx\n', 'Protocol error: a bulk string does not end with CRLF'],
   ];
   for (const [input, message] of cases) {
     assert.deepEqual(parseAll(`PING\r\n${input}PING\r\n`), { commands: [['PING']], error: message }, input);
@@ -104,4 +107,26 @@ test('regression (issue 10 fuzz test): a NUL after an inline argument ends the l
   assert.deepEqual(words('get\u0000\u00f8\r\b'), ['get']);
   assert.deepEqual(words('\u0000anything'), []);
   assert.deepEqual(words('set k\u0000 v'), ['set', 'k']);
+});
+
+test('each limit itself is allowed: the arguments, a whole command, an inline line', () => {
+  assert.equal(parseAll(`*${argumentsMax}\r\n`).error, null);
+  // A command's arguments together: three of the largest bulk strings fill it, one byte more is refused
+  // from its header alone.
+  const largest = `$${bulkBytesMax}\r\n${'x'.repeat(bulkBytesMax)}\r\n`;
+  assert.equal(3 * bulkBytesMax, commandBytesMax);
+  const full = parseAll(`*4\r\n${largest}${largest}${largest}$0\r\n\r\n`);
+  assert.deepEqual([full.error, full.commands.length, full.commands[0]?.length], [null, 1, 4]);
+  assert.equal(
+    parseAll(`*4\r\n${largest}${largest}${largest}$1\r\n`).error,
+    `Protocol error: command larger than ${commandBytesMax} bytes`,
+  );
+  // An inline line of exactly the limit waits for its end, and is read once it comes.
+  const parser = new RespParser();
+  const line = `echo ${'y'.repeat(inlineBytesMax - 5)}`;
+  assert.deepEqual(parser.push(Buffer.from(line, 'latin1')), { commands: [], error: null });
+  const { commands, error } = parser.push(Buffer.from('\r\n'));
+  assert.equal(error, null);
+  assert.deepEqual(texts(commands), [['echo', 'y'.repeat(inlineBytesMax - 5)]]);
+  assert.equal(parseAll(`${line}y\r\n`).error, 'Protocol error: too big inline request');
 });
