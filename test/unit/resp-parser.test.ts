@@ -59,6 +59,10 @@ test('inline arguments follow redis-server: quotes, escapes, and unbalanced quot
   assert.deepEqual(split('  set  key\t"v\\x41\\n\\"q\\"" '), ['set', 'key', 'vA\n"q"']);
   assert.deepEqual(split("echo 'it\\'s' \"\""), ['echo', "it's", '']);
   assert.deepEqual(split(''), []);
+  // Every byte C's isspace takes separates arguments, carriage return and vertical tab among them.
+  assert.deepEqual(split('a\rb\vc\fd'), ['a', 'b', 'c', 'd']);
+  // \x needs two hex digits; without them it is the letter x, as in redis-server.
+  assert.deepEqual(split('"\\xZZ" "\\x4"'), ['xZZ', 'x4']);
   for (const bad of ['set "open', 'set "closed"x', "echo 'a"]) {
     assert.throws(() => split(bad), /Protocol error: unbalanced quotes in request/, bad);
   }
@@ -68,6 +72,10 @@ test('malformed multibulk input gets the protocol error Redis gives, after the c
   const cases: [string, string][] = [
     ['*x\r\n', 'Protocol error: invalid multibulk length'],
     ['*1\r\n:3\r\n', "Protocol error: expected '$', got ':'"],
+    ['*1\r\n \r\n', "Protocol error: expected '$', got ' '"],
+    ['*1\r\n~\r\n', "Protocol error: expected '$', got '~'"],
+    ['*1\r\n\x7f\r\n', "Protocol error: expected '$', got '\\x7f'"],
+    ['*1\r\n\x1f\r\n', "Protocol error: expected '$', got '\\x1f'"],
     ['*1\r\n$-5\r\n', 'Protocol error: invalid bulk length'],
     ['*1\r\n$3x\r\n', 'Protocol error: invalid bulk length'],
     ['*1\r\n$3\r\nabcde', 'Protocol error: a bulk string does not end with CRLF'],
