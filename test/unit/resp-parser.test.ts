@@ -62,7 +62,7 @@ test('inline arguments follow redis-server: quotes, escapes, and unbalanced quot
   // Every byte C's isspace takes separates arguments, carriage return and vertical tab among them.
   assert.deepEqual(split('a\rb\vc\fd'), ['a', 'b', 'c', 'd']);
   // \x needs two hex digits; without them it is the letter x, as in redis-server.
-  assert.deepEqual(split('"\\xZZ" "\\x4"'), ['xZZ', 'x4']);
+  assert.deepEqual(split('"\\xZZ" "\\x4" "\\xZ4"'), ['xZZ', 'x4', 'xZ4']);
   // Only a backslash escapes, only \x takes hex, and single quotes know one escape alone: \'.
   assert.deepEqual(split('"ax41" "\\n41"'), ['ax41', '\n41']);
   assert.deepEqual(split("'\\x41' 'a\\nb' 'a\\bc' 'it\\'s'"), ['\\x41', 'a\\nb', 'a\\bc', "it's"]);
