@@ -3,11 +3,7 @@
 // the view it last saw; other faults may meanwhile have killed that primary and even restarted the
 // coordinator, so an answer is judged against whether the primary has since left the view.
 
-/** The coordinator's answer to a forget (`ForgetReply`'s fields the check reads). */
-export interface ForgetAnswer {
-  readonly ok: boolean;
-  readonly message: string;
-}
+import type { ForgetOutcome } from '../protocol/effects.js';
 
 export type PrimaryForgetVerdict =
   /** Refused as the primary of a view: the rule held. */
@@ -25,7 +21,7 @@ export type PrimaryForgetVerdict =
  */
 export async function judgePrimaryForget(
   primary: string,
-  answer: ForgetAnswer,
+  answer: ForgetOutcome,
   leftTheView: () => Promise<boolean>,
 ): Promise<PrimaryForgetVerdict> {
   if (answer.ok) {

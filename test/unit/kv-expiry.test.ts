@@ -394,26 +394,6 @@ test('a key lives until its deletion is applied, however far past its time the c
   assert.equal(store.dueUpdate(4096), null);
 });
 
-test('a due update holds at most the bytes it is given, and the rest follow', () => {
-  let now = 0;
-  const store = new KeyValueStore(undefined, () => now);
-  for (let k = 0; k < 50; k++) {
-    const key = bytes(`key-${String(k).padStart(3, '0')}`);
-    store.apply(
-      store.execute(encodeOperation(op.set(key, bytes('v'), { expiry: { kind: 'at', ms: 10 + k } }))).update,
-    );
-  }
-  now = 1000;
-  let rounds = 0;
-  for (let update = store.dueUpdate(200); update !== null; update = store.dueUpdate(200)) {
-    assert.ok(update.byteLength <= 200, `${update.byteLength} bytes`);
-    store.apply(update);
-    rounds += 1;
-  }
-  assert.equal(store.entryCount, 0);
-  assert.ok(rounds > 1, 'the keys took several updates');
-});
-
 /** A store of `count` keys named `key-<n>` (padded to `width`), each due at 10 + n, the clock at 0. */
 function storeDueLater(count: number, width = 4): { store: KeyValueStore; at: (ms: number) => void } {
   let now = 0;
@@ -431,6 +411,19 @@ function storeDueLater(count: number, width = 4): { store: KeyValueStore; at: (m
     },
   };
 }
+
+test('a due update holds at most the bytes it is given, and the rest follow', () => {
+  const { store, at } = storeDueLater(50, 3);
+  at(1000);
+  let rounds = 0;
+  for (let update = store.dueUpdate(200); update !== null; update = store.dueUpdate(200)) {
+    assert.ok(update.byteLength <= 200, `${update.byteLength} bytes`);
+    store.apply(update);
+    rounds += 1;
+  }
+  assert.equal(store.entryCount, 0);
+  assert.ok(rounds > 1, 'the keys took several updates');
+});
 
 test('a due update deletes at most 1,000 keys, and takes a whole update of exactly its bytes', () => {
   const many = storeDueLater(1001);
