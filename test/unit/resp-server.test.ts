@@ -790,6 +790,95 @@ describe('pipelines', () => {
     );
   });
 
+  test("EXPIRE's NX, XX, GT and LT, GETEX PERSIST and TTL's -1 and -2 answer as Redis does; options missing their values are refused", async () => {
+    const { port, calls } = await start();
+    const before = calls.length;
+    const replies = await oneByOne(port, [
+      'SET p plain',
+      'TTL p',
+      'PTTL p',
+      'EXPIRETIME p',
+      'TTL nothing',
+      'PEXPIRETIME nothing',
+      'EXPIRE nothing 100',
+      // A key without a time to live: XX needs one, GT counts none as forever, LT takes any.
+      'EXPIRE p 100 XX',
+      'EXPIRE p 100 GT',
+      'EXPIRE p 300 XX LT',
+      'EXPIRE p 300 LT',
+      'TTL p',
+      'EXPIRE p 100 NX',
+      'EXPIRE p 400 LT',
+      'EXPIRE p 200 GT',
+      'EXPIRE p 500 GT',
+      'EXPIRE p 400 XX LT',
+      'TTL p',
+      'EXPIRE p 450 XX',
+      'TTL p',
+      'SET n v',
+      'EXPIRE n 100 NX',
+      'TTL n',
+      'GETEX n PERSIST',
+      'TTL n',
+      // The latest time a key may expire at is allowed, a millisecond more is not.
+      'SET m v PXAT 8640000000000000',
+      'PEXPIRETIME m',
+      'SET m v PXAT 8640000000000001',
+      'EXPIREAT m 8640000000000',
+      'EXPIREAT m 8640000000001',
+      'SET k v IFEQ',
+      'SET k v EX 5 KEEPTTL',
+      'COPY p q BOGUS 0',
+      'COPY p q DB',
+      'MSETNX a 1 b',
+      'EXISTS k q a',
+    ]);
+    assert.deepEqual(replies.map(messageOf), [
+      'OK',
+      -1,
+      -1,
+      -1,
+      -2,
+      -2,
+      0,
+      0,
+      0,
+      0,
+      1,
+      300,
+      0,
+      0,
+      0,
+      1,
+      1,
+      400,
+      1,
+      450,
+      'OK',
+      1,
+      100,
+      Buffer.from('v'),
+      -1,
+      'OK',
+      8_640_000_000_000_000,
+      "ERR invalid expire time in 'set' command",
+      1,
+      "ERR invalid expire time in 'expireat' command",
+      'ERR syntax error',
+      'ERR syntax error',
+      'ERR syntax error',
+      'ERR syntax error',
+      "ERR wrong number of arguments for 'msetnx' command",
+      0,
+    ]);
+    const kinds = calls.slice(before).map((call) => call.kinds[0]);
+    assert.equal(
+      kinds.filter((kind) => kind === 'copy' || kind === 'put-many-if-absent').length,
+      0,
+      'a command the port refuses never reaches the store',
+    );
+  });
+
   test('CONFIG GET answers how this server keeps data, in Redis names; CONFIG SET is refused, saying why', async () => {
     const { port, calls, store } = await start();
     const replies = await oneByOne(port, [
