@@ -14,11 +14,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { applyMutant, type Mutant, mutantsOf } from './mutants.js';
 
-const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--ids FILE] [--tests] [--together] [--list]
+const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--files LIST] [--only TEXT] [--ids FILE] [--tests] [--property-seed P] [--together] [--list]
   --seeds N          simulator seeds a mutant may take before it counts as survived (default 200;
                      0 with --tests: the unit tests alone)
   --start S          the first seed (default 1)
@@ -28,6 +28,9 @@ const usage = `usage: npm run mutate -- [--seeds N] [--start S] [--jobs J] [--fi
   --ids FILE         only the mutants whose ids FILE lists (the first word of each line)
   --tests            a mutant no seed catches runs its family's unit tests too: for a file of
                      <folder>/, test/unit/<folder>-*.test.js and the tests on that folder's harness
+  --property-seed P  the seed the unit tests' property tests (fast-check) draw their cases from, the
+                     same for every mutant and every run, so a sweep repeated gives the same outcome
+                     (default 1)
   --together         apply every mutant chosen at once, in one trial (two layers of one rule, say)
   --timeout-seconds T  a mutant still running after T seconds counts as caught: it hung (default: five
                      times what the build took over the same seeds and tests, at least 60)
@@ -163,7 +166,12 @@ type TestsOutcome = { readonly caughtByTest: string } | { readonly hung: 'the un
  * `state-machine/`): the first that fails names the outcome; a run stopped at the time limit is told
  * apart from a failure, since it has no exit code.
  */
-function unitTests(copy: string, families: readonly string[], timeoutMs: number): Promise<TestsOutcome> {
+function unitTests(
+  copy: string,
+  families: readonly string[],
+  propertySeed: number,
+  timeoutMs: number,
+): Promise<TestsOutcome> {
   const directory = join(copy, 'dist', 'test', 'unit');
   const ofFamily = (name: string, family: string): boolean => {
     if (name.startsWith(`${familyTestPrefixes[family] ?? family}-`)) return true;
@@ -174,9 +182,12 @@ function unitTests(copy: string, families: readonly string[], timeoutMs: number)
     .filter((name) => name.endsWith('.test.js') && families.some((family) => ofFamily(name, family)))
     .map((name) => join(directory, name));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], {
+    // test/unit/property-seed.ts reads the seed; `node --test` passes --import on to each file's process.
+    const seeding = pathToFileURL(join(directory, 'property-seed.js')).href;
+    const child = spawn(process.execPath, ['--import', seeding, '--test', '--test-reporter=tap', ...files], {
       stdio: ['ignore', 'pipe', 'ignore'],
       detached: true,
+      env: { ...process.env, UNDERSTUDY_PROPERTY_SEED: String(propertySeed) },
     });
     track(child);
     let stdout = '';
@@ -218,6 +229,7 @@ async function main(): Promise<void> {
         only: { type: 'string' },
         ids: { type: 'string' },
         tests: { type: 'boolean' },
+        'property-seed': { type: 'string' },
         together: { type: 'boolean' },
         'timeout-seconds': { type: 'string' },
         list: { type: 'boolean' },
@@ -237,6 +249,7 @@ async function main(): Promise<void> {
   const seeds = count('seeds', text('seeds'), 200, values.tests === true ? 0 : 1);
   const start = count('start', text('start'), 1, 1);
   const jobs = count('jobs', text('jobs'), 2, 1);
+  const propertySeed = count('property-seed', text('property-seed'), 1, 0);
   const timeoutText = text('timeout-seconds');
   const givenTimeoutMs =
     timeoutText === undefined ? null : count('timeout-seconds', timeoutText, 60, 1) * 1000;
@@ -307,7 +320,8 @@ async function main(): Promise<void> {
       fail(`the build itself does not pass seeds ${start}..${start + seeds - 1}: ${describe(baseline)}`);
     }
     const families = [...new Set(files.map((file) => file.split('/')[0] ?? file))];
-    const tests = values.tests === true ? await unitTests(first, families, baselineLimitMs) : null;
+    const tests =
+      values.tests === true ? await unitTests(first, families, propertySeed, baselineLimitMs) : null;
     if (tests !== null) fail(`the build itself does not pass its unit tests: ${describe(tests)}`);
     const timeoutMs = givenTimeoutMs ?? Math.max(60_000, 5 * (performance.now() - began));
     const seedRange = seeds === 0 ? 'no seeds' : `seeds ${start}..${start + seeds - 1}`;
@@ -317,7 +331,10 @@ async function main(): Promise<void> {
           `${familyTestPrefixes[family] ?? family}-*${familyHarnesses[family] === undefined ? '' : ' and those on its harness'}`,
       )
       .join(', ');
-    const tried = values.tests === true ? `${seedRange} and the unit tests ${testsNamed}` : seedRange;
+    const tried =
+      values.tests === true
+        ? `${seedRange} and the unit tests ${testsNamed} (property tests from fast-check seed ${propertySeed})`
+        : seedRange;
     process.stdout.write(
       `${mutants.length} mutants of ${files.join(', ')}; ${values.together === true ? 'all at once are' : 'each is'} tried against ${tried}, which the build passes\n`,
     );
@@ -335,7 +352,7 @@ async function main(): Promise<void> {
         }
         let outcome = await trial(copy, start, seeds, timeoutMs);
         if (values.tests === true && 'caught' in outcome && !outcome.caught) {
-          outcome = (await unitTests(copy, families, timeoutMs)) ?? outcome;
+          outcome = (await unitTests(copy, families, propertySeed, timeoutMs)) ?? outcome;
         }
         for (const file of files) writeFileSync(join(copy, 'dist', 'src', file), sources.get(file) ?? '');
         done += 1;
