@@ -60,7 +60,7 @@ function unreachableBackend(delayMs: number): RespBackend {
  * (store-client.ts): `execute` for one command, `sequence` for a pipeline.
  */
 function storeBackend(readOnlyByDefault: boolean, limits: KvLimits = kvLimitsDefault) {
-  const { client, calls, store } = storeClient(limits);
+  const { client, calls, store, failNextWith } = storeClient(limits);
   const backend: RespBackend = {
     client: async () => client as unknown as Client,
     local: () => local,
@@ -75,7 +75,7 @@ function storeBackend(readOnlyByDefault: boolean, limits: KvLimits = kvLimitsDef
     readOnlyByDefault,
     close: async () => {},
   };
-  return { backend, calls, store };
+  return { backend, calls, store, failNextWith };
 }
 
 /** A port on 127.0.0.1 (a free port) in front of `backend`, added to `servers` for the suite to close. */
@@ -457,10 +457,10 @@ describe('READONLY and READWRITE', () => {
 describe('pipelines', () => {
   const servers: RespServer[] = [];
   const start = async (limits?: KvLimits) => {
-    const { backend, calls, store } = storeBackend(false, limits);
+    const { backend, calls, store, failNextWith } = storeBackend(false, limits);
     // INFO waits for the coordinator's status: a pipeline sent behind it is all read before it runs.
     backend.clusterStatus = () => new Promise((resolve) => setTimeout(() => resolve(null), 150));
-    return { ...(await startPort(backend, servers)), calls, store };
+    return { ...(await startPort(backend, servers)), calls, store, failNextWith };
   };
   /** Sends INFO and then `commands` at once; answers the replies after INFO's. */
   const pipeline = async (port: number, commands: readonly string[], replyLines: number) => {
@@ -1040,6 +1040,39 @@ describe('pipelines', () => {
     assert.equal(server.counters.pipelinedSequences, 1);
     assert.equal(server.counters.commands, commands.length + 1);
     assert.equal(store.entryCount, 1, 'only y is left');
+  });
+
+  test('a pipeline that begins with a command refused before it runs runs the commands after it', async () => {
+    const { port } = await start();
+    const text = await pipeline(port, ['SET k v EX 0', 'SET a 1', 'GET a', 'GET k'], 5);
+    assert.deepEqual(text.split('\r\n').slice(0, 5), [
+      "-ERR invalid expire time in 'set' command",
+      '+OK',
+      '$1',
+      '1',
+      '$-1',
+    ]);
+  });
+
+  test('a command or a pipeline that fails unexpectedly (a bug) is answered ERR internal error, each command of it; the connection goes on', async () => {
+    const { port, calls, failNextWith } = await start();
+    failNextWith(new TypeError('a bug'));
+    const text = await pipeline(port, ['SET a 1', 'SET b 2', 'GET a'], 3);
+    assert.deepEqual(text.split('\r\n').slice(0, 3), [
+      '-ERR internal error: a bug',
+      '-ERR internal error: a bug',
+      '-ERR internal error: a bug',
+    ]);
+    assert.equal(calls.length, 1, 'the three went as one sequence');
+    const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      failNextWith(new TypeError('another bug'));
+      assert.equal(messageOf(await client.command(['GET', 'a'], 5_000)), 'ERR internal error: another bug');
+      assert.equal(await client.command(['GET', 'a'], 5_000), null, 'nothing of the failed pipeline ran');
+      assert.equal(await client.command(['PING'], 5_000), 'PONG');
+    } finally {
+      client.close();
+    }
   });
 
   test("a READONLY connection's pipeline of reads is one read at its replica; from a write on, a sequence at the primary", async () => {
