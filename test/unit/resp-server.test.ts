@@ -15,10 +15,12 @@ import {
 import type { Client, ReadOptions } from '../../src/client/index.js';
 import { UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
+import { ErrorCode } from '../../src/protocol/error-codes.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
 import { pipelinedCommandsMax, watchedBytesMax, watchedKeysMax } from '../../src/resp/limits.js';
+import type { SequenceClient } from '../../src/resp/shared-sequences.js';
 import { SlowLog } from '../../src/resp/slow-log.js';
 import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/index.js';
 import { type StoreCall, storeClient } from './store-client.js';
@@ -1054,6 +1056,40 @@ describe('pipelines', () => {
     ]);
   });
 
+  test('a pipeline of commands all refused before they run is answered without asking the cluster', async () => {
+    const { port, calls } = await start();
+    const text = await pipeline(port, ['SET k v EX 0', 'SET k v PX -1', 'GETEX k EX 0'], 3);
+    assert.deepEqual(text.split('\r\n').slice(0, 3), [
+      "-ERR invalid expire time in 'set' command",
+      "-ERR invalid expire time in 'set' command",
+      "-ERR invalid expire time in 'getex' command",
+    ]);
+    assert.deepEqual(calls, []);
+  });
+
+  test('a server that runs not even the first operation of a sequence has its NOT_RUN answered, not asked again for ever', async () => {
+    const { backend, store } = storeBackend(false);
+    const client = (await backend.client(null)) as unknown as SequenceClient;
+    const runsNothing: SequenceClient = {
+      ...client,
+      sequence: async (operations, options) => {
+        const answer = await client.sequence(operations, options);
+        const notRun = {
+          ok: false as const,
+          code: ErrorCode.notRun,
+          message: 'not run: this server runs no first one',
+        };
+        return { ...answer, outcomes: [notRun, ...answer.outcomes.slice(1)] };
+      },
+    };
+    backend.client = async () => runsNothing as unknown as Client;
+    backend.clusterStatus = () => new Promise((resolve) => setTimeout(() => resolve(null), 150));
+    const { port } = await startPort(backend, servers);
+    const text = await pipeline(port, ['SET a 1', 'SET b 2'], 2);
+    assert.deepEqual(text.split('\r\n').slice(0, 2), ['-ERR not run: this server runs no first one', '+OK']);
+    assert.equal(store.entryCount, 2);
+  });
+
   test('a command or a pipeline that fails unexpectedly (a bug) is answered ERR internal error, each command of it; the connection goes on', async () => {
     const { port, calls, failNextWith } = await start();
     failNextWith(new TypeError('a bug'));
@@ -1602,8 +1638,8 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
 describe('MULTI, EXEC and DISCARD', () => {
   const servers: RespServer[] = [];
   const start = async (limits?: KvLimits) => {
-    const { backend, calls, store } = storeBackend(false, limits);
-    return { ...(await startPort(backend, servers)), calls, store };
+    const { backend, calls, store, failNextWith } = storeBackend(false, limits);
+    return { ...(await startPort(backend, servers)), calls, store, failNextWith };
   };
   after(async () => {
     for (const server of servers) await server.close();
@@ -1687,6 +1723,28 @@ describe('MULTI, EXEC and DISCARD', () => {
       /^ERR the results of the whole sequence would pass 40 bytes/,
     );
     assert.equal(store.entryCount, 1, 'a was not written');
+    // Behind a WATCH whose key did not change, the refusal is still answered, not the nil of a change.
+    const watched = await oneByOne(port, ['WATCH big', 'MULTI', 'SET a 1', 'GET big', 'GET big', 'EXEC']);
+    assert.match(
+      String((watched[5] as { message: string }).message),
+      /^ERR the results of the whole sequence would pass 40 bytes/,
+    );
+    assert.equal(store.entryCount, 1, 'a was not written');
+  });
+
+  test('a transaction that fails unexpectedly (a bug) is answered ERR internal error at EXEC; the connection goes on', async () => {
+    const { port, failNextWith } = await start();
+    const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      for (const command of [['MULTI'], ['SET', 'a', '1'], ['INCR', 'a']])
+        await client.command(command, 5_000);
+      failNextWith(new TypeError('a bug'));
+      assert.equal(messageOf(await client.command(['EXEC'], 5_000)), 'ERR internal error: a bug');
+      assert.equal(await client.command(['GET', 'a'], 5_000), null, 'nothing of it ran');
+      assert.equal(await client.command(['PING'], 5_000), 'PONG');
+    } finally {
+      client.close();
+    }
   });
 });
 
@@ -1807,6 +1865,49 @@ describe('WATCH and UNWATCH', () => {
       "ERR wrong number of arguments for 'watch' command",
       Buffer.from('2'),
     ]);
+  });
+
+  test('an empty transaction, or one of UNWATCH alone, still checks the watch; UNWATCH with an argument discards it', async () => {
+    const { port, calls } = await start();
+    const replies = await twoConnections(port, [
+      ['a', 'WATCH k'],
+      ['b', 'SET k 1'],
+      ['a', 'MULTI'],
+      ['a', 'EXEC'],
+      ['a', 'WATCH k'],
+      ['a', 'MULTI'],
+      ['a', 'EXEC'],
+      ['a', 'WATCH k'],
+      ['b', 'SET k 2'],
+      ['a', 'MULTI'],
+      ['a', 'UNWATCH'],
+      ['a', 'EXEC'],
+      ['a', 'MULTI'],
+      ['a', 'UNWATCH k'],
+      ['a', 'EXEC'],
+    ]);
+    assert.deepEqual(replies, [
+      'OK',
+      'OK',
+      'OK',
+      null,
+      'OK',
+      'OK',
+      [],
+      'OK',
+      'OK',
+      'OK',
+      'QUEUED',
+      null,
+      'OK',
+      "ERR wrong number of arguments for 'unwatch' command",
+      'EXECABORT Transaction discarded because of previous errors.',
+    ]);
+    assert.equal(
+      calls.filter((call) => call.kinds[0] === 'expect').length,
+      3,
+      'each EXEC behind a watch asked',
+    );
   });
 
   test('UNWATCH inside MULTI is queued and answered OK in EXEC, which still checks the watch, as in Redis', async () => {
