@@ -151,6 +151,8 @@ const familyHarnesses: Readonly<Record<string, string>> = {
   storage: "from './storage-fixtures.js'",
   check: "from '../../src/check/",
   client: "from './client-fake-cluster.js'",
+  // The Redis port's tests beyond `resp-*`: shared sequences, AUTH, the Sentinel port.
+  resp: "from '../../src/resp/",
 };
 
 /** A family whose tests are named otherwise than its folder: the key/value store's are `kv-*`. */

@@ -101,9 +101,9 @@ function storePorts() {
   after(async () => {
     for (const server of servers) await server.close();
   });
-  const start = async () => {
-    const { backend, calls, store } = storeBackend(false);
-    return { ...(await startPort(backend, servers)), calls, store };
+  const start = async (limits?: KvLimits) => {
+    const { backend, calls, store, failNextWith } = storeBackend(false, limits);
+    return { ...(await startPort(backend, servers)), calls, store, failNextWith };
   };
   return { servers, start };
 }
@@ -2007,6 +2007,115 @@ describe('WATCH and UNWATCH', () => {
       a.close();
       b.close();
     }
+  });
+
+  test('WATCH of a key already watched reads nothing again: a change since the first WATCH still aborts EXEC, as in Redis', async () => {
+    const { port, calls } = await start();
+    const replies = await twoConnections(port, [
+      ['a', 'WATCH k'],
+      ['b', 'SET k 1'],
+      ['a', 'WATCH k'],
+      ['a', 'MULTI'],
+      ['a', 'SET out 1'],
+      ['a', 'EXEC'],
+      ['a', 'GET out'],
+    ]);
+    assert.deepEqual(replies, ['OK', 'OK', 'OK', 'OK', 'QUEUED', null, null]);
+    assert.equal(
+      calls.filter((call) => call.kinds[0] === 'get-many').length,
+      1,
+      'one read of k, at the first WATCH',
+    );
+  });
+
+  test('a failed operation while watching answers its own error; a bug in WATCH is answered ERR internal error', async () => {
+    const { port, failNextWith } = await start();
+    const replies = await oneByOne(port, ['SET s word', 'WATCH s', 'INCR s', 'GET s', 'MULTI', 'EXEC']);
+    assert.deepEqual(replies.map(messageOf), [
+      'OK',
+      'OK',
+      'ERR value is not an integer or out of range',
+      Buffer.from('word'),
+      'OK',
+      [],
+    ]);
+    // Pipelined, the INCR fails inside a sequence whose GET after it is noted as seen.
+    const { text } = await exchange(port, 'WATCH s\r\nINCR s\r\nGET s\r\n', lines(4));
+    assert.deepEqual(text.split('\r\n').slice(0, 4), [
+      '+OK',
+      '-ERR value is not an integer or out of range',
+      '$4',
+      'word',
+    ]);
+    failNextWith(new TypeError('a bug'));
+    assert.deepEqual((await oneByOne(port, ['WATCH s', 'PING'])).map(messageOf), [
+      'ERR internal error: a bug',
+      'PONG',
+    ]);
+  });
+
+  test('reads a sequence did not run, while watching, are run again and answered; the watch holds what they read', async () => {
+    // Results of at most 40 bytes a sequence: a GET of a 20-byte value answers 23.
+    const limits: KvLimits = {
+      ...kvLimitsDefault,
+      valueSizeMaxBytes: 30,
+      readBytesMax: 40,
+      writeSequenceResultBytesMax: 40,
+    };
+    const { port } = await start(limits);
+    const twenty = 'a'.repeat(20);
+    await oneByOne(port, [`SET a ${twenty}`]);
+    const { text } = await exchange(
+      port,
+      'WATCH a\r\nGET a\r\nGET a\r\nGET a\r\nMULTI\r\nEXEC\r\n',
+      lines(9),
+    );
+    assert.deepEqual(text.split('\r\n').slice(0, 9), [
+      '+OK',
+      ...[1, 2, 3].flatMap(() => ['$20', twenty]),
+      '+OK',
+      '*0',
+    ]);
+  });
+
+  test('WATCH holds at most watchedBytesMax bytes of keys and values: exactly that is watched, a byte more refused', async () => {
+    const { port } = await start();
+    const a = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    const b = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      // Keys of two bytes: a value of watchedBytesMax - 2 fills the bound exactly.
+      assert.equal(await b.command(['SET', 'k1', 'v'.repeat(watchedBytesMax - 2)], 5_000), 'OK');
+      assert.equal(await b.command(['SET', 'k2', 'v'.repeat(watchedBytesMax - 1)], 5_000), 'OK');
+      assert.equal(
+        messageOf(await a.command(['WATCH', 'k2'], 5_000)),
+        `ERR WATCH would hold ${watchedBytesMax + 1} bytes of keys and their values: one connection watches at most ${watchedBytesMax} in Understudy, which compares values`,
+      );
+      assert.equal(await a.command(['WATCH', 'k1'], 5_000), 'OK');
+      assert.equal(await b.command(['SET', 'k1', 'w'.repeat(watchedBytesMax - 2)], 5_000), 'OK');
+      // Read after the change, exactly at the bound: the guard expects what was read, and EXEC runs.
+      assert.equal(((await a.command(['GET', 'k1'], 5_000)) as Buffer).length, watchedBytesMax - 2);
+      assert.equal(await a.command(['MULTI'], 5_000), 'OK');
+      assert.equal(await a.command(['SET', 'out', 'x'], 5_000), 'QUEUED');
+      assert.deepEqual(await a.command(['EXEC'], 5_000), ['OK']);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  test('a connection watches exactly watchedKeysMax keys; one more key is refused', async () => {
+    const { port } = await start();
+    const keys = Array.from({ length: watchedKeysMax }, (_, at) => `k${at}`);
+    const replies = await oneByOne(port, [
+      `WATCH ${keys.join(' ')}`,
+      `WATCH ${keys.join(' ')}`,
+      'WATCH more',
+    ]);
+    assert.deepEqual(replies.map(messageOf), [
+      'OK',
+      'OK',
+      `ERR WATCH of ${watchedKeysMax + 1} keys: one connection watches at most ${watchedKeysMax} in Understudy`,
+    ]);
   });
 
   test('a connection watches at most watchedKeysMax keys; WATCH past it is refused and watches none of them', async () => {
