@@ -22,7 +22,7 @@ import { clusterBackend, RespServer } from '../../src/resp/index.js';
 import { pipelinedCommandsMax, watchedBytesMax, watchedKeysMax } from '../../src/resp/limits.js';
 import type { SequenceClient } from '../../src/resp/shared-sequences.js';
 import { SlowLog } from '../../src/resp/slow-log.js';
-import { type KvLimits, kvLimitsDefault } from '../../src/state-machine/index.js';
+import { type KvLimits, kvLimitsDefault, SCAN_CURSOR_BUILDING } from '../../src/state-machine/index.js';
 import { type StoreCall, storeClient } from './store-client.js';
 
 const local: LocalReplica = {
@@ -523,6 +523,39 @@ describe('pipelines', () => {
       multi,
       /^\+OK\r\n-ERR SCAN inside MULTI is not supported: it walks the keys in reads of its own, never in a transaction\r\n-EXECABORT/,
     );
+  });
+
+  test("SCAN's cursor and options are checked as Redis checks them; a pattern the store refuses is its error, in SCAN and KEYS", async () => {
+    // Keys of at most 10 bytes: a pattern of more than 20 is refused by the store.
+    const { port } = await start({ ...kvLimitsDefault, keySizeMaxBytes: 10 });
+    const replies = await oneByOne(port, [
+      'SET k:1 a',
+      'SCAN -1',
+      `SCAN ${SCAN_CURSOR_BUILDING + 1}`,
+      `SCAN ${SCAN_CURSOR_BUILDING} COUNT 100000`,
+      'SCAN 0 COUNT 100000 MATCH',
+      'SCAN 0 COUNT 0',
+      'SCAN 0 COUNT 100000 TYPE hash',
+      'SCAN 0 COUNT 100000 TYPE STRING',
+      'SCAN 0 SOON 1',
+      `SCAN 0 MATCH ${'k'.repeat(21)}`,
+      `KEYS ${'k'.repeat(21)}`,
+    ]);
+    const refused = 'ERR scan: a pattern of 21 bytes; at most 20 (twice the longest key)';
+    assert.deepEqual(replies.map(messageOf), [
+      'OK',
+      'ERR invalid cursor',
+      'ERR invalid cursor',
+      // The cursor of a walk that waited for the store's buckets starts it from the first.
+      [Buffer.from('0'), [Buffer.from('k:1')]],
+      'ERR syntax error',
+      'ERR syntax error',
+      [Buffer.from('0'), []],
+      [Buffer.from('0'), [Buffer.from('k:1')]],
+      'ERR syntax error',
+      refused,
+      refused,
+    ]);
   });
 
   test('KEYS walks the keys a page of scan at a time, and is refused past 8 MiB of keys', async () => {
@@ -1426,6 +1459,42 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
       "ERR wrong number of arguments for 'object|encoding' command",
       "ERR unknown subcommand 'nosuch'. Try OBJECT HELP.",
     ]);
+  });
+
+  test("OBJECT ENCODING's edges, MEMORY USAGE's arguments, both HELPs, and an unknown command's arguments cut at 128 characters, as Redis", async () => {
+    const { port } = await start();
+    const replies = await oneByOne(port, [
+      'SET least -9223372036854775808',
+      'SET under -9223372036854775809',
+      `SET e44 ${'v'.repeat(44)}`,
+      'OBJECT ENCODING least',
+      'OBJECT ENCODING under',
+      'OBJECT ENCODING e44',
+      'MEMORY USAGE',
+      'MEMORY USAGE e44 COUNT 5',
+      `NOSUCH ${'a'.repeat(125)} b`,
+      `NOSUCH ${'a'.repeat(124)} b c`,
+    ]);
+    assert.deepEqual(replies.slice(3).map(messageOf), [
+      Buffer.from('int'),
+      Buffer.from('embstr'),
+      Buffer.from('embstr'),
+      "ERR wrong number of arguments for 'memory|usage' command",
+      'ERR syntax error',
+      `ERR unknown command 'NOSUCH', with args beginning with: '${'a'.repeat(125)}' `,
+      `ERR unknown command 'NOSUCH', with args beginning with: '${'a'.repeat(124)}' 'b' `,
+    ]);
+    const [memoryHelp, objectHelp] = await oneByOne(port, ['MEMORY HELP', 'OBJECT HELP']);
+    assert.equal(
+      (memoryHelp as RedisReply[])[0],
+      'MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+    );
+    assert.ok((memoryHelp as RedisReply[]).includes('USAGE <key> [SAMPLES <count>]'));
+    assert.equal(
+      (objectHelp as RedisReply[])[0],
+      'OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+    );
+    assert.ok((objectHelp as RedisReply[]).includes('ENCODING <key>'));
   });
 
   test('MEMORY and OBJECT pipeline as reads of one sequence, after the writes before them', async () => {
