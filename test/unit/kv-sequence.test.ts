@@ -253,6 +253,31 @@ test('a whole sequence whose results would pass their bound is refused whole, an
   ]);
 });
 
+test('a whole sequence whose results come to exactly their bound runs; a byte less of bound refuses it', () => {
+  const twenty = 'v'.repeat(20);
+  const reads = [op.get(bytes('a')), op.get(bytes('a'))];
+  const storeBounded = (bound: number) => {
+    const limits = {
+      ...kvLimitsDefault,
+      valueSizeMaxBytes: 30,
+      readBytesMax: bound,
+      writeSequenceResultBytesMax: bound,
+    };
+    const store = new KeyValueStore(limits);
+    executeSequence(store, [op.put(bytes('a'), bytes(twenty))]);
+    return store;
+  };
+  // A get of a 20-byte value answers 23 bytes: two, 46.
+  assert.deepEqual(shown(decodeSequenceResult(reads, storeBounded(46).query(encodeSequence(reads, true)))), [
+    { kind: 'get', value: twenty },
+    { kind: 'get', value: twenty },
+  ]);
+  assert.throws(
+    () => storeBounded(45).query(encodeSequence(reads, true)),
+    refusedWith(ErrorCode.valueTooLarge, /whole sequence would pass 45 bytes/),
+  );
+});
+
 test('an empty sequence, one past operationsPerSequenceMax, and a sequence inside a sequence are BAD_REQUEST', () => {
   const store = new KeyValueStore(kvLimitsTiny);
   assert.throws(
