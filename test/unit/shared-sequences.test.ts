@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SequenceResult } from '../../src/client/index.js';
 import { ErrorCode, OutcomeUnknownError } from '../../src/errors.js';
-import { pipelineSequenceCommandsMax } from '../../src/resp/limits.js';
+import { pipelineSequenceBytesMax, pipelineSequenceCommandsMax } from '../../src/resp/limits.js';
 import { SharedSequences } from '../../src/resp/shared-sequences.js';
 import { type KvLimits, kvLimitsDefault, kvOperation } from '../../src/state-machine/index.js';
 import { storeClient } from './store-client.js';
@@ -167,6 +167,73 @@ describe('shared sequences', () => {
     assert.deepEqual(brief(await lead), ['put']);
     // The next turn is not held by it.
     assert.deepEqual(brief(await sharing.run(client, [incr('b')], 3)), ['1']);
+  });
+
+  test('a submission that comes once nothing is in flight, while others wait for the end of the turn, goes after them', async () => {
+    const { client, calls } = storeClient();
+    const sharing = new SharedSequences();
+    const lead = sharing.run(client, [put('lead', '0')], 3);
+    const waiting = sharing.run(client, [incr('q')], 3);
+    // The lead is answered within this turn; the one waiting is sent at its end.
+    await lead;
+    const later = sharing.run(client, [incr('q')], 3);
+    assert.deepEqual([brief(await waiting), brief(await later)], [['1'], ['2']]);
+    assert.deepEqual(
+      calls.map((call) => call.kinds),
+      [['put'], ['incr', 'incr']],
+    );
+  });
+
+  test('a later submission whose first command is refused is answered its refusal, and sent once', async () => {
+    const { client, calls } = storeClient();
+    const sharing = new SharedSequences();
+    const lead = sharing.run(client, [put('lead', '0')], 3);
+    const answers = await Promise.all([
+      sharing.run(client, [put('w', 'word')], 3),
+      sharing.run(client, [incr('w')], 3),
+    ]);
+    assert.deepEqual(answers.map(brief), [['put'], [ErrorCode.notAnInteger]]);
+    assert.deepEqual(brief(await lead), ['put']);
+    assert.deepEqual(
+      calls.map((call) => call.kinds),
+      [['put'], ['put', 'incr']],
+    );
+  });
+
+  test("submissions share a sequence up to exactly a pipeline's bound of bytes; one larger than it goes alone", async () => {
+    const { client, calls } = storeClient();
+    let shared = 0;
+    const sharing = new SharedSequences(() => {
+      shared += 1;
+    });
+    const lead = sharing.run(client, [put('lead', '0')], 3);
+    await Promise.all([
+      sharing.run(client, [incr('a')], pipelineSequenceBytesMax - 10),
+      sharing.run(client, [incr('b')], 10),
+      sharing.run(client, [incr('c')], 1),
+    ]);
+    await lead;
+    assert.deepEqual(
+      calls.map((call) => call.kinds),
+      [['put'], ['incr', 'incr'], ['incr']],
+    );
+    assert.equal(shared, 1);
+    // Larger than the bound alone, first in its turn: its own sequence, and no empty one before it.
+    const again = sharing.run(client, [put('lead', '1')], 3);
+    await Promise.all([
+      sharing.run(client, [incr('huge')], pipelineSequenceBytesMax + 5),
+      sharing.run(client, [incr('after')], 1),
+    ]);
+    await again;
+    assert.deepEqual(
+      calls.slice(3).map((call) => [call.method, call.kinds]),
+      [
+        ['execute', ['put']],
+        ['execute', ['incr']],
+        ['execute', ['incr']],
+      ],
+    );
+    assert.equal(shared, 1);
   });
 
   test("a sequence stays within a pipeline's bound of commands: more in a turn go as several", async () => {
