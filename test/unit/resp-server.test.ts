@@ -1704,6 +1704,80 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
   });
 });
 
+describe('reading a connection', () => {
+  const servers: RespServer[] = [];
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  /** A port whose cluster answers only once `release` is called: until then its first command waits. */
+  const heldPort = async () => {
+    const { backend } = storeBackend(false);
+    const client = await backend.client(null);
+    let asked = false;
+    let release = (): void => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    backend.client = async () => {
+      asked = true;
+      await released;
+      return client;
+    };
+    const { server, port } = await startPort(backend, servers);
+    return { server, port, release, asked: () => asked };
+  };
+
+  test('a command that comes while the one before it waits is answered after it, in order', async () => {
+    const { server, port, release, asked } = await heldPort();
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+    });
+    try {
+      socket.write('GET a\r\n');
+      await waitFor('the GET to reach the cluster', () => (asked() ? true : undefined));
+      socket.write('PING\r\n');
+      await waitFor('the PING to be read', () => (server.counters.inputBytes >= 13 ? true : undefined));
+      release();
+      await waitFor('both replies', () => (text.length >= '$-1\r\n+PONG\r\n'.length ? true : undefined));
+      assert.equal(text, '$-1\r\n+PONG\r\n');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('a connection with pipelinedCommandsMax commands waiting is not read on until they are answered', async () => {
+    const { server, port, release } = await heldPort();
+    const count = 20 * pipelinedCommandsMax;
+    const input = 'GET a\r\n'.repeat(count);
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+    });
+    try {
+      socket.write(input);
+      await waitFor('the first commands to be read', () =>
+        server.counters.inputBytes >= pipelinedCommandsMax * 'GET a\r\n'.length ? true : undefined,
+      );
+      // Held, the port reads no more (a wait that can only let a port that reads on show itself).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(
+        server.counters.inputBytes < input.length,
+        `read ${server.counters.inputBytes} of ${input.length} bytes while the commands waited`,
+      );
+      release();
+      await waitFor('every reply', () => (answer.length >= count * '$-1\r\n'.length ? true : undefined));
+      assert.equal(answer, '$-1\r\n'.repeat(count));
+      assert.equal(server.counters.inputBytes, input.length);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
 describe('MULTI, EXEC and DISCARD', () => {
   const servers: RespServer[] = [];
   const start = async (limits?: KvLimits) => {
