@@ -19,7 +19,13 @@ import { ErrorCode } from '../../src/protocol/error-codes.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
-import { pipelinedCommandsMax, watchedBytesMax, watchedKeysMax } from '../../src/resp/limits.js';
+import {
+  pipelinedCommandsMax,
+  pipelineSequenceBytesMax,
+  pipelineSequenceCommandsMax,
+  watchedBytesMax,
+  watchedKeysMax,
+} from '../../src/resp/limits.js';
 import type { SequenceClient } from '../../src/resp/shared-sequences.js';
 import { SlowLog } from '../../src/resp/slow-log.js';
 import { type KvLimits, kvLimitsDefault, SCAN_CURSOR_BUILDING } from '../../src/state-machine/index.js';
@@ -460,13 +466,13 @@ describe('pipelines', () => {
   const servers: RespServer[] = [];
   const start = async (limits?: KvLimits) => {
     const { backend, calls, store, failNextWith } = storeBackend(false, limits);
-    // INFO waits for the coordinator's status: a pipeline sent behind it is all read before it runs.
+    // INFO replication waits for the coordinator's status: a pipeline sent behind it is all read first.
     backend.clusterStatus = () => new Promise((resolve) => setTimeout(() => resolve(null), 150));
     return { ...(await startPort(backend, servers)), calls, store, failNextWith };
   };
-  /** Sends INFO and then `commands` at once; answers the replies after INFO's. */
+  /** Sends INFO replication and then `commands` at once; answers the replies after INFO's. */
   const pipeline = async (port: number, commands: readonly string[], replyLines: number) => {
-    const { text } = await exchange(port, `INFO server\r\n${commands.join('\r\n')}\r\n`, (got) => {
+    const { text } = await exchange(port, `INFO replication\r\n${commands.join('\r\n')}\r\n`, (got) => {
       const afterInfo = got.indexOf('\r\n\r\n');
       return afterInfo >= 0 && got.slice(afterInfo + 4).split('\r\n').length > replyLines;
     });
@@ -1087,6 +1093,49 @@ describe('pipelines', () => {
       '1',
       '$-1',
     ]);
+  });
+
+  test('a pipeline is cut into sequences of at most pipelineSequenceCommandsMax commands and pipelineSequenceBytesMax bytes, each allowed exactly; INFO counts them', async () => {
+    const { server, port, calls } = await start();
+    const counted = () => server.counters.pipelinedSequences;
+    const increments = Array.from({ length: pipelineSequenceCommandsMax + 1 }, () => 'INCR n');
+    const text = await pipeline(port, increments, increments.length);
+    assert.equal(text.split('\r\n')[pipelineSequenceCommandsMax], `:${pipelineSequenceCommandsMax + 1}`);
+    assert.deepEqual(
+      calls.map((call) => [call.method, call.kinds.length]),
+      [
+        ['sequence', pipelineSequenceCommandsMax],
+        ['execute', 1],
+      ],
+    );
+    assert.equal(counted(), 1, 'one pipelined sequence; the one left over went alone');
+    // Two SETs whose arguments come to exactly the bytes' bound share a sequence; a byte more, not.
+    const bulk = (...words: string[]) =>
+      `*${words.length}\r\n${words.map((word) => `$${word.length}\r\n${word}\r\n`).join('')}`;
+    const half = (pipelineSequenceBytesMax - 10) / 2;
+    for (const extra of [0, 1]) {
+      const sets = bulk('SET', 'k1', 'v'.repeat(half)) + bulk('SET', 'k2', 'v'.repeat(half + extra));
+      const { text: answered } = await exchange(port, `INFO replication\r\n${sets}`, (got) =>
+        got.endsWith('+OK\r\n+OK\r\n'),
+      );
+      assert.ok(answered.endsWith('+OK\r\n+OK\r\n'));
+    }
+    assert.deepEqual(
+      calls.slice(2).map((call) => [call.method, call.kinds.length]),
+      [
+        ['sequence', 2],
+        ['execute', 1],
+        ['execute', 1],
+      ],
+    );
+    assert.equal(counted(), 2);
+  });
+
+  test('pipelined commands before a malformed frame are answered, then its error, and the connection closes', async () => {
+    const { port, store } = await start();
+    const text = await pipeline(port, ['SET a 1', 'SET b 2', '*x'], 3);
+    assert.match(text, /^\+OK\r\n\+OK\r\n-ERR Protocol error: invalid multibulk length\r\n$/);
+    assert.equal(store.entryCount, 2);
   });
 
   test('a pipeline of commands all refused before they run is answered without asking the cluster', async () => {
