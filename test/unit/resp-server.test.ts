@@ -348,12 +348,18 @@ describe('the Redis port without a cluster', () => {
   });
 
   test('a command the cluster must answer, with no cluster, is UNAVAILABLE, and replies keep command order', async () => {
-    const { text, closed } = await exchange(port, 'GET k\r\nPING\r\nSET k v\r\nPING\r\n', lines(4));
-    const [get, ping, set, pingAgain] = text.split('\r\n');
+    const { text, closed } = await exchange(
+      port,
+      'GET k\r\nPING\r\nSET k v\r\nPING\r\nMGET a b\r\nPING\r\n',
+      lines(6),
+    );
+    const [get, ping, set, pingAgain, mget, pingLast] = text.split('\r\n');
     assert.match(get ?? '', /^-UNAVAILABLE no coordinator answered$/);
     assert.equal(ping, '+PONG');
     assert.match(set ?? '', /^-UNAVAILABLE /);
     assert.equal(pingAgain, '+PONG');
+    assert.match(mget ?? '', /^-UNAVAILABLE /);
+    assert.equal(pingLast, '+PONG');
     assert.equal(closed, false);
   });
 
@@ -1419,6 +1425,8 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
     const { port } = await start();
     await oneByOne(port, ['SET a 1', 'GET a', 'GET b', 'MGET a b c', 'STRLEN a', 'GETDEL a', 'GETEX a']);
     await exchange(port, 'GET x\r\nGET y\r\n', lines(2));
+    // Answers of other commands, arrays of bulk strings among them, are no lookups.
+    await oneByOne(port, ['SET s 1', 'SCAN 0 COUNT 100000', 'KEYS *', 'MULTI', 'GET s', 'EXEC', 'ECHO e']);
     const [stats] = await oneByOne(port, ['INFO stats']);
     assert.match(String(stats), /\r\nkeyspace_hits:3\r\nkeyspace_misses:6\r\n/);
   });
