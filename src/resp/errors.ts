@@ -8,14 +8,7 @@
 // A refusal by the store (a key too long, a value not a number) is ERR with the store's message,
 // except NOT_AN_INTEGER, NOT_A_FLOAT and NO_SUCH_KEY, which Redis clients know by their Redis texts.
 
-import {
-  ErrorCode,
-  OutcomeUnknownError,
-  RequestRefusedError,
-  SessionExpiredError,
-  UnavailableError,
-  UnderstudyError,
-} from '../errors.js';
+import { ErrorCode, RequestRefusedError, UnderstudyError } from '../errors.js';
 import { type RespReply, reply } from './replies.js';
 
 export const notAFloatText = 'ERR value is not a valid float';
@@ -40,13 +33,7 @@ export function refusalReply(code: string, message: string): RespReply {
 export function errorReply(error: unknown): RespReply | null {
   if (error instanceof RespArgumentError) return reply.error(error.text);
   if (error instanceof RequestRefusedError) return refusalReply(error.code, error.message);
-  if (
-    error instanceof OutcomeUnknownError ||
-    error instanceof SessionExpiredError ||
-    error instanceof UnavailableError
-  ) {
-    return reply.error(`${error.code} ${error.message}`);
-  }
+  // UNAVAILABLE, OUTCOME_UNKNOWN, SESSION_EXPIRED and any other of the project's errors: its code first.
   if (error instanceof UnderstudyError) return reply.error(`${error.code} ${error.message}`);
   return null;
 }

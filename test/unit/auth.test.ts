@@ -362,9 +362,10 @@ describe('AUTH on the Redis port', () => {
         `AUTH app1.${other.token.slice(5)}`,
         `AUTH app2 ${app.token}`,
         'AUTH a b c',
+        `HELLO 2 AUTH app1 ${other.token}`,
         'GET k',
       ],
-      8,
+      9,
     );
     assert.deepEqual(answers, [
       '-NOAUTH Authentication required.',
@@ -375,10 +376,11 @@ describe('AUTH on the Redis port', () => {
       '-WRONGPASS invalid username-password pair or user is disabled.',
       '-WRONGPASS invalid username-password pair or user is disabled.',
       '-ERR syntax error',
+      '-WRONGPASS invalid username-password pair or user is disabled.',
       '-NOAUTH Authentication required.',
     ]);
     assert.equal(transportCounters.requestsRefused.not_authenticated, notAuthenticated + 4);
-    assert.equal(transportCounters.connectionsRefused.unauthenticated, unauthenticated + 2);
+    assert.equal(transportCounters.connectionsRefused.unauthenticated, unauthenticated + 3);
     assert.deepEqual(usedTokens, [], 'nothing reached the cluster');
   });
 

@@ -13,7 +13,7 @@ import {
   RedisReplyError,
 } from '../../src/chaos/redis-port-client.js';
 import type { Client, ReadOptions } from '../../src/client/index.js';
-import { UnavailableError } from '../../src/errors.js';
+import { OutcomeUnknownError, SessionExpiredError, UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
@@ -251,6 +251,26 @@ describe('the Redis port without a cluster', () => {
       ':69',
     ]);
     assert.match(text, /-ERR unknown subcommand 'DOCS'\. Try COMMAND HELP\.\r\n$/);
+  });
+
+  test("HELLO's SETNAME and AUTH need their values, a bad name and an unknown option are refused; AUTH with no password configured is refused as Redis", async () => {
+    const commands = [
+      'HELLO 2 SETNAME',
+      'HELLO 2 SETNAME "bad name"',
+      'HELLO 2 AUTH user',
+      'HELLO 2 FOO a b',
+      'AUTH secret',
+      'CLIENT GETNAME',
+    ];
+    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(6));
+    assert.deepEqual(text.split('\r\n').slice(0, 6), [
+      "-ERR Syntax error in HELLO option 'SETNAME'",
+      '-ERR Client names cannot contain spaces, newlines or special characters.',
+      "-ERR Syntax error in HELLO option 'AUTH'",
+      "-ERR Syntax error in HELLO option 'FOO'",
+      '-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+      '$-1',
+    ]);
   });
 
   test('HELLO 2 answers the RESP2 map as a flat array, and SETNAME names the connection', async () => {
@@ -1176,6 +1196,26 @@ describe('pipelines', () => {
     const text = await pipeline(port, ['SET a 1', 'SET b 2'], 2);
     assert.deepEqual(text.split('\r\n').slice(0, 2), ['-ERR not run: this server runs no first one', '+OK']);
     assert.equal(store.entryCount, 2);
+  });
+
+  test("a write whose outcome is unknown, or whose session expired, is answered with the project's code first", async () => {
+    const { port, failNextWith } = await start();
+    const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      failNextWith(new OutcomeUnknownError('port', 7, 'no answer in time; request port:7'));
+      assert.equal(
+        messageOf(await client.command(['SET', 'a', '1'], 5_000)),
+        'OUTCOME_UNKNOWN no answer in time; request port:7',
+      );
+      failNextWith(new SessionExpiredError('port', 8, 'the session expired'));
+      assert.equal(
+        messageOf(await client.command(['INCR', 'a'], 5_000)),
+        'SESSION_EXPIRED the session expired',
+      );
+      assert.equal(await client.command(['PING'], 5_000), 'PONG');
+    } finally {
+      client.close();
+    }
   });
 
   test('a command or a pipeline that fails unexpectedly (a bug) is answered ERR internal error, each command of it; the connection goes on', async () => {
