@@ -16,16 +16,19 @@ import type { Client, ReadOptions } from '../../src/client/index.js';
 import { OutcomeUnknownError, SessionExpiredError, UnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/node/logger.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
+import type { ReplicaStatus, StatusReply } from '../../src/protocol/messages.js';
 import { logIndex, replicaId, viewNumber } from '../../src/protocol/types.js';
 import type { LocalReplica, RespBackend } from '../../src/resp/index.js';
 import { clusterBackend, RespServer } from '../../src/resp/index.js';
 import {
+  bulkBytesMax,
   pipelinedCommandsMax,
   pipelineSequenceBytesMax,
   pipelineSequenceCommandsMax,
   watchedBytesMax,
   watchedKeysMax,
 } from '../../src/resp/limits.js';
+import { monitorBufferBytesMax } from '../../src/resp/monitor.js';
 import type { SequenceClient } from '../../src/resp/shared-sequences.js';
 import { SlowLog } from '../../src/resp/slow-log.js';
 import { type KvLimits, kvLimitsDefault, SCAN_CURSOR_BUILDING } from '../../src/state-machine/index.js';
@@ -434,6 +437,66 @@ describe('the Redis port without a cluster', () => {
     assert.equal(await answer, '+PONG\r\n');
     idle.destroy();
   });
+});
+
+test("ROLE answers Redis 7's shape for a primary (its followers with a Redis port, by their durable index) and for a backup that knows its primary", async () => {
+  const replica = (id: string, redisPort: number | null, durable: number, alive = true): ReplicaStatus => ({
+    id: replicaId(id),
+    address: `127.0.0.1:${7000 + Number(id.slice(1))}`,
+    role: 'none',
+    alive,
+    durableIndex: logIndex(durable),
+    appliedIndex: logIndex(durable),
+    commitIndex: logIndex(durable),
+    problem: null,
+    transfer: null,
+    snapshotIndex: logIndex(0),
+    sessions: 0,
+    formatLevel: 2,
+    redisAddress: redisPort === null ? null : `127.0.0.1:${redisPort}`,
+  });
+  const view = {
+    number: viewNumber(4),
+    primary: replicaId('r1'),
+    backups: [replicaId('r2'), replicaId('r3')],
+    learners: [replicaId('r4')],
+  };
+  const status: StatusReply = {
+    type: 'status_reply',
+    id: 0,
+    view,
+    replicas: [
+      replica('r1', 7101, 12),
+      replica('r2', 7102, 11),
+      replica('r3', null, 12),
+      replica('r4', 7104, 5),
+    ],
+    problem: null,
+    asyncLost: 0,
+    promotionsWithoutHolders: 0,
+    formatLevel: 2,
+    service: null,
+  };
+  const servers: RespServer[] = [];
+  try {
+    const answers: RedisReply[] = [];
+    for (const role of ['primary', 'backup'] as const) {
+      const backend: RespBackend = {
+        ...unreachableBackend(0),
+        local: () => ({ ...local, id: replicaId(role === 'primary' ? 'r1' : 'r2'), role, view }),
+        clusterStatus: async () => status,
+      };
+      const { port } = await startPort(backend, servers);
+      answers.push(...(await oneByOne(port, ['ROLE'])));
+    }
+    const bulks = (...words: string[]) => words.map((word) => Buffer.from(word));
+    assert.deepEqual(answers, [
+      [Buffer.from('master'), 12, [bulks('127.0.0.1', '7102', '11'), bulks('127.0.0.1', '7104', '5')]],
+      [...bulks('slave', '127.0.0.1'), 7101, ...bulks('connected'), 12],
+    ]);
+  } finally {
+    for (const server of servers) await server.close();
+  }
 });
 
 describe('READONLY and READWRITE', () => {
@@ -1692,6 +1755,15 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
       assert.match(lines[1] ?? '', /\] "AUTH" "\(redacted\)"$/);
       assert.doesNotMatch(streamed, /not-a-token/);
       assert.match(lines[2] ?? '', /\] "GET" "greeting"$/);
+      // Printable bytes (space to ~) as they are, the others in hex, as Redis's sdscatrepr.
+      const sender = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+      try {
+        await sender.command(['ECHO', 'a b~\x7f\x1f'], 5_000);
+      } finally {
+        sender.close();
+      }
+      await until((text) => text.split('\r\n').length > 5);
+      assert.match(streamed.split('\r\n')[4] ?? '', /\] "ECHO" "a b~\\x7f\\x1f"$/);
       const before = streamed.length;
       monitor.write('PING\r\nQUIT\r\n');
       await until((text) => text.length > before && text.endsWith('+OK\r\n'));
@@ -1764,6 +1836,37 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
       }
       assert.equal(await clients(), 2, 'the monitor was closed, the sender still served');
       assert.equal(await sender.command(['PING'], 5_000), 'PONG');
+    } finally {
+      sender.close();
+      monitor.destroy();
+    }
+  });
+
+  test('a command whose MONITOR line alone is longer than the 8 MiB bound is sent whole to a monitor that reads', async () => {
+    const { port } = await start();
+    const monitor = connect(port, '127.0.0.1');
+    let streamed = 0;
+    let tail = '';
+    monitor.on('data', (chunk: Buffer) => {
+      streamed += chunk.length;
+      tail = (tail + chunk.toString('latin1')).slice(-64);
+    });
+    const sender = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      monitor.write('MONITOR\r\n');
+      await waitFor('MONITOR to be answered', () => (streamed >= '+OK\r\n'.length ? true : undefined));
+      const half = 'm'.repeat(bulkBytesMax);
+      // Two arguments of the largest bulk size: a line past monitorBufferBytesMax (the store refuses the values).
+      assert.ok(2 * bulkBytesMax >= monitorBufferBytesMax);
+      await sender.command(['MSET', 'a', half, 'b', half], 10_000);
+      await waitFor('the whole line', () =>
+        tail.endsWith(`m"\r\n`) && streamed > 2 * bulkBytesMax ? true : undefined,
+      );
+      assert.equal(await sender.command(['PING'], 5_000), 'PONG');
+      const before = streamed;
+      await sender.command(['PING'], 5_000);
+      await waitFor('the next line', () => (streamed > before ? true : undefined));
+      assert.match(tail, /\] "PING"\r\n$/);
     } finally {
       sender.close();
       monitor.destroy();
