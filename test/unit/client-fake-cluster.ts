@@ -110,8 +110,11 @@ export interface FakeCoordinator {
   onSwitchover: ((request: SwitchoverRequest, connection: MessageConnection) => void) | null;
 }
 
-/** A coordinator whose view has the member of role 'primary' as primary and the 'backup' ones as backups. */
-export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinator> {
+/**
+ * A coordinator whose view has the member of role 'primary' as primary and the 'backup' ones as
+ * backups, on `port` (0: any free one).
+ */
+export async function fakeCoordinator(members: Member[], port = 0): Promise<FakeCoordinator> {
   const state: Omit<FakeCoordinator, 'listener'> = {
     members,
     asyncLost: 0,
@@ -121,7 +124,7 @@ export async function fakeCoordinator(members: Member[]): Promise<FakeCoordinato
   };
   const listener = await listen({
     host: '127.0.0.1',
-    port: 0,
+    port,
     clusterId,
     frameSizeMaxBytes,
     onConnection: (_peer, connection) => {

@@ -32,6 +32,7 @@ import { monitorBufferBytesMax } from '../../src/resp/monitor.js';
 import type { SequenceClient } from '../../src/resp/shared-sequences.js';
 import { SlowLog } from '../../src/resp/slow-log.js';
 import { type KvLimits, kvLimitsDefault, SCAN_CURSOR_BUILDING } from '../../src/state-machine/index.js';
+import { clusterId, fakeCoordinator } from './client-fake-cluster.js';
 import { type StoreCall, storeClient } from './store-client.js';
 
 const local: LocalReplica = {
@@ -2476,6 +2477,26 @@ describe('WATCH and UNWATCH', () => {
       [['put']],
     );
   });
+});
+
+test('the cluster backend connects at first use, shares the client, connects again after a failed connect, and refuses once closed', async () => {
+  // A coordinator's address, and then nobody there: the first connect gives up at its deadline.
+  const first = await fakeCoordinator([]);
+  const address = first.listener.address;
+  await first.listener.close();
+  const backend = clusterBackend({ coordinator: address, clusterId, deadlineMs: 300, local: () => local });
+  let coordinator: Awaited<ReturnType<typeof fakeCoordinator>> | null = null;
+  try {
+    await assert.rejects(backend.client(null), UnavailableError);
+    coordinator = await fakeCoordinator([], Number(address.split(':').pop()));
+    const client = await backend.client(null);
+    assert.equal(await backend.client(null), client, 'one client per token, shared by its connections');
+    await backend.close();
+    await assert.rejects(backend.client(null), /the Redis port is closed/);
+  } finally {
+    await backend.close();
+    await coordinator?.listener.close();
+  }
 });
 
 test('the cluster backend sends a READONLY read to its own replica first, unless that replica is the primary', async () => {
