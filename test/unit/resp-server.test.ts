@@ -1977,6 +1977,41 @@ describe('reading a connection', () => {
       socket.destroy();
     }
   });
+  test('a connection that does not read its replies is not run on past what its socket holds; once it reads, the rest are run', async () => {
+    const { backend } = storeBackend(false);
+    const { server, port } = await startPort(backend, servers);
+    const value = 'v'.repeat(1024 * 1024);
+    await oneByOne(port, [`SET big ${value}`]);
+    const count = 100;
+    const socket = connect(port, '127.0.0.1');
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    socket.pause(); // reads nothing until resumed
+    try {
+      const before = server.counters.commands;
+      socket.write('GET big\r\n'.repeat(count));
+      await waitFor('the first GET to be answered', () =>
+        server.counters.commands > before ? true : undefined,
+      );
+      // Unread, the replies fill the socket's buffers and the port waits (a wait that can only let a port
+      // that runs on show itself).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ran = server.counters.commands - before;
+      assert.ok(
+        ran < count / 2,
+        `${ran} of ${count} GETs of 1 MiB ran for a connection that read none of them`,
+      );
+      socket.resume();
+      const replyBytes = `$${value.length}\r\n${value}\r\n`.length;
+      await waitFor('every reply', () => (received >= count * replyBytes ? true : undefined));
+      assert.equal(received, count * replyBytes);
+      assert.equal(server.counters.commands - before, count);
+    } finally {
+      socket.destroy();
+    }
+  });
 });
 
 describe('MULTI, EXEC and DISCARD', () => {
