@@ -652,6 +652,9 @@ describe('pipelines', () => {
       refused,
       refused,
     ]);
+    // COUNT 1, the least, is allowed: a page, whatever it found.
+    const [page] = await oneByOne(port, ['SCAN 0 COUNT 1']);
+    assert.ok(Array.isArray(page) && page.length === 2, `SCAN 0 COUNT 1 answered ${String(page)}`);
   });
 
   test('KEYS walks the keys a page of scan at a time, and is refused past 8 MiB of keys', async () => {
