@@ -1435,6 +1435,28 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
     }
   });
 
+  test("CLIENT LIST's last command of a connection whose commands were pipelined is the last of them", async () => {
+    const { port } = await start();
+    const pipelined = connect(port, '127.0.0.1');
+    let answered = '';
+    pipelined.on('data', (chunk: Buffer) => {
+      answered += chunk.toString('latin1');
+    });
+    const caller = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
+    try {
+      pipelined.write('SET a 1\r\nGET a\r\n');
+      await waitFor('both replies', () => (answered === '+OK\r\n$1\r\n1\r\n' ? true : undefined));
+      const records = clientLines(String(await caller.command(['CLIENT', 'LIST'], 5_000)));
+      assert.deepEqual(
+        records.map((record) => record.cmd),
+        ['get', 'client|list'],
+      );
+    } finally {
+      pipelined.destroy();
+      caller.close();
+    }
+  });
+
   test('CLIENT KILL closes the connections its address or filters name, the caller after its answer', async () => {
     const { port } = await start();
     const victims = await Promise.all(
