@@ -4,7 +4,7 @@
 // connection while the port goes on. (test/integration/resp.test.ts runs a real cluster.)
 
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   RedisConnectionError,
@@ -155,6 +155,22 @@ function exchange(port: number, input: string | Buffer, until: (text: string) =>
 
 const lines = (count: number) => (text: string) => text.split('\r\n').length > count;
 
+/** A new connection to `port` that keeps what it is sent, as text, for tests that write to it as they go. */
+function collecting(port: number): { readonly socket: Socket; readonly text: () => string } {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+  });
+  return { socket, text: () => text };
+}
+
+/** Sends `commands` at once on a new connection; answers the first `count` lines that came back. */
+async function replyLines(port: number, commands: readonly string[], count: number): Promise<string[]> {
+  const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(count));
+  return text.split('\r\n').slice(0, count);
+}
+
 /** Sends each command (words split on spaces) on one connection once the reply before it came. */
 async function oneByOne(port: number, commands: readonly string[]): Promise<RedisReply[]> {
   const client = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
@@ -266,8 +282,7 @@ describe('the Redis port without a cluster', () => {
       'AUTH secret',
       'CLIENT GETNAME',
     ];
-    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(6));
-    assert.deepEqual(text.split('\r\n').slice(0, 6), [
+    assert.deepEqual(await replyLines(port, commands, 6), [
       "-ERR Syntax error in HELLO option 'SETNAME'",
       '-ERR Client names cannot contain spaces, newlines or special characters.',
       "-ERR Syntax error in HELLO option 'AUTH'",
@@ -317,8 +332,7 @@ describe('the Redis port without a cluster', () => {
       'GETDEL k extra',
       'GETSET k',
     ];
-    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(26));
-    assert.deepEqual(text.split('\r\n').slice(0, 26), [
+    assert.deepEqual(await replyLines(port, commands, 26), [
       "-ERR invalid expire time in 'set' command",
       "-ERR invalid expire time in 'set' command",
       '-ERR syntax error',
@@ -701,8 +715,7 @@ describe('pipelines', () => {
       'UNLINK a nothing',
       'TYPE a',
     ];
-    const { text } = await exchange(port, `${commands.join('\r\n')}\r\n`, lines(12));
-    assert.deepEqual(text.split('\r\n').slice(0, 12), [
+    assert.deepEqual(await replyLines(port, commands, 12), [
       ':1',
       ':0',
       '$1',
@@ -1437,15 +1450,11 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
 
   test("CLIENT LIST's last command of a connection whose commands were pipelined is the last of them", async () => {
     const { port } = await start();
-    const pipelined = connect(port, '127.0.0.1');
-    let answered = '';
-    pipelined.on('data', (chunk: Buffer) => {
-      answered += chunk.toString('latin1');
-    });
+    const { socket: pipelined, text: answered } = collecting(port);
     const caller = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
     try {
       pipelined.write('SET a 1\r\nGET a\r\n');
-      await waitFor('both replies', () => (answered === '+OK\r\n$1\r\n1\r\n' ? true : undefined));
+      await waitFor('both replies', () => (answered() === '+OK\r\n$1\r\n1\r\n' ? true : undefined));
       const records = clientLines(String(await caller.command(['CLIENT', 'LIST'], 5_000)));
       assert.deepEqual(
         records.map((record) => record.cmd),
@@ -1760,26 +1769,22 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
 
   test("MONITOR streams the other connections' commands as Redis writes them, AUTH's arguments hidden; then only QUIT", async () => {
     const { port } = await start();
-    const monitor = connect(port, '127.0.0.1');
-    let streamed = '';
-    monitor.on('data', (chunk: Buffer) => {
-      streamed += chunk.toString('latin1');
-    });
+    const { socket: monitor, text: streamed } = collecting(port);
     const until = (done: (text: string) => boolean): Promise<boolean> =>
-      waitFor('the monitor to be sent its lines', () => (done(streamed) ? true : undefined));
+      waitFor('the monitor to be sent its lines', () => (done(streamed()) ? true : undefined));
     try {
       monitor.write('MONITOR\r\n');
       await until((text) => text === '+OK\r\n');
       const answers = await oneByOne(port, ['SET greeting say"hi\\', 'AUTH not-a-token', 'GET greeting']);
       assert.equal(answers[0], 'OK');
       await until((text) => text.split('\r\n').length > 4);
-      const lines = streamed.split('\r\n').slice(1, 4);
+      const lines = streamed().split('\r\n').slice(1, 4);
       assert.match(
         lines[0] ?? '',
         /^\+\d{10}\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "greeting" "say\\"hi\\\\"$/,
       );
       assert.match(lines[1] ?? '', /\] "AUTH" "\(redacted\)"$/);
-      assert.doesNotMatch(streamed, /not-a-token/);
+      assert.doesNotMatch(streamed(), /not-a-token/);
       assert.match(lines[2] ?? '', /\] "GET" "greeting"$/);
       // Printable bytes (space to ~) as they are, the others in hex, as Redis's sdscatrepr.
       const sender = await RedisPortClient.connect(`127.0.0.1:${port}`, 5_000);
@@ -1789,11 +1794,11 @@ describe('what tools ask of the port: CLIENT LIST, INFO clients and persistence,
         sender.close();
       }
       await until((text) => text.split('\r\n').length > 5);
-      assert.match(streamed.split('\r\n')[4] ?? '', /\] "ECHO" "a b~\\x7f\\x1f"$/);
-      const before = streamed.length;
+      assert.match(streamed().split('\r\n')[4] ?? '', /\] "ECHO" "a b~\\x7f\\x1f"$/);
+      const before = streamed().length;
       monitor.write('PING\r\nQUIT\r\n');
       await until((text) => text.length > before && text.endsWith('+OK\r\n'));
-      assert.equal(streamed.slice(before), '-ERR only QUIT is allowed in MONITOR mode\r\n+OK\r\n');
+      assert.equal(streamed().slice(before), '-ERR only QUIT is allowed in MONITOR mode\r\n+OK\r\n');
     } finally {
       monitor.destroy();
     }
@@ -1960,19 +1965,15 @@ describe('reading a connection', () => {
 
   test('a command that comes while the one before it waits is answered after it, in order', async () => {
     const { server, port, release, asked } = await heldPort();
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (chunk) => {
-      text += chunk.toString('latin1');
-    });
+    const { socket, text } = collecting(port);
     try {
       socket.write('GET a\r\n');
       await waitFor('the GET to reach the cluster', () => (asked() ? true : undefined));
       socket.write('PING\r\n');
       await waitFor('the PING to be read', () => (server.counters.inputBytes >= 13 ? true : undefined));
       release();
-      await waitFor('both replies', () => (text.length >= '$-1\r\n+PONG\r\n'.length ? true : undefined));
-      assert.equal(text, '$-1\r\n+PONG\r\n');
+      await waitFor('both replies', () => (text().length >= '$-1\r\n+PONG\r\n'.length ? true : undefined));
+      assert.equal(text(), '$-1\r\n+PONG\r\n');
     } finally {
       socket.destroy();
     }
@@ -1982,11 +1983,7 @@ describe('reading a connection', () => {
     const { server, port, release } = await heldPort();
     const count = 20 * pipelinedCommandsMax;
     const input = 'GET a\r\n'.repeat(count);
-    const socket = connect(port, '127.0.0.1');
-    let answer = '';
-    socket.on('data', (chunk) => {
-      answer += chunk.toString('latin1');
-    });
+    const { socket, text: answer } = collecting(port);
     try {
       socket.write(input);
       await waitFor('the first commands to be read', () =>
@@ -1999,13 +1996,14 @@ describe('reading a connection', () => {
         `read ${server.counters.inputBytes} of ${input.length} bytes while the commands waited`,
       );
       release();
-      await waitFor('every reply', () => (answer.length >= count * '$-1\r\n'.length ? true : undefined));
-      assert.equal(answer, '$-1\r\n'.repeat(count));
+      await waitFor('every reply', () => (answer().length >= count * '$-1\r\n'.length ? true : undefined));
+      assert.equal(answer(), '$-1\r\n'.repeat(count));
       assert.equal(server.counters.inputBytes, input.length);
     } finally {
       socket.destroy();
     }
   });
+
   test('a connection that does not read its replies is not run on past what its socket holds; once it reads, the rest are run', async () => {
     const { backend } = storeBackend(false);
     const { server, port } = await startPort(backend, servers);
