@@ -37,3 +37,13 @@ export function errorReply(error: unknown): RespReply | null {
   if (error instanceof UnderstudyError) return reply.error(`${error.code} ${error.message}`);
   return null;
 }
+
+/** What a log line says of a bug: its stack where it has one. */
+export function bugDetail(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/** The reply for a command that failed for a bug (logged by the caller): ERR internal error and its message. */
+export function internalErrorReply(error: unknown): RespReply {
+  return reply.error(`ERR internal error: ${error instanceof Error ? error.message : String(error)}`);
+}

@@ -36,7 +36,7 @@ import { NO_PASSWORD, NOAUTH, NOAUTH_HELLO, provenToken, runsBeforeAuth, WRONGPA
 import { clientNameProblem } from './client-command.js';
 import { unknownCommand, wrongArity } from './command-table.js';
 import { helloReply, readHello } from './connection-commands.js';
-import { RespArgumentError } from './errors.js';
+import { bugDetail, internalErrorReply, RespArgumentError } from './errors.js';
 import { latency } from './latency-command.js';
 import { connectionsMax } from './limits.js';
 import { RespParser } from './parser.js';
@@ -274,12 +274,18 @@ export class SentinelServer {
     socket.on('close', () => this.#connections.delete(connection));
   }
 
+  /** The answer to one command; a bad argument is its error, and a bug is logged and answered as one. */
   #answerOrRefuse(name: string, args: Buffer[], connection: SentinelConnection): Answer {
     try {
       return this.#answer(name, args, connection);
     } catch (error) {
       if (error instanceof RespArgumentError) return reply.error(error.text);
-      throw error;
+      // Thrown from a socket's data handler it would end the coordinator's process, this port's host.
+      this.options.logger.error(
+        { command: name.slice(0, 64), error: bugDetail(error) },
+        'a Sentinel command failed unexpectedly',
+      );
+      return internalErrorReply(error);
     }
   }
 

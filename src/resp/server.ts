@@ -33,7 +33,7 @@ import type { CommandContext, ConnectionState, RespBackend, RespCounters, Server
 
 export type { RespCounters } from './context.js';
 
-import { errorReply } from './errors.js';
+import { bugDetail, errorReply, internalErrorReply } from './errors.js';
 import {
   connectionsMax,
   pipelinedCommandsMax,
@@ -370,13 +370,10 @@ export class RespServer {
       const mapped = errorReply(error);
       if (mapped !== null) return mapped;
       this.options.logger.error(
-        {
-          command: (command[0] ?? Buffer.alloc(0)).toString('utf8').slice(0, 64),
-          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-        },
+        { command: (command[0] ?? Buffer.alloc(0)).toString('utf8').slice(0, 64), error: bugDetail(error) },
         'a Redis command failed unexpectedly',
       );
-      return reply.error(`ERR internal error: ${error instanceof Error ? error.message : String(error)}`);
+      return internalErrorReply(error);
     }
   }
 }

@@ -476,6 +476,78 @@ describe('the Sentinel port', { concurrency: false }, () => {
     }
   });
 
+  test('the arguments of PING, AUTH, HELLO, CLIENT, SUBSCRIBE and UNSUBSCRIBE are checked as Redis checks them; QUIT ends what follows', async () => {
+    const commands = [
+      'PING a b',
+      'AUTH',
+      'AUTH a b c',
+      'HELLO 2 SETNAME worker',
+      'CLIENT GETNAME',
+      'CLIENT',
+      'CLIENT SETNAME',
+      'CLIENT SETNAME "bad name"',
+      'CLIENT GETNAME',
+      'SUBSCRIBE',
+      'UNSUBSCRIBE',
+      'PING',
+      'QUIT',
+    ];
+    // A protocol error after QUIT, in the same read, is not answered: the connection ended at QUIT.
+    const answered = await exchange(port, `${commands.join('\r\n')}\r\n*1\r\n$x\r\n`);
+    const lines = answered.split('\r\n');
+    assert.deepEqual(lines.slice(0, 6), [
+      "-ERR wrong number of arguments for 'ping' command",
+      "-ERR wrong number of arguments for 'auth' command",
+      "-ERR wrong number of arguments for 'auth' command",
+      '*14',
+      '$6',
+      'server',
+    ]);
+    assert.deepEqual(lines.slice(29), [
+      '$6',
+      'worker',
+      "-ERR wrong number of arguments for 'client' command",
+      "-ERR wrong number of arguments for 'client|setname' command",
+      '-ERR Client names cannot contain spaces, newlines or special characters.',
+      '$6',
+      'worker',
+      "-ERR wrong number of arguments for 'subscribe' command",
+      '*3',
+      '$11',
+      'unsubscribe',
+      '$-1',
+      ':0',
+      '+PONG',
+      '+OK',
+      '',
+    ]);
+  });
+
+  test('a connection subscribes to exactly subscriptionsMax channels and patterns, each of at most 1024 bytes', async () => {
+    const redis = await open();
+    const channels = Array.from({ length: 255 }, (_, at) => `channel-${at}`);
+    await redis.subscribe(...channels, 'x'.repeat(1024));
+    await assert.rejects(
+      redis.subscribe('one-more'),
+      /ERR a connection subscribes to at most 256 channels and patterns here/,
+    );
+  });
+
+  test('a bug in an answer (the source throws) is answered ERR internal error; the connection and the process go on', async () => {
+    const redis = await open();
+    const status = coordinator.status;
+    coordinator.status = () => {
+      throw new TypeError('a bug');
+    };
+    try {
+      await assert.rejects(redis.call('SENTINEL', 'masters'), /^ReplyError: ERR internal error: a bug$/);
+    } finally {
+      coordinator.status = status;
+    }
+    assert.equal(await redis.ping(), 'PONG');
+    assert.equal((await redis.call('SENTINEL', 'get-master-addr-by-name', 'understudy')) !== null, true);
+  });
+
   test('bad input is answered, and a protocol error closes only that connection', async () => {
     const redis = await open();
     await assert.rejects(redis.call('SENTINEL'), /ERR wrong number of arguments for 'sentinel' command/);
