@@ -464,11 +464,13 @@ export class SentinelServer {
    */
   #viewChanged(): void {
     const status = this.options.source.status();
-    const seenBefore = this.#seen;
-    this.#seen = replicasSeen(status);
     const next = primaryOf(status);
     const master = lookUpMaster(status);
+    // With no master to name, nothing is told, and the replicas seen stay as they were: what changed
+    // meanwhile (a replica that joined, one that died) is told once a master is named.
     if (next === null || !master.known) return;
+    const seenBefore = this.#seen;
+    this.#seen = replicasSeen(status);
     const masterAt = { name: this.facts.masterName, ip: master.ip, port: String(master.port) };
     const before = this.#announced;
     const moved =

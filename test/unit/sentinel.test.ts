@@ -613,6 +613,60 @@ describe("the Sentinel port of a coordinator that restarted (its view stored, no
       await server.close();
     }
   });
+  test('with no view at first (a standby), the first primary with a Redis port is announced; a port that moves is no failover', async () => {
+    const coordinator = new FakeCoordinator();
+    coordinator.current = { ...coordinator.current, view: null, replicas: [] };
+    const server = await startSentinel(coordinator);
+    const patterned = client(portOf(server));
+    const heard: string[] = [];
+    const heardNext = async (count: number): Promise<string[]> => {
+      await waitUntil(() => heard.length >= count);
+      return heard.splice(0, count);
+    };
+    const slave = (port: number, masterPort: number) =>
+      `slave 127.0.0.1:${port} 127.0.0.1 ${port} @ understudy 127.0.0.1 ${masterPort}`;
+    try {
+      await patterned.connect();
+      patterned.on('pmessage', (_pattern: string, channel: string, message: string) =>
+        heard.push(`${channel} ${message}`),
+      );
+      await patterned.psubscribe('*');
+      // A primary that has reported no Redis port yet: nothing to name.
+      coordinator.install({ view: view(3, 'r1', ['r2']), replicas: [row('r1', null), row('r2', 6380)] });
+      coordinator.install({ view: view(4, 'r1', ['r2']), replicas: [row('r1', 6379), row('r2', 6380)] });
+      assert.deepEqual(await heardNext(2), [
+        '+switch-master understudy 127.0.0.1 6379 127.0.0.1 6379',
+        `+slave ${slave(6380, 6379)}`,
+      ]);
+      // The same primary at another port: the switch alone, no failover of a master that did not fail.
+      coordinator.install({ view: view(5, 'r1', ['r2']), replicas: [row('r1', 7379), row('r2', 6380)] });
+      assert.deepEqual(await heardNext(1), ['+switch-master understudy 127.0.0.1 6379 127.0.0.1 7379']);
+      // A replica at another port is a replica there; one that stays down in the view is down once.
+      coordinator.install({ view: view(6, 'r1', ['r2']), replicas: [row('r1', 7379), row('r2', 6390)] });
+      assert.deepEqual(await heardNext(1), [`+slave ${slave(6390, 7379)}`]);
+      coordinator.install({
+        view: view(7, 'r1', ['r2']),
+        replicas: [row('r1', 7379), row('r2', 6390, false)],
+      });
+      // Still down as a replica joins: only the newcomer is told of, the down one once it is up.
+      coordinator.install({
+        view: view(8, 'r1', ['r2', 'r3']),
+        replicas: [row('r1', 7379), row('r2', 6390, false), row('r3', 6391)],
+      });
+      coordinator.install({
+        view: view(9, 'r1', ['r2', 'r3']),
+        replicas: [row('r1', 7379), row('r2', 6390), row('r3', 6391)],
+      });
+      assert.deepEqual(await heardNext(3), [
+        `+sdown ${slave(6390, 7379)}`,
+        `+slave ${slave(6391, 7379)}`,
+        `-sdown ${slave(6390, 7379)}`,
+      ]);
+    } finally {
+      patterned.disconnect();
+      await server.close();
+    }
+  });
 });
 
 describe('the Sentinel port with tokens (--auth-file)', () => {
